@@ -1,0 +1,142 @@
+/**
+ * Types shared by the sans-IO engine and its shells. Nothing here performs I/O or reads a clock:
+ * every instant is a number of milliseconds on a monotonic clock supplied by the caller (`now`).
+ */
+
+/** How a message is delivered. */
+export type Delivery = 'ordered' | 'unordered' | 'unreliable';
+
+/** Congestion-control algorithm names built in. */
+export type CongestionAlgorithm = 'newreno' | 'none';
+
+/**
+ * The contract between the loss-recovery machinery and a congestion controller
+ * (RFC 9002 §7, quinn-proto `congestion::Controller`). All sizes are bytes, times milliseconds.
+ */
+export interface CongestionController {
+  /** Bytes that may be in flight. */
+  readonly window: number;
+  /** Bytes per millisecond at which to pace, or Infinity to let the pacer derive it from the window. */
+  readonly pacingRate: number;
+  /** A packet that counts toward bytes in flight was sent. */
+  onPacketSent(now: number, bytes: number, bytesInFlight: number): void;
+  /** Packets sent at `sentAt` (the newest one acknowledged by this ACK) carrying `bytes` were acknowledged. */
+  onAck(now: number, sentAt: number, bytes: number, rtt: RttView, appLimited: boolean): void;
+  /** Packets were declared lost; `lostSentAt` is when the newest of them was sent. */
+  onCongestionEvent(now: number, lostSentAt: number, lostBytes: number, persistentCongestion: boolean): void;
+  /** Human-readable name for stats. */
+  readonly name: string;
+}
+
+/** A read-only view of the RTT estimator a controller may consult. */
+export interface RttView {
+  readonly smoothed: number;
+  readonly min: number;
+  readonly latest: number;
+  readonly variance: number;
+}
+
+export type CongestionControllerFactory = (config: { maxDatagramSize: number }) => CongestionController;
+
+/** Engine configuration. Every field has a default in `src/core/config.ts`. */
+export interface CoreConfig {
+  /** Largest datagram this side sends, checksum included. Default 1200. */
+  maxDatagramSize: number;
+  /** Largest message `send()` accepts. Default 16 MiB. */
+  maxMessageSize: number;
+  /** Receive window in bytes this side grants the peer. Default 4 MiB. */
+  receiveWindow: number;
+  /** RTT assumed before the first sample, ms. Default 100 (LAN-friendly; RFC 9002 uses 333). */
+  initialRtt: number;
+  /** Floor for the probe timeout, ms. Default 5 (the 1 s floor of RFC 6298 is for the Internet of 2000). */
+  minPto: number;
+  /** Ceiling for the probe timeout after backoff, ms. Default 10,000. */
+  maxPto: number;
+  /** Longest this side delays an ACK, ms. Default 5. */
+  maxAckDelay: number;
+  /** ACK at the latest after this many ack-eliciting packets. Default 2. */
+  ackEveryPackets: number;
+  /** Close the connection when nothing was heard for this long, ms (0 disables). Default 30,000. */
+  idleTimeout: number;
+  /** Send a PING when nothing was sent for this long, ms (0 disables). Default 10,000. */
+  keepAliveInterval: number;
+  /** Congestion controller. Default 'newreno'. */
+  congestion: CongestionAlgorithm | CongestionControllerFactory;
+  /** Pace packets over the RTT instead of sending a window as one burst. Default true. */
+  pacing: boolean;
+  /** Largest unreliable message buffered for reassembly, bytes. Default = maxMessageSize. */
+  maxUnreliableReassembly: number;
+  /** Random source in [0, 1) for packet-number skipping. Seed it in tests. */
+  random: () => number;
+}
+
+/** Events the engine reports through `pollEvent()`. */
+export type CoreEvent =
+  | {
+      type: 'message';
+      data: Uint8Array;
+      delivery: Delivery;
+      /**
+       * Receive-window units this message holds until the application has consumed it; pass
+       * the value to `release()`. 0 for unreliable messages.
+       */
+      credit: number;
+    }
+  /** Everything queued so far has been sent at least once and the queue is below its low-water mark. */
+  | { type: 'drain' }
+  /** Every reliable message sent so far was acknowledged. */
+  | { type: 'flushed' }
+  /** The peer finished sending (its CLOSE arrived); no more messages will come. */
+  | { type: 'peer-closed' }
+  /** The connection is over. `error` is absent after a graceful close. */
+  | { type: 'closed'; error?: CloseError };
+
+export type CloseErrorCode =
+  | 'ERR_CONNECTION_RESET'
+  | 'ERR_IDLE_TIMEOUT'
+  | 'ERR_PROTOCOL_VIOLATION'
+  | 'ERR_CONNECTION_CLOSED';
+
+export interface CloseError {
+  code: CloseErrorCode;
+  message: string;
+  /** Who decided: this side ('local') or the peer ('remote'). */
+  initiator: 'local' | 'remote';
+}
+
+/** Counters and estimates of one connection. */
+export interface ConnectionStats {
+  /** Smoothed RTT, ms. */
+  srtt: number;
+  rttvar: number;
+  minRtt: number;
+  latestRtt: number;
+  /** Current probe timeout (with backoff), ms. */
+  pto: number;
+  cwnd: number;
+  bytesInFlight: number;
+  congestionController: string;
+  packetsSent: number;
+  packetsReceived: number;
+  /** Packets that carried retransmitted data. */
+  packetsRetransmitted: number;
+  packetsLost: number;
+  bytesSent: number;
+  bytesReceived: number;
+  /** Bytes of message data sent again after a loss. */
+  bytesRetransmitted: number;
+  /** Datagrams or fragments received again and discarded. */
+  duplicatesDropped: number;
+  /** Datagrams whose checksum did not match. */
+  checksumFailures: number;
+  /** Datagrams that failed to decode for another reason. */
+  malformedDropped: number;
+  messagesSent: number;
+  messagesReceived: number;
+  /** Message payload bytes delivered to the application. */
+  bytesDelivered: number;
+  /** Unreliable messages dropped incomplete by the receiver. */
+  unreliableDropped: number;
+  /** Probe timeouts fired. */
+  ptoCount: number;
+}

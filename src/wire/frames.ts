@@ -1,0 +1,221 @@
+import { Reader } from './reader.js';
+import { varintLength, writeVarint } from './varint.js';
+import {
+  DATA_FRAME_HEADER_SIZE,
+  DataFlag,
+  FrameType,
+  MAX_REASON_SIZE,
+  type AckFrame,
+  type Frame,
+} from './types.js';
+
+/**
+ * Frame encoding and decoding. Encoders write into a caller-supplied buffer and return the new
+ * offset, so the engine can fill one datagram-sized buffer without intermediate allocations.
+ */
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder('utf-8', { fatal: true });
+
+/** Bytes `frame` takes on the wire. */
+export function frameSize(frame: Frame): number {
+  switch (frame.type) {
+    case 'ping':
+    case 'close':
+      return 1;
+    case 'ack':
+      return ackFrameSize(frame);
+    case 'reset': {
+      const reasonLength = textEncoder.encode(frame.reason).length;
+      return 1 + 2 + varintLength(reasonLength) + reasonLength;
+    }
+    case 'data':
+      return DATA_FRAME_HEADER_SIZE + frame.payload.length;
+    case 'unreliable':
+      return unreliableHeaderSize(frame.index, frame.count) + frame.payload.length;
+  }
+}
+
+export function ackFrameSize(frame: AckFrame): number {
+  let size = 1 + 4 + varintLength(frame.ackDelay) + 4 + varintLength(frame.ranges.length / 2);
+  size += varintLength(frame.firstRange);
+  for (const n of frame.ranges) size += varintLength(n);
+  return size;
+}
+
+export function unreliableHeaderSize(index: number, count: number): number {
+  return 1 + 4 + varintLength(index) + varintLength(count) + 2;
+}
+
+/** Write `frame` at `offset`; returns the offset after it. The caller guarantees room. */
+export function writeFrame(buf: Uint8Array, offset: number, frame: Frame): number {
+  switch (frame.type) {
+    case 'ping':
+      buf[offset] = FrameType.Ping;
+      return offset + 1;
+    case 'close':
+      buf[offset] = FrameType.Close;
+      return offset + 1;
+    case 'ack':
+      return writeAckFrame(buf, offset, frame);
+    case 'reset': {
+      const reason = textEncoder.encode(frame.reason);
+      buf[offset] = FrameType.Reset;
+      offset = writeU16(buf, offset + 1, frame.code);
+      offset = writeVarint(buf, offset, reason.length);
+      buf.set(reason, offset);
+      return offset + reason.length;
+    }
+    case 'data': {
+      let flags = 0;
+      if (frame.first) flags |= DataFlag.First;
+      if (frame.last) flags |= DataFlag.Last;
+      if (frame.unordered) flags |= DataFlag.Unordered;
+      offset = writeDataFrameHeader(buf, offset, frame.tsn, flags, frame.payload.length);
+      buf.set(frame.payload, offset);
+      return offset + frame.payload.length;
+    }
+    case 'unreliable': {
+      offset = writeUnreliableFrameHeader(
+        buf,
+        offset,
+        frame.messageId,
+        frame.index,
+        frame.count,
+        frame.payload.length,
+      );
+      buf.set(frame.payload, offset);
+      return offset + frame.payload.length;
+    }
+  }
+}
+
+export function writeAckFrame(buf: Uint8Array, offset: number, frame: AckFrame): number {
+  buf[offset] = FrameType.Ack;
+  offset = writeU32(buf, offset + 1, frame.largest);
+  offset = writeVarint(buf, offset, frame.ackDelay);
+  offset = writeU32(buf, offset, frame.maxTsn);
+  offset = writeVarint(buf, offset, frame.ranges.length / 2);
+  offset = writeVarint(buf, offset, frame.firstRange);
+  for (const n of frame.ranges) offset = writeVarint(buf, offset, n);
+  return offset;
+}
+
+/** Header of a DATA frame; `flags` is a combination of {@link DataFlag}. */
+export function writeDataFrameHeader(
+  buf: Uint8Array,
+  offset: number,
+  tsn: number,
+  flags: number,
+  length: number,
+): number {
+  buf[offset] = FrameType.Data | flags;
+  offset = writeU32(buf, offset + 1, tsn);
+  return writeU16(buf, offset, length);
+}
+
+export function writeUnreliableFrameHeader(
+  buf: Uint8Array,
+  offset: number,
+  messageId: number,
+  index: number,
+  count: number,
+  length: number,
+): number {
+  buf[offset] = FrameType.Unreliable;
+  offset = writeU32(buf, offset + 1, messageId);
+  offset = writeVarint(buf, offset, index);
+  offset = writeVarint(buf, offset, count);
+  return writeU16(buf, offset, length);
+}
+
+export function writeU16(buf: Uint8Array, offset: number, value: number): number {
+  buf[offset] = (value >>> 8) & 0xff;
+  buf[offset + 1] = value & 0xff;
+  return offset + 2;
+}
+
+export function writeU32(buf: Uint8Array, offset: number, value: number): number {
+  buf[offset] = (value >>> 24) & 0xff;
+  buf[offset + 1] = (value >>> 16) & 0xff;
+  buf[offset + 2] = (value >>> 8) & 0xff;
+  buf[offset + 3] = value & 0xff;
+  return offset + 4;
+}
+
+/**
+ * Decode the frames of a DATA packet payload. PADDING bytes are skipped. Returns null when any
+ * frame is malformed or runs past the end: the whole packet is then discarded.
+ */
+export function readFrames(r: Reader): Frame[] | null {
+  const frames: Frame[] = [];
+  while (r.remaining > 0) {
+    const type = r.u8();
+    if (type === FrameType.Padding) continue;
+    const frame = readFrameBody(r, type);
+    if (frame === null || !r.ok) return null;
+    frames.push(frame);
+  }
+  return r.ok ? frames : null;
+}
+
+function readFrameBody(r: Reader, type: number): Frame | null {
+  if ((type & 0xf8) === FrameType.Data) {
+    const tsn = r.u32();
+    const length = r.u16();
+    const payload = r.bytes(length);
+    return {
+      type: 'data',
+      tsn,
+      first: (type & DataFlag.First) !== 0,
+      last: (type & DataFlag.Last) !== 0,
+      unordered: (type & DataFlag.Unordered) !== 0,
+      payload,
+    };
+  }
+  switch (type) {
+    case FrameType.Ping:
+      return { type: 'ping' };
+    case FrameType.Close:
+      return { type: 'close' };
+    case FrameType.Ack: {
+      const largest = r.u32();
+      const ackDelay = r.varint();
+      const maxTsn = r.u32();
+      const rangeCount = r.varint();
+      const firstRange = r.varint();
+      // Each further range needs at least two bytes: reject impossible counts before looping.
+      if (rangeCount * 2 > r.remaining) return null;
+      const ranges: number[] = [];
+      for (let i = 0; i < rangeCount; i++) {
+        ranges.push(r.varint(), r.varint());
+      }
+      return { type: 'ack', largest, ackDelay, maxTsn, firstRange, ranges };
+    }
+    case FrameType.Reset: {
+      const code = r.u16();
+      const length = r.varint();
+      if (length > MAX_REASON_SIZE) return null;
+      const bytes = r.bytes(length);
+      if (!r.ok) return null;
+      let reason: string;
+      try {
+        reason = textDecoder.decode(bytes);
+      } catch {
+        return null;
+      }
+      return { type: 'reset', code, reason };
+    }
+    case FrameType.Unreliable: {
+      const messageId = r.u32();
+      const index = r.varint();
+      const count = r.varint();
+      const length = r.u16();
+      const payload = r.bytes(length);
+      if (count === 0 || index >= count) return null;
+      return { type: 'unreliable', messageId, index, count, payload };
+    }
+    default:
+      return null;
+  }
+}

@@ -1,0 +1,251 @@
+import { checksum } from './checksum.js';
+import { frameSize, readFrames, writeFrame, writeU16, writeU32 } from './frames.js';
+import { Reader } from './reader.js';
+import {
+  CHECKSUM_SIZE,
+  CID_SIZE,
+  DATA_HEADER_SIZE,
+  MAX_COOKIE_SIZE,
+  MAX_UDP_PAYLOAD,
+  MIN_INITIAL_SIZE,
+  PROTOCOL_VERSION,
+  PacketType,
+  RESET_TOKEN_SIZE,
+  TRANSPORT_PARAMS_SIZE,
+  type ConnectionId,
+  type DecodeResult,
+  type Packet,
+  type RejectReason,
+  type TransportParams,
+} from './types.js';
+
+/**
+ * Datagram layout (all integers big-endian):
+ *
+ *   byte 0      version (1; 0 only in VERSION_NEGOTIATION)
+ *   byte 1      packet type
+ *   bytes 2..9  destination connection ID (INITIAL: the client's own ID)
+ *   ...         type-specific fields
+ *   last 4      CRC-32 of every byte before it
+ *
+ * Bytes 0–9 are the same in every version ("invariants"), so a server can answer a packet of a
+ * version it does not speak with VERSION_NEGOTIATION.
+ */
+
+/** Smallest possible datagram: version, type, connection ID, checksum. */
+export const MIN_DATAGRAM_SIZE = 1 + 1 + CID_SIZE + CHECKSUM_SIZE;
+
+export interface Invariants {
+  version: number;
+  type: number;
+  /** Destination connection ID (for INITIAL, the client's chosen ID). */
+  cid: ConnectionId;
+}
+
+/**
+ * Read the version-independent bytes without validating the checksum. Used to route a datagram
+ * and to answer unknown versions; returns null if the datagram is too short.
+ */
+export function readInvariants(datagram: Uint8Array): Invariants | null {
+  if (datagram.length < MIN_DATAGRAM_SIZE) return null;
+  const r = new Reader(datagram, 0, datagram.length);
+  return { version: r.u8(), type: r.u8(), cid: r.u64() };
+}
+
+/** True when the trailing CRC-32 matches the rest of the datagram. */
+export function verifyChecksum(datagram: Uint8Array): boolean {
+  const n = datagram.length;
+  if (n < MIN_DATAGRAM_SIZE) return false;
+  const stored =
+    ((datagram[n - 4]! << 24) | (datagram[n - 3]! << 16) | (datagram[n - 2]! << 8) | datagram[n - 1]!) >>> 0;
+  return checksum(datagram.subarray(0, n - CHECKSUM_SIZE)) === stored;
+}
+
+/** Write the CRC-32 trailer over `buf[0, length)`; returns the datagram (a view of `buf`). */
+export function seal(buf: Uint8Array, length: number): Uint8Array {
+  writeU32(buf, length, checksum(buf.subarray(0, length)));
+  return buf.subarray(0, length + CHECKSUM_SIZE);
+}
+
+export function writeCid(buf: Uint8Array, offset: number, cid: ConnectionId): number {
+  writeU32(buf, offset, Number(cid >> 32n));
+  return writeU32(buf, offset + 4, Number(cid & 0xffff_ffffn));
+}
+
+/** Header of a DATA packet; returns the offset where frames start. */
+export function writeDataHeader(buf: Uint8Array, dcid: ConnectionId, packetNumber: number): number {
+  buf[0] = PROTOCOL_VERSION;
+  buf[1] = PacketType.Data;
+  writeCid(buf, 2, dcid);
+  return writeU32(buf, 2 + CID_SIZE, packetNumber);
+}
+
+function writeParams(buf: Uint8Array, offset: number, p: TransportParams): number {
+  offset = writeU16(buf, offset, p.maxDatagramSize);
+  offset = writeU32(buf, offset, p.initialWindow);
+  offset = writeU32(buf, offset, p.idleTimeout);
+  offset = writeU32(buf, offset, p.initialPacketNumber);
+  offset = writeU32(buf, offset, p.initialTsn);
+  buf.set(p.resetToken.subarray(0, RESET_TOKEN_SIZE), offset);
+  return offset + RESET_TOKEN_SIZE;
+}
+
+function readParams(r: Reader): TransportParams {
+  return {
+    maxDatagramSize: r.u16(),
+    initialWindow: r.u32(),
+    idleTimeout: r.u32(),
+    initialPacketNumber: r.u32(),
+    initialTsn: r.u32(),
+    resetToken: r.bytes(RESET_TOKEN_SIZE),
+  };
+}
+
+/** Bytes `packet` takes on the wire, checksum included (INITIAL: before padding). */
+export function packetSize(packet: Packet): number {
+  const common = 1 + 1 + CID_SIZE + CHECKSUM_SIZE;
+  switch (packet.type) {
+    case 'initial':
+      return Math.max(MIN_INITIAL_SIZE, common + TRANSPORT_PARAMS_SIZE + 1 + packet.cookie.length);
+    case 'retry':
+      return common + 1 + packet.cookie.length;
+    case 'accept':
+      return common + CID_SIZE + TRANSPORT_PARAMS_SIZE;
+    case 'data': {
+      let size = DATA_HEADER_SIZE + CHECKSUM_SIZE;
+      for (const f of packet.frames) size += frameSize(f);
+      return size;
+    }
+    case 'stateless-reset':
+      return common + RESET_TOKEN_SIZE;
+    case 'version-negotiation':
+      return common + 1 + packet.versions.length;
+  }
+}
+
+/**
+ * Encode `packet` into a new buffer. INITIAL packets are padded with zero bytes to
+ * {@link MIN_INITIAL_SIZE}. Throws RangeError if a field is out of range (a programming error,
+ * never the result of peer input).
+ */
+export function encodePacket(packet: Packet): Uint8Array {
+  const size = packetSize(packet);
+  if (size > MAX_UDP_PAYLOAD) throw new RangeError(`packet of ${size} bytes exceeds a UDP datagram`);
+  const buf = new Uint8Array(size);
+  let o = 2;
+  buf[0] = packet.type === 'version-negotiation' ? 0 : PROTOCOL_VERSION;
+  switch (packet.type) {
+    case 'initial':
+      buf[0] = packet.version;
+      buf[1] = PacketType.Initial;
+      o = writeCid(buf, o, packet.scid);
+      o = writeParams(buf, o, packet.params);
+      if (packet.cookie.length > MAX_COOKIE_SIZE) throw new RangeError('cookie too long');
+      buf[o++] = packet.cookie.length;
+      buf.set(packet.cookie, o);
+      // The rest up to the checksum stays zero: padding.
+      o = size - CHECKSUM_SIZE;
+      break;
+    case 'retry':
+      buf[1] = PacketType.Retry;
+      o = writeCid(buf, o, packet.dcid);
+      if (packet.cookie.length > MAX_COOKIE_SIZE) throw new RangeError('cookie too long');
+      buf[o++] = packet.cookie.length;
+      buf.set(packet.cookie, o);
+      o += packet.cookie.length;
+      break;
+    case 'accept':
+      buf[1] = PacketType.Accept;
+      o = writeCid(buf, o, packet.dcid);
+      o = writeCid(buf, o, packet.scid);
+      o = writeParams(buf, o, packet.params);
+      break;
+    case 'data':
+      o = writeDataHeader(buf, packet.dcid, packet.packetNumber);
+      for (const f of packet.frames) o = writeFrame(buf, o, f);
+      break;
+    case 'stateless-reset':
+      buf[1] = PacketType.StatelessReset;
+      o = writeCid(buf, o, packet.dcid);
+      buf.set(packet.token.subarray(0, RESET_TOKEN_SIZE), o);
+      o += RESET_TOKEN_SIZE;
+      break;
+    case 'version-negotiation':
+      buf[1] = PacketType.VersionNegotiation;
+      o = writeCid(buf, o, packet.dcid);
+      buf[o++] = packet.versions.length;
+      for (const v of packet.versions) buf[o++] = v;
+      break;
+  }
+  return seal(buf, o);
+}
+
+function reject(reason: RejectReason): DecodeResult<never> {
+  return { ok: false, reason };
+}
+
+/**
+ * Decode one datagram. Never throws and never reads outside `datagram`: any problem is reported
+ * as `{ ok: false, reason }`. The checksum is verified first, so every other field is trusted
+ * only after it matched.
+ */
+export function decodePacket(datagram: Uint8Array): DecodeResult<Packet> {
+  const n = datagram.length;
+  if (n < MIN_DATAGRAM_SIZE) return reject('too-short');
+  if (!verifyChecksum(datagram)) return reject('checksum');
+  const end = n - CHECKSUM_SIZE;
+  const r = new Reader(datagram, 0, end);
+  const version = r.u8();
+  const type = r.u8();
+  if (version === 0) {
+    if (type !== PacketType.VersionNegotiation) return reject('malformed');
+    const dcid = r.u64();
+    const count = r.u8();
+    const versions: number[] = [];
+    for (let i = 0; i < count; i++) versions.push(r.u8());
+    if (!r.ok || r.remaining !== 0) return reject('malformed');
+    return { ok: true, value: { type: 'version-negotiation', dcid, versions } };
+  }
+  if (version !== PROTOCOL_VERSION) return reject('version');
+  switch (type) {
+    case PacketType.Initial: {
+      if (n < MIN_INITIAL_SIZE) return reject('too-small-initial');
+      const scid = r.u64();
+      const params = readParams(r);
+      const cookie = r.bytes(r.u8());
+      if (!r.ok) return reject('malformed');
+      // Everything after the cookie is padding and must be zero.
+      for (let i = r.offset; i < end; i++) if (datagram[i] !== 0) return reject('malformed');
+      return { ok: true, value: { type: 'initial', version, scid, params, cookie } };
+    }
+    case PacketType.Retry: {
+      const dcid = r.u64();
+      const cookie = r.bytes(r.u8());
+      if (!r.ok || r.remaining !== 0) return reject('malformed');
+      return { ok: true, value: { type: 'retry', dcid, cookie } };
+    }
+    case PacketType.Accept: {
+      const dcid = r.u64();
+      const scid = r.u64();
+      const params = readParams(r);
+      if (!r.ok || r.remaining !== 0) return reject('malformed');
+      return { ok: true, value: { type: 'accept', dcid, scid, params } };
+    }
+    case PacketType.Data: {
+      const dcid = r.u64();
+      const packetNumber = r.u32();
+      if (!r.ok) return reject('malformed');
+      const frames = readFrames(r);
+      if (frames === null) return reject('malformed');
+      return { ok: true, value: { type: 'data', dcid, packetNumber, frames } };
+    }
+    case PacketType.StatelessReset: {
+      const dcid = r.u64();
+      const token = r.bytes(RESET_TOKEN_SIZE);
+      if (!r.ok || r.remaining !== 0) return reject('malformed');
+      return { ok: true, value: { type: 'stateless-reset', dcid, token } };
+    }
+    default:
+      return reject('unknown-type');
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * A bounds-checked cursor over one datagram. Every read checks the remaining length first and
+ * reports failure through {@link Reader.ok} instead of throwing, so decoding arbitrary bytes can
+ * never read past the end or raise an exception. Reads after a failure return 0 and keep `ok`
+ * false; callers check `ok` once at the end of a structure.
+ */
+export class Reader {
+  offset: number;
+  ok = true;
+
+  constructor(
+    readonly buf: Uint8Array,
+    offset: number,
+    /** Exclusive end of the readable region (the checksum is outside it). */
+    readonly end: number,
+  ) {
+    this.offset = offset;
+  }
+
+  get remaining(): number {
+    return this.end - this.offset;
+  }
+
+  private need(n: number): boolean {
+    if (!this.ok || this.end - this.offset < n) {
+      this.ok = false;
+      return false;
+    }
+    return true;
+  }
+
+  u8(): number {
+    if (!this.need(1)) return 0;
+    return this.buf[this.offset++]!;
+  }
+
+  u16(): number {
+    if (!this.need(2)) return 0;
+    const b = this.buf;
+    const o = this.offset;
+    this.offset = o + 2;
+    return (b[o]! << 8) | b[o + 1]!;
+  }
+
+  u32(): number {
+    if (!this.need(4)) return 0;
+    const b = this.buf;
+    const o = this.offset;
+    this.offset = o + 4;
+    return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+  }
+
+  /** A 64-bit unsigned big-endian integer (connection IDs). */
+  u64(): bigint {
+    if (!this.need(8)) return 0n;
+    const high = this.u32();
+    const low = this.u32();
+    return (BigInt(high) << 32n) | BigInt(low);
+  }
+
+  varint(): number {
+    if (!this.need(1)) return 0;
+    const b = this.buf;
+    const first = b[this.offset]!;
+    const prefix = first >>> 6;
+    if (prefix === 0) {
+      this.offset++;
+      return first;
+    }
+    if (prefix === 1) {
+      if (!this.need(2)) return 0;
+      const v = ((first & 0x3f) << 8) | b[this.offset + 1]!;
+      this.offset += 2;
+      return v;
+    }
+    if (prefix === 2) {
+      if (!this.need(4)) return 0;
+      const o = this.offset;
+      const v = (((first & 0x3f) << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+      this.offset += 4;
+      return v;
+    }
+    if (!this.need(8)) return 0;
+    const o = this.offset;
+    const high = (((first & 0x3f) << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+    const low = ((b[o + 4]! << 24) | (b[o + 5]! << 16) | (b[o + 6]! << 8) | b[o + 7]!) >>> 0;
+    this.offset += 8;
+    // Values of 2^53 and above cannot be represented exactly: treat as malformed.
+    if (high >= 0x20_0000) {
+      this.ok = false;
+      return 0;
+    }
+    return high * 0x1_0000_0000 + low;
+  }
+
+  /** A view (no copy) of the next `n` bytes. */
+  bytes(n: number): Uint8Array {
+    if (n < 0 || !this.need(n)) return EMPTY;
+    const o = this.offset;
+    this.offset = o + n;
+    return this.buf.subarray(o, o + n);
+  }
+
+  fail(): void {
+    this.ok = false;
+  }
+}
+
+const EMPTY = new Uint8Array(0);

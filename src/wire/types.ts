@@ -1,0 +1,197 @@
+/**
+ * The packets and frames of reliable-dgram wire version 1, as plain data.
+ * `docs/protocol.md` is the normative description; the names here match its headings.
+ */
+
+/** The wire version this implementation speaks. */
+export const PROTOCOL_VERSION = 1;
+/** Versions this implementation accepts, in order of preference. */
+export const SUPPORTED_VERSIONS: readonly number[] = [PROTOCOL_VERSION];
+
+/** Packet type codes (byte 1 of every datagram). */
+export const PacketType = {
+  Initial: 0x01,
+  Retry: 0x02,
+  Accept: 0x03,
+  Data: 0x04,
+  StatelessReset: 0x05,
+  VersionNegotiation: 0x06,
+} as const;
+
+/** Frame type codes inside a DATA packet. */
+export const FrameType = {
+  Padding: 0x00,
+  Ping: 0x01,
+  Ack: 0x02,
+  Close: 0x03,
+  Reset: 0x04,
+  Unreliable: 0x05,
+  /** 0x08–0x0f: reliable data; the low three bits are {@link DataFlag}s. */
+  Data: 0x08,
+} as const;
+
+/** Flag bits in the low three bits of a DATA frame's type byte. */
+export const DataFlag = {
+  First: 0x01,
+  Last: 0x02,
+  Unordered: 0x04,
+} as const;
+
+/** Bytes of the checksum trailer. */
+export const CHECKSUM_SIZE = 4;
+/** Bytes of a connection ID. */
+export const CID_SIZE = 8;
+/** Bytes of a stateless-reset token. */
+export const RESET_TOKEN_SIZE = 16;
+/** Bytes of the header of a DATA packet: version, type, destination CID, packet number. */
+export const DATA_HEADER_SIZE = 1 + 1 + CID_SIZE + 4;
+/** Fixed overhead of a DATA packet: header plus checksum. */
+export const DATA_OVERHEAD = DATA_HEADER_SIZE + CHECKSUM_SIZE;
+/** Header bytes of a DATA frame before its payload: type, TSN, length. */
+export const DATA_FRAME_HEADER_SIZE = 1 + 4 + 2;
+/** An INITIAL datagram is padded to at least this many bytes; shorter ones are ignored. */
+export const MIN_INITIAL_SIZE = 1200;
+/** Largest UDP payload over IPv4 (65,535 − 8 − 20). */
+export const MAX_UDP_PAYLOAD = 65507;
+/** Longest cookie a RETRY may carry. */
+export const MAX_COOKIE_SIZE = 255;
+/** Longest reason text in a RESET frame, in bytes. */
+export const MAX_REASON_SIZE = 1024;
+/** Size of the transport-parameter block in INITIAL and ACCEPT. */
+export const TRANSPORT_PARAMS_SIZE = 2 + 4 + 4 + 4 + 4 + RESET_TOKEN_SIZE;
+
+/** A 64-bit connection ID, chosen at random by the side that receives packets carrying it. */
+export type ConnectionId = bigint;
+
+/** What each side tells the other in its handshake packet (INITIAL or ACCEPT). */
+export interface TransportParams {
+  /** Largest datagram (bytes, checksum included) the sender of these parameters accepts. */
+  maxDatagramSize: number;
+  /** Receive window in DATA fragments (TSNs) granted to the peer at the start. */
+  initialWindow: number;
+  /** Idle timeout in milliseconds this side will apply (0: none). */
+  idleTimeout: number;
+  /** First packet number this side will send (low 32 bits of it). */
+  initialPacketNumber: number;
+  /** First TSN this side will send (low 32 bits of it). */
+  initialTsn: number;
+  /** Token that authenticates a stateless reset for the connection ID this side chose. */
+  resetToken: Uint8Array;
+}
+
+export interface PingFrame {
+  type: 'ping';
+}
+
+export interface AckFrame {
+  type: 'ack';
+  /** Low 32 bits of the largest packet number acknowledged. */
+  largest: number;
+  /** Microseconds between receiving `largest` and sending this ACK. */
+  ackDelay: number;
+  /** Low 32 bits of the highest TSN the sender of this frame will accept (flow control). */
+  maxTsn: number;
+  /** Packets acknowledged immediately below `largest` (so `firstRange + 1` packets in all). */
+  firstRange: number;
+  /** Further ranges, as on the wire: flattened (gap, length) pairs, highest first. */
+  ranges: number[];
+}
+
+export interface CloseFrame {
+  type: 'close';
+}
+
+export interface ResetFrame {
+  type: 'reset';
+  code: number;
+  reason: string;
+}
+
+export interface DataFrame {
+  type: 'data';
+  /** Low 32 bits of this fragment's transmission sequence number. */
+  tsn: number;
+  /** This fragment starts a message. */
+  first: boolean;
+  /** This fragment ends a message. */
+  last: boolean;
+  /** The message may be delivered out of order. */
+  unordered: boolean;
+  payload: Uint8Array;
+}
+
+export interface UnreliableFrame {
+  type: 'unreliable';
+  /** Low 32 bits of the sender's unreliable message counter. */
+  messageId: number;
+  /** Index of this fragment within its message. */
+  index: number;
+  /** Number of fragments in the message (at least 1). */
+  count: number;
+  payload: Uint8Array;
+}
+
+export type Frame = PingFrame | AckFrame | CloseFrame | ResetFrame | DataFrame | UnreliableFrame;
+
+export interface InitialPacket {
+  type: 'initial';
+  version: number;
+  /** The connection ID the client chose: the server puts it in every packet it sends back. */
+  scid: ConnectionId;
+  params: TransportParams;
+  /** The cookie from a RETRY, or empty on the first attempt. */
+  cookie: Uint8Array;
+}
+
+export interface RetryPacket {
+  type: 'retry';
+  dcid: ConnectionId;
+  cookie: Uint8Array;
+}
+
+export interface AcceptPacket {
+  type: 'accept';
+  dcid: ConnectionId;
+  /** The connection ID the server chose. */
+  scid: ConnectionId;
+  params: TransportParams;
+}
+
+export interface DataPacket {
+  type: 'data';
+  dcid: ConnectionId;
+  /** Low 32 bits of the packet number. */
+  packetNumber: number;
+  frames: Frame[];
+}
+
+export interface StatelessResetPacket {
+  type: 'stateless-reset';
+  dcid: ConnectionId;
+  token: Uint8Array;
+}
+
+export interface VersionNegotiationPacket {
+  type: 'version-negotiation';
+  dcid: ConnectionId;
+  versions: number[];
+}
+
+export type Packet =
+  | InitialPacket
+  | RetryPacket
+  | AcceptPacket
+  | DataPacket
+  | StatelessResetPacket
+  | VersionNegotiationPacket;
+
+/** Why a datagram was rejected. Stable strings: they key the endpoint's drop counters. */
+export type RejectReason =
+  | 'too-short'
+  | 'checksum'
+  | 'version'
+  | 'unknown-type'
+  | 'malformed'
+  | 'too-small-initial';
+
+export type DecodeResult<T> = { ok: true; value: T } | { ok: false; reason: RejectReason };

@@ -1,0 +1,53 @@
+/**
+ * Variable-length integers, encoded exactly as QUIC does (RFC 9000 §16): the two most significant
+ * bits of the first byte give the length (00 → 1 byte, 01 → 2, 10 → 4, 11 → 8), the remaining
+ * bits hold the value in network byte order.
+ *
+ * JavaScript numbers are exact up to 2^53 − 1, so the 8-byte form is accepted on decode only for
+ * values below 2^53; anything larger is treated as malformed by the callers.
+ */
+
+/** Largest value a varint can carry in this implementation (2^53 − 1). */
+export const VARINT_MAX = Number.MAX_SAFE_INTEGER;
+
+/** Number of bytes `value` needs as a varint. */
+export function varintLength(value: number): 1 | 2 | 4 | 8 {
+  if (value < 0x40) return 1;
+  if (value < 0x4000) return 2;
+  if (value < 0x4000_0000) return 4;
+  return 8;
+}
+
+/**
+ * Write `value` at `offset` and return the offset after it. The caller guarantees room
+ * (see {@link varintLength}) and that `0 <= value <= VARINT_MAX` is an integer.
+ */
+export function writeVarint(buf: Uint8Array, offset: number, value: number): number {
+  if (value < 0x40) {
+    buf[offset] = value;
+    return offset + 1;
+  }
+  if (value < 0x4000) {
+    buf[offset] = 0x40 | (value >>> 8);
+    buf[offset + 1] = value & 0xff;
+    return offset + 2;
+  }
+  if (value < 0x4000_0000) {
+    buf[offset] = 0x80 | (value >>> 24);
+    buf[offset + 1] = (value >>> 16) & 0xff;
+    buf[offset + 2] = (value >>> 8) & 0xff;
+    buf[offset + 3] = value & 0xff;
+    return offset + 4;
+  }
+  const high = Math.floor(value / 0x1_0000_0000);
+  const low = value >>> 0;
+  buf[offset] = 0xc0 | (high >>> 24);
+  buf[offset + 1] = (high >>> 16) & 0xff;
+  buf[offset + 2] = (high >>> 8) & 0xff;
+  buf[offset + 3] = high & 0xff;
+  buf[offset + 4] = low >>> 24;
+  buf[offset + 5] = (low >>> 16) & 0xff;
+  buf[offset + 6] = (low >>> 8) & 0xff;
+  buf[offset + 7] = low & 0xff;
+  return offset + 8;
+}
