@@ -1,0 +1,158 @@
+#!/usr/bin/env node
+// Pack smoke test: does the tarball `npm publish` would upload work for a user?
+//
+// 1. `npm run build`, then `npm pack` into a temporary directory outside the repository.
+// 2. The tarball holds only what users need: dist/, docs/protocol.md, README.md, LICENSE,
+//    package.json (checked with `tar tzf`, the same listing a user's npm sees).
+// 3. A throw-away project installs the tarball (`--prefer-offline`: eventemitter3 comes from the
+//    npm cache when it is there, from the registry otherwise).
+// 4. `import()` and `require()` both load `reliable-dgram` and `reliable-dgram/testing` and expose
+//    the same named exports.
+// 5. TypeScript (the repository's own tsc) resolves the types under `moduleResolution: nodenext`
+//    (from an ES module and from a CommonJS module) and under `bundler`.
+//
+// Usage: node scripts/pack-smoke.mjs [--skip-build] [--keep]
+//   --skip-build  pack the dist/ that is already there (for trying the script out)
+//   --keep        leave the temporary directory behind and print where it is
+// Exits non-zero with a message on the first failed check.
+
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const args = new Set(process.argv.slice(2));
+const skipBuild = args.has('--skip-build');
+const keep = args.has('--keep');
+const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));
+const tsc = join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
+// npm reads stdin in a few corner cases (e.g. `npm init` without -y); never let it wait for input.
+const quiet = { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' };
+
+let failures = 0;
+function check(ok, what) {
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
+  if (!ok) failures += 1;
+}
+
+function run(cmd, cmdArgs, cwd) {
+  try {
+    return execFileSync(cmd, cmdArgs, { ...quiet, cwd, env: { ...process.env, npm_config_fund: 'false', npm_config_audit: 'false', npm_config_update_notifier: 'false' } });
+  } catch (err) {
+    // Show what the tool said: a bare "Command failed" is useless in a CI log.
+    process.stderr.write(`\n$ ${cmd} ${cmdArgs.join(' ')}   (in ${cwd})\n${err.stdout ?? ''}${err.stderr ?? ''}\n`);
+    throw new Error(`command failed: ${cmd} ${cmdArgs.join(' ')}`);
+  }
+}
+
+const work = mkdtempSync(join(tmpdir(), 'reliable-dgram-pack-'));
+try {
+  // --- 1. build and pack -------------------------------------------------------------------
+  if (!skipBuild) run('npm', ['run', 'build'], repoRoot);
+  const packed = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', work], repoRoot));
+  const tarball = join(work, packed[0].filename);
+  console.log(`packed ${packed[0].filename} (${packed[0].size} bytes, ${packed[0].entryCount} files)`);
+
+  // --- 2. tarball contents -----------------------------------------------------------------
+  // npm puts everything under package/; list it the way a user's npm will unpack it.
+  const entries = run('tar', ['tzf', tarball], work)
+    .split('\n')
+    .filter((line) => line !== '' && !line.endsWith('/'))
+    .map((line) => line.replace(/^package\//, ''));
+  const allowed = (path) =>
+    path.startsWith('dist/') || ['README.md', 'LICENSE', 'package.json', 'docs/protocol.md'].includes(path);
+  const unexpected = entries.filter((path) => !allowed(path));
+  check(unexpected.length === 0, `tarball holds only dist/, README.md, LICENSE, package.json, docs/protocol.md${unexpected.length ? `; unexpected: ${unexpected.join(', ')}` : ''}`);
+  for (const required of ['package.json', 'README.md', 'LICENSE', 'docs/protocol.md']) {
+    check(entries.includes(required), `tarball contains ${required}`);
+  }
+  // Every file the exports map, main/module/types and bin point at must be in the tarball.
+  const targets = new Set([pkg.main, pkg.module, pkg.types].filter(Boolean));
+  (function collect(node) {
+    if (typeof node === 'string') targets.add(node);
+    else if (node && typeof node === 'object') Object.values(node).forEach(collect);
+  })(pkg.exports);
+  const bins = typeof pkg.bin === 'string' ? { [pkg.name]: pkg.bin } : (pkg.bin ?? {});
+  for (const path of Object.values(bins)) targets.add(path);
+  for (const target of targets) {
+    const path = target.replace(/^\.\//, '');
+    check(entries.includes(path), `tarball contains ${path} (referenced by package.json)`);
+  }
+
+  // --- 3. a throw-away consumer project ----------------------------------------------------
+  const app = join(work, 'app');
+  run('mkdir', ['-p', app], work);
+  run('npm', ['init', '-y'], app);
+  run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], app);
+  const installed = readdirSync(join(app, 'node_modules'));
+  check(installed.includes('reliable-dgram') && installed.includes('eventemitter3'), 'tarball installs with its dependency eventemitter3');
+
+  // --- 4. import and require agree ---------------------------------------------------------
+  for (const specifier of ['reliable-dgram', 'reliable-dgram/testing']) {
+    const probe = `
+      const cjs = require(${JSON.stringify(specifier)});
+      import(${JSON.stringify(specifier)}).then((esm) => {
+        const names = (o) => Object.keys(o).filter((k) => k !== 'default' && k !== '__esModule').sort();
+        console.log(JSON.stringify({ esm: names(esm), cjs: names(cjs) }));
+      });`;
+    const { esm, cjs } = JSON.parse(run(process.execPath, ['-e', probe], app));
+    check(JSON.stringify(esm) === JSON.stringify(cjs), `${specifier}: import() and require() expose the same named exports [${esm.join(', ')}]${JSON.stringify(esm) === JSON.stringify(cjs) ? '' : ` vs require: [${cjs.join(', ')}]`}`);
+    if (specifier === 'reliable-dgram') {
+      check(esm.includes('ReliableDgramError'), `${specifier}: exports ReliableDgramError`);
+    }
+  }
+  // The ESM and CommonJS builds each work on their own (not only their export lists).
+  const behaviour = `
+    const check = (lib, how) => {
+      const err = new lib.ReliableDgramError('ERR_SOCKET', 'x');
+      if (!(err instanceof Error) || err.code !== 'ERR_SOCKET') throw new Error(how + ': ReliableDgramError misbehaves');
+    };
+    check(require('reliable-dgram'), 'require');
+    import('reliable-dgram').then((lib) => { check(lib, 'import'); console.log('ok'); });`;
+  check(run(process.execPath, ['-e', behaviour], app).trim() === 'ok', 'the ESM and CommonJS builds both construct a ReliableDgramError');
+
+  // --- 5. TypeScript resolves the types ----------------------------------------------------
+  // `@ts-expect-error` proves the types are real: were they missing (any), the line would not be
+  // an error, and tsc would fail with "Unused '@ts-expect-error' directive".
+  const typeProbe = (importLine) => `${importLine}
+const code: ErrorCode = 'ERR_CONNECTION_TIMEOUT';
+const err: Error = new ReliableDgramError(code, 'probe');
+// @ts-expect-error ErrorCode is a closed union
+const wrong: ErrorCode = 'ERR_NOT_A_CODE';
+export const probe = [err, wrong, testing] as const;
+`;
+  const esmImports = `import { ReliableDgramError, type ErrorCode } from 'reliable-dgram';\nimport * as testing from 'reliable-dgram/testing';`;
+  const cjsImports = `import { ReliableDgramError, type ErrorCode } from 'reliable-dgram';\nimport testing = require('reliable-dgram/testing');`;
+  writeFileSync(join(app, 'probe-esm.mts'), typeProbe(esmImports));
+  writeFileSync(join(app, 'probe-cjs.cts'), typeProbe(cjsImports));
+  writeFileSync(join(app, 'probe-bundler.ts'), typeProbe(esmImports));
+  const common = ['--noEmit', '--strict', '--skipLibCheck', 'false', '--target', 'es2022', '--types', 'node', '--typeRoots', join(repoRoot, 'node_modules', '@types')];
+  const settings = [
+    { name: 'nodenext (ESM importer)', flags: ['--module', 'nodenext', '--moduleResolution', 'nodenext'], file: 'probe-esm.mts' },
+    { name: 'nodenext (CommonJS importer)', flags: ['--module', 'nodenext', '--moduleResolution', 'nodenext'], file: 'probe-cjs.cts' },
+    { name: 'bundler', flags: ['--module', 'esnext', '--moduleResolution', 'bundler'], file: 'probe-bundler.ts' },
+  ];
+  for (const { name, flags, file } of settings) {
+    let ok = true;
+    try {
+      run(process.execPath, [tsc, ...common, ...flags, file], app);
+    } catch {
+      ok = false;
+    }
+    check(ok, `types resolve under moduleResolution ${name}`);
+  }
+} catch (err) {
+  console.error(`FAIL ${err instanceof Error ? err.message : String(err)}`);
+  failures += 1;
+} finally {
+  if (keep) console.log(`kept ${work}`);
+  else rmSync(work, { recursive: true, force: true });
+}
+
+if (failures > 0) {
+  console.error(`pack smoke test: ${failures} check(s) failed`);
+  process.exit(1);
+}
+console.log('pack smoke test: all checks passed');
