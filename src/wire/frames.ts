@@ -15,7 +15,9 @@ import {
  */
 
 const textEncoder = new TextEncoder();
-const textDecoder = new TextDecoder('utf-8', { fatal: true });
+// fatal: invalid UTF-8 makes the frame malformed. ignoreBOM: a reason that starts with U+FEFF
+// must come out as it went in (the default would silently strip it).
+const textDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Bytes `frame` takes on the wire. */
 export function frameSize(frame: Frame): number {
