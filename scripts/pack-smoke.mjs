@@ -37,9 +37,18 @@ function check(ok, what) {
   if (!ok) failures += 1;
 }
 
+// A hung registry or build must fail the job, not stall it: every command gets a time limit.
+const COMMAND_TIMEOUT_MS = 5 * 60_000;
+
 function run(cmd, cmdArgs, cwd) {
   try {
-    return execFileSync(cmd, cmdArgs, { ...quiet, cwd, env: { ...process.env, npm_config_fund: 'false', npm_config_audit: 'false', npm_config_update_notifier: 'false' } });
+    return execFileSync(cmd, cmdArgs, {
+      ...quiet,
+      cwd,
+      timeout: COMMAND_TIMEOUT_MS,
+      killSignal: 'SIGKILL',
+      env: { ...process.env, npm_config_fund: 'false', npm_config_audit: 'false', npm_config_update_notifier: 'false' },
+    });
   } catch (err) {
     // Show what the tool said: a bare "Command failed" is useless in a CI log.
     process.stderr.write(`\n$ ${cmd} ${cmdArgs.join(' ')}   (in ${cwd})\n${err.stdout ?? ''}${err.stderr ?? ''}\n`);
