@@ -9,3 +9,10 @@ export type { DatagramSocket, RemoteInfo, SocketAddress } from './node/socket.js
 export type { Clock, TimerHandle } from './node/clock.js';
 export { realClock } from './node/clock.js';
 export * as wire from './wire/index.js';
+export { createEndpoint, Endpoint } from './node/endpoint.js';
+export type { EndpointEvents, ConnectOptions, EndpointStatsWithSocket } from './node/endpoint.js';
+export { Connection } from './node/connection.js';
+export type { ConnectionEvents, SendOptions, ConnectionStatsWithAddress } from './node/connection.js';
+export { ENDPOINT_DEFAULTS } from './options.js';
+export type { EndpointOptions } from './options.js';
+export type { EndpointStats, DropReason } from './core/endpoint-types.js';

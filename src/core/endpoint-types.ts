@@ -1,0 +1,123 @@
+import type { ErrorCode } from '../errors.js';
+import type { TransportParams } from '../wire/types.js';
+import type { ConnectionStats, CoreConfig, CoreEvent, Delivery } from './types.js';
+
+/**
+ * The part of `ConnectionCore` (src/core/connection.ts, design.md "ConnectionCore API") the
+ * endpoint drives. The endpoint core takes a factory instead of importing the class, so it can be
+ * tested with a stand-in and so the shell decides which engine to plug in.
+ */
+export interface ConnectionCoreLike {
+  handleDatagram(now: number, datagram: Uint8Array): void;
+  handleTimeout(now: number): void;
+  handleStatelessReset(now: number): void;
+  send(data: Uint8Array, delivery?: Delivery): void;
+  release(credit: number): void;
+  close(now: number): void;
+  abort(now: number, code?: number, reason?: string): void;
+  pollTransmit(now: number): Uint8Array | null;
+  pollTimeout(): number | null;
+  pollEvent(): CoreEvent | null;
+  readonly bufferedAmount: number;
+  readonly state: 'open' | 'closing' | 'draining' | 'closed';
+  stats(): ConnectionStats;
+}
+
+export interface ConnectionCoreInit {
+  role: 'client' | 'server';
+  localCid: bigint;
+  remoteCid: bigint;
+  localParams: TransportParams;
+  remoteParams: TransportParams;
+  config?: Partial<CoreConfig>;
+  now: number;
+}
+
+export type ConnectionCoreFactory = (init: ConnectionCoreInit) => ConnectionCoreLike;
+
+/** A datagram the endpoint wants sent. */
+export interface Transmit {
+  data: Uint8Array;
+  address: string;
+  port: number;
+}
+
+/** Why the endpoint dropped a datagram. The first six come from the wire decoder. */
+export type DropReason =
+  | 'too-short'
+  | 'checksum'
+  | 'version'
+  | 'unknown-type'
+  | 'malformed'
+  | 'too-small-initial'
+  /** DATA or STATELESS_RESET for a connection ID this endpoint does not know. */
+  | 'unknown-cid'
+  /** A packet for a connection that closed recently (its ID is retired). */
+  | 'retired-cid'
+  /** INITIAL with a cookie that failed its HMAC check. */
+  | 'bad-cookie'
+  /** INITIAL with a cookie older than `cookieLifetime`. */
+  | 'expired-cookie'
+  /** INITIAL refused: maxConnections, maxConnectionsPerAddress, not accepting, or closing. */
+  | 'over-limit'
+  /** Transport parameters out of range (e.g. maxDatagramSize below 1200). */
+  | 'bad-params'
+  /** A STATELESS_RESET whose token does not match. */
+  | 'bad-reset-token'
+  /** A handshake packet nobody is waiting for (RETRY/ACCEPT/VN without a matching connect). */
+  | 'unexpected'
+  /** DATA for a connection still in its handshake (the ACCEPT was lost; the client re-sends INITIAL). */
+  | 'early-data'
+  /** A bug caught at the boundary: the datagram was dropped instead of throwing. */
+  | 'internal-error';
+
+export const DROP_REASONS: readonly DropReason[] = [
+  'too-short',
+  'checksum',
+  'version',
+  'unknown-type',
+  'malformed',
+  'too-small-initial',
+  'unknown-cid',
+  'retired-cid',
+  'bad-cookie',
+  'expired-cookie',
+  'over-limit',
+  'bad-params',
+  'bad-reset-token',
+  'unexpected',
+  'early-data',
+  'internal-error',
+];
+
+export interface EndpointError {
+  code: ErrorCode;
+  message: string;
+}
+
+export interface EndpointStats {
+  /** Live connections (established, including closing/draining ones). */
+  connections: number;
+  /** Outgoing handshakes in progress. */
+  pendingConnects: number;
+  datagramsReceived: number;
+  bytesReceived: number;
+  datagramsSent: number;
+  bytesSent: number;
+  /** Datagrams sent by the endpoint itself (handshake, resets), not by a connection. */
+  handshakeDatagramsSent: number;
+  handshakeBytesSent: number;
+  retriesSent: number;
+  acceptsSent: number;
+  versionNegotiationsSent: number;
+  statelessResetsSent: number;
+  /** Connections refused (STATELESS_RESET in reply to a valid INITIAL). */
+  refused: number;
+  connectionsAccepted: number;
+  connectionsConnected: number;
+  connectionsClosed: number;
+  /** Datagrams dropped by the endpoint, by reason (datagrams a connection drops are in its stats). */
+  dropped: Record<DropReason, number>;
+  /** Sum of `dropped`. */
+  droppedTotal: number;
+}

@@ -1,0 +1,851 @@
+import {
+  MIN_INITIAL_SIZE,
+  PROTOCOL_VERSION,
+  PacketType,
+  RESET_TOKEN_SIZE,
+  SUPPORTED_VERSIONS,
+  decodePacket,
+  encodePacket,
+  readInvariants,
+  verifyChecksum,
+  type AcceptPacket,
+  type InitialPacket,
+  type Packet,
+  type RetryPacket,
+  type StatelessResetPacket,
+  type TransportParams,
+  type VersionNegotiationPacket,
+} from '../wire/index.js';
+import { CookieJar, resetTokenFor, tokensEqual } from './cookie.js';
+import { DeadlineHeap, type TimerEntry } from './endpoint-timers.js';
+import {
+  DROP_REASONS,
+  type ConnectionCoreFactory,
+  type ConnectionCoreLike,
+  type DropReason,
+  type EndpointError,
+  type EndpointStats,
+  type Transmit,
+} from './endpoint-types.js';
+import type { CoreConfig, CoreEvent } from './types.js';
+
+export * from './endpoint-types.js';
+
+/** Size of a STATELESS_RESET datagram: header (10) + token (16) + CRC (4). */
+const STATELESS_RESET_SIZE = 10 + RESET_TOKEN_SIZE + 4;
+/** Smallest maxDatagramSize a peer may announce (every INITIAL is at least this big). */
+const MIN_PEER_DATAGRAM_SIZE = MIN_INITIAL_SIZE;
+/** Bytes of a DATA packet and DATA frame header around a fragment's payload. */
+const FRAGMENT_OVERHEAD = 18 + 7;
+/** At most this many addresses are remembered for stateless-reset rate limiting. */
+const RESET_LIMITER_CAPACITY = 4096;
+
+/** Endpoint configuration, all fields resolved (defaults live in src/options.ts). */
+export interface EndpointCoreConfig {
+  /** Engine settings handed to every ConnectionCore. */
+  core: Partial<CoreConfig>;
+  /** Give up on connect() after this long, ms. */
+  connectTimeout: number;
+  /** Largest number of connections (incoming + outgoing + pending connects). */
+  maxConnections: number;
+  /** Largest number of incoming connections from one IP address. */
+  maxConnectionsPerAddress: number;
+  /** Largest number of outgoing connects in their handshake at once. */
+  maxPendingConnects: number;
+  /** Accept incoming connections (false: refuse them). */
+  acceptConnections: boolean;
+  /** How long a cookie is valid, ms. */
+  cookieLifetime: number;
+  /** How often the cookie secret rotates, ms. */
+  cookieRotation: number;
+  /** How long a closed connection's ID stays retired, ms. */
+  retiredCidLifetime: number;
+  /** Answer DATA for unknown connection IDs with a stateless reset. */
+  statelessReset: boolean;
+  /** At most one stateless reset per this many ms per remote address. */
+  statelessResetInterval: number;
+  /** RETRYs a client follows per connect. */
+  maxRetries: number;
+  /** Key for stateless-reset tokens (≥16 bytes). Keep it across restarts so peers learn of them. */
+  resetKey?: Uint8Array;
+}
+
+export interface EndpointCoreOptions {
+  config: EndpointCoreConfig;
+  /** Source of randomness (crypto.randomBytes in real life, seeded in tests). */
+  randomBytes: (n: number) => Uint8Array;
+  /** Builds a ConnectionCore (design.md "ConnectionCore API"). */
+  createConnection: ConnectionCoreFactory;
+  now: number;
+}
+
+export type EndpointEvent =
+  /** A new incoming connection was established (server side). */
+  | { type: 'accepted'; connection: EndpointConnection }
+  /** connect() succeeded. */
+  | { type: 'connected'; attempt: number; connection: EndpointConnection }
+  /** connect() failed. */
+  | { type: 'connect-failed'; attempt: number; error: EndpointError }
+  /** An event of one connection's engine. After `closed` the connection is gone from the endpoint. */
+  | { type: 'connection-event'; connection: EndpointConnection; event: CoreEvent };
+
+/** One established connection as the endpoint sees it. */
+export class EndpointConnection implements TimerEntry {
+  readonly kind = 'connection' as const;
+  heapIndex = -1;
+  heapDeadline = 0;
+  /** Has input the endpoint has not yet drained (transmits, events, new deadline). */
+  dirty = false;
+  /** The engine reported `closed`; the endpoint forgot it. */
+  closed = false;
+  /** Free slot for the shell (its Connection object). */
+  owner: unknown = undefined;
+
+  constructor(
+    readonly id: number,
+    readonly role: 'client' | 'server',
+    readonly localCid: bigint,
+    readonly remoteCid: bigint,
+    readonly address: string,
+    readonly port: number,
+    readonly core: ConnectionCoreLike,
+    readonly remoteParams: TransportParams,
+    /** Server: the ACCEPT to resend when the client's INITIAL is repeated. */
+    readonly acceptDatagram: Uint8Array | null,
+    /** Key of (remote address, port, remote CID) in the endpoint's tables. */
+    readonly peerKey: string,
+  ) {}
+}
+
+/** An outgoing handshake in progress. */
+interface ConnectAttempt extends TimerEntry {
+  readonly kind: 'attempt';
+  readonly id: number;
+  readonly cid: bigint;
+  readonly address: string;
+  readonly port: number;
+  readonly params: TransportParams;
+  cookie: Uint8Array;
+  initial: Uint8Array;
+  retries: number;
+  /** Current retransmission interval, ms. */
+  rto: number;
+  nextSend: number;
+  deadline: number;
+}
+
+interface Housekeeping extends TimerEntry {
+  readonly kind: 'housekeeping';
+}
+
+type Timed = EndpointConnection | ConnectAttempt | Housekeeping;
+
+/** Key of a (remote address, remote port, remote connection ID) triple. */
+function peerKey(address: string, port: number, cid: bigint): string {
+  return `${address}|${port}|${cid}`;
+}
+
+function bytesToBigint(b: Uint8Array): bigint {
+  let v = 0n;
+  for (let i = 0; i < 8; i++) v = (v << 8n) | BigInt(b[i] ?? 0);
+  return v;
+}
+
+/**
+ * The sans-IO endpoint: demultiplexes datagrams by connection ID, runs the stateless cookie
+ * handshake (design.md "Handshake, endpoint"), owns every connection's engine and schedules all
+ * of their deadlines in one heap. No sockets, no timers, no clock: `now` comes in with every call
+ * and randomness from `randomBytes`.
+ *
+ * Drive it like a ConnectionCore: after any input (handleDatagram, handleTimeout, connect, touch),
+ * drain pollTransmit(now) until null, then pollEvent() until null (handling events may create more
+ * input: loop), then arm one timer for pollTimeout().
+ */
+export class EndpointCore {
+  private readonly config: EndpointCoreConfig;
+  private readonly randomBytes: (n: number) => Uint8Array;
+  private readonly createConnection: ConnectionCoreFactory;
+  private readonly resetKey: Uint8Array;
+  private readonly cookies: CookieJar;
+  private readonly heap = new DeadlineHeap<Timed>();
+  private readonly housekeeping: Housekeeping = { kind: 'housekeeping', heapIndex: -1, heapDeadline: 0 };
+
+  /** Local connection ID → established connection or outgoing handshake. */
+  private readonly byCid = new Map<bigint, EndpointConnection | ConnectAttempt>();
+  /** (remote address, port, remote CID) → connection: repeated INITIALs and stateless resets. */
+  private readonly byPeer = new Map<string, EndpointConnection>();
+  private readonly attempts = new Map<number, ConnectAttempt>();
+  private readonly connections = new Set<EndpointConnection>();
+  /** Incoming connections per remote IP address. */
+  private readonly perAddress = new Map<string, number>();
+  /** Retired local CIDs and peer keys → expiry; insertion order is expiry order. */
+  private readonly retiredCids = new Map<bigint, number>();
+  private readonly retiredPeers = new Map<string, number>();
+  /** Remote address → time of the last stateless reset sent there. */
+  private readonly lastResetTo = new Map<string, number>();
+
+  private readonly dirty = new Set<EndpointConnection>();
+  private readonly outbox: Transmit[] = [];
+  private outboxHead = 0;
+  private readonly events: EndpointEvent[] = [];
+  private eventsHead = 0;
+
+  private nextId = 1;
+  /** The latest `now` seen; retirement happens while draining events, which take no `now`. */
+  private lastNow = 0;
+  private closing = false;
+  private readonly counters: Omit<EndpointStats, 'connections' | 'pendingConnects' | 'dropped' | 'droppedTotal'> = {
+    datagramsReceived: 0,
+    bytesReceived: 0,
+    datagramsSent: 0,
+    bytesSent: 0,
+    handshakeDatagramsSent: 0,
+    handshakeBytesSent: 0,
+    retriesSent: 0,
+    acceptsSent: 0,
+    versionNegotiationsSent: 0,
+    statelessResetsSent: 0,
+    refused: 0,
+    connectionsAccepted: 0,
+    connectionsConnected: 0,
+    connectionsClosed: 0,
+  };
+  private readonly dropped = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>;
+
+  constructor(options: EndpointCoreOptions) {
+    this.config = options.config;
+    this.randomBytes = options.randomBytes;
+    this.createConnection = options.createConnection;
+    this.resetKey = options.config.resetKey ?? this.randomBytes(32);
+    this.lastNow = options.now;
+    this.cookies = new CookieJar({
+      randomBytes: this.randomBytes,
+      rotationMs: options.config.cookieRotation,
+      lifetimeMs: options.config.cookieLifetime,
+      now: options.now,
+    });
+  }
+
+  // ---------------------------------------------------------------- public API
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  get pendingConnectCount(): number {
+    return this.attempts.size;
+  }
+
+  /** No connections and no handshakes left: a closing endpoint may close its socket. */
+  get idle(): boolean {
+    return this.connections.size === 0 && this.attempts.size === 0;
+  }
+
+  get isClosing(): boolean {
+    return this.closing;
+  }
+
+  stats(): EndpointStats {
+    let droppedTotal = 0;
+    for (const r of DROP_REASONS) droppedTotal += this.dropped[r];
+    return {
+      connections: this.connections.size,
+      pendingConnects: this.attempts.size,
+      ...this.counters,
+      dropped: { ...this.dropped },
+      droppedTotal,
+    };
+  }
+
+  /** Handle one received datagram. Never throws. */
+  handleDatagram(now: number, datagram: Uint8Array, address: string, port: number): void {
+    this.lastNow = now;
+    this.counters.datagramsReceived++;
+    this.counters.bytesReceived += datagram.length;
+    try {
+      this.route(now, datagram, address, port);
+    } catch {
+      // A bug must not take the socket down: count it and drop the datagram.
+      this.drop('internal-error');
+    }
+  }
+
+  /** Start an outgoing handshake. Returns the attempt id, or an error if a limit forbids it. */
+  connect(now: number, address: string, port: number): { ok: true; attempt: number } | { ok: false; error: EndpointError } {
+    if (this.closing) return { ok: false, error: { code: 'ERR_ENDPOINT_CLOSED', message: 'endpoint is closing' } };
+    if (this.attempts.size >= this.config.maxPendingConnects) {
+      return {
+        ok: false,
+        error: { code: 'ERR_CONNECTION_REFUSED', message: `too many pending connects (maxPendingConnects ${this.config.maxPendingConnects})` },
+      };
+    }
+    if (this.connections.size + this.attempts.size >= this.config.maxConnections) {
+      return {
+        ok: false,
+        error: { code: 'ERR_CONNECTION_REFUSED', message: `too many connections (maxConnections ${this.config.maxConnections})` },
+      };
+    }
+    const cid = this.freshCid();
+    const params = this.localParams(cid);
+    const rto = 2 * this.initialRtt();
+    const attempt: ConnectAttempt = {
+      kind: 'attempt',
+      heapIndex: -1,
+      heapDeadline: 0,
+      id: this.nextId++,
+      cid,
+      address,
+      port,
+      params,
+      cookie: new Uint8Array(0),
+      initial: new Uint8Array(0),
+      retries: 0,
+      rto,
+      nextSend: now + rto,
+      deadline: now + this.config.connectTimeout,
+    };
+    attempt.initial = this.encodeInitial(attempt);
+    this.byCid.set(cid, attempt);
+    this.attempts.set(attempt.id, attempt);
+    this.queue(attempt.initial, address, port);
+    this.scheduleAttempt(attempt);
+    return { ok: true, attempt: attempt.id };
+  }
+
+  /** Forget an outgoing handshake (e.g. its AbortSignal fired). No event follows. */
+  cancelConnect(attemptId: number): void {
+    const attempt = this.attempts.get(attemptId);
+    if (attempt) this.removeAttempt(attempt);
+  }
+
+  /** The shell called into `connection.core` (send, release, close, abort): drain it next. */
+  touch(connection: EndpointConnection): void {
+    if (!connection.closed && !connection.dirty) {
+      connection.dirty = true;
+      this.dirty.add(connection);
+    }
+  }
+
+  /** Graceful close: refuse new connections, fail handshakes, close every connection. */
+  close(now: number): void {
+    this.closing = true;
+    for (const attempt of [...this.attempts.values()]) {
+      this.failAttempt(attempt, { code: 'ERR_ENDPOINT_CLOSED', message: 'endpoint closed' });
+    }
+    for (const c of this.connections) {
+      c.core.close(now);
+      this.touch(c);
+    }
+  }
+
+  /** Abortive close: every connection sends a RESET and is closed at once. */
+  destroy(now: number): void {
+    this.closing = true;
+    for (const attempt of [...this.attempts.values()]) {
+      this.failAttempt(attempt, { code: 'ERR_ENDPOINT_CLOSED', message: 'endpoint destroyed' });
+    }
+    for (const c of this.connections) {
+      try {
+        c.core.abort(now, 0, 'endpoint destroyed');
+      } catch {
+        // Already closed: nothing to abort.
+      }
+      this.touch(c);
+    }
+  }
+
+  /** Next datagram to send, or null. Drains dirty connections (their events queue up for pollEvent). */
+  pollTransmit(now: number): Transmit | null {
+    this.lastNow = now;
+    for (;;) {
+      const queued = this.shiftOutbox();
+      if (queued) return this.count(queued);
+      const next = this.dirty.values().next();
+      if (next.done) return null;
+      const c = next.value;
+      let data: Uint8Array | null = null;
+      try {
+        data = c.closed ? null : c.core.pollTransmit(now);
+      } catch {
+        this.drop('internal-error');
+      }
+      if (data) {
+        this.counters.datagramsSent++;
+        this.counters.bytesSent += data.length;
+        return { data, address: c.address, port: c.port };
+      }
+      this.settle(c);
+    }
+  }
+
+  pollEvent(): EndpointEvent | null {
+    if (this.eventsHead >= this.events.length) {
+      if (this.events.length > 0) {
+        this.events.length = 0;
+        this.eventsHead = 0;
+      }
+      return null;
+    }
+    const ev = this.events[this.eventsHead]!;
+    this.events[this.eventsHead++] = undefined as unknown as EndpointEvent;
+    return ev;
+  }
+
+  /** Earliest deadline over the endpoint and all its connections (valid after pollTransmit returned null). */
+  pollTimeout(): number | null {
+    const top = this.heap.peek();
+    return top ? top.heapDeadline : null;
+  }
+
+  handleTimeout(now: number): void {
+    this.lastNow = now;
+    const due: Timed[] = [];
+    for (let top = this.heap.peek(); top && top.heapDeadline <= now; top = this.heap.peek()) {
+      this.heap.remove(top);
+      due.push(top);
+    }
+    for (const t of due) {
+      if (t.kind === 'connection') {
+        if (t.closed) continue;
+        try {
+          t.core.handleTimeout(now);
+        } catch {
+          this.drop('internal-error');
+        }
+        this.touch(t);
+      } else if (t.kind === 'attempt') {
+        this.attemptTimeout(now, t);
+      } else {
+        this.pruneRetired(now);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- routing
+
+  private route(now: number, datagram: Uint8Array, address: string, port: number): void {
+    const inv = readInvariants(datagram);
+    if (!inv) return this.drop('too-short');
+    if (inv.version !== 0 && !SUPPORTED_VERSIONS.includes(inv.version)) {
+      // Bytes 0–9 mean the same in every version: tell the sender what we speak. Only for
+      // datagrams at least as big as an INITIAL, so the answer is always far smaller.
+      if (datagram.length >= MIN_INITIAL_SIZE) {
+        const vn: VersionNegotiationPacket = { type: 'version-negotiation', dcid: inv.cid, versions: [...SUPPORTED_VERSIONS] };
+        this.queue(encodePacket(vn), address, port);
+        this.counters.versionNegotiationsSent++;
+      }
+      return this.drop('version');
+    }
+    if (inv.version === PROTOCOL_VERSION && inv.type === PacketType.Data) {
+      return this.routeData(now, datagram, inv.cid, address, port);
+    }
+    const decoded = decodePacket(datagram);
+    if (!decoded.ok) return this.drop(decoded.reason);
+    this.routeControl(now, decoded.value, address, port);
+  }
+
+  private routeData(now: number, datagram: Uint8Array, cid: bigint, address: string, port: number): void {
+    const target = this.byCid.get(cid);
+    if (target?.kind === 'connection') {
+      // The engine checks the CRC and counts what it drops.
+      target.core.handleDatagram(now, datagram);
+      this.touch(target);
+      return;
+    }
+    if (target?.kind === 'attempt') return this.drop('early-data');
+    if (this.retiredCids.has(cid)) return this.drop('retired-cid');
+    if (!verifyChecksum(datagram)) return this.drop('checksum');
+    this.drop('unknown-cid');
+    this.maybeStatelessReset(now, cid, datagram.length, address, port);
+  }
+
+  private routeControl(now: number, packet: Packet, address: string, port: number): void {
+    switch (packet.type) {
+      case 'initial':
+        return this.onInitial(now, packet, address, port);
+      case 'retry':
+        return this.onRetry(now, packet, address, port);
+      case 'accept':
+        return this.onAccept(now, packet, address, port);
+      case 'stateless-reset':
+        return this.onStatelessReset(now, packet, address, port);
+      case 'version-negotiation':
+        return this.onVersionNegotiation(packet, address, port);
+      case 'data':
+        // Routed before decoding; unreachable.
+        return this.drop('unexpected');
+    }
+  }
+
+  // ---------------------------------------------------------------- server side
+
+  private onInitial(now: number, packet: InitialPacket, address: string, port: number): void {
+    const clientCid = packet.scid;
+    const key = peerKey(address, port, clientCid);
+    if (packet.cookie.length === 0) return this.sendRetry(now, clientCid, address, port);
+    const check = this.cookies.check(now, address, port, clientCid, packet.cookie);
+    if (check !== 'ok') {
+      this.drop(check === 'expired' ? 'expired-cookie' : 'bad-cookie');
+      // A fresh cookie lets an honest client whose cookie aged out try again; still tiny.
+      return this.sendRetry(now, clientCid, address, port);
+    }
+    // The client has proven it receives at (address, port).
+    const existing = this.byPeer.get(key);
+    if (existing) {
+      // The ACCEPT was lost: say it again (idempotent).
+      if (existing.acceptDatagram) {
+        this.queue(existing.acceptDatagram, address, port);
+        this.counters.acceptsSent++;
+      }
+      return;
+    }
+    if (this.retiredPeers.has(key)) return this.drop('retired-cid');
+    if (!this.validParams(packet.params)) return this.drop('bad-params');
+    if (
+      this.closing ||
+      !this.config.acceptConnections ||
+      this.connections.size + this.attempts.size >= this.config.maxConnections ||
+      (this.perAddress.get(address) ?? 0) >= this.config.maxConnectionsPerAddress
+    ) {
+      this.drop('over-limit');
+      this.counters.refused++;
+      // Refusal: a stateless reset carrying the client's own token, so only it can believe it.
+      const refusal: StatelessResetPacket = { type: 'stateless-reset', dcid: clientCid, token: packet.params.resetToken };
+      this.queue(encodePacket(refusal), address, port);
+      return;
+    }
+    const serverCid = this.freshCid();
+    const localParams = this.localParams(serverCid);
+    const accept: AcceptPacket = { type: 'accept', dcid: clientCid, scid: serverCid, params: localParams };
+    const acceptDatagram = encodePacket(accept);
+    const core = this.createConnection({
+      role: 'server',
+      localCid: serverCid,
+      remoteCid: clientCid,
+      localParams,
+      remoteParams: copyParams(packet.params),
+      config: this.coreConfig(),
+      now,
+    });
+    const c = new EndpointConnection(
+      this.nextId++,
+      'server',
+      serverCid,
+      clientCid,
+      address,
+      port,
+      core,
+      copyParams(packet.params),
+      acceptDatagram,
+      key,
+    );
+    this.register(c);
+    this.perAddress.set(address, (this.perAddress.get(address) ?? 0) + 1);
+    this.counters.connectionsAccepted++;
+    this.queue(acceptDatagram, address, port);
+    this.counters.acceptsSent++;
+    this.events.push({ type: 'accepted', connection: c });
+    this.touch(c);
+  }
+
+  private sendRetry(now: number, clientCid: bigint, address: string, port: number): void {
+    const retry: RetryPacket = { type: 'retry', dcid: clientCid, cookie: this.cookies.mint(now, address, port, clientCid) };
+    this.queue(encodePacket(retry), address, port);
+    this.counters.retriesSent++;
+  }
+
+  private maybeStatelessReset(now: number, cid: bigint, triggerSize: number, address: string, port: number): void {
+    // Strictly smaller than the trigger, so resets can never loop or amplify.
+    if (!this.config.statelessReset || triggerSize <= STATELESS_RESET_SIZE) return;
+    const last = this.lastResetTo.get(address);
+    if (last !== undefined && now - last < this.config.statelessResetInterval) return;
+    if (last === undefined && this.lastResetTo.size >= RESET_LIMITER_CAPACITY) {
+      for (const [a, t] of this.lastResetTo) {
+        if (now - t >= this.config.statelessResetInterval) this.lastResetTo.delete(a);
+      }
+      // Still full: a flood from many addresses; stay silent rather than remember more.
+      if (this.lastResetTo.size >= RESET_LIMITER_CAPACITY) return;
+    }
+    this.lastResetTo.delete(address);
+    this.lastResetTo.set(address, now);
+    const reset: StatelessResetPacket = { type: 'stateless-reset', dcid: cid, token: resetTokenFor(this.resetKey, cid) };
+    this.queue(encodePacket(reset), address, port);
+    this.counters.statelessResetsSent++;
+  }
+
+  // ---------------------------------------------------------------- client side
+
+  private attemptFor(cid: bigint, address: string, port: number): ConnectAttempt | null {
+    const target = this.byCid.get(cid);
+    if (target?.kind !== 'attempt') return null;
+    // Only the address we are connecting to may answer.
+    if (target.address !== address || target.port !== port) return null;
+    return target;
+  }
+
+  private onRetry(now: number, packet: RetryPacket, address: string, port: number): void {
+    const attempt = this.attemptFor(packet.dcid, address, port);
+    if (!attempt || attempt.retries >= this.config.maxRetries) return this.drop('unexpected');
+    attempt.retries++;
+    attempt.cookie = new Uint8Array(packet.cookie);
+    attempt.initial = this.encodeInitial(attempt);
+    this.queue(attempt.initial, address, port);
+    attempt.nextSend = now + attempt.rto;
+    this.scheduleAttempt(attempt);
+  }
+
+  private onAccept(now: number, packet: AcceptPacket, address: string, port: number): void {
+    const attempt = this.attemptFor(packet.dcid, address, port);
+    if (!attempt) return this.drop('unexpected');
+    if (!this.validParams(packet.params)) {
+      this.drop('bad-params');
+      return this.failAttempt(attempt, { code: 'ERR_PROTOCOL_VIOLATION', message: 'server sent invalid transport parameters' });
+    }
+    const key = peerKey(address, port, packet.scid);
+    if (this.byPeer.has(key)) {
+      this.drop('unexpected');
+      return this.failAttempt(attempt, { code: 'ERR_PROTOCOL_VIOLATION', message: 'server reused a connection ID' });
+    }
+    this.removeAttempt(attempt);
+    const core = this.createConnection({
+      role: 'client',
+      localCid: attempt.cid,
+      remoteCid: packet.scid,
+      localParams: attempt.params,
+      remoteParams: copyParams(packet.params),
+      config: this.coreConfig(),
+      now,
+    });
+    const c = new EndpointConnection(
+      attempt.id,
+      'client',
+      attempt.cid,
+      packet.scid,
+      address,
+      port,
+      core,
+      copyParams(packet.params),
+      null,
+      key,
+    );
+    this.register(c);
+    this.counters.connectionsConnected++;
+    this.events.push({ type: 'connected', attempt: attempt.id, connection: c });
+    this.touch(c);
+  }
+
+  private onVersionNegotiation(packet: VersionNegotiationPacket, address: string, port: number): void {
+    const attempt = this.attemptFor(packet.dcid, address, port);
+    // A VN that lists our version is stale or forged: ignore it, as QUIC does.
+    if (!attempt || packet.versions.includes(PROTOCOL_VERSION)) return this.drop('unexpected');
+    this.failAttempt(attempt, {
+      code: 'ERR_UNSUPPORTED_VERSION',
+      message: `server speaks wire versions [${packet.versions.join(', ')}], not ${PROTOCOL_VERSION}`,
+    });
+  }
+
+  private onStatelessReset(now: number, packet: StatelessResetPacket, address: string, port: number): void {
+    const attempt = this.attemptFor(packet.dcid, address, port);
+    if (attempt) {
+      // A refusal carries our own token, which only the server we sent the INITIAL to has seen.
+      if (!tokensEqual(packet.token, attempt.params.resetToken)) return this.drop('bad-reset-token');
+      return this.failAttempt(attempt, { code: 'ERR_CONNECTION_REFUSED', message: 'the server refused the connection' });
+    }
+    // A peer that lost its state answers with its own CID and the token it gave us.
+    const c = this.byPeer.get(peerKey(address, port, packet.dcid));
+    if (!c) return this.drop(this.retiredPeers.has(peerKey(address, port, packet.dcid)) ? 'retired-cid' : 'unknown-cid');
+    if (!tokensEqual(packet.token, c.remoteParams.resetToken)) return this.drop('bad-reset-token');
+    c.core.handleStatelessReset(now);
+    this.touch(c);
+  }
+
+  private attemptTimeout(now: number, attempt: ConnectAttempt): void {
+    if (now >= attempt.deadline) {
+      return this.failAttempt(attempt, {
+        code: 'ERR_CONNECTION_TIMEOUT',
+        message: `no answer from ${attempt.address}:${attempt.port} within ${this.config.connectTimeout} ms`,
+      });
+    }
+    if (now >= attempt.nextSend) {
+      this.queue(attempt.initial, attempt.address, attempt.port);
+      attempt.rto = Math.min(attempt.rto * 2, 1000);
+      attempt.nextSend = now + attempt.rto;
+    }
+    this.scheduleAttempt(attempt);
+  }
+
+  private scheduleAttempt(attempt: ConnectAttempt): void {
+    this.heap.set(attempt, Math.min(attempt.nextSend, attempt.deadline));
+  }
+
+  private failAttempt(attempt: ConnectAttempt, error: EndpointError): void {
+    this.removeAttempt(attempt);
+    this.events.push({ type: 'connect-failed', attempt: attempt.id, error });
+  }
+
+  private removeAttempt(attempt: ConnectAttempt): void {
+    this.attempts.delete(attempt.id);
+    if (this.byCid.get(attempt.cid) === attempt) this.byCid.delete(attempt.cid);
+    this.heap.remove(attempt);
+  }
+
+  private encodeInitial(attempt: ConnectAttempt): Uint8Array {
+    const initial: InitialPacket = {
+      type: 'initial',
+      version: PROTOCOL_VERSION,
+      scid: attempt.cid,
+      params: attempt.params,
+      cookie: attempt.cookie,
+    };
+    return encodePacket(initial);
+  }
+
+  // ---------------------------------------------------------------- connections
+
+  private register(c: EndpointConnection): void {
+    this.byCid.set(c.localCid, c);
+    this.byPeer.set(c.peerKey, c);
+    this.connections.add(c);
+  }
+
+  /** After a connection's transmits are drained: collect its events and move its deadline. */
+  private settle(c: EndpointConnection): void {
+    this.dirty.delete(c);
+    c.dirty = false;
+    if (c.closed) return;
+    for (;;) {
+      let event: CoreEvent | null = null;
+      try {
+        event = c.core.pollEvent();
+      } catch {
+        this.drop('internal-error');
+      }
+      if (!event) break;
+      this.events.push({ type: 'connection-event', connection: c, event });
+      if (event.type === 'closed') {
+        this.forget(c);
+        return;
+      }
+    }
+    let deadline: number | null = null;
+    try {
+      deadline = c.core.pollTimeout();
+    } catch {
+      this.drop('internal-error');
+    }
+    this.heap.set(c, deadline);
+  }
+
+  /** The connection closed: drop it from every table and retire its IDs. */
+  private forget(c: EndpointConnection): void {
+    c.closed = true;
+    this.heap.remove(c);
+    this.connections.delete(c);
+    if (this.byCid.get(c.localCid) === c) this.byCid.delete(c.localCid);
+    const key = c.peerKey;
+    if (this.byPeer.get(key) === c) this.byPeer.delete(key);
+    if (c.role === 'server') {
+      const n = (this.perAddress.get(c.address) ?? 1) - 1;
+      if (n <= 0) this.perAddress.delete(c.address);
+      else this.perAddress.set(c.address, n);
+    }
+    this.counters.connectionsClosed++;
+    // Stray packets for this connection may still be in the network: keep its IDs out of use
+    // and drop them silently (no stateless reset) for a while.
+    const expiry = this.lastNow + this.config.retiredCidLifetime;
+    this.retiredCids.set(c.localCid, expiry);
+    this.retiredPeers.set(key, expiry);
+    if (this.housekeeping.heapIndex < 0) this.heap.set(this.housekeeping, expiry);
+  }
+
+  private pruneRetired(now: number): void {
+    for (const [cid, expiry] of this.retiredCids) {
+      if (expiry > now) break;
+      this.retiredCids.delete(cid);
+    }
+    for (const [key, expiry] of this.retiredPeers) {
+      if (expiry > now) break;
+      this.retiredPeers.delete(key);
+    }
+    const next = this.retiredCids.values().next();
+    if (!next.done) this.heap.set(this.housekeeping, next.value);
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private queue(data: Uint8Array, address: string, port: number): void {
+    this.outbox.push({ data, address, port });
+    this.counters.handshakeDatagramsSent++;
+    this.counters.handshakeBytesSent += data.length;
+  }
+
+  private shiftOutbox(): Transmit | null {
+    if (this.outboxHead >= this.outbox.length) {
+      if (this.outbox.length > 0) {
+        this.outbox.length = 0;
+        this.outboxHead = 0;
+      }
+      return null;
+    }
+    const t = this.outbox[this.outboxHead]!;
+    this.outbox[this.outboxHead++] = undefined as unknown as Transmit;
+    return t;
+  }
+
+  private count(t: Transmit): Transmit {
+    this.counters.datagramsSent++;
+    this.counters.bytesSent += t.data.length;
+    return t;
+  }
+
+  private drop(reason: DropReason): void {
+    this.dropped[reason]++;
+  }
+
+  private freshCid(): bigint {
+    for (let i = 0; i < 64; i++) {
+      const cid = bytesToBigint(this.randomBytes(8));
+      if (cid !== 0n && !this.byCid.has(cid) && !this.retiredCids.has(cid)) return cid;
+    }
+    throw new Error('randomBytes keeps returning connection IDs in use');
+  }
+
+  private u32(): number {
+    const b = this.randomBytes(4);
+    return ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
+  }
+
+  private initialRtt(): number {
+    return this.config.core.initialRtt ?? 100;
+  }
+
+  private localParams(cid: bigint): TransportParams {
+    const maxDatagramSize = this.config.core.maxDatagramSize ?? 1200;
+    const receiveWindow = this.config.core.receiveWindow ?? 4 * 1024 * 1024;
+    return {
+      maxDatagramSize,
+      // Same rule as ConnectionCore.windowFragments (its receive buffer uses this value).
+      initialWindow: Math.max(16, Math.min(0x4000_0000, Math.floor(receiveWindow / (maxDatagramSize - FRAGMENT_OVERHEAD)))),
+      idleTimeout: this.config.core.idleTimeout ?? 30_000,
+      initialPacketNumber: this.u32(),
+      initialTsn: this.u32(),
+      resetToken: resetTokenFor(this.resetKey, cid),
+    };
+  }
+
+  private coreConfig(): Partial<CoreConfig> {
+    return {
+      ...this.config.core,
+      random: this.config.core.random ?? (() => this.u32() / 0x1_0000_0000),
+    };
+  }
+
+  private validParams(p: TransportParams): boolean {
+    return p.maxDatagramSize >= MIN_PEER_DATAGRAM_SIZE && p.initialWindow >= 1;
+  }
+}
+
+function copyParams(p: TransportParams): TransportParams {
+  // The decoder hands out views into the datagram buffer; keep our own copy of the token.
+  return { ...p, resetToken: new Uint8Array(p.resetToken) };
+}

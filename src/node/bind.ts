@@ -1,0 +1,46 @@
+import { createSocket, type Socket } from 'node:dgram';
+import { rdError } from '../errors.js';
+import type { ResolvedEndpointOptions } from '../options.js';
+
+/**
+ * Create and bind a `dgram` socket. Default address: every interface ('0.0.0.0' / '::'), as
+ * `dgram.Socket.bind()` does; pass `host: '127.0.0.1'` to stay on loopback.
+ * Buffer sizes are best effort: the OS caps them (Linux: net.core.rmem_max / wmem_max).
+ */
+export function bindSocket(options: ResolvedEndpointOptions): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = createSocket({ type: options.type, ipv6Only: options.ipv6Only });
+    const onError = (err: Error): void => {
+      socket.off('listening', onListening);
+      try {
+        socket.close();
+      } catch {
+        // never bound
+      }
+      reject(rdError('ERR_SOCKET', `cannot bind ${options.host ?? 'all interfaces'}:${options.port}: ${err.message}`, err));
+    };
+    const onListening = (): void => {
+      socket.off('error', onError);
+      setBufferSizes(socket, options.recvBufferSize, options.sendBufferSize);
+      resolve(socket);
+    };
+    socket.once('error', onError);
+    socket.once('listening', onListening);
+    const host = options.host ?? (options.type === 'udp6' ? '::' : '0.0.0.0');
+    socket.bind(options.port, host);
+  });
+}
+
+function setBufferSizes(socket: Socket, recv: number, send: number): void {
+  // Large buffers absorb bursts (a congestion window of packets arriving at once).
+  try {
+    if (recv > 0) socket.setRecvBufferSize(recv);
+  } catch {
+    // The OS refused: keep its default.
+  }
+  try {
+    if (send > 0) socket.setSendBufferSize(send);
+  } catch {
+    // The OS refused: keep its default.
+  }
+}

@@ -1,0 +1,344 @@
+import { randomBytes as cryptoRandomBytes } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { EventEmitter } from 'eventemitter3';
+import { EndpointCore, type EndpointConnection, type EndpointEvent, type EndpointStats, type Transmit } from '../core/endpoint.js';
+import { AbortError, InvalidArgTypeError, InvalidArgValueError, rdError, type ReliableDgramError } from '../errors.js';
+import { resolveEndpointOptions, type EndpointOptions, type ResolvedEndpointOptions } from '../options.js';
+import { bindSocket } from './bind.js';
+import { realClock, type Clock, type TimerHandle } from './clock.js';
+import { Connection, type ConnectionHost } from './connection.js';
+import { createConnectionCore } from './engine.js';
+import type { DatagramSocket, RemoteInfo, SocketAddress } from './socket.js';
+
+/** Events of an {@link Endpoint}. */
+export interface EndpointEvents {
+  /** A peer connected (incoming). */
+  connection: [conn: Connection];
+  /** A fatal endpoint error (the socket failed); 'close' follows. */
+  error: [err: ReliableDgramError | Error];
+  /** The endpoint and its socket are closed. */
+  close: [];
+}
+
+export interface ConnectOptions {
+  /** Abort the handshake: connect() rejects with an AbortError (code ABORT_ERR). */
+  signal?: AbortSignal;
+}
+
+export interface EndpointStatsWithSocket extends EndpointStats {
+  /** socket.send() calls that reported an error (the datagram is lost; the engine recovers). */
+  sendErrors: number;
+}
+
+interface PendingConnect {
+  resolve: (c: Connection) => void;
+  reject: (e: unknown) => void;
+  cleanup: () => void;
+}
+
+/**
+ * Bind a UDP socket (or wrap `options.socket`) and return an endpoint that accepts and opens
+ * reliable-dgram connections on it. Options are validated synchronously (TypeError/RangeError
+ * with a `code`); binding failures reject with ERR_SOCKET.
+ */
+export function createEndpoint(options?: EndpointOptions): Promise<Endpoint> {
+  const resolved = resolveEndpointOptions(options);
+  if (resolved.socket) return Promise.resolve(new Endpoint(resolved.socket, resolved));
+  return bindSocket(resolved).then((socket) => new Endpoint(socket, resolved));
+}
+
+/**
+ * A UDP socket carrying any number of connections, in and out, demultiplexed by connection ID.
+ * All connections share one timer and one socket.
+ */
+export class Endpoint extends EventEmitter<EndpointEvents> {
+  private readonly core: EndpointCore;
+  private readonly clock: Clock;
+  private readonly live = new Set<Connection>();
+  private readonly pending = new Map<number, PendingConnect>();
+  private readonly host: ConnectionHost;
+  private timer: TimerHandle | null = null;
+  private armedAt: number | null = null;
+  private flushing = false;
+  private flushScheduled = false;
+  private state: 'open' | 'closing' | 'closed' = 'open';
+  private readonly closeWaiters: (() => void)[] = [];
+  private sendErrors = 0;
+  private readonly onSent = (err: Error | null): void => {
+    if (err) this.sendErrors++;
+  };
+  private readonly onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
+    if (this.state === 'closed') return;
+    this.core.handleDatagram(this.clock.now(), msg, rinfo.address, rinfo.port);
+    this.flush();
+  };
+  private readonly onSocketError = (err: Error): void => {
+    this.destroy(rdError('ERR_SOCKET', `socket error: ${err.message}`, err));
+  };
+  private readonly onSocketClose = (): void => {
+    if (this.state !== 'closed') this.destroy(rdError('ERR_SOCKET', 'the socket was closed underneath the endpoint'));
+  };
+
+  /** @internal Use {@link createEndpoint}. */
+  constructor(
+    private readonly socket: DatagramSocket,
+    private readonly options: ResolvedEndpointOptions,
+  ) {
+    super();
+    this.clock = options.clock ?? realClock;
+    const random = options.randomBytes ?? ((n: number) => new Uint8Array(cryptoRandomBytes(n)));
+    this.core = new EndpointCore({
+      config: options.endpoint,
+      randomBytes: random,
+      createConnection: createConnectionCore,
+      now: this.clock.now(),
+    });
+    this.host = {
+      now: () => this.clock.now(),
+      scheduleFlush: (record) => {
+        this.core.touch(record);
+        this.scheduleFlush();
+      },
+      flushNow: (record) => {
+        this.core.touch(record);
+        this.flush();
+      },
+      highWaterMark: options.highWaterMark,
+      maxQueuedBytes: options.maxQueuedBytes,
+      maxMessageSize: options.endpoint.core.maxMessageSize ?? 16 * 1024 * 1024,
+      maxQueuedUnreliable: options.maxQueuedUnreliable,
+    };
+    socket.on('message', this.onMessage);
+    socket.on('error', this.onSocketError);
+    socket.on('close', this.onSocketClose);
+  }
+
+  /** The bound address, as `dgram.Socket.address()`. */
+  address(): SocketAddress {
+    return this.socket.address();
+  }
+
+  /** Live connections, incoming and outgoing. */
+  get connections(): readonly Connection[] {
+    return [...this.live];
+  }
+
+  get closed(): boolean {
+    return this.state === 'closed';
+  }
+
+  stats(): EndpointStatsWithSocket {
+    return { ...this.core.stats(), sendErrors: this.sendErrors };
+  }
+
+  /**
+   * Open a connection to `host:port` (default host: the loopback address of the socket's family).
+   * Resolves once the handshake completed; rejects with ERR_CONNECTION_TIMEOUT,
+   * ERR_CONNECTION_REFUSED, ERR_UNSUPPORTED_VERSION, ERR_ENDPOINT_CLOSED or an AbortError.
+   */
+  connect(port: number, host?: string, options?: ConnectOptions): Promise<Connection> {
+    if (typeof port !== 'number') throw new InvalidArgTypeError(`port must be a number, got ${typeof port}`);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new InvalidArgValueError(`port must be an integer in [1, 65535], got ${port}`);
+    }
+    if (host !== undefined && typeof host !== 'string') throw new InvalidArgTypeError('host must be a string');
+    if (options !== undefined && (typeof options !== 'object' || options === null)) {
+      throw new InvalidArgTypeError('options must be an object');
+    }
+    const signal = options?.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw new InvalidArgTypeError('options.signal must be an AbortSignal');
+    }
+    if (this.state !== 'open') return Promise.reject(rdError('ERR_ENDPOINT_CLOSED', 'the endpoint is closed'));
+    if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
+    const target = host ?? (this.options.type === 'udp6' ? '::1' : '127.0.0.1');
+    return this.resolveHost(target).then((address) => this.startConnect(address, port, signal));
+  }
+
+  /** Graceful close: refuse new connections, close every connection, then the socket. */
+  close(): Promise<void> {
+    if (this.state === 'closed') return Promise.resolve();
+    const done = new Promise<void>((resolve) => this.closeWaiters.push(resolve));
+    if (this.state === 'open') {
+      this.state = 'closing';
+      this.core.close(this.clock.now());
+      this.flush();
+    }
+    return done;
+  }
+
+  /** Abort every connection (peers see ERR_CONNECTION_RESET) and close the socket now. */
+  destroy(err?: Error): void {
+    if (this.state === 'closed') return;
+    this.state = 'closing';
+    this.core.destroy(this.clock.now());
+    this.flush();
+    const reason = err ?? rdError('ERR_ENDPOINT_CLOSED', 'the endpoint was destroyed');
+    for (const c of [...this.live]) c.forceClose(reason);
+    this.live.clear();
+    this.finishClose(err);
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private async resolveHost(host: string): Promise<string> {
+    if (isIP(host) !== 0) return host;
+    const { address } = await lookup(host, { family: this.options.type === 'udp6' ? 6 : 4 });
+    return address;
+  }
+
+  private startConnect(address: string, port: number, signal: AbortSignal | undefined): Promise<Connection> {
+    if (this.state !== 'open') return Promise.reject(rdError('ERR_ENDPOINT_CLOSED', 'the endpoint is closed'));
+    if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
+    const started = this.core.connect(this.clock.now(), address, port);
+    if (!started.ok) return Promise.reject(rdError(started.error.code, started.error.message));
+    const attempt = started.attempt;
+    return new Promise<Connection>((resolve, reject) => {
+      const onAbort = (): void => {
+        this.pending.delete(attempt);
+        this.core.cancelConnect(attempt);
+        this.flush();
+        reject(new AbortError(undefined, { cause: signal?.reason }));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.pending.set(attempt, {
+        resolve,
+        reject,
+        cleanup: () => signal?.removeEventListener('abort', onAbort),
+      });
+      this.flush();
+    });
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    queueMicrotask(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  /** Send what the engines want sent, dispatch their events, re-arm the one timer. */
+  private flush(): void {
+    if (this.flushing || this.state === 'closed') return;
+    this.flushing = true;
+    try {
+      const now = this.clock.now();
+      for (;;) {
+        let tx: Transmit | null;
+        while ((tx = this.core.pollTransmit(now)) !== null) this.transmit(tx);
+        let ev: EndpointEvent | null;
+        let any = false;
+        while ((ev = this.core.pollEvent()) !== null) {
+          any = true;
+          this.dispatch(ev);
+        }
+        if (!any) break;
+      }
+    } finally {
+      this.flushing = false;
+    }
+    for (const c of this.live) c.checkDrain();
+    this.rearm();
+    if (this.state === 'closing' && this.core.idle) this.finishClose(undefined);
+  }
+
+  private transmit(tx: Transmit): void {
+    try {
+      this.socket.send(tx.data, tx.port, tx.address, this.onSent);
+    } catch {
+      // e.g. the socket closed under us: the datagram is lost, the engines recover or time out.
+      this.sendErrors++;
+    }
+  }
+
+  private dispatch(ev: EndpointEvent): void {
+    switch (ev.type) {
+      case 'accepted': {
+        const conn = this.wrap(ev.connection);
+        this.emit('connection', conn);
+        return;
+      }
+      case 'connected': {
+        const conn = this.wrap(ev.connection);
+        const p = this.pending.get(ev.attempt);
+        this.pending.delete(ev.attempt);
+        if (p) {
+          p.cleanup();
+          p.resolve(conn);
+        } else {
+          conn.destroy();
+        }
+        return;
+      }
+      case 'connect-failed': {
+        const p = this.pending.get(ev.attempt);
+        this.pending.delete(ev.attempt);
+        if (p) {
+          p.cleanup();
+          p.reject(rdError(ev.error.code, ev.error.message));
+        }
+        return;
+      }
+      case 'connection-event': {
+        const conn = ev.connection.owner as Connection | undefined;
+        if (ev.event.type === 'closed' && conn) this.live.delete(conn);
+        conn?.handleCoreEvent(ev.event);
+        return;
+      }
+    }
+  }
+
+  private wrap(record: EndpointConnection): Connection {
+    const conn = new Connection(this.host, record);
+    record.owner = conn;
+    this.live.add(conn);
+    return conn;
+  }
+
+  private rearm(): void {
+    const deadline = this.state === 'closed' ? null : this.core.pollTimeout();
+    if (deadline === this.armedAt) return;
+    if (this.timer !== null) this.clock.clearTimer(this.timer);
+    this.timer = null;
+    this.armedAt = deadline;
+    if (deadline !== null) this.timer = this.clock.setTimer(deadline, this.onTimer);
+  }
+
+  private readonly onTimer = (): void => {
+    this.timer = null;
+    this.armedAt = null;
+    if (this.state === 'closed') return;
+    this.core.handleTimeout(this.clock.now());
+    this.flush();
+  };
+
+  private finishClose(err: Error | undefined): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    if (this.timer !== null) this.clock.clearTimer(this.timer);
+    this.timer = null;
+    this.armedAt = null;
+    const closedErr = rdError('ERR_ENDPOINT_CLOSED', 'the endpoint closed');
+    for (const p of this.pending.values()) {
+      p.cleanup();
+      p.reject(closedErr);
+    }
+    this.pending.clear();
+    this.socket.off('message', this.onMessage);
+    this.socket.off('close', this.onSocketClose);
+    // Keep a no-op error listener: a late socket error must not crash the process.
+    this.socket.off('error', this.onSocketError);
+    this.socket.on('error', () => {});
+    try {
+      this.socket.close();
+    } catch {
+      // Already closed.
+    }
+    if (err) this.emit('error', err);
+    this.emit('close');
+    for (const resolve of this.closeWaiters.splice(0)) resolve();
+  }
+}

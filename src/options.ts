@@ -1,0 +1,303 @@
+import { InvalidArgTypeError, InvalidArgValueError } from './errors.js';
+import type { EndpointCoreConfig } from './core/endpoint.js';
+import type { CongestionAlgorithm, CongestionControllerFactory, CoreConfig } from './core/types.js';
+import type { Clock } from './node/clock.js';
+import type { DatagramSocket } from './node/socket.js';
+
+/**
+ * Options of `createEndpoint()`. Every field is optional; {@link ENDPOINT_DEFAULTS} is the one
+ * table of defaults (README "Options" copies it).
+ */
+export interface EndpointOptions {
+  // ---- socket
+  /** 'udp4' (default) or 'udp6'. Ignored when `socket` is given. */
+  type?: 'udp4' | 'udp6';
+  /** Address to bind. Default: all interfaces ('0.0.0.0' for udp4, '::' for udp6), like `dgram`. */
+  host?: string;
+  /** Port to bind. Default 0 (an ephemeral port; read it with `address()`). */
+  port?: number;
+  /** Use this already-bound socket (a `dgram.Socket`, `LossySocket`, simulator socket...) instead. */
+  socket?: DatagramSocket;
+  /** Time source and timers. Default `realClock`; pass a `VirtualClock` to run in simulated time. */
+  clock?: Clock;
+  /** Randomness (connection IDs, secrets, packet numbers). Default `crypto.randomBytes`. */
+  randomBytes?: (n: number) => Uint8Array;
+  /** SO_RCVBUF / SO_SNDBUF for sockets this endpoint binds, bytes. Default 4 MiB (the OS may cap it). */
+  recvBufferSize?: number;
+  sendBufferSize?: number;
+  /** udp6 only: do not accept IPv4-mapped traffic. Default false. */
+  ipv6Only?: boolean;
+
+  // ---- handshake and limits
+  /** connect() gives up after this long, ms. Default 10,000. */
+  connectTimeout?: number;
+  /** Most connections on this endpoint (incoming + outgoing + pending connects). Default 10,000. */
+  maxConnections?: number;
+  /** Most incoming connections from one IP address. Default 1,000. */
+  maxConnectionsPerAddress?: number;
+  /** Most outgoing connects in their handshake at once. Default 256. */
+  maxPendingConnects?: number;
+  /** Accept incoming connections. Default true (false: refuse them). */
+  acceptConnections?: boolean;
+  /** Validity of a handshake cookie, ms. Default 10,000. */
+  cookieLifetime?: number;
+  /** Cookie secret rotation period, ms. Default 120,000. */
+  cookieRotation?: number;
+  /** How long a closed connection's ID stays retired, ms. Default 10,000. */
+  retiredCidLifetime?: number;
+  /** Answer packets for unknown connections with a stateless reset. Default true. */
+  statelessReset?: boolean;
+  /** At most one stateless reset per this many ms per remote address. Default 20. */
+  statelessResetInterval?: number;
+  /** Key for stateless-reset tokens (≥16 bytes); keep it across restarts. Default random. */
+  resetKey?: Uint8Array;
+
+  // ---- connections (the engine)
+  /** Largest datagram sent, bytes (≥1200, ≤65,507). Default 1200. */
+  maxDatagramSize?: number;
+  /** Largest message, bytes. Default 16 MiB. */
+  maxMessageSize?: number;
+  /** Receive window granted to the peer, bytes. Default 4 MiB. */
+  receiveWindow?: number;
+  /** RTT assumed before the first sample, ms. Default 100. */
+  initialRtt?: number;
+  /** Probe-timeout floor / ceiling, ms. Defaults 5 / 10,000. */
+  minPto?: number;
+  maxPto?: number;
+  /** Longest ACK delay, ms. Default 5. */
+  maxAckDelay?: number;
+  /** ACK at the latest after this many ack-eliciting packets. Default 2. */
+  ackEveryPackets?: number;
+  /** Close a connection after this long without hearing from the peer, ms (0: never). Default 30,000. */
+  idleTimeout?: number;
+  /** PING after this long without sending, ms (0: never). Default 10,000. */
+  keepAliveInterval?: number;
+  /** Congestion controller: 'newreno' (default), 'none', or a factory. */
+  congestion?: CongestionAlgorithm | CongestionControllerFactory;
+  /** Pace packets over the RTT. Default true. */
+  pacing?: boolean;
+
+  // ---- the Node API
+  /** `send()` returns false once this many bytes wait to be sent. Default 1 MiB. */
+  highWaterMark?: number;
+  /**
+   * Hard limit on bytes waiting to be sent per connection. A `send()` that would pass it throws
+   * ERR_SEND_QUEUE_FULL and queues nothing (a message is always accepted into an empty queue).
+   * Default 8 MiB.
+   */
+  maxQueuedBytes?: number;
+  /** Unreliable messages kept for a slow async iterator before the oldest is dropped. Default 1,024. */
+  maxQueuedUnreliable?: number;
+}
+
+/** Options after defaults and validation. */
+export interface ResolvedEndpointOptions {
+  type: 'udp4' | 'udp6';
+  host: string | undefined;
+  port: number;
+  socket: DatagramSocket | undefined;
+  clock: Clock | undefined;
+  randomBytes: ((n: number) => Uint8Array) | undefined;
+  recvBufferSize: number;
+  sendBufferSize: number;
+  ipv6Only: boolean;
+  endpoint: EndpointCoreConfig;
+  highWaterMark: number;
+  maxQueuedBytes: number;
+  maxQueuedUnreliable: number;
+}
+
+const MiB = 1024 * 1024;
+
+/** Every default, in one table. */
+export const ENDPOINT_DEFAULTS = {
+  type: 'udp4',
+  port: 0,
+  recvBufferSize: 4 * MiB,
+  sendBufferSize: 4 * MiB,
+  ipv6Only: false,
+  connectTimeout: 10_000,
+  maxConnections: 10_000,
+  maxConnectionsPerAddress: 1_000,
+  maxPendingConnects: 256,
+  acceptConnections: true,
+  cookieLifetime: 10_000,
+  cookieRotation: 120_000,
+  retiredCidLifetime: 10_000,
+  statelessReset: true,
+  statelessResetInterval: 20,
+  maxDatagramSize: 1200,
+  maxMessageSize: 16 * MiB,
+  receiveWindow: 4 * MiB,
+  initialRtt: 100,
+  minPto: 5,
+  maxPto: 10_000,
+  maxAckDelay: 5,
+  ackEveryPackets: 2,
+  idleTimeout: 30_000,
+  keepAliveInterval: 10_000,
+  congestion: 'newreno',
+  pacing: true,
+  highWaterMark: 1 * MiB,
+  maxQueuedBytes: 8 * MiB,
+  maxQueuedUnreliable: 1024,
+} as const;
+
+type NumberKey = {
+  [K in keyof EndpointOptions]-?: NonNullable<EndpointOptions[K]> extends number ? K : never;
+}[keyof EndpointOptions];
+
+/** [min, max] of each numeric option (integers unless noted). */
+const RANGES: Record<NumberKey, [number, number]> = {
+  port: [0, 65535],
+  recvBufferSize: [0, 2 ** 31 - 1],
+  sendBufferSize: [0, 2 ** 31 - 1],
+  connectTimeout: [1, 2 ** 31 - 1],
+  maxConnections: [1, 2 ** 31 - 1],
+  maxConnectionsPerAddress: [1, 2 ** 31 - 1],
+  maxPendingConnects: [1, 2 ** 31 - 1],
+  cookieLifetime: [1000, 2 ** 31 - 1],
+  cookieRotation: [1000, 2 ** 31 - 1],
+  retiredCidLifetime: [0, 2 ** 31 - 1],
+  statelessResetInterval: [0, 2 ** 31 - 1],
+  maxDatagramSize: [1200, 65507],
+  maxMessageSize: [0, 2 ** 31 - 1],
+  receiveWindow: [1, 2 ** 31 - 1],
+  initialRtt: [1, 60_000],
+  minPto: [1, 60_000],
+  maxPto: [1, 2 ** 31 - 1],
+  maxAckDelay: [0, 60_000],
+  ackEveryPackets: [1, 1000],
+  idleTimeout: [0, 2 ** 32 - 1],
+  keepAliveInterval: [0, 2 ** 31 - 1],
+  highWaterMark: [0, 2 ** 31 - 1],
+  maxQueuedBytes: [1, 2 ** 53 - 1],
+  maxQueuedUnreliable: [0, 2 ** 31 - 1],
+};
+
+function num(options: EndpointOptions, key: NumberKey): number {
+  const value = options[key];
+  const fallback = (ENDPOINT_DEFAULTS as Record<string, unknown>)[key] as number;
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || Number.isNaN(value)) {
+    throw new InvalidArgTypeError(`options.${key} must be a number, got ${typeof value}`);
+  }
+  const [min, max] = RANGES[key];
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidArgValueError(`options.${key} must be an integer in [${min}, ${max}], got ${value}`);
+  }
+  return value;
+}
+
+function bool(options: EndpointOptions, key: 'ipv6Only' | 'acceptConnections' | 'statelessReset' | 'pacing'): boolean {
+  const value = options[key];
+  if (value === undefined) return ENDPOINT_DEFAULTS[key];
+  if (typeof value !== 'boolean') throw new InvalidArgTypeError(`options.${key} must be a boolean`);
+  return value;
+}
+
+function isSocket(value: unknown): value is DatagramSocket {
+  const s = value as Record<string, unknown> | null;
+  return (
+    typeof s === 'object' &&
+    s !== null &&
+    typeof s['send'] === 'function' &&
+    typeof s['address'] === 'function' &&
+    typeof s['close'] === 'function' &&
+    typeof s['on'] === 'function' &&
+    typeof s['off'] === 'function'
+  );
+}
+
+function isClock(value: unknown): value is Clock {
+  const c = value as Record<string, unknown> | null;
+  return (
+    typeof c === 'object' &&
+    c !== null &&
+    typeof c['now'] === 'function' &&
+    typeof c['setTimer'] === 'function' &&
+    typeof c['clearTimer'] === 'function'
+  );
+}
+
+/** Validate `options` and fill in defaults. Throws TypeError/RangeError with a `code`. */
+export function resolveEndpointOptions(options: EndpointOptions = {}): ResolvedEndpointOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidArgTypeError('options must be an object');
+  }
+  const type = options.type ?? ENDPOINT_DEFAULTS.type;
+  if (type !== 'udp4' && type !== 'udp6') throw new InvalidArgValueError(`options.type must be 'udp4' or 'udp6'`);
+  if (options.host !== undefined && typeof options.host !== 'string') {
+    throw new InvalidArgTypeError('options.host must be a string');
+  }
+  if (options.socket !== undefined && !isSocket(options.socket)) {
+    throw new InvalidArgTypeError('options.socket must be a dgram.Socket or implement DatagramSocket');
+  }
+  if (options.clock !== undefined && !isClock(options.clock)) {
+    throw new InvalidArgTypeError('options.clock must implement Clock (now, setTimer, clearTimer)');
+  }
+  if (options.randomBytes !== undefined && typeof options.randomBytes !== 'function') {
+    throw new InvalidArgTypeError('options.randomBytes must be a function');
+  }
+  if (options.resetKey !== undefined) {
+    if (!(options.resetKey instanceof Uint8Array)) throw new InvalidArgTypeError('options.resetKey must be a Uint8Array');
+    if (options.resetKey.length < 16) throw new InvalidArgValueError('options.resetKey must be at least 16 bytes');
+  }
+  const congestion = options.congestion ?? ENDPOINT_DEFAULTS.congestion;
+  if (typeof congestion !== 'function' && congestion !== 'newreno' && congestion !== 'none') {
+    throw new InvalidArgValueError(`options.congestion must be 'newreno', 'none' or a factory function`);
+  }
+
+  const minPto = num(options, 'minPto');
+  const maxPto = num(options, 'maxPto');
+  if (maxPto < minPto) throw new InvalidArgValueError('options.maxPto must be at least options.minPto');
+  const maxMessageSize = num(options, 'maxMessageSize');
+  const maxQueuedBytes = num(options, 'maxQueuedBytes');
+
+  const core: Partial<CoreConfig> = {
+    maxDatagramSize: num(options, 'maxDatagramSize'),
+    maxMessageSize,
+    receiveWindow: num(options, 'receiveWindow'),
+    initialRtt: num(options, 'initialRtt'),
+    minPto,
+    maxPto,
+    maxAckDelay: num(options, 'maxAckDelay'),
+    ackEveryPackets: num(options, 'ackEveryPackets'),
+    idleTimeout: num(options, 'idleTimeout'),
+    keepAliveInterval: num(options, 'keepAliveInterval'),
+    congestion,
+    pacing: bool(options, 'pacing'),
+    maxUnreliableReassembly: maxMessageSize,
+  };
+  const endpoint: EndpointCoreConfig = {
+    core,
+    connectTimeout: num(options, 'connectTimeout'),
+    maxConnections: num(options, 'maxConnections'),
+    maxConnectionsPerAddress: num(options, 'maxConnectionsPerAddress'),
+    maxPendingConnects: num(options, 'maxPendingConnects'),
+    acceptConnections: bool(options, 'acceptConnections'),
+    cookieLifetime: num(options, 'cookieLifetime'),
+    cookieRotation: num(options, 'cookieRotation'),
+    retiredCidLifetime: num(options, 'retiredCidLifetime'),
+    statelessReset: bool(options, 'statelessReset'),
+    statelessResetInterval: num(options, 'statelessResetInterval'),
+    maxRetries: 3,
+  };
+  if (options.resetKey !== undefined) endpoint.resetKey = new Uint8Array(options.resetKey);
+
+  return {
+    type,
+    host: options.host,
+    port: num(options, 'port'),
+    socket: options.socket,
+    clock: options.clock,
+    randomBytes: options.randomBytes,
+    recvBufferSize: num(options, 'recvBufferSize'),
+    sendBufferSize: num(options, 'sendBufferSize'),
+    ipv6Only: bool(options, 'ipv6Only'),
+    endpoint,
+    highWaterMark: num(options, 'highWaterMark'),
+    maxQueuedBytes,
+    maxQueuedUnreliable: num(options, 'maxQueuedUnreliable'),
+  };
+}
