@@ -1,0 +1,58 @@
+/**
+ * One side of one benchmark run, in its own process. Spawned by bench/run.ts as
+ *   node --import tsx bench/child.ts '<json ChildSpec>'
+ * It plays one role of one contender and reports 'ready' (with its port) and then 'result' as
+ * prefixed JSON lines on stdout. Roles that serve (ping server, idle many-clients) stay alive
+ * until the parent kills them.
+ */
+import { emitToParent, type ChildSpec } from './lib/child-protocol.js';
+import { loadContender } from './contenders/index.js';
+
+async function main(): Promise<void> {
+  const raw = process.argv[2];
+  if (raw === undefined) throw new Error('usage: child.ts <json spec>');
+  const spec = JSON.parse(raw) as ChildSpec;
+  const loaded = await loadContender(spec.contender);
+  if (!loaded.ok) {
+    emitToParent({ type: 'skip', reason: loaded.reason });
+    process.exit(0);
+  }
+  const contender = loaded.contender;
+  const ready = (info: { port: number }): void => emitToParent({ type: 'ready', port: info.port });
+  const o = spec.options as never;
+  let result: unknown;
+  switch (spec.role) {
+    case 'bulkReceiver':
+      result = await contender.bulkReceiver?.(o, ready);
+      break;
+    case 'bulkSender':
+      result = await contender.bulkSender?.(o);
+      break;
+    case 'pingServer':
+      await contender.pingServer?.(o, ready);
+      return; // serves until killed
+    case 'pingClient':
+      result = await contender.pingClient?.(o);
+      break;
+    case 'manyServer':
+      result = await contender.manyServer?.(o, ready);
+      break;
+    case 'manyClients':
+      result = await contender.manyClients?.(o);
+      emitToParent({ type: 'result', result });
+      return; // keeps its connections open (idle) until killed
+  }
+  if (result === undefined) {
+    emitToParent({ type: 'skip', reason: `${spec.contender} has no ${spec.role} role` });
+    process.exit(0);
+  }
+  emitToParent({ type: 'result', result });
+  // Senders and clients are done. Receivers and servers stay up (their peer may still be waiting
+  // for a final acknowledgement) until the parent kills them at the end of the run.
+  if (spec.role === 'bulkSender' || spec.role === 'pingClient') process.exit(0);
+}
+
+main().catch((err: unknown) => {
+  emitToParent({ type: 'error', message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+  process.exit(1);
+});

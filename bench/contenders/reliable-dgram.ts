@@ -1,0 +1,226 @@
+/**
+ * reliable-dgram itself, through its public endpoint API (issue 4): createEndpoint, connect,
+ * send → false → 'drain', 'message'. Loaded from the source tree so the benchmark measures the
+ * working copy. Until `createEndpoint` is exported, availability() says so and the harness
+ * prints a 'not available' line instead of numbers.
+ */
+import type {
+  Contender,
+  BulkReceiveResult,
+  BulkSendResult,
+  ManyClientResult,
+  ManyServerResult,
+  PingClientResult,
+} from './types.js';
+import { cpuMsSince, maxRssBytes, settledHeapBytes, usSince, wallNow } from '../lib/measure.js';
+import { runWithConcurrency } from '../lib/concurrency.js';
+
+// The structural subset of the public API used here: written from the issue 4 contract so this
+// file compiles before the endpoint lands.
+interface Connection {
+  send(data: Uint8Array): boolean;
+  on(event: 'message', fn: (msg: Uint8Array) => void): unknown;
+  on(event: 'error' | 'close', fn: (...args: unknown[]) => void): unknown;
+  once(event: 'drain', fn: () => void): unknown;
+  stats?(): unknown;
+  flush?(): Promise<void>;
+  close(): Promise<void>;
+  destroy(err?: Error): void;
+}
+interface Endpoint {
+  on(event: 'connection', fn: (conn: Connection) => void): unknown;
+  on(event: 'error', fn: (err: unknown) => void): unknown;
+  address(): { port: number } | null;
+  connect(port: number, host: string): Promise<Connection>;
+  close(): Promise<void>;
+}
+type CreateEndpoint = (o?: Record<string, unknown>) => Promise<Endpoint> | Endpoint;
+
+let createEndpointFn: CreateEndpoint | undefined;
+
+export async function availability(): Promise<{ ok: true } | { ok: false; reason: string }> {
+  try {
+    const mod = (await import('../../src/index.js')) as unknown as { createEndpoint?: unknown };
+    if (typeof mod.createEndpoint !== 'function') {
+      return { ok: false, reason: 'not available: src/index.ts does not export createEndpoint yet' };
+    }
+    createEndpointFn = mod.createEndpoint as CreateEndpoint;
+    return { ok: true };
+  } catch (err) {
+    return { ok: false, reason: `not available: importing src/index.ts failed: ${(err as Error).message}` };
+  }
+}
+
+/** Creates an endpoint with `preferred` options, or plain `base` if the endpoint rejects them. */
+async function endpoint(base: Record<string, unknown>, preferred: Record<string, unknown> = {}): Promise<Endpoint> {
+  if (createEndpointFn === undefined) throw new Error('reliable-dgram is not available');
+  let ep: Endpoint;
+  try {
+    ep = await createEndpointFn({ ...base, ...preferred });
+  } catch (err) {
+    if (Object.keys(preferred).length === 0) throw err;
+    ep = await createEndpointFn(base);
+  }
+  ep.on('error', () => undefined);
+  return ep;
+}
+
+function portOf(ep: Endpoint): number {
+  const address = ep.address();
+  if (address === null) throw new Error('endpoint is not bound');
+  return address.port;
+}
+
+/** Numeric counters from conn.stats(), flattened one level ("rtt.smoothed"), for the JSON file. */
+function numericStats(conn: Connection): Record<string, number> {
+  const out: Record<string, number> = {};
+  const stats = conn.stats?.();
+  if (stats === null || typeof stats !== 'object') return out;
+  for (const [key, value] of Object.entries(stats as Record<string, unknown>)) {
+    if (typeof value === 'number') out[key] = value;
+    else if (typeof value === 'bigint') out[key] = Number(value);
+    else if (value !== null && typeof value === 'object') {
+      for (const [inner, v] of Object.entries(value as Record<string, unknown>)) {
+        if (typeof v === 'number') out[`${key}.${inner}`] = v;
+      }
+    }
+  }
+  return out;
+}
+
+export const contender: Contender = {
+  name: 'reliable-dgram',
+
+  async bulkReceiver(o, ready): Promise<BulkReceiveResult> {
+    const server = await endpoint({ host: o.host, port: 0 });
+    const cpu = process.cpuUsage();
+    const result = new Promise<BulkReceiveResult>((resolve) => {
+      server.on('connection', (conn) => {
+        conn.on('error', () => undefined);
+        let bytes = 0;
+        let firstAt = 0;
+        conn.on('message', (msg) => {
+          if (firstAt === 0) firstAt = wallNow();
+          bytes += msg.byteLength;
+          if (bytes >= o.bytes) {
+            resolve({ bytes, firstAt, lastAt: wallNow(), cpuMs: cpuMsSince(cpu), maxRssBytes: maxRssBytes(), extra: numericStats(conn) });
+          }
+        });
+      });
+    });
+    ready({ port: portOf(server) });
+    return result;
+  },
+
+  async bulkSender(o): Promise<BulkSendResult> {
+    const client = await endpoint({ host: o.host, port: 0 });
+    const conn = await client.connect(o.port, o.host);
+    conn.on('error', () => undefined);
+    const chunk = Buffer.alloc(o.chunk, 0x61);
+    const cpu = process.cpuUsage();
+    const startAt = wallNow();
+    let written = 0;
+    while (written < o.bytes) {
+      const n = Math.min(o.chunk, o.bytes - written);
+      written += n;
+      if (!conn.send(n === o.chunk ? chunk : chunk.subarray(0, n))) {
+        await new Promise<void>((resolve) => conn.once('drain', resolve));
+      }
+    }
+    // Done means acknowledged: flush() if offered, else a graceful close (which waits for acks).
+    const extraBefore = numericStats(conn);
+    if (typeof conn.flush === 'function') await conn.flush();
+    else await conn.close();
+    const doneAt = wallNow();
+    const cpuMs = cpuMsSince(cpu);
+    const extra = { ...extraBefore, ...numericStats(conn) };
+    return { bytes: written, startAt, doneAt, cpuMs, maxRssBytes: maxRssBytes(), extra };
+  },
+
+  async pingServer(o, ready): Promise<void> {
+    const server = await endpoint({ host: o.host, port: 0 });
+    server.on('connection', (conn) => {
+      conn.on('error', () => undefined);
+      conn.on('message', (msg) => conn.send(msg));
+    });
+    ready({ port: portOf(server) });
+  },
+
+  async pingClient(o): Promise<PingClientResult> {
+    const client = await endpoint({ host: o.host, port: 0 });
+    const conn = await client.connect(o.port, o.host);
+    conn.on('error', () => undefined);
+    const payload = Buffer.alloc(o.size, 0x70);
+    const rttUs: number[] = [];
+    let trip = 0;
+    let start = 0n;
+    await new Promise<void>((resolve) => {
+      const next = (): void => {
+        if (trip === o.warmup + o.trips) return resolve();
+        start = process.hrtime.bigint();
+        conn.send(payload);
+      };
+      conn.on('message', () => {
+        const us = usSince(start);
+        if (trip >= o.warmup) rttUs.push(us);
+        trip += 1;
+        next();
+      });
+      next();
+    });
+    conn.destroy();
+    return { rttUs, lost: 0 };
+  },
+
+  async manyServer(o, ready): Promise<ManyServerResult> {
+    const heapBeforeBytes = settledHeapBytes();
+    const rssBeforeBytes = process.memoryUsage().rss;
+    // Raise the connection limits if the endpoint has such options; plain defaults otherwise.
+    const server = await endpoint(
+      { host: o.host, port: 0 },
+      { maxConnections: o.expected + 1000, maxConnectionsPerAddress: o.expected + 1000 },
+    );
+    let exchanged = 0;
+    let connections = 0;
+    const all = new Promise<void>((resolve) => {
+      server.on('connection', (conn) => {
+        connections += 1;
+        conn.on('error', () => undefined);
+        conn.on('close', () => (connections -= 1));
+        conn.on('message', (msg) => {
+          conn.send(msg);
+          exchanged += 1;
+          if (exchanged === o.expected) resolve();
+        });
+      });
+    });
+    ready({ port: portOf(server) });
+    await all;
+    await new Promise((r) => setTimeout(r, 200));
+    return {
+      connections,
+      heapBeforeBytes,
+      heapAfterBytes: settledHeapBytes(),
+      rssBeforeBytes,
+      rssAfterBytes: process.memoryUsage().rss,
+    };
+  },
+
+  async manyClients(o): Promise<ManyClientResult> {
+    // One client endpoint per process, many connections on it: connection IDs demultiplex them.
+    const client = await endpoint({ host: o.host, port: 0 }, { maxConnections: o.count + 100, maxPendingConnects: Math.max(256, o.concurrency) });
+    const hello = Buffer.alloc(64, 0x68);
+    const open: Connection[] = [];
+    const startAt = wallNow();
+    const { ok, failed } = await runWithConcurrency(o.count, o.concurrency, async () => {
+      const conn = await client.connect(o.port, o.host);
+      conn.on('error', () => undefined);
+      await new Promise<void>((resolve) => {
+        conn.on('message', () => resolve());
+        conn.send(hello);
+      });
+      open.push(conn);
+    });
+    return { established: ok, failed, startAt, doneAt: wallNow() };
+  },
+};

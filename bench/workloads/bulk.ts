@@ -1,0 +1,134 @@
+/**
+ * Workload 1, bulk: `bytes` one way, sender and receiver in two processes (not pinned: the OS
+ * spreads them over the cores, as it would for a user). Goodput is payload bytes over the time
+ * from the sender's first write to the receiver's last byte. Raw dgram is unreliable and unpaced,
+ * so its figure is the receiver's rate (first to last datagram) and its loss is reported beside it.
+ */
+import type { BulkReceiveResult, BulkSendResult } from '../contenders/types.js';
+import type { ContenderName } from '../contenders/index.js';
+import { BenchChild, SkipError } from '../lib/spawn.js';
+import { progress } from '../lib/progress.js';
+import { spread, type Spread } from '../lib/stats.js';
+import { HOST, markUnavailable, note, rotation, type BenchContext } from './context.js';
+
+const MB = 1e6;
+
+export interface BulkSample {
+  goodputMBps: number;
+  datagramsPerSec: number | null;
+  lossPercent: number | null;
+  senderCpuMsPerMB: number;
+  receiverCpuMsPerMB: number;
+  senderMaxRssMB: number;
+  receiverMaxRssMB: number;
+  extra: Record<string, number>;
+}
+
+export interface BulkContenderResult {
+  chunkBytes: number;
+  samples: BulkSample[];
+  goodputMBps: Spread;
+  datagramsPerSec: Spread | null;
+  lossPercent: Spread | null;
+  senderCpuMsPerMB: Spread;
+  receiverCpuMsPerMB: Spread;
+  maxRssMB: Spread;
+  errors: string[];
+}
+
+export interface BulkResult {
+  bytes: number;
+  runs: number;
+  contenders: Partial<Record<ContenderName, BulkContenderResult>>;
+}
+
+/** Raw dgram must send MTU-sized datagrams; streams and reliable-dgram get 64 KiB writes, like a file copy. */
+function chunkFor(name: ContenderName): number {
+  return name === 'dgram' ? 1200 : 64 * 1024;
+}
+
+function toSample(name: ContenderName, bytes: number, r: BulkReceiveResult, s: BulkSendResult): BulkSample {
+  const mb = r.bytes / MB;
+  const oneWay = name === 'dgram';
+  const seconds = ((oneWay ? r.lastAt - r.firstAt : r.lastAt - s.startAt) || 1e-3) / 1000;
+  const extra: Record<string, number> = { ...(s.extra ?? {}) };
+  for (const [k, v] of Object.entries(r.extra ?? {})) extra[`receiver.${k}`] = v;
+  return {
+    goodputMBps: mb / seconds,
+    datagramsPerSec: r.datagrams !== undefined ? r.datagrams / seconds : null,
+    lossPercent: oneWay && s.datagrams ? (100 * (s.datagrams - (r.datagrams ?? 0))) / s.datagrams : null,
+    senderCpuMsPerMB: s.cpuMs / (bytes / MB),
+    receiverCpuMsPerMB: r.cpuMs / Math.max(mb, 1e-9),
+    senderMaxRssMB: s.maxRssBytes / MB,
+    receiverMaxRssMB: r.maxRssBytes / MB,
+    extra,
+  };
+}
+
+async function oneRun(name: ContenderName, bytes: number, label: string): Promise<BulkSample> {
+  const timeoutMs = 60_000;
+  const receiver = new BenchChild(
+    { contender: name, role: 'bulkReceiver', options: { host: HOST, bytes } },
+    { timeoutMs, label: `${label} receiver` },
+  );
+  try {
+    const { port } = await receiver.ready;
+    const sender = new BenchChild(
+      { contender: name, role: 'bulkSender', options: { host: HOST, port, bytes, chunk: chunkFor(name) } },
+      { timeoutMs, label: `${label} sender` },
+    );
+    try {
+      const [r, s] = (await Promise.all([receiver.result, sender.result])) as [BulkReceiveResult, BulkSendResult];
+      return toSample(name, bytes, r, s);
+    } finally {
+      await sender.killAndWait();
+    }
+  } finally {
+    await receiver.killAndWait();
+  }
+}
+
+export async function runBulk(ctx: BenchContext): Promise<BulkResult> {
+  const bytes = ctx.quick ? 10 * MB : 100 * MB;
+  const runs = ctx.quick ? 3 : 5;
+  const samples = new Map<ContenderName, BulkSample[]>();
+  const errors = new Map<ContenderName, string[]>();
+  for (let run = 0; run < runs; run++) {
+    for (const name of rotation(ctx.contenders, run)) {
+      if (ctx.unavailable.has(name)) continue;
+      const label = `bulk ${bytes / MB} MB ${name} run ${run + 1}/${runs}`;
+      progress(label);
+      try {
+        const sample = await oneRun(name, bytes, label);
+        samples.set(name, [...(samples.get(name) ?? []), sample]);
+      } catch (err) {
+        if (err instanceof SkipError) markUnavailable(ctx, name, err.message);
+        else {
+          errors.set(name, [...(errors.get(name) ?? []), (err as Error).message]);
+          note(ctx, `${label} failed: ${(err as Error).message.slice(0, 300)}`);
+        }
+      }
+    }
+  }
+  const result: BulkResult = { bytes, runs, contenders: {} };
+  for (const name of ctx.contenders) {
+    const list = samples.get(name);
+    if (list === undefined) continue;
+    const optional = (pick: (s: BulkSample) => number | null): Spread | null => {
+      const values = list.map(pick).filter((v): v is number => v !== null);
+      return values.length > 0 ? spread(values) : null;
+    };
+    result.contenders[name] = {
+      chunkBytes: chunkFor(name),
+      samples: list,
+      goodputMBps: spread(list.map((s) => s.goodputMBps)),
+      datagramsPerSec: optional((s) => s.datagramsPerSec),
+      lossPercent: optional((s) => s.lossPercent),
+      senderCpuMsPerMB: spread(list.map((s) => s.senderCpuMsPerMB)),
+      receiverCpuMsPerMB: spread(list.map((s) => s.receiverCpuMsPerMB)),
+      maxRssMB: spread(list.map((s) => Math.max(s.senderMaxRssMB, s.receiverMaxRssMB))),
+      errors: errors.get(name) ?? [],
+    };
+  }
+  return result;
+}

@@ -1,0 +1,33 @@
+/** What every workload gets from bench/run.ts. */
+import type { ContenderName } from '../contenders/index.js';
+import { notice } from '../lib/progress.js';
+
+export const HOST = '127.0.0.1';
+
+export interface BenchContext {
+  quick: boolean;
+  contenders: readonly ContenderName[];
+  /** Contenders found unavailable (with the reason), so later workloads skip them quietly. */
+  unavailable: Map<string, string>;
+  /** Remarks that belong beside the numbers (skips, missing tools, failures). */
+  notes: string[];
+}
+
+/** Contenders in a different order each run, so none always goes first on a warm or cold machine. */
+export function rotation<T>(items: readonly T[], run: number): T[] {
+  const k = items.length === 0 ? 0 : run % items.length;
+  return [...items.slice(k), ...items.slice(0, k)];
+}
+
+export function markUnavailable(ctx: BenchContext, name: string, reason: string): void {
+  if (ctx.unavailable.has(name)) return;
+  ctx.unavailable.set(name, reason);
+  const line = `${name}: ${reason}`;
+  ctx.notes.push(line);
+  notice(`  skipped ${line}`);
+}
+
+export function note(ctx: BenchContext, text: string): void {
+  ctx.notes.push(text);
+  notice(`  note: ${text}`);
+}

@@ -1,0 +1,132 @@
+/**
+ * Workload 2, ping-pong: 64-byte round trips, one at a time. Placement moves latency more than
+ * protocols do, so each contender runs with client and server pinned to the same CPU and to two
+ * different CPUs (taskset -c); without taskset it runs once, unpinned, and says so.
+ */
+import type { PingClientResult } from '../contenders/types.js';
+import type { ContenderName } from '../contenders/index.js';
+import { BenchChild, SkipError, tasksetAvailable } from '../lib/spawn.js';
+import { progress } from '../lib/progress.js';
+import { quantile, sortNumbers, spread, type Spread } from '../lib/stats.js';
+import { HOST, markUnavailable, note, rotation, type BenchContext } from './context.js';
+
+export type Placement = 'same-cpu' | 'cross-cpu' | 'unpinned';
+
+/** Quantiles kept for the latency-distribution chart. */
+export const DISTRIBUTION_QUANTILES = [0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999];
+
+export interface PingSample {
+  p50Us: number;
+  p99Us: number;
+  p999Us: number;
+  meanUs: number;
+  lost: number;
+}
+
+export interface PingContenderResult {
+  samples: PingSample[];
+  p50Us: Spread;
+  p99Us: Spread;
+  p999Us: Spread;
+  /** Quantiles of all runs' trips pooled: the chart's curve. */
+  distribution: { q: number; us: number }[];
+  errors: string[];
+}
+
+export interface PingResult {
+  size: number;
+  trips: number;
+  warmup: number;
+  runs: number;
+  placements: Partial<Record<Placement, Partial<Record<ContenderName, PingContenderResult>>>>;
+}
+
+function placementsToRun(ctx: BenchContext): { placement: Placement; server?: string; client?: string }[] {
+  if (!tasksetAvailable()) {
+    note(ctx, 'taskset not found (util-linux): ping-pong ran unpinned, so same-CPU and cross-CPU are mixed');
+    return [{ placement: 'unpinned' }];
+  }
+  return [
+    { placement: 'same-cpu', server: '0', client: '0' },
+    { placement: 'cross-cpu', server: '0', client: '1' },
+  ];
+}
+
+async function oneRun(
+  name: ContenderName,
+  o: { size: number; trips: number; warmup: number },
+  pin: { server?: string; client?: string },
+  label: string,
+): Promise<PingClientResult> {
+  const timeoutMs = 60_000;
+  const server = new BenchChild(
+    { contender: name, role: 'pingServer', options: { host: HOST } },
+    { timeoutMs, label: `${label} server`, ...(pin.server !== undefined ? { cpu: pin.server } : {}) },
+  );
+  try {
+    const { port } = await server.ready;
+    const client = new BenchChild(
+      { contender: name, role: 'pingClient', options: { host: HOST, port, ...o } },
+      { timeoutMs, label: `${label} client`, ...(pin.client !== undefined ? { cpu: pin.client } : {}) },
+    );
+    try {
+      return (await client.result) as PingClientResult;
+    } finally {
+      await client.killAndWait();
+    }
+  } finally {
+    await server.killAndWait();
+  }
+}
+
+export async function runPingPong(ctx: BenchContext): Promise<PingResult> {
+  const o = { size: 64, trips: ctx.quick ? 2000 : 10_000, warmup: ctx.quick ? 200 : 1000 };
+  const runs = 3;
+  const result: PingResult = { ...o, runs, placements: {} };
+  for (const { placement, ...pin } of placementsToRun(ctx)) {
+    const rtts = new Map<ContenderName, number[][]>();
+    const errors = new Map<ContenderName, string[]>();
+    for (let run = 0; run < runs; run++) {
+      for (const name of rotation(ctx.contenders, run)) {
+        if (ctx.unavailable.has(name)) continue;
+        const label = `ping-pong ${placement} ${name} run ${run + 1}/${runs}`;
+        progress(label);
+        try {
+          const r = await oneRun(name, o, pin, label);
+          rtts.set(name, [...(rtts.get(name) ?? []), r.rttUs]);
+          if (r.lost > 0) note(ctx, `${label}: ${r.lost} trips lost (counted after 250 ms)`);
+        } catch (err) {
+          if (err instanceof SkipError) markUnavailable(ctx, name, err.message);
+          else {
+            errors.set(name, [...(errors.get(name) ?? []), (err as Error).message]);
+            note(ctx, `${label} failed: ${(err as Error).message.slice(0, 300)}`);
+          }
+        }
+      }
+    }
+    const byContender: Partial<Record<ContenderName, PingContenderResult>> = {};
+    for (const [name, perRun] of rtts) {
+      const samples = perRun.map((list): PingSample => {
+        const sorted = sortNumbers(list);
+        return {
+          p50Us: quantile(sorted, 0.5),
+          p99Us: quantile(sorted, 0.99),
+          p999Us: quantile(sorted, 0.999),
+          meanUs: sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length),
+          lost: o.trips - list.length,
+        };
+      });
+      const pooled = sortNumbers(perRun.flat());
+      byContender[name] = {
+        samples,
+        p50Us: spread(samples.map((s) => s.p50Us)),
+        p99Us: spread(samples.map((s) => s.p99Us)),
+        p999Us: spread(samples.map((s) => s.p999Us)),
+        distribution: DISTRIBUTION_QUANTILES.map((q) => ({ q, us: quantile(pooled, q) })),
+        errors: errors.get(name) ?? [],
+      };
+    }
+    result.placements[placement] = byContender;
+  }
+  return result;
+}
