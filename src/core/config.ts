@@ -1,0 +1,38 @@
+import type { CoreConfig } from './types.js';
+
+/**
+ * The defaults of the engine, in one table. Each value says why it is what it is.
+ */
+export const DEFAULT_CORE_CONFIG: Readonly<CoreConfig> = {
+  // QUIC's floor: fits every IPv4/IPv6 path without fragmentation (RFC 9000 §14).
+  maxDatagramSize: 1200,
+  maxMessageSize: 16 * 1024 * 1024,
+  // 4 MiB: enough for ~330 Mbit/s at 100 ms RTT, bounded memory per connection.
+  receiveWindow: 4 * 1024 * 1024,
+  // RFC 9002 says 333 ms for the open Internet; LAN and loopback peers are far closer, and the
+  // first real sample replaces this anyway.
+  initialRtt: 100,
+  // Recover in milliseconds on a LAN, not after the 1 s of RFC 6298.
+  minPto: 5,
+  maxPto: 10_000,
+  // Short so that loopback RTTs are not dominated by delayed ACKs.
+  maxAckDelay: 5,
+  ackEveryPackets: 2,
+  idleTimeout: 30_000,
+  keepAliveInterval: 10_000,
+  congestion: 'newreno',
+  pacing: true,
+  maxUnreliableReassembly: 16 * 1024 * 1024,
+  random: Math.random,
+};
+
+export function resolveCoreConfig(partial: Partial<CoreConfig> | undefined): CoreConfig {
+  const config = { ...DEFAULT_CORE_CONFIG };
+  if (partial) {
+    for (const key of Object.keys(partial) as (keyof CoreConfig)[]) {
+      const value = partial[key];
+      if (value !== undefined) (config as Record<string, unknown>)[key] = value;
+    }
+  }
+  return config;
+}

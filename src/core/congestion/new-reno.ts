@@ -1,0 +1,48 @@
+import type { CongestionController, RttView } from '../types.js';
+
+/**
+ * NewReno as RFC 9002 §7 specifies it (see also quinn-proto `congestion/new_reno.rs`):
+ * slow start doubles the window each RTT, congestion avoidance adds one datagram per RTT,
+ * a loss halves the window once per recovery period, and persistent congestion collapses it to
+ * the minimum.
+ */
+export class NewReno implements CongestionController {
+  readonly name = 'newreno';
+  window: number;
+  readonly pacingRate = Infinity;
+  private ssthresh = Infinity;
+  /** Packets sent before this instant belong to the current recovery period. */
+  private recoveryStart = -Infinity;
+  private readonly minWindow: number;
+
+  constructor(private readonly maxDatagramSize: number) {
+    // RFC 9002 §7.2: min(10 × max_datagram_size, max(14,720, 2 × max_datagram_size)).
+    this.window = Math.min(10 * maxDatagramSize, Math.max(14_720, 2 * maxDatagramSize));
+    this.minWindow = 2 * maxDatagramSize;
+  }
+
+  onPacketSent(): void {}
+
+  onAck(_now: number, sentAt: number, bytes: number, _rtt: RttView, appLimited: boolean): void {
+    // Do not grow during recovery, nor when the sender did not use the window it had (§7.8).
+    if (sentAt <= this.recoveryStart || appLimited) return;
+    if (this.window < this.ssthresh) {
+      this.window += bytes;
+    } else {
+      this.window += (this.maxDatagramSize * bytes) / this.window;
+    }
+  }
+
+  onCongestionEvent(now: number, lostSentAt: number, _lostBytes: number, persistent: boolean): void {
+    if (persistent) {
+      this.recoveryStart = now;
+      this.ssthresh = Math.max(this.window / 2, this.minWindow);
+      this.window = this.minWindow;
+      return;
+    }
+    if (lostSentAt <= this.recoveryStart) return; // one reduction per round trip
+    this.recoveryStart = now;
+    this.ssthresh = Math.max(this.window / 2, this.minWindow);
+    this.window = this.ssthresh;
+  }
+}

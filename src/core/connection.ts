@@ -1,0 +1,984 @@
+import { rdError } from '../errors.js';
+import { ackFrameSize, unreliableHeaderSize, writeAckFrame, writeDataFrameHeader, writeUnreliableFrameHeader } from '../wire/frames.js';
+import { decodePacket, seal, writeDataHeader } from '../wire/packet.js';
+import { expand32, truncate32 } from '../wire/packet-number.js';
+import {
+  CHECKSUM_SIZE,
+  DATA_FRAME_HEADER_SIZE,
+  DATA_HEADER_SIZE,
+  DATA_OVERHEAD,
+  DataFlag,
+  FrameType,
+  type AckFrame,
+  type ConnectionId,
+  type Frame,
+  type TransportParams,
+} from '../wire/types.js';
+import { resolveCoreConfig } from './config.js';
+import { createCongestionController } from './congestion/index.js';
+import { Pacer } from './pacer.js';
+import { ReceiveBuffer } from './receive-buffer.js';
+import { ReceivedPackets } from './received-packets.js';
+import { GRANULARITY, RttEstimator } from './rtt.js';
+import { PacketState, SentPackets, type SentFragment, type SentPacket } from './sent-packets.js';
+import { UnreliableReassembly } from './unreliable-reassembly.js';
+import type {
+  CloseError,
+  CongestionController,
+  ConnectionStats,
+  CoreConfig,
+  CoreEvent,
+  Delivery,
+} from './types.js';
+
+/**
+ * The protocol engine of one connection, with no I/O of its own (the quinn-proto model).
+ *
+ * Inputs: `handleDatagram(now, bytes)`, `handleTimeout(now)`, and the commands `send()`,
+ * `release()`, `close()`, `abort()`. Outputs, to poll after every input: `pollTransmit(now)`
+ * until it returns null, `pollEvent()` until null, then `pollTimeout()` for the next deadline.
+ * Time enters only as `now` (milliseconds, monotonic); randomness only through `config.random`.
+ * Given the same inputs it produces the same outputs, which is what lets the simulator replay
+ * any run from its seed.
+ *
+ * The rules it follows (packet numbers, TSNs, ACKs, loss detection, flow and congestion control,
+ * close) are specified in docs/protocol.md; the RFC sections are cited where they apply.
+ */
+
+/** RFC 9002 §6.1.1: a packet is lost once three later packets were acknowledged. */
+const PACKET_THRESHOLD = 3;
+/** RFC 9002 §6.1.2: ... or 9/8 of an RTT has passed since a later packet was acknowledged. */
+const TIME_THRESHOLD = 9 / 8;
+/** RFC 9002 §7.6: persistent congestion after losses spanning this many PTOs. */
+const PERSISTENT_CONGESTION_THRESHOLD = 3;
+/** Most ACK ranges reported in one ACK frame (quic-go reports up to 64). */
+const MAX_ACK_RANGES = 32;
+/** A fragment shorter than this is not cut to fill the end of a packet (TSN credit is per fragment). */
+const MIN_FRAGMENT = 256;
+/** Packet-number skipping (RFC 9000 §21.4): the gap between skips doubles up to this. */
+const MAX_SKIP_PERIOD = 0x1_0000;
+/** Skipped packet numbers remembered for optimistic-ACK detection. */
+const SKIPPED_REMEMBERED = 16;
+/** Pacing burst: up to this long at the pacing rate (quinn uses 2 ms). */
+const BURST_INTERVAL = 2;
+/** RESET frame codes (docs/protocol.md). */
+export const ResetCode = { Abort: 0, ProtocolViolation: 1, FlowControl: 2, Internal: 3 } as const;
+
+export type ConnectionState = 'open' | 'closing' | 'draining' | 'closed';
+
+export interface ConnectionCoreOptions {
+  role: 'client' | 'server';
+  localCid: ConnectionId;
+  remoteCid: ConnectionId;
+  /** The parameters this side announced in its handshake packet. */
+  localParams: TransportParams;
+  /** The parameters the peer announced. */
+  remoteParams: TransportParams;
+  config?: Partial<CoreConfig>;
+  now: number;
+}
+
+interface QueuedMessage {
+  data: Uint8Array;
+  /** Bytes already cut into fragments. */
+  offset: number;
+  unordered: boolean;
+}
+
+interface QueuedUnreliable {
+  data: Uint8Array;
+  id: number;
+  index: number;
+  count: number;
+  fragmentSize: number;
+}
+
+export class ConnectionCore {
+  readonly role: 'client' | 'server';
+  readonly localCid: ConnectionId;
+  readonly remoteCid: ConnectionId;
+  private readonly config: CoreConfig;
+  private _state: ConnectionState = 'open';
+
+  // --- sizes
+  /** Largest datagram we send: our limit and the peer's, whichever is smaller. */
+  private readonly maxDatagram: number;
+  /** Largest fragment payload: a full datagram minus packet and DATA frame overhead. */
+  readonly maxFragmentPayload: number;
+
+  // --- packet numbers
+  private nextPn: number;
+  private largestSentPn: number;
+  private nextSkipPn: number;
+  private skipPeriod = 64;
+  private readonly skipped: number[] = [];
+  private readonly sent: SentPackets;
+
+  // --- sending reliable data
+  private nextTsn: number;
+  /** Highest TSN the peer accepts (its flow-control credit). */
+  private peerMaxTsn: number;
+  private readonly queue: QueuedMessage[] = [];
+  private queueHead = 0;
+  private queuedBytes = 0;
+  /** Fragments sent and not yet acknowledged, by TSN (first unacked at index fragHead). */
+  private fragments: (SentFragment | undefined)[] = [];
+  private fragHead = 0;
+  private fragBase: number;
+  private unackedFragments = 0;
+  private readonly retransmit: SentFragment[] = [];
+  private retransmitHead = 0;
+
+  // --- sending unreliable data
+  private readonly unreliable: QueuedUnreliable[] = [];
+  private unreliableHead = 0;
+  private nextUnreliableId = 0;
+
+  // --- receiving
+  private readonly received: ReceivedPackets;
+  private largestReceivedAt = 0;
+  private readonly receiveBuffer: ReceiveBuffer;
+  private readonly unreliableIn: UnreliableReassembly;
+  private ackElicitingSinceAck = 0;
+  private ackDeadline = Infinity;
+  private ackNow = false;
+  private advertisedMaxTsn: number;
+
+  // --- loss recovery and congestion (RFC 9002)
+  readonly rtt: RttEstimator;
+  private readonly cc: CongestionController;
+  private readonly pacer = new Pacer();
+  private pacingDeadline = Infinity;
+  private bytesInFlight = 0;
+  private lossTime = Infinity;
+  private ptoCount = 0;
+  private probesDue = 0;
+  private lastAckElicitingSentAt = -Infinity;
+  private largestAckedPn = -1;
+  private firstRttSampleAt = -1;
+
+  // --- lifecycle
+  private lastReceivedAt: number;
+  private lastSentAt: number;
+  private readonly idleTimeout: number;
+  private closeRequested = false;
+  private closeSentPn = -1;
+  private closeAcked = false;
+  private closeQueued = false;
+  private peerClosed = false;
+  private drainUntil = Infinity;
+  private pendingReset: { code: number; reason: string } | null = null;
+  private closeError: CloseError | undefined;
+  private flushedNotified = true;
+
+  // --- events and statistics
+  private readonly events: CoreEvent[] = [];
+  private eventHead = 0;
+  private readonly counters = {
+    packetsSent: 0,
+    packetsReceived: 0,
+    packetsRetransmitted: 0,
+    packetsLost: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
+    bytesRetransmitted: 0,
+    duplicatesDropped: 0,
+    checksumFailures: 0,
+    malformedDropped: 0,
+    messagesSent: 0,
+    messagesReceived: 0,
+    bytesDelivered: 0,
+    ptoCount: 0,
+  };
+
+  constructor(options: ConnectionCoreOptions) {
+    const config = resolveCoreConfig(options.config);
+    this.config = config;
+    this.role = options.role;
+    this.localCid = options.localCid;
+    this.remoteCid = options.remoteCid;
+    const local = options.localParams;
+    const remote = options.remoteParams;
+
+    this.maxDatagram = Math.min(config.maxDatagramSize, remote.maxDatagramSize || config.maxDatagramSize);
+    this.maxFragmentPayload = this.maxDatagram - DATA_OVERHEAD - DATA_FRAME_HEADER_SIZE;
+    if (this.maxFragmentPayload < 1) throw new RangeError('maxDatagramSize is too small');
+
+    this.nextPn = local.initialPacketNumber;
+    this.largestSentPn = this.nextPn - 1;
+    this.sent = new SentPackets(this.nextPn);
+    this.nextSkipPn = this.nextPn + 1 + Math.floor(config.random() * this.skipPeriod);
+
+    this.nextTsn = local.initialTsn;
+    this.fragBase = local.initialTsn;
+    this.peerMaxTsn = local.initialTsn - 1 + remote.initialWindow;
+
+    this.received = new ReceivedPackets(remote.initialPacketNumber, MAX_ACK_RANGES);
+    this.receiveBuffer = new ReceiveBuffer(remote.initialTsn, local.initialWindow, (data, delivery, credit) =>
+      this.deliver(data, delivery, credit),
+    );
+    this.advertisedMaxTsn = this.receiveBuffer.maxTsn;
+    this.unreliableIn = new UnreliableReassembly(config.maxUnreliableReassembly);
+
+    this.rtt = new RttEstimator(config.initialRtt);
+    this.cc = createCongestionController(config.congestion, this.maxDatagram);
+
+    // RFC 9000 §10.1: the effective idle timeout is the smaller of the two announced values.
+    const idles = [config.idleTimeout, remote.idleTimeout].filter((t) => t > 0);
+    this.idleTimeout = idles.length > 0 ? Math.min(...idles) : 0;
+    this.lastReceivedAt = options.now;
+    this.lastSentAt = options.now;
+  }
+
+  /** The receive window (in fragments) to announce for a given receive window in bytes. */
+  static windowFragments(receiveWindow: number, maxDatagramSize: number): number {
+    const payload = maxDatagramSize - DATA_OVERHEAD - DATA_FRAME_HEADER_SIZE;
+    return Math.max(16, Math.min(0x4000_0000, Math.floor(receiveWindow / payload)));
+  }
+
+  get state(): ConnectionState {
+    return this._state;
+  }
+
+  /** Message bytes queued and not yet sent once. */
+  get bufferedAmount(): number {
+    return this.queuedBytes;
+  }
+
+  // ------------------------------------------------------------------ commands
+
+  /** Queue a message. Throws ERR_MESSAGE_TOO_LARGE or ERR_CONNECTION_CLOSED. */
+  send(data: Uint8Array, delivery: Delivery = 'ordered'): void {
+    if (this._state !== 'open' || this.closeRequested) {
+      throw rdError('ERR_CONNECTION_CLOSED', 'the connection is closing or closed');
+    }
+    if (data.length > this.config.maxMessageSize) {
+      throw rdError(
+        'ERR_MESSAGE_TOO_LARGE',
+        `message of ${data.length} bytes exceeds maxMessageSize (${this.config.maxMessageSize})`,
+      );
+    }
+    this.counters.messagesSent++;
+    this.queuedBytes += data.length;
+    if (delivery === 'unreliable') {
+      const id = this.nextUnreliableId;
+      this.nextUnreliableId = (id + 1) >>> 0;
+      // Size fragments so that all of them fit a datagram with the largest header variant.
+      const fragmentSize = this.maxDatagram - DATA_OVERHEAD - unreliableHeaderSize(0xffff_ffff, 0xffff_ffff);
+      const count = Math.max(1, Math.ceil(data.length / fragmentSize));
+      this.unreliable.push({ data, id, index: 0, count, fragmentSize });
+    } else {
+      this.queue.push({ data, offset: 0, unordered: delivery === 'unordered' });
+      this.flushedNotified = false;
+    }
+  }
+
+  /** The application consumed a message: give its receive-window credit back to the peer. */
+  release(credit: number): void {
+    if (credit <= 0) return;
+    const before = this.receiveBuffer.maxTsn;
+    this.receiveBuffer.release(credit);
+    // Announce a reopened window promptly: the sender may be blocked on it.
+    const opened = this.receiveBuffer.maxTsn - this.advertisedMaxTsn;
+    if (this.receiveBuffer.maxTsn > before && opened >= this.receiveBuffer.windowFragments / 4) {
+      this.ackNow = true;
+    }
+  }
+
+  /** Graceful close: finish sending, then exchange CLOSE. Idempotent. */
+  close(now: number): void {
+    if (this._state !== 'open') return;
+    this.closeRequested = true;
+    this._state = 'closing';
+    this.maybeQueueClose();
+  }
+
+  /** Abortive close: one RESET frame goes out, the connection is closed at once. */
+  abort(now: number, code: number = ResetCode.Abort, reason = ''): void {
+    if (this._state === 'closed') return;
+    this.pendingReset = { code, reason };
+    const errorCode = code === ResetCode.ProtocolViolation ? 'ERR_PROTOCOL_VIOLATION' : 'ERR_CONNECTION_RESET';
+    this.finish(now, { code: errorCode, message: reason || 'connection aborted', initiator: 'local' });
+  }
+
+  /** The endpoint verified a stateless reset for this connection. */
+  handleStatelessReset(now: number): void {
+    if (this._state === 'closed') return;
+    this.finish(now, { code: 'ERR_CONNECTION_RESET', message: 'stateless reset', initiator: 'remote' });
+  }
+
+  // ------------------------------------------------------------------ input
+
+  handleDatagram(now: number, datagram: Uint8Array): void {
+    if (this._state === 'closed') return;
+    const result = decodePacket(datagram);
+    if (!result.ok) {
+      if (result.reason === 'checksum') this.counters.checksumFailures++;
+      else this.counters.malformedDropped++;
+      return;
+    }
+    const packet = result.value;
+    if (packet.type !== 'data' || packet.dcid !== this.localCid) {
+      this.counters.malformedDropped++;
+      return;
+    }
+    const pn = expand32(packet.packetNumber, this.received.largest + 1);
+    if (!this.received.insert(pn)) {
+      this.counters.duplicatesDropped++;
+      return;
+    }
+    this.counters.packetsReceived++;
+    this.counters.bytesReceived += datagram.length;
+    this.lastReceivedAt = now;
+    const isLargest = pn === this.received.largest;
+    if (isLargest) this.largestReceivedAt = now;
+    // RFC 9000 §13.2.1: acknowledge at once when packets arrive out of order.
+    const outOfOrder = !isLargest || this.received.rangeCount > 1;
+
+    let ackEliciting = false;
+    for (const frame of packet.frames) {
+      if (frame.type !== 'ack') ackEliciting = true;
+      this.handleFrame(now, frame);
+      if (this.isClosed()) return;
+    }
+    if (ackEliciting) {
+      this.ackElicitingSinceAck++;
+      if (outOfOrder || this.ackElicitingSinceAck >= this.config.ackEveryPackets) this.ackNow = true;
+      else if (this.ackDeadline === Infinity) this.ackDeadline = now + this.config.maxAckDelay;
+    }
+  }
+
+  handleTimeout(now: number): void {
+    if (this._state === 'closed') return;
+    if (this.idleTimeout > 0 && now >= this.lastReceivedAt + this.idleTimeout) {
+      this.finish(now, {
+        code: 'ERR_IDLE_TIMEOUT',
+        message: `nothing heard from the peer for ${this.idleTimeout} ms`,
+        initiator: 'local',
+      });
+      return;
+    }
+    if (this._state === 'draining') {
+      if (now >= this.drainUntil) this.finish(now, undefined);
+      return;
+    }
+    if (now >= this.lossTime) {
+      this.detectLosses(now);
+    } else if (now >= this.ptoDeadline()) {
+      this.onPto(now);
+    }
+    if (
+      this.config.keepAliveInterval > 0 &&
+      now >= this.lastSentAt + this.config.keepAliveInterval &&
+      this.sent.ackElicitingOutstanding === 0
+    ) {
+      this.probesDue = Math.max(this.probesDue, 1);
+    }
+  }
+
+  // ------------------------------------------------------------------ output
+
+  pollEvent(): CoreEvent | null {
+    if (this.eventHead === this.events.length) return null;
+    const event = this.events[this.eventHead]!;
+    this.events[this.eventHead++] = undefined as unknown as CoreEvent;
+    if (this.eventHead === this.events.length) {
+      this.events.length = 0;
+      this.eventHead = 0;
+    }
+    return event;
+  }
+
+  pollTimeout(): number | null {
+    if (this._state === 'closed') return null;
+    let t = Infinity;
+    if (this.idleTimeout > 0) t = this.lastReceivedAt + this.idleTimeout;
+    if (this._state === 'draining') return Math.min(t, this.drainUntil);
+    t = Math.min(t, this.lossTime < Infinity ? this.lossTime : this.ptoDeadline());
+    if (!this.ackNow && this.ackElicitingSinceAck > 0) t = Math.min(t, this.ackDeadline);
+    if (this.pacingDeadline < Infinity) t = Math.min(t, this.pacingDeadline);
+    if (this.config.keepAliveInterval > 0 && this.sent.ackElicitingOutstanding === 0) {
+      t = Math.min(t, this.lastSentAt + this.config.keepAliveInterval);
+    }
+    return t === Infinity ? null : t;
+  }
+
+  /**
+   * The next datagram to send, or null when nothing may be sent now (no data, congestion or
+   * flow control, pacing; `pollTimeout()` then says when to ask again).
+   */
+  pollTransmit(now: number): Uint8Array | null {
+    if (this.pendingReset) return this.buildReset();
+    if (this._state === 'closed') return null;
+    this.pacingDeadline = Infinity;
+
+    const ackDue =
+      this.ackElicitingSinceAck > 0 && (this.ackNow || now >= this.ackDeadline)
+        ? true
+        : this.ackNow;
+    if (this._state === 'draining') {
+      return ackDue ? this.buildPacket(now, true, false) : null;
+    }
+    const probe = this.probesDue > 0;
+    const hasData = this.hasSendableData();
+    let mayAddData = hasData || probe;
+    if (mayAddData && !probe) {
+      if (this.bytesInFlight + this.maxDatagram > this.cc.window) {
+        mayAddData = false;
+      } else if (this.config.pacing) {
+        const wait = this.pacer.delay(now, this.maxDatagram, this.pacingRate(), this.pacingCapacity());
+        if (wait > 0) {
+          this.pacingDeadline = now + wait;
+          mayAddData = false;
+        }
+      }
+    }
+    if (!mayAddData && !ackDue) return null;
+    return this.buildPacket(now, ackDue, mayAddData);
+  }
+
+  stats(): ConnectionStats {
+    return {
+      srtt: this.rtt.smoothed,
+      rttvar: this.rtt.variance,
+      minRtt: this.rtt.min === Infinity ? 0 : this.rtt.min,
+      latestRtt: this.rtt.latest,
+      pto: this.currentPto(),
+      cwnd: this.cc.window,
+      bytesInFlight: this.bytesInFlight,
+      congestionController: this.cc.name,
+      ...this.counters,
+      unreliableDropped: this.unreliableIn.dropped,
+    };
+  }
+
+  /** Internal counters the property tests check at every step. */
+  inspect(): {
+    bytesInFlight: number;
+    cwnd: number;
+    maxDatagram: number;
+    receiveBuffered: number;
+    advertisedWindow: number;
+    largestSentPn: number;
+  } {
+    return {
+      bytesInFlight: this.bytesInFlight,
+      cwnd: this.cc.window,
+      maxDatagram: this.maxDatagram,
+      receiveBuffered: this.receiveBuffer.bufferedCount,
+      advertisedWindow: this.receiveBuffer.maxTsn - this.receiveBuffer.cumTsn,
+      largestSentPn: this.largestSentPn,
+    };
+  }
+
+  // ------------------------------------------------------------------ receiving frames
+
+  private handleFrame(now: number, frame: Frame): void {
+    switch (frame.type) {
+      case 'ping':
+        return;
+      case 'ack':
+        this.onAckFrame(now, frame);
+        return;
+      case 'data': {
+        const tsn = expand32(frame.tsn, this.receiveBuffer.cumTsn + 1);
+        const result = this.receiveBuffer.accept(tsn, frame.payload, frame.first, frame.last, frame.unordered);
+        if (result === 'duplicate') this.counters.duplicatesDropped++;
+        // Beyond the window: the peer broke flow control or is retransmitting after our
+        // credit; dropping is safe, it will be resent.
+        return;
+      }
+      case 'unreliable': {
+        const message = this.unreliableIn.add(frame.messageId, frame.index, frame.count, frame.payload);
+        if (message) this.deliver(message, 'unreliable', 0);
+        return;
+      }
+      case 'close':
+        this.ackNow = true;
+        if (!this.peerClosed) {
+          this.peerClosed = true;
+          this.events.push({ type: 'peer-closed' });
+          // No half-open connections: the peer is done, so we finish too.
+          if (this._state === 'open') this.close(now);
+          this.maybeFinishClose(now);
+        }
+        return;
+      case 'reset':
+        this.finish(now, {
+          code: frame.code === ResetCode.ProtocolViolation ? 'ERR_PROTOCOL_VIOLATION' : 'ERR_CONNECTION_RESET',
+          message: frame.reason || 'connection reset by peer',
+          initiator: 'remote',
+        });
+        return;
+    }
+  }
+
+  private deliver(data: Uint8Array, delivery: Delivery, credit: number): void {
+    this.counters.messagesReceived++;
+    this.counters.bytesDelivered += data.length;
+    this.events.push({ type: 'message', data, delivery, credit });
+  }
+
+  private onAckFrame(now: number, frame: AckFrame): void {
+    const largest = expand32(frame.largest, this.largestSentPn + 1);
+    if (largest > this.largestSentPn) {
+      this.protocolViolation(now, 'ACK of a packet number never sent');
+      return;
+    }
+    const peerMax = expand32(frame.maxTsn, this.nextTsn);
+    if (peerMax > this.peerMaxTsn) this.peerMaxTsn = peerMax;
+
+    let newlyAckedBytes = 0;
+    let largestNewlyAcked: SentPacket | null = null;
+    let ackElicitingNewlyAcked = false;
+    let hi = largest;
+    let lo = largest - frame.firstRange;
+    for (let i = -2; ; i += 2) {
+      if (i >= 0) {
+        hi = lo - frame.ranges[i]! - 2;
+        lo = hi - frame.ranges[i + 1]!;
+      }
+      if (lo < 0) {
+        this.protocolViolation(now, 'ACK range below zero');
+        return;
+      }
+      for (const s of this.skipped) {
+        if (s >= lo && s <= hi) {
+          this.protocolViolation(now, 'ACK of a skipped packet number (optimistic ACK)');
+          return;
+        }
+      }
+      const from = Math.max(lo, this.sent.first);
+      for (let pn = Math.min(hi, this.sent.end - 1); pn >= from; pn--) {
+        const p = this.sent.get(pn);
+        if (p === null || p.state === PacketState.Acked) continue;
+        const wasLost = p.state === PacketState.Lost;
+        if (!wasLost) {
+          this.sent.markDone(p, PacketState.Acked);
+          if (p.inFlight) {
+            this.bytesInFlight -= p.size;
+            newlyAckedBytes += p.size;
+          }
+          if (largestNewlyAcked === null) largestNewlyAcked = p;
+          if (p.ackEliciting) ackElicitingNewlyAcked = true;
+        } else {
+          p.state = PacketState.Acked;
+        }
+        this.onPacketContentAcked(p);
+      }
+      if (i + 2 >= frame.ranges.length) break;
+    }
+    if (largestNewlyAcked === null) return;
+
+    if (largest > this.largestAckedPn) this.largestAckedPn = largest;
+    // RFC 9002 §5.1: an RTT sample when the largest acknowledged is newly acked and ack-eliciting.
+    if (largestNewlyAcked.pn === largest && ackElicitingNewlyAcked) {
+      const ackDelay = Math.min(frame.ackDelay / 1000, this.config.maxAckDelay);
+      this.rtt.update(Math.max(now - largestNewlyAcked.sentAt, 0.001), ackDelay);
+      if (this.firstRttSampleAt < 0) this.firstRttSampleAt = now;
+    }
+    if (newlyAckedBytes > 0) {
+      const appLimited = this.bytesInFlight + newlyAckedBytes < this.cc.window / 2;
+      this.cc.onAck(now, largestNewlyAcked.sentAt, newlyAckedBytes, this.rtt, appLimited);
+    }
+    this.detectLosses(now);
+    this.ptoCount = 0;
+    this.trimFragments();
+    this.sent.trim();
+    this.maybeQueueClose();
+    this.maybeFinishClose(now);
+    if (!this.flushedNotified && this.unackedFragments === 0 && this.queueHead === this.queue.length) {
+      this.flushedNotified = true;
+      this.events.push({ type: 'flushed' });
+    }
+  }
+
+  private onPacketContentAcked(p: SentPacket): void {
+    if (p.fragments) {
+      for (const f of p.fragments) {
+        if (f.acked) continue;
+        f.acked = true;
+        f.payload = EMPTY;
+        this.unackedFragments--;
+      }
+      p.fragments = null;
+    }
+    if (p.close) this.closeAcked = true;
+  }
+
+  // ------------------------------------------------------------------ loss recovery
+
+  /** RFC 9002 §6.1: declare lost what is far enough behind the largest acknowledged packet. */
+  private detectLosses(now: number): void {
+    this.lossTime = Infinity;
+    if (this.largestAckedPn < 0) return;
+    const lossDelay = Math.max(TIME_THRESHOLD * Math.max(this.rtt.latest, this.rtt.smoothed), GRANULARITY);
+    const lostSendTime = now - lossDelay;
+    let lostBytes = 0;
+    let newestLostSentAt = -Infinity;
+    let oldestLostSentAt = Infinity;
+    for (const p of this.sent.outstandingUpTo(this.largestAckedPn)) {
+      if (p.sentAt <= lostSendTime || this.largestAckedPn >= p.pn + PACKET_THRESHOLD) {
+        this.sent.markDone(p, PacketState.Lost);
+        this.counters.packetsLost++;
+        if (p.inFlight) {
+          this.bytesInFlight -= p.size;
+          lostBytes += p.size;
+          newestLostSentAt = Math.max(newestLostSentAt, p.sentAt);
+          oldestLostSentAt = Math.min(oldestLostSentAt, p.sentAt);
+        }
+        this.requeueContent(p);
+      } else {
+        this.lossTime = Math.min(this.lossTime, p.sentAt + lossDelay);
+      }
+    }
+    if (lostBytes > 0) {
+      // RFC 9002 §7.6, simplified: losses spanning 3 PTOs after the first RTT sample.
+      const persistent =
+        this.firstRttSampleAt >= 0 &&
+        oldestLostSentAt > this.firstRttSampleAt &&
+        newestLostSentAt - oldestLostSentAt >
+          this.rtt.pto(this.config.maxAckDelay, this.config.minPto) * PERSISTENT_CONGESTION_THRESHOLD;
+      this.cc.onCongestionEvent(now, newestLostSentAt, lostBytes, persistent);
+    }
+    this.sent.trim();
+  }
+
+  /** Put the lost packet's unacknowledged data back at the head of the line. */
+  private requeueContent(p: SentPacket): void {
+    if (p.fragments) {
+      for (const f of p.fragments) {
+        if (!f.acked && !f.queued && f.lastPn === p.pn) {
+          f.queued = true;
+          this.retransmit.push(f);
+        }
+      }
+    }
+    if (p.close && !this.closeAcked && this.closeSentPn === p.pn) this.closeQueued = true;
+  }
+
+  private currentPto(): number {
+    const base = this.rtt.pto(this.config.maxAckDelay, this.config.minPto);
+    return Math.min(base * 2 ** this.ptoCount, this.config.maxPto);
+  }
+
+  private ptoDeadline(): number {
+    const waiting = this.sent.ackElicitingOutstanding > 0 || this.flowBlocked();
+    if (!waiting) return Infinity;
+    const since = this.sent.ackElicitingOutstanding > 0 ? this.lastAckElicitingSentAt : this.lastSentAt;
+    return since + this.currentPto();
+  }
+
+  /** RFC 9002 §6.2.4: send up to two probes; prefer data the peer has not acknowledged. */
+  private onPto(now: number): void {
+    this.ptoCount++;
+    this.counters.ptoCount++;
+    const oldest = this.sent.oldestAckEliciting();
+    if (oldest) {
+      // Resend the oldest unacknowledged content without declaring it lost (no CC reaction).
+      if (oldest.fragments) {
+        for (const f of oldest.fragments) {
+          if (!f.acked && !f.queued) {
+            f.queued = true;
+            this.retransmit.push(f);
+          }
+        }
+      }
+      if (oldest.close && !this.closeAcked) this.closeQueued = true;
+    }
+    this.probesDue = oldest ? 2 : 1;
+    this.lastAckElicitingSentAt = now; // re-arm from now even if the probe is delayed
+  }
+
+  private flowBlocked(): boolean {
+    return this.queueHead < this.queue.length && this.nextTsn > this.peerMaxTsn && this.retransmitHead === this.retransmit.length;
+  }
+
+  private pacingRate(): number {
+    const explicit = this.cc.pacingRate;
+    if (explicit !== Infinity) return explicit;
+    // RFC 9002 §7.7: N × cwnd / srtt with N = 1.25 so that pacing does not limit the window.
+    return (1.25 * this.cc.window) / Math.max(this.rtt.smoothed, 0.001);
+  }
+
+  private pacingCapacity(): number {
+    const burst = (this.cc.window * BURST_INTERVAL) / Math.max(this.rtt.smoothed, 0.001);
+    return Math.min(Math.max(burst, 10 * this.maxDatagram), Math.max(this.cc.window, 10 * this.maxDatagram));
+  }
+
+  // ------------------------------------------------------------------ building packets
+
+  private hasSendableData(): boolean {
+    if (this.retransmitHead < this.retransmit.length) return true;
+    if (this.closeQueued) return true;
+    if (this.unreliableHead < this.unreliable.length) return true;
+    return this.queueHead < this.queue.length && this.nextTsn <= this.peerMaxTsn;
+  }
+
+  private allocatePacketNumber(): number {
+    let pn = this.nextPn;
+    if (pn === this.nextSkipPn) {
+      // RFC 9000 §21.4: skip a number now and then; an ACK for it exposes an optimistic ACKer.
+      this.skipped.push(pn);
+      if (this.skipped.length > SKIPPED_REMEMBERED) this.skipped.shift();
+      this.sent.push(pn, null);
+      pn++;
+      this.skipPeriod = Math.min(this.skipPeriod * 2, MAX_SKIP_PERIOD);
+      this.nextSkipPn = pn + 1 + Math.floor(this.config.random() * this.skipPeriod);
+    }
+    this.nextPn = pn + 1;
+    this.largestSentPn = pn;
+    return pn;
+  }
+
+  private buildPacket(now: number, withAck: boolean, withData: boolean): Uint8Array {
+    const buf = new Uint8Array(this.maxDatagram);
+    const pn = this.allocatePacketNumber();
+    let o = writeDataHeader(buf, this.remoteCid, truncate32(pn));
+    const limit = this.maxDatagram - CHECKSUM_SIZE;
+
+    if (withAck || this.ackElicitingSinceAck > 0 || this.receiveBuffer.maxTsn > this.advertisedMaxTsn) {
+      const ack = this.buildAckFrame(now);
+      if (ack && o + ackFrameSize(ack) <= limit) {
+        o = writeAckFrame(buf, o, ack);
+        this.ackElicitingSinceAck = 0;
+        this.ackDeadline = Infinity;
+        this.ackNow = false;
+        this.advertisedMaxTsn = this.receiveBuffer.maxTsn;
+      }
+    }
+
+    let ackEliciting = false;
+    let fragments: SentFragment[] | null = null;
+    let carriesClose = false;
+    let retransmission = false;
+    if (withData) {
+      // 1. Lost data first: the peer's in-order delivery waits on it.
+      while (this.retransmitHead < this.retransmit.length) {
+        const f = this.retransmit[this.retransmitHead]!;
+        if (f.acked) {
+          f.queued = false;
+          this.retransmitHead++;
+          continue;
+        }
+        if (o + DATA_FRAME_HEADER_SIZE + f.payload.length > limit) break;
+        o = writeDataFrameHeader(buf, o, truncate32(f.tsn), f.flags, f.payload.length);
+        buf.set(f.payload, o);
+        o += f.payload.length;
+        f.queued = false;
+        f.lastPn = pn;
+        (fragments ??= []).push(f);
+        this.retransmitHead++;
+        retransmission = true;
+        this.counters.bytesRetransmitted += f.payload.length;
+      }
+      if (this.retransmitHead === this.retransmit.length) {
+        this.retransmit.length = 0;
+        this.retransmitHead = 0;
+      }
+      // 2. CLOSE, once everything before it is acknowledged.
+      if (this.closeQueued && o + 1 <= limit) {
+        buf[o++] = FrameType.Close;
+        this.closeQueued = false;
+        this.closeSentPn = pn;
+        carriesClose = true;
+      }
+      // 3. Unreliable messages (latency-sensitive, never retransmitted).
+      o = this.writeUnreliable(buf, o, limit);
+      // 4. New reliable data, within the peer's credit.
+      o = this.writeNewData(buf, o, limit, pn, (f) => (fragments ??= []).push(f));
+      ackEliciting = o > 0 && (fragments !== null || carriesClose || this.wroteUnreliable);
+      this.wroteUnreliable = false;
+      if (!ackEliciting && this.probesDue > 0) {
+        buf[o++] = FrameType.Ping;
+        ackEliciting = true;
+      }
+      if (this.probesDue > 0) this.probesDue--;
+    }
+
+    const datagram = seal(buf, o);
+    const size = datagram.length;
+    this.counters.packetsSent++;
+    this.counters.bytesSent += size;
+    if (retransmission) this.counters.packetsRetransmitted++;
+    this.lastSentAt = now;
+    if (ackEliciting) {
+      const packet: SentPacket = {
+        pn,
+        sentAt: now,
+        size,
+        ackEliciting: true,
+        inFlight: true,
+        state: PacketState.Outstanding,
+        fragments,
+        close: carriesClose,
+        retransmission,
+      };
+      this.sent.push(pn, packet);
+      this.bytesInFlight += size;
+      this.lastAckElicitingSentAt = now;
+      this.cc.onPacketSent(now, size, this.bytesInFlight);
+      if (this.config.pacing) this.pacer.consume(size);
+    } else {
+      // ACK-only: not tracked, not congestion controlled, never acknowledged (RFC 9002 §3).
+      this.sent.push(pn, null);
+    }
+    return datagram;
+  }
+
+  private wroteUnreliable = false;
+
+  private writeUnreliable(buf: Uint8Array, o: number, limit: number): number {
+    while (this.unreliableHead < this.unreliable.length) {
+      const m = this.unreliable[this.unreliableHead]!;
+      const start = m.index * m.fragmentSize;
+      const length = Math.min(m.fragmentSize, m.data.length - start);
+      const header = unreliableHeaderSize(m.index, m.count);
+      if (o + header + length > limit) break;
+      o = writeUnreliableFrameHeader(buf, o, m.id, m.index, m.count, length);
+      buf.set(m.data.subarray(start, start + length), o);
+      o += length;
+      this.wroteUnreliable = true;
+      this.queuedBytes -= length;
+      if (++m.index === m.count) {
+        this.unreliable[this.unreliableHead++] = undefined as unknown as QueuedUnreliable;
+        if (this.unreliableHead === this.unreliable.length) {
+          this.unreliable.length = 0;
+          this.unreliableHead = 0;
+        }
+      }
+    }
+    return o;
+  }
+
+  private writeNewData(
+    buf: Uint8Array,
+    o: number,
+    limit: number,
+    pn: number,
+    add: (f: SentFragment) => void,
+  ): number {
+    while (this.queueHead < this.queue.length && this.nextTsn <= this.peerMaxTsn) {
+      const m = this.queue[this.queueHead]!;
+      const room = limit - o - DATA_FRAME_HEADER_SIZE;
+      const remaining = m.data.length - m.offset;
+      const length = Math.min(remaining, this.maxFragmentPayload, Math.max(room, 0));
+      // Do not spend a TSN on a sliver at the end of a packet.
+      if (room < 0 || (length < remaining && length < Math.min(MIN_FRAGMENT, this.maxFragmentPayload))) break;
+      let flags = m.unordered ? DataFlag.Unordered : 0;
+      if (m.offset === 0) flags |= DataFlag.First;
+      if (length === remaining) flags |= DataFlag.Last;
+      const payload = m.data.subarray(m.offset, m.offset + length);
+      const tsn = this.nextTsn++;
+      o = writeDataFrameHeader(buf, o, truncate32(tsn), flags, length);
+      buf.set(payload, o);
+      o += length;
+      const f: SentFragment = { tsn, payload, flags, acked: false, lastPn: pn, queued: false };
+      this.fragments.push(f);
+      this.unackedFragments++;
+      add(f);
+      m.offset += length;
+      this.queuedBytes -= length;
+      if (m.offset === m.data.length) {
+        this.queue[this.queueHead++] = undefined as unknown as QueuedMessage;
+        if (this.queueHead === this.queue.length) {
+          this.queue.length = 0;
+          this.queueHead = 0;
+          this.events.push({ type: 'drain' });
+        }
+      }
+    }
+    return o;
+  }
+
+  private buildAckFrame(now: number): AckFrame | null {
+    const ranges = this.received.toAck(MAX_ACK_RANGES);
+    const maxTsn = truncate32(this.receiveBuffer.maxTsn);
+    // Before the first packet arrives there is nothing to acknowledge (and the initial window
+    // was announced in the handshake).
+    if (ranges === null) return null;
+    return {
+      type: 'ack',
+      largest: truncate32(ranges.largest),
+      ackDelay: Math.max(0, Math.round((now - this.largestReceivedAt) * 1000)),
+      maxTsn,
+      firstRange: ranges.firstRange,
+      ranges: ranges.ranges,
+    };
+  }
+
+  private buildReset(): Uint8Array {
+    const reset = this.pendingReset!;
+    this.pendingReset = null;
+    const reason = new TextEncoder().encode(reset.reason).subarray(0, 256);
+    const buf = new Uint8Array(DATA_HEADER_SIZE + 1 + 2 + 2 + reason.length + CHECKSUM_SIZE);
+    const pn = this.allocatePacketNumber();
+    let o = writeDataHeader(buf, this.remoteCid, truncate32(pn));
+    buf[o++] = FrameType.Reset;
+    buf[o++] = reset.code >>> 8;
+    buf[o++] = reset.code & 0xff;
+    // Reason length as a 2-byte varint (0x40 prefix), so any length up to 16,383 fits.
+    buf[o++] = 0x40 | (reason.length >>> 8);
+    buf[o++] = reason.length & 0xff;
+    buf.set(reason, o);
+    o += reason.length;
+    this.counters.packetsSent++;
+    return seal(buf, o);
+  }
+
+  // ------------------------------------------------------------------ bookkeeping
+
+  private trimFragments(): void {
+    const frags = this.fragments;
+    let head = this.fragHead;
+    while (head < frags.length && frags[head]!.acked) {
+      frags[head] = undefined;
+      head++;
+      this.fragBase++;
+    }
+    if (head === frags.length) {
+      frags.length = 0;
+      head = 0;
+    } else if (head > 4096 && head * 2 > frags.length) {
+      this.fragments = frags.slice(head);
+      head = 0;
+    }
+    this.fragHead = head;
+  }
+
+  private maybeQueueClose(): void {
+    if (!this.closeRequested || this.closeSentPn >= 0 || this.closeQueued) return;
+    if (this.queueHead < this.queue.length || this.unackedFragments > 0) return;
+    this.closeQueued = true;
+  }
+
+  private maybeFinishClose(now: number): void {
+    if (this._state !== 'closing' || !this.closeAcked || !this.peerClosed) return;
+    // Linger so that a retransmitted CLOSE from the peer (our ACK was lost) is answered.
+    this._state = 'draining';
+    this.drainUntil = now + 3 * this.rtt.pto(this.config.maxAckDelay, this.config.minPto);
+  }
+
+  private protocolViolation(now: number, reason: string): void {
+    this.abort(now, ResetCode.ProtocolViolation, reason);
+  }
+
+  private isClosed(): boolean {
+    return this._state === 'closed';
+  }
+
+  private finish(now: number, error: CloseError | undefined): void {
+    void now;
+    if (this._state === 'closed') return;
+    this._state = 'closed';
+    this.closeError = error;
+    this.events.push(error ? { type: 'closed', error } : { type: 'closed' });
+  }
+
+  /** Why the connection closed (undefined: graceful, or still open). */
+  get error(): CloseError | undefined {
+    return this.closeError;
+  }
+}
+
+const EMPTY = new Uint8Array(0);

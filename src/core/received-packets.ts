@@ -1,0 +1,88 @@
+/**
+ * The set of packet numbers received, as at most `maxRanges` disjoint inclusive ranges, plus a
+ * floor: every number at or below the floor counts as received. When a new range would exceed
+ * the limit, the lowest range is folded into the floor. That keeps memory and ACK size bounded
+ * and keeps duplicate detection exact: a packet is new only if it is above the floor and in no
+ * range. (A late packet below the floor is dropped; its reliable data is retransmitted.)
+ */
+export class ReceivedPackets {
+  /** Flat ascending pairs [lo0, hi0, lo1, hi1, ...]. */
+  private ranges: number[] = [];
+  private floor: number;
+
+  constructor(
+    /** Packets below this number were never sent. */
+    firstPacketNumber: number,
+    private readonly maxRanges = 32,
+  ) {
+    this.floor = firstPacketNumber - 1;
+  }
+
+  get largest(): number {
+    const n = this.ranges.length;
+    return n === 0 ? this.floor : this.ranges[n - 1]!;
+  }
+
+  get rangeCount(): number {
+    return this.ranges.length / 2;
+  }
+
+  has(pn: number): boolean {
+    if (pn <= this.floor) return true;
+    const r = this.ranges;
+    for (let i = r.length - 2; i >= 0; i -= 2) {
+      if (pn > r[i + 1]!) return false;
+      if (pn >= r[i]!) return true;
+    }
+    return false;
+  }
+
+  /** Record `pn`; returns false if it was already received (a duplicate). */
+  insert(pn: number): boolean {
+    if (pn <= this.floor) return false;
+    const r = this.ranges;
+    // Find the last range whose low end is <= pn (scan from the top: new packets are usually there).
+    let i = r.length - 2;
+    while (i >= 0 && r[i]! > pn) i -= 2;
+    if (i >= 0 && pn <= r[i + 1]!) return false;
+    const joinsBelow = i >= 0 && r[i + 1]! === pn - 1;
+    const above = i + 2;
+    const joinsAbove = above < r.length && r[above]! === pn + 1;
+    if (joinsBelow && joinsAbove) {
+      r[i + 1] = r[above + 1]!;
+      r.splice(above, 2);
+    } else if (joinsBelow) {
+      r[i + 1] = pn;
+    } else if (joinsAbove) {
+      r[above] = pn;
+    } else {
+      r.splice(above, 0, pn, pn);
+      if (r.length / 2 > this.maxRanges) {
+        this.floor = r[1]!;
+        r.splice(0, 2);
+      }
+    }
+    return true;
+  }
+
+  /**
+   * The ranges for an ACK frame, highest first, as QUIC encodes them: `firstRange` and
+   * flattened (gap, length) pairs. At most `limit` ranges are reported.
+   */
+  toAck(limit: number): { largest: number; firstRange: number; ranges: number[] } | null {
+    const r = this.ranges;
+    const n = r.length;
+    if (n === 0) return null;
+    const largest = r[n - 1]!;
+    const firstRange = largest - r[n - 2]!;
+    const ranges: number[] = [];
+    let smallest = r[n - 2]!;
+    for (let i = n - 4, count = 1; i >= 0 && count < limit; i -= 2, count++) {
+      const hi = r[i + 1]!;
+      const lo = r[i]!;
+      ranges.push(smallest - hi - 2, hi - lo);
+      smallest = lo;
+    }
+    return { largest, firstRange, ranges };
+  }
+}

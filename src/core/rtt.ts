@@ -1,0 +1,42 @@
+import type { RttView } from './types.js';
+
+/** Timer granularity assumed by RFC 9002 (kGranularity), ms. */
+export const GRANULARITY = 1;
+
+/**
+ * RTT estimation exactly as RFC 9002 §5: min RTT over the connection, an exponentially weighted
+ * smoothed RTT (α = 1/8) and mean deviation (β = 1/4), with the peer's ACK delay subtracted when
+ * that does not take the sample below min RTT.
+ */
+export class RttEstimator implements RttView {
+  smoothed: number;
+  variance: number;
+  min = Infinity;
+  latest = 0;
+  hasSample = false;
+
+  constructor(initialRtt: number) {
+    this.smoothed = initialRtt;
+    this.variance = initialRtt / 2;
+  }
+
+  update(sample: number, ackDelay: number): void {
+    this.latest = sample;
+    if (!this.hasSample) {
+      this.hasSample = true;
+      this.min = sample;
+      this.smoothed = sample;
+      this.variance = sample / 2;
+      return;
+    }
+    this.min = Math.min(this.min, sample);
+    const adjusted = sample - ackDelay >= this.min ? sample - ackDelay : sample;
+    this.variance = 0.75 * this.variance + 0.25 * Math.abs(this.smoothed - adjusted);
+    this.smoothed = 0.875 * this.smoothed + 0.125 * adjusted;
+  }
+
+  /** Probe timeout before backoff (RFC 9002 §6.2.1), with a configurable floor. */
+  pto(maxAckDelay: number, minPto: number): number {
+    return Math.max(this.smoothed + Math.max(4 * this.variance, GRANULARITY) + maxAckDelay, minPto);
+  }
+}

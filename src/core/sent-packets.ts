@@ -1,0 +1,111 @@
+/** A fragment of a reliable message, kept by the sender until acknowledged. */
+export interface SentFragment {
+  tsn: number;
+  payload: Uint8Array;
+  /** DataFlag bits (FIRST, LAST, UNORDERED). */
+  flags: number;
+  acked: boolean;
+  /** Packet number of the latest transmission, to ignore losses of older copies. */
+  lastPn: number;
+  /** Waiting in the retransmission queue. */
+  queued: boolean;
+}
+
+export const enum PacketState {
+  Outstanding = 0,
+  Acked = 1,
+  Lost = 2,
+}
+
+export interface SentPacket {
+  pn: number;
+  sentAt: number;
+  size: number;
+  ackEliciting: boolean;
+  inFlight: boolean;
+  state: PacketState;
+  fragments: SentFragment[] | null;
+  close: boolean;
+  /** Was part of the data in this packet a retransmission? */
+  retransmission: boolean;
+}
+
+/**
+ * Sent packets awaiting an ACK or a loss verdict, in packet-number order (quic-go's
+ * `sent_packet_history`). A deque indexed by packet number: packets leave from the front once
+ * they are acknowledged or lost; skipped numbers and ACK-only packets occupy no slot beyond a
+ * null.
+ */
+export class SentPackets {
+  private slots: (SentPacket | null)[] = [];
+  private head = 0;
+  /** Packet number of slots[head]. */
+  private base: number;
+  /** Ack-eliciting packets not yet acked or lost. */
+  ackElicitingOutstanding = 0;
+
+  constructor(firstPacketNumber: number) {
+    this.base = firstPacketNumber;
+  }
+
+  push(pn: number, packet: SentPacket | null): void {
+    // Numbers arrive strictly increasing; gaps (skipped numbers) become null slots.
+    const index = this.head + (pn - this.base);
+    while (this.slots.length < index) this.slots.push(null);
+    this.slots.push(packet);
+    if (packet?.ackEliciting) this.ackElicitingOutstanding++;
+  }
+
+  get(pn: number): SentPacket | null {
+    if (pn < this.base) return null;
+    return this.slots[this.head + (pn - this.base)] ?? null;
+  }
+
+  /** Lowest packet number still tracked. */
+  get first(): number {
+    return this.base;
+  }
+
+  /** One past the highest packet number tracked. */
+  get end(): number {
+    return this.base + (this.slots.length - this.head);
+  }
+
+  markDone(packet: SentPacket, state: PacketState): void {
+    packet.state = state;
+    if (packet.ackEliciting) this.ackElicitingOutstanding--;
+  }
+
+  /** Drop finished packets from the front; compact the array now and then. */
+  trim(): void {
+    const s = this.slots;
+    while (this.head < s.length) {
+      const p = s[this.head];
+      if (p !== null && p !== undefined && p.state === PacketState.Outstanding) break;
+      this.head++;
+      this.base++;
+    }
+    if (this.head > 1024 && this.head * 2 > s.length) {
+      this.slots = s.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /** Iterate outstanding packets from the oldest, up to and including `last`. */
+  *outstandingUpTo(last: number): IterableIterator<SentPacket> {
+    const end = Math.min(this.end - 1, last);
+    for (let pn = this.base; pn <= end; pn++) {
+      const p = this.slots[this.head + (pn - this.base)];
+      if (p && p.state === PacketState.Outstanding) yield p;
+    }
+  }
+
+  /** The oldest outstanding ack-eliciting packet. */
+  oldestAckEliciting(): SentPacket | null {
+    for (let i = this.head; i < this.slots.length; i++) {
+      const p = this.slots[i];
+      if (p && p.state === PacketState.Outstanding && p.ackEliciting) return p;
+    }
+    return null;
+  }
+}
