@@ -1,0 +1,432 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import type { EndpointConnection, EndpointEvent } from '../../src/core/endpoint.js';
+import { encodePacket, decodePacket, MIN_INITIAL_SIZE, PacketType, type Packet } from '../../src/wire/index.js';
+import { VirtualNet, endpointConfig, type Node, type Wire } from './endpoint-harness.js';
+
+const SERVER = '10.0.0.2';
+const CLIENT = '10.0.0.1';
+
+function pair(overrides: Parameters<typeof endpointConfig>[0] = {}, latency = 5) {
+  const net = new VirtualNet(latency);
+  const server = net.add(SERVER, endpointConfig(overrides), 1, 4000);
+  const client = net.add(CLIENT, endpointConfig(overrides), 2, 5000);
+  return { net, server, client };
+}
+
+function connected(node: Node): EndpointConnection | undefined {
+  const ev = node.events.find((e) => e.type === 'connected');
+  return ev?.type === 'connected' ? ev.connection : undefined;
+}
+
+function accepted(node: Node): EndpointConnection[] {
+  return node.events.flatMap((e) => (e.type === 'accepted' ? [e.connection] : []));
+}
+
+function failed(node: Node): EndpointEvent | undefined {
+  return node.events.find((e) => e.type === 'connect-failed');
+}
+
+function messages(node: Node): string[] {
+  return node.events.flatMap((e) =>
+    e.type === 'connection-event' && e.event.type === 'message' ? [Buffer.from(e.event.data).toString()] : [],
+  );
+}
+
+function kind(w: Wire): string {
+  const d = decodePacket(w.data);
+  return d.ok ? d.value.type : `bad:${d.reason}`;
+}
+
+describe('EndpointCore handshake', () => {
+  it('connects through INITIAL → RETRY → INITIAL(cookie) → ACCEPT and carries data both ways', () => {
+    const { net, server, client } = pair();
+    const r = client.core.connect(net.now, SERVER, 4000);
+    expect(r.ok).toBe(true);
+    net.run(2000, () => connected(client) !== undefined);
+    const c = connected(client)!;
+    expect(c).toBeDefined();
+    expect(net.log.slice(0, 4).map(kind)).toEqual(['initial', 'retry', 'initial', 'accept']);
+    expect(net.log[0]!.data.length).toBeGreaterThanOrEqual(MIN_INITIAL_SIZE);
+    c.core.send(new TextEncoder().encode('ping'));
+    client.core.touch(c);
+    net.run(net.now + 2000, () => messages(server).length > 0);
+    expect(messages(server)).toEqual(['ping']);
+    const s = accepted(server)[0]!;
+    s.core.send(new TextEncoder().encode('pong'));
+    server.core.touch(s);
+    net.run(net.now + 2000, () => messages(client).length > 0);
+    expect(messages(client)).toEqual(['pong']);
+    expect(server.core.stats()).toMatchObject({ connections: 1, retriesSent: 1, acceptsSent: 1, connectionsAccepted: 1 });
+    expect(s.remoteCid).toBe(c.localCid);
+    expect(c.remoteCid).toBe(s.localCid);
+  });
+
+  it('survives the loss of any single one of the first ten datagrams', () => {
+    for (let lose = 0; lose < 10; lose++) {
+      const { net, server, client } = pair();
+      net.filter = (w) => w.seq !== lose;
+      expect(client.core.connect(net.now, SERVER, 4000).ok).toBe(true);
+      net.run(5000, () => connected(client) !== undefined);
+      const c = connected(client);
+      expect(c, `lost datagram #${lose}`).toBeDefined();
+      c!.core.send(new TextEncoder().encode(`m${lose}`));
+      client.core.touch(c!);
+      net.run(net.now + 5000, () => messages(server).length > 0);
+      expect(messages(server), `lost datagram #${lose}`).toEqual([`m${lose}`]);
+      // One connection, however many INITIALs got through.
+      expect(server.core.connectionCount).toBe(1);
+    }
+  });
+
+  it('survives losing every datagram of one kind the first two times it is sent', () => {
+    for (const k of ['initial', 'retry', 'accept'] as const) {
+      const { net, client } = pair();
+      const seen = new Map<string, number>();
+      net.filter = (w) => {
+        const t = kind(w);
+        const n = (seen.get(t) ?? 0) + 1;
+        seen.set(t, n);
+        return !(t === k && n <= 2);
+      };
+      client.core.connect(net.now, SERVER, 4000);
+      net.run(8000, () => connected(client) !== undefined);
+      expect(connected(client), k).toBeDefined();
+    }
+  });
+
+  it('retransmits INITIAL at 200, 400, 800, 1000 ms... and times out at connectTimeout', () => {
+    const net = new VirtualNet(5);
+    const client = net.add(CLIENT, endpointConfig({ connectTimeout: 5000 }), 2, 5000);
+    client.core.connect(0, '10.9.9.9', 4000);
+    net.run(10_000, () => failed(client) !== undefined);
+    const f = failed(client);
+    expect(f?.type === 'connect-failed' && f.error.code).toBe('ERR_CONNECTION_TIMEOUT');
+    expect(net.now).toBe(5000);
+    expect(client.core.pendingConnectCount).toBe(0);
+    // Sent at 0, 200, 600, 1400, 2400, 3400, 4400.
+    expect(net.log.map(kind).every((t) => t === 'initial')).toBe(true);
+    expect(net.log.length).toBe(7);
+  });
+
+  it('refuses connections over maxConnections with a stateless reset the client believes', () => {
+    const net = new VirtualNet(5);
+    const server = net.add(SERVER, endpointConfig({ maxConnections: 1 }), 1, 4000);
+    const a = net.add(CLIENT, endpointConfig(), 2, 5000);
+    const b = net.add('10.0.0.3', endpointConfig(), 3, 5000);
+    a.core.connect(0, SERVER, 4000);
+    net.run(2000, () => connected(a) !== undefined);
+    expect(connected(a)).toBeDefined();
+    b.core.connect(net.now, SERVER, 4000);
+    net.run(net.now + 2000, () => failed(b) !== undefined);
+    const f = failed(b);
+    expect(f?.type === 'connect-failed' && f.error.code).toBe('ERR_CONNECTION_REFUSED');
+    expect(server.core.stats().refused).toBe(1);
+    expect(server.core.stats().dropped['over-limit']).toBe(1);
+    expect(server.core.connectionCount).toBe(1);
+  });
+
+  it('enforces maxConnectionsPerAddress per IP and maxPendingConnects', () => {
+    const net = new VirtualNet(5);
+    const server = net.add(SERVER, endpointConfig({ maxConnectionsPerAddress: 2 }), 1, 4000);
+    const client = net.add(CLIENT, endpointConfig({ maxPendingConnects: 3 }), 2, 5000);
+    for (let i = 0; i < 3; i++) expect(client.core.connect(0, SERVER, 4000).ok).toBe(true);
+    const over = client.core.connect(0, SERVER, 4000);
+    expect(over.ok).toBe(false);
+    net.run(3000, () => client.core.pendingConnectCount === 0);
+    expect(server.core.connectionCount).toBe(2);
+    const failures = client.events.filter((e) => e.type === 'connect-failed');
+    expect(failures.map((e) => e.type === 'connect-failed' && e.error.code)).toEqual(['ERR_CONNECTION_REFUSED']);
+  });
+
+  it('a client whose server speaks another version fails with ERR_UNSUPPORTED_VERSION', () => {
+    const net = new VirtualNet(5);
+    const client = net.add(CLIENT, endpointConfig(), 2, 5000);
+    client.core.connect(0, SERVER, 4000);
+    net.flush();
+    const initial = decodePacket(net.log[0]!.data);
+    expect(initial.ok && initial.value.type).toBe('initial');
+    const cid = initial.ok && initial.value.type === 'initial' ? initial.value.scid : 0n;
+    // A VN that lists our own version is ignored (stale or forged).
+    net.inject(SERVER, 4000, client, encodePacket({ type: 'version-negotiation', dcid: cid, versions: [1, 7] }));
+    net.flush();
+    expect(failed(client)).toBeUndefined();
+    // From the wrong address: ignored.
+    net.inject('10.6.6.6', 4000, client, encodePacket({ type: 'version-negotiation', dcid: cid, versions: [7] }));
+    net.flush();
+    expect(failed(client)).toBeUndefined();
+    net.inject(SERVER, 4000, client, encodePacket({ type: 'version-negotiation', dcid: cid, versions: [7] }));
+    net.flush();
+    const f = failed(client);
+    expect(f?.type === 'connect-failed' && f.error.code).toBe('ERR_UNSUPPORTED_VERSION');
+  });
+
+  it('answers an unknown version with VERSION_NEGOTIATION only for datagrams of at least 1200 bytes', () => {
+    const net = new VirtualNet(5);
+    const server = net.add(SERVER, endpointConfig(), 1, 4000);
+    const big = new Uint8Array(1200);
+    big[0] = 9;
+    big[1] = PacketType.Initial;
+    big[9] = 42;
+    net.inject(CLIENT, 5000, server, big);
+    net.inject(CLIENT, 5000, server, big.subarray(0, 1199));
+    net.flush();
+    expect(net.log.length).toBe(1);
+    const vn = decodePacket(net.log[0]!.data);
+    expect(vn.ok && vn.value).toEqual({ type: 'version-negotiation', dcid: 42n, versions: [1] });
+    expect(net.log[0]!.data.length).toBeLessThan(1199);
+    expect(server.core.stats().dropped.version).toBe(2);
+  });
+});
+
+describe('EndpointCore security', () => {
+  /** INITIAL from `cid` with the given cookie, as a forger would build it. */
+  function forgedInitial(cid: bigint, cookie: Uint8Array = new Uint8Array(0)): Uint8Array {
+    const p: Packet = {
+      type: 'initial',
+      version: 1,
+      scid: cid,
+      params: {
+        maxDatagramSize: 1200,
+        initialWindow: 100,
+        idleTimeout: 30_000,
+        initialPacketNumber: 1,
+        initialTsn: 1,
+        resetToken: new Uint8Array(16),
+      },
+      cookie,
+    };
+    return encodePacket(p);
+  }
+
+  it('never sends more than 3x what an unvalidated address sent it (each reply smaller than its trigger)', () => {
+    const net = new VirtualNet(5);
+    const server = net.add(SERVER, endpointConfig(), 1, 4000);
+    const received = new Map<string, number>();
+    const triggers: Uint8Array[] = [];
+    for (let i = 0; i < 200; i++) {
+      const cid = BigInt(i + 1);
+      const cookie = i % 3 === 0 ? new Uint8Array(0) : new Uint8Array(20).fill(i);
+      triggers.push(forgedInitial(cid, cookie));
+      const unknownVersion = new Uint8Array(1200 + i);
+      unknownVersion[0] = 200;
+      triggers.push(unknownVersion);
+      const data = encodePacket({ type: 'data', dcid: cid, packetNumber: i, frames: [{ type: 'ping' }] });
+      triggers.push(data);
+    }
+    triggers.forEach((t, i) => {
+      const port = 10_000 + (i % 50);
+      const before = net.log.length;
+      net.inject('10.1.1.1', port, server, t);
+      net.now += 1;
+      net.flush();
+      for (const w of net.log.slice(before)) expect(w.data.length).toBeLessThan(t.length);
+      received.set(`${port}`, (received.get(`${port}`) ?? 0) + t.length);
+    });
+    const sent = new Map<string, number>();
+    for (const w of net.log) sent.set(`${w.toPort}`, (sent.get(`${w.toPort}`) ?? 0) + w.data.length);
+    for (const [port, bytes] of sent) expect(bytes).toBeLessThanOrEqual(3 * received.get(port)!);
+    expect(server.core.connectionCount).toBe(0);
+  });
+
+  it('a forged handshake flood (no or bad cookies, many ports) creates no state', () => {
+    const net = new VirtualNet(5);
+    const server = net.add(SERVER, endpointConfig(), 1, 4000);
+    for (let i = 0; i < 2000; i++) {
+      const cookie = i % 2 === 0 ? new Uint8Array(0) : new Uint8Array(20).fill(i & 0xff);
+      net.inject(`10.2.${i >> 8}.${i & 0xff}`, 1024 + i, server, forgedInitial(BigInt(i + 1), cookie));
+    }
+    net.flush();
+    const s = server.core.stats();
+    expect(s.connections).toBe(0);
+    expect(s.retriesSent).toBe(2000);
+    expect(s.dropped['bad-cookie']).toBe(1000);
+    expect(server.core.pollTimeout()).toBeNull();
+  });
+
+  it('rejects a cookie replayed from another address or port, and expired cookies', () => {
+    const { net, server, client } = pair();
+    client.core.connect(0, SERVER, 4000);
+    // Capture the RETRY, do not deliver anything.
+    net.filter = () => false;
+    net.flush();
+    net.inject(CLIENT, 5000, server, net.log[0]!.data);
+    net.flush();
+    const retry = decodePacket(net.log[1]!.data);
+    const cookie = retry.ok && retry.value.type === 'retry' ? retry.value.cookie : new Uint8Array(0);
+    const first = decodePacket(net.log[0]!.data);
+    const cid = first.ok && first.value.type === 'initial' ? first.value.scid : 0n;
+    expect(cookie.length).toBe(20);
+    net.inject(CLIENT, 5001, server, forgedInitial(cid, cookie));
+    net.inject('10.0.0.9', 5000, server, forgedInitial(cid, cookie));
+    net.inject(CLIENT, 5000, server, forgedInitial(cid + 1n, cookie));
+    net.flush();
+    expect(server.core.stats().dropped['bad-cookie']).toBe(3);
+    net.now = 12_000;
+    net.inject(CLIENT, 5000, server, forgedInitial(cid, cookie));
+    net.flush();
+    expect(server.core.stats().dropped['expired-cookie']).toBe(1);
+    expect(server.core.connectionCount).toBe(0);
+    net.now = 5_000;
+    net.inject(CLIENT, 5000, server, forgedInitial(cid, cookie));
+    net.flush();
+    expect(server.core.connectionCount).toBe(1);
+  });
+
+  it('garbage of every shape never throws and every datagram is either routed or counted', () => {
+    const { net, server, client } = pair();
+    client.core.connect(0, SERVER, 4000);
+    net.run(2000, () => connected(client) !== undefined);
+    const s = accepted(server)[0]!;
+    const validData = net.log.find((w) => w.to === SERVER && kind(w) === 'data')?.data ?? new Uint8Array(30);
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ minLength: 0, maxLength: 1500 }),
+          fc.tuple(fc.integer({ min: 0, max: validData.length - 1 }), fc.integer({ min: 0, max: 255 })).map(([i, v]) => {
+            const copy = new Uint8Array(validData);
+            copy[i] = v;
+            return copy;
+          }),
+        ),
+        (bytes) => {
+          const before = server.core.stats();
+          expect(() => server.core.handleDatagram(net.now, bytes, '10.3.3.3', 7777)).not.toThrow();
+          expect(() => net.flush()).not.toThrow();
+          const after = server.core.stats();
+          expect(after.datagramsReceived).toBe(before.datagramsReceived + 1);
+        },
+      ),
+      { seed: 4, numRuns: 2000 },
+    );
+    expect(server.core.stats().dropped['internal-error']).toBe(0);
+    expect(s.closed).toBe(false);
+  });
+
+  it('answers DATA for an unknown CID with a rate-limited stateless reset, never for retired CIDs', () => {
+    const net = new VirtualNet(5);
+    const server = net.add(SERVER, endpointConfig(), 1, 4000);
+    const data = (cid: bigint) => encodePacket({ type: 'data', dcid: cid, packetNumber: 1, frames: [{ type: 'ping' }, { type: 'ping' }, { type: 'ping' }, { type: 'ping' }, { type: 'ping' }, { type: 'ping' }, { type: 'ping' }, { type: 'ping' }, { type: 'ping' }, { type: 'ping' }, { type: 'ping' }, { type: 'ping' }, { type: 'ping' }, { type: 'ping' }, { type: 'ping' }, { type: 'ping' }, { type: 'ping' }] });
+    for (let i = 0; i < 5; i++) net.inject(CLIENT, 5000, server, data(99n));
+    net.flush();
+    expect(net.log.length).toBe(1);
+    expect(kind(net.log[0]!)).toBe('stateless-reset');
+    expect(net.log[0]!.data.length).toBeLessThan(data(99n).length);
+    net.now += 25;
+    net.inject(CLIENT, 5000, server, data(99n));
+    net.flush();
+    expect(net.log.length).toBe(2);
+    // A trigger no bigger than a reset gets no reset (no loops between two endpoints).
+    net.now += 25;
+    net.inject(CLIENT, 5000, server, encodePacket({ type: 'data', dcid: 99n, packetNumber: 1, frames: [] }));
+    net.flush();
+    expect(net.log.length).toBe(2);
+    expect(server.core.stats().dropped['unknown-cid']).toBe(7);
+  });
+
+  it('a peer that lost its state resets the connection (ERR_CONNECTION_RESET); its retired ID then stays quiet', () => {
+    const { net, server, client } = pair();
+    client.core.connect(0, SERVER, 4000);
+    net.run(2000, () => connected(client) !== undefined);
+    const c = connected(client)!;
+    const s = accepted(server)[0]!;
+    // The reset a server that lost its state sends: its own CID and the token it announced.
+    const reset = encodePacket({ type: 'stateless-reset', dcid: s.localCid, token: c.remoteParams.resetToken });
+    // A wrong token is ignored.
+    net.inject(SERVER, 4000, client, encodePacket({ type: 'stateless-reset', dcid: s.localCid, token: new Uint8Array(16) }));
+    net.flush();
+    expect(client.core.stats().dropped['bad-reset-token']).toBe(1);
+    expect(c.closed).toBe(false);
+    net.inject(SERVER, 4000, client, reset);
+    net.flush();
+    const closed = client.events.find((e) => e.type === 'connection-event' && e.event.type === 'closed');
+    expect(closed?.type === 'connection-event' && closed.event.type === 'closed' && closed.event.error?.code).toBe(
+      'ERR_CONNECTION_RESET',
+    );
+    expect(c.closed).toBe(true);
+    expect(client.core.connectionCount).toBe(0);
+    // Stray DATA for the retired CID: dropped silently, no reset.
+    const before = net.log.length;
+    net.inject(SERVER, 4000, client, encodePacket({ type: 'data', dcid: c.localCid, packetNumber: 5, frames: Array(20).fill({ type: 'ping' }) }));
+    net.flush();
+    expect(net.log.length).toBe(before);
+    expect(client.core.stats().dropped['retired-cid']).toBe(1);
+    // After retiredCidLifetime the ID is forgotten.
+    net.run(net.now + 11_000);
+    expect(client.core.pollTimeout()).toBeNull();
+  });
+
+  it('a server that really restarts with the same reset key resets its old clients', () => {
+    const resetKey = new Uint8Array(32).fill(3);
+    const net = new VirtualNet(5);
+    const server = net.add(SERVER, endpointConfig({ resetKey }), 1, 4000);
+    const client = net.add(CLIENT, endpointConfig(), 2, 5000);
+    client.core.connect(0, SERVER, 4000);
+    net.run(2000, () => connected(client) !== undefined);
+    const c = connected(client)!;
+    expect(server.core.connectionCount).toBe(1);
+    net.add(SERVER, endpointConfig({ resetKey }), 11, 4000); // replaces the server node
+    c.core.send(new Uint8Array(100));
+    client.core.touch(c);
+    net.run(net.now + 2000, () => c.closed);
+    expect(c.closed).toBe(true);
+    const closed = client.events.find((e) => e.type === 'connection-event' && e.event.type === 'closed');
+    expect(closed?.type === 'connection-event' && closed.event.type === 'closed' && closed.event.error?.code).toBe(
+      'ERR_CONNECTION_RESET',
+    );
+  });
+});
+
+describe('EndpointCore lifecycle', () => {
+  it('graceful close on both sides empties the tables; close() refuses new connections', () => {
+    const { net, server, client } = pair();
+    client.core.connect(0, SERVER, 4000);
+    net.run(2000, () => connected(client) !== undefined);
+    client.core.close(net.now);
+    net.run(net.now + 10_000, () => client.core.idle && server.core.idle);
+    expect(client.core.connectionCount).toBe(0);
+    expect(server.core.connectionCount).toBe(0);
+    expect(server.core.stats().connectionsClosed).toBe(1);
+    server.core.close(net.now);
+    const c2 = net.add('10.0.0.5', endpointConfig(), 5, 5000);
+    c2.core.connect(net.now, SERVER, 4000);
+    net.run(net.now + 3000, () => failed(c2) !== undefined);
+    const f = failed(c2);
+    expect(f?.type === 'connect-failed' && f.error.code).toBe('ERR_CONNECTION_REFUSED');
+    expect(client.core.connect(net.now, SERVER, 4000).ok).toBe(false);
+  });
+
+  it('runs 500 connections on one server with one heap, then all close', () => {
+    const net = new VirtualNet(2);
+    const server = net.add(SERVER, endpointConfig(), 1, 4000);
+    const clients: Node[] = [];
+    for (let i = 0; i < 50; i++) {
+      const c = net.add(`10.4.0.${i}`, endpointConfig(), 100 + i, 5000);
+      for (let j = 0; j < 10; j++) c.core.connect(0, SERVER, 4000);
+      clients.push(c);
+    }
+    const allConnected = () => clients.every((c) => c.core.connectionCount === 10);
+    net.run(5000, allConnected);
+    expect(allConnected()).toBe(true);
+    expect(server.core.connectionCount).toBe(500);
+    for (const c of clients) c.core.close(net.now);
+    net.run(net.now + 20_000, () => server.core.idle);
+    expect(server.core.connectionCount).toBe(0);
+  });
+});
+
+describe('EndpointCore events', () => {
+  it('events of one connection come after its accepted event', () => {
+    const { net, server, client } = pair();
+    client.core.connect(0, SERVER, 4000);
+    net.run(2000, () => connected(client) !== undefined);
+    const c = connected(client)!;
+    c.core.send(new TextEncoder().encode('x'));
+    client.core.touch(c);
+    net.run(net.now + 1000, () => messages(server).length > 0);
+    const firstAccepted = server.events.findIndex((e) => e.type === 'accepted');
+    const firstConnEvent = server.events.findIndex((e) => e.type === 'connection-event');
+    expect(firstAccepted).toBeGreaterThanOrEqual(0);
+    expect(firstConnEvent).toBeGreaterThan(firstAccepted);
+  });
+});
