@@ -1,0 +1,83 @@
+import { createSocket, type Socket } from 'node:dgram';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { createEndpoint, type Endpoint } from '../../src/index.js';
+import type { EndpointOptions } from '../../src/options.js';
+
+/** mulberry32: one seed replays a run. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function randomBuffer(rand: () => number, size: number): Buffer {
+  const b = Buffer.allocUnsafe(size);
+  for (let i = 0; i < size; i += 4) {
+    const v = (rand() * 0x1_0000_0000) >>> 0;
+    b[i] = v & 0xff;
+    if (i + 1 < size) b[i + 1] = (v >>> 8) & 0xff;
+    if (i + 2 < size) b[i + 2] = (v >>> 16) & 0xff;
+    if (i + 3 < size) b[i + 3] = (v >>> 24) & 0xff;
+  }
+  return b;
+}
+
+/** A raw UDP socket on 127.0.0.1 (an ephemeral port). */
+export function rawSocket(): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = createSocket('udp4');
+    s.once('error', reject);
+    s.bind(0, '127.0.0.1', () => {
+      s.off('error', reject);
+      resolve(s);
+    });
+  });
+}
+
+/** An endpoint on 127.0.0.1, closed by `cleanup()` whatever happens. */
+export async function loopbackEndpoint(cleanup: Endpoint[], options: EndpointOptions = {}): Promise<Endpoint> {
+  const ep = await createEndpoint({ host: '127.0.0.1', port: 0, ...options });
+  cleanup.push(ep);
+  return ep;
+}
+
+export function destroyAll(endpoints: Endpoint[]): void {
+  for (const ep of endpoints.splice(0)) ep.destroy();
+}
+
+/** Reject after `ms` with a message, so a hung test fails with a reason instead of the runner's timeout. */
+export function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not done within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+let gcFn: (() => void) | undefined;
+/** Full garbage collection (V8's gc, exposed at run time). */
+export function gc(): void {
+  if (!gcFn) {
+    v8.setFlagsFromString('--expose-gc');
+    gcFn = vm.runInNewContext('gc') as () => void;
+  }
+  gcFn();
+  gcFn();
+}
+
+/** Heap plus ArrayBuffer bytes (Buffers live outside the JS heap). */
+export function memoryInUse(): number {
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+}
+
+/** Resolve on the next `event` of `emitter`. */
+export function once(emitter: { once(event: string, fn: (...args: any[]) => void): unknown }, event: string): Promise<any[]> {
+  return new Promise((resolve) => emitter.once(event, (...args: any[]) => resolve(args)));
+}
