@@ -65,8 +65,17 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   private state: 'open' | 'closing' | 'closed' = 'open';
   private readonly closeWaiters: (() => void)[] = [];
   private sendErrors = 0;
+  /** socket.send() calls whose callback has not run yet: the socket closes only after them. */
+  private sendsInFlight = 0;
+  private afterSends: (() => void) | null = null;
   private readonly onSent = (err: Error | null): void => {
     if (err) this.sendErrors++;
+    this.sendsInFlight--;
+    if (this.sendsInFlight <= 0 && this.afterSends) {
+      const fn = this.afterSends;
+      this.afterSends = null;
+      fn();
+    }
   };
   private readonly onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
     if (this.state === 'closed') return;
@@ -172,10 +181,11 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   destroy(err?: Error): void {
     if (this.state === 'closed') return;
     this.state = 'closing';
-    this.core.destroy(this.clock.now());
-    this.flush();
+    // Local connections learn why first; then their engines send RESETs to the peers.
     const reason = err ?? rdError('ERR_ENDPOINT_CLOSED', 'the endpoint was destroyed');
     for (const c of [...this.live]) c.forceClose(reason);
+    this.core.destroy(this.clock.now());
+    this.flush();
     this.live.clear();
     this.finishClose(err);
   }
@@ -247,9 +257,11 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
 
   private transmit(tx: Transmit): void {
     try {
+      this.sendsInFlight++;
       this.socket.send(tx.data, tx.port, tx.address, this.onSent);
     } catch {
       // e.g. the socket closed under us: the datagram is lost, the engines recover or time out.
+      this.sendsInFlight--;
       this.sendErrors++;
     }
   }
@@ -332,13 +344,27 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     // Keep a no-op error listener: a late socket error must not crash the process.
     this.socket.off('error', this.onSocketError);
     this.socket.on('error', () => {});
-    try {
-      this.socket.close();
-    } catch {
-      // Already closed.
-    }
     if (err) this.emit('error', err);
-    this.emit('close');
-    for (const resolve of this.closeWaiters.splice(0)) resolve();
+    const done = (): void => {
+      this.emit('close');
+      for (const resolve of this.closeWaiters.splice(0)) resolve();
+    };
+    // Datagrams handed to the socket (the last ACKs, RESETs) leave before it closes: dgram
+    // drops sends still pending when close() is called.
+    const closeSocket = (): void => {
+      clearTimeout(fallback);
+      try {
+        this.socket.close(done);
+      } catch {
+        done(); // already closed
+      }
+    };
+    const fallback = setTimeout(() => {
+      this.afterSends = null;
+      closeSocket();
+    }, 1000);
+    fallback.unref?.();
+    if (this.sendsInFlight <= 0) closeSocket();
+    else this.afterSends = closeSocket;
   }
 }

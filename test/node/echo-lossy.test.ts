@@ -10,7 +10,7 @@ const MiB = 1024 * 1024;
 async function echo(conn: Connection): Promise<void> {
   try {
     for await (const msg of conn) {
-      if (!conn.send(msg)) await new Promise((r) => conn.once('drain', r));
+      if (!conn.send(msg)) await new Promise<void>((r) => conn.once('drain', () => r()));
     }
   } catch {
     // The test ends by destroying everything; the echo loop just stops.
@@ -55,7 +55,7 @@ describe('echo through a LossySocket (20 % loss, 5 % duplication, reordering, 1 
       }
     })();
     for (const msg of sent) {
-      if (!conn.send(msg)) await new Promise((r) => conn.once('drain', r));
+      if (!conn.send(msg)) await new Promise<void>((r) => conn.once('drain', () => r()));
     }
     await within(45_000, 'echo', reader);
 
