@@ -27,3 +27,5 @@ export { SimNetwork, SimSocket, SimPort } from './sim-network.js';
 export type { SimNetworkOptions, SimNetworkCounters, SimReceiver } from './sim-network.js';
 export { LossySocket } from './lossy-socket.js';
 export type { LossySocketOptions, LossySocketCounters, Direction } from './lossy-socket.js';
+export { ImpairProxy } from './impair-proxy.js';
+export type { ImpairProxyOptions, ImpairProxyCounters, OverflowEvent } from './impair-proxy.js';
