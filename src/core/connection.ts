@@ -330,6 +330,7 @@ export class ConnectionCore {
     this.counters.packetsReceived++;
     this.counters.bytesReceived += datagram.length;
     this.lastReceivedAt = now;
+    if (this._state === 'draining') this.drainUntil = now + this.drainPeriod();
     const isLargest = pn === this.received.largest;
     if (isLargest) this.largestReceivedAt = now;
     // RFC 9000 §13.2.1: acknowledge at once when packets arrive out of order.
@@ -359,7 +360,14 @@ export class ConnectionCore {
       return;
     }
     if (this._state === 'draining') {
-      if (now >= this.drainUntil) this.finish(now, undefined);
+      if (now >= this.drainUntil) this._state = 'closed';
+      return;
+    }
+    if (now >= this.lingerDeadline()) {
+      // Our CLOSE was never acknowledged, but the peer had finished and has been silent for the
+      // whole linger: it received one of our many copies (or is gone). Done, gracefully.
+      this.enterDraining(now);
+      this._state = 'closed';
       return;
     }
     if (now >= this.lossTime) {
@@ -394,7 +402,7 @@ export class ConnectionCore {
     let t = Infinity;
     if (this.idleTimeout > 0) t = this.lastReceivedAt + this.idleTimeout;
     if (this._state === 'draining') return Math.min(t, this.drainUntil);
-    t = Math.min(t, this.lossTime < Infinity ? this.lossTime : this.ptoDeadline());
+    t = Math.min(t, this.lossTime < Infinity ? this.lossTime : this.ptoDeadline(), this.lingerDeadline());
     if (!this.ackNow && this.ackElicitingSinceAck > 0) t = Math.min(t, this.ackDeadline);
     if (this.pacingDeadline < Infinity) t = Math.min(t, this.pacingDeadline);
     if (this.config.keepAliveInterval > 0 && this.sent.ackElicitingOutstanding === 0) {
@@ -460,8 +468,12 @@ export class ConnectionCore {
     receiveBuffered: number;
     advertisedWindow: number;
     largestSentPn: number;
+    probesDue: number;
+    unackedFragments: number;
   } {
     return {
+      unackedFragments: this.unackedFragments,
+      probesDue: this.probesDue,
       bytesInFlight: this.bytesInFlight,
       cwnd: this.cc.window,
       maxDatagram: this.maxDatagram,
@@ -613,12 +625,13 @@ export class ConnectionCore {
     this.lossTime = Infinity;
     if (this.largestAckedPn < 0) return;
     const lossDelay = Math.max(TIME_THRESHOLD * Math.max(this.rtt.latest, this.rtt.smoothed), GRANULARITY);
-    const lostSendTime = now - lossDelay;
     let lostBytes = 0;
     let newestLostSentAt = -Infinity;
     let oldestLostSentAt = Infinity;
     for (const p of this.sent.outstandingUpTo(this.largestAckedPn)) {
-      if (p.sentAt <= lostSendTime || this.largestAckedPn >= p.pn + PACKET_THRESHOLD) {
+      // Written as sentAt + lossDelay (not now − lossDelay) so that the loss timer computed below
+      // is due exactly when this test passes, whatever the floating-point rounding.
+      if (p.sentAt + lossDelay <= now || this.largestAckedPn >= p.pn + PACKET_THRESHOLD) {
         this.sent.markDone(p, PacketState.Lost);
         this.counters.packetsLost++;
         if (p.inFlight) {
@@ -659,7 +672,26 @@ export class ConnectionCore {
 
   private currentPto(): number {
     const base = this.rtt.pto(this.config.maxAckDelay, this.config.minPto);
+    // Once the peer's CLOSE arrived only our tiny CLOSE is left to deliver: repeat it every PTO
+    // without backoff, so that a draining peer (which lingers a few PTOs) hears one.
+    if (this.peerClosed && this._state === 'closing') return base;
     return Math.min(base * 2 ** this.ptoCount, this.config.maxPto);
+  }
+
+  /**
+   * How long the side that still waits for the ACK of its CLOSE keeps repeating it after the
+   * peer (which had already sent its own CLOSE) went silent. Long enough for ≥16 copies, so
+   * that losing all of them is negligible even at 50 % loss.
+   */
+  private lingerDeadline(): number {
+    if (this._state !== 'closing' || !this.peerClosed || this.closeAcked || this.closeSentPn < 0) return Infinity;
+    const pto = this.rtt.pto(this.config.maxAckDelay, this.config.minPto);
+    return this.lastReceivedAt + Math.max(16 * pto, 2000);
+  }
+
+  /** Draining answers a repeated CLOSE with an ACK until the peer has been quiet this long. */
+  private drainPeriod(): number {
+    return 3 * this.rtt.pto(this.config.maxAckDelay, this.config.minPto);
   }
 
   private ptoDeadline(): number {
@@ -954,9 +986,18 @@ export class ConnectionCore {
 
   private maybeFinishClose(now: number): void {
     if (this._state !== 'closing' || !this.closeAcked || !this.peerClosed) return;
-    // Linger so that a retransmitted CLOSE from the peer (our ACK was lost) is answered.
+    this.enterDraining(now);
+  }
+
+  /**
+   * Both CLOSEs are through: the close is complete for the application ('closed' event), but
+   * the engine lingers in 'draining' so that a CLOSE the peer repeats (because our ACK was
+   * lost) is acknowledged again. The shell keeps routing to it until `state` is 'closed'.
+   */
+  private enterDraining(now: number): void {
     this._state = 'draining';
-    this.drainUntil = now + 3 * this.rtt.pto(this.config.maxAckDelay, this.config.minPto);
+    this.drainUntil = now + this.drainPeriod();
+    this.events.push({ type: 'closed' });
   }
 
   private protocolViolation(now: number, reason: string): void {

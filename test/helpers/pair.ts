@@ -101,7 +101,7 @@ export class Pair {
     const params = (i: 0 | 1): TransportParams => ({
       maxDatagramSize: options.config?.maxDatagramSize ?? 1200,
       initialWindow: win[i],
-      idleTimeout: 30_000,
+      idleTimeout: options.config?.idleTimeout ?? 30_000,
       initialPacketNumber: pn[i] >>> 0,
       initialTsn: tsn[i] >>> 0,
       resetToken: new Uint8Array(16),
