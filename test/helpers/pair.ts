@@ -1,5 +1,7 @@
 import { ConnectionCore } from '../../src/core/connection.js';
 import type { CoreConfig, CoreEvent } from '../../src/core/types.js';
+import { LinkModel, type Impairment } from '../../src/testing/impairment.js';
+import { Rng } from '../../src/testing/rng.js';
 import type { TransportParams } from '../../src/wire/types.js';
 
 /**
@@ -8,44 +10,20 @@ import type { TransportParams } from '../../src/wire/types.js';
  * or a timer firing — so a run takes as long in CPU as it has events, not as in real time.
  */
 
-/** A deterministic PRNG (mulberry32): one seed replays a run. */
+/** A deterministic random source in [0, 1) for the engines (packet-number skips). */
 export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = new Rng(seed);
+  return () => rng.next();
 }
 
-export interface LinkConfig {
-  /** One-way delay, ms. */
-  delay: number;
-  jitter: number;
-  loss: number;
-  duplicate: number;
-  /** Probability a datagram is delayed by an extra `delay` (reordering). */
-  reorder: number;
-  /** Probability of flipping 1–3 bits. */
-  corrupt: number;
-  /** Bytes per ms (Infinity: no limit). */
-  rate: number;
-  /** Queue limit in bytes when rate-limited. */
-  queue: number;
-}
+/**
+ * The link between the two sides, per direction: the test kit's own {@link Impairment} (the
+ * same link model the simulator, LossySocket and the impairment proxy use).
+ */
+export type LinkConfig = Impairment;
 
-export const PERFECT_LINK: LinkConfig = {
-  delay: 5,
-  jitter: 0,
-  loss: 0,
-  duplicate: 0,
-  reorder: 0,
-  corrupt: 0,
-  rate: Infinity,
-  queue: Infinity,
-};
+/** 5 ms one way, nothing else. */
+export const PERFECT_LINK: LinkConfig = { delay: 5 };
 
 interface InFlight {
   at: number;
@@ -80,18 +58,18 @@ export interface PairOptions {
 export class Pair {
   now = 0;
   readonly sides: [Side, Side];
-  private readonly rng: () => number;
-  private readonly links: [LinkConfig, LinkConfig];
+  /** links[i] carries datagrams sent by side i. */
+  readonly links: [LinkModel, LinkModel];
   private inflight: InFlight[] = [];
   private seq = 0;
-  private busyUntil: [number, number] = [0, 0];
-  private queued: [number, number] = [0, 0];
   steps = 0;
 
   constructor(private readonly options: PairOptions) {
-    this.rng = prng(options.seed);
     const forward = { ...PERFECT_LINK, ...options.link };
-    this.links = [forward, { ...forward, ...options.reverse }];
+    this.links = [
+      new LinkModel(forward, Rng.derive(options.seed, 'a->b')),
+      new LinkModel({ ...forward, ...options.reverse }, Rng.derive(options.seed, 'b->a')),
+    ];
     const pn = options.initialPacketNumber ?? [1000, 5000];
     const tsn = options.initialTsn ?? [77, 99];
     const win = options.receiveWindowFragments ?? [
@@ -152,30 +130,8 @@ export class Pair {
   }
 
   private transmit(to: 0 | 1, data: Uint8Array): void {
-    const link = this.links[to === 1 ? 0 : 1];
-    const r = this.rng;
-    if (r() < link.loss) return;
-    let copies = r() < link.duplicate ? 2 : 1;
-    while (copies-- > 0) {
-      let bytes = data;
-      if (r() < link.corrupt) {
-        bytes = data.slice();
-        const flips = 1 + Math.floor(r() * 3);
-        for (let k = 0; k < flips; k++) {
-          const bit = Math.floor(r() * bytes.length * 8);
-          bytes[bit >> 3]! ^= 1 << (bit & 7);
-        }
-      }
-      let depart = this.now;
-      if (link.rate !== Infinity) {
-        const backlog = Math.max(0, this.busyUntil[to] - this.now) * link.rate;
-        if (backlog + bytes.length > link.queue) continue; // tail drop
-        depart = Math.max(this.now, this.busyUntil[to]) + bytes.length / link.rate;
-        this.busyUntil[to] = depart;
-      }
-      let at = depart + link.delay + r() * link.jitter;
-      if (r() < link.reorder) at += link.delay + 1;
-      this.inflight.push({ at, seq: this.seq++, to, data: bytes });
+    for (const d of this.links[to === 1 ? 0 : 1].admit(this.now, data)) {
+      this.inflight.push({ at: d.at, seq: this.seq++, to, data: d.data });
     }
   }
 

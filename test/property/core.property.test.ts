@@ -14,6 +14,7 @@ const SEED = Number(process.env['FC_SEED'] ?? 20261124);
 const linkArb: fc.Arbitrary<Partial<LinkConfig>> = fc.record({
   delay: fc.integer({ min: 1, max: 50 }),
   jitter: fc.integer({ min: 0, max: 10 }),
+  reorderDelay: fc.integer({ min: 1, max: 60 }),
   loss: fc.double({ min: 0, max: 0.5, noNaN: true }),
   duplicate: fc.double({ min: 0, max: 0.2, noNaN: true }),
   reorder: fc.double({ min: 0, max: 0.2, noNaN: true }),
