@@ -1,5 +1,5 @@
 import dgram from 'node:dgram';
-import { EventEmitter, once } from 'node:events';
+import { EventEmitter } from 'node:events';
 import type { RemoteInfo, SocketAddress } from '../node/socket.js';
 import type { Clock, TimerHandle } from '../node/clock.js';
 import { realClock } from '../node/clock.js';
@@ -116,7 +116,12 @@ export class ImpairProxy extends EventEmitter {
   /** Bind the listening socket and start forwarding. */
   static async start(options: ImpairProxyOptions): Promise<ImpairProxy> {
     const proxy = new ImpairProxy(options);
-    await proxy.bind(options.listen?.port ?? 0, options.listen?.address ?? '127.0.0.1');
+    try {
+      await proxy.bind(options.listen?.port ?? 0, options.listen?.address ?? '127.0.0.1');
+    } catch (err) {
+      proxy.listener.close();
+      throw err;
+    }
     return proxy;
   }
 
@@ -132,23 +137,35 @@ export class ImpairProxy extends EventEmitter {
     this.target = { address: target.address, port: target.port };
     this.clock = options.clock ?? realClock;
     const seed = options.seed ?? 1;
-    this.upLink = new LinkModel(options.up ?? {}, Rng.derive(seed, 'proxy:up'));
-    this.downLink = new LinkModel(options.down ?? {}, Rng.derive(seed, 'proxy:down'));
+    // Both directions measure their blackhole schedules from the proxy's start.
+    const start = this.clock.now();
+    this.upLink = new LinkModel(options.up ?? {}, Rng.derive(seed, 'proxy:up'), start);
+    this.downLink = new LinkModel(options.down ?? {}, Rng.derive(seed, 'proxy:down'), start);
     this.clientIdleMs = options.clientIdleMs ?? 60_000;
     this.maxClients = options.maxClients ?? 1024;
     this.log = options.log === undefined ? (line) => process.stderr.write(`${line}\n`) : options.log;
     this.listener = dgram.createSocket(socketType(options.listen?.address ?? '127.0.0.1'));
     this.listener.on('message', (msg, rinfo) => this.fromClient(msg, rinfo));
-    this.listener.on('error', (err) => this.warn(`listening socket error: ${err.message}`));
+    this.listener.on('error', (err) => {
+      this.socketErrors++;
+      this.warn(`listening socket error: ${err.message}`);
+    });
   }
 
   private async bind(port: number, address: string): Promise<void> {
-    const failed = once(this.listener, 'error').then(([err]) => {
-      throw err as Error;
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => {
+        this.listener.off('listening', onListening);
+        reject(err);
+      };
+      const onListening = (): void => {
+        this.listener.off('error', onError);
+        resolve();
+      };
+      this.listener.once('error', onError);
+      this.listener.once('listening', onListening);
+      this.listener.bind(port, address);
     });
-    this.listener.bind(port, address);
-    await Promise.race([once(this.listener, 'listening'), failed]);
-    failed.catch(() => {});
     this.armSweep();
   }
 

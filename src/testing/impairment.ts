@@ -17,7 +17,7 @@ export interface BurstLoss {
 /**
  * When the link is dead. Either periodic — passes traffic for `up` ms, then drops everything for
  * `down` ms, and so on — or explicit `windows` of [from, to) in ms. Both are measured from the
- * link model's `start` (virtual time 0 in the simulator; the first datagram for real sockets).
+ * link model's `start`: the simulator's start time, or when a LossySocket or ImpairProxy was created.
  */
 export type BlackholeSchedule =
   | { up: number; down: number }

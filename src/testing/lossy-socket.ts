@@ -4,7 +4,7 @@ import type { Clock, TimerHandle } from '../node/clock.js';
 import { realClock } from '../node/clock.js';
 import { InvalidArgTypeError } from '../errors.js';
 import { Rng } from './rng.js';
-import { LinkModel } from './impairment.js';
+import { LinkModel, emptyCounters } from './impairment.js';
 import type { Impairment, LinkCounters } from './impairment.js';
 
 export type Direction = 'send' | 'receive';
@@ -89,9 +89,11 @@ export class LossySocket extends EventEmitter implements DatagramSocket {
     this.inner = inner;
     this.clock = options.clock ?? realClock;
     const seed = options.seed ?? 1;
-    this.sendLink = options.send === undefined ? null : new LinkModel(options.send, Rng.derive(seed, 'send'));
+    // Both directions measure their blackhole schedules from the moment the wrapper was made.
+    const start = this.clock.now();
+    this.sendLink = options.send === undefined ? null : new LinkModel(options.send, Rng.derive(seed, 'send'), start);
     this.receiveLink =
-      options.receive === undefined ? null : new LinkModel(options.receive, Rng.derive(seed, 'receive'));
+      options.receive === undefined ? null : new LinkModel(options.receive, Rng.derive(seed, 'receive'), start);
     this.dropFilter = options.drop;
     inner.on('message', this.onInnerMessage);
     inner.on('error', this.onInnerError);
@@ -100,10 +102,9 @@ export class LossySocket extends EventEmitter implements DatagramSocket {
 
   /** A snapshot of what the impairments and the drop filter did so far. */
   get counters(): LossySocketCounters {
-    const zero = new LinkModel({}, 0).counters;
     return {
-      send: { ...(this.sendLink?.counters ?? zero) },
-      receive: { ...(this.receiveLink?.counters ?? zero) },
+      send: this.sendLink === null ? emptyCounters() : { ...this.sendLink.counters },
+      receive: this.receiveLink === null ? emptyCounters() : { ...this.receiveLink.counters },
       filterDropped: { ...this.filterDropped },
     };
   }

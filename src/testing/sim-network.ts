@@ -168,6 +168,8 @@ export class SimSocket extends EventEmitter implements DatagramSocket {
 export class SimNetwork {
   readonly clock: VirtualClock;
   readonly seed: number;
+  /** Virtual time 0 of every link's blackhole schedule. */
+  private readonly startTime: number;
   private defaultImpairment: Impairment;
   private readonly maxDatagramSize: number;
   /** from address → to address → link. */
@@ -182,7 +184,8 @@ export class SimNetwork {
 
   constructor(options: SimNetworkOptions = {}) {
     this.seed = (options.seed ?? 1) >>> 0;
-    this.clock = new VirtualClock(options.startTime ?? 0);
+    this.startTime = options.startTime ?? 0;
+    this.clock = new VirtualClock(this.startTime);
     this.defaultImpairment = options.impairment ?? {};
     validateImpairment(this.defaultImpairment);
     this.maxDatagramSize = options.maxDatagramSize ?? 65507;
@@ -274,7 +277,7 @@ export class SimNetwork {
     let model = row.get(to);
     if (model === undefined) {
       // Each link draws from its own stream, so traffic elsewhere never shifts its losses.
-      model = new LinkModel(this.defaultImpairment, Rng.derive(this.seed, `link:${from}>${to}`), this.clock.now());
+      model = new LinkModel(this.defaultImpairment, Rng.derive(this.seed, `link:${from}>${to}`), this.startTime);
       row.set(to, model);
     }
     return model;

@@ -205,3 +205,17 @@ describe('SimNetwork', () => {
     expect(answered).toBeLessThan(8300);
   });
 });
+
+describe('SimNetwork blackhole schedules', () => {
+  it('count from the network start, even for a link first used later', () => {
+    const net = new SimNetwork({ impairment: { blackhole: { windows: [[1000, 2000]] } } });
+    const a = net.socket('a');
+    const b = net.socket('b', 1);
+    const got: number[] = [];
+    b.on('message', (m) => got.push(m[0]!));
+    for (const t of [500, 1500, 2500]) net.clock.setTimer(t, () => a.send(new Uint8Array([t / 100]), 1, 'b'));
+    net.run();
+    expect(got).toEqual([5, 25]);
+    expect(net.counters('a', 'b').droppedBlackhole).toBe(1);
+  });
+});
