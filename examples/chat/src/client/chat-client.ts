@@ -1,0 +1,320 @@
+/**
+ * The chat client's engine, without any terminal: requests with ids and their replies, live
+ * messages (each shown once, even across reconnects), receipts that drive the sender's delivery
+ * trace, and automatic reconnect + session resume. The terminal UI (terminal.ts), the tests and
+ * the load benchmark all drive this class.
+ */
+import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import type { ErrorCode } from '../protocol/codes.js';
+import type { ChatMessage, ReplyData, RequestBody, RequestType, ServerEvent, ServerMessage } from '../protocol/messages.js';
+import { isPlainObject, parseSafeJson } from '../protocol/safe-json.js';
+import type { Link, Transport } from '../transport/transport.js';
+
+/** Codes of the client itself, beside the server's. */
+export type ClientErrorCode = ErrorCode | 'DISCONNECTED' | 'NOT_CONNECTED';
+
+export class ChatRequestError extends Error {
+  constructor(readonly code: ClientErrorCode, message: string, readonly retryAfterMs?: number) {
+    super(message);
+    this.name = 'ChatRequestError';
+  }
+}
+
+export interface TraceEvent {
+  group: string;
+  messageId: number;
+  clientMsgId: string;
+  delivered: number;
+  recipients: number;
+}
+
+export interface ChatClientEvents {
+  message: [ChatMessage];
+  trace: [TraceEvent];
+  added: [{ group: string; by: string }];
+  /** The link dropped; `willReconnect` says whether the client is trying again. */
+  disconnected: [{ reason: string; willReconnect: boolean }];
+  /** Reconnected; `user` is set when the session was resumed. */
+  reconnected: [{ user: string | null }];
+  /** The session could not be resumed after a reconnect (expired or revoked). */
+  sessionLost: [];
+}
+
+export interface ChatClientOptions {
+  transport: Transport;
+  host: string;
+  port: number;
+  /** Reconnect (and resume the session) when the link drops. Default true. */
+  reconnect?: boolean;
+  /** Give up reconnecting after this many failed attempts in a row. Default 20. */
+  maxReconnectAttempts?: number;
+}
+
+interface Pending {
+  body: RequestBody;
+  resolve: (data: unknown) => void;
+  reject: (err: ChatRequestError) => void;
+}
+
+/** Requests safe to send again after a reconnect (a `send` is deduplicated by its clientMsgId). */
+const RETRYABLE: ReadonlySet<RequestType> = new Set(['send', 'history', 'who', 'listGroups', 'received', 'read']);
+
+export class ChatClient extends EventEmitter<ChatClientEvents> {
+  user: string | null = null;
+  private token: string | null = null;
+  private link: Link | null = null;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  /** Highest message id shown per group: pushes are in id order, so this deduplicates them. */
+  private readonly lastSeen = new Map<string, number>();
+  private readonly receiptsDue = new Set<string>();
+  private receiptTimer: NodeJS.Immediate | null = null;
+  private readonly msgIdPrefix = randomBytes(6).toString('base64url');
+  private nextMsgId = 1;
+  private closing = false;
+  private reconnecting: Promise<void> | null = null;
+  private readonly reconnect: boolean;
+  private readonly maxReconnectAttempts: number;
+
+  constructor(private readonly options: ChatClientOptions) {
+    super();
+    this.reconnect = options.reconnect ?? true;
+    this.maxReconnectAttempts = options.maxReconnectAttempts ?? 20;
+  }
+
+  get connected(): boolean {
+    return this.link !== null;
+  }
+
+  async connect(): Promise<void> {
+    this.attach(await this.options.transport.connect(this.options.host, this.options.port));
+  }
+
+  // ---- requests ----
+
+  register(user: string, password: string): Promise<ReplyData['register']> {
+    return this.request({ type: 'register', user, password });
+  }
+
+  async login(user: string, password: string): Promise<ReplyData['login']> {
+    const reply = await this.request({ type: 'login', user, password });
+    this.user = reply.user;
+    this.token = reply.token;
+    return reply;
+  }
+
+  /** Logs in again with a token from an earlier login (also done automatically on reconnect). */
+  async resume(token: string): Promise<ReplyData['resume']> {
+    const reply = await this.request({ type: 'resume', token });
+    this.user = reply.user;
+    this.token = token;
+    return reply;
+  }
+
+  async logout(): Promise<void> {
+    await this.request({ type: 'logout' });
+    this.user = null;
+    this.token = null;
+  }
+
+  /** The current session token (to resume it elsewhere, as the tests do). */
+  get sessionToken(): string | null {
+    return this.token;
+  }
+
+  createGroup(group: string, members: string[]): Promise<ReplyData['createGroup']> {
+    return this.request({ type: 'createGroup', group, members });
+  }
+
+  addMember(group: string, user: string): Promise<ReplyData['addMember']> {
+    return this.request({ type: 'addMember', group, user });
+  }
+
+  leaveGroup(group: string): Promise<ReplyData['leaveGroup']> {
+    return this.request({ type: 'leaveGroup', group });
+  }
+
+  listGroups(): Promise<ReplyData['listGroups']> {
+    return this.request({ type: 'listGroups' });
+  }
+
+  /** Sends a message; resolves once the server has stored it. Retried on reconnect, stored once. */
+  send(group: string, text: string, clientMsgId = this.newClientMsgId()): Promise<ReplyData['send']> {
+    return this.request({ type: 'send', group, clientMsgId, text });
+  }
+
+  history(group: string, limit?: number, before?: number): Promise<ReplyData['history']> {
+    return this.request({ type: 'history', group, limit: limit ?? 20, before: before ?? null });
+  }
+
+  who(group: string): Promise<ReplyData['who']> {
+    return this.request({ type: 'who', group });
+  }
+
+  markRead(group: string, upTo: number): Promise<ReplyData['read']> {
+    return this.request({ type: 'read', group, upTo });
+  }
+
+  newClientMsgId(): string {
+    return `${this.msgIdPrefix}-${this.nextMsgId++}`;
+  }
+
+  /** Sends any request; resolves with the `ok` reply's data, rejects with its error code. */
+  async request<T extends RequestType>(body: Extract<RequestBody, { type: T }>): Promise<ReplyData[T]> {
+    if (this.reconnecting) await this.reconnecting;
+    const link = this.link;
+    if (!link) throw new ChatRequestError('NOT_CONNECTED', 'Not connected to the server');
+    const id = this.nextId++;
+    return new Promise<ReplyData[T]>((resolve, reject) => {
+      this.pending.set(id, { body, resolve: resolve as (data: unknown) => void, reject });
+      this.transmit(link, id, body);
+    });
+  }
+
+  /** Graceful close: receipts and pending requests are flushed by the transport first. */
+  async close(): Promise<void> {
+    this.closing = true;
+    this.flushReceipts();
+    const link = this.link;
+    this.link = null;
+    if (link) await link.close();
+    this.failPending('DISCONNECTED', 'Client closed', () => true);
+  }
+
+  // ---- link handling ----
+
+  private transmit(link: Link, id: number, body: RequestBody): void {
+    try {
+      link.send(Buffer.from(JSON.stringify({ ...body, id }), 'utf8'));
+    } catch {
+      // The link is going away; onClose retries or fails this request.
+    }
+  }
+
+  private attach(link: Link): void {
+    this.link = link;
+    link.onMessage((data) => this.onData(data));
+    link.onClose((err) => this.onLinkClosed(link, err));
+  }
+
+  private onData(data: Uint8Array): void {
+    let message: unknown;
+    try {
+      message = parseSafeJson(Buffer.from(data).toString('utf8'));
+    } catch {
+      return; // a broken server message is ignored, never fatal
+    }
+    if (!isPlainObject(message) || typeof message['type'] !== 'string') return;
+    this.onServerMessage(message as unknown as ServerMessage);
+  }
+
+  private onServerMessage(message: ServerMessage): void {
+    switch (message.type) {
+      case 'ok':
+      case 'error': {
+        const id = typeof message.id === 'number' ? message.id : -1;
+        const pending = this.pending.get(id);
+        if (!pending) return;
+        this.pending.delete(id);
+        if (message.type === 'ok') {
+          const { type: _type, id: _id, ...data } = message;
+          pending.resolve(data);
+        } else {
+          pending.reject(new ChatRequestError(message.code, message.message, message.retryAfterMs));
+        }
+        return;
+      }
+      case 'message':
+        this.onChatMessage(message);
+        return;
+      case 'trace':
+        this.emit('trace', { group: message.group, messageId: message.messageId, clientMsgId: message.clientMsgId, delivered: message.delivered, recipients: message.recipients });
+        return;
+      case 'added':
+        this.emit('added', { group: message.group, by: message.by });
+        return;
+    }
+  }
+
+  private onChatMessage(event: Extract<ServerEvent, { type: 'message' }>): void {
+    const seen = this.lastSeen.get(event.group) ?? 0;
+    if (event.messageId <= seen) return; // already shown (a backlog resent after a reconnect)
+    this.lastSeen.set(event.group, event.messageId);
+    this.emit('message', { group: event.group, messageId: event.messageId, from: event.from, text: event.text, sentAt: event.sentAt });
+    this.receiptsDue.add(event.group);
+    // One receipt per group per turn of the event loop, however many messages arrived.
+    this.receiptTimer ??= setImmediate(() => this.flushReceipts());
+  }
+
+  private flushReceipts(): void {
+    if (this.receiptTimer) clearImmediate(this.receiptTimer);
+    this.receiptTimer = null;
+    const link = this.link;
+    if (!link) return;
+    for (const group of this.receiptsDue) {
+      const upTo = this.lastSeen.get(group) ?? 0;
+      const id = this.nextId++;
+      // Fire and forget: a lost receipt only delays a trace; the backlog resends what it covers.
+      this.pending.set(id, { body: { type: 'received', group, upTo }, resolve: () => {}, reject: () => {} });
+      this.transmit(link, id, { type: 'received', group, upTo });
+    }
+    this.receiptsDue.clear();
+  }
+
+  private onLinkClosed(link: Link, err?: Error): void {
+    if (this.link !== link) return;
+    this.link = null;
+    const reason = (err as { code?: string } | undefined)?.code ?? (err ? err.message : 'closed by server');
+    const willReconnect = this.reconnect && !this.closing;
+    this.emit('disconnected', { reason, willReconnect });
+    if (!willReconnect) {
+      this.failPending('DISCONNECTED', `Disconnected (${reason})`, () => true);
+      return;
+    }
+    this.failPending('DISCONNECTED', `Disconnected (${reason}); not retried`, (p) => !RETRYABLE.has(p.body.type));
+    this.reconnecting = this.reconnectLoop().finally(() => {
+      this.reconnecting = null;
+    });
+  }
+
+  private async reconnectLoop(): Promise<void> {
+    let delay = 100;
+    for (let attempt = 1; attempt <= this.maxReconnectAttempts && !this.closing; attempt++) {
+      let link: Link;
+      try {
+        link = await this.options.transport.connect(this.options.host, this.options.port);
+      } catch {
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 5_000);
+        continue;
+      }
+      this.attach(link);
+      if (this.token) {
+        const id = this.nextId++;
+        const resumed = await new Promise<boolean>((resolve) => {
+          this.pending.set(id, { body: { type: 'resume', token: this.token ?? '' }, resolve: () => resolve(true), reject: () => resolve(false) });
+          this.transmit(link, id, { type: 'resume', token: this.token ?? '' });
+        });
+        if (!resumed) {
+          this.user = null;
+          this.token = null;
+          this.emit('sessionLost');
+        }
+      }
+      // Requests that were in flight go again, in their original order, with their original ids.
+      for (const [id, p] of [...this.pending].sort((a, b) => a[0] - b[0])) this.transmit(link, id, p.body);
+      this.emit('reconnected', { user: this.user });
+      return;
+    }
+    this.failPending('DISCONNECTED', 'Could not reconnect to the server', () => true);
+  }
+
+  private failPending(code: ClientErrorCode, message: string, which: (p: Pending) => boolean): void {
+    for (const [id, p] of this.pending) {
+      if (!which(p)) continue;
+      this.pending.delete(id);
+      p.reject(new ChatRequestError(code, message));
+    }
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * The server's view of one client connection: who is logged in on it, the requests waiting to be
+ * handled (strictly one at a time, in arrival order, so a pipelined `send` after `login` sees the
+ * login), and which groups are still catching up on their backlog.
+ */
+import type { ServerMessage } from '../protocol/messages.js';
+import type { Link } from '../transport/transport.js';
+
+export interface BoundSession {
+  tokenHash: Buffer;
+  userId: number;
+  userName: string;
+  /** When the server last wrote `last_seen_at` for this session (writes are coalesced). */
+  touchedAt: number;
+}
+
+export class ClientConnection {
+  session: BoundSession | null = null;
+  closed = false;
+  /** groupId -> id of the last backlog message sent and not yet acknowledged. */
+  readonly catchingUp = new Map<number, number>();
+  private chain: Promise<void> = Promise.resolve();
+  private queued = 0;
+
+  constructor(readonly link: Link, readonly label: string) {}
+
+  get address(): string {
+    return this.link.remoteAddress;
+  }
+
+  /** Runs `task` after every task queued before it. False when too many are already waiting. */
+  enqueue(task: () => Promise<void>, maxQueued: number): boolean {
+    if (this.queued >= maxQueued) return false;
+    this.queued++;
+    this.chain = this.chain.then(task).finally(() => {
+      this.queued--;
+    });
+    return true;
+  }
+
+  /** Sends a message to the client; a dead or hopelessly backlogged link is dropped. */
+  send(message: ServerMessage): void {
+    if (this.closed) return;
+    try {
+      this.link.send(Buffer.from(JSON.stringify(message), 'utf8'));
+    } catch (err) {
+      // Over the transport's hard queue limit, or already closed: the client will reconnect and
+      // catch up from its delivered marks, so dropping the link loses nothing.
+      this.link.destroy(err instanceof Error ? err : undefined);
+    }
+  }
+}

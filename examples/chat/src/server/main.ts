@@ -1,0 +1,70 @@
+/**
+ * `chat-server`: the chat server on UDP with a SQLite file.
+ *
+ *   chat-server [--db ./chat.db] [--host 127.0.0.1] [--port 7777] [--synchronous normal|full]
+ *
+ * Test-only knob, never needed in production: CHAT_INSECURE_SCRYPT_LOG2N=<n> lowers scrypt's cost
+ * to N=2^n so a test suite can register hundreds of users quickly (a warning is logged).
+ */
+import { parseFlags, parsePort } from '../cli-args.js';
+import { ReliableDgramTransport } from '../transport/reliable-dgram.js';
+import { ChatServer } from './chat-server.js';
+import { streamLogger } from './log.js';
+import { OWASP_SCRYPT, PasswordHasher, type ScryptParams } from './passwords.js';
+import { Store } from './store.js';
+import { testEndpointOptions } from './test-impairment.js';
+
+const HELP = `usage: chat-server [--db ./chat.db] [--host 127.0.0.1] [--port 7777] [--synchronous normal|full]`;
+
+function scryptParams(log: ReturnType<typeof streamLogger>): ScryptParams {
+  const raw = process.env['CHAT_INSECURE_SCRYPT_LOG2N'];
+  if (raw === undefined || raw === '') return OWASP_SCRYPT;
+  const log2N = Number(raw);
+  if (!Number.isInteger(log2N) || log2N < 1 || log2N > 20) throw new Error('CHAT_INSECURE_SCRYPT_LOG2N must be an integer 1-20');
+  log('warning', { message: `scrypt cost lowered to N=2^${log2N} by CHAT_INSECURE_SCRYPT_LOG2N: for tests only` });
+  return { ...OWASP_SCRYPT, log2N };
+}
+
+async function main(): Promise<void> {
+  const flags = parseFlags(process.argv.slice(2), ['db', 'host', 'port', 'synchronous']);
+  if (flags.has('help')) {
+    process.stdout.write(HELP + '\n');
+    return;
+  }
+  const log = streamLogger((line) => process.stdout.write(line));
+  const dbFile = flags.get('db') ?? './chat.db';
+  const host = flags.get('host') ?? '127.0.0.1';
+  const port = parsePort(flags.get('port') ?? '7777');
+  const synchronous = flags.get('synchronous') ?? 'normal';
+  if (synchronous !== 'normal' && synchronous !== 'full') throw new Error('--synchronous is normal or full');
+
+  const store = new Store(dbFile, { synchronous });
+  const hasher = new PasswordHasher({ params: scryptParams(log) });
+  const server = new ChatServer({ store, hasher, log });
+  const transport = new ReliableDgramTransport({ endpointOptions: testEndpointOptions(log) });
+  const listener = await transport.listen(host, port);
+  server.attach(listener);
+  log('start', { db: dbFile, schema: store.schema.to, users: store.userCount(), listen: `${listener.host}:${listener.port}`, pid: process.pid });
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log('stop', { signal });
+    server.close();
+    listener
+      .close()
+      .catch(() => {})
+      .finally(() => {
+        store.close();
+        process.exit(0);
+      });
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`chat-server: ${err instanceof Error ? err.message : String(err)}\n${HELP}\n`);
+  process.exit(1);
+});

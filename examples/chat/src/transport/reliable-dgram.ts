@@ -1,0 +1,121 @@
+/**
+ * The Transport on reliable-dgram's public API, and nothing else: `createEndpoint`, the
+ * endpoint's 'connection' event and `connect()`, and each connection's `send`/'message'/'drain'/
+ * 'close'/`close()`/`destroy()`. The library is imported lazily, from this module only.
+ */
+import type { Link, Listener, Transport } from './transport.js';
+
+/** The slice of reliable-dgram's API used here (its full types live in the library). */
+interface RdConnection {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  send(data: Uint8Array): boolean;
+  on(event: 'message', listener: (data: Buffer) => void): unknown;
+  on(event: 'close', listener: (err?: Error) => void): unknown;
+  on(event: 'drain', listener: () => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  close(): Promise<void>;
+  destroy(err?: Error): void;
+}
+
+interface RdEndpoint {
+  on(event: 'connection', listener: (conn: RdConnection) => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  connect(port: number, host: string, options?: { signal?: AbortSignal }): Promise<RdConnection>;
+  address(): { address: string; port: number };
+  close(): Promise<void>;
+}
+
+export type EndpointOptions = Record<string, unknown>;
+type CreateEndpoint = (options?: EndpointOptions) => Promise<RdEndpoint>;
+
+let loaded: Promise<CreateEndpoint> | undefined;
+
+async function createEndpoint(options: EndpointOptions): Promise<RdEndpoint> {
+  loaded ??= import('reliable-dgram').then((lib) => {
+    const create = (lib as unknown as { createEndpoint?: CreateEndpoint }).createEndpoint;
+    if (typeof create !== 'function') {
+      throw new Error('reliable-dgram has no createEndpoint: build the library first (npm run build at the repository root)');
+    }
+    return create;
+  });
+  return (await loaded)(options);
+}
+
+class ConnectionLink implements Link {
+  constructor(private readonly conn: RdConnection, private readonly onClosed?: () => void) {
+    // An 'error' is always followed by 'close' (which carries the error); listening here keeps
+    // an emitter that treats unhandled 'error' as fatal from crashing the process.
+    conn.on('error', () => {});
+    if (onClosed) conn.on('close', () => onClosed());
+  }
+  get remoteAddress(): string {
+    return this.conn.remoteAddress;
+  }
+  get remotePort(): number {
+    return this.conn.remotePort;
+  }
+  send(data: Uint8Array): boolean {
+    return this.conn.send(data);
+  }
+  onMessage(listener: (data: Uint8Array) => void): void {
+    this.conn.on('message', listener);
+  }
+  onClose(listener: (err?: Error) => void): void {
+    this.conn.on('close', listener);
+  }
+  onDrain(listener: () => void): void {
+    this.conn.on('drain', listener);
+  }
+  async close(): Promise<void> {
+    try {
+      await this.conn.close();
+    } finally {
+      this.onClosed?.();
+    }
+  }
+  destroy(err?: Error): void {
+    this.conn.destroy(err);
+  }
+}
+
+export interface ReliableDgramTransportOptions {
+  /** Extra options for every endpoint (timeouts, limits, or a `socket` such as a LossySocket). */
+  endpointOptions?: (() => EndpointOptions | Promise<EndpointOptions>) | undefined;
+}
+
+export class ReliableDgramTransport implements Transport {
+  constructor(private readonly options: ReliableDgramTransportOptions = {}) {}
+
+  async listen(host: string, port: number): Promise<Listener> {
+    const extra = (await this.options.endpointOptions?.()) ?? {};
+    const endpoint = await createEndpoint({ host, port, ...extra });
+    endpoint.on('error', () => {});
+    const bound = endpoint.address();
+    return {
+      host: bound.address,
+      port: bound.port,
+      onLink: (listener) => endpoint.on('connection', (conn) => listener(new ConnectionLink(conn))),
+      close: () => endpoint.close(),
+    };
+  }
+
+  /** Each connection gets its own endpoint (its own ephemeral port), closed with it. */
+  async connect(host: string, port: number, options: { signal?: AbortSignal } = {}): Promise<Link> {
+    const extra = (await this.options.endpointOptions?.()) ?? {};
+    const endpoint = await createEndpoint({ ...extra });
+    endpoint.on('error', () => {});
+    try {
+      const conn = await endpoint.connect(port, host, options.signal ? { signal: options.signal } : undefined);
+      let closed = false;
+      return new ConnectionLink(conn, () => {
+        if (closed) return;
+        closed = true;
+        endpoint.close().catch(() => {});
+      });
+    } catch (err) {
+      await endpoint.close().catch(() => {});
+      throw err;
+    }
+  }
+}

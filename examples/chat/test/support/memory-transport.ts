@@ -1,0 +1,97 @@
+/**
+ * An in-memory Transport for unit tests: links deliver each message on a microtask, in order,
+ * never lose anything, and close both ends together. No sockets, no timers.
+ */
+import type { Link, Listener, Transport } from '../../src/transport/transport.js';
+
+class MemoryLink implements Link {
+  peer!: MemoryLink;
+  closed = false;
+  sent = 0;
+  private readonly messageListeners: ((data: Uint8Array) => void)[] = [];
+  private readonly closeListeners: ((err?: Error) => void)[] = [];
+
+  constructor(readonly remoteAddress: string, readonly remotePort: number) {}
+
+  send(data: Uint8Array): boolean {
+    if (this.closed) throw Object.assign(new Error('closed'), { code: 'ERR_CONNECTION_CLOSED' });
+    this.sent++;
+    const copy = Uint8Array.from(data);
+    queueMicrotask(() => {
+      if (!this.peer.closed) for (const l of this.peer.messageListeners) l(copy);
+    });
+    return true;
+  }
+
+  onMessage(listener: (data: Uint8Array) => void): void {
+    this.messageListeners.push(listener);
+  }
+
+  onClose(listener: (err?: Error) => void): void {
+    this.closeListeners.push(listener);
+  }
+
+  onDrain(): void {}
+
+  async close(): Promise<void> {
+    this.shutdown(undefined);
+  }
+
+  destroy(err?: Error): void {
+    this.shutdown(err);
+  }
+
+  private shutdown(err: Error | undefined): void {
+    if (this.closed) return;
+    this.end(err);
+    this.peer.end(err && Object.assign(new Error('reset by peer'), { code: 'ERR_CONNECTION_RESET' }));
+  }
+
+  private end(err: Error | undefined): void {
+    if (this.closed) return;
+    this.closed = true;
+    queueMicrotask(() => {
+      for (const l of this.closeListeners) l(err);
+    });
+  }
+}
+
+class MemoryListener implements Listener {
+  readonly host = '127.0.0.1';
+  readonly linkListeners: ((link: Link) => void)[] = [];
+  constructor(readonly port: number) {}
+  onLink(listener: (link: Link) => void): void {
+    this.linkListeners.push(listener);
+  }
+  async close(): Promise<void> {}
+}
+
+export class MemoryTransport implements Transport {
+  private readonly listeners = new Map<number, MemoryListener>();
+  private nextPort = 40000;
+
+  /** `address` lets a test pretend clients come from different IPs (for per-address throttling). */
+  constructor(private readonly clientAddress = '127.0.0.1') {}
+
+  async listen(_host: string, port: number): Promise<Listener> {
+    const listener = new MemoryListener(port || this.nextPort++);
+    this.listeners.set(listener.port, listener);
+    return listener;
+  }
+
+  async connect(_host: string, port: number): Promise<Link> {
+    return this.connectFrom(this.clientAddress, port);
+  }
+
+  async connectFrom(address: string, port: number): Promise<Link> {
+    const listener = this.listeners.get(port);
+    if (!listener) throw Object.assign(new Error('refused'), { code: 'ERR_CONNECTION_REFUSED' });
+    const clientPort = this.nextPort++;
+    const client = new MemoryLink('127.0.0.1', port);
+    const server = new MemoryLink(address, clientPort);
+    client.peer = server;
+    server.peer = client;
+    for (const l of listener.linkListeners) l(server);
+    return client;
+  }
+}

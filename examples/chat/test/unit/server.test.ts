@@ -1,0 +1,170 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ChatMessage } from '../../src/protocol/messages.js';
+import type { TraceEvent } from '../../src/client/chat-client.js';
+import { createHarness, errorCode, nextEvents, settle, type Harness } from '../support/harness.js';
+
+let h: Harness;
+afterEach(async () => {
+  await h?.close();
+});
+
+describe('chat server over the in-memory transport', { timeout: 10_000 }, () => {
+  it('registers, logs in, creates a group, pushes messages both ways and traces delivery', async () => {
+    h = await createHarness();
+    const alice = await h.loggedIn('alice');
+    const bob = await h.loggedIn('bob');
+    const created = await alice.createGroup('team', ['bob']);
+    expect(created).toEqual({ group: 'team', members: ['alice', 'bob'] });
+
+    const bobGets = nextEvents<ChatMessage>(bob, 'message');
+    const aliceTrace = nextEvents<TraceEvent>(alice, 'trace');
+    const stored = await alice.send('team', 'hello bob');
+    expect(stored).toMatchObject({ group: 'team', recipients: 1, delivered: 0, duplicate: false });
+    const [m] = await bobGets;
+    expect(m).toMatchObject({ group: 'team', from: 'alice', text: 'hello bob', messageId: stored.messageId });
+    const [trace] = await aliceTrace;
+    expect(trace).toMatchObject({ messageId: stored.messageId, delivered: 1, recipients: 1 });
+
+    const aliceGets = nextEvents<ChatMessage>(alice, 'message');
+    await bob.send('team', 'hi alice');
+    expect((await aliceGets)[0]).toMatchObject({ from: 'bob', text: 'hi alice' });
+  });
+
+  it('stores a retried send once and acknowledges it again with the same id', async () => {
+    h = await createHarness();
+    const alice = await h.loggedIn('alice');
+    await h.loggedIn('bob');
+    await alice.createGroup('team', ['bob']);
+    const first = await alice.send('team', 'once', 'fixed-id-1');
+    const again = await alice.send('team', 'once', 'fixed-id-1');
+    expect(again.messageId).toBe(first.messageId);
+    expect(again.duplicate).toBe(true);
+    expect(h.store.counts().messages).toBe(1);
+  });
+
+  it('pages history by message id, oldest first within a page', async () => {
+    h = await createHarness();
+    const alice = await h.loggedIn('alice');
+    await alice.createGroup('solo', []);
+    const ids: number[] = [];
+    for (let i = 1; i <= 25; i++) ids.push((await alice.send('solo', `m${i}`)).messageId);
+    const newest = await alice.history('solo', 10);
+    expect(newest.messages.map((m) => m.text)).toEqual(ids.slice(15).map((_, i) => `m${16 + i}`));
+    expect(newest.more).toBe(true);
+    const older = await alice.history('solo', 10, newest.messages[0]?.messageId);
+    expect(older.messages.map((m) => m.text)).toEqual(Array.from({ length: 10 }, (_, i) => `m${6 + i}`));
+    const oldest = await alice.history('solo', 10, older.messages[0]?.messageId);
+    expect(oldest.messages).toHaveLength(5);
+    expect(oldest.more).toBe(false);
+  });
+
+  it('counts unread messages for offline members and delivers the backlog at login, once', async () => {
+    h = await createHarness();
+    const alice = await h.loggedIn('alice');
+    const bob = await h.loggedIn('bob');
+    await alice.createGroup('team', ['bob']);
+    await bob.close();
+    for (let i = 1; i <= 3; i++) await alice.send('team', `while away ${i}`);
+
+    const bob2 = await h.client();
+    const backlog = nextEvents<ChatMessage>(bob2, 'message', 3);
+    const login = await bob2.login('bob', 'bob-password');
+    expect(login.groups).toEqual([{ name: 'team', unread: 3, members: 2 }]);
+    expect((await backlog).map((m) => m.text)).toEqual(['while away 1', 'while away 2', 'while away 3']);
+
+    // Delivered is not read: /groups still shows 3 unread until bob reads them.
+    await settle();
+    expect((await bob2.listGroups()).groups[0]?.unread).toBe(3);
+    const newest = (await bob2.history('team')).messages.at(-1);
+    await bob2.markRead('team', newest?.messageId ?? 0);
+    expect((await bob2.listGroups()).groups[0]?.unread).toBe(0);
+
+    // A later login gets no backlog again: everything was acknowledged.
+    await settle();
+    const bob3 = await h.client();
+    let extra = 0;
+    bob3.on('message', () => extra++);
+    await bob3.login('bob', 'bob-password');
+    await bob3.listGroups();
+    await settle();
+    expect(extra).toBe(0);
+  });
+
+  it('sends a long backlog in batches, in order, without duplicates', async () => {
+    h = await createHarness();
+    const alice = await h.loggedIn('alice');
+    const bob = await h.loggedIn('bob');
+    await alice.createGroup('team', ['bob']);
+    await bob.close();
+    for (let i = 1; i <= 250; i++) await alice.send('team', `n${i}`);
+    const bob2 = await h.client();
+    const all = nextEvents<ChatMessage>(bob2, 'message', 251);
+    await bob2.login('bob', 'bob-password');
+    // A live message sent during the catch-up arrives after the backlog, not inside it.
+    await alice.send('team', 'live');
+    const received = await all;
+    expect(received.map((m) => m.text)).toEqual([...Array.from({ length: 250 }, (_, i) => `n${i + 1}`), 'live']);
+  });
+
+  it('lets a member add an existing user, tells them, and lists who is online', async () => {
+    h = await createHarness();
+    const alice = await h.loggedIn('alice');
+    const carol = await h.loggedIn('carol');
+    await h.loggedIn('bob').then((b) => b.close());
+    await alice.createGroup('team', ['bob']);
+    const told = nextEvents<{ group: string; by: string }>(carol, 'added');
+    await alice.addMember('team', 'carol');
+    expect((await told)[0]).toEqual({ group: 'team', by: 'alice' });
+    expect(await errorCode(alice.addMember('team', 'carol'))).toBe('ALREADY_MEMBER');
+    expect(await errorCode(alice.addMember('team', 'nobody'))).toBe('UNKNOWN_USER');
+    expect((await alice.who('team')).members).toEqual([
+      { user: 'alice', online: true },
+      { user: 'bob', online: false },
+      { user: 'carol', online: true },
+    ]);
+    await carol.leaveGroup('team');
+    expect(await errorCode(carol.history('team'))).toBe('NOT_FOUND');
+  });
+
+  it('logs significant events without passwords or tokens', async () => {
+    h = await createHarness();
+    const alice = await h.loggedIn('alice', 'secret-password-1');
+    await errorCode((await h.client()).login('alice', 'wrong-password-9'));
+    await alice.createGroup('team', []);
+    const text = h.logs.join('\n');
+    expect(text).toMatch(/register .*alice/);
+    expect(text).toMatch(/login failed .*alice/);
+    expect(text).toMatch(/group created .*team/);
+    expect(text).not.toContain('secret-password-1');
+    expect(text).not.toContain('wrong-password-9');
+    expect(text).not.toContain(alice.sessionToken ?? 'no token');
+  });
+
+  it('resumes a session on a new connection, and logout revokes it everywhere', async () => {
+    h = await createHarness();
+    const alice = await h.loggedIn('alice');
+    const token = alice.sessionToken ?? '';
+    const other = await h.client();
+    expect((await other.resume(token)).user).toBe('alice');
+    await alice.logout();
+    expect(await errorCode(other.listGroups())).toBe('UNAUTHENTICATED');
+    const third = await h.client();
+    expect(await errorCode(third.resume(token))).toBe('INVALID_SESSION');
+  });
+
+  it('reconnects after a dropped link, resumes, and the retried send is stored once', async () => {
+    h = await createHarness();
+    const alice = await h.client({ reconnect: true });
+    await alice.register('alice', 'alice-password');
+    await alice.login('alice', 'alice-password');
+    await alice.createGroup('solo', []);
+    // Kill every server-side link: the client reconnects and resumes on its own.
+    h.server.close();
+    const reconnected = new Promise((r) => alice.once('reconnected', r));
+    await reconnected;
+    const a = await alice.send('solo', 'after reconnect', 'same-id');
+    const b = await alice.send('solo', 'after reconnect', 'same-id');
+    expect(b.messageId).toBe(a.messageId);
+    expect(h.store.counts().messages).toBe(1);
+  });
+});
