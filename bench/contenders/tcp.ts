@@ -106,8 +106,6 @@ export const contender: Contender = {
   },
 
   async manyServer(o, ready): Promise<ManyServerResult> {
-    const heapBeforeBytes = settledHeapBytes();
-    const rssBeforeBytes = process.memoryUsage().rss;
     let exchanged = 0;
     const server = net.createServer();
     const sockets = new Set<net.Socket>();
@@ -122,7 +120,11 @@ export const contender: Contender = {
         });
       });
     });
-    ready({ port: await listen(server, o.host) });
+    const port = await listen(server, o.host);
+    // Baseline once listening: what is left to grow is per-connection state.
+    const heapBeforeBytes = settledHeapBytes();
+    const rssBeforeBytes = process.memoryUsage().rss;
+    ready({ port });
     await all;
     // Let the last replies leave before measuring the idle state.
     await new Promise((r) => setTimeout(r, 200));

@@ -164,8 +164,6 @@ export const contender: Contender = {
   },
 
   async manyServer(o, ready): Promise<ManyServerResult> {
-    const heapBeforeBytes = settledHeapBytes();
-    const rssBeforeBytes = process.memoryUsage().rss;
     const udx = new UDX();
     const socket = boundSocket(udx, o.host);
     const streams = new Map<string, { serverId: number }>();
@@ -196,6 +194,9 @@ export const contender: Contender = {
         socket.trySend(ack, from.port, from.host);
       });
     });
+    // Baseline once bound: what is left to grow is per-connection state.
+    const heapBeforeBytes = settledHeapBytes();
+    const rssBeforeBytes = process.memoryUsage().rss;
     ready({ port: socket.address().port });
     await all;
     await new Promise((r) => setTimeout(r, 200));

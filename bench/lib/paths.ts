@@ -8,4 +8,5 @@ export const CHILD_SCRIPT = path.join(BENCH_DIR, 'child.ts');
 export const RESULTS_DIR = path.join(BENCH_DIR, 'results');
 export const DOCS_DIR = path.join(REPO_ROOT, 'docs');
 export const CHARTS_DIR = path.join(DOCS_DIR, 'perf');
-export const IMPAIR_BIN = path.join(REPO_ROOT, 'src', 'bin', 'impair.ts');
+/** The impairment proxy's CLI; BENCH_IMPAIR_BIN points elsewhere (e.g. to try another build). */
+export const IMPAIR_BIN = process.env.BENCH_IMPAIR_BIN ?? path.join(REPO_ROOT, 'src', 'bin', 'impair.ts');

@@ -1,0 +1,120 @@
+/**
+ * The headline: every figure a reader compares, and the ratios of reliable-dgram (and udx-native)
+ * to each reference, as one flat object. Ratios are subject / reference, so for goodput higher is
+ * better and for latency, CPU and memory lower is better. A ratio is null when either side is missing.
+ */
+import type { BenchResults } from './results.js';
+import { ratio, round } from './stats.js';
+
+type Headline = BenchResults['headline'];
+
+const SUBJECTS = ['reliable-dgram', 'udx'] as const;
+const REFERENCES = ['dgram', 'tcp', 'udx'] as const;
+
+function put(h: Headline, key: string, v: number | null | undefined): void {
+  h[key] = v === undefined || v === null || !Number.isFinite(v) ? null : round(v);
+}
+
+function ratios(h: Headline, prefix: string, values: Record<string, number | undefined>): void {
+  for (const subject of SUBJECTS) {
+    if (values[subject] === undefined) continue;
+    for (const ref of REFERENCES) {
+      if (ref === subject || !(ref in values)) continue;
+      put(h, `${prefix}.${subject}/${ref}`, ratio(values[subject], values[ref]));
+    }
+  }
+}
+
+function verdict(ok: boolean | null): string {
+  return ok === null ? 'not measured' : ok ? 'met' : 'missed';
+}
+
+export function buildHeadline(r: BenchResults): Headline {
+  const h: Headline = { quick: r.quick };
+  const { bulk, pingpong, impair, many, chat } = r.workloads;
+
+  const goodput: Record<string, number | undefined> = {};
+  if (bulk) {
+    h['bulk.MB'] = bulk.bytes / 1e6;
+    for (const [name, c] of Object.entries(bulk.contenders)) {
+      goodput[name] = c.goodputMBps.median;
+      put(h, `bulk.${name}.goodputMBps`, c.goodputMBps.median);
+      put(h, `bulk.${name}.senderCpuMsPerMB`, c.senderCpuMsPerMB.median);
+      put(h, `bulk.${name}.receiverCpuMsPerMB`, c.receiverCpuMsPerMB.median);
+      put(h, `bulk.${name}.maxRssMB`, c.maxRssMB.median);
+      if (c.datagramsPerSec) put(h, `bulk.${name}.datagramsPerSec`, c.datagramsPerSec.median);
+      if (c.lossPercent) put(h, `bulk.${name}.lossPercent`, c.lossPercent.median);
+    }
+    ratios(h, 'bulk.goodput', goodput);
+  }
+
+  const p50: Record<string, Record<string, number | undefined>> = {};
+  const p99: Record<string, Record<string, number | undefined>> = {};
+  if (pingpong) {
+    for (const [placement, byName] of Object.entries(pingpong.placements)) {
+      p50[placement] = {};
+      p99[placement] = {};
+      for (const [name, c] of Object.entries(byName)) {
+        p50[placement]![name] = c.p50Us.median;
+        p99[placement]![name] = c.p99Us.median;
+        put(h, `ping.${placement}.${name}.p50Us`, c.p50Us.median);
+        put(h, `ping.${placement}.${name}.p99Us`, c.p99Us.median);
+        put(h, `ping.${placement}.${name}.p999Us`, c.p999Us.median);
+      }
+      ratios(h, `ping.${placement}.p50`, p50[placement]!);
+      ratios(h, `ping.${placement}.p99`, p99[placement]!);
+    }
+  }
+
+  const impairRatios: (number | null)[] = [];
+  if (impair?.available) {
+    for (const [name, points] of Object.entries(impair.contenders)) {
+      for (const p of points) put(h, `impair.${name}.loss${p.lossPercent}.goodputMBps`, p.goodputMBps.median);
+    }
+    for (const loss of impair.lossPercents) {
+      const rd = impair.contenders['reliable-dgram']?.find((p) => p.lossPercent === loss)?.goodputMBps.median;
+      const udx = impair.contenders.udx?.find((p) => p.lossPercent === loss)?.goodputMBps.median;
+      const q = ratio(rd, udx);
+      put(h, `impair.loss${loss}.reliable-dgram/udx`, q);
+      impairRatios.push(q);
+    }
+  }
+
+  if (many) {
+    h['many.connections'] = many.count;
+    for (const [name, c] of Object.entries(many.contenders)) {
+      put(h, `many.${name}.establishMs`, c.establishMs.median);
+      put(h, `many.${name}.heapBytesPerConnection`, c.heapBytesPerConnection.median);
+    }
+  }
+
+  if (chat?.available && chat.messagesPerSec) {
+    put(h, 'chat.messagesPerSec', chat.messagesPerSec.median);
+    put(h, 'chat.p50Ms', chat.p50Ms?.median);
+    put(h, 'chat.p99Ms', chat.p99Ms?.median);
+  }
+
+  // The issue's targets, judged on this run's figures (quick runs are too short to judge).
+  const rdBulk = bulk?.contenders['reliable-dgram'];
+  const bulkRatio = ratio(goodput['reliable-dgram'], goodput.udx);
+  h['target.bulk ≥ 1.0× udx'] = verdict(bulkRatio === null ? null : bulkRatio >= 1);
+  h['target.bulk ≥ 0.5× udx (floor)'] = verdict(bulkRatio === null ? null : bulkRatio >= 0.5);
+  const same = p50['same-cpu'] ?? p50.unpinned;
+  const sameP99 = p99['same-cpu'] ?? p99.unpinned;
+  const rdP50 = same?.['reliable-dgram'];
+  const dgP50 = same?.dgram;
+  h['target.ping p50 ≤ dgram + 10 µs'] = verdict(rdP50 === undefined || dgP50 === undefined ? null : rdP50 <= dgP50 + 10);
+  const rdP99 = sameP99?.['reliable-dgram'];
+  const udxP99 = sameP99?.udx;
+  h['target.ping p99 ≤ udx'] = verdict(rdP99 === undefined || udxP99 === undefined ? null : rdP99 <= udxP99);
+  const allImpair = impairRatios.length > 0 && impairRatios.every((q) => q !== null);
+  h['target.impaired goodput ≥ udx at every loss'] = verdict(allImpair ? impairRatios.every((q) => q! >= 1) : null);
+  const rdMany = many?.contenders['reliable-dgram'];
+  h['target.≤ 4 KiB heap per idle connection'] = verdict(
+    rdMany && rdMany.samples.length > 0 ? rdMany.heapBytesPerConnection.median <= 4096 : null,
+  );
+  h['target.CPU ≤ 4 ms/MB each side'] = verdict(
+    rdBulk ? rdBulk.senderCpuMsPerMB.median <= 4 && rdBulk.receiverCpuMsPerMB.median <= 4 : null,
+  );
+  return h;
+}

@@ -1,0 +1,115 @@
+/** The result tables, as header + rows, rendered both on the terminal and in the docs. */
+import type { BenchResults } from './results.js';
+import { num, ratioText, spreadText } from './format.js';
+import { ratio } from './stats.js';
+
+export interface Table {
+  title: string;
+  header: string[];
+  rows: string[][];
+}
+
+/** udx-native through a user-space proxy at 10 ms, 20 MB (docs/reference §7): the earlier anchor. */
+export const REFERENCE_UDX_IMPAIRED: Record<number, number> = { 0: 55, 1: 45, 5: 33, 10: 21, 20: 9.6 };
+
+const LABEL: Record<string, string> = {
+  dgram: 'raw node:dgram',
+  tcp: 'TCP (node:net)',
+  udx: 'udx-native',
+  'reliable-dgram': 'reliable-dgram',
+};
+export const label = (name: string): string => LABEL[name] ?? name;
+
+export function buildTables(r: BenchResults): Table[] {
+  const tables: Table[] = [];
+  const { bulk, pingpong, impair, many, chat } = r.workloads;
+
+  if (bulk) {
+    const med = (n: string): number | undefined => bulk.contenders[n as keyof typeof bulk.contenders]?.goodputMBps.median;
+    tables.push({
+      title: `Bulk: ${num(bulk.bytes / 1e6)} MB one way, median (min–max) of ${bulk.runs} runs`,
+      header: ['contender', 'goodput MB/s', 'datagrams/s', 'loss %', 'CPU ms/MB send', 'CPU ms/MB recv', 'peak RSS MB', 'vs dgram', 'vs TCP', 'vs udx'],
+      rows: Object.entries(bulk.contenders).map(([name, c]) => [
+        label(name),
+        spreadText(c.goodputMBps),
+        spreadText(c.datagramsPerSec),
+        spreadText(c.lossPercent),
+        spreadText(c.senderCpuMsPerMB),
+        spreadText(c.receiverCpuMsPerMB),
+        spreadText(c.maxRssMB),
+        name === 'dgram' ? '' : ratioText(ratio(c.goodputMBps.median, med('dgram'))),
+        name === 'tcp' ? '' : ratioText(ratio(c.goodputMBps.median, med('tcp'))),
+        name === 'udx' ? '' : ratioText(ratio(c.goodputMBps.median, med('udx'))),
+      ]),
+    });
+  }
+
+  if (pingpong) {
+    for (const [placement, byName] of Object.entries(pingpong.placements)) {
+      const p50 = (n: string): number | undefined => byName[n as keyof typeof byName]?.p50Us.median;
+      const p99 = (n: string): number | undefined => byName[n as keyof typeof byName]?.p99Us.median;
+      tables.push({
+        title: `Ping-pong (${placement}): ${pingpong.size} B round trips, µs, ${num(pingpong.trips)} trips × ${pingpong.runs} runs, median (min–max)`,
+        header: ['contender', 'p50 µs', 'p99 µs', 'p99.9 µs', 'p50 − dgram p50', 'p50 vs udx', 'p99 vs udx'],
+        rows: Object.entries(byName).map(([name, c]) => {
+          const d = p50('dgram');
+          return [
+            label(name),
+            spreadText(c.p50Us),
+            spreadText(c.p99Us),
+            spreadText(c.p999Us),
+            name === 'dgram' || d === undefined ? '' : `${c.p50Us.median - d >= 0 ? '+' : ''}${num(c.p50Us.median - d)} µs`,
+            name === 'udx' ? '' : ratioText(ratio(c.p50Us.median, p50('udx'))),
+            name === 'udx' ? '' : ratioText(ratio(c.p99Us.median, p99('udx'))),
+          ];
+        }),
+      });
+    }
+  }
+
+  if (impair?.available) {
+    const point = (name: string, loss: number) =>
+      impair.contenders[name as keyof typeof impair.contenders]?.find((p) => p.lossPercent === loss);
+    tables.push({
+      title: `Through the impairment proxy: ${num(impair.bytes / 1e6)} MB, ${impair.delayMs} ms one-way delay, random loss both ways, MB/s, median (min–max) of ${impair.runs} run(s)`,
+      header: ['loss %', 'udx-native MB/s', 'reliable-dgram MB/s', 'reliable-dgram / udx', 'udx retransmitted MB', 'reliable-dgram retransmitted MB', 'udx earlier anchor MB/s'],
+      rows: impair.lossPercents.map((loss) => {
+        const u = point('udx', loss);
+        const rd = point('reliable-dgram', loss);
+        const mb = (v: number | undefined): string => (v === undefined ? '–' : num(v / 1e6));
+        return [
+          String(loss),
+          u ? spreadText(u.goodputMBps) + (u.errors.length ? ` (${u.errors.length} failed)` : '') : '–',
+          rd ? spreadText(rd.goodputMBps) + (rd.errors.length ? ` (${rd.errors.length} failed)` : '') : '–',
+          ratioText(ratio(rd?.goodputMBps.median, u?.goodputMBps.median)),
+          mb(u?.retransmittedBytes?.median),
+          mb(rd?.retransmittedBytes?.median),
+          num(REFERENCE_UDX_IMPAIRED[loss]),
+        ];
+      }),
+    });
+  }
+
+  if (many) {
+    tables.push({
+      title: `Many connections: ${num(many.count)} clients over ${many.clientProcesses} processes → one server, median (min–max) of ${many.runs} run(s)`,
+      header: ['contender', 'established', 'time to establish all, ms', 'server heap B / idle connection', 'server RSS B / connection'],
+      rows: Object.entries(many.contenders).map(([name, c]) => [
+        label(name),
+        c.samples.length ? num(Math.min(...c.samples.map((s) => s.established))) : `failed: ${c.errors[0]?.slice(0, 80) ?? ''}`,
+        spreadText(c.establishMs),
+        spreadText(c.heapBytesPerConnection),
+        spreadText(c.rssBytesPerConnection),
+      ]),
+    });
+  }
+
+  if (chat?.available) {
+    tables.push({
+      title: `Chat fan-out: ${chat.clients} clients in ${chat.groups} groups (${chat.harness ?? ''})`,
+      header: ['messages/s', 'p50 delivery ms', 'p99 delivery ms'],
+      rows: [[spreadText(chat.messagesPerSec), spreadText(chat.p50Ms), spreadText(chat.p99Ms)]],
+    });
+  }
+  return tables;
+}

@@ -1,0 +1,114 @@
+/**
+ * The benchmark harness (issue 6): reliable-dgram beside raw node:dgram, TCP and udx-native.
+ *
+ *   node --import tsx bench/run.ts [--quick] [--only bulk,pingpong,impair,many,chat] [--contenders ...]
+ *
+ * Prints a progress line (stderr) while running, then the tables; writes
+ * bench/results/latest.json; on a full run also docs/performance.md and its charts in docs/perf/.
+ * The last line on stdout is one JSON object with every headline figure and ratio.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs, USAGE } from './lib/args.js';
+import { describeMachine } from './lib/machine.js';
+import { clearProgress, progress } from './lib/progress.js';
+import { killAllChildren } from './lib/spawn.js';
+import { CHARTS_DIR, DOCS_DIR, RESULTS_DIR, REPO_ROOT } from './lib/paths.js';
+import { buildHeadline } from './lib/headline.js';
+import { buildTables } from './lib/tables.js';
+import { textTable } from './lib/format.js';
+import { renderCharts } from './lib/charts.js';
+import { renderPerformanceMd } from './lib/report.js';
+import type { BenchResults } from './lib/results.js';
+import type { BenchContext } from './workloads/context.js';
+import { runBulk } from './workloads/bulk.js';
+import { runPingPong } from './workloads/pingpong.js';
+import { runImpair } from './workloads/impair.js';
+import { runMany } from './workloads/many.js';
+import { runChat } from './workloads/chat.js';
+
+process.on('SIGINT', () => {
+  killAllChildren();
+  clearProgress();
+  process.stderr.write('interrupted\n');
+  process.exit(130);
+});
+process.on('exit', killAllChildren);
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  if (args.help) {
+    console.log(USAGE);
+    return;
+  }
+  const started = new Date();
+  const machine = describeMachine();
+  const ctx: BenchContext = { quick: args.quick, contenders: args.contenders, unavailable: new Map(), notes: [] };
+  const flags = process.argv.slice(2).join(' ');
+  const results: BenchResults = {
+    schema: 1,
+    startedAt: started.toISOString(),
+    finishedAt: '',
+    durationSeconds: 0,
+    quick: args.quick,
+    command: `node --import tsx bench/run.ts${flags ? ' ' + flags : ''}`,
+    machine,
+    contenders: {},
+    notes: ctx.notes,
+    workloads: {},
+    headline: {},
+  };
+  progress(`${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}${args.quick ? ', quick mode' : ''}`);
+  if (machine.cores <= 2) {
+    ctx.notes.push(`${machine.cores} logical CPUs shared by up to 3 benchmark processes and anything else running: expect noise`);
+  }
+
+  if (args.only.includes('bulk')) results.workloads.bulk = await runBulk(ctx);
+  if (args.only.includes('pingpong')) results.workloads.pingpong = await runPingPong(ctx);
+  if (args.only.includes('impair')) results.workloads.impair = await runImpair(ctx);
+  if (args.only.includes('many')) results.workloads.many = await runMany(ctx);
+  if (args.only.includes('chat')) results.workloads.chat = await runChat(ctx);
+
+  for (const name of args.contenders) {
+    const reason = ctx.unavailable.get(name);
+    results.contenders[name] = reason === undefined ? { available: true } : { available: false, reason };
+  }
+  const finished = new Date();
+  results.finishedAt = finished.toISOString();
+  results.durationSeconds = (finished.getTime() - started.getTime()) / 1000;
+  results.headline = buildHeadline(results);
+
+  progress('rendering charts');
+  const tables = buildTables(results);
+  const charts = await renderCharts(results);
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  writeFileSync(path.join(RESULTS_DIR, 'latest.json'), JSON.stringify(results, null, 2) + '\n');
+  // Charts of runs that do not update the docs stay beside the results (CI still renders them).
+  const chartDir = args.docs ? CHARTS_DIR : RESULTS_DIR;
+  mkdirSync(chartDir, { recursive: true });
+  for (const [file, svg] of charts) writeFileSync(path.join(chartDir, file), svg);
+  if (args.docs) {
+    writeFileSync(path.join(CHARTS_DIR, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+    writeFileSync(path.join(DOCS_DIR, 'performance.md'), renderPerformanceMd(results, tables, [...charts.keys()]));
+  }
+  clearProgress();
+
+  const out: string[] = [''];
+  for (const t of tables) out.push(textTable(t.title, t.header, t.rows), '');
+  const targets = Object.entries(results.headline).filter(([k]) => k.startsWith('target.'));
+  out.push(textTable('Targets (issue 6)', ['target', 'verdict'], targets.map(([k, v]) => [k.slice(7), String(v)])), '');
+  if (ctx.notes.length > 0) out.push('Notes:', ...ctx.notes.map((n) => `  - ${n.replace(/\s+/g, ' ').slice(0, 300)}`), '');
+  const rel = (p: string): string => path.relative(REPO_ROOT, p);
+  out.push(`Results: ${rel(path.join(RESULTS_DIR, 'latest.json'))}; charts: ${rel(chartDir)}/*.svg${args.docs ? `; docs: ${rel(path.join(DOCS_DIR, 'performance.md'))}` : ''}`);
+  out.push(`Took ${Math.round(results.durationSeconds)} s.`);
+  console.log(out.join('\n'));
+  // The last line: one JSON object with every headline figure and ratio.
+  console.log(JSON.stringify(results.headline));
+}
+
+main().catch((err: unknown) => {
+  killAllChildren();
+  clearProgress();
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});
