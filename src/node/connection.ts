@@ -41,6 +41,8 @@ export interface ConnectionHost {
   scheduleFlush(record: EndpointConnection): void;
   /** Drain now (destroy: the RESET must leave before the socket may close). */
   flushNow(record: EndpointConnection): void;
+  /** `send()` returned false: check this connection for 'drain' after each flush. */
+  watchDrain(conn: Connection): void;
   readonly highWaterMark: number;
   readonly maxQueuedBytes: number;
   readonly maxMessageSize: number;
@@ -141,7 +143,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.record.core.send(bytes, delivery);
     this.host.scheduleFlush(this.record);
     if (this.record.core.bufferedAmount >= this.host.highWaterMark) {
-      this.needDrain = true;
+      if (!this.needDrain) {
+        this.needDrain = true;
+        this.host.watchDrain(this);
+      }
       return false;
     }
     return true;
@@ -290,12 +295,20 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     }
   }
 
-  /** @internal Called after the endpoint drained this connection: maybe emit 'drain'. */
-  checkDrain(): void {
-    if (this.needDrain && !this.finished && this.record.core.bufferedAmount < this.host.highWaterMark) {
+  /**
+   * @internal Called after the endpoint flushed: emit 'drain' once the queue is below the
+   * high-water mark. Returns true while still waiting.
+   */
+  checkDrain(): boolean {
+    if (!this.needDrain) return false;
+    if (this.finished) {
       this.needDrain = false;
-      this.emit('drain');
+      return false;
     }
+    if (this.record.core.bufferedAmount >= this.host.highWaterMark) return true;
+    this.needDrain = false;
+    this.emit('drain');
+    return this.needDrain;
   }
 
   /** @internal The endpoint is going away: end this connection now, with `err`. */

@@ -56,6 +56,8 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   private readonly core: EndpointCore;
   private readonly clock: Clock;
   private readonly live = new Set<Connection>();
+  /** Connections whose send() returned false: checked for 'drain' after each flush. */
+  private readonly drainWatch = new Set<Connection>();
   private readonly pending = new Map<number, PendingConnect>();
   private readonly host: ConnectionHost;
   private timer: TimerHandle | null = null;
@@ -112,6 +114,9 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
       flushNow: (record) => {
         this.core.touch(record);
         this.flush();
+      },
+      watchDrain: (conn) => {
+        this.drainWatch.add(conn);
       },
       highWaterMark: options.highWaterMark,
       maxQueuedBytes: options.maxQueuedBytes,
@@ -250,7 +255,9 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     } finally {
       this.flushing = false;
     }
-    for (const c of this.live) c.checkDrain();
+    for (const c of this.drainWatch) {
+      if (!c.checkDrain()) this.drainWatch.delete(c);
+    }
     this.rearm();
     if (this.state === 'closing' && this.core.idle) this.finishClose(undefined);
   }
