@@ -1,11 +1,15 @@
 import { checksum } from './checksum.js';
 import { frameSize, readFrames, writeFrame, writeU16, writeU32 } from './frames.js';
 import { Reader } from './reader.js';
+import { VARINT_MAX } from './varint.js';
+
+const textEncoder = new TextEncoder();
 import {
   CHECKSUM_SIZE,
   CID_SIZE,
   DATA_HEADER_SIZE,
   MAX_COOKIE_SIZE,
+  MAX_REASON_SIZE,
   MAX_UDP_PAYLOAD,
   MIN_INITIAL_SIZE,
   PROTOCOL_VERSION,
@@ -14,6 +18,7 @@ import {
   TRANSPORT_PARAMS_SIZE,
   type ConnectionId,
   type DecodeResult,
+  type Frame,
   type Packet,
   type RejectReason,
   type TransportParams,
@@ -129,6 +134,7 @@ export function packetSize(packet: Packet): number {
  * never the result of peer input).
  */
 export function encodePacket(packet: Packet): Uint8Array {
+  checkPacket(packet);
   const size = packetSize(packet);
   if (size > MAX_UDP_PAYLOAD) throw new RangeError(`packet of ${size} bytes exceeds a UDP datagram`);
   const buf = new Uint8Array(size);
@@ -178,6 +184,110 @@ export function encodePacket(packet: Packet): Uint8Array {
       break;
   }
   return seal(buf, o);
+}
+
+// ------------------------------------------------------------------ encoder argument checks
+
+/*
+ * encodePacket promises a RangeError for out-of-range fields. Without these checks the writers
+ * would silently wrap or truncate (a u32 of 2^32 becomes 0, a 256-entry version list gets a
+ * count of 0, a 1,025-byte reason is written but rejected by every decoder), producing packets
+ * the peer discards as malformed, which is much harder to debug than an exception here.
+ */
+
+function checkUint(value: number, max: number, name: string): void {
+  if (!Number.isInteger(value) || value < 0 || value > max) {
+    throw new RangeError(`${name} must be an integer in [0, ${max}], got ${value}`);
+  }
+}
+
+const U8 = 0xff;
+const U16 = 0xffff;
+const U32 = 0xffff_ffff;
+const U64 = (1n << 64n) - 1n;
+
+function checkCid(cid: ConnectionId, name: string): void {
+  if (cid < 0n || cid > U64) throw new RangeError(`${name} must be a 64-bit unsigned integer`);
+}
+
+function checkBytes(bytes: Uint8Array, length: number, name: string): void {
+  if (bytes.length !== length) throw new RangeError(`${name} must be ${length} bytes, got ${bytes.length}`);
+}
+
+function checkParams(p: TransportParams): void {
+  checkUint(p.maxDatagramSize, U16, 'maxDatagramSize');
+  checkUint(p.initialWindow, U32, 'initialWindow');
+  checkUint(p.idleTimeout, U32, 'idleTimeout');
+  checkUint(p.initialPacketNumber, U32, 'initialPacketNumber');
+  checkUint(p.initialTsn, U32, 'initialTsn');
+  checkBytes(p.resetToken, RESET_TOKEN_SIZE, 'resetToken');
+}
+
+function checkFrame(f: Frame): void {
+  switch (f.type) {
+    case 'ping':
+    case 'close':
+      return;
+    case 'ack':
+      checkUint(f.largest, U32, 'ack.largest');
+      checkUint(f.ackDelay, VARINT_MAX, 'ack.ackDelay');
+      checkUint(f.maxTsn, U32, 'ack.maxTsn');
+      checkUint(f.firstRange, VARINT_MAX, 'ack.firstRange');
+      if (f.ranges.length % 2 !== 0) throw new RangeError('ack.ranges must hold (gap, length) pairs');
+      for (const n of f.ranges) checkUint(n, VARINT_MAX, 'ack.ranges[]');
+      return;
+    case 'reset':
+      checkUint(f.code, U16, 'reset.code');
+      if (textEncoder.encode(f.reason).length > MAX_REASON_SIZE) {
+        throw new RangeError(`reset.reason exceeds ${MAX_REASON_SIZE} UTF-8 bytes`);
+      }
+      return;
+    case 'data':
+      checkUint(f.tsn, U32, 'data.tsn');
+      checkUint(f.payload.length, U16, 'data.payload.length');
+      return;
+    case 'unreliable':
+      checkUint(f.messageId, U32, 'unreliable.messageId');
+      checkUint(f.count, VARINT_MAX, 'unreliable.count');
+      checkUint(f.index, VARINT_MAX, 'unreliable.index');
+      if (f.count === 0 || f.index >= f.count) throw new RangeError('unreliable frames need 0 <= index < count');
+      checkUint(f.payload.length, U16, 'unreliable.payload.length');
+      return;
+  }
+}
+
+function checkPacket(packet: Packet): void {
+  switch (packet.type) {
+    case 'initial':
+      checkUint(packet.version, U8, 'version');
+      checkCid(packet.scid, 'scid');
+      checkParams(packet.params);
+      checkUint(packet.cookie.length, MAX_COOKIE_SIZE, 'cookie.length');
+      return;
+    case 'retry':
+      checkCid(packet.dcid, 'dcid');
+      checkUint(packet.cookie.length, MAX_COOKIE_SIZE, 'cookie.length');
+      return;
+    case 'accept':
+      checkCid(packet.dcid, 'dcid');
+      checkCid(packet.scid, 'scid');
+      checkParams(packet.params);
+      return;
+    case 'data':
+      checkCid(packet.dcid, 'dcid');
+      checkUint(packet.packetNumber, U32, 'packetNumber');
+      for (const f of packet.frames) checkFrame(f);
+      return;
+    case 'stateless-reset':
+      checkCid(packet.dcid, 'dcid');
+      checkBytes(packet.token, RESET_TOKEN_SIZE, 'token');
+      return;
+    case 'version-negotiation':
+      checkCid(packet.dcid, 'dcid');
+      checkUint(packet.versions.length, U8, 'versions.length');
+      for (const v of packet.versions) checkUint(v, U8, 'versions[]');
+      return;
+  }
 }
 
 function reject(reason: RejectReason): DecodeResult<never> {
