@@ -62,6 +62,8 @@ const RETRYABLE: ReadonlySet<RequestType> = new Set(['send', 'history', 'who', '
 
 export class ChatClient extends EventEmitter<ChatClientEvents> {
   user: string | null = null;
+  /** Pushed messages ignored because they had been shown already (a backlog resent after a reconnect). */
+  duplicatesDropped = 0;
   private token: string | null = null;
   private link: Link | null = null;
   private nextId = 1;
@@ -239,7 +241,10 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
 
   private onChatMessage(event: Extract<ServerEvent, { type: 'message' }>): void {
     const seen = this.lastSeen.get(event.group) ?? 0;
-    if (event.messageId <= seen) return; // already shown (a backlog resent after a reconnect)
+    if (event.messageId <= seen) {
+      this.duplicatesDropped++; // already shown (a backlog resent after a reconnect)
+      return;
+    }
     this.lastSeen.set(event.group, event.messageId);
     this.emit('message', { group: event.group, messageId: event.messageId, from: event.from, text: event.text, sentAt: event.sentAt });
     this.receiptsDue.add(event.group);

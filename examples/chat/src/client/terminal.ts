@@ -3,7 +3,7 @@
  * while the user is typing first clears the prompt line, prints, then redraws the prompt with the
  * half-typed input intact. On a pipe: no prompt, plain lines, so scripts and tests read clean
  * output. Lines are handled one at a time, in order: a script's `/login` finishes before its
- * `/send` starts.
+ * `/send` starts. Lines that arrive before `run()` (while connecting) are kept, not lost.
  */
 import * as readline from 'node:readline';
 
@@ -18,8 +18,26 @@ export interface TerminalIO {
 export function createTerminal(input: NodeJS.ReadableStream & { isTTY?: boolean }, output: NodeJS.WriteStream): TerminalIO {
   const interactive = Boolean(input.isTTY && output.isTTY);
   const rl = readline.createInterface({ input, output, terminal: interactive });
+  const queue: string[] = [];
+  let inputEnded = false;
+  let wake: (() => void) | null = null;
+  let handling = false;
   let prompt = '> ';
-  let busy = false;
+
+  rl.on('line', (line) => {
+    queue.push(line);
+    wake?.();
+  });
+  rl.on('close', () => {
+    inputEnded = true;
+    wake?.();
+  });
+
+  const showPrompt = (): void => {
+    if (!interactive || inputEnded) return;
+    rl.setPrompt(prompt);
+    rl.prompt(true);
+  };
 
   const print = (line: string): void => {
     if (!interactive) {
@@ -29,54 +47,30 @@ export function createTerminal(input: NodeJS.ReadableStream & { isTTY?: boolean 
     readline.clearLine(output, 0);
     readline.cursorTo(output, 0);
     output.write(line + '\n');
-    // Redraw prompt and whatever the user had typed, cursor where it was.
-    if (!busy) rl.prompt(true);
+    // Redraw the prompt and whatever the user had typed so far, cursor where it was.
+    if (!handling) showPrompt();
   };
 
-  const run = (handle: (line: string) => Promise<boolean>): Promise<void> =>
-    new Promise((resolve) => {
-      const queue: string[] = [];
-      let draining = false;
-      let ended = false;
-      const finish = (): void => {
-        rl.close();
-        resolve();
-      };
-      const drain = async (): Promise<void> => {
-        if (draining) return;
-        draining = true;
-        while (queue.length > 0) {
-          busy = true;
-          const keepGoing = await handle(queue.shift() ?? '');
-          busy = false;
-          if (!keepGoing) {
-            ended = true;
-            queue.length = 0;
-            finish();
-            return;
-          }
-        }
-        draining = false;
-        if (ended) finish();
-        else if (interactive) {
-          rl.setPrompt(prompt);
-          rl.prompt(true);
-        }
-      };
-      rl.on('line', (line) => {
-        queue.push(line);
-        void drain();
-      });
-      rl.on('close', () => {
-        if (ended) return;
-        ended = true;
-        if (!draining) resolve();
-      });
-      if (interactive) {
-        rl.setPrompt(prompt);
-        rl.prompt();
+  const run = async (handle: (line: string) => Promise<boolean>): Promise<void> => {
+    showPrompt();
+    for (;;) {
+      const line = queue.shift();
+      if (line === undefined) {
+        if (inputEnded) return;
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = null;
+        continue;
       }
-    });
+      handling = true;
+      const keepGoing = await handle(line);
+      handling = false;
+      if (!keepGoing) {
+        rl.close();
+        return;
+      }
+      if (queue.length === 0) showPrompt();
+    }
+  };
 
   return {
     print,

@@ -12,7 +12,6 @@ import { ChatServer } from './chat-server.js';
 import { streamLogger } from './log.js';
 import { OWASP_SCRYPT, PasswordHasher, type ScryptParams } from './passwords.js';
 import { Store } from './store.js';
-import { testEndpointOptions } from './test-impairment.js';
 
 const HELP = `usage: chat-server [--db ./chat.db] [--host 127.0.0.1] [--port 7777] [--synchronous normal|full]`;
 
@@ -41,7 +40,11 @@ async function main(): Promise<void> {
   const store = new Store(dbFile, { synchronous });
   const hasher = new PasswordHasher({ params: scryptParams(log) });
   const server = new ChatServer({ store, hasher, log });
-  const transport = new ReliableDgramTransport({ endpointOptions: testEndpointOptions(log) });
+  // The stateless-reset key outlives the process: after a crash or restart, a client's packets on
+  // its old connection are answered with a valid reset, so it reconnects at once instead of
+  // waiting for its idle timeout.
+  const resetKey = store.secret('transport-reset-key', 32);
+  const transport = new ReliableDgramTransport({ endpointOptions: () => ({ resetKey }) });
   const listener = await transport.listen(host, port);
   server.attach(listener);
   log('start', { db: dbFile, schema: store.schema.to, users: store.userCount(), listen: `${listener.host}:${listener.port}`, pid: process.pid });

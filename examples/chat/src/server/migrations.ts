@@ -53,6 +53,14 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX messages_by_group ON messages(group_id, id);
   `,
+  // 2: server secrets that must survive a restart (the transport's stateless-reset key, so that
+  // clients of a restarted server learn at once that their old connection is gone).
+  `
+  CREATE TABLE secrets (
+    name  TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export function migrate(db: BetterSqlite3.Database): { from: number; to: number } {

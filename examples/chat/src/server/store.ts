@@ -3,6 +3,7 @@
  * method returns, its transaction is committed (WAL mode), which is what lets the server
  * acknowledge a message only after it is durable against a crash of the process.
  */
+import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { ChatError } from '../protocol/codes.js';
 import { LIMITS } from '../protocol/limits.js';
@@ -95,6 +96,15 @@ export class Store {
 
   close(): void {
     if (this.db.open) this.db.close();
+  }
+
+  /** A random secret kept in the database, created on first use. */
+  secret(name: string, bytes: number): Buffer {
+    const row = this.sql('SELECT value FROM secrets WHERE name = ?').get(name) as { value: Buffer } | undefined;
+    if (row) return row.value;
+    const value = randomBytes(bytes);
+    this.sql('INSERT INTO secrets (name, value) VALUES (?, ?)').run(name, value);
+    return value;
   }
 
   // ---- users ----

@@ -29,6 +29,13 @@ interface RdEndpoint {
 export type EndpointOptions = Record<string, unknown>;
 type CreateEndpoint = (options?: EndpointOptions) => Promise<RdEndpoint>;
 
+/**
+ * Messages above 1 MiB are refused by the transport itself (its default is 16 MiB); the chat's
+ * own limit (LIMITS.maxRequestBytes, 64 KiB) is checked above it, so a request between the two
+ * gets a TOO_LARGE reply rather than a dropped connection.
+ */
+const CHAT_ENDPOINT_DEFAULTS: EndpointOptions = { maxMessageSize: 1024 * 1024 };
+
 let loaded: Promise<CreateEndpoint> | undefined;
 
 async function createEndpoint(options: EndpointOptions): Promise<RdEndpoint> {
@@ -39,7 +46,7 @@ async function createEndpoint(options: EndpointOptions): Promise<RdEndpoint> {
     }
     return create;
   });
-  return (await loaded)(options);
+  return (await loaded)({ ...CHAT_ENDPOINT_DEFAULTS, ...options });
 }
 
 class ConnectionLink implements Link {

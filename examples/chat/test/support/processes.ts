@@ -1,0 +1,97 @@
+/**
+ * Runs the real `chat-server` and `chat-client` commands as child processes and talks to them
+ * through stdin/stdout, the way a user or a shell script would. Every wait is bounded.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const BIN = fileURLToPath(new URL('../../bin/', import.meta.url));
+const DEFAULT_WAIT_MS = 15_000;
+
+/** Test-only scrypt cost for spawned servers (the explicit, documented env var). */
+export const TEST_SERVER_ENV = { CHAT_INSECURE_SCRYPT_LOG2N: '10' };
+
+export class LineProcess {
+  readonly lines: string[] = [];
+  private readonly waiters = new Set<() => void>();
+  private partial = '';
+  exited: Promise<number | null>;
+  stderr = '';
+
+  constructor(readonly name: string, readonly child: ChildProcessWithoutNullStreams) {
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      const parts = (this.partial + chunk).split('\n');
+      this.partial = parts.pop() ?? '';
+      this.lines.push(...parts);
+      for (const wake of [...this.waiters]) wake();
+    });
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => (this.stderr += chunk));
+    this.exited = new Promise((resolve) => child.on('exit', (code) => {
+      for (const wake of [...this.waiters]) wake();
+      resolve(code);
+    }));
+  }
+
+  write(line: string): void {
+    this.child.stdin.write(line + '\n');
+  }
+
+  /**
+   * Waits for a line matching `pattern` at index >= `from` (default: anywhere not yet consumed
+   * by an earlier wait with the same cursor). Returns the line's index.
+   */
+  async waitFor(pattern: RegExp | string, from = 0, timeoutMs = DEFAULT_WAIT_MS): Promise<number> {
+    const match = (l: string): boolean => (typeof pattern === 'string' ? l === pattern : pattern.test(l));
+    const started = Date.now();
+    for (;;) {
+      const index = this.lines.findIndex((l, i) => i >= from && match(l));
+      if (index >= 0) return index;
+      const left = timeoutMs - (Date.now() - started);
+      if (left <= 0 || this.child.exitCode !== null) {
+        throw new Error(`${this.name}: no line matching ${String(pattern)} after ${timeoutMs} ms.\nOutput:\n${this.lines.join('\n')}\nstderr:\n${this.stderr}`);
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, left);
+        function done(): void {
+          clearTimeout(timer);
+          waiters.delete(done);
+          resolve();
+        }
+        const waiters = this.waiters;
+        waiters.add(done);
+      });
+    }
+  }
+
+  /** Sends a command and waits for its result line, searching only output after the command. */
+  async command(line: string, expect: RegExp | string, timeoutMs = DEFAULT_WAIT_MS): Promise<string> {
+    const from = this.lines.length;
+    this.write(line);
+    const index = await this.waitFor(expect, from, timeoutMs);
+    return this.lines[index] ?? '';
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    return this.exited;
+  }
+}
+
+export async function startServer(dbFile: string, port = 0, env: Record<string, string> = {}): Promise<{ proc: LineProcess; port: number }> {
+  const child = spawn(process.execPath, [BIN + 'chat-server.js', '--db', dbFile, '--host', '127.0.0.1', '--port', String(port)], {
+    env: { ...process.env, ...TEST_SERVER_ENV, ...env },
+  });
+  const proc = new LineProcess('server', child);
+  const index = await proc.waitFor(/ start .*listen=127\.0\.0\.1:\d+/);
+  const bound = /listen=127\.0\.0\.1:(\d+)/.exec(proc.lines[index] ?? '');
+  return { proc, port: Number(bound?.[1]) };
+}
+
+export async function startClient(name: string, port: number): Promise<LineProcess> {
+  const child = spawn(process.execPath, [BIN + 'chat-client.js', '--server', `127.0.0.1:${port}`], { env: process.env });
+  const proc = new LineProcess(name, child);
+  await proc.waitFor(/^\* connected to /);
+  return proc;
+}
