@@ -1,7 +1,8 @@
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { decodePacket, packetSize } from '../../src/wire/packet.js';
+import { CookieJar, resetTokenFor } from '../../src/core/cookie.js';
+import { decodePacket, packetSize, seal } from '../../src/wire/packet.js';
 import { Reader } from '../../src/wire/reader.js';
 import { FrameType, PacketType, type Frame, type Packet } from '../../src/wire/types.js';
 import { comparable, fromHex, toHex } from '../wire/helpers.js';
@@ -250,5 +251,21 @@ describe('docs/protocol.md examples', () => {
     expect(quoted).toBeDefined();
     const ack = examples.find((e) => e.name === 'data-ack')!;
     expect(toHex(ack.bytes.subarray(14, ack.bytes.length - 4))).toBe(quoted!.replace(/ /g, ''));
+  });
+
+  it('the cookie and reset-token recipes of §10.3 and §11 are what the endpoint computes', () => {
+    const jar = new CookieJar({ randomBytes: (n) => new Uint8Array(n).fill(0x33), now: 1_000_000 });
+    expect(toHex(jar.mint(1_000_500, '192.0.2.1', 50000, CLIENT_CID))).toBe(toHex(cookie()));
+    expect(toHex(resetTokenFor(new Uint8Array(32).fill(0x11), CLIENT_CID))).toBe(toHex(CLIENT_TOKEN));
+    expect(toHex(resetTokenFor(new Uint8Array(32).fill(0x22), SERVER_CID))).toBe(toHex(SERVER_TOKEN));
+  });
+
+  it('the CRC-32 is the documented one (check value of "123456789")', () => {
+    // A 9-byte "datagram" body sealed by the wire code carries the check value as its trailer.
+    const body = te.encode('123456789');
+    const buf = new Uint8Array(body.length + 4);
+    buf.set(body);
+    expect(toHex(seal(buf, body.length).subarray(body.length))).toBe('cbf43926');
+    expect(doc).toContain('0xCBF43926');
   });
 });
