@@ -1,0 +1,56 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Endpoint } from '../../src/index.js';
+import { realClock, type Clock, type TimerHandle } from '../../src/index.js';
+import { destroyAll, gc, loopbackEndpoint, memoryInUse, within } from './helpers.js';
+
+/** realClock, counting the timers armed through it. */
+function countingClock() {
+  const active = new Set<TimerHandle>();
+  const counts = { armed: 0, maxActive: 0 };
+  const clock: Clock = {
+    now: () => realClock.now(),
+    setTimer(deadline, fn) {
+      const handle: TimerHandle = realClock.setTimer(deadline, () => {
+        active.delete(handle);
+        fn();
+      });
+      active.add(handle);
+      counts.armed++;
+      counts.maxActive = Math.max(counts.maxActive, active.size);
+      return handle;
+    },
+    clearTimer(handle) {
+      active.delete(handle);
+      realClock.clearTimer(handle);
+    },
+  };
+  return { clock, counts, active };
+}
+
+describe('many connections, one timer', () => {
+  const endpoints: Endpoint[] = [];
+  afterEach(() => destroyAll(endpoints));
+
+  it('1,000 connections share one timer per endpoint and cost little memory each when idle', async () => {
+    const serverClock = countingClock();
+    const server = await loopbackEndpoint(endpoints, { clock: serverClock.clock });
+    const client = await loopbackEndpoint(endpoints, { maxPendingConnects: 1000 });
+    const port = server.address().port;
+    gc();
+    const before = memoryInUse();
+    const conns = await within(20_000, 'connect 1,000', Promise.all(Array.from({ length: 1000 }, () => client.connect(port, '127.0.0.1'))));
+    conns.forEach((c, i) => c.send(Buffer.from(`hello ${i}`)));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(server.connections.length).toBe(1000);
+    gc();
+    // Both sides' state for 1,000 connections (2,000 engines).
+    const perConnection = (memoryInUse() - before) / 2000;
+    expect(perConnection).toBeLessThan(16 * 1024);
+    // Never more than one timer armed by the server endpoint, however many connections.
+    expect(serverClock.counts.maxActive).toBe(1);
+    expect(serverClock.active.size).toBeLessThanOrEqual(1);
+    await within(20_000, 'close', client.close());
+    await within(20_000, 'server close', server.close());
+    expect(serverClock.active.size).toBe(0);
+  }, 40_000);
+});
