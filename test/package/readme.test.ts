@@ -64,7 +64,7 @@ describe('README.md quick start', () => {
         }),
       );
       const tsc = join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
-      const result = await run(process.execPath, [tsc, '-p', tsconfig], 30_000);
+      const result = await run(process.execPath, [tsc, '-p', tsconfig], 50_000);
       expect(result.stdout + result.stderr).toBe('');
       expect(result.code).toBe(0);
     });
