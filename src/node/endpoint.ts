@@ -65,7 +65,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   private flushing = false;
   private flushScheduled = false;
   private state: 'open' | 'closing' | 'closed' = 'open';
-  private readonly closeWaiters: (() => void)[] = [];
+  private readonly closeWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   private sendErrors = 0;
   /** socket.send() calls whose callback has not run yet: the socket closes only after them. */
   private sendsInFlight = 0;
@@ -170,10 +170,14 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     return this.resolveHost(target).then((address) => this.startConnect(address, port, signal));
   }
 
-  /** Graceful close: refuse new connections, close every connection, then the socket. */
+  /**
+   * Graceful close: refuse new connections, close every connection (each waits until what it
+   * sent was acknowledged, or until its idle timeout if the peer is gone), then the socket.
+   * Rejects if the endpoint fails meanwhile (socket error).
+   */
   close(): Promise<void> {
     if (this.state === 'closed') return Promise.resolve();
-    const done = new Promise<void>((resolve) => this.closeWaiters.push(resolve));
+    const done = new Promise<void>((resolve, reject) => this.closeWaiters.push({ resolve, reject }));
     if (this.state === 'open') {
       this.state = 'closing';
       this.core.close(this.clock.now());
@@ -354,7 +358,11 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     if (err) this.emit('error', err);
     const done = (): void => {
       this.emit('close');
-      for (const resolve of this.closeWaiters.splice(0)) resolve();
+      // A close() still waiting learns whether the endpoint ended cleanly.
+      for (const w of this.closeWaiters.splice(0)) {
+        if (err) w.reject(err);
+        else w.resolve();
+      }
     };
     // Datagrams handed to the socket (the last ACKs, RESETs) leave before it closes: dgram
     // drops sends still pending when close() is called.

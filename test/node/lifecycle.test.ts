@@ -90,6 +90,31 @@ describe('connect()', () => {
   });
 });
 
+describe('udp6', () => {
+  const endpoints: Endpoint[] = [];
+  afterEach(() => destroyAll(endpoints));
+
+  it('binds udp6 and connects over ::1 (default host of a udp6 endpoint)', async (ctx) => {
+    let server: Endpoint;
+    try {
+      server = await createEndpoint({ type: 'udp6', host: '::1' });
+    } catch {
+      ctx.skip(); // no IPv6 loopback here
+      return;
+    }
+    endpoints.push(server);
+    server.on('connection', (c) => c.on('message', (m) => c.send(m)));
+    const client = await createEndpoint({ type: 'udp6' });
+    endpoints.push(client);
+    expect(client.address().family).toBe('IPv6');
+    const conn = await within(5000, 'connect', client.connect(server.address().port));
+    expect(conn.remoteAddress).toBe('::1');
+    conn.send('six');
+    const [m] = (await within(5000, 'echo', once(conn, 'message'))) as [Buffer];
+    expect(m.toString()).toBe('six');
+  });
+});
+
 describe('connection lifecycle', () => {
   const endpoints: Endpoint[] = [];
   afterEach(() => destroyAll(endpoints));
