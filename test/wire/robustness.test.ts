@@ -112,6 +112,19 @@ describe('decodePacket on arbitrary input', () => {
     );
   });
 
+  it('truncations of maximum-size datagrams are rejected (sampled lengths)', () => {
+    fc.assert(
+      fc.property(arb.jumboDataPacket, fc.array(fc.nat(), { minLength: 20, maxLength: 20 }), (p, picks) => {
+        const datagram = encodePacket(p);
+        for (const pick of picks) {
+          const length = datagram.length - 1 - (pick % 64 === 0 ? pick % datagram.length : pick % 64);
+          expect(decodePacket(datagram.subarray(0, Math.max(0, length))).ok).toBe(false);
+        }
+      }),
+      { seed: 42, numRuns: 10 },
+    );
+  });
+
   it('every single-bit flip of a valid datagram is rejected by the checksum', () => {
     fc.assert(
       fc.property(smallPacket, (p) => {
