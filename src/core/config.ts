@@ -20,7 +20,7 @@ export const DEFAULT_CORE_CONFIG: Readonly<CoreConfig> = {
   ackEveryPackets: 2,
   idleTimeout: 30_000,
   keepAliveInterval: 10_000,
-  congestion: 'newreno',
+  congestion: 'bbr',
   pacing: true,
   maxUnreliableReassembly: 16 * 1024 * 1024,
   random: Math.random,

@@ -23,6 +23,7 @@ import { GRANULARITY, RttEstimator } from './rtt.js';
 import { PacketState, SentPackets, type SentFragment, type SentPacket } from './sent-packets.js';
 import { UnreliableReassembly } from './unreliable-reassembly.js';
 import type {
+  AckEvent,
   CloseError,
   CongestionController,
   ConnectionStats,
@@ -156,6 +157,12 @@ export class ConnectionCore {
   private lastAckElicitingSentAt = -Infinity;
   private largestAckedPn = -1;
   private firstRttSampleAt = -1;
+  // Delivery-rate estimation (draft-cheng-iccrg-delivery-rate-estimation).
+  private delivered = 0;
+  private deliveredTime = 0;
+  private firstSentTime = 0;
+  /** Non-zero while the sender is application-limited: the `delivered` value that ends it. */
+  private appLimitedUntil = 0;
 
   // --- lifecycle
   private lastReceivedAt: number;
@@ -221,7 +228,7 @@ export class ConnectionCore {
     this.unreliableIn = new UnreliableReassembly(config.maxUnreliableReassembly);
 
     this.rtt = new RttEstimator(config.initialRtt);
-    this.cc = createCongestionController(config.congestion, this.maxDatagram);
+    this.cc = createCongestionController(config.congestion, this.maxDatagram, config.initialRtt);
 
     // RFC 9000 §10.1: the effective idle timeout is the smaller of the two announced values.
     const idles = [config.idleTimeout, remote.idleTimeout].filter((t) => t > 0);
@@ -419,6 +426,7 @@ export class ConnectionCore {
     if (this.pendingReset) return this.buildReset();
     if (this._state === 'closed') return null;
     this.pacingDeadline = Infinity;
+    if (this.closeRequested) this.maybeQueueClose();
 
     const ackDue =
       this.ackElicitingSinceAck > 0 && (this.ackNow || now >= this.ackDeadline)
@@ -429,6 +437,11 @@ export class ConnectionCore {
     }
     const probe = this.probesDue > 0;
     const hasData = this.hasSendableData();
+    if (!hasData && this.bytesInFlight < this.cc.window) {
+      // Nothing to send with room in the window: rate samples from now on measure the
+      // application, not the network (draft-cheng §3.4).
+      this.appLimitedUntil = Math.max(this.delivered + this.bytesInFlight, 1);
+    }
     let mayAddData = hasData || probe;
     if (mayAddData && !probe) {
       if (this.bytesInFlight + this.maxDatagram > this.cc.window) {
@@ -486,6 +499,9 @@ export class ConnectionCore {
   // ------------------------------------------------------------------ receiving frames
 
   private handleFrame(now: number, frame: Frame): void {
+    // After the close completed only the CLOSE handshake matters (a late datagram of the peer's
+    // is not delivered once the application was told the connection is closed).
+    if (this._state === 'draining' && frame.type !== 'close' && frame.type !== 'ack') return;
     switch (frame.type) {
       case 'ping':
         return;
@@ -542,6 +558,8 @@ export class ConnectionCore {
 
     let newlyAckedBytes = 0;
     let largestNewlyAcked: SentPacket | null = null;
+    /** The newly acknowledged packet sent last: it gives this ACK's delivery-rate sample. */
+    let sample: SentPacket | null = null;
     let ackElicitingNewlyAcked = false;
     let hi = largest;
     let lo = largest - frame.firstRange;
@@ -565,6 +583,11 @@ export class ConnectionCore {
         const p = this.sent.get(pn);
         if (p === null || p.state === PacketState.Acked) continue;
         const wasLost = p.state === PacketState.Lost;
+        this.delivered += p.size;
+        this.deliveredTime = now;
+        if (sample === null || p.delivered > sample.delivered || (p.delivered === sample.delivered && p.sentAt > sample.sentAt)) {
+          sample = p;
+        }
         if (!wasLost) {
           this.sent.markDone(p, PacketState.Acked);
           if (p.inFlight) {
@@ -584,14 +607,15 @@ export class ConnectionCore {
 
     if (largest > this.largestAckedPn) this.largestAckedPn = largest;
     // RFC 9002 §5.1: an RTT sample when the largest acknowledged is newly acked and ack-eliciting.
+    let rttSample = 0;
     if (largestNewlyAcked.pn === largest && ackElicitingNewlyAcked) {
       const ackDelay = Math.min(frame.ackDelay / 1000, this.config.maxAckDelay);
-      this.rtt.update(Math.max(now - largestNewlyAcked.sentAt, 0.001), ackDelay);
+      rttSample = Math.max(now - largestNewlyAcked.sentAt, 0.001);
+      this.rtt.update(rttSample, ackDelay);
       if (this.firstRttSampleAt < 0) this.firstRttSampleAt = now;
     }
-    if (newlyAckedBytes > 0) {
-      const appLimited = this.bytesInFlight + newlyAckedBytes < this.cc.window / 2;
-      this.cc.onAck(now, largestNewlyAcked.sentAt, newlyAckedBytes, this.rtt, appLimited);
+    if (newlyAckedBytes > 0 && sample !== null) {
+      this.cc.onAck(this.rateSample(now, sample, newlyAckedBytes, largestNewlyAcked.sentAt, rttSample));
     }
     this.detectLosses(now);
     this.ptoCount = 0;
@@ -603,6 +627,31 @@ export class ConnectionCore {
       this.flushedNotified = true;
       this.events.push({ type: 'flushed' });
     }
+  }
+
+  /**
+   * The delivery-rate sample of this ACK (draft-cheng-iccrg-delivery-rate-estimation §3.3): data
+   * delivered since `sample` was sent, over the longer of its send and ACK intervals, so that
+   * neither ACK compression nor send bursts inflate it.
+   */
+  private rateSample(now: number, sample: SentPacket, ackedBytes: number, newestSentAt: number, rttSample: number): AckEvent {
+    this.firstSentTime = sample.sentAt;
+    if (this.appLimitedUntil !== 0 && this.delivered > this.appLimitedUntil) this.appLimitedUntil = 0;
+    const interval = Math.max(sample.sentAt - sample.firstSentTime, now - sample.deliveredTime);
+    const deliveredBytes = this.delivered - sample.delivered;
+    const valid = interval > 0 && (!this.rtt.hasSample || interval >= this.rtt.min);
+    return {
+      now,
+      ackedBytes,
+      newestSentAt,
+      bytesInFlight: this.bytesInFlight,
+      delivered: this.delivered,
+      priorDelivered: sample.delivered,
+      deliveryRate: valid ? deliveredBytes / interval : 0,
+      appLimited: sample.appLimited,
+      rttSample,
+      rtt: this.rtt,
+    };
   }
 
   private onPacketContentAcked(p: SentPacket): void {
@@ -808,17 +857,17 @@ export class ConnectionCore {
         this.retransmit.length = 0;
         this.retransmitHead = 0;
       }
-      // 2. CLOSE, once everything before it is acknowledged.
+      // 2. Unreliable messages (latency-sensitive, never retransmitted).
+      o = this.writeUnreliable(buf, o, limit);
+      // 3. New reliable data, within the peer's credit.
+      o = this.writeNewData(buf, o, limit, pn, (f) => (fragments ??= []).push(f));
+      // 4. CLOSE, last: it is queued only once everything before it was sent and acknowledged.
       if (this.closeQueued && o + 1 <= limit) {
         buf[o++] = FrameType.Close;
         this.closeQueued = false;
         this.closeSentPn = pn;
         carriesClose = true;
       }
-      // 3. Unreliable messages (latency-sensitive, never retransmitted).
-      o = this.writeUnreliable(buf, o, limit);
-      // 4. New reliable data, within the peer's credit.
-      o = this.writeNewData(buf, o, limit, pn, (f) => (fragments ??= []).push(f));
       ackEliciting = o > 0 && (fragments !== null || carriesClose || this.wroteUnreliable);
       this.wroteUnreliable = false;
       if (!ackEliciting && this.probesDue > 0) {
@@ -835,6 +884,10 @@ export class ConnectionCore {
     if (retransmission) this.counters.packetsRetransmitted++;
     this.lastSentAt = now;
     if (ackEliciting) {
+      if (this.bytesInFlight === 0) {
+        this.firstSentTime = now;
+        this.deliveredTime = now;
+      }
       const packet: SentPacket = {
         pn,
         sentAt: now,
@@ -845,6 +898,10 @@ export class ConnectionCore {
         fragments,
         close: carriesClose,
         retransmission,
+        delivered: this.delivered,
+        deliveredTime: this.deliveredTime,
+        firstSentTime: this.firstSentTime,
+        appLimited: this.appLimitedUntil !== 0,
       };
       this.sent.push(pn, packet);
       this.bytesInFlight += size;
@@ -981,6 +1038,7 @@ export class ConnectionCore {
   private maybeQueueClose(): void {
     if (!this.closeRequested || this.closeSentPn >= 0 || this.closeQueued) return;
     if (this.queueHead < this.queue.length || this.unackedFragments > 0) return;
+    if (this.unreliableHead < this.unreliable.length) return;
     this.closeQueued = true;
   }
 

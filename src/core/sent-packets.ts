@@ -28,6 +28,16 @@ export interface SentPacket {
   close: boolean;
   /** Was part of the data in this packet a retransmission? */
   retransmission: boolean;
+  // Delivery-rate bookkeeping (draft-cheng-iccrg-delivery-rate-estimation §3.2), kept on the
+  // packet record itself so that sampling allocates nothing.
+  /** Connection's `delivered` when this packet was sent. */
+  delivered: number;
+  /** Connection's `deliveredTime` when this packet was sent. */
+  deliveredTime: number;
+  /** Send time of the first packet of the flight this one belongs to. */
+  firstSentTime: number;
+  /** Sent while the application was not keeping the pipe full. */
+  appLimited: boolean;
 }
 
 /**

@@ -7,7 +7,33 @@
 export type Delivery = 'ordered' | 'unordered' | 'unreliable';
 
 /** Congestion-control algorithm names built in. */
-export type CongestionAlgorithm = 'newreno' | 'none';
+export type CongestionAlgorithm = 'bbr' | 'newreno' | 'ledbat' | 'none';
+
+/**
+ * What one ACK told the sender, as a congestion controller sees it. `deliveryRate` is the
+ * delivery-rate sample of draft-cheng-iccrg-delivery-rate-estimation (bytes/ms), computed by
+ * the connection from per-packet bookkeeping.
+ */
+export interface AckEvent {
+  now: number;
+  /** Bytes newly acknowledged by this ACK. */
+  ackedBytes: number;
+  /** When the newest packet this ACK newly acknowledged was sent. */
+  newestSentAt: number;
+  /** Bytes in flight after this ACK. */
+  bytesInFlight: number;
+  /** Bytes acknowledged over the whole connection so far. */
+  delivered: number;
+  /** `delivered` when the newest acknowledged packet was sent (one round trip ago). */
+  priorDelivered: number;
+  /** Delivery rate over that interval, bytes/ms; 0 when there is no valid sample. */
+  deliveryRate: number;
+  /** The sample was limited by the application (too little data), not by the network. */
+  appLimited: boolean;
+  /** RTT sample taken from this ACK, ms, or 0 when it gave none. */
+  rttSample: number;
+  rtt: RttView;
+}
 
 /**
  * The contract between the loss-recovery machinery and a congestion controller
@@ -20,8 +46,8 @@ export interface CongestionController {
   readonly pacingRate: number;
   /** A packet that counts toward bytes in flight was sent. */
   onPacketSent(now: number, bytes: number, bytesInFlight: number): void;
-  /** Packets sent at `sentAt` (the newest one acknowledged by this ACK) carrying `bytes` were acknowledged. */
-  onAck(now: number, sentAt: number, bytes: number, rtt: RttView, appLimited: boolean): void;
+  /** An ACK newly acknowledged in-flight packets. */
+  onAck(ack: AckEvent): void;
   /** Packets were declared lost; `lostSentAt` is when the newest of them was sent. */
   onCongestionEvent(now: number, lostSentAt: number, lostBytes: number, persistentCongestion: boolean): void;
   /** Human-readable name for stats. */
@@ -60,7 +86,7 @@ export interface CoreConfig {
   idleTimeout: number;
   /** Send a PING when nothing was sent for this long, ms (0 disables). Default 10,000. */
   keepAliveInterval: number;
-  /** Congestion controller. Default 'newreno'. */
+  /** Congestion controller. Default 'bbr'. */
   congestion: CongestionAlgorithm | CongestionControllerFactory;
   /** Pace packets over the RTT instead of sending a window as one burst. Default true. */
   pacing: boolean;

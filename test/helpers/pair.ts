@@ -5,9 +5,12 @@ import { Rng } from '../../src/testing/rng.js';
 import type { TransportParams } from '../../src/wire/types.js';
 
 /**
- * Two sans-IO connections joined by a simulated link, on a virtual clock (quinn-proto's `Pair`,
+ * Sans-IO connections joined by simulated links, on a virtual clock (quinn-proto's `Pair`,
  * h11's `ConnectionPair`). `step()` jumps to the next thing that happens — a datagram arriving
- * or a timer firing — so a run takes as long in CPU as it has events, not as in real time.
+ * or a timer firing — so a run costs as much CPU as it has events, not as much as it lasts.
+ *
+ * `Flows` runs any number of connection pairs whose links may be shared (a dumbbell: every
+ * flow's data crosses one bottleneck `LinkModel`); `Pair` is the one-flow case.
  */
 
 /** A deterministic random source in [0, 1) for the engines (packet-number skips). */
@@ -17,20 +20,13 @@ export function prng(seed: number): () => number {
 }
 
 /**
- * The link between the two sides, per direction: the test kit's own {@link Impairment} (the
- * same link model the simulator, LossySocket and the impairment proxy use).
+ * A link, per direction: the test kit's own {@link Impairment} (the same link model the
+ * simulator, LossySocket and the impairment proxy use).
  */
 export type LinkConfig = Impairment;
 
 /** 5 ms one way, nothing else. */
 export const PERFECT_LINK: LinkConfig = { delay: 5 };
-
-interface InFlight {
-  at: number;
-  seq: number;
-  to: 0 | 1;
-  data: Uint8Array;
-}
 
 export interface Side {
   core: ConnectionCore;
@@ -39,136 +35,138 @@ export interface Side {
   closed: boolean;
   /** Release receive credit as soon as a message is delivered (an eager reader). */
   autoRelease: boolean;
+  /** Message bytes delivered so far. */
+  deliveredBytes: number;
 }
 
-export interface PairOptions {
-  seed: number;
-  link?: Partial<LinkConfig>;
-  /** Link from b to a, when it differs. */
-  reverse?: Partial<LinkConfig>;
+export interface CoreOptions {
   config?: Partial<CoreConfig>;
   configB?: Partial<CoreConfig>;
   initialPacketNumber?: [number, number];
   initialTsn?: [number, number];
   receiveWindowFragments?: [number, number];
-  /** Called after every step with both cores (invariant checks). */
-  check?: (pair: Pair) => void;
 }
 
-export class Pair {
-  now = 0;
-  readonly sides: [Side, Side];
-  /** links[i] carries datagrams sent by side i. */
-  readonly links: [LinkModel, LinkModel];
-  private inflight: InFlight[] = [];
-  private seq = 0;
-  steps = 0;
+export interface FlowLinks {
+  /** Carries what side a sends. */
+  forward: LinkModel;
+  /** Carries what side b sends. */
+  reverse: LinkModel;
+}
 
-  constructor(private readonly options: PairOptions) {
-    const forward = { ...PERFECT_LINK, ...options.link };
-    this.links = [
-      new LinkModel(forward, Rng.derive(options.seed, 'a->b')),
-      new LinkModel({ ...forward, ...options.reverse }, Rng.derive(options.seed, 'b->a')),
-    ];
-    const pn = options.initialPacketNumber ?? [1000, 5000];
-    const tsn = options.initialTsn ?? [77, 99];
-    const win = options.receiveWindowFragments ?? [
-      ConnectionCore.windowFragments(4 * 1024 * 1024, 1200),
-      ConnectionCore.windowFragments(4 * 1024 * 1024, 1200),
-    ];
-    const params = (i: 0 | 1): TransportParams => ({
-      maxDatagramSize: options.config?.maxDatagramSize ?? 1200,
-      initialWindow: win[i],
-      idleTimeout: options.config?.idleTimeout ?? 30_000,
-      initialPacketNumber: pn[i] >>> 0,
-      initialTsn: tsn[i] >>> 0,
-      resetToken: new Uint8Array(16),
+interface InFlight {
+  at: number;
+  seq: number;
+  flow: number;
+  to: 0 | 1;
+  data: Uint8Array;
+}
+
+let nextCid = 0x1000n;
+
+/** Make the two engines of one connection, as a handshake would have configured them. */
+export function makeCores(seed: number, o: CoreOptions, now = 0): [ConnectionCore, ConnectionCore] {
+  const pn = o.initialPacketNumber ?? [1000, 5000];
+  const tsn = o.initialTsn ?? [77, 99];
+  const mds = o.config?.maxDatagramSize ?? 1200;
+  const window = ConnectionCore.windowFragments(o.config?.receiveWindow ?? 4 * 1024 * 1024, mds);
+  const win = o.receiveWindowFragments ?? [window, window];
+  const params = (i: 0 | 1): TransportParams => ({
+    maxDatagramSize: mds,
+    initialWindow: win[i],
+    idleTimeout: o.config?.idleTimeout ?? 30_000,
+    initialPacketNumber: pn[i] >>> 0,
+    initialTsn: tsn[i] >>> 0,
+    resetToken: new Uint8Array(16),
+  });
+  const cids = [nextCid++, nextCid++] as const;
+  const make = (i: 0 | 1): ConnectionCore =>
+    new ConnectionCore({
+      role: i === 0 ? 'client' : 'server',
+      localCid: cids[i],
+      remoteCid: cids[i === 0 ? 1 : 0],
+      localParams: params(i),
+      remoteParams: params(i === 0 ? 1 : 0),
+      config: { random: prng(seed + i + 1), ...o.config, ...(i === 1 ? o.configB : {}) },
+      now,
     });
-    const make = (i: 0 | 1): ConnectionCore =>
-      new ConnectionCore({
-        role: i === 0 ? 'client' : 'server',
-        localCid: i === 0 ? 0xaaaan : 0xbbbbn,
-        remoteCid: i === 0 ? 0xbbbbn : 0xaaaan,
-        localParams: params(i),
-        remoteParams: params(i === 0 ? 1 : 0),
-        config: { random: prng(options.seed + i + 1), ...options.config, ...(i === 1 ? options.configB : {}) },
-        now: 0,
-      });
-    // Full packet numbers / TSNs start at the given values (they may be near 2^32 to test wrap).
-    this.sides = [
-      { core: make(0), events: [], received: [], closed: false, autoRelease: true },
-      { core: make(1), events: [], received: [], closed: false, autoRelease: true },
-    ];
+  return [make(0), make(1)];
+}
+
+function side(core: ConnectionCore): Side {
+  return { core, events: [], received: [], closed: false, autoRelease: true, deliveredBytes: 0 };
+}
+
+export class Flows {
+  now = 0;
+  steps = 0;
+  readonly flows: { sides: [Side, Side]; links: FlowLinks }[] = [];
+  /** Called after every step (invariant checks). */
+  check: ((sim: Flows) => void) | undefined;
+  /** Drop delivered message bodies instead of keeping them in `received` (long benchmarks). */
+  keepMessages = true;
+  private readonly heap: InFlight[] = [];
+  private seq = 0;
+
+  add(cores: [ConnectionCore, ConnectionCore], links: FlowLinks): number {
+    this.flows.push({ sides: [side(cores[0]), side(cores[1])], links });
+    return this.flows.length - 1;
   }
 
-  get a(): ConnectionCore {
-    return this.sides[0].core;
-  }
-
-  get b(): ConnectionCore {
-    return this.sides[1].core;
-  }
-
-  /** Let both sides send what they can now, and collect their events. */
+  /** Let every side send what it can now, and collect its events. */
   flush(): void {
-    for (const i of [0, 1] as const) {
-      const side = this.sides[i];
-      for (let n = 0; n < 100_000; n++) {
-        const d = side.core.pollTransmit(this.now);
-        if (d === null) break;
-        this.transmit(i === 0 ? 1 : 0, d);
-      }
-      for (let e = side.core.pollEvent(); e !== null; e = side.core.pollEvent()) {
-        side.events.push(e);
-        if (e.type === 'message') {
-          side.received.push(e.data);
-          if (side.autoRelease) side.core.release(e.credit);
+    for (let f = 0; f < this.flows.length; f++) {
+      const flow = this.flows[f]!;
+      for (const i of [0, 1] as const) {
+        const s = flow.sides[i];
+        const link = i === 0 ? flow.links.forward : flow.links.reverse;
+        for (let n = 0; n < 100_000; n++) {
+          const d = s.core.pollTransmit(this.now);
+          if (d === null) break;
+          for (const out of link.admit(this.now, d)) {
+            this.push({ at: out.at, seq: this.seq++, flow: f, to: i === 0 ? 1 : 0, data: out.data });
+          }
         }
-        if (e.type === 'closed') side.closed = true;
+        for (let e = s.core.pollEvent(); e !== null; e = s.core.pollEvent()) {
+          if (e.type === 'message') {
+            s.deliveredBytes += e.data.length;
+            if (this.keepMessages) s.received.push(e.data);
+            if (s.autoRelease) s.core.release(e.credit);
+            if (this.keepMessages) s.events.push(e);
+          } else {
+            s.events.push(e);
+          }
+          if (e.type === 'closed') s.closed = true;
+        }
       }
-    }
-  }
-
-  private transmit(to: 0 | 1, data: Uint8Array): void {
-    for (const d of this.links[to === 1 ? 0 : 1].admit(this.now, data)) {
-      this.inflight.push({ at: d.at, seq: this.seq++, to, data: d.data });
     }
   }
 
   /** Advance to the next event and process it. Returns false when nothing will ever happen. */
   step(): boolean {
     this.flush();
-    let next = Infinity;
-    let index = -1;
-    for (let i = 0; i < this.inflight.length; i++) {
-      const f = this.inflight[i]!;
-      if (f.at < next || (f.at === next && index >= 0 && f.seq < this.inflight[index]!.seq)) {
-        next = f.at;
-        index = i;
-      }
-    }
-    const timers = [this.a.pollTimeout(), this.b.pollTimeout()];
-    let timerSide = -1;
-    for (const i of [0, 1]) {
-      const t = timers[i];
-      if (t !== null && t !== undefined && t < next) {
-        next = t;
-        timerSide = i;
+    let next = this.heap.length > 0 ? this.heap[0]!.at : Infinity;
+    let timer: Side | null = null;
+    for (const flow of this.flows) {
+      for (const s of flow.sides) {
+        const t = s.core.pollTimeout();
+        if (t !== null && t < next) {
+          next = t;
+          timer = s;
+        }
       }
     }
     if (next === Infinity) return false;
     this.now = Math.max(this.now, next);
     this.steps++;
-    if (timerSide >= 0) {
-      this.sides[timerSide]!.core.handleTimeout(this.now);
+    if (timer !== null) {
+      timer.core.handleTimeout(this.now);
     } else {
-      const f = this.inflight[index]!;
-      this.inflight[index] = this.inflight[this.inflight.length - 1]!;
-      this.inflight.pop();
-      this.sides[f.to].core.handleDatagram(this.now, f.data);
+      const d = this.pop();
+      this.flows[d.flow]!.sides[d.to].core.handleDatagram(this.now, d.data);
     }
     this.flush();
-    this.options.check?.(this);
+    this.check?.(this);
     return true;
   }
 
@@ -188,5 +186,80 @@ export class Pair {
         throw new Error(`not done after ${this.now} ms of virtual time (${this.steps} steps)`);
       }
     }
+  }
+
+  // A binary min-heap on (at, seq): deterministic order for simultaneous arrivals.
+  private push(x: InFlight): void {
+    const h = this.heap;
+    h.push(x);
+    let i = h.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!before(h[i]!, h[parent]!)) break;
+      [h[i], h[parent]] = [h[parent]!, h[i]!];
+      i = parent;
+    }
+  }
+
+  private pop(): InFlight {
+    const h = this.heap;
+    const top = h[0]!;
+    const last = h.pop()!;
+    if (h.length > 0) {
+      h[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && before(h[l]!, h[m]!)) m = l;
+        if (r < h.length && before(h[r]!, h[m]!)) m = r;
+        if (m === i) break;
+        [h[i], h[m]] = [h[m]!, h[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
+function before(a: InFlight, b: InFlight): boolean {
+  return a.at < b.at || (a.at === b.at && a.seq < b.seq);
+}
+
+export interface PairOptions extends CoreOptions {
+  seed: number;
+  link?: Partial<LinkConfig>;
+  /** Link from b to a, when it differs. */
+  reverse?: Partial<LinkConfig>;
+  /** Called after every step with the pair (invariant checks). */
+  check?: (pair: Pair) => void;
+}
+
+/** One connection between two engines: side a (client) and side b (server). */
+export class Pair extends Flows {
+  readonly sides: [Side, Side];
+  /** links[0] carries what a sends, links[1] what b sends. */
+  readonly links: [LinkModel, LinkModel];
+
+  constructor(options: PairOptions) {
+    super();
+    const forward = { ...PERFECT_LINK, ...options.link };
+    this.links = [
+      new LinkModel(forward, Rng.derive(options.seed, 'a->b')),
+      new LinkModel({ ...forward, ...options.reverse }, Rng.derive(options.seed, 'b->a')),
+    ];
+    this.add(makeCores(options.seed, options), { forward: this.links[0], reverse: this.links[1] });
+    this.sides = this.flows[0]!.sides;
+    const check = options.check;
+    if (check) this.check = () => check(this);
+  }
+
+  get a(): ConnectionCore {
+    return this.sides[0].core;
+  }
+
+  get b(): ConnectionCore {
+    return this.sides[1].core;
   }
 }

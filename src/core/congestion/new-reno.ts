@@ -1,4 +1,4 @@
-import type { CongestionController, RttView } from '../types.js';
+import type { AckEvent, CongestionController } from '../types.js';
 
 /**
  * NewReno as RFC 9002 §7 specifies it (see also quinn-proto `congestion/new_reno.rs`):
@@ -23,13 +23,13 @@ export class NewReno implements CongestionController {
 
   onPacketSent(): void {}
 
-  onAck(_now: number, sentAt: number, bytes: number, _rtt: RttView, appLimited: boolean): void {
+  onAck(ack: AckEvent): void {
     // Do not grow during recovery, nor when the sender did not use the window it had (§7.8).
-    if (sentAt <= this.recoveryStart || appLimited) return;
+    if (ack.newestSentAt <= this.recoveryStart || ack.appLimited) return;
     if (this.window < this.ssthresh) {
-      this.window += bytes;
+      this.window += ack.ackedBytes;
     } else {
-      this.window += (this.maxDatagramSize * bytes) / this.window;
+      this.window += (this.maxDatagramSize * ack.ackedBytes) / this.window;
     }
   }
 

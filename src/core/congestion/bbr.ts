@@ -1,0 +1,232 @@
+import type { AckEvent, CongestionController } from '../types.js';
+
+/**
+ * BBR: congestion control from a model of the path, not from loss (draft-cardwell-iccrg-bbr-
+ * congestion-control; the v1 state machine, as libudx and quiche ship it).
+ *
+ * The model has two numbers: the bottleneck bandwidth (`btlBw`, the maximum delivery rate seen
+ * over the last 10 round trips) and the round-trip propagation time (`rtProp`, the minimum RTT
+ * seen over the last 10 s). Their product is the bandwidth-delay product (BDP). BBR paces at
+ * `pacingGain × btlBw` and caps what is in flight at `cwndGain × BDP`, cycling through
+ *
+ *  - Startup: gain 2/ln 2 until the bandwidth stops growing by 25 % for three rounds;
+ *  - Drain: the inverse gain until the queue Startup built is gone (in flight ≤ BDP);
+ *  - ProbeBW: an eight-phase gain cycle (1.25, 0.75, 1 × 6), each phase one `rtProp` long;
+ *  - ProbeRTT: every 10 s without a new minimum, 4 packets in flight for 200 ms, so that
+ *    flows sharing a queue see its empty RTT.
+ *
+ * Random loss is deliberately not read as congestion (v1 behaviour): a lossy wireless path keeps
+ * its throughput, which is why this is the default. Persistent congestion (RFC 9002 §7.6) still
+ * collapses the window to the minimum, as an RTO does in TCP BBR.
+ */
+
+/** 2/ln 2: the smallest gain that doubles the delivery rate every round (Startup). */
+const HIGH_GAIN = 2 / Math.LN2;
+const DRAIN_GAIN = 1 / HIGH_GAIN;
+const PROBE_BW_GAINS = [1.25, 0.75, 1, 1, 1, 1, 1, 1] as const;
+const CWND_GAIN = 2;
+/** Rounds over which the bandwidth filter keeps its maximum. */
+const BTLBW_FILTER_ROUNDS = 10;
+/** How long a min-RTT sample stays valid before ProbeRTT re-measures it, ms. */
+const RTPROP_FILTER_LENGTH = 10_000;
+const PROBE_RTT_DURATION = 200;
+/** Startup ends when bandwidth grew by less than this factor ... */
+const FULL_BW_THRESHOLD = 1.25;
+/** ... for this many consecutive rounds. */
+const FULL_BW_ROUNDS = 3;
+/** Pace a little below the estimate so that a standing queue does not build (draft §4.2.1). */
+const PACING_MARGIN = 0.99;
+
+type Mode = 'startup' | 'drain' | 'probe-bw' | 'probe-rtt';
+
+export class Bbr implements CongestionController {
+  readonly name = 'bbr';
+  window: number;
+  pacingRate: number;
+  mode: Mode = 'startup';
+
+  private readonly mss: number;
+  private readonly minWindow: number;
+  private readonly initialWindow: number;
+  // Bottleneck-bandwidth filter: the maximum delivery rate of each of the last rounds.
+  private readonly bwByRound = new Float64Array(BTLBW_FILTER_ROUNDS);
+  private btlBw = 0;
+  private rtProp = Infinity;
+  private rtPropStamp = 0;
+  private roundCount = 0;
+  private nextRoundDelivered = 0;
+  private roundStart = false;
+  private fullBw = 0;
+  private fullBwCount = 0;
+  private filledPipe = false;
+  private pacingGain = HIGH_GAIN;
+  private cwndGain = HIGH_GAIN;
+  private cycleIndex = 0;
+  private cycleStamp = 0;
+  private probeRttDoneStamp = 0;
+  private probeRttRoundDone = false;
+  private priorWindow = 0;
+
+  constructor(maxDatagramSize: number, initialRtt = 100) {
+    this.mss = maxDatagramSize;
+    this.minWindow = 4 * maxDatagramSize;
+    // RFC 9002 §7.2 initial window, as for NewReno.
+    this.initialWindow = Math.min(10 * maxDatagramSize, Math.max(14_720, 2 * maxDatagramSize));
+    this.window = this.initialWindow;
+    this.pacingRate = (HIGH_GAIN * this.initialWindow) / initialRtt;
+  }
+
+  /** Current bandwidth-delay product, bytes (the initial window until both are measured). */
+  private bdp(gain: number): number {
+    if (this.rtProp === Infinity || this.btlBw === 0) return this.initialWindow;
+    return gain * this.btlBw * this.rtProp;
+  }
+
+  onPacketSent(): void {}
+
+  onAck(ack: AckEvent): void {
+    this.updateRound(ack);
+    this.updateBandwidth(ack);
+    this.updateCyclePhase(ack);
+    this.checkFullPipe(ack);
+    this.checkDrain(ack);
+    this.updateRtProp(ack);
+    this.checkProbeRtt(ack);
+    this.setPacingRate();
+    this.setWindow(ack);
+  }
+
+  onCongestionEvent(_now: number, _lostSentAt: number, _lostBytes: number, persistent: boolean): void {
+    if (persistent) {
+      this.priorWindow = Math.max(this.priorWindow, this.window);
+      this.window = this.minWindow;
+    }
+  }
+
+  private updateRound(ack: AckEvent): void {
+    this.roundStart = false;
+    if (ack.priorDelivered >= this.nextRoundDelivered) {
+      this.nextRoundDelivered = ack.delivered;
+      this.roundCount++;
+      this.roundStart = true;
+      this.bwByRound[this.roundCount % BTLBW_FILTER_ROUNDS] = 0;
+    }
+  }
+
+  private updateBandwidth(ack: AckEvent): void {
+    const rate = ack.deliveryRate;
+    if (rate <= 0) return;
+    // An application-limited sample only counts if it shows more than we knew.
+    if (ack.appLimited && rate < this.btlBw) return;
+    const slot = this.roundCount % BTLBW_FILTER_ROUNDS;
+    if (rate > this.bwByRound[slot]!) this.bwByRound[slot] = rate;
+    let max = 0;
+    for (const bw of this.bwByRound) if (bw > max) max = bw;
+    this.btlBw = max;
+  }
+
+  private updateCyclePhase(ack: AckEvent): void {
+    if (this.mode !== 'probe-bw') return;
+    const elapsed = ack.now - this.cycleStamp > this.rtProp;
+    const gain = this.pacingGain;
+    let advance = elapsed;
+    // Stay in the probing phase until the extra data is actually in flight ...
+    if (gain > 1) advance = elapsed && ack.bytesInFlight >= this.bdp(gain);
+    // ... and leave the draining phase as soon as the queue is gone.
+    else if (gain < 1) advance = elapsed || ack.bytesInFlight <= this.bdp(1);
+    if (advance) {
+      this.cycleIndex = (this.cycleIndex + 1) % PROBE_BW_GAINS.length;
+      this.cycleStamp = ack.now;
+      this.pacingGain = PROBE_BW_GAINS[this.cycleIndex]!;
+    }
+  }
+
+  private checkFullPipe(ack: AckEvent): void {
+    if (this.filledPipe || !this.roundStart || ack.appLimited) return;
+    if (this.btlBw >= this.fullBw * FULL_BW_THRESHOLD) {
+      this.fullBw = this.btlBw;
+      this.fullBwCount = 0;
+      return;
+    }
+    if (++this.fullBwCount >= FULL_BW_ROUNDS) this.filledPipe = true;
+  }
+
+  private checkDrain(ack: AckEvent): void {
+    if (this.mode === 'startup' && this.filledPipe) {
+      this.mode = 'drain';
+      this.pacingGain = DRAIN_GAIN;
+      this.cwndGain = HIGH_GAIN;
+    }
+    if (this.mode === 'drain' && ack.bytesInFlight <= this.bdp(1)) this.enterProbeBw(ack.now);
+  }
+
+  private enterProbeBw(now: number): void {
+    this.mode = 'probe-bw';
+    this.cwndGain = CWND_GAIN;
+    // Start anywhere but the draining phase, so that flows sharing a link desynchronise.
+    this.cycleIndex = (this.roundCount * 5 + 2) % PROBE_BW_GAINS.length;
+    if (this.cycleIndex === 1) this.cycleIndex = 2;
+    this.pacingGain = PROBE_BW_GAINS[this.cycleIndex]!;
+    this.cycleStamp = now;
+  }
+
+  private updateRtProp(ack: AckEvent): void {
+    const expired = ack.now > this.rtPropStamp + RTPROP_FILTER_LENGTH;
+    if (ack.rttSample > 0 && (ack.rttSample <= this.rtProp || expired)) {
+      this.rtProp = ack.rttSample;
+      this.rtPropStamp = ack.now;
+    }
+  }
+
+  private checkProbeRtt(ack: AckEvent): void {
+    const expired = ack.now > this.rtPropStamp + RTPROP_FILTER_LENGTH;
+    if (this.mode !== 'probe-rtt' && expired) {
+      this.mode = 'probe-rtt';
+      this.pacingGain = 1;
+      this.priorWindow = Math.max(this.priorWindow, this.window);
+      this.probeRttDoneStamp = 0;
+    }
+    if (this.mode !== 'probe-rtt') return;
+    if (this.probeRttDoneStamp === 0 && ack.bytesInFlight <= this.minWindow) {
+      this.probeRttDoneStamp = ack.now + PROBE_RTT_DURATION;
+      this.probeRttRoundDone = false;
+      this.nextRoundDelivered = ack.delivered;
+    } else if (this.probeRttDoneStamp !== 0) {
+      if (this.roundStart) this.probeRttRoundDone = true;
+      if (this.probeRttRoundDone && ack.now > this.probeRttDoneStamp) {
+        this.rtPropStamp = ack.now;
+        this.window = Math.max(this.window, this.priorWindow);
+        this.priorWindow = 0;
+        if (this.filledPipe) this.enterProbeBw(ack.now);
+        else {
+          this.mode = 'startup';
+          this.pacingGain = HIGH_GAIN;
+          this.cwndGain = HIGH_GAIN;
+        }
+      }
+    }
+  }
+
+  private setPacingRate(): void {
+    if (this.btlBw === 0) return;
+    const rate = this.pacingGain * this.btlBw * PACING_MARGIN;
+    // In Startup never slow down: early samples under-estimate the path.
+    if (this.filledPipe || rate > this.pacingRate) this.pacingRate = rate;
+  }
+
+  private setWindow(ack: AckEvent): void {
+    if (this.mode === 'probe-rtt') {
+      this.window = Math.max(this.minWindow, Math.min(this.window, this.minWindow));
+      return;
+    }
+    // Three extra datagrams absorb delayed and stretched ACKs (draft's "quantization budget").
+    const target = this.bdp(this.cwndGain) + 3 * this.mss;
+    if (this.filledPipe) {
+      this.window = Math.min(this.window + ack.ackedBytes, target);
+    } else if (this.window < target || ack.delivered < this.initialWindow) {
+      this.window += ack.ackedBytes;
+    }
+    if (this.priorWindow > 0 && this.window >= this.priorWindow) this.priorWindow = 0;
+    this.window = Math.max(this.window, this.minWindow);
+  }
+}
