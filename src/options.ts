@@ -1,4 +1,5 @@
 import { InvalidArgTypeError, InvalidArgValueError } from './errors.js';
+import { DEFAULT_CORE_CONFIG } from './core/config.js';
 import type { EndpointCoreConfig } from './core/endpoint.js';
 import type { CongestionAlgorithm, CongestionControllerFactory, CoreConfig } from './core/types.js';
 import type { Clock } from './node/clock.js';
@@ -72,7 +73,7 @@ export interface EndpointOptions {
   idleTimeout?: number;
   /** PING after this long without sending, ms (0: never). Default 10,000. */
   keepAliveInterval?: number;
-  /** Congestion controller: 'newreno' (default), 'none', or a factory. */
+  /** Congestion controller: a built-in name (default: the engine's, see src/core/config.ts) or a factory. */
   congestion?: CongestionAlgorithm | CongestionControllerFactory;
   /** Pace packets over the RTT. Default true. */
   pacing?: boolean;
@@ -109,13 +110,18 @@ export interface ResolvedEndpointOptions {
 
 const MiB = 1024 * 1024;
 
-/** Every default, in one table. */
+/**
+ * Every default, in one table. Engine values come from the engine's own table
+ * (`DEFAULT_CORE_CONFIG`, src/core/config.ts), so the two cannot drift apart.
+ */
 export const ENDPOINT_DEFAULTS = {
-  type: 'udp4',
+  // socket
+  type: 'udp4' as 'udp4' | 'udp6',
   port: 0,
   recvBufferSize: 4 * MiB,
   sendBufferSize: 4 * MiB,
   ipv6Only: false,
+  // handshake and limits
   connectTimeout: 10_000,
   maxConnections: 10_000,
   maxConnectionsPerAddress: 1_000,
@@ -126,18 +132,20 @@ export const ENDPOINT_DEFAULTS = {
   retiredCidLifetime: 10_000,
   statelessReset: true,
   statelessResetInterval: 20,
-  maxDatagramSize: 1200,
-  maxMessageSize: 16 * MiB,
-  receiveWindow: 4 * MiB,
-  initialRtt: 100,
-  minPto: 5,
-  maxPto: 10_000,
-  maxAckDelay: 5,
-  ackEveryPackets: 2,
-  idleTimeout: 30_000,
-  keepAliveInterval: 10_000,
-  congestion: 'newreno',
-  pacing: true,
+  // connections (the engine)
+  maxDatagramSize: DEFAULT_CORE_CONFIG.maxDatagramSize,
+  maxMessageSize: DEFAULT_CORE_CONFIG.maxMessageSize,
+  receiveWindow: DEFAULT_CORE_CONFIG.receiveWindow,
+  initialRtt: DEFAULT_CORE_CONFIG.initialRtt,
+  minPto: DEFAULT_CORE_CONFIG.minPto,
+  maxPto: DEFAULT_CORE_CONFIG.maxPto,
+  maxAckDelay: DEFAULT_CORE_CONFIG.maxAckDelay,
+  ackEveryPackets: DEFAULT_CORE_CONFIG.ackEveryPackets,
+  idleTimeout: DEFAULT_CORE_CONFIG.idleTimeout,
+  keepAliveInterval: DEFAULT_CORE_CONFIG.keepAliveInterval,
+  congestion: DEFAULT_CORE_CONFIG.congestion,
+  pacing: DEFAULT_CORE_CONFIG.pacing,
+  // the Node API
   highWaterMark: 1 * MiB,
   maxQueuedBytes: 8 * MiB,
   maxQueuedUnreliable: 1024,
@@ -244,8 +252,9 @@ export function resolveEndpointOptions(options: EndpointOptions = {}): ResolvedE
     if (options.resetKey.length < 16) throw new InvalidArgValueError('options.resetKey must be at least 16 bytes');
   }
   const congestion = options.congestion ?? ENDPOINT_DEFAULTS.congestion;
-  if (typeof congestion !== 'function' && congestion !== 'newreno' && congestion !== 'none') {
-    throw new InvalidArgValueError(`options.congestion must be 'newreno', 'none' or a factory function`);
+  // Names are checked against the engine's list when the endpoint is created (src/node/engine.ts).
+  if (typeof congestion !== 'function' && typeof congestion !== 'string') {
+    throw new InvalidArgTypeError('options.congestion must be the name of a built-in controller or a factory function');
   }
 
   const minPto = num(options, 'minPto');

@@ -8,7 +8,7 @@ import { resolveEndpointOptions, type EndpointOptions, type ResolvedEndpointOpti
 import { bindSocket } from './bind.js';
 import { realClock, type Clock, type TimerHandle } from './clock.js';
 import { Connection, type ConnectionHost } from './connection.js';
-import { createConnectionCore } from './engine.js';
+import { checkCoreConfig, createConnectionCore } from './engine.js';
 import type { DatagramSocket, RemoteInfo, SocketAddress } from './socket.js';
 
 /** Events of an {@link Endpoint}. */
@@ -44,6 +44,7 @@ interface PendingConnect {
  */
 export function createEndpoint(options?: EndpointOptions): Promise<Endpoint> {
   const resolved = resolveEndpointOptions(options);
+  checkCoreConfig(resolved.endpoint.core);
   if (resolved.socket) return Promise.resolve(new Endpoint(resolved.socket, resolved));
   return bindSocket(resolved).then((socket) => new Endpoint(socket, resolved));
 }

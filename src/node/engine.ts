@@ -1,8 +1,30 @@
 import { ConnectionCore } from '../core/connection.js';
 import type { ConnectionCoreFactory } from '../core/endpoint.js';
+import type { CoreConfig } from '../core/types.js';
+import { InvalidArgValueError } from '../errors.js';
 
 /**
  * The one place the Node shell names the engine: the endpoint core takes a factory, so the
  * handshake and routing code stays independent of (and testable without) the reliability engine.
  */
 export const createConnectionCore: ConnectionCoreFactory = (init) => new ConnectionCore(init);
+
+/**
+ * Let the engine judge the engine options once, up front (e.g. an unknown congestion controller
+ * name), instead of failing later inside a handshake. Throws ERR_INVALID_ARG_VALUE.
+ */
+export function checkCoreConfig(config: Partial<CoreConfig>): void {
+  const params = {
+    maxDatagramSize: config.maxDatagramSize ?? 1200,
+    initialWindow: 16,
+    idleTimeout: 0,
+    initialPacketNumber: 0,
+    initialTsn: 0,
+    resetToken: new Uint8Array(16),
+  };
+  try {
+    new ConnectionCore({ role: 'client', localCid: 1n, remoteCid: 2n, localParams: params, remoteParams: params, config, now: 0 });
+  } catch (e) {
+    throw new InvalidArgValueError(`invalid engine options: ${(e as Error).message}`);
+  }
+}

@@ -74,6 +74,8 @@ describe('connect()', () => {
     expect(() => createEndpoint({ maxDatagramSize: 500 })).toThrow(RangeError);
     expect(() => createEndpoint({ idleTimeout: 'x' as unknown as number })).toThrow(TypeError);
     expect(() => createEndpoint({ socket: {} as never })).toThrow(TypeError);
+    expect(() => createEndpoint({ congestion: 'cubic' as never })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    expect(() => createEndpoint({ congestion: 5 as never })).toThrow(TypeError);
   });
 
   it('rejects pending connects with ERR_ENDPOINT_CLOSED when the endpoint closes, and refuses new ones', async () => {
