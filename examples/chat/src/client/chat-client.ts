@@ -174,13 +174,31 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
     });
   }
 
-  /** Graceful close: receipts and pending requests are flushed by the transport first. */
-  async close(): Promise<void> {
+  /**
+   * Graceful close: receipts and pending requests are flushed by the transport first. A server
+   * that is gone cannot acknowledge the close, so after `timeoutMs` the link is aborted instead.
+   */
+  async close(timeoutMs = 2_000): Promise<void> {
     this.closing = true;
     this.flushReceipts();
     const link = this.link;
     this.link = null;
-    if (link) await link.close();
+    if (link) {
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
+      const result = await Promise.race([link.close().catch(() => 'failed' as const), timedOut]);
+      clearTimeout(timer);
+      if (result === 'timeout') link.destroy();
+    }
+    this.failPending('DISCONNECTED', 'Client closed', () => true);
+  }
+
+  /** Abortive close: the server learns at once, nothing queued is sent. */
+  destroy(): void {
+    this.closing = true;
+    const link = this.link;
+    this.link = null;
+    link?.destroy();
     this.failPending('DISCONNECTED', 'Client closed', () => true);
   }
 

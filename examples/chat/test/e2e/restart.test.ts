@@ -1,0 +1,107 @@
+/**
+ * Durability: the server is killed with SIGKILL in the middle of a burst of sends and started
+ * again on the same database. Every message the client saw acknowledged ("stored #id") is still
+ * there; the client reconnects on its own, resumes its session and retries the rest, and each
+ * message ends up stored exactly once. Users, groups and sessions survive; a revoked session
+ * stays revoked.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ChatClient } from '../../src/client/chat-client.js';
+import { ReliableDgramTransport } from '../../src/transport/reliable-dgram.js';
+import { startClient, startServer, type LineProcess } from '../support/processes.js';
+import { errorCode } from '../support/harness.js';
+
+let procs: LineProcess[] = [];
+let clients: ChatClient[] = [];
+let dir = '';
+
+afterEach(async () => {
+  // Some of these clients were connected to the killed server: abort, do not wait for a close.
+  for (const c of clients) c.destroy();
+  await Promise.all(procs.map((p) => p.kill('SIGKILL')));
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  procs = [];
+  clients = [];
+});
+
+async function inProcessClient(port: number): Promise<ChatClient> {
+  const c = new ChatClient({ transport: new ReliableDgramTransport(), host: '127.0.0.1', port, reconnect: false });
+  await c.connect();
+  clients.push(c);
+  return c;
+}
+
+describe('chat server restart (SIGKILL)', () => {
+  it('keeps users, groups, sessions and every acknowledged message', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'chat-restart-'));
+    const db = join(dir, 'chat.db');
+    const first = await startServer(db);
+    procs.push(first.proc);
+    const port = first.port;
+
+    const alice = await startClient('alice', port);
+    procs.push(alice);
+    await alice.command('/register alice alice-secret', 'registered alice');
+    await alice.command('/register bob bob-secret-1', 'registered bob');
+    await alice.command('/register dave dave-secret', 'registered dave');
+    await alice.command('/login alice alice-secret', /^logged in as alice/);
+    await alice.command('/group team bob', 'created team with alice, bob');
+
+    // bob's session (kept, to resume after the restart) and dave's (revoked before it).
+    const bob = await inProcessClient(port);
+    await bob.login('bob', 'bob-secret-1');
+    const bobToken = bob.sessionToken ?? '';
+    const dave = await inProcessClient(port);
+    await dave.login('dave', 'dave-secret');
+    const daveToken = dave.sessionToken ?? '';
+    await dave.logout();
+
+    // A burst of 40 sends; kill the server as soon as 10 are acknowledged.
+    const from = alice.lines.length;
+    for (let i = 1; i <= 40; i++) alice.write(`/send team burst ${i}`);
+    await alice.waitFor(/^stored #\d+ in team$/, from);
+    for (let seen = 0; seen < 10; ) {
+      seen = alice.lines.slice(from).filter((l) => /^stored #/.test(l)).length;
+      if (seen < 10) await alice.waitFor(/^stored #/, alice.lines.length);
+    }
+    first.proc.child.kill('SIGKILL');
+    await first.proc.exited;
+    const ackedBeforeKill = alice.lines.slice(from).filter((l) => /^stored #/.test(l)).map((l) => Number(/#(\d+)/.exec(l)?.[1]));
+    expect(ackedBeforeKill.length).toBeGreaterThanOrEqual(10);
+
+    const second = await startServer(db, port);
+    procs.push(second.proc);
+    expect(second.proc.lines.join('\n')).toMatch(/ start .*users=3/);
+
+    // The client notices at once (stateless reset with the persisted key), resumes, and retries.
+    await alice.waitFor('* reconnected as alice', from, 20_000);
+    for (;;) {
+      const stored = alice.lines.slice(from).filter((l) => /^stored #/.test(l)).length;
+      if (stored >= 40) break;
+      await alice.waitFor(/^stored #/, alice.lines.length, 20_000);
+    }
+
+    // Every acknowledged message survived the kill, and every burst message is stored once.
+    const bobAgain = await inProcessClient(port);
+    expect((await bobAgain.resume(bobToken)).user).toBe('bob');
+    const history = await bobAgain.history('team', 200);
+    const ids = history.messages.map((m) => m.messageId);
+    for (const id of ackedBeforeKill) expect(ids).toContain(id);
+    const texts = history.messages.map((m) => m.text);
+    expect(texts).toEqual(Array.from({ length: 40 }, (_, i) => `burst ${i + 1}`));
+
+    // Users and groups are there; a revoked session stays revoked.
+    expect((await bobAgain.listGroups()).groups.map((g) => g.name)).toEqual(['team']);
+    const daveAgain = await inProcessClient(port);
+    expect(await errorCode(daveAgain.resume(daveToken))).toBe('INVALID_SESSION');
+    await daveAgain.login('dave', 'dave-secret');
+
+    // And the conversation simply goes on.
+    await alice.command('/send team after the restart', /^stored #\d+ in team$/);
+    alice.write('/quit');
+    expect(await alice.exited).toBe(0);
+  }, 60_000);
+});
