@@ -7,9 +7,9 @@
  * bench/results/latest.json; on a full run also docs/performance.md and its charts in docs/perf/.
  * The last line on stdout is one JSON object with every headline figure and ratio.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs, USAGE } from './lib/args.js';
+import { parseArgs, USAGE, type Args } from './lib/args.js';
 import { describeMachine } from './lib/machine.js';
 import { clearProgress, progress } from './lib/progress.js';
 import { killAllChildren } from './lib/spawn.js';
@@ -41,9 +41,15 @@ async function main(): Promise<void> {
     console.log(USAGE);
     return;
   }
+  const results = args.from === undefined ? await runAll(args) : (JSON.parse(readFileSync(args.from, 'utf8')) as BenchResults);
+  if (args.from !== undefined) results.headline = buildHeadline(results);
+  await publish(results, args);
+}
+
+async function runAll(args: Args): Promise<BenchResults> {
   const started = new Date();
   const machine = describeMachine();
-  const ctx: BenchContext = { quick: args.quick, contenders: args.contenders, unavailable: new Map(), notes: [] };
+  const ctx: BenchContext = { quick: args.quick, contenders: args.contenders, unavailable: new Map(), notes: [], deadlineAt: 0 };
   const flags = process.argv.slice(2).join(' ');
   const results: BenchResults = {
     schema: 1,
@@ -63,11 +69,16 @@ async function main(): Promise<void> {
     ctx.notes.push(`${machine.cores} logical CPUs shared by up to 3 benchmark processes and anything else running: expect noise`);
   }
 
-  if (args.only.includes('bulk')) results.workloads.bulk = await runBulk(ctx);
-  if (args.only.includes('pingpong')) results.workloads.pingpong = await runPingPong(ctx);
-  if (args.only.includes('impair')) results.workloads.impair = await runImpair(ctx);
-  if (args.only.includes('many')) results.workloads.many = await runMany(ctx);
-  if (args.only.includes('chat')) results.workloads.chat = await runChat(ctx);
+  // Quick mode must end within 2 minutes on 2 cores (CI): each workload gets a time budget after
+  // which it starts no new run. Full runs get generous ones, only to stop a hung contender.
+  const budget = (quickSeconds: number, fullMinutes: number): number =>
+    Date.now() + (args.quick ? quickSeconds * 1000 : fullMinutes * 60_000);
+  const w = results.workloads;
+  if (args.only.includes('bulk')) w.bulk = await runBulk({ ...ctx, deadlineAt: budget(20, 10) });
+  if (args.only.includes('pingpong')) w.pingpong = await runPingPong({ ...ctx, deadlineAt: budget(30, 10) });
+  if (args.only.includes('impair')) w.impair = await runImpair({ ...ctx, deadlineAt: budget(25, 20) });
+  if (args.only.includes('many')) w.many = await runMany({ ...ctx, deadlineAt: budget(12, 10) });
+  if (args.only.includes('chat')) w.chat = await runChat({ ...ctx, deadlineAt: budget(10, 10) });
 
   for (const name of args.contenders) {
     const reason = ctx.unavailable.get(name);
@@ -78,11 +89,15 @@ async function main(): Promise<void> {
   results.durationSeconds = (finished.getTime() - started.getTime()) / 1000;
   results.headline = buildHeadline(results);
 
+  return results;
+}
+
+async function publish(results: BenchResults, args: Args): Promise<void> {
   progress('rendering charts');
   const tables = buildTables(results);
   const charts = await renderCharts(results);
   mkdirSync(RESULTS_DIR, { recursive: true });
-  writeFileSync(path.join(RESULTS_DIR, 'latest.json'), JSON.stringify(results, null, 2) + '\n');
+  if (args.from === undefined) writeFileSync(path.join(RESULTS_DIR, 'latest.json'), JSON.stringify(results, null, 2) + '\n');
   // Charts of runs that do not update the docs stay beside the results (CI still renders them).
   const chartDir = args.docs ? CHARTS_DIR : RESULTS_DIR;
   mkdirSync(chartDir, { recursive: true });
@@ -97,10 +112,10 @@ async function main(): Promise<void> {
   for (const t of tables) out.push(textTable(t.title, t.header, t.rows), '');
   const targets = Object.entries(results.headline).filter(([k]) => k.startsWith('target.'));
   out.push(textTable('Targets (issue 6)', ['target', 'verdict'], targets.map(([k, v]) => [k.slice(7), String(v)])), '');
-  if (ctx.notes.length > 0) out.push('Notes:', ...ctx.notes.map((n) => `  - ${n.replace(/\s+/g, ' ').slice(0, 300)}`), '');
+  if (results.notes.length > 0) out.push('Notes:', ...results.notes.map((n) => `  - ${n.replace(/\s+/g, ' ').slice(0, 300)}`), '');
   const rel = (p: string): string => path.relative(REPO_ROOT, p);
   out.push(`Results: ${rel(path.join(RESULTS_DIR, 'latest.json'))}; charts: ${rel(chartDir)}/*.svg${args.docs ? `; docs: ${rel(path.join(DOCS_DIR, 'performance.md'))}` : ''}`);
-  out.push(`Took ${Math.round(results.durationSeconds)} s.`);
+  out.push(args.from === undefined ? `Took ${Math.round(results.durationSeconds)} s.` : `Re-rendered from ${args.from}.`);
   console.log(out.join('\n'));
   // The last line: one JSON object with every headline figure and ratio.
   console.log(JSON.stringify(results.headline));

@@ -8,16 +8,19 @@ export interface Args {
   contenders: ContenderName[];
   /** Write docs/performance.md and docs/perf/*: default for full, unfiltered runs. */
   docs: boolean;
+  /** Re-render tables, charts and docs from a saved results file instead of running. */
+  from: string | undefined;
   help: boolean;
 }
 
 export const USAGE = `usage: node --import tsx bench/run.ts [--quick] [--only ${WORKLOADS.join(',')}]
                                    [--contenders ${CONTENDER_NAMES.join(',')}] [--docs | --no-docs]
-  --quick        CI size: 10 MB bulk, 2,000 trips, 2 MB impaired at 0/5/20 %, 500 connections (< 2 min)
+  --quick        CI size: 10 MB bulk, 1,000 trips, 2 MB impaired at 0/5/20 %, 500 connections (< 2 min)
   --only         run only these workloads (comma-separated)
   --contenders   run only these contenders (comma-separated)
   --docs         rewrite docs/performance.md and docs/perf/* (default only for a full run of everything)
-  --no-docs      never touch docs/; results still go to bench/results/latest.json`;
+  --no-docs      never touch docs/; results still go to bench/results/latest.json
+  --from FILE    run nothing: re-render tables, charts and (with --docs) docs from a results JSON`;
 
 function list<T extends string>(value: string | undefined, allowed: readonly T[], flag: string): T[] {
   if (value === undefined) throw new RangeError(`${flag} needs a value\n${USAGE}`);
@@ -34,6 +37,7 @@ export function parseArgs(argv: readonly string[]): Args {
   let contenders: ContenderName[] | undefined;
   let docs: boolean | undefined;
   let help = false;
+  let from: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
     const value = (): string | undefined => inline ?? argv[++i];
@@ -43,6 +47,7 @@ export function parseArgs(argv: readonly string[]): Args {
       case '--contenders': contenders = list(value(), CONTENDER_NAMES, '--contenders'); break;
       case '--docs': docs = true; break;
       case '--no-docs': docs = false; break;
+      case '--from': from = value(); break;
       case '--help': case '-h': help = true; break;
       default: throw new RangeError(`unknown option '${argv[i]}'\n${USAGE}`);
     }
@@ -52,7 +57,8 @@ export function parseArgs(argv: readonly string[]): Args {
     quick,
     only: only ?? [...WORKLOADS],
     contenders: contenders ?? [...CONTENDER_NAMES],
-    docs: docs ?? (everything && !quick),
+    docs: docs ?? (everything && !quick && from === undefined),
+    from,
     help,
   };
 }

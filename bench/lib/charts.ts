@@ -16,7 +16,20 @@ export async function renderSvg(spec: vl.TopLevelSpec): Promise<string> {
   }
 }
 
-const COLORS = { domain: ['raw node:dgram', 'TCP (node:net)', 'udx-native', 'reliable-dgram', 'udx-native, earlier anchor'], range: ['#7f7f7f', '#1f77b4', '#ff7f0e', '#2ca02c', '#ffbb78'] };
+const PALETTE: Record<string, string> = {
+  'raw node:dgram': '#7f7f7f',
+  'TCP (node:net)': '#1f77b4',
+  'udx-native': '#ff7f0e',
+  'reliable-dgram': '#2ca02c',
+  'udx-native, earlier anchor (§7)': '#ffbb78',
+};
+
+/** A colour scale over the contenders actually present, so legends list only what is drawn. */
+function colors(values: readonly { contender: string }[]): { domain: string[]; range: string[] } {
+  const domain = Object.keys(PALETTE).filter((name) => values.some((v) => v.contender === name));
+  return { domain, range: domain.map((name) => PALETTE[name]!) };
+}
+const LEGEND = { title: null, labelLimit: 320 } as const;
 
 export function goodputVsLossSpec(r: BenchResults): vl.TopLevelSpec | null {
   const impair = r.workloads.impair;
@@ -30,7 +43,7 @@ export function goodputVsLossSpec(r: BenchResults): vl.TopLevelSpec | null {
   if (values.length === 0) return null;
   for (const loss of impair.lossPercents) {
     const ref = REFERENCE_UDX_IMPAIRED[loss];
-    if (ref !== undefined && impair.bytes === 20e6) values.push({ contender: 'udx-native, earlier anchor', loss, mbps: ref, min: ref, max: ref });
+    if (ref !== undefined && impair.bytes === 20e6) values.push({ contender: 'udx-native, earlier anchor (§7)', loss, mbps: ref, min: ref, max: ref });
   }
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
@@ -40,7 +53,7 @@ export function goodputVsLossSpec(r: BenchResults): vl.TopLevelSpec | null {
     data: { values },
     encoding: {
       x: { field: 'loss', type: 'quantitative', title: 'random loss, each direction (%)' },
-      color: { field: 'contender', type: 'nominal', scale: COLORS, title: null },
+      color: { field: 'contender', type: 'nominal', scale: colors(values), legend: LEGEND },
     },
     layer: [
       { mark: { type: 'line', point: true }, encoding: { y: { field: 'mbps', type: 'quantitative', title: 'goodput (MB/s, median)' } } },
@@ -65,7 +78,7 @@ export function latencySpec(r: BenchResults): vl.TopLevelSpec | null {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: `Ping-pong round-trip time, ${ping.size} B (all runs pooled)`,
     data: { values },
-    facet: { column: { field: 'placement', type: 'nominal', title: null } },
+    facet: { column: { field: 'placement', type: 'nominal', title: null, sort: ['same-cpu', 'cross-cpu', 'unpinned'] } },
     spec: {
       width: 300,
       height: 260,
@@ -73,7 +86,7 @@ export function latencySpec(r: BenchResults): vl.TopLevelSpec | null {
       encoding: {
         x: { field: 'percentile', type: 'ordinal', sort: { field: 'order' }, title: 'percentile' },
         y: { field: 'us', type: 'quantitative', scale: { type: 'log' }, title: 'round trip (µs, log scale)' },
-        color: { field: 'contender', type: 'nominal', scale: COLORS, title: null },
+        color: { field: 'contender', type: 'nominal', scale: colors(values), legend: LEGEND },
       },
     },
   };
@@ -98,7 +111,7 @@ export function bulkSpec(r: BenchResults): vl.TopLevelSpec | null {
         mark: 'bar',
         encoding: {
           x: { field: 'mbps', type: 'quantitative', title: 'MB/s (raw dgram: receiver rate, lossy)' },
-          color: { field: 'contender', type: 'nominal', scale: COLORS, legend: null },
+          color: { field: 'contender', type: 'nominal', scale: colors(values), legend: null },
         },
       },
       { mark: { type: 'rule', color: 'black' }, encoding: { x: { field: 'min', type: 'quantitative' }, x2: { field: 'max' } } },

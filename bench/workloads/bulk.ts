@@ -9,7 +9,7 @@ import type { ContenderName } from '../contenders/index.js';
 import { BenchChild, SkipError } from '../lib/spawn.js';
 import { progress } from '../lib/progress.js';
 import { spread, type Spread } from '../lib/stats.js';
-import { HOST, markUnavailable, note, rotation, type BenchContext } from './context.js';
+import { HOST, markUnavailable, note, rotation, runTimeout, withinBudget, type BenchContext } from './context.js';
 
 const MB = 1e6;
 
@@ -65,8 +65,7 @@ function toSample(name: ContenderName, bytes: number, r: BulkReceiveResult, s: B
   };
 }
 
-async function oneRun(name: ContenderName, bytes: number, label: string): Promise<BulkSample> {
-  const timeoutMs = 60_000;
+async function oneRun(name: ContenderName, bytes: number, label: string, timeoutMs: number): Promise<BulkSample> {
   const receiver = new BenchChild(
     { contender: name, role: 'bulkReceiver', options: { host: HOST, bytes } },
     { timeoutMs, label: `${label} receiver` },
@@ -95,11 +94,11 @@ export async function runBulk(ctx: BenchContext): Promise<BulkResult> {
   const errors = new Map<ContenderName, string[]>();
   for (let run = 0; run < runs; run++) {
     for (const name of rotation(ctx.contenders, run)) {
-      if (ctx.unavailable.has(name)) continue;
+      if (ctx.unavailable.has(name) || !withinBudget(ctx, 'bulk')) continue;
       const label = `bulk ${bytes / MB} MB ${name} run ${run + 1}/${runs}`;
       progress(label);
       try {
-        const sample = await oneRun(name, bytes, label);
+        const sample = await oneRun(name, bytes, label, runTimeout(ctx, 60_000));
         samples.set(name, [...(samples.get(name) ?? []), sample]);
       } catch (err) {
         if (err instanceof SkipError) markUnavailable(ctx, name, err.message);

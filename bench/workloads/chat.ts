@@ -12,7 +12,7 @@ import { REPO_ROOT } from '../lib/paths.js';
 import { spawnNode } from '../lib/spawn.js';
 import { progress } from '../lib/progress.js';
 import { spread, type Spread } from '../lib/stats.js';
-import { note, type BenchContext } from './context.js';
+import { note, runTimeout, withinBudget, type BenchContext } from './context.js';
 
 export const CHAT_LOAD_CANDIDATES = ['examples/chat/bench/load.ts', 'examples/chat/src/bench/load.ts', 'examples/chat/src/load.ts'];
 
@@ -72,9 +72,10 @@ export async function runChat(ctx: BenchContext): Promise<ChatResult> {
   result.harness = found;
   result.runs = ctx.quick ? 1 : 3;
   for (let run = 0; run < result.runs; run++) {
+    if (!withinBudget(ctx, 'chat fan-out')) break;
     progress(`chat fan-out 200 clients / 20 groups run ${run + 1}/${result.runs}`);
     try {
-      result.samples.push(await oneRun(path.join(REPO_ROOT, found), ctx.quick ? 5 : 15, ctx.quick ? 30_000 : 90_000));
+      result.samples.push(await oneRun(path.join(REPO_ROOT, found), ctx.quick ? 5 : 15, runTimeout(ctx, ctx.quick ? 30_000 : 90_000)));
     } catch (err) {
       result.errors.push((err as Error).message);
       note(ctx, `chat fan-out run ${run + 1} failed: ${(err as Error).message.slice(0, 300)}`);

@@ -11,6 +11,21 @@ export interface BenchContext {
   unavailable: Map<string, string>;
   /** Remarks that belong beside the numbers (skips, missing tools, failures). */
   notes: string[];
+  /** When the current workload must stop starting runs (epoch ms); quick mode budgets each workload. */
+  deadlineAt: number;
+}
+
+/** A run's timeout: its own limit, cut to what is left of the workload's budget. */
+export function runTimeout(ctx: BenchContext, limitMs: number): number {
+  return Math.max(2000, Math.min(limitMs, ctx.deadlineAt - Date.now()));
+}
+
+/** False (and a note, once per workload) when the workload's time budget is spent. */
+export function withinBudget(ctx: BenchContext, workload: string): boolean {
+  if (Date.now() < ctx.deadlineAt) return true;
+  const text = `${workload}: time budget spent, remaining runs skipped`;
+  if (!ctx.notes.includes(text)) note(ctx, text);
+  return false;
 }
 
 /** Contenders in a different order each run, so none always goes first on a warm or cold machine. */

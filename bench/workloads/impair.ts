@@ -10,7 +10,7 @@ import { BenchChild, SkipError } from '../lib/spawn.js';
 import { progress } from '../lib/progress.js';
 import { spread, type Spread } from '../lib/stats.js';
 import { ProxyProcess, freeUdpPort, proxyAvailable } from '../lib/proxy.js';
-import { HOST, markUnavailable, note, rotation, type BenchContext } from './context.js';
+import { HOST, markUnavailable, note, rotation, runTimeout, withinBudget, type BenchContext } from './context.js';
 
 const MB = 1e6;
 const DELAY_MS = 10;
@@ -114,14 +114,14 @@ export async function runImpair(ctx: BenchContext): Promise<ImpairResult> {
   for (const lossPercent of lossPercents) {
     for (let run = 0; run < runs; run++) {
       for (const name of rotation(names, run)) {
-        if (ctx.unavailable.has(name)) continue;
+        if (ctx.unavailable.has(name) || !withinBudget(ctx, 'impairment')) continue;
         const label = `impaired ${bytes / MB} MB, ${DELAY_MS} ms, ${lossPercent}% loss, ${name} run ${run + 1}/${runs}`;
         progress(label);
         const key = `${name}|${lossPercent}`;
         const point = points.get(key) ?? { samples: [], errors: [] };
         points.set(key, point);
         try {
-          point.samples.push(await oneRun(name, bytes, lossPercent / 100, 1000 + run, label, ctx.quick ? 20_000 : 90_000));
+          point.samples.push(await oneRun(name, bytes, lossPercent / 100, 1000 + run, label, runTimeout(ctx, ctx.quick ? 10_000 : 90_000)));
         } catch (err) {
           if (err instanceof SkipError) markUnavailable(ctx, name, err.message);
           else {

@@ -10,7 +10,7 @@ import type { ContenderName } from '../contenders/index.js';
 import { BenchChild, SkipError } from '../lib/spawn.js';
 import { progress } from '../lib/progress.js';
 import { spread, type Spread } from '../lib/stats.js';
-import { HOST, markUnavailable, note, rotation, type BenchContext } from './context.js';
+import { HOST, markUnavailable, note, rotation, runTimeout, withinBudget, type BenchContext } from './context.js';
 
 const CLIENT_PROCESSES = 2;
 const CONCURRENCY = 256;
@@ -39,8 +39,7 @@ export interface ManyResult {
   contenders: Partial<Record<ContenderName, ManyContenderResult>>;
 }
 
-async function oneRun(name: ContenderName, count: number, label: string): Promise<ManySample> {
-  const timeoutMs = 120_000;
+async function oneRun(name: ContenderName, count: number, label: string, timeoutMs: number): Promise<ManySample> {
   const server = new BenchChild(
     { contender: name, role: 'manyServer', options: { host: HOST, expected: count } },
     { timeoutMs, label: `${label} server`, nodeArgs: ['--expose-gc'] },
@@ -86,11 +85,11 @@ export async function runMany(ctx: BenchContext): Promise<ManyResult> {
   const errors = new Map<ContenderName, string[]>();
   for (let run = 0; run < runs; run++) {
     for (const name of rotation(names, run)) {
-      if (ctx.unavailable.has(name)) continue;
+      if (ctx.unavailable.has(name) || !withinBudget(ctx, 'many connections')) continue;
       const label = `many ${count} connections ${name} run ${run + 1}/${runs}`;
       progress(label);
       try {
-        const sample = await oneRun(name, count, label);
+        const sample = await oneRun(name, count, label, runTimeout(ctx, 120_000));
         samples.set(name, [...(samples.get(name) ?? []), sample]);
       } catch (err) {
         if (err instanceof SkipError) markUnavailable(ctx, name, err.message);

@@ -8,7 +8,7 @@ import type { ContenderName } from '../contenders/index.js';
 import { BenchChild, SkipError, tasksetAvailable } from '../lib/spawn.js';
 import { progress } from '../lib/progress.js';
 import { quantile, sortNumbers, spread, type Spread } from '../lib/stats.js';
-import { HOST, markUnavailable, note, rotation, type BenchContext } from './context.js';
+import { HOST, markUnavailable, note, rotation, runTimeout, withinBudget, type BenchContext } from './context.js';
 
 export type Placement = 'same-cpu' | 'cross-cpu' | 'unpinned';
 
@@ -57,8 +57,8 @@ async function oneRun(
   o: { size: number; trips: number; warmup: number },
   pin: { server?: string; client?: string },
   label: string,
+  timeoutMs: number,
 ): Promise<PingClientResult> {
-  const timeoutMs = 60_000;
   const server = new BenchChild(
     { contender: name, role: 'pingServer', options: { host: HOST } },
     { timeoutMs, label: `${label} server`, ...(pin.server !== undefined ? { cpu: pin.server } : {}) },
@@ -80,7 +80,7 @@ async function oneRun(
 }
 
 export async function runPingPong(ctx: BenchContext): Promise<PingResult> {
-  const o = { size: 64, trips: ctx.quick ? 2000 : 10_000, warmup: ctx.quick ? 200 : 1000 };
+  const o = { size: 64, trips: ctx.quick ? 1000 : 10_000, warmup: ctx.quick ? 100 : 1000 };
   const runs = 3;
   const result: PingResult = { ...o, runs, placements: {} };
   for (const { placement, ...pin } of placementsToRun(ctx)) {
@@ -88,11 +88,11 @@ export async function runPingPong(ctx: BenchContext): Promise<PingResult> {
     const errors = new Map<ContenderName, string[]>();
     for (let run = 0; run < runs; run++) {
       for (const name of rotation(ctx.contenders, run)) {
-        if (ctx.unavailable.has(name)) continue;
+        if (ctx.unavailable.has(name) || !withinBudget(ctx, 'ping-pong')) continue;
         const label = `ping-pong ${placement} ${name} run ${run + 1}/${runs}`;
         progress(label);
         try {
-          const r = await oneRun(name, o, pin, label);
+          const r = await oneRun(name, o, pin, label, runTimeout(ctx, 60_000));
           rtts.set(name, [...(rtts.get(name) ?? []), r.rttUs]);
           if (r.lost > 0) note(ctx, `${label}: ${r.lost} trips lost (counted after 250 ms)`);
         } catch (err) {
