@@ -1,93 +1,91 @@
 /**
- * `npm run bench:sim`: efficiency of the engine in virtual time (deterministic, seeded).
+ * `npm run bench:sim`: the engine's efficiency in virtual time (deterministic, seeded, no
+ * sockets). Scenarios from test/helpers/scenarios.ts, on a 10 Mbit/s bottleneck with 40 ms RTT
+ * and a queue of one bandwidth-delay product:
  *
- * A 10 MiB transfer over a 10 Mbit/s bottleneck with 40 ms RTT and a queue of one
- * bandwidth-delay product, at 0, 1, 5, 10 and 20 % random loss in both directions. Reports
- * goodput as a fraction of link capacity (and of the capacity left after loss, (1 − p) ×
- * capacity) and retransmitted bytes / delivered bytes. The last line is one JSON object.
+ *  1. a 10 MiB transfer at 0, 1, 5, 10, 20 % random loss (both directions), per controller:
+ *     goodput as a fraction of capacity and of the capacity left after loss, retransmitted /
+ *     delivered bytes, and the bottleneck queueing delay;
+ *  2. two flows sharing the bottleneck: Jain's fairness index and each flow's share from 10 s
+ *     to 20 s, and whether a LEDBAT (scavenger) flow yields.
  *
- *   node --import tsx bench/sim.ts [--cc newreno|none] [--seed N] [--size MiB]
+ * The last line printed is one JSON object with every figure.
+ *
+ *   node --import tsx bench/sim.ts [--seed N] [--size MiB] [--cc bbr,newreno,ledbat]
  */
-import { Pair } from '../test/helpers/pair.js';
 import type { CongestionAlgorithm } from '../src/core/types.js';
+import { BDP, MIN_RTT, share, transfer, type TransferResult } from '../test/helpers/scenarios.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: string): string => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : fallback;
 };
-const cc = flag('cc', 'newreno') as CongestionAlgorithm;
 const seed = Number(flag('seed', '1'));
 const totalBytes = Number(flag('size', '10')) * 1024 * 1024;
-
-const RATE = 10_000_000 / 8; // bytes per second
-const ONE_WAY = 20; // ms
-const BDP = RATE * ((2 * ONE_WAY) / 1000); // bytes
+const controllers = flag('cc', 'bbr,newreno,ledbat').split(',') as CongestionAlgorithm[];
 const LOSSES = [0, 0.01, 0.05, 0.1, 0.2];
-const MESSAGE = 64 * 1024;
+const TARGETS: Record<string, number> = { '0': 0.9, '0.01': 0.85, '0.05': 0.8, '0.1': 0.7, '0.2': 0.5 };
 
-interface Row {
-  loss: number;
-  seconds: number;
-  goodputMbps: number;
-  fraction: number;
-  fractionOfLossFree: number;
-  retransmitRatio: number;
-  cpuMs: number;
-}
+const f3 = (x: number): string => x.toFixed(3);
+const pad = (s: string, n: number): string => s.padStart(n);
 
-function runOnce(loss: number): Row {
-  const pair = new Pair({
-    seed,
-    link: { delay: ONE_WAY, rate: RATE, queue: BDP, loss },
-    config: { congestion: cc, idleTimeout: 0, keepAliveInterval: 0, receiveWindow: 16 * 1024 * 1024 },
-  });
-  pair.keepMessages = false;
-  const cpu = process.cpuUsage();
-  let queued = 0;
-  const receiver = pair.sides[1];
-  while (queued < totalBytes) {
-    const n = Math.min(MESSAGE, totalBytes - queued);
-    pair.a.send(new Uint8Array(n));
-    queued += n;
-  }
-  pair.runUntil(() => receiver.deliveredBytes >= totalBytes, 3_600_000);
-  const used = process.cpuUsage(cpu);
-  const seconds = pair.now / 1000;
-  const goodput = totalBytes / seconds; // bytes/s
-  const stats = pair.a.stats();
-  return {
-    loss,
-    seconds,
-    goodputMbps: (goodput * 8) / 1e6,
-    fraction: goodput / RATE,
-    fractionOfLossFree: goodput / (RATE * (1 - loss)),
-    retransmitRatio: stats.bytesRetransmitted / totalBytes,
-    cpuMs: (used.user + used.system) / 1000,
-  };
-}
-
-const rows: Row[] = [];
 console.log(
-  `bench:sim — ${totalBytes / 1048576} MiB over 10 Mbit/s, RTT ${2 * ONE_WAY} ms, queue ${BDP} B (1 BDP), cc=${cc}, seed=${seed}`,
+  `bench:sim: ${totalBytes / 1048576} MiB over 10 Mbit/s, RTT ${MIN_RTT} ms, queue ${BDP} B (1 BDP), seed ${seed}, virtual time\n`,
 );
-console.log('loss    time(s)  goodput(Mbit/s)  of capacity  of (1-p)·capacity  retransmitted/delivered  cpu(ms)');
-for (const loss of LOSSES) {
-  const r = runOnce(loss);
-  rows.push(r);
+const results: Record<string, Record<string, TransferResult>> = {};
+for (const cc of controllers) {
+  results[cc] = {};
+  console.log(`${cc}`);
+  console.log('   loss   time(s)  of capacity  of (1-p)·cap  target  retx/delivered  queue median/p95 (ms)');
+  for (const loss of LOSSES) {
+    const r = transfer(cc, loss, totalBytes, seed);
+    results[cc]![String(loss)] = r;
+    const target = TARGETS[String(loss)]!;
+    const mark = r.fractionOfLossFree >= target ? 'met' : 'MISSED';
+    console.log(
+      `  ${pad((loss * 100).toFixed(0), 3)} %  ${pad(r.seconds.toFixed(2), 7)}  ${pad(f3(r.fraction), 11)}  ${pad(f3(r.fractionOfLossFree), 12)}  ${pad(`${target} ${mark}`, 6)}  ${pad(f3(r.retransmitRatio), 14)}  ${pad(`${r.queueDelayMedian.toFixed(1)} / ${r.queueDelayP95.toFixed(1)}`, 21)}`,
+    );
+  }
+  console.log('');
+}
+
+const pairs: CongestionAlgorithm[][] = [
+  ['bbr', 'bbr'],
+  ['newreno', 'newreno'],
+  ['bbr', 'newreno'],
+  ['bbr', 'ledbat'],
+  ['newreno', 'ledbat'],
+];
+console.log('two flows on the bottleneck (second starts 1 s later), measured from 10 s to 20 s');
+console.log('  flows              Jain   share 1  share 2  utilisation');
+const sharing: Record<string, ReturnType<typeof share>> = {};
+for (const p of pairs) {
+  const r = share(p, 10_000, 20_000, 1000, seed);
+  sharing[p.join('+')] = r;
   console.log(
-    `${(loss * 100).toFixed(0).padStart(3)} %  ${r.seconds.toFixed(2).padStart(7)}  ${r.goodputMbps.toFixed(2).padStart(15)}  ${r.fraction.toFixed(3).padStart(11)}  ${r.fractionOfLossFree.toFixed(3).padStart(17)}  ${r.retransmitRatio.toFixed(3).padStart(23)}  ${r.cpuMs.toFixed(0).padStart(7)}`,
+    `  ${p.join(' + ').padEnd(17)} ${f3(r.jain)}  ${pad(f3(r.shares[0]!), 7)}  ${pad(f3(r.shares[1]!), 7)}  ${pad(f3(r.utilisation), 11)}`,
   );
 }
-const byLoss = (f: (r: Row) => number): Record<string, number> =>
-  Object.fromEntries(rows.map((r) => [String(r.loss), Number(f(r).toFixed(4))]));
+
+const round = (x: number): number => Number(x.toFixed(4));
+const perCc = (pick: (r: TransferResult) => number): Record<string, Record<string, number>> =>
+  Object.fromEntries(
+    Object.entries(results).map(([cc, byLoss]) => [
+      cc,
+      Object.fromEntries(Object.entries(byLoss).map(([loss, r]) => [loss, round(pick(r))])),
+    ]),
+  );
 console.log(
   JSON.stringify({
-    cc,
     seed,
-    goodput: byLoss((r) => r.fraction),
-    goodputOfLossFree: byLoss((r) => r.fractionOfLossFree),
-    retransmitRatio: byLoss((r) => r.retransmitRatio),
-    seconds: byLoss((r) => r.seconds),
+    sizeMiB: totalBytes / 1048576,
+    goodput: perCc((r) => r.fraction),
+    goodputOfLossFree: perCc((r) => r.fractionOfLossFree),
+    retransmitRatio: perCc((r) => r.retransmitRatio),
+    queueDelayMedianMs: perCc((r) => r.queueDelayMedian),
+    fairness: Object.fromEntries(
+      Object.entries(sharing).map(([k, r]) => [k, { jain: round(r.jain), shares: r.shares.map(round) }]),
+    ),
   }),
 );

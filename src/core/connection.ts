@@ -483,8 +483,10 @@ export class ConnectionCore {
     largestSentPn: number;
     probesDue: number;
     unackedFragments: number;
+    pacingRate: number;
   } {
     return {
+      pacingRate: this.pacingRate(),
       unackedFragments: this.unackedFragments,
       probesDue: this.probesDue,
       bytesInFlight: this.bytesInFlight,

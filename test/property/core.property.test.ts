@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Delivery } from '../../src/core/types.js';
-import { expand32 } from '../../src/wire/packet-number.js';
+import { checker, instrument } from '../helpers/invariants.js';
 import { Pair, type LinkConfig } from '../helpers/pair.js';
 
 /**
@@ -41,44 +41,6 @@ function bytesOf(size: number, fill: number, index: number): Uint8Array {
 }
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-
-/** Invariants checked after every step of every run. */
-function checker(): (pair: Pair) => void {
-  return (pair) => {
-    for (const side of pair.sides) {
-      const s = side.core.inspect();
-      if (!Number.isFinite(s.cwnd) || s.cwnd <= 0) throw new Error(`cwnd ${s.cwnd}`);
-      if (s.receiveBuffered > s.advertisedWindow) {
-        throw new Error(`receiver buffers ${s.receiveBuffered} fragments beyond a window of ${s.advertisedWindow}`);
-      }
-    }
-  };
-}
-
-/** Wraps pollTransmit to check congestion-window discipline and packet-number uniqueness. */
-function instrument(pair: Pair): void {
-  for (const side of pair.sides) {
-    const core = side.core;
-    const original = core.pollTransmit.bind(core);
-    let lastPn = -1;
-    core.pollTransmit = (now: number) => {
-      const before = core.inspect();
-      const d = original(now);
-      if (d === null) return d;
-      const after = core.inspect();
-      if (after.bytesInFlight > before.bytesInFlight && before.probesDue === 0) {
-        if (before.bytesInFlight + d.length > before.cwnd + before.maxDatagram) {
-          throw new Error(`sent beyond cwnd: ${before.bytesInFlight} + ${d.length} > ${before.cwnd}`);
-        }
-      }
-      const truncated = ((d[10]! << 24) | (d[11]! << 16) | (d[12]! << 8) | d[13]!) >>> 0;
-      const pn = expand32(truncated, lastPn + 1);
-      if (lastPn >= 0 && pn <= lastPn) throw new Error(`packet number ${pn} reused after ${lastPn}`);
-      lastPn = pn;
-      return d;
-    };
-  }
-}
 
 interface RunResult {
   pair: Pair;
