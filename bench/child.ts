@@ -8,6 +8,9 @@
 import { emitToParent, type ChildSpec } from './lib/child-protocol.js';
 import { loadContender } from './contenders/index.js';
 
+// Leave through process.exit when the parent stops us, so --cpu-prof can write its profile.
+process.on('SIGTERM', () => process.exit(0));
+
 async function main(): Promise<void> {
   const raw = process.argv[2];
   if (raw === undefined) throw new Error('usage: child.ts <json spec>');

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { parseArgs, USAGE, type Args } from './lib/args.js';
 import { describeMachine } from './lib/machine.js';
 import { clearProgress, progress } from './lib/progress.js';
-import { killAllChildren } from './lib/spawn.js';
+import { addNodeArgsForChildren, killAllChildren } from './lib/spawn.js';
 import { CHARTS_DIR, DOCS_DIR, RESULTS_DIR, REPO_ROOT } from './lib/paths.js';
 import { buildHeadline } from './lib/headline.js';
 import { buildTables } from './lib/tables.js';
@@ -40,6 +40,11 @@ async function main(): Promise<void> {
   if (args.help) {
     console.log(USAGE);
     return;
+  }
+  if (args.cpuProf) {
+    const dir = path.join(RESULTS_DIR, 'profiles');
+    mkdirSync(dir, { recursive: true });
+    addNodeArgsForChildren(['--cpu-prof', `--cpu-prof-dir=${dir}`]);
   }
   const results = args.from === undefined ? await runAll(args) : (JSON.parse(readFileSync(args.from, 'utf8')) as BenchResults);
   if (args.from !== undefined) results.headline = buildHeadline(results);

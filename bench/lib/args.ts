@@ -10,6 +10,8 @@ export interface Args {
   docs: boolean;
   /** Re-render tables, charts and docs from a saved results file instead of running. */
   from: string | undefined;
+  /** Write a V8 CPU profile of every child process into bench/results/profiles/. */
+  cpuProf: boolean;
   help: boolean;
 }
 
@@ -20,6 +22,7 @@ export const USAGE = `usage: node --import tsx bench/run.ts [--quick] [--only ${
   --contenders   run only these contenders (comma-separated)
   --docs         rewrite docs/performance.md and docs/perf/* (default only for a full run of everything)
   --no-docs      never touch docs/; results still go to bench/results/latest.json
+  --cpu-prof     profile every child (node --cpu-prof) into bench/results/profiles/
   --from FILE    run nothing: re-render tables, charts and (with --docs) docs from a results JSON`;
 
 function list<T extends string>(value: string | undefined, allowed: readonly T[], flag: string): T[] {
@@ -38,6 +41,7 @@ export function parseArgs(argv: readonly string[]): Args {
   let docs: boolean | undefined;
   let help = false;
   let from: string | undefined;
+  let cpuProf = false;
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
     const value = (): string | undefined => inline ?? argv[++i];
@@ -48,6 +52,7 @@ export function parseArgs(argv: readonly string[]): Args {
       case '--docs': docs = true; break;
       case '--no-docs': docs = false; break;
       case '--from': from = value(); break;
+      case '--cpu-prof': cpuProf = true; break;
       case '--help': case '-h': help = true; break;
       default: throw new RangeError(`unknown option '${argv[i]}'\n${USAGE}`);
     }
@@ -59,6 +64,7 @@ export function parseArgs(argv: readonly string[]): Args {
     contenders: contenders ?? [...CONTENDER_NAMES],
     docs: docs ?? (everything && !quick && from === undefined),
     from,
+    cpuProf,
     help,
   };
 }

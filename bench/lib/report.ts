@@ -83,9 +83,10 @@ Profile one side of a benchmark with V8's sampling profiler; open the \`.cpuprof
 DevTools (Performance panel → Load profile) or in VS Code:
 
 \`\`\`sh
-# 1. The quickest way: profile every child of a bulk run (each writes its own file)
-NODE_OPTIONS="--cpu-prof --cpu-prof-dir=bench/results/profiles" \\
-  node --import tsx bench/run.ts --only bulk --contenders reliable-dgram --no-docs
+# 1. The quickest way: profile every child process of a run (one .cpuprofile per process,
+#    named CPU.<date>.<time>.<pid>...; the sender and the receiver are the two of each run)
+node --import tsx bench/run.ts --only bulk --contenders reliable-dgram --cpu-prof --no-docs
+ls bench/results/profiles/
 
 # 2. Or one role by hand: start a receiver, then a sender aimed at the port it prints
 node --import tsx bench/child.ts '{"contender":"reliable-dgram","role":"bulkReceiver","options":{"host":"127.0.0.1","bytes":100000000}}'

@@ -8,6 +8,12 @@ import { parseChildLine, type ChildSpec } from './child-protocol.js';
 import { CHILD_SCRIPT, REPO_ROOT } from './paths.js';
 
 const live = new Set<ChildProcess>();
+/** Node flags added to every child (e.g. --cpu-prof from `run.ts --cpu-prof`). */
+const extraNodeArgs: string[] = [];
+
+export function addNodeArgsForChildren(args: readonly string[]): void {
+  extraNodeArgs.push(...args);
+}
 
 /** Kills every child still running (used on exit and on Ctrl-C). */
 export function killAllChildren(): void {
@@ -35,7 +41,7 @@ export interface ProcessOptions {
 
 /** Spawns `node --import tsx <script> ...args`, optionally pinned, with captured output. */
 export function spawnNode(script: string, args: string[], o: ProcessOptions): ChildProcess {
-  const nodeArgv = [...(o.nodeArgs ?? []), '--import', 'tsx', script, ...args];
+  const nodeArgv = [...extraNodeArgs, ...(o.nodeArgs ?? []), '--import', 'tsx', script, ...args];
   const child =
     o.cpu !== undefined
       ? spawn('taskset', ['-c', o.cpu, process.execPath, ...nodeArgv], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
@@ -95,16 +101,15 @@ export class BenchChild {
     }, o.timeoutMs);
   }
 
-  kill(): void {
-    clearTimeout(this.timer);
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
-  }
-
-  /** Resolves once the process has gone (so the next run starts on a quiet machine). */
+  /** Resolves once the process has gone (so the next run starts on a quiet machine). SIGTERM
+   * first (the child exits cleanly, writing a CPU profile if asked), SIGKILL if it lingers. */
   async killAndWait(): Promise<void> {
+    clearTimeout(this.timer);
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const gone = new Promise((r) => this.child.once('exit', r));
-    this.kill();
+    this.child.kill('SIGTERM');
+    const force = setTimeout(() => this.child.kill('SIGKILL'), 1000);
     await gone;
+    clearTimeout(force);
   }
 }
