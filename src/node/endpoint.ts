@@ -240,7 +240,11 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     });
   }
 
-  /** Send what the engines want sent, dispatch their events, re-arm the one timer. */
+  /**
+   * Send what the engines want sent, dispatch their events, re-arm the one timer. An exception
+   * thrown by an application listener propagates (as in Node), but only after the timer is
+   * re-armed, so the endpoint keeps running.
+   */
   private flush(): void {
     if (this.flushing || this.state === 'closed') return;
     this.flushing = true;
@@ -257,14 +261,25 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
         }
         if (!any) break;
       }
+    } catch (e) {
+      // A listener threw: finish the remaining work on the next microtask, then let it surface.
+      this.scheduleFlush();
+      throw e;
     } finally {
       this.flushing = false;
+      this.afterFlush();
     }
-    for (const c of this.drainWatch) {
-      if (!c.checkDrain()) this.drainWatch.delete(c);
+  }
+
+  private afterFlush(): void {
+    try {
+      for (const c of this.drainWatch) {
+        if (!c.checkDrain()) this.drainWatch.delete(c);
+      }
+    } finally {
+      this.rearm();
+      if (this.state === 'closing' && this.core.idle) this.finishClose(undefined);
     }
-    this.rearm();
-    if (this.state === 'closing' && this.core.idle) this.finishClose(undefined);
   }
 
   private transmit(tx: Transmit): void {

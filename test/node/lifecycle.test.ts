@@ -252,3 +252,38 @@ describe('connection lifecycle', () => {
     expect(conn.send(Buffer.alloc(10), { delivery: 'unordered' })).toBe(true);
   });
 });
+
+describe('application errors', () => {
+  const endpoints: Endpoint[] = [];
+  afterEach(() => destroyAll(endpoints));
+
+  it('a listener that throws does not stall the endpoint', async () => {
+    const { conn, peer } = await connectedPair(endpoints);
+    const thrown: unknown[] = [];
+    const onUncaught = (e: unknown) => thrown.push(e);
+    // vitest reports uncaught errors; catch the one we provoke.
+    process.prependListener('uncaughtException', onUncaught);
+    try {
+      let first = true;
+      const got: string[] = [];
+      peer.on('message', (m) => {
+        got.push(m.toString());
+        if (first) {
+          first = false;
+          throw new Error('listener bug');
+        }
+      });
+      conn.send('a');
+      conn.send('b');
+      await new Promise((r) => setTimeout(r, 50));
+      conn.send('c');
+      await within(3000, 'later messages', (async () => {
+        while (got.length < 3) await new Promise((r) => setTimeout(r, 10));
+      })());
+      expect(got).toEqual(['a', 'b', 'c']);
+      expect(thrown).toHaveLength(1);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
+  });
+});
