@@ -1,0 +1,191 @@
+/**
+ * Hostile and mistaken requests: each gets its error code, none changes stored data, and the
+ * server keeps serving the same connection afterwards.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Link } from '../../src/transport/transport.js';
+import { LIMITS } from '../../src/protocol/limits.js';
+import { createHarness, errorCode, type Harness } from '../support/harness.js';
+
+let h: Harness;
+afterEach(async () => {
+  await h?.close();
+});
+
+/** A raw connection: send any bytes, read the replies as parsed JSON. */
+async function rawLink(harness: Harness, from = '127.0.0.1'): Promise<{ link: Link; request(data: string | Uint8Array): Promise<Record<string, unknown>> }> {
+  const link = await harness.transport.connectFrom(from, harness.port);
+  const replies: Record<string, unknown>[] = [];
+  const waiters: (() => void)[] = [];
+  link.onMessage((d) => {
+    replies.push(JSON.parse(Buffer.from(d).toString('utf8')) as Record<string, unknown>);
+    waiters.shift()?.();
+  });
+  return {
+    link,
+    async request(data) {
+      const before = replies.length;
+      link.send(typeof data === 'string' ? Buffer.from(data) : data);
+      while (replies.length === before) await new Promise<void>((r) => waiters.push(r));
+      return replies[before] ?? {};
+    },
+  };
+}
+
+async function seeded(): Promise<Harness> {
+  const harness = await createHarness();
+  const alice = await harness.loggedIn('alice');
+  await harness.loggedIn('bob');
+  await harness.loggedIn('eve');
+  await alice.createGroup('team', ['bob']);
+  await alice.send('team', 'secret plans');
+  return harness;
+}
+
+describe('authentication', { timeout: 10_000 }, () => {
+  it('gives unknown user and wrong password the same error, and creates no session', async () => {
+    h = await seeded();
+    const before = h.store.counts();
+    const c = await h.client();
+    const wrong = await c.login('alice', 'not-her-password').catch((e: unknown) => e as { code: string; message: string });
+    const unknown = await c.login('mallory', 'whatever-password').catch((e: unknown) => e as { code: string; message: string });
+    expect(wrong).toMatchObject({ code: 'AUTH_FAILED' });
+    expect(unknown).toEqual(wrong);
+    expect(h.store.counts()).toEqual(before);
+    expect(await errorCode(c.listGroups())).toBe('UNAUTHENTICATED');
+  });
+
+  it('throttles failed logins per user, even with the right password, and lets it recover', async () => {
+    h = await seeded();
+    const c = await h.client();
+    for (let i = 0; i < 5; i++) expect(await errorCode(c.login('alice', 'wrong-password'))).toBe('AUTH_FAILED');
+    const limited = await c.login('alice', 'alice-password').catch((e: unknown) => e as { code: string; retryAfterMs?: number });
+    expect(limited).toMatchObject({ code: 'RATE_LIMITED' });
+    expect((limited as { retryAfterMs: number }).retryAfterMs).toBeGreaterThan(0);
+    // Another user from the same address is not locked out by alice's failures.
+    expect((await c.login('bob', 'bob-password')).user).toBe('bob');
+    h.clock.now += 60_000;
+    expect((await c.login('alice', 'alice-password')).user).toBe('alice');
+  });
+
+  it('throttles failed logins per address, across user names', async () => {
+    h = await seeded();
+    const c = await h.client();
+    for (let i = 0; i < 20; i++) expect(await errorCode(c.login(`guess${i}`, 'wrong-password'))).toBe('AUTH_FAILED');
+    expect(await errorCode(c.login('bob', 'bob-password'))).toBe('RATE_LIMITED');
+    const elsewhere = await rawLink(h, '10.0.0.9');
+    const reply = await elsewhere.request(JSON.stringify({ type: 'login', id: 1, user: 'bob', password: 'bob-password' }));
+    expect(reply).toMatchObject({ type: 'ok', id: 1, user: 'bob' });
+  });
+
+  it('rejects forged and malformed tokens', async () => {
+    h = await seeded();
+    const c = await h.client();
+    expect(await errorCode(c.resume('A'.repeat(43)))).toBe('INVALID_SESSION');
+    expect(await errorCode(c.resume('short'))).toBe('INVALID_SESSION');
+    expect(await errorCode(c.listGroups())).toBe('UNAUTHENTICATED');
+  });
+
+  it('expires sessions after inactivity and after their maximum age', async () => {
+    h = await seeded();
+    const c = await h.loggedIn('carol');
+    const token = c.sessionToken ?? '';
+    h.clock.now += 30 * 60_000;
+    expect(await errorCode(c.listGroups())).toBe('INVALID_SESSION');
+    expect(await errorCode((await h.client()).resume(token))).toBe('INVALID_SESSION');
+
+    const d = await h.loggedIn('dave');
+    // Active every 10 minutes: never idle, yet gone after 8 hours.
+    for (let t = 0; t < 47; t++) {
+      h.clock.now += 10 * 60_000;
+      await d.listGroups();
+    }
+    h.clock.now += 10 * 60_000;
+    expect(await errorCode(d.listGroups())).toBe('INVALID_SESSION');
+  });
+
+  it('stores passwords only as salted scrypt hashes', async () => {
+    h = await seeded();
+    const row = h.store.findUser('alice');
+    expect(row?.passwordHash).toMatch(/^scrypt\$4\$8\$1\$[A-Za-z0-9+/=]{24}\$[A-Za-z0-9+/=]{44}$/);
+    expect(row?.passwordHash).not.toContain('alice-password');
+    expect(h.store.findUser('bob')?.passwordHash.split('$')[4]).not.toBe(row?.passwordHash.split('$')[4]);
+  });
+});
+
+describe('group visibility', { timeout: 10_000 }, () => {
+  it('answers a non-member exactly as for a group that does not exist, and changes nothing', async () => {
+    h = await seeded();
+    const eve = await h.loggedIn('eve');
+    const before = h.store.counts();
+    const attempts = (group: string) => [
+      eve.history(group),
+      eve.send(group, 'let me in'),
+      eve.who(group),
+      eve.addMember(group, 'eve'),
+      eve.leaveGroup(group),
+      eve.request({ type: 'received', group, upTo: 1 }),
+      eve.markRead(group, 1),
+    ];
+    const member = await Promise.all(attempts('team').map((p) => p.catch((e: unknown) => ({ ...(e as object), message: (e as Error).message }))));
+    const missing = await Promise.all(attempts('nosuchgroup').map((p) => p.catch((e: unknown) => ({ ...(e as object), message: (e as Error).message }))));
+    for (const result of member) expect(result).toMatchObject({ code: 'NOT_FOUND' });
+    expect(member).toEqual(missing);
+    expect(h.store.counts()).toEqual(before);
+    expect((await eve.listGroups()).groups).toEqual([]);
+  });
+
+  it('only adds existing users', async () => {
+    h = await seeded();
+    const bob = await h.loggedIn('bob');
+    const before = h.store.counts();
+    expect(await errorCode(bob.createGroup('other', ['alice', 'ghost']))).toBe('UNKNOWN_USER');
+    expect(h.store.counts()).toEqual(before);
+  });
+});
+
+describe('malformed and oversized requests', { timeout: 10_000 }, () => {
+  const cases: [string, string | (() => Uint8Array), string, unknown][] = [
+    ['not JSON', '{"type": "login", ', 'BAD_REQUEST', null],
+    ['invalid UTF-8', () => Uint8Array.from([0x7b, 0xff, 0xfe, 0x7d]), 'BAD_REQUEST', null],
+    ['a JSON array', '[1,2,3]', 'BAD_REQUEST', null],
+    ['no id', '{"type":"listGroups"}', 'BAD_REQUEST', null],
+    ['an object id', '{"type":"listGroups","id":{"x":1}}', 'BAD_REQUEST', null],
+    ['a __proto__ key', '{"type":"login","id":3,"user":"alice","password":"alice-password","__proto__":{"polluted":true}}', 'BAD_REQUEST', null],
+    ['a nested constructor key', '{"type":"createGroup","id":4,"group":"g","members":[],"x":{"constructor":{"prototype":{"polluted":true}}}}', 'BAD_REQUEST', null],
+    ['an unknown type', '{"type":"dropTables","id":5}', 'UNKNOWN_TYPE', 5],
+    ['a missing type', '{"id":6}', 'BAD_REQUEST', 6],
+    ['a field of the wrong type', '{"type":"send","id":7,"group":"team","clientMsgId":"x","text":42}', 'BAD_REQUEST', 7],
+    ['a bad user name', '{"type":"register","id":8,"user":"../etc","password":"long-enough-pw"}', 'INVALID_ARGUMENT', 8],
+    ['a short password', '{"type":"register","id":9,"user":"zed","password":"short"}', 'INVALID_ARGUMENT', 9],
+    ['a negative history limit', '{"type":"history","id":10,"group":"team","limit":-1}', 'BAD_REQUEST', 10],
+    ['escape codes in a message', '{"type":"send","id":11,"group":"team","clientMsgId":"esc","text":"\\u001b[2Jgotcha"}', 'INVALID_ARGUMENT', 11],
+    ['a newline in a message', '{"type":"send","id":12,"group":"team","clientMsgId":"nl","text":"a\\n[team] bob: forged"}', 'INVALID_ARGUMENT', 12],
+    ['a message over the text limit', () => Buffer.from(JSON.stringify({ type: 'send', id: 13, group: 'team', clientMsgId: 'big', text: 'x'.repeat(LIMITS.maxTextLength + 1) })), 'TOO_LARGE', 13],
+    ['a request over the size limit', () => Buffer.from(JSON.stringify({ type: 'send', id: 14, group: 'team', clientMsgId: 'huge', text: 'x'.repeat(LIMITS.maxRequestBytes) })), 'TOO_LARGE', null],
+  ];
+
+  it.each(cases)('%s gets %s and changes nothing', async (_name, payload, code, id) => {
+    h = await seeded();
+    const raw = await rawLink(h);
+    // Log in on this raw connection so that authenticated request types are really checked.
+    expect(await raw.request(JSON.stringify({ type: 'login', id: 'login', user: 'alice', password: 'alice-password' }))).toMatchObject({ type: 'ok' });
+    const before = h.store.counts();
+    const reply = await raw.request(typeof payload === 'string' ? payload : payload());
+    expect(reply).toMatchObject({ type: 'error', code, id });
+    expect(typeof reply['message']).toBe('string');
+    expect(h.store.counts()).toEqual(before);
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+    // The connection still works.
+    expect(await raw.request('{"type":"listGroups","id":99}')).toMatchObject({ type: 'ok', id: 99 });
+  });
+
+  it('refuses authenticated requests before login', async () => {
+    h = await seeded();
+    const raw = await rawLink(h);
+    const before = h.store.counts();
+    const reply = await raw.request('{"type":"send","id":1,"group":"team","clientMsgId":"a","text":"hi"}');
+    expect(reply).toMatchObject({ type: 'error', id: 1, code: 'UNAUTHENTICATED' });
+    expect(h.store.counts()).toEqual(before);
+  });
+});
