@@ -233,6 +233,20 @@ describe('connection lifecycle', () => {
     expect(got).toEqual(['early0', 'early1', 'early2', 'early3', 'early4']);
   });
 
+  it('unordered and unreliable messages arrive too (loopback loses nothing)', async () => {
+    const { conn, peer } = await connectedPair(endpoints);
+    const got: string[] = [];
+    peer.on('message', (m) => got.push(m.toString()));
+    conn.send('u1', { delivery: 'unordered' });
+    conn.send('r1', { delivery: 'unreliable' });
+    conn.send(Buffer.alloc(5000, 'x'), { delivery: 'unreliable' }); // fragmented, reassembled
+    conn.send('o1');
+    await within(3000, 'all four', (async () => {
+      while (got.length < 4) await new Promise((r) => setTimeout(r, 5));
+    })());
+    expect(got.sort()).toEqual(['o1', 'r1', 'u1', 'x'.repeat(5000)].sort());
+  });
+
   it('messages({ signal }) stops with an AbortError', async () => {
     const { peer } = await connectedPair(endpoints);
     const ac = new AbortController();
