@@ -370,7 +370,7 @@ export class ChatServer {
       after: () => {
         const lastSent = conn.catchingUp.get(group.id);
         if (lastSent !== undefined && upTo >= lastSent) this.sendBacklogBatch(conn, group.id, lastSent);
-        if (range.to > range.from) this.sendTraces(group.id, me.userId, range.from, range.to);
+        if (range.to > range.from) this.sendTraces(group, me.userId, range.from, range.to);
       },
     };
   }
@@ -428,17 +428,17 @@ export class ChatServer {
   }
 
   /** Tells the online senders of messages in (from, to] how many members have them now. */
-  private sendTraces(groupId: number, receiverId: number, from: number, to: number): void {
-    for (const message of this.store.messagesBetween(groupId, from, to, receiverId, MAX_TRACES_PER_RECEIPT)) {
-      const senders = this.online.get(message.senderId);
+  private sendTraces(group: GroupRef, receiverId: number, from: number, to: number): void {
+    for (const target of this.store.traceTargets(group.id, from, to, receiverId, MAX_TRACES_PER_RECEIPT)) {
+      const senders = this.online.get(target.senderId);
       if (!senders || senders.size === 0) continue;
       const trace: ServerMessage = {
         type: 'trace',
-        group: message.group,
-        messageId: message.messageId,
-        clientMsgId: message.clientMsgId,
-        delivered: this.store.deliveredCount(groupId, message.messageId, message.senderId),
-        recipients: message.recipients,
+        group: group.name,
+        messageId: target.messageId,
+        clientMsgId: target.clientMsgId,
+        delivered: this.store.deliveredCount(group.id, target.messageId, target.senderId),
+        recipients: target.recipients,
       };
       for (const conn of senders) conn.send(trace);
     }

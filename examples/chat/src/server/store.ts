@@ -39,6 +39,13 @@ export interface StoredMessage extends ChatMessage {
   recipients: number;
 }
 
+export interface TraceTarget {
+  messageId: number;
+  senderId: number;
+  clientMsgId: string;
+  recipients: number;
+}
+
 interface MessageRow {
   id: number;
   group_name: string;
@@ -322,10 +329,12 @@ export class Store {
       .get(groupId, senderId, messageId, messageId) as { n: number }).n;
   }
 
-  /** Messages in (from, to] of a group not sent by `exceptSender`, for delivery traces. */
-  messagesBetween(groupId: number, from: number, to: number, exceptSender: number, limit: number): StoredMessage[] {
-    return (this.sql(`SELECT ${MESSAGE_COLUMNS} WHERE m.group_id = ? AND m.id > ? AND m.id <= ? AND m.sender_id != ? ORDER BY m.id DESC LIMIT ?`)
-      .all(groupId, from, to, exceptSender, limit) as MessageRow[]).map(toMessage);
+  /** Messages in (from, to] of a group not sent by `exceptSender`, newest first, for delivery traces. */
+  traceTargets(groupId: number, from: number, to: number, exceptSender: number, limit: number): TraceTarget[] {
+    return this.sql(
+      `SELECT id AS messageId, sender_id AS senderId, client_msg_id AS clientMsgId, recipients FROM messages
+       WHERE group_id = ? AND id > ? AND id <= ? AND sender_id != ? ORDER BY id DESC LIMIT ?`,
+    ).all(groupId, from, to, exceptSender, limit) as TraceTarget[];
   }
 
   /** A snapshot of row counts, for tests that check "nothing changed". */
