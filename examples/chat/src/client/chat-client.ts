@@ -72,6 +72,8 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
   private readonly lastSeen = new Map<string, number>();
   private readonly receiptsDue = new Set<string>();
   private receiptTimer: NodeJS.Immediate | null = null;
+  private readonly deferred: (() => void)[] = [];
+  private deferredTimer: NodeJS.Immediate | null = null;
   private readonly msgIdPrefix = randomBytes(6).toString('base64url');
   private nextMsgId = 1;
   private closing = false;
@@ -248,13 +250,31 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
       case 'message':
         this.onChatMessage(message);
         return;
-      case 'trace':
-        this.emit('trace', { group: message.group, messageId: message.messageId, clientMsgId: message.clientMsgId, delivered: message.delivered, recipients: message.recipients });
+      case 'trace': {
+        const trace = { group: message.group, messageId: message.messageId, clientMsgId: message.clientMsgId, delivered: message.delivered, recipients: message.recipients };
+        this.deferEvent(() => this.emit('trace', trace));
         return;
-      case 'added':
-        this.emit('added', { group: message.group, by: message.by });
+      }
+      case 'added': {
+        const added = { group: message.group, by: message.by };
+        this.deferEvent(() => this.emit('added', added));
         return;
+      }
     }
+  }
+
+  /**
+   * Events are emitted after the current turn of the event loop, in arrival order. A reply and
+   * the pushes it causes often arrive together; this way whoever awaits the reply (say, to print
+   * "logged in") runs before the pushes (the backlog) are shown.
+   */
+  private deferEvent(emit: () => void): void {
+    this.deferred.push(emit);
+    this.deferredTimer ??= setImmediate(() => {
+      this.deferredTimer = null;
+      const batch = this.deferred.splice(0);
+      for (const fn of batch) fn();
+    });
   }
 
   private onChatMessage(event: Extract<ServerEvent, { type: 'message' }>): void {
@@ -264,7 +284,8 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
       return;
     }
     this.lastSeen.set(event.group, event.messageId);
-    this.emit('message', { group: event.group, messageId: event.messageId, from: event.from, text: event.text, sentAt: event.sentAt });
+    const message: ChatMessage = { group: event.group, messageId: event.messageId, from: event.from, text: event.text, sentAt: event.sentAt };
+    this.deferEvent(() => this.emit('message', message));
     this.receiptsDue.add(event.group);
     // One receipt per group per turn of the event loop, however many messages arrived.
     this.receiptTimer ??= setImmediate(() => this.flushReceipts());

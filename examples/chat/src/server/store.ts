@@ -329,12 +329,12 @@ export class Store {
       .get(groupId, senderId, messageId, messageId) as { n: number }).n;
   }
 
-  /** Messages in (from, to] of a group not sent by `exceptSender`, newest first, for delivery traces. */
+  /** The newest `limit` messages in (from, to] of a group not sent by `exceptSender`, oldest first, for delivery traces. */
   traceTargets(groupId: number, from: number, to: number, exceptSender: number, limit: number): TraceTarget[] {
     return this.sql(
       `SELECT id AS messageId, sender_id AS senderId, client_msg_id AS clientMsgId, recipients FROM messages
        WHERE group_id = ? AND id > ? AND id <= ? AND sender_id != ? ORDER BY id DESC LIMIT ?`,
-    ).all(groupId, from, to, exceptSender, limit) as TraceTarget[];
+    ).all(groupId, from, to, exceptSender, limit).reverse() as TraceTarget[];
   }
 
   /** A snapshot of row counts, for tests that check "nothing changed". */

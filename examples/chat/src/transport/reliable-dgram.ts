@@ -89,9 +89,17 @@ class ConnectionLink implements Link {
 export interface ReliableDgramTransportOptions {
   /** Extra options for every endpoint (timeouts, limits, or a `socket` such as a LossySocket). */
   endpointOptions?: (() => EndpointOptions | Promise<EndpointOptions>) | undefined;
+  /**
+   * Open every outgoing connection on one shared endpoint (one UDP socket, one timer) instead of
+   * one endpoint each. For programs that hold many connections, like the load test; release it
+   * with `close()`.
+   */
+  shareClientEndpoint?: boolean;
 }
 
 export class ReliableDgramTransport implements Transport {
+  private shared: Promise<RdEndpoint> | null = null;
+
   constructor(private readonly options: ReliableDgramTransportOptions = {}) {}
 
   async listen(host: string, port: number): Promise<Listener> {
@@ -107,13 +115,16 @@ export class ReliableDgramTransport implements Transport {
     };
   }
 
-  /** Each connection gets its own endpoint (its own ephemeral port), closed with it. */
+  /** Each connection gets its own endpoint (its own ephemeral port), closed with it, unless shared. */
   async connect(host: string, port: number, options: { signal?: AbortSignal } = {}): Promise<Link> {
-    const extra = (await this.options.endpointOptions?.()) ?? {};
-    const endpoint = await createEndpoint({ ...extra });
-    endpoint.on('error', () => {});
+    const connectOptions = options.signal ? { signal: options.signal } : undefined;
+    if (this.options.shareClientEndpoint) {
+      this.shared ??= this.newEndpoint();
+      return new ConnectionLink(await (await this.shared).connect(port, host, connectOptions));
+    }
+    const endpoint = await this.newEndpoint();
     try {
-      const conn = await endpoint.connect(port, host, options.signal ? { signal: options.signal } : undefined);
+      const conn = await endpoint.connect(port, host, connectOptions);
       let closed = false;
       return new ConnectionLink(conn, () => {
         if (closed) return;
@@ -124,5 +135,19 @@ export class ReliableDgramTransport implements Transport {
       await endpoint.close().catch(() => {});
       throw err;
     }
+  }
+
+  /** Closes the shared client endpoint, if any. */
+  async close(): Promise<void> {
+    const shared = this.shared;
+    this.shared = null;
+    if (shared) await (await shared).close();
+  }
+
+  private async newEndpoint(): Promise<RdEndpoint> {
+    const extra = (await this.options.endpointOptions?.()) ?? {};
+    const endpoint = await createEndpoint({ ...extra });
+    endpoint.on('error', () => {});
+    return endpoint;
   }
 }
