@@ -8,16 +8,18 @@
 //    npm cache when it is there, from the registry otherwise).
 // 4. `import()` and `require()` both load `reliable-dgram` and `reliable-dgram/testing` and expose
 //    the same named exports.
+//    README.md's quick start runs against the installed package, as ESM and as CommonJS.
 // 5. TypeScript (the repository's own tsc) resolves the types under `moduleResolution: nodenext`
 //    (from an ES module and from a CommonJS module) and under `bundler`.
 //
 // Usage: node scripts/pack-smoke.mjs [--skip-build] [--keep]
 //   --skip-build  pack the dist/ that is already there (for trying the script out)
 //   --keep        leave the temporary directory behind and print where it is
-// Exits non-zero with a message on the first failed check.
+// Runs every check, prints ok/FAIL for each, and exits non-zero if any failed (a command that
+// fails outright, such as the build, ends the run at once).
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -60,9 +62,13 @@ const work = mkdtempSync(join(tmpdir(), 'reliable-dgram-pack-'));
 try {
   // --- 1. build and pack -------------------------------------------------------------------
   if (!skipBuild) run('npm', ['run', 'build'], repoRoot);
-  const packed = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', work], repoRoot));
-  const tarball = join(work, packed[0].filename);
-  console.log(`packed ${packed[0].filename} (${packed[0].size} bytes, ${packed[0].entryCount} files)`);
+  // --ignore-scripts: the build just ran; a `prepare` script would only build again (and its
+  // output would mix into npm's). The tarball is the one .tgz in the fresh directory.
+  run('npm', ['pack', '--ignore-scripts', '--pack-destination', work], repoRoot);
+  const tarballs = readdirSync(work).filter((name) => name.endsWith('.tgz'));
+  if (tarballs.length !== 1) throw new Error(`npm pack should write one .tgz, found: ${tarballs.join(', ') || 'none'}`);
+  const tarball = join(work, tarballs[0]);
+  console.log(`packed ${tarballs[0]} (${statSync(tarball).size} bytes)`);
 
   // --- 2. tarball contents -----------------------------------------------------------------
   // npm puts everything under package/; list it the way a user's npm will unpack it.
@@ -121,6 +127,28 @@ try {
     check(require('reliable-dgram'), 'require');
     import('reliable-dgram').then((lib) => { check(lib, 'import'); console.log('ok'); });`;
   check(run(process.execPath, ['-e', behaviour], app).trim() === 'ok', 'the ESM and CommonJS builds both construct a ReliableDgramError');
+
+  // The README's quick start, run against the installed tarball from an ES module and from a
+  // CommonJS module (the code block must stay plain JavaScript for this). It must print its echo
+  // and exit by itself: a handle left open by close() would hang it until the time limit.
+  const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+  const quickStart = /\n## Quick start\n[\s\S]*?```ts\n([\s\S]*?)```/.exec(readme)?.[1];
+  check(quickStart !== undefined, 'README.md has a quick start code block');
+  if (quickStart !== undefined) {
+    const importLine = /^import \{([^}]*)\} from 'reliable-dgram';\n/m;
+    const cjs = `const {${importLine.exec(quickStart)?.[1] ?? ''}} = require('reliable-dgram');\n(async () => {\n${quickStart.replace(importLine, '')}})();\n`;
+    writeFileSync(join(app, 'quick-start.mjs'), quickStart);
+    writeFileSync(join(app, 'quick-start.cjs'), cjs);
+    for (const file of ['quick-start.mjs', 'quick-start.cjs']) {
+      let output = '';
+      try {
+        output = run(process.execPath, [file], app);
+      } catch {
+        // run() has printed what node said.
+      }
+      check(output.includes('echo:'), `README quick start runs from the tarball as ${file.endsWith('.mjs') ? 'an ES module' : 'CommonJS'} and exits`);
+    }
+  }
 
   // --- 5. TypeScript resolves the types ----------------------------------------------------
   // `@ts-expect-error` proves the types are real: were they missing (any), the line would not be
