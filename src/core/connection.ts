@@ -17,6 +17,7 @@ import {
 import { resolveCoreConfig } from './config.js';
 import { createCongestionController } from './congestion/index.js';
 import { Pacer } from './pacer.js';
+import { Slab } from './slab.js';
 import { ReceiveBuffer } from './receive-buffer.js';
 import { ReceivedPackets } from './received-packets.js';
 import { GRANULARITY, RttEstimator } from './rtt.js';
@@ -149,6 +150,7 @@ export class ConnectionCore {
   readonly rtt: RttEstimator;
   private readonly cc: CongestionController;
   private readonly pacer = new Pacer();
+  private readonly slab = new Slab();
   private pacingDeadline = Infinity;
   private bytesInFlight = 0;
   private lossTime = Infinity;
@@ -329,7 +331,8 @@ export class ConnectionCore {
       this.counters.malformedDropped++;
       return;
     }
-    const pn = expand32(packet.packetNumber, this.received.largest + 1);
+    const previousLargest = this.received.largest;
+    const pn = expand32(packet.packetNumber, previousLargest + 1);
     if (!this.received.insert(pn)) {
       this.counters.duplicatesDropped++;
       return;
@@ -340,8 +343,9 @@ export class ConnectionCore {
     if (this._state === 'draining') this.drainUntil = now + this.drainPeriod();
     const isLargest = pn === this.received.largest;
     if (isLargest) this.largestReceivedAt = now;
-    // RFC 9000 §13.2.1: acknowledge at once when packets arrive out of order.
-    const outOfOrder = !isLargest || this.received.rangeCount > 1;
+    // RFC 9000 §13.2.1: acknowledge at once when this packet arrived out of order or after a
+    // gap (a skipped number makes one such gap, once).
+    const outOfOrder = pn !== previousLargest + 1;
 
     let ackEliciting = false;
     for (const frame of packet.frames) {
@@ -506,6 +510,9 @@ export class ConnectionCore {
     if (this._state === 'draining' && frame.type !== 'close' && frame.type !== 'ack') return;
     switch (frame.type) {
       case 'ping':
+        // The sender asks for an ACK now: it is probing, or it just sent the last packet it can
+        // for the moment and would otherwise wait for our delayed-ACK timer.
+        this.ackNow = true;
         return;
       case 'ack':
         this.onAckFrame(now, frame);
@@ -514,8 +521,9 @@ export class ConnectionCore {
         const tsn = expand32(frame.tsn, this.receiveBuffer.cumTsn + 1);
         const result = this.receiveBuffer.accept(tsn, frame.payload, frame.first, frame.last, frame.unordered);
         if (result === 'duplicate') this.counters.duplicatesDropped++;
-        // Beyond the window: the peer broke flow control or is retransmitting after our
-        // credit; dropping is safe, it will be resent.
+        // Beyond the credit we granted (it never shrinks): only a broken or hostile sender does
+        // that. Dropping the data while acknowledging its packet would lose it, so abort.
+        else if (result === 'beyond-window') this.abort(now, ResetCode.FlowControl, 'data beyond the flow-control window');
         return;
       }
       case 'unreliable': {
@@ -815,7 +823,7 @@ export class ConnectionCore {
   }
 
   private buildPacket(now: number, withAck: boolean, withData: boolean): Uint8Array {
-    const buf = new Uint8Array(this.maxDatagram);
+    const buf = this.slab.take(this.maxDatagram);
     const pn = this.allocatePacketNumber();
     let o = writeDataHeader(buf, this.remoteCid, truncate32(pn));
     const limit = this.maxDatagram - CHECKSUM_SIZE;
@@ -875,12 +883,19 @@ export class ConnectionCore {
       if (!ackEliciting && this.probesDue > 0) {
         buf[o++] = FrameType.Ping;
         ackEliciting = true;
+      } else if (ackEliciting && o < limit && !this.hasSendableData()) {
+        // The last packet of a burst: a PING asks the peer to acknowledge at once instead of
+        // after its delayed-ACK timer, so the end of every message or request is confirmed in
+        // one RTT (and never mistaken for a loss by the PTO). A window-limited sender needs no
+        // such help: ACKs of every second packet keep its flight moving.
+        buf[o++] = FrameType.Ping;
       }
       if (this.probesDue > 0) this.probesDue--;
     }
 
     const datagram = seal(buf, o);
     const size = datagram.length;
+    this.slab.commit(size);
     this.counters.packetsSent++;
     this.counters.bytesSent += size;
     if (retransmission) this.counters.packetsRetransmitted++;
@@ -918,6 +933,7 @@ export class ConnectionCore {
   }
 
   private wroteUnreliable = false;
+
 
   private writeUnreliable(buf: Uint8Array, o: number, limit: number): number {
     while (this.unreliableHead < this.unreliable.length) {
@@ -1001,7 +1017,13 @@ export class ConnectionCore {
   private buildReset(): Uint8Array {
     const reset = this.pendingReset!;
     this.pendingReset = null;
-    const reason = new TextEncoder().encode(reset.reason).subarray(0, 256);
+    let reason = new TextEncoder().encode(reset.reason);
+    if (reason.length > 256) {
+      // Cut at a character boundary: the peer rejects a RESET whose reason is not valid UTF-8.
+      let end = 256;
+      while (end > 0 && (reason[end]! & 0xc0) === 0x80) end--;
+      reason = reason.subarray(0, end);
+    }
     const buf = new Uint8Array(DATA_HEADER_SIZE + 1 + 2 + 2 + reason.length + CHECKSUM_SIZE);
     const pn = this.allocatePacketNumber();
     let o = writeDataHeader(buf, this.remoteCid, truncate32(pn));

@@ -1,0 +1,28 @@
+/**
+ * Datagrams are carved out of 64 KiB slabs instead of allocated one by one: an ArrayBuffer per
+ * packet costs an allocation and a finalizer each, and dominates garbage collection at high
+ * packet rates. A slab region is never reused (the datagram handed out may still sit in the
+ * socket's send queue); the slab is simply replaced when full, and collected once every
+ * datagram cut from it is gone.
+ */
+const SLAB_SIZE = 64 * 1024;
+
+export class Slab {
+  private buffer = new Uint8Array(SLAB_SIZE);
+  private offset = 0;
+
+  /** A region of `max` bytes to write a datagram into; call `commit()` with the bytes used. */
+  take(max: number): Uint8Array {
+    if (this.offset + max > this.buffer.length) {
+      this.buffer = new Uint8Array(Math.max(SLAB_SIZE, max));
+      this.offset = 0;
+    }
+    return this.buffer.subarray(this.offset, this.offset + max);
+  }
+
+  /** The last region taken used `used` bytes: the rest stays available. */
+  commit(used: number): void {
+    // Keep datagrams 8-byte aligned: cheaper copies in the kernel and in zlib.
+    this.offset += (used + 7) & ~7;
+  }
+}
