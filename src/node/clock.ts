@@ -13,14 +13,29 @@ export interface Clock {
 
 export type TimerHandle = { readonly __timer: unique symbol } | object;
 
-/** The real clock: `performance.now()` and `setTimeout` (unref'd handles are up to the shell). */
+/**
+ * Node's `setTimeout` cannot wait less than 1 ms. A deadline closer than that (a pacing gap at
+ * high rates, an ACK due now) runs on `setImmediate` instead, after pending I/O, so sub-millisecond
+ * waits do not cost a whole millisecond each.
+ */
+const TIMEOUT_GRANULARITY = 1;
+
+type RealHandle = { kind: 'timeout'; t: NodeJS.Timeout } | { kind: 'immediate'; t: NodeJS.Immediate };
+
+/** The real clock: `performance.now()`, `setTimeout` and, below 1 ms, `setImmediate`. */
 export const realClock: Clock = {
   now: () => performance.now(),
   setTimer(deadline, fn) {
-    const t = setTimeout(fn, Math.max(0, deadline - performance.now()));
-    return t as unknown as TimerHandle;
+    const delay = deadline - performance.now();
+    const handle: RealHandle =
+      delay < TIMEOUT_GRANULARITY
+        ? { kind: 'immediate', t: setImmediate(fn) }
+        : { kind: 'timeout', t: setTimeout(fn, delay) };
+    return handle as unknown as TimerHandle;
   },
   clearTimer(handle) {
-    clearTimeout(handle as unknown as NodeJS.Timeout);
+    const h = handle as unknown as RealHandle;
+    if (h.kind === 'immediate') clearImmediate(h.t);
+    else clearTimeout(h.t);
   },
 };
