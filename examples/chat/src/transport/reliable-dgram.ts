@@ -39,7 +39,9 @@ const CHAT_ENDPOINT_DEFAULTS: EndpointOptions = { maxMessageSize: 1024 * 1024 };
 let loaded: Promise<CreateEndpoint> | undefined;
 
 async function createEndpoint(options: EndpointOptions): Promise<RdEndpoint> {
-  loaded ??= import('reliable-dgram').then((lib) => {
+  loaded ??= import('reliable-dgram').catch((err: unknown) => {
+    throw new Error(`cannot load reliable-dgram (${(err as Error).message}): run "npm run build" at the repository root`);
+  }).then((lib) => {
     const create = (lib as unknown as { createEndpoint?: CreateEndpoint }).createEndpoint;
     if (typeof create !== 'function') {
       throw new Error('reliable-dgram has no createEndpoint: build the library first (npm run build at the repository root)');
