@@ -15,6 +15,9 @@ import type { AckEvent, CongestionController } from '../types.js';
  *  - ProbeRTT: every 10 s without a new minimum, 4 packets in flight for 200 ms, so that
  *    flows sharing a queue see its empty RTT.
  *
+ * The window also covers ACK aggregation (draft §4.6.4.2): data that arrives acknowledged in
+ * bursts beyond what the model explains, measured over the last 10 rounds.
+ *
  * Random loss is deliberately not read as congestion (v1 behaviour): a lossy wireless path keeps
  * its throughput, which is why this is the default. Persistent congestion (RFC 9002 §7.6) still
  * collapses the window to the minimum, as an RTO does in TCP BBR.
@@ -66,6 +69,11 @@ export class Bbr implements CongestionController {
   private probeRttDoneStamp = 0;
   private probeRttRoundDone = false;
   private priorWindow = 0;
+  // ACK aggregation (draft §4.6.4.2): data acknowledged beyond what btlBw explains, per round.
+  private readonly extraByRound = new Float64Array(BTLBW_FILTER_ROUNDS);
+  private extraAcked = 0;
+  private extraAckedDelivered = 0;
+  private extraAckedIntervalStart = 0;
 
   constructor(maxDatagramSize: number, initialRtt = 100) {
     this.mss = maxDatagramSize;
@@ -87,6 +95,7 @@ export class Bbr implements CongestionController {
   onAck(ack: AckEvent): void {
     this.updateRound(ack);
     this.updateBandwidth(ack);
+    this.updateAckAggregation(ack);
     this.updateCyclePhase(ack);
     this.checkFullPipe(ack);
     this.checkDrain(ack);
@@ -110,7 +119,31 @@ export class Bbr implements CongestionController {
       this.roundCount++;
       this.roundStart = true;
       this.bwByRound[this.roundCount % BTLBW_FILTER_ROUNDS] = 0;
+      this.extraByRound[this.roundCount % BTLBW_FILTER_ROUNDS] = 0;
     }
+  }
+
+  /**
+   * Estimate how much data arrives in ACK bursts beyond what the bandwidth model explains
+   * (draft §4.6.4.2, "extra_acked"), and keep that much more in flight so that the sender does
+   * not sit idle between bursts. Receivers that batch ACKs, and event loops that process
+   * datagrams in batches (Node on loopback), make this large compared with btlBw × rtProp.
+   */
+  private updateAckAggregation(ack: AckEvent): void {
+    if (this.btlBw === 0) return;
+    let expected = this.btlBw * (ack.now - this.extraAckedIntervalStart);
+    if (this.extraAckedDelivered <= expected) {
+      this.extraAckedDelivered = 0;
+      this.extraAckedIntervalStart = ack.now;
+      expected = 0;
+    }
+    this.extraAckedDelivered += ack.ackedBytes;
+    const extra = Math.min(this.extraAckedDelivered - expected, this.window);
+    const slot = this.roundCount % BTLBW_FILTER_ROUNDS;
+    if (extra > this.extraByRound[slot]!) this.extraByRound[slot] = extra;
+    let max = 0;
+    for (const e of this.extraByRound) if (e > max) max = e;
+    this.extraAcked = max;
   }
 
   private updateBandwidth(ack: AckEvent): void {
@@ -220,7 +253,7 @@ export class Bbr implements CongestionController {
       return;
     }
     // Three extra datagrams absorb delayed and stretched ACKs (draft's "quantization budget").
-    const target = this.bdp(this.cwndGain) + 3 * this.mss;
+    const target = this.bdp(this.cwndGain) + this.extraAcked + 3 * this.mss;
     if (this.filledPipe) {
       this.window = Math.min(this.window + ack.ackedBytes, target);
     } else if (this.window < target || ack.delivered < this.initialWindow) {
