@@ -39,6 +39,8 @@ export interface ChatClientEvents {
   reconnected: [{ user: string | null }];
   /** The session could not be resumed after a reconnect (expired or revoked). */
   sessionLost: [];
+  /** Reconnecting failed; the next request tries again. */
+  reconnectFailed: [];
 }
 
 export interface ChatClientOptions {
@@ -77,6 +79,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
   private readonly msgIdPrefix = randomBytes(6).toString('base64url');
   private nextMsgId = 1;
   private closing = false;
+  private everConnected = false;
   private reconnecting: Promise<void> | null = null;
   private readonly reconnect: boolean;
   private readonly maxReconnectAttempts: number;
@@ -167,6 +170,13 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
   /** Sends any request; resolves with the `ok` reply's data, rejects with its error code. */
   async request<T extends RequestType>(body: Extract<RequestBody, { type: T }>): Promise<ReplyData[T]> {
     if (this.reconnecting) await this.reconnecting;
+    // Reconnecting gave up earlier (server down for long): a new request is a reason to try again.
+    if (!this.link && !this.closing && this.reconnect && this.everConnected) {
+      this.reconnecting = this.reconnectLoop(1).finally(() => {
+        this.reconnecting = null;
+      });
+      await this.reconnecting;
+    }
     const link = this.link;
     if (!link) throw new ChatRequestError('NOT_CONNECTED', 'Not connected to the server');
     const id = this.nextId++;
@@ -216,6 +226,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
 
   private attach(link: Link): void {
     this.link = link;
+    this.everConnected = true;
     link.onMessage((data) => this.onData(data));
     link.onClose((err) => this.onLinkClosed(link, err));
   }
@@ -322,9 +333,9 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
     });
   }
 
-  private async reconnectLoop(): Promise<void> {
+  private async reconnectLoop(attempts = this.maxReconnectAttempts): Promise<void> {
     let delay = 100;
-    for (let attempt = 1; attempt <= this.maxReconnectAttempts && !this.closing; attempt++) {
+    for (let attempt = 1; attempt <= attempts && !this.closing; attempt++) {
       let link: Link;
       try {
         link = await this.options.transport.connect(this.options.host, this.options.port);
@@ -351,7 +362,9 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
       this.emit('reconnected', { user: this.user });
       return;
     }
+    if (this.closing) return;
     this.failPending('DISCONNECTED', 'Could not reconnect to the server', () => true);
+    this.emit('reconnectFailed');
   }
 
   private failPending(code: ClientErrorCode, message: string, which: (p: Pending) => boolean): void {
