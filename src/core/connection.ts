@@ -17,7 +17,7 @@ import {
 import { resolveCoreConfig } from './config.js';
 import { createCongestionController } from './congestion/index.js';
 import { Pacer } from './pacer.js';
-import { Slab } from './slab.js';
+import { sharedSlab } from './slab.js';
 import { ReceiveBuffer } from './receive-buffer.js';
 import { ReceivedPackets } from './received-packets.js';
 import { GRANULARITY, RttEstimator } from './rtt.js';
@@ -150,7 +150,7 @@ export class ConnectionCore {
   readonly rtt: RttEstimator;
   private readonly cc: CongestionController;
   private readonly pacer = new Pacer();
-  private readonly slab = new Slab();
+  private readonly slab = sharedSlab;
   private pacingDeadline = Infinity;
   private bytesInFlight = 0;
   private lossTime = Infinity;
@@ -415,6 +415,7 @@ export class ConnectionCore {
     if (this._state === 'draining') return Math.min(t, this.drainUntil);
     t = Math.min(t, this.lossTime < Infinity ? this.lossTime : this.ptoDeadline(), this.lingerDeadline());
     if (!this.ackNow && this.ackElicitingSinceAck > 0) t = Math.min(t, this.ackDeadline);
+    t = Math.min(t, this.ackHeldAt);
     if (this.pacingDeadline < Infinity) t = Math.min(t, this.pacingDeadline);
     if (this.config.keepAliveInterval > 0 && this.sent.ackElicitingOutstanding === 0) {
       t = Math.min(t, this.lastSentAt + this.config.keepAliveInterval);
@@ -459,6 +460,15 @@ export class ConnectionCore {
       }
     }
     if (!mayAddData && !ackDue) return null;
+    if (!mayAddData && this.messagesUndelivered()) {
+      // An ACK alone, while the application has not yet seen the messages that just arrived:
+      // hold it until the shell has dispatched them (the deadline is now), so that a reply sent
+      // from a 'message' handler leaves in the same packet as the ACK. One datagram per
+      // request/response turn instead of two.
+      this.ackHeldAt = now;
+      return null;
+    }
+    this.ackHeldAt = Infinity;
     return this.buildPacket(now, ackDue, mayAddData);
   }
 
@@ -933,6 +943,15 @@ export class ConnectionCore {
   }
 
   private wroteUnreliable = false;
+  /** When an ACK was held back for the application's reply (Infinity: none held). */
+  private ackHeldAt = Infinity;
+
+  private messagesUndelivered(): boolean {
+    for (let i = this.eventHead; i < this.events.length; i++) {
+      if (this.events[i]!.type === 'message') return true;
+    }
+    return false;
+  }
 
 
   private writeUnreliable(buf: Uint8Array, o: number, limit: number): number {

@@ -32,17 +32,35 @@ describe('ACK policy', () => {
     expect(frames(acks[0]!).map((f) => f.type)).toEqual(['ack']);
   });
 
-  it('a PING (the end of a burst) is acknowledged at once', () => {
+  it('a PING (the end of a burst) is acknowledged at once, with the reply if there is one', () => {
     const [a, b] = makeCores(2, {});
     a.send(new Uint8Array(10));
     const [only] = drain(a, 0);
     expect(frames(only!).map((f) => f.type)).toEqual(['data', 'ping']);
     b.handleDatagram(1, only!);
-    expect(drain(b, 1)).toHaveLength(1);
+    // The ACK waits until the application has seen the message (deadline: now) ...
+    expect(drain(b, 1)).toHaveLength(0);
+    expect(b.pollTimeout()).toBe(1);
+    expect(b.pollEvent()).toMatchObject({ type: 'message' });
+    // ... so that a reply made in the 'message' handler shares its packet.
+    b.send(new Uint8Array(5));
+    const out = drain(b, 1);
+    expect(out).toHaveLength(1);
+    expect(frames(out[0]!).map((f) => f.type)).toEqual(['ack', 'data', 'ping']);
+  });
+
+  it('with no reply, the held ACK leaves alone as soon as the message was dispatched', () => {
+    const [a, b] = makeCores(3, {});
+    a.send(new Uint8Array(10));
+    b.handleDatagram(1, drain(a, 0)[0]!);
+    expect(b.pollEvent()).toMatchObject({ type: 'message' });
+    const out = drain(b, 1);
+    expect(out).toHaveLength(1);
+    expect(frames(out[0]!).map((f) => f.type)).toEqual(['ack']);
   });
 
   it('acknowledges at once a packet that arrives after a gap', () => {
-    const [a, b] = makeCores(3, {});
+    const [a, b] = makeCores(30, {});
     a.send(new Uint8Array(5000));
     const sent = drain(a, 0);
     b.handleDatagram(1, sent[1]!); // the first one is "lost"

@@ -48,10 +48,9 @@ describe('many connections, one timer', () => {
     const heapPerConnection = (after.heapUsed - before.heapUsed) / 2000;
     const buffersPerConnection = (after.arrayBuffers - before.arrayBuffers) / 2000;
     expect(heapPerConnection).toBeLessThan(16 * 1024);
-    // ConnectionCore currently allocates a 64 KiB datagram slab per connection up front
-    // (src/core/slab.ts), so buffers cost ~64 KiB per idle connection. Lower this bound to
-    // 16 KiB once the slab is allocated lazily or shared per endpoint.
-    expect(buffersPerConnection).toBeLessThan(80 * 1024);
+    // Datagrams come from one slab shared by every connection (src/core/slab.ts): an idle
+    // connection holds no buffer of its own.
+    expect(buffersPerConnection).toBeLessThan(16 * 1024);
     // Never more than one timer armed by the server endpoint, however many connections.
     expect(serverClock.counts.maxActive).toBe(1);
     expect(serverClock.active.size).toBeLessThanOrEqual(1);
