@@ -39,10 +39,13 @@ function summarise(file: string, top: number): string {
     const key = `${functionName || '(anonymous)'}  ${url ? `${shortUrl(url)}:${lineNumber + 1}` : ''}`.trim();
     self.set(key, (self.get(key) ?? 0) + hits);
   }
+  // Name the role from the harness functions on the stack (child.ts runs exactly one).
+  const roles = ['bulkSender', 'bulkReceiver', 'pingClient', 'pingServer', 'manyServer', 'manyClients'];
+  const role = roles.find((r) => profile.nodes.some((n) => n.callFrame.functionName === r)) ?? 'role unknown';
   const rows = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, top);
   const seconds = (profile.endTime - profile.startTime) / 1e6;
   return [
-    `${path.basename(file)}: ${total} samples over ${seconds.toFixed(2)} s`,
+    `${path.basename(file)} (${role}): ${total} samples over ${seconds.toFixed(2)} s`,
     ...rows.map(([key, hits]) => `  ${((100 * hits) / Math.max(1, total)).toFixed(1).padStart(5)} %  ${key}`),
   ].join('\n');
 }

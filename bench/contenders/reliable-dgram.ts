@@ -38,6 +38,9 @@ type CreateEndpoint = (o?: Record<string, unknown>) => Promise<Endpoint> | Endpo
 
 let createEndpointFn: CreateEndpoint | undefined;
 
+/** Extra endpoint options for experiments, e.g. BENCH_RD_OPTIONS='{"pacing":false}' (both sides). */
+const experimentOptions = JSON.parse(process.env.BENCH_RD_OPTIONS ?? '{}') as Record<string, unknown>;
+
 export async function availability(): Promise<{ ok: true } | { ok: false; reason: string }> {
   try {
     const mod = (await import('../../src/index.js')) as unknown as { createEndpoint?: unknown };
@@ -56,10 +59,10 @@ async function endpoint(base: Record<string, unknown>, preferred: Record<string,
   if (createEndpointFn === undefined) throw new Error('reliable-dgram is not available');
   let ep: Endpoint;
   try {
-    ep = await createEndpointFn({ ...base, ...preferred });
+    ep = await createEndpointFn({ ...base, ...preferred, ...experimentOptions });
   } catch (err) {
     if (Object.keys(preferred).length === 0) throw err;
-    ep = await createEndpointFn(base);
+    ep = await createEndpointFn({ ...base, ...experimentOptions });
   }
   ep.on('error', () => undefined);
   return ep;

@@ -34,16 +34,16 @@ const LEGEND = { title: null, labelLimit: 320 } as const;
 export function goodputVsLossSpec(r: BenchResults): vl.TopLevelSpec | null {
   const impair = r.workloads.impair;
   if (!impair?.available) return null;
-  const values: { contender: string; loss: number; mbps: number; min: number; max: number }[] = [];
+  const values: { contender: string; loss: number; mbps: number; min: number; max: number; run: string }[] = [];
   for (const [name, points] of Object.entries(impair.contenders)) {
     for (const p of points) {
-      if (p.goodputMBps.n > 0) values.push({ contender: label(name), loss: p.lossPercent, mbps: p.goodputMBps.median, min: p.goodputMBps.min, max: p.goodputMBps.max });
+      if (p.goodputMBps.n > 0) values.push({ contender: label(name), loss: p.lossPercent, mbps: p.goodputMBps.median, min: p.goodputMBps.min, max: p.goodputMBps.max, run: 'this run' });
     }
   }
   if (values.length === 0) return null;
   for (const loss of impair.lossPercents) {
     const ref = REFERENCE_UDX_IMPAIRED[loss];
-    if (ref !== undefined && impair.bytes === 20e6) values.push({ contender: 'udx-native, earlier anchor (§7)', loss, mbps: ref, min: ref, max: ref });
+    if (ref !== undefined && impair.bytes === 20e6) values.push({ contender: 'udx-native, earlier anchor (§7)', loss, mbps: ref, min: ref, max: ref, run: 'earlier anchor' });
   }
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
@@ -56,7 +56,13 @@ export function goodputVsLossSpec(r: BenchResults): vl.TopLevelSpec | null {
       color: { field: 'contender', type: 'nominal', scale: colors(values), legend: LEGEND },
     },
     layer: [
-      { mark: { type: 'line', point: true }, encoding: { y: { field: 'mbps', type: 'quantitative', title: 'goodput (MB/s, median)' } } },
+      {
+        mark: { type: 'line', point: true },
+        encoding: {
+          y: { field: 'mbps', type: 'quantitative', title: 'goodput (MB/s, median; bars: min–max)' },
+          strokeDash: { field: 'run', type: 'nominal', scale: { domain: ['this run', 'earlier anchor'], range: [[1, 0], [5, 4]] }, legend: null },
+        },
+      },
       { mark: { type: 'rule' }, encoding: { y: { field: 'min', type: 'quantitative' }, y2: { field: 'max' } } },
     ],
   };

@@ -28,11 +28,11 @@ export function textTable(title: string, header: string[], rows: string[][]): st
 }
 
 /** The same table as GitHub markdown. */
-export function markdownTable(header: string[], rows: string[][]): string {
+export function markdownTable(header: string[], rows: string[][], align: 'numbers' | 'left' = 'numbers'): string {
   const esc = (c: string): string => c.replace(/\|/g, '\\|');
   return [
     `| ${header.map(esc).join(' | ')} |`,
-    `| ${header.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`,
+    `| ${header.map((_, i) => (i === 0 || align === 'left' ? '---' : '---:')).join(' | ')} |`,
     ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`),
   ].join('\n');
 }

@@ -13,6 +13,18 @@ export interface Machine {
   udxNative: string | null;
   loadAverage: number[];
   rmemMaxBytes: number | null;
+  /** The commit measured, with "+dirty" when the working tree had changes (optional in old files). */
+  commit?: string;
+}
+
+function gitCommit(): string | undefined {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return dirty ? `${head}+dirty` : head;
+  } catch {
+    return undefined;
+  }
 }
 
 function readNumber(file: string): number | null {
@@ -42,6 +54,7 @@ function kernel(): string {
 
 export function describeMachine(): Machine {
   const cpus = os.cpus();
+  const commit = gitCommit();
   return {
     cpuModel: cpus[0]?.model.trim() ?? 'unknown',
     cores: cpus.length,
@@ -52,5 +65,6 @@ export function describeMachine(): Machine {
     udxNative: udxVersion(),
     loadAverage: os.loadavg().map((l) => Math.round(l * 100) / 100),
     rmemMaxBytes: readNumber('/proc/sys/net/core/rmem_max'),
+    ...(commit !== undefined ? { commit } : {}),
   };
 }

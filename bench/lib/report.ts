@@ -26,8 +26,10 @@ function machineSection(r: BenchResults): string {
         ['udx-native', m.udxNative ?? 'not installed'],
         ['net.core.rmem_max', m.rmemMaxBytes === null ? 'unknown' : `${m.rmemMaxBytes} B`],
         ['Load average at start (1/5/15 min)', m.loadAverage.join(' / ')],
+        ['Commit measured', m.commit ?? 'not recorded'],
         ['Run', `${r.startedAt} → ${r.finishedAt} (${Math.round(r.durationSeconds)} s)${r.quick ? ', quick mode' : ''}`],
       ],
+      'left',
     ),
   ].join('\n');
 }
@@ -36,7 +38,7 @@ function targetsSection(r: BenchResults): string {
   const rows = Object.entries(r.headline)
     .filter(([k]) => k.startsWith('target.'))
     .map(([k, v]) => [k.slice('target.'.length), String(v)]);
-  return ['## Targets (issue 6), judged on this run', '', markdownTable(['target', 'verdict'], rows)].join('\n');
+  return ['## Targets (issue 6), judged on this run', '', markdownTable(['target', 'verdict'], rows, 'left')].join('\n');
 }
 
 function tableMarkdown(t: Table): string {

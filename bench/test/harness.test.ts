@@ -1,0 +1,162 @@
+import { describe, expect, it } from 'vitest';
+import { quantile, ratio, round, sortNumbers, spread } from '../lib/stats.js';
+import { parseArgs } from '../lib/args.js';
+import { markdownTable, spreadText, textTable } from '../lib/format.js';
+import { buildHeadline } from '../lib/headline.js';
+import { buildTables } from '../lib/tables.js';
+import { renderCharts } from '../lib/charts.js';
+import { parseChildLine, LINE_PREFIX } from '../lib/child-protocol.js';
+import { rotation } from '../workloads/context.js';
+import type { BenchResults } from '../lib/results.js';
+
+const s = (median: number, min = median, max = median, n = 3) => ({ median, min, max, n });
+
+function fixture(): BenchResults {
+  const bulkEntry = (g: number, cpu: number) => ({
+    chunkBytes: 65536,
+    samples: [],
+    goodputMBps: s(g, g * 0.9, g * 1.1),
+    datagramsPerSec: null,
+    lossPercent: null,
+    senderCpuMsPerMB: s(cpu),
+    receiverCpuMsPerMB: s(cpu),
+    maxRssMB: s(80),
+    errors: [],
+  });
+  const ping = (p50: number, p99: number) => ({
+    samples: [],
+    p50Us: s(p50),
+    p99Us: s(p99),
+    p999Us: s(p99 * 2),
+    distribution: [
+      { q: 0.5, us: p50 },
+      { q: 0.99, us: p99 },
+    ],
+    errors: [],
+  });
+  const point = (lossPercent: number, g: number) => ({ lossPercent, samples: [], goodputMBps: s(g), retransmittedBytes: null, errors: [] });
+  return {
+    schema: 1,
+    startedAt: '2026-01-01T00:00:00.000Z',
+    finishedAt: '2026-01-01T00:10:00.000Z',
+    durationSeconds: 600,
+    quick: false,
+    command: 'node --import tsx bench/run.ts',
+    machine: { cpuModel: 'test', cores: 2, memoryGiB: 4, os: 'Linux', node: 'v20', v8: '11', udxNative: '1.21.3', loadAverage: [0, 0, 0], rmemMaxBytes: null },
+    contenders: {},
+    notes: [],
+    workloads: {
+      bulk: { bytes: 100e6, runs: 5, contenders: { tcp: bulkEntry(1000, 0.5), udx: bulkEntry(300, 3), 'reliable-dgram': bulkEntry(150, 5) } },
+      pingpong: {
+        size: 64,
+        trips: 10000,
+        warmup: 1000,
+        runs: 3,
+        placements: { 'same-cpu': { dgram: ping(12, 50), udx: ping(19, 70), 'reliable-dgram': ping(20, 60) } },
+      },
+      impair: {
+        available: true,
+        bytes: 20e6,
+        delayMs: 10,
+        runs: 3,
+        lossPercents: [0, 5],
+        contenders: { udx: [point(0, 50), point(5, 30)], 'reliable-dgram': [point(0, 60), point(5, 20)] },
+      },
+      many: {
+        count: 10000,
+        clientProcesses: 2,
+        concurrency: 256,
+        runs: 3,
+        contenders: { 'reliable-dgram': { samples: [{ established: 10000, failed: 0, establishMs: 1, heapBytesPerConnection: 3000, rssBytesPerConnection: 1 }], establishMs: s(1000), heapBytesPerConnection: s(3000), rssBytesPerConnection: s(9000), errors: [] } },
+      },
+    },
+    headline: {},
+  };
+}
+
+describe('stats', () => {
+  it('spread gives median and range, ignoring non-finite values', () => {
+    expect(spread([3, 1, 2, Number.NaN])).toEqual({ median: 2, min: 1, max: 3, n: 3 });
+    expect(spread([4, 1, 3, 2]).median).toBe(2.5);
+    expect(spread([]).n).toBe(0);
+  });
+  it('quantile picks the nearest rank', () => {
+    const sorted = sortNumbers(Array.from({ length: 1000 }, (_, i) => 1000 - i));
+    expect(quantile(sorted, 0.5)).toBe(500);
+    expect(quantile(sorted, 0.999)).toBe(999);
+    expect(quantile(sorted, 1)).toBe(1000);
+  });
+  it('ratio is null when a side is missing', () => {
+    expect(ratio(1, undefined)).toBeNull();
+    expect(ratio(1, 0)).toBeNull();
+    expect(ratio(3, 2)).toBe(1.5);
+    expect(round(0.123456)).toBe(0.123);
+    expect(round(1234.5)).toBe(1235);
+  });
+});
+
+describe('args', () => {
+  it('writes docs only for a full run of everything', () => {
+    expect(parseArgs([]).docs).toBe(true);
+    expect(parseArgs(['--quick']).docs).toBe(false);
+    expect(parseArgs(['--only', 'bulk']).docs).toBe(false);
+    expect(parseArgs(['--only=bulk,many', '--docs']).only).toEqual(['bulk', 'many']);
+    expect(parseArgs(['--contenders', 'udx']).contenders).toEqual(['udx']);
+  });
+  it('rejects unknown workloads and options', () => {
+    expect(() => parseArgs(['--only', 'bulkk'])).toThrow(RangeError);
+    expect(() => parseArgs(['--fast'])).toThrow(/unknown option/);
+  });
+});
+
+describe('formatting', () => {
+  it('renders spreads, text tables and escaped markdown', () => {
+    expect(spreadText(s(10, 9, 11))).toBe('10 (9–11)');
+    expect(spreadText(s(10, 10, 10, 1))).toBe('10');
+    expect(textTable('T', ['a', 'bb'], [['xxx', 'y']]).split('\n')[1]).toBe('a    bb');
+    expect(markdownTable(['a|b'], [['c']])).toContain('a\\|b');
+  });
+  it('child lines need the prefix and valid JSON', () => {
+    expect(parseChildLine(`${LINE_PREFIX}{"type":"ready","port":5}`)).toEqual({ type: 'ready', port: 5 });
+    expect(parseChildLine('{"type":"ready","port":5}')).toBeNull();
+    expect(parseChildLine(`${LINE_PREFIX}{oops`)).toBeNull();
+  });
+  it('rotation changes who goes first each run', () => {
+    expect(rotation(['a', 'b', 'c'], 1)).toEqual(['b', 'c', 'a']);
+    expect(rotation(['a', 'b', 'c'], 3)).toEqual(['a', 'b', 'c']);
+  });
+});
+
+describe('headline and targets', () => {
+  it('computes ratios to each reference and judges the targets', () => {
+    const h = buildHeadline(fixture());
+    expect(h['bulk.goodput.reliable-dgram/udx']).toBe(0.5);
+    expect(h['bulk.goodput.reliable-dgram/tcp']).toBe(0.15);
+    expect(h['target.bulk ≥ 1.0× udx']).toBe('missed');
+    expect(h['target.bulk ≥ 0.5× udx (floor)']).toBe('met');
+    expect(h['target.ping p50 ≤ dgram + 10 µs']).toBe('met');
+    expect(h['target.ping p99 ≤ udx']).toBe('met');
+    expect(h['target.impaired goodput ≥ udx at every loss']).toBe('missed');
+    expect(h['target.≤ 4 KiB heap per idle connection']).toBe('met');
+    expect(h['target.CPU ≤ 4 ms/MB each side']).toBe('missed');
+    expect(h['impair.loss0.reliable-dgram/udx']).toBe(1.2);
+  });
+  it('says "not measured" when reliable-dgram did not run', () => {
+    const r = fixture();
+    delete r.workloads.bulk!.contenders['reliable-dgram'];
+    expect(buildHeadline(r)['target.bulk ≥ 1.0× udx']).toBe('not measured');
+  });
+});
+
+describe('tables and charts', () => {
+  it('builds one table per workload and placement', () => {
+    const titles = buildTables(fixture()).map((t) => t.title.split(':')[0]);
+    expect(titles).toEqual(['Bulk', 'Ping-pong (same-cpu)', 'Through the impairment proxy', 'Many connections']);
+  });
+  it('renders the three charts to SVG headless', async () => {
+    const charts = await renderCharts(fixture());
+    expect([...charts.keys()].sort()).toEqual(['bulk-goodput.svg', 'goodput-vs-loss.svg', 'latency-distribution.svg']);
+    for (const svg of charts.values()) expect(svg.startsWith('<svg')).toBe(true);
+    expect(charts.get('goodput-vs-loss.svg')).toContain('reliable-dgram');
+  });
+});
