@@ -129,6 +129,9 @@ async function publish(results: BenchResults, args: Args): Promise<void> {
 main().catch((err: unknown) => {
   killAllChildren();
   clearProgress();
-  console.error(err instanceof Error ? err.message : err);
+  const message = err instanceof Error ? err.message : String(err);
+  console.error(message);
+  // Even a failed run ends with one JSON line, so a script reading the last line learns why.
+  console.log(JSON.stringify({ error: message.split('\n')[0] }));
   process.exit(1);
 });
