@@ -96,8 +96,13 @@ export interface EndpointError {
 }
 
 export interface EndpointStats {
-  /** Live connections (established, including closing/draining ones). */
+  /** Live connections (established or closing; not the draining ones). */
   connections: number;
+  /**
+   * Closed connections still answering a repeated CLOSE for a few PTOs (docs/protocol.md §18);
+   * they hold their connection ID until then and are not counted in `connections`.
+   */
+  drainingConnections: number;
   /** Outgoing handshakes in progress. */
   pendingConnects: number;
   datagramsReceived: number;

@@ -194,7 +194,7 @@ export class EndpointCore {
   /** The latest `now` seen; retirement happens while draining events, which take no `now`. */
   private lastNow = 0;
   private closing = false;
-  private readonly counters: Omit<EndpointStats, 'connections' | 'pendingConnects' | 'dropped' | 'droppedTotal'> = {
+  private readonly counters: Omit<EndpointStats, 'connections' | 'drainingConnections' | 'pendingConnects' | 'dropped' | 'droppedTotal'> = {
     datagramsReceived: 0,
     bytesReceived: 0,
     datagramsSent: 0,
@@ -248,8 +248,11 @@ export class EndpointCore {
   stats(): EndpointStats {
     let droppedTotal = 0;
     for (const r of DROP_REASONS) droppedTotal += this.dropped[r];
+    let draining = 0;
+    for (const c of this.connections) if (c.core.state === 'draining') draining++;
     return {
-      connections: this.connections.size,
+      connections: this.connections.size - draining,
+      drainingConnections: draining,
       pendingConnects: this.attempts.size,
       ...this.counters,
       dropped: { ...this.dropped },
@@ -722,10 +725,13 @@ export class EndpointCore {
       }
       if (!event) break;
       this.events.push({ type: 'connection-event', connection: c, event });
-      if (event.type === 'closed') {
-        this.forget(c);
-        return;
-      }
+      if (event.type === 'closed') this.counters.connectionsClosed++;
+    }
+    // After a graceful close the engine drains for a few PTOs (it re-acknowledges a CLOSE the
+    // peer repeats): keep routing to it and polling its timer until it is really closed.
+    if (c.core.state === 'closed') {
+      this.forget(c);
+      return;
     }
     let deadline: number | null = null;
     try {
@@ -749,7 +755,6 @@ export class EndpointCore {
       if (n <= 0) this.perAddress.delete(c.address);
       else this.perAddress.set(c.address, n);
     }
-    this.counters.connectionsClosed++;
     // Stray packets for this connection may still be in the network: keep its IDs out of use
     // and drop them silently (no stateless reset) for a while.
     const expiry = this.lastNow + this.config.retiredCidLifetime;
