@@ -69,7 +69,10 @@ export function buildHeadline(r: BenchResults): Headline {
   const impairRatios: (number | null)[] = [];
   if (impair?.available) {
     for (const [name, points] of Object.entries(impair.contenders)) {
-      for (const p of points) put(h, `impair.${name}.loss${p.lossPercent}.goodputMBps`, p.goodputMBps.median);
+      for (const p of points) {
+        put(h, `impair.${name}.loss${p.lossPercent}.goodputMBps`, p.goodputMBps.median);
+        put(h, `impair.${name}.loss${p.lossPercent}.retransmittedMB`, p.retransmittedBytes ? p.retransmittedBytes.median / 1e6 : null);
+      }
     }
     for (const loss of impair.lossPercents) {
       const rd = impair.contenders['reliable-dgram']?.find((p) => p.lossPercent === loss)?.goodputMBps.median;
