@@ -181,20 +181,28 @@ export class ChatServer {
 
   // ---- sessions ----
 
+  /**
+   * Checks the connection's session. Expiry is computed from what this connection knows; the
+   * database is read (and `last_seen_at` written) at most once a minute, which also catches a
+   * session revoked elsewhere. (A logout on this server unbinds every connection at once.)
+   */
   private requireSession(conn: ClientConnection): void {
     const session = conn.session;
     if (!session) throw new ChatError('UNAUTHENTICATED');
-    const row = this.store.findSession(session.tokenHash);
     const now = this.now();
-    if (!row || this.isExpired(row, now)) {
-      if (row) this.store.deleteSession(session.tokenHash);
-      this.unbind(conn);
-      throw new ChatError('INVALID_SESSION');
-    }
-    if (now - session.touchedAt >= TOUCH_INTERVAL_MS) {
+    const fresh = now - session.touchedAt < Math.min(TOUCH_INTERVAL_MS, this.sessionIdleMs) && now - session.createdAt < this.sessionMaxAgeMs;
+    if (fresh) return;
+    // Ask the database: another connection of the same session may have kept it alive.
+    const row = this.store.findSession(session.tokenHash);
+    const valid = row !== undefined && !this.isExpired(row, now);
+    if (valid) {
       this.store.touchSession(session.tokenHash, now);
       session.touchedAt = now;
+      return;
     }
+    this.store.deleteSession(session.tokenHash);
+    this.unbind(conn);
+    throw new ChatError('INVALID_SESSION');
   }
 
   private isExpired(row: { createdAt: number; lastSeenAt: number }, now: number): boolean {
@@ -266,7 +274,7 @@ export class ChatServer {
     const now = this.now();
     this.store.createSession(tokenHash, row.id, now);
     if (conn.closed) return { reply: { user: row.name, token, groups: [] } };
-    this.bind(conn, { tokenHash, userId: row.id, userName: row.name, touchedAt: now });
+    this.bind(conn, { tokenHash, userId: row.id, userName: row.name, createdAt: now, touchedAt: now });
     this.log('login', { user: row.name, conn: conn.label, from: conn.address });
     return { reply: { user: row.name, token, groups: this.groupSummaries(row.id) }, after: () => this.startBacklog(conn) };
   }
@@ -281,7 +289,7 @@ export class ChatServer {
       throw new ChatError('INVALID_SESSION');
     }
     this.store.touchSession(tokenHash, now);
-    this.bind(conn, { tokenHash, userId: row.userId, userName: row.userName, touchedAt: now });
+    this.bind(conn, { tokenHash, userId: row.userId, userName: row.userName, createdAt: row.createdAt, touchedAt: now });
     this.log('resume', { user: row.userName, conn: conn.label, from: conn.address });
     return { reply: { user: row.userName, groups: this.groupSummaries(row.userId) }, after: () => this.startBacklog(conn) };
   }

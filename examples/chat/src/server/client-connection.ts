@@ -10,6 +10,8 @@ export interface BoundSession {
   tokenHash: Buffer;
   userId: number;
   userName: string;
+  /** The session's login time (for its maximum age). */
+  createdAt: number;
   /** When the server last wrote `last_seen_at` for this session (writes are coalesced). */
   touchedAt: number;
 }

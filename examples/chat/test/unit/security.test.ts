@@ -104,6 +104,19 @@ describe('authentication', { timeout: 10_000 }, () => {
     expect(await errorCode(d.listGroups())).toBe('INVALID_SESSION');
   });
 
+  it('keeps a session alive for all its connections while any of them is active', async () => {
+    h = await seeded();
+    const busy = await h.loggedIn('carol');
+    const quiet = await h.client();
+    await quiet.resume(busy.sessionToken ?? '');
+    for (let t = 0; t < 5; t++) {
+      h.clock.now += 10 * 60_000;
+      await busy.listGroups();
+    }
+    // 50 minutes without a request on `quiet`, but the session was in use all along.
+    expect((await quiet.listGroups()).groups).toEqual([]);
+  });
+
   it('stores passwords only as salted scrypt hashes', async () => {
     h = await seeded();
     const row = h.store.findUser('alice');
