@@ -15,14 +15,19 @@ export interface BenchContext {
   deadlineAt: number;
 }
 
-/** A run's timeout: its own limit, cut to what is left of the workload's budget. */
+/** A run may overrun its workload's budget by this much before it is stopped. */
+const GRACE_MS = 3000;
+/** No run starts with less than this left: it could only be cut short. */
+const MIN_RUN_MS = 2000;
+
+/** A run's timeout: its own limit, cut to what is left of the workload's budget (plus grace). */
 export function runTimeout(ctx: BenchContext, limitMs: number): number {
-  return Math.max(2000, Math.min(limitMs, ctx.deadlineAt - Date.now()));
+  return Math.min(limitMs, ctx.deadlineAt + GRACE_MS - Date.now());
 }
 
 /** False (and a note, once per workload) when the workload's time budget is spent. */
 export function withinBudget(ctx: BenchContext, workload: string): boolean {
-  if (Date.now() < ctx.deadlineAt) return true;
+  if (Date.now() < ctx.deadlineAt - MIN_RUN_MS) return true;
   const text = `${workload}: time budget spent, remaining runs skipped`;
   if (!ctx.notes.includes(text)) note(ctx, text);
   return false;
