@@ -83,6 +83,17 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   private readonly onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
     if (this.state === 'closed') return;
     this.core.handleDatagram(this.clock.now(), msg, rinfo.address, rinfo.port);
+    // The socket hands over every datagram that is ready (up to 32 per poll in libuv) one
+    // 'message' at a time; flushing once after the batch, not after each, lets one ACK cover
+    // the lot and one send carry a reply to several requests.
+    if (!this.ioFlushScheduled) {
+      this.ioFlushScheduled = true;
+      this.clock.setTimer(this.clock.now(), this.onIoFlush);
+    }
+  };
+  private ioFlushScheduled = false;
+  private readonly onIoFlush = (): void => {
+    this.ioFlushScheduled = false;
     this.flush();
   };
   private readonly onSocketError = (err: Error): void => {

@@ -51,8 +51,9 @@ describe('many connections, one timer', () => {
     // Datagrams come from one slab shared by every connection (src/core/slab.ts): an idle
     // connection holds no buffer of its own.
     expect(buffersPerConnection).toBeLessThan(16 * 1024);
-    // Never more than one timer armed by the server endpoint, however many connections.
-    expect(serverClock.counts.maxActive).toBe(1);
+    // One timer for every deadline of every connection, plus at most one "flush after this
+    // batch of received datagrams" task: O(1) whatever the number of connections.
+    expect(serverClock.counts.maxActive).toBeLessThanOrEqual(2);
     expect(serverClock.active.size).toBeLessThanOrEqual(1);
     await within(20_000, 'close', client.close());
     await within(20_000, 'server close', server.close());
