@@ -88,13 +88,18 @@ DevTools (Performance panel → Load profile) or in VS Code:
 # 1. The quickest way: profile every child process of a run (one .cpuprofile per process,
 #    named CPU.<date>.<time>.<pid>...; the sender and the receiver are the two of each run)
 node --import tsx bench/run.ts --only bulk --contenders reliable-dgram --cpu-prof --no-docs
-ls bench/results/profiles/
+# the functions with the most self time, per profile, labelled with the role (sender, receiver, ...)
+node --import tsx bench/profile-top.ts bench/results/profiles/*.cpuprofile --top 20
 
 # 2. Or one role by hand: start a receiver, then a sender aimed at the port it prints
 node --import tsx bench/child.ts '{"contender":"reliable-dgram","role":"bulkReceiver","options":{"host":"127.0.0.1","bytes":100000000}}'
 node --cpu-prof --cpu-prof-dir=bench/results/profiles --import tsx bench/child.ts \\
   '{"contender":"reliable-dgram","role":"bulkSender","options":{"host":"127.0.0.1","port":PORT,"bytes":100000000,"chunk":65536}}'
 \`\`\`
+
+Each process also writes a small second profile for tsx's loader thread; ignore it. To try an
+engine option in every reliable-dgram endpoint of a run, set \`BENCH_RD_OPTIONS\`, for example
+\`BENCH_RD_OPTIONS='{"pacing":false}'\`.
 
 Look for allocation per packet (Buffer.alloc / subarray / closures in the send and receive paths),
 one timer per packet, copies between frames and datagrams, and JSON or string work on the hot path.
