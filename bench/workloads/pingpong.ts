@@ -3,6 +3,7 @@
  * protocols do, so each contender runs with client and server pinned to the same CPU and to two
  * different CPUs (taskset -c); without taskset it runs once, unpinned, and says so.
  */
+import { availableParallelism } from 'node:os';
 import type { PingClientResult } from '../contenders/types.js';
 import type { ContenderName } from '../contenders/index.js';
 import { BenchChild, SkipError, tasksetAvailable } from '../lib/spawn.js';
@@ -45,6 +46,10 @@ function placementsToRun(ctx: BenchContext): { placement: Placement; server?: st
   if (!tasksetAvailable()) {
     note(ctx, 'taskset not found (util-linux): ping-pong ran unpinned, so same-CPU and cross-CPU are mixed');
     return [{ placement: 'unpinned' }];
+  }
+  if (availableParallelism() < 2) {
+    note(ctx, 'one CPU only: ping-pong ran same-CPU only');
+    return [{ placement: 'same-cpu', server: '0', client: '0' }];
   }
   return [
     { placement: 'same-cpu', server: '0', client: '0' },
