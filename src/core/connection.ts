@@ -362,6 +362,10 @@ export class ConnectionCore {
 
   handleTimeout(now: number): void {
     if (this._state === 'closed') return;
+    if (now >= this.ackHeldAt) {
+      this.ackHeldAt = Infinity;
+      this.ackHoldDone = true; // the application had its turn: the ACK goes now
+    }
     if (this.idleTimeout > 0 && now >= this.lastReceivedAt + this.idleTimeout) {
       this.finish(now, {
         code: 'ERR_IDLE_TIMEOUT',
@@ -460,15 +464,15 @@ export class ConnectionCore {
       }
     }
     if (!mayAddData && !ackDue) return null;
-    if (!mayAddData && this.messagesUndelivered()) {
+    if (!mayAddData && (this.ackHeldAt <= now || (!this.ackHoldDone && this.messagesUndelivered()))) {
       // An ACK alone, while the application has not yet seen the messages that just arrived:
-      // hold it until the shell has dispatched them (the deadline is now), so that a reply sent
-      // from a 'message' handler leaves in the same packet as the ACK. One datagram per
-      // request/response turn instead of two.
+      // hold it until the shell has dispatched them and the application had its turn (a timer
+      // due now: the shell runs it after the current task), so that a reply sent from a
+      // 'message' handler, or from the code awaiting it, leaves in the same packet as the ACK.
+      // One datagram per request/response turn instead of two.
       this.ackHeldAt = now;
       return null;
     }
-    this.ackHeldAt = Infinity;
     return this.buildPacket(now, ackDue, mayAddData);
   }
 
@@ -842,6 +846,8 @@ export class ConnectionCore {
       const ack = this.buildAckFrame(now);
       if (ack && o + ackFrameSize(ack) <= limit) {
         o = writeAckFrame(buf, o, ack);
+        this.ackHeldAt = Infinity;
+        this.ackHoldDone = false;
         this.ackElicitingSinceAck = 0;
         this.ackDeadline = Infinity;
         this.ackNow = false;
@@ -945,6 +951,8 @@ export class ConnectionCore {
   private wroteUnreliable = false;
   /** When an ACK was held back for the application's reply (Infinity: none held). */
   private ackHeldAt = Infinity;
+  /** The held ACK's timer fired: send it, do not hold it again. */
+  private ackHoldDone = false;
 
   private messagesUndelivered(): boolean {
     for (let i = this.eventHead; i < this.events.length; i++) {
