@@ -51,6 +51,11 @@ export interface ChatClientOptions {
   reconnect?: boolean;
   /** Give up reconnecting after this many failed attempts in a row. Default 20. */
   maxReconnectAttempts?: number;
+  /**
+   * Send a `ping` after this long without sending anything, ms (0: never); after 2 s already
+   * while a reply is awaited. Default 5,000.
+   */
+  heartbeatMs?: number;
 }
 
 interface Pending {
@@ -80,6 +85,8 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
   private nextMsgId = 1;
   private closing = false;
   private everConnected = false;
+  private heartbeat: NodeJS.Timeout | null = null;
+  private lastSentAt = 0;
   private reconnecting: Promise<void> | null = null;
   private readonly reconnect: boolean;
   private readonly maxReconnectAttempts: number;
@@ -88,6 +95,27 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
     super();
     this.reconnect = options.reconnect ?? true;
     this.maxReconnectAttempts = options.maxReconnectAttempts ?? 20;
+    const heartbeatMs = options.heartbeatMs ?? 5_000;
+    if (heartbeatMs > 0) {
+      this.heartbeat = setInterval(() => this.beat(heartbeatMs), Math.min(1_000, heartbeatMs));
+      this.heartbeat.unref();
+    }
+  }
+
+  /**
+   * A quiet client still sends a small request now and then. If the server restarted, that
+   * request meets the new server, which answers with a stateless reset: the client learns at
+   * once, reconnects and catches up, instead of waiting out the transport's idle timeout (the
+   * transport's own keepalives are too small to draw a reset).
+   */
+  private beat(heartbeatMs: number): void {
+    const link = this.link;
+    // Waiting for a reply is a reason to check sooner: the server may be gone.
+    const quietFor = this.pending.size > 0 ? Math.min(2_000, heartbeatMs) : heartbeatMs;
+    if (!link || this.reconnecting || Date.now() - this.lastSentAt < quietFor) return;
+    const id = this.nextId++;
+    this.pending.set(id, { body: { type: 'ping' }, resolve: () => {}, reject: () => {} });
+    this.transmit(link, id, { type: 'ping' });
   }
 
   get connected(): boolean {
@@ -192,6 +220,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
    */
   async close(timeoutMs = 2_000): Promise<void> {
     this.closing = true;
+    this.stopHeartbeat();
     this.flushReceipts();
     const link = this.link;
     this.link = null;
@@ -208,15 +237,22 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
   /** Abortive close: the server learns at once, nothing queued is sent. */
   destroy(): void {
     this.closing = true;
+    this.stopHeartbeat();
     const link = this.link;
     this.link = null;
     link?.destroy();
     this.failPending('DISCONNECTED', 'Client closed', () => true);
   }
 
+  private stopHeartbeat(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = null;
+  }
+
   // ---- link handling ----
 
   private transmit(link: Link, id: number, body: RequestBody): void {
+    this.lastSentAt = Date.now();
     try {
       link.send(Buffer.from(JSON.stringify({ ...body, id }), 'utf8'));
     } catch {

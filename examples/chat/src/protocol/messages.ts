@@ -20,7 +20,8 @@ export type Request =
   | { type: 'history'; id: RequestId; group: string; limit: number; before: number | null }
   | { type: 'who'; id: RequestId; group: string }
   | { type: 'received'; id: RequestId; group: string; upTo: number }
-  | { type: 'read'; id: RequestId; group: string; upTo: number };
+  | { type: 'read'; id: RequestId; group: string; upTo: number }
+  | { type: 'ping'; id: RequestId };
 
 export type RequestType = Request['type'];
 
@@ -72,6 +73,7 @@ export interface ReplyData {
   who: { group: string; members: MemberPresence[] };
   received: Record<string, never>;
   read: Record<string, never>;
+  ping: Record<string, never>;
 }
 
 export type OkReply<T extends RequestType = RequestType> = { type: 'ok'; id: RequestId } & ReplyData[T];

@@ -57,6 +57,7 @@ function buildRequest(o: Record<string, unknown>, id: RequestId): Request {
       return { type, id, token: token(o) };
     case 'logout':
     case 'listGroups':
+    case 'ping':
       return { type, id };
     case 'createGroup':
       return { type, id, group: groupName(o, 'group'), members: memberList(o) };

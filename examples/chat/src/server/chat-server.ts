@@ -38,7 +38,7 @@ export interface ChatServerOptions {
 type Outcome<T extends RequestType> = { reply: ReplyData[T]; after?: () => void };
 
 /** Requests allowed before logging in. */
-const PUBLIC_TYPES: ReadonlySet<RequestType> = new Set(['register', 'login', 'resume']);
+const PUBLIC_TYPES: ReadonlySet<RequestType> = new Set(['register', 'login', 'resume', 'ping']);
 /** Write `last_seen_at` at most this often per connection. */
 const TOUCH_INTERVAL_MS = 60_000;
 /** Traces computed per `received` request, newest first (bounds the work of a big catch-up). */
@@ -176,6 +176,8 @@ export class ChatServer {
         this.store.markRead(group.id, this.me(conn).userId, request.upTo);
         return { reply: {} };
       }
+      case 'ping':
+        return { reply: {} };
     }
   }
 

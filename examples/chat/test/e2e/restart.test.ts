@@ -71,6 +71,7 @@ describe('chat server restart (SIGKILL)', () => {
     await first.proc.exited;
     const ackedBeforeKill = alice.lines.slice(from).filter((l) => /^stored #/.test(l)).map((l) => Number(/#(\d+)/.exec(l)?.[1]));
     expect(ackedBeforeKill.length).toBeGreaterThanOrEqual(10);
+    expect(ackedBeforeKill.length).toBeLessThan(40); // the kill really came mid-burst
 
     const second = await startServer(db, port);
     procs.push(second.proc);
