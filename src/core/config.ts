@@ -26,13 +26,18 @@ export const DEFAULT_CORE_CONFIG: Readonly<CoreConfig> = {
   random: Math.random,
 };
 
+/** Resolved configs by the partial they came from: every connection of an endpoint shares one. */
+const resolved = new WeakMap<Partial<CoreConfig>, CoreConfig>();
+
 export function resolveCoreConfig(partial: Partial<CoreConfig> | undefined): CoreConfig {
+  if (partial === undefined) return DEFAULT_CORE_CONFIG as CoreConfig;
+  const cached = resolved.get(partial);
+  if (cached) return cached;
   const config = { ...DEFAULT_CORE_CONFIG };
-  if (partial) {
-    for (const key of Object.keys(partial) as (keyof CoreConfig)[]) {
-      const value = partial[key];
-      if (value !== undefined) (config as Record<string, unknown>)[key] = value;
-    }
+  for (const key of Object.keys(partial) as (keyof CoreConfig)[]) {
+    const value = partial[key];
+    if (value !== undefined) (config as Record<string, unknown>)[key] = value;
   }
+  resolved.set(partial, config);
   return config;
 }

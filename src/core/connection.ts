@@ -140,7 +140,8 @@ export class ConnectionCore {
   private readonly received: ReceivedPackets;
   private largestReceivedAt = 0;
   private readonly receiveBuffer: ReceiveBuffer;
-  private readonly unreliableIn: UnreliableReassembly;
+  /** Created on the first fragmented unreliable message: most connections never need it. */
+  private unreliableIn: UnreliableReassembly | null = null;
   private ackElicitingSinceAck = 0;
   private ackDeadline = Infinity;
   private ackNow = false;
@@ -227,7 +228,6 @@ export class ConnectionCore {
       this.deliver(data, delivery, credit),
     );
     this.advertisedMaxTsn = this.receiveBuffer.maxTsn;
-    this.unreliableIn = new UnreliableReassembly(config.maxUnreliableReassembly);
 
     this.rtt = new RttEstimator(config.initialRtt);
     this.cc = createCongestionController(config.congestion, this.maxDatagram, config.initialRtt);
@@ -487,7 +487,7 @@ export class ConnectionCore {
       bytesInFlight: this.bytesInFlight,
       congestionController: this.cc.name,
       ...this.counters,
-      unreliableDropped: this.unreliableIn.dropped,
+      unreliableDropped: this.unreliableIn?.dropped ?? 0,
     };
   }
 
@@ -541,6 +541,11 @@ export class ConnectionCore {
         return;
       }
       case 'unreliable': {
+        if (frame.count === 1) {
+          this.deliver(frame.payload, 'unreliable', 0);
+          return;
+        }
+        this.unreliableIn ??= new UnreliableReassembly(this.config.maxUnreliableReassembly);
         const message = this.unreliableIn.add(frame.messageId, frame.index, frame.count, frame.payload);
         if (message) this.deliver(message, 'unreliable', 0);
         return;

@@ -838,11 +838,15 @@ export class EndpointCore {
     };
   }
 
+  /** One engine configuration object for every connection (the engine resolves it once). */
+  private sharedCoreConfig: Partial<CoreConfig> | null = null;
+
   private coreConfig(): Partial<CoreConfig> {
-    return {
+    this.sharedCoreConfig ??= {
       ...this.config.core,
       random: this.config.core.random ?? (() => this.u32() / 0x1_0000_0000),
     };
+    return this.sharedCoreConfig;
   }
 
   private validParams(p: TransportParams): boolean {

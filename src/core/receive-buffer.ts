@@ -14,6 +14,8 @@ export type DeliverFn = (data: Uint8Array, delivery: Delivery, credit: number) =
 export type AcceptResult = 'new' | 'duplicate' | 'beyond-window';
 
 const EMPTY = new Uint8Array(0);
+/** Never written to: idle connections do not each pay for an empty hash table. */
+const NO_FRAGMENTS = new Map<number, BufferedFragment>();
 
 /**
  * Receiver side of reliable data: reassembles fragments (identified by TSN) into messages,
@@ -32,7 +34,8 @@ export class ReceiveBuffer {
   maxTsn: number;
   held = 0;
   private scanTsn: number;
-  private readonly buffered = new Map<number, BufferedFragment>();
+  /** Fragments beyond the in-order scan; a shared empty map until the first one arrives. */
+  private buffered: Map<number, BufferedFragment> = NO_FRAGMENTS;
   private current: Uint8Array[] = [];
   private currentBytes = 0;
   private currentUnordered = false;
@@ -55,6 +58,7 @@ export class ReceiveBuffer {
   accept(tsn: number, payload: Uint8Array, first: boolean, last: boolean, unordered: boolean): AcceptResult {
     if (tsn <= this.cumTsn || this.buffered.has(tsn)) return 'duplicate';
     if (tsn > this.maxTsn) return 'beyond-window';
+    if (this.buffered === NO_FRAGMENTS) this.buffered = new Map();
     this.buffered.set(tsn, { payload, first, last, unordered, delivered: false });
     if (tsn === this.cumTsn + 1) {
       let next = tsn + 1;

@@ -52,7 +52,7 @@ export class Bbr implements CongestionController {
   private readonly minWindow: number;
   private readonly initialWindow: number;
   // Bottleneck-bandwidth filter: the maximum delivery rate of each of the last rounds.
-  private readonly bwByRound = new Float64Array(BTLBW_FILTER_ROUNDS);
+  private readonly bwByRound: number[] = new Array<number>(BTLBW_FILTER_ROUNDS).fill(0);
   private btlBw = 0;
   private rtProp = Infinity;
   private rtPropStamp = 0;
@@ -70,7 +70,7 @@ export class Bbr implements CongestionController {
   private probeRttRoundDone = false;
   private priorWindow = 0;
   // ACK aggregation (draft §4.6.4.2): data acknowledged beyond what btlBw explains, per round.
-  private readonly extraByRound = new Float64Array(BTLBW_FILTER_ROUNDS);
+  private readonly extraByRound: number[] = new Array<number>(BTLBW_FILTER_ROUNDS).fill(0);
   private extraAcked = 0;
   private extraAckedDelivered = 0;
   private extraAckedIntervalStart = 0;
