@@ -2,20 +2,23 @@
  * A small `--name value` / `--name=value` parser for the two commands (node:util parseArgs would
  * do too, but it cannot say which option was wrong in our words).
  */
+/** A mistake in the command line: the command prints its usage after the message. */
+export class UsageError extends Error {}
+
 export function parseFlags(argv: readonly string[], known: readonly string[]): Map<string, string> {
   const flags = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? '';
     const match = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
-    if (!match?.[1]) throw new Error(`unexpected argument "${arg}"`);
+    if (!match?.[1]) throw new UsageError(`unexpected argument "${arg}"`);
     const name = match[1];
     if (name === 'help') {
       flags.set('help', '');
       continue;
     }
-    if (!known.includes(name)) throw new Error(`unknown option --${name}`);
+    if (!known.includes(name)) throw new UsageError(`unknown option --${name}`);
     const value = match[2] ?? argv[++i];
-    if (value === undefined) throw new Error(`--${name} needs a value`);
+    if (value === undefined) throw new UsageError(`--${name} needs a value`);
     flags.set(name, value);
   }
   return flags;
@@ -23,13 +26,13 @@ export function parseFlags(argv: readonly string[], known: readonly string[]): M
 
 export function parsePort(text: string): number {
   const port = Number(text);
-  if (!/^\d+$/.test(text) || port > 65535) throw new Error(`invalid port "${text}"`);
+  if (!/^\d+$/.test(text) || port > 65535) throw new UsageError(`invalid port "${text}"`);
   return port;
 }
 
 /** "host:port", "[v6]:port" or ":port". */
 export function parseHostPort(text: string): { host: string; port: number } {
   const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(text);
-  if (!match?.[3]) throw new Error(`expected host:port, got "${text}"`);
+  if (!match?.[3]) throw new UsageError(`expected host:port, got "${text}"`);
   return { host: match[1] ?? (match[2] || '127.0.0.1'), port: parsePort(match[3]) };
 }

@@ -5,7 +5,7 @@
  *
  * Reads one command per line from stdin (a terminal or a pipe), prints one line per result.
  */
-import { parseFlags, parseHostPort } from '../cli-args.js';
+import { UsageError, parseFlags, parseHostPort } from '../cli-args.js';
 import { ReliableDgramTransport } from '../transport/reliable-dgram.js';
 import { ChatClient } from './chat-client.js';
 import { ChatSession } from './session.js';
@@ -44,7 +44,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    process.stderr.write(`chat-client: ${err instanceof Error ? err.message : String(err)}\n${HELP}\n`);
+    process.stderr.write(`chat-client: ${err instanceof Error ? err.message : String(err)}\n${err instanceof UsageError ? HELP + '\n' : ''}`);
     process.exit(1);
   },
 );

@@ -6,7 +6,7 @@
  * Test-only knob, never needed in production: CHAT_INSECURE_SCRYPT_LOG2N=<n> lowers scrypt's cost
  * to N=2^n so a test suite can register hundreds of users quickly (a warning is logged).
  */
-import { parseFlags, parsePort } from '../cli-args.js';
+import { UsageError, parseFlags, parsePort } from '../cli-args.js';
 import { ReliableDgramTransport } from '../transport/reliable-dgram.js';
 import { ChatServer } from './chat-server.js';
 import { streamLogger } from './log.js';
@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   const host = flags.get('host') ?? '127.0.0.1';
   const port = parsePort(flags.get('port') ?? '7777');
   const synchronous = flags.get('synchronous') ?? 'normal';
-  if (synchronous !== 'normal' && synchronous !== 'full') throw new Error('--synchronous is normal or full');
+  if (synchronous !== 'normal' && synchronous !== 'full') throw new UsageError('--synchronous is normal or full');
 
   const store = new Store(dbFile, { synchronous });
   const hasher = new PasswordHasher({ params: scryptParams(log) });
@@ -68,6 +68,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`chat-server: ${err instanceof Error ? err.message : String(err)}\n${HELP}\n`);
+  process.stderr.write(`chat-server: ${err instanceof Error ? err.message : String(err)}\n${err instanceof UsageError ? HELP + '\n' : ''}`);
   process.exit(1);
 });
