@@ -99,13 +99,15 @@ export class ChatServer {
   // ---- plumbing ----
 
   private onData(conn: ClientConnection, data: Uint8Array): void {
-    const key = conn.label;
-    if (this.requestThrottle.retryAfter(key, this.now()) > 0) {
-      conn.send(errorReply(null, new ChatError('RATE_LIMITED', 'Too many requests on this connection', this.requestThrottle.retryAfter(key, this.now()))));
+    const parsed = parseRequest(data);
+    const now = this.now();
+    const wait = this.requestThrottle.retryAfter(conn.label, now);
+    if (wait > 0) {
+      // Parsed first (cheap, 64 KiB at most) so that even this reply carries the request's id.
+      conn.send(errorReply(parsed.ok ? parsed.request.id : parsed.id, new ChatError('RATE_LIMITED', 'Too many requests on this connection', wait)));
       return;
     }
-    this.requestThrottle.spend(key, this.now());
-    const parsed = parseRequest(data);
+    this.requestThrottle.spend(conn.label, now);
     if (!parsed.ok) {
       conn.send(errorReply(parsed.id, parsed.error));
       return;
@@ -115,6 +117,7 @@ export class ChatServer {
     if (!accepted) conn.send(errorReply(request.id, new ChatError('BUSY', 'Too many requests waiting on this connection')));
   }
 
+  /** Never rejects: every failure becomes an error reply or a log line. */
   private async handle(conn: ClientConnection, request: Request): Promise<void> {
     if (conn.closed) return;
     let outcome: Outcome<RequestType>;
@@ -124,13 +127,22 @@ export class ChatServer {
       if (err instanceof ChatError) {
         conn.send(errorReply(request.id, err));
       } else {
-        this.log('error', { conn: conn.label, request: request.type, error: err instanceof Error ? err.message : String(err) });
+        this.logError(conn, request, err);
         conn.send(errorReply(request.id, new ChatError('INTERNAL')));
       }
       return;
     }
     conn.send({ type: 'ok', id: request.id, ...outcome.reply } as OkReply);
-    outcome.after?.();
+    try {
+      outcome.after?.();
+    } catch (err) {
+      // Pushes after a committed request: the client catches up from the store later.
+      this.logError(conn, request, err);
+    }
+  }
+
+  private logError(conn: ClientConnection, request: Request, err: unknown): void {
+    this.log('error', { conn: conn.label, request: request.type, error: err instanceof Error ? err.message : String(err) });
   }
 
   private onClosed(conn: ClientConnection, err?: Error): void {

@@ -34,9 +34,13 @@ export class ClientConnection {
   enqueue(task: () => Promise<void>, maxQueued: number): boolean {
     if (this.queued >= maxQueued) return false;
     this.queued++;
-    this.chain = this.chain.then(task).finally(() => {
-      this.queued--;
-    });
+    // A failed task must not stop the ones behind it (nor surface as an unhandled rejection).
+    this.chain = this.chain
+      .then(task)
+      .catch(() => {})
+      .finally(() => {
+        this.queued--;
+      });
     return true;
   }
 

@@ -202,3 +202,25 @@ describe('malformed and oversized requests', { timeout: 10_000 }, () => {
     expect(h.store.counts()).toEqual(before);
   });
 });
+
+describe('server robustness', { timeout: 10_000 }, () => {
+  it('answers an unexpected failure with INTERNAL, logs it, and keeps serving the connection', async () => {
+    h = await seeded();
+    const alice = await h.loggedIn('alice');
+    const original = h.store.history.bind(h.store);
+    h.store.history = () => {
+      throw new Error('disk on fire');
+    };
+    expect(await errorCode(alice.history('team'))).toBe('INTERNAL');
+    h.store.history = original;
+    expect((await alice.history('team')).messages.map((m) => m.text)).toEqual(['secret plans']);
+    expect(h.logs.some((l) => l.startsWith('error ') && l.includes('disk on fire'))).toBe(true);
+  });
+
+  it('throttles a flooding connection, still echoing each request id', async () => {
+    h = await createHarness({ requestThrottle: { burst: 3, refillMs: 1_000_000 } });
+    const raw = await rawLink(h);
+    for (let id = 1; id <= 3; id++) expect(await raw.request(`{"type":"ping","id":${id}}`)).toMatchObject({ type: 'ok', id });
+    expect(await raw.request('{"type":"ping","id":4}')).toMatchObject({ type: 'error', id: 4, code: 'RATE_LIMITED' });
+  });
+});
