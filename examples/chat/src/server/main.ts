@@ -7,7 +7,9 @@
  * to N=2^n so a test suite can register hundreds of users quickly (a warning is logged).
  */
 import { UsageError, parseFlags, parsePort } from '../cli-args.js';
+import { randomBytes } from 'node:crypto';
 import { ReliableDgramTransport } from '../transport/reliable-dgram.js';
+import { fingerprint, generateServerIdentity, identityFromPkcs8, SecureTransport } from '../transport/secure-channel.js';
 import { ChatServer } from './chat-server.js';
 import { streamLogger } from './log.js';
 import { OWASP_SCRYPT, PasswordHasher, type ScryptParams } from './passwords.js';
@@ -43,11 +45,13 @@ async function main(): Promise<void> {
   // The stateless-reset key outlives the process: after a crash or restart, a client's packets on
   // its old connection are answered with a valid reset, so it reconnects at once instead of
   // waiting for its idle timeout.
-  const resetKey = store.secret('transport-reset-key', 32);
-  const transport = new ReliableDgramTransport({ endpointOptions: () => ({ resetKey }) });
+  const resetKey = store.secret('transport-reset-key', () => randomBytes(32));
+  // The server's long-term key: clients pin it (trust on first use, or --server-key).
+  const identity = identityFromPkcs8(store.secret('server-identity', () => generateServerIdentity().pkcs8));
+  const transport = new SecureTransport(new ReliableDgramTransport({ endpointOptions: () => ({ resetKey }) }), { identity });
   const listener = await transport.listen(host, port);
   server.attach(listener);
-  log('start', { db: dbFile, schema: store.schema.to, users: store.userCount(), listen: `${listener.host}:${listener.port}`, pid: process.pid });
+  log('start', { db: dbFile, schema: store.schema.to, users: store.userCount(), listen: `${listener.host}:${listener.port}`, key: fingerprint(identity.publicKey), pid: process.pid });
 
   let stopping = false;
   const stop = (signal: string): void => {

@@ -3,7 +3,6 @@
  * method returns, its transaction is committed (WAL mode), which is what lets the server
  * acknowledge a message only after it is durable against a crash of the process.
  */
-import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { ChatError } from '../protocol/codes.js';
 import { LIMITS } from '../protocol/limits.js';
@@ -105,11 +104,11 @@ export class Store {
     if (this.db.open) this.db.close();
   }
 
-  /** A random secret kept in the database, created on first use. */
-  secret(name: string, bytes: number): Buffer {
+  /** A secret kept in the database, made by `create` on first use. */
+  secret(name: string, create: () => Buffer): Buffer {
     const row = this.sql('SELECT value FROM secrets WHERE name = ?').get(name) as { value: Buffer } | undefined;
     if (row) return row.value;
-    const value = randomBytes(bytes);
+    const value = create();
     this.sql('INSERT INTO secrets (name, value) VALUES (?, ?)').run(name, value);
     return value;
   }

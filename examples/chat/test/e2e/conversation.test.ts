@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ImpairProxy } from 'reliable-dgram/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startClient, startServer, type LineProcess } from '../support/processes.js';
+import { spawnClient, startClient, startServer, type LineProcess } from '../support/processes.js';
 
 let procs: LineProcess[] = [];
 let cleanup: (() => Promise<unknown> | void)[] = [];
@@ -134,4 +134,20 @@ describe('chat end to end over UDP (real processes)', () => {
   it('holds the same conversation with 20 % loss each way', async () => {
     await conversation(0.2);
   }, 60_000);
+
+  it('accepts the server key it was told, and refuses any other', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chat-e2e-'));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const { proc: server, port, key } = await startServer(join(dir, 'chat.db'));
+    procs.push(server);
+    expect(key).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    const good = await startClient('pinned', port, ['--server-key', key]);
+    procs.push(good);
+    await good.command('/register zoe zoe-secret', 'registered zoe');
+    const wrongKey = (key.startsWith('A') ? 'B' : 'A') + key.slice(1);
+    const bad = spawnClient('impostor-check', port, ['--server-key', wrongKey]);
+    procs.push(bad);
+    expect(await bad.exited).toBe(1);
+    expect(bad.stderr).toMatch(/REFUSING 127\.0\.0\.1:\d+: the server key .* is not the trusted one/);
+  }, 30_000);
 });

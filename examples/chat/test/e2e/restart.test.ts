@@ -10,7 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChatClient } from '../../src/client/chat-client.js';
+import { pinnedTrust } from '../../src/client/known-servers.js';
 import { ReliableDgramTransport } from '../../src/transport/reliable-dgram.js';
+import { SecureTransport } from '../../src/transport/secure-channel.js';
 import { startClient, startServer, type LineProcess } from '../support/processes.js';
 import { errorCode } from '../support/harness.js';
 
@@ -27,8 +29,9 @@ afterEach(async () => {
   clients = [];
 });
 
-async function inProcessClient(port: number): Promise<ChatClient> {
-  const c = new ChatClient({ transport: new ReliableDgramTransport(), host: '127.0.0.1', port, reconnect: false });
+async function inProcessClient(port: number, serverKey: string): Promise<ChatClient> {
+  const transport = new SecureTransport(new ReliableDgramTransport(), { trust: pinnedTrust(serverKey) });
+  const c = new ChatClient({ transport, host: '127.0.0.1', port, reconnect: false });
   await c.connect();
   clients.push(c);
   return c;
@@ -51,10 +54,10 @@ describe('chat server restart (SIGKILL)', () => {
     await alice.command('/group team bob', 'created team with alice, bob');
 
     // bob's session (kept, to resume after the restart) and dave's (revoked before it).
-    const bob = await inProcessClient(port);
+    const bob = await inProcessClient(port, first.key);
     await bob.login('bob', 'bob-secret-1');
     const bobToken = bob.sessionToken ?? '';
-    const dave = await inProcessClient(port);
+    const dave = await inProcessClient(port, first.key);
     await dave.login('dave', 'dave-secret');
     const daveToken = dave.sessionToken ?? '';
     await dave.logout();
@@ -75,6 +78,7 @@ describe('chat server restart (SIGKILL)', () => {
 
     const second = await startServer(db, port);
     procs.push(second.proc);
+    expect(second.key).toBe(first.key); // the server's identity survives too
     expect(second.proc.lines.join('\n')).toMatch(/ start .*users=3/);
 
     // The client notices at once (stateless reset with the persisted key), resumes, and retries.
@@ -86,7 +90,7 @@ describe('chat server restart (SIGKILL)', () => {
     }
 
     // Every acknowledged message survived the kill, and every burst message is stored once.
-    const bobAgain = await inProcessClient(port);
+    const bobAgain = await inProcessClient(port, first.key);
     expect((await bobAgain.resume(bobToken)).user).toBe('bob');
     const history = await bobAgain.history('team', 200);
     const ids = history.messages.map((m) => m.messageId);
@@ -96,7 +100,7 @@ describe('chat server restart (SIGKILL)', () => {
 
     // Users and groups are there; a revoked session stays revoked.
     expect((await bobAgain.listGroups()).groups.map((g) => g.name)).toEqual(['team']);
-    const daveAgain = await inProcessClient(port);
+    const daveAgain = await inProcessClient(port, first.key);
     expect(await errorCode(daveAgain.resume(daveToken))).toBe('INVALID_SESSION');
     await daveAgain.login('dave', 'dave-secret');
 

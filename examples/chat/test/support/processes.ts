@@ -3,6 +3,10 @@
  * through stdin/stdout, the way a user or a shell script would. Every wait is bounded.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const BIN = fileURLToPath(new URL('../../bin/', import.meta.url));
@@ -79,19 +83,30 @@ export class LineProcess {
   }
 }
 
-export async function startServer(dbFile: string, port = 0, env: Record<string, string> = {}): Promise<{ proc: LineProcess; port: number }> {
+export async function startServer(dbFile: string, port = 0, env: Record<string, string> = {}): Promise<{ proc: LineProcess; port: number; key: string }> {
   const child = spawn(process.execPath, [BIN + 'chat-server.js', '--db', dbFile, '--host', '127.0.0.1', '--port', String(port)], {
     env: { ...process.env, ...TEST_SERVER_ENV, ...env },
   });
   const proc = new LineProcess('server', child);
   const index = await proc.waitFor(/ start .*listen=127\.0\.0\.1:\d+/);
-  const bound = /listen=127\.0\.0\.1:(\d+)/.exec(proc.lines[index] ?? '');
-  return { proc, port: Number(bound?.[1]) };
+  const line = proc.lines[index] ?? '';
+  const bound = /listen=127\.0\.0\.1:(\d+)/.exec(line);
+  const key = / key=([A-Za-z0-9_-]+)/.exec(line);
+  return { proc, port: Number(bound?.[1]), key: key?.[1] ?? '' };
 }
 
-export async function startClient(name: string, port: number): Promise<LineProcess> {
-  const child = spawn(process.execPath, [BIN + 'chat-client.js', '--server', `127.0.0.1:${port}`], { env: process.env });
-  const proc = new LineProcess(name, child);
+/** A client process; it trusts the server's key on first use, remembered in its own temp file. */
+export async function startClient(name: string, port: number, extraArgs: string[] = []): Promise<LineProcess> {
+  const proc = spawnClient(name, port, extraArgs);
   await proc.waitFor(/^\* connected to /);
+  return proc;
+}
+
+/** Starts a client process without waiting for it to connect. */
+export function spawnClient(name: string, port: number, extraArgs: string[] = []): LineProcess {
+  const knownServers = join(tmpdir(), `chat-known-${process.pid}-${name}-${randomBytes(4).toString('hex')}.json`);
+  const child = spawn(process.execPath, [BIN + 'chat-client.js', '--server', `127.0.0.1:${port}`, '--known-servers', knownServers, ...extraArgs], { env: process.env });
+  const proc = new LineProcess(name, child);
+  void proc.exited.then(() => rmSync(knownServers, { force: true }));
   return proc;
 }
