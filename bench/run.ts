@@ -80,10 +80,10 @@ async function runAll(args: Args): Promise<BenchResults> {
     Date.now() + (args.quick ? quickSeconds * 1000 : fullMinutes * 60_000);
   const w = results.workloads;
   if (args.only.includes('bulk')) w.bulk = await runBulk({ ...ctx, deadlineAt: budget(18, 10) });
-  if (args.only.includes('pingpong')) w.pingpong = await runPingPong({ ...ctx, deadlineAt: budget(28, 10) });
-  if (args.only.includes('impair')) w.impair = await runImpair({ ...ctx, deadlineAt: budget(24, 20) });
+  if (args.only.includes('pingpong')) w.pingpong = await runPingPong({ ...ctx, deadlineAt: budget(26, 10) });
+  if (args.only.includes('impair')) w.impair = await runImpair({ ...ctx, deadlineAt: budget(22, 20) });
   if (args.only.includes('many')) w.many = await runMany({ ...ctx, deadlineAt: budget(12, 10) });
-  if (args.only.includes('chat')) w.chat = await runChat({ ...ctx, deadlineAt: budget(8, 10) });
+  if (args.only.includes('chat')) w.chat = await runChat({ ...ctx, deadlineAt: budget(14, 10) });
 
   for (const name of args.contenders) {
     const reason = ctx.unavailable.get(name);

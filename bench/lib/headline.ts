@@ -93,6 +93,7 @@ export function buildHeadline(r: BenchResults): Headline {
 
   if (chat?.available && chat.messagesPerSec) {
     put(h, 'chat.messagesPerSec', chat.messagesPerSec.median);
+    put(h, 'chat.deliveriesPerSec', chat.deliveriesPerSec?.median);
     put(h, 'chat.p50Ms', chat.p50Ms?.median);
     put(h, 'chat.p99Ms', chat.p99Ms?.median);
   }

@@ -39,6 +39,14 @@ export interface ProcessOptions {
   label: string;
 }
 
+/** Spawns `node <args>` (no tsx), tracked like every child; for tools such as vitest. */
+export function spawnPlainNode(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
+  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  live.add(child);
+  child.on('exit', () => live.delete(child));
+  return child;
+}
+
 /** Spawns `node --import tsx <script> ...args`, optionally pinned, with captured output. */
 export function spawnNode(script: string, args: string[], o: ProcessOptions): ChildProcess {
   const nodeArgv = [...extraNodeArgs, ...(o.nodeArgs ?? []), '--import', 'tsx', script, ...args];

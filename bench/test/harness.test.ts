@@ -7,6 +7,7 @@ import { buildTables } from '../lib/tables.js';
 import { renderCharts } from '../lib/charts.js';
 import { parseChildLine, LINE_PREFIX } from '../lib/child-protocol.js';
 import { rotation } from '../workloads/context.js';
+import { parseChatLoadLine } from '../workloads/chat.js';
 import type { BenchResults } from '../lib/results.js';
 
 const s = (median: number, min = median, max = median, n = 3) => ({ median, min, max, n });
@@ -120,6 +121,12 @@ describe('formatting', () => {
     expect(parseChildLine(`${LINE_PREFIX}{"type":"ready","port":5}`)).toEqual({ type: 'ready', port: 5 });
     expect(parseChildLine('{"type":"ready","port":5}')).toBeNull();
     expect(parseChildLine(`${LINE_PREFIX}{oops`)).toBeNull();
+  });
+  it("parses the chat load test's summary line", () => {
+    const line =
+      'chat load: 200 clients in 20 groups, 1427 messages stored in 3.5 s (411 msg/s), 12843 deliveries (3702 deliveries/s overall), latency p50 208.4 ms, p99 402.0 ms';
+    expect(parseChatLoadLine(`noise\n${line}\n`)).toEqual({ messagesPerSec: 411, deliveriesPerSec: 3702, p50Ms: 208.4, p99Ms: 402 });
+    expect(parseChatLoadLine('chat load: nothing useful')).toBeNull();
   });
   it('rotation changes who goes first each run', () => {
     expect(rotation(['a', 'b', 'c'], 1)).toEqual(['b', 'c', 'a']);
