@@ -30,11 +30,15 @@ export type EndpointOptions = Record<string, unknown>;
 type CreateEndpoint = (options?: EndpointOptions) => Promise<RdEndpoint>;
 
 /**
- * Messages above 1 MiB are refused by the transport itself (its default is 16 MiB); the chat's
- * own limit (LIMITS.maxRequestBytes, 64 KiB) is checked above it, so a request between the two
- * gets a TOO_LARGE reply rather than a dropped connection.
+ * Chat-sized limits instead of the library's bulk-transfer defaults:
+ * - messages above 1 MiB are refused by the transport itself (default 16 MiB); the chat's own
+ *   limit (LIMITS.maxRequestBytes, 64 KiB) sits below it, so a request between the two gets a
+ *   TOO_LARGE reply rather than a dropped connection;
+ * - at most 2 MiB wait to be sent per connection (default 8 MiB): a client that stops reading
+ *   costs the server little, and past that its link is dropped (ClientConnection.send); it
+ *   catches up from its delivered marks when it comes back.
  */
-const CHAT_ENDPOINT_DEFAULTS: EndpointOptions = { maxMessageSize: 1024 * 1024 };
+const CHAT_ENDPOINT_DEFAULTS: EndpointOptions = { maxMessageSize: 1024 * 1024, maxQueuedBytes: 2 * 1024 * 1024, highWaterMark: 256 * 1024 };
 
 let loaded: Promise<CreateEndpoint> | undefined;
 
