@@ -39,8 +39,8 @@ export interface ChatClientEvents {
   reconnected: [{ user: string | null }];
   /** The session could not be resumed after a reconnect (expired or revoked). */
   sessionLost: [];
-  /** Reconnecting failed; the next request tries again. */
-  reconnectFailed: [];
+  /** Reconnecting failed (why, in words); the next request tries again. */
+  reconnectFailed: [reason: string];
 }
 
 export interface ChatClientOptions {
@@ -371,11 +371,15 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
 
   private async reconnectLoop(attempts = this.maxReconnectAttempts): Promise<void> {
     let delay = 100;
+    let lastError = 'no answer';
     for (let attempt = 1; attempt <= attempts && !this.closing; attempt++) {
       let link: Link;
       try {
         link = await this.options.transport.connect(this.options.host, this.options.port);
-      } catch {
+      } catch (err) {
+        lastError = err instanceof Error ? err.message : String(err);
+        // A server presenting another key is not a network problem: do not keep knocking.
+        if ((err as { code?: unknown }).code === 'ERR_SERVER_KEY_MISMATCH') break;
         await new Promise((r) => setTimeout(r, delay));
         delay = Math.min(delay * 2, 5_000);
         continue;
@@ -399,8 +403,8 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
       return;
     }
     if (this.closing) return;
-    this.failPending('DISCONNECTED', 'Could not reconnect to the server', () => true);
-    this.emit('reconnectFailed');
+    this.failPending('DISCONNECTED', `Could not reconnect to the server (${lastError})`, () => true);
+    this.emit('reconnectFailed', lastError);
   }
 
   private failPending(code: ClientErrorCode, message: string, which: (p: Pending) => boolean): void {

@@ -25,7 +25,7 @@ export class ChatSession {
     client.on('disconnected', (d) => this.print(`* connection lost (${d.reason})${d.willReconnect ? '; reconnecting' : ''}`));
     client.on('reconnected', (r) => this.print(r.user ? `* reconnected as ${r.user}` : '* reconnected'));
     client.on('sessionLost', () => this.print('* your session expired or was revoked: /login again'));
-    client.on('reconnectFailed', () => this.print('* cannot reach the server; the next command tries again'));
+    client.on('reconnectFailed', (reason) => this.print(`* cannot reconnect (${reason}); the next command tries again`));
   }
 
   get prompt(): string {
