@@ -50,8 +50,14 @@ describe('chat server restart (SIGKILL)', () => {
     await alice.command('/register alice alice-secret', 'registered alice');
     await alice.command('/register bob bob-secret-1', 'registered bob');
     await alice.command('/register dave dave-secret', 'registered dave');
+    await alice.command('/register carol carol-secret', 'registered carol');
     await alice.command('/login alice alice-secret', /^logged in as alice/);
     await alice.command('/group team bob', 'created team with alice, bob');
+    await alice.command('/group quiet carol', 'created quiet with alice, carol');
+    // carol just sits there, logged in, typing nothing and receiving nothing, through the restart.
+    const carol = await startClient('carol', port);
+    procs.push(carol);
+    await carol.command('/login carol carol-secret', /^logged in as carol/);
 
     // bob's session (kept, to resume after the restart) and dave's (revoked before it).
     const bob = await inProcessClient(port, first.key);
@@ -79,7 +85,7 @@ describe('chat server restart (SIGKILL)', () => {
     const second = await startServer(db, port);
     procs.push(second.proc);
     expect(second.key).toBe(first.key); // the server's identity survives too
-    expect(second.proc.lines.join('\n')).toMatch(/ start .*users=3/);
+    expect(second.proc.lines.join('\n')).toMatch(/ start .*users=4/);
 
     // The client notices at once (stateless reset with the persisted key), resumes, and retries.
     await alice.waitFor('* reconnected as alice', from, 20_000);
@@ -99,13 +105,18 @@ describe('chat server restart (SIGKILL)', () => {
     expect(texts).toEqual(Array.from({ length: 40 }, (_, i) => `burst ${i + 1}`));
 
     // Users and groups are there; a revoked session stays revoked.
-    expect((await bobAgain.listGroups()).groups.map((g) => g.name)).toEqual(['team']);
+    expect((await bobAgain.listGroups()).groups.map((g) => g.name)).toEqual(['team']); // not 'quiet'
     const daveAgain = await inProcessClient(port, first.key);
     expect(await errorCode(daveAgain.resume(daveToken))).toBe('INVALID_SESSION');
     await daveAgain.login('dave', 'dave-secret');
 
-    // And the conversation simply goes on.
+    // And the conversation simply goes on, even for the idle client: its heartbeat met the
+    // reset, it reconnected and resumed by itself, so the new message is pushed to it.
     await alice.command('/send team after the restart', /^stored #\d+ in team$/);
+    await carol.waitFor('* reconnected as carol');
+    expect(second.proc.lines.join('\n')).toMatch(/ resume user=carol/);
+    await alice.command('/send quiet still there, carol?', /^stored #\d+ in quiet$/);
+    await carol.waitFor('[quiet] alice: still there, carol?');
     alice.write('/quit');
     expect(await alice.exited).toBe(0);
   }, 60_000);
