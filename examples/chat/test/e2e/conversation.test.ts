@@ -135,6 +135,33 @@ describe('chat end to end over UDP (real processes)', () => {
     await conversation(0.2);
   }, 60_000);
 
+  it('runs a script piped to its stdin, in order, and exits at its end', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chat-e2e-'));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const { proc: server, port } = await startServer(join(dir, 'chat.db'));
+    procs.push(server);
+    const script = spawnClient('script', port);
+    procs.push(script);
+    // Written all at once, then end of input: each line still waits for the previous one.
+    script.child.stdin.end(
+      ['/register sam sam-secret', '/register kim kim-secret', '/login sam sam-secret', '/group pair kim', '/send pair one', '/send pair two', '/history pair', '/nonsense', '/groups'].join('\n') + '\n',
+    );
+    expect(await script.exited).toBe(0);
+    const out = script.lines.filter((l) => !l.startsWith('* '));
+    expect(out.map((l) => l.replace(/#\d+/g, '#N'))).toEqual([
+      'registered sam',
+      'registered kim',
+      'logged in as sam (no unread messages)',
+      'created pair with kim, sam',
+      'stored #N in pair',
+      'stored #N in pair',
+      '#N [pair] sam: one',
+      '#N [pair] sam: two',
+      'error: unknown command /nonsense (try /help)',
+      'pair (2 members, 0 unread)',
+    ]);
+  }, 30_000);
+
   it('accepts the server key it was told, and refuses any other', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'chat-e2e-'));
     cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
