@@ -17,8 +17,8 @@ export class ChatSession {
   constructor(private readonly client: ChatClient, private readonly print: (line: string) => void) {
     client.on('message', (m) => {
       this.print(formatIncoming(m));
-      // A message shown in the open group counts as read.
-      if (m.group === this.openGroup) this.client.markRead(m.group, m.messageId).catch(() => {});
+      // A message shown in the open group counts as read (one `read` per burst, not per message).
+      if (m.group === this.openGroup) this.markReadSoon(m.group, m.messageId);
     });
     client.on('trace', (t) => this.printTrace(t.messageId, t.delivered, t.recipients));
     client.on('added', (a) => this.print(`* ${a.by} added you to ${a.group}`));
@@ -137,6 +137,19 @@ export class ChatSession {
     const reply = await this.client.send(group, text);
     this.print(formatStored(reply.group, reply.messageId, reply.recipients, reply.duplicate));
     if (reply.delivered > 0) this.printTrace(reply.messageId, reply.delivered, reply.recipients);
+  }
+
+  /** group -> highest id shown there this turn; flushed as one `read` per group. */
+  private readonly pendingReads = new Map<string, number>();
+
+  private markReadSoon(group: string, upTo: number): void {
+    const first = this.pendingReads.size === 0;
+    this.pendingReads.set(group, Math.max(upTo, this.pendingReads.get(group) ?? 0));
+    if (!first) return;
+    setImmediate(() => {
+      for (const [g, id] of this.pendingReads) this.client.markRead(g, id).catch(() => {});
+      this.pendingReads.clear();
+    });
   }
 
   private printTrace(messageId: number, delivered: number, recipients: number): void {
