@@ -16,6 +16,7 @@ import {
 } from '../wire/types.js';
 import { resolveCoreConfig } from './config.js';
 import { createCongestionController } from './congestion/index.js';
+import { Deque } from './deque.js';
 import { Pacer } from './pacer.js';
 import { sharedSlab } from './slab.js';
 import { ReceiveBuffer } from './receive-buffer.js';
@@ -120,20 +121,15 @@ export class ConnectionCore {
   private nextTsn: number;
   /** Highest TSN the peer accepts (its flow-control credit). */
   private peerMaxTsn: number;
-  private readonly queue: QueuedMessage[] = [];
-  private queueHead = 0;
+  private readonly queue = new Deque<QueuedMessage>();
   private queuedBytes = 0;
-  /** Fragments sent and not yet acknowledged, by TSN (first unacked at index fragHead). */
-  private fragments: (SentFragment | undefined)[] = [];
-  private fragHead = 0;
-  private fragBase: number;
+  /** Fragments sent and not yet acknowledged (they live in their packets' records). */
   private unackedFragments = 0;
-  private readonly retransmit: SentFragment[] = [];
-  private retransmitHead = 0;
+  /** Fragments to send again, oldest first. */
+  private readonly retransmit = new Deque<SentFragment>();
 
   // --- sending unreliable data
-  private readonly unreliable: QueuedUnreliable[] = [];
-  private unreliableHead = 0;
+  private readonly unreliable = new Deque<QueuedUnreliable>();
   private nextUnreliableId = 0;
 
   // --- receiving
@@ -182,8 +178,7 @@ export class ConnectionCore {
   private flushedNotified = true;
 
   // --- events and statistics
-  private readonly events: CoreEvent[] = [];
-  private eventHead = 0;
+  private readonly events = new Deque<CoreEvent>();
   private readonly counters = {
     packetsSent: 0,
     packetsReceived: 0,
@@ -220,7 +215,6 @@ export class ConnectionCore {
     this.nextSkipPn = this.nextPn + 1 + Math.floor(config.random() * this.skipPeriod);
 
     this.nextTsn = local.initialTsn;
-    this.fragBase = local.initialTsn;
     this.peerMaxTsn = local.initialTsn - 1 + remote.initialWindow;
 
     this.received = new ReceivedPackets(remote.initialPacketNumber, MAX_ACK_RANGES);
@@ -402,14 +396,7 @@ export class ConnectionCore {
   // ------------------------------------------------------------------ output
 
   pollEvent(): CoreEvent | null {
-    if (this.eventHead === this.events.length) return null;
-    const event = this.events[this.eventHead]!;
-    this.events[this.eventHead++] = undefined as unknown as CoreEvent;
-    if (this.eventHead === this.events.length) {
-      this.events.length = 0;
-      this.eventHead = 0;
-    }
-    return event;
+    return this.events.shift() ?? null;
   }
 
   pollTimeout(): number | null {
@@ -648,11 +635,10 @@ export class ConnectionCore {
     }
     this.detectLosses(now);
     this.ptoCount = 0;
-    this.trimFragments();
     this.sent.trim();
     this.maybeQueueClose();
     this.maybeFinishClose(now);
-    if (!this.flushedNotified && this.unackedFragments === 0 && this.queueHead === this.queue.length) {
+    if (!this.flushedNotified && this.unackedFragments === 0 && this.queue.length === 0) {
       this.flushedNotified = true;
       this.events.push({ type: 'flushed' });
     }
@@ -706,7 +692,10 @@ export class ConnectionCore {
     let lostBytes = 0;
     let newestLostSentAt = -Infinity;
     let oldestLostSentAt = Infinity;
-    for (const p of this.sent.outstandingUpTo(this.largestAckedPn)) {
+    const last = Math.min(this.sent.end - 1, this.largestAckedPn);
+    for (let pn = this.sent.first; pn <= last; pn++) {
+      const p = this.sent.get(pn);
+      if (p === null || p.state !== PacketState.Outstanding) continue;
       // Written as sentAt + lossDelay (not now − lossDelay) so that the loss timer computed below
       // is due exactly when this test passes, whatever the floating-point rounding.
       if (p.sentAt + lossDelay <= now || this.largestAckedPn >= p.pn + PACKET_THRESHOLD) {
@@ -801,7 +790,7 @@ export class ConnectionCore {
   }
 
   private flowBlocked(): boolean {
-    return this.queueHead < this.queue.length && this.nextTsn > this.peerMaxTsn && this.retransmitHead === this.retransmit.length;
+    return this.queue.length > 0 && this.nextTsn > this.peerMaxTsn && this.retransmit.length === 0;
   }
 
   private pacingRate(): number {
@@ -819,10 +808,10 @@ export class ConnectionCore {
   // ------------------------------------------------------------------ building packets
 
   private hasSendableData(): boolean {
-    if (this.retransmitHead < this.retransmit.length) return true;
+    if (this.retransmit.length > 0) return true;
     if (this.closeQueued) return true;
-    if (this.unreliableHead < this.unreliable.length) return true;
-    return this.queueHead < this.queue.length && this.nextTsn <= this.peerMaxTsn;
+    if (this.unreliable.length > 0) return true;
+    return this.queue.length > 0 && this.nextTsn <= this.peerMaxTsn;
   }
 
   private allocatePacketNumber(): number {
@@ -866,11 +855,10 @@ export class ConnectionCore {
     let retransmission = false;
     if (withData) {
       // 1. Lost data first: the peer's in-order delivery waits on it.
-      while (this.retransmitHead < this.retransmit.length) {
-        const f = this.retransmit[this.retransmitHead]!;
+      for (let f = this.retransmit.peek(); f !== undefined; f = this.retransmit.peek()) {
         if (f.acked) {
           f.queued = false;
-          this.retransmitHead++;
+          this.retransmit.shift();
           continue;
         }
         if (o + DATA_FRAME_HEADER_SIZE + f.payload.length > limit) break;
@@ -880,18 +868,16 @@ export class ConnectionCore {
         f.queued = false;
         f.lastPn = pn;
         (fragments ??= []).push(f);
-        this.retransmitHead++;
+        this.retransmit.shift();
         retransmission = true;
         this.counters.bytesRetransmitted += f.payload.length;
-      }
-      if (this.retransmitHead === this.retransmit.length) {
-        this.retransmit.length = 0;
-        this.retransmitHead = 0;
       }
       // 2. Unreliable messages (latency-sensitive, never retransmitted).
       o = this.writeUnreliable(buf, o, limit);
       // 3. New reliable data, within the peer's credit.
-      o = this.writeNewData(buf, o, limit, pn, (f) => (fragments ??= []).push(f));
+      o = this.writeNewData(buf, o, limit, pn);
+      fragments = this.mergeFragments(fragments, this.newFragments);
+      this.newFragments = null;
       // 4. CLOSE, last: it is queued only once everything before it was sent and acknowledged.
       if (this.closeQueued && o + 1 <= limit) {
         buf[o++] = FrameType.Close;
@@ -960,16 +946,15 @@ export class ConnectionCore {
   private ackHoldDone = false;
 
   private messagesUndelivered(): boolean {
-    for (let i = this.eventHead; i < this.events.length; i++) {
-      if (this.events[i]!.type === 'message') return true;
+    for (let i = 0; i < this.events.length; i++) {
+      if (this.events.at(i).type === 'message') return true;
     }
     return false;
   }
 
 
   private writeUnreliable(buf: Uint8Array, o: number, limit: number): number {
-    while (this.unreliableHead < this.unreliable.length) {
-      const m = this.unreliable[this.unreliableHead]!;
+    for (let m = this.unreliable.peek(); m !== undefined; m = this.unreliable.peek()) {
       const start = m.index * m.fragmentSize;
       const length = Math.min(m.fragmentSize, m.data.length - start);
       const header = unreliableHeaderSize(m.index, m.count);
@@ -979,26 +964,22 @@ export class ConnectionCore {
       o += length;
       this.wroteUnreliable = true;
       this.queuedBytes -= length;
-      if (++m.index === m.count) {
-        this.unreliable[this.unreliableHead++] = undefined as unknown as QueuedUnreliable;
-        if (this.unreliableHead === this.unreliable.length) {
-          this.unreliable.length = 0;
-          this.unreliableHead = 0;
-        }
-      }
+      if (++m.index === m.count) this.unreliable.shift();
     }
     return o;
   }
 
-  private writeNewData(
-    buf: Uint8Array,
-    o: number,
-    limit: number,
-    pn: number,
-    add: (f: SentFragment) => void,
-  ): number {
-    while (this.queueHead < this.queue.length && this.nextTsn <= this.peerMaxTsn) {
-      const m = this.queue[this.queueHead]!;
+  /** Fragments the current packet carries for the first time (set by writeNewData). */
+  private newFragments: SentFragment[] | null = null;
+
+  private mergeFragments(a: SentFragment[] | null, b: SentFragment[] | null): SentFragment[] | null {
+    if (a === null) return b;
+    if (b !== null) for (const f of b) a.push(f);
+    return a;
+  }
+
+  private writeNewData(buf: Uint8Array, o: number, limit: number, pn: number): number {
+    for (let m = this.queue.peek(); m !== undefined && this.nextTsn <= this.peerMaxTsn; m = this.queue.peek()) {
       const room = limit - o - DATA_FRAME_HEADER_SIZE;
       const remaining = m.data.length - m.offset;
       const length = Math.min(remaining, this.maxFragmentPayload, Math.max(room, 0));
@@ -1013,18 +994,13 @@ export class ConnectionCore {
       buf.set(payload, o);
       o += length;
       const f: SentFragment = { tsn, payload, flags, acked: false, lastPn: pn, queued: false };
-      this.fragments.push(f);
       this.unackedFragments++;
-      add(f);
+      (this.newFragments ??= []).push(f);
       m.offset += length;
       this.queuedBytes -= length;
       if (m.offset === m.data.length) {
-        this.queue[this.queueHead++] = undefined as unknown as QueuedMessage;
-        if (this.queueHead === this.queue.length) {
-          this.queue.length = 0;
-          this.queueHead = 0;
-          this.events.push({ type: 'drain' });
-        }
+        this.queue.shift();
+        if (this.queue.length === 0) this.events.push(DRAIN);
       }
     }
     return o;
@@ -1073,28 +1049,9 @@ export class ConnectionCore {
 
   // ------------------------------------------------------------------ bookkeeping
 
-  private trimFragments(): void {
-    const frags = this.fragments;
-    let head = this.fragHead;
-    while (head < frags.length && frags[head]!.acked) {
-      frags[head] = undefined;
-      head++;
-      this.fragBase++;
-    }
-    if (head === frags.length) {
-      frags.length = 0;
-      head = 0;
-    } else if (head > 4096 && head * 2 > frags.length) {
-      this.fragments = frags.slice(head);
-      head = 0;
-    }
-    this.fragHead = head;
-  }
-
   private maybeQueueClose(): void {
     if (!this.closeRequested || this.closeSentPn >= 0 || this.closeQueued) return;
-    if (this.queueHead < this.queue.length || this.unackedFragments > 0) return;
-    if (this.unreliableHead < this.unreliable.length) return;
+    if (this.queue.length > 0 || this.unackedFragments > 0 || this.unreliable.length > 0) return;
     this.closeQueued = true;
   }
 
@@ -1137,3 +1094,4 @@ export class ConnectionCore {
 }
 
 const EMPTY = new Uint8Array(0);
+const DRAIN: CoreEvent = { type: 'drain' };

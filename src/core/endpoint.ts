@@ -184,7 +184,8 @@ export class EndpointCore {
   /** Remote address → time of the last stateless reset sent there. */
   private readonly lastResetTo = new Map<string, number>();
 
-  private readonly dirty = new Set<EndpointConnection>();
+  /** Connections to drain, each once (its `dirty` flag); a stack: no iterator per poll. */
+  private readonly dirty: EndpointConnection[] = [];
   private readonly outbox: Transmit[] = [];
   private outboxHead = 0;
   private readonly events: EndpointEvent[] = [];
@@ -325,7 +326,7 @@ export class EndpointCore {
   touch(connection: EndpointConnection): void {
     if (!connection.closed && !connection.dirty) {
       connection.dirty = true;
-      this.dirty.add(connection);
+      this.dirty.push(connection);
     }
   }
 
@@ -363,9 +364,8 @@ export class EndpointCore {
     for (;;) {
       const queued = this.shiftOutbox();
       if (queued) return this.count(queued);
-      const next = this.dirty.values().next();
-      if (next.done) return null;
-      const c = next.value;
+      const c = this.dirty[this.dirty.length - 1];
+      if (c === undefined) return null;
       let data: Uint8Array | null = null;
       try {
         data = c.closed ? null : c.core.pollTransmit(now);
@@ -713,7 +713,11 @@ export class EndpointCore {
 
   /** After a connection's transmits are drained: collect its events and move its deadline. */
   private settle(c: EndpointConnection): void {
-    this.dirty.delete(c);
+    // `c` is normally the top of the stack (the connection pollTransmit just drained); a socket
+    // that delivers synchronously could have stacked another above it meanwhile.
+    const i = this.dirty.lastIndexOf(c);
+    if (i === this.dirty.length - 1) this.dirty.pop();
+    else if (i >= 0) this.dirty.splice(i, 1);
     c.dirty = false;
     if (c.closed) return;
     for (;;) {

@@ -58,6 +58,14 @@ export class ReceiveBuffer {
   accept(tsn: number, payload: Uint8Array, first: boolean, last: boolean, unordered: boolean): AcceptResult {
     if (tsn <= this.cumTsn || this.buffered.has(tsn)) return 'duplicate';
     if (tsn > this.maxTsn) return 'beyond-window';
+    if (tsn === this.scanTsn && tsn === this.cumTsn + 1 && this.buffered.size === 0) {
+      // The common case, in order with nothing buffered: consume it at once (no map traffic).
+      this.cumTsn = tsn;
+      this.scanTsn = tsn + 1;
+      this.consume(payload, first, last, unordered);
+      this.updateCredit();
+      return 'new';
+    }
     if (this.buffered === NO_FRAGMENTS) this.buffered = new Map();
     this.buffered.set(tsn, { payload, first, last, unordered, delivered: false });
     if (tsn === this.cumTsn + 1) {
@@ -123,33 +131,37 @@ export class ReceiveBuffer {
       const tsn = this.scanTsn++;
       const f = b.get(tsn)!;
       b.delete(tsn);
-      if (f.delivered) continue;
-      if (f.first) {
-        this.current.length = 0;
-        this.currentBytes = 0;
-        this.currentUnordered = f.unordered;
+      if (!f.delivered) this.consume(f.payload, f.first, f.last, f.unordered);
+    }
+  }
+
+  /** The next fragment in TSN order: add it to the message being assembled; deliver at its end. */
+  private consume(payload: Uint8Array, first: boolean, last: boolean, unordered: boolean): void {
+    if (first && last) {
+      // A whole message in one fragment: no copy, no assembly.
+      this.held += 1;
+      this.deliver(payload, unordered ? 'unordered' : 'ordered', 1);
+      return;
+    }
+    if (first) {
+      this.current = [];
+      this.currentBytes = 0;
+      this.currentUnordered = unordered;
+    }
+    this.current.push(payload);
+    this.currentBytes += payload.length;
+    if (last) {
+      const parts = this.current;
+      const data = new Uint8Array(this.currentBytes);
+      let offset = 0;
+      for (const p of parts) {
+        data.set(p, offset);
+        offset += p.length;
       }
-      this.current.push(f.payload);
-      this.currentBytes += f.payload.length;
-      if (f.last) {
-        const parts = this.current;
-        const count = parts.length;
-        let data: Uint8Array;
-        if (count === 1) {
-          data = parts[0]!;
-        } else {
-          data = new Uint8Array(this.currentBytes);
-          let offset = 0;
-          for (const p of parts) {
-            data.set(p, offset);
-            offset += p.length;
-          }
-        }
-        this.current = [];
-        this.currentBytes = 0;
-        this.held += count;
-        this.deliver(data, this.currentUnordered ? 'unordered' : 'ordered', count);
-      }
+      this.current = [];
+      this.currentBytes = 0;
+      this.held += parts.length;
+      this.deliver(data, this.currentUnordered ? 'unordered' : 'ordered', parts.length);
     }
   }
 }

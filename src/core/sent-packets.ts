@@ -101,15 +101,6 @@ export class SentPackets {
     }
   }
 
-  /** Iterate outstanding packets from the oldest, up to and including `last`. */
-  *outstandingUpTo(last: number): IterableIterator<SentPacket> {
-    const end = Math.min(this.end - 1, last);
-    for (let pn = this.base; pn <= end; pn++) {
-      const p = this.slots[this.head + (pn - this.base)];
-      if (p && p.state === PacketState.Outstanding) yield p;
-    }
-  }
-
   /** The oldest outstanding ack-eliciting packet. */
   oldestAckEliciting(): SentPacket | null {
     for (let i = this.head; i < this.slots.length; i++) {

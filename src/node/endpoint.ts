@@ -245,11 +245,13 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    queueMicrotask(() => {
-      this.flushScheduled = false;
-      this.flush();
-    });
+    queueMicrotask(this.onScheduledFlush);
   }
+
+  private readonly onScheduledFlush = (): void => {
+    this.flushScheduled = false;
+    this.flush();
+  };
 
   /**
    * Send what the engines want sent, dispatch their events, re-arm the one timer. An exception
@@ -351,6 +353,10 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   private rearm(): void {
     const deadline = this.state === 'closed' ? null : this.core.pollTimeout();
     if (deadline === this.armedAt) return;
+    // Deadlines mostly move later (every packet pushes back the idle and keepalive timers):
+    // keep an earlier timer armed and let it fire early rather than re-arming on every packet.
+    // When it fires, the endpoint handles what is due and re-arms for the real deadline.
+    if (deadline !== null && this.armedAt !== null && this.timer !== null && this.armedAt <= deadline) return;
     if (this.timer !== null) this.clock.clearTimer(this.timer);
     this.timer = null;
     this.armedAt = deadline;

@@ -69,6 +69,7 @@ export class Bbr implements CongestionController {
   private probeRttDoneStamp = 0;
   private probeRttRoundDone = false;
   private priorWindow = 0;
+  private pacingFromRtt = false;
   // ACK aggregation (draft §4.6.4.2): data acknowledged beyond what btlBw explains, per round.
   private readonly extraByRound: number[] = new Array<number>(BTLBW_FILTER_ROUNDS).fill(0);
   private extraAcked = 0;
@@ -93,6 +94,13 @@ export class Bbr implements CongestionController {
   onPacketSent(): void {}
 
   onAck(ack: AckEvent): void {
+    if (!this.pacingFromRtt && ack.rttSample > 0) {
+      // The first pacing rate assumed the configured initial RTT (100 ms); re-derive it from the
+      // first real sample (Linux's bbr_init_pacing_rate_from_rtt), or a LAN connection would
+      // be paced at a few hundred bytes per millisecond until the model has a bandwidth.
+      this.pacingFromRtt = true;
+      this.pacingRate = Math.max(this.pacingRate, (HIGH_GAIN * this.window) / Math.max(ack.rtt.smoothed, 0.001));
+    }
     this.updateRound(ack);
     this.updateBandwidth(ack);
     this.updateAckAggregation(ack);

@@ -1,0 +1,51 @@
+/**
+ * A FIFO queue on a ring buffer. Arrays used as queues (`push` + head index, `length = 0` when
+ * empty) give their storage back every time they empty and allocate it again on the next push:
+ * per-packet garbage on the hot path. This one keeps its capacity (it only grows, by doubling).
+ */
+export class Deque<T> {
+  private items: (T | undefined)[];
+  private head = 0;
+  private count = 0;
+
+  constructor(capacity = 8) {
+    this.items = new Array<T | undefined>(capacity);
+  }
+
+  get length(): number {
+    return this.count;
+  }
+
+  push(item: T): void {
+    if (this.count === this.items.length) this.grow();
+    this.items[(this.head + this.count) % this.items.length] = item;
+    this.count++;
+  }
+
+  /** The oldest item, or undefined when empty. */
+  peek(): T | undefined {
+    return this.count === 0 ? undefined : this.items[this.head];
+  }
+
+  shift(): T | undefined {
+    if (this.count === 0) return undefined;
+    const item = this.items[this.head];
+    this.items[this.head] = undefined;
+    this.head = (this.head + 1) % this.items.length;
+    this.count--;
+    return item;
+  }
+
+  /** The i-th item from the oldest (0 ≤ i < length). */
+  at(i: number): T {
+    return this.items[(this.head + i) % this.items.length]!;
+  }
+
+  private grow(): void {
+    const old = this.items;
+    const next = new Array<T | undefined>(old.length * 2);
+    for (let i = 0; i < this.count; i++) next[i] = old[(this.head + i) % old.length];
+    this.items = next;
+    this.head = 0;
+  }
+}
