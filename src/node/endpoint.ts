@@ -84,11 +84,13 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     if (this.state === 'closed') return;
     this.core.handleDatagram(this.clock.now(), msg, rinfo.address, rinfo.port);
     // The socket hands over every datagram that is ready (up to 32 per poll in libuv) one
-    // 'message' at a time; flushing once after the batch, not after each, lets one ACK cover
-    // the lot and one send carry a reply to several requests.
+    // 'message' at a time. The first of a batch is answered at once (a lone request gets its
+    // reply without waiting a turn of the event loop); the rest are flushed once, after the
+    // batch, so that one ACK covers them all and one send carries several replies.
     if (!this.ioFlushScheduled) {
       this.ioFlushScheduled = true;
       this.clock.setTimer(this.clock.now(), this.onIoFlush);
+      this.flush();
     }
   };
   private ioFlushScheduled = false;
