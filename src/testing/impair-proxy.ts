@@ -144,7 +144,7 @@ export class ImpairProxy extends EventEmitter {
     this.clientIdleMs = options.clientIdleMs ?? 60_000;
     this.maxClients = options.maxClients ?? 1024;
     this.log = options.log === undefined ? (line) => process.stderr.write(`${line}\n`) : options.log;
-    this.listener = dgram.createSocket(socketType(options.listen?.address ?? '127.0.0.1'));
+    this.listener = dgram.createSocket(socketOptions(options.listen?.address ?? '127.0.0.1'));
     this.listener.on('message', (msg, rinfo) => this.fromClient(msg, rinfo));
     this.listener.on('error', (err) => {
       this.socketErrors++;
@@ -229,7 +229,7 @@ export class ImpairProxy extends EventEmitter {
   }
 
   private addClient(rinfo: RemoteInfo, now: number): Client {
-    const upstream = dgram.createSocket(socketType(this.target.address));
+    const upstream = dgram.createSocket(socketOptions(this.target.address));
     const client = new Client(rinfo.address, rinfo.port, upstream, now);
     upstream.on('message', (msg) => this.fromTarget(client, msg));
     upstream.on('error', (err) => {
@@ -309,4 +309,15 @@ export class ImpairProxy extends EventEmitter {
       if (this.closing === null) this.armSweep();
     });
   }
+}
+
+/**
+ * Large socket buffers: the proxy relays bursts from both sides through one process, and the
+ * ~208 KiB Linux default overflowed under udx-native's bursts (drops nobody asked for, counted
+ * nowhere). The kernel caps the value at net.core.rmem_max / wmem_max.
+ */
+const PROXY_SOCKET_BUFFER = 4 * 1024 * 1024;
+
+function socketOptions(address: string): dgram.SocketOptions {
+  return { type: socketType(address), recvBufferSize: PROXY_SOCKET_BUFFER, sendBufferSize: PROXY_SOCKET_BUFFER };
 }
