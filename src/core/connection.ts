@@ -167,6 +167,7 @@ export class ConnectionCore {
   private lastReceivedAt: number;
   private lastSentAt: number;
   private readonly idleTimeout: number;
+  private readonly keepAliveInterval: number;
   private closeRequested = false;
   private closeSentPn = -1;
   private closeAcked = false;
@@ -218,8 +219,11 @@ export class ConnectionCore {
     this.peerMaxTsn = local.initialTsn - 1 + remote.initialWindow;
 
     this.received = new ReceivedPackets(remote.initialPacketNumber, MAX_ACK_RANGES);
-    this.receiveBuffer = new ReceiveBuffer(remote.initialTsn, local.initialWindow, (data, delivery, credit) =>
-      this.deliver(data, delivery, credit),
+    this.receiveBuffer = new ReceiveBuffer(
+      remote.initialTsn,
+      local.initialWindow,
+      (data, delivery, credit) => this.deliver(data, delivery, credit),
+      config.maxMessageSize,
     );
     this.advertisedMaxTsn = this.receiveBuffer.maxTsn;
 
@@ -229,6 +233,12 @@ export class ConnectionCore {
     // RFC 9000 §10.1: the effective idle timeout is the smaller of the two announced values.
     const idles = [config.idleTimeout, remote.idleTimeout].filter((t) => t > 0);
     this.idleTimeout = idles.length > 0 ? Math.min(...idles) : 0;
+    // Keep alive well within the idle timeout actually in force (the peer's may be shorter than
+    // ours): RFC 9000 §10.1.2. A third leaves room for two lost keepalives.
+    this.keepAliveInterval =
+      config.keepAliveInterval > 0 && this.idleTimeout > 0
+        ? Math.min(config.keepAliveInterval, this.idleTimeout / 3)
+        : config.keepAliveInterval;
     this.lastReceivedAt = options.now;
     this.lastSentAt = options.now;
   }
@@ -299,6 +309,11 @@ export class ConnectionCore {
   /** Abortive close: one RESET frame goes out, the connection is closed at once. */
   abort(now: number, code: number = ResetCode.Abort, reason = ''): void {
     if (this._state === 'closed') return;
+    if (this._state === 'draining') {
+      // The close already completed (and was reported): nothing to tell the peer.
+      this._state = 'closed';
+      return;
+    }
     this.pendingReset = { code, reason };
     const errorCode = code === ResetCode.ProtocolViolation ? 'ERR_PROTOCOL_VIOLATION' : 'ERR_CONNECTION_RESET';
     this.finish(now, { code: errorCode, message: reason || 'connection aborted', initiator: 'local' });
@@ -307,6 +322,10 @@ export class ConnectionCore {
   /** The endpoint verified a stateless reset for this connection. */
   handleStatelessReset(now: number): void {
     if (this._state === 'closed') return;
+    if (this._state === 'draining') {
+      this._state = 'closed';
+      return;
+    }
     this.finish(now, { code: 'ERR_CONNECTION_RESET', message: 'stateless reset', initiator: 'remote' });
   }
 
@@ -356,6 +375,20 @@ export class ConnectionCore {
 
   handleTimeout(now: number): void {
     if (this._state === 'closed') return;
+    if (this._state === 'draining') {
+      // Checked before the idle timeout: the close was already reported as graceful.
+      if (now >= this.drainUntil || (this.idleTimeout > 0 && now >= this.lastReceivedAt + this.idleTimeout)) {
+        this._state = 'closed';
+      }
+      return;
+    }
+    if (now >= this.lingerDeadline()) {
+      // Our CLOSE was never acknowledged, but the peer had finished and has been silent for the
+      // whole linger: it received one of our many copies (or is gone). Done, gracefully.
+      this.enterDraining(now);
+      this._state = 'closed';
+      return;
+    }
     if (now >= this.ackHeldAt) {
       this.ackHeldAt = Infinity;
       this.ackHoldDone = true; // the application had its turn: the ACK goes now
@@ -368,25 +401,14 @@ export class ConnectionCore {
       });
       return;
     }
-    if (this._state === 'draining') {
-      if (now >= this.drainUntil) this._state = 'closed';
-      return;
-    }
-    if (now >= this.lingerDeadline()) {
-      // Our CLOSE was never acknowledged, but the peer had finished and has been silent for the
-      // whole linger: it received one of our many copies (or is gone). Done, gracefully.
-      this.enterDraining(now);
-      this._state = 'closed';
-      return;
-    }
     if (now >= this.lossTime) {
       this.detectLosses(now);
     } else if (now >= this.ptoDeadline()) {
       this.onPto(now);
     }
     if (
-      this.config.keepAliveInterval > 0 &&
-      now >= this.lastSentAt + this.config.keepAliveInterval &&
+      this.keepAliveInterval > 0 &&
+      now >= this.lastSentAt + this.keepAliveInterval &&
       this.sent.ackElicitingOutstanding === 0
     ) {
       this.probesDue = Math.max(this.probesDue, 1);
@@ -408,8 +430,8 @@ export class ConnectionCore {
     if (!this.ackNow && this.ackElicitingSinceAck > 0) t = Math.min(t, this.ackDeadline);
     t = Math.min(t, this.ackHeldAt);
     if (this.pacingDeadline < Infinity) t = Math.min(t, this.pacingDeadline);
-    if (this.config.keepAliveInterval > 0 && this.sent.ackElicitingOutstanding === 0) {
-      t = Math.min(t, this.lastSentAt + this.config.keepAliveInterval);
+    if (this.keepAliveInterval > 0 && this.sent.ackElicitingOutstanding === 0) {
+      t = Math.min(t, this.lastSentAt + this.keepAliveInterval);
     }
     return t === Infinity ? null : t;
   }
@@ -525,6 +547,7 @@ export class ConnectionCore {
         // Beyond the credit we granted (it never shrinks): only a broken or hostile sender does
         // that. Dropping the data while acknowledging its packet would lose it, so abort.
         else if (result === 'beyond-window') this.abort(now, ResetCode.FlowControl, 'data beyond the flow-control window');
+        else if (result === 'malformed') this.protocolViolation(now, 'message framing broken (or longer than maxMessageSize)');
         return;
       }
       case 'unreliable': {
@@ -570,7 +593,10 @@ export class ConnectionCore {
       return;
     }
     const peerMax = expand32(frame.maxTsn, this.nextTsn);
-    if (peerMax > this.peerMaxTsn) this.peerMaxTsn = peerMax;
+    if (peerMax > this.peerMaxTsn) {
+      this.peerMaxTsn = peerMax;
+      this.blockedProbes = 0;
+    }
 
     let newlyAckedBytes = 0;
     let largestNewlyAcked: SentPacket | null = null;
@@ -619,8 +645,27 @@ export class ConnectionCore {
       }
       if (i + 2 >= frame.ranges.length) break;
     }
-    if (largestNewlyAcked === null) return;
+    if (largestNewlyAcked !== null) this.onNewlyAcked(now, frame, largest, largestNewlyAcked, ackElicitingNewlyAcked, sample, newlyAckedBytes);
+    // Also when the ACK only confirmed packets already declared lost: their content (a CLOSE,
+    // the last fragments) may have been what the close or the 'flushed' event waited for.
+    this.sent.trim();
+    this.maybeQueueClose();
+    this.maybeFinishClose(now);
+    if (!this.flushedNotified && this.unackedFragments === 0 && this.queue.length === 0) {
+      this.flushedNotified = true;
+      this.events.push({ type: 'flushed' });
+    }
+  }
 
+  private onNewlyAcked(
+    now: number,
+    frame: AckFrame,
+    largest: number,
+    largestNewlyAcked: SentPacket,
+    ackElicitingNewlyAcked: boolean,
+    sample: SentPacket | null,
+    newlyAckedBytes: number,
+  ): void {
     if (largest > this.largestAckedPn) this.largestAckedPn = largest;
     // RFC 9002 §5.1: an RTT sample when the largest acknowledged is newly acked and ack-eliciting.
     let rttSample = 0;
@@ -635,13 +680,6 @@ export class ConnectionCore {
     }
     this.detectLosses(now);
     this.ptoCount = 0;
-    this.sent.trim();
-    this.maybeQueueClose();
-    this.maybeFinishClose(now);
-    if (!this.flushedNotified && this.unackedFragments === 0 && this.queue.length === 0) {
-      this.flushedNotified = true;
-      this.events.push({ type: 'flushed' });
-    }
   }
 
   /**
@@ -753,7 +791,9 @@ export class ConnectionCore {
   private lingerDeadline(): number {
     if (this._state !== 'closing' || !this.peerClosed || this.closeAcked || this.closeSentPn < 0) return Infinity;
     const pto = this.rtt.pto(this.config.maxAckDelay, this.config.minPto);
-    return this.lastReceivedAt + Math.max(16 * pto, 2000);
+    const linger = Math.max(16 * pto, 2000);
+    // Never longer than the idle timeout, which would otherwise turn a graceful end into an error.
+    return this.lastReceivedAt + (this.idleTimeout > 0 ? Math.min(linger, this.idleTimeout) : linger);
   }
 
   /** Draining answers a repeated CLOSE with an ACK until the peer has been quiet this long. */
@@ -762,11 +802,17 @@ export class ConnectionCore {
   }
 
   private ptoDeadline(): number {
-    const waiting = this.sent.ackElicitingOutstanding > 0 || this.flowBlocked();
-    if (!waiting) return Infinity;
-    const since = this.sent.ackElicitingOutstanding > 0 ? this.lastAckElicitingSentAt : this.lastSentAt;
-    return since + this.currentPto();
+    if (this.sent.ackElicitingOutstanding > 0) return this.lastAckElicitingSentAt + this.currentPto();
+    if (!this.flowBlocked()) return Infinity;
+    // Blocked by the peer's window with nothing in flight: probe for fresh credit, backing off
+    // until the window moves (each probe's ACK would otherwise reset the backoff and keep a
+    // stalled reader's connection busy every PTO forever).
+    const base = this.rtt.pto(this.config.maxAckDelay, this.config.minPto);
+    return this.lastSentAt + Math.min(base * 2 ** this.blockedProbes, this.config.maxPto);
   }
+
+  /** Flow-control probes sent since the peer last raised its credit. */
+  private blockedProbes = 0;
 
   /** RFC 9002 §6.2.4: send up to two probes; prefer data the peer has not acknowledged. */
   private onPto(now: number): void {
@@ -786,6 +832,7 @@ export class ConnectionCore {
       if (oldest.close && !this.closeAcked) this.closeQueued = true;
     }
     this.probesDue = oldest ? 2 : 1;
+    if (!oldest) this.blockedProbes++;
     this.lastAckElicitingSentAt = now; // re-arm from now even if the probe is delayed
   }
 

@@ -11,7 +11,11 @@ interface BufferedFragment {
 
 export type DeliverFn = (data: Uint8Array, delivery: Delivery, credit: number) => void;
 
-export type AcceptResult = 'new' | 'duplicate' | 'beyond-window';
+/**
+ * `malformed`: the fragments break message framing (a message longer than `maxMessageSize`, or
+ * a FIRST fragment inside an unfinished message): the peer is broken or hostile.
+ */
+export type AcceptResult = 'new' | 'duplicate' | 'beyond-window' | 'malformed';
 
 const EMPTY = new Uint8Array(0);
 /** Never written to: idle connections do not each pay for an empty hash table. */
@@ -40,10 +44,15 @@ export class ReceiveBuffer {
   private currentBytes = 0;
   private currentUnordered = false;
 
+  /** Set when the peer broke message framing; the connection must be closed. */
+  malformed = false;
+
   constructor(
     initialTsn: number,
     readonly windowFragments: number,
     private readonly deliver: DeliverFn,
+    /** Longest message accepted: an endless message must not grow memory without bound. */
+    private readonly maxMessageSize = Infinity,
   ) {
     this.cumTsn = initialTsn - 1;
     this.scanTsn = initialTsn;
@@ -64,7 +73,7 @@ export class ReceiveBuffer {
       this.scanTsn = tsn + 1;
       this.consume(payload, first, last, unordered);
       this.updateCredit();
-      return 'new';
+      return this.malformed ? 'malformed' : 'new';
     }
     if (this.buffered === NO_FRAGMENTS) this.buffered = new Map();
     this.buffered.set(tsn, { payload, first, last, unordered, delivered: false });
@@ -76,7 +85,7 @@ export class ReceiveBuffer {
     if (unordered && tsn > this.cumTsn) this.tryDeliverUnordered(tsn);
     this.scan();
     this.updateCredit();
-    return 'new';
+    return this.malformed ? 'malformed' : 'new';
   }
 
   release(credit: number): void {
@@ -137,19 +146,27 @@ export class ReceiveBuffer {
 
   /** The next fragment in TSN order: add it to the message being assembled; deliver at its end. */
   private consume(payload: Uint8Array, first: boolean, last: boolean, unordered: boolean): void {
+    if (first !== (this.current.length === 0)) {
+      // A FIRST inside an unfinished message, or a continuation with no message started.
+      this.malformed = true;
+      return;
+    }
     if (first && last) {
       // A whole message in one fragment: no copy, no assembly.
       this.held += 1;
       this.deliver(payload, unordered ? 'unordered' : 'ordered', 1);
       return;
     }
-    if (first) {
-      this.current = [];
-      this.currentBytes = 0;
-      this.currentUnordered = unordered;
-    }
+    if (first) this.currentUnordered = unordered;
     this.current.push(payload);
     this.currentBytes += payload.length;
+    if (this.currentBytes > this.maxMessageSize) {
+      // Fragments of an unfinished message are neither buffered nor held: without this bound a
+      // peer that never sends LAST could grow them forever, whatever the window.
+      this.malformed = true;
+      this.current = [];
+      return;
+    }
     if (last) {
       const parts = this.current;
       const data = new Uint8Array(this.currentBytes);

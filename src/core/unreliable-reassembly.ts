@@ -1,6 +1,7 @@
 interface Partial {
-  parts: (Uint8Array | undefined)[];
-  received: number;
+  count: number;
+  /** Fragments by index: stored sparsely, so a claimed count costs nothing until data arrives. */
+  parts: Map<number, Uint8Array>;
   bytes: number;
 }
 
@@ -9,6 +10,9 @@ interface Partial {
  * lost fragment never completes: at most `maxPartial` messages and `maxBytes` bytes are kept,
  * the oldest dropped first (and counted). Duplicates cannot reach this point because duplicate
  * packet numbers are discarded before frames are read.
+ *
+ * The fragment count comes from the peer: it is checked against `maxBytes` and never used to
+ * size an allocation (a hostile count of 2^20 would otherwise cost an array per frame).
  */
 export class UnreliableReassembly {
   private readonly partial = new Map<number, Partial>();
@@ -23,25 +27,30 @@ export class UnreliableReassembly {
   /** Returns the whole message when this fragment completes it. */
   add(messageId: number, index: number, count: number, payload: Uint8Array): Uint8Array | null {
     if (count === 1) return payload;
+    // Every fragment but the last carries at least one byte: more fragments than bytes allowed
+    // cannot make an acceptable message.
+    if (count > this.maxBytes + 1) {
+      this.dropped++;
+      return null;
+    }
     let p = this.partial.get(messageId);
     if (p === undefined) {
-      if (count > 0x10_0000) return null;
-      p = { parts: new Array<Uint8Array | undefined>(count), received: 0, bytes: 0 };
+      p = { count, parts: new Map(), bytes: 0 };
       this.partial.set(messageId, p);
     }
-    if (p.parts.length !== count || p.parts[index] !== undefined) return null;
-    p.parts[index] = payload;
-    p.received++;
+    if (p.count !== count || p.parts.has(index)) return null;
+    p.parts.set(index, payload);
     p.bytes += payload.length;
     this.bytes += payload.length;
-    if (p.received === count) {
+    if (p.parts.size === count) {
       this.partial.delete(messageId);
       this.bytes -= p.bytes;
       const data = new Uint8Array(p.bytes);
       let offset = 0;
-      for (const part of p.parts) {
-        data.set(part!, offset);
-        offset += part!.length;
+      for (let i = 0; i < count; i++) {
+        const part = p.parts.get(i)!;
+        data.set(part, offset);
+        offset += part.length;
       }
       return data;
     }
@@ -53,9 +62,7 @@ export class UnreliableReassembly {
     while (this.partial.size > this.maxPartial || this.bytes > this.maxBytes) {
       // Maps iterate in insertion order: the first key is the oldest message.
       const oldest = this.partial.keys().next().value as number;
-      if (oldest === keep && this.partial.size === 1) {
-        if (this.bytes <= this.maxBytes) return;
-      }
+      if (oldest === keep && this.partial.size === 1 && this.bytes <= this.maxBytes) return;
       const p = this.partial.get(oldest)!;
       this.partial.delete(oldest);
       this.bytes -= p.bytes;
