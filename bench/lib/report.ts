@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { BenchResults } from './results.js';
 import type { Table } from './tables.js';
 import { markdownTable } from './format.js';
-import { BENCH_DIR } from './paths.js';
+import { BENCH_DIR, CHARTS_DIR } from './paths.js';
 
 function machineSection(r: BenchResults): string {
   const m = r.machine;
@@ -112,6 +112,9 @@ one timer per packet, copies between frames and datagrams, and JSON or string wo
 export function renderPerformanceMd(r: BenchResults, tables: Table[], charts: string[]): string {
   const analysisPath = path.join(BENCH_DIR, 'analysis.md');
   const analysis = existsSync(analysisPath) ? readFileSync(analysisPath, 'utf8').trim() : '';
+  // The simulator benchmark (bench/sim.ts, `npm run bench:sim -- --docs`) writes its own tables here.
+  const simPath = path.join(CHARTS_DIR, 'sim.md');
+  const sim = existsSync(simPath) ? readFileSync(simPath, 'utf8').trim() : '';
   const chart = (file: string, alt: string): string => (charts.includes(file) ? `\n![${alt}](perf/${file})\n` : '');
   const byTitle = (prefix: string): string =>
     tables
@@ -154,6 +157,7 @@ export function renderPerformanceMd(r: BenchResults, tables: Table[], charts: st
     r.workloads.impair?.available ? byTitle('Through the impairment proxy') : `Not run: ${r.workloads.impair?.reason ?? 'not selected'}.`,
     chart('goodput-vs-loss.svg', 'Goodput versus loss rate through the impairment proxy'),
     '',
+    sim ? `## Congestion control in the simulator (virtual time)\n\n${sim}\n` : '',
     '## Many connections',
     '',
     r.workloads.many ? byTitle('Many connections') : 'Not run in this invocation.',
