@@ -5,41 +5,19 @@
  */
 import { EndpointCore, type EndpointCoreConfig, type EndpointEvent, type Transmit } from '../../src/core/endpoint.js';
 import { ConnectionCore } from '../../src/core/connection.js';
+import { resolveEndpointOptions } from '../../src/options.js';
+import { Rng } from '../../src/testing/rng.js';
 
 export function seededRandomBytes(seed: number): (n: number) => Uint8Array {
-  let s = seed >>> 0 || 1;
-  const next = (): number => {
-    // mulberry32
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-  return (n) => {
-    const out = new Uint8Array(n);
-    for (let i = 0; i < n; i += 4) {
-      const v = next();
-      for (let j = 0; j < 4 && i + j < n; j++) out[i + j] = (v >>> (8 * j)) & 0xff;
-    }
-    return out;
-  };
+  const rng = new Rng(seed);
+  return (n) => rng.bytes(n);
 }
 
 export function endpointConfig(overrides: Partial<EndpointCoreConfig> = {}): EndpointCoreConfig {
   return {
+    // The endpoint's documented defaults, with the engine pinned to the values these tests assume.
+    ...resolveEndpointOptions().endpoint,
     core: { initialRtt: 100, idleTimeout: 30_000, keepAliveInterval: 10_000 },
-    connectTimeout: 10_000,
-    maxConnections: 10_000,
-    maxConnectionsPerAddress: 1000,
-    maxPendingConnects: 256,
-    acceptConnections: true,
-    cookieLifetime: 10_000,
-    cookieRotation: 120_000,
-    retiredCidLifetime: 10_000,
-    statelessReset: true,
-    statelessResetInterval: 20,
-    maxRetries: 3,
     ...overrides,
   };
 }

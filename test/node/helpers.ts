@@ -1,19 +1,14 @@
+import { Rng } from '../../src/testing/rng.js';
 import { createSocket, type Socket } from 'node:dgram';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { createEndpoint, type Endpoint } from '../../src/index.js';
 import type { EndpointOptions } from '../../src/options.js';
 
-/** mulberry32: one seed replays a run. */
+/** A seeded random source in [0, 1): one seed replays a run (the test kit's own Rng). */
 export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = new Rng(seed);
+  return () => rng.next();
 }
 
 export function randomBuffer(rand: () => number, size: number): Buffer {

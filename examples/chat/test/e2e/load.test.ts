@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Rng } from 'reliable-dgram/testing';
 import { ChatClient } from '../../src/client/chat-client.js';
 import { PasswordHasher } from '../../src/server/passwords.js';
 import { Store } from '../../src/server/store.js';
@@ -40,17 +41,6 @@ afterEach(async () => {
   server = null;
 });
 
-/** A small seeded generator, so every run sends on the same schedule. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
@@ -100,7 +90,8 @@ describe('chat load', () => {
     });
 
     // Send phase: each client sends on its own seeded schedule until the time is up.
-    const rng = mulberry32(42);
+    const seeded = new Rng(42);
+    const rng = (): number => seeded.next();
     const sent: { group: string; messageId: number; sender: number }[] = [];
     const sendFailures: unknown[] = [];
     const t0 = performance.now();
