@@ -3,6 +3,7 @@ import type { EndpointConnection } from '../core/endpoint.js';
 import type { CloseError, ConnectionStats, CoreEvent, Delivery } from '../core/types.js';
 import { AbortError, InvalidArgTypeError, InvalidArgValueError, rdError, type ReliableDgramError } from '../errors.js';
 import { Inbox } from './inbox.js';
+import { Stage, stageTrace } from './stage-trace.js';
 
 /** Events of a {@link Connection}. */
 export interface ConnectionEvents {
@@ -118,6 +119,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * `maxMessageSize`, ERR_CONNECTION_CLOSED once closing. The buffer must not be modified after.
    */
   send(data: Uint8Array | string, options?: SendOptions): boolean {
+    if (stageTrace !== null) stageTrace.mark(Stage.AppSend);
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     if (!(bytes instanceof Uint8Array)) throw new InvalidArgTypeError('data must be a Uint8Array, Buffer or string');
     if (options !== undefined && (typeof options !== 'object' || options === null)) {
@@ -275,6 +277,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   handleCoreEvent(event: CoreEvent): void {
     switch (event.type) {
       case 'message': {
+        if (stageTrace !== null) stageTrace.mark(Stage.Event);
         const data = Buffer.from(event.data.buffer, event.data.byteOffset, event.data.byteLength);
         this.inbox.push({ data, credit: event.credit, unreliable: event.delivery === 'unreliable' });
         this.deliver();

@@ -10,6 +10,7 @@ import { realClock, type Clock, type TimerHandle } from './clock.js';
 import { Connection, type ConnectionHost } from './connection.js';
 import { checkCoreConfig, createConnectionCore } from './engine.js';
 import type { DatagramSocket, RemoteInfo, SocketAddress } from './socket.js';
+import { Stage, stageTrace } from './stage-trace.js';
 
 /** Events of an {@link Endpoint}. */
 export interface EndpointEvents {
@@ -72,6 +73,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   private sendsInFlight = 0;
   private afterSends: (() => void) | null = null;
   private readonly onSent = (err: Error | null): void => {
+    if (stageTrace !== null) stageTrace.mark(Stage.SendCallback);
     if (err) this.sendErrors++;
     this.sendsInFlight--;
     if (this.sendsInFlight <= 0 && this.afterSends) {
@@ -82,20 +84,13 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   };
   private readonly onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
     if (this.state === 'closed') return;
+    if (stageTrace !== null) stageTrace.mark(Stage.Message, msg.length);
     this.core.handleDatagram(this.clock.now(), msg, rinfo.address, rinfo.port);
-    // The socket hands over every datagram that is ready (up to 32 per poll in libuv) one
-    // 'message' at a time. The first of a batch is answered at once (a lone request gets its
-    // reply without waiting a turn of the event loop); the rest are flushed once, after the
-    // batch, so that one ACK covers them all and one send carries several replies.
-    if (!this.ioFlushScheduled) {
-      this.ioFlushScheduled = true;
-      this.clock.setTimer(this.clock.now(), this.onIoFlush);
-      this.flush();
-    }
-  };
-  private ioFlushScheduled = false;
-  private readonly onIoFlush = (): void => {
-    this.ioFlushScheduled = false;
+    if (stageTrace !== null) stageTrace.mark(Stage.Decoded);
+    // Answer in the same turn: the engine decides whether this datagram calls for a datagram
+    // back (its ACK policy acknowledges every few packets, or at once on a gap), and the
+    // application's reply from a 'message' handler leaves with the ACK, before the next datagram
+    // of the batch is read. No setImmediate, no wait for the end of the batch.
     this.flush();
   };
   private readonly onSocketError = (err: Error): void => {
@@ -245,12 +240,14 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   }
 
   private scheduleFlush(): void {
-    if (this.flushScheduled) return;
+    // Inside a flush (a 'message' handler that replies): the flush loop picks the connection up.
+    if (this.flushing || this.flushScheduled) return;
     this.flushScheduled = true;
     queueMicrotask(this.onScheduledFlush);
   }
 
   private readonly onScheduledFlush = (): void => {
+    if (stageTrace !== null) stageTrace.mark(Stage.MicrotaskFlush);
     this.flushScheduled = false;
     this.flush();
   };
@@ -278,6 +275,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
       }
     } catch (e) {
       // A listener threw: finish the remaining work on the next microtask, then let it surface.
+      this.flushing = false;
       this.scheduleFlush();
       throw e;
     } finally {
@@ -300,7 +298,9 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   private transmit(tx: Transmit): void {
     try {
       this.sendsInFlight++;
+      if (stageTrace !== null) stageTrace.mark(Stage.Built, tx.data.length);
       this.socket.send(tx.data, tx.port, tx.address, this.onSent);
+      if (stageTrace !== null) stageTrace.mark(Stage.Sent);
     } catch {
       // e.g. the socket closed under us: the datagram is lost, the engines recover or time out.
       this.sendsInFlight--;
@@ -366,6 +366,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   }
 
   private readonly onTimer = (): void => {
+    if (stageTrace !== null) stageTrace.mark(Stage.Timer, ((this.clock.now() - (this.armedAt ?? 0)) * 1000) | 0);
     this.timer = null;
     this.armedAt = null;
     if (this.state === 'closed') return;
