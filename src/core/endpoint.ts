@@ -1,4 +1,5 @@
 import {
+  MIN_DATAGRAM_SIZE,
   MIN_INITIAL_SIZE,
   PROTOCOL_VERSION,
   PacketType,
@@ -100,6 +101,9 @@ export class EndpointConnection implements TimerEntry {
   closed = false;
   /** Free slot for the shell (its Connection object). */
   owner: unknown = undefined;
+  /** `localCid` as two 32-bit halves: routing compares them with the datagram's bytes, no BigInt. */
+  readonly cidHi: number;
+  readonly cidLo: number;
 
   constructor(
     readonly id: number,
@@ -114,7 +118,10 @@ export class EndpointConnection implements TimerEntry {
     readonly acceptDatagram: Uint8Array | null,
     /** Key of (remote address, port, remote CID) in the endpoint's tables. */
     readonly peerKey: string,
-  ) {}
+  ) {
+    this.cidHi = Number(localCid >> 32n);
+    this.cidLo = Number(localCid & 0xffff_ffffn);
+  }
 }
 
 /** An outgoing handshake in progress. */
@@ -145,6 +152,10 @@ function peerKey(address: string, port: number, cid: bigint): string {
   return `${address}|${port}|${cid}`;
 }
 
+function readU32(b: Uint8Array, offset: number): number {
+  return ((b[offset]! << 24) | (b[offset + 1]! << 16) | (b[offset + 2]! << 8) | b[offset + 3]!) >>> 0;
+}
+
 function bytesToBigint(b: Uint8Array): bigint {
   let v = 0n;
   for (let i = 0; i < 8; i++) v = (v << 8n) | BigInt(b[i] ?? 0);
@@ -172,6 +183,11 @@ export class EndpointCore {
 
   /** Local connection ID → established connection or outgoing handshake. */
   private readonly byCid = new Map<bigint, EndpointConnection | ConnectAttempt>();
+  /**
+   * Low 32 bits of a connection's ID → the connection (the first one registered with them):
+   * routes a DATA datagram without decoding its ID into a BigInt. A miss falls back to byCid.
+   */
+  private readonly byCidLo = new Map<number, EndpointConnection>();
   /** (remote address, port, remote CID) → connection: repeated INITIALs and stateless resets. */
   private readonly byPeer = new Map<string, EndpointConnection>();
   private readonly attempts = new Map<number, ConnectAttempt>();
@@ -358,7 +374,13 @@ export class EndpointCore {
     }
   }
 
-  /** Next datagram to send, or null. Drains dirty connections (their events queue up for pollEvent). */
+  /** The one record pollTransmit fills for a connection's datagram: no object per packet. */
+  private readonly transmitRecord: Transmit = { data: new Uint8Array(0), address: '', port: 0 };
+
+  /**
+   * Next datagram to send, or null. Drains dirty connections (their events queue up for
+   * pollEvent). The record returned is valid until the next call: send it, or copy it.
+   */
   pollTransmit(now: number): Transmit | null {
     this.lastNow = now;
     for (;;) {
@@ -375,7 +397,11 @@ export class EndpointCore {
       if (data) {
         this.counters.datagramsSent++;
         this.counters.bytesSent += data.length;
-        return { data, address: c.address, port: c.port };
+        const tx = this.transmitRecord;
+        tx.data = data;
+        tx.address = c.address;
+        tx.port = c.port;
+        return tx;
       }
       this.settle(c);
     }
@@ -427,6 +453,16 @@ export class EndpointCore {
   // ---------------------------------------------------------------- routing
 
   private route(now: number, datagram: Uint8Array, address: string, port: number): void {
+    // The common case first, with no allocation: DATA for a connection we know.
+    if (datagram.length >= MIN_DATAGRAM_SIZE && datagram[0] === PROTOCOL_VERSION && datagram[1] === PacketType.Data) {
+      const c = this.byCidLo.get(readU32(datagram, 6));
+      if (c !== undefined && c.cidHi === readU32(datagram, 2)) {
+        // The engine checks the CRC and counts what it drops.
+        c.core.handleDatagram(now, datagram);
+        this.touch(c);
+        return;
+      }
+    }
     const inv = readInvariants(datagram);
     if (!inv) return this.drop('too-short');
     if (inv.version !== 0 && !SUPPORTED_VERSIONS.includes(inv.version)) {
@@ -707,6 +743,7 @@ export class EndpointCore {
 
   private register(c: EndpointConnection): void {
     this.byCid.set(c.localCid, c);
+    if (!this.byCidLo.has(c.cidLo)) this.byCidLo.set(c.cidLo, c);
     this.byPeer.set(c.peerKey, c);
     this.connections.add(c);
   }
@@ -752,6 +789,7 @@ export class EndpointCore {
     this.heap.remove(c);
     this.connections.delete(c);
     if (this.byCid.get(c.localCid) === c) this.byCid.delete(c.localCid);
+    if (this.byCidLo.get(c.cidLo) === c) this.byCidLo.delete(c.cidLo);
     const key = c.peerKey;
     if (this.byPeer.get(key) === c) this.byPeer.delete(key);
     if (c.role === 'server') {

@@ -28,7 +28,11 @@ export interface ConnectOptions {
 }
 
 export interface EndpointStatsWithSocket extends EndpointStats {
-  /** socket.send() calls that reported an error (the datagram is lost; the engine recovers). */
+  /**
+   * socket.send() calls that threw or reported an error (the datagram is lost; the engine
+   * recovers). A `dgram.Socket` is given no callback per datagram (each would cost a nextTick), so
+   * its asynchronous send errors, which dgram reports only to a callback, are not counted.
+   */
   sendErrors: number;
 }
 
@@ -71,6 +75,11 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   private sendErrors = 0;
   /** socket.send() calls whose callback has not run yet: the socket closes only after them. */
   private sendsInFlight = 0;
+  /**
+   * Datagrams a `dgram.Socket` still holds (its getSendQueueCount()), or null for sockets
+   * without one (test doubles): those get a callback per datagram instead, counted above.
+   */
+  private readonly queuedSends: (() => number) | null;
   private afterSends: (() => void) | null = null;
   private readonly onSent = (err: Error | null): void => {
     if (stageTrace !== null) stageTrace.mark(Stage.SendCallback);
@@ -107,6 +116,17 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   ) {
     super();
     this.clock = options.clock ?? realClock;
+    const counting = socket as { getSendQueueCount?: () => number };
+    this.queuedSends =
+      typeof counting.getSendQueueCount === 'function'
+        ? () => {
+            try {
+              return counting.getSendQueueCount!();
+            } catch {
+              return 0; // closed
+            }
+          }
+        : null;
     const random = options.randomBytes ?? ((n: number) => new Uint8Array(cryptoRandomBytes(n)));
     this.core = new EndpointCore({
       config: options.endpoint,
@@ -296,16 +316,24 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   }
 
   private transmit(tx: Transmit): void {
-    try {
-      this.sendsInFlight++;
-      if (stageTrace !== null) stageTrace.mark(Stage.Built, tx.data.length);
-      this.socket.send(tx.data, tx.port, tx.address, this.onSent);
-      if (stageTrace !== null) stageTrace.mark(Stage.Sent);
-    } catch {
-      // e.g. the socket closed under us: the datagram is lost, the engines recover or time out.
-      this.sendsInFlight--;
-      this.sendErrors++;
+    if (stageTrace !== null) stageTrace.mark(Stage.Built, tx.data.length);
+    if (this.queuedSends !== null) {
+      try {
+        this.socket.send(tx.data, tx.port, tx.address);
+      } catch {
+        // e.g. the socket closed under us: the datagram is lost, the engines recover or time out.
+        this.sendErrors++;
+      }
+    } else {
+      try {
+        this.sendsInFlight++;
+        this.socket.send(tx.data, tx.port, tx.address, this.onSent);
+      } catch {
+        this.sendsInFlight--;
+        this.sendErrors++;
+      }
     }
+    if (stageTrace !== null) stageTrace.mark(Stage.Sent);
   }
 
   private dispatch(ev: EndpointEvent): void {
@@ -410,12 +438,22 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
         done(); // already closed
       }
     };
+    let poll: NodeJS.Timeout | undefined;
     const fallback = setTimeout(() => {
       this.afterSends = null;
+      clearTimeout(poll);
       closeSocket();
     }, 1000);
     fallback.unref?.();
-    if (this.sendsInFlight <= 0) closeSocket();
+    const queued = this.queuedSends;
+    if (queued !== null) {
+      // Sends dgram could not complete at once wait in its queue: close once it is empty.
+      const check = (): void => {
+        if (queued() <= 0) closeSocket();
+        else poll = setTimeout(check, 1);
+      };
+      check();
+    } else if (this.sendsInFlight <= 0) closeSocket();
     else this.afterSends = closeSocket;
   }
 }
