@@ -1,5 +1,5 @@
 import { ackFrameSize, writeAckFrame } from '../wire/frames.js';
-import { seal, writeDataHeader } from '../wire/packet.js';
+import { seal, sealAt, writeDataHeader, writeDataHeaderAt } from '../wire/packet.js';
 import { truncate32 } from '../wire/packet-number.js';
 import { CHECKSUM_SIZE, DATA_HEADER_SIZE, FrameType, type ConnectionId } from '../wire/types.js';
 import type { AckScheduler } from './ack-scheduler.js';
@@ -20,6 +20,8 @@ import { sharedSlab } from './slab.js';
  */
 export class PacketBuilder {
   private readonly slab = sharedSlab;
+  private readonly remoteCidHi: number;
+  private readonly remoteCidLo: number;
 
   constructor(
     private readonly remoteCid: ConnectionId,
@@ -28,14 +30,20 @@ export class PacketBuilder {
     private readonly acks: AckScheduler,
     private readonly sender: SendScheduler,
     private readonly counters: Counters,
-  ) {}
+  ) {
+    this.remoteCidHi = Number(remoteCid >> 32n);
+    this.remoteCidLo = Number(remoteCid & 0xffff_ffffn);
+  }
 
   /** A packet with an ACK (`withAck`, or when the ACK has news) and, `withData`, the sender's frames. */
   build(now: number, withAck: boolean, withData: boolean): Uint8Array {
-    const buf = this.slab.take(this.maxDatagram);
+    // Written in place in the shared slab, at offsets from `start`: the datagram is the one view
+    // made of it, at the end.
+    const start = this.slab.reserve(this.maxDatagram);
+    const buf = this.slab.current;
     const pn = this.recovery.allocatePacketNumber();
-    let o = writeDataHeader(buf, this.remoteCid, truncate32(pn));
-    const limit = this.maxDatagram - CHECKSUM_SIZE;
+    let o = writeDataHeaderAt(buf, start, this.remoteCidHi, this.remoteCidLo, truncate32(pn));
+    const limit = start + this.maxDatagram - CHECKSUM_SIZE;
 
     if (withAck || this.acks.hasNews()) {
       const ack = this.acks.buildAckFrame(now);
@@ -55,7 +63,7 @@ export class PacketBuilder {
       fragments = sender.packetFragments;
       carriesClose = sender.packetClose;
       retransmission = sender.packetRetransmission;
-      ackEliciting = o > 0 && (fragments !== null || carriesClose || sender.packetUnreliable);
+      ackEliciting = fragments !== null || carriesClose || sender.packetUnreliable;
       if (!ackEliciting && this.recovery.probesDue > 0) {
         buf[o++] = FrameType.Ping;
         ackEliciting = true;
@@ -69,7 +77,7 @@ export class PacketBuilder {
       this.recovery.onProbeSpent();
     }
 
-    const datagram = seal(buf, o);
+    const datagram = sealAt(buf, start, o);
     const size = datagram.length;
     this.slab.commit(size);
     this.counters.packetsSent++;
