@@ -1,5 +1,5 @@
 import { rdError } from '../errors.js';
-import { decodePacket } from '../wire/packet.js';
+import { DataPacketReader } from '../wire/data-packet-reader.js';
 import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, type AckFrame, type ConnectionId, type Frame, type TransportParams } from '../wire/types.js';
 import { AckScheduler } from './ack-scheduler.js';
 import { resolveCoreConfig } from './config.js';
@@ -36,7 +36,7 @@ export { ResetCode, type ConnectionState } from './state.js';
  * This file is the connection's state machine (open → closing → draining → closed; the rules
  * are in state.ts) and the wiring of its parts, one stage each:
  *
- *   in:  handleDatagram → decodePacket → AckScheduler.onPacket (packet numbers, duplicates)
+ *   in:  handleDatagram → DataPacketReader (CRC, header, frames in place) → AckScheduler.onPacket (packet numbers, duplicates)
  *        → handleFrame: DATA/UNRELIABLE → Receiver (messages, credit) → events
  *                       ACK → LossRecovery (RTT, losses, PTO) → SendScheduler (content acked/lost)
  *                       PING/CLOSE/RESET → ACK scheduling, this state machine
@@ -59,9 +59,17 @@ export interface ConnectionCoreOptions {
   now: number;
 }
 
+/**
+ * One reader for the datagrams of every connection: a datagram is read to the end, frame by
+ * frame, before the next one is opened, and the frame records it hands out are not kept.
+ */
+const sharedReader = new DataPacketReader();
+
 export class ConnectionCore {
   readonly role: 'client' | 'server';
   readonly localCid: ConnectionId;
+  private readonly localCidHi: number;
+  private readonly localCidLo: number;
   readonly remoteCid: ConnectionId;
   private readonly config: CoreConfig;
   private _state: ConnectionState = 'open';
@@ -98,6 +106,8 @@ export class ConnectionCore {
     this.config = config;
     this.role = options.role;
     this.localCid = options.localCid;
+    this.localCidHi = Number(options.localCid >> 32n);
+    this.localCidLo = Number(options.localCid & 0xffff_ffffn);
     this.remoteCid = options.remoteCid;
     const local = options.localParams;
     const remote = options.remoteParams;
@@ -201,14 +211,14 @@ export class ConnectionCore {
 
   handleDatagram(now: number, datagram: Uint8Array): void {
     if (this._state === 'closed') return;
-    const result = decodePacket(datagram);
-    if (!result.ok) {
-      if (result.reason === 'checksum') this.counters.checksumFailures++;
+    const packet = sharedReader;
+    const verdict = packet.open(datagram);
+    if (verdict !== 'ok') {
+      if (verdict === 'checksum') this.counters.checksumFailures++;
       else this.counters.malformedDropped++;
       return;
     }
-    const packet = result.value;
-    if (packet.type !== 'data' || packet.dcid !== this.localCid) {
+    if (packet.dcidHi !== this.localCidHi || packet.dcidLo !== this.localCidLo) {
       this.counters.malformedDropped++;
       return;
     }
@@ -222,7 +232,7 @@ export class ConnectionCore {
     if (this._state === 'draining') this.drainUntil = now + drainPeriod(this.recovery.basePto());
 
     let ackEliciting = false;
-    for (const frame of packet.frames) {
+    for (let frame = packet.next(); frame !== null; frame = packet.next()) {
       if (frame.type !== 'ack') ackEliciting = true;
       this.handleFrame(now, frame);
       if (this.isClosed()) return;
