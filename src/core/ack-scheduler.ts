@@ -114,20 +114,18 @@ export class AckScheduler {
     return this.ackElicitingSinceAck > 0 || this.buffer.maxTsn > this.advertisedMaxTsn;
   }
 
+  /**
+   * The ACK frame to send now, or null before the first packet arrived (the initial window was
+   * announced in the handshake). A record shared by every connection: write it into the packet
+   * before building another.
+   */
   buildAckFrame(now: number): AckFrame | null {
-    const ranges = this.received.toAck(MAX_ACK_RANGES);
-    const maxTsn = truncate32(this.buffer.maxTsn);
-    // Before the first packet arrives there is nothing to acknowledge (and the initial window
-    // was announced in the handshake).
-    if (ranges === null) return null;
-    return {
-      type: 'ack',
-      largest: truncate32(ranges.largest),
-      ackDelay: Math.max(0, Math.round((now - this.largestReceivedAt) * 1000)),
-      maxTsn,
-      firstRange: ranges.firstRange,
-      ranges: ranges.ranges,
-    };
+    const frame = SHARED_ACK;
+    if (!this.received.fillAck(frame, MAX_ACK_RANGES)) return null;
+    frame.largest = truncate32(frame.largest);
+    frame.ackDelay = Math.max(0, Math.round((now - this.largestReceivedAt) * 1000));
+    frame.maxTsn = truncate32(this.buffer.maxTsn);
+    return frame;
   }
 
   /** The ACK frame built last went into a packet. */
@@ -140,6 +138,8 @@ export class AckScheduler {
     this.advertisedMaxTsn = this.buffer.maxTsn;
   }
 }
+
+const SHARED_ACK: AckFrame = { type: 'ack', largest: 0, ackDelay: 0, maxTsn: 0, firstRange: 0, ranges: [] };
 
 function messagesWaiting(events: Deque<CoreEvent>): boolean {
   for (let i = 0; i < events.length; i++) {

@@ -6,7 +6,7 @@ import { DeliveryRate } from './delivery-rate.js';
 import { PacketNumbers } from './packet-numbers.js';
 import { Pacer } from './pacer.js';
 import { GRANULARITY, RttEstimator } from './rtt.js';
-import { PacketState, SentPackets, type SentContent, type SentFragment, type SentPacket } from './sent-packets.js';
+import { PacketState, SentPackets, newSentPacket, type SentContent, type SentFragment, type SentPacket } from './sent-packets.js';
 import type { CongestionController, CoreConfig } from './types.js';
 
 /** RFC 9002 §6.1.1: a packet is lost once three later packets were acknowledged. */
@@ -113,21 +113,20 @@ export class LossRecovery {
     }
     const rate = this.rate;
     rate.onPacketSent(now, this.bytesInFlight);
-    const packet: SentPacket = {
-      pn,
-      sentAt: now,
-      size,
-      ackEliciting: true,
-      inFlight: true,
-      state: PacketState.Outstanding,
-      fragments,
-      close,
-      retransmission,
-      delivered: rate.delivered,
-      deliveredTime: rate.deliveredTime,
-      firstSentTime: rate.firstSentTime,
-      appLimited: rate.appLimitedUntil !== 0,
-    };
+    const packet = newSentPacket();
+    packet.pn = pn;
+    packet.sentAt = now;
+    packet.size = size;
+    packet.ackEliciting = true;
+    packet.inFlight = true;
+    packet.state = PacketState.Outstanding;
+    packet.fragments = fragments;
+    packet.close = close;
+    packet.retransmission = retransmission;
+    packet.delivered = rate.delivered;
+    packet.deliveredTime = rate.deliveredTime;
+    packet.firstSentTime = rate.firstSentTime;
+    packet.appLimited = rate.appLimitedUntil !== 0;
     this.sent.push(pn, packet);
     this.bytesInFlight += size;
     this.lastAckElicitingSentAt = now;

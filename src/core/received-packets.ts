@@ -70,19 +70,28 @@ export class ReceivedPackets {
    * flattened (gap, length) pairs. At most `limit` ranges are reported.
    */
   toAck(limit: number): { largest: number; firstRange: number; ranges: number[] } | null {
+    const out = { largest: 0, firstRange: 0, ranges: [] as number[] };
+    return this.fillAck(out, limit) ? out : null;
+  }
+
+  /** `toAck` into a record the caller owns (its `ranges` array is reused); false: nothing to acknowledge. */
+  fillAck(out: { largest: number; firstRange: number; ranges: number[] }, limit: number): boolean {
     const r = this.ranges;
     const n = r.length;
-    if (n === 0) return null;
-    const largest = r[n - 1]!;
-    const firstRange = largest - r[n - 2]!;
-    const ranges: number[] = [];
+    if (n === 0) return false;
+    out.largest = r[n - 1]!;
+    out.firstRange = out.largest - r[n - 2]!;
+    const ranges = out.ranges;
+    let k = 0;
     let smallest = r[n - 2]!;
     for (let i = n - 4, count = 1; i >= 0 && count < limit; i -= 2, count++) {
       const hi = r[i + 1]!;
       const lo = r[i]!;
-      ranges.push(smallest - hi - 2, hi - lo);
+      ranges[k++] = smallest - hi - 2;
+      ranges[k++] = hi - lo;
       smallest = lo;
     }
-    return { largest, firstRange, ranges };
+    if (ranges.length !== k) ranges.length = k;
+    return true;
   }
 }

@@ -160,7 +160,8 @@ export class SendScheduler implements SentContent {
       o += f.payload.length;
       f.queued = false;
       f.lastPn = pn;
-      (fragments ??= []).push(f);
+      if (fragments === null) fragments = [f];
+      else fragments.push(f);
       this.retransmit.shift();
       this.packetRetransmission = true;
       this.counters.bytesRetransmitted += f.payload.length;
@@ -214,7 +215,8 @@ export class SendScheduler implements SentContent {
       o += length;
       const f: SentFragment = { tsn, payload, flags, acked: false, lastPn: pn, queued: false };
       this.unackedFragments++;
-      (this.newFragments ??= []).push(f);
+      if (this.newFragments === null) this.newFragments = [f];
+      else this.newFragments.push(f);
       m.offset += length;
       this.queuedBytes -= length;
       if (m.offset === m.data.length) {
@@ -229,7 +231,9 @@ export class SendScheduler implements SentContent {
 
   onAcked(p: SentPacket): void {
     if (p.fragments) {
-      for (const f of p.fragments) {
+      const fragments = p.fragments;
+      for (let i = 0; i < fragments.length; i++) {
+        const f = fragments[i]!;
         if (f.acked) continue;
         f.acked = true;
         f.payload = EMPTY;
@@ -243,7 +247,9 @@ export class SendScheduler implements SentContent {
   /** Put the lost packet's unacknowledged data back at the head of the line. */
   onLost(p: SentPacket): void {
     if (p.fragments) {
-      for (const f of p.fragments) {
+      const fragments = p.fragments;
+      for (let i = 0; i < fragments.length; i++) {
+        const f = fragments[i]!;
         if (!f.acked && !f.queued && f.lastPn === p.pn) {
           f.queued = true;
           this.retransmit.push(f);
@@ -256,7 +262,9 @@ export class SendScheduler implements SentContent {
   /** Resend the oldest unacknowledged content without declaring it lost (no CC reaction). */
   onProbe(p: SentPacket): void {
     if (p.fragments) {
-      for (const f of p.fragments) {
+      const fragments = p.fragments;
+      for (let i = 0; i < fragments.length; i++) {
+        const f = fragments[i]!;
         if (!f.acked && !f.queued) {
           f.queued = true;
           this.retransmit.push(f);
@@ -269,6 +277,6 @@ export class SendScheduler implements SentContent {
 
 function mergeFragments(a: SentFragment[] | null, b: SentFragment[] | null): SentFragment[] | null {
   if (a === null) return b;
-  if (b !== null) for (const f of b) a.push(f);
+  if (b !== null) for (let i = 0; i < b.length; i++) a.push(b[i]!);
   return a;
 }
