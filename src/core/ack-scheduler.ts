@@ -2,11 +2,32 @@ import { expand32, truncate32 } from '../wire/packet-number.js';
 import type { AckFrame } from '../wire/types.js';
 import type { Deque } from './deque.js';
 import type { ReceiveBuffer } from './receive-buffer.js';
+import type { RttEstimator } from './rtt.js';
 import { ReceivedPackets } from './received-packets.js';
 import type { CoreConfig, CoreEvent } from './types.js';
 
 /** Most ACK ranges reported in one ACK frame (quic-go reports up to 64). */
 const MAX_ACK_RANGES = 32;
+/**
+ * ACK decimation (Chrome's QUIC, RFC 9000 §13.2.2 allows it): the first this-many ack-eliciting
+ * packets are acknowledged every second packet, so that slow start and the first RTT samples
+ * get prompt ACKs; after them, every `ackEveryPackets`.
+ */
+const DECIMATE_AFTER = 100;
+/** Before decimation: ACK every second packet (or every packet, if so configured). */
+const EARLY_ACK_EVERY = 2;
+/**
+ * After a gap, the first this-many packets above it are acknowledged one by one (quiche's
+ * kMaxPacketsAfterNewMissing): the sender learns of the loss after three of them (RFC 9002
+ * packet threshold) without waiting for a decimated ACK.
+ */
+const PACKETS_AFTER_GAP = 4;
+/**
+ * Decimation resumes only after this many packets in a row without a new gap: on a lossy path
+ * ACKs stay frequent (every second packet), which keeps loss recovery and the sender's rate
+ * samples as prompt as without decimation; a clean flow gets the fewer ACKs.
+ */
+const CLEAN_RUN = 20;
 
 /**
  * The packet level of the receive side (quic-go's `receivedPacketHandler`): which packet
@@ -14,15 +35,22 @@ const MAX_ACK_RANGES = 32;
  * itself, which also carries our flow-control credit (`maxTsn` of the receive buffer).
  *
  * RFC 9000 §13.2 (sending ACKs: at once after a gap or reordering, §13.2.1; at most
- * `maxAckDelay` late, §13.2.2; every `ackEveryPackets` ack-eliciting packets), §19.3 (ACK
- * frame ranges). The ACK hold for the application's reply is described at `holdForReply`.
+ * `maxAckDelay` late, §13.2.2; every second packet for the first 100, then every
+ * `ackEveryPackets` ack-eliciting packets), §19.3 (ACK frame ranges); docs/protocol.md §13.
+ * The ACK hold for the application's reply is described at `holdForReply`.
  */
 export class AckScheduler {
   private readonly received: ReceivedPackets;
   private largestReceivedAt = 0;
   /** Out of order, or after a gap: set by `onPacket` for the packet being processed. */
   private outOfOrder = false;
+  /** Among the first few packets above the latest gap: set by `onPacket`. */
+  private afterGap = false;
+  /** Packets received since the last one that arrived after a gap or out of order. */
+  private sinceGap = 0;
   private ackElicitingSinceAck = 0;
+  /** Ack-eliciting packets received in all (counted up to DECIMATE_AFTER). */
+  private ackElicitingReceived = 0;
   private ackDeadline = Infinity;
   private ackNow = false;
   /** The credit (`maxTsn`) the last ACK announced. */
@@ -36,6 +64,8 @@ export class AckScheduler {
     private readonly config: CoreConfig,
     firstPacketNumber: number,
     private readonly buffer: ReceiveBuffer,
+    /** Our RTT estimate: the ACK delay is at most a quarter of it once measured. */
+    private readonly rtt: RttEstimator,
   ) {
     this.received = new ReceivedPackets(firstPacketNumber, MAX_ACK_RANGES);
     this.advertisedMaxTsn = buffer.maxTsn;
@@ -52,14 +82,33 @@ export class AckScheduler {
     // RFC 9000 §13.2.1: acknowledge at once when this packet arrived out of order or after a
     // gap (a skipped number makes one such gap, once).
     this.outOfOrder = pn !== previousLargest + 1;
+    this.sinceGap = this.outOfOrder ? 0 : this.sinceGap + 1;
+    this.afterGap = this.received.rangeCount > 1 && this.received.lastRunLength <= PACKETS_AFTER_GAP;
     return true;
   }
 
   /** The packet `onPacket` accepted carried an ack-eliciting frame. */
   onAckElicitingPacket(now: number): void {
     this.ackElicitingSinceAck++;
-    if (this.outOfOrder || this.ackElicitingSinceAck >= this.config.ackEveryPackets) this.ackNow = true;
-    else if (this.ackDeadline === Infinity) this.ackDeadline = now + this.config.maxAckDelay;
+    if (this.ackElicitingReceived < DECIMATE_AFTER) this.ackElicitingReceived++;
+    if (this.outOfOrder || this.afterGap || this.ackElicitingSinceAck >= this.ackThreshold()) this.ackNow = true;
+    else if (this.ackDeadline === Infinity) this.ackDeadline = now + this.ackDelay();
+  }
+
+  /** Unacknowledged ack-eliciting packets that make an ACK due at once. */
+  private ackThreshold(): number {
+    const every = this.config.ackEveryPackets;
+    const decimate = this.ackElicitingReceived >= DECIMATE_AFTER && this.sinceGap >= CLEAN_RUN;
+    return decimate ? every : Math.min(every, EARLY_ACK_EVERY);
+  }
+
+  /**
+   * How long an ACK may wait: `maxAckDelay`, or a quarter of the RTT when we measured one and it
+   * is shorter (Chrome), so that a sender waiting for the ACK loses at most that much.
+   */
+  private ackDelay(): number {
+    const max = this.config.maxAckDelay;
+    return this.rtt.hasSample ? Math.min(max, this.rtt.smoothed / 4) : max;
   }
 
   /** Acknowledge with the next packet (a PING or CLOSE asked for it, or the window reopened). */

@@ -127,7 +127,7 @@ export class ConnectionCore {
     this.recovery = new LossRecovery(config, this.maxDatagram, local.initialPacketNumber, options.now, this.sender, this.counters);
     this.rtt = this.recovery.rtt;
     this.receiver = new Receiver(config, remote.initialTsn, local.initialWindow, this.events, this.counters);
-    this.acks = new AckScheduler(config, remote.initialPacketNumber, this.receiver.buffer);
+    this.acks = new AckScheduler(config, remote.initialPacketNumber, this.receiver.buffer, this.recovery.rtt);
     this.builder = new PacketBuilder(this.remoteCid, this.maxDatagram, this.recovery, this.acks, this.sender, this.counters);
 
     this.idleTimeout = effectiveIdleTimeout(config.idleTimeout, remote.idleTimeout);

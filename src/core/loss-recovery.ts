@@ -90,6 +90,17 @@ export class LossRecovery {
     return true;
   }
 
+  /**
+   * Would a packet of `size` bytes leave no room for another in a window small enough (under
+   * two ACK intervals of the peer, `ackEveryPackets` being our estimate of its) that the flight
+   * then waits for a delayed ACK? The packet builder asks for an immediate ACK then (ACK-only
+   * packets are not in flight: only packets with data count).
+   */
+  fillsSmallWindow(size: number): boolean {
+    const window = this.cc.window;
+    return window < 2 * this.config.ackEveryPackets * this.maxDatagram && this.bytesInFlight + size + this.maxDatagram > window;
+  }
+
   /** Nothing to send: with room in the window, the sender is application-limited. */
   onNothingToSend(): void {
     if (this.bytesInFlight < this.cc.window) this.rate.onAppLimited(this.bytesInFlight);

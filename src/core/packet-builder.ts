@@ -59,7 +59,11 @@ export class PacketBuilder {
     let retransmission = false;
     if (withData) {
       const sender = this.sender;
-      o = sender.writeFrames(buf, o, limit, pn);
+      // This packet fills a small congestion window: keep a byte for the PING below. Only when
+      // new data comes next: it is cut to the room there is, whereas a retransmitted or
+      // unreliable fragment of full size would no longer fit, and would wait for ever.
+      const fillsWindow = sender.onlyNewDataQueued() && this.recovery.fillsSmallWindow(this.maxDatagram);
+      o = sender.writeFrames(buf, o, fillsWindow ? limit - 1 : limit, pn);
       fragments = sender.packetFragments;
       carriesClose = sender.packetClose;
       retransmission = sender.packetRetransmission;
@@ -67,11 +71,13 @@ export class PacketBuilder {
       if (!ackEliciting && this.recovery.probesDue > 0) {
         buf[o++] = FrameType.Ping;
         ackEliciting = true;
-      } else if (ackEliciting && o < limit && !sender.hasSendableData()) {
+      } else if (ackEliciting && o < limit && (fillsWindow || !sender.hasSendableData())) {
         // The last packet of a burst: a PING asks the peer to acknowledge at once instead of
         // after its delayed-ACK timer, so the end of every message or request is confirmed in
-        // one RTT (and never mistaken for a loss by the PTO). A window-limited sender needs no
-        // such help: ACKs of every second packet keep its flight moving.
+        // one RTT (and never mistaken for a loss by the PTO). Likewise the packet that fills a
+        // small congestion window: the peer acknowledges only every few packets
+        // (docs/protocol.md §13), and a window of fewer than twice that many would otherwise
+        // wait for its delayed-ACK timer. A larger window keeps moving on the regular ACKs.
         buf[o++] = FrameType.Ping;
       }
       this.recovery.onProbeSpent();

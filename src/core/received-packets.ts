@@ -23,6 +23,12 @@ export class ReceivedPackets {
     return n === 0 ? this.floor : this.ranges[n - 1]!;
   }
 
+  /** Packets in the highest range (the run ending at `largest`); 0 before any. */
+  get lastRunLength(): number {
+    const n = this.ranges.length;
+    return n === 0 ? 0 : this.ranges[n - 1]! - this.ranges[n - 2]! + 1;
+  }
+
   get rangeCount(): number {
     return this.ranges.length / 2;
   }

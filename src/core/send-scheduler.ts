@@ -131,6 +131,11 @@ export class SendScheduler implements SentContent {
     return this.queue.length > 0 && this.nextTsn <= this.peerMaxTsn;
   }
 
+  /** Nothing but new reliable data waits (no retransmission, no unreliable message). */
+  onlyNewDataQueued(): boolean {
+    return this.retransmit.length === 0 && this.unreliable.length === 0;
+  }
+
   /** Reliable data waits for the peer's credit, and nothing else is to be sent. */
   flowBlocked(): boolean {
     return this.queue.length > 0 && this.nextTsn > this.peerMaxTsn && this.retransmit.length === 0;
