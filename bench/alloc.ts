@@ -56,6 +56,9 @@ async function pingpong(trips: number, warmup: boolean): Promise<number> {
   return trips;
 }
 
+/** Datagrams each side sent in the last bulk run. */
+let datagrams: { sender: number; receiver: number } | null = null;
+
 async function bulk(mb: number): Promise<number> {
   const { a, b, close } = await pair();
   const peer = await b;
@@ -74,6 +77,8 @@ async function bulk(mb: number): Promise<number> {
     if (!a.send(n === chunk.length ? chunk : chunk.subarray(0, n))) await new Promise<void>((r) => a.once('drain', r));
   }
   await done;
+  const sent = (c: Connection): number => (c.stats() as unknown as { packetsSent: number }).packetsSent;
+  datagrams = { sender: sent(a), receiver: sent(peer) };
   await close();
   return mb;
 }
@@ -107,5 +112,7 @@ const unit = mode === 'bulk' ? 'MB' : 'round trip';
 console.log(`${mode}: ${(total / units).toFixed(0)} bytes allocated per ${unit} (sampled, both endpoints)`);
 const top = [...bySite.entries()].sort((x, y) => y[1] - x[1]).slice(0, Number(opt('top', '25')));
 for (const [site, bytes] of top) console.log(`${(bytes / units).toFixed(0).padStart(8)} B/${unit}  ${site}`);
-console.log(JSON.stringify({ mode, bytesPerUnit: Math.round(total / units), unit }));
+const counted = datagrams as { sender: number; receiver: number } | null;
+if (counted) console.log(`datagrams per MB: sender ${(counted.sender / units).toFixed(0)}, receiver (ACKs) ${(counted.receiver / units).toFixed(0)}`);
+console.log(JSON.stringify({ mode, bytesPerUnit: Math.round(total / units), unit, datagrams }));
 process.exit(0);

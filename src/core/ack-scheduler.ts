@@ -28,6 +28,8 @@ const PACKETS_AFTER_GAP = 4;
  * samples as prompt as without decimation; a clean flow gets the fewer ACKs.
  */
 const CLEAN_RUN = 20;
+/** An ACK due by count waits for the end of a batch only while fewer packets are unacknowledged. */
+const MAX_BATCH_DEFERRED = 64;
 
 /**
  * The packet level of the receive side (quic-go's `receivedPacketHandler`): which packet
@@ -53,6 +55,8 @@ export class AckScheduler {
   private ackElicitingReceived = 0;
   private ackDeadline = Infinity;
   private ackNow = false;
+  /** Enough packets are unacknowledged (the count, not a gap, PING or CLOSE): due, but may wait for the end of the batch. */
+  private countDue = false;
   /** The credit (`maxTsn`) the last ACK announced. */
   private advertisedMaxTsn: number;
   /** When an ACK was held back for the application's reply (Infinity: none held). */
@@ -91,7 +95,8 @@ export class AckScheduler {
   onAckElicitingPacket(now: number): void {
     this.ackElicitingSinceAck++;
     if (this.ackElicitingReceived < DECIMATE_AFTER) this.ackElicitingReceived++;
-    if (this.outOfOrder || this.afterGap || this.ackElicitingSinceAck >= this.ackThreshold()) this.ackNow = true;
+    if (this.outOfOrder || this.afterGap) this.ackNow = true;
+    else if (this.ackElicitingSinceAck >= this.ackThreshold()) this.countDue = true;
     else if (this.ackDeadline === Infinity) this.ackDeadline = now + this.ackDelay();
   }
 
@@ -125,12 +130,26 @@ export class AckScheduler {
 
   /** Must an ACK go out now? */
   ackDue(now: number): boolean {
-    return this.ackElicitingSinceAck > 0 && (this.ackNow || now >= this.ackDeadline) ? true : this.ackNow;
+    return this.ackElicitingSinceAck > 0 && (this.ackNow || this.countDue || now >= this.ackDeadline) ? true : this.ackNow;
+  }
+
+  /**
+   * The ACK due is only due by count, and may wait until the shell has read the rest of the
+   * datagrams that arrived together (one ACK for the whole batch; libuv reads at most 32
+   * datagrams per poll, so the bound of 64 unacknowledged packets is only a safety net).
+   * An ACK for a gap, a PING or a CLOSE, or a delayed ACK whose time came, never waits.
+   */
+  mayWaitForBatch(now: number): boolean {
+    return (
+      !this.ackNow &&
+      now < this.ackDeadline &&
+      this.ackElicitingSinceAck < MAX_BATCH_DEFERRED
+    );
   }
 
   /** The earliest ACK timer: the delayed-ACK deadline or the held ACK's (Infinity: none). */
   deadline(): number {
-    const delayed = !this.ackNow && this.ackElicitingSinceAck > 0 ? this.ackDeadline : Infinity;
+    const delayed = !this.ackNow && !this.countDue && this.ackElicitingSinceAck > 0 ? this.ackDeadline : Infinity;
     return Math.min(delayed, this.ackHeldAt);
   }
 
@@ -184,6 +203,7 @@ export class AckScheduler {
     this.ackElicitingSinceAck = 0;
     this.ackDeadline = Infinity;
     this.ackNow = false;
+    this.countDue = false;
     this.advertisedMaxTsn = this.buffer.maxTsn;
   }
 }

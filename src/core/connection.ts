@@ -97,6 +97,9 @@ export class ConnectionCore {
   private pendingReset: { code: number; reason: string } | null = null;
   private closeError: CloseError | undefined;
 
+  /** The last pollTransmit(now, true) left an ACK for the end of the batch. */
+  ackDeferred = false;
+
   // --- events and statistics
   private readonly events = new Deque<CoreEvent>();
   private readonly counters = createCounters();
@@ -356,8 +359,13 @@ export class ConnectionCore {
   /**
    * The next datagram to send, or null when nothing may be sent now (no data, congestion or
    * flow control, pacing; `pollTimeout()` then says when to ask again).
+   *
+   * `batch`: the caller is in the middle of a batch of datagrams that arrived together and will
+   * call again once it has read them all. An ACK-only packet that is due only because enough
+   * packets arrived (not for a gap, a PING or a timer) then waits for that call, so that one
+   * ACK covers the batch; `ackDeferred` says one is waiting.
    */
-  pollTransmit(now: number): Uint8Array | null {
+  pollTransmit(now: number, batch = false): Uint8Array | null {
     if (this.pendingReset) {
       const reset = this.pendingReset;
       this.pendingReset = null;
@@ -378,6 +386,11 @@ export class ConnectionCore {
     if (mayAddData && !probe) mayAddData = this.recovery.sendAllowed(now);
     if (!mayAddData && !ackDue) return null;
     if (!mayAddData && this.acks.holdForReply(now, this.events)) return null;
+    if (!mayAddData && batch && this.acks.mayWaitForBatch(now)) {
+      this.ackDeferred = true;
+      return null;
+    }
+    this.ackDeferred = false;
     return this.builder.build(now, ackDue, mayAddData);
   }
 

@@ -97,6 +97,8 @@ export class EndpointConnection implements TimerEntry {
   heapDeadline = 0;
   /** Has input the endpoint has not yet drained (transmits, events, new deadline). */
   dirty = false;
+  /** Its ACK waits for the end of the batch (EndpointCore.endBatch). */
+  ackDeferred = false;
   /** The engine reported `closed`; the endpoint forgot it. */
   closed = false;
   /** Free slot for the shell (its Connection object). */
@@ -199,6 +201,28 @@ export class EndpointCore {
   private readonly retiredPeers = new Map<string, number>();
   /** Remote address → time of the last stateless reset sent there. */
   private readonly lastResetTo = new Map<string, number>();
+
+  /** Connections whose ACK waits for the end of the current batch (pollTransmit(now, true)). */
+  private readonly deferredAcks: EndpointConnection[] = [];
+
+  /**
+   * The batch of datagrams is over: the ACKs left waiting by pollTransmit(now, true) are to be
+   * sent (their connections are drained by the next pollTransmit). False: none waited.
+   */
+  get hasDeferredAcks(): boolean {
+    return this.deferredAcks.length > 0;
+  }
+
+  endBatch(): boolean {
+    const n = this.deferredAcks.length;
+    for (let i = 0; i < n; i++) {
+      const c = this.deferredAcks[i]!;
+      c.ackDeferred = false;
+      this.touch(c);
+    }
+    this.deferredAcks.length = 0;
+    return n > 0;
+  }
 
   /** Connections to drain, each once (its `dirty` flag); a stack: no iterator per poll. */
   private readonly dirty: EndpointConnection[] = [];
@@ -381,7 +405,7 @@ export class EndpointCore {
    * Next datagram to send, or null. Drains dirty connections (their events queue up for
    * pollEvent). The record returned is valid until the next call: send it, or copy it.
    */
-  pollTransmit(now: number): Transmit | null {
+  pollTransmit(now: number, batch = false): Transmit | null {
     this.lastNow = now;
     for (;;) {
       const queued = this.shiftOutbox();
@@ -390,7 +414,11 @@ export class EndpointCore {
       if (c === undefined) return null;
       let data: Uint8Array | null = null;
       try {
-        data = c.closed ? null : c.core.pollTransmit(now);
+        data = c.closed ? null : c.core.pollTransmit(now, batch);
+        if (data === null && batch && c.core.ackDeferred === true && !c.ackDeferred) {
+          c.ackDeferred = true;
+          this.deferredAcks.push(c);
+        }
       } catch {
         this.drop('internal-error');
       }

@@ -96,10 +96,22 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     if (stageTrace !== null) stageTrace.mark(Stage.Message, msg.length);
     this.core.handleDatagram(this.clock.now(), msg, rinfo.address, rinfo.port);
     if (stageTrace !== null) stageTrace.mark(Stage.Decoded);
-    // Answer in the same turn: the engine decides whether this datagram calls for a datagram
-    // back (its ACK policy acknowledges every few packets, or at once on a gap), and the
-    // application's reply from a 'message' handler leaves with the ACK, before the next datagram
-    // of the batch is read. No setImmediate, no wait for the end of the batch.
+    // Answer in the same turn: the application's reply from a 'message' handler leaves with the
+    // ACK before the next datagram is read, and so does an ACK the engine wants at once (a gap,
+    // a PING). An ACK due only because enough packets arrived waits for the end of the socket's
+    // batch (libuv reads up to 32 datagrams per poll): one ACK for the batch. Only then is a
+    // flush scheduled after the batch (setImmediate); a lone request/response costs none.
+    this.flush(true);
+    if (!this.ioFlushScheduled && this.core.hasDeferredAcks) {
+      this.ioFlushScheduled = true;
+      this.clock.setTimer(this.clock.now(), this.onIoFlush);
+    }
+  };
+  private ioFlushScheduled = false;
+  private readonly onIoFlush = (): void => {
+    if (stageTrace !== null) stageTrace.mark(Stage.ImmediateFlush);
+    this.ioFlushScheduled = false;
+    this.core.endBatch();
     this.flush();
   };
   private readonly onSocketError = (err: Error): void => {
@@ -277,14 +289,14 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
    * thrown by an application listener propagates (as in Node), but only after the timer is
    * re-armed, so the endpoint keeps running.
    */
-  private flush(): void {
+  private flush(batch = false): void {
     if (this.flushing || this.state === 'closed') return;
     this.flushing = true;
     try {
       const now = this.clock.now();
       for (;;) {
         let tx: Transmit | null;
-        while ((tx = this.core.pollTransmit(now)) !== null) this.transmit(tx);
+        while ((tx = this.core.pollTransmit(now, batch)) !== null) this.transmit(tx);
         let ev: EndpointEvent | null;
         let any = false;
         while ((ev = this.core.pollEvent()) !== null) {
