@@ -116,8 +116,11 @@ export class EndpointConnection implements TimerEntry {
     readonly port: number,
     readonly core: ConnectionCoreLike,
     readonly remoteParams: TransportParams,
-    /** Server: the ACCEPT to resend when the client's INITIAL is repeated. */
-    readonly acceptDatagram: Uint8Array | null,
+    /**
+     * Server: the ACCEPT to resend when the client's INITIAL is repeated; dropped once the
+     * client's first DATA arrived (it had the ACCEPT).
+     */
+    public acceptDatagram: Uint8Array | null,
     /** Key of (remote address, port, remote CID) in the endpoint's tables. */
     readonly peerKey: string,
   ) {
@@ -485,6 +488,7 @@ export class EndpointCore {
     if (datagram.length >= MIN_DATAGRAM_SIZE && datagram[0] === PROTOCOL_VERSION && datagram[1] === PacketType.Data) {
       const c = this.byCidLo.get(readU32(datagram, 6));
       if (c !== undefined && c.cidHi === readU32(datagram, 2)) {
+        c.acceptDatagram = null;
         // The engine checks the CRC and counts what it drops.
         c.core.handleDatagram(now, datagram);
         this.touch(c);
@@ -514,6 +518,7 @@ export class EndpointCore {
   private routeData(now: number, datagram: Uint8Array, cid: bigint, address: string, port: number): void {
     const target = this.byCid.get(cid);
     if (target?.kind === 'connection') {
+      target.acceptDatagram = null;
       // The engine checks the CRC and counts what it drops.
       target.core.handleDatagram(now, datagram);
       this.touch(target);
@@ -585,12 +590,14 @@ export class EndpointCore {
     const localParams = this.localParams(serverCid);
     const accept: AcceptPacket = { type: 'accept', dcid: clientCid, scid: serverCid, params: localParams };
     const acceptDatagram = encodePacket(accept);
+    // One copy of the client's parameters, for the engine and the record alike.
+    const remoteParams = copyParams(packet.params);
     const core = this.createConnection({
       role: 'server',
       localCid: serverCid,
       remoteCid: clientCid,
       localParams,
-      remoteParams: copyParams(packet.params),
+      remoteParams,
       config: this.coreConfig(),
       now,
     });
@@ -602,7 +609,7 @@ export class EndpointCore {
       address,
       port,
       core,
-      copyParams(packet.params),
+      remoteParams,
       acceptDatagram,
       key,
     );
@@ -674,12 +681,13 @@ export class EndpointCore {
       return this.failAttempt(attempt, { code: 'ERR_PROTOCOL_VIOLATION', message: 'server reused a connection ID' });
     }
     this.removeAttempt(attempt);
+    const remoteParams = copyParams(packet.params);
     const core = this.createConnection({
       role: 'client',
       localCid: attempt.cid,
       remoteCid: packet.scid,
       localParams: attempt.params,
-      remoteParams: copyParams(packet.params),
+      remoteParams,
       config: this.coreConfig(),
       now,
     });
@@ -691,7 +699,7 @@ export class EndpointCore {
       address,
       port,
       core,
-      copyParams(packet.params),
+      remoteParams,
       null,
       key,
     );

@@ -65,6 +65,7 @@ export class PacketBuilder {
       const fillsWindow = sender.onlyNewDataQueued() && this.recovery.fillsSmallWindow(this.maxDatagram);
       o = sender.writeFrames(buf, o, fillsWindow ? limit - 1 : limit, pn);
       fragments = sender.packetFragments;
+      sender.packetFragments = null; // the packet record holds them now
       carriesClose = sender.packetClose;
       retransmission = sender.packetRetransmission;
       ackEliciting = fragments !== null || carriesClose || sender.packetUnreliable;

@@ -57,6 +57,11 @@ export class ReceivedPackets {
     if (joinsBelow && joinsAbove) {
       r[i + 1] = r[above + 1]!;
       r.splice(above, 2);
+      // Back to one range (the gap filled): an array of exactly two, not the grown one.
+      if (r.length === 2) this.ranges = [r[0]!, r[1]!];
+    } else if (r.length === 0) {
+      // The first packet: an array of exactly two (an idle connection keeps it for life).
+      this.ranges = [pn, pn];
     } else if (joinsBelow) {
       r[i + 1] = pn;
     } else if (joinsAbove) {

@@ -48,8 +48,8 @@ export class SendScheduler implements SentContent {
   /** Fragments sent and not yet acknowledged (they live in their packets' records). */
   unackedFragments = 0;
   /** Fragments to send again, oldest first. */
-  private readonly retransmit = new Deque<SentFragment>();
-  private readonly unreliable = new Deque<QueuedUnreliable>();
+  private readonly retransmit = new Deque<SentFragment>(0);
+  private readonly unreliable = new Deque<QueuedUnreliable>(0);
   private nextUnreliableId = 0;
   private flushedNotified = true;
 

@@ -131,7 +131,12 @@ export class SentPackets {
       this.head++;
       this.base++;
     }
-    if (this.head > 1024 && this.head * 2 > s.length) {
+    if (this.head === s.length && this.head > 0) {
+      // Nothing outstanding (an idle connection, or a flight fully acknowledged): start over
+      // with an empty array instead of keeping the grown one.
+      this.slots = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > s.length) {
       this.slots = s.slice(this.head);
       this.head = 0;
     }
