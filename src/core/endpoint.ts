@@ -18,6 +18,7 @@ import {
   type VersionNegotiationPacket,
 } from '../wire/index.js';
 import { CookieJar, resetTokenFor, tokensEqual } from './cookie.js';
+import { Deque } from './deque.js';
 import { DeadlineHeap, type TimerEntry } from './endpoint-timers.js';
 import {
   DROP_REASONS,
@@ -231,8 +232,8 @@ export class EndpointCore {
   private readonly dirty: EndpointConnection[] = [];
   private readonly outbox: Transmit[] = [];
   private outboxHead = 0;
-  private readonly events: EndpointEvent[] = [];
-  private eventsHead = 0;
+  /** A ring (keeps its storage when it empties: no array per flush). */
+  private readonly events = new Deque<EndpointEvent>();
 
   private nextId = 1;
   /** The latest `now` seen; retirement happens while draining events, which take no `now`. */
@@ -439,16 +440,7 @@ export class EndpointCore {
   }
 
   pollEvent(): EndpointEvent | null {
-    if (this.eventsHead >= this.events.length) {
-      if (this.events.length > 0) {
-        this.events.length = 0;
-        this.eventsHead = 0;
-      }
-      return null;
-    }
-    const ev = this.events[this.eventsHead]!;
-    this.events[this.eventsHead++] = undefined as unknown as EndpointEvent;
-    return ev;
+    return this.events.shift() ?? null;
   }
 
   /** Earliest deadline over the endpoint and all its connections (valid after pollTransmit returned null). */

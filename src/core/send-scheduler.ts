@@ -26,6 +26,7 @@ interface QueuedUnreliable {
 
 const EMPTY = new Uint8Array(0);
 const DRAIN: CoreEvent = { type: 'drain' };
+const FLUSHED: CoreEvent = { type: 'flushed' };
 
 /**
  * What the application sends, and what of it goes into the next packet (quic-go's `framer`):
@@ -120,7 +121,7 @@ export class SendScheduler implements SentContent {
   checkFlushed(): void {
     if (!this.flushedNotified && this.unackedFragments === 0 && this.queue.length === 0) {
       this.flushedNotified = true;
-      this.events.push({ type: 'flushed' });
+      this.events.push(FLUSHED);
     }
   }
 

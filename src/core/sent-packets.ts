@@ -131,9 +131,10 @@ export class SentPackets {
       this.head++;
       this.base++;
     }
-    if (this.head === s.length && this.head > 0) {
-      // Nothing outstanding (an idle connection, or a flight fully acknowledged): start over
-      // with an empty array instead of keeping the grown one.
+    if (this.head === s.length && this.head > 64) {
+      // Nothing outstanding after a burst (a flight fully acknowledged): start over with an
+      // empty array instead of keeping the grown one (small ones are kept: a request/response
+      // flow would otherwise allocate one per round trip).
       this.slots = [];
       this.head = 0;
     } else if (this.head > 1024 && this.head * 2 > s.length) {
