@@ -5,7 +5,7 @@
  * so unknown fields never travel further.
  */
 import { ChatError } from './codes.js';
-import { CLIENT_MSG_ID_PATTERN, LIMITS, NAME_PATTERN, TOKEN_PATTERN } from './limits.js';
+import { CLIENT_MSG_ID_PATTERN, FORBIDDEN_TEXT, LIMITS, NAME_PATTERN, TOKEN_PATTERN } from './limits.js';
 import type { Request, RequestId } from './messages.js';
 import { isPlainObject, parseSafeJson } from './safe-json.js';
 
@@ -15,15 +15,32 @@ export type ParseResult =
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
+/**
+ * `{"id":7,` or `{"id":"abc",` at the very start of a request: enough to answer a request that is
+ * too large or too broken to parse with an id its client can match (clients write `id` first).
+ */
+const LEADING_ID = /^\s*\{\s*"id"\s*:\s*(?:(\d{1,15})|"([A-Za-z0-9_.:-]{1,64})")\s*[,}]/;
+
+export function leadingId(data: Uint8Array): RequestId | null {
+  const head = Buffer.from(data.buffer, data.byteOffset, Math.min(data.byteLength, 96)).toString('latin1');
+  const match = LEADING_ID.exec(head);
+  if (!match) return null;
+  if (match[1] !== undefined) {
+    const n = Number(match[1]);
+    return Number.isSafeInteger(n) ? n : null;
+  }
+  return match[2] ?? null;
+}
+
 export function parseRequest(data: Uint8Array): ParseResult {
   if (data.byteLength > LIMITS.maxRequestBytes) {
-    return { ok: false, id: null, error: new ChatError('TOO_LARGE', `Requests are limited to ${LIMITS.maxRequestBytes} bytes`) };
+    return { ok: false, id: leadingId(data), error: new ChatError('TOO_LARGE', `Requests are limited to ${LIMITS.maxRequestBytes} bytes`) };
   }
   let value: unknown;
   try {
     value = parseSafeJson(decoder.decode(data));
   } catch {
-    return { ok: false, id: null, error: new ChatError('BAD_REQUEST', 'Not valid UTF-8 JSON, or uses a forbidden key') };
+    return { ok: false, id: leadingId(data), error: new ChatError('BAD_REQUEST', 'Not valid UTF-8 JSON, or uses a forbidden key') };
   }
   if (!isPlainObject(value)) {
     return { ok: false, id: null, error: new ChatError('BAD_REQUEST', 'A request is a JSON object') };
@@ -62,12 +79,22 @@ function buildRequest(o: Record<string, unknown>, id: RequestId): Request {
     case 'createGroup':
       return { type, id, group: groupName(o, 'group'), members: memberList(o) };
     case 'addMember':
+    case 'invite':
       return { type, id, group: groupName(o, 'group'), user: userName(o, 'user') };
+    case 'invitations':
+      return { type, id };
     case 'leaveGroup':
     case 'who':
+    case 'accept':
+    case 'decline':
+    case 'typing':
       return { type, id, group: groupName(o, 'group') };
     case 'send':
-      return { type, id, group: groupName(o, 'group'), clientMsgId: clientMsgId(o), text: text(o) };
+      return { type, id, group: groupName(o, 'group'), clientMsgId: clientMsgId(o), text: text(o), kind: messageKind(o) };
+    case 'edit':
+      return { type, id, group: groupName(o, 'group'), messageId: messageId(o, 'messageId'), text: text(o) };
+    case 'delete':
+      return { type, id, group: groupName(o, 'group'), messageId: messageId(o, 'messageId') };
     case 'history':
       return { type, id, group: groupName(o, 'group'), limit: historyLimit(o), before: optionalMessageId(o, 'before') };
     case 'received':
@@ -140,11 +167,19 @@ function text(o: Record<string, unknown>): string {
     throw new ChatError('TOO_LARGE', `Messages are limited to ${LIMITS.maxTextLength} characters (${LIMITS.maxTextBytes} bytes)`);
   }
   // Control characters (newlines, ANSI escapes, C1 codes) would let a sender forge lines or
-  // rewrite other users' terminals; tabs are the only one allowed.
-  if (/[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/.test(v)) {
-    throw new ChatError('INVALID_ARGUMENT', 'Messages may not contain control characters');
+  // rewrite other users' terminals; tabs are the only one allowed. Line separators, bidi
+  // overrides and invisible characters would do the same more quietly.
+  if (FORBIDDEN_TEXT.test(v)) {
+    throw new ChatError('INVALID_ARGUMENT', 'Messages may not contain control, line-separator, bidi-override or invisible characters');
   }
   return v;
+}
+
+function messageKind(o: Record<string, unknown>): 'text' | 'me' {
+  const v = o['kind'];
+  if (v === undefined || v === null || v === 'text') return 'text';
+  if (v === 'me') return 'me';
+  throw new ChatError('BAD_REQUEST', '"kind" is "text" or "me"');
 }
 
 function messageId(o: Record<string, unknown>, field: string): number {
