@@ -98,8 +98,9 @@ export function createTerminal(input: NodeJS.ReadableStream & { isTTY?: boolean 
     });
   }
 
+  let running = false;
   const showPrompt = (): void => {
-    if (!interactive || inputEnded || hiddenAnswer) return;
+    if (!interactive || inputEnded || hiddenAnswer || !running) return;
     rl.setPrompt(prompt);
     rl.prompt(true);
   };
@@ -139,6 +140,7 @@ export function createTerminal(input: NodeJS.ReadableStream & { isTTY?: boolean 
   };
 
   const run = async (handle: (line: string) => Promise<boolean>): Promise<void> => {
+    running = true;
     showPrompt();
     for (;;) {
       const line = queue.shift();
