@@ -337,6 +337,15 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
     this.send_(link, encodeRequest(id, body));
   }
 
+  /** Sends a receipt or typing notice: no id, so the server sends no reply. */
+  notice(body: Extract<RequestBody, { type: 'received' | 'read' | 'typing' }>): void {
+    if (this.link) this.sendNotice(this.link, body);
+  }
+
+  private sendNotice(link: Link, body: RequestBody): void {
+    this.send_(link, Buffer.from(JSON.stringify(body), 'utf8'));
+  }
+
   private send_(link: Link, data: Uint8Array): void {
     this.lastSentAt = Date.now();
     try {
@@ -463,10 +472,9 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
     if (!link) return;
     for (const group of this.receiptsDue) {
       const upTo = this.lastSeen.get(group) ?? 0;
-      const id = this.nextId++;
-      // Fire and forget: a lost receipt only delays a trace; the backlog resends what it covers.
-      this.pending.set(id, { body: { type: 'received', group, upTo }, resolve: () => {}, reject: () => {}, since: Date.now() });
-      this.transmit(link, id, { type: 'received', group, upTo });
+      // A notice (no id, no reply): a lost receipt only delays a trace; after a reconnect the
+      // backlog resends what it covered and it is acknowledged again.
+      this.sendNotice(link, { type: 'received', group, upTo });
     }
     this.receiptsDue.clear();
   }

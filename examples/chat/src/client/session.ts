@@ -138,7 +138,7 @@ export class ChatSession {
     const now = Date.now();
     if (now - this.lastTypingSent < TYPING_EVERY_MS) return;
     this.lastTypingSent = now;
-    this.client.typing(group).catch(() => {});
+    this.client.notice({ type: 'typing', group });
   }
 
   private async run(command: Command): Promise<boolean> {
@@ -375,7 +375,7 @@ export class ChatSession {
     this.pendingReads.set(group, Math.max(upTo, this.pendingReads.get(group) ?? 0));
     if (!first) return;
     setImmediate(() => {
-      for (const [g, id] of this.pendingReads) this.client.markRead(g, id).catch(() => {});
+      for (const [g, id] of this.pendingReads) this.client.notice({ type: 'read', group: g, upTo: id });
       this.pendingReads.clear();
     });
   }

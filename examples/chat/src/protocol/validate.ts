@@ -10,7 +10,8 @@ import type { Request, RequestId } from './messages.js';
 import { isPlainObject, parseSafeJson } from './safe-json.js';
 
 export type ParseResult =
-  | { ok: true; request: Request }
+  /** `notice`: a receipt or typing notice sent without an `id`, which gets no reply at all. */
+  | { ok: true; request: Request; notice: boolean }
   | { ok: false; id: RequestId | null; error: ChatError };
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -45,17 +46,29 @@ export function parseRequest(data: Uint8Array): ParseResult {
   if (!isPlainObject(value)) {
     return { ok: false, id: null, error: new ChatError('BAD_REQUEST', 'A request is a JSON object') };
   }
+  // Receipts and typing notices may omit `id`: the client does not wait for them, and at
+  // fan-out rates their replies would be most of the server's traffic.
+  if (value['id'] === undefined && typeof value['type'] === 'string' && NOTICE_TYPES.has(value['type'])) {
+    try {
+      return { ok: true, request: buildRequest(value, 0), notice: true };
+    } catch (err) {
+      return { ok: false, id: null, error: err instanceof ChatError ? err : new ChatError('BAD_REQUEST') };
+    }
+  }
   const id = readId(value['id']);
   if (id === undefined) {
     return { ok: false, id: null, error: new ChatError('BAD_REQUEST', 'A request needs an "id": an integer or a short string') };
   }
   try {
-    return { ok: true, request: buildRequest(value, id) };
+    return { ok: true, request: buildRequest(value, id), notice: false };
   } catch (err) {
     if (err instanceof ChatError) return { ok: false, id, error: err };
     return { ok: false, id, error: new ChatError('BAD_REQUEST') };
   }
 }
+
+/** Request types that may be sent as notices (no `id`, no reply). */
+export const NOTICE_TYPES: ReadonlySet<string> = new Set(['received', 'read', 'typing']);
 
 function readId(raw: unknown): RequestId | undefined {
   if (typeof raw === 'number' && Number.isSafeInteger(raw) && raw >= 0) return raw;

@@ -69,6 +69,12 @@ export class ChatServer {
    */
   private readonly tracesDue = new Map<number, { group: GroupRef; target: TraceTarget }>();
   private traceTimer: NodeJS.Immediate | null = null;
+  /**
+   * Receipts of this turn of the event loop, per connection and group (the highest `upTo`),
+   * written in one transaction: under fan-out, receipts are most of the requests.
+   */
+  private readonly receiptsDue = new Map<string, { conn: ClientConnection; group: GroupRef; userId: number; upTo: number }>();
+  private receiptTimer: NodeJS.Immediate | null = null;
 
   constructor(options: ChatServerOptions) {
     this.store = options.store;
@@ -104,6 +110,7 @@ export class ChatServer {
   close(): void {
     clearInterval(this.pruneTimer);
     if (this.traceTimer) clearImmediate(this.traceTimer);
+    if (this.receiptTimer) clearImmediate(this.receiptTimer);
     for (const conn of this.connections) conn.link.destroy();
   }
 
@@ -134,6 +141,7 @@ export class ChatServer {
     const now = this.now();
     const wait = this.requestThrottle.retryAfter(conn.label, now);
     if (wait > 0) {
+      if (parsed.ok && parsed.notice) return;
       // Parsed first (cheap, 64 KiB at most) so that even this reply carries the request's id.
       conn.send(errorReply(parsed.ok ? parsed.request.id : parsed.id, new ChatError('RATE_LIMITED', 'Too many requests on this connection', wait)));
       return;
@@ -146,26 +154,28 @@ export class ChatServer {
       return;
     }
     const request = parsed.request;
-    const accepted = conn.enqueue(() => this.handle(conn, request), LIMITS.maxQueuedRequestsPerConnection);
-    if (!accepted) conn.send(errorReply(request.id, new ChatError('BUSY', 'Too many requests waiting on this connection')));
+    const notice = parsed.notice;
+    const accepted = conn.enqueue(() => this.handle(conn, request, notice), LIMITS.maxQueuedRequestsPerConnection);
+    if (!accepted && !notice) conn.send(errorReply(request.id, new ChatError('BUSY', 'Too many requests waiting on this connection')));
   }
 
   /** Never rejects: every failure becomes an error reply or a log line. */
-  private async handle(conn: ClientConnection, request: Request): Promise<void> {
+  /** `notice`: no reply, not even an error (a receipt or typing notice sent without an id). */
+  private async handle(conn: ClientConnection, request: Request, notice = false): Promise<void> {
     if (conn.closed) return;
     let outcome: Outcome<RequestType>;
     try {
       outcome = await this.dispatch(conn, request);
     } catch (err) {
       if (err instanceof ChatError) {
-        conn.send(errorReply(request.id, err));
+        if (!notice) conn.send(errorReply(request.id, err));
       } else {
         this.logError(conn, request, err);
-        conn.send(errorReply(request.id, new ChatError('INTERNAL')));
+        if (!notice) conn.send(errorReply(request.id, new ChatError('INTERNAL')));
       }
       return;
     }
-    conn.send({ type: 'ok', id: request.id, ...outcome.reply } as OkReply);
+    if (!notice) conn.send({ type: 'ok', id: request.id, ...outcome.reply } as OkReply);
     try {
       outcome.after?.();
     } catch (err) {
@@ -511,15 +521,33 @@ export class ChatServer {
   private received(conn: ClientConnection, groupName: string, upTo: number): Outcome<'received'> {
     const me = this.me(conn);
     const group = this.memberGroup(conn, groupName);
-    const range = this.store.markDelivered(group.id, me.userId, upTo);
-    return {
-      reply: {},
-      after: () => {
-        const lastSent = conn.catchingUp.get(group.id);
-        if (lastSent !== undefined && upTo >= lastSent) this.sendBacklogBatch(conn, group.id, lastSent);
-        if (range.to > range.from) this.queueTraces(group, me.userId, range.from, range.to);
-      },
-    };
+    const key = `${conn.label}:${group.id}`;
+    const due = this.receiptsDue.get(key);
+    if (due) due.upTo = Math.max(due.upTo, upTo);
+    else this.receiptsDue.set(key, { conn, group, userId: me.userId, upTo });
+    this.receiptTimer ??= setImmediate(() => this.flushReceipts());
+    return { reply: {} };
+  }
+
+  /** Writes this turn's receipts at once, then continues backlogs and queues traces. */
+  private flushReceipts(): void {
+    this.receiptTimer = null;
+    const due = [...this.receiptsDue.values()];
+    this.receiptsDue.clear();
+    let ranges: { from: number; to: number }[];
+    try {
+      ranges = this.store.markDeliveredMany(due.map((d) => ({ groupId: d.group.id, userId: d.userId, upTo: d.upTo })));
+    } catch (err) {
+      // Lost marks only mean messages are pushed again later (clients drop what they showed).
+      this.log('error', { request: 'received', error: err instanceof Error ? err.message : String(err) });
+      return;
+    }
+    due.forEach((d, i) => {
+      const range = ranges[i] ?? { from: 0, to: 0 };
+      const lastSent = d.conn.catchingUp.get(d.group.id);
+      if (lastSent !== undefined && d.upTo >= lastSent && d.conn.session?.userId === d.userId) this.sendBacklogBatch(d.conn, d.group.id, lastSent);
+      if (range.to > range.from) this.queueTraces(d.group, d.userId, range.from, range.to);
+    });
   }
 
   /** The member has shown messages up to `upTo`: unread counts drop, senders see "seen by". */

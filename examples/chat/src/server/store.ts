@@ -308,15 +308,21 @@ export class Store {
    * Returns the range of newly delivered ids, empty when nothing changed.
    */
   markDelivered(groupId: number, userId: number, upTo: number): { from: number; to: number } {
-    const advance = this.db.transaction(() => {
-      const row = this.sql('SELECT delivered_upto FROM members WHERE group_id = ? AND user_id = ?').get(groupId, userId) as { delivered_upto: number } | undefined;
-      if (!row) return { from: 0, to: 0 };
-      const to = Math.min(upTo, this.newestMessageId(groupId));
-      if (to <= row.delivered_upto) return { from: row.delivered_upto, to: row.delivered_upto };
-      this.sql('UPDATE members SET delivered_upto = ? WHERE group_id = ? AND user_id = ?').run(to, groupId, userId);
-      return { from: row.delivered_upto, to };
-    });
-    return advance();
+    return this.db.transaction(() => this.advanceDelivered(groupId, userId, upTo))();
+  }
+
+  /** Many `markDelivered` in one transaction (one commit for a whole turn's receipts). */
+  markDeliveredMany(marks: readonly { groupId: number; userId: number; upTo: number }[]): { from: number; to: number }[] {
+    return this.db.transaction(() => marks.map((m) => this.advanceDelivered(m.groupId, m.userId, m.upTo)))();
+  }
+
+  private advanceDelivered(groupId: number, userId: number, upTo: number): { from: number; to: number } {
+    const row = this.sql('SELECT delivered_upto FROM members WHERE group_id = ? AND user_id = ?').get(groupId, userId) as { delivered_upto: number } | undefined;
+    if (!row) return { from: 0, to: 0 };
+    const to = Math.min(upTo, this.newestMessageId(groupId));
+    if (to <= row.delivered_upto) return { from: row.delivered_upto, to: row.delivered_upto };
+    this.sql('UPDATE members SET delivered_upto = ? WHERE group_id = ? AND user_id = ?').run(to, groupId, userId);
+    return { from: row.delivered_upto, to };
   }
 
   /** Raises a member's read mark like `markDelivered`; returns the range of newly read ids. */

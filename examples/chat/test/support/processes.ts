@@ -84,7 +84,9 @@ export class LineProcess {
 }
 
 export async function startServer(dbFile: string, port = 0, env: Record<string, string> = {}): Promise<{ proc: LineProcess; port: number; key: string }> {
-  const child = spawn(process.execPath, [BIN + 'chat-server.js', '--db', dbFile, '--host', '127.0.0.1', '--port', String(port)], {
+  // CHAT_SERVER_NODE_ARGS: extra node flags for the server process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile a load run.
+  const nodeArgs = (process.env['CHAT_SERVER_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, BIN + 'chat-server.js', '--db', dbFile, '--host', '127.0.0.1', '--port', String(port)], {
     env: { ...process.env, ...TEST_SERVER_ENV, ...env },
   });
   const proc = new LineProcess('server', child);
