@@ -43,6 +43,12 @@ const PUBLIC_TYPES: ReadonlySet<RequestType> = new Set(['register', 'login', 're
 const TOUCH_INTERVAL_MS = 60_000;
 /** Traces computed per `received`/`read` request, newest first (bounds the work of a big catch-up). */
 const MAX_TRACES_PER_RECEIPT = 50;
+/**
+ * Traces wait this long to be sent, so that the receipts of a message's members (which arrive
+ * within a few ms of each other) make one trace, not one each. A trace is a progress report:
+ * 20 ms later costs nobody anything.
+ */
+const TRACE_DELAY_MS = 20;
 /** Typing notices relayed per connection and group at most this often. */
 const TYPING_INTERVAL_MS = 2_000;
 /** How long a graceful shutdown waits for clients to acknowledge their goodbye. */
@@ -64,11 +70,11 @@ export class ChatServer {
   private readonly pruneTimer: NodeJS.Timeout;
   private nextLabel = 1;
   /**
-   * Traces due, per message id, sent once per turn of the event loop: nine receipts for one
+   * Traces due, per message id, sent together TRACE_DELAY_MS later: nine receipts for one
    * message arriving together cost one count and one trace, not nine.
    */
   private readonly tracesDue = new Map<number, { group: GroupRef; target: TraceTarget }>();
-  private traceTimer: NodeJS.Immediate | null = null;
+  private traceTimer: NodeJS.Timeout | null = null;
   /**
    * Receipts of this turn of the event loop, per connection and group (the highest `upTo`),
    * written in one transaction: under fan-out, receipts are most of the requests.
@@ -109,7 +115,7 @@ export class ChatServer {
 
   close(): void {
     clearInterval(this.pruneTimer);
-    if (this.traceTimer) clearImmediate(this.traceTimer);
+    if (this.traceTimer) clearTimeout(this.traceTimer);
     if (this.receiptTimer) clearImmediate(this.receiptTimer);
     for (const conn of this.connections) conn.link.destroy();
   }
@@ -622,7 +628,10 @@ export class ChatServer {
       if (!this.online.has(target.senderId)) continue;
       this.tracesDue.set(target.messageId, { group, target });
     }
-    if (this.tracesDue.size > 0) this.traceTimer ??= setImmediate(() => this.flushTraces());
+    if (this.tracesDue.size > 0 && !this.traceTimer) {
+      this.traceTimer = setTimeout(() => this.flushTraces(), TRACE_DELAY_MS);
+      this.traceTimer.unref();
+    }
   }
 
   /** Tells each sender how many members have received and read their message now. */
