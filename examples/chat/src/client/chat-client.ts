@@ -97,6 +97,9 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
   user: string | null = null;
   /** Pushed messages ignored because they had been shown already (a backlog resent after a reconnect). */
   duplicatesDropped = 0;
+  /** Chat messages (requests, notices) this client has sent, and server messages it received. */
+  messagesSent = 0;
+  messagesReceived = 0;
   private token: string | null = null;
   private link: Link | null = null;
   private nextId = 1;
@@ -348,6 +351,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
 
   private send_(link: Link, data: Uint8Array): void {
     this.lastSentAt = Date.now();
+    this.messagesSent++;
     try {
       link.send(data);
     } catch {
@@ -363,6 +367,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
   }
 
   private onData(data: Uint8Array): void {
+    this.messagesReceived++;
     let message: unknown;
     try {
       message = parseSafeJson(Buffer.from(data).toString('utf8'));

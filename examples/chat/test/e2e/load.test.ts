@@ -112,6 +112,8 @@ describe('chat load', () => {
     // CPU used from here to the last delivery, per stored message: a count that other jobs on a
     // shared machine disturb far less than latency.
     const serverPid = server.child.pid;
+    const messagesAt = (): number => clients.reduce((n, c) => n + c.messagesSent + c.messagesReceived, 0);
+    const messages0 = messagesAt();
     const serverCpu0 = cpuMsOf(serverPid);
     const ownCpu0 = process.cpuUsage();
     // Open loop (default): each client sends on its own seeded schedule whether or not its
@@ -151,6 +153,7 @@ describe('chat load', () => {
     while (delivered() < expectedDeliveries && performance.now() < waitUntil) await new Promise((r) => setTimeout(r, 50));
     const totalSeconds = (performance.now() - t0) / 1000;
     const serverCpuMs = cpuMsOf(serverPid) - serverCpu0;
+    const chatMessages = messagesAt() - messages0;
     const ownCpu = process.cpuUsage(ownCpu0);
     const ownCpuMs = (ownCpu.user + ownCpu.system) / 1000;
 
@@ -167,12 +170,14 @@ describe('chat load', () => {
     latencies.sort((a, b) => a - b);
     storedLatencies.sort((a, b) => a - b);
     console.log(
-      `chat load (${CLOSED_LOOP ? 'closed' : 'open'} loop, offered ${((CLIENTS * 1000) / INTERVAL_MS).toFixed(0)} msg/s): ` +
-        `${CLIENTS} clients in ${CLIENTS / GROUP_SIZE} groups, ${sent.length} messages stored in ${sendSeconds.toFixed(1)} s ` +
+      // bench/workloads/chat.ts parses this line (stored msg/s, deliveries/s, latency p50/p99).
+      `chat load: ${CLIENTS} clients in ${CLIENTS / GROUP_SIZE} groups, ${CLOSED_LOOP ? 'closed' : 'open'} loop offering ${((CLIENTS * 1000) / INTERVAL_MS).toFixed(0)} msg/s, ` +
+        `${sent.length} messages stored in ${sendSeconds.toFixed(1)} s ` +
         `(${(sent.length / sendSeconds).toFixed(0)} msg/s), ${expectedDeliveries} deliveries ` +
         `(${(expectedDeliveries / totalSeconds).toFixed(0)} deliveries/s overall), ` +
-        `delivery latency p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms, ` +
+        `latency p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms, ` +
         `"stored" reply p50 ${percentile(storedLatencies, 50).toFixed(1)} ms, p99 ${percentile(storedLatencies, 99).toFixed(1)} ms; ` +
+        `chat messages (each way, all clients) per stored message: ${(chatMessages / sent.length).toFixed(1)}; ` +
         `CPU per stored message: server ${(serverCpuMs / sent.length).toFixed(3)} ms, load generator ${(ownCpuMs / sent.length).toFixed(3)} ms`,
     );
   }, 90_000);
