@@ -382,7 +382,8 @@ export class ChatSession {
 
   private printTrace(messageId: number, delivered: number, read: number, recipients: number): void {
     const before = this.traced.get(messageId) ?? { delivered: 0, read: 0 };
-    const now = { delivered: Math.max(before.delivered, delivered), read: Math.max(before.read, read) };
+    // Read implies delivered, whatever order the counts come in.
+    const now = { delivered: Math.max(before.delivered, delivered, read), read: Math.max(before.read, read) };
     if (now.delivered === before.delivered && now.read === before.read) return;
     this.traced.set(messageId, now);
     if (this.traced.size > 1000) this.traced.delete(this.traced.keys().next().value as number);

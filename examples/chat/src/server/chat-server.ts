@@ -33,6 +33,8 @@ export interface ChatServerOptions {
   registerThrottle?: BucketConfig;
   /** Requests per connection. Default: burst 1000, then 500 per second. */
   requestThrottle?: BucketConfig;
+  /** How long traces wait to be coalesced, ms (0: until the end of this turn). Default 20. */
+  traceDelayMs?: number;
 }
 
 type Outcome<T extends RequestType> = { reply: ReplyData[T]; after?: () => void };
@@ -74,7 +76,8 @@ export class ChatServer {
    * message arriving together cost one count and one trace, not nine.
    */
   private readonly tracesDue = new Map<number, { group: GroupRef; target: TraceTarget }>();
-  private traceTimer: NodeJS.Timeout | null = null;
+  private traceTimer: NodeJS.Timeout | NodeJS.Immediate | null = null;
+  private readonly traceDelayMs: number;
   /**
    * Receipts of this turn of the event loop, per connection and group (the highest `upTo`),
    * written in one transaction: under fan-out, receipts are most of the requests.
@@ -92,6 +95,7 @@ export class ChatServer {
     this.loginThrottle = new LoginThrottle(options.loginThrottle ?? DEFAULT_LOGIN_THROTTLE);
     this.registerThrottle = new TokenBuckets(options.registerThrottle ?? { burst: 10, refillMs: 60_000 });
     this.requestThrottle = new TokenBuckets(options.requestThrottle ?? { burst: 1000, refillMs: 2 });
+    this.traceDelayMs = options.traceDelayMs ?? TRACE_DELAY_MS;
     this.pruneTimer = setInterval(() => this.pruneSessions(), 10 * 60_000);
     this.pruneTimer.unref();
   }
@@ -115,7 +119,10 @@ export class ChatServer {
 
   close(): void {
     clearInterval(this.pruneTimer);
-    if (this.traceTimer) clearTimeout(this.traceTimer);
+    if (this.traceTimer) {
+      clearTimeout(this.traceTimer as NodeJS.Timeout);
+      clearImmediate(this.traceTimer as NodeJS.Immediate);
+    }
     if (this.receiptTimer) clearImmediate(this.receiptTimer);
     for (const conn of this.connections) conn.link.destroy();
   }
@@ -629,8 +636,7 @@ export class ChatServer {
       this.tracesDue.set(target.messageId, { group, target });
     }
     if (this.tracesDue.size > 0 && !this.traceTimer) {
-      this.traceTimer = setTimeout(() => this.flushTraces(), TRACE_DELAY_MS);
-      this.traceTimer.unref();
+      this.traceTimer = this.traceDelayMs > 0 ? setTimeout(() => this.flushTraces(), this.traceDelayMs).unref() : setImmediate(() => this.flushTraces());
     }
   }
 

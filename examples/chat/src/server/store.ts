@@ -325,14 +325,16 @@ export class Store {
     return { from: row.delivered_upto, to };
   }
 
-  /** Raises a member's read mark like `markDelivered`; returns the range of newly read ids. */
+  /** Raises a member's read mark (and delivered mark) like `markDelivered`; returns the range of newly read ids. */
   markRead(groupId: number, userId: number, upTo: number): { from: number; to: number } {
     const advance = this.db.transaction(() => {
       const row = this.sql('SELECT read_upto FROM members WHERE group_id = ? AND user_id = ?').get(groupId, userId) as { read_upto: number } | undefined;
       if (!row) return { from: 0, to: 0 };
       const to = Math.min(upTo, this.newestMessageId(groupId));
       if (to <= row.read_upto) return { from: row.read_upto, to: row.read_upto };
-      this.sql('UPDATE members SET read_upto = ? WHERE group_id = ? AND user_id = ?').run(to, groupId, userId);
+      // Shown implies received: the delivered mark rises with it (a `read` can overtake the
+      // `received` it follows, which the server writes a turn later).
+      this.sql('UPDATE members SET read_upto = ?, delivered_upto = MAX(delivered_upto, ?) WHERE group_id = ? AND user_id = ?').run(to, to, groupId, userId);
       return { from: row.read_upto, to };
     });
     return advance();

@@ -35,6 +35,8 @@ export async function createHarness(options: Partial<ChatServerOptions> = {}, db
     hasher: new PasswordHasher({ params: TEST_SCRYPT }),
     now: () => clock.now,
     log: (event, fields) => logs.push(`${event} ${JSON.stringify(fields ?? {})}`),
+    // Traces at the end of the turn, so that tests can wait for them with settle().
+    traceDelayMs: 0,
     ...options,
   });
   const transport = new MemoryTransport();

@@ -236,3 +236,18 @@ describe('server robustness', { timeout: 10_000 }, () => {
     expect(await raw.request('{"type":"ping","id":4}')).toMatchObject({ type: 'error', id: 4, code: 'RATE_LIMITED' });
   });
 });
+
+describe('notices (receipts without an id)', { timeout: 10_000 }, () => {
+  it('get no reply, not even an error, and still take effect', async () => {
+    h = await seeded();
+    const raw = await rawLink(h);
+    expect(await raw.request(JSON.stringify({ type: 'login', id: 1, user: 'bob', password: 'bob-password' }))).toMatchObject({ type: 'ok' });
+    raw.link.send(Buffer.from(JSON.stringify({ type: 'read', group: 'team', upTo: 1 })));
+    raw.link.send(Buffer.from(JSON.stringify({ type: 'read', group: 'nosuchgroup', upTo: 1 }))); // an error, silently
+    raw.link.send(Buffer.from(JSON.stringify({ type: 'listGroups' }))); // not a notice type: BAD_REQUEST
+    // The next reply is the listGroups error: the notices were answered by nothing.
+    const next = await raw.request(JSON.stringify({ type: 'ping', id: 2 }));
+    expect(next).toMatchObject({ type: 'error', id: null, code: 'BAD_REQUEST' });
+    expect(h.store.groupsOf(h.store.findUser('bob')?.id ?? 0)[0]?.unread).toBe(0);
+  });
+});
