@@ -139,5 +139,14 @@ describe('issue #17 defects, on real processes', () => {
     expect(pty.raw.slice(mark)).not.toContain('pw-NEVER-SHOWN-1');
     // NO_COLOR: no colour codes at all.
     expect(pty.raw).not.toMatch(/\x1b\[3\dm/);
+    // Tab completes a command (a feature of the same terminal): "/sta" + Tab is /status.
+    pty.keys('\x15'); // Ctrl-U: clear the recalled line
+    mark = pty.raw.length;
+    pty.keys('/sta');
+    await pty.waitFor(/\/sta$/, mark);
+    pty.keys('\t'); // alone: readline does not complete inside pasted input
+    await pty.waitFor(/\/status$/, mark);
+    pty.keys('\r');
+    await pty.waitFor(/server 127\.0\.0\.1:\d+, key [A-Za-z0-9_-]{22}, connected, rtt [\d.]+ ms, loss [\d.]+ %/, mark);
   }, 30_000);
 });
