@@ -15,7 +15,7 @@ import type { Link, Listener } from '../transport/transport.js';
 import { ClientConnection, type BoundSession } from './client-connection.js';
 import { silentLogger, type Logger } from './log.js';
 import type { PasswordHasher } from './passwords.js';
-import type { GroupRef, Store, TraceTarget } from './store.js';
+import type { GroupRef, Store } from './store.js';
 import { DEFAULT_LOGIN_THROTTLE, LoginThrottle, TokenBuckets, type BucketConfig, type LoginThrottleConfig } from './throttle.js';
 import { hashToken, newToken } from './tokens.js';
 
@@ -72,10 +72,11 @@ export class ChatServer {
   private readonly pruneTimer: NodeJS.Timeout;
   private nextLabel = 1;
   /**
-   * Traces due, per message id, sent together TRACE_DELAY_MS later: nine receipts for one
-   * message arriving together cost one count and one trace, not nine.
+   * Traces due, per group: the range of message ids whose marks rose and who raised them, sent
+   * together TRACE_DELAY_MS later. Nine receipts for one message arriving together cost one
+   * query for the messages, one count and one trace, not nine.
    */
-  private readonly tracesDue = new Map<number, { group: GroupRef; target: TraceTarget }>();
+  private readonly tracesDue = new Map<number, { group: GroupRef; from: number; to: number; receivers: Set<number> }>();
   private traceTimer: NodeJS.Timeout | NodeJS.Immediate | null = null;
   private readonly traceDelayMs: number;
   /**
@@ -629,35 +630,44 @@ export class ChatServer {
     for (const message of batch) conn.send({ type: 'message', ...publicMessage(message) });
   }
 
-  /** Queues traces for the online senders of messages in (from, to]; sent at the end of this turn. */
+  /** Queues traces for the senders of messages in (from, to] of a group, whose marks `receiverId` raised. */
   private queueTraces(group: GroupRef, receiverId: number, from: number, to: number): void {
-    for (const target of this.store.traceTargets(group.id, from, to, receiverId, MAX_TRACES_PER_RECEIPT)) {
-      if (!this.online.has(target.senderId)) continue;
-      this.tracesDue.set(target.messageId, { group, target });
+    const due = this.tracesDue.get(group.id);
+    if (due) {
+      due.from = Math.min(due.from, from);
+      due.to = Math.max(due.to, to);
+      due.receivers.add(receiverId);
+    } else {
+      this.tracesDue.set(group.id, { group, from, to, receivers: new Set([receiverId]) });
     }
-    if (this.tracesDue.size > 0 && !this.traceTimer) {
+    if (!this.traceTimer) {
       this.traceTimer = this.traceDelayMs > 0 ? setTimeout(() => this.flushTraces(), this.traceDelayMs).unref() : setImmediate(() => this.flushTraces());
     }
   }
 
-  /** Tells each sender how many members have received and read their message now. */
+  /** Tells each online sender how many members have received and read their message now. */
   private flushTraces(): void {
     this.traceTimer = null;
     const due = [...this.tracesDue.values()];
     this.tracesDue.clear();
-    for (const { group, target } of due) {
-      const senders = this.online.get(target.senderId);
-      if (!senders || senders.size === 0) continue;
-      const trace: ServerMessage = {
-        type: 'trace',
-        group: group.name,
-        messageId: target.messageId,
-        clientMsgId: target.clientMsgId,
-        delivered: this.store.deliveredCount(group.id, target.messageId, target.senderId),
-        read: this.store.readCount(group.id, target.messageId, target.senderId),
-        recipients: target.recipients,
-      };
-      for (const conn of senders) conn.send(trace);
+    for (const { group, from, to, receivers } of due) {
+      for (const target of this.store.traceTargets(group.id, from, to, -1, MAX_TRACES_PER_RECEIPT)) {
+        const senders = this.online.get(target.senderId);
+        if (!senders || senders.size === 0) continue;
+        // Only marks raised by someone else move the sender's counts.
+        if (receivers.size === 1 && receivers.has(target.senderId)) continue;
+        const counts = this.store.receiptCounts(group.id, target.messageId, target.senderId);
+        const trace: ServerMessage = {
+          type: 'trace',
+          group: group.name,
+          messageId: target.messageId,
+          clientMsgId: target.clientMsgId,
+          delivered: counts.delivered,
+          read: counts.read,
+          recipients: target.recipients,
+        };
+        for (const conn of senders) conn.send(trace);
+      }
     }
   }
 }

@@ -346,6 +346,15 @@ export class Store {
       .get(groupId, senderId, messageId, messageId) as { n: number }).n;
   }
 
+  /** `deliveredCount` and `readCount` in one query (for a trace). */
+  receiptCounts(groupId: number, messageId: number, senderId: number): { delivered: number; read: number } {
+    const row = this.sql(
+      `SELECT COALESCE(SUM(delivered_upto >= ?), 0) AS delivered, COALESCE(SUM(read_upto >= ?), 0) AS read
+       FROM members WHERE group_id = ? AND user_id != ? AND joined_after < ?`,
+    ).get(messageId, messageId, groupId, senderId, messageId) as { delivered: number; read: number };
+    return { delivered: row.delivered, read: row.read };
+  }
+
   /** The newest message `senderId` sent in the group (only that one may be edited or deleted). */
   lastMessageOf(groupId: number, senderId: number): number {
     return (this.sql('SELECT COALESCE(MAX(id), 0) AS n FROM messages WHERE group_id = ? AND sender_id = ?').get(groupId, senderId) as { n: number }).n;
@@ -423,7 +432,7 @@ export class Store {
       .get(groupId, senderId, messageId, messageId) as { n: number }).n;
   }
 
-  /** The newest `limit` messages in (from, to] of a group not sent by `exceptSender`, oldest first, for delivery traces. */
+  /** The newest `limit` messages in (from, to] of a group not sent by `exceptSender` (-1: anyone), oldest first, for delivery traces. */
   traceTargets(groupId: number, from: number, to: number, exceptSender: number, limit: number): TraceTarget[] {
     return this.sql(
       `SELECT id AS messageId, sender_id AS senderId, client_msg_id AS clientMsgId, recipients FROM messages
