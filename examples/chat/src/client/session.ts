@@ -60,7 +60,10 @@ export class ChatSession {
       this.markReadSoon(m.group, m.messageId);
     });
     client.on('trace', (t) => this.printTrace(t.messageId, t.delivered, t.read, t.recipients));
-    client.on('invited', (i) => this.print(this.f.invitation(i)));
+    client.on('invited', (i) => {
+      this.knownGroups.add(i.group); // so that /accept <Tab> completes it
+      this.print(this.f.invitation(i));
+    });
     client.on('joined', (j) => {
       this.knownUsers.add(j.user);
       this.print(this.f.event(`${clean(j.user)} joined ${clean(j.group)}`));
@@ -189,7 +192,10 @@ export class ChatSession {
       case 'invites': {
         const reply = await c.invitations();
         if (reply.invitations.length === 0) this.print('no invitations');
-        for (const i of reply.invitations) this.print(this.f.invitation(i));
+        for (const i of reply.invitations) {
+          this.knownGroups.add(i.group);
+          this.print(this.f.invitation(i));
+        }
         return true;
       }
       case 'accept': {
@@ -293,7 +299,10 @@ export class ChatSession {
     this.print(`logged in as ${reply.user}${unread.length ? '' : ' (no unread messages)'}`);
     for (const g of unread) this.print(`  ${this.f.group(g)}`);
     const invitations = await this.client.invitations().catch(() => ({ invitations: [] }));
-    for (const i of invitations.invitations) this.print(this.f.invitation(i));
+    for (const i of invitations.invitations) {
+      this.knownGroups.add(i.group);
+      this.print(this.f.invitation(i));
+    }
   }
 
   private async askPassword(): Promise<string | null> {
