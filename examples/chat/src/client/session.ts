@@ -60,10 +60,7 @@ export class ChatSession {
       this.markReadSoon(m.group, m.messageId);
     });
     client.on('trace', (t) => this.printTrace(t.messageId, t.delivered, t.read, t.recipients));
-    client.on('invited', (i) => {
-      this.knownGroups.add(i.group); // so that /accept <Tab> completes it
-      this.print(this.f.invitation(i));
-    });
+    client.on('invited', (i) => this.showInvitation(i.group, i.by));
     client.on('joined', (j) => {
       this.knownUsers.add(j.user);
       this.print(this.f.event(`${clean(j.user)} joined ${clean(j.group)}`));
@@ -99,8 +96,10 @@ export class ChatSession {
       await this.pipelined(command);
       return true;
     }
-    // Anything else comes after the sends before it, as typed.
+    // Anything else comes after the sends before it, as typed, and after the read marks of
+    // what is on screen (so /groups right after a message counts it as read).
     await this.drain();
+    this.flushReads();
     try {
       return await this.run(command);
     } catch (err) {
@@ -201,11 +200,13 @@ export class ChatSession {
       case 'accept': {
         const reply = await c.accept(command.group);
         this.knownGroups.add(reply.group);
+        this.shownInvitations.delete(reply.group);
         this.print(`joined ${reply.group} (${reply.members} members)`);
         return true;
       }
       case 'decline': {
         const reply = await c.decline(command.group);
+        this.shownInvitations.delete(reply.group);
         this.print(`declined ${reply.group}`);
         return true;
       }
@@ -299,10 +300,17 @@ export class ChatSession {
     this.print(`logged in as ${reply.user}${unread.length ? '' : ' (no unread messages)'}`);
     for (const g of unread) this.print(`  ${this.f.group(g)}`);
     const invitations = await this.client.invitations().catch(() => ({ invitations: [] }));
-    for (const i of invitations.invitations) {
-      this.knownGroups.add(i.group);
-      this.print(this.f.invitation(i));
-    }
+    for (const i of invitations.invitations) this.showInvitation(i.group, i.by);
+  }
+
+  /** Groups whose invitation was printed (an event and the login's list may both bring one). */
+  private readonly shownInvitations = new Set<string>();
+
+  private showInvitation(group: string, by: string): void {
+    this.knownGroups.add(group); // so that /accept <Tab> completes it
+    if (this.shownInvitations.has(group)) return;
+    this.shownInvitations.add(group);
+    this.print(this.f.invitation({ group, by }));
   }
 
   private async askPassword(): Promise<string | null> {
@@ -382,11 +390,13 @@ export class ChatSession {
   private markReadSoon(group: string, upTo: number): void {
     const first = this.pendingReads.size === 0;
     this.pendingReads.set(group, Math.max(upTo, this.pendingReads.get(group) ?? 0));
-    if (!first) return;
-    setImmediate(() => {
-      for (const [g, id] of this.pendingReads) this.client.notice({ type: 'read', group: g, upTo: id });
-      this.pendingReads.clear();
-    });
+    if (first) setImmediate(() => this.flushReads());
+  }
+
+  /** Sends the read marks of what was printed; also before any command, so that its answer counts them. */
+  private flushReads(): void {
+    for (const [g, id] of this.pendingReads) this.client.notice({ type: 'read', group: g, upTo: id });
+    this.pendingReads.clear();
   }
 
   private printTrace(messageId: number, delivered: number, read: number, recipients: number): void {
