@@ -27,6 +27,7 @@ import {
   type EndpointStats,
   type Transmit,
 } from './endpoint-types.js';
+import { Tracer, type TraceSink, type TraceTarget } from './trace.js';
 import type { CoreConfig, CoreEvent } from './types.js';
 
 export * from './endpoint-types.js';
@@ -77,6 +78,8 @@ export interface EndpointCoreOptions {
   /** Builds a ConnectionCore (design.md "ConnectionCore API"). */
   createConnection: ConnectionCoreFactory;
   now: number;
+  /** Trace connections (and the endpoint's own drops): src/core/trace.ts. Default: none. */
+  trace?: TraceTarget | null;
 }
 
 export type EndpointEvent =
@@ -165,6 +168,8 @@ export class EndpointCore {
   private readonly config: EndpointCoreConfig;
   private readonly randomBytes: (n: number) => Uint8Array;
   private readonly createConnection: ConnectionCoreFactory;
+  private readonly trace: TraceTarget | null;
+  private readonly endpointTrace: Tracer | null;
   private readonly resetKey: Uint8Array;
   private readonly cookies: CookieJar;
   private readonly heap = new DeadlineHeap<Timed>();
@@ -217,6 +222,8 @@ export class EndpointCore {
     this.config = options.config;
     this.randomBytes = options.randomBytes;
     this.createConnection = options.createConnection;
+    this.trace = options.trace ?? null;
+    this.endpointTrace = this.trace?.endpoint ? new Tracer(this.trace.endpoint) : null;
     this.resetKey = options.config.resetKey ?? this.randomBytes(32);
     this.lastNow = options.now;
     this.cookies = new CookieJar({
@@ -521,6 +528,7 @@ export class EndpointCore {
     const localParams = this.localParams(serverCid);
     const accept: AcceptPacket = { type: 'accept', dcid: clientCid, scid: serverCid, params: localParams };
     const acceptDatagram = encodePacket(accept);
+    const id = this.nextId++;
     const core = this.createConnection({
       role: 'server',
       localCid: serverCid,
@@ -529,9 +537,10 @@ export class EndpointCore {
       remoteParams: copyParams(packet.params),
       config: this.coreConfig(),
       now,
+      trace: this.traceSink(id, 'server', serverCid, clientCid, address, port, now),
     });
     const c = new EndpointConnection(
-      this.nextId++,
+      id,
       'server',
       serverCid,
       clientCid,
@@ -618,6 +627,7 @@ export class EndpointCore {
       remoteParams: copyParams(packet.params),
       config: this.coreConfig(),
       now,
+      trace: this.traceSink(attempt.id, 'client', attempt.cid, packet.scid, address, port, now),
     });
     const c = new EndpointConnection(
       attempt.id,
@@ -809,6 +819,24 @@ export class EndpointCore {
 
   private drop(reason: DropReason): void {
     this.dropped[reason]++;
+    if (this.endpointTrace !== null) this.endpointTrace.packetDropped(this.lastNow, -1, reason);
+  }
+
+  private traceSink(
+    id: number,
+    role: 'client' | 'server',
+    localCid: bigint,
+    remoteCid: bigint,
+    address: string,
+    port: number,
+    now: number,
+  ): TraceSink | null {
+    if (this.trace === null) return null;
+    try {
+      return this.trace.connection({ id, role, localCid, remoteCid, address, port, now });
+    } catch {
+      return null; // e.g. the qlog file could not be opened: run untraced
+    }
   }
 
   private freshCid(): bigint {
