@@ -38,7 +38,8 @@ export class BlockedTime {
   private cause: SendBlock = SendBlock.Application;
   private since: number;
   private readonly totals = [0, 0, 0, 0, 0];
-  private stopped = false;
+  /** Stopped by `stop()`: the totals are final. */
+  stopped = false;
 
   constructor(now: number) {
     this.since = now;

@@ -494,7 +494,10 @@ export class ConnectionCore {
   private setState(now: number, to: ConnectionState): void {
     const from = this._state;
     this._state = to;
-    if (to === 'draining' || to === 'closed') this.blocked.stop(now);
+    if ((to === 'draining' || to === 'closed') && !this.blocked.stopped) {
+      this.blocked.stop(now);
+      if (this.trace !== null) this.trace.timeBlocked(now, this.blocked.read());
+    }
     if (this.trace !== null) this.trace.connectionState(now, from, to, to === 'closed' ? this.closeError?.code : undefined);
   }
 

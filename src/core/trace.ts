@@ -1,5 +1,6 @@
 import { expand32 } from '../wire/packet-number.js';
 import type { Frame } from '../wire/types.js';
+import type { BlockedTimes } from './blocked-time.js';
 import type { CongestionController, RttView } from './types.js';
 
 /**
@@ -180,6 +181,19 @@ export class Tracer {
   /** transport:parameters_set, once, with what both sides announced and what is in force. */
   parametersSet(now: number, owner: 'local' | 'remote', params: Record<string, unknown>): void {
     this.emit(now, 'transport:parameters_set', { owner, ...params });
+  }
+
+  /**
+   * reliable_dgram:time_blocked (our own event, qlog allows extensions): once, when the sender
+   * is done, the totals `stats()` reports, so that a trace alone explains a slow transfer.
+   */
+  timeBlocked(now: number, t: BlockedTimes): void {
+    this.emit(now, 'reliable_dgram:time_blocked', {
+      congestion_window: t.timeBlockedByCongestion,
+      pacing: t.timeBlockedByPacing,
+      flow_control: t.timeBlockedByFlowControl,
+      application: t.timeAppLimited,
+    });
   }
 
   /** connectivity:mtu_updated (the largest datagram in force changed). */

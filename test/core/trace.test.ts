@@ -14,6 +14,7 @@ const NAMES = new Set([
   'recovery:congestion_state_updated',
   'recovery:loss_timer_updated',
   'connectivity:connection_state_updated',
+  'reliable_dgram:time_blocked',
 ]);
 
 function bulk(pair: Pair, bytes: number): void {
@@ -79,6 +80,15 @@ describe('trace events of the sans-IO engine', () => {
     // The lifecycle, in order.
     const states = ce.filter((e) => e.name === 'connectivity:connection_state_updated').map((e) => e.data['new']);
     expect(states).toEqual(['open', 'closing', 'draining', 'closed']);
+    // The sender's time blocked per cause, once, as stats() reports it.
+    expect(ce.filter((e) => e.name === 'reliable_dgram:time_blocked').map((e) => e.data)).toEqual([
+      {
+        congestion_window: a.timeBlockedByCongestion,
+        pacing: a.timeBlockedByPacing,
+        flow_control: a.timeBlockedByFlowControl,
+        application: a.timeAppLimited,
+      },
+    ]);
     // Metrics carry the qlog fields.
     const metrics = ce.filter((e) => e.name === 'recovery:metrics_updated');
     expect(metrics.some((e) => typeof e.data['smoothed_rtt'] === 'number' && typeof e.data['congestion_window'] === 'number')).toBe(true);

@@ -79,7 +79,7 @@ describe('qlogDir: one qlog file per connection', () => {
       let last = 0;
       for (const e of events) {
         expect(Object.keys(e).sort()).toEqual(['data', 'name', 'time']);
-        expect(e.name).toMatch(/^(transport|recovery|connectivity):[a-z_]+$/);
+        expect(e.name).toMatch(/^(transport|recovery|connectivity|reliable_dgram):[a-z_]+$/);
         expect(e.time).toBeGreaterThanOrEqual(last);
         last = e.time;
       }
