@@ -195,11 +195,6 @@ export class Tracer {
       application: t.timeAppLimited,
     });
   }
-
-  /** connectivity:mtu_updated (the largest datagram in force changed). */
-  mtuUpdated(now: number, oldSize: number, newSize: number, done: boolean): void {
-    this.emit(now, 'connectivity:mtu_updated', { old: oldSize, new: newSize, done });
-  }
 }
 
 /** Tracer for a sink, or null (no tracing): what the modules hold. */

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { TraceEvent } from '../../src/core/trace.js';
 import { TraceRecorder } from '../../src/testing/trace-recorder.js';
@@ -112,6 +113,41 @@ describe('trace events of the sans-IO engine', () => {
     expect(on.a.stats()).toEqual(off.a.stats());
     expect(on.b.stats()).toEqual(off.b.stats());
     expect(on.now).toBe(off.now);
+  });
+
+  it('over arbitrary lossy, reordering, duplicating, corrupting links the trace agrees with stats() (40 schedules)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer(),
+        fc.record({
+          delay: fc.integer({ min: 1, max: 40 }),
+          loss: fc.double({ min: 0, max: 0.3, noNaN: true }),
+          duplicate: fc.double({ min: 0, max: 0.1, noNaN: true }),
+          reorder: fc.double({ min: 0, max: 0.2, noNaN: true }),
+          corrupt: fc.double({ min: 0, max: 0.05, noNaN: true }),
+        }),
+        fc.integer({ min: 1, max: 200_000 }),
+        (seed, link, bytes) => {
+          const rec = new TraceRecorder();
+          const pair = new Pair({ seed, link, config: { idleTimeout: 0, keepAliveInterval: 0 }, trace: rec });
+          pair.a.send(new Uint8Array(bytes));
+          pair.b.send(new Uint8Array(bytes >> 1));
+          pair.runUntil(() => pair.sides[1].deliveredBytes >= bytes && pair.sides[0].deliveredBytes >= bytes >> 1, 600_000);
+          for (const [i, core] of [pair.a, pair.b].entries()) {
+            const s = core.stats();
+            const ev = rec.traces[i]!.events;
+            expect(count(ev, 'transport:packet_sent')).toBe(s.packetsSent);
+            expect(count(ev, 'transport:packet_received')).toBe(s.packetsReceived);
+            expect(count(ev, 'recovery:packet_lost')).toBe(s.packetsLost);
+            expect(count(ev, 'recovery:loss_timer_updated')).toBe(s.ptoCount);
+            const drops = ev.filter((e) => e.name === 'transport:packet_dropped');
+            expect(drops.filter((e) => e.data['trigger'] === 'checksum').length).toBe(s.checksumFailures);
+            expect(drops.filter((e) => e.data['trigger'] === 'header_parse_error' || e.data['trigger'] === 'unexpected_packet').length).toBe(s.malformedDropped);
+          }
+        },
+      ),
+      { seed: 1616, numRuns: 40 },
+    );
   });
 
   it('reports the congestion controller state as it moves (NewReno: slow start → recovery → avoidance)', () => {
