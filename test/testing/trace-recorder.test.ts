@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dumpTraceOnFailure, TraceRecorder } from '../../src/testing/index.js';
+import { createEndpoint, type Connection } from '../../src/index.js';
+import { dumpTraceOnFailure, Rng, SimNetwork, TraceRecorder } from '../../src/testing/index.js';
 import { Pair } from '../helpers/pair.js';
 
 let dir = '';
@@ -50,6 +51,31 @@ describe('dumpTraceOnFailure', () => {
     }
     // The sender's trace shows the losses the run went through.
     expect(readFileSync(paths.find((p) => p.includes('demo-client-'))!, 'utf8')).toContain('recovery:packet_lost');
+  });
+
+  it('records endpoints in a SimNetwork through the trace option (both sides, one trace per connection)', async () => {
+    const recorder = new TraceRecorder();
+    const net = new SimNetwork({ seed: 3, impairment: { delay: 5, loss: 0.1 } });
+    const rng = new Rng(3);
+    const randomBytes = (n: number): Uint8Array => rng.bytes(n);
+    const trace = recorder.endpointTrace;
+    const server = await createEndpoint({ socket: net.socket('10.0.0.2', 4433), clock: net.clock, randomBytes, trace });
+    const client = await createEndpoint({ socket: net.socket('10.0.0.1'), clock: net.clock, randomBytes, trace });
+    let got = 0;
+    server.on('connection', (c: Connection) => c.on('message', () => got++));
+    let conn: Connection | undefined;
+    void client.connect(4433, '10.0.0.2').then((c) => (conn = c));
+    expect(await net.runUntilAsync(() => conn !== undefined, 10_000)).toBe(true);
+    for (let i = 0; i < 20; i++) conn!.send(`m${i}`);
+    expect(await net.runUntilAsync(() => got === 20, 30_000)).toBe(true);
+    expect(recorder.traces.map((t) => t.info.role).sort()).toEqual(['client', 'server']);
+    expect(recorder.count('transport:packet_sent')).toBe(conn!.stats().packetsSent + server.connections[0]!.stats().packetsSent);
+    const paths = recorder.dump(join(dir, 'endpoints'), 'sim');
+    expect(paths.map((p) => p.replace(/.*\//, '').replace(/-[0-9a-f]{16}/, ''))).toEqual(
+      recorder.traces.map((t) => `sim-${t.info.role}.sqlog`),
+    );
+    client.destroy();
+    server.destroy();
   });
 
   it('runs once, untraced, when nothing fails; async runs are handled too', async () => {
