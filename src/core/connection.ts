@@ -20,7 +20,7 @@ import {
   resetErrorCode,
   type ConnectionState,
 } from './state.js';
-import { receivedFrames, tracerFor, type TraceSink, type Tracer } from './trace.js';
+import { tracerFor, type TraceSink, type Tracer } from './trace.js';
 import type { CloseError, ConnectionStats, CoreConfig, CoreEvent, Delivery } from './types.js';
 
 export { ResetCode, type ConnectionState } from './state.js';
@@ -133,21 +133,7 @@ export class ConnectionCore {
     this.idleTimeout = effectiveIdleTimeout(config.idleTimeout, remote.idleTimeout);
     this.keepAliveInterval = keepAliveInterval(config.keepAliveInterval, this.idleTimeout);
     this.lastReceivedAt = options.now;
-    if (trace !== null) {
-      trace.parametersSet(options.now, 'local', {
-        max_udp_payload_size: local.maxDatagramSize,
-        max_idle_timeout: local.idleTimeout,
-        initial_window_fragments: local.initialWindow,
-        congestion_controller: this.recovery.cc.name,
-      });
-      trace.parametersSet(options.now, 'remote', {
-        max_udp_payload_size: remote.maxDatagramSize,
-        max_idle_timeout: remote.idleTimeout,
-        initial_window_fragments: remote.initialWindow,
-      });
-      trace.connectionState(options.now, 'none', 'open');
-      trace.metrics(options.now, this.recovery);
-    }
+    if (trace !== null) trace.connectionStarted(options.now, local, remote, this.recovery);
   }
 
   /** The receive window (in fragments) to announce for a given receive window in bytes. */
@@ -246,10 +232,7 @@ export class ConnectionCore {
     }
     this.counters.packetsReceived++;
     this.counters.bytesReceived += datagram.length;
-    if (this.trace !== null) {
-      const frames = receivedFrames(packet.frames, this.recovery.packetNumbers.largestSent);
-      this.trace.packetReceived(now, this.acks.lastPacketNumber, datagram.length, frames);
-    }
+    if (this.trace !== null) this.trace.packetReceived(now, this.acks.lastPacketNumber, datagram.length, packet.frames, this.recovery.packetNumbers.largestSent);
     this.lastReceivedAt = now;
     if (this._state === 'draining') this.drainUntil = now + drainPeriod(this.recovery.basePto());
 

@@ -1,5 +1,5 @@
 import { expand32 } from '../wire/packet-number.js';
-import type { Frame } from '../wire/types.js';
+import type { Frame, TransportParams } from '../wire/types.js';
 import type { BlockedTimes } from './blocked-time.js';
 import type { CongestionController, RttView } from './types.js';
 
@@ -112,12 +112,12 @@ export class Tracer {
     });
   }
 
-  /** transport:packet_received. `frames` is already summarised by the caller. */
-  packetReceived(now: number, pn: number, size: number, frames: Record<string, unknown>[]): void {
+  /** transport:packet_received; ACK ranges are expanded against `largestSent` (ours). */
+  packetReceived(now: number, pn: number, size: number, frames: readonly Frame[], largestSent: number): void {
     this.emit(now, 'transport:packet_received', {
       header: { packet_type: PACKET_TYPE, packet_number: pn },
       raw: { length: size },
-      frames,
+      frames: receivedFrames(frames, largestSent),
     });
   }
 
@@ -178,9 +178,22 @@ export class Tracer {
     this.emit(now, 'connectivity:connection_state_updated', data);
   }
 
-  /** transport:parameters_set, once, with what both sides announced and what is in force. */
-  parametersSet(now: number, owner: 'local' | 'remote', params: Record<string, unknown>): void {
-    this.emit(now, 'transport:parameters_set', { owner, ...params });
+  /**
+   * A new connection: transport:parameters_set for both sides' announced parameters, the
+   * state it starts in, and the starting metrics.
+   */
+  connectionStarted(now: number, local: TransportParams, remote: TransportParams, r: RecoveryView): void {
+    for (const [owner, p] of [['local', local], ['remote', remote]] as const) {
+      this.emit(now, 'transport:parameters_set', {
+        owner,
+        max_udp_payload_size: p.maxDatagramSize,
+        max_idle_timeout: p.idleTimeout,
+        initial_window_fragments: p.initialWindow,
+        ...(owner === 'local' ? { congestion_controller: r.cc.name } : {}),
+      });
+    }
+    this.connectionState(now, 'none', 'open');
+    this.metrics(now, r);
   }
 
   /**
