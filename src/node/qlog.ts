@@ -174,7 +174,15 @@ export class TraceOutput implements TraceTarget {
     private readonly maxBuffered = DEFAULT_MAX_BUFFERED,
   ) {
     const cb = callback;
-    this.endpoint = cb ? (event) => cb(event, null) : null;
+    this.endpoint = cb
+      ? (event) => {
+          try {
+            cb(event, null);
+          } catch {
+            // The user's callback must not break the endpoint.
+          }
+        }
+      : null;
   }
 
   connection(info: TracedConnection): TraceSink | null {
