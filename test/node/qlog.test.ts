@@ -93,6 +93,32 @@ describe('qlogDir: one qlog file per connection', () => {
     expect(stats.client.packetsLost).toBeGreaterThan(10);
   });
 
+  it('real sockets on 127.0.0.1: both endpoints write their files, complete once close() resolved', async () => {
+    const dir = tempDir();
+    const server = await createEndpoint({ host: '127.0.0.1', qlogDir: dir });
+    const client = await createEndpoint({ host: '127.0.0.1', qlogDir: join(dir, 'nested', 'client') });
+    let got = 0;
+    const done = new Promise<void>((resolve) => {
+      server.on('connection', (c: Connection) =>
+        c.on('message', (m: Buffer) => {
+          got += m.length;
+          if (got >= 200_000) resolve();
+        }),
+      );
+    });
+    const conn = await client.connect(server.address().port, '127.0.0.1');
+    conn.send(Buffer.alloc(200_000, 3));
+    await done;
+    const sent = conn.stats().packetsSent;
+    await Promise.all([client.close(), server.close()]);
+    const clientFiles = readdirSync(join(dir, 'nested', 'client'));
+    expect(clientFiles).toHaveLength(1);
+    const events = parseJsonSeq(readFileSync(join(dir, 'nested', 'client', clientFiles[0]!), 'utf8')).slice(1) as unknown as QlogEvent[];
+    expect(events.filter((e) => e.name === 'transport:packet_sent').length).toBeGreaterThanOrEqual(sent);
+    expect(events.at(-1)).toMatchObject({ name: 'connectivity:connection_state_updated', data: { new: 'closed' } });
+    expect(readdirSync(dir).filter((f) => f.startsWith('server-'))).toHaveLength(1);
+  });
+
   it('the trace option hands every event to a callback, with the connection it belongs to', async () => {
     const net = new SimNetwork({ seed: 9, impairment: { delay: 5 } });
     const rng = new Rng(9);
