@@ -14,12 +14,14 @@ import {
   type Frame,
   type TransportParams,
 } from '../wire/types.js';
-import { resolveCoreConfig } from './config.js';
+import { announcedMaxMessageSize, announcedWindow, resolveCoreConfig } from './config.js';
+import type { BufferBudget } from './buffer-budget.js';
 import { createCongestionController } from './congestion/index.js';
 import { Deque } from './deque.js';
 import { Pacer } from './pacer.js';
 import { sharedSlab } from './slab.js';
 import { ReceiveBuffer } from './receive-buffer.js';
+import { chargeOf, detach, OBJECT_OVERHEAD } from './retention.js';
 import { ReceivedPackets } from './received-packets.js';
 import { GRANULARITY, RttEstimator } from './rtt.js';
 import { PacketState, SentPackets, type SentFragment, type SentPacket } from './sent-packets.js';
@@ -79,6 +81,8 @@ export interface ConnectionCoreOptions {
   remoteParams: TransportParams;
   config?: Partial<CoreConfig>;
   now: number;
+  /** The endpoint's shared byte budget (maxBufferedBytes); none: only receiveWindow applies. */
+  budget?: BufferBudget;
 }
 
 interface QueuedMessage {
@@ -138,6 +142,18 @@ export class ConnectionCore {
   private readonly receiveBuffer: ReceiveBuffer;
   /** Created on the first fragmented unreliable message: most connections never need it. */
   private unreliableIn: UnreliableReassembly | null = null;
+  /** Bytes of delivered unreliable messages the application has not released yet. */
+  private unreliableHeld = 0;
+  /** Unreliable messages dropped because the unreliable budget was full. */
+  private unreliableOverflow = 0;
+  /** Largest message the peer may send us (announced) / we may send it. */
+  private readonly maxIncomingMessage: number;
+  private readonly maxOutgoingMessage: number;
+  /** Largest datagram we accept (announced): larger ones never reach the engine. */
+  private readonly localMaxDatagram: number;
+  private readonly budget: BufferBudget | null;
+  /** `retainedBytes` as last added to the budget. */
+  private budgetReported = 0;
   private ackElicitingSinceAck = 0;
   private ackDeadline = Infinity;
   private ackNow = false;
@@ -195,6 +211,7 @@ export class ConnectionCore {
     messagesReceived: 0,
     bytesDelivered: 0,
     ptoCount: 0,
+    packetsDeferred: 0,
   };
 
   constructor(options: ConnectionCoreOptions) {
@@ -218,13 +235,22 @@ export class ConnectionCore {
     this.nextTsn = local.initialTsn;
     this.peerMaxTsn = local.initialTsn - 1 + remote.initialWindow;
 
+    // Largest message each side accepts: what it announced (§4.1), else (a peer that predates
+    // the parameter) our own limit alone.
+    this.maxIncomingMessage = local.maxMessageSize ?? ConnectionCore.incomingMessageLimit(config);
+    this.maxOutgoingMessage = Math.min(config.maxMessageSize, remote.maxMessageSize ?? Infinity);
+    this.localMaxDatagram = local.maxDatagramSize || config.maxDatagramSize;
+    this.budget = options.budget ?? null;
+
     this.received = new ReceivedPackets(remote.initialPacketNumber, MAX_ACK_RANGES);
-    this.receiveBuffer = new ReceiveBuffer(
-      remote.initialTsn,
-      local.initialWindow,
-      (data, delivery, credit) => this.deliver(data, delivery, credit),
-      config.maxMessageSize,
-    );
+    this.receiveBuffer = new ReceiveBuffer({
+      initialTsn: remote.initialTsn,
+      windowBytes: config.receiveWindow,
+      maxSlots: local.initialWindow,
+      maxDatagramSize: this.localMaxDatagram,
+      maxMessageSize: this.maxIncomingMessage,
+      deliver: (data, delivery, credit) => this.deliver(data, delivery, credit),
+    });
     this.advertisedMaxTsn = this.receiveBuffer.maxTsn;
 
     this.rtt = new RttEstimator(config.initialRtt);
@@ -243,10 +269,30 @@ export class ConnectionCore {
     this.lastSentAt = options.now;
   }
 
-  /** The receive window (in fragments) to announce for a given receive window in bytes. */
+  /**
+   * The receive window (in TSNs) to announce for a receive window in bytes: each TSN may cost a
+   * whole datagram of `maxDatagramSize` plus bookkeeping (ReceiveBuffer.slotCost).
+   */
   static windowFragments(receiveWindow: number, maxDatagramSize: number): number {
-    const payload = maxDatagramSize - DATA_OVERHEAD - DATA_FRAME_HEADER_SIZE;
-    return Math.max(16, Math.min(0x4000_0000, Math.floor(receiveWindow / payload)));
+    return announcedWindow({ ...resolveCoreConfig(undefined), receiveWindow, maxDatagramSize });
+  }
+
+  /**
+   * The largest message to announce (transport parameter maxMessageSize): the configured one,
+   * but never more than the receive window, which must be able to hold a whole message.
+   */
+  static incomingMessageLimit(config: Partial<CoreConfig>): number {
+    return announcedMaxMessageSize(resolveCoreConfig(config));
+  }
+
+  /** Largest message `send()` accepts: ours, and the peer's announced limit when it gave one. */
+  get maxMessageSize(): number {
+    return this.maxOutgoingMessage;
+  }
+
+  /** Bytes the peer's data holds in this connection now (reliable and unreliable). */
+  get retainedBytes(): number {
+    return this.receiveBuffer.retained + (this.unreliableIn?.retained ?? 0) + this.unreliableHeld;
   }
 
   get state(): ConnectionState {
@@ -265,10 +311,12 @@ export class ConnectionCore {
     if (this._state !== 'open' || this.closeRequested) {
       throw rdError('ERR_CONNECTION_CLOSED', 'the connection is closing or closed');
     }
-    if (data.length > this.config.maxMessageSize) {
+    if (data.length > this.maxOutgoingMessage) {
       throw rdError(
         'ERR_MESSAGE_TOO_LARGE',
-        `message of ${data.length} bytes exceeds maxMessageSize (${this.config.maxMessageSize})`,
+        this.maxOutgoingMessage < this.config.maxMessageSize
+          ? `message of ${data.length} bytes exceeds the peer's maxMessageSize (${this.maxOutgoingMessage})`
+          : `message of ${data.length} bytes exceeds maxMessageSize (${this.config.maxMessageSize})`,
       );
     }
     this.counters.messagesSent++;
@@ -286,14 +334,23 @@ export class ConnectionCore {
     }
   }
 
-  /** The application consumed a message: give its receive-window credit back to the peer. */
-  release(credit: number): void {
+  /**
+   * The application consumed (or dropped) a message: give back the bytes it held, the `credit`
+   * of its 'message' event. For reliable messages that reopens the peer's window.
+   */
+  release(credit: number, delivery: Delivery = 'ordered'): void {
     if (credit <= 0) return;
+    if (delivery === 'unreliable') {
+      this.unreliableHeld = Math.max(0, this.unreliableHeld - credit);
+      if (this.budget !== null) this.syncBudget();
+      return;
+    }
     const before = this.receiveBuffer.maxTsn;
     this.receiveBuffer.release(credit);
+    if (this.budget !== null) this.syncBudget();
     // Announce a reopened window promptly: the sender may be blocked on it.
     const opened = this.receiveBuffer.maxTsn - this.advertisedMaxTsn;
-    if (this.receiveBuffer.maxTsn > before && opened >= this.receiveBuffer.windowFragments / 4) {
+    if (this.receiveBuffer.maxTsn > before && opened >= this.receiveBuffer.maxSlotsAnnounced / 4) {
       this.ackNow = true;
     }
   }
@@ -346,6 +403,14 @@ export class ConnectionCore {
     }
     const previousLargest = this.received.largest;
     const pn = expand32(packet.packetNumber, previousLargest + 1);
+    if (this.budget !== null && this.overBudget(packet.frames, datagram.length, pn)) {
+      // Not processed, not acknowledged: the peer retransmits the data once the budget has room.
+      // The peer is alive, though: its retransmissions must not let the connection idle out.
+      this.counters.packetsDeferred++;
+      this.budget.deferred++;
+      this.lastReceivedAt = now;
+      return;
+    }
     if (!this.received.insert(pn)) {
       this.counters.duplicatesDropped++;
       return;
@@ -371,6 +436,25 @@ export class ConnectionCore {
       if (outOfOrder || this.ackElicitingSinceAck >= this.config.ackEveryPackets) this.ackNow = true;
       else if (this.ackDeadline === Infinity) this.ackDeadline = now + this.config.maxAckDelay;
     }
+    if (this.budget !== null) this.syncBudget();
+  }
+
+  /** A packet with data the endpoint's budget has no room for (BufferBudget). */
+  private overBudget(frames: readonly Frame[], size: number, pn: number): boolean {
+    let dataFrames = 0;
+    for (let i = 0; i < frames.length; i++) {
+      const t = frames[i]!.type;
+      if (t === 'data' || t === 'unreliable') dataFrames++;
+    }
+    if (dataFrames === 0 || this.received.has(pn)) return false;
+    return !this.budget!.admits(this.budgetReported, size + dataFrames * OBJECT_OVERHEAD);
+  }
+
+  /** Tell the endpoint's budget what this connection holds now (nothing once closed). */
+  private syncBudget(): void {
+    const now = this._state === 'closed' ? 0 : this.retainedBytes;
+    this.budget!.used += now - this.budgetReported;
+    this.budgetReported = now;
   }
 
   handleTimeout(now: number): void {
@@ -496,7 +580,8 @@ export class ConnectionCore {
       bytesInFlight: this.bytesInFlight,
       congestionController: this.cc.name,
       ...this.counters,
-      unreliableDropped: this.unreliableIn?.dropped ?? 0,
+      unreliableDropped: (this.unreliableIn?.dropped ?? 0) + this.unreliableOverflow,
+      retainedBytes: this.retainedBytes,
     };
   }
 
@@ -550,16 +635,9 @@ export class ConnectionCore {
         else if (result === 'malformed') this.protocolViolation(now, 'message framing broken (or longer than maxMessageSize)');
         return;
       }
-      case 'unreliable': {
-        if (frame.count === 1) {
-          this.deliver(frame.payload, 'unreliable', 0);
-          return;
-        }
-        this.unreliableIn ??= new UnreliableReassembly(this.config.maxUnreliableReassembly);
-        const message = this.unreliableIn.add(frame.messageId, frame.index, frame.count, frame.payload);
-        if (message) this.deliver(message, 'unreliable', 0);
+      case 'unreliable':
+        this.onUnreliable(frame.messageId, frame.index, frame.count, frame.payload);
         return;
-      }
       case 'close':
         this.ackNow = true;
         if (!this.peerClosed) {
@@ -578,6 +656,37 @@ export class ConnectionCore {
         });
         return;
     }
+  }
+
+  /**
+   * Unreliable data shares one byte budget, `maxUnreliableReassembly`: the reassembly of
+   * incomplete messages plus delivered messages the application has not taken yet. The shell
+   * drops its oldest unread ones first (src/node/inbox.ts); what still does not fit is dropped
+   * here, newest first, and counted.
+   */
+  private onUnreliable(messageId: number, index: number, count: number, payload: Uint8Array): void {
+    const budget = this.config.maxUnreliableReassembly;
+    if (count === 1) {
+      const kept = detach(payload, this.localMaxDatagram);
+      const charge = chargeOf(kept);
+      if (this.unreliableHeld + (this.unreliableIn?.retained ?? 0) + charge > budget) {
+        this.unreliableOverflow++;
+        return;
+      }
+      this.unreliableHeld += charge;
+      this.deliver(kept, 'unreliable', charge);
+      return;
+    }
+    this.unreliableIn ??= new UnreliableReassembly(() => Math.max(0, budget - this.unreliableHeld), this.localMaxDatagram);
+    const message = this.unreliableIn.add(messageId, index, count, payload);
+    if (message === null) return;
+    const charge = UnreliableReassembly.chargeOfMessage(message);
+    if (this.unreliableHeld + charge > budget) {
+      this.unreliableOverflow++;
+      return;
+    }
+    this.unreliableHeld += charge;
+    this.deliver(message, 'unreliable', charge);
   }
 
   private deliver(data: Uint8Array, delivery: Delivery, credit: number): void {
@@ -1130,6 +1239,7 @@ export class ConnectionCore {
     void now;
     if (this._state === 'closed') return;
     this._state = 'closed';
+    if (this.budget !== null) this.syncBudget();
     this.closeError = error;
     this.events.push(error ? { type: 'closed', error } : { type: 'closed' });
   }

@@ -16,6 +16,8 @@ import {
   type TransportParams,
   type VersionNegotiationPacket,
 } from '../wire/index.js';
+import { announcedMaxMessageSize, announcedWindow, resolveCoreConfig } from './config.js';
+import { BufferBudget } from './buffer-budget.js';
 import { CookieJar, resetTokenFor, tokensEqual } from './cookie.js';
 import { DeadlineHeap, type TimerEntry } from './endpoint-timers.js';
 import {
@@ -35,8 +37,6 @@ export * from './endpoint-types.js';
 const STATELESS_RESET_SIZE = 10 + RESET_TOKEN_SIZE + 4;
 /** Smallest maxDatagramSize a peer may announce (every INITIAL is at least this big). */
 const MIN_PEER_DATAGRAM_SIZE = MIN_INITIAL_SIZE;
-/** Bytes of a DATA packet and DATA frame header around a fragment's payload. */
-const FRAGMENT_OVERHEAD = 18 + 7;
 /** At most this many addresses are remembered for stateless-reset rate limiting. */
 const RESET_LIMITER_CAPACITY = 4096;
 
@@ -66,6 +66,8 @@ export interface EndpointCoreConfig {
   statelessResetInterval: number;
   /** RETRYs a client follows per connect. */
   maxRetries: number;
+  /** Bytes all connections together may hold for their peers (see BufferBudget). Default: no limit. */
+  maxBufferedBytes?: number;
   /** Key for stateless-reset tokens (≥16 bytes). Keep it across restarts so peers learn of them. */
   resetKey?: Uint8Array;
 }
@@ -167,6 +169,10 @@ export class EndpointCore {
   private readonly createConnection: ConnectionCoreFactory;
   private readonly resetKey: Uint8Array;
   private readonly cookies: CookieJar;
+  /** Bytes all connections hold for their peers (maxBufferedBytes). */
+  private readonly budget: BufferBudget;
+  /** Largest datagram this endpoint announces and accepts. */
+  private readonly maxDatagramSize: number;
   private readonly heap = new DeadlineHeap<Timed>();
   private readonly housekeeping: Housekeeping = { kind: 'housekeeping', heapIndex: -1, heapDeadline: 0 };
 
@@ -195,7 +201,10 @@ export class EndpointCore {
   /** The latest `now` seen; retirement happens while draining events, which take no `now`. */
   private lastNow = 0;
   private closing = false;
-  private readonly counters: Omit<EndpointStats, 'connections' | 'drainingConnections' | 'pendingConnects' | 'dropped' | 'droppedTotal'> = {
+  private readonly counters: Omit<
+    EndpointStats,
+    'connections' | 'drainingConnections' | 'pendingConnects' | 'dropped' | 'droppedTotal' | 'bufferedBytes' | 'packetsDeferred'
+  > = {
     datagramsReceived: 0,
     bytesReceived: 0,
     datagramsSent: 0,
@@ -219,6 +228,8 @@ export class EndpointCore {
     this.createConnection = options.createConnection;
     this.resetKey = options.config.resetKey ?? this.randomBytes(32);
     this.lastNow = options.now;
+    this.budget = new BufferBudget(options.config.maxBufferedBytes ?? Infinity);
+    this.maxDatagramSize = resolveCoreConfig(options.config.core).maxDatagramSize;
     this.cookies = new CookieJar({
       randomBytes: this.randomBytes,
       rotationMs: options.config.cookieRotation,
@@ -258,6 +269,8 @@ export class EndpointCore {
       ...this.counters,
       dropped: { ...this.dropped },
       droppedTotal,
+      bufferedBytes: this.budget.used,
+      packetsDeferred: this.budget.deferred,
     };
   }
 
@@ -448,6 +461,9 @@ export class EndpointCore {
   }
 
   private routeData(now: number, datagram: Uint8Array, cid: bigint, address: string, port: number): void {
+    // We announced this limit: a peer that sends more is broken or hostile, and a fragment of a
+    // large datagram would keep the whole datagram alive (docs/protocol.md §2.4).
+    if (datagram.length > this.maxDatagramSize) return this.drop('oversize');
     const target = this.byCid.get(cid);
     if (target?.kind === 'connection') {
       // The engine checks the CRC and counts what it drops.
@@ -529,6 +545,7 @@ export class EndpointCore {
       remoteParams: copyParams(packet.params),
       config: this.coreConfig(),
       now,
+      budget: this.budget,
     });
     const c = new EndpointConnection(
       this.nextId++,
@@ -618,6 +635,7 @@ export class EndpointCore {
       remoteParams: copyParams(packet.params),
       config: this.coreConfig(),
       now,
+      budget: this.budget,
     });
     const c = new EndpointConnection(
       attempt.id,
@@ -709,6 +727,7 @@ export class EndpointCore {
     this.byCid.set(c.localCid, c);
     this.byPeer.set(c.peerKey, c);
     this.connections.add(c);
+    this.budget.connections++;
   }
 
   /** After a connection's transmits are drained: collect its events and move its deadline. */
@@ -750,7 +769,7 @@ export class EndpointCore {
   private forget(c: EndpointConnection): void {
     c.closed = true;
     this.heap.remove(c);
-    this.connections.delete(c);
+    if (this.connections.delete(c)) this.budget.connections--;
     if (this.byCid.get(c.localCid) === c) this.byCid.delete(c.localCid);
     const key = c.peerKey;
     if (this.byPeer.get(key) === c) this.byPeer.delete(key);
@@ -829,16 +848,15 @@ export class EndpointCore {
   }
 
   private localParams(cid: bigint): TransportParams {
-    const maxDatagramSize = this.config.core.maxDatagramSize ?? 1200;
-    const receiveWindow = this.config.core.receiveWindow ?? 4 * 1024 * 1024;
+    const core = resolveCoreConfig(this.config.core);
     return {
-      maxDatagramSize,
-      // Same rule as ConnectionCore.windowFragments (its receive buffer uses this value).
-      initialWindow: Math.max(16, Math.min(0x4000_0000, Math.floor(receiveWindow / (maxDatagramSize - FRAGMENT_OVERHEAD)))),
-      idleTimeout: this.config.core.idleTimeout ?? 30_000,
+      maxDatagramSize: core.maxDatagramSize,
+      initialWindow: announcedWindow(core),
+      idleTimeout: core.idleTimeout,
       initialPacketNumber: this.u32(),
       initialTsn: this.u32(),
       resetToken: resetTokenFor(this.resetKey, cid),
+      maxMessageSize: announcedMaxMessageSize(core),
     };
   }
 

@@ -47,6 +47,8 @@ export interface ConnectionHost {
   readonly maxQueuedBytes: number;
   readonly maxMessageSize: number;
   readonly maxQueuedUnreliable: number;
+  /** Bytes of unread unreliable messages kept before the oldest is dropped. */
+  readonly maxQueuedUnreliableBytes: number;
 }
 
 const DELIVERIES: readonly Delivery[] = ['ordered', 'unordered', 'unreliable'];
@@ -72,6 +74,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private readonly waiters: { resolve: (r: IteratorResult<Buffer>) => void; reject: (e: unknown) => void }[] = [];
   private readonly closeWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   private needDrain = false;
+  /** Largest message refused with ERR_SEND_QUEUE_FULL since the last 'drain' (0: none). */
+  private refusedBytes = 0;
   private peerEnded = false;
   private deliveryScheduled = false;
   /** Set once the engine reported `closed`. */
@@ -87,7 +91,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     readonly record: EndpointConnection,
   ) {
     super();
-    this.inbox = new Inbox(host.maxQueuedUnreliable);
+    this.inbox = new Inbox(host.maxQueuedUnreliable, host.maxQueuedUnreliableBytes, (item) => {
+      if (!this.finished) this.record.core.release(item.credit, 'unreliable');
+    });
   }
 
   get remoteAddress(): string {
@@ -130,11 +136,21 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (this.finished || this.destroyed || this.record.core.state !== 'open') {
       throw rdError('ERR_CONNECTION_CLOSED', 'the connection is closing or closed');
     }
-    if (bytes.length > this.host.maxMessageSize) {
-      throw rdError('ERR_MESSAGE_TOO_LARGE', `message of ${bytes.length} bytes exceeds maxMessageSize ${this.host.maxMessageSize}`);
+    // Ours, or the peer's announced limit when that is smaller: refused here, not by a RESET.
+    const maxMessageSize = this.record.core.maxMessageSize;
+    if (bytes.length > maxMessageSize) {
+      const whose = maxMessageSize < this.host.maxMessageSize ? "the peer's maxMessageSize" : 'maxMessageSize';
+      throw rdError('ERR_MESSAGE_TOO_LARGE', `message of ${bytes.length} bytes exceeds ${whose} ${maxMessageSize}`);
     }
     const queued = this.record.core.bufferedAmount;
     if (queued > 0 && queued + bytes.length > this.host.maxQueuedBytes) {
+      // 'drain' follows once this message would fit (maxMessageSize ≤ maxQueuedBytes, so an
+      // empty queue always has room for it).
+      this.refusedBytes = Math.max(this.refusedBytes, bytes.length);
+      if (!this.needDrain) {
+        this.needDrain = true;
+        this.host.watchDrain(this);
+      }
       throw rdError(
         'ERR_SEND_QUEUE_FULL',
         `send queue full: ${queued} bytes waiting, limit maxQueuedBytes ${this.host.maxQueuedBytes}; wait for 'drain'`,
@@ -305,8 +321,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       this.needDrain = false;
       return false;
     }
-    if (this.record.core.bufferedAmount >= this.host.highWaterMark) return true;
+    const queued = this.record.core.bufferedAmount;
+    if (queued >= this.host.highWaterMark) return true;
+    if (this.refusedBytes > 0 && queued > 0 && queued + this.refusedBytes > this.host.maxQueuedBytes) return true;
     this.needDrain = false;
+    this.refusedBytes = 0;
     this.emit('drain');
     return this.needDrain;
   }
@@ -368,7 +387,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     const item = this.inbox.shift();
     if (!item) return undefined;
     if (item.credit > 0 && !this.finished) {
-      this.record.core.release(item.credit);
+      this.record.core.release(item.credit, item.unreliable ? 'unreliable' : 'ordered');
       this.host.scheduleFlush(this.record);
     }
     return item.data;

@@ -1,0 +1,31 @@
+/**
+ * What a received payload costs to keep. A payload decoded from a datagram is a view into the
+ * datagram's buffer, and a view keeps its whole backing buffer alive: a 1-byte fragment cut
+ * from a 60 KB datagram holds 60 KB. Every buffer that keeps payloads past the datagram that
+ * carried them (receive buffer, unreliable reassembly, the inbox) counts them with these
+ * functions, so that their limits are limits on the memory actually held.
+ */
+
+/**
+ * Bytes charged per kept payload on top of its buffer: the typed-array view and the record
+ * around it. An estimate (V8 does not say), so that a flood of empty fragments is not free.
+ */
+export const OBJECT_OVERHEAD = 64;
+
+/**
+ * The payload to keep: the view itself when it is at least half of a backing buffer no larger
+ * than `maxBacking` (the common case, one full fragment per datagram: no copy), else a copy of
+ * just its bytes. Two kept views can then share one buffer at most, and no view keeps more
+ * than `maxBacking` bytes alive.
+ */
+export function detach(payload: Uint8Array, maxBacking: number): Uint8Array {
+  const backing = payload.buffer.byteLength;
+  if (backing <= maxBacking && payload.length * 2 >= backing) return payload;
+  // Uint8Array.prototype.slice copies (a Node Buffer's own slice() would not).
+  return Uint8Array.prototype.slice.call(payload);
+}
+
+/** Bytes a kept payload is charged: its backing buffer plus {@link OBJECT_OVERHEAD}. */
+export function chargeOf(payload: Uint8Array): number {
+  return payload.buffer.byteLength + OBJECT_OVERHEAD;
+}
