@@ -69,6 +69,14 @@ const BURST_INTERVAL = 2;
 /** RESET frame codes (docs/protocol.md). */
 export const ResetCode = { Abort: 0, ProtocolViolation: 1, FlowControl: 2, Internal: 3 } as const;
 
+/**
+ * The error both sides report for a RESET code (docs/protocol.md §18.3): the one that detected a
+ * violation (codes 1 and 2) and the one told about it.
+ */
+export function resetError(code: number): 'ERR_PROTOCOL_VIOLATION' | 'ERR_CONNECTION_RESET' {
+  return code === ResetCode.ProtocolViolation || code === ResetCode.FlowControl ? 'ERR_PROTOCOL_VIOLATION' : 'ERR_CONNECTION_RESET';
+}
+
 export type ConnectionState = 'open' | 'closing' | 'draining' | 'closed';
 
 export interface ConnectionCoreOptions {
@@ -372,7 +380,7 @@ export class ConnectionCore {
       return;
     }
     this.pendingReset = { code, reason };
-    const errorCode = code === ResetCode.ProtocolViolation ? 'ERR_PROTOCOL_VIOLATION' : 'ERR_CONNECTION_RESET';
+    const errorCode = resetError(code);
     this.finish(now, { code: errorCode, message: reason || 'connection aborted', initiator: 'local' });
   }
 
@@ -390,6 +398,12 @@ export class ConnectionCore {
 
   handleDatagram(now: number, datagram: Uint8Array): void {
     if (this._state === 'closed') return;
+    if (datagram.length > this.localMaxDatagram) {
+      // Larger than we announced (the endpoint drops these first, as `oversize`): a fragment of
+      // it could keep more alive than one TSN of credit allows.
+      this.counters.malformedDropped++;
+      return;
+    }
     const result = decodePacket(datagram);
     if (!result.ok) {
       if (result.reason === 'checksum') this.counters.checksumFailures++;
@@ -650,7 +664,7 @@ export class ConnectionCore {
         return;
       case 'reset':
         this.finish(now, {
-          code: frame.code === ResetCode.ProtocolViolation ? 'ERR_PROTOCOL_VIOLATION' : 'ERR_CONNECTION_RESET',
+          code: resetError(frame.code),
           message: frame.reason || 'connection reset by peer',
           initiator: 'remote',
         });
@@ -838,11 +852,26 @@ export class ConnectionCore {
     const lossDelay = Math.max(TIME_THRESHOLD * Math.max(this.rtt.latest, this.rtt.smoothed), GRANULARITY);
     let lostBytes = 0;
     let newestLostSentAt = -Infinity;
-    let oldestLostSentAt = Infinity;
+    // RFC 9002 §7.6: the longest period between two lost ack-eliciting packets, both sent after
+    // the first RTT sample, with nothing sent between them acknowledged (or still outstanding).
+    let runStart = NaN;
+    let longestRun = 0;
+    const sampled = this.firstRttSampleAt;
     const last = Math.min(this.sent.end - 1, this.largestAckedPn);
     for (let pn = this.sent.first; pn <= last; pn++) {
       const p = this.sent.get(pn);
-      if (p === null || p.state !== PacketState.Outstanding) continue;
+      if (p === null) continue;
+      if (p.state !== PacketState.Outstanding) {
+        if (p.state === PacketState.Lost) {
+          if (sampled >= 0 && p.sentAt > sampled) {
+            if (Number.isNaN(runStart)) runStart = p.sentAt;
+            longestRun = Math.max(longestRun, p.sentAt - runStart);
+          }
+        } else {
+          runStart = NaN; // acknowledged: the path delivered in between
+        }
+        continue;
+      }
       // Written as sentAt + lossDelay (not now − lossDelay) so that the loss timer computed below
       // is due exactly when this test passes, whatever the floating-point rounding.
       if (p.sentAt + lossDelay <= now || this.largestAckedPn >= p.pn + PACKET_THRESHOLD) {
@@ -852,20 +881,21 @@ export class ConnectionCore {
           this.bytesInFlight -= p.size;
           lostBytes += p.size;
           newestLostSentAt = Math.max(newestLostSentAt, p.sentAt);
-          oldestLostSentAt = Math.min(oldestLostSentAt, p.sentAt);
+        }
+        if (sampled >= 0 && p.sentAt > sampled) {
+          if (Number.isNaN(runStart)) runStart = p.sentAt;
+          longestRun = Math.max(longestRun, p.sentAt - runStart);
         }
         this.requeueContent(p);
       } else {
         this.lossTime = Math.min(this.lossTime, p.sentAt + lossDelay);
+        runStart = NaN;
       }
     }
     if (lostBytes > 0) {
-      // RFC 9002 §7.6, simplified: losses spanning 3 PTOs after the first RTT sample.
+      // RFC 9002 §7.6.1: persistent congestion duration = PTO without backoff × 3.
       const persistent =
-        this.firstRttSampleAt >= 0 &&
-        oldestLostSentAt > this.firstRttSampleAt &&
-        newestLostSentAt - oldestLostSentAt >
-          this.rtt.pto(this.config.maxAckDelay, this.config.minPto) * PERSISTENT_CONGESTION_THRESHOLD;
+        longestRun > this.rtt.pto(this.config.maxAckDelay, this.config.minPto) * PERSISTENT_CONGESTION_THRESHOLD;
       this.cc.onCongestionEvent(now, newestLostSentAt, lostBytes, persistent);
     }
     this.sent.trim();

@@ -500,6 +500,8 @@ export class EndpointCore {
 
   private onInitial(now: number, packet: InitialPacket, address: string, port: number): void {
     const clientCid = packet.scid;
+    // CID 0 is never chosen (§8): such an INITIAL gets no answer at all.
+    if (clientCid === 0n) return this.drop('bad-params');
     const key = peerKey(address, port, clientCid);
     if (packet.cookie.length === 0) return this.sendRetry(now, clientCid, address, port);
     const check = this.cookies.check(now, address, port, clientCid, packet.cookie);
@@ -617,8 +619,11 @@ export class EndpointCore {
   private onAccept(now: number, packet: AcceptPacket, address: string, port: number): void {
     const attempt = this.attemptFor(packet.dcid, address, port);
     if (!attempt) return this.drop('unexpected');
-    if (!this.validParams(packet.params)) {
+    if (!this.validParams(packet.params) || packet.scid === 0n) {
       this.drop('bad-params');
+      // Tell the server, whose connection would otherwise wait for its idle timeout: one RESET
+      // (code 1) in the first DATA packet we would have sent (docs/protocol.md §4).
+      if (packet.scid !== 0n) this.queue(this.encodeReset(packet.scid, attempt.params.initialPacketNumber, 'invalid transport parameters'), address, port);
       return this.failAttempt(attempt, { code: 'ERR_PROTOCOL_VIOLATION', message: 'server sent invalid transport parameters' });
     }
     const key = peerKey(address, port, packet.scid);
@@ -708,6 +713,11 @@ export class EndpointCore {
     this.attempts.delete(attempt.id);
     if (this.byCid.get(attempt.cid) === attempt) this.byCid.delete(attempt.cid);
     this.heap.remove(attempt);
+  }
+
+  /** A DATA packet holding one RESET frame with code 1 (protocol violation). */
+  private encodeReset(dcid: bigint, packetNumber: number, reason: string): Uint8Array {
+    return encodePacket({ type: 'data', dcid, packetNumber: packetNumber >>> 0, frames: [{ type: 'reset', code: 1, reason }] });
   }
 
   private encodeInitial(attempt: ConnectAttempt): Uint8Array {
