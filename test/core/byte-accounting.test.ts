@@ -153,7 +153,7 @@ describe('receive buffers are bounded in bytes (issue #10)', () => {
     // window, or throughput would suffer.
     const { peak, b } = attack('unread-messages', 1175, 1200);
     expect(b.state).toBe('open');
-    expect(peak).toBeGreaterThan(WINDOW * 0.9);
+    expect(peak).toBeGreaterThan(WINDOW * 0.75);
   });
 
   it('a message as large as the window completes, whatever its fragment sizes', () => {
