@@ -28,6 +28,13 @@ const NO_FRAGMENTS = new Map<number, BufferedFragment>();
 export const ASSEMBLY_CHUNK = 16 * 1024;
 /** Retained bytes may pass the window by this much: one assembly chunk and the grant slack. */
 export const WINDOW_SLACK = 64 * 1024;
+/**
+ * Assembly chunks are copied out once a message is complete, so they are recycled: bulk
+ * transfers of large messages then allocate only each message's final buffer. One pool for the
+ * process (like the send slab), at most 1 MiB, so that idle connections hold none.
+ */
+const chunkPool: Uint8Array[] = [];
+const MAX_POOLED_CHUNKS = 64;
 
 export interface ReceiveBufferOptions {
   initialTsn: number;
@@ -283,7 +290,7 @@ export class ReceiveBuffer {
     while (from < payload.length) {
       if (this.tailUsed === this.tail.length) {
         if (this.tail.length > 0) this.chunks.push(this.tail);
-        this.tail = new Uint8Array(ASSEMBLY_CHUNK);
+        this.tail = chunkPool.pop() ?? new Uint8Array(ASSEMBLY_CHUNK);
         this.tailUsed = 0;
         // Charged by capacity; a chunk's object overhead is negligible beside its 16 KiB.
         this.currentCharge += ASSEMBLY_CHUNK;
@@ -300,6 +307,8 @@ export class ReceiveBuffer {
   private resetAssembly(): void {
     this.retained -= this.currentCharge;
     this.currentCharge = 0;
+    for (const c of this.chunks) if (chunkPool.length < MAX_POOLED_CHUNKS) chunkPool.push(c);
+    if (this.tail.length === ASSEMBLY_CHUNK && chunkPool.length < MAX_POOLED_CHUNKS) chunkPool.push(this.tail);
     this.chunks.length = 0;
     this.tail = EMPTY;
     this.tailUsed = 0;
