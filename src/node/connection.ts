@@ -8,7 +8,10 @@ import { Inbox } from './inbox.js';
 export interface ConnectionEvents {
   /** A message arrived (only while no async iterator is consuming the connection). */
   message: [data: Buffer];
-  /** `send()` returned false earlier and the send queue has room again. */
+  /**
+   * `send()` returned false, or threw ERR_SEND_QUEUE_FULL, earlier and the send queue has room
+   * again (below `highWaterMark`, and room for the refused message).
+   */
   drain: [];
   /** The peer finished sending: no more messages will arrive. */
   end: [];
@@ -30,7 +33,10 @@ export interface ConnectionStatsWithAddress extends ConnectionStats {
   bufferedAmount: number;
   /** Messages waiting for the application (async iterator or a late 'message' listener). */
   queuedMessages: number;
-  /** Unreliable messages dropped because the application did not read them in time. */
+  /**
+   * Unreliable messages dropped unread, oldest first, because the application did not take them
+   * in time (also counted in `unreliableDropped`, which adds the engine's own drops).
+   */
   unreliableQueueDropped: number;
 }
 
@@ -194,8 +200,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   stats(): ConnectionStatsWithAddress {
+    const core = this.record.core.stats();
     return {
-      ...this.record.core.stats(),
+      ...core,
+      unreliableDropped: core.unreliableDropped + this.inbox.dropped,
       remoteAddress: this.record.address,
       remotePort: this.record.port,
       bufferedAmount: this.bufferedAmount,
