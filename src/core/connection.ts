@@ -476,6 +476,9 @@ export class ConnectionCore {
     probesDue: number;
     unackedFragments: number;
     pacingRate: number;
+    retainedBytes: number;
+    /** What `retainedBytes` may reach: receiveWindow + 64 KiB for reliable data, plus the unreliable budget. */
+    retainedLimit: number;
   } {
     const buffer = this.receiver.buffer;
     return {
@@ -488,6 +491,8 @@ export class ConnectionCore {
       receiveBuffered: buffer.bufferedCount,
       advertisedWindow: buffer.maxTsn - buffer.cumTsn,
       largestSentPn: this.recovery.packetNumbers.largestSent,
+      retainedBytes: this.receiver.retainedBytes,
+      retainedLimit: buffer.retainedLimit + this.config.maxUnreliableReassembly,
     };
   }
 
