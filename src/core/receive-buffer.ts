@@ -65,9 +65,11 @@ export interface ReceiveBufferOptions {
  *   application has not released), each with a per-object overhead.
  * - Credit: each TSN the peer may still send can add at most `slotCost` bytes (a datagram no
  *   larger than `maxDatagramSize`, plus overhead), so the peer may send TSNs up to
- *   `maxTsn = cumTsn + min(maxSlots, floor((windowBytes + grantSlack − retained) / slotCost))`,
- *   never lowered once advertised. Whatever the peer sends within it, `retained` stays
- *   ≤ `windowBytes + WINDOW_SLACK`; a stalled reader closes the window.
+ *   `maxTsn = cumTsn + min(maxSlots, floor((windowBytes − retained) / slotCost))`, never
+ *   lowered once advertised. While the unfinished message is all it holds, `grantSlack` more
+ *   bytes are allowed, so that a message as large as the window completes whatever its fragment
+ *   sizes. Whatever the peer sends within the credit, `retained` stays ≤ `retainedLimit`
+ *   (`windowBytes + WINDOW_SLACK`); a stalled reader closes the window.
  */
 export class ReceiveBuffer {
   cumTsn: number;
