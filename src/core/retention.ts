@@ -14,15 +14,18 @@
  */
 export const OBJECT_OVERHEAD = 256;
 
+/** A backing buffer this small is kept whatever its payload (no copy for tiny messages). */
+const SMALL_BACKING = 512;
+
 /**
- * The payload to keep: the view itself when it is at least half of a backing buffer no larger
- * than `maxBacking` (the common case, one full fragment per datagram: no copy), else a copy of
- * just its bytes. Two kept views can then share one buffer at most, and no view keeps more
- * than `maxBacking` bytes alive.
+ * The payload to keep: the view itself when its backing buffer is no larger than `maxBacking`
+ * and either small or at most twice the payload (the common cases, one full fragment per
+ * datagram or one small message: no copy), else a copy of just its bytes. No view keeps more
+ * than `maxBacking` bytes alive, and `chargeOf` charges each view its whole buffer.
  */
 export function detach(payload: Uint8Array, maxBacking: number): Uint8Array {
   const backing = payload.buffer.byteLength;
-  if (backing <= maxBacking && payload.length * 2 >= backing) return payload;
+  if (backing <= maxBacking && (backing <= SMALL_BACKING || payload.length * 2 >= backing)) return payload;
   // Uint8Array.prototype.slice copies (a Node Buffer's own slice() would not).
   return Uint8Array.prototype.slice.call(payload);
 }
