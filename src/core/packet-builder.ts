@@ -8,6 +8,7 @@ import type { LossRecovery } from './loss-recovery.js';
 import type { SendScheduler } from './send-scheduler.js';
 import type { SentFragment } from './sent-packets.js';
 import { sharedSlab } from './slab.js';
+import type { Tracer } from './trace.js';
 
 /**
  * Assembles one DATA packet (quic-go's `packet_packer`): header and packet number, the ACK
@@ -30,6 +31,7 @@ export class PacketBuilder {
     private readonly acks: AckScheduler,
     private readonly sender: SendScheduler,
     private readonly counters: Counters,
+    private readonly trace: Tracer | null = null,
   ) {
     this.remoteCidHi = Number(remoteCid >> 32n);
     this.remoteCidLo = Number(remoteCid & 0xffff_ffffn);
@@ -45,11 +47,13 @@ export class PacketBuilder {
     let o = writeDataHeaderAt(buf, start, this.remoteCidHi, this.remoteCidLo, truncate32(pn));
     const limit = start + this.maxDatagram - CHECKSUM_SIZE;
 
+    let withAckFrame = false;
     if (withAck || this.acks.hasNews()) {
       const ack = this.acks.buildAckFrame(now);
       if (ack && o + ackFrameSize(ack) <= limit) {
         o = writeAckFrame(buf, o, ack);
         this.acks.onAckSent();
+        withAckFrame = true;
       }
     }
 
@@ -91,11 +95,12 @@ export class PacketBuilder {
     this.counters.bytesSent += size;
     if (retransmission) this.counters.packetsRetransmitted++;
     this.recovery.onPacketSent(now, pn, size, ackEliciting, fragments, carriesClose, retransmission);
+    if (this.trace !== null) this.trace.packetSent(now, pn, size, withAckFrame, fragments, carriesClose, ackEliciting);
     return datagram;
   }
 
   /** The RESET packet of an abort: sent once, not tracked (docs/protocol.md "RESET"). */
-  buildReset(code: number, text: string): Uint8Array {
+  buildReset(now: number, code: number, text: string): Uint8Array {
     let reason = new TextEncoder().encode(text);
     if (reason.length > 256) {
       // Cut at a character boundary: the peer rejects a RESET whose reason is not valid UTF-8.
@@ -115,6 +120,8 @@ export class PacketBuilder {
     buf.set(reason, o);
     o += reason.length;
     this.counters.packetsSent++;
-    return seal(buf, o);
+    const datagram = seal(buf, o);
+    if (this.trace !== null) this.trace.packetSent(now, pn, datagram.length, false, null, true, false);
+    return datagram;
   }
 }

@@ -40,6 +40,8 @@ export class DataPacketReader {
   dcidLo = 0;
   /** Low 32 bits of its packet number. */
   packetNumber = 0;
+  /** DATA and UNRELIABLE frames in it (counted by `open`). */
+  dataFrames = 0;
   private readonly r = new Reader(EMPTY, 0, 0);
   private readonly ack: AckFrame = { type: 'ack', largest: 0, ackDelay: 0, maxTsn: 0, firstRange: 0, ranges: [] };
   private readonly data: DataFrame = { type: 'data', tsn: 0, first: false, last: false, unordered: false, payload: EMPTY };
@@ -60,11 +62,14 @@ export class DataPacketReader {
     this.dcidLo = r.u32();
     this.packetNumber = r.u32();
     // Walk every frame once: refuse the packet before any of it is acted on.
+    let dataFrames = 0;
     for (;;) {
       const f = this.frame(false);
       if (f === undefined) return 'not-data';
       if (f === null) break;
+      if (f.type === 'data' || f.type === 'unreliable') dataFrames++;
     }
+    this.dataFrames = dataFrames;
     r.reset(datagram, DATA_HEADER_SIZE, end);
     return 'ok';
   }
