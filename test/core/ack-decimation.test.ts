@@ -102,3 +102,43 @@ describe('ACK decimation (docs/protocol.md §13)', () => {
     expect(pings[pings.length - 1]).toBe(true);
   });
 });
+
+describe('the PING byte kept for a small window', () => {
+  it('never keeps a full-size retransmission out of a window-filling packet (a 2-packet window losing every 7th datagram completes)', () => {
+    // A window of two packets: every packet sent while one is in flight fills it.
+    const twoPackets = () => ({
+      name: 'fixed',
+      window: 2 * 1200,
+      pacingRate: Infinity,
+      onPacketSent() {},
+      onAck() {},
+      onCongestionEvent() {},
+    });
+    const [a, b] = makeCores(46, { config: { congestion: twoPackets, pacing: false } });
+    const total = 60_000;
+    a.send(new Uint8Array(total));
+    let delivered = 0;
+    let sent = 0;
+    let now = 0;
+    for (let step = 0; step < 5000 && delivered < total; step++) {
+      now += 1;
+      for (const d of drain(a, now)) {
+        if (++sent % 7 === 1) continue; // every 7th datagram is lost, retransmissions included
+        b.handleDatagram(now, d);
+      }
+      for (let e = b.pollEvent(); e !== null; e = b.pollEvent()) {
+        if (e.type === 'message') {
+          delivered += e.data.length;
+          if (e.credit > 0) b.release(e.credit);
+        }
+      }
+      for (const d of drain(b, now)) a.handleDatagram(now, d);
+      for (const core of [a, b]) {
+        const t = core.pollTimeout();
+        if (t !== null && t <= now) core.handleTimeout(now);
+      }
+    }
+    expect(delivered).toBe(total);
+    expect(a.stats().packetsRetransmitted).toBeGreaterThanOrEqual(1);
+  });
+});

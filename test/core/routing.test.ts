@@ -67,3 +67,31 @@ describe('EndpointCore routing of DATA by connection ID', () => {
     expect(server.core.stats().dropped['unknown-cid']).toBe(0);
   });
 });
+
+describe('EndpointCore: the ACCEPT kept for a repeated INITIAL', () => {
+  it('is sent again while the client has sent no DATA, and forgotten once it has (an idle connection holds no copy)', () => {
+    const net = new VirtualNet(5);
+    const server = net.add(SERVER, endpointConfig(), 1, 4000);
+    const client = net.add('10.0.0.1', endpointConfig(), 2, 5000);
+    expect(client.core.connect(net.now, SERVER, 4000).ok).toBe(true);
+    net.run(2000, () => client.events.some((e) => e.type === 'connected'));
+    const initials = net.log.filter((w) => w.from === '10.0.0.1' && w.data[1] === 0x01);
+    const withCookie = initials[initials.length - 1]!.data;
+    const accepts = (): number => net.log.filter((w) => w.from === SERVER && w.data[1] === 0x03).length;
+    // The ACCEPT was lost, say: the client repeats its INITIAL, and the server answers again.
+    const before = accepts();
+    net.inject('10.0.0.1', 5000, server, withCookie);
+    net.flush();
+    expect(accepts()).toBe(before + 1);
+    // Once DATA came from the client, it had the ACCEPT: a late INITIAL gets no answer.
+    const ev = client.events.find((e) => e.type === 'connected');
+    const conn = ev?.type === 'connected' ? ev.connection : undefined;
+    conn!.core.send(new TextEncoder().encode('hello'));
+    client.core.touch(conn!);
+    net.run(net.now + 1000, () => server.events.some((e) => e.type === 'connection-event' && e.event.type === 'message'));
+    const after = accepts();
+    net.inject('10.0.0.1', 5000, server, withCookie);
+    net.flush();
+    expect(accepts()).toBe(after);
+  });
+});
