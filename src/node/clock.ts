@@ -9,6 +9,10 @@ export interface Clock {
   /** Call `fn` once at (or after) `deadline`, a value of `now()`. Returns a handle. */
   setTimer(deadline: number, fn: () => void): TimerHandle;
   clearTimer(handle: TimerHandle): void;
+  /** Optional: the timer no longer keeps the process alive (`Endpoint.unref()`). */
+  unrefTimer?(handle: TimerHandle): void;
+  /** Optional: undo `unrefTimer`. */
+  refTimer?(handle: TimerHandle): void;
 }
 
 export type TimerHandle = { readonly __timer: unique symbol } | object;
@@ -37,5 +41,11 @@ export const realClock: Clock = {
     const h = handle as unknown as RealHandle;
     if (h.kind === 'immediate') clearImmediate(h.t);
     else clearTimeout(h.t);
+  },
+  unrefTimer(handle) {
+    (handle as unknown as RealHandle).t.unref();
+  },
+  refTimer(handle) {
+    (handle as unknown as RealHandle).t.ref();
   },
 };

@@ -25,6 +25,9 @@ export interface DatagramSocket {
   ): void;
   address(): SocketAddress;
   close(callback?: () => void): void;
+  /** Optional (a `dgram.Socket` has them): let the process exit while the socket is open, and undo it. */
+  unref?(): unknown;
+  ref?(): unknown;
   on(event: 'message', listener: (msg: Buffer, rinfo: RemoteInfo) => void): this;
   on(event: 'error', listener: (err: Error) => void): this;
   on(event: 'close', listener: () => void): this;
