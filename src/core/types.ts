@@ -62,6 +62,7 @@ export interface RttView {
   readonly variance: number;
 }
 
+/** Makes one {@link CongestionController} per connection (`createEndpoint({ congestion })`). */
 export type CongestionControllerFactory = (config: { maxDatagramSize: number }) => CongestionController;
 
 /** Engine configuration. Every field has a default in `src/core/config.ts`. */

@@ -8,6 +8,7 @@ export interface Clock {
   now(): number;
   /** Call `fn` once at (or after) `deadline`, a value of `now()`. Returns a handle. */
   setTimer(deadline: number, fn: () => void): TimerHandle;
+  /** Cancel a timer (nothing happens if it already fired). */
   clearTimer(handle: TimerHandle): void;
   /** Optional: the timer no longer keeps the process alive (`Endpoint.unref()`). */
   unrefTimer?(handle: TimerHandle): void;
@@ -15,6 +16,7 @@ export interface Clock {
   refTimer?(handle: TimerHandle): void;
 }
 
+/** An opaque timer handle, from {@link Clock.setTimer}. */
 export type TimerHandle = { readonly __timer: unique symbol } | object;
 
 /**

@@ -220,6 +220,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     return this.finished ? 'closed' : this.record.core.state;
   }
 
+  /** True once the connection is over (`'close'` was emitted). */
   get closed(): boolean {
     return this.finished;
   }
@@ -369,6 +370,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     return this.messages();
   }
 
+  /**
+   * Iterate over received messages, like `for await (const msg of conn)`, with an AbortSignal:
+   * aborting rejects the pending `next()` with an AbortError and ends the iteration.
+   */
   messages(options?: { signal?: AbortSignal }): AsyncIterableIterator<Buffer> {
     const signal = options?.signal;
     if (signal !== undefined && !(signal instanceof AbortSignal)) {

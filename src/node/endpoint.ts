@@ -49,6 +49,7 @@ export interface ConnectTarget extends ConnectOptions {
 const CONNECT_OPTIONS = ['signal'] as const;
 const CONNECT_TARGET_OPTIONS = ['port', 'host', ...CONNECT_OPTIONS] as const;
 
+/** {@link EndpointStats} plus the socket's send errors: what `Endpoint.stats()` returns. */
 export interface EndpointStatsWithSocket extends EndpointStats {
   /** socket.send() calls that reported an error (the datagram is lost; the engine recovers). */
   sendErrors: number;
@@ -217,6 +218,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     return [...this.live];
   }
 
+  /** True once the endpoint and its socket are closed. */
   get closed(): boolean {
     return this.state === 'closed';
   }
@@ -245,6 +247,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     await this.close();
   }
 
+  /** The endpoint's counters: handshakes, refusals, drops by reason (a connection's own are in its `stats()`). */
   stats(): EndpointStatsWithSocket {
     return { ...this.core.stats(), sendErrors: this.sendErrors };
   }
