@@ -111,6 +111,33 @@ describe('events fit node:events', () => {
     expect(await within(2000, 'prependOnceListener', first)).toBe('early');
   });
 
+  it("removing the last 'message' listener (off, once firing, removeAllListeners) makes messages queue again", async () => {
+    const { conn, peer } = await loopbackPair(endpoints);
+    const waitQueued = async (n: number) => {
+      for (let i = 0; i < 200 && peer.stats().queuedMessages < n; i++) await new Promise((r) => setTimeout(r, 5));
+      return peer.stats().queuedMessages;
+    };
+    const got: string[] = [];
+    const listener = (m: Buffer): void => void got.push(m.toString());
+    peer.on('message', listener);
+    conn.send('a');
+    await within(2000, 'first', once(peer, 'message'));
+    peer.off('message', listener);
+    conn.send('b');
+    expect(await waitQueued(1)).toBe(1); // waits, not emitted to nobody
+    const [b] = await within(2000, 'once', once(peer, 'message'));
+    expect((b as Buffer).toString()).toBe('b');
+    conn.send('c');
+    expect(await waitQueued(1)).toBe(1); // the once() listener is gone
+    peer.on('message', listener);
+    peer.on('message', () => {});
+    await new Promise((r) => setTimeout(r, 10));
+    peer.removeAllListeners('message');
+    conn.send('d');
+    expect(await waitQueued(1)).toBe(1);
+    expect(got).toEqual(['a', 'c']);
+  });
+
   it("an 'error' nobody listens to is an uncaught exception (Node semantics), with 'close' emitted first", async () => {
     const source = `
       import { createEndpoint } from './src/index.ts';
