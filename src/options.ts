@@ -89,6 +89,12 @@ export interface EndpointOptions {
   congestion?: CongestionAlgorithm | CongestionControllerFactory;
   /** Pace packets over the RTT. Default true. */
   pacing?: boolean;
+  /**
+   * As `net.createServer({ allowHalfOpen })`: when the peer ends (`'end'`), keep this side open
+   * for sending until the application calls `end()` or `close()`. Default false: the connection
+   * closes as soon as the peer ends (what it had queued is still sent).
+   */
+  allowHalfOpen?: boolean;
 
   // ---- the Node API
   /** `send()` returns false once this many bytes wait to be sent. Default 1 MiB. */
@@ -158,6 +164,7 @@ export const ENDPOINT_DEFAULTS = {
   keepAliveInterval: DEFAULT_CORE_CONFIG.keepAliveInterval,
   congestion: DEFAULT_CORE_CONFIG.congestion,
   pacing: DEFAULT_CORE_CONFIG.pacing,
+  allowHalfOpen: DEFAULT_CORE_CONFIG.allowHalfOpen,
   // the Node API
   highWaterMark: 1 * MiB,
   maxQueuedBytes: 8 * MiB,
@@ -210,7 +217,7 @@ function num(options: EndpointOptions, key: NumberKey): number {
   return value;
 }
 
-function bool(options: EndpointOptions, key: 'ipv6Only' | 'statelessReset' | 'pacing'): boolean {
+function bool(options: EndpointOptions, key: 'ipv6Only' | 'statelessReset' | 'pacing' | 'allowHalfOpen'): boolean {
   const value = options[key];
   if (value === undefined) return ENDPOINT_DEFAULTS[key];
   if (typeof value !== 'boolean') throw new InvalidArgTypeError(`options.${key} must be a boolean`);
@@ -254,6 +261,7 @@ const ENDPOINT_OPTION_NAMES: Record<keyof EndpointOptions, true> = {
   keepAliveInterval: true,
   congestion: true,
   pacing: true,
+  allowHalfOpen: true,
   highWaterMark: true,
   maxQueuedBytes: true,
   maxQueuedUnreliable: true,
@@ -337,6 +345,7 @@ export function resolveEndpointOptions(options: EndpointOptions = {}): ResolvedE
     keepAliveInterval: num(options, 'keepAliveInterval'),
     congestion,
     pacing: bool(options, 'pacing'),
+    allowHalfOpen: bool(options, 'allowHalfOpen'),
     maxUnreliableReassembly: maxMessageSize,
   };
   const endpoint: EndpointCoreConfig = {

@@ -93,6 +93,11 @@ export interface CoreConfig {
   pacing: boolean;
   /** Largest unreliable message buffered for reassembly, bytes. Default = maxMessageSize. */
   maxUnreliableReassembly: number;
+  /**
+   * After the peer's CLOSE, stay open for sending until the application closes (a half-open
+   * connection, docs/protocol.md §18.1). Default false: close at once, as the peer did.
+   */
+  allowHalfOpen: boolean;
   /** Random source in [0, 1) for packet-number skipping. Seed it in tests. */
   random: () => number;
 }

@@ -18,7 +18,7 @@ import { connectionRates } from './stats-rates.js';
  * | --- | --- | --- |
  * | `'message'` | `data: Buffer` | A message arrived (only while no async iterator is consuming the connection). |
  * | `'drain'` | | `send()` returned false earlier and the send queue is below `highWaterMark` again. |
- * | `'end'` | | The peer finished sending (its CLOSE arrived): no more messages will arrive. |
+ * | `'end'` | | The peer finished sending (its CLOSE arrived): no more messages will arrive. This side closes too, unless `allowHalfOpen` (then it closes with `end()`/`close()`). |
  * | `'error'` | `err: ReliableDgramError \| Error` | The connection failed for a reason the application did not choose (peer reset, idle timeout, protocol violation), or `destroy(err)` was called with an error. `'close'` follows with the same error. |
  * | `'close'` | `err?: ReliableDgramError \| Error` | The connection is over; `err` is absent after a graceful close or a plain `destroy()`. |
  *
@@ -327,16 +327,28 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   /**
-   * End sending, as `net.Socket.end()` on a socket without `allowHalfOpen`: send `data` (if
-   * given) as a last message, then start a graceful close without waiting for it. Returns `this`.
+   * End sending, as `net.Socket.end()`: send `data` (if given) as a last message, then close this
+   * side without waiting. Returns `this`. Everything queued is still sent and retransmitted, then
+   * a CLOSE (docs/protocol.md §18.1); receiving goes on until the peer's CLOSE (`'end'` here),
+   * and `'close'` follows once both CLOSEs are acknowledged. Failures are reported by
+   * `'error'`/`'close'` (it is `close()` without the promise).
    *
-   * What it means precisely, in terms of the protocol (docs/protocol.md §18.1, which has no
-   * half-open connections): everything queued is still sent and retransmitted, then a CLOSE.
-   * The peer delivers our messages, emits `'end'` and closes too: what it had queued before our
-   * CLOSE arrived still reaches us, but from its `'end'` on its `send()` throws
-   * ERR_CONNECTION_CLOSED. `'close'` follows here once both CLOSEs are acknowledged. It is
-   * `close()` without the promise: a failure is reported by `'error'`/`'close'`. On a connection
-   * already closing or closed it does nothing (`data` then throws ERR_CONNECTION_CLOSED).
+   * What the peer may still send depends on the peer's `allowHalfOpen` option:
+   * - `false` (the default): the peer emits `'end'` and closes too. What it had queued still
+   *   reaches us; from its `'end'` on its `send()` throws ERR_CONNECTION_CLOSED.
+   * - `true`: the connection is half-open. The peer emits `'end'` and may go on sending (a
+   *   reply to a request, say) until it calls `end()` or `close()` itself.
+   *
+   * ```ts
+   * // client: send a request, then signal there is no more
+   * conn.end(request);
+   * for await (const part of conn) handle(part); // the reply, until the server ends
+   * // server, with createEndpoint({ allowHalfOpen: true }):
+   * conn.on('end', () => conn.end(reply));
+   * ```
+   *
+   * On a connection already closing or closed it does nothing (`data` then throws
+   * ERR_CONNECTION_CLOSED).
    */
   end(data?: Uint8Array | string, options?: SendOptions): this {
     if (data !== undefined) this.send(data, options);

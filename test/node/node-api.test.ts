@@ -268,15 +268,15 @@ describe('Node conventions', () => {
     expect(client.closed).toBe(true);
   });
 
-  it('end(): a last message, then a graceful close; the peer gets the message, then end, then close', async () => {
+  it('end(): a last message, then a graceful close; the peer gets the message, then end, and closes too', async () => {
     const { conn, peer } = await loopbackPair(endpoints);
     const events: string[] = [];
     peer.on('message', (m) => events.push(`message ${m.toString()}`));
     peer.on('end', () => events.push('end'));
     const peerClosed = once(peer, 'close');
     const connClosed = once(conn, 'close');
-    // No half-open connections (docs/protocol.md §18.1): once the peer has our CLOSE it is closing
-    // too, so it cannot send any more.
+    // By default (no allowHalfOpen) once the peer has our CLOSE it is closing too, so it cannot
+    // send any more (docs/protocol.md §18.1).
     let peerSendAfterEnd = '';
     peer.on('end', () => {
       try {
@@ -292,6 +292,24 @@ describe('Node conventions', () => {
     expect(events).toEqual(['message last', 'end']);
     expect(conn.state).toBe('closed');
     expect(peerSendAfterEnd).toBe('ERR_CONNECTION_CLOSED');
+  });
+
+  it('end() with a half-open peer (allowHalfOpen): request, end, the reply still comes, then both close', async () => {
+    const server = await loopbackEndpoint(endpoints, { allowHalfOpen: true });
+    server.on('connection', (c) => {
+      const parts: string[] = [];
+      c.on('message', (m) => parts.push(m.toString()));
+      c.on('end', () => c.end(`reply to ${parts.join('+')}`)); // still open for sending after 'end'
+    });
+    const client = await loopbackEndpoint(endpoints);
+    const conn = await client.connect(server.address().port, '127.0.0.1');
+    const closed = once(conn, 'close');
+    conn.send('a');
+    conn.end('b');
+    const got: string[] = [];
+    for await (const m of conn) got.push(m.toString()); // ends with the server's CLOSE
+    expect(got).toEqual(['reply to a+b']);
+    expect((await within(5000, 'close', closed))[0]).toBeUndefined();
   });
 
   it('unref(): an open endpoint does not keep the process alive; ref() undoes it', async () => {
