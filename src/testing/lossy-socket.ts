@@ -153,6 +153,18 @@ export class LossySocket extends EventEmitter implements DatagramSocket {
     return this.inner.address();
   }
 
+  /** Forwarded to the wrapped socket, if it has it (`Endpoint.unref()` calls it). */
+  unref(): this {
+    this.inner.unref?.();
+    return this;
+  }
+
+  /** Forwarded to the wrapped socket, if it has it (`Endpoint.ref()` calls it). */
+  ref(): this {
+    this.inner.ref?.();
+    return this;
+  }
+
   /** Cancels datagrams still held back and closes the wrapped socket. */
   close(callback?: () => void): void {
     if (this.isClosed) {
