@@ -6,6 +6,7 @@ export default defineConfig({
     'testing/index': 'src/testing/index.ts',
     'wire/index': 'src/wire/public.ts',
     'bin/impair': 'src/bin/impair.ts',
+    'bin/trace': 'src/bin/trace.ts',
   },
   format: ['esm', 'cjs'],
   // Declarations show the API only: members marked @internal (the endpoint's hooks into its

@@ -41,3 +41,4 @@ export type { CloseOptions } from './node/close-options.js';
 export { ENDPOINT_DEFAULTS } from './options.js';
 export type { EndpointOptions } from './options.js';
 export type { EndpointStats, DropReason } from './core/endpoint-types.js';
+export type { TraceEvent, TraceSink, TracedConnection } from './core/trace.js';

@@ -27,6 +27,7 @@ import {
   type EndpointStats,
   type Transmit,
 } from './endpoint-types.js';
+import { Tracer, type TraceSink, type TraceTarget } from './trace.js';
 import type { CoreConfig, CoreEvent } from './types.js';
 
 export * from './endpoint-types.js';
@@ -80,6 +81,8 @@ export interface EndpointCoreOptions {
   /** Builds a ConnectionCore (design.md "ConnectionCore API"). */
   createConnection: ConnectionCoreFactory;
   now: number;
+  /** Trace connections (and the endpoint's own drops): src/core/trace.ts. Default: none. */
+  trace?: TraceTarget | null;
 }
 
 export type EndpointEvent =
@@ -168,6 +171,8 @@ export class EndpointCore {
   private readonly config: EndpointCoreConfig;
   private readonly randomBytes: (n: number) => Uint8Array;
   private readonly createConnection: ConnectionCoreFactory;
+  private readonly trace: TraceTarget | null;
+  private readonly endpointTrace: Tracer | null;
   private readonly resetKey: Uint8Array;
   private readonly cookies: CookieJar;
   private readonly heap = new DeadlineHeap<Timed>();
@@ -220,6 +225,8 @@ export class EndpointCore {
     this.config = options.config;
     this.randomBytes = options.randomBytes;
     this.createConnection = options.createConnection;
+    this.trace = options.trace ?? null;
+    this.endpointTrace = this.trace?.endpoint ? new Tracer(this.trace.endpoint) : null;
     this.resetKey = options.config.resetKey ?? this.randomBytes(32);
     this.lastNow = options.now;
     this.cookies = new CookieJar({
@@ -524,6 +531,7 @@ export class EndpointCore {
     const localParams = this.localParams(serverCid);
     const accept: AcceptPacket = { type: 'accept', dcid: clientCid, scid: serverCid, params: localParams };
     const acceptDatagram = encodePacket(accept);
+    const id = this.nextId++;
     const core = this.createConnection({
       role: 'server',
       localCid: serverCid,
@@ -532,9 +540,10 @@ export class EndpointCore {
       remoteParams: copyParams(packet.params),
       config: this.coreConfig(),
       now,
+      trace: this.traceSink(id, 'server', serverCid, clientCid, address, port, now),
     });
     const c = new EndpointConnection(
-      this.nextId++,
+      id,
       'server',
       serverCid,
       clientCid,
@@ -626,6 +635,7 @@ export class EndpointCore {
       remoteParams: copyParams(packet.params),
       config: this.coreConfig(),
       now,
+      trace: this.traceSink(attempt.id, 'client', attempt.cid, packet.scid, address, port, now),
     });
     const c = new EndpointConnection(
       attempt.id,
@@ -817,6 +827,24 @@ export class EndpointCore {
 
   private drop(reason: DropReason): void {
     this.dropped[reason]++;
+    if (this.endpointTrace !== null) this.endpointTrace.packetDropped(this.lastNow, -1, reason);
+  }
+
+  private traceSink(
+    id: number,
+    role: 'client' | 'server',
+    localCid: bigint,
+    remoteCid: bigint,
+    address: string,
+    port: number,
+    now: number,
+  ): TraceSink | null {
+    if (this.trace === null) return null;
+    try {
+      return this.trace.connection({ id, role, localCid, remoteCid, address, port, now });
+    } catch {
+      return null; // e.g. the qlog file could not be opened: run untraced
+    }
   }
 
   private freshCid(): bigint {

@@ -391,7 +391,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * `retransmissionRate` are the two figures to read first.
    */
   stats(): ConnectionStatsWithAddress {
-    const core = this.record.core.stats();
+    const core = this.record.core.stats(this.host.now());
     return {
       ...core,
       remoteAddress: this.record.address,

@@ -31,6 +31,10 @@ export interface DatagramSocket {
   ): void;
   /** The bound address. */
   address(): SocketAddress;
+  /** Optional: the kernel receive buffer size as granted (dgram.Socket has it; test doubles may not). */
+  getRecvBufferSize?(): number;
+  /** Optional: the kernel send buffer size as granted. */
+  getSendBufferSize?(): number;
   /** Close the socket; `callback` runs once it is closed. */
   close(callback?: () => void): void;
   /** Optional (a `dgram.Socket` has them): let the process exit while the socket is open, and undo it. */
