@@ -6,21 +6,27 @@
  * Ordering rule: on one connection, requests are handled one at a time in arrival order, and a
  * reply is sent before any push the request causes. A `send` is replied to only after the store
  * committed it.
+ *
+ * Pushes (messages, traces, `added`) are made from the store's events, never straight from the
+ * request that caused them: with several nodes on one PostgreSQL database, the event comes to
+ * every node (this one included) once the transaction committed, in commit order, and each node
+ * pushes to its own connections. Per group, message ids increase in commit order, so pushes to
+ * one connection are always in id order.
  */
 import { ChatError } from '../protocol/codes.js';
 import { LIMITS } from '../protocol/limits.js';
 import type { GroupSummary, OkReply, Request, RequestType, ReplyData, ServerMessage } from '../protocol/messages.js';
 import { parseRequest } from '../protocol/validate.js';
 import type { Link, Listener } from '../transport/transport.js';
+import type { ChatStore, GroupRef, GroupWithMarks, StoreEvent, ThrottleKey } from './chat-store.js';
 import { ClientConnection, type BoundSession } from './client-connection.js';
 import { silentLogger, type Logger } from './log.js';
 import type { PasswordHasher } from './passwords.js';
-import type { GroupRef, Store } from './store.js';
-import { DEFAULT_LOGIN_THROTTLE, LoginThrottle, TokenBuckets, type BucketConfig, type LoginThrottleConfig } from './throttle.js';
+import { DEFAULT_LOGIN_THROTTLE, TokenBuckets, type BucketConfig, type LoginThrottleConfig } from './throttle.js';
 import { hashToken, newToken } from './tokens.js';
 
 export interface ChatServerOptions {
-  store: Store;
+  store: ChatStore;
   hasher: PasswordHasher;
   log?: Logger;
   now?: () => number;
@@ -45,33 +51,43 @@ const TOUCH_INTERVAL_MS = 60_000;
 const MAX_TRACES_PER_RECEIPT = 50;
 
 export class ChatServer {
-  private readonly store: Store;
+  private readonly store: ChatStore;
+  private readonly nodeId: string;
   private readonly hasher: PasswordHasher;
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly sessionIdleMs: number;
   private readonly sessionMaxAgeMs: number;
-  private readonly loginThrottle: LoginThrottle;
-  private readonly registerThrottle: TokenBuckets;
+  private readonly loginThrottle: LoginThrottleConfig;
+  private readonly registerThrottle: BucketConfig;
   private readonly requestThrottle: TokenBuckets;
   private readonly connections = new Set<ClientConnection>();
   /** userId -> that user's logged-in connections. */
   private readonly online = new Map<number, Set<ClientConnection>>();
+  /** groupId -> the logged-in connections receiving its live messages. */
+  private readonly subscribers = new Map<number, Set<ClientConnection>>();
   private readonly pruneTimer: NodeJS.Timeout;
   private nextLabel = 1;
 
   constructor(options: ChatServerOptions) {
     this.store = options.store;
+    this.nodeId = options.store.nodeId;
     this.hasher = options.hasher;
     this.log = options.log ?? silentLogger;
     this.now = options.now ?? Date.now;
     this.sessionIdleMs = options.sessionIdleMs ?? 30 * 60_000;
     this.sessionMaxAgeMs = options.sessionMaxAgeMs ?? 8 * 3_600_000;
-    this.loginThrottle = new LoginThrottle(options.loginThrottle ?? DEFAULT_LOGIN_THROTTLE);
-    this.registerThrottle = new TokenBuckets(options.registerThrottle ?? { burst: 10, refillMs: 60_000 });
+    this.loginThrottle = options.loginThrottle ?? DEFAULT_LOGIN_THROTTLE;
+    this.registerThrottle = options.registerThrottle ?? { burst: 10, refillMs: 60_000 };
     this.requestThrottle = new TokenBuckets(options.requestThrottle ?? { burst: 1000, refillMs: 2 });
-    this.pruneTimer = setInterval(() => this.pruneSessions(), 10 * 60_000);
+    this.pruneTimer = setInterval(() => this.prune(), 10 * 60_000);
     this.pruneTimer.unref();
+    this.store.onEvent((event) => this.onStoreEvent(event));
+    // Events may have been missed: every client reconnects and catches up from the store.
+    this.store.onResync(() => {
+      this.log('resync', { connections: this.connections.size });
+      for (const conn of this.connections) conn.link.destroy();
+    });
   }
 
   /** Serves every connection the listener accepts. */
@@ -141,6 +157,11 @@ export class ChatServer {
     }
   }
 
+  /** For work started after a reply (backlog reads): a failure is logged, the client catches up later. */
+  private background(conn: ClientConnection, what: string, work: Promise<void>): void {
+    work.catch((err: unknown) => this.log('error', { conn: conn.label, request: what, error: err instanceof Error ? err.message : String(err) }));
+  }
+
   private logError(conn: ClientConnection, request: Request, err: unknown): void {
     this.log('error', { conn: conn.label, request: request.type, error: err instanceof Error ? err.message : String(err) });
   }
@@ -153,8 +174,8 @@ export class ChatServer {
     this.log('disconnect', { conn: conn.label, reason: typeof code === 'string' ? code : err ? 'error' : 'closed' });
   }
 
-  private dispatch(conn: ClientConnection, request: Request): Promise<Outcome<RequestType>> | Outcome<RequestType> {
-    if (!PUBLIC_TYPES.has(request.type)) this.requireSession(conn);
+  private async dispatch(conn: ClientConnection, request: Request): Promise<Outcome<RequestType>> {
+    if (!PUBLIC_TYPES.has(request.type)) await this.requireSession(conn);
     switch (request.type) {
       case 'register':
         return this.register(conn, request.user, request.password);
@@ -171,12 +192,12 @@ export class ChatServer {
       case 'leaveGroup':
         return this.leaveGroup(conn, request.group);
       case 'listGroups':
-        return { reply: { groups: this.groupSummaries(this.me(conn).userId) } };
+        return { reply: { groups: summaries(await this.store.groupsOf(this.me(conn).userId)) } };
       case 'send':
         return this.sendMessage(conn, request.group, request.clientMsgId, request.text);
       case 'history': {
-        const group = this.memberGroup(conn, request.group);
-        const page = this.store.history(group.id, request.before, request.limit);
+        const group = await this.memberGroup(conn, request.group);
+        const page = await this.store.history(group.id, request.before, request.limit);
         return { reply: { group: group.name, messages: page.messages.map(publicMessage), more: page.more } };
       }
       case 'who':
@@ -184,8 +205,8 @@ export class ChatServer {
       case 'received':
         return this.received(conn, request.group, request.upTo);
       case 'read': {
-        const group = this.memberGroup(conn, request.group);
-        this.store.markRead(group.id, this.me(conn).userId, request.upTo);
+        const group = await this.memberGroup(conn, request.group);
+        await this.store.markRead(group.id, this.me(conn).userId, request.upTo);
         return { reply: {} };
       }
       case 'ping':
@@ -200,21 +221,21 @@ export class ChatServer {
    * database is read (and `last_seen_at` written) at most once a minute, which also catches a
    * session revoked elsewhere. (A logout on this server unbinds every connection at once.)
    */
-  private requireSession(conn: ClientConnection): void {
+  private async requireSession(conn: ClientConnection): Promise<void> {
     const session = conn.session;
     if (!session) throw new ChatError('UNAUTHENTICATED');
     const now = this.now();
     const fresh = now - session.touchedAt < Math.min(TOUCH_INTERVAL_MS, this.sessionIdleMs) && now - session.createdAt < this.sessionMaxAgeMs;
     if (fresh) return;
     // Ask the database: another connection of the same session may have kept it alive.
-    const row = this.store.findSession(session.tokenHash);
+    const row = await this.store.findSession(session.tokenHash);
     const valid = row !== undefined && !this.isExpired(row, now);
     if (valid) {
-      this.store.touchSession(session.tokenHash, now);
+      await this.store.touchSession(session.tokenHash, now);
       session.touchedAt = now;
       return;
     }
-    this.store.deleteSession(session.tokenHash);
+    await this.store.deleteSession(session.tokenHash);
     this.unbind(conn);
     throw new ChatError('INVALID_SESSION');
   }
@@ -228,12 +249,24 @@ export class ChatServer {
     return conn.session;
   }
 
-  private bind(conn: ClientConnection, session: BoundSession): void {
+  /**
+   * Logs the connection in: it receives the live messages of `groups` (and of groups it joins
+   * later, from `added` events); each group starts by catching up from the member's delivered
+   * mark, so live messages wait until the backlog is out (startBacklog).
+   */
+  private bind(conn: ClientConnection, session: BoundSession, groups: readonly GroupWithMarks[]): void {
     this.unbind(conn);
     conn.session = session;
     let set = this.online.get(session.userId);
-    if (!set) this.online.set(session.userId, (set = new Set()));
+    if (!set) {
+      this.online.set(session.userId, (set = new Set()));
+      this.store.setOnline(session.userId, true);
+    }
     set.add(conn);
+    for (const group of groups) {
+      this.subscribe(conn, group.id);
+      conn.catchingUp.set(group.id, { lastSent: group.deliveredUpto, querying: false, dirty: false });
+    }
   }
 
   private unbind(conn: ClientConnection): void {
@@ -241,76 +274,115 @@ export class ChatServer {
     if (!session) return;
     conn.session = null;
     conn.catchingUp.clear();
+    conn.lastPushed.clear();
+    for (const groupId of [...conn.groups]) this.unsubscribe(conn, groupId);
     const set = this.online.get(session.userId);
     set?.delete(conn);
-    if (set && set.size === 0) this.online.delete(session.userId);
+    if (set && set.size === 0) {
+      this.online.delete(session.userId);
+      this.store.setOnline(session.userId, false);
+    }
   }
 
-  private pruneSessions(): void {
+  private subscribe(conn: ClientConnection, groupId: number): void {
+    conn.groups.add(groupId);
+    let set = this.subscribers.get(groupId);
+    if (!set) this.subscribers.set(groupId, (set = new Set()));
+    set.add(conn);
+  }
+
+  private unsubscribe(conn: ClientConnection, groupId: number): void {
+    conn.groups.delete(groupId);
+    conn.catchingUp.delete(groupId);
+    conn.lastPushed.delete(groupId);
+    const set = this.subscribers.get(groupId);
+    set?.delete(conn);
+    if (set && set.size === 0) this.subscribers.delete(groupId);
+  }
+
+  private prune(): void {
     const now = this.now();
-    const removed = this.store.deleteExpiredSessions(now - this.sessionIdleMs, now - this.sessionMaxAgeMs);
-    if (removed > 0) this.log('sessions expired', { count: removed });
+    this.store
+      .deleteExpiredSessions(now - this.sessionIdleMs, now - this.sessionMaxAgeMs)
+      .then(async (removed) => {
+        if (removed > 0) this.log('sessions expired', { count: removed });
+        await this.store.pruneTokens(now);
+      })
+      .catch((err: unknown) => this.log('error', { request: 'prune', error: err instanceof Error ? err.message : String(err) }));
+  }
+
+  private origin(conn: ClientConnection): string {
+    return `${this.nodeId}/${conn.label}`;
   }
 
   // ---- handlers ----
 
   private async register(conn: ClientConnection, user: string, password: string): Promise<Outcome<'register'>> {
-    const now = this.now();
-    const wait = this.registerThrottle.retryAfter(conn.address, now);
+    const wait = await this.store.takeTokens([{ key: `register-address:${conn.address}`, ...this.registerThrottle }], this.now());
     if (wait > 0) throw new ChatError('RATE_LIMITED', 'Too many registrations from this address', wait);
-    this.registerThrottle.spend(conn.address, now);
-    if (this.store.findUser(user)) throw new ChatError('NAME_TAKEN', 'That user name is taken');
+    if (await this.store.findUser(user)) throw new ChatError('NAME_TAKEN', 'That user name is taken');
     const hash = await this.hasher.hash(password);
-    const userId = this.store.createUser(user, hash, this.now());
+    const userId = await this.store.createUser(user, hash, this.now());
     this.log('register', { user, id: userId, from: conn.address });
     return { reply: { user } };
   }
 
   private async login(conn: ClientConnection, user: string, password: string): Promise<Outcome<'login'>> {
-    const wait = this.loginThrottle.retryAfter(user, conn.address, this.now());
+    // The attempt is reserved (a token taken from both buckets, in one transaction) before the
+    // password is checked, and given back only if it was right: concurrent guesses, on this node
+    // or any other sharing the database, can never check more passwords than the buckets hold.
+    const buckets: ThrottleKey[] = [
+      { key: `login-user:${user.toLowerCase()}`, ...this.loginThrottle.perUser },
+      { key: `login-address:${conn.address}`, ...this.loginThrottle.perAddress },
+    ];
+    const wait = await this.store.takeTokens(buckets, this.now());
     if (wait > 0) {
       this.log('login throttled', { user, from: conn.address });
       throw new ChatError('RATE_LIMITED', undefined, wait);
     }
-    const row = this.store.findUser(user);
+    const row = await this.store.findUser(user);
     // Unknown user and wrong password cost the same hash and get the same error.
     const ok = row ? await this.hasher.verify(password, row.passwordHash) : await this.hasher.verifyNobody(password);
     if (!row || !ok) {
-      this.loginThrottle.recordFailure(user, conn.address, this.now());
       this.log('login failed', { user, from: conn.address });
       throw new ChatError('AUTH_FAILED');
     }
+    await this.store.returnTokens(buckets, this.now());
     if (this.hasher.needsRehash(row.passwordHash)) {
-      this.store.setPasswordHash(row.id, await this.hasher.hash(password));
+      await this.store.setPasswordHash(row.id, await this.hasher.hash(password));
     }
     const token = newToken();
     const tokenHash = hashToken(token);
     const now = this.now();
-    this.store.createSession(tokenHash, row.id, now);
+    await this.store.createSession(tokenHash, row.id, now);
     if (conn.closed) return { reply: { user: row.name, token, groups: [] } };
-    this.bind(conn, { tokenHash, userId: row.id, userName: row.name, createdAt: now, touchedAt: now });
+    const groups = await this.store.groupsOf(row.id);
+    this.bind(conn, { tokenHash, userId: row.id, userName: row.name, createdAt: now, touchedAt: now }, groups);
     this.log('login', { user: row.name, conn: conn.label, from: conn.address });
-    return { reply: { user: row.name, token, groups: this.groupSummaries(row.id) }, after: () => this.startBacklog(conn) };
+    return { reply: { user: row.name, token, groups: summaries(groups) }, after: () => this.startBacklog(conn) };
   }
 
-  private resume(conn: ClientConnection, token: string): Outcome<'resume'> {
+  private async resume(conn: ClientConnection, token: string): Promise<Outcome<'resume'>> {
     const tokenHash = hashToken(token);
-    const row = this.store.findSession(tokenHash);
+    const row = await this.store.findSession(tokenHash);
     const now = this.now();
     if (!row || this.isExpired(row, now)) {
-      if (row) this.store.deleteSession(tokenHash);
+      if (row) await this.store.deleteSession(tokenHash);
       this.log('resume failed', { from: conn.address });
       throw new ChatError('INVALID_SESSION');
     }
-    this.store.touchSession(tokenHash, now);
-    this.bind(conn, { tokenHash, userId: row.userId, userName: row.userName, createdAt: row.createdAt, touchedAt: now });
+    await this.store.touchSession(tokenHash, now);
+    const groups = await this.store.groupsOf(row.userId);
+    if (conn.closed) return { reply: { user: row.userName, groups: [] } };
+    this.bind(conn, { tokenHash, userId: row.userId, userName: row.userName, createdAt: row.createdAt, touchedAt: now }, groups);
     this.log('resume', { user: row.userName, conn: conn.label, from: conn.address });
-    return { reply: { user: row.userName, groups: this.groupSummaries(row.userId) }, after: () => this.startBacklog(conn) };
+    return { reply: { user: row.userName, groups: summaries(groups) }, after: () => this.startBacklog(conn) };
   }
 
-  private logout(conn: ClientConnection): Outcome<'logout'> {
+  private async logout(conn: ClientConnection): Promise<Outcome<'logout'>> {
     const session = this.me(conn);
-    this.store.deleteSession(session.tokenHash);
+    // Publishes `revoked`: connections on other nodes resumed with this token lose it too.
+    await this.store.deleteSession(session.tokenHash);
     // Every connection resumed with this token loses it too.
     for (const other of [...(this.online.get(session.userId) ?? [])]) {
       if (other.session?.tokenHash.equals(session.tokenHash)) this.unbind(other);
@@ -319,80 +391,75 @@ export class ChatServer {
     return { reply: {} };
   }
 
-  private createGroup(conn: ClientConnection, name: string, memberNames: string[]): Outcome<'createGroup'> {
+  private async createGroup(conn: ClientConnection, name: string, memberNames: string[]): Promise<Outcome<'createGroup'>> {
     const me = this.me(conn);
     const ids = new Map<number, string>([[me.userId, me.userName]]);
     for (const memberName of memberNames) {
-      const user = this.store.findUser(memberName);
+      const user = await this.store.findUser(memberName);
       if (!user) throw new ChatError('UNKNOWN_USER', `No such user: ${memberName}`);
       ids.set(user.id, user.name);
     }
     if (ids.size > LIMITS.maxGroupMembers) throw new ChatError('LIMIT_REACHED', `A group has at most ${LIMITS.maxGroupMembers} members`);
-    const group = this.store.createGroup(name, me.userId, [...ids.keys()], this.now());
+    // Publishes `added` for every member: each node subscribes its connections and tells them.
+    const group = await this.store.createGroup(name, me.userId, [...ids.keys()], this.now(), me.userName, this.origin(conn));
     this.log('group created', { group: group.name, by: me.userName, members: ids.size });
-    return {
-      reply: { group: group.name, members: [...ids.values()].sort() },
-      after: () => {
-        for (const userId of ids.keys()) this.pushToUser(userId, { type: 'added', group: group.name, by: me.userName }, conn);
-      },
-    };
+    return { reply: { group: group.name, members: [...ids.values()].sort() } };
   }
 
-  private addMember(conn: ClientConnection, groupName: string, userName: string): Outcome<'addMember'> {
+  private async addMember(conn: ClientConnection, groupName: string, userName: string): Promise<Outcome<'addMember'>> {
     const me = this.me(conn);
-    const group = this.memberGroup(conn, groupName);
-    const user = this.store.findUser(userName);
+    const group = await this.memberGroup(conn, groupName);
+    const user = await this.store.findUser(userName);
     if (!user) throw new ChatError('UNKNOWN_USER', `No such user: ${userName}`);
-    this.store.addMember(group.id, user.id);
+    await this.store.addMember(group, user.id, me.userName, this.origin(conn));
     this.log('member added', { group: group.name, user: user.name, by: me.userName });
-    return {
-      reply: { group: group.name, user: user.name },
-      after: () => this.pushToUser(user.id, { type: 'added', group: group.name, by: me.userName }, conn),
-    };
+    return { reply: { group: group.name, user: user.name } };
   }
 
-  private leaveGroup(conn: ClientConnection, groupName: string): Outcome<'leaveGroup'> {
+  private async leaveGroup(conn: ClientConnection, groupName: string): Promise<Outcome<'leaveGroup'>> {
     const me = this.me(conn);
-    const group = this.memberGroup(conn, groupName);
-    this.store.removeMember(group.id, me.userId);
-    for (const c of this.online.get(me.userId) ?? []) c.catchingUp.delete(group.id);
+    const group = await this.memberGroup(conn, groupName);
+    await this.store.removeMember(group.id, me.userId);
     this.log('member left', { group: group.name, user: me.userName });
     return { reply: { group: group.name } };
   }
 
-  private sendMessage(conn: ClientConnection, groupName: string, clientMsgId: string, text: string): Outcome<'send'> {
+  private async sendMessage(conn: ClientConnection, groupName: string, clientMsgId: string, text: string): Promise<Outcome<'send'>> {
     const me = this.me(conn);
-    const group = this.memberGroup(conn, groupName);
-    // Committed when this returns: only now may the sender be told "stored".
-    const { message, duplicate } = this.store.insertMessage(group.id, me.userId, clientMsgId, text, this.now());
+    const group = await this.memberGroup(conn, groupName);
+    // Committed when this resolves: only now may the sender be told "stored". The store's
+    // `message` event does the pushing, on every node.
+    const { message, duplicate } = await this.store.insertMessage(group.id, me.userId, clientMsgId, text, this.now(), this.origin(conn));
     const reply: ReplyData['send'] = {
       group: message.group,
       messageId: message.messageId,
       clientMsgId: message.clientMsgId,
       recipients: message.recipients,
-      delivered: this.store.deliveredCount(group.id, message.messageId, me.userId),
+      delivered: message.recipients === 0 ? 0 : await this.store.deliveredCount(group.id, message.messageId, me.userId),
       duplicate,
     };
-    if (duplicate) return { reply };
-    return { reply, after: () => this.fanOut(group, { type: 'message', ...publicMessage(message) }, conn) };
+    return { reply };
   }
 
-  private who(conn: ClientConnection, groupName: string): Outcome<'who'> {
-    const group = this.memberGroup(conn, groupName);
-    const members = this.store.members(group.id).map((m) => ({ user: m.name, online: (this.online.get(m.userId)?.size ?? 0) > 0 }));
-    return { reply: { group: group.name, members } };
+  private async who(conn: ClientConnection, groupName: string): Promise<Outcome<'who'>> {
+    const group = await this.memberGroup(conn, groupName);
+    const members = await this.store.members(group.id);
+    const here = (userId: number): boolean => (this.online.get(userId)?.size ?? 0) > 0;
+    // Members not online here may be online on another node (PostgreSQL: the presence table).
+    const elsewhere = await this.store.onlineElsewhere(members.filter((m) => !here(m.userId)).map((m) => m.userId));
+    return { reply: { group: group.name, members: members.map((m) => ({ user: m.name, online: here(m.userId) || elsewhere.has(m.userId) })) } };
   }
 
-  private received(conn: ClientConnection, groupName: string, upTo: number): Outcome<'received'> {
+  private async received(conn: ClientConnection, groupName: string, upTo: number): Promise<Outcome<'received'>> {
     const me = this.me(conn);
-    const group = this.memberGroup(conn, groupName);
-    const range = this.store.markDelivered(group.id, me.userId, upTo);
+    const group = await this.memberGroup(conn, groupName);
+    // Publishes `traces` for the senders (on whichever node they are).
+    await this.store.markDelivered(group.id, group.name, me.userId, upTo, MAX_TRACES_PER_RECEIPT);
     return {
       reply: {},
       after: () => {
-        const lastSent = conn.catchingUp.get(group.id);
-        if (lastSent !== undefined && upTo >= lastSent) this.sendBacklogBatch(conn, group.id, lastSent);
-        if (range.to > range.from) this.sendTraces(group, me.userId, range.from, range.to);
+        const state = conn.catchingUp.get(group.id);
+        if (state && !state.querying && upTo >= state.lastSent) this.background(conn, 'backlog', this.sendBacklogBatch(conn, group.id));
       },
     };
   }
@@ -400,71 +467,100 @@ export class ChatServer {
   // ---- delivery ----
 
   /** A group the connection's user belongs to; NOT_FOUND whether it is missing or not theirs. */
-  private memberGroup(conn: ClientConnection, name: string): GroupRef {
-    const group = this.store.findGroupForMember(name, this.me(conn).userId);
+  private async memberGroup(conn: ClientConnection, name: string): Promise<GroupRef> {
+    const group = await this.store.findGroupForMember(name, this.me(conn).userId);
     if (!group) throw new ChatError('NOT_FOUND');
     return group;
   }
 
-  private groupSummaries(userId: number): GroupSummary[] {
-    return this.store.groupsOf(userId).map((g) => ({ name: g.name, unread: g.unread, members: g.members }));
-  }
-
-  /** Pushes a new message to every online member's connections except the sender's own. */
-  private fanOut(group: GroupRef, event: ServerMessage, except: ClientConnection): void {
-    for (const member of this.store.members(group.id)) {
-      for (const conn of this.online.get(member.userId) ?? []) {
-        // A connection still catching up gets this message from the store, in order, later.
-        if (conn !== except && !conn.catchingUp.has(group.id)) conn.send(event);
+  /** Everything pushed to clients starts here: one committed store event, on every node. */
+  private onStoreEvent(event: StoreEvent): void {
+    switch (event.kind) {
+      case 'message': {
+        const push: ServerMessage = { type: 'message', ...publicMessage(event.message) };
+        for (const conn of this.subscribers.get(event.groupId) ?? []) {
+          if (this.origin(conn) === event.origin) continue; // the sender's own connection
+          const state = conn.catchingUp.get(event.groupId);
+          if (state) {
+            // Still catching up: the backlog reads this message from the store, in order, later.
+            state.dirty = true;
+            continue;
+          }
+          this.pushMessage(conn, event.groupId, event.message.messageId, push);
+        }
+        return;
       }
+      case 'traces':
+        for (const t of event.traces) {
+          const trace: ServerMessage = { type: 'trace', group: event.group, messageId: t.messageId, clientMsgId: t.clientMsgId, delivered: t.delivered, recipients: t.recipients };
+          for (const conn of this.online.get(t.senderId) ?? []) conn.send(trace);
+        }
+        return;
+      case 'added':
+        for (const conn of this.online.get(event.userId) ?? []) {
+          this.subscribe(conn, event.groupId);
+          if (this.origin(conn) !== event.origin) conn.send({ type: 'added', group: event.group, by: event.by });
+        }
+        return;
+      case 'left':
+        for (const conn of this.online.get(event.userId) ?? []) this.unsubscribe(conn, event.groupId);
+        return;
+      case 'revoked':
+        for (const conn of this.connections) if (conn.session?.tokenHash.equals(event.tokenHash)) this.unbind(conn);
+        return;
     }
   }
 
-  private pushToUser(userId: number, event: ServerMessage, except: ClientConnection): void {
-    for (const conn of this.online.get(userId) ?? []) if (conn !== except) conn.send(event);
+  /** Pushes a message unless one as new was pushed already (a backlog and a live push can overlap). */
+  private pushMessage(conn: ClientConnection, groupId: number, messageId: number, push: ServerMessage): void {
+    if (messageId <= (conn.lastPushed.get(groupId) ?? 0)) return;
+    conn.lastPushed.set(groupId, messageId);
+    conn.send(push);
   }
 
   /** After login/resume: start pushing, per group, what this user has not received yet. */
   private startBacklog(conn: ClientConnection): void {
-    const me = conn.session;
-    if (!me) return;
-    for (const group of this.store.groupsOf(me.userId)) this.sendBacklogBatch(conn, group.id, group.deliveredUpto);
+    for (const groupId of [...conn.catchingUp.keys()]) this.background(conn, 'backlog', this.sendBacklogBatch(conn, groupId));
   }
 
   /**
-   * Sends the next batch of messages after `afterId`. The next batch goes once the client
-   * acknowledges this one, so a long absence never floods the link, and live messages wait in
-   * the store meanwhile, which keeps the order.
+   * Sends the next batch of a group's backlog. The next batch goes once the client acknowledges
+   * this one, so a long absence never floods the link, and live messages wait in the store
+   * meanwhile, which keeps the order. When a read finds nothing more, the group goes live,
+   * unless a live message arrived during that read (it may have committed after the read's
+   * snapshot): then it reads once more.
    */
-  private sendBacklogBatch(conn: ClientConnection, groupId: number, afterId: number): void {
-    const me = conn.session;
-    if (!me || conn.closed) return;
-    const batch = this.store.messagesAfter(groupId, afterId, me.userId, LIMITS.backlogBatch);
-    const last = batch.at(-1);
-    if (!last) {
-      conn.catchingUp.delete(groupId);
-      return;
+  private async sendBacklogBatch(conn: ClientConnection, groupId: number): Promise<void> {
+    const session = conn.session;
+    const state = conn.catchingUp.get(groupId);
+    if (!session || !state || state.querying || conn.closed) return;
+    for (;;) {
+      state.querying = true;
+      state.dirty = false;
+      let batch;
+      try {
+        batch = await this.store.messagesAfter(groupId, state.lastSent, session.userId, LIMITS.backlogBatch);
+      } finally {
+        state.querying = false;
+      }
+      // Logged out, left the group or closed meanwhile: nothing more to do.
+      if (conn.closed || conn.session !== session || conn.catchingUp.get(groupId) !== state) return;
+      const last = batch.at(-1);
+      if (last) {
+        state.lastSent = last.messageId;
+        for (const message of batch) this.pushMessage(conn, groupId, message.messageId, { type: 'message', ...publicMessage(message) });
+        return;
+      }
+      if (!state.dirty) {
+        conn.catchingUp.delete(groupId);
+        return;
+      }
     }
-    conn.catchingUp.set(groupId, last.messageId);
-    for (const message of batch) conn.send({ type: 'message', ...publicMessage(message) });
   }
+}
 
-  /** Tells the online senders of messages in (from, to] how many members have them now. */
-  private sendTraces(group: GroupRef, receiverId: number, from: number, to: number): void {
-    for (const target of this.store.traceTargets(group.id, from, to, receiverId, MAX_TRACES_PER_RECEIPT)) {
-      const senders = this.online.get(target.senderId);
-      if (!senders || senders.size === 0) continue;
-      const trace: ServerMessage = {
-        type: 'trace',
-        group: group.name,
-        messageId: target.messageId,
-        clientMsgId: target.clientMsgId,
-        delivered: this.store.deliveredCount(group.id, target.messageId, target.senderId),
-        recipients: target.recipients,
-      };
-      for (const conn of senders) conn.send(trace);
-    }
-  }
+function summaries(groups: readonly GroupWithMarks[]): GroupSummary[] {
+  return groups.map((g) => ({ name: g.name, unread: g.unread, members: g.members }));
 }
 
 function publicMessage(m: { group: string; messageId: number; from: string; text: string; sentAt: number }) {
