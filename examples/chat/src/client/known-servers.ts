@@ -17,8 +17,13 @@ export function pinnedTrust(expectedFingerprint: string): TrustServer {
   return (_host, _port, key) => fingerprint(key) === expectedFingerprint;
 }
 
-/** Trust on first use, remembered in `file`; `onNew` hears about each newly trusted key. */
-export function knownServersTrust(file: string, onNew: (address: string, fingerprint: string) => void): TrustServer {
+/**
+ * Trust on first use, remembered in `file`; `onNew` hears about each newly trusted key.
+ * `deployment`: the host:port of every node of one deployment (`--server a,b`): they share one
+ * key, so a node seen for the first time must present the key already trusted for another
+ * node of the list (if any is known), and a failover never trusts a stranger's key.
+ */
+export function knownServersTrust(file: string, onNew: (address: string, fingerprint: string) => void, deployment: readonly string[] = []): TrustServer {
   return (host, port, key) => {
     const address = `${host}:${port}`;
     let known: Record<string, string> = {};
@@ -31,6 +36,8 @@ export function knownServersTrust(file: string, onNew: (address: string, fingerp
     const stored = known[address];
     const presented = key.toString('base64');
     if (stored !== undefined) return stored === presented;
+    const sibling = deployment.map((a) => known[a]).find((k) => k !== undefined);
+    if (sibling !== undefined && sibling !== presented) return false;
     known[address] = presented;
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, JSON.stringify(known, null, 2) + '\n', { mode: 0o600 });

@@ -1,7 +1,10 @@
 /**
  * `chat-client`: the interactive (or scripted) chat client.
  *
- *   chat-client [--server 127.0.0.1:7777] [--server-key <fingerprint>] [--known-servers <file>]
+ *   chat-client [--server 127.0.0.1:7777[,host:port...]] [--server-key <fingerprint>] [--known-servers <file>]
+ *
+ * Several servers (nodes of one deployment sharing a PostgreSQL database): the client uses the
+ * first that answers and, when its node dies, reconnects to the next and resumes its session.
  *
  * The connection is encrypted (secure-channel.ts). The server's key is checked against
  * --server-key when given (the fingerprint the server logs at start), else trusted on first use
@@ -17,7 +20,14 @@ import { defaultKnownServersFile, knownServersTrust, pinnedTrust } from './known
 import { ChatSession } from './session.js';
 import { createTerminal } from './terminal.js';
 
-const HELP = 'usage: chat-client [--server 127.0.0.1:7777] [--server-key <fingerprint>] [--known-servers <file>]   (then /help for commands)';
+const HELP = 'usage: chat-client [--server 127.0.0.1:7777[,host:port...]] [--server-key <fingerprint>] [--known-servers <file>]   (then /help for commands)';
+
+/**
+ * A dead server (or node) is noticed within seconds, not the library's 30 s: keepalives every
+ * second, and the link is given up after 5 s without a word (then the client reconnects, to
+ * the next node if there are several).
+ */
+const CLIENT_LIVENESS = { idleTimeout: 5_000, keepAliveInterval: 1_000 };
 
 async function main(): Promise<number> {
   const flags = parseFlags(process.argv.slice(2), ['server', 'server-key', 'known-servers']);
@@ -25,15 +35,20 @@ async function main(): Promise<number> {
     process.stdout.write(HELP + '\n');
     return 0;
   }
-  const { host, port } = parseHostPort(flags.get('server') ?? '127.0.0.1:7777');
+  const servers = (flags.get('server') ?? '127.0.0.1:7777').split(',').map((s) => parseHostPort(s.trim()));
+  const { host, port } = servers[0] ?? { host: '127.0.0.1', port: 7777 };
   const terminal = createTerminal(process.stdin, process.stdout);
   const pinned = flags.get('server-key');
   const knownServers = flags.get('known-servers') ?? defaultKnownServersFile();
   const trust = pinned
     ? pinnedTrust(pinned)
-    : knownServersTrust(knownServers, (address, fp) => terminal.print(`* first connection to ${address}: trusting its key ${fp} (remembered in ${knownServers})`));
-  const transport = new SecureTransport(new ReliableDgramTransport(), { trust });
-  const client = new ChatClient({ transport, host, port });
+    : knownServersTrust(
+        knownServers,
+        (address, fp) => terminal.print(`* first connection to ${address}: trusting its key ${fp} (remembered in ${knownServers})`),
+        servers.map((s) => `${s.host}:${s.port}`),
+      );
+  const transport = new SecureTransport(new ReliableDgramTransport({ endpointOptions: () => CLIENT_LIVENESS }), { trust });
+  const client = new ChatClient({ transport, servers });
   try {
     await client.connect();
   } catch (err) {
@@ -46,11 +61,11 @@ async function main(): Promise<number> {
       );
       return 1;
     }
-    process.stderr.write(`chat-client: cannot reach ${host}:${port}${code ? ` (${code})` : ''}: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`chat-client: cannot reach ${servers.map((s) => `${s.host}:${s.port}`).join(", ")}${code ? ` (${code})` : ''}: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   }
   const session = new ChatSession(client, (line) => terminal.print(line));
-  terminal.print(`* connected to ${host}:${port} (/help for commands)`);
+  terminal.print(`* connected to ${client.server} (/help for commands)`);
   await terminal.run(async (line) => {
     const keepGoing = await session.runLine(line);
     terminal.setPrompt(session.prompt);

@@ -23,7 +23,10 @@ export class ChatSession {
     client.on('trace', (t) => this.printTrace(t.messageId, t.delivered, t.recipients));
     client.on('added', (a) => this.print(`* ${a.by} added you to ${a.group}`));
     client.on('disconnected', (d) => this.print(`* connection lost (${d.reason})${d.willReconnect ? '; reconnecting' : ''}`));
-    client.on('reconnected', (r) => this.print(r.user ? `* reconnected as ${r.user}` : '* reconnected'));
+    client.on('reconnected', (r) => {
+      if (r.switched) this.print(`* now connected to ${r.server}`);
+      this.print(r.user ? `* reconnected as ${r.user}` : '* reconnected');
+    });
     client.on('sessionLost', () => this.print('* your session expired or was revoked: /login again'));
     client.on('reconnectFailed', (reason) => this.print(`* cannot reconnect (${reason}); the next command tries again`));
   }
