@@ -264,7 +264,7 @@ export class ChatServer {
     }
     set.add(conn);
     for (const group of groups) {
-      this.subscribe(conn, group.id);
+      this.subscribe(conn, group);
       conn.catchingUp.set(group.id, { lastSent: group.deliveredUpto, querying: false, dirty: false });
     }
   }
@@ -284,15 +284,17 @@ export class ChatServer {
     }
   }
 
-  private subscribe(conn: ClientConnection, groupId: number): void {
-    conn.groups.add(groupId);
-    let set = this.subscribers.get(groupId);
-    if (!set) this.subscribers.set(groupId, (set = new Set()));
+  private subscribe(conn: ClientConnection, group: GroupRef): void {
+    conn.groups.add(group.id);
+    conn.groupNames.set(group.name.toLowerCase(), { id: group.id, name: group.name });
+    let set = this.subscribers.get(group.id);
+    if (!set) this.subscribers.set(group.id, (set = new Set()));
     set.add(conn);
   }
 
   private unsubscribe(conn: ClientConnection, groupId: number): void {
     conn.groups.delete(groupId);
+    for (const [key, ref] of conn.groupNames) if (ref.id === groupId) conn.groupNames.delete(key);
     conn.catchingUp.delete(groupId);
     conn.lastPushed.delete(groupId);
     const set = this.subscribers.get(groupId);
@@ -420,6 +422,8 @@ export class ChatServer {
     const me = this.me(conn);
     const group = await this.memberGroup(conn, groupName);
     await this.store.removeMember(group.id, me.userId);
+    // At once here; on other nodes when the `left` event arrives (the store refuses a non-member's send meanwhile).
+    for (const c of this.online.get(me.userId) ?? []) this.unsubscribe(c, group.id);
     this.log('member left', { group: group.name, user: me.userName });
     return { reply: { group: group.name } };
   }
@@ -435,7 +439,8 @@ export class ChatServer {
       messageId: message.messageId,
       clientMsgId: message.clientMsgId,
       recipients: message.recipients,
-      delivered: message.recipients === 0 ? 0 : await this.store.deliveredCount(group.id, message.messageId, me.userId),
+      // A new message has reached nobody yet; a retry tells how far the first one got.
+      delivered: duplicate && message.recipients > 0 ? await this.store.deliveredCount(group.id, message.messageId, me.userId) : 0,
       duplicate,
     };
     return { reply };
@@ -468,6 +473,8 @@ export class ChatServer {
 
   /** A group the connection's user belongs to; NOT_FOUND whether it is missing or not theirs. */
   private async memberGroup(conn: ClientConnection, name: string): Promise<GroupRef> {
+    const known = conn.groupNames.get(name.toLowerCase());
+    if (known) return known;
     const group = await this.store.findGroupForMember(name, this.me(conn).userId);
     if (!group) throw new ChatError('NOT_FOUND');
     return group;
@@ -498,7 +505,7 @@ export class ChatServer {
         return;
       case 'added':
         for (const conn of this.online.get(event.userId) ?? []) {
-          this.subscribe(conn, event.groupId);
+          this.subscribe(conn, { id: event.groupId, name: event.group });
           if (this.origin(conn) !== event.origin) conn.send({ type: 'added', group: event.group, by: event.by });
         }
         return;

@@ -95,7 +95,8 @@ export interface ChatStore {
   messagesAfter(groupId: number, afterId: number, exceptSender: number, limit: number): Promise<StoredMessage[]>;
   /**
    * Raises a member's delivered mark (never lowers it, never past the newest message) and, when
-   * it rose, publishes `traces` for at most `maxTraces` of the newly delivered messages.
+   * it rose, publishes `traces` for at most `maxTraces` of the newly delivered messages (the
+   * PostgreSQL store gathers receipts for a few milliseconds and publishes their traces together).
    */
   markDelivered(groupId: number, group: string, userId: number, upTo: number, maxTraces: number): Promise<{ from: number; to: number }>;
   markRead(groupId: number, userId: number, upTo: number): Promise<void>;

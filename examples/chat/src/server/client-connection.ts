@@ -35,6 +35,11 @@ export class ClientConnection {
   readonly groups = new Set<number>();
   /** groupId -> highest message id pushed: pushes per group only ever go up. */
   readonly lastPushed = new Map<number, number>();
+  /**
+   * Lower-cased name -> group, for the groups above: requests naming one of them need no
+   * database lookup (kept by the same store events as the subscriptions).
+   */
+  readonly groupNames = new Map<string, { id: number; name: string }>();
   private chain: Promise<void> = Promise.resolve();
   private queued = 0;
 

@@ -76,6 +76,98 @@ export const PG_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX presence_by_user ON presence (user_id);
   `,
+  // 2: the two hot writes as functions, so that each is one statement (one round trip, its own
+  // transaction): the group locks they take are held for the time of the statement, never
+  // across round trips to a busy node. Their NOTIFY payloads are those of pg-events.ts.
+  `
+  -- Stores a message (or finds the one already stored under (sender, client id)); ids of a
+  -- group rise in commit order because the group's write lock is taken before the id is drawn.
+  -- o_id is NULL when the sender is not a member.
+  CREATE FUNCTION chat_insert_message(p_group BIGINT, p_sender BIGINT, p_client_msg_id TEXT, p_text TEXT, p_now BIGINT, p_origin TEXT,
+      OUT o_id BIGINT, OUT o_duplicate BOOLEAN, OUT o_group TEXT, OUT o_sender_name TEXT, OUT o_text TEXT, OUT o_sent_at BIGINT,
+      OUT o_recipients INTEGER) LANGUAGE plpgsql AS $fn$
+  DECLARE
+    v_payload TEXT;
+  BEGIN
+    PERFORM pg_advisory_xact_lock(1, p_group::INTEGER);
+    -- Only members post (a node may not have heard yet that the sender left): o_id stays NULL.
+    IF NOT EXISTS (SELECT 1 FROM members WHERE group_id = p_group AND user_id = p_sender) THEN
+      RETURN;
+    END IF;
+    INSERT INTO messages (group_id, sender_id, client_msg_id, text, sent_at, recipients)
+      SELECT p_group, p_sender, p_client_msg_id, p_text, p_now, COUNT(*) - 1 FROM members WHERE group_id = p_group
+      ON CONFLICT (sender_id, client_msg_id) DO NOTHING
+      RETURNING id INTO o_id;
+    o_duplicate := o_id IS NULL;
+    IF o_duplicate THEN
+      SELECT id INTO o_id FROM messages WHERE sender_id = p_sender AND client_msg_id = p_client_msg_id;
+    END IF;
+    SELECT g.name, u.name, m.text, m.sent_at, m.recipients INTO o_group, o_sender_name, o_text, o_sent_at, o_recipients
+      FROM messages m JOIN groups g ON g.id = m.group_id JOIN users u ON u.id = m.sender_id WHERE m.id = o_id;
+    IF NOT o_duplicate THEN
+      SELECT json_build_object('k', 'm', 'g', p_group, 'o', p_origin, 'id', m.id, 'gn', g.name, 's', m.sender_id, 'f', u.name,
+               't', m.text, 'at', m.sent_at, 'c', m.client_msg_id, 'r', m.recipients)::TEXT
+        INTO v_payload
+        FROM messages m JOIN groups g ON g.id = m.group_id JOIN users u ON u.id = m.sender_id WHERE m.id = o_id;
+      IF octet_length(v_payload) >= 7900 THEN
+        v_payload := json_build_object('k', 'm', 'g', p_group, 'o', p_origin, 'id', o_id)::TEXT;
+      END IF;
+      PERFORM pg_notify('chat_events', v_payload);
+    END IF;
+  END
+  $fn$;
+
+  -- Raises a member's delivered mark (never down, never past the newest message); returns the
+  -- mark before and after.
+  CREATE FUNCTION chat_mark_delivered(p_group BIGINT, p_user BIGINT, p_upto BIGINT, OUT o_from BIGINT, OUT o_to BIGINT)
+      LANGUAGE plpgsql AS $fn$
+  BEGIN
+    SELECT delivered_upto INTO o_from FROM members WHERE group_id = p_group AND user_id = p_user FOR UPDATE;
+    IF o_from IS NULL THEN
+      o_from := 0;
+      o_to := 0;
+      RETURN;
+    END IF;
+    SELECT GREATEST(o_from, LEAST(p_upto, COALESCE(MAX(id), 0))) INTO o_to FROM messages WHERE group_id = p_group;
+    IF o_to > o_from THEN
+      UPDATE members SET delivered_upto = o_to WHERE group_id = p_group AND user_id = p_user;
+    END IF;
+  END
+  $fn$;
+
+  -- Notifies delivery traces for the messages that the given receipts (receiver, from, to]
+  -- newly covered, at most p_max (the newest), 25 to a payload. Nodes gather their receipts for
+  -- a few milliseconds and send them here together: one notifying commit per group and batch,
+  -- not one per receipt. The group's traces lock orders the batches, so each batch's counts
+  -- include every receipt committed before it and traces never go backwards.
+  CREATE FUNCTION chat_publish_traces(p_group BIGINT, p_group_name TEXT, p_receivers BIGINT[], p_froms BIGINT[], p_tos BIGINT[], p_max INTEGER)
+      RETURNS VOID LANGUAGE plpgsql AS $fn$
+  DECLARE
+    v_chunk RECORD;
+  BEGIN
+    PERFORM pg_advisory_xact_lock(2, p_group::INTEGER);
+    FOR v_chunk IN
+      SELECT json_agg(json_build_array(t.id, t.sender_id, t.client_msg_id, t.delivered, t.recipients) ORDER BY t.id) AS tr
+      FROM (
+        SELECT x.*, (row_number() OVER (ORDER BY x.id) - 1) / 25 AS bucket
+        FROM (
+          SELECT m.id, m.sender_id, m.client_msg_id, m.recipients,
+            (SELECT COUNT(*) FROM members y WHERE y.group_id = m.group_id AND y.user_id != m.sender_id
+               AND y.joined_after < m.id AND y.delivered_upto >= m.id) AS delivered
+          FROM messages m
+          WHERE m.group_id = p_group AND EXISTS (
+            SELECT 1 FROM unnest(p_receivers, p_froms, p_tos) AS r(receiver, from_id, to_id)
+            WHERE m.id > r.from_id AND m.id <= r.to_id AND m.sender_id != r.receiver)
+          ORDER BY m.id DESC LIMIT p_max
+        ) x
+      ) t
+      GROUP BY t.bucket ORDER BY t.bucket
+    LOOP
+      PERFORM pg_notify('chat_events', json_build_object('k', 't', 'g', p_group, 'gn', p_group_name, 'tr', v_chunk.tr)::TEXT);
+    END LOOP;
+  END
+  $fn$;
+  `,
 ];
 
 /** Any constant: the advisory lock that makes concurrent starts migrate one at a time. */

@@ -7,7 +7,8 @@
  *   keeps one extra connection that LISTENs, and decodes payloads one at a time, in order.
  * - Ordering: inserting into a group takes the group's advisory lock before drawing the message
  *   id, so within a group ids rise in commit order, hence in event order, on every node.
- *   Receipts of a group take another lock, so each trace counts the receipts before it.
+ *   Traces are published in short batches (one NOTIFY per group and batch, not per receipt),
+ *   each batch under the group's traces lock, so counts never go backwards.
  * - Throttle buckets are rows locked FOR UPDATE: concurrent attempts on any node queue up.
  * - Presence: a row per (node, online user); a node beats every few seconds, and the rows of a
  *   node silent for longer than PRESENCE_TTL no longer count (a killed node's users go offline).
@@ -23,10 +24,12 @@ import { migratePg } from './pg-migrations.js';
 import type { GroupRef, SessionRow, StoredMessage, UserRow } from './store.js';
 
 /** Advisory lock classes (first key); the second key is a group or user id. */
-const LOCK_GROUP_WRITE = 1;
-const LOCK_GROUP_RECEIPTS = 2;
+const LOCK_GROUP_WRITE = 1; // also taken in chat_insert_message
+// 2: a group's trace batches, taken in chat_publish_traces
 const LOCK_USER_GROUPS = 3;
 const HEARTBEAT_MS = 2_000;
+/** Receipts gathered this long (ms) before their traces are published together. */
+const TRACE_BATCH_MS = 10;
 /** A node not heard of for this long is gone: its users no longer count as online. */
 const PRESENCE_TTL_S = 8;
 /** Rows of nodes gone for this long are deleted. */
@@ -103,6 +106,8 @@ export class PgChatStore implements ChatStore {
   private presenceChain: Promise<void> = Promise.resolve();
   private readonly localOnline = new Set<number>();
   private heartbeat: NodeJS.Timeout | null = null;
+  private readonly traceBatches = new Map<number, { group: string; receivers: number[]; froms: number[]; tos: number[]; max: number }>();
+  private traceTimer: NodeJS.Timeout | null = null;
   private closing = false;
   private readonly onError: (what: string, err: unknown) => void;
 
@@ -214,6 +219,8 @@ export class PgChatStore implements ChatStore {
     this.closing = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = null;
+    if (this.traceTimer) clearTimeout(this.traceTimer);
+    await this.flushTraces();
     const listener = this.listener;
     this.listener = null;
     await listener?.end().catch(() => {});
@@ -361,28 +368,16 @@ export class PgChatStore implements ChatStore {
   // ---- messages ----
 
   async insertMessage(groupId: number, senderId: number, clientMsgId: string, text: string, now: number, origin: Origin): Promise<{ message: StoredMessage; duplicate: boolean }> {
-    return this.tx(async (tx) => {
-      // Taken before the id is drawn and held until COMMIT: the group's ids rise in commit order.
-      await tx.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_GROUP_WRITE, groupId]);
-      const inserted = await this.one<{ id: number }>(
-        `INSERT INTO messages (group_id, sender_id, client_msg_id, text, sent_at, recipients)
-         SELECT $1::bigint, $2::bigint, $3::text, $4::text, $5::bigint, COUNT(*) - 1 FROM members WHERE group_id = $1::bigint
-         ON CONFLICT (sender_id, client_msg_id) DO NOTHING RETURNING id`,
-        [groupId, senderId, clientMsgId, text, now],
-        tx,
-      );
-      if (!inserted) {
-        // A retry (perhaps on another node than the first try): acknowledged again, stored once.
-        const existing = await this.one<MessageRow>(`SELECT ${MESSAGE_COLUMNS} WHERE m.sender_id = $1 AND m.client_msg_id = $2`, [senderId, clientMsgId], tx);
-        if (!existing) throw new Error('duplicate message vanished');
-        return { message: toMessage(existing), duplicate: true };
-      }
-      const row = await this.one<MessageRow>(`SELECT ${MESSAGE_COLUMNS} WHERE m.id = $1`, [inserted.id], tx);
-      if (!row) throw new Error('message vanished inside its own transaction');
-      const message = toMessage(row);
-      await this.notify(tx, { kind: 'message', groupId, message, origin });
-      return { message, duplicate: false };
-    });
+    // One statement (pg-migrations.ts, chat_insert_message): lock, insert, NOTIFY, commit. A
+    // retry (perhaps on another node than the first try) finds the stored one: acknowledged
+    // again, stored once.
+    const r = await this.one<{ o_id: number; o_duplicate: boolean; o_group: string; o_sender_name: string; o_text: string; o_sent_at: number; o_recipients: number }>(
+      'SELECT * FROM chat_insert_message($1, $2, $3, $4, $5, $6)',
+      [groupId, senderId, clientMsgId, text, now, origin],
+    );
+    if (!r?.o_id) throw new ChatError('NOT_FOUND');
+    const message: StoredMessage = { group: r.o_group, messageId: r.o_id, from: r.o_sender_name, text: r.o_text, sentAt: r.o_sent_at, senderId, clientMsgId, recipients: r.o_recipients };
+    return { message, duplicate: r.o_duplicate };
   }
 
   async messageById(id: number): Promise<StoredMessage | undefined> {
@@ -401,30 +396,41 @@ export class PgChatStore implements ChatStore {
   }
 
   async markDelivered(groupId: number, group: string, userId: number, upTo: number, maxTraces: number): Promise<{ from: number; to: number }> {
-    return this.tx(async (tx) => {
-      // Receipts of one group one at a time: each trace's count includes the receipts before it.
-      await tx.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_GROUP_RECEIPTS, groupId]);
-      const row = await this.one<{ delivered_upto: number; newest: number }>(
-        'SELECT delivered_upto, (SELECT COALESCE(MAX(id), 0) FROM messages WHERE group_id = $1) AS newest FROM members WHERE group_id = $1 AND user_id = $2',
-        [groupId, userId],
-        tx,
-      );
-      if (!row) return { from: 0, to: 0 };
-      const to = Math.min(upTo, row.newest);
-      if (to <= row.delivered_upto) return { from: row.delivered_upto, to: row.delivered_upto };
-      await tx.query('UPDATE members SET delivered_upto = $1 WHERE group_id = $2 AND user_id = $3', [to, groupId, userId]);
-      const traces = (
-        await tx.query<TraceRow>(
-          `SELECT m.id AS "messageId", m.sender_id AS "senderId", m.client_msg_id AS "clientMsgId", m.recipients,
-             (SELECT COUNT(*) FROM members x WHERE x.group_id = m.group_id AND x.user_id != m.sender_id
-                AND x.joined_after < m.id AND x.delivered_upto >= m.id) AS delivered
-           FROM messages m WHERE m.group_id = $1 AND m.id > $2 AND m.id <= $3 AND m.sender_id != $4 ORDER BY m.id DESC LIMIT $5`,
-          [groupId, row.delivered_upto, to, userId, maxTraces],
-        )
-      ).rows.reverse();
-      if (traces.length > 0) await this.notify(tx, { kind: 'traces', groupId, group, traces });
-      return { from: row.delivered_upto, to };
-    });
+    const row = await this.one<{ o_from: number; o_to: number }>('SELECT o_from, o_to FROM chat_mark_delivered($1, $2, $3)', [groupId, userId, upTo]);
+    const range = { from: row?.o_from ?? 0, to: row?.o_to ?? 0 };
+    if (range.to > range.from) this.queueTraces(groupId, group, userId, range, maxTraces);
+    return range;
+  }
+
+  /**
+   * Traces go out in batches: every notifying commit costs all listening nodes (PostgreSQL
+   * serialises them and signals every listener), and a message draws a receipt from each member,
+   * so one NOTIFY per receipt would cap a deployment at a few dozen messages per second.
+   */
+  private queueTraces(groupId: number, group: string, receiver: number, range: { from: number; to: number }, maxTraces: number): void {
+    let batch = this.traceBatches.get(groupId);
+    if (!batch) this.traceBatches.set(groupId, (batch = { group, receivers: [], froms: [], tos: [], max: 0 }));
+    batch.receivers.push(receiver);
+    batch.froms.push(range.from);
+    batch.tos.push(range.to);
+    batch.max = Math.max(batch.max, maxTraces);
+    this.traceTimer ??= setTimeout(() => this.flushTraces(), TRACE_BATCH_MS);
+  }
+
+  private flushTraces(): Promise<void> {
+    this.traceTimer = null;
+    const batches = [...this.traceBatches];
+    this.traceBatches.clear();
+    return Promise.all(
+      batches.map(([groupId, b]) =>
+        this.pool
+          .query('SELECT chat_publish_traces($1, $2, $3, $4, $5, $6)', [groupId, b.group, b.receivers, b.froms, b.tos, b.max])
+          .then(
+            () => {},
+            (err: unknown) => this.onError('traces', err),
+          ),
+      ),
+    ).then(() => {});
   }
 
   async markRead(groupId: number, userId: number, upTo: number): Promise<void> {

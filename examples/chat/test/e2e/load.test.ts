@@ -7,7 +7,7 @@
  *
  * Tunable for benchmarking (defaults keep the test short on 2 cores):
  * CHAT_LOAD_SECONDS (3), CHAT_LOAD_INTERVAL_MS (mean gap between one client's sends, 1000),
- * CHAT_LOAD_CLIENTS (200).
+ * CHAT_LOAD_CLIENTS (200), CHAT_LOAD_PG_NODES (2: nodes in the PostgreSQL run).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,6 +29,8 @@ const CLIENTS = Number(process.env['CHAT_LOAD_CLIENTS'] ?? 200);
 const GROUP_SIZE = 10;
 const SECONDS = Number(process.env['CHAT_LOAD_SECONDS'] ?? 3);
 const INTERVAL_MS = Number(process.env['CHAT_LOAD_INTERVAL_MS'] ?? 1000);
+/** Server nodes in the PostgreSQL run. */
+const PG_NODES = Number(process.env['CHAT_LOAD_PG_NODES'] ?? 2);
 
 let servers: LineProcess[] = [];
 let clients: ChatClient[] = [];
@@ -63,7 +65,7 @@ async function inBatches<T>(items: T[], size: number, fn: (item: T) => Promise<v
 }
 
 describe('chat load', () => {
-  for (const mode of ['SQLite, 1 node', 'PostgreSQL, 2 nodes'] as const) {
+  for (const mode of ['SQLite, 1 node', `PostgreSQL, ${PG_NODES} nodes`] as const) {
   it(`delivers every message exactly once to every online member (${CLIENTS} clients, ${CLIENTS / GROUP_SIZE} groups, ${mode})`, async (ctx) => {
     const postgres = mode.startsWith('PostgreSQL');
     if (postgres && !pg) return ctx.skip();
@@ -90,10 +92,10 @@ describe('chat load', () => {
     }
 
     const nodes = [await startServer(db)];
-    if (postgres) nodes.push(await startServer(db));
+    for (let n = 1; postgres && n < PG_NODES; n++) nodes.push(await startServer(db));
     servers = nodes.map((n) => n.proc);
     const started = nodes[0] ?? { port: 0, key: '' };
-    // Client i uses node i mod 2: each group of 10 has 5 members on each node.
+    // Client i uses node i mod 2 (with two nodes): each group of 10 has 5 members on each node.
     const portOf = (i: number): number => nodes[i % nodes.length]?.port ?? 0;
     // The simulated clients share 10 UDP sockets (20 connections each, told apart by connection
     // ID): 200 sockets, each with its own timers, would make this process the bottleneck.
@@ -164,7 +166,7 @@ describe('chat load', () => {
     latencies.sort((a, b) => a - b);
     console.log(
       // "chat load:" (SQLite) is what bench/workloads/chat.ts parses; the PostgreSQL line differs.
-      `${postgres ? 'chat load, PostgreSQL 2 nodes' : 'chat load'}: ${CLIENTS} clients in ${CLIENTS / GROUP_SIZE} groups, ${sent.length} messages stored in ${sendSeconds.toFixed(1)} s ` +
+      `${postgres ? `chat load, PostgreSQL ${nodes.length} nodes` : 'chat load'}: ${CLIENTS} clients in ${CLIENTS / GROUP_SIZE} groups, ${sent.length} messages stored in ${sendSeconds.toFixed(1)} s ` +
         `(${(sent.length / sendSeconds).toFixed(0)} msg/s), ${expectedDeliveries} deliveries ` +
         `(${(expectedDeliveries / totalSeconds).toFixed(0)} deliveries/s overall), ` +
         `latency p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms`,

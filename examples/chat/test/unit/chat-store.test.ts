@@ -92,12 +92,11 @@ for (const kind of kinds) {
       expect(await store.markDelivered(g.id, 'g', b, m.messageId, 50)).toEqual({ from: 0, to: m.messageId });
       expect(await store.markDelivered(g.id, 'g', b, 0, 50)).toEqual({ from: m.messageId, to: m.messageId });
       expect((await store.markDelivered(g.id, 'g', c, 10_000, 50)).to).toBe(m.messageId); // never past the newest
-      await rec.until((e) => e.filter((x) => x.kind === 'traces').length === 2);
-      const delivered = rec.events.flatMap((e) => (e.kind === 'traces' ? e.traces.map((t) => [t.messageId, t.senderId, t.delivered, t.recipients]) : []));
-      expect(delivered).toEqual([
-        [m.messageId, a, 1, 2],
-        [m.messageId, a, 2, 2],
-      ]);
+      const traced = (): number[][] => rec.events.flatMap((e) => (e.kind === 'traces' ? e.traces.map((t) => [t.messageId, t.senderId, t.delivered, t.recipients]) : []));
+      await rec.until(() => traced().some((t) => t[2] === 2));
+      // SQLite publishes one trace per receipt; PostgreSQL may gather both receipts into one.
+      expect(traced().at(-1)).toEqual([m.messageId, a, 2, 2]);
+      expect(traced().map((t) => t[2])).toEqual(kind.name === 'SQLite' ? [1, 2] : expect.arrayContaining([2]));
       expect(await store.deliveredCount(g.id, m.messageId, a)).toBe(2);
       // A member added now starts at the present: the old message is not theirs to count.
       const d = await store.createUser('d', 'h', 1);
