@@ -112,7 +112,7 @@ export class PgChatStore implements ChatStore {
   private readonly onError: (what: string, err: unknown) => void;
 
   private constructor(private readonly url: string, options: PgStoreOptions) {
-    this.description = `postgres:${redactUrl(url)}`;
+    this.description = redactUrl(url);
     this.onError = options.onError ?? (() => {});
     this.pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10, types });
     // An idle pooled connection that dies is replaced on next use; never crash for it.
