@@ -105,6 +105,28 @@ describe('two chat nodes on one PostgreSQL database', () => {
     expect(who).toMatch(/bob \(online\)/);
   }, 60_000);
 
+  it('moves a client process given both nodes (--server a,b) to node B when node A is killed', async (ctx) => {
+    if (!pg) return ctx.skip();
+    const { a, b } = await twoNodes(await freshDatabase(pg));
+    const alice = await startClient('alice', `127.0.0.1:${a.port},127.0.0.1:${b.port}`);
+    procs.push(alice);
+    expect(alice.lines.join('\n')).toContain(`* connected to 127.0.0.1:${a.port}`);
+    await alice.command('/register alice alice-secret', 'registered alice');
+    await alice.command('/register carol carol-secret', 'registered carol');
+    await alice.command('/login alice alice-secret', /^logged in as alice/);
+    await alice.command('/group solo carol', /^created solo/);
+    await alice.command('/send solo before', /^stored #\d+ in solo/);
+    const from = alice.lines.length;
+    procs[0]?.child.kill('SIGKILL');
+    // The CLI gives a silent node up after 5 s (its keepalives go unanswered), then moves on.
+    await alice.waitFor(`* now connected to 127.0.0.1:${b.port}`, from, 20_000);
+    await alice.waitFor('* reconnected as alice', from);
+    await alice.command('/send solo after', /^stored #\d+ in solo/);
+    const history = await alice.command('/history solo 5', /^#\d+ \[solo\] alice: after$/);
+    expect(history).toMatch(/after/);
+    expect(alice.lines.slice(from).filter((l) => /\[solo\] alice: before$/.test(l))).toHaveLength(1);
+  }, 60_000);
+
   it('shares one login throttle: 30 concurrent guesses over both nodes check 5 passwords', async (ctx) => {
     if (!pg) return ctx.skip();
     const { a, b } = await twoNodes(await freshDatabase(pg));
