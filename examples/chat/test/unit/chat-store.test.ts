@@ -205,6 +205,24 @@ describe('PostgreSQL: two nodes on one database', { timeout: 60_000 }, () => {
     expect(results.filter((w) => w === 0)).toHaveLength(5);
   });
 
+  it('tells the server to resync when its LISTEN connection was lost, and listens again', async (ctx) => {
+    if (!pg) return ctx.skip();
+    const url = await freshDatabase(pg);
+    const [node, other] = [await openPg(url), await openPg(url)];
+    let resyncs = 0;
+    node.onResync(() => resyncs++);
+    const rec = recorder(node);
+    // Cut the LISTEN connections (both nodes'; only this node's resyncs are counted).
+    const admin = other as unknown as { pool: { query(q: string): Promise<unknown> } };
+    await admin.pool.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'LISTEN chat_events' AND datname = current_database()");
+    for (let i = 0; i < 300 && resyncs === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(resyncs).toBe(1);
+    // Listening again: a later event arrives.
+    const u = await other.createUser('late', 'h', 1);
+    await other.createGroup('late', u, [u], 1, 'late', 'B/c1');
+    await rec.until((e) => e.some((x) => x.kind === 'added' && x.group === 'late'));
+  });
+
   it('shows who is online on the other node, until that node stops', async (ctx) => {
     if (!pg) return ctx.skip();
     const url = await freshDatabase(pg);
