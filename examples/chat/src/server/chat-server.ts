@@ -7,15 +7,15 @@
  * reply is sent before any push the request causes. A `send` is replied to only after the store
  * committed it.
  *
- * Pushes (messages, traces, `added`) are made from the store's events, never straight from the
- * request that caused them: with several nodes on one PostgreSQL database, the event comes to
- * every node (this one included) once the transaction committed, in commit order, and each node
- * pushes to its own connections. Per group, message ids increase in commit order, so pushes to
- * one connection are always in id order.
+ * Pushes (messages, traces, invitations, joins, edits, typing) are made from the store's events,
+ * never straight from the request that caused them: with several nodes on one PostgreSQL
+ * database, the event comes to every node (this one included) once the transaction committed,
+ * in commit order, and each node pushes to its own connections. Per group, message ids increase
+ * in commit order, so pushes to one connection are always in id order.
  */
 import { ChatError } from '../protocol/codes.js';
 import { LIMITS } from '../protocol/limits.js';
-import type { GroupSummary, OkReply, Request, RequestType, ReplyData, ServerMessage } from '../protocol/messages.js';
+import type { ChatMessage, GroupSummary, MessageKind, OkReply, Request, RequestType, ReplyData, ServerMessage } from '../protocol/messages.js';
 import { parseRequest } from '../protocol/validate.js';
 import type { Link, Listener } from '../transport/transport.js';
 import type { ChatStore, GroupRef, GroupWithMarks, StoreEvent, ThrottleKey } from './chat-store.js';
@@ -39,6 +39,8 @@ export interface ChatServerOptions {
   registerThrottle?: BucketConfig;
   /** Requests per connection. Default: burst 1000, then 500 per second. */
   requestThrottle?: BucketConfig;
+  /** How long traces wait to be coalesced, ms (0: until the end of this turn). Default 20. */
+  traceDelayMs?: number;
 }
 
 type Outcome<T extends RequestType> = { reply: ReplyData[T]; after?: () => void };
@@ -47,8 +49,18 @@ type Outcome<T extends RequestType> = { reply: ReplyData[T]; after?: () => void 
 const PUBLIC_TYPES: ReadonlySet<RequestType> = new Set(['register', 'login', 'resume', 'ping']);
 /** Write `last_seen_at` at most this often per connection. */
 const TOUCH_INTERVAL_MS = 60_000;
-/** Traces computed per `received` request, newest first (bounds the work of a big catch-up). */
+/** Traces computed per `received`/`read` request, newest first (bounds the work of a big catch-up). */
 const MAX_TRACES_PER_RECEIPT = 50;
+/**
+ * Traces wait this long to be sent, so that the receipts of a message's members (which arrive
+ * within a few ms of each other) make one trace, not one each. A trace is a progress report:
+ * 20 ms later costs nobody anything.
+ */
+const TRACE_DELAY_MS = 20;
+/** Typing notices relayed per connection and group at most this often. */
+const TYPING_INTERVAL_MS = 2_000;
+/** How long a graceful shutdown waits for clients to acknowledge their goodbye. */
+const SHUTDOWN_GRACE_MS = 2_000;
 
 export class ChatServer {
   private readonly store: ChatStore;
@@ -68,6 +80,20 @@ export class ChatServer {
   private readonly subscribers = new Map<number, Set<ClientConnection>>();
   private readonly pruneTimer: NodeJS.Timeout;
   private nextLabel = 1;
+  /**
+   * Traces due, per group: the range of message ids whose marks rose and who raised them, sent
+   * together TRACE_DELAY_MS later. Nine receipts for one message arriving together cost one
+   * query for the messages, one count and one trace, not nine.
+   */
+  private readonly tracesDue = new Map<number, { group: GroupRef; from: number; to: number; receivers: Set<number> }>();
+  private traceTimer: NodeJS.Timeout | NodeJS.Immediate | null = null;
+  private readonly traceDelayMs: number;
+  /**
+   * Receipts of this turn of the event loop, per connection and group (the highest `upTo`),
+   * written in one transaction: under fan-out, receipts are most of the requests.
+   */
+  private readonly receiptsDue = new Map<string, { conn: ClientConnection; group: GroupRef; userId: number; upTo: number }>();
+  private receiptTimer: NodeJS.Immediate | null = null;
 
   constructor(options: ChatServerOptions) {
     this.store = options.store;
@@ -80,6 +106,7 @@ export class ChatServer {
     this.loginThrottle = options.loginThrottle ?? DEFAULT_LOGIN_THROTTLE;
     this.registerThrottle = options.registerThrottle ?? { burst: 10, refillMs: 60_000 };
     this.requestThrottle = new TokenBuckets(options.requestThrottle ?? { burst: 1000, refillMs: 2 });
+    this.traceDelayMs = options.traceDelayMs ?? TRACE_DELAY_MS;
     this.pruneTimer = setInterval(() => this.prune(), 10 * 60_000);
     this.pruneTimer.unref();
     this.store.onEvent((event) => this.onStoreEvent(event));
@@ -109,7 +136,32 @@ export class ChatServer {
 
   close(): void {
     clearInterval(this.pruneTimer);
+    if (this.traceTimer) {
+      clearTimeout(this.traceTimer as NodeJS.Timeout);
+      clearImmediate(this.traceTimer as NodeJS.Immediate);
+    }
+    if (this.receiptTimer) clearImmediate(this.receiptTimer);
     for (const conn of this.connections) conn.link.destroy();
+  }
+
+  /**
+   * Graceful shutdown (SIGINT/SIGTERM): every client gets a `goodbye` with the reason, then its
+   * connection is closed gracefully (what was sent is delivered first), so clients can say
+   * "server restarting" instead of reporting a reset. Links that do not finish within
+   * SHUTDOWN_GRACE_MS are destroyed.
+   */
+  async shutdown(reason = 'restarting'): Promise<void> {
+    clearInterval(this.pruneTimer);
+    const closing = [...this.connections].map((conn) => {
+      conn.send({ type: 'goodbye', reason });
+      conn.closed = true; // no more requests are handled, no more pushes sent
+      return conn.link.close().catch(() => {});
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, SHUTDOWN_GRACE_MS)));
+    await Promise.race([Promise.all(closing), grace]);
+    clearTimeout(timer);
+    this.close();
   }
 
   // ---- plumbing ----
@@ -119,36 +171,41 @@ export class ChatServer {
     const now = this.now();
     const wait = this.requestThrottle.retryAfter(conn.label, now);
     if (wait > 0) {
+      if (parsed.ok && parsed.notice) return;
       // Parsed first (cheap, 64 KiB at most) so that even this reply carries the request's id.
       conn.send(errorReply(parsed.ok ? parsed.request.id : parsed.id, new ChatError('RATE_LIMITED', 'Too many requests on this connection', wait)));
       return;
     }
     this.requestThrottle.spend(conn.label, now);
     if (!parsed.ok) {
+      // `id` is read from the request's first bytes even when it is too large or not JSON, so
+      // the client can match this reply (and never waits forever for one).
       conn.send(errorReply(parsed.id, parsed.error));
       return;
     }
     const request = parsed.request;
-    const accepted = conn.enqueue(() => this.handle(conn, request), LIMITS.maxQueuedRequestsPerConnection);
-    if (!accepted) conn.send(errorReply(request.id, new ChatError('BUSY', 'Too many requests waiting on this connection')));
+    const notice = parsed.notice;
+    const accepted = conn.enqueue(() => this.handle(conn, request, notice), LIMITS.maxQueuedRequestsPerConnection);
+    if (!accepted && !notice) conn.send(errorReply(request.id, new ChatError('BUSY', 'Too many requests waiting on this connection')));
   }
 
   /** Never rejects: every failure becomes an error reply or a log line. */
-  private async handle(conn: ClientConnection, request: Request): Promise<void> {
+  /** `notice`: no reply, not even an error (a receipt or typing notice sent without an id). */
+  private async handle(conn: ClientConnection, request: Request, notice = false): Promise<void> {
     if (conn.closed) return;
     let outcome: Outcome<RequestType>;
     try {
       outcome = await this.dispatch(conn, request);
     } catch (err) {
       if (err instanceof ChatError) {
-        conn.send(errorReply(request.id, err));
+        if (!notice) conn.send(errorReply(request.id, err));
       } else {
         this.logError(conn, request, err);
-        conn.send(errorReply(request.id, new ChatError('INTERNAL')));
+        if (!notice) conn.send(errorReply(request.id, new ChatError('INTERNAL')));
       }
       return;
     }
-    conn.send({ type: 'ok', id: request.id, ...outcome.reply } as OkReply);
+    if (!notice) conn.send({ type: 'ok', id: request.id, ...outcome.reply } as OkReply);
     try {
       outcome.after?.();
     } catch (err) {
@@ -157,9 +214,9 @@ export class ChatServer {
     }
   }
 
-  /** For work started after a reply (backlog reads): a failure is logged, the client catches up later. */
-  private background(conn: ClientConnection, what: string, work: Promise<void>): void {
-    work.catch((err: unknown) => this.log('error', { conn: conn.label, request: what, error: err instanceof Error ? err.message : String(err) }));
+  /** For work started after a reply (backlog reads, relays): a failure is logged, the client catches up later. */
+  private background(conn: ClientConnection | null, what: string, work: Promise<void>): void {
+    work.catch((err: unknown) => this.log('error', { conn: conn?.label, request: what, error: err instanceof Error ? err.message : String(err) }));
   }
 
   private logError(conn: ClientConnection, request: Request, err: unknown): void {
@@ -188,13 +245,26 @@ export class ChatServer {
       case 'createGroup':
         return this.createGroup(conn, request.group, request.members);
       case 'addMember':
-        return this.addMember(conn, request.group, request.user);
+      case 'invite':
+        return this.invite(conn, request.group, request.user);
+      case 'invitations':
+        return { reply: { invitations: await this.store.invitationsOf(this.me(conn).userId) } };
+      case 'accept':
+        return this.acceptInvitation(conn, request.group);
+      case 'decline':
+        return this.decline(conn, request.group);
+      case 'edit':
+        return this.edit(conn, request.group, request.messageId, request.text);
+      case 'delete':
+        return this.deleteMessage(conn, request.group, request.messageId);
+      case 'typing':
+        return this.typing(conn, request.group);
       case 'leaveGroup':
         return this.leaveGroup(conn, request.group);
       case 'listGroups':
         return { reply: { groups: summaries(await this.store.groupsOf(this.me(conn).userId)) } };
       case 'send':
-        return this.sendMessage(conn, request.group, request.clientMsgId, request.text);
+        return this.sendMessage(conn, request.group, request.clientMsgId, request.text, request.kind);
       case 'history': {
         const group = await this.memberGroup(conn, request.group);
         const page = await this.store.history(group.id, request.before, request.limit);
@@ -204,11 +274,8 @@ export class ChatServer {
         return this.who(conn, request.group);
       case 'received':
         return this.received(conn, request.group, request.upTo);
-      case 'read': {
-        const group = await this.memberGroup(conn, request.group);
-        await this.store.markRead(group.id, this.me(conn).userId, request.upTo);
-        return { reply: {} };
-      }
+      case 'read':
+        return this.read(conn, request.group, request.upTo);
       case 'ping':
         return { reply: {} };
     }
@@ -330,9 +397,10 @@ export class ChatServer {
   }
 
   private async login(conn: ClientConnection, user: string, password: string): Promise<Outcome<'login'>> {
-    // The attempt is reserved (a token taken from both buckets, in one transaction) before the
-    // password is checked, and given back only if it was right: concurrent guesses, on this node
-    // or any other sharing the database, can never check more passwords than the buckets hold.
+    // The attempt is reserved (counted as a failure, a token taken from both buckets in one
+    // transaction) before the password is checked: concurrent guesses on many connections, on
+    // this node or any other sharing the database, all meet the same buckets, so no more than
+    // the burst is ever verified. A success gives the reservation back.
     const buckets: ThrottleKey[] = [
       { key: `login-user:${user.toLowerCase()}`, ...this.loginThrottle.perUser },
       { key: `login-address:${conn.address}`, ...this.loginThrottle.perAddress },
@@ -393,29 +461,57 @@ export class ChatServer {
     return { reply: {} };
   }
 
+  /**
+   * Creates a group with the caller as its only member and invites the named users: nobody is
+   * made a member without accepting. The reply is the same whether or not a named user exists
+   * (`invited` lists the names as given), so it reveals nothing about who is registered.
+   */
   private async createGroup(conn: ClientConnection, name: string, memberNames: string[]): Promise<Outcome<'createGroup'>> {
     const me = this.me(conn);
-    const ids = new Map<number, string>([[me.userId, me.userName]]);
-    for (const memberName of memberNames) {
-      const user = await this.store.findUser(memberName);
-      if (!user) throw new ChatError('UNKNOWN_USER', `No such user: ${memberName}`);
-      ids.set(user.id, user.name);
+    const others = [...new Map(memberNames.filter((n) => n.toLowerCase() !== me.userName.toLowerCase()).map((n) => [n.toLowerCase(), n])).values()];
+    if (others.length === 0) throw new ChatError('INVALID_ARGUMENT', 'Name at least one other member');
+    if ((await this.store.groupCountOf(me.userId)) >= LIMITS.maxGroupsPerUser) {
+      throw new ChatError('LIMIT_REACHED', `A user belongs to at most ${LIMITS.maxGroupsPerUser} groups`);
     }
-    if (ids.size > LIMITS.maxGroupMembers) throw new ChatError('LIMIT_REACHED', `A group has at most ${LIMITS.maxGroupMembers} members`);
-    // Publishes `added` for every member: each node subscribes its connections and tells them.
-    const group = await this.store.createGroup(name, me.userId, [...ids.keys()], this.now(), me.userName, this.origin(conn));
-    this.log('group created', { group: group.name, by: me.userName, members: ids.size });
-    return { reply: { group: group.name, members: [...ids.values()].sort() } };
+    // Publishes `added` (the creator's connections, on every node, now receive the group) ...
+    const group = await this.store.createGroup(name, me.userId, [me.userId], this.now(), me.userName, this.origin(conn));
+    const invitees = (await Promise.all(others.map((n) => this.store.findUser(n)))).filter((u) => u !== undefined);
+    // ... and `invited` for each invitee, on whichever node they are.
+    for (const user of invitees) await this.store.invite(group, user.id, me.userId, me.userName, this.now(), this.origin(conn));
+    this.log('group created', { group: group.name, by: me.userName, invited: others.length });
+    return { reply: { group: group.name, members: [me.userName], invited: others.sort() } };
   }
 
-  private async addMember(conn: ClientConnection, groupName: string, userName: string): Promise<Outcome<'addMember'>> {
+  /**
+   * Invites a user (`/invite`, `/add`). One answer for every case (unknown user, member already,
+   * invited already, too many invitations): the invitee decides, the inviter learns nothing.
+   */
+  private async invite(conn: ClientConnection, groupName: string, userName: string): Promise<Outcome<'invite'>> {
     const me = this.me(conn);
     const group = await this.memberGroup(conn, groupName);
     const user = await this.store.findUser(userName);
-    if (!user) throw new ChatError('UNKNOWN_USER', `No such user: ${userName}`);
-    await this.store.addMember(group, user.id, me.userName, this.origin(conn));
-    this.log('member added', { group: group.name, user: user.name, by: me.userName });
-    return { reply: { group: group.name, user: user.name } };
+    const fresh = user !== undefined && (await this.store.invite(group, user.id, me.userId, me.userName, this.now(), this.origin(conn)));
+    if (fresh) this.log('invited', { group: group.name, user: user.name, by: me.userName });
+    return { reply: { group: group.name, user: userName } };
+  }
+
+  private async acceptInvitation(conn: ClientConnection, groupName: string): Promise<Outcome<'accept'>> {
+    const me = this.me(conn);
+    if ((await this.store.groupCountOf(me.userId)) >= LIMITS.maxGroupsPerUser) {
+      throw new ChatError('LIMIT_REACHED', `A user belongs to at most ${LIMITS.maxGroupsPerUser} groups`);
+    }
+    // Publishes `added` (joined): the members are told on every node.
+    const group = await this.store.acceptInvitation(groupName, me.userId, me.userName, this.origin(conn));
+    if (!group) throw new ChatError('NOT_FOUND', `No invitation to ${groupName}`);
+    this.log('member joined', { group: group.name, user: me.userName });
+    const members = await this.store.members(group.id);
+    return { reply: { group: group.name, members: members.length } };
+  }
+
+  private async decline(conn: ClientConnection, groupName: string): Promise<Outcome<'decline'>> {
+    const group = await this.store.declineInvitation(groupName, this.me(conn).userId);
+    if (!group) throw new ChatError('NOT_FOUND', `No invitation to ${groupName}`);
+    return { reply: { group: group.name } };
   }
 
   private async leaveGroup(conn: ClientConnection, groupName: string): Promise<Outcome<'leaveGroup'>> {
@@ -428,12 +524,12 @@ export class ChatServer {
     return { reply: { group: group.name } };
   }
 
-  private async sendMessage(conn: ClientConnection, groupName: string, clientMsgId: string, text: string): Promise<Outcome<'send'>> {
+  private async sendMessage(conn: ClientConnection, groupName: string, clientMsgId: string, text: string, kind: MessageKind): Promise<Outcome<'send'>> {
     const me = this.me(conn);
     const group = await this.memberGroup(conn, groupName);
     // Committed when this resolves: only now may the sender be told "stored". The store's
     // `message` event does the pushing, on every node.
-    const { message, duplicate } = await this.store.insertMessage(group.id, me.userId, clientMsgId, text, this.now(), this.origin(conn));
+    const { message, duplicate } = await this.store.insertMessage(group.id, me.userId, clientMsgId, text, this.now(), kind, this.origin(conn));
     const reply: ReplyData['send'] = {
       group: message.group,
       messageId: message.messageId,
@@ -444,6 +540,40 @@ export class ChatServer {
       duplicate,
     };
     return { reply };
+  }
+
+  /** The caller's own newest message in the group, or INVALID_ARGUMENT. */
+  private async ownLast(conn: ClientConnection, group: GroupRef, messageId: number): Promise<void> {
+    if ((await this.store.lastMessageOf(group.id, this.me(conn).userId)) !== messageId) {
+      throw new ChatError('INVALID_ARGUMENT', 'Only your last message in a group can be edited or deleted');
+    }
+  }
+
+  private async edit(conn: ClientConnection, groupName: string, messageId: number, text: string): Promise<Outcome<'edit'>> {
+    const group = await this.memberGroup(conn, groupName);
+    await this.ownLast(conn, group, messageId);
+    // Publishes `edited`, pushed to the members on every node.
+    if (!(await this.store.editMessage(group, messageId, text, this.now(), this.origin(conn)))) throw new ChatError('INVALID_ARGUMENT', 'That message was deleted');
+    return { reply: { group: group.name, messageId } };
+  }
+
+  private async deleteMessage(conn: ClientConnection, groupName: string, messageId: number): Promise<Outcome<'delete'>> {
+    const group = await this.memberGroup(conn, groupName);
+    await this.ownLast(conn, group, messageId);
+    if (!(await this.store.deleteMessage(group, messageId, this.now(), this.origin(conn)))) throw new ChatError('INVALID_ARGUMENT', 'That message was deleted');
+    return { reply: { group: group.name, messageId } };
+  }
+
+  /** Relays "typing" to the group's other online members, on every node; nothing is stored. */
+  private async typing(conn: ClientConnection, groupName: string): Promise<Outcome<'typing'>> {
+    const me = this.me(conn);
+    const group = await this.memberGroup(conn, groupName);
+    const now = this.now();
+    const last = conn.typingAt.get(group.id) ?? -Infinity;
+    if (now - last < TYPING_INTERVAL_MS) return { reply: {} };
+    conn.typingAt.set(group.id, now);
+    const event: StoreEvent = { kind: 'typing', groupId: group.id, group: group.name, userId: me.userId, user: me.userName, origin: this.origin(conn) };
+    return { reply: {}, after: () => this.background(conn, 'typing', this.store.relay(event)) };
   }
 
   private async who(conn: ClientConnection, groupName: string): Promise<Outcome<'who'>> {
@@ -458,15 +588,43 @@ export class ChatServer {
   private async received(conn: ClientConnection, groupName: string, upTo: number): Promise<Outcome<'received'>> {
     const me = this.me(conn);
     const group = await this.memberGroup(conn, groupName);
-    // Publishes `traces` for the senders (on whichever node they are).
-    await this.store.markDelivered(group.id, group.name, me.userId, upTo, MAX_TRACES_PER_RECEIPT);
-    return {
-      reply: {},
-      after: () => {
-        const state = conn.catchingUp.get(group.id);
-        if (state && !state.querying && upTo >= state.lastSent) this.background(conn, 'backlog', this.sendBacklogBatch(conn, group.id));
-      },
-    };
+    const key = `${conn.label}:${group.id}`;
+    const due = this.receiptsDue.get(key);
+    if (due) due.upTo = Math.max(due.upTo, upTo);
+    else this.receiptsDue.set(key, { conn, group, userId: me.userId, upTo });
+    this.receiptTimer ??= setImmediate(() => this.background(null, 'received', this.flushReceipts()));
+    return { reply: {} };
+  }
+
+  /** Writes this turn's receipts at once, then continues backlogs and queues traces. */
+  private async flushReceipts(): Promise<void> {
+    this.receiptTimer = null;
+    const due = [...this.receiptsDue.values()];
+    this.receiptsDue.clear();
+    let ranges: { from: number; to: number }[];
+    try {
+      ranges = await this.store.markDeliveredMany(due.map((d) => ({ groupId: d.group.id, userId: d.userId, upTo: d.upTo })));
+    } catch (err) {
+      // Lost marks only mean messages are pushed again later (clients drop what they showed).
+      this.log('error', { request: 'received', error: err instanceof Error ? err.message : String(err) });
+      return;
+    }
+    due.forEach((d, i) => {
+      const range = ranges[i] ?? { from: 0, to: 0 };
+      const state = d.conn.catchingUp.get(d.group.id);
+      if (state && !state.querying && d.upTo >= state.lastSent && d.conn.session?.userId === d.userId) {
+        this.background(d.conn, 'backlog', this.sendBacklogBatch(d.conn, d.group.id));
+      }
+      if (range.to > range.from) this.queueTraces(d.group, d.userId, range.from, range.to);
+    });
+  }
+
+  /** The member has shown messages up to `upTo`: unread counts drop, senders see "seen by". */
+  private async read(conn: ClientConnection, groupName: string, upTo: number): Promise<Outcome<'read'>> {
+    const me = this.me(conn);
+    const group = await this.memberGroup(conn, groupName);
+    const range = await this.store.markRead(group.id, me.userId, upTo);
+    return { reply: {}, after: () => range.to > range.from && this.queueTraces(group, me.userId, range.from, range.to) };
   }
 
   // ---- delivery ----
@@ -476,7 +634,8 @@ export class ChatServer {
     const known = conn.groupNames.get(name.toLowerCase());
     if (known) return known;
     const group = await this.store.findGroupForMember(name, this.me(conn).userId);
-    if (!group) throw new ChatError('NOT_FOUND');
+    // The name is the caller's own: repeating it reveals nothing, and says which one was meant.
+    if (!group) throw new ChatError('NOT_FOUND', `No such group: ${name}`);
     return group;
   }
 
@@ -484,7 +643,8 @@ export class ChatServer {
   private onStoreEvent(event: StoreEvent): void {
     switch (event.kind) {
       case 'message': {
-        const push: ServerMessage = { type: 'message', ...publicMessage(event.message) };
+        // Serialised (and so encoded) once for the whole group, not once per member.
+        let data: Uint8Array | null = null;
         for (const conn of this.subscribers.get(event.groupId) ?? []) {
           if (this.origin(conn) === event.origin) continue; // the sender's own connection
           const state = conn.catchingUp.get(event.groupId);
@@ -493,24 +653,50 @@ export class ChatServer {
             state.dirty = true;
             continue;
           }
-          this.pushMessage(conn, event.groupId, event.message.messageId, push);
+          data ??= Buffer.from(JSON.stringify({ type: 'message', ...publicMessage(event.message) } satisfies ServerMessage), 'utf8');
+          this.pushMessage(conn, event.groupId, event.message.messageId, data);
         }
         return;
       }
       case 'traces':
         for (const t of event.traces) {
-          const trace: ServerMessage = { type: 'trace', group: event.group, messageId: t.messageId, clientMsgId: t.clientMsgId, delivered: t.delivered, recipients: t.recipients };
-          for (const conn of this.online.get(t.senderId) ?? []) conn.send(trace);
+          const senders = this.online.get(t.senderId);
+          if (!senders || senders.size === 0) continue;
+          const trace: ServerMessage = { type: 'trace', group: event.group, messageId: t.messageId, clientMsgId: t.clientMsgId, delivered: t.delivered, read: t.read, recipients: t.recipients };
+          for (const conn of senders) conn.send(trace);
         }
         return;
-      case 'added':
-        for (const conn of this.online.get(event.userId) ?? []) {
-          this.subscribe(conn, { id: event.groupId, name: event.group });
-          if (this.origin(conn) !== event.origin) conn.send({ type: 'added', group: event.group, by: event.by });
+      case 'added': {
+        for (const conn of this.online.get(event.userId) ?? []) this.subscribe(conn, { id: event.groupId, name: event.group });
+        if (event.how !== 'joined') return;
+        // The other members hear who joined (not the joiner, not the connection that asked).
+        for (const conn of this.subscribers.get(event.groupId) ?? []) {
+          if (conn.session?.userId !== event.userId && this.origin(conn) !== event.origin) conn.send({ type: 'joined', group: event.group, user: event.user });
         }
         return;
+      }
       case 'left':
         for (const conn of this.online.get(event.userId) ?? []) this.unsubscribe(conn, event.groupId);
+        return;
+      case 'invited':
+        for (const conn of this.online.get(event.userId) ?? []) if (this.origin(conn) !== event.origin) conn.send({ type: 'invited', group: event.group, by: event.by });
+        return;
+      case 'edited':
+      case 'deleted': {
+        // Edits and deletions go at once, even to a connection catching up: the backlog reads
+        // the current text anyway.
+        const push: ServerMessage =
+          event.kind === 'edited'
+            ? { type: 'edited', group: event.group, messageId: event.messageId, text: event.text, editedAt: event.editedAt }
+            : { type: 'deleted', group: event.group, messageId: event.messageId };
+        const data = Buffer.from(JSON.stringify(push), 'utf8');
+        for (const conn of this.subscribers.get(event.groupId) ?? []) if (this.origin(conn) !== event.origin) conn.sendEncoded(data);
+        return;
+      }
+      case 'typing':
+        for (const conn of this.subscribers.get(event.groupId) ?? []) {
+          if (conn.session?.userId !== event.userId) conn.send({ type: 'typing', group: event.group, user: event.user });
+        }
         return;
       case 'revoked':
         for (const conn of this.connections) if (conn.session?.tokenHash.equals(event.tokenHash)) this.unbind(conn);
@@ -519,10 +705,10 @@ export class ChatServer {
   }
 
   /** Pushes a message unless one as new was pushed already (a backlog and a live push can overlap). */
-  private pushMessage(conn: ClientConnection, groupId: number, messageId: number, push: ServerMessage): void {
+  private pushMessage(conn: ClientConnection, groupId: number, messageId: number, data: Uint8Array): void {
     if (messageId <= (conn.lastPushed.get(groupId) ?? 0)) return;
     conn.lastPushed.set(groupId, messageId);
-    conn.send(push);
+    conn.sendEncoded(data);
   }
 
   /** After login/resume: start pushing, per group, what this user has not received yet. */
@@ -555,7 +741,7 @@ export class ChatServer {
       const last = batch.at(-1);
       if (last) {
         state.lastSent = last.messageId;
-        for (const message of batch) this.pushMessage(conn, groupId, message.messageId, { type: 'message', ...publicMessage(message) });
+        for (const message of batch) this.pushMessage(conn, groupId, message.messageId, Buffer.from(JSON.stringify({ type: 'message', ...publicMessage(message) } satisfies ServerMessage), 'utf8'));
         return;
       }
       if (!state.dirty) {
@@ -564,14 +750,45 @@ export class ChatServer {
       }
     }
   }
+
+  /** Queues traces for the senders of messages in (from, to] of a group, whose marks `receiverId` raised. */
+  private queueTraces(group: GroupRef, receiverId: number, from: number, to: number): void {
+    const due = this.tracesDue.get(group.id);
+    if (due) {
+      due.from = Math.min(due.from, from);
+      due.to = Math.max(due.to, to);
+      due.receivers.add(receiverId);
+    } else {
+      this.tracesDue.set(group.id, { group, from, to, receivers: new Set([receiverId]) });
+    }
+    if (!this.traceTimer) {
+      this.traceTimer = this.traceDelayMs > 0 ? setTimeout(() => this.flushTraces(), this.traceDelayMs).unref() : setImmediate(() => this.flushTraces());
+    }
+  }
+
+  /**
+   * Has the store publish each due group's traces (counts read now): the `traces` events tell
+   * each sender, on whichever node, how many members have received and read their message.
+   */
+  private flushTraces(): void {
+    this.traceTimer = null;
+    const due = [...this.tracesDue.values()];
+    this.tracesDue.clear();
+    for (const { group, from, to, receivers } of due) {
+      this.background(null, 'traces', this.store.publishTraces(group, from, to, [...receivers], MAX_TRACES_PER_RECEIPT));
+    }
+  }
 }
 
 function summaries(groups: readonly GroupWithMarks[]): GroupSummary[] {
   return groups.map((g) => ({ name: g.name, unread: g.unread, members: g.members }));
 }
 
-function publicMessage(m: { group: string; messageId: number; from: string; text: string; sentAt: number }) {
-  return { group: m.group, messageId: m.messageId, from: m.from, text: m.text, sentAt: m.sentAt };
+function publicMessage(m: ChatMessage): ChatMessage {
+  const out: ChatMessage = { group: m.group, messageId: m.messageId, from: m.from, text: m.text, sentAt: m.sentAt, kind: m.kind };
+  if (m.editedAt !== undefined) out.editedAt = m.editedAt;
+  if (m.deleted) out.deleted = true;
+  return out;
 }
 
 function errorReply(id: Request['id'] | null, err: ChatError): ServerMessage {

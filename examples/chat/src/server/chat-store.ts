@@ -9,7 +9,7 @@
  * NOTIFY, which the database delivers to every node only if, and once, the transaction commits,
  * in commit order. The server does all its pushes from these events, on every node alike.
  */
-import type { GroupSummary } from '../protocol/messages.js';
+import type { GroupSummary, Invitation, MessageKind } from '../protocol/messages.js';
 import type { GroupRef, SessionRow, StoredMessage, UserRow } from './store.js';
 
 export type { GroupRef, SessionRow, StoredMessage, UserRow } from './store.js';
@@ -17,20 +17,27 @@ export type { GroupRef, SessionRow, StoredMessage, UserRow } from './store.js';
 /** Which connection caused an event (`<node>/<connection label>`), so that it can be skipped. */
 export type Origin = string;
 
-/** A delivery trace for one message, computed in the transaction that raised a delivered mark. */
+/** A delivery trace for one message: how many members have received and read it. */
 export interface TraceRow {
   messageId: number;
   senderId: number;
   clientMsgId: string;
   delivered: number;
+  read: number;
   recipients: number;
 }
 
 export type StoreEvent =
   | { kind: 'message'; groupId: number; message: StoredMessage; origin: Origin }
   | { kind: 'traces'; groupId: number; group: string; traces: TraceRow[] }
-  | { kind: 'added'; groupId: number; group: string; userId: number; by: string; origin: Origin }
+  /** A member joined (`joined`: by accepting an invitation, announced to the others) or created the group. */
+  | { kind: 'added'; groupId: number; group: string; userId: number; user: string; how: 'created' | 'joined'; origin: Origin }
   | { kind: 'left'; groupId: number; userId: number }
+  | { kind: 'invited'; userId: number; group: string; by: string; origin: Origin }
+  | { kind: 'edited'; groupId: number; group: string; messageId: number; text: string; editedAt: number; origin: Origin }
+  | { kind: 'deleted'; groupId: number; group: string; messageId: number; origin: Origin }
+  /** Not stored: relayed to every node (`relay`). */
+  | { kind: 'typing'; groupId: number; group: string; userId: number; user: string; origin: Origin }
   | { kind: 'revoked'; tokenHash: Buffer };
 
 /** One token bucket of the shared throttle (login and registration attempts). */
@@ -76,31 +83,53 @@ export interface ChatStore {
   deleteSession(tokenHash: Buffer): Promise<boolean>;
   deleteExpiredSessions(idleBefore: number, createdBefore: number): Promise<number>;
 
-  /** Creates a group with its members (creator included) and publishes `added` for each. */
+  /** Creates a group with its members (creator included) and publishes `added` (`created`) for each. */
   createGroup(name: string, creatorId: number, memberIds: readonly number[], now: number, by: string, origin: Origin): Promise<GroupRef>;
   findGroupForMember(name: string, userId: number): Promise<GroupRef | undefined>;
-  /** Adds a member (ALREADY_MEMBER, LIMIT_REACHED) and publishes `added`. */
-  addMember(group: GroupRef, userId: number, by: string, origin: Origin): Promise<void>;
   /** Removes a member and publishes `left`. */
   removeMember(groupId: number, userId: number): Promise<void>;
   members(groupId: number): Promise<{ userId: number; name: string }[]>;
   groupsOf(userId: number): Promise<GroupWithMarks[]>;
+  groupCountOf(userId: number): Promise<number>;
+
+  /**
+   * Invites a user (nothing for a member or one invited already; the invitee's oldest
+   * invitation gives way beyond the limit) and publishes `invited`. True when new.
+   */
+  invite(group: GroupRef, userId: number, invitedBy: number, byName: string, now: number, origin: Origin): Promise<boolean>;
+  invitationsOf(userId: number): Promise<Invitation[]>;
+  /** Turns the invitation into membership and publishes `added` (`joined`); undefined without one. */
+  acceptInvitation(groupName: string, userId: number, userName: string, origin: Origin): Promise<GroupRef | undefined>;
+  declineInvitation(groupName: string, userId: number): Promise<GroupRef | undefined>;
 
   /**
    * Stores a message (ids increase per group in commit order, on every node) and publishes
    * `message`; or returns the one already stored under (sender, clientMsgId), publishing nothing.
    */
-  insertMessage(groupId: number, senderId: number, clientMsgId: string, text: string, now: number, origin: Origin): Promise<{ message: StoredMessage; duplicate: boolean }>;
+  insertMessage(groupId: number, senderId: number, clientMsgId: string, text: string, now: number, kind: MessageKind, origin: Origin): Promise<{ message: StoredMessage; duplicate: boolean }>;
+  /** The newest message `senderId` sent in the group (only that one may be edited or deleted). */
+  lastMessageOf(groupId: number, senderId: number): Promise<number>;
+  /** Replaces the text of a message not deleted and publishes `edited`; false when there is none such. */
+  editMessage(group: GroupRef, messageId: number, text: string, now: number, origin: Origin): Promise<boolean>;
+  /** Deletes a message's text for good and publishes `deleted`; false when there is none such. */
+  deleteMessage(group: GroupRef, messageId: number, now: number, origin: Origin): Promise<boolean>;
   history(groupId: number, before: number | null, limit: number): Promise<{ messages: StoredMessage[]; more: boolean }>;
   messagesAfter(groupId: number, afterId: number, exceptSender: number, limit: number): Promise<StoredMessage[]>;
   /**
-   * Raises a member's delivered mark (never lowers it, never past the newest message) and, when
-   * it rose, publishes `traces` for at most `maxTraces` of the newly delivered messages (the
-   * PostgreSQL store gathers receipts for a few milliseconds and publishes their traces together).
+   * Raises members' delivered marks (never lowers them, never past the newest message), all in
+   * one transaction; returns each (from, to] that rose (from == to: nothing changed).
    */
-  markDelivered(groupId: number, group: string, userId: number, upTo: number, maxTraces: number): Promise<{ from: number; to: number }>;
-  markRead(groupId: number, userId: number, upTo: number): Promise<void>;
+  markDeliveredMany(marks: readonly { groupId: number; userId: number; upTo: number }[]): Promise<{ from: number; to: number }[]>;
+  /** Raises a member's read mark (and delivered mark with it); returns the range newly read. */
+  markRead(groupId: number, userId: number, upTo: number): Promise<{ from: number; to: number }>;
   deliveredCount(groupId: number, messageId: number, senderId: number): Promise<number>;
+  /**
+   * Publishes `traces` for the newest `max` messages in (from, to] whose marks `receivers`
+   * raised (a message only its own sender's marks moved is left out), with their counts now.
+   */
+  publishTraces(group: GroupRef, from: number, to: number, receivers: readonly number[], max: number): Promise<void>;
+  /** Publishes an event that is not stored (typing) to every node. */
+  relay(event: StoreEvent): Promise<void>;
 
   /**
    * Takes one attempt from every bucket atomically, or from none when one is empty (then

@@ -61,7 +61,21 @@ export const MIGRATIONS: readonly string[] = [
     value BLOB NOT NULL
   ) WITHOUT ROWID;
   `,
-  // 3: login and registration throttling in the database (token buckets), so that an attempt is
+  // 3: membership by consent (invitations the invitee accepts), /me actions, edit and delete.
+  `
+  CREATE TABLE invitations (
+    group_id   INTEGER NOT NULL REFERENCES groups(id),
+    user_id    INTEGER NOT NULL REFERENCES users(id),
+    invited_by INTEGER NOT NULL REFERENCES users(id),
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (group_id, user_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX invitations_by_user ON invitations(user_id, created_at);
+  ALTER TABLE messages ADD COLUMN kind TEXT NOT NULL DEFAULT 'text';
+  ALTER TABLE messages ADD COLUMN edited_at INTEGER;
+  ALTER TABLE messages ADD COLUMN deleted_at INTEGER;
+  `,
+  // 4: login and registration throttling in the database (token buckets), so that an attempt is
   // reserved in a transaction before its password is checked: concurrent guesses cannot all pass
   // the check (and with PostgreSQL, guesses spread over several nodes share one budget).
   // full_at: when the bucket is full again (then the row can go).

@@ -8,7 +8,7 @@
 import type pg from 'pg';
 
 export const PG_MIGRATIONS: readonly string[] = [
-  // 1: everything SQLite's migrations 1-3 hold, plus the nodes sharing the database and who is
+  // 1: everything SQLite's migrations 1-4 hold, plus the nodes sharing the database and who is
   // online on each (presence; rows of a node that stopped beating go with it).
   `
   CREATE TABLE users (
@@ -52,9 +52,21 @@ export const PG_MIGRATIONS: readonly string[] = [
     text          TEXT   NOT NULL,
     sent_at       BIGINT NOT NULL,
     recipients    INTEGER NOT NULL,
+    kind          TEXT   NOT NULL DEFAULT 'text',
+    edited_at     BIGINT,
+    deleted_at    BIGINT,
     UNIQUE (sender_id, client_msg_id)
   );
   CREATE INDEX messages_by_group ON messages (group_id, id);
+  -- Membership by consent: an invitation the invitee accepts.
+  CREATE TABLE invitations (
+    group_id   BIGINT NOT NULL REFERENCES groups(id),
+    user_id    BIGINT NOT NULL REFERENCES users(id),
+    invited_by BIGINT NOT NULL REFERENCES users(id),
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (group_id, user_id)
+  );
+  CREATE INDEX invitations_by_user ON invitations (user_id, created_at);
   CREATE TABLE secrets (
     name  TEXT  PRIMARY KEY,
     value BYTEA NOT NULL
@@ -83,9 +95,9 @@ export const PG_MIGRATIONS: readonly string[] = [
   -- Stores a message (or finds the one already stored under (sender, client id)); ids of a
   -- group rise in commit order because the group's write lock is taken before the id is drawn.
   -- o_id is NULL when the sender is not a member.
-  CREATE FUNCTION chat_insert_message(p_group BIGINT, p_sender BIGINT, p_client_msg_id TEXT, p_text TEXT, p_now BIGINT, p_origin TEXT,
+  CREATE FUNCTION chat_insert_message(p_group BIGINT, p_sender BIGINT, p_client_msg_id TEXT, p_text TEXT, p_now BIGINT, p_kind TEXT, p_origin TEXT,
       OUT o_id BIGINT, OUT o_duplicate BOOLEAN, OUT o_group TEXT, OUT o_sender_name TEXT, OUT o_text TEXT, OUT o_sent_at BIGINT,
-      OUT o_recipients INTEGER) LANGUAGE plpgsql AS $fn$
+      OUT o_recipients INTEGER, OUT o_kind TEXT, OUT o_edited_at BIGINT, OUT o_deleted_at BIGINT) LANGUAGE plpgsql AS $fn$
   DECLARE
     v_payload TEXT;
   BEGIN
@@ -94,19 +106,20 @@ export const PG_MIGRATIONS: readonly string[] = [
     IF NOT EXISTS (SELECT 1 FROM members WHERE group_id = p_group AND user_id = p_sender) THEN
       RETURN;
     END IF;
-    INSERT INTO messages (group_id, sender_id, client_msg_id, text, sent_at, recipients)
-      SELECT p_group, p_sender, p_client_msg_id, p_text, p_now, COUNT(*) - 1 FROM members WHERE group_id = p_group
+    INSERT INTO messages (group_id, sender_id, client_msg_id, text, sent_at, recipients, kind)
+      SELECT p_group, p_sender, p_client_msg_id, p_text, p_now, COUNT(*) - 1, p_kind FROM members WHERE group_id = p_group
       ON CONFLICT (sender_id, client_msg_id) DO NOTHING
       RETURNING id INTO o_id;
     o_duplicate := o_id IS NULL;
     IF o_duplicate THEN
       SELECT id INTO o_id FROM messages WHERE sender_id = p_sender AND client_msg_id = p_client_msg_id;
     END IF;
-    SELECT g.name, u.name, m.text, m.sent_at, m.recipients INTO o_group, o_sender_name, o_text, o_sent_at, o_recipients
+    SELECT g.name, u.name, m.text, m.sent_at, m.recipients, m.kind, m.edited_at, m.deleted_at
+      INTO o_group, o_sender_name, o_text, o_sent_at, o_recipients, o_kind, o_edited_at, o_deleted_at
       FROM messages m JOIN groups g ON g.id = m.group_id JOIN users u ON u.id = m.sender_id WHERE m.id = o_id;
     IF NOT o_duplicate THEN
       SELECT json_build_object('k', 'm', 'g', p_group, 'o', p_origin, 'id', m.id, 'gn', g.name, 's', m.sender_id, 'f', u.name,
-               't', m.text, 'at', m.sent_at, 'c', m.client_msg_id, 'r', m.recipients)::TEXT
+               't', m.text, 'at', m.sent_at, 'c', m.client_msg_id, 'r', m.recipients, 'mk', m.kind)::TEXT
         INTO v_payload
         FROM messages m JOIN groups g ON g.id = m.group_id JOIN users u ON u.id = m.sender_id WHERE m.id = o_id;
       IF octet_length(v_payload) >= 7900 THEN
@@ -135,29 +148,48 @@ export const PG_MIGRATIONS: readonly string[] = [
   END
   $fn$;
 
-  -- Notifies delivery traces for the messages that the given receipts (receiver, from, to]
-  -- newly covered, at most p_max (the newest), 25 to a payload. Nodes gather their receipts for
-  -- a few milliseconds and send them here together: one notifying commit per group and batch,
-  -- not one per receipt. The group's traces lock orders the batches, so each batch's counts
+  -- Raises a member's read mark, and the delivered mark with it (shown implies received: a
+  -- read can overtake its receipt); returns the read mark before and after.
+  CREATE FUNCTION chat_mark_read(p_group BIGINT, p_user BIGINT, p_upto BIGINT, OUT o_from BIGINT, OUT o_to BIGINT)
+      LANGUAGE plpgsql AS $fn$
+  BEGIN
+    SELECT read_upto INTO o_from FROM members WHERE group_id = p_group AND user_id = p_user FOR UPDATE;
+    IF o_from IS NULL THEN
+      o_from := 0;
+      o_to := 0;
+      RETURN;
+    END IF;
+    SELECT GREATEST(o_from, LEAST(p_upto, COALESCE(MAX(id), 0))) INTO o_to FROM messages WHERE group_id = p_group;
+    IF o_to > o_from THEN
+      UPDATE members SET read_upto = o_to, delivered_upto = GREATEST(delivered_upto, o_to) WHERE group_id = p_group AND user_id = p_user;
+    END IF;
+  END
+  $fn$;
+
+  -- Notifies delivery traces (received and read counts, read now) for the newest p_max messages
+  -- in (p_from, p_to] of a group, 25 to a payload, leaving out a message whose sender's own
+  -- marks were the only ones that moved. A node gathers its receipts for a few milliseconds and
+  -- calls this once per group; the group's traces lock orders the calls, so each one's counts
   -- include every receipt committed before it and traces never go backwards.
-  CREATE FUNCTION chat_publish_traces(p_group BIGINT, p_group_name TEXT, p_receivers BIGINT[], p_froms BIGINT[], p_tos BIGINT[], p_max INTEGER)
+  CREATE FUNCTION chat_publish_traces(p_group BIGINT, p_group_name TEXT, p_from BIGINT, p_to BIGINT, p_receivers BIGINT[], p_max INTEGER)
       RETURNS VOID LANGUAGE plpgsql AS $fn$
   DECLARE
     v_chunk RECORD;
   BEGIN
     PERFORM pg_advisory_xact_lock(2, p_group::INTEGER);
     FOR v_chunk IN
-      SELECT json_agg(json_build_array(t.id, t.sender_id, t.client_msg_id, t.delivered, t.recipients) ORDER BY t.id) AS tr
+      SELECT json_agg(json_build_array(t.id, t.sender_id, t.client_msg_id, t.delivered, t.read, t.recipients) ORDER BY t.id) AS tr
       FROM (
         SELECT x.*, (row_number() OVER (ORDER BY x.id) - 1) / 25 AS bucket
         FROM (
           SELECT m.id, m.sender_id, m.client_msg_id, m.recipients,
             (SELECT COUNT(*) FROM members y WHERE y.group_id = m.group_id AND y.user_id != m.sender_id
-               AND y.joined_after < m.id AND y.delivered_upto >= m.id) AS delivered
+               AND y.joined_after < m.id AND y.delivered_upto >= m.id) AS delivered,
+            (SELECT COUNT(*) FROM members y WHERE y.group_id = m.group_id AND y.user_id != m.sender_id
+               AND y.joined_after < m.id AND y.read_upto >= m.id) AS read
           FROM messages m
-          WHERE m.group_id = p_group AND EXISTS (
-            SELECT 1 FROM unnest(p_receivers, p_froms, p_tos) AS r(receiver, from_id, to_id)
-            WHERE m.id > r.from_id AND m.id <= r.to_id AND m.sender_id != r.receiver)
+          WHERE m.group_id = p_group AND m.id > p_from AND m.id <= p_to
+            AND NOT (cardinality(p_receivers) = 1 AND p_receivers[1] = m.sender_id)
           ORDER BY m.id DESC LIMIT p_max
         ) x
       ) t

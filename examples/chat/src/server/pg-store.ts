@@ -7,8 +7,8 @@
  *   keeps one extra connection that LISTENs, and decodes payloads one at a time, in order.
  * - Ordering: inserting into a group takes the group's advisory lock before drawing the message
  *   id, so within a group ids rise in commit order, hence in event order, on every node.
- *   Traces are published in short batches (one NOTIFY per group and batch, not per receipt),
- *   each batch under the group's traces lock, so counts never go backwards.
+ *   Traces are published in short batches (the server gathers receipts; one statement and
+ *   NOTIFY per group and batch), each under the group's traces lock: counts never go backwards.
  * - Throttle buckets are rows locked FOR UPDATE: concurrent attempts on any node queue up.
  * - Presence: a row per (node, online user); a node beats every few seconds, and the rows of a
  *   node silent for longer than PRESENCE_TTL no longer count (a killed node's users go offline).
@@ -17,7 +17,8 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { ChatError } from '../protocol/codes.js';
 import { LIMITS } from '../protocol/limits.js';
-import type { ChatStore, GroupWithMarks, Origin, StoreEvent, ThrottleKey, TraceRow } from './chat-store.js';
+import type { Invitation, MessageKind } from '../protocol/messages.js';
+import type { ChatStore, GroupWithMarks, Origin, StoreEvent, ThrottleKey } from './chat-store.js';
 import { refilled } from './chat-store.js';
 import { CHANNEL, decodeEvent, encodeEvent } from './pg-events.js';
 import { migratePg } from './pg-migrations.js';
@@ -28,8 +29,6 @@ const LOCK_GROUP_WRITE = 1; // also taken in chat_insert_message
 // 2: a group's trace batches, taken in chat_publish_traces
 const LOCK_USER_GROUPS = 3;
 const HEARTBEAT_MS = 2_000;
-/** Receipts gathered this long (ms) before their traces are published together. */
-const TRACE_BATCH_MS = 10;
 /** A node not heard of for this long is gone: its users no longer count as online. */
 const PRESENCE_TTL_S = 8;
 /** Rows of nodes gone for this long are deleted. */
@@ -50,23 +49,30 @@ interface MessageRow {
   text: string;
   sent_at: number;
   recipients: number;
+  kind: string;
+  edited_at: number | null;
+  deleted_at: number | null;
 }
 
 const MESSAGE_COLUMNS = `m.id, g.name AS group_name, m.sender_id, u.name AS sender_name,
-  m.client_msg_id, m.text, m.sent_at, m.recipients
+  m.client_msg_id, m.text, m.sent_at, m.recipients, m.kind, m.edited_at, m.deleted_at
   FROM messages m JOIN groups g ON g.id = m.group_id JOIN users u ON u.id = m.sender_id`;
 
 function toMessage(row: MessageRow): StoredMessage {
-  return {
+  const message: StoredMessage = {
     group: row.group_name,
     messageId: row.id,
     from: row.sender_name,
     text: row.text,
     sentAt: row.sent_at,
+    kind: row.kind === 'me' ? 'me' : 'text',
     senderId: row.sender_id,
     clientMsgId: row.client_msg_id,
     recipients: row.recipients,
   };
+  if (row.edited_at !== null) message.editedAt = row.edited_at;
+  if (row.deleted_at !== null) message.deleted = true;
+  return message;
 }
 
 function isUniqueViolation(err: unknown): boolean {
@@ -106,8 +112,6 @@ export class PgChatStore implements ChatStore {
   private presenceChain: Promise<void> = Promise.resolve();
   private readonly localOnline = new Set<number>();
   private heartbeat: NodeJS.Timeout | null = null;
-  private readonly traceBatches = new Map<number, { group: string; receivers: number[]; froms: number[]; tos: number[]; max: number }>();
-  private traceTimer: NodeJS.Timeout | null = null;
   private closing = false;
   private readonly onError: (what: string, err: unknown) => void;
 
@@ -219,8 +223,6 @@ export class PgChatStore implements ChatStore {
     this.closing = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = null;
-    if (this.traceTimer) clearTimeout(this.traceTimer);
-    await this.flushTraces();
     const listener = this.listener;
     this.listener = null;
     await listener?.end().catch(() => {});
@@ -302,7 +304,7 @@ export class PgChatStore implements ChatStore {
     if (full) throw new ChatError('LIMIT_REACHED', `A user belongs to at most ${LIMITS.maxGroupsPerUser} groups`);
   }
 
-  async createGroup(name: string, creatorId: number, memberIds: readonly number[], now: number, by: string, origin: Origin): Promise<GroupRef> {
+  async createGroup(name: string, creatorId: number, memberIds: readonly number[], now: number, _by: string, origin: Origin): Promise<GroupRef> {
     return this.tx(async (tx) => {
       await this.checkGroupsPerUser(tx, memberIds);
       let group: GroupRef | undefined;
@@ -313,8 +315,13 @@ export class PgChatStore implements ChatStore {
         throw err;
       }
       if (!group) throw new Error('group insert returned nothing');
-      await tx.query('INSERT INTO members (group_id, user_id, joined_after, delivered_upto, read_upto) SELECT $1::bigint, u, 0, 0, 0 FROM unnest($2::bigint[]) AS u', [group.id, [...memberIds]]);
-      for (const userId of memberIds) await this.notify(tx, { kind: 'added', groupId: group.id, group: group.name, userId, by, origin });
+      const added = (
+        await tx.query<{ id: number; name: string }>(
+          'INSERT INTO members (group_id, user_id, joined_after, delivered_upto, read_upto) SELECT $1::bigint, u, 0, 0, 0 FROM unnest($2::bigint[]) AS u RETURNING user_id AS id, (SELECT name FROM users WHERE id = user_id) AS name',
+          [group.id, [...memberIds]],
+        )
+      ).rows;
+      for (const m of added) await this.notify(tx, { kind: 'added', groupId: group.id, group: group.name, userId: m.id, user: m.name, how: 'created', origin });
       return group;
     });
   }
@@ -323,22 +330,74 @@ export class PgChatStore implements ChatStore {
     return this.one<GroupRef>('SELECT g.id, g.name FROM groups g JOIN members m ON m.group_id = g.id WHERE lower(g.name) = lower($1) AND m.user_id = $2', [name, userId]);
   }
 
-  async addMember(group: GroupRef, userId: number, by: string, origin: Origin): Promise<void> {
-    await this.tx(async (tx) => {
-      // The group's write lock: no message of the group commits between reading the newest id
-      // and the new member's row, so "joined after" is exact.
-      await tx.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_GROUP_WRITE, group.id]);
-      if (await this.one('SELECT 1 FROM members WHERE group_id = $1 AND user_id = $2', [group.id, userId], tx)) throw new ChatError('ALREADY_MEMBER');
-      const count = (await this.one<{ n: number }>('SELECT COUNT(*) AS n FROM members WHERE group_id = $1', [group.id], tx))?.n ?? 0;
-      if (count >= LIMITS.maxGroupMembers) throw new ChatError('LIMIT_REACHED', `A group has at most ${LIMITS.maxGroupMembers} members`);
-      await this.checkGroupsPerUser(tx, [userId]);
-      await tx.query(
-        `INSERT INTO members (group_id, user_id, joined_after, delivered_upto, read_upto)
-         SELECT $1::bigint, $2::bigint, n, n, n FROM (SELECT COALESCE(MAX(id), 0) AS n FROM messages WHERE group_id = $1::bigint) x`,
-        [group.id, userId],
+  /** Makes `userId` a member (inside `tx`): ALREADY_MEMBER, LIMIT_REACHED. */
+  private async addMember(tx: Tx, group: GroupRef, userId: number): Promise<void> {
+    // The group's write lock: no message of the group commits between reading the newest id
+    // and the new member's row, so "joined after" is exact.
+    await tx.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_GROUP_WRITE, group.id]);
+    if (await this.one('SELECT 1 FROM members WHERE group_id = $1 AND user_id = $2', [group.id, userId], tx)) throw new ChatError('ALREADY_MEMBER');
+    const count = (await this.one<{ n: number }>('SELECT COUNT(*) AS n FROM members WHERE group_id = $1', [group.id], tx))?.n ?? 0;
+    if (count >= LIMITS.maxGroupMembers) throw new ChatError('LIMIT_REACHED', `A group has at most ${LIMITS.maxGroupMembers} members`);
+    await this.checkGroupsPerUser(tx, [userId]);
+    await tx.query(
+      `INSERT INTO members (group_id, user_id, joined_after, delivered_upto, read_upto)
+       SELECT $1::bigint, $2::bigint, n, n, n FROM (SELECT COALESCE(MAX(id), 0) AS n FROM messages WHERE group_id = $1::bigint) x`,
+      [group.id, userId],
+    );
+  }
+
+  async groupCountOf(userId: number): Promise<number> {
+    return (await this.one<{ n: number }>('SELECT COUNT(*) AS n FROM members WHERE user_id = $1', [userId]))?.n ?? 0;
+  }
+
+  async invite(group: GroupRef, userId: number, invitedBy: number, byName: string, now: number, origin: Origin): Promise<boolean> {
+    return this.tx(async (tx) => {
+      if (await this.one('SELECT 1 FROM members WHERE group_id = $1 AND user_id = $2', [group.id, userId], tx)) return false;
+      const inserted = await this.one(
+        'INSERT INTO invitations (group_id, user_id, invited_by, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING 1 AS ok',
+        [group.id, userId, invitedBy, now],
+        tx,
       );
-      await this.notify(tx, { kind: 'added', groupId: group.id, group: group.name, userId, by, origin });
+      if (!inserted) return false;
+      await tx.query(
+        `DELETE FROM invitations WHERE user_id = $1 AND group_id NOT IN
+           (SELECT group_id FROM invitations WHERE user_id = $1 ORDER BY created_at DESC, group_id DESC LIMIT $2)`,
+        [userId, LIMITS.maxPendingInvitations],
+      );
+      await this.notify(tx, { kind: 'invited', userId, group: group.name, by: byName, origin });
+      return true;
     });
+  }
+
+  async invitationsOf(userId: number): Promise<Invitation[]> {
+    return (
+      await this.pool.query<Invitation>(
+        `SELECT g.name AS "group", u.name AS "by" FROM invitations i JOIN groups g ON g.id = i.group_id JOIN users u ON u.id = i.invited_by
+         WHERE i.user_id = $1 ORDER BY i.created_at, g.name`,
+        [userId],
+      )
+    ).rows;
+  }
+
+  private async invitedGroup(groupName: string, userId: number, on: pg.Pool | Tx): Promise<GroupRef | undefined> {
+    return this.one<GroupRef>('SELECT g.id, g.name FROM groups g JOIN invitations i ON i.group_id = g.id WHERE lower(g.name) = lower($1) AND i.user_id = $2', [groupName, userId], on);
+  }
+
+  async acceptInvitation(groupName: string, userId: number, userName: string, origin: Origin): Promise<GroupRef | undefined> {
+    return this.tx(async (tx) => {
+      const group = await this.invitedGroup(groupName, userId, tx);
+      if (!group) return undefined;
+      await this.addMember(tx, group, userId);
+      await tx.query('DELETE FROM invitations WHERE group_id = $1 AND user_id = $2', [group.id, userId]);
+      await this.notify(tx, { kind: 'added', groupId: group.id, group: group.name, userId, user: userName, how: 'joined', origin });
+      return group;
+    });
+  }
+
+  async declineInvitation(groupName: string, userId: number): Promise<GroupRef | undefined> {
+    const group = await this.invitedGroup(groupName, userId, this.pool);
+    if (group) await this.pool.query('DELETE FROM invitations WHERE group_id = $1 AND user_id = $2', [group.id, userId]);
+    return group;
   }
 
   async removeMember(groupId: number, userId: number): Promise<void> {
@@ -367,17 +426,40 @@ export class PgChatStore implements ChatStore {
 
   // ---- messages ----
 
-  async insertMessage(groupId: number, senderId: number, clientMsgId: string, text: string, now: number, origin: Origin): Promise<{ message: StoredMessage; duplicate: boolean }> {
+  async insertMessage(groupId: number, senderId: number, clientMsgId: string, text: string, now: number, kind: MessageKind, origin: Origin): Promise<{ message: StoredMessage; duplicate: boolean }> {
     // One statement (pg-migrations.ts, chat_insert_message): lock, insert, NOTIFY, commit. A
     // retry (perhaps on another node than the first try) finds the stored one: acknowledged
     // again, stored once.
-    const r = await this.one<{ o_id: number; o_duplicate: boolean; o_group: string; o_sender_name: string; o_text: string; o_sent_at: number; o_recipients: number }>(
-      'SELECT * FROM chat_insert_message($1, $2, $3, $4, $5, $6)',
-      [groupId, senderId, clientMsgId, text, now, origin],
-    );
+    const r = await this.one<{
+      o_id: number; o_duplicate: boolean; o_group: string; o_sender_name: string; o_text: string; o_sent_at: number; o_recipients: number;
+      o_kind: string; o_edited_at: number | null; o_deleted_at: number | null;
+    }>('SELECT * FROM chat_insert_message($1, $2, $3, $4, $5, $6, $7)', [groupId, senderId, clientMsgId, text, now, kind, origin]);
     if (!r?.o_id) throw new ChatError('NOT_FOUND');
-    const message: StoredMessage = { group: r.o_group, messageId: r.o_id, from: r.o_sender_name, text: r.o_text, sentAt: r.o_sent_at, senderId, clientMsgId, recipients: r.o_recipients };
+    const message = toMessage({
+      id: r.o_id, group_name: r.o_group, sender_id: senderId, sender_name: r.o_sender_name, client_msg_id: clientMsgId, text: r.o_text,
+      sent_at: r.o_sent_at, recipients: r.o_recipients, kind: r.o_kind, edited_at: r.o_edited_at, deleted_at: r.o_deleted_at,
+    });
     return { message, duplicate: r.o_duplicate };
+  }
+
+  async lastMessageOf(groupId: number, senderId: number): Promise<number> {
+    return (await this.one<{ n: number }>('SELECT COALESCE(MAX(id), 0) AS n FROM messages WHERE group_id = $1 AND sender_id = $2', [groupId, senderId]))?.n ?? 0;
+  }
+
+  async editMessage(group: GroupRef, messageId: number, text: string, now: number, origin: Origin): Promise<boolean> {
+    return this.tx(async (tx) => {
+      const done = ((await tx.query('UPDATE messages SET text = $1, edited_at = $2 WHERE id = $3 AND deleted_at IS NULL', [text, now, messageId])).rowCount ?? 0) > 0;
+      if (done) await this.notify(tx, { kind: 'edited', groupId: group.id, group: group.name, messageId, text, editedAt: now, origin });
+      return done;
+    });
+  }
+
+  async deleteMessage(group: GroupRef, messageId: number, now: number, origin: Origin): Promise<boolean> {
+    return this.tx(async (tx) => {
+      const done = ((await tx.query("UPDATE messages SET text = '', deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL", [now, messageId])).rowCount ?? 0) > 0;
+      if (done) await this.notify(tx, { kind: 'deleted', groupId: group.id, group: group.name, messageId, origin });
+      return done;
+    });
   }
 
   async messageById(id: number): Promise<StoredMessage | undefined> {
@@ -395,49 +477,28 @@ export class PgChatStore implements ChatStore {
     return (await this.pool.query<MessageRow>(`SELECT ${MESSAGE_COLUMNS} WHERE m.group_id = $1 AND m.id > $2 AND m.sender_id != $3 ORDER BY m.id LIMIT $4`, [groupId, afterId, exceptSender, limit])).rows.map(toMessage);
   }
 
-  async markDelivered(groupId: number, group: string, userId: number, upTo: number, maxTraces: number): Promise<{ from: number; to: number }> {
-    const row = await this.one<{ o_from: number; o_to: number }>('SELECT o_from, o_to FROM chat_mark_delivered($1, $2, $3)', [groupId, userId, upTo]);
-    const range = { from: row?.o_from ?? 0, to: row?.o_to ?? 0 };
-    if (range.to > range.from) this.queueTraces(groupId, group, userId, range, maxTraces);
-    return range;
-  }
-
-  /**
-   * Traces go out in batches: every notifying commit costs all listening nodes (PostgreSQL
-   * serialises them and signals every listener), and a message draws a receipt from each member,
-   * so one NOTIFY per receipt would cap a deployment at a few dozen messages per second.
-   */
-  private queueTraces(groupId: number, group: string, receiver: number, range: { from: number; to: number }, maxTraces: number): void {
-    let batch = this.traceBatches.get(groupId);
-    if (!batch) this.traceBatches.set(groupId, (batch = { group, receivers: [], froms: [], tos: [], max: 0 }));
-    batch.receivers.push(receiver);
-    batch.froms.push(range.from);
-    batch.tos.push(range.to);
-    batch.max = Math.max(batch.max, maxTraces);
-    this.traceTimer ??= setTimeout(() => this.flushTraces(), TRACE_BATCH_MS);
-  }
-
-  private flushTraces(): Promise<void> {
-    this.traceTimer = null;
-    const batches = [...this.traceBatches];
-    this.traceBatches.clear();
+  async markDeliveredMany(marks: readonly { groupId: number; userId: number; upTo: number }[]): Promise<{ from: number; to: number }[]> {
+    // One statement each (chat_mark_delivered), side by side on the pool.
     return Promise.all(
-      batches.map(([groupId, b]) =>
-        this.pool
-          .query('SELECT chat_publish_traces($1, $2, $3, $4, $5, $6)', [groupId, b.group, b.receivers, b.froms, b.tos, b.max])
-          .then(
-            () => {},
-            (err: unknown) => this.onError('traces', err),
-          ),
-      ),
-    ).then(() => {});
+      marks.map(async (m) => {
+        const row = await this.one<{ o_from: number; o_to: number }>('SELECT o_from, o_to FROM chat_mark_delivered($1, $2, $3)', [m.groupId, m.userId, m.upTo]);
+        return { from: row?.o_from ?? 0, to: row?.o_to ?? 0 };
+      }),
+    );
   }
 
-  async markRead(groupId: number, userId: number, upTo: number): Promise<void> {
-    await this.pool.query(
-      'UPDATE members SET read_upto = GREATEST(read_upto, LEAST($1, (SELECT COALESCE(MAX(id), 0) FROM messages WHERE group_id = $2))) WHERE group_id = $2 AND user_id = $3',
-      [upTo, groupId, userId],
-    );
+  async publishTraces(group: GroupRef, from: number, to: number, receivers: readonly number[], max: number): Promise<void> {
+    // One statement (chat_publish_traces): the group's traces lock, the counts, the NOTIFYs.
+    await this.pool.query('SELECT chat_publish_traces($1, $2, $3, $4, $5, $6)', [group.id, group.name, from, to, [...receivers], max]);
+  }
+
+  async relay(event: StoreEvent): Promise<void> {
+    for (const payload of encodeEvent(event)) await this.pool.query('SELECT pg_notify($1, $2)', [CHANNEL, payload]);
+  }
+
+  async markRead(groupId: number, userId: number, upTo: number): Promise<{ from: number; to: number }> {
+    const row = await this.one<{ o_from: number; o_to: number }>('SELECT o_from, o_to FROM chat_mark_read($1, $2, $3)', [groupId, userId, upTo]);
+    return { from: row?.o_from ?? 0, to: row?.o_to ?? 0 };
   }
 
   async deliveredCount(groupId: number, messageId: number, senderId: number): Promise<number> {

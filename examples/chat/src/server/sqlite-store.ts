@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type Database from 'better-sqlite3';
+import type { Invitation, MessageKind } from '../protocol/messages.js';
 import type { ChatStore, GroupWithMarks, Origin, StoreEvent, ThrottleKey, TraceRow } from './chat-store.js';
 import { refilled } from './chat-store.js';
 import { Store, type GroupRef, type SessionRow, type StoredMessage, type StoreOptions, type UserRow } from './store.js';
@@ -93,19 +94,14 @@ export class SqliteChatStore implements ChatStore {
     return this.sync.deleteExpiredSessions(idleBefore, createdBefore);
   }
 
-  async createGroup(name: string, creatorId: number, memberIds: readonly number[], now: number, by: string, origin: Origin): Promise<GroupRef> {
+  async createGroup(name: string, creatorId: number, memberIds: readonly number[], now: number, _by: string, origin: Origin): Promise<GroupRef> {
     const group = this.sync.createGroup(name, creatorId, memberIds, now);
-    for (const userId of memberIds) this.publish({ kind: 'added', groupId: group.id, group: group.name, userId, by, origin });
+    for (const m of this.sync.members(group.id)) this.publish({ kind: 'added', groupId: group.id, group: group.name, userId: m.userId, user: m.name, how: 'created', origin });
     return group;
   }
 
   async findGroupForMember(name: string, userId: number): Promise<GroupRef | undefined> {
     return this.sync.findGroupForMember(name, userId);
-  }
-
-  async addMember(group: GroupRef, userId: number, by: string, origin: Origin): Promise<void> {
-    this.sync.addMember(group.id, userId);
-    this.publish({ kind: 'added', groupId: group.id, group: group.name, userId, by, origin });
   }
 
   async removeMember(groupId: number, userId: number): Promise<void> {
@@ -121,10 +117,50 @@ export class SqliteChatStore implements ChatStore {
     return this.sync.groupsOf(userId);
   }
 
-  async insertMessage(groupId: number, senderId: number, clientMsgId: string, text: string, now: number, origin: Origin): Promise<{ message: StoredMessage; duplicate: boolean }> {
-    const result = this.sync.insertMessage(groupId, senderId, clientMsgId, text, now);
+  async groupCountOf(userId: number): Promise<number> {
+    return this.sync.groupCountOf(userId);
+  }
+
+  async invite(group: GroupRef, userId: number, invitedBy: number, byName: string, now: number, origin: Origin): Promise<boolean> {
+    const fresh = this.sync.invite(group.id, userId, invitedBy, now);
+    if (fresh) this.publish({ kind: 'invited', userId, group: group.name, by: byName, origin });
+    return fresh;
+  }
+
+  async invitationsOf(userId: number): Promise<Invitation[]> {
+    return this.sync.invitationsOf(userId);
+  }
+
+  async acceptInvitation(groupName: string, userId: number, userName: string, origin: Origin): Promise<GroupRef | undefined> {
+    const group = this.sync.acceptInvitation(groupName, userId);
+    if (group) this.publish({ kind: 'added', groupId: group.id, group: group.name, userId, user: userName, how: 'joined', origin });
+    return group;
+  }
+
+  async declineInvitation(groupName: string, userId: number): Promise<GroupRef | undefined> {
+    return this.sync.declineInvitation(groupName, userId);
+  }
+
+  async insertMessage(groupId: number, senderId: number, clientMsgId: string, text: string, now: number, kind: MessageKind, origin: Origin): Promise<{ message: StoredMessage; duplicate: boolean }> {
+    const result = this.sync.insertMessage(groupId, senderId, clientMsgId, text, now, kind);
     if (!result.duplicate) this.publish({ kind: 'message', groupId, message: result.message, origin });
     return result;
+  }
+
+  async lastMessageOf(groupId: number, senderId: number): Promise<number> {
+    return this.sync.lastMessageOf(groupId, senderId);
+  }
+
+  async editMessage(group: GroupRef, messageId: number, text: string, now: number, origin: Origin): Promise<boolean> {
+    const done = this.sync.editMessage(messageId, text, now);
+    if (done) this.publish({ kind: 'edited', groupId: group.id, group: group.name, messageId, text, editedAt: now, origin });
+    return done;
+  }
+
+  async deleteMessage(group: GroupRef, messageId: number, now: number, origin: Origin): Promise<boolean> {
+    const done = this.sync.deleteMessage(messageId, now);
+    if (done) this.publish({ kind: 'deleted', groupId: group.id, group: group.name, messageId, origin });
+    return done;
   }
 
   async history(groupId: number, before: number | null, limit: number): Promise<{ messages: StoredMessage[]; more: boolean }> {
@@ -135,31 +171,27 @@ export class SqliteChatStore implements ChatStore {
     return this.sync.messagesAfter(groupId, afterId, exceptSender, limit);
   }
 
-  async markDelivered(groupId: number, group: string, userId: number, upTo: number, maxTraces: number): Promise<{ from: number; to: number }> {
-    const advance = this.db.transaction(() => {
-      const range = this.sync.markDelivered(groupId, userId, upTo);
-      const traces = range.to > range.from ? this.traceRows(groupId, range.from, range.to, userId, maxTraces) : [];
-      return { range, traces };
-    });
-    const { range, traces } = advance();
-    if (traces.length > 0) this.publish({ kind: 'traces', groupId, group, traces });
-    return range;
+  async markDeliveredMany(marks: readonly { groupId: number; userId: number; upTo: number }[]): Promise<{ from: number; to: number }[]> {
+    return this.sync.markDeliveredMany(marks);
   }
 
-  /** The newest `limit` messages in (from, to] not sent by `receiverId`, oldest first, with their delivered counts. */
-  private traceRows(groupId: number, from: number, to: number, receiverId: number, limit: number): TraceRow[] {
-    return (this
-      .sql(
-        `SELECT m.id AS messageId, m.sender_id AS senderId, m.client_msg_id AS clientMsgId, m.recipients,
-           (SELECT COUNT(*) FROM members x WHERE x.group_id = m.group_id AND x.user_id != m.sender_id
-              AND x.joined_after < m.id AND x.delivered_upto >= m.id) AS delivered
-         FROM messages m WHERE m.group_id = ? AND m.id > ? AND m.id <= ? AND m.sender_id != ? ORDER BY m.id DESC LIMIT ?`,
-      )
-      .all(groupId, from, to, receiverId, limit) as TraceRow[]).reverse();
+  async markRead(groupId: number, userId: number, upTo: number): Promise<{ from: number; to: number }> {
+    return this.sync.markRead(groupId, userId, upTo);
   }
 
-  async markRead(groupId: number, userId: number, upTo: number): Promise<void> {
-    this.sync.markRead(groupId, userId, upTo);
+  async publishTraces(group: GroupRef, from: number, to: number, receivers: readonly number[], max: number): Promise<void> {
+    const traces: TraceRow[] = [];
+    for (const target of this.sync.traceTargets(group.id, from, to, -1, max)) {
+      // Only marks raised by someone else move the sender's counts.
+      if (receivers.length === 1 && receivers[0] === target.senderId) continue;
+      const counts = this.sync.receiptCounts(group.id, target.messageId, target.senderId);
+      traces.push({ ...target, delivered: counts.delivered, read: counts.read });
+    }
+    if (traces.length > 0) this.publish({ kind: 'traces', groupId: group.id, group: group.name, traces });
+  }
+
+  async relay(event: StoreEvent): Promise<void> {
+    this.publish(event);
   }
 
   async deliveredCount(groupId: number, messageId: number, senderId: number): Promise<number> {

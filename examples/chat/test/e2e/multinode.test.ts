@@ -54,16 +54,17 @@ describe('two chat nodes on one PostgreSQL database', () => {
 
     const alice = await startClient('alice', a.port);
     procs.push(alice);
-    await alice.command('/register alice alice-secret', 'registered alice');
-    await alice.command('/register bob bob-secret-1', 'registered bob');
-    await alice.command('/login alice alice-secret', /^logged in as alice/);
+    // Registering logs in too.
+    await alice.command('/register alice alice-secret', /^logged in as alice/);
     const bob = await startClient('bob', b.port);
     procs.push(bob);
-    // bob's login on B: his user (and later his session) came from A's writes.
-    await bob.command('/login bob bob-secret-1', /^logged in as bob/);
+    await bob.command('/register bob bob-secret-1', /^logged in as bob/);
 
-    await alice.command('/group team bob', 'created team with alice, bob');
-    await bob.waitFor('* alice added you to team');
+    // The invitation goes from A to B, the join from B back to A.
+    await alice.command('/group team bob', 'created team; invited bob (they join when they accept)');
+    await bob.waitFor('* alice invites you to team: /accept team or /decline team');
+    await bob.command('/accept team', 'joined team (2 members)');
+    await alice.waitFor('* bob joined team');
 
     // A -> B, and the delivery trace comes back from B's receipt to A.
     const stored = await alice.command('/send team hello from node A', /^stored #\d+ in team$/);
@@ -111,9 +112,7 @@ describe('two chat nodes on one PostgreSQL database', () => {
     const alice = await startClient('alice', `127.0.0.1:${a.port},127.0.0.1:${b.port}`);
     procs.push(alice);
     expect(alice.lines.join('\n')).toContain(`* connected to 127.0.0.1:${a.port}`);
-    await alice.command('/register alice alice-secret', 'registered alice');
-    await alice.command('/register carol carol-secret', 'registered carol');
-    await alice.command('/login alice alice-secret', /^logged in as alice/);
+    await alice.command('/register alice alice-secret', /^logged in as alice/);
     await alice.command('/group solo carol', /^created solo/);
     await alice.command('/send solo before', /^stored #\d+ in solo/);
     const from = alice.lines.length;

@@ -70,10 +70,10 @@ for (const kind of kinds) {
       const rec = recorder(store);
       const g = await store.createGroup('team', a, [a, b], 1, 'Alice', 'n/c1');
       await expect(store.createGroup('TEAM', a, [a], 1, 'Alice', 'n/c1')).rejects.toMatchObject({ code: 'NAME_TAKEN' });
-      const first = await store.insertMessage(g.id, a, 'm1', 'hello', 2, 'n/c1');
-      const again = await store.insertMessage(g.id, a, 'm1', 'hello', 3, 'n/c1');
+      const first = await store.insertMessage(g.id, a, 'm1', 'hello', 2, 'text', 'n/c1');
+      const again = await store.insertMessage(g.id, a, 'm1', 'hello', 3, 'text', 'n/c1');
       expect(again).toEqual({ message: first.message, duplicate: true });
-      expect((await store.insertMessage(g.id, b, 'm1', 'hi', 4, 'n/c2')).duplicate).toBe(false);
+      expect((await store.insertMessage(g.id, b, 'm1', 'hi', 4, 'text', 'n/c2')).duplicate).toBe(false);
       expect(first.message).toMatchObject({ group: 'team', from: 'Alice', text: 'hello', recipients: 1, clientMsgId: 'm1' });
       // Events: two `added` (creation), then one message per stored message (none for the retry).
       await rec.until((e) => messageIds(e).length === 2);
@@ -82,27 +82,50 @@ for (const kind of kinds) {
       expect((await store.history(g.id, null, 10)).messages.map((m) => m.text)).toEqual(['hello', 'hi']);
     });
 
-    it('raises delivered marks only forward and publishes traces with the counts', async (ctx) => {
+    it('raises delivered and read marks only forward, publishes traces with both counts, and joins by invitation', async (ctx) => {
       const store = await kind.open();
       if (!store) return ctx.skip();
       const [a, b, c] = [await store.createUser('a', 'h', 1), await store.createUser('b', 'h', 1), await store.createUser('c', 'h', 1)];
       const g = await store.createGroup('g', a, [a, b, c], 1, 'a', 'n/c1');
-      const m = (await store.insertMessage(g.id, a, 'x', 'one', 2, 'n/c1')).message;
+      const m = (await store.insertMessage(g.id, a, 'x', 'one', 2, 'text', 'n/c1')).message;
       const rec = recorder(store);
-      expect(await store.markDelivered(g.id, 'g', b, m.messageId, 50)).toEqual({ from: 0, to: m.messageId });
-      expect(await store.markDelivered(g.id, 'g', b, 0, 50)).toEqual({ from: m.messageId, to: m.messageId });
-      expect((await store.markDelivered(g.id, 'g', c, 10_000, 50)).to).toBe(m.messageId); // never past the newest
-      const traced = (): number[][] => rec.events.flatMap((e) => (e.kind === 'traces' ? e.traces.map((t) => [t.messageId, t.senderId, t.delivered, t.recipients]) : []));
-      await rec.until(() => traced().some((t) => t[2] === 2));
-      // SQLite publishes one trace per receipt; PostgreSQL may gather both receipts into one.
-      expect(traced().at(-1)).toEqual([m.messageId, a, 2, 2]);
-      expect(traced().map((t) => t[2])).toEqual(kind.name === 'SQLite' ? [1, 2] : expect.arrayContaining([2]));
+      const mark = async (userId: number, upTo: number): Promise<{ from: number; to: number }> => (await store.markDeliveredMany([{ groupId: g.id, userId, upTo }]))[0] ?? { from: -1, to: -1 };
+      expect(await mark(b, m.messageId)).toEqual({ from: 0, to: m.messageId });
+      expect(await mark(b, 0)).toEqual({ from: m.messageId, to: m.messageId });
+      await store.publishTraces(g, 0, m.messageId, [b], 50);
+      expect((await mark(c, 10_000)).to).toBe(m.messageId); // never past the newest
+      expect(await store.markRead(g.id, c, m.messageId)).toEqual({ from: 0, to: m.messageId });
+      await store.publishTraces(g, 0, m.messageId, [c], 50);
+      // Only the sender's own marks moved: no trace.
+      await store.publishTraces(g, 0, m.messageId, [a], 50);
+      const traced = (): number[][] => rec.events.flatMap((e) => (e.kind === 'traces' ? e.traces.map((t) => [t.messageId, t.senderId, t.delivered, t.read, t.recipients]) : []));
+      await rec.until(() => traced().length === 2);
+      expect(traced()).toEqual([
+        [m.messageId, a, 1, 0, 2],
+        [m.messageId, a, 2, 1, 2],
+      ]);
       expect(await store.deliveredCount(g.id, m.messageId, a)).toBe(2);
-      // A member added now starts at the present: the old message is not theirs to count.
+      // A member who joins now (by accepting an invitation) starts at the present.
       const d = await store.createUser('d', 'h', 1);
-      await store.addMember(g, d, 'a', 'n/c1');
-      await expect(store.addMember(g, d, 'a', 'n/c1')).rejects.toMatchObject({ code: 'ALREADY_MEMBER' });
+      expect(await store.invite(g, d, a, 'a', 3, 'n/c1')).toBe(true);
+      expect(await store.invite(g, d, a, 'a', 3, 'n/c1')).toBe(false);
+      expect(await store.invitationsOf(d)).toEqual([{ group: 'g', by: 'a' }]);
+      expect((await store.acceptInvitation('G', d, 'd', 'n/c4'))?.id).toBe(g.id);
+      expect(await store.acceptInvitation('g', d, 'd', 'n/c4')).toBeUndefined();
       expect((await store.groupsOf(d))[0]).toMatchObject({ name: 'g', unread: 0, deliveredUpto: m.messageId, members: 4 });
+      await rec.until((e) => e.some((x) => x.kind === 'added' && x.how === 'joined'));
+      expect(rec.events.filter((x) => x.kind === 'invited' || x.kind === 'added')).toEqual([
+        { kind: 'invited', userId: d, group: 'g', by: 'a', origin: 'n/c1' },
+        { kind: 'added', groupId: g.id, group: 'g', userId: d, user: 'd', how: 'joined', origin: 'n/c4' },
+      ]);
+      // Edit and delete the last message.
+      expect(await store.lastMessageOf(g.id, a)).toBe(m.messageId);
+      expect(await store.editMessage(g, m.messageId, 'one!', 4, 'n/c1')).toBe(true);
+      expect(await store.deleteMessage(g, m.messageId, 5, 'n/c1')).toBe(true);
+      expect(await store.editMessage(g, m.messageId, 'again', 6, 'n/c1')).toBe(false);
+      await rec.until((e) => e.some((x) => x.kind === 'deleted'));
+      expect(rec.events.find((x) => x.kind === 'edited')).toMatchObject({ messageId: m.messageId, text: 'one!', editedAt: 4 });
+      expect((await store.history(g.id, null, 5)).messages[0]).toMatchObject({ text: '', deleted: true, editedAt: 4 });
     });
 
     it('never lets concurrent attempts take more tokens than the bucket holds, and refunds', async (ctx) => {
@@ -146,12 +169,12 @@ for (const kind of kinds) {
 
 describe('NOTIFY payloads', () => {
   it('stay under 8,000 bytes: a large message spills to its id, traces split over several', () => {
-    const message = { group: 'g', messageId: 9, from: 'a', text: 'é'.repeat(4000), sentAt: 1, senderId: 1, clientMsgId: 'x', recipients: 3 };
+    const message = { group: 'g', messageId: 9, from: 'a', text: 'é'.repeat(4000), sentAt: 1, kind: 'text' as const, senderId: 1, clientMsgId: 'x', recipients: 3 };
     const [spilled] = encodeEvent({ kind: 'message', groupId: 1, message, origin: 'n/c1' });
     expect(JSON.parse(spilled ?? '')).toEqual({ k: 'm', g: 1, o: 'n/c1', id: 9 });
     const small = encodeEvent({ kind: 'message', groupId: 1, message: { ...message, text: 'hi' }, origin: 'n/c1' });
     expect(JSON.parse(small[0] ?? '')).toMatchObject({ t: 'hi' });
-    const traces = Array.from({ length: 200 }, (_, i) => ({ messageId: i, senderId: 1, clientMsgId: 'c'.repeat(64), delivered: 1, recipients: 255 }));
+    const traces = Array.from({ length: 200 }, (_, i) => ({ messageId: i, senderId: 1, clientMsgId: 'c'.repeat(64), delivered: 255, read: 255, recipients: 255 }));
     const payloads = encodeEvent({ kind: 'traces', groupId: 1, group: 'g'.repeat(32), traces });
     expect(payloads.length).toBeGreaterThan(1);
     for (const p of payloads) expect(Buffer.byteLength(p)).toBeLessThan(MAX_PAYLOAD_BYTES);
@@ -180,7 +203,7 @@ describe('PostgreSQL: two nodes on one database', { timeout: 60_000 }, () => {
     const u2 = await nodeB.createUser('u2', 'h', 1);
     const g = await nodeA.createGroup('g', u1, [u1, u2], 1, 'u1', 'A/c1');
     // 2 x 40 sends at once, half through each node: ids come from both, and commit in any order.
-    const sends = Array.from({ length: 80 }, (_, i) => (i % 2 ? nodeA : nodeB).insertMessage(g.id, i % 2 ? u1 : u2, `m${i}`, i === 7 ? 'x'.repeat(9000) : `text ${i}`, 2, i % 2 ? 'A/c1' : 'B/c1'));
+    const sends = Array.from({ length: 80 }, (_, i) => (i % 2 ? nodeA : nodeB).insertMessage(g.id, i % 2 ? u1 : u2, `m${i}`, i === 7 ? 'x'.repeat(9000) : `text ${i}`, 2, 'text', i % 2 ? 'A/c1' : 'B/c1'));
     const stored = await Promise.all(sends);
     const ids = stored.map((s) => s.message.messageId);
     expect(new Set(ids).size).toBe(80);
