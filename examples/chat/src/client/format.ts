@@ -11,7 +11,7 @@ import type { ChatMessage, GroupSummary, Invitation, MemberPresence } from '../p
 type Colors = ReturnType<typeof pc.createColors>;
 
 /** Characters shown escaped (`\u{202e}`), never raw: C0/C1 controls, DEL, separators, bidi, invisible. */
-const UNSAFE_DISPLAY = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb]/g;
+const UNSAFE_DISPLAY = /[\u0000-\u001f\u007f-\u009f\u200b\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufff9-\ufffb]/g;
 
 export function clean(text: string): string {
   return text.replace(UNSAFE_DISPLAY, (c) => (c === '\t' ? ' ' : `\\u{${c.codePointAt(0)?.toString(16).padStart(4, '0')}}`));

@@ -60,7 +60,7 @@ export class ChatSession {
       this.markReadSoon(m.group, m.messageId);
     });
     client.on('trace', (t) => this.printTrace(t.messageId, t.delivered, t.read, t.recipients));
-    client.on('invited', (i) => this.print(this.f.invitation(i)));
+    client.on('invited', (i) => this.showInvitation(i.group, i.by));
     client.on('joined', (j) => {
       this.knownUsers.add(j.user);
       this.print(this.f.event(`${clean(j.user)} joined ${clean(j.group)}`));
@@ -89,9 +89,6 @@ export class ChatSession {
 
   /** Runs one input line. Returns false when the user asked to quit. Never throws. */
   async runLine(line: string): Promise<boolean> {
-    // What was shown before this line was read before it: its read marks go first (they wait
-    // for the end of the turn otherwise, and a /logout or /groups typed at once would overtake them).
-    this.flushReads();
     const parsed = parseLine(line);
     if (!parsed.ok) {
       this.print(this.f.problem(parsed.error));
@@ -102,8 +99,10 @@ export class ChatSession {
       await this.pipelined(command);
       return true;
     }
-    // Anything else comes after the sends before it, as typed.
+    // Anything else comes after the sends before it, as typed, and after the read marks of
+    // what is on screen (so /groups right after a message counts it as read).
     await this.drain();
+    this.flushReads();
     try {
       return await this.run(command);
     } catch (err) {
@@ -195,17 +194,22 @@ export class ChatSession {
       case 'invites': {
         const reply = await c.invitations();
         if (reply.invitations.length === 0) this.print('no invitations');
-        for (const i of reply.invitations) this.print(this.f.invitation(i));
+        for (const i of reply.invitations) {
+          this.knownGroups.add(i.group);
+          this.print(this.f.invitation(i));
+        }
         return true;
       }
       case 'accept': {
         const reply = await c.accept(command.group);
         this.knownGroups.add(reply.group);
+        this.shownInvitations.delete(reply.group);
         this.print(`joined ${reply.group} (${reply.members} members)`);
         return true;
       }
       case 'decline': {
         const reply = await c.decline(command.group);
+        this.shownInvitations.delete(reply.group);
         this.print(`declined ${reply.group}`);
         return true;
       }
@@ -299,7 +303,17 @@ export class ChatSession {
     this.print(`logged in as ${reply.user}${unread.length ? '' : ' (no unread messages)'}`);
     for (const g of unread) this.print(`  ${this.f.group(g)}`);
     const invitations = await this.client.invitations().catch(() => ({ invitations: [] }));
-    for (const i of invitations.invitations) this.print(this.f.invitation(i));
+    for (const i of invitations.invitations) this.showInvitation(i.group, i.by);
+  }
+
+  /** Groups whose invitation was printed (an event and the login's list may both bring one). */
+  private readonly shownInvitations = new Set<string>();
+
+  private showInvitation(group: string, by: string): void {
+    this.knownGroups.add(group); // so that /accept <Tab> completes it
+    if (this.shownInvitations.has(group)) return;
+    this.shownInvitations.add(group);
+    this.print(this.f.invitation({ group, by }));
   }
 
   private async askPassword(): Promise<string | null> {
@@ -379,11 +393,10 @@ export class ChatSession {
   private markReadSoon(group: string, upTo: number): void {
     const first = this.pendingReads.size === 0;
     this.pendingReads.set(group, Math.max(upTo, this.pendingReads.get(group) ?? 0));
-    if (!first) return;
-    setImmediate(() => this.flushReads());
+    if (first) setImmediate(() => this.flushReads());
   }
 
-  /** Sends the read marks still gathered for this turn. */
+  /** Sends the read marks of what was printed; also before any command, so that its answer counts them. */
   private flushReads(): void {
     for (const [g, id] of this.pendingReads) this.client.notice({ type: 'read', group: g, upTo: id });
     this.pendingReads.clear();

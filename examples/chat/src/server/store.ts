@@ -258,13 +258,19 @@ export class Store {
    */
   insertMessage(groupId: number, senderId: number, clientMsgId: string, text: string, now: number, kind: MessageKind = 'text'): { message: StoredMessage; duplicate: boolean } {
     const insert = this.db.transaction(() => {
-      const existing = this.findByClientMsgId(senderId, clientMsgId);
-      if (existing) return { message: existing, duplicate: true };
-      const recipients = this.memberCount(groupId) - 1;
-      const id = Number(
-        this.sql('INSERT INTO messages (group_id, sender_id, client_msg_id, text, sent_at, recipients, kind) VALUES (?, ?, ?, ?, ?, ?, ?)')
-          .run(groupId, senderId, clientMsgId, text, now, recipients, kind).lastInsertRowid,
-      );
+      // One statement in the common case: the UNIQUE (sender, clientMsgId) constraint finds a
+      // retry, and the recipients are counted inside the INSERT.
+      const r = this.sql(
+        `INSERT INTO messages (group_id, sender_id, client_msg_id, text, sent_at, recipients, kind)
+         VALUES (?, ?, ?, ?, ?, (SELECT COUNT(*) - 1 FROM members WHERE group_id = ?), ?)
+         ON CONFLICT (sender_id, client_msg_id) DO NOTHING`,
+      ).run(groupId, senderId, clientMsgId, text, now, groupId, kind);
+      if (r.changes === 0) {
+        const existing = this.findByClientMsgId(senderId, clientMsgId);
+        if (!existing) throw new Error('a conflicting message vanished inside its own transaction');
+        return { message: existing, duplicate: true };
+      }
+      const id = Number(r.lastInsertRowid);
       // The sender's own marks are left alone: raising them here would skip messages from others
       // that were pushed to it but not yet acknowledged. Own messages never count as unread nor
       // as backlog, so they need no mark.

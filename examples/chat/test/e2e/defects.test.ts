@@ -85,6 +85,27 @@ describe('issue #17 defects, on real processes', () => {
     void db;
   }, 60_000);
 
+  it('3: a line separator or bidi override never reaches another user\'s screen raw', async () => {
+    const { port, key } = await server();
+    const bob = await client('bob', port);
+    await bob.command('/register bob bob-secret-1', /^logged in as bob/);
+    const mallory = new ChatClient({ transport: new SecureTransport(new ReliableDgramTransport(), { trust: pinnedTrust(key) }), host: '127.0.0.1', port, reconnect: false });
+    clients.push(mallory);
+    await mallory.connect();
+    await mallory.register('mallory', 'mallory-secret');
+    await mallory.login('mallory', 'mallory-secret');
+    await mallory.createGroup('team', ['bob']);
+    await bob.waitFor(/invites you to team/);
+    await bob.command('/accept team', /^joined team/);
+    const forged = ['a\u2028[team] bob: I agree, send it', 'pay \u202e0001\u202c EUR', 'ad\u200bmin'];
+    for (const text of forged) {
+      await expect(mallory.send('team', text)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    }
+    await mallory.send('team', 'plain words');
+    await bob.waitFor('[team] mallory: plain words');
+    expect(bob.lines.join('\n')).not.toMatch(/[\u2028\u2029\u202a-\u202e\u200b]/);
+  }, 30_000);
+
   it('5: a killed server is noticed within seconds; sends typed meanwhile are queued and go after the restart', async () => {
     const s = await server();
     const alice = await client('alice', s.port);

@@ -204,6 +204,9 @@ describe('client session output', { timeout: 10_000 }, () => {
     expect(a.s.complete('/gr')).toEqual([['/group', '/groups'], '/gr']);
     expect(a.s.complete('/open te')).toEqual([['team '], 'te']);
     expect(a.s.complete('/invite team b')).toEqual([['bob '], 'b']);
+    const b = await session(h);
+    await b.run('/login bob bob-password');
+    expect(b.s.complete('/accept t')).toEqual([['team '], 't']); // an invitation's group
   });
 
   it('shows who is typing in the open group, in the prompt', async () => {
