@@ -57,6 +57,11 @@ export class Receiver {
     return this.buffer.retained + (this.unreliableIn?.retained ?? 0) + this.unreliableHeld;
   }
 
+  /** Bytes of delivered messages the application has not released yet. */
+  get releasable(): number {
+    return this.buffer.held + this.unreliableHeld;
+  }
+
   /**
    * A DATA frame. A duplicate is counted and dropped; 'beyond-window' and 'malformed' are the
    * caller's to act on (the connection aborts).

@@ -196,4 +196,37 @@ describe('endpoint limits (issue #10)', () => {
     }
     expect(server.core.stats().bufferedBytes).toBe(0);
   });
+
+  it('messages larger than the fair share all complete when every connection is mid-message (no deadlock behind maxBufferedBytes)', () => {
+    // 6 connections × a 120 KiB message against 256 KiB: each fills its fair share (~43 KiB)
+    // with an unfinished message that its application cannot release.
+    const LIMIT = 256 * KiB;
+    const net = new VirtualNet(5);
+    const server = net.add(SERVER, endpointConfig({ maxBufferedBytes: LIMIT, core: { receiveWindow: 128 * KiB, maxMessageSize: 120 * KiB } }), 1, 4000);
+    const clients = Array.from({ length: 6 }, (_, i) => net.add(`10.0.1.${i + 1}`, endpointConfig(), 10 + i, 5000));
+    const got: number[] = [];
+    let peak = 0;
+    net.onEvent = (node, ev) => {
+      if (node !== server || ev.type !== 'connection-event' || ev.event.type !== 'message') return;
+      got.push(ev.event.data.length);
+      ev.connection.core.release(ev.event.credit);
+      node.core.touch(ev.connection);
+    };
+    for (const c of clients) c.core.connect(net.now, SERVER, 4000);
+    net.run(3000, () => clients.every((c) => connected(c) !== undefined));
+    for (const c of clients) {
+      const conn = connected(c)!;
+      conn.core.send(new Uint8Array(120 * KiB));
+      c.core.touch(conn);
+    }
+    for (let t = 0; t < 2400 && got.length < 6; t++) {
+      net.run(net.now + 50);
+      peak = Math.max(peak, server.core.stats().bufferedBytes);
+    }
+    expect(got).toEqual(Array(6).fill(120 * KiB));
+    expect(server.core.stats().packetsDeferred).toBeGreaterThan(0);
+    // Past the limit by at most one connection's receive window (+ its 64 KiB slack, + 16 KiB chunk).
+    expect(peak).toBeLessThanOrEqual(LIMIT + 128 * KiB + 96 * KiB);
+    expect(server.core.stats().bufferedBytes).toBe(0);
+  });
 });
