@@ -223,4 +223,22 @@ describe('receive buffers are bounded in bytes (issue #10)', () => {
     expect(b.stats().unreliableDropped).toBeGreaterThan(0);
     expect(b.state).toBe('open');
   });
+
+  it('an unreliable message of maxMessageSize (4 MiB) in 1,200-byte datagrams arrives: the budget covers what its fragments cost while reassembled', () => {
+    const [a, b] = makeCores(4, { config: { idleTimeout: 0, keepAliveInterval: 0, congestion: 'none', pacing: false } });
+    expect(a.maxMessageSize).toBe(4 * MiB);
+    a.send(new Uint8Array(4 * MiB).fill(7), 'unreliable');
+    let got: Uint8Array | null = null;
+    for (let d = a.pollTransmit(0); d !== null; d = a.pollTransmit(0)) {
+      b.handleDatagram(0, new Uint8Array(d)); // each datagram in a buffer of its own, as from a socket
+      for (let e = b.pollEvent(); e !== null; e = b.pollEvent()) {
+        if (e.type !== 'message') continue;
+        got = e.data;
+        b.release(e.credit, e.delivery);
+      }
+    }
+    expect(b.stats().unreliableDropped).toBe(0);
+    expect(got?.length).toBe(4 * MiB);
+    expect(got?.[4 * MiB - 1]).toBe(7);
+  });
 });

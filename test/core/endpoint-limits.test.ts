@@ -250,7 +250,7 @@ describe('endpoint limits (issue #10)', () => {
     }
     net.run(net.now + 300);
     const held = () => server.core.stats().bufferedBytes;
-    const perConn = serverConns.map((c) => c.core.retainedBytes);
+    const perConn = serverConns.map((c) => c.core.stats().retainedBytes);
     expect(perConn).toHaveLength(3);
     expect(perConn.every((b) => b > 30 * KiB)).toBe(true);
     expect(held()).toBe(perConn.reduce((a, b) => a + b, 0));
