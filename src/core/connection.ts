@@ -263,6 +263,7 @@ export class ConnectionCore {
       // Larger than we announced (the endpoint drops these first, as `oversize`): a fragment of
       // it could keep more alive than one TSN of credit allows.
       this.counters.malformedDropped++;
+      if (this.trace !== null) this.trace.packetDropped(now, datagram.length, 'invalid');
       return;
     }
     const result = decodePacket(datagram);
@@ -283,6 +284,7 @@ export class ConnectionCore {
       // The peer is alive, though: its retransmissions must not let the connection idle out.
       this.counters.packetsDeferred++;
       this.budget.deferred++;
+      if (this.trace !== null) this.trace.packetDropped(now, datagram.length, 'deferred');
       this.lastReceivedAt = now;
       return;
     }
