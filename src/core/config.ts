@@ -41,6 +41,8 @@ export const DEFAULT_CORE_CONFIG: Readonly<CoreConfig> = {
   pacing: true,
   // An unreliable message of maxMessageSize must fit, fragment overhead included.
   maxUnreliableReassembly: unreliableBudgetFor(4 * 1024 * 1024),
+  // As net.Socket: a peer's end closes this side too unless the application asks otherwise.
+  allowHalfOpen: false,
   random: Math.random,
 };
 
