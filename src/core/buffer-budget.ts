@@ -7,7 +7,7 @@
  * Rule, with `limit` L and N connections: a packet is admitted while the total stays within
  * L/2 (first come, first served), and beyond that only for a connection that stays within its
  * fair share L/N, and never past L. So the total never exceeds L (plus the estimate error of
- * one packet per connection), the first half goes to whoever needs it, and the second half is
+ * one packet per connection, and the liveness exception below), the first half goes to whoever needs it, and the second half is
  * shared fairly. A packet that is not admitted is not processed and not acknowledged: its
  * sender retransmits it later, nothing is lost.
  *
