@@ -85,6 +85,9 @@ const CANON: [side: 'c' | 's', stage: number, name: string, after: number][] = [
   ['c', Stage.Message, 'client socket message', 7],
   ['c', Stage.Decoded, 'client engine input done', 9],
   ['c', Stage.Event, 'client message event', 10],
+  // Optional, for the parts of the wire segments: each sender's flush finishing after its send.
+  ['c', Stage.FlushDone, 'client flush done', 2],
+  ['s', Stage.FlushDone, 'server flush done', 8],
 ];
 /** Reported segments: [from, to] indexes into CANON. */
 const SEGMENT_PAIRS: [number, number][] = [
@@ -99,6 +102,8 @@ const SEGMENT_PAIRS: [number, number][] = [
   [10, 11],
   [1, 2],
   [7, 8],
+  [2, 12],
+  [8, 13],
 ];
 const SEGMENT_NAMES: Record<string, string> = {
   '0,1': 'client: send() → packet built (engine)',
@@ -112,10 +117,12 @@ const SEGMENT_NAMES: Record<string, string> = {
   '10,11': 'client: engine input → message event',
   '1,2': '(inside the above) client socket.send() call',
   '7,8': '(inside the above) server socket.send() call',
+  '2,12': '(inside the above) client: rest of its flush after the send',
+  '8,13': '(inside the above) server: rest of its flush after the send',
 };
 const SEGMENTS = SEGMENT_PAIRS.map((p) => SEGMENT_NAMES[p.join(',')]!);
-/** Segments that add up to the trip (the last two are parts of others). */
-const SUMMED = SEGMENT_PAIRS.length - 2;
+/** Segments that add up to the trip (the last four are parts of others). */
+const SUMMED = SEGMENT_PAIRS.length - 4;
 
 interface Trip {
   total: number;
@@ -151,7 +158,7 @@ function analyse(trips: [number, number][], client: Marks, server: Marks, cgc: G
     for (const [side, stage, , after] of CANON) {
       const from = after < 0 ? t0 : at[after]!;
       const hit = sides[side].find((x) => x.stage === stage && x.t >= from);
-      if (!hit && stage === Stage.Sent) {
+      if (!hit && (stage === Stage.Sent || stage === Stage.FlushDone)) {
         // Optional: on one CPU the peer may finish the whole trip inside this sendto().
         at.push(NaN);
         continue;

@@ -495,6 +495,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
       }
     } finally {
       this.rearm();
+      if (stageTrace !== null) stageTrace.mark(Stage.FlushDone);
       if (this.state === 'closing' && this.core.idle) this.finishClose(undefined);
     }
   }

@@ -31,6 +31,8 @@ export const Stage = {
   Timer: 9,
   /** A flush ran from a setImmediate (after a batch of datagrams). */
   ImmediateFlush: 10,
+  /** A flush finished (its timer re-armed): the endpoint is done with what triggered it. */
+  FlushDone: 11,
 } as const;
 
 export const STAGE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(Stage).map(([k, v]) => [v, k]));
