@@ -1,0 +1,146 @@
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+} from 'node:crypto';
+import { createRequire } from 'node:module';
+import type { CryptoSuite, PacketCipher } from '../core/secure/suite.js';
+
+/**
+ * The crypto suite of the Node shell: X25519, SHA-256 and HMAC from node:crypto, and
+ * ChaCha20-Poly1305 for packets from sodium-native when that optional package is installed
+ * (one native call per packet, ~1.7 µs per 1,200 bytes here) or else from node:crypto
+ * (`createCipheriv` per packet, ~7 µs, most of it creating the cipher object). Both produce the
+ * same bytes (RFC 8439), so peers need not agree on the backend. bench/aead.ts measures them;
+ * docs/performance.md "Packet protection" records the choice.
+ */
+
+/** DER prefixes of X25519 PKCS#8 private keys and SPKI public keys; the raw 32 bytes follow. */
+const PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
+const SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
+const TAG = 16;
+
+function privateKeyObject(raw: Uint8Array) {
+  return createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, raw]), format: 'der', type: 'pkcs8' });
+}
+
+function publicKeyObject(raw: Uint8Array) {
+  return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+}
+
+function nodeCipher(key: Uint8Array): PacketCipher {
+  const k = Buffer.from(key);
+  return {
+    seal(nonce, aad, plain, out, outOffset) {
+      const c = createCipheriv('chacha20-poly1305', k, nonce, { authTagLength: TAG });
+      c.setAAD(aad, { plaintextLength: plain.length });
+      const body = c.update(plain);
+      c.final();
+      out.set(body, outOffset);
+      out.set(c.getAuthTag(), outOffset + body.length);
+    },
+    open(nonce, aad, sealed, out, outOffset) {
+      if (sealed.length < TAG) return false;
+      try {
+        const d = createDecipheriv('chacha20-poly1305', k, nonce, { authTagLength: TAG });
+        d.setAAD(aad, { plaintextLength: sealed.length - TAG });
+        d.setAuthTag(sealed.subarray(sealed.length - TAG));
+        const body = d.update(sealed.subarray(0, sealed.length - TAG));
+        d.final();
+        out.set(body, outOffset);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+  };
+}
+
+interface SodiumNative {
+  crypto_aead_chacha20poly1305_ietf_encrypt(c: Uint8Array, m: Uint8Array, ad: Uint8Array | null, nsec: null, npub: Uint8Array, k: Uint8Array): number;
+  crypto_aead_chacha20poly1305_ietf_decrypt(m: Uint8Array, nsec: null, c: Uint8Array, ad: Uint8Array | null, npub: Uint8Array, k: Uint8Array): number;
+}
+
+function loadSodium(): SodiumNative | null {
+  if (process.env['RELIABLE_DGRAM_AEAD'] === 'node') return null;
+  try {
+    return createRequire(import.meta.url)('sodium-native') as SodiumNative;
+  } catch {
+    return null;
+  }
+}
+
+function sodiumCipher(sodium: SodiumNative, key: Uint8Array): PacketCipher {
+  const k = Buffer.from(key);
+  return {
+    seal(nonce, aad, plain, out, outOffset) {
+      sodium.crypto_aead_chacha20poly1305_ietf_encrypt(
+        out.subarray(outOffset, outOffset + plain.length + TAG),
+        plain,
+        aad,
+        null,
+        nonce,
+        k,
+      );
+    },
+    open(nonce, aad, sealed, out, outOffset) {
+      if (sealed.length < TAG) return false;
+      try {
+        sodium.crypto_aead_chacha20poly1305_ietf_decrypt(
+          out.subarray(outOffset, outOffset + sealed.length - TAG),
+          null,
+          sealed,
+          aad,
+          nonce,
+          k,
+        );
+        return true;
+      } catch {
+        return false;
+      }
+    },
+  };
+}
+
+let sodium: SodiumNative | null | undefined;
+
+/**
+ * Build the suite. `aead: 'node'` forces node:crypto for packets (benchmarks compare the two;
+ * so does the environment variable RELIABLE_DGRAM_AEAD=node).
+ */
+export function createNodeSuite(options: { aead?: 'auto' | 'node' } = {}): CryptoSuite {
+  if (sodium === undefined) sodium = loadSodium();
+  const s = options.aead === 'node' ? null : sodium;
+  return {
+    aeadBackend: s ? 'sodium-native' : 'node:crypto',
+    x25519Public(privateKey) {
+      const der = createPublicKey(privateKeyObject(privateKey)).export({ format: 'der', type: 'spki' });
+      return new Uint8Array(der.subarray(der.length - 32));
+    },
+    x25519(privateKey, publicKey) {
+      let out: Buffer;
+      try {
+        out = diffieHellman({ privateKey: privateKeyObject(privateKey), publicKey: publicKeyObject(publicKey) });
+      } catch {
+        return null;
+      }
+      let acc = 0;
+      for (const b of out) acc |= b;
+      return acc === 0 ? null : new Uint8Array(out);
+    },
+    sha256: (data) => new Uint8Array(createHash('sha256').update(data).digest()),
+    hmacSha256: (key, data) => new Uint8Array(createHmac('sha256', key).update(data).digest()),
+    cipher: (key) => (s ? sodiumCipher(s, key) : nodeCipher(key)),
+  };
+}
+
+let shared: CryptoSuite | null = null;
+
+/** The process-wide default suite. */
+export function nodeSuite(): CryptoSuite {
+  return (shared ??= createNodeSuite());
+}
