@@ -14,5 +14,7 @@ export type { EndpointEvents, ConnectOptions, EndpointStatsWithSocket } from './
 export { Connection } from './node/connection.js';
 export type { ConnectionEvents, SendOptions, ConnectionStatsWithAddress } from './node/connection.js';
 export { ENDPOINT_DEFAULTS } from './options.js';
+export { generateKeyPair } from './crypto/keys.js';
+export type { KeyPair, KeyInput } from './crypto/keys.js';
 export type { EndpointOptions } from './options.js';
 export type { EndpointStats, DropReason } from './core/endpoint-types.js';

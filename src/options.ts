@@ -4,6 +4,7 @@ import type { EndpointCoreConfig } from './core/endpoint.js';
 import type { CongestionAlgorithm, CongestionControllerFactory, CoreConfig } from './core/types.js';
 import type { Clock } from './node/clock.js';
 import type { DatagramSocket } from './node/socket.js';
+import { parseKeyPair, type KeyInput } from './crypto/keys.js';
 
 /**
  * Options of `createEndpoint()`. Every field is optional; {@link ENDPOINT_DEFAULTS} is the one
@@ -52,6 +53,28 @@ export interface EndpointOptions {
   statelessResetInterval?: number;
   /** Key for stateless-reset tokens (≥16 bytes); keep it across restarts. Default random. */
   resetKey?: Uint8Array;
+
+  // ---- encryption (README "Encryption")
+  /**
+   * This endpoint's static X25519 key pair (`generateKeyPair()`; base64 strings accepted). A
+   * server with one encrypts its connections and proves its identity with it; a client with one
+   * also authenticates itself to servers (mutual authentication, see `verifyPeer`).
+   */
+  keyPair?: { publicKey?: KeyInput; privateKey: KeyInput };
+  /**
+   * 'required' (default with a `keyPair`): plaintext clients are refused (ERR_CONNECTION_REFUSED)
+   * and every connect() is encrypted. 'optional' (default without): plaintext connections are
+   * accepted too, and a connect() is encrypted when it names `serverKey`.
+   */
+  encryption?: 'required' | 'optional';
+  /**
+   * Judge the peer's static public key: on a server, the client's (clients without a key pair are
+   * then refused); on a client, the server's (pinning or trust on first use). Return false to
+   * refuse: connect() rejects with ERR_AUTHENTICATION_FAILED. Called synchronously.
+   */
+  verifyPeer?: (publicKey: Buffer, address: string, port: number) => boolean;
+  /** Encrypted connections change keys at least this often, ms. Default 120,000 (and every 2^23 packets). */
+  keyUpdateInterval?: number;
 
   // ---- connections (the engine)
   /** Largest datagram sent, bytes (≥1200, ≤65,507). Default 1200. */
@@ -132,6 +155,8 @@ export const ENDPOINT_DEFAULTS = {
   retiredCidLifetime: 10_000,
   statelessReset: true,
   statelessResetInterval: 20,
+  // encryption
+  keyUpdateInterval: 120_000,
   // connections (the engine)
   maxDatagramSize: DEFAULT_CORE_CONFIG.maxDatagramSize,
   maxMessageSize: DEFAULT_CORE_CONFIG.maxMessageSize,
@@ -168,6 +193,7 @@ const RANGES: Record<NumberKey, [number, number]> = {
   cookieRotation: [1000, 2 ** 31 - 1],
   retiredCidLifetime: [0, 2 ** 31 - 1],
   statelessResetInterval: [0, 2 ** 31 - 1],
+  keyUpdateInterval: [1000, 2 ** 31 - 1],
   maxDatagramSize: [1200, 65507],
   maxMessageSize: [0, 2 ** 31 - 1],
   receiveWindow: [1, 2 ** 31 - 1],
@@ -293,6 +319,19 @@ export function resolveEndpointOptions(options: EndpointOptions = {}): ResolvedE
     maxRetries: 3,
   };
   if (options.resetKey !== undefined) endpoint.resetKey = new Uint8Array(options.resetKey);
+  if (options.keyPair !== undefined) endpoint.keyPair = parseKeyPair(options.keyPair, 'options.keyPair');
+  if (options.encryption !== undefined) {
+    if (options.encryption !== 'required' && options.encryption !== 'optional') {
+      throw new InvalidArgValueError(`options.encryption must be 'required' or 'optional', got ${String(options.encryption)}`);
+    }
+    endpoint.encryption = options.encryption;
+  }
+  if (options.verifyPeer !== undefined) {
+    const verify = options.verifyPeer;
+    if (typeof verify !== 'function') throw new InvalidArgTypeError('options.verifyPeer must be a function');
+    endpoint.verifyPeer = (publicKey, address, port) => verify(Buffer.from(publicKey), address, port);
+  }
+  endpoint.protection = { keyUpdateInterval: num(options, 'keyUpdateInterval') };
 
   return {
     type,

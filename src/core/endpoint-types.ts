@@ -68,6 +68,19 @@ export type DropReason =
   | 'unexpected'
   /** DATA for a connection still in its handshake (the ACCEPT was lost; the client re-sends INITIAL). */
   | 'early-data'
+  /**
+   * Encrypted connection: a packet whose AEAD tag did not verify (forged, altered, truncated, or
+   * for a key already discarded), or a plaintext DATA packet (an injection).
+   */
+  | 'decrypt'
+  /** Encrypted connection: a packet number seen before, or below the replay window. */
+  | 'replay'
+  /** A plaintext INITIAL refused: this endpoint requires encryption (or client keys, `verifyPeer`). */
+  | 'unencrypted'
+  /** A secure handshake message that did not authenticate (wrong key, altered, or no key pair here). */
+  | 'handshake-failed'
+  /** `verifyPeer` rejected the peer's static key (or the client presented none). */
+  | 'peer-rejected'
   /** A bug caught at the boundary: the datagram was dropped instead of throwing. */
   | 'internal-error';
 
@@ -87,6 +100,11 @@ export const DROP_REASONS: readonly DropReason[] = [
   'bad-reset-token',
   'unexpected',
   'early-data',
+  'decrypt',
+  'replay',
+  'unencrypted',
+  'handshake-failed',
+  'peer-rejected',
   'internal-error',
 ];
 

@@ -16,7 +16,22 @@ import {
   type TransportParams,
   type VersionNegotiationPacket,
 } from '../wire/index.js';
+import {
+  PROTECTION_OVERHEAD,
+  RefuseReason,
+  decodeSecurePacket,
+  encodeSecurePacket,
+  isProtectedType,
+  isSecureHandshakeType,
+  type RefusePacket,
+  type SecureAcceptPacket,
+  type SecureInitialPacket,
+} from '../wire/secure.js';
 import { CookieJar, resetTokenFor, tokensEqual } from './cookie.js';
+import { finishClientHandshake, respondToClient, startClientHandshake, type ClientHello } from './secure/handshake.js';
+import type { KeyPair } from './secure/noise.js';
+import { DEFAULT_PROTECTION_CONFIG, PacketProtection, type ProtectionConfig } from './secure/packet-protection.js';
+import type { CryptoSuite } from './secure/suite.js';
 import { DeadlineHeap, type TimerEntry } from './endpoint-timers.js';
 import {
   DROP_REASONS,
@@ -68,6 +83,27 @@ export interface EndpointCoreConfig {
   maxRetries: number;
   /** Key for stateless-reset tokens (≥16 bytes). Keep it across restarts so peers learn of them. */
   resetKey?: Uint8Array;
+  /** This endpoint's static X25519 key pair: its identity as a server (and as a client, for mutual authentication). */
+  keyPair?: KeyPair;
+  /**
+   * 'required': every connection is encrypted (plaintext INITIALs are refused; every connect()
+   * runs the secure handshake). 'optional': plaintext INITIALs are accepted as before, and a
+   * connect() is encrypted when it names the server's key. Default: 'required' with a key pair.
+   */
+  encryption?: 'required' | 'optional';
+  /**
+   * Judge a peer's static public key (server: the client's, which then becomes mandatory;
+   * client: the server's). False refuses the connection.
+   */
+  verifyPeer?: (publicKey: Uint8Array, address: string, port: number) => boolean;
+  /** Key-update thresholds of encrypted connections (defaults: DEFAULT_PROTECTION_CONFIG). */
+  protection?: Partial<ProtectionConfig>;
+}
+
+/** Options of one outgoing connect. */
+export interface ConnectRequest {
+  /** The server's static public key (32 bytes): the handshake fails unless the server proves it holds it. */
+  serverKey?: Uint8Array;
 }
 
 export interface EndpointCoreOptions {
@@ -76,6 +112,8 @@ export interface EndpointCoreOptions {
   randomBytes: (n: number) => Uint8Array;
   /** Builds a ConnectionCore (design.md "ConnectionCore API"). */
   createConnection: ConnectionCoreFactory;
+  /** Primitives for encrypted connections (the Node shell passes src/crypto/node-suite.ts). */
+  crypto?: CryptoSuite;
   now: number;
 }
 
@@ -114,7 +152,15 @@ export class EndpointConnection implements TimerEntry {
     readonly acceptDatagram: Uint8Array | null,
     /** Key of (remote address, port, remote CID) in the endpoint's tables. */
     readonly peerKey: string,
+    /** Packet protection of an encrypted connection; null for plaintext. */
+    readonly protection: PacketProtection | null = null,
+    /** The peer's static public key, when the handshake authenticated one. */
+    readonly remotePublicKey: Uint8Array | null = null,
   ) {}
+
+  get encrypted(): boolean {
+    return this.protection !== null;
+  }
 }
 
 /** An outgoing handshake in progress. */
@@ -125,6 +171,8 @@ interface ConnectAttempt extends TimerEntry {
   readonly address: string;
   readonly port: number;
   readonly params: TransportParams;
+  /** The secure handshake of this attempt, or null for plaintext. */
+  readonly secure: { hello: ClientHello; serverKey: Uint8Array | null } | null;
   cookie: Uint8Array;
   initial: Uint8Array;
   retries: number;
@@ -165,6 +213,9 @@ export class EndpointCore {
   private readonly config: EndpointCoreConfig;
   private readonly randomBytes: (n: number) => Uint8Array;
   private readonly createConnection: ConnectionCoreFactory;
+  private readonly suite: CryptoSuite | null;
+  private readonly encryption: 'required' | 'optional';
+  private readonly protectionConfig: ProtectionConfig;
   private readonly resetKey: Uint8Array;
   private readonly cookies: CookieJar;
   private readonly heap = new DeadlineHeap<Timed>();
@@ -217,6 +268,12 @@ export class EndpointCore {
     this.config = options.config;
     this.randomBytes = options.randomBytes;
     this.createConnection = options.createConnection;
+    this.suite = options.crypto ?? null;
+    this.encryption = options.config.encryption ?? (options.config.keyPair ? 'required' : 'optional');
+    this.protectionConfig = { ...DEFAULT_PROTECTION_CONFIG, ...options.config.protection };
+    if ((options.config.keyPair || this.encryption === 'required') && !this.suite) {
+      throw new TypeError('encryption needs a crypto suite (EndpointCoreOptions.crypto)');
+    }
     this.resetKey = options.config.resetKey ?? this.randomBytes(32);
     this.lastNow = options.now;
     this.cookies = new CookieJar({
@@ -275,7 +332,12 @@ export class EndpointCore {
   }
 
   /** Start an outgoing handshake. Returns the attempt id, or an error if a limit forbids it. */
-  connect(now: number, address: string, port: number): { ok: true; attempt: number } | { ok: false; error: EndpointError } {
+  connect(
+    now: number,
+    address: string,
+    port: number,
+    request: ConnectRequest = {},
+  ): { ok: true; attempt: number } | { ok: false; error: EndpointError } {
     if (this.closing) return { ok: false, error: { code: 'ERR_ENDPOINT_CLOSED', message: 'endpoint is closing' } };
     if (this.attempts.size >= this.config.maxPendingConnects) {
       return {
@@ -290,7 +352,28 @@ export class EndpointCore {
       };
     }
     const cid = this.freshCid();
-    const params = this.localParams(cid);
+    const serverKey = request.serverKey ?? null;
+    const secure = serverKey !== null || this.encryption === 'required';
+    let params = this.localParams(cid, secure);
+    let hello: ClientHello | null = null;
+    if (secure) {
+      const suite = this.requireSuite();
+      // The clear parameters carry a one-off refusal token; the real reset token goes encrypted.
+      const resetToken = params.resetToken;
+      params = { ...params, resetToken: this.randomBytes(RESET_TOKEN_SIZE) };
+      try {
+        hello = startClientHandshake(suite, {
+          cid,
+          params,
+          ePrivate: this.randomBytes(32),
+          serverKey,
+          staticKey: this.config.keyPair ?? null,
+          resetToken,
+        });
+      } catch {
+        return { ok: false, error: { code: 'ERR_AUTHENTICATION_FAILED', message: 'the server key is not a valid X25519 public key' } };
+      }
+    }
     const rto = 2 * this.initialRtt();
     const attempt: ConnectAttempt = {
       kind: 'attempt',
@@ -301,6 +384,7 @@ export class EndpointCore {
       address,
       port,
       params,
+      secure: hello ? { hello, serverKey } : null,
       cookie: new Uint8Array(0),
       initial: new Uint8Array(0),
       retries: 0,
@@ -369,7 +453,10 @@ export class EndpointCore {
       let data: Uint8Array | null = null;
       try {
         data = c.closed ? null : c.core.pollTransmit(now);
+        // Encrypted connection: the engine's DATA packet leaves as a PROTECTED packet.
+        if (data && c.protection) data = c.protection.seal(now, data);
       } catch {
+        data = null;
         this.drop('internal-error');
       }
       if (data) {
@@ -439,25 +526,51 @@ export class EndpointCore {
       }
       return this.drop('version');
     }
-    if (inv.version === PROTOCOL_VERSION && inv.type === PacketType.Data) {
-      return this.routeData(now, datagram, inv.cid, address, port);
+    if (inv.version === PROTOCOL_VERSION && (inv.type === PacketType.Data || isProtectedType(inv.type))) {
+      return this.routeData(now, datagram, inv.type, inv.cid, address, port);
+    }
+    if (inv.version === PROTOCOL_VERSION && isSecureHandshakeType(inv.type)) {
+      const secure = decodeSecurePacket(datagram);
+      if (!secure.ok) return this.drop(secure.reason);
+      const p = secure.value;
+      if (p.type === 'secure-initial') return this.onSecureInitial(now, p, address, port);
+      if (p.type === 'secure-accept') return this.onSecureAccept(now, p, address, port);
+      return this.onRefuse(p, address, port);
     }
     const decoded = decodePacket(datagram);
     if (!decoded.ok) return this.drop(decoded.reason);
     this.routeControl(now, decoded.value, address, port);
   }
 
-  private routeData(now: number, datagram: Uint8Array, cid: bigint, address: string, port: number): void {
+  private routeData(now: number, datagram: Uint8Array, type: number, cid: bigint, address: string, port: number): void {
     const target = this.byCid.get(cid);
     if (target?.kind === 'connection') {
-      // The engine checks the CRC and counts what it drops.
-      target.core.handleDatagram(now, datagram);
+      const protection = target.protection;
+      if (protection === null) {
+        if (type !== PacketType.Data) return this.drop('unexpected');
+        // The engine checks the CRC and counts what it drops.
+        target.core.handleDatagram(now, datagram);
+      } else {
+        // Encrypted: a plaintext DATA (an injection) or a packet that does not authenticate is
+        // dropped here, before the engine sees a byte of it.
+        if (type === PacketType.Data) return this.drop('decrypt');
+        const plain = protection.open(now, datagram);
+        if (plain === null) {
+          this.drop(protection.lastFailure === 'replay' ? 'replay' : 'decrypt');
+          if (protection.exhausted) {
+            target.core.abort(now, 0, 'AEAD integrity limit reached');
+            this.touch(target);
+          }
+          return;
+        }
+        target.core.handleDatagram(now, plain);
+      }
       this.touch(target);
       return;
     }
     if (target?.kind === 'attempt') return this.drop('early-data');
     if (this.retiredCids.has(cid)) return this.drop('retired-cid');
-    if (!verifyChecksum(datagram)) return this.drop('checksum');
+    if (type === PacketType.Data && !verifyChecksum(datagram)) return this.drop('checksum');
     this.drop('unknown-cid');
     this.maybeStatelessReset(now, cid, datagram.length, address, port);
   }
@@ -504,6 +617,15 @@ export class EndpointCore {
     }
     if (this.retiredPeers.has(key)) return this.drop('retired-cid');
     if (!this.validParams(packet.params)) return this.drop('bad-params');
+    if (this.encryption === 'required' || this.config.verifyPeer !== undefined) {
+      // A plaintext client cannot be authenticated: refused when encryption is required, or
+      // when verifyPeer asks for every client's key.
+      this.drop('unencrypted');
+      this.counters.refused++;
+      const refusal: StatelessResetPacket = { type: 'stateless-reset', dcid: clientCid, token: packet.params.resetToken };
+      this.queue(encodePacket(refusal), address, port);
+      return;
+    }
     if (
       this.closing ||
       !this.config.acceptConnections ||
@@ -521,34 +643,133 @@ export class EndpointCore {
     const localParams = this.localParams(serverCid);
     const accept: AcceptPacket = { type: 'accept', dcid: clientCid, scid: serverCid, params: localParams };
     const acceptDatagram = encodePacket(accept);
-    const core = this.createConnection({
-      role: 'server',
-      localCid: serverCid,
-      remoteCid: clientCid,
-      localParams,
-      remoteParams: copyParams(packet.params),
-      config: this.coreConfig(),
-      now,
-    });
-    const c = new EndpointConnection(
-      this.nextId++,
-      'server',
-      serverCid,
-      clientCid,
-      address,
-      port,
-      core,
-      copyParams(packet.params),
-      acceptDatagram,
-      key,
-    );
-    this.register(c);
+    this.establish(now, 'server', serverCid, clientCid, address, port, key, localParams, copyParams(packet.params), acceptDatagram, null, null);
     this.perAddress.set(address, (this.perAddress.get(address) ?? 0) + 1);
     this.counters.connectionsAccepted++;
     this.queue(acceptDatagram, address, port);
     this.counters.acceptsSent++;
-    this.events.push({ type: 'accepted', connection: c });
+  }
+
+  /**
+   * A SECURE_INITIAL. The cookie is checked first, exactly as for INITIAL: an unvalidated source
+   * gets a RETRY and costs no X25519, no state. Only then the Noise message is processed.
+   */
+  private onSecureInitial(now: number, packet: SecureInitialPacket, address: string, port: number): void {
+    const clientCid = packet.scid;
+    const key = peerKey(address, port, clientCid);
+    if (packet.cookie.length === 0) return this.sendRetry(now, clientCid, address, port);
+    const check = this.cookies.check(now, address, port, clientCid, packet.cookie);
+    if (check !== 'ok') {
+      this.drop(check === 'expired' ? 'expired-cookie' : 'bad-cookie');
+      return this.sendRetry(now, clientCid, address, port);
+    }
+    const existing = this.byPeer.get(key);
+    if (existing) {
+      // The SECURE_ACCEPT was lost: say it again, byte for byte (no new DH).
+      if (existing.acceptDatagram) {
+        this.queue(existing.acceptDatagram, address, port);
+        this.counters.acceptsSent++;
+      }
+      return;
+    }
+    if (this.retiredPeers.has(key)) return this.drop('retired-cid');
+    if (!this.validParams(packet.params)) return this.drop('bad-params');
+    const refuse = (reason: number): void => {
+      this.counters.refused++;
+      const refusal: RefusePacket = { type: 'refuse', dcid: clientCid, token: packet.params.resetToken, reason };
+      this.queue(encodeSecurePacket(refusal), address, port);
+    };
+    const keyPair = this.config.keyPair;
+    if (!keyPair || !this.suite) {
+      this.drop('handshake-failed');
+      return refuse(RefuseReason.AuthenticationFailed);
+    }
+    if (
+      this.closing ||
+      !this.config.acceptConnections ||
+      this.connections.size + this.attempts.size >= this.config.maxConnections ||
+      (this.perAddress.get(address) ?? 0) >= this.config.maxConnectionsPerAddress
+    ) {
+      this.drop('over-limit');
+      return refuse(RefuseReason.Refused);
+    }
+    const serverCid = this.freshCid();
+    const localParams = this.localParams(serverCid, true);
+    const answer = respondToClient(this.suite, {
+      cid: clientCid,
+      params: packet.params,
+      pattern: packet.pattern,
+      message: packet.noise,
+      staticKey: keyPair,
+      ePrivate: this.randomBytes(32),
+      serverCid,
+      serverParams: localParams,
+    });
+    if (!answer.ok) {
+      // Not made for our key (the client pinned another server), or altered on the way.
+      this.drop('handshake-failed');
+      return refuse(RefuseReason.AuthenticationFailed);
+    }
+    if (this.config.verifyPeer && !this.peerAccepted(answer.remoteStatic, address, port)) {
+      this.drop('peer-rejected');
+      return refuse(RefuseReason.PeerRejected);
+    }
+    const { secrets, clientResetToken } = answer.handshake;
+    const accept: SecureAcceptPacket = { type: 'secure-accept', dcid: clientCid, scid: serverCid, noise: answer.handshake.message };
+    const acceptDatagram = encodeSecurePacket(accept);
+    // A client whose pattern could not carry its reset token cannot reset us: a token nobody knows.
+    const remoteParams = { ...copyParams(packet.params), resetToken: clientResetToken ? new Uint8Array(clientResetToken) : this.randomBytes(RESET_TOKEN_SIZE) };
+    const protection = new PacketProtection(this.suite, secrets.sendSecret, secrets.recvSecret, this.protectionConfig, now);
+    this.establish(now, 'server', serverCid, clientCid, address, port, key, localParams, remoteParams, acceptDatagram, protection, answer.remoteStatic);
+    this.perAddress.set(address, (this.perAddress.get(address) ?? 0) + 1);
+    this.counters.connectionsAccepted++;
+    this.queue(acceptDatagram, address, port);
+    this.counters.acceptsSent++;
+  }
+
+  private peerAccepted(publicKey: Uint8Array | null, address: string, port: number): boolean {
+    const verify = this.config.verifyPeer;
+    if (!verify) return true;
+    if (!publicKey) return false;
+    try {
+      return verify(new Uint8Array(publicKey), address, port) === true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Create the engine and the record of a new connection (both roles, both kinds). */
+  private establish(
+    now: number,
+    role: 'client' | 'server',
+    localCid: bigint,
+    remoteCid: bigint,
+    address: string,
+    port: number,
+    key: string,
+    localParams: TransportParams,
+    remoteParams: TransportParams,
+    acceptDatagram: Uint8Array | null,
+    protection: PacketProtection | null,
+    remotePublicKey: Uint8Array | null,
+    id = this.nextId++,
+  ): EndpointConnection {
+    // The engine builds DATA packets that protection makes 12 bytes longer: it plans for that.
+    const engineRemote = protection ? { ...remoteParams, maxDatagramSize: remoteParams.maxDatagramSize - PROTECTION_OVERHEAD } : remoteParams;
+    const core = this.createConnection({
+      role,
+      localCid,
+      remoteCid,
+      localParams,
+      remoteParams: engineRemote,
+      config: this.coreConfig(protection !== null),
+      now,
+    });
+    const c = new EndpointConnection(id, role, localCid, remoteCid, address, port, core, remoteParams, acceptDatagram, key, protection, remotePublicKey);
+    this.register(c);
+    this.events.push(role === 'server' ? { type: 'accepted', connection: c } : { type: 'connected', attempt: id, connection: c });
     this.touch(c);
+    return c;
   }
 
   private sendRetry(now: number, clientCid: bigint, address: string, port: number): void {
@@ -600,6 +821,11 @@ export class EndpointCore {
   private onAccept(now: number, packet: AcceptPacket, address: string, port: number): void {
     const attempt = this.attemptFor(packet.dcid, address, port);
     if (!attempt) return this.drop('unexpected');
+    if (attempt.secure) {
+      // Never downgraded: a plaintext answer to a secure handshake is a failure.
+      this.drop('unexpected');
+      return this.failAttempt(attempt, { code: 'ERR_AUTHENTICATION_FAILED', message: 'the server answered without encryption' });
+    }
     if (!this.validParams(packet.params)) {
       this.drop('bad-params');
       return this.failAttempt(attempt, { code: 'ERR_PROTOCOL_VIOLATION', message: 'server sent invalid transport parameters' });
@@ -610,31 +836,62 @@ export class EndpointCore {
       return this.failAttempt(attempt, { code: 'ERR_PROTOCOL_VIOLATION', message: 'server reused a connection ID' });
     }
     this.removeAttempt(attempt);
-    const core = this.createConnection({
-      role: 'client',
-      localCid: attempt.cid,
-      remoteCid: packet.scid,
-      localParams: attempt.params,
-      remoteParams: copyParams(packet.params),
-      config: this.coreConfig(),
-      now,
-    });
-    const c = new EndpointConnection(
-      attempt.id,
-      'client',
-      attempt.cid,
-      packet.scid,
-      address,
-      port,
-      core,
-      copyParams(packet.params),
-      null,
-      key,
-    );
-    this.register(c);
+    this.establish(now, 'client', attempt.cid, packet.scid, address, port, key, attempt.params, copyParams(packet.params), null, null, null, attempt.id);
     this.counters.connectionsConnected++;
-    this.events.push({ type: 'connected', attempt: attempt.id, connection: c });
-    this.touch(c);
+  }
+
+  private onSecureAccept(now: number, packet: SecureAcceptPacket, address: string, port: number): void {
+    const attempt = this.attemptFor(packet.dcid, address, port);
+    if (!attempt?.secure) return this.drop('unexpected');
+    const done = finishClientHandshake(attempt.secure.hello, packet.noise, packet.scid);
+    if (!done) {
+      this.drop('handshake-failed');
+      return this.failAttempt(attempt, {
+        code: 'ERR_AUTHENTICATION_FAILED',
+        message: attempt.secure.serverKey
+          ? 'the server could not prove it holds the expected key'
+          : 'the server\'s handshake did not authenticate',
+      });
+    }
+    const remoteStatic = done.secrets.remoteStatic;
+    if (!this.peerAccepted(remoteStatic, address, port)) {
+      this.drop('peer-rejected');
+      return this.failAttempt(attempt, { code: 'ERR_AUTHENTICATION_FAILED', message: 'verifyPeer rejected the server\'s key' });
+    }
+    if (!this.validParams(done.params)) {
+      this.drop('bad-params');
+      return this.failAttempt(attempt, { code: 'ERR_PROTOCOL_VIOLATION', message: 'server sent invalid transport parameters' });
+    }
+    const key = peerKey(address, port, packet.scid);
+    if (this.byPeer.has(key)) {
+      this.drop('unexpected');
+      return this.failAttempt(attempt, { code: 'ERR_PROTOCOL_VIOLATION', message: 'server reused a connection ID' });
+    }
+    this.removeAttempt(attempt);
+    // Our own parameters as the engine knows them: the real reset token, not the refusal token.
+    const localParams = { ...attempt.params, resetToken: resetTokenFor(this.resetKey, attempt.cid) };
+    const protection = new PacketProtection(this.requireSuite(), done.secrets.sendSecret, done.secrets.recvSecret, this.protectionConfig, now);
+    this.establish(now, 'client', attempt.cid, packet.scid, address, port, key, localParams, done.params, null, protection, remoteStatic, attempt.id);
+    this.counters.connectionsConnected++;
+  }
+
+  private onRefuse(packet: RefusePacket, address: string, port: number): void {
+    const attempt = this.attemptFor(packet.dcid, address, port);
+    if (!attempt?.secure) return this.drop('unexpected');
+    // Only the server we sent the SECURE_INITIAL to has seen its refusal token.
+    if (!tokensEqual(packet.token, attempt.params.resetToken)) return this.drop('bad-reset-token');
+    if (packet.reason === RefuseReason.AuthenticationFailed) {
+      return this.failAttempt(attempt, {
+        code: 'ERR_AUTHENTICATION_FAILED',
+        message: attempt.secure.serverKey
+          ? 'the server does not hold the expected key (or does not encrypt)'
+          : 'the server does not encrypt',
+      });
+    }
+    if (packet.reason === RefuseReason.PeerRejected) {
+      return this.failAttempt(attempt, { code: 'ERR_AUTHENTICATION_FAILED', message: 'the server rejected our key' });
+    }
+    this.failAttempt(attempt, { code: 'ERR_CONNECTION_REFUSED', message: 'the server refused the connection' });
   }
 
   private onVersionNegotiation(packet: VersionNegotiationPacket, address: string, port: number): void {
@@ -693,6 +950,17 @@ export class EndpointCore {
   }
 
   private encodeInitial(attempt: ConnectAttempt): Uint8Array {
+    if (attempt.secure) {
+      const secure: SecureInitialPacket = {
+        type: 'secure-initial',
+        scid: attempt.cid,
+        params: attempt.params,
+        pattern: attempt.secure.hello.pattern,
+        noise: attempt.secure.hello.message,
+        cookie: attempt.cookie,
+      };
+      return encodeSecurePacket(secure);
+    }
     const initial: InitialPacket = {
       type: 'initial',
       version: PROTOCOL_VERSION,
@@ -828,11 +1096,18 @@ export class EndpointCore {
     return this.config.core.initialRtt ?? 100;
   }
 
-  private localParams(cid: bigint): TransportParams {
-    const maxDatagramSize = this.config.core.maxDatagramSize ?? 1200;
+  private requireSuite(): CryptoSuite {
+    if (!this.suite) throw new TypeError('encryption needs a crypto suite (EndpointCoreOptions.crypto)');
+    return this.suite;
+  }
+
+  /** `secure`: the engine's packets grow by PROTECTION_OVERHEAD; its fragment count follows. */
+  private localParams(cid: bigint, secure = false): TransportParams {
+    const announced = this.config.core.maxDatagramSize ?? 1200;
+    const maxDatagramSize = announced - (secure ? PROTECTION_OVERHEAD : 0);
     const receiveWindow = this.config.core.receiveWindow ?? 4 * 1024 * 1024;
     return {
-      maxDatagramSize,
+      maxDatagramSize: announced,
       // Same rule as ConnectionCore.windowFragments (its receive buffer uses this value).
       initialWindow: Math.max(16, Math.min(0x4000_0000, Math.floor(receiveWindow / (maxDatagramSize - FRAGMENT_OVERHEAD)))),
       idleTimeout: this.config.core.idleTimeout ?? 30_000,
@@ -844,13 +1119,20 @@ export class EndpointCore {
 
   /** One engine configuration object for every connection (the engine resolves it once). */
   private sharedCoreConfig: Partial<CoreConfig> | null = null;
+  private sharedSecureCoreConfig: Partial<CoreConfig> | null = null;
 
-  private coreConfig(): Partial<CoreConfig> {
+  /** `secure`: the engine's datagrams leave room for packet protection's 12 extra bytes. */
+  private coreConfig(secure = false): Partial<CoreConfig> {
     this.sharedCoreConfig ??= {
       ...this.config.core,
       random: this.config.core.random ?? (() => this.u32() / 0x1_0000_0000),
     };
-    return this.sharedCoreConfig;
+    if (!secure) return this.sharedCoreConfig;
+    this.sharedSecureCoreConfig ??= {
+      ...this.sharedCoreConfig,
+      maxDatagramSize: (this.config.core.maxDatagramSize ?? 1200) - PROTECTION_OVERHEAD,
+    };
+    return this.sharedSecureCoreConfig;
   }
 
   private validParams(p: TransportParams): boolean {

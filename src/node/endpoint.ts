@@ -6,6 +6,8 @@ import { EndpointCore, type EndpointConnection, type EndpointEvent, type Endpoin
 import { AbortError, InvalidArgTypeError, InvalidArgValueError, rdError, type ReliableDgramError } from '../errors.js';
 import { resolveEndpointOptions, type EndpointOptions, type ResolvedEndpointOptions } from '../options.js';
 import { bindSocket } from './bind.js';
+import { parseKey, type KeyInput } from '../crypto/keys.js';
+import { nodeSuite } from '../crypto/node-suite.js';
 import { realClock, type Clock, type TimerHandle } from './clock.js';
 import { Connection, type ConnectionHost } from './connection.js';
 import { checkCoreConfig, createConnectionCore } from './engine.js';
@@ -24,6 +26,11 @@ export interface EndpointEvents {
 export interface ConnectOptions {
   /** Abort the handshake: connect() rejects with an AbortError (code ABORT_ERR). */
   signal?: AbortSignal;
+  /**
+   * The server's static public key (32 bytes or base64). The connection is encrypted, and
+   * connect() rejects with ERR_AUTHENTICATION_FAILED unless the server proves it holds this key.
+   */
+  serverKey?: KeyInput;
 }
 
 export interface EndpointStatsWithSocket extends EndpointStats {
@@ -117,6 +124,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
       config: options.endpoint,
       randomBytes: random,
       createConnection: createConnectionCore,
+      crypto: nodeSuite(),
       now: this.clock.now(),
     });
     this.host = {
@@ -178,10 +186,11 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       throw new InvalidArgTypeError('options.signal must be an AbortSignal');
     }
+    const serverKey = options?.serverKey === undefined ? undefined : parseKey(options.serverKey, 'options.serverKey');
     if (this.state !== 'open') return Promise.reject(rdError('ERR_ENDPOINT_CLOSED', 'the endpoint is closed'));
     if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
     const target = host ?? (this.options.type === 'udp6' ? '::1' : '127.0.0.1');
-    return this.resolveHost(target).then((address) => this.startConnect(address, port, signal));
+    return this.resolveHost(target).then((address) => this.startConnect(address, port, signal, serverKey));
   }
 
   /**
@@ -221,10 +230,10 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     return address;
   }
 
-  private startConnect(address: string, port: number, signal: AbortSignal | undefined): Promise<Connection> {
+  private startConnect(address: string, port: number, signal: AbortSignal | undefined, serverKey?: Uint8Array): Promise<Connection> {
     if (this.state !== 'open') return Promise.reject(rdError('ERR_ENDPOINT_CLOSED', 'the endpoint is closed'));
     if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
-    const started = this.core.connect(this.clock.now(), address, port);
+    const started = this.core.connect(this.clock.now(), address, port, serverKey ? { serverKey } : {});
     if (!started.ok) return Promise.reject(rdError(started.error.code, started.error.message));
     const attempt = started.attempt;
     return new Promise<Connection>((resolve, reject) => {

@@ -85,7 +85,7 @@ export function writeDataHeader(buf: Uint8Array, dcid: ConnectionId, packetNumbe
   return writeU32(buf, 2 + CID_SIZE, packetNumber);
 }
 
-function writeParams(buf: Uint8Array, offset: number, p: TransportParams): number {
+export function writeParams(buf: Uint8Array, offset: number, p: TransportParams): number {
   offset = writeU16(buf, offset, p.maxDatagramSize);
   offset = writeU32(buf, offset, p.initialWindow);
   offset = writeU32(buf, offset, p.idleTimeout);
@@ -95,7 +95,7 @@ function writeParams(buf: Uint8Array, offset: number, p: TransportParams): numbe
   return offset + RESET_TOKEN_SIZE;
 }
 
-function readParams(r: Reader): TransportParams {
+export function readParams(r: Reader): TransportParams {
   return {
     maxDatagramSize: r.u16(),
     initialWindow: r.u32(),
