@@ -24,14 +24,15 @@ import { NONCE_SIZE, type CryptoSuite } from './suite.js';
  * `keyUpdateInterval` ms old, but only once the peer has shown it has the current keys (a
  * packet of this generation arrived), so phases never run two ahead. The receiver of a packet
  * with the other phase bit tries the next generation's key (precomputed); if it opens, it
- * updates too. The previous receive key stays for `keyRetain` ms for reordered packets.
+ * updates too. The previous receive key stays until `keyRetain` ms after the first packet under
+ * the new keys arrived, for reordered packets (and for a peer that has not updated yet).
  */
 export interface ProtectionConfig {
   /** Start a key update after this many packets sealed under one key. */
   keyUpdatePackets: number;
   /** Start a key update when the current keys are this old, ms. */
   keyUpdateInterval: number;
-  /** Keep the previous receive key this long after an update, ms. */
+  /** Keep the previous receive key this long after the first packet under the new keys, ms. */
   keyRetain: number;
 }
 
@@ -133,24 +134,18 @@ export class PacketProtection {
     const truncated = ((datagram[10]! << 24) | (datagram[11]! << 16) | (datagram[12]! << 8) | datagram[13]!) >>> 0;
     const pn = expand32(truncated, this.replay.largest + 1);
     if (this.replay.check(pn) !== 'fresh') return this.failed('replay');
-    const phase = datagram[1]! & 1;
-    let key: PacketKey | null;
-    let next = false;
-    if (phase === (this.generation & 1)) key = this.recv;
-    else if (pn < this.firstPnOfGeneration && this.recvPrev) key = this.recvPrev;
-    else {
-      key = this.recvNext;
-      next = true;
-    }
     const out = new Uint8Array(datagram.length - PROTECTION_OVERHEAD);
-    const sealed = datagram.subarray(PROTECTED_HEADER_SIZE);
-    if (!key.cipher.open(packetNonce(key.iv, pn, this.nonce), datagram.subarray(0, PROTECTED_HEADER_SIZE), sealed, out, PROTECTED_HEADER_SIZE)) {
-      return this.failed('decrypt');
-    }
+    const key = this.openWithKey(datagram, pn, out);
+    if (key === null) return this.failed('decrypt');
     this.replay.accept(pn);
-    if (next) this.advance(now);
+    if (key === this.recvNext) this.advance(now);
     if (key === this.recv) {
-      this.confirmed = true;
+      if (!this.confirmed) {
+        // The peer has the new keys: from now on only reordered packets need the old one
+        // (RFC 9001 §6.5: its retention starts here, not at the update).
+        this.confirmed = true;
+        this.recvPrevUntil = now + this.config.keyRetain;
+      }
       if (pn < this.firstPnOfGeneration) this.firstPnOfGeneration = pn;
     }
     out.set(datagram.subarray(0, PROTECTED_HEADER_SIZE));
@@ -162,6 +157,25 @@ export class PacketProtection {
     out[end + 2] = (crc >>> 8) & 0xff;
     out[end + 3] = crc & 0xff;
     return out;
+  }
+
+  /**
+   * Decrypt under the key the phase bit names. The peer is never more than one generation away
+   * (an update waits for confirmation), so the other phase means the previous generation or the
+   * next one: the packet number says which is likelier (numbers below the first one seen under
+   * the current key are old), and if that key fails the other is tried. Returns the key that
+   * opened the packet, or null.
+   */
+  private openWithKey(datagram: Uint8Array, pn: number, out: Uint8Array): PacketKey | null {
+    const aad = datagram.subarray(0, PROTECTED_HEADER_SIZE);
+    const sealed = datagram.subarray(PROTECTED_HEADER_SIZE);
+    const tryKey = (key: PacketKey | null): boolean =>
+      key !== null && key.cipher.open(packetNonce(key.iv, pn, this.nonce), aad, sealed, out, PROTECTED_HEADER_SIZE);
+    if ((datagram[1]! & 1) === (this.generation & 1)) return tryKey(this.recv) ? this.recv : null;
+    const [first, second] = pn < this.firstPnOfGeneration ? [this.recvPrev, this.recvNext] : [this.recvNext, this.recvPrev];
+    if (tryKey(first)) return first;
+    if (tryKey(second)) return second;
+    return null;
   }
 
   private failed(reason: OpenFailure): null {
@@ -180,7 +194,8 @@ export class PacketProtection {
   /** Move both directions to the next generation. */
   private advance(now: number): void {
     this.recvPrev = this.recv;
-    this.recvPrevUntil = now + this.config.keyRetain;
+    // Kept until `keyRetain` after the first packet under the new keys arrives (see open()).
+    this.recvPrevUntil = Infinity;
     this.recv = this.recvNext;
     this.recvNext = nextPacketKey(this.suite, this.recv);
     this.send = nextPacketKey(this.suite, this.send);
