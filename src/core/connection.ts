@@ -1,38 +1,27 @@
 import { rdError } from '../errors.js';
-import { ackFrameSize, unreliableHeaderSize, writeAckFrame, writeDataFrameHeader, writeUnreliableFrameHeader } from '../wire/frames.js';
-import { decodePacket, seal, writeDataHeader } from '../wire/packet.js';
-import { expand32, truncate32 } from '../wire/packet-number.js';
-import {
-  CHECKSUM_SIZE,
-  DATA_FRAME_HEADER_SIZE,
-  DATA_HEADER_SIZE,
-  DATA_OVERHEAD,
-  DataFlag,
-  FrameType,
-  type AckFrame,
-  type ConnectionId,
-  type Frame,
-  type TransportParams,
-} from '../wire/types.js';
+import { decodePacket } from '../wire/packet.js';
+import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, type AckFrame, type ConnectionId, type Frame, type TransportParams } from '../wire/types.js';
+import { AckScheduler } from './ack-scheduler.js';
 import { resolveCoreConfig } from './config.js';
-import { createCongestionController } from './congestion/index.js';
+import { createCounters } from './counters.js';
 import { Deque } from './deque.js';
-import { Pacer } from './pacer.js';
-import { sharedSlab } from './slab.js';
-import { ReceiveBuffer } from './receive-buffer.js';
-import { ReceivedPackets } from './received-packets.js';
-import { GRANULARITY, RttEstimator } from './rtt.js';
-import { PacketState, SentPackets, type SentFragment, type SentPacket } from './sent-packets.js';
-import { UnreliableReassembly } from './unreliable-reassembly.js';
-import type {
-  AckEvent,
-  CloseError,
-  CongestionController,
-  ConnectionStats,
-  CoreConfig,
-  CoreEvent,
-  Delivery,
-} from './types.js';
+import { LossRecovery } from './loss-recovery.js';
+import { PacketBuilder } from './packet-builder.js';
+import type { RttEstimator } from './rtt.js';
+import { Receiver } from './receiver.js';
+import { SendScheduler } from './send-scheduler.js';
+import {
+  ResetCode,
+  drainPeriod,
+  effectiveIdleTimeout,
+  keepAliveInterval,
+  lingerPeriod,
+  resetErrorCode,
+  type ConnectionState,
+} from './state.js';
+import type { CloseError, ConnectionStats, CoreConfig, CoreEvent, Delivery } from './types.js';
+
+export { ResetCode, type ConnectionState } from './state.js';
 
 /**
  * The protocol engine of one connection, with no I/O of its own (the quinn-proto model).
@@ -44,30 +33,19 @@ import type {
  * Given the same inputs it produces the same outputs, which is what lets the simulator replay
  * any run from its seed.
  *
+ * This file is the connection's state machine (open → closing → draining → closed; the rules
+ * are in state.ts) and the wiring of its parts, one stage each:
+ *
+ *   in:  handleDatagram → decodePacket → AckScheduler.onPacket (packet numbers, duplicates)
+ *        → handleFrame: DATA/UNRELIABLE → Receiver (messages, credit) → events
+ *                       ACK → LossRecovery (RTT, losses, PTO) → SendScheduler (content acked/lost)
+ *                       PING/CLOSE/RESET → ACK scheduling, this state machine
+ *   out: pollTransmit → LossRecovery.sendAllowed (window, pacer) → PacketBuilder.build:
+ *        AckScheduler (ACK frame) + SendScheduler (frames) → seal → LossRecovery.onPacketSent
+ *
  * The rules it follows (packet numbers, TSNs, ACKs, loss detection, flow and congestion control,
  * close) are specified in docs/protocol.md; the RFC sections are cited where they apply.
  */
-
-/** RFC 9002 §6.1.1: a packet is lost once three later packets were acknowledged. */
-const PACKET_THRESHOLD = 3;
-/** RFC 9002 §6.1.2: ... or 9/8 of an RTT has passed since a later packet was acknowledged. */
-const TIME_THRESHOLD = 9 / 8;
-/** RFC 9002 §7.6: persistent congestion after losses spanning this many PTOs. */
-const PERSISTENT_CONGESTION_THRESHOLD = 3;
-/** Most ACK ranges reported in one ACK frame (quic-go reports up to 64). */
-const MAX_ACK_RANGES = 32;
-/** A fragment shorter than this is not cut to fill the end of a packet (TSN credit is per fragment). */
-const MIN_FRAGMENT = 256;
-/** Packet-number skipping (RFC 9000 §21.4): the gap between skips doubles up to this. */
-const MAX_SKIP_PERIOD = 0x1_0000;
-/** Skipped packet numbers remembered for optimistic-ACK detection. */
-const SKIPPED_REMEMBERED = 16;
-/** Pacing burst: up to this long at the pacing rate (quinn uses 2 ms). */
-const BURST_INTERVAL = 2;
-/** RESET frame codes (docs/protocol.md). */
-export const ResetCode = { Abort: 0, ProtocolViolation: 1, FlowControl: 2, Internal: 3 } as const;
-
-export type ConnectionState = 'open' | 'closing' | 'draining' | 'closed';
 
 export interface ConnectionCoreOptions {
   role: 'client' | 'server';
@@ -81,21 +59,6 @@ export interface ConnectionCoreOptions {
   now: number;
 }
 
-interface QueuedMessage {
-  data: Uint8Array;
-  /** Bytes already cut into fragments. */
-  offset: number;
-  unordered: boolean;
-}
-
-interface QueuedUnreliable {
-  data: Uint8Array;
-  id: number;
-  index: number;
-  count: number;
-  fragmentSize: number;
-}
-
 export class ConnectionCore {
   readonly role: 'client' | 'server';
   readonly localCid: ConnectionId;
@@ -103,99 +66,32 @@ export class ConnectionCore {
   private readonly config: CoreConfig;
   private _state: ConnectionState = 'open';
 
-  // --- sizes
   /** Largest datagram we send: our limit and the peer's, whichever is smaller. */
   private readonly maxDatagram: number;
   /** Largest fragment payload: a full datagram minus packet and DATA frame overhead. */
   readonly maxFragmentPayload: number;
-
-  // --- packet numbers
-  private nextPn: number;
-  private largestSentPn: number;
-  private nextSkipPn: number;
-  private skipPeriod = 64;
-  private readonly skipped: number[] = [];
-  private readonly sent: SentPackets;
-
-  // --- sending reliable data
-  private nextTsn: number;
-  /** Highest TSN the peer accepts (its flow-control credit). */
-  private peerMaxTsn: number;
-  private readonly queue = new Deque<QueuedMessage>();
-  private queuedBytes = 0;
-  /** Fragments sent and not yet acknowledged (they live in their packets' records). */
-  private unackedFragments = 0;
-  /** Fragments to send again, oldest first. */
-  private readonly retransmit = new Deque<SentFragment>();
-
-  // --- sending unreliable data
-  private readonly unreliable = new Deque<QueuedUnreliable>();
-  private nextUnreliableId = 0;
-
-  // --- receiving
-  private readonly received: ReceivedPackets;
-  private largestReceivedAt = 0;
-  private readonly receiveBuffer: ReceiveBuffer;
-  /** Created on the first fragmented unreliable message: most connections never need it. */
-  private unreliableIn: UnreliableReassembly | null = null;
-  private ackElicitingSinceAck = 0;
-  private ackDeadline = Infinity;
-  private ackNow = false;
-  private advertisedMaxTsn: number;
-
-  // --- loss recovery and congestion (RFC 9002)
   readonly rtt: RttEstimator;
-  private readonly cc: CongestionController;
-  private readonly pacer = new Pacer();
-  private readonly slab = sharedSlab;
-  private pacingDeadline = Infinity;
-  private bytesInFlight = 0;
-  private lossTime = Infinity;
-  private ptoCount = 0;
-  private probesDue = 0;
-  private lastAckElicitingSentAt = -Infinity;
-  private largestAckedPn = -1;
-  private firstRttSampleAt = -1;
-  // Delivery-rate estimation (draft-cheng-iccrg-delivery-rate-estimation).
-  private delivered = 0;
-  private deliveredTime = 0;
-  private firstSentTime = 0;
-  /** Non-zero while the sender is application-limited: the `delivered` value that ends it. */
-  private appLimitedUntil = 0;
+
+  // --- the parts, in the order a datagram meets them
+  private readonly acks: AckScheduler;
+  private readonly receiver: Receiver;
+  private readonly recovery: LossRecovery;
+  private readonly sender: SendScheduler;
+  private readonly builder: PacketBuilder;
 
   // --- lifecycle
   private lastReceivedAt: number;
-  private lastSentAt: number;
   private readonly idleTimeout: number;
   private readonly keepAliveInterval: number;
   private closeRequested = false;
-  private closeSentPn = -1;
-  private closeAcked = false;
-  private closeQueued = false;
   private peerClosed = false;
   private drainUntil = Infinity;
   private pendingReset: { code: number; reason: string } | null = null;
   private closeError: CloseError | undefined;
-  private flushedNotified = true;
 
   // --- events and statistics
   private readonly events = new Deque<CoreEvent>();
-  private readonly counters = {
-    packetsSent: 0,
-    packetsReceived: 0,
-    packetsRetransmitted: 0,
-    packetsLost: 0,
-    bytesSent: 0,
-    bytesReceived: 0,
-    bytesRetransmitted: 0,
-    duplicatesDropped: 0,
-    checksumFailures: 0,
-    malformedDropped: 0,
-    messagesSent: 0,
-    messagesReceived: 0,
-    bytesDelivered: 0,
-    ptoCount: 0,
-  };
+  private readonly counters = createCounters();
 
   constructor(options: ConnectionCoreOptions) {
     const config = resolveCoreConfig(options.config);
@@ -210,37 +106,23 @@ export class ConnectionCore {
     this.maxFragmentPayload = this.maxDatagram - DATA_OVERHEAD - DATA_FRAME_HEADER_SIZE;
     if (this.maxFragmentPayload < 1) throw new RangeError('maxDatagramSize is too small');
 
-    this.nextPn = local.initialPacketNumber;
-    this.largestSentPn = this.nextPn - 1;
-    this.sent = new SentPackets(this.nextPn);
-    this.nextSkipPn = this.nextPn + 1 + Math.floor(config.random() * this.skipPeriod);
-
-    this.nextTsn = local.initialTsn;
-    this.peerMaxTsn = local.initialTsn - 1 + remote.initialWindow;
-
-    this.received = new ReceivedPackets(remote.initialPacketNumber, MAX_ACK_RANGES);
-    this.receiveBuffer = new ReceiveBuffer(
-      remote.initialTsn,
-      local.initialWindow,
-      (data, delivery, credit) => this.deliver(data, delivery, credit),
-      config.maxMessageSize,
+    this.sender = new SendScheduler(
+      this.maxDatagram,
+      this.maxFragmentPayload,
+      local.initialTsn,
+      remote.initialWindow,
+      this.events,
+      this.counters,
     );
-    this.advertisedMaxTsn = this.receiveBuffer.maxTsn;
+    this.recovery = new LossRecovery(config, this.maxDatagram, local.initialPacketNumber, options.now, this.sender, this.counters);
+    this.rtt = this.recovery.rtt;
+    this.receiver = new Receiver(config, remote.initialTsn, local.initialWindow, this.events, this.counters);
+    this.acks = new AckScheduler(config, remote.initialPacketNumber, this.receiver.buffer);
+    this.builder = new PacketBuilder(this.remoteCid, this.maxDatagram, this.recovery, this.acks, this.sender, this.counters);
 
-    this.rtt = new RttEstimator(config.initialRtt);
-    this.cc = createCongestionController(config.congestion, this.maxDatagram, config.initialRtt);
-
-    // RFC 9000 §10.1: the effective idle timeout is the smaller of the two announced values.
-    const idles = [config.idleTimeout, remote.idleTimeout].filter((t) => t > 0);
-    this.idleTimeout = idles.length > 0 ? Math.min(...idles) : 0;
-    // Keep alive well within the idle timeout actually in force (the peer's may be shorter than
-    // ours): RFC 9000 §10.1.2. A third leaves room for two lost keepalives.
-    this.keepAliveInterval =
-      config.keepAliveInterval > 0 && this.idleTimeout > 0
-        ? Math.min(config.keepAliveInterval, this.idleTimeout / 3)
-        : config.keepAliveInterval;
+    this.idleTimeout = effectiveIdleTimeout(config.idleTimeout, remote.idleTimeout);
+    this.keepAliveInterval = keepAliveInterval(config.keepAliveInterval, this.idleTimeout);
     this.lastReceivedAt = options.now;
-    this.lastSentAt = options.now;
   }
 
   /** The receive window (in fragments) to announce for a given receive window in bytes. */
@@ -255,7 +137,12 @@ export class ConnectionCore {
 
   /** Message bytes queued and not yet sent once. */
   get bufferedAmount(): number {
-    return this.queuedBytes;
+    return this.sender.queuedBytes;
+  }
+
+  /** Why the connection closed (undefined: graceful, or still open). */
+  get error(): CloseError | undefined {
+    return this.closeError;
   }
 
   // ------------------------------------------------------------------ commands
@@ -271,31 +158,13 @@ export class ConnectionCore {
         `message of ${data.length} bytes exceeds maxMessageSize (${this.config.maxMessageSize})`,
       );
     }
-    this.counters.messagesSent++;
-    this.queuedBytes += data.length;
-    if (delivery === 'unreliable') {
-      const id = this.nextUnreliableId;
-      this.nextUnreliableId = (id + 1) >>> 0;
-      // Size fragments so that all of them fit a datagram with the largest header variant.
-      const fragmentSize = this.maxDatagram - DATA_OVERHEAD - unreliableHeaderSize(0xffff_ffff, 0xffff_ffff);
-      const count = Math.max(1, Math.ceil(data.length / fragmentSize));
-      this.unreliable.push({ data, id, index: 0, count, fragmentSize });
-    } else {
-      this.queue.push({ data, offset: 0, unordered: delivery === 'unordered' });
-      this.flushedNotified = false;
-    }
+    this.sender.enqueue(data, delivery);
   }
 
   /** The application consumed a message: give its receive-window credit back to the peer. */
   release(credit: number): void {
     if (credit <= 0) return;
-    const before = this.receiveBuffer.maxTsn;
-    this.receiveBuffer.release(credit);
-    // Announce a reopened window promptly: the sender may be blocked on it.
-    const opened = this.receiveBuffer.maxTsn - this.advertisedMaxTsn;
-    if (this.receiveBuffer.maxTsn > before && opened >= this.receiveBuffer.windowFragments / 4) {
-      this.ackNow = true;
-    }
+    if (this.receiver.release(credit)) this.acks.onCreditReleased();
   }
 
   /** Graceful close: finish sending, then exchange CLOSE. Idempotent. */
@@ -315,8 +184,7 @@ export class ConnectionCore {
       return;
     }
     this.pendingReset = { code, reason };
-    const errorCode = code === ResetCode.ProtocolViolation ? 'ERR_PROTOCOL_VIOLATION' : 'ERR_CONNECTION_RESET';
-    this.finish(now, { code: errorCode, message: reason || 'connection aborted', initiator: 'local' });
+    this.finish(now, { code: resetErrorCode(code), message: reason || 'connection aborted', initiator: 'local' });
   }
 
   /** The endpoint verified a stateless reset for this connection. */
@@ -344,21 +212,14 @@ export class ConnectionCore {
       this.counters.malformedDropped++;
       return;
     }
-    const previousLargest = this.received.largest;
-    const pn = expand32(packet.packetNumber, previousLargest + 1);
-    if (!this.received.insert(pn)) {
+    if (!this.acks.onPacket(now, packet.packetNumber)) {
       this.counters.duplicatesDropped++;
       return;
     }
     this.counters.packetsReceived++;
     this.counters.bytesReceived += datagram.length;
     this.lastReceivedAt = now;
-    if (this._state === 'draining') this.drainUntil = now + this.drainPeriod();
-    const isLargest = pn === this.received.largest;
-    if (isLargest) this.largestReceivedAt = now;
-    // RFC 9000 §13.2.1: acknowledge at once when this packet arrived out of order or after a
-    // gap (a skipped number makes one such gap, once).
-    const outOfOrder = pn !== previousLargest + 1;
+    if (this._state === 'draining') this.drainUntil = now + drainPeriod(this.recovery.basePto());
 
     let ackEliciting = false;
     for (const frame of packet.frames) {
@@ -366,11 +227,66 @@ export class ConnectionCore {
       this.handleFrame(now, frame);
       if (this.isClosed()) return;
     }
-    if (ackEliciting) {
-      this.ackElicitingSinceAck++;
-      if (outOfOrder || this.ackElicitingSinceAck >= this.config.ackEveryPackets) this.ackNow = true;
-      else if (this.ackDeadline === Infinity) this.ackDeadline = now + this.config.maxAckDelay;
+    if (ackEliciting) this.acks.onAckElicitingPacket(now);
+  }
+
+  private handleFrame(now: number, frame: Frame): void {
+    // After the close completed only the CLOSE handshake matters (a late datagram of the peer's
+    // is not delivered once the application was told the connection is closed).
+    if (this._state === 'draining' && frame.type !== 'close' && frame.type !== 'ack') return;
+    switch (frame.type) {
+      case 'ping':
+        // The sender asks for an ACK now: it is probing, or it just sent the last packet it can
+        // for the moment and would otherwise wait for our delayed-ACK timer.
+        this.acks.requestImmediate();
+        return;
+      case 'ack':
+        this.onAckFrame(now, frame);
+        return;
+      case 'data': {
+        const result = this.receiver.onData(frame);
+        // Beyond the credit we granted (it never shrinks): only a broken or hostile sender does
+        // that. Dropping the data while acknowledging its packet would lose it, so abort.
+        if (result === 'beyond-window') this.abort(now, ResetCode.FlowControl, 'data beyond the flow-control window');
+        else if (result === 'malformed') this.protocolViolation(now, 'message framing broken (or longer than maxMessageSize)');
+        return;
+      }
+      case 'unreliable':
+        this.receiver.onUnreliable(frame);
+        return;
+      case 'close':
+        this.acks.requestImmediate();
+        if (!this.peerClosed) {
+          this.peerClosed = true;
+          this.events.push({ type: 'peer-closed' });
+          // No half-open connections: the peer is done, so we finish too.
+          if (this._state === 'open') this.close(now);
+          this.maybeFinishClose(now);
+        }
+        return;
+      case 'reset':
+        this.finish(now, {
+          code: resetErrorCode(frame.code),
+          message: frame.reason || 'connection reset by peer',
+          initiator: 'remote',
+        });
+        return;
     }
+  }
+
+  private onAckFrame(now: number, frame: AckFrame): void {
+    const violation = this.recovery.onAck(now, frame);
+    if (violation !== null) {
+      this.protocolViolation(now, violation);
+      return;
+    }
+    // The ACK also carries the peer's flow-control credit.
+    if (this.sender.onPeerCredit(frame.maxTsn)) this.recovery.onCreditRaised();
+    // Also when the ACK only confirmed packets already declared lost: their content (a CLOSE,
+    // the last fragments) may have been what the close or the 'flushed' event waited for.
+    this.maybeQueueClose();
+    this.maybeFinishClose(now);
+    this.sender.checkFlushed();
   }
 
   handleTimeout(now: number): void {
@@ -389,10 +305,7 @@ export class ConnectionCore {
       this._state = 'closed';
       return;
     }
-    if (now >= this.ackHeldAt) {
-      this.ackHeldAt = Infinity;
-      this.ackHoldDone = true; // the application had its turn: the ACK goes now
-    }
+    this.acks.onTimeout(now);
     if (this.idleTimeout > 0 && now >= this.lastReceivedAt + this.idleTimeout) {
       this.finish(now, {
         code: 'ERR_IDLE_TIMEOUT',
@@ -401,17 +314,13 @@ export class ConnectionCore {
       });
       return;
     }
-    if (now >= this.lossTime) {
-      this.detectLosses(now);
-    } else if (now >= this.ptoDeadline()) {
-      this.onPto(now);
-    }
+    this.recovery.onTimeout(now, this.sender.flowBlocked(), this.closeWithoutBackoff());
     if (
       this.keepAliveInterval > 0 &&
-      now >= this.lastSentAt + this.keepAliveInterval &&
-      this.sent.ackElicitingOutstanding === 0
+      now >= this.recovery.lastSentAt + this.keepAliveInterval &&
+      this.recovery.sent.ackElicitingOutstanding === 0
     ) {
-      this.probesDue = Math.max(this.probesDue, 1);
+      this.recovery.requestProbe();
     }
   }
 
@@ -426,12 +335,10 @@ export class ConnectionCore {
     let t = Infinity;
     if (this.idleTimeout > 0) t = this.lastReceivedAt + this.idleTimeout;
     if (this._state === 'draining') return Math.min(t, this.drainUntil);
-    t = Math.min(t, this.lossTime < Infinity ? this.lossTime : this.ptoDeadline(), this.lingerDeadline());
-    if (!this.ackNow && this.ackElicitingSinceAck > 0) t = Math.min(t, this.ackDeadline);
-    t = Math.min(t, this.ackHeldAt);
-    if (this.pacingDeadline < Infinity) t = Math.min(t, this.pacingDeadline);
-    if (this.keepAliveInterval > 0 && this.sent.ackElicitingOutstanding === 0) {
-      t = Math.min(t, this.lastSentAt + this.keepAliveInterval);
+    t = Math.min(t, this.recovery.deadline(this.sender.flowBlocked(), this.closeWithoutBackoff()), this.lingerDeadline());
+    t = Math.min(t, this.acks.deadline(), this.recovery.pacingDeadline);
+    if (this.keepAliveInterval > 0 && this.recovery.sent.ackElicitingOutstanding === 0) {
+      t = Math.min(t, this.recovery.lastSentAt + this.keepAliveInterval);
     }
     return t === Infinity ? null : t;
   }
@@ -441,62 +348,42 @@ export class ConnectionCore {
    * flow control, pacing; `pollTimeout()` then says when to ask again).
    */
   pollTransmit(now: number): Uint8Array | null {
-    if (this.pendingReset) return this.buildReset();
+    if (this.pendingReset) {
+      const reset = this.pendingReset;
+      this.pendingReset = null;
+      return this.builder.buildReset(reset.code, reset.reason);
+    }
     if (this._state === 'closed') return null;
-    this.pacingDeadline = Infinity;
-    if (this.closeRequested) this.maybeQueueClose();
+    this.recovery.pacingDeadline = Infinity; // armed again below if the pacer makes us wait
+    this.maybeQueueClose();
 
-    const ackDue =
-      this.ackElicitingSinceAck > 0 && (this.ackNow || now >= this.ackDeadline)
-        ? true
-        : this.ackNow;
+    const ackDue = this.acks.ackDue(now);
     if (this._state === 'draining') {
-      return ackDue ? this.buildPacket(now, true, false) : null;
+      return ackDue ? this.builder.build(now, true, false) : null;
     }
-    const probe = this.probesDue > 0;
-    const hasData = this.hasSendableData();
-    if (!hasData && this.bytesInFlight < this.cc.window) {
-      // Nothing to send with room in the window: rate samples from now on measure the
-      // application, not the network (draft-cheng §3.4).
-      this.appLimitedUntil = Math.max(this.delivered + this.bytesInFlight, 1);
-    }
+    const probe = this.recovery.probesDue > 0;
+    const hasData = this.sender.hasSendableData();
+    if (!hasData) this.recovery.onNothingToSend();
     let mayAddData = hasData || probe;
-    if (mayAddData && !probe) {
-      if (this.bytesInFlight + this.maxDatagram > this.cc.window) {
-        mayAddData = false;
-      } else if (this.config.pacing) {
-        const wait = this.pacer.delay(now, this.maxDatagram, this.pacingRate(), this.pacingCapacity());
-        if (wait > 0) {
-          this.pacingDeadline = now + wait;
-          mayAddData = false;
-        }
-      }
-    }
+    if (mayAddData && !probe) mayAddData = this.recovery.sendAllowed(now);
     if (!mayAddData && !ackDue) return null;
-    if (!mayAddData && (this.ackHeldAt <= now || (!this.ackHoldDone && this.messagesUndelivered()))) {
-      // An ACK alone, while the application has not yet seen the messages that just arrived:
-      // hold it until the shell has dispatched them and the application had its turn (a timer
-      // due now: the shell runs it after the current task), so that a reply sent from a
-      // 'message' handler, or from the code awaiting it, leaves in the same packet as the ACK.
-      // One datagram per request/response turn instead of two.
-      this.ackHeldAt = now;
-      return null;
-    }
-    return this.buildPacket(now, ackDue, mayAddData);
+    if (!mayAddData && this.acks.holdForReply(now, this.events)) return null;
+    return this.builder.build(now, ackDue, mayAddData);
   }
 
   stats(): ConnectionStats {
+    const cc = this.recovery.cc;
     return {
       srtt: this.rtt.smoothed,
       rttvar: this.rtt.variance,
       minRtt: this.rtt.min === Infinity ? 0 : this.rtt.min,
       latestRtt: this.rtt.latest,
-      pto: this.currentPto(),
-      cwnd: this.cc.window,
-      bytesInFlight: this.bytesInFlight,
-      congestionController: this.cc.name,
+      pto: this.recovery.currentPto(this.closeWithoutBackoff()),
+      cwnd: cc.window,
+      bytesInFlight: this.recovery.bytesInFlight,
+      congestionController: cc.name,
       ...this.counters,
-      unreliableDropped: this.unreliableIn?.dropped ?? 0,
+      unreliableDropped: this.receiver.unreliableDropped(),
     };
   }
 
@@ -512,598 +399,39 @@ export class ConnectionCore {
     unackedFragments: number;
     pacingRate: number;
   } {
+    const buffer = this.receiver.buffer;
     return {
-      pacingRate: this.pacingRate(),
-      unackedFragments: this.unackedFragments,
-      probesDue: this.probesDue,
-      bytesInFlight: this.bytesInFlight,
-      cwnd: this.cc.window,
+      pacingRate: this.recovery.pacingRate(),
+      unackedFragments: this.sender.unackedFragments,
+      probesDue: this.recovery.probesDue,
+      bytesInFlight: this.recovery.bytesInFlight,
+      cwnd: this.recovery.cc.window,
       maxDatagram: this.maxDatagram,
-      receiveBuffered: this.receiveBuffer.bufferedCount,
-      advertisedWindow: this.receiveBuffer.maxTsn - this.receiveBuffer.cumTsn,
-      largestSentPn: this.largestSentPn,
+      receiveBuffered: buffer.bufferedCount,
+      advertisedWindow: buffer.maxTsn - buffer.cumTsn,
+      largestSentPn: this.recovery.packetNumbers.largestSent,
     };
   }
 
-  // ------------------------------------------------------------------ receiving frames
+  // ------------------------------------------------------------------ the state machine
 
-  private handleFrame(now: number, frame: Frame): void {
-    // After the close completed only the CLOSE handshake matters (a late datagram of the peer's
-    // is not delivered once the application was told the connection is closed).
-    if (this._state === 'draining' && frame.type !== 'close' && frame.type !== 'ack') return;
-    switch (frame.type) {
-      case 'ping':
-        // The sender asks for an ACK now: it is probing, or it just sent the last packet it can
-        // for the moment and would otherwise wait for our delayed-ACK timer.
-        this.ackNow = true;
-        return;
-      case 'ack':
-        this.onAckFrame(now, frame);
-        return;
-      case 'data': {
-        const tsn = expand32(frame.tsn, this.receiveBuffer.cumTsn + 1);
-        const result = this.receiveBuffer.accept(tsn, frame.payload, frame.first, frame.last, frame.unordered);
-        if (result === 'duplicate') this.counters.duplicatesDropped++;
-        // Beyond the credit we granted (it never shrinks): only a broken or hostile sender does
-        // that. Dropping the data while acknowledging its packet would lose it, so abort.
-        else if (result === 'beyond-window') this.abort(now, ResetCode.FlowControl, 'data beyond the flow-control window');
-        else if (result === 'malformed') this.protocolViolation(now, 'message framing broken (or longer than maxMessageSize)');
-        return;
-      }
-      case 'unreliable': {
-        if (frame.count === 1) {
-          this.deliver(frame.payload, 'unreliable', 0);
-          return;
-        }
-        this.unreliableIn ??= new UnreliableReassembly(this.config.maxUnreliableReassembly);
-        const message = this.unreliableIn.add(frame.messageId, frame.index, frame.count, frame.payload);
-        if (message) this.deliver(message, 'unreliable', 0);
-        return;
-      }
-      case 'close':
-        this.ackNow = true;
-        if (!this.peerClosed) {
-          this.peerClosed = true;
-          this.events.push({ type: 'peer-closed' });
-          // No half-open connections: the peer is done, so we finish too.
-          if (this._state === 'open') this.close(now);
-          this.maybeFinishClose(now);
-        }
-        return;
-      case 'reset':
-        this.finish(now, {
-          code: frame.code === ResetCode.ProtocolViolation ? 'ERR_PROTOCOL_VIOLATION' : 'ERR_CONNECTION_RESET',
-          message: frame.reason || 'connection reset by peer',
-          initiator: 'remote',
-        });
-        return;
-    }
+  /** Once the peer's CLOSE arrived, our CLOSE is repeated every PTO without backoff. */
+  private closeWithoutBackoff(): boolean {
+    return this.peerClosed && this._state === 'closing';
   }
 
-  private deliver(data: Uint8Array, delivery: Delivery, credit: number): void {
-    this.counters.messagesReceived++;
-    this.counters.bytesDelivered += data.length;
-    this.events.push({ type: 'message', data, delivery, credit });
-  }
-
-  private onAckFrame(now: number, frame: AckFrame): void {
-    const largest = expand32(frame.largest, this.largestSentPn + 1);
-    if (largest > this.largestSentPn) {
-      this.protocolViolation(now, 'ACK of a packet number never sent');
-      return;
-    }
-    const peerMax = expand32(frame.maxTsn, this.nextTsn);
-    if (peerMax > this.peerMaxTsn) {
-      this.peerMaxTsn = peerMax;
-      this.blockedProbes = 0;
-    }
-
-    let newlyAckedBytes = 0;
-    let largestNewlyAcked: SentPacket | null = null;
-    /** The newly acknowledged packet sent last: it gives this ACK's delivery-rate sample. */
-    let sample: SentPacket | null = null;
-    let ackElicitingNewlyAcked = false;
-    let hi = largest;
-    let lo = largest - frame.firstRange;
-    for (let i = -2; ; i += 2) {
-      if (i >= 0) {
-        hi = lo - frame.ranges[i]! - 2;
-        lo = hi - frame.ranges[i + 1]!;
-      }
-      if (lo < 0) {
-        this.protocolViolation(now, 'ACK range below zero');
-        return;
-      }
-      for (const s of this.skipped) {
-        if (s >= lo && s <= hi) {
-          this.protocolViolation(now, 'ACK of a skipped packet number (optimistic ACK)');
-          return;
-        }
-      }
-      const from = Math.max(lo, this.sent.first);
-      for (let pn = Math.min(hi, this.sent.end - 1); pn >= from; pn--) {
-        const p = this.sent.get(pn);
-        if (p === null || p.state === PacketState.Acked) continue;
-        const wasLost = p.state === PacketState.Lost;
-        this.delivered += p.size;
-        this.deliveredTime = now;
-        if (sample === null || p.delivered > sample.delivered || (p.delivered === sample.delivered && p.sentAt > sample.sentAt)) {
-          sample = p;
-        }
-        if (!wasLost) {
-          this.sent.markDone(p, PacketState.Acked);
-          if (p.inFlight) {
-            this.bytesInFlight -= p.size;
-            newlyAckedBytes += p.size;
-          }
-          if (largestNewlyAcked === null) largestNewlyAcked = p;
-          if (p.ackEliciting) ackElicitingNewlyAcked = true;
-        } else {
-          p.state = PacketState.Acked;
-        }
-        this.onPacketContentAcked(p);
-      }
-      if (i + 2 >= frame.ranges.length) break;
-    }
-    if (largestNewlyAcked !== null) this.onNewlyAcked(now, frame, largest, largestNewlyAcked, ackElicitingNewlyAcked, sample, newlyAckedBytes);
-    // Also when the ACK only confirmed packets already declared lost: their content (a CLOSE,
-    // the last fragments) may have been what the close or the 'flushed' event waited for.
-    this.sent.trim();
-    this.maybeQueueClose();
-    this.maybeFinishClose(now);
-    if (!this.flushedNotified && this.unackedFragments === 0 && this.queue.length === 0) {
-      this.flushedNotified = true;
-      this.events.push({ type: 'flushed' });
-    }
-  }
-
-  private onNewlyAcked(
-    now: number,
-    frame: AckFrame,
-    largest: number,
-    largestNewlyAcked: SentPacket,
-    ackElicitingNewlyAcked: boolean,
-    sample: SentPacket | null,
-    newlyAckedBytes: number,
-  ): void {
-    if (largest > this.largestAckedPn) this.largestAckedPn = largest;
-    // RFC 9002 §5.1: an RTT sample when the largest acknowledged is newly acked and ack-eliciting.
-    let rttSample = 0;
-    if (largestNewlyAcked.pn === largest && ackElicitingNewlyAcked) {
-      const ackDelay = Math.min(frame.ackDelay / 1000, this.config.maxAckDelay);
-      rttSample = Math.max(now - largestNewlyAcked.sentAt, 0.001);
-      this.rtt.update(rttSample, ackDelay);
-      if (this.firstRttSampleAt < 0) this.firstRttSampleAt = now;
-    }
-    if (newlyAckedBytes > 0 && sample !== null) {
-      this.cc.onAck(this.rateSample(now, sample, newlyAckedBytes, largestNewlyAcked.sentAt, rttSample));
-    }
-    this.detectLosses(now);
-    this.ptoCount = 0;
-  }
-
-  /**
-   * The delivery-rate sample of this ACK (draft-cheng-iccrg-delivery-rate-estimation §3.3): data
-   * delivered since `sample` was sent, over the longer of its send and ACK intervals, so that
-   * neither ACK compression nor send bursts inflate it.
-   */
-  private rateSample(now: number, sample: SentPacket, ackedBytes: number, newestSentAt: number, rttSample: number): AckEvent {
-    this.firstSentTime = sample.sentAt;
-    if (this.appLimitedUntil !== 0 && this.delivered > this.appLimitedUntil) this.appLimitedUntil = 0;
-    const interval = Math.max(sample.sentAt - sample.firstSentTime, now - sample.deliveredTime);
-    const deliveredBytes = this.delivered - sample.delivered;
-    const valid = interval > 0 && (!this.rtt.hasSample || interval >= this.rtt.min);
-    return {
-      now,
-      ackedBytes,
-      newestSentAt,
-      bytesInFlight: this.bytesInFlight,
-      delivered: this.delivered,
-      priorDelivered: sample.delivered,
-      deliveryRate: valid ? deliveredBytes / interval : 0,
-      appLimited: sample.appLimited,
-      rttSample,
-      rtt: this.rtt,
-    };
-  }
-
-  private onPacketContentAcked(p: SentPacket): void {
-    if (p.fragments) {
-      for (const f of p.fragments) {
-        if (f.acked) continue;
-        f.acked = true;
-        f.payload = EMPTY;
-        this.unackedFragments--;
-      }
-      p.fragments = null;
-    }
-    if (p.close) this.closeAcked = true;
-  }
-
-  // ------------------------------------------------------------------ loss recovery
-
-  /** RFC 9002 §6.1: declare lost what is far enough behind the largest acknowledged packet. */
-  private detectLosses(now: number): void {
-    this.lossTime = Infinity;
-    if (this.largestAckedPn < 0) return;
-    const lossDelay = Math.max(TIME_THRESHOLD * Math.max(this.rtt.latest, this.rtt.smoothed), GRANULARITY);
-    let lostBytes = 0;
-    let newestLostSentAt = -Infinity;
-    let oldestLostSentAt = Infinity;
-    const last = Math.min(this.sent.end - 1, this.largestAckedPn);
-    for (let pn = this.sent.first; pn <= last; pn++) {
-      const p = this.sent.get(pn);
-      if (p === null || p.state !== PacketState.Outstanding) continue;
-      // Written as sentAt + lossDelay (not now − lossDelay) so that the loss timer computed below
-      // is due exactly when this test passes, whatever the floating-point rounding.
-      if (p.sentAt + lossDelay <= now || this.largestAckedPn >= p.pn + PACKET_THRESHOLD) {
-        this.sent.markDone(p, PacketState.Lost);
-        this.counters.packetsLost++;
-        if (p.inFlight) {
-          this.bytesInFlight -= p.size;
-          lostBytes += p.size;
-          newestLostSentAt = Math.max(newestLostSentAt, p.sentAt);
-          oldestLostSentAt = Math.min(oldestLostSentAt, p.sentAt);
-        }
-        this.requeueContent(p);
-      } else {
-        this.lossTime = Math.min(this.lossTime, p.sentAt + lossDelay);
-      }
-    }
-    if (lostBytes > 0) {
-      // RFC 9002 §7.6, simplified: losses spanning 3 PTOs after the first RTT sample.
-      const persistent =
-        this.firstRttSampleAt >= 0 &&
-        oldestLostSentAt > this.firstRttSampleAt &&
-        newestLostSentAt - oldestLostSentAt >
-          this.rtt.pto(this.config.maxAckDelay, this.config.minPto) * PERSISTENT_CONGESTION_THRESHOLD;
-      this.cc.onCongestionEvent(now, newestLostSentAt, lostBytes, persistent);
-    }
-    this.sent.trim();
-  }
-
-  /** Put the lost packet's unacknowledged data back at the head of the line. */
-  private requeueContent(p: SentPacket): void {
-    if (p.fragments) {
-      for (const f of p.fragments) {
-        if (!f.acked && !f.queued && f.lastPn === p.pn) {
-          f.queued = true;
-          this.retransmit.push(f);
-        }
-      }
-    }
-    if (p.close && !this.closeAcked && this.closeSentPn === p.pn) this.closeQueued = true;
-  }
-
-  private currentPto(): number {
-    const base = this.rtt.pto(this.config.maxAckDelay, this.config.minPto);
-    // Once the peer's CLOSE arrived only our tiny CLOSE is left to deliver: repeat it every PTO
-    // without backoff, so that a draining peer (which lingers a few PTOs) hears one.
-    if (this.peerClosed && this._state === 'closing') return base;
-    return Math.min(base * 2 ** this.ptoCount, this.config.maxPto);
-  }
-
-  /**
-   * How long the side that still waits for the ACK of its CLOSE keeps repeating it after the
-   * peer (which had already sent its own CLOSE) went silent. Long enough for ≥16 copies, so
-   * that losing all of them is negligible even at 50 % loss.
-   */
+  /** Our CLOSE waits for its ACK after the peer's CLOSE: give up (gracefully) after the linger. */
   private lingerDeadline(): number {
-    if (this._state !== 'closing' || !this.peerClosed || this.closeAcked || this.closeSentPn < 0) return Infinity;
-    const pto = this.rtt.pto(this.config.maxAckDelay, this.config.minPto);
-    const linger = Math.max(16 * pto, 2000);
-    // Never longer than the idle timeout, which would otherwise turn a graceful end into an error.
-    return this.lastReceivedAt + (this.idleTimeout > 0 ? Math.min(linger, this.idleTimeout) : linger);
+    if (this._state !== 'closing' || !this.peerClosed || this.sender.closeAcked || this.sender.closeSentPn < 0) return Infinity;
+    return this.lastReceivedAt + lingerPeriod(this.recovery.basePto(), this.idleTimeout);
   }
-
-  /** Draining answers a repeated CLOSE with an ACK until the peer has been quiet this long. */
-  private drainPeriod(): number {
-    return 3 * this.rtt.pto(this.config.maxAckDelay, this.config.minPto);
-  }
-
-  private ptoDeadline(): number {
-    if (this.sent.ackElicitingOutstanding > 0) return this.lastAckElicitingSentAt + this.currentPto();
-    if (!this.flowBlocked()) return Infinity;
-    // Blocked by the peer's window with nothing in flight: probe for fresh credit, backing off
-    // until the window moves (each probe's ACK would otherwise reset the backoff and keep a
-    // stalled reader's connection busy every PTO forever).
-    const base = this.rtt.pto(this.config.maxAckDelay, this.config.minPto);
-    return this.lastSentAt + Math.min(base * 2 ** this.blockedProbes, this.config.maxPto);
-  }
-
-  /** Flow-control probes sent since the peer last raised its credit. */
-  private blockedProbes = 0;
-
-  /** RFC 9002 §6.2.4: send up to two probes; prefer data the peer has not acknowledged. */
-  private onPto(now: number): void {
-    this.ptoCount++;
-    this.counters.ptoCount++;
-    const oldest = this.sent.oldestAckEliciting();
-    if (oldest) {
-      // Resend the oldest unacknowledged content without declaring it lost (no CC reaction).
-      if (oldest.fragments) {
-        for (const f of oldest.fragments) {
-          if (!f.acked && !f.queued) {
-            f.queued = true;
-            this.retransmit.push(f);
-          }
-        }
-      }
-      if (oldest.close && !this.closeAcked) this.closeQueued = true;
-    }
-    this.probesDue = oldest ? 2 : 1;
-    if (!oldest) this.blockedProbes++;
-    this.lastAckElicitingSentAt = now; // re-arm from now even if the probe is delayed
-  }
-
-  private flowBlocked(): boolean {
-    return this.queue.length > 0 && this.nextTsn > this.peerMaxTsn && this.retransmit.length === 0;
-  }
-
-  private pacingRate(): number {
-    const explicit = this.cc.pacingRate;
-    if (explicit !== Infinity) return explicit;
-    // RFC 9002 §7.7: N × cwnd / srtt with N = 1.25 so that pacing does not limit the window.
-    return (1.25 * this.cc.window) / Math.max(this.rtt.smoothed, 0.001);
-  }
-
-  private pacingCapacity(): number {
-    const burst = (this.cc.window * BURST_INTERVAL) / Math.max(this.rtt.smoothed, 0.001);
-    return Math.min(Math.max(burst, 10 * this.maxDatagram), Math.max(this.cc.window, 10 * this.maxDatagram));
-  }
-
-  // ------------------------------------------------------------------ building packets
-
-  private hasSendableData(): boolean {
-    if (this.retransmit.length > 0) return true;
-    if (this.closeQueued) return true;
-    if (this.unreliable.length > 0) return true;
-    return this.queue.length > 0 && this.nextTsn <= this.peerMaxTsn;
-  }
-
-  private allocatePacketNumber(): number {
-    let pn = this.nextPn;
-    if (pn === this.nextSkipPn) {
-      // RFC 9000 §21.4: skip a number now and then; an ACK for it exposes an optimistic ACKer.
-      this.skipped.push(pn);
-      if (this.skipped.length > SKIPPED_REMEMBERED) this.skipped.shift();
-      this.sent.push(pn, null);
-      pn++;
-      this.skipPeriod = Math.min(this.skipPeriod * 2, MAX_SKIP_PERIOD);
-      this.nextSkipPn = pn + 1 + Math.floor(this.config.random() * this.skipPeriod);
-    }
-    this.nextPn = pn + 1;
-    this.largestSentPn = pn;
-    return pn;
-  }
-
-  private buildPacket(now: number, withAck: boolean, withData: boolean): Uint8Array {
-    const buf = this.slab.take(this.maxDatagram);
-    const pn = this.allocatePacketNumber();
-    let o = writeDataHeader(buf, this.remoteCid, truncate32(pn));
-    const limit = this.maxDatagram - CHECKSUM_SIZE;
-
-    if (withAck || this.ackElicitingSinceAck > 0 || this.receiveBuffer.maxTsn > this.advertisedMaxTsn) {
-      const ack = this.buildAckFrame(now);
-      if (ack && o + ackFrameSize(ack) <= limit) {
-        o = writeAckFrame(buf, o, ack);
-        this.ackHeldAt = Infinity;
-        this.ackHoldDone = false;
-        this.ackElicitingSinceAck = 0;
-        this.ackDeadline = Infinity;
-        this.ackNow = false;
-        this.advertisedMaxTsn = this.receiveBuffer.maxTsn;
-      }
-    }
-
-    let ackEliciting = false;
-    let fragments: SentFragment[] | null = null;
-    let carriesClose = false;
-    let retransmission = false;
-    if (withData) {
-      // 1. Lost data first: the peer's in-order delivery waits on it.
-      for (let f = this.retransmit.peek(); f !== undefined; f = this.retransmit.peek()) {
-        if (f.acked) {
-          f.queued = false;
-          this.retransmit.shift();
-          continue;
-        }
-        if (o + DATA_FRAME_HEADER_SIZE + f.payload.length > limit) break;
-        o = writeDataFrameHeader(buf, o, truncate32(f.tsn), f.flags, f.payload.length);
-        buf.set(f.payload, o);
-        o += f.payload.length;
-        f.queued = false;
-        f.lastPn = pn;
-        (fragments ??= []).push(f);
-        this.retransmit.shift();
-        retransmission = true;
-        this.counters.bytesRetransmitted += f.payload.length;
-      }
-      // 2. Unreliable messages (latency-sensitive, never retransmitted).
-      o = this.writeUnreliable(buf, o, limit);
-      // 3. New reliable data, within the peer's credit.
-      o = this.writeNewData(buf, o, limit, pn);
-      fragments = this.mergeFragments(fragments, this.newFragments);
-      this.newFragments = null;
-      // 4. CLOSE, last: it is queued only once everything before it was sent and acknowledged.
-      if (this.closeQueued && o + 1 <= limit) {
-        buf[o++] = FrameType.Close;
-        this.closeQueued = false;
-        this.closeSentPn = pn;
-        carriesClose = true;
-      }
-      ackEliciting = o > 0 && (fragments !== null || carriesClose || this.wroteUnreliable);
-      this.wroteUnreliable = false;
-      if (!ackEliciting && this.probesDue > 0) {
-        buf[o++] = FrameType.Ping;
-        ackEliciting = true;
-      } else if (ackEliciting && o < limit && !this.hasSendableData()) {
-        // The last packet of a burst: a PING asks the peer to acknowledge at once instead of
-        // after its delayed-ACK timer, so the end of every message or request is confirmed in
-        // one RTT (and never mistaken for a loss by the PTO). A window-limited sender needs no
-        // such help: ACKs of every second packet keep its flight moving.
-        buf[o++] = FrameType.Ping;
-      }
-      if (this.probesDue > 0) this.probesDue--;
-    }
-
-    const datagram = seal(buf, o);
-    const size = datagram.length;
-    this.slab.commit(size);
-    this.counters.packetsSent++;
-    this.counters.bytesSent += size;
-    if (retransmission) this.counters.packetsRetransmitted++;
-    this.lastSentAt = now;
-    if (ackEliciting) {
-      if (this.bytesInFlight === 0) {
-        this.firstSentTime = now;
-        this.deliveredTime = now;
-      }
-      const packet: SentPacket = {
-        pn,
-        sentAt: now,
-        size,
-        ackEliciting: true,
-        inFlight: true,
-        state: PacketState.Outstanding,
-        fragments,
-        close: carriesClose,
-        retransmission,
-        delivered: this.delivered,
-        deliveredTime: this.deliveredTime,
-        firstSentTime: this.firstSentTime,
-        appLimited: this.appLimitedUntil !== 0,
-      };
-      this.sent.push(pn, packet);
-      this.bytesInFlight += size;
-      this.lastAckElicitingSentAt = now;
-      this.cc.onPacketSent(now, size, this.bytesInFlight);
-      if (this.config.pacing) this.pacer.consume(size);
-    } else {
-      // ACK-only: not tracked, not congestion controlled, never acknowledged (RFC 9002 §3).
-      this.sent.push(pn, null);
-    }
-    return datagram;
-  }
-
-  private wroteUnreliable = false;
-  /** When an ACK was held back for the application's reply (Infinity: none held). */
-  private ackHeldAt = Infinity;
-  /** The held ACK's timer fired: send it, do not hold it again. */
-  private ackHoldDone = false;
-
-  private messagesUndelivered(): boolean {
-    for (let i = 0; i < this.events.length; i++) {
-      if (this.events.at(i).type === 'message') return true;
-    }
-    return false;
-  }
-
-
-  private writeUnreliable(buf: Uint8Array, o: number, limit: number): number {
-    for (let m = this.unreliable.peek(); m !== undefined; m = this.unreliable.peek()) {
-      const start = m.index * m.fragmentSize;
-      const length = Math.min(m.fragmentSize, m.data.length - start);
-      const header = unreliableHeaderSize(m.index, m.count);
-      if (o + header + length > limit) break;
-      o = writeUnreliableFrameHeader(buf, o, m.id, m.index, m.count, length);
-      buf.set(m.data.subarray(start, start + length), o);
-      o += length;
-      this.wroteUnreliable = true;
-      this.queuedBytes -= length;
-      if (++m.index === m.count) this.unreliable.shift();
-    }
-    return o;
-  }
-
-  /** Fragments the current packet carries for the first time (set by writeNewData). */
-  private newFragments: SentFragment[] | null = null;
-
-  private mergeFragments(a: SentFragment[] | null, b: SentFragment[] | null): SentFragment[] | null {
-    if (a === null) return b;
-    if (b !== null) for (const f of b) a.push(f);
-    return a;
-  }
-
-  private writeNewData(buf: Uint8Array, o: number, limit: number, pn: number): number {
-    for (let m = this.queue.peek(); m !== undefined && this.nextTsn <= this.peerMaxTsn; m = this.queue.peek()) {
-      const room = limit - o - DATA_FRAME_HEADER_SIZE;
-      const remaining = m.data.length - m.offset;
-      const length = Math.min(remaining, this.maxFragmentPayload, Math.max(room, 0));
-      // Do not spend a TSN on a sliver at the end of a packet.
-      if (room < 0 || (length < remaining && length < Math.min(MIN_FRAGMENT, this.maxFragmentPayload))) break;
-      let flags = m.unordered ? DataFlag.Unordered : 0;
-      if (m.offset === 0) flags |= DataFlag.First;
-      if (length === remaining) flags |= DataFlag.Last;
-      const payload = m.data.subarray(m.offset, m.offset + length);
-      const tsn = this.nextTsn++;
-      o = writeDataFrameHeader(buf, o, truncate32(tsn), flags, length);
-      buf.set(payload, o);
-      o += length;
-      const f: SentFragment = { tsn, payload, flags, acked: false, lastPn: pn, queued: false };
-      this.unackedFragments++;
-      (this.newFragments ??= []).push(f);
-      m.offset += length;
-      this.queuedBytes -= length;
-      if (m.offset === m.data.length) {
-        this.queue.shift();
-        if (this.queue.length === 0) this.events.push(DRAIN);
-      }
-    }
-    return o;
-  }
-
-  private buildAckFrame(now: number): AckFrame | null {
-    const ranges = this.received.toAck(MAX_ACK_RANGES);
-    const maxTsn = truncate32(this.receiveBuffer.maxTsn);
-    // Before the first packet arrives there is nothing to acknowledge (and the initial window
-    // was announced in the handshake).
-    if (ranges === null) return null;
-    return {
-      type: 'ack',
-      largest: truncate32(ranges.largest),
-      ackDelay: Math.max(0, Math.round((now - this.largestReceivedAt) * 1000)),
-      maxTsn,
-      firstRange: ranges.firstRange,
-      ranges: ranges.ranges,
-    };
-  }
-
-  private buildReset(): Uint8Array {
-    const reset = this.pendingReset!;
-    this.pendingReset = null;
-    let reason = new TextEncoder().encode(reset.reason);
-    if (reason.length > 256) {
-      // Cut at a character boundary: the peer rejects a RESET whose reason is not valid UTF-8.
-      let end = 256;
-      while (end > 0 && (reason[end]! & 0xc0) === 0x80) end--;
-      reason = reason.subarray(0, end);
-    }
-    const buf = new Uint8Array(DATA_HEADER_SIZE + 1 + 2 + 2 + reason.length + CHECKSUM_SIZE);
-    const pn = this.allocatePacketNumber();
-    let o = writeDataHeader(buf, this.remoteCid, truncate32(pn));
-    buf[o++] = FrameType.Reset;
-    buf[o++] = reset.code >>> 8;
-    buf[o++] = reset.code & 0xff;
-    // Reason length as a 2-byte varint (0x40 prefix), so any length up to 16,383 fits.
-    buf[o++] = 0x40 | (reason.length >>> 8);
-    buf[o++] = reason.length & 0xff;
-    buf.set(reason, o);
-    o += reason.length;
-    this.counters.packetsSent++;
-    return seal(buf, o);
-  }
-
-  // ------------------------------------------------------------------ bookkeeping
 
   private maybeQueueClose(): void {
-    if (!this.closeRequested || this.closeSentPn >= 0 || this.closeQueued) return;
-    if (this.queue.length > 0 || this.unackedFragments > 0 || this.unreliable.length > 0) return;
-    this.closeQueued = true;
+    if (this.closeRequested) this.sender.queueCloseWhenIdle();
   }
 
   private maybeFinishClose(now: number): void {
-    if (this._state !== 'closing' || !this.closeAcked || !this.peerClosed) return;
+    if (this._state !== 'closing' || !this.sender.closeAcked || !this.peerClosed) return;
     this.enterDraining(now);
   }
 
@@ -1114,16 +442,17 @@ export class ConnectionCore {
    */
   private enterDraining(now: number): void {
     this._state = 'draining';
-    this.drainUntil = now + this.drainPeriod();
+    this.drainUntil = now + drainPeriod(this.recovery.basePto());
     this.events.push({ type: 'closed' });
+  }
+
+  /** A method, not `_state === 'closed'`: a frame handler may have closed it since the last check. */
+  private isClosed(): boolean {
+    return this._state === 'closed';
   }
 
   private protocolViolation(now: number, reason: string): void {
     this.abort(now, ResetCode.ProtocolViolation, reason);
-  }
-
-  private isClosed(): boolean {
-    return this._state === 'closed';
   }
 
   private finish(now: number, error: CloseError | undefined): void {
@@ -1133,12 +462,4 @@ export class ConnectionCore {
     this.closeError = error;
     this.events.push(error ? { type: 'closed', error } : { type: 'closed' });
   }
-
-  /** Why the connection closed (undefined: graceful, or still open). */
-  get error(): CloseError | undefined {
-    return this.closeError;
-  }
 }
-
-const EMPTY = new Uint8Array(0);
-const DRAIN: CoreEvent = { type: 'drain' };

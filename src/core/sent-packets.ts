@@ -110,3 +110,16 @@ export class SentPackets {
     return null;
   }
 }
+
+/**
+ * The owner of what packets carry (the send scheduler), told what became of a packet's content
+ * by loss recovery: acknowledged, declared lost, or to be sent again as a PTO probe.
+ */
+export interface SentContent {
+  /** The packet was acknowledged (or an ACK arrived for it after it was declared lost). */
+  onAcked(packet: SentPacket): void;
+  /** The packet was declared lost: queue what it carried again. */
+  onLost(packet: SentPacket): void;
+  /** A PTO fired with this packet the oldest outstanding: resend its content as a probe. */
+  onProbe(packet: SentPacket): void;
+}

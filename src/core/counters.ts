@@ -1,0 +1,25 @@
+/**
+ * The per-connection counters that `ConnectionCore.stats()` reports. One plain object per
+ * connection, shared by the modules that count (receive side, send scheduler, packet builder,
+ * loss recovery), so that counting costs a field increment and nothing else.
+ */
+export function createCounters() {
+  return {
+    packetsSent: 0,
+    packetsReceived: 0,
+    packetsRetransmitted: 0,
+    packetsLost: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
+    bytesRetransmitted: 0,
+    duplicatesDropped: 0,
+    checksumFailures: 0,
+    malformedDropped: 0,
+    messagesSent: 0,
+    messagesReceived: 0,
+    bytesDelivered: 0,
+    ptoCount: 0,
+  };
+}
+
+export type Counters = ReturnType<typeof createCounters>;

@@ -1,0 +1,82 @@
+import type { SentPacket } from './sent-packets.js';
+import type { RttEstimator } from './rtt.js';
+import type { AckEvent } from './types.js';
+
+/**
+ * Delivery-rate estimation (draft-cheng-iccrg-delivery-rate-estimation §3): how many bytes were
+ * delivered, and when, so that each ACK yields a rate sample for the congestion controller.
+ * The per-packet snapshot (`delivered`, `deliveredTime`, `firstSentTime`, `appLimited`) is kept
+ * on the sent-packet record itself, so sampling allocates nothing but the AckEvent.
+ */
+export class DeliveryRate {
+  /** Bytes delivered (acknowledged) over the connection. */
+  delivered = 0;
+  /** When `delivered` last grew. */
+  deliveredTime = 0;
+  /** Send time of the first packet of the current flight. */
+  firstSentTime = 0;
+  /** Non-zero while the sender is application-limited: the `delivered` value that ends it. */
+  appLimitedUntil = 0;
+
+  /** A packet that counts toward bytes in flight is sent; `bytesInFlight` is before it. */
+  onPacketSent(now: number, bytesInFlight: number): void {
+    if (bytesInFlight === 0) {
+      this.firstSentTime = now;
+      this.deliveredTime = now;
+    }
+  }
+
+  /**
+   * Nothing to send with room in the window: rate samples from now on measure the application,
+   * not the network (§3.4).
+   */
+  onAppLimited(bytesInFlight: number): void {
+    this.appLimitedUntil = Math.max(this.delivered + bytesInFlight, 1);
+  }
+
+  /**
+   * An ACK reached `p`: count it delivered. Returns the packet that gives this ACK's sample so
+   * far: the one sent last among those newly acknowledged (`sample`, or `p`).
+   */
+  onPacketAcked(now: number, p: SentPacket, sample: SentPacket | null): SentPacket {
+    this.delivered += p.size;
+    this.deliveredTime = now;
+    if (sample === null || p.delivered > sample.delivered || (p.delivered === sample.delivered && p.sentAt > sample.sentAt)) {
+      return p;
+    }
+    return sample;
+  }
+
+  /**
+   * The delivery-rate sample of this ACK (§3.3): data delivered since `sample` was sent, over
+   * the longer of its send and ACK intervals, so that neither ACK compression nor send bursts
+   * inflate it.
+   */
+  sample(
+    now: number,
+    sample: SentPacket,
+    ackedBytes: number,
+    newestSentAt: number,
+    rttSample: number,
+    bytesInFlight: number,
+    rtt: RttEstimator,
+  ): AckEvent {
+    this.firstSentTime = sample.sentAt;
+    if (this.appLimitedUntil !== 0 && this.delivered > this.appLimitedUntil) this.appLimitedUntil = 0;
+    const interval = Math.max(sample.sentAt - sample.firstSentTime, now - sample.deliveredTime);
+    const deliveredBytes = this.delivered - sample.delivered;
+    const valid = interval > 0 && (!rtt.hasSample || interval >= rtt.min);
+    return {
+      now,
+      ackedBytes,
+      newestSentAt,
+      bytesInFlight,
+      delivered: this.delivered,
+      priorDelivered: sample.delivered,
+      deliveryRate: valid ? deliveredBytes / interval : 0,
+      appLimited: sample.appLimited,
+      rttSample,
+      rtt,
+    };
+  }
+}

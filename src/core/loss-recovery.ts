@@ -1,0 +1,337 @@
+import { expand32 } from '../wire/packet-number.js';
+import type { AckFrame } from '../wire/types.js';
+import { createCongestionController } from './congestion/index.js';
+import type { Counters } from './counters.js';
+import { DeliveryRate } from './delivery-rate.js';
+import { PacketNumbers } from './packet-numbers.js';
+import { Pacer } from './pacer.js';
+import { GRANULARITY, RttEstimator } from './rtt.js';
+import { PacketState, SentPackets, type SentContent, type SentFragment, type SentPacket } from './sent-packets.js';
+import type { CongestionController, CoreConfig } from './types.js';
+
+/** RFC 9002 §6.1.1: a packet is lost once three later packets were acknowledged. */
+const PACKET_THRESHOLD = 3;
+/** RFC 9002 §6.1.2: ... or 9/8 of an RTT has passed since a later packet was acknowledged. */
+const TIME_THRESHOLD = 9 / 8;
+/** RFC 9002 §7.6: persistent congestion after losses spanning this many PTOs. */
+const PERSISTENT_CONGESTION_THRESHOLD = 3;
+/** Pacing burst: up to this long at the pacing rate (quinn uses 2 ms). */
+const BURST_INTERVAL = 2;
+
+/**
+ * Loss recovery for the packets we send (quic-go's `sentPacketHandler`): packet numbers, the
+ * sent-packet history, RTT estimation, ACK processing, loss detection and the probe timeout,
+ * bytes in flight, the congestion controller (fed with delivery-rate samples) and the pacer.
+ *
+ * RFC 9002 §5 (RTT), §6.1 (loss detection), §6.2 (PTO), §7.6 (persistent congestion), §7.7
+ * (pacing); RFC 9000 §13.1 and §21.4 (ACKs of packets never sent, skipped numbers);
+ * draft-cheng-iccrg-delivery-rate-estimation (rate samples).
+ *
+ * What a packet carried is not its business: it hands acknowledged, lost and probed packets to
+ * `content` (the send scheduler).
+ */
+export class LossRecovery {
+  readonly packetNumbers: PacketNumbers;
+  readonly sent: SentPackets;
+  readonly rtt: RttEstimator;
+  readonly cc: CongestionController;
+  private readonly pacer = new Pacer();
+  /** When the pacer lets the next packet go (Infinity: not waiting for it). */
+  pacingDeadline = Infinity;
+  bytesInFlight = 0;
+  /** RFC 9002 §6.1.2 loss timer (Infinity: none armed). */
+  lossTime = Infinity;
+  private ptoCount = 0;
+  /** Ack-eliciting probes to send now (PTO, keepalive). */
+  probesDue = 0;
+  /** Flow-control probes sent since the peer last raised its credit. */
+  private blockedProbes = 0;
+  private lastAckElicitingSentAt = -Infinity;
+  /** When any packet was last sent (keepalive and flow-control probes count from it). */
+  lastSentAt: number;
+  private largestAckedPn = -1;
+  private firstRttSampleAt = -1;
+  private readonly rate = new DeliveryRate();
+
+  constructor(
+    private readonly config: CoreConfig,
+    private readonly maxDatagram: number,
+    firstPacketNumber: number,
+    now: number,
+    private readonly content: SentContent,
+    private readonly counters: Counters,
+  ) {
+    this.sent = new SentPackets(firstPacketNumber);
+    this.packetNumbers = new PacketNumbers(firstPacketNumber, config);
+    this.rtt = new RttEstimator(config.initialRtt);
+    this.cc = createCongestionController(config.congestion, maxDatagram, config.initialRtt);
+    this.lastSentAt = now;
+  }
+
+  // ------------------------------------------------------------------ sending
+
+  allocatePacketNumber(): number {
+    return this.packetNumbers.allocate(this.sent);
+  }
+
+  /**
+   * May a packet with data leave now? False when the congestion window is full, or when the
+   * pacer asks to wait (then `pacingDeadline` says until when).
+   */
+  sendAllowed(now: number): boolean {
+    if (this.bytesInFlight + this.maxDatagram > this.cc.window) return false;
+    if (this.config.pacing) {
+      const wait = this.pacer.delay(now, this.maxDatagram, this.pacingRate(), this.pacingCapacity());
+      if (wait > 0) {
+        this.pacingDeadline = now + wait;
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Nothing to send: with room in the window, the sender is application-limited. */
+  onNothingToSend(): void {
+    if (this.bytesInFlight < this.cc.window) this.rate.onAppLimited(this.bytesInFlight);
+  }
+
+  /** A packet left. Ack-eliciting ones are tracked, counted in flight and congestion controlled. */
+  onPacketSent(
+    now: number,
+    pn: number,
+    size: number,
+    ackEliciting: boolean,
+    fragments: SentFragment[] | null,
+    close: boolean,
+    retransmission: boolean,
+  ): void {
+    this.lastSentAt = now;
+    if (!ackEliciting) {
+      // ACK-only: not tracked, not congestion controlled, never acknowledged (RFC 9002 §3).
+      this.sent.push(pn, null);
+      return;
+    }
+    const rate = this.rate;
+    rate.onPacketSent(now, this.bytesInFlight);
+    const packet: SentPacket = {
+      pn,
+      sentAt: now,
+      size,
+      ackEliciting: true,
+      inFlight: true,
+      state: PacketState.Outstanding,
+      fragments,
+      close,
+      retransmission,
+      delivered: rate.delivered,
+      deliveredTime: rate.deliveredTime,
+      firstSentTime: rate.firstSentTime,
+      appLimited: rate.appLimitedUntil !== 0,
+    };
+    this.sent.push(pn, packet);
+    this.bytesInFlight += size;
+    this.lastAckElicitingSentAt = now;
+    this.cc.onPacketSent(now, size, this.bytesInFlight);
+    if (this.config.pacing) this.pacer.consume(size);
+  }
+
+  /** A packet with data was built: one probe fewer is due. */
+  onProbeSpent(): void {
+    if (this.probesDue > 0) this.probesDue--;
+  }
+
+  /** Ask for an ack-eliciting packet now even with nothing to send (keepalive). */
+  requestProbe(): void {
+    this.probesDue = Math.max(this.probesDue, 1);
+  }
+
+  // ------------------------------------------------------------------ ACKs
+
+  /** The peer raised its flow-control credit: flow-control probes start from scratch. */
+  onCreditRaised(): void {
+    this.blockedProbes = 0;
+  }
+
+  /**
+   * Process an ACK frame. Returns null, or the reason it is a protocol violation (an ACK of a
+   * packet number never sent or skipped, a range below zero); the ranges before the offending
+   * one are processed already, as the abort follows at once.
+   */
+  onAck(now: number, frame: AckFrame): string | null {
+    const largest = expand32(frame.largest, this.packetNumbers.largestSent + 1);
+    if (largest > this.packetNumbers.largestSent) return 'ACK of a packet number never sent';
+    let newlyAckedBytes = 0;
+    let largestNewlyAcked: SentPacket | null = null;
+    /** The newly acknowledged packet sent last: it gives this ACK's delivery-rate sample. */
+    let sample: SentPacket | null = null;
+    let ackElicitingNewlyAcked = false;
+    let hi = largest;
+    let lo = largest - frame.firstRange;
+    for (let i = -2; ; i += 2) {
+      if (i >= 0) {
+        hi = lo - frame.ranges[i]! - 2;
+        lo = hi - frame.ranges[i + 1]!;
+      }
+      if (lo < 0) return 'ACK range below zero';
+      if (this.packetNumbers.skippedIn(lo, hi)) return 'ACK of a skipped packet number (optimistic ACK)';
+      const from = Math.max(lo, this.sent.first);
+      for (let pn = Math.min(hi, this.sent.end - 1); pn >= from; pn--) {
+        const p = this.sent.get(pn);
+        if (p === null || p.state === PacketState.Acked) continue;
+        const wasLost = p.state === PacketState.Lost;
+        sample = this.rate.onPacketAcked(now, p, sample);
+        if (!wasLost) {
+          this.sent.markDone(p, PacketState.Acked);
+          if (p.inFlight) {
+            this.bytesInFlight -= p.size;
+            newlyAckedBytes += p.size;
+          }
+          if (largestNewlyAcked === null) largestNewlyAcked = p;
+          if (p.ackEliciting) ackElicitingNewlyAcked = true;
+        } else {
+          p.state = PacketState.Acked;
+        }
+        this.content.onAcked(p);
+      }
+      if (i + 2 >= frame.ranges.length) break;
+    }
+    if (largestNewlyAcked !== null) this.onNewlyAcked(now, frame, largest, largestNewlyAcked, ackElicitingNewlyAcked, sample, newlyAckedBytes);
+    this.sent.trim();
+    return null;
+  }
+
+  private onNewlyAcked(
+    now: number,
+    frame: AckFrame,
+    largest: number,
+    largestNewlyAcked: SentPacket,
+    ackElicitingNewlyAcked: boolean,
+    sample: SentPacket | null,
+    newlyAckedBytes: number,
+  ): void {
+    if (largest > this.largestAckedPn) this.largestAckedPn = largest;
+    // RFC 9002 §5.1: an RTT sample when the largest acknowledged is newly acked and ack-eliciting.
+    let rttSample = 0;
+    if (largestNewlyAcked.pn === largest && ackElicitingNewlyAcked) {
+      const ackDelay = Math.min(frame.ackDelay / 1000, this.config.maxAckDelay);
+      rttSample = Math.max(now - largestNewlyAcked.sentAt, 0.001);
+      this.rtt.update(rttSample, ackDelay);
+      if (this.firstRttSampleAt < 0) this.firstRttSampleAt = now;
+    }
+    if (newlyAckedBytes > 0 && sample !== null) {
+      this.cc.onAck(
+        this.rate.sample(now, sample, newlyAckedBytes, largestNewlyAcked.sentAt, rttSample, this.bytesInFlight, this.rtt),
+      );
+    }
+    this.detectLosses(now);
+    this.ptoCount = 0;
+  }
+
+  // ------------------------------------------------------------------ loss detection
+
+  /** RFC 9002 §6.1: declare lost what is far enough behind the largest acknowledged packet. */
+  private detectLosses(now: number): void {
+    this.lossTime = Infinity;
+    if (this.largestAckedPn < 0) return;
+    const lossDelay = Math.max(TIME_THRESHOLD * Math.max(this.rtt.latest, this.rtt.smoothed), GRANULARITY);
+    let lostBytes = 0;
+    let newestLostSentAt = -Infinity;
+    let oldestLostSentAt = Infinity;
+    const last = Math.min(this.sent.end - 1, this.largestAckedPn);
+    for (let pn = this.sent.first; pn <= last; pn++) {
+      const p = this.sent.get(pn);
+      if (p === null || p.state !== PacketState.Outstanding) continue;
+      // Written as sentAt + lossDelay (not now − lossDelay) so that the loss timer computed below
+      // is due exactly when this test passes, whatever the floating-point rounding.
+      if (p.sentAt + lossDelay <= now || this.largestAckedPn >= p.pn + PACKET_THRESHOLD) {
+        this.sent.markDone(p, PacketState.Lost);
+        this.counters.packetsLost++;
+        if (p.inFlight) {
+          this.bytesInFlight -= p.size;
+          lostBytes += p.size;
+          newestLostSentAt = Math.max(newestLostSentAt, p.sentAt);
+          oldestLostSentAt = Math.min(oldestLostSentAt, p.sentAt);
+        }
+        this.content.onLost(p);
+      } else {
+        this.lossTime = Math.min(this.lossTime, p.sentAt + lossDelay);
+      }
+    }
+    if (lostBytes > 0) {
+      // RFC 9002 §7.6, simplified: losses spanning 3 PTOs after the first RTT sample.
+      const persistent =
+        this.firstRttSampleAt >= 0 &&
+        oldestLostSentAt > this.firstRttSampleAt &&
+        newestLostSentAt - oldestLostSentAt > this.basePto() * PERSISTENT_CONGESTION_THRESHOLD;
+      this.cc.onCongestionEvent(now, newestLostSentAt, lostBytes, persistent);
+    }
+    this.sent.trim();
+  }
+
+  // ------------------------------------------------------------------ timers
+
+  /** Probe timeout before backoff (RFC 9002 §6.2.1). */
+  basePto(): number {
+    return this.rtt.pto(this.config.maxAckDelay, this.config.minPto);
+  }
+
+  /**
+   * The probe timeout in force: doubled per PTO without an ACK, up to maxPto. `noBackoff`: the
+   * peer's CLOSE arrived and only our tiny CLOSE is left to deliver, so it is repeated every
+   * PTO without backoff, so that a draining peer (which lingers a few PTOs) hears one.
+   */
+  currentPto(noBackoff: boolean): number {
+    const base = this.basePto();
+    if (noBackoff) return base;
+    return Math.min(base * 2 ** this.ptoCount, this.config.maxPto);
+  }
+
+  /** The loss timer, else the PTO (Infinity: neither armed). */
+  deadline(flowBlocked: boolean, noBackoff: boolean): number {
+    return this.lossTime < Infinity ? this.lossTime : this.ptoDeadline(flowBlocked, noBackoff);
+  }
+
+  /** Run the loss timer or the PTO, whichever is due. */
+  onTimeout(now: number, flowBlocked: boolean, noBackoff: boolean): void {
+    if (now >= this.lossTime) {
+      this.detectLosses(now);
+    } else if (now >= this.ptoDeadline(flowBlocked, noBackoff)) {
+      this.onPto(now);
+    }
+  }
+
+  private ptoDeadline(flowBlocked: boolean, noBackoff: boolean): number {
+    if (this.sent.ackElicitingOutstanding > 0) return this.lastAckElicitingSentAt + this.currentPto(noBackoff);
+    if (!flowBlocked) return Infinity;
+    // Blocked by the peer's window with nothing in flight: probe for fresh credit, backing off
+    // until the window moves (each probe's ACK would otherwise reset the backoff and keep a
+    // stalled reader's connection busy every PTO forever).
+    return this.lastSentAt + Math.min(this.basePto() * 2 ** this.blockedProbes, this.config.maxPto);
+  }
+
+  /** RFC 9002 §6.2.4: send up to two probes; prefer data the peer has not acknowledged. */
+  private onPto(now: number): void {
+    this.ptoCount++;
+    this.counters.ptoCount++;
+    const oldest = this.sent.oldestAckEliciting();
+    // Resend the oldest unacknowledged content without declaring it lost (no CC reaction).
+    if (oldest) this.content.onProbe(oldest);
+    this.probesDue = oldest ? 2 : 1;
+    if (!oldest) this.blockedProbes++;
+    this.lastAckElicitingSentAt = now; // re-arm from now even if the probe is delayed
+  }
+
+  // ------------------------------------------------------------------ pacing (RFC 9002 §7.7)
+
+  pacingRate(): number {
+    const explicit = this.cc.pacingRate;
+    if (explicit !== Infinity) return explicit;
+    // N × cwnd / srtt with N = 1.25 so that pacing does not limit the window.
+    return (1.25 * this.cc.window) / Math.max(this.rtt.smoothed, 0.001);
+  }
+
+  private pacingCapacity(): number {
+    const burst = (this.cc.window * BURST_INTERVAL) / Math.max(this.rtt.smoothed, 0.001);
+    return Math.min(Math.max(burst, 10 * this.maxDatagram), Math.max(this.cc.window, 10 * this.maxDatagram));
+  }
+}

@@ -1,0 +1,105 @@
+import { ackFrameSize, writeAckFrame } from '../wire/frames.js';
+import { seal, writeDataHeader } from '../wire/packet.js';
+import { truncate32 } from '../wire/packet-number.js';
+import { CHECKSUM_SIZE, DATA_HEADER_SIZE, FrameType, type ConnectionId } from '../wire/types.js';
+import type { AckScheduler } from './ack-scheduler.js';
+import type { Counters } from './counters.js';
+import type { LossRecovery } from './loss-recovery.js';
+import type { SendScheduler } from './send-scheduler.js';
+import type { SentFragment } from './sent-packets.js';
+import { sharedSlab } from './slab.js';
+
+/**
+ * Assembles one DATA packet (quic-go's `packet_packer`): header and packet number, the ACK
+ * frame if one is due or has news, the frames the send scheduler picks, a PING where the
+ * packet must be acknowledged promptly, then the checksum; and records the packet with loss
+ * recovery. Also the one-off RESET packet. Datagrams are cut from the shared slab.
+ *
+ * docs/protocol.md "Packets" and "Frames"; RFC 9002 §3 (ACK-only packets are not in flight),
+ * §6.2.4 (probes).
+ */
+export class PacketBuilder {
+  private readonly slab = sharedSlab;
+
+  constructor(
+    private readonly remoteCid: ConnectionId,
+    private readonly maxDatagram: number,
+    private readonly recovery: LossRecovery,
+    private readonly acks: AckScheduler,
+    private readonly sender: SendScheduler,
+    private readonly counters: Counters,
+  ) {}
+
+  /** A packet with an ACK (`withAck`, or when the ACK has news) and, `withData`, the sender's frames. */
+  build(now: number, withAck: boolean, withData: boolean): Uint8Array {
+    const buf = this.slab.take(this.maxDatagram);
+    const pn = this.recovery.allocatePacketNumber();
+    let o = writeDataHeader(buf, this.remoteCid, truncate32(pn));
+    const limit = this.maxDatagram - CHECKSUM_SIZE;
+
+    if (withAck || this.acks.hasNews()) {
+      const ack = this.acks.buildAckFrame(now);
+      if (ack && o + ackFrameSize(ack) <= limit) {
+        o = writeAckFrame(buf, o, ack);
+        this.acks.onAckSent();
+      }
+    }
+
+    let ackEliciting = false;
+    let fragments: SentFragment[] | null = null;
+    let carriesClose = false;
+    let retransmission = false;
+    if (withData) {
+      const sender = this.sender;
+      o = sender.writeFrames(buf, o, limit, pn);
+      fragments = sender.packetFragments;
+      carriesClose = sender.packetClose;
+      retransmission = sender.packetRetransmission;
+      ackEliciting = o > 0 && (fragments !== null || carriesClose || sender.packetUnreliable);
+      if (!ackEliciting && this.recovery.probesDue > 0) {
+        buf[o++] = FrameType.Ping;
+        ackEliciting = true;
+      } else if (ackEliciting && o < limit && !sender.hasSendableData()) {
+        // The last packet of a burst: a PING asks the peer to acknowledge at once instead of
+        // after its delayed-ACK timer, so the end of every message or request is confirmed in
+        // one RTT (and never mistaken for a loss by the PTO). A window-limited sender needs no
+        // such help: ACKs of every second packet keep its flight moving.
+        buf[o++] = FrameType.Ping;
+      }
+      this.recovery.onProbeSpent();
+    }
+
+    const datagram = seal(buf, o);
+    const size = datagram.length;
+    this.slab.commit(size);
+    this.counters.packetsSent++;
+    this.counters.bytesSent += size;
+    if (retransmission) this.counters.packetsRetransmitted++;
+    this.recovery.onPacketSent(now, pn, size, ackEliciting, fragments, carriesClose, retransmission);
+    return datagram;
+  }
+
+  /** The RESET packet of an abort: sent once, not tracked (docs/protocol.md "RESET"). */
+  buildReset(code: number, text: string): Uint8Array {
+    let reason = new TextEncoder().encode(text);
+    if (reason.length > 256) {
+      // Cut at a character boundary: the peer rejects a RESET whose reason is not valid UTF-8.
+      let end = 256;
+      while (end > 0 && (reason[end]! & 0xc0) === 0x80) end--;
+      reason = reason.subarray(0, end);
+    }
+    const buf = new Uint8Array(DATA_HEADER_SIZE + 1 + 2 + 2 + reason.length + CHECKSUM_SIZE);
+    const pn = this.recovery.allocatePacketNumber();
+    let o = writeDataHeader(buf, this.remoteCid, truncate32(pn));
+    buf[o++] = FrameType.Reset;
+    buf[o++] = code >>> 8;
+    buf[o++] = code & 0xff;
+    // Reason length as a 2-byte varint (0x40 prefix), so any length up to 16,383 fits.
+    buf[o++] = 0x40 | (reason.length >>> 8);
+    buf[o++] = reason.length & 0xff;
+    buf.set(reason, o);
+    o += reason.length;
+    this.counters.packetsSent++;
+    return seal(buf, o);
+  }
+}

@@ -1,0 +1,274 @@
+import { unreliableHeaderSize, writeDataFrameHeader, writeUnreliableFrameHeader } from '../wire/frames.js';
+import { expand32, truncate32 } from '../wire/packet-number.js';
+import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, DataFlag, FrameType } from '../wire/types.js';
+import type { Counters } from './counters.js';
+import { Deque } from './deque.js';
+import type { SentContent, SentFragment, SentPacket } from './sent-packets.js';
+import type { CoreEvent, Delivery } from './types.js';
+
+/** A fragment shorter than this is not cut to fill the end of a packet (TSN credit is per fragment). */
+const MIN_FRAGMENT = 256;
+
+interface QueuedMessage {
+  data: Uint8Array;
+  /** Bytes already cut into fragments. */
+  offset: number;
+  unordered: boolean;
+}
+
+interface QueuedUnreliable {
+  data: Uint8Array;
+  id: number;
+  index: number;
+  count: number;
+  fragmentSize: number;
+}
+
+const EMPTY = new Uint8Array(0);
+const DRAIN: CoreEvent = { type: 'drain' };
+
+/**
+ * What the application sends, and what of it goes into the next packet (quic-go's `framer`):
+ * the reliable queue (ordered and unordered messages, cut into TSN-numbered fragments within
+ * the peer's flow-control credit), the unreliable queue, the retransmission queue, and the
+ * CLOSE frame. It owns the content of sent packets: loss recovery tells it (as `SentContent`)
+ * what was acknowledged, lost or is to be probed, and it queues lost content again.
+ *
+ * Order in a packet: retransmissions, unreliable, new data, CLOSE (docs/protocol.md "Sending").
+ * Flow control after RFC 9000 §4 (per fragment, `maxTsn`); retransmission of lost content
+ * after RFC 9002 §6.2.4 / RFC 9000 §13.3 (content is resent, not packets).
+ */
+export class SendScheduler implements SentContent {
+  private nextTsn: number;
+  /** Highest TSN the peer accepts (its flow-control credit). */
+  private peerMaxTsn: number;
+  private readonly queue = new Deque<QueuedMessage>();
+  /** Message bytes queued and not yet sent once. */
+  queuedBytes = 0;
+  /** Fragments sent and not yet acknowledged (they live in their packets' records). */
+  unackedFragments = 0;
+  /** Fragments to send again, oldest first. */
+  private readonly retransmit = new Deque<SentFragment>();
+  private readonly unreliable = new Deque<QueuedUnreliable>();
+  private nextUnreliableId = 0;
+  private flushedNotified = true;
+
+  // --- the CLOSE frame's own delivery
+  /** CLOSE goes into the next packet with data. */
+  closeQueued = false;
+  /** The packet that carried the latest CLOSE (-1: never sent). */
+  closeSentPn = -1;
+  closeAcked = false;
+
+  // --- what `writeFrames` put into the packet being built
+  /** Fragments carried (retransmitted and new), or null. */
+  packetFragments: SentFragment[] | null = null;
+  packetClose = false;
+  packetRetransmission = false;
+  packetUnreliable = false;
+  /** Fragments the current packet carries for the first time (set by writeNewData). */
+  private newFragments: SentFragment[] | null = null;
+
+  constructor(
+    private readonly maxDatagram: number,
+    private readonly maxFragmentPayload: number,
+    /** Our first TSN. */
+    initialTsn: number,
+    /** The receive window the peer announced, in fragments. */
+    peerWindow: number,
+    private readonly events: Deque<CoreEvent>,
+    private readonly counters: Counters,
+  ) {
+    this.nextTsn = initialTsn;
+    this.peerMaxTsn = initialTsn - 1 + peerWindow;
+  }
+
+  // ------------------------------------------------------------------ queueing
+
+  enqueue(data: Uint8Array, delivery: Delivery): void {
+    this.counters.messagesSent++;
+    this.queuedBytes += data.length;
+    if (delivery === 'unreliable') {
+      const id = this.nextUnreliableId;
+      this.nextUnreliableId = (id + 1) >>> 0;
+      // Size fragments so that all of them fit a datagram with the largest header variant.
+      const fragmentSize = this.maxDatagram - DATA_OVERHEAD - unreliableHeaderSize(0xffff_ffff, 0xffff_ffff);
+      const count = Math.max(1, Math.ceil(data.length / fragmentSize));
+      this.unreliable.push({ data, id, index: 0, count, fragmentSize });
+    } else {
+      this.queue.push({ data, offset: 0, unordered: delivery === 'unordered' });
+      this.flushedNotified = false;
+    }
+  }
+
+  /** A graceful close was asked for: queue CLOSE once everything before it is sent and acknowledged. */
+  queueCloseWhenIdle(): void {
+    if (this.closeSentPn >= 0 || this.closeQueued) return;
+    if (this.queue.length > 0 || this.unackedFragments > 0 || this.unreliable.length > 0) return;
+    this.closeQueued = true;
+  }
+
+  /** An ACK announced the peer's credit; true when it was raised. */
+  onPeerCredit(truncatedMaxTsn: number): boolean {
+    const peerMax = expand32(truncatedMaxTsn, this.nextTsn);
+    if (peerMax <= this.peerMaxTsn) return false;
+    this.peerMaxTsn = peerMax;
+    return true;
+  }
+
+  /** Every reliable message was sent and acknowledged: one 'flushed' event per such moment. */
+  checkFlushed(): void {
+    if (!this.flushedNotified && this.unackedFragments === 0 && this.queue.length === 0) {
+      this.flushedNotified = true;
+      this.events.push({ type: 'flushed' });
+    }
+  }
+
+  hasSendableData(): boolean {
+    if (this.retransmit.length > 0) return true;
+    if (this.closeQueued) return true;
+    if (this.unreliable.length > 0) return true;
+    return this.queue.length > 0 && this.nextTsn <= this.peerMaxTsn;
+  }
+
+  /** Reliable data waits for the peer's credit, and nothing else is to be sent. */
+  flowBlocked(): boolean {
+    return this.queue.length > 0 && this.nextTsn > this.peerMaxTsn && this.retransmit.length === 0;
+  }
+
+  // ------------------------------------------------------------------ filling a packet
+
+  /**
+   * Write the frames of packet `pn` into `buf` from `o` up to `limit`; returns the new offset.
+   * What went in is left in the `packet*` fields for the packet builder.
+   */
+  writeFrames(buf: Uint8Array, o: number, limit: number, pn: number): number {
+    this.packetClose = false;
+    this.packetRetransmission = false;
+    this.packetUnreliable = false;
+    // 1. Lost data first: the peer's in-order delivery waits on it.
+    let fragments: SentFragment[] | null = null;
+    for (let f = this.retransmit.peek(); f !== undefined; f = this.retransmit.peek()) {
+      if (f.acked) {
+        f.queued = false;
+        this.retransmit.shift();
+        continue;
+      }
+      if (o + DATA_FRAME_HEADER_SIZE + f.payload.length > limit) break;
+      o = writeDataFrameHeader(buf, o, truncate32(f.tsn), f.flags, f.payload.length);
+      buf.set(f.payload, o);
+      o += f.payload.length;
+      f.queued = false;
+      f.lastPn = pn;
+      (fragments ??= []).push(f);
+      this.retransmit.shift();
+      this.packetRetransmission = true;
+      this.counters.bytesRetransmitted += f.payload.length;
+    }
+    // 2. Unreliable messages (latency-sensitive, never retransmitted).
+    o = this.writeUnreliable(buf, o, limit);
+    // 3. New reliable data, within the peer's credit.
+    o = this.writeNewData(buf, o, limit, pn);
+    this.packetFragments = mergeFragments(fragments, this.newFragments);
+    this.newFragments = null;
+    // 4. CLOSE, last: it is queued only once everything before it was sent and acknowledged.
+    if (this.closeQueued && o + 1 <= limit) {
+      buf[o++] = FrameType.Close;
+      this.closeQueued = false;
+      this.closeSentPn = pn;
+      this.packetClose = true;
+    }
+    return o;
+  }
+
+  private writeUnreliable(buf: Uint8Array, o: number, limit: number): number {
+    for (let m = this.unreliable.peek(); m !== undefined; m = this.unreliable.peek()) {
+      const start = m.index * m.fragmentSize;
+      const length = Math.min(m.fragmentSize, m.data.length - start);
+      const header = unreliableHeaderSize(m.index, m.count);
+      if (o + header + length > limit) break;
+      o = writeUnreliableFrameHeader(buf, o, m.id, m.index, m.count, length);
+      buf.set(m.data.subarray(start, start + length), o);
+      o += length;
+      this.packetUnreliable = true;
+      this.queuedBytes -= length;
+      if (++m.index === m.count) this.unreliable.shift();
+    }
+    return o;
+  }
+
+  private writeNewData(buf: Uint8Array, o: number, limit: number, pn: number): number {
+    for (let m = this.queue.peek(); m !== undefined && this.nextTsn <= this.peerMaxTsn; m = this.queue.peek()) {
+      const room = limit - o - DATA_FRAME_HEADER_SIZE;
+      const remaining = m.data.length - m.offset;
+      const length = Math.min(remaining, this.maxFragmentPayload, Math.max(room, 0));
+      // Do not spend a TSN on a sliver at the end of a packet.
+      if (room < 0 || (length < remaining && length < Math.min(MIN_FRAGMENT, this.maxFragmentPayload))) break;
+      let flags = m.unordered ? DataFlag.Unordered : 0;
+      if (m.offset === 0) flags |= DataFlag.First;
+      if (length === remaining) flags |= DataFlag.Last;
+      const payload = m.data.subarray(m.offset, m.offset + length);
+      const tsn = this.nextTsn++;
+      o = writeDataFrameHeader(buf, o, truncate32(tsn), flags, length);
+      buf.set(payload, o);
+      o += length;
+      const f: SentFragment = { tsn, payload, flags, acked: false, lastPn: pn, queued: false };
+      this.unackedFragments++;
+      (this.newFragments ??= []).push(f);
+      m.offset += length;
+      this.queuedBytes -= length;
+      if (m.offset === m.data.length) {
+        this.queue.shift();
+        if (this.queue.length === 0) this.events.push(DRAIN);
+      }
+    }
+    return o;
+  }
+
+  // ------------------------------------------------------------------ what became of sent content
+
+  onAcked(p: SentPacket): void {
+    if (p.fragments) {
+      for (const f of p.fragments) {
+        if (f.acked) continue;
+        f.acked = true;
+        f.payload = EMPTY;
+        this.unackedFragments--;
+      }
+      p.fragments = null;
+    }
+    if (p.close) this.closeAcked = true;
+  }
+
+  /** Put the lost packet's unacknowledged data back at the head of the line. */
+  onLost(p: SentPacket): void {
+    if (p.fragments) {
+      for (const f of p.fragments) {
+        if (!f.acked && !f.queued && f.lastPn === p.pn) {
+          f.queued = true;
+          this.retransmit.push(f);
+        }
+      }
+    }
+    if (p.close && !this.closeAcked && this.closeSentPn === p.pn) this.closeQueued = true;
+  }
+
+  /** Resend the oldest unacknowledged content without declaring it lost (no CC reaction). */
+  onProbe(p: SentPacket): void {
+    if (p.fragments) {
+      for (const f of p.fragments) {
+        if (!f.acked && !f.queued) {
+          f.queued = true;
+          this.retransmit.push(f);
+        }
+      }
+    }
+    if (p.close && !this.closeAcked) this.closeQueued = true;
+  }
+}
+
+function mergeFragments(a: SentFragment[] | null, b: SentFragment[] | null): SentFragment[] | null {
+  if (a === null) return b;
+  if (b !== null) for (const f of b) a.push(f);
+  return a;
+}

@@ -1,0 +1,51 @@
+/**
+ * The connection's states and the rules that move between them (docs/protocol.md "Closing").
+ *
+ *   open ──close()/peer CLOSE──▶ closing ──both CLOSEs acknowledged──▶ draining ──quiet──▶ closed
+ *     └──────────── abort(), RESET, stateless reset, idle timeout ─────────────────────▶ closed
+ *
+ * Only rules live here, as plain functions of their inputs; `ConnectionCore` holds the state and
+ * applies them. RFC 9000 §10.1 (idle timeout, keepalive) and §10.2 (closing and draining).
+ */
+
+export type ConnectionState = 'open' | 'closing' | 'draining' | 'closed';
+
+/** RESET frame codes (docs/protocol.md). */
+export const ResetCode = { Abort: 0, ProtocolViolation: 1, FlowControl: 2, Internal: 3 } as const;
+
+/** The error code a RESET with this code reports, whichever side sent it. */
+export function resetErrorCode(code: number): 'ERR_PROTOCOL_VIOLATION' | 'ERR_CONNECTION_RESET' {
+  return code === ResetCode.ProtocolViolation ? 'ERR_PROTOCOL_VIOLATION' : 'ERR_CONNECTION_RESET';
+}
+
+/** RFC 9000 §10.1: the effective idle timeout is the smaller of the two announced values (0: none). */
+export function effectiveIdleTimeout(local: number, remote: number): number {
+  if (local > 0 && remote > 0) return Math.min(local, remote);
+  if (local > 0) return local;
+  if (remote > 0) return remote;
+  return 0;
+}
+
+/**
+ * Keep alive well within the idle timeout actually in force (the peer's may be shorter than
+ * ours): RFC 9000 §10.1.2. A third leaves room for two lost keepalives.
+ */
+export function keepAliveInterval(configured: number, idleTimeout: number): number {
+  return configured > 0 && idleTimeout > 0 ? Math.min(configured, idleTimeout / 3) : configured;
+}
+
+/**
+ * How long the side that still waits for the ACK of its CLOSE keeps repeating it after the
+ * peer (which had already sent its own CLOSE) went silent. Long enough for ≥16 copies, so
+ * that losing all of them is negligible even at 50 % loss; never longer than the idle timeout,
+ * which would otherwise turn a graceful end into an error.
+ */
+export function lingerPeriod(pto: number, idleTimeout: number): number {
+  const linger = Math.max(16 * pto, 2000);
+  return idleTimeout > 0 ? Math.min(linger, idleTimeout) : linger;
+}
+
+/** Draining answers a repeated CLOSE with an ACK until the peer has been quiet this long. */
+export function drainPeriod(pto: number): number {
+  return 3 * pto;
+}
