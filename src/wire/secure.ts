@@ -34,7 +34,7 @@ export const SecurePacketType = {
   ProtectedPhase1: 0x0b,
 } as const;
 
-/** Noise pattern codes (byte 48 of SECURE_INITIAL). */
+/** Noise pattern codes (byte 44 of SECURE_INITIAL). */
 export const HandshakePattern = { NK: 1, IK: 2, NX: 3, IX: 4 } as const;
 export type HandshakePatternName = keyof typeof HandshakePattern;
 const PATTERN_NAMES: Record<number, HandshakePatternName> = { 1: 'NK', 2: 'IK', 3: 'NX', 4: 'IX' };
@@ -101,7 +101,7 @@ export function isProtectedType(type: number): boolean {
   return type === SecurePacketType.Protected || type === SecurePacketType.ProtectedPhase1;
 }
 
-/** The bytes a SECURE_INITIAL binds as Noise prologue: version through pattern (49 bytes). */
+/** The bytes a SECURE_INITIAL binds as Noise prologue: version through pattern (45 bytes). */
 export function secureInitialPrologue(scid: ConnectionId, params: TransportParams, pattern: HandshakePatternName): Uint8Array {
   const buf = new Uint8Array(SECURE_INITIAL_PROLOGUE_SIZE);
   buf[0] = PROTOCOL_VERSION;
