@@ -199,9 +199,10 @@ export class ConnectionCore {
 
   // ------------------------------------------------------------------ input
 
-  handleDatagram(now: number, datagram: Uint8Array): void {
+  /** `authenticated`: packet protection opened it (its CRC field is not computed, nor checked). */
+  handleDatagram(now: number, datagram: Uint8Array, authenticated = false): void {
     if (this._state === 'closed') return;
-    const result = decodePacket(datagram);
+    const result = decodePacket(datagram, authenticated);
     if (!result.ok) {
       if (result.reason === 'checksum') this.counters.checksumFailures++;
       else this.counters.malformedDropped++;

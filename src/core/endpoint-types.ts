@@ -8,7 +8,8 @@ import type { ConnectionStats, CoreConfig, CoreEvent, Delivery } from './types.j
  * tested with a stand-in and so the shell decides which engine to plug in.
  */
 export interface ConnectionCoreLike {
-  handleDatagram(now: number, datagram: Uint8Array): void;
+  /** `authenticated`: an opened PROTECTED packet, whose CRC field is not computed. */
+  handleDatagram(now: number, datagram: Uint8Array, authenticated?: boolean): void;
   handleTimeout(now: number): void;
   handleStatelessReset(now: number): void;
   send(data: Uint8Array, delivery?: Delivery): void;

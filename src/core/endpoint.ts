@@ -563,7 +563,7 @@ export class EndpointCore {
           }
           return;
         }
-        target.core.handleDatagram(now, plain);
+        target.core.handleDatagram(now, plain, true);
       }
       this.touch(target);
       return;

@@ -135,6 +135,7 @@ export function createNodeSuite(options: { aead?: 'auto' | 'node' } = {}): Crypt
     sha256: (data) => new Uint8Array(createHash('sha256').update(data).digest()),
     hmacSha256: (key, data) => new Uint8Array(createHmac('sha256', key).update(data).digest()),
     cipher: (key) => (s ? sodiumCipher(s, key) : nodeCipher(key)),
+    allocate: (size) => Buffer.allocUnsafe(size),
   };
 }
 

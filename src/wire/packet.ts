@@ -297,12 +297,13 @@ function reject(reason: RejectReason): DecodeResult<never> {
 /**
  * Decode one datagram. Never throws and never reads outside `datagram`: any problem is reported
  * as `{ ok: false, reason }`. The checksum is verified first, so every other field is trusted
- * only after it matched.
+ * only after it matched. `authenticated`: the caller already verified the datagram more strongly
+ * (an opened PROTECTED packet, docs/protocol.md §22.9), so its CRC field is not checked.
  */
-export function decodePacket(datagram: Uint8Array): DecodeResult<Packet> {
+export function decodePacket(datagram: Uint8Array, authenticated = false): DecodeResult<Packet> {
   const n = datagram.length;
   if (n < MIN_DATAGRAM_SIZE) return reject('too-short');
-  if (!verifyChecksum(datagram)) return reject('checksum');
+  if (!authenticated && !verifyChecksum(datagram)) return reject('checksum');
   const end = n - CHECKSUM_SIZE;
   const r = new Reader(datagram, 0, end);
   const version = r.u8();

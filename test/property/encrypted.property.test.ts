@@ -99,7 +99,7 @@ function protect(pair: Pair, seed: number, config: ProtectionConfig, attack: Att
       if (plain !== null) {
         accepted.push(Uint8Array.from(d));
         if (accepted.length > 200) accepted.shift();
-        receive(now, plain);
+        receive(now, plain, true);
       }
       attacker(now, Uint8Array.from(d));
     };

@@ -1,4 +1,3 @@
-import { checksum } from '../../wire/checksum.js';
 import { expand32 } from '../../wire/packet-number.js';
 import { PacketType } from '../../wire/types.js';
 import { PROTECTED_HEADER_SIZE, PROTECTED_TAG_SIZE, PROTECTION_OVERHEAD, SecurePacketType } from '../../wire/secure.js';
@@ -113,7 +112,7 @@ export class PacketProtection {
     if (pn <= this.lastSentPn) throw new Error(`packet number ${pn} reused (last ${this.lastSentPn}): nonce reuse refused`);
     this.lastSentPn = pn;
     const bodyLength = plain.length - PROTECTED_HEADER_SIZE - 4;
-    const out = new Uint8Array(plain.length + PROTECTION_OVERHEAD);
+    const out = this.allocate(plain.length + PROTECTION_OVERHEAD);
     out.set(plain.subarray(0, PROTECTED_HEADER_SIZE));
     out[1] = SecurePacketType.Protected | (this.generation & 1);
     const aad = out.subarray(0, PROTECTED_HEADER_SIZE);
@@ -124,8 +123,10 @@ export class PacketProtection {
   }
 
   /**
-   * Open a PROTECTED datagram. Returns the DATA datagram the engine expects (with its CRC-32),
-   * or null (see `lastFailure`) if it is replayed, too old, or does not authenticate.
+   * Open a PROTECTED datagram. Returns the DATA datagram the engine expects, or null (see
+   * `lastFailure`) if it is replayed, too old, or does not authenticate. Its CRC field is zero,
+   * not computed: the engine takes it with `handleDatagram(now, datagram, true)`, the tag having
+   * authenticated far more than a CRC could.
    */
   open(now: number, datagram: Uint8Array): Uint8Array | null {
     this.lastFailure = null;
@@ -134,7 +135,7 @@ export class PacketProtection {
     const truncated = ((datagram[10]! << 24) | (datagram[11]! << 16) | (datagram[12]! << 8) | datagram[13]!) >>> 0;
     const pn = expand32(truncated, this.replay.largest + 1);
     if (this.replay.check(pn) !== 'fresh') return this.failed('replay');
-    const out = new Uint8Array(datagram.length - PROTECTION_OVERHEAD);
+    const out = this.allocate(datagram.length - PROTECTION_OVERHEAD);
     const key = this.openWithKey(datagram, pn, out);
     if (key === null) return this.failed('decrypt');
     this.replay.accept(pn);
@@ -150,12 +151,7 @@ export class PacketProtection {
     }
     out.set(datagram.subarray(0, PROTECTED_HEADER_SIZE));
     out[1] = PacketType.Data;
-    const end = out.length - 4;
-    const crc = checksum(out.subarray(0, end));
-    out[end] = crc >>> 24;
-    out[end + 1] = (crc >>> 16) & 0xff;
-    out[end + 2] = (crc >>> 8) & 0xff;
-    out[end + 3] = crc & 0xff;
+    out.fill(0, out.length - 4);
     return out;
   }
 
@@ -176,6 +172,10 @@ export class PacketProtection {
     if (tryKey(first)) return first;
     if (tryKey(second)) return second;
     return null;
+  }
+
+  private allocate(size: number): Uint8Array {
+    return this.suite.allocate ? this.suite.allocate(size) : new Uint8Array(size);
   }
 
   private failed(reason: OpenFailure): null {

@@ -41,4 +41,9 @@ export interface CryptoSuite {
   hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array;
   /** A ChaCha20-Poly1305 cipher for `key` (32 bytes). */
   cipher(key: Uint8Array): PacketCipher;
+  /**
+   * A buffer for one packet, whose every byte the caller overwrites (Node: `Buffer.allocUnsafe`,
+   * which carves small buffers from a pool instead of allocating and zeroing each one).
+   */
+  allocate?(size: number): Uint8Array;
 }
