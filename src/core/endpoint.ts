@@ -856,6 +856,16 @@ export class EndpointCore {
     const remoteStatic = done.secrets.remoteStatic;
     if (!this.peerAccepted(remoteStatic, address, port)) {
       this.drop('peer-rejected');
+      // The server already holds the connection: end it with a sealed RESET (under the keys the
+      // handshake just made) rather than leave it to its idle timeout.
+      const protection = new PacketProtection(this.requireSuite(), done.secrets.sendSecret, done.secrets.recvSecret, this.protectionConfig, now);
+      const reset = encodePacket({
+        type: 'data',
+        dcid: packet.scid,
+        packetNumber: attempt.params.initialPacketNumber,
+        frames: [{ type: 'reset', code: 0, reason: 'server key rejected' }],
+      });
+      this.queue(protection.seal(now, reset), address, port);
       return this.failAttempt(attempt, { code: 'ERR_AUTHENTICATION_FAILED', message: 'verifyPeer rejected the server\'s key' });
     }
     if (!this.validParams(done.params)) {

@@ -123,7 +123,7 @@ describe('encrypted connections over real sockets', () => {
 
   it('trust on first use: a client without the key learns it and judges it with verifyPeer', async () => {
     const keyPair = generateKeyPair();
-    const { port } = await echoServer({ keyPair });
+    const { port, server } = await echoServer({ keyPair });
     const learned: Buffer[] = [];
     const client = await loopbackEndpoint(endpoints, {
       encryption: 'required',
@@ -135,6 +135,10 @@ describe('encrypted connections over real sockets', () => {
     expect(conn.remotePublicKey?.equals(keyPair.publicKey)).toBe(true);
     const picky = await loopbackEndpoint(endpoints, { encryption: 'required', verifyPeer: () => false });
     await expect(picky.connect(port, '127.0.0.1')).rejects.toMatchObject({ code: 'ERR_AUTHENTICATION_FAILED' });
+    // The server had accepted that handshake: the client's sealed RESET ends it at once.
+    await within(5000, 'server side closed', (async () => {
+      while (server.stats().connections > 1) await new Promise((r) => setTimeout(r, 5));
+    })());
   });
 
   it('the injection attack: a DATA datagram with the live connection ID from another port changes nothing', async () => {

@@ -3,7 +3,7 @@
  *
  *   chat-client [--server 127.0.0.1:7777] [--server-key <fingerprint>] [--known-servers <file>]
  *
- * The connection is encrypted (secure-channel.ts). The server's key is checked against
+ * The connection is encrypted by reliable-dgram itself (transport/server-key.ts). The server's key is checked against
  * --server-key when given (the fingerprint the server logs at start), else trusted on first use
  * and remembered in --known-servers (default ~/.config/reliable-dgram-chat/known_servers.json).
  *
@@ -11,7 +11,6 @@
  */
 import { UsageError, parseFlags, parseHostPort } from '../cli-args.js';
 import { ReliableDgramTransport } from '../transport/reliable-dgram.js';
-import { SecureTransport } from '../transport/secure-channel.js';
 import { ChatClient } from './chat-client.js';
 import { defaultKnownServersFile, knownServersTrust, pinnedTrust } from './known-servers.js';
 import { ChatSession } from './session.js';
@@ -32,7 +31,7 @@ async function main(): Promise<number> {
   const trust = pinned
     ? pinnedTrust(pinned)
     : knownServersTrust(knownServers, (address, fp) => terminal.print(`* first connection to ${address}: trusting its key ${fp} (remembered in ${knownServers})`));
-  const transport = new SecureTransport(new ReliableDgramTransport(), { trust });
+  const transport = new ReliableDgramTransport({ trust });
   const client = new ChatClient({ transport, host, port });
   try {
     await client.connect();

@@ -9,7 +9,7 @@
 import { UsageError, parseFlags, parsePort } from '../cli-args.js';
 import { randomBytes } from 'node:crypto';
 import { ReliableDgramTransport } from '../transport/reliable-dgram.js';
-import { fingerprint, generateServerIdentity, identityFromPkcs8, SecureTransport } from '../transport/secure-channel.js';
+import { fingerprint, generateServerIdentity, identityFromPkcs8 } from '../transport/server-key.js';
 import { ChatServer } from './chat-server.js';
 import { streamLogger } from './log.js';
 import { OWASP_SCRYPT, PasswordHasher, type ScryptParams } from './passwords.js';
@@ -48,7 +48,7 @@ async function main(): Promise<void> {
   const resetKey = store.secret('transport-reset-key', () => randomBytes(32));
   // The server's long-term key: clients pin it (trust on first use, or --server-key).
   const identity = identityFromPkcs8(store.secret('server-identity', () => generateServerIdentity().pkcs8));
-  const transport = new SecureTransport(new ReliableDgramTransport({ endpointOptions: () => ({ resetKey }) }), { identity });
+  const transport = new ReliableDgramTransport({ endpointOptions: () => ({ resetKey }), keyPair: identity });
   const listener = await transport.listen(host, port);
   server.attach(listener);
   log('start', { db: dbFile, schema: store.schema.to, users: store.userCount(), listen: `${listener.host}:${listener.port}`, key: fingerprint(identity.publicKey), pid: process.pid });
