@@ -11,25 +11,29 @@ import { createRequire } from 'node:module';
 import type { CryptoSuite, PacketCipher } from '../core/secure/suite.js';
 
 /**
- * The crypto suite of the Node shell: X25519, SHA-256 and HMAC from node:crypto, and
- * ChaCha20-Poly1305 for packets from sodium-native when that optional package is installed
- * (one native call per packet, ~1.7 µs per 1,200 bytes here) or else from node:crypto
- * (`createCipheriv` per packet, ~7 µs, most of it creating the cipher object). Both produce the
- * same bytes (RFC 8439), so peers need not agree on the backend. bench/aead.ts measures them;
+ * The crypto suite of the Node shell: SHA-256 and HMAC from node:crypto; ChaCha20-Poly1305 and
+ * X25519 from sodium-native when that optional package is installed (one native call per packet,
+ * ~1.7 µs per 1,200 bytes here) or else from node:crypto (`createCipheriv` per packet, ~7 µs,
+ * most of it creating the cipher object). Both produce the same bytes (RFC 8439, RFC 7748), so
+ * peers need not agree on the backend. bench/aead.ts measures them;
  * docs/performance.md "Packet protection" records the choice.
  */
 
-/** DER prefixes of X25519 PKCS#8 private keys and SPKI public keys; the raw 32 bytes follow. */
-const PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
-const SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
 const TAG = 16;
+/**
+ * Raw X25519 keys enter node:crypto as JWK: importing PKCS#8/SPKI DER goes through OpenSSL 3's
+ * decoders, ~3 ms per key on this machine, JWK ~0.07 ms. A private JWK must carry `x` (the
+ * public key) but Node builds the key from `d` alone (x is only type-checked), so a placeholder
+ * does; test/core/secure/noise.test.ts checks the keys this derives against the Noise vectors.
+ */
+const PLACEHOLDER_X = Buffer.alloc(32).toString('base64url');
 
 function privateKeyObject(raw: Uint8Array) {
-  return createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, raw]), format: 'der', type: 'pkcs8' });
+  return createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', d: Buffer.from(raw).toString('base64url'), x: PLACEHOLDER_X }, format: 'jwk' });
 }
 
 function publicKeyObject(raw: Uint8Array) {
-  return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+  return createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: Buffer.from(raw).toString('base64url') }, format: 'jwk' });
 }
 
 function nodeCipher(key: Uint8Array): PacketCipher {
@@ -61,6 +65,8 @@ function nodeCipher(key: Uint8Array): PacketCipher {
 }
 
 interface SodiumNative {
+  crypto_scalarmult_base(q: Uint8Array, n: Uint8Array): void;
+  crypto_scalarmult(q: Uint8Array, n: Uint8Array, p: Uint8Array): void;
   crypto_aead_chacha20poly1305_ietf_encrypt(c: Uint8Array, m: Uint8Array, ad: Uint8Array | null, nsec: null, npub: Uint8Array, k: Uint8Array): number;
   crypto_aead_chacha20poly1305_ietf_decrypt(m: Uint8Array, nsec: null, c: Uint8Array, ad: Uint8Array | null, npub: Uint8Array, k: Uint8Array): number;
 }
@@ -109,8 +115,9 @@ function sodiumCipher(sodium: SodiumNative, key: Uint8Array): PacketCipher {
 let sodium: SodiumNative | null | undefined;
 
 /**
- * Build the suite. `aead: 'node'` forces node:crypto for packets (benchmarks compare the two;
- * so does the environment variable RELIABLE_DGRAM_AEAD=node).
+ * Build the suite. `aead: 'node'` forces node:crypto for everything, packets and X25519 alike
+ * (benchmarks and tests compare the two backends; so does the environment variable
+ * RELIABLE_DGRAM_AEAD=node).
  */
 export function createNodeSuite(options: { aead?: 'auto' | 'node' } = {}): CryptoSuite {
   if (sodium === undefined) sodium = loadSodium();
@@ -118,13 +125,24 @@ export function createNodeSuite(options: { aead?: 'auto' | 'node' } = {}): Crypt
   return {
     aeadBackend: s ? 'sodium-native' : 'node:crypto',
     x25519Public(privateKey) {
-      const der = createPublicKey(privateKeyObject(privateKey)).export({ format: 'der', type: 'spki' });
-      return new Uint8Array(der.subarray(der.length - 32));
+      if (s) {
+        const out = new Uint8Array(32);
+        s.crypto_scalarmult_base(out, privateKey);
+        return out;
+      }
+      const jwk = createPublicKey(privateKeyObject(privateKey)).export({ format: 'jwk' });
+      return new Uint8Array(Buffer.from(jwk.x!, 'base64url'));
     },
     x25519(privateKey, publicKey) {
-      let out: Buffer;
+      let out: Uint8Array;
       try {
-        out = diffieHellman({ privateKey: privateKeyObject(privateKey), publicKey: publicKeyObject(publicKey) });
+        if (s) {
+          out = new Uint8Array(32);
+          // libsodium refuses (throws for) a low-order point, whose result would be all zeros.
+          s.crypto_scalarmult(out, privateKey, publicKey);
+        } else {
+          out = diffieHellman({ privateKey: privateKeyObject(privateKey), publicKey: publicKeyObject(publicKey) });
+        }
       } catch {
         return null;
       }
