@@ -1,5 +1,6 @@
 import { InvalidArgTypeError, InvalidArgValueError } from './errors.js';
 import { DEFAULT_CORE_CONFIG } from './core/config.js';
+import { DEFAULT_PROTECTION_CONFIG } from './core/secure/packet-protection.js';
 import type { EndpointCoreConfig } from './core/endpoint.js';
 import type { CongestionAlgorithm, CongestionControllerFactory, CoreConfig } from './core/types.js';
 import type { Clock } from './node/clock.js';
@@ -155,8 +156,8 @@ export const ENDPOINT_DEFAULTS = {
   retiredCidLifetime: 10_000,
   statelessReset: true,
   statelessResetInterval: 20,
-  // encryption
-  keyUpdateInterval: 120_000,
+  // encryption (the packet-protection table, src/core/secure/packet-protection.ts)
+  keyUpdateInterval: DEFAULT_PROTECTION_CONFIG.keyUpdateInterval,
   // connections (the engine)
   maxDatagramSize: DEFAULT_CORE_CONFIG.maxDatagramSize,
   maxMessageSize: DEFAULT_CORE_CONFIG.maxMessageSize,

@@ -3,6 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { computeVectors } from './secure-vectors.js';
 import { messageOverhead } from '../../src/core/secure/noise.js';
 import { ACCEPT_PAYLOAD_SIZE, encodeSecurePacket } from '../../src/wire/secure.js';
+import { DEFAULT_PROTECTION_CONFIG } from '../../src/core/secure/packet-protection.js';
+import { REPLAY_WINDOW } from '../../src/core/secure/replay-window.js';
+import { ENDPOINT_DEFAULTS } from '../../src/options.js';
 
 /**
  * docs/protocol.md Appendix C must be what the reference code computes from the documented fixed
@@ -46,5 +49,14 @@ describe('docs/protocol.md encryption test vectors', () => {
     expect(encodeSecurePacket({ type: 'refuse', dcid: 1n, token: new Uint8Array(16), reason: 1 }).length).toBe(31);
     expect(flat).toContain('For NK and IK the datagram is 114 bytes, for NX and IX 162 bytes');
     expect(flat).toContain('31 bytes, smaller than its 1,200-byte trigger');
+  });
+
+  it("the encryption rows of §21 are the code's defaults", () => {
+    expect(ENDPOINT_DEFAULTS.keyUpdateInterval).toBe(DEFAULT_PROTECTION_CONFIG.keyUpdateInterval);
+    expect(flat).toContain(`| keyUpdateInterval | ${DEFAULT_PROTECTION_CONFIG.keyUpdateInterval / 1000} s |`);
+    expect(DEFAULT_PROTECTION_CONFIG.keyUpdatePackets).toBe(2 ** 23);
+    expect(flat).toContain('| Key update after | 2^23 packets under one key |');
+    expect(flat).toContain(`| Previous receive key kept | ${DEFAULT_PROTECTION_CONFIG.keyRetain / 1000} s after the first packet under the new key |`);
+    expect(flat).toContain(`| Replay window | ${REPLAY_WINDOW.toLocaleString('en-US')} packet numbers below the largest authenticated |`);
   });
 });
