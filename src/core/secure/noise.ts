@@ -300,7 +300,10 @@ export function messageOverhead(pattern: NoisePattern): [number, number] {
   return sizes;
 }
 
-/** True when the pattern encrypts message 1's payload (its secrets may travel there). */
+/**
+ * True when the pattern encrypts message 1's payload (its secrets may travel there): a
+ * Diffie-Hellman token (ee, es, se, ss) precedes it, so a key exists.
+ */
 export function firstPayloadEncrypted(pattern: NoisePattern): boolean {
-  return PATTERNS[pattern].messages[0].some((t) => t.length === 2) || PATTERNS[pattern].responderPremessage;
+  return PATTERNS[pattern].messages[0].some((t) => t.length === 2);
 }
