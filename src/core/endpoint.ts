@@ -595,36 +595,50 @@ export class EndpointCore {
 
   // ---------------------------------------------------------------- server side
 
-  private onInitial(now: number, packet: InitialPacket, address: string, port: number): void {
-    const clientCid = packet.scid;
-    const key = peerKey(address, port, clientCid);
-    if (packet.cookie.length === 0) return this.sendRetry(now, clientCid, address, port);
-    const check = this.cookies.check(now, address, port, clientCid, packet.cookie);
+  /**
+   * The steps INITIAL and SECURE_INITIAL share (docs/protocol.md §10.3, §22.6), up to the point
+   * where a new connection may be made: cookie (RETRY without one: stateless), a repeated
+   * handshake (its ACCEPT again), retired triple, parameters, then `refuse(reason)` when a
+   * limit forbids a new connection. Returns whether to go on.
+   */
+  private admit(
+    now: number,
+    clientCid: bigint,
+    params: TransportParams,
+    cookie: Uint8Array,
+    address: string,
+    port: number,
+    refuse: () => void,
+  ): boolean {
+    if (cookie.length === 0) {
+      this.sendRetry(now, clientCid, address, port);
+      return false;
+    }
+    const check = this.cookies.check(now, address, port, clientCid, cookie);
     if (check !== 'ok') {
       this.drop(check === 'expired' ? 'expired-cookie' : 'bad-cookie');
       // A fresh cookie lets an honest client whose cookie aged out try again; still tiny.
-      return this.sendRetry(now, clientCid, address, port);
+      this.sendRetry(now, clientCid, address, port);
+      return false;
     }
     // The client has proven it receives at (address, port).
+    const key = peerKey(address, port, clientCid);
     const existing = this.byPeer.get(key);
     if (existing) {
-      // The ACCEPT was lost: say it again (idempotent).
+      // The ACCEPT was lost: say it again, the identical datagram (idempotent; no new DH).
       if (existing.acceptDatagram) {
         this.queue(existing.acceptDatagram, address, port);
         this.counters.acceptsSent++;
       }
-      return;
+      return false;
     }
-    if (this.retiredPeers.has(key)) return this.drop('retired-cid');
-    if (!this.validParams(packet.params)) return this.drop('bad-params');
-    if (this.encryption === 'required' || this.config.verifyPeer !== undefined) {
-      // A plaintext client cannot be authenticated: refused when encryption is required, or
-      // when verifyPeer asks for every client's key.
-      this.drop('unencrypted');
-      this.counters.refused++;
-      const refusal: StatelessResetPacket = { type: 'stateless-reset', dcid: clientCid, token: packet.params.resetToken };
-      this.queue(encodePacket(refusal), address, port);
-      return;
+    if (this.retiredPeers.has(key)) {
+      this.drop('retired-cid');
+      return false;
+    }
+    if (!this.validParams(params)) {
+      this.drop('bad-params');
+      return false;
     }
     if (
       this.closing ||
@@ -634,10 +648,29 @@ export class EndpointCore {
     ) {
       this.drop('over-limit');
       this.counters.refused++;
-      // Refusal: a stateless reset carrying the client's own token, so only it can believe it.
-      const refusal: StatelessResetPacket = { type: 'stateless-reset', dcid: clientCid, token: packet.params.resetToken };
-      this.queue(encodePacket(refusal), address, port);
-      return;
+      refuse();
+      return false;
+    }
+    return true;
+  }
+
+  /** Refuse a plaintext INITIAL: a stateless reset carrying the client's own token, so only it believes it. */
+  private refusePlain(clientCid: bigint, token: Uint8Array, address: string, port: number): void {
+    const refusal: StatelessResetPacket = { type: 'stateless-reset', dcid: clientCid, token };
+    this.queue(encodePacket(refusal), address, port);
+  }
+
+  private onInitial(now: number, packet: InitialPacket, address: string, port: number): void {
+    const clientCid = packet.scid;
+    const key = peerKey(address, port, clientCid);
+    const refuse = (): void => this.refusePlain(clientCid, packet.params.resetToken, address, port);
+    if (!this.admit(now, clientCid, packet.params, packet.cookie, address, port, refuse)) return;
+    if (this.encryption === 'required' || this.config.verifyPeer !== undefined) {
+      // A plaintext client cannot be authenticated: refused when encryption is required, or
+      // when verifyPeer asks for every client's key.
+      this.drop('unencrypted');
+      this.counters.refused++;
+      return refuse();
     }
     const serverCid = this.freshCid();
     const localParams = this.localParams(serverCid);
@@ -657,41 +690,19 @@ export class EndpointCore {
   private onSecureInitial(now: number, packet: SecureInitialPacket, address: string, port: number): void {
     const clientCid = packet.scid;
     const key = peerKey(address, port, clientCid);
-    if (packet.cookie.length === 0) return this.sendRetry(now, clientCid, address, port);
-    const check = this.cookies.check(now, address, port, clientCid, packet.cookie);
-    if (check !== 'ok') {
-      this.drop(check === 'expired' ? 'expired-cookie' : 'bad-cookie');
-      return this.sendRetry(now, clientCid, address, port);
-    }
-    const existing = this.byPeer.get(key);
-    if (existing) {
-      // The SECURE_ACCEPT was lost: say it again, byte for byte (no new DH).
-      if (existing.acceptDatagram) {
-        this.queue(existing.acceptDatagram, address, port);
-        this.counters.acceptsSent++;
-      }
-      return;
-    }
-    if (this.retiredPeers.has(key)) return this.drop('retired-cid');
-    if (!this.validParams(packet.params)) return this.drop('bad-params');
-    const refuse = (reason: number): void => {
-      this.counters.refused++;
+    const send = (reason: number): void => {
       const refusal: RefusePacket = { type: 'refuse', dcid: clientCid, token: packet.params.resetToken, reason };
       this.queue(encodeSecurePacket(refusal), address, port);
     };
+    const refuse = (reason: number): void => {
+      this.counters.refused++;
+      send(reason);
+    };
+    if (!this.admit(now, clientCid, packet.params, packet.cookie, address, port, () => send(RefuseReason.Refused))) return;
     const keyPair = this.config.keyPair;
     if (!keyPair || !this.suite) {
       this.drop('handshake-failed');
       return refuse(RefuseReason.AuthenticationFailed);
-    }
-    if (
-      this.closing ||
-      !this.config.acceptConnections ||
-      this.connections.size + this.attempts.size >= this.config.maxConnections ||
-      (this.perAddress.get(address) ?? 0) >= this.config.maxConnectionsPerAddress
-    ) {
-      this.drop('over-limit');
-      return refuse(RefuseReason.Refused);
     }
     const serverCid = this.freshCid();
     const localParams = this.localParams(serverCid, true);
