@@ -18,3 +18,4 @@ export { generateKeyPair } from './crypto/keys.js';
 export type { KeyPair, KeyInput } from './crypto/keys.js';
 export type { EndpointOptions } from './options.js';
 export type { EndpointStats, DropReason } from './core/endpoint-types.js';
+export type { TraceEvent, TraceSink, TracedConnection } from './core/trace.js';

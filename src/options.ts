@@ -2,6 +2,7 @@ import { InvalidArgTypeError, InvalidArgValueError } from './errors.js';
 import { DEFAULT_CORE_CONFIG } from './core/config.js';
 import { DEFAULT_PROTECTION_CONFIG } from './core/secure/packet-protection.js';
 import type { EndpointCoreConfig } from './core/endpoint.js';
+import type { TraceEvent, TracedConnection } from './core/trace.js';
 import type { CongestionAlgorithm, CongestionControllerFactory, CoreConfig } from './core/types.js';
 import type { Clock } from './node/clock.js';
 import type { DatagramSocket } from './node/socket.js';
@@ -113,6 +114,18 @@ export interface EndpointOptions {
   maxQueuedBytes?: number;
   /** Unreliable messages kept for a slow async iterator before the oldest is dropped. Default 1,024. */
   maxQueuedUnreliable?: number;
+
+  // ---- observability
+  /**
+   * Write a qlog file per connection into this directory (created if missing): JSON-SEQ, qlog
+   * 0.3, readable by qvis and `reliable-dgram-trace`. Default: none.
+   */
+  qlogDir?: string;
+  /**
+   * Receive every trace event in process: `connection` is null for the endpoint's own events
+   * (datagrams dropped before any connection). Called synchronously; keep it cheap. Default: none.
+   */
+  trace?: (event: TraceEvent, connection: TracedConnection | null) => void;
 }
 
 /** Options after defaults and validation. */
@@ -130,6 +143,8 @@ export interface ResolvedEndpointOptions {
   highWaterMark: number;
   maxQueuedBytes: number;
   maxQueuedUnreliable: number;
+  qlogDir: string | undefined;
+  trace: ((event: TraceEvent, connection: TracedConnection | null) => void) | undefined;
 }
 
 const MiB = 1024 * 1024;
@@ -274,6 +289,12 @@ export function resolveEndpointOptions(options: EndpointOptions = {}): ResolvedE
   if (options.randomBytes !== undefined && typeof options.randomBytes !== 'function') {
     throw new InvalidArgTypeError('options.randomBytes must be a function');
   }
+  if (options.qlogDir !== undefined && (typeof options.qlogDir !== 'string' || options.qlogDir === '')) {
+    throw new InvalidArgTypeError('options.qlogDir must be a non-empty string (a directory path)');
+  }
+  if (options.trace !== undefined && typeof options.trace !== 'function') {
+    throw new InvalidArgTypeError('options.trace must be a function');
+  }
   if (options.resetKey !== undefined) {
     if (!(options.resetKey instanceof Uint8Array)) throw new InvalidArgTypeError('options.resetKey must be a Uint8Array');
     if (options.resetKey.length < 16) throw new InvalidArgValueError('options.resetKey must be at least 16 bytes');
@@ -348,5 +369,7 @@ export function resolveEndpointOptions(options: EndpointOptions = {}): ResolvedE
     highWaterMark: num(options, 'highWaterMark'),
     maxQueuedBytes,
     maxQueuedUnreliable: num(options, 'maxQueuedUnreliable'),
+    qlogDir: options.qlogDir,
+    trace: options.trace,
   };
 }

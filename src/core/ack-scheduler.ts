@@ -31,6 +31,8 @@ export class AckScheduler {
   private ackHeldAt = Infinity;
   /** The held ACK's timer fired: send it, do not hold it again. */
   private ackHoldDone = false;
+  /** The full packet number `onPacket` last accepted (for traces). */
+  lastPacketNumber = -1;
 
   constructor(
     private readonly config: CoreConfig,
@@ -48,6 +50,7 @@ export class AckScheduler {
     const previousLargest = this.received.largest;
     const pn = expand32(truncatedPn, previousLargest + 1);
     if (!this.received.insert(pn)) return false;
+    this.lastPacketNumber = pn;
     if (pn === this.received.largest) this.largestReceivedAt = now;
     // RFC 9000 §13.2.1: acknowledge at once when this packet arrived out of order or after a
     // gap (a skipped number makes one such gap, once).

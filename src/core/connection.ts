@@ -2,6 +2,7 @@ import { rdError } from '../errors.js';
 import { decodePacket } from '../wire/packet.js';
 import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, type AckFrame, type ConnectionId, type Frame, type TransportParams } from '../wire/types.js';
 import { AckScheduler } from './ack-scheduler.js';
+import { BlockedTime, SendBlock } from './blocked-time.js';
 import { resolveCoreConfig } from './config.js';
 import { createCounters } from './counters.js';
 import { Deque } from './deque.js';
@@ -19,6 +20,7 @@ import {
   resetErrorCode,
   type ConnectionState,
 } from './state.js';
+import { tracerFor, type TraceSink, type Tracer } from './trace.js';
 import type { CloseError, ConnectionStats, CoreConfig, CoreEvent, Delivery } from './types.js';
 
 export { ResetCode, type ConnectionState } from './state.js';
@@ -57,6 +59,8 @@ export interface ConnectionCoreOptions {
   remoteParams: TransportParams;
   config?: Partial<CoreConfig>;
   now: number;
+  /** Receives this connection's trace events (qlog-shaped, src/core/trace.ts). Default: none. */
+  trace?: TraceSink | null;
 }
 
 export class ConnectionCore {
@@ -89,13 +93,19 @@ export class ConnectionCore {
   private pendingReset: { code: number; reason: string } | null = null;
   private closeError: CloseError | undefined;
 
-  // --- events and statistics
+  // --- events, statistics, trace
   private readonly events = new Deque<CoreEvent>();
   private readonly counters = createCounters();
+  private readonly blocked: BlockedTime;
+  /** Null unless traced: every trace point is guarded by one null check. */
+  private readonly trace: Tracer | null;
 
   constructor(options: ConnectionCoreOptions) {
     const config = resolveCoreConfig(options.config);
     this.config = config;
+    const trace = tracerFor(options.trace);
+    this.trace = trace;
+    this.blocked = new BlockedTime(options.now);
     this.role = options.role;
     this.localCid = options.localCid;
     this.remoteCid = options.remoteCid;
@@ -114,15 +124,16 @@ export class ConnectionCore {
       this.events,
       this.counters,
     );
-    this.recovery = new LossRecovery(config, this.maxDatagram, local.initialPacketNumber, options.now, this.sender, this.counters);
+    this.recovery = new LossRecovery(config, this.maxDatagram, local.initialPacketNumber, options.now, this.sender, this.counters, trace);
     this.rtt = this.recovery.rtt;
     this.receiver = new Receiver(config, remote.initialTsn, local.initialWindow, this.events, this.counters);
     this.acks = new AckScheduler(config, remote.initialPacketNumber, this.receiver.buffer);
-    this.builder = new PacketBuilder(this.remoteCid, this.maxDatagram, this.recovery, this.acks, this.sender, this.counters);
+    this.builder = new PacketBuilder(this.remoteCid, this.maxDatagram, this.recovery, this.acks, this.sender, this.counters, trace);
 
     this.idleTimeout = effectiveIdleTimeout(config.idleTimeout, remote.idleTimeout);
     this.keepAliveInterval = keepAliveInterval(config.keepAliveInterval, this.idleTimeout);
     this.lastReceivedAt = options.now;
+    if (trace !== null) trace.connectionStarted(options.now, local, remote, this.recovery);
   }
 
   /** The receive window (in fragments) to announce for a given receive window in bytes. */
@@ -171,7 +182,7 @@ export class ConnectionCore {
   close(now: number): void {
     if (this._state !== 'open') return;
     this.closeRequested = true;
-    this._state = 'closing';
+    this.setState(now, 'closing');
     this.maybeQueueClose();
   }
 
@@ -180,7 +191,7 @@ export class ConnectionCore {
     if (this._state === 'closed') return;
     if (this._state === 'draining') {
       // The close already completed (and was reported): nothing to tell the peer.
-      this._state = 'closed';
+      this.setState(now, 'closed');
       return;
     }
     this.pendingReset = { code, reason };
@@ -191,7 +202,7 @@ export class ConnectionCore {
   handleStatelessReset(now: number): void {
     if (this._state === 'closed') return;
     if (this._state === 'draining') {
-      this._state = 'closed';
+      this.setState(now, 'closed');
       return;
     }
     this.finish(now, { code: 'ERR_CONNECTION_RESET', message: 'stateless reset', initiator: 'remote' });
@@ -206,19 +217,23 @@ export class ConnectionCore {
     if (!result.ok) {
       if (result.reason === 'checksum') this.counters.checksumFailures++;
       else this.counters.malformedDropped++;
+      if (this.trace !== null) this.trace.packetDropped(now, datagram.length, result.reason === 'checksum' ? 'checksum' : 'header_parse_error');
       return;
     }
     const packet = result.value;
     if (packet.type !== 'data' || packet.dcid !== this.localCid) {
       this.counters.malformedDropped++;
+      if (this.trace !== null) this.trace.packetDropped(now, datagram.length, 'unexpected_packet');
       return;
     }
     if (!this.acks.onPacket(now, packet.packetNumber)) {
       this.counters.duplicatesDropped++;
+      if (this.trace !== null) this.trace.packetDropped(now, datagram.length, 'duplicate');
       return;
     }
     this.counters.packetsReceived++;
     this.counters.bytesReceived += datagram.length;
+    if (this.trace !== null) this.trace.packetReceived(now, this.acks.lastPacketNumber, datagram.length, packet.frames, this.recovery.packetNumbers.largestSent);
     this.lastReceivedAt = now;
     if (this._state === 'draining') this.drainUntil = now + drainPeriod(this.recovery.basePto());
 
@@ -295,7 +310,7 @@ export class ConnectionCore {
     if (this._state === 'draining') {
       // Checked before the idle timeout: the close was already reported as graceful.
       if (now >= this.drainUntil || (this.idleTimeout > 0 && now >= this.lastReceivedAt + this.idleTimeout)) {
-        this._state = 'closed';
+        this.setState(now, 'closed');
       }
       return;
     }
@@ -303,7 +318,7 @@ export class ConnectionCore {
       // Our CLOSE was never acknowledged, but the peer had finished and has been silent for the
       // whole linger: it received one of our many copies (or is gone). Done, gracefully.
       this.enterDraining(now);
-      this._state = 'closed';
+      this.setState(now, 'closed');
       return;
     }
     this.acks.onTimeout(now);
@@ -352,7 +367,7 @@ export class ConnectionCore {
     if (this.pendingReset) {
       const reset = this.pendingReset;
       this.pendingReset = null;
-      return this.builder.buildReset(reset.code, reset.reason);
+      return this.builder.buildReset(now, reset.code, reset.reason);
     }
     if (this._state === 'closed') return null;
     this.recovery.pacingDeadline = Infinity; // armed again below if the pacer makes us wait
@@ -365,14 +380,24 @@ export class ConnectionCore {
     const probe = this.recovery.probesDue > 0;
     const hasData = this.sender.hasSendableData();
     if (!hasData) this.recovery.onNothingToSend();
-    let mayAddData = hasData || probe;
-    if (mayAddData && !probe) mayAddData = this.recovery.sendAllowed(now);
+    // What holds new data back, if anything (probes go out regardless): also timed, for stats().
+    let block: SendBlock = SendBlock.None;
+    if (!probe) {
+      if (hasData) block = this.recovery.sendBlock(now);
+      else block = this.sender.flowBlocked() ? SendBlock.FlowControl : SendBlock.Application;
+    }
+    this.blocked.set(now, block);
+    const mayAddData = block === SendBlock.None;
     if (!mayAddData && !ackDue) return null;
     if (!mayAddData && this.acks.holdForReply(now, this.events)) return null;
     return this.builder.build(now, ackDue, mayAddData);
   }
 
-  stats(): ConnectionStats {
+  /**
+   * Counters and estimates. With `now`, the time-blocked totals include the current interval;
+   * without it they run to the sender's last change of state.
+   */
+  stats(now?: number): ConnectionStats {
     const cc = this.recovery.cc;
     return {
       srtt: this.rtt.smoothed,
@@ -385,6 +410,8 @@ export class ConnectionCore {
       congestionController: cc.name,
       ...this.counters,
       unreliableDropped: this.receiver.unreliableDropped(),
+      pacingRate: this.recovery.pacingRate() * 1000,
+      ...this.blocked.read(now),
     };
   }
 
@@ -442,9 +469,20 @@ export class ConnectionCore {
    * lost) is acknowledged again. The shell keeps routing to it until `state` is 'closed'.
    */
   private enterDraining(now: number): void {
-    this._state = 'draining';
+    this.setState(now, 'draining');
     this.drainUntil = now + drainPeriod(this.recovery.basePto());
     this.events.push({ type: 'closed' });
+  }
+
+  /** Every state change goes through here (traced; the sender's clocks stop once it is done). */
+  private setState(now: number, to: ConnectionState): void {
+    const from = this._state;
+    this._state = to;
+    if ((to === 'draining' || to === 'closed') && !this.blocked.stopped) {
+      this.blocked.stop(now);
+      if (this.trace !== null) this.trace.timeBlocked(now, this.blocked.read());
+    }
+    if (this.trace !== null) this.trace.connectionState(now, from, to, to === 'closed' ? this.closeError?.code : undefined);
   }
 
   /** A method, not `_state === 'closed'`: a frame handler may have closed it since the last check. */
@@ -457,10 +495,9 @@ export class ConnectionCore {
   }
 
   private finish(now: number, error: CloseError | undefined): void {
-    void now;
     if (this._state === 'closed') return;
-    this._state = 'closed';
     this.closeError = error;
+    this.setState(now, 'closed');
     this.events.push(error ? { type: 'closed', error } : { type: 'closed' });
   }
 }

@@ -1,5 +1,6 @@
 import type { ErrorCode } from '../errors.js';
 import type { TransportParams } from '../wire/types.js';
+import type { TraceSink } from './trace.js';
 import type { ConnectionStats, CoreConfig, CoreEvent, Delivery } from './types.js';
 
 /**
@@ -21,7 +22,8 @@ export interface ConnectionCoreLike {
   pollEvent(): CoreEvent | null;
   readonly bufferedAmount: number;
   readonly state: 'open' | 'closing' | 'draining' | 'closed';
-  stats(): ConnectionStats;
+  /** `now`: include the current interval in the time-blocked totals. */
+  stats(now?: number): ConnectionStats;
 }
 
 export interface ConnectionCoreInit {
@@ -32,6 +34,8 @@ export interface ConnectionCoreInit {
   remoteParams: TransportParams;
   config?: Partial<CoreConfig>;
   now: number;
+  /** The connection's trace sink, when the endpoint traces it. */
+  trace?: TraceSink | null;
 }
 
 export type ConnectionCoreFactory = (init: ConnectionCoreInit) => ConnectionCoreLike;

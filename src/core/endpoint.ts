@@ -42,6 +42,7 @@ import {
   type EndpointStats,
   type Transmit,
 } from './endpoint-types.js';
+import { Tracer, type TraceSink, type TraceTarget } from './trace.js';
 import type { CoreConfig, CoreEvent } from './types.js';
 
 export * from './endpoint-types.js';
@@ -115,6 +116,8 @@ export interface EndpointCoreOptions {
   /** Primitives for encrypted connections (the Node shell passes src/crypto/node-suite.ts). */
   crypto?: CryptoSuite;
   now: number;
+  /** Trace connections (and the endpoint's own drops): src/core/trace.ts. Default: none. */
+  trace?: TraceTarget | null;
 }
 
 export type EndpointEvent =
@@ -216,6 +219,8 @@ export class EndpointCore {
   private readonly suite: CryptoSuite | null;
   private readonly encryption: 'required' | 'optional';
   private readonly protectionConfig: ProtectionConfig;
+  private readonly trace: TraceTarget | null;
+  private readonly endpointTrace: Tracer | null;
   private readonly resetKey: Uint8Array;
   private readonly cookies: CookieJar;
   private readonly heap = new DeadlineHeap<Timed>();
@@ -274,6 +279,8 @@ export class EndpointCore {
     if ((options.config.keyPair || this.encryption === 'required') && !this.suite) {
       throw new TypeError('encryption needs a crypto suite (EndpointCoreOptions.crypto)');
     }
+    this.trace = options.trace ?? null;
+    this.endpointTrace = this.trace?.endpoint ? new Tracer(this.trace.endpoint) : null;
     this.resetKey = options.config.resetKey ?? this.randomBytes(32);
     this.lastNow = options.now;
     this.cookies = new CookieJar({
@@ -775,6 +782,7 @@ export class EndpointCore {
       remoteParams: engineRemote,
       config: this.coreConfig(protection !== null),
       now,
+      trace: this.traceSink(id, role, localCid, remoteCid, address, port, now),
     });
     const c = new EndpointConnection(id, role, localCid, remoteCid, address, port, core, remoteParams, acceptDatagram, key, protection, remotePublicKey);
     this.register(c);
@@ -1098,6 +1106,24 @@ export class EndpointCore {
 
   private drop(reason: DropReason): void {
     this.dropped[reason]++;
+    if (this.endpointTrace !== null) this.endpointTrace.packetDropped(this.lastNow, -1, reason);
+  }
+
+  private traceSink(
+    id: number,
+    role: 'client' | 'server',
+    localCid: bigint,
+    remoteCid: bigint,
+    address: string,
+    port: number,
+    now: number,
+  ): TraceSink | null {
+    if (this.trace === null) return null;
+    try {
+      return this.trace.connection({ id, role, localCid, remoteCid, address, port, now });
+    } catch {
+      return null; // e.g. the qlog file could not be opened: run untraced
+    }
   }
 
   private freshCid(): bigint {

@@ -6,7 +6,9 @@ import { DeliveryRate } from './delivery-rate.js';
 import { PacketNumbers } from './packet-numbers.js';
 import { Pacer } from './pacer.js';
 import { GRANULARITY, RttEstimator } from './rtt.js';
+import { SendBlock } from './blocked-time.js';
 import { PacketState, SentPackets, type SentContent, type SentFragment, type SentPacket } from './sent-packets.js';
+import type { Tracer } from './trace.js';
 import type { CongestionController, CoreConfig } from './types.js';
 
 /** RFC 9002 §6.1.1: a packet is lost once three later packets were acknowledged. */
@@ -60,6 +62,7 @@ export class LossRecovery {
     now: number,
     private readonly content: SentContent,
     private readonly counters: Counters,
+    private readonly trace: Tracer | null = null,
   ) {
     this.sent = new SentPackets(firstPacketNumber);
     this.packetNumbers = new PacketNumbers(firstPacketNumber, config);
@@ -75,19 +78,19 @@ export class LossRecovery {
   }
 
   /**
-   * May a packet with data leave now? False when the congestion window is full, or when the
-   * pacer asks to wait (then `pacingDeadline` says until when).
+   * May a packet with data leave now? `SendBlock.None` if so; else what holds it back: the
+   * congestion window is full, or the pacer asks to wait (then `pacingDeadline` says until when).
    */
-  sendAllowed(now: number): boolean {
-    if (this.bytesInFlight + this.maxDatagram > this.cc.window) return false;
+  sendBlock(now: number): SendBlock {
+    if (this.bytesInFlight + this.maxDatagram > this.cc.window) return SendBlock.CongestionWindow;
     if (this.config.pacing) {
       const wait = this.pacer.delay(now, this.maxDatagram, this.pacingRate(), this.pacingCapacity());
       if (wait > 0) {
         this.pacingDeadline = now + wait;
-        return false;
+        return SendBlock.Pacing;
       }
     }
-    return true;
+    return SendBlock.None;
   }
 
   /** Nothing to send: with room in the window, the sender is application-limited. */
@@ -133,6 +136,7 @@ export class LossRecovery {
     this.lastAckElicitingSentAt = now;
     this.cc.onPacketSent(now, size, this.bytesInFlight);
     if (this.config.pacing) this.pacer.consume(size);
+    if (this.trace !== null) this.trace.metrics(now, this);
   }
 
   /** A packet with data was built: one probe fewer is due. */
@@ -225,6 +229,7 @@ export class LossRecovery {
     }
     this.detectLosses(now);
     this.ptoCount = 0;
+    if (this.trace !== null) this.trace.metrics(now, this);
   }
 
   // ------------------------------------------------------------------ loss detection
@@ -246,6 +251,7 @@ export class LossRecovery {
       if (p.sentAt + lossDelay <= now || this.largestAckedPn >= p.pn + PACKET_THRESHOLD) {
         this.sent.markDone(p, PacketState.Lost);
         this.counters.packetsLost++;
+        if (this.trace !== null) this.trace.packetLost(now, p.pn, p.size, this.largestAckedPn < p.pn + PACKET_THRESHOLD);
         if (p.inFlight) {
           this.bytesInFlight -= p.size;
           lostBytes += p.size;
@@ -295,6 +301,7 @@ export class LossRecovery {
   onTimeout(now: number, flowBlocked: boolean, noBackoff: boolean): void {
     if (now >= this.lossTime) {
       this.detectLosses(now);
+      if (this.trace !== null) this.trace.metrics(now, this);
     } else if (now >= this.ptoDeadline(flowBlocked, noBackoff)) {
       this.onPto(now);
     }
@@ -313,6 +320,7 @@ export class LossRecovery {
   private onPto(now: number): void {
     this.ptoCount++;
     this.counters.ptoCount++;
+    if (this.trace !== null) this.trace.ptoFired(now, this.ptoCount);
     const oldest = this.sent.oldestAckEliciting();
     // Resend the oldest unacknowledged content without declaring it lost (no CC reaction).
     if (oldest) this.content.onProbe(oldest);

@@ -52,6 +52,11 @@ export interface CongestionController {
   onCongestionEvent(now: number, lostSentAt: number, lostBytes: number, persistentCongestion: boolean): void;
   /** Human-readable name for stats. */
   readonly name: string;
+  /**
+   * The controller's phase (e.g. 'slow_start', 'congestion_avoidance', 'recovery'; BBR's modes),
+   * reported in traces as qlog's congestion_state_updated. Optional: custom controllers may omit it.
+   */
+  readonly state?: string;
 }
 
 /** A read-only view of the RTT estimator a controller may consult. */
@@ -165,4 +170,21 @@ export interface ConnectionStats {
   unreliableDropped: number;
   /** Probe timeouts fired. */
   ptoCount: number;
+  /** The rate the pacer lets packets out at, bytes/s (also when pacing is off: what it would be). */
+  pacingRate: number;
+  /**
+   * Why a transfer is slow: time (ms, since the connection opened, until it started draining)
+   * during which data waited because the congestion window was full...
+   */
+  timeBlockedByCongestion: number;
+  /** ... because the pacer spaced packets out, ms ... */
+  timeBlockedByPacing: number;
+  /** ... because the peer's flow-control window was used up (a slow reader), ms ... */
+  timeBlockedByFlowControl: number;
+  /**
+   * ... and time the application had nothing to send (app-limited), ms. The rest of the
+   * connection's life the sender was sending. There is no anti-amplification cause: the cookie
+   * handshake validates the peer's address before a connection exists.
+   */
+  timeAppLimited: number;
 }

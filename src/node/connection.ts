@@ -190,7 +190,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   stats(): ConnectionStatsWithAddress {
     return {
-      ...this.record.core.stats(),
+      ...this.record.core.stats(this.host.now()),
       remoteAddress: this.record.address,
       remotePort: this.record.port,
       bufferedAmount: this.bufferedAmount,

@@ -1,5 +1,6 @@
 import { randomBytes as cryptoRandomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
+import { mkdir } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { EventEmitter } from 'eventemitter3';
 import { EndpointCore, type EndpointConnection, type EndpointEvent, type EndpointStats, type Transmit } from '../core/endpoint.js';
@@ -11,6 +12,7 @@ import { nodeSuite } from '../crypto/node-suite.js';
 import { realClock, type Clock, type TimerHandle } from './clock.js';
 import { Connection, type ConnectionHost } from './connection.js';
 import { checkCoreConfig, createConnectionCore } from './engine.js';
+import { TraceOutput } from './qlog.js';
 import type { DatagramSocket, RemoteInfo, SocketAddress } from './socket.js';
 
 /** Events of an {@link Endpoint}. */
@@ -36,6 +38,13 @@ export interface ConnectOptions {
 export interface EndpointStatsWithSocket extends EndpointStats {
   /** socket.send() calls that reported an error (the datagram is lost; the engine recovers). */
   sendErrors: number;
+  /**
+   * The socket's receive / send buffer (SO_RCVBUF / SO_SNDBUF) as the kernel granted it, bytes
+   * (Linux reports twice the size asked for, capped by net.core.rmem_max / wmem_max); 0 when the
+   * socket cannot tell (a test double).
+   */
+  recvBufferSize: number;
+  sendBufferSize: number;
 }
 
 interface PendingConnect {
@@ -52,8 +61,21 @@ interface PendingConnect {
 export function createEndpoint(options?: EndpointOptions): Promise<Endpoint> {
   const resolved = resolveEndpointOptions(options);
   checkCoreConfig(resolved.endpoint.core);
-  if (resolved.socket) return Promise.resolve(new Endpoint(resolved.socket, resolved));
-  return bindSocket(resolved).then((socket) => new Endpoint(socket, resolved));
+  const qlogDir = resolved.qlogDir;
+  const ready =
+    qlogDir === undefined
+      ? Promise.resolve()
+      : mkdir(qlogDir, { recursive: true }).then(
+          () => undefined,
+          (err: Error) => {
+            throw rdError('ERR_INVALID_ARG_VALUE', `cannot create qlogDir ${qlogDir}: ${err.message}`, err);
+          },
+        );
+  if (resolved.socket) {
+    const socket = resolved.socket;
+    return ready.then(() => new Endpoint(socket, resolved));
+  }
+  return ready.then(() => bindSocket(resolved)).then((socket) => new Endpoint(socket, resolved));
 }
 
 /**
@@ -63,6 +85,8 @@ export function createEndpoint(options?: EndpointOptions): Promise<Endpoint> {
 export class Endpoint extends EventEmitter<EndpointEvents> {
   private readonly core: EndpointCore;
   private readonly clock: Clock;
+  /** qlog files and the `trace` callback (null: not traced). */
+  private readonly traceOutput: TraceOutput | null;
   private readonly live = new Set<Connection>();
   /** Connections whose send() returned false: checked for 'drain' after each flush. */
   private readonly drainWatch = new Set<Connection>();
@@ -120,12 +144,14 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     super();
     this.clock = options.clock ?? realClock;
     const random = options.randomBytes ?? ((n: number) => new Uint8Array(cryptoRandomBytes(n)));
+    this.traceOutput = options.qlogDir !== undefined || options.trace !== undefined ? new TraceOutput(options.qlogDir, options.trace) : null;
     this.core = new EndpointCore({
       config: options.endpoint,
       randomBytes: random,
       createConnection: createConnectionCore,
       crypto: nodeSuite(),
       now: this.clock.now(),
+      trace: this.traceOutput,
     });
     this.host = {
       now: () => this.clock.now(),
@@ -165,7 +191,22 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   }
 
   stats(): EndpointStatsWithSocket {
-    return { ...this.core.stats(), sendErrors: this.sendErrors };
+    return {
+      ...this.core.stats(),
+      sendErrors: this.sendErrors,
+      recvBufferSize: this.bufferSize('recv'),
+      sendBufferSize: this.bufferSize('send'),
+    };
+  }
+
+  private bufferSize(which: 'recv' | 'send'): number {
+    if (this.state === 'closed') return 0;
+    try {
+      const get = which === 'recv' ? this.socket.getRecvBufferSize : this.socket.getSendBufferSize;
+      return typeof get === 'function' ? get.call(this.socket) : 0;
+    } catch {
+      return 0; // not bound (yet), or closed
+    }
   }
 
   /**
@@ -401,6 +442,11 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     this.socket.on('error', () => {});
     if (err) this.emit('error', err);
     const done = (): void => {
+      // The qlog files are complete on disk before the endpoint reports that it closed.
+      if (this.traceOutput !== null) void this.traceOutput.end().then(emitClose);
+      else emitClose();
+    };
+    const emitClose = (): void => {
       this.emit('close');
       // A close() still waiting learns whether the endpoint ended cleanly.
       for (const w of this.closeWaiters.splice(0)) {

@@ -14,6 +14,8 @@ export class NewReno implements CongestionController {
   /** Packets sent before this instant belong to the current recovery period. */
   private recoveryStart = -Infinity;
   private readonly minWindow: number;
+  /** Set by the latest ACK or loss: inside the recovery period (for traces). */
+  private inRecovery = false;
 
   constructor(private readonly maxDatagramSize: number) {
     // RFC 9002 §7.2: min(10 × max_datagram_size, max(14,720, 2 × max_datagram_size)).
@@ -21,11 +23,18 @@ export class NewReno implements CongestionController {
     this.minWindow = 2 * maxDatagramSize;
   }
 
+  /** For traces (congestion_state_updated). */
+  get state(): string {
+    if (this.inRecovery) return 'recovery';
+    return this.window < this.ssthresh ? 'slow_start' : 'congestion_avoidance';
+  }
+
   onPacketSent(): void {}
 
   onAck(ack: AckEvent): void {
     // Do not grow during recovery, nor when the sender did not use the window it had (§7.8).
-    if (ack.newestSentAt <= this.recoveryStart || ack.appLimited) return;
+    this.inRecovery = ack.newestSentAt <= this.recoveryStart;
+    if (this.inRecovery || ack.appLimited) return;
     if (this.window < this.ssthresh) {
       this.window += ack.ackedBytes;
     } else {
@@ -36,12 +45,14 @@ export class NewReno implements CongestionController {
   onCongestionEvent(now: number, lostSentAt: number, _lostBytes: number, persistent: boolean): void {
     if (persistent) {
       this.recoveryStart = now;
+      this.inRecovery = true;
       this.ssthresh = Math.max(this.window / 2, this.minWindow);
       this.window = this.minWindow;
       return;
     }
     if (lostSentAt <= this.recoveryStart) return; // one reduction per round trip
     this.recoveryStart = now;
+    this.inRecovery = true;
     this.ssthresh = Math.max(this.window / 2, this.minWindow);
     this.window = this.ssthresh;
   }
