@@ -21,7 +21,7 @@ export type ErrorCode =
   | 'ERR_AUTHENTICATION_FAILED'
   /** The peer does not speak a wire version we support. */
   | 'ERR_UNSUPPORTED_VERSION'
-  /** A message is larger than `maxMessageSize`. */
+  /** A message is larger than `maxMessageSize` (ours, or the smaller one the peer announced). */
   | 'ERR_MESSAGE_TOO_LARGE'
   /** The send queue is over its hard limit (`maxQueuedBytes`): the message was not queued. */
   | 'ERR_SEND_QUEUE_FULL'

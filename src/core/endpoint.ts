@@ -27,6 +27,8 @@ import {
   type SecureAcceptPacket,
   type SecureInitialPacket,
 } from '../wire/secure.js';
+import { announcedMaxMessageSize, announcedWindow, resolveCoreConfig } from './config.js';
+import { BufferBudget } from './buffer-budget.js';
 import { CookieJar, resetTokenFor, tokensEqual } from './cookie.js';
 import { finishClientHandshake, respondToClient, startClientHandshake, type ClientHello } from './secure/handshake.js';
 import type { KeyPair } from './secure/noise.js';
@@ -51,8 +53,6 @@ export * from './endpoint-types.js';
 const STATELESS_RESET_SIZE = 10 + RESET_TOKEN_SIZE + 4;
 /** Smallest maxDatagramSize a peer may announce (every INITIAL is at least this big). */
 const MIN_PEER_DATAGRAM_SIZE = MIN_INITIAL_SIZE;
-/** Bytes of a DATA packet and DATA frame header around a fragment's payload. */
-const FRAGMENT_OVERHEAD = 18 + 7;
 /** At most this many addresses are remembered for stateless-reset rate limiting. */
 const RESET_LIMITER_CAPACITY = 4096;
 
@@ -82,6 +82,8 @@ export interface EndpointCoreConfig {
   statelessResetInterval: number;
   /** RETRYs a client follows per connect. */
   maxRetries: number;
+  /** Bytes all connections together may hold for their peers (see BufferBudget). Default: no limit. */
+  maxBufferedBytes?: number;
   /** Key for stateless-reset tokens (≥16 bytes). Keep it across restarts so peers learn of them. */
   resetKey?: Uint8Array;
   /** This endpoint's static X25519 key pair: its identity as a server (and as a client, for mutual authentication). */
@@ -223,6 +225,10 @@ export class EndpointCore {
   private readonly endpointTrace: Tracer | null;
   private readonly resetKey: Uint8Array;
   private readonly cookies: CookieJar;
+  /** Bytes all connections hold for their peers (maxBufferedBytes). */
+  private readonly budget: BufferBudget;
+  /** Largest datagram this endpoint announces and accepts. */
+  private readonly maxDatagramSize: number;
   private readonly heap = new DeadlineHeap<Timed>();
   private readonly housekeeping: Housekeeping = { kind: 'housekeeping', heapIndex: -1, heapDeadline: 0 };
 
@@ -251,7 +257,10 @@ export class EndpointCore {
   /** The latest `now` seen; retirement happens while draining events, which take no `now`. */
   private lastNow = 0;
   private closing = false;
-  private readonly counters: Omit<EndpointStats, 'connections' | 'drainingConnections' | 'pendingConnects' | 'dropped' | 'droppedTotal'> = {
+  private readonly counters: Omit<
+    EndpointStats,
+    'connections' | 'drainingConnections' | 'pendingConnects' | 'dropped' | 'droppedTotal' | 'bufferedBytes' | 'packetsDeferred'
+  > = {
     datagramsReceived: 0,
     bytesReceived: 0,
     datagramsSent: 0,
@@ -283,6 +292,8 @@ export class EndpointCore {
     this.endpointTrace = this.trace?.endpoint ? new Tracer(this.trace.endpoint) : null;
     this.resetKey = options.config.resetKey ?? this.randomBytes(32);
     this.lastNow = options.now;
+    this.budget = new BufferBudget(options.config.maxBufferedBytes ?? Infinity);
+    this.maxDatagramSize = resolveCoreConfig(options.config.core).maxDatagramSize;
     this.cookies = new CookieJar({
       randomBytes: this.randomBytes,
       rotationMs: options.config.cookieRotation,
@@ -322,6 +333,8 @@ export class EndpointCore {
       ...this.counters,
       dropped: { ...this.dropped },
       droppedTotal,
+      bufferedBytes: this.budget.used,
+      packetsDeferred: this.budget.deferred,
     };
   }
 
@@ -550,6 +563,9 @@ export class EndpointCore {
   }
 
   private routeData(now: number, datagram: Uint8Array, type: number, cid: bigint, address: string, port: number): void {
+    // We announced this limit: a peer that sends more is broken or hostile, and a fragment of a
+    // large datagram would keep the whole datagram alive (docs/protocol.md §2.4).
+    if (datagram.length > this.maxDatagramSize) return this.drop('oversize');
     const target = this.byCid.get(cid);
     if (target?.kind === 'connection') {
       const protection = target.protection;
@@ -617,6 +633,11 @@ export class EndpointCore {
     port: number,
     refuse: () => void,
   ): boolean {
+    // CID 0 is never chosen (§8): such an INITIAL gets no answer at all.
+    if (clientCid === 0n) {
+      this.drop('bad-params');
+      return false;
+    }
     if (cookie.length === 0) {
       this.sendRetry(now, clientCid, address, port);
       return false;
@@ -732,11 +753,11 @@ export class EndpointCore {
       this.drop('peer-rejected');
       return refuse(RefuseReason.PeerRejected);
     }
-    const { secrets, clientResetToken } = answer.handshake;
+    const { secrets, clientResetToken, clientParams } = answer.handshake;
     const accept: SecureAcceptPacket = { type: 'secure-accept', dcid: clientCid, scid: serverCid, noise: answer.handshake.message };
     const acceptDatagram = encodeSecurePacket(accept);
     // A client whose pattern could not carry its reset token cannot reset us: a token nobody knows.
-    const remoteParams = { ...copyParams(packet.params), resetToken: clientResetToken ? new Uint8Array(clientResetToken) : this.randomBytes(RESET_TOKEN_SIZE) };
+    const remoteParams = { ...clientParams, resetToken: clientResetToken ? new Uint8Array(clientResetToken) : this.randomBytes(RESET_TOKEN_SIZE) };
     const protection = new PacketProtection(this.suite, secrets.sendSecret, secrets.recvSecret, this.protectionConfig, now);
     this.establish(now, 'server', serverCid, clientCid, address, port, key, localParams, remoteParams, acceptDatagram, protection, answer.remoteStatic);
     this.perAddress.set(address, (this.perAddress.get(address) ?? 0) + 1);
@@ -783,6 +804,7 @@ export class EndpointCore {
       config: this.coreConfig(protection !== null),
       now,
       trace: this.traceSink(id, role, localCid, remoteCid, address, port, now),
+      budget: this.budget,
     });
     const c = new EndpointConnection(id, role, localCid, remoteCid, address, port, core, remoteParams, acceptDatagram, key, protection, remotePublicKey);
     this.register(c);
@@ -845,8 +867,11 @@ export class EndpointCore {
       this.drop('unexpected');
       return this.failAttempt(attempt, { code: 'ERR_AUTHENTICATION_FAILED', message: 'the server answered without encryption' });
     }
-    if (!this.validParams(packet.params)) {
+    if (!this.validParams(packet.params) || packet.scid === 0n) {
       this.drop('bad-params');
+      // Tell the server, whose connection would otherwise wait for its idle timeout: one RESET
+      // (code 1) in the first DATA packet we would have sent (docs/protocol.md §4).
+      if (packet.scid !== 0n) this.queue(this.encodeReset(packet.scid, attempt.params.initialPacketNumber, 'invalid transport parameters'), address, port);
       return this.failAttempt(attempt, { code: 'ERR_PROTOCOL_VIOLATION', message: 'server sent invalid transport parameters' });
     }
     const key = peerKey(address, port, packet.scid);
@@ -873,22 +898,21 @@ export class EndpointCore {
       });
     }
     const remoteStatic = done.secrets.remoteStatic;
+    // The server already holds the connection: a refusal from here on ends it with one RESET,
+    // sealed under the keys the handshake just made, rather than leave it to its idle timeout.
+    const sealedReset = (reason: string, code: number): void => {
+      const protection = new PacketProtection(this.requireSuite(), done.secrets.sendSecret, done.secrets.recvSecret, this.protectionConfig, now);
+      this.queue(protection.seal(now, this.encodeReset(packet.scid, attempt.params.initialPacketNumber, reason, code)), address, port);
+    };
     if (!this.peerAccepted(remoteStatic, address, port)) {
       this.drop('peer-rejected');
-      // The server already holds the connection: end it with a sealed RESET (under the keys the
-      // handshake just made) rather than leave it to its idle timeout.
-      const protection = new PacketProtection(this.requireSuite(), done.secrets.sendSecret, done.secrets.recvSecret, this.protectionConfig, now);
-      const reset = encodePacket({
-        type: 'data',
-        dcid: packet.scid,
-        packetNumber: attempt.params.initialPacketNumber,
-        frames: [{ type: 'reset', code: 0, reason: 'server key rejected' }],
-      });
-      this.queue(protection.seal(now, reset), address, port);
+      // Code 0: a refusal, not a protocol violation (docs/protocol.md §18.3).
+      sealedReset('server key rejected', 0);
       return this.failAttempt(attempt, { code: 'ERR_AUTHENTICATION_FAILED', message: 'verifyPeer rejected the server\'s key' });
     }
-    if (!this.validParams(done.params)) {
+    if (!this.validParams(done.params) || packet.scid === 0n) {
       this.drop('bad-params');
+      if (packet.scid !== 0n) sealedReset('invalid transport parameters', 1);
       return this.failAttempt(attempt, { code: 'ERR_PROTOCOL_VIOLATION', message: 'server sent invalid transport parameters' });
     }
     const key = peerKey(address, port, packet.scid);
@@ -978,6 +1002,11 @@ export class EndpointCore {
     this.heap.remove(attempt);
   }
 
+  /** A DATA packet holding one RESET frame with code 1 (protocol violation). */
+  private encodeReset(dcid: bigint, packetNumber: number, reason: string, code = 1): Uint8Array {
+    return encodePacket({ type: 'data', dcid, packetNumber: packetNumber >>> 0, frames: [{ type: 'reset', code, reason }] });
+  }
+
   private encodeInitial(attempt: ConnectAttempt): Uint8Array {
     if (attempt.secure) {
       const secure: SecureInitialPacket = {
@@ -1006,6 +1035,7 @@ export class EndpointCore {
     this.byCid.set(c.localCid, c);
     this.byPeer.set(c.peerKey, c);
     this.connections.add(c);
+    this.budget.connections++;
   }
 
   /** After a connection's transmits are drained: collect its events and move its deadline. */
@@ -1047,7 +1077,7 @@ export class EndpointCore {
   private forget(c: EndpointConnection): void {
     c.closed = true;
     this.heap.remove(c);
-    this.connections.delete(c);
+    if (this.connections.delete(c)) this.budget.connections--;
     if (this.byCid.get(c.localCid) === c) this.byCid.delete(c.localCid);
     const key = c.peerKey;
     if (this.byPeer.get(key) === c) this.byPeer.delete(key);
@@ -1148,19 +1178,21 @@ export class EndpointCore {
     return this.suite;
   }
 
-  /** `secure`: the engine's packets grow by PROTECTION_OVERHEAD; its fragment count follows. */
+  /**
+   * `secure`: the engine builds packets 12 bytes smaller (PROTECTION_OVERHEAD), and its TSN
+   * window and message limit follow from that configuration; the datagram size announced is
+   * the real one.
+   */
   private localParams(cid: bigint, secure = false): TransportParams {
-    const announced = this.config.core.maxDatagramSize ?? 1200;
-    const maxDatagramSize = announced - (secure ? PROTECTION_OVERHEAD : 0);
-    const receiveWindow = this.config.core.receiveWindow ?? 4 * 1024 * 1024;
+    const core = resolveCoreConfig(this.coreConfig(secure));
     return {
-      maxDatagramSize: announced,
-      // Same rule as ConnectionCore.windowFragments (its receive buffer uses this value).
-      initialWindow: Math.max(16, Math.min(0x4000_0000, Math.floor(receiveWindow / (maxDatagramSize - FRAGMENT_OVERHEAD)))),
-      idleTimeout: this.config.core.idleTimeout ?? 30_000,
+      maxDatagramSize: resolveCoreConfig(this.config.core).maxDatagramSize,
+      initialWindow: announcedWindow(core),
+      idleTimeout: core.idleTimeout,
       initialPacketNumber: this.u32(),
       initialTsn: this.u32(),
       resetToken: resetTokenFor(this.resetKey, cid),
+      maxMessageSize: announcedMaxMessageSize(core),
     };
   }
 

@@ -1,5 +1,15 @@
 import { writeU16 } from './frames.js';
-import { MIN_DATAGRAM_SIZE, readParams, seal, verifyChecksum, writeCid, writeParams } from './packet.js';
+import {
+  MIN_DATAGRAM_SIZE,
+  extensionsSize,
+  readExtensions,
+  readParams,
+  seal,
+  verifyChecksum,
+  writeCid,
+  writeExtensions,
+  writeParams,
+} from './packet.js';
 import { Reader } from './reader.js';
 import {
   CHECKSUM_SIZE,
@@ -200,12 +210,15 @@ export function decodeSecurePacket(datagram: Uint8Array): DecodeResult<SecurePac
   }
 }
 
-/** The payload of Noise message 2: the server's connection ID and transport parameters. */
+/**
+ * The payload of Noise message 2: the server's connection ID, its transport parameters, then
+ * its optional parameters (§4.1) up to the end. ACCEPT_PAYLOAD_SIZE is the part before those.
+ */
 export const ACCEPT_PAYLOAD_SIZE = CID_SIZE + TRANSPORT_PARAMS_SIZE;
 
 export function encodeAcceptPayload(scid: ConnectionId, params: TransportParams): Uint8Array {
-  const buf = new Uint8Array(ACCEPT_PAYLOAD_SIZE);
-  writeParams(buf, writeCid(buf, 0, scid), params);
+  const buf = new Uint8Array(ACCEPT_PAYLOAD_SIZE + extensionsSize(params));
+  writeExtensions(buf, writeParams(buf, writeCid(buf, 0, scid), params), params);
   return buf;
 }
 
@@ -213,6 +226,32 @@ export function decodeAcceptPayload(payload: Uint8Array): { scid: ConnectionId; 
   const r = new Reader(payload, 0, payload.length);
   const scid = r.u64();
   const params = readParams(r);
-  if (!r.ok || r.remaining !== 0) return null;
+  if (!r.ok || !readExtensions(r, params, false)) return null;
   return { scid, params: { ...params, resetToken: new Uint8Array(params.resetToken) } };
+}
+
+/**
+ * The payload of Noise message 1: the client's 16-byte reset token when the pattern encrypts it
+ * (NK, IK), then the client's optional parameters (§4.1) up to the end.
+ */
+export function encodeHelloPayload(resetToken: Uint8Array | null, params: TransportParams): Uint8Array {
+  const head = resetToken ? RESET_TOKEN_SIZE : 0;
+  const buf = new Uint8Array(head + extensionsSize(params));
+  if (resetToken) buf.set(resetToken.subarray(0, RESET_TOKEN_SIZE));
+  writeExtensions(buf, head, params);
+  return buf;
+}
+
+/** Read message 1's payload into a copy of the clear `params`; null if malformed. */
+export function decodeHelloPayload(
+  payload: Uint8Array,
+  withToken: boolean,
+  params: TransportParams,
+): { resetToken: Uint8Array | null; params: TransportParams } | null {
+  const r = new Reader(payload, 0, payload.length);
+  const resetToken = withToken ? new Uint8Array(r.bytes(RESET_TOKEN_SIZE)) : null;
+  const out: TransportParams = { ...params, resetToken: new Uint8Array(params.resetToken) };
+  delete out.maxMessageSize;
+  if (!r.ok || !readExtensions(r, out, false)) return null;
+  return { resetToken, params: out };
 }

@@ -43,6 +43,7 @@ const clientParams: TransportParams = {
   initialPacketNumber: 1000,
   initialTsn: 5000,
   resetToken: INPUTS.refusalToken,
+  maxMessageSize: 4194304,
 };
 const serverParams: TransportParams = {
   maxDatagramSize: 1200,
@@ -51,6 +52,7 @@ const serverParams: TransportParams = {
   initialPacketNumber: 0x7fff_fff0,
   initialTsn: 0xffff_fffe,
   resetToken: INPUTS.serverResetToken,
+  maxMessageSize: 4194304,
 };
 
 export function computeVectors(): Record<string, string> {

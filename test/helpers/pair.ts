@@ -135,7 +135,7 @@ export class Flows {
           if (e.type === 'message') {
             s.deliveredBytes += e.data.length;
             if (this.keepMessages) s.received.push(e.data);
-            if (s.autoRelease) s.core.release(e.credit);
+            if (s.autoRelease) s.core.release(e.credit, e.delivery);
             if (this.keepMessages) s.events.push(e);
           } else {
             s.events.push(e);

@@ -1,11 +1,12 @@
 import type { ConnectionId, TransportParams } from '../../wire/types.js';
 import {
   decodeAcceptPayload,
+  decodeHelloPayload,
   encodeAcceptPayload,
+  encodeHelloPayload,
   secureInitialPrologue,
   type HandshakePatternName,
 } from '../../wire/secure.js';
-import { RESET_TOKEN_SIZE } from '../../wire/types.js';
 import { NoiseHandshake, firstPayloadEncrypted, type HandshakeResult, type KeyPair } from './noise.js';
 import type { CryptoSuite } from './suite.js';
 
@@ -19,8 +20,9 @@ import type { CryptoSuite } from './suite.js';
  *
  * Message 1 (in SECURE_INITIAL) binds the clear header (version, type, client CID, transport
  * parameters, pattern) as prologue; its payload is the client's 16-byte stateless-reset token
- * when the pattern encrypts it (NK, IK), else empty (NX, IX: that client cannot send stateless
- * resets). Message 2 (SECURE_ACCEPT) carries the server's CID and transport parameters, encrypted.
+ * when the pattern encrypts it (NK, IK; NX and IX clients cannot send stateless resets), then the
+ * client's optional parameters. Message 2 (SECURE_ACCEPT) carries the server's CID and transport
+ * parameters, optional ones included, encrypted.
  */
 
 export function choosePattern(hasServerKey: boolean, hasClientKey: boolean): HandshakePatternName {
@@ -73,7 +75,7 @@ export function startClientHandshake(
     ...(init.staticKey ? { s: init.staticKey } : {}),
     ...(init.serverKey ? { rs: init.serverKey } : {}),
   });
-  const payload = firstPayloadEncrypted(pattern) ? init.resetToken : new Uint8Array(0);
+  const payload = encodeHelloPayload(firstPayloadEncrypted(pattern) ? init.resetToken : null, init.params);
   return { pattern, message: state.writeMessage(payload), state };
 }
 
@@ -83,6 +85,8 @@ export interface ServerHandshake {
   secrets: SessionSecrets;
   /** The client's stateless-reset token, or null when its pattern could not carry one. */
   clientResetToken: Uint8Array | null;
+  /** The client's transport parameters: the clear ones with its optional ones from message 1. */
+  clientParams: TransportParams;
 }
 
 /**
@@ -112,14 +116,14 @@ export function respondToClient(
   });
   const payload = state.readMessage(init.message);
   if (payload === null) return { ok: false };
-  const encrypted = firstPayloadEncrypted(init.pattern);
-  if (encrypted ? payload.length !== RESET_TOKEN_SIZE : payload.length !== 0) return { ok: false };
+  const hello = decodeHelloPayload(payload, firstPayloadEncrypted(init.pattern), init.params);
+  if (hello === null) return { ok: false };
   const message = state.writeMessage(encodeAcceptPayload(init.serverCid, init.serverParams));
   const s = secrets(state.result(), false);
   return {
     ok: true,
     remoteStatic: s.remoteStatic,
-    handshake: { message, secrets: s, clientResetToken: encrypted ? payload : null },
+    handshake: { message, secrets: s, clientResetToken: hello.resetToken, clientParams: hello.params },
   };
 }
 
