@@ -153,7 +153,9 @@ export function createNodeSuite(options: { aead?: 'auto' | 'node' } = {}): Crypt
     sha256: (data) => new Uint8Array(createHash('sha256').update(data).digest()),
     hmacSha256: (key, data) => new Uint8Array(createHmac('sha256', key).update(data).digest()),
     cipher: (key) => (s ? sodiumCipher(s, key) : nodeCipher(key)),
-    allocate: (size) => Buffer.allocUnsafe(size),
+    // A pooled buffer shares an 8 KiB slab: a received packet's payload kept unread would keep
+    // the whole slab alive, past what the receive budget charges for it (the datagram's size).
+    allocate: (size, retained) => (retained ? Buffer.allocUnsafeSlow(size) : Buffer.allocUnsafe(size)),
   };
 }
 

@@ -112,7 +112,7 @@ export class PacketProtection {
     if (pn <= this.lastSentPn) throw new Error(`packet number ${pn} reused (last ${this.lastSentPn}): nonce reuse refused`);
     this.lastSentPn = pn;
     const bodyLength = plain.length - PROTECTED_HEADER_SIZE - 4;
-    const out = this.allocate(plain.length + PROTECTION_OVERHEAD);
+    const out = this.allocate(plain.length + PROTECTION_OVERHEAD, false);
     out.set(plain.subarray(0, PROTECTED_HEADER_SIZE));
     out[1] = SecurePacketType.Protected | (this.generation & 1);
     const aad = out.subarray(0, PROTECTED_HEADER_SIZE);
@@ -135,7 +135,7 @@ export class PacketProtection {
     const truncated = ((datagram[10]! << 24) | (datagram[11]! << 16) | (datagram[12]! << 8) | datagram[13]!) >>> 0;
     const pn = expand32(truncated, this.replay.largest + 1);
     if (this.replay.check(pn) !== 'fresh') return this.failed('replay');
-    const out = this.allocate(datagram.length - PROTECTION_OVERHEAD);
+    const out = this.allocate(datagram.length - PROTECTION_OVERHEAD, true);
     const key = this.openWithKey(datagram, pn, out);
     if (key === null) return this.failed('decrypt');
     this.replay.accept(pn);
@@ -174,8 +174,8 @@ export class PacketProtection {
     return null;
   }
 
-  private allocate(size: number): Uint8Array {
-    return this.suite.allocate ? this.suite.allocate(size) : new Uint8Array(size);
+  private allocate(size: number, retained: boolean): Uint8Array {
+    return this.suite.allocate ? this.suite.allocate(size, retained) : new Uint8Array(size);
   }
 
   private failed(reason: OpenFailure): null {

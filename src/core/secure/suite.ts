@@ -42,8 +42,10 @@ export interface CryptoSuite {
   /** A ChaCha20-Poly1305 cipher for `key` (32 bytes). */
   cipher(key: Uint8Array): PacketCipher;
   /**
-   * A buffer for one packet, whose every byte the caller overwrites (Node: `Buffer.allocUnsafe`,
-   * which carves small buffers from a pool instead of allocating and zeroing each one).
+   * A buffer for one packet, whose every byte the caller overwrites. `retained`: the engine may
+   * keep views of it (a received packet's payloads), so it must own its memory; otherwise it is
+   * short-lived (a packet being sent) and may share a pool. Node: `Buffer.allocUnsafeSlow` and
+   * `Buffer.allocUnsafe`, neither of which zeroes the bytes first.
    */
-  allocate?(size: number): Uint8Array;
+  allocate?(size: number, retained: boolean): Uint8Array;
 }
