@@ -9,7 +9,7 @@
  * with ServerKeyMismatchError.
  */
 import { fingerprint, ServerKeyMismatchError, type ServerIdentity, type TrustServer } from './server-key.js';
-import type { Link, Listener, Transport } from './transport.js';
+import type { Link, LinkStats, Listener, Transport } from './transport.js';
 
 /** The slice of reliable-dgram's API used here (its full types live in the library). */
 interface RdConnection {
@@ -22,6 +22,7 @@ interface RdConnection {
   on(event: 'error', listener: (err: Error) => void): unknown;
   close(): Promise<void>;
   destroy(err?: Error): void;
+  stats(): { srtt: number; packetsSent: number; packetsLost: number };
 }
 
 interface RdEndpoint {
@@ -95,6 +96,10 @@ class ConnectionLink implements Link {
   }
   destroy(err?: Error): void {
     this.conn.destroy(err);
+  }
+  stats(): LinkStats {
+    const s = this.conn.stats();
+    return { rttMs: s.srtt, packetsSent: s.packetsSent, packetsLost: s.packetsLost };
   }
 }
 

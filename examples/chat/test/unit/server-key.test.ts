@@ -4,7 +4,7 @@
  * Real sockets on 127.0.0.1 (the library's encryption runs in its endpoint).
  */
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LossySocket } from 'reliable-dgram/testing';
@@ -85,18 +85,33 @@ describe('chat transport encryption', { timeout: 15_000 }, () => {
     dir = mkdtempSync(join(tmpdir(), 'chat-known-'));
     const file = join(dir, 'sub', 'known.json');
     const announced: string[] = [];
-    const trust = knownServersTrust(file, (address, fp) => announced.push(`${address} ${fp}`));
+    const trust = knownServersTrust(file, (address, fp, knownAs) => announced.push(`${address} ${fp}${knownAs ? ` as ${knownAs}` : ''}`));
     const a = generateServerIdentity().identity;
     const listener = await server(a);
     const client = new ReliableDgramTransport({ trust });
     links.push(await client.connect('127.0.0.1', listener.port));
     expect(announced).toEqual([`127.0.0.1:${listener.port} ${fingerprint(a.publicKey)}`]);
     links.push(await client.connect('127.0.0.1', listener.port));
-    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ [`127.0.0.1:${listener.port}`]: a.publicKey.toString('base64') });
+    // The file holds the fingerprint the server logs and /status shows (22 characters).
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ [`127.0.0.1:${listener.port}`]: fingerprint(a.publicKey) });
     // The same address with another key: refused, loudly.
     const b = generateServerIdentity().identity.publicKey;
     expect(trust('127.0.0.1', listener.port, b)).toBe(false);
     expect(trust('127.0.0.1', listener.port + 1, b)).toBe(true);
+  });
+
+  it('knows a server reached through a proxy port by its key, and reads old files', () => {
+    dir = mkdtempSync(join(tmpdir(), 'chat-known-'));
+    const file = join(dir, 'known.json');
+    const a = generateServerIdentity().identity.publicKey;
+    // An entry written by an older client: the raw key in base64.
+    writeFileSync(file, JSON.stringify({ '127.0.0.1:7777': a.toString('base64') }));
+    const announced: string[] = [];
+    const trust = knownServersTrust(file, (address, fp, knownAs) => announced.push(`${address} ${fp}${knownAs ? ` as ${knownAs}` : ''}`));
+    expect(trust('127.0.0.1', 7777, a)).toBe(true);
+    expect(announced).toEqual([]);
+    expect(trust('127.0.0.1', 9000, a)).toBe(true); // the same server behind a proxy
+    expect(announced).toEqual([`127.0.0.1:9000 ${fingerprint(a)} as 127.0.0.1:7777`]);
   });
 
   it('a stored identity keeps its key (and so its fingerprint) across restarts', () => {
