@@ -68,8 +68,11 @@ export interface EndpointCoreConfig {
   maxConnectionsPerAddress: number;
   /** Largest number of outgoing connects in their handshake at once. */
   maxPendingConnects: number;
-  /** Accept incoming connections (false: refuse them). */
-  acceptConnections: boolean;
+  /**
+   * Accept incoming connections: a constant, or a predicate asked at each new INITIAL (the Node
+   * shell accepts while the application listens for 'connection').
+   */
+  acceptConnections: boolean | (() => boolean);
   /** How long a cookie is valid, ms. */
   cookieLifetime: number;
   /** How often the cookie secret rotates, ms. */
@@ -670,7 +673,7 @@ export class EndpointCore {
     }
     if (
       this.closing ||
-      !this.config.acceptConnections ||
+      !this.accepting() ||
       this.connections.size + this.attempts.size >= this.config.maxConnections ||
       (this.perAddress.get(address) ?? 0) >= this.config.maxConnectionsPerAddress
     ) {
@@ -811,6 +814,11 @@ export class EndpointCore {
     this.events.push(role === 'server' ? { type: 'accepted', connection: c } : { type: 'connected', attempt: id, connection: c });
     this.touch(c);
     return c;
+  }
+
+  private accepting(): boolean {
+    const accept = this.config.acceptConnections;
+    return typeof accept === 'function' ? accept() : accept;
   }
 
   private sendRetry(now: number, clientCid: bigint, address: string, port: number): void {

@@ -46,6 +46,7 @@ export const SecurePacketType = {
 
 /** Noise pattern codes (byte 44 of SECURE_INITIAL). */
 export const HandshakePattern = { NK: 1, IK: 2, NX: 3, IX: 4 } as const;
+/** The Noise pattern of a secure handshake, by name (docs/protocol.md §22.6). */
 export type HandshakePatternName = keyof typeof HandshakePattern;
 const PATTERN_NAMES: Record<number, HandshakePatternName> = { 1: 'NK', 2: 'IK', 3: 'NX', 4: 'IX' };
 
@@ -70,6 +71,7 @@ export const SECURE_INITIAL_PROLOGUE_SIZE = 1 + 1 + CID_SIZE + TRANSPORT_PARAMS_
 /** Longest Noise message either handshake packet may carry. */
 export const MAX_NOISE_MESSAGE_SIZE = 512;
 
+/** SECURE_INITIAL (0x07): INITIAL plus Noise message 1 (docs/protocol.md §22.3). */
 export interface SecureInitialPacket {
   type: 'secure-initial';
   /** The client's connection ID. */
@@ -85,6 +87,7 @@ export interface SecureInitialPacket {
   cookie: Uint8Array;
 }
 
+/** SECURE_ACCEPT (0x08): Noise message 2 (docs/protocol.md §22.4). */
 export interface SecureAcceptPacket {
   type: 'secure-accept';
   dcid: ConnectionId;
@@ -93,6 +96,7 @@ export interface SecureAcceptPacket {
   noise: Uint8Array;
 }
 
+/** REFUSE (0x09): a secure INITIAL refused, with a reason (docs/protocol.md §22.5). */
 export interface RefusePacket {
   type: 'refuse';
   dcid: ConnectionId;
@@ -101,12 +105,15 @@ export interface RefusePacket {
   reason: number;
 }
 
+/** A packet of the secure handshake. */
 export type SecurePacket = SecureInitialPacket | SecureAcceptPacket | RefusePacket;
 
+/** True for the packet types of the secure handshake (SECURE_INITIAL, SECURE_ACCEPT, REFUSE). */
 export function isSecureHandshakeType(type: number): boolean {
   return type === SecurePacketType.SecureInitial || type === SecurePacketType.SecureAccept || type === SecurePacketType.Refuse;
 }
 
+/** True for PROTECTED packets (either key phase). */
 export function isProtectedType(type: number): boolean {
   return type === SecurePacketType.Protected || type === SecurePacketType.ProtectedPhase1;
 }
@@ -126,6 +133,10 @@ function checkLength(n: number, max: number, name: string): void {
   if (n > max) throw new RangeError(`${name} of ${n} bytes exceeds ${max}`);
 }
 
+/**
+ * Encode a packet of the secure handshake (SECURE_INITIAL padded to 1,200 bytes). Throws
+ * RangeError when a field is out of range (a programming error, never peer input).
+ */
 export function encodeSecurePacket(packet: SecurePacket): Uint8Array {
   switch (packet.type) {
     case 'secure-initial': {
@@ -216,12 +227,14 @@ export function decodeSecurePacket(datagram: Uint8Array): DecodeResult<SecurePac
  */
 export const ACCEPT_PAYLOAD_SIZE = CID_SIZE + TRANSPORT_PARAMS_SIZE;
 
+/** The payload of Noise message 2. */
 export function encodeAcceptPayload(scid: ConnectionId, params: TransportParams): Uint8Array {
   const buf = new Uint8Array(ACCEPT_PAYLOAD_SIZE + extensionsSize(params));
   writeExtensions(buf, writeParams(buf, writeCid(buf, 0, scid), params), params);
   return buf;
 }
 
+/** Read the payload of Noise message 2; null if malformed. */
 export function decodeAcceptPayload(payload: Uint8Array): { scid: ConnectionId; params: TransportParams } | null {
   const r = new Reader(payload, 0, payload.length);
   const scid = r.u64();

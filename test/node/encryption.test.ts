@@ -153,7 +153,7 @@ describe('encrypted connections over real sockets', () => {
       // plaintext DATA with a RESET frame and a PROTECTED packet with garbage, both for that CID.
       const serverConn = accepted[0]!;
       const serverCid = (serverConn as unknown as { record: { localCid: bigint } }).record.localCid;
-      const { wire } = await import('../../src/index.js');
+      const wire = await import('../../src/wire/index.js');
       const reset = wire.encodePacket({ type: 'data', dcid: serverCid, packetNumber: 123, frames: [{ type: 'reset', code: 1, reason: 'injected' }] });
       const data = wire.encodePacket({ type: 'data', dcid: serverCid, packetNumber: 124, frames: [{ type: 'data', tsn: 0, first: true, last: true, unordered: false, payload: Buffer.from('evil') }] });
       const forged = Buffer.from(reset);

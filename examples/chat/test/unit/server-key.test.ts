@@ -38,6 +38,8 @@ async function server(identity: ServerIdentity, seen: Buffer[] = []): Promise<Li
   });
   const listener = await transport.listen('127.0.0.1', 0);
   listeners.push(listener);
+  // A reliable-dgram endpoint accepts connections only while someone listens for them.
+  listener.onLink((link) => links.push(link));
   return listener;
 }
 
