@@ -11,6 +11,8 @@ async function echoServer(options: Parameters<typeof loopbackEndpoint>[1] = {}):
   const accepted: Connection[] = [];
   server.on('connection', (conn) => {
     accepted.push(conn);
+    // A client that rejects the server's key resets its half-open connection: heard here.
+    conn.on('error', () => {});
     conn.on('message', (m: Buffer) => conn.send(m));
   });
   return { server, port: server.address().port, accepted };
