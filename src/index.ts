@@ -39,6 +39,8 @@ export { Connection } from './node/connection.js';
 export type { ConnectionEvents, SendOptions, DestroyOptions, ConnectionStatsWithAddress } from './node/connection.js';
 export type { CloseOptions } from './node/close-options.js';
 export { ENDPOINT_DEFAULTS } from './options.js';
+export { generateKeyPair } from './crypto/keys.js';
+export type { KeyPair, KeyInput } from './crypto/keys.js';
 export type { EndpointOptions } from './options.js';
 export type { EndpointStats, DropReason } from './core/endpoint-types.js';
 export type { TraceEvent, TraceSink, TracedConnection } from './core/trace.js';
