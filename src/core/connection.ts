@@ -7,6 +7,7 @@ import { createCounters } from './counters.js';
 import { Deque } from './deque.js';
 import { LossRecovery } from './loss-recovery.js';
 import { PacketBuilder } from './packet-builder.js';
+import { BASE_PLPMTU, PathMtu } from './path-mtu.js';
 import type { RttEstimator } from './rtt.js';
 import { Receiver } from './receiver.js';
 import { SendScheduler } from './send-scheduler.js';
@@ -66,10 +67,8 @@ export class ConnectionCore {
   private readonly config: CoreConfig;
   private _state: ConnectionState = 'open';
 
-  /** Largest datagram we send: our limit and the peer's, whichever is smaller. */
-  private readonly maxDatagram: number;
-  /** Largest fragment payload: a full datagram minus packet and DATA frame overhead. */
-  readonly maxFragmentPayload: number;
+  /** Path-MTU discovery: the datagram size in force, up to our limit and the peer's, whichever is smaller. */
+  private readonly mtu: PathMtu;
   readonly rtt: RttEstimator;
 
   // --- the parts, in the order a datagram meets them
@@ -102,37 +101,57 @@ export class ConnectionCore {
     const local = options.localParams;
     const remote = options.remoteParams;
 
-    this.maxDatagram = Math.min(config.maxDatagramSize, remote.maxDatagramSize || config.maxDatagramSize);
-    this.maxFragmentPayload = this.maxDatagram - DATA_OVERHEAD - DATA_FRAME_HEADER_SIZE;
-    if (this.maxFragmentPayload < 1) throw new RangeError('maxDatagramSize is too small');
+    const ceiling = Math.min(config.maxDatagramSize, remote.maxDatagramSize || config.maxDatagramSize);
+    if (ceiling - DATA_OVERHEAD - DATA_FRAME_HEADER_SIZE < 1) throw new RangeError('maxDatagramSize is too small');
+    this.mtu = new PathMtu(ceiling);
 
     this.sender = new SendScheduler(
-      this.maxDatagram,
-      this.maxFragmentPayload,
+      this.mtu,
       local.initialTsn,
       remote.initialWindow,
       this.events,
       this.counters,
     );
-    this.recovery = new LossRecovery(config, this.maxDatagram, local.initialPacketNumber, options.now, this.sender, this.counters);
+    this.recovery = new LossRecovery(config, this.mtu, local.initialPacketNumber, options.now, this.sender, this.counters);
     this.rtt = this.recovery.rtt;
     this.receiver = new Receiver(config, remote.initialTsn, local.initialWindow, this.events, this.counters);
     this.acks = new AckScheduler(config, remote.initialPacketNumber, this.receiver.buffer);
-    this.builder = new PacketBuilder(this.remoteCid, this.maxDatagram, this.recovery, this.acks, this.sender, this.counters);
+    this.builder = new PacketBuilder(this.remoteCid, this.mtu, this.recovery, this.acks, this.sender, this.counters);
+    const cc = this.recovery.cc;
+    this.mtu.onChange = (size, reason) => {
+      cc.onMaxDatagramSizeChanged?.(size);
+      this.events.push({ type: 'path-mtu', size, reason });
+    };
 
     this.idleTimeout = effectiveIdleTimeout(config.idleTimeout, remote.idleTimeout);
     this.keepAliveInterval = keepAliveInterval(config.keepAliveInterval, this.idleTimeout);
     this.lastReceivedAt = options.now;
   }
 
-  /** The receive window (in fragments) to announce for a given receive window in bytes. */
+  /**
+   * The receive window (in fragments) to announce for a given receive window in bytes. Counted in
+   * fragments of the size path-MTU discovery starts at (1,200-byte datagrams), not of the
+   * ceiling: the peer's fragments are that small until its search succeeds, and a window counted
+   * in ceiling-sized fragments would then hold a fraction of `receiveWindow` (64 fragments of
+   * 1,175 bytes at a ceiling of 65,507).
+   */
   static windowFragments(receiveWindow: number, maxDatagramSize: number): number {
-    const payload = maxDatagramSize - DATA_OVERHEAD - DATA_FRAME_HEADER_SIZE;
+    const payload = Math.min(maxDatagramSize, BASE_PLPMTU) - DATA_OVERHEAD - DATA_FRAME_HEADER_SIZE;
     return Math.max(16, Math.min(0x4000_0000, Math.floor(receiveWindow / payload)));
   }
 
   get state(): ConnectionState {
     return this._state;
+  }
+
+  /** Largest fragment payload now: a full datagram minus packet and DATA frame overhead. */
+  get maxFragmentPayload(): number {
+    return this.sender.maxFragmentPayload;
+  }
+
+  /** The datagram size in force (path-MTU discovery), bytes. */
+  get pathMtu(): number {
+    return this.mtu.current;
   }
 
   /** Message bytes queued and not yet sent once. */
@@ -315,6 +334,7 @@ export class ConnectionCore {
       return;
     }
     this.recovery.onTimeout(now, this.sender.flowBlocked(), this.closeWithoutBackoff());
+    this.mtu.onTimeout(now);
     if (
       this.keepAliveInterval > 0 &&
       now >= this.recovery.lastSentAt + this.keepAliveInterval &&
@@ -336,7 +356,7 @@ export class ConnectionCore {
     if (this.idleTimeout > 0) t = this.lastReceivedAt + this.idleTimeout;
     if (this._state === 'draining') return Math.min(t, this.drainUntil);
     t = Math.min(t, this.recovery.deadline(this.sender.flowBlocked(), this.closeWithoutBackoff()), this.lingerDeadline());
-    t = Math.min(t, this.acks.deadline(), this.recovery.pacingDeadline);
+    t = Math.min(t, this.acks.deadline(), this.recovery.pacingDeadline, this.mtu.deadline);
     if (this.keepAliveInterval > 0 && this.recovery.sent.ackElicitingOutstanding === 0) {
       t = Math.min(t, this.recovery.lastSentAt + this.keepAliveInterval);
     }
@@ -362,6 +382,14 @@ export class ConnectionCore {
       return ackDue ? this.builder.build(now, true, false) : null;
     }
     const probe = this.recovery.probesDue > 0;
+    if (!probe && this._state === 'open') {
+      // Path-MTU probes go first when due and the window and pacer allow (they carry no data).
+      const size = this.mtu.probeSize();
+      if (size > 0 && this.recovery.probeAllowed(now, size)) {
+        this.mtu.takeProbe();
+        return this.builder.buildProbe(now, size);
+      }
+    }
     const hasData = this.sender.hasSendableData();
     if (!hasData) this.recovery.onNothingToSend();
     let mayAddData = hasData || probe;
@@ -382,6 +410,11 @@ export class ConnectionCore {
       cwnd: cc.window,
       bytesInFlight: this.recovery.bytesInFlight,
       congestionController: cc.name,
+      pathMtu: this.mtu.current,
+      pathMtuChanges: this.mtu.changes,
+      mtuProbesSent: this.mtu.probesSent,
+      mtuProbesLost: this.mtu.probesLost,
+      blackHolesDetected: this.mtu.blackHoles,
       ...this.counters,
       unreliableDropped: this.receiver.unreliableDropped(),
     };
@@ -406,7 +439,7 @@ export class ConnectionCore {
       probesDue: this.recovery.probesDue,
       bytesInFlight: this.recovery.bytesInFlight,
       cwnd: this.recovery.cc.window,
-      maxDatagram: this.maxDatagram,
+      maxDatagram: this.mtu.current,
       receiveBuffered: buffer.bufferedCount,
       advertisedWindow: buffer.maxTsn - buffer.cumTsn,
       largestSentPn: this.recovery.packetNumbers.largestSent,

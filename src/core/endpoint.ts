@@ -16,6 +16,8 @@ import {
   type TransportParams,
   type VersionNegotiationPacket,
 } from '../wire/index.js';
+import { DEFAULT_CORE_CONFIG } from './config.js';
+import { BASE_PLPMTU } from './path-mtu.js';
 import { CookieJar, resetTokenFor, tokensEqual } from './cookie.js';
 import { DeadlineHeap, type TimerEntry } from './endpoint-timers.js';
 import {
@@ -829,12 +831,13 @@ export class EndpointCore {
   }
 
   private localParams(cid: bigint): TransportParams {
-    const maxDatagramSize = this.config.core.maxDatagramSize ?? 1200;
+    const maxDatagramSize = this.config.core.maxDatagramSize ?? DEFAULT_CORE_CONFIG.maxDatagramSize;
     const receiveWindow = this.config.core.receiveWindow ?? 4 * 1024 * 1024;
     return {
       maxDatagramSize,
-      // Same rule as ConnectionCore.windowFragments (its receive buffer uses this value).
-      initialWindow: Math.max(16, Math.min(0x4000_0000, Math.floor(receiveWindow / (maxDatagramSize - FRAGMENT_OVERHEAD)))),
+      // Same rule as ConnectionCore.windowFragments (its receive buffer uses this value): counted
+      // in fragments of the 1,200-byte datagrams path-MTU discovery starts at.
+      initialWindow: Math.max(16, Math.min(0x4000_0000, Math.floor(receiveWindow / (Math.min(maxDatagramSize, BASE_PLPMTU) - FRAGMENT_OVERHEAD)))),
       idleTimeout: this.config.core.idleTimeout ?? 30_000,
       initialPacketNumber: this.u32(),
       initialTsn: this.u32(),

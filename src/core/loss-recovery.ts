@@ -5,6 +5,7 @@ import type { Counters } from './counters.js';
 import { DeliveryRate } from './delivery-rate.js';
 import { PacketNumbers } from './packet-numbers.js';
 import { Pacer } from './pacer.js';
+import type { PathMtu } from './path-mtu.js';
 import { GRANULARITY, RttEstimator } from './rtt.js';
 import { PacketState, SentPackets, type SentContent, type SentFragment, type SentPacket } from './sent-packets.js';
 import type { CongestionController, CoreConfig } from './types.js';
@@ -55,7 +56,8 @@ export class LossRecovery {
 
   constructor(
     private readonly config: CoreConfig,
-    private readonly maxDatagram: number,
+    /** Path-MTU discovery: the current datagram size, and told what became of probes and large packets. */
+    private readonly mtu: PathMtu,
     firstPacketNumber: number,
     now: number,
     private readonly content: SentContent,
@@ -64,8 +66,13 @@ export class LossRecovery {
     this.sent = new SentPackets(firstPacketNumber);
     this.packetNumbers = new PacketNumbers(firstPacketNumber, config);
     this.rtt = new RttEstimator(config.initialRtt);
-    this.cc = createCongestionController(config.congestion, maxDatagram, config.initialRtt);
+    this.cc = createCongestionController(config.congestion, mtu.current, config.initialRtt);
     this.lastSentAt = now;
+  }
+
+  /** The datagram size in force (path-MTU discovery moves it). */
+  private get maxDatagram(): number {
+    return this.mtu.current;
   }
 
   // ------------------------------------------------------------------ sending
@@ -78,16 +85,30 @@ export class LossRecovery {
    * May a packet with data leave now? False when the congestion window is full, or when the
    * pacer asks to wait (then `pacingDeadline` says until when).
    */
-  sendAllowed(now: number): boolean {
-    if (this.bytesInFlight + this.maxDatagram > this.cc.window) return false;
+  sendAllowed(now: number, size = this.maxDatagram): boolean {
+    if (this.bytesInFlight + size > this.cc.window) return false;
     if (this.config.pacing) {
-      const wait = this.pacer.delay(now, this.maxDatagram, this.pacingRate(), this.pacingCapacity());
+      const wait = this.pacer.delay(now, size, this.pacingRate(), this.pacingCapacity());
       if (wait > 0) {
         this.pacingDeadline = now + wait;
         return false;
       }
     }
     return true;
+  }
+
+  /**
+   * May a path-MTU probe of `size` bytes leave now? It counts as at most two ordinary datagrams
+   * for the window, the pacer and bytes in flight: a 9,000-byte probe early in slow start, or
+   * into a full window, would otherwise never find room, stall the pacer, or (lost) hold the
+   * window shut until a PTO.
+   */
+  probeAllowed(now: number, size: number): boolean {
+    return this.sendAllowed(now, this.probeCharge(size));
+  }
+
+  private probeCharge(size: number): number {
+    return Math.min(size, 2 * this.maxDatagram);
   }
 
   /** Nothing to send: with room in the window, the sender is application-limited. */
@@ -104,8 +125,10 @@ export class LossRecovery {
     fragments: SentFragment[] | null,
     close: boolean,
     retransmission: boolean,
+    mtuProbe = 0,
   ): void {
     this.lastSentAt = now;
+    if (mtuProbe > 0) size = this.probeCharge(size);
     if (!ackEliciting) {
       // ACK-only: not tracked, not congestion controlled, never acknowledged (RFC 9002 §3).
       this.sent.push(pn, null);
@@ -123,6 +146,7 @@ export class LossRecovery {
       fragments,
       close,
       retransmission,
+      mtuProbe,
       delivered: rate.delivered,
       deliveredTime: rate.deliveredTime,
       firstSentTime: rate.firstSentTime,
@@ -182,6 +206,8 @@ export class LossRecovery {
         sample = this.rate.onPacketAcked(now, p, sample);
         if (!wasLost) {
           this.sent.markDone(p, PacketState.Acked);
+          if (p.mtuProbe > 0) this.mtu.onProbeAcked(now, p.mtuProbe);
+          else this.mtu.onPacketAcked(p.pn, p.size);
           if (p.inFlight) {
             this.bytesInFlight -= p.size;
             newlyAckedBytes += p.size;
@@ -245,6 +271,13 @@ export class LossRecovery {
       // is due exactly when this test passes, whatever the floating-point rounding.
       if (p.sentAt + lossDelay <= now || this.largestAckedPn >= p.pn + PACKET_THRESHOLD) {
         this.sent.markDone(p, PacketState.Lost);
+        if (p.mtuProbe > 0) {
+          // Too big for the path, most likely: not a congestion signal (RFC 8899 §3, RFC 9000 §14.4).
+          this.bytesInFlight -= p.size;
+          this.mtu.onProbeLost(now, p.mtuProbe);
+          continue;
+        }
+        this.mtu.onPacketLost(now, p.pn, p.size);
         this.counters.packetsLost++;
         if (p.inFlight) {
           this.bytesInFlight -= p.size;

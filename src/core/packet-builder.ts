@@ -5,6 +5,7 @@ import { CHECKSUM_SIZE, DATA_HEADER_SIZE, FrameType, type ConnectionId } from '.
 import type { AckScheduler } from './ack-scheduler.js';
 import type { Counters } from './counters.js';
 import type { LossRecovery } from './loss-recovery.js';
+import { BASE_PLPMTU, type PathMtu } from './path-mtu.js';
 import type { SendScheduler } from './send-scheduler.js';
 import type { SentFragment } from './sent-packets.js';
 import { sharedSlab } from './slab.js';
@@ -23,7 +24,8 @@ export class PacketBuilder {
 
   constructor(
     private readonly remoteCid: ConnectionId,
-    private readonly maxDatagram: number,
+    /** Path-MTU discovery: the size packets are built to. */
+    private readonly mtu: PathMtu,
     private readonly recovery: LossRecovery,
     private readonly acks: AckScheduler,
     private readonly sender: SendScheduler,
@@ -32,10 +34,14 @@ export class PacketBuilder {
 
   /** A packet with an ACK (`withAck`, or when the ACK has news) and, `withData`, the sender's frames. */
   build(now: number, withAck: boolean, withData: boolean): Uint8Array {
-    const buf = this.slab.take(this.maxDatagram);
+    let max = this.mtu.current;
+    // The last PTO probe of a round is kept to the base size: if large packets stopped getting
+    // through (a black hole), this one still does, and its ACK reveals it (path-mtu.ts).
+    if (withData && this.recovery.probesDue === 1 && max > BASE_PLPMTU) max = BASE_PLPMTU;
+    const buf = this.slab.take(max);
     const pn = this.recovery.allocatePacketNumber();
     let o = writeDataHeader(buf, this.remoteCid, truncate32(pn));
-    const limit = this.maxDatagram - CHECKSUM_SIZE;
+    const limit = max - CHECKSUM_SIZE;
 
     if (withAck || this.acks.hasNews()) {
       const ack = this.acks.buildAckFrame(now);
@@ -76,6 +82,25 @@ export class PacketBuilder {
     this.counters.bytesSent += size;
     if (retransmission) this.counters.packetsRetransmitted++;
     this.recovery.onPacketSent(now, pn, size, ackEliciting, fragments, carriesClose, retransmission);
+    return datagram;
+  }
+
+  /**
+   * A path-MTU probe of exactly `size` bytes: a PING padded with PADDING frames, carrying no
+   * data (docs/protocol.md "MTU probes"). Ack-eliciting and in flight; its loss is not congestion.
+   */
+  buildProbe(now: number, size: number): Uint8Array {
+    const buf = this.slab.take(size);
+    const pn = this.recovery.allocatePacketNumber();
+    let o = writeDataHeader(buf, this.remoteCid, truncate32(pn));
+    buf[o++] = FrameType.Ping;
+    const end = size - CHECKSUM_SIZE;
+    buf.fill(FrameType.Padding, o, end);
+    const datagram = seal(buf, end);
+    this.slab.commit(size);
+    this.counters.packetsSent++;
+    this.counters.bytesSent += size;
+    this.recovery.onPacketSent(now, pn, size, true, null, false, false, size);
     return datagram;
   }
 

@@ -3,6 +3,7 @@ import { expand32, truncate32 } from '../wire/packet-number.js';
 import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, DataFlag, FrameType } from '../wire/types.js';
 import type { Counters } from './counters.js';
 import { Deque } from './deque.js';
+import type { PathMtu } from './path-mtu.js';
 import type { SentContent, SentFragment, SentPacket } from './sent-packets.js';
 import type { CoreEvent, Delivery } from './types.js';
 
@@ -70,8 +71,8 @@ export class SendScheduler implements SentContent {
   private newFragments: SentFragment[] | null = null;
 
   constructor(
-    private readonly maxDatagram: number,
-    private readonly maxFragmentPayload: number,
+    /** Path-MTU discovery: new fragments are cut to the datagram size in force when they are sent. */
+    private readonly mtu: PathMtu,
     /** Our first TSN. */
     initialTsn: number,
     /** The receive window the peer announced, in fragments. */
@@ -83,6 +84,11 @@ export class SendScheduler implements SentContent {
     this.peerMaxTsn = initialTsn - 1 + peerWindow;
   }
 
+  /** Largest fragment payload now: a full datagram minus packet and DATA frame overhead. */
+  get maxFragmentPayload(): number {
+    return this.mtu.current - DATA_OVERHEAD - DATA_FRAME_HEADER_SIZE;
+  }
+
   // ------------------------------------------------------------------ queueing
 
   enqueue(data: Uint8Array, delivery: Delivery): void {
@@ -92,7 +98,7 @@ export class SendScheduler implements SentContent {
       const id = this.nextUnreliableId;
       this.nextUnreliableId = (id + 1) >>> 0;
       // Size fragments so that all of them fit a datagram with the largest header variant.
-      const fragmentSize = this.maxDatagram - DATA_OVERHEAD - unreliableHeaderSize(0xffff_ffff, 0xffff_ffff);
+      const fragmentSize = this.mtu.current - DATA_OVERHEAD - unreliableHeaderSize(0xffff_ffff, 0xffff_ffff);
       const count = Math.max(1, Math.ceil(data.length / fragmentSize));
       this.unreliable.push({ data, id, index: 0, count, fragmentSize });
     } else {
@@ -186,6 +192,13 @@ export class SendScheduler implements SentContent {
       const start = m.index * m.fragmentSize;
       const length = Math.min(m.fragmentSize, m.data.length - start);
       const header = unreliableHeaderSize(m.index, m.count);
+      if (header + length > this.mtu.current - DATA_OVERHEAD) {
+        // Cut for a larger path MTU than the one now in force (a black hole was found since): the
+        // rest of this message cannot go out any more. It is unreliable: drop it.
+        this.queuedBytes -= m.data.length - start;
+        this.unreliable.shift();
+        continue;
+      }
       if (o + header + length > limit) break;
       o = writeUnreliableFrameHeader(buf, o, m.id, m.index, m.count, length);
       buf.set(m.data.subarray(start, start + length), o);
@@ -198,12 +211,13 @@ export class SendScheduler implements SentContent {
   }
 
   private writeNewData(buf: Uint8Array, o: number, limit: number, pn: number): number {
+    const maxFragmentPayload = this.maxFragmentPayload;
     for (let m = this.queue.peek(); m !== undefined && this.nextTsn <= this.peerMaxTsn; m = this.queue.peek()) {
       const room = limit - o - DATA_FRAME_HEADER_SIZE;
       const remaining = m.data.length - m.offset;
-      const length = Math.min(remaining, this.maxFragmentPayload, Math.max(room, 0));
+      const length = Math.min(remaining, maxFragmentPayload, Math.max(room, 0));
       // Do not spend a TSN on a sliver at the end of a packet.
-      if (room < 0 || (length < remaining && length < Math.min(MIN_FRAGMENT, this.maxFragmentPayload))) break;
+      if (room < 0 || (length < remaining && length < Math.min(MIN_FRAGMENT, maxFragmentPayload))) break;
       let flags = m.unordered ? DataFlag.Unordered : 0;
       if (m.offset === 0) flags |= DataFlag.First;
       if (length === remaining) flags |= DataFlag.Last;

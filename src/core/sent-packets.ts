@@ -28,6 +28,11 @@ export interface SentPacket {
   close: boolean;
   /** Was part of the data in this packet a retransmission? */
   retransmission: boolean;
+  /**
+   * A path-MTU probe's size (0: not a probe). Its loss is reported to path-MTU discovery, not to
+   * congestion control; `size` is then what it counts in flight (see LossRecovery.probeAllowed).
+   */
+  mtuProbe: number;
   // Delivery-rate bookkeeping (draft-cheng-iccrg-delivery-rate-estimation §3.2), kept on the
   // packet record itself so that sampling allocates nothing.
   /** Connection's `delivered` when this packet was sent. */
