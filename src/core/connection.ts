@@ -270,6 +270,12 @@ export class ConnectionCore {
         else if (result === 'malformed') this.protocolViolation(now, 'message framing broken (or longer than maxMessageSize)');
         return;
       }
+      case 'data-part': {
+        const result = this.receiver.onDataPart(frame);
+        if (result === 'beyond-window') this.abort(now, ResetCode.FlowControl, 'data beyond the flow-control window');
+        else if (result === 'malformed') this.protocolViolation(now, 'DATA_PART pieces disagree, or message framing broken');
+        return;
+      }
       case 'unreliable':
         this.receiver.onUnreliable(frame);
         return;

@@ -264,6 +264,7 @@ export class LossRecovery {
     let newestLostSentAt = -Infinity;
     let oldestLostSentAt = Infinity;
     const last = Math.min(this.sent.end - 1, this.largestAckedPn);
+    let blackHole = false;
     for (let pn = this.sent.first; pn <= last; pn++) {
       const p = this.sent.get(pn);
       if (p === null || p.state !== PacketState.Outstanding) continue;
@@ -277,7 +278,7 @@ export class LossRecovery {
           this.mtu.onProbeLost(now, p.mtuProbe);
           continue;
         }
-        this.mtu.onPacketLost(now, p.pn, p.size);
+        if (this.mtu.onPacketLost(now, p.pn, p.size)) blackHole = true;
         this.counters.packetsLost++;
         if (p.inFlight) {
           this.bytesInFlight -= p.size;
@@ -298,7 +299,27 @@ export class LossRecovery {
         newestLostSentAt - oldestLostSentAt > this.basePto() * PERSISTENT_CONGESTION_THRESHOLD;
       this.cc.onCongestionEvent(now, newestLostSentAt, lostBytes, persistent);
     }
+    if (blackHole) this.dropOversized();
     this.sent.trim();
+  }
+
+  /**
+   * A black hole was just found (path-mtu.ts): every packet still outstanding that is larger
+   * than the size now in force is lost too. Declare them so at once, so that their content is
+   * sent again (in pieces) now rather than a loss timer or PTO later. Not a congestion signal:
+   * they were too big, not too many.
+   */
+  private dropOversized(): void {
+    const max = this.maxDatagram;
+    for (let pn = this.sent.first; pn < this.sent.end; pn++) {
+      const p = this.sent.get(pn);
+      if (p === null || p.state !== PacketState.Outstanding || p.size <= max) continue;
+      this.sent.markDone(p, PacketState.Lost);
+      this.counters.packetsLost++;
+      if (p.inFlight) this.bytesInFlight -= p.size;
+      this.content.onLost(p);
+    }
+    this.content.sortRetransmissions();
   }
 
   // ------------------------------------------------------------------ timers

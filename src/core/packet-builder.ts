@@ -35,9 +35,13 @@ export class PacketBuilder {
   /** A packet with an ACK (`withAck`, or when the ACK has news) and, `withData`, the sender's frames. */
   build(now: number, withAck: boolean, withData: boolean): Uint8Array {
     let max = this.mtu.current;
-    // The last PTO probe of a round is kept to the base size: if large packets stopped getting
-    // through (a black hole), this one still does, and its ACK reveals it (path-mtu.ts).
-    if (withData && this.recovery.probesDue === 1 && max > BASE_PLPMTU) max = BASE_PLPMTU;
+    if (withData) {
+      // A sentinel now and then, and the last PTO probe of a round, are kept to the base size:
+      // if large packets stopped getting through (a black hole), these still do, and their ACKs
+      // reveal it (path-mtu.ts).
+      max = this.mtu.nextPacketLimit();
+      if (this.recovery.probesDue === 1) max = Math.min(max, BASE_PLPMTU);
+    }
     const buf = this.slab.take(max);
     const pn = this.recovery.allocatePacketNumber();
     let o = writeDataHeader(buf, this.remoteCid, truncate32(pn));

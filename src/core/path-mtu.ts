@@ -22,8 +22,10 @@
  *   packets no longer get through: fall back to the base size, and search again after
  *   {@link BLACK_HOLE_HOLDOFF}. Random loss does not fire it: it takes an unbroken run of
  *   losses of every large packet sent (at 10 % loss, one in 10^{BLACK_HOLE_THRESHOLD} positions),
- *   plus a small packet that got through. The connection makes sure a small packet goes out when
- *   large ones stop being acknowledged (the second PTO probe is limited to the base size).
+ *   plus a small packet that got through. Small packets are made sure of: one data packet in
+ *   {@link SENTINEL_INTERVAL} is kept to the base size (a sentinel: a bulk transfer learns of
+ *   a black hole about one RTT after it opens, not a PTO later; it costs 0.5 % more packets),
+ *   and the second probe of a PTO is too.
  *
  * The module only decides; the connection sends the probes (`probeSize()`), reports what
  * happened to them and to every other packet, and reads `current` for every packet it builds.
@@ -41,6 +43,8 @@ export const RAISE_INTERVAL = 600_000;
 export const BLACK_HOLE_THRESHOLD = 8;
 /** After a black hole, wait this long before searching again (ms). */
 export const BLACK_HOLE_HOLDOFF = 1_000;
+/** One data packet in this many is kept to the base size (a sentinel, see {@link PathMtu.nextPacketLimit}). */
+export const SENTINEL_INTERVAL = 32;
 
 export type PathMtuState = 'disabled' | 'searching' | 'complete';
 
@@ -79,6 +83,7 @@ export class PathMtu {
   private runStartPn = -1;
   private largestLargeAckedPn = -1;
   private largestSmallAckedPn = -1;
+  private sinceSentinel = 0;
 
   /**
    * @param ceiling largest size to try: min(our maxDatagramSize, the peer's). At or below
@@ -109,6 +114,18 @@ export class PathMtu {
     this.triesSent++;
     this.probesSent++;
     return size;
+  }
+
+  /**
+   * The size limit of the next data packet: `current`, except for one packet in
+   * {@link SENTINEL_INTERVAL}, kept to the base size while `current` is larger. Its ACK is the
+   * "smaller packets get through" that black-hole detection needs.
+   */
+  nextPacketLimit(): number {
+    if (this.current <= BASE_PLPMTU) return this.current;
+    if (++this.sinceSentinel < SENTINEL_INTERVAL) return this.current;
+    this.sinceSentinel = 0;
+    return BASE_PLPMTU;
   }
 
   /** The size of the probe due now, or 0 (does not count it as sent). */

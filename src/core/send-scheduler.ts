@@ -1,6 +1,6 @@
-import { unreliableHeaderSize, writeDataFrameHeader, writeUnreliableFrameHeader } from '../wire/frames.js';
+import { unreliableHeaderSize, writeDataFrameHeader, writeDataPartFrameHeader, writeUnreliableFrameHeader } from '../wire/frames.js';
 import { expand32, truncate32 } from '../wire/packet-number.js';
-import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, DataFlag, FrameType } from '../wire/types.js';
+import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, DATA_PART_HEADER_SIZE, DataFlag, FrameType } from '../wire/types.js';
 import type { Counters } from './counters.js';
 import { Deque } from './deque.js';
 import type { PathMtu } from './path-mtu.js';
@@ -9,6 +9,8 @@ import type { CoreEvent, Delivery } from './types.js';
 
 /** A fragment shorter than this is not cut to fill the end of a packet (TSN credit is per fragment). */
 const MIN_FRAGMENT = 256;
+/** Room left beside a DATA_PART piece for an ACK frame in the same packet. */
+const PART_ACK_ROOM = 48;
 
 interface QueuedMessage {
   data: Uint8Array;
@@ -50,6 +52,8 @@ export class SendScheduler implements SentContent {
   unackedFragments = 0;
   /** Fragments to send again, oldest first. */
   private readonly retransmit = new Deque<SentFragment>();
+  /** Pieces (DATA_PART) of fragments too large for the path MTU now in force, to send before the rest. */
+  private readonly parts = new Deque<SentFragment>();
   private readonly unreliable = new Deque<QueuedUnreliable>();
   private nextUnreliableId = 0;
   private flushedNotified = true;
@@ -131,7 +135,7 @@ export class SendScheduler implements SentContent {
   }
 
   hasSendableData(): boolean {
-    if (this.retransmit.length > 0) return true;
+    if (this.retransmit.length > 0 || this.parts.length > 0) return true;
     if (this.closeQueued) return true;
     if (this.unreliable.length > 0) return true;
     return this.queue.length > 0 && this.nextTsn <= this.peerMaxTsn;
@@ -139,7 +143,7 @@ export class SendScheduler implements SentContent {
 
   /** Reliable data waits for the peer's credit, and nothing else is to be sent. */
   flowBlocked(): boolean {
-    return this.queue.length > 0 && this.nextTsn > this.peerMaxTsn && this.retransmit.length === 0;
+    return this.queue.length > 0 && this.nextTsn > this.peerMaxTsn && this.retransmit.length === 0 && this.parts.length === 0;
   }
 
   // ------------------------------------------------------------------ filling a packet
@@ -154,10 +158,25 @@ export class SendScheduler implements SentContent {
     this.packetUnreliable = false;
     // 1. Lost data first: the peer's in-order delivery waits on it.
     let fragments: SentFragment[] | null = null;
+    this.packetFragments = null;
+    if (this.parts.length > 0) {
+      o = this.writeParts(buf, o, limit, pn);
+      fragments = this.packetFragments;
+    }
     for (let f = this.retransmit.peek(); f !== undefined; f = this.retransmit.peek()) {
       if (f.acked) {
         f.queued = false;
         this.retransmit.shift();
+        continue;
+      }
+      if (DATA_FRAME_HEADER_SIZE + f.payload.length > this.mtu.current - DATA_OVERHEAD) {
+        // Cut for a larger path MTU than the one now in force: send it again in pieces.
+        this.retransmit.shift();
+        f.queued = false;
+        this.split(f);
+        this.packetFragments = fragments;
+        o = this.writeParts(buf, o, limit, pn);
+        fragments = this.packetFragments;
         continue;
       }
       if (o + DATA_FRAME_HEADER_SIZE + f.payload.length > limit) break;
@@ -184,6 +203,43 @@ export class SendScheduler implements SentContent {
       this.closeSentPn = pn;
       this.packetClose = true;
     }
+    return o;
+  }
+
+  /** Cut `f` into DATA_PART pieces that fit the datagram size now in force, and queue them. */
+  private split(f: SentFragment): void {
+    const room = this.mtu.current - DATA_OVERHEAD - DATA_PART_HEADER_SIZE - PART_ACK_ROOM;
+    const n = Math.ceil(f.payload.length / room);
+    const size = Math.ceil(f.payload.length / n);
+    f.partsLeft = n;
+    for (let offset = 0; offset < f.payload.length; offset += size) {
+      const payload = f.payload.subarray(offset, Math.min(offset + size, f.payload.length));
+      this.parts.push({ tsn: f.tsn, payload, flags: f.flags, acked: false, lastPn: -1, queued: true, whole: f, offset, partsLeft: 0 });
+    }
+  }
+
+  /** Write queued DATA_PART pieces; appends them to `packetFragments`. */
+  private writeParts(buf: Uint8Array, o: number, limit: number, pn: number): number {
+    let fragments = this.packetFragments;
+    for (let p = this.parts.peek(); p !== undefined; p = this.parts.peek()) {
+      const whole = p.whole!;
+      if (p.acked || whole.acked) {
+        p.queued = false;
+        this.parts.shift();
+        continue;
+      }
+      if (o + DATA_PART_HEADER_SIZE + p.payload.length > limit) break;
+      o = writeDataPartFrameHeader(buf, o, truncate32(p.tsn), p.flags, whole.payload.length, p.offset, p.payload.length);
+      buf.set(p.payload, o);
+      o += p.payload.length;
+      p.queued = false;
+      p.lastPn = pn;
+      (fragments ??= []).push(p);
+      this.parts.shift();
+      this.packetRetransmission = true;
+      this.counters.bytesRetransmitted += p.payload.length;
+    }
+    this.packetFragments = fragments;
     return o;
   }
 
@@ -226,7 +282,7 @@ export class SendScheduler implements SentContent {
       o = writeDataFrameHeader(buf, o, truncate32(tsn), flags, length);
       buf.set(payload, o);
       o += length;
-      const f: SentFragment = { tsn, payload, flags, acked: false, lastPn: pn, queued: false };
+      const f: SentFragment = { tsn, payload, flags, acked: false, lastPn: pn, queued: false, whole: null, offset: 0, partsLeft: 0 };
       this.unackedFragments++;
       (this.newFragments ??= []).push(f);
       m.offset += length;
@@ -245,6 +301,16 @@ export class SendScheduler implements SentContent {
     if (p.fragments) {
       for (const f of p.fragments) {
         if (f.acked) continue;
+        const whole = f.whole;
+        if (whole !== null) {
+          // A piece: the fragment is acknowledged with its last piece (or a copy sent whole).
+          f.acked = true;
+          if (whole.acked || --whole.partsLeft > 0) continue;
+          whole.acked = true;
+          whole.payload = EMPTY;
+          this.unackedFragments--;
+          continue;
+        }
         f.acked = true;
         f.payload = EMPTY;
         this.unackedFragments--;
@@ -254,14 +320,35 @@ export class SendScheduler implements SentContent {
     if (p.close) this.closeAcked = true;
   }
 
+  /**
+   * Many packets were declared lost at once out of send order (a black hole): resend in TSN
+   * order, the oldest first, since in-order delivery at the peer waits on it.
+   */
+  sortRetransmissions(): void {
+    this.retransmit.sort((a, b) => a.tsn - b.tsn);
+  }
+
+  /** Queue again what a lost or probed packet carried: a piece with the pieces, a fragment whole. */
+  private requeue(f: SentFragment): void {
+    const whole = f.whole;
+    if (whole !== null) {
+      if (whole.acked) return;
+      f.queued = true;
+      this.parts.push(f);
+      return;
+    }
+    // Out in pieces since: the pieces are what is retransmitted now.
+    if (f.partsLeft > 0) return;
+    f.queued = true;
+    this.retransmit.push(f);
+  }
+
   /** Put the lost packet's unacknowledged data back at the head of the line. */
   onLost(p: SentPacket): void {
     if (p.fragments) {
       for (const f of p.fragments) {
-        if (!f.acked && !f.queued && f.lastPn === p.pn) {
-          f.queued = true;
-          this.retransmit.push(f);
-        }
+        if (f.acked || f.queued || f.lastPn !== p.pn) continue;
+        this.requeue(f);
       }
     }
     if (p.close && !this.closeAcked && this.closeSentPn === p.pn) this.closeQueued = true;
@@ -271,10 +358,7 @@ export class SendScheduler implements SentContent {
   onProbe(p: SentPacket): void {
     if (p.fragments) {
       for (const f of p.fragments) {
-        if (!f.acked && !f.queued) {
-          f.queued = true;
-          this.retransmit.push(f);
-        }
+        if (!f.acked && !f.queued) this.requeue(f);
       }
     }
     if (p.close && !this.closeAcked) this.closeQueued = true;

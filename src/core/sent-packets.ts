@@ -9,6 +9,14 @@ export interface SentFragment {
   lastPn: number;
   /** Waiting in the retransmission queue. */
   queued: boolean;
+  /**
+   * Set on a piece of a fragment resent in DATA_PART frames (the path MTU fell below what the
+   * fragment was cut for): the whole fragment. `payload` is then the piece, at `offset`.
+   */
+  whole: SentFragment | null;
+  offset: number;
+  /** On a fragment resent in pieces: pieces not yet acknowledged (0: not in pieces). */
+  partsLeft: number;
 }
 
 export const enum PacketState {
@@ -127,4 +135,6 @@ export interface SentContent {
   onLost(packet: SentPacket): void;
   /** A PTO fired with this packet the oldest outstanding: resend its content as a probe. */
   onProbe(packet: SentPacket): void;
+  /** Many packets were declared lost at once, out of send order: resend the oldest data first. */
+  sortRetransmissions(): void;
 }

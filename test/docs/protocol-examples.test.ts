@@ -203,6 +203,7 @@ describe('docs/protocol.md examples', () => {
           reset: FrameType.Reset,
           unreliable: FrameType.Unreliable,
           data: FrameType.Data,
+          'data-part': FrameType.DataPart,
         }[f.type];
         frameTypes.add(code);
       }
