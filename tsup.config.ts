@@ -5,6 +5,7 @@ export default defineConfig({
     index: 'src/index.ts',
     'testing/index': 'src/testing/index.ts',
     'bin/impair': 'src/bin/impair.ts',
+    'bin/trace': 'src/bin/trace.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

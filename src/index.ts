@@ -16,3 +16,4 @@ export type { ConnectionEvents, SendOptions, ConnectionStatsWithAddress } from '
 export { ENDPOINT_DEFAULTS } from './options.js';
 export type { EndpointOptions } from './options.js';
 export type { EndpointStats, DropReason } from './core/endpoint-types.js';
+export type { TraceEvent, TraceSink, TracedConnection } from './core/trace.js';

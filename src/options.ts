@@ -1,6 +1,7 @@
 import { InvalidArgTypeError, InvalidArgValueError } from './errors.js';
 import { DEFAULT_CORE_CONFIG } from './core/config.js';
 import type { EndpointCoreConfig } from './core/endpoint.js';
+import type { TraceEvent, TracedConnection } from './core/trace.js';
 import type { CongestionAlgorithm, CongestionControllerFactory, CoreConfig } from './core/types.js';
 import type { Clock } from './node/clock.js';
 import type { DatagramSocket } from './node/socket.js';
@@ -52,6 +53,12 @@ export interface EndpointOptions {
   statelessResetInterval?: number;
   /** Key for stateless-reset tokens (≥16 bytes); keep it across restarts. Default random. */
   resetKey?: Uint8Array;
+  /**
+   * Bytes all connections of this endpoint together may hold for their peers (received data
+   * not yet read, out-of-order fragments, unfinished messages). Past it, a connection over its
+   * fair share gets its new data left unacknowledged (the peer retransmits it later). Default 64 MiB.
+   */
+  maxBufferedBytes?: number;
 
   // ---- connections (the engine)
   /**
@@ -60,9 +67,12 @@ export interface EndpointOptions {
    * discovery. Default 1452.
    */
   maxDatagramSize?: number;
-  /** Largest message, bytes. Default 16 MiB. */
+  /**
+   * Largest message sent or received, bytes (announced to the peer, capped at `receiveWindow`;
+   * at most `maxQueuedBytes`). Default 4 MiB.
+   */
   maxMessageSize?: number;
-  /** Receive window granted to the peer, bytes. Default 4 MiB. */
+  /** Bytes a peer may make one connection hold (flow control and unreliable data each). Default 4 MiB. */
   receiveWindow?: number;
   /** RTT assumed before the first sample, ms. Default 100. */
   initialRtt?: number;
@@ -91,8 +101,23 @@ export interface EndpointOptions {
    * Default 8 MiB.
    */
   maxQueuedBytes?: number;
-  /** Unreliable messages kept for a slow async iterator before the oldest is dropped. Default 1,024. */
+  /**
+   * Unreliable messages kept for a slow reader before the oldest is dropped. Default 1,024.
+   * They are also limited to half of `min(maxMessageSize, receiveWindow)` bytes.
+   */
   maxQueuedUnreliable?: number;
+
+  // ---- observability
+  /**
+   * Write a qlog file per connection into this directory (created if missing): JSON-SEQ, qlog
+   * 0.3, readable by qvis and `reliable-dgram-trace`. Default: none.
+   */
+  qlogDir?: string;
+  /**
+   * Receive every trace event in process: `connection` is null for the endpoint's own events
+   * (datagrams dropped before any connection). Called synchronously; keep it cheap. Default: none.
+   */
+  trace?: (event: TraceEvent, connection: TracedConnection | null) => void;
 }
 
 /** Options after defaults and validation. */
@@ -110,6 +135,8 @@ export interface ResolvedEndpointOptions {
   highWaterMark: number;
   maxQueuedBytes: number;
   maxQueuedUnreliable: number;
+  qlogDir: string | undefined;
+  trace: ((event: TraceEvent, connection: TracedConnection | null) => void) | undefined;
 }
 
 const MiB = 1024 * 1024;
@@ -136,6 +163,7 @@ export const ENDPOINT_DEFAULTS = {
   retiredCidLifetime: 10_000,
   statelessReset: true,
   statelessResetInterval: 20,
+  maxBufferedBytes: 64 * MiB,
   // connections (the engine)
   maxDatagramSize: DEFAULT_CORE_CONFIG.maxDatagramSize,
   maxMessageSize: DEFAULT_CORE_CONFIG.maxMessageSize,
@@ -172,6 +200,7 @@ const RANGES: Record<NumberKey, [number, number]> = {
   cookieRotation: [1000, 2 ** 31 - 1],
   retiredCidLifetime: [0, 2 ** 31 - 1],
   statelessResetInterval: [0, 2 ** 31 - 1],
+  maxBufferedBytes: [1, 2 ** 53 - 1],
   maxDatagramSize: [1200, 65507],
   maxMessageSize: [0, 2 ** 31 - 1],
   receiveWindow: [1, 2 ** 31 - 1],
@@ -251,6 +280,12 @@ export function resolveEndpointOptions(options: EndpointOptions = {}): ResolvedE
   if (options.randomBytes !== undefined && typeof options.randomBytes !== 'function') {
     throw new InvalidArgTypeError('options.randomBytes must be a function');
   }
+  if (options.qlogDir !== undefined && (typeof options.qlogDir !== 'string' || options.qlogDir === '')) {
+    throw new InvalidArgTypeError('options.qlogDir must be a non-empty string (a directory path)');
+  }
+  if (options.trace !== undefined && typeof options.trace !== 'function') {
+    throw new InvalidArgTypeError('options.trace must be a function');
+  }
   if (options.resetKey !== undefined) {
     if (!(options.resetKey instanceof Uint8Array)) throw new InvalidArgTypeError('options.resetKey must be a Uint8Array');
     if (options.resetKey.length < 16) throw new InvalidArgValueError('options.resetKey must be at least 16 bytes');
@@ -266,11 +301,19 @@ export function resolveEndpointOptions(options: EndpointOptions = {}): ResolvedE
   if (maxPto < minPto) throw new InvalidArgValueError('options.maxPto must be at least options.minPto');
   const maxMessageSize = num(options, 'maxMessageSize');
   const maxQueuedBytes = num(options, 'maxQueuedBytes');
+  // A message refused with ERR_SEND_QUEUE_FULL must fit once the queue drains, or 'drain'
+  // could never be followed by a successful send.
+  if (maxMessageSize > maxQueuedBytes) {
+    throw new InvalidArgValueError(
+      `options.maxMessageSize (${maxMessageSize}) must not exceed options.maxQueuedBytes (${maxQueuedBytes}): a message that large could never be queued`,
+    );
+  }
+  const receiveWindow = num(options, 'receiveWindow');
 
   const core: Partial<CoreConfig> = {
     maxDatagramSize: num(options, 'maxDatagramSize'),
     maxMessageSize,
-    receiveWindow: num(options, 'receiveWindow'),
+    receiveWindow,
     initialRtt: num(options, 'initialRtt'),
     minPto,
     maxPto,
@@ -280,7 +323,9 @@ export function resolveEndpointOptions(options: EndpointOptions = {}): ResolvedE
     keepAliveInterval: num(options, 'keepAliveInterval'),
     congestion,
     pacing: bool(options, 'pacing'),
-    maxUnreliableReassembly: maxMessageSize,
+    // Unreliable data (reassembly and unread messages) gets a budget of its own, no larger than
+    // what the receive window allows for reliable data.
+    maxUnreliableReassembly: Math.min(maxMessageSize, receiveWindow),
   };
   const endpoint: EndpointCoreConfig = {
     core,
@@ -294,6 +339,7 @@ export function resolveEndpointOptions(options: EndpointOptions = {}): ResolvedE
     retiredCidLifetime: num(options, 'retiredCidLifetime'),
     statelessReset: bool(options, 'statelessReset'),
     statelessResetInterval: num(options, 'statelessResetInterval'),
+    maxBufferedBytes: num(options, 'maxBufferedBytes'),
     maxRetries: 3,
   };
   if (options.resetKey !== undefined) endpoint.resetKey = new Uint8Array(options.resetKey);
@@ -312,5 +358,7 @@ export function resolveEndpointOptions(options: EndpointOptions = {}): ResolvedE
     highWaterMark: num(options, 'highWaterMark'),
     maxQueuedBytes,
     maxQueuedUnreliable: num(options, 'maxQueuedUnreliable'),
+    qlogDir: options.qlogDir,
+    trace: options.trace,
   };
 }

@@ -31,6 +31,8 @@ export class AckScheduler {
   private ackHeldAt = Infinity;
   /** The held ACK's timer fired: send it, do not hold it again. */
   private ackHoldDone = false;
+  /** The full packet number `onPacket` last accepted (for traces). */
+  lastPacketNumber = -1;
 
   constructor(
     private readonly config: CoreConfig,
@@ -48,11 +50,17 @@ export class AckScheduler {
     const previousLargest = this.received.largest;
     const pn = expand32(truncatedPn, previousLargest + 1);
     if (!this.received.insert(pn)) return false;
+    this.lastPacketNumber = pn;
     if (pn === this.received.largest) this.largestReceivedAt = now;
     // RFC 9000 §13.2.1: acknowledge at once when this packet arrived out of order or after a
     // gap (a skipped number makes one such gap, once).
     this.outOfOrder = pn !== previousLargest + 1;
     return true;
+  }
+
+  /** Was this packet number received already (a duplicate)? Nothing is recorded. */
+  isDuplicate(truncatedPn: number): boolean {
+    return this.received.has(expand32(truncatedPn, this.received.largest + 1));
   }
 
   /** The packet `onPacket` accepted carried an ack-eliciting frame. */
@@ -69,7 +77,7 @@ export class AckScheduler {
 
   /** The application released credit: announce a reopened window promptly, the sender may be blocked on it. */
   onCreditReleased(): void {
-    if (this.buffer.maxTsn - this.advertisedMaxTsn >= this.buffer.windowFragments / 4) this.ackNow = true;
+    if (this.buffer.maxTsn - this.advertisedMaxTsn >= this.buffer.maxSlotsAnnounced / 4) this.ackNow = true;
   }
 
   // ------------------------------------------------------------------ timing

@@ -1,3 +1,4 @@
+import { OBJECT_OVERHEAD } from './retention.js';
 import type { CoreConfig } from './types.js';
 
 /**
@@ -7,7 +8,8 @@ export const DEFAULT_CORE_CONFIG: Readonly<CoreConfig> = {
   // The ceiling of path-MTU discovery, which starts at QUIC's floor of 1,200 (fits every path,
   // RFC 9000 §14): 1,500-byte Ethernet minus IPv6 (40) and UDP (8) headers, as quinn and quic-go.
   maxDatagramSize: 1452,
-  maxMessageSize: 16 * 1024 * 1024,
+  // At most the receive window (a message must fit it) and the send queue (it must fit it too).
+  maxMessageSize: 4 * 1024 * 1024,
   // 4 MiB: enough for ~330 Mbit/s at 100 ms RTT, bounded memory per connection.
   receiveWindow: 4 * 1024 * 1024,
   // RFC 9002 says 333 ms for the open Internet; LAN and loopback peers are far closer, and the
@@ -23,7 +25,7 @@ export const DEFAULT_CORE_CONFIG: Readonly<CoreConfig> = {
   keepAliveInterval: 10_000,
   congestion: 'bbr',
   pacing: true,
-  maxUnreliableReassembly: 16 * 1024 * 1024,
+  maxUnreliableReassembly: 4 * 1024 * 1024,
   random: Math.random,
 };
 
@@ -41,4 +43,17 @@ export function resolveCoreConfig(partial: Partial<CoreConfig> | undefined): Cor
   }
   resolved.set(partial, config);
   return config;
+}
+
+/**
+ * The transport parameters a configuration announces (docs/protocol.md §4): the TSN window, so
+ * that every TSN of credit may cost a whole datagram plus bookkeeping and the bytes still fit
+ * `receiveWindow`; and the largest message, never more than the receive window can hold.
+ */
+export function announcedWindow(config: CoreConfig): number {
+  return Math.max(1, Math.min(0x4000_0000, Math.floor(config.receiveWindow / (config.maxDatagramSize + OBJECT_OVERHEAD))));
+}
+
+export function announcedMaxMessageSize(config: CoreConfig): number {
+  return Math.min(config.maxMessageSize, config.receiveWindow, 0xffff_ffff);
 }

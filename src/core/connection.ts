@@ -2,7 +2,9 @@ import { rdError } from '../errors.js';
 import { decodePacket } from '../wire/packet.js';
 import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, type AckFrame, type ConnectionId, type Frame, type TransportParams } from '../wire/types.js';
 import { AckScheduler } from './ack-scheduler.js';
-import { resolveCoreConfig } from './config.js';
+import { BlockedTime, SendBlock } from './blocked-time.js';
+import type { BufferBudget } from './buffer-budget.js';
+import { announcedMaxMessageSize, announcedWindow, resolveCoreConfig } from './config.js';
 import { createCounters } from './counters.js';
 import { Deque } from './deque.js';
 import { LossRecovery } from './loss-recovery.js';
@@ -10,6 +12,7 @@ import { PacketBuilder } from './packet-builder.js';
 import { BASE_PLPMTU, PathMtu } from './path-mtu.js';
 import type { RttEstimator } from './rtt.js';
 import { Receiver } from './receiver.js';
+import { OBJECT_OVERHEAD } from './retention.js';
 import { SendScheduler } from './send-scheduler.js';
 import {
   ResetCode,
@@ -20,6 +23,7 @@ import {
   resetErrorCode,
   type ConnectionState,
 } from './state.js';
+import { tracerFor, type TraceSink, type Tracer } from './trace.js';
 import type { CloseError, ConnectionStats, CoreConfig, CoreEvent, Delivery } from './types.js';
 
 export { ResetCode, type ConnectionState } from './state.js';
@@ -58,6 +62,10 @@ export interface ConnectionCoreOptions {
   remoteParams: TransportParams;
   config?: Partial<CoreConfig>;
   now: number;
+  /** Receives this connection's trace events (qlog-shaped, src/core/trace.ts). Default: none. */
+  trace?: TraceSink | null;
+  /** The endpoint's shared byte budget (maxBufferedBytes); none: only receiveWindow applies. */
+  budget?: BufferBudget;
 }
 
 export class ConnectionCore {
@@ -78,6 +86,16 @@ export class ConnectionCore {
   private readonly sender: SendScheduler;
   private readonly builder: PacketBuilder;
 
+  // --- limits this side announced and the peer announced (docs/protocol.md §4)
+  /** Largest datagram we accept: larger ones are dropped unread. */
+  private readonly localMaxDatagram: number;
+  /** Largest message we may send: ours, and the peer's announced limit when it gave one. */
+  private readonly maxOutgoingMessage: number;
+  /** The endpoint's byte budget shared by all its connections (BufferBudget), if any. */
+  private readonly budget: BufferBudget | null;
+  /** `retainedBytes` as last added to the budget. */
+  private budgetReported = 0;
+
   // --- lifecycle
   private lastReceivedAt: number;
   private readonly idleTimeout: number;
@@ -88,13 +106,19 @@ export class ConnectionCore {
   private pendingReset: { code: number; reason: string } | null = null;
   private closeError: CloseError | undefined;
 
-  // --- events and statistics
+  // --- events, statistics, trace
   private readonly events = new Deque<CoreEvent>();
   private readonly counters = createCounters();
+  private readonly blocked: BlockedTime;
+  /** Null unless traced: every trace point is guarded by one null check. */
+  private readonly trace: Tracer | null;
 
   constructor(options: ConnectionCoreOptions) {
     const config = resolveCoreConfig(options.config);
     this.config = config;
+    const trace = tracerFor(options.trace);
+    this.trace = trace;
+    this.blocked = new BlockedTime(options.now);
     this.role = options.role;
     this.localCid = options.localCid;
     this.remoteCid = options.remoteCid;
@@ -112,11 +136,23 @@ export class ConnectionCore {
       this.events,
       this.counters,
     );
-    this.recovery = new LossRecovery(config, this.mtu, local.initialPacketNumber, options.now, this.sender, this.counters);
+    this.recovery = new LossRecovery(config, this.mtu, local.initialPacketNumber, options.now, this.sender, this.counters, trace);
     this.rtt = this.recovery.rtt;
-    this.receiver = new Receiver(config, remote.initialTsn, local.initialWindow, this.events, this.counters);
+    this.localMaxDatagram = local.maxDatagramSize || config.maxDatagramSize;
+    // The peer's limit when it announced one (§4.1); a peer that predates the parameter: ours.
+    this.maxOutgoingMessage = Math.min(config.maxMessageSize, remote.maxMessageSize ?? Infinity);
+    this.budget = options.budget ?? null;
+    this.receiver = new Receiver(
+      config,
+      remote.initialTsn,
+      local.initialWindow,
+      this.localMaxDatagram,
+      local.maxMessageSize ?? announcedMaxMessageSize(config),
+      this.events,
+      this.counters,
+    );
     this.acks = new AckScheduler(config, remote.initialPacketNumber, this.receiver.buffer);
-    this.builder = new PacketBuilder(this.remoteCid, this.mtu, this.recovery, this.acks, this.sender, this.counters);
+    this.builder = new PacketBuilder(this.remoteCid, this.mtu, this.recovery, this.acks, this.sender, this.counters, trace);
     const cc = this.recovery.cc;
     this.mtu.onChange = (size, reason) => {
       cc.onMaxDatagramSizeChanged?.(size);
@@ -126,18 +162,25 @@ export class ConnectionCore {
     this.idleTimeout = effectiveIdleTimeout(config.idleTimeout, remote.idleTimeout);
     this.keepAliveInterval = keepAliveInterval(config.keepAliveInterval, this.idleTimeout);
     this.lastReceivedAt = options.now;
+    if (trace !== null) trace.connectionStarted(options.now, local, remote, this.recovery);
   }
 
   /**
-   * The receive window (in fragments) to announce for a given receive window in bytes. Counted in
-   * fragments of the size path-MTU discovery starts at (1,200-byte datagrams), not of the
-   * ceiling: the peer's fragments are that small until its search succeeds, and a window counted
-   * in ceiling-sized fragments would then hold a fraction of `receiveWindow` (64 fragments of
-   * 1,175 bytes at a ceiling of 65,507).
+   * The receive window (in TSNs) to announce for a receive window in bytes: each TSN may cost a
+   * whole datagram of `maxDatagramSize` plus bookkeeping (ReceiveBuffer.slotCost).
    */
   static windowFragments(receiveWindow: number, maxDatagramSize: number): number {
-    const payload = Math.min(maxDatagramSize, BASE_PLPMTU) - DATA_OVERHEAD - DATA_FRAME_HEADER_SIZE;
-    return Math.max(16, Math.min(0x4000_0000, Math.floor(receiveWindow / payload)));
+    return announcedWindow({ ...resolveCoreConfig(undefined), receiveWindow, maxDatagramSize });
+  }
+
+  /** Largest message `send()` accepts: ours, and the peer's announced limit when it gave one. */
+  get maxMessageSize(): number {
+    return this.maxOutgoingMessage;
+  }
+
+  /** Bytes the peer's data holds in this connection now (reliable and unreliable). */
+  get retainedBytes(): number {
+    return this.receiver.retainedBytes;
   }
 
   get state(): ConnectionState {
@@ -171,26 +214,32 @@ export class ConnectionCore {
     if (this._state !== 'open' || this.closeRequested) {
       throw rdError('ERR_CONNECTION_CLOSED', 'the connection is closing or closed');
     }
-    if (data.length > this.config.maxMessageSize) {
+    if (data.length > this.maxOutgoingMessage) {
       throw rdError(
         'ERR_MESSAGE_TOO_LARGE',
-        `message of ${data.length} bytes exceeds maxMessageSize (${this.config.maxMessageSize})`,
+        this.maxOutgoingMessage < this.config.maxMessageSize
+          ? `message of ${data.length} bytes exceeds the peer's maxMessageSize (${this.maxOutgoingMessage})`
+          : `message of ${data.length} bytes exceeds maxMessageSize (${this.config.maxMessageSize})`,
       );
     }
     this.sender.enqueue(data, delivery);
   }
 
-  /** The application consumed a message: give its receive-window credit back to the peer. */
-  release(credit: number): void {
+  /**
+   * The application consumed (or dropped) a message: give back the bytes it held, the `credit`
+   * of its 'message' event. For reliable messages that reopens the peer's window.
+   */
+  release(credit: number, delivery: Delivery = 'ordered'): void {
     if (credit <= 0) return;
-    if (this.receiver.release(credit)) this.acks.onCreditReleased();
+    if (this.receiver.release(credit, delivery)) this.acks.onCreditReleased();
+    if (this.budget !== null) this.syncBudget();
   }
 
   /** Graceful close: finish sending, then exchange CLOSE. Idempotent. */
   close(now: number): void {
     if (this._state !== 'open') return;
     this.closeRequested = true;
-    this._state = 'closing';
+    this.setState(now, 'closing');
     this.maybeQueueClose();
   }
 
@@ -199,7 +248,7 @@ export class ConnectionCore {
     if (this._state === 'closed') return;
     if (this._state === 'draining') {
       // The close already completed (and was reported): nothing to tell the peer.
-      this._state = 'closed';
+      this.becomeClosed(now);
       return;
     }
     this.pendingReset = { code, reason };
@@ -210,7 +259,7 @@ export class ConnectionCore {
   handleStatelessReset(now: number): void {
     if (this._state === 'closed') return;
     if (this._state === 'draining') {
-      this._state = 'closed';
+      this.becomeClosed(now);
       return;
     }
     this.finish(now, { code: 'ERR_CONNECTION_RESET', message: 'stateless reset', initiator: 'remote' });
@@ -220,23 +269,41 @@ export class ConnectionCore {
 
   handleDatagram(now: number, datagram: Uint8Array): void {
     if (this._state === 'closed') return;
+    if (datagram.length > this.localMaxDatagram) {
+      // Larger than we announced (the endpoint drops these first, as `oversize`): a fragment of
+      // it could keep more alive than one TSN of credit allows.
+      this.counters.malformedDropped++;
+      return;
+    }
     const result = decodePacket(datagram);
     if (!result.ok) {
       if (result.reason === 'checksum') this.counters.checksumFailures++;
       else this.counters.malformedDropped++;
+      if (this.trace !== null) this.trace.packetDropped(now, datagram.length, result.reason === 'checksum' ? 'checksum' : 'header_parse_error');
       return;
     }
     const packet = result.value;
     if (packet.type !== 'data' || packet.dcid !== this.localCid) {
       this.counters.malformedDropped++;
+      if (this.trace !== null) this.trace.packetDropped(now, datagram.length, 'unexpected_packet');
+      return;
+    }
+    if (this.budget !== null && this.overBudget(packet.frames, datagram.length, packet.packetNumber)) {
+      // Not processed, not acknowledged: the peer retransmits the data once the budget has room.
+      // The peer is alive, though: its retransmissions must not let the connection idle out.
+      this.counters.packetsDeferred++;
+      this.budget.deferred++;
+      this.lastReceivedAt = now;
       return;
     }
     if (!this.acks.onPacket(now, packet.packetNumber)) {
       this.counters.duplicatesDropped++;
+      if (this.trace !== null) this.trace.packetDropped(now, datagram.length, 'duplicate');
       return;
     }
     this.counters.packetsReceived++;
     this.counters.bytesReceived += datagram.length;
+    if (this.trace !== null) this.trace.packetReceived(now, this.acks.lastPacketNumber, datagram.length, packet.frames, this.recovery.packetNumbers.largestSent);
     this.lastReceivedAt = now;
     if (this._state === 'draining') this.drainUntil = now + drainPeriod(this.recovery.basePto());
 
@@ -247,6 +314,25 @@ export class ConnectionCore {
       if (this.isClosed()) return;
     }
     if (ackEliciting) this.acks.onAckElicitingPacket(now);
+    if (this.budget !== null) this.syncBudget();
+  }
+
+  /** A packet with data the endpoint's budget has no room for (BufferBudget). */
+  private overBudget(frames: readonly Frame[], size: number, truncatedPn: number): boolean {
+    let dataFrames = 0;
+    for (let i = 0; i < frames.length; i++) {
+      const t = frames[i]!.type;
+      if (t === 'data' || t === 'unreliable') dataFrames++;
+    }
+    if (dataFrames === 0 || this.acks.isDuplicate(truncatedPn)) return false;
+    return !this.budget!.admits(this.budgetReported, size + dataFrames * OBJECT_OVERHEAD);
+  }
+
+  /** Tell the endpoint's budget what this connection holds now (nothing once closed). */
+  private syncBudget(): void {
+    const held = this._state === 'closed' ? 0 : this.receiver.retainedBytes;
+    this.budget!.used += held - this.budgetReported;
+    this.budgetReported = held;
   }
 
   private handleFrame(now: number, frame: Frame): void {
@@ -319,7 +405,7 @@ export class ConnectionCore {
     if (this._state === 'draining') {
       // Checked before the idle timeout: the close was already reported as graceful.
       if (now >= this.drainUntil || (this.idleTimeout > 0 && now >= this.lastReceivedAt + this.idleTimeout)) {
-        this._state = 'closed';
+        this.becomeClosed(now);
       }
       return;
     }
@@ -327,7 +413,7 @@ export class ConnectionCore {
       // Our CLOSE was never acknowledged, but the peer had finished and has been silent for the
       // whole linger: it received one of our many copies (or is gone). Done, gracefully.
       this.enterDraining(now);
-      this._state = 'closed';
+      this.becomeClosed(now);
       return;
     }
     this.acks.onTimeout(now);
@@ -377,7 +463,7 @@ export class ConnectionCore {
     if (this.pendingReset) {
       const reset = this.pendingReset;
       this.pendingReset = null;
-      return this.builder.buildReset(reset.code, reset.reason);
+      return this.builder.buildReset(now, reset.code, reset.reason);
     }
     if (this._state === 'closed') return null;
     this.recovery.pacingDeadline = Infinity; // armed again below if the pacer makes us wait
@@ -398,14 +484,24 @@ export class ConnectionCore {
     }
     const hasData = this.sender.hasSendableData();
     if (!hasData) this.recovery.onNothingToSend();
-    let mayAddData = hasData || probe;
-    if (mayAddData && !probe) mayAddData = this.recovery.sendAllowed(now);
+    // What holds new data back, if anything (probes go out regardless): also timed, for stats().
+    let block: SendBlock = SendBlock.None;
+    if (!probe) {
+      if (hasData) block = this.recovery.sendBlock(now);
+      else block = this.sender.flowBlocked() ? SendBlock.FlowControl : SendBlock.Application;
+    }
+    this.blocked.set(now, block);
+    const mayAddData = block === SendBlock.None;
     if (!mayAddData && !ackDue) return null;
     if (!mayAddData && this.acks.holdForReply(now, this.events)) return null;
     return this.builder.build(now, ackDue, mayAddData);
   }
 
-  stats(): ConnectionStats {
+  /**
+   * Counters and estimates. With `now`, the time-blocked totals include the current interval;
+   * without it they run to the sender's last change of state.
+   */
+  stats(now?: number): ConnectionStats {
     const cc = this.recovery.cc;
     return {
       srtt: this.rtt.smoothed,
@@ -423,6 +519,9 @@ export class ConnectionCore {
       blackHolesDetected: this.mtu.blackHoles,
       ...this.counters,
       unreliableDropped: this.receiver.unreliableDropped(),
+      retainedBytes: this.receiver.retainedBytes,
+      pacingRate: this.recovery.pacingRate() * 1000,
+      ...this.blocked.read(now),
     };
   }
 
@@ -437,6 +536,9 @@ export class ConnectionCore {
     probesDue: number;
     unackedFragments: number;
     pacingRate: number;
+    retainedBytes: number;
+    /** What `retainedBytes` may reach: receiveWindow + 64 KiB for reliable data, plus the unreliable budget. */
+    retainedLimit: number;
   } {
     const buffer = this.receiver.buffer;
     return {
@@ -449,6 +551,8 @@ export class ConnectionCore {
       receiveBuffered: buffer.bufferedCount,
       advertisedWindow: buffer.maxTsn - buffer.cumTsn,
       largestSentPn: this.recovery.packetNumbers.largestSent,
+      retainedBytes: this.receiver.retainedBytes,
+      retainedLimit: buffer.retainedLimit + this.config.maxUnreliableReassembly,
     };
   }
 
@@ -480,9 +584,20 @@ export class ConnectionCore {
    * lost) is acknowledged again. The shell keeps routing to it until `state` is 'closed'.
    */
   private enterDraining(now: number): void {
-    this._state = 'draining';
+    this.setState(now, 'draining');
     this.drainUntil = now + drainPeriod(this.recovery.basePto());
     this.events.push({ type: 'closed' });
+  }
+
+  /** Every state change goes through here (traced; the sender's clocks stop once it is done). */
+  private setState(now: number, to: ConnectionState): void {
+    const from = this._state;
+    this._state = to;
+    if ((to === 'draining' || to === 'closed') && !this.blocked.stopped) {
+      this.blocked.stop(now);
+      if (this.trace !== null) this.trace.timeBlocked(now, this.blocked.read());
+    }
+    if (this.trace !== null) this.trace.connectionState(now, from, to, to === 'closed' ? this.closeError?.code : undefined);
   }
 
   /** A method, not `_state === 'closed'`: a frame handler may have closed it since the last check. */
@@ -494,11 +609,17 @@ export class ConnectionCore {
     this.abort(now, ResetCode.ProtocolViolation, reason);
   }
 
+  /** Closed without a report (the close was already reported, or is being reported). */
+  private becomeClosed(now: number): void {
+    this.setState(now, 'closed');
+    if (this.budget !== null) this.syncBudget();
+  }
+
   private finish(now: number, error: CloseError | undefined): void {
-    void now;
     if (this._state === 'closed') return;
-    this._state = 'closed';
     this.closeError = error;
+    this.setState(now, 'closed');
+    if (this.budget !== null) this.syncBudget();
     this.events.push(error ? { type: 'closed', error } : { type: 'closed' });
   }
 }

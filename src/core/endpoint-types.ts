@@ -1,5 +1,7 @@
 import type { ErrorCode } from '../errors.js';
+import type { BufferBudget } from './buffer-budget.js';
 import type { TransportParams } from '../wire/types.js';
+import type { TraceSink } from './trace.js';
 import type { ConnectionStats, CoreConfig, CoreEvent, Delivery } from './types.js';
 
 /**
@@ -12,15 +14,18 @@ export interface ConnectionCoreLike {
   handleTimeout(now: number): void;
   handleStatelessReset(now: number): void;
   send(data: Uint8Array, delivery?: Delivery): void;
-  release(credit: number): void;
+  release(credit: number, delivery?: Delivery): void;
   close(now: number): void;
   abort(now: number, code?: number, reason?: string): void;
   pollTransmit(now: number): Uint8Array | null;
   pollTimeout(): number | null;
   pollEvent(): CoreEvent | null;
   readonly bufferedAmount: number;
+  /** Largest message send() accepts (ours and the peer's announced limit). */
+  readonly maxMessageSize: number;
   readonly state: 'open' | 'closing' | 'draining' | 'closed';
-  stats(): ConnectionStats;
+  /** `now`: include the current interval in the time-blocked totals. */
+  stats(now?: number): ConnectionStats;
 }
 
 export interface ConnectionCoreInit {
@@ -31,6 +36,10 @@ export interface ConnectionCoreInit {
   remoteParams: TransportParams;
   config?: Partial<CoreConfig>;
   now: number;
+  /** The connection's trace sink, when the endpoint traces it. */
+  trace?: TraceSink | null;
+  /** The endpoint's shared byte budget (maxBufferedBytes). */
+  budget?: BufferBudget;
 }
 
 export type ConnectionCoreFactory = (init: ConnectionCoreInit) => ConnectionCoreLike;
@@ -50,6 +59,8 @@ export type DropReason =
   | 'unknown-type'
   | 'malformed'
   | 'too-small-initial'
+  /** DATA larger than the maxDatagramSize this endpoint announced. */
+  | 'oversize'
   /** DATA or STATELESS_RESET for a connection ID this endpoint does not know. */
   | 'unknown-cid'
   /** A packet for a connection that closed recently (its ID is retired). */
@@ -78,6 +89,7 @@ export const DROP_REASONS: readonly DropReason[] = [
   'unknown-type',
   'malformed',
   'too-small-initial',
+  'oversize',
   'unknown-cid',
   'retired-cid',
   'bad-cookie',
@@ -125,4 +137,11 @@ export interface EndpointStats {
   dropped: Record<DropReason, number>;
   /** Sum of `dropped`. */
   droppedTotal: number;
+  /** Bytes all connections hold for their peers now (counted against maxBufferedBytes). */
+  bufferedBytes: number;
+  /**
+   * Packets with data that connections left unprocessed and unacknowledged because the
+   * endpoint's maxBufferedBytes was reached (their senders retransmit them).
+   */
+  packetsDeferred: number;
 }

@@ -21,6 +21,8 @@ interface Partial {
  */
 export class FragmentParts {
   private readonly partials = new Map<number, Partial>();
+  /** Bytes the partial fragments hold. */
+  retained = 0;
 
   /** Partial fragments held. */
   get size(): number {
@@ -47,6 +49,7 @@ export class FragmentParts {
         covered: [],
       };
       this.partials.set(tsn, p);
+      this.retained += part.length;
     } else if (
       p.frame.payload.length !== part.length ||
       p.frame.first !== part.first ||
@@ -60,6 +63,7 @@ export class FragmentParts {
     const c = p.covered;
     if (c.length === 1 && c[0]![0] === 0 && c[0]![1] === part.length) {
       this.partials.delete(tsn);
+      this.retained -= part.length;
       return p.frame;
     }
     return null;
@@ -68,7 +72,11 @@ export class FragmentParts {
   /** Forget partial fragments at or below `cumTsn`: the receive buffer has them already. */
   prune(cumTsn: number): void {
     if (this.partials.size === 0) return;
-    for (const tsn of this.partials.keys()) if (tsn <= cumTsn) this.partials.delete(tsn);
+    for (const [tsn, p] of this.partials) {
+      if (tsn > cumTsn) continue;
+      this.partials.delete(tsn);
+      this.retained -= p.frame.payload.length;
+    }
   }
 }
 

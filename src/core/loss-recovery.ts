@@ -7,7 +7,9 @@ import { PacketNumbers } from './packet-numbers.js';
 import { Pacer } from './pacer.js';
 import type { PathMtu } from './path-mtu.js';
 import { GRANULARITY, RttEstimator } from './rtt.js';
+import { SendBlock } from './blocked-time.js';
 import { PacketState, SentPackets, type SentContent, type SentFragment, type SentPacket } from './sent-packets.js';
+import type { Tracer } from './trace.js';
 import type { CongestionController, CoreConfig } from './types.js';
 
 /** RFC 9002 §6.1.1: a packet is lost once three later packets were acknowledged. */
@@ -62,6 +64,7 @@ export class LossRecovery {
     now: number,
     private readonly content: SentContent,
     private readonly counters: Counters,
+    private readonly trace: Tracer | null = null,
   ) {
     this.sent = new SentPackets(firstPacketNumber);
     this.packetNumbers = new PacketNumbers(firstPacketNumber, config);
@@ -82,19 +85,19 @@ export class LossRecovery {
   }
 
   /**
-   * May a packet with data leave now? False when the congestion window is full, or when the
-   * pacer asks to wait (then `pacingDeadline` says until when).
+   * May a packet with data leave now? `SendBlock.None` if so; else what holds it back: the
+   * congestion window is full, or the pacer asks to wait (then `pacingDeadline` says until when).
    */
-  sendAllowed(now: number, size = this.maxDatagram): boolean {
-    if (this.bytesInFlight + size > this.cc.window) return false;
+  sendBlock(now: number, size = this.maxDatagram): SendBlock {
+    if (this.bytesInFlight + size > this.cc.window) return SendBlock.CongestionWindow;
     if (this.config.pacing) {
       const wait = this.pacer.delay(now, size, this.pacingRate(), this.pacingCapacity());
       if (wait > 0) {
         this.pacingDeadline = now + wait;
-        return false;
+        return SendBlock.Pacing;
       }
     }
-    return true;
+    return SendBlock.None;
   }
 
   /**
@@ -104,7 +107,7 @@ export class LossRecovery {
    * window shut until a PTO.
    */
   probeAllowed(now: number, size: number): boolean {
-    return this.sendAllowed(now, this.probeCharge(size));
+    return this.sendBlock(now, this.probeCharge(size)) === SendBlock.None;
   }
 
   private probeCharge(size: number): number {
@@ -157,6 +160,7 @@ export class LossRecovery {
     this.lastAckElicitingSentAt = now;
     this.cc.onPacketSent(now, size, this.bytesInFlight);
     if (this.config.pacing) this.pacer.consume(size);
+    if (this.trace !== null) this.trace.metrics(now, this);
   }
 
   /** A packet with data was built: one probe fewer is due. */
@@ -251,6 +255,7 @@ export class LossRecovery {
     }
     this.detectLosses(now);
     this.ptoCount = 0;
+    if (this.trace !== null) this.trace.metrics(now, this);
   }
 
   // ------------------------------------------------------------------ loss detection
@@ -262,12 +267,28 @@ export class LossRecovery {
     const lossDelay = Math.max(TIME_THRESHOLD * Math.max(this.rtt.latest, this.rtt.smoothed), GRANULARITY);
     let lostBytes = 0;
     let newestLostSentAt = -Infinity;
-    let oldestLostSentAt = Infinity;
+    // RFC 9002 §7.6: the longest period between two lost ack-eliciting packets, both sent after
+    // the first RTT sample, with nothing sent between them acknowledged (or still outstanding).
+    let runStart = NaN;
+    let longestRun = 0;
+    const sampled = this.firstRttSampleAt;
     const last = Math.min(this.sent.end - 1, this.largestAckedPn);
     let blackHole = false;
     for (let pn = this.sent.first; pn <= last; pn++) {
       const p = this.sent.get(pn);
-      if (p === null || p.state !== PacketState.Outstanding) continue;
+      if (p === null) continue;
+      if (p.state !== PacketState.Outstanding) {
+        if (p.state === PacketState.Lost) {
+          // A lost path-MTU probe says nothing about congestion.
+          if (p.mtuProbe === 0 && sampled >= 0 && p.sentAt > sampled) {
+            if (Number.isNaN(runStart)) runStart = p.sentAt;
+            longestRun = Math.max(longestRun, p.sentAt - runStart);
+          }
+        } else {
+          runStart = NaN; // acknowledged: the path delivered in between
+        }
+        continue;
+      }
       // Written as sentAt + lossDelay (not now − lossDelay) so that the loss timer computed below
       // is due exactly when this test passes, whatever the floating-point rounding.
       if (p.sentAt + lossDelay <= now || this.largestAckedPn >= p.pn + PACKET_THRESHOLD) {
@@ -280,23 +301,25 @@ export class LossRecovery {
         }
         if (this.mtu.onPacketLost(now, p.pn, p.size)) blackHole = true;
         this.counters.packetsLost++;
+        if (this.trace !== null) this.trace.packetLost(now, p.pn, p.size, this.largestAckedPn < p.pn + PACKET_THRESHOLD);
         if (p.inFlight) {
           this.bytesInFlight -= p.size;
           lostBytes += p.size;
           newestLostSentAt = Math.max(newestLostSentAt, p.sentAt);
-          oldestLostSentAt = Math.min(oldestLostSentAt, p.sentAt);
+        }
+        if (sampled >= 0 && p.sentAt > sampled) {
+          if (Number.isNaN(runStart)) runStart = p.sentAt;
+          longestRun = Math.max(longestRun, p.sentAt - runStart);
         }
         this.content.onLost(p);
       } else {
         this.lossTime = Math.min(this.lossTime, p.sentAt + lossDelay);
+        runStart = NaN;
       }
     }
     if (lostBytes > 0) {
-      // RFC 9002 §7.6, simplified: losses spanning 3 PTOs after the first RTT sample.
-      const persistent =
-        this.firstRttSampleAt >= 0 &&
-        oldestLostSentAt > this.firstRttSampleAt &&
-        newestLostSentAt - oldestLostSentAt > this.basePto() * PERSISTENT_CONGESTION_THRESHOLD;
+      // RFC 9002 §7.6.1: persistent congestion duration = PTO without backoff × 3.
+      const persistent = longestRun > this.basePto() * PERSISTENT_CONGESTION_THRESHOLD;
       this.cc.onCongestionEvent(now, newestLostSentAt, lostBytes, persistent);
     }
     if (blackHole) this.dropOversized();
@@ -349,6 +372,7 @@ export class LossRecovery {
   onTimeout(now: number, flowBlocked: boolean, noBackoff: boolean): void {
     if (now >= this.lossTime) {
       this.detectLosses(now);
+      if (this.trace !== null) this.trace.metrics(now, this);
     } else if (now >= this.ptoDeadline(flowBlocked, noBackoff)) {
       this.onPto(now);
     }
@@ -367,6 +391,7 @@ export class LossRecovery {
   private onPto(now: number): void {
     this.ptoCount++;
     this.counters.ptoCount++;
+    if (this.trace !== null) this.trace.ptoFired(now, this.ptoCount);
     const oldest = this.sent.oldestAckEliciting();
     // Resend the oldest unacknowledged content without declaring it lost (no CC reaction).
     if (oldest) this.content.onProbe(oldest);

@@ -9,6 +9,7 @@ import { BASE_PLPMTU, type PathMtu } from './path-mtu.js';
 import type { SendScheduler } from './send-scheduler.js';
 import type { SentFragment } from './sent-packets.js';
 import { sharedSlab } from './slab.js';
+import type { Tracer } from './trace.js';
 
 /**
  * Assembles one DATA packet (quic-go's `packet_packer`): header and packet number, the ACK
@@ -30,6 +31,7 @@ export class PacketBuilder {
     private readonly acks: AckScheduler,
     private readonly sender: SendScheduler,
     private readonly counters: Counters,
+    private readonly trace: Tracer | null = null,
   ) {}
 
   /** A packet with an ACK (`withAck`, or when the ACK has news) and, `withData`, the sender's frames. */
@@ -47,11 +49,13 @@ export class PacketBuilder {
     let o = writeDataHeader(buf, this.remoteCid, truncate32(pn));
     const limit = max - CHECKSUM_SIZE;
 
+    let withAckFrame = false;
     if (withAck || this.acks.hasNews()) {
       const ack = this.acks.buildAckFrame(now);
       if (ack && o + ackFrameSize(ack) <= limit) {
         o = writeAckFrame(buf, o, ack);
         this.acks.onAckSent();
+        withAckFrame = true;
       }
     }
 
@@ -86,6 +90,7 @@ export class PacketBuilder {
     this.counters.bytesSent += size;
     if (retransmission) this.counters.packetsRetransmitted++;
     this.recovery.onPacketSent(now, pn, size, ackEliciting, fragments, carriesClose, retransmission);
+    if (this.trace !== null) this.trace.packetSent(now, pn, size, withAckFrame, fragments, carriesClose, ackEliciting);
     return datagram;
   }
 
@@ -109,7 +114,7 @@ export class PacketBuilder {
   }
 
   /** The RESET packet of an abort: sent once, not tracked (docs/protocol.md "RESET"). */
-  buildReset(code: number, text: string): Uint8Array {
+  buildReset(now: number, code: number, text: string): Uint8Array {
     let reason = new TextEncoder().encode(text);
     if (reason.length > 256) {
       // Cut at a character boundary: the peer rejects a RESET whose reason is not valid UTF-8.
@@ -129,6 +134,8 @@ export class PacketBuilder {
     buf.set(reason, o);
     o += reason.length;
     this.counters.packetsSent++;
-    return seal(buf, o);
+    const datagram = seal(buf, o);
+    if (this.trace !== null) this.trace.packetSent(now, pn, datagram.length, false, null, true, false);
+    return datagram;
   }
 }

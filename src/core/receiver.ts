@@ -4,6 +4,7 @@ import type { Counters } from './counters.js';
 import type { Deque } from './deque.js';
 import { FragmentParts } from './fragment-parts.js';
 import { ReceiveBuffer, type AcceptResult } from './receive-buffer.js';
+import { chargeOf, detach } from './retention.js';
 import type { CoreConfig, CoreEvent, Delivery } from './types.js';
 import { UnreliableReassembly } from './unreliable-reassembly.js';
 
@@ -13,7 +14,12 @@ import { UnreliableReassembly } from './unreliable-reassembly.js';
  * and complete messages out as 'message' events. The packet level (packet numbers, ACKs) is
  * the AckScheduler's.
  *
- * docs/protocol.md "DATA" and "UNRELIABLE" frames; flow control after RFC 9000 §4.
+ * Everything is counted in the bytes it keeps alive (retention.ts): reliable data within
+ * `receiveWindow` (the receive buffer grants credit from it), unreliable data within
+ * `maxUnreliableReassembly` (reassembly plus delivered messages not yet released). Every
+ * 'message' event carries the bytes it holds as its `credit`, given back by `release()`.
+ *
+ * docs/protocol.md "DATA" and "UNRELIABLE" frames, §15 (flow control); RFC 9000 §4.
  */
 export class Receiver {
   readonly buffer: ReceiveBuffer;
@@ -21,22 +27,37 @@ export class Receiver {
   private unreliableIn: UnreliableReassembly | null = null;
   /** Created on the first DATA_PART frame (only after the peer's path MTU fell). */
   private partsIn: FragmentParts | null = null;
+  /** Bytes of delivered unreliable messages the application has not released yet. */
+  private unreliableHeld = 0;
+  /** Complete unreliable messages dropped because the unreliable budget was full. */
+  private unreliableOverflow = 0;
 
   constructor(
     private readonly config: CoreConfig,
     /** The peer's first TSN. */
     initialTsn: number,
-    /** The receive window we announced, in fragments. */
+    /** The receive window we announced, in TSNs. */
     windowFragments: number,
+    /** Largest datagram we accept (announced; larger ones never get here). */
+    private readonly maxDatagramSize: number,
+    /** Largest message we accept (announced as maxMessageSize). */
+    maxMessageSize: number,
     private readonly events: Deque<CoreEvent>,
     private readonly counters: Counters,
   ) {
-    this.buffer = new ReceiveBuffer(
+    this.buffer = new ReceiveBuffer({
       initialTsn,
-      windowFragments,
-      (data, delivery, credit) => this.deliver(data, delivery, credit),
-      config.maxMessageSize,
-    );
+      windowBytes: config.receiveWindow,
+      maxSlots: windowFragments,
+      maxDatagramSize,
+      maxMessageSize,
+      deliver: (data, delivery, credit) => this.deliver(data, delivery, credit),
+    });
+  }
+
+  /** Bytes the peer's data holds here now (reliable and unreliable). */
+  get retainedBytes(): number {
+    return this.buffer.retained + (this.unreliableIn?.retained ?? 0) + this.unreliableHeld + (this.partsIn?.retained ?? 0);
   }
 
   /**
@@ -61,7 +82,7 @@ export class Receiver {
     }
     if (tsn > buffer.maxTsn) return 'beyond-window';
     // No fragment is larger than the datagrams we accept: this bounds what partials hold.
-    if (frame.length > this.config.maxDatagramSize - DATA_OVERHEAD - DATA_FRAME_HEADER_SIZE) return 'malformed';
+    if (frame.length > this.maxDatagramSize - DATA_OVERHEAD - DATA_FRAME_HEADER_SIZE) return 'malformed';
     this.partsIn ??= new FragmentParts();
     const whole = this.partsIn.add(tsn, frame);
     if (whole === null) return 'new';
@@ -69,26 +90,48 @@ export class Receiver {
     return this.onData(whole);
   }
 
+  /**
+   * An UNRELIABLE frame. The shell drops its oldest unread unreliable messages first
+   * (src/node/inbox.ts); what still does not fit the budget is dropped here, newest first.
+   */
   onUnreliable(frame: UnreliableFrame): void {
+    const budget = this.config.maxUnreliableReassembly;
     if (frame.count === 1) {
-      this.deliver(frame.payload, 'unreliable', 0);
+      const kept = detach(frame.payload, this.maxDatagramSize);
+      this.deliverUnreliable(kept, chargeOf(kept), budget);
       return;
     }
-    this.unreliableIn ??= new UnreliableReassembly(this.config.maxUnreliableReassembly);
+    this.unreliableIn ??= new UnreliableReassembly(() => Math.max(0, budget - this.unreliableHeld), this.maxDatagramSize);
     const message = this.unreliableIn.add(frame.messageId, frame.index, frame.count, frame.payload);
-    if (message) this.deliver(message, 'unreliable', 0);
+    if (message !== null) this.deliverUnreliable(message, UnreliableReassembly.chargeOfMessage(message), budget);
   }
 
-  /** The application consumed a message: true when that raised the credit we may announce. */
-  release(credit: number): boolean {
+  /**
+   * The application consumed (or dropped) a message that held `credit` bytes. True when that
+   * raised the reliable credit we may announce.
+   */
+  release(credit: number, delivery: Delivery): boolean {
+    if (delivery === 'unreliable') {
+      this.unreliableHeld = Math.max(0, this.unreliableHeld - credit);
+      return false;
+    }
     const before = this.buffer.maxTsn;
     this.buffer.release(credit);
     return this.buffer.maxTsn > before;
   }
 
-  /** Unreliable messages dropped unfinished by the reassembly. */
+  /** Unreliable messages dropped: unfinished ones evicted, complete ones over the budget. */
   unreliableDropped(): number {
-    return this.unreliableIn?.dropped ?? 0;
+    return (this.unreliableIn?.dropped ?? 0) + this.unreliableOverflow;
+  }
+
+  private deliverUnreliable(data: Uint8Array, charge: number, budget: number): void {
+    if (this.unreliableHeld + (this.unreliableIn?.retained ?? 0) + charge > budget) {
+      this.unreliableOverflow++;
+      return;
+    }
+    this.unreliableHeld += charge;
+    this.deliver(data, 'unreliable', charge);
   }
 
   private deliver(data: Uint8Array, delivery: Delivery, credit: number): void {

@@ -57,6 +57,11 @@ export interface CongestionController {
   onMaxDatagramSizeChanged?(maxDatagramSize: number): void;
   /** Human-readable name for stats. */
   readonly name: string;
+  /**
+   * The controller's phase (e.g. 'slow_start', 'congestion_avoidance', 'recovery'; BBR's modes),
+   * reported in traces as qlog's congestion_state_updated. Optional: custom controllers may omit it.
+   */
+  readonly state?: string;
 }
 
 /** A read-only view of the RTT estimator a controller may consult. */
@@ -77,7 +82,10 @@ export interface CoreConfig {
    * Default 1452.
    */
   maxDatagramSize: number;
-  /** Largest message `send()` accepts. Default 16 MiB. */
+  /**
+   * Largest message `send()` accepts, and the largest this side accepts from the peer (announced
+   * as transport parameter maxMessageSize, at most `receiveWindow`). Default 4 MiB.
+   */
   maxMessageSize: number;
   /** Receive window in bytes this side grants the peer. Default 4 MiB. */
   receiveWindow: number;
@@ -99,7 +107,11 @@ export interface CoreConfig {
   congestion: CongestionAlgorithm | CongestionControllerFactory;
   /** Pace packets over the RTT instead of sending a window as one burst. Default true. */
   pacing: boolean;
-  /** Largest unreliable message buffered for reassembly, bytes. Default = maxMessageSize. */
+  /**
+   * Bytes of unreliable data kept per connection: incomplete messages being reassembled plus
+   * delivered ones not yet released; so also the largest unreliable message received.
+   * Default 4 MiB (the endpoint sets min(maxMessageSize, receiveWindow)).
+   */
   maxUnreliableReassembly: number;
   /** Random source in [0, 1) for packet-number skipping. Seed it in tests. */
   random: () => number;
@@ -112,8 +124,8 @@ export type CoreEvent =
       data: Uint8Array;
       delivery: Delivery;
       /**
-       * Receive-window units this message holds until the application has consumed it; pass
-       * the value to `release()`. 0 for unreliable messages.
+       * Bytes this message holds until the application has consumed (or dropped) it; pass the
+       * value to `release(credit, delivery)`. Reliable credit reopens the peer's window.
        */
       credit: number;
     }
@@ -181,8 +193,38 @@ export interface ConnectionStats {
   messagesReceived: number;
   /** Message payload bytes delivered to the application. */
   bytesDelivered: number;
-  /** Unreliable messages dropped incomplete by the receiver. */
+  /**
+   * Unreliable messages dropped by the receiver: incomplete ones evicted from reassembly, and
+   * complete ones that did not fit the unreliable budget (`maxUnreliableReassembly`).
+   */
   unreliableDropped: number;
+  /**
+   * Bytes the peer's data holds in this connection now: buffered fragments (with the datagram
+   * buffers they keep alive), unfinished messages, and delivered messages not yet released.
+   */
+  retainedBytes: number;
   /** Probe timeouts fired. */
   ptoCount: number;
+  /** The rate the pacer lets packets out at, bytes/s (also when pacing is off: what it would be). */
+  pacingRate: number;
+  /**
+   * Why a transfer is slow: time (ms, since the connection opened, until it started draining)
+   * during which data waited because the congestion window was full...
+   */
+  timeBlockedByCongestion: number;
+  /** ... because the pacer spaced packets out, ms ... */
+  timeBlockedByPacing: number;
+  /** ... because the peer's flow-control window was used up (a slow reader), ms ... */
+  timeBlockedByFlowControl: number;
+  /**
+   * ... and time the application had nothing to send (app-limited), ms. The rest of the
+   * connection's life the sender was sending. There is no anti-amplification cause: the cookie
+   * handshake validates the peer's address before a connection exists.
+   */
+  timeAppLimited: number;
+  /**
+   * Packets with data left unprocessed and unacknowledged because the endpoint's
+   * maxBufferedBytes was reached and this connection was over its fair share.
+   */
+  packetsDeferred: number;
 }

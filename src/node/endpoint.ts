@@ -1,7 +1,9 @@
 import { randomBytes as cryptoRandomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
+import { mkdir } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { EventEmitter } from 'eventemitter3';
+import { DEFAULT_CORE_CONFIG } from '../core/config.js';
 import { EndpointCore, type EndpointConnection, type EndpointEvent, type EndpointStats, type Transmit } from '../core/endpoint.js';
 import { AbortError, InvalidArgTypeError, InvalidArgValueError, rdError, type ReliableDgramError } from '../errors.js';
 import { resolveEndpointOptions, type EndpointOptions, type ResolvedEndpointOptions } from '../options.js';
@@ -9,6 +11,7 @@ import { bindSocket } from './bind.js';
 import { realClock, type Clock, type TimerHandle } from './clock.js';
 import { Connection, type ConnectionHost } from './connection.js';
 import { checkCoreConfig, createConnectionCore } from './engine.js';
+import { TraceOutput } from './qlog.js';
 import type { DatagramSocket, RemoteInfo, SocketAddress } from './socket.js';
 
 /** Events of an {@link Endpoint}. */
@@ -29,6 +32,13 @@ export interface ConnectOptions {
 export interface EndpointStatsWithSocket extends EndpointStats {
   /** socket.send() calls that reported an error (the datagram is lost; the engine recovers). */
   sendErrors: number;
+  /**
+   * The socket's receive / send buffer (SO_RCVBUF / SO_SNDBUF) as the kernel granted it, bytes
+   * (Linux reports twice the size asked for, capped by net.core.rmem_max / wmem_max); 0 when the
+   * socket cannot tell (a test double).
+   */
+  recvBufferSize: number;
+  sendBufferSize: number;
 }
 
 interface PendingConnect {
@@ -45,8 +55,21 @@ interface PendingConnect {
 export function createEndpoint(options?: EndpointOptions): Promise<Endpoint> {
   const resolved = resolveEndpointOptions(options);
   checkCoreConfig(resolved.endpoint.core);
-  if (resolved.socket) return Promise.resolve(new Endpoint(resolved.socket, resolved));
-  return bindSocket(resolved).then((socket) => new Endpoint(socket, resolved));
+  const qlogDir = resolved.qlogDir;
+  const ready =
+    qlogDir === undefined
+      ? Promise.resolve()
+      : mkdir(qlogDir, { recursive: true }).then(
+          () => undefined,
+          (err: Error) => {
+            throw rdError('ERR_INVALID_ARG_VALUE', `cannot create qlogDir ${qlogDir}: ${err.message}`, err);
+          },
+        );
+  if (resolved.socket) {
+    const socket = resolved.socket;
+    return ready.then(() => new Endpoint(socket, resolved));
+  }
+  return ready.then(() => bindSocket(resolved)).then((socket) => new Endpoint(socket, resolved));
 }
 
 /**
@@ -56,6 +79,8 @@ export function createEndpoint(options?: EndpointOptions): Promise<Endpoint> {
 export class Endpoint extends EventEmitter<EndpointEvents> {
   private readonly core: EndpointCore;
   private readonly clock: Clock;
+  /** qlog files and the `trace` callback (null: not traced). */
+  private readonly traceOutput: TraceOutput | null;
   private readonly live = new Set<Connection>();
   /** Connections whose send() returned false: checked for 'drain' after each flush. */
   private readonly drainWatch = new Set<Connection>();
@@ -113,11 +138,13 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     super();
     this.clock = options.clock ?? realClock;
     const random = options.randomBytes ?? ((n: number) => new Uint8Array(cryptoRandomBytes(n)));
+    this.traceOutput = options.qlogDir !== undefined || options.trace !== undefined ? new TraceOutput(options.qlogDir, options.trace) : null;
     this.core = new EndpointCore({
       config: options.endpoint,
       randomBytes: random,
       createConnection: createConnectionCore,
       now: this.clock.now(),
+      trace: this.traceOutput,
     });
     this.host = {
       now: () => this.clock.now(),
@@ -134,8 +161,10 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
       },
       highWaterMark: options.highWaterMark,
       maxQueuedBytes: options.maxQueuedBytes,
-      maxMessageSize: options.endpoint.core.maxMessageSize ?? 16 * 1024 * 1024,
+      maxMessageSize: options.endpoint.core.maxMessageSize ?? DEFAULT_CORE_CONFIG.maxMessageSize,
       maxQueuedUnreliable: options.maxQueuedUnreliable,
+      // Half the engine's unreliable budget: the other half stays for reassembly.
+      maxQueuedUnreliableBytes: Math.floor((options.endpoint.core.maxUnreliableReassembly ?? DEFAULT_CORE_CONFIG.maxUnreliableReassembly) / 2),
     };
     socket.on('message', this.onMessage);
     socket.on('error', this.onSocketError);
@@ -157,7 +186,22 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   }
 
   stats(): EndpointStatsWithSocket {
-    return { ...this.core.stats(), sendErrors: this.sendErrors };
+    return {
+      ...this.core.stats(),
+      sendErrors: this.sendErrors,
+      recvBufferSize: this.bufferSize('recv'),
+      sendBufferSize: this.bufferSize('send'),
+    };
+  }
+
+  private bufferSize(which: 'recv' | 'send'): number {
+    if (this.state === 'closed') return 0;
+    try {
+      const get = which === 'recv' ? this.socket.getRecvBufferSize : this.socket.getSendBufferSize;
+      return typeof get === 'function' ? get.call(this.socket) : 0;
+    } catch {
+      return 0; // not bound (yet), or closed
+    }
   }
 
   /**
@@ -392,6 +436,11 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     this.socket.on('error', () => {});
     if (err) this.emit('error', err);
     const done = (): void => {
+      // The qlog files are complete on disk before the endpoint reports that it closed.
+      if (this.traceOutput !== null) void this.traceOutput.end().then(emitClose);
+      else emitClose();
+    };
+    const emitClose = (): void => {
       this.emit('close');
       // A close() still waiting learns whether the endpoint ended cleanly.
       for (const w of this.closeWaiters.splice(0)) {

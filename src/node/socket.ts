@@ -24,6 +24,9 @@ export interface DatagramSocket {
     callback?: (error: Error | null, bytes?: number) => void,
   ): void;
   address(): SocketAddress;
+  /** Kernel buffer sizes as granted (dgram.Socket has them; test doubles may not). */
+  getRecvBufferSize?(): number;
+  getSendBufferSize?(): number;
   close(callback?: () => void): void;
   on(event: 'message', listener: (msg: Buffer, rinfo: RemoteInfo) => void): this;
   on(event: 'error', listener: (err: Error) => void): this;

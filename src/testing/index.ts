@@ -26,6 +26,7 @@ export type { Impairment, BurstLoss, BlackholeSchedule, LinkDelivery, LinkCounte
 export { SimNetwork, SimSocket, SimPort } from './sim-network.js';
 export type { SimNetworkOptions, SimNetworkCounters, SimReceiver } from './sim-network.js';
 export { LossySocket } from './lossy-socket.js';
+export { TraceRecorder, dumpTraceOnFailure, qlogDumpDir } from './trace-recorder.js';
 export type { LossySocketOptions, LossySocketCounters, Direction } from './lossy-socket.js';
 export { ImpairProxy } from './impair-proxy.js';
 export type { ImpairProxyOptions, ImpairProxyCounters, OverflowEvent } from './impair-proxy.js';

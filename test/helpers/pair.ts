@@ -2,6 +2,7 @@ import { ConnectionCore } from '../../src/core/connection.js';
 import type { CoreConfig, CoreEvent } from '../../src/core/types.js';
 import { LinkModel, type Impairment } from '../../src/testing/impairment.js';
 import { Rng } from '../../src/testing/rng.js';
+import type { TraceRecorder } from '../../src/testing/trace-recorder.js';
 import type { TransportParams } from '../../src/wire/types.js';
 
 /**
@@ -45,6 +46,8 @@ export interface CoreOptions {
   initialPacketNumber?: [number, number];
   initialTsn?: [number, number];
   receiveWindowFragments?: [number, number];
+  /** Record both engines' traces (qlog) here. */
+  trace?: TraceRecorder | null;
 }
 
 export interface FlowLinks {
@@ -89,6 +92,7 @@ export function makeCores(seed: number, o: CoreOptions, now = 0): [ConnectionCor
       remoteParams: params(i === 0 ? 1 : 0),
       config: { random: prng(seed + i + 1), ...o.config, ...(i === 1 ? o.configB : {}) },
       now,
+      trace: o.trace ? o.trace.sink(i === 0 ? 'client' : 'server', { localCid: cids[i], remoteCid: cids[i === 0 ? 1 : 0], now }) : null,
     });
   return [make(0), make(1)];
 }
@@ -131,7 +135,7 @@ export class Flows {
           if (e.type === 'message') {
             s.deliveredBytes += e.data.length;
             if (this.keepMessages) s.received.push(e.data);
-            if (s.autoRelease) s.core.release(e.credit);
+            if (s.autoRelease) s.core.release(e.credit, e.delivery);
             if (this.keepMessages) s.events.push(e);
           } else {
             s.events.push(e);

@@ -1,13 +1,16 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Delivery } from '../../src/core/types.js';
+import { dumpTraceOnFailure, type TraceRecorder } from '../../src/testing/index.js';
 import { checker, instrument } from '../helpers/invariants.js';
 import { Pair, type LinkConfig } from '../helpers/pair.js';
 
 /**
  * Properties of the engine over arbitrary message lists and arbitrary link impairments, run in
  * virtual time. Every run is seeded: on failure fast-check prints the seed and path, and
- * `FC_SEED=<seed> npx vitest run test/property` replays it.
+ * `FC_SEED=<seed> npx vitest run test/property` replays it. A failing run is also replayed
+ * with tracing on and its qlog files (both engines) are written to $RD_QLOG_DIR (default
+ * <tmpdir>/reliable-dgram-qlog); the error names them (docs/testing.md "Traces").
  */
 const SEED = Number(process.env['FC_SEED'] ?? 20261124);
 
@@ -51,12 +54,13 @@ function run(
   seed: number,
   link: Partial<LinkConfig>,
   messages: { size: number; fill: number; delivery: Delivery }[],
-  extra: { initialPacketNumber?: [number, number]; initialTsn?: [number, number]; close?: boolean } = {},
+  extra: { initialPacketNumber?: [number, number]; initialTsn?: [number, number]; close?: boolean; trace?: TraceRecorder | null } = {},
 ): RunResult {
   const pair = new Pair({
     seed,
     link,
     check: checker(),
+    trace: extra.trace ?? null,
     ...(extra.initialPacketNumber ? { initialPacketNumber: extra.initialPacketNumber } : {}),
     ...(extra.initialTsn ? { initialTsn: extra.initialTsn } : {}),
     config: { idleTimeout: 0, keepAliveInterval: 0 },
@@ -100,7 +104,7 @@ describe('engine properties under arbitrary impairment', () => {
   it('delivers ordered, unordered and unreliable messages correctly (600 lossy schedules)', () => {
     fc.assert(
       fc.property(fc.integer(), linkArb, fc.array(messageArb, { minLength: 1, maxLength: 8 }), (seed, link, messages) => {
-        checkDelivery(run(seed, link, messages));
+        dumpTraceOnFailure('core-delivery', (trace) => checkDelivery(run(seed, link, messages, { trace })));
       }),
       { seed: SEED, numRuns: 600 },
     );
@@ -115,8 +119,8 @@ describe('engine properties under arbitrary impairment', () => {
         fc.integer({ min: 1, max: 400 }),
         (seed, link, messages, before) => {
           const near = 0x1_0000_0000 - before;
-          checkDelivery(
-            run(seed, link, messages, { initialPacketNumber: [near, near - 7], initialTsn: [near - 3, near] }),
+          dumpTraceOnFailure('core-wrap', (trace) =>
+            checkDelivery(run(seed, link, messages, { initialPacketNumber: [near, near - 7], initialTsn: [near - 3, near], trace })),
           );
         },
       ),

@@ -48,6 +48,11 @@ export class Bbr implements CongestionController {
   pacingRate: number;
   mode: Mode = 'startup';
 
+  /** For traces (congestion_state_updated). */
+  get state(): string {
+    return this.mode;
+  }
+
   private mss: number;
   private minWindow: number;
   private readonly initialWindow: number;

@@ -35,6 +35,11 @@ export class Ledbat implements CongestionController {
     this.window = 2 * maxDatagramSize;
   }
 
+  /** For traces (congestion_state_updated). */
+  get state(): string {
+    return this.slowStart ? 'slow_start' : 'congestion_avoidance';
+  }
+
   /** Estimated queueing delay, ms. */
   get queueingDelay(): number {
     let current = Infinity;

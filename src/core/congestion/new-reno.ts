@@ -14,11 +14,19 @@ export class NewReno implements CongestionController {
   /** Packets sent before this instant belong to the current recovery period. */
   private recoveryStart = -Infinity;
   private minWindow: number;
+  /** Set by the latest ACK or loss: inside the recovery period (for traces). */
+  private inRecovery = false;
 
   constructor(private maxDatagramSize: number) {
     // RFC 9002 §7.2: min(10 × max_datagram_size, max(14,720, 2 × max_datagram_size)).
     this.window = Math.min(10 * maxDatagramSize, Math.max(14_720, 2 * maxDatagramSize));
     this.minWindow = 2 * maxDatagramSize;
+  }
+
+  /** For traces (congestion_state_updated). */
+  get state(): string {
+    if (this.inRecovery) return 'recovery';
+    return this.window < this.ssthresh ? 'slow_start' : 'congestion_avoidance';
   }
 
   onPacketSent(): void {}
@@ -31,7 +39,8 @@ export class NewReno implements CongestionController {
 
   onAck(ack: AckEvent): void {
     // Do not grow during recovery, nor when the sender did not use the window it had (§7.8).
-    if (ack.newestSentAt <= this.recoveryStart || ack.appLimited) return;
+    this.inRecovery = ack.newestSentAt <= this.recoveryStart;
+    if (this.inRecovery || ack.appLimited) return;
     if (this.window < this.ssthresh) {
       this.window += ack.ackedBytes;
     } else {
@@ -42,12 +51,14 @@ export class NewReno implements CongestionController {
   onCongestionEvent(now: number, lostSentAt: number, _lostBytes: number, persistent: boolean): void {
     if (persistent) {
       this.recoveryStart = now;
+      this.inRecovery = true;
       this.ssthresh = Math.max(this.window / 2, this.minWindow);
       this.window = this.minWindow;
       return;
     }
     if (lostSentAt <= this.recoveryStart) return; // one reduction per round trip
     this.recoveryStart = now;
+    this.inRecovery = true;
     this.ssthresh = Math.max(this.window / 2, this.minWindow);
     this.window = this.ssthresh;
   }
