@@ -110,6 +110,7 @@ export class PacketBuilder {
     this.counters.packetsSent++;
     this.counters.bytesSent += size;
     this.recovery.onPacketSent(now, pn, size, true, null, false, false, size);
+    if (this.trace !== null) this.trace.mtuProbeSent(now, pn, size);
     return datagram;
   }
 

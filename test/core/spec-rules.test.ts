@@ -165,7 +165,7 @@ describe('docs/protocol.md §2.4: which counter each check of a received datagra
 
   it('a DATA datagram above the announced maxDatagramSize is oversize, before its CID is looked up', () => {
     const { net, server } = connectedNet();
-    const d = new Uint8Array(1201);
+    const d = new Uint8Array(1453); // the default maxDatagramSize is 1,452
     d[0] = 1;
     d[1] = 4;
     net.inject('10.0.0.9', 6000, server, d);
