@@ -90,13 +90,12 @@ export class PathMtu {
    *   {@link BASE_PLPMTU} discovery is disabled and every packet is `ceiling` bytes.
    */
   constructor(readonly ceiling: number) {
+    this.failedSize = ceiling + 1;
     if (ceiling <= BASE_PLPMTU) {
       this.current = ceiling;
       this._state = 'disabled';
-      this.failedSize = ceiling + 1;
     } else {
       this._state = 'searching';
-      this.failedSize = ceiling + 1;
     }
   }
 
