@@ -31,7 +31,9 @@ export type ErrorCode =
   /** An argument is outside its allowed range. */
   | 'ERR_INVALID_ARG_VALUE'
   /** The socket failed (the cause is attached). */
-  | 'ERR_SOCKET';
+  | 'ERR_SOCKET'
+  /** `close({ timeout })` did not finish in time: the connection or endpoint was destroyed instead. */
+  | 'ERR_CLOSE_TIMEOUT';
 
 /** The error class of reliable-dgram: an `Error` with a stable {@link ErrorCode}. */
 export class ReliableDgramError extends Error {
@@ -59,6 +61,23 @@ export class InvalidArgValueError extends RangeError {
   constructor(message: string) {
     super(message);
     this.name = 'RangeError';
+  }
+}
+
+/**
+ * A `TypeError` with `code: 'ERR_INVALID_ARG_VALUE'` for an options object with a name no option
+ * has (a typo such as `idleTimout`). `option` is the unknown name, `suggestion` the closest known
+ * one, if any is close.
+ */
+export class UnknownOptionError extends TypeError {
+  readonly code = 'ERR_INVALID_ARG_VALUE' as const;
+  constructor(
+    message: string,
+    readonly option: string,
+    readonly suggestion: string | undefined,
+  ) {
+    super(message);
+    this.name = 'TypeError';
   }
 }
 

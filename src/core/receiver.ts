@@ -41,7 +41,7 @@ export class Receiver {
     /** Largest datagram we accept (announced; larger ones never get here). */
     private readonly maxDatagramSize: number,
     /** Largest message we accept (announced as maxMessageSize). */
-    maxMessageSize: number,
+    private readonly maxMessageSize: number,
     private readonly events: Deque<CoreEvent>,
     private readonly counters: Counters,
   ) {
@@ -58,6 +58,11 @@ export class Receiver {
   /** Bytes the peer's data holds here now (reliable and unreliable). */
   get retainedBytes(): number {
     return this.buffer.retained + (this.unreliableIn?.retained ?? 0) + this.unreliableHeld + (this.partsIn?.retained ?? 0);
+  }
+
+  /** Bytes of delivered messages the application has not released yet. */
+  get releasable(): number {
+    return this.buffer.held + this.unreliableHeld;
   }
 
   /**
@@ -126,7 +131,8 @@ export class Receiver {
   }
 
   private deliverUnreliable(data: Uint8Array, charge: number, budget: number): void {
-    if (this.unreliableHeld + (this.unreliableIn?.retained ?? 0) + charge > budget) {
+    // Longer than we announced (the peer broke §4.1): dropped like any unreliable overflow.
+    if (data.length > this.maxMessageSize || this.unreliableHeld + (this.unreliableIn?.retained ?? 0) + charge > budget) {
       this.unreliableOverflow++;
       return;
     }

@@ -98,10 +98,12 @@ export interface TransportParams {
   maxMessageSize?: number;
 }
 
+/** PING (0x01): ack-eliciting, no content (docs/protocol.md §5.1). */
 export interface PingFrame {
   type: 'ping';
 }
 
+/** ACK (0x02): acknowledged packet ranges and the flow-control limit (§5.3). */
 export interface AckFrame {
   type: 'ack';
   /** Low 32 bits of the largest packet number acknowledged. */
@@ -116,16 +118,21 @@ export interface AckFrame {
   ranges: number[];
 }
 
+/** CLOSE (0x03): graceful close, the sender has nothing more to send (§5.4). */
 export interface CloseFrame {
   type: 'close';
 }
 
+/** RESET (0x04): abortive close with a code and a reason (§5.5, §18.3). */
 export interface ResetFrame {
   type: 'reset';
+  /** Why (§18.3): 0 ABORT, 1 PROTOCOL_VIOLATION, ... */
   code: number;
+  /** UTF-8 text for humans and logs, at most 1,024 bytes. */
   reason: string;
 }
 
+/** DATA (0x08–0x0f): one fragment of a reliable message (§5.2). */
 export interface DataFrame {
   type: 'data';
   /** Low 32 bits of this fragment's transmission sequence number. */
@@ -140,7 +147,7 @@ export interface DataFrame {
 }
 
 /**
- * A piece of the DATA fragment with this TSN: bytes [offset, offset + payload.length) of its
+ * DATA_PART (0x06, §5.8): a piece of the DATA fragment with this TSN: bytes [offset, offset + payload.length) of its
  * `length`-byte payload. Only for retransmitting a fragment cut for a larger path MTU than the
  * one now in force; the receiver reassembles the fragment and handles it as one DATA frame.
  */
@@ -156,6 +163,7 @@ export interface DataPartFrame {
   payload: Uint8Array;
 }
 
+/** UNRELIABLE (0x05): one fragment of an unreliable message (§5.6). */
 export interface UnreliableFrame {
   type: 'unreliable';
   /** Low 32 bits of the sender's unreliable message counter. */
@@ -167,8 +175,10 @@ export interface UnreliableFrame {
   payload: Uint8Array;
 }
 
+/** Any frame of a DATA packet. */
 export type Frame = PingFrame | AckFrame | CloseFrame | ResetFrame | DataFrame | DataPartFrame | UnreliableFrame;
 
+/** INITIAL (0x01): the client opens a connection (§3.1). */
 export interface InitialPacket {
   type: 'initial';
   version: number;
@@ -179,12 +189,14 @@ export interface InitialPacket {
   cookie: Uint8Array;
 }
 
+/** RETRY (0x02): the server asks the client to repeat its INITIAL with a cookie (§3.2). */
 export interface RetryPacket {
   type: 'retry';
   dcid: ConnectionId;
   cookie: Uint8Array;
 }
 
+/** ACCEPT (0x03): the server accepts and announces its parameters (§3.3). */
 export interface AcceptPacket {
   type: 'accept';
   dcid: ConnectionId;
@@ -193,6 +205,7 @@ export interface AcceptPacket {
   params: TransportParams;
 }
 
+/** DATA (0x04): every packet of an established connection (§3.4). */
 export interface DataPacket {
   type: 'data';
   dcid: ConnectionId;
@@ -201,18 +214,21 @@ export interface DataPacket {
   frames: Frame[];
 }
 
+/** STATELESS_RESET (0x05): ends a connection the sender no longer knows (§3.5, §11). */
 export interface StatelessResetPacket {
   type: 'stateless-reset';
   dcid: ConnectionId;
   token: Uint8Array;
 }
 
+/** VERSION_NEGOTIATION (0x06): the versions the sender supports (§3.6). */
 export interface VersionNegotiationPacket {
   type: 'version-negotiation';
   dcid: ConnectionId;
   versions: number[];
 }
 
+/** Any packet of wire version 1. */
 export type Packet =
   | InitialPacket
   | RetryPacket
@@ -230,4 +246,5 @@ export type RejectReason =
   | 'malformed'
   | 'too-small-initial';
 
+/** What a decoder returns: the value, or why the datagram was rejected (decoders never throw). */
 export type DecodeResult<T> = { ok: true; value: T } | { ok: false; reason: RejectReason };
