@@ -1,7 +1,8 @@
 import { expand32 } from '../wire/packet-number.js';
-import type { DataFrame, UnreliableFrame } from '../wire/types.js';
+import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, type DataFrame, type DataPartFrame, type UnreliableFrame } from '../wire/types.js';
 import type { Counters } from './counters.js';
 import type { Deque } from './deque.js';
+import { FragmentParts } from './fragment-parts.js';
 import { ReceiveBuffer, type AcceptResult } from './receive-buffer.js';
 import { chargeOf, detach } from './retention.js';
 import type { CoreConfig, CoreEvent, Delivery } from './types.js';
@@ -24,6 +25,8 @@ export class Receiver {
   readonly buffer: ReceiveBuffer;
   /** Created on the first fragmented unreliable message: most connections never need it. */
   private unreliableIn: UnreliableReassembly | null = null;
+  /** Created on the first DATA_PART frame (only after the peer's path MTU fell). */
+  private partsIn: FragmentParts | null = null;
   /** Bytes of delivered unreliable messages the application has not released yet. */
   private unreliableHeld = 0;
   /** Complete unreliable messages dropped because the unreliable budget was full. */
@@ -54,7 +57,7 @@ export class Receiver {
 
   /** Bytes the peer's data holds here now (reliable and unreliable). */
   get retainedBytes(): number {
-    return this.buffer.retained + (this.unreliableIn?.retained ?? 0) + this.unreliableHeld;
+    return this.buffer.retained + (this.unreliableIn?.retained ?? 0) + this.unreliableHeld + (this.partsIn?.retained ?? 0);
   }
 
   /** Bytes of delivered messages the application has not released yet. */
@@ -70,7 +73,26 @@ export class Receiver {
     const tsn = expand32(frame.tsn, this.buffer.cumTsn + 1);
     const result = this.buffer.accept(tsn, frame.payload, frame.first, frame.last, frame.unordered);
     if (result === 'duplicate') this.counters.duplicatesDropped++;
+    if (this.partsIn !== null) this.partsIn.prune(this.buffer.cumTsn);
     return result;
+  }
+
+  /** A piece of a DATA fragment: reassembled, then handled as the whole DATA frame. */
+  onDataPart(frame: DataPartFrame): AcceptResult {
+    const buffer = this.buffer;
+    const tsn = expand32(frame.tsn, buffer.cumTsn + 1);
+    if (tsn <= buffer.cumTsn) {
+      this.counters.duplicatesDropped++;
+      return 'duplicate';
+    }
+    if (tsn > buffer.maxTsn) return 'beyond-window';
+    // No fragment is larger than the datagrams we accept: this bounds what partials hold.
+    if (frame.length > this.maxDatagramSize - DATA_OVERHEAD - DATA_FRAME_HEADER_SIZE) return 'malformed';
+    this.partsIn ??= new FragmentParts();
+    const whole = this.partsIn.add(tsn, frame);
+    if (whole === null) return 'new';
+    if (whole === 'malformed') return 'malformed';
+    return this.onData(whole);
   }
 
   /**

@@ -1,13 +1,16 @@
-import { unreliableHeaderSize, writeDataFrameHeader, writeUnreliableFrameHeader } from '../wire/frames.js';
+import { unreliableHeaderSize, writeDataFrameHeader, writeDataPartFrameHeader, writeUnreliableFrameHeader } from '../wire/frames.js';
 import { expand32, truncate32 } from '../wire/packet-number.js';
-import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, DataFlag, FrameType } from '../wire/types.js';
+import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, DATA_PART_HEADER_SIZE, DataFlag, FrameType } from '../wire/types.js';
 import type { Counters } from './counters.js';
 import { Deque } from './deque.js';
+import type { PathMtu } from './path-mtu.js';
 import type { SentContent, SentFragment, SentPacket } from './sent-packets.js';
 import type { CoreEvent, Delivery } from './types.js';
 
 /** A fragment shorter than this is not cut to fill the end of a packet (TSN credit is per fragment). */
 const MIN_FRAGMENT = 256;
+/** Room left beside a DATA_PART piece for an ACK frame in the same packet. */
+const PART_ACK_ROOM = 48;
 
 interface QueuedMessage {
   data: Uint8Array;
@@ -50,6 +53,8 @@ export class SendScheduler implements SentContent {
   unackedFragments = 0;
   /** Fragments to send again, oldest first. */
   private readonly retransmit = new Deque<SentFragment>(0);
+  /** Pieces (DATA_PART) of fragments too large for the path MTU now in force, to send before the rest. */
+  private readonly parts = new Deque<SentFragment>(0);
   private readonly unreliable = new Deque<QueuedUnreliable>(0);
   private nextUnreliableId = 0;
   private flushedNotified = true;
@@ -71,8 +76,8 @@ export class SendScheduler implements SentContent {
   private newFragments: SentFragment[] | null = null;
 
   constructor(
-    private readonly maxDatagram: number,
-    private readonly maxFragmentPayload: number,
+    /** Path-MTU discovery: new fragments are cut to the datagram size in force when they are sent. */
+    private readonly mtu: PathMtu,
     /** Our first TSN. */
     initialTsn: number,
     /** The receive window the peer announced, in fragments. */
@@ -84,6 +89,11 @@ export class SendScheduler implements SentContent {
     this.peerMaxTsn = initialTsn - 1 + peerWindow;
   }
 
+  /** Largest fragment payload now: a full datagram minus packet and DATA frame overhead. */
+  get maxFragmentPayload(): number {
+    return this.mtu.current - DATA_OVERHEAD - DATA_FRAME_HEADER_SIZE;
+  }
+
   // ------------------------------------------------------------------ queueing
 
   enqueue(data: Uint8Array, delivery: Delivery): void {
@@ -93,7 +103,7 @@ export class SendScheduler implements SentContent {
       const id = this.nextUnreliableId;
       this.nextUnreliableId = (id + 1) >>> 0;
       // Size fragments so that all of them fit a datagram with the largest header variant.
-      const fragmentSize = this.maxDatagram - DATA_OVERHEAD - unreliableHeaderSize(0xffff_ffff, 0xffff_ffff);
+      const fragmentSize = this.mtu.current - DATA_OVERHEAD - unreliableHeaderSize(0xffff_ffff, 0xffff_ffff);
       const count = Math.max(1, Math.ceil(data.length / fragmentSize));
       this.unreliable.push({ data, id, index: 0, count, fragmentSize });
     } else {
@@ -126,7 +136,7 @@ export class SendScheduler implements SentContent {
   }
 
   hasSendableData(): boolean {
-    if (this.retransmit.length > 0) return true;
+    if (this.retransmit.length > 0 || this.parts.length > 0) return true;
     if (this.closeQueued) return true;
     if (this.unreliable.length > 0) return true;
     return this.queue.length > 0 && this.nextTsn <= this.peerMaxTsn;
@@ -139,7 +149,7 @@ export class SendScheduler implements SentContent {
 
   /** Reliable data waits for the peer's credit, and nothing else is to be sent. */
   flowBlocked(): boolean {
-    return this.queue.length > 0 && this.nextTsn > this.peerMaxTsn && this.retransmit.length === 0;
+    return this.queue.length > 0 && this.nextTsn > this.peerMaxTsn && this.retransmit.length === 0 && this.parts.length === 0;
   }
 
   // ------------------------------------------------------------------ filling a packet
@@ -154,10 +164,25 @@ export class SendScheduler implements SentContent {
     this.packetUnreliable = false;
     // 1. Lost data first: the peer's in-order delivery waits on it.
     let fragments: SentFragment[] | null = null;
+    this.packetFragments = null;
+    if (this.parts.length > 0) {
+      o = this.writeParts(buf, o, limit, pn);
+      fragments = this.packetFragments;
+    }
     for (let f = this.retransmit.peek(); f !== undefined; f = this.retransmit.peek()) {
       if (f.acked) {
         f.queued = false;
         this.retransmit.shift();
+        continue;
+      }
+      if (DATA_FRAME_HEADER_SIZE + f.payload.length > this.mtu.current - DATA_OVERHEAD) {
+        // Cut for a larger path MTU than the one now in force: send it again in pieces.
+        this.retransmit.shift();
+        f.queued = false;
+        this.split(f);
+        this.packetFragments = fragments;
+        o = this.writeParts(buf, o, limit, pn);
+        fragments = this.packetFragments;
         continue;
       }
       if (o + DATA_FRAME_HEADER_SIZE + f.payload.length > limit) break;
@@ -188,11 +213,55 @@ export class SendScheduler implements SentContent {
     return o;
   }
 
+  /** Cut `f` into DATA_PART pieces that fit the datagram size now in force, and queue them. */
+  private split(f: SentFragment): void {
+    const room = this.mtu.current - DATA_OVERHEAD - DATA_PART_HEADER_SIZE - PART_ACK_ROOM;
+    const n = Math.ceil(f.payload.length / room);
+    const size = Math.ceil(f.payload.length / n);
+    f.partsLeft = n;
+    for (let offset = 0; offset < f.payload.length; offset += size) {
+      const payload = f.payload.subarray(offset, Math.min(offset + size, f.payload.length));
+      this.parts.push({ tsn: f.tsn, payload, flags: f.flags, acked: false, lastPn: -1, queued: true, whole: f, offset, partsLeft: 0 });
+    }
+  }
+
+  /** Write queued DATA_PART pieces; appends them to `packetFragments`. */
+  private writeParts(buf: Uint8Array, o: number, limit: number, pn: number): number {
+    let fragments = this.packetFragments;
+    for (let p = this.parts.peek(); p !== undefined; p = this.parts.peek()) {
+      const whole = p.whole!;
+      if (p.acked || whole.acked) {
+        p.queued = false;
+        this.parts.shift();
+        continue;
+      }
+      if (o + DATA_PART_HEADER_SIZE + p.payload.length > limit) break;
+      o = writeDataPartFrameHeader(buf, o, truncate32(p.tsn), p.flags, whole.payload.length, p.offset, p.payload.length);
+      buf.set(p.payload, o);
+      o += p.payload.length;
+      p.queued = false;
+      p.lastPn = pn;
+      (fragments ??= []).push(p);
+      this.parts.shift();
+      this.packetRetransmission = true;
+      this.counters.bytesRetransmitted += p.payload.length;
+    }
+    this.packetFragments = fragments;
+    return o;
+  }
+
   private writeUnreliable(buf: Uint8Array, o: number, limit: number): number {
     for (let m = this.unreliable.peek(); m !== undefined; m = this.unreliable.peek()) {
       const start = m.index * m.fragmentSize;
       const length = Math.min(m.fragmentSize, m.data.length - start);
       const header = unreliableHeaderSize(m.index, m.count);
+      if (header + length > this.mtu.current - DATA_OVERHEAD) {
+        // Cut for a larger path MTU than the one now in force (a black hole was found since): the
+        // rest of this message cannot go out any more. It is unreliable: drop it.
+        this.queuedBytes -= m.data.length - start;
+        this.unreliable.shift();
+        continue;
+      }
       if (o + header + length > limit) break;
       o = writeUnreliableFrameHeader(buf, o, m.id, m.index, m.count, length);
       buf.set(m.data.subarray(start, start + length), o);
@@ -205,12 +274,13 @@ export class SendScheduler implements SentContent {
   }
 
   private writeNewData(buf: Uint8Array, o: number, limit: number, pn: number): number {
+    const maxFragmentPayload = this.maxFragmentPayload;
     for (let m = this.queue.peek(); m !== undefined && this.nextTsn <= this.peerMaxTsn; m = this.queue.peek()) {
       const room = limit - o - DATA_FRAME_HEADER_SIZE;
       const remaining = m.data.length - m.offset;
-      const length = Math.min(remaining, this.maxFragmentPayload, Math.max(room, 0));
+      const length = Math.min(remaining, maxFragmentPayload, Math.max(room, 0));
       // Do not spend a TSN on a sliver at the end of a packet.
-      if (room < 0 || (length < remaining && length < Math.min(MIN_FRAGMENT, this.maxFragmentPayload))) break;
+      if (room < 0 || (length < remaining && length < Math.min(MIN_FRAGMENT, maxFragmentPayload))) break;
       let flags = m.unordered ? DataFlag.Unordered : 0;
       if (m.offset === 0) flags |= DataFlag.First;
       if (length === remaining) flags |= DataFlag.Last;
@@ -219,7 +289,7 @@ export class SendScheduler implements SentContent {
       o = writeDataFrameHeader(buf, o, truncate32(tsn), flags, length);
       buf.set(payload, o);
       o += length;
-      const f: SentFragment = { tsn, payload, flags, acked: false, lastPn: pn, queued: false };
+      const f: SentFragment = { tsn, payload, flags, acked: false, lastPn: pn, queued: false, whole: null, offset: 0, partsLeft: 0 };
       this.unackedFragments++;
       if (this.newFragments === null) this.newFragments = [f];
       else this.newFragments.push(f);
@@ -241,6 +311,16 @@ export class SendScheduler implements SentContent {
       for (let i = 0; i < fragments.length; i++) {
         const f = fragments[i]!;
         if (f.acked) continue;
+        const whole = f.whole;
+        if (whole !== null) {
+          // A piece: the fragment is acknowledged with its last piece (or a copy sent whole).
+          f.acked = true;
+          if (whole.acked || --whole.partsLeft > 0) continue;
+          whole.acked = true;
+          whole.payload = EMPTY;
+          this.unackedFragments--;
+          continue;
+        }
         f.acked = true;
         f.payload = EMPTY;
         this.unackedFragments--;
@@ -250,16 +330,36 @@ export class SendScheduler implements SentContent {
     if (p.close) this.closeAcked = true;
   }
 
+  /**
+   * Many packets were declared lost at once out of send order (a black hole): resend in TSN
+   * order, the oldest first, since in-order delivery at the peer waits on it.
+   */
+  sortRetransmissions(): void {
+    this.retransmit.sort((a, b) => a.tsn - b.tsn);
+  }
+
+  /** Queue again what a lost or probed packet carried: a piece with the pieces, a fragment whole. */
+  private requeue(f: SentFragment): void {
+    const whole = f.whole;
+    if (whole !== null) {
+      if (whole.acked) return;
+      f.queued = true;
+      this.parts.push(f);
+      return;
+    }
+    // Out in pieces since: the pieces are what is retransmitted now.
+    if (f.partsLeft > 0) return;
+    f.queued = true;
+    this.retransmit.push(f);
+  }
+
   /** Put the lost packet's unacknowledged data back at the head of the line. */
   onLost(p: SentPacket): void {
     if (p.fragments) {
       const fragments = p.fragments;
       for (let i = 0; i < fragments.length; i++) {
         const f = fragments[i]!;
-        if (!f.acked && !f.queued && f.lastPn === p.pn) {
-          f.queued = true;
-          this.retransmit.push(f);
-        }
+        if (!f.acked && !f.queued && f.lastPn === p.pn) this.requeue(f);
       }
     }
     if (p.close && !this.closeAcked && this.closeSentPn === p.pn) this.closeQueued = true;
@@ -271,10 +371,7 @@ export class SendScheduler implements SentContent {
       const fragments = p.fragments;
       for (let i = 0; i < fragments.length; i++) {
         const f = fragments[i]!;
-        if (!f.acked && !f.queued) {
-          f.queued = true;
-          this.retransmit.push(f);
-        }
+        if (!f.acked && !f.queued) this.requeue(f);
       }
     }
     if (p.close && !this.closeAcked) this.closeQueued = true;

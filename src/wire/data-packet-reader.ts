@@ -11,6 +11,7 @@ import {
   type AckFrame,
   type CloseFrame,
   type DataFrame,
+  type DataPartFrame,
   type Frame,
   type PingFrame,
   type UnreliableFrame,
@@ -46,6 +47,7 @@ export class DataPacketReader {
   private readonly ack: AckFrame = { type: 'ack', largest: 0, ackDelay: 0, maxTsn: 0, firstRange: 0, ranges: [] };
   private readonly data: DataFrame = { type: 'data', tsn: 0, first: false, last: false, unordered: false, payload: EMPTY };
   private readonly unreliable: UnreliableFrame = { type: 'unreliable', messageId: 0, index: 0, count: 0, payload: EMPTY };
+  private readonly dataPart: DataPartFrame = { type: 'data-part', tsn: 0, first: false, last: false, unordered: false, length: 0, offset: 0, payload: EMPTY };
 
   /**
    * Check `datagram` and get ready to read its frames. 'checksum': the CRC does not match;
@@ -68,7 +70,7 @@ export class DataPacketReader {
       const f = this.frame(false);
       if (f === undefined) return 'not-data';
       if (f === null) break;
-      if (f.type === 'data' || f.type === 'unreliable') dataFrames++;
+      if (f.type === 'data' || f.type === 'data-part' || f.type === 'unreliable') dataFrames++;
     }
     this.dataFrames = dataFrames;
     r.reset(datagram, DATA_HEADER_SIZE, end);
@@ -138,6 +140,22 @@ export class DataPacketReader {
           return null;
         }
         return { type: 'reset', code, reason };
+      }
+      case FrameType.DataPart: {
+        // The same checks as decodeFrame (frames.ts §5.8).
+        const f = this.dataPart;
+        f.tsn = r.u32();
+        const flags = r.u8();
+        f.length = r.u16();
+        f.offset = r.u16();
+        const partLength = r.u16();
+        if (materialize) f.payload = r.bytes(partLength);
+        else r.skip(partLength);
+        if ((flags & ~0x07) !== 0 || partLength === 0 || f.offset + partLength > f.length) return null;
+        f.first = (flags & DataFlag.First) !== 0;
+        f.last = (flags & DataFlag.Last) !== 0;
+        f.unordered = (flags & DataFlag.Unordered) !== 0;
+        return f;
       }
       case FrameType.Unreliable: {
         const f = this.unreliable;

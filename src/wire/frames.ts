@@ -2,6 +2,7 @@ import { Reader } from './reader.js';
 import { varintLength, writeVarint } from './varint.js';
 import {
   DATA_FRAME_HEADER_SIZE,
+  DATA_PART_HEADER_SIZE,
   DataFlag,
   FrameType,
   MAX_REASON_SIZE,
@@ -33,6 +34,8 @@ export function frameSize(frame: Frame): number {
     }
     case 'data':
       return DATA_FRAME_HEADER_SIZE + frame.payload.length;
+    case 'data-part':
+      return DATA_PART_HEADER_SIZE + frame.payload.length;
     case 'unreliable':
       return unreliableHeaderSize(frame.index, frame.count) + frame.payload.length;
   }
@@ -78,6 +81,15 @@ export function writeFrame(buf: Uint8Array, offset: number, frame: Frame): numbe
       buf.set(frame.payload, offset);
       return offset + frame.payload.length;
     }
+    case 'data-part': {
+      let flags = 0;
+      if (frame.first) flags |= DataFlag.First;
+      if (frame.last) flags |= DataFlag.Last;
+      if (frame.unordered) flags |= DataFlag.Unordered;
+      offset = writeDataPartFrameHeader(buf, offset, frame.tsn, flags, frame.length, frame.offset, frame.payload.length);
+      buf.set(frame.payload, offset);
+      return offset + frame.payload.length;
+    }
     case 'unreliable': {
       offset = writeUnreliableFrameHeader(
         buf,
@@ -116,6 +128,24 @@ export function writeDataFrameHeader(
   buf[offset] = FrameType.Data | flags;
   offset = writeU32(buf, offset + 1, tsn);
   return writeU16(buf, offset, length);
+}
+
+/** Header of a DATA_PART frame: the fragment's TSN and {@link DataFlag}s, its length, this piece's place. */
+export function writeDataPartFrameHeader(
+  buf: Uint8Array,
+  offset: number,
+  tsn: number,
+  flags: number,
+  fragmentLength: number,
+  partOffset: number,
+  partLength: number,
+): number {
+  buf[offset] = FrameType.DataPart;
+  offset = writeU32(buf, offset + 1, tsn);
+  buf[offset++] = flags;
+  offset = writeU16(buf, offset, fragmentLength);
+  offset = writeU16(buf, offset, partOffset);
+  return writeU16(buf, offset, partLength);
 }
 
 export function writeUnreliableFrameHeader(
@@ -209,6 +239,25 @@ function readFrameBody(r: Reader, type: number): Frame | null {
         return null;
       }
       return { type: 'reset', code, reason };
+    }
+    case FrameType.DataPart: {
+      const tsn = r.u32();
+      const flags = r.u8();
+      const length = r.u16();
+      const offset = r.u16();
+      const partLength = r.u16();
+      const payload = r.bytes(partLength);
+      if ((flags & ~0x07) !== 0 || partLength === 0 || offset + partLength > length) return null;
+      return {
+        type: 'data-part',
+        tsn,
+        first: (flags & DataFlag.First) !== 0,
+        last: (flags & DataFlag.Last) !== 0,
+        unordered: (flags & DataFlag.Unordered) !== 0,
+        length,
+        offset,
+        payload,
+      };
     }
     case FrameType.Unreliable: {
       const messageId = r.u32();
