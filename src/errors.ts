@@ -31,7 +31,9 @@ export type ErrorCode =
   /** An argument is outside its allowed range. */
   | 'ERR_INVALID_ARG_VALUE'
   /** The socket failed (the cause is attached). */
-  | 'ERR_SOCKET';
+  | 'ERR_SOCKET'
+  /** An unreliable message awaited with `sendAcked()` expired unsent (`maxAge`) or was lost. */
+  | 'ERR_MESSAGE_DROPPED';
 
 /** The error class of reliable-dgram: an `Error` with a stable {@link ErrorCode}. */
 export class ReliableDgramError extends Error {

@@ -55,7 +55,7 @@ export class PacketBuilder {
     let retransmission = false;
     if (withData) {
       const sender = this.sender;
-      o = sender.writeFrames(buf, o, limit, pn);
+      o = sender.writeFrames(buf, o, limit, pn, now);
       fragments = sender.packetFragments;
       carriesClose = sender.packetClose;
       retransmission = sender.packetRetransmission;

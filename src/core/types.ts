@@ -6,6 +6,26 @@
 /** How a message is delivered. */
 export type Delivery = 'ordered' | 'unordered' | 'unreliable';
 
+/** How one message is sent: `ConnectionCore.send()`'s options. */
+export interface CoreSendOptions {
+  /** Default 'ordered'. */
+  delivery?: Delivery;
+  /** Ordering scope, integer 0–255. Default 0. */
+  channel?: number;
+  /** Unreliable only: drop the message (counted in `unreliableExpired`) if not sent within this many ms. */
+  maxAge?: number;
+  /** Report the message's fate as a 'receipt' event with this id (integer > 0). */
+  receipt?: number;
+}
+
+/** A channel's share of the sender (`ConnectionCore.setChannel()`). */
+export interface ChannelOptions {
+  /** Lower is served first (strict priority). Integer 0–255. Default 0. */
+  priority?: number;
+  /** Share among the channels of one priority (weighted fair). Integer 1–65535. Default 1. */
+  weight?: number;
+}
+
 /** Congestion-control algorithm names built in. */
 export type CongestionAlgorithm = 'bbr' | 'newreno' | 'ledbat' | 'none';
 
@@ -107,6 +127,8 @@ export type CoreEvent =
       type: 'message';
       data: Uint8Array;
       delivery: Delivery;
+      /** The channel it was sent on, 0–255. */
+      channel: number;
       /**
        * Receive-window units this message holds until the application has consumed it; pass
        * the value to `release()`. 0 for unreliable messages.
@@ -117,6 +139,16 @@ export type CoreEvent =
   | { type: 'drain' }
   /** Every reliable message sent so far was acknowledged. */
   | { type: 'flushed' }
+  /**
+   * The first `through` reliable messages (in send order) are all acknowledged; pushed once
+   * when the mark given to `watchAcked()` is reached.
+   */
+  | { type: 'acked'; through: number }
+  /**
+   * The fate of a message sent with a receipt id: `ok` once the peer acknowledged all of it;
+   * not `ok` (unreliable only) when it expired unsent or a packet carrying it was lost.
+   */
+  | { type: 'receipt'; receipt: number; ok: boolean }
   /** The peer finished sending (its CLOSE arrived); no more messages will come. */
   | { type: 'peer-closed' }
   /** The connection is over. `error` is absent after a graceful close. */
@@ -168,6 +200,8 @@ export interface ConnectionStats {
   bytesDelivered: number;
   /** Unreliable messages dropped incomplete by the receiver. */
   unreliableDropped: number;
+  /** Unreliable messages this side dropped unsent because their `maxAge` had passed. */
+  unreliableExpired: number;
   /** Probe timeouts fired. */
   ptoCount: number;
   /** The rate the pacer lets packets out at, bytes/s (also when pacing is off: what it would be). */

@@ -1,12 +1,15 @@
 import { Reader } from './reader.js';
 import { varintLength, writeVarint } from './varint.js';
 import {
+  CHANNEL_FLAG,
   DATA_FRAME_HEADER_SIZE,
   DataFlag,
   FrameType,
   MAX_REASON_SIZE,
   type AckFrame,
+  type DataFrame,
   type Frame,
+  type UnreliableFrame,
 } from './types.js';
 
 /**
@@ -32,9 +35,9 @@ export function frameSize(frame: Frame): number {
       return 1 + 2 + varintLength(reasonLength) + reasonLength;
     }
     case 'data':
-      return DATA_FRAME_HEADER_SIZE + frame.payload.length;
+      return DATA_FRAME_HEADER_SIZE + channelSize(frame.channel ?? 0) + frame.payload.length;
     case 'unreliable':
-      return unreliableHeaderSize(frame.index, frame.count) + frame.payload.length;
+      return unreliableHeaderSize(frame.index, frame.count) + channelSize(frame.channel ?? 0) + frame.payload.length;
   }
 }
 
@@ -43,6 +46,11 @@ export function ackFrameSize(frame: AckFrame): number {
   size += varintLength(frame.firstRange);
   for (const n of frame.ranges) size += varintLength(n);
   return size;
+}
+
+/** Extra bytes a frame of `channel` carries: the channel byte, for channels other than 0. */
+export function channelSize(channel: number): number {
+  return channel === 0 ? 0 : 1;
 }
 
 export function unreliableHeaderSize(index: number, count: number): number {
@@ -73,7 +81,7 @@ export function writeFrame(buf: Uint8Array, offset: number, frame: Frame): numbe
       if (frame.first) flags |= DataFlag.First;
       if (frame.last) flags |= DataFlag.Last;
       if (frame.unordered) flags |= DataFlag.Unordered;
-      offset = writeDataFrameHeader(buf, offset, frame.tsn, flags, frame.payload.length);
+      offset = writeDataFrameHeader(buf, offset, frame.tsn, flags, frame.payload.length, frame.channel ?? 0);
       buf.set(frame.payload, offset);
       return offset + frame.payload.length;
     }
@@ -85,6 +93,7 @@ export function writeFrame(buf: Uint8Array, offset: number, frame: Frame): numbe
         frame.index,
         frame.count,
         frame.payload.length,
+        frame.channel ?? 0,
       );
       buf.set(frame.payload, offset);
       return offset + frame.payload.length;
@@ -103,17 +112,31 @@ export function writeAckFrame(buf: Uint8Array, offset: number, frame: AckFrame):
   return offset;
 }
 
-/** Header of a DATA frame; `flags` is a combination of {@link DataFlag}. */
+/**
+ * Header of a DATA frame; `flags` is a combination of {@link DataFlag}. A channel other than 0
+ * sets {@link CHANNEL_FLAG} and adds its byte after the type.
+ */
 export function writeDataFrameHeader(
   buf: Uint8Array,
   offset: number,
   tsn: number,
   flags: number,
   length: number,
+  channel = 0,
 ): number {
-  buf[offset] = FrameType.Data | flags;
-  offset = writeU32(buf, offset + 1, tsn);
+  offset = writeFrameType(buf, offset, FrameType.Data | flags, channel);
+  offset = writeU32(buf, offset, tsn);
   return writeU16(buf, offset, length);
+}
+
+function writeFrameType(buf: Uint8Array, offset: number, type: number, channel: number): number {
+  if (channel === 0) {
+    buf[offset] = type;
+    return offset + 1;
+  }
+  buf[offset] = type | CHANNEL_FLAG;
+  buf[offset + 1] = channel;
+  return offset + 2;
 }
 
 export function writeUnreliableFrameHeader(
@@ -123,9 +146,10 @@ export function writeUnreliableFrameHeader(
   index: number,
   count: number,
   length: number,
+  channel = 0,
 ): number {
-  buf[offset] = FrameType.Unreliable;
-  offset = writeU32(buf, offset + 1, messageId);
+  offset = writeFrameType(buf, offset, FrameType.Unreliable, channel);
+  offset = writeU32(buf, offset, messageId);
   offset = writeVarint(buf, offset, index);
   offset = writeVarint(buf, offset, count);
   return writeU16(buf, offset, length);
@@ -162,11 +186,18 @@ export function readFrames(r: Reader): Frame[] | null {
 }
 
 function readFrameBody(r: Reader, type: number): Frame | null {
+  let channel = 0;
+  if ((type & CHANNEL_FLAG) !== 0 && ((type & 0xe8) === FrameType.Data || type === (FrameType.Unreliable | CHANNEL_FLAG))) {
+    channel = r.u8();
+    // Channel 0 is written without the flag: one encoding per frame.
+    if (channel === 0) return null;
+    type &= ~CHANNEL_FLAG;
+  }
   if ((type & 0xf8) === FrameType.Data) {
     const tsn = r.u32();
     const length = r.u16();
     const payload = r.bytes(length);
-    return {
+    const frame: DataFrame = {
       type: 'data',
       tsn,
       first: (type & DataFlag.First) !== 0,
@@ -174,6 +205,8 @@ function readFrameBody(r: Reader, type: number): Frame | null {
       unordered: (type & DataFlag.Unordered) !== 0,
       payload,
     };
+    if (channel !== 0) frame.channel = channel;
+    return frame;
   }
   switch (type) {
     case FrameType.Ping:
@@ -215,7 +248,9 @@ function readFrameBody(r: Reader, type: number): Frame | null {
       const length = r.u16();
       const payload = r.bytes(length);
       if (count === 0 || index >= count) return null;
-      return { type: 'unreliable', messageId, index, count, payload };
+      const frame: UnreliableFrame = { type: 'unreliable', messageId, index, count, payload };
+      if (channel !== 0) frame.channel = channel;
+      return frame;
     }
     default:
       return null;

@@ -30,6 +30,13 @@ export const FrameType = {
   Data: 0x08,
 } as const;
 
+/**
+ * Set in the type byte of a DATA (0x18–0x1f) or UNRELIABLE (0x15) frame whose channel is not 0:
+ * one channel byte (1–255) follows the type byte. Channel 0 frames never set it, so a
+ * connection that only uses channel 0 sends exactly the frames of the first version 1.
+ */
+export const CHANNEL_FLAG = 0x10;
+
 /** Flag bits in the low three bits of a DATA frame's type byte. */
 export const DataFlag = {
   First: 0x01,
@@ -109,7 +116,12 @@ export interface ResetFrame {
 
 export interface DataFrame {
   type: 'data';
-  /** Low 32 bits of this fragment's transmission sequence number. */
+  /**
+   * Ordering scope, 1–255; absent means channel 0 (no channel byte on the wire). TSNs are
+   * numbered per channel.
+   */
+  channel?: number;
+  /** Low 32 bits of this fragment's transmission sequence number (in its channel's space). */
   tsn: number;
   /** This fragment starts a message. */
   first: boolean;
@@ -122,6 +134,8 @@ export interface DataFrame {
 
 export interface UnreliableFrame {
   type: 'unreliable';
+  /** Channel, 1–255; absent means channel 0 (no channel byte). A label for the receiver. */
+  channel?: number;
   /** Low 32 bits of the sender's unreliable message counter. */
   messageId: number;
   /** Index of this fragment within its message. */
