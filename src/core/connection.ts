@@ -225,6 +225,11 @@ export class ConnectionCore {
     return mark;
   }
 
+  /** Push one 'acked' event once the first `mark` reliable messages are all acknowledged. */
+  watchAcked(mark: number): void {
+    if (mark > this.sender.ackedThrough) this.sender.watchAcked(mark);
+  }
+
   /** The first `ackedThrough` reliable messages sent (in send order) are all acknowledged. */
   get ackedThrough(): number {
     return this.sender.ackedThrough;

@@ -190,9 +190,9 @@ export class SendScheduler implements SentContent {
     return this.ledgerBase + this.ledger.length;
   }
 
-  /** Push one 'acked' event when `ackedThrough` reaches `mark`. */
+  /** Push one 'acked' event when `ackedThrough` reaches `mark` (the lowest mark asked for wins). */
   watchAcked(mark: number): void {
-    if (mark > this.ackedWatch) this.ackedWatch = mark;
+    if (this.ackedWatch < 0 || mark < this.ackedWatch) this.ackedWatch = mark;
   }
 
   /** A graceful close was asked for: queue CLOSE once everything before it is sent and acknowledged. */
@@ -265,6 +265,7 @@ export class SendScheduler implements SentContent {
     this.packetRetransmission = false;
     this.packetUnreliable = false;
     this.packetFragments = null;
+    if (this.unreliableQueued > 0) this.expireUnreliable(now);
     const scheduler = this.scheduler;
     while (o < limit) {
       const channel = scheduler.pick(this.readyFn);
@@ -322,6 +323,23 @@ export class SendScheduler implements SentContent {
     // 3. New reliable data, within the peer's credit.
     if (c.queue.length > 0 && this.nextTsn <= this.peerMaxTsn) return this.writeNewData(c, buf, o, limit, pn);
     return o;
+  }
+
+  /**
+   * Drop the unreliable messages at the heads of their queues whose `maxAge` has passed, also on
+   * channels that are not served now (a lower priority): their receipts fail now, not at close.
+   */
+  private expireUnreliable(now: number): void {
+    for (const c of this.channels) {
+      if (c === undefined) continue;
+      for (let m = c.unreliable.peek(); m !== undefined && m.index === 0 && now > m.expiresAt; m = c.unreliable.peek()) {
+        c.unreliable.shift();
+        this.unreliableQueued--;
+        this.queuedBytes -= m.data.length;
+        this.counters.unreliableExpired++;
+        this.settleUnreliable(m, false);
+      }
+    }
   }
 
   private writeUnreliable(c: ChannelQueues, m: QueuedUnreliable, buf: Uint8Array, o: number, limit: number, pn: number): number {

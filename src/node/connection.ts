@@ -1,13 +1,19 @@
 import { EventEmitter } from 'eventemitter3';
 import type { EndpointConnection } from '../core/endpoint.js';
-import type { CloseError, ConnectionStats, CoreEvent, Delivery } from '../core/types.js';
+import type { ChannelOptions, CloseError, ConnectionStats, CoreEvent, Delivery } from '../core/types.js';
 import { AbortError, InvalidArgTypeError, InvalidArgValueError, rdError, type ReliableDgramError } from '../errors.js';
-import { Inbox } from './inbox.js';
+import { Inbox, type InboxItem, type MessageInfo } from './inbox.js';
+
+export type { MessageInfo } from './inbox.js';
+export type { ChannelOptions } from '../core/types.js';
 
 /** Events of a {@link Connection}. */
 export interface ConnectionEvents {
-  /** A message arrived (only while no async iterator is consuming the connection). */
-  message: [data: Buffer];
+  /**
+   * A message arrived (only while no async iterator is consuming the connection, and not for a
+   * channel a `messages({ channel })` iterator consumes). `info` says its channel and delivery.
+   */
+  message: [data: Buffer, info: MessageInfo];
   /** `send()` returned false earlier and the send queue has room again. */
   drain: [];
   /** The peer finished sending: no more messages will arrive. */
@@ -21,6 +27,17 @@ export interface ConnectionEvents {
 export interface SendOptions {
   /** 'ordered' (default), 'unordered' or 'unreliable'. */
   delivery?: Delivery;
+  /**
+   * Ordering scope, an integer 0–255 (default 0). Ordering and duplicate suppression are per
+   * channel: a loss on one channel never delays delivery on another. See `setChannel()`.
+   */
+  channel?: number;
+  /**
+   * Unreliable only: if the message has not been sent within this many milliseconds (it waited
+   * behind congestion or higher priorities), drop it instead of sending it late. Counted in
+   * `stats().unreliableExpired`.
+   */
+  maxAge?: number;
 }
 
 export interface ConnectionStatsWithAddress extends ConnectionStats {
@@ -51,6 +68,23 @@ export interface ConnectionHost {
 
 const DELIVERIES: readonly Delivery[] = ['ordered', 'unordered', 'unreliable'];
 
+/** One frozen info object per (delivery, channel): no allocation per message. */
+const INFOS = new Map<number, MessageInfo>();
+function infoFor(delivery: Delivery, channel: number): MessageInfo {
+  const key = DELIVERIES.indexOf(delivery) * 256 + channel;
+  let info = INFOS.get(key);
+  if (info === undefined) {
+    info = Object.freeze({ channel, delivery });
+    INFOS.set(key, info);
+  }
+  return info;
+}
+
+interface Waiter {
+  resolve: (r: IteratorResult<Buffer>) => void;
+  reject: (e: unknown) => void;
+}
+
 function toError(e: CloseError): ReliableDgramError {
   return rdError(e.code, e.message);
 }
@@ -69,7 +103,16 @@ function toError(e: CloseError): ReliableDgramError {
 export class Connection extends EventEmitter<ConnectionEvents> {
   private readonly inbox: Inbox;
   private iterating = 0;
-  private readonly waiters: { resolve: (r: IteratorResult<Buffer>) => void; reject: (e: unknown) => void }[] = [];
+  private readonly waiters: Waiter[] = [];
+  /** Iterators of one channel (`messages({ channel })`): their waiters, by channel. */
+  private readonly channelWaiters = new Map<number, Waiter[]>();
+  private readonly channelIterating = new Map<number, number>();
+  /** Messages for general consumers: those of channels no channel iterator claims. */
+  private readonly unclaimed = (item: InboxItem): boolean => !this.channelIterating.has(item.info.channel);
+  /** Receipts (`sendAcked`) and flush() calls waiting on the engine. */
+  private readonly receipts = new Map<number, { resolve: () => void; reject: (e: unknown) => void }>();
+  private nextReceipt = 1;
+  private readonly flushWaiters: { mark: number; resolve: () => void; reject: (e: unknown) => void }[] = [];
   private readonly closeWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   private needDrain = false;
   private peerEnded = false;
@@ -118,6 +161,52 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * `maxMessageSize`, ERR_CONNECTION_CLOSED once closing. The buffer must not be modified after.
    */
   send(data: Uint8Array | string, options?: SendOptions): boolean {
+    return this.queue(data, options, 0);
+  }
+
+  /**
+   * Send a message and wait for the peer's acknowledgement of all of it: resolves once the peer
+   * holds the message (it may still be waiting for an earlier message of its channel before the
+   * peer's application sees it). An unreliable message rejects with ERR_MESSAGE_DROPPED when it
+   * expired unsent (`maxAge`) or a packet carrying it was declared lost; any message rejects with
+   * the close error if the connection ends first. Backpressure as `send()` (a full queue throws).
+   */
+  sendAcked(data: Uint8Array | string, options?: SendOptions): Promise<void> {
+    const receipt = this.nextReceipt;
+    this.nextReceipt = receipt === 0x7fff_ffff ? 1 : receipt + 1;
+    try {
+      this.queue(data, options, receipt);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise<void>((resolve, reject) => this.receipts.set(receipt, { resolve, reject }));
+  }
+
+  /**
+   * Resolves once every reliable message sent before this call is acknowledged by the peer
+   * (unreliable messages are not waited for: use `sendAcked()` for those). Rejects with the
+   * close error if the connection ends first.
+   */
+  flush(): Promise<void> {
+    if (this.finished) return this.closeError ? Promise.reject(this.closeError) : Promise.resolve();
+    const core = this.record.core;
+    const mark = core.flushMark();
+    if (core.ackedThrough >= mark) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => this.flushWaiters.push({ mark, resolve, reject }));
+  }
+
+  /**
+   * Set a channel's share of the sender: `priority` (integer 0–255, lower first: a level is
+   * served only while every level before it has nothing to send) and `weight` (integer
+   * 1–65535: channels of one priority share the link in proportion). Defaults: 0 and 1.
+   */
+  setChannel(channel: number, options: ChannelOptions): this {
+    if (typeof options !== 'object' || options === null) throw new InvalidArgTypeError('options must be an object');
+    this.record.core.setChannel(channel, options);
+    return this;
+  }
+
+  private queue(data: Uint8Array | string, options: SendOptions | undefined, receipt: number): boolean {
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     if (!(bytes instanceof Uint8Array)) throw new InvalidArgTypeError('data must be a Uint8Array, Buffer or string');
     if (options !== undefined && (typeof options !== 'object' || options === null)) {
@@ -140,7 +229,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         `send queue full: ${queued} bytes waiting, limit maxQueuedBytes ${this.host.maxQueuedBytes}; wait for 'drain'`,
       );
     }
-    this.record.core.send(bytes, delivery);
+    const channel = options?.channel ?? 0;
+    const maxAge = options?.maxAge;
+    if (delivery === 'ordered' && channel === 0 && maxAge === undefined && receipt === 0) this.record.core.send(bytes, delivery);
+    else this.record.core.send(bytes, { delivery, channel, receipt, ...(maxAge !== undefined ? { maxAge } : {}) }, this.host.now());
     this.host.scheduleFlush(this.record);
     if (this.record.core.bufferedAmount >= this.host.highWaterMark) {
       if (!this.needDrain) {
@@ -193,17 +285,39 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     return this.messages();
   }
 
-  messages(options?: { signal?: AbortSignal }): AsyncIterableIterator<Buffer> {
+  /**
+   * Iterate over received messages. With `channel`, only that channel's messages (the other
+   * consumers then no longer see them); several iterators of one channel share its messages.
+   */
+  messages(options?: { signal?: AbortSignal; channel?: number }): AsyncIterableIterator<Buffer> {
     const signal = options?.signal;
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       throw new InvalidArgTypeError('options.signal must be an AbortSignal');
     }
-    this.iterating++;
+    const channel = options?.channel;
+    if (channel !== undefined && (!Number.isInteger(channel) || channel < 0 || channel > 255)) {
+      throw new InvalidArgValueError(`options.channel must be an integer from 0 to 255, got ${String(channel)}`);
+    }
+    let waiters = this.waiters;
+    if (channel === undefined) this.iterating++;
+    else {
+      this.channelIterating.set(channel, (this.channelIterating.get(channel) ?? 0) + 1);
+      waiters = this.channelWaiters.get(channel) ?? [];
+      this.channelWaiters.set(channel, waiters);
+    }
+    const match = channel === undefined ? this.unclaimed : (item: InboxItem): boolean => item.info.channel === channel;
     let done = false;
     const finish = (): void => {
       if (done) return;
       done = true;
-      this.iterating--;
+      if (channel === undefined) this.iterating--;
+      else {
+        const n = this.channelIterating.get(channel)! - 1;
+        if (n === 0) {
+          this.channelIterating.delete(channel);
+          this.channelWaiters.delete(channel);
+        } else this.channelIterating.set(channel, n);
+      }
       signal?.removeEventListener('abort', onAbort);
       // Someone may be listening with 'message' now.
       this.scheduleDelivery();
@@ -211,7 +325,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     const onAbort = (): void => {
       const err = new AbortError(undefined, { cause: signal?.reason });
       finish();
-      for (const w of this.waiters.splice(0)) w.reject(err);
+      for (const w of waiters.splice(0)) w.reject(err);
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     const iterator: AsyncIterableIterator<Buffer> = {
@@ -221,14 +335,14 @@ export class Connection extends EventEmitter<ConnectionEvents> {
           finish();
           return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
         }
-        const item = this.takeMessage();
-        if (item) return Promise.resolve({ value: item, done: false });
-        const end = this.endOfMessages();
+        const item = this.takeMessage(match);
+        if (item) return Promise.resolve({ value: item.data, done: false });
+        const end = this.endOfMessages(match);
         if (end) {
           finish();
           return end === true ? Promise.resolve({ value: undefined, done: true }) : Promise.reject(end);
         }
-        return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+        return new Promise((resolve, reject) => waiters.push({ resolve, reject }));
       },
       return: (): Promise<IteratorResult<Buffer>> => {
         finish();
@@ -276,8 +390,32 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     switch (event.type) {
       case 'message': {
         const data = Buffer.from(event.data.buffer, event.data.byteOffset, event.data.byteLength);
-        this.inbox.push({ data, credit: event.credit, unreliable: event.delivery === 'unreliable' });
+        this.inbox.push({
+          data,
+          credit: event.credit,
+          unreliable: event.delivery === 'unreliable',
+          info: infoFor(event.delivery, event.channel),
+        });
         this.deliver();
+        return;
+      }
+      case 'receipt': {
+        const r = this.receipts.get(event.receipt);
+        if (r === undefined) return;
+        this.receipts.delete(event.receipt);
+        if (event.ok) r.resolve();
+        else r.reject(rdError('ERR_MESSAGE_DROPPED', 'the unreliable message was dropped (maxAge passed, or lost)'));
+        return;
+      }
+      case 'acked': {
+        const through = event.through;
+        let kept = 0;
+        for (const w of this.flushWaiters) {
+          if (w.mark <= through) w.resolve();
+          else this.flushWaiters[kept++] = w;
+        }
+        this.flushWaiters.length = kept;
+        if (kept > 0) this.record.core.watchAcked(Math.min(...this.flushWaiters.map((w) => w.mark)));
         return;
       }
       case 'drain':
@@ -331,6 +469,14 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       if (pendingErr) w.reject(pendingErr);
       else w.resolve();
     }
+    // Whatever still waits for an acknowledgement will not get one now.
+    const ackErr = pendingErr ?? rdError('ERR_CONNECTION_CLOSED', 'the connection closed before the message was acknowledged');
+    for (const w of this.flushWaiters.splice(0)) {
+      if (this.record.core.ackedThrough >= w.mark) w.resolve();
+      else w.reject(ackErr);
+    }
+    for (const r of this.receipts.values()) r.reject(ackErr);
+    this.receipts.clear();
     this.wakeWaiters();
     if (err) this.emit('error', err);
     this.emit('close', err);
@@ -338,15 +484,24 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   /** Hand queued messages to an iterator or to 'message' listeners. */
   private deliver(): void {
+    if (this.inbox.length === 0) return;
+    for (const [channel, waiters] of this.channelWaiters) {
+      while (waiters.length > 0) {
+        const item = this.takeMessage((i) => i.info.channel === channel);
+        if (!item) break;
+        waiters.shift()!.resolve({ value: item.data, done: false });
+      }
+    }
     while (this.inbox.length > 0) {
       if (this.iterating > 0) {
-        const w = this.waiters.shift();
-        if (!w) return;
-        const item = this.takeMessage()!;
-        w.resolve({ value: item, done: false });
+        if (this.waiters.length === 0) return;
+        const item = this.takeMessage(this.unclaimed);
+        if (!item) return;
+        this.waiters.shift()!.resolve({ value: item.data, done: false });
       } else if (this.listenerCount('message') > 0) {
-        const item = this.takeMessage()!;
-        this.emit('message', item);
+        const item = this.takeMessage(this.unclaimed);
+        if (!item) return;
+        this.emit('message', item.data, item.info);
       } else {
         return;
       }
@@ -363,20 +518,23 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     });
   }
 
-  /** Take the next message and give its credit back to the engine (the peer may send more). */
-  private takeMessage(): Buffer | undefined {
-    const item = this.inbox.shift();
+  /**
+   * Take the next message `match` accepts and give its credit back to the engine (the peer may
+   * send more).
+   */
+  private takeMessage(match: (item: InboxItem) => boolean): InboxItem | undefined {
+    const item = this.channelIterating.size === 0 ? this.inbox.shift() : this.inbox.take(match);
     if (!item) return undefined;
     if (item.credit > 0 && !this.finished) {
       this.record.core.release(item.credit);
       this.host.scheduleFlush(this.record);
     }
-    return item.data;
+    return item;
   }
 
   /** true: iteration ends normally; an Error: it ends with that error; null: more may come. */
-  private endOfMessages(): true | Error | null {
-    if (this.inbox.length > 0) return null;
+  private endOfMessages(match: (item: InboxItem) => boolean): true | Error | null {
+    if (this.channelIterating.size === 0 ? this.inbox.length > 0 : this.inbox.has(match)) return null;
     if (this.finished) return this.closeError && !this.destroyed ? this.closeError : true;
     if (this.peerEnded) return true;
     return null;
@@ -384,12 +542,15 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   private wakeWaiters(): void {
     this.deliver();
-    if (this.inbox.length > 0) return;
-    const end = this.endOfMessages();
-    if (!end) return;
-    for (const w of this.waiters.splice(0)) {
-      if (end === true) w.resolve({ value: undefined, done: true });
-      else w.reject(end);
-    }
+    const end = (match: (item: InboxItem) => boolean, waiters: Waiter[]): void => {
+      const e = this.endOfMessages(match);
+      if (!e) return;
+      for (const w of waiters.splice(0)) {
+        if (e === true) w.resolve({ value: undefined, done: true });
+        else w.reject(e);
+      }
+    };
+    end(this.unclaimed, this.waiters);
+    for (const [channel, waiters] of this.channelWaiters) end((i) => i.info.channel === channel, waiters);
   }
 }

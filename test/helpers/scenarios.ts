@@ -128,6 +128,8 @@ export interface HeadOfLineResult {
   max: number;
   /** Small messages measured. */
   count: number;
+  /** Fraction of them delivered within 1 RTT + 10 ms (the bound). */
+  withinTarget: number;
   /** Bulk goodput over the measured interval / capacity. */
   bulkFraction: number;
 }
@@ -185,6 +187,7 @@ export function headOfLine(separate: boolean, bulkBytes: number, loss = 0.02, se
     p99: q(0.99),
     max: latencies.at(-1) ?? NaN,
     count: latencies.length,
+    withinTarget: latencies.filter((l) => l <= MIN_RTT + 10).length / latencies.length,
     bulkFraction: (bulkBytes - bulkBytesAt1s) / ((RATE * (bulkDone - 1000)) / 1000),
   };
 }
