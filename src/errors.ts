@@ -16,7 +16,7 @@ export type ErrorCode =
   | 'ERR_PROTOCOL_VIOLATION'
   /** The peer does not speak a wire version we support. */
   | 'ERR_UNSUPPORTED_VERSION'
-  /** A message is larger than `maxMessageSize`. */
+  /** A message is larger than `maxMessageSize` (ours, or the smaller one the peer announced). */
   | 'ERR_MESSAGE_TOO_LARGE'
   /** The send queue is over its hard limit (`maxQueuedBytes`): the message was not queued. */
   | 'ERR_SEND_QUEUE_FULL'

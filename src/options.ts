@@ -53,13 +53,22 @@ export interface EndpointOptions {
   statelessResetInterval?: number;
   /** Key for stateless-reset tokens (≥16 bytes); keep it across restarts. Default random. */
   resetKey?: Uint8Array;
+  /**
+   * Bytes all connections of this endpoint together may hold for their peers (received data
+   * not yet read, out-of-order fragments, unfinished messages). Past it, a connection over its
+   * fair share gets its new data left unacknowledged (the peer retransmits it later). Default 64 MiB.
+   */
+  maxBufferedBytes?: number;
 
   // ---- connections (the engine)
   /** Largest datagram sent, bytes (≥1200, ≤65,507). Default 1200. */
   maxDatagramSize?: number;
-  /** Largest message, bytes. Default 16 MiB. */
+  /**
+   * Largest message sent or received, bytes (announced to the peer, capped at `receiveWindow`;
+   * at most `maxQueuedBytes`). Default 4 MiB.
+   */
   maxMessageSize?: number;
-  /** Receive window granted to the peer, bytes. Default 4 MiB. */
+  /** Bytes a peer may make one connection hold (flow control and unreliable data each). Default 4 MiB. */
   receiveWindow?: number;
   /** RTT assumed before the first sample, ms. Default 100. */
   initialRtt?: number;
@@ -88,7 +97,10 @@ export interface EndpointOptions {
    * Default 8 MiB.
    */
   maxQueuedBytes?: number;
-  /** Unreliable messages kept for a slow async iterator before the oldest is dropped. Default 1,024. */
+  /**
+   * Unreliable messages kept for a slow reader before the oldest is dropped. Default 1,024.
+   * They are also limited to half of `min(maxMessageSize, receiveWindow)` bytes.
+   */
   maxQueuedUnreliable?: number;
 
   // ---- observability
@@ -147,6 +159,7 @@ export const ENDPOINT_DEFAULTS = {
   retiredCidLifetime: 10_000,
   statelessReset: true,
   statelessResetInterval: 20,
+  maxBufferedBytes: 64 * MiB,
   // connections (the engine)
   maxDatagramSize: DEFAULT_CORE_CONFIG.maxDatagramSize,
   maxMessageSize: DEFAULT_CORE_CONFIG.maxMessageSize,
@@ -183,6 +196,7 @@ const RANGES: Record<NumberKey, [number, number]> = {
   cookieRotation: [1000, 2 ** 31 - 1],
   retiredCidLifetime: [0, 2 ** 31 - 1],
   statelessResetInterval: [0, 2 ** 31 - 1],
+  maxBufferedBytes: [1, 2 ** 53 - 1],
   maxDatagramSize: [1200, 65507],
   maxMessageSize: [0, 2 ** 31 - 1],
   receiveWindow: [1, 2 ** 31 - 1],
@@ -283,11 +297,19 @@ export function resolveEndpointOptions(options: EndpointOptions = {}): ResolvedE
   if (maxPto < minPto) throw new InvalidArgValueError('options.maxPto must be at least options.minPto');
   const maxMessageSize = num(options, 'maxMessageSize');
   const maxQueuedBytes = num(options, 'maxQueuedBytes');
+  // A message refused with ERR_SEND_QUEUE_FULL must fit once the queue drains, or 'drain'
+  // could never be followed by a successful send.
+  if (maxMessageSize > maxQueuedBytes) {
+    throw new InvalidArgValueError(
+      `options.maxMessageSize (${maxMessageSize}) must not exceed options.maxQueuedBytes (${maxQueuedBytes}): a message that large could never be queued`,
+    );
+  }
+  const receiveWindow = num(options, 'receiveWindow');
 
   const core: Partial<CoreConfig> = {
     maxDatagramSize: num(options, 'maxDatagramSize'),
     maxMessageSize,
-    receiveWindow: num(options, 'receiveWindow'),
+    receiveWindow,
     initialRtt: num(options, 'initialRtt'),
     minPto,
     maxPto,
@@ -297,7 +319,9 @@ export function resolveEndpointOptions(options: EndpointOptions = {}): ResolvedE
     keepAliveInterval: num(options, 'keepAliveInterval'),
     congestion,
     pacing: bool(options, 'pacing'),
-    maxUnreliableReassembly: maxMessageSize,
+    // Unreliable data (reassembly and unread messages) gets a budget of its own, no larger than
+    // what the receive window allows for reliable data.
+    maxUnreliableReassembly: Math.min(maxMessageSize, receiveWindow),
   };
   const endpoint: EndpointCoreConfig = {
     core,
@@ -311,6 +335,7 @@ export function resolveEndpointOptions(options: EndpointOptions = {}): ResolvedE
     retiredCidLifetime: num(options, 'retiredCidLifetime'),
     statelessReset: bool(options, 'statelessReset'),
     statelessResetInterval: num(options, 'statelessResetInterval'),
+    maxBufferedBytes: num(options, 'maxBufferedBytes'),
     maxRetries: 3,
   };
   if (options.resetKey !== undefined) endpoint.resetKey = new Uint8Array(options.resetKey);

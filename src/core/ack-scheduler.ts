@@ -58,6 +58,11 @@ export class AckScheduler {
     return true;
   }
 
+  /** Was this packet number received already (a duplicate)? Nothing is recorded. */
+  isDuplicate(truncatedPn: number): boolean {
+    return this.received.has(expand32(truncatedPn, this.received.largest + 1));
+  }
+
   /** The packet `onPacket` accepted carried an ack-eliciting frame. */
   onAckElicitingPacket(now: number): void {
     this.ackElicitingSinceAck++;
@@ -72,7 +77,7 @@ export class AckScheduler {
 
   /** The application released credit: announce a reopened window promptly, the sender may be blocked on it. */
   onCreditReleased(): void {
-    if (this.buffer.maxTsn - this.advertisedMaxTsn >= this.buffer.windowFragments / 4) this.ackNow = true;
+    if (this.buffer.maxTsn - this.advertisedMaxTsn >= this.buffer.maxSlotsAnnounced / 4) this.ackNow = true;
   }
 
   // ------------------------------------------------------------------ timing

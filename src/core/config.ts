@@ -1,3 +1,4 @@
+import { OBJECT_OVERHEAD } from './retention.js';
 import type { CoreConfig } from './types.js';
 
 /**
@@ -6,7 +7,8 @@ import type { CoreConfig } from './types.js';
 export const DEFAULT_CORE_CONFIG: Readonly<CoreConfig> = {
   // QUIC's floor: fits every IPv4/IPv6 path without fragmentation (RFC 9000 §14).
   maxDatagramSize: 1200,
-  maxMessageSize: 16 * 1024 * 1024,
+  // At most the receive window (a message must fit it) and the send queue (it must fit it too).
+  maxMessageSize: 4 * 1024 * 1024,
   // 4 MiB: enough for ~330 Mbit/s at 100 ms RTT, bounded memory per connection.
   receiveWindow: 4 * 1024 * 1024,
   // RFC 9002 says 333 ms for the open Internet; LAN and loopback peers are far closer, and the
@@ -22,7 +24,7 @@ export const DEFAULT_CORE_CONFIG: Readonly<CoreConfig> = {
   keepAliveInterval: 10_000,
   congestion: 'bbr',
   pacing: true,
-  maxUnreliableReassembly: 16 * 1024 * 1024,
+  maxUnreliableReassembly: 4 * 1024 * 1024,
   random: Math.random,
 };
 
@@ -40,4 +42,17 @@ export function resolveCoreConfig(partial: Partial<CoreConfig> | undefined): Cor
   }
   resolved.set(partial, config);
   return config;
+}
+
+/**
+ * The transport parameters a configuration announces (docs/protocol.md §4): the TSN window, so
+ * that every TSN of credit may cost a whole datagram plus bookkeeping and the bytes still fit
+ * `receiveWindow`; and the largest message, never more than the receive window can hold.
+ */
+export function announcedWindow(config: CoreConfig): number {
+  return Math.max(1, Math.min(0x4000_0000, Math.floor(config.receiveWindow / (config.maxDatagramSize + OBJECT_OVERHEAD))));
+}
+
+export function announcedMaxMessageSize(config: CoreConfig): number {
+  return Math.min(config.maxMessageSize, config.receiveWindow, 0xffff_ffff);
 }

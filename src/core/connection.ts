@@ -3,13 +3,15 @@ import { decodePacket } from '../wire/packet.js';
 import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, type AckFrame, type ConnectionId, type Frame, type TransportParams } from '../wire/types.js';
 import { AckScheduler } from './ack-scheduler.js';
 import { BlockedTime, SendBlock } from './blocked-time.js';
-import { resolveCoreConfig } from './config.js';
+import type { BufferBudget } from './buffer-budget.js';
+import { announcedMaxMessageSize, announcedWindow, resolveCoreConfig } from './config.js';
 import { createCounters } from './counters.js';
 import { Deque } from './deque.js';
 import { LossRecovery } from './loss-recovery.js';
 import { PacketBuilder } from './packet-builder.js';
 import type { RttEstimator } from './rtt.js';
 import { Receiver } from './receiver.js';
+import { OBJECT_OVERHEAD } from './retention.js';
 import { SendScheduler } from './send-scheduler.js';
 import {
   ResetCode,
@@ -61,6 +63,8 @@ export interface ConnectionCoreOptions {
   now: number;
   /** Receives this connection's trace events (qlog-shaped, src/core/trace.ts). Default: none. */
   trace?: TraceSink | null;
+  /** The endpoint's shared byte budget (maxBufferedBytes); none: only receiveWindow applies. */
+  budget?: BufferBudget;
 }
 
 export class ConnectionCore {
@@ -82,6 +86,16 @@ export class ConnectionCore {
   private readonly recovery: LossRecovery;
   private readonly sender: SendScheduler;
   private readonly builder: PacketBuilder;
+
+  // --- limits this side announced and the peer announced (docs/protocol.md §4)
+  /** Largest datagram we accept: larger ones are dropped unread. */
+  private readonly localMaxDatagram: number;
+  /** Largest message we may send: ours, and the peer's announced limit when it gave one. */
+  private readonly maxOutgoingMessage: number;
+  /** The endpoint's byte budget shared by all its connections (BufferBudget), if any. */
+  private readonly budget: BufferBudget | null;
+  /** `retainedBytes` as last added to the budget. */
+  private budgetReported = 0;
 
   // --- lifecycle
   private lastReceivedAt: number;
@@ -126,7 +140,19 @@ export class ConnectionCore {
     );
     this.recovery = new LossRecovery(config, this.maxDatagram, local.initialPacketNumber, options.now, this.sender, this.counters, trace);
     this.rtt = this.recovery.rtt;
-    this.receiver = new Receiver(config, remote.initialTsn, local.initialWindow, this.events, this.counters);
+    this.localMaxDatagram = local.maxDatagramSize || config.maxDatagramSize;
+    // The peer's limit when it announced one (§4.1); a peer that predates the parameter: ours.
+    this.maxOutgoingMessage = Math.min(config.maxMessageSize, remote.maxMessageSize ?? Infinity);
+    this.budget = options.budget ?? null;
+    this.receiver = new Receiver(
+      config,
+      remote.initialTsn,
+      local.initialWindow,
+      this.localMaxDatagram,
+      local.maxMessageSize ?? announcedMaxMessageSize(config),
+      this.events,
+      this.counters,
+    );
     this.acks = new AckScheduler(config, remote.initialPacketNumber, this.receiver);
     this.builder = new PacketBuilder(this.remoteCid, this.maxDatagram, this.recovery, this.acks, this.sender, this.counters, trace);
 
@@ -136,10 +162,22 @@ export class ConnectionCore {
     if (trace !== null) trace.connectionStarted(options.now, local, remote, this.recovery);
   }
 
-  /** The receive window (in fragments) to announce for a given receive window in bytes. */
+  /**
+   * The receive window (in TSNs) to announce for a receive window in bytes: each TSN may cost a
+   * whole datagram of `maxDatagramSize` plus bookkeeping (ReceiveBuffer.slotCost).
+   */
   static windowFragments(receiveWindow: number, maxDatagramSize: number): number {
-    const payload = maxDatagramSize - DATA_OVERHEAD - DATA_FRAME_HEADER_SIZE;
-    return Math.max(16, Math.min(0x4000_0000, Math.floor(receiveWindow / payload)));
+    return announcedWindow({ ...resolveCoreConfig(undefined), receiveWindow, maxDatagramSize });
+  }
+
+  /** Largest message `send()` accepts: ours, and the peer's announced limit when it gave one. */
+  get maxMessageSize(): number {
+    return this.maxOutgoingMessage;
+  }
+
+  /** Bytes the peer's data holds in this connection now (reliable and unreliable). */
+  get retainedBytes(): number {
+    return this.receiver.retainedBytes;
   }
 
   get state(): ConnectionState {
@@ -188,10 +226,12 @@ export class ConnectionCore {
     if (this._state !== 'open' || this.closeRequested) {
       throw rdError('ERR_CONNECTION_CLOSED', 'the connection is closing or closed');
     }
-    if (data.length > this.config.maxMessageSize) {
+    if (data.length > this.maxOutgoingMessage) {
       throw rdError(
         'ERR_MESSAGE_TOO_LARGE',
-        `message of ${data.length} bytes exceeds maxMessageSize (${this.config.maxMessageSize})`,
+        this.maxOutgoingMessage < this.config.maxMessageSize
+          ? `message of ${data.length} bytes exceeds the peer's maxMessageSize (${this.maxOutgoingMessage})`
+          : `message of ${data.length} bytes exceeds maxMessageSize (${this.config.maxMessageSize})`,
       );
     }
     this.sender.enqueue(data, { delivery, channel, expiresAt, receipt });
@@ -235,10 +275,14 @@ export class ConnectionCore {
     return this.sender.ackedThrough;
   }
 
-  /** The application consumed a message: give its receive-window credit back to the peer. */
-  release(credit: number): void {
+  /**
+   * The application consumed (or dropped) a message: give back the bytes it held, the `credit`
+   * of its 'message' event. For reliable messages that reopens the peer's window.
+   */
+  release(credit: number, delivery: Delivery = 'ordered', channel = 0): void {
     if (credit <= 0) return;
-    if (this.receiver.release(credit)) this.acks.onCreditReleased();
+    if (this.receiver.release(credit, delivery, channel)) this.acks.onCreditReleased();
+    if (this.budget !== null) this.syncBudget();
   }
 
   /** Graceful close: finish sending, then exchange CLOSE. Idempotent. */
@@ -254,7 +298,7 @@ export class ConnectionCore {
     if (this._state === 'closed') return;
     if (this._state === 'draining') {
       // The close already completed (and was reported): nothing to tell the peer.
-      this.setState(now, 'closed');
+      this.becomeClosed(now);
       return;
     }
     this.pendingReset = { code, reason };
@@ -265,7 +309,7 @@ export class ConnectionCore {
   handleStatelessReset(now: number): void {
     if (this._state === 'closed') return;
     if (this._state === 'draining') {
-      this.setState(now, 'closed');
+      this.becomeClosed(now);
       return;
     }
     this.finish(now, { code: 'ERR_CONNECTION_RESET', message: 'stateless reset', initiator: 'remote' });
@@ -275,6 +319,12 @@ export class ConnectionCore {
 
   handleDatagram(now: number, datagram: Uint8Array): void {
     if (this._state === 'closed') return;
+    if (datagram.length > this.localMaxDatagram) {
+      // Larger than we announced (the endpoint drops these first, as `oversize`): a fragment of
+      // it could keep more alive than one TSN of credit allows.
+      this.counters.malformedDropped++;
+      return;
+    }
     const result = decodePacket(datagram);
     if (!result.ok) {
       if (result.reason === 'checksum') this.counters.checksumFailures++;
@@ -286,6 +336,14 @@ export class ConnectionCore {
     if (packet.type !== 'data' || packet.dcid !== this.localCid) {
       this.counters.malformedDropped++;
       if (this.trace !== null) this.trace.packetDropped(now, datagram.length, 'unexpected_packet');
+      return;
+    }
+    if (this.budget !== null && this.overBudget(packet.frames, datagram.length, packet.packetNumber)) {
+      // Not processed, not acknowledged: the peer retransmits the data once the budget has room.
+      // The peer is alive, though: its retransmissions must not let the connection idle out.
+      this.counters.packetsDeferred++;
+      this.budget.deferred++;
+      this.lastReceivedAt = now;
       return;
     }
     if (!this.acks.onPacket(now, packet.packetNumber)) {
@@ -306,6 +364,25 @@ export class ConnectionCore {
       if (this.isClosed()) return;
     }
     if (ackEliciting) this.acks.onAckElicitingPacket(now);
+    if (this.budget !== null) this.syncBudget();
+  }
+
+  /** A packet with data the endpoint's budget has no room for (BufferBudget). */
+  private overBudget(frames: readonly Frame[], size: number, truncatedPn: number): boolean {
+    let dataFrames = 0;
+    for (let i = 0; i < frames.length; i++) {
+      const t = frames[i]!.type;
+      if (t === 'data' || t === 'unreliable') dataFrames++;
+    }
+    if (dataFrames === 0 || this.acks.isDuplicate(truncatedPn)) return false;
+    return !this.budget!.admits(this.budgetReported, size + dataFrames * OBJECT_OVERHEAD);
+  }
+
+  /** Tell the endpoint's budget what this connection holds now (nothing once closed). */
+  private syncBudget(): void {
+    const held = this._state === 'closed' ? 0 : this.receiver.retainedBytes;
+    this.budget!.used += held - this.budgetReported;
+    this.budgetReported = held;
   }
 
   private handleFrame(now: number, frame: Frame): void {
@@ -372,7 +449,7 @@ export class ConnectionCore {
     if (this._state === 'draining') {
       // Checked before the idle timeout: the close was already reported as graceful.
       if (now >= this.drainUntil || (this.idleTimeout > 0 && now >= this.lastReceivedAt + this.idleTimeout)) {
-        this.setState(now, 'closed');
+        this.becomeClosed(now);
       }
       return;
     }
@@ -380,7 +457,7 @@ export class ConnectionCore {
       // Our CLOSE was never acknowledged, but the peer had finished and has been silent for the
       // whole linger: it received one of our many copies (or is gone). Done, gracefully.
       this.enterDraining(now);
-      this.setState(now, 'closed');
+      this.becomeClosed(now);
       return;
     }
     this.acks.onTimeout(now);
@@ -472,6 +549,7 @@ export class ConnectionCore {
       congestionController: cc.name,
       ...this.counters,
       unreliableDropped: this.receiver.unreliableDropped(),
+      retainedBytes: this.receiver.retainedBytes,
       pacingRate: this.recovery.pacingRate() * 1000,
       ...this.blocked.read(now),
     };
@@ -488,6 +566,9 @@ export class ConnectionCore {
     probesDue: number;
     unackedFragments: number;
     pacingRate: number;
+    retainedBytes: number;
+    /** What `retainedBytes` may reach: receiveWindow + 64 KiB for reliable data, plus the unreliable budget. */
+    retainedLimit: number;
   } {
     const receiver = this.receiver;
     return {
@@ -500,6 +581,8 @@ export class ConnectionCore {
       receiveBuffered: receiver.bufferedCount,
       advertisedWindow: receiver.advertisedWindow,
       largestSentPn: this.recovery.packetNumbers.largestSent,
+      retainedBytes: this.receiver.retainedBytes,
+      retainedLimit: receiver.retainedLimit + this.config.maxUnreliableReassembly,
     };
   }
 
@@ -556,10 +639,17 @@ export class ConnectionCore {
     this.abort(now, ResetCode.ProtocolViolation, reason);
   }
 
+  /** Closed without a report (the close was already reported, or is being reported). */
+  private becomeClosed(now: number): void {
+    this.setState(now, 'closed');
+    if (this.budget !== null) this.syncBudget();
+  }
+
   private finish(now: number, error: CloseError | undefined): void {
     if (this._state === 'closed') return;
     this.closeError = error;
     this.setState(now, 'closed');
+    if (this.budget !== null) this.syncBudget();
     this.events.push(error ? { type: 'closed', error } : { type: 'closed' });
   }
 }

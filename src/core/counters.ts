@@ -20,6 +20,7 @@ export function createCounters() {
     bytesDelivered: 0,
     ptoCount: 0,
     unreliableExpired: 0,
+    packetsDeferred: 0,
   };
 }
 

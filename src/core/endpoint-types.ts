@@ -1,4 +1,5 @@
 import type { ErrorCode } from '../errors.js';
+import type { BufferBudget } from './buffer-budget.js';
 import type { TransportParams } from '../wire/types.js';
 import type { TraceSink } from './trace.js';
 import type { ChannelOptions, ConnectionStats, CoreConfig, CoreEvent, CoreSendOptions, Delivery } from './types.js';
@@ -20,13 +21,16 @@ export interface ConnectionCoreLike {
   watchAcked(mark: number): void;
   /** The first `ackedThrough` reliable messages sent are all acknowledged. */
   readonly ackedThrough: number;
-  release(credit: number): void;
+  /** `channel`: the message's (its 'message' event says); reliable credit is per channel's buffer. */
+  release(credit: number, delivery?: Delivery, channel?: number): void;
   close(now: number): void;
   abort(now: number, code?: number, reason?: string): void;
   pollTransmit(now: number): Uint8Array | null;
   pollTimeout(): number | null;
   pollEvent(): CoreEvent | null;
   readonly bufferedAmount: number;
+  /** Largest message send() accepts (ours and the peer's announced limit). */
+  readonly maxMessageSize: number;
   readonly state: 'open' | 'closing' | 'draining' | 'closed';
   /** `now`: include the current interval in the time-blocked totals. */
   stats(now?: number): ConnectionStats;
@@ -42,6 +46,8 @@ export interface ConnectionCoreInit {
   now: number;
   /** The connection's trace sink, when the endpoint traces it. */
   trace?: TraceSink | null;
+  /** The endpoint's shared byte budget (maxBufferedBytes). */
+  budget?: BufferBudget;
 }
 
 export type ConnectionCoreFactory = (init: ConnectionCoreInit) => ConnectionCoreLike;
@@ -61,6 +67,8 @@ export type DropReason =
   | 'unknown-type'
   | 'malformed'
   | 'too-small-initial'
+  /** DATA larger than the maxDatagramSize this endpoint announced. */
+  | 'oversize'
   /** DATA or STATELESS_RESET for a connection ID this endpoint does not know. */
   | 'unknown-cid'
   /** A packet for a connection that closed recently (its ID is retired). */
@@ -89,6 +97,7 @@ export const DROP_REASONS: readonly DropReason[] = [
   'unknown-type',
   'malformed',
   'too-small-initial',
+  'oversize',
   'unknown-cid',
   'retired-cid',
   'bad-cookie',
@@ -136,4 +145,11 @@ export interface EndpointStats {
   dropped: Record<DropReason, number>;
   /** Sum of `dropped`. */
   droppedTotal: number;
+  /** Bytes all connections hold for their peers now (counted against maxBufferedBytes). */
+  bufferedBytes: number;
+  /**
+   * Packets with data that connections left unprocessed and unacknowledged because the
+   * endpoint's maxBufferedBytes was reached (their senders retransmit them).
+   */
+  packetsDeferred: number;
 }

@@ -16,6 +16,8 @@ import {
   type TransportParams,
   type VersionNegotiationPacket,
 } from '../wire/index.js';
+import { announcedMaxMessageSize, announcedWindow, resolveCoreConfig } from './config.js';
+import { BufferBudget } from './buffer-budget.js';
 import { CookieJar, resetTokenFor, tokensEqual } from './cookie.js';
 import { DeadlineHeap, type TimerEntry } from './endpoint-timers.js';
 import {
@@ -36,8 +38,6 @@ export * from './endpoint-types.js';
 const STATELESS_RESET_SIZE = 10 + RESET_TOKEN_SIZE + 4;
 /** Smallest maxDatagramSize a peer may announce (every INITIAL is at least this big). */
 const MIN_PEER_DATAGRAM_SIZE = MIN_INITIAL_SIZE;
-/** Bytes of a DATA packet and DATA frame header around a fragment's payload. */
-const FRAGMENT_OVERHEAD = 18 + 7;
 /** At most this many addresses are remembered for stateless-reset rate limiting. */
 const RESET_LIMITER_CAPACITY = 4096;
 
@@ -67,6 +67,8 @@ export interface EndpointCoreConfig {
   statelessResetInterval: number;
   /** RETRYs a client follows per connect. */
   maxRetries: number;
+  /** Bytes all connections together may hold for their peers (see BufferBudget). Default: no limit. */
+  maxBufferedBytes?: number;
   /** Key for stateless-reset tokens (≥16 bytes). Keep it across restarts so peers learn of them. */
   resetKey?: Uint8Array;
 }
@@ -172,6 +174,10 @@ export class EndpointCore {
   private readonly endpointTrace: Tracer | null;
   private readonly resetKey: Uint8Array;
   private readonly cookies: CookieJar;
+  /** Bytes all connections hold for their peers (maxBufferedBytes). */
+  private readonly budget: BufferBudget;
+  /** Largest datagram this endpoint announces and accepts. */
+  private readonly maxDatagramSize: number;
   private readonly heap = new DeadlineHeap<Timed>();
   private readonly housekeeping: Housekeeping = { kind: 'housekeeping', heapIndex: -1, heapDeadline: 0 };
 
@@ -200,7 +206,10 @@ export class EndpointCore {
   /** The latest `now` seen; retirement happens while draining events, which take no `now`. */
   private lastNow = 0;
   private closing = false;
-  private readonly counters: Omit<EndpointStats, 'connections' | 'drainingConnections' | 'pendingConnects' | 'dropped' | 'droppedTotal'> = {
+  private readonly counters: Omit<
+    EndpointStats,
+    'connections' | 'drainingConnections' | 'pendingConnects' | 'dropped' | 'droppedTotal' | 'bufferedBytes' | 'packetsDeferred'
+  > = {
     datagramsReceived: 0,
     bytesReceived: 0,
     datagramsSent: 0,
@@ -226,6 +235,8 @@ export class EndpointCore {
     this.endpointTrace = this.trace?.endpoint ? new Tracer(this.trace.endpoint) : null;
     this.resetKey = options.config.resetKey ?? this.randomBytes(32);
     this.lastNow = options.now;
+    this.budget = new BufferBudget(options.config.maxBufferedBytes ?? Infinity);
+    this.maxDatagramSize = resolveCoreConfig(options.config.core).maxDatagramSize;
     this.cookies = new CookieJar({
       randomBytes: this.randomBytes,
       rotationMs: options.config.cookieRotation,
@@ -265,6 +276,8 @@ export class EndpointCore {
       ...this.counters,
       dropped: { ...this.dropped },
       droppedTotal,
+      bufferedBytes: this.budget.used,
+      packetsDeferred: this.budget.deferred,
     };
   }
 
@@ -455,6 +468,9 @@ export class EndpointCore {
   }
 
   private routeData(now: number, datagram: Uint8Array, cid: bigint, address: string, port: number): void {
+    // We announced this limit: a peer that sends more is broken or hostile, and a fragment of a
+    // large datagram would keep the whole datagram alive (docs/protocol.md §2.4).
+    if (datagram.length > this.maxDatagramSize) return this.drop('oversize');
     const target = this.byCid.get(cid);
     if (target?.kind === 'connection') {
       // The engine checks the CRC and counts what it drops.
@@ -491,6 +507,8 @@ export class EndpointCore {
 
   private onInitial(now: number, packet: InitialPacket, address: string, port: number): void {
     const clientCid = packet.scid;
+    // CID 0 is never chosen (§8): such an INITIAL gets no answer at all.
+    if (clientCid === 0n) return this.drop('bad-params');
     const key = peerKey(address, port, clientCid);
     if (packet.cookie.length === 0) return this.sendRetry(now, clientCid, address, port);
     const check = this.cookies.check(now, address, port, clientCid, packet.cookie);
@@ -538,6 +556,7 @@ export class EndpointCore {
       config: this.coreConfig(),
       now,
       trace: this.traceSink(id, 'server', serverCid, clientCid, address, port, now),
+      budget: this.budget,
     });
     const c = new EndpointConnection(
       id,
@@ -609,8 +628,11 @@ export class EndpointCore {
   private onAccept(now: number, packet: AcceptPacket, address: string, port: number): void {
     const attempt = this.attemptFor(packet.dcid, address, port);
     if (!attempt) return this.drop('unexpected');
-    if (!this.validParams(packet.params)) {
+    if (!this.validParams(packet.params) || packet.scid === 0n) {
       this.drop('bad-params');
+      // Tell the server, whose connection would otherwise wait for its idle timeout: one RESET
+      // (code 1) in the first DATA packet we would have sent (docs/protocol.md §4).
+      if (packet.scid !== 0n) this.queue(this.encodeReset(packet.scid, attempt.params.initialPacketNumber, 'invalid transport parameters'), address, port);
       return this.failAttempt(attempt, { code: 'ERR_PROTOCOL_VIOLATION', message: 'server sent invalid transport parameters' });
     }
     const key = peerKey(address, port, packet.scid);
@@ -628,6 +650,7 @@ export class EndpointCore {
       config: this.coreConfig(),
       now,
       trace: this.traceSink(attempt.id, 'client', attempt.cid, packet.scid, address, port, now),
+      budget: this.budget,
     });
     const c = new EndpointConnection(
       attempt.id,
@@ -702,6 +725,11 @@ export class EndpointCore {
     this.heap.remove(attempt);
   }
 
+  /** A DATA packet holding one RESET frame with code 1 (protocol violation). */
+  private encodeReset(dcid: bigint, packetNumber: number, reason: string): Uint8Array {
+    return encodePacket({ type: 'data', dcid, packetNumber: packetNumber >>> 0, frames: [{ type: 'reset', code: 1, reason }] });
+  }
+
   private encodeInitial(attempt: ConnectAttempt): Uint8Array {
     const initial: InitialPacket = {
       type: 'initial',
@@ -719,6 +747,7 @@ export class EndpointCore {
     this.byCid.set(c.localCid, c);
     this.byPeer.set(c.peerKey, c);
     this.connections.add(c);
+    this.budget.connections++;
   }
 
   /** After a connection's transmits are drained: collect its events and move its deadline. */
@@ -760,7 +789,7 @@ export class EndpointCore {
   private forget(c: EndpointConnection): void {
     c.closed = true;
     this.heap.remove(c);
-    this.connections.delete(c);
+    if (this.connections.delete(c)) this.budget.connections--;
     if (this.byCid.get(c.localCid) === c) this.byCid.delete(c.localCid);
     const key = c.peerKey;
     if (this.byPeer.get(key) === c) this.byPeer.delete(key);
@@ -857,16 +886,15 @@ export class EndpointCore {
   }
 
   private localParams(cid: bigint): TransportParams {
-    const maxDatagramSize = this.config.core.maxDatagramSize ?? 1200;
-    const receiveWindow = this.config.core.receiveWindow ?? 4 * 1024 * 1024;
+    const core = resolveCoreConfig(this.config.core);
     return {
-      maxDatagramSize,
-      // Same rule as ConnectionCore.windowFragments (its receive buffer uses this value).
-      initialWindow: Math.max(16, Math.min(0x4000_0000, Math.floor(receiveWindow / (maxDatagramSize - FRAGMENT_OVERHEAD)))),
-      idleTimeout: this.config.core.idleTimeout ?? 30_000,
+      maxDatagramSize: core.maxDatagramSize,
+      initialWindow: announcedWindow(core),
+      idleTimeout: core.idleTimeout,
       initialPacketNumber: this.u32(),
       initialTsn: this.u32(),
       resetToken: resetTokenFor(this.resetKey, cid),
+      maxMessageSize: announcedMaxMessageSize(core),
     };
   }
 

@@ -241,11 +241,26 @@ export class LossRecovery {
     const lossDelay = Math.max(TIME_THRESHOLD * Math.max(this.rtt.latest, this.rtt.smoothed), GRANULARITY);
     let lostBytes = 0;
     let newestLostSentAt = -Infinity;
-    let oldestLostSentAt = Infinity;
+    // RFC 9002 §7.6: the longest period between two lost ack-eliciting packets, both sent after
+    // the first RTT sample, with nothing sent between them acknowledged (or still outstanding).
+    let runStart = NaN;
+    let longestRun = 0;
+    const sampled = this.firstRttSampleAt;
     const last = Math.min(this.sent.end - 1, this.largestAckedPn);
     for (let pn = this.sent.first; pn <= last; pn++) {
       const p = this.sent.get(pn);
-      if (p === null || p.state !== PacketState.Outstanding) continue;
+      if (p === null) continue;
+      if (p.state !== PacketState.Outstanding) {
+        if (p.state === PacketState.Lost) {
+          if (sampled >= 0 && p.sentAt > sampled) {
+            if (Number.isNaN(runStart)) runStart = p.sentAt;
+            longestRun = Math.max(longestRun, p.sentAt - runStart);
+          }
+        } else {
+          runStart = NaN; // acknowledged: the path delivered in between
+        }
+        continue;
+      }
       // Written as sentAt + lossDelay (not now − lossDelay) so that the loss timer computed below
       // is due exactly when this test passes, whatever the floating-point rounding.
       if (p.sentAt + lossDelay <= now || this.largestAckedPn >= p.pn + PACKET_THRESHOLD) {
@@ -256,19 +271,20 @@ export class LossRecovery {
           this.bytesInFlight -= p.size;
           lostBytes += p.size;
           newestLostSentAt = Math.max(newestLostSentAt, p.sentAt);
-          oldestLostSentAt = Math.min(oldestLostSentAt, p.sentAt);
+        }
+        if (sampled >= 0 && p.sentAt > sampled) {
+          if (Number.isNaN(runStart)) runStart = p.sentAt;
+          longestRun = Math.max(longestRun, p.sentAt - runStart);
         }
         this.content.onLost(p);
       } else {
         this.lossTime = Math.min(this.lossTime, p.sentAt + lossDelay);
+        runStart = NaN;
       }
     }
     if (lostBytes > 0) {
-      // RFC 9002 §7.6, simplified: losses spanning 3 PTOs after the first RTT sample.
-      const persistent =
-        this.firstRttSampleAt >= 0 &&
-        oldestLostSentAt > this.firstRttSampleAt &&
-        newestLostSentAt - oldestLostSentAt > this.basePto() * PERSISTENT_CONGESTION_THRESHOLD;
+      // RFC 9002 §7.6.1: persistent congestion duration = PTO without backoff × 3.
+      const persistent = longestRun > this.basePto() * PERSISTENT_CONGESTION_THRESHOLD;
       this.cc.onCongestionEvent(now, newestLostSentAt, lostBytes, persistent);
     }
     this.sent.trim();

@@ -1,7 +1,10 @@
+import { chargeOf, detach, OBJECT_OVERHEAD } from './retention.js';
 import type { Delivery } from './types.js';
 
 interface BufferedFragment {
   payload: Uint8Array;
+  /** Bytes this fragment is charged while buffered (0 once its message was delivered). */
+  charge: number;
   first: boolean;
   last: boolean;
   unordered: boolean;
@@ -9,6 +12,7 @@ interface BufferedFragment {
   delivered: boolean;
 }
 
+/** `credit`: bytes the message holds until the application releases it (`release(credit)`). */
 export type DeliverFn = (data: Uint8Array, delivery: Delivery, credit: number) => void;
 
 /**
@@ -20,43 +24,102 @@ export type AcceptResult = 'new' | 'duplicate' | 'beyond-window' | 'malformed';
 const EMPTY = new Uint8Array(0);
 /** Never written to: idle connections do not each pay for an empty hash table. */
 const NO_FRAGMENTS = new Map<number, BufferedFragment>();
+/** An unfinished message in TSN order is copied into chunks of this size (its datagrams go). */
+export const ASSEMBLY_CHUNK = 16 * 1024;
+/** Retained bytes may pass the window by this much: one assembly chunk and the grant slack. */
+export const WINDOW_SLACK = 64 * 1024;
+/**
+ * Assembly chunks are copied out once a message is complete, so they are recycled: bulk
+ * transfers of large messages then allocate only each message's final buffer. One pool for the
+ * process (like the send slab), at most 1 MiB, so that idle connections hold none.
+ */
+const chunkPool: Uint8Array[] = [];
+const MAX_POOLED_CHUNKS = 64;
+
+export interface ReceiveBufferOptions {
+  initialTsn: number;
+  /** Bytes this side lets the peer make it hold (`receiveWindow`). */
+  windowBytes: number;
+  /** TSN credit beyond `cumTsn` never exceeds this (the `initialWindow` announced). */
+  maxSlots: number;
+  /**
+   * Largest datagram this side accepts (it announced it; larger ones are dropped before they get
+   * here): no fragment can keep more than this alive.
+   */
+  maxDatagramSize: number;
+  /** Longest message accepted: an endless message must not grow memory without bound. */
+  maxMessageSize: number;
+  deliver: DeliverFn;
+}
 
 /**
  * Receiver side of reliable data: reassembles fragments (identified by TSN) into messages,
- * suppresses duplicates and computes the flow-control credit (`maxTsn`).
+ * suppresses duplicates and computes the flow-control credit (`maxTsn`), in bytes.
  *
  * - `cumTsn`: every TSN up to it has arrived.
- * - An in-order scan consumes fragments up to `cumTsn` and delivers ordered messages (and
- *   unordered ones not yet delivered) when their last fragment is consumed.
+ * - An in-order scan consumes fragments up to `cumTsn`: it copies the fragments of an unfinished
+ *   message into chunks (so their datagrams can go) and delivers a message at its LAST fragment.
  * - An unordered message is delivered as soon as all its fragments are buffered.
- * - Credit: the peer may send TSNs up to `maxTsn = cumTsn + windowFragments − held`, never
- *   lowered once advertised; `held` counts fragments of delivered messages the application has
- *   not released yet, so a stalled reader closes the window.
+ * - Bytes: `retained` counts every byte this buffer keeps alive (buffered fragments with their
+ *   datagram buffers, see retention.ts; the unfinished message's chunks; delivered messages the
+ *   application has not released), each with a per-object overhead.
+ * - Credit: each TSN the peer may still send can add at most `slotCost` bytes (a datagram no
+ *   larger than `maxDatagramSize`, plus overhead), so the peer may send TSNs up to
+ *   `maxTsn = cumTsn + min(maxSlots, floor((windowBytes − retained) / slotCost))`, never
+ *   lowered once advertised. While the unfinished message is all it holds, `grantSlack` more
+ *   bytes are allowed, so that a message as large as the window completes whatever its fragment
+ *   sizes. Whatever the peer sends within the credit, `retained` stays ≤ `retainedLimit`
+ *   (`windowBytes + WINDOW_SLACK`); a stalled reader closes the window.
  */
 export class ReceiveBuffer {
   cumTsn: number;
   maxTsn: number;
+  /** Bytes kept alive by this buffer (see the class comment). */
+  retained = 0;
+  /** Part of `retained` held by delivered messages until `release()`. */
   held = 0;
+  /** Bytes one TSN of credit may cost. */
+  readonly slotCost: number;
+  private readonly grantSlack: number;
+  private readonly windowBytes: number;
+  private readonly maxSlots: number;
+  private readonly maxDatagramSize: number;
+  private readonly maxMessageSize: number;
+  private readonly deliver: DeliverFn;
   private scanTsn: number;
   /** Fragments beyond the in-order scan; a shared empty map until the first one arrives. */
   private buffered: Map<number, BufferedFragment> = NO_FRAGMENTS;
-  private current: Uint8Array[] = [];
+  /** The unfinished message in TSN order: full chunks, then `tail` (`tailUsed` bytes written). */
+  private chunks: Uint8Array[] = [];
+  private tail: Uint8Array = EMPTY;
+  private tailUsed = 0;
+  private assembling = false;
   private currentBytes = 0;
+  /** Bytes charged for the chunks of the unfinished message. */
+  private currentCharge = 0;
   private currentUnordered = false;
 
   /** Set when the peer broke message framing; the connection must be closed. */
   malformed = false;
 
-  constructor(
-    initialTsn: number,
-    readonly windowFragments: number,
-    private readonly deliver: DeliverFn,
-    /** Longest message accepted: an endless message must not grow memory without bound. */
-    private readonly maxMessageSize = Infinity,
-  ) {
-    this.cumTsn = initialTsn - 1;
-    this.scanTsn = initialTsn;
-    this.maxTsn = this.cumTsn + windowFragments;
+  constructor(o: ReceiveBufferOptions) {
+    this.windowBytes = o.windowBytes;
+    this.maxSlots = o.maxSlots;
+    this.maxDatagramSize = o.maxDatagramSize;
+    this.maxMessageSize = o.maxMessageSize;
+    this.deliver = o.deliver;
+    this.slotCost = o.maxDatagramSize + OBJECT_OVERHEAD;
+    // Enough for one more fragment of a message as large as the window (liveness: a message up
+    // to windowBytes always completes), while the total stays within WINDOW_SLACK.
+    this.grantSlack = Math.max(WINDOW_SLACK - ASSEMBLY_CHUNK - OBJECT_OVERHEAD, ASSEMBLY_CHUNK + this.slotCost);
+    this.cumTsn = o.initialTsn - 1;
+    this.scanTsn = o.initialTsn;
+    this.maxTsn = this.cumTsn + o.maxSlots;
+  }
+
+  /** The TSN window announced (`initialWindow`): credit never reaches further past `cumTsn`. */
+  get maxSlotsAnnounced(): number {
+    return this.maxSlots;
   }
 
   /** Fragments buffered beyond `cumTsn` (for the window invariant). */
@@ -64,6 +127,25 @@ export class ReceiveBuffer {
     return this.buffered.size - (this.cumTsn + 1 - this.scanTsn);
   }
 
+  /** The credit rule's extra room while an unfinished message is all that is held. */
+  get slack(): number {
+    return this.grantSlack;
+  }
+
+  /** An unfinished message is all this buffer holds (or nothing): the slack applies. */
+  get onlyAssembling(): boolean {
+    return this.retained === this.currentCharge && this.buffered.size === 0;
+  }
+
+  /** Bytes `retained` may reach at most. */
+  get retainedLimit(): number {
+    return this.windowBytes + this.grantSlack + ASSEMBLY_CHUNK + OBJECT_OVERHEAD;
+  }
+
+  /**
+   * Accept fragment `tsn`. `payload` may be a view into the datagram: it is kept as is only if
+   * that costs little more than its bytes (retention.ts), else copied.
+   */
   accept(tsn: number, payload: Uint8Array, first: boolean, last: boolean, unordered: boolean): AcceptResult {
     if (tsn <= this.cumTsn || this.buffered.has(tsn)) return 'duplicate';
     if (tsn > this.maxTsn) return 'beyond-window';
@@ -76,7 +158,10 @@ export class ReceiveBuffer {
       return this.malformed ? 'malformed' : 'new';
     }
     if (this.buffered === NO_FRAGMENTS) this.buffered = new Map();
-    this.buffered.set(tsn, { payload, first, last, unordered, delivered: false });
+    const kept = detach(payload, this.maxDatagramSize);
+    const charge = chargeOf(kept);
+    this.retained += charge;
+    this.buffered.set(tsn, { payload: kept, charge, first, last, unordered, delivered: false });
     if (tsn === this.cumTsn + 1) {
       let next = tsn + 1;
       while (this.buffered.has(next)) next++;
@@ -88,13 +173,20 @@ export class ReceiveBuffer {
     return this.malformed ? 'malformed' : 'new';
   }
 
+  /** The application consumed a message that held `credit` bytes. */
   release(credit: number): void {
-    this.held = Math.max(0, this.held - credit);
+    const bytes = Math.min(credit, this.held);
+    this.held -= bytes;
+    this.retained -= bytes;
     this.updateCredit();
   }
 
   private updateCredit(): void {
-    const credit = this.cumTsn + this.windowFragments - this.held;
+    // The slack is for one unfinished message alone (a message as large as the window must be
+    // able to complete); anything else waits for the application to read.
+    const limit = this.onlyAssembling ? this.windowBytes + this.grantSlack : this.windowBytes;
+    const room = Math.floor((limit - this.retained) / this.slotCost);
+    const credit = this.cumTsn + Math.max(0, Math.min(this.maxSlots, room));
     if (credit > this.maxTsn) this.maxTsn = credit;
   }
 
@@ -118,7 +210,12 @@ export class ReceiveBuffer {
       start--;
     }
     let bytes = 0;
-    for (let t = start; t <= end; t++) bytes += b.get(t)!.payload.length;
+    let charge = 0;
+    for (let t = start; t <= end; t++) {
+      const f = b.get(t)!;
+      bytes += f.payload.length;
+      charge += f.charge;
+    }
     const data = start === end ? b.get(start)!.payload : new Uint8Array(bytes);
     let offset = 0;
     for (let t = start; t <= end; t++) {
@@ -128,10 +225,14 @@ export class ReceiveBuffer {
         offset += f.payload.length;
       }
       f.payload = EMPTY;
+      f.charge = 0;
       f.delivered = true;
     }
-    this.held += end - start + 1;
-    this.deliver(data, 'unordered', end - start + 1);
+    // The fragments' charges become the message's (less, when it was copied into one buffer).
+    const credit = start === end ? charge : bytes + OBJECT_OVERHEAD;
+    this.retained += credit - charge;
+    this.held += credit;
+    this.deliver(data, 'unordered', credit);
   }
 
   private scan(): void {
@@ -140,45 +241,89 @@ export class ReceiveBuffer {
       const tsn = this.scanTsn++;
       const f = b.get(tsn)!;
       b.delete(tsn);
+      this.retained -= f.charge;
       if (!f.delivered) this.consume(f.payload, f.first, f.last, f.unordered);
     }
   }
 
-  /** The next fragment in TSN order: add it to the message being assembled; deliver at its end. */
+  /**
+   * The next fragment in TSN order (not charged: the caller released any charge it had): add it
+   * to the message being assembled; deliver at its end.
+   */
   private consume(payload: Uint8Array, first: boolean, last: boolean, unordered: boolean): void {
-    if (first !== (this.current.length === 0)) {
+    if (first === this.assembling) {
       // A FIRST inside an unfinished message, or a continuation with no message started.
       this.malformed = true;
       return;
     }
     if (first && last) {
-      // A whole message in one fragment: no copy, no assembly.
-      this.held += 1;
-      this.deliver(payload, unordered ? 'unordered' : 'ordered', 1);
+      // A whole message in one fragment: no assembly, and no copy unless the view would keep
+      // much more than its bytes alive.
+      const kept = detach(payload, this.maxDatagramSize);
+      const credit = chargeOf(kept);
+      this.retained += credit;
+      this.held += credit;
+      this.deliver(kept, unordered ? 'unordered' : 'ordered', credit);
       return;
     }
-    if (first) this.currentUnordered = unordered;
-    this.current.push(payload);
-    this.currentBytes += payload.length;
-    if (this.currentBytes > this.maxMessageSize) {
-      // Fragments of an unfinished message are neither buffered nor held: without this bound a
-      // peer that never sends LAST could grow them forever, whatever the window.
+    if (first) {
+      this.assembling = true;
+      this.currentUnordered = unordered;
+    }
+    if (this.currentBytes + payload.length > this.maxMessageSize) {
+      // Without this bound a peer that never sends LAST would grow the message forever.
       this.malformed = true;
-      this.current = [];
+      this.resetAssembly();
       return;
     }
     if (last) {
-      const parts = this.current;
-      const data = new Uint8Array(this.currentBytes);
+      const data = new Uint8Array(this.currentBytes + payload.length);
       let offset = 0;
-      for (const p of parts) {
-        data.set(p, offset);
-        offset += p.length;
+      for (const c of this.chunks) {
+        data.set(c, offset);
+        offset += c.length;
       }
-      this.current = [];
-      this.currentBytes = 0;
-      this.held += parts.length;
-      this.deliver(data, this.currentUnordered ? 'unordered' : 'ordered', parts.length);
+      data.set(this.tail.subarray(0, this.tailUsed), offset);
+      data.set(payload, offset + this.tailUsed);
+      this.resetAssembly();
+      const credit = data.length + OBJECT_OVERHEAD;
+      this.retained += credit;
+      this.held += credit;
+      this.deliver(data, this.currentUnordered ? 'unordered' : 'ordered', credit);
+      return;
     }
+    this.append(payload);
+  }
+
+  /** Copy a fragment of the unfinished message into its chunks. */
+  private append(payload: Uint8Array): void {
+    let from = 0;
+    while (from < payload.length) {
+      if (this.tailUsed === this.tail.length) {
+        if (this.tail.length > 0) this.chunks.push(this.tail);
+        this.tail = chunkPool.pop() ?? new Uint8Array(ASSEMBLY_CHUNK);
+        this.tailUsed = 0;
+        // Charged by capacity; a chunk's object overhead is negligible beside its 16 KiB.
+        this.currentCharge += ASSEMBLY_CHUNK;
+        this.retained += ASSEMBLY_CHUNK;
+      }
+      const n = Math.min(payload.length - from, this.tail.length - this.tailUsed);
+      this.tail.set(n === payload.length ? payload : payload.subarray(from, from + n), this.tailUsed);
+      this.tailUsed += n;
+      from += n;
+    }
+    this.currentBytes += payload.length;
+  }
+
+  private resetAssembly(): void {
+    this.retained -= this.currentCharge;
+    this.currentCharge = 0;
+    for (const c of this.chunks) if (chunkPool.length < MAX_POOLED_CHUNKS) chunkPool.push(c);
+    if (this.tail.length === ASSEMBLY_CHUNK && chunkPool.length < MAX_POOLED_CHUNKS) chunkPool.push(this.tail);
+    this.chunks.length = 0;
+    this.tail = EMPTY;
+    this.tailUsed = 0;
+    this.currentBytes = 0;
+    this.assembling = false;
   }
 }

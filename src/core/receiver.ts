@@ -2,7 +2,8 @@ import { expand32 } from '../wire/packet-number.js';
 import type { DataFrame, UnreliableFrame } from '../wire/types.js';
 import type { Counters } from './counters.js';
 import type { Deque } from './deque.js';
-import { ReceiveBuffer, type AcceptResult } from './receive-buffer.js';
+import { ASSEMBLY_CHUNK, ReceiveBuffer, type AcceptResult } from './receive-buffer.js';
+import { chargeOf, detach, OBJECT_OVERHEAD } from './retention.js';
 import type { CoreConfig, CoreEvent, Delivery } from './types.js';
 import { UnreliableReassembly } from './unreliable-reassembly.js';
 
@@ -13,7 +14,8 @@ const UNLIMITED = 2 ** 40;
 export interface CreditView {
   /** Highest value of the peer's connection-wide fragment counter we accept. */
   readonly maxTsn: number;
-  readonly windowFragments: number;
+  /** The TSN window announced (`initialWindow`). */
+  readonly maxSlotsAnnounced: number;
 }
 
 /**
@@ -22,35 +24,49 @@ export interface CreditView {
  * never holds back another), UNRELIABLE fragments into their reassembly, and complete messages
  * out as 'message' events. The packet level (packet numbers, ACKs) is the AckScheduler's.
  *
- * Flow control is connection-wide, in fragments, like QUIC's MAX_DATA (RFC 9000 §4.1): the
- * peer's fragment counter is the sum over channels of the TSNs it has used (`claimed`, counted
- * from each channel's highest TSN seen), and we let it reach `maxTsn = initialTsn − 1 +
- * consumed + window − held`, where `consumed` sums each channel's in-order progress and `held`
- * counts fragments of delivered messages the application has not released. With channel 0
- * only, that is exactly the single-channel rule of version 1.
+ * Flow control is connection-wide, like QUIC's MAX_DATA (RFC 9000 §4.1): the peer's fragment
+ * counter is the sum over channels of the TSNs it has used (`claimed`, counted up to each
+ * channel's highest TSN seen), and we let it reach `maxTsn = initialTsn − 1 + consumed +
+ * min(maxSlots, floor((receiveWindow − retained) / slotCost))`, `consumed` summing each
+ * channel's in-order progress and `retained` the bytes all channel buffers keep (the rule of
+ * receive-buffer.ts, applied to their sum). With channel 0 alone it is that rule exactly.
  *
- * docs/protocol.md "DATA" and "UNRELIABLE" frames; flow control after RFC 9000 §4.
+ * Everything is counted in the bytes it keeps alive (retention.ts): reliable data within
+ * `receiveWindow` (the receive buffer grants credit from it), unreliable data within
+ * `maxUnreliableReassembly` (reassembly plus delivered messages not yet released). Every
+ * 'message' event carries the bytes it holds as its `credit`, given back by `release()`.
+ *
+ * docs/protocol.md "DATA" and "UNRELIABLE" frames, §15 (flow control); RFC 9000 §4.
  */
 export class Receiver implements CreditView {
   /** Channel 0's buffer (created at once); the others on their first fragment. */
   readonly buffer: ReceiveBuffer;
   private readonly buffers: (ReceiveBuffer | undefined)[] = [];
+  /** The buffers created, densely (credit sums over them). */
+  private readonly active: ReceiveBuffer[] = [];
   /** Highest TSN seen per channel. */
   private readonly highest: number[] = [];
   private readonly base: number;
   private claimed = 0;
   private consumed = 0;
-  private held = 0;
   maxTsn: number;
   /** Created on the first fragmented unreliable message: most connections never need it. */
   private unreliableIn: UnreliableReassembly | null = null;
+  /** Bytes of delivered unreliable messages the application has not released yet. */
+  private unreliableHeld = 0;
+  /** Complete unreliable messages dropped because the unreliable budget was full. */
+  private unreliableOverflow = 0;
 
   constructor(
     private readonly config: CoreConfig,
     /** The peer's first TSN (on every channel). */
     private readonly initialTsn: number,
-    /** The receive window we announced, in fragments. */
-    readonly windowFragments: number,
+    /** The receive window we announced, in TSNs. */
+    private readonly windowFragments: number,
+    /** Largest datagram we accept (announced; larger ones never get here). */
+    private readonly maxDatagramSize: number,
+    /** Largest message we accept (announced as maxMessageSize). */
+    private readonly maxMessageSize: number,
     private readonly events: Deque<CoreEvent>,
     private readonly counters: Counters,
   ) {
@@ -62,16 +78,49 @@ export class Receiver implements CreditView {
   private bufferOf(channel: number): ReceiveBuffer {
     let b = this.buffers[channel];
     if (b === undefined) {
-      b = new ReceiveBuffer(
-        this.initialTsn,
-        UNLIMITED,
-        (data, delivery, credit) => this.deliver(data, delivery, channel, credit),
-        this.config.maxMessageSize,
-      );
+      b = new ReceiveBuffer({
+        initialTsn: this.initialTsn,
+        windowBytes: UNLIMITED,
+        maxSlots: UNLIMITED,
+        maxDatagramSize: this.maxDatagramSize,
+        maxMessageSize: this.maxMessageSize,
+        deliver: (data, delivery, credit) => this.deliver(data, delivery, channel, credit),
+      });
       this.buffers[channel] = b;
+      this.active.push(b);
       this.highest[channel] = this.base;
     }
     return b;
+  }
+
+  /** The TSN window announced (`initialWindow`): credit never reaches further past what was consumed. */
+  get maxSlotsAnnounced(): number {
+    return this.windowFragments;
+  }
+
+  /** Bytes the peer's data holds here now (reliable and unreliable). */
+  get retainedBytes(): number {
+    return this.reliableRetained() + (this.unreliableIn?.retained ?? 0) + this.unreliableHeld;
+  }
+
+  /**
+   * What `retainedBytes` may reach for reliable data: the window, the slack for unfinished
+   * messages, and one assembly chunk per channel in use.
+   */
+  get retainedLimit(): number {
+    return this.config.receiveWindow + this.buffer.slack + this.active.length * (ASSEMBLY_CHUNK + OBJECT_OVERHEAD);
+  }
+
+  /** Fragments buffered beyond each channel's in-order point, summed (for the window invariant). */
+  get bufferedCount(): number {
+    let n = 0;
+    for (const b of this.active) n += b.bufferedCount;
+    return n;
+  }
+
+  /** The credit beyond the fragments consumed in order: what the peer may still have outstanding. */
+  get advertisedWindow(): number {
+    return this.maxTsn - (this.base + this.consumed);
   }
 
   /**
@@ -99,50 +148,79 @@ export class Receiver implements CreditView {
     return result;
   }
 
+  /**
+   * An UNRELIABLE frame. The shell drops its oldest unread unreliable messages first
+   * (src/node/inbox.ts); what still does not fit the budget is dropped here, newest first.
+   */
   onUnreliable(frame: UnreliableFrame): void {
+    const budget = this.config.maxUnreliableReassembly;
     const channel = frame.channel ?? 0;
     if (frame.count === 1) {
-      this.deliver(frame.payload, 'unreliable', channel, 0);
+      const kept = detach(frame.payload, this.maxDatagramSize);
+      this.deliverUnreliable(kept, chargeOf(kept), budget, channel);
       return;
     }
-    this.unreliableIn ??= new UnreliableReassembly(this.config.maxUnreliableReassembly);
+    this.unreliableIn ??= new UnreliableReassembly(() => Math.max(0, budget - this.unreliableHeld), this.maxDatagramSize);
     // Message ids are one counter on the sender for all channels.
     const message = this.unreliableIn.add(frame.messageId, frame.index, frame.count, frame.payload);
-    if (message) this.deliver(message, 'unreliable', channel, 0);
+    if (message !== null) this.deliverUnreliable(message, UnreliableReassembly.chargeOfMessage(message), budget, channel);
   }
 
-  /** The application consumed a message: true when that raised the credit we may announce. */
-  release(credit: number): boolean {
+  /**
+   * The application consumed (or dropped) a message that held `credit` bytes. True when that
+   * raised the reliable credit we may announce.
+   */
+  release(credit: number, delivery: Delivery, channel = 0): boolean {
+    if (delivery === 'unreliable') {
+      this.unreliableHeld = Math.max(0, this.unreliableHeld - credit);
+      return false;
+    }
+    const b = this.buffers[channel];
+    if (b === undefined) return false;
     const before = this.maxTsn;
-    this.held = Math.max(0, this.held - credit);
+    b.release(credit);
     this.updateCredit();
     return this.maxTsn > before;
   }
 
-  /** Unreliable messages dropped unfinished by the reassembly. */
+  /** Unreliable messages dropped: unfinished ones evicted, complete ones over the budget. */
   unreliableDropped(): number {
-    return this.unreliableIn?.dropped ?? 0;
+    return (this.unreliableIn?.dropped ?? 0) + this.unreliableOverflow;
   }
 
-  /** Fragments buffered beyond each channel's in-order point, summed (for the window invariant). */
-  get bufferedCount(): number {
-    let n = 0;
-    for (const b of this.buffers) if (b !== undefined) n += b.bufferedCount;
-    return n;
+  private reliableRetained(): number {
+    const active = this.active;
+    if (active.length === 1) return active[0]!.retained;
+    let retained = 0;
+    for (const b of active) retained += b.retained;
+    return retained;
   }
 
-  /** The credit beyond the fragments consumed in order: what the peer may still have outstanding. */
-  get advertisedWindow(): number {
-    return this.maxTsn - (this.base + this.consumed);
-  }
-
+  /** The rule of receive-buffer.ts `updateCredit`, over the sum of the channels' buffers. */
   private updateCredit(): void {
-    const credit = this.base + this.consumed + this.windowFragments - this.held;
+    let retained = 0;
+    let onlyAssembling = true;
+    for (const b of this.active) {
+      retained += b.retained;
+      if (!b.onlyAssembling) onlyAssembling = false;
+    }
+    const b0 = this.buffer;
+    const limit = onlyAssembling ? this.config.receiveWindow + b0.slack : this.config.receiveWindow;
+    const room = Math.floor((limit - retained) / b0.slotCost);
+    const credit = this.base + this.consumed + Math.max(0, Math.min(this.windowFragments, room));
     if (credit > this.maxTsn) this.maxTsn = credit;
   }
 
+  private deliverUnreliable(data: Uint8Array, charge: number, budget: number, channel: number): void {
+    if (this.unreliableHeld + (this.unreliableIn?.retained ?? 0) + charge > budget) {
+      this.unreliableOverflow++;
+      return;
+    }
+    this.unreliableHeld += charge;
+    this.deliver(data, 'unreliable', channel, charge);
+  }
+
   private deliver(data: Uint8Array, delivery: Delivery, channel: number, credit: number): void {
-    this.held += credit;
     this.counters.messagesReceived++;
     this.counters.bytesDelivered += data.length;
     this.events.push({ type: 'message', data, delivery, channel, credit });

@@ -15,7 +15,8 @@ export const ResetCode = { Abort: 0, ProtocolViolation: 1, FlowControl: 2, Inter
 
 /** The error code a RESET with this code reports, whichever side sent it. */
 export function resetErrorCode(code: number): 'ERR_PROTOCOL_VIOLATION' | 'ERR_CONNECTION_RESET' {
-  return code === ResetCode.ProtocolViolation ? 'ERR_PROTOCOL_VIOLATION' : 'ERR_CONNECTION_RESET';
+  // The side that detected a violation (codes 1 and 2) and the side told about it report the same.
+  return code === ResetCode.ProtocolViolation || code === ResetCode.FlowControl ? 'ERR_PROTOCOL_VIOLATION' : 'ERR_CONNECTION_RESET';
 }
 
 /** RFC 9000 §10.1: the effective idle timeout is the smaller of the two announced values (0: none). */

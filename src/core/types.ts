@@ -93,7 +93,10 @@ export type CongestionControllerFactory = (config: { maxDatagramSize: number }) 
 export interface CoreConfig {
   /** Largest datagram this side sends, checksum included. Default 1200. */
   maxDatagramSize: number;
-  /** Largest message `send()` accepts. Default 16 MiB. */
+  /**
+   * Largest message `send()` accepts, and the largest this side accepts from the peer (announced
+   * as transport parameter maxMessageSize, at most `receiveWindow`). Default 4 MiB.
+   */
   maxMessageSize: number;
   /** Receive window in bytes this side grants the peer. Default 4 MiB. */
   receiveWindow: number;
@@ -115,7 +118,11 @@ export interface CoreConfig {
   congestion: CongestionAlgorithm | CongestionControllerFactory;
   /** Pace packets over the RTT instead of sending a window as one burst. Default true. */
   pacing: boolean;
-  /** Largest unreliable message buffered for reassembly, bytes. Default = maxMessageSize. */
+  /**
+   * Bytes of unreliable data kept per connection: incomplete messages being reassembled plus
+   * delivered ones not yet released; so also the largest unreliable message received.
+   * Default 4 MiB (the endpoint sets min(maxMessageSize, receiveWindow)).
+   */
   maxUnreliableReassembly: number;
   /** Random source in [0, 1) for packet-number skipping. Seed it in tests. */
   random: () => number;
@@ -130,8 +137,8 @@ export type CoreEvent =
       /** The channel it was sent on, 0–255. */
       channel: number;
       /**
-       * Receive-window units this message holds until the application has consumed it; pass
-       * the value to `release()`. 0 for unreliable messages.
+       * Bytes this message holds until the application has consumed (or dropped) it; pass the
+       * value to `release(credit, delivery)`. Reliable credit reopens the peer's window.
        */
       credit: number;
     }
@@ -198,10 +205,18 @@ export interface ConnectionStats {
   messagesReceived: number;
   /** Message payload bytes delivered to the application. */
   bytesDelivered: number;
-  /** Unreliable messages dropped incomplete by the receiver. */
+  /**
+   * Unreliable messages dropped by the receiver: incomplete ones evicted from reassembly, and
+   * complete ones that did not fit the unreliable budget (`maxUnreliableReassembly`).
+   */
   unreliableDropped: number;
   /** Unreliable messages this side dropped unsent because their `maxAge` had passed. */
   unreliableExpired: number;
+  /**
+   * Bytes the peer's data holds in this connection now: buffered fragments (with the datagram
+   * buffers they keep alive), unfinished messages, and delivered messages not yet released.
+   */
+  retainedBytes: number;
   /** Probe timeouts fired. */
   ptoCount: number;
   /** The rate the pacer lets packets out at, bytes/s (also when pacing is off: what it would be). */
@@ -221,4 +236,9 @@ export interface ConnectionStats {
    * handshake validates the peer's address before a connection exists.
    */
   timeAppLimited: number;
+  /**
+   * Packets with data left unprocessed and unacknowledged because the endpoint's
+   * maxBufferedBytes was reached and this connection was over its fair share.
+   */
+  packetsDeferred: number;
 }

@@ -14,7 +14,10 @@ export interface ConnectionEvents {
    * channel a `messages({ channel })` iterator consumes). `info` says its channel and delivery.
    */
   message: [data: Buffer, info: MessageInfo];
-  /** `send()` returned false earlier and the send queue has room again. */
+  /**
+   * `send()` returned false, or threw ERR_SEND_QUEUE_FULL, earlier and the send queue has room
+   * again (below `highWaterMark`, and room for the refused message).
+   */
   drain: [];
   /** The peer finished sending: no more messages will arrive. */
   end: [];
@@ -47,7 +50,10 @@ export interface ConnectionStatsWithAddress extends ConnectionStats {
   bufferedAmount: number;
   /** Messages waiting for the application (async iterator or a late 'message' listener). */
   queuedMessages: number;
-  /** Unreliable messages dropped because the application did not read them in time. */
+  /**
+   * Unreliable messages dropped unread, oldest first, because the application did not take them
+   * in time (also counted in `unreliableDropped`, which adds the engine's own drops).
+   */
   unreliableQueueDropped: number;
 }
 
@@ -64,6 +70,8 @@ export interface ConnectionHost {
   readonly maxQueuedBytes: number;
   readonly maxMessageSize: number;
   readonly maxQueuedUnreliable: number;
+  /** Bytes of unread unreliable messages kept before the oldest is dropped. */
+  readonly maxQueuedUnreliableBytes: number;
 }
 
 const DELIVERIES: readonly Delivery[] = ['ordered', 'unordered', 'unreliable'];
@@ -115,6 +123,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private readonly flushWaiters: { mark: number; resolve: () => void; reject: (e: unknown) => void }[] = [];
   private readonly closeWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   private needDrain = false;
+  /** Largest message refused with ERR_SEND_QUEUE_FULL since the last 'drain' (0: none). */
+  private refusedBytes = 0;
   private peerEnded = false;
   private deliveryScheduled = false;
   /** Set once the engine reported `closed`. */
@@ -130,7 +140,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     readonly record: EndpointConnection,
   ) {
     super();
-    this.inbox = new Inbox(host.maxQueuedUnreliable);
+    this.inbox = new Inbox(host.maxQueuedUnreliable, host.maxQueuedUnreliableBytes, (item) => {
+      if (!this.finished) this.record.core.release(item.credit, 'unreliable');
+    });
   }
 
   get remoteAddress(): string {
@@ -219,11 +231,21 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (this.finished || this.destroyed || this.record.core.state !== 'open') {
       throw rdError('ERR_CONNECTION_CLOSED', 'the connection is closing or closed');
     }
-    if (bytes.length > this.host.maxMessageSize) {
-      throw rdError('ERR_MESSAGE_TOO_LARGE', `message of ${bytes.length} bytes exceeds maxMessageSize ${this.host.maxMessageSize}`);
+    // Ours, or the peer's announced limit when that is smaller: refused here, not by a RESET.
+    const maxMessageSize = this.record.core.maxMessageSize;
+    if (bytes.length > maxMessageSize) {
+      const whose = maxMessageSize < this.host.maxMessageSize ? "the peer's maxMessageSize" : 'maxMessageSize';
+      throw rdError('ERR_MESSAGE_TOO_LARGE', `message of ${bytes.length} bytes exceeds ${whose} ${maxMessageSize}`);
     }
     const queued = this.record.core.bufferedAmount;
     if (queued > 0 && queued + bytes.length > this.host.maxQueuedBytes) {
+      // 'drain' follows once this message would fit (maxMessageSize ≤ maxQueuedBytes, so an
+      // empty queue always has room for it).
+      this.refusedBytes = Math.max(this.refusedBytes, bytes.length);
+      if (!this.needDrain) {
+        this.needDrain = true;
+        this.host.watchDrain(this);
+      }
       throw rdError(
         'ERR_SEND_QUEUE_FULL',
         `send queue full: ${queued} bytes waiting, limit maxQueuedBytes ${this.host.maxQueuedBytes}; wait for 'drain'`,
@@ -270,8 +292,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   stats(): ConnectionStatsWithAddress {
+    const core = this.record.core.stats(this.host.now());
     return {
-      ...this.record.core.stats(this.host.now()),
+      ...core,
+      unreliableDropped: core.unreliableDropped + this.inbox.dropped,
       remoteAddress: this.record.address,
       remotePort: this.record.port,
       bufferedAmount: this.bufferedAmount,
@@ -443,8 +467,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       this.needDrain = false;
       return false;
     }
-    if (this.record.core.bufferedAmount >= this.host.highWaterMark) return true;
+    const queued = this.record.core.bufferedAmount;
+    if (queued >= this.host.highWaterMark) return true;
+    if (this.refusedBytes > 0 && queued > 0 && queued + this.refusedBytes > this.host.maxQueuedBytes) return true;
     this.needDrain = false;
+    this.refusedBytes = 0;
     this.emit('drain');
     return this.needDrain;
   }
@@ -526,7 +553,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     const item = this.channelIterating.size === 0 ? this.inbox.shift() : this.inbox.take(match);
     if (!item) return undefined;
     if (item.credit > 0 && !this.finished) {
-      this.record.core.release(item.credit);
+      this.record.core.release(item.credit, item.unreliable ? 'unreliable' : 'ordered', item.info.channel);
       this.host.scheduleFlush(this.record);
     }
     return item;

@@ -3,6 +3,7 @@ import { lookup } from 'node:dns/promises';
 import { mkdir } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { EventEmitter } from 'eventemitter3';
+import { DEFAULT_CORE_CONFIG } from '../core/config.js';
 import { EndpointCore, type EndpointConnection, type EndpointEvent, type EndpointStats, type Transmit } from '../core/endpoint.js';
 import { AbortError, InvalidArgTypeError, InvalidArgValueError, rdError, type ReliableDgramError } from '../errors.js';
 import { resolveEndpointOptions, type EndpointOptions, type ResolvedEndpointOptions } from '../options.js';
@@ -160,8 +161,10 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
       },
       highWaterMark: options.highWaterMark,
       maxQueuedBytes: options.maxQueuedBytes,
-      maxMessageSize: options.endpoint.core.maxMessageSize ?? 16 * 1024 * 1024,
+      maxMessageSize: options.endpoint.core.maxMessageSize ?? DEFAULT_CORE_CONFIG.maxMessageSize,
       maxQueuedUnreliable: options.maxQueuedUnreliable,
+      // Half the engine's unreliable budget: the other half stays for reassembly.
+      maxQueuedUnreliableBytes: Math.floor((options.endpoint.core.maxUnreliableReassembly ?? DEFAULT_CORE_CONFIG.maxUnreliableReassembly) / 2),
     };
     socket.on('message', this.onMessage);
     socket.on('error', this.onSocketError);

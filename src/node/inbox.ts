@@ -1,11 +1,12 @@
 import type { Delivery } from '../core/types.js';
 
 /**
- * Received messages waiting for the application. Each holds the receive credit the engine
- * charged for it; the credit goes back (ConnectionCore.release) only when the application takes
- * the message, so a consumer that stops pulling stops the peer through flow control and this
- * queue is bounded by the receive window. Unreliable messages hold no credit: they are capped by
- * count and the oldest is dropped.
+ * Received messages waiting for the application. Each holds the bytes the engine charged for
+ * it (`credit`); they go back (ConnectionCore.release) only when the application takes the
+ * message, or when an unreliable one is dropped. A consumer that stops pulling stops the peer's
+ * reliable data through flow control, so reliable items are bounded by the receive window.
+ * Unreliable items are bounded by count (`maxUnreliable`) and by bytes (`maxUnreliableBytes`):
+ * past either, the oldest unreliable message is dropped (and counted), never a reliable one.
  */
 export interface InboxItem {
   data: Buffer;
@@ -27,22 +28,40 @@ export class Inbox {
   private items: (InboxItem | undefined)[] = [];
   private head = 0;
   private unreliable = 0;
-  /** Unreliable messages dropped because the queue held `maxUnreliable` of them. */
+  /** Bytes (credit) of the unreliable messages queued. */
+  private unreliableBytes = 0;
+  /** Unreliable messages dropped because the queue was over a limit. */
   dropped = 0;
 
-  constructor(private readonly maxUnreliable: number) {}
+  constructor(
+    private readonly maxUnreliable: number,
+    private readonly maxUnreliableBytes: number = Infinity,
+    /** Called with each dropped item, so its credit goes back to the engine. */
+    private readonly onDrop: (item: InboxItem) => void = () => {},
+  ) {}
 
   get length(): number {
     return this.items.length - this.head;
   }
 
+  /** Bytes of the unreliable messages queued. */
+  get queuedUnreliableBytes(): number {
+    return this.unreliableBytes;
+  }
+
   push(item: InboxItem): void {
     if (item.unreliable) {
-      if (this.unreliable >= this.maxUnreliable) {
+      if (this.maxUnreliable === 0) {
         this.dropped++;
-        if (!this.dropOldestUnreliable()) return;
+        this.onDrop(item);
+        return;
+      }
+      // The newest message always gets in (the engine already checked it fits its budget).
+      while (this.unreliable > 0 && (this.unreliable >= this.maxUnreliable || this.unreliableBytes + item.credit > this.maxUnreliableBytes)) {
+        this.dropOldestUnreliable();
       }
       this.unreliable++;
+      this.unreliableBytes += item.credit;
     }
     this.items.push(item);
   }
@@ -55,7 +74,10 @@ export class Inbox {
       this.items = this.items.slice(this.head);
       this.head = 0;
     }
-    if (item?.unreliable) this.unreliable--;
+    if (item?.unreliable) {
+      this.unreliable--;
+      this.unreliableBytes -= item.credit;
+    }
     return item;
   }
 
@@ -66,7 +88,10 @@ export class Inbox {
       if (!match(item)) continue;
       if (i === this.head) return this.shift();
       this.items.splice(i, 1);
-      if (item.unreliable) this.unreliable--;
+      if (item.unreliable) {
+        this.unreliable--;
+        this.unreliableBytes -= item.credit;
+      }
       return item;
     }
     return undefined;
@@ -78,14 +103,17 @@ export class Inbox {
     return false;
   }
 
-  private dropOldestUnreliable(): boolean {
+  private dropOldestUnreliable(): void {
     for (let i = this.head; i < this.items.length; i++) {
-      if (this.items[i]?.unreliable) {
+      const item = this.items[i];
+      if (item?.unreliable) {
         this.items.splice(i, 1);
         this.unreliable--;
-        return true;
+        this.unreliableBytes -= item.credit;
+        this.dropped++;
+        this.onDrop(item);
+        return;
       }
     }
-    return false;
   }
 }

@@ -9,6 +9,7 @@ import {
   CID_SIZE,
   DATA_HEADER_SIZE,
   MAX_COOKIE_SIZE,
+  MAX_MESSAGE_SIZE_PARAM_SIZE,
   MAX_REASON_SIZE,
   MAX_UDP_PAYLOAD,
   MIN_INITIAL_SIZE,
@@ -16,6 +17,7 @@ import {
   PacketType,
   RESET_TOKEN_SIZE,
   TRANSPORT_PARAMS_SIZE,
+  TransportParamId,
   type ConnectionId,
   type DecodeResult,
   type Frame,
@@ -106,16 +108,57 @@ function readParams(r: Reader): TransportParams {
   };
 }
 
+/** Bytes the optional parameters of `p` take (§4.1). */
+function extensionsSize(p: TransportParams): number {
+  return p.maxMessageSize === undefined ? 0 : MAX_MESSAGE_SIZE_PARAM_SIZE;
+}
+
+function writeExtensions(buf: Uint8Array, offset: number, p: TransportParams): number {
+  if (p.maxMessageSize !== undefined) {
+    buf[offset++] = TransportParamId.MaxMessageSize;
+    buf[offset++] = 4;
+    offset = writeU32(buf, offset, p.maxMessageSize);
+  }
+  return offset;
+}
+
+/**
+ * Read optional parameters into `p` until the end of the packet or, in an INITIAL, a zero id
+ * (padding starts there). Returns false if they are malformed: a length past the end, a known
+ * id with the wrong length, or an id given twice.
+ */
+function readExtensions(r: Reader, p: TransportParams, paddingFollows: boolean): boolean {
+  const seen = new Set<number>();
+  while (r.ok && r.remaining > 0) {
+    const id = r.u8();
+    if (id === 0) {
+      if (!paddingFollows) return false;
+      r.offset--; // the zero is the first padding byte
+      return true;
+    }
+    const length = r.u8();
+    if (seen.has(id)) return false;
+    seen.add(id);
+    if (id === TransportParamId.MaxMessageSize) {
+      if (length !== 4) return false;
+      p.maxMessageSize = r.u32();
+    } else {
+      r.bytes(length); // unknown: skipped
+    }
+  }
+  return r.ok;
+}
+
 /** Bytes `packet` takes on the wire, checksum included (INITIAL: before padding). */
 export function packetSize(packet: Packet): number {
   const common = 1 + 1 + CID_SIZE + CHECKSUM_SIZE;
   switch (packet.type) {
     case 'initial':
-      return Math.max(MIN_INITIAL_SIZE, common + TRANSPORT_PARAMS_SIZE + 1 + packet.cookie.length);
+      return Math.max(MIN_INITIAL_SIZE, common + TRANSPORT_PARAMS_SIZE + 1 + packet.cookie.length + extensionsSize(packet.params));
     case 'retry':
       return common + 1 + packet.cookie.length;
     case 'accept':
-      return common + CID_SIZE + TRANSPORT_PARAMS_SIZE;
+      return common + CID_SIZE + TRANSPORT_PARAMS_SIZE + extensionsSize(packet.params);
     case 'data': {
       let size = DATA_HEADER_SIZE + CHECKSUM_SIZE;
       for (const f of packet.frames) size += frameSize(f);
@@ -149,6 +192,7 @@ export function encodePacket(packet: Packet): Uint8Array {
       if (packet.cookie.length > MAX_COOKIE_SIZE) throw new RangeError('cookie too long');
       buf[o++] = packet.cookie.length;
       buf.set(packet.cookie, o);
+      writeExtensions(buf, o + packet.cookie.length, packet.params);
       // The rest up to the checksum stays zero: padding.
       o = size - CHECKSUM_SIZE;
       break;
@@ -165,6 +209,7 @@ export function encodePacket(packet: Packet): Uint8Array {
       o = writeCid(buf, o, packet.dcid);
       o = writeCid(buf, o, packet.scid);
       o = writeParams(buf, o, packet.params);
+      o = writeExtensions(buf, o, packet.params);
       break;
     case 'data':
       o = writeDataHeader(buf, packet.dcid, packet.packetNumber);
@@ -221,6 +266,7 @@ function checkParams(p: TransportParams): void {
   checkUint(p.initialPacketNumber, U32, 'initialPacketNumber');
   checkUint(p.initialTsn, U32, 'initialTsn');
   checkBytes(p.resetToken, RESET_TOKEN_SIZE, 'resetToken');
+  if (p.maxMessageSize !== undefined) checkUint(p.maxMessageSize, U32, 'maxMessageSize');
 }
 
 function checkFrame(f: Frame): void {
@@ -323,8 +369,8 @@ export function decodePacket(datagram: Uint8Array): DecodeResult<Packet> {
       const scid = r.u64();
       const params = readParams(r);
       const cookie = r.bytes(r.u8());
-      if (!r.ok) return reject('malformed');
-      // Everything after the cookie is padding and must be zero.
+      if (!r.ok || !readExtensions(r, params, true)) return reject('malformed');
+      // Everything after the optional parameters is padding and must be zero.
       for (let i = r.offset; i < end; i++) if (datagram[i] !== 0) return reject('malformed');
       return { ok: true, value: { type: 'initial', version, scid, params, cookie } };
     }
@@ -338,7 +384,7 @@ export function decodePacket(datagram: Uint8Array): DecodeResult<Packet> {
       const dcid = r.u64();
       const scid = r.u64();
       const params = readParams(r);
-      if (!r.ok || r.remaining !== 0) return reject('malformed');
+      if (!r.ok || !readExtensions(r, params, false)) return reject('malformed');
       return { ok: true, value: { type: 'accept', dcid, scid, params } };
     }
     case PacketType.Data: {

@@ -64,8 +64,18 @@ export const MAX_UDP_PAYLOAD = 65507;
 export const MAX_COOKIE_SIZE = 255;
 /** Longest reason text in a RESET frame, in bytes. */
 export const MAX_REASON_SIZE = 1024;
-/** Size of the transport-parameter block in INITIAL and ACCEPT. */
+/** Size of the fixed transport-parameter block in INITIAL and ACCEPT. */
 export const TRANSPORT_PARAMS_SIZE = 2 + 4 + 4 + 4 + 4 + RESET_TOKEN_SIZE;
+/**
+ * Ids of the optional transport parameters that follow the fixed block (docs/protocol.md §4.1):
+ * each is `id u8, length u8, value`. An id this implementation does not know is skipped.
+ */
+export const TransportParamId = {
+  /** `u32`: the largest message (bytes) the announcing side accepts. */
+  MaxMessageSize: 0x01,
+} as const;
+/** Bytes the maxMessageSize extension takes (id, length, u32). */
+export const MAX_MESSAGE_SIZE_PARAM_SIZE = 1 + 1 + 4;
 
 /** A 64-bit connection ID, chosen at random by the side that receives packets carrying it. */
 export type ConnectionId = bigint;
@@ -84,6 +94,11 @@ export interface TransportParams {
   initialTsn: number;
   /** Token that authenticates a stateless reset for the connection ID this side chose. */
   resetToken: Uint8Array;
+  /**
+   * Largest message (bytes) this side accepts; optional parameter 0x01 (§4.1). Absent: the peer
+   * predates the parameter and did not say (its limit is unknown; the reference assumes none).
+   */
+  maxMessageSize?: number;
 }
 
 export interface PingFrame {

@@ -96,7 +96,7 @@ export class VirtualNet {
   onEvent: (node: Node, ev: EndpointEvent) => void = (node, ev) => {
     // Give receive credit back at once, like an application that reads every message.
     if (ev.type === 'connection-event' && ev.event.type === 'message' && ev.event.credit > 0) {
-      ev.connection.core.release(ev.event.credit);
+      ev.connection.core.release(ev.event.credit, ev.event.delivery);
       node.core.touch(ev.connection);
     }
   };

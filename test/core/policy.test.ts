@@ -127,7 +127,7 @@ describe('flow control', () => {
     expect(receiver.core.inspect().receiveBuffered).toBeLessThanOrEqual(receiver.core.inspect().advertisedWindow);
     // The application reads: credit goes back, the transfer completes.
     receiver.autoRelease = true;
-    for (const e of receiver.events) if (e.type === 'message') receiver.core.release(e.credit);
+    for (const e of receiver.events) if (e.type === 'message') receiver.core.release(e.credit, e.delivery);
     pair.runUntil(() => receiver.received.length === total / 1024, 60_000);
   });
 

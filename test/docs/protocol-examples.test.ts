@@ -74,19 +74,21 @@ function cookie(): Uint8Array {
 
 const CLIENT_PARAMS = {
   maxDatagramSize: 1200,
-  initialWindow: 3569,
+  initialWindow: 2880,
   idleTimeout: 30000,
   initialPacketNumber: 1000,
   initialTsn: 5000,
   resetToken: CLIENT_TOKEN,
+  maxMessageSize: 4 * 1024 * 1024,
 };
 const SERVER_PARAMS = {
   maxDatagramSize: 1200,
-  initialWindow: 3569,
+  initialWindow: 2880,
   idleTimeout: 30000,
   initialPacketNumber: 0x7fff_fff0,
   initialTsn: 0xffff_fffe,
   resetToken: SERVER_TOKEN,
+  maxMessageSize: 4 * 1024 * 1024,
 };
 
 function data(dcid: bigint, packetNumber: number, frames: Frame[]): Packet {
@@ -114,7 +116,7 @@ const EXPECTED: Record<string, { size: number; packet: Packet }> = {
     packet: { type: 'initial', version: 1, scid: CLIENT_CID, params: CLIENT_PARAMS, cookie: cookie() },
   },
   retry: { size: 35, packet: { type: 'retry', dcid: CLIENT_CID, cookie: cookie() } },
-  accept: { size: 56, packet: { type: 'accept', dcid: CLIENT_CID, scid: SERVER_CID, params: SERVER_PARAMS } },
+  accept: { size: 62, packet: { type: 'accept', dcid: CLIENT_CID, scid: SERVER_CID, params: SERVER_PARAMS } },
   'stateless-reset': { size: 30, packet: { type: 'stateless-reset', dcid: SERVER_CID, token: SERVER_TOKEN } },
   'version-negotiation': { size: 16, packet: { type: 'version-negotiation', dcid: CLIENT_CID, versions: [1] } },
   'data-padding': { size: 26, packet: data(SERVER_CID, 1014, [{ type: 'ping' }]) },

@@ -3,7 +3,8 @@ import type { Flows } from './pair.js';
 
 /**
  * Invariants of the engine, checked after every step of a simulated run: windows and rates
- * finite and positive, the receiver never buffering beyond the window it advertised.
+ * finite and positive, the receiver never buffering beyond the window it advertised, nor
+ * holding more bytes than its receive window (plus slack) and unreliable budget allow.
  */
 export function checker(): (sim: Flows) => void {
   return (sim) => {
@@ -14,6 +15,9 @@ export function checker(): (sim: Flows) => void {
         if (!(s.pacingRate > 0) || !Number.isFinite(s.pacingRate)) throw new Error(`pacing rate ${s.pacingRate}`);
         if (s.receiveBuffered > s.advertisedWindow) {
           throw new Error(`receiver buffers ${s.receiveBuffered} fragments beyond a window of ${s.advertisedWindow}`);
+        }
+        if (s.retainedBytes > s.retainedLimit) {
+          throw new Error(`receiver holds ${s.retainedBytes} bytes, more than its limit of ${s.retainedLimit}`);
         }
       }
     }

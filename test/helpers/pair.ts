@@ -138,7 +138,7 @@ export class Flows {
             this.onMessage?.(f, i, e, this.now);
             s.deliveredBytes += e.data.length;
             if (this.keepMessages) s.received.push(e.data);
-            if (s.autoRelease) s.core.release(e.credit);
+            if (s.autoRelease) s.core.release(e.credit, e.delivery, e.channel);
             if (this.keepMessages) s.events.push(e);
           } else {
             s.events.push(e);

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Connection, Endpoint } from '../../src/index.js';
 import { createEndpoint } from '../../src/index.js';
 import { LossySocket } from '../../src/testing/index.js';
-import { decodePacket, encodePacket, type Packet } from '../../src/wire/index.js';
+import { decodePacket, encodePacket, seal, type Frame, type Packet, type TransportParams } from '../../src/wire/index.js';
 import { destroyAll, gc, loopbackEndpoint, memoryInUse, prng, randomBuffer, rawSocket, within } from './helpers.js';
 
 const MiB = 1024 * 1024;
@@ -177,4 +177,101 @@ describe('hostile traffic', () => {
     // Amplification: the flood got back far less than it sent.
     expect(replies.bytes).toBeLessThan(sentBytes / 10);
   }, 30_000);
+
+  it('peers that pick hostile datagram and fragment sizes cannot make the endpoint hold more than its budgets (issue #10)', async () => {
+    const BUDGET = 16 * MiB;
+    const server = await loopbackEndpoint(endpoints, { maxBufferedBytes: BUDGET });
+    const port = server.address().port;
+    const conns: Connection[] = [];
+    // The application never reads: every message waits in its connection, credit withheld.
+    server.on('connection', (c) => conns.push(c));
+    gc();
+    const before = memoryInUse();
+
+    const attackers = await Promise.all(Array.from({ length: 8 }, () => rawSocket()));
+    sockets.push(...attackers);
+    const sessions = await Promise.all(attackers.map((a, i) => rawConnect(a, port, BigInt(0x5000 + i))));
+    const pace = async (n: number) => {
+      if (n % 32 === 31) await new Promise((r) => setTimeout(r, 1));
+    };
+    // 0: first fragments of messages beyond a gap, in 65,507-byte datagrams (the receiver
+    //    announced 1,200): dropped at the door.
+    // 1: unreliable 1-byte fragments, each in a 60,000-byte datagram: dropped at the door too.
+    for (let n = 0; n < 300; n++) {
+      const s0 = sessions[0]!;
+      attackers[0]!.send(s0.data([{ type: 'data', tsn: s0.tsn + 1 + n, first: true, last: false, unordered: false, payload: new Uint8Array(65_000) }]), port, '127.0.0.1');
+      const s1 = sessions[1]!;
+      attackers[1]!.send(s1.data([{ type: 'unreliable', messageId: 1, index: n, count: 100_000, payload: new Uint8Array(1) }], 60_000), port, '127.0.0.1');
+      await pace(n);
+    }
+    // 2–4: 1-byte first fragments beyond a gap, each in a 1,200-byte datagram, as far as the
+    //      credit the server grants; 5–7: unreliable 1-byte fragments in 1,200-byte datagrams.
+    for (let k = 2; k < 8; k++) {
+      const s = sessions[k]!;
+      const n = k < 5 ? s.credit - s.tsn : 5000;
+      for (let i = 0; i < n; i++) {
+        const frame: Frame =
+          k < 5
+            ? { type: 'data', tsn: s.tsn + 1 + i, first: true, last: false, unordered: false, payload: new Uint8Array(1) }
+            : { type: 'unreliable', messageId: i % 8, index: i, count: 100_000, payload: new Uint8Array(1) };
+        attackers[k]!.send(s.data([frame], 1200), port, '127.0.0.1');
+        await pace(i);
+      }
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    gc();
+    const growth = memoryInUse() - before;
+    const stats = server.stats();
+    if (process.env.SHOW_FIGURES) console.log({ growth, bufferedBytes: stats.bufferedBytes, oversize: stats.dropped.oversize, retained: conns.map((c) => c.stats().retainedBytes) });
+    // Generous: the budget, plus the connections' own state and the test's sockets.
+    expect(growth).toBeLessThan(BUDGET + 8 * MiB);
+    expect(stats.connections).toBe(8);
+    expect(stats.dropped.oversize).toBeGreaterThan(300);
+    for (const c of conns) expect(c.stats().retainedBytes).toBeLessThanOrEqual(4 * MiB + 64 * 1024);
+    expect(stats.bufferedBytes).toBeLessThanOrEqual(BUDGET + 64 * 1024);
+  }, 60_000);
 });
+
+interface RawSession {
+  /** Our first TSN is tsn; the gap at it is never filled. */
+  tsn: number;
+  /** Highest TSN the server granted in its transport parameters. */
+  credit: number;
+  /** A DATA packet with `frames`, padded with PADDING to `size` bytes. */
+  data(frames: Frame[], size?: number): Uint8Array;
+}
+
+/** A hand-made client: INITIAL, RETRY, INITIAL with the cookie, ACCEPT. */
+async function rawConnect(socket: Socket, port: number, cid: bigint): Promise<RawSession> {
+  const params: TransportParams = { maxDatagramSize: 65_507, initialWindow: 64, idleTimeout: 30_000, initialPacketNumber: 1, initialTsn: 1000, resetToken: new Uint8Array(16) };
+  const next = () => new Promise<Packet>((resolve) => {
+    const on = (m: Buffer) => {
+      const d = decodePacket(new Uint8Array(m));
+      if (d.ok && d.value.type !== 'data') {
+        socket.off('message', on);
+        resolve(d.value);
+      }
+    };
+    socket.on('message', on);
+  });
+  let reply = next();
+  await send(socket, encodePacket({ type: 'initial', version: 1, scid: cid, params, cookie: new Uint8Array(0) }), port);
+  const retry = await within(2000, 'retry', reply);
+  if (retry.type !== 'retry') throw new Error(`expected RETRY, got ${retry.type}`);
+  reply = next();
+  await send(socket, encodePacket({ type: 'initial', version: 1, scid: cid, params, cookie: retry.cookie }), port);
+  const accept = await within(2000, 'accept', reply);
+  if (accept.type !== 'accept') throw new Error(`expected ACCEPT, got ${accept.type}`);
+  let pn = params.initialPacketNumber;
+  return {
+    tsn: params.initialTsn,
+    credit: params.initialTsn - 1 + accept.params.initialWindow,
+    data(frames, size = 0) {
+      const bare = encodePacket({ type: 'data', dcid: accept.scid, packetNumber: pn++, frames });
+      if (bare.length >= size) return bare;
+      const padded = new Uint8Array(size);
+      padded.set(bare.subarray(0, bare.length - 4));
+      return seal(padded, size - 4);
+    },
+  };
+}

@@ -87,14 +87,19 @@ export function bulkBytes(minLength: number, maxLength: number): fc.Arbitrary<Ui
 export const resetToken = bytes(RESET_TOKEN_SIZE, RESET_TOKEN_SIZE);
 export const cookie = bytes(MAX_COOKIE_SIZE);
 
-export const transportParams: fc.Arbitrary<TransportParams> = fc.record({
-  maxDatagramSize: u16,
-  initialWindow: u32,
-  idleTimeout: u32,
-  initialPacketNumber: u32,
-  initialTsn: u32,
-  resetToken,
-});
+export const transportParams: fc.Arbitrary<TransportParams> = fc.record(
+  {
+    maxDatagramSize: u16,
+    initialWindow: u32,
+    idleTimeout: u32,
+    initialPacketNumber: u32,
+    initialTsn: u32,
+    resetToken,
+    // Optional (§4.1): peers that predate it do not send it.
+    maxMessageSize: u32,
+  },
+  { requiredKeys: ['maxDatagramSize', 'initialWindow', 'idleTimeout', 'initialPacketNumber', 'initialTsn', 'resetToken'] },
+);
 
 // ---------------------------------------------------------------- frames
 

@@ -33,7 +33,8 @@ describe('wire round trip', () => {
       fc.property(arb.initialPacket, (p) => {
         const datagram = encodePacket(p);
         expect(datagram.length).toBe(MIN_INITIAL_SIZE);
-        const contentEnd = 10 + 34 + 1 + p.cookie.length;
+        // The optional parameters (§4.1) follow the cookie; zeros after them.
+        const contentEnd = 10 + 34 + 1 + p.cookie.length + (p.params.maxMessageSize === undefined ? 0 : 6);
         expect(datagram.subarray(contentEnd, MIN_INITIAL_SIZE - 4).every((b) => b === 0)).toBe(true);
       }),
       { seed: 45, numRuns: 200 },

@@ -7,12 +7,13 @@
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import type { ErrorCode } from '../protocol/codes.js';
-import type { ChatMessage, ReplyData, RequestBody, RequestType, ServerEvent, ServerMessage } from '../protocol/messages.js';
+import { LIMITS } from '../protocol/limits.js';
+import type { ChatMessage, MessageKind, ReplyData, RequestBody, RequestType, ServerEvent, ServerMessage } from '../protocol/messages.js';
 import { isPlainObject, parseSafeJson } from '../protocol/safe-json.js';
 import type { Link, Transport } from '../transport/transport.js';
 
 /** Codes of the client itself, beside the server's. */
-export type ClientErrorCode = ErrorCode | 'DISCONNECTED' | 'NOT_CONNECTED';
+export type ClientErrorCode = ErrorCode | 'DISCONNECTED' | 'NOT_CONNECTED' | 'TIMEOUT';
 
 export class ChatRequestError extends Error {
   constructor(readonly code: ClientErrorCode, message: string, readonly retryAfterMs?: number) {
@@ -26,13 +27,31 @@ export interface TraceEvent {
   messageId: number;
   clientMsgId: string;
   delivered: number;
+  read: number;
   recipients: number;
+}
+
+/** What `/status` shows about the link. */
+export interface LinkStatus {
+  host: string;
+  port: number;
+  connected: boolean;
+  /** Smoothed round-trip time, ms (undefined when the transport has no statistics). */
+  rttMs?: number;
+  /** Packets declared lost / packets sent, since the connection began. */
+  lossRate?: number;
+  /** Requests sent and not answered yet. */
+  pending: number;
 }
 
 export interface ChatClientEvents {
   message: [ChatMessage];
   trace: [TraceEvent];
-  added: [{ group: string; by: string }];
+  invited: [{ group: string; by: string }];
+  joined: [{ group: string; user: string }];
+  edited: [{ group: string; messageId: number; text: string; editedAt: number }];
+  deleted: [{ group: string; messageId: number }];
+  typing: [{ group: string; user: string }];
   /** The link dropped; `willReconnect` says whether the client is trying again. */
   disconnected: [{ reason: string; willReconnect: boolean }];
   /** Reconnected; `user` is set when the session was resumed. */
@@ -56,12 +75,19 @@ export interface ChatClientOptions {
    * while a reply is awaited. Default 5,000.
    */
   heartbeatMs?: number;
+  /**
+   * A request without an answer for this long fails with TIMEOUT, ms (0: never). No command
+   * waits forever, whatever the server does. Default 30,000.
+   */
+  requestTimeoutMs?: number;
 }
 
 interface Pending {
   body: RequestBody;
   resolve: (data: unknown) => void;
   reject: (err: ChatRequestError) => void;
+  /** When the request was first sent (Date.now()), for the request timeout. */
+  since: number;
 }
 
 /** Requests safe to send again after a reconnect (a `send` is deduplicated by its clientMsgId). */
@@ -71,6 +97,9 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
   user: string | null = null;
   /** Pushed messages ignored because they had been shown already (a backlog resent after a reconnect). */
   duplicatesDropped = 0;
+  /** Chat messages (requests, notices) this client has sent, and server messages it received. */
+  messagesSent = 0;
+  messagesReceived = 0;
   private token: string | null = null;
   private link: Link | null = null;
   private nextId = 1;
@@ -90,16 +119,41 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
   private reconnecting: Promise<void> | null = null;
   private readonly reconnect: boolean;
   private readonly maxReconnectAttempts: number;
+  private readonly requestTimeoutMs: number;
+  /** Set by a server `goodbye`: why the coming close happens. */
+  private goodbye: string | null = null;
 
   constructor(private readonly options: ChatClientOptions) {
     super();
     this.reconnect = options.reconnect ?? true;
     this.maxReconnectAttempts = options.maxReconnectAttempts ?? 20;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     const heartbeatMs = options.heartbeatMs ?? 5_000;
-    if (heartbeatMs > 0) {
-      this.heartbeat = setInterval(() => this.beat(heartbeatMs), Math.min(1_000, heartbeatMs));
+    if (heartbeatMs > 0 || this.requestTimeoutMs > 0) {
+      this.heartbeat = setInterval(() => {
+        if (heartbeatMs > 0) this.beat(heartbeatMs);
+        this.expireRequests();
+      }, Math.min(1_000, heartbeatMs || 1_000));
       this.heartbeat.unref();
     }
+  }
+
+  /** Fails requests that waited longer than the request timeout (while connected). */
+  private expireRequests(): void {
+    if (this.requestTimeoutMs <= 0 || !this.link) return;
+    const before = Date.now() - this.requestTimeoutMs;
+    this.failPending('TIMEOUT', `No answer from the server in ${Math.round(this.requestTimeoutMs / 1000)} s`, (p) => p.since < before);
+  }
+
+  /** Server, round-trip time and loss rate, for `/status`. */
+  status(): LinkStatus {
+    const status: LinkStatus = { host: this.options.host, port: this.options.port, connected: this.link !== null, pending: this.pending.size };
+    const stats = this.link?.stats?.();
+    if (stats) {
+      status.rttMs = stats.rttMs;
+      status.lossRate = stats.packetsSent > 0 ? stats.packetsLost / stats.packetsSent : 0;
+    }
+    return status;
   }
 
   /**
@@ -114,7 +168,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
     const quietFor = this.pending.size > 0 ? Math.min(2_000, heartbeatMs) : heartbeatMs;
     if (!link || this.reconnecting || Date.now() - this.lastSentAt < quietFor) return;
     const id = this.nextId++;
-    this.pending.set(id, { body: { type: 'ping' }, resolve: () => {}, reject: () => {} });
+    this.pending.set(id, { body: { type: 'ping' }, resolve: () => {}, reject: () => {}, since: Date.now() });
     this.transmit(link, id, { type: 'ping' });
   }
 
@@ -162,8 +216,34 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
     return this.request({ type: 'createGroup', group, members });
   }
 
-  addMember(group: string, user: string): Promise<ReplyData['addMember']> {
-    return this.request({ type: 'addMember', group, user });
+  /** Invites a user (the same answer whether or not the user exists). */
+  invite(group: string, user: string): Promise<ReplyData['invite']> {
+    return this.request({ type: 'invite', group, user });
+  }
+
+  invitations(): Promise<ReplyData['invitations']> {
+    return this.request({ type: 'invitations' });
+  }
+
+  accept(group: string): Promise<ReplyData['accept']> {
+    return this.request({ type: 'accept', group });
+  }
+
+  decline(group: string): Promise<ReplyData['decline']> {
+    return this.request({ type: 'decline', group });
+  }
+
+  edit(group: string, messageId: number, text: string): Promise<ReplyData['edit']> {
+    return this.request({ type: 'edit', group, messageId, text });
+  }
+
+  deleteMessage(group: string, messageId: number): Promise<ReplyData['delete']> {
+    return this.request({ type: 'delete', group, messageId });
+  }
+
+  /** Tells the group's other members that this user is typing (the server rate-limits it). */
+  typing(group: string): Promise<ReplyData['typing']> {
+    return this.request({ type: 'typing', group });
   }
 
   leaveGroup(group: string): Promise<ReplyData['leaveGroup']> {
@@ -175,8 +255,8 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
   }
 
   /** Sends a message; resolves once the server has stored it. Retried on reconnect, stored once. */
-  send(group: string, text: string, clientMsgId = this.newClientMsgId()): Promise<ReplyData['send']> {
-    return this.request({ type: 'send', group, clientMsgId, text });
+  send(group: string, text: string, clientMsgId = this.newClientMsgId(), kind: MessageKind = 'text'): Promise<ReplyData['send']> {
+    return this.request({ type: 'send', group, clientMsgId, text, kind });
   }
 
   history(group: string, limit?: number, before?: number): Promise<ReplyData['history']> {
@@ -208,9 +288,14 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
     const link = this.link;
     if (!link) throw new ChatRequestError('NOT_CONNECTED', 'Not connected to the server');
     const id = this.nextId++;
+    const data = encodeRequest(id, body);
+    // Checked here, so that an oversized request fails at once instead of waiting for a reply.
+    if (data.byteLength > LIMITS.maxRequestBytes) {
+      throw new ChatRequestError('TOO_LARGE', `Requests are limited to ${LIMITS.maxRequestBytes} bytes (this one is ${data.byteLength})`);
+    }
     return new Promise<ReplyData[T]>((resolve, reject) => {
-      this.pending.set(id, { body, resolve: resolve as (data: unknown) => void, reject });
-      this.transmit(link, id, body);
+      this.pending.set(id, { body, resolve: resolve as (data: unknown) => void, reject, since: Date.now() });
+      this.send_(link, data);
     });
   }
 
@@ -252,9 +337,23 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
   // ---- link handling ----
 
   private transmit(link: Link, id: number, body: RequestBody): void {
+    this.send_(link, encodeRequest(id, body));
+  }
+
+  /** Sends a receipt or typing notice: no id, so the server sends no reply. */
+  notice(body: Extract<RequestBody, { type: 'received' | 'read' | 'typing' }>): void {
+    if (this.link) this.sendNotice(this.link, body);
+  }
+
+  private sendNotice(link: Link, body: RequestBody): void {
+    this.send_(link, Buffer.from(JSON.stringify(body), 'utf8'));
+  }
+
+  private send_(link: Link, data: Uint8Array): void {
     this.lastSentAt = Date.now();
+    this.messagesSent++;
     try {
-      link.send(Buffer.from(JSON.stringify({ ...body, id }), 'utf8'));
+      link.send(data);
     } catch {
       // The link is going away; onClose retries or fails this request.
     }
@@ -268,6 +367,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
   }
 
   private onData(data: Uint8Array): void {
+    this.messagesReceived++;
     let message: unknown;
     try {
       message = parseSafeJson(Buffer.from(data).toString('utf8'));
@@ -298,15 +398,45 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
         this.onChatMessage(message);
         return;
       case 'trace': {
-        const trace = { group: message.group, messageId: message.messageId, clientMsgId: message.clientMsgId, delivered: message.delivered, recipients: message.recipients };
+        const trace: TraceEvent = {
+          group: message.group,
+          messageId: message.messageId,
+          clientMsgId: message.clientMsgId,
+          delivered: message.delivered,
+          read: typeof message.read === 'number' ? message.read : 0,
+          recipients: message.recipients,
+        };
         this.deferEvent(() => this.emit('trace', trace));
         return;
       }
-      case 'added': {
-        const added = { group: message.group, by: message.by };
-        this.deferEvent(() => this.emit('added', added));
+      case 'invited': {
+        const e = { group: message.group, by: message.by };
+        this.deferEvent(() => this.emit('invited', e));
         return;
       }
+      case 'joined': {
+        const e = { group: message.group, user: message.user };
+        this.deferEvent(() => this.emit('joined', e));
+        return;
+      }
+      case 'edited': {
+        const e = { group: message.group, messageId: message.messageId, text: message.text, editedAt: message.editedAt };
+        this.deferEvent(() => this.emit('edited', e));
+        return;
+      }
+      case 'deleted': {
+        const e = { group: message.group, messageId: message.messageId };
+        this.deferEvent(() => this.emit('deleted', e));
+        return;
+      }
+      case 'typing': {
+        const e = { group: message.group, user: message.user };
+        this.deferEvent(() => this.emit('typing', e));
+        return;
+      }
+      case 'goodbye':
+        this.goodbye = typeof message.reason === 'string' ? message.reason.slice(0, 64) : 'closing';
+        return;
     }
   }
 
@@ -331,7 +461,9 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
       return;
     }
     this.lastSeen.set(event.group, event.messageId);
-    const message: ChatMessage = { group: event.group, messageId: event.messageId, from: event.from, text: event.text, sentAt: event.sentAt };
+    const message: ChatMessage = { group: event.group, messageId: event.messageId, from: event.from, text: event.text, sentAt: event.sentAt, kind: event.kind === 'me' ? 'me' : 'text' };
+    if (typeof event.editedAt === 'number') message.editedAt = event.editedAt;
+    if (event.deleted) message.deleted = true;
     this.deferEvent(() => this.emit('message', message));
     this.receiptsDue.add(event.group);
     // One receipt per group per turn of the event loop, however many messages arrived.
@@ -345,10 +477,9 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
     if (!link) return;
     for (const group of this.receiptsDue) {
       const upTo = this.lastSeen.get(group) ?? 0;
-      const id = this.nextId++;
-      // Fire and forget: a lost receipt only delays a trace; the backlog resends what it covers.
-      this.pending.set(id, { body: { type: 'received', group, upTo }, resolve: () => {}, reject: () => {} });
-      this.transmit(link, id, { type: 'received', group, upTo });
+      // A notice (no id, no reply): a lost receipt only delays a trace; after a reconnect the
+      // backlog resends what it covered and it is acknowledged again.
+      this.sendNotice(link, { type: 'received', group, upTo });
     }
     this.receiptsDue.clear();
   }
@@ -356,7 +487,9 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
   private onLinkClosed(link: Link, err?: Error): void {
     if (this.link !== link) return;
     this.link = null;
-    const reason = (err as { code?: string } | undefined)?.code ?? (err ? err.message : 'closed by server');
+    const goodbye = this.goodbye;
+    this.goodbye = null;
+    const reason = goodbye !== null ? `server ${goodbye}` : (err as { code?: string } | undefined)?.code ?? (err ? err.message : 'closed by server');
     const willReconnect = this.reconnect && !this.closing;
     this.emit('disconnected', { reason, willReconnect });
     if (!willReconnect) {
@@ -388,7 +521,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
       if (this.token) {
         const id = this.nextId++;
         const resumed = await new Promise<boolean>((resolve) => {
-          this.pending.set(id, { body: { type: 'resume', token: this.token ?? '' }, resolve: () => resolve(true), reject: () => resolve(false) });
+          this.pending.set(id, { body: { type: 'resume', token: this.token ?? '' }, resolve: () => resolve(true), reject: () => resolve(false), since: Date.now() });
           this.transmit(link, id, { type: 'resume', token: this.token ?? '' });
         });
         if (!resumed) {
@@ -414,4 +547,9 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
       p.reject(new ChatRequestError(code, message));
     }
   }
+}
+
+/** `id` goes first, so that a server can answer even a request too large to parse with its id. */
+function encodeRequest(id: number, body: RequestBody): Buffer {
+  return Buffer.from(JSON.stringify({ id, ...body }), 'utf8');
 }

@@ -17,24 +17,34 @@ export function pinnedTrust(expectedFingerprint: string): TrustServer {
   return (_host, _port, key) => fingerprint(key) === expectedFingerprint;
 }
 
-/** Trust on first use, remembered in `file`; `onNew` hears about each newly trusted key. */
-export function knownServersTrust(file: string, onNew: (address: string, fingerprint: string) => void): TrustServer {
+/**
+ * Trust on first use, remembered in `file` as host:port -> fingerprint (the same 22 characters
+ * the server logs as `key=` and /status shows). Entries written by older clients (the raw key in
+ * base64) still count. A key already trusted under another address (the same server reached
+ * through a proxy, or by another name) is trusted for the new address too, without the
+ * first-use warning: the handshake proved the server holds that key. `onNew` hears about each
+ * newly remembered address, with the address it was already known under, if any.
+ */
+export function knownServersTrust(file: string, onNew: (address: string, fingerprint: string, knownAs?: string) => void): TrustServer {
   return (host, port, key) => {
     const address = `${host}:${port}`;
-    let known: Record<string, string> = {};
+    let known: Record<string, string> = Object.create(null) as Record<string, string>;
     try {
       const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
-      if (typeof parsed === 'object' && parsed !== null) known = Object.assign(Object.create(null) as Record<string, string>, parsed);
+      if (typeof parsed === 'object' && parsed !== null) known = Object.assign(known, parsed);
     } catch {
       // No file yet (or unreadable): nothing is known.
     }
+    const fp = fingerprint(key);
+    const legacy = key.toString('base64');
+    const matches = (entry: unknown): boolean => entry === fp || entry === legacy;
     const stored = known[address];
-    const presented = key.toString('base64');
-    if (stored !== undefined) return stored === presented;
-    known[address] = presented;
+    if (stored !== undefined) return matches(stored);
+    const knownAs = Object.keys(known).find((a) => matches(known[a]));
+    known[address] = fp;
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, JSON.stringify(known, null, 2) + '\n', { mode: 0o600 });
-    onNew(address, fingerprint(key));
+    onNew(address, fp, knownAs);
     return true;
   };
 }

@@ -2,37 +2,74 @@
  * `chat-client`: the interactive (or scripted) chat client.
  *
  *   chat-client [--server 127.0.0.1:7777] [--server-key <fingerprint>] [--known-servers <file>]
+ *               [--timestamps auto|on|off]
  *
  * The connection is encrypted (secure-channel.ts). The server's key is checked against
  * --server-key when given (the fingerprint the server logs at start), else trusted on first use
  * and remembered in --known-servers (default ~/.config/reliable-dgram-chat/known_servers.json).
  *
  * Reads one command per line from stdin (a terminal or a pipe), prints one line per result.
+ * Colours and timestamps are on for a terminal (colours off with NO_COLOR), off for a pipe.
  */
 import { UsageError, parseFlags, parseHostPort } from '../cli-args.js';
 import { ReliableDgramTransport } from '../transport/reliable-dgram.js';
-import { SecureTransport } from '../transport/secure-channel.js';
+import { fingerprint, SecureTransport } from '../transport/secure-channel.js';
 import { ChatClient } from './chat-client.js';
+import { colorWanted, Formatter } from './format.js';
 import { defaultKnownServersFile, knownServersTrust, pinnedTrust } from './known-servers.js';
 import { ChatSession } from './session.js';
 import { createTerminal } from './terminal.js';
 
-const HELP = 'usage: chat-client [--server 127.0.0.1:7777] [--server-key <fingerprint>] [--known-servers <file>]   (then /help for commands)';
+const HELP =
+  'usage: chat-client [--server 127.0.0.1:7777] [--server-key <fingerprint>] [--known-servers <file>] [--timestamps auto|on|off]   (then /help for commands)';
+
+/**
+ * A chat-sized idle timeout instead of the library's 30 s: a dead server (kill -9, a cable
+ * pulled) is noticed within 6 s, and the library then sends keepalives every 2 s (a third of
+ * it) so that a quiet but healthy link never reaches it. The timeout is agreed per connection
+ * as the smaller of both sides', so this one setting covers the server's side of the link too.
+ */
+const CLIENT_ENDPOINT_OPTIONS = { idleTimeout: 6_000 };
 
 async function main(): Promise<number> {
-  const flags = parseFlags(process.argv.slice(2), ['server', 'server-key', 'known-servers']);
+  const flags = parseFlags(process.argv.slice(2), ['server', 'server-key', 'known-servers', 'timestamps']);
   if (flags.has('help')) {
     process.stdout.write(HELP + '\n');
     return 0;
   }
   const { host, port } = parseHostPort(flags.get('server') ?? '127.0.0.1:7777');
-  const terminal = createTerminal(process.stdin, process.stdout);
+  const timestampsFlag = flags.get('timestamps') ?? 'auto';
+  if (!['auto', 'on', 'off'].includes(timestampsFlag)) throw new UsageError('--timestamps is auto, on or off');
+  let session: ChatSession | null = null;
+  const terminal = createTerminal(process.stdin, process.stdout, {
+    complete: (line) => session?.complete(line) ?? [[], line],
+    onInput: (line) => session?.typingActivity(line),
+  });
+  const format = new Formatter({
+    color: colorWanted(process.stdout.isTTY, process.env),
+    timestamps: timestampsFlag === 'on' || (timestampsFlag === 'auto' && terminal.interactive),
+  });
   const pinned = flags.get('server-key');
   const knownServers = flags.get('known-servers') ?? defaultKnownServersFile();
-  const trust = pinned
+  let serverKey: string | undefined;
+  const remember = (key: Buffer): void => {
+    serverKey = fingerprint(key);
+  };
+  const baseTrust = pinned
     ? pinnedTrust(pinned)
-    : knownServersTrust(knownServers, (address, fp) => terminal.print(`* first connection to ${address}: trusting its key ${fp} (remembered in ${knownServers})`));
-  const transport = new SecureTransport(new ReliableDgramTransport(), { trust });
+    : knownServersTrust(knownServers, (address, fp, knownAs) =>
+        terminal.print(
+          knownAs
+            ? format.event(`${address} presents the key of ${knownAs} (${fp}): the same server, trusted (remembered in ${knownServers})`)
+            : format.event(`first connection to ${address}: trusting its key ${fp} (remembered in ${knownServers})`),
+        ),
+      );
+  const trust = async (h: string, p: number, key: Buffer): Promise<boolean> => {
+    const ok = await baseTrust(h, p, key);
+    if (ok) remember(key);
+    return ok;
+  };
+  const transport = new SecureTransport(new ReliableDgramTransport({ endpointOptions: () => CLIENT_ENDPOINT_OPTIONS }), { trust });
   const client = new ChatClient({ transport, host, port });
   try {
     await client.connect();
@@ -49,13 +86,24 @@ async function main(): Promise<number> {
     process.stderr.write(`chat-client: cannot reach ${host}:${port}${code ? ` (${code})` : ''}: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   }
-  const session = new ChatSession(client, (line) => terminal.print(line));
-  terminal.print(`* connected to ${host}:${port} (/help for commands)`);
+  const s = new ChatSession(client, (line) => terminal.print(line), {
+    format,
+    ask: (question) => terminal.askHidden(question),
+    serverKey: () => serverKey,
+    onPromptChange: () => {
+      terminal.setPrompt(s.prompt);
+      terminal.refresh();
+    },
+  });
+  session = s;
+  terminal.print(format.event(`connected to ${host}:${port} (/help for commands)`));
   await terminal.run(async (line) => {
-    const keepGoing = await session.runLine(line);
-    terminal.setPrompt(session.prompt);
+    const keepGoing = await s.runLine(line);
+    terminal.setPrompt(s.prompt);
     return keepGoing;
   });
+  // Sends still in flight (pasted, or typed just before /quit or end of input) finish first.
+  await s.drain();
   await client.close().catch(() => {});
   return 0;
 }

@@ -29,6 +29,8 @@ export const LIMITS = {
   backlogBatch: 100,
   /** Requests queued on one connection while an earlier one (e.g. a login) is still running. */
   maxQueuedRequestsPerConnection: 256,
+  /** Pending invitations one user can have; a new one beyond this replaces the oldest. */
+  maxPendingInvitations: 50,
 } as const;
 
 /** User and group names: letters, digits, `_` and `-`, starting with a letter or digit. */
@@ -36,3 +38,13 @@ export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
 export const CLIENT_MSG_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 /** Session tokens on the wire: 32 bytes in base64url, 43 characters. */
 export const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+
+/**
+ * Characters refused in message text (and escaped on display, in case a server lets one through):
+ * C0 controls except tab, DEL, C1 controls (ANSI escapes, CR: forged lines or a rewritten
+ * terminal), U+2028/U+2029 (line and paragraph separators), bidi embeddings, overrides and
+ * isolates U+202A-U+202E and U+2066-U+2069 (text that reads differently from what it is),
+ * and zero-width or invisible characters U+200B, U+2060-U+2064, U+FEFF. (U+200C/U+200D stay:
+ * Persian and emoji sequences need them.)
+ */
+export const FORBIDDEN_TEXT = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u200b\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/;

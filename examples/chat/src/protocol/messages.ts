@@ -1,7 +1,7 @@
 /**
  * The shapes of every message of the chat protocol (PROTOCOL.md). Client to server: requests,
  * each with a `type` and an `id` echoed in exactly one reply. Server to client: replies
- * (`ok`/`error`) and events (`message`, `trace`, `added`), which carry no request id.
+ * (`ok`/`error`) and events (`message`, `trace`, `invited`, `joined`, `edited`, `deleted`, `typing`, `goodbye`), which carry no request id.
  */
 import type { ErrorCode } from './codes.js';
 
@@ -16,7 +16,14 @@ export type Request =
   | { type: 'addMember'; id: RequestId; group: string; user: string }
   | { type: 'leaveGroup'; id: RequestId; group: string }
   | { type: 'listGroups'; id: RequestId }
-  | { type: 'send'; id: RequestId; group: string; clientMsgId: string; text: string }
+  | { type: 'invite'; id: RequestId; group: string; user: string }
+  | { type: 'invitations'; id: RequestId }
+  | { type: 'accept'; id: RequestId; group: string }
+  | { type: 'decline'; id: RequestId; group: string }
+  | { type: 'send'; id: RequestId; group: string; clientMsgId: string; text: string; kind: MessageKind }
+  | { type: 'edit'; id: RequestId; group: string; messageId: number; text: string }
+  | { type: 'delete'; id: RequestId; group: string; messageId: number }
+  | { type: 'typing'; id: RequestId; group: string }
   | { type: 'history'; id: RequestId; group: string; limit: number; before: number | null }
   | { type: 'who'; id: RequestId; group: string }
   | { type: 'received'; id: RequestId; group: string; upTo: number }
@@ -36,13 +43,27 @@ export interface GroupSummary {
   members: number;
 }
 
+/** `text`: an ordinary message; `me`: an action ("/me waves" shows as "* alice waves"). */
+export type MessageKind = 'text' | 'me';
+
 export interface ChatMessage {
   group: string;
   messageId: number;
   from: string;
+  /** Empty when the message was deleted. */
   text: string;
   /** Milliseconds since the epoch, server clock. */
   sentAt: number;
+  kind: MessageKind;
+  /** Server time of the last edit, when edited. */
+  editedAt?: number;
+  /** Set when the sender deleted it (its text is gone from the server too). */
+  deleted?: true;
+}
+
+export interface Invitation {
+  group: string;
+  by: string;
 }
 
 export interface MemberPresence {
@@ -56,8 +77,14 @@ export interface ReplyData {
   login: { user: string; token: string; groups: GroupSummary[] };
   resume: { user: string; groups: GroupSummary[] };
   logout: Record<string, never>;
-  createGroup: { group: string; members: string[] };
+  /** `members`: the creator only; `invited`: the names the invitations went to. */
+  createGroup: { group: string; members: string[]; invited: string[] };
+  /** Same answer whether or not the user exists, is invited already or is a member. */
   addMember: { group: string; user: string };
+  invite: { group: string; user: string };
+  invitations: { invitations: Invitation[] };
+  accept: { group: string; members: number };
+  decline: { group: string };
   leaveGroup: { group: string };
   listGroups: { groups: GroupSummary[] };
   send: {
@@ -69,6 +96,9 @@ export interface ReplyData {
     /** True when this clientMsgId had been stored before: the original is acknowledged again. */
     duplicate: boolean;
   };
+  edit: { group: string; messageId: number };
+  delete: { group: string; messageId: number };
+  typing: Record<string, never>;
   history: { group: string; messages: ChatMessage[]; more: boolean };
   who: { group: string; members: MemberPresence[] };
   received: Record<string, never>;
@@ -95,8 +125,16 @@ export type ServerEvent =
       messageId: number;
       clientMsgId: string;
       delivered: number;
+      /** How many of the recipients have shown it (their read mark passed it). */
+      read: number;
       recipients: number;
     }
-  | { type: 'added'; group: string; by: string };
+  | { type: 'invited'; group: string; by: string }
+  | { type: 'joined'; group: string; user: string }
+  | { type: 'edited'; group: string; messageId: number; text: string; editedAt: number }
+  | { type: 'deleted'; group: string; messageId: number }
+  | { type: 'typing'; group: string; user: string }
+  /** The server is shutting down this connection on purpose (`reason`: e.g. "restarting"). */
+  | { type: 'goodbye'; reason: string };
 
 export type ServerMessage = OkReply | ErrorReply | ServerEvent;

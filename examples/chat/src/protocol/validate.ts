@@ -5,40 +5,70 @@
  * so unknown fields never travel further.
  */
 import { ChatError } from './codes.js';
-import { CLIENT_MSG_ID_PATTERN, LIMITS, NAME_PATTERN, TOKEN_PATTERN } from './limits.js';
+import { CLIENT_MSG_ID_PATTERN, FORBIDDEN_TEXT, LIMITS, NAME_PATTERN, TOKEN_PATTERN } from './limits.js';
 import type { Request, RequestId } from './messages.js';
 import { isPlainObject, parseSafeJson } from './safe-json.js';
 
 export type ParseResult =
-  | { ok: true; request: Request }
+  /** `notice`: a receipt or typing notice sent without an `id`, which gets no reply at all. */
+  | { ok: true; request: Request; notice: boolean }
   | { ok: false; id: RequestId | null; error: ChatError };
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
+/**
+ * `{"id":7,` or `{"id":"abc",` at the very start of a request: enough to answer a request that is
+ * too large or too broken to parse with an id its client can match (clients write `id` first).
+ */
+const LEADING_ID = /^\s*\{\s*"id"\s*:\s*(?:(\d{1,15})|"([A-Za-z0-9_.:-]{1,64})")\s*[,}]/;
+
+export function leadingId(data: Uint8Array): RequestId | null {
+  const head = Buffer.from(data.buffer, data.byteOffset, Math.min(data.byteLength, 96)).toString('latin1');
+  const match = LEADING_ID.exec(head);
+  if (!match) return null;
+  if (match[1] !== undefined) {
+    const n = Number(match[1]);
+    return Number.isSafeInteger(n) ? n : null;
+  }
+  return match[2] ?? null;
+}
+
 export function parseRequest(data: Uint8Array): ParseResult {
   if (data.byteLength > LIMITS.maxRequestBytes) {
-    return { ok: false, id: null, error: new ChatError('TOO_LARGE', `Requests are limited to ${LIMITS.maxRequestBytes} bytes`) };
+    return { ok: false, id: leadingId(data), error: new ChatError('TOO_LARGE', `Requests are limited to ${LIMITS.maxRequestBytes} bytes`) };
   }
   let value: unknown;
   try {
     value = parseSafeJson(decoder.decode(data));
   } catch {
-    return { ok: false, id: null, error: new ChatError('BAD_REQUEST', 'Not valid UTF-8 JSON, or uses a forbidden key') };
+    return { ok: false, id: leadingId(data), error: new ChatError('BAD_REQUEST', 'Not valid UTF-8 JSON, or uses a forbidden key') };
   }
   if (!isPlainObject(value)) {
     return { ok: false, id: null, error: new ChatError('BAD_REQUEST', 'A request is a JSON object') };
+  }
+  // Receipts and typing notices may omit `id`: the client does not wait for them, and at
+  // fan-out rates their replies would be most of the server's traffic.
+  if (value['id'] === undefined && typeof value['type'] === 'string' && NOTICE_TYPES.has(value['type'])) {
+    try {
+      return { ok: true, request: buildRequest(value, 0), notice: true };
+    } catch (err) {
+      return { ok: false, id: null, error: err instanceof ChatError ? err : new ChatError('BAD_REQUEST') };
+    }
   }
   const id = readId(value['id']);
   if (id === undefined) {
     return { ok: false, id: null, error: new ChatError('BAD_REQUEST', 'A request needs an "id": an integer or a short string') };
   }
   try {
-    return { ok: true, request: buildRequest(value, id) };
+    return { ok: true, request: buildRequest(value, id), notice: false };
   } catch (err) {
     if (err instanceof ChatError) return { ok: false, id, error: err };
     return { ok: false, id, error: new ChatError('BAD_REQUEST') };
   }
 }
+
+/** Request types that may be sent as notices (no `id`, no reply). */
+export const NOTICE_TYPES: ReadonlySet<string> = new Set(['received', 'read', 'typing']);
 
 function readId(raw: unknown): RequestId | undefined {
   if (typeof raw === 'number' && Number.isSafeInteger(raw) && raw >= 0) return raw;
@@ -62,12 +92,22 @@ function buildRequest(o: Record<string, unknown>, id: RequestId): Request {
     case 'createGroup':
       return { type, id, group: groupName(o, 'group'), members: memberList(o) };
     case 'addMember':
+    case 'invite':
       return { type, id, group: groupName(o, 'group'), user: userName(o, 'user') };
+    case 'invitations':
+      return { type, id };
     case 'leaveGroup':
     case 'who':
+    case 'accept':
+    case 'decline':
+    case 'typing':
       return { type, id, group: groupName(o, 'group') };
     case 'send':
-      return { type, id, group: groupName(o, 'group'), clientMsgId: clientMsgId(o), text: text(o) };
+      return { type, id, group: groupName(o, 'group'), clientMsgId: clientMsgId(o), text: text(o), kind: messageKind(o) };
+    case 'edit':
+      return { type, id, group: groupName(o, 'group'), messageId: messageId(o, 'messageId'), text: text(o) };
+    case 'delete':
+      return { type, id, group: groupName(o, 'group'), messageId: messageId(o, 'messageId') };
     case 'history':
       return { type, id, group: groupName(o, 'group'), limit: historyLimit(o), before: optionalMessageId(o, 'before') };
     case 'received':
@@ -140,11 +180,19 @@ function text(o: Record<string, unknown>): string {
     throw new ChatError('TOO_LARGE', `Messages are limited to ${LIMITS.maxTextLength} characters (${LIMITS.maxTextBytes} bytes)`);
   }
   // Control characters (newlines, ANSI escapes, C1 codes) would let a sender forge lines or
-  // rewrite other users' terminals; tabs are the only one allowed.
-  if (/[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/.test(v)) {
-    throw new ChatError('INVALID_ARGUMENT', 'Messages may not contain control characters');
+  // rewrite other users' terminals; tabs are the only one allowed. Line separators, bidi
+  // overrides and invisible characters would do the same more quietly.
+  if (FORBIDDEN_TEXT.test(v)) {
+    throw new ChatError('INVALID_ARGUMENT', 'Messages may not contain control, line-separator, bidi-override or invisible characters');
   }
   return v;
+}
+
+function messageKind(o: Record<string, unknown>): 'text' | 'me' {
+  const v = o['kind'];
+  if (v === undefined || v === null || v === 'text') return 'text';
+  if (v === 'me') return 'me';
+  throw new ChatError('BAD_REQUEST', '"kind" is "text" or "me"');
 }
 
 function messageId(o: Record<string, unknown>, field: string): number {

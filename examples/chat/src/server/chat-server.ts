@@ -9,7 +9,7 @@
  */
 import { ChatError } from '../protocol/codes.js';
 import { LIMITS } from '../protocol/limits.js';
-import type { GroupSummary, OkReply, Request, RequestType, ReplyData, ServerMessage } from '../protocol/messages.js';
+import type { ChatMessage, GroupSummary, MessageKind, OkReply, Request, RequestType, ReplyData, ServerMessage } from '../protocol/messages.js';
 import { parseRequest } from '../protocol/validate.js';
 import type { Link, Listener } from '../transport/transport.js';
 import { ClientConnection, type BoundSession } from './client-connection.js';
@@ -33,6 +33,8 @@ export interface ChatServerOptions {
   registerThrottle?: BucketConfig;
   /** Requests per connection. Default: burst 1000, then 500 per second. */
   requestThrottle?: BucketConfig;
+  /** How long traces wait to be coalesced, ms (0: until the end of this turn). Default 20. */
+  traceDelayMs?: number;
 }
 
 type Outcome<T extends RequestType> = { reply: ReplyData[T]; after?: () => void };
@@ -41,8 +43,18 @@ type Outcome<T extends RequestType> = { reply: ReplyData[T]; after?: () => void 
 const PUBLIC_TYPES: ReadonlySet<RequestType> = new Set(['register', 'login', 'resume', 'ping']);
 /** Write `last_seen_at` at most this often per connection. */
 const TOUCH_INTERVAL_MS = 60_000;
-/** Traces computed per `received` request, newest first (bounds the work of a big catch-up). */
+/** Traces computed per `received`/`read` request, newest first (bounds the work of a big catch-up). */
 const MAX_TRACES_PER_RECEIPT = 50;
+/**
+ * Traces wait this long to be sent, so that the receipts of a message's members (which arrive
+ * within a few ms of each other) make one trace, not one each. A trace is a progress report:
+ * 20 ms later costs nobody anything.
+ */
+const TRACE_DELAY_MS = 20;
+/** Typing notices relayed per connection and group at most this often. */
+const TYPING_INTERVAL_MS = 2_000;
+/** How long a graceful shutdown waits for clients to acknowledge their goodbye. */
+const SHUTDOWN_GRACE_MS = 2_000;
 
 export class ChatServer {
   private readonly store: Store;
@@ -59,6 +71,20 @@ export class ChatServer {
   private readonly online = new Map<number, Set<ClientConnection>>();
   private readonly pruneTimer: NodeJS.Timeout;
   private nextLabel = 1;
+  /**
+   * Traces due, per group: the range of message ids whose marks rose and who raised them, sent
+   * together TRACE_DELAY_MS later. Nine receipts for one message arriving together cost one
+   * query for the messages, one count and one trace, not nine.
+   */
+  private readonly tracesDue = new Map<number, { group: GroupRef; from: number; to: number; receivers: Set<number> }>();
+  private traceTimer: NodeJS.Timeout | NodeJS.Immediate | null = null;
+  private readonly traceDelayMs: number;
+  /**
+   * Receipts of this turn of the event loop, per connection and group (the highest `upTo`),
+   * written in one transaction: under fan-out, receipts are most of the requests.
+   */
+  private readonly receiptsDue = new Map<string, { conn: ClientConnection; group: GroupRef; userId: number; upTo: number }>();
+  private receiptTimer: NodeJS.Immediate | null = null;
 
   constructor(options: ChatServerOptions) {
     this.store = options.store;
@@ -70,6 +96,7 @@ export class ChatServer {
     this.loginThrottle = new LoginThrottle(options.loginThrottle ?? DEFAULT_LOGIN_THROTTLE);
     this.registerThrottle = new TokenBuckets(options.registerThrottle ?? { burst: 10, refillMs: 60_000 });
     this.requestThrottle = new TokenBuckets(options.requestThrottle ?? { burst: 1000, refillMs: 2 });
+    this.traceDelayMs = options.traceDelayMs ?? TRACE_DELAY_MS;
     this.pruneTimer = setInterval(() => this.pruneSessions(), 10 * 60_000);
     this.pruneTimer.unref();
   }
@@ -93,7 +120,32 @@ export class ChatServer {
 
   close(): void {
     clearInterval(this.pruneTimer);
+    if (this.traceTimer) {
+      clearTimeout(this.traceTimer as NodeJS.Timeout);
+      clearImmediate(this.traceTimer as NodeJS.Immediate);
+    }
+    if (this.receiptTimer) clearImmediate(this.receiptTimer);
     for (const conn of this.connections) conn.link.destroy();
+  }
+
+  /**
+   * Graceful shutdown (SIGINT/SIGTERM): every client gets a `goodbye` with the reason, then its
+   * connection is closed gracefully (what was sent is delivered first), so clients can say
+   * "server restarting" instead of reporting a reset. Links that do not finish within
+   * SHUTDOWN_GRACE_MS are destroyed.
+   */
+  async shutdown(reason = 'restarting'): Promise<void> {
+    clearInterval(this.pruneTimer);
+    const closing = [...this.connections].map((conn) => {
+      conn.send({ type: 'goodbye', reason });
+      conn.closed = true; // no more requests are handled, no more pushes sent
+      return conn.link.close().catch(() => {});
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, SHUTDOWN_GRACE_MS)));
+    await Promise.race([Promise.all(closing), grace]);
+    clearTimeout(timer);
+    this.close();
   }
 
   // ---- plumbing ----
@@ -103,36 +155,41 @@ export class ChatServer {
     const now = this.now();
     const wait = this.requestThrottle.retryAfter(conn.label, now);
     if (wait > 0) {
+      if (parsed.ok && parsed.notice) return;
       // Parsed first (cheap, 64 KiB at most) so that even this reply carries the request's id.
       conn.send(errorReply(parsed.ok ? parsed.request.id : parsed.id, new ChatError('RATE_LIMITED', 'Too many requests on this connection', wait)));
       return;
     }
     this.requestThrottle.spend(conn.label, now);
     if (!parsed.ok) {
+      // `id` is read from the request's first bytes even when it is too large or not JSON, so
+      // the client can match this reply (and never waits forever for one).
       conn.send(errorReply(parsed.id, parsed.error));
       return;
     }
     const request = parsed.request;
-    const accepted = conn.enqueue(() => this.handle(conn, request), LIMITS.maxQueuedRequestsPerConnection);
-    if (!accepted) conn.send(errorReply(request.id, new ChatError('BUSY', 'Too many requests waiting on this connection')));
+    const notice = parsed.notice;
+    const accepted = conn.enqueue(() => this.handle(conn, request, notice), LIMITS.maxQueuedRequestsPerConnection);
+    if (!accepted && !notice) conn.send(errorReply(request.id, new ChatError('BUSY', 'Too many requests waiting on this connection')));
   }
 
   /** Never rejects: every failure becomes an error reply or a log line. */
-  private async handle(conn: ClientConnection, request: Request): Promise<void> {
+  /** `notice`: no reply, not even an error (a receipt or typing notice sent without an id). */
+  private async handle(conn: ClientConnection, request: Request, notice = false): Promise<void> {
     if (conn.closed) return;
     let outcome: Outcome<RequestType>;
     try {
       outcome = await this.dispatch(conn, request);
     } catch (err) {
       if (err instanceof ChatError) {
-        conn.send(errorReply(request.id, err));
+        if (!notice) conn.send(errorReply(request.id, err));
       } else {
         this.logError(conn, request, err);
-        conn.send(errorReply(request.id, new ChatError('INTERNAL')));
+        if (!notice) conn.send(errorReply(request.id, new ChatError('INTERNAL')));
       }
       return;
     }
-    conn.send({ type: 'ok', id: request.id, ...outcome.reply } as OkReply);
+    if (!notice) conn.send({ type: 'ok', id: request.id, ...outcome.reply } as OkReply);
     try {
       outcome.after?.();
     } catch (err) {
@@ -167,13 +224,26 @@ export class ChatServer {
       case 'createGroup':
         return this.createGroup(conn, request.group, request.members);
       case 'addMember':
-        return this.addMember(conn, request.group, request.user);
+      case 'invite':
+        return this.invite(conn, request.group, request.user);
+      case 'invitations':
+        return { reply: { invitations: this.store.invitationsOf(this.me(conn).userId) } };
+      case 'accept':
+        return this.acceptInvitation(conn, request.group);
+      case 'decline':
+        return this.decline(conn, request.group);
+      case 'edit':
+        return this.edit(conn, request.group, request.messageId, request.text);
+      case 'delete':
+        return this.deleteMessage(conn, request.group, request.messageId);
+      case 'typing':
+        return this.typing(conn, request.group);
       case 'leaveGroup':
         return this.leaveGroup(conn, request.group);
       case 'listGroups':
         return { reply: { groups: this.groupSummaries(this.me(conn).userId) } };
       case 'send':
-        return this.sendMessage(conn, request.group, request.clientMsgId, request.text);
+        return this.sendMessage(conn, request.group, request.clientMsgId, request.text, request.kind);
       case 'history': {
         const group = this.memberGroup(conn, request.group);
         const page = this.store.history(group.id, request.before, request.limit);
@@ -183,11 +253,8 @@ export class ChatServer {
         return this.who(conn, request.group);
       case 'received':
         return this.received(conn, request.group, request.upTo);
-      case 'read': {
-        const group = this.memberGroup(conn, request.group);
-        this.store.markRead(group.id, this.me(conn).userId, request.upTo);
-        return { reply: {} };
-      }
+      case 'read':
+        return this.read(conn, request.group, request.upTo);
       case 'ping':
         return { reply: {} };
     }
@@ -267,7 +334,10 @@ export class ChatServer {
   }
 
   private async login(conn: ClientConnection, user: string, password: string): Promise<Outcome<'login'>> {
-    const wait = this.loginThrottle.retryAfter(user, conn.address, this.now());
+    // The attempt is reserved (counted as a failure) before the first `await`: concurrent
+    // guesses on many connections all meet the same buckets, so no more than the burst is ever
+    // verified. A success gives the reservation back.
+    const wait = this.loginThrottle.reserve(user, conn.address, this.now());
     if (wait > 0) {
       this.log('login throttled', { user, from: conn.address });
       throw new ChatError('RATE_LIMITED', undefined, wait);
@@ -276,10 +346,10 @@ export class ChatServer {
     // Unknown user and wrong password cost the same hash and get the same error.
     const ok = row ? await this.hasher.verify(password, row.passwordHash) : await this.hasher.verifyNobody(password);
     if (!row || !ok) {
-      this.loginThrottle.recordFailure(user, conn.address, this.now());
       this.log('login failed', { user, from: conn.address });
       throw new ChatError('AUTH_FAILED');
     }
+    this.loginThrottle.succeeded(user, conn.address, this.now());
     if (this.hasher.needsRehash(row.passwordHash)) {
       this.store.setPasswordHash(row.id, await this.hasher.hash(password));
     }
@@ -319,36 +389,69 @@ export class ChatServer {
     return { reply: {} };
   }
 
+  /**
+   * Creates a group with the caller as its only member and invites the named users: nobody is
+   * made a member without accepting. The reply is the same whether or not a named user exists
+   * (`invited` lists the names as given), so it reveals nothing about who is registered.
+   */
   private createGroup(conn: ClientConnection, name: string, memberNames: string[]): Outcome<'createGroup'> {
     const me = this.me(conn);
-    const ids = new Map<number, string>([[me.userId, me.userName]]);
-    for (const memberName of memberNames) {
-      const user = this.store.findUser(memberName);
-      if (!user) throw new ChatError('UNKNOWN_USER', `No such user: ${memberName}`);
-      ids.set(user.id, user.name);
+    const others = [...new Map(memberNames.filter((n) => n.toLowerCase() !== me.userName.toLowerCase()).map((n) => [n.toLowerCase(), n])).values()];
+    if (others.length === 0) throw new ChatError('INVALID_ARGUMENT', 'Name at least one other member');
+    if (this.store.groupCountOf(me.userId) >= LIMITS.maxGroupsPerUser) {
+      throw new ChatError('LIMIT_REACHED', `A user belongs to at most ${LIMITS.maxGroupsPerUser} groups`);
     }
-    if (ids.size > LIMITS.maxGroupMembers) throw new ChatError('LIMIT_REACHED', `A group has at most ${LIMITS.maxGroupMembers} members`);
-    const group = this.store.createGroup(name, me.userId, [...ids.keys()], this.now());
-    this.log('group created', { group: group.name, by: me.userName, members: ids.size });
+    const group = this.store.createGroup(name, me.userId, [me.userId], this.now());
+    const invitees = others.map((n) => this.store.findUser(n)).filter((u) => u !== undefined);
+    for (const user of invitees) this.store.invite(group.id, user.id, me.userId, this.now());
+    this.log('group created', { group: group.name, by: me.userName, invited: others.length });
     return {
-      reply: { group: group.name, members: [...ids.values()].sort() },
+      reply: { group: group.name, members: [me.userName], invited: others.sort() },
       after: () => {
-        for (const userId of ids.keys()) this.pushToUser(userId, { type: 'added', group: group.name, by: me.userName }, conn);
+        for (const user of invitees) this.pushToUser(user.id, { type: 'invited', group: group.name, by: me.userName }, conn);
       },
     };
   }
 
-  private addMember(conn: ClientConnection, groupName: string, userName: string): Outcome<'addMember'> {
+  /**
+   * Invites a user (`/invite`, `/add`). One answer for every case (unknown user, member already,
+   * invited already, too many invitations): the invitee decides, the inviter learns nothing.
+   */
+  private invite(conn: ClientConnection, groupName: string, userName: string): Outcome<'invite'> {
     const me = this.me(conn);
     const group = this.memberGroup(conn, groupName);
     const user = this.store.findUser(userName);
-    if (!user) throw new ChatError('UNKNOWN_USER', `No such user: ${userName}`);
-    this.store.addMember(group.id, user.id);
-    this.log('member added', { group: group.name, user: user.name, by: me.userName });
+    const fresh = user !== undefined && this.store.invite(group.id, user.id, me.userId, this.now());
+    if (fresh) this.log('invited', { group: group.name, user: user.name, by: me.userName });
     return {
-      reply: { group: group.name, user: user.name },
-      after: () => this.pushToUser(user.id, { type: 'added', group: group.name, by: me.userName }, conn),
+      reply: { group: group.name, user: userName },
+      after: () => {
+        if (fresh) this.pushToUser(user.id, { type: 'invited', group: group.name, by: me.userName }, conn);
+      },
     };
+  }
+
+  private acceptInvitation(conn: ClientConnection, groupName: string): Outcome<'accept'> {
+    const me = this.me(conn);
+    if (this.store.groupCountOf(me.userId) >= LIMITS.maxGroupsPerUser) {
+      throw new ChatError('LIMIT_REACHED', `A user belongs to at most ${LIMITS.maxGroupsPerUser} groups`);
+    }
+    const group = this.store.acceptInvitation(groupName, me.userId);
+    if (!group) throw new ChatError('NOT_FOUND', `No invitation to ${groupName}`);
+    this.log('member joined', { group: group.name, user: me.userName });
+    const members = this.store.members(group.id);
+    return {
+      reply: { group: group.name, members: members.length },
+      after: () => {
+        for (const m of members) if (m.userId !== me.userId) this.pushToUser(m.userId, { type: 'joined', group: group.name, user: me.userName }, conn);
+      },
+    };
+  }
+
+  private decline(conn: ClientConnection, groupName: string): Outcome<'decline'> {
+    const group = this.store.declineInvitation(groupName, this.me(conn).userId);
+    if (!group) throw new ChatError('NOT_FOUND', `No invitation to ${groupName}`);
+    return { reply: { group: group.name } };
   }
 
   private leaveGroup(conn: ClientConnection, groupName: string): Outcome<'leaveGroup'> {
@@ -360,11 +463,11 @@ export class ChatServer {
     return { reply: { group: group.name } };
   }
 
-  private sendMessage(conn: ClientConnection, groupName: string, clientMsgId: string, text: string): Outcome<'send'> {
+  private sendMessage(conn: ClientConnection, groupName: string, clientMsgId: string, text: string, kind: MessageKind): Outcome<'send'> {
     const me = this.me(conn);
     const group = this.memberGroup(conn, groupName);
     // Committed when this returns: only now may the sender be told "stored".
-    const { message, duplicate } = this.store.insertMessage(group.id, me.userId, clientMsgId, text, this.now());
+    const { message, duplicate } = this.store.insertMessage(group.id, me.userId, clientMsgId, text, this.now(), kind);
     const reply: ReplyData['send'] = {
       group: message.group,
       messageId: message.messageId,
@@ -377,6 +480,52 @@ export class ChatServer {
     return { reply, after: () => this.fanOut(group, { type: 'message', ...publicMessage(message) }, conn) };
   }
 
+  /** The caller's own newest message in the group, or INVALID_ARGUMENT. */
+  private ownLast(conn: ClientConnection, group: GroupRef, messageId: number): void {
+    if (this.store.lastMessageOf(group.id, this.me(conn).userId) !== messageId) {
+      throw new ChatError('INVALID_ARGUMENT', 'Only your last message in a group can be edited or deleted');
+    }
+  }
+
+  private edit(conn: ClientConnection, groupName: string, messageId: number, text: string): Outcome<'edit'> {
+    const group = this.memberGroup(conn, groupName);
+    this.ownLast(conn, group, messageId);
+    const now = this.now();
+    if (!this.store.editMessage(messageId, text, now)) throw new ChatError('INVALID_ARGUMENT', 'That message was deleted');
+    return {
+      reply: { group: group.name, messageId },
+      after: () => this.fanOut(group, { type: 'edited', group: group.name, messageId, text, editedAt: now }, conn, true),
+    };
+  }
+
+  private deleteMessage(conn: ClientConnection, groupName: string, messageId: number): Outcome<'delete'> {
+    const group = this.memberGroup(conn, groupName);
+    this.ownLast(conn, group, messageId);
+    if (!this.store.deleteMessage(messageId, this.now())) throw new ChatError('INVALID_ARGUMENT', 'That message was deleted');
+    return {
+      reply: { group: group.name, messageId },
+      after: () => this.fanOut(group, { type: 'deleted', group: group.name, messageId }, conn, true),
+    };
+  }
+
+  /** Relays "typing" to the group's other online members; nothing is stored. */
+  private typing(conn: ClientConnection, groupName: string): Outcome<'typing'> {
+    const me = this.me(conn);
+    const group = this.memberGroup(conn, groupName);
+    const now = this.now();
+    const last = conn.typingAt.get(group.id) ?? -Infinity;
+    if (now - last < TYPING_INTERVAL_MS) return { reply: {} };
+    conn.typingAt.set(group.id, now);
+    return {
+      reply: {},
+      after: () => {
+        for (const member of this.store.members(group.id)) {
+          if (member.userId !== me.userId) this.pushToUser(member.userId, { type: 'typing', group: group.name, user: me.userName }, conn);
+        }
+      },
+    };
+  }
+
   private who(conn: ClientConnection, groupName: string): Outcome<'who'> {
     const group = this.memberGroup(conn, groupName);
     const members = this.store.members(group.id).map((m) => ({ user: m.name, online: (this.online.get(m.userId)?.size ?? 0) > 0 }));
@@ -386,15 +535,41 @@ export class ChatServer {
   private received(conn: ClientConnection, groupName: string, upTo: number): Outcome<'received'> {
     const me = this.me(conn);
     const group = this.memberGroup(conn, groupName);
-    const range = this.store.markDelivered(group.id, me.userId, upTo);
-    return {
-      reply: {},
-      after: () => {
-        const lastSent = conn.catchingUp.get(group.id);
-        if (lastSent !== undefined && upTo >= lastSent) this.sendBacklogBatch(conn, group.id, lastSent);
-        if (range.to > range.from) this.sendTraces(group, me.userId, range.from, range.to);
-      },
-    };
+    const key = `${conn.label}:${group.id}`;
+    const due = this.receiptsDue.get(key);
+    if (due) due.upTo = Math.max(due.upTo, upTo);
+    else this.receiptsDue.set(key, { conn, group, userId: me.userId, upTo });
+    this.receiptTimer ??= setImmediate(() => this.flushReceipts());
+    return { reply: {} };
+  }
+
+  /** Writes this turn's receipts at once, then continues backlogs and queues traces. */
+  private flushReceipts(): void {
+    this.receiptTimer = null;
+    const due = [...this.receiptsDue.values()];
+    this.receiptsDue.clear();
+    let ranges: { from: number; to: number }[];
+    try {
+      ranges = this.store.markDeliveredMany(due.map((d) => ({ groupId: d.group.id, userId: d.userId, upTo: d.upTo })));
+    } catch (err) {
+      // Lost marks only mean messages are pushed again later (clients drop what they showed).
+      this.log('error', { request: 'received', error: err instanceof Error ? err.message : String(err) });
+      return;
+    }
+    due.forEach((d, i) => {
+      const range = ranges[i] ?? { from: 0, to: 0 };
+      const lastSent = d.conn.catchingUp.get(d.group.id);
+      if (lastSent !== undefined && d.upTo >= lastSent && d.conn.session?.userId === d.userId) this.sendBacklogBatch(d.conn, d.group.id, lastSent);
+      if (range.to > range.from) this.queueTraces(d.group, d.userId, range.from, range.to);
+    });
+  }
+
+  /** The member has shown messages up to `upTo`: unread counts drop, senders see "seen by". */
+  private read(conn: ClientConnection, groupName: string, upTo: number): Outcome<'read'> {
+    const me = this.me(conn);
+    const group = this.memberGroup(conn, groupName);
+    const range = this.store.markRead(group.id, me.userId, upTo);
+    return { reply: {}, after: () => range.to > range.from && this.queueTraces(group, me.userId, range.from, range.to) };
   }
 
   // ---- delivery ----
@@ -402,7 +577,8 @@ export class ChatServer {
   /** A group the connection's user belongs to; NOT_FOUND whether it is missing or not theirs. */
   private memberGroup(conn: ClientConnection, name: string): GroupRef {
     const group = this.store.findGroupForMember(name, this.me(conn).userId);
-    if (!group) throw new ChatError('NOT_FOUND');
+    // The name is the caller's own: repeating it reveals nothing, and says which one was meant.
+    if (!group) throw new ChatError('NOT_FOUND', `No such group: ${name}`);
     return group;
   }
 
@@ -410,12 +586,17 @@ export class ChatServer {
     return this.store.groupsOf(userId).map((g) => ({ name: g.name, unread: g.unread, members: g.members }));
   }
 
-  /** Pushes a new message to every online member's connections except the sender's own. */
-  private fanOut(group: GroupRef, event: ServerMessage, except: ClientConnection): void {
+  /**
+   * Pushes an event to every online member's connections except the sender's own. A connection
+   * still catching up gets a new message from the store, in order, later; edits and deletions
+   * (`evenCatchingUp`) go at once, since the backlog reads the current text anyway.
+   */
+  private fanOut(group: GroupRef, event: ServerMessage, except: ClientConnection, evenCatchingUp = false): void {
+    // Serialised (and so encoded) once for the whole group, not once per member.
+    const data = Buffer.from(JSON.stringify(event), 'utf8');
     for (const member of this.store.members(group.id)) {
       for (const conn of this.online.get(member.userId) ?? []) {
-        // A connection still catching up gets this message from the store, in order, later.
-        if (conn !== except && !conn.catchingUp.has(group.id)) conn.send(event);
+        if (conn !== except && (evenCatchingUp || !conn.catchingUp.has(group.id))) conn.sendEncoded(data);
       }
     }
   }
@@ -449,26 +630,53 @@ export class ChatServer {
     for (const message of batch) conn.send({ type: 'message', ...publicMessage(message) });
   }
 
-  /** Tells the online senders of messages in (from, to] how many members have them now. */
-  private sendTraces(group: GroupRef, receiverId: number, from: number, to: number): void {
-    for (const target of this.store.traceTargets(group.id, from, to, receiverId, MAX_TRACES_PER_RECEIPT)) {
-      const senders = this.online.get(target.senderId);
-      if (!senders || senders.size === 0) continue;
-      const trace: ServerMessage = {
-        type: 'trace',
-        group: group.name,
-        messageId: target.messageId,
-        clientMsgId: target.clientMsgId,
-        delivered: this.store.deliveredCount(group.id, target.messageId, target.senderId),
-        recipients: target.recipients,
-      };
-      for (const conn of senders) conn.send(trace);
+  /** Queues traces for the senders of messages in (from, to] of a group, whose marks `receiverId` raised. */
+  private queueTraces(group: GroupRef, receiverId: number, from: number, to: number): void {
+    const due = this.tracesDue.get(group.id);
+    if (due) {
+      due.from = Math.min(due.from, from);
+      due.to = Math.max(due.to, to);
+      due.receivers.add(receiverId);
+    } else {
+      this.tracesDue.set(group.id, { group, from, to, receivers: new Set([receiverId]) });
+    }
+    if (!this.traceTimer) {
+      this.traceTimer = this.traceDelayMs > 0 ? setTimeout(() => this.flushTraces(), this.traceDelayMs).unref() : setImmediate(() => this.flushTraces());
+    }
+  }
+
+  /** Tells each online sender how many members have received and read their message now. */
+  private flushTraces(): void {
+    this.traceTimer = null;
+    const due = [...this.tracesDue.values()];
+    this.tracesDue.clear();
+    for (const { group, from, to, receivers } of due) {
+      for (const target of this.store.traceTargets(group.id, from, to, -1, MAX_TRACES_PER_RECEIPT)) {
+        const senders = this.online.get(target.senderId);
+        if (!senders || senders.size === 0) continue;
+        // Only marks raised by someone else move the sender's counts.
+        if (receivers.size === 1 && receivers.has(target.senderId)) continue;
+        const counts = this.store.receiptCounts(group.id, target.messageId, target.senderId);
+        const trace: ServerMessage = {
+          type: 'trace',
+          group: group.name,
+          messageId: target.messageId,
+          clientMsgId: target.clientMsgId,
+          delivered: counts.delivered,
+          read: counts.read,
+          recipients: target.recipients,
+        };
+        for (const conn of senders) conn.send(trace);
+      }
     }
   }
 }
 
-function publicMessage(m: { group: string; messageId: number; from: string; text: string; sentAt: number }) {
-  return { group: m.group, messageId: m.messageId, from: m.from, text: m.text, sentAt: m.sentAt };
+function publicMessage(m: ChatMessage): ChatMessage {
+  const out: ChatMessage = { group: m.group, messageId: m.messageId, from: m.from, text: m.text, sentAt: m.sentAt, kind: m.kind };
+  if (m.editedAt !== undefined) out.editedAt = m.editedAt;
+  if (m.deleted) out.deleted = true;
+  return out;
 }
 
 function errorReply(id: Request['id'] | null, err: ChatError): ServerMessage {

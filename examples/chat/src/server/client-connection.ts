@@ -21,6 +21,8 @@ export class ClientConnection {
   closed = false;
   /** groupId -> id of the last backlog message sent and not yet acknowledged. */
   readonly catchingUp = new Map<number, number>();
+  /** groupId -> when this connection's last typing notice was relayed. */
+  readonly typingAt = new Map<number, number>();
   private chain: Promise<void> = Promise.resolve();
   private queued = 0;
 
@@ -47,8 +49,14 @@ export class ClientConnection {
   /** Sends a message to the client; a dead or hopelessly backlogged link is dropped. */
   send(message: ServerMessage): void {
     if (this.closed) return;
+    this.sendEncoded(Buffer.from(JSON.stringify(message), 'utf8'));
+  }
+
+  /** Sends a message already encoded as UTF-8 JSON (one encoding for a whole group's fan-out). */
+  sendEncoded(data: Uint8Array): void {
+    if (this.closed) return;
     try {
-      this.link.send(Buffer.from(JSON.stringify(message), 'utf8'));
+      this.link.send(data);
     } catch (err) {
       // Over the transport's hard queue limit, or already closed: the client will reconnect and
       // catch up from its delivered marks, so dropping the link loses nothing.

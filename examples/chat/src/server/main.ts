@@ -57,10 +57,12 @@ async function main(): Promise<void> {
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
-    log('stop', { signal });
-    server.close();
-    listener
-      .close()
+    log('stop', { signal, connections: server.connectionCount });
+    // Clients are told why (goodbye "restarting") and closed gracefully, so they print
+    // "server restarting, reconnecting" rather than a reset; bounded by the server's grace time.
+    server
+      .shutdown('restarting')
+      .then(() => listener.close())
       .catch(() => {})
       .finally(() => {
         store.close();

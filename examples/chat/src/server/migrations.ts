@@ -61,6 +61,20 @@ export const MIGRATIONS: readonly string[] = [
     value BLOB NOT NULL
   ) WITHOUT ROWID;
   `,
+  // 3: membership by consent (invitations the invitee accepts), /me actions, edit and delete.
+  `
+  CREATE TABLE invitations (
+    group_id   INTEGER NOT NULL REFERENCES groups(id),
+    user_id    INTEGER NOT NULL REFERENCES users(id),
+    invited_by INTEGER NOT NULL REFERENCES users(id),
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (group_id, user_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX invitations_by_user ON invitations(user_id, created_at);
+  ALTER TABLE messages ADD COLUMN kind TEXT NOT NULL DEFAULT 'text';
+  ALTER TABLE messages ADD COLUMN edited_at INTEGER;
+  ALTER TABLE messages ADD COLUMN deleted_at INTEGER;
+  `,
 ];
 
 export function migrate(db: BetterSqlite3.Database): { from: number; to: number } {

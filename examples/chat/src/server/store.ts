@@ -6,7 +6,7 @@
 import Database from 'better-sqlite3';
 import { ChatError } from '../protocol/codes.js';
 import { LIMITS } from '../protocol/limits.js';
-import type { ChatMessage, GroupSummary } from '../protocol/messages.js';
+import type { ChatMessage, GroupSummary, Invitation, MessageKind } from '../protocol/messages.js';
 import { migrate } from './migrations.js';
 
 export interface StoreOptions {
@@ -54,23 +54,30 @@ interface MessageRow {
   text: string;
   sent_at: number;
   recipients: number;
+  kind: string;
+  edited_at: number | null;
+  deleted_at: number | null;
 }
 
 const MESSAGE_COLUMNS = `m.id, g.name AS group_name, m.sender_id, u.name AS sender_name,
-  m.client_msg_id, m.text, m.sent_at, m.recipients
+  m.client_msg_id, m.text, m.sent_at, m.recipients, m.kind, m.edited_at, m.deleted_at
   FROM messages m JOIN groups g ON g.id = m.group_id JOIN users u ON u.id = m.sender_id`;
 
 function toMessage(row: MessageRow): StoredMessage {
-  return {
+  const message: StoredMessage = {
     group: row.group_name,
     messageId: row.id,
     from: row.sender_name,
     text: row.text,
     sentAt: row.sent_at,
+    kind: row.kind === 'me' ? 'me' : 'text',
     senderId: row.sender_id,
     clientMsgId: row.client_msg_id,
     recipients: row.recipients,
   };
+  if (row.edited_at !== null) message.editedAt = row.edited_at;
+  if (row.deleted_at !== null) message.deleted = true;
+  return message;
 }
 
 function isUniqueViolation(err: unknown): boolean {
@@ -249,15 +256,21 @@ export class Store {
    * Stores a message, or returns the one already stored under the same (sender, clientMsgId):
    * a retry is acknowledged again and never stored twice.
    */
-  insertMessage(groupId: number, senderId: number, clientMsgId: string, text: string, now: number): { message: StoredMessage; duplicate: boolean } {
+  insertMessage(groupId: number, senderId: number, clientMsgId: string, text: string, now: number, kind: MessageKind = 'text'): { message: StoredMessage; duplicate: boolean } {
     const insert = this.db.transaction(() => {
-      const existing = this.findByClientMsgId(senderId, clientMsgId);
-      if (existing) return { message: existing, duplicate: true };
-      const recipients = this.memberCount(groupId) - 1;
-      const id = Number(
-        this.sql('INSERT INTO messages (group_id, sender_id, client_msg_id, text, sent_at, recipients) VALUES (?, ?, ?, ?, ?, ?)')
-          .run(groupId, senderId, clientMsgId, text, now, recipients).lastInsertRowid,
-      );
+      // One statement in the common case: the UNIQUE (sender, clientMsgId) constraint finds a
+      // retry, and the recipients are counted inside the INSERT.
+      const r = this.sql(
+        `INSERT INTO messages (group_id, sender_id, client_msg_id, text, sent_at, recipients, kind)
+         VALUES (?, ?, ?, ?, ?, (SELECT COUNT(*) - 1 FROM members WHERE group_id = ?), ?)
+         ON CONFLICT (sender_id, client_msg_id) DO NOTHING`,
+      ).run(groupId, senderId, clientMsgId, text, now, groupId, kind);
+      if (r.changes === 0) {
+        const existing = this.findByClientMsgId(senderId, clientMsgId);
+        if (!existing) throw new Error('a conflicting message vanished inside its own transaction');
+        return { message: existing, duplicate: true };
+      }
+      const id = Number(r.lastInsertRowid);
       // The sender's own marks are left alone: raising them here would skip messages from others
       // that were pushed to it but not yet acknowledged. Own messages never count as unread nor
       // as backlog, so they need no mark.
@@ -301,20 +314,117 @@ export class Store {
    * Returns the range of newly delivered ids, empty when nothing changed.
    */
   markDelivered(groupId: number, userId: number, upTo: number): { from: number; to: number } {
+    return this.db.transaction(() => this.advanceDelivered(groupId, userId, upTo))();
+  }
+
+  /** Many `markDelivered` in one transaction (one commit for a whole turn's receipts). */
+  markDeliveredMany(marks: readonly { groupId: number; userId: number; upTo: number }[]): { from: number; to: number }[] {
+    return this.db.transaction(() => marks.map((m) => this.advanceDelivered(m.groupId, m.userId, m.upTo)))();
+  }
+
+  private advanceDelivered(groupId: number, userId: number, upTo: number): { from: number; to: number } {
+    const row = this.sql('SELECT delivered_upto FROM members WHERE group_id = ? AND user_id = ?').get(groupId, userId) as { delivered_upto: number } | undefined;
+    if (!row) return { from: 0, to: 0 };
+    const to = Math.min(upTo, this.newestMessageId(groupId));
+    if (to <= row.delivered_upto) return { from: row.delivered_upto, to: row.delivered_upto };
+    this.sql('UPDATE members SET delivered_upto = ? WHERE group_id = ? AND user_id = ?').run(to, groupId, userId);
+    return { from: row.delivered_upto, to };
+  }
+
+  /** Raises a member's read mark (and delivered mark) like `markDelivered`; returns the range of newly read ids. */
+  markRead(groupId: number, userId: number, upTo: number): { from: number; to: number } {
     const advance = this.db.transaction(() => {
-      const row = this.sql('SELECT delivered_upto FROM members WHERE group_id = ? AND user_id = ?').get(groupId, userId) as { delivered_upto: number } | undefined;
+      const row = this.sql('SELECT read_upto FROM members WHERE group_id = ? AND user_id = ?').get(groupId, userId) as { read_upto: number } | undefined;
       if (!row) return { from: 0, to: 0 };
       const to = Math.min(upTo, this.newestMessageId(groupId));
-      if (to <= row.delivered_upto) return { from: row.delivered_upto, to: row.delivered_upto };
-      this.sql('UPDATE members SET delivered_upto = ? WHERE group_id = ? AND user_id = ?').run(to, groupId, userId);
-      return { from: row.delivered_upto, to };
+      if (to <= row.read_upto) return { from: row.read_upto, to: row.read_upto };
+      // Shown implies received: the delivered mark rises with it (a `read` can overtake the
+      // `received` it follows, which the server writes a turn later).
+      this.sql('UPDATE members SET read_upto = ?, delivered_upto = MAX(delivered_upto, ?) WHERE group_id = ? AND user_id = ?').run(to, to, groupId, userId);
+      return { from: row.read_upto, to };
     });
     return advance();
   }
 
-  markRead(groupId: number, userId: number, upTo: number): void {
-    const to = Math.min(upTo, this.newestMessageId(groupId));
-    this.sql('UPDATE members SET read_upto = MAX(read_upto, ?) WHERE group_id = ? AND user_id = ?').run(to, groupId, userId);
+  /** How many members other than the sender, present when it was sent, have read message `id`. */
+  readCount(groupId: number, messageId: number, senderId: number): number {
+    return (this.sql('SELECT COUNT(*) AS n FROM members WHERE group_id = ? AND user_id != ? AND joined_after < ? AND read_upto >= ?')
+      .get(groupId, senderId, messageId, messageId) as { n: number }).n;
+  }
+
+  /** `deliveredCount` and `readCount` in one query (for a trace). */
+  receiptCounts(groupId: number, messageId: number, senderId: number): { delivered: number; read: number } {
+    const row = this.sql(
+      `SELECT COALESCE(SUM(delivered_upto >= ?), 0) AS delivered, COALESCE(SUM(read_upto >= ?), 0) AS read
+       FROM members WHERE group_id = ? AND user_id != ? AND joined_after < ?`,
+    ).get(messageId, messageId, groupId, senderId, messageId) as { delivered: number; read: number };
+    return { delivered: row.delivered, read: row.read };
+  }
+
+  /** The newest message `senderId` sent in the group (only that one may be edited or deleted). */
+  lastMessageOf(groupId: number, senderId: number): number {
+    return (this.sql('SELECT COALESCE(MAX(id), 0) AS n FROM messages WHERE group_id = ? AND sender_id = ?').get(groupId, senderId) as { n: number }).n;
+  }
+
+  /** Replaces the text of a message that is not deleted. False when there is none such. */
+  editMessage(messageId: number, text: string, now: number): boolean {
+    return this.sql('UPDATE messages SET text = ?, edited_at = ? WHERE id = ? AND deleted_at IS NULL').run(text, now, messageId).changes > 0;
+  }
+
+  /** Deletes a message's text for good (the row stays: ids, marks and traces keep their meaning). */
+  deleteMessage(messageId: number, now: number): boolean {
+    return this.sql("UPDATE messages SET text = '', deleted_at = ? WHERE id = ? AND deleted_at IS NULL").run(now, messageId).changes > 0;
+  }
+
+  // ---- invitations ----
+
+  /**
+   * Invites a user to a group. Nothing happens for a member or an already invited user; beyond
+   * LIMITS.maxPendingInvitations the invitee's oldest invitation gives way. True when new.
+   */
+  invite(groupId: number, userId: number, invitedBy: number, now: number): boolean {
+    const add = this.db.transaction((): boolean => {
+      if (this.isMember(groupId, userId)) return false;
+      const r = this.sql('INSERT OR IGNORE INTO invitations (group_id, user_id, invited_by, created_at) VALUES (?, ?, ?, ?)').run(groupId, userId, invitedBy, now);
+      if (r.changes === 0) return false;
+      this.sql(
+        `DELETE FROM invitations WHERE user_id = ? AND group_id NOT IN
+           (SELECT group_id FROM invitations WHERE user_id = ? ORDER BY created_at DESC, group_id DESC LIMIT ?)`,
+      ).run(userId, userId, LIMITS.maxPendingInvitations);
+      return true;
+    });
+    return add();
+  }
+
+  invitationsOf(userId: number): Invitation[] {
+    return this.sql(
+      `SELECT g.name AS "group", u.name AS "by" FROM invitations i JOIN groups g ON g.id = i.group_id JOIN users u ON u.id = i.invited_by
+       WHERE i.user_id = ? ORDER BY i.created_at, g.name`,
+    ).all(userId) as Invitation[];
+  }
+
+  /** Turns the user's invitation to the named group into membership; undefined when there is none. */
+  acceptInvitation(groupName: string, userId: number): GroupRef | undefined {
+    const accept = this.db.transaction((): GroupRef | undefined => {
+      const group = this.invitedGroup(groupName, userId);
+      if (!group) return undefined;
+      this.addMember(group.id, userId);
+      this.sql('DELETE FROM invitations WHERE group_id = ? AND user_id = ?').run(group.id, userId);
+      return group;
+    });
+    return accept();
+  }
+
+  /** Drops the user's invitation to the named group; undefined when there is none. */
+  declineInvitation(groupName: string, userId: number): GroupRef | undefined {
+    const group = this.invitedGroup(groupName, userId);
+    if (group) this.sql('DELETE FROM invitations WHERE group_id = ? AND user_id = ?').run(group.id, userId);
+    return group;
+  }
+
+  private invitedGroup(groupName: string, userId: number): GroupRef | undefined {
+    return this.sql('SELECT g.id, g.name FROM groups g JOIN invitations i ON i.group_id = g.id WHERE g.name = ? AND i.user_id = ?')
+      .get(groupName, userId) as GroupRef | undefined;
   }
 
   deliveredMark(groupId: number, userId: number): number | undefined {
@@ -328,7 +438,7 @@ export class Store {
       .get(groupId, senderId, messageId, messageId) as { n: number }).n;
   }
 
-  /** The newest `limit` messages in (from, to] of a group not sent by `exceptSender`, oldest first, for delivery traces. */
+  /** The newest `limit` messages in (from, to] of a group not sent by `exceptSender` (-1: anyone), oldest first, for delivery traces. */
   traceTargets(groupId: number, from: number, to: number, exceptSender: number, limit: number): TraceTarget[] {
     return this.sql(
       `SELECT id AS messageId, sender_id AS senderId, client_msg_id AS clientMsgId, recipients FROM messages
@@ -337,8 +447,8 @@ export class Store {
   }
 
   /** A snapshot of row counts, for tests that check "nothing changed". */
-  counts(): Record<'users' | 'sessions' | 'groups' | 'members' | 'messages', number> {
+  counts(): Record<'users' | 'sessions' | 'groups' | 'members' | 'messages' | 'invitations', number> {
     const n = (table: string): number => (this.sql(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
-    return { users: n('users'), sessions: n('sessions'), groups: n('groups'), members: n('members'), messages: n('messages') };
+    return { users: n('users'), sessions: n('sessions'), groups: n('groups'), members: n('members'), messages: n('messages'), invitations: n('invitations') };
   }
 }

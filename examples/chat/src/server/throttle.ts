@@ -1,9 +1,11 @@
 /**
  * Throttling of failed logins with token buckets, keyed per user name and per client address
- * (IP, not port: ports are free to change). A failure spends a token; an empty bucket means
- * RATE_LIMITED until it refills. Success does not spend. A throttled user is delayed, never
- * locked out for good, so an attacker cannot lock someone out for longer than the refill time.
- * Buckets are pruned when full again, so memory stays bounded by recent failures.
+ * (IP, not port: ports are free to change). An attempt spends a token *before* its password is
+ * checked (a reservation), and a successful one gets it back: so 30 guesses sent at once on 30
+ * connections are 30 reservations against the same buckets, and only the first 5 are ever
+ * verified. An empty bucket means RATE_LIMITED until it refills. A throttled user is delayed,
+ * never locked out for good, so an attacker cannot lock someone out for longer than the refill
+ * time. Buckets are pruned when full again, so memory stays bounded by recent failures.
  */
 export interface BucketConfig {
   /** Failures allowed in a burst. */
@@ -27,6 +29,14 @@ export class TokenBuckets {
     const bucket = this.refill(key, now);
     if (!bucket || bucket.tokens >= 1) return 0;
     return Math.ceil((1 - bucket.tokens) * this.config.refillMs);
+  }
+
+  /** Gives back one token spent by `spend` (a reserved attempt that succeeded). */
+  refund(key: string, now: number): void {
+    const bucket = this.refill(key, now);
+    if (!bucket) return;
+    bucket.tokens = Math.min(this.config.burst, bucket.tokens + 1);
+    if (bucket.tokens >= this.config.burst) this.buckets.delete(key);
   }
 
   /** Records one failure for `key`. */
@@ -87,8 +97,22 @@ export class LoginThrottle {
     return Math.max(this.users.retryAfter(user.toLowerCase(), now), this.addresses.retryAfter(address, now));
   }
 
-  recordFailure(user: string, address: string, now: number): void {
+  /**
+   * Reserves one attempt for (user, address), synchronously, before any `await`: either the
+   * milliseconds to wait (nothing reserved), or 0 and the attempt counts as a failure unless
+   * `succeeded` gives it back.
+   */
+  reserve(user: string, address: string, now: number): number {
+    const wait = this.retryAfter(user, address, now);
+    if (wait > 0) return wait;
     this.users.spend(user.toLowerCase(), now);
     this.addresses.spend(address, now);
+    return 0;
+  }
+
+  /** The reserved attempt was the right password: it does not count against either bucket. */
+  succeeded(user: string, address: string, now: number): void {
+    this.users.refund(user.toLowerCase(), now);
+    this.addresses.refund(address, now);
   }
 }

@@ -3,7 +3,7 @@
  * endpoint's 'connection' event and `connect()`, and each connection's `send`/'message'/'drain'/
  * 'close'/`close()`/`destroy()`. The library is imported lazily, from this module only.
  */
-import type { Link, Listener, Transport } from './transport.js';
+import type { Link, LinkStats, Listener, Transport } from './transport.js';
 
 /** The slice of reliable-dgram's API used here (its full types live in the library). */
 interface RdConnection {
@@ -16,6 +16,7 @@ interface RdConnection {
   on(event: 'error', listener: (err: Error) => void): unknown;
   close(): Promise<void>;
   destroy(err?: Error): void;
+  stats(): { srtt: number; packetsSent: number; packetsLost: number };
 }
 
 interface RdEndpoint {
@@ -89,6 +90,10 @@ class ConnectionLink implements Link {
   }
   destroy(err?: Error): void {
     this.conn.destroy(err);
+  }
+  stats(): LinkStats {
+    const s = this.conn.stats();
+    return { rttMs: s.srtt, packetsSent: s.packetsSent, packetsLost: s.packetsLost };
   }
 }
 

@@ -30,7 +30,7 @@ import {
   hkdfSync,
   type KeyObject,
 } from 'node:crypto';
-import type { Link, Listener, Transport } from './transport.js';
+import type { Link, LinkStats, Listener, Transport } from './transport.js';
 
 const HELLO = 0x01;
 const WELCOME = 0x02;
@@ -167,6 +167,9 @@ class SecureLink implements Link {
   }
   destroy(err?: Error): void {
     this.inner.destroy(err);
+  }
+  stats(): LinkStats {
+    return this.inner.stats?.() ?? { rttMs: NaN, packetsSent: 0, packetsLost: 0 };
   }
 }
 

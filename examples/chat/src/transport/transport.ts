@@ -19,6 +19,15 @@ export interface Link {
   close(): Promise<void>;
   /** Abortive close. */
   destroy(err?: Error): void;
+  /** Transport statistics, when the transport keeps any (for `/status`). */
+  stats?(): LinkStats;
+}
+
+export interface LinkStats {
+  /** Smoothed round-trip time, ms. */
+  rttMs: number;
+  packetsSent: number;
+  packetsLost: number;
 }
 
 export interface Listener {

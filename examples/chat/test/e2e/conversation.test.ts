@@ -53,12 +53,16 @@ const matching = (proc: LineProcess, pattern: RegExp): string[] => proc.lines.fi
 async function conversation(loss: number): Promise<void> {
   const { alice, bob, carol, server, proxy } = await setup(loss);
   for (const [proc, name] of [[alice, 'alice'], [bob, 'bob'], [carol, 'carol']] as const) {
-    await proc.command(`/register ${name} ${name}-secret`, `registered ${name}`);
-    await proc.command(`/login ${name} ${name}-secret`, `logged in as ${name} (no unread messages)`);
+    // Registering logs in too.
+    await proc.command(`/register ${name} ${name}-secret`, `logged in as ${name} (no unread messages)`);
   }
 
-  await alice.command('/group team bob carol', 'created team with alice, bob, carol');
-  await bob.waitFor('* alice added you to team');
+  await alice.command('/group team bob carol', 'created team; invited bob, carol (they join when they accept)');
+  await bob.waitFor('* alice invites you to team: /accept team or /decline team');
+  await bob.command('/accept team', 'joined team (2 members)');
+  await carol.waitFor('* alice invites you to team: /accept team or /decline team');
+  await carol.command('/accept team', 'joined team (3 members)');
+  await alice.waitFor('* carol joined team');
 
   // alice -> everyone, with the delivery trace.
   const stored = await alice.command('/send team hello from alice', /^stored #\d+ in team$/);
@@ -88,11 +92,12 @@ async function conversation(loss: number): Promise<void> {
   await alice.command('/send team while carol is away 2', /^stored #/);
   await bob.waitFor('[team] alice: while carol is away 2');
   await carol.command('/login carol carol-secret', 'logged in as carol');
-  // Never opened: everyone else's 14 messages are unread (1 + 1 + 10 + 2).
-  await carol.waitFor('  team (3 members, 14 unread)');
+  // What she was shown live counts as read: only the 2 sent while she was away are unread.
+  await carol.waitFor('  team (3 members, 2 unread)');
   await carol.waitFor('[team] alice: while carol is away 2');
   expect(matching(carol, /while carol is away/)).toEqual(['[team] alice: while carol is away 1', '[team] alice: while carol is away 2']);
-  await carol.command('/groups', 'team (3 members, 14 unread)');
+  // ... and once the backlog is shown, nothing is.
+  await carol.command('/groups', 'team (3 members, 0 unread)');
   // bob has the group open: what he was shown live counts as read.
   await bob.command('/groups', 'team (3 members, 0 unread)');
 
@@ -107,7 +112,7 @@ async function conversation(loss: number): Promise<void> {
   await carol.command('/who team', 'team: alice (online), bob (online), carol (online)');
 
   // Errors: one line each, the client keeps going.
-  await carol.command('/send nosuchgroup hi', 'error: No such group [NOT_FOUND]');
+  await carol.command('/send nosuchgroup hi', 'error: No such group: nosuchgroup [NOT_FOUND]');
   await carol.command('/login carol wrong-password', 'error: Wrong user name or password [AUTH_FAILED]');
   await carol.command('/bogus', 'error: unknown command /bogus (try /help)');
 
@@ -150,15 +155,17 @@ describe('chat end to end over UDP (real processes)', () => {
     const out = script.lines.filter((l) => !l.startsWith('* '));
     expect(out.map((l) => l.replace(/#\d+/g, '#N'))).toEqual([
       'registered sam',
-      'registered kim',
       'logged in as sam (no unread messages)',
-      'created pair with kim, sam',
-      'stored #N in pair',
-      'stored #N in pair',
+      'registered kim',
+      'logged in as kim (no unread messages)',
+      'logged in as sam (no unread messages)',
+      'created pair; invited kim (they join when they accept)',
+      'stored #N in pair (no other members)',
+      'stored #N in pair (no other members)',
       '#N [pair] sam: one',
       '#N [pair] sam: two',
       'error: unknown command /nonsense (try /help)',
-      'pair (2 members, 0 unread)',
+      'pair (1 member, 0 unread)',
     ]);
   }, 30_000);
 

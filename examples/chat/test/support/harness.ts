@@ -21,6 +21,8 @@ export interface Harness {
   client(options?: { reconnect?: boolean }): Promise<ChatClient>;
   /** A client that registered (if needed) and logged in as `user`. */
   loggedIn(user: string, password?: string): Promise<ChatClient>;
+  /** `owner` creates the group and each member accepts the invitation (none: a one-person group, made in the store). */
+  group(owner: ChatClient, name: string, members: ChatClient[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -33,6 +35,8 @@ export async function createHarness(options: Partial<ChatServerOptions> = {}, db
     hasher: new PasswordHasher({ params: TEST_SCRYPT }),
     now: () => clock.now,
     log: (event, fields) => logs.push(`${event} ${JSON.stringify(fields ?? {})}`),
+    // Traces at the end of the turn, so that tests can wait for them with settle().
+    traceDelayMs: 0,
     ...options,
   });
   const transport = new MemoryTransport();
@@ -59,6 +63,15 @@ export async function createHarness(options: Partial<ChatServerOptions> = {}, db
       await c.login(user, password);
       return c;
     },
+    async group(owner, name, members) {
+      if (members.length === 0) {
+        const id = store.findUser(owner.user ?? '')?.id ?? 0;
+        store.createGroup(name, id, [id], clock.now);
+        return;
+      }
+      await owner.createGroup(name, members.map((m) => m.user ?? ''));
+      for (const m of members) await m.accept(name);
+    },
     async close() {
       for (const c of clients) await c.close().catch(() => {});
       server.close();
@@ -68,7 +81,7 @@ export async function createHarness(options: Partial<ChatServerOptions> = {}, db
 }
 
 /** Resolves with the next `count` events of `name` (bounded by vitest's test timeout). */
-export function nextEvents<T>(client: ChatClient, name: 'message' | 'trace' | 'added', count = 1): Promise<T[]> {
+export function nextEvents<T>(client: ChatClient, name: 'message' | 'trace' | 'invited' | 'joined' | 'edited' | 'deleted' | 'typing', count = 1): Promise<T[]> {
   return new Promise((resolve) => {
     const got: T[] = [];
     const listener = (event: T): void => {

@@ -4,10 +4,16 @@
  */
 import type { Link, Listener, Transport } from '../../src/transport/transport.js';
 
+/** Messages held back (server to client) while a test holds replies. */
+interface Gate {
+  held: (() => void)[] | null;
+}
+
 class MemoryLink implements Link {
   peer!: MemoryLink;
   closed = false;
   sent = 0;
+  gate: Gate | null = null;
   private readonly messageListeners: ((data: Uint8Array) => void)[] = [];
   private readonly closeListeners: ((err?: Error) => void)[] = [];
 
@@ -17,9 +23,11 @@ class MemoryLink implements Link {
     if (this.closed) throw Object.assign(new Error('closed'), { code: 'ERR_CONNECTION_CLOSED' });
     this.sent++;
     const copy = Uint8Array.from(data);
-    queueMicrotask(() => {
+    const deliver = (): void => {
       if (!this.peer.closed) for (const l of this.peer.messageListeners) l(copy);
-    });
+    };
+    if (this.gate?.held) this.gate.held.push(deliver);
+    else queueMicrotask(deliver);
     return true;
   }
 
@@ -69,6 +77,19 @@ class MemoryListener implements Listener {
 export class MemoryTransport implements Transport {
   private readonly listeners = new Map<number, MemoryListener>();
   private nextPort = 40000;
+  private readonly gate: Gate = { held: null };
+
+  /** Holds everything servers send to clients until `release()` (which delivers it in order). */
+  holdReplies(): { release(): void } {
+    this.gate.held = [];
+    return {
+      release: () => {
+        const held = this.gate.held ?? [];
+        this.gate.held = null;
+        for (const deliver of held) deliver();
+      },
+    };
+  }
 
   /** `address` lets a test pretend clients come from different IPs (for per-address throttling). */
   constructor(private readonly clientAddress = '127.0.0.1') {}
@@ -91,6 +112,7 @@ export class MemoryTransport implements Transport {
     const server = new MemoryLink(address, clientPort);
     client.peer = server;
     server.peer = client;
+    server.gate = this.gate;
     for (const l of listener.linkListeners) l(server);
     return client;
   }

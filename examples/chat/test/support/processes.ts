@@ -84,7 +84,9 @@ export class LineProcess {
 }
 
 export async function startServer(dbFile: string, port = 0, env: Record<string, string> = {}): Promise<{ proc: LineProcess; port: number; key: string }> {
-  const child = spawn(process.execPath, [BIN + 'chat-server.js', '--db', dbFile, '--host', '127.0.0.1', '--port', String(port)], {
+  // CHAT_SERVER_NODE_ARGS: extra node flags for the server process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile a load run.
+  const nodeArgs = (process.env['CHAT_SERVER_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, BIN + 'chat-server.js', '--db', dbFile, '--host', '127.0.0.1', '--port', String(port)], {
     env: { ...process.env, ...TEST_SERVER_ENV, ...env },
   });
   const proc = new LineProcess('server', child);
@@ -107,6 +109,76 @@ export function spawnClient(name: string, port: number, extraArgs: string[] = []
   const knownServers = join(tmpdir(), `chat-known-${process.pid}-${name}-${randomBytes(4).toString('hex')}.json`);
   const child = spawn(process.execPath, [BIN + 'chat-client.js', '--server', `127.0.0.1:${port}`, '--known-servers', knownServers, ...extraArgs], { env: process.env });
   const proc = new LineProcess(name, child);
+  void proc.exited.then(() => rmSync(knownServers, { force: true }));
+  return proc;
+}
+
+/** Strips ANSI escape sequences (what a terminal would interpret rather than show). */
+export const stripAnsi = (s: string): string => s.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\x1b[=>]/g, '');
+
+/**
+ * A client on a real pseudo-terminal (util-linux `script` gives it one), for what only a
+ * terminal shows: echo, the prompt, history recall. Keys are written as bytes; every wait is
+ * for output, bounded.
+ */
+export class PtyProcess {
+  raw = '';
+  private readonly waiters = new Set<() => void>();
+  readonly exited: Promise<number | null>;
+
+  constructor(readonly child: ChildProcessWithoutNullStreams) {
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      this.raw += chunk;
+      for (const wake of [...this.waiters]) wake();
+    });
+    this.exited = new Promise((resolve) => child.on('exit', (code) => {
+      for (const wake of [...this.waiters]) wake();
+      resolve(code);
+    }));
+  }
+
+  /** Everything shown so far, escape sequences removed. */
+  get text(): string {
+    return stripAnsi(this.raw);
+  }
+
+  keys(bytes: string): void {
+    this.child.stdin.write(bytes);
+  }
+
+  /** Waits until the output after character `from` of `raw` matches; returns raw's length then. */
+  async waitFor(pattern: RegExp, from = 0, timeoutMs = DEFAULT_WAIT_MS): Promise<number> {
+    const started = Date.now();
+    for (;;) {
+      if (pattern.test(stripAnsi(this.raw.slice(from)))) return this.raw.length;
+      const left = timeoutMs - (Date.now() - started);
+      if (left <= 0 || this.child.exitCode !== null) throw new Error(`pty: no output matching ${String(pattern)} after ${timeoutMs} ms. Output:\n${this.text}`);
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer);
+          this.waiters.delete(done);
+          resolve();
+        };
+        const timer = setTimeout(done, left);
+        this.waiters.add(done);
+      });
+    }
+  }
+
+  kill(): Promise<number | null> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    return this.exited;
+  }
+}
+
+export function spawnPtyClient(port: number, env: Record<string, string> = {}): PtyProcess {
+  const knownServers = join(tmpdir(), `chat-known-${process.pid}-pty-${randomBytes(4).toString('hex')}.json`);
+  const command = [process.execPath, BIN + 'chat-client.js', '--server', `127.0.0.1:${port}`, '--known-servers', knownServers]
+    .map((a) => `'${a.replace(/'/g, `'\\''`)}'`)
+    .join(' ');
+  const child = spawn('script', ['-qfec', `stty cols 200 rows 50; exec ${command}`, '/dev/null'], { env: { ...process.env, TERM: 'xterm', ...env } });
+  const proc = new PtyProcess(child);
   void proc.exited.then(() => rmSync(knownServers, { force: true }));
   return proc;
 }

@@ -70,13 +70,13 @@ describe('throttling', () => {
 
   it('counts per user (case-insensitively) and per address', () => {
     const t = new LoginThrottle({ perUser: { burst: 2, refillMs: 1000 }, perAddress: { burst: 3, refillMs: 1000 } });
-    t.recordFailure('Alice', '10.0.0.1', 0);
-    t.recordFailure('alice', '10.0.0.2', 0);
+    t.reserve('Alice', '10.0.0.1', 0);
+    t.reserve('alice', '10.0.0.2', 0);
     expect(t.retryAfter('ALICE', '10.0.0.3', 0)).toBeGreaterThan(0);
     expect(t.retryAfter('bob', '10.0.0.3', 0)).toBe(0);
-    t.recordFailure('x', '10.0.0.9', 0);
-    t.recordFailure('y', '10.0.0.9', 0);
-    t.recordFailure('z', '10.0.0.9', 0);
+    t.reserve('x', '10.0.0.9', 0);
+    t.reserve('y', '10.0.0.9', 0);
+    t.reserve('z', '10.0.0.9', 0);
     expect(t.retryAfter('bob', '10.0.0.9', 0)).toBeGreaterThan(0);
   });
 });

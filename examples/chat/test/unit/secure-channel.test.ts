@@ -1,5 +1,5 @@
 /** The encrypted channel under the chat: handshake, secrecy on the wire, tampering, key pinning. */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -113,7 +113,7 @@ describe('secure channel', { timeout: 10_000 }, () => {
     dir = mkdtempSync(join(tmpdir(), 'chat-known-'));
     const file = join(dir, 'sub', 'known.json');
     const announced: string[] = [];
-    const trust = knownServersTrust(file, (address, fp) => announced.push(`${address} ${fp}`));
+    const trust = knownServersTrust(file, (address, fp, knownAs) => announced.push(`${address} ${fp}${knownAs ? ` as ${knownAs}` : ''}`));
     const a = generateServerIdentity().identity.publicKey;
     const b = generateServerIdentity().identity.publicKey;
     expect(await trust('127.0.0.1', 7777, a)).toBe(true);
@@ -121,6 +121,22 @@ describe('secure channel', { timeout: 10_000 }, () => {
     expect(await trust('127.0.0.1', 7777, a)).toBe(true);
     expect(await trust('127.0.0.1', 7777, b)).toBe(false);
     expect(await trust('127.0.0.1', 7778, b)).toBe(true);
-    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ '127.0.0.1:7777': a.toString('base64'), '127.0.0.1:7778': b.toString('base64') });
+    // Defect 8: the file holds the fingerprint the server logs and /status shows (22 characters).
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ '127.0.0.1:7777': fingerprint(a), '127.0.0.1:7778': fingerprint(b) });
+    expect(fingerprint(a)).toHaveLength(22);
+  });
+
+  it('knows a server reached through a proxy port by its key, and reads old files (defect 8)', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'chat-known-'));
+    const file = join(dir, 'known.json');
+    const a = generateServerIdentity().identity.publicKey;
+    // An entry written by an older client: the raw key in base64.
+    writeFileSync(file, JSON.stringify({ '127.0.0.1:7777': a.toString('base64') }));
+    const announced: string[] = [];
+    const trust = knownServersTrust(file, (address, fp, knownAs) => announced.push(`${address} ${fp}${knownAs ? ` as ${knownAs}` : ''}`));
+    expect(await trust('127.0.0.1', 7777, a)).toBe(true);
+    expect(announced).toEqual([]);
+    expect(await trust('127.0.0.1', 9000, a)).toBe(true); // the same server behind a proxy
+    expect(announced).toEqual([`127.0.0.1:9000 ${fingerprint(a)} as 127.0.0.1:7777`]);
   });
 });

@@ -35,9 +35,9 @@ async function rawLink(harness: Harness, from = '127.0.0.1'): Promise<{ link: Li
 async function seeded(): Promise<Harness> {
   const harness = await createHarness();
   const alice = await harness.loggedIn('alice');
-  await harness.loggedIn('bob');
+  const bob = await harness.loggedIn('bob');
   await harness.loggedIn('eve');
-  await alice.createGroup('team', ['bob']);
+  await harness.group(alice, 'team', [bob]);
   await alice.send('team', 'secret plans');
   return harness;
 }
@@ -135,26 +135,27 @@ describe('group visibility', { timeout: 10_000 }, () => {
       eve.history(group),
       eve.send(group, 'let me in'),
       eve.who(group),
-      eve.addMember(group, 'eve'),
+      eve.invite(group, 'eve'),
+      eve.accept(group),
+      eve.decline(group),
+      eve.edit(group, 1, 'mine now'),
+      eve.deleteMessage(group, 1),
+      eve.typing(group),
       eve.leaveGroup(group),
       eve.request({ type: 'received', group, upTo: 1 }),
       eve.markRead(group, 1),
     ];
-    const member = await Promise.all(attempts('team').map((p) => p.catch((e: unknown) => ({ ...(e as object), message: (e as Error).message }))));
-    const missing = await Promise.all(attempts('nosuchgroup').map((p) => p.catch((e: unknown) => ({ ...(e as object), message: (e as Error).message }))));
+    // Errors name the group asked about (the caller's own word): compare them with it blanked.
+    const outcome = (group: string) => (p: Promise<unknown>) =>
+      p.catch((e: unknown) => ({ ...(e as object), message: (e as Error).message.replace(group, 'G') }));
+    const member = await Promise.all(attempts('team').map(outcome('team')));
+    const missing = await Promise.all(attempts('nosuchgroup').map(outcome('nosuchgroup')));
     for (const result of member) expect(result).toMatchObject({ code: 'NOT_FOUND' });
     expect(member).toEqual(missing);
     expect(h.store.counts()).toEqual(before);
     expect((await eve.listGroups()).groups).toEqual([]);
   });
 
-  it('only adds existing users', async () => {
-    h = await seeded();
-    const bob = await h.loggedIn('bob');
-    const before = h.store.counts();
-    expect(await errorCode(bob.createGroup('other', ['alice', 'ghost']))).toBe('UNKNOWN_USER');
-    expect(h.store.counts()).toEqual(before);
-  });
 });
 
 describe('malformed and oversized requests', { timeout: 10_000 }, () => {
@@ -174,6 +175,17 @@ describe('malformed and oversized requests', { timeout: 10_000 }, () => {
     ['a negative history limit', '{"type":"history","id":10,"group":"team","limit":-1}', 'BAD_REQUEST', 10],
     ['escape codes in a message', '{"type":"send","id":11,"group":"team","clientMsgId":"esc","text":"\\u001b[2Jgotcha"}', 'INVALID_ARGUMENT', 11],
     ['a newline in a message', '{"type":"send","id":12,"group":"team","clientMsgId":"nl","text":"a\\n[team] bob: forged"}', 'INVALID_ARGUMENT', 12],
+    // Defect 3: characters that forge lines or reorder text without being "control characters".
+    ['a line separator in a message', '{"type":"send","id":21,"group":"team","clientMsgId":"ls","text":"a\\u2028[team] bob: forged"}', 'INVALID_ARGUMENT', 21],
+    ['a paragraph separator in a message', '{"type":"send","id":22,"group":"team","clientMsgId":"ps","text":"a\\u2029b"}', 'INVALID_ARGUMENT', 22],
+    ['a bidi override in a message', '{"type":"send","id":23,"group":"team","clientMsgId":"rlo","text":"pay \\u202e0001\\u202c EUR"}', 'INVALID_ARGUMENT', 23],
+    ['a bidi isolate in a message', '{"type":"send","id":24,"group":"team","clientMsgId":"fsi","text":"x\\u2068y\\u2069"}', 'INVALID_ARGUMENT', 24],
+    ['a zero-width space in a message', '{"type":"send","id":25,"group":"team","clientMsgId":"zw","text":"ad\\u200bmin"}', 'INVALID_ARGUMENT', 25],
+    ['a byte order mark in a message', '{"type":"send","id":26,"group":"team","clientMsgId":"bom","text":"\\ufeffhi"}', 'INVALID_ARGUMENT', 26],
+    ['a line separator in an edit', '{"type":"edit","id":27,"group":"team","messageId":1,"text":"a\\u2028b"}', 'INVALID_ARGUMENT', 27],
+    // Defect 1: a request too large (or too broken) to parse is still answered with its id.
+    ['an oversized request, id first', () => Buffer.from(`{"id":28,"type":"send","group":"team","clientMsgId":"huge","text":"${'x'.repeat(LIMITS.maxRequestBytes)}"}`), 'TOO_LARGE', 28],
+    ['broken JSON, id first', '{"id":"req-29","type":"send",', 'BAD_REQUEST', 'req-29'],
     ['a message over the text limit', () => Buffer.from(JSON.stringify({ type: 'send', id: 13, group: 'team', clientMsgId: 'big', text: 'x'.repeat(LIMITS.maxTextLength + 1) })), 'TOO_LARGE', 13],
     ['a request over the size limit', () => Buffer.from(JSON.stringify({ type: 'send', id: 14, group: 'team', clientMsgId: 'huge', text: 'x'.repeat(LIMITS.maxRequestBytes) })), 'TOO_LARGE', null],
   ];
@@ -222,5 +234,20 @@ describe('server robustness', { timeout: 10_000 }, () => {
     const raw = await rawLink(h);
     for (let id = 1; id <= 3; id++) expect(await raw.request(`{"type":"ping","id":${id}}`)).toMatchObject({ type: 'ok', id });
     expect(await raw.request('{"type":"ping","id":4}')).toMatchObject({ type: 'error', id: 4, code: 'RATE_LIMITED' });
+  });
+});
+
+describe('notices (receipts without an id)', { timeout: 10_000 }, () => {
+  it('get no reply, not even an error, and still take effect', async () => {
+    h = await seeded();
+    const raw = await rawLink(h);
+    expect(await raw.request(JSON.stringify({ type: 'login', id: 1, user: 'bob', password: 'bob-password' }))).toMatchObject({ type: 'ok' });
+    raw.link.send(Buffer.from(JSON.stringify({ type: 'read', group: 'team', upTo: 1 })));
+    raw.link.send(Buffer.from(JSON.stringify({ type: 'read', group: 'nosuchgroup', upTo: 1 }))); // an error, silently
+    raw.link.send(Buffer.from(JSON.stringify({ type: 'listGroups' }))); // not a notice type: BAD_REQUEST
+    // The next reply is the listGroups error: the notices were answered by nothing.
+    const next = await raw.request(JSON.stringify({ type: 'ping', id: 2 }));
+    expect(next).toMatchObject({ type: 'error', id: null, code: 'BAD_REQUEST' });
+    expect(h.store.groupsOf(h.store.findUser('bob')?.id ?? 0)[0]?.unread).toBe(0);
   });
 });

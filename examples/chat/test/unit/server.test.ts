@@ -14,7 +14,8 @@ describe('chat server over the in-memory transport', { timeout: 10_000 }, () => 
     const alice = await h.loggedIn('alice');
     const bob = await h.loggedIn('bob');
     const created = await alice.createGroup('team', ['bob']);
-    expect(created).toEqual({ group: 'team', members: ['alice', 'bob'] });
+    expect(created).toEqual({ group: 'team', members: ['alice'], invited: ['bob'] });
+    await bob.accept('team');
 
     const bobGets = nextEvents<ChatMessage>(bob, 'message');
     const aliceTrace = nextEvents<TraceEvent>(alice, 'trace');
@@ -33,8 +34,7 @@ describe('chat server over the in-memory transport', { timeout: 10_000 }, () => 
   it('stores a retried send once and acknowledges it again with the same id', async () => {
     h = await createHarness();
     const alice = await h.loggedIn('alice');
-    await h.loggedIn('bob');
-    await alice.createGroup('team', ['bob']);
+    await h.group(alice, 'team', [await h.loggedIn('bob')]);
     const first = await alice.send('team', 'once', 'fixed-id-1');
     const again = await alice.send('team', 'once', 'fixed-id-1');
     expect(again.messageId).toBe(first.messageId);
@@ -45,7 +45,7 @@ describe('chat server over the in-memory transport', { timeout: 10_000 }, () => 
   it('pages history by message id, oldest first within a page', async () => {
     h = await createHarness();
     const alice = await h.loggedIn('alice');
-    await alice.createGroup('solo', []);
+    await h.group(alice, 'solo', []);
     const ids: number[] = [];
     for (let i = 1; i <= 25; i++) ids.push((await alice.send('solo', `m${i}`)).messageId);
     const newest = await alice.history('solo', 10);
@@ -62,7 +62,7 @@ describe('chat server over the in-memory transport', { timeout: 10_000 }, () => 
     h = await createHarness();
     const alice = await h.loggedIn('alice');
     const bob = await h.loggedIn('bob');
-    await alice.createGroup('team', ['bob']);
+    await h.group(alice, 'team', [bob]);
     await bob.close();
     for (let i = 1; i <= 3; i++) await alice.send('team', `while away ${i}`);
 
@@ -94,7 +94,7 @@ describe('chat server over the in-memory transport', { timeout: 10_000 }, () => 
     h = await createHarness();
     const alice = await h.loggedIn('alice');
     const bob = await h.loggedIn('bob');
-    await alice.createGroup('team', ['bob']);
+    await h.group(alice, 'team', [bob]);
     await bob.close();
     for (let i = 1; i <= 250; i++) await alice.send('team', `n${i}`);
     const bob2 = await h.client();
@@ -106,31 +106,82 @@ describe('chat server over the in-memory transport', { timeout: 10_000 }, () => 
     expect(received.map((m) => m.text)).toEqual([...Array.from({ length: 250 }, (_, i) => `n${i + 1}`), 'live']);
   });
 
-  it('lets a member add an existing user, tells them, and lists who is online', async () => {
+  it('makes nobody a member without consent: invitations the invitee accepts or declines', async () => {
     h = await createHarness();
     const alice = await h.loggedIn('alice');
     const carol = await h.loggedIn('carol');
-    await h.loggedIn('bob').then((b) => b.close());
+    const bob = await h.loggedIn('bob');
+    const bobInvited = nextEvents<{ group: string; by: string }>(bob, 'invited');
     await alice.createGroup('team', ['bob']);
-    const told = nextEvents<{ group: string; by: string }>(carol, 'added');
-    await alice.addMember('team', 'carol');
-    expect((await told)[0]).toEqual({ group: 'team', by: 'alice' });
-    expect(await errorCode(alice.addMember('team', 'carol'))).toBe('ALREADY_MEMBER');
-    expect(await errorCode(alice.addMember('team', 'nobody'))).toBe('UNKNOWN_USER');
+    expect((await bobInvited)[0]).toEqual({ group: 'team', by: 'alice' });
+    // Invited is not a member: nothing of the group is visible yet, and it does not count.
+    expect(await errorCode(bob.history('team'))).toBe('NOT_FOUND');
+    expect((await alice.who('team')).members).toEqual([{ user: 'alice', online: true }]);
+    expect((await bob.invitations()).invitations).toEqual([{ group: 'team', by: 'alice' }]);
+    const aliceTold = nextEvents<{ group: string; user: string }>(alice, 'joined');
+    expect(await bob.accept('team')).toEqual({ group: 'team', members: 2 });
+    expect((await aliceTold)[0]).toEqual({ group: 'team', user: 'bob' });
+    expect(await errorCode(bob.accept('team'))).toBe('NOT_FOUND'); // the invitation is used up
+
+    const carolInvited = nextEvents<{ group: string; by: string }>(carol, 'invited');
+    await alice.invite('team', 'carol');
+    expect((await carolInvited)[0]).toEqual({ group: 'team', by: 'alice' });
+    await carol.decline('team');
+    expect((await carol.invitations()).invitations).toEqual([]);
+    expect(await errorCode(carol.history('team'))).toBe('NOT_FOUND');
+    await bob.close();
     expect((await alice.who('team')).members).toEqual([
       { user: 'alice', online: true },
       { user: 'bob', online: false },
-      { user: 'carol', online: true },
     ]);
-    await carol.leaveGroup('team');
-    expect(await errorCode(carol.history('team'))).toBe('NOT_FOUND');
+    await alice.leaveGroup('team');
+    expect(await errorCode(alice.history('team'))).toBe('NOT_FOUND');
+  });
+
+  it('answers an invitation the same whoever is named, so nothing about users leaks (defect 4)', async () => {
+    h = await createHarness();
+    const alice = await h.loggedIn('alice');
+    const bob = await h.loggedIn('bob');
+    await h.group(alice, 'team', [bob]);
+    await h.loggedIn('carol');
+    // A registered user, a member, someone invited twice, and nobody: one answer shape for all.
+    const answers = [await alice.invite('team', 'carol'), await alice.invite('team', 'bob'), await alice.invite('team', 'carol'), await alice.invite('team', 'ghost')];
+    expect(answers).toEqual([
+      { group: 'team', user: 'carol' },
+      { group: 'team', user: 'bob' },
+      { group: 'team', user: 'carol' },
+      { group: 'team', user: 'ghost' },
+    ]);
+    expect(await alice.createGroup('other', ['ghost', 'carol'])).toEqual({ group: 'other', members: ['alice'], invited: ['carol', 'ghost'] });
+    expect(h.store.counts().invitations).toBe(2); // carol to team and to other; nothing for ghost
+  });
+
+  it('cannot fill a user up with groups: 200 invitations make no membership (defect 4)', async () => {
+    h = await createHarness();
+    const mallory = await h.loggedIn('mallory');
+    const victim = await h.loggedIn('victim');
+    for (let i = 0; i < 200; i++) await mallory.createGroup(`spam${i}`, ['victim']);
+    // Pending invitations are capped (oldest give way); none is a membership.
+    expect((await victim.invitations()).invitations).toHaveLength(50);
+    expect((await victim.listGroups()).groups).toEqual([]);
+    const friend = await h.loggedIn('friend');
+    await friend.createGroup('real', ['victim']);
+    expect(await victim.accept('real')).toEqual({ group: 'real', members: 2 });
+  });
+
+  it('refuses a group naming only its creator (defect 8)', async () => {
+    h = await createHarness();
+    const alice = await h.loggedIn('alice');
+    expect(await errorCode(alice.createGroup('x', ['alice']))).toBe('INVALID_ARGUMENT');
+    expect(await errorCode(alice.createGroup('x', ['ALICE']))).toBe('INVALID_ARGUMENT');
+    expect(h.store.counts().groups).toBe(0);
   });
 
   it('logs significant events without passwords or tokens', async () => {
     h = await createHarness();
     const alice = await h.loggedIn('alice', 'secret-password-1');
     await errorCode((await h.client()).login('alice', 'wrong-password-9'));
-    await alice.createGroup('team', []);
+    await h.group(alice, 'team', [await h.loggedIn('bob')]);
     const text = h.logs.join('\n');
     expect(text).toMatch(/register .*alice/);
     expect(text).toMatch(/login failed .*alice/);
@@ -157,7 +208,7 @@ describe('chat server over the in-memory transport', { timeout: 10_000 }, () => 
     const alice = await h.client({ reconnect: true });
     await alice.register('alice', 'alice-password');
     await alice.login('alice', 'alice-password');
-    await alice.createGroup('solo', []);
+    await h.group(alice, 'solo', []);
     // Kill every server-side link: the client reconnects and resumes on its own.
     h.server.close();
     const reconnected = new Promise((r) => alice.once('reconnected', r));
