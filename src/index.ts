@@ -12,6 +12,7 @@ export * as wire from './wire/index.js';
 export { createEndpoint, Endpoint } from './node/endpoint.js';
 export type { EndpointEvents, ConnectOptions, EndpointStatsWithSocket } from './node/endpoint.js';
 export { Connection } from './node/connection.js';
+export { createStream, type StreamOptions } from './node/stream.js';
 export type { ConnectionEvents, SendOptions, ConnectionStatsWithAddress, MessageInfo, ChannelOptions } from './node/connection.js';
 export { ENDPOINT_DEFAULTS } from './options.js';
 export type { EndpointOptions } from './options.js';
