@@ -2,12 +2,13 @@
 // Pack smoke test: does the tarball `npm publish` would upload work for a user?
 //
 // 1. `npm run build`, then `npm pack` into a temporary directory outside the repository.
-// 2. The tarball holds only what users need: dist/, docs/protocol.md, README.md, LICENSE,
-//    package.json (checked with `tar tzf`, the same listing a user's npm sees).
-// 3. A throw-away project installs the tarball (`--prefer-offline`: eventemitter3 comes from the
-//    npm cache when it is there, from the registry otherwise).
-// 4. `import()` and `require()` both load `reliable-dgram` and `reliable-dgram/testing` and expose
-//    the same named exports.
+// 2. The tarball holds only what users need: dist/, the user docs (docs/*.md and the charts
+//    docs/performance.md shows), README.md, LICENSE, package.json (checked with `tar tzf`, the
+//    same listing a user's npm sees). Every relative link of the packed README.md and docs/*.md
+//    resolves to a file in the tarball. The declarations hold no @internal member.
+// 3. A throw-away project installs the tarball (the package has no runtime dependencies).
+// 4. `import()` and `require()` both load `reliable-dgram`, `reliable-dgram/testing` and
+//    `reliable-dgram/wire` and expose the same named exports.
 //    README.md's quick start runs against the installed package, as ESM and as CommonJS.
 // 5. TypeScript (the repository's own tsc) resolves the types under `moduleResolution: nodenext`
 //    (from an ES module and from a CommonJS module) and under `bundler`.
@@ -21,7 +22,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, normalize, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -77,11 +78,31 @@ try {
     .filter((line) => line !== '' && !line.endsWith('/'))
     .map((line) => line.replace(/^package\//, ''));
   const allowed = (path) =>
-    path.startsWith('dist/') || ['README.md', 'LICENSE', 'package.json', 'docs/protocol.md'].includes(path);
+    path.startsWith('dist/') ||
+    /^docs\/[\w.-]+\.md$/.test(path) ||
+    /^docs\/perf\/[\w.-]+\.(svg|json)$/.test(path) ||
+    ['README.md', 'LICENSE', 'package.json'].includes(path);
   const unexpected = entries.filter((path) => !allowed(path));
-  check(unexpected.length === 0, `tarball holds only dist/, README.md, LICENSE, package.json, docs/protocol.md${unexpected.length ? `; unexpected: ${unexpected.join(', ')}` : ''}`);
-  for (const required of ['package.json', 'README.md', 'LICENSE', 'docs/protocol.md']) {
+  check(unexpected.length === 0, `tarball holds only dist/, docs/*.md (+ charts), README.md, LICENSE, package.json${unexpected.length ? `; unexpected: ${unexpected.join(', ')}` : ''}`);
+  for (const required of ['package.json', 'README.md', 'LICENSE', 'docs/protocol.md', 'docs/errors.md', 'docs/testing.md', 'docs/stats.md']) {
     check(entries.includes(required), `tarball contains ${required}`);
+  }
+  // The docs work from npm: every relative link of a packed markdown file resolves in the tarball.
+  run('tar', ['xzf', tarball, '-C', work], work);
+  const unpacked = join(work, 'package');
+  for (const doc of entries.filter((path) => path.endsWith('.md'))) {
+    const text = readFileSync(join(unpacked, doc), 'utf8').replace(/```[\s\S]*?```/g, '').replace(/`[^`\n]*`/g, '');
+    const broken = [...text.matchAll(/\]\(([^)\s]+)\)/g)]
+      .map((m) => m[1])
+      .filter((link) => !link.startsWith('#') && !/^(https?|mailto):/.test(link))
+      .filter((link) => !entries.includes(normalize(join(dirname(doc), decodeURI(link.split('#')[0])))));
+    check(broken.length === 0, `links in the packed ${doc} resolve inside the tarball${broken.length ? `; broken: ${broken.join(', ')}` : ''}`);
+  }
+  // The declarations show the API only (tsup strips @internal members).
+  for (const decl of entries.filter((path) => /\.d\.c?ts$/.test(path))) {
+    const text = readFileSync(join(unpacked, decl), 'utf8');
+    const leaked = ['handleCoreEvent', 'checkDrain', 'forceClose', 'readonly record'].filter((name) => text.includes(name));
+    check(leaked.length === 0, `${decl} holds no @internal member${leaked.length ? `; found: ${leaked.join(', ')}` : ''}`);
   }
   // Every file the exports map, main/module/types and bin point at must be in the tarball.
   const targets = new Set([pkg.main, pkg.module, pkg.types].filter(Boolean));
@@ -102,10 +123,11 @@ try {
   run('npm', ['init', '-y'], app);
   run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], app);
   const installed = readdirSync(join(app, 'node_modules'));
-  check(installed.includes('reliable-dgram') && installed.includes('eventemitter3'), 'tarball installs with its dependency eventemitter3');
+  check(installed.includes('reliable-dgram'), 'tarball installs');
+  check(pkg.dependencies === undefined || Object.keys(pkg.dependencies).length === 0, 'the package has no runtime dependencies');
 
   // --- 4. import and require agree ---------------------------------------------------------
-  for (const specifier of ['reliable-dgram', 'reliable-dgram/testing']) {
+  for (const specifier of ['reliable-dgram', 'reliable-dgram/testing', 'reliable-dgram/wire']) {
     const probe = `
       const cjs = require(${JSON.stringify(specifier)});
       import(${JSON.stringify(specifier)}).then((esm) => {
@@ -116,6 +138,10 @@ try {
     check(JSON.stringify(esm) === JSON.stringify(cjs), `${specifier}: import() and require() expose the same named exports [${esm.join(', ')}]${JSON.stringify(esm) === JSON.stringify(cjs) ? '' : ` vs require: [${cjs.join(', ')}]`}`);
     if (specifier === 'reliable-dgram') {
       check(esm.includes('ReliableDgramError'), `${specifier}: exports ReliableDgramError`);
+      check(!esm.includes('wire') && !esm.includes('Reader'), `${specifier}: does not export the codec (it is reliable-dgram/wire)`);
+    }
+    if (specifier === 'reliable-dgram/wire') {
+      check(esm.includes('decodePacket') && esm.includes('encodePacket'), `${specifier}: exports the codec`);
     }
   }
   // The ESM and CommonJS builds each work on their own (not only their export lists).

@@ -33,7 +33,9 @@ export type ErrorCode =
   /** The socket failed (the cause is attached). */
   | 'ERR_SOCKET'
   /** An unreliable message awaited with `sendAcked()` expired unsent (`maxAge`) or was lost. */
-  | 'ERR_MESSAGE_DROPPED';
+  | 'ERR_MESSAGE_DROPPED'
+  /** `close({ timeout })` did not finish in time: the connection or endpoint was destroyed instead. */
+  | 'ERR_CLOSE_TIMEOUT';
 
 /** The error class of reliable-dgram: an `Error` with a stable {@link ErrorCode}. */
 export class ReliableDgramError extends Error {
@@ -61,6 +63,23 @@ export class InvalidArgValueError extends RangeError {
   constructor(message: string) {
     super(message);
     this.name = 'RangeError';
+  }
+}
+
+/**
+ * A `TypeError` with `code: 'ERR_INVALID_ARG_VALUE'` for an options object with a name no option
+ * has (a typo such as `idleTimout`). `option` is the unknown name, `suggestion` the closest known
+ * one, if any is close.
+ */
+export class UnknownOptionError extends TypeError {
+  readonly code = 'ERR_INVALID_ARG_VALUE' as const;
+  constructor(
+    message: string,
+    readonly option: string,
+    readonly suggestion: string | undefined,
+  ) {
+    super(message);
+    this.name = 'TypeError';
   }
 }
 

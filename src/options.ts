@@ -1,4 +1,5 @@
 import { InvalidArgTypeError, InvalidArgValueError } from './errors.js';
+import { rejectUnknownOptions } from './unknown-options.js';
 import { DEFAULT_CORE_CONFIG } from './core/config.js';
 import type { EndpointCoreConfig } from './core/endpoint.js';
 import type { TraceEvent, TracedConnection } from './core/trace.js';
@@ -14,7 +15,13 @@ export interface EndpointOptions {
   // ---- socket
   /** 'udp4' (default) or 'udp6'. Ignored when `socket` is given. */
   type?: 'udp4' | 'udp6';
-  /** Address to bind. Default: all interfaces ('0.0.0.0' for udp4, '::' for udp6), like `dgram`. */
+  /**
+   * Address to bind. Default: the unspecified address of the family ('0.0.0.0' for udp4, '::'
+   * for udp6), as `dgram` binds on a first send: the only address from which a client reaches
+   * any host. That does not make the endpoint a server: incoming connections are refused unless
+   * the application listens (see `acceptConnections`). Pass `host: '127.0.0.1'` to stay on
+   * loopback.
+   */
   host?: string;
   /** Port to bind. Default 0 (an ephemeral port; read it with `address()`). */
   port?: number;
@@ -39,7 +46,12 @@ export interface EndpointOptions {
   maxConnectionsPerAddress?: number;
   /** Most outgoing connects in their handshake at once. Default 256. */
   maxPendingConnects?: number;
-  /** Accept incoming connections. Default true (false: refuse them). */
+  /**
+   * Accept incoming connections. Default: only while the endpoint has a `'connection'` listener
+   * (an endpoint used as a client refuses strangers; the refusal is a stateless reset and the
+   * peer's connect() fails with ERR_CONNECTION_REFUSED). `true`: always accept (connections with
+   * nobody listening wait, holding their receive credit); `false`: never.
+   */
   acceptConnections?: boolean;
   /** Validity of a handshake cookie, ms. Default 10,000. */
   cookieLifetime?: number;
@@ -87,6 +99,12 @@ export interface EndpointOptions {
   congestion?: CongestionAlgorithm | CongestionControllerFactory;
   /** Pace packets over the RTT. Default true. */
   pacing?: boolean;
+  /**
+   * As `net.createServer({ allowHalfOpen })`: when the peer ends (`'end'`), keep this side open
+   * for sending until the application calls `end()` or `close()`. Default false: the connection
+   * closes as soon as the peer ends (what it had queued is still sent).
+   */
+  allowHalfOpen?: boolean;
 
   // ---- the Node API
   /** `send()` returns false once this many bytes wait to be sent. Default 1 MiB. */
@@ -127,6 +145,8 @@ export interface ResolvedEndpointOptions {
   recvBufferSize: number;
   sendBufferSize: number;
   ipv6Only: boolean;
+  /** undefined: accept while a 'connection' listener is attached (the shell decides). */
+  acceptConnections: boolean | undefined;
   endpoint: EndpointCoreConfig;
   highWaterMark: number;
   maxQueuedBytes: number;
@@ -153,7 +173,6 @@ export const ENDPOINT_DEFAULTS = {
   maxConnections: 10_000,
   maxConnectionsPerAddress: 1_000,
   maxPendingConnects: 256,
-  acceptConnections: true,
   cookieLifetime: 10_000,
   cookieRotation: 120_000,
   retiredCidLifetime: 10_000,
@@ -173,6 +192,7 @@ export const ENDPOINT_DEFAULTS = {
   keepAliveInterval: DEFAULT_CORE_CONFIG.keepAliveInterval,
   congestion: DEFAULT_CORE_CONFIG.congestion,
   pacing: DEFAULT_CORE_CONFIG.pacing,
+  allowHalfOpen: DEFAULT_CORE_CONFIG.allowHalfOpen,
   // the Node API
   highWaterMark: 1 * MiB,
   maxQueuedBytes: 8 * MiB,
@@ -226,12 +246,59 @@ function num(options: EndpointOptions, key: NumberKey): number {
   return value;
 }
 
-function bool(options: EndpointOptions, key: 'ipv6Only' | 'acceptConnections' | 'statelessReset' | 'pacing'): boolean {
+function bool(options: EndpointOptions, key: 'ipv6Only' | 'statelessReset' | 'pacing' | 'allowHalfOpen'): boolean {
   const value = options[key];
   if (value === undefined) return ENDPOINT_DEFAULTS[key];
   if (typeof value !== 'boolean') throw new InvalidArgTypeError(`options.${key} must be a boolean`);
   return value;
 }
+
+/**
+ * Every option name, for the unknown-option check. A Record over `keyof EndpointOptions`, so an
+ * option added to the interface without being added here fails to compile.
+ */
+const ENDPOINT_OPTION_NAMES: Record<keyof EndpointOptions, true> = {
+  type: true,
+  host: true,
+  port: true,
+  socket: true,
+  clock: true,
+  randomBytes: true,
+  recvBufferSize: true,
+  sendBufferSize: true,
+  ipv6Only: true,
+  connectTimeout: true,
+  maxConnections: true,
+  maxConnectionsPerAddress: true,
+  maxPendingConnects: true,
+  maxBufferedBytes: true,
+  acceptConnections: true,
+  cookieLifetime: true,
+  cookieRotation: true,
+  retiredCidLifetime: true,
+  statelessReset: true,
+  statelessResetInterval: true,
+  resetKey: true,
+  maxDatagramSize: true,
+  maxMessageSize: true,
+  receiveWindow: true,
+  initialRtt: true,
+  minPto: true,
+  maxPto: true,
+  maxAckDelay: true,
+  ackEveryPackets: true,
+  idleTimeout: true,
+  keepAliveInterval: true,
+  congestion: true,
+  pacing: true,
+  allowHalfOpen: true,
+  highWaterMark: true,
+  maxQueuedBytes: true,
+  maxQueuedUnreliable: true,
+  qlogDir: true,
+  trace: true,
+};
+const KNOWN_ENDPOINT_OPTIONS = Object.keys(ENDPOINT_OPTION_NAMES);
 
 function isSocket(value: unknown): value is DatagramSocket {
   const s = value as Record<string, unknown> | null;
@@ -262,6 +329,7 @@ export function resolveEndpointOptions(options: EndpointOptions = {}): ResolvedE
   if (typeof options !== 'object' || options === null) {
     throw new InvalidArgTypeError('options must be an object');
   }
+  rejectUnknownOptions(options, KNOWN_ENDPOINT_OPTIONS);
   const type = options.type ?? ENDPOINT_DEFAULTS.type;
   if (type !== 'udp4' && type !== 'udp6') throw new InvalidArgValueError(`options.type must be 'udp4' or 'udp6'`);
   if (options.host !== undefined && typeof options.host !== 'string') {
@@ -297,6 +365,10 @@ export function resolveEndpointOptions(options: EndpointOptions = {}): ResolvedE
   if (maxPto < minPto) throw new InvalidArgValueError('options.maxPto must be at least options.minPto');
   const maxMessageSize = num(options, 'maxMessageSize');
   const maxQueuedBytes = num(options, 'maxQueuedBytes');
+  const acceptConnections = options.acceptConnections;
+  if (acceptConnections !== undefined && typeof acceptConnections !== 'boolean') {
+    throw new InvalidArgTypeError('options.acceptConnections must be a boolean');
+  }
   // A message refused with ERR_SEND_QUEUE_FULL must fit once the queue drains, or 'drain'
   // could never be followed by a successful send.
   if (maxMessageSize > maxQueuedBytes) {
@@ -319,6 +391,7 @@ export function resolveEndpointOptions(options: EndpointOptions = {}): ResolvedE
     keepAliveInterval: num(options, 'keepAliveInterval'),
     congestion,
     pacing: bool(options, 'pacing'),
+    allowHalfOpen: bool(options, 'allowHalfOpen'),
     // Unreliable data (reassembly and unread messages) gets a budget of its own, no larger than
     // what the receive window allows for reliable data.
     maxUnreliableReassembly: Math.min(maxMessageSize, receiveWindow),
@@ -329,7 +402,7 @@ export function resolveEndpointOptions(options: EndpointOptions = {}): ResolvedE
     maxConnections: num(options, 'maxConnections'),
     maxConnectionsPerAddress: num(options, 'maxConnectionsPerAddress'),
     maxPendingConnects: num(options, 'maxPendingConnects'),
-    acceptConnections: bool(options, 'acceptConnections'),
+    acceptConnections: acceptConnections ?? true,
     cookieLifetime: num(options, 'cookieLifetime'),
     cookieRotation: num(options, 'cookieRotation'),
     retiredCidLifetime: num(options, 'retiredCidLifetime'),
@@ -350,6 +423,7 @@ export function resolveEndpointOptions(options: EndpointOptions = {}): ResolvedE
     recvBufferSize: num(options, 'recvBufferSize'),
     sendBufferSize: num(options, 'sendBufferSize'),
     ipv6Only: bool(options, 'ipv6Only'),
+    acceptConnections,
     endpoint,
     highWaterMark: num(options, 'highWaterMark'),
     maxQueuedBytes,

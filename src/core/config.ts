@@ -25,6 +25,8 @@ export const DEFAULT_CORE_CONFIG: Readonly<CoreConfig> = {
   congestion: 'bbr',
   pacing: true,
   maxUnreliableReassembly: 4 * 1024 * 1024,
+  // As net.Socket: a peer's end closes this side too unless the application asks otherwise.
+  allowHalfOpen: false,
   random: Math.random,
 };
 

@@ -414,8 +414,9 @@ export class ConnectionCore {
         if (!this.peerClosed) {
           this.peerClosed = true;
           this.events.push({ type: 'peer-closed' });
-          // No half-open connections: the peer is done, so we finish too.
-          if (this._state === 'open') this.close(now);
+          // The peer is done sending. Unless the application keeps its half open (it then
+          // closes when it is done, docs/protocol.md §18.1), we finish too.
+          if (this._state === 'open' && !this.config.allowHalfOpen) this.close(now);
           this.maybeFinishClose(now);
         }
         return;

@@ -115,6 +115,7 @@ export interface EndpointError {
   message: string;
 }
 
+/** Counters of one endpoint (its handshakes and the datagrams it drops before any connection). */
 export interface EndpointStats {
   /** Live connections (established or closing; not the draining ones). */
   connections: number;

@@ -53,8 +53,11 @@ export interface EndpointCoreConfig {
   maxConnectionsPerAddress: number;
   /** Largest number of outgoing connects in their handshake at once. */
   maxPendingConnects: number;
-  /** Accept incoming connections (false: refuse them). */
-  acceptConnections: boolean;
+  /**
+   * Accept incoming connections: a constant, or a predicate asked at each new INITIAL (the Node
+   * shell accepts while the application listens for 'connection').
+   */
+  acceptConnections: boolean | (() => boolean);
   /** How long a cookie is valid, ms. */
   cookieLifetime: number;
   /** How often the cookie secret rotates, ms. */
@@ -531,7 +534,7 @@ export class EndpointCore {
     if (!this.validParams(packet.params)) return this.drop('bad-params');
     if (
       this.closing ||
-      !this.config.acceptConnections ||
+      !this.accepting() ||
       this.connections.size + this.attempts.size >= this.config.maxConnections ||
       (this.perAddress.get(address) ?? 0) >= this.config.maxConnectionsPerAddress
     ) {
@@ -577,6 +580,11 @@ export class EndpointCore {
     this.counters.acceptsSent++;
     this.events.push({ type: 'accepted', connection: c });
     this.touch(c);
+  }
+
+  private accepting(): boolean {
+    const accept = this.config.acceptConnections;
+    return typeof accept === 'function' ? accept() : accept;
   }
 
   private sendRetry(now: number, clientCid: bigint, address: string, port: number): void {

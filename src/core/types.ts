@@ -87,6 +87,7 @@ export interface RttView {
   readonly variance: number;
 }
 
+/** Makes one {@link CongestionController} per connection (`createEndpoint({ congestion })`). */
 export type CongestionControllerFactory = (config: { maxDatagramSize: number }) => CongestionController;
 
 /** Engine configuration. Every field has a default in `src/core/config.ts`. */
@@ -124,6 +125,11 @@ export interface CoreConfig {
    * Default 4 MiB (the endpoint sets min(maxMessageSize, receiveWindow)).
    */
   maxUnreliableReassembly: number;
+  /**
+   * After the peer's CLOSE, stay open for sending until the application closes (a half-open
+   * connection, docs/protocol.md §18.1). Default false: close at once, as the peer did.
+   */
+  allowHalfOpen: boolean;
   /** Random source in [0, 1) for packet-number skipping. Seed it in tests. */
   random: () => number;
 }
@@ -174,34 +180,64 @@ export interface CloseError {
   initiator: 'local' | 'remote';
 }
 
-/** Counters and estimates of one connection. */
+/**
+ * Counters and estimates of one connection, **as this side sees them**. Each side counts only
+ * what it sent and what it received, so the two directions of a path show on different sides:
+ *
+ * - Loss on the way **to the peer** shows here: `packetsLost` (this side declared its packets
+ *   lost), `packetsRetransmitted` / `bytesRetransmitted` (it sent their data again).
+ * - Loss on the way **to this side** shows in the peer's stats. Here it is visible only as
+ *   `duplicatesDropped`, when the peer resent data that had in fact arrived (a lost ACK, a
+ *   late packet), and as gaps that the peer repaired.
+ *
+ * So a receiver under 20 % loss may show `packetsLost 0, packetsRetransmitted 0` and a large
+ * `duplicatesDropped`: read the sender's stats for the loss. `Connection.stats()` adds
+ * `lossRate` and `retransmissionRate`, the two figures to read first. docs/stats.md has a
+ * worked example.
+ */
 export interface ConnectionStats {
-  /** Smoothed RTT, ms. */
+  /** Smoothed RTT, ms (RFC 6298 / RFC 9002 estimator). */
   srtt: number;
+  /** RTT variation, ms. */
   rttvar: number;
+  /** Smallest RTT sample seen, ms. */
   minRtt: number;
+  /** Most recent RTT sample, ms. */
   latestRtt: number;
   /** Current probe timeout (with backoff), ms. */
   pto: number;
+  /** Congestion window, bytes: how much this side may have in flight. */
   cwnd: number;
+  /** Bytes this side sent that are neither acknowledged nor declared lost. */
   bytesInFlight: number;
+  /** Name of this side's congestion controller ('bbr', 'newreno', ...). */
   congestionController: string;
+  /** Packets (datagrams) this side sent: data, ACK-only, probes, CLOSE and RESET. */
   packetsSent: number;
+  /** Valid packets this side received (duplicates and malformed ones excluded). */
   packetsReceived: number;
-  /** Packets that carried retransmitted data. */
+  /** Packets this side sent that carried retransmitted data (sender side). */
   packetsRetransmitted: number;
+  /** Packets this side sent and then declared lost (time or packet threshold, RFC 9002 §6.1). */
   packetsLost: number;
+  /** Datagram bytes this side sent, headers and checksum included. */
   bytesSent: number;
+  /** Datagram bytes of the valid packets this side received. */
   bytesReceived: number;
-  /** Bytes of message data sent again after a loss. */
+  /** Bytes of message data sent again after a loss (sender side). */
   bytesRetransmitted: number;
-  /** Datagrams or fragments received again and discarded. */
+  /**
+   * Packets, or data fragments inside new packets, that this side had already received and
+   * discarded (receiver side): the peer's spurious retransmissions, network duplicates.
+   */
   duplicatesDropped: number;
-  /** Datagrams whose checksum did not match. */
+  /** Datagrams whose checksum did not match (receiver side). */
   checksumFailures: number;
-  /** Datagrams that failed to decode for another reason. */
+  /** Datagrams that failed to decode for another reason (receiver side). */
   malformedDropped: number;
+  /** Messages the application queued with `send()` on this side. */
   messagesSent: number;
+  /** Messages this side delivered to the application. */
   messagesReceived: number;
   /** Message payload bytes delivered to the application. */
   bytesDelivered: number;
@@ -217,7 +253,7 @@ export interface ConnectionStats {
    * buffers they keep alive), unfinished messages, and delivered messages not yet released.
    */
   retainedBytes: number;
-  /** Probe timeouts fired. */
+  /** Probe timeouts fired on this side. */
   ptoCount: number;
   /** The rate the pacer lets packets out at, bytes/s (also when pacing is off: what it would be). */
   pacingRate: number;

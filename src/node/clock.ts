@@ -8,9 +8,15 @@ export interface Clock {
   now(): number;
   /** Call `fn` once at (or after) `deadline`, a value of `now()`. Returns a handle. */
   setTimer(deadline: number, fn: () => void): TimerHandle;
+  /** Cancel a timer (nothing happens if it already fired). */
   clearTimer(handle: TimerHandle): void;
+  /** Optional: the timer no longer keeps the process alive (`Endpoint.unref()`). */
+  unrefTimer?(handle: TimerHandle): void;
+  /** Optional: undo `unrefTimer`. */
+  refTimer?(handle: TimerHandle): void;
 }
 
+/** An opaque timer handle, from {@link Clock.setTimer}. */
 export type TimerHandle = { readonly __timer: unique symbol } | object;
 
 /**
@@ -37,5 +43,11 @@ export const realClock: Clock = {
     const h = handle as unknown as RealHandle;
     if (h.kind === 'immediate') clearImmediate(h.t);
     else clearTimeout(h.t);
+  },
+  unrefTimer(handle) {
+    (handle as unknown as RealHandle).t.unref();
+  },
+  refTimer(handle) {
+    (handle as unknown as RealHandle).t.ref();
   },
 };

@@ -1,13 +1,34 @@
-import { EventEmitter } from 'eventemitter3';
+import { EventEmitter } from 'node:events';
+import { isIPv6 } from 'node:net';
 import type { EndpointConnection } from '../core/endpoint.js';
 import type { ChannelOptions, CloseError, ConnectionStats, CoreEvent, Delivery } from '../core/types.js';
 import { AbortError, InvalidArgTypeError, InvalidArgValueError, rdError, type ReliableDgramError } from '../errors.js';
+import { optionsObject, rejectUnknownOptions } from '../unknown-options.js';
+import { boundedWait, checkCloseOptions, type CloseOptions } from './close-options.js';
 import { Inbox, type InboxItem, type MessageInfo } from './inbox.js';
+import type { SocketAddress } from './socket.js';
+import { connectionRates } from './stats-rates.js';
 
 export type { MessageInfo } from './inbox.js';
 export type { ChannelOptions } from '../core/types.js';
 
-/** Events of a {@link Connection}. */
+/**
+ * Events of a {@link Connection}, with their listener arguments. `Connection` is a
+ * `node:events` `EventEmitter`, so `events.once(conn, 'drain')` and `events.on(conn, 'message')`
+ * work and type-check.
+ *
+ * | Event | Arguments | When |
+ * | --- | --- | --- |
+ * | `'message'` | `data: Buffer, info: MessageInfo` | A message arrived (only while no async iterator is consuming the connection, and not for a channel a `messages({ channel })` iterator consumes); `info` has its `channel` and `delivery`. |
+ * | `'drain'` | | `send()` returned false earlier and the send queue is below `highWaterMark` again. |
+ * | `'end'` | | The peer finished sending (its CLOSE arrived): no more messages will arrive. This side closes too, unless `allowHalfOpen` (then it closes with `end()`/`close()`). |
+ * | `'error'` | `err: ReliableDgramError \| Error` | The connection failed for a reason the application did not choose (peer reset, idle timeout, protocol violation), or `destroy(err)` was called with an error. `'close'` follows with the same error. |
+ * | `'close'` | `err?: ReliableDgramError \| Error` | The connection is over; `err` is absent after a graceful close or a plain `destroy()`. |
+ *
+ * An `'error'` nobody hears is not lost: as with Node's own emitters it becomes an uncaught
+ * exception, unless a pending `close()` promise or an active async iterator received it (they
+ * reject with it).
+ */
 export interface ConnectionEvents {
   /**
    * A message arrived (only while no async iterator is consuming the connection, and not for a
@@ -27,6 +48,7 @@ export interface ConnectionEvents {
   close: [err?: ReliableDgramError | Error];
 }
 
+/** Options of {@link Connection.send}. */
 export interface SendOptions {
   /** 'ordered' (default), 'unordered' or 'unreliable'. */
   delivery?: Delivery;
@@ -43,9 +65,34 @@ export interface SendOptions {
   maxAge?: number;
 }
 
+/** Options of {@link Connection.destroy}. */
+export interface DestroyOptions {
+  /**
+   * Text sent to the peer in the RESET frame (its `'error'` message), at most 256 UTF-8 bytes
+   * (longer text is cut at a character boundary). Default: none. The `Error` given to
+   * `destroy()` is never sent: it is for this side's listeners only.
+   */
+  reason?: string;
+}
+
+/**
+ * {@link ConnectionStats} plus what the Node shell knows. Every counter is this side's view:
+ * see {@link ConnectionStats} for which side counts what.
+ */
 export interface ConnectionStatsWithAddress extends ConnectionStats {
   remoteAddress: string;
   remotePort: number;
+  /**
+   * Fraction of the packets this side sent that it declared lost: `packetsLost / packetsSent`
+   * (0 before anything was sent). Loss on the path from this side to the peer, as this side sees
+   * it; loss in the other direction shows in the peer's stats (and here as `duplicatesDropped`).
+   */
+  lossRate: number;
+  /**
+   * Fraction of the packets this side sent that carried retransmitted data:
+   * `packetsRetransmitted / packetsSent` (0 before anything was sent).
+   */
+  retransmissionRate: number;
   /** Bytes queued but not yet sent once. */
   bufferedAmount: number;
   /** Messages waiting for the application (async iterator or a late 'message' listener). */
@@ -70,6 +117,11 @@ export interface ConnectionHost {
   readonly maxQueuedBytes: number;
   readonly maxMessageSize: number;
   readonly maxQueuedUnreliable: number;
+  /** The endpoint socket's bound address. */
+  address(): SocketAddress;
+  /** The endpoint's clock, for `close({ timeout })`. */
+  setTimer(deadline: number, fn: () => void): unknown;
+  clearTimer(handle: unknown): void;
   /** Bytes of unread unreliable messages kept before the oldest is dropped. */
   readonly maxQueuedUnreliableBytes: number;
 }
@@ -97,8 +149,36 @@ function toError(e: CloseError): ReliableDgramError {
   return rdError(e.code, e.message);
 }
 
+const SEND_OPTIONS = ['delivery', 'channel', 'maxAge'] as const;
+const DESTROY_OPTIONS = ['reason'] as const;
+
 /**
- * One reliable-dgram connection: a message pipe with Node conventions.
+ * One reliable-dgram connection: a message pipe with Node conventions. Get one from
+ * {@link Endpoint.connect} (outgoing) or the endpoint's `'connection'` event (incoming).
+ *
+ * ```ts
+ * import { once } from 'node:events';
+ * import { createEndpoint } from 'reliable-dgram';
+ *
+ * const client = await createEndpoint();
+ * const conn = await client.connect({ port: 7777, host: '127.0.0.1' });
+ * conn.on('error', (err) => console.error('connection failed:', err.code));
+ * for (const chunk of chunks) {
+ *   if (!conn.send(chunk)) await once(conn, 'drain'); // back-pressure
+ * }
+ * for await (const reply of conn) console.log(reply.toString()); // until the peer ends
+ * await conn.close({ timeout: 5000 }); // graceful, bounded: destroy() after 5 s
+ * ```
+ *
+ * Events ({@link ConnectionEvents}):
+ *
+ * | Event | Arguments | When |
+ * | --- | --- | --- |
+ * | `'message'` | `data: Buffer` | A message arrived (while no async iterator is active). |
+ * | `'drain'` | | The send queue is below `highWaterMark` again after `send()` returned false. |
+ * | `'end'` | | The peer finished sending: no more messages will arrive. |
+ * | `'error'` | `err` | The connection failed (peer reset, idle timeout, protocol violation) or `destroy(err)`. `'close'` follows. |
+ * | `'close'` | `err?` | The connection is over; `err` is absent after a graceful close. |
  *
  * Receiving: messages go to the async iterator while one is active, otherwise to 'message'
  * listeners; with neither they wait in a queue and their receive credit is withheld, so the peer
@@ -109,6 +189,47 @@ function toError(e: CloseError): ReliableDgramError {
  * nothing, so a sender that ignores `false` cannot grow memory without bound.
  */
 export class Connection extends EventEmitter<ConnectionEvents> {
+  static {
+    // A 'message' listener added by any route (on, once, prependListener, events.on/once) gets
+    // the messages that queued while nobody listened: Node's once() and prependOnceListener()
+    // go through on() and prependListener(). The hot path asks `hasMessageListener`, kept here,
+    // instead of listenerCount('message') for every message (2.5x the instructions of
+    // eventemitter3's; bench/micro/emit.mjs).
+    const proto = Connection.prototype as unknown as Record<string, unknown>;
+    type Method = (this: Connection, ...args: unknown[]) => Connection;
+    const base = EventEmitter.prototype as unknown as Record<string, Method>;
+    const recount = (conn: Connection): void => {
+      conn.hasMessageListener = EventEmitter.prototype.listenerCount.call(conn, 'message') > 0;
+    };
+    for (const name of ['on', 'addListener', 'prependListener']) {
+      const add = base[name]!;
+      proto[name] = function (this: Connection, event: unknown, fn: unknown): Connection {
+        add.call(this, event, fn);
+        if (event === 'message') {
+          this.hasMessageListener = true;
+          this.scheduleDelivery();
+        }
+        return this;
+      };
+    }
+    for (const name of ['removeListener', 'off']) {
+      const remove = base[name]!;
+      proto[name] = function (this: Connection, event: unknown, fn: unknown): Connection {
+        remove.call(this, event, fn);
+        if (event === 'message') recount(this);
+        return this;
+      };
+    }
+    const removeAll = base['removeAllListeners']!;
+    proto['removeAllListeners'] = function (this: Connection, ...args: unknown[]): Connection {
+      removeAll.apply(this, args);
+      recount(this);
+      return this;
+    };
+  }
+
+  /** True while a 'message' listener is attached (kept by the listener methods above). */
+  private hasMessageListener = false;
   private readonly inbox: Inbox;
   private iterating = 0;
   private readonly waiters: Waiter[] = [];
@@ -145,12 +266,29 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     });
   }
 
+  /** The peer's IP address (as the socket reported it, e.g. `'127.0.0.1'` or `'::1'`). */
   get remoteAddress(): string {
     return this.record.address;
   }
 
+  /** The peer's UDP port. */
   get remotePort(): number {
     return this.record.port;
+  }
+
+  /** `'IPv4'` or `'IPv6'`, as `net.Socket.remoteFamily`. */
+  get remoteFamily(): 'IPv4' | 'IPv6' {
+    return isIPv6(this.record.address) ? 'IPv6' : 'IPv4';
+  }
+
+  /** The local IP address of the endpoint's socket (the bound address, e.g. `'0.0.0.0'`). */
+  get localAddress(): string {
+    return this.host.address().address;
+  }
+
+  /** The local UDP port of the endpoint's socket (shared by all its connections). */
+  get localPort(): number {
+    return this.host.address().port;
   }
 
   /** Bytes queued but not yet sent once. */
@@ -163,6 +301,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     return this.finished ? 'closed' : this.record.core.state;
   }
 
+  /** True once the connection is over (`'close'` was emitted). */
   get closed(): boolean {
     return this.finished;
   }
@@ -221,8 +360,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private queue(data: Uint8Array | string, options: SendOptions | undefined, receipt: number): boolean {
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     if (!(bytes instanceof Uint8Array)) throw new InvalidArgTypeError('data must be a Uint8Array, Buffer or string');
-    if (options !== undefined && (typeof options !== 'object' || options === null)) {
-      throw new InvalidArgTypeError('options must be an object');
+    if (options !== undefined) {
+      if (typeof options !== 'object' || options === null) throw new InvalidArgTypeError('options must be an object');
+      rejectUnknownOptions(options, SEND_OPTIONS);
     }
     const delivery = options?.delivery ?? 'ordered';
     if (!DELIVERIES.includes(delivery)) {
@@ -266,31 +406,104 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     return true;
   }
 
-  /** Graceful close: resolves once everything sent was acknowledged and both sides closed. */
-  close(): Promise<void> {
+  /**
+   * Graceful close: no new messages; everything queued is still sent and retransmitted until
+   * acknowledged, then both sides exchange CLOSE. Resolves once that is done (messages the peer
+   * still sends meanwhile are delivered). Rejects with the connection's error if it fails first.
+   *
+   * A close waits for the peer: with a vanished peer it lasts until `idleTimeout`. Bound it with
+   * `timeout` (ms) or `signal`: when either fires first the connection is destroyed (the peer
+   * gets a RESET) and the promise rejects with ERR_CLOSE_TIMEOUT or an AbortError.
+   *
+   * ```ts
+   * await conn.close({ timeout: 2000 });
+   * await conn.close({ signal: AbortSignal.timeout(2000) }); // rejects with an AbortError
+   * ```
+   */
+  close(options?: CloseOptions): Promise<void> {
+    const bound = checkCloseOptions(options);
+    const signal = bound.signal;
     if (this.finished) {
       return this.closeError && !this.destroyed ? Promise.reject(this.closeError) : Promise.resolve();
     }
-    return new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) {
+      this.destroy();
+      return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
+    }
+    const closed = new Promise<void>((resolve, reject) => {
       this.closeWaiters.push({ resolve, reject });
       if (this.record.core.state === 'open') {
         this.record.core.close(this.host.now());
         this.host.scheduleFlush(this.record);
       }
     });
+    return boundedWait(closed, { ...bound, clock: this.host, what: 'connection close' }, () => this.destroy());
   }
 
-  /** Abort now: the peer gets ERR_CONNECTION_RESET. `err`, if given, is emitted with 'error'/'close'. */
-  destroy(err?: Error): void {
+  /**
+   * End sending, as `net.Socket.end()`: send `data` (if given) as a last message, then close this
+   * side without waiting. Returns `this`. Everything queued is still sent and retransmitted, then
+   * a CLOSE (docs/protocol.md §18.1); receiving goes on until the peer's CLOSE (`'end'` here),
+   * and `'close'` follows once both CLOSEs are acknowledged. Failures are reported by
+   * `'error'`/`'close'` (it is `close()` without the promise).
+   *
+   * What the peer may still send depends on the peer's `allowHalfOpen` option:
+   * - `false` (the default): the peer emits `'end'` and closes too. What it had queued still
+   *   reaches us; from its `'end'` on its `send()` throws ERR_CONNECTION_CLOSED.
+   * - `true`: the connection is half-open. The peer emits `'end'` and may go on sending (a
+   *   reply to a request, say) until it calls `end()` or `close()` itself.
+   *
+   * ```ts
+   * // client: send a request, then signal there is no more
+   * conn.end(request);
+   * for await (const part of conn) handle(part); // the reply, until the server ends
+   * // server, with createEndpoint({ allowHalfOpen: true }):
+   * conn.on('end', () => conn.end(reply));
+   * ```
+   *
+   * On a connection already closing or closed it does nothing (`data` then throws
+   * ERR_CONNECTION_CLOSED).
+   */
+  end(data?: Uint8Array | string, options?: SendOptions): this {
+    if (data !== undefined) this.send(data, options);
+    if (this.finished || this.destroyed || this.record.core.state !== 'open') return this;
+    this.record.core.close(this.host.now());
+    this.host.scheduleFlush(this.record);
+    return this;
+  }
+
+  /**
+   * Abort now: one RESET goes to the peer (which sees ERR_CONNECTION_RESET) and the connection
+   * is closed at once; nothing queued is delivered. `err`, if given, is emitted with
+   * `'error'` and `'close'` on this side (as `net.Socket.destroy(err)`) and is never sent: the
+   * peer gets the RESET code ABORT and, only if given, `options.reason`.
+   */
+  destroy(err?: Error, options?: DestroyOptions): void {
+    if (err !== undefined && !(err instanceof Error)) throw new InvalidArgTypeError('err must be an Error');
+    const { reason } = optionsObject(options);
+    if (options !== undefined) rejectUnknownOptions(options, DESTROY_OPTIONS);
+    if (reason !== undefined && typeof reason !== 'string') throw new InvalidArgTypeError('options.reason must be a string');
     if (this.finished || this.destroyed) return;
     this.destroyed = true;
     this.destroyError = err;
-    this.record.core.abort(this.host.now(), 0, err?.message ?? '');
+    this.record.core.abort(this.host.now(), 0, reason ?? '');
     this.host.flushNow(this.record);
     // The engine closes at once on abort; make sure, even if it did not report it.
     if (!this.finished) this.finish(undefined);
   }
 
+  /** `await using conn = await endpoint.connect(...)`: a graceful `close()` at the end of the scope (nothing if already closed). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.finished) return;
+    await this.close();
+  }
+
+  /**
+   * This connection's counters. Each side counts what it sent and received, so a loss on the
+   * path towards this side shows in the peer's `packetsLost` and here as `duplicatesDropped`
+   * (the peer's retransmissions of packets that did arrive). `lossRate` and
+   * `retransmissionRate` are the two figures to read first.
+   */
   stats(): ConnectionStatsWithAddress {
     const core = this.record.core.stats(this.host.now());
     return {
@@ -298,6 +511,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       unreliableDropped: core.unreliableDropped + this.inbox.dropped,
       remoteAddress: this.record.address,
       remotePort: this.record.port,
+      ...connectionRates(core),
       bufferedAmount: this.bufferedAmount,
       queuedMessages: this.inbox.length,
       unreliableQueueDropped: this.inbox.dropped,
@@ -310,8 +524,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   /**
-   * Iterate over received messages. With `channel`, only that channel's messages (the other
-   * consumers then no longer see them); several iterators of one channel share its messages.
+   * Iterate over received messages, like `for await (const msg of conn)`, with an AbortSignal:
+   * aborting rejects the pending `next()` with an AbortError and ends the iteration. With
+   * `channel`, only that channel's messages (the other consumers then no longer see them);
+   * several iterators of one channel share its messages.
    */
   messages(options?: { signal?: AbortSignal; channel?: number }): AsyncIterableIterator<Buffer> {
     const signal = options?.signal;
@@ -377,34 +593,6 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       },
     };
     return iterator;
-  }
-
-  override on<T extends EventEmitter.EventNames<ConnectionEvents>>(
-    event: T,
-    fn: EventEmitter.EventListener<ConnectionEvents, T>,
-    context?: unknown,
-  ): this {
-    super.on(event, fn, context);
-    if (event === 'message') this.scheduleDelivery();
-    return this;
-  }
-
-  override addListener<T extends EventEmitter.EventNames<ConnectionEvents>>(
-    event: T,
-    fn: EventEmitter.EventListener<ConnectionEvents, T>,
-    context?: unknown,
-  ): this {
-    return this.on(event, fn, context);
-  }
-
-  override once<T extends EventEmitter.EventNames<ConnectionEvents>>(
-    event: T,
-    fn: EventEmitter.EventListener<ConnectionEvents, T>,
-    context?: unknown,
-  ): this {
-    super.once(event, fn, context);
-    if (event === 'message') this.scheduleDelivery();
-    return this;
   }
 
   // ---------------------------------------------------------------- engine events (internal)
@@ -476,7 +664,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     return this.needDrain;
   }
 
-  /** @internal The endpoint is going away: end this connection now, with `err`. */
+  /**
+   * @internal The endpoint is going away: end this connection now. `err` ends its iterators and
+   * close() promises and is passed to 'close', but no 'error' is emitted: the application (or the
+   * endpoint's own 'error') decided.
+   */
   forceClose(err: Error): void {
     if (this.finished) return;
     this.closeError = err;
@@ -491,6 +683,12 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     else if (coreError) err = toError(coreError);
     this.closeError = err;
     // Pending close() promises learn how it ended.
+    // A pending sendAcked()/flush() or a channel iterator (createStream) hears it too.
+    const heard =
+      this.closeWaiters.length > 0 ||
+      this.receipts.size > 0 ||
+      this.flushWaiters.length > 0 ||
+      (!this.destroyed && (this.iterating > 0 || this.waiters.length > 0 || this.channelIterating.size > 0));
     const pendingErr = err ?? (this.destroyed ? rdError('ERR_CONNECTION_CLOSED', 'the connection was destroyed') : undefined);
     for (const w of this.closeWaiters.splice(0)) {
       if (pendingErr) w.reject(pendingErr);
@@ -505,8 +703,18 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     for (const r of this.receipts.values()) r.reject(ackErr);
     this.receipts.clear();
     this.wakeWaiters();
-    if (err) this.emit('error', err);
+    // 'error' only for failures the application did not choose: a peer reset, an idle timeout,
+    // a protocol violation, or destroy(err). Not for destroy() or the endpoint going away.
+    const report = err !== undefined && (this.destroyed || coreError !== undefined);
+    const listened = this.listenerCount('error') > 0;
+    if (report && listened) this.emit('error', err!);
     this.emit('close', err);
+    // Node semantics: an 'error' nobody listens to is not lost. Rejected close() promises and
+    // iterators count as listeners; otherwise it surfaces as an uncaught exception (on the next
+    // tick, so that this connection and its endpoint are consistent when it does).
+    if (report && !listened && !heard) {
+      process.nextTick(() => this.emit('error', err!));
+    }
   }
 
   /** Hand queued messages to an iterator or to 'message' listeners. */
@@ -525,7 +733,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         const item = this.takeMessage(this.unclaimed);
         if (!item) return;
         this.waiters.shift()!.resolve({ value: item.data, done: false });
-      } else if (this.listenerCount('message') > 0) {
+      } else if (this.hasMessageListener) {
         const item = this.takeMessage(this.unclaimed);
         if (!item) return;
         this.emit('message', item.data, item.info);

@@ -2,19 +2,30 @@ import { randomBytes as cryptoRandomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { mkdir } from 'node:fs/promises';
 import { isIP } from 'node:net';
-import { EventEmitter } from 'eventemitter3';
+import { EventEmitter } from 'node:events';
 import { DEFAULT_CORE_CONFIG } from '../core/config.js';
 import { EndpointCore, type EndpointConnection, type EndpointEvent, type EndpointStats, type Transmit } from '../core/endpoint.js';
 import { AbortError, InvalidArgTypeError, InvalidArgValueError, rdError, type ReliableDgramError } from '../errors.js';
 import { resolveEndpointOptions, type EndpointOptions, type ResolvedEndpointOptions } from '../options.js';
+import { rejectUnknownOptions } from '../unknown-options.js';
 import { bindSocket } from './bind.js';
 import { realClock, type Clock, type TimerHandle } from './clock.js';
+import { boundedWait, checkCloseOptions, type CloseOptions } from './close-options.js';
 import { Connection, type ConnectionHost } from './connection.js';
 import { checkCoreConfig, createConnectionCore } from './engine.js';
 import { TraceOutput } from './qlog.js';
 import type { DatagramSocket, RemoteInfo, SocketAddress } from './socket.js';
 
-/** Events of an {@link Endpoint}. */
+/**
+ * Events of an {@link Endpoint}, with their listener arguments. `Endpoint` is a `node:events`
+ * `EventEmitter`.
+ *
+ * | Event | Arguments | When |
+ * | --- | --- | --- |
+ * | `'connection'` | `conn: Connection` | A peer connected (incoming). Listening for it is what makes the endpoint accept (unless `acceptConnections` says otherwise). |
+ * | `'error'` | `err: ReliableDgramError \| Error` | The socket failed (code ERR_SOCKET): the endpoint is destroyed; `'close'` follows. Unheard, it is an uncaught exception, as with `dgram`. |
+ * | `'close'` | | The endpoint and its socket are closed. |
+ */
 export interface EndpointEvents {
   /** A peer connected (incoming). */
   connection: [conn: Connection];
@@ -24,11 +35,24 @@ export interface EndpointEvents {
   close: [];
 }
 
+/** Options of `connect(port, host, options)`. */
 export interface ConnectOptions {
   /** Abort the handshake: connect() rejects with an AbortError (code ABORT_ERR). */
   signal?: AbortSignal;
 }
 
+/** The options form, `connect({ port, host, signal })`, as `net.connect(options)`. */
+export interface ConnectTarget extends ConnectOptions {
+  /** The peer's UDP port. */
+  port: number;
+  /** The peer's host name or IP address. Default: the loopback address of the socket's family. */
+  host?: string;
+}
+
+const CONNECT_OPTIONS = ['signal'] as const;
+const CONNECT_TARGET_OPTIONS = ['port', 'host', ...CONNECT_OPTIONS] as const;
+
+/** {@link EndpointStats} plus the socket's send errors: what `Endpoint.stats()` returns. */
 export interface EndpointStatsWithSocket extends EndpointStats {
   /** socket.send() calls that reported an error (the datagram is lost; the engine recovers). */
   sendErrors: number;
@@ -48,9 +72,26 @@ interface PendingConnect {
 }
 
 /**
- * Bind a UDP socket (or wrap `options.socket`) and return an endpoint that accepts and opens
- * reliable-dgram connections on it. Options are validated synchronously (TypeError/RangeError
- * with a `code`); binding failures reject with ERR_SOCKET.
+ * Bind a UDP socket (or wrap `options.socket`) and return an endpoint that opens, and (while the
+ * application listens for `'connection'`) accepts, reliable-dgram connections on it. Options are
+ * validated synchronously (TypeError/RangeError with a `code`; a misspelled option name is a
+ * TypeError with ERR_INVALID_ARG_VALUE that suggests the right one); binding failures reject with
+ * ERR_SOCKET.
+ *
+ * ```ts
+ * import { createEndpoint } from 'reliable-dgram';
+ *
+ * // A server: bind a known port and listen.
+ * const server = await createEndpoint({ host: '127.0.0.1', port: 7777 });
+ * server.on('connection', (conn) => {
+ *   conn.on('message', (msg) => conn.send(msg)); // echo
+ *   conn.on('error', (err) => console.error(conn.remoteAddress, err.code));
+ * });
+ *
+ * // A client: an ephemeral port; it refuses incoming connections (nobody listens).
+ * const client = await createEndpoint();
+ * const conn = await client.connect({ port: 7777, host: '127.0.0.1', signal: AbortSignal.timeout(5000) });
+ * ```
  */
 export function createEndpoint(options?: EndpointOptions): Promise<Endpoint> {
   const resolved = resolveEndpointOptions(options);
@@ -74,7 +115,24 @@ export function createEndpoint(options?: EndpointOptions): Promise<Endpoint> {
 
 /**
  * A UDP socket carrying any number of connections, in and out, demultiplexed by connection ID.
- * All connections share one timer and one socket.
+ * All connections share one timer and one socket. Create one with {@link createEndpoint}.
+ *
+ * ```ts
+ * await using endpoint = await createEndpoint({ port: 7777 }); // closed at the end of the scope
+ * endpoint.on('connection', async (conn) => {
+ *   for await (const msg of conn) conn.send(msg);
+ * });
+ * endpoint.unref(); // do not keep the process alive for this endpoint alone
+ * process.once('SIGTERM', () => endpoint.close({ timeout: 5000 }));
+ * ```
+ *
+ * Events ({@link EndpointEvents}):
+ *
+ * | Event | Arguments | When |
+ * | --- | --- | --- |
+ * | `'connection'` | `conn: Connection` | A peer connected. The endpoint accepts only while it has such a listener, unless `acceptConnections` is set. |
+ * | `'error'` | `err` | The socket failed (ERR_SOCKET); the endpoint is destroyed and `'close'` follows. |
+ * | `'close'` | | The endpoint and its socket are closed. |
  */
 export class Endpoint extends EventEmitter<EndpointEvents> {
   private readonly core: EndpointCore;
@@ -93,6 +151,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   private state: 'open' | 'closing' | 'closed' = 'open';
   private readonly closeWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   private sendErrors = 0;
+  private refed = true;
   /** socket.send() calls whose callback has not run yet: the socket closes only after them. */
   private sendsInFlight = 0;
   private afterSends: (() => void) | null = null;
@@ -139,8 +198,12 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     this.clock = options.clock ?? realClock;
     const random = options.randomBytes ?? ((n: number) => new Uint8Array(cryptoRandomBytes(n)));
     this.traceOutput = options.qlogDir !== undefined || options.trace !== undefined ? new TraceOutput(options.qlogDir, options.trace) : null;
+    // By default an endpoint accepts only while the application listens for 'connection'
+    // (asked at each new INITIAL): a client endpoint does not accept strangers.
+    const accept = options.acceptConnections;
+    const config = { ...options.endpoint, acceptConnections: accept ?? (() => this.listenerCount('connection') > 0) };
     this.core = new EndpointCore({
-      config: options.endpoint,
+      config,
       randomBytes: random,
       createConnection: createConnectionCore,
       now: this.clock.now(),
@@ -163,6 +226,9 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
       maxQueuedBytes: options.maxQueuedBytes,
       maxMessageSize: options.endpoint.core.maxMessageSize ?? DEFAULT_CORE_CONFIG.maxMessageSize,
       maxQueuedUnreliable: options.maxQueuedUnreliable,
+      address: () => this.socket.address(),
+      setTimer: (deadline, fn) => this.clock.setTimer(deadline, fn),
+      clearTimer: (handle) => this.clock.clearTimer(handle as TimerHandle),
       // Half the engine's unreliable budget: the other half stays for reassembly.
       maxQueuedUnreliableBytes: Math.floor((options.endpoint.core.maxUnreliableReassembly ?? DEFAULT_CORE_CONFIG.maxUnreliableReassembly) / 2),
     };
@@ -181,10 +247,36 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     return [...this.live];
   }
 
+  /** True once the endpoint and its socket are closed. */
   get closed(): boolean {
     return this.state === 'closed';
   }
 
+  /**
+   * Let the process exit while this endpoint is open (as `dgram.Socket.unref()`): its socket and
+   * timers no longer keep the event loop alive. Returns `this`.
+   */
+  unref(): this {
+    this.refed = false;
+    this.socket.unref?.();
+    if (this.timer !== null) this.clock.unrefTimer?.(this.timer);
+    return this;
+  }
+
+  /** Undo {@link Endpoint.unref}: the open endpoint keeps the process alive again (the default). Returns `this`. */
+  ref(): this {
+    this.refed = true;
+    this.socket.ref?.();
+    if (this.timer !== null) this.clock.refTimer?.(this.timer);
+    return this;
+  }
+
+  /** `await using endpoint = await createEndpoint()`: `close()` at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  /** The endpoint's counters: handshakes, refusals, drops by reason (a connection's own are in its `stats()`). */
   stats(): EndpointStatsWithSocket {
     return {
       ...this.core.stats(),
@@ -205,11 +297,32 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   }
 
   /**
-   * Open a connection to `host:port` (default host: the loopback address of the socket's family).
+   * Open a connection to `host:port` (default host: the loopback address of the socket's family),
+   * as `connect(port, host, { signal })` or `connect({ port, host, signal })`.
    * Resolves once the handshake completed; rejects with ERR_CONNECTION_TIMEOUT,
    * ERR_CONNECTION_REFUSED, ERR_UNSUPPORTED_VERSION, ERR_ENDPOINT_CLOSED or an AbortError.
+   *
+   * ```ts
+   * const conn = await endpoint.connect({ port: 7777, host: 'example.com', signal: AbortSignal.timeout(3000) });
+   * ```
    */
-  connect(port: number, host?: string, options?: ConnectOptions): Promise<Connection> {
+  connect(target: ConnectTarget): Promise<Connection>;
+  connect(port: number, host?: string, options?: ConnectOptions): Promise<Connection>;
+  connect(portOrTarget: number | ConnectTarget, hostArg?: string, optionsArg?: ConnectOptions): Promise<Connection> {
+    let port: number;
+    let host: string | undefined;
+    let options: ConnectOptions | undefined;
+    if (typeof portOrTarget === 'object' && portOrTarget !== null) {
+      rejectUnknownOptions(portOrTarget, CONNECT_TARGET_OPTIONS);
+      ({ port, host } = portOrTarget);
+      options = portOrTarget;
+      if (port === undefined) throw new InvalidArgTypeError('options.port must be a number, got undefined');
+    } else {
+      port = portOrTarget;
+      host = hostArg;
+      options = optionsArg;
+      if (options !== undefined && typeof options === 'object' && options !== null) rejectUnknownOptions(options, CONNECT_OPTIONS);
+    }
     if (typeof port !== 'number') throw new InvalidArgTypeError(`port must be a number, got ${typeof port}`);
     if (!Number.isInteger(port) || port < 1 || port > 65535) {
       throw new InvalidArgValueError(`port must be an integer in [1, 65535], got ${port}`);
@@ -232,19 +345,34 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
    * Graceful close: refuse new connections, close every connection (each waits until what it
    * sent was acknowledged, or until its idle timeout if the peer is gone), then the socket.
    * Rejects if the endpoint fails meanwhile (socket error).
+   *
+   * Bound the wait with `timeout` (ms) or `signal`: when either fires first, the endpoint is
+   * destroyed (the remaining peers get RESETs) and the promise rejects with ERR_CLOSE_TIMEOUT or
+   * an AbortError; the endpoint is closed either way.
    */
-  close(): Promise<void> {
+  close(options?: CloseOptions): Promise<void> {
+    const bound = checkCloseOptions(options);
+    const signal = bound.signal;
     if (this.state === 'closed') return Promise.resolve();
+    if (signal?.aborted) {
+      this.destroy();
+      return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
+    }
     const done = new Promise<void>((resolve, reject) => this.closeWaiters.push({ resolve, reject }));
     if (this.state === 'open') {
       this.state = 'closing';
       this.core.close(this.clock.now());
       this.flush();
     }
-    return done;
+    return boundedWait(done, { ...bound, clock: this.host, what: 'endpoint close' }, () => this.destroy());
   }
 
-  /** Abort every connection (peers see ERR_CONNECTION_RESET) and close the socket now. */
+  /**
+   * Abort every connection (peers see ERR_CONNECTION_RESET) and close the socket now. The local
+   * connections end with ERR_ENDPOINT_CLOSED (or `err`): their iterators and close() promises
+   * reject with it and 'close' carries it, but they emit no 'error' (the application chose this).
+   * `err`, if given, is emitted as the endpoint's 'error'.
+   */
   destroy(err?: Error): void {
     if (this.state === 'closed') return;
     this.state = 'closing';
@@ -406,7 +534,10 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     if (this.timer !== null) this.clock.clearTimer(this.timer);
     this.timer = null;
     this.armedAt = deadline;
-    if (deadline !== null) this.timer = this.clock.setTimer(deadline, this.onTimer);
+    if (deadline !== null) {
+      this.timer = this.clock.setTimer(deadline, this.onTimer);
+      if (!this.refed) this.clock.unrefTimer?.(this.timer);
+    }
   }
 
   private readonly onTimer = (): void => {
@@ -434,7 +565,12 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     // Keep a no-op error listener: a late socket error must not crash the process.
     this.socket.off('error', this.onSocketError);
     this.socket.on('error', () => {});
-    if (err) this.emit('error', err);
+    // A close() still waiting hears the error (it rejects with it); otherwise, unheard, it is an
+    // uncaught exception on the next tick (Node semantics), once this endpoint is consistent.
+    if (err) {
+      if (this.listenerCount('error') > 0) this.emit('error', err);
+      else if (this.closeWaiters.length === 0) process.nextTick(() => this.emit('error', err));
+    }
     const done = (): void => {
       // The qlog files are complete on disk before the endpoint reports that it closed.
       if (this.traceOutput !== null) void this.traceOutput.end().then(emitClose);

@@ -8,6 +8,7 @@ import { Rng } from './rng.js';
 import { LinkModel } from './impairment.js';
 import type { Impairment, LinkCounters } from './impairment.js';
 
+/** Options of {@link ImpairProxy}: where to listen, where to forward, the impairments per direction. */
 export interface ImpairProxyOptions {
   /** Where clients send. Default `127.0.0.1`, port 0 (an ephemeral port: see `address()`). */
   listen?: { address?: string; port?: number };

@@ -18,6 +18,7 @@
  * ```
  *
  * @packageDocumentation
+ * @module reliable-dgram/testing
  */
 export { Rng, splitmix32 } from './rng.js';
 export { VirtualClock } from './virtual-clock.js';

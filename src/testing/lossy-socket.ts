@@ -7,8 +7,10 @@ import { Rng } from './rng.js';
 import { LinkModel, emptyCounters } from './impairment.js';
 import type { Impairment, LinkCounters } from './impairment.js';
 
+/** Which way a datagram goes through a {@link LossySocket}. */
 export type Direction = 'send' | 'receive';
 
+/** Options of {@link LossySocket}: impairments per direction, a seed, an optional drop filter. */
 export interface LossySocketOptions {
   /** Seed of the impairment randomness (send and receive get separate streams). Default 1. */
   seed?: number;
@@ -109,6 +111,7 @@ export class LossySocket extends EventEmitter implements DatagramSocket {
     };
   }
 
+  /** As `dgram.Socket.send()`, through the send impairments (loss, delay, duplication, ...). */
   send(
     msg: Uint8Array,
     port: number,
@@ -145,8 +148,21 @@ export class LossySocket extends EventEmitter implements DatagramSocket {
     if (!callbackUsed) this.succeedLater(msg, callback);
   }
 
+  /** The wrapped socket's address. */
   address(): SocketAddress {
     return this.inner.address();
+  }
+
+  /** Forwarded to the wrapped socket, if it has it (`Endpoint.unref()` calls it). */
+  unref(): this {
+    this.inner.unref?.();
+    return this;
+  }
+
+  /** Forwarded to the wrapped socket, if it has it (`Endpoint.ref()` calls it). */
+  ref(): this {
+    this.inner.ref?.();
+    return this;
   }
 
   /** Cancels datagrams still held back and closes the wrapped socket. */
@@ -160,15 +176,21 @@ export class LossySocket extends EventEmitter implements DatagramSocket {
   }
 
   // The overloads of DatagramSocket, typed; EventEmitter does the work.
+  /** A datagram arrived (after the receive impairments). */
   override on(event: 'message', listener: (msg: Buffer, rinfo: RemoteInfo) => void): this;
+  /** The inner socket failed. */
   override on(event: 'error', listener: (err: Error) => void): this;
+  /** The socket closed. */
   override on(event: 'close', listener: () => void): this;
   override on(event: string | symbol, listener: Listener): this {
     return super.on(event, listener);
   }
 
+  /** Remove a 'message' listener. */
   override off(event: 'message', listener: (msg: Buffer, rinfo: RemoteInfo) => void): this;
+  /** Remove an 'error' listener. */
   override off(event: 'error', listener: (err: Error) => void): this;
+  /** Remove a 'close' listener. */
   override off(event: 'close', listener: () => void): this;
   override off(event: string | symbol, listener: Listener): this {
     return super.off(event, listener);

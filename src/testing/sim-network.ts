@@ -9,6 +9,7 @@ import type { Impairment, LinkCounters } from './impairment.js';
 /** What a {@link SimPort} hands its receiver: the datagram (a fresh buffer) and who sent it. */
 export type SimReceiver = (data: Buffer, from: RemoteInfo) => void;
 
+/** Options of {@link SimNetwork}. */
 export interface SimNetworkOptions {
   /** Seed of every random choice in the network. Default 1. */
   seed?: number;
@@ -74,6 +75,7 @@ export class SimPort {
     this.onDatagram = onDatagram;
   }
 
+  /** True once `close()` was called. */
   get closed(): boolean {
     return this.isClosed;
   }
@@ -112,6 +114,7 @@ export class SimSocket extends EventEmitter implements DatagramSocket {
     });
   }
 
+  /** As `dgram.Socket.send()`: the datagram enters the simulated network now (virtual time). */
   send(
     msg: Uint8Array,
     port: number,
@@ -132,10 +135,12 @@ export class SimSocket extends EventEmitter implements DatagramSocket {
     }
   }
 
+  /** The simulated address and port. */
   address(): SocketAddress {
     return { address: this.simPort.address, port: this.simPort.port, family: familyOf(this.simPort.address) };
   }
 
+  /** Unbind; `callback` and 'close' follow on the virtual clock. */
   close(callback?: () => void): void {
     if (this.simPort.closed) {
       throw Object.assign(new Error('Not running'), { code: 'ERR_SOCKET_DGRAM_NOT_RUNNING' });

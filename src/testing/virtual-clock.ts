@@ -70,6 +70,7 @@ export class VirtualClock implements Clock {
     return timer;
   }
 
+  /** Cancel a timer (nothing happens if it already fired or was cleared). */
   clearTimer(handle: TimerHandle): void {
     if (!(handle instanceof Timer)) return;
     const i = handle.index;

@@ -42,6 +42,7 @@ import {
 /** Smallest possible datagram: version, type, connection ID, checksum. */
 export const MIN_DATAGRAM_SIZE = 1 + 1 + CID_SIZE + CHECKSUM_SIZE;
 
+/** The version-independent bytes of every datagram: version and packet type. */
 export interface Invariants {
   version: number;
   type: number;

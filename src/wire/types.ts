@@ -101,10 +101,12 @@ export interface TransportParams {
   maxMessageSize?: number;
 }
 
+/** PING (0x01): ack-eliciting, no content (docs/protocol.md §5.1). */
 export interface PingFrame {
   type: 'ping';
 }
 
+/** ACK (0x02): acknowledged packet ranges and the flow-control limit (§5.3). */
 export interface AckFrame {
   type: 'ack';
   /** Low 32 bits of the largest packet number acknowledged. */
@@ -119,16 +121,21 @@ export interface AckFrame {
   ranges: number[];
 }
 
+/** CLOSE (0x03): graceful close, the sender has nothing more to send (§5.4). */
 export interface CloseFrame {
   type: 'close';
 }
 
+/** RESET (0x04): abortive close with a code and a reason (§5.5, §18.3). */
 export interface ResetFrame {
   type: 'reset';
+  /** Why (§18.3): 0 ABORT, 1 PROTOCOL_VIOLATION, ... */
   code: number;
+  /** UTF-8 text for humans and logs, at most 1,024 bytes. */
   reason: string;
 }
 
+/** DATA (0x08–0x0f): one fragment of a reliable message (§5.2). */
 export interface DataFrame {
   type: 'data';
   /**
@@ -147,6 +154,7 @@ export interface DataFrame {
   payload: Uint8Array;
 }
 
+/** UNRELIABLE (0x05): one fragment of an unreliable message (§5.6). */
 export interface UnreliableFrame {
   type: 'unreliable';
   /** Channel, 1–255; absent means channel 0 (no channel byte). A label for the receiver. */
@@ -160,8 +168,10 @@ export interface UnreliableFrame {
   payload: Uint8Array;
 }
 
+/** Any frame of a DATA packet. */
 export type Frame = PingFrame | AckFrame | CloseFrame | ResetFrame | DataFrame | UnreliableFrame;
 
+/** INITIAL (0x01): the client opens a connection (§3.1). */
 export interface InitialPacket {
   type: 'initial';
   version: number;
@@ -172,12 +182,14 @@ export interface InitialPacket {
   cookie: Uint8Array;
 }
 
+/** RETRY (0x02): the server asks the client to repeat its INITIAL with a cookie (§3.2). */
 export interface RetryPacket {
   type: 'retry';
   dcid: ConnectionId;
   cookie: Uint8Array;
 }
 
+/** ACCEPT (0x03): the server accepts and announces its parameters (§3.3). */
 export interface AcceptPacket {
   type: 'accept';
   dcid: ConnectionId;
@@ -186,6 +198,7 @@ export interface AcceptPacket {
   params: TransportParams;
 }
 
+/** DATA (0x04): every packet of an established connection (§3.4). */
 export interface DataPacket {
   type: 'data';
   dcid: ConnectionId;
@@ -194,18 +207,21 @@ export interface DataPacket {
   frames: Frame[];
 }
 
+/** STATELESS_RESET (0x05): ends a connection the sender no longer knows (§3.5, §11). */
 export interface StatelessResetPacket {
   type: 'stateless-reset';
   dcid: ConnectionId;
   token: Uint8Array;
 }
 
+/** VERSION_NEGOTIATION (0x06): the versions the sender supports (§3.6). */
 export interface VersionNegotiationPacket {
   type: 'version-negotiation';
   dcid: ConnectionId;
   versions: number[];
 }
 
+/** Any packet of wire version 1. */
 export type Packet =
   | InitialPacket
   | RetryPacket
@@ -223,4 +239,5 @@ export type RejectReason =
   | 'malformed'
   | 'too-small-initial';
 
+/** What a decoder returns: the value, or why the datagram was rejected (decoders never throw). */
 export type DecodeResult<T> = { ok: true; value: T } | { ok: false; reason: RejectReason };

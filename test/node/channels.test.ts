@@ -82,6 +82,7 @@ describe('channels in the Node shell', () => {
     const rng = new Rng(4);
     const randomBytes = (n: number) => rng.bytes(n);
     const server = await createEndpoint({ socket: net.socket('10.0.0.2', 4433), clock: net.clock, randomBytes });
+    server.on('connection', (c: Connection) => c.on('error', () => {}));
     // Everything the client sends after the handshake is lost: nothing is ever acknowledged.
     let blackhole = false;
     const socket = new LossySocket(net.socket('10.0.0.1'), { clock: net.clock, drop: (_d, dir) => blackhole && dir === 'send' });

@@ -55,7 +55,7 @@ describe('connect()', () => {
   });
 
   it('is refused (ERR_CONNECTION_REFUSED) by a server at maxConnections', async () => {
-    const server = await loopbackEndpoint(endpoints, { maxConnections: 1 });
+    const server = await loopbackEndpoint(endpoints, { maxConnections: 1, acceptConnections: true });
     const a = await loopbackEndpoint(endpoints);
     const b = await loopbackEndpoint(endpoints);
     await a.connect(server.address().port, '127.0.0.1');
@@ -168,6 +168,9 @@ describe('connection lifecycle', () => {
     const accepted = once(server, 'connection');
     const conn = await client.connect(server.address().port, '127.0.0.1');
     const [peer] = (await accepted) as [Connection];
+    // Both ends fail with ERR_IDLE_TIMEOUT: listen, or (Node semantics) the error is uncaught.
+    conn.on('error', () => {});
+    peer.on('error', () => {});
     // Keepalives hold the connection open past the idle timeout while the network works.
     await new Promise((r) => setTimeout(r, 700));
     expect(peer.state).toBe('open');
@@ -211,6 +214,7 @@ describe('connection lifecycle', () => {
 
   it('endpoint.destroy() resets every connection at once', async () => {
     const { server, conn, peer } = await connectedPair(endpoints);
+    conn.on('error', () => {}); // the client is reset
     const connClosed = once(conn, 'close');
     const peerClosed = once(peer, 'close');
     server.destroy();

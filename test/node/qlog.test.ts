@@ -126,6 +126,7 @@ describe('qlogDir: one qlog file per connection', () => {
     const seen: string[] = [];
     const endpointEvents: string[] = [];
     const server = await createEndpoint({ socket: net.socket('10.0.0.2', 4433), clock: net.clock, randomBytes: random });
+    server.on('connection', () => {}); // an endpoint accepts only while someone listens (issue 15)
     const client = await createEndpoint({
       socket: net.socket('10.0.0.1'),
       clock: net.clock,

@@ -33,7 +33,7 @@ describe('many connections, one timer', () => {
 
   it('1,000 connections share one timer per endpoint and cost little memory each when idle', async () => {
     const serverClock = countingClock();
-    const server = await loopbackEndpoint(endpoints, { clock: serverClock.clock });
+    const server = await loopbackEndpoint(endpoints, { clock: serverClock.clock, acceptConnections: true });
     const client = await loopbackEndpoint(endpoints, { maxPendingConnects: 1000 });
     const port = server.address().port;
     gc();

@@ -66,6 +66,9 @@ describe('the Node shell in virtual time', () => {
     net.linkBoth('10.0.0.1', '10.0.0.2', { loss: 1 });
     let closeErr: { code?: string } | undefined;
     let closedAt = 0;
+    // Both ends time out: listen, or (Node semantics) the error is uncaught.
+    conn!.on('error', () => {});
+    peer!.on('error', () => {});
     peer!.on('close', (e) => {
       closeErr = e as { code?: string };
       closedAt = net.clock.now();

@@ -108,3 +108,19 @@ describe('LossySocket over real UDP on 127.0.0.1', () => {
     expect(() => new LossySocket(null as never)).toThrow(TypeError);
   });
 });
+
+describe('LossySocket ref/unref', () => {
+  it('forwards unref() and ref() to the wrapped socket (Endpoint.unref() relies on it)', async () => {
+    const raw = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => raw.bind(0, '127.0.0.1', resolve));
+    const calls: string[] = [];
+    const unref = raw.unref.bind(raw);
+    const ref = raw.ref.bind(raw);
+    raw.unref = () => (calls.push('unref'), unref());
+    raw.ref = () => (calls.push('ref'), ref());
+    const lossy = new LossySocket(raw, { seed: 1 });
+    expect(lossy.unref().ref()).toBe(lossy);
+    expect(calls).toEqual(['unref', 'ref']);
+    lossy.close();
+  });
+});
