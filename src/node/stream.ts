@@ -2,6 +2,7 @@ import { Duplex } from 'node:stream';
 import { InvalidArgTypeError, InvalidArgValueError, rdError } from '../errors.js';
 import type { Connection } from './connection.js';
 
+/** Options of {@link createStream}. */
 export interface StreamOptions {
   /** The channel the stream owns, 0–255 (default 0): its messages go to the stream only. */
   channel?: number;
@@ -34,6 +35,13 @@ const DEFAULT_CHUNK = 64 * 1024;
  *
  * The channel belongs to the stream: the connection's other consumers no longer see its
  * messages. Empty messages on it mean end-of-stream, so do not send any there yourself.
+ *
+ * @example
+ * ```ts
+ * import { createReadStream } from 'node:fs';
+ * import { pipeline } from 'node:stream/promises';
+ * await pipeline(createReadStream('big.iso'), createStream(conn, { channel: 1 }));
+ * ```
  */
 export function createStream(conn: Connection, options: StreamOptions = {}): Duplex {
   if (typeof options !== 'object' || options === null) throw new InvalidArgTypeError('options must be an object');
