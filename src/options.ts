@@ -1,6 +1,6 @@
 import { InvalidArgTypeError, InvalidArgValueError } from './errors.js';
 import { rejectUnknownOptions } from './unknown-options.js';
-import { DEFAULT_CORE_CONFIG } from './core/config.js';
+import { DEFAULT_CORE_CONFIG, unreliableBudgetFor } from './core/config.js';
 import type { EndpointCoreConfig } from './core/endpoint.js';
 import type { TraceEvent, TracedConnection } from './core/trace.js';
 import type { CongestionAlgorithm, CongestionControllerFactory, CoreConfig } from './core/types.js';
@@ -117,7 +117,7 @@ export interface EndpointOptions {
   maxQueuedBytes?: number;
   /**
    * Unreliable messages kept for a slow reader before the oldest is dropped. Default 1,024.
-   * They are also limited to half of `min(maxMessageSize, receiveWindow)` bytes.
+   * They are also limited to half of the unreliable budget (about 1.26 × `min(maxMessageSize, receiveWindow)` bytes, docs/protocol.md §12.5).
    */
   maxQueuedUnreliable?: number;
 
@@ -392,9 +392,9 @@ export function resolveEndpointOptions(options: EndpointOptions = {}): ResolvedE
     congestion,
     pacing: bool(options, 'pacing'),
     allowHalfOpen: bool(options, 'allowHalfOpen'),
-    // Unreliable data (reassembly and unread messages) gets a budget of its own, no larger than
-    // what the receive window allows for reliable data.
-    maxUnreliableReassembly: Math.min(maxMessageSize, receiveWindow),
+    // Unreliable data (reassembly and unread messages) gets a budget of its own: enough for one
+    // message of min(maxMessageSize, receiveWindow), fragment overhead included.
+    maxUnreliableReassembly: unreliableBudgetFor(Math.min(maxMessageSize, receiveWindow)),
   };
   const endpoint: EndpointCoreConfig = {
     core,

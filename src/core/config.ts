@@ -1,5 +1,20 @@
+import { unreliableHeaderSize } from '../wire/frames.js';
+import { DATA_OVERHEAD } from '../wire/types.js';
 import { OBJECT_OVERHEAD } from './retention.js';
 import type { CoreConfig } from './types.js';
+
+/** Smallest datagram a peer may use (every maxDatagramSize is at least this). */
+const MIN_DATAGRAM = 1200;
+
+/**
+ * The unreliable byte budget that lets an unreliable message of `bytes` complete: while it is
+ * reassembled each fragment is charged its whole datagram plus OBJECT_OVERHEAD (retention.ts),
+ * 1,456 bytes per 1,159-byte fragment at the smallest datagram (the worst ratio).
+ */
+export function unreliableBudgetFor(bytes: number): number {
+  const fragment = MIN_DATAGRAM - DATA_OVERHEAD - unreliableHeaderSize(0xffff_ffff, 0xffff_ffff);
+  return Math.ceil(bytes / fragment) * (MIN_DATAGRAM + OBJECT_OVERHEAD);
+}
 
 /**
  * The defaults of the engine, in one table. Each value says why it is what it is.
@@ -24,7 +39,8 @@ export const DEFAULT_CORE_CONFIG: Readonly<CoreConfig> = {
   keepAliveInterval: 10_000,
   congestion: 'bbr',
   pacing: true,
-  maxUnreliableReassembly: 4 * 1024 * 1024,
+  // An unreliable message of maxMessageSize must fit, fragment overhead included.
+  maxUnreliableReassembly: unreliableBudgetFor(4 * 1024 * 1024),
   // As net.Socket: a peer's end closes this side too unless the application asks otherwise.
   allowHalfOpen: false,
   random: Math.random,

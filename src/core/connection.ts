@@ -282,7 +282,10 @@ export class ConnectionCore {
   release(credit: number, delivery: Delivery = 'ordered', channel = 0): void {
     if (credit <= 0) return;
     if (this.receiver.release(credit, delivery, channel)) this.acks.onCreditReleased();
-    if (this.budget !== null) this.syncBudget();
+    if (this.budget !== null) {
+      this.budget.progressed(this);
+      this.syncBudget();
+    }
   }
 
   /** Graceful close: finish sending, then exchange CLOSE. Idempotent. */
@@ -323,6 +326,7 @@ export class ConnectionCore {
       // Larger than we announced (the endpoint drops these first, as `oversize`): a fragment of
       // it could keep more alive than one TSN of credit allows.
       this.counters.malformedDropped++;
+      if (this.trace !== null) this.trace.packetDropped(now, datagram.length, 'invalid');
       return;
     }
     const result = decodePacket(datagram);
@@ -343,6 +347,7 @@ export class ConnectionCore {
       // The peer is alive, though: its retransmissions must not let the connection idle out.
       this.counters.packetsDeferred++;
       this.budget.deferred++;
+      if (this.trace !== null) this.trace.packetDropped(now, datagram.length, 'deferred');
       this.lastReceivedAt = now;
       return;
     }
@@ -375,12 +380,14 @@ export class ConnectionCore {
       if (t === 'data' || t === 'unreliable') dataFrames++;
     }
     if (dataFrames === 0 || this.acks.isDuplicate(truncatedPn)) return false;
-    return !this.budget!.admits(this.budgetReported, size + dataFrames * OBJECT_OVERHEAD);
+    const stuck = this.receiver.releasable === 0;
+    return !this.budget!.admits(this.budgetReported, size + dataFrames * OBJECT_OVERHEAD, this, stuck, this.receiver.buffer.retainedLimit);
   }
 
   /** Tell the endpoint's budget what this connection holds now (nothing once closed). */
   private syncBudget(): void {
     const held = this._state === 'closed' ? 0 : this.receiver.retainedBytes;
+    if (held === 0) this.budget!.progressed(this);
     this.budget!.used += held - this.budgetReported;
     this.budgetReported = held;
   }

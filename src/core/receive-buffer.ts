@@ -216,6 +216,10 @@ export class ReceiveBuffer {
       bytes += f.payload.length;
       charge += f.charge;
     }
+    if (bytes > this.maxMessageSize) {
+      this.malformed = true;
+      return;
+    }
     const data = start === end ? b.get(start)!.payload : new Uint8Array(bytes);
     let offset = 0;
     for (let t = start; t <= end; t++) {
@@ -257,6 +261,10 @@ export class ReceiveBuffer {
       return;
     }
     if (first && last) {
+      if (payload.length > this.maxMessageSize) {
+        this.malformed = true;
+        return;
+      }
       // A whole message in one fragment: no assembly, and no copy unless the view would keep
       // much more than its bytes alive.
       const kept = detach(payload, this.maxDatagramSize);

@@ -123,6 +123,13 @@ export class Receiver implements CreditView {
     return this.maxTsn - (this.base + this.consumed);
   }
 
+  /** Bytes of delivered messages the application has not released yet. */
+  get releasable(): number {
+    let held = this.unreliableHeld;
+    for (const b of this.active) held += b.held;
+    return held;
+  }
+
   /**
    * A DATA frame. A duplicate is counted and dropped; 'beyond-window' and 'malformed' are the
    * caller's to act on (the connection aborts).
@@ -212,7 +219,8 @@ export class Receiver implements CreditView {
   }
 
   private deliverUnreliable(data: Uint8Array, charge: number, budget: number, channel: number): void {
-    if (this.unreliableHeld + (this.unreliableIn?.retained ?? 0) + charge > budget) {
+    // Longer than we announced (the peer broke §4.1): dropped like any unreliable overflow.
+    if (data.length > this.maxMessageSize || this.unreliableHeld + (this.unreliableIn?.retained ?? 0) + charge > budget) {
       this.unreliableOverflow++;
       return;
     }

@@ -224,4 +224,52 @@ describe('receive buffers are bounded in bytes (issue #10)', () => {
     expect(b.stats().unreliableDropped).toBeGreaterThan(0);
     expect(b.state).toBe('open');
   });
+
+  it('an unreliable message of maxMessageSize (4 MiB) in 1,200-byte datagrams arrives: the budget covers what its fragments cost while reassembled', () => {
+    const [a, b] = makeCores(4, { config: { idleTimeout: 0, keepAliveInterval: 0, congestion: 'none', pacing: false } });
+    expect(a.maxMessageSize).toBe(4 * MiB);
+    a.send(new Uint8Array(4 * MiB).fill(7), 'unreliable');
+    let got: Uint8Array | null = null;
+    for (let d = a.pollTransmit(0); d !== null; d = a.pollTransmit(0)) {
+      b.handleDatagram(0, new Uint8Array(d)); // each datagram in a buffer of its own, as from a socket
+      for (let e = b.pollEvent(); e !== null; e = b.pollEvent()) {
+        if (e.type !== 'message') continue;
+        got = e.data;
+        b.release(e.credit, e.delivery);
+      }
+    }
+    expect(b.stats().unreliableDropped).toBe(0);
+    expect(got?.length).toBe(4 * MiB);
+    expect(got?.[4 * MiB - 1]).toBe(7);
+  });
+
+  describe('a message longer than the maxMessageSize this side announced is never delivered', () => {
+    const LIMIT = 500;
+    const data = (tsn: number, first: boolean, last: boolean, unordered: boolean, n: number): Frame => ({
+      type: 'data', tsn, first, last, unordered, payload: new Uint8Array(n).fill(1),
+    });
+    const cases: [string, Frame[][]][] = [
+      // TSNs of the peer start at 77 (makeCores).
+      ['one ordered fragment', [[data(77, true, true, false, 1000)]]],
+      ['one unordered fragment beyond a gap', [[data(78, true, true, true, 1000)]]],
+      ['an unordered message beyond a gap, fragments within the limit', [[data(78, true, false, true, 400)], [data(79, false, true, true, 400)]]],
+      ['one unreliable frame', [[{ type: 'unreliable', messageId: 1, index: 0, count: 1, payload: new Uint8Array(1000) }]]],
+      ['a fragmented unreliable message', [0, 1, 2].map((i) => [{ type: 'unreliable', messageId: 1, index: i, count: 3, payload: new Uint8Array(400) }])],
+    ];
+    it.each(cases)('%s', (_, packets) => {
+      const [, b] = makeCores(3, { config: { idleTimeout: 0, keepAliveInterval: 0, maxMessageSize: LIMIT } });
+      const held: Uint8Array[] = [];
+      let pn = 1000;
+      for (const frames of packets) b.handleDatagram(0, datagram(b.localCid, pn++, frames, 1200));
+      const events = takeMessages(b, held);
+      expect(held.map((m) => m.length).filter((n) => n > LIMIT)).toEqual([]);
+      const reliable = packets[0]![0]!.type === 'data';
+      if (reliable) {
+        expect(events.find((e) => e.type === 'closed')).toMatchObject({ error: { code: 'ERR_PROTOCOL_VIOLATION' } });
+      } else {
+        expect(b.state).toBe('open');
+        expect(b.stats().unreliableDropped).toBe(1);
+      }
+    });
+  });
 });

@@ -196,4 +196,83 @@ describe('endpoint limits (issue #10)', () => {
     }
     expect(server.core.stats().bufferedBytes).toBe(0);
   });
+
+  it('messages larger than the fair share all complete when every connection is mid-message (no deadlock behind maxBufferedBytes)', () => {
+    // 6 connections × a 120 KiB message against 256 KiB: each fills its fair share (~43 KiB)
+    // with an unfinished message that its application cannot release.
+    const LIMIT = 256 * KiB;
+    const net = new VirtualNet(5);
+    const server = net.add(SERVER, endpointConfig({ maxBufferedBytes: LIMIT, core: { receiveWindow: 128 * KiB, maxMessageSize: 120 * KiB } }), 1, 4000);
+    const clients = Array.from({ length: 6 }, (_, i) => net.add(`10.0.1.${i + 1}`, endpointConfig(), 10 + i, 5000));
+    const got: number[] = [];
+    let peak = 0;
+    net.onEvent = (node, ev) => {
+      if (node !== server || ev.type !== 'connection-event' || ev.event.type !== 'message') return;
+      got.push(ev.event.data.length);
+      ev.connection.core.release(ev.event.credit);
+      node.core.touch(ev.connection);
+    };
+    for (const c of clients) c.core.connect(net.now, SERVER, 4000);
+    net.run(3000, () => clients.every((c) => connected(c) !== undefined));
+    for (const c of clients) {
+      const conn = connected(c)!;
+      conn.core.send(new Uint8Array(120 * KiB));
+      c.core.touch(conn);
+    }
+    for (let t = 0; t < 2400 && got.length < 6; t++) {
+      net.run(net.now + 50);
+      peak = Math.max(peak, server.core.stats().bufferedBytes);
+    }
+    expect(got).toEqual(Array(6).fill(120 * KiB));
+    expect(server.core.stats().packetsDeferred).toBeGreaterThan(0);
+    // Past the limit by at most one connection's receive window (+ its 64 KiB slack, + 16 KiB chunk).
+    expect(peak).toBeLessThanOrEqual(LIMIT + 128 * KiB + 96 * KiB);
+    expect(server.core.stats().bufferedBytes).toBe(0);
+  });
+
+  it('a connection gives its share of maxBufferedBytes back however it closes (RESET from the peer, idle timeout, local abort)', () => {
+    const net = new VirtualNet(5);
+    const server = net.add(SERVER, endpointConfig({ maxBufferedBytes: 1024 * KiB, core: { receiveWindow: 128 * KiB, maxMessageSize: 100 * KiB, idleTimeout: 5000 } }), 1, 4000);
+    const clients = Array.from({ length: 3 }, (_, i) => net.add(`10.0.1.${i + 1}`, endpointConfig({ core: { idleTimeout: 5000 } }), 10 + i, 5000));
+    // The server's application reads nothing: each connection holds unread messages and an unfinished one.
+    const accepted: EndpointConnection[] = [];
+    net.onEvent = (node, ev) => {
+      if (node === server && ev.type === 'accepted') accepted.push(ev.connection);
+    };
+    for (const c of clients) c.core.connect(net.now, SERVER, 4000);
+    net.run(3000, () => clients.every((c) => connected(c) !== undefined));
+    const serverConns = clients.map((c) => accepted.find((a) => a.address === c.name)!);
+    for (const c of clients) {
+      const conn = connected(c)!;
+      for (let m = 0; m < 3; m++) conn.core.send(new Uint8Array(10 * KiB).fill(m));
+      conn.core.send(new Uint8Array(90 * KiB));
+      c.core.touch(conn);
+    }
+    net.run(net.now + 300);
+    const held = () => server.core.stats().bufferedBytes;
+    const perConn = serverConns.map((c) => c.core.stats().retainedBytes);
+    expect(perConn).toHaveLength(3);
+    expect(perConn.every((b) => b > 30 * KiB)).toBe(true);
+    expect(held()).toBe(perConn.reduce((a, b) => a + b, 0));
+
+    // 1. The peer aborts: its RESET closes the server's connection.
+    connected(clients[0]!)!.core.abort(net.now);
+    clients[0]!.core.touch(connected(clients[0]!)!);
+    net.run(net.now + 100);
+    expect(serverConns[0]!.core.state).toBe('closed');
+    expect(held()).toBe(perConn[1]! + perConn[2]!);
+
+    // 2. The peer goes silent: the server's connection idles out.
+    net.filter = (w) => w.from !== clients[1]!.name;
+    net.run(net.now + 6000, () => serverConns[1]!.core.state === 'closed');
+    expect(serverConns[1]!.core.state).toBe('closed');
+    expect(held()).toBe(perConn[2]!);
+
+    // 3. The server aborts the last one.
+    serverConns[2]!.core.abort(net.now);
+    server.core.touch(serverConns[2]!);
+    net.run(net.now + 100);
+    expect(held()).toBe(0);
+    expect(server.core.stats().connections).toBe(0);
+  });
 });

@@ -1,7 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { TraceEvent } from '../../src/core/trace.js';
+import { BufferBudget } from '../../src/core/buffer-budget.js';
+import { ConnectionCore } from '../../src/core/connection.js';
 import { TraceRecorder } from '../../src/testing/trace-recorder.js';
+import { encodePacket } from '../../src/wire/packet.js';
 import { Pair } from '../helpers/pair.js';
 
 /** The qlog event names the engine emits (docs/testing.md "Traces"). */
@@ -142,7 +145,7 @@ describe('trace events of the sans-IO engine', () => {
             expect(count(ev, 'recovery:loss_timer_updated')).toBe(s.ptoCount);
             const drops = ev.filter((e) => e.name === 'transport:packet_dropped');
             expect(drops.filter((e) => e.data['trigger'] === 'checksum').length).toBe(s.checksumFailures);
-            expect(drops.filter((e) => e.data['trigger'] === 'header_parse_error' || e.data['trigger'] === 'unexpected_packet').length).toBe(s.malformedDropped);
+            expect(drops.filter((e) => ['header_parse_error', 'unexpected_packet', 'invalid'].includes(e.data['trigger'] as string)).length).toBe(s.malformedDropped);
           }
         },
       ),
@@ -195,5 +198,33 @@ describe('time blocked per cause (stats)', () => {
     // The receiver never sent anything but ACKs: app-limited all along.
     const b = pair.b.stats(pair.now);
     expect(b.timeAppLimited).toBeCloseTo(pair.now, 0);
+  });
+
+  it('datagrams a connection drops as oversize, or defers for the endpoint budget, are traced as packet_dropped', () => {
+    const rec = new TraceRecorder();
+    const budget = new BufferBudget(100); // too small for any packet with data
+    // Another connection, stuck mid-message, holds the one exemption (BufferBudget).
+    expect(budget.admits(0, 150, {}, true, 1000)).toBe(true);
+    const params = { maxDatagramSize: 1200, initialWindow: 100, idleTimeout: 0, initialPacketNumber: 10, initialTsn: 1, resetToken: new Uint8Array(16) };
+    const b = new ConnectionCore({
+      role: 'server',
+      localCid: 2n,
+      remoteCid: 1n,
+      localParams: params,
+      remoteParams: params,
+      config: { idleTimeout: 0, keepAliveInterval: 0 },
+      now: 0,
+      budget,
+      trace: rec.sink('server', { localCid: 2n }),
+    });
+    const data = (pn: number, size: number) =>
+      encodePacket({ type: 'data', dcid: 2n, packetNumber: pn, frames: [{ type: 'data', tsn: 1, first: true, last: true, unordered: false, payload: new Uint8Array(size) }] });
+    b.handleDatagram(1, data(10, 1300)); // larger than the 1,200 bytes announced
+    b.handleDatagram(2, data(11, 100)); // over the budget: deferred
+    const s = b.stats();
+    expect(s.malformedDropped).toBe(1);
+    expect(s.packetsDeferred).toBe(1);
+    const drops = rec.traces[0]!.events.filter((e) => e.name === 'transport:packet_dropped');
+    expect(drops.map((e) => e.data['trigger'])).toEqual(['invalid', 'deferred']);
   });
 });

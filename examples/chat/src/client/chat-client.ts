@@ -54,18 +54,32 @@ export interface ChatClientEvents {
   typing: [{ group: string; user: string }];
   /** The link dropped; `willReconnect` says whether the client is trying again. */
   disconnected: [{ reason: string; willReconnect: boolean }];
-  /** Reconnected; `user` is set when the session was resumed. */
-  reconnected: [{ user: string | null }];
+  /**
+   * Reconnected; `user` is set when the session was resumed. `server` is the node now in use
+   * (`host:port`), `switched` says whether it is another one than before (failover).
+   */
+  reconnected: [{ user: string | null; server: string; switched: boolean }];
   /** The session could not be resumed after a reconnect (expired or revoked). */
   sessionLost: [];
   /** Reconnecting failed (why, in words); the next request tries again. */
   reconnectFailed: [reason: string];
 }
 
-export interface ChatClientOptions {
-  transport: Transport;
+export interface ServerAddress {
   host: string;
   port: number;
+}
+
+export interface ChatClientOptions {
+  transport: Transport;
+  host?: string;
+  port?: number;
+  /**
+   * Several nodes of one deployment (sharing a PostgreSQL database), tried in order; when the
+   * link to one drops, the client reconnects to the next and resumes its session there.
+   * Default: just `host`:`port`.
+   */
+  servers?: readonly ServerAddress[];
   /** Reconnect (and resume the session) when the link drops. Default true. */
   reconnect?: boolean;
   /** Give up reconnecting after this many failed attempts in a row. Default 20. */
@@ -119,12 +133,16 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
   private reconnecting: Promise<void> | null = null;
   private readonly reconnect: boolean;
   private readonly maxReconnectAttempts: number;
+  private readonly servers: readonly ServerAddress[];
+  /** Index in `servers` of the node in use (or last used). */
+  private serverIndex = 0;
   private readonly requestTimeoutMs: number;
   /** Set by a server `goodbye`: why the coming close happens. */
   private goodbye: string | null = null;
 
   constructor(private readonly options: ChatClientOptions) {
     super();
+    this.servers = options.servers?.length ? [...options.servers] : [{ host: options.host ?? '127.0.0.1', port: options.port ?? 7777 }];
     this.reconnect = options.reconnect ?? true;
     this.maxReconnectAttempts = options.maxReconnectAttempts ?? 20;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
@@ -147,7 +165,8 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
 
   /** Server, round-trip time and loss rate, for `/status`. */
   status(): LinkStatus {
-    const status: LinkStatus = { host: this.options.host, port: this.options.port, connected: this.link !== null, pending: this.pending.size };
+    const node = this.servers[this.serverIndex] ?? this.servers[0] ?? { host: '', port: 0 };
+    const status: LinkStatus = { host: node.host, port: node.port, connected: this.link !== null, pending: this.pending.size };
     const stats = this.link?.stats?.();
     if (stats) {
       status.rttMs = stats.rttMs;
@@ -176,8 +195,29 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
     return this.link !== null;
   }
 
+  /** The node in use (or last used), as `host:port`. */
+  get server(): string {
+    const s = this.servers[this.serverIndex] ?? this.servers[0];
+    return s ? `${s.host}:${s.port}` : '';
+  }
+
+  /** Connects to the first node that answers, in the order given (the first failure is thrown when none does). */
   async connect(): Promise<void> {
-    this.attach(await this.options.transport.connect(this.options.host, this.options.port));
+    let firstError: unknown;
+    for (let i = 0; i < this.servers.length; i++) {
+      const index = (this.serverIndex + i) % this.servers.length;
+      const s = this.servers[index];
+      if (!s) continue;
+      try {
+        const link = await this.options.transport.connect(s.host, s.port);
+        this.serverIndex = index;
+        this.attach(link);
+        return;
+      } catch (err) {
+        firstError ??= err;
+      }
+    }
+    throw firstError;
   }
 
   // ---- requests ----
@@ -458,6 +498,10 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
     const seen = this.lastSeen.get(event.group) ?? 0;
     if (event.messageId <= seen) {
       this.duplicatesDropped++; // already shown (a backlog resent after a reconnect)
+      // Still acknowledged: the server sends the next backlog batch only once this one is
+      // (a batch made only of messages shown before a failover would otherwise stall it).
+      this.receiptsDue.add(event.group);
+      this.receiptTimer ??= setImmediate(() => this.flushReceipts());
       return;
     }
     this.lastSeen.set(event.group, event.messageId);
@@ -505,18 +549,28 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
   private async reconnectLoop(attempts = this.maxReconnectAttempts): Promise<void> {
     let delay = 100;
     let lastError = 'no answer';
+    const previous = this.serverIndex;
+    const several = this.servers.length > 1;
     for (let attempt = 1; attempt <= attempts && !this.closing; attempt++) {
+      // With several nodes, start with the next one: the one just lost is likely down.
+      const index = (previous + (several ? attempt : 0)) % this.servers.length;
+      const target = this.servers[index] ?? { host: '127.0.0.1', port: 0 };
       let link: Link;
       try {
-        link = await this.options.transport.connect(this.options.host, this.options.port);
+        link = await this.options.transport.connect(target.host, target.port);
       } catch (err) {
         lastError = err instanceof Error ? err.message : String(err);
-        // A server presenting another key is not a network problem: do not keep knocking.
-        if ((err as { code?: unknown }).code === 'ERR_SERVER_KEY_MISMATCH') break;
-        await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, 5_000);
+        // A server presenting another key is not a network problem: do not keep knocking (with
+        // several nodes, the others may still be fine).
+        if ((err as { code?: unknown }).code === 'ERR_SERVER_KEY_MISMATCH' && !several) break;
+        // One round over every node without success: back off before the next round.
+        if (!several || attempt % this.servers.length === 0) {
+          await new Promise((r) => setTimeout(r, delay));
+          delay = Math.min(delay * 2, 5_000);
+        }
         continue;
       }
+      this.serverIndex = index;
       this.attach(link);
       if (this.token) {
         const id = this.nextId++;
@@ -532,7 +586,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
       }
       // Requests that were in flight go again, in their original order, with their original ids.
       for (const [id, p] of [...this.pending].sort((a, b) => a[0] - b[0])) this.transmit(link, id, p.body);
-      this.emit('reconnected', { user: this.user });
+      this.emit('reconnected', { user: this.user, server: this.server, switched: index !== previous });
       return;
     }
     if (this.closing) return;

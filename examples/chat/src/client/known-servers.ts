@@ -24,8 +24,15 @@ export function pinnedTrust(expectedFingerprint: string): TrustServer {
  * through a proxy, or by another name) is trusted for the new address too, without the
  * first-use warning: the handshake proved the server holds that key. `onNew` hears about each
  * newly remembered address, with the address it was already known under, if any.
+ * `deployment`: the host:port of every node of one deployment (`--server a,b`): they share one
+ * key, so a node seen for the first time must present the key already trusted for another node
+ * of the list (if one is known): a failover never trusts a stranger's key.
  */
-export function knownServersTrust(file: string, onNew: (address: string, fingerprint: string, knownAs?: string) => void): TrustServer {
+export function knownServersTrust(
+  file: string,
+  onNew: (address: string, fingerprint: string, knownAs?: string) => void,
+  deployment: readonly string[] = [],
+): TrustServer {
   return (host, port, key) => {
     const address = `${host}:${port}`;
     let known: Record<string, string> = Object.create(null) as Record<string, string>;
@@ -40,6 +47,8 @@ export function knownServersTrust(file: string, onNew: (address: string, fingerp
     const matches = (entry: unknown): boolean => entry === fp || entry === legacy;
     const stored = known[address];
     if (stored !== undefined) return matches(stored);
+    const sibling = deployment.map((a) => known[a]).find((k) => k !== undefined);
+    if (sibling !== undefined && !matches(sibling)) return false;
     const knownAs = Object.keys(known).find((a) => matches(known[a]));
     known[address] = fp;
     mkdirSync(dirname(file), { recursive: true });

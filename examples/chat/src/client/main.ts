@@ -1,8 +1,11 @@
 /**
  * `chat-client`: the interactive (or scripted) chat client.
  *
- *   chat-client [--server 127.0.0.1:7777] [--server-key <fingerprint>] [--known-servers <file>]
+ *   chat-client [--server 127.0.0.1:7777[,host:port...]] [--server-key <fingerprint>] [--known-servers <file>]
  *               [--timestamps auto|on|off]
+ *
+ * Several servers (nodes of one deployment sharing a PostgreSQL database): the client uses the
+ * first that answers and, when its node dies, reconnects to the next and resumes its session.
  *
  * The connection is encrypted (secure-channel.ts). The server's key is checked against
  * --server-key when given (the fingerprint the server logs at start), else trusted on first use
@@ -21,7 +24,7 @@ import { ChatSession } from './session.js';
 import { createTerminal } from './terminal.js';
 
 const HELP =
-  'usage: chat-client [--server 127.0.0.1:7777] [--server-key <fingerprint>] [--known-servers <file>] [--timestamps auto|on|off]   (then /help for commands)';
+  'usage: chat-client [--server 127.0.0.1:7777[,host:port...]] [--server-key <fingerprint>] [--known-servers <file>] [--timestamps auto|on|off]   (then /help for commands)';
 
 /**
  * A chat-sized idle timeout instead of the library's 30 s: a dead server (kill -9, a cable
@@ -37,7 +40,8 @@ async function main(): Promise<number> {
     process.stdout.write(HELP + '\n');
     return 0;
   }
-  const { host, port } = parseHostPort(flags.get('server') ?? '127.0.0.1:7777');
+  const servers = (flags.get('server') ?? '127.0.0.1:7777').split(',').map((s) => parseHostPort(s.trim()));
+  const { host, port } = servers[0] ?? { host: '127.0.0.1', port: 7777 };
   const timestampsFlag = flags.get('timestamps') ?? 'auto';
   if (!['auto', 'on', 'off'].includes(timestampsFlag)) throw new UsageError('--timestamps is auto, on or off');
   let session: ChatSession | null = null;
@@ -57,12 +61,15 @@ async function main(): Promise<number> {
   };
   const baseTrust = pinned
     ? pinnedTrust(pinned)
-    : knownServersTrust(knownServers, (address, fp, knownAs) =>
-        terminal.print(
-          knownAs
-            ? format.event(`${address} presents the key of ${knownAs} (${fp}): the same server, trusted (remembered in ${knownServers})`)
-            : format.event(`first connection to ${address}: trusting its key ${fp} (remembered in ${knownServers})`),
-        ),
+    : knownServersTrust(
+        knownServers,
+        (address, fp, knownAs) =>
+          terminal.print(
+            knownAs
+              ? format.event(`${address} presents the key of ${knownAs} (${fp}): the same server, trusted (remembered in ${knownServers})`)
+              : format.event(`first connection to ${address}: trusting its key ${fp} (remembered in ${knownServers})`),
+          ),
+        servers.map((s) => `${s.host}:${s.port}`),
       );
   const trust = async (h: string, p: number, key: Buffer): Promise<boolean> => {
     const ok = await baseTrust(h, p, key);
@@ -70,7 +77,7 @@ async function main(): Promise<number> {
     return ok;
   };
   const transport = new SecureTransport(new ReliableDgramTransport({ endpointOptions: () => CLIENT_ENDPOINT_OPTIONS }), { trust });
-  const client = new ChatClient({ transport, host, port });
+  const client = new ChatClient({ transport, servers });
   try {
     await client.connect();
   } catch (err) {
@@ -83,7 +90,7 @@ async function main(): Promise<number> {
       );
       return 1;
     }
-    process.stderr.write(`chat-client: cannot reach ${host}:${port}${code ? ` (${code})` : ''}: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`chat-client: cannot reach ${servers.map((s) => `${s.host}:${s.port}`).join(", ")}${code ? ` (${code})` : ''}: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   }
   const s = new ChatSession(client, (line) => terminal.print(line), {
@@ -96,7 +103,7 @@ async function main(): Promise<number> {
     },
   });
   session = s;
-  terminal.print(format.event(`connected to ${host}:${port} (/help for commands)`));
+  terminal.print(format.event(`connected to ${client.server} (/help for commands)`));
   await terminal.run(async (line) => {
     const keepGoing = await s.runLine(line);
     terminal.setPrompt(s.prompt);

@@ -72,7 +72,10 @@ export class ChatSession {
       if (d.reason.startsWith('server ')) this.print(this.f.event(`${clean(d.reason)}${d.willReconnect ? ', reconnecting' : ''}`));
       else this.print(this.f.event(`connection lost (${clean(d.reason)})${d.willReconnect ? '; reconnecting' : ''}`));
     });
-    client.on('reconnected', (r) => this.print(this.f.event(r.user ? `reconnected as ${r.user}` : 'reconnected')));
+    client.on('reconnected', (r) => {
+      if (r.switched) this.print(this.f.event(`now connected to ${r.server}`));
+      this.print(this.f.event(r.user ? `reconnected as ${r.user}` : 'reconnected'));
+    });
     client.on('sessionLost', () => this.print(this.f.event('your session expired or was revoked: /login again')));
     client.on('reconnectFailed', (reason) => this.print(this.f.event(`cannot reconnect (${clean(reason)}); the next command tries again`)));
   }

@@ -6,21 +6,27 @@
  * Ordering rule: on one connection, requests are handled one at a time in arrival order, and a
  * reply is sent before any push the request causes. A `send` is replied to only after the store
  * committed it.
+ *
+ * Pushes (messages, traces, invitations, joins, edits, typing) are made from the store's events,
+ * never straight from the request that caused them: with several nodes on one PostgreSQL
+ * database, the event comes to every node (this one included) once the transaction committed,
+ * in commit order, and each node pushes to its own connections. Per group, message ids increase
+ * in commit order, so pushes to one connection are always in id order.
  */
 import { ChatError } from '../protocol/codes.js';
 import { LIMITS } from '../protocol/limits.js';
 import type { ChatMessage, GroupSummary, MessageKind, OkReply, Request, RequestType, ReplyData, ServerMessage } from '../protocol/messages.js';
 import { parseRequest } from '../protocol/validate.js';
 import type { Link, Listener } from '../transport/transport.js';
+import type { ChatStore, GroupRef, GroupWithMarks, StoreEvent, ThrottleKey } from './chat-store.js';
 import { ClientConnection, type BoundSession } from './client-connection.js';
 import { silentLogger, type Logger } from './log.js';
 import type { PasswordHasher } from './passwords.js';
-import type { GroupRef, Store } from './store.js';
-import { DEFAULT_LOGIN_THROTTLE, LoginThrottle, TokenBuckets, type BucketConfig, type LoginThrottleConfig } from './throttle.js';
+import { DEFAULT_LOGIN_THROTTLE, TokenBuckets, type BucketConfig, type LoginThrottleConfig } from './throttle.js';
 import { hashToken, newToken } from './tokens.js';
 
 export interface ChatServerOptions {
-  store: Store;
+  store: ChatStore;
   hasher: PasswordHasher;
   log?: Logger;
   now?: () => number;
@@ -57,18 +63,21 @@ const TYPING_INTERVAL_MS = 2_000;
 const SHUTDOWN_GRACE_MS = 2_000;
 
 export class ChatServer {
-  private readonly store: Store;
+  private readonly store: ChatStore;
+  private readonly nodeId: string;
   private readonly hasher: PasswordHasher;
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly sessionIdleMs: number;
   private readonly sessionMaxAgeMs: number;
-  private readonly loginThrottle: LoginThrottle;
-  private readonly registerThrottle: TokenBuckets;
+  private readonly loginThrottle: LoginThrottleConfig;
+  private readonly registerThrottle: BucketConfig;
   private readonly requestThrottle: TokenBuckets;
   private readonly connections = new Set<ClientConnection>();
   /** userId -> that user's logged-in connections. */
   private readonly online = new Map<number, Set<ClientConnection>>();
+  /** groupId -> the logged-in connections receiving its live messages. */
+  private readonly subscribers = new Map<number, Set<ClientConnection>>();
   private readonly pruneTimer: NodeJS.Timeout;
   private nextLabel = 1;
   /**
@@ -88,17 +97,24 @@ export class ChatServer {
 
   constructor(options: ChatServerOptions) {
     this.store = options.store;
+    this.nodeId = options.store.nodeId;
     this.hasher = options.hasher;
     this.log = options.log ?? silentLogger;
     this.now = options.now ?? Date.now;
     this.sessionIdleMs = options.sessionIdleMs ?? 30 * 60_000;
     this.sessionMaxAgeMs = options.sessionMaxAgeMs ?? 8 * 3_600_000;
-    this.loginThrottle = new LoginThrottle(options.loginThrottle ?? DEFAULT_LOGIN_THROTTLE);
-    this.registerThrottle = new TokenBuckets(options.registerThrottle ?? { burst: 10, refillMs: 60_000 });
+    this.loginThrottle = options.loginThrottle ?? DEFAULT_LOGIN_THROTTLE;
+    this.registerThrottle = options.registerThrottle ?? { burst: 10, refillMs: 60_000 };
     this.requestThrottle = new TokenBuckets(options.requestThrottle ?? { burst: 1000, refillMs: 2 });
     this.traceDelayMs = options.traceDelayMs ?? TRACE_DELAY_MS;
-    this.pruneTimer = setInterval(() => this.pruneSessions(), 10 * 60_000);
+    this.pruneTimer = setInterval(() => this.prune(), 10 * 60_000);
     this.pruneTimer.unref();
+    this.store.onEvent((event) => this.onStoreEvent(event));
+    // Events may have been missed: every client reconnects and catches up from the store.
+    this.store.onResync(() => {
+      this.log('resync', { connections: this.connections.size });
+      for (const conn of this.connections) conn.link.destroy();
+    });
   }
 
   /** Serves every connection the listener accepts. */
@@ -198,6 +214,11 @@ export class ChatServer {
     }
   }
 
+  /** For work started after a reply (backlog reads, relays): a failure is logged, the client catches up later. */
+  private background(conn: ClientConnection | null, what: string, work: Promise<void>): void {
+    work.catch((err: unknown) => this.log('error', { conn: conn?.label, request: what, error: err instanceof Error ? err.message : String(err) }));
+  }
+
   private logError(conn: ClientConnection, request: Request, err: unknown): void {
     this.log('error', { conn: conn.label, request: request.type, error: err instanceof Error ? err.message : String(err) });
   }
@@ -210,8 +231,8 @@ export class ChatServer {
     this.log('disconnect', { conn: conn.label, reason: typeof code === 'string' ? code : err ? 'error' : 'closed' });
   }
 
-  private dispatch(conn: ClientConnection, request: Request): Promise<Outcome<RequestType>> | Outcome<RequestType> {
-    if (!PUBLIC_TYPES.has(request.type)) this.requireSession(conn);
+  private async dispatch(conn: ClientConnection, request: Request): Promise<Outcome<RequestType>> {
+    if (!PUBLIC_TYPES.has(request.type)) await this.requireSession(conn);
     switch (request.type) {
       case 'register':
         return this.register(conn, request.user, request.password);
@@ -227,7 +248,7 @@ export class ChatServer {
       case 'invite':
         return this.invite(conn, request.group, request.user);
       case 'invitations':
-        return { reply: { invitations: this.store.invitationsOf(this.me(conn).userId) } };
+        return { reply: { invitations: await this.store.invitationsOf(this.me(conn).userId) } };
       case 'accept':
         return this.acceptInvitation(conn, request.group);
       case 'decline':
@@ -241,12 +262,12 @@ export class ChatServer {
       case 'leaveGroup':
         return this.leaveGroup(conn, request.group);
       case 'listGroups':
-        return { reply: { groups: this.groupSummaries(this.me(conn).userId) } };
+        return { reply: { groups: summaries(await this.store.groupsOf(this.me(conn).userId)) } };
       case 'send':
         return this.sendMessage(conn, request.group, request.clientMsgId, request.text, request.kind);
       case 'history': {
-        const group = this.memberGroup(conn, request.group);
-        const page = this.store.history(group.id, request.before, request.limit);
+        const group = await this.memberGroup(conn, request.group);
+        const page = await this.store.history(group.id, request.before, request.limit);
         return { reply: { group: group.name, messages: page.messages.map(publicMessage), more: page.more } };
       }
       case 'who':
@@ -267,21 +288,21 @@ export class ChatServer {
    * database is read (and `last_seen_at` written) at most once a minute, which also catches a
    * session revoked elsewhere. (A logout on this server unbinds every connection at once.)
    */
-  private requireSession(conn: ClientConnection): void {
+  private async requireSession(conn: ClientConnection): Promise<void> {
     const session = conn.session;
     if (!session) throw new ChatError('UNAUTHENTICATED');
     const now = this.now();
     const fresh = now - session.touchedAt < Math.min(TOUCH_INTERVAL_MS, this.sessionIdleMs) && now - session.createdAt < this.sessionMaxAgeMs;
     if (fresh) return;
     // Ask the database: another connection of the same session may have kept it alive.
-    const row = this.store.findSession(session.tokenHash);
+    const row = await this.store.findSession(session.tokenHash);
     const valid = row !== undefined && !this.isExpired(row, now);
     if (valid) {
-      this.store.touchSession(session.tokenHash, now);
+      await this.store.touchSession(session.tokenHash, now);
       session.touchedAt = now;
       return;
     }
-    this.store.deleteSession(session.tokenHash);
+    await this.store.deleteSession(session.tokenHash);
     this.unbind(conn);
     throw new ChatError('INVALID_SESSION');
   }
@@ -295,12 +316,24 @@ export class ChatServer {
     return conn.session;
   }
 
-  private bind(conn: ClientConnection, session: BoundSession): void {
+  /**
+   * Logs the connection in: it receives the live messages of `groups` (and of groups it joins
+   * later, from `added` events); each group starts by catching up from the member's delivered
+   * mark, so live messages wait until the backlog is out (startBacklog).
+   */
+  private bind(conn: ClientConnection, session: BoundSession, groups: readonly GroupWithMarks[]): void {
     this.unbind(conn);
     conn.session = session;
     let set = this.online.get(session.userId);
-    if (!set) this.online.set(session.userId, (set = new Set()));
+    if (!set) {
+      this.online.set(session.userId, (set = new Set()));
+      this.store.setOnline(session.userId, true);
+    }
     set.add(conn);
+    for (const group of groups) {
+      this.subscribe(conn, group);
+      conn.catchingUp.set(group.id, { lastSent: group.deliveredUpto, querying: false, dirty: false });
+    }
   }
 
   private unbind(conn: ClientConnection): void {
@@ -308,79 +341,118 @@ export class ChatServer {
     if (!session) return;
     conn.session = null;
     conn.catchingUp.clear();
+    conn.lastPushed.clear();
+    for (const groupId of [...conn.groups]) this.unsubscribe(conn, groupId);
     const set = this.online.get(session.userId);
     set?.delete(conn);
-    if (set && set.size === 0) this.online.delete(session.userId);
+    if (set && set.size === 0) {
+      this.online.delete(session.userId);
+      this.store.setOnline(session.userId, false);
+    }
   }
 
-  private pruneSessions(): void {
+  private subscribe(conn: ClientConnection, group: GroupRef): void {
+    conn.groups.add(group.id);
+    conn.groupNames.set(group.name.toLowerCase(), { id: group.id, name: group.name });
+    let set = this.subscribers.get(group.id);
+    if (!set) this.subscribers.set(group.id, (set = new Set()));
+    set.add(conn);
+  }
+
+  private unsubscribe(conn: ClientConnection, groupId: number): void {
+    conn.groups.delete(groupId);
+    for (const [key, ref] of conn.groupNames) if (ref.id === groupId) conn.groupNames.delete(key);
+    conn.catchingUp.delete(groupId);
+    conn.lastPushed.delete(groupId);
+    const set = this.subscribers.get(groupId);
+    set?.delete(conn);
+    if (set && set.size === 0) this.subscribers.delete(groupId);
+  }
+
+  private prune(): void {
     const now = this.now();
-    const removed = this.store.deleteExpiredSessions(now - this.sessionIdleMs, now - this.sessionMaxAgeMs);
-    if (removed > 0) this.log('sessions expired', { count: removed });
+    this.store
+      .deleteExpiredSessions(now - this.sessionIdleMs, now - this.sessionMaxAgeMs)
+      .then(async (removed) => {
+        if (removed > 0) this.log('sessions expired', { count: removed });
+        await this.store.pruneTokens(now);
+      })
+      .catch((err: unknown) => this.log('error', { request: 'prune', error: err instanceof Error ? err.message : String(err) }));
+  }
+
+  private origin(conn: ClientConnection): string {
+    return `${this.nodeId}/${conn.label}`;
   }
 
   // ---- handlers ----
 
   private async register(conn: ClientConnection, user: string, password: string): Promise<Outcome<'register'>> {
-    const now = this.now();
-    const wait = this.registerThrottle.retryAfter(conn.address, now);
+    const wait = await this.store.takeTokens([{ key: `register-address:${conn.address}`, ...this.registerThrottle }], this.now());
     if (wait > 0) throw new ChatError('RATE_LIMITED', 'Too many registrations from this address', wait);
-    this.registerThrottle.spend(conn.address, now);
-    if (this.store.findUser(user)) throw new ChatError('NAME_TAKEN', 'That user name is taken');
+    if (await this.store.findUser(user)) throw new ChatError('NAME_TAKEN', 'That user name is taken');
     const hash = await this.hasher.hash(password);
-    const userId = this.store.createUser(user, hash, this.now());
+    const userId = await this.store.createUser(user, hash, this.now());
     this.log('register', { user, id: userId, from: conn.address });
     return { reply: { user } };
   }
 
   private async login(conn: ClientConnection, user: string, password: string): Promise<Outcome<'login'>> {
-    // The attempt is reserved (counted as a failure) before the first `await`: concurrent
-    // guesses on many connections all meet the same buckets, so no more than the burst is ever
-    // verified. A success gives the reservation back.
-    const wait = this.loginThrottle.reserve(user, conn.address, this.now());
+    // The attempt is reserved (counted as a failure, a token taken from both buckets in one
+    // transaction) before the password is checked: concurrent guesses on many connections, on
+    // this node or any other sharing the database, all meet the same buckets, so no more than
+    // the burst is ever verified. A success gives the reservation back.
+    const buckets: ThrottleKey[] = [
+      { key: `login-user:${user.toLowerCase()}`, ...this.loginThrottle.perUser },
+      { key: `login-address:${conn.address}`, ...this.loginThrottle.perAddress },
+    ];
+    const wait = await this.store.takeTokens(buckets, this.now());
     if (wait > 0) {
       this.log('login throttled', { user, from: conn.address });
       throw new ChatError('RATE_LIMITED', undefined, wait);
     }
-    const row = this.store.findUser(user);
+    const row = await this.store.findUser(user);
     // Unknown user and wrong password cost the same hash and get the same error.
     const ok = row ? await this.hasher.verify(password, row.passwordHash) : await this.hasher.verifyNobody(password);
     if (!row || !ok) {
       this.log('login failed', { user, from: conn.address });
       throw new ChatError('AUTH_FAILED');
     }
-    this.loginThrottle.succeeded(user, conn.address, this.now());
+    await this.store.returnTokens(buckets, this.now());
     if (this.hasher.needsRehash(row.passwordHash)) {
-      this.store.setPasswordHash(row.id, await this.hasher.hash(password));
+      await this.store.setPasswordHash(row.id, await this.hasher.hash(password));
     }
     const token = newToken();
     const tokenHash = hashToken(token);
     const now = this.now();
-    this.store.createSession(tokenHash, row.id, now);
+    await this.store.createSession(tokenHash, row.id, now);
     if (conn.closed) return { reply: { user: row.name, token, groups: [] } };
-    this.bind(conn, { tokenHash, userId: row.id, userName: row.name, createdAt: now, touchedAt: now });
+    const groups = await this.store.groupsOf(row.id);
+    this.bind(conn, { tokenHash, userId: row.id, userName: row.name, createdAt: now, touchedAt: now }, groups);
     this.log('login', { user: row.name, conn: conn.label, from: conn.address });
-    return { reply: { user: row.name, token, groups: this.groupSummaries(row.id) }, after: () => this.startBacklog(conn) };
+    return { reply: { user: row.name, token, groups: summaries(groups) }, after: () => this.startBacklog(conn) };
   }
 
-  private resume(conn: ClientConnection, token: string): Outcome<'resume'> {
+  private async resume(conn: ClientConnection, token: string): Promise<Outcome<'resume'>> {
     const tokenHash = hashToken(token);
-    const row = this.store.findSession(tokenHash);
+    const row = await this.store.findSession(tokenHash);
     const now = this.now();
     if (!row || this.isExpired(row, now)) {
-      if (row) this.store.deleteSession(tokenHash);
+      if (row) await this.store.deleteSession(tokenHash);
       this.log('resume failed', { from: conn.address });
       throw new ChatError('INVALID_SESSION');
     }
-    this.store.touchSession(tokenHash, now);
-    this.bind(conn, { tokenHash, userId: row.userId, userName: row.userName, createdAt: row.createdAt, touchedAt: now });
+    await this.store.touchSession(tokenHash, now);
+    const groups = await this.store.groupsOf(row.userId);
+    if (conn.closed) return { reply: { user: row.userName, groups: [] } };
+    this.bind(conn, { tokenHash, userId: row.userId, userName: row.userName, createdAt: row.createdAt, touchedAt: now }, groups);
     this.log('resume', { user: row.userName, conn: conn.label, from: conn.address });
-    return { reply: { user: row.userName, groups: this.groupSummaries(row.userId) }, after: () => this.startBacklog(conn) };
+    return { reply: { user: row.userName, groups: summaries(groups) }, after: () => this.startBacklog(conn) };
   }
 
-  private logout(conn: ClientConnection): Outcome<'logout'> {
+  private async logout(conn: ClientConnection): Promise<Outcome<'logout'>> {
     const session = this.me(conn);
-    this.store.deleteSession(session.tokenHash);
+    // Publishes `revoked`: connections on other nodes resumed with this token lose it too.
+    await this.store.deleteSession(session.tokenHash);
     // Every connection resumed with this token loses it too.
     for (const other of [...(this.online.get(session.userId) ?? [])]) {
       if (other.session?.tokenHash.equals(session.tokenHash)) this.unbind(other);
@@ -394,163 +466,144 @@ export class ChatServer {
    * made a member without accepting. The reply is the same whether or not a named user exists
    * (`invited` lists the names as given), so it reveals nothing about who is registered.
    */
-  private createGroup(conn: ClientConnection, name: string, memberNames: string[]): Outcome<'createGroup'> {
+  private async createGroup(conn: ClientConnection, name: string, memberNames: string[]): Promise<Outcome<'createGroup'>> {
     const me = this.me(conn);
     const others = [...new Map(memberNames.filter((n) => n.toLowerCase() !== me.userName.toLowerCase()).map((n) => [n.toLowerCase(), n])).values()];
     if (others.length === 0) throw new ChatError('INVALID_ARGUMENT', 'Name at least one other member');
-    if (this.store.groupCountOf(me.userId) >= LIMITS.maxGroupsPerUser) {
+    if ((await this.store.groupCountOf(me.userId)) >= LIMITS.maxGroupsPerUser) {
       throw new ChatError('LIMIT_REACHED', `A user belongs to at most ${LIMITS.maxGroupsPerUser} groups`);
     }
-    const group = this.store.createGroup(name, me.userId, [me.userId], this.now());
-    const invitees = others.map((n) => this.store.findUser(n)).filter((u) => u !== undefined);
-    for (const user of invitees) this.store.invite(group.id, user.id, me.userId, this.now());
+    // Publishes `added` (the creator's connections, on every node, now receive the group) ...
+    const group = await this.store.createGroup(name, me.userId, [me.userId], this.now(), me.userName, this.origin(conn));
+    const invitees = (await Promise.all(others.map((n) => this.store.findUser(n)))).filter((u) => u !== undefined);
+    // ... and `invited` for each invitee, on whichever node they are.
+    for (const user of invitees) await this.store.invite(group, user.id, me.userId, me.userName, this.now(), this.origin(conn));
     this.log('group created', { group: group.name, by: me.userName, invited: others.length });
-    return {
-      reply: { group: group.name, members: [me.userName], invited: others.sort() },
-      after: () => {
-        for (const user of invitees) this.pushToUser(user.id, { type: 'invited', group: group.name, by: me.userName }, conn);
-      },
-    };
+    return { reply: { group: group.name, members: [me.userName], invited: others.sort() } };
   }
 
   /**
    * Invites a user (`/invite`, `/add`). One answer for every case (unknown user, member already,
    * invited already, too many invitations): the invitee decides, the inviter learns nothing.
    */
-  private invite(conn: ClientConnection, groupName: string, userName: string): Outcome<'invite'> {
+  private async invite(conn: ClientConnection, groupName: string, userName: string): Promise<Outcome<'invite'>> {
     const me = this.me(conn);
-    const group = this.memberGroup(conn, groupName);
-    const user = this.store.findUser(userName);
-    const fresh = user !== undefined && this.store.invite(group.id, user.id, me.userId, this.now());
+    const group = await this.memberGroup(conn, groupName);
+    const user = await this.store.findUser(userName);
+    const fresh = user !== undefined && (await this.store.invite(group, user.id, me.userId, me.userName, this.now(), this.origin(conn)));
     if (fresh) this.log('invited', { group: group.name, user: user.name, by: me.userName });
-    return {
-      reply: { group: group.name, user: userName },
-      after: () => {
-        if (fresh) this.pushToUser(user.id, { type: 'invited', group: group.name, by: me.userName }, conn);
-      },
-    };
+    return { reply: { group: group.name, user: userName } };
   }
 
-  private acceptInvitation(conn: ClientConnection, groupName: string): Outcome<'accept'> {
+  private async acceptInvitation(conn: ClientConnection, groupName: string): Promise<Outcome<'accept'>> {
     const me = this.me(conn);
-    if (this.store.groupCountOf(me.userId) >= LIMITS.maxGroupsPerUser) {
+    if ((await this.store.groupCountOf(me.userId)) >= LIMITS.maxGroupsPerUser) {
       throw new ChatError('LIMIT_REACHED', `A user belongs to at most ${LIMITS.maxGroupsPerUser} groups`);
     }
-    const group = this.store.acceptInvitation(groupName, me.userId);
+    // Publishes `added` (joined): the members are told on every node.
+    const group = await this.store.acceptInvitation(groupName, me.userId, me.userName, this.origin(conn));
     if (!group) throw new ChatError('NOT_FOUND', `No invitation to ${groupName}`);
     this.log('member joined', { group: group.name, user: me.userName });
-    const members = this.store.members(group.id);
-    return {
-      reply: { group: group.name, members: members.length },
-      after: () => {
-        for (const m of members) if (m.userId !== me.userId) this.pushToUser(m.userId, { type: 'joined', group: group.name, user: me.userName }, conn);
-      },
-    };
+    const members = await this.store.members(group.id);
+    return { reply: { group: group.name, members: members.length } };
   }
 
-  private decline(conn: ClientConnection, groupName: string): Outcome<'decline'> {
-    const group = this.store.declineInvitation(groupName, this.me(conn).userId);
+  private async decline(conn: ClientConnection, groupName: string): Promise<Outcome<'decline'>> {
+    const group = await this.store.declineInvitation(groupName, this.me(conn).userId);
     if (!group) throw new ChatError('NOT_FOUND', `No invitation to ${groupName}`);
     return { reply: { group: group.name } };
   }
 
-  private leaveGroup(conn: ClientConnection, groupName: string): Outcome<'leaveGroup'> {
+  private async leaveGroup(conn: ClientConnection, groupName: string): Promise<Outcome<'leaveGroup'>> {
     const me = this.me(conn);
-    const group = this.memberGroup(conn, groupName);
-    this.store.removeMember(group.id, me.userId);
-    for (const c of this.online.get(me.userId) ?? []) c.catchingUp.delete(group.id);
+    const group = await this.memberGroup(conn, groupName);
+    await this.store.removeMember(group.id, me.userId);
+    // At once here; on other nodes when the `left` event arrives (the store refuses a non-member's send meanwhile).
+    for (const c of this.online.get(me.userId) ?? []) this.unsubscribe(c, group.id);
     this.log('member left', { group: group.name, user: me.userName });
     return { reply: { group: group.name } };
   }
 
-  private sendMessage(conn: ClientConnection, groupName: string, clientMsgId: string, text: string, kind: MessageKind): Outcome<'send'> {
+  private async sendMessage(conn: ClientConnection, groupName: string, clientMsgId: string, text: string, kind: MessageKind): Promise<Outcome<'send'>> {
     const me = this.me(conn);
-    const group = this.memberGroup(conn, groupName);
-    // Committed when this returns: only now may the sender be told "stored".
-    const { message, duplicate } = this.store.insertMessage(group.id, me.userId, clientMsgId, text, this.now(), kind);
+    const group = await this.memberGroup(conn, groupName);
+    // Committed when this resolves: only now may the sender be told "stored". The store's
+    // `message` event does the pushing, on every node.
+    const { message, duplicate } = await this.store.insertMessage(group.id, me.userId, clientMsgId, text, this.now(), kind, this.origin(conn));
     const reply: ReplyData['send'] = {
       group: message.group,
       messageId: message.messageId,
       clientMsgId: message.clientMsgId,
       recipients: message.recipients,
-      delivered: this.store.deliveredCount(group.id, message.messageId, me.userId),
+      // A new message has reached nobody yet; a retry tells how far the first one got.
+      delivered: duplicate && message.recipients > 0 ? await this.store.deliveredCount(group.id, message.messageId, me.userId) : 0,
       duplicate,
     };
-    if (duplicate) return { reply };
-    return { reply, after: () => this.fanOut(group, { type: 'message', ...publicMessage(message) }, conn) };
+    return { reply };
   }
 
   /** The caller's own newest message in the group, or INVALID_ARGUMENT. */
-  private ownLast(conn: ClientConnection, group: GroupRef, messageId: number): void {
-    if (this.store.lastMessageOf(group.id, this.me(conn).userId) !== messageId) {
+  private async ownLast(conn: ClientConnection, group: GroupRef, messageId: number): Promise<void> {
+    if ((await this.store.lastMessageOf(group.id, this.me(conn).userId)) !== messageId) {
       throw new ChatError('INVALID_ARGUMENT', 'Only your last message in a group can be edited or deleted');
     }
   }
 
-  private edit(conn: ClientConnection, groupName: string, messageId: number, text: string): Outcome<'edit'> {
-    const group = this.memberGroup(conn, groupName);
-    this.ownLast(conn, group, messageId);
-    const now = this.now();
-    if (!this.store.editMessage(messageId, text, now)) throw new ChatError('INVALID_ARGUMENT', 'That message was deleted');
-    return {
-      reply: { group: group.name, messageId },
-      after: () => this.fanOut(group, { type: 'edited', group: group.name, messageId, text, editedAt: now }, conn, true),
-    };
+  private async edit(conn: ClientConnection, groupName: string, messageId: number, text: string): Promise<Outcome<'edit'>> {
+    const group = await this.memberGroup(conn, groupName);
+    await this.ownLast(conn, group, messageId);
+    // Publishes `edited`, pushed to the members on every node.
+    if (!(await this.store.editMessage(group, messageId, text, this.now(), this.origin(conn)))) throw new ChatError('INVALID_ARGUMENT', 'That message was deleted');
+    return { reply: { group: group.name, messageId } };
   }
 
-  private deleteMessage(conn: ClientConnection, groupName: string, messageId: number): Outcome<'delete'> {
-    const group = this.memberGroup(conn, groupName);
-    this.ownLast(conn, group, messageId);
-    if (!this.store.deleteMessage(messageId, this.now())) throw new ChatError('INVALID_ARGUMENT', 'That message was deleted');
-    return {
-      reply: { group: group.name, messageId },
-      after: () => this.fanOut(group, { type: 'deleted', group: group.name, messageId }, conn, true),
-    };
+  private async deleteMessage(conn: ClientConnection, groupName: string, messageId: number): Promise<Outcome<'delete'>> {
+    const group = await this.memberGroup(conn, groupName);
+    await this.ownLast(conn, group, messageId);
+    if (!(await this.store.deleteMessage(group, messageId, this.now(), this.origin(conn)))) throw new ChatError('INVALID_ARGUMENT', 'That message was deleted');
+    return { reply: { group: group.name, messageId } };
   }
 
-  /** Relays "typing" to the group's other online members; nothing is stored. */
-  private typing(conn: ClientConnection, groupName: string): Outcome<'typing'> {
+  /** Relays "typing" to the group's other online members, on every node; nothing is stored. */
+  private async typing(conn: ClientConnection, groupName: string): Promise<Outcome<'typing'>> {
     const me = this.me(conn);
-    const group = this.memberGroup(conn, groupName);
+    const group = await this.memberGroup(conn, groupName);
     const now = this.now();
     const last = conn.typingAt.get(group.id) ?? -Infinity;
     if (now - last < TYPING_INTERVAL_MS) return { reply: {} };
     conn.typingAt.set(group.id, now);
-    return {
-      reply: {},
-      after: () => {
-        for (const member of this.store.members(group.id)) {
-          if (member.userId !== me.userId) this.pushToUser(member.userId, { type: 'typing', group: group.name, user: me.userName }, conn);
-        }
-      },
-    };
+    const event: StoreEvent = { kind: 'typing', groupId: group.id, group: group.name, userId: me.userId, user: me.userName, origin: this.origin(conn) };
+    return { reply: {}, after: () => this.background(conn, 'typing', this.store.relay(event)) };
   }
 
-  private who(conn: ClientConnection, groupName: string): Outcome<'who'> {
-    const group = this.memberGroup(conn, groupName);
-    const members = this.store.members(group.id).map((m) => ({ user: m.name, online: (this.online.get(m.userId)?.size ?? 0) > 0 }));
-    return { reply: { group: group.name, members } };
+  private async who(conn: ClientConnection, groupName: string): Promise<Outcome<'who'>> {
+    const group = await this.memberGroup(conn, groupName);
+    const members = await this.store.members(group.id);
+    const here = (userId: number): boolean => (this.online.get(userId)?.size ?? 0) > 0;
+    // Members not online here may be online on another node (PostgreSQL: the presence table).
+    const elsewhere = await this.store.onlineElsewhere(members.filter((m) => !here(m.userId)).map((m) => m.userId));
+    return { reply: { group: group.name, members: members.map((m) => ({ user: m.name, online: here(m.userId) || elsewhere.has(m.userId) })) } };
   }
 
-  private received(conn: ClientConnection, groupName: string, upTo: number): Outcome<'received'> {
+  private async received(conn: ClientConnection, groupName: string, upTo: number): Promise<Outcome<'received'>> {
     const me = this.me(conn);
-    const group = this.memberGroup(conn, groupName);
+    const group = await this.memberGroup(conn, groupName);
     const key = `${conn.label}:${group.id}`;
     const due = this.receiptsDue.get(key);
     if (due) due.upTo = Math.max(due.upTo, upTo);
     else this.receiptsDue.set(key, { conn, group, userId: me.userId, upTo });
-    this.receiptTimer ??= setImmediate(() => this.flushReceipts());
+    this.receiptTimer ??= setImmediate(() => this.background(null, 'received', this.flushReceipts()));
     return { reply: {} };
   }
 
   /** Writes this turn's receipts at once, then continues backlogs and queues traces. */
-  private flushReceipts(): void {
+  private async flushReceipts(): Promise<void> {
     this.receiptTimer = null;
     const due = [...this.receiptsDue.values()];
     this.receiptsDue.clear();
     let ranges: { from: number; to: number }[];
     try {
-      ranges = this.store.markDeliveredMany(due.map((d) => ({ groupId: d.group.id, userId: d.userId, upTo: d.upTo })));
+      ranges = await this.store.markDeliveredMany(due.map((d) => ({ groupId: d.group.id, userId: d.userId, upTo: d.upTo })));
     } catch (err) {
       // Lost marks only mean messages are pushed again later (clients drop what they showed).
       this.log('error', { request: 'received', error: err instanceof Error ? err.message : String(err) });
@@ -558,76 +611,144 @@ export class ChatServer {
     }
     due.forEach((d, i) => {
       const range = ranges[i] ?? { from: 0, to: 0 };
-      const lastSent = d.conn.catchingUp.get(d.group.id);
-      if (lastSent !== undefined && d.upTo >= lastSent && d.conn.session?.userId === d.userId) this.sendBacklogBatch(d.conn, d.group.id, lastSent);
+      const state = d.conn.catchingUp.get(d.group.id);
+      if (state && !state.querying && d.upTo >= state.lastSent && d.conn.session?.userId === d.userId) {
+        this.background(d.conn, 'backlog', this.sendBacklogBatch(d.conn, d.group.id));
+      }
       if (range.to > range.from) this.queueTraces(d.group, d.userId, range.from, range.to);
     });
   }
 
   /** The member has shown messages up to `upTo`: unread counts drop, senders see "seen by". */
-  private read(conn: ClientConnection, groupName: string, upTo: number): Outcome<'read'> {
+  private async read(conn: ClientConnection, groupName: string, upTo: number): Promise<Outcome<'read'>> {
     const me = this.me(conn);
-    const group = this.memberGroup(conn, groupName);
-    const range = this.store.markRead(group.id, me.userId, upTo);
+    const group = await this.memberGroup(conn, groupName);
+    const range = await this.store.markRead(group.id, me.userId, upTo);
     return { reply: {}, after: () => range.to > range.from && this.queueTraces(group, me.userId, range.from, range.to) };
   }
 
   // ---- delivery ----
 
   /** A group the connection's user belongs to; NOT_FOUND whether it is missing or not theirs. */
-  private memberGroup(conn: ClientConnection, name: string): GroupRef {
-    const group = this.store.findGroupForMember(name, this.me(conn).userId);
+  private async memberGroup(conn: ClientConnection, name: string): Promise<GroupRef> {
+    const known = conn.groupNames.get(name.toLowerCase());
+    if (known) return known;
+    const group = await this.store.findGroupForMember(name, this.me(conn).userId);
     // The name is the caller's own: repeating it reveals nothing, and says which one was meant.
     if (!group) throw new ChatError('NOT_FOUND', `No such group: ${name}`);
     return group;
   }
 
-  private groupSummaries(userId: number): GroupSummary[] {
-    return this.store.groupsOf(userId).map((g) => ({ name: g.name, unread: g.unread, members: g.members }));
-  }
-
-  /**
-   * Pushes an event to every online member's connections except the sender's own. A connection
-   * still catching up gets a new message from the store, in order, later; edits and deletions
-   * (`evenCatchingUp`) go at once, since the backlog reads the current text anyway.
-   */
-  private fanOut(group: GroupRef, event: ServerMessage, except: ClientConnection, evenCatchingUp = false): void {
-    // Serialised (and so encoded) once for the whole group, not once per member.
-    const data = Buffer.from(JSON.stringify(event), 'utf8');
-    for (const member of this.store.members(group.id)) {
-      for (const conn of this.online.get(member.userId) ?? []) {
-        if (conn !== except && (evenCatchingUp || !conn.catchingUp.has(group.id))) conn.sendEncoded(data);
+  /** Everything pushed to clients starts here: one committed store event, on every node. */
+  private onStoreEvent(event: StoreEvent): void {
+    switch (event.kind) {
+      case 'message': {
+        // Serialised (and so encoded) once for the whole group, not once per member.
+        let data: Uint8Array | null = null;
+        for (const conn of this.subscribers.get(event.groupId) ?? []) {
+          if (this.origin(conn) === event.origin) continue; // the sender's own connection
+          const state = conn.catchingUp.get(event.groupId);
+          if (state) {
+            // Still catching up: the backlog reads this message from the store, in order, later.
+            state.dirty = true;
+            continue;
+          }
+          data ??= Buffer.from(JSON.stringify({ type: 'message', ...publicMessage(event.message) } satisfies ServerMessage), 'utf8');
+          this.pushMessage(conn, event.groupId, event.message.messageId, data);
+        }
+        return;
       }
+      case 'traces':
+        for (const t of event.traces) {
+          const senders = this.online.get(t.senderId);
+          if (!senders || senders.size === 0) continue;
+          const trace: ServerMessage = { type: 'trace', group: event.group, messageId: t.messageId, clientMsgId: t.clientMsgId, delivered: t.delivered, read: t.read, recipients: t.recipients };
+          for (const conn of senders) conn.send(trace);
+        }
+        return;
+      case 'added': {
+        for (const conn of this.online.get(event.userId) ?? []) this.subscribe(conn, { id: event.groupId, name: event.group });
+        if (event.how !== 'joined') return;
+        // The other members hear who joined (not the joiner, not the connection that asked).
+        for (const conn of this.subscribers.get(event.groupId) ?? []) {
+          if (conn.session?.userId !== event.userId && this.origin(conn) !== event.origin) conn.send({ type: 'joined', group: event.group, user: event.user });
+        }
+        return;
+      }
+      case 'left':
+        for (const conn of this.online.get(event.userId) ?? []) this.unsubscribe(conn, event.groupId);
+        return;
+      case 'invited':
+        for (const conn of this.online.get(event.userId) ?? []) if (this.origin(conn) !== event.origin) conn.send({ type: 'invited', group: event.group, by: event.by });
+        return;
+      case 'edited':
+      case 'deleted': {
+        // Edits and deletions go at once, even to a connection catching up: the backlog reads
+        // the current text anyway.
+        const push: ServerMessage =
+          event.kind === 'edited'
+            ? { type: 'edited', group: event.group, messageId: event.messageId, text: event.text, editedAt: event.editedAt }
+            : { type: 'deleted', group: event.group, messageId: event.messageId };
+        const data = Buffer.from(JSON.stringify(push), 'utf8');
+        for (const conn of this.subscribers.get(event.groupId) ?? []) if (this.origin(conn) !== event.origin) conn.sendEncoded(data);
+        return;
+      }
+      case 'typing':
+        for (const conn of this.subscribers.get(event.groupId) ?? []) {
+          if (conn.session?.userId !== event.userId) conn.send({ type: 'typing', group: event.group, user: event.user });
+        }
+        return;
+      case 'revoked':
+        for (const conn of this.connections) if (conn.session?.tokenHash.equals(event.tokenHash)) this.unbind(conn);
+        return;
     }
   }
 
-  private pushToUser(userId: number, event: ServerMessage, except: ClientConnection): void {
-    for (const conn of this.online.get(userId) ?? []) if (conn !== except) conn.send(event);
+  /** Pushes a message unless one as new was pushed already (a backlog and a live push can overlap). */
+  private pushMessage(conn: ClientConnection, groupId: number, messageId: number, data: Uint8Array): void {
+    if (messageId <= (conn.lastPushed.get(groupId) ?? 0)) return;
+    conn.lastPushed.set(groupId, messageId);
+    conn.sendEncoded(data);
   }
 
   /** After login/resume: start pushing, per group, what this user has not received yet. */
   private startBacklog(conn: ClientConnection): void {
-    const me = conn.session;
-    if (!me) return;
-    for (const group of this.store.groupsOf(me.userId)) this.sendBacklogBatch(conn, group.id, group.deliveredUpto);
+    for (const groupId of [...conn.catchingUp.keys()]) this.background(conn, 'backlog', this.sendBacklogBatch(conn, groupId));
   }
 
   /**
-   * Sends the next batch of messages after `afterId`. The next batch goes once the client
-   * acknowledges this one, so a long absence never floods the link, and live messages wait in
-   * the store meanwhile, which keeps the order.
+   * Sends the next batch of a group's backlog. The next batch goes once the client acknowledges
+   * this one, so a long absence never floods the link, and live messages wait in the store
+   * meanwhile, which keeps the order. When a read finds nothing more, the group goes live,
+   * unless a live message arrived during that read (it may have committed after the read's
+   * snapshot): then it reads once more.
    */
-  private sendBacklogBatch(conn: ClientConnection, groupId: number, afterId: number): void {
-    const me = conn.session;
-    if (!me || conn.closed) return;
-    const batch = this.store.messagesAfter(groupId, afterId, me.userId, LIMITS.backlogBatch);
-    const last = batch.at(-1);
-    if (!last) {
-      conn.catchingUp.delete(groupId);
-      return;
+  private async sendBacklogBatch(conn: ClientConnection, groupId: number): Promise<void> {
+    const session = conn.session;
+    const state = conn.catchingUp.get(groupId);
+    if (!session || !state || state.querying || conn.closed) return;
+    for (;;) {
+      state.querying = true;
+      state.dirty = false;
+      let batch;
+      try {
+        batch = await this.store.messagesAfter(groupId, state.lastSent, session.userId, LIMITS.backlogBatch);
+      } finally {
+        state.querying = false;
+      }
+      // Logged out, left the group or closed meanwhile: nothing more to do.
+      if (conn.closed || conn.session !== session || conn.catchingUp.get(groupId) !== state) return;
+      const last = batch.at(-1);
+      if (last) {
+        state.lastSent = last.messageId;
+        for (const message of batch) this.pushMessage(conn, groupId, message.messageId, Buffer.from(JSON.stringify({ type: 'message', ...publicMessage(message) } satisfies ServerMessage), 'utf8'));
+        return;
+      }
+      if (!state.dirty) {
+        conn.catchingUp.delete(groupId);
+        return;
+      }
     }
-    conn.catchingUp.set(groupId, last.messageId);
-    for (const message of batch) conn.send({ type: 'message', ...publicMessage(message) });
   }
 
   /** Queues traces for the senders of messages in (from, to] of a group, whose marks `receiverId` raised. */
@@ -645,31 +766,22 @@ export class ChatServer {
     }
   }
 
-  /** Tells each online sender how many members have received and read their message now. */
+  /**
+   * Has the store publish each due group's traces (counts read now): the `traces` events tell
+   * each sender, on whichever node, how many members have received and read their message.
+   */
   private flushTraces(): void {
     this.traceTimer = null;
     const due = [...this.tracesDue.values()];
     this.tracesDue.clear();
     for (const { group, from, to, receivers } of due) {
-      for (const target of this.store.traceTargets(group.id, from, to, -1, MAX_TRACES_PER_RECEIPT)) {
-        const senders = this.online.get(target.senderId);
-        if (!senders || senders.size === 0) continue;
-        // Only marks raised by someone else move the sender's counts.
-        if (receivers.size === 1 && receivers.has(target.senderId)) continue;
-        const counts = this.store.receiptCounts(group.id, target.messageId, target.senderId);
-        const trace: ServerMessage = {
-          type: 'trace',
-          group: group.name,
-          messageId: target.messageId,
-          clientMsgId: target.clientMsgId,
-          delivered: counts.delivered,
-          read: counts.read,
-          recipients: target.recipients,
-        };
-        for (const conn of senders) conn.send(trace);
-      }
+      this.background(null, 'traces', this.store.publishTraces(group, from, to, [...receivers], MAX_TRACES_PER_RECEIPT));
     }
   }
+}
+
+function summaries(groups: readonly GroupWithMarks[]): GroupSummary[] {
+  return groups.map((g) => ({ name: g.name, unread: g.unread, members: g.members }));
 }
 
 function publicMessage(m: ChatMessage): ChatMessage {

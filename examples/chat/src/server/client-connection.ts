@@ -16,11 +16,30 @@ export interface BoundSession {
   touchedAt: number;
 }
 
+/** A group whose backlog is still being pushed to a connection (live messages wait meanwhile). */
+export interface CatchUp {
+  /** Id of the last backlog message sent (the member's delivered mark before the first batch). */
+  lastSent: number;
+  /** A batch is being read from the store. */
+  querying: boolean;
+  /** A live message of the group arrived while that read was running: read again before going live. */
+  dirty: boolean;
+}
+
 export class ClientConnection {
   session: BoundSession | null = null;
   closed = false;
-  /** groupId -> id of the last backlog message sent and not yet acknowledged. */
-  readonly catchingUp = new Map<number, number>();
+  /** groupId -> backlog state, for the groups still catching up. */
+  readonly catchingUp = new Map<number, CatchUp>();
+  /** The groups this connection receives live messages of (its user's, kept by store events). */
+  readonly groups = new Set<number>();
+  /** groupId -> highest message id pushed: pushes per group only ever go up. */
+  readonly lastPushed = new Map<number, number>();
+  /**
+   * Lower-cased name -> group, for the groups above: requests naming one of them need no
+   * database lookup (kept by the same store events as the subscriptions).
+   */
+  readonly groupNames = new Map<string, { id: number; name: string }>();
   /** groupId -> when this connection's last typing notice was relayed. */
   readonly typingAt = new Map<number, number>();
   private chain: Promise<void> = Promise.resolve();

@@ -1,7 +1,9 @@
 /**
- * `chat-server`: the chat server on UDP with a SQLite file.
+ * `chat-server`: the chat server on UDP, with a SQLite file (one node) or a PostgreSQL database
+ * (several nodes may share it: `--db postgres://...`, or DATABASE_URL when --db is not given).
  *
- *   chat-server [--db ./chat.db] [--host 127.0.0.1] [--port 7777] [--synchronous normal|full]
+ *   chat-server [--db ./chat.db | postgres://...] [--host 127.0.0.1] [--port 7777]
+ *               [--synchronous normal|full] [--key-file <file>]
  *
  * Test-only knob, never needed in production: CHAT_INSECURE_SCRYPT_LOG2N=<n> lowers scrypt's cost
  * to N=2^n so a test suite can register hundreds of users quickly (a warning is logged).
@@ -13,9 +15,11 @@ import { fingerprint, generateServerIdentity, identityFromPkcs8, SecureTransport
 import { ChatServer } from './chat-server.js';
 import { streamLogger } from './log.js';
 import { OWASP_SCRYPT, PasswordHasher, type ScryptParams } from './passwords.js';
-import { Store } from './store.js';
+import { isPostgresUrl, openStore } from './open-store.js';
+import { loadOrCreateKeyFile } from './server-key.js';
 
-const HELP = `usage: chat-server [--db ./chat.db] [--host 127.0.0.1] [--port 7777] [--synchronous normal|full]`;
+const HELP = `usage: chat-server [--db ./chat.db | postgres://user@host/db] [--host 127.0.0.1] [--port 7777] [--synchronous normal|full] [--key-file <file>]
+  --db defaults to $DATABASE_URL, else ./chat.db. Nodes sharing one PostgreSQL database form one chat.`;
 
 function scryptParams(log: ReturnType<typeof streamLogger>): ScryptParams {
   const raw = process.env['CHAT_INSECURE_SCRYPT_LOG2N'];
@@ -27,31 +31,35 @@ function scryptParams(log: ReturnType<typeof streamLogger>): ScryptParams {
 }
 
 async function main(): Promise<void> {
-  const flags = parseFlags(process.argv.slice(2), ['db', 'host', 'port', 'synchronous']);
+  const flags = parseFlags(process.argv.slice(2), ['db', 'host', 'port', 'synchronous', 'key-file']);
   if (flags.has('help')) {
     process.stdout.write(HELP + '\n');
     return;
   }
   const log = streamLogger((line) => process.stdout.write(line));
-  const dbFile = flags.get('db') ?? './chat.db';
+  const db = flags.get('db') ?? (process.env['DATABASE_URL'] || './chat.db');
   const host = flags.get('host') ?? '127.0.0.1';
   const port = parsePort(flags.get('port') ?? '7777');
   const synchronous = flags.get('synchronous') ?? 'normal';
   if (synchronous !== 'normal' && synchronous !== 'full') throw new UsageError('--synchronous is normal or full');
+  if (flags.has('synchronous') && isPostgresUrl(db)) throw new UsageError('--synchronous is for SQLite (PostgreSQL: set synchronous_commit in the database)');
 
-  const store = new Store(dbFile, { synchronous });
+  const store = await openStore(db, { synchronous, onError: (what, err) => log('error', { store: what, error: err instanceof Error ? err.message : String(err) }) });
   const hasher = new PasswordHasher({ params: scryptParams(log) });
   const server = new ChatServer({ store, hasher, log });
   // The stateless-reset key outlives the process: after a crash or restart, a client's packets on
   // its old connection are answered with a valid reset, so it reconnects at once instead of
   // waiting for its idle timeout.
-  const resetKey = store.secret('transport-reset-key', () => randomBytes(32));
-  // The server's long-term key: clients pin it (trust on first use, or --server-key).
-  const identity = identityFromPkcs8(store.secret('server-identity', () => generateServerIdentity().pkcs8));
+  // Shared by all nodes of a PostgreSQL deployment, like the server key below.
+  const resetKey = await store.secret('transport-reset-key', () => randomBytes(32));
+  // The server's long-term key: clients pin it (trust on first use, or --server-key). Every node
+  // of one deployment must present the same one: from --key-file, or else from the database.
+  const keyFile = flags.get('key-file');
+  const identity = identityFromPkcs8(keyFile ? loadOrCreateKeyFile(keyFile) : await store.secret('server-identity', () => generateServerIdentity().pkcs8));
   const transport = new SecureTransport(new ReliableDgramTransport({ endpointOptions: () => ({ resetKey }) }), { identity });
   const listener = await transport.listen(host, port);
   server.attach(listener);
-  log('start', { db: dbFile, schema: store.schema.to, users: store.userCount(), listen: `${listener.host}:${listener.port}`, key: fingerprint(identity.publicKey), pid: process.pid });
+  log('start', { db: store.description, node: store.nodeId, schema: store.schema.to, users: await store.userCount(), listen: `${listener.host}:${listener.port}`, key: fingerprint(identity.publicKey), pid: process.pid });
 
   let stopping = false;
   const stop = (signal: string): void => {
@@ -65,8 +73,10 @@ async function main(): Promise<void> {
       .then(() => listener.close())
       .catch(() => {})
       .finally(() => {
-        store.close();
-        process.exit(0);
+        store
+          .close()
+          .catch(() => {})
+          .finally(() => process.exit(0));
       });
   };
   process.on('SIGINT', () => stop('SIGINT'));

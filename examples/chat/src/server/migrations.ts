@@ -75,6 +75,18 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE messages ADD COLUMN edited_at INTEGER;
   ALTER TABLE messages ADD COLUMN deleted_at INTEGER;
   `,
+  // 4: login and registration throttling in the database (token buckets), so that an attempt is
+  // reserved in a transaction before its password is checked: concurrent guesses cannot all pass
+  // the check (and with PostgreSQL, guesses spread over several nodes share one budget).
+  // full_at: when the bucket is full again (then the row can go).
+  `
+  CREATE TABLE throttle (
+    key        TEXT    PRIMARY KEY,
+    tokens     REAL    NOT NULL,
+    updated_at INTEGER NOT NULL,
+    full_at    INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export function migrate(db: BetterSqlite3.Database): { from: number; to: number } {

@@ -2,33 +2,47 @@
  * Load: the real server process and 200 clients (in this process, on 10 UDP sockets)
  * in 20 groups of 10, all sending for a few seconds. Every message must reach every other member
  * of its group exactly once; the test prints delivery latency p50/p99 and throughput.
+ * Twice: one node on SQLite, then two nodes on one PostgreSQL database with the clients spread
+ * over both (every group has members on each node, so every message crosses between nodes).
  *
  * Tunable for benchmarking (defaults keep the test short on 2 cores):
  * CHAT_LOAD_SECONDS (3), CHAT_LOAD_INTERVAL_MS (mean gap between one client's sends, 1000),
- * CHAT_LOAD_CLIENTS (200).
+ * CHAT_LOAD_CLIENTS (200), CHAT_LOAD_PG_NODES (2: nodes in the PostgreSQL run).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from 'reliable-dgram/testing';
 import { ChatClient } from '../../src/client/chat-client.js';
 import { PasswordHasher } from '../../src/server/passwords.js';
+import { PgChatStore } from '../../src/server/pg-store.js';
 import { Store } from '../../src/server/store.js';
 import { pinnedTrust } from '../../src/client/known-servers.js';
 import { ReliableDgramTransport } from '../../src/transport/reliable-dgram.js';
 import { SecureTransport } from '../../src/transport/secure-channel.js';
+import { freshDatabase, postgresForTests, type TempPostgres } from '../support/postgres.js';
 import { startServer, TEST_SERVER_ENV, type LineProcess } from '../support/processes.js';
 
 const CLIENTS = Number(process.env['CHAT_LOAD_CLIENTS'] ?? 200);
 const GROUP_SIZE = 10;
 const SECONDS = Number(process.env['CHAT_LOAD_SECONDS'] ?? 3);
 const INTERVAL_MS = Number(process.env['CHAT_LOAD_INTERVAL_MS'] ?? 1000);
+/** Server nodes in the PostgreSQL run. */
+const PG_NODES = Number(process.env['CHAT_LOAD_PG_NODES'] ?? 2);
 const CLOSED_LOOP = process.env['CHAT_LOAD_CLOSED_LOOP'] === '1';
 
-let server: LineProcess | null = null;
+let servers: LineProcess[] = [];
 let clients: ChatClient[] = [];
+let pg: TempPostgres | null = null;
+
+beforeAll(async () => {
+  pg = await postgresForTests();
+}, 60_000);
+afterAll(async () => {
+  await pg?.stop();
+});
 let dir = '';
 let cleanupTransports: ReliableDgramTransport[] = [];
 
@@ -36,10 +50,10 @@ afterEach(async () => {
   for (const c of clients) c.destroy();
   for (const t of cleanupTransports) await t.close().catch(() => {});
   cleanupTransports = [];
-  await server?.kill('SIGTERM');
+  await Promise.all(servers.map((s) => s.kill('SIGTERM')));
   if (dir) rmSync(dir, { recursive: true, force: true });
   clients = [];
-  server = null;
+  servers = [];
 });
 
 
@@ -63,27 +77,44 @@ async function inBatches<T>(items: T[], size: number, fn: (item: T) => Promise<v
 }
 
 describe('chat load', () => {
-  it(`delivers every message exactly once to every online member (${CLIENTS} clients, ${CLIENTS / GROUP_SIZE} groups)`, async () => {
-    dir = mkdtempSync(join(tmpdir(), 'chat-load-'));
-    const db = join(dir, 'chat.db');
+  for (const mode of ['SQLite, 1 node', `PostgreSQL, ${PG_NODES} nodes`] as const) {
+  it(`delivers every message exactly once to every online member (${CLIENTS} clients, ${CLIENTS / GROUP_SIZE} groups, ${mode})`, async (ctx) => {
+    const postgres = mode.startsWith('PostgreSQL');
+    if (postgres && !pg) return ctx.skip();
     // Users and groups are created directly in the database: this test measures messaging, and
     // registration is throttled per address on purpose.
     const names = Array.from({ length: CLIENTS }, (_, i) => `user${i}`);
     const hash = await new PasswordHasher({ params: { log2N: Number(TEST_SERVER_ENV.CHAT_INSECURE_SCRYPT_LOG2N), r: 8, p: 1 } }).hash('load-password');
-    const store = new Store(db);
-    const ids = names.map((n) => store.createUser(n, hash, Date.now()));
     const groupOf = (i: number): string => `g${Math.floor(i / GROUP_SIZE)}`;
-    for (let g = 0; g < CLIENTS / GROUP_SIZE; g++) store.createGroup(`g${g}`, ids[g * GROUP_SIZE] ?? 0, ids.slice(g * GROUP_SIZE, (g + 1) * GROUP_SIZE), Date.now());
-    store.close();
+    let db: string;
+    if (postgres && pg) {
+      db = await freshDatabase(pg);
+      const store = await PgChatStore.open(db);
+      const ids: number[] = [];
+      for (const n of names) ids.push(await store.createUser(n, hash, Date.now()));
+      for (let g = 0; g < CLIENTS / GROUP_SIZE; g++) await store.createGroup(`g${g}`, ids[g * GROUP_SIZE] ?? 0, ids.slice(g * GROUP_SIZE, (g + 1) * GROUP_SIZE), Date.now(), 'setup', 'test/setup');
+      await store.close();
+    } else {
+      dir = mkdtempSync(join(tmpdir(), 'chat-load-'));
+      db = join(dir, 'chat.db');
+      const store = new Store(db);
+      const ids = names.map((n) => store.createUser(n, hash, Date.now()));
+      for (let g = 0; g < CLIENTS / GROUP_SIZE; g++) store.createGroup(`g${g}`, ids[g * GROUP_SIZE] ?? 0, ids.slice(g * GROUP_SIZE, (g + 1) * GROUP_SIZE), Date.now());
+      store.close();
+    }
 
-    const started = await startServer(db);
-    server = started.proc;
+    const nodes = [await startServer(db)];
+    for (let n = 1; postgres && n < PG_NODES; n++) nodes.push(await startServer(db));
+    servers = nodes.map((n) => n.proc);
+    const started = nodes[0] ?? { port: 0, key: '' };
+    // Client i uses node i mod 2 (with two nodes): each group of 10 has 5 members on each node.
+    const portOf = (i: number): number => nodes[i % nodes.length]?.port ?? 0;
     // The simulated clients share 10 UDP sockets (20 connections each, told apart by connection
     // ID): 200 sockets, each with its own timers, would make this process the bottleneck.
     const transports = Array.from({ length: 10 }, () => new ReliableDgramTransport({ shareClientEndpoint: true }));
     cleanupTransports = transports;
     const secure = transports.map((t) => new SecureTransport(t, { trust: pinnedTrust(started.key) }));
-    clients = names.map((_, i) => new ChatClient({ transport: secure[i % secure.length] as SecureTransport, host: '127.0.0.1', port: started.port, reconnect: false }));
+    clients = names.map((_, i) => new ChatClient({ transport: secure[i % secure.length] as SecureTransport, host: '127.0.0.1', port: portOf(i), reconnect: false }));
 
     /** received[i]: message id -> times client i was handed it. */
     const received = clients.map(() => new Map<number, number>());
@@ -111,10 +142,12 @@ describe('chat load', () => {
     const deadline = t0 + SECONDS * 1000;
     // CPU used from here to the last delivery, per stored message: a count that other jobs on a
     // shared machine disturb far less than latency.
-    const serverPid = server.child.pid;
+    // (With several nodes: all of them together.)
+    const serverPids = servers.map((sv) => sv.child.pid);
+    const serversCpu = (): number => serverPids.reduce<number>((n, pid) => n + cpuMsOf(pid), 0);
     const messagesAt = (): number => clients.reduce((n, c) => n + c.messagesSent + c.messagesReceived, 0);
     const messages0 = messagesAt();
-    const serverCpu0 = cpuMsOf(serverPid);
+    const serverCpu0 = serversCpu();
     const ownCpu0 = process.cpuUsage();
     // Open loop (default): each client sends on its own seeded schedule whether or not its
     // earlier sends were answered, as people do; so the offered load really is CLIENTS /
@@ -152,7 +185,7 @@ describe('chat load', () => {
     const waitUntil = performance.now() + 30_000;
     while (delivered() < expectedDeliveries && performance.now() < waitUntil) await new Promise((r) => setTimeout(r, 50));
     const totalSeconds = (performance.now() - t0) / 1000;
-    const serverCpuMs = cpuMsOf(serverPid) - serverCpu0;
+    const serverCpuMs = serversCpu() - serverCpu0;
     const chatMessages = messagesAt() - messages0;
     const ownCpu = process.cpuUsage(ownCpu0);
     const ownCpuMs = (ownCpu.user + ownCpu.system) / 1000;
@@ -170,8 +203,8 @@ describe('chat load', () => {
     latencies.sort((a, b) => a - b);
     storedLatencies.sort((a, b) => a - b);
     console.log(
-      // bench/workloads/chat.ts parses this line (stored msg/s, deliveries/s, latency p50/p99).
-      `chat load: ${CLIENTS} clients in ${CLIENTS / GROUP_SIZE} groups, ${CLOSED_LOOP ? 'closed' : 'open'} loop offering ${((CLIENTS * 1000) / INTERVAL_MS).toFixed(0)} msg/s, ` +
+      // bench/workloads/chat.ts parses the "chat load:" line (SQLite: stored msg/s, deliveries/s, latency p50/p99); the PostgreSQL line differs.
+      `${postgres ? `chat load, PostgreSQL ${nodes.length} nodes` : 'chat load'}: ${CLIENTS} clients in ${CLIENTS / GROUP_SIZE} groups, ${CLOSED_LOOP ? 'closed' : 'open'} loop offering ${((CLIENTS * 1000) / INTERVAL_MS).toFixed(0)} msg/s, ` +
         `${sent.length} messages stored in ${sendSeconds.toFixed(1)} s ` +
         `(${(sent.length / sendSeconds).toFixed(0)} msg/s), ${expectedDeliveries} deliveries ` +
         `(${(expectedDeliveries / totalSeconds).toFixed(0)} deliveries/s overall), ` +
@@ -181,4 +214,5 @@ describe('chat load', () => {
         `CPU per stored message: server ${(serverCpuMs / sent.length).toFixed(3)} ms, load generator ${(ownCpuMs / sent.length).toFixed(3)} ms`,
     );
   }, 90_000);
+  }
 });

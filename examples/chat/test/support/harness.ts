@@ -5,6 +5,7 @@
 import { ChatClient } from '../../src/client/chat-client.js';
 import { ChatServer, type ChatServerOptions } from '../../src/server/chat-server.js';
 import { PasswordHasher } from '../../src/server/passwords.js';
+import { SqliteChatStore } from '../../src/server/sqlite-store.js';
 import { Store } from '../../src/server/store.js';
 import { MemoryTransport } from './memory-transport.js';
 
@@ -12,6 +13,7 @@ import { MemoryTransport } from './memory-transport.js';
 export const TEST_SCRYPT = { log2N: 4, r: 8, p: 1 };
 
 export interface Harness {
+  /** The synchronous SQLite store under the server's ChatStore, for checks. */
   store: Store;
   server: ChatServer;
   transport: MemoryTransport;
@@ -28,10 +30,11 @@ export interface Harness {
 
 export async function createHarness(options: Partial<ChatServerOptions> = {}, dbFile = ':memory:'): Promise<Harness> {
   const store = new Store(dbFile);
+  const chatStore = new SqliteChatStore(store, dbFile);
   const clock = { now: 1_800_000_000_000 };
   const logs: string[] = [];
   const server = new ChatServer({
-    store,
+    store: chatStore,
     hasher: new PasswordHasher({ params: TEST_SCRYPT }),
     now: () => clock.now,
     log: (event, fields) => logs.push(`${event} ${JSON.stringify(fields ?? {})}`),

@@ -83,10 +83,11 @@ export class LineProcess {
   }
 }
 
-export async function startServer(dbFile: string, port = 0, env: Record<string, string> = {}): Promise<{ proc: LineProcess; port: number; key: string }> {
+/** A server process on `db` (a SQLite file or a postgres:// URL); `extraArgs` such as --key-file. */
+export async function startServer(db: string, port = 0, env: Record<string, string> = {}, extraArgs: string[] = []): Promise<{ proc: LineProcess; port: number; key: string }> {
   // CHAT_SERVER_NODE_ARGS: extra node flags for the server process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile a load run.
   const nodeArgs = (process.env['CHAT_SERVER_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, BIN + 'chat-server.js', '--db', dbFile, '--host', '127.0.0.1', '--port', String(port)], {
+  const child = spawn(process.execPath, [...nodeArgs, BIN + 'chat-server.js', '--db', db, '--host', '127.0.0.1', '--port', String(port), ...extraArgs], {
     env: { ...process.env, ...TEST_SERVER_ENV, ...env },
   });
   const proc = new LineProcess('server', child);
@@ -97,17 +98,21 @@ export async function startServer(dbFile: string, port = 0, env: Record<string, 
   return { proc, port: Number(bound?.[1]), key: key?.[1] ?? '' };
 }
 
-/** A client process; it trusts the server's key on first use, remembered in its own temp file. */
-export async function startClient(name: string, port: number, extraArgs: string[] = []): Promise<LineProcess> {
+/**
+ * A client process; it trusts the server's key on first use, remembered in its own temp file.
+ * `port`: the server's port on 127.0.0.1, or a whole `--server` list (`127.0.0.1:1,127.0.0.1:2`).
+ */
+export async function startClient(name: string, port: number | string, extraArgs: string[] = []): Promise<LineProcess> {
   const proc = spawnClient(name, port, extraArgs);
   await proc.waitFor(/^\* connected to /);
   return proc;
 }
 
 /** Starts a client process without waiting for it to connect. */
-export function spawnClient(name: string, port: number, extraArgs: string[] = []): LineProcess {
+export function spawnClient(name: string, port: number | string, extraArgs: string[] = []): LineProcess {
   const knownServers = join(tmpdir(), `chat-known-${process.pid}-${name}-${randomBytes(4).toString('hex')}.json`);
-  const child = spawn(process.execPath, [BIN + 'chat-client.js', '--server', `127.0.0.1:${port}`, '--known-servers', knownServers, ...extraArgs], { env: process.env });
+  const server = typeof port === 'number' ? `127.0.0.1:${port}` : port;
+  const child = spawn(process.execPath, [BIN + 'chat-client.js', '--server', server, '--known-servers', knownServers, ...extraArgs], { env: process.env });
   const proc = new LineProcess(name, child);
   void proc.exited.then(() => rmSync(knownServers, { force: true }));
   return proc;
