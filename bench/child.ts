@@ -7,9 +7,23 @@
  */
 import { emitToParent, type ChildSpec } from './lib/child-protocol.js';
 import { loadContender } from './contenders/index.js';
+import { gcBetween, gcSettled, startGcLog } from './lib/measure.js';
 
 // Leave through process.exit when the parent stops us, so --cpu-prof can write its profile.
 process.on('SIGTERM', () => process.exit(0));
+
+startGcLog();
+
+/** Bulk roles: the GCs of this process during the transfer (first write or byte to the last). */
+async function withGc(result: unknown): Promise<unknown> {
+  if (result === null || typeof result !== 'object') return result;
+  const r = result as { startAt?: number; firstAt?: number; doneAt?: number; lastAt?: number };
+  const from = r.startAt ?? r.firstAt;
+  const to = r.doneAt ?? r.lastAt;
+  if (from === undefined || to === undefined) return result;
+  await gcSettled();
+  return { ...r, gc: gcBetween(from, to) };
+}
 
 async function main(): Promise<void> {
   const raw = process.argv[2];
@@ -26,10 +40,10 @@ async function main(): Promise<void> {
   let result: unknown;
   switch (spec.role) {
     case 'bulkReceiver':
-      result = await contender.bulkReceiver?.(o, ready);
+      result = await withGc(await contender.bulkReceiver?.(o, ready));
       break;
     case 'bulkSender':
-      result = await contender.bulkSender?.(o);
+      result = await withGc(await contender.bulkSender?.(o));
       break;
     case 'pingServer':
       await contender.pingServer?.(o, ready);

@@ -89,7 +89,10 @@ export interface EndpointOptions {
   maxPto?: number;
   /** Longest ACK delay, ms. Default 5. */
   maxAckDelay?: number;
-  /** ACK at the latest after this many ack-eliciting packets. Default 2. */
+  /**
+   * ACK at the latest after this many ack-eliciting packets, once the first 100 arrived (those
+   * are acknowledged every second packet). Default 10.
+   */
   ackEveryPackets?: number;
   /** Close a connection after this long without hearing from the peer, ms (0: never). Default 30,000. */
   idleTimeout?: number;

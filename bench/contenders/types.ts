@@ -3,6 +3,8 @@
  * (bench/child.ts); a role that a contender cannot play is simply left out, and the workload skips it.
  */
 
+import type { GcCounts } from '../lib/measure.js';
+
 /** Called by a server/receiver role once it listens, so the parent can start the other side. */
 export type Ready = (info: { port: number }) => void;
 
@@ -29,6 +31,8 @@ export interface BulkReceiveResult {
   datagrams?: number;
   /** Extra counters the contender exposes (retransmits, ...). */
   extra?: Record<string, number>;
+  /** GCs of the receiving process during the transfer (added by bench/child.ts). */
+  gc?: GcCounts;
 }
 export interface BulkSendResult {
   bytes: number;
@@ -39,6 +43,8 @@ export interface BulkSendResult {
   maxRssBytes: number;
   datagrams?: number;
   extra?: Record<string, number>;
+  /** GCs of the sending process during the transfer (added by bench/child.ts). */
+  gc?: GcCounts;
 }
 
 export interface PingServerOptions {

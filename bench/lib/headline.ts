@@ -42,6 +42,9 @@ export function buildHeadline(r: BenchResults): Headline {
       put(h, `bulk.${name}.senderCpuMsPerMB`, c.senderCpuMsPerMB.median);
       put(h, `bulk.${name}.receiverCpuMsPerMB`, c.receiverCpuMsPerMB.median);
       put(h, `bulk.${name}.maxRssMB`, c.maxRssMB.median);
+      if (c.senderScavengesPer100MB) put(h, `bulk.${name}.senderScavengesPer100MB`, c.senderScavengesPer100MB.median);
+      if (c.receiverScavengesPer100MB) put(h, `bulk.${name}.receiverScavengesPer100MB`, c.receiverScavengesPer100MB.median);
+      if (c.gcMsPer100MB) put(h, `bulk.${name}.gcMsPer100MB`, c.gcMsPer100MB.median);
       if (c.datagramsPerSec) put(h, `bulk.${name}.datagramsPerSec`, c.datagramsPerSec.median);
       if (c.lossPercent) put(h, `bulk.${name}.lossPercent`, c.lossPercent.median);
     }

@@ -1,5 +1,5 @@
 /** Process-side measurements shared by every contender's child code. */
-import { performance } from 'node:perf_hooks';
+import { PerformanceObserver, performance } from 'node:perf_hooks';
 
 /** Wall-clock milliseconds with sub-ms precision, comparable across processes on one machine. */
 export function wallNow(): number {
@@ -30,4 +30,44 @@ export function settledHeapBytes(): number {
 /** Round-trip timer in microseconds from a process.hrtime.bigint() start. */
 export function usSince(start: bigint): number {
   return Number(process.hrtime.bigint() - start) / 1000;
+}
+
+/** Garbage collections of one process in a time window: all kinds, scavenges alone, total pause. */
+export interface GcCounts {
+  count: number;
+  scavenges: number;
+  ms: number;
+}
+
+/** [wall-clock start ms, duration ms, kind] of every GC since startGcLog(). */
+const gcLog: [number, number, number][] = [];
+let gcObserver: PerformanceObserver | null = null;
+
+/** Start recording this process's GCs (bench/child.ts does, before any role runs). */
+export function startGcLog(): void {
+  if (gcObserver) return;
+  gcObserver = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const kind = (e as unknown as { detail?: { kind?: number } }).detail?.kind ?? 0;
+      gcLog.push([performance.timeOrigin + e.startTime, e.duration, kind]);
+    }
+  });
+  gcObserver.observe({ entryTypes: ['gc'] });
+}
+
+/** GCs that started within [from, to] (wall-clock ms, as wallNow()). Kind 1 is a scavenge (minor GC). */
+export function gcBetween(from: number, to: number): GcCounts {
+  const out: GcCounts = { count: 0, scavenges: 0, ms: 0 };
+  for (const [start, duration, kind] of gcLog) {
+    if (start < from || start > to) continue;
+    out.count++;
+    if (kind === 1) out.scavenges++;
+    out.ms += duration;
+  }
+  return out;
+}
+
+/** Entries are delivered asynchronously: let the observer catch up before reading the log. */
+export function gcSettled(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }

@@ -160,6 +160,21 @@ describe('tables and charts', () => {
     const titles = buildTables(fixture()).map((t) => t.title.split(':')[0]);
     expect(titles).toEqual(['Bulk', 'Ping-pong (same-cpu)', 'Through the impairment proxy', 'Many connections']);
   });
+  it('shows GC per 100 MB in the bulk table, and a dash for results saved without it', () => {
+    const r = fixture();
+    const rd = r.workloads.bulk!.contenders['reliable-dgram']!;
+    rd.senderScavengesPer100MB = s(12);
+    rd.receiverScavengesPer100MB = s(30);
+    rd.gcMsPer100MB = s(41);
+    const bulk = buildTables(r)[0]!;
+    const col = (name: string) => bulk.header.indexOf(name);
+    const row = bulk.rows.find((x) => x[0] === 'reliable-dgram')!;
+    expect(row[col('scavenges /100 MB send')]).toBe('12 (12–12)');
+    expect(row[col('scavenges /100 MB recv')]).toBe('30 (30–30)');
+    expect(row[col('GC ms /100 MB (both)')]).toBe('41 (41–41)');
+    expect(bulk.rows.find((x) => x[0] === 'udx-native')![col('scavenges /100 MB send')]).toBe('–');
+    expect(buildHeadline(r)['bulk.reliable-dgram.receiverScavengesPer100MB']).toBe(30);
+  });
   it('renders the three charts to SVG headless', async () => {
     const charts = await renderCharts(fixture());
     expect([...charts.keys()].sort()).toEqual(['bulk-goodput.svg', 'goodput-vs-loss.svg', 'latency-distribution.svg']);

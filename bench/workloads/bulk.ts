@@ -21,6 +21,10 @@ export interface BulkSample {
   receiverCpuMsPerMB: number;
   senderMaxRssMB: number;
   receiverMaxRssMB: number;
+  /** Scavenges (minor GCs) and total GC pause per 100 MB moved, each side; null when not measured. */
+  senderScavengesPer100MB: number | null;
+  receiverScavengesPer100MB: number | null;
+  gcMsPer100MB: number | null;
   extra: Record<string, number>;
 }
 
@@ -33,6 +37,10 @@ export interface BulkContenderResult {
   senderCpuMsPerMB: Spread;
   receiverCpuMsPerMB: Spread;
   maxRssMB: Spread;
+  /** Absent in results saved before the GC columns existed. */
+  senderScavengesPer100MB?: Spread | null;
+  receiverScavengesPer100MB?: Spread | null;
+  gcMsPer100MB?: Spread | null;
   errors: string[];
 }
 
@@ -53,6 +61,7 @@ function toSample(name: ContenderName, bytes: number, r: BulkReceiveResult, s: B
   const seconds = ((oneWay ? r.lastAt - r.firstAt : r.lastAt - s.startAt) || 1e-3) / 1000;
   const extra: Record<string, number> = { ...(s.extra ?? {}) };
   for (const [k, v] of Object.entries(r.extra ?? {})) extra[`receiver.${k}`] = v;
+  const per100 = (100 * MB) / Math.max(r.bytes, 1);
   return {
     goodputMBps: mb / seconds,
     datagramsPerSec: r.datagrams !== undefined ? r.datagrams / seconds : null,
@@ -61,6 +70,9 @@ function toSample(name: ContenderName, bytes: number, r: BulkReceiveResult, s: B
     receiverCpuMsPerMB: r.cpuMs / Math.max(mb, 1e-9),
     senderMaxRssMB: s.maxRssBytes / MB,
     receiverMaxRssMB: r.maxRssBytes / MB,
+    senderScavengesPer100MB: s.gc ? s.gc.scavenges * per100 : null,
+    receiverScavengesPer100MB: r.gc ? r.gc.scavenges * per100 : null,
+    gcMsPer100MB: s.gc && r.gc ? (s.gc.ms + r.gc.ms) * per100 : null,
     extra,
   };
 }
@@ -126,6 +138,9 @@ export async function runBulk(ctx: BenchContext): Promise<BulkResult> {
       senderCpuMsPerMB: spread(list.map((s) => s.senderCpuMsPerMB)),
       receiverCpuMsPerMB: spread(list.map((s) => s.receiverCpuMsPerMB)),
       maxRssMB: spread(list.map((s) => Math.max(s.senderMaxRssMB, s.receiverMaxRssMB))),
+      senderScavengesPer100MB: optional((s) => s.senderScavengesPer100MB),
+      receiverScavengesPer100MB: optional((s) => s.receiverScavengesPer100MB),
+      gcMsPer100MB: optional((s) => s.gcMsPer100MB),
       errors: errors.get(name) ?? [],
     };
   }

@@ -2,11 +2,34 @@ import { expand32, truncate32 } from '../wire/packet-number.js';
 import type { AckFrame } from '../wire/types.js';
 import type { Deque } from './deque.js';
 import type { CreditView } from './receiver.js';
+import type { RttEstimator } from './rtt.js';
 import { ReceivedPackets } from './received-packets.js';
 import type { CoreConfig, CoreEvent } from './types.js';
 
 /** Most ACK ranges reported in one ACK frame (quic-go reports up to 64). */
 const MAX_ACK_RANGES = 32;
+/**
+ * ACK decimation (Chrome's QUIC, RFC 9000 §13.2.2 allows it): the first this-many ack-eliciting
+ * packets are acknowledged every second packet, so that slow start and the first RTT samples
+ * get prompt ACKs; after them, every `ackEveryPackets`.
+ */
+const DECIMATE_AFTER = 100;
+/** Before decimation: ACK every second packet (or every packet, if so configured). */
+const EARLY_ACK_EVERY = 2;
+/**
+ * After a gap, the first this-many packets above it are acknowledged one by one (quiche's
+ * kMaxPacketsAfterNewMissing): the sender learns of the loss after three of them (RFC 9002
+ * packet threshold) without waiting for a decimated ACK.
+ */
+const PACKETS_AFTER_GAP = 4;
+/**
+ * Decimation resumes only after this many packets in a row without a new gap: on a lossy path
+ * ACKs stay frequent (every second packet), which keeps loss recovery and the sender's rate
+ * samples as prompt as without decimation; a clean flow gets the fewer ACKs.
+ */
+const CLEAN_RUN = 20;
+/** An ACK due by count waits for the end of a batch only while fewer packets are unacknowledged. */
+const MAX_BATCH_DEFERRED = 64;
 
 /**
  * The packet level of the receive side (quic-go's `receivedPacketHandler`): which packet
@@ -14,17 +37,26 @@ const MAX_ACK_RANGES = 32;
  * itself, which also carries our flow-control credit (`maxTsn` of the receive buffer).
  *
  * RFC 9000 §13.2 (sending ACKs: at once after a gap or reordering, §13.2.1; at most
- * `maxAckDelay` late, §13.2.2; every `ackEveryPackets` ack-eliciting packets), §19.3 (ACK
- * frame ranges). The ACK hold for the application's reply is described at `holdForReply`.
+ * `maxAckDelay` late, §13.2.2; every second packet for the first 100, then every
+ * `ackEveryPackets` ack-eliciting packets), §19.3 (ACK frame ranges); docs/protocol.md §13.
+ * The ACK hold for the application's reply is described at `holdForReply`.
  */
 export class AckScheduler {
   private readonly received: ReceivedPackets;
   private largestReceivedAt = 0;
   /** Out of order, or after a gap: set by `onPacket` for the packet being processed. */
   private outOfOrder = false;
+  /** Among the first few packets above the latest gap: set by `onPacket`. */
+  private afterGap = false;
+  /** Packets received since the last one that arrived after a gap or out of order. */
+  private sinceGap = 0;
   private ackElicitingSinceAck = 0;
+  /** Ack-eliciting packets received in all (counted up to DECIMATE_AFTER). */
+  private ackElicitingReceived = 0;
   private ackDeadline = Infinity;
   private ackNow = false;
+  /** Enough packets are unacknowledged (the count, not a gap, PING or CLOSE): due, but may wait for the end of the batch. */
+  private countDue = false;
   /** The credit (`maxTsn`) the last ACK announced. */
   private advertisedMaxTsn: number;
   /** When an ACK was held back for the application's reply (Infinity: none held). */
@@ -38,6 +70,8 @@ export class AckScheduler {
     private readonly config: CoreConfig,
     firstPacketNumber: number,
     private readonly buffer: CreditView,
+    /** Our RTT estimate: the ACK delay is at most a quarter of it once measured. */
+    private readonly rtt: RttEstimator,
   ) {
     this.received = new ReceivedPackets(firstPacketNumber, MAX_ACK_RANGES);
     this.advertisedMaxTsn = buffer.maxTsn;
@@ -55,6 +89,8 @@ export class AckScheduler {
     // RFC 9000 §13.2.1: acknowledge at once when this packet arrived out of order or after a
     // gap (a skipped number makes one such gap, once).
     this.outOfOrder = pn !== previousLargest + 1;
+    this.sinceGap = this.outOfOrder ? 0 : this.sinceGap + 1;
+    this.afterGap = this.received.rangeCount > 1 && this.received.lastRunLength <= PACKETS_AFTER_GAP;
     return true;
   }
 
@@ -66,8 +102,26 @@ export class AckScheduler {
   /** The packet `onPacket` accepted carried an ack-eliciting frame. */
   onAckElicitingPacket(now: number): void {
     this.ackElicitingSinceAck++;
-    if (this.outOfOrder || this.ackElicitingSinceAck >= this.config.ackEveryPackets) this.ackNow = true;
-    else if (this.ackDeadline === Infinity) this.ackDeadline = now + this.config.maxAckDelay;
+    if (this.ackElicitingReceived < DECIMATE_AFTER) this.ackElicitingReceived++;
+    if (this.outOfOrder || this.afterGap) this.ackNow = true;
+    else if (this.ackElicitingSinceAck >= this.ackThreshold()) this.countDue = true;
+    else if (this.ackDeadline === Infinity) this.ackDeadline = now + this.ackDelay();
+  }
+
+  /** Unacknowledged ack-eliciting packets that make an ACK due at once. */
+  private ackThreshold(): number {
+    const every = this.config.ackEveryPackets;
+    const decimate = this.ackElicitingReceived >= DECIMATE_AFTER && this.sinceGap >= CLEAN_RUN;
+    return decimate ? every : Math.min(every, EARLY_ACK_EVERY);
+  }
+
+  /**
+   * How long an ACK may wait: `maxAckDelay`, or a quarter of the RTT when we measured one and it
+   * is shorter (Chrome), so that a sender waiting for the ACK loses at most that much.
+   */
+  private ackDelay(): number {
+    const max = this.config.maxAckDelay;
+    return this.rtt.hasSample ? Math.min(max, this.rtt.smoothed / 4) : max;
   }
 
   /** Acknowledge with the next packet (a PING or CLOSE asked for it, or the window reopened). */
@@ -84,12 +138,26 @@ export class AckScheduler {
 
   /** Must an ACK go out now? */
   ackDue(now: number): boolean {
-    return this.ackElicitingSinceAck > 0 && (this.ackNow || now >= this.ackDeadline) ? true : this.ackNow;
+    return this.ackElicitingSinceAck > 0 && (this.ackNow || this.countDue || now >= this.ackDeadline) ? true : this.ackNow;
+  }
+
+  /**
+   * The ACK due is only due by count, and may wait until the shell has read the rest of the
+   * datagrams that arrived together (one ACK for the whole batch; libuv reads at most 32
+   * datagrams per poll, so the bound of 64 unacknowledged packets is only a safety net).
+   * An ACK for a gap, a PING or a CLOSE, or a delayed ACK whose time came, never waits.
+   */
+  mayWaitForBatch(now: number): boolean {
+    return (
+      !this.ackNow &&
+      now < this.ackDeadline &&
+      this.ackElicitingSinceAck < MAX_BATCH_DEFERRED
+    );
   }
 
   /** The earliest ACK timer: the delayed-ACK deadline or the held ACK's (Infinity: none). */
   deadline(): number {
-    const delayed = !this.ackNow && this.ackElicitingSinceAck > 0 ? this.ackDeadline : Infinity;
+    const delayed = !this.ackNow && !this.countDue && this.ackElicitingSinceAck > 0 ? this.ackDeadline : Infinity;
     return Math.min(delayed, this.ackHeldAt);
   }
 
@@ -122,20 +190,18 @@ export class AckScheduler {
     return this.ackElicitingSinceAck > 0 || this.buffer.maxTsn > this.advertisedMaxTsn;
   }
 
+  /**
+   * The ACK frame to send now, or null before the first packet arrived (the initial window was
+   * announced in the handshake). A record shared by every connection: write it into the packet
+   * before building another.
+   */
   buildAckFrame(now: number): AckFrame | null {
-    const ranges = this.received.toAck(MAX_ACK_RANGES);
-    const maxTsn = truncate32(this.buffer.maxTsn);
-    // Before the first packet arrives there is nothing to acknowledge (and the initial window
-    // was announced in the handshake).
-    if (ranges === null) return null;
-    return {
-      type: 'ack',
-      largest: truncate32(ranges.largest),
-      ackDelay: Math.max(0, Math.round((now - this.largestReceivedAt) * 1000)),
-      maxTsn,
-      firstRange: ranges.firstRange,
-      ranges: ranges.ranges,
-    };
+    const frame = SHARED_ACK;
+    if (!this.received.fillAck(frame, MAX_ACK_RANGES)) return null;
+    frame.largest = truncate32(frame.largest);
+    frame.ackDelay = Math.max(0, Math.round((now - this.largestReceivedAt) * 1000));
+    frame.maxTsn = truncate32(this.buffer.maxTsn);
+    return frame;
   }
 
   /** The ACK frame built last went into a packet. */
@@ -145,9 +211,12 @@ export class AckScheduler {
     this.ackElicitingSinceAck = 0;
     this.ackDeadline = Infinity;
     this.ackNow = false;
+    this.countDue = false;
     this.advertisedMaxTsn = this.buffer.maxTsn;
   }
 }
+
+const SHARED_ACK: AckFrame = { type: 'ack', largest: 0, ackDelay: 0, maxTsn: 0, firstRange: 0, ranges: [] };
 
 function messagesWaiting(events: Deque<CoreEvent>): boolean {
   for (let i = 0; i < events.length; i++) {

@@ -1,4 +1,5 @@
 import { InvalidArgValueError, rdError } from '../errors.js';
+import { DataPacketReader } from '../wire/data-packet-reader.js';
 import { decodePacket } from '../wire/packet.js';
 import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, type AckFrame, type ConnectionId, type Frame, type TransportParams } from '../wire/types.js';
 import { AckScheduler } from './ack-scheduler.js';
@@ -40,7 +41,7 @@ export { ResetCode, type ConnectionState } from './state.js';
  * This file is the connection's state machine (open → closing → draining → closed; the rules
  * are in state.ts) and the wiring of its parts, one stage each:
  *
- *   in:  handleDatagram → decodePacket → AckScheduler.onPacket (packet numbers, duplicates)
+ *   in:  handleDatagram → DataPacketReader (CRC, header, frames in place) → AckScheduler.onPacket (packet numbers, duplicates)
  *        → handleFrame: DATA/UNRELIABLE → Receiver (messages, credit) → events
  *                       ACK → LossRecovery (RTT, losses, PTO) → SendScheduler (content acked/lost)
  *                       PING/CLOSE/RESET → ACK scheduling, this state machine
@@ -67,9 +68,23 @@ export interface ConnectionCoreOptions {
   budget?: BufferBudget;
 }
 
+/**
+ * One reader for the datagrams of every connection: a datagram is read to the end, frame by
+ * frame, before the next one is opened, and the frame records it hands out are not kept.
+ */
+const sharedReader = new DataPacketReader();
+
+/** The frames of a datagram as objects, for the trace only (tracing may allocate; the hot path does not). */
+function tracedFrames(datagram: Uint8Array): readonly Frame[] {
+  const d = decodePacket(datagram);
+  return d.ok && d.value.type === 'data' ? d.value.frames : [];
+}
+
 export class ConnectionCore {
   readonly role: 'client' | 'server';
   readonly localCid: ConnectionId;
+  private readonly localCidHi: number;
+  private readonly localCidLo: number;
   readonly remoteCid: ConnectionId;
   private readonly config: CoreConfig;
   private _state: ConnectionState = 'open';
@@ -107,6 +122,9 @@ export class ConnectionCore {
   private pendingReset: { code: number; reason: string } | null = null;
   private closeError: CloseError | undefined;
 
+  /** The last pollTransmit(now, true) left an ACK for the end of the batch. */
+  ackDeferred = false;
+
   // --- events, statistics, trace
   private readonly events = new Deque<CoreEvent>();
   private readonly counters = createCounters();
@@ -122,6 +140,8 @@ export class ConnectionCore {
     this.blocked = new BlockedTime(options.now);
     this.role = options.role;
     this.localCid = options.localCid;
+    this.localCidHi = Number(options.localCid >> 32n);
+    this.localCidLo = Number(options.localCid & 0xffff_ffffn);
     this.remoteCid = options.remoteCid;
     const local = options.localParams;
     const remote = options.remoteParams;
@@ -153,7 +173,7 @@ export class ConnectionCore {
       this.events,
       this.counters,
     );
-    this.acks = new AckScheduler(config, remote.initialPacketNumber, this.receiver);
+    this.acks = new AckScheduler(config, remote.initialPacketNumber, this.receiver, this.recovery.rtt);
     this.builder = new PacketBuilder(this.remoteCid, this.maxDatagram, this.recovery, this.acks, this.sender, this.counters, trace);
 
     this.idleTimeout = effectiveIdleTimeout(config.idleTimeout, remote.idleTimeout);
@@ -329,20 +349,20 @@ export class ConnectionCore {
       if (this.trace !== null) this.trace.packetDropped(now, datagram.length, 'invalid');
       return;
     }
-    const result = decodePacket(datagram);
-    if (!result.ok) {
-      if (result.reason === 'checksum') this.counters.checksumFailures++;
+    const packet = sharedReader;
+    const verdict = packet.open(datagram);
+    if (verdict !== 'ok') {
+      if (verdict === 'checksum') this.counters.checksumFailures++;
       else this.counters.malformedDropped++;
-      if (this.trace !== null) this.trace.packetDropped(now, datagram.length, result.reason === 'checksum' ? 'checksum' : 'header_parse_error');
+      if (this.trace !== null) this.trace.packetDropped(now, datagram.length, verdict === 'checksum' ? 'checksum' : 'header_parse_error');
       return;
     }
-    const packet = result.value;
-    if (packet.type !== 'data' || packet.dcid !== this.localCid) {
+    if (packet.dcidHi !== this.localCidHi || packet.dcidLo !== this.localCidLo) {
       this.counters.malformedDropped++;
       if (this.trace !== null) this.trace.packetDropped(now, datagram.length, 'unexpected_packet');
       return;
     }
-    if (this.budget !== null && this.overBudget(packet.frames, datagram.length, packet.packetNumber)) {
+    if (this.budget !== null && this.overBudget(packet.dataFrames, datagram.length, packet.packetNumber)) {
       // Not processed, not acknowledged: the peer retransmits the data once the budget has room.
       // The peer is alive, though: its retransmissions must not let the connection idle out.
       this.counters.packetsDeferred++;
@@ -358,12 +378,12 @@ export class ConnectionCore {
     }
     this.counters.packetsReceived++;
     this.counters.bytesReceived += datagram.length;
-    if (this.trace !== null) this.trace.packetReceived(now, this.acks.lastPacketNumber, datagram.length, packet.frames, this.recovery.packetNumbers.largestSent);
+    if (this.trace !== null) this.trace.packetReceived(now, this.acks.lastPacketNumber, datagram.length, tracedFrames(datagram), this.recovery.packetNumbers.largestSent);
     this.lastReceivedAt = now;
     if (this._state === 'draining') this.drainUntil = now + drainPeriod(this.recovery.basePto());
 
     let ackEliciting = false;
-    for (const frame of packet.frames) {
+    for (let frame = packet.next(); frame !== null; frame = packet.next()) {
       if (frame.type !== 'ack') ackEliciting = true;
       this.handleFrame(now, frame);
       if (this.isClosed()) return;
@@ -373,12 +393,7 @@ export class ConnectionCore {
   }
 
   /** A packet with data the endpoint's budget has no room for (BufferBudget). */
-  private overBudget(frames: readonly Frame[], size: number, truncatedPn: number): boolean {
-    let dataFrames = 0;
-    for (let i = 0; i < frames.length; i++) {
-      const t = frames[i]!.type;
-      if (t === 'data' || t === 'unreliable') dataFrames++;
-    }
+  private overBudget(dataFrames: number, size: number, truncatedPn: number): boolean {
     if (dataFrames === 0 || this.acks.isDuplicate(truncatedPn)) return false;
     const stuck = this.receiver.releasable === 0;
     return !this.budget!.admits(this.budgetReported, size + dataFrames * OBJECT_OVERHEAD, this, stuck, this.receiver.buffer.retainedLimit);
@@ -509,8 +524,13 @@ export class ConnectionCore {
   /**
    * The next datagram to send, or null when nothing may be sent now (no data, congestion or
    * flow control, pacing; `pollTimeout()` then says when to ask again).
+   *
+   * `batch`: the caller is in the middle of a batch of datagrams that arrived together and will
+   * call again once it has read them all. An ACK-only packet that is due only because enough
+   * packets arrived (not for a gap, a PING or a timer) then waits for that call, so that one
+   * ACK covers the batch; `ackDeferred` says one is waiting.
    */
-  pollTransmit(now: number): Uint8Array | null {
+  pollTransmit(now: number, batch = false): Uint8Array | null {
     if (this.pendingReset) {
       const reset = this.pendingReset;
       this.pendingReset = null;
@@ -537,6 +557,11 @@ export class ConnectionCore {
     const mayAddData = block === SendBlock.None;
     if (!mayAddData && !ackDue) return null;
     if (!mayAddData && this.acks.holdForReply(now, this.events)) return null;
+    if (!mayAddData && batch && this.acks.mayWaitForBatch(now)) {
+      this.ackDeferred = true;
+      return null;
+    }
+    this.ackDeferred = false;
     return this.builder.build(now, ackDue, mayAddData);
   }
 

@@ -6,8 +6,12 @@ import type { AckEvent } from './types.js';
  * Delivery-rate estimation (draft-cheng-iccrg-delivery-rate-estimation §3): how many bytes were
  * delivered, and when, so that each ACK yields a rate sample for the congestion controller.
  * The per-packet snapshot (`delivered`, `deliveredTime`, `firstSentTime`, `appLimited`) is kept
- * on the sent-packet record itself, so sampling allocates nothing but the AckEvent.
+ * on the sent-packet record itself, and the AckEvent is one record shared by every connection
+ * (the congestion controller reads it during onAck and keeps nothing of it), so sampling
+ * allocates nothing.
  */
+let SHARED_EVENT: AckEvent | undefined;
+
 export class DeliveryRate {
   /** Bytes delivered (acknowledged) over the connection. */
   delivered = 0;
@@ -66,17 +70,17 @@ export class DeliveryRate {
     const interval = Math.max(sample.sentAt - sample.firstSentTime, now - sample.deliveredTime);
     const deliveredBytes = this.delivered - sample.delivered;
     const valid = interval > 0 && (!rtt.hasSample || interval >= rtt.min);
-    return {
-      now,
-      ackedBytes,
-      newestSentAt,
-      bytesInFlight,
-      delivered: this.delivered,
-      priorDelivered: sample.delivered,
-      deliveryRate: valid ? deliveredBytes / interval : 0,
-      appLimited: sample.appLimited,
-      rttSample,
-      rtt,
-    };
+    const ev = (SHARED_EVENT ??= { now: 0, ackedBytes: 0, newestSentAt: 0, bytesInFlight: 0, delivered: 0, priorDelivered: 0, deliveryRate: 0, appLimited: false, rttSample: 0, rtt });
+    ev.now = now;
+    ev.ackedBytes = ackedBytes;
+    ev.newestSentAt = newestSentAt;
+    ev.bytesInFlight = bytesInFlight;
+    ev.delivered = this.delivered;
+    ev.priorDelivered = sample.delivered;
+    ev.deliveryRate = valid ? deliveredBytes / interval : 0;
+    ev.appLimited = sample.appLimited;
+    ev.rttSample = rttSample;
+    ev.rtt = rtt;
+    return ev;
   }
 }

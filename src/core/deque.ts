@@ -3,13 +3,17 @@
  * empty) give their storage back every time they empty and allocate it again on the next push:
  * per-packet garbage on the hot path. This one keeps its capacity (it only grows, by doubling).
  */
+/** The storage of every Deque created with capacity 0 before its first push (never written). */
+const NO_ITEMS: readonly unknown[] = [];
+
 export class Deque<T> {
   private items: (T | undefined)[];
   private head = 0;
   private count = 0;
 
-  constructor(capacity = 8) {
-    this.items = new Array<T | undefined>(capacity);
+  /** `capacity` 0: no storage until the first push (most connections never retransmit). */
+  constructor(private readonly capacity = 8) {
+    this.items = capacity === 0 ? (NO_ITEMS as (T | undefined)[]) : new Array<T | undefined>(capacity);
   }
 
   get length(): number {
@@ -43,7 +47,7 @@ export class Deque<T> {
 
   private grow(): void {
     const old = this.items;
-    const next = new Array<T | undefined>(old.length * 2);
+    const next = new Array<T | undefined>(Math.max(old.length * 2, this.capacity, 8));
     for (let i = 0; i < this.count; i++) next[i] = old[(this.head + i) % old.length];
     this.items = next;
     this.head = 0;

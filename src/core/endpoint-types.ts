@@ -25,7 +25,10 @@ export interface ConnectionCoreLike {
   release(credit: number, delivery?: Delivery, channel?: number): void;
   close(now: number): void;
   abort(now: number, code?: number, reason?: string): void;
-  pollTransmit(now: number): Uint8Array | null;
+  /** `batch`: see ConnectionCore.pollTransmit (an ACK due by count may wait for the batch's end). */
+  pollTransmit(now: number, batch?: boolean): Uint8Array | null;
+  /** Set when pollTransmit(now, true) left an ACK for the end of the batch. */
+  readonly ackDeferred?: boolean;
   pollTimeout(): number | null;
   pollEvent(): CoreEvent | null;
   readonly bufferedAmount: number;

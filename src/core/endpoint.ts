@@ -1,4 +1,5 @@
 import {
+  MIN_DATAGRAM_SIZE,
   MIN_INITIAL_SIZE,
   PROTOCOL_VERSION,
   PacketType,
@@ -19,6 +20,7 @@ import {
 import { announcedMaxMessageSize, announcedWindow, resolveCoreConfig } from './config.js';
 import { BufferBudget } from './buffer-budget.js';
 import { CookieJar, resetTokenFor, tokensEqual } from './cookie.js';
+import { Deque } from './deque.js';
 import { DeadlineHeap, type TimerEntry } from './endpoint-timers.js';
 import {
   DROP_REASONS,
@@ -104,10 +106,15 @@ export class EndpointConnection implements TimerEntry {
   heapDeadline = 0;
   /** Has input the endpoint has not yet drained (transmits, events, new deadline). */
   dirty = false;
+  /** Its ACK waits for the end of the batch (EndpointCore.endBatch). */
+  ackDeferred = false;
   /** The engine reported `closed`; the endpoint forgot it. */
   closed = false;
   /** Free slot for the shell (its Connection object). */
   owner: unknown = undefined;
+  /** `localCid` as two 32-bit halves: routing compares them with the datagram's bytes, no BigInt. */
+  readonly cidHi: number;
+  readonly cidLo: number;
 
   constructor(
     readonly id: number,
@@ -118,11 +125,17 @@ export class EndpointConnection implements TimerEntry {
     readonly port: number,
     readonly core: ConnectionCoreLike,
     readonly remoteParams: TransportParams,
-    /** Server: the ACCEPT to resend when the client's INITIAL is repeated. */
-    readonly acceptDatagram: Uint8Array | null,
+    /**
+     * Server: the ACCEPT to resend when the client's INITIAL is repeated; dropped once the
+     * client's first DATA arrived (it had the ACCEPT).
+     */
+    public acceptDatagram: Uint8Array | null,
     /** Key of (remote address, port, remote CID) in the endpoint's tables. */
     readonly peerKey: string,
-  ) {}
+  ) {
+    this.cidHi = Number(localCid >> 32n);
+    this.cidLo = Number(localCid & 0xffff_ffffn);
+  }
 }
 
 /** An outgoing handshake in progress. */
@@ -151,6 +164,10 @@ type Timed = EndpointConnection | ConnectAttempt | Housekeeping;
 /** Key of a (remote address, remote port, remote connection ID) triple. */
 function peerKey(address: string, port: number, cid: bigint): string {
   return `${address}|${port}|${cid}`;
+}
+
+function readU32(b: Uint8Array, offset: number): number {
+  return ((b[offset]! << 24) | (b[offset + 1]! << 16) | (b[offset + 2]! << 8) | b[offset + 3]!) >>> 0;
 }
 
 function bytesToBigint(b: Uint8Array): bigint {
@@ -186,6 +203,11 @@ export class EndpointCore {
 
   /** Local connection ID → established connection or outgoing handshake. */
   private readonly byCid = new Map<bigint, EndpointConnection | ConnectAttempt>();
+  /**
+   * Low 32 bits of a connection's ID → the connection (the first one registered with them):
+   * routes a DATA datagram without decoding its ID into a BigInt. A miss falls back to byCid.
+   */
+  private readonly byCidLo = new Map<number, EndpointConnection>();
   /** (remote address, port, remote CID) → connection: repeated INITIALs and stateless resets. */
   private readonly byPeer = new Map<string, EndpointConnection>();
   private readonly attempts = new Map<number, ConnectAttempt>();
@@ -198,12 +220,34 @@ export class EndpointCore {
   /** Remote address → time of the last stateless reset sent there. */
   private readonly lastResetTo = new Map<string, number>();
 
+  /** Connections whose ACK waits for the end of the current batch (pollTransmit(now, true)). */
+  private readonly deferredAcks: EndpointConnection[] = [];
+
+  /**
+   * The batch of datagrams is over: the ACKs left waiting by pollTransmit(now, true) are to be
+   * sent (their connections are drained by the next pollTransmit). False: none waited.
+   */
+  get hasDeferredAcks(): boolean {
+    return this.deferredAcks.length > 0;
+  }
+
+  endBatch(): boolean {
+    const n = this.deferredAcks.length;
+    for (let i = 0; i < n; i++) {
+      const c = this.deferredAcks[i]!;
+      c.ackDeferred = false;
+      this.touch(c);
+    }
+    this.deferredAcks.length = 0;
+    return n > 0;
+  }
+
   /** Connections to drain, each once (its `dirty` flag); a stack: no iterator per poll. */
   private readonly dirty: EndpointConnection[] = [];
   private readonly outbox: Transmit[] = [];
   private outboxHead = 0;
-  private readonly events: EndpointEvent[] = [];
-  private eventsHead = 0;
+  /** A ring (keeps its storage when it empties: no array per flush). */
+  private readonly events = new Deque<EndpointEvent>();
 
   private nextId = 1;
   /** The latest `now` seen; retirement happens while draining events, which take no `now`. */
@@ -381,8 +425,14 @@ export class EndpointCore {
     }
   }
 
-  /** Next datagram to send, or null. Drains dirty connections (their events queue up for pollEvent). */
-  pollTransmit(now: number): Transmit | null {
+  /** The one record pollTransmit fills for a connection's datagram: no object per packet. */
+  private readonly transmitRecord: Transmit = { data: new Uint8Array(0), address: '', port: 0 };
+
+  /**
+   * Next datagram to send, or null. Drains dirty connections (their events queue up for
+   * pollEvent). The record returned is valid until the next call: send it, or copy it.
+   */
+  pollTransmit(now: number, batch = false): Transmit | null {
     this.lastNow = now;
     for (;;) {
       const queued = this.shiftOutbox();
@@ -391,30 +441,29 @@ export class EndpointCore {
       if (c === undefined) return null;
       let data: Uint8Array | null = null;
       try {
-        data = c.closed ? null : c.core.pollTransmit(now);
+        data = c.closed ? null : c.core.pollTransmit(now, batch);
+        if (data === null && batch && c.core.ackDeferred === true && !c.ackDeferred) {
+          c.ackDeferred = true;
+          this.deferredAcks.push(c);
+        }
       } catch {
         this.drop('internal-error');
       }
       if (data) {
         this.counters.datagramsSent++;
         this.counters.bytesSent += data.length;
-        return { data, address: c.address, port: c.port };
+        const tx = this.transmitRecord;
+        tx.data = data;
+        tx.address = c.address;
+        tx.port = c.port;
+        return tx;
       }
       this.settle(c);
     }
   }
 
   pollEvent(): EndpointEvent | null {
-    if (this.eventsHead >= this.events.length) {
-      if (this.events.length > 0) {
-        this.events.length = 0;
-        this.eventsHead = 0;
-      }
-      return null;
-    }
-    const ev = this.events[this.eventsHead]!;
-    this.events[this.eventsHead++] = undefined as unknown as EndpointEvent;
-    return ev;
+    return this.events.shift() ?? null;
   }
 
   /** Earliest deadline over the endpoint and all its connections (valid after pollTransmit returned null). */
@@ -450,6 +499,19 @@ export class EndpointCore {
   // ---------------------------------------------------------------- routing
 
   private route(now: number, datagram: Uint8Array, address: string, port: number): void {
+    // The common case first, with no allocation: DATA for a connection we know (an oversize
+    // one goes the long way, to be dropped in routeData).
+    const n = datagram.length;
+    if (n >= MIN_DATAGRAM_SIZE && n <= this.maxDatagramSize && datagram[0] === PROTOCOL_VERSION && datagram[1] === PacketType.Data) {
+      const c = this.byCidLo.get(readU32(datagram, 6));
+      if (c !== undefined && c.cidHi === readU32(datagram, 2)) {
+        c.acceptDatagram = null;
+        // The engine checks the CRC and counts what it drops.
+        c.core.handleDatagram(now, datagram);
+        this.touch(c);
+        return;
+      }
+    }
     const inv = readInvariants(datagram);
     if (!inv) return this.drop('too-short');
     if (inv.version !== 0 && !SUPPORTED_VERSIONS.includes(inv.version)) {
@@ -476,6 +538,7 @@ export class EndpointCore {
     if (datagram.length > this.maxDatagramSize) return this.drop('oversize');
     const target = this.byCid.get(cid);
     if (target?.kind === 'connection') {
+      target.acceptDatagram = null;
       // The engine checks the CRC and counts what it drops.
       target.core.handleDatagram(now, datagram);
       this.touch(target);
@@ -550,12 +613,14 @@ export class EndpointCore {
     const accept: AcceptPacket = { type: 'accept', dcid: clientCid, scid: serverCid, params: localParams };
     const acceptDatagram = encodePacket(accept);
     const id = this.nextId++;
+    // One copy of the client's parameters, for the engine and the record alike.
+    const remoteParams = copyParams(packet.params);
     const core = this.createConnection({
       role: 'server',
       localCid: serverCid,
       remoteCid: clientCid,
       localParams,
-      remoteParams: copyParams(packet.params),
+      remoteParams,
       config: this.coreConfig(),
       now,
       trace: this.traceSink(id, 'server', serverCid, clientCid, address, port, now),
@@ -569,7 +634,7 @@ export class EndpointCore {
       address,
       port,
       core,
-      copyParams(packet.params),
+      remoteParams,
       acceptDatagram,
       key,
     );
@@ -649,12 +714,13 @@ export class EndpointCore {
       return this.failAttempt(attempt, { code: 'ERR_PROTOCOL_VIOLATION', message: 'server reused a connection ID' });
     }
     this.removeAttempt(attempt);
+    const remoteParams = copyParams(packet.params);
     const core = this.createConnection({
       role: 'client',
       localCid: attempt.cid,
       remoteCid: packet.scid,
       localParams: attempt.params,
-      remoteParams: copyParams(packet.params),
+      remoteParams,
       config: this.coreConfig(),
       now,
       trace: this.traceSink(attempt.id, 'client', attempt.cid, packet.scid, address, port, now),
@@ -668,7 +734,7 @@ export class EndpointCore {
       address,
       port,
       core,
-      copyParams(packet.params),
+      remoteParams,
       null,
       key,
     );
@@ -753,6 +819,7 @@ export class EndpointCore {
 
   private register(c: EndpointConnection): void {
     this.byCid.set(c.localCid, c);
+    if (!this.byCidLo.has(c.cidLo)) this.byCidLo.set(c.cidLo, c);
     this.byPeer.set(c.peerKey, c);
     this.connections.add(c);
     this.budget.connections++;
@@ -799,6 +866,7 @@ export class EndpointCore {
     this.heap.remove(c);
     if (this.connections.delete(c)) this.budget.connections--;
     if (this.byCid.get(c.localCid) === c) this.byCid.delete(c.localCid);
+    if (this.byCidLo.get(c.cidLo) === c) this.byCidLo.delete(c.cidLo);
     const key = c.peerKey;
     if (this.byPeer.get(key) === c) this.byPeer.delete(key);
     if (c.role === 'server') {

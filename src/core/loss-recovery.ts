@@ -7,7 +7,7 @@ import { PacketNumbers } from './packet-numbers.js';
 import { Pacer } from './pacer.js';
 import { GRANULARITY, RttEstimator } from './rtt.js';
 import { SendBlock } from './blocked-time.js';
-import { PacketState, SentPackets, type SentContent, type SentFragment, type SentPacket } from './sent-packets.js';
+import { PacketState, SentPackets, newSentPacket, type SentContent, type SentFragment, type SentPacket } from './sent-packets.js';
 import type { Tracer } from './trace.js';
 import type { CongestionController, CoreConfig } from './types.js';
 
@@ -93,6 +93,17 @@ export class LossRecovery {
     return SendBlock.None;
   }
 
+  /**
+   * Would a packet of `size` bytes leave no room for another in a window small enough (under
+   * two ACK intervals of the peer, `ackEveryPackets` being our estimate of its) that the flight
+   * then waits for a delayed ACK? The packet builder asks for an immediate ACK then (ACK-only
+   * packets are not in flight: only packets with data count).
+   */
+  fillsSmallWindow(size: number): boolean {
+    const window = this.cc.window;
+    return window < 2 * this.config.ackEveryPackets * this.maxDatagram && this.bytesInFlight + size + this.maxDatagram > window;
+  }
+
   /** Nothing to send: with room in the window, the sender is application-limited. */
   onNothingToSend(): void {
     if (this.bytesInFlight < this.cc.window) this.rate.onAppLimited(this.bytesInFlight);
@@ -116,21 +127,20 @@ export class LossRecovery {
     }
     const rate = this.rate;
     rate.onPacketSent(now, this.bytesInFlight);
-    const packet: SentPacket = {
-      pn,
-      sentAt: now,
-      size,
-      ackEliciting: true,
-      inFlight: true,
-      state: PacketState.Outstanding,
-      fragments,
-      close,
-      retransmission,
-      delivered: rate.delivered,
-      deliveredTime: rate.deliveredTime,
-      firstSentTime: rate.firstSentTime,
-      appLimited: rate.appLimitedUntil !== 0,
-    };
+    const packet = newSentPacket();
+    packet.pn = pn;
+    packet.sentAt = now;
+    packet.size = size;
+    packet.ackEliciting = true;
+    packet.inFlight = true;
+    packet.state = PacketState.Outstanding;
+    packet.fragments = fragments;
+    packet.close = close;
+    packet.retransmission = retransmission;
+    packet.delivered = rate.delivered;
+    packet.deliveredTime = rate.deliveredTime;
+    packet.firstSentTime = rate.firstSentTime;
+    packet.appLimited = rate.appLimitedUntil !== 0;
     this.sent.push(pn, packet);
     this.bytesInFlight += size;
     this.lastAckElicitingSentAt = now;

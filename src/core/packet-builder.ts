@@ -1,5 +1,5 @@
 import { ackFrameSize, writeAckFrame } from '../wire/frames.js';
-import { seal, writeDataHeader } from '../wire/packet.js';
+import { seal, sealAt, writeDataHeader, writeDataHeaderAt } from '../wire/packet.js';
 import { truncate32 } from '../wire/packet-number.js';
 import { CHECKSUM_SIZE, DATA_HEADER_SIZE, FrameType, type ConnectionId } from '../wire/types.js';
 import type { AckScheduler } from './ack-scheduler.js';
@@ -21,6 +21,8 @@ import type { Tracer } from './trace.js';
  */
 export class PacketBuilder {
   private readonly slab = sharedSlab;
+  private readonly remoteCidHi: number;
+  private readonly remoteCidLo: number;
 
   constructor(
     private readonly remoteCid: ConnectionId,
@@ -30,14 +32,20 @@ export class PacketBuilder {
     private readonly sender: SendScheduler,
     private readonly counters: Counters,
     private readonly trace: Tracer | null = null,
-  ) {}
+  ) {
+    this.remoteCidHi = Number(remoteCid >> 32n);
+    this.remoteCidLo = Number(remoteCid & 0xffff_ffffn);
+  }
 
   /** A packet with an ACK (`withAck`, or when the ACK has news) and, `withData`, the sender's frames. */
   build(now: number, withAck: boolean, withData: boolean): Uint8Array {
-    const buf = this.slab.take(this.maxDatagram);
+    // Written in place in the shared slab, at offsets from `start`: the datagram is the one view
+    // made of it, at the end.
+    const start = this.slab.reserve(this.maxDatagram);
+    const buf = this.slab.current;
     const pn = this.recovery.allocatePacketNumber();
-    let o = writeDataHeader(buf, this.remoteCid, truncate32(pn));
-    const limit = this.maxDatagram - CHECKSUM_SIZE;
+    let o = writeDataHeaderAt(buf, start, this.remoteCidHi, this.remoteCidLo, truncate32(pn));
+    const limit = start + this.maxDatagram - CHECKSUM_SIZE;
 
     let withAckFrame = false;
     if (withAck || this.acks.hasNews()) {
@@ -55,25 +63,32 @@ export class PacketBuilder {
     let retransmission = false;
     if (withData) {
       const sender = this.sender;
-      o = sender.writeFrames(buf, o, limit, pn, now);
+      // This packet fills a small congestion window: keep a byte for the PING below. Only when
+      // new data comes next: it is cut to the room there is, whereas a retransmitted or
+      // unreliable fragment of full size would no longer fit, and would wait for ever.
+      const fillsWindow = sender.onlyNewDataQueued() && this.recovery.fillsSmallWindow(this.maxDatagram);
+      o = sender.writeFrames(buf, o, fillsWindow ? limit - 1 : limit, pn, now);
       fragments = sender.packetFragments;
+      sender.packetFragments = null; // the packet record holds them now
       carriesClose = sender.packetClose;
       retransmission = sender.packetRetransmission;
-      ackEliciting = o > 0 && (fragments !== null || carriesClose || sender.packetUnreliable);
+      ackEliciting = fragments !== null || carriesClose || sender.packetUnreliable;
       if (!ackEliciting && this.recovery.probesDue > 0) {
         buf[o++] = FrameType.Ping;
         ackEliciting = true;
-      } else if (ackEliciting && o < limit && !sender.hasSendableData()) {
+      } else if (ackEliciting && o < limit && (fillsWindow || !sender.hasSendableData())) {
         // The last packet of a burst: a PING asks the peer to acknowledge at once instead of
         // after its delayed-ACK timer, so the end of every message or request is confirmed in
-        // one RTT (and never mistaken for a loss by the PTO). A window-limited sender needs no
-        // such help: ACKs of every second packet keep its flight moving.
+        // one RTT (and never mistaken for a loss by the PTO). Likewise the packet that fills a
+        // small congestion window: the peer acknowledges only every few packets
+        // (docs/protocol.md §13), and a window of fewer than twice that many would otherwise
+        // wait for its delayed-ACK timer. A larger window keeps moving on the regular ACKs.
         buf[o++] = FrameType.Ping;
       }
       this.recovery.onProbeSpent();
     }
 
-    const datagram = seal(buf, o);
+    const datagram = sealAt(buf, start, o);
     const size = datagram.length;
     this.slab.commit(size);
     this.counters.packetsSent++;

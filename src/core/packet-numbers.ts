@@ -46,7 +46,9 @@ export class PacketNumbers {
 
   /** Does [lo, hi] contain a number we skipped (and so never sent)? */
   skippedIn(lo: number, hi: number): boolean {
-    for (const s of this.skipped) {
+    const skipped = this.skipped;
+    for (let i = 0; i < skipped.length; i++) {
+      const s = skipped[i]!;
       if (s >= lo && s <= hi) return true;
     }
     return false;

@@ -23,6 +23,12 @@ export class ReceivedPackets {
     return n === 0 ? this.floor : this.ranges[n - 1]!;
   }
 
+  /** Packets in the highest range (the run ending at `largest`); 0 before any. */
+  get lastRunLength(): number {
+    const n = this.ranges.length;
+    return n === 0 ? 0 : this.ranges[n - 1]! - this.ranges[n - 2]! + 1;
+  }
+
   get rangeCount(): number {
     return this.ranges.length / 2;
   }
@@ -51,6 +57,11 @@ export class ReceivedPackets {
     if (joinsBelow && joinsAbove) {
       r[i + 1] = r[above + 1]!;
       r.splice(above, 2);
+      // Back to one range (the gap filled): an array of exactly two, not the grown one.
+      if (r.length === 2) this.ranges = [r[0]!, r[1]!];
+    } else if (r.length === 0) {
+      // The first packet: an array of exactly two (an idle connection keeps it for life).
+      this.ranges = [pn, pn];
     } else if (joinsBelow) {
       r[i + 1] = pn;
     } else if (joinsAbove) {
@@ -70,19 +81,28 @@ export class ReceivedPackets {
    * flattened (gap, length) pairs. At most `limit` ranges are reported.
    */
   toAck(limit: number): { largest: number; firstRange: number; ranges: number[] } | null {
+    const out = { largest: 0, firstRange: 0, ranges: [] as number[] };
+    return this.fillAck(out, limit) ? out : null;
+  }
+
+  /** `toAck` into a record the caller owns (its `ranges` array is reused); false: nothing to acknowledge. */
+  fillAck(out: { largest: number; firstRange: number; ranges: number[] }, limit: number): boolean {
     const r = this.ranges;
     const n = r.length;
-    if (n === 0) return null;
-    const largest = r[n - 1]!;
-    const firstRange = largest - r[n - 2]!;
-    const ranges: number[] = [];
+    if (n === 0) return false;
+    out.largest = r[n - 1]!;
+    out.firstRange = out.largest - r[n - 2]!;
+    const ranges = out.ranges;
+    let k = 0;
     let smallest = r[n - 2]!;
     for (let i = n - 4, count = 1; i >= 0 && count < limit; i -= 2, count++) {
       const hi = r[i + 1]!;
       const lo = r[i]!;
-      ranges.push(smallest - hi - 2, hi - lo);
+      ranges[k++] = smallest - hi - 2;
+      ranges[k++] = hi - lo;
       smallest = lo;
     }
-    return { largest, firstRange, ranges };
+    if (ranges.length !== k) ranges.length = k;
+    return true;
   }
 }

@@ -50,6 +50,7 @@ export interface MessageOptions {
 
 const EMPTY = new Uint8Array(0);
 const DRAIN: CoreEvent = { type: 'drain' };
+const FLUSHED: CoreEvent = { type: 'flushed' };
 
 /**
  * What the application sends, and what of it goes into the next packet (quic-go's `framer`):
@@ -130,7 +131,8 @@ export class SendScheduler implements SentContent {
   private channelQueues(channel: number): ChannelQueues {
     let c = this.channels[channel];
     if (c === undefined) {
-      c = { channel, nextTsn: this.initialTsn, queue: new Deque(), retransmit: new Deque(), unreliable: new Deque() };
+      // Retransmit and unreliable queues get storage on first use (idle connections stay small).
+      c = { channel, nextTsn: this.initialTsn, queue: new Deque(), retransmit: new Deque(0), unreliable: new Deque(0) };
       this.channels[channel] = c;
       this.scheduler.add(channel);
     }
@@ -226,7 +228,7 @@ export class SendScheduler implements SentContent {
     }
     if (!this.flushedNotified && this.unackedFragments === 0 && this.reliableQueued === 0) {
       this.flushedNotified = true;
-      this.events.push({ type: 'flushed' });
+      this.events.push(FLUSHED);
     }
   }
 
@@ -235,6 +237,11 @@ export class SendScheduler implements SentContent {
     if (this.closeQueued) return true;
     if (this.unreliableQueued > 0) return true;
     return this.reliableQueued > 0 && this.nextTsn <= this.peerMaxTsn;
+  }
+
+  /** Nothing but new reliable data waits (no retransmission, no unreliable message). */
+  onlyNewDataQueued(): boolean {
+    return this.retransmitQueued === 0 && this.unreliableQueued === 0;
   }
 
   /** Reliable data waits for the peer's credit, and nothing else is to be sent. */
@@ -433,7 +440,9 @@ export class SendScheduler implements SentContent {
 
   onAcked(p: SentPacket): void {
     if (p.fragments) {
-      for (const f of p.fragments) {
+      const fragments = p.fragments;
+      for (let i = 0; i < fragments.length; i++) {
+        const f = fragments[i]!;
         if (f.acked) continue;
         f.acked = true;
         f.payload = EMPTY;

@@ -62,6 +62,37 @@ export interface SentPacket {
   appLimited: boolean;
 }
 
+/** Records of packets that left the history, for the next packets sent (any connection's). */
+const pool: SentPacket[] = [];
+/** Enough for several full congestion windows; beyond it records are left to the GC. */
+const POOL_MAX = 4096;
+
+function recycle(p: SentPacket): void {
+  p.fragments = null;
+  if (pool.length < POOL_MAX) pool.push(p);
+}
+
+/** A packet record to fill in: a recycled one when there is one (no allocation per packet sent). */
+export function newSentPacket(): SentPacket {
+  return (
+    pool.pop() ?? {
+      pn: 0,
+      sentAt: 0,
+      size: 0,
+      ackEliciting: true,
+      inFlight: true,
+      state: PacketState.Outstanding,
+      fragments: null,
+      close: false,
+      retransmission: false,
+      delivered: 0,
+      deliveredTime: 0,
+      firstSentTime: 0,
+      appLimited: false,
+    }
+  );
+}
+
 /**
  * Sent packets awaiting an ACK or a loss verdict, in packet-number order (quic-go's
  * `sent_packet_history`). A deque indexed by packet number: packets leave from the front once
@@ -108,16 +139,27 @@ export class SentPackets {
     if (packet.ackEliciting) this.ackElicitingOutstanding--;
   }
 
-  /** Drop finished packets from the front; compact the array now and then. */
+  /**
+   * Drop finished packets from the front (their records go back to the pool: nothing refers to
+   * a packet once it left the history); compact the array now and then.
+   */
   trim(): void {
     const s = this.slots;
     while (this.head < s.length) {
       const p = s[this.head];
       if (p !== null && p !== undefined && p.state === PacketState.Outstanding) break;
+      if (p) recycle(p);
+      s[this.head] = null;
       this.head++;
       this.base++;
     }
-    if (this.head > 1024 && this.head * 2 > s.length) {
+    if (this.head === s.length && this.head > 64) {
+      // Nothing outstanding after a burst (a flight fully acknowledged): start over with an
+      // empty array instead of keeping the grown one (small ones are kept: a request/response
+      // flow would otherwise allocate one per round trip).
+      this.slots = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > s.length) {
       this.slots = s.slice(this.head);
       this.head = 0;
     }

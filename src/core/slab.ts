@@ -25,6 +25,23 @@ export class Slab {
     return this.buffer.subarray(this.offset, this.offset + max);
   }
 
+  /**
+   * Like `take`, without a view: `max` bytes at the returned offset of `buffer` (read `buffer`
+   * after calling this: a full slab is replaced). Call `commit()` with the bytes used.
+   */
+  reserve(max: number): number {
+    if (this.offset + max > this.buffer.length) {
+      this.buffer = new Uint8Array(Math.max(SLAB_SIZE, max));
+      this.offset = 0;
+    }
+    return this.offset;
+  }
+
+  /** The slab regions are cut from. */
+  get current(): Uint8Array {
+    return this.buffer;
+  }
+
   /** The last region taken used `used` bytes: the rest stays available. */
   commit(used: number): void {
     // Keep datagrams 8-byte aligned: cheaper copies in the kernel and in zlib.

@@ -109,7 +109,10 @@ export interface CoreConfig {
   maxPto: number;
   /** Longest this side delays an ACK, ms. Default 5. */
   maxAckDelay: number;
-  /** ACK at the latest after this many ack-eliciting packets. Default 2. */
+  /**
+   * ACK at the latest after this many ack-eliciting packets, once the first 100 arrived (those
+   * are acknowledged every second packet, or every packet if this is 1). Default 10.
+   */
   ackEveryPackets: number;
   /** Close the connection when nothing was heard for this long, ms (0 disables). Default 30,000. */
   idleTimeout: number;

@@ -1,4 +1,6 @@
 import { createSocket, type Socket } from 'node:dgram';
+import { lookup as dnsLookup } from 'node:dns';
+import { isIP } from 'node:net';
 import { rdError } from '../errors.js';
 import type { ResolvedEndpointOptions } from '../options.js';
 
@@ -9,7 +11,7 @@ import type { ResolvedEndpointOptions } from '../options.js';
  */
 export function bindSocket(options: ResolvedEndpointOptions): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = createSocket({ type: options.type, ipv6Only: options.ipv6Only });
+    const socket = createSocket({ type: options.type, ipv6Only: options.ipv6Only, lookup: literalLookup });
     const onError = (err: Error): void => {
       socket.off('listening', onListening);
       try {
@@ -43,4 +45,19 @@ function setBufferSizes(socket: Socket, recv: number, send: number): void {
   } catch {
     // The OS refused: keep its default.
   }
+}
+
+type LookupCallback = (err: NodeJS.ErrnoException | null, address: string, family: number) => void;
+
+/**
+ * `dgram.Socket.send(msg, port, address)` resolves `address` with `dns.lookup` before every send,
+ * and `dns.lookup` answers even an IP literal on the next tick: each datagram would cost a
+ * closure, a nextTick hop and the syscall one tick late. The endpoint only ever sends to
+ * addresses it already resolved (a peer's source address, or connect()'s resolved host), so an
+ * IP literal is answered at once and the datagram leaves inside `send()`. Names still go to DNS.
+ */
+export function literalLookup(hostname: string, family: unknown, callback: LookupCallback): void {
+  const literal = isIP(hostname);
+  if (literal !== 0) callback(null, hostname, literal);
+  else dnsLookup(hostname, family as number, callback);
 }

@@ -7,6 +7,7 @@ import { optionsObject, rejectUnknownOptions } from '../unknown-options.js';
 import { boundedWait, checkCloseOptions, type CloseOptions } from './close-options.js';
 import { Inbox, type InboxItem, type MessageInfo } from './inbox.js';
 import type { SocketAddress } from './socket.js';
+import { Stage, stageTrace } from './stage-trace.js';
 import { connectionRates } from './stats-rates.js';
 
 export type { MessageInfo } from './inbox.js';
@@ -312,6 +313,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * `maxMessageSize`, ERR_CONNECTION_CLOSED once closing. The buffer must not be modified after.
    */
   send(data: Uint8Array | string, options?: SendOptions): boolean {
+    if (stageTrace !== null) stageTrace.mark(Stage.AppSend);
     return this.queue(data, options, 0);
   }
 
@@ -601,6 +603,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   handleCoreEvent(event: CoreEvent): void {
     switch (event.type) {
       case 'message': {
+        if (stageTrace !== null) stageTrace.mark(Stage.Event);
         const data = Buffer.from(event.data.buffer, event.data.byteOffset, event.data.byteLength);
         this.inbox.push({
           data,

@@ -15,6 +15,7 @@ import { Connection, type ConnectionHost } from './connection.js';
 import { checkCoreConfig, createConnectionCore } from './engine.js';
 import { TraceOutput } from './qlog.js';
 import type { DatagramSocket, RemoteInfo, SocketAddress } from './socket.js';
+import { Stage, stageTrace } from './stage-trace.js';
 
 /**
  * Events of an {@link Endpoint}, with their listener arguments. `Endpoint` is a `node:events`
@@ -54,7 +55,11 @@ const CONNECT_TARGET_OPTIONS = ['port', 'host', ...CONNECT_OPTIONS] as const;
 
 /** {@link EndpointStats} plus the socket's send errors: what `Endpoint.stats()` returns. */
 export interface EndpointStatsWithSocket extends EndpointStats {
-  /** socket.send() calls that reported an error (the datagram is lost; the engine recovers). */
+  /**
+   * socket.send() calls that threw or reported an error (the datagram is lost; the engine
+   * recovers). A `dgram.Socket` is given no callback per datagram (each would cost a nextTick), so
+   * its asynchronous send errors, which dgram reports only to a callback, are not counted.
+   */
   sendErrors: number;
   /**
    * The socket's receive / send buffer (SO_RCVBUF / SO_SNDBUF) as the kernel granted it, bytes
@@ -154,8 +159,14 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   private refed = true;
   /** socket.send() calls whose callback has not run yet: the socket closes only after them. */
   private sendsInFlight = 0;
+  /**
+   * Datagrams a `dgram.Socket` still holds (its getSendQueueCount()), or null for sockets
+   * without one (test doubles): those get a callback per datagram instead, counted above.
+   */
+  private readonly queuedSends: (() => number) | null;
   private afterSends: (() => void) | null = null;
   private readonly onSent = (err: Error | null): void => {
+    if (stageTrace !== null) stageTrace.mark(Stage.SendCallback);
     if (err) this.sendErrors++;
     this.sendsInFlight--;
     if (this.sendsInFlight <= 0 && this.afterSends) {
@@ -166,20 +177,25 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   };
   private readonly onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
     if (this.state === 'closed') return;
+    if (stageTrace !== null) stageTrace.mark(Stage.Message, msg.length);
     this.core.handleDatagram(this.clock.now(), msg, rinfo.address, rinfo.port);
-    // The socket hands over every datagram that is ready (up to 32 per poll in libuv) one
-    // 'message' at a time. The first of a batch is answered at once (a lone request gets its
-    // reply without waiting a turn of the event loop); the rest are flushed once, after the
-    // batch, so that one ACK covers them all and one send carries several replies.
-    if (!this.ioFlushScheduled) {
+    if (stageTrace !== null) stageTrace.mark(Stage.Decoded);
+    // Answer in the same turn: the application's reply from a 'message' handler leaves with the
+    // ACK before the next datagram is read, and so does an ACK the engine wants at once (a gap,
+    // a PING). An ACK due only because enough packets arrived waits for the end of the socket's
+    // batch (libuv reads up to 32 datagrams per poll): one ACK for the batch. Only then is a
+    // flush scheduled after the batch (setImmediate); a lone request/response costs none.
+    this.flush(true);
+    if (!this.ioFlushScheduled && this.core.hasDeferredAcks) {
       this.ioFlushScheduled = true;
       this.clock.setTimer(this.clock.now(), this.onIoFlush);
-      this.flush();
     }
   };
   private ioFlushScheduled = false;
   private readonly onIoFlush = (): void => {
+    if (stageTrace !== null) stageTrace.mark(Stage.ImmediateFlush);
     this.ioFlushScheduled = false;
+    this.core.endBatch();
     this.flush();
   };
   private readonly onSocketError = (err: Error): void => {
@@ -196,6 +212,17 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   ) {
     super();
     this.clock = options.clock ?? realClock;
+    const counting = socket as { getSendQueueCount?: () => number };
+    this.queuedSends =
+      typeof counting.getSendQueueCount === 'function'
+        ? () => {
+            try {
+              return counting.getSendQueueCount!();
+            } catch {
+              return 0; // closed
+            }
+          }
+        : null;
     const random = options.randomBytes ?? ((n: number) => new Uint8Array(cryptoRandomBytes(n)));
     this.traceOutput = options.qlogDir !== undefined || options.trace !== undefined ? new TraceOutput(options.qlogDir, options.trace) : null;
     // By default an endpoint accepts only while the application listens for 'connection'
@@ -417,12 +444,14 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   }
 
   private scheduleFlush(): void {
-    if (this.flushScheduled) return;
+    // Inside a flush (a 'message' handler that replies): the flush loop picks the connection up.
+    if (this.flushing || this.flushScheduled) return;
     this.flushScheduled = true;
     queueMicrotask(this.onScheduledFlush);
   }
 
   private readonly onScheduledFlush = (): void => {
+    if (stageTrace !== null) stageTrace.mark(Stage.MicrotaskFlush);
     this.flushScheduled = false;
     this.flush();
   };
@@ -432,14 +461,14 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
    * thrown by an application listener propagates (as in Node), but only after the timer is
    * re-armed, so the endpoint keeps running.
    */
-  private flush(): void {
+  private flush(batch = false): void {
     if (this.flushing || this.state === 'closed') return;
     this.flushing = true;
     try {
       const now = this.clock.now();
       for (;;) {
         let tx: Transmit | null;
-        while ((tx = this.core.pollTransmit(now)) !== null) this.transmit(tx);
+        while ((tx = this.core.pollTransmit(now, batch)) !== null) this.transmit(tx);
         let ev: EndpointEvent | null;
         let any = false;
         while ((ev = this.core.pollEvent()) !== null) {
@@ -450,6 +479,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
       }
     } catch (e) {
       // A listener threw: finish the remaining work on the next microtask, then let it surface.
+      this.flushing = false;
       this.scheduleFlush();
       throw e;
     } finally {
@@ -465,19 +495,30 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
       }
     } finally {
       this.rearm();
+      if (stageTrace !== null) stageTrace.mark(Stage.FlushDone);
       if (this.state === 'closing' && this.core.idle) this.finishClose(undefined);
     }
   }
 
   private transmit(tx: Transmit): void {
-    try {
-      this.sendsInFlight++;
-      this.socket.send(tx.data, tx.port, tx.address, this.onSent);
-    } catch {
-      // e.g. the socket closed under us: the datagram is lost, the engines recover or time out.
-      this.sendsInFlight--;
-      this.sendErrors++;
+    if (stageTrace !== null) stageTrace.mark(Stage.Built, tx.data.length);
+    if (this.queuedSends !== null) {
+      try {
+        this.socket.send(tx.data, tx.port, tx.address);
+      } catch {
+        // e.g. the socket closed under us: the datagram is lost, the engines recover or time out.
+        this.sendErrors++;
+      }
+    } else {
+      try {
+        this.sendsInFlight++;
+        this.socket.send(tx.data, tx.port, tx.address, this.onSent);
+      } catch {
+        this.sendsInFlight--;
+        this.sendErrors++;
+      }
     }
+    if (stageTrace !== null) stageTrace.mark(Stage.Sent);
   }
 
   private dispatch(ev: EndpointEvent): void {
@@ -541,6 +582,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   }
 
   private readonly onTimer = (): void => {
+    if (stageTrace !== null) stageTrace.mark(Stage.Timer, ((this.clock.now() - (this.armedAt ?? 0)) * 1000) | 0);
     this.timer = null;
     this.armedAt = null;
     if (this.state === 'closed') return;
@@ -594,12 +636,22 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
         done(); // already closed
       }
     };
+    let poll: NodeJS.Timeout | undefined;
     const fallback = setTimeout(() => {
       this.afterSends = null;
+      clearTimeout(poll);
       closeSocket();
     }, 1000);
     fallback.unref?.();
-    if (this.sendsInFlight <= 0) closeSocket();
+    const queued = this.queuedSends;
+    if (queued !== null) {
+      // Sends dgram could not complete at once wait in its queue: close once it is empty.
+      const check = (): void => {
+        if (queued() <= 0) closeSocket();
+        else poll = setTimeout(check, 1);
+      };
+      check();
+    } else if (this.sendsInFlight <= 0) closeSocket();
     else this.afterSends = closeSocket;
   }
 }

@@ -10,5 +10,73 @@ import { crc32 } from 'node:zlib';
  * but 2^-32 of the rest). It is not a MAC: an attacker can forge a valid checksum.
  */
 export function checksum(data: Uint8Array): number {
-  return crc32(data) >>> 0;
+  // A wrapped typed array (a Proxy, as the decoder's read-tracing tests use) is not one to native
+  // code: hand it the view it wraps.
+  return crc32(ArrayBuffer.isView(data) ? data : (data as Uint8Array).subarray(0)) >>> 0;
+}
+
+/*
+ * The trailer of a datagram is the CRC-32 of everything before it. zlib.crc32 takes no offset
+ * or length, so checking or writing it would need a view of the datagram without its last four
+ * bytes: an object per packet on the hot path. Instead both run over the whole datagram and
+ * account for the trailer's four bytes arithmetically. CRC-32 continues over more bytes as
+ * crc(M ‖ T) = step(step(step(step(crc(M), T0), T1), T2), T3), and each step is a bijection on
+ * 32-bit values (the table's top bytes are all distinct), so it can be run backwards.
+ */
+
+/** The reflected CRC-32 table, and the index of each entry by its top byte (for stepping back). */
+const TABLE = new Uint32Array(256);
+const BY_TOP_BYTE = new Uint8Array(256);
+for (let n = 0; n < 256; n++) {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  TABLE[n] = c >>> 0;
+  BY_TOP_BYTE[c >>> 24] = n;
+}
+
+/** One byte forward, on the raw (not yet inverted) register. */
+function step(reg: number, byte: number): number {
+  return (TABLE[(reg ^ byte) & 0xff]! ^ (reg >>> 8)) >>> 0;
+}
+
+/** One byte backward: the register before `step(reg, byte)` produced `next`. */
+function unstep(next: number, byte: number): number {
+  const index = BY_TOP_BYTE[next >>> 24]!;
+  const high = (next ^ TABLE[index]!) << 8;
+  return (high | ((index ^ byte) & 0xff)) >>> 0;
+}
+
+function trailerAt(d: Uint8Array, n: number): number {
+  return ((d[n - 4]! << 24) | (d[n - 3]! << 16) | (d[n - 2]! << 8) | d[n - 1]!) >>> 0;
+}
+
+/** True when the last four bytes of `datagram` (big-endian) are the CRC-32 of the rest. No allocation. */
+export function trailerMatches(datagram: Uint8Array): boolean {
+  const n = datagram.length;
+  if (n < 4) return false;
+  const stored = trailerAt(datagram, n);
+  // Continue the claimed CRC of the body over the trailer bytes and compare with the CRC of all.
+  let reg = (stored ^ 0xffff_ffff) >>> 0;
+  for (let i = n - 4; i < n; i++) reg = step(reg, datagram[i]!);
+  return ((reg ^ 0xffff_ffff) >>> 0) === checksum(datagram);
+}
+
+/**
+ * Write the CRC-32 of `datagram[0, n - 4)` into its last four bytes (big-endian), where `n` is
+ * its length. No allocation: the CRC of the whole datagram (trailer zeroed) is stepped back
+ * over the four zero bytes.
+ */
+export function writeTrailer(datagram: Uint8Array): void {
+  const n = datagram.length;
+  datagram[n - 4] = 0;
+  datagram[n - 3] = 0;
+  datagram[n - 2] = 0;
+  datagram[n - 1] = 0;
+  let reg = (checksum(datagram) ^ 0xffff_ffff) >>> 0;
+  for (let i = 0; i < 4; i++) reg = unstep(reg, 0);
+  const crc = (reg ^ 0xffff_ffff) >>> 0;
+  datagram[n - 4] = crc >>> 24;
+  datagram[n - 3] = (crc >>> 16) & 0xff;
+  datagram[n - 2] = (crc >>> 8) & 0xff;
+  datagram[n - 1] = crc & 0xff;
 }

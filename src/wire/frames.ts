@@ -44,7 +44,8 @@ export function frameSize(frame: Frame): number {
 export function ackFrameSize(frame: AckFrame): number {
   let size = 1 + 4 + varintLength(frame.ackDelay) + 4 + varintLength(frame.ranges.length / 2);
   size += varintLength(frame.firstRange);
-  for (const n of frame.ranges) size += varintLength(n);
+  const ranges = frame.ranges;
+  for (let i = 0; i < ranges.length; i++) size += varintLength(ranges[i]!);
   return size;
 }
 
@@ -108,7 +109,8 @@ export function writeAckFrame(buf: Uint8Array, offset: number, frame: AckFrame):
   offset = writeU32(buf, offset, frame.maxTsn);
   offset = writeVarint(buf, offset, frame.ranges.length / 2);
   offset = writeVarint(buf, offset, frame.firstRange);
-  for (const n of frame.ranges) offset = writeVarint(buf, offset, n);
+  const ranges = frame.ranges;
+  for (let i = 0; i < ranges.length; i++) offset = writeVarint(buf, offset, ranges[i]!);
   return offset;
 }
 

@@ -1,4 +1,4 @@
-import { checksum } from './checksum.js';
+import { trailerMatches, writeTrailer } from './checksum.js';
 import { frameSize, readFrames, writeFrame, writeU16, writeU32 } from './frames.js';
 import { Reader } from './reader.js';
 import { VARINT_MAX } from './varint.js';
@@ -62,22 +62,37 @@ export function readInvariants(datagram: Uint8Array): Invariants | null {
 
 /** True when the trailing CRC-32 matches the rest of the datagram. */
 export function verifyChecksum(datagram: Uint8Array): boolean {
-  const n = datagram.length;
-  if (n < MIN_DATAGRAM_SIZE) return false;
-  const stored =
-    ((datagram[n - 4]! << 24) | (datagram[n - 3]! << 16) | (datagram[n - 2]! << 8) | datagram[n - 1]!) >>> 0;
-  return checksum(datagram.subarray(0, n - CHECKSUM_SIZE)) === stored;
+  if (datagram.length < MIN_DATAGRAM_SIZE) return false;
+  return trailerMatches(datagram);
 }
 
 /** Write the CRC-32 trailer over `buf[0, length)`; returns the datagram (a view of `buf`). */
 export function seal(buf: Uint8Array, length: number): Uint8Array {
-  writeU32(buf, length, checksum(buf.subarray(0, length)));
-  return buf.subarray(0, length + CHECKSUM_SIZE);
+  return sealAt(buf, 0, length);
+}
+
+/** Write the CRC-32 trailer over `buf[start, end)`; returns the datagram `buf[start, end + 4)` (one view). */
+export function sealAt(buf: Uint8Array, start: number, end: number): Uint8Array {
+  const datagram = buf.subarray(start, end + CHECKSUM_SIZE);
+  writeTrailer(datagram);
+  return datagram;
 }
 
 export function writeCid(buf: Uint8Array, offset: number, cid: ConnectionId): number {
   writeU32(buf, offset, Number(cid >> 32n));
   return writeU32(buf, offset + 4, Number(cid & 0xffff_ffffn));
+}
+
+/**
+ * Header of a DATA packet at `offset`, the connection ID given as its two 32-bit halves (no
+ * BigInt arithmetic per packet); returns the offset where frames start.
+ */
+export function writeDataHeaderAt(buf: Uint8Array, offset: number, dcidHi: number, dcidLo: number, packetNumber: number): number {
+  buf[offset] = PROTOCOL_VERSION;
+  buf[offset + 1] = PacketType.Data;
+  writeU32(buf, offset + 2, dcidHi);
+  writeU32(buf, offset + 6, dcidLo);
+  return writeU32(buf, offset + 2 + CID_SIZE, packetNumber);
 }
 
 /** Header of a DATA packet; returns the offset where frames start. */

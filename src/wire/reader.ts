@@ -9,12 +9,20 @@ export class Reader {
   ok = true;
 
   constructor(
-    readonly buf: Uint8Array,
+    public buf: Uint8Array,
     offset: number,
     /** Exclusive end of the readable region (the checksum is outside it). */
-    readonly end: number,
+    public end: number,
   ) {
     this.offset = offset;
+  }
+
+  /** Point this reader at another region (one reader reused for every datagram: no allocation). */
+  reset(buf: Uint8Array, offset: number, end: number): void {
+    this.buf = buf;
+    this.offset = offset;
+    this.end = end;
+    this.ok = true;
   }
 
   get remaining(): number {
@@ -99,6 +107,12 @@ export class Reader {
     const o = this.offset;
     this.offset = o + n;
     return this.buf.subarray(o, o + n);
+  }
+
+  /** Step over the next `n` bytes. */
+  skip(n: number): void {
+    if (n < 0 || !this.need(n)) return;
+    this.offset += n;
   }
 
   fail(): void {

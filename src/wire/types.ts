@@ -142,7 +142,7 @@ export interface DataFrame {
    * Ordering scope, 1–255; absent means channel 0 (no channel byte on the wire). TSNs are
    * numbered per channel.
    */
-  channel?: number;
+  channel?: number | undefined;
   /** Low 32 bits of this fragment's transmission sequence number (in its channel's space). */
   tsn: number;
   /** This fragment starts a message. */
@@ -158,7 +158,7 @@ export interface DataFrame {
 export interface UnreliableFrame {
   type: 'unreliable';
   /** Channel, 1–255; absent means channel 0 (no channel byte). A label for the receiver. */
-  channel?: number;
+  channel?: number | undefined;
   /** Low 32 bits of the sender's unreliable message counter. */
   messageId: number;
   /** Index of this fragment within its message. */

@@ -155,7 +155,8 @@ export class Bbr implements CongestionController {
     const slot = this.roundCount % BTLBW_FILTER_ROUNDS;
     if (extra > this.extraByRound[slot]!) this.extraByRound[slot] = extra;
     let max = 0;
-    for (const e of this.extraByRound) if (e > max) max = e;
+    const extras = this.extraByRound;
+    for (let i = 0; i < extras.length; i++) if (extras[i]! > max) max = extras[i]!;
     this.extraAcked = max;
   }
 
@@ -167,7 +168,8 @@ export class Bbr implements CongestionController {
     const slot = this.roundCount % BTLBW_FILTER_ROUNDS;
     if (rate > this.bwByRound[slot]!) this.bwByRound[slot] = rate;
     let max = 0;
-    for (const bw of this.bwByRound) if (bw > max) max = bw;
+    const rates = this.bwByRound;
+    for (let i = 0; i < rates.length; i++) if (rates[i]! > max) max = rates[i]!;
     this.btlBw = max;
   }
 

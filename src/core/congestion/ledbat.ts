@@ -43,7 +43,8 @@ export class Ledbat implements CongestionController {
   /** Estimated queueing delay, ms. */
   get queueingDelay(): number {
     let current = Infinity;
-    for (const s of this.samples) if (s < current) current = s;
+    const samples = this.samples;
+    for (let i = 0; i < samples.length; i++) if (samples[i]! < current) current = samples[i]!;
     return current === Infinity ? 0 : Math.max(0, current - this.base);
   }
 

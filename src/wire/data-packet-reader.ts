@@ -1,0 +1,166 @@
+import { MIN_DATAGRAM_SIZE, verifyChecksum } from './packet.js';
+import { Reader } from './reader.js';
+import {
+  CHECKSUM_SIZE,
+  DATA_HEADER_SIZE,
+  CHANNEL_FLAG,
+  DataFlag,
+  FrameType,
+  MAX_REASON_SIZE,
+  PROTOCOL_VERSION,
+  PacketType,
+  type AckFrame,
+  type CloseFrame,
+  type DataFrame,
+  type Frame,
+  type PingFrame,
+  type UnreliableFrame,
+} from './types.js';
+
+const textDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const EMPTY = new Uint8Array(0);
+const PING: PingFrame = { type: 'ping' };
+const CLOSE: CloseFrame = { type: 'close' };
+
+/**
+ * Reads a DATA packet in place, for the engine's receive path: the same checks and the same
+ * frames as `decodePacket` (docs/protocol.md "DATA"), without a packet object, a frame array or
+ * an object per frame. One reader serves every datagram of a connection:
+ *
+ *   if (reader.open(datagram) === 'ok') for (let f = reader.next(); f !== null; f = reader.next()) ...
+ *
+ * `open` checks the CRC and the header, then walks every frame once without materializing it, so
+ * a packet with any malformed frame is refused as a whole before any frame is acted on (as with
+ * `decodePacket`). `next` then hands out the frames. PING and CLOSE are shared constants, and
+ * ACK, DATA and UNRELIABLE frames are records reused from one call to the next: use a frame
+ * before asking for the next one, keep only its `payload` (a view of the datagram).
+ */
+export class DataPacketReader {
+  /** Destination connection ID of the packet opened, as two 32-bit halves. */
+  dcidHi = 0;
+  dcidLo = 0;
+  /** Low 32 bits of its packet number. */
+  packetNumber = 0;
+  /** DATA and UNRELIABLE frames in it (counted by `open`). */
+  dataFrames = 0;
+  private readonly r = new Reader(EMPTY, 0, 0);
+  private readonly ack: AckFrame = { type: 'ack', largest: 0, ackDelay: 0, maxTsn: 0, firstRange: 0, ranges: [] };
+  private readonly data: DataFrame = { type: 'data', channel: undefined, tsn: 0, first: false, last: false, unordered: false, payload: EMPTY };
+  private readonly unreliable: UnreliableFrame = { type: 'unreliable', channel: undefined, messageId: 0, index: 0, count: 0, payload: EMPTY };
+
+  /**
+   * Check `datagram` and get ready to read its frames. 'checksum': the CRC does not match;
+   * 'not-data': a valid datagram of another type or version, or a malformed one.
+   */
+  open(datagram: Uint8Array): 'ok' | 'checksum' | 'not-data' {
+    if (datagram.length < MIN_DATAGRAM_SIZE) return 'not-data';
+    if (!verifyChecksum(datagram)) return 'checksum';
+    const end = datagram.length - CHECKSUM_SIZE;
+    if (datagram[0] !== PROTOCOL_VERSION || datagram[1] !== PacketType.Data || end < DATA_HEADER_SIZE) return 'not-data';
+    const r = this.r;
+    r.reset(datagram, 2, end);
+    this.dcidHi = r.u32();
+    this.dcidLo = r.u32();
+    this.packetNumber = r.u32();
+    // Walk every frame once: refuse the packet before any of it is acted on.
+    let dataFrames = 0;
+    for (;;) {
+      const f = this.frame(false);
+      if (f === undefined) return 'not-data';
+      if (f === null) break;
+      if (f.type === 'data' || f.type === 'unreliable') dataFrames++;
+    }
+    this.dataFrames = dataFrames;
+    r.reset(datagram, DATA_HEADER_SIZE, end);
+    return 'ok';
+  }
+
+  /** The next frame of the packet opened, or null after the last. */
+  next(): Frame | null {
+    return this.frame(true) ?? null;
+  }
+
+  /** The next frame; null: no more; undefined: malformed. `materialize`: make payload views. */
+  private frame(materialize: boolean): Frame | null | undefined {
+    const r = this.r;
+    while (r.remaining > 0) {
+      const type = r.u8();
+      if (type === FrameType.Padding) continue;
+      const f = this.body(type, materialize);
+      if (f === null || !r.ok) return undefined;
+      return f;
+    }
+    return r.ok ? null : undefined;
+  }
+
+  private body(type: number, materialize: boolean): Frame | null {
+    const r = this.r;
+    // A channel other than 0: the CHANNEL flag and one channel byte after the type (§5.8).
+    let channel: number | undefined;
+    if ((type & CHANNEL_FLAG) !== 0 && ((type & 0xe8) === FrameType.Data || type === (FrameType.Unreliable | CHANNEL_FLAG))) {
+      channel = r.u8();
+      if (channel === 0) return null;
+      type &= ~CHANNEL_FLAG;
+    }
+    if ((type & 0xf8) === FrameType.Data) {
+      const f = this.data;
+      f.channel = channel;
+      f.tsn = r.u32();
+      const length = r.u16();
+      if (materialize) f.payload = r.bytes(length);
+      else r.skip(length);
+      f.first = (type & DataFlag.First) !== 0;
+      f.last = (type & DataFlag.Last) !== 0;
+      f.unordered = (type & DataFlag.Unordered) !== 0;
+      return f;
+    }
+    switch (type) {
+      case FrameType.Ping:
+        return PING;
+      case FrameType.Close:
+        return CLOSE;
+      case FrameType.Ack: {
+        const f = this.ack;
+        f.largest = r.u32();
+        f.ackDelay = r.varint();
+        f.maxTsn = r.u32();
+        const rangeCount = r.varint();
+        f.firstRange = r.varint();
+        // Each further range needs at least two bytes: reject impossible counts before looping.
+        if (rangeCount * 2 > r.remaining) return null;
+        const ranges = f.ranges;
+        ranges.length = 0;
+        for (let i = 0; i < rangeCount; i++) ranges.push(r.varint(), r.varint());
+        return f;
+      }
+      case FrameType.Reset: {
+        const code = r.u16();
+        const length = r.varint();
+        if (length > MAX_REASON_SIZE) return null;
+        const bytes = r.bytes(length);
+        if (!r.ok) return null;
+        let reason: string;
+        try {
+          reason = textDecoder.decode(bytes);
+        } catch {
+          return null;
+        }
+        return { type: 'reset', code, reason };
+      }
+      case FrameType.Unreliable: {
+        const f = this.unreliable;
+        f.channel = channel;
+        f.messageId = r.u32();
+        f.index = r.varint();
+        f.count = r.varint();
+        const length = r.u16();
+        if (materialize) f.payload = r.bytes(length);
+        else r.skip(length);
+        if (f.count === 0 || f.index >= f.count) return null;
+        return f;
+      }
+      default:
+        return null;
+    }
+  }
+}
