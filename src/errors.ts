@@ -14,6 +14,11 @@ export type ErrorCode =
   | 'ERR_IDLE_TIMEOUT'
   /** The peer broke the protocol (e.g. acknowledged a packet that was never sent). */
   | 'ERR_PROTOCOL_VIOLATION'
+  /**
+   * The secure handshake failed: the server could not prove it holds the key the client named
+   * (`serverKey`), does not encrypt, or a `verifyPeer` hook (either side's) rejected a key.
+   */
+  | 'ERR_AUTHENTICATION_FAILED'
   /** The peer does not speak a wire version we support. */
   | 'ERR_UNSUPPORTED_VERSION'
   /** A message is larger than `maxMessageSize` (ours, or the smaller one the peer announced). */

@@ -40,6 +40,8 @@ export { createStream, type StreamOptions } from './node/stream.js';
 export type { ConnectionEvents, SendOptions, DestroyOptions, ConnectionStatsWithAddress, MessageInfo, ChannelOptions } from './node/connection.js';
 export type { CloseOptions } from './node/close-options.js';
 export { ENDPOINT_DEFAULTS } from './options.js';
+export { generateKeyPair } from './crypto/keys.js';
+export type { KeyPair, KeyInput } from './crypto/keys.js';
 export type { EndpointOptions } from './options.js';
 export type { EndpointStats, DropReason } from './core/endpoint-types.js';
 export type { TraceEvent, TraceSink, TracedConnection } from './core/trace.js';

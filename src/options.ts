@@ -1,11 +1,13 @@
 import { InvalidArgTypeError, InvalidArgValueError } from './errors.js';
 import { rejectUnknownOptions } from './unknown-options.js';
 import { DEFAULT_CORE_CONFIG, unreliableBudgetFor } from './core/config.js';
+import { DEFAULT_PROTECTION_CONFIG } from './core/secure/packet-protection.js';
 import type { EndpointCoreConfig } from './core/endpoint.js';
 import type { TraceEvent, TracedConnection } from './core/trace.js';
 import type { CongestionAlgorithm, CongestionControllerFactory, CoreConfig } from './core/types.js';
 import type { Clock } from './node/clock.js';
 import type { DatagramSocket } from './node/socket.js';
+import { parseKeyPair, type KeyInput } from './crypto/keys.js';
 
 /**
  * Options of `createEndpoint()`. Every field is optional; {@link ENDPOINT_DEFAULTS} is the one
@@ -71,6 +73,28 @@ export interface EndpointOptions {
    * fair share gets its new data left unacknowledged (the peer retransmits it later). Default 64 MiB.
    */
   maxBufferedBytes?: number;
+
+  // ---- encryption (README "Encryption")
+  /**
+   * This endpoint's static X25519 key pair (`generateKeyPair()`; base64 strings accepted). A
+   * server with one encrypts its connections and proves its identity with it; a client with one
+   * also authenticates itself to servers (mutual authentication, see `verifyPeer`).
+   */
+  keyPair?: { publicKey?: KeyInput; privateKey: KeyInput };
+  /**
+   * 'required' (default with a `keyPair`): plaintext clients are refused (ERR_CONNECTION_REFUSED)
+   * and every connect() is encrypted. 'optional' (default without): plaintext connections are
+   * accepted too, and a connect() is encrypted when it names `serverKey`.
+   */
+  encryption?: 'required' | 'optional';
+  /**
+   * Judge the peer's static public key: on a server, the client's (clients without a key pair are
+   * then refused); on a client, the server's (pinning or trust on first use). Return false to
+   * refuse: connect() rejects with ERR_AUTHENTICATION_FAILED. Called synchronously.
+   */
+  verifyPeer?: (publicKey: Buffer, address: string, port: number) => boolean;
+  /** Encrypted connections change keys at least this often, ms. Default 120,000 (and every 2^23 packets). */
+  keyUpdateInterval?: number;
 
   // ---- connections (the engine)
   /** Largest datagram sent, bytes (≥1200, ≤65,507). Default 1200. */
@@ -182,6 +206,8 @@ export const ENDPOINT_DEFAULTS = {
   statelessReset: true,
   statelessResetInterval: 20,
   maxBufferedBytes: 64 * MiB,
+  // encryption (the packet-protection table, src/core/secure/packet-protection.ts)
+  keyUpdateInterval: DEFAULT_PROTECTION_CONFIG.keyUpdateInterval,
   // connections (the engine)
   maxDatagramSize: DEFAULT_CORE_CONFIG.maxDatagramSize,
   maxMessageSize: DEFAULT_CORE_CONFIG.maxMessageSize,
@@ -220,6 +246,7 @@ const RANGES: Record<NumberKey, [number, number]> = {
   retiredCidLifetime: [0, 2 ** 31 - 1],
   statelessResetInterval: [0, 2 ** 31 - 1],
   maxBufferedBytes: [1, 2 ** 53 - 1],
+  keyUpdateInterval: [1000, 2 ** 31 - 1],
   maxDatagramSize: [1200, 65507],
   maxMessageSize: [0, 2 ** 31 - 1],
   receiveWindow: [1, 2 ** 31 - 1],
@@ -282,6 +309,10 @@ const ENDPOINT_OPTION_NAMES: Record<keyof EndpointOptions, true> = {
   statelessReset: true,
   statelessResetInterval: true,
   resetKey: true,
+  keyPair: true,
+  encryption: true,
+  verifyPeer: true,
+  keyUpdateInterval: true,
   maxDatagramSize: true,
   maxMessageSize: true,
   receiveWindow: true,
@@ -415,6 +446,19 @@ export function resolveEndpointOptions(options: EndpointOptions = {}): ResolvedE
     maxRetries: 3,
   };
   if (options.resetKey !== undefined) endpoint.resetKey = new Uint8Array(options.resetKey);
+  if (options.keyPair !== undefined) endpoint.keyPair = parseKeyPair(options.keyPair, 'options.keyPair');
+  if (options.encryption !== undefined) {
+    if (options.encryption !== 'required' && options.encryption !== 'optional') {
+      throw new InvalidArgValueError(`options.encryption must be 'required' or 'optional', got ${String(options.encryption)}`);
+    }
+    endpoint.encryption = options.encryption;
+  }
+  if (options.verifyPeer !== undefined) {
+    const verify = options.verifyPeer;
+    if (typeof verify !== 'function') throw new InvalidArgTypeError('options.verifyPeer must be a function');
+    endpoint.verifyPeer = (publicKey, address, port) => verify(Buffer.from(publicKey), address, port);
+  }
+  endpoint.protection = { keyUpdateInterval: num(options, 'keyUpdateInterval') };
 
   return {
     type,

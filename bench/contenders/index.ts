@@ -4,7 +4,7 @@
  */
 import type { Contender } from './types.js';
 
-export const CONTENDER_NAMES = ['dgram', 'tcp', 'udx', 'reliable-dgram'] as const;
+export const CONTENDER_NAMES = ['dgram', 'tcp', 'udx', 'reliable-dgram', 'udx-secret-stream', 'reliable-dgram-encrypted'] as const;
 export type ContenderName = (typeof CONTENDER_NAMES)[number];
 
 export type Loaded = { ok: true; contender: Contender } | { ok: false; reason: string };
@@ -22,6 +22,13 @@ export async function loadContender(name: string): Promise<Loaded> {
         const mod = await import('./reliable-dgram.js');
         const available = await mod.availability();
         return available.ok ? { ok: true, contender: mod.contender } : available;
+      }
+      case 'udx-secret-stream':
+        return { ok: true, contender: (await import('./udx-secret-stream.js')).contender };
+      case 'reliable-dgram-encrypted': {
+        const mod = await import('./reliable-dgram.js');
+        const available = await mod.availability();
+        return available.ok ? { ok: true, contender: mod.encryptedContender } : available;
       }
       default:
         return { ok: false, reason: `unknown contender '${name}'` };

@@ -91,11 +91,37 @@ function numericStats(conn: Connection): Record<string, number> {
   return out;
 }
 
-export const contender: Contender = {
+/**
+ * The encrypted variant (issue 13): the server has a fixed key pair (benchmark only, so that the
+ * client child process can pin it without a side channel), the client connects with `serverKey`.
+ */
+const BENCH_KEY_PAIR = {
+  privateKey: '2qVB5pE1ZdO0vKkZ3JHu8gG8o1bXnK0aG2eWcS5p1Ek=',
+  publicKey: '',
+};
+
+let secure = false;
+
+function serverOptions(base: Record<string, unknown>): Record<string, unknown> {
+  return secure ? { ...base, keyPair: { privateKey: BENCH_KEY_PAIR.privateKey } } : base;
+}
+
+async function connectTo(client: Endpoint, port: number, host: string): Promise<Connection> {
+  if (!secure) return client.connect(port, host);
+  const { createNodeSuite } = await import('../../src/crypto/node-suite.js');
+  BENCH_KEY_PAIR.publicKey ||= Buffer.from(createNodeSuite().x25519Public(Buffer.from(BENCH_KEY_PAIR.privateKey, 'base64'))).toString('base64');
+  const conn = await (client as unknown as { connect(p: number, h: string, o: { serverKey: string }): Promise<Connection> }).connect(port, host, {
+    serverKey: BENCH_KEY_PAIR.publicKey,
+  });
+  if ((conn as unknown as { encrypted?: boolean }).encrypted !== true) throw new Error('the encrypted contender got a plaintext connection');
+  return conn;
+}
+
+const plainContender: Contender = {
   name: 'reliable-dgram',
 
   async bulkReceiver(o, ready): Promise<BulkReceiveResult> {
-    const server = await endpoint({ host: o.host, port: 0 });
+    const server = await endpoint(serverOptions({ host: o.host, port: 0 }));
     const cpu = process.cpuUsage();
     const result = new Promise<BulkReceiveResult>((resolve) => {
       server.on('connection', (conn) => {
@@ -117,7 +143,7 @@ export const contender: Contender = {
 
   async bulkSender(o): Promise<BulkSendResult> {
     const client = await endpoint({ host: o.host, port: 0 });
-    const conn = await client.connect(o.port, o.host);
+    const conn = await connectTo(client, o.port, o.host);
     conn.on('error', () => undefined);
     const chunk = Buffer.alloc(o.chunk, 0x61);
     const cpu = process.cpuUsage();
@@ -141,7 +167,7 @@ export const contender: Contender = {
   },
 
   async pingServer(o, ready): Promise<void> {
-    const server = await endpoint({ host: o.host, port: 0 });
+    const server = await endpoint(serverOptions({ host: o.host, port: 0 }));
     server.on('connection', (conn) => {
       conn.on('error', () => undefined);
       conn.on('message', (msg) => conn.send(msg));
@@ -151,7 +177,7 @@ export const contender: Contender = {
 
   async pingClient(o): Promise<PingClientResult> {
     const client = await endpoint({ host: o.host, port: 0 });
-    const conn = await client.connect(o.port, o.host);
+    const conn = await connectTo(client, o.port, o.host);
     conn.on('error', () => undefined);
     const payload = Buffer.alloc(o.size, 0x70);
     const rttUs: number[] = [];
@@ -227,4 +253,15 @@ export const contender: Contender = {
     });
     return { established: ok, failed, startAt, doneAt: wallNow() };
   },
+};
+
+export const contender: Contender = plainContender;
+
+/** reliable-dgram with encryption (a key pair on the server, `serverKey` on the client): bulk and ping-pong. */
+export const encryptedContender: Contender = {
+  name: 'reliable-dgram-encrypted',
+  bulkReceiver: (o, ready) => ((secure = true), plainContender.bulkReceiver!(o, ready)),
+  bulkSender: (o) => ((secure = true), plainContender.bulkSender!(o)),
+  pingServer: (o, ready) => ((secure = true), plainContender.pingServer!(o, ready)),
+  pingClient: (o) => ((secure = true), plainContender.pingClient!(o)),
 };

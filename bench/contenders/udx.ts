@@ -18,15 +18,15 @@ import { cpuMsSince, maxRssBytes, settledHeapBytes, usSince, wallNow } from '../
 import { runWithConcurrency } from '../lib/concurrency.js';
 
 // Minimal typing for the parts of udx-native used here (it ships no types).
-interface UdxAddress { host: string; port: number; family: number }
-interface UdxSocket {
+export interface UdxAddress { host: string; port: number; family: number }
+export interface UdxSocket {
   bind(port?: number, host?: string): void;
   address(): UdxAddress;
   on(event: 'message', fn: (msg: Buffer, from: UdxAddress) => void): void;
   trySend(buf: Buffer, port: number, host?: string): void;
   close(): Promise<void>;
 }
-interface UdxStream {
+export interface UdxStream {
   readonly retransmits: number;
   readonly packetsTransmitted: number;
   readonly bytesTransmitted: number;
@@ -39,11 +39,11 @@ interface UdxStream {
   on(event: 'error' | 'close' | 'drain', fn: (...args: unknown[]) => void): this;
   once(event: 'drain', fn: () => void): this;
 }
-interface Udx {
+export interface Udx {
   createSocket(): UdxSocket;
   createStream(id: number, opts?: { firewall?: (socket: UdxSocket, port: number, host: string) => boolean }): UdxStream;
 }
-const UDX = createRequire(import.meta.url)('udx-native') as new () => Udx;
+export const UDX = createRequire(import.meta.url)('udx-native') as new () => Udx;
 
 const SENDER_ID = 1;
 const RECEIVER_ID = 2;
@@ -51,7 +51,7 @@ const HELLO = 0x48;
 const HELLO_ACK = 0x41;
 
 /** A stream that connects back to whoever sends to it first (returning false = let it in). */
-function acceptingStream(udx: Udx, id: number, remoteId: number): UdxStream {
+export function acceptingStream(udx: Udx, id: number, remoteId: number): UdxStream {
   const stream: UdxStream = udx.createStream(id, {
     firewall: (socket, port, host) => {
       stream.connect(socket, remoteId, port, host);
@@ -62,7 +62,7 @@ function acceptingStream(udx: Udx, id: number, remoteId: number): UdxStream {
   return stream;
 }
 
-function boundSocket(udx: Udx, host: string): UdxSocket {
+export function boundSocket(udx: Udx, host: string): UdxSocket {
   const socket = udx.createSocket();
   socket.bind(0, host);
   return socket;

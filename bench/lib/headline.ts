@@ -123,5 +123,17 @@ export function buildHeadline(r: BenchResults): Headline {
   h['target.CPU ≤ 4 ms/MB each side'] = verdict(
     rdBulk ? rdBulk.senderCpuMsPerMB.median <= 4 && rdBulk.receiverCpuMsPerMB.median <= 4 : null,
   );
+
+  // Issue 13: encrypted reliable-dgram beside plaintext and beside udx-native + secret-stream.
+  const encPlain = ratio(goodput['reliable-dgram-encrypted'], goodput['reliable-dgram']);
+  const encSecret = ratio(goodput['reliable-dgram-encrypted'], goodput['udx-secret-stream']);
+  put(h, 'bulk.goodput.reliable-dgram-encrypted/reliable-dgram', encPlain);
+  put(h, 'bulk.goodput.reliable-dgram-encrypted/udx-secret-stream', encSecret);
+  const encP99 = ratio(sameP99?.['reliable-dgram-encrypted'], rdP99);
+  put(h, 'ping.same-cpu.p99.reliable-dgram-encrypted/reliable-dgram', encP99);
+  h['target.encrypted bulk ≥ 0.6× plaintext (issue 13)'] = verdict(encPlain === null ? null : encPlain >= 0.6);
+  h['target.encrypted bulk ≥ 1.0× udx + secret-stream (issue 13)'] = verdict(encSecret === null ? null : encSecret >= 1);
+  h['target.encrypted bulk ≥ 0.7× udx + secret-stream (floor, issue 13)'] = verdict(encSecret === null ? null : encSecret >= 0.7);
+  h['target.encrypted ping p99 ≤ 1.2× plaintext p99 (issue 13)'] = verdict(encP99 === null ? null : encP99 <= 1.2);
   return h;
 }

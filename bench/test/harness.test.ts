@@ -148,6 +148,18 @@ describe('headline and targets', () => {
     expect(h['target.CPU ≤ 4 ms/MB each side']).toBe('missed');
     expect(h['impair.loss0.reliable-dgram/udx']).toBe(1.2);
   });
+  it('judges the encryption targets of issue 13 when the encrypted contenders ran', () => {
+    const r = fixture();
+    expect(buildHeadline(r)['target.encrypted bulk ≥ 0.6× plaintext (issue 13)']).toBe('not measured');
+    const rd = r.workloads.bulk!.contenders['reliable-dgram']!;
+    r.workloads.bulk!.contenders['reliable-dgram-encrypted'] = { ...rd, goodputMBps: s(120) };
+    r.workloads.bulk!.contenders['udx-secret-stream'] = { ...rd, goodputMBps: s(150) };
+    const h = buildHeadline(r);
+    expect(h['bulk.goodput.reliable-dgram-encrypted/reliable-dgram']).toBe(0.8);
+    expect(h['target.encrypted bulk ≥ 0.6× plaintext (issue 13)']).toBe('met');
+    expect(h['target.encrypted bulk ≥ 1.0× udx + secret-stream (issue 13)']).toBe('missed');
+    expect(h['target.encrypted bulk ≥ 0.7× udx + secret-stream (floor, issue 13)']).toBe('met');
+  });
   it('says "not measured" when reliable-dgram did not run', () => {
     const r = fixture();
     delete r.workloads.bulk!.contenders['reliable-dgram'];

@@ -340,7 +340,8 @@ export class ConnectionCore {
 
   // ------------------------------------------------------------------ input
 
-  handleDatagram(now: number, datagram: Uint8Array): void {
+  /** `authenticated`: packet protection opened it (its CRC field is not computed, nor checked). */
+  handleDatagram(now: number, datagram: Uint8Array, authenticated = false): void {
     if (this._state === 'closed') return;
     if (datagram.length > this.localMaxDatagram) {
       // Larger than we announced (the endpoint drops these first, as `oversize`): a fragment of
@@ -350,7 +351,7 @@ export class ConnectionCore {
       return;
     }
     const packet = sharedReader;
-    const verdict = packet.open(datagram);
+    const verdict = packet.open(datagram, authenticated);
     if (verdict !== 'ok') {
       if (verdict === 'checksum') this.counters.checksumFailures++;
       else this.counters.malformedDropped++;

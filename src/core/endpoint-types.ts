@@ -10,7 +10,8 @@ import type { ChannelOptions, ConnectionStats, CoreConfig, CoreEvent, CoreSendOp
  * tested with a stand-in and so the shell decides which engine to plug in.
  */
 export interface ConnectionCoreLike {
-  handleDatagram(now: number, datagram: Uint8Array): void;
+  /** `authenticated`: an opened PROTECTED packet, whose CRC field is not computed. */
+  handleDatagram(now: number, datagram: Uint8Array, authenticated?: boolean): void;
   handleTimeout(now: number): void;
   handleStatelessReset(now: number): void;
   send(data: Uint8Array, options?: Delivery | CoreSendOptions, now?: number): void;
@@ -90,6 +91,19 @@ export type DropReason =
   | 'unexpected'
   /** DATA for a connection still in its handshake (the ACCEPT was lost; the client re-sends INITIAL). */
   | 'early-data'
+  /**
+   * Encrypted connection: a packet whose AEAD tag did not verify (forged, altered, truncated, or
+   * for a key already discarded), or a plaintext DATA packet (an injection).
+   */
+  | 'decrypt'
+  /** Encrypted connection: a packet number seen before, or below the replay window. */
+  | 'replay'
+  /** A plaintext INITIAL refused: this endpoint requires encryption (or client keys, `verifyPeer`). */
+  | 'unencrypted'
+  /** A secure handshake message that did not authenticate (wrong key, altered, or no key pair here). */
+  | 'handshake-failed'
+  /** `verifyPeer` rejected the peer's static key (or the client presented none). */
+  | 'peer-rejected'
   /** A bug caught at the boundary: the datagram was dropped instead of throwing. */
   | 'internal-error';
 
@@ -110,6 +124,11 @@ export const DROP_REASONS: readonly DropReason[] = [
   'bad-reset-token',
   'unexpected',
   'early-data',
+  'decrypt',
+  'replay',
+  'unencrypted',
+  'handshake-failed',
+  'peer-rejected',
   'internal-error',
 ];
 

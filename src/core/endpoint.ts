@@ -17,10 +17,25 @@ import {
   type TransportParams,
   type VersionNegotiationPacket,
 } from '../wire/index.js';
+import {
+  PROTECTION_OVERHEAD,
+  RefuseReason,
+  decodeSecurePacket,
+  encodeSecurePacket,
+  isProtectedType,
+  isSecureHandshakeType,
+  type RefusePacket,
+  type SecureAcceptPacket,
+  type SecureInitialPacket,
+} from '../wire/secure.js';
 import { announcedMaxMessageSize, announcedWindow, resolveCoreConfig } from './config.js';
 import { BufferBudget } from './buffer-budget.js';
 import { CookieJar, resetTokenFor, tokensEqual } from './cookie.js';
 import { Deque } from './deque.js';
+import { finishClientHandshake, respondToClient, startClientHandshake, type ClientHello } from './secure/handshake.js';
+import type { KeyPair } from './secure/noise.js';
+import { DEFAULT_PROTECTION_CONFIG, PacketProtection, type ProtectionConfig } from './secure/packet-protection.js';
+import type { CryptoSuite } from './secure/suite.js';
 import { DeadlineHeap, type TimerEntry } from './endpoint-timers.js';
 import {
   DROP_REASONS,
@@ -76,6 +91,27 @@ export interface EndpointCoreConfig {
   maxBufferedBytes?: number;
   /** Key for stateless-reset tokens (≥16 bytes). Keep it across restarts so peers learn of them. */
   resetKey?: Uint8Array;
+  /** This endpoint's static X25519 key pair: its identity as a server (and as a client, for mutual authentication). */
+  keyPair?: KeyPair;
+  /**
+   * 'required': every connection is encrypted (plaintext INITIALs are refused; every connect()
+   * runs the secure handshake). 'optional': plaintext INITIALs are accepted as before, and a
+   * connect() is encrypted when it names the server's key. Default: 'required' with a key pair.
+   */
+  encryption?: 'required' | 'optional';
+  /**
+   * Judge a peer's static public key (server: the client's, which then becomes mandatory;
+   * client: the server's). False refuses the connection.
+   */
+  verifyPeer?: (publicKey: Uint8Array, address: string, port: number) => boolean;
+  /** Key-update thresholds of encrypted connections (defaults: DEFAULT_PROTECTION_CONFIG). */
+  protection?: Partial<ProtectionConfig>;
+}
+
+/** Options of one outgoing connect. */
+export interface ConnectRequest {
+  /** The server's static public key (32 bytes): the handshake fails unless the server proves it holds it. */
+  serverKey?: Uint8Array;
 }
 
 export interface EndpointCoreOptions {
@@ -84,6 +120,8 @@ export interface EndpointCoreOptions {
   randomBytes: (n: number) => Uint8Array;
   /** Builds a ConnectionCore (design.md "ConnectionCore API"). */
   createConnection: ConnectionCoreFactory;
+  /** Primitives for encrypted connections (the Node shell passes src/crypto/node-suite.ts). */
+  crypto?: CryptoSuite;
   now: number;
   /** Trace connections (and the endpoint's own drops): src/core/trace.ts. Default: none. */
   trace?: TraceTarget | null;
@@ -132,9 +170,17 @@ export class EndpointConnection implements TimerEntry {
     public acceptDatagram: Uint8Array | null,
     /** Key of (remote address, port, remote CID) in the endpoint's tables. */
     readonly peerKey: string,
+    /** Packet protection of an encrypted connection; null for plaintext. */
+    readonly protection: PacketProtection | null = null,
+    /** The peer's static public key, when the handshake authenticated one. */
+    readonly remotePublicKey: Uint8Array | null = null,
   ) {
     this.cidHi = Number(localCid >> 32n);
     this.cidLo = Number(localCid & 0xffff_ffffn);
+  }
+
+  get encrypted(): boolean {
+    return this.protection !== null;
   }
 }
 
@@ -146,6 +192,8 @@ interface ConnectAttempt extends TimerEntry {
   readonly address: string;
   readonly port: number;
   readonly params: TransportParams;
+  /** The secure handshake of this attempt, or null for plaintext. */
+  readonly secure: { hello: ClientHello; serverKey: Uint8Array | null } | null;
   cookie: Uint8Array;
   initial: Uint8Array;
   retries: number;
@@ -190,6 +238,9 @@ export class EndpointCore {
   private readonly config: EndpointCoreConfig;
   private readonly randomBytes: (n: number) => Uint8Array;
   private readonly createConnection: ConnectionCoreFactory;
+  private readonly suite: CryptoSuite | null;
+  private readonly encryption: 'required' | 'optional';
+  private readonly protectionConfig: ProtectionConfig;
   private readonly trace: TraceTarget | null;
   private readonly endpointTrace: Tracer | null;
   private readonly resetKey: Uint8Array;
@@ -278,6 +329,12 @@ export class EndpointCore {
     this.config = options.config;
     this.randomBytes = options.randomBytes;
     this.createConnection = options.createConnection;
+    this.suite = options.crypto ?? null;
+    this.encryption = options.config.encryption ?? (options.config.keyPair ? 'required' : 'optional');
+    this.protectionConfig = { ...DEFAULT_PROTECTION_CONFIG, ...options.config.protection };
+    if ((options.config.keyPair || this.encryption === 'required') && !this.suite) {
+      throw new TypeError('encryption needs a crypto suite (EndpointCoreOptions.crypto)');
+    }
     this.trace = options.trace ?? null;
     this.endpointTrace = this.trace?.endpoint ? new Tracer(this.trace.endpoint) : null;
     this.resetKey = options.config.resetKey ?? this.randomBytes(32);
@@ -342,7 +399,12 @@ export class EndpointCore {
   }
 
   /** Start an outgoing handshake. Returns the attempt id, or an error if a limit forbids it. */
-  connect(now: number, address: string, port: number): { ok: true; attempt: number } | { ok: false; error: EndpointError } {
+  connect(
+    now: number,
+    address: string,
+    port: number,
+    request: ConnectRequest = {},
+  ): { ok: true; attempt: number } | { ok: false; error: EndpointError } {
     if (this.closing) return { ok: false, error: { code: 'ERR_ENDPOINT_CLOSED', message: 'endpoint is closing' } };
     if (this.attempts.size >= this.config.maxPendingConnects) {
       return {
@@ -357,7 +419,28 @@ export class EndpointCore {
       };
     }
     const cid = this.freshCid();
-    const params = this.localParams(cid);
+    const serverKey = request.serverKey ?? null;
+    const secure = serverKey !== null || this.encryption === 'required';
+    let params = this.localParams(cid, secure);
+    let hello: ClientHello | null = null;
+    if (secure) {
+      const suite = this.requireSuite();
+      // The clear parameters carry a one-off refusal token; the real reset token goes encrypted.
+      const resetToken = params.resetToken;
+      params = { ...params, resetToken: this.randomBytes(RESET_TOKEN_SIZE) };
+      try {
+        hello = startClientHandshake(suite, {
+          cid,
+          params,
+          ePrivate: this.randomBytes(32),
+          serverKey,
+          staticKey: this.config.keyPair ?? null,
+          resetToken,
+        });
+      } catch {
+        return { ok: false, error: { code: 'ERR_AUTHENTICATION_FAILED', message: 'the server key is not a valid X25519 public key' } };
+      }
+    }
     const rto = 2 * this.initialRtt();
     const attempt: ConnectAttempt = {
       kind: 'attempt',
@@ -368,6 +451,7 @@ export class EndpointCore {
       address,
       port,
       params,
+      secure: hello ? { hello, serverKey } : null,
       cookie: new Uint8Array(0),
       initial: new Uint8Array(0),
       retries: 0,
@@ -446,7 +530,10 @@ export class EndpointCore {
           c.ackDeferred = true;
           this.deferredAcks.push(c);
         }
+        // Encrypted connection: the engine's DATA packet leaves as a PROTECTED packet.
+        if (data && c.protection) data = c.protection.seal(now, data);
       } catch {
+        data = null;
         this.drop('internal-error');
       }
       if (data) {
@@ -504,7 +591,9 @@ export class EndpointCore {
     const n = datagram.length;
     if (n >= MIN_DATAGRAM_SIZE && n <= this.maxDatagramSize && datagram[0] === PROTOCOL_VERSION && datagram[1] === PacketType.Data) {
       const c = this.byCidLo.get(readU32(datagram, 6));
-      if (c !== undefined && c.cidHi === readU32(datagram, 2)) {
+      // Plaintext connections only: for an encrypted one a clear DATA is an injection, which
+      // routeData drops and counts.
+      if (c !== undefined && c.cidHi === readU32(datagram, 2) && c.protection === null) {
         c.acceptDatagram = null;
         // The engine checks the CRC and counts what it drops.
         c.core.handleDatagram(now, datagram);
@@ -524,29 +613,57 @@ export class EndpointCore {
       }
       return this.drop('version');
     }
-    if (inv.version === PROTOCOL_VERSION && inv.type === PacketType.Data) {
-      return this.routeData(now, datagram, inv.cid, address, port);
+    if (inv.version === PROTOCOL_VERSION && (inv.type === PacketType.Data || isProtectedType(inv.type))) {
+      return this.routeData(now, datagram, inv.type, inv.cid, address, port);
+    }
+    if (inv.version === PROTOCOL_VERSION && isSecureHandshakeType(inv.type)) {
+      const secure = decodeSecurePacket(datagram);
+      if (!secure.ok) return this.drop(secure.reason);
+      const p = secure.value;
+      if (p.type === 'secure-initial') return this.onSecureInitial(now, p, address, port);
+      if (p.type === 'secure-accept') return this.onSecureAccept(now, p, address, port);
+      return this.onRefuse(p, address, port);
     }
     const decoded = decodePacket(datagram);
     if (!decoded.ok) return this.drop(decoded.reason);
     this.routeControl(now, decoded.value, address, port);
   }
 
-  private routeData(now: number, datagram: Uint8Array, cid: bigint, address: string, port: number): void {
+  private routeData(now: number, datagram: Uint8Array, type: number, cid: bigint, address: string, port: number): void {
     // We announced this limit: a peer that sends more is broken or hostile, and a fragment of a
     // large datagram would keep the whole datagram alive (docs/protocol.md §2.4).
     if (datagram.length > this.maxDatagramSize) return this.drop('oversize');
     const target = this.byCid.get(cid);
     if (target?.kind === 'connection') {
+      const protection = target.protection;
+      if (protection === null) {
+        if (type !== PacketType.Data) return this.drop('unexpected');
+        // The engine checks the CRC and counts what it drops.
+        target.core.handleDatagram(now, datagram);
+      } else {
+        // Encrypted: a plaintext DATA (an injection) or a packet that does not authenticate is
+        // dropped here, before the engine sees a byte of it.
+        if (type === PacketType.Data) return this.drop('decrypt');
+        const plain = protection.open(now, datagram);
+        if (plain === null) {
+          this.drop(protection.lastFailure === 'replay' ? 'replay' : 'decrypt');
+          if (protection.exhausted) {
+            target.core.abort(now, 0, 'AEAD integrity limit reached');
+            this.touch(target);
+          }
+          return;
+        }
+        target.core.handleDatagram(now, plain, true);
+      }
+      // The client had our ACCEPT (it sends DATA): no INITIAL repeat needs it any more. (For an
+      // encrypted connection only an authenticated packet gets here.)
       target.acceptDatagram = null;
-      // The engine checks the CRC and counts what it drops.
-      target.core.handleDatagram(now, datagram);
       this.touch(target);
       return;
     }
     if (target?.kind === 'attempt') return this.drop('early-data');
     if (this.retiredCids.has(cid)) return this.drop('retired-cid');
-    if (!verifyChecksum(datagram)) return this.drop('checksum');
+    if (type === PacketType.Data && !verifyChecksum(datagram)) return this.drop('checksum');
     this.drop('unknown-cid');
     this.maybeStatelessReset(now, cid, datagram.length, address, port);
   }
@@ -571,30 +688,56 @@ export class EndpointCore {
 
   // ---------------------------------------------------------------- server side
 
-  private onInitial(now: number, packet: InitialPacket, address: string, port: number): void {
-    const clientCid = packet.scid;
+  /**
+   * The steps INITIAL and SECURE_INITIAL share (docs/protocol.md §10.3, §22.6), up to the point
+   * where a new connection may be made: cookie (RETRY without one: stateless), a repeated
+   * handshake (its ACCEPT again), retired triple, parameters, then `refuse(reason)` when a
+   * limit forbids a new connection. Returns whether to go on.
+   */
+  private admit(
+    now: number,
+    clientCid: bigint,
+    params: TransportParams,
+    cookie: Uint8Array,
+    address: string,
+    port: number,
+    refuse: () => void,
+  ): boolean {
     // CID 0 is never chosen (§8): such an INITIAL gets no answer at all.
-    if (clientCid === 0n) return this.drop('bad-params');
-    const key = peerKey(address, port, clientCid);
-    if (packet.cookie.length === 0) return this.sendRetry(now, clientCid, address, port);
-    const check = this.cookies.check(now, address, port, clientCid, packet.cookie);
+    if (clientCid === 0n) {
+      this.drop('bad-params');
+      return false;
+    }
+    if (cookie.length === 0) {
+      this.sendRetry(now, clientCid, address, port);
+      return false;
+    }
+    const check = this.cookies.check(now, address, port, clientCid, cookie);
     if (check !== 'ok') {
       this.drop(check === 'expired' ? 'expired-cookie' : 'bad-cookie');
       // A fresh cookie lets an honest client whose cookie aged out try again; still tiny.
-      return this.sendRetry(now, clientCid, address, port);
+      this.sendRetry(now, clientCid, address, port);
+      return false;
     }
     // The client has proven it receives at (address, port).
+    const key = peerKey(address, port, clientCid);
     const existing = this.byPeer.get(key);
     if (existing) {
-      // The ACCEPT was lost: say it again (idempotent).
+      // The ACCEPT was lost: say it again, the identical datagram (idempotent; no new DH).
       if (existing.acceptDatagram) {
         this.queue(existing.acceptDatagram, address, port);
         this.counters.acceptsSent++;
       }
-      return;
+      return false;
     }
-    if (this.retiredPeers.has(key)) return this.drop('retired-cid');
-    if (!this.validParams(packet.params)) return this.drop('bad-params');
+    if (this.retiredPeers.has(key)) {
+      this.drop('retired-cid');
+      return false;
+    }
+    if (!this.validParams(params)) {
+      this.drop('bad-params');
+      return false;
+    }
     if (
       this.closing ||
       !this.accepting() ||
@@ -603,48 +746,141 @@ export class EndpointCore {
     ) {
       this.drop('over-limit');
       this.counters.refused++;
-      // Refusal: a stateless reset carrying the client's own token, so only it can believe it.
-      const refusal: StatelessResetPacket = { type: 'stateless-reset', dcid: clientCid, token: packet.params.resetToken };
-      this.queue(encodePacket(refusal), address, port);
-      return;
+      refuse();
+      return false;
+    }
+    return true;
+  }
+
+  /** Refuse a plaintext INITIAL: a stateless reset carrying the client's own token, so only it believes it. */
+  private refusePlain(clientCid: bigint, token: Uint8Array, address: string, port: number): void {
+    const refusal: StatelessResetPacket = { type: 'stateless-reset', dcid: clientCid, token };
+    this.queue(encodePacket(refusal), address, port);
+  }
+
+  private onInitial(now: number, packet: InitialPacket, address: string, port: number): void {
+    const clientCid = packet.scid;
+    const key = peerKey(address, port, clientCid);
+    const refuse = (): void => this.refusePlain(clientCid, packet.params.resetToken, address, port);
+    if (!this.admit(now, clientCid, packet.params, packet.cookie, address, port, refuse)) return;
+    if (this.encryption === 'required' || this.config.verifyPeer !== undefined) {
+      // A plaintext client cannot be authenticated: refused when encryption is required, or
+      // when verifyPeer asks for every client's key.
+      this.drop('unencrypted');
+      this.counters.refused++;
+      return refuse();
     }
     const serverCid = this.freshCid();
     const localParams = this.localParams(serverCid);
     const accept: AcceptPacket = { type: 'accept', dcid: clientCid, scid: serverCid, params: localParams };
     const acceptDatagram = encodePacket(accept);
-    const id = this.nextId++;
-    // One copy of the client's parameters, for the engine and the record alike.
-    const remoteParams = copyParams(packet.params);
-    const core = this.createConnection({
-      role: 'server',
-      localCid: serverCid,
-      remoteCid: clientCid,
-      localParams,
-      remoteParams,
-      config: this.coreConfig(),
-      now,
-      trace: this.traceSink(id, 'server', serverCid, clientCid, address, port, now),
-      budget: this.budget,
-    });
-    const c = new EndpointConnection(
-      id,
-      'server',
-      serverCid,
-      clientCid,
-      address,
-      port,
-      core,
-      remoteParams,
-      acceptDatagram,
-      key,
-    );
-    this.register(c);
+    this.establish(now, 'server', serverCid, clientCid, address, port, key, localParams, copyParams(packet.params), acceptDatagram, null, null);
     this.perAddress.set(address, (this.perAddress.get(address) ?? 0) + 1);
     this.counters.connectionsAccepted++;
     this.queue(acceptDatagram, address, port);
     this.counters.acceptsSent++;
-    this.events.push({ type: 'accepted', connection: c });
+  }
+
+  /**
+   * A SECURE_INITIAL. The cookie is checked first, exactly as for INITIAL: an unvalidated source
+   * gets a RETRY and costs no X25519, no state. Only then the Noise message is processed.
+   */
+  private onSecureInitial(now: number, packet: SecureInitialPacket, address: string, port: number): void {
+    const clientCid = packet.scid;
+    const key = peerKey(address, port, clientCid);
+    const send = (reason: number): void => {
+      const refusal: RefusePacket = { type: 'refuse', dcid: clientCid, token: packet.params.resetToken, reason };
+      this.queue(encodeSecurePacket(refusal), address, port);
+    };
+    const refuse = (reason: number): void => {
+      this.counters.refused++;
+      send(reason);
+    };
+    if (!this.admit(now, clientCid, packet.params, packet.cookie, address, port, () => send(RefuseReason.Refused))) return;
+    const keyPair = this.config.keyPair;
+    if (!keyPair || !this.suite) {
+      this.drop('handshake-failed');
+      return refuse(RefuseReason.AuthenticationFailed);
+    }
+    const serverCid = this.freshCid();
+    const localParams = this.localParams(serverCid, true);
+    const answer = respondToClient(this.suite, {
+      cid: clientCid,
+      params: packet.params,
+      pattern: packet.pattern,
+      message: packet.noise,
+      staticKey: keyPair,
+      ePrivate: this.randomBytes(32),
+      serverCid,
+      serverParams: localParams,
+    });
+    if (!answer.ok) {
+      // Not made for our key (the client pinned another server), or altered on the way.
+      this.drop('handshake-failed');
+      return refuse(RefuseReason.AuthenticationFailed);
+    }
+    if (this.config.verifyPeer && !this.peerAccepted(answer.remoteStatic, address, port)) {
+      this.drop('peer-rejected');
+      return refuse(RefuseReason.PeerRejected);
+    }
+    const { secrets, clientResetToken, clientParams } = answer.handshake;
+    const accept: SecureAcceptPacket = { type: 'secure-accept', dcid: clientCid, scid: serverCid, noise: answer.handshake.message };
+    const acceptDatagram = encodeSecurePacket(accept);
+    // A client whose pattern could not carry its reset token cannot reset us: a token nobody knows.
+    const remoteParams = { ...clientParams, resetToken: clientResetToken ? new Uint8Array(clientResetToken) : this.randomBytes(RESET_TOKEN_SIZE) };
+    const protection = new PacketProtection(this.suite, secrets.sendSecret, secrets.recvSecret, this.protectionConfig, now);
+    this.establish(now, 'server', serverCid, clientCid, address, port, key, localParams, remoteParams, acceptDatagram, protection, answer.remoteStatic);
+    this.perAddress.set(address, (this.perAddress.get(address) ?? 0) + 1);
+    this.counters.connectionsAccepted++;
+    this.queue(acceptDatagram, address, port);
+    this.counters.acceptsSent++;
+  }
+
+  private peerAccepted(publicKey: Uint8Array | null, address: string, port: number): boolean {
+    const verify = this.config.verifyPeer;
+    if (!verify) return true;
+    if (!publicKey) return false;
+    try {
+      return verify(new Uint8Array(publicKey), address, port) === true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Create the engine and the record of a new connection (both roles, both kinds). */
+  private establish(
+    now: number,
+    role: 'client' | 'server',
+    localCid: bigint,
+    remoteCid: bigint,
+    address: string,
+    port: number,
+    key: string,
+    localParams: TransportParams,
+    remoteParams: TransportParams,
+    acceptDatagram: Uint8Array | null,
+    protection: PacketProtection | null,
+    remotePublicKey: Uint8Array | null,
+    id = this.nextId++,
+  ): EndpointConnection {
+    // The engine builds DATA packets that protection makes 12 bytes longer: it plans for that.
+    const engineRemote = protection ? { ...remoteParams, maxDatagramSize: remoteParams.maxDatagramSize - PROTECTION_OVERHEAD } : remoteParams;
+    const core = this.createConnection({
+      role,
+      localCid,
+      remoteCid,
+      localParams,
+      remoteParams: engineRemote,
+      config: this.coreConfig(protection !== null),
+      now,
+      trace: this.traceSink(id, role, localCid, remoteCid, address, port, now),
+      budget: this.budget,
+    });
+    const c = new EndpointConnection(id, role, localCid, remoteCid, address, port, core, remoteParams, acceptDatagram, key, protection, remotePublicKey);
+    this.register(c);
+    this.events.push(role === 'server' ? { type: 'accepted', connection: c } : { type: 'connected', attempt: id, connection: c });
     this.touch(c);
+    return c;
   }
 
   private accepting(): boolean {
@@ -701,6 +937,11 @@ export class EndpointCore {
   private onAccept(now: number, packet: AcceptPacket, address: string, port: number): void {
     const attempt = this.attemptFor(packet.dcid, address, port);
     if (!attempt) return this.drop('unexpected');
+    if (attempt.secure) {
+      // Never downgraded: a plaintext answer to a secure handshake is a failure.
+      this.drop('unexpected');
+      return this.failAttempt(attempt, { code: 'ERR_AUTHENTICATION_FAILED', message: 'the server answered without encryption' });
+    }
     if (!this.validParams(packet.params) || packet.scid === 0n) {
       this.drop('bad-params');
       // Tell the server, whose connection would otherwise wait for its idle timeout: one RESET
@@ -714,34 +955,71 @@ export class EndpointCore {
       return this.failAttempt(attempt, { code: 'ERR_PROTOCOL_VIOLATION', message: 'server reused a connection ID' });
     }
     this.removeAttempt(attempt);
-    const remoteParams = copyParams(packet.params);
-    const core = this.createConnection({
-      role: 'client',
-      localCid: attempt.cid,
-      remoteCid: packet.scid,
-      localParams: attempt.params,
-      remoteParams,
-      config: this.coreConfig(),
-      now,
-      trace: this.traceSink(attempt.id, 'client', attempt.cid, packet.scid, address, port, now),
-      budget: this.budget,
-    });
-    const c = new EndpointConnection(
-      attempt.id,
-      'client',
-      attempt.cid,
-      packet.scid,
-      address,
-      port,
-      core,
-      remoteParams,
-      null,
-      key,
-    );
-    this.register(c);
+    this.establish(now, 'client', attempt.cid, packet.scid, address, port, key, attempt.params, copyParams(packet.params), null, null, null, attempt.id);
     this.counters.connectionsConnected++;
-    this.events.push({ type: 'connected', attempt: attempt.id, connection: c });
-    this.touch(c);
+  }
+
+  private onSecureAccept(now: number, packet: SecureAcceptPacket, address: string, port: number): void {
+    const attempt = this.attemptFor(packet.dcid, address, port);
+    if (!attempt?.secure) return this.drop('unexpected');
+    const done = finishClientHandshake(attempt.secure.hello, packet.noise, packet.scid);
+    if (!done) {
+      this.drop('handshake-failed');
+      return this.failAttempt(attempt, {
+        code: 'ERR_AUTHENTICATION_FAILED',
+        message: attempt.secure.serverKey
+          ? 'the server could not prove it holds the expected key'
+          : 'the server\'s handshake did not authenticate',
+      });
+    }
+    const remoteStatic = done.secrets.remoteStatic;
+    // The server already holds the connection: a refusal from here on ends it with one RESET,
+    // sealed under the keys the handshake just made, rather than leave it to its idle timeout.
+    const sealedReset = (reason: string, code: number): void => {
+      const protection = new PacketProtection(this.requireSuite(), done.secrets.sendSecret, done.secrets.recvSecret, this.protectionConfig, now);
+      this.queue(protection.seal(now, this.encodeReset(packet.scid, attempt.params.initialPacketNumber, reason, code)), address, port);
+    };
+    if (!this.peerAccepted(remoteStatic, address, port)) {
+      this.drop('peer-rejected');
+      // Code 0: a refusal, not a protocol violation (docs/protocol.md §18.3).
+      sealedReset('server key rejected', 0);
+      return this.failAttempt(attempt, { code: 'ERR_AUTHENTICATION_FAILED', message: 'verifyPeer rejected the server\'s key' });
+    }
+    if (!this.validParams(done.params) || packet.scid === 0n) {
+      this.drop('bad-params');
+      if (packet.scid !== 0n) sealedReset('invalid transport parameters', 1);
+      return this.failAttempt(attempt, { code: 'ERR_PROTOCOL_VIOLATION', message: 'server sent invalid transport parameters' });
+    }
+    const key = peerKey(address, port, packet.scid);
+    if (this.byPeer.has(key)) {
+      this.drop('unexpected');
+      return this.failAttempt(attempt, { code: 'ERR_PROTOCOL_VIOLATION', message: 'server reused a connection ID' });
+    }
+    this.removeAttempt(attempt);
+    // Our own parameters as the engine knows them: the real reset token, not the refusal token.
+    const localParams = { ...attempt.params, resetToken: resetTokenFor(this.resetKey, attempt.cid) };
+    const protection = new PacketProtection(this.requireSuite(), done.secrets.sendSecret, done.secrets.recvSecret, this.protectionConfig, now);
+    this.establish(now, 'client', attempt.cid, packet.scid, address, port, key, localParams, done.params, null, protection, remoteStatic, attempt.id);
+    this.counters.connectionsConnected++;
+  }
+
+  private onRefuse(packet: RefusePacket, address: string, port: number): void {
+    const attempt = this.attemptFor(packet.dcid, address, port);
+    if (!attempt?.secure) return this.drop('unexpected');
+    // Only the server we sent the SECURE_INITIAL to has seen its refusal token.
+    if (!tokensEqual(packet.token, attempt.params.resetToken)) return this.drop('bad-reset-token');
+    if (packet.reason === RefuseReason.AuthenticationFailed) {
+      return this.failAttempt(attempt, {
+        code: 'ERR_AUTHENTICATION_FAILED',
+        message: attempt.secure.serverKey
+          ? 'the server does not hold the expected key (or does not encrypt)'
+          : 'the server does not encrypt',
+      });
+    }
+    if (packet.reason === RefuseReason.PeerRejected) {
+      return this.failAttempt(attempt, { code: 'ERR_AUTHENTICATION_FAILED', message: 'the server rejected our key' });
+    }
+    this.failAttempt(attempt, { code: 'ERR_CONNECTION_REFUSED', message: 'the server refused the connection' });
   }
 
   private onVersionNegotiation(packet: VersionNegotiationPacket, address: string, port: number): void {
@@ -800,11 +1078,22 @@ export class EndpointCore {
   }
 
   /** A DATA packet holding one RESET frame with code 1 (protocol violation). */
-  private encodeReset(dcid: bigint, packetNumber: number, reason: string): Uint8Array {
-    return encodePacket({ type: 'data', dcid, packetNumber: packetNumber >>> 0, frames: [{ type: 'reset', code: 1, reason }] });
+  private encodeReset(dcid: bigint, packetNumber: number, reason: string, code = 1): Uint8Array {
+    return encodePacket({ type: 'data', dcid, packetNumber: packetNumber >>> 0, frames: [{ type: 'reset', code, reason }] });
   }
 
   private encodeInitial(attempt: ConnectAttempt): Uint8Array {
+    if (attempt.secure) {
+      const secure: SecureInitialPacket = {
+        type: 'secure-initial',
+        scid: attempt.cid,
+        params: attempt.params,
+        pattern: attempt.secure.hello.pattern,
+        noise: attempt.secure.hello.message,
+        cookie: attempt.cookie,
+      };
+      return encodeSecurePacket(secure);
+    }
     const initial: InitialPacket = {
       type: 'initial',
       version: PROTOCOL_VERSION,
@@ -961,10 +1250,20 @@ export class EndpointCore {
     return this.config.core.initialRtt ?? 100;
   }
 
-  private localParams(cid: bigint): TransportParams {
-    const core = resolveCoreConfig(this.config.core);
+  private requireSuite(): CryptoSuite {
+    if (!this.suite) throw new TypeError('encryption needs a crypto suite (EndpointCoreOptions.crypto)');
+    return this.suite;
+  }
+
+  /**
+   * `secure`: the engine builds packets 12 bytes smaller (PROTECTION_OVERHEAD), and its TSN
+   * window and message limit follow from that configuration; the datagram size announced is
+   * the real one.
+   */
+  private localParams(cid: bigint, secure = false): TransportParams {
+    const core = resolveCoreConfig(this.coreConfig(secure));
     return {
-      maxDatagramSize: core.maxDatagramSize,
+      maxDatagramSize: resolveCoreConfig(this.config.core).maxDatagramSize,
       initialWindow: announcedWindow(core),
       idleTimeout: core.idleTimeout,
       initialPacketNumber: this.u32(),
@@ -976,13 +1275,20 @@ export class EndpointCore {
 
   /** One engine configuration object for every connection (the engine resolves it once). */
   private sharedCoreConfig: Partial<CoreConfig> | null = null;
+  private sharedSecureCoreConfig: Partial<CoreConfig> | null = null;
 
-  private coreConfig(): Partial<CoreConfig> {
+  /** `secure`: the engine's datagrams leave room for packet protection's 12 extra bytes. */
+  private coreConfig(secure = false): Partial<CoreConfig> {
     this.sharedCoreConfig ??= {
       ...this.config.core,
       random: this.config.core.random ?? (() => this.u32() / 0x1_0000_0000),
     };
-    return this.sharedCoreConfig;
+    if (!secure) return this.sharedCoreConfig;
+    this.sharedSecureCoreConfig ??= {
+      ...this.sharedCoreConfig,
+      maxDatagramSize: (this.config.core.maxDatagramSize ?? 1200) - PROTECTION_OVERHEAD,
+    };
+    return this.sharedSecureCoreConfig;
   }
 
   private validParams(p: TransportParams): boolean {

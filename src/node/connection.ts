@@ -292,6 +292,17 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     return this.host.address().port;
   }
 
+  /** True when every packet of this connection is encrypted and authenticated (README "Encryption"). */
+  get encrypted(): boolean {
+    return this.record.encrypted;
+  }
+
+  /** The peer's static public key, authenticated by the handshake; null if it has none (or plaintext). */
+  get remotePublicKey(): Buffer | null {
+    const key = this.record.remotePublicKey;
+    return key ? Buffer.from(key) : null;
+  }
+
   /** Bytes queued but not yet sent once. */
   get bufferedAmount(): number {
     return this.finished ? 0 : this.record.core.bufferedAmount;

@@ -9,6 +9,8 @@ import { AbortError, InvalidArgTypeError, InvalidArgValueError, rdError, type Re
 import { resolveEndpointOptions, type EndpointOptions, type ResolvedEndpointOptions } from '../options.js';
 import { rejectUnknownOptions } from '../unknown-options.js';
 import { bindSocket } from './bind.js';
+import { parseKey, type KeyInput } from '../crypto/keys.js';
+import { nodeSuite } from '../crypto/node-suite.js';
 import { realClock, type Clock, type TimerHandle } from './clock.js';
 import { boundedWait, checkCloseOptions, type CloseOptions } from './close-options.js';
 import { Connection, type ConnectionHost } from './connection.js';
@@ -40,9 +42,14 @@ export interface EndpointEvents {
 export interface ConnectOptions {
   /** Abort the handshake: connect() rejects with an AbortError (code ABORT_ERR). */
   signal?: AbortSignal;
+  /**
+   * The server's static public key (32 bytes or base64). The connection is encrypted, and
+   * connect() rejects with ERR_AUTHENTICATION_FAILED unless the server proves it holds this key.
+   */
+  serverKey?: KeyInput;
 }
 
-/** The options form, `connect({ port, host, signal })`, as `net.connect(options)`. */
+/** The options form, `connect({ port, host, signal, serverKey })`, as `net.connect(options)`. */
 export interface ConnectTarget extends ConnectOptions {
   /** The peer's UDP port. */
   port: number;
@@ -50,7 +57,7 @@ export interface ConnectTarget extends ConnectOptions {
   host?: string;
 }
 
-const CONNECT_OPTIONS = ['signal'] as const;
+const CONNECT_OPTIONS = ['signal', 'serverKey'] as const;
 const CONNECT_TARGET_OPTIONS = ['port', 'host', ...CONNECT_OPTIONS] as const;
 
 /** {@link EndpointStats} plus the socket's send errors: what `Endpoint.stats()` returns. */
@@ -233,6 +240,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
       config,
       randomBytes: random,
       createConnection: createConnectionCore,
+      crypto: nodeSuite(),
       now: this.clock.now(),
       trace: this.traceOutput,
     });
@@ -325,9 +333,10 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
 
   /**
    * Open a connection to `host:port` (default host: the loopback address of the socket's family),
-   * as `connect(port, host, { signal })` or `connect({ port, host, signal })`.
+   * as `connect(port, host, { signal, serverKey })` or `connect({ port, host, signal, serverKey })`.
    * Resolves once the handshake completed; rejects with ERR_CONNECTION_TIMEOUT,
-   * ERR_CONNECTION_REFUSED, ERR_UNSUPPORTED_VERSION, ERR_ENDPOINT_CLOSED or an AbortError.
+   * ERR_CONNECTION_REFUSED, ERR_AUTHENTICATION_FAILED (with `serverKey`: the server could not
+   * prove it holds that key), ERR_UNSUPPORTED_VERSION, ERR_ENDPOINT_CLOSED or an AbortError.
    *
    * ```ts
    * const conn = await endpoint.connect({ port: 7777, host: 'example.com', signal: AbortSignal.timeout(3000) });
@@ -362,10 +371,11 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       throw new InvalidArgTypeError('options.signal must be an AbortSignal');
     }
+    const serverKey = options?.serverKey === undefined ? undefined : parseKey(options.serverKey, 'options.serverKey');
     if (this.state !== 'open') return Promise.reject(rdError('ERR_ENDPOINT_CLOSED', 'the endpoint is closed'));
     if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
     const target = host ?? (this.options.type === 'udp6' ? '::1' : '127.0.0.1');
-    return this.resolveHost(target).then((address) => this.startConnect(address, port, signal));
+    return this.resolveHost(target).then((address) => this.startConnect(address, port, signal, serverKey));
   }
 
   /**
@@ -420,10 +430,10 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     return address;
   }
 
-  private startConnect(address: string, port: number, signal: AbortSignal | undefined): Promise<Connection> {
+  private startConnect(address: string, port: number, signal: AbortSignal | undefined, serverKey?: Uint8Array): Promise<Connection> {
     if (this.state !== 'open') return Promise.reject(rdError('ERR_ENDPOINT_CLOSED', 'the endpoint is closed'));
     if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
-    const started = this.core.connect(this.clock.now(), address, port);
+    const started = this.core.connect(this.clock.now(), address, port, serverKey ? { serverKey } : {});
     if (!started.ok) return Promise.reject(rdError(started.error.code, started.error.message));
     const attempt = started.attempt;
     return new Promise<Connection>((resolve, reject) => {

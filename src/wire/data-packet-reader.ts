@@ -51,10 +51,11 @@ export class DataPacketReader {
   /**
    * Check `datagram` and get ready to read its frames. 'checksum': the CRC does not match;
    * 'not-data': a valid datagram of another type or version, or a malformed one.
+   * `authenticated`: packet protection already opened it (its CRC field is neither computed nor checked).
    */
-  open(datagram: Uint8Array): 'ok' | 'checksum' | 'not-data' {
+  open(datagram: Uint8Array, authenticated = false): 'ok' | 'checksum' | 'not-data' {
     if (datagram.length < MIN_DATAGRAM_SIZE) return 'not-data';
-    if (!verifyChecksum(datagram)) return 'checksum';
+    if (!authenticated && !verifyChecksum(datagram)) return 'checksum';
     const end = datagram.length - CHECKSUM_SIZE;
     if (datagram[0] !== PROTOCOL_VERSION || datagram[1] !== PacketType.Data || end < DATA_HEADER_SIZE) return 'not-data';
     const r = this.r;

@@ -103,7 +103,7 @@ export function writeDataHeader(buf: Uint8Array, dcid: ConnectionId, packetNumbe
   return writeU32(buf, 2 + CID_SIZE, packetNumber);
 }
 
-function writeParams(buf: Uint8Array, offset: number, p: TransportParams): number {
+export function writeParams(buf: Uint8Array, offset: number, p: TransportParams): number {
   offset = writeU16(buf, offset, p.maxDatagramSize);
   offset = writeU32(buf, offset, p.initialWindow);
   offset = writeU32(buf, offset, p.idleTimeout);
@@ -113,7 +113,7 @@ function writeParams(buf: Uint8Array, offset: number, p: TransportParams): numbe
   return offset + RESET_TOKEN_SIZE;
 }
 
-function readParams(r: Reader): TransportParams {
+export function readParams(r: Reader): TransportParams {
   return {
     maxDatagramSize: r.u16(),
     initialWindow: r.u32(),
@@ -125,11 +125,11 @@ function readParams(r: Reader): TransportParams {
 }
 
 /** Bytes the optional parameters of `p` take (§4.1). */
-function extensionsSize(p: TransportParams): number {
+export function extensionsSize(p: TransportParams): number {
   return p.maxMessageSize === undefined ? 0 : MAX_MESSAGE_SIZE_PARAM_SIZE;
 }
 
-function writeExtensions(buf: Uint8Array, offset: number, p: TransportParams): number {
+export function writeExtensions(buf: Uint8Array, offset: number, p: TransportParams): number {
   if (p.maxMessageSize !== undefined) {
     buf[offset++] = TransportParamId.MaxMessageSize;
     buf[offset++] = 4;
@@ -143,7 +143,7 @@ function writeExtensions(buf: Uint8Array, offset: number, p: TransportParams): n
  * (padding starts there). Returns false if they are malformed: a length past the end, a known
  * id with the wrong length, or an id given twice.
  */
-function readExtensions(r: Reader, p: TransportParams, paddingFollows: boolean): boolean {
+export function readExtensions(r: Reader, p: TransportParams, paddingFollows: boolean): boolean {
   const seen = new Set<number>();
   while (r.ok && r.remaining > 0) {
     const id = r.u8();
@@ -359,12 +359,13 @@ function reject(reason: RejectReason): DecodeResult<never> {
 /**
  * Decode one datagram. Never throws and never reads outside `datagram`: any problem is reported
  * as `{ ok: false, reason }`. The checksum is verified first, so every other field is trusted
- * only after it matched.
+ * only after it matched. `authenticated`: the caller already verified the datagram more strongly
+ * (an opened PROTECTED packet, docs/protocol.md §22.9), so its CRC field is not checked.
  */
-export function decodePacket(datagram: Uint8Array): DecodeResult<Packet> {
+export function decodePacket(datagram: Uint8Array, authenticated = false): DecodeResult<Packet> {
   const n = datagram.length;
   if (n < MIN_DATAGRAM_SIZE) return reject('too-short');
-  if (!verifyChecksum(datagram)) return reject('checksum');
+  if (!authenticated && !verifyChecksum(datagram)) return reject('checksum');
   const end = n - CHECKSUM_SIZE;
   const r = new Reader(datagram, 0, end);
   const version = r.u8();

@@ -54,4 +54,15 @@ export type {
 export { encodePacket, decodePacket, packetSize, readInvariants, verifyChecksum, MIN_DATAGRAM_SIZE } from './packet.js';
 export type { Invariants } from './packet.js';
 export { checksum } from './checksum.js';
+export {
+  SecurePacketType,
+  HandshakePattern,
+  RefuseReason,
+  PROTECTED_HEADER_SIZE,
+  PROTECTED_TAG_SIZE,
+  PROTECTION_OVERHEAD,
+  encodeSecurePacket,
+  decodeSecurePacket,
+} from './secure.js';
+export type { HandshakePatternName, SecureInitialPacket, SecureAcceptPacket, RefusePacket, SecurePacket } from './secure.js';
 export { truncate32, expand32 } from './packet-number.js';

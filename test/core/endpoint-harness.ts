@@ -7,6 +7,7 @@ import { EndpointCore, type EndpointCoreConfig, type EndpointEvent, type Transmi
 import { ConnectionCore } from '../../src/core/connection.js';
 import { resolveEndpointOptions } from '../../src/options.js';
 import { Rng } from '../../src/testing/rng.js';
+import type { CryptoSuite } from '../../src/core/secure/suite.js';
 
 export function seededRandomBytes(seed: number): (n: number) => Uint8Array {
   const rng = new Rng(seed);
@@ -51,11 +52,12 @@ export class VirtualNet {
 
   constructor(readonly latency = 5) {}
 
-  add(name: string, config: EndpointCoreConfig, seed: number, port = 4000): Node {
+  add(name: string, config: EndpointCoreConfig, seed: number, port = 4000, crypto?: CryptoSuite): Node {
     const core = new EndpointCore({
       config,
       randomBytes: seededRandomBytes(seed),
       createConnection: (init) => new ConnectionCore(init),
+      ...(crypto ? { crypto } : {}),
       now: this.now,
     });
     const node: Node = { name, port, core, events: [] };

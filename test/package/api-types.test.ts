@@ -40,6 +40,7 @@ describe('public exports', () => {
       'UnknownOptionError',
       'createEndpoint',
       'createStream',
+      'generateKeyPair',
       'realClock',
     ]);
   });

@@ -6,7 +6,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fingerprint, type TrustServer } from '../transport/secure-channel.js';
+import { fingerprint, type TrustServer } from '../transport/server-key.js';
 
 export function defaultKnownServersFile(): string {
   const base = process.env['XDG_CONFIG_HOME'] || join(homedir(), '.config');

@@ -7,7 +7,7 @@
  * Several servers (nodes of one deployment sharing a PostgreSQL database): the client uses the
  * first that answers and, when its node dies, reconnects to the next and resumes its session.
  *
- * The connection is encrypted (secure-channel.ts). The server's key is checked against
+ * The connection is encrypted by reliable-dgram itself (transport/server-key.ts). The server's key is checked against
  * --server-key when given (the fingerprint the server logs at start), else trusted on first use
  * and remembered in --known-servers (default ~/.config/reliable-dgram-chat/known_servers.json).
  *
@@ -16,7 +16,7 @@
  */
 import { UsageError, parseFlags, parseHostPort } from '../cli-args.js';
 import { ReliableDgramTransport } from '../transport/reliable-dgram.js';
-import { fingerprint, SecureTransport } from '../transport/secure-channel.js';
+import { fingerprint } from '../transport/server-key.js';
 import { ChatClient } from './chat-client.js';
 import { colorWanted, Formatter } from './format.js';
 import { defaultKnownServersFile, knownServersTrust, pinnedTrust } from './known-servers.js';
@@ -71,12 +71,13 @@ async function main(): Promise<number> {
           ),
         servers.map((s) => `${s.host}:${s.port}`),
       );
-  const trust = async (h: string, p: number, key: Buffer): Promise<boolean> => {
-    const ok = await baseTrust(h, p, key);
+  const trust = (h: string, p: number, key: Buffer): boolean => {
+    const ok = baseTrust(h, p, key);
     if (ok) remember(key);
     return ok;
   };
-  const transport = new SecureTransport(new ReliableDgramTransport({ endpointOptions: () => CLIENT_ENDPOINT_OPTIONS }), { trust });
+  // Encrypted by reliable-dgram; `trust` judges the server's key in the endpoint's verifyPeer.
+  const transport = new ReliableDgramTransport({ endpointOptions: () => CLIENT_ENDPOINT_OPTIONS, trust });
   const client = new ChatClient({ transport, servers });
   try {
     await client.connect();

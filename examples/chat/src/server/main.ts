@@ -11,7 +11,7 @@
 import { UsageError, parseFlags, parsePort } from '../cli-args.js';
 import { randomBytes } from 'node:crypto';
 import { ReliableDgramTransport } from '../transport/reliable-dgram.js';
-import { fingerprint, generateServerIdentity, identityFromPkcs8, SecureTransport } from '../transport/secure-channel.js';
+import { fingerprint, generateServerIdentity, identityFromPkcs8 } from '../transport/server-key.js';
 import { ChatServer } from './chat-server.js';
 import { streamLogger } from './log.js';
 import { OWASP_SCRYPT, PasswordHasher, type ScryptParams } from './passwords.js';
@@ -56,7 +56,7 @@ async function main(): Promise<void> {
   // of one deployment must present the same one: from --key-file, or else from the database.
   const keyFile = flags.get('key-file');
   const identity = identityFromPkcs8(keyFile ? loadOrCreateKeyFile(keyFile) : await store.secret('server-identity', () => generateServerIdentity().pkcs8));
-  const transport = new SecureTransport(new ReliableDgramTransport({ endpointOptions: () => ({ resetKey }) }), { identity });
+  const transport = new ReliableDgramTransport({ endpointOptions: () => ({ resetKey }), keyPair: identity });
   const listener = await transport.listen(host, port);
   server.attach(listener);
   log('start', { db: store.description, node: store.nodeId, schema: store.schema.to, users: await store.userCount(), listen: `${listener.host}:${listener.port}`, key: fingerprint(identity.publicKey), pid: process.pid });

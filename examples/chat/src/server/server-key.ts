@@ -7,7 +7,7 @@
  */
 import { createPrivateKey } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { generateServerIdentity } from '../transport/secure-channel.js';
+import { generateServerIdentity } from '../transport/server-key.js';
 
 /** The key's PKCS#8 DER bytes (what identityFromPkcs8 takes). */
 export function loadOrCreateKeyFile(file: string): Buffer {

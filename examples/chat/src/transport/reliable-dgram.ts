@@ -2,7 +2,13 @@
  * The Transport on reliable-dgram's public API, and nothing else: `createEndpoint`, the
  * endpoint's 'connection' event and `connect()`, and each connection's `send`/'message'/'drain'/
  * 'close'/`close()`/`destroy()`. The library is imported lazily, from this module only.
+ *
+ * Encryption is the library's own: a server given `keyPair` encrypts every connection and
+ * refuses plaintext clients; a client given `trust` connects with `encryption: 'required'` and
+ * judges the server's key in `verifyPeer` (server-key.ts). A key it refuses fails the connect
+ * with ServerKeyMismatchError.
  */
+import { fingerprint, ServerKeyMismatchError, type ServerIdentity, type TrustServer } from './server-key.js';
 import type { Link, LinkStats, Listener, Transport } from './transport.js';
 
 /** The slice of reliable-dgram's API used here (its full types live in the library). */
@@ -22,7 +28,7 @@ interface RdConnection {
 interface RdEndpoint {
   on(event: 'connection', listener: (conn: RdConnection) => void): unknown;
   on(event: 'error', listener: (err: Error) => void): unknown;
-  connect(port: number, host: string, options?: { signal?: AbortSignal }): Promise<RdConnection>;
+  connect(port: number, host: string, options?: { signal?: AbortSignal }): Promise<RdConnection & { readonly encrypted?: boolean }>;
   address(): { address: string; port: number };
   close(): Promise<void>;
 }
@@ -106,6 +112,10 @@ export interface ReliableDgramTransportOptions {
    * with `close()`.
    */
   shareClientEndpoint?: boolean;
+  /** Server: its long-term key pair. Every connection is encrypted; plaintext clients are refused. */
+  keyPair?: ServerIdentity;
+  /** Client: which server keys to accept. Every connection is encrypted and the server's key judged by it. */
+  trust?: TrustServer;
 }
 
 export class ReliableDgramTransport implements Transport {
@@ -115,7 +125,8 @@ export class ReliableDgramTransport implements Transport {
 
   async listen(host: string, port: number): Promise<Listener> {
     const extra = (await this.options.endpointOptions?.()) ?? {};
-    const endpoint = await createEndpoint({ host, port, ...extra });
+    const keys = this.options.keyPair ? { keyPair: this.options.keyPair } : {};
+    const endpoint = await createEndpoint({ host, port, ...extra, ...keys });
     endpoint.on('error', () => {});
     const bound = endpoint.address();
     return {
@@ -131,11 +142,11 @@ export class ReliableDgramTransport implements Transport {
     const connectOptions = options.signal ? { signal: options.signal } : undefined;
     if (this.options.shareClientEndpoint) {
       this.shared ??= this.newEndpoint();
-      return new ConnectionLink(await (await this.shared).connect(port, host, connectOptions));
+      return new ConnectionLink(await this.secured(host, port, () => this.shared!.then((e) => e.connect(port, host, connectOptions))));
     }
-    const endpoint = await this.newEndpoint();
+    const endpoint = await this.newEndpoint(host, port);
     try {
-      const conn = await endpoint.connect(port, host, connectOptions);
+      const conn = await this.secured(host, port, () => endpoint.connect(port, host, connectOptions));
       let closed = false;
       return new ConnectionLink(conn, () => {
         if (closed) return;
@@ -155,10 +166,47 @@ export class ReliableDgramTransport implements Transport {
     if (shared) await (await shared).close();
   }
 
-  private async newEndpoint(): Promise<RdEndpoint> {
+  /** Keys the client refused, per host:port, so that the failed connect can say which. */
+  private readonly refused = new Map<string, Buffer>();
+
+  /**
+   * A client endpoint: with `trust`, encryption is required and `verifyPeer` asks `trust` about
+   * the server's key (`host`/`port` as the user wrote them; a shared endpoint sees the address).
+   */
+  private async newEndpoint(host?: string, port?: number): Promise<RdEndpoint> {
     const extra = (await this.options.endpointOptions?.()) ?? {};
-    const endpoint = await createEndpoint({ ...extra });
+    const trust = this.options.trust;
+    const secure = trust
+      ? {
+          encryption: 'required',
+          verifyPeer: (key: Buffer, address: string, remotePort: number) => {
+            const ok = trust(host ?? address, port ?? remotePort, key);
+            if (!ok) this.refused.set(`${host ?? address}:${port ?? remotePort}`, key);
+            return ok;
+          },
+        }
+      : {};
+    const endpoint = await createEndpoint({ ...extra, ...secure });
     endpoint.on('error', () => {});
     return endpoint;
+  }
+
+  /** Run a connect; a server key `trust` refused becomes ServerKeyMismatchError. */
+  private async secured(host: string, port: number, connect: () => Promise<RdConnection & { readonly encrypted?: boolean }>): Promise<RdConnection> {
+    try {
+      const conn = await connect();
+      if (this.options.trust && conn.encrypted !== true) {
+        conn.destroy();
+        throw new Error(`the connection to ${host}:${port} is not encrypted`);
+      }
+      return conn;
+    } catch (err) {
+      const key = this.refused.get(`${host}:${port}`);
+      this.refused.delete(`${host}:${port}`);
+      if (key && (err as { code?: string }).code === 'ERR_AUTHENTICATION_FAILED') {
+        throw new ServerKeyMismatchError(`the server key of ${host}:${port} (${fingerprint(key)}) is not the trusted one`, { cause: err });
+      }
+      throw err;
+    }
   }
 }

@@ -9,7 +9,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ChatClient, ChatRequestError } from '../../src/client/chat-client.js';
 import { pinnedTrust } from '../../src/client/known-servers.js';
 import { ReliableDgramTransport } from '../../src/transport/reliable-dgram.js';
-import { SecureTransport } from '../../src/transport/secure-channel.js';
 import { spawnPtyClient, startClient, startServer, stripAnsi, type LineProcess, type PtyProcess } from '../support/processes.js';
 
 let procs: (LineProcess | PtyProcess)[] = [];
@@ -63,7 +62,7 @@ describe('issue #17 defects, on real processes', () => {
     // in flight together, as they would be against the production cost.
     const { port, key, db } = await server({ CHAT_INSECURE_SCRYPT_LOG2N: '14' });
     const connect = async (): Promise<ChatClient> => {
-      const c = new ChatClient({ transport: new SecureTransport(new ReliableDgramTransport(), { trust: pinnedTrust(key) }), host: '127.0.0.1', port, reconnect: false });
+      const c = new ChatClient({ transport: new ReliableDgramTransport({ trust: pinnedTrust(key) }), host: '127.0.0.1', port, reconnect: false });
       clients.push(c);
       await c.connect();
       return c;
@@ -89,7 +88,7 @@ describe('issue #17 defects, on real processes', () => {
     const { port, key } = await server();
     const bob = await client('bob', port);
     await bob.command('/register bob bob-secret-1', /^logged in as bob/);
-    const mallory = new ChatClient({ transport: new SecureTransport(new ReliableDgramTransport(), { trust: pinnedTrust(key) }), host: '127.0.0.1', port, reconnect: false });
+    const mallory = new ChatClient({ transport: new ReliableDgramTransport({ trust: pinnedTrust(key) }), host: '127.0.0.1', port, reconnect: false });
     clients.push(mallory);
     await mallory.connect();
     await mallory.register('mallory', 'mallory-secret');

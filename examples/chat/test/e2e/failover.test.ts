@@ -14,7 +14,6 @@ import { PasswordHasher } from '../../src/server/passwords.js';
 import { PgChatStore } from '../../src/server/pg-store.js';
 import type { StoredMessage } from '../../src/server/store.js';
 import { ReliableDgramTransport } from '../../src/transport/reliable-dgram.js';
-import { SecureTransport } from '../../src/transport/secure-channel.js';
 import { freshDatabase, postgresForTests, type TempPostgres } from '../support/postgres.js';
 import { startServer, TEST_SERVER_ENV, type LineProcess } from '../support/processes.js';
 
@@ -85,7 +84,7 @@ describe('failover between two nodes', () => {
     const nodeB = `127.0.0.1:${b.port}`;
 
     // Liveness tuned for a short test: the link to a dead node is given up after 3 s of silence.
-    const transport = new SecureTransport(new ReliableDgramTransport({ endpointOptions: () => ({ idleTimeout: 3_000, keepAliveInterval: 500 }) }), { trust: pinnedTrust(a.key) });
+    const transport = new ReliableDgramTransport({ endpointOptions: () => ({ idleTimeout: 3_000, keepAliveInterval: 500 }), trust: pinnedTrust(a.key) });
     const servers = [
       { host: '127.0.0.1', port: a.port },
       { host: '127.0.0.1', port: b.port },

@@ -21,7 +21,6 @@ import { PgChatStore } from '../../src/server/pg-store.js';
 import { Store } from '../../src/server/store.js';
 import { pinnedTrust } from '../../src/client/known-servers.js';
 import { ReliableDgramTransport } from '../../src/transport/reliable-dgram.js';
-import { SecureTransport } from '../../src/transport/secure-channel.js';
 import { freshDatabase, postgresForTests, type TempPostgres } from '../support/postgres.js';
 import { startServer, TEST_SERVER_ENV, type LineProcess } from '../support/processes.js';
 
@@ -111,10 +110,9 @@ describe('chat load', () => {
     const portOf = (i: number): number => nodes[i % nodes.length]?.port ?? 0;
     // The simulated clients share 10 UDP sockets (20 connections each, told apart by connection
     // ID): 200 sockets, each with its own timers, would make this process the bottleneck.
-    const transports = Array.from({ length: 10 }, () => new ReliableDgramTransport({ shareClientEndpoint: true }));
+    const transports = Array.from({ length: 10 }, () => new ReliableDgramTransport({ shareClientEndpoint: true, trust: pinnedTrust(started.key) }));
     cleanupTransports = transports;
-    const secure = transports.map((t) => new SecureTransport(t, { trust: pinnedTrust(started.key) }));
-    clients = names.map((_, i) => new ChatClient({ transport: secure[i % secure.length] as SecureTransport, host: '127.0.0.1', port: portOf(i), reconnect: false }));
+    clients = names.map((_, i) => new ChatClient({ transport: transports[i % transports.length] as ReliableDgramTransport, host: '127.0.0.1', port: portOf(i), reconnect: false }));
 
     /** received[i]: message id -> times client i was handed it. */
     const received = clients.map(() => new Map<number, number>());

@@ -8,7 +8,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ChatClient } from '../../src/client/chat-client.js';
 import { pinnedTrust } from '../../src/client/known-servers.js';
 import { ReliableDgramTransport } from '../../src/transport/reliable-dgram.js';
-import { SecureTransport } from '../../src/transport/secure-channel.js';
 import { errorCode } from '../support/harness.js';
 import { freshDatabase, postgresForTests, type TempPostgres } from '../support/postgres.js';
 import { startClient, startServer, type LineProcess } from '../support/processes.js';
@@ -39,7 +38,7 @@ async function twoNodes(url: string): Promise<{ a: { port: number; key: string }
 }
 
 async function inProcessClient(port: number, key: string): Promise<ChatClient> {
-  const c = new ChatClient({ transport: new SecureTransport(new ReliableDgramTransport(), { trust: pinnedTrust(key) }), host: '127.0.0.1', port, reconnect: false });
+  const c = new ChatClient({ transport: new ReliableDgramTransport({ trust: pinnedTrust(key) }), host: '127.0.0.1', port, reconnect: false });
   await c.connect();
   clients.push(c);
   return c;

@@ -12,7 +12,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ChatClient } from '../../src/client/chat-client.js';
 import { pinnedTrust } from '../../src/client/known-servers.js';
 import { ReliableDgramTransport } from '../../src/transport/reliable-dgram.js';
-import { SecureTransport } from '../../src/transport/secure-channel.js';
 import { startClient, startServer, type LineProcess } from '../support/processes.js';
 import { errorCode } from '../support/harness.js';
 
@@ -30,7 +29,7 @@ afterEach(async () => {
 });
 
 async function inProcessClient(port: number, serverKey: string): Promise<ChatClient> {
-  const transport = new SecureTransport(new ReliableDgramTransport(), { trust: pinnedTrust(serverKey) });
+  const transport = new ReliableDgramTransport({ trust: pinnedTrust(serverKey) });
   const c = new ChatClient({ transport, host: '127.0.0.1', port, reconnect: false });
   await c.connect();
   clients.push(c);

@@ -1,0 +1,288 @@
+import { describe, expect, it } from 'vitest';
+import type { EndpointConnection, EndpointEvent } from '../../src/core/endpoint.js';
+import type { CryptoSuite } from '../../src/core/secure/suite.js';
+import { createNodeSuite } from '../../src/crypto/node-suite.js';
+import { Rng } from '../../src/testing/rng.js';
+import { encodePacket, expand32 } from '../../src/wire/index.js';
+import { SecurePacketType, decodeSecurePacket, encodeSecurePacket } from '../../src/wire/secure.js';
+import { VirtualNet, endpointConfig, type Node, type Wire } from './endpoint-harness.js';
+
+/**
+ * The secure handshake and packet protection inside EndpointCore, on the virtual-time network:
+ * what goes on the wire, what an attacker can and cannot do, and key updates under loss.
+ */
+const SERVER = '10.0.0.2';
+const CLIENT = '10.0.0.1';
+
+/** A suite that counts X25519 operations (the expensive part a spoofed source must not trigger). */
+function countingSuite(): CryptoSuite & { dh: number } {
+  const inner = createNodeSuite();
+  const suite = {
+    ...inner,
+    dh: 0,
+    x25519(priv: Uint8Array, pub: Uint8Array) {
+      suite.dh++;
+      return inner.x25519(priv, pub);
+    },
+  };
+  return suite;
+}
+
+const serverKeys = (() => {
+  const privateKey = new Rng(77).bytes(32);
+  return { privateKey, publicKey: createNodeSuite().x25519Public(privateKey) };
+})();
+
+function setup(options: { latency?: number; client?: Parameters<typeof endpointConfig>[0]; server?: Parameters<typeof endpointConfig>[0] } = {}) {
+  const net = new VirtualNet(options.latency ?? 5);
+  const serverSuite = countingSuite();
+  const server = net.add(SERVER, endpointConfig({ keyPair: serverKeys, ...options.server }), 1, 4000, serverSuite);
+  const client = net.add(CLIENT, endpointConfig(options.client), 2, 5000, createNodeSuite());
+  return { net, server, client, serverSuite };
+}
+
+function connected(node: Node): EndpointConnection | undefined {
+  const ev = node.events.find((e) => e.type === 'connected');
+  return ev?.type === 'connected' ? ev.connection : undefined;
+}
+function accepted(node: Node): EndpointConnection[] {
+  return node.events.flatMap((e) => (e.type === 'accepted' ? [e.connection] : []));
+}
+function failure(node: Node): string | undefined {
+  const ev = node.events.find((e): e is Extract<EndpointEvent, { type: 'connect-failed' }> => e.type === 'connect-failed');
+  return ev?.error.code;
+}
+function messages(node: Node): string[] {
+  return node.events.flatMap((e) =>
+    e.type === 'connection-event' && e.event.type === 'message' ? [Buffer.from(e.event.data).toString()] : [],
+  );
+}
+const typeOf = (w: Wire): number => w.data[1]!;
+
+function connect(net: VirtualNet, client: Node, serverKey: Uint8Array | null = serverKeys.publicKey): EndpointConnection {
+  expect(client.core.connect(net.now, SERVER, 4000, serverKey ? { serverKey } : {}).ok).toBe(true);
+  net.run(net.now + 5000, () => connected(client) !== undefined || failure(client) !== undefined);
+  return connected(client)!;
+}
+
+function send(node: Node, c: EndpointConnection, text: string): void {
+  c.core.send(new TextEncoder().encode(text));
+  node.core.touch(c);
+}
+
+describe('EndpointCore secure handshake', () => {
+  it('SECURE_INITIAL → RETRY → SECURE_INITIAL(cookie) → SECURE_ACCEPT, then only PROTECTED packets, no plaintext on the wire', () => {
+    const { net, server, client } = setup();
+    const c = connect(net, client);
+    expect(c.encrypted).toBe(true);
+    expect(Buffer.from(c.remotePublicKey!).equals(Buffer.from(serverKeys.publicKey))).toBe(true);
+    expect(net.log.slice(0, 4).map(typeOf)).toEqual([
+      SecurePacketType.SecureInitial,
+      0x02, // RETRY
+      SecurePacketType.SecureInitial,
+      SecurePacketType.SecureAccept,
+    ]);
+    expect(net.log[0]!.data.length).toBe(1200);
+    send(client, c, 'a secret only the server may read');
+    net.run(net.now + 2000, () => messages(server).length > 0);
+    expect(messages(server)).toEqual(['a secret only the server may read']);
+    const s = accepted(server)[0]!;
+    send(server, s, 'and the answer');
+    net.run(net.now + 2000, () => messages(client).length > 0);
+    expect(messages(client)).toEqual(['and the answer']);
+    const after = net.log.slice(4);
+    expect(after.length).toBeGreaterThan(0);
+    for (const w of after) expect([SecurePacketType.Protected, SecurePacketType.ProtectedPhase1]).toContain(typeOf(w));
+    for (const w of net.log) expect(Buffer.from(w.data).includes(Buffer.from('secret'))).toBe(false);
+    expect(server.core.stats().dropped.decrypt).toBe(0);
+  });
+
+  it('spoofed SECURE_INITIALs (no cookie, bad cookie, many ports) cost no X25519 and create no state', () => {
+    const { net, server, serverSuite } = setup();
+    // A real client's first SECURE_INITIAL, replayed from other ports with and without a cookie.
+    const probe = setup();
+    probe.client.core.connect(0, SERVER, 4000, { serverKey: serverKeys.publicKey });
+    probe.net.flush();
+    const first = decodeSecurePacket(probe.net.log[0]!.data);
+    if (!first.ok || first.value.type !== 'secure-initial') throw new Error('no SECURE_INITIAL');
+    const badCookie = encodeSecurePacket({ ...first.value, cookie: new Uint8Array(20).fill(9) });
+    let received = 0;
+    for (let port = 1000; port < 1300; port++) {
+      for (const d of [probe.net.log[0]!.data, badCookie]) {
+        net.inject('10.9.9.9', port, server, d);
+        received += d.length;
+      }
+    }
+    net.flush();
+    expect(serverSuite.dh).toBe(0);
+    expect(server.core.connectionCount).toBe(0);
+    const sent = net.log.reduce((n, w) => n + w.data.length, 0);
+    expect(sent).toBeLessThan(received / 3);
+    expect(server.core.stats().dropped['bad-cookie']).toBe(300);
+  });
+
+  it('a lost SECURE_ACCEPT is repeated byte for byte, without a second Diffie-Hellman', () => {
+    const { net, server, client, serverSuite } = setup();
+    let dropped = 0;
+    net.filter = (w) => !(typeOf(w) === SecurePacketType.SecureAccept && dropped++ === 0);
+    const c = connect(net, client);
+    expect(c).toBeDefined();
+    const accepts = net.log.filter((w) => typeOf(w) === SecurePacketType.SecureAccept);
+    expect(accepts.length).toBe(2);
+    expect(Buffer.from(accepts[0]!.data).equals(Buffer.from(accepts[1]!.data))).toBe(true);
+    // NK: es and ee on the server, once.
+    expect(serverSuite.dh).toBe(2);
+    expect(server.core.connectionCount).toBe(1);
+  });
+
+  it('a client pinning another key fails with ERR_AUTHENTICATION_FAILED, and the server keeps nothing', () => {
+    const { net, server, client } = setup();
+    const other = createNodeSuite().x25519Public(new Rng(5).bytes(32));
+    expect(connect(net, client, other)).toBeUndefined();
+    expect(failure(client)).toBe('ERR_AUTHENTICATION_FAILED');
+    expect(server.core.stats().dropped['handshake-failed']).toBe(1);
+    expect(server.core.connectionCount).toBe(0);
+  });
+
+  it('a forged REFUSE (wrong token) or a plaintext ACCEPT does not downgrade: the client waits for the real server', () => {
+    const { net, server, client } = setup();
+    client.core.connect(0, SERVER, 4000, { serverKey: serverKeys.publicKey });
+    net.flush();
+    const hello = decodeSecurePacket(net.log[0]!.data);
+    if (!hello.ok || hello.value.type !== 'secure-initial') throw new Error('no SECURE_INITIAL');
+    net.inject(SERVER, 4000, client, encodeSecurePacket({ type: 'refuse', dcid: hello.value.scid, token: new Uint8Array(16), reason: 2 }));
+    net.flush();
+    expect(client.core.stats().dropped['bad-reset-token']).toBe(1);
+    net.run(5000, () => connected(client) !== undefined);
+    expect(connected(client)?.encrypted).toBe(true);
+    expect(server.core.connectionCount).toBe(1);
+  });
+
+  it('a plaintext client is refused by a server that requires encryption (a refusal it believes)', () => {
+    const { net, server, client } = setup();
+    expect(connect(net, client, null)).toBeUndefined();
+    expect(failure(client)).toBe('ERR_CONNECTION_REFUSED');
+    expect(server.core.stats().dropped.unencrypted).toBe(1);
+  });
+});
+
+describe('EndpointCore packet protection', () => {
+  it('the injection attack: DATA, RESET and CLOSE with the live CID from another port change nothing', () => {
+    const { net, server, client } = setup();
+    const c = connect(net, client);
+    const s = accepted(server)[0]!;
+    const forged = [
+      encodePacket({ type: 'data', dcid: s.localCid, packetNumber: 1, frames: [{ type: 'reset', code: 7, reason: 'injected' }] }),
+      encodePacket({ type: 'data', dcid: s.localCid, packetNumber: 2, frames: [{ type: 'close' }] }),
+      encodePacket({ type: 'data', dcid: s.localCid, packetNumber: 3, frames: [{ type: 'data', tsn: 0, first: true, last: true, unordered: false, payload: new TextEncoder().encode('evil') }] }),
+    ];
+    // The same bytes dressed as PROTECTED packets: they do not authenticate either.
+    const dressed = forged.map((d) => {
+      const p = Uint8Array.from(d);
+      p[1] = SecurePacketType.Protected;
+      return p;
+    });
+    for (const d of [...forged, ...dressed]) net.inject('10.6.6.6', 31337, server, d);
+    for (const d of [...forged, ...dressed]) net.inject(CLIENT, 5000, server, d);
+    net.flush();
+    expect(server.core.stats().dropped.decrypt).toBe(12);
+    expect(s.core.state).toBe('open');
+    send(client, c, 'still here');
+    net.run(net.now + 2000, () => messages(server).length > 0);
+    expect(messages(server)).toEqual(['still here']);
+  });
+
+  it('a replayed or altered PROTECTED packet is dropped and counted; the data arrives once', () => {
+    const { net, server, client } = setup();
+    const c = connect(net, client);
+    let captured: Uint8Array | null = null;
+    let flipped = false;
+    net.filter = (w) => {
+      if (w.to !== SERVER || typeOf(w) !== SecurePacketType.Protected) return true;
+      if (captured === null) {
+        captured = Uint8Array.from(w.data);
+      } else if (!flipped) {
+        // Alter one byte of the next packet in flight (the engine will resend its data).
+        flipped = true;
+        w.data = Uint8Array.from(w.data);
+        w.data[w.data.length - 20]! ^= 0x40;
+      }
+      return true;
+    };
+    send(client, c, 'once');
+    net.run(net.now + 3000, () => messages(server).length >= 1);
+    send(client, c, 'twice');
+    net.run(net.now + 3000, () => messages(server).length >= 2);
+    expect(flipped).toBe(true);
+    net.inject(CLIENT, 5000, server, captured!);
+    net.inject(CLIENT, 5000, server, captured!.subarray(0, captured!.length - 1));
+    net.flush();
+    expect(messages(server)).toEqual(['once', 'twice']);
+    // Both carry a packet number already accepted: the replay window rejects them before any AEAD work.
+    expect(server.core.stats().dropped.replay).toBe(2);
+    // The altered packet failed its tag.
+    expect(server.core.stats().dropped.decrypt).toBe(1);
+  });
+
+  it('keys update every 30 packets through 10% loss and reordering; no packet number (nonce) is ever reused per direction', () => {
+    const { net, server, client } = setup({
+      client: { protection: { keyUpdatePackets: 30 } },
+      server: { keyPair: serverKeys, protection: { keyUpdatePackets: 30 } },
+    });
+    const c = connect(net, client);
+    const rng = new Rng(99);
+    const held: Wire[] = [];
+    net.filter = (w) => {
+      if (w.data[1]! < SecurePacketType.Protected) return true;
+      const r = rng.next();
+      if (r < 0.1) return false;
+      if (r < 0.2) {
+        held.push(w);
+        return false;
+      }
+      return true;
+    };
+    const texts = Array.from({ length: 60 }, (_, i) => `message ${i} `.repeat(200));
+    for (const t of texts) send(client, c, t);
+    for (let round = 0; round < 2000 && messages(server).length < texts.length; round++) {
+      net.run(net.now + 7);
+      // Deliver the held packets late and in reverse: reordering across key phases.
+      for (const w of held.splice(0).reverse()) {
+        const to = w.to === SERVER ? server : client;
+        net.inject(w.from, w.fromPort, to, w.data);
+      }
+    }
+    expect(messages(server)).toEqual(texts);
+    const s = accepted(server)[0]!;
+    expect(c.protection!.stats().keyGeneration).toBeGreaterThanOrEqual(3);
+    expect(Math.abs(c.protection!.stats().keyGeneration - s.protection!.stats().keyGeneration)).toBeLessThanOrEqual(1);
+    // Every PROTECTED packet a side sent has a new packet number: a nonce is never reused.
+    for (const from of [CLIENT, SERVER]) {
+      let last = -1;
+      for (const w of net.log) {
+        if (w.from !== from || w.data[1]! < SecurePacketType.Protected) continue;
+        const pn = expand32(((w.data[10]! << 24) | (w.data[11]! << 16) | (w.data[12]! << 8) | w.data[13]!) >>> 0, last + 1);
+        expect(pn).toBeGreaterThan(last);
+        last = pn;
+      }
+    }
+    expect(server.core.stats().dropped['internal-error'] + client.core.stats().dropped['internal-error']).toBe(0);
+  });
+
+  it('a stateless reset still needs the secret token, which never travels in clear', () => {
+    const { net, server, client } = setup();
+    const c = connect(net, client);
+    const s = accepted(server)[0]!;
+    // The token the server gave the client came inside the encrypted SECURE_ACCEPT payload.
+    const token = c.remoteParams.resetToken;
+    for (const w of net.log) expect(Buffer.from(w.data).includes(Buffer.from(token))).toBe(false);
+    // The client's token likewise (it went inside the encrypted Noise payload of message 1).
+    for (const w of net.log) expect(Buffer.from(w.data).includes(Buffer.from(s.remoteParams.resetToken))).toBe(false);
+    net.inject(SERVER, 4000, client, encodePacket({ type: 'stateless-reset', dcid: s.localCid, token: new Uint8Array(16) }));
+    net.flush();
+    expect(c.closed).toBe(false);
+    net.inject(SERVER, 4000, client, encodePacket({ type: 'stateless-reset', dcid: s.localCid, token }));
+    net.flush();
+    expect(c.closed).toBe(true);
+  });
+});
