@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createEndpoint, type Connection, type MessageInfo } from '../../src/index.js';
+import { createEndpoint, generateKeyPair, type Connection, type MessageInfo } from '../../src/index.js';
 import { LossySocket, Rng, SimNetwork } from '../../src/testing/index.js';
 
 /** Channels, receipts and flush() through the Node shell, on the simulator's clock. */
@@ -114,5 +114,27 @@ describe('channels in the Node shell', () => {
     expect(() => conn.setChannel(-1, {})).toThrow(RangeError);
     expect(() => conn.send('x', { channel: 300 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
     done();
+  });
+
+  it('channels work the same on an encrypted connection (frames inside sealed packets)', async () => {
+    const net = new SimNetwork({ seed: 9, impairment: { delay: 5, loss: 0.05 } });
+    const rng = new Rng(9);
+    const randomBytes = (n: number) => rng.bytes(n);
+    const keyPair = generateKeyPair();
+    const server = await createEndpoint({ socket: net.socket('10.0.0.2', 4433), clock: net.clock, randomBytes, keyPair });
+    const client = await createEndpoint({ socket: net.socket('10.0.0.1'), clock: net.clock, randomBytes });
+    const got: string[] = [];
+    server.on('connection', (c: Connection) => c.on('message', (d, info) => got.push(`${info.channel}:${d.toString()}`)));
+    let conn: Connection | undefined;
+    void client.connect(4433, '10.0.0.2', { serverKey: keyPair.publicKey }).then((c) => (conn = c));
+    expect(await net.runUntilAsync(() => conn !== undefined, 10_000)).toBe(true);
+    expect(conn!.encrypted).toBe(true);
+    let acked = false;
+    conn!.send('zero');
+    void conn!.sendAcked('on five', { channel: 5 }).then(() => (acked = true));
+    expect(await net.runUntilAsync(() => acked && got.length === 2, 10_000)).toBe(true);
+    expect(got.sort()).toEqual(['0:zero', '5:on five']);
+    client.destroy();
+    server.destroy();
   });
 });
