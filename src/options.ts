@@ -97,7 +97,11 @@ export interface EndpointOptions {
   keyUpdateInterval?: number;
 
   // ---- connections (the engine)
-  /** Largest datagram sent, bytes (≥1200, ≤65,507). Default 1200. */
+  /**
+   * Largest datagram sent and accepted, bytes (≥1200, ≤65,507): the ceiling of path-MTU
+   * discovery, which starts at 1,200 and probes up to min(this, the peer's). 1200 disables
+   * discovery. Default 1452.
+   */
   maxDatagramSize?: number;
   /**
    * Largest message sent or received, bytes (announced to the peer, capped at `receiveWindow`;

@@ -20,8 +20,9 @@ export function unreliableBudgetFor(bytes: number): number {
  * The defaults of the engine, in one table. Each value says why it is what it is.
  */
 export const DEFAULT_CORE_CONFIG: Readonly<CoreConfig> = {
-  // QUIC's floor: fits every IPv4/IPv6 path without fragmentation (RFC 9000 §14).
-  maxDatagramSize: 1200,
+  // The ceiling of path-MTU discovery, which starts at QUIC's floor of 1,200 (fits every path,
+  // RFC 9000 §14): 1,500-byte Ethernet minus IPv6 (40) and UDP (8) headers, as quinn and quic-go.
+  maxDatagramSize: 1452,
   // At most the receive window (a message must fit it) and the send queue (it must fit it too).
   maxMessageSize: 4 * 1024 * 1024,
   // 4 MiB: enough for ~330 Mbit/s at 100 ms RTT, bounded memory per connection.

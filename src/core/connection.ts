@@ -10,6 +10,7 @@ import { createCounters } from './counters.js';
 import { Deque } from './deque.js';
 import { LossRecovery } from './loss-recovery.js';
 import { PacketBuilder } from './packet-builder.js';
+import { BASE_PLPMTU, PathMtu } from './path-mtu.js';
 import type { RttEstimator } from './rtt.js';
 import { Receiver } from './receiver.js';
 import { OBJECT_OVERHEAD } from './retention.js';
@@ -89,10 +90,8 @@ export class ConnectionCore {
   private readonly config: CoreConfig;
   private _state: ConnectionState = 'open';
 
-  /** Largest datagram we send: our limit and the peer's, whichever is smaller. */
-  private readonly maxDatagram: number;
-  /** Largest fragment payload: a full datagram minus packet and DATA frame overhead. */
-  readonly maxFragmentPayload: number;
+  /** Path-MTU discovery: the datagram size in force, up to our limit and the peer's, whichever is smaller. */
+  private readonly mtu: PathMtu;
   readonly rtt: RttEstimator;
 
   // --- the parts, in the order a datagram meets them
@@ -146,19 +145,18 @@ export class ConnectionCore {
     const local = options.localParams;
     const remote = options.remoteParams;
 
-    this.maxDatagram = Math.min(config.maxDatagramSize, remote.maxDatagramSize || config.maxDatagramSize);
-    this.maxFragmentPayload = this.maxDatagram - DATA_OVERHEAD - DATA_FRAME_HEADER_SIZE;
-    if (this.maxFragmentPayload < 1) throw new RangeError('maxDatagramSize is too small');
+    const ceiling = Math.min(config.maxDatagramSize, remote.maxDatagramSize || config.maxDatagramSize);
+    if (ceiling - DATA_OVERHEAD - DATA_FRAME_HEADER_SIZE < 1) throw new RangeError('maxDatagramSize is too small');
+    this.mtu = new PathMtu(ceiling);
 
     this.sender = new SendScheduler(
-      this.maxDatagram,
-      this.maxFragmentPayload,
+      this.mtu,
       local.initialTsn,
       remote.initialWindow,
       this.events,
       this.counters,
     );
-    this.recovery = new LossRecovery(config, this.maxDatagram, local.initialPacketNumber, options.now, this.sender, this.counters, trace);
+    this.recovery = new LossRecovery(config, this.mtu, local.initialPacketNumber, options.now, this.sender, this.counters, trace);
     this.rtt = this.recovery.rtt;
     this.localMaxDatagram = local.maxDatagramSize || config.maxDatagramSize;
     // The peer's limit when it announced one (§4.1); a peer that predates the parameter: ours.
@@ -174,7 +172,12 @@ export class ConnectionCore {
       this.counters,
     );
     this.acks = new AckScheduler(config, remote.initialPacketNumber, this.receiver, this.recovery.rtt);
-    this.builder = new PacketBuilder(this.remoteCid, this.maxDatagram, this.recovery, this.acks, this.sender, this.counters, trace);
+    this.builder = new PacketBuilder(this.remoteCid, this.mtu, this.recovery, this.acks, this.sender, this.counters, trace);
+    const cc = this.recovery.cc;
+    this.mtu.onChange = (size, reason) => {
+      cc.onMaxDatagramSizeChanged?.(size);
+      this.events.push({ type: 'path-mtu', size, reason });
+    };
 
     this.idleTimeout = effectiveIdleTimeout(config.idleTimeout, remote.idleTimeout);
     this.keepAliveInterval = keepAliveInterval(config.keepAliveInterval, this.idleTimeout);
@@ -202,6 +205,16 @@ export class ConnectionCore {
 
   get state(): ConnectionState {
     return this._state;
+  }
+
+  /** Largest fragment payload now: a full datagram minus packet and DATA frame overhead. */
+  get maxFragmentPayload(): number {
+    return this.sender.maxFragmentPayload;
+  }
+
+  /** The datagram size in force (path-MTU discovery), bytes. */
+  get pathMtu(): number {
+    return this.mtu.current;
   }
 
   /** Message bytes queued and not yet sent once. */
@@ -429,6 +442,12 @@ export class ConnectionCore {
         else if (result === 'malformed') this.protocolViolation(now, 'message framing broken (or longer than maxMessageSize)');
         return;
       }
+      case 'data-part': {
+        const result = this.receiver.onDataPart(frame);
+        if (result === 'beyond-window') this.abort(now, ResetCode.FlowControl, 'data beyond the flow-control window');
+        else if (result === 'malformed') this.protocolViolation(now, 'DATA_PART pieces disagree, or message framing broken');
+        return;
+      }
       case 'unreliable':
         this.receiver.onUnreliable(frame);
         return;
@@ -494,6 +513,7 @@ export class ConnectionCore {
       return;
     }
     this.recovery.onTimeout(now, this.sender.flowBlocked(), this.closeWithoutBackoff());
+    this.mtu.onTimeout(now);
     if (
       this.keepAliveInterval > 0 &&
       now >= this.recovery.lastSentAt + this.keepAliveInterval &&
@@ -515,7 +535,7 @@ export class ConnectionCore {
     if (this.idleTimeout > 0) t = this.lastReceivedAt + this.idleTimeout;
     if (this._state === 'draining') return Math.min(t, this.drainUntil);
     t = Math.min(t, this.recovery.deadline(this.sender.flowBlocked(), this.closeWithoutBackoff()), this.lingerDeadline());
-    t = Math.min(t, this.acks.deadline(), this.recovery.pacingDeadline);
+    t = Math.min(t, this.acks.deadline(), this.recovery.pacingDeadline, this.mtu.deadline);
     if (this.keepAliveInterval > 0 && this.recovery.sent.ackElicitingOutstanding === 0) {
       t = Math.min(t, this.recovery.lastSentAt + this.keepAliveInterval);
     }
@@ -546,6 +566,14 @@ export class ConnectionCore {
       return ackDue ? this.builder.build(now, true, false) : null;
     }
     const probe = this.recovery.probesDue > 0;
+    if (!probe && this._state === 'open') {
+      // Path-MTU probes go first when due and the window and pacer allow (they carry no data).
+      const size = this.mtu.probeSize();
+      if (size > 0 && this.recovery.probeAllowed(now, size)) {
+        this.mtu.takeProbe();
+        return this.builder.buildProbe(now, size);
+      }
+    }
     const hasData = this.sender.hasSendableData();
     if (!hasData) this.recovery.onNothingToSend();
     // What holds new data back, if anything (probes go out regardless): also timed, for stats().
@@ -581,6 +609,11 @@ export class ConnectionCore {
       cwnd: cc.window,
       bytesInFlight: this.recovery.bytesInFlight,
       congestionController: cc.name,
+      pathMtu: this.mtu.current,
+      pathMtuChanges: this.mtu.changes,
+      mtuProbesSent: this.mtu.probesSent,
+      mtuProbesLost: this.mtu.probesLost,
+      blackHolesDetected: this.mtu.blackHoles,
       ...this.counters,
       unreliableDropped: this.receiver.unreliableDropped(),
       retainedBytes: this.receiver.retainedBytes,
@@ -611,7 +644,7 @@ export class ConnectionCore {
       probesDue: this.recovery.probesDue,
       bytesInFlight: this.recovery.bytesInFlight,
       cwnd: this.recovery.cc.window,
-      maxDatagram: this.maxDatagram,
+      maxDatagram: this.mtu.current,
       receiveBuffered: receiver.bufferedCount,
       advertisedWindow: receiver.advertisedWindow,
       largestSentPn: this.recovery.packetNumbers.largestSent,

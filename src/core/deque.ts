@@ -45,6 +45,14 @@ export class Deque<T> {
     return this.items[(this.head + i) % this.items.length]!;
   }
 
+  /** Reorder the items (rare paths only: it allocates). */
+  sort(compare: (a: T, b: T) => number): void {
+    const all: T[] = [];
+    while (this.count > 0) all.push(this.shift()!);
+    all.sort(compare);
+    for (const item of all) this.push(item);
+  }
+
   private grow(): void {
     const old = this.items;
     const next = new Array<T | undefined>(Math.max(old.length * 2, this.capacity, 8));

@@ -5,6 +5,7 @@ import type { Counters } from './counters.js';
 import { DeliveryRate } from './delivery-rate.js';
 import { PacketNumbers } from './packet-numbers.js';
 import { Pacer } from './pacer.js';
+import type { PathMtu } from './path-mtu.js';
 import { GRANULARITY, RttEstimator } from './rtt.js';
 import { SendBlock } from './blocked-time.js';
 import { PacketState, SentPackets, newSentPacket, type SentContent, type SentFragment, type SentPacket } from './sent-packets.js';
@@ -57,7 +58,8 @@ export class LossRecovery {
 
   constructor(
     private readonly config: CoreConfig,
-    private readonly maxDatagram: number,
+    /** Path-MTU discovery: the current datagram size, and told what became of probes and large packets. */
+    private readonly mtu: PathMtu,
     firstPacketNumber: number,
     now: number,
     private readonly content: SentContent,
@@ -67,8 +69,13 @@ export class LossRecovery {
     this.sent = new SentPackets(firstPacketNumber);
     this.packetNumbers = new PacketNumbers(firstPacketNumber, config);
     this.rtt = new RttEstimator(config.initialRtt);
-    this.cc = createCongestionController(config.congestion, maxDatagram, config.initialRtt);
+    this.cc = createCongestionController(config.congestion, mtu.current, config.initialRtt);
     this.lastSentAt = now;
+  }
+
+  /** The datagram size in force (path-MTU discovery moves it). */
+  private get maxDatagram(): number {
+    return this.mtu.current;
   }
 
   // ------------------------------------------------------------------ sending
@@ -81,10 +88,10 @@ export class LossRecovery {
    * May a packet with data leave now? `SendBlock.None` if so; else what holds it back: the
    * congestion window is full, or the pacer asks to wait (then `pacingDeadline` says until when).
    */
-  sendBlock(now: number): SendBlock {
-    if (this.bytesInFlight + this.maxDatagram > this.cc.window) return SendBlock.CongestionWindow;
+  sendBlock(now: number, size = this.maxDatagram): SendBlock {
+    if (this.bytesInFlight + size > this.cc.window) return SendBlock.CongestionWindow;
     if (this.config.pacing) {
-      const wait = this.pacer.delay(now, this.maxDatagram, this.pacingRate(), this.pacingCapacity());
+      const wait = this.pacer.delay(now, size, this.pacingRate(), this.pacingCapacity());
       if (wait > 0) {
         this.pacingDeadline = now + wait;
         return SendBlock.Pacing;
@@ -104,6 +111,20 @@ export class LossRecovery {
     return window < 2 * this.config.ackEveryPackets * this.maxDatagram && this.bytesInFlight + size + this.maxDatagram > window;
   }
 
+  /**
+   * May a path-MTU probe of `size` bytes leave now? It counts as at most two ordinary datagrams
+   * for the window, the pacer and bytes in flight: a 9,000-byte probe early in slow start, or
+   * into a full window, would otherwise never find room, stall the pacer, or (lost) hold the
+   * window shut until a PTO.
+   */
+  probeAllowed(now: number, size: number): boolean {
+    return this.sendBlock(now, this.probeCharge(size)) === SendBlock.None;
+  }
+
+  private probeCharge(size: number): number {
+    return Math.min(size, 2 * this.maxDatagram);
+  }
+
   /** Nothing to send: with room in the window, the sender is application-limited. */
   onNothingToSend(): void {
     if (this.bytesInFlight < this.cc.window) this.rate.onAppLimited(this.bytesInFlight);
@@ -118,8 +139,10 @@ export class LossRecovery {
     fragments: SentFragment[] | null,
     close: boolean,
     retransmission: boolean,
+    mtuProbe = 0,
   ): void {
     this.lastSentAt = now;
+    if (mtuProbe > 0) size = this.probeCharge(size);
     if (!ackEliciting) {
       // ACK-only: not tracked, not congestion controlled, never acknowledged (RFC 9002 §3).
       this.sent.push(pn, null);
@@ -137,6 +160,7 @@ export class LossRecovery {
     packet.fragments = fragments;
     packet.close = close;
     packet.retransmission = retransmission;
+    packet.mtuProbe = mtuProbe;
     packet.delivered = rate.delivered;
     packet.deliveredTime = rate.deliveredTime;
     packet.firstSentTime = rate.firstSentTime;
@@ -196,6 +220,8 @@ export class LossRecovery {
         sample = this.rate.onPacketAcked(now, p, sample);
         if (!wasLost) {
           this.sent.markDone(p, PacketState.Acked);
+          if (p.mtuProbe > 0) this.mtu.onProbeAcked(now, p.mtuProbe);
+          else this.mtu.onPacketAcked(p.pn, p.size);
           if (p.inFlight) {
             this.bytesInFlight -= p.size;
             newlyAckedBytes += p.size;
@@ -257,12 +283,14 @@ export class LossRecovery {
     let longestRun = 0;
     const sampled = this.firstRttSampleAt;
     const last = Math.min(this.sent.end - 1, this.largestAckedPn);
+    let blackHole = false;
     for (let pn = this.sent.first; pn <= last; pn++) {
       const p = this.sent.get(pn);
       if (p === null) continue;
       if (p.state !== PacketState.Outstanding) {
         if (p.state === PacketState.Lost) {
-          if (sampled >= 0 && p.sentAt > sampled) {
+          // A lost path-MTU probe says nothing about congestion.
+          if (p.mtuProbe === 0 && sampled >= 0 && p.sentAt > sampled) {
             if (Number.isNaN(runStart)) runStart = p.sentAt;
             longestRun = Math.max(longestRun, p.sentAt - runStart);
           }
@@ -275,6 +303,13 @@ export class LossRecovery {
       // is due exactly when this test passes, whatever the floating-point rounding.
       if (p.sentAt + lossDelay <= now || this.largestAckedPn >= p.pn + PACKET_THRESHOLD) {
         this.sent.markDone(p, PacketState.Lost);
+        if (p.mtuProbe > 0) {
+          // Too big for the path, most likely: not a congestion signal (RFC 8899 §3, RFC 9000 §14.4).
+          this.bytesInFlight -= p.size;
+          this.mtu.onProbeLost(now, p.mtuProbe);
+          continue;
+        }
+        if (this.mtu.onPacketLost(now, p.pn, p.size)) blackHole = true;
         this.counters.packetsLost++;
         if (this.trace !== null) this.trace.packetLost(now, p.pn, p.size, this.largestAckedPn < p.pn + PACKET_THRESHOLD);
         if (p.inFlight) {
@@ -297,7 +332,27 @@ export class LossRecovery {
       const persistent = longestRun > this.basePto() * PERSISTENT_CONGESTION_THRESHOLD;
       this.cc.onCongestionEvent(now, newestLostSentAt, lostBytes, persistent);
     }
+    if (blackHole) this.dropOversized();
     this.sent.trim();
+  }
+
+  /**
+   * A black hole was just found (path-mtu.ts): every packet still outstanding that is larger
+   * than the size now in force is lost too. Declare them so at once, so that their content is
+   * sent again (in pieces) now rather than a loss timer or PTO later. Not a congestion signal:
+   * they were too big, not too many.
+   */
+  private dropOversized(): void {
+    const max = this.maxDatagram;
+    for (let pn = this.sent.first; pn < this.sent.end; pn++) {
+      const p = this.sent.get(pn);
+      if (p === null || p.state !== PacketState.Outstanding || p.size <= max) continue;
+      this.sent.markDone(p, PacketState.Lost);
+      this.counters.packetsLost++;
+      if (p.inFlight) this.bytesInFlight -= p.size;
+      this.content.onLost(p);
+    }
+    this.content.sortRetransmissions();
   }
 
   // ------------------------------------------------------------------ timers

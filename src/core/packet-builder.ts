@@ -5,6 +5,7 @@ import { CHECKSUM_SIZE, DATA_HEADER_SIZE, FrameType, type ConnectionId } from '.
 import type { AckScheduler } from './ack-scheduler.js';
 import type { Counters } from './counters.js';
 import type { LossRecovery } from './loss-recovery.js';
+import { BASE_PLPMTU, type PathMtu } from './path-mtu.js';
 import type { SendScheduler } from './send-scheduler.js';
 import type { SentFragment } from './sent-packets.js';
 import { sharedSlab } from './slab.js';
@@ -26,7 +27,8 @@ export class PacketBuilder {
 
   constructor(
     private readonly remoteCid: ConnectionId,
-    private readonly maxDatagram: number,
+    /** Path-MTU discovery: the size packets are built to. */
+    private readonly mtu: PathMtu,
     private readonly recovery: LossRecovery,
     private readonly acks: AckScheduler,
     private readonly sender: SendScheduler,
@@ -39,13 +41,21 @@ export class PacketBuilder {
 
   /** A packet with an ACK (`withAck`, or when the ACK has news) and, `withData`, the sender's frames. */
   build(now: number, withAck: boolean, withData: boolean): Uint8Array {
+    let max = this.mtu.current;
+    if (withData) {
+      // A sentinel now and then, and the last PTO probe of a round, are kept to the base size:
+      // if large packets stopped getting through (a black hole), these still do, and their ACKs
+      // reveal it (path-mtu.ts).
+      max = this.mtu.nextPacketLimit();
+      if (this.recovery.probesDue === 1) max = Math.min(max, BASE_PLPMTU);
+    }
     // Written in place in the shared slab, at offsets from `start`: the datagram is the one view
     // made of it, at the end.
-    const start = this.slab.reserve(this.maxDatagram);
+    const start = this.slab.reserve(max);
     const buf = this.slab.current;
     const pn = this.recovery.allocatePacketNumber();
     let o = writeDataHeaderAt(buf, start, this.remoteCidHi, this.remoteCidLo, truncate32(pn));
-    const limit = start + this.maxDatagram - CHECKSUM_SIZE;
+    const limit = start + max - CHECKSUM_SIZE;
 
     let withAckFrame = false;
     if (withAck || this.acks.hasNews()) {
@@ -66,7 +76,7 @@ export class PacketBuilder {
       // This packet fills a small congestion window: keep a byte for the PING below. Only when
       // new data comes next: it is cut to the room there is, whereas a retransmitted or
       // unreliable fragment of full size would no longer fit, and would wait for ever.
-      const fillsWindow = sender.onlyNewDataQueued() && this.recovery.fillsSmallWindow(this.maxDatagram);
+      const fillsWindow = sender.onlyNewDataQueued() && this.recovery.fillsSmallWindow(max);
       o = sender.writeFrames(buf, o, fillsWindow ? limit - 1 : limit, pn, now);
       fragments = sender.packetFragments;
       sender.packetFragments = null; // the packet record holds them now
@@ -96,6 +106,26 @@ export class PacketBuilder {
     if (retransmission) this.counters.packetsRetransmitted++;
     this.recovery.onPacketSent(now, pn, size, ackEliciting, fragments, carriesClose, retransmission);
     if (this.trace !== null) this.trace.packetSent(now, pn, size, withAckFrame, fragments, carriesClose, ackEliciting);
+    return datagram;
+  }
+
+  /**
+   * A path-MTU probe of exactly `size` bytes: a PING padded with PADDING frames, carrying no
+   * data (docs/protocol.md "MTU probes"). Ack-eliciting and in flight; its loss is not congestion.
+   */
+  buildProbe(now: number, size: number): Uint8Array {
+    const buf = this.slab.take(size);
+    const pn = this.recovery.allocatePacketNumber();
+    let o = writeDataHeader(buf, this.remoteCid, truncate32(pn));
+    buf[o++] = FrameType.Ping;
+    const end = size - CHECKSUM_SIZE;
+    buf.fill(FrameType.Padding, o, end);
+    const datagram = seal(buf, end);
+    this.slab.commit(size);
+    this.counters.packetsSent++;
+    this.counters.bytesSent += size;
+    this.recovery.onPacketSent(now, pn, size, true, null, false, false, size);
+    if (this.trace !== null) this.trace.mtuProbeSent(now, pn, size);
     return datagram;
   }
 

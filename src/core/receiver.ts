@@ -1,7 +1,8 @@
 import { expand32 } from '../wire/packet-number.js';
-import type { DataFrame, UnreliableFrame } from '../wire/types.js';
+import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, type DataFrame, type DataPartFrame, type UnreliableFrame } from '../wire/types.js';
 import type { Counters } from './counters.js';
 import type { Deque } from './deque.js';
+import { FragmentParts } from './fragment-parts.js';
 import { ASSEMBLY_CHUNK, ReceiveBuffer, type AcceptResult } from './receive-buffer.js';
 import { chargeOf, detach, OBJECT_OVERHEAD } from './retention.js';
 import type { CoreConfig, CoreEvent, Delivery } from './types.js';
@@ -52,6 +53,11 @@ export class Receiver implements CreditView {
   maxTsn: number;
   /** Created on the first fragmented unreliable message: most connections never need it. */
   private unreliableIn: UnreliableReassembly | null = null;
+  /**
+   * Pieces of DATA fragments (DATA_PART), per channel like the TSNs they belong to; created on
+   * the first DATA_PART frame of a channel (only after the peer's path MTU fell).
+   */
+  private partsIn: (FragmentParts | undefined)[] | null = null;
   /** Bytes of delivered unreliable messages the application has not released yet. */
   private unreliableHeld = 0;
   /** Complete unreliable messages dropped because the unreliable budget was full. */
@@ -100,7 +106,7 @@ export class Receiver implements CreditView {
 
   /** Bytes the peer's data holds here now (reliable and unreliable). */
   get retainedBytes(): number {
-    return this.reliableRetained() + (this.unreliableIn?.retained ?? 0) + this.unreliableHeld;
+    return this.reliableRetained() + (this.unreliableIn?.retained ?? 0) + this.unreliableHeld + this.partsRetained();
   }
 
   /**
@@ -114,7 +120,8 @@ export class Receiver implements CreditView {
   /** Fragments buffered beyond each channel's in-order point, summed (for the window invariant). */
   get bufferedCount(): number {
     let n = 0;
-    for (const b of this.active) n += b.bufferedCount;
+    const active = this.active;
+    for (let i = 0; i < active.length; i++) n += active[i]!.bufferedCount;
     return n;
   }
 
@@ -152,7 +159,39 @@ export class Receiver implements CreditView {
     }
     this.consumed += buf.cumTsn - before;
     this.updateCredit();
+    const parts = this.partsIn;
+    if (parts !== null) parts[channel]?.prune(buf.cumTsn);
     return result;
+  }
+
+  /** A piece of a DATA fragment: reassembled, then handled as the whole DATA frame. */
+  onDataPart(frame: DataPartFrame): AcceptResult {
+    const channel = frame.channel ?? 0;
+    const buf = this.bufferOf(channel);
+    const tsn = expand32(frame.tsn, buf.cumTsn + 1);
+    if (tsn <= buf.cumTsn) {
+      this.counters.duplicatesDropped++;
+      return 'duplicate';
+    }
+    // The connection-wide credit, as onData checks it (the TSN is claimed once the fragment is whole).
+    const claim = tsn - this.highest[channel]!;
+    if (claim > 0 && this.base + this.claimed + claim > this.maxTsn) return 'beyond-window';
+    // No fragment is larger than the datagrams we accept: this bounds what partials hold.
+    if (frame.length > this.maxDatagramSize - DATA_OVERHEAD - DATA_FRAME_HEADER_SIZE) return 'malformed';
+    const parts = (this.partsIn ??= []);
+    const whole = (parts[channel] ??= new FragmentParts()).add(tsn, frame);
+    if (whole === null) return 'new';
+    if (whole === 'malformed') return 'malformed';
+    return this.onData(whole);
+  }
+
+  /** Bytes the partial DATA_PART fragments hold, over all channels. */
+  private partsRetained(): number {
+    const parts = this.partsIn;
+    if (parts === null) return 0;
+    let n = 0;
+    for (let i = 0; i < parts.length; i++) n += parts[i]?.retained ?? 0;
+    return n;
   }
 
   /**
@@ -199,7 +238,7 @@ export class Receiver implements CreditView {
     const active = this.active;
     if (active.length === 1) return active[0]!.retained;
     let retained = 0;
-    for (const b of active) retained += b.retained;
+    for (let i = 0; i < active.length; i++) retained += active[i]!.retained;
     return retained;
   }
 
@@ -207,7 +246,9 @@ export class Receiver implements CreditView {
   private updateCredit(): void {
     let retained = 0;
     let onlyAssembling = true;
-    for (const b of this.active) {
+    const active = this.active;
+    for (let i = 0; i < active.length; i++) {
+      const b = active[i]!;
       retained += b.retained;
       if (!b.onlyAssembling) onlyAssembling = false;
     }

@@ -1,14 +1,17 @@
-import { channelSize, unreliableHeaderSize, writeDataFrameHeader, writeUnreliableFrameHeader } from '../wire/frames.js';
+import { channelSize, unreliableHeaderSize, writeDataFrameHeader, writeDataPartFrameHeader, writeUnreliableFrameHeader } from '../wire/frames.js';
 import { expand32, truncate32 } from '../wire/packet-number.js';
-import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, DataFlag, FrameType } from '../wire/types.js';
+import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, DATA_PART_HEADER_SIZE, DataFlag, FrameType } from '../wire/types.js';
 import type { Counters } from './counters.js';
 import { Deque } from './deque.js';
 import { ChannelScheduler } from './channel-scheduler.js';
 import { UNRELIABLE_RECEIPT, type MessageRecord, type SentContent, type SentFragment, type SentPacket } from './sent-packets.js';
+import type { PathMtu } from './path-mtu.js';
 import type { CoreEvent, Delivery } from './types.js';
 
 /** A fragment shorter than this is not cut to fill the end of a packet (TSN credit is per fragment). */
 const MIN_FRAGMENT = 256;
+/** Room left beside a DATA_PART piece for an ACK frame in the same packet. */
+const PART_ACK_ROOM = 48;
 
 interface QueuedMessage extends MessageRecord {
   data: Uint8Array;
@@ -86,6 +89,8 @@ export class SendScheduler implements SentContent {
   private reliableQueued = 0;
   private retransmitQueued = 0;
   private unreliableQueued = 0;
+  /** Pieces (DATA_PART, any channel) of fragments too large for the path MTU now in force, sent before the rest. */
+  private readonly parts = new Deque<SentFragment>(0);
   private nextUnreliableId = 0;
   private flushedNotified = true;
   /** Reliable messages not yet acknowledged, in send order; `ledgerBase` numbers the head. */
@@ -112,8 +117,8 @@ export class SendScheduler implements SentContent {
   packetUnreliable = false;
 
   constructor(
-    private readonly maxDatagram: number,
-    private readonly maxFragmentPayload: number,
+    /** Path-MTU discovery: new fragments are cut to the datagram size in force when they are sent. */
+    private readonly mtu: PathMtu,
     /** Our first TSN. */
     initialTsn: number,
     /** The receive window the peer announced, in fragments. */
@@ -124,7 +129,7 @@ export class SendScheduler implements SentContent {
     this.initialTsn = initialTsn;
     this.nextTsn = initialTsn;
     this.peerMaxTsn = initialTsn - 1 + peerWindow;
-    this.scheduler = new ChannelScheduler(maxDatagram);
+    this.scheduler = new ChannelScheduler(mtu.current);
     this.channelQueues(0);
   }
 
@@ -139,6 +144,11 @@ export class SendScheduler implements SentContent {
     return c;
   }
 
+  /** Largest fragment payload now: a full datagram minus packet and DATA frame overhead. */
+  get maxFragmentPayload(): number {
+    return this.mtu.current - DATA_OVERHEAD - DATA_FRAME_HEADER_SIZE;
+  }
+
   // ------------------------------------------------------------------ queueing
 
   enqueue(data: Uint8Array, o: MessageOptions): void {
@@ -150,7 +160,7 @@ export class SendScheduler implements SentContent {
       this.nextUnreliableId = (id + 1) >>> 0;
       // Size fragments so that all of them fit a datagram with the largest header variant.
       const fragmentSize =
-        this.maxDatagram - DATA_OVERHEAD - unreliableHeaderSize(0xffff_ffff, 0xffff_ffff) - channelSize(o.channel);
+        this.mtu.current - DATA_OVERHEAD - unreliableHeaderSize(0xffff_ffff, 0xffff_ffff) - channelSize(o.channel);
       const count = Math.max(1, Math.ceil(data.length / fragmentSize));
       c.unreliable.push({
         data,
@@ -233,7 +243,7 @@ export class SendScheduler implements SentContent {
   }
 
   hasSendableData(): boolean {
-    if (this.retransmitQueued > 0) return true;
+    if (this.retransmitQueued > 0 || this.parts.length > 0) return true;
     if (this.closeQueued) return true;
     if (this.unreliableQueued > 0) return true;
     return this.reliableQueued > 0 && this.nextTsn <= this.peerMaxTsn;
@@ -246,7 +256,7 @@ export class SendScheduler implements SentContent {
 
   /** Reliable data waits for the peer's credit, and nothing else is to be sent. */
   flowBlocked(): boolean {
-    return this.reliableQueued > 0 && this.nextTsn > this.peerMaxTsn && this.retransmitQueued === 0;
+    return this.reliableQueued > 0 && this.nextTsn > this.peerMaxTsn && this.retransmitQueued === 0 && this.parts.length === 0;
   }
 
   /** Has channel `c` a frame to write now? (Drops acknowledged fragments from its retransmissions.) */
@@ -273,6 +283,8 @@ export class SendScheduler implements SentContent {
     this.packetUnreliable = false;
     this.packetFragments = null;
     if (this.unreliableQueued > 0) this.expireUnreliable(now);
+    // Pieces of fragments cut for a larger path MTU first (rare: only after a black hole).
+    if (this.parts.length > 0) o = this.writeParts(buf, o, limit, pn);
     const scheduler = this.scheduler;
     while (o < limit) {
       const channel = scheduler.pick(this.readyFn);
@@ -301,6 +313,14 @@ export class SendScheduler implements SentContent {
     // 1. Lost data first: the peer's in-order delivery on this channel waits on it.
     const f = c.retransmit.peek();
     if (f !== undefined) {
+      if (DATA_FRAME_HEADER_SIZE + channelSize(c.channel) + f.payload.length > this.mtu.current - DATA_OVERHEAD) {
+        // Cut for a larger path MTU than the one now in force: send it again in pieces.
+        c.retransmit.shift();
+        this.retransmitQueued--;
+        f.queued = false;
+        this.split(f);
+        return this.writeParts(buf, o, limit, pn);
+      }
       if (o + DATA_FRAME_HEADER_SIZE + channelSize(c.channel) + f.payload.length > limit) return o;
       o = writeDataFrameHeader(buf, o, truncate32(f.tsn), f.flags, f.payload.length, c.channel);
       buf.set(f.payload, o);
@@ -353,6 +373,16 @@ export class SendScheduler implements SentContent {
     const start = m.index * m.fragmentSize;
     const length = Math.min(m.fragmentSize, m.data.length - start);
     const header = unreliableHeaderSize(m.index, m.count) + channelSize(c.channel);
+    if (header + length > this.mtu.current - DATA_OVERHEAD) {
+      // Cut for a larger path MTU than the one now in force (a black hole was found since): the
+      // rest of this message cannot go out any more. It is unreliable: drop it.
+      this.queuedBytes -= m.data.length - start;
+      c.unreliable.shift();
+      this.unreliableQueued--;
+      this.settleUnreliable(m, false);
+      this.expiredSome = true;
+      return o;
+    }
     if (o + header + length > limit) return o;
     o = writeUnreliableFrameHeader(buf, o, m.id, m.index, m.count, length, c.channel);
     buf.set(m.data.subarray(start, start + length), o);
@@ -371,12 +401,63 @@ export class SendScheduler implements SentContent {
         queued: false,
         channel: c.channel,
         message: m,
+        whole: null,
+        offset: 0,
+        partsLeft: 0,
       });
     }
     if (++m.index === m.count) {
       m.cut = true;
       c.unreliable.shift();
       this.unreliableQueued--;
+    }
+    return o;
+  }
+
+  /** Cut `f` into DATA_PART pieces that fit the datagram size now in force, and queue them. */
+  private split(f: SentFragment): void {
+    const room = this.mtu.current - DATA_OVERHEAD - DATA_PART_HEADER_SIZE - channelSize(f.channel) - PART_ACK_ROOM;
+    const n = Math.ceil(f.payload.length / room);
+    const size = Math.ceil(f.payload.length / n);
+    f.partsLeft = n;
+    for (let offset = 0; offset < f.payload.length; offset += size) {
+      const payload = f.payload.subarray(offset, Math.min(offset + size, f.payload.length));
+      this.parts.push({
+        tsn: f.tsn,
+        payload,
+        flags: f.flags,
+        acked: false,
+        lastPn: -1,
+        queued: true,
+        channel: f.channel,
+        message: null,
+        whole: f,
+        offset,
+        partsLeft: 0,
+      });
+    }
+  }
+
+  /** Write queued DATA_PART pieces (each on its fragment's channel); adds them to `packetFragments`. */
+  private writeParts(buf: Uint8Array, o: number, limit: number, pn: number): number {
+    const parts = this.parts;
+    for (let p = parts.peek(); p !== undefined; p = parts.peek()) {
+      const whole = p.whole!;
+      if (p.acked || whole.acked) {
+        p.queued = false;
+        parts.shift();
+        continue;
+      }
+      if (o + DATA_PART_HEADER_SIZE + channelSize(p.channel) + p.payload.length > limit) break;
+      o = writeDataPartFrameHeader(buf, o, truncate32(p.tsn), p.flags, whole.payload.length, p.offset, p.payload.length, p.channel);
+      buf.set(p.payload, o);
+      o += p.payload.length;
+      p.queued = false;
+      p.lastPn = pn;
+      this.addFragment(p);
+      parts.shift();
+      this.packetRetransmission = true;
+      this.counters.bytesRetransmitted += p.payload.length;
     }
     return o;
   }
@@ -398,7 +479,19 @@ export class SendScheduler implements SentContent {
     o = writeDataFrameHeader(buf, o, truncate32(tsn), flags, length, c.channel);
     buf.set(payload, o);
     o += length;
-    const f: SentFragment = { tsn, payload, flags, acked: false, lastPn: pn, queued: false, channel: c.channel, message: m };
+    const f: SentFragment = {
+      tsn,
+      payload,
+      flags,
+      acked: false,
+      lastPn: pn,
+      queued: false,
+      channel: c.channel,
+      message: m,
+      whole: null,
+      offset: 0,
+      partsLeft: 0,
+    };
     this.unackedFragments++;
     m.unacked++;
     this.addFragment(f);
@@ -444,9 +537,17 @@ export class SendScheduler implements SentContent {
       for (let i = 0; i < fragments.length; i++) {
         const f = fragments[i]!;
         if (f.acked) continue;
-        f.acked = true;
-        f.payload = EMPTY;
-        const m = f.message;
+        let whole = f.whole;
+        if (whole !== null) {
+          // A piece: the fragment is acknowledged with its last piece (or a copy sent whole).
+          f.acked = true;
+          if (whole.acked || --whole.partsLeft > 0) continue;
+        } else {
+          whole = f;
+        }
+        whole.acked = true;
+        whole.payload = EMPTY;
+        const m = whole.message;
         if (f.flags === UNRELIABLE_RECEIPT) {
           if (m !== null && --m.unacked === 0 && m.cut) this.settleUnreliable(m, true);
           continue;
@@ -462,15 +563,41 @@ export class SendScheduler implements SentContent {
     if (p.close) this.closeAcked = true;
   }
 
+  /**
+   * Many packets were declared lost at once out of send order (a black hole): resend in TSN
+   * order, the oldest first, since in-order delivery at the peer waits on it.
+   */
+  sortRetransmissions(): void {
+    const channels = this.channels;
+    for (let i = 0; i < channels.length; i++) channels[i]?.retransmit.sort(byTsn);
+  }
+
+  /** Queue again what a lost or probed packet carried: a piece with the pieces, a fragment whole. */
+  private requeue(f: SentFragment): void {
+    const whole = f.whole;
+    if (whole !== null) {
+      if (whole.acked) return;
+      f.queued = true;
+      this.parts.push(f);
+      return;
+    }
+    // Out in pieces since: the pieces are what is retransmitted now.
+    if (f.partsLeft > 0) return;
+    this.queueRetransmit(f);
+  }
+
+
   /** Put the lost packet's unacknowledged data back at the head of the line. */
   onLost(p: SentPacket): void {
     if (p.fragments) {
-      for (const f of p.fragments) {
+      const fragments = p.fragments;
+      for (let i = 0; i < fragments.length; i++) {
+        const f = fragments[i]!;
         if (f.flags === UNRELIABLE_RECEIPT) {
           if (f.message !== null) this.settleUnreliable(f.message, false);
           continue;
         }
-        if (!f.acked && !f.queued && f.lastPn === p.pn) this.queueRetransmit(f);
+        if (!f.acked && !f.queued && f.lastPn === p.pn) this.requeue(f);
       }
     }
     if (p.close && !this.closeAcked && this.closeSentPn === p.pn) this.closeQueued = true;
@@ -485,12 +612,16 @@ export class SendScheduler implements SentContent {
   /** Resend the oldest unacknowledged content without declaring it lost (no CC reaction). */
   onProbe(p: SentPacket): void {
     if (p.fragments) {
-      for (const f of p.fragments) {
-        if (f.flags !== UNRELIABLE_RECEIPT && !f.acked && !f.queued) this.queueRetransmit(f);
+      const fragments = p.fragments;
+      for (let i = 0; i < fragments.length; i++) {
+        const f = fragments[i]!;
+        if (f.flags !== UNRELIABLE_RECEIPT && !f.acked && !f.queued) this.requeue(f);
       }
     }
     if (p.close && !this.closeAcked) this.closeQueued = true;
   }
 }
 
-
+function byTsn(a: SentFragment, b: SentFragment): number {
+  return a.tsn - b.tsn;
+}

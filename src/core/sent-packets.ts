@@ -16,6 +16,14 @@ export interface SentFragment {
    * tracked for a receipt, `flags` has {@link UNRELIABLE_RECEIPT}: it is never resent.
    */
   message: MessageRecord | null;
+  /**
+   * Set on a piece of a fragment resent in DATA_PART frames (the path MTU fell below what the
+   * fragment was cut for): the whole fragment. `payload` is then the piece, at `offset`.
+   */
+  whole: SentFragment | null;
+  offset: number;
+  /** On a fragment resent in pieces: pieces not yet acknowledged (0: not in pieces). */
+  partsLeft: number;
 }
 
 /** Not a wire bit: marks an unreliable fragment tracked only for its message's receipt. */
@@ -50,6 +58,11 @@ export interface SentPacket {
   close: boolean;
   /** Was part of the data in this packet a retransmission? */
   retransmission: boolean;
+  /**
+   * A path-MTU probe's size (0: not a probe). Its loss is reported to path-MTU discovery, not to
+   * congestion control; `size` is then what it counts in flight (see LossRecovery.probeAllowed).
+   */
+  mtuProbe: number;
   // Delivery-rate bookkeeping (draft-cheng-iccrg-delivery-rate-estimation §3.2), kept on the
   // packet record itself so that sampling allocates nothing.
   /** Connection's `delivered` when this packet was sent. */
@@ -89,6 +102,7 @@ export function newSentPacket(): SentPacket {
       deliveredTime: 0,
       firstSentTime: 0,
       appLimited: false,
+      mtuProbe: 0,
     }
   );
 }
@@ -186,4 +200,6 @@ export interface SentContent {
   onLost(packet: SentPacket): void;
   /** A PTO fired with this packet the oldest outstanding: resend its content as a probe. */
   onProbe(packet: SentPacket): void;
+  /** Many packets were declared lost at once, out of send order: resend the oldest data first. */
+  sortRetransmissions(): void;
 }

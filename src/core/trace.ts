@@ -112,6 +112,17 @@ export class Tracer {
     });
   }
 
+  /** transport:packet_sent of a path-MTU probe: a PING padded to `size` bytes. */
+  mtuProbeSent(now: number, pn: number, size: number): void {
+    this.emit(now, 'transport:packet_sent', {
+      header: { packet_type: PACKET_TYPE, packet_number: pn },
+      raw: { length: size },
+      is_ack_eliciting: true,
+      is_mtu_probe_packet: true,
+      frames: [{ frame_type: 'ping' }, { frame_type: 'padding' }],
+    });
+  }
+
   /** transport:packet_received; ACK ranges are expanded against `largestSent` (ours). */
   packetReceived(now: number, pn: number, size: number, frames: readonly Frame[], largestSent: number): void {
     this.emit(now, 'transport:packet_received', {

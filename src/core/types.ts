@@ -70,6 +70,11 @@ export interface CongestionController {
   onAck(ack: AckEvent): void;
   /** Packets were declared lost; `lostSentAt` is when the newest of them was sent. */
   onCongestionEvent(now: number, lostSentAt: number, lostBytes: number, persistentCongestion: boolean): void;
+  /**
+   * Path-MTU discovery changed the datagram size (bytes): windows counted in datagrams (minimum
+   * window, per-RTT increase) follow it. Optional for custom controllers.
+   */
+  onMaxDatagramSizeChanged?(maxDatagramSize: number): void;
   /** Human-readable name for stats. */
   readonly name: string;
   /**
@@ -92,7 +97,11 @@ export type CongestionControllerFactory = (config: { maxDatagramSize: number }) 
 
 /** Engine configuration. Every field has a default in `src/core/config.ts`. */
 export interface CoreConfig {
-  /** Largest datagram this side sends, checksum included. Default 1200. */
+  /**
+   * Largest datagram this side sends and accepts, checksum included: the ceiling of path-MTU
+   * discovery, which starts at 1,200 and probes up to min(this, the peer's). 1,200 disables it.
+   * Default 1452.
+   */
   maxDatagramSize: number;
   /**
    * Largest message `send()` accepts, and the largest this side accepts from the peer (announced
@@ -165,6 +174,8 @@ export type CoreEvent =
    * not `ok` (unreliable only) when it expired unsent or a packet carrying it was lost.
    */
   | { type: 'receipt'; receipt: number; ok: boolean }
+  /** Path-MTU discovery changed the datagram size in force (a probe got through, or a black hole). */
+  | { type: 'path-mtu'; size: number; reason: 'probe' | 'black-hole' }
   /** The peer finished sending (its CLOSE arrived); no more messages will come. */
   | { type: 'peer-closed' }
   /** The connection is over. `error` is absent after a graceful close. */
@@ -215,6 +226,15 @@ export interface ConnectionStats {
   bytesInFlight: number;
   /** Name of this side's congestion controller ('bbr', 'newreno', ...). */
   congestionController: string;
+  /** Datagram size in force (path-MTU discovery), bytes, checksum included. */
+  pathMtu: number;
+  /** Times `pathMtu` changed. */
+  pathMtuChanges: number;
+  /** Path-MTU probes sent, and declared lost (neither counts in packetsLost). */
+  mtuProbesSent: number;
+  mtuProbesLost: number;
+  /** Times large packets stopped getting through and `pathMtu` fell back to 1,200. */
+  blackHolesDetected: number;
   /** Packets (datagrams) this side sent: data, ACK-only, probes, CLOSE and RESET. */
   packetsSent: number;
   /** Valid packets this side received (duplicates and malformed ones excluded). */

@@ -47,6 +47,8 @@ export interface ConnectionEvents {
   error: [err: ReliableDgramError | Error];
   /** The connection is over; `err` is absent after a graceful close. */
   close: [err?: ReliableDgramError | Error];
+  /** Path-MTU discovery changed the datagram size in force (`stats().pathMtu`). */
+  pathMtu: [size: number, reason: 'probe' | 'black-hole'];
 }
 
 /** Options of {@link Connection.send}. */
@@ -655,6 +657,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         return;
       case 'closed':
         this.finish(event.error);
+        return;
+      case 'path-mtu':
+        this.emit('pathMtu', event.size, event.reason);
         return;
     }
   }

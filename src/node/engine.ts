@@ -1,4 +1,5 @@
 import { ConnectionCore } from '../core/connection.js';
+import { DEFAULT_CORE_CONFIG } from '../core/config.js';
 import type { ConnectionCoreFactory } from '../core/endpoint.js';
 import type { CoreConfig } from '../core/types.js';
 import { InvalidArgValueError } from '../errors.js';
@@ -15,7 +16,7 @@ export const createConnectionCore: ConnectionCoreFactory = (init) => new Connect
  */
 export function checkCoreConfig(config: Partial<CoreConfig>): void {
   const params = {
-    maxDatagramSize: config.maxDatagramSize ?? 1200,
+    maxDatagramSize: config.maxDatagramSize ?? DEFAULT_CORE_CONFIG.maxDatagramSize,
     initialWindow: 16,
     idleTimeout: 0,
     initialPacketNumber: 0,

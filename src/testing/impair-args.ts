@@ -30,6 +30,7 @@ Impairment (both directions; --up-NAME / --down-NAME for one direction only, e.g
   --rate RATE           bandwidth: 10mbit, 512kbit, 2mbps (bytes/s), or plain bytes/s
   --queue SIZE          bottleneck queue: 64kb, 1mb, or bytes (needs --rate); overflow is reported
   --blackhole UP:DOWN   link passes UP ms, then drops everything DOWN ms, repeating
+  --mtu BYTES           largest datagram the link carries; larger ones are dropped (path MTU)
 
 On SIGINT/SIGTERM the counters are printed to standard output as JSON and the proxy exits.
 `;
@@ -113,6 +114,7 @@ const IMPAIRMENT_FLAGS = [
   'rate',
   'queue',
   'blackhole',
+  'mtu',
 ] as const;
 
 type Values = Record<string, string | boolean | undefined>;
@@ -138,6 +140,11 @@ function impairmentFrom(values: Values, prefix: 'up-' | 'down-'): Impairment {
   str('corrupt', (v, n) => (imp.corrupt = parseProbability(v, n)));
   str('rate', (v, n) => (imp.rate = parseRate(v, n)));
   str('queue', (v, n) => (imp.queue = parseSize(v, n)));
+  str('mtu', (v, n) => {
+    const bytes = Number(v);
+    if (!Number.isInteger(bytes) || bytes < 1 || bytes > 65535) fail(`${n}: expected a datagram size in bytes, got "${v}"`);
+    imp.mtu = bytes;
+  });
   str('burst', (v, n) => {
     const parts = v.split(',');
     if (parts.length < 2 || parts.length > 3) fail(`${n}: expected P,R or P,R,H, got "${v}"`);

@@ -26,8 +26,8 @@ export type BlackholeSchedule =
 /**
  * How a link mistreats datagrams. Every field is optional; `{}` is a perfect link. One model
  * ({@link LinkModel}) interprets it for the simulator, {@link LossySocket} and the impairment
- * proxy alike. Steps, in order: blackhole, loss (plain or burst), bandwidth/queue, delay and
- * jitter, reordering, corruption, duplication.
+ * proxy alike. Steps, in order: MTU, blackhole, loss (plain or burst), bandwidth/queue, delay
+ * and jitter, reordering, corruption, duplication.
  */
 export interface Impairment {
   /** Independent loss probability per datagram (in the good state when `burst` is set). */
@@ -54,6 +54,11 @@ export interface Impairment {
   queue?: number;
   /** Periods when the link drops everything. */
   blackhole?: BlackholeSchedule;
+  /**
+   * Largest datagram the path carries, bytes (UDP payload): larger ones are silently dropped, as
+   * a router drops a packet with DF set that does not fit its next hop. Default: no limit.
+   */
+  mtu?: number;
 }
 
 /** One datagram leaving the link: deliver `data` at time `at` (same clock as `admit`'s `now`). */
@@ -71,11 +76,13 @@ export interface LinkCounters {
   /** Datagrams scheduled for delivery (duplicates included). */
   delivered: number;
   deliveredBytes: number;
-  /** All drops: `droppedLoss + droppedQueue + droppedBlackhole`. */
+  /** All drops: `droppedLoss + droppedQueue + droppedBlackhole + droppedMtu`. */
   dropped: number;
   droppedLoss: number;
   droppedQueue: number;
   droppedBlackhole: number;
+  /** Datagrams larger than the link's `mtu`. */
+  droppedMtu: number;
   duplicated: number;
   corrupted: number;
   /** Datagrams held back by `reorder`. */
@@ -95,6 +102,7 @@ export function emptyCounters(): LinkCounters {
     droppedLoss: 0,
     droppedQueue: 0,
     droppedBlackhole: 0,
+    droppedMtu: 0,
     duplicated: 0,
     corrupted: 0,
     reordered: 0,
@@ -135,6 +143,7 @@ export function validateImpairment(imp: Impairment): void {
   checkNonNegative('jitter', imp.jitter);
   checkNonNegative('rate', imp.rate, true);
   checkNonNegative('queue', imp.queue);
+  checkNonNegative('mtu', imp.mtu, true);
   if (imp.burst !== undefined) {
     if (imp.burst === null || typeof imp.burst !== 'object') throw new InvalidArgTypeError('burst must be an object');
     checkProbability('burst.enter', imp.burst.enter);
@@ -234,6 +243,11 @@ export class LinkModel {
     c.sentBytes += size;
     if (this.start === undefined) this.start = now;
 
+    if (imp.mtu !== undefined && size > imp.mtu) {
+      c.dropped++;
+      c.droppedMtu++;
+      return NONE;
+    }
     if (imp.blackhole !== undefined && this.inBlackhole(now - this.start, imp.blackhole)) {
       c.dropped++;
       c.droppedBlackhole++;

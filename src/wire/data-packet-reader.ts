@@ -12,6 +12,7 @@ import {
   type AckFrame,
   type CloseFrame,
   type DataFrame,
+  type DataPartFrame,
   type Frame,
   type PingFrame,
   type UnreliableFrame,
@@ -47,6 +48,17 @@ export class DataPacketReader {
   private readonly ack: AckFrame = { type: 'ack', largest: 0, ackDelay: 0, maxTsn: 0, firstRange: 0, ranges: [] };
   private readonly data: DataFrame = { type: 'data', channel: undefined, tsn: 0, first: false, last: false, unordered: false, payload: EMPTY };
   private readonly unreliable: UnreliableFrame = { type: 'unreliable', channel: undefined, messageId: 0, index: 0, count: 0, payload: EMPTY };
+  private readonly dataPart: DataPartFrame = {
+    type: 'data-part',
+    channel: undefined,
+    tsn: 0,
+    first: false,
+    last: false,
+    unordered: false,
+    length: 0,
+    offset: 0,
+    payload: EMPTY,
+  };
 
   /**
    * Check `datagram` and get ready to read its frames. 'checksum': the CRC does not match;
@@ -69,7 +81,7 @@ export class DataPacketReader {
       const f = this.frame(false);
       if (f === undefined) return 'not-data';
       if (f === null) break;
-      if (f.type === 'data' || f.type === 'unreliable') dataFrames++;
+      if (f.type === 'data' || f.type === 'data-part' || f.type === 'unreliable') dataFrames++;
     }
     this.dataFrames = dataFrames;
     r.reset(datagram, DATA_HEADER_SIZE, end);
@@ -96,9 +108,9 @@ export class DataPacketReader {
 
   private body(type: number, materialize: boolean): Frame | null {
     const r = this.r;
-    // A channel other than 0: the CHANNEL flag and one channel byte after the type (§5.8).
+    // A channel other than 0: the CHANNEL flag and one channel byte after the type (§5.9).
     let channel: number | undefined;
-    if ((type & CHANNEL_FLAG) !== 0 && ((type & 0xe8) === FrameType.Data || type === (FrameType.Unreliable | CHANNEL_FLAG))) {
+    if ((type & CHANNEL_FLAG) !== 0 && ((type & 0xe8) === FrameType.Data || type === (FrameType.Unreliable | CHANNEL_FLAG) || type === (FrameType.DataPart | CHANNEL_FLAG))) {
       channel = r.u8();
       if (channel === 0) return null;
       type &= ~CHANNEL_FLAG;
@@ -147,6 +159,23 @@ export class DataPacketReader {
           return null;
         }
         return { type: 'reset', code, reason };
+      }
+      case FrameType.DataPart: {
+        // The same checks as decodeFrame (frames.ts §5.8).
+        const f = this.dataPart;
+        f.channel = channel;
+        f.tsn = r.u32();
+        const flags = r.u8();
+        f.length = r.u16();
+        f.offset = r.u16();
+        const partLength = r.u16();
+        if (materialize) f.payload = r.bytes(partLength);
+        else r.skip(partLength);
+        if ((flags & ~0x07) !== 0 || partLength === 0 || f.offset + partLength > f.length) return null;
+        f.first = (flags & DataFlag.First) !== 0;
+        f.last = (flags & DataFlag.Last) !== 0;
+        f.unordered = (flags & DataFlag.Unordered) !== 0;
+        return f;
       }
       case FrameType.Unreliable: {
         const f = this.unreliable;

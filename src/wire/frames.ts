@@ -3,11 +3,13 @@ import { varintLength, writeVarint } from './varint.js';
 import {
   CHANNEL_FLAG,
   DATA_FRAME_HEADER_SIZE,
+  DATA_PART_HEADER_SIZE,
   DataFlag,
   FrameType,
   MAX_REASON_SIZE,
   type AckFrame,
   type DataFrame,
+  type DataPartFrame,
   type Frame,
   type UnreliableFrame,
 } from './types.js';
@@ -36,6 +38,8 @@ export function frameSize(frame: Frame): number {
     }
     case 'data':
       return DATA_FRAME_HEADER_SIZE + channelSize(frame.channel ?? 0) + frame.payload.length;
+    case 'data-part':
+      return DATA_PART_HEADER_SIZE + channelSize(frame.channel ?? 0) + frame.payload.length;
     case 'unreliable':
       return unreliableHeaderSize(frame.index, frame.count) + channelSize(frame.channel ?? 0) + frame.payload.length;
   }
@@ -83,6 +87,24 @@ export function writeFrame(buf: Uint8Array, offset: number, frame: Frame): numbe
       if (frame.last) flags |= DataFlag.Last;
       if (frame.unordered) flags |= DataFlag.Unordered;
       offset = writeDataFrameHeader(buf, offset, frame.tsn, flags, frame.payload.length, frame.channel ?? 0);
+      buf.set(frame.payload, offset);
+      return offset + frame.payload.length;
+    }
+    case 'data-part': {
+      let flags = 0;
+      if (frame.first) flags |= DataFlag.First;
+      if (frame.last) flags |= DataFlag.Last;
+      if (frame.unordered) flags |= DataFlag.Unordered;
+      offset = writeDataPartFrameHeader(
+        buf,
+        offset,
+        frame.tsn,
+        flags,
+        frame.length,
+        frame.offset,
+        frame.payload.length,
+        frame.channel ?? 0,
+      );
       buf.set(frame.payload, offset);
       return offset + frame.payload.length;
     }
@@ -141,6 +163,28 @@ function writeFrameType(buf: Uint8Array, offset: number, type: number, channel: 
   return offset + 2;
 }
 
+/**
+ * Header of a DATA_PART frame: the fragment's TSN and {@link DataFlag}s, its length, this piece's
+ * place. A channel other than 0 sets {@link CHANNEL_FLAG} and adds its byte, as on DATA.
+ */
+export function writeDataPartFrameHeader(
+  buf: Uint8Array,
+  offset: number,
+  tsn: number,
+  flags: number,
+  fragmentLength: number,
+  partOffset: number,
+  partLength: number,
+  channel = 0,
+): number {
+  offset = writeFrameType(buf, offset, FrameType.DataPart, channel);
+  offset = writeU32(buf, offset, tsn);
+  buf[offset++] = flags;
+  offset = writeU16(buf, offset, fragmentLength);
+  offset = writeU16(buf, offset, partOffset);
+  return writeU16(buf, offset, partLength);
+}
+
 export function writeUnreliableFrameHeader(
   buf: Uint8Array,
   offset: number,
@@ -189,7 +233,7 @@ export function readFrames(r: Reader): Frame[] | null {
 
 function readFrameBody(r: Reader, type: number): Frame | null {
   let channel = 0;
-  if ((type & CHANNEL_FLAG) !== 0 && ((type & 0xe8) === FrameType.Data || type === (FrameType.Unreliable | CHANNEL_FLAG))) {
+  if ((type & CHANNEL_FLAG) !== 0 && ((type & 0xe8) === FrameType.Data || type === (FrameType.Unreliable | CHANNEL_FLAG) || type === (FrameType.DataPart | CHANNEL_FLAG))) {
     channel = r.u8();
     // Channel 0 is written without the flag: one encoding per frame.
     if (channel === 0) return null;
@@ -242,6 +286,27 @@ function readFrameBody(r: Reader, type: number): Frame | null {
         return null;
       }
       return { type: 'reset', code, reason };
+    }
+    case FrameType.DataPart: {
+      const tsn = r.u32();
+      const flags = r.u8();
+      const length = r.u16();
+      const offset = r.u16();
+      const partLength = r.u16();
+      const payload = r.bytes(partLength);
+      if ((flags & ~0x07) !== 0 || partLength === 0 || offset + partLength > length) return null;
+      const frame: DataPartFrame = {
+        type: 'data-part',
+        tsn,
+        first: (flags & DataFlag.First) !== 0,
+        last: (flags & DataFlag.Last) !== 0,
+        unordered: (flags & DataFlag.Unordered) !== 0,
+        length,
+        offset,
+        payload,
+      };
+      if (channel !== 0) frame.channel = channel;
+      return frame;
     }
     case FrameType.Unreliable: {
       const messageId = r.u32();

@@ -26,12 +26,14 @@ export const FrameType = {
   Close: 0x03,
   Reset: 0x04,
   Unreliable: 0x05,
+  /** A piece of a DATA fragment too large for the datagram size now in force (path MTU fell). */
+  DataPart: 0x06,
   /** 0x08–0x0f: reliable data; the low three bits are {@link DataFlag}s. */
   Data: 0x08,
 } as const;
 
 /**
- * Set in the type byte of a DATA (0x18–0x1f) or UNRELIABLE (0x15) frame whose channel is not 0:
+ * Set in the type byte of a DATA (0x18–0x1f), DATA_PART (0x16) or UNRELIABLE (0x15) frame whose channel is not 0:
  * one channel byte (1–255) follows the type byte. Channel 0 frames never set it, so a
  * connection that only uses channel 0 sends exactly the frames of the first version 1.
  */
@@ -56,6 +58,8 @@ export const DATA_HEADER_SIZE = 1 + 1 + CID_SIZE + 4;
 export const DATA_OVERHEAD = DATA_HEADER_SIZE + CHECKSUM_SIZE;
 /** Header bytes of a DATA frame before its payload: type, TSN, length. */
 export const DATA_FRAME_HEADER_SIZE = 1 + 4 + 2;
+/** Header bytes of a DATA_PART frame before its payload: type, TSN, flags, fragment length, offset, length. */
+export const DATA_PART_HEADER_SIZE = 1 + 4 + 1 + 2 + 2 + 2;
 /** An INITIAL datagram is padded to at least this many bytes; shorter ones are ignored. */
 export const MIN_INITIAL_SIZE = 1200;
 /** Largest UDP payload over IPv4 (65,535 − 8 − 20). */
@@ -154,6 +158,25 @@ export interface DataFrame {
   payload: Uint8Array;
 }
 
+/**
+ * DATA_PART (0x06, §5.8): a piece of the DATA fragment with this TSN: bytes [offset, offset + payload.length) of its
+ * `length`-byte payload. Only for retransmitting a fragment cut for a larger path MTU than the
+ * one now in force; the receiver reassembles the fragment and handles it as one DATA frame.
+ */
+export interface DataPartFrame {
+  type: 'data-part';
+  /** Channel of the fragment, 1–255; absent means channel 0 (no channel byte). Its TSN space. */
+  channel?: number | undefined;
+  tsn: number;
+  first: boolean;
+  last: boolean;
+  unordered: boolean;
+  /** Payload length of the whole fragment. */
+  length: number;
+  offset: number;
+  payload: Uint8Array;
+}
+
 /** UNRELIABLE (0x05): one fragment of an unreliable message (§5.6). */
 export interface UnreliableFrame {
   type: 'unreliable';
@@ -169,7 +192,7 @@ export interface UnreliableFrame {
 }
 
 /** Any frame of a DATA packet. */
-export type Frame = PingFrame | AckFrame | CloseFrame | ResetFrame | DataFrame | UnreliableFrame;
+export type Frame = PingFrame | AckFrame | CloseFrame | ResetFrame | DataFrame | DataPartFrame | UnreliableFrame;
 
 /** INITIAL (0x01): the client opens a connection (§3.1). */
 export interface InitialPacket {

@@ -57,14 +57,14 @@ describe('endpoint limits (issue #10)', () => {
     const serverConn = s.events.find((e) => e.type === 'accepted')!;
     if (serverConn.type !== 'accepted') throw new Error('no accepted event');
     const before = serverConn.connection.core.stats().packetsReceived;
-    // A valid DATA packet for the live connection, 1,300 bytes (the server announced 1,200).
+    // A valid DATA packet for the live connection, 1,500 bytes (the server announced 1,452).
     const big = encodePacket({
       type: 'data',
       dcid: conn.remoteCid,
       packetNumber: 123,
-      frames: [{ type: 'unreliable', messageId: 1, index: 0, count: 1, payload: new Uint8Array(1300 - 18 - 9) }],
+      frames: [{ type: 'unreliable', messageId: 1, index: 0, count: 1, payload: new Uint8Array(1500 - 18 - 9) }],
     });
-    expect(big.length).toBe(1300);
+    expect(big.length).toBe(1500);
     net.inject('10.0.0.1', 5000, s, big);
     expect(s.core.stats().dropped.oversize).toBe(1);
     expect(serverConn.connection.core.stats().packetsReceived).toBe(before);

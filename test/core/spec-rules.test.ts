@@ -3,6 +3,7 @@ import { ResetCode } from '../../src/core/connection.js';
 import { resolveCoreConfig } from '../../src/core/config.js';
 import { CookieJar } from '../../src/core/cookie.js';
 import { createCounters } from '../../src/core/counters.js';
+import { PathMtu } from '../../src/core/path-mtu.js';
 import { LossRecovery } from '../../src/core/loss-recovery.js';
 import type { CongestionController, CoreEvent } from '../../src/core/types.js';
 import { decodePacket, encodePacket } from '../../src/wire/packet.js';
@@ -89,8 +90,8 @@ describe('docs/protocol.md rules', () => {
         },
       };
       const config = resolveCoreConfig({ congestion: () => spy, pacing: false, random: () => 0.999 });
-      const content = { onAcked() {}, onLost() {}, onProbe() {} };
-      const lr = new LossRecovery(config, 1200, 0, 0, content, createCounters());
+      const content = { onAcked() {}, onLost() {}, onProbe() {}, sortRetransmissions() {} };
+      const lr = new LossRecovery(config, new PathMtu(1200), 0, 0, content, createCounters());
       const send = (now: number) => {
         const pn = lr.allocatePacketNumber();
         lr.onPacketSent(now, pn, 1200, true, null, false, false);
@@ -164,7 +165,7 @@ describe('docs/protocol.md §2.4: which counter each check of a received datagra
 
   it('a DATA datagram above the announced maxDatagramSize is oversize, before its CID is looked up', () => {
     const { net, server } = connectedNet();
-    const d = new Uint8Array(1201);
+    const d = new Uint8Array(1453); // the default maxDatagramSize is 1,452
     d[0] = 1;
     d[1] = 4;
     net.inject('10.0.0.9', 6000, server, d);

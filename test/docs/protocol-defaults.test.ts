@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ConnectionCore } from '../../src/core/connection.js';
+import { BASE_PLPMTU } from '../../src/core/path-mtu.js';
 import { NewReno } from '../../src/core/congestion/new-reno.js';
 import { ENDPOINT_DEFAULTS } from '../../src/options.js';
 
@@ -80,8 +81,9 @@ describe('docs/protocol.md §21 defaults', () => {
   it('derived numbers quoted in the text', () => {
     const initialWindow = ConnectionCore.windowFragments(d.receiveWindow, d.maxDatagramSize);
     expect(row('receiveWindow')[1]).toContain(`initialWindow = ${initialWindow.toLocaleString('en-US')} fragments`);
-    expect(doc).toContain(`${initialWindow.toLocaleString('en-US')} fragments for 4 MiB at 1,200 bytes`);
-    const cwnd = new NewReno(d.maxDatagramSize).window;
+    expect(doc).toContain(`${initialWindow.toLocaleString('en-US')} fragments for 4 MiB at 1,452 bytes`);
+    // Congestion windows start at the size path-MTU discovery starts at (§2.5).
+    const cwnd = new NewReno(BASE_PLPMTU).window;
     expect(doc).toContain(`(${cwnd.toLocaleString('en-US')} at 1,200)`);
   });
 });

@@ -120,6 +120,13 @@ const EXPECTED: Record<string, { size: number; packet: Packet }> = {
   'stateless-reset': { size: 30, packet: { type: 'stateless-reset', dcid: SERVER_CID, token: SERVER_TOKEN } },
   'version-negotiation': { size: 16, packet: { type: 'version-negotiation', dcid: CLIENT_CID, versions: [1] } },
   'data-padding': { size: 26, packet: data(SERVER_CID, 1014, [{ type: 'ping' }]) },
+  'data-mtu-probe': { size: 1326, packet: data(SERVER_CID, 1017, [{ type: 'ping' }]) },
+  'data-part': {
+    size: 35,
+    packet: data(SERVER_CID, 1016, [
+      { type: 'data-part', tsn: 5004, first: true, last: true, unordered: false, length: 11, offset: 6, payload: te.encode('world') },
+    ]),
+  },
   'data-ping': { size: 19, packet: data(SERVER_CID, 1013, [{ type: 'ping' }]) },
   'data-ack': {
     size: 35,
@@ -212,6 +219,7 @@ describe('docs/protocol.md examples', () => {
           reset: FrameType.Reset,
           unreliable: FrameType.Unreliable,
           data: FrameType.Data,
+          'data-part': FrameType.DataPart,
         }[f.type];
         frameTypes.add(code);
       }

@@ -54,16 +54,30 @@ function run(
   seed: number,
   link: Partial<LinkConfig>,
   messages: { size: number; fill: number; delivery: Delivery }[],
-  extra: { initialPacketNumber?: [number, number]; initialTsn?: [number, number]; close?: boolean; trace?: TraceRecorder | null } = {},
+  extra: {
+    initialPacketNumber?: [number, number];
+    initialTsn?: [number, number];
+    close?: boolean;
+    trace?: TraceRecorder | null;
+    /** Path-MTU discovery on (ceiling 1,452), and the forward link's MTU becomes `to` at `at` ms. */
+    mtu?: { from: number; to: number; at: number };
+  } = {},
 ): RunResult {
+  const invariants = checker();
+  const mtu = extra.mtu;
   const pair = new Pair({
     seed,
-    link,
-    check: checker(),
+    link: mtu ? { ...link, mtu: mtu.from } : link,
+    check: mtu
+      ? (p) => {
+          if (p.now >= mtu.at && p.links[0].impairment.mtu === mtu.from) p.links[0].configure({ ...p.links[0].impairment, mtu: mtu.to });
+          invariants(p);
+        }
+      : invariants,
     trace: extra.trace ?? null,
     ...(extra.initialPacketNumber ? { initialPacketNumber: extra.initialPacketNumber } : {}),
     ...(extra.initialTsn ? { initialTsn: extra.initialTsn } : {}),
-    config: { idleTimeout: 0, keepAliveInterval: 0 },
+    config: { idleTimeout: 0, keepAliveInterval: 0, ...(mtu ? { maxDatagramSize: 1452 } : {}) },
   });
   instrument(pair);
   const sent = messages.map((m, i) => ({ data: bytesOf(m.size, m.fill, i), delivery: m.delivery }));
@@ -125,6 +139,20 @@ describe('engine properties under arbitrary impairment', () => {
         },
       ),
       { seed: SEED + 1, numRuns: 200 },
+    );
+  });
+
+  it('is correct while path-MTU discovery probes and the path MTU changes mid-run (200 schedules)', () => {
+    const mtuArb = fc.record({
+      from: fc.integer({ min: 1200, max: 1600 }),
+      to: fc.integer({ min: 1200, max: 1600 }),
+      at: fc.integer({ min: 0, max: 400 }),
+    });
+    fc.assert(
+      fc.property(fc.integer(), linkArb, fc.array(messageArb, { minLength: 1, maxLength: 8 }), mtuArb, (seed, link, messages, mtu) => {
+        dumpTraceOnFailure('core-mtu', (trace) => checkDelivery(run(seed, link, messages, { mtu, trace })));
+      }),
+      { seed: SEED + 3, numRuns: 200 },
     );
   });
 

@@ -39,7 +39,7 @@ describe('impair CLI arguments', () => {
       '--loss', '0.05', '--delay', '10', '--jitter', '2', '--keep-order', '--dup', '0.01',
       '--reorder', '0.01', '--corrupt', '0.001', '--rate', '10mbit', '--queue', '64kb',
       '--burst', '0.01,0.3', '--blackhole', '5000:2000', '--seed', '1',
-      '--down-loss', '0.2', '--up-burst', '0.1,0.5,0.8', '--quiet',
+      '--down-loss', '0.2', '--up-burst', '0.1,0.5,0.8', '--quiet', '--up-mtu', '1280',
     ]);
     expect(help).toBe(false);
     expect(quiet).toBe(true);
@@ -50,7 +50,7 @@ describe('impair CLI arguments', () => {
       delay: 10, jitter: 2, preserveOrder: true, duplicate: 0.01, reorder: 0.01, corrupt: 0.001,
       rate: 1_250_000, queue: 65536, blackhole: { up: 5000, down: 2000 },
     };
-    expect(options.up).toEqual({ ...shared, loss: 0.05, burst: { enter: 0.1, exit: 0.5, loss: 0.8 } });
+    expect(options.up).toEqual({ ...shared, loss: 0.05, burst: { enter: 0.1, exit: 0.5, loss: 0.8 }, mtu: 1280 });
     expect(options.down).toEqual({ ...shared, loss: 0.2, burst: { enter: 0.01, exit: 0.3 } });
   });
 
@@ -59,6 +59,7 @@ describe('impair CLI arguments', () => {
     expect(() => parseImpairArgs([])).toThrow(/--target/);
     expect(() => parseImpairArgs(['--target', '1.2.3.4:5', '--lose', '0.1'])).toThrow(RangeError);
     expect(() => parseImpairArgs(['--target', '1.2.3.4:5', '--queue', '10kb'])).toThrow(/needs a rate/);
+    expect(() => parseImpairArgs(['--target', '1.2.3.4:5', '--mtu', '1.5k'])).toThrow(/datagram size/);
     expect(() => parseImpairArgs(['--target', '1.2.3.4:5', '--seed', 'x'])).toThrow(/--seed/);
     expect(() => parseImpairArgs(['--target', '1.2.3.4:5', '--up-loss', '2'])).toThrow(/--up-loss/);
     expect(parseImpairArgs(['--target', '1.2.3.4:5']).options.listen).toEqual({ address: '127.0.0.1', port: 0 });

@@ -14,6 +14,7 @@ import {
   type CloseFrame,
   type ConnectionId,
   type DataFrame,
+  type DataPartFrame,
   type DataPacket,
   type Frame,
   type InitialPacket,
@@ -169,6 +170,24 @@ export function dataFrameWith(payload: fc.Arbitrary<Uint8Array>): fc.Arbitrary<D
 
 export const dataFrame: fc.Arbitrary<DataFrame> = dataFrameWith(bytes(1500));
 
+/** DATA_PART frames: a non-empty piece that lies within its fragment. */
+export const dataPartFrame: fc.Arbitrary<DataPartFrame> = bytes(1500)
+  .filter((b) => b.length > 0)
+  .chain((payload) =>
+    fc.integer({ min: payload.length, max: 0xffff }).chain((length) =>
+      fc.record({
+        type: fc.constant('data-part' as const),
+        tsn: u32,
+        first: fc.boolean(),
+        last: fc.boolean(),
+        unordered: fc.boolean(),
+        length: fc.constant(length),
+        offset: fc.integer({ min: 0, max: length - payload.length }),
+        payload: fc.constant(payload),
+      }),
+    ),
+  );
+
 export function unreliableFrameWith(payload: fc.Arbitrary<Uint8Array>): fc.Arbitrary<UnreliableFrame> {
   return varintAtLeast(1).chain((count) =>
     fc.record({
@@ -190,6 +209,7 @@ export const frame: fc.Arbitrary<Frame> = fc.oneof(
   closeFrame,
   resetFrame,
   dataFrame,
+  dataPartFrame,
   unreliableFrame,
 );
 

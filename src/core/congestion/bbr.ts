@@ -53,8 +53,8 @@ export class Bbr implements CongestionController {
     return this.mode;
   }
 
-  private readonly mss: number;
-  private readonly minWindow: number;
+  private mss: number;
+  private minWindow: number;
   private readonly initialWindow: number;
   // Bottleneck-bandwidth filter: the maximum delivery rate of each of the last rounds.
   private readonly bwByRound: number[] = new Array<number>(BTLBW_FILTER_ROUNDS).fill(0);
@@ -97,6 +97,12 @@ export class Bbr implements CongestionController {
   }
 
   onPacketSent(): void {}
+
+  onMaxDatagramSizeChanged(size: number): void {
+    this.mss = size;
+    this.minWindow = 4 * size;
+    this.window = Math.max(this.window, this.minWindow);
+  }
 
   onAck(ack: AckEvent): void {
     if (!this.pacingFromRtt && ack.rttSample > 0) {

@@ -18,8 +18,8 @@ export class Ledbat implements CongestionController {
   readonly name = 'ledbat';
   readonly pacingRate = Infinity;
   window: number;
-  private readonly mss: number;
-  private readonly minWindow: number;
+  private mss: number;
+  private minWindow: number;
   private readonly samples = new Float64Array(CURRENT_FILTER).fill(Infinity);
   private sampleIndex = 0;
   private base = Infinity;
@@ -49,6 +49,12 @@ export class Ledbat implements CongestionController {
   }
 
   onPacketSent(): void {}
+
+  onMaxDatagramSizeChanged(size: number): void {
+    this.mss = size;
+    this.minWindow = 2 * size;
+    this.window = Math.max(this.window, this.minWindow);
+  }
 
   onAck(ack: AckEvent): void {
     if (ack.rttSample > 0) {

@@ -13,11 +13,11 @@ export class NewReno implements CongestionController {
   private ssthresh = Infinity;
   /** Packets sent before this instant belong to the current recovery period. */
   private recoveryStart = -Infinity;
-  private readonly minWindow: number;
+  private minWindow: number;
   /** Set by the latest ACK or loss: inside the recovery period (for traces). */
   private inRecovery = false;
 
-  constructor(private readonly maxDatagramSize: number) {
+  constructor(private maxDatagramSize: number) {
     // RFC 9002 §7.2: min(10 × max_datagram_size, max(14,720, 2 × max_datagram_size)).
     this.window = Math.min(10 * maxDatagramSize, Math.max(14_720, 2 * maxDatagramSize));
     this.minWindow = 2 * maxDatagramSize;
@@ -30,6 +30,12 @@ export class NewReno implements CongestionController {
   }
 
   onPacketSent(): void {}
+
+  onMaxDatagramSizeChanged(size: number): void {
+    this.maxDatagramSize = size;
+    this.minWindow = 2 * size;
+    this.window = Math.max(this.window, this.minWindow);
+  }
 
   onAck(ack: AckEvent): void {
     // Do not grow during recovery, nor when the sender did not use the window it had (§7.8).

@@ -7,10 +7,17 @@ import type { CongestionController } from '../types.js';
 export class NoCongestionControl implements CongestionController {
   readonly name = 'none';
   readonly pacingRate = Infinity;
-  readonly window: number;
+  window: number;
 
-  constructor(maxDatagramSize: number, windowPackets = 4096) {
+  constructor(
+    maxDatagramSize: number,
+    private readonly windowPackets = 4096,
+  ) {
     this.window = windowPackets * maxDatagramSize;
+  }
+
+  onMaxDatagramSizeChanged(size: number): void {
+    this.window = this.windowPackets * size;
   }
 
   onPacketSent(): void {}
