@@ -7,7 +7,11 @@
  *     goodput as a fraction of capacity and of the capacity left after loss, retransmitted /
  *     delivered bytes, and the bottleneck queueing delay;
  *  2. two flows sharing the bottleneck: Jain's fairness index and each flow's share from 10 s
- *     to 20 s, and whether a LEDBAT (scavenger) flow yields.
+ *     to 20 s, and whether a LEDBAT (scavenger) flow yields;
+ *  3. channels (issue #12): head-of-line — a `--hol-size` MiB upload on channel 1 (priority 1)
+ *     while 100-byte messages go every 50 ms on channel 0, at 2 % loss: their one-way latency,
+ *     and the same with everything on one channel; weights — two bulk channels of weights 1 and
+ *     3, each one's share from 3 s to 10 s.
  *
  * The last line printed is one JSON object with every figure.
  *
@@ -19,7 +23,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CongestionAlgorithm } from '../src/core/types.js';
-import { BDP, MIN_RTT, share, transfer, type TransferResult } from '../test/helpers/scenarios.js';
+import { BDP, headOfLine, MIN_RTT, share, transfer, weightedShare, type HeadOfLineResult, type TransferResult } from '../test/helpers/scenarios.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: string): string => {
@@ -30,6 +34,7 @@ const seed = Number(flag('seed', '1'));
 const totalBytes = Number(flag('size', '10')) * 1024 * 1024;
 const controllers = flag('cc', 'bbr,newreno,ledbat').split(',') as CongestionAlgorithm[];
 const writeDocs = args.includes('--docs');
+const holBytes = Number(flag('hol-size', '50')) * 1024 * 1024;
 const md: string[] = [];
 const LOSSES = [0, 0.01, 0.05, 0.1, 0.2];
 const TARGETS: Record<string, number> = { '0': 0.9, '0.01': 0.85, '0.05': 0.8, '0.1': 0.7, '0.2': 0.5 };
@@ -92,6 +97,37 @@ for (const p of pairs) {
   md.push(`| ${p.join(' + ')} | ${f3(r.jain)} | ${f3(r.shares[0]!)} | ${f3(r.shares[1]!)} | ${f3(r.utilisation)} |`);
 }
 
+console.log('');
+console.log(`channels: ${holBytes / 1048576} MiB upload + a 100-byte message every 50 ms, 2 % loss both ways`);
+console.log('  layout                                   p50     p95     p99     max (ms)  ≤ RTT+10 ms  bulk goodput');
+md.push(
+  '',
+  `Channels (issue #12): a ${holBytes / 1048576} MiB upload while a 100-byte message is sent every 50 ms, 2 % random loss in both`,
+  'directions; one-way latency of the small messages sent from 1 s on while the upload lasts:',
+  '',
+  '| layout | p50 ms | p95 ms | p99 ms | max ms | within 1 RTT + 10 ms | upload goodput / capacity |',
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+);
+const hol: Record<string, HeadOfLineResult> = {};
+for (const [name, separate] of [
+  ['small on channel 0 (priority 0), upload on channel 1 (priority 1)', true],
+  ['everything on channel 0', false],
+] as const) {
+  const r = headOfLine(separate, holBytes, 0.02, seed);
+  hol[separate ? 'separate' : 'shared'] = r;
+  const ms = (x: number): string => x.toFixed(1);
+  console.log(
+    `  ${(separate ? 'channels 0 (high) + 1 (low)' : 'one channel').padEnd(38)} ${pad(ms(r.p50), 6)}  ${pad(ms(r.p95), 6)}  ${pad(ms(r.p99), 6)}  ${pad(ms(r.max), 8)}  ${pad(f3(r.withinTarget), 11)}  ${pad(f3(r.bulkFraction), 12)}`,
+  );
+  md.push(`| ${name} | ${ms(r.p50)} | ${ms(r.p95)} | ${ms(r.p99)} | ${ms(r.max)} | ${(r.withinTarget * 100).toFixed(1)} % | ${f3(r.bulkFraction)} |`);
+}
+const weights = weightedShare([1, 3], 3000, 10_000, seed);
+console.log(`  weights 1 : 3 on one priority: shares ${f3(weights[0]!)} / ${f3(weights[1]!)} (target 0.25 / 0.75 ± 0.05)`);
+md.push(
+  '',
+  `Two bulk channels of one priority with weights 1 and 3 share the link ${f3(weights[0]!)} / ${f3(weights[1]!)} (from 3 s to 10 s; target 0.25 / 0.75 ± 0.05).`,
+);
+
 if (writeDocs) {
   const file = path.join(import.meta.dirname, '..', 'docs', 'perf', 'sim.md');
   mkdirSync(path.dirname(file), { recursive: true });
@@ -125,5 +161,11 @@ console.log(
     fairness: Object.fromEntries(
       Object.entries(sharing).map(([k, r]) => [k, { jain: round(r.jain), shares: r.shares.map(round) }]),
     ),
+    channels: {
+      headOfLine: Object.fromEntries(
+        Object.entries(hol).map(([k, r]) => [k, { p50: round(r.p50), p95: round(r.p95), p99: round(r.p99), max: round(r.max), withinTarget: round(r.withinTarget) }]),
+      ),
+      weights13: weights.map(round),
+    },
   }),
 );

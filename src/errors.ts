@@ -37,6 +37,8 @@ export type ErrorCode =
   | 'ERR_INVALID_ARG_VALUE'
   /** The socket failed (the cause is attached). */
   | 'ERR_SOCKET'
+  /** An unreliable message awaited with `sendAcked()` expired unsent (`maxAge`) or was lost. */
+  | 'ERR_MESSAGE_DROPPED'
   /** `close({ timeout })` did not finish in time: the connection or endpoint was destroyed instead. */
   | 'ERR_CLOSE_TIMEOUT';
 

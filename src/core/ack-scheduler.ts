@@ -1,7 +1,7 @@
 import { expand32, truncate32 } from '../wire/packet-number.js';
 import type { AckFrame } from '../wire/types.js';
 import type { Deque } from './deque.js';
-import type { ReceiveBuffer } from './receive-buffer.js';
+import type { CreditView } from './receiver.js';
 import type { RttEstimator } from './rtt.js';
 import { ReceivedPackets } from './received-packets.js';
 import type { CoreConfig, CoreEvent } from './types.js';
@@ -69,7 +69,7 @@ export class AckScheduler {
   constructor(
     private readonly config: CoreConfig,
     firstPacketNumber: number,
-    private readonly buffer: ReceiveBuffer,
+    private readonly buffer: CreditView,
     /** Our RTT estimate: the ACK delay is at most a quarter of it once measured. */
     private readonly rtt: RttEstimator,
   ) {

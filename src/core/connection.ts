@@ -1,4 +1,4 @@
-import { rdError } from '../errors.js';
+import { InvalidArgValueError, rdError } from '../errors.js';
 import { DataPacketReader } from '../wire/data-packet-reader.js';
 import { decodePacket } from '../wire/packet.js';
 import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, type AckFrame, type ConnectionId, type Frame, type TransportParams } from '../wire/types.js';
@@ -25,7 +25,7 @@ import {
   type ConnectionState,
 } from './state.js';
 import { tracerFor, type TraceSink, type Tracer } from './trace.js';
-import type { CloseError, ConnectionStats, CoreConfig, CoreEvent, Delivery } from './types.js';
+import type { ChannelOptions, CloseError, ConnectionStats, CoreConfig, CoreEvent, CoreSendOptions, Delivery } from './types.js';
 
 export { ResetCode, type ConnectionState } from './state.js';
 
@@ -171,7 +171,7 @@ export class ConnectionCore {
       this.events,
       this.counters,
     );
-    this.acks = new AckScheduler(config, remote.initialPacketNumber, this.receiver.buffer, this.recovery.rtt);
+    this.acks = new AckScheduler(config, remote.initialPacketNumber, this.receiver, this.recovery.rtt);
     this.builder = new PacketBuilder(this.remoteCid, this.mtu, this.recovery, this.acks, this.sender, this.counters, trace);
     const cc = this.recovery.cc;
     this.mtu.onChange = (size, reason) => {
@@ -229,8 +229,33 @@ export class ConnectionCore {
 
   // ------------------------------------------------------------------ commands
 
-  /** Queue a message. Throws ERR_MESSAGE_TOO_LARGE or ERR_CONNECTION_CLOSED. */
-  send(data: Uint8Array, delivery: Delivery = 'ordered'): void {
+  /**
+   * Queue a message. Throws ERR_MESSAGE_TOO_LARGE or ERR_CONNECTION_CLOSED; a bad channel,
+   * maxAge or receipt id throws ERR_INVALID_ARG_VALUE. `now` is needed only with `maxAge`.
+   */
+  send(data: Uint8Array, options: Delivery | CoreSendOptions = 'ordered', now?: number): void {
+    let delivery: Delivery = 'ordered';
+    let channel = 0;
+    let expiresAt = Infinity;
+    let receipt = 0;
+    if (typeof options === 'string') delivery = options;
+    else {
+      delivery = options.delivery ?? 'ordered';
+      channel = options.channel ?? 0;
+      if (!Number.isInteger(channel) || channel < 0 || channel > 255) {
+        throw new InvalidArgValueError(`channel must be an integer from 0 to 255, got ${String(channel)}`);
+      }
+      if (options.maxAge !== undefined) {
+        if (delivery !== 'unreliable') throw new InvalidArgValueError("maxAge applies to delivery 'unreliable' only");
+        if (typeof options.maxAge !== 'number' || !(options.maxAge >= 0)) {
+          throw new InvalidArgValueError(`maxAge must be a number ≥ 0, got ${String(options.maxAge)}`);
+        }
+        if (now === undefined) throw new InvalidArgValueError('send() with maxAge needs now');
+        expiresAt = now + options.maxAge;
+      }
+      receipt = options.receipt ?? 0;
+      if (!Number.isInteger(receipt) || receipt < 0) throw new InvalidArgValueError(`receipt must be an integer > 0, got ${String(receipt)}`);
+    }
     if (this._state !== 'open' || this.closeRequested) {
       throw rdError('ERR_CONNECTION_CLOSED', 'the connection is closing or closed');
     }
@@ -242,16 +267,54 @@ export class ConnectionCore {
           : `message of ${data.length} bytes exceeds maxMessageSize (${this.config.maxMessageSize})`,
       );
     }
-    this.sender.enqueue(data, delivery);
+    this.sender.enqueue(data, { delivery, channel, expiresAt, receipt });
+  }
+
+  /** Set a channel's priority (lower first) and weight (share within its priority). */
+  setChannel(channel: number, options: ChannelOptions): void {
+    if (!Number.isInteger(channel) || channel < 0 || channel > 255) {
+      throw new InvalidArgValueError(`channel must be an integer from 0 to 255, got ${String(channel)}`);
+    }
+    const current = this.sender.scheduler.settingsOf(channel);
+    const priority = options.priority ?? current.priority;
+    const weight = options.weight ?? current.weight;
+    if (!Number.isInteger(priority) || priority < 0 || priority > 255) {
+      throw new InvalidArgValueError(`priority must be an integer from 0 to 255, got ${String(priority)}`);
+    }
+    if (!Number.isInteger(weight) || weight < 1 || weight > 65535) {
+      throw new InvalidArgValueError(`weight must be an integer from 1 to 65535, got ${String(weight)}`);
+    }
+    this.sender.scheduler.configure(channel, { priority, weight });
+  }
+
+  /**
+   * For flush(): the number of reliable messages queued so far. An 'acked' event with `through`
+   * at least this follows once all of them are acknowledged (at once if they already are:
+   * compare with `ackedThrough`).
+   */
+  flushMark(): number {
+    const mark = this.sender.sentMark;
+    if (mark > this.sender.ackedThrough) this.sender.watchAcked(mark);
+    return mark;
+  }
+
+  /** Push one 'acked' event once the first `mark` reliable messages are all acknowledged. */
+  watchAcked(mark: number): void {
+    if (mark > this.sender.ackedThrough) this.sender.watchAcked(mark);
+  }
+
+  /** The first `ackedThrough` reliable messages sent (in send order) are all acknowledged. */
+  get ackedThrough(): number {
+    return this.sender.ackedThrough;
   }
 
   /**
    * The application consumed (or dropped) a message: give back the bytes it held, the `credit`
    * of its 'message' event. For reliable messages that reopens the peer's window.
    */
-  release(credit: number, delivery: Delivery = 'ordered'): void {
+  release(credit: number, delivery: Delivery = 'ordered', channel = 0): void {
     if (credit <= 0) return;
-    if (this.receiver.release(credit, delivery)) this.acks.onCreditReleased();
+    if (this.receiver.release(credit, delivery, channel)) this.acks.onCreditReleased();
     if (this.budget !== null) {
       this.budget.progressed(this);
       this.syncBudget();
@@ -574,7 +637,7 @@ export class ConnectionCore {
     /** What `retainedBytes` may reach: receiveWindow + 64 KiB for reliable data, plus the unreliable budget. */
     retainedLimit: number;
   } {
-    const buffer = this.receiver.buffer;
+    const receiver = this.receiver;
     return {
       pacingRate: this.recovery.pacingRate(),
       unackedFragments: this.sender.unackedFragments,
@@ -582,11 +645,11 @@ export class ConnectionCore {
       bytesInFlight: this.recovery.bytesInFlight,
       cwnd: this.recovery.cc.window,
       maxDatagram: this.mtu.current,
-      receiveBuffered: buffer.bufferedCount,
-      advertisedWindow: buffer.maxTsn - buffer.cumTsn,
+      receiveBuffered: receiver.bufferedCount,
+      advertisedWindow: receiver.advertisedWindow,
       largestSentPn: this.recovery.packetNumbers.largestSent,
       retainedBytes: this.receiver.retainedBytes,
-      retainedLimit: buffer.retainedLimit + this.config.maxUnreliableReassembly,
+      retainedLimit: receiver.retainedLimit + this.config.maxUnreliableReassembly,
     };
   }
 

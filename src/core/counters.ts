@@ -19,6 +19,7 @@ export function createCounters() {
     messagesReceived: 0,
     bytesDelivered: 0,
     ptoCount: 0,
+    unreliableExpired: 0,
     packetsDeferred: 0,
   };
 }

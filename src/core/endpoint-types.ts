@@ -2,7 +2,7 @@ import type { ErrorCode } from '../errors.js';
 import type { BufferBudget } from './buffer-budget.js';
 import type { TransportParams } from '../wire/types.js';
 import type { TraceSink } from './trace.js';
-import type { ConnectionStats, CoreConfig, CoreEvent, Delivery } from './types.js';
+import type { ChannelOptions, ConnectionStats, CoreConfig, CoreEvent, CoreSendOptions, Delivery } from './types.js';
 
 /**
  * The part of `ConnectionCore` (src/core/connection.ts, design.md "ConnectionCore API") the
@@ -14,8 +14,16 @@ export interface ConnectionCoreLike {
   handleDatagram(now: number, datagram: Uint8Array, authenticated?: boolean): void;
   handleTimeout(now: number): void;
   handleStatelessReset(now: number): void;
-  send(data: Uint8Array, delivery?: Delivery): void;
-  release(credit: number, delivery?: Delivery): void;
+  send(data: Uint8Array, options?: Delivery | CoreSendOptions, now?: number): void;
+  setChannel(channel: number, options: ChannelOptions): void;
+  /** flush(): the count of reliable messages sent so far (an 'acked' event follows once all are acknowledged). */
+  flushMark(): number;
+  /** Push one 'acked' event once the first `mark` reliable messages are all acknowledged. */
+  watchAcked(mark: number): void;
+  /** The first `ackedThrough` reliable messages sent are all acknowledged. */
+  readonly ackedThrough: number;
+  /** `channel`: the message's (its 'message' event says); reliable credit is per channel's buffer. */
+  release(credit: number, delivery?: Delivery, channel?: number): void;
   close(now: number): void;
   abort(now: number, code?: number, reason?: string): void;
   /** `batch`: see ConnectionCore.pollTransmit (an ACK due by count may wait for the batch's end). */

@@ -7,7 +7,7 @@ interface Partial {
 }
 
 /**
- * Reassembles DATA fragments that arrive in pieces (DATA_PART frames). A sender cuts a fragment
+ * Reassembles the DATA fragments of one channel that arrive in pieces (DATA_PART frames). A sender cuts a fragment
  * into parts only when the path MTU fell below the size the fragment was cut for (a black hole,
  * path-mtu.ts) and it has to send it again: TSNs are fixed once sent, so the fragment cannot be
  * cut anew. Pieces may overlap (cut for different sizes) and repeat; once every byte arrived,
@@ -40,6 +40,7 @@ export class FragmentParts {
       p = {
         frame: {
           type: 'data',
+          channel: part.channel,
           tsn: part.tsn,
           first: part.first,
           last: part.last,

@@ -77,7 +77,7 @@ export class PacketBuilder {
       // new data comes next: it is cut to the room there is, whereas a retransmitted or
       // unreliable fragment of full size would no longer fit, and would wait for ever.
       const fillsWindow = sender.onlyNewDataQueued() && this.recovery.fillsSmallWindow(max);
-      o = sender.writeFrames(buf, o, fillsWindow ? limit - 1 : limit, pn);
+      o = sender.writeFrames(buf, o, fillsWindow ? limit - 1 : limit, pn, now);
       fragments = sender.packetFragments;
       sender.packetFragments = null; // the packet record holds them now
       carriesClose = sender.packetClose;

@@ -127,6 +127,16 @@ export class ReceiveBuffer {
     return this.buffered.size - (this.cumTsn + 1 - this.scanTsn);
   }
 
+  /** The credit rule's extra room while an unfinished message is all that is held. */
+  get slack(): number {
+    return this.grantSlack;
+  }
+
+  /** An unfinished message is all this buffer holds (or nothing): the slack applies. */
+  get onlyAssembling(): boolean {
+    return this.retained === this.currentCharge && this.buffered.size === 0;
+  }
+
   /** Bytes `retained` may reach at most. */
   get retainedLimit(): number {
     return this.windowBytes + this.grantSlack + ASSEMBLY_CHUNK + OBJECT_OVERHEAD;
@@ -174,8 +184,7 @@ export class ReceiveBuffer {
   private updateCredit(): void {
     // The slack is for one unfinished message alone (a message as large as the window must be
     // able to complete); anything else waits for the application to read.
-    const onlyAssembling = this.retained === this.currentCharge && this.buffered.size === 0;
-    const limit = onlyAssembling ? this.windowBytes + this.grantSlack : this.windowBytes;
+    const limit = this.onlyAssembling ? this.windowBytes + this.grantSlack : this.windowBytes;
     const room = Math.floor((limit - this.retained) / this.slotCost);
     const credit = this.cumTsn + Math.max(0, Math.min(this.maxSlots, room));
     if (credit > this.maxTsn) this.maxTsn = credit;

@@ -3,16 +3,34 @@ import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, type DataFrame, type DataPartFra
 import type { Counters } from './counters.js';
 import type { Deque } from './deque.js';
 import { FragmentParts } from './fragment-parts.js';
-import { ReceiveBuffer, type AcceptResult } from './receive-buffer.js';
-import { chargeOf, detach } from './retention.js';
+import { ASSEMBLY_CHUNK, ReceiveBuffer, type AcceptResult } from './receive-buffer.js';
+import { chargeOf, detach, OBJECT_OVERHEAD } from './retention.js';
 import type { CoreConfig, CoreEvent, Delivery } from './types.js';
 import { UnreliableReassembly } from './unreliable-reassembly.js';
 
+/** A channel's buffer never limits by itself: the connection-wide credit below does. */
+const UNLIMITED = 2 ** 40;
+
+/** What the ACK scheduler needs to announce our credit. */
+export interface CreditView {
+  /** Highest value of the peer's connection-wide fragment counter we accept. */
+  readonly maxTsn: number;
+  /** The TSN window announced (`initialWindow`). */
+  readonly maxSlotsAnnounced: number;
+}
+
 /**
- * The frame level of the receive side: DATA fragments into the receive buffer (reassembly,
- * ordering, duplicate TSNs, flow-control credit), UNRELIABLE fragments into their reassembly,
- * and complete messages out as 'message' events. The packet level (packet numbers, ACKs) is
- * the AckScheduler's.
+ * The frame level of the receive side: DATA fragments into their channel's receive buffer
+ * (reassembly, ordering, duplicate TSNs; one TSN space per channel, so a gap on one channel
+ * never holds back another), UNRELIABLE fragments into their reassembly, and complete messages
+ * out as 'message' events. The packet level (packet numbers, ACKs) is the AckScheduler's.
+ *
+ * Flow control is connection-wide, like QUIC's MAX_DATA (RFC 9000 §4.1): the peer's fragment
+ * counter is the sum over channels of the TSNs it has used (`claimed`, counted up to each
+ * channel's highest TSN seen), and we let it reach `maxTsn = initialTsn − 1 + consumed +
+ * min(maxSlots, floor((receiveWindow − retained) / slotCost))`, `consumed` summing each
+ * channel's in-order progress and `retained` the bytes all channel buffers keep (the rule of
+ * receive-buffer.ts, applied to their sum). With channel 0 alone it is that rule exactly.
  *
  * Everything is counted in the bytes it keeps alive (retention.ts): reliable data within
  * `receiveWindow` (the receive buffer grants credit from it), unreliable data within
@@ -21,12 +39,25 @@ import { UnreliableReassembly } from './unreliable-reassembly.js';
  *
  * docs/protocol.md "DATA" and "UNRELIABLE" frames, §15 (flow control); RFC 9000 §4.
  */
-export class Receiver {
+export class Receiver implements CreditView {
+  /** Channel 0's buffer (created at once); the others on their first fragment. */
   readonly buffer: ReceiveBuffer;
+  private readonly buffers: (ReceiveBuffer | undefined)[] = [];
+  /** The buffers created, densely (credit sums over them). */
+  private readonly active: ReceiveBuffer[] = [];
+  /** Highest TSN seen per channel. */
+  private readonly highest: number[] = [];
+  private readonly base: number;
+  private claimed = 0;
+  private consumed = 0;
+  maxTsn: number;
   /** Created on the first fragmented unreliable message: most connections never need it. */
   private unreliableIn: UnreliableReassembly | null = null;
-  /** Created on the first DATA_PART frame (only after the peer's path MTU fell). */
-  private partsIn: FragmentParts | null = null;
+  /**
+   * Pieces of DATA fragments (DATA_PART), per channel like the TSNs they belong to; created on
+   * the first DATA_PART frame of a channel (only after the peer's path MTU fell).
+   */
+  private partsIn: (FragmentParts | undefined)[] | null = null;
   /** Bytes of delivered unreliable messages the application has not released yet. */
   private unreliableHeld = 0;
   /** Complete unreliable messages dropped because the unreliable budget was full. */
@@ -34,10 +65,10 @@ export class Receiver {
 
   constructor(
     private readonly config: CoreConfig,
-    /** The peer's first TSN. */
-    initialTsn: number,
+    /** The peer's first TSN (on every channel). */
+    private readonly initialTsn: number,
     /** The receive window we announced, in TSNs. */
-    windowFragments: number,
+    private readonly windowFragments: number,
     /** Largest datagram we accept (announced; larger ones never get here). */
     private readonly maxDatagramSize: number,
     /** Largest message we accept (announced as maxMessageSize). */
@@ -45,24 +76,65 @@ export class Receiver {
     private readonly events: Deque<CoreEvent>,
     private readonly counters: Counters,
   ) {
-    this.buffer = new ReceiveBuffer({
-      initialTsn,
-      windowBytes: config.receiveWindow,
-      maxSlots: windowFragments,
-      maxDatagramSize,
-      maxMessageSize,
-      deliver: (data, delivery, credit) => this.deliver(data, delivery, credit),
-    });
+    this.base = initialTsn - 1;
+    this.maxTsn = this.base + windowFragments;
+    this.buffer = this.bufferOf(0);
+  }
+
+  private bufferOf(channel: number): ReceiveBuffer {
+    let b = this.buffers[channel];
+    if (b === undefined) {
+      b = new ReceiveBuffer({
+        initialTsn: this.initialTsn,
+        windowBytes: UNLIMITED,
+        maxSlots: UNLIMITED,
+        maxDatagramSize: this.maxDatagramSize,
+        maxMessageSize: this.maxMessageSize,
+        deliver: (data, delivery, credit) => this.deliver(data, delivery, channel, credit),
+      });
+      this.buffers[channel] = b;
+      this.active.push(b);
+      this.highest[channel] = this.base;
+    }
+    return b;
+  }
+
+  /** The TSN window announced (`initialWindow`): credit never reaches further past what was consumed. */
+  get maxSlotsAnnounced(): number {
+    return this.windowFragments;
   }
 
   /** Bytes the peer's data holds here now (reliable and unreliable). */
   get retainedBytes(): number {
-    return this.buffer.retained + (this.unreliableIn?.retained ?? 0) + this.unreliableHeld + (this.partsIn?.retained ?? 0);
+    return this.reliableRetained() + (this.unreliableIn?.retained ?? 0) + this.unreliableHeld + this.partsRetained();
+  }
+
+  /**
+   * What `retainedBytes` may reach for reliable data: the window, the slack for unfinished
+   * messages, and one assembly chunk per channel in use.
+   */
+  get retainedLimit(): number {
+    return this.config.receiveWindow + this.buffer.slack + this.active.length * (ASSEMBLY_CHUNK + OBJECT_OVERHEAD);
+  }
+
+  /** Fragments buffered beyond each channel's in-order point, summed (for the window invariant). */
+  get bufferedCount(): number {
+    let n = 0;
+    const active = this.active;
+    for (let i = 0; i < active.length; i++) n += active[i]!.bufferedCount;
+    return n;
+  }
+
+  /** The credit beyond the fragments consumed in order: what the peer may still have outstanding. */
+  get advertisedWindow(): number {
+    return this.maxTsn - (this.base + this.consumed);
   }
 
   /** Bytes of delivered messages the application has not released yet. */
   get releasable(): number {
-    return this.buffer.held + this.unreliableHeld;
+    let held = this.unreliableHeld;
+    for (const b of this.active) held += b.held;
+    return held;
   }
 
   /**
@@ -70,29 +142,56 @@ export class Receiver {
    * caller's to act on (the connection aborts).
    */
   onData(frame: DataFrame): AcceptResult {
-    const tsn = expand32(frame.tsn, this.buffer.cumTsn + 1);
-    const result = this.buffer.accept(tsn, frame.payload, frame.first, frame.last, frame.unordered);
-    if (result === 'duplicate') this.counters.duplicatesDropped++;
-    if (this.partsIn !== null) this.partsIn.prune(this.buffer.cumTsn);
+    const channel = frame.channel ?? 0;
+    const buf = this.bufferOf(channel);
+    const tsn = expand32(frame.tsn, buf.cumTsn + 1);
+    const claim = tsn - this.highest[channel]!;
+    if (claim > 0 && this.base + this.claimed + claim > this.maxTsn) return 'beyond-window';
+    const before = buf.cumTsn;
+    const result = buf.accept(tsn, frame.payload, frame.first, frame.last, frame.unordered);
+    if (result === 'duplicate') {
+      this.counters.duplicatesDropped++;
+      return result;
+    }
+    if (claim > 0) {
+      this.claimed += claim;
+      this.highest[channel] = tsn;
+    }
+    this.consumed += buf.cumTsn - before;
+    this.updateCredit();
+    const parts = this.partsIn;
+    if (parts !== null) parts[channel]?.prune(buf.cumTsn);
     return result;
   }
 
   /** A piece of a DATA fragment: reassembled, then handled as the whole DATA frame. */
   onDataPart(frame: DataPartFrame): AcceptResult {
-    const buffer = this.buffer;
-    const tsn = expand32(frame.tsn, buffer.cumTsn + 1);
-    if (tsn <= buffer.cumTsn) {
+    const channel = frame.channel ?? 0;
+    const buf = this.bufferOf(channel);
+    const tsn = expand32(frame.tsn, buf.cumTsn + 1);
+    if (tsn <= buf.cumTsn) {
       this.counters.duplicatesDropped++;
       return 'duplicate';
     }
-    if (tsn > buffer.maxTsn) return 'beyond-window';
+    // The connection-wide credit, as onData checks it (the TSN is claimed once the fragment is whole).
+    const claim = tsn - this.highest[channel]!;
+    if (claim > 0 && this.base + this.claimed + claim > this.maxTsn) return 'beyond-window';
     // No fragment is larger than the datagrams we accept: this bounds what partials hold.
     if (frame.length > this.maxDatagramSize - DATA_OVERHEAD - DATA_FRAME_HEADER_SIZE) return 'malformed';
-    this.partsIn ??= new FragmentParts();
-    const whole = this.partsIn.add(tsn, frame);
+    const parts = (this.partsIn ??= []);
+    const whole = (parts[channel] ??= new FragmentParts()).add(tsn, frame);
     if (whole === null) return 'new';
     if (whole === 'malformed') return 'malformed';
     return this.onData(whole);
+  }
+
+  /** Bytes the partial DATA_PART fragments hold, over all channels. */
+  private partsRetained(): number {
+    const parts = this.partsIn;
+    if (parts === null) return 0;
+    let n = 0;
+    for (let i = 0; i < parts.length; i++) n += parts[i]?.retained ?? 0;
+    return n;
   }
 
   /**
@@ -101,28 +200,33 @@ export class Receiver {
    */
   onUnreliable(frame: UnreliableFrame): void {
     const budget = this.config.maxUnreliableReassembly;
+    const channel = frame.channel ?? 0;
     if (frame.count === 1) {
       const kept = detach(frame.payload, this.maxDatagramSize);
-      this.deliverUnreliable(kept, chargeOf(kept), budget);
+      this.deliverUnreliable(kept, chargeOf(kept), budget, channel);
       return;
     }
     this.unreliableIn ??= new UnreliableReassembly(() => Math.max(0, budget - this.unreliableHeld), this.maxDatagramSize);
+    // Message ids are one counter on the sender for all channels.
     const message = this.unreliableIn.add(frame.messageId, frame.index, frame.count, frame.payload);
-    if (message !== null) this.deliverUnreliable(message, UnreliableReassembly.chargeOfMessage(message), budget);
+    if (message !== null) this.deliverUnreliable(message, UnreliableReassembly.chargeOfMessage(message), budget, channel);
   }
 
   /**
    * The application consumed (or dropped) a message that held `credit` bytes. True when that
    * raised the reliable credit we may announce.
    */
-  release(credit: number, delivery: Delivery): boolean {
+  release(credit: number, delivery: Delivery, channel = 0): boolean {
     if (delivery === 'unreliable') {
       this.unreliableHeld = Math.max(0, this.unreliableHeld - credit);
       return false;
     }
-    const before = this.buffer.maxTsn;
-    this.buffer.release(credit);
-    return this.buffer.maxTsn > before;
+    const b = this.buffers[channel];
+    if (b === undefined) return false;
+    const before = this.maxTsn;
+    b.release(credit);
+    this.updateCredit();
+    return this.maxTsn > before;
   }
 
   /** Unreliable messages dropped: unfinished ones evicted, complete ones over the budget. */
@@ -130,19 +234,44 @@ export class Receiver {
     return (this.unreliableIn?.dropped ?? 0) + this.unreliableOverflow;
   }
 
-  private deliverUnreliable(data: Uint8Array, charge: number, budget: number): void {
+  private reliableRetained(): number {
+    const active = this.active;
+    if (active.length === 1) return active[0]!.retained;
+    let retained = 0;
+    for (let i = 0; i < active.length; i++) retained += active[i]!.retained;
+    return retained;
+  }
+
+  /** The rule of receive-buffer.ts `updateCredit`, over the sum of the channels' buffers. */
+  private updateCredit(): void {
+    let retained = 0;
+    let onlyAssembling = true;
+    const active = this.active;
+    for (let i = 0; i < active.length; i++) {
+      const b = active[i]!;
+      retained += b.retained;
+      if (!b.onlyAssembling) onlyAssembling = false;
+    }
+    const b0 = this.buffer;
+    const limit = onlyAssembling ? this.config.receiveWindow + b0.slack : this.config.receiveWindow;
+    const room = Math.floor((limit - retained) / b0.slotCost);
+    const credit = this.base + this.consumed + Math.max(0, Math.min(this.windowFragments, room));
+    if (credit > this.maxTsn) this.maxTsn = credit;
+  }
+
+  private deliverUnreliable(data: Uint8Array, charge: number, budget: number, channel: number): void {
     // Longer than we announced (the peer broke §4.1): dropped like any unreliable overflow.
     if (data.length > this.maxMessageSize || this.unreliableHeld + (this.unreliableIn?.retained ?? 0) + charge > budget) {
       this.unreliableOverflow++;
       return;
     }
     this.unreliableHeld += charge;
-    this.deliver(data, 'unreliable', charge);
+    this.deliver(data, 'unreliable', channel, charge);
   }
 
-  private deliver(data: Uint8Array, delivery: Delivery, credit: number): void {
+  private deliver(data: Uint8Array, delivery: Delivery, channel: number, credit: number): void {
     this.counters.messagesReceived++;
     this.counters.bytesDelivered += data.length;
-    this.events.push({ type: 'message', data, delivery, credit });
+    this.events.push({ type: 'message', data, delivery, channel, credit });
   }
 }

@@ -1,10 +1,11 @@
-import { unreliableHeaderSize, writeDataFrameHeader, writeDataPartFrameHeader, writeUnreliableFrameHeader } from '../wire/frames.js';
+import { channelSize, unreliableHeaderSize, writeDataFrameHeader, writeDataPartFrameHeader, writeUnreliableFrameHeader } from '../wire/frames.js';
 import { expand32, truncate32 } from '../wire/packet-number.js';
 import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, DATA_PART_HEADER_SIZE, DataFlag, FrameType } from '../wire/types.js';
 import type { Counters } from './counters.js';
 import { Deque } from './deque.js';
+import { ChannelScheduler } from './channel-scheduler.js';
+import { UNRELIABLE_RECEIPT, type MessageRecord, type SentContent, type SentFragment, type SentPacket } from './sent-packets.js';
 import type { PathMtu } from './path-mtu.js';
-import type { SentContent, SentFragment, SentPacket } from './sent-packets.js';
 import type { CoreEvent, Delivery } from './types.js';
 
 /** A fragment shorter than this is not cut to fill the end of a packet (TSN credit is per fragment). */
@@ -12,19 +13,42 @@ const MIN_FRAGMENT = 256;
 /** Room left beside a DATA_PART piece for an ACK frame in the same packet. */
 const PART_ACK_ROOM = 48;
 
-interface QueuedMessage {
+interface QueuedMessage extends MessageRecord {
   data: Uint8Array;
   /** Bytes already cut into fragments. */
   offset: number;
   unordered: boolean;
 }
 
-interface QueuedUnreliable {
+interface QueuedUnreliable extends MessageRecord {
   data: Uint8Array;
   id: number;
   index: number;
   count: number;
   fragmentSize: number;
+  /** Not sent once this instant has passed (`maxAge`): dropped and counted instead. */
+  expiresAt: number;
+}
+
+/** One channel's queues and TSN space. */
+interface ChannelQueues {
+  readonly channel: number;
+  nextTsn: number;
+  readonly queue: Deque<QueuedMessage>;
+  /** Fragments to send again, oldest first. */
+  readonly retransmit: Deque<SentFragment>;
+  readonly unreliable: Deque<QueuedUnreliable>;
+}
+
+/** How the application wants one message sent (the core side of `conn.send()` options). */
+export interface MessageOptions {
+  delivery: Delivery;
+  /** 0–255. */
+  channel: number;
+  /** Unreliable only: drop instead of sending after this instant (ms, the caller's clock). */
+  expiresAt: number;
+  /** Report the message's fate as a 'receipt' event with this id (> 0); 0: no receipt. */
+  receipt: number;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -33,31 +57,50 @@ const FLUSHED: CoreEvent = { type: 'flushed' };
 
 /**
  * What the application sends, and what of it goes into the next packet (quic-go's `framer`):
- * the reliable queue (ordered and unordered messages, cut into TSN-numbered fragments within
- * the peer's flow-control credit), the unreliable queue, the retransmission queue, and the
- * CLOSE frame. It owns the content of sent packets: loss recovery tells it (as `SentContent`)
- * what was acknowledged, lost or is to be probed, and it queues lost content again.
+ * per channel a reliable queue (ordered and unordered messages, cut into fragments numbered in
+ * the channel's own TSN space, within the peer's connection-wide flow-control credit), an
+ * unreliable queue and a retransmission queue; and the CLOSE frame. The ChannelScheduler says
+ * which channel writes the next frame. It owns the content of sent packets: loss recovery tells
+ * it (as `SentContent`) what was acknowledged, lost or is to be probed, and it queues lost
+ * content again, in its channel.
  *
- * Order in a packet: retransmissions, unreliable, new data, CLOSE (docs/protocol.md "Sending").
- * Flow control after RFC 9000 §4 (per fragment, `maxTsn`); retransmission of lost content
- * after RFC 9002 §6.2.4 / RFC 9000 §13.3 (content is resent, not packets).
+ * Order within a channel's turn: its retransmissions, its unreliable messages, its new data;
+ * CLOSE last (docs/protocol.md "Sending"). Flow control after RFC 9000 §4 (per fragment, one
+ * `maxTsn` for all channels, like MAX_DATA); retransmission of lost content after RFC 9002
+ * §6.2.4 / RFC 9000 §13.3 (content is resent, not packets).
+ *
+ * Receipts: every reliable message is kept in `ledger` (send order) until acknowledged, so
+ * `ackedThrough` tells flush() how far everything is acknowledged; a message with a receipt id
+ * also gets its own 'receipt' event.
  */
 export class SendScheduler implements SentContent {
+  /** Connection-wide fragment counter: our first TSN + fragments cut so far on all channels. */
   private nextTsn: number;
-  /** Highest TSN the peer accepts (its flow-control credit). */
+  /** Highest value of `nextTsn` the peer accepts (its flow-control credit). */
   private peerMaxTsn: number;
-  private readonly queue = new Deque<QueuedMessage>();
+  private readonly initialTsn: number;
+  private readonly channels: (ChannelQueues | undefined)[] = [];
+  readonly scheduler: ChannelScheduler;
   /** Message bytes queued and not yet sent once. */
   queuedBytes = 0;
   /** Fragments sent and not yet acknowledged (they live in their packets' records). */
   unackedFragments = 0;
-  /** Fragments to send again, oldest first. */
-  private readonly retransmit = new Deque<SentFragment>(0);
-  /** Pieces (DATA_PART) of fragments too large for the path MTU now in force, to send before the rest. */
+  /** Totals over all channels, so that the hot checks need no loop. */
+  private reliableQueued = 0;
+  private retransmitQueued = 0;
+  private unreliableQueued = 0;
+  /** Pieces (DATA_PART, any channel) of fragments too large for the path MTU now in force, sent before the rest. */
   private readonly parts = new Deque<SentFragment>(0);
-  private readonly unreliable = new Deque<QueuedUnreliable>(0);
   private nextUnreliableId = 0;
   private flushedNotified = true;
+  /** Reliable messages not yet acknowledged, in send order; `ledgerBase` numbers the head. */
+  private readonly ledger = new Deque<QueuedMessage>();
+  private ledgerBase = 0;
+  /** Report 'acked' once `ackedThrough` reaches this (-1: nobody waits). */
+  private ackedWatch = -1;
+  /** writeOne dropped expired messages without writing anything. */
+  private expiredSome = false;
+  private readonly readyFn = (channel: number): boolean => this.ready(this.channels[channel]!);
 
   // --- the CLOSE frame's own delivery
   /** CLOSE goes into the next packet with data. */
@@ -72,8 +115,6 @@ export class SendScheduler implements SentContent {
   packetClose = false;
   packetRetransmission = false;
   packetUnreliable = false;
-  /** Fragments the current packet carries for the first time (set by writeNewData). */
-  private newFragments: SentFragment[] | null = null;
 
   constructor(
     /** Path-MTU discovery: new fragments are cut to the datagram size in force when they are sent. */
@@ -85,8 +126,22 @@ export class SendScheduler implements SentContent {
     private readonly events: Deque<CoreEvent>,
     private readonly counters: Counters,
   ) {
+    this.initialTsn = initialTsn;
     this.nextTsn = initialTsn;
     this.peerMaxTsn = initialTsn - 1 + peerWindow;
+    this.scheduler = new ChannelScheduler(mtu.current);
+    this.channelQueues(0);
+  }
+
+  private channelQueues(channel: number): ChannelQueues {
+    let c = this.channels[channel];
+    if (c === undefined) {
+      // Retransmit and unreliable queues get storage on first use (idle connections stay small).
+      c = { channel, nextTsn: this.initialTsn, queue: new Deque(), retransmit: new Deque(0), unreliable: new Deque(0) };
+      this.channels[channel] = c;
+      this.scheduler.add(channel);
+    }
+    return c;
   }
 
   /** Largest fragment payload now: a full datagram minus packet and DATA frame overhead. */
@@ -96,26 +151,66 @@ export class SendScheduler implements SentContent {
 
   // ------------------------------------------------------------------ queueing
 
-  enqueue(data: Uint8Array, delivery: Delivery): void {
+  enqueue(data: Uint8Array, o: MessageOptions): void {
     this.counters.messagesSent++;
     this.queuedBytes += data.length;
-    if (delivery === 'unreliable') {
+    const c = this.channelQueues(o.channel);
+    if (o.delivery === 'unreliable') {
       const id = this.nextUnreliableId;
       this.nextUnreliableId = (id + 1) >>> 0;
       // Size fragments so that all of them fit a datagram with the largest header variant.
-      const fragmentSize = this.mtu.current - DATA_OVERHEAD - unreliableHeaderSize(0xffff_ffff, 0xffff_ffff);
+      const fragmentSize =
+        this.mtu.current - DATA_OVERHEAD - unreliableHeaderSize(0xffff_ffff, 0xffff_ffff) - channelSize(o.channel);
       const count = Math.max(1, Math.ceil(data.length / fragmentSize));
-      this.unreliable.push({ data, id, index: 0, count, fragmentSize });
+      c.unreliable.push({
+        data,
+        id,
+        index: 0,
+        count,
+        fragmentSize,
+        expiresAt: o.expiresAt,
+        receipt: o.receipt,
+        unacked: 0,
+        cut: false,
+        settled: false,
+      });
+      this.unreliableQueued++;
     } else {
-      this.queue.push({ data, offset: 0, unordered: delivery === 'unordered' });
+      const m: QueuedMessage = {
+        data,
+        offset: 0,
+        unordered: o.delivery === 'unordered',
+        receipt: o.receipt,
+        unacked: 0,
+        cut: false,
+        settled: false,
+      };
+      c.queue.push(m);
+      this.ledger.push(m);
+      this.reliableQueued++;
       this.flushedNotified = false;
     }
+  }
+
+  /** Every reliable message sent before the `ackedThrough`-th one (counting from 0) is acknowledged. */
+  get ackedThrough(): number {
+    return this.ledgerBase;
+  }
+
+  /** Reliable messages queued so far: the mark a flush() waits for `ackedThrough` to reach. */
+  get sentMark(): number {
+    return this.ledgerBase + this.ledger.length;
+  }
+
+  /** Push one 'acked' event when `ackedThrough` reaches `mark` (the lowest mark asked for wins). */
+  watchAcked(mark: number): void {
+    if (this.ackedWatch < 0 || mark < this.ackedWatch) this.ackedWatch = mark;
   }
 
   /** A graceful close was asked for: queue CLOSE once everything before it is sent and acknowledged. */
   queueCloseWhenIdle(): void {
     if (this.closeSentPn >= 0 || this.closeQueued) return;
-    if (this.queue.length > 0 || this.unackedFragments > 0 || this.unreliable.length > 0) return;
+    if (this.reliableQueued > 0 || this.unackedFragments > 0 || this.unreliableQueued > 0) return;
     this.closeQueued = true;
   }
 
@@ -127,83 +222,83 @@ export class SendScheduler implements SentContent {
     return true;
   }
 
-  /** Every reliable message was sent and acknowledged: one 'flushed' event per such moment. */
+  /**
+   * After an ACK: one 'flushed' event per moment every reliable message is acknowledged, and the
+   * 'acked' event a flush() waits for.
+   */
   checkFlushed(): void {
-    if (!this.flushedNotified && this.unackedFragments === 0 && this.queue.length === 0) {
+    const ledger = this.ledger;
+    for (let m = ledger.peek(); m !== undefined && m.settled; m = ledger.peek()) {
+      ledger.shift();
+      this.ledgerBase++;
+    }
+    if (this.ackedWatch >= 0 && this.ledgerBase >= this.ackedWatch) {
+      this.ackedWatch = -1;
+      this.events.push({ type: 'acked', through: this.ledgerBase });
+    }
+    if (!this.flushedNotified && this.unackedFragments === 0 && this.reliableQueued === 0) {
       this.flushedNotified = true;
       this.events.push(FLUSHED);
     }
   }
 
   hasSendableData(): boolean {
-    if (this.retransmit.length > 0 || this.parts.length > 0) return true;
+    if (this.retransmitQueued > 0 || this.parts.length > 0) return true;
     if (this.closeQueued) return true;
-    if (this.unreliable.length > 0) return true;
-    return this.queue.length > 0 && this.nextTsn <= this.peerMaxTsn;
+    if (this.unreliableQueued > 0) return true;
+    return this.reliableQueued > 0 && this.nextTsn <= this.peerMaxTsn;
   }
 
   /** Nothing but new reliable data waits (no retransmission, no unreliable message). */
   onlyNewDataQueued(): boolean {
-    return this.retransmit.length === 0 && this.unreliable.length === 0;
+    return this.retransmitQueued === 0 && this.unreliableQueued === 0;
   }
 
   /** Reliable data waits for the peer's credit, and nothing else is to be sent. */
   flowBlocked(): boolean {
-    return this.queue.length > 0 && this.nextTsn > this.peerMaxTsn && this.retransmit.length === 0 && this.parts.length === 0;
+    return this.reliableQueued > 0 && this.nextTsn > this.peerMaxTsn && this.retransmitQueued === 0 && this.parts.length === 0;
+  }
+
+  /** Has channel `c` a frame to write now? (Drops acknowledged fragments from its retransmissions.) */
+  private ready(c: ChannelQueues): boolean {
+    const rt = c.retransmit;
+    for (let f = rt.peek(); f !== undefined && f.acked; f = rt.peek()) {
+      f.queued = false;
+      rt.shift();
+      this.retransmitQueued--;
+    }
+    return rt.length > 0 || c.unreliable.length > 0 || (c.queue.length > 0 && this.nextTsn <= this.peerMaxTsn);
   }
 
   // ------------------------------------------------------------------ filling a packet
 
   /**
    * Write the frames of packet `pn` into `buf` from `o` up to `limit`; returns the new offset.
-   * What went in is left in the `packet*` fields for the packet builder.
+   * One frame at a time, from the channel the ChannelScheduler picks. What went in is left in
+   * the `packet*` fields for the packet builder.
    */
-  writeFrames(buf: Uint8Array, o: number, limit: number, pn: number): number {
+  writeFrames(buf: Uint8Array, o: number, limit: number, pn: number, now = 0): number {
     this.packetClose = false;
     this.packetRetransmission = false;
     this.packetUnreliable = false;
-    // 1. Lost data first: the peer's in-order delivery waits on it.
-    let fragments: SentFragment[] | null = null;
     this.packetFragments = null;
-    if (this.parts.length > 0) {
-      o = this.writeParts(buf, o, limit, pn);
-      fragments = this.packetFragments;
-    }
-    for (let f = this.retransmit.peek(); f !== undefined; f = this.retransmit.peek()) {
-      if (f.acked) {
-        f.queued = false;
-        this.retransmit.shift();
-        continue;
+    if (this.unreliableQueued > 0) this.expireUnreliable(now);
+    // Pieces of fragments cut for a larger path MTU first (rare: only after a black hole).
+    if (this.parts.length > 0) o = this.writeParts(buf, o, limit, pn);
+    const scheduler = this.scheduler;
+    while (o < limit) {
+      const channel = scheduler.pick(this.readyFn);
+      if (channel < 0) break;
+      const before = o;
+      this.expiredSome = false;
+      o = this.writeOne(this.channels[channel]!, buf, o, limit, pn, now);
+      if (o === before) {
+        if (this.expiredSome) continue;
+        break; // the channel's next frame does not fit: the packet is full enough
       }
-      if (DATA_FRAME_HEADER_SIZE + f.payload.length > this.mtu.current - DATA_OVERHEAD) {
-        // Cut for a larger path MTU than the one now in force: send it again in pieces.
-        this.retransmit.shift();
-        f.queued = false;
-        this.split(f);
-        this.packetFragments = fragments;
-        o = this.writeParts(buf, o, limit, pn);
-        fragments = this.packetFragments;
-        continue;
-      }
-      if (o + DATA_FRAME_HEADER_SIZE + f.payload.length > limit) break;
-      o = writeDataFrameHeader(buf, o, truncate32(f.tsn), f.flags, f.payload.length);
-      buf.set(f.payload, o);
-      o += f.payload.length;
-      f.queued = false;
-      f.lastPn = pn;
-      if (fragments === null) fragments = [f];
-      else fragments.push(f);
-      this.retransmit.shift();
-      this.packetRetransmission = true;
-      this.counters.bytesRetransmitted += f.payload.length;
+      scheduler.charge(channel, o - before);
     }
-    // 2. Unreliable messages (latency-sensitive, never retransmitted).
-    o = this.writeUnreliable(buf, o, limit);
-    // 3. New reliable data, within the peer's credit.
-    o = this.writeNewData(buf, o, limit, pn);
-    this.packetFragments = mergeFragments(fragments, this.newFragments);
-    this.newFragments = null;
-    // 4. CLOSE, last: it is queued only once everything before it was sent and acknowledged.
+    // CLOSE, last: it is queued only once everything before it was sent and acknowledged.
     if (this.closeQueued && o + 1 <= limit) {
       buf[o++] = FrameType.Close;
       this.closeQueued = false;
@@ -213,94 +308,225 @@ export class SendScheduler implements SentContent {
     return o;
   }
 
+  /** One frame of channel `c`: a retransmission, else an unreliable fragment, else new data. */
+  private writeOne(c: ChannelQueues, buf: Uint8Array, o: number, limit: number, pn: number, now: number): number {
+    // 1. Lost data first: the peer's in-order delivery on this channel waits on it.
+    const f = c.retransmit.peek();
+    if (f !== undefined) {
+      if (DATA_FRAME_HEADER_SIZE + channelSize(c.channel) + f.payload.length > this.mtu.current - DATA_OVERHEAD) {
+        // Cut for a larger path MTU than the one now in force: send it again in pieces.
+        c.retransmit.shift();
+        this.retransmitQueued--;
+        f.queued = false;
+        this.split(f);
+        return this.writeParts(buf, o, limit, pn);
+      }
+      if (o + DATA_FRAME_HEADER_SIZE + channelSize(c.channel) + f.payload.length > limit) return o;
+      o = writeDataFrameHeader(buf, o, truncate32(f.tsn), f.flags, f.payload.length, c.channel);
+      buf.set(f.payload, o);
+      o += f.payload.length;
+      f.queued = false;
+      f.lastPn = pn;
+      this.addFragment(f);
+      c.retransmit.shift();
+      this.retransmitQueued--;
+      this.packetRetransmission = true;
+      this.counters.bytesRetransmitted += f.payload.length;
+      return o;
+    }
+    // 2. Unreliable messages (latency-sensitive, never retransmitted; dropped when too old).
+    for (let m = c.unreliable.peek(); m !== undefined; m = c.unreliable.peek()) {
+      if (m.index === 0 && now > m.expiresAt) {
+        c.unreliable.shift();
+        this.unreliableQueued--;
+        this.queuedBytes -= m.data.length;
+        this.counters.unreliableExpired++;
+        this.settleUnreliable(m, false);
+        this.expiredSome = true;
+        continue;
+      }
+      return this.writeUnreliable(c, m, buf, o, limit, pn);
+    }
+    // 3. New reliable data, within the peer's credit.
+    if (c.queue.length > 0 && this.nextTsn <= this.peerMaxTsn) return this.writeNewData(c, buf, o, limit, pn);
+    return o;
+  }
+
+  /**
+   * Drop the unreliable messages at the heads of their queues whose `maxAge` has passed, also on
+   * channels that are not served now (a lower priority): their receipts fail now, not at close.
+   */
+  private expireUnreliable(now: number): void {
+    for (const c of this.channels) {
+      if (c === undefined) continue;
+      for (let m = c.unreliable.peek(); m !== undefined && m.index === 0 && now > m.expiresAt; m = c.unreliable.peek()) {
+        c.unreliable.shift();
+        this.unreliableQueued--;
+        this.queuedBytes -= m.data.length;
+        this.counters.unreliableExpired++;
+        this.settleUnreliable(m, false);
+      }
+    }
+  }
+
+  private writeUnreliable(c: ChannelQueues, m: QueuedUnreliable, buf: Uint8Array, o: number, limit: number, pn: number): number {
+    const start = m.index * m.fragmentSize;
+    const length = Math.min(m.fragmentSize, m.data.length - start);
+    const header = unreliableHeaderSize(m.index, m.count) + channelSize(c.channel);
+    if (header + length > this.mtu.current - DATA_OVERHEAD) {
+      // Cut for a larger path MTU than the one now in force (a black hole was found since): the
+      // rest of this message cannot go out any more. It is unreliable: drop it.
+      this.queuedBytes -= m.data.length - start;
+      c.unreliable.shift();
+      this.unreliableQueued--;
+      this.settleUnreliable(m, false);
+      this.expiredSome = true;
+      return o;
+    }
+    if (o + header + length > limit) return o;
+    o = writeUnreliableFrameHeader(buf, o, m.id, m.index, m.count, length, c.channel);
+    buf.set(m.data.subarray(start, start + length), o);
+    o += length;
+    this.packetUnreliable = true;
+    this.queuedBytes -= length;
+    if (m.receipt !== 0) {
+      // Tracked in the packet's record like a fragment, only to learn whether it arrived.
+      m.unacked++;
+      this.addFragment({
+        tsn: m.id,
+        payload: EMPTY,
+        flags: UNRELIABLE_RECEIPT,
+        acked: false,
+        lastPn: pn,
+        queued: false,
+        channel: c.channel,
+        message: m,
+        whole: null,
+        offset: 0,
+        partsLeft: 0,
+      });
+    }
+    if (++m.index === m.count) {
+      m.cut = true;
+      c.unreliable.shift();
+      this.unreliableQueued--;
+    }
+    return o;
+  }
+
   /** Cut `f` into DATA_PART pieces that fit the datagram size now in force, and queue them. */
   private split(f: SentFragment): void {
-    const room = this.mtu.current - DATA_OVERHEAD - DATA_PART_HEADER_SIZE - PART_ACK_ROOM;
+    const room = this.mtu.current - DATA_OVERHEAD - DATA_PART_HEADER_SIZE - channelSize(f.channel) - PART_ACK_ROOM;
     const n = Math.ceil(f.payload.length / room);
     const size = Math.ceil(f.payload.length / n);
     f.partsLeft = n;
     for (let offset = 0; offset < f.payload.length; offset += size) {
       const payload = f.payload.subarray(offset, Math.min(offset + size, f.payload.length));
-      this.parts.push({ tsn: f.tsn, payload, flags: f.flags, acked: false, lastPn: -1, queued: true, whole: f, offset, partsLeft: 0 });
+      this.parts.push({
+        tsn: f.tsn,
+        payload,
+        flags: f.flags,
+        acked: false,
+        lastPn: -1,
+        queued: true,
+        channel: f.channel,
+        message: null,
+        whole: f,
+        offset,
+        partsLeft: 0,
+      });
     }
   }
 
-  /** Write queued DATA_PART pieces; appends them to `packetFragments`. */
+  /** Write queued DATA_PART pieces (each on its fragment's channel); adds them to `packetFragments`. */
   private writeParts(buf: Uint8Array, o: number, limit: number, pn: number): number {
-    let fragments = this.packetFragments;
-    for (let p = this.parts.peek(); p !== undefined; p = this.parts.peek()) {
+    const parts = this.parts;
+    for (let p = parts.peek(); p !== undefined; p = parts.peek()) {
       const whole = p.whole!;
       if (p.acked || whole.acked) {
         p.queued = false;
-        this.parts.shift();
+        parts.shift();
         continue;
       }
-      if (o + DATA_PART_HEADER_SIZE + p.payload.length > limit) break;
-      o = writeDataPartFrameHeader(buf, o, truncate32(p.tsn), p.flags, whole.payload.length, p.offset, p.payload.length);
+      if (o + DATA_PART_HEADER_SIZE + channelSize(p.channel) + p.payload.length > limit) break;
+      o = writeDataPartFrameHeader(buf, o, truncate32(p.tsn), p.flags, whole.payload.length, p.offset, p.payload.length, p.channel);
       buf.set(p.payload, o);
       o += p.payload.length;
       p.queued = false;
       p.lastPn = pn;
-      (fragments ??= []).push(p);
-      this.parts.shift();
+      this.addFragment(p);
+      parts.shift();
       this.packetRetransmission = true;
       this.counters.bytesRetransmitted += p.payload.length;
     }
-    this.packetFragments = fragments;
     return o;
   }
 
-  private writeUnreliable(buf: Uint8Array, o: number, limit: number): number {
-    for (let m = this.unreliable.peek(); m !== undefined; m = this.unreliable.peek()) {
-      const start = m.index * m.fragmentSize;
-      const length = Math.min(m.fragmentSize, m.data.length - start);
-      const header = unreliableHeaderSize(m.index, m.count);
-      if (header + length > this.mtu.current - DATA_OVERHEAD) {
-        // Cut for a larger path MTU than the one now in force (a black hole was found since): the
-        // rest of this message cannot go out any more. It is unreliable: drop it.
-        this.queuedBytes -= m.data.length - start;
-        this.unreliable.shift();
-        continue;
-      }
-      if (o + header + length > limit) break;
-      o = writeUnreliableFrameHeader(buf, o, m.id, m.index, m.count, length);
-      buf.set(m.data.subarray(start, start + length), o);
-      o += length;
-      this.packetUnreliable = true;
-      this.queuedBytes -= length;
-      if (++m.index === m.count) this.unreliable.shift();
+  private writeNewData(c: ChannelQueues, buf: Uint8Array, o: number, limit: number, pn: number): number {
+    const m = c.queue.peek()!;
+    const extra = channelSize(c.channel);
+    const room = limit - o - DATA_FRAME_HEADER_SIZE - extra;
+    const remaining = m.data.length - m.offset;
+    const length = Math.min(remaining, this.maxFragmentPayload - extra, Math.max(room, 0));
+    // Do not spend a TSN on a sliver at the end of a packet.
+    if (room < 0 || (length < remaining && length < Math.min(MIN_FRAGMENT, this.maxFragmentPayload))) return o;
+    let flags = m.unordered ? DataFlag.Unordered : 0;
+    if (m.offset === 0) flags |= DataFlag.First;
+    if (length === remaining) flags |= DataFlag.Last;
+    const payload = m.data.subarray(m.offset, m.offset + length);
+    const tsn = c.nextTsn++;
+    this.nextTsn++;
+    o = writeDataFrameHeader(buf, o, truncate32(tsn), flags, length, c.channel);
+    buf.set(payload, o);
+    o += length;
+    const f: SentFragment = {
+      tsn,
+      payload,
+      flags,
+      acked: false,
+      lastPn: pn,
+      queued: false,
+      channel: c.channel,
+      message: m,
+      whole: null,
+      offset: 0,
+      partsLeft: 0,
+    };
+    this.unackedFragments++;
+    m.unacked++;
+    this.addFragment(f);
+    m.offset += length;
+    this.queuedBytes -= length;
+    if (m.offset === m.data.length) {
+      m.cut = true;
+      m.data = EMPTY;
+      c.queue.shift();
+      if (--this.reliableQueued === 0) this.events.push(DRAIN);
     }
     return o;
   }
 
-  private writeNewData(buf: Uint8Array, o: number, limit: number, pn: number): number {
-    const maxFragmentPayload = this.maxFragmentPayload;
-    for (let m = this.queue.peek(); m !== undefined && this.nextTsn <= this.peerMaxTsn; m = this.queue.peek()) {
-      const room = limit - o - DATA_FRAME_HEADER_SIZE;
-      const remaining = m.data.length - m.offset;
-      const length = Math.min(remaining, maxFragmentPayload, Math.max(room, 0));
-      // Do not spend a TSN on a sliver at the end of a packet.
-      if (room < 0 || (length < remaining && length < Math.min(MIN_FRAGMENT, maxFragmentPayload))) break;
-      let flags = m.unordered ? DataFlag.Unordered : 0;
-      if (m.offset === 0) flags |= DataFlag.First;
-      if (length === remaining) flags |= DataFlag.Last;
-      const payload = m.data.subarray(m.offset, m.offset + length);
-      const tsn = this.nextTsn++;
-      o = writeDataFrameHeader(buf, o, truncate32(tsn), flags, length);
-      buf.set(payload, o);
-      o += length;
-      const f: SentFragment = { tsn, payload, flags, acked: false, lastPn: pn, queued: false, whole: null, offset: 0, partsLeft: 0 };
-      this.unackedFragments++;
-      if (this.newFragments === null) this.newFragments = [f];
-      else this.newFragments.push(f);
-      m.offset += length;
-      this.queuedBytes -= length;
-      if (m.offset === m.data.length) {
-        this.queue.shift();
-        if (this.queue.length === 0) this.events.push(DRAIN);
+  private addFragment(f: SentFragment): void {
+    (this.packetFragments ??= []).push(f);
+  }
+
+  private settleUnreliable(m: MessageRecord, ok: boolean): void {
+    if (m.settled) return;
+    m.settled = true;
+    if (m.receipt !== 0) this.events.push({ type: 'receipt', receipt: m.receipt, ok });
+  }
+
+  /** Queued messages that will never be sent: the connection is closed. Their receipt ids. */
+  unsentReceipts(): number[] {
+    const out: number[] = [];
+    for (const c of this.channels) {
+      if (c === undefined) continue;
+      for (let i = 0; i < c.unreliable.length; i++) {
+        const m = c.unreliable.at(i)!;
+        if (m.receipt !== 0 && !m.settled) out.push(m.receipt);
       }
     }
-    return o;
+    return out;
   }
 
   // ------------------------------------------------------------------ what became of sent content
@@ -311,19 +537,26 @@ export class SendScheduler implements SentContent {
       for (let i = 0; i < fragments.length; i++) {
         const f = fragments[i]!;
         if (f.acked) continue;
-        const whole = f.whole;
+        let whole = f.whole;
         if (whole !== null) {
           // A piece: the fragment is acknowledged with its last piece (or a copy sent whole).
           f.acked = true;
           if (whole.acked || --whole.partsLeft > 0) continue;
-          whole.acked = true;
-          whole.payload = EMPTY;
-          this.unackedFragments--;
+        } else {
+          whole = f;
+        }
+        whole.acked = true;
+        whole.payload = EMPTY;
+        const m = whole.message;
+        if (f.flags === UNRELIABLE_RECEIPT) {
+          if (m !== null && --m.unacked === 0 && m.cut) this.settleUnreliable(m, true);
           continue;
         }
-        f.acked = true;
-        f.payload = EMPTY;
         this.unackedFragments--;
+        if (m !== null && --m.unacked === 0 && m.cut) {
+          m.settled = true;
+          if (m.receipt !== 0) this.events.push({ type: 'receipt', receipt: m.receipt, ok: true });
+        }
       }
       p.fragments = null;
     }
@@ -335,7 +568,8 @@ export class SendScheduler implements SentContent {
    * order, the oldest first, since in-order delivery at the peer waits on it.
    */
   sortRetransmissions(): void {
-    this.retransmit.sort((a, b) => a.tsn - b.tsn);
+    const channels = this.channels;
+    for (let i = 0; i < channels.length; i++) channels[i]?.retransmit.sort(byTsn);
   }
 
   /** Queue again what a lost or probed packet carried: a piece with the pieces, a fragment whole. */
@@ -349,9 +583,9 @@ export class SendScheduler implements SentContent {
     }
     // Out in pieces since: the pieces are what is retransmitted now.
     if (f.partsLeft > 0) return;
-    f.queued = true;
-    this.retransmit.push(f);
+    this.queueRetransmit(f);
   }
+
 
   /** Put the lost packet's unacknowledged data back at the head of the line. */
   onLost(p: SentPacket): void {
@@ -359,10 +593,20 @@ export class SendScheduler implements SentContent {
       const fragments = p.fragments;
       for (let i = 0; i < fragments.length; i++) {
         const f = fragments[i]!;
+        if (f.flags === UNRELIABLE_RECEIPT) {
+          if (f.message !== null) this.settleUnreliable(f.message, false);
+          continue;
+        }
         if (!f.acked && !f.queued && f.lastPn === p.pn) this.requeue(f);
       }
     }
     if (p.close && !this.closeAcked && this.closeSentPn === p.pn) this.closeQueued = true;
+  }
+
+  private queueRetransmit(f: SentFragment): void {
+    f.queued = true;
+    this.channels[f.channel]!.retransmit.push(f);
+    this.retransmitQueued++;
   }
 
   /** Resend the oldest unacknowledged content without declaring it lost (no CC reaction). */
@@ -371,15 +615,13 @@ export class SendScheduler implements SentContent {
       const fragments = p.fragments;
       for (let i = 0; i < fragments.length; i++) {
         const f = fragments[i]!;
-        if (!f.acked && !f.queued) this.requeue(f);
+        if (f.flags !== UNRELIABLE_RECEIPT && !f.acked && !f.queued) this.requeue(f);
       }
     }
     if (p.close && !this.closeAcked) this.closeQueued = true;
   }
 }
 
-function mergeFragments(a: SentFragment[] | null, b: SentFragment[] | null): SentFragment[] | null {
-  if (a === null) return b;
-  if (b !== null) for (let i = 0; i < b.length; i++) a.push(b[i]!);
-  return a;
+function byTsn(a: SentFragment, b: SentFragment): number {
+  return a.tsn - b.tsn;
 }

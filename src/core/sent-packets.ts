@@ -9,6 +9,13 @@ export interface SentFragment {
   lastPn: number;
   /** Waiting in the retransmission queue. */
   queued: boolean;
+  /** Channel (0–255): its own TSN space and retransmission queue. */
+  channel: number;
+  /**
+   * The message this fragment belongs to (receipts and flush()). For an UNRELIABLE fragment
+   * tracked for a receipt, `flags` has {@link UNRELIABLE_RECEIPT}: it is never resent.
+   */
+  message: MessageRecord | null;
   /**
    * Set on a piece of a fragment resent in DATA_PART frames (the path MTU fell below what the
    * fragment was cut for): the whole fragment. `payload` is then the piece, at `offset`.
@@ -17,6 +24,21 @@ export interface SentFragment {
   offset: number;
   /** On a fragment resent in pieces: pieces not yet acknowledged (0: not in pieces). */
   partsLeft: number;
+}
+
+/** Not a wire bit: marks an unreliable fragment tracked only for its message's receipt. */
+export const UNRELIABLE_RECEIPT = 0x100;
+
+/** What the sender remembers of one message until it is settled (acknowledged or dropped). */
+export interface MessageRecord {
+  /** Caller's receipt id, or 0 when nobody waits for this message. */
+  receipt: number;
+  /** Fragments sent and not yet acknowledged. */
+  unacked: number;
+  /** Every fragment has been cut (sent once). */
+  cut: boolean;
+  /** Acknowledged (or, unreliable only, dropped). */
+  settled: boolean;
 }
 
 export const enum PacketState {

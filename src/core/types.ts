@@ -6,6 +6,26 @@
 /** How a message is delivered. */
 export type Delivery = 'ordered' | 'unordered' | 'unreliable';
 
+/** How one message is sent: `ConnectionCore.send()`'s options. */
+export interface CoreSendOptions {
+  /** Default 'ordered'. */
+  delivery?: Delivery;
+  /** Ordering scope, integer 0–255. Default 0. */
+  channel?: number;
+  /** Unreliable only: drop the message (counted in `unreliableExpired`) if not sent within this many ms. */
+  maxAge?: number;
+  /** Report the message's fate as a 'receipt' event with this id (integer > 0). */
+  receipt?: number;
+}
+
+/** A channel's share of the sender (`ConnectionCore.setChannel()`). */
+export interface ChannelOptions {
+  /** Lower is served first (strict priority). Integer 0–255. Default 0. */
+  priority?: number;
+  /** Share among the channels of one priority (weighted fair). Integer 1–65535. Default 1. */
+  weight?: number;
+}
+
 /** Congestion-control algorithm names built in. */
 export type CongestionAlgorithm = 'bbr' | 'newreno' | 'ledbat' | 'none';
 
@@ -132,6 +152,8 @@ export type CoreEvent =
       type: 'message';
       data: Uint8Array;
       delivery: Delivery;
+      /** The channel it was sent on, 0–255. */
+      channel: number;
       /**
        * Bytes this message holds until the application has consumed (or dropped) it; pass the
        * value to `release(credit, delivery)`. Reliable credit reopens the peer's window.
@@ -142,6 +164,16 @@ export type CoreEvent =
   | { type: 'drain' }
   /** Every reliable message sent so far was acknowledged. */
   | { type: 'flushed' }
+  /**
+   * The first `through` reliable messages (in send order) are all acknowledged; pushed once
+   * when the mark given to `watchAcked()` is reached.
+   */
+  | { type: 'acked'; through: number }
+  /**
+   * The fate of a message sent with a receipt id: `ok` once the peer acknowledged all of it;
+   * not `ok` (unreliable only) when it expired unsent or a packet carrying it was lost.
+   */
+  | { type: 'receipt'; receipt: number; ok: boolean }
   /** Path-MTU discovery changed the datagram size in force (a probe got through, or a black hole). */
   | { type: 'path-mtu'; size: number; reason: 'probe' | 'black-hole' }
   /** The peer finished sending (its CLOSE arrived); no more messages will come. */
@@ -237,6 +269,8 @@ export interface ConnectionStats {
    * complete ones that did not fit the unreliable budget (`maxUnreliableReassembly`).
    */
   unreliableDropped: number;
+  /** Unreliable messages this side dropped unsent because their `maxAge` had passed. */
+  unreliableExpired: number;
   /**
    * Bytes the peer's data holds in this connection now: buffered fragments (with the datagram
    * buffers they keep alive), unfinished messages, and delivered messages not yet released.

@@ -1,14 +1,17 @@
 import { EventEmitter } from 'node:events';
 import { isIPv6 } from 'node:net';
 import type { EndpointConnection } from '../core/endpoint.js';
-import type { CloseError, ConnectionStats, CoreEvent, Delivery } from '../core/types.js';
+import type { ChannelOptions, CloseError, ConnectionStats, CoreEvent, Delivery } from '../core/types.js';
 import { AbortError, InvalidArgTypeError, InvalidArgValueError, rdError, type ReliableDgramError } from '../errors.js';
 import { optionsObject, rejectUnknownOptions } from '../unknown-options.js';
 import { boundedWait, checkCloseOptions, type CloseOptions } from './close-options.js';
-import { Inbox } from './inbox.js';
+import { Inbox, type InboxItem, type MessageInfo } from './inbox.js';
 import type { SocketAddress } from './socket.js';
 import { Stage, stageTrace } from './stage-trace.js';
 import { connectionRates } from './stats-rates.js';
+
+export type { MessageInfo } from './inbox.js';
+export type { ChannelOptions } from '../core/types.js';
 
 /**
  * Events of a {@link Connection}, with their listener arguments. `Connection` is a
@@ -17,7 +20,7 @@ import { connectionRates } from './stats-rates.js';
  *
  * | Event | Arguments | When |
  * | --- | --- | --- |
- * | `'message'` | `data: Buffer` | A message arrived (only while no async iterator is consuming the connection). |
+ * | `'message'` | `data: Buffer, info: MessageInfo` | A message arrived (only while no async iterator is consuming the connection, and not for a channel a `messages({ channel })` iterator consumes); `info` has its `channel` and `delivery`. |
  * | `'drain'` | | `send()` returned false earlier and the send queue is below `highWaterMark` again. |
  * | `'end'` | | The peer finished sending (its CLOSE arrived): no more messages will arrive. This side closes too, unless `allowHalfOpen` (then it closes with `end()`/`close()`). |
  * | `'error'` | `err: ReliableDgramError \| Error` | The connection failed for a reason the application did not choose (peer reset, idle timeout, protocol violation), or `destroy(err)` was called with an error. `'close'` follows with the same error. |
@@ -28,8 +31,11 @@ import { connectionRates } from './stats-rates.js';
  * reject with it).
  */
 export interface ConnectionEvents {
-  /** A message arrived (only while no async iterator is consuming the connection). */
-  message: [data: Buffer];
+  /**
+   * A message arrived (only while no async iterator is consuming the connection, and not for a
+   * channel a `messages({ channel })` iterator consumes). `info` says its channel and delivery.
+   */
+  message: [data: Buffer, info: MessageInfo];
   /**
    * `send()` returned false, or threw ERR_SEND_QUEUE_FULL, earlier and the send queue has room
    * again (below `highWaterMark`, and room for the refused message).
@@ -49,6 +55,17 @@ export interface ConnectionEvents {
 export interface SendOptions {
   /** 'ordered' (default), 'unordered' or 'unreliable'. */
   delivery?: Delivery;
+  /**
+   * Ordering scope, an integer 0–255 (default 0). Ordering and duplicate suppression are per
+   * channel: a loss on one channel never delays delivery on another. See `setChannel()`.
+   */
+  channel?: number;
+  /**
+   * Unreliable only: if the message has not been sent within this many milliseconds (it waited
+   * behind congestion or higher priorities), drop it instead of sending it late. Counted in
+   * `stats().unreliableExpired`.
+   */
+  maxAge?: number;
 }
 
 /** Options of {@link Connection.destroy}. */
@@ -114,11 +131,28 @@ export interface ConnectionHost {
 
 const DELIVERIES: readonly Delivery[] = ['ordered', 'unordered', 'unreliable'];
 
+/** One frozen info object per (delivery, channel): no allocation per message. */
+const INFOS = new Map<number, MessageInfo>();
+function infoFor(delivery: Delivery, channel: number): MessageInfo {
+  const key = DELIVERIES.indexOf(delivery) * 256 + channel;
+  let info = INFOS.get(key);
+  if (info === undefined) {
+    info = Object.freeze({ channel, delivery });
+    INFOS.set(key, info);
+  }
+  return info;
+}
+
+interface Waiter {
+  resolve: (r: IteratorResult<Buffer>) => void;
+  reject: (e: unknown) => void;
+}
+
 function toError(e: CloseError): ReliableDgramError {
   return rdError(e.code, e.message);
 }
 
-const SEND_OPTIONS = ['delivery'] as const;
+const SEND_OPTIONS = ['delivery', 'channel', 'maxAge'] as const;
 const DESTROY_OPTIONS = ['reason'] as const;
 
 /**
@@ -201,7 +235,16 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private hasMessageListener = false;
   private readonly inbox: Inbox;
   private iterating = 0;
-  private readonly waiters: { resolve: (r: IteratorResult<Buffer>) => void; reject: (e: unknown) => void }[] = [];
+  private readonly waiters: Waiter[] = [];
+  /** Iterators of one channel (`messages({ channel })`): their waiters, by channel. */
+  private readonly channelWaiters = new Map<number, Waiter[]>();
+  private readonly channelIterating = new Map<number, number>();
+  /** Messages for general consumers: those of channels no channel iterator claims. */
+  private readonly unclaimed = (item: InboxItem): boolean => !this.channelIterating.has(item.info.channel);
+  /** Receipts (`sendAcked`) and flush() calls waiting on the engine. */
+  private readonly receipts = new Map<number, { resolve: () => void; reject: (e: unknown) => void }>();
+  private nextReceipt = 1;
+  private readonly flushWaiters: { mark: number; resolve: () => void; reject: (e: unknown) => void }[] = [];
   private readonly closeWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   private needDrain = false;
   /** Largest message refused with ERR_SEND_QUEUE_FULL since the last 'drain' (0: none). */
@@ -284,6 +327,52 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    */
   send(data: Uint8Array | string, options?: SendOptions): boolean {
     if (stageTrace !== null) stageTrace.mark(Stage.AppSend);
+    return this.queue(data, options, 0);
+  }
+
+  /**
+   * Send a message and wait for the peer's acknowledgement of all of it: resolves once the peer
+   * holds the message (it may still be waiting for an earlier message of its channel before the
+   * peer's application sees it). An unreliable message rejects with ERR_MESSAGE_DROPPED when it
+   * expired unsent (`maxAge`) or a packet carrying it was declared lost; any message rejects with
+   * the close error if the connection ends first. Backpressure as `send()` (a full queue throws).
+   */
+  sendAcked(data: Uint8Array | string, options?: SendOptions): Promise<void> {
+    const receipt = this.nextReceipt;
+    this.nextReceipt = receipt === 0x7fff_ffff ? 1 : receipt + 1;
+    try {
+      this.queue(data, options, receipt);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise<void>((resolve, reject) => this.receipts.set(receipt, { resolve, reject }));
+  }
+
+  /**
+   * Resolves once every reliable message sent before this call is acknowledged by the peer
+   * (unreliable messages are not waited for: use `sendAcked()` for those). Rejects with the
+   * close error if the connection ends first.
+   */
+  flush(): Promise<void> {
+    if (this.finished) return this.closeError ? Promise.reject(this.closeError) : Promise.resolve();
+    const core = this.record.core;
+    const mark = core.flushMark();
+    if (core.ackedThrough >= mark) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => this.flushWaiters.push({ mark, resolve, reject }));
+  }
+
+  /**
+   * Set a channel's share of the sender: `priority` (integer 0–255, lower first: a level is
+   * served only while every level before it has nothing to send) and `weight` (integer
+   * 1–65535: channels of one priority share the link in proportion). Defaults: 0 and 1.
+   */
+  setChannel(channel: number, options: ChannelOptions): this {
+    if (typeof options !== 'object' || options === null) throw new InvalidArgTypeError('options must be an object');
+    this.record.core.setChannel(channel, options);
+    return this;
+  }
+
+  private queue(data: Uint8Array | string, options: SendOptions | undefined, receipt: number): boolean {
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     if (!(bytes instanceof Uint8Array)) throw new InvalidArgTypeError('data must be a Uint8Array, Buffer or string');
     if (options !== undefined) {
@@ -317,7 +406,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         `send queue full: ${queued} bytes waiting, limit maxQueuedBytes ${this.host.maxQueuedBytes}; wait for 'drain'`,
       );
     }
-    this.record.core.send(bytes, delivery);
+    const channel = options?.channel ?? 0;
+    const maxAge = options?.maxAge;
+    if (delivery === 'ordered' && channel === 0 && maxAge === undefined && receipt === 0) this.record.core.send(bytes, delivery);
+    else this.record.core.send(bytes, { delivery, channel, receipt, ...(maxAge !== undefined ? { maxAge } : {}) }, this.host.now());
     this.host.scheduleFlush(this.record);
     if (this.record.core.bufferedAmount >= this.host.highWaterMark) {
       if (!this.needDrain) {
@@ -448,19 +540,39 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   /**
    * Iterate over received messages, like `for await (const msg of conn)`, with an AbortSignal:
-   * aborting rejects the pending `next()` with an AbortError and ends the iteration.
+   * aborting rejects the pending `next()` with an AbortError and ends the iteration. With
+   * `channel`, only that channel's messages (the other consumers then no longer see them);
+   * several iterators of one channel share its messages.
    */
-  messages(options?: { signal?: AbortSignal }): AsyncIterableIterator<Buffer> {
+  messages(options?: { signal?: AbortSignal; channel?: number }): AsyncIterableIterator<Buffer> {
     const signal = options?.signal;
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       throw new InvalidArgTypeError('options.signal must be an AbortSignal');
     }
-    this.iterating++;
+    const channel = options?.channel;
+    if (channel !== undefined && (!Number.isInteger(channel) || channel < 0 || channel > 255)) {
+      throw new InvalidArgValueError(`options.channel must be an integer from 0 to 255, got ${String(channel)}`);
+    }
+    let waiters = this.waiters;
+    if (channel === undefined) this.iterating++;
+    else {
+      this.channelIterating.set(channel, (this.channelIterating.get(channel) ?? 0) + 1);
+      waiters = this.channelWaiters.get(channel) ?? [];
+      this.channelWaiters.set(channel, waiters);
+    }
+    const match = channel === undefined ? this.unclaimed : (item: InboxItem): boolean => item.info.channel === channel;
     let done = false;
     const finish = (): void => {
       if (done) return;
       done = true;
-      this.iterating--;
+      if (channel === undefined) this.iterating--;
+      else {
+        const n = this.channelIterating.get(channel)! - 1;
+        if (n === 0) {
+          this.channelIterating.delete(channel);
+          this.channelWaiters.delete(channel);
+        } else this.channelIterating.set(channel, n);
+      }
       signal?.removeEventListener('abort', onAbort);
       // Someone may be listening with 'message' now.
       this.scheduleDelivery();
@@ -468,7 +580,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     const onAbort = (): void => {
       const err = new AbortError(undefined, { cause: signal?.reason });
       finish();
-      for (const w of this.waiters.splice(0)) w.reject(err);
+      for (const w of waiters.splice(0)) w.reject(err);
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     const iterator: AsyncIterableIterator<Buffer> = {
@@ -478,14 +590,14 @@ export class Connection extends EventEmitter<ConnectionEvents> {
           finish();
           return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
         }
-        const item = this.takeMessage();
-        if (item) return Promise.resolve({ value: item, done: false });
-        const end = this.endOfMessages();
+        const item = this.takeMessage(match);
+        if (item) return Promise.resolve({ value: item.data, done: false });
+        const end = this.endOfMessages(match);
         if (end) {
           finish();
           return end === true ? Promise.resolve({ value: undefined, done: true }) : Promise.reject(end);
         }
-        return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+        return new Promise((resolve, reject) => waiters.push({ resolve, reject }));
       },
       return: (): Promise<IteratorResult<Buffer>> => {
         finish();
@@ -506,8 +618,32 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       case 'message': {
         if (stageTrace !== null) stageTrace.mark(Stage.Event);
         const data = Buffer.from(event.data.buffer, event.data.byteOffset, event.data.byteLength);
-        this.inbox.push({ data, credit: event.credit, unreliable: event.delivery === 'unreliable' });
+        this.inbox.push({
+          data,
+          credit: event.credit,
+          unreliable: event.delivery === 'unreliable',
+          info: infoFor(event.delivery, event.channel),
+        });
         this.deliver();
+        return;
+      }
+      case 'receipt': {
+        const r = this.receipts.get(event.receipt);
+        if (r === undefined) return;
+        this.receipts.delete(event.receipt);
+        if (event.ok) r.resolve();
+        else r.reject(rdError('ERR_MESSAGE_DROPPED', 'the unreliable message was dropped (maxAge passed, or lost)'));
+        return;
+      }
+      case 'acked': {
+        const through = event.through;
+        let kept = 0;
+        for (const w of this.flushWaiters) {
+          if (w.mark <= through) w.resolve();
+          else this.flushWaiters[kept++] = w;
+        }
+        this.flushWaiters.length = kept;
+        if (kept > 0) this.record.core.watchAcked(Math.min(...this.flushWaiters.map((w) => w.mark)));
         return;
       }
       case 'drain':
@@ -566,12 +702,25 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     else if (coreError) err = toError(coreError);
     this.closeError = err;
     // Pending close() promises learn how it ended.
-    const heard = this.closeWaiters.length > 0 || (!this.destroyed && (this.iterating > 0 || this.waiters.length > 0));
+    // A pending sendAcked()/flush() or a channel iterator (createStream) hears it too.
+    const heard =
+      this.closeWaiters.length > 0 ||
+      this.receipts.size > 0 ||
+      this.flushWaiters.length > 0 ||
+      (!this.destroyed && (this.iterating > 0 || this.waiters.length > 0 || this.channelIterating.size > 0));
     const pendingErr = err ?? (this.destroyed ? rdError('ERR_CONNECTION_CLOSED', 'the connection was destroyed') : undefined);
     for (const w of this.closeWaiters.splice(0)) {
       if (pendingErr) w.reject(pendingErr);
       else w.resolve();
     }
+    // Whatever still waits for an acknowledgement will not get one now.
+    const ackErr = pendingErr ?? rdError('ERR_CONNECTION_CLOSED', 'the connection closed before the message was acknowledged');
+    for (const w of this.flushWaiters.splice(0)) {
+      if (this.record.core.ackedThrough >= w.mark) w.resolve();
+      else w.reject(ackErr);
+    }
+    for (const r of this.receipts.values()) r.reject(ackErr);
+    this.receipts.clear();
     this.wakeWaiters();
     // 'error' only for failures the application did not choose: a peer reset, an idle timeout,
     // a protocol violation, or destroy(err). Not for destroy() or the endpoint going away.
@@ -589,15 +738,24 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   /** Hand queued messages to an iterator or to 'message' listeners. */
   private deliver(): void {
+    if (this.inbox.length === 0) return;
+    for (const [channel, waiters] of this.channelWaiters) {
+      while (waiters.length > 0) {
+        const item = this.takeMessage((i) => i.info.channel === channel);
+        if (!item) break;
+        waiters.shift()!.resolve({ value: item.data, done: false });
+      }
+    }
     while (this.inbox.length > 0) {
       if (this.iterating > 0) {
-        const w = this.waiters.shift();
-        if (!w) return;
-        const item = this.takeMessage()!;
-        w.resolve({ value: item, done: false });
+        if (this.waiters.length === 0) return;
+        const item = this.takeMessage(this.unclaimed);
+        if (!item) return;
+        this.waiters.shift()!.resolve({ value: item.data, done: false });
       } else if (this.hasMessageListener) {
-        const item = this.takeMessage()!;
-        this.emit('message', item);
+        const item = this.takeMessage(this.unclaimed);
+        if (!item) return;
+        this.emit('message', item.data, item.info);
       } else {
         return;
       }
@@ -614,20 +772,23 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     });
   }
 
-  /** Take the next message and give its credit back to the engine (the peer may send more). */
-  private takeMessage(): Buffer | undefined {
-    const item = this.inbox.shift();
+  /**
+   * Take the next message `match` accepts and give its credit back to the engine (the peer may
+   * send more).
+   */
+  private takeMessage(match: (item: InboxItem) => boolean): InboxItem | undefined {
+    const item = this.channelIterating.size === 0 ? this.inbox.shift() : this.inbox.take(match);
     if (!item) return undefined;
     if (item.credit > 0 && !this.finished) {
-      this.record.core.release(item.credit, item.unreliable ? 'unreliable' : 'ordered');
+      this.record.core.release(item.credit, item.unreliable ? 'unreliable' : 'ordered', item.info.channel);
       this.host.scheduleFlush(this.record);
     }
-    return item.data;
+    return item;
   }
 
   /** true: iteration ends normally; an Error: it ends with that error; null: more may come. */
-  private endOfMessages(): true | Error | null {
-    if (this.inbox.length > 0) return null;
+  private endOfMessages(match: (item: InboxItem) => boolean): true | Error | null {
+    if (this.channelIterating.size === 0 ? this.inbox.length > 0 : this.inbox.has(match)) return null;
     if (this.finished) return this.closeError && !this.destroyed ? this.closeError : true;
     if (this.peerEnded) return true;
     return null;
@@ -635,12 +796,15 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   private wakeWaiters(): void {
     this.deliver();
-    if (this.inbox.length > 0) return;
-    const end = this.endOfMessages();
-    if (!end) return;
-    for (const w of this.waiters.splice(0)) {
-      if (end === true) w.resolve({ value: undefined, done: true });
-      else w.reject(end);
-    }
+    const end = (match: (item: InboxItem) => boolean, waiters: Waiter[]): void => {
+      const e = this.endOfMessages(match);
+      if (!e) return;
+      for (const w of waiters.splice(0)) {
+        if (e === true) w.resolve({ value: undefined, done: true });
+        else w.reject(e);
+      }
+    };
+    end(this.unclaimed, this.waiters);
+    for (const [channel, waiters] of this.channelWaiters) end((i) => i.info.channel === channel, waiters);
   }
 }

@@ -1,3 +1,5 @@
+import type { Delivery } from '../core/types.js';
+
 /**
  * Received messages waiting for the application. Each holds the bytes the engine charged for
  * it (`credit`); they go back (ConnectionCore.release) only when the application takes the
@@ -10,6 +12,16 @@ export interface InboxItem {
   data: Buffer;
   credit: number;
   unreliable: boolean;
+  /** How it was sent (the 'message' listener's second argument). */
+  info: MessageInfo;
+}
+
+/** What a receiver learns about a message besides its bytes. */
+export interface MessageInfo {
+  /** The channel it was sent on, 0–255. */
+  readonly channel: number;
+  /** 'ordered', 'unordered' or 'unreliable'. */
+  readonly delivery: Delivery;
 }
 
 export class Inbox {
@@ -67,6 +79,28 @@ export class Inbox {
       this.unreliableBytes -= item.credit;
     }
     return item;
+  }
+
+  /** The oldest item `match` accepts, taken out of the queue (for per-channel consumers). */
+  take(match: (item: InboxItem) => boolean): InboxItem | undefined {
+    for (let i = this.head; i < this.items.length; i++) {
+      const item = this.items[i]!;
+      if (!match(item)) continue;
+      if (i === this.head) return this.shift();
+      this.items.splice(i, 1);
+      if (item.unreliable) {
+        this.unreliable--;
+        this.unreliableBytes -= item.credit;
+      }
+      return item;
+    }
+    return undefined;
+  }
+
+  /** Is there an item `match` accepts? */
+  has(match: (item: InboxItem) => boolean): boolean {
+    for (let i = this.head; i < this.items.length; i++) if (match(this.items[i]!)) return true;
+    return false;
   }
 
   private dropOldestUnreliable(): void {

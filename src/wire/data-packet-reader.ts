@@ -3,6 +3,7 @@ import { Reader } from './reader.js';
 import {
   CHECKSUM_SIZE,
   DATA_HEADER_SIZE,
+  CHANNEL_FLAG,
   DataFlag,
   FrameType,
   MAX_REASON_SIZE,
@@ -45,9 +46,19 @@ export class DataPacketReader {
   dataFrames = 0;
   private readonly r = new Reader(EMPTY, 0, 0);
   private readonly ack: AckFrame = { type: 'ack', largest: 0, ackDelay: 0, maxTsn: 0, firstRange: 0, ranges: [] };
-  private readonly data: DataFrame = { type: 'data', tsn: 0, first: false, last: false, unordered: false, payload: EMPTY };
-  private readonly unreliable: UnreliableFrame = { type: 'unreliable', messageId: 0, index: 0, count: 0, payload: EMPTY };
-  private readonly dataPart: DataPartFrame = { type: 'data-part', tsn: 0, first: false, last: false, unordered: false, length: 0, offset: 0, payload: EMPTY };
+  private readonly data: DataFrame = { type: 'data', channel: undefined, tsn: 0, first: false, last: false, unordered: false, payload: EMPTY };
+  private readonly unreliable: UnreliableFrame = { type: 'unreliable', channel: undefined, messageId: 0, index: 0, count: 0, payload: EMPTY };
+  private readonly dataPart: DataPartFrame = {
+    type: 'data-part',
+    channel: undefined,
+    tsn: 0,
+    first: false,
+    last: false,
+    unordered: false,
+    length: 0,
+    offset: 0,
+    payload: EMPTY,
+  };
 
   /**
    * Check `datagram` and get ready to read its frames. 'checksum': the CRC does not match;
@@ -97,8 +108,16 @@ export class DataPacketReader {
 
   private body(type: number, materialize: boolean): Frame | null {
     const r = this.r;
+    // A channel other than 0: the CHANNEL flag and one channel byte after the type (§5.9).
+    let channel: number | undefined;
+    if ((type & CHANNEL_FLAG) !== 0 && ((type & 0xe8) === FrameType.Data || type === (FrameType.Unreliable | CHANNEL_FLAG) || type === (FrameType.DataPart | CHANNEL_FLAG))) {
+      channel = r.u8();
+      if (channel === 0) return null;
+      type &= ~CHANNEL_FLAG;
+    }
     if ((type & 0xf8) === FrameType.Data) {
       const f = this.data;
+      f.channel = channel;
       f.tsn = r.u32();
       const length = r.u16();
       if (materialize) f.payload = r.bytes(length);
@@ -144,6 +163,7 @@ export class DataPacketReader {
       case FrameType.DataPart: {
         // The same checks as decodeFrame (frames.ts §5.8).
         const f = this.dataPart;
+        f.channel = channel;
         f.tsn = r.u32();
         const flags = r.u8();
         f.length = r.u16();
@@ -159,6 +179,7 @@ export class DataPacketReader {
       }
       case FrameType.Unreliable: {
         const f = this.unreliable;
+        f.channel = channel;
         f.messageId = r.u32();
         f.index = r.varint();
         f.count = r.varint();

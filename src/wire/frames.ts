@@ -1,13 +1,17 @@
 import { Reader } from './reader.js';
 import { varintLength, writeVarint } from './varint.js';
 import {
+  CHANNEL_FLAG,
   DATA_FRAME_HEADER_SIZE,
   DATA_PART_HEADER_SIZE,
   DataFlag,
   FrameType,
   MAX_REASON_SIZE,
   type AckFrame,
+  type DataFrame,
+  type DataPartFrame,
   type Frame,
+  type UnreliableFrame,
 } from './types.js';
 
 /**
@@ -33,11 +37,11 @@ export function frameSize(frame: Frame): number {
       return 1 + 2 + varintLength(reasonLength) + reasonLength;
     }
     case 'data':
-      return DATA_FRAME_HEADER_SIZE + frame.payload.length;
+      return DATA_FRAME_HEADER_SIZE + channelSize(frame.channel ?? 0) + frame.payload.length;
     case 'data-part':
-      return DATA_PART_HEADER_SIZE + frame.payload.length;
+      return DATA_PART_HEADER_SIZE + channelSize(frame.channel ?? 0) + frame.payload.length;
     case 'unreliable':
-      return unreliableHeaderSize(frame.index, frame.count) + frame.payload.length;
+      return unreliableHeaderSize(frame.index, frame.count) + channelSize(frame.channel ?? 0) + frame.payload.length;
   }
 }
 
@@ -47,6 +51,11 @@ export function ackFrameSize(frame: AckFrame): number {
   const ranges = frame.ranges;
   for (let i = 0; i < ranges.length; i++) size += varintLength(ranges[i]!);
   return size;
+}
+
+/** Extra bytes a frame of `channel` carries: the channel byte, for channels other than 0. */
+export function channelSize(channel: number): number {
+  return channel === 0 ? 0 : 1;
 }
 
 export function unreliableHeaderSize(index: number, count: number): number {
@@ -77,7 +86,7 @@ export function writeFrame(buf: Uint8Array, offset: number, frame: Frame): numbe
       if (frame.first) flags |= DataFlag.First;
       if (frame.last) flags |= DataFlag.Last;
       if (frame.unordered) flags |= DataFlag.Unordered;
-      offset = writeDataFrameHeader(buf, offset, frame.tsn, flags, frame.payload.length);
+      offset = writeDataFrameHeader(buf, offset, frame.tsn, flags, frame.payload.length, frame.channel ?? 0);
       buf.set(frame.payload, offset);
       return offset + frame.payload.length;
     }
@@ -86,7 +95,16 @@ export function writeFrame(buf: Uint8Array, offset: number, frame: Frame): numbe
       if (frame.first) flags |= DataFlag.First;
       if (frame.last) flags |= DataFlag.Last;
       if (frame.unordered) flags |= DataFlag.Unordered;
-      offset = writeDataPartFrameHeader(buf, offset, frame.tsn, flags, frame.length, frame.offset, frame.payload.length);
+      offset = writeDataPartFrameHeader(
+        buf,
+        offset,
+        frame.tsn,
+        flags,
+        frame.length,
+        frame.offset,
+        frame.payload.length,
+        frame.channel ?? 0,
+      );
       buf.set(frame.payload, offset);
       return offset + frame.payload.length;
     }
@@ -98,6 +116,7 @@ export function writeFrame(buf: Uint8Array, offset: number, frame: Frame): numbe
         frame.index,
         frame.count,
         frame.payload.length,
+        frame.channel ?? 0,
       );
       buf.set(frame.payload, offset);
       return offset + frame.payload.length;
@@ -117,20 +136,37 @@ export function writeAckFrame(buf: Uint8Array, offset: number, frame: AckFrame):
   return offset;
 }
 
-/** Header of a DATA frame; `flags` is a combination of {@link DataFlag}. */
+/**
+ * Header of a DATA frame; `flags` is a combination of {@link DataFlag}. A channel other than 0
+ * sets {@link CHANNEL_FLAG} and adds its byte after the type.
+ */
 export function writeDataFrameHeader(
   buf: Uint8Array,
   offset: number,
   tsn: number,
   flags: number,
   length: number,
+  channel = 0,
 ): number {
-  buf[offset] = FrameType.Data | flags;
-  offset = writeU32(buf, offset + 1, tsn);
+  offset = writeFrameType(buf, offset, FrameType.Data | flags, channel);
+  offset = writeU32(buf, offset, tsn);
   return writeU16(buf, offset, length);
 }
 
-/** Header of a DATA_PART frame: the fragment's TSN and {@link DataFlag}s, its length, this piece's place. */
+function writeFrameType(buf: Uint8Array, offset: number, type: number, channel: number): number {
+  if (channel === 0) {
+    buf[offset] = type;
+    return offset + 1;
+  }
+  buf[offset] = type | CHANNEL_FLAG;
+  buf[offset + 1] = channel;
+  return offset + 2;
+}
+
+/**
+ * Header of a DATA_PART frame: the fragment's TSN and {@link DataFlag}s, its length, this piece's
+ * place. A channel other than 0 sets {@link CHANNEL_FLAG} and adds its byte, as on DATA.
+ */
 export function writeDataPartFrameHeader(
   buf: Uint8Array,
   offset: number,
@@ -139,9 +175,10 @@ export function writeDataPartFrameHeader(
   fragmentLength: number,
   partOffset: number,
   partLength: number,
+  channel = 0,
 ): number {
-  buf[offset] = FrameType.DataPart;
-  offset = writeU32(buf, offset + 1, tsn);
+  offset = writeFrameType(buf, offset, FrameType.DataPart, channel);
+  offset = writeU32(buf, offset, tsn);
   buf[offset++] = flags;
   offset = writeU16(buf, offset, fragmentLength);
   offset = writeU16(buf, offset, partOffset);
@@ -155,9 +192,10 @@ export function writeUnreliableFrameHeader(
   index: number,
   count: number,
   length: number,
+  channel = 0,
 ): number {
-  buf[offset] = FrameType.Unreliable;
-  offset = writeU32(buf, offset + 1, messageId);
+  offset = writeFrameType(buf, offset, FrameType.Unreliable, channel);
+  offset = writeU32(buf, offset, messageId);
   offset = writeVarint(buf, offset, index);
   offset = writeVarint(buf, offset, count);
   return writeU16(buf, offset, length);
@@ -194,11 +232,18 @@ export function readFrames(r: Reader): Frame[] | null {
 }
 
 function readFrameBody(r: Reader, type: number): Frame | null {
+  let channel = 0;
+  if ((type & CHANNEL_FLAG) !== 0 && ((type & 0xe8) === FrameType.Data || type === (FrameType.Unreliable | CHANNEL_FLAG) || type === (FrameType.DataPart | CHANNEL_FLAG))) {
+    channel = r.u8();
+    // Channel 0 is written without the flag: one encoding per frame.
+    if (channel === 0) return null;
+    type &= ~CHANNEL_FLAG;
+  }
   if ((type & 0xf8) === FrameType.Data) {
     const tsn = r.u32();
     const length = r.u16();
     const payload = r.bytes(length);
-    return {
+    const frame: DataFrame = {
       type: 'data',
       tsn,
       first: (type & DataFlag.First) !== 0,
@@ -206,6 +251,8 @@ function readFrameBody(r: Reader, type: number): Frame | null {
       unordered: (type & DataFlag.Unordered) !== 0,
       payload,
     };
+    if (channel !== 0) frame.channel = channel;
+    return frame;
   }
   switch (type) {
     case FrameType.Ping:
@@ -248,7 +295,7 @@ function readFrameBody(r: Reader, type: number): Frame | null {
       const partLength = r.u16();
       const payload = r.bytes(partLength);
       if ((flags & ~0x07) !== 0 || partLength === 0 || offset + partLength > length) return null;
-      return {
+      const frame: DataPartFrame = {
         type: 'data-part',
         tsn,
         first: (flags & DataFlag.First) !== 0,
@@ -258,6 +305,8 @@ function readFrameBody(r: Reader, type: number): Frame | null {
         offset,
         payload,
       };
+      if (channel !== 0) frame.channel = channel;
+      return frame;
     }
     case FrameType.Unreliable: {
       const messageId = r.u32();
@@ -266,7 +315,9 @@ function readFrameBody(r: Reader, type: number): Frame | null {
       const length = r.u16();
       const payload = r.bytes(length);
       if (count === 0 || index >= count) return null;
-      return { type: 'unreliable', messageId, index, count, payload };
+      const frame: UnreliableFrame = { type: 'unreliable', messageId, index, count, payload };
+      if (channel !== 0) frame.channel = channel;
+      return frame;
     }
     default:
       return null;

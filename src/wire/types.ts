@@ -32,6 +32,13 @@ export const FrameType = {
   Data: 0x08,
 } as const;
 
+/**
+ * Set in the type byte of a DATA (0x18–0x1f), DATA_PART (0x16) or UNRELIABLE (0x15) frame whose channel is not 0:
+ * one channel byte (1–255) follows the type byte. Channel 0 frames never set it, so a
+ * connection that only uses channel 0 sends exactly the frames of the first version 1.
+ */
+export const CHANNEL_FLAG = 0x10;
+
 /** Flag bits in the low three bits of a DATA frame's type byte. */
 export const DataFlag = {
   First: 0x01,
@@ -135,7 +142,12 @@ export interface ResetFrame {
 /** DATA (0x08–0x0f): one fragment of a reliable message (§5.2). */
 export interface DataFrame {
   type: 'data';
-  /** Low 32 bits of this fragment's transmission sequence number. */
+  /**
+   * Ordering scope, 1–255; absent means channel 0 (no channel byte on the wire). TSNs are
+   * numbered per channel.
+   */
+  channel?: number | undefined;
+  /** Low 32 bits of this fragment's transmission sequence number (in its channel's space). */
   tsn: number;
   /** This fragment starts a message. */
   first: boolean;
@@ -153,6 +165,8 @@ export interface DataFrame {
  */
 export interface DataPartFrame {
   type: 'data-part';
+  /** Channel of the fragment, 1–255; absent means channel 0 (no channel byte). Its TSN space. */
+  channel?: number | undefined;
   tsn: number;
   first: boolean;
   last: boolean;
@@ -166,6 +180,8 @@ export interface DataPartFrame {
 /** UNRELIABLE (0x05): one fragment of an unreliable message (§5.6). */
 export interface UnreliableFrame {
   type: 'unreliable';
+  /** Channel, 1–255; absent means channel 0 (no channel byte). A label for the receiver. */
+  channel?: number | undefined;
   /** Low 32 bits of the sender's unreliable message counter. */
   messageId: number;
   /** Index of this fragment within its message. */

@@ -78,7 +78,8 @@ function reachableBytes(core: ConnectionCore, held: Uint8Array[]): number {
 
 function receiveBuffer(core: ConnectionCore): { maxTsn: number } {
   const c = core as unknown as Record<string, any>;
-  return c['receiveBuffer'] ?? c['receiver']['buffer'];
+  // The connection-wide credit lives in the Receiver (channels: one buffer per channel).
+  return c['receiver'];
 }
 
 /** The receiver's maxTsn, from the ACKs it sends (the attacker's view of its credit). */

@@ -152,6 +152,13 @@ const EXPECTED: Record<string, { size: number; packet: Packet }> = {
       dataFrame(5003, 'L', te.encode('jumps')),
     ]),
   },
+  'data-channels': {
+    size: 43,
+    packet: data(SERVER_CID, 1017, [
+      { ...dataFrame(5000, 'FL', te.encode('chat')), channel: 3 } as Frame,
+      { type: 'unreliable', channel: 7, messageId: 43, index: 0, count: 1, payload: te.encode('pos') },
+    ]),
+  },
   'data-frame-unordered': {
     size: 34,
     packet: data(CLIENT_CID, 0x7fff_fff0, [dataFrame(0xffff_fffe, 'FLU', bytes('cafe')), dataFrame(0xffff_ffff, 'FL', zeros(0))]),

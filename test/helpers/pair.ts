@@ -109,6 +109,8 @@ export class Flows {
   check: ((sim: Flows) => void) | undefined;
   /** Drop delivered message bodies instead of keeping them in `received` (long benchmarks). */
   keepMessages = true;
+  /** Called with every message event as it is delivered (flow index, side 0 = a, 1 = b). */
+  onMessage: ((flow: number, side: 0 | 1, event: Extract<CoreEvent, { type: 'message' }>, now: number) => void) | undefined;
   private readonly heap: InFlight[] = [];
   private seq = 0;
 
@@ -133,9 +135,10 @@ export class Flows {
         }
         for (let e = s.core.pollEvent(); e !== null; e = s.core.pollEvent()) {
           if (e.type === 'message') {
+            this.onMessage?.(f, i, e, this.now);
             s.deliveredBytes += e.data.length;
             if (this.keepMessages) s.received.push(e.data);
-            if (s.autoRelease) s.core.release(e.credit, e.delivery);
+            if (s.autoRelease) s.core.release(e.credit, e.delivery, e.channel);
             if (this.keepMessages) s.events.push(e);
           } else {
             s.events.push(e);

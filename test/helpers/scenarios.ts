@@ -119,3 +119,109 @@ export function share(ccs: CongestionAlgorithm[], from = 10_000, to = 20_000, st
     utilisation: sum / capacity,
   };
 }
+
+export interface HeadOfLineResult {
+  /** One-way latency of the small messages sent while the bulk transfer ran, ms. */
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  /** Small messages measured. */
+  count: number;
+  /** Fraction of them delivered within 1 RTT + 10 ms (the issue's bound). */
+  withinTarget: number;
+  /** Bulk goodput over the measured interval / capacity. */
+  bulkFraction: number;
+}
+
+/**
+ * Head-of-line blocking (issue #12): on the 10 Mbit/s, 40 ms RTT bottleneck with `loss` random
+ * loss both ways, side a uploads `bulkBytes` while it also sends a 100-byte message every 50 ms.
+ * `separate`: the bulk goes on channel 1 with priority 1, the small messages on channel 0
+ * (priority 0); otherwise everything shares channel 0. The small messages' one-way latency is
+ * measured from their send to their delivery, for those sent from 1 s on while the bulk lasts.
+ */
+export function headOfLine(separate: boolean, bulkBytes: number, loss = 0.02, seed = 1): HeadOfLineResult {
+  const pair = new Pair({
+    seed,
+    link: { delay: ONE_WAY, rate: RATE, queue: BDP, loss },
+    config: { idleTimeout: 0, keepAliveInterval: 0, receiveWindow: 16 * 1024 * 1024 },
+  });
+  pair.keepMessages = false;
+  const bulkChannel = separate ? 1 : 0;
+  if (separate) pair.a.setChannel(1, { priority: 1 });
+  const sentAt: number[] = [];
+  const latencies: number[] = [];
+  let bulkDone = -1;
+  let bulkBytesAt1s = -1;
+  pair.onMessage = (_flow, side, e, now) => {
+    if (side !== 1) return;
+    if (e.data.length === 100) {
+      const i = e.data[0]! | (e.data[1]! << 8) | (e.data[2]! << 16);
+      if (sentAt[i]! >= 1000 && bulkDone < 0) latencies.push(now - sentAt[i]!);
+    }
+  };
+  queueBulk((d) => pair.a.send(d, { channel: bulkChannel }), bulkBytes);
+  let next = 0;
+  let index = 0;
+  pair.runUntil(() => {
+    const bulkDelivered = pair.sides[1].deliveredBytes - index * 100;
+    if (bulkBytesAt1s < 0 && pair.now >= 1000) bulkBytesAt1s = bulkDelivered;
+    if (bulkDone < 0 && bulkDelivered >= bulkBytes) bulkDone = pair.now;
+    while (bulkDone < 0 && pair.now >= next) {
+      const m = new Uint8Array(100);
+      m[0] = index & 0xff;
+      m[1] = (index >> 8) & 0xff;
+      m[2] = (index >> 16) & 0xff;
+      sentAt[index++] = pair.now;
+      pair.a.send(m, { channel: 0 });
+      next += 50;
+    }
+    return bulkDone >= 0;
+  }, 3_600_000);
+  latencies.sort((x, y) => x - y);
+  const q = (p: number): number => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? NaN;
+  return {
+    p50: q(0.5),
+    p95: q(0.95),
+    p99: q(0.99),
+    max: latencies.at(-1) ?? NaN,
+    count: latencies.length,
+    withinTarget: latencies.filter((l) => l <= MIN_RTT + 10).length / latencies.length,
+    bulkFraction: (bulkBytes - bulkBytesAt1s) / ((RATE * (bulkDone - 1000)) / 1000),
+  };
+}
+
+/**
+ * Weighted sharing (issue #12): two bulk channels of one priority with weights `weights`, on
+ * the 10 Mbit/s bottleneck; each channel's share of the bytes delivered from `from` to `to` ms.
+ */
+export function weightedShare(weights: [number, number], from = 3000, to = 10_000, seed = 1): number[] {
+  const pair = new Pair({
+    seed,
+    link: { delay: ONE_WAY, rate: RATE, queue: BDP },
+    config: { idleTimeout: 0, keepAliveInterval: 0, receiveWindow: 16 * 1024 * 1024 },
+  });
+  pair.keepMessages = false;
+  pair.a.setChannel(1, { weight: weights[0] });
+  pair.a.setChannel(2, { weight: weights[1] });
+  const delivered = [0, 0, 0];
+  const atFrom = [0, 0, 0];
+  let marked = false;
+  pair.onMessage = (_flow, side, e) => {
+    if (side === 1) delivered[e.channel]! += e.data.length;
+  };
+  const total = (RATE * to) / 1000;
+  queueBulk((d) => pair.a.send(d, { channel: 1 }), total);
+  queueBulk((d) => pair.a.send(d, { channel: 2 }), total);
+  pair.runUntil(() => {
+    if (!marked && pair.now >= from) {
+      marked = true;
+      atFrom.splice(0, 3, ...delivered);
+    }
+    return pair.now >= to;
+  }, to + 1000);
+  const got = [delivered[1]! - atFrom[1]!, delivered[2]! - atFrom[2]!];
+  const sum = got[0]! + got[1]!;
+  return got.map((b) => b / sum);
+}

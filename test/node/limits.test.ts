@@ -98,7 +98,12 @@ describe('unreliable overload (issue #10)', () => {
   it('Inbox: past its byte limit the oldest unreliable message goes (its credit is given back); reliable ones never', () => {
     const dropped: number[] = [];
     const inbox = new Inbox(1024, 1000, (item) => dropped.push(item.credit));
-    const item = (credit: number, unreliable: boolean) => ({ data: Buffer.alloc(0), credit, unreliable });
+    const item = (credit: number, unreliable: boolean) => ({
+      data: Buffer.alloc(0),
+      credit,
+      unreliable,
+      info: { channel: 0, delivery: unreliable ? ('unreliable' as const) : ('ordered' as const) },
+    });
     inbox.push(item(400, true));
     inbox.push(item(5000, false));
     inbox.push(item(400, true));

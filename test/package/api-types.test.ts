@@ -39,6 +39,7 @@ describe('public exports', () => {
       'ReliableDgramError',
       'UnknownOptionError',
       'createEndpoint',
+      'createStream',
       'generateKeyPair',
       'realClock',
     ]);

@@ -149,15 +149,23 @@ export const resetFrame: fc.Arbitrary<ResetFrame> = fc.record({
   reason: resetReason,
 });
 
+/** Channel 0 (no field, as decoded) most of the time, else a channel byte 1–255. */
+const channelField = fc.oneof(
+  { weight: 2, arbitrary: fc.constant({}) },
+  { weight: 1, arbitrary: fc.integer({ min: 1, max: 255 }).map((channel) => ({ channel })) },
+);
+
 export function dataFrameWith(payload: fc.Arbitrary<Uint8Array>): fc.Arbitrary<DataFrame> {
-  return fc.record({
-    type: fc.constant('data' as const),
-    tsn: u32,
-    first: fc.boolean(),
-    last: fc.boolean(),
-    unordered: fc.boolean(),
-    payload,
-  });
+  return fc
+    .record({
+      type: fc.constant('data' as const),
+      tsn: u32,
+      first: fc.boolean(),
+      last: fc.boolean(),
+      unordered: fc.boolean(),
+      payload,
+    })
+    .chain((frame) => channelField.map((c): DataFrame => ({ ...frame, ...c })));
 }
 
 export const dataFrame: fc.Arbitrary<DataFrame> = dataFrameWith(bytes(1500));
@@ -188,7 +196,7 @@ export function unreliableFrameWith(payload: fc.Arbitrary<Uint8Array>): fc.Arbit
       index: fc.oneof(fc.integer({ min: 0, max: count - 1 }), fc.constant(count - 1)),
       count: fc.constant(count),
       payload,
-    }),
+    }).chain((frame) => channelField.map((c): UnreliableFrame => ({ ...frame, ...c }))),
   );
 }
 

@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { ChannelScheduler } from '../../src/core/channel-scheduler.js';
+
+/** Serve `frames` frames of `size` bytes; returns the channels in the order they were picked. */
+function serve(s: ChannelScheduler, ready: Set<number>, frames: number, size = 100): number[] {
+  const order: number[] = [];
+  for (let i = 0; i < frames; i++) {
+    const c = s.pick((ch) => ready.has(ch));
+    if (c < 0) break;
+    order.push(c);
+    s.charge(c, size);
+  }
+  return order;
+}
+
+const count = (order: number[], c: number): number => order.filter((x) => x === c).length;
+
+describe('ChannelScheduler', () => {
+  it('returns -1 when no channel is ready', () => {
+    const s = new ChannelScheduler(1200);
+    s.add(0);
+    s.add(1);
+    expect(s.pick(() => false)).toBe(-1);
+  });
+
+  it('serves a lower priority number strictly first', () => {
+    const s = new ChannelScheduler(1200);
+    for (const c of [0, 1, 2]) s.add(c);
+    s.configure(1, { priority: 1, weight: 1 });
+    s.configure(2, { priority: 1, weight: 100 });
+    // Channel 0 (priority 0) takes every frame while it is ready, whatever the weights.
+    expect(new Set(serve(s, new Set([0, 1, 2]), 50))).toEqual(new Set([0]));
+    // Once it is idle the priority-1 channels share.
+    expect(new Set(serve(s, new Set([1, 2]), 3000))).toEqual(new Set([1, 2]));
+  });
+
+  it('shares one level in proportion to the weights (deficit round robin)', () => {
+    const s = new ChannelScheduler(1200);
+    s.add(1);
+    s.add(2);
+    s.configure(1, { priority: 0, weight: 1 });
+    s.configure(2, { priority: 0, weight: 3 });
+    const order = serve(s, new Set([1, 2]), 4000, 1200);
+    expect(count(order, 1) / order.length).toBeCloseTo(0.25, 2);
+    expect(count(order, 2) / order.length).toBeCloseTo(0.75, 2);
+  });
+
+  it('is fair in bytes, not frames: a channel of small frames sends more of them', () => {
+    const s = new ChannelScheduler(1200);
+    s.add(1);
+    s.add(2);
+    let bytes1 = 0;
+    let bytes2 = 0;
+    for (let i = 0; i < 5000; i++) {
+      const c = s.pick(() => true);
+      const size = c === 1 ? 100 : 1200;
+      if (c === 1) bytes1 += size;
+      else bytes2 += size;
+      s.charge(c, size);
+    }
+    expect(bytes1 / (bytes1 + bytes2)).toBeCloseTo(0.5, 1);
+  });
+
+  it('an idle channel does not save up credit, and skips its turn', () => {
+    const s = new ChannelScheduler(1200);
+    s.add(1);
+    s.add(2);
+    const ready = new Set([2]);
+    serve(s, ready, 100, 1200);
+    ready.add(1);
+    const order = serve(s, ready, 100, 1200);
+    // Even shares from the moment channel 1 is ready again: no burst of saved credit.
+    expect(Math.abs(count(order, 1) - count(order, 2))).toBeLessThanOrEqual(2);
+    expect(order.slice(0, 6).filter((c) => c === 1).length).toBeLessThanOrEqual(4);
+  });
+
+  it('moves a channel between levels when its priority changes', () => {
+    const s = new ChannelScheduler(1200);
+    s.add(0);
+    s.add(1);
+    s.configure(1, { priority: 5, weight: 1 });
+    expect(s.pick(() => true)).toBe(0);
+    s.configure(0, { priority: 9, weight: 1 });
+    expect(s.pick(() => true)).toBe(1);
+    expect(s.settingsOf(0)).toEqual({ priority: 9, weight: 1 });
+    expect(s.settingsOf(7)).toEqual({ priority: 0, weight: 1 });
+  });
+});
