@@ -115,6 +115,9 @@ export function renderPerformanceMd(r: BenchResults, tables: Table[], charts: st
   // The simulator benchmark (bench/sim.ts, `npm run bench:sim -- --docs`) writes its own tables here.
   const simPath = path.join(CHARTS_DIR, 'sim.md');
   const sim = existsSync(simPath) ? readFileSync(simPath, 'utf8').trim() : '';
+  // The hand-written reading of the channel figures (issue 12), shown after the simulator's tables.
+  const channelsPath = path.join(CHARTS_DIR, 'channels.md');
+  const channels = existsSync(channelsPath) ? readFileSync(channelsPath, 'utf8').trim() : '';
   // The trace viewer's showcase and the tracing overhead (bench/trace-demo.ts --docs) likewise.
   const tracePath = path.join(CHARTS_DIR, 'trace.md');
   const trace = existsSync(tracePath) ? readFileSync(tracePath, 'utf8').trim() : '';
@@ -161,6 +164,7 @@ export function renderPerformanceMd(r: BenchResults, tables: Table[], charts: st
     chart('goodput-vs-loss.svg', 'Goodput versus loss rate through the impairment proxy'),
     '',
     sim ? `## Congestion control in the simulator (virtual time)\n\n${sim}\n` : '',
+    channels ? `${channels}\n` : '',
     trace ? `## Traces: what a lossy transfer looks like, and what tracing costs\n\n${trace}\n` : '',
     '## Many connections',
     '',
