@@ -1,4 +1,5 @@
 import { MIN_DATAGRAM_SIZE, verifyChecksum } from './packet.js';
+import { readResetBody } from './frames.js';
 import { Reader } from './reader.js';
 import {
   CHECKSUM_SIZE,
@@ -6,7 +7,6 @@ import {
   CHANNEL_FLAG,
   DataFlag,
   FrameType,
-  MAX_REASON_SIZE,
   PROTOCOL_VERSION,
   PacketType,
   type AckFrame,
@@ -18,7 +18,6 @@ import {
   type UnreliableFrame,
 } from './types.js';
 
-const textDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const EMPTY = new Uint8Array(0);
 const PING: PingFrame = { type: 'ping' };
 const CLOSE: CloseFrame = { type: 'close' };
@@ -146,20 +145,8 @@ export class DataPacketReader {
         for (let i = 0; i < rangeCount; i++) ranges.push(r.varint(), r.varint());
         return f;
       }
-      case FrameType.Reset: {
-        const code = r.u16();
-        const length = r.varint();
-        if (length > MAX_REASON_SIZE) return null;
-        const bytes = r.bytes(length);
-        if (!r.ok) return null;
-        let reason: string;
-        try {
-          reason = textDecoder.decode(bytes);
-        } catch {
-          return null;
-        }
-        return { type: 'reset', code, reason };
-      }
+      case FrameType.Reset:
+        return readResetBody(r);
       case FrameType.DataPart: {
         // The same checks as decodeFrame (frames.ts §5.8).
         const f = this.dataPart;

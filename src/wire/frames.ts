@@ -11,6 +11,7 @@ import {
   type DataFrame,
   type DataPartFrame,
   type Frame,
+  type ResetFrame,
   type UnreliableFrame,
 } from './types.js';
 
@@ -23,6 +24,24 @@ const textEncoder = new TextEncoder();
 // fatal: invalid UTF-8 makes the frame malformed. ignoreBOM: a reason that starts with U+FEFF
 // must come out as it went in (the default would silently strip it).
 const textDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * The body of a RESET frame (§5.5), after its type byte: code, reason length, UTF-8 reason.
+ * Null when malformed (a reason too long, cut short, or not UTF-8). Shared by `decodeFrame` and
+ * the in-place DataPacketReader, so both judge a RESET alike.
+ */
+export function readResetBody(r: Reader): ResetFrame | null {
+  const code = r.u16();
+  const length = r.varint();
+  if (length > MAX_REASON_SIZE) return null;
+  const bytes = r.bytes(length);
+  if (!r.ok) return null;
+  try {
+    return { type: 'reset', code, reason: textDecoder.decode(bytes) };
+  } catch {
+    return null;
+  }
+}
 
 /** Bytes `frame` takes on the wire. */
 export function frameSize(frame: Frame): number {
@@ -273,20 +292,8 @@ function readFrameBody(r: Reader, type: number): Frame | null {
       }
       return { type: 'ack', largest, ackDelay, maxTsn, firstRange, ranges };
     }
-    case FrameType.Reset: {
-      const code = r.u16();
-      const length = r.varint();
-      if (length > MAX_REASON_SIZE) return null;
-      const bytes = r.bytes(length);
-      if (!r.ok) return null;
-      let reason: string;
-      try {
-        reason = textDecoder.decode(bytes);
-      } catch {
-        return null;
-      }
-      return { type: 'reset', code, reason };
-    }
+    case FrameType.Reset:
+      return readResetBody(r);
     case FrameType.DataPart: {
       const tsn = r.u32();
       const flags = r.u8();
