@@ -55,6 +55,15 @@ export function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** Resolve once `done()` holds, checking every few ms; reject after `ms` (a wait on a condition, not a sleep). */
+export async function until(ms: number, what: string, done: () => boolean): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!done()) {
+    if (performance.now() > deadline) throw new Error(`${what}: not done within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
 let gcFn: (() => void) | undefined;
 /** Full garbage collection (V8's gc, exposed at run time). */
 export function gc(): void {

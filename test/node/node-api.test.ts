@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Connection, Endpoint, ReliableDgramError } from '../../src/index.js';
 import { createEndpoint, UnknownOptionError } from '../../src/index.js';
 import { Rng, SimNetwork } from '../../src/testing/index.js';
-import { destroyAll, loopbackEndpoint, within } from './helpers.js';
+import { destroyAll, loopbackEndpoint, until, within } from './helpers.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -89,7 +89,7 @@ describe('events fit node:events', () => {
         if ((e as Error).name !== 'AbortError') throw e;
       }
     })();
-    await new Promise((r) => setTimeout(r, 20));
+    await until(5000, 'the queued messages', () => got.length === 3);
     conn.send('m3');
     await within(5000, 'events.on', reading);
     expect(got).toEqual(['m0', 'm1', 'm2', 'm3']);
@@ -105,7 +105,7 @@ describe('events fit node:events', () => {
   it('prependListener(message) and once(message) also get the messages that queued while nobody listened', async () => {
     const { conn, peer } = await loopbackPair(endpoints);
     conn.send('early');
-    await new Promise((r) => setTimeout(r, 50));
+    await until(2000, 'the early message queued', () => peer.stats().queuedMessages === 1);
     expect(peer.stats().queuedMessages).toBe(1);
     const first = new Promise<string>((resolve) => peer.prependOnceListener('message', (m) => resolve(m.toString())));
     expect(await within(2000, 'prependOnceListener', first)).toBe('early');
@@ -131,7 +131,7 @@ describe('events fit node:events', () => {
     expect(await waitQueued(1)).toBe(1); // the once() listener is gone
     peer.on('message', listener);
     peer.on('message', () => {});
-    await new Promise((r) => setTimeout(r, 10));
+    await until(2000, "the queued 'c' delivered", () => got.length === 2);
     peer.removeAllListeners('message');
     conn.send('d');
     expect(await waitQueued(1)).toBe(1);
