@@ -1,6 +1,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
-import type { TraceEvent, TraceSink, TraceTarget, TracedConnection } from '../core/trace.js';
+import { putText, qlogEventText } from '../core/qlog-tracer.js';
+import type { QlogRecordSink, TraceDestination, TraceEvent, TraceSink, TraceTarget, TracedConnection } from '../core/trace.js';
 
 /**
  * qlog output: one JSON-SEQ file (RFC 7464: each record is RS, JSON, LF) per connection, in the
@@ -57,9 +58,7 @@ export function qlogRecord(value: unknown): string {
 
 /** An event as a qlog record, its time relative to `origin` (the engine's `now` at creation). */
 export function qlogEventRecord(event: TraceEvent, origin: number): string {
-  // Microsecond resolution is plenty and keeps the files small.
-  const time = Math.round((event.time - origin) * 1000) / 1000;
-  return RS + '{"time":' + time + ',"name":"' + event.name + '","data":' + JSON.stringify(event.data) + '}\n';
+  return qlogEventText(event, origin);
 }
 
 /** Serialise a whole recorded trace (the test kit's dumps). */
@@ -74,15 +73,31 @@ export function qlogFileName(info: TracedConnection): string {
   return `${info.role}-${cidHex(info.localCid)}.sqlog`;
 }
 
-/** One connection's buffered qlog file. */
-class QlogFile {
-  private chunk = '';
+/**
+ * The 64 KiB chunks records are written into, reused once the stream has written them: no
+ * string per record, no long string, no conversion when a chunk is written. At most
+ * {@link POOL_MAX} wait here (2 MiB).
+ */
+const pool: Buffer[] = [];
+const POOL_MAX = 32;
+const EMPTY = new Uint8Array(0);
+
+/**
+ * One connection's buffered qlog file, a {@link QlogRecordSink}: the engine writes its records
+ * into the file's chunk directly (src/core/qlog-tracer.ts: bytes, no event objects), or, when
+ * the `trace` callback wants the event objects as well, hands it those (`event`). A full chunk,
+ * or one 250 ms old, goes to the fs stream, which writes it asynchronously and then returns it
+ * to the pool; between chunks an idle connection holds none.
+ */
+class QlogFile implements QlogRecordSink {
+  buf: Uint8Array = EMPTY;
+  pos = 0;
   private timer: NodeJS.Timeout | null = null;
   private dropped = 0;
   private ended = false;
   private readonly stream: WriteStream;
   readonly done: Promise<void>;
-  readonly sink: TraceSink = (event) => this.write(event);
+  readonly origin: number;
 
   constructor(
     readonly path: string,
@@ -90,6 +105,7 @@ class QlogFile {
     private readonly maxBuffered: number,
     onEnd: (file: QlogFile) => void,
   ) {
+    this.origin = info.now;
     this.stream = createWriteStream(path);
     this.done = new Promise<void>((resolve) => {
       const finish = (): void => {
@@ -100,26 +116,39 @@ class QlogFile {
       // A write error (disk full, directory gone) ends the trace; the connection carries on.
       this.stream.once('error', () => {
         this.ended = true;
-        this.chunk = '';
+        this.buf = EMPTY;
+        this.pos = 0;
         if (this.timer) clearTimeout(this.timer);
         finish();
       });
     });
-    this.chunk = qlogRecord(qlogHeader(info, Date.now()));
+    putText(this, qlogRecord(qlogHeader(info, Date.now())));
   }
 
-  private write(event: TraceEvent): void {
-    if (this.ended) return;
+  /** A record starts (QlogRecordSink): refused once ended, or while the disk is too far behind. */
+  open(): boolean {
+    if (this.ended) return false;
     if (this.stream.writableLength > this.maxBuffered) {
       this.dropped++;
-    } else {
-      this.chunk += qlogEventRecord(event, this.info.now);
-      if (this.chunk.length >= CHUNK_BYTES) this.flush();
-      else if (this.timer === null) {
-        this.timer = setTimeout(this.onTimer, FLUSH_DELAY_MS);
-        this.timer.unref();
-      }
+      return false;
     }
+    return true;
+  }
+
+  /** Room for `n` more bytes (QlogRecordSink): the filled part goes to the stream, a fresh chunk comes. */
+  reserve(n: number): void {
+    this.flush();
+    this.buf = n > CHUNK_BYTES ? Buffer.allocUnsafe(n) : (pool.pop() ?? Buffer.allocUnsafe(CHUNK_BYTES));
+    this.pos = 0;
+    if (this.timer === null) {
+      this.timer = setTimeout(this.onTimer, FLUSH_DELAY_MS);
+      this.timer.unref();
+    }
+  }
+
+  /** One event object (the path taken when the `trace` callback is set as well). */
+  event(event: TraceEvent): void {
+    if (this.open()) putText(this, qlogEventText(event, this.origin));
     if (event.name === 'connectivity:connection_state_updated' && event.data['new'] === 'closed') this.end(event.time);
   }
 
@@ -128,14 +157,25 @@ class QlogFile {
     this.flush();
   };
 
+  /** Hand the filled part of the chunk to the stream; the chunk returns to the pool once written. */
   private flush(): void {
     if (this.timer !== null) {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    if (this.chunk.length === 0) return;
-    this.stream.write(this.chunk);
-    this.chunk = '';
+    const chunk = this.buf;
+    const used = this.pos;
+    this.buf = EMPTY;
+    this.pos = 0;
+    if (chunk === EMPTY) return;
+    const pooled = chunk.length === CHUNK_BYTES;
+    if (used === 0) {
+      if (pooled && pool.length < POOL_MAX) pool.push(chunk as Buffer);
+      return;
+    }
+    this.stream.write(chunk.subarray(0, used), () => {
+      if (pooled && pool.length < POOL_MAX) pool.push(chunk as Buffer);
+    });
   }
 
   /** Finish the file (the connection closed, or the endpoint did). */
@@ -143,7 +183,7 @@ class QlogFile {
     if (this.ended) return;
     if (this.dropped > 0) {
       const at = time === undefined ? 0 : time - this.info.now;
-      this.chunk += qlogRecord({ time: at, name: 'reliable_dgram:trace_dropped', data: { events: this.dropped } });
+      putText(this, qlogRecord({ time: at, name: 'reliable_dgram:trace_dropped', data: { events: this.dropped } }));
     }
     this.flush();
     this.ended = true;
@@ -185,15 +225,15 @@ export class TraceOutput implements TraceTarget {
       : null;
   }
 
-  connection(info: TracedConnection): TraceSink | null {
+  connection(info: TracedConnection): TraceDestination | null {
     const cb = this.callback;
-    let fileSink: TraceSink | null = null;
+    let file: QlogFile | null = null;
     if (this.dir !== undefined) {
-      const file = new QlogFile(join(this.dir, qlogFileName(info)), info, this.maxBuffered, (f) => this.files.delete(f));
+      file = new QlogFile(join(this.dir, qlogFileName(info)), info, this.maxBuffered, (f) => this.files.delete(f));
       this.files.add(file);
-      fileSink = file.sink;
     }
-    if (cb === undefined) return fileSink;
+    // qlog only: the engine writes text into the file, no event objects are built.
+    if (cb === undefined) return file;
     const user: TraceSink = (event) => {
       try {
         cb(event, info);
@@ -201,11 +241,11 @@ export class TraceOutput implements TraceTarget {
         // The user's callback must not break the engine.
       }
     };
-    if (fileSink === null) return user;
-    const f = fileSink;
+    if (file === null) return user;
+    const f = file;
     return (event) => {
       user(event);
-      f(event);
+      f.event(event);
     };
   }
 
