@@ -15,7 +15,7 @@ import { realClock, type Clock, type TimerHandle } from './clock.js';
 import { boundedWait, checkCloseOptions, type CloseOptions } from './close-options.js';
 import { Connection, type ConnectionHost } from './connection.js';
 import { checkCoreConfig, createConnectionCore } from './engine.js';
-import { TraceOutput } from './qlog.js';
+import { TraceOutput, type QlogChoice } from './qlog.js';
 import type { DatagramSocket, RemoteInfo, SocketAddress } from './socket.js';
 import { Stage, stageTrace } from './stage-trace.js';
 
@@ -47,6 +47,13 @@ export interface ConnectOptions {
    * connect() rejects with ERR_AUTHENTICATION_FAILED unless the server proves it holds this key.
    */
   serverKey?: KeyInput;
+  /**
+   * This connection's own qlog file, whatever the endpoint's `qlogDir` and `qlogFilter` say:
+   * `true` writes it into the endpoint's `qlogDir` (which must be set), `{ dir }` into `dir`
+   * (created if missing), `false` writes none. Default: as the endpoint decides (`qlogDir`,
+   * filtered by `qlogFilter`). The `trace` callback sees every connection either way.
+   */
+  qlog?: boolean | { dir: string };
 }
 
 /** The options form, `connect({ port, host, signal, serverKey })`, as `net.connect(options)`. */
@@ -57,7 +64,7 @@ export interface ConnectTarget extends ConnectOptions {
   host?: string;
 }
 
-const CONNECT_OPTIONS = ['signal', 'serverKey'] as const;
+const CONNECT_OPTIONS = ['signal', 'serverKey', 'qlog'] as const;
 const CONNECT_TARGET_OPTIONS = ['port', 'host', ...CONNECT_OPTIONS] as const;
 
 /** {@link EndpointStats} plus the socket's send errors: what `Endpoint.stats()` returns. */
@@ -150,7 +157,8 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   private readonly core: EndpointCore;
   private readonly clock: Clock;
   /** qlog files and the `trace` callback (null: not traced). */
-  private readonly traceOutput: TraceOutput | null;
+  /** qlog files and the `trace` callback; untraced connections cost it one call each, at creation. */
+  private readonly traceOutput: TraceOutput;
   private readonly live = new Set<Connection>();
   /** Connections whose send() returned false: checked for 'drain' after each flush. */
   private readonly drainWatch = new Set<Connection>();
@@ -231,7 +239,8 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
           }
         : null;
     const random = options.randomBytes ?? ((n: number) => new Uint8Array(cryptoRandomBytes(n)));
-    this.traceOutput = options.qlogDir !== undefined || options.trace !== undefined ? new TraceOutput(options.qlogDir, options.trace) : null;
+    // Always there: connect() may ask for a qlog file of its own (`qlog`) on any endpoint.
+    this.traceOutput = new TraceOutput(options.qlogDir, options.trace, undefined, options.qlogFilter);
     // By default an endpoint accepts only while the application listens for 'connection'
     // (asked at each new INITIAL): a client endpoint does not accept strangers.
     const accept = options.acceptConnections;
@@ -372,10 +381,34 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
       throw new InvalidArgTypeError('options.signal must be an AbortSignal');
     }
     const serverKey = options?.serverKey === undefined ? undefined : parseKey(options.serverKey, 'options.serverKey');
+    const qlog = this.qlogChoice(options?.qlog);
     if (this.state !== 'open') return Promise.reject(rdError('ERR_ENDPOINT_CLOSED', 'the endpoint is closed'));
     if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
     const target = host ?? (this.options.type === 'udp6' ? '::1' : '127.0.0.1');
-    return this.resolveHost(target).then((address) => this.startConnect(address, port, signal, serverKey));
+    const dirReady =
+      typeof qlog === 'string'
+        ? mkdir(qlog, { recursive: true }).then(
+            () => undefined,
+            (err: Error) => {
+              throw rdError('ERR_INVALID_ARG_VALUE', `cannot create options.qlog.dir ${qlog}: ${err.message}`, err);
+            },
+          )
+        : Promise.resolve();
+    return dirReady.then(() => this.resolveHost(target)).then((address) => this.startConnect(address, port, signal, serverKey, qlog));
+  }
+
+  /** connect()'s `qlog` option, checked: undefined (the endpoint decides), false, true, or a directory. */
+  private qlogChoice(qlog: unknown): QlogChoice | undefined {
+    if (qlog === undefined || qlog === false) return qlog;
+    if (qlog === true) {
+      if (this.options.qlogDir === undefined) throw new InvalidArgValueError('options.qlog is true but the endpoint has no qlogDir: pass { dir } instead');
+      return true;
+    }
+    if (typeof qlog !== 'object' || qlog === null) throw new InvalidArgTypeError('options.qlog must be a boolean or { dir }');
+    rejectUnknownOptions(qlog, ['dir'], 'options.qlog');
+    const dir = (qlog as { dir?: unknown }).dir;
+    if (typeof dir !== 'string' || dir === '') throw new InvalidArgTypeError('options.qlog.dir must be a non-empty string (a directory path)');
+    return dir;
   }
 
   /**
@@ -430,15 +463,18 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     return address;
   }
 
-  private startConnect(address: string, port: number, signal: AbortSignal | undefined, serverKey?: Uint8Array): Promise<Connection> {
+  private startConnect(address: string, port: number, signal: AbortSignal | undefined, serverKey?: Uint8Array, qlog?: QlogChoice): Promise<Connection> {
     if (this.state !== 'open') return Promise.reject(rdError('ERR_ENDPOINT_CLOSED', 'the endpoint is closed'));
     if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
     const started = this.core.connect(this.clock.now(), address, port, serverKey ? { serverKey } : {});
     if (!started.ok) return Promise.reject(rdError(started.error.code, started.error.message));
     const attempt = started.attempt;
+    // Applied when the attempt connects (the connection's id is the attempt's).
+    if (qlog !== undefined) this.traceOutput.choose(attempt, qlog);
     return new Promise<Connection>((resolve, reject) => {
       const onAbort = (): void => {
         this.pending.delete(attempt);
+        this.traceOutput.forget(attempt);
         this.core.cancelConnect(attempt);
         this.flush();
         reject(new AbortError(undefined, { cause: signal?.reason }));
@@ -447,7 +483,10 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
       this.pending.set(attempt, {
         resolve,
         reject,
-        cleanup: () => signal?.removeEventListener('abort', onAbort),
+        cleanup: () => {
+          signal?.removeEventListener('abort', onAbort);
+          this.traceOutput.forget(attempt);
+        },
       });
       this.flush();
     });
@@ -625,7 +664,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     }
     const done = (): void => {
       // The qlog files are complete on disk before the endpoint reports that it closed.
-      if (this.traceOutput !== null) void this.traceOutput.end().then(emitClose);
+      if (this.traceOutput.openFiles.length > 0) void this.traceOutput.end().then(emitClose);
       else emitClose();
     };
     const emitClose = (): void => {

@@ -201,17 +201,27 @@ export interface QlogTargetOptions {
 }
 
 /**
- * The endpoint's trace target for `qlogDir` and/or `trace`: a file per connection, the user's
- * callback, or both. `end()` finishes every open file and resolves when they are on disk.
+ * A client connection's own qlog choice (`connect(..., { qlog })`): false, no file; true, a
+ * file in the endpoint's `qlogDir`; a string, a file in that directory.
+ */
+export type QlogChoice = boolean | string;
+
+/**
+ * The endpoint's trace target for `qlogDir`, `qlogFilter`, connect()'s `qlog` and `trace`: a
+ * file per connection chosen, the user's callback, or both. `end()` finishes every open file
+ * and resolves when they are on disk.
  */
 export class TraceOutput implements TraceTarget {
   private readonly files = new Set<QlogFile>();
+  /** Choices of connect() attempts not yet connected, by attempt id (= the connection's id). */
+  private readonly choices = new Map<number, QlogChoice>();
   readonly endpoint: TraceSink | null;
 
   constructor(
     private readonly dir: string | undefined,
     private readonly callback: ((event: TraceEvent, connection: TracedConnection | null) => void) | undefined,
     private readonly maxBuffered = DEFAULT_MAX_BUFFERED,
+    private readonly filter?: ((connection: TracedConnection) => boolean) | undefined,
   ) {
     const cb = callback;
     this.endpoint = cb
@@ -225,14 +235,42 @@ export class TraceOutput implements TraceTarget {
       : null;
   }
 
+  /** The qlog choice of connect() attempt `attempt`, applied when it connects. */
+  choose(attempt: number, choice: QlogChoice): void {
+    this.choices.set(attempt, choice);
+  }
+
+  /** The attempt failed or was abandoned. */
+  forget(attempt: number): void {
+    this.choices.delete(attempt);
+  }
+
+  /** The directory `info`'s qlog file goes to, or undefined for none. */
+  private dirFor(info: TracedConnection): string | undefined {
+    if (info.role === 'client') {
+      const choice = this.choices.get(info.id);
+      if (choice !== undefined) {
+        this.choices.delete(info.id);
+        return choice === false ? undefined : choice === true ? this.dir : choice;
+      }
+    }
+    if (this.dir === undefined || this.filter === undefined) return this.dir;
+    try {
+      return this.filter(info) === true ? this.dir : undefined;
+    } catch {
+      return undefined; // a filter that throws traces nothing, and breaks nothing
+    }
+  }
+
   connection(info: TracedConnection): TraceDestination | null {
     const cb = this.callback;
+    const dir = this.dirFor(info);
     let file: QlogFile | null = null;
-    if (this.dir !== undefined) {
-      file = new QlogFile(join(this.dir, qlogFileName(info)), info, this.maxBuffered, (f) => this.files.delete(f));
+    if (dir !== undefined) {
+      file = new QlogFile(join(dir, qlogFileName(info)), info, this.maxBuffered, (f) => this.files.delete(f));
       this.files.add(file);
     }
-    // qlog only: the engine writes text into the file, no event objects are built.
+    // qlog only: the engine writes bytes into the file, no event objects are built.
     if (cb === undefined) return file;
     const user: TraceSink = (event) => {
       try {
@@ -254,8 +292,9 @@ export class TraceOutput implements TraceTarget {
     return [...this.files].map((f) => f.path);
   }
 
-  /** Finish every file; resolves once all of them are closed. */
+  /** Finish every file; resolves once all of them are closed (at once when there are none). */
   end(): Promise<void> {
+    if (this.files.size === 0) return Promise.resolve();
     const pending = [...this.files];
     for (const f of pending) f.end();
     return Promise.all(pending.map((f) => f.done)).then(() => undefined);
