@@ -99,6 +99,8 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 
 interface SocketRun {
   cpuMsPerMB: number;
+  /** The kernel's part of it (sendmsg/recvmsg, and the file writes). */
+  sysMsPerMB: number;
   scavengesPer100MB: number;
   markSweepsPer100MB: number;
   qlogBytesPerMB: number;
@@ -157,6 +159,7 @@ async function socketOnce(qlog: boolean): Promise<SocketRun> {
   }
   return {
     cpuMsPerMB: (cpu.user + cpu.system) / 1000 / mb,
+    sysMsPerMB: cpu.system / 1000 / mb,
     scavengesPer100MB: ((gcMinor - minor0) * 100) / mb,
     markSweepsPer100MB: ((gcMajor - major0) * 100) / mb,
     qlogBytesPerMB: qlogBytes / mb,
@@ -178,12 +181,12 @@ async function socketsMain(): Promise<void> {
   gcObserver.disconnect();
   const pick = (v: 'off' | 'qlog', k: keyof SocketRun): number[] => results[v].map((x) => x[k]);
   console.log(`qlogDir over 127.0.0.1, ${bytes / 1e6} MB one way, both endpoints in one process, ${runs} alternating runs (median [min–max])`);
-  console.log('variant  CPU ms/MB            scavenges/100MB  mark-sweeps/100MB  qlog B/MB   goodput MB/s');
+  console.log('variant  CPU ms/MB            of it sys  scavenges/100MB  mark-sweeps/100MB  qlog B/MB   goodput MB/s');
   const fmt = (xs: number[], d: number): string => `${median(xs).toFixed(d)} [${Math.min(...xs).toFixed(d)}–${Math.max(...xs).toFixed(d)}]`;
   for (const v of ['off', 'qlog'] as const) {
     if (results[v].length === 0) continue;
     console.log(
-      `${v.padEnd(8)} ${fmt(pick(v, 'cpuMsPerMB'), 2).padEnd(20)} ${median(pick(v, 'scavengesPer100MB')).toFixed(0).padStart(15)}  ${median(pick(v, 'markSweepsPer100MB')).toFixed(1).padStart(17)}  ${median(pick(v, 'qlogBytesPerMB')).toFixed(0).padStart(9)}   ${fmt(pick(v, 'goodputMBps'), 1)}`,
+      `${v.padEnd(8)} ${fmt(pick(v, 'cpuMsPerMB'), 2).padEnd(20)} ${median(pick(v, 'sysMsPerMB')).toFixed(2).padStart(9)}  ${median(pick(v, 'scavengesPer100MB')).toFixed(0).padStart(15)}  ${median(pick(v, 'markSweepsPer100MB')).toFixed(1).padStart(17)}  ${median(pick(v, 'qlogBytesPerMB')).toFixed(0).padStart(9)}   ${fmt(pick(v, 'goodputMBps'), 1)}`,
     );
   }
   const ratio = (k: keyof SocketRun): number => median(pick('qlog', k)) / median(pick('off', k));

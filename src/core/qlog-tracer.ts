@@ -54,10 +54,9 @@ function lit(s: string): Uint8Array {
 function put(o: QlogRecordSink, bytes: Uint8Array): void {
   const n = bytes.length;
   if (o.pos + n > o.buf.length) o.reserve(n);
-  const b = o.buf;
-  let p = o.pos;
-  for (let i = 0; i < n; i++) b[p++] = bytes[i]!;
-  o.pos = p;
+  // TypedArray.set is a memcpy: several times faster than a loop for these 10–100 bytes.
+  o.buf.set(bytes, o.pos);
+  o.pos += n;
 }
 
 /** ASCII text (a number's String()). */
