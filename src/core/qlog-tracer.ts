@@ -79,19 +79,44 @@ export function putText(o: QlogRecordSink, s: string): void {
   o.pos += encoder.encodeInto(s, o.buf.subarray(o.pos)).written;
 }
 
-/** A non-negative integer below 2^53, digit by digit. */
+/** '00'…'99' as pairs of ASCII digits: two digits per division. */
+const PAIRS = (() => {
+  const t = new Uint8Array(200);
+  for (let i = 0; i < 100; i++) {
+    t[2 * i] = 48 + Math.floor(i / 10);
+    t[2 * i + 1] = 48 + (i % 10);
+  }
+  return t;
+})();
+
+/** Decimal digits of a non-negative integer below 2^53. */
+function digitCount(n: number): number {
+  if (n < 1e5) return n < 10 ? 1 : n < 100 ? 2 : n < 1e3 ? 3 : n < 1e4 ? 4 : 5;
+  let len = 6;
+  for (let p = 1e6; p <= n; p *= 10) len++;
+  return len;
+}
+
+/** A non-negative integer below 2^53, two digits at a time from the end. */
 function putUint(o: QlogRecordSink, n: number): void {
-  let len = 1;
-  for (let p = 10; p <= n; p *= 10) len++;
+  const len = digitCount(n);
   if (o.pos + len > o.buf.length) o.reserve(NUMBER_ROOM);
   const b = o.buf;
   let i = o.pos + len;
   o.pos = i;
-  do {
-    const q = Math.floor(n / 10);
-    b[--i] = 48 + (n - q * 10);
+  while (n >= 100) {
+    const q = Math.floor(n / 100);
+    const r = (n - q * 100) * 2;
+    b[--i] = PAIRS[r + 1]!;
+    b[--i] = PAIRS[r]!;
     n = q;
-  } while (n > 0);
+  }
+  if (n >= 10) {
+    b[--i] = PAIRS[n * 2 + 1]!;
+    b[--i] = PAIRS[n * 2]!;
+  } else {
+    b[--i] = 48 + n;
+  }
 }
 
 /** A number as JSON.stringify writes it. */
