@@ -46,7 +46,7 @@ describe('TraceOutput (the qlogDir writer)', () => {
   it('bounds its memory: a file too far behind the disk drops events and says how many in its last record', async () => {
     const out = new TraceOutput(dir, undefined, 1); // at most 1 byte may wait for the disk
     const sink = sinkOf(out.connection(info(0xdefn))!);
-    const n = 5000; // ~0.4 MB of records: the first 64 KiB chunk goes to the stream, the rest must wait
+    const n = 5000; // ~0.4 MB of records: the first chunk goes to the stream, the rest must wait
     for (let i = 0; i < n; i++) sink(event(1000 + i, i));
     await out.end();
     const all = records(join(dir, 'client-0000000000000def.sqlog'));
