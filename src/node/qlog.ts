@@ -102,6 +102,8 @@ class QlogFile implements QlogRecordSink {
   private timer: NodeJS.Timeout | null = null;
   private dropped = 0;
   private ended = false;
+  /** end() was called: finish() follows on the next turn. */
+  private closing = false;
   private readonly stream: WriteStream;
   readonly done: Promise<void>;
   readonly origin: number;
@@ -190,8 +192,19 @@ class QlogFile implements QlogRecordSink {
     });
   }
 
-  /** Finish the file (the connection closed, or the endpoint did). */
-  end(time?: number): void {
+  /**
+   * The connection closed (QlogRecordSink). The file is finished on the next turn of the event
+   * loop, not at once: an aborted connection sends its RESET after it is 'closed', in the same
+   * turn, and that packet belongs in the file.
+   */
+  end(time: number): void {
+    if (this.ended || this.closing) return;
+    this.closing = true;
+    setImmediate(() => this.finish(time));
+  }
+
+  /** Finish the file now (the endpoint closes, or the connection closed a turn ago). */
+  finish(time?: number): void {
     if (this.ended) return;
     if (this.dropped > 0) {
       const at = time === undefined ? 0 : time - this.info.now;
@@ -308,7 +321,7 @@ export class TraceOutput implements TraceTarget {
   end(): Promise<void> {
     if (this.files.size === 0) return Promise.resolve();
     const pending = [...this.files];
-    for (const f of pending) f.end();
+    for (const f of pending) f.finish();
     return Promise.all(pending.map((f) => f.done)).then(() => undefined);
   }
 }
