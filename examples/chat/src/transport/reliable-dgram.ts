@@ -9,13 +9,25 @@
  * with ServerKeyMismatchError.
  */
 import { fingerprint, ServerKeyMismatchError, type ServerIdentity, type TrustServer } from './server-key.js';
-import type { Link, LinkStats, Listener, Transport } from './transport.js';
+import type { Lane, Link, LinkStats, Listener, Transport } from './transport.js';
+
+/**
+ * The lanes as reliable-dgram channels: `live` is channel 0 (priority 0, served first), `bulk` is
+ * channel 1 at priority 1, which the sender serves only while channel 0 has nothing to send.
+ * Each channel has its own order and loss recovery, so a lost packet of a history page delays
+ * nothing on channel 0. Both ends configure it at connect (the peer's settings do not matter
+ * to the receiver; they say how each side schedules what it sends).
+ */
+export const LANE_CHANNELS = { live: 0, bulk: 1 } as const satisfies Record<Lane, number>;
+const CHANNEL_OPTIONS = { [LANE_CHANNELS.bulk]: { priority: 1 } };
+const BULK_SEND = { channel: LANE_CHANNELS.bulk } as const;
 
 /** The slice of reliable-dgram's API used here (its full types live in the library). */
 interface RdConnection {
   readonly remoteAddress: string;
   readonly remotePort: number;
-  send(data: Uint8Array): boolean;
+  send(data: Uint8Array, options?: { channel?: number }): boolean;
+  setChannel(channel: number, options: { priority?: number; weight?: number }): unknown;
   on(event: 'message', listener: (data: Buffer) => void): unknown;
   on(event: 'close', listener: (err?: Error) => void): unknown;
   on(event: 'drain', listener: () => void): unknown;
@@ -67,6 +79,7 @@ class ConnectionLink implements Link {
     // An 'error' is always followed by 'close' (which carries the error); listening here keeps
     // an emitter that treats unhandled 'error' as fatal from crashing the process.
     conn.on('error', () => {});
+    for (const [channel, options] of Object.entries(CHANNEL_OPTIONS)) conn.setChannel(Number(channel), options);
     if (onClosed) conn.on('close', () => onClosed());
   }
   get remoteAddress(): string {
@@ -75,8 +88,8 @@ class ConnectionLink implements Link {
   get remotePort(): number {
     return this.conn.remotePort;
   }
-  send(data: Uint8Array): boolean {
-    return this.conn.send(data);
+  send(data: Uint8Array, lane: Lane = 'live'): boolean {
+    return lane === 'live' ? this.conn.send(data) : this.conn.send(data, BULK_SEND);
   }
   onMessage(listener: (data: Uint8Array) => void): void {
     this.conn.on('message', listener);
