@@ -13,6 +13,7 @@ import { PacketBuilder } from './packet-builder.js';
 import { BASE_PLPMTU, PathMtu } from './path-mtu.js';
 import type { RttEstimator } from './rtt.js';
 import { Receiver } from './receiver.js';
+import { MAX_REDUNDANCY } from './redundancy.js';
 import { OBJECT_OVERHEAD } from './retention.js';
 import { SendScheduler } from './send-scheduler.js';
 import {
@@ -270,7 +271,7 @@ export class ConnectionCore {
     this.sender.enqueue(data, { delivery, channel, expiresAt, receipt });
   }
 
-  /** Set a channel's priority (lower first) and weight (share within its priority). */
+  /** Set a channel's priority (lower first), weight (share within its priority) and redundancy (copies of small messages). */
   setChannel(channel: number, options: ChannelOptions): void {
     if (!Number.isInteger(channel) || channel < 0 || channel > 255) {
       throw new InvalidArgValueError(`channel must be an integer from 0 to 255, got ${String(channel)}`);
@@ -284,7 +285,12 @@ export class ConnectionCore {
     if (!Number.isInteger(weight) || weight < 1 || weight > 65535) {
       throw new InvalidArgValueError(`weight must be an integer from 1 to 65535, got ${String(weight)}`);
     }
+    const redundancy = options.redundancy ?? this.sender.redundancyOf(channel);
+    if (!Number.isInteger(redundancy) || redundancy < 0 || redundancy > MAX_REDUNDANCY) {
+      throw new InvalidArgValueError(`redundancy must be an integer from 0 to ${MAX_REDUNDANCY}, got ${String(redundancy)}`);
+    }
     this.sender.scheduler.configure(channel, { priority, weight });
+    this.sender.setRedundancy(channel, redundancy);
   }
 
   /**
