@@ -4,6 +4,7 @@ import { decodePacket } from '../wire/packet.js';
 import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, type AckFrame, type ConnectionId, type Frame, type TransportParams } from '../wire/types.js';
 import { AckScheduler } from './ack-scheduler.js';
 import { BlockedTime, SendBlock } from './blocked-time.js';
+import { resolveChannelOptions } from './channel-options.js';
 import type { BufferBudget } from './buffer-budget.js';
 import { announcedMaxMessageSize, announcedWindow, resolveCoreConfig } from './config.js';
 import { createCounters } from './counters.js';
@@ -13,7 +14,6 @@ import { PacketBuilder } from './packet-builder.js';
 import { BASE_PLPMTU, PathMtu } from './path-mtu.js';
 import type { RttEstimator } from './rtt.js';
 import { Receiver } from './receiver.js';
-import { MAX_REDUNDANCY } from './redundancy.js';
 import { OBJECT_OVERHEAD } from './retention.js';
 import { SendScheduler } from './send-scheduler.js';
 import {
@@ -276,21 +276,10 @@ export class ConnectionCore {
     if (!Number.isInteger(channel) || channel < 0 || channel > 255) {
       throw new InvalidArgValueError(`channel must be an integer from 0 to 255, got ${String(channel)}`);
     }
-    const current = this.sender.scheduler.settingsOf(channel);
-    const priority = options.priority ?? current.priority;
-    const weight = options.weight ?? current.weight;
-    if (!Number.isInteger(priority) || priority < 0 || priority > 255) {
-      throw new InvalidArgValueError(`priority must be an integer from 0 to 255, got ${String(priority)}`);
-    }
-    if (!Number.isInteger(weight) || weight < 1 || weight > 65535) {
-      throw new InvalidArgValueError(`weight must be an integer from 1 to 65535, got ${String(weight)}`);
-    }
-    const redundancy = options.redundancy ?? this.sender.redundancyOf(channel);
-    if (!Number.isInteger(redundancy) || redundancy < 0 || redundancy > MAX_REDUNDANCY) {
-      throw new InvalidArgValueError(`redundancy must be an integer from 0 to ${MAX_REDUNDANCY}, got ${String(redundancy)}`);
-    }
-    this.sender.scheduler.configure(channel, { priority, weight });
-    this.sender.setRedundancy(channel, redundancy);
+    const { priority, weight } = this.sender.scheduler.settingsOf(channel);
+    const setup = resolveChannelOptions({ priority, weight, redundancy: this.sender.redundancyOf(channel) }, options);
+    this.sender.scheduler.configure(channel, setup);
+    this.sender.setRedundancy(channel, setup.redundancy);
   }
 
   /**

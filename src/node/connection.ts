@@ -4,6 +4,7 @@ import type { EndpointConnection } from '../core/endpoint.js';
 import type { ChannelOptions, CloseError, ConnectionStats, CoreEvent, Delivery } from '../core/types.js';
 import { AbortError, InvalidArgTypeError, InvalidArgValueError, rdError, type ReliableDgramError } from '../errors.js';
 import { optionsObject, rejectUnknownOptions } from '../unknown-options.js';
+import { CHANNEL_OPTIONS } from './channel-options.js';
 import { boundedWait, checkCloseOptions, type CloseOptions } from './close-options.js';
 import { Inbox, type InboxItem, type MessageInfo } from './inbox.js';
 import type { SocketAddress } from './socket.js';
@@ -153,8 +154,6 @@ function toError(e: CloseError): ReliableDgramError {
 }
 
 const SEND_OPTIONS = ['delivery', 'channel', 'maxAge'] as const;
-/** The options of `setChannel()` (and of each entry of the `channels` connect option). */
-export const CHANNEL_OPTIONS = ['priority', 'weight', 'redundancy'] as const;
 const DESTROY_OPTIONS = ['reason'] as const;
 
 /**
