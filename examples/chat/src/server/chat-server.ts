@@ -273,7 +273,7 @@ export class ChatServer {
       case 'history': {
         const group = await this.memberGroup(conn, request.group);
         const page = await this.store.history(group.id, request.before, request.limit);
-        return { reply: { group: group.name, messages: page.messages.map(publicMessage), more: page.more } };
+        return { reply: { group: group.name, ...fitPage(page.messages.map(publicMessage), page.more) } };
       }
       case 'who':
         return this.who(conn, request.group);
@@ -787,6 +787,18 @@ export class ChatServer {
 
 function summaries(groups: readonly GroupWithMarks[]): GroupSummary[] {
   return groups.map((g) => ({ name: g.name, unread: g.unread, members: g.members }));
+}
+
+/**
+ * A page within LIMITS.maxHistoryReplyBytes: the oldest messages go first (the page stays the
+ * newest ones before `before`, and `more` sends the client on paging from its oldest id).
+ */
+function fitPage(messages: ChatMessage[], more: boolean): { messages: ChatMessage[]; more: boolean } {
+  const sizes = messages.map((m) => Buffer.byteLength(JSON.stringify(m), 'utf8') + 1);
+  let total = sizes.reduce((a, b) => a + b, 0);
+  let first = 0;
+  while (first < messages.length - 1 && total > LIMITS.maxHistoryReplyBytes) total -= sizes[first++]!;
+  return first === 0 ? { messages, more } : { messages: messages.slice(first), more: true };
 }
 
 function publicMessage(m: ChatMessage): ChatMessage {

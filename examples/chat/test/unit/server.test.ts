@@ -58,6 +58,27 @@ describe('chat server over the in-memory transport', { timeout: 10_000 }, () => 
     expect(oldest.more).toBe(false);
   });
 
+  it('cuts a history page to 512 KiB, keeping its newest messages, and pages on from there', async () => {
+    h = await createHarness();
+    const alice = await h.loggedIn('alice');
+    await h.group(alice, 'solo', []);
+    // 60 messages of 4,000 three-byte characters: 720 KB, beyond the page's 512 KiB (and 200 of
+    // them would be beyond the transport's 1 MiB message limit).
+    const text = (i: number): string => `${String(i).padStart(2, '0')}${'€'.repeat(3_998)}`;
+    const me = h.store.findUser('alice')!.id;
+    const group = h.store.findGroupForMember('solo', me)!.id;
+    for (let i = 1; i <= 60; i++) h.store.insertMessage(group, me, `m${i}`, text(i), h.clock.now);
+    const newest = await alice.history('solo', 200);
+    expect(newest.more).toBe(true);
+    expect(Buffer.byteLength(JSON.stringify(newest.messages))).toBeLessThanOrEqual(512 * 1024);
+    const n = newest.messages.length;
+    expect(n).toBeGreaterThan(30);
+    expect(newest.messages.map((m) => m.text.slice(0, 2))).toEqual(Array.from({ length: n }, (_, i) => String(61 - n + i).padStart(2, '0')));
+    const rest = await alice.history('solo', 200, newest.messages[0]!.messageId);
+    expect(rest.more).toBe(false);
+    expect(rest.messages.length + n).toBe(60);
+  });
+
   it('sends history pages on the bulk lane and everything else on the live lane', async () => {
     h = await createHarness();
     const alice = await h.loggedIn('alice');
