@@ -65,10 +65,11 @@ const FLUSHED: CoreEvent = { type: 'flushed' };
  * it (as `SentContent`) what was acknowledged, lost or is to be probed, and it queues lost
  * content again, in its channel.
  *
- * Order within a channel's turn: its retransmissions, its unreliable messages, its new data;
- * CLOSE last (docs/protocol.md "Sending"). Flow control after RFC 9000 §4 (per fragment, one
- * `maxTsn` for all channels, like MAX_DATA); retransmission of lost content after RFC 9002
- * §6.2.4 / RFC 9000 §13.3 (content is resent, not packets).
+ * Order within a channel's turn: its retransmissions, its redundant copies (channels with
+ * `redundancy`, redundancy.ts), its unreliable messages, its new data; CLOSE last
+ * (docs/protocol.md "Sending"). Flow control after RFC 9000 §4 (per fragment, one `maxTsn` for
+ * all channels, like MAX_DATA); retransmission of lost content after RFC 9002 §6.2.4 /
+ * RFC 9000 §13.3 (content is resent, not packets).
  *
  * Receipts: every reliable message is kept in `ledger` (send order) until acknowledged, so
  * `ackedThrough` tells flush() how far everything is acknowledged; a message with a receipt id
