@@ -12,6 +12,7 @@ import { bindSocket } from './bind.js';
 import { parseKey, type KeyInput } from '../crypto/keys.js';
 import { nodeSuite } from '../crypto/node-suite.js';
 import { realClock, type Clock, type TimerHandle } from './clock.js';
+import { parseChannels, type ChannelEntry, type ChannelsOption } from './channel-options.js';
 import { boundedWait, checkCloseOptions, type CloseOptions } from './close-options.js';
 import { Connection, type ConnectionHost } from './connection.js';
 import { checkCoreConfig, createConnectionCore } from './engine.js';
@@ -54,6 +55,11 @@ export interface ConnectOptions {
    * filtered by `qlogFilter`). The `trace` callback sees every connection either way.
    */
   qlog?: boolean | { dir: string };
+  /**
+   * Channel settings of this connection, by channel number (`{ 1: { priority: 1 } }`), applied
+   * with `setChannel()` before connect() resolves, after the endpoint's `channels` option.
+   */
+  channels?: ChannelsOption;
 }
 
 /** The options form, `connect({ port, host, signal, serverKey })`, as `net.connect(options)`. */
@@ -64,7 +70,7 @@ export interface ConnectTarget extends ConnectOptions {
   host?: string;
 }
 
-const CONNECT_OPTIONS = ['signal', 'serverKey', 'qlog'] as const;
+const CONNECT_OPTIONS = ['signal', 'serverKey', 'channels', 'qlog'] as const;
 const CONNECT_TARGET_OPTIONS = ['port', 'host', ...CONNECT_OPTIONS] as const;
 
 /** {@link EndpointStats} plus the socket's send errors: what `Endpoint.stats()` returns. */
@@ -84,7 +90,16 @@ export interface EndpointStatsWithSocket extends EndpointStats {
   sendBufferSize: number;
 }
 
+const NO_CHANNELS: ChannelEntry[] = [];
+
+/** Apply validated `channels` entries to a connection about to be handed over. */
+function applyChannels(conn: Connection, channels: readonly ChannelEntry[]): void {
+  for (let i = 0; i < channels.length; i++) conn.setChannel(channels[i]![0], channels[i]![1]);
+}
+
 interface PendingConnect {
+  /** The connect() call's `channels` option, validated. */
+  channels: ChannelEntry[];
   resolve: (c: Connection) => void;
   reject: (e: unknown) => void;
   cleanup: () => void;
@@ -381,6 +396,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
       throw new InvalidArgTypeError('options.signal must be an AbortSignal');
     }
     const serverKey = options?.serverKey === undefined ? undefined : parseKey(options.serverKey, 'options.serverKey');
+    const channels = options?.channels === undefined ? NO_CHANNELS : parseChannels(options.channels, 'options.channels');
     const qlog = this.qlogChoice(options?.qlog);
     if (this.state !== 'open') return Promise.reject(rdError('ERR_ENDPOINT_CLOSED', 'the endpoint is closed'));
     if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
@@ -394,7 +410,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
             },
           )
         : Promise.resolve();
-    return dirReady.then(() => this.resolveHost(target)).then((address) => this.startConnect(address, port, signal, serverKey, qlog));
+    return dirReady.then(() => this.resolveHost(target)).then((address) => this.startConnect(address, port, signal, serverKey, channels, qlog));
   }
 
   /** connect()'s `qlog` option, checked: undefined (the endpoint decides), false, true, or a directory. */
@@ -463,7 +479,14 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     return address;
   }
 
-  private startConnect(address: string, port: number, signal: AbortSignal | undefined, serverKey?: Uint8Array, qlog?: QlogChoice): Promise<Connection> {
+  private startConnect(
+    address: string,
+    port: number,
+    signal: AbortSignal | undefined,
+    serverKey: Uint8Array | undefined,
+    channels: ChannelEntry[],
+    qlog?: QlogChoice,
+  ): Promise<Connection> {
     if (this.state !== 'open') return Promise.reject(rdError('ERR_ENDPOINT_CLOSED', 'the endpoint is closed'));
     if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
     const started = this.core.connect(this.clock.now(), address, port, serverKey ? { serverKey } : {});
@@ -481,6 +504,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.pending.set(attempt, {
+        channels,
         resolve,
         reject,
         cleanup: () => {
@@ -574,6 +598,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     switch (ev.type) {
       case 'accepted': {
         const conn = this.wrap(ev.connection);
+        applyChannels(conn, this.options.channels);
         this.emit('connection', conn);
         return;
       }
@@ -583,6 +608,8 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
         this.pending.delete(ev.attempt);
         if (p) {
           p.cleanup();
+          applyChannels(conn, this.options.channels);
+          applyChannels(conn, p.channels);
           p.resolve(conn);
         } else {
           conn.destroy();
