@@ -21,6 +21,7 @@ export function createCounters() {
     ptoCount: 0,
     unreliableExpired: 0,
     packetsDeferred: 0,
+    packetsFromUnvalidatedPath: 0,
   };
 }
 

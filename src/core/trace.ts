@@ -219,6 +219,44 @@ export class Tracer {
       application: t.timeAppLimited,
     });
   }
+
+  // ---------------------------------------------------------------- path validation and migration
+  // (path-validation.ts; qlog's migration_state_updated, draft-ietf-quic-qlog-quic-events, under
+  // the 0.3 generation's connectivity category, with the draft's state names)
+
+  /** A packet from a new address: validating it (PATH_CHALLENGE to it and to the current path). */
+  pathProbing(now: number, address: string, port: number): void {
+    this.emit(now, 'connectivity:migration_state_updated', { migration_state: 'probing_started', new_path: { ip: address, port } });
+  }
+
+  /** A PATH_CHALLENGE or PATH_RESPONSE left (transport:packet_sent with the frame). */
+  pathFrameSent(now: number, pn: number, size: number, frame: 'path-challenge' | 'path-response', toCandidate: boolean): void {
+    this.emit(now, 'transport:packet_sent', {
+      header: { packet_type: PACKET_TYPE, packet_number: pn },
+      raw: { length: size },
+      frames: [{ frame_type: frame === 'path-challenge' ? 'path_challenge' : 'path_response' }],
+      path: toCandidate ? 'new' : 'current',
+    });
+  }
+
+  /** The new address answered: the connection moved there. */
+  pathChanged(now: number, fromAddress: string, fromPort: number, address: string, port: number): void {
+    this.emit(now, 'connectivity:migration_state_updated', {
+      migration_state: 'migration_complete',
+      old_path: { ip: fromAddress, port: fromPort },
+      new_path: { ip: address, port },
+    });
+  }
+
+  /** The new address was given up (`reason`: 'timeout' or 'peer-on-current-path'). */
+  pathAbandoned(now: number, reason: string): void {
+    this.emit(now, 'connectivity:migration_state_updated', { migration_state: 'probing_abandoned', trigger: reason });
+  }
+
+  /** This side moved to a new local address (migrate()). */
+  pathMigrated(now: number): void {
+    this.emit(now, 'connectivity:migration_state_updated', { migration_state: 'migration_started' });
+  }
 }
 
 /** Tracer for a sink, or null (no tracing): what the modules hold. */

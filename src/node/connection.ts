@@ -48,7 +48,7 @@ export interface ConnectionEvents {
   /** The connection is over; `err` is absent after a graceful close. */
   close: [err?: ReliableDgramError | Error];
   /** Path-MTU discovery changed the datagram size in force (`stats().pathMtu`). */
-  pathMtu: [size: number, reason: 'probe' | 'black-hole'];
+  pathMtu: [size: number, reason: 'probe' | 'black-hole' | 'new-path'];
 }
 
 /** Options of {@link Connection.send}. */

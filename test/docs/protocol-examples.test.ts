@@ -220,6 +220,8 @@ describe('docs/protocol.md examples', () => {
           unreliable: FrameType.Unreliable,
           data: FrameType.Data,
           'data-part': FrameType.DataPart,
+          'path-challenge': FrameType.PathChallenge,
+          'path-response': FrameType.PathResponse,
         }[f.type];
         frameTypes.add(code);
       }
