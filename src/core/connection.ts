@@ -115,6 +115,13 @@ export class ConnectionCore {
   private arrivalKind: PathKind = PathKind.Current;
   /** The last datagram pollTransmit returned goes to the candidate address, not the current one. */
   private transmitToCandidate = false;
+  /**
+   * The peer was in the middle of a message (its last DATA fragment was not the LAST one) when
+   * it fell silent: see {@link silenceDeadline}.
+   */
+  private peerMidMessage = false;
+  /** ACKs repeated for the current silence. */
+  private silenceAcks = 0;
   readonly rtt: RttEstimator;
 
   // --- the parts, in the order a datagram meets them
@@ -484,6 +491,7 @@ export class ConnectionCore {
     }
     if (this.trace !== null) this.trace.packetReceived(now, this.acks.lastPacketNumber, datagram.length, tracedFrames(datagram), this.recovery.packetNumbers.largestSent);
     this.lastReceivedAt = now;
+    this.silenceAcks = 0;
     if (this._state === 'draining') this.drainUntil = now + drainPeriod(this.recovery.basePto());
 
     let ackEliciting = false;
@@ -510,11 +518,19 @@ export class ConnectionCore {
   private onForeignDatagram(now: number, datagram: Uint8Array, authenticated: boolean, address: string, port: number): PathKind | -1 {
     const path = this.path!;
     if (this._state !== 'open' && this._state !== 'closing') return -1;
+    const packet = sharedReader;
     const fresh = path.candidateAddress === null;
+    if (fresh && packet.frames === packet.pathFrames) {
+      // Only path frames (or nothing) from an address nobody is validating: an answer to a
+      // challenge already given up, or a probe for a path we did not start. Not a reason to
+      // start one (that would let two addresses bounce challenges for ever); not read.
+      this.counters.packetsFromUnvalidatedPath++;
+      if (this.trace !== null) this.trace.packetDropped(now, datagram.length, 'unvalidated_path');
+      return -1;
+    }
     const kind = path.onForeignDatagram(now, address, port, datagram.length + this.packetOverhead, this.validationTimeout());
     if (fresh && kind === PathKind.Candidate && this.trace !== null) this.trace.pathProbing(now, address, port);
     if (authenticated) return kind;
-    const packet = sharedReader;
     let moved = false;
     if (kind === PathKind.Candidate && packet.pathFrames > 0) {
       for (let f = packet.next(); f !== null; f = packet.next()) {
@@ -533,6 +549,17 @@ export class ConnectionCore {
     for (const held of path.takeHeld()) this.handleDatagram(now, held, false, path.address, path.port);
     if (this.isClosed() || packet.open(datagram, false) !== 'ok') return -1;
     return PathKind.Current;
+  }
+
+  /**
+   * A receiver whose peer fell silent in the middle of a message repeats its ACK after a PTO of
+   * silence, then after 2, 4, ... PTOs (at most 4 times). In a download that is what tells the
+   * sender that the receiver's address changed (a NAT rebinding): the receiver has nothing else
+   * to send, and the sender's packets go to the dead address. Infinity: not armed.
+   */
+  private silenceDeadline(): number {
+    if (!this.peerMidMessage || this.silenceAcks >= 4 || this._state !== 'open' || this.path === null) return Infinity;
+    return this.lastReceivedAt + this.recovery.basePto() * 2 ** this.silenceAcks;
   }
 
   /** How long a candidate address has to answer: 3 PTOs of the current path or of a fresh one, whichever is longer. */
@@ -599,6 +626,7 @@ export class ConnectionCore {
         this.onAckFrame(now, frame);
         return;
       case 'data': {
+        this.peerMidMessage = !frame.last;
         const result = this.receiver.onData(frame);
         // Beyond the credit we granted (it never shrinks): only a broken or hostile sender does
         // that. Dropping the data while acknowledging its packet would lose it, so abort.
@@ -607,6 +635,7 @@ export class ConnectionCore {
         return;
       }
       case 'data-part': {
+        this.peerMidMessage = true;
         const result = this.receiver.onDataPart(frame);
         if (result === 'beyond-window') this.abort(now, ResetCode.FlowControl, 'data beyond the flow-control window');
         else if (result === 'malformed') this.protocolViolation(now, 'DATA_PART pieces disagree, or message framing broken');
@@ -686,6 +715,12 @@ export class ConnectionCore {
     this.recovery.onTimeout(now, this.sender.flowBlocked(), this.closeWithoutBackoff());
     this.mtu.onTimeout(now);
     if (this.path !== null) this.onPathOutcome(now, this.path.onTimeout(now));
+    if (now >= this.silenceDeadline()) {
+      // The peer stopped in the middle of a message: our ACKs may be going to an address it
+      // no longer has (its NAT rebound). One more ACK, from wherever we are, lets it find us.
+      this.silenceAcks++;
+      this.acks.requestImmediate();
+    }
     if (
       this.keepAliveInterval > 0 &&
       now >= this.recovery.lastSentAt + this.keepAliveInterval &&
@@ -709,6 +744,7 @@ export class ConnectionCore {
     t = Math.min(t, this.recovery.deadline(this.sender.flowBlocked(), this.closeWithoutBackoff()), this.lingerDeadline());
     t = Math.min(t, this.acks.deadline(), this.recovery.pacingDeadline, this.mtu.deadline);
     if (this.path !== null) t = Math.min(t, this.path.deadline);
+    t = Math.min(t, this.silenceDeadline());
     if (this.keepAliveInterval > 0 && this.recovery.sent.ackElicitingOutstanding === 0) {
       t = Math.min(t, this.recovery.lastSentAt + this.keepAliveInterval);
     }
@@ -732,13 +768,13 @@ export class ConnectionCore {
     }
     if (this._state === 'closed') return null;
     this.transmitToCandidate = false;
-    if (this.path !== null && this._state !== 'draining') {
+    if (this.path !== null && this.path.busy && this._state !== 'draining') {
       // Path frames first, each alone in its packet (a peer without them loses nothing else),
       // outside congestion control like ACKs; to an unvalidated address within the
       // amplification limit only (path-validation.ts).
-      const t = this.path.nextTransmit(PATH_PACKET_SIZE + this.packetOverhead);
+      const t = this.path.nextTransmit(Math.max(PATH_PACKET_SIZE, this.acks.ackPacketSize(now)) + this.packetOverhead);
       if (t !== null) {
-        const datagram = this.builder.buildPath(now, t.frame, t.data, t.toCandidate);
+        const datagram = t.frame === 'ack' ? this.builder.build(now, true, false) : this.builder.buildPath(now, t.frame, t.data, t.toCandidate);
         this.path.onSent(now, t, datagram.length + this.packetOverhead);
         this.transmitToCandidate = t.toCandidate;
         return datagram;

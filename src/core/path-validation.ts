@@ -34,6 +34,7 @@ export const VALIDATION_PTOS = 3;
 export const MAX_HELD_PACKETS = 64;
 /** ... and this many bytes. */
 export const MAX_HELD_BYTES = 96 * 1024;
+const EMPTY = new Uint8Array(0);
 /** PATH_RESPONSEs waiting to be sent, at most (the newest challenges win). */
 const MAX_PENDING_RESPONSES = 4;
 
@@ -53,7 +54,8 @@ export type PathFailure = 'timeout' | 'peer-on-current-path';
 
 /** A path frame to send: a challenge or a response, to the current path or the candidate. */
 export interface PathTransmit {
-  readonly frame: 'path-challenge' | 'path-response';
+  /** 'ack': an ACK-only packet for the candidate (see {@link PathValidator.nextTransmit}). */
+  readonly frame: 'path-challenge' | 'path-response' | 'ack';
   readonly data: Uint8Array;
   readonly toCandidate: boolean;
 }
@@ -77,6 +79,8 @@ interface Candidate {
   probeCurrent: boolean;
   /** A challenge to the candidate is due now. */
   challengeDue: boolean;
+  /** An ACK to the candidate is due (once, after the first challenge). */
+  ackDue: boolean;
   bytesReceived: number;
   bytesSent: number;
   /** Plaintext packets from the candidate, to read after the move. */
@@ -128,6 +132,11 @@ export class PathValidator {
     return PathKind.Other;
   }
 
+  /** Something may be due for nextTransmit (a candidate is pending, or a response is owed): one check on the hot path. */
+  get busy(): boolean {
+    return this.candidate !== null || this.responses.length > 0;
+  }
+
   get candidateAddress(): string | null {
     return this.candidate?.address ?? null;
   }
@@ -161,6 +170,7 @@ export class PathValidator {
         interval: timeout / MAX_CHALLENGES,
         probeCurrent: true,
         challengeDue: true,
+        ackDue: true,
         bytesReceived: 0,
         bytesSent: 0,
         held: [],
@@ -270,6 +280,14 @@ export class PathValidator {
       return { frame: 'path-challenge', data: this.currentChallenge!, toCandidate: false };
     }
     if (c.challengeDue && room) return { frame: 'path-challenge', data: c.challenge, toCandidate: true };
+    // Once challenged, the candidate also gets our ACK (within the limit): if it is the peer
+    // whose NAT rebound, the ACKs that went to its old address are lost, and its window may be
+    // shut waiting for them; this reopens it a round trip before the move (its new data is then
+    // there, held or read, when the response arrives). It tells an impostor only packet numbers.
+    if (c.ackDue && c.challengesSent > 0 && room) {
+      c.ackDue = false;
+      return { frame: 'ack', data: EMPTY, toCandidate: true };
+    }
     return null;
   }
 
@@ -278,6 +296,7 @@ export class PathValidator {
     const c = this.candidate;
     if (!t.toCandidate || c === null) return;
     c.bytesSent += size;
+    if (t.frame === 'ack') return;
     if (t.frame === 'path-challenge') {
       c.challengeDue = false;
       c.challengesSent++;

@@ -49,6 +49,11 @@ export interface ConnectionEvents {
   close: [err?: ReliableDgramError | Error];
   /** Path-MTU discovery changed the datagram size in force (`stats().pathMtu`). */
   pathMtu: [size: number, reason: 'probe' | 'black-hole' | 'new-path'];
+  /**
+   * The peer moved to a new address (a NAT rebinding, or its `rebind()`), which answered a
+   * PATH_CHALLENGE: `remoteAddress` / `remotePort` are the new ones now.
+   */
+  migrated: [address: string, port: number];
 }
 
 /** Options of {@link Connection.send}. */
@@ -660,6 +665,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         return;
       case 'path-mtu':
         this.emit('pathMtu', event.size, event.reason);
+        return;
+      case 'path-changed':
+        this.emit('migrated', event.address, event.port);
         return;
     }
   }

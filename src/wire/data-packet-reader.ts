@@ -48,6 +48,8 @@ export class DataPacketReader {
   dataFrames = 0;
   /** PATH_CHALLENGE and PATH_RESPONSE frames in it (counted by `open`): path validation looks only when there are some. */
   pathFrames = 0;
+  /** Frames in it, PADDING not counted (counted by `open`). */
+  frames = 0;
   private readonly r = new Reader(EMPTY, 0, 0);
   private readonly ack: AckFrame = { type: 'ack', largest: 0, ackDelay: 0, maxTsn: 0, firstRange: 0, ranges: [] };
   private readonly data: DataFrame = { type: 'data', channel: undefined, tsn: 0, first: false, last: false, unordered: false, payload: EMPTY };
@@ -84,15 +86,18 @@ export class DataPacketReader {
     // Walk every frame once: refuse the packet before any of it is acted on.
     let dataFrames = 0;
     let pathFrames = 0;
+    let frames = 0;
     for (;;) {
       const f = this.frame(false);
       if (f === undefined) return 'not-data';
       if (f === null) break;
+      frames++;
       if (f.type === 'data' || f.type === 'data-part' || f.type === 'unreliable') dataFrames++;
       else if (f.type === 'path-challenge' || f.type === 'path-response') pathFrames++;
     }
     this.dataFrames = dataFrames;
     this.pathFrames = pathFrames;
+    this.frames = frames;
     r.reset(datagram, DATA_HEADER_SIZE, end);
     return 'ok';
   }
