@@ -482,6 +482,23 @@ export class EndpointCore {
     }
   }
 
+  /**
+   * The shell moved the endpoint to a new local socket (rebind): every connection's path is new
+   * (its engine resets what it knew of the old one and sends a packet, so that the peer sees
+   * the new address and validates it). Handshakes in progress simply go on from the new socket.
+   */
+  rebound(now: number): void {
+    this.lastNow = now;
+    for (const c of this.connections) {
+      try {
+        c.core.migrate?.(now);
+      } catch {
+        this.drop('internal-error');
+      }
+      this.touch(c);
+    }
+  }
+
   /** Graceful close: refuse new connections, fail handshakes, close every connection. */
   close(now: number): void {
     this.closing = true;
