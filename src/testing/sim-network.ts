@@ -92,6 +92,7 @@ export class SimPort {
     return this.currentAddress;
   }
 
+  /** The port its datagrams leave from and arrive at (it changes with {@link SimNetwork.rebind}). */
   get port(): number {
     return this.currentPort;
   }
