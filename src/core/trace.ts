@@ -297,9 +297,19 @@ export function receivedFrames(frames: readonly Frame[], largestSent: number): R
       case 'reset':
         out.push({ frame_type: 'connection_close', error_code: f.code, reason: f.reason });
         break;
+      case 'path-challenge':
+      case 'path-response':
+        out.push({ frame_type: f.type === 'path-challenge' ? 'path_challenge' : 'path_response', data: hex(f.data) });
+        break;
       default:
         out.push({ frame_type: f.type });
     }
   }
+  return out;
+}
+
+function hex(bytes: Uint8Array): string {
+  let out = '';
+  for (let i = 0; i < bytes.length; i++) out += bytes[i]!.toString(16).padStart(2, '0');
   return out;
 }

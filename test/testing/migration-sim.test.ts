@@ -3,6 +3,7 @@ import { createEndpoint, generateKeyPair } from '../../src/index.js';
 import type { Connection, Endpoint } from '../../src/index.js';
 import { Rng, SimNetwork, type SimPort } from '../../src/testing/index.js';
 import { decodePacket, encodePacket } from '../../src/wire/packet.js';
+import type { TraceEvent } from '../../src/core/trace.js';
 
 /**
  * Connection migration end to end, in virtual time, through the public API over a SimNetwork:
@@ -26,11 +27,16 @@ interface Setup {
   received: { at: number; data: Buffer }[];
 }
 
-async function setup(seed: number, encrypted: boolean, impairment = { delay: ONE_WAY }): Promise<Setup> {
-  const net = new SimNetwork({ seed, impairment });
+async function setup(seed: number, encrypted: boolean, trace?: (event: TraceEvent) => void): Promise<Setup> {
+  const net = new SimNetwork({ seed, impairment: { delay: ONE_WAY } });
   const rng = new Rng(seed);
   const common = { clock: net.clock, randomBytes: (n: number) => rng.bytes(n), maxQueuedBytes: 16 * MiB };
-  const server = await createEndpoint({ socket: net.socket('10.0.0.2', 4433), ...common, ...(encrypted ? { keyPair: serverKeys } : {}) });
+  const server = await createEndpoint({
+    socket: net.socket('10.0.0.2', 4433),
+    ...common,
+    ...(encrypted ? { keyPair: serverKeys } : {}),
+    ...(trace ? { trace } : {}),
+  });
   const client = await createEndpoint({ socket: net.socket('10.0.0.1', 5000), ...common });
   const received: Setup['received'] = [];
   let serverConn: Connection | undefined;
@@ -137,9 +143,12 @@ describe('NAT rebinding in the middle of a 10 MiB transfer', () => {
     }
   }
 
-  it('a move is seen in stats and events: pathChanges, the path-MTU back to 1,200, a path-changed event', async () => {
-    const s = await setup(7, false);
+  it('a move is seen in stats, events and the trace: pathChanges, the path MTU back to 1,200, migrated, migration_state_updated', async () => {
+    const events: TraceEvent[] = [];
+    const s = await setup(7, false, (e) => events.push(e));
     const changes: string[] = [];
+    const mtu: string[] = [];
+    s.serverConn.on('pathMtu', (size: number, reason: string) => mtu.push(`${size}:${reason}`));
     s.serverConn.on('migrated', (address: string, port: number) => changes.push(`${address}:${port}`));
     s.conn.send(Buffer.alloc(200_000));
     expect(await s.net.runUntilAsync(() => s.received.length === 1, 10_000)).toBe(true);
@@ -148,6 +157,13 @@ describe('NAT rebinding in the middle of a 10 MiB transfer', () => {
     expect(await s.net.runUntilAsync(() => s.received.length === 2, 10_000)).toBe(true);
     expect(changes).toEqual(['10.7.7.7:7001']);
     expect(s.serverConn.stats().pathChanges).toBe(1);
+    expect(mtu).toContain('1200:new-path');
+    const states = events.filter((e) => e.name === 'connectivity:migration_state_updated').map((e) => e.data['migration_state']);
+    expect(states).toEqual(['probing_started', 'migration_complete']);
+    const complete = events.find((e) => e.data['migration_state'] === 'migration_complete')!;
+    expect(complete.data).toMatchObject({ old_path: { ip: '10.0.0.1', port: 5000 }, new_path: { ip: '10.7.7.7', port: 7001 } });
+    const challenges = events.filter((e) => e.name === 'transport:packet_sent' && JSON.stringify(e.data['frames']).includes('path_challenge'));
+    expect(challenges.length).toBe(s.serverConn.stats().pathChallengesSent);
     expect(s.server.stats().connections).toBe(1);
     teardown(s);
   });
