@@ -544,10 +544,12 @@ export class ConnectionCore {
       if (this.trace !== null) this.trace.packetDropped(now, datagram.length, 'unvalidated_path');
       return -1;
     }
-    this.onPathMoved(now);
-    // Read what the new path sent meanwhile, then this packet (the reader is shared: open it again).
+    // Read what the new path sent meanwhile (its ACKs settle what did arrive before the rest is
+    // declared lost), then move, then read this packet (the reader is shared: open it again).
     for (const held of path.takeHeld()) this.handleDatagram(now, held, false, path.address, path.port);
-    if (this.isClosed() || packet.open(datagram, false) !== 'ok') return -1;
+    if (this.isClosed()) return -1;
+    this.onPathMoved(now);
+    if (packet.open(datagram, false) !== 'ok') return -1;
     return PathKind.Current;
   }
 
