@@ -127,6 +127,12 @@ const EXPECTED: Record<string, { size: number; packet: Packet }> = {
       { type: 'data-part', tsn: 5004, first: true, last: true, unordered: false, length: 11, offset: 6, payload: te.encode('world') },
     ]),
   },
+  'data-part-channel': {
+    size: 36,
+    packet: data(SERVER_CID, 1018, [
+      { type: 'data-part', channel: 5, tsn: 5001, first: true, last: true, unordered: false, length: 11, offset: 0, payload: te.encode('hello') },
+    ]),
+  },
   'data-ping': { size: 19, packet: data(SERVER_CID, 1013, [{ type: 'ping' }]) },
   'data-path-challenge': { size: 27, packet: data(SERVER_CID, 1018, [{ type: 'path-challenge', data: bytes('5c1f3a9e07d264b8') }]) },
   'data-path-response': { size: 27, packet: data(CLIENT_CID, 2043, [{ type: 'path-response', data: bytes('5c1f3a9e07d264b8') }]) },
