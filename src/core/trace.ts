@@ -234,6 +234,7 @@ export class Tracer {
     this.emit(now, 'transport:packet_sent', {
       header: { packet_type: PACKET_TYPE, packet_number: pn },
       raw: { length: size },
+      is_ack_eliciting: false,
       frames: [{ frame_type: frame === 'path-challenge' ? 'path_challenge' : 'path_response' }],
       path: toCandidate ? 'new' : 'current',
     });
