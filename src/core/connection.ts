@@ -44,11 +44,14 @@ export { ResetCode, type ConnectionState } from './state.js';
  * This file is the connection's state machine (open → closing → draining → closed; the rules
  * are in state.ts) and the wiring of its parts, one stage each:
  *
- *   in:  handleDatagram → DataPacketReader (CRC, header, frames in place) → AckScheduler.onPacket (packet numbers, duplicates)
+ *   in:  handleDatagram → DataPacketReader (CRC, header, frames in place) → PathValidator.classify (source address:
+ *        current path, or onForeignDatagram) → AckScheduler.onPacket (packet numbers, duplicates)
  *        → handleFrame: DATA/UNRELIABLE → Receiver (messages, credit) → events
  *                       ACK → LossRecovery (RTT, losses, PTO) → SendScheduler (content acked/lost)
  *                       PING/CLOSE/RESET → ACK scheduling, this state machine
- *   out: pollTransmit → LossRecovery.sendAllowed (window, pacer) → PacketBuilder.build:
+ *                       PATH_CHALLENGE/PATH_RESPONSE → PathValidator (migration: onPathMoved)
+ *   out: pollTransmit → PathValidator.nextTransmit (path frames, to the current path or the candidate)
+ *        → LossRecovery.sendAllowed (window, pacer) → PacketBuilder.build:
  *        AckScheduler (ACK frame) + SendScheduler (frames) → seal → LossRecovery.onPacketSent
  *
  * The rules it follows (packet numbers, TSNs, ACKs, loss detection, flow and congestion control,

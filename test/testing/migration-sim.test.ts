@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createEndpoint, generateKeyPair } from '../../src/index.js';
 import type { Connection, Endpoint } from '../../src/index.js';
-import { Rng, SimNetwork, type SimPort } from '../../src/testing/index.js';
+import { Rng, SimNetwork, type Impairment, type SimPort } from '../../src/testing/index.js';
 import { decodePacket, encodePacket } from '../../src/wire/packet.js';
 import type { TraceEvent } from '../../src/core/trace.js';
 
@@ -27,8 +27,14 @@ interface Setup {
   received: { at: number; data: Buffer }[];
 }
 
-async function setup(seed: number, encrypted: boolean, trace?: (event: TraceEvent) => void, oneWay = ONE_WAY): Promise<Setup> {
-  const net = new SimNetwork({ seed, impairment: { delay: oneWay } });
+async function setup(
+  seed: number,
+  encrypted: boolean,
+  trace?: (event: TraceEvent) => void,
+  oneWay = ONE_WAY,
+  impairment: Impairment = {},
+): Promise<Setup> {
+  const net = new SimNetwork({ seed, impairment: { delay: oneWay, ...impairment } });
   const rng = new Rng(seed);
   const common = { clock: net.clock, randomBytes: (n: number) => rng.bytes(n), maxQueuedBytes: 16 * MiB };
   const server = await createEndpoint({
@@ -146,6 +152,23 @@ describe('NAT rebinding in the middle of a 10 MiB transfer', () => {
       }
     }
   }
+
+  it('under 5 % loss, jitter and reordering both ways: completes byte-exact and ends on the new address (5 seeds, both modes)', async () => {
+    for (const encrypted of [false, true]) {
+      for (let seed = 20; seed < 25; seed++) {
+        const s = await setup(seed, encrypted, undefined, ONE_WAY, { loss: 0.05, jitter: 3, reorder: 0.02 });
+        const messages = bulkMessages().slice(0, 64); // 4 MiB
+        for (const m of messages) s.conn.send(m);
+        expect(await s.net.runUntilAsync(() => s.received.length >= 24, 60_000)).toBe(true);
+        s.net.rebind('10.0.0.1', 5000, '10.9.9.9', 7000);
+        expect(await s.net.runUntilAsync(() => s.received.length === messages.length, 120_000), `seed ${seed}`).toBe(true);
+        for (let i = 0; i < messages.length; i++) expect(Buffer.compare(s.received[i]!.data, messages[i]!), `seed ${seed} message ${i}`).toBe(0);
+        expect(`${s.serverConn.remoteAddress}:${s.serverConn.remotePort}`, `seed ${seed}`).toBe('10.9.9.9:7000');
+        expect(s.serverConn.stats().pathChanges, `seed ${seed}`).toBe(1);
+        teardown(s);
+      }
+    }
+  }, 120_000);
 
   it('a move is seen in stats, events and the trace: pathChanges, the path MTU back to 1,200, migrated, migration_state_updated', async () => {
     const events: TraceEvent[] = [];
