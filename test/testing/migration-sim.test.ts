@@ -131,6 +131,8 @@ describe('NAT rebinding in the middle of a 10 MiB transfer', () => {
           for (const seed of [1, 2, 3]) {
             const r = await rebindMidTransfer(seed, encrypted, direction, oneWay);
             const figures = `seed ${seed}: stall ${r.stall.toFixed(1)} ms, ${r.afterHeard.toFixed(1)} ms after the server heard from the new address ${r.heardAfter.toFixed(1)} ms after the rebinding; PTO ${r.pto.toFixed(1)} ms`;
+            // RD_MIGRATION_FIGURES=1 prints them (the README and the report quote them).
+            if (process.env['RD_MIGRATION_FIGURES']) console.log(`${direction}, ${encrypted ? 'encrypted' : 'plaintext'}, RTT ${rtt} ms, ${figures}`);
             expect(r.remote, figures).toBe('10.9.9.9:7000');
             expect(r.stats.pathChanges, figures).toBe(1);
             if (direction === 'upload') {
@@ -269,6 +271,9 @@ describe('an attacker with the right connection ID, from a third address', () =>
     expect(stats.pathValidationsFailed).toBeGreaterThan(0);
     // It was challenged (and answered), yet the genuine peer, alive on the current path, wins.
     expect(attacker.challengesAnswered).toBeGreaterThan(0);
+    if (process.env['RD_MIGRATION_FIGURES']) {
+      console.log(`attacker: ${attacker.injected} forged packets, ${attacker.bytesSent} B sent, ${attacker.bytesReceived} B received back, ${attacker.challengesAnswered} challenges answered; server: ${stats.pathValidationsFailed} candidates given up, ${stats.packetsFromUnvalidatedPath} packets not read`);
+    }
     expect(attacker.bytesReceived).toBeLessThanOrEqual(3 * attacker.bytesSent);
     for (let i = 0; i < messages.length; i++) expect(Buffer.compare(s.received[i]!.data, messages[i]!)).toBe(0);
     teardown(s);
