@@ -22,6 +22,7 @@ export function createCounters() {
     ptoCount: 0,
     unreliableExpired: 0,
     packetsDeferred: 0,
+    packetsFromUnvalidatedPath: 0,
   };
 }
 

@@ -37,8 +37,9 @@ export class LossRecovery {
   readonly packetNumbers: PacketNumbers;
   readonly sent: SentPackets;
   readonly rtt: RttEstimator;
-  readonly cc: CongestionController;
-  private readonly pacer = new Pacer();
+  /** Replaced when the connection moves to a new path (onPathChange). */
+  cc: CongestionController;
+  private pacer = new Pacer();
   /** When the pacer lets the next packet go (Infinity: not waiting for it). */
   pacingDeadline = Infinity;
   bytesInFlight = 0;
@@ -353,6 +354,45 @@ export class LossRecovery {
       this.content.onLost(p);
     }
     this.content.sortRetransmissions();
+  }
+
+  /**
+   * The connection moved to a new path (RFC 9000 §9.4, docs/protocol.md §23): a fresh congestion
+   * controller, RTT estimate, pacer and PTO backoff, as for a new connection. Packets still
+   * outstanding went to the old path: they leave bytes in flight (they must not hold the new
+   * window shut, nor their loss count as congestion on the new path), and with `declareLost`
+   * (the peer's old address stopped answering: the packets sent there are gone) they are
+   * declared lost at once so that their content goes again now on the new path, rather than a
+   * loss timer later.
+   */
+  onPathChange(now: number, declareLost: boolean): void {
+    for (let pn = this.sent.first; pn < this.sent.end; pn++) {
+      const p = this.sent.get(pn);
+      if (p === null || p.state !== PacketState.Outstanding) continue;
+      if (p.inFlight) {
+        this.bytesInFlight -= p.size;
+        p.inFlight = false;
+      }
+      if (!declareLost) continue;
+      this.sent.markDone(p, PacketState.Lost);
+      if (p.mtuProbe > 0) continue; // path-MTU discovery starts over anyway
+      this.counters.packetsLost++;
+      if (this.trace !== null) this.trace.packetLost(now, p.pn, p.size, false);
+      this.content.onLost(p);
+    }
+    if (declareLost) {
+      this.content.sortRetransmissions();
+      this.sent.trim();
+    }
+    this.rtt.reset(this.config.initialRtt);
+    this.cc = createCongestionController(this.config.congestion, this.maxDatagram, this.config.initialRtt);
+    this.pacer = new Pacer();
+    this.ptoCount = 0;
+    this.blockedProbes = 0;
+    this.lossTime = Infinity;
+    this.firstRttSampleAt = -1;
+    this.lastAckElicitingSentAt = now;
+    if (this.trace !== null) this.trace.metrics(now, this);
   }
 
   // ------------------------------------------------------------------ timers

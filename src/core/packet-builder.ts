@@ -1,7 +1,7 @@
-import { ackFrameSize, writeAckFrame } from '../wire/frames.js';
+import { ackFrameSize, writeAckFrame, writePathFrame } from '../wire/frames.js';
 import { seal, sealAt, writeDataHeader, writeDataHeaderAt } from '../wire/packet.js';
 import { truncate32 } from '../wire/packet-number.js';
-import { CHECKSUM_SIZE, DATA_HEADER_SIZE, FrameType, type ConnectionId } from '../wire/types.js';
+import { CHECKSUM_SIZE, DATA_HEADER_SIZE, FrameType, PATH_FRAME_SIZE, type ConnectionId } from '../wire/types.js';
 import type { AckScheduler } from './ack-scheduler.js';
 import type { Counters } from './counters.js';
 import type { LossRecovery } from './loss-recovery.js';
@@ -126,6 +126,27 @@ export class PacketBuilder {
     this.counters.bytesSent += size;
     this.recovery.onPacketSent(now, pn, size, true, null, false, false, size);
     if (this.trace !== null) this.trace.mtuProbeSent(now, pn, size);
+    return datagram;
+  }
+
+  /**
+   * A packet holding one PATH_CHALLENGE or PATH_RESPONSE frame and nothing else (docs/protocol.md
+   * §5.10): not ack-eliciting, not in flight, not congestion controlled (path validation repeats
+   * a challenge on its own timer). Alone in its packet, so that a peer that does not know the
+   * frame discards nothing but it.
+   */
+  buildPath(now: number, frame: 'path-challenge' | 'path-response', data: Uint8Array, toCandidate: boolean): Uint8Array {
+    const size = DATA_HEADER_SIZE + PATH_FRAME_SIZE + CHECKSUM_SIZE;
+    const buf = this.slab.take(size);
+    const pn = this.recovery.allocatePacketNumber();
+    let o = writeDataHeader(buf, this.remoteCid, truncate32(pn));
+    o = writePathFrame(buf, o, frame === 'path-challenge' ? FrameType.PathChallenge : FrameType.PathResponse, data);
+    const datagram = seal(buf, o);
+    this.slab.commit(size);
+    this.counters.packetsSent++;
+    this.counters.bytesSent += size;
+    this.recovery.onPacketSent(now, pn, size, false, null, false, false);
+    if (this.trace !== null) this.trace.pathFrameSent(now, pn, size, frame, toCandidate);
     return datagram;
   }
 

@@ -49,7 +49,12 @@ export interface ConnectionEvents {
   /** The connection is over; `err` is absent after a graceful close. */
   close: [err?: ReliableDgramError | Error];
   /** Path-MTU discovery changed the datagram size in force (`stats().pathMtu`). */
-  pathMtu: [size: number, reason: 'probe' | 'black-hole'];
+  pathMtu: [size: number, reason: 'probe' | 'black-hole' | 'new-path'];
+  /**
+   * The peer moved to a new address (a NAT rebinding, or its `rebind()`), which answered a
+   * PATH_CHALLENGE: `remoteAddress` / `remotePort` are the new ones now.
+   */
+  migrated: [address: string, port: number];
 }
 
 /** Options of {@link Connection.send}. */
@@ -671,6 +676,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         return;
       case 'path-mtu':
         this.emit('pathMtu', event.size, event.reason);
+        return;
+      case 'path-changed':
+        this.emit('migrated', event.address, event.port);
         return;
     }
   }
