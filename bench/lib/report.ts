@@ -63,8 +63,13 @@ const METHOD = `## Method
   receiver's last byte (wall clock shared by both processes). CPU is \`process.cpuUsage()\` (user +
   system) per MB of payload, each side; RSS is the peak (\`ru_maxrss\`). Processes are not pinned.
 - **Ping-pong**: one 64-byte message in flight at a time; the client times each round trip with
-  \`process.hrtime.bigint()\` after a warm-up. Run twice: both processes pinned to CPU 0
-  (\`taskset -c 0\`) and client on CPU 1 / server on CPU 0. TCP has Nagle off.
+  \`process.hrtime.bigint()\`. Run twice: both processes pinned to CPU 0
+  (\`taskset -c 0\`) and client on CPU 1 / server on CPU 0. TCP has Nagle off. Each run makes
+  1,000 warm-up trips, then 20,000 timed ones, reported as two windows for every contender alike:
+  trips 1,001–11,000 (the first tables: what a new process sees, including the JavaScript
+  transports' JIT warm-up, which native code does not pay) and trips 11,001–21,000 (the
+  "steady state" tables: by then V8 has compiled the hot path; see the analysis for how long
+  that takes).
 - **Impairment**: \`src/bin/impair.ts\` sits between sender and receiver with a fixed one-way delay
   and seeded random loss in both directions; only the UDP transports that recover from loss take
   part. Retransmitted bytes come from each transport's own counters (reliable-dgram:
