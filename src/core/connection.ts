@@ -172,7 +172,7 @@ export class ConnectionCore {
       this.counters,
     );
     this.acks = new AckScheduler(config, remote.initialPacketNumber, this.receiver, this.recovery.rtt);
-    this.builder = new PacketBuilder(this.remoteCid, this.mtu, this.recovery, this.acks, this.sender, this.counters, trace);
+    this.builder = new PacketBuilder(this.remoteCid, this.mtu, this.recovery, this.acks, this.sender, this.counters, config.sealed, trace);
     const cc = this.recovery.cc;
     this.mtu.onChange = (size, reason) => {
       cc.onMaxDatagramSizeChanged?.(size);

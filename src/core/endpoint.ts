@@ -1287,6 +1287,8 @@ export class EndpointCore {
     this.sharedSecureCoreConfig ??= {
       ...this.sharedCoreConfig,
       maxDatagramSize: (this.config.core.maxDatagramSize ?? 1200) - PROTECTION_OVERHEAD,
+      // Protection replaces the CRC with the AEAD tag: the engine does not compute it.
+      sealed: true,
     };
     return this.sharedSecureCoreConfig;
   }

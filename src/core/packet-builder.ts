@@ -1,5 +1,5 @@
 import { ackFrameSize, writeAckFrame } from '../wire/frames.js';
-import { seal, sealAt, writeDataHeader, writeDataHeaderAt } from '../wire/packet.js';
+import { sealAt, writeDataHeader, writeDataHeaderAt } from '../wire/packet.js';
 import { truncate32 } from '../wire/packet-number.js';
 import { CHECKSUM_SIZE, DATA_HEADER_SIZE, FrameType, type ConnectionId } from '../wire/types.js';
 import type { AckScheduler } from './ack-scheduler.js';
@@ -33,6 +33,8 @@ export class PacketBuilder {
     private readonly acks: AckScheduler,
     private readonly sender: SendScheduler,
     private readonly counters: Counters,
+    /** Packet protection seals every datagram: its CRC field is left zero, not computed (CoreConfig.sealed). */
+    private readonly sealed: boolean,
     private readonly trace: Tracer | null = null,
   ) {
     this.remoteCidHi = Number(remoteCid >> 32n);
@@ -98,7 +100,7 @@ export class PacketBuilder {
       this.recovery.onProbeSpent();
     }
 
-    const datagram = sealAt(buf, start, o);
+    const datagram = this.trailer(buf, start, o);
     const size = datagram.length;
     this.slab.commit(size);
     this.counters.packetsSent++;
@@ -120,7 +122,7 @@ export class PacketBuilder {
     buf[o++] = FrameType.Ping;
     const end = size - CHECKSUM_SIZE;
     buf.fill(FrameType.Padding, o, end);
-    const datagram = seal(buf, end);
+    const datagram = this.trailer(buf, 0, end);
     this.slab.commit(size);
     this.counters.packetsSent++;
     this.counters.bytesSent += size;
@@ -150,8 +152,19 @@ export class PacketBuilder {
     buf.set(reason, o);
     o += reason.length;
     this.counters.packetsSent++;
-    const datagram = seal(buf, o);
+    const datagram = this.trailer(buf, 0, o);
     if (this.trace !== null) this.trace.packetSent(now, pn, datagram.length, false, null, true, false);
     return datagram;
+  }
+
+  /**
+   * The datagram `buf[start, end + 4)` with its trailer: the CRC-32 of the bytes before it, or,
+   * when packet protection will seal it, zeros (the sealed packet carries the AEAD tag instead,
+   * docs/protocol.md "PROTECTED", so a checksum here would be computed only to be dropped).
+   */
+  private trailer(buf: Uint8Array, start: number, end: number): Uint8Array {
+    if (!this.sealed) return sealAt(buf, start, end);
+    buf.fill(0, end, end + CHECKSUM_SIZE);
+    return buf.subarray(start, end + CHECKSUM_SIZE);
   }
 }
