@@ -5,6 +5,7 @@ import type { Counters } from './counters.js';
 import { DeliveryRate } from './delivery-rate.js';
 import { PacketNumbers } from './packet-numbers.js';
 import { Pacer } from './pacer.js';
+import { unpinFields } from './mutable-fields.js';
 import type { PathMtu } from './path-mtu.js';
 import { GRANULARITY, RttEstimator } from './rtt.js';
 import { SendBlock } from './blocked-time.js';
@@ -71,6 +72,8 @@ export class LossRecovery {
     this.rtt = new RttEstimator(config.initialRtt);
     this.cc = createCongestionController(config.congestion, mtu.current, config.initialRtt);
     this.lastSentAt = now;
+    // Written only when a PTO fires or flow control blocks: mutable from the start (mutable-fields.ts).
+    unpinFields(this, ['ptoCount', 'probesDue', 'blockedProbes']);
   }
 
   /** The datagram size in force (path-MTU discovery moves it). */

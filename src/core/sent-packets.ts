@@ -1,3 +1,5 @@
+import { unpinFields } from './mutable-fields.js';
+
 /** A fragment of a reliable message, kept by the sender until acknowledged. */
 export interface SentFragment {
   tsn: number;
@@ -25,6 +27,37 @@ export interface SentFragment {
   /** On a fragment resent in pieces: pieces not yet acknowledged (0: not in pieces). */
   partsLeft: number;
 }
+
+/**
+ * A new fragment record. Every site that makes one goes through here, so that V8 sees one shape
+ * (hidden class) for all of them.
+ */
+export function newFragment(
+  tsn: number,
+  payload: Uint8Array,
+  flags: number,
+  lastPn: number,
+  queued: boolean,
+  channel: number,
+  message: MessageRecord | null,
+  whole: SentFragment | null,
+  offset: number,
+): SentFragment {
+  return { tsn, payload, flags, acked: false, lastPn, queued, channel, message, whole, offset, partsLeft: 0 };
+}
+
+// A fragment's retransmission state is written only when it is lost (or resent in pieces):
+// mutable in the shape from the start, so that the first loss or PTO deoptimises nothing that
+// reads it (mutable-fields.ts). Once per shape, here.
+unpinFields(newFragment(0, new Uint8Array(0), 0, 0, false, 0, null, null, 0), ['acked', 'lastPn', 'queued', 'offset', 'partsLeft']);
+
+/**
+ * A fragment that is never acknowledged, never queued and never written: what a scan of a
+ * retransmission queue reads when the queue is empty (SendScheduler.ready), so that the scan's
+ * checks always run on a fragment's shape. Nothing may modify it (not frozen: a frozen object
+ * has a shape of its own, which is what this is here to avoid).
+ */
+export const NO_FRAGMENT: SentFragment = newFragment(-1, new Uint8Array(0), 0, -1, false, 0, null, null, 0);
 
 /** Not a wire bit: marks an unreliable fragment tracked only for its message's receipt. */
 export const UNRELIABLE_RECEIPT = 0x100;
