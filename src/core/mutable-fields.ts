@@ -12,9 +12,12 @@
  * `unpinFields` writes each listed field once with another value of the same type and then its
  * own again, so the field is an ordinary mutable one from the start. V8 keeps constness per hidden
  * class, so this matters once per object shape; done per object it costs two stores per field.
- * Names are strings so that private fields can be listed; a name that is not a number or boolean
- * field of `o` (a typo) throws. Numbers stay numbers (the other value is 0 or 1: a small integer, which a double field takes
- * as well; `v + 1` would be the same value for Infinity), booleans stay booleans.
+ * Names are strings so that private fields can be listed; a name that is not a number, boolean
+ * or object field of `o` (a typo) throws. Numbers stay numbers (the other value is 0 or 1: a
+ * small integer, which a double field takes as well; `v + 1` would be the same value for
+ * Infinity), booleans stay booleans, an object field holds null for a moment (a field created
+ * on first use by an `ensure…()` call, for example: its first replacement then deoptimises
+ * nothing either).
  */
 export function unpinFields<T extends object>(o: T, keys: readonly string[]): T {
   const r = o as unknown as Record<string, unknown>;
@@ -22,7 +25,8 @@ export function unpinFields<T extends object>(o: T, keys: readonly string[]): T 
     const v = r[k];
     if (typeof v === 'number') r[k] = v === 0 ? 1 : 0;
     else if (typeof v === 'boolean') r[k] = !v;
-    else throw new TypeError(`unpinFields: ${k} is not a number or a boolean`);
+    else if (typeof v === 'object' && v !== null) r[k] = null;
+    else throw new TypeError(`unpinFields: ${k} is not a number, a boolean or an object`);
     r[k] = v;
   }
   return o;

@@ -5,11 +5,13 @@ import { NO_FRAGMENT, newFragment } from '../../src/core/sent-packets.js';
 
 describe('unpinFields', () => {
   it('leaves every listed field with its own value and type', () => {
-    const o = { a: 0, b: 7, c: 2.5, d: Infinity, e: -1, f: true, g: false, h: 'kept' };
-    unpinFields(o, ['a', 'b', 'c', 'd', 'e', 'f', 'g']);
-    expect(o).toEqual({ a: 0, b: 7, c: 2.5, d: Infinity, e: -1, f: true, g: false, h: 'kept' });
+    const q = [1, 2];
+    const o = { a: 0, b: 7, c: 2.5, d: Infinity, e: -1, f: true, g: false, h: 'kept', q };
+    unpinFields(o, ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'q']);
+    expect(o).toEqual({ a: 0, b: 7, c: 2.5, d: Infinity, e: -1, f: true, g: false, h: 'kept', q: [1, 2] });
+    expect(o.q).toBe(q);
   });
-  it('refuses a field that is not a number or a boolean (a misspelt name)', () => {
+  it('refuses a field that is not a number, a boolean or an object (a misspelt name)', () => {
     const o = { a: 0, s: 'x', n: null };
     expect(() => unpinFields(o, ['s'])).toThrow(TypeError);
     expect(() => unpinFields(o, ['n'])).toThrow(TypeError);
