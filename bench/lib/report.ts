@@ -112,7 +112,11 @@ engine option in every reliable-dgram endpoint of a run, set \`BENCH_RD_OPTIONS\
 
 Look for allocation per packet (Buffer.alloc / subarray / closures in the send and receive paths),
 one timer per packet, copies between frames and datagrams, and JSON or string work on the hot path.
-\`--cpu-prof-interval 100\` (µs) gives finer samples for short runs.`;
+\`--cpu-prof-interval 100\` (µs) gives finer samples for short runs.
+
+A ping-pong tail that fades over the first few thousand trips is the JIT compiling the hot path:
+\`node --import tsx bench/warmup.ts\` counts TurboFan compiles, deoptimisations (with function and
+reason) and slow trips per 1,000-trip bucket in both processes.`;
 
 export function renderPerformanceMd(r: BenchResults, tables: Table[], charts: string[]): string {
   const analysisPath = path.join(BENCH_DIR, 'analysis.md');
