@@ -146,11 +146,29 @@ export class LossRecovery {
   ): void {
     this.lastSentAt = now;
     if (mtuProbe > 0) size = this.probeCharge(size);
-    if (!ackEliciting) {
-      // ACK-only: not tracked, not congestion controlled, never acknowledged (RFC 9002 §3).
-      this.sent.push(pn, null);
-      return;
-    }
+    // ACK-only: no record, not congestion controlled, never acknowledged (RFC 9002 §3). Both
+    // kinds go through the one `sent.push` below, so the first ACK-only packet after this was
+    // compiled (a duplicate's ACK, after a PTO) finds that call compiled too (mutable-fields.ts).
+    const packet = ackEliciting ? this.newRecord(now, pn, size, fragments, close, retransmission, mtuProbe) : null;
+    this.sent.push(pn, packet);
+    if (packet === null) return;
+    this.bytesInFlight += size;
+    this.lastAckElicitingSentAt = now;
+    this.cc.onPacketSent(now, size, this.bytesInFlight);
+    if (this.config.pacing) this.pacer.consume(size);
+    if (this.trace !== null) this.trace.metrics(now, this);
+  }
+
+  /** The (recycled) record of an ack-eliciting packet being sent; the delivery-rate sampler sees the send. */
+  private newRecord(
+    now: number,
+    pn: number,
+    size: number,
+    fragments: SentFragment[] | null,
+    close: boolean,
+    retransmission: boolean,
+    mtuProbe: number,
+  ): SentPacket {
     const rate = this.rate;
     rate.onPacketSent(now, this.bytesInFlight);
     const packet = newSentPacket();
@@ -168,12 +186,7 @@ export class LossRecovery {
     packet.deliveredTime = rate.deliveredTime;
     packet.firstSentTime = rate.firstSentTime;
     packet.appLimited = rate.appLimitedUntil !== 0;
-    this.sent.push(pn, packet);
-    this.bytesInFlight += size;
-    this.lastAckElicitingSentAt = now;
-    this.cc.onPacketSent(now, size, this.bytesInFlight);
-    if (this.config.pacing) this.pacer.consume(size);
-    if (this.trace !== null) this.trace.metrics(now, this);
+    return packet;
   }
 
   /** A packet with data was built: one probe fewer is due. */

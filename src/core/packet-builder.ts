@@ -60,7 +60,10 @@ export class PacketBuilder {
     const limit = start + max - CHECKSUM_SIZE;
 
     let withAckFrame = false;
-    if (withAck || this.acks.hasNews()) {
+    // Asked every time (not only when no ACK is due): the first packet built without a due ACK
+    // (a PTO probe) then finds this compiled instead of deoptimising build (mutable-fields.ts).
+    const news = this.acks.hasNews();
+    if (withAck || news) {
       const ack = this.acks.buildAckFrame(now);
       if (ack && o + ackFrameSize(ack) <= limit) {
         o = writeAckFrame(buf, o, ack);
