@@ -9,7 +9,7 @@ import { unpinFields } from './mutable-fields.js';
 import type { PathMtu } from './path-mtu.js';
 import { GRANULARITY, RttEstimator } from './rtt.js';
 import { SendBlock } from './blocked-time.js';
-import { PacketState, SentPackets, newSentPacket, type SentContent, type SentFragment, type SentPacket } from './sent-packets.js';
+import { PacketState, SentPackets, clearFragments, newSentPacket, setFragments, type SentContent, type SentFragment, type SentPacket } from './sent-packets.js';
 import type { Tracer } from './trace.js';
 import type { CongestionController, CoreConfig } from './types.js';
 
@@ -139,17 +139,19 @@ export class LossRecovery {
     pn: number,
     size: number,
     ackEliciting: boolean,
-    fragments: SentFragment[] | null,
+    /** What it carried: `fragments[0 … fragmentCount)`, copied into the packet's record. */
+    fragments: readonly SentFragment[] | null,
     close: boolean,
     retransmission: boolean,
     mtuProbe = 0,
+    fragmentCount = fragments === null ? 0 : fragments.length,
   ): void {
     this.lastSentAt = now;
     if (mtuProbe > 0) size = this.probeCharge(size);
     // ACK-only: no record, not congestion controlled, never acknowledged (RFC 9002 §3). Both
     // kinds go through the one `sent.push` below, so the first ACK-only packet after this was
     // compiled (a duplicate's ACK, after a PTO) finds that call compiled too (mutable-fields.ts).
-    const packet = ackEliciting ? this.newRecord(now, pn, size, fragments, close, retransmission, mtuProbe) : null;
+    const packet = ackEliciting ? this.newRecord(now, pn, size, fragments, fragmentCount, close, retransmission, mtuProbe) : null;
     this.sent.push(pn, packet);
     if (packet === null) return;
     this.bytesInFlight += size;
@@ -164,7 +166,8 @@ export class LossRecovery {
     now: number,
     pn: number,
     size: number,
-    fragments: SentFragment[] | null,
+    fragments: readonly SentFragment[] | null,
+    fragmentCount: number,
     close: boolean,
     retransmission: boolean,
     mtuProbe: number,
@@ -178,7 +181,8 @@ export class LossRecovery {
     packet.ackEliciting = true;
     packet.inFlight = true;
     packet.state = PacketState.Outstanding;
-    packet.fragments = fragments;
+    if (fragments === null) clearFragments(packet);
+    else setFragments(packet, fragments, fragmentCount);
     packet.close = close;
     packet.retransmission = retransmission;
     packet.mtuProbe = mtuProbe;

@@ -73,7 +73,9 @@ export class PacketBuilder {
     }
 
     let ackEliciting = false;
-    let fragments: SentFragment[] | null = null;
+    // The sender's scratch list (copied into the packet's record): fragments[0 … fragmentCount).
+    let fragments: readonly SentFragment[] | null = null;
+    let fragmentCount = 0;
     let carriesClose = false;
     let retransmission = false;
     if (withData) {
@@ -84,10 +86,10 @@ export class PacketBuilder {
       const fillsWindow = sender.onlyNewDataQueued() && this.recovery.fillsSmallWindow(max);
       o = sender.writeFrames(buf, o, fillsWindow ? limit - 1 : limit, pn, now);
       fragments = sender.packetFragments;
-      sender.packetFragments = null; // the packet record holds them now
+      fragmentCount = sender.packetFragmentCount;
       carriesClose = sender.packetClose;
       retransmission = sender.packetRetransmission;
-      ackEliciting = fragments !== null || carriesClose || sender.packetUnreliable;
+      ackEliciting = fragmentCount > 0 || carriesClose || sender.packetUnreliable;
       if (!ackEliciting && this.recovery.probesDue > 0) {
         buf[o++] = FrameType.Ping;
         ackEliciting = true;
@@ -109,8 +111,11 @@ export class PacketBuilder {
     this.counters.packetsSent++;
     this.counters.bytesSent += size;
     if (retransmission) this.counters.packetsRetransmitted++;
-    this.recovery.onPacketSent(now, pn, size, ackEliciting, fragments, carriesClose, retransmission);
-    if (this.trace !== null) this.trace.packetSent(now, pn, size, withAckFrame, fragments, carriesClose, ackEliciting);
+    this.recovery.onPacketSent(now, pn, size, ackEliciting, fragments, carriesClose, retransmission, 0, fragmentCount);
+    if (this.trace !== null) {
+      const carried = fragments === null || fragmentCount === 0 ? null : fragments.slice(0, fragmentCount);
+      this.trace.packetSent(now, pn, size, withAckFrame, carried, carriesClose, ackEliciting);
+    }
     return datagram;
   }
 

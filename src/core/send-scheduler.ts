@@ -5,7 +5,7 @@ import type { Counters } from './counters.js';
 import { Deque } from './deque.js';
 import { unpinFields } from './mutable-fields.js';
 import { ChannelScheduler } from './channel-scheduler.js';
-import { NO_FRAGMENT, UNRELIABLE_RECEIPT, newFragment, type MessageRecord, type SentContent, type SentFragment, type SentPacket } from './sent-packets.js';
+import { NO_FRAGMENT, UNRELIABLE_RECEIPT, clearFragments, newFragment, type MessageRecord, type SentContent, type SentFragment, type SentPacket } from './sent-packets.js';
 import type { PathMtu } from './path-mtu.js';
 import { RedundantCopies } from './redundancy.js';
 import type { CoreEvent, Delivery } from './types.js';
@@ -117,8 +117,12 @@ export class SendScheduler implements SentContent {
   closeAcked = false;
 
   // --- what `writeFrames` put into the packet being built
-  /** Fragments carried (retransmitted and new), or null. */
-  packetFragments: SentFragment[] | null = null;
+  /**
+   * Fragments carried (retransmitted and new): `packetFragments[0 … packetFragmentCount)`. A
+   * scratch list reused for every packet (the packet's record copies it): no array per packet.
+   */
+  readonly packetFragments: SentFragment[] = [];
+  packetFragmentCount = 0;
   packetClose = false;
   packetRetransmission = false;
   packetUnreliable = false;
@@ -310,7 +314,9 @@ export class SendScheduler implements SentContent {
     this.packetClose = false;
     this.packetRetransmission = false;
     this.packetUnreliable = false;
-    this.packetFragments = null;
+    const scratch = this.packetFragments;
+    for (let i = 0; i < this.packetFragmentCount; i++) scratch[i] = NO_FRAGMENT;
+    this.packetFragmentCount = 0;
     this.buildingPn = pn;
     if (this.unreliableQueued > 0) this.expireUnreliable(now);
     // Pieces of fragments cut for a larger path MTU first (rare: only after a black hole).
@@ -524,7 +530,7 @@ export class SendScheduler implements SentContent {
   }
 
   private addFragment(f: SentFragment): void {
-    (this.packetFragments ??= []).push(f);
+    this.packetFragments[this.packetFragmentCount++] = f;
   }
 
   private settleUnreliable(m: MessageRecord, ok: boolean): void {
@@ -549,9 +555,9 @@ export class SendScheduler implements SentContent {
   // ------------------------------------------------------------------ what became of sent content
 
   onAcked(p: SentPacket): void {
-    if (p.fragments) {
+    if (p.fragmentCount > 0) {
       const fragments = p.fragments;
-      for (let i = 0; i < fragments.length; i++) {
+      for (let i = 0; i < p.fragmentCount; i++) {
         const f = fragments[i]!;
         if (f.acked) continue;
         let whole = f.whole;
@@ -575,7 +581,7 @@ export class SendScheduler implements SentContent {
           if (m.receipt !== 0) this.events.push({ type: 'receipt', receipt: m.receipt, ok: true });
         }
       }
-      p.fragments = null;
+      clearFragments(p);
     }
     if (p.close) this.closeAcked = true;
   }
@@ -606,9 +612,9 @@ export class SendScheduler implements SentContent {
 
   /** Put the lost packet's unacknowledged data back at the head of the line. */
   onLost(p: SentPacket): void {
-    if (p.fragments) {
+    if (p.fragmentCount > 0) {
       const fragments = p.fragments;
-      for (let i = 0; i < fragments.length; i++) {
+      for (let i = 0; i < p.fragmentCount; i++) {
         const f = fragments[i]!;
         if (f.flags === UNRELIABLE_RECEIPT) {
           if (f.message !== null) this.settleUnreliable(f.message, false);
@@ -628,9 +634,9 @@ export class SendScheduler implements SentContent {
 
   /** Resend the oldest unacknowledged content without declaring it lost (no CC reaction). */
   onProbe(p: SentPacket): void {
-    if (p.fragments) {
+    if (p.fragmentCount > 0) {
       const fragments = p.fragments;
-      for (let i = 0; i < fragments.length; i++) {
+      for (let i = 0; i < p.fragmentCount; i++) {
         const f = fragments[i]!;
         if (f.flags !== UNRELIABLE_RECEIPT && !f.acked && !f.queued) this.requeue(f);
       }

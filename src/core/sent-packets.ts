@@ -87,7 +87,13 @@ export interface SentPacket {
   ackEliciting: boolean;
   inFlight: boolean;
   state: PacketState;
-  fragments: SentFragment[] | null;
+  /**
+   * The fragments it carried: `fragments[0 … fragmentCount)`. The array belongs to the record and
+   * is reused with it (a pooled record allocates nothing per packet); slots past the count hold
+   * NO_FRAGMENT, so a recycled record keeps no payload alive.
+   */
+  fragments: SentFragment[];
+  fragmentCount: number;
   close: boolean;
   /** Was part of the data in this packet a retransmission? */
   retransmission: boolean;
@@ -114,8 +120,23 @@ const pool: SentPacket[] = [];
 const POOL_MAX = 4096;
 
 function recycle(p: SentPacket): void {
-  p.fragments = null;
+  clearFragments(p);
   if (pool.length < POOL_MAX) pool.push(p);
+}
+
+/** The record carries no fragments any more (their slots released, the array kept). */
+export function clearFragments(p: SentPacket): void {
+  const list = p.fragments;
+  for (let i = 0; i < p.fragmentCount; i++) list[i] = NO_FRAGMENT;
+  p.fragmentCount = 0;
+}
+
+/** Copy `count` fragments from `from` into the record (its own array grows only when it must). */
+export function setFragments(p: SentPacket, from: readonly SentFragment[], count: number): void {
+  const list = p.fragments;
+  for (let i = 0; i < count; i++) list[i] = from[i]!;
+  for (let i = count; i < p.fragmentCount; i++) list[i] = NO_FRAGMENT;
+  p.fragmentCount = count;
 }
 
 /** A packet record to fill in: a recycled one when there is one (no allocation per packet sent). */
@@ -128,7 +149,8 @@ export function newSentPacket(): SentPacket {
       ackEliciting: true,
       inFlight: true,
       state: PacketState.Outstanding,
-      fragments: null,
+      fragments: [],
+      fragmentCount: 0,
       close: false,
       retransmission: false,
       delivered: 0,
