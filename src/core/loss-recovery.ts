@@ -195,7 +195,8 @@ export class LossRecovery {
 
   /** A packet with data was built: one probe fewer is due. */
   onProbeSpent(): void {
-    if (this.probesDue > 0) this.probesDue--;
+    // Without a branch of its own: the first probe spent (after a PTO) deoptimises nothing.
+    this.probesDue = Math.max(0, this.probesDue - 1);
   }
 
   /** Ask for an ack-eliciting packet now even with nothing to send (keepalive). */

@@ -121,7 +121,7 @@ export class SendScheduler implements SentContent {
    * Fragments carried (retransmitted and new): `packetFragments[0 … packetFragmentCount)`. A
    * scratch list reused for every packet (the packet's record copies it): no array per packet.
    */
-  readonly packetFragments: SentFragment[] = [];
+  readonly packetFragments: SentFragment[] = [NO_FRAGMENT];
   packetFragmentCount = 0;
   packetClose = false;
   packetRetransmission = false;

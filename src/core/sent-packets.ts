@@ -149,7 +149,9 @@ export function newSentPacket(): SentPacket {
       ackEliciting: true,
       inFlight: true,
       state: PacketState.Outstanding,
-      fragments: [],
+      // Created holding a stand-in, so the array has the elements kind it will have with
+      // fragments in it (an empty literal has another: a fresh record deoptimised setFragments).
+      fragments: [NO_FRAGMENT],
       fragmentCount: 0,
       close: false,
       retransmission: false,
