@@ -61,7 +61,9 @@ async function client(port: number, trips: number): Promise<void> {
     start = process.hrtime.bigint();
     conn.send(payload);
   });
-  writeSync(1, `#END\n#TRIPS ${JSON.stringify(us.map((x) => Math.round(x)))}\n`);
+  const st = conn.stats();
+  writeSync(1, `#END\n#STATS ${JSON.stringify({ ptos: st.ptoCount, retransmitted: st.packetsRetransmitted })}\n`);
+  writeSync(1, `#TRIPS ${JSON.stringify(us.map((x) => Math.round(x)))}\n`);
   process.exit(0);
 }
 
@@ -127,8 +129,13 @@ async function main(): Promise<void> {
   });
   await gotPort;
   let rtts: number[] = [];
+  let clientStats: Record<string, number> = {};
   const cli = start('client', pin === 'cross' ? '1' : '0', ['--port', String(port), '--trips', String(trips)]);
   await watch(cli, sides.client, (line) => {
+    if (line.startsWith('#STATS ')) {
+      clientStats = JSON.parse(line.slice(7)) as Record<string, number>;
+      return true;
+    }
     if (!line.startsWith('#TRIPS ')) return false;
     rtts = JSON.parse(line.slice(7)) as number[];
     return true;
@@ -168,6 +175,8 @@ async function main(): Promise<void> {
       p50: q(rtts, 0.5),
       p99First10k: q(rtts.slice(0, 10_000), 0.99),
       p99After1000: q(rtts.slice(1000, 11_000), 0.99),
+      // A compile stall longer than the PTO makes one fire (spuriously): the client's count.
+      clientPtos: clientStats.ptos,
       ...(trace
         ? {
             compiles: { client: sum(sides.client.compiles), server: sum(sides.server.compiles) },
