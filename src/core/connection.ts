@@ -200,7 +200,7 @@ export class ConnectionCore {
       this.counters,
     );
     this.acks = new AckScheduler(config, remote.initialPacketNumber, this.receiver, this.recovery.rtt);
-    this.builder = new PacketBuilder(this.remoteCid, this.mtu, this.recovery, this.acks, this.sender, this.counters, trace);
+    this.builder = new PacketBuilder(this.remoteCid, this.mtu, this.recovery, this.acks, this.sender, this.counters, config.sealed, trace);
     this.mtu.onChange = (size, reason) => {
       // The controller in force now: a move to a new path replaces it.
       this.recovery.cc.onMaxDatagramSizeChanged?.(size);

@@ -574,15 +574,15 @@ export class EndpointCore {
 
   /** Earliest deadline over the endpoint and all its connections (valid after pollTransmit returned null). */
   pollTimeout(): number | null {
-    const top = this.heap.peek();
-    return top ? top.heapDeadline : null;
+    return this.heap.earliest();
   }
 
   handleTimeout(now: number): void {
     this.lastNow = now;
     const due: Timed[] = [];
     for (let top = this.heap.peek(); top && top.heapDeadline <= now; top = this.heap.peek()) {
-      this.heap.remove(top);
+      // Parked, not removed: each is rescheduled (or removed) right after (endpoint-timers.ts).
+      this.heap.park(top);
       due.push(top);
     }
     for (const t of due) {
@@ -1216,7 +1216,7 @@ export class EndpointCore {
     const expiry = this.lastNow + this.config.retiredCidLifetime;
     this.retiredCids.set(c.localCid, expiry);
     this.retiredPeers.set(key, expiry);
-    if (this.housekeeping.heapIndex < 0) this.heap.set(this.housekeeping, expiry);
+    if (!this.heap.scheduled(this.housekeeping)) this.heap.set(this.housekeeping, expiry);
   }
 
   private pruneRetired(now: number): void {
@@ -1230,6 +1230,7 @@ export class EndpointCore {
     }
     const next = this.retiredCids.values().next();
     if (!next.done) this.heap.set(this.housekeeping, next.value);
+    else this.heap.remove(this.housekeeping);
   }
 
   // ---------------------------------------------------------------- helpers
@@ -1335,6 +1336,8 @@ export class EndpointCore {
     this.sharedSecureCoreConfig ??= {
       ...this.sharedCoreConfig,
       maxDatagramSize: (this.config.core.maxDatagramSize ?? 1200) - PROTECTION_OVERHEAD,
+      // Protection replaces the CRC with the AEAD tag: the engine does not compute it.
+      sealed: true,
     };
     return this.sharedSecureCoreConfig;
   }

@@ -5,10 +5,11 @@ import type { Counters } from './counters.js';
 import { DeliveryRate } from './delivery-rate.js';
 import { PacketNumbers } from './packet-numbers.js';
 import { Pacer } from './pacer.js';
+import { unpinFields } from './mutable-fields.js';
 import type { PathMtu } from './path-mtu.js';
 import { GRANULARITY, RttEstimator } from './rtt.js';
 import { SendBlock } from './blocked-time.js';
-import { PacketState, SentPackets, newSentPacket, type SentContent, type SentFragment, type SentPacket } from './sent-packets.js';
+import { PacketState, SentPackets, clearFragments, newSentPacket, setFragments, type SentContent, type SentFragment, type SentPacket } from './sent-packets.js';
 import type { Tracer } from './trace.js';
 import type { CongestionController, CoreConfig } from './types.js';
 
@@ -72,6 +73,8 @@ export class LossRecovery {
     this.rtt = new RttEstimator(config.initialRtt);
     this.cc = createCongestionController(config.congestion, mtu.current, config.initialRtt);
     this.lastSentAt = now;
+    // Written only when a PTO fires or flow control blocks: mutable from the start (mutable-fields.ts).
+    unpinFields(this, ['ptoCount', 'probesDue', 'blockedProbes']);
   }
 
   /** The datagram size in force (path-MTU discovery moves it). */
@@ -137,18 +140,39 @@ export class LossRecovery {
     pn: number,
     size: number,
     ackEliciting: boolean,
-    fragments: SentFragment[] | null,
+    /** What it carried: `fragments[0 … fragmentCount)`, copied into the packet's record. */
+    fragments: readonly SentFragment[] | null,
     close: boolean,
     retransmission: boolean,
     mtuProbe = 0,
+    fragmentCount = fragments === null ? 0 : fragments.length,
   ): void {
     this.lastSentAt = now;
     if (mtuProbe > 0) size = this.probeCharge(size);
-    if (!ackEliciting) {
-      // ACK-only: not tracked, not congestion controlled, never acknowledged (RFC 9002 §3).
-      this.sent.push(pn, null);
-      return;
-    }
+    // ACK-only: no record, not congestion controlled, never acknowledged (RFC 9002 §3). Both
+    // kinds go through the one `sent.push` below, so the first ACK-only packet after this was
+    // compiled (a duplicate's ACK, after a PTO) finds that call compiled too (mutable-fields.ts).
+    const packet = ackEliciting ? this.newRecord(now, pn, size, fragments, fragmentCount, close, retransmission, mtuProbe) : null;
+    this.sent.push(pn, packet);
+    if (packet === null) return;
+    this.bytesInFlight += size;
+    this.lastAckElicitingSentAt = now;
+    this.cc.onPacketSent(now, size, this.bytesInFlight);
+    if (this.config.pacing) this.pacer.consume(size);
+    if (this.trace !== null) this.trace.metrics(now, this);
+  }
+
+  /** The (recycled) record of an ack-eliciting packet being sent; the delivery-rate sampler sees the send. */
+  private newRecord(
+    now: number,
+    pn: number,
+    size: number,
+    fragments: readonly SentFragment[] | null,
+    fragmentCount: number,
+    close: boolean,
+    retransmission: boolean,
+    mtuProbe: number,
+  ): SentPacket {
     const rate = this.rate;
     rate.onPacketSent(now, this.bytesInFlight);
     const packet = newSentPacket();
@@ -158,7 +182,8 @@ export class LossRecovery {
     packet.ackEliciting = true;
     packet.inFlight = true;
     packet.state = PacketState.Outstanding;
-    packet.fragments = fragments;
+    if (fragments === null) clearFragments(packet);
+    else setFragments(packet, fragments, fragmentCount);
     packet.close = close;
     packet.retransmission = retransmission;
     packet.mtuProbe = mtuProbe;
@@ -166,17 +191,13 @@ export class LossRecovery {
     packet.deliveredTime = rate.deliveredTime;
     packet.firstSentTime = rate.firstSentTime;
     packet.appLimited = rate.appLimitedUntil !== 0;
-    this.sent.push(pn, packet);
-    this.bytesInFlight += size;
-    this.lastAckElicitingSentAt = now;
-    this.cc.onPacketSent(now, size, this.bytesInFlight);
-    if (this.config.pacing) this.pacer.consume(size);
-    if (this.trace !== null) this.trace.metrics(now, this);
+    return packet;
   }
 
   /** A packet with data was built: one probe fewer is due. */
   onProbeSpent(): void {
-    if (this.probesDue > 0) this.probesDue--;
+    // Without a branch of its own: the first probe spent (after a PTO) deoptimises nothing.
+    this.probesDue = Math.max(0, this.probesDue - 1);
   }
 
   /** Ask for an ack-eliciting packet now even with nothing to send (keepalive). */

@@ -149,6 +149,13 @@ export interface CoreConfig {
   allowHalfOpen: boolean;
   /** Random source in [0, 1) for packet-number skipping. Seed it in tests. */
   random: () => number;
+  /**
+   * Set by the endpoint for an encrypted connection: packet protection seals every DATA datagram
+   * the engine builds, and a sealed packet carries an AEAD tag instead of the CRC-32
+   * (docs/protocol.md "PROTECTED"), so the engine leaves the CRC field zero instead of computing
+   * a checksum that is thrown away. Default false.
+   */
+  sealed: boolean;
 }
 
 /** Events the engine reports through `pollEvent()`. */
