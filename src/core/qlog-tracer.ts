@@ -1,3 +1,4 @@
+import type { DataPacketReader } from '../wire/data-packet-reader.js';
 import type { AckFrame } from '../wire/types.js';
 import { expand32 } from '../wire/packet-number.js';
 import {
@@ -274,7 +275,7 @@ export class QlogTracer extends Tracer {
     put(o, PROBE_FRAMES);
   }
 
-  override packetReceived(now: number, pn: number, datagram: Uint8Array, largestSent: number): void {
+  override packetReceived(now: number, pn: number, datagram: Uint8Array, largestSent: number, packet?: DataPacketReader): void {
     if (!this.out.open()) return;
     const o = this.head(now);
     put(o, NAME_RECEIVED);
@@ -282,6 +283,14 @@ export class QlogTracer extends Tracer {
     put(o, RAW_LENGTH);
     putUint(o, datagram.length);
     put(o, FRAMES);
+    // The connection's own read of the datagram, skimmed (no second check of the datagram, no
+    // payload views), unless the packet has path frames (their data is needed: read it again).
+    if (packet !== undefined && packet.pathFrames === 0) {
+      skimFrames(o, packet, largestSent);
+      packet.rewind();
+      put(o, FRAMES_END);
+      return;
+    }
     const r = traceReader;
     if (r.open(datagram, true) === 'ok') {
       let first = true;
@@ -397,6 +406,48 @@ export class QlogTracer extends Tracer {
   override connectionState(now: number, from: string, to: string, trigger?: string): void {
     super.connectionState(now, from, to, trigger);
     if (to === 'closed') this.out.end(now);
+  }
+}
+
+/** The frames of a packet without path frames, from the connection's reader (`skim`: no payload views). */
+function skimFrames(o: QlogRecordSink, r: DataPacketReader, largestSent: number): void {
+  let first = true;
+  for (let f = r.skim(); f !== null; f = r.skim()) {
+    if (!first) byte(o, 44);
+    first = false;
+    switch (f.type) {
+      case 'ack':
+        put(o, ACK_DELAY);
+        putNumber(o, f.ackDelay / 1000);
+        put(o, ACKED_RANGES);
+        putRanges(o, f, largestSent);
+        put(o, RANGE_END);
+        break;
+      case 'data':
+        put(o, DATA_LENGTH);
+        putUint(o, r.skimmedLength);
+        byte(o, 125);
+        break;
+      case 'unreliable':
+        put(o, DATAGRAM_LENGTH);
+        putUint(o, r.skimmedLength);
+        byte(o, 125);
+        break;
+      case 'close':
+        put(o, CLOSE_FRAME);
+        break;
+      case 'reset':
+        put(o, RESET_CODE);
+        putUint(o, f.code);
+        put(o, REASON);
+        putText(o, JSON.stringify(f.reason));
+        byte(o, 125);
+        break;
+      default:
+        put(o, FRAME_TYPE);
+        putAscii(o, f.type);
+        put(o, QUOTE_BRACE);
+    }
   }
 }
 

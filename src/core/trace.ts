@@ -157,9 +157,12 @@ export class Tracer {
 
   /**
    * transport:packet_received of a DATA datagram the connection accepted (its frames are read
-   * from `datagram` again); ACK ranges are expanded against `largestSent` (ours).
+   * from `datagram` again); ACK ranges are expanded against `largestSent` (ours). `packet`: the
+   * connection's reader, opened on `datagram` and before its first frame (the qlog writer skims
+   * the frames from it and rewinds it, rather than reading the datagram a second time); this
+   * object path, the reference the qlog bytes are tested against, reads the datagram itself.
    */
-  packetReceived(now: number, pn: number, datagram: Uint8Array, largestSent: number): void {
+  packetReceived(now: number, pn: number, datagram: Uint8Array, largestSent: number, packet?: DataPacketReader): void {
     const frames: Record<string, unknown>[] = [];
     const r = traceReader;
     if (r.open(datagram, true) === 'ok') for (let f = r.next(); f !== null; f = r.next()) frames.push(receivedFrame(f, largestSent));
