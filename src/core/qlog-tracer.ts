@@ -129,9 +129,17 @@ function putNumber(o: QlogRecordSink, n: number): void {
 
 /** A time (ms, relative) at microsecond resolution, as `String(relativeTime(...))` writes it. */
 function putTime(o: QlogRecordSink, time: number, origin: number): void {
-  const us = Math.round((time - origin) * 1000);
+  putMicros(o, Math.round((time - origin) * 1000));
+}
+
+/**
+ * `us / 1000` (ms) as JSON.stringify writes it, for `us` a whole number of microseconds (or
+ * anything else: then through {@link putNumber}): digits, a point and up to three decimals,
+ * trailing zeros dropped — the shortest text of that double, which is what `String` gives.
+ */
+function putMicros(o: QlogRecordSink, us: number): void {
   if (!(us >= 0 && us <= Number.MAX_SAFE_INTEGER)) {
-    putAscii(o, String(us / 1000));
+    putNumber(o, us / 1000);
     return;
   }
   const ms = Math.floor(us / 1000);
@@ -200,6 +208,14 @@ function putField(o: QlogRecordSink, name: Uint8Array, value: number, comma: boo
   if (comma) byte(o, 44);
   put(o, name);
   putNumber(o, value);
+  return true;
+}
+
+/** `"name":ms` from whole microseconds, like {@link putField}. */
+function putMsField(o: QlogRecordSink, name: Uint8Array, us: number, comma: boolean): boolean {
+  if (comma) byte(o, 44);
+  put(o, name);
+  putMicros(o, us);
   return true;
 }
 
@@ -300,7 +316,7 @@ export class QlogTracer extends Tracer {
         switch (f.type) {
           case 'ack':
             put(o, ACK_DELAY);
-            putNumber(o, f.ackDelay / 1000);
+            putMicros(o, f.ackDelay);
             put(o, ACKED_RANGES);
             putRanges(o, f, largestSent);
             put(o, RANGE_END);
@@ -369,24 +385,28 @@ export class QlogTracer extends Tracer {
       this.ccState = state;
     }
     const rtt = r.rtt;
-    const min = rtt.min === Infinity ? 0 : rtt.min;
+    // RTTs in whole microseconds (as Tracer rounds them), written as such: no String() of a double.
+    const srttUs = Math.round(rtt.smoothed * 1000);
+    const minUs = rtt.min === Infinity ? 0 : Math.round(rtt.min * 1000);
+    const latestUs = Math.round(rtt.latest * 1000);
+    const varUs = Math.round(rtt.variance * 1000);
     // bytes/ms → bits/s, as qlog reports pacing_rate.
     const pacing = Math.round(r.pacingRate() * 8000);
     const cwnd = cc.window !== this.cwnd;
     const inFlight = r.bytesInFlight !== this.inFlight;
-    const srtt = rtt.smoothed !== this.srtt;
-    const minRtt = min !== this.minRtt;
-    const latest = rtt.latest !== this.latestRtt;
-    const rttVar = rtt.variance !== this.rttVar;
+    const srtt = srttUs / 1000 !== this.srtt;
+    const minRtt = minUs / 1000 !== this.minRtt;
+    const latest = latestUs / 1000 !== this.latestRtt;
+    const rttVar = varUs / 1000 !== this.rttVar;
     const pace = pacing !== this.pacing;
     if (!(cwnd || inFlight || srtt || minRtt || latest || rttVar || pace)) return;
     // The values are remembered whether or not the record is dropped, as Tracer does.
     this.cwnd = cc.window;
     this.inFlight = r.bytesInFlight;
-    this.srtt = rtt.smoothed;
-    this.minRtt = min;
-    this.latestRtt = rtt.latest;
-    this.rttVar = rtt.variance;
+    this.srtt = srttUs / 1000;
+    this.minRtt = minUs / 1000;
+    this.latestRtt = latestUs / 1000;
+    this.rttVar = varUs / 1000;
     this.pacing = pacing;
     if (!this.out.open()) return;
     const o = this.head(now);
@@ -395,10 +415,10 @@ export class QlogTracer extends Tracer {
     let next = false;
     if (cwnd) next = putField(o, CWND, cc.window, next);
     if (inFlight) next = putField(o, IN_FLIGHT, r.bytesInFlight, next);
-    if (srtt) next = putField(o, SRTT, rtt.smoothed, next);
-    if (minRtt) next = putField(o, MIN_RTT, min, next);
-    if (latest) next = putField(o, LATEST_RTT, rtt.latest, next);
-    if (rttVar) next = putField(o, RTT_VAR, rtt.variance, next);
+    if (srtt) next = putMsField(o, SRTT, srttUs, next);
+    if (minRtt) next = putMsField(o, MIN_RTT, minUs, next);
+    if (latest) next = putMsField(o, LATEST_RTT, latestUs, next);
+    if (rttVar) next = putMsField(o, RTT_VAR, varUs, next);
     if (pace) putField(o, PACING, pacing, next);
     put(o, END);
   }
@@ -418,7 +438,7 @@ function skimFrames(o: QlogRecordSink, r: DataPacketReader, largestSent: number)
     switch (f.type) {
       case 'ack':
         put(o, ACK_DELAY);
-        putNumber(o, f.ackDelay / 1000);
+        putMicros(o, f.ackDelay);
         put(o, ACKED_RANGES);
         putRanges(o, f, largestSent);
         put(o, RANGE_END);
