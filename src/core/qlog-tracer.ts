@@ -23,10 +23,12 @@ import {
  *
  * The bytes are exactly the UTF-8 of what `JSON.stringify` makes of the event objects `Tracer`
  * builds (same keys, same order, same numbers; test/core/qlog-tracer.test.ts compares the two
- * on recorded transfers): integers are written digit by digit, times as microseconds
- * (`123.456`, trailing zeros dropped, as `String` does), other numbers through `String(n)` as
+ * on recorded transfers): integers are written digit by digit, times, RTTs and ACK delays as
+ * whole microseconds (`123.456`, trailing zeros dropped, as `String` does; Tracer rounds the
+ * RTTs to microseconds too), other numbers through `String(n)` as
  * JSON.stringify does (non-finite ones become `null`), and the only text from outside (a RESET
- * frame's reason) goes through `JSON.stringify` for its escaping.
+ * frame's reason) goes through `JSON.stringify` for its escaping. A received packet's frames
+ * are skimmed from the connection's own reader (no second read of the datagram).
  */
 
 const RS = '\x1e';
