@@ -31,7 +31,7 @@ const datagram = encodePacket({
 
 let scavenges = 0;
 new PerformanceObserver((list) => {
-  for (const e of list.getEntries()) if ((e.detail as { kind?: number } | undefined)?.kind === constants.NODE_PERFORMANCE_GC_MINOR) scavenges++;
+  for (const e of list.getEntries()) if ((e as unknown as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR) scavenges++;
 }).observe({ entryTypes: ['gc'] });
 
 const sink: QlogRecordSink = {
