@@ -22,10 +22,17 @@ export interface ChannelSettings {
 
 export const DEFAULT_CHANNEL_SETTINGS: Readonly<ChannelSettings> = { priority: 0, weight: 1 };
 
+/** What `pick` asks: has `channel` a frame to write now? (The send scheduler answers.) */
+export interface ChannelReadiness {
+  channelReady(channel: number): boolean;
+}
+
 interface Member {
   channel: number;
   weight: number;
   deficit: number;
+  /** The level it belongs to. */
+  level: Level;
 }
 
 interface Level {
@@ -35,11 +42,22 @@ interface Level {
   cursor: number;
 }
 
+/** The levels of a scheduler with no channel yet (never written: `add` replaces it). */
+const NO_LEVELS: Level[] = [];
+
+/**
+ * Idle connections stay small (issue 11): a connection with channel 0 alone holds one level of
+ * one member in exact one-slot arrays, no map; settings are kept only once configured. Lookups
+ * by channel scan the levels (few, and only on rare paths: add, configure); `charge()` finds
+ * the member `pick()` just returned without one.
+ */
 export class ChannelScheduler {
   /** Levels in priority order (lowest number first). */
-  private readonly levels: Level[] = [];
-  private readonly members = new Map<number, { member: Member; level: Level }>();
-  private readonly settings = new Map<number, ChannelSettings>();
+  private levels: Level[] = NO_LEVELS;
+  /** Settings changed by `configure()`, by channel; null until the first one. */
+  private settings: Map<number, ChannelSettings> | null = null;
+  /** The member `pick()` returned last (`charge()` is for it). */
+  private picked: Member | null = null;
 
   constructor(
     /** Bytes of credit one turn gives a channel of weight 1; at least the largest frame. */
@@ -48,66 +66,84 @@ export class ChannelScheduler {
 
   /** Settings of `channel` (the defaults until `configure()` changed them). */
   settingsOf(channel: number): ChannelSettings {
-    return this.settings.get(channel) ?? DEFAULT_CHANNEL_SETTINGS;
+    return this.settings?.get(channel) ?? DEFAULT_CHANNEL_SETTINGS;
   }
 
   /** Set the priority and weight of a channel; applies from its next turn. */
   configure(channel: number, settings: ChannelSettings): void {
-    this.settings.set(channel, { priority: settings.priority, weight: settings.weight });
-    const entry = this.members.get(channel);
-    if (entry === undefined) return;
-    entry.member.weight = settings.weight;
-    if (entry.level.priority !== settings.priority) {
-      this.remove(channel);
+    (this.settings ??= new Map()).set(channel, { priority: settings.priority, weight: settings.weight });
+    const member = this.find(channel);
+    if (member === null) return;
+    member.weight = settings.weight;
+    if (member.level.priority !== settings.priority) {
+      this.remove(member);
       this.add(channel);
     }
   }
 
   /** Take part in scheduling (once a channel has had content; idle members cost one check). */
   add(channel: number): void {
-    if (this.members.has(channel)) return;
+    if (this.find(channel) !== null) return;
     const s = this.settingsOf(channel);
-    let level = this.levels.find((l) => l.priority === s.priority);
+    const levels = this.levels;
+    let level = levels.find((l) => l.priority === s.priority);
+    const member: Member = { channel, weight: s.weight, deficit: 0, level: null as unknown as Level };
     if (level === undefined) {
-      level = { priority: s.priority, members: [], cursor: 0 };
-      let i = 0;
-      while (i < this.levels.length && this.levels[i]!.priority < s.priority) i++;
-      this.levels.splice(i, 0, level);
+      level = { priority: s.priority, members: [member], cursor: 0 };
+      member.level = level;
+      if (levels.length === 0) this.levels = [level];
+      else {
+        let i = 0;
+        while (i < levels.length && levels[i]!.priority < s.priority) i++;
+        levels.splice(i, 0, level);
+      }
+      return;
     }
-    const member: Member = { channel, weight: s.weight, deficit: 0 };
+    member.level = level;
     level.members.push(member);
-    this.members.set(channel, { member, level });
   }
 
-  private remove(channel: number): void {
-    const entry = this.members.get(channel);
-    if (entry === undefined) return;
-    const { level, member } = entry;
+  private find(channel: number): Member | null {
+    const levels = this.levels;
+    for (let i = 0; i < levels.length; i++) {
+      const members = levels[i]!.members;
+      for (let j = 0; j < members.length; j++) if (members[j]!.channel === channel) return members[j]!;
+    }
+    return null;
+  }
+
+  private remove(member: Member): void {
+    const level = member.level;
     const i = level.members.indexOf(member);
     level.members.splice(i, 1);
     if (level.cursor > i) level.cursor--;
     if (level.cursor >= level.members.length) level.cursor = 0;
     if (level.members.length === 0) this.levels.splice(this.levels.indexOf(level), 1);
-    this.members.delete(channel);
+    if (this.picked === member) this.picked = null;
   }
 
   /** The channel to serve next among those `ready` says have something to send, or -1. */
-  pick(ready: (channel: number) => boolean): number {
-    for (const level of this.levels) {
+  pick(ready: ChannelReadiness): number {
+    const levels = this.levels;
+    for (let l = 0; l < levels.length; l++) {
+      const level = levels[l]!;
       const members = level.members;
       const n = members.length;
       // One full round: every ready member is reached and given a turn's credit at least once.
       for (let step = 0; step <= n; step++) {
         const m = members[level.cursor]!;
-        if (ready(m.channel)) {
-          if (m.deficit > 0) return m.channel;
+        if (ready.channelReady(m.channel)) {
+          if (m.deficit > 0) {
+            this.picked = m;
+            return m.channel;
+          }
         } else {
           m.deficit = 0;
         }
         level.cursor = level.cursor + 1 === n ? 0 : level.cursor + 1;
         const next = members[level.cursor]!;
         // Its turn begins (with what it overdrew last time subtracted).
-        if (ready(next.channel)) next.deficit += this.quantum * next.weight;
+        if (ready.channelReady(next.channel)) next.deficit += this.quantum * next.weight;
       }
     }
     return -1;
@@ -115,7 +151,8 @@ export class ChannelScheduler {
 
   /** `channel` (the one `pick` returned) sent `bytes`. */
   charge(channel: number, bytes: number): void {
-    const entry = this.members.get(channel);
-    if (entry !== undefined) entry.member.deficit -= bytes;
+    const picked = this.picked;
+    const member = picked !== null && picked.channel === channel ? picked : this.find(channel);
+    if (member !== null) member.deficit -= bytes;
   }
 }

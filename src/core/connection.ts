@@ -10,7 +10,7 @@ import { createCounters } from './counters.js';
 import { Deque } from './deque.js';
 import { LossRecovery } from './loss-recovery.js';
 import { PacketBuilder } from './packet-builder.js';
-import { BASE_PLPMTU, PathMtu } from './path-mtu.js';
+import { BASE_PLPMTU, PathMtu, type PathMtuChange, type PathMtuListener } from './path-mtu.js';
 import type { RttEstimator } from './rtt.js';
 import { Receiver } from './receiver.js';
 import { OBJECT_OVERHEAD } from './retention.js';
@@ -81,7 +81,7 @@ function tracedFrames(datagram: Uint8Array): readonly Frame[] {
   return d.ok && d.value.type === 'data' ? d.value.frames : [];
 }
 
-export class ConnectionCore {
+export class ConnectionCore implements PathMtuListener {
   readonly role: 'client' | 'server';
   readonly localCid: ConnectionId;
   private readonly localCidHi: number;
@@ -173,11 +173,7 @@ export class ConnectionCore {
     );
     this.acks = new AckScheduler(config, remote.initialPacketNumber, this.receiver, this.recovery.rtt);
     this.builder = new PacketBuilder(this.remoteCid, this.mtu, this.recovery, this.acks, this.sender, this.counters, trace);
-    const cc = this.recovery.cc;
-    this.mtu.onChange = (size, reason) => {
-      cc.onMaxDatagramSizeChanged?.(size);
-      this.events.push({ type: 'path-mtu', size, reason });
-    };
+    this.mtu.onChange = this;
 
     this.idleTimeout = effectiveIdleTimeout(config.idleTimeout, remote.idleTimeout);
     this.keepAliveInterval = keepAliveInterval(config.keepAliveInterval, this.idleTimeout);
@@ -191,6 +187,12 @@ export class ConnectionCore {
    */
   static windowFragments(receiveWindow: number, maxDatagramSize: number): number {
     return announcedWindow({ ...resolveCoreConfig(undefined), receiveWindow, maxDatagramSize });
+  }
+
+  /** @internal PathMtuListener: the datagram size in force changed (the window follows; the application hears it). */
+  pathMtuChanged(size: number, reason: PathMtuChange): void {
+    this.recovery.cc.onMaxDatagramSizeChanged?.(size);
+    this.events.push({ type: 'path-mtu', size, reason });
   }
 
   /** Largest message `send()` accepts: ours, and the peer's announced limit when it gave one. */

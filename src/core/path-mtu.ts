@@ -51,6 +51,11 @@ export type PathMtuState = 'disabled' | 'searching' | 'complete';
 /** Why the current size changed. */
 export type PathMtuChange = 'probe' | 'black-hole';
 
+/** Told every time the size in force changes (an object, not a closure: no closure per connection). */
+export interface PathMtuListener {
+  pathMtuChanged(size: number, reason: PathMtuChange): void;
+}
+
 export class PathMtu {
   /** The size every packet is built to (bytes, checksum included). */
   current = BASE_PLPMTU;
@@ -63,7 +68,7 @@ export class PathMtu {
   probesLost = 0;
 
   /** Told every time `current` changes (the connection resizes its congestion window and reports it). */
-  onChange: ((size: number, reason: PathMtuChange) => void) | null = null;
+  onChange: PathMtuListener | null = null;
 
   private _state: PathMtuState;
   /** Smallest size given up on (or ceiling + 1). */
@@ -206,7 +211,7 @@ export class PathMtu {
   private setCurrent(size: number, reason: PathMtuChange): void {
     this.current = size;
     this.changes++;
-    this.onChange?.(size, reason);
+    this.onChange?.pathMtuChanged(size, reason);
   }
 
   // ------------------------------------------------------------------ the search

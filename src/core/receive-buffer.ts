@@ -12,8 +12,14 @@ interface BufferedFragment {
   delivered: boolean;
 }
 
-/** `credit`: bytes the message holds until the application releases it (`release(credit)`). */
-export type DeliverFn = (data: Uint8Array, delivery: Delivery, credit: number) => void;
+/**
+ * Where complete messages go: `credit` is the bytes the message holds until the application
+ * releases it (`release(credit)`). An object rather than a closure, so that each buffer costs
+ * no closure and context of its own (idle connections, issue 11).
+ */
+export interface MessageSink {
+  deliver(data: Uint8Array, delivery: Delivery, channel: number, credit: number): void;
+}
 
 /**
  * `malformed`: the fragments break message framing (a message longer than `maxMessageSize`, or
@@ -49,7 +55,10 @@ export interface ReceiveBufferOptions {
   maxDatagramSize: number;
   /** Longest message accepted: an endless message must not grow memory without bound. */
   maxMessageSize: number;
-  deliver: DeliverFn;
+  /** Receives the complete messages, with `channel`. */
+  sink: MessageSink;
+  /** The channel this buffer serves (passed to the sink). */
+  channel: number;
 }
 
 /**
@@ -85,7 +94,8 @@ export class ReceiveBuffer {
   private readonly maxSlots: number;
   private readonly maxDatagramSize: number;
   private readonly maxMessageSize: number;
-  private readonly deliver: DeliverFn;
+  private readonly sink: MessageSink;
+  private readonly channel: number;
   private scanTsn: number;
   /** Fragments beyond the in-order scan; a shared empty map until the first one arrives. */
   private buffered: Map<number, BufferedFragment> = NO_FRAGMENTS;
@@ -107,7 +117,8 @@ export class ReceiveBuffer {
     this.maxSlots = o.maxSlots;
     this.maxDatagramSize = o.maxDatagramSize;
     this.maxMessageSize = o.maxMessageSize;
-    this.deliver = o.deliver;
+    this.sink = o.sink;
+    this.channel = o.channel;
     this.slotCost = o.maxDatagramSize + OBJECT_OVERHEAD;
     // Enough for one more fragment of a message as large as the window (liveness: a message up
     // to windowBytes always completes), while the total stays within WINDOW_SLACK.
@@ -236,7 +247,7 @@ export class ReceiveBuffer {
     const credit = start === end ? charge : bytes + OBJECT_OVERHEAD;
     this.retained += credit - charge;
     this.held += credit;
-    this.deliver(data, 'unordered', credit);
+    this.sink.deliver(data, 'unordered', this.channel, credit);
   }
 
   private scan(): void {
@@ -271,7 +282,7 @@ export class ReceiveBuffer {
       const credit = chargeOf(kept);
       this.retained += credit;
       this.held += credit;
-      this.deliver(kept, unordered ? 'unordered' : 'ordered', credit);
+      this.sink.deliver(kept, unordered ? 'unordered' : 'ordered', this.channel, credit);
       return;
     }
     if (first) {
@@ -297,7 +308,7 @@ export class ReceiveBuffer {
       const credit = data.length + OBJECT_OVERHEAD;
       this.retained += credit;
       this.held += credit;
-      this.deliver(data, this.currentUnordered ? 'unordered' : 'ordered', credit);
+      this.sink.deliver(data, this.currentUnordered ? 'unordered' : 'ordered', this.channel, credit);
       return;
     }
     this.append(payload);

@@ -3,7 +3,7 @@ import { expand32, truncate32 } from '../wire/packet-number.js';
 import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, DATA_PART_HEADER_SIZE, DataFlag, FrameType } from '../wire/types.js';
 import type { Counters } from './counters.js';
 import { Deque } from './deque.js';
-import { ChannelScheduler } from './channel-scheduler.js';
+import { ChannelScheduler, type ChannelReadiness } from './channel-scheduler.js';
 import { UNRELIABLE_RECEIPT, type MessageRecord, type SentContent, type SentFragment, type SentPacket } from './sent-packets.js';
 import type { PathMtu } from './path-mtu.js';
 import type { CoreEvent, Delivery } from './types.js';
@@ -73,13 +73,14 @@ const FLUSHED: CoreEvent = { type: 'flushed' };
  * `ackedThrough` tells flush() how far everything is acknowledged; a message with a receipt id
  * also gets its own 'receipt' event.
  */
-export class SendScheduler implements SentContent {
+export class SendScheduler implements SentContent, ChannelReadiness {
   /** Connection-wide fragment counter: our first TSN + fragments cut so far on all channels. */
   private nextTsn: number;
   /** Highest value of `nextTsn` the peer accepts (its flow-control credit). */
   private peerMaxTsn: number;
   private readonly initialTsn: number;
-  private readonly channels: (ChannelQueues | undefined)[] = [];
+  /** By channel; created holding channel 0's queues (an exact one-slot array: idle connections stay small). */
+  private readonly channels: (ChannelQueues | undefined)[];
   readonly scheduler: ChannelScheduler;
   /** Message bytes queued and not yet sent once. */
   queuedBytes = 0;
@@ -100,7 +101,6 @@ export class SendScheduler implements SentContent {
   private ackedWatch = -1;
   /** writeOne dropped expired messages without writing anything. */
   private expiredSome = false;
-  private readonly readyFn = (channel: number): boolean => this.ready(this.channels[channel]!);
 
   // --- the CLOSE frame's own delivery
   /** CLOSE goes into the next packet with data. */
@@ -130,14 +130,19 @@ export class SendScheduler implements SentContent {
     this.nextTsn = initialTsn;
     this.peerMaxTsn = initialTsn - 1 + peerWindow;
     this.scheduler = new ChannelScheduler(mtu.current);
-    this.channelQueues(0);
+    this.channels = [this.newChannel(0)];
+    this.scheduler.add(0);
+  }
+
+  private newChannel(channel: number): ChannelQueues {
+    // Retransmit and unreliable queues get storage on first use (idle connections stay small).
+    return { channel, nextTsn: this.initialTsn, queue: new Deque(), retransmit: new Deque(0), unreliable: new Deque(0) };
   }
 
   private channelQueues(channel: number): ChannelQueues {
     let c = this.channels[channel];
     if (c === undefined) {
-      // Retransmit and unreliable queues get storage on first use (idle connections stay small).
-      c = { channel, nextTsn: this.initialTsn, queue: new Deque(), retransmit: new Deque(0), unreliable: new Deque(0) };
+      c = this.newChannel(channel);
       this.channels[channel] = c;
       this.scheduler.add(channel);
     }
@@ -259,6 +264,11 @@ export class SendScheduler implements SentContent {
     return this.reliableQueued > 0 && this.nextTsn > this.peerMaxTsn && this.retransmitQueued === 0 && this.parts.length === 0;
   }
 
+  /** ChannelReadiness, for the ChannelScheduler's `pick()`: channel `channel` exists. */
+  channelReady(channel: number): boolean {
+    return this.ready(this.channels[channel]!);
+  }
+
   /** Has channel `c` a frame to write now? (Drops acknowledged fragments from its retransmissions.) */
   private ready(c: ChannelQueues): boolean {
     const rt = c.retransmit;
@@ -287,7 +297,7 @@ export class SendScheduler implements SentContent {
     if (this.parts.length > 0) o = this.writeParts(buf, o, limit, pn);
     const scheduler = this.scheduler;
     while (o < limit) {
-      const channel = scheduler.pick(this.readyFn);
+      const channel = scheduler.pick(this);
       if (channel < 0) break;
       const before = o;
       this.expiredSome = false;

@@ -236,13 +236,15 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private readonly inbox: Inbox;
   private iterating = 0;
   private readonly waiters: Waiter[] = [];
-  /** Iterators of one channel (`messages({ channel })`): their waiters, by channel. */
-  private readonly channelWaiters = new Map<number, Waiter[]>();
-  private readonly channelIterating = new Map<number, number>();
-  /** Messages for general consumers: those of channels no channel iterator claims. */
-  private readonly unclaimed = (item: InboxItem): boolean => !this.channelIterating.has(item.info.channel);
-  /** Receipts (`sendAcked`) and flush() calls waiting on the engine. */
-  private readonly receipts = new Map<number, { resolve: () => void; reject: (e: unknown) => void }>();
+  // Idle connections stay small (issue 11): what only channel iterators and receipts use is
+  // created by its ensure method at first use, and dropped again once empty.
+  /** Iterators of one channel (`messages({ channel })`): their waiters, by channel (null: none). */
+  private channelWaiters: Map<number, Waiter[]> | null = null;
+  private channelIterating: Map<number, number> | null = null;
+  /** Messages for general consumers while channel iterators exist: those of channels none claims. */
+  private unclaimedMatch: ((item: InboxItem) => boolean) | null = null;
+  /** Receipts (`sendAcked`) waiting on the engine (null: none yet). */
+  private receipts: Map<number, { resolve: () => void; reject: (e: unknown) => void }> | null = null;
   private nextReceipt = 1;
   private readonly flushWaiters: { mark: number; resolve: () => void; reject: (e: unknown) => void }[] = [];
   private readonly closeWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
@@ -264,9 +266,26 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     readonly record: EndpointConnection,
   ) {
     super();
-    this.inbox = new Inbox(host.maxQueuedUnreliable, host.maxQueuedUnreliableBytes, (item) => {
-      if (!this.finished) this.record.core.release(item.credit, 'unreliable');
-    });
+    this.inbox = new Inbox(host.maxQueuedUnreliable, host.maxQueuedUnreliableBytes, this);
+  }
+
+  /** @internal InboxOwner: an unread unreliable message was dropped; its credit goes back to the engine. */
+  inboxDropped(item: InboxItem): void {
+    if (!this.finished) this.record.core.release(item.credit, 'unreliable');
+  }
+
+  private ensureChannelMaps(): { iterating: Map<number, number>; waiters: Map<number, Waiter[]> } {
+    const iterating = (this.channelIterating ??= new Map());
+    const waiters = (this.channelWaiters ??= new Map());
+    return { iterating, waiters };
+  }
+
+  private ensureUnclaimed(): (item: InboxItem) => boolean {
+    return (this.unclaimedMatch ??= (item: InboxItem): boolean => this.channelIterating?.has(item.info.channel) !== true);
+  }
+
+  private ensureReceipts(): Map<number, { resolve: () => void; reject: (e: unknown) => void }> {
+    return (this.receipts ??= new Map());
   }
 
   /** The peer's IP address (as the socket reported it, e.g. `'127.0.0.1'` or `'::1'`). */
@@ -345,7 +364,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     } catch (err) {
       return Promise.reject(err);
     }
-    return new Promise<void>((resolve, reject) => this.receipts.set(receipt, { resolve, reject }));
+    const receipts = this.ensureReceipts();
+    return new Promise<void>((resolve, reject) => receipts.set(receipt, { resolve, reject }));
   }
 
   /**
@@ -556,22 +576,29 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     let waiters = this.waiters;
     if (channel === undefined) this.iterating++;
     else {
-      this.channelIterating.set(channel, (this.channelIterating.get(channel) ?? 0) + 1);
-      waiters = this.channelWaiters.get(channel) ?? [];
-      this.channelWaiters.set(channel, waiters);
+      const maps = this.ensureChannelMaps();
+      maps.iterating.set(channel, (maps.iterating.get(channel) ?? 0) + 1);
+      waiters = maps.waiters.get(channel) ?? [];
+      maps.waiters.set(channel, waiters);
     }
-    const match = channel === undefined ? this.unclaimed : (item: InboxItem): boolean => item.info.channel === channel;
+    // null: the general consumers' messages (takeMessage).
+    const match = channel === undefined ? null : (item: InboxItem): boolean => item.info.channel === channel;
     let done = false;
     const finish = (): void => {
       if (done) return;
       done = true;
       if (channel === undefined) this.iterating--;
       else {
-        const n = this.channelIterating.get(channel)! - 1;
+        const iterating = this.channelIterating!;
+        const n = iterating.get(channel)! - 1;
         if (n === 0) {
-          this.channelIterating.delete(channel);
-          this.channelWaiters.delete(channel);
-        } else this.channelIterating.set(channel, n);
+          iterating.delete(channel);
+          this.channelWaiters!.delete(channel);
+          if (iterating.size === 0) {
+            this.channelIterating = null;
+            this.channelWaiters = null;
+          }
+        } else iterating.set(channel, n);
       }
       signal?.removeEventListener('abort', onAbort);
       // Someone may be listening with 'message' now.
@@ -628,9 +655,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         return;
       }
       case 'receipt': {
-        const r = this.receipts.get(event.receipt);
+        const receipts = this.receipts;
+        const r = receipts?.get(event.receipt);
         if (r === undefined) return;
-        this.receipts.delete(event.receipt);
+        receipts!.delete(event.receipt);
         if (event.ok) r.resolve();
         else r.reject(rdError('ERR_MESSAGE_DROPPED', 'the unreliable message was dropped (maxAge passed, or lost)'));
         return;
@@ -705,9 +733,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     // A pending sendAcked()/flush() or a channel iterator (createStream) hears it too.
     const heard =
       this.closeWaiters.length > 0 ||
-      this.receipts.size > 0 ||
+      (this.receipts !== null && this.receipts.size > 0) ||
       this.flushWaiters.length > 0 ||
-      (!this.destroyed && (this.iterating > 0 || this.waiters.length > 0 || this.channelIterating.size > 0));
+      (!this.destroyed && (this.iterating > 0 || this.waiters.length > 0 || this.channelIterating !== null));
     const pendingErr = err ?? (this.destroyed ? rdError('ERR_CONNECTION_CLOSED', 'the connection was destroyed') : undefined);
     for (const w of this.closeWaiters.splice(0)) {
       if (pendingErr) w.reject(pendingErr);
@@ -719,8 +747,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       if (this.record.core.ackedThrough >= w.mark) w.resolve();
       else w.reject(ackErr);
     }
-    for (const r of this.receipts.values()) r.reject(ackErr);
-    this.receipts.clear();
+    const receipts = this.receipts;
+    if (receipts !== null) {
+      this.receipts = null;
+      for (const r of receipts.values()) r.reject(ackErr);
+    }
     this.wakeWaiters();
     // 'error' only for failures the application did not choose: a peer reset, an idle timeout,
     // a protocol violation, or destroy(err). Not for destroy() or the endpoint going away.
@@ -739,21 +770,23 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /** Hand queued messages to an iterator or to 'message' listeners. */
   private deliver(): void {
     if (this.inbox.length === 0) return;
-    for (const [channel, waiters] of this.channelWaiters) {
-      while (waiters.length > 0) {
-        const item = this.takeMessage((i) => i.info.channel === channel);
-        if (!item) break;
-        waiters.shift()!.resolve({ value: item.data, done: false });
+    if (this.channelWaiters !== null) {
+      for (const [channel, waiters] of this.channelWaiters) {
+        while (waiters.length > 0) {
+          const item = this.takeMessage((i) => i.info.channel === channel);
+          if (!item) break;
+          waiters.shift()!.resolve({ value: item.data, done: false });
+        }
       }
     }
     while (this.inbox.length > 0) {
       if (this.iterating > 0) {
         if (this.waiters.length === 0) return;
-        const item = this.takeMessage(this.unclaimed);
+        const item = this.takeMessage(null);
         if (!item) return;
         this.waiters.shift()!.resolve({ value: item.data, done: false });
       } else if (this.hasMessageListener) {
-        const item = this.takeMessage(this.unclaimed);
+        const item = this.takeMessage(null);
         if (!item) return;
         this.emit('message', item.data, item.info);
       } else {
@@ -773,11 +806,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   /**
-   * Take the next message `match` accepts and give its credit back to the engine (the peer may
-   * send more).
+   * Take the next message `match` accepts (null: one no channel iterator claims) and give its
+   * credit back to the engine (the peer may send more).
    */
-  private takeMessage(match: (item: InboxItem) => boolean): InboxItem | undefined {
-    const item = this.channelIterating.size === 0 ? this.inbox.shift() : this.inbox.take(match);
+  private takeMessage(match: ((item: InboxItem) => boolean) | null): InboxItem | undefined {
+    const item = this.channelIterating === null ? this.inbox.shift() : this.inbox.take(match ?? this.ensureUnclaimed());
     if (!item) return undefined;
     if (item.credit > 0 && !this.finished) {
       this.record.core.release(item.credit, item.unreliable ? 'unreliable' : 'ordered', item.info.channel);
@@ -787,8 +820,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   /** true: iteration ends normally; an Error: it ends with that error; null: more may come. */
-  private endOfMessages(match: (item: InboxItem) => boolean): true | Error | null {
-    if (this.channelIterating.size === 0 ? this.inbox.length > 0 : this.inbox.has(match)) return null;
+  private endOfMessages(match: ((item: InboxItem) => boolean) | null): true | Error | null {
+    if (this.channelIterating === null ? this.inbox.length > 0 : this.inbox.has(match ?? this.ensureUnclaimed())) return null;
     if (this.finished) return this.closeError && !this.destroyed ? this.closeError : true;
     if (this.peerEnded) return true;
     return null;
@@ -796,7 +829,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   private wakeWaiters(): void {
     this.deliver();
-    const end = (match: (item: InboxItem) => boolean, waiters: Waiter[]): void => {
+    const end = (match: ((item: InboxItem) => boolean) | null, waiters: Waiter[]): void => {
       const e = this.endOfMessages(match);
       if (!e) return;
       for (const w of waiters.splice(0)) {
@@ -804,7 +837,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         else w.reject(e);
       }
     };
-    end(this.unclaimed, this.waiters);
-    for (const [channel, waiters] of this.channelWaiters) end((i) => i.info.channel === channel, waiters);
+    end(null, this.waiters);
+    if (this.channelWaiters !== null) {
+      for (const [channel, waiters] of this.channelWaiters) end((i) => i.info.channel === channel, waiters);
+    }
   }
 }

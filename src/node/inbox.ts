@@ -24,6 +24,13 @@ export interface MessageInfo {
   readonly delivery: Delivery;
 }
 
+/** Told of each dropped item, so that its credit goes back to the engine (an object: no closure per connection). */
+export interface InboxOwner {
+  inboxDropped(item: InboxItem): void;
+}
+
+const NO_OWNER: InboxOwner = { inboxDropped: () => {} };
+
 export class Inbox {
   private items: (InboxItem | undefined)[] = [];
   private head = 0;
@@ -36,8 +43,8 @@ export class Inbox {
   constructor(
     private readonly maxUnreliable: number,
     private readonly maxUnreliableBytes: number = Infinity,
-    /** Called with each dropped item, so its credit goes back to the engine. */
-    private readonly onDrop: (item: InboxItem) => void = () => {},
+    /** Told of each dropped item, so its credit goes back to the engine. */
+    private readonly owner: InboxOwner = NO_OWNER,
   ) {}
 
   get length(): number {
@@ -53,7 +60,7 @@ export class Inbox {
     if (item.unreliable) {
       if (this.maxUnreliable === 0) {
         this.dropped++;
-        this.onDrop(item);
+        this.owner.inboxDropped(item);
         return;
       }
       // The newest message always gets in (the engine already checked it fits its budget).
@@ -111,7 +118,7 @@ export class Inbox {
         this.unreliable--;
         this.unreliableBytes -= item.credit;
         this.dropped++;
-        this.onDrop(item);
+        this.owner.inboxDropped(item);
         return;
       }
     }
