@@ -125,7 +125,7 @@ export class ConnectionCore implements PathMtuListener {
   ackDeferred = false;
 
   // --- events, statistics, trace
-  private readonly events = new Deque<CoreEvent>();
+  private readonly events = new Deque<CoreEvent>(4);
   private readonly counters = createCounters();
   private readonly blocked: BlockedTime;
   /** Null unless traced: every trace point is guarded by one null check. */

@@ -3,7 +3,7 @@
  * empty) give their storage back every time they empty and allocate it again on the next push:
  * per-packet garbage on the hot path. This one keeps its capacity (it only grows, by doubling).
  */
-/** The storage of every Deque created with capacity 0 before its first push (never written). */
+/** The storage of every Deque before its first push (never written). */
 const NO_ITEMS: readonly unknown[] = [];
 
 export class Deque<T> {
@@ -11,9 +11,12 @@ export class Deque<T> {
   private head = 0;
   private count = 0;
 
-  /** `capacity` 0: no storage until the first push (most connections never retransmit). */
+  /**
+   * No storage until the first push (idle connections stay small, most never retransmit); then
+   * `capacity` slots (0: 8), doubled whenever full.
+   */
   constructor(private readonly capacity = 8) {
-    this.items = capacity === 0 ? (NO_ITEMS as (T | undefined)[]) : new Array<T | undefined>(capacity);
+    this.items = NO_ITEMS as (T | undefined)[];
   }
 
   get length(): number {
@@ -45,6 +48,17 @@ export class Deque<T> {
     return this.items[(this.head + i) % this.items.length]!;
   }
 
+  /** Take out the i-th item from the oldest (0 ≤ i < length; rare paths only: O(length)). */
+  removeAt(i: number): T {
+    const items = this.items;
+    const n = items.length;
+    const item = items[(this.head + i) % n]!;
+    for (let k = i; k < this.count - 1; k++) items[(this.head + k) % n] = items[(this.head + k + 1) % n];
+    items[(this.head + this.count - 1) % n] = undefined;
+    this.count--;
+    return item;
+  }
+
   /** Reorder the items (rare paths only: it allocates). */
   sort(compare: (a: T, b: T) => number): void {
     const all: T[] = [];
@@ -54,10 +68,23 @@ export class Deque<T> {
   }
 
   private grow(): void {
+    if (this.capacity < 0) throw new Error('the shared empty Deque is never written: push to a Deque of its own');
     const old = this.items;
-    const next = new Array<T | undefined>(Math.max(old.length * 2, this.capacity, 8));
+    const next = new Array<T | undefined>(old.length > 0 ? old.length * 2 : this.capacity > 0 ? this.capacity : 8);
     for (let i = 0; i < this.count; i++) next[i] = old[(this.head + i) % old.length];
     this.items = next;
     this.head = 0;
   }
+}
+
+/** Capacity -1 marks the shared empty Deque (grow() refuses it). */
+const EMPTY_DEQUE = new Deque<never>(-1);
+
+/**
+ * A Deque that is always empty, shared: a field may hold it until its first push (reads work
+ * as on any empty Deque), when an `ensure…()` at the push site gives the field a Deque of its
+ * own. The field's type never changes, so the reads stay monomorphic. Pushing to it throws.
+ */
+export function emptyDeque<T>(): Deque<T> {
+  return EMPTY_DEQUE as Deque<T>;
 }

@@ -2,7 +2,7 @@ import { channelSize, unreliableHeaderSize, writeDataFrameHeader, writeDataPartF
 import { expand32, truncate32 } from '../wire/packet-number.js';
 import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, DATA_PART_HEADER_SIZE, DataFlag, FrameType } from '../wire/types.js';
 import type { Counters } from './counters.js';
-import { Deque } from './deque.js';
+import { Deque, emptyDeque } from './deque.js';
 import { ChannelScheduler, type ChannelReadiness } from './channel-scheduler.js';
 import { UNRELIABLE_RECEIPT, type MessageRecord, type SentContent, type SentFragment, type SentPacket } from './sent-packets.js';
 import type { PathMtu } from './path-mtu.js';
@@ -35,9 +35,10 @@ interface ChannelQueues {
   readonly channel: number;
   nextTsn: number;
   readonly queue: Deque<QueuedMessage>;
-  /** Fragments to send again, oldest first. */
-  readonly retransmit: Deque<SentFragment>;
-  readonly unreliable: Deque<QueuedUnreliable>;
+  /** Fragments to send again, oldest first (the shared empty Deque until the first: ensureRetransmit). */
+  retransmit: Deque<SentFragment>;
+  /** The shared empty Deque until the first unreliable message (ensureUnreliable). */
+  unreliable: Deque<QueuedUnreliable>;
 }
 
 /** How the application wants one message sent (the core side of `conn.send()` options). */
@@ -91,11 +92,11 @@ export class SendScheduler implements SentContent, ChannelReadiness {
   private retransmitQueued = 0;
   private unreliableQueued = 0;
   /** Pieces (DATA_PART, any channel) of fragments too large for the path MTU now in force, sent before the rest. */
-  private readonly parts = new Deque<SentFragment>(0);
+  private parts: Deque<SentFragment> = emptyDeque();
   private nextUnreliableId = 0;
   private flushedNotified = true;
   /** Reliable messages not yet acknowledged, in send order; `ledgerBase` numbers the head. */
-  private readonly ledger = new Deque<QueuedMessage>();
+  private readonly ledger = new Deque<QueuedMessage>(4);
   private ledgerBase = 0;
   /** Report 'acked' once `ackedThrough` reaches this (-1: nobody waits). */
   private ackedWatch = -1;
@@ -135,8 +136,23 @@ export class SendScheduler implements SentContent, ChannelReadiness {
   }
 
   private newChannel(channel: number): ChannelQueues {
-    // Retransmit and unreliable queues get storage on first use (idle connections stay small).
-    return { channel, nextTsn: this.initialTsn, queue: new Deque(), retransmit: new Deque(0), unreliable: new Deque(0) };
+    // Retransmit and unreliable queues exist from their first use (idle connections stay small).
+    return { channel, nextTsn: this.initialTsn, queue: new Deque(4), retransmit: emptyDeque(), unreliable: emptyDeque() };
+  }
+
+  private ensureRetransmit(c: ChannelQueues): Deque<SentFragment> {
+    if (c.retransmit === emptyDeque<SentFragment>()) c.retransmit = new Deque(0);
+    return c.retransmit;
+  }
+
+  private ensureUnreliable(c: ChannelQueues): Deque<QueuedUnreliable> {
+    if (c.unreliable === emptyDeque<QueuedUnreliable>()) c.unreliable = new Deque(0);
+    return c.unreliable;
+  }
+
+  private ensureParts(): Deque<SentFragment> {
+    if (this.parts === emptyDeque<SentFragment>()) this.parts = new Deque(0);
+    return this.parts;
   }
 
   private channelQueues(channel: number): ChannelQueues {
@@ -167,7 +183,7 @@ export class SendScheduler implements SentContent, ChannelReadiness {
       const fragmentSize =
         this.mtu.current - DATA_OVERHEAD - unreliableHeaderSize(0xffff_ffff, 0xffff_ffff) - channelSize(o.channel);
       const count = Math.max(1, Math.ceil(data.length / fragmentSize));
-      c.unreliable.push({
+      this.ensureUnreliable(c).push({
         data,
         id,
         index: 0,
@@ -432,7 +448,7 @@ export class SendScheduler implements SentContent, ChannelReadiness {
     f.partsLeft = n;
     for (let offset = 0; offset < f.payload.length; offset += size) {
       const payload = f.payload.subarray(offset, Math.min(offset + size, f.payload.length));
-      this.parts.push({
+      this.ensureParts().push({
         tsn: f.tsn,
         payload,
         flags: f.flags,
@@ -588,7 +604,7 @@ export class SendScheduler implements SentContent, ChannelReadiness {
     if (whole !== null) {
       if (whole.acked) return;
       f.queued = true;
-      this.parts.push(f);
+      this.ensureParts().push(f);
       return;
     }
     // Out in pieces since: the pieces are what is retransmitted now.
@@ -615,7 +631,7 @@ export class SendScheduler implements SentContent, ChannelReadiness {
 
   private queueRetransmit(f: SentFragment): void {
     f.queued = true;
-    this.channels[f.channel]!.retransmit.push(f);
+    this.ensureRetransmit(this.channels[f.channel]!).push(f);
     this.retransmitQueued++;
   }
 

@@ -235,7 +235,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private hasMessageListener = false;
   private readonly inbox: Inbox;
   private iterating = 0;
-  private readonly waiters: Waiter[] = [];
+  /** Waiters of the general iterators (null until the first iterator). */
+  private waiters: Waiter[] | null = null;
   // Idle connections stay small (issue 11): what only channel iterators and receipts use is
   // created by its ensure method at first use, and dropped again once empty.
   /** Iterators of one channel (`messages({ channel })`): their waiters, by channel (null: none). */
@@ -246,8 +247,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /** Receipts (`sendAcked`) waiting on the engine (null: none yet). */
   private receipts: Map<number, { resolve: () => void; reject: (e: unknown) => void }> | null = null;
   private nextReceipt = 1;
-  private readonly flushWaiters: { mark: number; resolve: () => void; reject: (e: unknown) => void }[] = [];
-  private readonly closeWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  /** flush() and close() calls waiting on the engine (null: none yet). */
+  private flushWaiters: { mark: number; resolve: () => void; reject: (e: unknown) => void }[] | null = null;
+  private closeWaiters: { resolve: () => void; reject: (e: unknown) => void }[] | null = null;
   private needDrain = false;
   /** Largest message refused with ERR_SEND_QUEUE_FULL since the last 'drain' (0: none). */
   private refusedBytes = 0;
@@ -378,7 +380,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     const core = this.record.core;
     const mark = core.flushMark();
     if (core.ackedThrough >= mark) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => this.flushWaiters.push({ mark, resolve, reject }));
+    const waiters = (this.flushWaiters ??= []);
+    return new Promise<void>((resolve, reject) => waiters.push({ mark, resolve, reject }));
   }
 
   /**
@@ -466,7 +469,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
     }
     const closed = new Promise<void>((resolve, reject) => {
-      this.closeWaiters.push({ resolve, reject });
+      (this.closeWaiters ??= []).push({ resolve, reject });
       if (this.record.core.state === 'open') {
         this.record.core.close(this.host.now());
         this.host.scheduleFlush(this.record);
@@ -573,8 +576,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (channel !== undefined && (!Number.isInteger(channel) || channel < 0 || channel > 255)) {
       throw new InvalidArgValueError(`options.channel must be an integer from 0 to 255, got ${String(channel)}`);
     }
-    let waiters = this.waiters;
-    if (channel === undefined) this.iterating++;
+    let waiters: Waiter[];
+    if (channel === undefined) {
+      this.iterating++;
+      waiters = this.waiters ??= [];
+    }
     else {
       const maps = this.ensureChannelMaps();
       maps.iterating.set(channel, (maps.iterating.get(channel) ?? 0) + 1);
@@ -664,14 +670,16 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         return;
       }
       case 'acked': {
+        const waiters = this.flushWaiters;
+        if (waiters === null) return;
         const through = event.through;
         let kept = 0;
-        for (const w of this.flushWaiters) {
+        for (const w of waiters) {
           if (w.mark <= through) w.resolve();
-          else this.flushWaiters[kept++] = w;
+          else waiters[kept++] = w;
         }
-        this.flushWaiters.length = kept;
-        if (kept > 0) this.record.core.watchAcked(Math.min(...this.flushWaiters.map((w) => w.mark)));
+        waiters.length = kept;
+        if (kept > 0) this.record.core.watchAcked(Math.min(...waiters.map((w) => w.mark)));
         return;
       }
       case 'drain':
@@ -732,18 +740,22 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     // Pending close() promises learn how it ended.
     // A pending sendAcked()/flush() or a channel iterator (createStream) hears it too.
     const heard =
-      this.closeWaiters.length > 0 ||
+      (this.closeWaiters !== null && this.closeWaiters.length > 0) ||
       (this.receipts !== null && this.receipts.size > 0) ||
-      this.flushWaiters.length > 0 ||
-      (!this.destroyed && (this.iterating > 0 || this.waiters.length > 0 || this.channelIterating !== null));
+      (this.flushWaiters !== null && this.flushWaiters.length > 0) ||
+      (!this.destroyed && (this.iterating > 0 || (this.waiters !== null && this.waiters.length > 0) || this.channelIterating !== null));
     const pendingErr = err ?? (this.destroyed ? rdError('ERR_CONNECTION_CLOSED', 'the connection was destroyed') : undefined);
-    for (const w of this.closeWaiters.splice(0)) {
+    const closeWaiters = this.closeWaiters ?? [];
+    this.closeWaiters = null;
+    for (const w of closeWaiters) {
       if (pendingErr) w.reject(pendingErr);
       else w.resolve();
     }
     // Whatever still waits for an acknowledgement will not get one now.
     const ackErr = pendingErr ?? rdError('ERR_CONNECTION_CLOSED', 'the connection closed before the message was acknowledged');
-    for (const w of this.flushWaiters.splice(0)) {
+    const flushWaiters = this.flushWaiters ?? [];
+    this.flushWaiters = null;
+    for (const w of flushWaiters) {
       if (this.record.core.ackedThrough >= w.mark) w.resolve();
       else w.reject(ackErr);
     }
@@ -781,10 +793,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     }
     while (this.inbox.length > 0) {
       if (this.iterating > 0) {
-        if (this.waiters.length === 0) return;
+        const waiters = this.waiters;
+        if (waiters === null || waiters.length === 0) return;
         const item = this.takeMessage(null);
         if (!item) return;
-        this.waiters.shift()!.resolve({ value: item.data, done: false });
+        waiters.shift()!.resolve({ value: item.data, done: false });
       } else if (this.hasMessageListener) {
         const item = this.takeMessage(null);
         if (!item) return;
@@ -837,7 +850,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         else w.reject(e);
       }
     };
-    end(null, this.waiters);
+    if (this.waiters !== null) end(null, this.waiters);
     if (this.channelWaiters !== null) {
       for (const [channel, waiters] of this.channelWaiters) end((i) => i.info.channel === channel, waiters);
     }

@@ -1,3 +1,4 @@
+import { Deque } from '../core/deque.js';
 import type { Delivery } from '../core/types.js';
 
 /**
@@ -32,8 +33,8 @@ export interface InboxOwner {
 const NO_OWNER: InboxOwner = { inboxDropped: () => {} };
 
 export class Inbox {
-  private items: (InboxItem | undefined)[] = [];
-  private head = 0;
+  /** A ring buffer with no storage until the first message, then a small one (idle connections stay small). */
+  private readonly items = new Deque<InboxItem>(2);
   private unreliable = 0;
   /** Bytes (credit) of the unreliable messages queued. */
   private unreliableBytes = 0;
@@ -48,7 +49,7 @@ export class Inbox {
   ) {}
 
   get length(): number {
-    return this.items.length - this.head;
+    return this.items.length;
   }
 
   /** Bytes of the unreliable messages queued. */
@@ -74,13 +75,7 @@ export class Inbox {
   }
 
   shift(): InboxItem | undefined {
-    if (this.head >= this.items.length) return undefined;
-    const item = this.items[this.head];
-    this.items[this.head++] = undefined;
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
+    const item = this.items.shift();
     if (item?.unreliable) {
       this.unreliable--;
       this.unreliableBytes -= item.credit;
@@ -90,11 +85,12 @@ export class Inbox {
 
   /** The oldest item `match` accepts, taken out of the queue (for per-channel consumers). */
   take(match: (item: InboxItem) => boolean): InboxItem | undefined {
-    for (let i = this.head; i < this.items.length; i++) {
-      const item = this.items[i]!;
+    const items = this.items;
+    for (let i = 0; i < items.length; i++) {
+      const item = items.at(i);
       if (!match(item)) continue;
-      if (i === this.head) return this.shift();
-      this.items.splice(i, 1);
+      if (i === 0) return this.shift();
+      items.removeAt(i);
       if (item.unreliable) {
         this.unreliable--;
         this.unreliableBytes -= item.credit;
@@ -106,15 +102,17 @@ export class Inbox {
 
   /** Is there an item `match` accepts? */
   has(match: (item: InboxItem) => boolean): boolean {
-    for (let i = this.head; i < this.items.length; i++) if (match(this.items[i]!)) return true;
+    const items = this.items;
+    for (let i = 0; i < items.length; i++) if (match(items.at(i))) return true;
     return false;
   }
 
   private dropOldestUnreliable(): void {
-    for (let i = this.head; i < this.items.length; i++) {
-      const item = this.items[i];
-      if (item?.unreliable) {
-        this.items.splice(i, 1);
+    const items = this.items;
+    for (let i = 0; i < items.length; i++) {
+      const item = items.at(i);
+      if (item.unreliable) {
+        items.removeAt(i);
         this.unreliable--;
         this.unreliableBytes -= item.credit;
         this.dropped++;
