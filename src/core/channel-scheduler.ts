@@ -122,23 +122,31 @@ export class ChannelScheduler {
     if (this.picked === member) this.picked = null;
   }
 
-  /** The channel to serve next among those `ready` says have something to send, or -1. */
+  /**
+   * The channel to serve next among those `ready` says have something to send, or -1 when none
+   * of them has. Every time the turn passes to a ready member it gets a turn's credit, so a member
+   * that overdrew (a frame larger than the quantum: the path MTU grew after the scheduler was
+   * made) reaches positive credit again within a few turns: a ready channel is always found.
+   */
   pick(ready: ChannelReadiness): number {
     const levels = this.levels;
     for (let l = 0; l < levels.length; l++) {
       const level = levels[l]!;
       const members = level.members;
       const n = members.length;
-      // One full round: every ready member is reached and given a turn's credit at least once.
-      for (let step = 0; step <= n; step++) {
+      // Members seen in a row with nothing ready: n of them means none of the level is.
+      let idle = 0;
+      for (;;) {
         const m = members[level.cursor]!;
         if (ready.channelReady(m.channel)) {
           if (m.deficit > 0) {
             this.picked = m;
             return m.channel;
           }
+          idle = 0;
         } else {
           m.deficit = 0;
+          if (++idle >= n) break;
         }
         level.cursor = level.cursor + 1 === n ? 0 : level.cursor + 1;
         const next = members[level.cursor]!;

@@ -63,6 +63,23 @@ describe('ChannelScheduler', () => {
     expect(bytes1 / (bytes1 + bytes2)).toBeCloseTo(0.5, 1);
   });
 
+  it('always finds a ready channel, also when its frames are larger than the quantum (the path MTU grew)', () => {
+    // Made for 1,200-byte datagrams; path-MTU discovery then raised frames to ~1,440 bytes. Each
+    // turn's credit no longer covers one frame: the channel must still be served every time
+    // (it once got -1 every fifth pick, and the packet went out empty).
+    const one = new ChannelScheduler(1200);
+    one.add(0);
+    expect(serve(one, new Set([0]), 1000, 1440)).toHaveLength(1000);
+
+    const two = new ChannelScheduler(1200);
+    two.add(0);
+    two.add(1);
+    two.configure(1, { priority: 0, weight: 3 });
+    const order = serve(two, new Set([0, 1]), 4000, 1440);
+    expect(order).toHaveLength(4000);
+    expect(count(order, 1) / order.length).toBeCloseTo(0.75, 1);
+  });
+
   it('an idle channel does not save up credit, and skips its turn', () => {
     const s = new ChannelScheduler(1200);
     s.add(1);

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { Delivery } from '../../src/core/types.js';
 import { dumpTraceOnFailure, type TraceRecorder } from '../../src/testing/index.js';
 import { checker, instrument } from '../helpers/invariants.js';
+import { bytesOf, hex, linkArb as sharedLinkArb, messageArb as sharedMessageArb } from '../helpers/arbitraries.js';
 import { Pair, type LinkConfig } from '../helpers/pair.js';
 
 /**
@@ -14,36 +15,8 @@ import { Pair, type LinkConfig } from '../helpers/pair.js';
  */
 const SEED = Number(process.env['FC_SEED'] ?? 20261124);
 
-const linkArb: fc.Arbitrary<Partial<LinkConfig>> = fc.record({
-  delay: fc.integer({ min: 1, max: 50 }),
-  jitter: fc.integer({ min: 0, max: 10 }),
-  reorderDelay: fc.integer({ min: 1, max: 60 }),
-  loss: fc.double({ min: 0, max: 0.5, noNaN: true }),
-  duplicate: fc.double({ min: 0, max: 0.2, noNaN: true }),
-  reorder: fc.double({ min: 0, max: 0.2, noNaN: true }),
-  corrupt: fc.double({ min: 0, max: 0.1, noNaN: true }),
-});
-
-/** Mostly small messages, sometimes up to 256 KiB so that fragmentation is exercised. */
-const sizeArb = fc.oneof(
-  { weight: 6, arbitrary: fc.integer({ min: 0, max: 2000 }) },
-  { weight: 3, arbitrary: fc.integer({ min: 2000, max: 40_000 }) },
-  { weight: 1, arbitrary: fc.integer({ min: 40_000, max: 256 * 1024 }) },
-);
-
-const messageArb = fc.record({
-  size: sizeArb,
-  fill: fc.integer({ min: 0, max: 255 }),
-  delivery: fc.constantFrom<Delivery>('ordered', 'ordered', 'unordered', 'unreliable'),
-});
-
-function bytesOf(size: number, fill: number, index: number): Uint8Array {
-  const m = new Uint8Array(size);
-  for (let i = 0; i < size; i++) m[i] = (fill + i * 13 + index * 101) & 0xff;
-  return m;
-}
-
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+const linkArb = sharedLinkArb(0.5);
+const messageArb = sharedMessageArb(256 * 1024);
 
 interface RunResult {
   pair: Pair;

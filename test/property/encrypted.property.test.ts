@@ -5,6 +5,7 @@ import { PacketProtection, type ProtectionConfig } from '../../src/core/secure/p
 import { createNodeSuite } from '../../src/crypto/node-suite.js';
 import { Rng } from '../../src/testing/rng.js';
 import { checker, instrument } from '../helpers/invariants.js';
+import { bytesOf, hex, linkArb as sharedLinkArb, messageArb as sharedMessageArb } from '../helpers/arbitraries.js';
 import { Pair, type LinkConfig } from '../helpers/pair.js';
 
 /**
@@ -18,33 +19,8 @@ import { Pair, type LinkConfig } from '../helpers/pair.js';
 const SEED = Number(process.env['FC_SEED'] ?? 20261201);
 const suite = createNodeSuite();
 
-const linkArb: fc.Arbitrary<Partial<LinkConfig>> = fc.record({
-  delay: fc.integer({ min: 1, max: 50 }),
-  jitter: fc.integer({ min: 0, max: 10 }),
-  reorderDelay: fc.integer({ min: 1, max: 60 }),
-  loss: fc.double({ min: 0, max: 0.4, noNaN: true }),
-  duplicate: fc.double({ min: 0, max: 0.2, noNaN: true }),
-  reorder: fc.double({ min: 0, max: 0.2, noNaN: true }),
-  corrupt: fc.double({ min: 0, max: 0.1, noNaN: true }),
-});
-
-const sizeArb = fc.oneof(
-  { weight: 6, arbitrary: fc.integer({ min: 0, max: 2000 }) },
-  { weight: 3, arbitrary: fc.integer({ min: 2000, max: 40_000 }) },
-  { weight: 1, arbitrary: fc.integer({ min: 40_000, max: 200 * 1024 }) },
-);
-const messageArb = fc.record({
-  size: sizeArb,
-  fill: fc.integer({ min: 0, max: 255 }),
-  delivery: fc.constantFrom<Delivery>('ordered', 'ordered', 'unordered', 'unreliable'),
-});
-
-function bytesOf(size: number, fill: number, index: number): Uint8Array {
-  const m = new Uint8Array(size);
-  for (let i = 0; i < size; i++) m[i] = (fill + i * 13 + index * 101) & 0xff;
-  return m;
-}
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+const linkArb = sharedLinkArb(0.4);
+const messageArb = sharedMessageArb(200 * 1024);
 
 interface Attack {
   /** Probability, per delivered packet, of each attacker action right after it. */

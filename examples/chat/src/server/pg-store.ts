@@ -22,6 +22,7 @@ import type { ChatStore, GroupWithMarks, Origin, StoreEvent, ThrottleKey } from 
 import { refilled } from './chat-store.js';
 import { CHANNEL, decodeEvent, encodeEvent } from './pg-events.js';
 import { migratePg } from './pg-migrations.js';
+import { MESSAGE_COLUMNS, toMessage, type MessageRow } from './message-row.js';
 import type { GroupRef, SessionRow, StoredMessage, UserRow } from './store.js';
 
 /** Advisory lock classes (first key); the second key is a group or user id. */
@@ -39,41 +40,6 @@ const types = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
     oid === 20 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
 };
-
-interface MessageRow {
-  id: number;
-  group_name: string;
-  sender_id: number;
-  sender_name: string;
-  client_msg_id: string;
-  text: string;
-  sent_at: number;
-  recipients: number;
-  kind: string;
-  edited_at: number | null;
-  deleted_at: number | null;
-}
-
-const MESSAGE_COLUMNS = `m.id, g.name AS group_name, m.sender_id, u.name AS sender_name,
-  m.client_msg_id, m.text, m.sent_at, m.recipients, m.kind, m.edited_at, m.deleted_at
-  FROM messages m JOIN groups g ON g.id = m.group_id JOIN users u ON u.id = m.sender_id`;
-
-function toMessage(row: MessageRow): StoredMessage {
-  const message: StoredMessage = {
-    group: row.group_name,
-    messageId: row.id,
-    from: row.sender_name,
-    text: row.text,
-    sentAt: row.sent_at,
-    kind: row.kind === 'me' ? 'me' : 'text',
-    senderId: row.sender_id,
-    clientMsgId: row.client_msg_id,
-    recipients: row.recipients,
-  };
-  if (row.edited_at !== null) message.editedAt = row.edited_at;
-  if (row.deleted_at !== null) message.deleted = true;
-  return message;
-}
 
 function isUniqueViolation(err: unknown): boolean {
   return (err as { code?: unknown }).code === '23505';

@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import { ChatError } from '../protocol/codes.js';
 import { LIMITS } from '../protocol/limits.js';
 import type { ChatMessage, GroupSummary, Invitation, MessageKind } from '../protocol/messages.js';
+import { MESSAGE_COLUMNS, toMessage, type MessageRow } from './message-row.js';
 import { migrate } from './migrations.js';
 
 export interface StoreOptions {
@@ -43,41 +44,6 @@ export interface TraceTarget {
   senderId: number;
   clientMsgId: string;
   recipients: number;
-}
-
-interface MessageRow {
-  id: number;
-  group_name: string;
-  sender_id: number;
-  sender_name: string;
-  client_msg_id: string;
-  text: string;
-  sent_at: number;
-  recipients: number;
-  kind: string;
-  edited_at: number | null;
-  deleted_at: number | null;
-}
-
-const MESSAGE_COLUMNS = `m.id, g.name AS group_name, m.sender_id, u.name AS sender_name,
-  m.client_msg_id, m.text, m.sent_at, m.recipients, m.kind, m.edited_at, m.deleted_at
-  FROM messages m JOIN groups g ON g.id = m.group_id JOIN users u ON u.id = m.sender_id`;
-
-function toMessage(row: MessageRow): StoredMessage {
-  const message: StoredMessage = {
-    group: row.group_name,
-    messageId: row.id,
-    from: row.sender_name,
-    text: row.text,
-    sentAt: row.sent_at,
-    kind: row.kind === 'me' ? 'me' : 'text',
-    senderId: row.sender_id,
-    clientMsgId: row.client_msg_id,
-    recipients: row.recipients,
-  };
-  if (row.edited_at !== null) message.editedAt = row.edited_at;
-  if (row.deleted_at !== null) message.deleted = true;
-  return message;
 }
 
 function isUniqueViolation(err: unknown): boolean {
