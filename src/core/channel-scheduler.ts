@@ -46,14 +46,19 @@ interface Level {
 const NO_LEVELS: Level[] = [];
 
 /**
- * Idle connections stay small (issue 11): a connection with channel 0 alone holds one level of
- * one member in exact one-slot arrays, no map; settings are kept only once configured. Lookups
- * by channel scan the levels (few, and only on rare paths: add, configure); `charge()` finds
- * the member `pick()` just returned without one.
+ * Idle connections stay small (issue 11): while channel 0 alone takes part, with the default
+ * settings (most connections, always), the scheduler is two fields (`solo`, `soloDeficit`) and
+ * builds no level; the first other channel or `configure()` builds them. Settings are kept only
+ * once configured; lookups by channel scan the levels (few, and only on rare paths: add,
+ * configure); `charge()` finds the member `pick()` just returned without one.
  */
 export class ChannelScheduler {
-  /** Levels in priority order (lowest number first). */
+  /** Levels in priority order (lowest number first); none while `solo`. */
   private levels: Level[] = NO_LEVELS;
+  /** Channel 0 is the only member, with the default settings, and no level is built. */
+  private solo = false;
+  /** Channel 0's deficit while `solo`. */
+  private soloDeficit = 0;
   /** Settings changed by `configure()`, by channel; null until the first one. */
   private settings: Map<number, ChannelSettings> | null = null;
   /** The member `pick()` returned last (`charge()` is for it). */
@@ -71,6 +76,7 @@ export class ChannelScheduler {
 
   /** Set the priority and weight of a channel; applies from its next turn. */
   configure(channel: number, settings: ChannelSettings): void {
+    if (this.solo) this.buildLevels();
     (this.settings ??= new Map()).set(channel, { priority: settings.priority, weight: settings.weight });
     const member = this.find(channel);
     if (member === null) return;
@@ -83,6 +89,14 @@ export class ChannelScheduler {
 
   /** Take part in scheduling (once a channel has had content; idle members cost one check). */
   add(channel: number): void {
+    if (this.solo) {
+      if (channel === 0) return;
+      this.buildLevels();
+    } else if (channel === 0 && this.levels.length === 0 && this.settings === null) {
+      this.solo = true;
+      this.soloDeficit = 0;
+      return;
+    }
     if (this.find(channel) !== null) return;
     const s = this.settingsOf(channel);
     const levels = this.levels;
@@ -101,6 +115,15 @@ export class ChannelScheduler {
     }
     member.level = level;
     level.members.push(member);
+  }
+
+  /** Leave the solo form: channel 0 becomes the one member of priority 0's level, its deficit kept. */
+  private buildLevels(): void {
+    this.solo = false;
+    const member: Member = { channel: 0, weight: DEFAULT_CHANNEL_SETTINGS.weight, deficit: this.soloDeficit, level: null as unknown as Level };
+    const level: Level = { priority: DEFAULT_CHANNEL_SETTINGS.priority, members: [member], cursor: 0 };
+    member.level = level;
+    this.levels = [level];
   }
 
   private find(channel: number): Member | null {
@@ -129,6 +152,7 @@ export class ChannelScheduler {
    * made) reaches positive credit again within a few turns: a ready channel is always found.
    */
   pick(ready: ChannelReadiness): number {
+    if (this.solo) return this.pickSolo(ready);
     const levels = this.levels;
     for (let l = 0; l < levels.length; l++) {
       const level = levels[l]!;
@@ -157,8 +181,26 @@ export class ChannelScheduler {
     return -1;
   }
 
+  /** `pick()` for one level of one member (channel 0, weight 1): the same steps, the same readiness calls. */
+  private pickSolo(ready: ChannelReadiness): number {
+    for (;;) {
+      if (ready.channelReady(0)) {
+        if (this.soloDeficit > 0) return 0;
+      } else {
+        this.soloDeficit = 0;
+        return -1;
+      }
+      // The turn passes to the same member: it begins with a turn's credit.
+      if (ready.channelReady(0)) this.soloDeficit += this.quantum * DEFAULT_CHANNEL_SETTINGS.weight;
+    }
+  }
+
   /** `channel` (the one `pick` returned) sent `bytes`. */
   charge(channel: number, bytes: number): void {
+    if (this.solo) {
+      if (channel === 0) this.soloDeficit -= bytes;
+      return;
+    }
     const picked = this.picked;
     const member = picked !== null && picked.channel === channel ? picked : this.find(channel);
     if (member !== null) member.deficit -= bytes;

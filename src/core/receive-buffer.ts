@@ -30,6 +30,8 @@ export type AcceptResult = 'new' | 'duplicate' | 'beyond-window' | 'malformed';
 const EMPTY = new Uint8Array(0);
 /** Never written to: idle connections do not each pay for an empty hash table. */
 const NO_FRAGMENTS = new Map<number, BufferedFragment>();
+/** Never written to: the chunks of every buffer that has not assembled a multi-chunk message yet. */
+const NO_CHUNKS: Uint8Array[] = [];
 /** An unfinished message in TSN order is copied into chunks of this size (its datagrams go). */
 export const ASSEMBLY_CHUNK = 16 * 1024;
 /** Retained bytes may pass the window by this much: one assembly chunk and the grant slack. */
@@ -100,7 +102,7 @@ export class ReceiveBuffer {
   /** Fragments beyond the in-order scan; a shared empty map until the first one arrives. */
   private buffered: Map<number, BufferedFragment> = NO_FRAGMENTS;
   /** The unfinished message in TSN order: full chunks, then `tail` (`tailUsed` bytes written). */
-  private chunks: Uint8Array[] = [];
+  private chunks: Uint8Array[] = NO_CHUNKS;
   private tail: Uint8Array = EMPTY;
   private tailUsed = 0;
   private assembling = false;
@@ -319,7 +321,7 @@ export class ReceiveBuffer {
     let from = 0;
     while (from < payload.length) {
       if (this.tailUsed === this.tail.length) {
-        if (this.tail.length > 0) this.chunks.push(this.tail);
+        if (this.tail.length > 0) this.ensureChunks().push(this.tail);
         this.tail = chunkPool.pop() ?? new Uint8Array(ASSEMBLY_CHUNK);
         this.tailUsed = 0;
         // Charged by capacity; a chunk's object overhead is negligible beside its 16 KiB.
@@ -334,12 +336,17 @@ export class ReceiveBuffer {
     this.currentBytes += payload.length;
   }
 
+  private ensureChunks(): Uint8Array[] {
+    if (this.chunks === NO_CHUNKS) this.chunks = [];
+    return this.chunks;
+  }
+
   private resetAssembly(): void {
     this.retained -= this.currentCharge;
     this.currentCharge = 0;
     for (const c of this.chunks) if (chunkPool.length < MAX_POOLED_CHUNKS) chunkPool.push(c);
     if (this.tail.length === ASSEMBLY_CHUNK && chunkPool.length < MAX_POOLED_CHUNKS) chunkPool.push(this.tail);
-    this.chunks.length = 0;
+    if (this.chunks.length > 0) this.chunks.length = 0;
     this.tail = EMPTY;
     this.tailUsed = 0;
     this.currentBytes = 0;

@@ -104,4 +104,34 @@ describe('ChannelScheduler', () => {
     expect(s.settingsOf(0)).toEqual({ priority: 9, weight: 1 });
     expect(s.settingsOf(7)).toEqual({ priority: 0, weight: 1 });
   });
+
+  it('channel 0 alone (no levels built, issue 11) picks exactly as the general form, and after a second channel joins', () => {
+    // The general form for channel 0 alone: settings configured before it joins.
+    const general = new ChannelScheduler(1200);
+    general.configure(0, { priority: 0, weight: 1 });
+    general.add(0);
+    const solo = new ChannelScheduler(1200);
+    solo.add(0);
+    const seed = 7;
+    const calls = { general: 0, solo: 0 };
+    const trace = (s: ChannelScheduler, which: 'general' | 'solo', steps: number): string[] => {
+      const out: string[] = [];
+      let state = seed;
+      for (let i = 0; i < steps; i++) {
+        state = (state * 69069 + 1) >>> 0;
+        const readyNow = state % 5 !== 0;
+        const c = s.pick(readiness((ch) => (calls[which]++, ch === 0 ? readyNow : state % 3 === 0)));
+        out.push(String(c));
+        // Frames up to 1,500 bytes against a 1,200-byte quantum: overdrawn credit included.
+        if (c >= 0) s.charge(c, 100 + (state % 1400));
+      }
+      return out;
+    };
+    expect(trace(solo, 'solo', 3000)).toEqual(trace(general, 'general', 3000));
+    expect(calls.solo).toBe(calls.general);
+    solo.add(1);
+    general.add(1);
+    expect(trace(solo, 'solo', 3000)).toEqual(trace(general, 'general', 3000));
+    expect(calls.solo).toBe(calls.general);
+  });
 });
