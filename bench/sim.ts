@@ -10,7 +10,7 @@
  *     to 20 s, and whether a LEDBAT (scavenger) flow yields;
  *  3. channels (issue #12): head-of-line — a `--hol-size` MiB upload on channel 1 (priority 1)
  *     while 100-byte messages go every 50 ms on channel 0, at 2 % loss: their one-way latency,
- *     and the same with everything on one channel; weights — two bulk channels of weights 1 and
+ *     with channel 0's `redundancy` 0, 1 and 2, and the same with everything on one channel; weights — two bulk channels of weights 1 and
  *     3, each one's share from 3 s to 10 s.
  *
  * The last line printed is one JSON object with every figure.
@@ -109,15 +109,17 @@ md.push(
   '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
 );
 const hol: Record<string, HeadOfLineResult> = {};
-for (const [name, separate] of [
-  ['small on channel 0 (priority 0), upload on channel 1 (priority 1)', true],
-  ['everything on channel 0', false],
+for (const [key, name, short, separate, redundancy] of [
+  ['separate', 'small on channel 0 (priority 0), upload on channel 1 (priority 1)', 'channels 0 (high) + 1 (low)', true, 0],
+  ['redundancy1', 'the same, channel 0 with `redundancy: 1`', '  + channel 0 redundancy 1', true, 1],
+  ['redundancy2', 'the same, channel 0 with `redundancy: 2`', '  + channel 0 redundancy 2', true, 2],
+  ['shared', 'everything on channel 0', 'one channel', false, 0],
 ] as const) {
-  const r = headOfLine(separate, holBytes, 0.02, seed);
-  hol[separate ? 'separate' : 'shared'] = r;
+  const r = headOfLine(separate, holBytes, 0.02, seed, redundancy);
+  hol[key] = r;
   const ms = (x: number): string => x.toFixed(1);
   console.log(
-    `  ${(separate ? 'channels 0 (high) + 1 (low)' : 'one channel').padEnd(38)} ${pad(ms(r.p50), 6)}  ${pad(ms(r.p95), 6)}  ${pad(ms(r.p99), 6)}  ${pad(ms(r.max), 8)}  ${pad(f3(r.withinTarget), 11)}  ${pad(f3(r.bulkFraction), 12)}`,
+    `  ${short.padEnd(38)} ${pad(ms(r.p50), 6)}  ${pad(ms(r.p95), 6)}  ${pad(ms(r.p99), 6)}  ${pad(ms(r.max), 8)}  ${pad(f3(r.withinTarget), 11)}  ${pad(f3(r.bulkFraction), 12)}`,
   );
   md.push(`| ${name} | ${ms(r.p50)} | ${ms(r.p95)} | ${ms(r.p99)} | ${ms(r.max)} | ${(r.withinTarget * 100).toFixed(1)} % | ${f3(r.bulkFraction)} |`);
 }

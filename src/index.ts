@@ -39,6 +39,7 @@ export { Connection } from './node/connection.js';
 export { createStream, type StreamOptions } from './node/stream.js';
 export type { ConnectionEvents, SendOptions, DestroyOptions, ConnectionStatsWithAddress, MessageInfo, ChannelOptions } from './node/connection.js';
 export type { CloseOptions } from './node/close-options.js';
+export type { ChannelsOption } from './node/channel-options.js';
 export { ENDPOINT_DEFAULTS } from './options.js';
 export { generateKeyPair } from './crypto/keys.js';
 export type { KeyPair, KeyInput } from './crypto/keys.js';

@@ -7,6 +7,7 @@ import type { TraceEvent, TracedConnection } from './core/trace.js';
 import type { CongestionAlgorithm, CongestionControllerFactory, CoreConfig } from './core/types.js';
 import type { Clock } from './node/clock.js';
 import type { DatagramSocket } from './node/socket.js';
+import { parseChannels, type ChannelEntry, type ChannelsOption } from './node/channel-options.js';
 import { parseKeyPair, type KeyInput } from './crypto/keys.js';
 
 /**
@@ -136,6 +137,13 @@ export interface EndpointOptions {
    * closes as soon as the peer ends (what it had queued is still sent).
    */
   allowHalfOpen?: boolean;
+  /**
+   * Channel settings of every connection of this endpoint, accepted or opened, by channel
+   * number: `{ 1: { priority: 1 }, 0: { redundancy: 1 } }`. Each entry is applied with
+   * `setChannel()` before the connection is handed over (the 'connection' event, or
+   * `connect()` resolving); `connect(…, { channels })` adds to it. Default: none.
+   */
+  channels?: ChannelsOption;
 
   // ---- the Node API
   /** `send()` returns false once this many bytes wait to be sent. Default 1 MiB. */
@@ -184,6 +192,8 @@ export interface ResolvedEndpointOptions {
   maxQueuedUnreliable: number;
   qlogDir: string | undefined;
   trace: ((event: TraceEvent, connection: TracedConnection | null) => void) | undefined;
+  /** The `channels` option, validated, in channel order (empty: none). */
+  channels: ChannelEntry[];
 }
 
 const MiB = 1024 * 1024;
@@ -330,6 +340,7 @@ const ENDPOINT_OPTION_NAMES: Record<keyof EndpointOptions, true> = {
   congestion: true,
   pacing: true,
   allowHalfOpen: true,
+  channels: true,
   highWaterMark: true,
   maxQueuedBytes: true,
   maxQueuedUnreliable: true,
@@ -481,5 +492,6 @@ export function resolveEndpointOptions(options: EndpointOptions = {}): ResolvedE
     maxQueuedUnreliable: num(options, 'maxQueuedUnreliable'),
     qlogDir: options.qlogDir,
     trace: options.trace,
+    channels: options.channels === undefined ? [] : parseChannels(options.channels, 'options.channels'),
   };
 }

@@ -4,6 +4,7 @@ import { decodePacket } from '../wire/packet.js';
 import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, type AckFrame, type ConnectionId, type Frame, type TransportParams } from '../wire/types.js';
 import { AckScheduler } from './ack-scheduler.js';
 import { BlockedTime, SendBlock } from './blocked-time.js';
+import { resolveChannelOptions } from './channel-options.js';
 import type { BufferBudget } from './buffer-budget.js';
 import { announcedMaxMessageSize, announcedWindow, resolveCoreConfig } from './config.js';
 import { createCounters } from './counters.js';
@@ -272,21 +273,15 @@ export class ConnectionCore implements PathMtuListener {
     this.sender.enqueue(data, { delivery, channel, expiresAt, receipt });
   }
 
-  /** Set a channel's priority (lower first) and weight (share within its priority). */
+  /** Set a channel's priority (lower first), weight (share within its priority) and redundancy (copies of small messages). */
   setChannel(channel: number, options: ChannelOptions): void {
     if (!Number.isInteger(channel) || channel < 0 || channel > 255) {
       throw new InvalidArgValueError(`channel must be an integer from 0 to 255, got ${String(channel)}`);
     }
-    const current = this.sender.scheduler.settingsOf(channel);
-    const priority = options.priority ?? current.priority;
-    const weight = options.weight ?? current.weight;
-    if (!Number.isInteger(priority) || priority < 0 || priority > 255) {
-      throw new InvalidArgValueError(`priority must be an integer from 0 to 255, got ${String(priority)}`);
-    }
-    if (!Number.isInteger(weight) || weight < 1 || weight > 65535) {
-      throw new InvalidArgValueError(`weight must be an integer from 1 to 65535, got ${String(weight)}`);
-    }
-    this.sender.scheduler.configure(channel, { priority, weight });
+    const { priority, weight } = this.sender.scheduler.settingsOf(channel);
+    const setup = resolveChannelOptions({ priority, weight, redundancy: this.sender.redundancyOf(channel) }, options);
+    this.sender.scheduler.configure(channel, setup);
+    this.sender.setRedundancy(channel, setup.redundancy);
   }
 
   /**

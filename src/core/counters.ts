@@ -12,6 +12,7 @@ export function createCounters() {
     bytesSent: 0,
     bytesReceived: 0,
     bytesRetransmitted: 0,
+    bytesRedundant: 0,
     duplicatesDropped: 0,
     checksumFailures: 0,
     malformedDropped: 0,

@@ -6,6 +6,7 @@ import { Deque, emptyDeque } from './deque.js';
 import { ChannelScheduler, type ChannelReadiness } from './channel-scheduler.js';
 import { UNRELIABLE_RECEIPT, type MessageRecord, type SentContent, type SentFragment, type SentPacket } from './sent-packets.js';
 import type { PathMtu } from './path-mtu.js';
+import { RedundantCopies } from './redundancy.js';
 import type { CoreEvent, Delivery } from './types.js';
 
 /** A fragment shorter than this is not cut to fill the end of a packet (TSN credit is per fragment). */
@@ -65,10 +66,11 @@ const FLUSHED: CoreEvent = { type: 'flushed' };
  * it (as `SentContent`) what was acknowledged, lost or is to be probed, and it queues lost
  * content again, in its channel.
  *
- * Order within a channel's turn: its retransmissions, its unreliable messages, its new data;
- * CLOSE last (docs/protocol.md "Sending"). Flow control after RFC 9000 §4 (per fragment, one
- * `maxTsn` for all channels, like MAX_DATA); retransmission of lost content after RFC 9002
- * §6.2.4 / RFC 9000 §13.3 (content is resent, not packets).
+ * Order within a channel's turn: its retransmissions, its redundant copies (channels with
+ * `redundancy`, redundancy.ts), its unreliable messages, its new data; CLOSE last
+ * (docs/protocol.md "Sending"). Flow control after RFC 9000 §4 (per fragment, one `maxTsn` for
+ * all channels, like MAX_DATA); retransmission of lost content after RFC 9002 §6.2.4 /
+ * RFC 9000 §13.3 (content is resent, not packets).
  *
  * Receipts: every reliable message is kept in `ledger` (send order) until acknowledged, so
  * `ackedThrough` tells flush() how far everything is acknowledged; a message with a receipt id
@@ -102,6 +104,10 @@ export class SendScheduler implements SentContent, ChannelReadiness {
   private ackedWatch = -1;
   /** writeOne dropped expired messages without writing anything. */
   private expiredSome = false;
+  /** Copies of small messages for channels with `redundancy` (created on first use). */
+  private copies: RedundantCopies | null = null;
+  /** The packet `writeFrames` is filling (a copy goes only into a later packet than its last). */
+  private buildingPn = 0;
 
   // --- the CLOSE frame's own delivery
   /** CLOSE goes into the next packet with data. */
@@ -163,6 +169,20 @@ export class SendScheduler implements SentContent, ChannelReadiness {
       this.scheduler.add(channel);
     }
     return c;
+  }
+
+  /** Send each small reliable message of `channel` `copies` more times, in the next packets (redundancy.ts). */
+  setRedundancy(channel: number, copies: number): void {
+    if (this.copies === null) {
+      if (copies === 0) return;
+      this.copies = new RedundantCopies();
+    }
+    this.copies.set(channel, copies);
+  }
+
+  /** Copies per message on `channel` (its `redundancy`). */
+  redundancyOf(channel: number): number {
+    return this.copies === null ? 0 : this.copies.copiesOf(channel);
   }
 
   /** Largest fragment payload now: a full datagram minus packet and DATA frame overhead. */
@@ -267,7 +287,8 @@ export class SendScheduler implements SentContent, ChannelReadiness {
     if (this.retransmitQueued > 0 || this.parts.length > 0) return true;
     if (this.closeQueued) return true;
     if (this.unreliableQueued > 0) return true;
-    return this.reliableQueued > 0 && this.nextTsn <= this.peerMaxTsn;
+    if (this.reliableQueued > 0 && this.nextTsn <= this.peerMaxTsn) return true;
+    return this.copies !== null && this.copies.hasReady();
   }
 
   /** Nothing but new reliable data waits (no retransmission, no unreliable message). */
@@ -293,7 +314,8 @@ export class SendScheduler implements SentContent, ChannelReadiness {
       rt.shift();
       this.retransmitQueued--;
     }
-    return rt.length > 0 || c.unreliable.length > 0 || (c.queue.length > 0 && this.nextTsn <= this.peerMaxTsn);
+    if (rt.length > 0 || c.unreliable.length > 0 || (c.queue.length > 0 && this.nextTsn <= this.peerMaxTsn)) return true;
+    return this.copies !== null && this.copies.next(c.channel, this.buildingPn) !== undefined;
   }
 
   // ------------------------------------------------------------------ filling a packet
@@ -308,6 +330,7 @@ export class SendScheduler implements SentContent, ChannelReadiness {
     this.packetRetransmission = false;
     this.packetUnreliable = false;
     this.packetFragments = null;
+    this.buildingPn = pn;
     if (this.unreliableQueued > 0) this.expireUnreliable(now);
     // Pieces of fragments cut for a larger path MTU first (rare: only after a black hole).
     if (this.parts.length > 0) o = this.writeParts(buf, o, limit, pn);
@@ -334,7 +357,10 @@ export class SendScheduler implements SentContent, ChannelReadiness {
     return o;
   }
 
-  /** One frame of channel `c`: a retransmission, else an unreliable fragment, else new data. */
+  /**
+   * One frame of channel `c`: a retransmission, else a redundant copy of a small message sent
+   * in an earlier packet, else an unreliable fragment, else new data.
+   */
   private writeOne(c: ChannelQueues, buf: Uint8Array, o: number, limit: number, pn: number, now: number): number {
     // 1. Lost data first: the peer's in-order delivery on this channel waits on it.
     const f = c.retransmit.peek();
@@ -360,7 +386,12 @@ export class SendScheduler implements SentContent, ChannelReadiness {
       this.counters.bytesRetransmitted += f.payload.length;
       return o;
     }
-    // 2. Unreliable messages (latency-sensitive, never retransmitted; dropped when too old).
+    // 2. Redundant copies (`redundancy`): the original went in an earlier packet.
+    if (this.copies !== null) {
+      const copy = this.copies.next(c.channel, pn);
+      if (copy !== undefined) return this.writeCopy(c, copy, buf, o, limit, pn);
+    }
+    // 3. Unreliable messages (latency-sensitive, never retransmitted; dropped when too old).
     for (let m = c.unreliable.peek(); m !== undefined; m = c.unreliable.peek()) {
       if (m.index === 0 && now > m.expiresAt) {
         c.unreliable.shift();
@@ -373,7 +404,7 @@ export class SendScheduler implements SentContent, ChannelReadiness {
       }
       return this.writeUnreliable(c, m, buf, o, limit, pn);
     }
-    // 3. New reliable data, within the peer's credit.
+    // 4. New reliable data, within the peer's credit.
     if (c.queue.length > 0 && this.nextTsn <= this.peerMaxTsn) return this.writeNewData(c, buf, o, limit, pn);
     return o;
   }
@@ -393,6 +424,20 @@ export class SendScheduler implements SentContent, ChannelReadiness {
         this.settleUnreliable(m, false);
       }
     }
+  }
+
+  /** The DATA frame of `f` once more, as first sent (same TSN): the peer drops what it has already. */
+  private writeCopy(c: ChannelQueues, f: SentFragment, buf: Uint8Array, o: number, limit: number, pn: number): number {
+    if (o + DATA_FRAME_HEADER_SIZE + channelSize(c.channel) + f.payload.length > limit) return o;
+    o = writeDataFrameHeader(buf, o, truncate32(f.tsn), f.flags, f.payload.length, c.channel);
+    buf.set(f.payload, o);
+    o += f.payload.length;
+    // The latest transmission: the loss of an earlier packet that carried it needs no resend.
+    f.lastPn = pn;
+    this.addFragment(f);
+    this.copies!.written(c.channel);
+    this.counters.bytesRedundant += f.payload.length;
+    return o;
   }
 
   private writeUnreliable(c: ChannelQueues, m: QueuedUnreliable, buf: Uint8Array, o: number, limit: number, pn: number): number {
@@ -521,6 +566,7 @@ export class SendScheduler implements SentContent, ChannelReadiness {
     this.unackedFragments++;
     m.unacked++;
     this.addFragment(f);
+    if (this.copies !== null) this.copies.offer(f);
     m.offset += length;
     this.queuedBytes -= length;
     if (m.offset === m.data.length) {

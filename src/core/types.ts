@@ -24,6 +24,11 @@ export interface ChannelOptions {
   priority?: number;
   /** Share among the channels of one priority (weighted fair). Integer 1–65535. Default 1. */
   weight?: number;
+  /**
+   * Extra copies of each small reliable message (≤ 512 bytes) of this channel, sent in the next
+   * packets, so that a lost packet costs no retransmission delay. Integer 0–3. Default 0.
+   */
+  redundancy?: number;
 }
 
 /** Congestion-control algorithm names built in. */
@@ -249,6 +254,11 @@ export interface ConnectionStats {
   bytesReceived: number;
   /** Bytes of message data sent again after a loss (sender side). */
   bytesRetransmitted: number;
+  /**
+   * Bytes of message data sent as redundant copies (`setChannel(channel, { redundancy })`),
+   * beside the first transmission (sender side).
+   */
+  bytesRedundant: number;
   /**
    * Packets, or data fragments inside new packets, that this side had already received and
    * discarded (receiver side): the peer's spurious retransmissions, network duplicates.

@@ -4,6 +4,7 @@ import type { EndpointConnection } from '../core/endpoint.js';
 import type { ChannelOptions, CloseError, ConnectionStats, CoreEvent, Delivery } from '../core/types.js';
 import { AbortError, InvalidArgTypeError, InvalidArgValueError, rdError, type ReliableDgramError } from '../errors.js';
 import { optionsObject, rejectUnknownOptions } from '../unknown-options.js';
+import { CHANNEL_OPTIONS } from './channel-options.js';
 import { boundedWait, checkCloseOptions, type CloseOptions } from './close-options.js';
 import { Inbox, type InboxItem, type MessageInfo } from './inbox.js';
 import type { SocketAddress } from './socket.js';
@@ -385,12 +386,22 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   /**
-   * Set a channel's share of the sender: `priority` (integer 0–255, lower first: a level is
-   * served only while every level before it has nothing to send) and `weight` (integer
-   * 1–65535: channels of one priority share the link in proportion). Defaults: 0 and 1.
+   * Set how this side sends on a channel: `priority` (integer 0–255, lower first: a level is
+   * served only while every level before it has nothing to send), `weight` (integer
+   * 1–65535: channels of one priority share the link in proportion) and `redundancy` (integer
+   * 0–3: each reliable message of at most 512 bytes goes that many more times, in the next
+   * packets, so that a lost packet costs it no retransmission delay; the receiver drops the
+   * copies, counted in its `duplicatesDropped`, and this side counts them in
+   * `stats().bytesRedundant`). Defaults: 0, 1 and 0. Options left out keep their value.
+   *
+   * ```ts
+   * conn.setChannel(1, { priority: 1 });     // bulk: only while channel 0 is idle
+   * conn.setChannel(0, { redundancy: 1 });   // small urgent messages: sent twice
+   * ```
    */
   setChannel(channel: number, options: ChannelOptions): this {
     if (typeof options !== 'object' || options === null) throw new InvalidArgTypeError('options must be an object');
+    rejectUnknownOptions(options, CHANNEL_OPTIONS);
     this.record.core.setChannel(channel, options);
     return this;
   }

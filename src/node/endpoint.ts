@@ -12,6 +12,7 @@ import { bindSocket } from './bind.js';
 import { parseKey, type KeyInput } from '../crypto/keys.js';
 import { nodeSuite } from '../crypto/node-suite.js';
 import { realClock, type Clock, type TimerHandle } from './clock.js';
+import { parseChannels, type ChannelEntry, type ChannelsOption } from './channel-options.js';
 import { boundedWait, checkCloseOptions, type CloseOptions } from './close-options.js';
 import { Connection, type ConnectionHost } from './connection.js';
 import { checkCoreConfig, createConnectionCore } from './engine.js';
@@ -47,6 +48,11 @@ export interface ConnectOptions {
    * connect() rejects with ERR_AUTHENTICATION_FAILED unless the server proves it holds this key.
    */
   serverKey?: KeyInput;
+  /**
+   * Channel settings of this connection, by channel number (`{ 1: { priority: 1 } }`), applied
+   * with `setChannel()` before connect() resolves, after the endpoint's `channels` option.
+   */
+  channels?: ChannelsOption;
 }
 
 /** The options form, `connect({ port, host, signal, serverKey })`, as `net.connect(options)`. */
@@ -57,7 +63,7 @@ export interface ConnectTarget extends ConnectOptions {
   host?: string;
 }
 
-const CONNECT_OPTIONS = ['signal', 'serverKey'] as const;
+const CONNECT_OPTIONS = ['signal', 'serverKey', 'channels'] as const;
 const CONNECT_TARGET_OPTIONS = ['port', 'host', ...CONNECT_OPTIONS] as const;
 
 /** {@link EndpointStats} plus the socket's send errors: what `Endpoint.stats()` returns. */
@@ -77,7 +83,16 @@ export interface EndpointStatsWithSocket extends EndpointStats {
   sendBufferSize: number;
 }
 
+const NO_CHANNELS: ChannelEntry[] = [];
+
+/** Apply validated `channels` entries to a connection about to be handed over. */
+function applyChannels(conn: Connection, channels: readonly ChannelEntry[]): void {
+  for (let i = 0; i < channels.length; i++) conn.setChannel(channels[i]![0], channels[i]![1]);
+}
+
 interface PendingConnect {
+  /** The connect() call's `channels` option, validated. */
+  channels: ChannelEntry[];
   resolve: (c: Connection) => void;
   reject: (e: unknown) => void;
   cleanup: () => void;
@@ -372,10 +387,11 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
       throw new InvalidArgTypeError('options.signal must be an AbortSignal');
     }
     const serverKey = options?.serverKey === undefined ? undefined : parseKey(options.serverKey, 'options.serverKey');
+    const channels = options?.channels === undefined ? NO_CHANNELS : parseChannels(options.channels, 'options.channels');
     if (this.state !== 'open') return Promise.reject(rdError('ERR_ENDPOINT_CLOSED', 'the endpoint is closed'));
     if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
     const target = host ?? (this.options.type === 'udp6' ? '::1' : '127.0.0.1');
-    return this.resolveHost(target).then((address) => this.startConnect(address, port, signal, serverKey));
+    return this.resolveHost(target).then((address) => this.startConnect(address, port, signal, serverKey, channels));
   }
 
   /**
@@ -430,7 +446,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     return address;
   }
 
-  private startConnect(address: string, port: number, signal: AbortSignal | undefined, serverKey?: Uint8Array): Promise<Connection> {
+  private startConnect(address: string, port: number, signal: AbortSignal | undefined, serverKey: Uint8Array | undefined, channels: ChannelEntry[]): Promise<Connection> {
     if (this.state !== 'open') return Promise.reject(rdError('ERR_ENDPOINT_CLOSED', 'the endpoint is closed'));
     if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
     const started = this.core.connect(this.clock.now(), address, port, serverKey ? { serverKey } : {});
@@ -445,6 +461,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.pending.set(attempt, {
+        channels,
         resolve,
         reject,
         cleanup: () => signal?.removeEventListener('abort', onAbort),
@@ -535,6 +552,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     switch (ev.type) {
       case 'accepted': {
         const conn = this.wrap(ev.connection);
+        applyChannels(conn, this.options.channels);
         this.emit('connection', conn);
         return;
       }
@@ -544,6 +562,8 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
         this.pending.delete(ev.attempt);
         if (p) {
           p.cleanup();
+          applyChannels(conn, this.options.channels);
+          applyChannels(conn, p.channels);
           p.resolve(conn);
         } else {
           conn.destroy();

@@ -127,6 +127,12 @@ const EXPECTED: Record<string, { size: number; packet: Packet }> = {
       { type: 'data-part', tsn: 5004, first: true, last: true, unordered: false, length: 11, offset: 6, payload: te.encode('world') },
     ]),
   },
+  'data-part-channel': {
+    size: 36,
+    packet: data(SERVER_CID, 1018, [
+      { type: 'data-part', channel: 5, tsn: 5001, first: true, last: true, unordered: false, length: 11, offset: 0, payload: te.encode('hello') },
+    ]),
+  },
   'data-ping': { size: 19, packet: data(SERVER_CID, 1013, [{ type: 'ping' }]) },
   'data-ack': {
     size: 35,

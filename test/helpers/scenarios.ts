@@ -141,7 +141,7 @@ export interface HeadOfLineResult {
  * (priority 0); otherwise everything shares channel 0. The small messages' one-way latency is
  * measured from their send to their delivery, for those sent from 1 s on while the bulk lasts.
  */
-export function headOfLine(separate: boolean, bulkBytes: number, loss = 0.02, seed = 1): HeadOfLineResult {
+export function headOfLine(separate: boolean, bulkBytes: number, loss = 0.02, seed = 1, redundancy = 0): HeadOfLineResult {
   const pair = new Pair({
     seed,
     link: { delay: ONE_WAY, rate: RATE, queue: BDP, loss },
@@ -150,6 +150,7 @@ export function headOfLine(separate: boolean, bulkBytes: number, loss = 0.02, se
   pair.keepMessages = false;
   const bulkChannel = separate ? 1 : 0;
   if (separate) pair.a.setChannel(1, { priority: 1 });
+  if (redundancy > 0) pair.a.setChannel(0, { redundancy });
   const sentAt: number[] = [];
   const latencies: number[] = [];
   let bulkDone = -1;

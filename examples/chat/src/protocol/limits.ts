@@ -23,6 +23,12 @@ export const LIMITS = {
   maxGroupsPerUser: 200,
   /** `history` returns at most this many messages per request. */
   maxHistoryPage: 200,
+  /**
+   * A `history` reply carries at most this many bytes of messages (UTF-8 JSON): 200 messages of
+   * 16 KiB would pass the transport's 1 MiB message limit. A page cut short keeps its newest
+   * messages and says `more`.
+   */
+  maxHistoryReplyBytes: 512 * 1024,
   /** Default page of `history`, and how much `/open` shows. */
   defaultHistoryPage: 20,
   /** Undelivered messages pushed per group before the client acknowledges them. */

@@ -5,7 +5,8 @@
  *
  * Ordering rule: on one connection, requests are handled one at a time in arrival order, and a
  * reply is sent before any push the request causes. A `send` is replied to only after the store
- * committed it.
+ * committed it. Everything goes on the link's `live` lane except `history` pages, which go on the
+ * `bulk` lane (lower priority, its own order): a later reply or push may overtake a page.
  *
  * Pushes (messages, traces, invitations, joins, edits, typing) are made from the store's events,
  * never straight from the request that caused them: with several nodes on one PostgreSQL
@@ -47,6 +48,8 @@ type Outcome<T extends RequestType> = { reply: ReplyData[T]; after?: () => void 
 
 /** Requests allowed before logging in. */
 const PUBLIC_TYPES: ReadonlySet<RequestType> = new Set(['register', 'login', 'resume', 'ping']);
+/** Requests whose `ok` reply goes on the bulk lane (PROTOCOL.md, "Channels"). */
+const BULK_REPLIES: ReadonlySet<RequestType> = new Set(['history']);
 /** Write `last_seen_at` at most this often per connection. */
 const TOUCH_INTERVAL_MS = 60_000;
 /** Traces computed per `received`/`read` request, newest first (bounds the work of a big catch-up). */
@@ -205,7 +208,9 @@ export class ChatServer {
       }
       return;
     }
-    if (!notice) conn.send({ type: 'ok', id: request.id, ...outcome.reply } as OkReply);
+    // A history page is the one large reply: it goes on the bulk lane, so that live messages
+    // and other replies are not held behind it (the client matches replies by id, in any order).
+    if (!notice) conn.send({ type: 'ok', id: request.id, ...outcome.reply } as OkReply, BULK_REPLIES.has(request.type) ? 'bulk' : 'live');
     try {
       outcome.after?.();
     } catch (err) {
@@ -268,7 +273,7 @@ export class ChatServer {
       case 'history': {
         const group = await this.memberGroup(conn, request.group);
         const page = await this.store.history(group.id, request.before, request.limit);
-        return { reply: { group: group.name, messages: page.messages.map(publicMessage), more: page.more } };
+        return { reply: { group: group.name, ...fitPage(page.messages.map(publicMessage), page.more) } };
       }
       case 'who':
         return this.who(conn, request.group);
@@ -782,6 +787,18 @@ export class ChatServer {
 
 function summaries(groups: readonly GroupWithMarks[]): GroupSummary[] {
   return groups.map((g) => ({ name: g.name, unread: g.unread, members: g.members }));
+}
+
+/**
+ * A page within LIMITS.maxHistoryReplyBytes: the oldest messages go first (the page stays the
+ * newest ones before `before`, and `more` sends the client on paging from its oldest id).
+ */
+function fitPage(messages: ChatMessage[], more: boolean): { messages: ChatMessage[]; more: boolean } {
+  const sizes = messages.map((m) => Buffer.byteLength(JSON.stringify(m), 'utf8') + 1);
+  let total = sizes.reduce((a, b) => a + b, 0);
+  let first = 0;
+  while (first < messages.length - 1 && total > LIMITS.maxHistoryReplyBytes) total -= sizes[first++]!;
+  return first === 0 ? { messages, more } : { messages: messages.slice(first), more: true };
 }
 
 function publicMessage(m: ChatMessage): ChatMessage {

@@ -4,7 +4,7 @@
  * login), and which groups are still catching up on their backlog.
  */
 import type { ServerMessage } from '../protocol/messages.js';
-import type { Link } from '../transport/transport.js';
+import type { Lane, Link } from '../transport/transport.js';
 
 export interface BoundSession {
   tokenHash: Buffer;
@@ -65,17 +65,20 @@ export class ClientConnection {
     return true;
   }
 
-  /** Sends a message to the client; a dead or hopelessly backlogged link is dropped. */
-  send(message: ServerMessage): void {
+  /**
+   * Sends a message to the client, on the `live` lane unless told otherwise (PROTOCOL.md,
+   * "Channels"); a dead or hopelessly backlogged link is dropped.
+   */
+  send(message: ServerMessage, lane: Lane = 'live'): void {
     if (this.closed) return;
-    this.sendEncoded(Buffer.from(JSON.stringify(message), 'utf8'));
+    this.sendEncoded(Buffer.from(JSON.stringify(message), 'utf8'), lane);
   }
 
   /** Sends a message already encoded as UTF-8 JSON (one encoding for a whole group's fan-out). */
-  sendEncoded(data: Uint8Array): void {
+  sendEncoded(data: Uint8Array, lane: Lane = 'live'): void {
     if (this.closed) return;
     try {
-      this.link.send(data);
+      this.link.send(data, lane);
     } catch (err) {
       // Over the transport's hard queue limit, or already closed: the client will reconnect and
       // catch up from its delivered marks, so dropping the link loses nothing.

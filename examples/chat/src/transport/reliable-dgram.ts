@@ -9,13 +9,24 @@
  * with ServerKeyMismatchError.
  */
 import { fingerprint, ServerKeyMismatchError, type ServerIdentity, type TrustServer } from './server-key.js';
-import type { Link, LinkStats, Listener, Transport } from './transport.js';
+import type { Lane, Link, LinkStats, Listener, Transport } from './transport.js';
+
+/**
+ * The lanes as reliable-dgram channels: `live` is channel 0 (priority 0, served first), `bulk` is
+ * channel 1 at priority 1, which the sender serves only while channel 0 has nothing to send.
+ * Each channel has its own order and loss recovery, so a lost packet of a history page delays
+ * nothing on channel 0. Both ends configure it at connect (the peer's settings do not matter
+ * to the receiver; they say how each side schedules what it sends): the endpoint's `channels`
+ * option, below, sets it on every connection before the application sees it.
+ */
+export const LANE_CHANNELS = { live: 0, bulk: 1 } as const satisfies Record<Lane, number>;
+const BULK_SEND = { channel: LANE_CHANNELS.bulk } as const;
 
 /** The slice of reliable-dgram's API used here (its full types live in the library). */
 interface RdConnection {
   readonly remoteAddress: string;
   readonly remotePort: number;
-  send(data: Uint8Array): boolean;
+  send(data: Uint8Array, options?: { channel?: number }): boolean;
   on(event: 'message', listener: (data: Buffer) => void): unknown;
   on(event: 'close', listener: (err?: Error) => void): unknown;
   on(event: 'drain', listener: () => void): unknown;
@@ -43,9 +54,15 @@ type CreateEndpoint = (options?: EndpointOptions) => Promise<RdEndpoint>;
  *   TOO_LARGE reply rather than a dropped connection;
  * - at most 2 MiB wait to be sent per connection (default 8 MiB): a client that stops reading
  *   costs the server little, and past that its link is dropped (ClientConnection.send); it
- *   catches up from its delivered marks when it comes back.
+ *   catches up from its delivered marks when it comes back;
+ * - the bulk lane's channel at priority 1 on every connection (LANE_CHANNELS).
  */
-const CHAT_ENDPOINT_DEFAULTS: EndpointOptions = { maxMessageSize: 1024 * 1024, maxQueuedBytes: 2 * 1024 * 1024, highWaterMark: 256 * 1024 };
+const CHAT_ENDPOINT_DEFAULTS: EndpointOptions = {
+  maxMessageSize: 1024 * 1024,
+  maxQueuedBytes: 2 * 1024 * 1024,
+  highWaterMark: 256 * 1024,
+  channels: { [LANE_CHANNELS.bulk]: { priority: 1 } },
+};
 
 let loaded: Promise<CreateEndpoint> | undefined;
 
@@ -75,8 +92,8 @@ class ConnectionLink implements Link {
   get remotePort(): number {
     return this.conn.remotePort;
   }
-  send(data: Uint8Array): boolean {
-    return this.conn.send(data);
+  send(data: Uint8Array, lane: Lane = 'live'): boolean {
+    return lane === 'live' ? this.conn.send(data) : this.conn.send(data, BULK_SEND);
   }
   onMessage(listener: (data: Uint8Array) => void): void {
     this.conn.on('message', listener);

@@ -5,12 +5,25 @@
  * without sockets.
  */
 
-/** One reliable, ordered, message-oriented connection. */
+/**
+ * Which of a link's two ordered streams a message travels on (PROTOCOL.md, "Channels"):
+ * - `live`: everything small and urgent (requests, replies, notices, every pushed event). The
+ *   default, sent first.
+ * - `bulk`: large replies (a `history` page), sent at a lower priority on a stream of its own, so
+ *   that a long page, or a lost packet of one, never holds back a live message.
+ * Order is kept within a lane, not between lanes: a live message may overtake a bulk one.
+ */
+export type Lane = 'live' | 'bulk';
+
+/** One reliable, message-oriented connection with two ordered lanes. */
 export interface Link {
   readonly remoteAddress: string;
   readonly remotePort: number;
-  /** Queues a message; false means "queue is over its soft limit, wait for onDrain". Throws when closed or over the hard limit. */
-  send(data: Uint8Array): boolean;
+  /**
+   * Queues a message on `lane` (default `live`); false means "queue is over its soft limit, wait
+   * for onDrain". Throws when closed or over the hard limit.
+   */
+  send(data: Uint8Array, lane?: Lane): boolean;
   onMessage(listener: (data: Uint8Array) => void): void;
   /** Called once when the connection ends, with the reason unless it was a graceful close. */
   onClose(listener: (err?: Error) => void): void;

@@ -2,31 +2,36 @@
  * An in-memory Transport for unit tests: links deliver each message on a microtask, in order,
  * never lose anything, and close both ends together. No sockets, no timers.
  */
-import type { Link, Listener, Transport } from '../../src/transport/transport.js';
+import type { Lane, Link, Listener, Transport } from '../../src/transport/transport.js';
 
 /** Messages held back (server to client) while a test holds replies. */
 interface Gate {
   held: (() => void)[] | null;
+  /** Hold only this lane's messages (the other lane keeps flowing, as separate channels do). */
+  lane?: Lane | undefined;
 }
 
 class MemoryLink implements Link {
   peer!: MemoryLink;
   closed = false;
   sent = 0;
+  /** Every message sent, with its lane, in order. */
+  readonly log: { lane: Lane; text: string }[] = [];
   gate: Gate | null = null;
   private readonly messageListeners: ((data: Uint8Array) => void)[] = [];
   private readonly closeListeners: ((err?: Error) => void)[] = [];
 
   constructor(readonly remoteAddress: string, readonly remotePort: number) {}
 
-  send(data: Uint8Array): boolean {
+  send(data: Uint8Array, lane: Lane = 'live'): boolean {
     if (this.closed) throw Object.assign(new Error('closed'), { code: 'ERR_CONNECTION_CLOSED' });
     this.sent++;
     const copy = Uint8Array.from(data);
+    this.log.push({ lane, text: Buffer.from(copy).toString('utf8') });
     const deliver = (): void => {
       if (!this.peer.closed) for (const l of this.peer.messageListeners) l(copy);
     };
-    if (this.gate?.held) this.gate.held.push(deliver);
+    if (this.gate?.held && (this.gate.lane === undefined || this.gate.lane === lane)) this.gate.held.push(deliver);
     else queueMicrotask(deliver);
     return true;
   }
@@ -79,13 +84,21 @@ export class MemoryTransport implements Transport {
   private nextPort = 40000;
   private readonly gate: Gate = { held: null };
 
-  /** Holds everything servers send to clients until `release()` (which delivers it in order). */
-  holdReplies(): { release(): void } {
+  /** The server's end of every link, in connection order. */
+  readonly serverLinks: MemoryLink[] = [];
+
+  /**
+   * Holds everything servers send to clients (or only what they send on `lane`) until
+   * `release()` (which delivers it in order).
+   */
+  holdReplies(lane?: Lane): { release(): void } {
     this.gate.held = [];
+    this.gate.lane = lane;
     return {
       release: () => {
         const held = this.gate.held ?? [];
         this.gate.held = null;
+        this.gate.lane = undefined;
         for (const deliver of held) deliver();
       },
     };
@@ -113,6 +126,7 @@ export class MemoryTransport implements Transport {
     client.peer = server;
     server.peer = client;
     server.gate = this.gate;
+    this.serverLinks.push(server);
     for (const l of listener.linkListeners) l(server);
     return client;
   }

@@ -58,6 +58,66 @@ describe('chat server over the in-memory transport', { timeout: 10_000 }, () => 
     expect(oldest.more).toBe(false);
   });
 
+  it('cuts a history page to 512 KiB, keeping its newest messages, and pages on from there', async () => {
+    h = await createHarness();
+    const alice = await h.loggedIn('alice');
+    await h.group(alice, 'solo', []);
+    // 60 messages of 4,000 three-byte characters: 720 KB, beyond the page's 512 KiB (and 200 of
+    // them would be beyond the transport's 1 MiB message limit).
+    const text = (i: number): string => `${String(i).padStart(2, '0')}${'€'.repeat(3_998)}`;
+    const me = h.store.findUser('alice')!.id;
+    const group = h.store.findGroupForMember('solo', me)!.id;
+    for (let i = 1; i <= 60; i++) h.store.insertMessage(group, me, `m${i}`, text(i), h.clock.now);
+    const newest = await alice.history('solo', 200);
+    expect(newest.more).toBe(true);
+    expect(Buffer.byteLength(JSON.stringify(newest.messages))).toBeLessThanOrEqual(512 * 1024);
+    const n = newest.messages.length;
+    expect(n).toBeGreaterThan(30);
+    expect(newest.messages.map((m) => m.text.slice(0, 2))).toEqual(Array.from({ length: n }, (_, i) => String(61 - n + i).padStart(2, '0')));
+    const rest = await alice.history('solo', 200, newest.messages[0]!.messageId);
+    expect(rest.more).toBe(false);
+    expect(rest.messages.length + n).toBe(60);
+  });
+
+  it('sends history pages on the bulk lane and everything else on the live lane', async () => {
+    h = await createHarness();
+    const alice = await h.loggedIn('alice');
+    await h.group(alice, 'solo', []);
+    await alice.send('solo', 'one');
+    await alice.history('solo', 10);
+    await alice.who('solo');
+    await errorCode(alice.history('nowhere'));
+    const link = h.transport.serverLinks[0]!;
+    const lanes = link.log.map(({ lane, text }) => `${lane} ${(JSON.parse(text) as { type: string }).type}`);
+    expect(lanes).toEqual(['live ok', 'live ok', 'live ok', 'bulk ok', 'live ok', 'live error']);
+    expect(JSON.parse(link.log[3]!.text)).toMatchObject({ group: 'solo', messages: [{ text: 'one' }] });
+  });
+
+  it('delivers a live message and later replies while a history page is still on its way', async () => {
+    h = await createHarness();
+    const alice = await h.loggedIn('alice');
+    const bob = await h.loggedIn('bob');
+    await h.group(alice, 'team', [bob]);
+    for (let i = 1; i <= 30; i++) await bob.send('team', `old ${i}`);
+    await settle();
+    // The bulk lane stalls (a lost packet of a long page): live traffic must not wait for it.
+    const gate = h.transport.holdReplies('bulk');
+    const order: string[] = [];
+    const page = alice.history('team', 30).then((p) => (order.push('page'), p));
+    const live = nextEvents<ChatMessage>(alice, 'message');
+    await bob.send('team', 'live one');
+    const [m] = await live;
+    order.push(`live ${m?.text}`);
+    // A request sent after the history request is answered first (matched by its id).
+    const who = await alice.who('team');
+    order.push(`who ${who.members.length}`);
+    expect(order).toEqual(['live live one', 'who 2']);
+    gate.release();
+    const p = await page;
+    expect(order).toEqual(['live live one', 'who 2', 'page']);
+    expect(p.messages.map((x) => x.text)).toEqual(Array.from({ length: 30 }, (_, i) => `old ${i + 1}`));
+  });
+
   it('counts unread messages for offline members and delivers the backlog at login, once', async () => {
     h = await createHarness();
     const alice = await h.loggedIn('alice');
