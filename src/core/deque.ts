@@ -5,6 +5,13 @@
  */
 /** The storage of every Deque before its first push (never written). */
 const NO_ITEMS: readonly unknown[] = [];
+/**
+ * Storage grown past this (a burst: a bulk upload's queue, a loss episode's retransmissions) is
+ * given back when the Deque empties; smaller storage is kept, so that a flow which empties its
+ * queues every round trip or every batch allocates nothing, and a Deque that fills past this
+ * again pays at most ~16 bytes of regrowth per item it held.
+ */
+const KEEP_CAPACITY = 1024;
 
 export class Deque<T> {
   private items: (T | undefined)[];
@@ -39,7 +46,7 @@ export class Deque<T> {
     const item = this.items[this.head];
     this.items[this.head] = undefined;
     this.head = (this.head + 1) % this.items.length;
-    this.count--;
+    if (--this.count === 0 && this.items.length > KEEP_CAPACITY) this.dropStorage();
     return item;
   }
 
@@ -55,8 +62,14 @@ export class Deque<T> {
     const item = items[(this.head + i) % n]!;
     for (let k = i; k < this.count - 1; k++) items[(this.head + k) % n] = items[(this.head + k + 1) % n];
     items[(this.head + this.count - 1) % n] = undefined;
-    this.count--;
+    if (--this.count === 0 && n > KEEP_CAPACITY) this.dropStorage();
     return item;
+  }
+
+  /** Empty, after a burst: back to no storage (the next push allocates the first capacity again). */
+  private dropStorage(): void {
+    this.items = NO_ITEMS as (T | undefined)[];
+    this.head = 0;
   }
 
   /** Reorder the items (rare paths only: it allocates). */

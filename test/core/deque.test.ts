@@ -36,6 +36,23 @@ describe('Deque', () => {
     expect(d.shift()).toBe(4);
   });
 
+  it('gives storage grown for a burst back once empty, keeps small storage (no allocation per round trip)', () => {
+    const burst = new Deque<number>(4);
+    for (let i = 0; i < 1500; i++) burst.push(i);
+    expect(storage(burst)).toBe(2048);
+    for (let i = 0; i < 1499; i++) burst.shift();
+    expect(storage(burst)).toBe(2048);
+    expect(burst.shift()).toBe(1499);
+    expect(storage(burst)).toBe(0);
+    burst.push(7);
+    expect(storage(burst)).toBe(4);
+    expect(contents(burst)).toEqual([7]);
+    const small = new Deque<number>(4);
+    for (let i = 0; i < 1000; i++) small.push(i);
+    for (let i = 0; i < 1000; i++) small.shift();
+    expect(storage(small)).toBe(1024);
+  });
+
   it('the shared empty Deque reads as empty and refuses a push', () => {
     const e = emptyDeque<number>();
     expect(e).toBe(emptyDeque<string>());
