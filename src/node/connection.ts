@@ -591,8 +591,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (channel === undefined) {
       this.iterating++;
       waiters = this.waiters ??= [];
-    }
-    else {
+    } else {
       const maps = this.ensureChannelMaps();
       maps.iterating.set(channel, (maps.iterating.get(channel) ?? 0) + 1);
       waiters = maps.waiters.get(channel) ?? [];
