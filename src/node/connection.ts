@@ -234,7 +234,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   /** True while a 'message' listener is attached (kept by the listener methods above). */
   private hasMessageListener = false;
-  private readonly inbox: Inbox;
+  /**
+   * Messages waiting for the application; null until one must wait (while a 'message' listener
+   * takes each message as it comes, none does: idle connections stay small, issue 11).
+   */
+  private inbox: Inbox | null = null;
   private iterating = 0;
   /** Waiters of the general iterators (null until the first iterator). */
   private waiters: Waiter[] | null = null;
@@ -269,7 +273,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     readonly record: EndpointConnection,
   ) {
     super();
-    this.inbox = new Inbox(host.maxQueuedUnreliable, host.maxQueuedUnreliableBytes, this);
+  }
+
+  private ensureInbox(): Inbox {
+    return (this.inbox ??= new Inbox(this.host.maxQueuedUnreliable, this.host.maxQueuedUnreliableBytes, this));
   }
 
   /** @internal InboxOwner: an unread unreliable message was dropped; its credit goes back to the engine. */
@@ -557,13 +564,13 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     const core = this.record.core.stats(this.host.now());
     return {
       ...core,
-      unreliableDropped: core.unreliableDropped + this.inbox.dropped,
+      unreliableDropped: core.unreliableDropped + (this.inbox?.dropped ?? 0),
       remoteAddress: this.record.address,
       remotePort: this.record.port,
       ...connectionRates(core),
       bufferedAmount: this.bufferedAmount,
-      queuedMessages: this.inbox.length,
-      unreliableQueueDropped: this.inbox.dropped,
+      queuedMessages: this.inbox?.length ?? 0,
+      unreliableQueueDropped: this.inbox?.dropped ?? 0,
     };
   }
 
@@ -661,12 +668,15 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       case 'message': {
         if (stageTrace !== null) stageTrace.mark(Stage.Event);
         const data = Buffer.from(event.data.buffer, event.data.byteOffset, event.data.byteLength);
-        this.inbox.push({
-          data,
-          credit: event.credit,
-          unreliable: event.delivery === 'unreliable',
-          info: infoFor(event.delivery, event.channel),
-        });
+        const unreliable = event.delivery === 'unreliable';
+        const info = infoFor(event.delivery, event.channel);
+        if (this.takesAtOnce(unreliable)) {
+          // What deliver() would do with it as the only queued message, without queueing it.
+          this.giveBackCredit(event.credit, unreliable, event.channel);
+          this.emit('message', data, info);
+          return;
+        }
+        this.ensureInbox().push({ data, credit: event.credit, unreliable, info });
         this.deliver();
         return;
       }
@@ -789,9 +799,25 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     }
   }
 
+  /**
+   * Nothing waits before a new message and a 'message' listener takes it now (no iterator): it
+   * needs no inbox item. (With `maxQueuedUnreliable` 0 an unreliable one goes to the inbox, which
+   * drops it.)
+   */
+  private takesAtOnce(unreliable: boolean): boolean {
+    return (
+      this.hasMessageListener &&
+      this.iterating === 0 &&
+      this.channelIterating === null &&
+      (this.inbox === null || this.inbox.length === 0) &&
+      !(unreliable && this.host.maxQueuedUnreliable === 0)
+    );
+  }
+
   /** Hand queued messages to an iterator or to 'message' listeners. */
   private deliver(): void {
-    if (this.inbox.length === 0) return;
+    const inbox = this.inbox;
+    if (inbox === null || inbox.length === 0) return;
     if (this.channelWaiters !== null) {
       for (const [channel, waiters] of this.channelWaiters) {
         while (waiters.length > 0) {
@@ -801,7 +827,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         }
       }
     }
-    while (this.inbox.length > 0) {
+    while (inbox.length > 0) {
       if (this.iterating > 0) {
         const waiters = this.waiters;
         if (waiters === null || waiters.length === 0) return;
@@ -833,18 +859,26 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * credit back to the engine (the peer may send more).
    */
   private takeMessage(match: ((item: InboxItem) => boolean) | null): InboxItem | undefined {
-    const item = this.channelIterating === null ? this.inbox.shift() : this.inbox.take(match ?? this.ensureUnclaimed());
+    const inbox = this.inbox;
+    if (inbox === null) return undefined;
+    const item = this.channelIterating === null ? inbox.shift() : inbox.take(match ?? this.ensureUnclaimed());
     if (!item) return undefined;
-    if (item.credit > 0 && !this.finished) {
-      this.record.core.release(item.credit, item.unreliable ? 'unreliable' : 'ordered', item.info.channel);
+    this.giveBackCredit(item.credit, item.unreliable, item.info.channel);
+    return item;
+  }
+
+  /** A message was taken: its receive credit goes back to the engine (the peer may send more). */
+  private giveBackCredit(credit: number, unreliable: boolean, channel: number): void {
+    if (credit > 0 && !this.finished) {
+      this.record.core.release(credit, unreliable ? 'unreliable' : 'ordered', channel);
       this.host.scheduleFlush(this.record);
     }
-    return item;
   }
 
   /** true: iteration ends normally; an Error: it ends with that error; null: more may come. */
   private endOfMessages(match: ((item: InboxItem) => boolean) | null): true | Error | null {
-    if (this.channelIterating === null ? this.inbox.length > 0 : this.inbox.has(match ?? this.ensureUnclaimed())) return null;
+    const inbox = this.inbox;
+    if (inbox !== null && (this.channelIterating === null ? inbox.length > 0 : inbox.has(match ?? this.ensureUnclaimed()))) return null;
     if (this.finished) return this.closeError && !this.destroyed ? this.closeError : true;
     if (this.peerEnded) return true;
     return null;
