@@ -13,6 +13,8 @@
  * --classes: heap snapshots before and after; prints what grew, per connection, by class (JS
  *   objects by constructor, backing stores and boxed numbers by the class and field holding them).
  * --contender: reliable-dgram, reliable-dgram-encrypted or udx (udx has no client side here).
+ * IDLE_HEAP_DEBUG=<text>: with --classes, print the chain of first retainers of the largest
+ *   object (in the second snapshot) whose label contains <text>, to find who holds it.
  */
 import v8 from 'node:v8';
 import { readFileSync, rmSync } from 'node:fs';
