@@ -167,6 +167,18 @@ export interface EndpointOptions {
    */
   qlogDir?: string;
   /**
+   * Which connections `qlogDir` traces: called once per new connection (accepted or opened,
+   * before its first packet, so that its file is complete), true to write its qlog file.
+   * A filter that throws traces nothing for that connection. A `connect()` with its own `qlog`
+   * option is not asked. Default: every connection.
+   *
+   * ```ts
+   * // One accepted connection in a hundred, and every one from 10.0.0.7.
+   * qlogFilter: (c) => c.role === 'client' || c.address === '10.0.0.7' || c.id % 100 === 0
+   * ```
+   */
+  qlogFilter?: (connection: TracedConnection) => boolean;
+  /**
    * Receive every trace event in process: `connection` is null for the endpoint's own events
    * (datagrams dropped before any connection). Called synchronously; keep it cheap. Default: none.
    */
@@ -191,6 +203,7 @@ export interface ResolvedEndpointOptions {
   maxQueuedBytes: number;
   maxQueuedUnreliable: number;
   qlogDir: string | undefined;
+  qlogFilter: ((connection: TracedConnection) => boolean) | undefined;
   trace: ((event: TraceEvent, connection: TracedConnection | null) => void) | undefined;
   /** The `channels` option, validated, in channel order (empty: none). */
   channels: ChannelEntry[];
@@ -345,6 +358,7 @@ const ENDPOINT_OPTION_NAMES: Record<keyof EndpointOptions, true> = {
   maxQueuedBytes: true,
   maxQueuedUnreliable: true,
   qlogDir: true,
+  qlogFilter: true,
   trace: true,
 };
 const KNOWN_ENDPOINT_OPTIONS = Object.keys(ENDPOINT_OPTION_NAMES);
@@ -395,6 +409,9 @@ export function resolveEndpointOptions(options: EndpointOptions = {}): ResolvedE
   }
   if (options.qlogDir !== undefined && (typeof options.qlogDir !== 'string' || options.qlogDir === '')) {
     throw new InvalidArgTypeError('options.qlogDir must be a non-empty string (a directory path)');
+  }
+  if (options.qlogFilter !== undefined && typeof options.qlogFilter !== 'function') {
+    throw new InvalidArgTypeError('options.qlogFilter must be a function');
   }
   if (options.trace !== undefined && typeof options.trace !== 'function') {
     throw new InvalidArgTypeError('options.trace must be a function');
@@ -491,6 +508,7 @@ export function resolveEndpointOptions(options: EndpointOptions = {}): ResolvedE
     maxQueuedBytes,
     maxQueuedUnreliable: num(options, 'maxQueuedUnreliable'),
     qlogDir: options.qlogDir,
+    qlogFilter: options.qlogFilter,
     trace: options.trace,
     channels: options.channels === undefined ? [] : parseChannels(options.channels, 'options.channels'),
   };

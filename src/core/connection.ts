@@ -1,6 +1,5 @@
 import { InvalidArgValueError, rdError } from '../errors.js';
 import { DataPacketReader } from '../wire/data-packet-reader.js';
-import { decodePacket } from '../wire/packet.js';
 import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, type AckFrame, type ConnectionId, type Frame, type TransportParams } from '../wire/types.js';
 import { AckScheduler } from './ack-scheduler.js';
 import { BlockedTime, SendBlock } from './blocked-time.js';
@@ -25,7 +24,8 @@ import {
   resetErrorCode,
   type ConnectionState,
 } from './state.js';
-import { tracerFor, type TraceSink, type Tracer } from './trace.js';
+import type { TraceDestination, Tracer } from './trace.js';
+import { tracerFor } from './qlog-tracer.js';
 import type { ChannelOptions, CloseError, ConnectionStats, CoreConfig, CoreEvent, CoreSendOptions, Delivery } from './types.js';
 
 export { ResetCode, type ConnectionState } from './state.js';
@@ -64,8 +64,8 @@ export interface ConnectionCoreOptions {
   remoteParams: TransportParams;
   config?: Partial<CoreConfig>;
   now: number;
-  /** Receives this connection's trace events (qlog-shaped, src/core/trace.ts). Default: none. */
-  trace?: TraceSink | null;
+  /** Receives this connection's trace events (qlog-shaped, src/core/trace.ts), as objects or qlog text. Default: none. */
+  trace?: TraceDestination | null;
   /** The endpoint's shared byte budget (maxBufferedBytes); none: only receiveWindow applies. */
   budget?: BufferBudget;
 }
@@ -75,12 +75,6 @@ export interface ConnectionCoreOptions {
  * frame, before the next one is opened, and the frame records it hands out are not kept.
  */
 const sharedReader = new DataPacketReader();
-
-/** The frames of a datagram as objects, for the trace only (tracing may allocate; the hot path does not). */
-function tracedFrames(datagram: Uint8Array): readonly Frame[] {
-  const d = decodePacket(datagram);
-  return d.ok && d.value.type === 'data' ? d.value.frames : [];
-}
 
 export class ConnectionCore implements PathMtuListener {
   readonly role: 'client' | 'server';
@@ -148,7 +142,7 @@ export class ConnectionCore implements PathMtuListener {
 
     const ceiling = Math.min(config.maxDatagramSize, remote.maxDatagramSize || config.maxDatagramSize);
     if (ceiling - DATA_OVERHEAD - DATA_FRAME_HEADER_SIZE < 1) throw new RangeError('maxDatagramSize is too small');
-    this.mtu = new PathMtu(ceiling);
+    this.mtu = new PathMtu(ceiling, trace);
 
     this.sender = new SendScheduler(
       this.mtu,
@@ -389,7 +383,7 @@ export class ConnectionCore implements PathMtuListener {
     }
     this.counters.packetsReceived++;
     this.counters.bytesReceived += datagram.length;
-    if (this.trace !== null) this.trace.packetReceived(now, this.acks.lastPacketNumber, datagram.length, tracedFrames(datagram), this.recovery.packetNumbers.largestSent);
+    if (this.trace !== null) this.trace.packetReceived(now, this.acks.lastPacketNumber, datagram, this.recovery.packetNumbers.largestSent);
     this.lastReceivedAt = now;
     if (this._state === 'draining') this.drainUntil = now + drainPeriod(this.recovery.basePto());
 

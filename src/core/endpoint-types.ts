@@ -1,7 +1,7 @@
 import type { ErrorCode } from '../errors.js';
 import type { BufferBudget } from './buffer-budget.js';
 import type { TransportParams } from '../wire/types.js';
-import type { TraceSink } from './trace.js';
+import type { TraceDestination } from './trace.js';
 import type { ChannelOptions, ConnectionStats, CoreConfig, CoreEvent, CoreSendOptions, Delivery } from './types.js';
 
 /**
@@ -49,7 +49,7 @@ export interface ConnectionCoreInit {
   config?: Partial<CoreConfig>;
   now: number;
   /** The connection's trace sink, when the endpoint traces it. */
-  trace?: TraceSink | null;
+  trace?: TraceDestination | null;
   /** The endpoint's shared byte budget (maxBufferedBytes). */
   budget?: BufferBudget;
 }

@@ -46,7 +46,7 @@ import {
   type EndpointStats,
   type Transmit,
 } from './endpoint-types.js';
-import { Tracer, type TraceSink, type TraceTarget } from './trace.js';
+import { Tracer, type TraceDestination, type TraceTarget } from './trace.js';
 import type { CoreConfig, CoreEvent } from './types.js';
 
 export * from './endpoint-types.js';
@@ -1228,7 +1228,7 @@ export class EndpointCore {
     address: string,
     port: number,
     now: number,
-  ): TraceSink | null {
+  ): TraceDestination | null {
     if (this.trace === null) return null;
     try {
       return this.trace.connection({ id, role, localCid, remoteCid, address, port, now });

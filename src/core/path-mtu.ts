@@ -56,6 +56,11 @@ export interface PathMtuListener {
   pathMtuChanged(size: number, reason: PathMtuChange): void;
 }
 
+/** The part of the trace layer (src/core/trace.ts) path-MTU discovery reports to. */
+export interface PathMtuTrace {
+  mtuUpdated(now: number, from: number, to: number, done: boolean, trigger: PathMtuChange): void;
+}
+
 export class PathMtu {
   /** The size every packet is built to (bytes, checksum included). */
   current = BASE_PLPMTU;
@@ -94,7 +99,11 @@ export class PathMtu {
    * @param ceiling largest size to try: min(our maxDatagramSize, the peer's). At or below
    *   {@link BASE_PLPMTU} discovery is disabled and every packet is `ceiling` bytes.
    */
-  constructor(readonly ceiling: number) {
+  constructor(
+    readonly ceiling: number,
+    /** Null unless traced (each point is one null check). */
+    private readonly trace: PathMtuTrace | null = null,
+  ) {
     this.failedSize = ceiling + 1;
     if (ceiling <= BASE_PLPMTU) {
       this.current = ceiling;
@@ -153,9 +162,11 @@ export class PathMtu {
   /** A probe of `size` bytes was acknowledged. Returns true when `current` grew. */
   onProbeAcked(now: number, size: number): boolean {
     if (this._state !== 'searching' || size !== this.probingSize) return false;
-    const grew = size > this.current;
+    const old = this.current;
+    const grew = size > old;
     if (grew) this.setCurrent(size, 'probe');
     this.nextStep(now);
+    if (this.trace !== null && (grew || this.state === 'complete')) this.trace.mtuUpdated(now, old, this.current, this.state === 'complete', 'probe');
     return grew;
   }
 
@@ -169,6 +180,7 @@ export class PathMtu {
     }
     this.failedSize = size;
     this.nextStep(now);
+    if (this.trace !== null && this.state === 'complete') this.trace.mtuUpdated(now, this.current, this.current, true, 'probe');
   }
 
   /**
@@ -199,12 +211,14 @@ export class PathMtu {
     this.run++;
     if (this.run < BLACK_HOLE_THRESHOLD || this.largestSmallAckedPn <= this.runStartPn) return false;
     this.blackHoles++;
+    const old = this.current;
     this.setCurrent(BASE_PLPMTU, 'black-hole');
     this.run = 0;
     this.failedSize = this.ceiling + 1;
     this.probingSize = 0;
     this._state = 'complete';
     this.searchAt = now + BLACK_HOLE_HOLDOFF;
+    if (this.trace !== null) this.trace.mtuUpdated(now, old, BASE_PLPMTU, true, 'black-hole');
     return true;
   }
 

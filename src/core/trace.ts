@@ -1,5 +1,6 @@
+import { DataPacketReader } from '../wire/data-packet-reader.js';
 import { expand32 } from '../wire/packet-number.js';
-import type { Frame, TransportParams } from '../wire/types.js';
+import type { AckFrame, Frame, TransportParams } from '../wire/types.js';
 import type { BlockedTimes } from './blocked-time.js';
 import type { CongestionController, RttView } from './types.js';
 
@@ -29,6 +30,30 @@ export interface TraceEvent {
 /** Receives trace events, synchronously, as the engine produces them. Must not throw. */
 export type TraceSink = (event: TraceEvent) => void;
 
+/**
+ * Receives a connection's events as qlog JSON-SEQ bytes, with no event object built: the
+ * qlog writer's fast path (src/core/qlog-tracer.ts writes the records, src/node/qlog.ts is a
+ * sink). The tracer writes each record into `buf` from `pos` on and moves `pos`; a record may
+ * straddle two chunks (the file is their concatenation).
+ */
+export interface QlogRecordSink {
+  /** The engine's `now` the record times are relative to (the connection's creation). */
+  readonly origin: number;
+  /** The chunk being filled. */
+  buf: Uint8Array;
+  /** Where the next byte goes in `buf`. */
+  pos: number;
+  /** A record starts: false drops it (the writer is too far behind the disk, or has ended). */
+  open(): boolean;
+  /** Make room for at least `n` more bytes: hands the filled part of `buf` on, replaces `buf` and `pos`. */
+  reserve(n: number): void;
+  /** The connection is closed (its last record has been written); `time` is the engine's now. */
+  end(time: number): void;
+}
+
+/** Where a connection's events go: event objects to a sink, or qlog text to a record sink. */
+export type TraceDestination = TraceSink | QlogRecordSink;
+
 /** What a traced connection is, for whoever opens its trace (the qlog writer names files by it). */
 export interface TracedConnection {
   /** The endpoint's id of the connection (the attempt id on the client side). */
@@ -44,8 +69,8 @@ export interface TracedConnection {
 
 /** Where an endpoint sends trace events: one sink per connection, and its own (optional). */
 export interface TraceTarget {
-  /** A sink for a new connection's events, or null to leave this connection untraced. */
-  connection(info: TracedConnection): TraceSink | null;
+  /** Where a new connection's events go, or null to leave this connection untraced. */
+  connection(info: TracedConnection): TraceDestination | null;
   /** Endpoint-level events (datagrams dropped before reaching any connection), or null. */
   readonly endpoint: TraceSink | null;
 }
@@ -66,17 +91,24 @@ export interface RecoveryView {
 
 const PACKET_TYPE = '1RTT';
 
+/**
+ * Reads the frames of a received packet for the trace, in place: its own reader, because the
+ * connection's is in the middle of the same datagram. The connection has already checked the
+ * datagram (CRC or packet protection), so the trace does not check the CRC again.
+ */
+export const traceReader = new DataPacketReader();
+
 /** Builds the events of one connection (or endpoint) and hands them to a sink. */
 export class Tracer {
   // The last metrics reported: metrics_updated carries only what changed (qlog's convention).
-  private cwnd = -1;
-  private inFlight = -1;
-  private srtt = -1;
-  private minRtt = -1;
-  private latestRtt = -1;
-  private rttVar = -1;
-  private pacing = -1;
-  private ccState: string | undefined = undefined;
+  protected cwnd = -1;
+  protected inFlight = -1;
+  protected srtt = -1;
+  protected minRtt = -1;
+  protected latestRtt = -1;
+  protected rttVar = -1;
+  protected pacing = -1;
+  protected ccState: string | undefined = undefined;
 
   constructor(readonly sink: TraceSink) {}
 
@@ -123,12 +155,18 @@ export class Tracer {
     });
   }
 
-  /** transport:packet_received; ACK ranges are expanded against `largestSent` (ours). */
-  packetReceived(now: number, pn: number, size: number, frames: readonly Frame[], largestSent: number): void {
+  /**
+   * transport:packet_received of a DATA datagram the connection accepted (its frames are read
+   * from `datagram` again); ACK ranges are expanded against `largestSent` (ours).
+   */
+  packetReceived(now: number, pn: number, datagram: Uint8Array, largestSent: number): void {
+    const frames: Record<string, unknown>[] = [];
+    const r = traceReader;
+    if (r.open(datagram, true) === 'ok') for (let f = r.next(); f !== null; f = r.next()) frames.push(receivedFrame(f, largestSent));
     this.emit(now, 'transport:packet_received', {
       header: { packet_type: PACKET_TYPE, packet_number: pn },
-      raw: { length: size },
-      frames: receivedFrames(frames, largestSent),
+      raw: { length: datagram.length },
+      frames,
     });
   }
 
@@ -219,49 +257,53 @@ export class Tracer {
       application: t.timeAppLimited,
     });
   }
-}
 
-/** Tracer for a sink, or null (no tracing): what the modules hold. */
-export function tracerFor(sink: TraceSink | null | undefined): Tracer | null {
-  return sink ? new Tracer(sink) : null;
+  // --- path MTU (path-mtu.ts) ------------------------------------------------------------
+
+  /**
+   * connectivity:mtu_updated (qlog 0.3: `old`, `new`, `done`): the path MTU discovery changed
+   * the datagram size from `from` to `to` (bytes, checksum included), or finished a search
+   * without changing it (`from === to`). `done`: the search is over (another starts after the
+   * raise timer, or after the hold-off of a black hole). `trigger` is ours (qlog allows extra
+   * fields): 'probe' (a probe was acknowledged, or the last size tried was given up on) or
+   * 'black-hole' (large packets stopped getting through: back to the base size).
+   */
+  mtuUpdated(now: number, from: number, to: number, done: boolean, trigger: 'probe' | 'black-hole'): void {
+    this.emit(now, 'connectivity:mtu_updated', { old: from, new: to, done, trigger });
+  }
 }
 
 /**
- * The frames of a received packet as qlog lists them. ACK ranges are expanded against the
+ * One frame of a received packet as qlog lists it. ACK ranges are expanded against the
  * largest packet number we sent (`largestSent`), as `[smallest, largest]` pairs, highest first.
  */
-export function receivedFrames(frames: readonly Frame[], largestSent: number): Record<string, unknown>[] {
-  const out: Record<string, unknown>[] = [];
-  for (const f of frames) {
-    switch (f.type) {
-      case 'ack': {
-        const ranges: [number, number][] = [];
-        let hi = expand32(f.largest, largestSent + 1);
-        let lo = hi - f.firstRange;
-        ranges.push([lo, hi]);
-        for (let i = 0; i + 1 < f.ranges.length; i += 2) {
-          hi = lo - f.ranges[i]! - 2;
-          lo = hi - f.ranges[i + 1]!;
-          ranges.push([lo, hi]);
-        }
-        out.push({ frame_type: 'ack', ack_delay: f.ackDelay / 1000, acked_ranges: ranges });
-        break;
-      }
-      case 'data':
-        out.push({ frame_type: 'data', length: f.payload.length });
-        break;
-      case 'unreliable':
-        out.push({ frame_type: 'datagram', length: f.payload.length });
-        break;
-      case 'close':
-        out.push({ frame_type: 'connection_close' });
-        break;
-      case 'reset':
-        out.push({ frame_type: 'connection_close', error_code: f.code, reason: f.reason });
-        break;
-      default:
-        out.push({ frame_type: f.type });
-    }
+export function receivedFrame(f: Frame, largestSent: number): Record<string, unknown> {
+  switch (f.type) {
+    case 'ack':
+      return { frame_type: 'ack', ack_delay: f.ackDelay / 1000, acked_ranges: ackedRanges(f, largestSent) };
+    case 'data':
+      return { frame_type: 'data', length: f.payload.length };
+    case 'unreliable':
+      return { frame_type: 'datagram', length: f.payload.length };
+    case 'close':
+      return { frame_type: 'connection_close' };
+    case 'reset':
+      return { frame_type: 'connection_close', error_code: f.code, reason: f.reason };
+    default:
+      return { frame_type: f.type };
   }
-  return out;
+}
+
+/** The packet-number ranges an ACK frame acknowledges, `[smallest, largest]`, highest first. */
+export function ackedRanges(f: AckFrame, largestSent: number): [number, number][] {
+  const ranges: [number, number][] = [];
+  let hi = expand32(f.largest, largestSent + 1);
+  let lo = hi - f.firstRange;
+  ranges.push([lo, hi]);
+  for (let i = 0; i + 1 < f.ranges.length; i += 2) {
+    hi = lo - f.ranges[i]! - 2;
+    lo = hi - f.ranges[i + 1]!;
+    ranges.push([lo, hi]);
+  }
+  return ranges;
 }

@@ -16,7 +16,7 @@ import { parseChannels, type ChannelEntry, type ChannelsOption } from './channel
 import { boundedWait, checkCloseOptions, type CloseOptions } from './close-options.js';
 import { Connection, type ConnectionHost } from './connection.js';
 import { checkCoreConfig, createConnectionCore } from './engine.js';
-import { TraceOutput } from './qlog.js';
+import { TraceOutput, type QlogChoice } from './qlog.js';
 import type { DatagramSocket, RemoteInfo, SocketAddress } from './socket.js';
 import { Stage, stageTrace } from './stage-trace.js';
 
@@ -49,6 +49,13 @@ export interface ConnectOptions {
    */
   serverKey?: KeyInput;
   /**
+   * This connection's own qlog file, whatever the endpoint's `qlogDir` and `qlogFilter` say:
+   * `true` writes it into the endpoint's `qlogDir` (which must be set), `{ dir }` into `dir`
+   * (created if missing), `false` writes none. Default: as the endpoint decides (`qlogDir`,
+   * filtered by `qlogFilter`). The `trace` callback sees every connection either way.
+   */
+  qlog?: boolean | { dir: string };
+  /**
    * Channel settings of this connection, by channel number (`{ 1: { priority: 1 } }`), applied
    * with `setChannel()` before connect() resolves, after the endpoint's `channels` option.
    */
@@ -63,7 +70,7 @@ export interface ConnectTarget extends ConnectOptions {
   host?: string;
 }
 
-const CONNECT_OPTIONS = ['signal', 'serverKey', 'channels'] as const;
+const CONNECT_OPTIONS = ['signal', 'serverKey', 'channels', 'qlog'] as const;
 const CONNECT_TARGET_OPTIONS = ['port', 'host', ...CONNECT_OPTIONS] as const;
 
 /** {@link EndpointStats} plus the socket's send errors: what `Endpoint.stats()` returns. */
@@ -165,7 +172,8 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   private readonly core: EndpointCore;
   private readonly clock: Clock;
   /** qlog files and the `trace` callback (null: not traced). */
-  private readonly traceOutput: TraceOutput | null;
+  /** qlog files and the `trace` callback; untraced connections cost it one call each, at creation. */
+  private readonly traceOutput: TraceOutput;
   private readonly live = new Set<Connection>();
   /** Connections whose send() returned false: checked for 'drain' after each flush. */
   private readonly drainWatch = new Set<Connection>();
@@ -246,7 +254,8 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
           }
         : null;
     const random = options.randomBytes ?? ((n: number) => new Uint8Array(cryptoRandomBytes(n)));
-    this.traceOutput = options.qlogDir !== undefined || options.trace !== undefined ? new TraceOutput(options.qlogDir, options.trace) : null;
+    // Always there: connect() may ask for a qlog file of its own (`qlog`) on any endpoint.
+    this.traceOutput = new TraceOutput(options.qlogDir, options.trace, undefined, options.qlogFilter);
     // By default an endpoint accepts only while the application listens for 'connection'
     // (asked at each new INITIAL): a client endpoint does not accept strangers.
     const accept = options.acceptConnections;
@@ -388,10 +397,34 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     }
     const serverKey = options?.serverKey === undefined ? undefined : parseKey(options.serverKey, 'options.serverKey');
     const channels = options?.channels === undefined ? NO_CHANNELS : parseChannels(options.channels, 'options.channels');
+    const qlog = this.qlogChoice(options?.qlog);
     if (this.state !== 'open') return Promise.reject(rdError('ERR_ENDPOINT_CLOSED', 'the endpoint is closed'));
     if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
     const target = host ?? (this.options.type === 'udp6' ? '::1' : '127.0.0.1');
-    return this.resolveHost(target).then((address) => this.startConnect(address, port, signal, serverKey, channels));
+    const dirReady =
+      typeof qlog === 'string'
+        ? mkdir(qlog, { recursive: true }).then(
+            () => undefined,
+            (err: Error) => {
+              throw rdError('ERR_INVALID_ARG_VALUE', `cannot create options.qlog.dir ${qlog}: ${err.message}`, err);
+            },
+          )
+        : Promise.resolve();
+    return dirReady.then(() => this.resolveHost(target)).then((address) => this.startConnect(address, port, signal, serverKey, channels, qlog));
+  }
+
+  /** connect()'s `qlog` option, checked: undefined (the endpoint decides), false, true, or a directory. */
+  private qlogChoice(qlog: unknown): QlogChoice | undefined {
+    if (qlog === undefined || qlog === false) return qlog;
+    if (qlog === true) {
+      if (this.options.qlogDir === undefined) throw new InvalidArgValueError('options.qlog is true but the endpoint has no qlogDir: pass { dir } instead');
+      return true;
+    }
+    if (typeof qlog !== 'object' || qlog === null) throw new InvalidArgTypeError('options.qlog must be a boolean or { dir }');
+    rejectUnknownOptions(qlog, ['dir'], 'options.qlog');
+    const dir = (qlog as { dir?: unknown }).dir;
+    if (typeof dir !== 'string' || dir === '') throw new InvalidArgTypeError('options.qlog.dir must be a non-empty string (a directory path)');
+    return dir;
   }
 
   /**
@@ -446,15 +479,25 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     return address;
   }
 
-  private startConnect(address: string, port: number, signal: AbortSignal | undefined, serverKey: Uint8Array | undefined, channels: ChannelEntry[]): Promise<Connection> {
+  private startConnect(
+    address: string,
+    port: number,
+    signal: AbortSignal | undefined,
+    serverKey: Uint8Array | undefined,
+    channels: ChannelEntry[],
+    qlog?: QlogChoice,
+  ): Promise<Connection> {
     if (this.state !== 'open') return Promise.reject(rdError('ERR_ENDPOINT_CLOSED', 'the endpoint is closed'));
     if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
     const started = this.core.connect(this.clock.now(), address, port, serverKey ? { serverKey } : {});
     if (!started.ok) return Promise.reject(rdError(started.error.code, started.error.message));
     const attempt = started.attempt;
+    // Applied when the attempt connects (the connection's id is the attempt's).
+    if (qlog !== undefined) this.traceOutput.choose(attempt, qlog);
     return new Promise<Connection>((resolve, reject) => {
       const onAbort = (): void => {
         this.pending.delete(attempt);
+        this.traceOutput.forget(attempt);
         this.core.cancelConnect(attempt);
         this.flush();
         reject(new AbortError(undefined, { cause: signal?.reason }));
@@ -464,7 +507,10 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
         channels,
         resolve,
         reject,
-        cleanup: () => signal?.removeEventListener('abort', onAbort),
+        cleanup: () => {
+          signal?.removeEventListener('abort', onAbort);
+          this.traceOutput.forget(attempt);
+        },
       });
       this.flush();
     });
@@ -645,7 +691,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     }
     const done = (): void => {
       // The qlog files are complete on disk before the endpoint reports that it closed.
-      if (this.traceOutput !== null) void this.traceOutput.end().then(emitClose);
+      if (this.traceOutput.openFiles.length > 0) void this.traceOutput.end().then(emitClose);
       else emitClose();
     };
     const emitClose = (): void => {

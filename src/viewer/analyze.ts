@@ -42,6 +42,11 @@ export interface Summary {
   timeBlocked: { congestion_window: number; pacing: number; flow_control: number; application: number } | null;
   /** The connection's last state and why (error code), if the trace says. */
   finalState: string | null;
+  /**
+   * Path-MTU discovery, from connectivity:mtu_updated (null: no such event): the last size,
+   * the changes (old ≠ new) and how many of them were black holes.
+   */
+  pathMtu: { last: number; changes: number; blackHoles: number } | null;
 }
 
 export interface Analysis {
@@ -141,6 +146,7 @@ export function analyze(trace: QlogTrace, buckets = 600): Analysis {
   let maxCwnd: number | null = null;
   let timeBlocked: Summary['timeBlocked'] = null;
   let finalState: string | null = null;
+  let pathMtu: Summary['pathMtu'] = null;
 
   const timeSequence: Point[] = [];
   const window: Point[] = [];
@@ -264,6 +270,15 @@ export function analyze(trace: QlogTrace, buckets = 600): Analysis {
       case 'connectivity:connection_state_updated':
         finalState = String(d['new']) + (d['trigger'] !== undefined ? ` (${String(d['trigger'])})` : '');
         break;
+      case 'connectivity:mtu_updated': {
+        const to = num(d['new']);
+        if (to === null) break;
+        pathMtu ??= { last: to, changes: 0, blackHoles: 0 };
+        if (num(d['old']) !== to) pathMtu.changes++;
+        if (d['trigger'] === 'black-hole') pathMtu.blackHoles++;
+        pathMtu.last = to;
+        break;
+      }
     }
   }
 
@@ -287,6 +302,7 @@ export function analyze(trace: QlogTrace, buckets = 600): Analysis {
     maxCwnd,
     timeBlocked,
     finalState,
+    pathMtu,
   };
   return {
     summary,
@@ -335,5 +351,7 @@ export function formatSummary(s: Summary): string {
   } else {
     lines.push('time blocked    (not in this trace: reliable-dgram writes it when the connection ends)');
   }
+  const mtu = s.pathMtu;
+  if (mtu) lines.push(`path MTU        ${mtu.last} B at the end, ${mtu.changes} change${mtu.changes === 1 ? '' : 's'}, ${mtu.blackHoles} black hole${mtu.blackHoles === 1 ? '' : 's'}`);
   return lines.join('\n') + '\n';
 }

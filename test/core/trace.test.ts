@@ -18,6 +18,7 @@ const NAMES = new Set([
   'recovery:congestion_state_updated',
   'recovery:loss_timer_updated',
   'connectivity:connection_state_updated',
+  'connectivity:mtu_updated',
   'reliable_dgram:time_blocked',
 ]);
 

@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { TraceEvent, TracedConnection } from '../../src/core/trace.js';
+import { putText, qlogEventText } from '../../src/core/qlog-tracer.js';
+import type { TraceDestination, TraceEvent, TraceSink, TracedConnection } from '../../src/core/trace.js';
 import { TraceOutput } from '../../src/node/qlog.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rd-qlog-writer-'));
@@ -18,10 +19,19 @@ function records(path: string): { time?: number; name?: string; data?: Record<st
     .map((r) => JSON.parse(r) as { time?: number; name?: string; data?: Record<string, unknown> });
 }
 
+/** Feed event objects to a destination as the engine would: records to a file, objects to a callback. */
+function sinkOf(destination: TraceDestination): TraceSink {
+  if (typeof destination === 'function') return destination;
+  return (e) => {
+    if (destination.open()) putText(destination, qlogEventText(e, destination.origin));
+    if (e.name === 'connectivity:connection_state_updated' && e.data['new'] === 'closed') destination.end(e.time);
+  };
+}
+
 describe('TraceOutput (the qlogDir writer)', () => {
   it('writes the header, then every event with its time relative to the connection’s start, and finishes on close', async () => {
     const out = new TraceOutput(dir, undefined);
-    const sink = out.connection(info(0xabcn))!;
+    const sink = sinkOf(out.connection(info(0xabcn))!);
     for (let i = 0; i < 1000; i++) sink(event(1000 + i * 0.5, i));
     sink({ time: 1600, name: 'connectivity:connection_state_updated', data: { old: 'draining', new: 'closed' } });
     await out.end();
@@ -35,8 +45,8 @@ describe('TraceOutput (the qlogDir writer)', () => {
 
   it('bounds its memory: a file too far behind the disk drops events and says how many in its last record', async () => {
     const out = new TraceOutput(dir, undefined, 1); // at most 1 byte may wait for the disk
-    const sink = out.connection(info(0xdefn))!;
-    const n = 5000; // ~0.4 MB of records: the first 64 KiB chunk goes to the stream, the rest must wait
+    const sink = sinkOf(out.connection(info(0xdefn))!);
+    const n = 5000; // ~0.4 MB of records: the first chunk goes to the stream, the rest must wait
     for (let i = 0; i < n; i++) sink(event(1000 + i, i));
     await out.end();
     const all = records(join(dir, 'client-0000000000000def.sqlog'));
@@ -53,7 +63,7 @@ describe('TraceOutput (the qlogDir writer)', () => {
       seen.push(`${c?.role}:${e.name}`);
       throw new Error('user bug');
     });
-    const sink = out.connection(info(1n))!;
+    const sink = sinkOf(out.connection(info(1n))!);
     expect(() => sink(event(1000, 0))).not.toThrow();
     out.endpoint!({ time: 0, name: 'transport:packet_dropped', data: { trigger: 'unknown-cid' } });
     expect(seen).toEqual(['client:transport:packet_sent', 'undefined:transport:packet_dropped']);

@@ -119,6 +119,39 @@ describe('qlogDir: one qlog file per connection', () => {
     expect(readdirSync(dir).filter((f) => f.startsWith('server-'))).toHaveLength(1);
   });
 
+  it('an aborted connection: its file lists every packet it sent, the RESET sent after it closed included', async () => {
+    const dir = tempDir();
+    const net = new SimNetwork({ seed: 12, impairment: { delay: 5 } });
+    const rng = new Rng(12);
+    const random = (n: number): Uint8Array => rng.bytes(n);
+    const server = await createEndpoint({ socket: net.socket('10.0.0.2', 4433), clock: net.clock, randomBytes: random });
+    let serverConn: Connection | undefined;
+    server.on('connection', (c: Connection) => (serverConn = c));
+    const client = await createEndpoint({ socket: net.socket('10.0.0.1'), clock: net.clock, randomBytes: random, qlogDir: dir });
+    let conn: Connection | undefined;
+    void client.connect(4433, '10.0.0.2').then((c) => (conn = c));
+    expect(await net.runUntilAsync(() => conn !== undefined && serverConn !== undefined, 10_000)).toBe(true);
+    conn!.send(Buffer.alloc(20_000, 1));
+    await net.runUntilAsync(() => false, 100);
+    conn!.destroy(undefined, { reason: 'bye' });
+    let peerClosed = false;
+    serverConn!.once('close', () => (peerClosed = true));
+    serverConn!.on('error', () => {}); // ERR_CONNECTION_RESET
+    // The peer heard the RESET.
+    expect(await net.runUntilAsync(() => peerClosed, 10_000)).toBe(true);
+    const sent = conn!.stats().packetsSent;
+    // The file is finished a turn after the connection closed, or when the endpoint closes.
+    await Promise.all([client.close(), server.close()]).catch(() => {});
+    const [file] = readdirSync(dir);
+    const events = parseJsonSeq(readFileSync(join(dir, file!), 'utf8')).slice(1) as unknown as QlogEvent[];
+    const packets = events.filter((e) => e.name === 'transport:packet_sent');
+    expect(packets).toHaveLength(sent);
+    const closedAt = events.findIndex((e) => e.name === 'connectivity:connection_state_updated' && e.data['new'] === 'closed');
+    const last = packets.at(-1)!;
+    expect(events.indexOf(last)).toBeGreaterThan(closedAt);
+    expect(last.data['frames']).toEqual([{ frame_type: 'connection_close' }]);
+  });
+
   it('the trace option hands every event to a callback, with the connection it belongs to', async () => {
     const net = new SimNetwork({ seed: 9, impairment: { delay: 5 } });
     const rng = new Rng(9);

@@ -34,6 +34,20 @@ function tracedTransfer(): { file: string; pair: Pair } {
 describe('reliable-dgram-trace (the viewer)', () => {
   const { file, pair } = tracedTransfer();
 
+  it('summarises path-MTU discovery from connectivity:mtu_updated (a 1,400-byte link)', () => {
+    const rec = new TraceRecorder();
+    const p = new Pair({ seed: 3, link: { delay: 10, mtu: 1400 }, config: { idleTimeout: 0, keepAliveInterval: 0, maxDatagramSize: 1452 }, trace: rec });
+    p.a.send(new Uint8Array(2_000_000));
+    p.runUntil(() => p.sides[1].deliveredBytes >= 2_000_000, 600_000);
+    const [f] = rec.dump(dir, 'viewer-mtu');
+    const { summary } = analyze(parseQlog(readFileSync(f!, 'utf8')));
+    const s = p.a.stats();
+    expect(summary.pathMtu).toEqual({ last: s.pathMtu, changes: s.pathMtuChanges, blackHoles: 0 });
+    expect(formatSummary(summary)).toMatch(new RegExp(`path MTU +${s.pathMtu} B at the end, ${s.pathMtuChanges} change`));
+    // Without mtu_updated events, no line.
+    expect(formatSummary({ ...summary, pathMtu: null })).not.toMatch(/path MTU/);
+  });
+
   it('the summary of a trace agrees with the sender’s stats()', () => {
     const s = pair.a.stats();
     const { summary, timeSequence, window, rtt } = analyze(parseQlog(readFileSync(file, 'utf8')));
