@@ -34,7 +34,7 @@ export type { DatagramSocket, RemoteInfo, SocketAddress } from './node/socket.js
 export type { Clock, TimerHandle } from './node/clock.js';
 export { realClock } from './node/clock.js';
 export { createEndpoint, Endpoint } from './node/endpoint.js';
-export type { EndpointEvents, ConnectOptions, ConnectTarget, EndpointStatsWithSocket } from './node/endpoint.js';
+export type { EndpointEvents, ConnectOptions, ConnectTarget, EndpointStatsWithSocket, RebindOptions } from './node/endpoint.js';
 export { Connection } from './node/connection.js';
 export { createStream, type StreamOptions } from './node/stream.js';
 export type { ConnectionEvents, SendOptions, DestroyOptions, ConnectionStatsWithAddress, MessageInfo, ChannelOptions } from './node/connection.js';

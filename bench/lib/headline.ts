@@ -53,6 +53,8 @@ export function buildHeadline(r: BenchResults): Headline {
 
   const p50: Record<string, Record<string, number | undefined>> = {};
   const p99: Record<string, Record<string, number | undefined>> = {};
+  const steadyP50: Record<string, Record<string, number | undefined>> = {};
+  const steadyP99: Record<string, Record<string, number | undefined>> = {};
   if (pingpong) {
     for (const [placement, byName] of Object.entries(pingpong.placements)) {
       p50[placement] = {};
@@ -66,6 +68,23 @@ export function buildHeadline(r: BenchResults): Headline {
       }
       ratios(h, `ping.${placement}.p50`, p50[placement]!);
       ratios(h, `ping.${placement}.p99`, p99[placement]!);
+      // The steady-state window (the trips after the first window), same keys under `.steady`.
+      const sp50: Record<string, number | undefined> = {};
+      const sp99: Record<string, number | undefined> = {};
+      for (const [name, c] of Object.entries(byName)) {
+        if (!c.steady || c.steady.samples.length === 0) continue;
+        sp50[name] = c.steady.p50Us.median;
+        sp99[name] = c.steady.p99Us.median;
+        put(h, `ping.${placement}.steady.${name}.p50Us`, c.steady.p50Us.median);
+        put(h, `ping.${placement}.steady.${name}.p99Us`, c.steady.p99Us.median);
+        put(h, `ping.${placement}.steady.${name}.p999Us`, c.steady.p999Us.median);
+      }
+      if (Object.keys(sp99).length > 0) {
+        steadyP50[placement] = sp50;
+        steadyP99[placement] = sp99;
+        ratios(h, `ping.${placement}.steady.p50`, sp50);
+        ratios(h, `ping.${placement}.steady.p99`, sp99);
+      }
     }
   }
 
@@ -114,6 +133,23 @@ export function buildHeadline(r: BenchResults): Headline {
   const rdP99 = sameP99?.['reliable-dgram'];
   const udxP99 = sameP99?.udx;
   h['target.ping p99 ≤ udx'] = verdict(rdP99 === undefined || udxP99 === undefined ? null : rdP99 <= udxP99);
+  // Issue 11 judges both windows (after 1,000 trips of warm-up, and in the steady state) and both placements.
+  const p99Verdict = (byPlacement: Record<string, number | undefined> | undefined): string => {
+    const rd = byPlacement?.['reliable-dgram'];
+    const udx = byPlacement?.udx;
+    return verdict(rd === undefined || udx === undefined ? null : rd <= udx);
+  };
+  if (Object.keys(steadyP99).length > 0) {
+    h['target.ping p99 ≤ udx, steady state'] = p99Verdict(steadyP99['same-cpu'] ?? steadyP99.unpinned);
+    const sp50 = steadyP50['same-cpu'] ?? steadyP50.unpinned;
+    const rdSteady = sp50?.['reliable-dgram'];
+    const dgSteady = sp50?.dgram;
+    h['target.ping p50 ≤ dgram + 10 µs, steady state'] = verdict(
+      rdSteady === undefined || dgSteady === undefined ? null : rdSteady <= dgSteady + 10,
+    );
+  }
+  if (p99['cross-cpu']) h['target.ping p99 ≤ udx, cross CPU'] = p99Verdict(p99['cross-cpu']);
+  if (steadyP99['cross-cpu']) h['target.ping p99 ≤ udx, cross CPU, steady state'] = p99Verdict(steadyP99['cross-cpu']);
   const allImpair = impairRatios.length > 0 && impairRatios.every((q) => q !== null);
   h['target.impaired goodput ≥ udx at every loss'] = verdict(allImpair ? impairRatios.every((q) => q! >= 1) : null);
   const rdMany = many?.contenders['reliable-dgram'];

@@ -63,8 +63,13 @@ const METHOD = `## Method
   receiver's last byte (wall clock shared by both processes). CPU is \`process.cpuUsage()\` (user +
   system) per MB of payload, each side; RSS is the peak (\`ru_maxrss\`). Processes are not pinned.
 - **Ping-pong**: one 64-byte message in flight at a time; the client times each round trip with
-  \`process.hrtime.bigint()\` after a warm-up. Run twice: both processes pinned to CPU 0
-  (\`taskset -c 0\`) and client on CPU 1 / server on CPU 0. TCP has Nagle off.
+  \`process.hrtime.bigint()\`. Run twice: both processes pinned to CPU 0
+  (\`taskset -c 0\`) and client on CPU 1 / server on CPU 0. TCP has Nagle off. Each run makes
+  1,000 warm-up trips, then 20,000 timed ones, reported as two windows for every contender alike:
+  trips 1,001–11,000 (the first tables: what a new process sees, including the JavaScript
+  transports' JIT warm-up, which native code does not pay) and trips 11,001–21,000 (the
+  "steady state" tables: by then V8 has compiled the hot path; see the analysis for how long
+  that takes).
 - **Impairment**: \`src/bin/impair.ts\` sits between sender and receiver with a fixed one-way delay
   and seeded random loss in both directions; only the UDP transports that recover from loss take
   part. Retransmitted bytes come from each transport's own counters (reliable-dgram:
@@ -107,7 +112,11 @@ engine option in every reliable-dgram endpoint of a run, set \`BENCH_RD_OPTIONS\
 
 Look for allocation per packet (Buffer.alloc / subarray / closures in the send and receive paths),
 one timer per packet, copies between frames and datagrams, and JSON or string work on the hot path.
-\`--cpu-prof-interval 100\` (µs) gives finer samples for short runs.`;
+\`--cpu-prof-interval 100\` (µs) gives finer samples for short runs.
+
+A ping-pong tail that fades over the first few thousand trips is the JIT compiling the hot path:
+\`node --import tsx bench/warmup.ts\` counts TurboFan compiles, deoptimisations (with function and
+reason) and slow trips per 1,000-trip bucket in both processes.`;
 
 export function renderPerformanceMd(r: BenchResults, tables: Table[], charts: string[]): string {
   const analysisPath = path.join(BENCH_DIR, 'analysis.md');

@@ -2,6 +2,7 @@
 import type { BenchResults } from './results.js';
 import { num, ratioText, spreadText } from './format.js';
 import { ratio } from './stats.js';
+import type { PingContenderResult, PingWindow } from '../workloads/pingpong.js';
 
 export interface Table {
   title: string;
@@ -48,25 +49,49 @@ export function buildTables(r: BenchResults): Table[] {
   }
 
   if (pingpong) {
-    for (const [placement, byName] of Object.entries(pingpong.placements)) {
-      const p50 = (n: string): number | undefined => byName[n as keyof typeof byName]?.p50Us.median;
-      const p99 = (n: string): number | undefined => byName[n as keyof typeof byName]?.p99Us.median;
-      tables.push({
-        title: `Ping-pong (${placement}): ${pingpong.size} B round trips, µs, ${num(pingpong.trips)} trips × ${pingpong.runs} runs, median (min–max)`,
-        header: ['contender', 'p50 µs', 'p99 µs', 'p99.9 µs', 'p50 − dgram p50', 'p50 vs udx', 'p99 vs udx'],
-        rows: Object.entries(byName).map(([name, c]) => {
-          const d = p50('dgram');
-          return [
-            label(name),
-            spreadText(c.p50Us),
-            spreadText(c.p99Us),
-            spreadText(c.p999Us),
-            name === 'dgram' || d === undefined ? '' : `${c.p50Us.median - d >= 0 ? '+' : ''}${num(c.p50Us.median - d)} µs`,
-            name === 'udx' ? '' : ratioText(ratio(c.p50Us.median, p50('udx'))),
-            name === 'udx' ? '' : ratioText(ratio(c.p99Us.median, p99('udx'))),
-          ];
-        }),
+    // The first window (after a short warm-up) and, where measured, the steady state right after it.
+    const windows: { suffix: string; trips: string; pick: (c: PingContenderResult) => PingWindow | undefined }[] = [
+      {
+        suffix: '',
+        trips: `${num(pingpong.trips)} trips × ${pingpong.runs} runs after ${num(pingpong.warmup)} trips of warm-up`,
+        pick: (c) => c,
+      },
+    ];
+    if (pingpong.steadyTrips) {
+      const before = pingpong.warmup + pingpong.trips;
+      windows.push({
+        suffix: ', steady state',
+        trips: `trips ${num(before + 1)}–${num(before + pingpong.steadyTrips)} of the same runs (after ${num(before)} trips of warm-up) × ${pingpong.runs} runs`,
+        pick: (c) => c.steady,
       });
+    }
+    for (const w of windows) {
+      for (const [placement, byName] of Object.entries(pingpong.placements)) {
+        const win = (n: string): PingWindow | undefined => {
+          const c = byName[n as keyof typeof byName];
+          return c ? w.pick(c) : undefined;
+        };
+        const entries = Object.keys(byName)
+          .map((name) => [name, win(name)] as const)
+          .filter((e): e is readonly [string, PingWindow] => e[1] !== undefined);
+        if (entries.length === 0) continue;
+        tables.push({
+          title: `Ping-pong (${placement})${w.suffix}: ${pingpong.size} B round trips, µs, ${w.trips}, median (min–max)`,
+          header: ['contender', 'p50 µs', 'p99 µs', 'p99.9 µs', 'p50 − dgram p50', 'p50 vs udx', 'p99 vs udx'],
+          rows: entries.map(([name, c]) => {
+            const d = win('dgram')?.p50Us.median;
+            return [
+              label(name),
+              spreadText(c.p50Us),
+              spreadText(c.p99Us),
+              spreadText(c.p999Us),
+              name === 'dgram' || d === undefined ? '' : `${c.p50Us.median - d >= 0 ? '+' : ''}${num(c.p50Us.median - d)} µs`,
+              name === 'udx' ? '' : ratioText(ratio(c.p50Us.median, win('udx')?.p50Us.median)),
+              name === 'udx' ? '' : ratioText(ratio(c.p99Us.median, win('udx')?.p99Us.median)),
+            ];
+          }),
+        });
+      }
     }
   }
 

@@ -24,11 +24,12 @@ function fixture(): BenchResults {
     maxRssMB: s(80),
     errors: [],
   });
-  const ping = (p50: number, p99: number) => ({
+  const ping = (p50: number, p99: number, steadyP99 = p99) => ({
     samples: [],
     p50Us: s(p50),
     p99Us: s(p99),
     p999Us: s(p99 * 2),
+    steady: { samples: [{ p50Us: p50, p99Us: steadyP99, p999Us: steadyP99 * 2, meanUs: p50, lost: 0 }], p50Us: s(p50), p99Us: s(steadyP99), p999Us: s(steadyP99 * 2) },
     distribution: [
       { q: 0.5, us: p50 },
       { q: 0.99, us: p99 },
@@ -52,8 +53,9 @@ function fixture(): BenchResults {
         size: 64,
         trips: 10000,
         warmup: 1000,
+        steadyTrips: 10000,
         runs: 3,
-        placements: { 'same-cpu': { dgram: ping(12, 50), udx: ping(19, 70), 'reliable-dgram': ping(20, 60) } },
+        placements: { 'same-cpu': { dgram: ping(12, 50), udx: ping(19, 70), 'reliable-dgram': ping(20, 60, 40) } },
       },
       impair: {
         available: true,
@@ -143,6 +145,9 @@ describe('headline and targets', () => {
     expect(h['target.bulk ≥ 0.5× udx (floor)']).toBe('met');
     expect(h['target.ping p50 ≤ dgram + 10 µs']).toBe('met');
     expect(h['target.ping p99 ≤ udx']).toBe('met');
+    expect(h['target.ping p99 ≤ udx, steady state']).toBe('met');
+    expect(h['ping.same-cpu.steady.reliable-dgram.p99Us']).toBe(40);
+    expect(h['ping.same-cpu.steady.p99.reliable-dgram/udx']).toBe(0.571);
     expect(h['target.impaired goodput ≥ udx at every loss']).toBe('missed');
     expect(h['target.≤ 4 KiB heap per idle connection']).toBe('met');
     expect(h['target.CPU ≤ 4 ms/MB each side']).toBe('missed');
@@ -170,7 +175,21 @@ describe('headline and targets', () => {
 describe('tables and charts', () => {
   it('builds one table per workload and placement', () => {
     const titles = buildTables(fixture()).map((t) => t.title.split(':')[0]);
-    expect(titles).toEqual(['Bulk', 'Ping-pong (same-cpu)', 'Through the impairment proxy', 'Many connections']);
+    expect(titles).toEqual(['Bulk', 'Ping-pong (same-cpu)', 'Ping-pong (same-cpu), steady state', 'Through the impairment proxy', 'Many connections']);
+  });
+  it('states both ping-pong windows in their titles, and shows the steady state only when it was measured', () => {
+    const r = fixture();
+    const ping = buildTables(r).filter((t) => t.title.startsWith('Ping-pong'));
+    expect(ping[0]!.title).toContain('10,000 trips × 3 runs after 1,000 trips of warm-up');
+    expect(ping[1]!.title).toContain('trips 11,001–21,000 of the same runs (after 11,000 trips of warm-up)');
+    const rd = ping[1]!.rows.find((x) => x[0] === 'reliable-dgram')!;
+    expect(rd[2]).toBe('40 (40–40)');
+    expect(rd[6]).toBe('0.571×');
+    // Results saved before the steady window existed render as before.
+    delete r.workloads.pingpong!.steadyTrips;
+    for (const c of Object.values(r.workloads.pingpong!.placements['same-cpu']!)) delete c!.steady;
+    expect(buildTables(r).filter((t) => t.title.startsWith('Ping-pong')).length).toBe(1);
+    expect(buildHeadline(r)['target.ping p99 ≤ udx, steady state']).toBeUndefined();
   });
   it('shows GC per 100 MB in the bulk table, and a dash for results saved without it', () => {
     const r = fixture();

@@ -2,6 +2,10 @@
  * Workload 2, ping-pong: 64-byte round trips, one at a time. Placement moves latency more than
  * protocols do, so each contender runs with client and server pinned to the same CPU and to two
  * different CPUs (taskset -c); without taskset it runs once, unpinned, and says so.
+ *
+ * Two windows of every run, for every contender alike: the first `trips` round trips after a
+ * short warm-up (the figure a new user sees, JIT warm-up included), and the next `steadyTrips`
+ * (steady state: reliable-dgram's hot path is compiled by then; native transports pay no warm-up).
  */
 import { availableParallelism } from 'node:os';
 import type { PingClientResult } from '../contenders/types.js';
@@ -24,11 +28,17 @@ export interface PingSample {
   lost: number;
 }
 
-export interface PingContenderResult {
+/** Quantiles of one window of trips over the runs. */
+export interface PingWindow {
   samples: PingSample[];
   p50Us: Spread;
   p99Us: Spread;
   p999Us: Spread;
+}
+
+export interface PingContenderResult extends PingWindow {
+  /** The `steadyTrips` after the first window (absent in results saved before it existed). */
+  steady?: PingWindow;
   /** Quantiles of all runs' trips pooled: the chart's curve. */
   distribution: { q: number; us: number }[];
   errors: string[];
@@ -38,6 +48,8 @@ export interface PingResult {
   size: number;
   trips: number;
   warmup: number;
+  /** Trips of the steady-state window, measured right after the first `trips` (0: none). */
+  steadyTrips?: number;
   runs: number;
   placements: Partial<Record<Placement, Partial<Record<ContenderName, PingContenderResult>>>>;
 }
@@ -86,8 +98,11 @@ async function oneRun(
 
 export async function runPingPong(ctx: BenchContext): Promise<PingResult> {
   const o = { size: 64, trips: ctx.quick ? 1000 : 10_000, warmup: ctx.quick ? 100 : 1000 };
+  const steadyTrips = o.trips;
   const runs = 3;
-  const result: PingResult = { ...o, runs, placements: {} };
+  const result: PingResult = { ...o, steadyTrips, runs, placements: {} };
+  // One client run measures both windows back to back: warm-up, `trips`, then `steadyTrips`.
+  const clientOptions = { ...o, trips: o.trips + steadyTrips };
   for (const { placement, ...pin } of placementsToRun(ctx)) {
     const rtts = new Map<ContenderName, number[][]>();
     const errors = new Map<ContenderName, string[]>();
@@ -97,7 +112,7 @@ export async function runPingPong(ctx: BenchContext): Promise<PingResult> {
         const label = `ping-pong ${placement} ${name} run ${run + 1}/${runs}`;
         progress(label);
         try {
-          const r = await oneRun(name, o, pin, label, runTimeout(ctx, 60_000));
+          const r = await oneRun(name, clientOptions, pin, label, runTimeout(ctx, 60_000));
           rtts.set(name, [...(rtts.get(name) ?? []), r.rttUs]);
           if (r.lost > 0) note(ctx, `${label}: ${r.lost} trips lost (counted after 250 ms)`);
         } catch (err) {
@@ -111,22 +126,13 @@ export async function runPingPong(ctx: BenchContext): Promise<PingResult> {
     }
     const byContender: Partial<Record<ContenderName, PingContenderResult>> = {};
     for (const [name, perRun] of rtts) {
-      const samples = perRun.map((list): PingSample => {
-        const sorted = sortNumbers(list);
-        return {
-          p50Us: quantile(sorted, 0.5),
-          p99Us: quantile(sorted, 0.99),
-          p999Us: quantile(sorted, 0.999),
-          meanUs: sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length),
-          lost: o.trips - list.length,
-        };
-      });
-      const pooled = sortNumbers(perRun.flat());
+      // A lost trip (raw dgram) shortens a run's list: the steady window is whatever follows the first.
+      const first = perRun.map((list) => list.slice(0, o.trips));
+      const steady = perRun.map((list) => list.slice(o.trips));
+      const pooled = sortNumbers(first.flat());
       byContender[name] = {
-        samples,
-        p50Us: spread(samples.map((s) => s.p50Us)),
-        p99Us: spread(samples.map((s) => s.p99Us)),
-        p999Us: spread(samples.map((s) => s.p999Us)),
+        ...pingWindow(first, o.trips),
+        steady: pingWindow(steady, steadyTrips),
         distribution: DISTRIBUTION_QUANTILES.map((q) => ({ q, us: quantile(pooled, q) })),
         errors: errors.get(name) ?? [],
       };
@@ -134,4 +140,26 @@ export async function runPingPong(ctx: BenchContext): Promise<PingResult> {
     result.placements[placement] = byContender;
   }
   return result;
+}
+
+/** Quantiles of one window of trips (`perRun`: each run's round-trip times in µs). */
+export function pingWindow(perRun: number[][], trips: number): PingWindow {
+  const samples = perRun
+    .filter((list) => list.length > 0)
+    .map((list): PingSample => {
+      const sorted = sortNumbers(list);
+      return {
+        p50Us: quantile(sorted, 0.5),
+        p99Us: quantile(sorted, 0.99),
+        p999Us: quantile(sorted, 0.999),
+        meanUs: sorted.reduce((a, b) => a + b, 0) / sorted.length,
+        lost: trips - list.length,
+      };
+    });
+  return {
+    samples,
+    p50Us: spread(samples.map((s) => s.p50Us)),
+    p99Us: spread(samples.map((s) => s.p99Us)),
+    p999Us: spread(samples.map((s) => s.p999Us)),
+  };
 }

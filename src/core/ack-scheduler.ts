@@ -1,5 +1,6 @@
 import { expand32, truncate32 } from '../wire/packet-number.js';
-import type { AckFrame } from '../wire/types.js';
+import { ackFrameSize } from '../wire/frames.js';
+import { DATA_OVERHEAD, type AckFrame } from '../wire/types.js';
 import type { Deque } from './deque.js';
 import type { CreditView } from './receiver.js';
 import type { RttEstimator } from './rtt.js';
@@ -202,6 +203,12 @@ export class AckScheduler {
     frame.ackDelay = Math.max(0, Math.round((now - this.largestReceivedAt) * 1000));
     frame.maxTsn = truncate32(this.buffer.maxTsn);
     return frame;
+  }
+
+  /** Bytes of the ACK-only packet that would be built now (header, ACK frame, checksum); 0: nothing to acknowledge. */
+  ackPacketSize(now: number): number {
+    const frame = this.buildAckFrame(now);
+    return frame === null ? 0 : DATA_OVERHEAD + ackFrameSize(frame);
   }
 
   /** The ACK frame built last went into a packet. */

@@ -1,3 +1,5 @@
+import { unpinFields } from './mutable-fields.js';
+
 /**
  * Which channel sends next: strict priority between levels, deficit round robin (Shreedhar &
  * Varghese, 1996) between the channels of one level. It knows nothing of frames or queues: the
@@ -67,7 +69,10 @@ export class ChannelScheduler {
   constructor(
     /** Bytes of credit one turn gives a channel of weight 1; at least the largest frame. */
     private readonly quantum: number,
-  ) {}
+  ) {
+    // Written only once a second channel or a setting comes: mutable from the start (mutable-fields.ts).
+    unpinFields(this, ['levels', 'settings', 'picked']);
+  }
 
   /** Settings of `channel` (the defaults until `configure()` changed them). */
   settingsOf(channel: number): ChannelSettings {

@@ -48,6 +48,8 @@ export const DEFAULT_CORE_CONFIG: Readonly<CoreConfig> = {
   // As net.Socket: a peer's end closes this side too unless the application asks otherwise.
   allowHalfOpen: false,
   random: Math.random,
+  // Plaintext: every datagram carries its CRC-32.
+  sealed: false,
 };
 
 /** Resolved configs by the partial they came from: every connection of an endpoint shares one. */

@@ -1,6 +1,6 @@
 import { InvalidArgValueError, rdError } from '../errors.js';
 import { DataPacketReader } from '../wire/data-packet-reader.js';
-import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, type AckFrame, type ConnectionId, type Frame, type TransportParams } from '../wire/types.js';
+import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, PATH_FRAME_SIZE, type AckFrame, type ConnectionId, type Frame, type TransportParams } from '../wire/types.js';
 import { AckScheduler } from './ack-scheduler.js';
 import { BlockedTime, SendBlock } from './blocked-time.js';
 import { resolveChannelOptions } from './channel-options.js';
@@ -11,6 +11,7 @@ import { Deque } from './deque.js';
 import { LossRecovery } from './loss-recovery.js';
 import { PacketBuilder } from './packet-builder.js';
 import { BASE_PLPMTU, PathMtu, type PathMtuChange, type PathMtuListener } from './path-mtu.js';
+import { PathKind, PathValidator, VALIDATION_PTOS, type PathOutcome } from './path-validation.js';
 import type { RttEstimator } from './rtt.js';
 import { Receiver } from './receiver.js';
 import { OBJECT_OVERHEAD } from './retention.js';
@@ -43,11 +44,14 @@ export { ResetCode, type ConnectionState } from './state.js';
  * This file is the connection's state machine (open → closing → draining → closed; the rules
  * are in state.ts) and the wiring of its parts, one stage each:
  *
- *   in:  handleDatagram → DataPacketReader (CRC, header, frames in place) → AckScheduler.onPacket (packet numbers, duplicates)
+ *   in:  handleDatagram → DataPacketReader (CRC, header, frames in place) → PathValidator.classify (source address:
+ *        current path, or onForeignDatagram) → AckScheduler.onPacket (packet numbers, duplicates)
  *        → handleFrame: DATA/UNRELIABLE → Receiver (messages, credit) → events
  *                       ACK → LossRecovery (RTT, losses, PTO) → SendScheduler (content acked/lost)
  *                       PING/CLOSE/RESET → ACK scheduling, this state machine
- *   out: pollTransmit → LossRecovery.sendAllowed (window, pacer) → PacketBuilder.build:
+ *                       PATH_CHALLENGE/PATH_RESPONSE → PathValidator (migration: onPathMoved)
+ *   out: pollTransmit → PathValidator.nextTransmit (path frames, to the current path or the candidate)
+ *        → LossRecovery.sendAllowed (window, pacer) → PacketBuilder.build:
  *        AckScheduler (ACK frame) + SendScheduler (frames) → seal → LossRecovery.onPacketSent
  *
  * The rules it follows (packet numbers, TSNs, ACKs, loss detection, flow and congestion control,
@@ -68,6 +72,17 @@ export interface ConnectionCoreOptions {
   trace?: TraceDestination | null;
   /** The endpoint's shared byte budget (maxBufferedBytes); none: only receiveWindow applies. */
   budget?: BufferBudget;
+  /**
+   * The peer's address and port: the connection's first path. With them, every datagram must
+   * come with its source address (`handleDatagram`), and one from another address is validated
+   * before the connection moves there (path-validation.ts). Without: no address checks.
+   */
+  address?: string;
+  port?: number;
+  /** Randomness for PATH_CHALLENGE data (the endpoint's randomBytes). Default: from `config.random`. */
+  randomBytes?: (n: number) => Uint8Array;
+  /** Bytes packet protection adds to every datagram on the wire (0 for plaintext): for the amplification limit. */
+  packetOverhead?: number;
 }
 
 /**
@@ -75,6 +90,9 @@ export interface ConnectionCoreOptions {
  * frame, before the next one is opened, and the frame records it hands out are not kept.
  */
 const sharedReader = new DataPacketReader();
+
+/** A packet with one PATH_CHALLENGE or PATH_RESPONSE frame: header, frame, checksum. */
+const PATH_PACKET_SIZE = DATA_OVERHEAD + PATH_FRAME_SIZE;
 
 export class ConnectionCore implements PathMtuListener {
   readonly role: 'client' | 'server';
@@ -87,6 +105,21 @@ export class ConnectionCore implements PathMtuListener {
 
   /** Path-MTU discovery: the datagram size in force, up to our limit and the peer's, whichever is smaller. */
   private readonly mtu: PathMtu;
+  /** Path validation and migration; null when the connection was made without an address. */
+  private readonly path: PathValidator | null;
+  /** Bytes packet protection adds on the wire (amplification accounting). */
+  private readonly packetOverhead: number;
+  /** The path the datagram being read came from (its PATH_CHALLENGE / PATH_RESPONSE frames need it). */
+  private arrivalKind: PathKind = PathKind.Current;
+  /** The last datagram pollTransmit returned goes to the candidate address, not the current one. */
+  private transmitToCandidate = false;
+  /**
+   * The peer was in the middle of a message (its last DATA fragment was not the LAST one) when
+   * it fell silent: see {@link silenceDeadline}.
+   */
+  private peerMidMessage = false;
+  /** ACKs repeated for the current silence. */
+  private silenceAcks = 0;
   readonly rtt: RttEstimator;
 
   // --- the parts, in the order a datagram meets them
@@ -167,13 +200,59 @@ export class ConnectionCore implements PathMtuListener {
       this.counters,
     );
     this.acks = new AckScheduler(config, remote.initialPacketNumber, this.receiver, this.recovery.rtt);
-    this.builder = new PacketBuilder(this.remoteCid, this.mtu, this.recovery, this.acks, this.sender, this.counters, trace);
+    this.builder = new PacketBuilder(this.remoteCid, this.mtu, this.recovery, this.acks, this.sender, this.counters, config.sealed, trace);
     this.mtu.onChange = this;
 
     this.idleTimeout = effectiveIdleTimeout(config.idleTimeout, remote.idleTimeout);
     this.keepAliveInterval = keepAliveInterval(config.keepAliveInterval, this.idleTimeout);
     this.lastReceivedAt = options.now;
+    this.packetOverhead = options.packetOverhead ?? 0;
+    const random = config.random;
+    this.path =
+      options.address === undefined
+        ? null
+        : new PathValidator(
+            options.address,
+            options.port ?? 0,
+            options.randomBytes ?? ((n) => Uint8Array.from({ length: n }, () => Math.floor(random() * 256))),
+          );
     if (trace !== null) trace.connectionStarted(options.now, local, remote, this.recovery);
+  }
+
+  /** Where the last datagram from pollTransmit goes: the current path, or the address being validated. */
+  get transmitAddress(): string | undefined {
+    const path = this.path;
+    if (path === null) return undefined;
+    return this.transmitToCandidate ? (path.candidateAddress ?? path.address) : path.address;
+  }
+
+  get transmitPort(): number | undefined {
+    const path = this.path;
+    if (path === null) return undefined;
+    return this.transmitToCandidate && path.candidateAddress !== null ? path.candidatePort : path.port;
+  }
+
+  /** The remote address the connection sends to (its current path); undefined without addresses. */
+  get remoteAddress(): string | undefined {
+    return this.path?.address;
+  }
+
+  get remotePort(): number | undefined {
+    return this.path?.port;
+  }
+
+  /**
+   * This side's own address changed (the application moved the endpoint to a new socket,
+   * `rebind()`): the path is new for congestion control, RTT and path MTU (RFC 9000 §9.4), and
+   * an ack-eliciting packet goes out at once so that the peer sees the new address and
+   * validates it even when the application has nothing to send.
+   */
+  migrate(now: number): void {
+    if (this._state === 'closed') return;
+    this.recovery.onPathChange(now, false);
+    this.mtu.restart(now);
+    if (this._state === 'open') this.recovery.requestProbe();
+    if (this.trace !== null) this.trace.pathMigrated(now);
   }
 
   /**
@@ -186,6 +265,7 @@ export class ConnectionCore implements PathMtuListener {
 
   /** @internal PathMtuListener: the datagram size in force changed (the window follows; the application hears it). */
   pathMtuChanged(size: number, reason: PathMtuChange): void {
+    // The controller in force now: a move to a new path replaces it.
     this.recovery.cc.onMaxDatagramSizeChanged?.(size);
     this.events.push({ type: 'path-mtu', size, reason });
   }
@@ -344,8 +424,12 @@ export class ConnectionCore implements PathMtuListener {
 
   // ------------------------------------------------------------------ input
 
-  /** `authenticated`: packet protection opened it (its CRC field is not computed, nor checked). */
-  handleDatagram(now: number, datagram: Uint8Array, authenticated = false): void {
+  /**
+   * `authenticated`: packet protection opened it (its CRC field is not computed, nor checked).
+   * `address`, `port`: where it came from (needed when the connection was made with an address:
+   * the path check below is the one place every datagram of the connection passes).
+   */
+  handleDatagram(now: number, datagram: Uint8Array, authenticated = false, address?: string, port = 0): void {
     if (this._state === 'closed') return;
     if (datagram.length > this.localMaxDatagram) {
       // Larger than we announced (the endpoint drops these first, as `oversize`): a fragment of
@@ -367,6 +451,19 @@ export class ConnectionCore implements PathMtuListener {
       if (this.trace !== null) this.trace.packetDropped(now, datagram.length, 'unexpected_packet');
       return;
     }
+    // The path check (docs/protocol.md §23): from the current path, read on; from another
+    // address, only what path validation allows.
+    let kind: PathKind = PathKind.Current;
+    const path = this.path;
+    if (path !== null && address !== undefined) {
+      kind = path.classify(address, port);
+      if (kind !== PathKind.Current) {
+        const read = this.onForeignDatagram(now, datagram, authenticated, address, port);
+        if (read < 0) return;
+        kind = read as PathKind;
+      }
+    }
+    this.arrivalKind = kind;
     if (this.budget !== null && this.overBudget(packet.dataFrames, datagram.length, packet.packetNumber)) {
       // Not processed, not acknowledged: the peer retransmits the data once the budget has room.
       // The peer is alive, though: its retransmissions must not let the connection idle out.
@@ -383,18 +480,118 @@ export class ConnectionCore implements PathMtuListener {
     }
     this.counters.packetsReceived++;
     this.counters.bytesReceived += datagram.length;
+    // The current path is alive: an address being validated meanwhile is somebody else's.
+    if (kind === PathKind.Current && path !== null && path.candidateAddress !== null && path.onCurrentPathPacket() === 'abandoned') {
+      this.onPathAbandoned(now);
+    }
     if (this.trace !== null) this.trace.packetReceived(now, this.acks.lastPacketNumber, datagram, this.recovery.packetNumbers.largestSent);
     this.lastReceivedAt = now;
+    this.silenceAcks = 0;
     if (this._state === 'draining') this.drainUntil = now + drainPeriod(this.recovery.basePto());
 
     let ackEliciting = false;
     for (let frame = packet.next(); frame !== null; frame = packet.next()) {
-      if (frame.type !== 'ack') ackEliciting = true;
+      // Path frames are answered by path frames, not acknowledged for their own sake (§5.10).
+      if (frame.type !== 'ack' && frame.type !== 'path-challenge' && frame.type !== 'path-response') ackEliciting = true;
       this.handleFrame(now, frame);
       if (this.isClosed()) return;
     }
     if (ackEliciting) this.acks.onAckElicitingPacket(now);
     if (this.budget !== null) this.syncBudget();
+  }
+
+  /**
+   * A datagram (its header checked) from an address that is not the current path. Returns the
+   * path kind to read it as, or -1 when it is not to be read (the reader may have been moved on).
+   *
+   * Encrypted (`authenticated`): it proved it comes from the peer, so it is read as usual (RFC
+   * 9000 §9.3 lets data arrive before validation), and validation of its address starts.
+   * Plaintext: nothing but its path frames is read until the address is validated. A packet from
+   * the candidate is held for then; the PATH_RESPONSE that validates the candidate moves the
+   * connection, and the held packets and this one are read as from the new current path.
+   */
+  private onForeignDatagram(now: number, datagram: Uint8Array, authenticated: boolean, address: string, port: number): PathKind | -1 {
+    const path = this.path!;
+    if (this._state !== 'open' && this._state !== 'closing') return -1;
+    const packet = sharedReader;
+    const fresh = path.candidateAddress === null;
+    if (fresh && packet.frames === packet.pathFrames) {
+      // Only path frames (or nothing) from an address nobody is validating: an answer to a
+      // challenge already given up, or a probe for a path we did not start. Not a reason to
+      // start one (that would let two addresses bounce challenges for ever); not read.
+      this.counters.packetsFromUnvalidatedPath++;
+      if (this.trace !== null) this.trace.packetDropped(now, datagram.length, 'unvalidated_path');
+      return -1;
+    }
+    const kind = path.onForeignDatagram(now, address, port, datagram.length + this.packetOverhead, this.validationTimeout());
+    if (fresh && kind === PathKind.Candidate && this.trace !== null) this.trace.pathProbing(now, address, port);
+    if (authenticated) return kind;
+    let moved = false;
+    if (kind === PathKind.Candidate && packet.pathFrames > 0) {
+      for (let f = packet.next(); f !== null; f = packet.next()) {
+        if (f.type === 'path-challenge') path.onChallenge(f.data, kind);
+        else if (f.type === 'path-response' && path.onResponse(f.data, kind) === 'moved') moved = true;
+      }
+    }
+    if (!moved) {
+      this.counters.packetsFromUnvalidatedPath++;
+      if (kind === PathKind.Candidate) path.hold(datagram);
+      if (this.trace !== null) this.trace.packetDropped(now, datagram.length, 'unvalidated_path');
+      return -1;
+    }
+    // Read what the new path sent meanwhile (its ACKs settle what did arrive before the rest is
+    // declared lost), then move, then read this packet (the reader is shared: open it again).
+    for (const held of path.takeHeld()) this.handleDatagram(now, held, false, path.address, path.port);
+    if (this.isClosed()) return -1;
+    this.onPathMoved(now);
+    if (packet.open(datagram, false) !== 'ok') return -1;
+    return PathKind.Current;
+  }
+
+  /**
+   * A receiver whose peer fell silent in the middle of a message repeats its ACK after a PTO of
+   * silence, then after 2, 4, ... PTOs (at most 4 times). In a download that is what tells the
+   * sender that the receiver's address changed (a NAT rebinding): the receiver has nothing else
+   * to send, and the sender's packets go to the dead address. Infinity: not armed.
+   */
+  private silenceDeadline(): number {
+    if (!this.peerMidMessage || this.silenceAcks >= 4 || this._state !== 'open' || this.path === null) return Infinity;
+    return this.lastReceivedAt + this.recovery.basePto() * 2 ** this.silenceAcks;
+  }
+
+  /** How long a candidate address has to answer: 3 PTOs of the current path or of a fresh one, whichever is longer. */
+  private validationTimeout(): number {
+    const initial = this.config.initialRtt;
+    const freshPto = Math.max(initial + 4 * (initial / 2) + this.config.maxAckDelay, this.config.minPto);
+    return VALIDATION_PTOS * Math.max(this.recovery.basePto(), freshPto);
+  }
+
+  /** The connection moved to the address just validated (RFC 9000 §9.4). */
+  private onPathMoved(now: number): void {
+    const path = this.path!;
+    // What went to the old address is gone with it: sent again now, on a fresh congestion
+    // controller and RTT estimate; the path MTU is searched anew from the base size.
+    this.recovery.onPathChange(now, true);
+    this.mtu.restart(now);
+    // Tell the peer at once what arrived (its packets held or dropped meanwhile).
+    this.acks.requestImmediate();
+    this.events.push({
+      type: 'path-changed',
+      address: path.address,
+      port: path.port,
+      previousAddress: path.previousAddress,
+      previousPort: path.previousPort,
+    });
+    if (this.trace !== null) this.trace.pathChanged(now, path.previousAddress, path.previousPort, path.address, path.port);
+  }
+
+  private onPathAbandoned(now: number): void {
+    if (this.trace !== null) this.trace.pathAbandoned(now, this.path!.lastFailure ?? 'timeout');
+  }
+
+  private onPathOutcome(now: number, outcome: PathOutcome): void {
+    if (outcome === 'moved') this.onPathMoved(now);
+    else if (outcome === 'abandoned') this.onPathAbandoned(now);
   }
 
   /** A packet with data the endpoint's budget has no room for (BufferBudget). */
@@ -426,6 +623,7 @@ export class ConnectionCore implements PathMtuListener {
         this.onAckFrame(now, frame);
         return;
       case 'data': {
+        this.peerMidMessage = !frame.last;
         const result = this.receiver.onData(frame);
         // Beyond the credit we granted (it never shrinks): only a broken or hostile sender does
         // that. Dropping the data while acknowledging its packet would lose it, so abort.
@@ -434,6 +632,7 @@ export class ConnectionCore implements PathMtuListener {
         return;
       }
       case 'data-part': {
+        this.peerMidMessage = true;
         const result = this.receiver.onDataPart(frame);
         if (result === 'beyond-window') this.abort(now, ResetCode.FlowControl, 'data beyond the flow-control window');
         else if (result === 'malformed') this.protocolViolation(now, 'DATA_PART pieces disagree, or message framing broken');
@@ -459,6 +658,13 @@ export class ConnectionCore implements PathMtuListener {
           message: frame.reason || 'connection reset by peer',
           initiator: 'remote',
         });
+        return;
+      case 'path-challenge':
+        // Echoed on the path it came by (§5.10); without addresses, on the only one.
+        if (this.path !== null) this.path.onChallenge(frame.data, this.arrivalKind);
+        return;
+      case 'path-response':
+        if (this.path !== null) this.onPathOutcome(now, this.path.onResponse(frame.data, this.arrivalKind));
         return;
     }
   }
@@ -505,6 +711,13 @@ export class ConnectionCore implements PathMtuListener {
     }
     this.recovery.onTimeout(now, this.sender.flowBlocked(), this.closeWithoutBackoff());
     this.mtu.onTimeout(now);
+    if (this.path !== null) this.onPathOutcome(now, this.path.onTimeout(now));
+    if (now >= this.silenceDeadline()) {
+      // The peer stopped in the middle of a message: our ACKs may be going to an address it
+      // no longer has (its NAT rebound). One more ACK, from wherever we are, lets it find us.
+      this.silenceAcks++;
+      this.acks.requestImmediate();
+    }
     if (
       this.keepAliveInterval > 0 &&
       now >= this.recovery.lastSentAt + this.keepAliveInterval &&
@@ -527,6 +740,8 @@ export class ConnectionCore implements PathMtuListener {
     if (this._state === 'draining') return Math.min(t, this.drainUntil);
     t = Math.min(t, this.recovery.deadline(this.sender.flowBlocked(), this.closeWithoutBackoff()), this.lingerDeadline());
     t = Math.min(t, this.acks.deadline(), this.recovery.pacingDeadline, this.mtu.deadline);
+    if (this.path !== null) t = Math.min(t, this.path.deadline);
+    t = Math.min(t, this.silenceDeadline());
     if (this.keepAliveInterval > 0 && this.recovery.sent.ackElicitingOutstanding === 0) {
       t = Math.min(t, this.recovery.lastSentAt + this.keepAliveInterval);
     }
@@ -549,6 +764,19 @@ export class ConnectionCore implements PathMtuListener {
       return this.builder.buildReset(now, reset.code, reset.reason);
     }
     if (this._state === 'closed') return null;
+    this.transmitToCandidate = false;
+    if (this.path !== null && this.path.busy && this._state !== 'draining') {
+      // Path frames first, each alone in its packet (a peer without them loses nothing else),
+      // outside congestion control like ACKs; to an unvalidated address within the
+      // amplification limit only (path-validation.ts).
+      const t = this.path.nextTransmit(Math.max(PATH_PACKET_SIZE, this.acks.ackPacketSize(now)) + this.packetOverhead);
+      if (t !== null) {
+        const datagram = t.frame === 'ack' ? this.builder.build(now, true, false) : this.builder.buildPath(now, t.frame, t.data, t.toCandidate);
+        this.path.onSent(now, t, datagram.length + this.packetOverhead);
+        this.transmitToCandidate = t.toCandidate;
+        return datagram;
+      }
+    }
     this.recovery.pacingDeadline = Infinity; // armed again below if the pacer makes us wait
     this.maybeQueueClose();
 
@@ -605,6 +833,9 @@ export class ConnectionCore implements PathMtuListener {
       mtuProbesSent: this.mtu.probesSent,
       mtuProbesLost: this.mtu.probesLost,
       blackHolesDetected: this.mtu.blackHoles,
+      pathChanges: this.path?.changes ?? 0,
+      pathValidationsFailed: this.path?.validationsFailed ?? 0,
+      pathChallengesSent: this.path?.challengesSent ?? 0,
       ...this.counters,
       unreliableDropped: this.receiver.unreliableDropped(),
       retainedBytes: this.receiver.retainedBytes,

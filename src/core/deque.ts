@@ -3,8 +3,18 @@
  * empty) give their storage back every time they empty and allocate it again on the next push:
  * per-packet garbage on the hot path. This one keeps its capacity (it only grows, by doubling).
  */
-/** The storage of every Deque before its first push (never written). */
-const NO_ITEMS: readonly unknown[] = [];
+/**
+ * The storage of every Deque before its first push (never written). Its elements kind is the one a grown Deque's storage has (holey, any value: `new Array(n)` once an
+ * object is stored), so `push` sees one array shape; an empty literal (`[]`, packed small
+ * integers) would be another, and the first push to an empty queue deoptimised `push` and every
+ * function it was inlined into.
+ */
+const NO_ITEMS: readonly unknown[] = (() => {
+  const a = new Array<unknown>(1);
+  a[0] = undefined;
+  a.length = 0;
+  return a;
+})();
 /**
  * Storage grown past this (a burst: a bulk upload's queue, a loss episode's retransmissions) is
  * given back when the Deque empties; smaller storage is kept, so that a flow which empties its

@@ -22,6 +22,30 @@ export class DeadlineHeap<T extends TimerEntry> {
     return this.items[0];
   }
 
+  /**
+   * Earliest deadline, or null when nothing is scheduled (no entry, or only parked ones).
+   */
+  earliest(): number | null {
+    const top = this.items[0];
+    return top === undefined || top.heapDeadline === Infinity ? null : top.heapDeadline;
+  }
+
+  /**
+   * Keep `entry` (scheduled) in the heap without a deadline, for an entry that is about to be
+   * rescheduled (a timer that just fired): `set()` then moves it, instead of a removal and an
+   * insertion. Besides saving the two, this keeps `set()`'s insertion path cold: code that only
+   * ever moved entries while it was being optimised is not deoptimised the first time a timer
+   * fires. A parked entry counts as unscheduled for {@link scheduled}.
+   */
+  park(entry: T): void {
+    this.set(entry, Infinity);
+  }
+
+  /** Has `entry` a deadline (scheduled and not parked)? */
+  scheduled(entry: T): boolean {
+    return entry.heapIndex >= 0 && entry.heapDeadline !== Infinity;
+  }
+
   /** Schedule, move or (with null) unschedule `entry`. */
   set(entry: T, deadline: number | null): void {
     if (deadline === null) {

@@ -10,8 +10,18 @@ import type { ChannelOptions, ConnectionStats, CoreConfig, CoreEvent, CoreSendOp
  * tested with a stand-in and so the shell decides which engine to plug in.
  */
 export interface ConnectionCoreLike {
-  /** `authenticated`: an opened PROTECTED packet, whose CRC field is not computed. */
-  handleDatagram(now: number, datagram: Uint8Array, authenticated?: boolean): void;
+  /**
+   * `authenticated`: an opened PROTECTED packet, whose CRC field is not computed. `address`,
+   * `port`: where it came from (the engine validates a new address before moving there).
+   */
+  handleDatagram(now: number, datagram: Uint8Array, authenticated?: boolean, address?: string, port?: number): void;
+  /** Where the datagram pollTransmit last returned goes (undefined: the connection's address). */
+  readonly transmitAddress?: string | undefined;
+  readonly transmitPort?: number | undefined;
+  /** The address the engine sends to now (undefined: it does not track addresses). */
+  readonly remoteAddress?: string | undefined;
+  /** This side's own address changed (rebind()): a new path; announce it to the peer. */
+  migrate?(now: number): void;
   handleTimeout(now: number): void;
   handleStatelessReset(now: number): void;
   send(data: Uint8Array, options?: Delivery | CoreSendOptions, now?: number): void;
@@ -52,6 +62,13 @@ export interface ConnectionCoreInit {
   trace?: TraceDestination | null;
   /** The endpoint's shared byte budget (maxBufferedBytes). */
   budget?: BufferBudget;
+  /** The peer's address and port: the connection's first path. */
+  address?: string;
+  port?: number;
+  /** The endpoint's randomness (PATH_CHALLENGE data). */
+  randomBytes?: (n: number) => Uint8Array;
+  /** Bytes packet protection adds to each datagram (0: plaintext). */
+  packetOverhead?: number;
 }
 
 export type ConnectionCoreFactory = (init: ConnectionCoreInit) => ConnectionCoreLike;

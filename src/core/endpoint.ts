@@ -159,8 +159,9 @@ export class EndpointConnection implements TimerEntry {
     readonly role: 'client' | 'server',
     readonly localCid: bigint,
     readonly remoteCid: bigint,
-    readonly address: string,
-    readonly port: number,
+    /** The peer's address and port: the connection's current path (it moves when the peer migrates, §23). */
+    public address: string,
+    public port: number,
     readonly core: ConnectionCoreLike,
     /**
      * The reset token the peer gave (its STATELESS_RESET must carry it): a 16-byte view into a
@@ -173,7 +174,7 @@ export class EndpointConnection implements TimerEntry {
      */
     public acceptDatagram: Uint8Array | null,
     /** Key of (remote address, port, remote CID) in the endpoint's tables. */
-    readonly peerKey: string,
+    public peerKey: string,
     /** Packet protection of an encrypted connection; null for plaintext. */
     readonly protection: PacketProtection | null = null,
     /** The peer's static public key, when the handshake authenticated one. */
@@ -485,6 +486,23 @@ export class EndpointCore {
     }
   }
 
+  /**
+   * The shell moved the endpoint to a new local socket (rebind): every connection's path is new
+   * (its engine resets what it knew of the old one and sends a packet, so that the peer sees
+   * the new address and validates it). Handshakes in progress simply go on from the new socket.
+   */
+  rebound(now: number): void {
+    this.lastNow = now;
+    for (const c of this.connections) {
+      try {
+        c.core.migrate?.(now);
+      } catch {
+        this.drop('internal-error');
+      }
+      this.touch(c);
+    }
+  }
+
   /** Graceful close: refuse new connections, fail handshakes, close every connection. */
   close(now: number): void {
     this.closing = true;
@@ -545,8 +563,9 @@ export class EndpointCore {
         this.counters.bytesSent += data.length;
         const tx = this.transmitRecord;
         tx.data = data;
-        tx.address = c.address;
-        tx.port = c.port;
+        // The current path, or an address being validated (a PATH_CHALLENGE to it).
+        tx.address = c.core.transmitAddress ?? c.address;
+        tx.port = c.core.transmitPort ?? c.port;
         return tx;
       }
       this.settle(c);
@@ -559,15 +578,15 @@ export class EndpointCore {
 
   /** Earliest deadline over the endpoint and all its connections (valid after pollTransmit returned null). */
   pollTimeout(): number | null {
-    const top = this.heap.peek();
-    return top ? top.heapDeadline : null;
+    return this.heap.earliest();
   }
 
   handleTimeout(now: number): void {
     this.lastNow = now;
     const due: Timed[] = [];
     for (let top = this.heap.peek(); top && top.heapDeadline <= now; top = this.heap.peek()) {
-      this.heap.remove(top);
+      // Parked, not removed: each is rescheduled (or removed) right after (endpoint-timers.ts).
+      this.heap.park(top);
       due.push(top);
     }
     for (const t of due) {
@@ -598,9 +617,10 @@ export class EndpointCore {
       // Plaintext connections only: for an encrypted one a clear DATA is an injection, which
       // routeData drops and counts.
       if (c !== undefined && c.cidHi === readU32(datagram, 2) && c.protection === null) {
-        c.acceptDatagram = null;
-        // The engine checks the CRC and counts what it drops.
-        c.core.handleDatagram(now, datagram);
+        // The engine checks the CRC and counts what it drops, and checks the source address
+        // (path validation, src/core/path-validation.ts) exactly as on the long route below.
+        c.core.handleDatagram(now, datagram, false, address, port);
+        if (c.core.remoteAddress === undefined || c.core.remoteAddress === address) c.acceptDatagram = null;
         this.touch(c);
         return;
       }
@@ -642,8 +662,8 @@ export class EndpointCore {
       const protection = target.protection;
       if (protection === null) {
         if (type !== PacketType.Data) return this.drop('unexpected');
-        // The engine checks the CRC and counts what it drops.
-        target.core.handleDatagram(now, datagram);
+        // The engine checks the CRC and counts what it drops, and the source address.
+        target.core.handleDatagram(now, datagram, false, address, port);
       } else {
         // Encrypted: a plaintext DATA (an injection) or a packet that does not authenticate is
         // dropped here, before the engine sees a byte of it.
@@ -657,11 +677,13 @@ export class EndpointCore {
           }
           return;
         }
-        target.core.handleDatagram(now, plain, true);
+        target.core.handleDatagram(now, plain, true, address, port);
       }
       // The client had our ACCEPT (it sends DATA): no INITIAL repeat needs it any more. (For an
-      // encrypted connection only an authenticated packet gets here.)
-      target.acceptDatagram = null;
+      // encrypted connection only an authenticated packet gets here; a plaintext one counts
+      // only from the connection's own address.)
+      const current = target.core.remoteAddress;
+      if (protection !== null || current === undefined || current === address) target.acceptDatagram = null;
       this.touch(target);
       return;
     }
@@ -879,6 +901,10 @@ export class EndpointCore {
       now,
       trace: this.traceSink(id, role, localCid, remoteCid, address, port, now),
       budget: this.budget,
+      address,
+      port,
+      randomBytes: this.randomBytes,
+      packetOverhead: protection ? PROTECTION_OVERHEAD : 0,
     });
     const c = new EndpointConnection(id, role, localCid, remoteCid, address, port, core, keepToken(remoteParams.resetToken), acceptDatagram, key, protection, remotePublicKey);
     this.register(c);
@@ -1135,6 +1161,7 @@ export class EndpointCore {
         this.drop('internal-error');
       }
       if (!event) break;
+      if (event.type === 'path-changed') this.moved(c, event.address, event.port);
       this.events.push({ type: 'connection-event', connection: c, event });
       if (event.type === 'closed') this.counters.connectionsClosed++;
     }
@@ -1151,6 +1178,27 @@ export class EndpointCore {
       this.drop('internal-error');
     }
     this.heap.set(c, deadline);
+  }
+
+  /**
+   * The connection moved to a new remote address (its engine validated it): the tables keyed by
+   * the peer's address follow. The per-address count moves too (a migration is not a new
+   * connection, so it is not refused when the new address is at its limit).
+   */
+  private moved(c: EndpointConnection, address: string, port: number): void {
+    const key = peerKey(address, port, c.remoteCid);
+    if (this.byPeer.get(c.peerKey) === c) this.byPeer.delete(c.peerKey);
+    if (!this.byPeer.has(key)) this.byPeer.set(key, c);
+    if (c.role === 'server' && c.address !== address) {
+      const n = (this.perAddress.get(c.address) ?? 1) - 1;
+      if (n <= 0) this.perAddress.delete(c.address);
+      else this.perAddress.set(c.address, n);
+      this.perAddress.set(address, (this.perAddress.get(address) ?? 0) + 1);
+    }
+    c.address = address;
+    c.port = port;
+    c.peerKey = key;
+    c.acceptDatagram = null;
   }
 
   /** The connection closed: drop it from every table and retire its IDs. */
@@ -1172,7 +1220,7 @@ export class EndpointCore {
     const expiry = this.lastNow + this.config.retiredCidLifetime;
     this.retiredCids.set(c.localCid, expiry);
     this.retiredPeers.set(key, expiry);
-    if (this.housekeeping.heapIndex < 0) this.heap.set(this.housekeeping, expiry);
+    if (!this.heap.scheduled(this.housekeeping)) this.heap.set(this.housekeeping, expiry);
   }
 
   private pruneRetired(now: number): void {
@@ -1186,6 +1234,7 @@ export class EndpointCore {
     }
     const next = this.retiredCids.values().next();
     if (!next.done) this.heap.set(this.housekeeping, next.value);
+    else this.heap.remove(this.housekeeping);
   }
 
   // ---------------------------------------------------------------- helpers
@@ -1291,6 +1340,8 @@ export class EndpointCore {
     this.sharedSecureCoreConfig ??= {
       ...this.sharedCoreConfig,
       maxDatagramSize: (this.config.core.maxDatagramSize ?? 1200) - PROTECTION_OVERHEAD,
+      // Protection replaces the CRC with the AEAD tag: the engine does not compute it.
+      sealed: true,
     };
     return this.sharedSecureCoreConfig;
   }

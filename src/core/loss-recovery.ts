@@ -5,10 +5,11 @@ import type { Counters } from './counters.js';
 import { DeliveryRate } from './delivery-rate.js';
 import { PacketNumbers } from './packet-numbers.js';
 import { Pacer } from './pacer.js';
+import { unpinFields } from './mutable-fields.js';
 import type { PathMtu } from './path-mtu.js';
 import { GRANULARITY, RttEstimator } from './rtt.js';
 import { SendBlock } from './blocked-time.js';
-import { PacketState, SentPackets, newSentPacket, type SentContent, type SentFragment, type SentPacket } from './sent-packets.js';
+import { PacketState, SentPackets, clearFragments, newSentPacket, setFragments, type SentContent, type SentFragment, type SentPacket } from './sent-packets.js';
 import type { Tracer } from './trace.js';
 import type { CongestionController, CoreConfig } from './types.js';
 
@@ -37,8 +38,9 @@ export class LossRecovery {
   readonly packetNumbers: PacketNumbers;
   readonly sent: SentPackets;
   readonly rtt: RttEstimator;
-  readonly cc: CongestionController;
-  private readonly pacer = new Pacer();
+  /** Replaced when the connection moves to a new path (onPathChange). */
+  cc: CongestionController;
+  private pacer = new Pacer();
   /** When the pacer lets the next packet go (Infinity: not waiting for it). */
   pacingDeadline = Infinity;
   bytesInFlight = 0;
@@ -71,6 +73,8 @@ export class LossRecovery {
     this.rtt = new RttEstimator(config.initialRtt);
     this.cc = createCongestionController(config.congestion, mtu.current, config.initialRtt);
     this.lastSentAt = now;
+    // Written only when a PTO fires or flow control blocks: mutable from the start (mutable-fields.ts).
+    unpinFields(this, ['ptoCount', 'probesDue', 'blockedProbes']);
   }
 
   /** The datagram size in force (path-MTU discovery moves it). */
@@ -136,18 +140,39 @@ export class LossRecovery {
     pn: number,
     size: number,
     ackEliciting: boolean,
-    fragments: SentFragment[] | null,
+    /** What it carried: `fragments[0 … fragmentCount)`, copied into the packet's record. */
+    fragments: readonly SentFragment[] | null,
     close: boolean,
     retransmission: boolean,
     mtuProbe = 0,
+    fragmentCount = fragments === null ? 0 : fragments.length,
   ): void {
     this.lastSentAt = now;
     if (mtuProbe > 0) size = this.probeCharge(size);
-    if (!ackEliciting) {
-      // ACK-only: not tracked, not congestion controlled, never acknowledged (RFC 9002 §3).
-      this.sent.push(pn, null);
-      return;
-    }
+    // ACK-only: no record, not congestion controlled, never acknowledged (RFC 9002 §3). Both
+    // kinds go through the one `sent.push` below, so the first ACK-only packet after this was
+    // compiled (a duplicate's ACK, after a PTO) finds that call compiled too (mutable-fields.ts).
+    const packet = ackEliciting ? this.newRecord(now, pn, size, fragments, fragmentCount, close, retransmission, mtuProbe) : null;
+    this.sent.push(pn, packet);
+    if (packet === null) return;
+    this.bytesInFlight += size;
+    this.lastAckElicitingSentAt = now;
+    this.cc.onPacketSent(now, size, this.bytesInFlight);
+    if (this.config.pacing) this.pacer.consume(size);
+    if (this.trace !== null) this.trace.metrics(now, this);
+  }
+
+  /** The (recycled) record of an ack-eliciting packet being sent; the delivery-rate sampler sees the send. */
+  private newRecord(
+    now: number,
+    pn: number,
+    size: number,
+    fragments: readonly SentFragment[] | null,
+    fragmentCount: number,
+    close: boolean,
+    retransmission: boolean,
+    mtuProbe: number,
+  ): SentPacket {
     const rate = this.rate;
     rate.onPacketSent(now, this.bytesInFlight);
     const packet = newSentPacket();
@@ -157,7 +182,8 @@ export class LossRecovery {
     packet.ackEliciting = true;
     packet.inFlight = true;
     packet.state = PacketState.Outstanding;
-    packet.fragments = fragments;
+    if (fragments === null) clearFragments(packet);
+    else setFragments(packet, fragments, fragmentCount);
     packet.close = close;
     packet.retransmission = retransmission;
     packet.mtuProbe = mtuProbe;
@@ -165,17 +191,13 @@ export class LossRecovery {
     packet.deliveredTime = rate.deliveredTime;
     packet.firstSentTime = rate.firstSentTime;
     packet.appLimited = rate.appLimitedUntil !== 0;
-    this.sent.push(pn, packet);
-    this.bytesInFlight += size;
-    this.lastAckElicitingSentAt = now;
-    this.cc.onPacketSent(now, size, this.bytesInFlight);
-    if (this.config.pacing) this.pacer.consume(size);
-    if (this.trace !== null) this.trace.metrics(now, this);
+    return packet;
   }
 
   /** A packet with data was built: one probe fewer is due. */
   onProbeSpent(): void {
-    if (this.probesDue > 0) this.probesDue--;
+    // Without a branch of its own: the first probe spent (after a PTO) deoptimises nothing.
+    this.probesDue = Math.max(0, this.probesDue - 1);
   }
 
   /** Ask for an ack-eliciting packet now even with nothing to send (keepalive). */
@@ -353,6 +375,45 @@ export class LossRecovery {
       this.content.onLost(p);
     }
     this.content.sortRetransmissions();
+  }
+
+  /**
+   * The connection moved to a new path (RFC 9000 §9.4, docs/protocol.md §23): a fresh congestion
+   * controller, RTT estimate, pacer and PTO backoff, as for a new connection. Packets still
+   * outstanding went to the old path: they leave bytes in flight (they must not hold the new
+   * window shut, nor their loss count as congestion on the new path), and with `declareLost`
+   * (the peer's old address stopped answering: the packets sent there are gone) they are
+   * declared lost at once so that their content goes again now on the new path, rather than a
+   * loss timer later.
+   */
+  onPathChange(now: number, declareLost: boolean): void {
+    for (let pn = this.sent.first; pn < this.sent.end; pn++) {
+      const p = this.sent.get(pn);
+      if (p === null || p.state !== PacketState.Outstanding) continue;
+      if (p.inFlight) {
+        this.bytesInFlight -= p.size;
+        p.inFlight = false;
+      }
+      if (!declareLost) continue;
+      this.sent.markDone(p, PacketState.Lost);
+      if (p.mtuProbe > 0) continue; // path-MTU discovery starts over anyway
+      this.counters.packetsLost++;
+      if (this.trace !== null) this.trace.packetLost(now, p.pn, p.size, false);
+      this.content.onLost(p);
+    }
+    if (declareLost) {
+      this.content.sortRetransmissions();
+      this.sent.trim();
+    }
+    this.rtt.reset(this.config.initialRtt);
+    this.cc = createCongestionController(this.config.congestion, this.maxDatagram, this.config.initialRtt);
+    this.pacer = new Pacer();
+    this.ptoCount = 0;
+    this.blockedProbes = 0;
+    this.lossTime = Infinity;
+    this.firstRttSampleAt = -1;
+    this.lastAckElicitingSentAt = now;
+    if (this.trace !== null) this.trace.metrics(now, this);
   }
 
   // ------------------------------------------------------------------ timers

@@ -1,7 +1,7 @@
-import { ackFrameSize, writeAckFrame } from '../wire/frames.js';
-import { seal, sealAt, writeDataHeader, writeDataHeaderAt } from '../wire/packet.js';
+import { ackFrameSize, writeAckFrame, writePathFrame } from '../wire/frames.js';
+import { sealAt, writeDataHeader, writeDataHeaderAt } from '../wire/packet.js';
 import { truncate32 } from '../wire/packet-number.js';
-import { CHECKSUM_SIZE, DATA_HEADER_SIZE, FrameType, type ConnectionId } from '../wire/types.js';
+import { CHECKSUM_SIZE, DATA_HEADER_SIZE, FrameType, PATH_FRAME_SIZE, type ConnectionId } from '../wire/types.js';
 import type { AckScheduler } from './ack-scheduler.js';
 import type { Counters } from './counters.js';
 import type { LossRecovery } from './loss-recovery.js';
@@ -33,6 +33,8 @@ export class PacketBuilder {
     private readonly acks: AckScheduler,
     private readonly sender: SendScheduler,
     private readonly counters: Counters,
+    /** Packet protection seals every datagram: its CRC field is left zero, not computed (CoreConfig.sealed). */
+    private readonly sealed: boolean,
     private readonly trace: Tracer | null = null,
   ) {
     this.remoteCidHi = Number(remoteCid >> 32n);
@@ -58,7 +60,10 @@ export class PacketBuilder {
     const limit = start + max - CHECKSUM_SIZE;
 
     let withAckFrame = false;
-    if (withAck || this.acks.hasNews()) {
+    // Asked every time (not only when no ACK is due): the first packet built without a due ACK
+    // (a PTO probe) then finds this compiled instead of deoptimising build (mutable-fields.ts).
+    const news = this.acks.hasNews();
+    if (withAck || news) {
       const ack = this.acks.buildAckFrame(now);
       if (ack && o + ackFrameSize(ack) <= limit) {
         o = writeAckFrame(buf, o, ack);
@@ -68,7 +73,9 @@ export class PacketBuilder {
     }
 
     let ackEliciting = false;
-    let fragments: SentFragment[] | null = null;
+    // The sender's scratch list (copied into the packet's record): fragments[0 … fragmentCount).
+    let fragments: readonly SentFragment[] | null = null;
+    let fragmentCount = 0;
     let carriesClose = false;
     let retransmission = false;
     if (withData) {
@@ -79,10 +86,10 @@ export class PacketBuilder {
       const fillsWindow = sender.onlyNewDataQueued() && this.recovery.fillsSmallWindow(max);
       o = sender.writeFrames(buf, o, fillsWindow ? limit - 1 : limit, pn, now);
       fragments = sender.packetFragments;
-      sender.packetFragments = null; // the packet record holds them now
+      fragmentCount = sender.packetFragmentCount;
       carriesClose = sender.packetClose;
       retransmission = sender.packetRetransmission;
-      ackEliciting = fragments !== null || carriesClose || sender.packetUnreliable;
+      ackEliciting = fragmentCount > 0 || carriesClose || sender.packetUnreliable;
       if (!ackEliciting && this.recovery.probesDue > 0) {
         buf[o++] = FrameType.Ping;
         ackEliciting = true;
@@ -98,14 +105,17 @@ export class PacketBuilder {
       this.recovery.onProbeSpent();
     }
 
-    const datagram = sealAt(buf, start, o);
+    const datagram = this.trailer(buf, start, o);
     const size = datagram.length;
     this.slab.commit(size);
     this.counters.packetsSent++;
     this.counters.bytesSent += size;
     if (retransmission) this.counters.packetsRetransmitted++;
-    this.recovery.onPacketSent(now, pn, size, ackEliciting, fragments, carriesClose, retransmission);
-    if (this.trace !== null) this.trace.packetSent(now, pn, size, withAckFrame, fragments, carriesClose, ackEliciting);
+    this.recovery.onPacketSent(now, pn, size, ackEliciting, fragments, carriesClose, retransmission, 0, fragmentCount);
+    if (this.trace !== null) {
+      const carried = fragments === null || fragmentCount === 0 ? null : fragments.slice(0, fragmentCount);
+      this.trace.packetSent(now, pn, size, withAckFrame, carried, carriesClose, ackEliciting);
+    }
     return datagram;
   }
 
@@ -120,12 +130,33 @@ export class PacketBuilder {
     buf[o++] = FrameType.Ping;
     const end = size - CHECKSUM_SIZE;
     buf.fill(FrameType.Padding, o, end);
-    const datagram = seal(buf, end);
+    const datagram = this.trailer(buf, 0, end);
     this.slab.commit(size);
     this.counters.packetsSent++;
     this.counters.bytesSent += size;
     this.recovery.onPacketSent(now, pn, size, true, null, false, false, size);
     if (this.trace !== null) this.trace.mtuProbeSent(now, pn, size);
+    return datagram;
+  }
+
+  /**
+   * A packet holding one PATH_CHALLENGE or PATH_RESPONSE frame and nothing else (docs/protocol.md
+   * §5.10): not ack-eliciting, not in flight, not congestion controlled (path validation repeats
+   * a challenge on its own timer). Alone in its packet, so that a peer that does not know the
+   * frame discards nothing but it.
+   */
+  buildPath(now: number, frame: 'path-challenge' | 'path-response', data: Uint8Array, toCandidate: boolean): Uint8Array {
+    const size = DATA_HEADER_SIZE + PATH_FRAME_SIZE + CHECKSUM_SIZE;
+    const buf = this.slab.take(size);
+    const pn = this.recovery.allocatePacketNumber();
+    let o = writeDataHeader(buf, this.remoteCid, truncate32(pn));
+    o = writePathFrame(buf, o, frame === 'path-challenge' ? FrameType.PathChallenge : FrameType.PathResponse, data);
+    const datagram = this.trailer(buf, 0, o);
+    this.slab.commit(size);
+    this.counters.packetsSent++;
+    this.counters.bytesSent += size;
+    this.recovery.onPacketSent(now, pn, size, false, null, false, false);
+    if (this.trace !== null) this.trace.pathFrameSent(now, pn, size, frame, toCandidate);
     return datagram;
   }
 
@@ -150,8 +181,19 @@ export class PacketBuilder {
     buf.set(reason, o);
     o += reason.length;
     this.counters.packetsSent++;
-    const datagram = seal(buf, o);
+    const datagram = this.trailer(buf, 0, o);
     if (this.trace !== null) this.trace.packetSent(now, pn, datagram.length, false, null, true, false);
     return datagram;
+  }
+
+  /**
+   * The datagram `buf[start, end + 4)` with its trailer: the CRC-32 of the bytes before it, or,
+   * when packet protection will seal it, zeros (the sealed packet carries the AEAD tag instead,
+   * docs/protocol.md "PROTECTED", so a checksum here would be computed only to be dropped).
+   */
+  private trailer(buf: Uint8Array, start: number, end: number): Uint8Array {
+    if (!this.sealed) return sealAt(buf, start, end);
+    buf.fill(0, end, end + CHECKSUM_SIZE);
+    return buf.subarray(start, end + CHECKSUM_SIZE);
   }
 }

@@ -49,7 +49,7 @@ export const SENTINEL_INTERVAL = 32;
 export type PathMtuState = 'disabled' | 'searching' | 'complete';
 
 /** Why the current size changed. */
-export type PathMtuChange = 'probe' | 'black-hole';
+export type PathMtuChange = 'probe' | 'black-hole' | 'new-path';
 
 /** Told every time the size in force changes (an object, not a closure: no closure per connection). */
 export interface PathMtuListener {
@@ -220,6 +220,21 @@ export class PathMtu {
     this.searchAt = now + BLACK_HOLE_HOLDOFF;
     if (this.trace !== null) this.trace.mtuUpdated(now, old, BASE_PLPMTU, true, 'black-hole');
     return true;
+  }
+
+  /**
+   * The connection moved to a new path (path-validation.ts): what the old one carried says
+   * nothing about it. Back to the base size, and a fresh search from there (RFC 9000 §9.4).
+   */
+  restart(now: number): void {
+    if (this._state === 'disabled') return;
+    this.run = 0;
+    this.runStartPn = -1;
+    this.largestLargeAckedPn = -1;
+    this.largestSmallAckedPn = -1;
+    this.probingSize = 0;
+    if (this.current !== BASE_PLPMTU) this.setCurrent(BASE_PLPMTU, 'new-path');
+    this.startSearch(now);
   }
 
   private setCurrent(size: number, reason: PathMtuChange): void {

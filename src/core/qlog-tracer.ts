@@ -1,6 +1,7 @@
 import type { AckFrame } from '../wire/types.js';
 import { expand32 } from '../wire/packet-number.js';
 import {
+  hex,
   Tracer,
   traceReader,
   type QlogRecordSink,
@@ -178,6 +179,7 @@ const RANGE_END = lit(']]}');
 const RESET_CODE = lit('{"frame_type":"connection_close","error_code":');
 const REASON = lit(',"reason":');
 const FRAME_TYPE = lit('{"frame_type":"');
+const PATH_DATA = lit('","data":"');
 const QUOTE_BRACE = lit('"}');
 const BY_TIME = lit('},"trigger":"time_threshold"}}\n');
 const BY_REORDERING = lit('},"trigger":"reordering_threshold"}}\n');
@@ -313,6 +315,15 @@ export class QlogTracer extends Tracer {
             put(o, REASON);
             putText(o, JSON.stringify(f.reason));
             byte(o, 125);
+            break;
+          case 'path-challenge':
+          case 'path-response':
+            // As trace.ts's receivedFrame: the qlog name and the 8 bytes in hex.
+            put(o, FRAME_TYPE);
+            putAscii(o, f.type === 'path-challenge' ? 'path_challenge' : 'path_response');
+            put(o, PATH_DATA);
+            putAscii(o, hex(f.data));
+            put(o, QUOTE_BRACE);
             break;
           default:
             put(o, FRAME_TYPE);

@@ -1,3 +1,4 @@
+import { unpinFields } from './mutable-fields.js';
 import { chargeOf, detach, OBJECT_OVERHEAD } from './retention.js';
 import type { Delivery } from './types.js';
 
@@ -128,6 +129,8 @@ export class ReceiveBuffer {
     this.cumTsn = o.initialTsn - 1;
     this.scanTsn = o.initialTsn;
     this.maxTsn = this.cumTsn + o.maxSlots;
+    // `chunks` holds the shared empty array until the first multi-chunk message: mutable from the start.
+    unpinFields(this, ['chunks']);
   }
 
   /** The TSN window announced (`initialWindow`): credit never reaches further past `cumTsn`. */

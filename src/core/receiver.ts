@@ -159,10 +159,11 @@ export class Receiver implements CreditView, MessageSink {
     if (claim > 0 && this.base + this.claimed + claim > this.maxTsn) return 'beyond-window';
     const before = buf.cumTsn;
     const result = buf.accept(tsn, frame.payload, frame.first, frame.last, frame.unordered);
-    if (result === 'duplicate') {
-      this.counters.duplicatesDropped++;
-      return result;
-    }
+    // Counted on every frame (0 or 1), not in the duplicate's branch: the first duplicate (a
+    // spurious PTO's copy) then finds the count compiled instead of deoptimising the receive path.
+    const duplicate = result === 'duplicate';
+    this.counters.duplicatesDropped += duplicate ? 1 : 0;
+    if (duplicate) return result;
     if (claim > 0) {
       this.claimed += claim;
       this.highest[channel] = tsn;

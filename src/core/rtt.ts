@@ -20,6 +20,15 @@ export class RttEstimator implements RttView {
     this.variance = initialRtt / 2;
   }
 
+  /** Forget every sample: a new path (RFC 9000 §9.4), whose RTT is not the old one's. */
+  reset(initialRtt: number): void {
+    this.smoothed = initialRtt;
+    this.variance = initialRtt / 2;
+    this.min = Infinity;
+    this.latest = 0;
+    this.hasSample = false;
+  }
+
   update(sample: number, ackDelay: number): void {
     this.latest = sample;
     if (!this.hasSample) {

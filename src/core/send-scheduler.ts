@@ -3,8 +3,9 @@ import { expand32, truncate32 } from '../wire/packet-number.js';
 import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, DATA_PART_HEADER_SIZE, DataFlag, FrameType } from '../wire/types.js';
 import type { Counters } from './counters.js';
 import { Deque, emptyDeque } from './deque.js';
+import { unpinFields } from './mutable-fields.js';
 import { ChannelScheduler, type ChannelReadiness } from './channel-scheduler.js';
-import { UNRELIABLE_RECEIPT, type MessageRecord, type SentContent, type SentFragment, type SentPacket } from './sent-packets.js';
+import { NO_FRAGMENT, UNRELIABLE_RECEIPT, clearFragments, newFragment, type MessageRecord, type SentContent, type SentFragment, type SentPacket } from './sent-packets.js';
 import type { PathMtu } from './path-mtu.js';
 import { RedundantCopies } from './redundancy.js';
 import type { CoreEvent, Delivery } from './types.js';
@@ -117,8 +118,12 @@ export class SendScheduler implements SentContent, ChannelReadiness {
   closeAcked = false;
 
   // --- what `writeFrames` put into the packet being built
-  /** Fragments carried (retransmitted and new), or null. */
-  packetFragments: SentFragment[] | null = null;
+  /**
+   * Fragments carried (retransmitted and new): `packetFragments[0 … packetFragmentCount)`. A
+   * scratch list reused for every packet (the packet's record copies it): no array per packet.
+   */
+  readonly packetFragments: SentFragment[] = [NO_FRAGMENT];
+  packetFragmentCount = 0;
   packetClose = false;
   packetRetransmission = false;
   packetUnreliable = false;
@@ -139,11 +144,17 @@ export class SendScheduler implements SentContent, ChannelReadiness {
     this.scheduler = new ChannelScheduler(mtu.current);
     this.channels = [this.newChannel(0)];
     this.scheduler.add(0);
+    // Written only when something is lost, unreliable or expired: mutable from the start, so
+    // that the first PTO deoptimises nothing that reads them (mutable-fields.ts). `parts` holds
+    // the shared empty Deque until the first DATA_PART piece (ensureParts).
+    unpinFields(this, ['retransmitQueued', 'unreliableQueued', 'expiredSome', 'packetRetransmission', 'packetUnreliable', 'parts']);
   }
 
   private newChannel(channel: number): ChannelQueues {
-    // Retransmit and unreliable queues exist from their first use (idle connections stay small).
-    return { channel, nextTsn: this.initialTsn, queue: new Deque(4), retransmit: emptyDeque(), unreliable: emptyDeque() };
+    // Retransmit and unreliable queues exist from their first use (idle connections stay small);
+    // their fields are mutable from the start, so their first Deque deoptimises nothing.
+    const c: ChannelQueues = { channel, nextTsn: this.initialTsn, queue: new Deque(4), retransmit: emptyDeque(), unreliable: emptyDeque() };
+    return unpinFields(c, ['retransmit', 'unreliable']);
   }
 
   private ensureRetransmit(c: ChannelQueues): Deque<SentFragment> {
@@ -309,7 +320,10 @@ export class SendScheduler implements SentContent, ChannelReadiness {
   /** Has channel `c` a frame to write now? (Drops acknowledged fragments from its retransmissions.) */
   private ready(c: ChannelQueues): boolean {
     const rt = c.retransmit;
-    for (let f = rt.peek(); f !== undefined && f.acked; f = rt.peek()) {
+    // With NO_FRAGMENT for an empty queue the `acked` check runs on every call, on a fragment's
+    // shape, so the first retransmission (a PTO) finds it compiled instead of deoptimising the
+    // scheduler and everything it was inlined into.
+    for (let f = rt.peek() ?? NO_FRAGMENT; f.acked; f = rt.peek() ?? NO_FRAGMENT) {
       f.queued = false;
       rt.shift();
       this.retransmitQueued--;
@@ -329,7 +343,9 @@ export class SendScheduler implements SentContent, ChannelReadiness {
     this.packetClose = false;
     this.packetRetransmission = false;
     this.packetUnreliable = false;
-    this.packetFragments = null;
+    const scratch = this.packetFragments;
+    for (let i = 0; i < this.packetFragmentCount; i++) scratch[i] = NO_FRAGMENT;
+    this.packetFragmentCount = 0;
     this.buildingPn = pn;
     if (this.unreliableQueued > 0) this.expireUnreliable(now);
     // Pieces of fragments cut for a larger path MTU first (rare: only after a black hole).
@@ -463,19 +479,7 @@ export class SendScheduler implements SentContent, ChannelReadiness {
     if (m.receipt !== 0) {
       // Tracked in the packet's record like a fragment, only to learn whether it arrived.
       m.unacked++;
-      this.addFragment({
-        tsn: m.id,
-        payload: EMPTY,
-        flags: UNRELIABLE_RECEIPT,
-        acked: false,
-        lastPn: pn,
-        queued: false,
-        channel: c.channel,
-        message: m,
-        whole: null,
-        offset: 0,
-        partsLeft: 0,
-      });
+      this.addFragment(newFragment(m.id, EMPTY, UNRELIABLE_RECEIPT, pn, false, c.channel, m, null, 0));
     }
     if (++m.index === m.count) {
       m.cut = true;
@@ -493,19 +497,7 @@ export class SendScheduler implements SentContent, ChannelReadiness {
     f.partsLeft = n;
     for (let offset = 0; offset < f.payload.length; offset += size) {
       const payload = f.payload.subarray(offset, Math.min(offset + size, f.payload.length));
-      this.ensureParts().push({
-        tsn: f.tsn,
-        payload,
-        flags: f.flags,
-        acked: false,
-        lastPn: -1,
-        queued: true,
-        channel: f.channel,
-        message: null,
-        whole: f,
-        offset,
-        partsLeft: 0,
-      });
+      this.ensureParts().push(newFragment(f.tsn, payload, f.flags, -1, true, f.channel, null, f, offset));
     }
   }
 
@@ -550,19 +542,7 @@ export class SendScheduler implements SentContent, ChannelReadiness {
     o = writeDataFrameHeader(buf, o, truncate32(tsn), flags, length, c.channel);
     buf.set(payload, o);
     o += length;
-    const f: SentFragment = {
-      tsn,
-      payload,
-      flags,
-      acked: false,
-      lastPn: pn,
-      queued: false,
-      channel: c.channel,
-      message: m,
-      whole: null,
-      offset: 0,
-      partsLeft: 0,
-    };
+    const f = newFragment(tsn, payload, flags, pn, false, c.channel, m, null, 0);
     this.unackedFragments++;
     m.unacked++;
     this.addFragment(f);
@@ -579,7 +559,7 @@ export class SendScheduler implements SentContent, ChannelReadiness {
   }
 
   private addFragment(f: SentFragment): void {
-    (this.packetFragments ??= []).push(f);
+    this.packetFragments[this.packetFragmentCount++] = f;
   }
 
   private settleUnreliable(m: MessageRecord, ok: boolean): void {
@@ -604,9 +584,9 @@ export class SendScheduler implements SentContent, ChannelReadiness {
   // ------------------------------------------------------------------ what became of sent content
 
   onAcked(p: SentPacket): void {
-    if (p.fragments) {
+    if (p.fragmentCount > 0) {
       const fragments = p.fragments;
-      for (let i = 0; i < fragments.length; i++) {
+      for (let i = 0; i < p.fragmentCount; i++) {
         const f = fragments[i]!;
         if (f.acked) continue;
         let whole = f.whole;
@@ -630,7 +610,7 @@ export class SendScheduler implements SentContent, ChannelReadiness {
           if (m.receipt !== 0) this.events.push({ type: 'receipt', receipt: m.receipt, ok: true });
         }
       }
-      p.fragments = null;
+      clearFragments(p);
     }
     if (p.close) this.closeAcked = true;
   }
@@ -661,9 +641,9 @@ export class SendScheduler implements SentContent, ChannelReadiness {
 
   /** Put the lost packet's unacknowledged data back at the head of the line. */
   onLost(p: SentPacket): void {
-    if (p.fragments) {
+    if (p.fragmentCount > 0) {
       const fragments = p.fragments;
-      for (let i = 0; i < fragments.length; i++) {
+      for (let i = 0; i < p.fragmentCount; i++) {
         const f = fragments[i]!;
         if (f.flags === UNRELIABLE_RECEIPT) {
           if (f.message !== null) this.settleUnreliable(f.message, false);
@@ -683,9 +663,9 @@ export class SendScheduler implements SentContent, ChannelReadiness {
 
   /** Resend the oldest unacknowledged content without declaring it lost (no CC reaction). */
   onProbe(p: SentPacket): void {
-    if (p.fragments) {
+    if (p.fragmentCount > 0) {
       const fragments = p.fragments;
-      for (let i = 0; i < fragments.length; i++) {
+      for (let i = 0; i < p.fragmentCount; i++) {
         const f = fragments[i]!;
         if (f.flags !== UNRELIABLE_RECEIPT && !f.acked && !f.queued) this.requeue(f);
       }

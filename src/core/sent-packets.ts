@@ -1,3 +1,5 @@
+import { unpinFields } from './mutable-fields.js';
+
 /** A fragment of a reliable message, kept by the sender until acknowledged. */
 export interface SentFragment {
   tsn: number;
@@ -25,6 +27,37 @@ export interface SentFragment {
   /** On a fragment resent in pieces: pieces not yet acknowledged (0: not in pieces). */
   partsLeft: number;
 }
+
+/**
+ * A new fragment record. Every site that makes one goes through here, so that V8 sees one shape
+ * (hidden class) for all of them.
+ */
+export function newFragment(
+  tsn: number,
+  payload: Uint8Array,
+  flags: number,
+  lastPn: number,
+  queued: boolean,
+  channel: number,
+  message: MessageRecord | null,
+  whole: SentFragment | null,
+  offset: number,
+): SentFragment {
+  return { tsn, payload, flags, acked: false, lastPn, queued, channel, message, whole, offset, partsLeft: 0 };
+}
+
+// A fragment's retransmission state is written only when it is lost (or resent in pieces):
+// mutable in the shape from the start, so that the first loss or PTO deoptimises nothing that
+// reads it (mutable-fields.ts). Once per shape, here.
+unpinFields(newFragment(0, new Uint8Array(0), 0, 0, false, 0, null, null, 0), ['acked', 'lastPn', 'queued', 'offset', 'partsLeft']);
+
+/**
+ * A fragment that is never acknowledged, never queued and never written: what a scan of a
+ * retransmission queue reads when the queue is empty (SendScheduler.ready), so that the scan's
+ * checks always run on a fragment's shape. Nothing may modify it (not frozen: a frozen object
+ * has a shape of its own, which is what this is here to avoid).
+ */
+export const NO_FRAGMENT: SentFragment = newFragment(-1, new Uint8Array(0), 0, -1, false, 0, null, null, 0);
 
 /** Not a wire bit: marks an unreliable fragment tracked only for its message's receipt. */
 export const UNRELIABLE_RECEIPT = 0x100;
@@ -54,7 +87,13 @@ export interface SentPacket {
   ackEliciting: boolean;
   inFlight: boolean;
   state: PacketState;
-  fragments: SentFragment[] | null;
+  /**
+   * The fragments it carried: `fragments[0 … fragmentCount)`. The array belongs to the record and
+   * is reused with it (a pooled record allocates nothing per packet); slots past the count hold
+   * NO_FRAGMENT, so a recycled record keeps no payload alive.
+   */
+  fragments: SentFragment[];
+  fragmentCount: number;
   close: boolean;
   /** Was part of the data in this packet a retransmission? */
   retransmission: boolean;
@@ -81,8 +120,23 @@ const pool: SentPacket[] = [];
 const POOL_MAX = 4096;
 
 function recycle(p: SentPacket): void {
-  p.fragments = null;
+  clearFragments(p);
   if (pool.length < POOL_MAX) pool.push(p);
+}
+
+/** The record carries no fragments any more (their slots released, the array kept). */
+export function clearFragments(p: SentPacket): void {
+  const list = p.fragments;
+  for (let i = 0; i < p.fragmentCount; i++) list[i] = NO_FRAGMENT;
+  p.fragmentCount = 0;
+}
+
+/** Copy `count` fragments from `from` into the record (its own array grows only when it must). */
+export function setFragments(p: SentPacket, from: readonly SentFragment[], count: number): void {
+  const list = p.fragments;
+  for (let i = 0; i < count; i++) list[i] = from[i]!;
+  for (let i = count; i < p.fragmentCount; i++) list[i] = NO_FRAGMENT;
+  p.fragmentCount = count;
 }
 
 /** A packet record to fill in: a recycled one when there is one (no allocation per packet sent). */
@@ -95,7 +149,10 @@ export function newSentPacket(): SentPacket {
       ackEliciting: true,
       inFlight: true,
       state: PacketState.Outstanding,
-      fragments: null,
+      // Created holding a stand-in, so the array has the elements kind it will have with
+      // fragments in it (an empty literal has another: a fresh record deoptimised setFragments).
+      fragments: [NO_FRAGMENT],
+      fragmentCount: 0,
       close: false,
       retransmission: false,
       delivered: 0,
@@ -134,6 +191,8 @@ export class SentPackets {
 
   constructor(firstPacketNumber: number) {
     this.base = firstPacketNumber;
+    // `slots` holds the shared empty storage until the first packet: mutable from the start.
+    unpinFields(this, ['slots']);
   }
 
   push(pn: number, packet: SentPacket | null): void {

@@ -258,6 +258,45 @@ export class Tracer {
     });
   }
 
+  // ---------------------------------------------------------------- path validation and migration
+  // (path-validation.ts; qlog's migration_state_updated, draft-ietf-quic-qlog-quic-events, under
+  // the 0.3 generation's connectivity category, with the draft's state names)
+
+  /** A packet from a new address: validating it (PATH_CHALLENGE to it and to the current path). */
+  pathProbing(now: number, address: string, port: number): void {
+    this.emit(now, 'connectivity:migration_state_updated', { migration_state: 'probing_started', new_path: { ip: address, port } });
+  }
+
+  /** A PATH_CHALLENGE or PATH_RESPONSE left (transport:packet_sent with the frame). */
+  pathFrameSent(now: number, pn: number, size: number, frame: 'path-challenge' | 'path-response', toCandidate: boolean): void {
+    this.emit(now, 'transport:packet_sent', {
+      header: { packet_type: PACKET_TYPE, packet_number: pn },
+      raw: { length: size },
+      is_ack_eliciting: false,
+      frames: [{ frame_type: frame === 'path-challenge' ? 'path_challenge' : 'path_response' }],
+      path: toCandidate ? 'new' : 'current',
+    });
+  }
+
+  /** The new address answered: the connection moved there. */
+  pathChanged(now: number, fromAddress: string, fromPort: number, address: string, port: number): void {
+    this.emit(now, 'connectivity:migration_state_updated', {
+      migration_state: 'migration_complete',
+      old_path: { ip: fromAddress, port: fromPort },
+      new_path: { ip: address, port },
+    });
+  }
+
+  /** The new address was given up (`reason`: 'timeout' or 'peer-on-current-path'). */
+  pathAbandoned(now: number, reason: string): void {
+    this.emit(now, 'connectivity:migration_state_updated', { migration_state: 'probing_abandoned', trigger: reason });
+  }
+
+  /** This side moved to a new local address (migrate()). */
+  pathMigrated(now: number): void {
+    this.emit(now, 'connectivity:migration_state_updated', { migration_state: 'migration_started' });
+  }
+
   // --- path MTU (path-mtu.ts) ------------------------------------------------------------
 
   /**
@@ -289,6 +328,10 @@ export function receivedFrame(f: Frame, largestSent: number): Record<string, unk
       return { frame_type: 'connection_close' };
     case 'reset':
       return { frame_type: 'connection_close', error_code: f.code, reason: f.reason };
+    case 'path-challenge':
+      return { frame_type: 'path_challenge', data: hex(f.data) };
+    case 'path-response':
+      return { frame_type: 'path_response', data: hex(f.data) };
     default:
       return { frame_type: f.type };
   }
@@ -306,4 +349,11 @@ export function ackedRanges(f: AckFrame, largestSent: number): [number, number][
     ranges.push([lo, hi]);
   }
   return ranges;
+}
+
+/** Bytes as lowercase hex (path challenge data in traces). */
+export function hex(bytes: Uint8Array): string {
+  let out = '';
+  for (let i = 0; i < bytes.length; i++) out += bytes[i]!.toString(16).padStart(2, '0');
+  return out;
 }

@@ -149,6 +149,13 @@ export interface CoreConfig {
   allowHalfOpen: boolean;
   /** Random source in [0, 1) for packet-number skipping. Seed it in tests. */
   random: () => number;
+  /**
+   * Set by the endpoint for an encrypted connection: packet protection seals every DATA datagram
+   * the engine builds, and a sealed packet carries an AEAD tag instead of the CRC-32
+   * (docs/protocol.md "PROTECTED"), so the engine leaves the CRC field zero instead of computing
+   * a checksum that is thrown away. Default false.
+   */
+  sealed: boolean;
 }
 
 /** Events the engine reports through `pollEvent()`. */
@@ -180,7 +187,12 @@ export type CoreEvent =
    */
   | { type: 'receipt'; receipt: number; ok: boolean }
   /** Path-MTU discovery changed the datagram size in force (a probe got through, or a black hole). */
-  | { type: 'path-mtu'; size: number; reason: 'probe' | 'black-hole' }
+  | { type: 'path-mtu'; size: number; reason: 'probe' | 'black-hole' | 'new-path' }
+  /**
+   * The connection moved to a new remote address, validated with PATH_CHALLENGE / PATH_RESPONSE
+   * (the peer's NAT rebound, or it called migrate()): everything is sent to `address`:`port` now.
+   */
+  | { type: 'path-changed'; address: string; port: number; previousAddress: string; previousPort: number }
   /** The peer finished sending (its CLOSE arrived); no more messages will come. */
   | { type: 'peer-closed' }
   /** The connection is over. `error` is absent after a graceful close. */
@@ -240,6 +252,20 @@ export interface ConnectionStats {
   mtuProbesLost: number;
   /** Times large packets stopped getting through and `pathMtu` fell back to 1,200. */
   blackHolesDetected: number;
+  /** Times the connection moved to a new remote address after validating it (migration). */
+  pathChanges: number;
+  /**
+   * New remote addresses given up without moving: no PATH_RESPONSE in time, or the peer was
+   * still heard on the current path (a spoofed or copied packet, most likely).
+   */
+  pathValidationsFailed: number;
+  /** PATH_CHALLENGE frames sent (to new addresses, and to the current path while validating). */
+  pathChallengesSent: number;
+  /**
+   * Plaintext packets from a remote address not (yet) validated: not read, not acknowledged
+   * (held for reading if the address is then validated, else dropped).
+   */
+  packetsFromUnvalidatedPath: number;
   /** Packets (datagrams) this side sent: data, ACK-only, probes, CLOSE and RESET. */
   packetsSent: number;
   /** Valid packets this side received (duplicates and malformed ones excluded). */

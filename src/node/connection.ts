@@ -6,6 +6,7 @@ import { AbortError, InvalidArgTypeError, InvalidArgValueError, rdError, type Re
 import { optionsObject, rejectUnknownOptions } from '../unknown-options.js';
 import { CHANNEL_OPTIONS } from './channel-options.js';
 import { boundedWait, checkCloseOptions, type CloseOptions } from './close-options.js';
+import { unpinFields } from '../core/mutable-fields.js';
 import { Inbox, type InboxItem, type MessageInfo } from './inbox.js';
 import type { SocketAddress } from './socket.js';
 import { Stage, stageTrace } from './stage-trace.js';
@@ -49,7 +50,12 @@ export interface ConnectionEvents {
   /** The connection is over; `err` is absent after a graceful close. */
   close: [err?: ReliableDgramError | Error];
   /** Path-MTU discovery changed the datagram size in force (`stats().pathMtu`). */
-  pathMtu: [size: number, reason: 'probe' | 'black-hole'];
+  pathMtu: [size: number, reason: 'probe' | 'black-hole' | 'new-path'];
+  /**
+   * The peer moved to a new address (a NAT rebinding, or its `rebind()`), which answered a
+   * PATH_CHALLENGE: `remoteAddress` / `remotePort` are the new ones now.
+   */
+  migrated: [address: string, port: number];
 }
 
 /** Options of {@link Connection.send}. */
@@ -273,6 +279,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     readonly record: EndpointConnection,
   ) {
     super();
+    // Created on first use: mutable from the start, so that the first one deoptimises nothing
+    // that reads them (src/core/mutable-fields.ts).
+    unpinFields(this, ['inbox', 'waiters', 'channelWaiters', 'channelIterating', 'unclaimedMatch', 'receipts', 'flushWaiters', 'closeWaiters']);
   }
 
   private ensureInbox(): Inbox {
@@ -716,6 +725,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         return;
       case 'path-mtu':
         this.emit('pathMtu', event.size, event.reason);
+        return;
+      case 'path-changed':
+        this.emit('migrated', event.address, event.port);
         return;
     }
   }

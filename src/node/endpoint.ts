@@ -193,7 +193,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
    * Datagrams a `dgram.Socket` still holds (its getSendQueueCount()), or null for sockets
    * without one (test doubles): those get a callback per datagram instead, counted above.
    */
-  private readonly queuedSends: (() => number) | null;
+  private queuedSends: (() => number) | null;
   private afterSends: (() => void) | null = null;
   private readonly onSent = (err: Error | null): void => {
     if (stageTrace !== null) stageTrace.mark(Stage.SendCallback);
@@ -237,22 +237,13 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
 
   /** @internal Use {@link createEndpoint}. */
   constructor(
-    private readonly socket: DatagramSocket,
+    /** Replaced by {@link Endpoint.rebind}. */
+    private socket: DatagramSocket,
     private readonly options: ResolvedEndpointOptions,
   ) {
     super();
     this.clock = options.clock ?? realClock;
-    const counting = socket as { getSendQueueCount?: () => number };
-    this.queuedSends =
-      typeof counting.getSendQueueCount === 'function'
-        ? () => {
-            try {
-              return counting.getSendQueueCount!();
-            } catch {
-              return 0; // closed
-            }
-          }
-        : null;
+    this.queuedSends = sendQueueCounter(socket);
     const random = options.randomBytes ?? ((n: number) => new Uint8Array(cryptoRandomBytes(n)));
     // Always there: connect() may ask for a qlog file of its own (`qlog`) on any endpoint.
     this.traceOutput = new TraceOutput(options.qlogDir, options.trace, undefined, options.qlogFilter);
@@ -425,6 +416,64 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     const dir = (qlog as { dir?: unknown }).dir;
     if (typeof dir !== 'string' || dir === '') throw new InvalidArgTypeError('options.qlog.dir must be a non-empty string (a directory path)');
     return dir;
+  }
+
+  /**
+   * Move the endpoint to a new local socket (connection migration, docs/protocol.md §23): a new
+   * UDP port on `host` (default: the endpoint's own host option), or the `socket` given. Every
+   * connection then sends from the new socket, starts afresh on congestion control, RTT and
+   * path MTU, and sends a packet at once so that its peer sees the new address; the peer
+   * validates it (PATH_CHALLENGE / PATH_RESPONSE) before it answers there. The old socket is
+   * closed. Meant for a client whose network changed (udx-native's `changeRemote`, the other
+   * way round). Resolves once the new socket is in use; rejects with ERR_SOCKET (the new socket
+   * could not be bound: nothing changed) or ERR_ENDPOINT_CLOSED. Bad options throw (TypeError
+   * ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE, unknown options ERR_INVALID_ARG_VALUE).
+   *
+   * ```ts
+   * await client.rebind();             // a fresh ephemeral port
+   * await client.rebind({ port: 5001 });
+   * ```
+   */
+  rebind(options: RebindOptions = {}): Promise<void> {
+    if (typeof options !== 'object' || options === null) throw new InvalidArgTypeError('options must be an object');
+    rejectUnknownOptions(options, REBIND_OPTIONS);
+    const { port = 0, host, socket } = options;
+    if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) {
+      throw new InvalidArgValueError(`options.port must be an integer in [0, 65535], got ${String(port)}`);
+    }
+    if (host !== undefined && typeof host !== 'string') throw new InvalidArgTypeError('options.host must be a string');
+    if (socket !== undefined && (typeof socket !== 'object' || socket === null || typeof socket.send !== 'function')) {
+      throw new InvalidArgTypeError('options.socket must be a datagram socket');
+    }
+    if (this.state !== 'open') return Promise.reject(rdError('ERR_ENDPOINT_CLOSED', 'the endpoint is closed'));
+    return this.moveTo(socket, port, host);
+  }
+
+  private async moveTo(socket: DatagramSocket | undefined, port: number, host: string | undefined): Promise<void> {
+    const next = socket ?? (await bindSocket({ ...this.options, port, host: host ?? this.options.host }));
+    if (this.state !== 'open') {
+      if (socket === undefined) (next as { close(): void }).close();
+      throw rdError('ERR_ENDPOINT_CLOSED', 'the endpoint is closed');
+    }
+    const old = this.socket;
+    old.off('message', this.onMessage);
+    old.off('close', this.onSocketClose);
+    old.off('error', this.onSocketError);
+    // A late error of the old socket must not crash the process; what it still sends may be lost.
+    old.on('error', () => {});
+    this.socket = next;
+    this.queuedSends = sendQueueCounter(next);
+    next.on('message', this.onMessage);
+    next.on('error', this.onSocketError);
+    next.on('close', this.onSocketClose);
+    if (!this.refed) next.unref?.();
+    try {
+      old.close();
+    } catch {
+      // already closed
+    }
+    this.core.rebound(this.clock.now());
+    this.flush();
   }
 
   /**
@@ -730,4 +779,30 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     } else if (this.sendsInFlight <= 0) closeSocket();
     else this.afterSends = closeSocket;
   }
+}
+
+/** Options of {@link Endpoint.rebind}. */
+export interface RebindOptions {
+  /** Local port of the new socket (0, the default: an ephemeral one). */
+  port?: number;
+  /** Local address of the new socket. Default: the endpoint's `host` option (all interfaces if none). */
+  host?: string;
+  /** Use this socket instead of binding one (as createEndpoint's `socket` option). */
+  socket?: DatagramSocket;
+}
+
+/** The options {@link Endpoint.rebind} knows (others throw ERR_UNKNOWN_OPTION). */
+const REBIND_OPTIONS = ['port', 'host', 'socket'] as const;
+
+/** The socket's count of datagrams not yet sent (dgram.Socket.getSendQueueCount), or null for sockets without one. */
+function sendQueueCounter(socket: DatagramSocket): (() => number) | null {
+  const counting = socket as { getSendQueueCount?: () => number };
+  if (typeof counting.getSendQueueCount !== 'function') return null;
+  return () => {
+    try {
+      return counting.getSendQueueCount!();
+    } catch {
+      return 0; // closed
+    }
+  };
 }

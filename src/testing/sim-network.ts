@@ -48,12 +48,19 @@ function checkPort(port: unknown): number {
 
 /** A datagram on its way; the clock delivers it (no closure per datagram). */
 class InFlight {
+  /** The sender's address when it sent (a rebinding later does not change it). */
+  readonly fromAddress: string;
+  readonly fromPort: number;
+
   constructor(
     readonly toAddress: string,
     readonly toPort: number,
-    readonly from: SimPort,
+    from: SimPort,
     readonly data: Buffer,
-  ) {}
+  ) {
+    this.fromAddress = from.address;
+    this.fromPort = from.port;
+  }
 }
 
 /**
@@ -66,13 +73,34 @@ export class SimPort {
   private isClosed = false;
 
   /** @internal use {@link SimNetwork.attach} */
+  private currentAddress: string;
+  private currentPort: number;
+
   constructor(
     private readonly net: SimNetwork,
-    readonly address: string,
-    readonly port: number,
+    address: string,
+    port: number,
     onDatagram: SimReceiver | null,
   ) {
+    this.currentAddress = address;
+    this.currentPort = port;
     this.onDatagram = onDatagram;
+  }
+
+  /** The address its datagrams leave from and arrive at (it changes with {@link SimNetwork.rebind}). */
+  get address(): string {
+    return this.currentAddress;
+  }
+
+  /** The port its datagrams leave from and arrive at (it changes with {@link SimNetwork.rebind}). */
+  get port(): number {
+    return this.currentPort;
+  }
+
+  /** @internal {@link SimNetwork.rebind} */
+  moveTo(address: string, port: number): void {
+    this.currentAddress = address;
+    this.currentPort = port;
   }
 
   /** True once `close()` was called. */
@@ -237,6 +265,27 @@ export class SimNetwork {
     return simPort;
   }
 
+  /**
+   * A NAT rebinding: the port bound at `address`:`port` (a socket's or a SimPort's) now sends
+   * from, and receives at, `newAddress`:`newPort` (an ephemeral port of `newAddress` when
+   * omitted). Nothing answers at the old address any more: datagrams still on their way there,
+   * or sent there later, are undeliverable. Datagrams already on their way from the old address
+   * arrive showing the old one. The socket is not told (as behind a real NAT); its `address()`
+   * reports the new one. Returns the new address and port.
+   */
+  rebind(address: string, port: number, newAddress: string, newPort?: number): { address: string; port: number } {
+    const simPort = this.ports.get(address)?.get(port);
+    if (simPort === undefined) throw new InvalidArgValueError(`nothing is bound at ${address}:${port}`);
+    if (typeof newAddress !== 'string' || newAddress === '') throw new InvalidArgTypeError('newAddress must be a non-empty string');
+    // Reserve the new place first (it may be taken), then leave the old one.
+    const placeholder = this.attach(newAddress, newPort, null);
+    this.detach(simPort);
+    this.detach(placeholder);
+    simPort.moveTo(placeholder.address, placeholder.port);
+    this.ports.get(placeholder.address)!.set(placeholder.port, simPort);
+    return { address: simPort.address, port: simPort.port };
+  }
+
   /** @internal called by SimPort.close */
   detach(port: SimPort): void {
     const byPort = this.ports.get(port.address);
@@ -339,11 +388,10 @@ export class SimNetwork {
       this.undeliverable++;
       return;
     }
-    const from = flight.from;
     target.onDatagram(flight.data, {
-      address: from.address,
-      port: from.port,
-      family: familyOf(from.address),
+      address: flight.fromAddress,
+      port: flight.fromPort,
+      family: familyOf(flight.fromAddress),
       size: flight.data.byteLength,
     });
   }

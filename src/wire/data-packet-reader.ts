@@ -7,6 +7,7 @@ import {
   CHANNEL_FLAG,
   DataFlag,
   FrameType,
+  PATH_DATA_SIZE,
   PROTOCOL_VERSION,
   PacketType,
   type AckFrame,
@@ -14,6 +15,8 @@ import {
   type DataFrame,
   type DataPartFrame,
   type Frame,
+  type PathChallengeFrame,
+  type PathResponseFrame,
   type PingFrame,
   type UnreliableFrame,
 } from './types.js';
@@ -43,10 +46,16 @@ export class DataPacketReader {
   packetNumber = 0;
   /** DATA and UNRELIABLE frames in it (counted by `open`). */
   dataFrames = 0;
+  /** PATH_CHALLENGE and PATH_RESPONSE frames in it (counted by `open`): path validation looks only when there are some. */
+  pathFrames = 0;
+  /** Frames in it, PADDING not counted (counted by `open`). */
+  frames = 0;
   private readonly r = new Reader(EMPTY, 0, 0);
   private readonly ack: AckFrame = { type: 'ack', largest: 0, ackDelay: 0, maxTsn: 0, firstRange: 0, ranges: [] };
   private readonly data: DataFrame = { type: 'data', channel: undefined, tsn: 0, first: false, last: false, unordered: false, payload: EMPTY };
   private readonly unreliable: UnreliableFrame = { type: 'unreliable', channel: undefined, messageId: 0, index: 0, count: 0, payload: EMPTY };
+  private readonly pathChallenge: PathChallengeFrame = { type: 'path-challenge', data: EMPTY };
+  private readonly pathResponse: PathResponseFrame = { type: 'path-response', data: EMPTY };
   private readonly dataPart: DataPartFrame = {
     type: 'data-part',
     channel: undefined,
@@ -76,13 +85,19 @@ export class DataPacketReader {
     this.packetNumber = r.u32();
     // Walk every frame once: refuse the packet before any of it is acted on.
     let dataFrames = 0;
+    let pathFrames = 0;
+    let frames = 0;
     for (;;) {
       const f = this.frame(false);
       if (f === undefined) return 'not-data';
       if (f === null) break;
+      frames++;
       if (f.type === 'data' || f.type === 'data-part' || f.type === 'unreliable') dataFrames++;
+      else if (f.type === 'path-challenge' || f.type === 'path-response') pathFrames++;
     }
     this.dataFrames = dataFrames;
+    this.pathFrames = pathFrames;
+    this.frames = frames;
     r.reset(datagram, DATA_HEADER_SIZE, end);
     return 'ok';
   }
@@ -174,6 +189,14 @@ export class DataPacketReader {
         if (materialize) f.payload = r.bytes(length);
         else r.skip(length);
         if (f.count === 0 || f.index >= f.count) return null;
+        return f;
+      }
+      case FrameType.PathChallenge:
+      case FrameType.PathResponse: {
+        // Records reused like the others; `data` is a view of the datagram (§5.10).
+        const f = type === FrameType.PathChallenge ? this.pathChallenge : this.pathResponse;
+        if (materialize) f.data = r.bytes(PATH_DATA_SIZE);
+        else r.skip(PATH_DATA_SIZE);
         return f;
       }
       default:

@@ -7,6 +7,8 @@ import {
   DataFlag,
   FrameType,
   MAX_REASON_SIZE,
+  PATH_DATA_SIZE,
+  PATH_FRAME_SIZE,
   type AckFrame,
   type DataFrame,
   type DataPartFrame,
@@ -61,6 +63,9 @@ export function frameSize(frame: Frame): number {
       return DATA_PART_HEADER_SIZE + channelSize(frame.channel ?? 0) + frame.payload.length;
     case 'unreliable':
       return unreliableHeaderSize(frame.index, frame.count) + channelSize(frame.channel ?? 0) + frame.payload.length;
+    case 'path-challenge':
+    case 'path-response':
+      return PATH_FRAME_SIZE;
   }
 }
 
@@ -140,7 +145,17 @@ export function writeFrame(buf: Uint8Array, offset: number, frame: Frame): numbe
       buf.set(frame.payload, offset);
       return offset + frame.payload.length;
     }
+    case 'path-challenge':
+    case 'path-response':
+      return writePathFrame(buf, offset, frame.type === 'path-challenge' ? FrameType.PathChallenge : FrameType.PathResponse, frame.data);
   }
+}
+
+/** A PATH_CHALLENGE or PATH_RESPONSE frame (`type`) with its 8 bytes of `data` (§5.10). */
+export function writePathFrame(buf: Uint8Array, offset: number, type: number, data: Uint8Array): number {
+  buf[offset] = type;
+  buf.set(data.subarray(0, PATH_DATA_SIZE), offset + 1);
+  return offset + PATH_FRAME_SIZE;
 }
 
 export function writeAckFrame(buf: Uint8Array, offset: number, frame: AckFrame): number {
@@ -326,6 +341,10 @@ function readFrameBody(r: Reader, type: number): Frame | null {
       if (channel !== 0) frame.channel = channel;
       return frame;
     }
+    case FrameType.PathChallenge:
+      return { type: 'path-challenge', data: r.bytes(PATH_DATA_SIZE) };
+    case FrameType.PathResponse:
+      return { type: 'path-response', data: r.bytes(PATH_DATA_SIZE) };
     default:
       return null;
   }

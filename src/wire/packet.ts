@@ -13,6 +13,7 @@ import {
   MAX_REASON_SIZE,
   MAX_UDP_PAYLOAD,
   MIN_INITIAL_SIZE,
+  PATH_DATA_SIZE,
   PROTOCOL_VERSION,
   PacketType,
   RESET_TOKEN_SIZE,
@@ -289,6 +290,10 @@ function checkFrame(f: Frame): void {
   switch (f.type) {
     case 'ping':
     case 'close':
+      return;
+    case 'path-challenge':
+    case 'path-response':
+      checkBytes(f.data, PATH_DATA_SIZE, `${f.type}.data`);
       return;
     case 'ack':
       checkUint(f.largest, U32, 'ack.largest');

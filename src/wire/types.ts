@@ -30,7 +30,16 @@ export const FrameType = {
   DataPart: 0x06,
   /** 0x08–0x0f: reliable data; the low three bits are {@link DataFlag}s. */
   Data: 0x08,
+  /** Path validation (connection migration, docs/protocol.md §5.10): 8 unpredictable bytes to echo. */
+  PathChallenge: 0x20,
+  /** The echo of a PATH_CHALLENGE's 8 bytes (§5.10). */
+  PathResponse: 0x21,
 } as const;
+
+/** Bytes of the data a PATH_CHALLENGE carries and its PATH_RESPONSE echoes. */
+export const PATH_DATA_SIZE = 8;
+/** Bytes of a PATH_CHALLENGE or PATH_RESPONSE frame: type and data. */
+export const PATH_FRAME_SIZE = 1 + PATH_DATA_SIZE;
 
 /**
  * Set in the type byte of a DATA (0x18–0x1f), DATA_PART (0x16) or UNRELIABLE (0x15) frame whose channel is not 0:
@@ -191,8 +200,34 @@ export interface UnreliableFrame {
   payload: Uint8Array;
 }
 
+/**
+ * PATH_CHALLENGE (0x20, §5.10): asks whoever receives it to echo `data` in a PATH_RESPONSE. Sent
+ * to a new remote address (and to the current one) before a connection moves there.
+ */
+export interface PathChallengeFrame {
+  type: 'path-challenge';
+  /** 8 unpredictable bytes. */
+  data: Uint8Array;
+}
+
+/** PATH_RESPONSE (0x21, §5.10): the 8 bytes of a PATH_CHALLENGE, echoed. */
+export interface PathResponseFrame {
+  type: 'path-response';
+  /** The challenge's 8 bytes. */
+  data: Uint8Array;
+}
+
 /** Any frame of a DATA packet. */
-export type Frame = PingFrame | AckFrame | CloseFrame | ResetFrame | DataFrame | DataPartFrame | UnreliableFrame;
+export type Frame =
+  | PingFrame
+  | AckFrame
+  | CloseFrame
+  | ResetFrame
+  | DataFrame
+  | DataPartFrame
+  | UnreliableFrame
+  | PathChallengeFrame
+  | PathResponseFrame;
 
 /** INITIAL (0x01): the client opens a connection (§3.1). */
 export interface InitialPacket {

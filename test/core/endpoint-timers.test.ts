@@ -50,4 +50,30 @@ describe('DeadlineHeap', () => {
     expect(heap.size).toBe(1);
     expect(heap.peek()?.heapDeadline).toBe(1);
   });
+
+  it('a parked entry stays in the heap without a deadline: earliest() ignores it, set() moves it back, scheduled() says no', () => {
+    const heap = new DeadlineHeap<Item>();
+    const a: Item = { id: 1, heapIndex: -1, heapDeadline: 0 };
+    const b: Item = { id: 2, heapIndex: -1, heapDeadline: 0 };
+    heap.set(a, 10);
+    heap.set(b, 20);
+    expect(heap.earliest()).toBe(10);
+    heap.park(a);
+    expect(heap.size).toBe(2);
+    expect(heap.scheduled(a)).toBe(false);
+    expect(heap.scheduled(b)).toBe(true);
+    expect(heap.earliest()).toBe(20);
+    heap.park(b);
+    // Only parked entries: nothing is due, ever.
+    expect(heap.earliest()).toBeNull();
+    // Rescheduling a parked entry moves it (no second copy).
+    heap.set(a, 5);
+    expect(heap.size).toBe(2);
+    expect(heap.earliest()).toBe(5);
+    expect(heap.scheduled(a)).toBe(true);
+    heap.remove(b);
+    heap.remove(a);
+    expect(heap.earliest()).toBeNull();
+    expect(heap.scheduled(a)).toBe(false);
+  });
 });

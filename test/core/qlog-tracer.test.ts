@@ -180,4 +180,20 @@ describe('the hand-written qlog serialiser', () => {
     expect(events[0]!.data['frames']).toHaveLength(5);
     expect(sink.text()).toBe(qlogEventText(events[0]!, 0));
   });
+  it('writes PATH_CHALLENGE and PATH_RESPONSE frames as the reference does (qlog names, data in hex)', () => {
+    for (const type of ['path-challenge', 'path-response'] as const) {
+      const datagram = encodePacket({
+        type: 'data',
+        dcid: 1n,
+        packetNumber: 78,
+        frames: [{ type, data: Uint8Array.from([0, 1, 0xab, 0xcd, 0xef, 0x10, 0x7f, 0xff]) }],
+      });
+      const events: TraceEvent[] = [];
+      new Tracer((e) => events.push(e)).packetReceived(3, 78, datagram, 70);
+      const sink = new Collect(0, 16);
+      new QlogTracer(sink).packetReceived(3, 78, datagram, 70);
+      expect(events[0]!.data['frames']).toEqual([{ frame_type: type.replace('-', '_'), data: '0001abcdef107fff' }]);
+      expect(sink.text()).toBe(qlogEventText(events[0]!, 0));
+    }
+  });
 });

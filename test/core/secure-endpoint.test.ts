@@ -3,7 +3,7 @@ import type { EndpointConnection, EndpointEvent } from '../../src/core/endpoint.
 import type { CryptoSuite } from '../../src/core/secure/suite.js';
 import { createNodeSuite } from '../../src/crypto/node-suite.js';
 import { Rng } from '../../src/testing/rng.js';
-import { encodePacket, expand32 } from '../../src/wire/index.js';
+import { encodePacket, expand32, verifyChecksum } from '../../src/wire/index.js';
 import { SecurePacketType, decodeSecurePacket, encodeSecurePacket } from '../../src/wire/secure.js';
 import { VirtualNet, endpointConfig, type Node, type Wire } from './endpoint-harness.js';
 
@@ -222,6 +222,37 @@ describe('EndpointCore packet protection', () => {
     expect(server.core.stats().dropped.replay).toBe(2);
     // The altered packet failed its tag.
     expect(server.core.stats().dropped.decrypt).toBe(1);
+  });
+
+  it('the engine computes no CRC-32 for a packet that protection seals (the tag replaces it); plaintext packets keep theirs', () => {
+    const { net, server, client } = setup();
+    const c = connect(net, client);
+    const s = accepted(server)[0]!;
+    // What the engine hands to packet protection: header, frames and a trailer that is never sent.
+    const trailers: number[] = [];
+    for (const p of [c.protection!, s.protection!]) {
+      const seal = p.seal.bind(p);
+      p.seal = (now, plain) => {
+        trailers.push(Buffer.from(plain.subarray(plain.length - 4)).readUInt32BE(0));
+        return seal(now, plain);
+      };
+    }
+    for (let i = 0; i < 20; i++) send(client, c, `m${i} `.repeat(100));
+    net.run(net.now + 3000, () => messages(server).length >= 20);
+    expect(messages(server)).toHaveLength(20);
+    expect(trailers.length).toBeGreaterThanOrEqual(5);
+    expect(trailers.every((t) => t === 0)).toBe(true);
+    // A plaintext connection's datagrams still carry their checksum.
+    const plain = new VirtualNet(5);
+    const ps = plain.add(SERVER, endpointConfig(), 1, 4000, createNodeSuite());
+    const pc = plain.add(CLIENT, endpointConfig(), 2, 5000, createNodeSuite());
+    expect(pc.core.connect(plain.now, SERVER, 4000).ok).toBe(true);
+    plain.run(plain.now + 5000, () => connected(pc) !== undefined);
+    send(pc, connected(pc)!, 'hello');
+    plain.run(plain.now + 3000, () => messages(ps).length >= 1);
+    const data = plain.log.filter((w) => w.data[1] === 0x04);
+    expect(data.length).toBeGreaterThan(0);
+    expect(data.every((w) => verifyChecksum(w.data))).toBe(true);
   });
 
   it('keys update every 30 packets through 10% loss and reordering; no packet number (nonce) is ever reused per direction', () => {

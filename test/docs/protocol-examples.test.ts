@@ -134,6 +134,8 @@ const EXPECTED: Record<string, { size: number; packet: Packet }> = {
     ]),
   },
   'data-ping': { size: 19, packet: data(SERVER_CID, 1013, [{ type: 'ping' }]) },
+  'data-path-challenge': { size: 27, packet: data(SERVER_CID, 1018, [{ type: 'path-challenge', data: bytes('5c1f3a9e07d264b8') }]) },
+  'data-path-response': { size: 27, packet: data(CLIENT_CID, 2043, [{ type: 'path-response', data: bytes('5c1f3a9e07d264b8') }]) },
   'data-ack': {
     size: 35,
     packet: data(CLIENT_CID, 0x7fff_fff1, [
@@ -226,6 +228,8 @@ describe('docs/protocol.md examples', () => {
           unreliable: FrameType.Unreliable,
           data: FrameType.Data,
           'data-part': FrameType.DataPart,
+          'path-challenge': FrameType.PathChallenge,
+          'path-response': FrameType.PathResponse,
         }[f.type];
         frameTypes.add(code);
       }

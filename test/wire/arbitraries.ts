@@ -202,8 +202,15 @@ export function unreliableFrameWith(payload: fc.Arbitrary<Uint8Array>): fc.Arbit
 
 export const unreliableFrame: fc.Arbitrary<UnreliableFrame> = unreliableFrameWith(bytes(1500));
 
+/** PATH_CHALLENGE and PATH_RESPONSE frames: 8 bytes each. */
+export const pathFrame: fc.Arbitrary<Frame> = fc.record({
+  type: fc.constantFrom('path-challenge' as const, 'path-response' as const),
+  data: fc.uint8Array({ minLength: 8, maxLength: 8 }),
+});
+
 /** Every frame type (PADDING is not a frame value: the decoder skips it). */
 export const frame: fc.Arbitrary<Frame> = fc.oneof(
+  pathFrame,
   pingFrame,
   ackFrame,
   closeFrame,

@@ -1,0 +1,190 @@
+/**
+ * The JIT warm-up of a ping-pong: 64-byte round trips between two reliable-dgram processes, both
+ * pinned to one CPU as in the benchmark's same-CPU runs, counted per 1,000-trip bucket: trips slower
+ * than 1 ms, and in each process the TurboFan compiles and the deoptimisations V8 reports
+ * (`--trace-opt --trace-deopt`), with the function and the reason of every deoptimisation.
+ *
+ *   node --import tsx bench/warmup.ts [--trips 11000] [--pin same|cross|none] [--no-trace]
+ *
+ * The counts of compiles and deoptimisations do not depend on the machine's load; the slow-trip
+ * counts do (and tracing itself costs a little: `--no-trace` for clean timings). Counted from the
+ * connection's establishment to the last trip: neither start-up (tsx, the handshake) nor shutdown. Not part of `npm run bench`: a diagnostic
+ * for docs/performance.md ("The warm-up tail").
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { createEndpoint } from '../src/index.js';
+
+const BUCKET = 1000;
+const args = process.argv.slice(2);
+const opt = (name: string, dflt: string): string => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : dflt;
+};
+const rdOptions = JSON.parse(process.env.BENCH_RD_OPTIONS ?? '{}') as Record<string, unknown>;
+/** Marks go straight to fd 1, in order with V8's own trace lines. */
+const mark = (n: number): void => void writeSync(1, `#MARK ${n}\n`);
+
+async function server(): Promise<void> {
+  const ep = await createEndpoint({ host: '127.0.0.1', port: 0, ...rdOptions });
+  let n = 0;
+  ep.on('connection', (c) => {
+    writeSync(1, '#START\n');
+    c.on('error', () => undefined);
+    c.on('message', (m) => {
+      c.send(m);
+      if (++n % BUCKET === 0) mark(n);
+    });
+  });
+  writeSync(1, `#PORT ${ep.address().port}\n`);
+  // The parent ends this process once the client is done (nothing after the trips is counted).
+}
+
+async function client(port: number, trips: number): Promise<void> {
+  const ep = await createEndpoint({ host: '127.0.0.1', port: 0, ...rdOptions });
+  const conn = await ep.connect(port, '127.0.0.1');
+  writeSync(1, '#START\n');
+  conn.on('error', () => undefined);
+  const payload = Buffer.alloc(64, 0x70);
+  const us: number[] = [];
+  await new Promise<void>((resolve) => {
+    let start = 0n;
+    conn.on('message', () => {
+      us.push(Number(process.hrtime.bigint() - start) / 1000);
+      if (us.length % BUCKET === 0) mark(us.length);
+      if (us.length === trips) return resolve();
+      start = process.hrtime.bigint();
+      conn.send(payload);
+    });
+    start = process.hrtime.bigint();
+    conn.send(payload);
+  });
+  const st = conn.stats();
+  writeSync(1, `#END\n#STATS ${JSON.stringify({ ptos: st.ptoCount, retransmitted: st.packetsRetransmitted })}\n`);
+  writeSync(1, `#TRIPS ${JSON.stringify(us.map((x) => Math.round(x)))}\n`);
+  process.exit(0);
+}
+
+interface Side {
+  compiles: number[];
+  deopts: number[];
+  /** "function: reason" → count, over the whole run. */
+  reasons: Map<string, number>;
+}
+
+/** Reads one child's stdout: V8's trace lines between our marks, bucketed by the last mark. */
+function watch(child: ChildProcess, side: Side, onLine: (line: string) => boolean): Promise<void> {
+  let bucket = 0;
+  let started = false;
+  let done = false;
+  const rl = createInterface({ input: child.stdout! });
+  rl.on('line', (line) => {
+    if (onLine(line)) return;
+    if (line.startsWith('#MARK ')) {
+      bucket = Number(line.slice(6)) / BUCKET;
+      return;
+    }
+    if (line === '#START') started = true;
+    if (line === '#END') done = true;
+    if (!started || done) return;
+    if (line.startsWith('[completed compiling') && line.includes('TURBOFAN')) side.compiles[bucket] = (side.compiles[bucket] ?? 0) + 1;
+    const bail = /^\[bailout \(kind: [^,]+, reason: ([^)]*)\).*?<JSFunction (\S*)/.exec(line);
+    const dep = /^\[marking dependent code .*?<SharedFunctionInfo (\S+)>.*reason: (.*)\]$/.exec(line);
+    const what = bail ? `${bail[2]}: ${bail[1]}` : dep ? `${dep[1]}: ${dep[2]}` : null;
+    if (what !== null) {
+      side.deopts[bucket] = (side.deopts[bucket] ?? 0) + 1;
+      side.reasons.set(what, (side.reasons.get(what) ?? 0) + 1);
+    }
+  });
+  return new Promise((resolve) => rl.on('close', resolve));
+}
+
+async function main(): Promise<void> {
+  const role = opt('role', '');
+  if (role === 'server') return server();
+  if (role === 'client') return client(Number(opt('port', '0')), Number(opt('trips', '11000')));
+
+  const trips = Number(opt('trips', '11000'));
+  const pin = opt('pin', 'same');
+  const trace = !args.includes('--no-trace');
+  const self = fileURLToPath(import.meta.url);
+  const start = (r: string, cpu: string | undefined, extra: string[]): ChildProcess => {
+    const node = [...(trace ? ['--trace-opt', '--trace-deopt'] : []), '--import', 'tsx', self, '--role', r, ...extra];
+    return cpu === undefined || pin === 'none'
+      ? spawn(process.execPath, node, { stdio: ['ignore', 'pipe', 'inherit'], env: process.env })
+      : spawn('taskset', ['-c', cpu, process.execPath, ...node], { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
+  };
+  const sides = { client: { compiles: [], deopts: [], reasons: new Map() } as Side, server: { compiles: [], deopts: [], reasons: new Map() } as Side };
+  const srv = start('server', '0', []);
+  let port = 0;
+  const gotPort = new Promise<void>((resolve) => {
+    void watch(srv, sides.server, (line) => {
+      if (!line.startsWith('#PORT ')) return false;
+      port = Number(line.slice(6));
+      resolve();
+      return true;
+    });
+  });
+  await gotPort;
+  let rtts: number[] = [];
+  let clientStats: Record<string, number> = {};
+  const cli = start('client', pin === 'cross' ? '1' : '0', ['--port', String(port), '--trips', String(trips)]);
+  await watch(cli, sides.client, (line) => {
+    if (line.startsWith('#STATS ')) {
+      clientStats = JSON.parse(line.slice(7)) as Record<string, number>;
+      return true;
+    }
+    if (!line.startsWith('#TRIPS ')) return false;
+    rtts = JSON.parse(line.slice(7)) as number[];
+    return true;
+  });
+  srv.kill();
+
+  const buckets = Math.ceil(trips / BUCKET);
+  const row = (label: string, values: (number | undefined)[]): string =>
+    `| ${label} | ${Array.from({ length: buckets }, (_, i) => String(values[i] ?? 0)).join(' | ')} |`;
+  const slow = Array.from({ length: buckets }, (_, i) => rtts.slice(i * BUCKET, (i + 1) * BUCKET).filter((us) => us > 1000).length);
+  const q = (list: number[], p: number): number => {
+    const s = [...list].sort((a, b) => a - b);
+    return s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? NaN;
+  };
+  const header = Array.from({ length: buckets }, (_, i) => `${i * BUCKET + 1}–${(i + 1) * BUCKET}`);
+  const lines = [
+    `Ping-pong warm-up, ${trips} trips of 64 B, pin ${pin}${trace ? ', V8 tracing on' : ''}; per 1,000-trip bucket:`,
+    '',
+    `| trips | ${header.join(' | ')} |`,
+    `| --- | ${header.map(() => '---:').join(' | ')} |`,
+    row('trips > 1 ms', slow),
+  ];
+  if (trace) {
+    lines.push(row('TurboFan compiles, client', sides.client.compiles), row('TurboFan compiles, server', sides.server.compiles));
+    lines.push(row('deoptimisations, client', sides.client.deopts), row('deoptimisations, server', sides.server.deopts));
+  }
+  console.log(lines.join('\n'));
+  for (const [name, s] of Object.entries(sides)) {
+    if (s.reasons.size > 0) console.log(`\n${name} deoptimisations: ${[...s.reasons].map(([w, n]) => `${w} ×${n}`).join('; ')}`);
+  }
+  const sum = (a: (number | undefined)[]): number => a.reduce<number>((x, y) => x + (y ?? 0), 0);
+  console.log(
+    JSON.stringify({
+      trips,
+      pin,
+      slowPerBucket: slow,
+      p50: q(rtts, 0.5),
+      p99First10k: q(rtts.slice(0, 10_000), 0.99),
+      p99After1000: q(rtts.slice(1000, 11_000), 0.99),
+      // A compile stall longer than the PTO makes one fire (spuriously): the client's count.
+      clientPtos: clientStats.ptos,
+      ...(trace
+        ? {
+            compiles: { client: sum(sides.client.compiles), server: sum(sides.server.compiles) },
+            deopts: { client: sum(sides.client.deopts), server: sum(sides.server.deopts) },
+          }
+        : {}),
+    }),
+  );
+}
+
+await main();

@@ -1,0 +1,34 @@
+/**
+ * V8 treats an object field that only its initialiser has written as a constant ("const field
+ * tracking"): optimised code that reads it may depend on that, and the first later write of
+ * another value deoptimises every function that depended on it ("code dependencies" in
+ * `--trace-deopt`). A field that only a rare path writes (the retransmission queue's count, the
+ * PTO backoff, a fragment's retransmission state, most counters) therefore costs, the first time
+ * that path runs, a deoptimisation and a recompile of the hot functions that read it. On
+ * loopback that first time is typically a spurious PTO during the JIT warm-up (a compile stall
+ * delays one reply past the PTO), and it threw away `pollTransmit`, `build`, `writeNewData` and
+ * `hasSendableData`: tens of ms of recompilation inside the traffic (docs/performance.md).
+ *
+ * `unpinFields` writes each listed field once with another value of the same type and then its
+ * own again, so the field is an ordinary mutable one from the start. V8 keeps constness per hidden
+ * class, so this matters once per object shape; done per object it costs two stores per field.
+ * Names are strings so that private fields can be listed; a name that is not a number, boolean
+ * or object field of `o` (a typo) throws. Numbers stay numbers (the other value is 0 or 1: a
+ * small integer, which a double field takes as well; `v + 1` would be the same value for
+ * Infinity), booleans stay booleans, an object field holds null for a moment (a field created
+ * on first use by an `ensure…()` call, for example: its first replacement then deoptimises
+ * nothing either), a field that is null until first use holds undefined for a moment.
+ */
+export function unpinFields<T extends object>(o: T, keys: readonly string[]): T {
+  const r = o as unknown as Record<string, unknown>;
+  for (const k of keys) {
+    const v = r[k];
+    if (typeof v === 'number') r[k] = v === 0 ? 1 : 0;
+    else if (typeof v === 'boolean') r[k] = !v;
+    else if (typeof v === 'object' && v !== null) r[k] = null;
+    else if (v === null) r[k] = undefined;
+    else throw new TypeError(`unpinFields: ${k} is not a number, a boolean, an object or null`);
+    r[k] = v;
+  }
+  return o;
+}
