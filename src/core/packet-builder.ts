@@ -116,6 +116,7 @@ export class PacketBuilder {
       const carried = fragments === null || fragmentCount === 0 ? null : fragments.slice(0, fragmentCount);
       this.trace.packetSent(now, pn, size, withAckFrame, carried, carriesClose, ackEliciting);
     }
+    if (fragmentCount > 0) this.sender.releasePacketFragments();
     return datagram;
   }
 

@@ -343,9 +343,7 @@ export class SendScheduler implements SentContent, ChannelReadiness {
     this.packetClose = false;
     this.packetRetransmission = false;
     this.packetUnreliable = false;
-    const scratch = this.packetFragments;
-    for (let i = 0; i < this.packetFragmentCount; i++) scratch[i] = NO_FRAGMENT;
-    this.packetFragmentCount = 0;
+    this.releasePacketFragments();
     this.buildingPn = pn;
     if (this.unreliableQueued > 0) this.expireUnreliable(now);
     // Pieces of fragments cut for a larger path MTU first (rare: only after a black hole).
@@ -371,6 +369,17 @@ export class SendScheduler implements SentContent, ChannelReadiness {
       this.packetClose = true;
     }
     return o;
+  }
+
+  /**
+   * The packet's record has its fragments (LossRecovery.onPacketSent copied them): the scratch
+   * list lets go of them, so that an idle connection does not keep its last packet's fragments
+   * and their message alive (issue 11).
+   */
+  releasePacketFragments(): void {
+    const scratch = this.packetFragments;
+    for (let i = 0; i < this.packetFragmentCount; i++) scratch[i] = NO_FRAGMENT;
+    this.packetFragmentCount = 0;
   }
 
   /**

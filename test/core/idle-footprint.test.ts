@@ -29,6 +29,15 @@ describe('an idle connection', () => {
     expect(closuresAndMaps(ownObjects(one.b, two.b, perEndpoint))).toEqual([]);
   });
 
+  it('keeps no record of its acknowledged messages (no sent fragment, no queued message)', () => {
+    const one = idlePair(5);
+    const two = idlePair(6);
+    for (const side of ['a', 'b'] as const) {
+      const records = [...ownObjects(one[side], two[side], perEndpoint)].filter(([o]) => 'lastPn' in o || ('unacked' in o && 'settled' in o));
+      expect(records.map(([, path]) => path)).toEqual([]);
+    }
+  });
+
   it('still gets a Map once a channel is configured (created on first use, not before)', () => {
     const one = idlePair(3);
     const two = idlePair(4);
