@@ -12,7 +12,7 @@ import { LossRecovery } from './loss-recovery.js';
 import { PacketBuilder } from './packet-builder.js';
 import { BASE_PLPMTU, PathMtu, type PathMtuChange, type PathMtuListener } from './path-mtu.js';
 import { PathKind, PathValidator, VALIDATION_PTOS, type PathOutcome } from './path-validation.js';
-import type { RttEstimator } from './rtt.js';
+import { GRANULARITY, type RttEstimator } from './rtt.js';
 import { Receiver } from './receiver.js';
 import { OBJECT_OVERHEAD } from './retention.js';
 import { SendScheduler } from './send-scheduler.js';
@@ -93,6 +93,8 @@ const sharedReader = new DataPacketReader();
 
 /** A packet with one PATH_CHALLENGE or PATH_RESPONSE frame: header, frame, checksum. */
 const PATH_PACKET_SIZE = DATA_OVERHEAD + PATH_FRAME_SIZE;
+/** Repeated ACKs per silence of the peer in the middle of a message (silenceDeadline). */
+const MAX_SILENCE_ACKS = 4;
 
 export class ConnectionCore implements PathMtuListener {
   readonly role: 'client' | 'server';
@@ -530,7 +532,7 @@ export class ConnectionCore implements PathMtuListener {
     if (kind === PathKind.Candidate && packet.pathFrames > 0) {
       for (let f = packet.next(); f !== null; f = packet.next()) {
         if (f.type === 'path-challenge') path.onChallenge(f.data, kind);
-        else if (f.type === 'path-response' && path.onResponse(f.data, kind) === 'moved') moved = true;
+        else if (f.type === 'path-response' && path.onResponse(f.data, kind, now) === 'moved') moved = true;
       }
     }
     if (!moved) {
@@ -549,14 +551,19 @@ export class ConnectionCore implements PathMtuListener {
   }
 
   /**
-   * A receiver whose peer fell silent in the middle of a message repeats its ACK after a PTO of
-   * silence, then after 2, 4, ... PTOs (at most 4 times). In a download that is what tells the
-   * sender that the receiver's address changed (a NAT rebinding): the receiver has nothing else
-   * to send, and the sender's packets go to the dead address. Infinity: not armed.
+   * A receiver whose peer fell silent in the middle of a message repeats its ACK after a round
+   * trip and one deviation of silence (srtt + max(rttvar, 1 ms)), then after 2, 4, 8 times that
+   * (at most 4 times per silence; never on an idle connection: only mid-message). In a download
+   * that is what tells the sender that the receiver's address changed (a NAT rebinding): the
+   * receiver has nothing else to send, and the sender's packets go to the dead address. Not a
+   * PTO: that allows for the peer's ACK delay and four deviations, which are about *our* packets
+   * being acknowledged; a sender in the middle of a message that is waiting for ACKs to open its
+   * window hears from us within a round trip. Infinity: not armed.
    */
   private silenceDeadline(): number {
-    if (!this.peerMidMessage || this.silenceAcks >= 4 || this._state !== 'open' || this.path === null) return Infinity;
-    return this.lastReceivedAt + this.recovery.basePto() * 2 ** this.silenceAcks;
+    if (!this.peerMidMessage || this.silenceAcks >= MAX_SILENCE_ACKS || this._state !== 'open' || this.path === null) return Infinity;
+    const interval = this.rtt.smoothed + Math.max(this.rtt.variance, GRANULARITY);
+    return this.lastReceivedAt + interval * 2 ** this.silenceAcks;
   }
 
   /** How long a candidate address has to answer: 3 PTOs of the current path or of a fresh one, whichever is longer. */
@@ -569,10 +576,13 @@ export class ConnectionCore implements PathMtuListener {
   /** The connection moved to the address just validated (RFC 9000 §9.4). */
   private onPathMoved(now: number): void {
     const path = this.path!;
-    // What went to the old address is gone with it: sent again now, on a fresh congestion
-    // controller and RTT estimate; the path MTU is searched anew from the base size.
-    this.recovery.onPathChange(now, true);
-    this.mtu.restart(now);
+    // What went to the old address is gone with it: sent again now. A new address is a new
+    // path: a fresh congestion controller, an RTT estimate from the validation's round trip,
+    // the path MTU searched anew from the base size. Only the port changed (a NAT rebinding
+    // that kept the address): the same path, its congestion state, RTT and MTU stay (RFC 9000 §9.4).
+    const portOnly = path.previousAddress === path.address;
+    this.recovery.onPathChange(now, true, portOnly, path.lastMoveRtt);
+    if (!portOnly) this.mtu.restart(now);
     // Tell the peer at once what arrived (its packets held or dropped meanwhile).
     this.acks.requestImmediate();
     this.events.push({
@@ -664,7 +674,7 @@ export class ConnectionCore implements PathMtuListener {
         if (this.path !== null) this.path.onChallenge(frame.data, this.arrivalKind);
         return;
       case 'path-response':
-        if (this.path !== null) this.onPathOutcome(now, this.path.onResponse(frame.data, this.arrivalKind));
+        if (this.path !== null) this.onPathOutcome(now, this.path.onResponse(frame.data, this.arrivalKind, now));
         return;
     }
   }
