@@ -10,7 +10,7 @@ import { createCounters } from './counters.js';
 import { Deque } from './deque.js';
 import { LossRecovery } from './loss-recovery.js';
 import { PacketBuilder } from './packet-builder.js';
-import { BASE_PLPMTU, PathMtu } from './path-mtu.js';
+import { BASE_PLPMTU, PathMtu, type PathMtuChange, type PathMtuListener } from './path-mtu.js';
 import { PathKind, PathValidator, VALIDATION_PTOS, type PathOutcome } from './path-validation.js';
 import { GRANULARITY, type RttEstimator } from './rtt.js';
 import { Receiver } from './receiver.js';
@@ -96,7 +96,7 @@ const PATH_PACKET_SIZE = DATA_OVERHEAD + PATH_FRAME_SIZE;
 /** Repeated ACKs per silence of the peer in the middle of a message (silenceDeadline). */
 const MAX_SILENCE_ACKS = 4;
 
-export class ConnectionCore {
+export class ConnectionCore implements PathMtuListener {
   readonly role: 'client' | 'server';
   readonly localCid: ConnectionId;
   private readonly localCidHi: number;
@@ -155,7 +155,7 @@ export class ConnectionCore {
   ackDeferred = false;
 
   // --- events, statistics, trace
-  private readonly events = new Deque<CoreEvent>();
+  private readonly events = new Deque<CoreEvent>(4);
   private readonly counters = createCounters();
   private readonly blocked: BlockedTime;
   /** Null unless traced: every trace point is guarded by one null check. */
@@ -203,11 +203,7 @@ export class ConnectionCore {
     );
     this.acks = new AckScheduler(config, remote.initialPacketNumber, this.receiver, this.recovery.rtt);
     this.builder = new PacketBuilder(this.remoteCid, this.mtu, this.recovery, this.acks, this.sender, this.counters, config.sealed, trace);
-    this.mtu.onChange = (size, reason) => {
-      // The controller in force now: a move to a new path replaces it.
-      this.recovery.cc.onMaxDatagramSizeChanged?.(size);
-      this.events.push({ type: 'path-mtu', size, reason });
-    };
+    this.mtu.onChange = this;
 
     this.idleTimeout = effectiveIdleTimeout(config.idleTimeout, remote.idleTimeout);
     this.keepAliveInterval = keepAliveInterval(config.keepAliveInterval, this.idleTimeout);
@@ -267,6 +263,13 @@ export class ConnectionCore {
    */
   static windowFragments(receiveWindow: number, maxDatagramSize: number): number {
     return announcedWindow({ ...resolveCoreConfig(undefined), receiveWindow, maxDatagramSize });
+  }
+
+  /** @internal PathMtuListener: the datagram size in force changed (the window follows; the application hears it). */
+  pathMtuChanged(size: number, reason: PathMtuChange): void {
+    // The controller in force now: a move to a new path replaces it.
+    this.recovery.cc.onMaxDatagramSizeChanged?.(size);
+    this.events.push({ type: 'path-mtu', size, reason });
   }
 
   /** Largest message `send()` accepts: ours, and the peer's announced limit when it gave one. */
