@@ -1,3 +1,5 @@
+import { unpinFields } from './mutable-fields.js';
+
 /**
  * Which channel sends next: strict priority between levels, deficit round robin (Shreedhar &
  * Varghese, 1996) between the channels of one level. It knows nothing of frames or queues: the
@@ -22,10 +24,17 @@ export interface ChannelSettings {
 
 export const DEFAULT_CHANNEL_SETTINGS: Readonly<ChannelSettings> = { priority: 0, weight: 1 };
 
+/** What `pick` asks: has `channel` a frame to write now? (The send scheduler answers.) */
+export interface ChannelReadiness {
+  channelReady(channel: number): boolean;
+}
+
 interface Member {
   channel: number;
   weight: number;
   deficit: number;
+  /** The level it belongs to. */
+  level: Level;
 }
 
 interface Level {
@@ -35,60 +44,110 @@ interface Level {
   cursor: number;
 }
 
+/** The levels of a scheduler with no channel yet (never written: `add` replaces it). */
+const NO_LEVELS: Level[] = [];
+
+/**
+ * Idle connections stay small (issue 11): while channel 0 alone takes part, with the default
+ * settings (most connections, always), the scheduler is two fields (`solo`, `soloDeficit`) and
+ * builds no level; the first other channel or `configure()` builds them. Settings are kept only
+ * once configured; lookups by channel scan the levels (few, and only on rare paths: add,
+ * configure); `charge()` finds the member `pick()` just returned without one.
+ */
 export class ChannelScheduler {
-  /** Levels in priority order (lowest number first). */
-  private readonly levels: Level[] = [];
-  private readonly members = new Map<number, { member: Member; level: Level }>();
-  private readonly settings = new Map<number, ChannelSettings>();
+  /** Levels in priority order (lowest number first); none while `solo`. */
+  private levels: Level[] = NO_LEVELS;
+  /** Channel 0 is the only member, with the default settings, and no level is built. */
+  private solo = false;
+  /** Channel 0's deficit while `solo`. */
+  private soloDeficit = 0;
+  /** Settings changed by `configure()`, by channel; null until the first one. */
+  private settings: Map<number, ChannelSettings> | null = null;
+  /** The member `pick()` returned last (`charge()` is for it). */
+  private picked: Member | null = null;
 
   constructor(
     /** Bytes of credit one turn gives a channel of weight 1; at least the largest frame. */
     private readonly quantum: number,
-  ) {}
+  ) {
+    // Written only once a second channel or a setting comes: mutable from the start (mutable-fields.ts).
+    unpinFields(this, ['levels', 'settings', 'picked']);
+  }
 
   /** Settings of `channel` (the defaults until `configure()` changed them). */
   settingsOf(channel: number): ChannelSettings {
-    return this.settings.get(channel) ?? DEFAULT_CHANNEL_SETTINGS;
+    return this.settings?.get(channel) ?? DEFAULT_CHANNEL_SETTINGS;
   }
 
   /** Set the priority and weight of a channel; applies from its next turn. */
   configure(channel: number, settings: ChannelSettings): void {
-    this.settings.set(channel, { priority: settings.priority, weight: settings.weight });
-    const entry = this.members.get(channel);
-    if (entry === undefined) return;
-    entry.member.weight = settings.weight;
-    if (entry.level.priority !== settings.priority) {
-      this.remove(channel);
+    if (this.solo) this.buildLevels();
+    (this.settings ??= new Map()).set(channel, { priority: settings.priority, weight: settings.weight });
+    const member = this.find(channel);
+    if (member === null) return;
+    member.weight = settings.weight;
+    if (member.level.priority !== settings.priority) {
+      this.remove(member);
       this.add(channel);
     }
   }
 
   /** Take part in scheduling (once a channel has had content; idle members cost one check). */
   add(channel: number): void {
-    if (this.members.has(channel)) return;
-    const s = this.settingsOf(channel);
-    let level = this.levels.find((l) => l.priority === s.priority);
-    if (level === undefined) {
-      level = { priority: s.priority, members: [], cursor: 0 };
-      let i = 0;
-      while (i < this.levels.length && this.levels[i]!.priority < s.priority) i++;
-      this.levels.splice(i, 0, level);
+    if (this.solo) {
+      if (channel === 0) return;
+      this.buildLevels();
+    } else if (channel === 0 && this.levels.length === 0 && this.settings === null) {
+      this.solo = true;
+      this.soloDeficit = 0;
+      return;
     }
-    const member: Member = { channel, weight: s.weight, deficit: 0 };
+    if (this.find(channel) !== null) return;
+    const s = this.settingsOf(channel);
+    const levels = this.levels;
+    let level = levels.find((l) => l.priority === s.priority);
+    const member: Member = { channel, weight: s.weight, deficit: 0, level: null as unknown as Level };
+    if (level === undefined) {
+      level = { priority: s.priority, members: [member], cursor: 0 };
+      member.level = level;
+      if (levels.length === 0) this.levels = [level];
+      else {
+        let i = 0;
+        while (i < levels.length && levels[i]!.priority < s.priority) i++;
+        levels.splice(i, 0, level);
+      }
+      return;
+    }
+    member.level = level;
     level.members.push(member);
-    this.members.set(channel, { member, level });
   }
 
-  private remove(channel: number): void {
-    const entry = this.members.get(channel);
-    if (entry === undefined) return;
-    const { level, member } = entry;
+  /** Leave the solo form: channel 0 becomes the one member of priority 0's level, its deficit kept. */
+  private buildLevels(): void {
+    this.solo = false;
+    const member: Member = { channel: 0, weight: DEFAULT_CHANNEL_SETTINGS.weight, deficit: this.soloDeficit, level: null as unknown as Level };
+    const level: Level = { priority: DEFAULT_CHANNEL_SETTINGS.priority, members: [member], cursor: 0 };
+    member.level = level;
+    this.levels = [level];
+  }
+
+  private find(channel: number): Member | null {
+    const levels = this.levels;
+    for (let i = 0; i < levels.length; i++) {
+      const members = levels[i]!.members;
+      for (let j = 0; j < members.length; j++) if (members[j]!.channel === channel) return members[j]!;
+    }
+    return null;
+  }
+
+  private remove(member: Member): void {
+    const level = member.level;
     const i = level.members.indexOf(member);
     level.members.splice(i, 1);
     if (level.cursor > i) level.cursor--;
     if (level.cursor >= level.members.length) level.cursor = 0;
     if (level.members.length === 0) this.levels.splice(this.levels.indexOf(level), 1);
-    this.members.delete(channel);
+    if (this.picked === member) this.picked = null;
   }
 
   /**
@@ -97,16 +156,22 @@ export class ChannelScheduler {
    * that overdrew (a frame larger than the quantum: the path MTU grew after the scheduler was
    * made) reaches positive credit again within a few turns: a ready channel is always found.
    */
-  pick(ready: (channel: number) => boolean): number {
-    for (const level of this.levels) {
+  pick(ready: ChannelReadiness): number {
+    if (this.solo) return this.pickSolo(ready);
+    const levels = this.levels;
+    for (let l = 0; l < levels.length; l++) {
+      const level = levels[l]!;
       const members = level.members;
       const n = members.length;
       // Members seen in a row with nothing ready: n of them means none of the level is.
       let idle = 0;
       for (;;) {
         const m = members[level.cursor]!;
-        if (ready(m.channel)) {
-          if (m.deficit > 0) return m.channel;
+        if (ready.channelReady(m.channel)) {
+          if (m.deficit > 0) {
+            this.picked = m;
+            return m.channel;
+          }
           idle = 0;
         } else {
           m.deficit = 0;
@@ -115,15 +180,34 @@ export class ChannelScheduler {
         level.cursor = level.cursor + 1 === n ? 0 : level.cursor + 1;
         const next = members[level.cursor]!;
         // Its turn begins (with what it overdrew last time subtracted).
-        if (ready(next.channel)) next.deficit += this.quantum * next.weight;
+        if (ready.channelReady(next.channel)) next.deficit += this.quantum * next.weight;
       }
     }
     return -1;
   }
 
+  /** `pick()` for one level of one member (channel 0, weight 1): the same steps, the same readiness calls. */
+  private pickSolo(ready: ChannelReadiness): number {
+    for (;;) {
+      if (ready.channelReady(0)) {
+        if (this.soloDeficit > 0) return 0;
+      } else {
+        this.soloDeficit = 0;
+        return -1;
+      }
+      // The turn passes to the same member: it begins with a turn's credit.
+      if (ready.channelReady(0)) this.soloDeficit += this.quantum * DEFAULT_CHANNEL_SETTINGS.weight;
+    }
+  }
+
   /** `channel` (the one `pick` returned) sent `bytes`. */
   charge(channel: number, bytes: number): void {
-    const entry = this.members.get(channel);
-    if (entry !== undefined) entry.member.deficit -= bytes;
+    if (this.solo) {
+      if (channel === 0) this.soloDeficit -= bytes;
+      return;
+    }
+    const picked = this.picked;
+    const member = picked !== null && picked.channel === channel ? picked : this.find(channel);
+    if (member !== null) member.deficit -= bytes;
   }
 }

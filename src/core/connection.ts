@@ -10,9 +10,9 @@ import { createCounters } from './counters.js';
 import { Deque } from './deque.js';
 import { LossRecovery } from './loss-recovery.js';
 import { PacketBuilder } from './packet-builder.js';
-import { BASE_PLPMTU, PathMtu } from './path-mtu.js';
+import { BASE_PLPMTU, PathMtu, type PathMtuChange, type PathMtuListener } from './path-mtu.js';
 import { PathKind, PathValidator, VALIDATION_PTOS, type PathOutcome } from './path-validation.js';
-import type { RttEstimator } from './rtt.js';
+import { GRANULARITY, type RttEstimator } from './rtt.js';
 import { Receiver } from './receiver.js';
 import { OBJECT_OVERHEAD } from './retention.js';
 import { SendScheduler } from './send-scheduler.js';
@@ -93,8 +93,10 @@ const sharedReader = new DataPacketReader();
 
 /** A packet with one PATH_CHALLENGE or PATH_RESPONSE frame: header, frame, checksum. */
 const PATH_PACKET_SIZE = DATA_OVERHEAD + PATH_FRAME_SIZE;
+/** Repeated ACKs per silence of the peer in the middle of a message (silenceDeadline). */
+const MAX_SILENCE_ACKS = 4;
 
-export class ConnectionCore {
+export class ConnectionCore implements PathMtuListener {
   readonly role: 'client' | 'server';
   readonly localCid: ConnectionId;
   private readonly localCidHi: number;
@@ -153,7 +155,7 @@ export class ConnectionCore {
   ackDeferred = false;
 
   // --- events, statistics, trace
-  private readonly events = new Deque<CoreEvent>();
+  private readonly events = new Deque<CoreEvent>(4);
   private readonly counters = createCounters();
   private readonly blocked: BlockedTime;
   /** Null unless traced: every trace point is guarded by one null check. */
@@ -201,11 +203,7 @@ export class ConnectionCore {
     );
     this.acks = new AckScheduler(config, remote.initialPacketNumber, this.receiver, this.recovery.rtt);
     this.builder = new PacketBuilder(this.remoteCid, this.mtu, this.recovery, this.acks, this.sender, this.counters, config.sealed, trace);
-    this.mtu.onChange = (size, reason) => {
-      // The controller in force now: a move to a new path replaces it.
-      this.recovery.cc.onMaxDatagramSizeChanged?.(size);
-      this.events.push({ type: 'path-mtu', size, reason });
-    };
+    this.mtu.onChange = this;
 
     this.idleTimeout = effectiveIdleTimeout(config.idleTimeout, remote.idleTimeout);
     this.keepAliveInterval = keepAliveInterval(config.keepAliveInterval, this.idleTimeout);
@@ -265,6 +263,13 @@ export class ConnectionCore {
    */
   static windowFragments(receiveWindow: number, maxDatagramSize: number): number {
     return announcedWindow({ ...resolveCoreConfig(undefined), receiveWindow, maxDatagramSize });
+  }
+
+  /** @internal PathMtuListener: the datagram size in force changed (the window follows; the application hears it). */
+  pathMtuChanged(size: number, reason: PathMtuChange): void {
+    // The controller in force now: a move to a new path replaces it.
+    this.recovery.cc.onMaxDatagramSizeChanged?.(size);
+    this.events.push({ type: 'path-mtu', size, reason });
   }
 
   /** Largest message `send()` accepts: ours, and the peer's announced limit when it gave one. */
@@ -527,7 +532,7 @@ export class ConnectionCore {
     if (kind === PathKind.Candidate && packet.pathFrames > 0) {
       for (let f = packet.next(); f !== null; f = packet.next()) {
         if (f.type === 'path-challenge') path.onChallenge(f.data, kind);
-        else if (f.type === 'path-response' && path.onResponse(f.data, kind) === 'moved') moved = true;
+        else if (f.type === 'path-response' && path.onResponse(f.data, kind, now) === 'moved') moved = true;
       }
     }
     if (!moved) {
@@ -546,14 +551,19 @@ export class ConnectionCore {
   }
 
   /**
-   * A receiver whose peer fell silent in the middle of a message repeats its ACK after a PTO of
-   * silence, then after 2, 4, ... PTOs (at most 4 times). In a download that is what tells the
-   * sender that the receiver's address changed (a NAT rebinding): the receiver has nothing else
-   * to send, and the sender's packets go to the dead address. Infinity: not armed.
+   * A receiver whose peer fell silent in the middle of a message repeats its ACK after a round
+   * trip and one deviation of silence (srtt + max(rttvar, 1 ms)), then after 2, 4, 8 times that
+   * (at most 4 times per silence; never on an idle connection: only mid-message). In a download
+   * that is what tells the sender that the receiver's address changed (a NAT rebinding): the
+   * receiver has nothing else to send, and the sender's packets go to the dead address. Not a
+   * PTO: that allows for the peer's ACK delay and four deviations, which are about *our* packets
+   * being acknowledged; a sender in the middle of a message that is waiting for ACKs to open its
+   * window hears from us within a round trip. Infinity: not armed.
    */
   private silenceDeadline(): number {
-    if (!this.peerMidMessage || this.silenceAcks >= 4 || this._state !== 'open' || this.path === null) return Infinity;
-    return this.lastReceivedAt + this.recovery.basePto() * 2 ** this.silenceAcks;
+    if (!this.peerMidMessage || this.silenceAcks >= MAX_SILENCE_ACKS || this._state !== 'open' || this.path === null) return Infinity;
+    const interval = this.rtt.smoothed + Math.max(this.rtt.variance, GRANULARITY);
+    return this.lastReceivedAt + interval * 2 ** this.silenceAcks;
   }
 
   /** How long a candidate address has to answer: 3 PTOs of the current path or of a fresh one, whichever is longer. */
@@ -566,10 +576,13 @@ export class ConnectionCore {
   /** The connection moved to the address just validated (RFC 9000 §9.4). */
   private onPathMoved(now: number): void {
     const path = this.path!;
-    // What went to the old address is gone with it: sent again now, on a fresh congestion
-    // controller and RTT estimate; the path MTU is searched anew from the base size.
-    this.recovery.onPathChange(now, true);
-    this.mtu.restart(now);
+    // What went to the old address is gone with it: sent again now. A new address is a new
+    // path: a fresh congestion controller, an RTT estimate from the validation's round trip,
+    // the path MTU searched anew from the base size. Only the port changed (a NAT rebinding
+    // that kept the address): the same path, its congestion state, RTT and MTU stay (RFC 9000 §9.4).
+    const portOnly = path.previousAddress === path.address;
+    this.recovery.onPathChange(now, true, portOnly, path.lastMoveRtt);
+    if (!portOnly) this.mtu.restart(now);
     // Tell the peer at once what arrived (its packets held or dropped meanwhile).
     this.acks.requestImmediate();
     this.events.push({
@@ -661,7 +674,7 @@ export class ConnectionCore {
         if (this.path !== null) this.path.onChallenge(frame.data, this.arrivalKind);
         return;
       case 'path-response':
-        if (this.path !== null) this.onPathOutcome(now, this.path.onResponse(frame.data, this.arrivalKind));
+        if (this.path !== null) this.onPathOutcome(now, this.path.onResponse(frame.data, this.arrivalKind, now));
         return;
     }
   }

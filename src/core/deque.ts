@@ -4,8 +4,7 @@
  * per-packet garbage on the hot path. This one keeps its capacity (it only grows, by doubling).
  */
 /**
- * The storage of every Deque created with capacity 0 before its first push (never written). Its
- * elements kind is the one a grown Deque's storage has (holey, any value: `new Array(n)` once an
+ * The storage of every Deque before its first push (never written). Its elements kind is the one a grown Deque's storage has (holey, any value: `new Array(n)` once an
  * object is stored), so `push` sees one array shape; an empty literal (`[]`, packed small
  * integers) would be another, and the first push to an empty queue deoptimised `push` and every
  * function it was inlined into.
@@ -16,15 +15,25 @@ const NO_ITEMS: readonly unknown[] = (() => {
   a.length = 0;
   return a;
 })();
+/**
+ * Storage grown past this (a burst: a bulk upload's queue, a loss episode's retransmissions) is
+ * given back when the Deque empties; smaller storage is kept, so that a flow which empties its
+ * queues every round trip or every batch allocates nothing, and a Deque that fills past this
+ * again pays at most ~16 bytes of regrowth per item it held.
+ */
+const KEEP_CAPACITY = 1024;
 
 export class Deque<T> {
   private items: (T | undefined)[];
   private head = 0;
   private count = 0;
 
-  /** `capacity` 0: no storage until the first push (most connections never retransmit). */
+  /**
+   * No storage until the first push (idle connections stay small, most never retransmit); then
+   * `capacity` slots (0: 8), doubled whenever full.
+   */
   constructor(private readonly capacity = 8) {
-    this.items = capacity === 0 ? (NO_ITEMS as (T | undefined)[]) : new Array<T | undefined>(capacity);
+    this.items = NO_ITEMS as (T | undefined)[];
   }
 
   get length(): number {
@@ -47,13 +56,30 @@ export class Deque<T> {
     const item = this.items[this.head];
     this.items[this.head] = undefined;
     this.head = (this.head + 1) % this.items.length;
-    this.count--;
+    if (--this.count === 0 && this.items.length > KEEP_CAPACITY) this.dropStorage();
     return item;
   }
 
   /** The i-th item from the oldest (0 ≤ i < length). */
   at(i: number): T {
     return this.items[(this.head + i) % this.items.length]!;
+  }
+
+  /** Take out the i-th item from the oldest (0 ≤ i < length; rare paths only: O(length)). */
+  removeAt(i: number): T {
+    const items = this.items;
+    const n = items.length;
+    const item = items[(this.head + i) % n]!;
+    for (let k = i; k < this.count - 1; k++) items[(this.head + k) % n] = items[(this.head + k + 1) % n];
+    items[(this.head + this.count - 1) % n] = undefined;
+    if (--this.count === 0 && n > KEEP_CAPACITY) this.dropStorage();
+    return item;
+  }
+
+  /** Empty, after a burst: back to no storage (the next push allocates the first capacity again). */
+  private dropStorage(): void {
+    this.items = NO_ITEMS as (T | undefined)[];
+    this.head = 0;
   }
 
   /** Reorder the items (rare paths only: it allocates). */
@@ -65,10 +91,23 @@ export class Deque<T> {
   }
 
   private grow(): void {
+    if (this.capacity < 0) throw new Error('the shared empty Deque is never written: push to a Deque of its own');
     const old = this.items;
-    const next = new Array<T | undefined>(Math.max(old.length * 2, this.capacity, 8));
+    const next = new Array<T | undefined>(old.length > 0 ? old.length * 2 : this.capacity > 0 ? this.capacity : 8);
     for (let i = 0; i < this.count; i++) next[i] = old[(this.head + i) % old.length];
     this.items = next;
     this.head = 0;
   }
+}
+
+/** Capacity -1 marks the shared empty Deque (grow() refuses it). */
+const EMPTY_DEQUE = new Deque<never>(-1);
+
+/**
+ * A Deque that is always empty, shared: a field may hold it until its first push (reads work
+ * as on any empty Deque), when an `ensure…()` at the push site gives the field a Deque of its
+ * own. The field's type never changes, so the reads stay monomorphic. Pushing to it throws.
+ */
+export function emptyDeque<T>(): Deque<T> {
+  return EMPTY_DEQUE as Deque<T>;
 }

@@ -163,7 +163,11 @@ export class EndpointConnection implements TimerEntry {
     public address: string,
     public port: number,
     readonly core: ConnectionCoreLike,
-    readonly remoteParams: TransportParams,
+    /**
+     * The reset token the peer gave (its STATELESS_RESET must carry it): a 16-byte view into a
+     * shared slab (keepToken), not the peer's whole parameter set (idle connections, issue 11).
+     */
+    readonly remoteResetToken: Uint8Array,
     /**
      * Server: the ACCEPT to resend when the client's INITIAL is repeated; dropped once the
      * client's first DATA arrived (it had the ACCEPT).
@@ -902,7 +906,7 @@ export class EndpointCore {
       randomBytes: this.randomBytes,
       packetOverhead: protection ? PROTECTION_OVERHEAD : 0,
     });
-    const c = new EndpointConnection(id, role, localCid, remoteCid, address, port, core, remoteParams, acceptDatagram, key, protection, remotePublicKey);
+    const c = new EndpointConnection(id, role, localCid, remoteCid, address, port, core, keepToken(remoteParams.resetToken), acceptDatagram, key, protection, remotePublicKey);
     this.register(c);
     this.events.push(role === 'server' ? { type: 'accepted', connection: c } : { type: 'connected', attempt: id, connection: c });
     this.touch(c);
@@ -1068,7 +1072,7 @@ export class EndpointCore {
     // A peer that lost its state answers with its own CID and the token it gave us.
     const c = this.byPeer.get(peerKey(address, port, packet.dcid));
     if (!c) return this.drop(this.retiredPeers.has(peerKey(address, port, packet.dcid)) ? 'retired-cid' : 'unknown-cid');
-    if (!tokensEqual(packet.token, c.remoteParams.resetToken)) return this.drop('bad-reset-token');
+    if (!tokensEqual(packet.token, c.remoteResetToken)) return this.drop('bad-reset-token');
     c.core.handleStatelessReset(now);
     this.touch(c);
   }
@@ -1345,6 +1349,22 @@ export class EndpointCore {
   private validParams(p: TransportParams): boolean {
     return p.maxDatagramSize >= MIN_PEER_DATAGRAM_SIZE && p.initialWindow >= 1;
   }
+}
+
+/** Reset tokens kept by connections, 16 bytes each, in shared slabs: one view per connection, no buffer of its own. */
+let tokenSlab = new Uint8Array(0);
+let tokenSlabUsed = 0;
+const TOKEN_SLAB_SIZE = 4096;
+
+function keepToken(token: Uint8Array): Uint8Array {
+  if (tokenSlabUsed + token.length > tokenSlab.length) {
+    tokenSlab = new Uint8Array(Math.max(TOKEN_SLAB_SIZE, token.length));
+    tokenSlabUsed = 0;
+  }
+  const kept = tokenSlab.subarray(tokenSlabUsed, tokenSlabUsed + token.length);
+  kept.set(token);
+  tokenSlabUsed += token.length;
+  return kept;
 }
 
 function copyParams(p: TransportParams): TransportParams {

@@ -385,8 +385,14 @@ export class LossRecovery {
    * (the peer's old address stopped answering: the packets sent there are gone) they are
    * declared lost at once so that their content goes again now on the new path, rather than a
    * loss timer later.
+   *
+   * `keepState`: only the peer's port changed (a NAT rebinding that kept the address): RFC 9000
+   * §9.4 lets the congestion controller and RTT estimate stay, it is the same path (the packets
+   * still outstanding are settled as above, their loss is not congestion). `rttSample`: a round
+   * trip measured on the new path (its PATH_CHALLENGE answered, docs/protocol.md §23), the first
+   * sample of the fresh estimate instead of the configured initial RTT.
    */
-  onPathChange(now: number, declareLost: boolean): void {
+  onPathChange(now: number, declareLost: boolean, keepState = false, rttSample = 0): void {
     for (let pn = this.sent.first; pn < this.sent.end; pn++) {
       const p = this.sent.get(pn);
       if (p === null || p.state !== PacketState.Outstanding) continue;
@@ -405,13 +411,16 @@ export class LossRecovery {
       this.content.sortRetransmissions();
       this.sent.trim();
     }
-    this.rtt.reset(this.config.initialRtt);
-    this.cc = createCongestionController(this.config.congestion, this.maxDatagram, this.config.initialRtt);
-    this.pacer = new Pacer();
+    if (!keepState) {
+      this.rtt.reset(this.config.initialRtt);
+      if (rttSample > 0) this.rtt.update(rttSample, 0);
+      this.cc = createCongestionController(this.config.congestion, this.maxDatagram, this.rtt.smoothed);
+      this.pacer = new Pacer();
+      this.firstRttSampleAt = -1;
+    }
     this.ptoCount = 0;
     this.blockedProbes = 0;
     this.lossTime = Infinity;
-    this.firstRttSampleAt = -1;
     this.lastAckElicitingSentAt = now;
     if (this.trace !== null) this.trace.metrics(now, this);
   }

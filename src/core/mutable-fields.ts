@@ -17,7 +17,7 @@
  * small integer, which a double field takes as well; `v + 1` would be the same value for
  * Infinity), booleans stay booleans, an object field holds null for a moment (a field created
  * on first use by an `ensure…()` call, for example: its first replacement then deoptimises
- * nothing either).
+ * nothing either), a field that is null until first use holds undefined for a moment.
  */
 export function unpinFields<T extends object>(o: T, keys: readonly string[]): T {
   const r = o as unknown as Record<string, unknown>;
@@ -26,7 +26,8 @@ export function unpinFields<T extends object>(o: T, keys: readonly string[]): T 
     if (typeof v === 'number') r[k] = v === 0 ? 1 : 0;
     else if (typeof v === 'boolean') r[k] = !v;
     else if (typeof v === 'object' && v !== null) r[k] = null;
-    else throw new TypeError(`unpinFields: ${k} is not a number, a boolean or an object`);
+    else if (v === null) r[k] = undefined;
+    else throw new TypeError(`unpinFields: ${k} is not a number, a boolean, an object or null`);
     r[k] = v;
   }
   return o;

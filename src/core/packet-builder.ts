@@ -116,6 +116,9 @@ export class PacketBuilder {
       const carried = fragments === null || fragmentCount === 0 ? null : fragments.slice(0, fragmentCount);
       this.trace.packetSent(now, pn, size, withAckFrame, carried, carriesClose, ackEliciting);
     }
+    // Unconditional (nothing to do without fragments): a call site that every packet reaches
+    // has type feedback before `build` is optimised, so it deoptimises nothing later.
+    this.sender.releasePacketFragments();
     return datagram;
   }
 

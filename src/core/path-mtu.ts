@@ -51,6 +51,11 @@ export type PathMtuState = 'disabled' | 'searching' | 'complete';
 /** Why the current size changed. */
 export type PathMtuChange = 'probe' | 'black-hole' | 'new-path';
 
+/** Told every time the size in force changes (an object, not a closure: no closure per connection). */
+export interface PathMtuListener {
+  pathMtuChanged(size: number, reason: PathMtuChange): void;
+}
+
 /** The part of the trace layer (src/core/trace.ts) path-MTU discovery reports to. */
 export interface PathMtuTrace {
   mtuUpdated(now: number, from: number, to: number, done: boolean, trigger: PathMtuChange): void;
@@ -68,7 +73,7 @@ export class PathMtu {
   probesLost = 0;
 
   /** Told every time `current` changes (the connection resizes its congestion window and reports it). */
-  onChange: ((size: number, reason: PathMtuChange) => void) | null = null;
+  onChange: PathMtuListener | null = null;
 
   private _state: PathMtuState;
   /** Smallest size given up on (or ceiling + 1). */
@@ -235,7 +240,7 @@ export class PathMtu {
   private setCurrent(size: number, reason: PathMtuChange): void {
     this.current = size;
     this.changes++;
-    this.onChange?.(size, reason);
+    this.onChange?.pathMtuChanged(size, reason);
   }
 
   // ------------------------------------------------------------------ the search

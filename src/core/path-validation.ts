@@ -75,6 +75,8 @@ interface Candidate {
   readonly expiresAt: number;
   /** Time between challenges. */
   readonly interval: number;
+  /** When the first challenge to it left (the RTT sample at the move, if it was the only one). */
+  firstChallengeAt: number;
   /** The current path's challenge is still to be sent. */
   probeCurrent: boolean;
   /** A challenge to the candidate is due now. */
@@ -108,6 +110,11 @@ export class PathValidator {
   /** The address the connection left at the last move. */
   previousAddress = '';
   previousPort = 0;
+  /**
+   * The round trip the last move measured on the new path: from its challenge to the response
+   * (0 when more than one challenge went out: which one was answered is unknown, Karn's rule).
+   */
+  lastMoveRtt = 0;
 
   private candidate: Candidate | null = null;
   /** The bytes of the challenge sent on the current path for the pending candidate. */
@@ -168,6 +175,7 @@ export class PathValidator {
         nextAt: now,
         expiresAt: now + timeout,
         interval: timeout / MAX_CHALLENGES,
+        firstChallengeAt: -1,
         probeCurrent: true,
         challengeDue: true,
         ackDue: true,
@@ -225,10 +233,11 @@ export class PathValidator {
    * move the connection ('moved'); the current path's bytes from the current path prove the peer
    * is still there ('abandoned'). Anything else is ignored.
    */
-  onResponse(data: Uint8Array, kind: PathKind): PathOutcome {
+  onResponse(data: Uint8Array, kind: PathKind, now = -1): PathOutcome {
     const c = this.candidate;
     if (c === null) return 'none';
     if (kind === PathKind.Candidate && equal8(data, c.challenge)) {
+      this.lastMoveRtt = now >= 0 && c.challengesSent === 1 && c.firstChallengeAt >= 0 ? Math.max(now - c.firstChallengeAt, 0.001) : 0;
       this.move(c);
       return 'moved';
     }
@@ -299,6 +308,7 @@ export class PathValidator {
     if (t.frame === 'ack') return;
     if (t.frame === 'path-challenge') {
       c.challengeDue = false;
+      if (c.challengesSent === 0) c.firstChallengeAt = now;
       c.challengesSent++;
       this.challengesSent++;
       c.nextAt = now + c.interval;

@@ -1,3 +1,4 @@
+import { unpinFields } from './mutable-fields.js';
 import { chargeOf, detach, OBJECT_OVERHEAD } from './retention.js';
 import type { Delivery } from './types.js';
 
@@ -12,8 +13,14 @@ interface BufferedFragment {
   delivered: boolean;
 }
 
-/** `credit`: bytes the message holds until the application releases it (`release(credit)`). */
-export type DeliverFn = (data: Uint8Array, delivery: Delivery, credit: number) => void;
+/**
+ * Where complete messages go: `credit` is the bytes the message holds until the application
+ * releases it (`release(credit)`). An object rather than a closure, so that each buffer costs
+ * no closure and context of its own (idle connections, issue 11).
+ */
+export interface MessageSink {
+  deliver(data: Uint8Array, delivery: Delivery, channel: number, credit: number): void;
+}
 
 /**
  * `malformed`: the fragments break message framing (a message longer than `maxMessageSize`, or
@@ -24,6 +31,8 @@ export type AcceptResult = 'new' | 'duplicate' | 'beyond-window' | 'malformed';
 const EMPTY = new Uint8Array(0);
 /** Never written to: idle connections do not each pay for an empty hash table. */
 const NO_FRAGMENTS = new Map<number, BufferedFragment>();
+/** Never written to: the chunks of every buffer that has not assembled a multi-chunk message yet. */
+const NO_CHUNKS: Uint8Array[] = [];
 /** An unfinished message in TSN order is copied into chunks of this size (its datagrams go). */
 export const ASSEMBLY_CHUNK = 16 * 1024;
 /** Retained bytes may pass the window by this much: one assembly chunk and the grant slack. */
@@ -49,7 +58,10 @@ export interface ReceiveBufferOptions {
   maxDatagramSize: number;
   /** Longest message accepted: an endless message must not grow memory without bound. */
   maxMessageSize: number;
-  deliver: DeliverFn;
+  /** Receives the complete messages, with `channel`. */
+  sink: MessageSink;
+  /** The channel this buffer serves (passed to the sink). */
+  channel: number;
 }
 
 /**
@@ -85,12 +97,13 @@ export class ReceiveBuffer {
   private readonly maxSlots: number;
   private readonly maxDatagramSize: number;
   private readonly maxMessageSize: number;
-  private readonly deliver: DeliverFn;
+  private readonly sink: MessageSink;
+  private readonly channel: number;
   private scanTsn: number;
   /** Fragments beyond the in-order scan; a shared empty map until the first one arrives. */
   private buffered: Map<number, BufferedFragment> = NO_FRAGMENTS;
   /** The unfinished message in TSN order: full chunks, then `tail` (`tailUsed` bytes written). */
-  private chunks: Uint8Array[] = [];
+  private chunks: Uint8Array[] = NO_CHUNKS;
   private tail: Uint8Array = EMPTY;
   private tailUsed = 0;
   private assembling = false;
@@ -107,7 +120,8 @@ export class ReceiveBuffer {
     this.maxSlots = o.maxSlots;
     this.maxDatagramSize = o.maxDatagramSize;
     this.maxMessageSize = o.maxMessageSize;
-    this.deliver = o.deliver;
+    this.sink = o.sink;
+    this.channel = o.channel;
     this.slotCost = o.maxDatagramSize + OBJECT_OVERHEAD;
     // Enough for one more fragment of a message as large as the window (liveness: a message up
     // to windowBytes always completes), while the total stays within WINDOW_SLACK.
@@ -115,6 +129,8 @@ export class ReceiveBuffer {
     this.cumTsn = o.initialTsn - 1;
     this.scanTsn = o.initialTsn;
     this.maxTsn = this.cumTsn + o.maxSlots;
+    // `chunks` holds the shared empty array until the first multi-chunk message: mutable from the start.
+    unpinFields(this, ['chunks']);
   }
 
   /** The TSN window announced (`initialWindow`): credit never reaches further past `cumTsn`. */
@@ -236,7 +252,7 @@ export class ReceiveBuffer {
     const credit = start === end ? charge : bytes + OBJECT_OVERHEAD;
     this.retained += credit - charge;
     this.held += credit;
-    this.deliver(data, 'unordered', credit);
+    this.sink.deliver(data, 'unordered', this.channel, credit);
   }
 
   private scan(): void {
@@ -271,7 +287,7 @@ export class ReceiveBuffer {
       const credit = chargeOf(kept);
       this.retained += credit;
       this.held += credit;
-      this.deliver(kept, unordered ? 'unordered' : 'ordered', credit);
+      this.sink.deliver(kept, unordered ? 'unordered' : 'ordered', this.channel, credit);
       return;
     }
     if (first) {
@@ -297,7 +313,7 @@ export class ReceiveBuffer {
       const credit = data.length + OBJECT_OVERHEAD;
       this.retained += credit;
       this.held += credit;
-      this.deliver(data, this.currentUnordered ? 'unordered' : 'ordered', credit);
+      this.sink.deliver(data, this.currentUnordered ? 'unordered' : 'ordered', this.channel, credit);
       return;
     }
     this.append(payload);
@@ -308,7 +324,7 @@ export class ReceiveBuffer {
     let from = 0;
     while (from < payload.length) {
       if (this.tailUsed === this.tail.length) {
-        if (this.tail.length > 0) this.chunks.push(this.tail);
+        if (this.tail.length > 0) this.ensureChunks().push(this.tail);
         this.tail = chunkPool.pop() ?? new Uint8Array(ASSEMBLY_CHUNK);
         this.tailUsed = 0;
         // Charged by capacity; a chunk's object overhead is negligible beside its 16 KiB.
@@ -323,12 +339,17 @@ export class ReceiveBuffer {
     this.currentBytes += payload.length;
   }
 
+  private ensureChunks(): Uint8Array[] {
+    if (this.chunks === NO_CHUNKS) this.chunks = [];
+    return this.chunks;
+  }
+
   private resetAssembly(): void {
     this.retained -= this.currentCharge;
     this.currentCharge = 0;
     for (const c of this.chunks) if (chunkPool.length < MAX_POOLED_CHUNKS) chunkPool.push(c);
     if (this.tail.length === ASSEMBLY_CHUNK && chunkPool.length < MAX_POOLED_CHUNKS) chunkPool.push(this.tail);
-    this.chunks.length = 0;
+    if (this.chunks.length > 0) this.chunks.length = 0;
     this.tail = EMPTY;
     this.tailUsed = 0;
     this.currentBytes = 0;

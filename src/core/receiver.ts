@@ -3,7 +3,7 @@ import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, type DataFrame, type DataPartFra
 import type { Counters } from './counters.js';
 import type { Deque } from './deque.js';
 import { FragmentParts } from './fragment-parts.js';
-import { ASSEMBLY_CHUNK, ReceiveBuffer, type AcceptResult } from './receive-buffer.js';
+import { ASSEMBLY_CHUNK, ReceiveBuffer, type AcceptResult, type MessageSink } from './receive-buffer.js';
 import { chargeOf, detach, OBJECT_OVERHEAD } from './retention.js';
 import type { CoreConfig, CoreEvent, Delivery } from './types.js';
 import { UnreliableReassembly } from './unreliable-reassembly.js';
@@ -39,14 +39,15 @@ export interface CreditView {
  *
  * docs/protocol.md "DATA" and "UNRELIABLE" frames, §15 (flow control); RFC 9000 §4.
  */
-export class Receiver implements CreditView {
+export class Receiver implements CreditView, MessageSink {
   /** Channel 0's buffer (created at once); the others on their first fragment. */
   readonly buffer: ReceiveBuffer;
-  private readonly buffers: (ReceiveBuffer | undefined)[] = [];
+  /** By channel. Created with channel 0's buffer in it (an exact one-slot array: idle connections stay small). */
+  private readonly buffers: (ReceiveBuffer | undefined)[];
   /** The buffers created, densely (credit sums over them). */
-  private readonly active: ReceiveBuffer[] = [];
+  private readonly active: ReceiveBuffer[];
   /** Highest TSN seen per channel. */
-  private readonly highest: number[] = [];
+  private readonly highest: number[];
   private readonly base: number;
   private claimed = 0;
   private consumed = 0;
@@ -78,20 +79,29 @@ export class Receiver implements CreditView {
   ) {
     this.base = initialTsn - 1;
     this.maxTsn = this.base + windowFragments;
-    this.buffer = this.bufferOf(0);
+    const b = this.newBuffer(0);
+    this.buffer = b;
+    this.buffers = [b];
+    this.active = [b];
+    this.highest = [this.base];
+  }
+
+  private newBuffer(channel: number): ReceiveBuffer {
+    return new ReceiveBuffer({
+      initialTsn: this.initialTsn,
+      windowBytes: UNLIMITED,
+      maxSlots: UNLIMITED,
+      maxDatagramSize: this.maxDatagramSize,
+      maxMessageSize: this.maxMessageSize,
+      sink: this,
+      channel,
+    });
   }
 
   private bufferOf(channel: number): ReceiveBuffer {
     let b = this.buffers[channel];
     if (b === undefined) {
-      b = new ReceiveBuffer({
-        initialTsn: this.initialTsn,
-        windowBytes: UNLIMITED,
-        maxSlots: UNLIMITED,
-        maxDatagramSize: this.maxDatagramSize,
-        maxMessageSize: this.maxMessageSize,
-        deliver: (data, delivery, credit) => this.deliver(data, delivery, channel, credit),
-      });
+      b = this.newBuffer(channel);
       this.buffers[channel] = b;
       this.active.push(b);
       this.highest[channel] = this.base;
@@ -270,7 +280,8 @@ export class Receiver implements CreditView {
     this.deliver(data, 'unreliable', channel, charge);
   }
 
-  private deliver(data: Uint8Array, delivery: Delivery, channel: number, credit: number): void {
+  /** A complete message, from a channel's receive buffer (MessageSink) or the unreliable reassembly. */
+  deliver(data: Uint8Array, delivery: Delivery, channel: number, credit: number): void {
     this.counters.messagesReceived++;
     this.counters.bytesDelivered += data.length;
     this.events.push({ type: 'message', data, delivery, channel, credit });

@@ -2,9 +2,9 @@ import { channelSize, unreliableHeaderSize, writeDataFrameHeader, writeDataPartF
 import { expand32, truncate32 } from '../wire/packet-number.js';
 import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, DATA_PART_HEADER_SIZE, DataFlag, FrameType } from '../wire/types.js';
 import type { Counters } from './counters.js';
-import { Deque } from './deque.js';
+import { Deque, emptyDeque } from './deque.js';
 import { unpinFields } from './mutable-fields.js';
-import { ChannelScheduler } from './channel-scheduler.js';
+import { ChannelScheduler, type ChannelReadiness } from './channel-scheduler.js';
 import { NO_FRAGMENT, UNRELIABLE_RECEIPT, clearFragments, newFragment, type MessageRecord, type SentContent, type SentFragment, type SentPacket } from './sent-packets.js';
 import type { PathMtu } from './path-mtu.js';
 import { RedundantCopies } from './redundancy.js';
@@ -37,9 +37,10 @@ interface ChannelQueues {
   readonly channel: number;
   nextTsn: number;
   readonly queue: Deque<QueuedMessage>;
-  /** Fragments to send again, oldest first. */
-  readonly retransmit: Deque<SentFragment>;
-  readonly unreliable: Deque<QueuedUnreliable>;
+  /** Fragments to send again, oldest first (the shared empty Deque until the first: ensureRetransmit). */
+  retransmit: Deque<SentFragment>;
+  /** The shared empty Deque until the first unreliable message (ensureUnreliable). */
+  unreliable: Deque<QueuedUnreliable>;
 }
 
 /** How the application wants one message sent (the core side of `conn.send()` options). */
@@ -76,13 +77,14 @@ const FLUSHED: CoreEvent = { type: 'flushed' };
  * `ackedThrough` tells flush() how far everything is acknowledged; a message with a receipt id
  * also gets its own 'receipt' event.
  */
-export class SendScheduler implements SentContent {
+export class SendScheduler implements SentContent, ChannelReadiness {
   /** Connection-wide fragment counter: our first TSN + fragments cut so far on all channels. */
   private nextTsn: number;
   /** Highest value of `nextTsn` the peer accepts (its flow-control credit). */
   private peerMaxTsn: number;
   private readonly initialTsn: number;
-  private readonly channels: (ChannelQueues | undefined)[] = [];
+  /** By channel; created holding channel 0's queues (an exact one-slot array: idle connections stay small). */
+  private readonly channels: (ChannelQueues | undefined)[];
   readonly scheduler: ChannelScheduler;
   /** Message bytes queued and not yet sent once. */
   queuedBytes = 0;
@@ -93,17 +95,16 @@ export class SendScheduler implements SentContent {
   private retransmitQueued = 0;
   private unreliableQueued = 0;
   /** Pieces (DATA_PART, any channel) of fragments too large for the path MTU now in force, sent before the rest. */
-  private readonly parts = new Deque<SentFragment>(0);
+  private parts: Deque<SentFragment> = emptyDeque();
   private nextUnreliableId = 0;
   private flushedNotified = true;
   /** Reliable messages not yet acknowledged, in send order; `ledgerBase` numbers the head. */
-  private readonly ledger = new Deque<QueuedMessage>();
+  private readonly ledger = new Deque<QueuedMessage>(4);
   private ledgerBase = 0;
   /** Report 'acked' once `ackedThrough` reaches this (-1: nobody waits). */
   private ackedWatch = -1;
   /** writeOne dropped expired messages without writing anything. */
   private expiredSome = false;
-  private readonly readyFn = (channel: number): boolean => this.ready(this.channels[channel]!);
   /** Copies of small messages for channels with `redundancy` (created on first use). */
   private copies: RedundantCopies | null = null;
   /** The packet `writeFrames` is filling (a copy goes only into a later packet than its last). */
@@ -141,17 +142,40 @@ export class SendScheduler implements SentContent {
     this.nextTsn = initialTsn;
     this.peerMaxTsn = initialTsn - 1 + peerWindow;
     this.scheduler = new ChannelScheduler(mtu.current);
-    this.channelQueues(0);
+    this.channels = [this.newChannel(0)];
+    this.scheduler.add(0);
     // Written only when something is lost, unreliable or expired: mutable from the start, so
-    // that the first PTO deoptimises nothing that reads them (mutable-fields.ts).
-    unpinFields(this, ['retransmitQueued', 'unreliableQueued', 'expiredSome', 'packetRetransmission', 'packetUnreliable']);
+    // that the first PTO deoptimises nothing that reads them (mutable-fields.ts). `parts` holds
+    // the shared empty Deque until the first DATA_PART piece (ensureParts).
+    unpinFields(this, ['retransmitQueued', 'unreliableQueued', 'expiredSome', 'packetRetransmission', 'packetUnreliable', 'parts']);
+  }
+
+  private newChannel(channel: number): ChannelQueues {
+    // Retransmit and unreliable queues exist from their first use (idle connections stay small);
+    // their fields are mutable from the start, so their first Deque deoptimises nothing.
+    const c: ChannelQueues = { channel, nextTsn: this.initialTsn, queue: new Deque(4), retransmit: emptyDeque(), unreliable: emptyDeque() };
+    return unpinFields(c, ['retransmit', 'unreliable']);
+  }
+
+  private ensureRetransmit(c: ChannelQueues): Deque<SentFragment> {
+    if (c.retransmit === emptyDeque<SentFragment>()) c.retransmit = new Deque(0);
+    return c.retransmit;
+  }
+
+  private ensureUnreliable(c: ChannelQueues): Deque<QueuedUnreliable> {
+    if (c.unreliable === emptyDeque<QueuedUnreliable>()) c.unreliable = new Deque(0);
+    return c.unreliable;
+  }
+
+  private ensureParts(): Deque<SentFragment> {
+    if (this.parts === emptyDeque<SentFragment>()) this.parts = new Deque(0);
+    return this.parts;
   }
 
   private channelQueues(channel: number): ChannelQueues {
     let c = this.channels[channel];
     if (c === undefined) {
-      // Retransmit and unreliable queues get storage on first use (idle connections stay small).
-      c = { channel, nextTsn: this.initialTsn, queue: new Deque(), retransmit: new Deque(0), unreliable: new Deque(0) };
+      c = this.newChannel(channel);
       this.channels[channel] = c;
       this.scheduler.add(channel);
     }
@@ -190,7 +214,7 @@ export class SendScheduler implements SentContent {
       const fragmentSize =
         this.mtu.current - DATA_OVERHEAD - unreliableHeaderSize(0xffff_ffff, 0xffff_ffff) - channelSize(o.channel);
       const count = Math.max(1, Math.ceil(data.length / fragmentSize));
-      c.unreliable.push({
+      this.ensureUnreliable(c).push({
         data,
         id,
         index: 0,
@@ -288,6 +312,11 @@ export class SendScheduler implements SentContent {
     return this.reliableQueued > 0 && this.nextTsn > this.peerMaxTsn && this.retransmitQueued === 0 && this.parts.length === 0;
   }
 
+  /** ChannelReadiness, for the ChannelScheduler's `pick()`: channel `channel` exists. */
+  channelReady(channel: number): boolean {
+    return this.ready(this.channels[channel]!);
+  }
+
   /** Has channel `c` a frame to write now? (Drops acknowledged fragments from its retransmissions.) */
   private ready(c: ChannelQueues): boolean {
     const rt = c.retransmit;
@@ -314,16 +343,14 @@ export class SendScheduler implements SentContent {
     this.packetClose = false;
     this.packetRetransmission = false;
     this.packetUnreliable = false;
-    const scratch = this.packetFragments;
-    for (let i = 0; i < this.packetFragmentCount; i++) scratch[i] = NO_FRAGMENT;
-    this.packetFragmentCount = 0;
+    this.releasePacketFragments();
     this.buildingPn = pn;
     if (this.unreliableQueued > 0) this.expireUnreliable(now);
     // Pieces of fragments cut for a larger path MTU first (rare: only after a black hole).
     if (this.parts.length > 0) o = this.writeParts(buf, o, limit, pn);
     const scheduler = this.scheduler;
     while (o < limit) {
-      const channel = scheduler.pick(this.readyFn);
+      const channel = scheduler.pick(this);
       if (channel < 0) break;
       const before = o;
       this.expiredSome = false;
@@ -342,6 +369,17 @@ export class SendScheduler implements SentContent {
       this.packetClose = true;
     }
     return o;
+  }
+
+  /**
+   * The packet's record has its fragments (LossRecovery.onPacketSent copied them): the scratch
+   * list lets go of them, so that an idle connection does not keep its last packet's fragments
+   * and their message alive (issue 11).
+   */
+  releasePacketFragments(): void {
+    const scratch = this.packetFragments;
+    for (let i = 0; i < this.packetFragmentCount; i++) scratch[i] = NO_FRAGMENT;
+    this.packetFragmentCount = 0;
   }
 
   /**
@@ -468,7 +506,7 @@ export class SendScheduler implements SentContent {
     f.partsLeft = n;
     for (let offset = 0; offset < f.payload.length; offset += size) {
       const payload = f.payload.subarray(offset, Math.min(offset + size, f.payload.length));
-      this.parts.push(newFragment(f.tsn, payload, f.flags, -1, true, f.channel, null, f, offset));
+      this.ensureParts().push(newFragment(f.tsn, payload, f.flags, -1, true, f.channel, null, f, offset));
     }
   }
 
@@ -601,7 +639,7 @@ export class SendScheduler implements SentContent {
     if (whole !== null) {
       if (whole.acked) return;
       f.queued = true;
-      this.parts.push(f);
+      this.ensureParts().push(f);
       return;
     }
     // Out in pieces since: the pieces are what is retransmitted now.
@@ -628,7 +666,7 @@ export class SendScheduler implements SentContent {
 
   private queueRetransmit(f: SentFragment): void {
     f.queued = true;
-    this.channels[f.channel]!.retransmit.push(f);
+    this.ensureRetransmit(this.channels[f.channel]!).push(f);
     this.retransmitQueued++;
   }
 

@@ -164,15 +164,26 @@ export function newSentPacket(): SentPacket {
   );
 }
 
+/** The storage of every history before its first packet (never written: `grow()` replaces it). */
+const NO_SLOTS: (SentPacket | null)[] = [];
+/** First storage: a request/response flow rarely has more packets outstanding. */
+const FIRST_CAPACITY = 8;
+/** Storage grown past this for a burst is dropped once the burst is fully acknowledged or lost. */
+const KEEP_CAPACITY = 64;
+
 /**
  * Sent packets awaiting an ACK or a loss verdict, in packet-number order (quic-go's
- * `sent_packet_history`). A deque indexed by packet number: packets leave from the front once
- * they are acknowledged or lost; skipped numbers and ACK-only packets occupy no slot beyond a
- * null.
+ * `sent_packet_history`). A ring indexed by packet number (power-of-two capacity, grown by
+ * doubling): packets leave from the front once they are acknowledged or lost; skipped numbers
+ * and ACK-only packets occupy no slot beyond a null. No storage until the first packet, and
+ * storage grown for a burst is dropped once nothing is outstanding (idle connections stay small).
  */
 export class SentPackets {
-  private slots: (SentPacket | null)[] = [];
+  private slots: (SentPacket | null)[] = NO_SLOTS;
+  /** Ring index of the slot of `base`. */
   private head = 0;
+  /** Slots in use: packet numbers base … base + count − 1. */
+  private count = 0;
   /** Packet number of slots[head]. */
   private base: number;
   /** Ack-eliciting packets not yet acked or lost. */
@@ -180,19 +191,27 @@ export class SentPackets {
 
   constructor(firstPacketNumber: number) {
     this.base = firstPacketNumber;
+    // `slots` holds the shared empty storage until the first packet: mutable from the start.
+    unpinFields(this, ['slots']);
   }
 
   push(pn: number, packet: SentPacket | null): void {
     // Numbers arrive strictly increasing; gaps (skipped numbers) become null slots.
-    const index = this.head + (pn - this.base);
-    while (this.slots.length < index) this.slots.push(null);
-    this.slots.push(packet);
+    const index = pn - this.base;
+    if (index >= this.slots.length) this.grow(index + 1);
+    const s = this.slots;
+    const mask = s.length - 1;
+    for (let i = this.count; i < index; i++) s[(this.head + i) & mask] = null;
+    s[(this.head + index) & mask] = packet;
+    this.count = index + 1;
     if (packet?.ackEliciting) this.ackElicitingOutstanding++;
   }
 
   get(pn: number): SentPacket | null {
-    if (pn < this.base) return null;
-    return this.slots[this.head + (pn - this.base)] ?? null;
+    const i = pn - this.base;
+    if (i < 0 || i >= this.count) return null;
+    const s = this.slots;
+    return s[(this.head + i) & (s.length - 1)] ?? null;
   }
 
   /** Lowest packet number still tracked. */
@@ -202,7 +221,7 @@ export class SentPackets {
 
   /** One past the highest packet number tracked. */
   get end(): number {
-    return this.base + (this.slots.length - this.head);
+    return this.base + this.count;
   }
 
   markDone(packet: SentPacket, state: PacketState): void {
@@ -212,37 +231,51 @@ export class SentPackets {
 
   /**
    * Drop finished packets from the front (their records go back to the pool: nothing refers to
-   * a packet once it left the history); compact the array now and then.
+   * a packet once it left the history).
    */
   trim(): void {
     const s = this.slots;
-    while (this.head < s.length) {
+    const mask = s.length - 1;
+    while (this.count > 0) {
       const p = s[this.head];
       if (p !== null && p !== undefined && p.state === PacketState.Outstanding) break;
       if (p) recycle(p);
       s[this.head] = null;
-      this.head++;
+      this.head = (this.head + 1) & mask;
       this.base++;
+      this.count--;
     }
-    if (this.head === s.length && this.head > 64) {
-      // Nothing outstanding after a burst (a flight fully acknowledged): start over with an
-      // empty array instead of keeping the grown one (small ones are kept: a request/response
-      // flow would otherwise allocate one per round trip).
-      this.slots = [];
-      this.head = 0;
-    } else if (this.head > 1024 && this.head * 2 > s.length) {
-      this.slots = s.slice(this.head);
+    if (this.count === 0 && s.length > KEEP_CAPACITY) {
+      // Nothing outstanding after a burst (a flight fully acknowledged): give the grown storage
+      // back (small ones are kept: a request/response flow would otherwise allocate one per
+      // round trip).
+      this.slots = NO_SLOTS;
       this.head = 0;
     }
   }
 
   /** The oldest outstanding ack-eliciting packet. */
   oldestAckEliciting(): SentPacket | null {
-    for (let i = this.head; i < this.slots.length; i++) {
-      const p = this.slots[i];
+    const s = this.slots;
+    const mask = s.length - 1;
+    for (let i = 0; i < this.count; i++) {
+      const p = s[(this.head + i) & mask];
       if (p && p.state === PacketState.Outstanding && p.ackEliciting) return p;
     }
     return null;
+  }
+
+  /** Room for `needed` slots from `head`: the next power of two, the live slots moved to the front. */
+  private grow(needed: number): void {
+    const old = this.slots;
+    let capacity = Math.max(old.length * 2, FIRST_CAPACITY);
+    while (capacity < needed) capacity *= 2;
+    const next = new Array<SentPacket | null>(capacity);
+    const mask = old.length - 1;
+    for (let i = 0; i < this.count; i++) next[i] = old[(this.head + i) & mask]!;
+    for (let i = this.count; i < capacity; i++) next[i] = null;
+    this.slots = next;
+    this.head = 0;
   }
 }
 

@@ -6,6 +6,7 @@ import { AbortError, InvalidArgTypeError, InvalidArgValueError, rdError, type Re
 import { optionsObject, rejectUnknownOptions } from '../unknown-options.js';
 import { CHANNEL_OPTIONS } from './channel-options.js';
 import { boundedWait, checkCloseOptions, type CloseOptions } from './close-options.js';
+import { unpinFields } from '../core/mutable-fields.js';
 import { Inbox, type InboxItem, type MessageInfo } from './inbox.js';
 import type { SocketAddress } from './socket.js';
 import { Stage, stageTrace } from './stage-trace.js';
@@ -239,19 +240,27 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   /** True while a 'message' listener is attached (kept by the listener methods above). */
   private hasMessageListener = false;
-  private readonly inbox: Inbox;
+  /**
+   * Messages waiting for the application; null until one must wait (while a 'message' listener
+   * takes each message as it comes, none does: idle connections stay small, issue 11).
+   */
+  private inbox: Inbox | null = null;
   private iterating = 0;
-  private readonly waiters: Waiter[] = [];
-  /** Iterators of one channel (`messages({ channel })`): their waiters, by channel. */
-  private readonly channelWaiters = new Map<number, Waiter[]>();
-  private readonly channelIterating = new Map<number, number>();
-  /** Messages for general consumers: those of channels no channel iterator claims. */
-  private readonly unclaimed = (item: InboxItem): boolean => !this.channelIterating.has(item.info.channel);
-  /** Receipts (`sendAcked`) and flush() calls waiting on the engine. */
-  private readonly receipts = new Map<number, { resolve: () => void; reject: (e: unknown) => void }>();
+  /** Waiters of the general iterators (null until the first iterator). */
+  private waiters: Waiter[] | null = null;
+  // Idle connections stay small (issue 11): what only channel iterators and receipts use is
+  // created by its ensure method at first use, and dropped again once empty.
+  /** Iterators of one channel (`messages({ channel })`): their waiters, by channel (null: none). */
+  private channelWaiters: Map<number, Waiter[]> | null = null;
+  private channelIterating: Map<number, number> | null = null;
+  /** Messages for general consumers while channel iterators exist: those of channels none claims. */
+  private unclaimedMatch: ((item: InboxItem) => boolean) | null = null;
+  /** Receipts (`sendAcked`) waiting on the engine (null: none yet). */
+  private receipts: Map<number, { resolve: () => void; reject: (e: unknown) => void }> | null = null;
   private nextReceipt = 1;
-  private readonly flushWaiters: { mark: number; resolve: () => void; reject: (e: unknown) => void }[] = [];
-  private readonly closeWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  /** flush() and close() calls waiting on the engine (null: none yet). */
+  private flushWaiters: { mark: number; resolve: () => void; reject: (e: unknown) => void }[] | null = null;
+  private closeWaiters: { resolve: () => void; reject: (e: unknown) => void }[] | null = null;
   private needDrain = false;
   /** Largest message refused with ERR_SEND_QUEUE_FULL since the last 'drain' (0: none). */
   private refusedBytes = 0;
@@ -270,9 +279,32 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     readonly record: EndpointConnection,
   ) {
     super();
-    this.inbox = new Inbox(host.maxQueuedUnreliable, host.maxQueuedUnreliableBytes, (item) => {
-      if (!this.finished) this.record.core.release(item.credit, 'unreliable');
-    });
+    // Created on first use: mutable from the start, so that the first one deoptimises nothing
+    // that reads them (src/core/mutable-fields.ts).
+    unpinFields(this, ['inbox', 'waiters', 'channelWaiters', 'channelIterating', 'unclaimedMatch', 'receipts', 'flushWaiters', 'closeWaiters']);
+  }
+
+  private ensureInbox(): Inbox {
+    return (this.inbox ??= new Inbox(this.host.maxQueuedUnreliable, this.host.maxQueuedUnreliableBytes, this));
+  }
+
+  /** @internal InboxOwner: an unread unreliable message was dropped; its credit goes back to the engine. */
+  inboxDropped(item: InboxItem): void {
+    if (!this.finished) this.record.core.release(item.credit, 'unreliable');
+  }
+
+  private ensureChannelMaps(): { iterating: Map<number, number>; waiters: Map<number, Waiter[]> } {
+    const iterating = (this.channelIterating ??= new Map());
+    const waiters = (this.channelWaiters ??= new Map());
+    return { iterating, waiters };
+  }
+
+  private ensureUnclaimed(): (item: InboxItem) => boolean {
+    return (this.unclaimedMatch ??= (item: InboxItem): boolean => this.channelIterating?.has(item.info.channel) !== true);
+  }
+
+  private ensureReceipts(): Map<number, { resolve: () => void; reject: (e: unknown) => void }> {
+    return (this.receipts ??= new Map());
   }
 
   /** The peer's IP address (as the socket reported it, e.g. `'127.0.0.1'` or `'::1'`). */
@@ -351,7 +383,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     } catch (err) {
       return Promise.reject(err);
     }
-    return new Promise<void>((resolve, reject) => this.receipts.set(receipt, { resolve, reject }));
+    const receipts = this.ensureReceipts();
+    return new Promise<void>((resolve, reject) => receipts.set(receipt, { resolve, reject }));
   }
 
   /**
@@ -364,7 +397,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     const core = this.record.core;
     const mark = core.flushMark();
     if (core.ackedThrough >= mark) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => this.flushWaiters.push({ mark, resolve, reject }));
+    const waiters = (this.flushWaiters ??= []);
+    return new Promise<void>((resolve, reject) => waiters.push({ mark, resolve, reject }));
   }
 
   /**
@@ -462,7 +496,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
     }
     const closed = new Promise<void>((resolve, reject) => {
-      this.closeWaiters.push({ resolve, reject });
+      (this.closeWaiters ??= []).push({ resolve, reject });
       if (this.record.core.state === 'open') {
         this.record.core.close(this.host.now());
         this.host.scheduleFlush(this.record);
@@ -539,13 +573,13 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     const core = this.record.core.stats(this.host.now());
     return {
       ...core,
-      unreliableDropped: core.unreliableDropped + this.inbox.dropped,
+      unreliableDropped: core.unreliableDropped + (this.inbox?.dropped ?? 0),
       remoteAddress: this.record.address,
       remotePort: this.record.port,
       ...connectionRates(core),
       bufferedAmount: this.bufferedAmount,
-      queuedMessages: this.inbox.length,
-      unreliableQueueDropped: this.inbox.dropped,
+      queuedMessages: this.inbox?.length ?? 0,
+      unreliableQueueDropped: this.inbox?.dropped ?? 0,
     };
   }
 
@@ -569,25 +603,34 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (channel !== undefined && (!Number.isInteger(channel) || channel < 0 || channel > 255)) {
       throw new InvalidArgValueError(`options.channel must be an integer from 0 to 255, got ${String(channel)}`);
     }
-    let waiters = this.waiters;
-    if (channel === undefined) this.iterating++;
-    else {
-      this.channelIterating.set(channel, (this.channelIterating.get(channel) ?? 0) + 1);
-      waiters = this.channelWaiters.get(channel) ?? [];
-      this.channelWaiters.set(channel, waiters);
+    let waiters: Waiter[];
+    if (channel === undefined) {
+      this.iterating++;
+      waiters = this.waiters ??= [];
+    } else {
+      const maps = this.ensureChannelMaps();
+      maps.iterating.set(channel, (maps.iterating.get(channel) ?? 0) + 1);
+      waiters = maps.waiters.get(channel) ?? [];
+      maps.waiters.set(channel, waiters);
     }
-    const match = channel === undefined ? this.unclaimed : (item: InboxItem): boolean => item.info.channel === channel;
+    // null: the general consumers' messages (takeMessage).
+    const match = channel === undefined ? null : (item: InboxItem): boolean => item.info.channel === channel;
     let done = false;
     const finish = (): void => {
       if (done) return;
       done = true;
       if (channel === undefined) this.iterating--;
       else {
-        const n = this.channelIterating.get(channel)! - 1;
+        const iterating = this.channelIterating!;
+        const n = iterating.get(channel)! - 1;
         if (n === 0) {
-          this.channelIterating.delete(channel);
-          this.channelWaiters.delete(channel);
-        } else this.channelIterating.set(channel, n);
+          iterating.delete(channel);
+          this.channelWaiters!.delete(channel);
+          if (iterating.size === 0) {
+            this.channelIterating = null;
+            this.channelWaiters = null;
+          }
+        } else iterating.set(channel, n);
       }
       signal?.removeEventListener('abort', onAbort);
       // Someone may be listening with 'message' now.
@@ -634,32 +677,38 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       case 'message': {
         if (stageTrace !== null) stageTrace.mark(Stage.Event);
         const data = Buffer.from(event.data.buffer, event.data.byteOffset, event.data.byteLength);
-        this.inbox.push({
-          data,
-          credit: event.credit,
-          unreliable: event.delivery === 'unreliable',
-          info: infoFor(event.delivery, event.channel),
-        });
+        const unreliable = event.delivery === 'unreliable';
+        const info = infoFor(event.delivery, event.channel);
+        if (this.takesAtOnce(unreliable)) {
+          // What deliver() would do with it as the only queued message, without queueing it.
+          this.giveBackCredit(event.credit, unreliable, event.channel);
+          this.emit('message', data, info);
+          return;
+        }
+        this.ensureInbox().push({ data, credit: event.credit, unreliable, info });
         this.deliver();
         return;
       }
       case 'receipt': {
-        const r = this.receipts.get(event.receipt);
+        const receipts = this.receipts;
+        const r = receipts?.get(event.receipt);
         if (r === undefined) return;
-        this.receipts.delete(event.receipt);
+        receipts!.delete(event.receipt);
         if (event.ok) r.resolve();
         else r.reject(rdError('ERR_MESSAGE_DROPPED', 'the unreliable message was dropped (maxAge passed, or lost)'));
         return;
       }
       case 'acked': {
+        const waiters = this.flushWaiters;
+        if (waiters === null) return;
         const through = event.through;
         let kept = 0;
-        for (const w of this.flushWaiters) {
+        for (const w of waiters) {
           if (w.mark <= through) w.resolve();
-          else this.flushWaiters[kept++] = w;
+          else waiters[kept++] = w;
         }
-        this.flushWaiters.length = kept;
-        if (kept > 0) this.record.core.watchAcked(Math.min(...this.flushWaiters.map((w) => w.mark)));
+        waiters.length = kept;
+        if (kept > 0) this.record.core.watchAcked(Math.min(...waiters.map((w) => w.mark)));
         return;
       }
       case 'drain':
@@ -723,23 +772,30 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     // Pending close() promises learn how it ended.
     // A pending sendAcked()/flush() or a channel iterator (createStream) hears it too.
     const heard =
-      this.closeWaiters.length > 0 ||
-      this.receipts.size > 0 ||
-      this.flushWaiters.length > 0 ||
-      (!this.destroyed && (this.iterating > 0 || this.waiters.length > 0 || this.channelIterating.size > 0));
+      (this.closeWaiters !== null && this.closeWaiters.length > 0) ||
+      (this.receipts !== null && this.receipts.size > 0) ||
+      (this.flushWaiters !== null && this.flushWaiters.length > 0) ||
+      (!this.destroyed && (this.iterating > 0 || (this.waiters !== null && this.waiters.length > 0) || this.channelIterating !== null));
     const pendingErr = err ?? (this.destroyed ? rdError('ERR_CONNECTION_CLOSED', 'the connection was destroyed') : undefined);
-    for (const w of this.closeWaiters.splice(0)) {
+    const closeWaiters = this.closeWaiters ?? [];
+    this.closeWaiters = null;
+    for (const w of closeWaiters) {
       if (pendingErr) w.reject(pendingErr);
       else w.resolve();
     }
     // Whatever still waits for an acknowledgement will not get one now.
     const ackErr = pendingErr ?? rdError('ERR_CONNECTION_CLOSED', 'the connection closed before the message was acknowledged');
-    for (const w of this.flushWaiters.splice(0)) {
+    const flushWaiters = this.flushWaiters ?? [];
+    this.flushWaiters = null;
+    for (const w of flushWaiters) {
       if (this.record.core.ackedThrough >= w.mark) w.resolve();
       else w.reject(ackErr);
     }
-    for (const r of this.receipts.values()) r.reject(ackErr);
-    this.receipts.clear();
+    const receipts = this.receipts;
+    if (receipts !== null) {
+      this.receipts = null;
+      for (const r of receipts.values()) r.reject(ackErr);
+    }
     this.wakeWaiters();
     // 'error' only for failures the application did not choose: a peer reset, an idle timeout,
     // a protocol violation, or destroy(err). Not for destroy() or the endpoint going away.
@@ -755,24 +811,43 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     }
   }
 
+  /**
+   * Nothing waits before a new message and a 'message' listener takes it now (no iterator): it
+   * needs no inbox item. (With `maxQueuedUnreliable` 0 an unreliable one goes to the inbox, which
+   * drops it.)
+   */
+  private takesAtOnce(unreliable: boolean): boolean {
+    return (
+      this.hasMessageListener &&
+      this.iterating === 0 &&
+      this.channelIterating === null &&
+      (this.inbox === null || this.inbox.length === 0) &&
+      !(unreliable && this.host.maxQueuedUnreliable === 0)
+    );
+  }
+
   /** Hand queued messages to an iterator or to 'message' listeners. */
   private deliver(): void {
-    if (this.inbox.length === 0) return;
-    for (const [channel, waiters] of this.channelWaiters) {
-      while (waiters.length > 0) {
-        const item = this.takeMessage((i) => i.info.channel === channel);
-        if (!item) break;
-        waiters.shift()!.resolve({ value: item.data, done: false });
+    const inbox = this.inbox;
+    if (inbox === null || inbox.length === 0) return;
+    if (this.channelWaiters !== null) {
+      for (const [channel, waiters] of this.channelWaiters) {
+        while (waiters.length > 0) {
+          const item = this.takeMessage((i) => i.info.channel === channel);
+          if (!item) break;
+          waiters.shift()!.resolve({ value: item.data, done: false });
+        }
       }
     }
-    while (this.inbox.length > 0) {
+    while (inbox.length > 0) {
       if (this.iterating > 0) {
-        if (this.waiters.length === 0) return;
-        const item = this.takeMessage(this.unclaimed);
+        const waiters = this.waiters;
+        if (waiters === null || waiters.length === 0) return;
+        const item = this.takeMessage(null);
         if (!item) return;
-        this.waiters.shift()!.resolve({ value: item.data, done: false });
+        waiters.shift()!.resolve({ value: item.data, done: false });
       } else if (this.hasMessageListener) {
-        const item = this.takeMessage(this.unclaimed);
+        const item = this.takeMessage(null);
         if (!item) return;
         this.emit('message', item.data, item.info);
       } else {
@@ -792,22 +867,30 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   /**
-   * Take the next message `match` accepts and give its credit back to the engine (the peer may
-   * send more).
+   * Take the next message `match` accepts (null: one no channel iterator claims) and give its
+   * credit back to the engine (the peer may send more).
    */
-  private takeMessage(match: (item: InboxItem) => boolean): InboxItem | undefined {
-    const item = this.channelIterating.size === 0 ? this.inbox.shift() : this.inbox.take(match);
+  private takeMessage(match: ((item: InboxItem) => boolean) | null): InboxItem | undefined {
+    const inbox = this.inbox;
+    if (inbox === null) return undefined;
+    const item = this.channelIterating === null ? inbox.shift() : inbox.take(match ?? this.ensureUnclaimed());
     if (!item) return undefined;
-    if (item.credit > 0 && !this.finished) {
-      this.record.core.release(item.credit, item.unreliable ? 'unreliable' : 'ordered', item.info.channel);
-      this.host.scheduleFlush(this.record);
-    }
+    this.giveBackCredit(item.credit, item.unreliable, item.info.channel);
     return item;
   }
 
+  /** A message was taken: its receive credit goes back to the engine (the peer may send more). */
+  private giveBackCredit(credit: number, unreliable: boolean, channel: number): void {
+    if (credit > 0 && !this.finished) {
+      this.record.core.release(credit, unreliable ? 'unreliable' : 'ordered', channel);
+      this.host.scheduleFlush(this.record);
+    }
+  }
+
   /** true: iteration ends normally; an Error: it ends with that error; null: more may come. */
-  private endOfMessages(match: (item: InboxItem) => boolean): true | Error | null {
-    if (this.channelIterating.size === 0 ? this.inbox.length > 0 : this.inbox.has(match)) return null;
+  private endOfMessages(match: ((item: InboxItem) => boolean) | null): true | Error | null {
+    const inbox = this.inbox;
+    if (inbox !== null && (this.channelIterating === null ? inbox.length > 0 : inbox.has(match ?? this.ensureUnclaimed()))) return null;
     if (this.finished) return this.closeError && !this.destroyed ? this.closeError : true;
     if (this.peerEnded) return true;
     return null;
@@ -815,7 +898,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   private wakeWaiters(): void {
     this.deliver();
-    const end = (match: (item: InboxItem) => boolean, waiters: Waiter[]): void => {
+    const end = (match: ((item: InboxItem) => boolean) | null, waiters: Waiter[]): void => {
       const e = this.endOfMessages(match);
       if (!e) return;
       for (const w of waiters.splice(0)) {
@@ -823,7 +906,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         else w.reject(e);
       }
     };
-    end(this.unclaimed, this.waiters);
-    for (const [channel, waiters] of this.channelWaiters) end((i) => i.info.channel === channel, waiters);
+    if (this.waiters !== null) end(null, this.waiters);
+    if (this.channelWaiters !== null) {
+      for (const [channel, waiters] of this.channelWaiters) end((i) => i.info.channel === channel, waiters);
+    }
   }
 }

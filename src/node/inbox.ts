@@ -1,3 +1,4 @@
+import { Deque } from '../core/deque.js';
 import type { Delivery } from '../core/types.js';
 
 /**
@@ -24,9 +25,16 @@ export interface MessageInfo {
   readonly delivery: Delivery;
 }
 
+/** Told of each dropped item, so that its credit goes back to the engine (an object: no closure per connection). */
+export interface InboxOwner {
+  inboxDropped(item: InboxItem): void;
+}
+
+const NO_OWNER: InboxOwner = { inboxDropped: () => {} };
+
 export class Inbox {
-  private items: (InboxItem | undefined)[] = [];
-  private head = 0;
+  /** A ring buffer with no storage until the first message, then a small one (idle connections stay small). */
+  private readonly items = new Deque<InboxItem>(2);
   private unreliable = 0;
   /** Bytes (credit) of the unreliable messages queued. */
   private unreliableBytes = 0;
@@ -36,12 +44,12 @@ export class Inbox {
   constructor(
     private readonly maxUnreliable: number,
     private readonly maxUnreliableBytes: number = Infinity,
-    /** Called with each dropped item, so its credit goes back to the engine. */
-    private readonly onDrop: (item: InboxItem) => void = () => {},
+    /** Told of each dropped item, so its credit goes back to the engine. */
+    private readonly owner: InboxOwner = NO_OWNER,
   ) {}
 
   get length(): number {
-    return this.items.length - this.head;
+    return this.items.length;
   }
 
   /** Bytes of the unreliable messages queued. */
@@ -53,7 +61,7 @@ export class Inbox {
     if (item.unreliable) {
       if (this.maxUnreliable === 0) {
         this.dropped++;
-        this.onDrop(item);
+        this.owner.inboxDropped(item);
         return;
       }
       // The newest message always gets in (the engine already checked it fits its budget).
@@ -67,13 +75,7 @@ export class Inbox {
   }
 
   shift(): InboxItem | undefined {
-    if (this.head >= this.items.length) return undefined;
-    const item = this.items[this.head];
-    this.items[this.head++] = undefined;
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
+    const item = this.items.shift();
     if (item?.unreliable) {
       this.unreliable--;
       this.unreliableBytes -= item.credit;
@@ -83,11 +85,12 @@ export class Inbox {
 
   /** The oldest item `match` accepts, taken out of the queue (for per-channel consumers). */
   take(match: (item: InboxItem) => boolean): InboxItem | undefined {
-    for (let i = this.head; i < this.items.length; i++) {
-      const item = this.items[i]!;
+    const items = this.items;
+    for (let i = 0; i < items.length; i++) {
+      const item = items.at(i);
       if (!match(item)) continue;
-      if (i === this.head) return this.shift();
-      this.items.splice(i, 1);
+      if (i === 0) return this.shift();
+      items.removeAt(i);
       if (item.unreliable) {
         this.unreliable--;
         this.unreliableBytes -= item.credit;
@@ -99,19 +102,21 @@ export class Inbox {
 
   /** Is there an item `match` accepts? */
   has(match: (item: InboxItem) => boolean): boolean {
-    for (let i = this.head; i < this.items.length; i++) if (match(this.items[i]!)) return true;
+    const items = this.items;
+    for (let i = 0; i < items.length; i++) if (match(items.at(i))) return true;
     return false;
   }
 
   private dropOldestUnreliable(): void {
-    for (let i = this.head; i < this.items.length; i++) {
-      const item = this.items[i];
-      if (item?.unreliable) {
-        this.items.splice(i, 1);
+    const items = this.items;
+    for (let i = 0; i < items.length; i++) {
+      const item = items.at(i);
+      if (item.unreliable) {
+        items.removeAt(i);
         this.unreliable--;
         this.unreliableBytes -= item.credit;
         this.dropped++;
-        this.onDrop(item);
+        this.owner.inboxDropped(item);
         return;
       }
     }

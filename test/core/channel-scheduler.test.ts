@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { ChannelScheduler } from '../../src/core/channel-scheduler.js';
+import { ChannelScheduler, type ChannelReadiness } from '../../src/core/channel-scheduler.js';
+
+const readiness = (ready: (channel: number) => boolean): ChannelReadiness => ({ channelReady: ready });
 
 /** Serve `frames` frames of `size` bytes; returns the channels in the order they were picked. */
 function serve(s: ChannelScheduler, ready: Set<number>, frames: number, size = 100): number[] {
   const order: number[] = [];
   for (let i = 0; i < frames; i++) {
-    const c = s.pick((ch) => ready.has(ch));
+    const c = s.pick(readiness((ch) => ready.has(ch)));
     if (c < 0) break;
     order.push(c);
     s.charge(c, size);
@@ -20,7 +22,7 @@ describe('ChannelScheduler', () => {
     const s = new ChannelScheduler(1200);
     s.add(0);
     s.add(1);
-    expect(s.pick(() => false)).toBe(-1);
+    expect(s.pick(readiness(() => false))).toBe(-1);
   });
 
   it('serves a lower priority number strictly first', () => {
@@ -52,7 +54,7 @@ describe('ChannelScheduler', () => {
     let bytes1 = 0;
     let bytes2 = 0;
     for (let i = 0; i < 5000; i++) {
-      const c = s.pick(() => true);
+      const c = s.pick(readiness(() => true));
       const size = c === 1 ? 100 : 1200;
       if (c === 1) bytes1 += size;
       else bytes2 += size;
@@ -96,10 +98,40 @@ describe('ChannelScheduler', () => {
     s.add(0);
     s.add(1);
     s.configure(1, { priority: 5, weight: 1 });
-    expect(s.pick(() => true)).toBe(0);
+    expect(s.pick(readiness(() => true))).toBe(0);
     s.configure(0, { priority: 9, weight: 1 });
-    expect(s.pick(() => true)).toBe(1);
+    expect(s.pick(readiness(() => true))).toBe(1);
     expect(s.settingsOf(0)).toEqual({ priority: 9, weight: 1 });
     expect(s.settingsOf(7)).toEqual({ priority: 0, weight: 1 });
+  });
+
+  it('channel 0 alone (no levels built, issue 11) picks exactly as the general form, and after a second channel joins', () => {
+    // The general form for channel 0 alone: settings configured before it joins.
+    const general = new ChannelScheduler(1200);
+    general.configure(0, { priority: 0, weight: 1 });
+    general.add(0);
+    const solo = new ChannelScheduler(1200);
+    solo.add(0);
+    const seed = 7;
+    const calls = { general: 0, solo: 0 };
+    const trace = (s: ChannelScheduler, which: 'general' | 'solo', steps: number): string[] => {
+      const out: string[] = [];
+      let state = seed;
+      for (let i = 0; i < steps; i++) {
+        state = (state * 69069 + 1) >>> 0;
+        const readyNow = state % 5 !== 0;
+        const c = s.pick(readiness((ch) => (calls[which]++, ch === 0 ? readyNow : state % 3 === 0)));
+        out.push(String(c));
+        // Frames up to 1,500 bytes against a 1,200-byte quantum: overdrawn credit included.
+        if (c >= 0) s.charge(c, 100 + (state % 1400));
+      }
+      return out;
+    };
+    expect(trace(solo, 'solo', 3000)).toEqual(trace(general, 'general', 3000));
+    expect(calls.solo).toBe(calls.general);
+    solo.add(1);
+    general.add(1);
+    expect(trace(solo, 'solo', 3000)).toEqual(trace(general, 'general', 3000));
+    expect(calls.solo).toBe(calls.general);
   });
 });

@@ -331,7 +331,7 @@ describe('EndpointCore security', () => {
     const c = connected(client)!;
     const s = accepted(server)[0]!;
     // The reset a server that lost its state sends: its own CID and the token it announced.
-    const reset = encodePacket({ type: 'stateless-reset', dcid: s.localCid, token: c.remoteParams.resetToken });
+    const reset = encodePacket({ type: 'stateless-reset', dcid: s.localCid, token: c.remoteResetToken });
     // A wrong token is ignored.
     net.inject(SERVER, 4000, client, encodePacket({ type: 'stateless-reset', dcid: s.localCid, token: new Uint8Array(16) }));
     net.flush();

@@ -11,11 +11,15 @@ describe('unpinFields', () => {
     expect(o).toEqual({ a: 0, b: 7, c: 2.5, d: Infinity, e: -1, f: true, g: false, h: 'kept', q: [1, 2] });
     expect(o.q).toBe(q);
   });
-  it('refuses a field that is not a number, a boolean or an object (a misspelt name)', () => {
+  it('refuses a field that is not a number, a boolean, an object or null (a misspelt name)', () => {
     const o = { a: 0, s: 'x', n: null };
     expect(() => unpinFields(o, ['s'])).toThrow(TypeError);
-    expect(() => unpinFields(o, ['n'])).toThrow(TypeError);
     expect(() => unpinFields(o, ['missing'])).toThrow(/missing/);
+  });
+  it('takes a field that is null until first use (an ensure…() field) and leaves it null', () => {
+    const o: { lazy: Map<number, number> | null } = { lazy: null };
+    unpinFields(o, ['lazy']);
+    expect(o.lazy).toBeNull();
   });
   it('the counters and fragment records it is used on start as before', () => {
     expect(Object.values(createCounters()).every((v) => v === 0)).toBe(true);

@@ -98,7 +98,7 @@ describe('PathMtu black-hole detection', () => {
   it(`declares a black hole after ${BLACK_HOLE_THRESHOLD} consecutive large losses once a small packet got through`, () => {
     const mtu = atCeiling();
     const changes: string[] = [];
-    mtu.onChange = (size, reason) => changes.push(`${size}:${reason}`);
+    mtu.onChange = { pathMtuChanged: (size, reason) => changes.push(`${size}:${reason}`) };
     for (let pn = 100; pn < 100 + BLACK_HOLE_THRESHOLD; pn++) expect(mtu.onPacketLost(1000, pn, 1452)).toBe(false);
     // ... no small packet acknowledged yet: the whole path may be down, not only large packets.
     mtu.onPacketAcked(200, 1100);

@@ -86,6 +86,29 @@ describe('PathValidator', () => {
     expect(v.candidateBytes.sent).toBeLessThanOrEqual(AMPLIFICATION_FACTOR * v.candidateBytes.received);
   });
 
+  it('measures the new path\'s round trip from its challenge to the response, unless the challenge was repeated (Karn)', () => {
+    const { v } = validator();
+    v.onForeignDatagram(100, '10.9.9.9', 7000, 1200, 900);
+    let challenge: Uint8Array | null = null;
+    for (let t = v.nextTransmit(SIZE); t !== null; t = v.nextTransmit(SIZE)) {
+      if (t.frame === 'path-challenge' && t.toCandidate) challenge = t.data;
+      v.onSent(104, t, SIZE);
+    }
+    expect(v.onResponse(challenge!, PathKind.Candidate, 127)).toBe('moved');
+    expect(v.lastMoveRtt).toBe(23);
+    // Challenged twice: which one was answered is unknown, no sample.
+    v.onForeignDatagram(200, '10.8.8.8', 7000, 10_000, 900);
+    for (const now of [200, 500]) {
+      v.onTimeout(now);
+      for (let t = v.nextTransmit(SIZE); t !== null; t = v.nextTransmit(SIZE)) {
+        if (t.frame === 'path-challenge' && t.toCandidate) challenge = t.data;
+        v.onSent(now, t, SIZE);
+      }
+    }
+    expect(v.onResponse(challenge!, PathKind.Candidate, 520)).toBe('moved');
+    expect(v.lastMoveRtt).toBe(0);
+  });
+
   it(`repeats the challenge every third of the timeout, ${MAX_CHALLENGES} in all, then gives up`, () => {
     const { v } = validator();
     v.onForeignDatagram(0, '10.9.9.9', 7000, 10_000, 900);

@@ -305,10 +305,10 @@ describe('EndpointCore packet protection', () => {
     const c = connect(net, client);
     const s = accepted(server)[0]!;
     // The token the server gave the client came inside the encrypted SECURE_ACCEPT payload.
-    const token = c.remoteParams.resetToken;
+    const token = c.remoteResetToken;
     for (const w of net.log) expect(Buffer.from(w.data).includes(Buffer.from(token))).toBe(false);
     // The client's token likewise (it went inside the encrypted Noise payload of message 1).
-    for (const w of net.log) expect(Buffer.from(w.data).includes(Buffer.from(s.remoteParams.resetToken))).toBe(false);
+    for (const w of net.log) expect(Buffer.from(w.data).includes(Buffer.from(s.remoteResetToken))).toBe(false);
     net.inject(SERVER, 4000, client, encodePacket({ type: 'stateless-reset', dcid: s.localCid, token: new Uint8Array(16) }));
     net.flush();
     expect(c.closed).toBe(false);

@@ -100,7 +100,7 @@ describe('unreliable overload (issue #10)', () => {
 
   it('Inbox: past its byte limit the oldest unreliable message goes (its credit is given back); reliable ones never', () => {
     const dropped: number[] = [];
-    const inbox = new Inbox(1024, 1000, (item) => dropped.push(item.credit));
+    const inbox = new Inbox(1024, 1000, { inboxDropped: (item) => dropped.push(item.credit) });
     const item = (credit: number, unreliable: boolean) => ({
       data: Buffer.alloc(0),
       credit,

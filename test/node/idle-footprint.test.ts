@@ -1,0 +1,43 @@
+// Idle connections stay small (issue 11 part 4), the Node shell's part: a server connection
+// that exchanged one message each way and has nothing in flight owns no closure and no Map or
+// Set of its own beyond the listeners the application added (channel iterators, receipts,
+// flush()/close() waiters are created on first use, and so is the inbox: a message a listener
+// takes at once is never queued). Before, each held a message filter closure, an inbox drop
+// callback and three empty Maps, besides the engine's.
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Connection, Endpoint } from '../../src/index.js';
+import { closuresAndMaps, ownObjects } from '../helpers/footprint.js';
+import { destroyAll, loopbackEndpoint, until } from './helpers.js';
+
+const endpoints: Endpoint[] = [];
+afterEach(() => destroyAll(endpoints));
+
+/** Not the connection's own: the endpoint (shared) and the listeners the test itself added. */
+const notOwn = (key: string): boolean => key === 'host' || key === '_events';
+
+describe('an idle Node connection', () => {
+  it('owns no closure, Map or Set beyond its listeners (server side, after one exchange)', async () => {
+    const server = await loopbackEndpoint(endpoints);
+    const accepted: Connection[] = [];
+    server.on('connection', (conn) => {
+      accepted.push(conn);
+      conn.on('message', (m) => conn.send(m));
+    });
+    const client = await loopbackEndpoint(endpoints);
+    const port = server.address()!.port;
+    const clients = [await client.connect(port, '127.0.0.1'), await client.connect(port, '127.0.0.1')];
+    let echoed = 0;
+    for (const c of clients) {
+      c.on('message', () => echoed++);
+      c.send(Buffer.from('hello'));
+    }
+    await until(5000, 'both echoes', () => echoed === 2 && accepted.length === 2);
+    const settled = (c: Connection): boolean => c.bufferedAmount === 0 && c.stats().bytesInFlight === 0;
+    await until(5000, 'nothing in flight', () => [...accepted, ...clients].every(settled));
+    const own = ownObjects(accepted[0]!, accepted[1]!, notOwn);
+    expect(closuresAndMaps(own)).toEqual([]);
+    expect(closuresAndMaps(ownObjects(clients[0]!, clients[1]!, notOwn))).toEqual([]);
+    // Its 'message' listener took each message as it came: no inbox was needed.
+    expect([...own.keys()].filter((o) => o.constructor?.name === 'Inbox')).toEqual([]);
+  });
+});
