@@ -486,7 +486,7 @@ export class ConnectionCore implements PathMtuListener {
     if (kind === PathKind.Current && path !== null && path.candidateAddress !== null && path.onCurrentPathPacket() === 'abandoned') {
       this.onPathAbandoned(now);
     }
-    if (this.trace !== null) this.trace.packetReceived(now, this.acks.lastPacketNumber, datagram, this.recovery.packetNumbers.largestSent);
+    if (this.trace !== null) this.trace.packetReceived(now, this.acks.lastPacketNumber, datagram, this.recovery.packetNumbers.largestSent, packet);
     this.lastReceivedAt = now;
     this.silenceAcks = 0;
     if (this._state === 'draining') this.drainUntil = now + drainPeriod(this.recovery.basePto());

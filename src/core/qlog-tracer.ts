@@ -1,3 +1,4 @@
+import type { DataPacketReader } from '../wire/data-packet-reader.js';
 import type { AckFrame } from '../wire/types.js';
 import { expand32 } from '../wire/packet-number.js';
 import {
@@ -22,10 +23,12 @@ import {
  *
  * The bytes are exactly the UTF-8 of what `JSON.stringify` makes of the event objects `Tracer`
  * builds (same keys, same order, same numbers; test/core/qlog-tracer.test.ts compares the two
- * on recorded transfers): integers are written digit by digit, times as microseconds
- * (`123.456`, trailing zeros dropped, as `String` does), other numbers through `String(n)` as
+ * on recorded transfers): integers are written digit by digit, times, RTTs and ACK delays as
+ * whole microseconds (`123.456`, trailing zeros dropped, as `String` does; Tracer rounds the
+ * RTTs to microseconds too), other numbers through `String(n)` as
  * JSON.stringify does (non-finite ones become `null`), and the only text from outside (a RESET
- * frame's reason) goes through `JSON.stringify` for its escaping.
+ * frame's reason) goes through `JSON.stringify` for its escaping. A received packet's frames
+ * are skimmed from the connection's own reader (no second read of the datagram).
  */
 
 const RS = '\x1e';
@@ -128,9 +131,17 @@ function putNumber(o: QlogRecordSink, n: number): void {
 
 /** A time (ms, relative) at microsecond resolution, as `String(relativeTime(...))` writes it. */
 function putTime(o: QlogRecordSink, time: number, origin: number): void {
-  const us = Math.round((time - origin) * 1000);
+  putMicros(o, Math.round((time - origin) * 1000));
+}
+
+/**
+ * `us / 1000` (ms) as JSON.stringify writes it, for `us` a whole number of microseconds (or
+ * anything else: then through {@link putNumber}): digits, a point and up to three decimals,
+ * trailing zeros dropped — the shortest text of that double, which is what `String` gives.
+ */
+function putMicros(o: QlogRecordSink, us: number): void {
   if (!(us >= 0 && us <= Number.MAX_SAFE_INTEGER)) {
-    putAscii(o, String(us / 1000));
+    putNumber(o, us / 1000);
     return;
   }
   const ms = Math.floor(us / 1000);
@@ -199,6 +210,14 @@ function putField(o: QlogRecordSink, name: Uint8Array, value: number, comma: boo
   if (comma) byte(o, 44);
   put(o, name);
   putNumber(o, value);
+  return true;
+}
+
+/** `"name":ms` from whole microseconds, like {@link putField}. */
+function putMsField(o: QlogRecordSink, name: Uint8Array, us: number, comma: boolean): boolean {
+  if (comma) byte(o, 44);
+  put(o, name);
+  putMicros(o, us);
   return true;
 }
 
@@ -274,7 +293,7 @@ export class QlogTracer extends Tracer {
     put(o, PROBE_FRAMES);
   }
 
-  override packetReceived(now: number, pn: number, datagram: Uint8Array, largestSent: number): void {
+  override packetReceived(now: number, pn: number, datagram: Uint8Array, largestSent: number, packet?: DataPacketReader): void {
     if (!this.out.open()) return;
     const o = this.head(now);
     put(o, NAME_RECEIVED);
@@ -282,6 +301,14 @@ export class QlogTracer extends Tracer {
     put(o, RAW_LENGTH);
     putUint(o, datagram.length);
     put(o, FRAMES);
+    // The connection's own read of the datagram, skimmed (no second check of the datagram, no
+    // payload views), unless the packet has path frames (their data is needed: read it again).
+    if (packet !== undefined && packet.pathFrames === 0) {
+      skimFrames(o, packet, largestSent);
+      packet.rewind();
+      put(o, FRAMES_END);
+      return;
+    }
     const r = traceReader;
     if (r.open(datagram, true) === 'ok') {
       let first = true;
@@ -291,7 +318,7 @@ export class QlogTracer extends Tracer {
         switch (f.type) {
           case 'ack':
             put(o, ACK_DELAY);
-            putNumber(o, f.ackDelay / 1000);
+            putMicros(o, f.ackDelay);
             put(o, ACKED_RANGES);
             putRanges(o, f, largestSent);
             put(o, RANGE_END);
@@ -360,24 +387,28 @@ export class QlogTracer extends Tracer {
       this.ccState = state;
     }
     const rtt = r.rtt;
-    const min = rtt.min === Infinity ? 0 : rtt.min;
+    // RTTs in whole microseconds (as Tracer rounds them), written as such: no String() of a double.
+    const srttUs = Math.round(rtt.smoothed * 1000);
+    const minUs = rtt.min === Infinity ? 0 : Math.round(rtt.min * 1000);
+    const latestUs = Math.round(rtt.latest * 1000);
+    const varUs = Math.round(rtt.variance * 1000);
     // bytes/ms → bits/s, as qlog reports pacing_rate.
     const pacing = Math.round(r.pacingRate() * 8000);
     const cwnd = cc.window !== this.cwnd;
     const inFlight = r.bytesInFlight !== this.inFlight;
-    const srtt = rtt.smoothed !== this.srtt;
-    const minRtt = min !== this.minRtt;
-    const latest = rtt.latest !== this.latestRtt;
-    const rttVar = rtt.variance !== this.rttVar;
+    const srtt = srttUs / 1000 !== this.srtt;
+    const minRtt = minUs / 1000 !== this.minRtt;
+    const latest = latestUs / 1000 !== this.latestRtt;
+    const rttVar = varUs / 1000 !== this.rttVar;
     const pace = pacing !== this.pacing;
     if (!(cwnd || inFlight || srtt || minRtt || latest || rttVar || pace)) return;
     // The values are remembered whether or not the record is dropped, as Tracer does.
     this.cwnd = cc.window;
     this.inFlight = r.bytesInFlight;
-    this.srtt = rtt.smoothed;
-    this.minRtt = min;
-    this.latestRtt = rtt.latest;
-    this.rttVar = rtt.variance;
+    this.srtt = srttUs / 1000;
+    this.minRtt = minUs / 1000;
+    this.latestRtt = latestUs / 1000;
+    this.rttVar = varUs / 1000;
     this.pacing = pacing;
     if (!this.out.open()) return;
     const o = this.head(now);
@@ -386,10 +417,10 @@ export class QlogTracer extends Tracer {
     let next = false;
     if (cwnd) next = putField(o, CWND, cc.window, next);
     if (inFlight) next = putField(o, IN_FLIGHT, r.bytesInFlight, next);
-    if (srtt) next = putField(o, SRTT, rtt.smoothed, next);
-    if (minRtt) next = putField(o, MIN_RTT, min, next);
-    if (latest) next = putField(o, LATEST_RTT, rtt.latest, next);
-    if (rttVar) next = putField(o, RTT_VAR, rtt.variance, next);
+    if (srtt) next = putMsField(o, SRTT, srttUs, next);
+    if (minRtt) next = putMsField(o, MIN_RTT, minUs, next);
+    if (latest) next = putMsField(o, LATEST_RTT, latestUs, next);
+    if (rttVar) next = putMsField(o, RTT_VAR, varUs, next);
     if (pace) putField(o, PACING, pacing, next);
     put(o, END);
   }
@@ -397,6 +428,48 @@ export class QlogTracer extends Tracer {
   override connectionState(now: number, from: string, to: string, trigger?: string): void {
     super.connectionState(now, from, to, trigger);
     if (to === 'closed') this.out.end(now);
+  }
+}
+
+/** The frames of a packet without path frames, from the connection's reader (`skim`: no payload views). */
+function skimFrames(o: QlogRecordSink, r: DataPacketReader, largestSent: number): void {
+  let first = true;
+  for (let f = r.skim(); f !== null; f = r.skim()) {
+    if (!first) byte(o, 44);
+    first = false;
+    switch (f.type) {
+      case 'ack':
+        put(o, ACK_DELAY);
+        putMicros(o, f.ackDelay);
+        put(o, ACKED_RANGES);
+        putRanges(o, f, largestSent);
+        put(o, RANGE_END);
+        break;
+      case 'data':
+        put(o, DATA_LENGTH);
+        putUint(o, r.skimmedLength);
+        byte(o, 125);
+        break;
+      case 'unreliable':
+        put(o, DATAGRAM_LENGTH);
+        putUint(o, r.skimmedLength);
+        byte(o, 125);
+        break;
+      case 'close':
+        put(o, CLOSE_FRAME);
+        break;
+      case 'reset':
+        put(o, RESET_CODE);
+        putUint(o, f.code);
+        put(o, REASON);
+        putText(o, JSON.stringify(f.reason));
+        byte(o, 125);
+        break;
+      default:
+        put(o, FRAME_TYPE);
+        putAscii(o, f.type);
+        put(o, QUOTE_BRACE);
+    }
   }
 }
 

@@ -157,9 +157,12 @@ export class Tracer {
 
   /**
    * transport:packet_received of a DATA datagram the connection accepted (its frames are read
-   * from `datagram` again); ACK ranges are expanded against `largestSent` (ours).
+   * from `datagram` again); ACK ranges are expanded against `largestSent` (ours). `packet`: the
+   * connection's reader, opened on `datagram` and before its first frame (the qlog writer skims
+   * the frames from it and rewinds it, rather than reading the datagram a second time); this
+   * object path, the reference the qlog bytes are tested against, reads the datagram itself.
    */
-  packetReceived(now: number, pn: number, datagram: Uint8Array, largestSent: number): void {
+  packetReceived(now: number, pn: number, datagram: Uint8Array, largestSent: number, packet?: DataPacketReader): void {
     const frames: Record<string, unknown>[] = [];
     const r = traceReader;
     if (r.open(datagram, true) === 'ok') for (let f = r.next(); f !== null; f = r.next()) frames.push(receivedFrame(f, largestSent));
@@ -206,16 +209,21 @@ export class Tracer {
       this.ccState = state;
     }
     const rtt = r.rtt;
-    const min = rtt.min === Infinity ? 0 : rtt.min;
+    // RTTs at microsecond resolution, as the event times (the Node shell's clock has more
+    // digits than meaning: 0.8734523000001 ms is 0.873 ms).
+    const srtt = Math.round(rtt.smoothed * 1000) / 1000;
+    const min = rtt.min === Infinity ? 0 : Math.round(rtt.min * 1000) / 1000;
+    const latest = Math.round(rtt.latest * 1000) / 1000;
+    const variance = Math.round(rtt.variance * 1000) / 1000;
     // bytes/ms → bits/s, as qlog reports pacing_rate.
     const pacing = Math.round(r.pacingRate() * 8000);
     let data: Record<string, unknown> | null = null;
     if (cc.window !== this.cwnd) (data ??= {})['congestion_window'] = this.cwnd = cc.window;
     if (r.bytesInFlight !== this.inFlight) (data ??= {})['bytes_in_flight'] = this.inFlight = r.bytesInFlight;
-    if (rtt.smoothed !== this.srtt) (data ??= {})['smoothed_rtt'] = this.srtt = rtt.smoothed;
+    if (srtt !== this.srtt) (data ??= {})['smoothed_rtt'] = this.srtt = srtt;
     if (min !== this.minRtt) (data ??= {})['min_rtt'] = this.minRtt = min;
-    if (rtt.latest !== this.latestRtt) (data ??= {})['latest_rtt'] = this.latestRtt = rtt.latest;
-    if (rtt.variance !== this.rttVar) (data ??= {})['rtt_variance'] = this.rttVar = rtt.variance;
+    if (latest !== this.latestRtt) (data ??= {})['latest_rtt'] = this.latestRtt = latest;
+    if (variance !== this.rttVar) (data ??= {})['rtt_variance'] = this.rttVar = variance;
     if (pacing !== this.pacing) (data ??= {})['pacing_rate'] = this.pacing = pacing;
     if (data !== null) this.emit(now, 'recovery:metrics_updated', data);
   }

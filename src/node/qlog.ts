@@ -101,6 +101,8 @@ class QlogFile implements QlogRecordSink {
   private chunkSize = MIN_CHUNK;
   private timer: NodeJS.Timeout | null = null;
   private dropped = 0;
+  /** Bytes handed to the stream and not yet written (its writableLength, kept here: open() runs per record). */
+  private unwritten = 0;
   private ended = false;
   /** end() was called: finish() follows on the next turn. */
   private closing = false;
@@ -137,7 +139,7 @@ class QlogFile implements QlogRecordSink {
   /** A record starts (QlogRecordSink): refused once ended, or while the disk is too far behind. */
   open(): boolean {
     if (this.ended) return false;
-    if (this.stream.writableLength > this.maxBuffered) {
+    if (this.unwritten > this.maxBuffered) {
       this.dropped++;
       return false;
     }
@@ -187,7 +189,9 @@ class QlogFile implements QlogRecordSink {
       if (pooled && pool.length < POOL_MAX) pool.push(chunk as Buffer);
       return;
     }
+    this.unwritten += used;
     this.stream.write(chunk.subarray(0, used), () => {
+      this.unwritten -= used;
       if (pooled && pool.length < POOL_MAX) pool.push(chunk as Buffer);
     });
   }

@@ -50,6 +50,8 @@ export class DataPacketReader {
   pathFrames = 0;
   /** Frames in it, PADDING not counted (counted by `open`). */
   frames = 0;
+  /** Payload length of the last DATA, DATA_PART or UNRELIABLE frame read without its payload view (`skim`). */
+  skimmedLength = 0;
   private readonly r = new Reader(EMPTY, 0, 0);
   private readonly ack: AckFrame = { type: 'ack', largest: 0, ackDelay: 0, maxTsn: 0, firstRange: 0, ranges: [] };
   private readonly data: DataFrame = { type: 'data', channel: undefined, tsn: 0, first: false, last: false, unordered: false, payload: EMPTY };
@@ -107,6 +109,20 @@ export class DataPacketReader {
     return this.frame(true) ?? null;
   }
 
+  /**
+   * The next frame without its payload (for the qlog writer, src/core/qlog-tracer.ts): DATA,
+   * DATA_PART and UNRELIABLE frames keep their old `payload`, the length is in `skimmedLength`;
+   * PATH_CHALLENGE and PATH_RESPONSE keep their old `data`. Then `rewind` for the engine's `next`.
+   */
+  skim(): Frame | null {
+    return this.frame(false) ?? null;
+  }
+
+  /** Back to the first frame of the packet opened (after `skim`, or `next`). */
+  rewind(): void {
+    this.r.offset = DATA_HEADER_SIZE;
+  }
+
   /** The next frame; null: no more; undefined: malformed. `materialize`: make payload views. */
   private frame(materialize: boolean): Frame | null | undefined {
     const r = this.r;
@@ -135,7 +151,10 @@ export class DataPacketReader {
       f.tsn = r.u32();
       const length = r.u16();
       if (materialize) f.payload = r.bytes(length);
-      else r.skip(length);
+      else {
+        r.skip(length);
+        this.skimmedLength = length;
+      }
       f.first = (type & DataFlag.First) !== 0;
       f.last = (type & DataFlag.Last) !== 0;
       f.unordered = (type & DataFlag.Unordered) !== 0;
@@ -172,7 +191,10 @@ export class DataPacketReader {
         f.offset = r.u16();
         const partLength = r.u16();
         if (materialize) f.payload = r.bytes(partLength);
-        else r.skip(partLength);
+        else {
+          r.skip(partLength);
+          this.skimmedLength = partLength;
+        }
         if ((flags & ~0x07) !== 0 || partLength === 0 || f.offset + partLength > f.length) return null;
         f.first = (flags & DataFlag.First) !== 0;
         f.last = (flags & DataFlag.Last) !== 0;
@@ -187,7 +209,10 @@ export class DataPacketReader {
         f.count = r.varint();
         const length = r.u16();
         if (materialize) f.payload = r.bytes(length);
-        else r.skip(length);
+        else {
+          r.skip(length);
+          this.skimmedLength = length;
+        }
         if (f.count === 0 || f.index >= f.count) return null;
         return f;
       }

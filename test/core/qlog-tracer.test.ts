@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { QlogTracer, qlogEventText, relativeTime } from '../../src/core/qlog-tracer.js';
 import { Tracer, type QlogRecordSink, type RecoveryView, type TraceDestination, type TraceEvent } from '../../src/core/trace.js';
 import type { TraceRecorder } from '../../src/testing/trace-recorder.js';
+import { DataPacketReader } from '../../src/wire/data-packet-reader.js';
 import { encodePacket } from '../../src/wire/packet.js';
 import { Pair } from '../helpers/pair.js';
 
@@ -180,6 +181,35 @@ describe('the hand-written qlog serialiser', () => {
     expect(events[0]!.data['frames']).toHaveLength(5);
     expect(sink.text()).toBe(qlogEventText(events[0]!, 0));
   });
+
+  it('writes the same bytes from the connection\'s own reader (skimmed, then rewound for the engine)', () => {
+    const datagram = encodePacket({
+      type: 'data',
+      dcid: 1n,
+      packetNumber: 79,
+      frames: [
+        { type: 'ack', largest: 50, ackDelay: 1234, maxTsn: 9, firstRange: 3, ranges: [1, 2, 0, 5] },
+        { type: 'ping' },
+        { type: 'data', channel: 3, tsn: 4, first: true, last: false, unordered: false, payload: new Uint8Array(10) },
+        { type: 'data-part', channel: undefined, tsn: 5, first: true, last: true, unordered: false, length: 9, offset: 2, payload: new Uint8Array(4) },
+        { type: 'unreliable', channel: 2, messageId: 1, index: 0, count: 1, payload: new Uint8Array(3) },
+        { type: 'reset', code: 3, reason: 'b\u00e4d "x"' },
+        { type: 'close' },
+      ],
+    });
+    const events: TraceEvent[] = [];
+    new Tracer((e) => events.push(e)).packetReceived(1.25, 79, datagram, 60);
+    const reader = new DataPacketReader();
+    expect(reader.open(datagram)).toBe('ok');
+    const sink = new Collect(0, 16);
+    new QlogTracer(sink).packetReceived(1.25, 79, datagram, 60, reader);
+    expect(events[0]!.data['frames']).toHaveLength(7);
+    expect(sink.text()).toBe(qlogEventText(events[0]!, 0));
+    // The engine then reads the packet from its first frame, payloads and all.
+    const after: string[] = [];
+    for (let f = reader.next(); f !== null; f = reader.next()) after.push(f.type === 'data' ? `data:${f.payload.length}` : f.type);
+    expect(after).toEqual(['ack', 'ping', 'data:10', 'data-part', 'unreliable', 'reset', 'close']);
+  });
   it('writes PATH_CHALLENGE and PATH_RESPONSE frames as the reference does (qlog names, data in hex)', () => {
     for (const type of ['path-challenge', 'path-response'] as const) {
       const datagram = encodePacket({
@@ -194,6 +224,13 @@ describe('the hand-written qlog serialiser', () => {
       new QlogTracer(sink).packetReceived(3, 78, datagram, 70);
       expect(events[0]!.data['frames']).toEqual([{ frame_type: type.replace('-', '_'), data: '0001abcdef107fff' }]);
       expect(sink.text()).toBe(qlogEventText(events[0]!, 0));
+      // Given the connection's reader: path frames need their data, read again; the reader is left as it was.
+      const reader = new DataPacketReader();
+      expect(reader.open(datagram)).toBe('ok');
+      const viaReader = new Collect(0, 16);
+      new QlogTracer(viaReader).packetReceived(3, 78, datagram, 70, reader);
+      expect(viaReader.text()).toBe(qlogEventText(events[0]!, 0));
+      expect(reader.next()?.type).toBe(type);
     }
   });
 });

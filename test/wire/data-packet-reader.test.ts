@@ -73,3 +73,33 @@ describe('DataPacketReader agrees with decodePacket', () => {
     );
   });
 });
+
+describe('DataPacketReader.skim and rewind (the qlog writer reads the engine\'s packet first)', () => {
+  const reader = new DataPacketReader();
+
+  it('skim gives the frames next gives (payload lengths in skimmedLength, no views), and rewind starts them over', () => {
+    fc.assert(
+      fc.property(arb.dataPacket, (p) => {
+        const d = encodePacket(p);
+        const expected = viaDecode(d);
+        if (reader.open(d) !== 'ok') return;
+        // What the trace sees: each frame's type and, for data-carrying frames, the payload length.
+        const skimmed: unknown[] = [];
+        for (let f: Frame | null = reader.skim(); f !== null; f = reader.skim()) {
+          skimmed.push(f.type === 'data' || f.type === 'data-part' || f.type === 'unreliable' ? [f.type, reader.skimmedLength] : f.type);
+        }
+        const frames = (expected.frames ?? []) as Frame[];
+        const decoded = p.frames;
+        expect(skimmed).toEqual(
+          decoded.map((f) => (f.type === 'data' || f.type === 'data-part' || f.type === 'unreliable' ? [f.type, f.payload.length] : f.type)),
+        );
+        // Rewound, the engine's read is the full one, as if skim had not happened.
+        reader.rewind();
+        const again: unknown[] = [];
+        for (let f: Frame | null = reader.next(); f !== null; f = reader.next()) again.push(comparable(structuredClone(f)));
+        expect(again).toEqual(frames);
+      }),
+      { seed: 25, numRuns: 400 },
+    );
+  });
+});
