@@ -768,6 +768,13 @@ export class ConnectionCore implements PathMtuListener {
    * ACK covers the batch; `ackDeferred` says one is waiting.
    */
   pollTransmit(now: number, batch = false): Uint8Array | null {
+    const datagram = this.nextDatagram(now, batch);
+    // The end of a burst: its one metrics_updated (loss-recovery.ts `metricsDue`).
+    if (datagram === null && this.trace !== null) this.recovery.traceDeferredMetrics(now);
+    return datagram;
+  }
+
+  private nextDatagram(now: number, batch: boolean): Uint8Array | null {
     if (this.pendingReset) {
       const reset = this.pendingReset;
       this.pendingReset = null;

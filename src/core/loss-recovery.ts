@@ -57,6 +57,13 @@ export class LossRecovery {
   private largestAckedPn = -1;
   private firstRttSampleAt = -1;
   private readonly rate = new DeliveryRate();
+  /**
+   * Traced only: packets were sent since the last metrics_updated. A burst of packets gets one
+   * metrics_updated after its last packet (`traceDeferredMetrics`, from the connection's
+   * pollTransmit), not one per packet: the bytes in flight at the end of each burst and after
+   * each ACK are the sawtooth's peaks and troughs, at a third of the events a bulk sender writes.
+   */
+  private metricsDue = false;
 
   constructor(
     private readonly config: CoreConfig,
@@ -159,7 +166,19 @@ export class LossRecovery {
     this.lastAckElicitingSentAt = now;
     this.cc.onPacketSent(now, size, this.bytesInFlight);
     if (this.config.pacing) this.pacer.consume(size);
-    if (this.trace !== null) this.trace.metrics(now, this);
+    if (this.trace !== null) this.metricsDue = true;
+  }
+
+  private traceMetrics(now: number): void {
+    this.metricsDue = false;
+    this.trace!.metrics(now, this);
+  }
+
+  /** Traced: the metrics_updated the packets sent since the last one are owed (see `metricsDue`). */
+  traceDeferredMetrics(now: number): void {
+    if (!this.metricsDue) return;
+    this.metricsDue = false;
+    this.trace!.metrics(now, this);
   }
 
   /** The (recycled) record of an ack-eliciting packet being sent; the delivery-rate sampler sees the send. */
@@ -287,7 +306,7 @@ export class LossRecovery {
     }
     this.detectLosses(now);
     this.ptoCount = 0;
-    if (this.trace !== null) this.trace.metrics(now, this);
+    if (this.trace !== null) this.traceMetrics(now);
   }
 
   // ------------------------------------------------------------------ loss detection
@@ -422,7 +441,7 @@ export class LossRecovery {
     this.blockedProbes = 0;
     this.lossTime = Infinity;
     this.lastAckElicitingSentAt = now;
-    if (this.trace !== null) this.trace.metrics(now, this);
+    if (this.trace !== null) this.traceMetrics(now);
   }
 
   // ------------------------------------------------------------------ timers
@@ -452,7 +471,7 @@ export class LossRecovery {
   onTimeout(now: number, flowBlocked: boolean, noBackoff: boolean): void {
     if (now >= this.lossTime) {
       this.detectLosses(now);
-      if (this.trace !== null) this.trace.metrics(now, this);
+      if (this.trace !== null) this.traceMetrics(now);
     } else if (now >= this.ptoDeadline(flowBlocked, noBackoff)) {
       this.onPto(now);
     }

@@ -111,6 +111,31 @@ describe('trace events of the sans-IO engine', () => {
     }
   });
 
+  it('a burst of sent packets gets one metrics_updated, after its last packet, with the bytes in flight then', () => {
+    // A fast link without pacing: the sender sends its window in bursts, as on loopback.
+    const rec = new TraceRecorder();
+    const pair = new Pair({ seed: 3, link: { delay: 5 }, config: { pacing: false, idleTimeout: 0, keepAliveInterval: 0 }, trace: rec });
+    bulk(pair, 2 * 1024 * 1024);
+    pair.runUntil(() => pair.sides[1].deliveredBytes >= 2 * 1024 * 1024, 600_000);
+    const events = rec.traces[0]!.events;
+    const sent = count(events, 'transport:packet_sent');
+    const metrics = count(events, 'recovery:metrics_updated');
+    // One per packet sent before (and one per ACK): now one per burst and one per ACK.
+    expect(sent).toBeGreaterThan(1000);
+    expect(metrics).toBeLessThan(sent * 0.5);
+    let inFlight = 0;
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
+      if (e.name === 'recovery:metrics_updated' && typeof e.data['bytes_in_flight'] === 'number') inFlight = e.data['bytes_in_flight'] as number;
+      // Within a burst (packets sent at one time, nothing in between) no metrics_updated.
+      if (e.name === 'transport:packet_sent' && events[i + 1]?.name === 'recovery:metrics_updated') {
+        const next = events[i + 2];
+        expect(next?.name === 'transport:packet_sent' && next.time === e.time && next.data['is_ack_eliciting'] === true).toBe(false);
+      }
+    }
+    expect(inFlight).toBeGreaterThanOrEqual(0);
+  });
+
   it('tracing changes nothing the engine does (same run, same stats, with and without)', () => {
     const off = lossyTransfer(null);
     const on = lossyTransfer(new TraceRecorder());
