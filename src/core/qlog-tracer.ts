@@ -1,5 +1,5 @@
 import type { DataPacketReader } from '../wire/data-packet-reader.js';
-import type { AckFrame } from '../wire/types.js';
+import type { AckFrame, Frame } from '../wire/types.js';
 import { expand32 } from '../wire/packet-number.js';
 import {
   hex,
@@ -315,48 +315,7 @@ export class QlogTracer extends Tracer {
       for (let f = r.next(); f !== null; f = r.next()) {
         if (!first) byte(o, 44);
         first = false;
-        switch (f.type) {
-          case 'ack':
-            put(o, ACK_DELAY);
-            putMicros(o, f.ackDelay);
-            put(o, ACKED_RANGES);
-            putRanges(o, f, largestSent);
-            put(o, RANGE_END);
-            break;
-          case 'data':
-            put(o, DATA_LENGTH);
-            putUint(o, f.payload.length);
-            byte(o, 125);
-            break;
-          case 'unreliable':
-            put(o, DATAGRAM_LENGTH);
-            putUint(o, f.payload.length);
-            byte(o, 125);
-            break;
-          case 'close':
-            put(o, CLOSE_FRAME);
-            break;
-          case 'reset':
-            put(o, RESET_CODE);
-            putUint(o, f.code);
-            put(o, REASON);
-            putText(o, JSON.stringify(f.reason));
-            byte(o, 125);
-            break;
-          case 'path-challenge':
-          case 'path-response':
-            // As trace.ts's receivedFrame: the qlog name and the 8 bytes in hex.
-            put(o, FRAME_TYPE);
-            putAscii(o, f.type === 'path-challenge' ? 'path_challenge' : 'path_response');
-            put(o, PATH_DATA);
-            putAscii(o, hex(f.data));
-            put(o, QUOTE_BRACE);
-            break;
-          default:
-            put(o, FRAME_TYPE);
-            putAscii(o, f.type);
-            put(o, QUOTE_BRACE);
-        }
+        putFrame(o, f, f.type === 'data' || f.type === 'unreliable' ? f.payload.length : 0, largestSent);
       }
     }
     put(o, FRAMES_END);
@@ -437,39 +396,56 @@ function skimFrames(o: QlogRecordSink, r: DataPacketReader, largestSent: number)
   for (let f = r.skim(); f !== null; f = r.skim()) {
     if (!first) byte(o, 44);
     first = false;
-    switch (f.type) {
-      case 'ack':
-        put(o, ACK_DELAY);
-        putMicros(o, f.ackDelay);
-        put(o, ACKED_RANGES);
-        putRanges(o, f, largestSent);
-        put(o, RANGE_END);
-        break;
-      case 'data':
-        put(o, DATA_LENGTH);
-        putUint(o, r.skimmedLength);
-        byte(o, 125);
-        break;
-      case 'unreliable':
-        put(o, DATAGRAM_LENGTH);
-        putUint(o, r.skimmedLength);
-        byte(o, 125);
-        break;
-      case 'close':
-        put(o, CLOSE_FRAME);
-        break;
-      case 'reset':
-        put(o, RESET_CODE);
-        putUint(o, f.code);
-        put(o, REASON);
-        putText(o, JSON.stringify(f.reason));
-        byte(o, 125);
-        break;
-      default:
-        put(o, FRAME_TYPE);
-        putAscii(o, f.type);
-        put(o, QUOTE_BRACE);
-    }
+    putFrame(o, f, r.skimmedLength, largestSent);
+  }
+}
+
+/**
+ * One received frame as trace.ts's receivedFrame lists it. `payloadLength`: of a DATA or
+ * UNRELIABLE frame (a skimmed frame has no payload view; the reader says its length).
+ */
+function putFrame(o: QlogRecordSink, f: Frame, payloadLength: number, largestSent: number): void {
+  switch (f.type) {
+    case 'ack':
+      put(o, ACK_DELAY);
+      putMicros(o, f.ackDelay);
+      put(o, ACKED_RANGES);
+      putRanges(o, f, largestSent);
+      put(o, RANGE_END);
+      break;
+    case 'data':
+      put(o, DATA_LENGTH);
+      putUint(o, payloadLength);
+      byte(o, 125);
+      break;
+    case 'unreliable':
+      put(o, DATAGRAM_LENGTH);
+      putUint(o, payloadLength);
+      byte(o, 125);
+      break;
+    case 'close':
+      put(o, CLOSE_FRAME);
+      break;
+    case 'reset':
+      put(o, RESET_CODE);
+      putUint(o, f.code);
+      put(o, REASON);
+      putText(o, JSON.stringify(f.reason));
+      byte(o, 125);
+      break;
+    case 'path-challenge':
+    case 'path-response':
+      // The qlog name and the 8 bytes in hex.
+      put(o, FRAME_TYPE);
+      putAscii(o, f.type === 'path-challenge' ? 'path_challenge' : 'path_response');
+      put(o, PATH_DATA);
+      putAscii(o, hex(f.data));
+      put(o, QUOTE_BRACE);
+      break;
+    default:
+      put(o, FRAME_TYPE);
+      putAscii(o, f.type);
+      put(o, QUOTE_BRACE);
   }
 }
 
