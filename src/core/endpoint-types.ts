@@ -1,7 +1,5 @@
 import type { ErrorCode } from '../errors.js';
-import type { BufferBudget } from './buffer-budget.js';
-import type { TransportParams } from '../wire/types.js';
-import type { TraceDestination } from './trace.js';
+import type { ConnectionCoreOptions } from './connection.js';
 import type { ChannelOptions, ConnectionStats, CoreConfig, CoreEvent, CoreSendOptions, Delivery } from './types.js';
 
 /**
@@ -50,26 +48,8 @@ export interface ConnectionCoreLike {
   stats(now?: number): ConnectionStats;
 }
 
-export interface ConnectionCoreInit {
-  role: 'client' | 'server';
-  localCid: bigint;
-  remoteCid: bigint;
-  localParams: TransportParams;
-  remoteParams: TransportParams;
-  config?: Partial<CoreConfig>;
-  now: number;
-  /** The connection's trace sink, when the endpoint traces it. */
-  trace?: TraceDestination | null;
-  /** The endpoint's shared byte budget (maxBufferedBytes). */
-  budget?: BufferBudget;
-  /** The peer's address and port: the connection's first path. */
-  address?: string;
-  port?: number;
-  /** The endpoint's randomness (PATH_CHALLENGE data). */
-  randomBytes?: (n: number) => Uint8Array;
-  /** Bytes packet protection adds to each datagram (0: plaintext). */
-  packetOverhead?: number;
-}
+/** What the endpoint hands a connection factory: ConnectionCore's own options (connection.ts). */
+export type ConnectionCoreInit = ConnectionCoreOptions;
 
 export type ConnectionCoreFactory = (init: ConnectionCoreInit) => ConnectionCoreLike;
 
