@@ -6,7 +6,7 @@
  * sent at all is stored once (retries after the failover carry the same clientMsgId); and every
  * client ends up having been shown every other member's message exactly once.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { Rng } from 'reliable-dgram/testing';
 import { ChatClient } from '../../src/client/chat-client.js';
 import { pinnedTrust } from '../../src/client/known-servers.js';
@@ -14,23 +14,17 @@ import { PasswordHasher } from '../../src/server/passwords.js';
 import { PgChatStore } from '../../src/server/pg-store.js';
 import type { StoredMessage } from '../../src/server/store.js';
 import { ReliableDgramTransport } from '../../src/transport/reliable-dgram.js';
-import { freshDatabase, postgresForTests, type TempPostgres } from '../support/postgres.js';
+import { usePostgres } from '../support/postgres.js';
 import { startServer, TEST_SERVER_ENV, type LineProcess } from '../support/processes.js';
 
 const CLIENTS = 20;
 const GROUP_SIZE = 5;
 
-let pg: TempPostgres | null = null;
+const pg = usePostgres();
 let procs: LineProcess[] = [];
 let clients: ChatClient[] = [];
 let store: PgChatStore | null = null;
 
-beforeAll(async () => {
-  pg = await postgresForTests();
-}, 60_000);
-afterAll(async () => {
-  await pg?.stop();
-});
 afterEach(async () => {
   for (const c of clients) c.destroy();
   await Promise.all(procs.map((p) => p.kill('SIGKILL')));
@@ -61,8 +55,7 @@ async function allMessages(s: PgChatStore, groupId: number): Promise<StoredMessa
 
 describe('failover between two nodes', () => {
   it('kill -9 of node A under load: every client resumes on node B, nothing lost or twice', async (ctx) => {
-    if (!pg) return ctx.skip();
-    const url = await freshDatabase(pg);
+    const url = await pg.database(ctx);
     // Users and groups straight into the database (this test is about messaging).
     store = await PgChatStore.open(url);
     const hash = await new PasswordHasher({ params: { log2N: Number(TEST_SERVER_ENV.CHAT_INSECURE_SCRYPT_LOG2N), r: 8, p: 1 } }).hash('failover-pw');

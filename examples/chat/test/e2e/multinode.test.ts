@@ -4,24 +4,18 @@
  * both ways, delivery traces, presence and history all cross between the nodes; the login
  * throttle is one budget for both.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { ChatClient } from '../../src/client/chat-client.js';
 import { pinnedTrust } from '../../src/client/known-servers.js';
 import { ReliableDgramTransport } from '../../src/transport/reliable-dgram.js';
 import { errorCode } from '../support/harness.js';
-import { freshDatabase, postgresForTests, type TempPostgres } from '../support/postgres.js';
+import { usePostgres } from '../support/postgres.js';
 import { startClient, startServer, type LineProcess } from '../support/processes.js';
 
-let pg: TempPostgres | null = null;
+const pg = usePostgres();
 let procs: LineProcess[] = [];
 let clients: ChatClient[] = [];
 
-beforeAll(async () => {
-  pg = await postgresForTests();
-}, 60_000);
-afterAll(async () => {
-  await pg?.stop();
-});
 afterEach(async () => {
   for (const c of clients) c.destroy();
   await Promise.all(procs.map((p) => p.kill('SIGKILL')));
@@ -46,8 +40,7 @@ async function inProcessClient(port: number, key: string): Promise<ChatClient> {
 
 describe('two chat nodes on one PostgreSQL database', () => {
   it('carries a conversation between a client on each node', async (ctx) => {
-    if (!pg) return ctx.skip();
-    const { a, b } = await twoNodes(await freshDatabase(pg));
+    const { a, b } = await twoNodes(await pg.database(ctx));
     // The server key lives in the shared database: both nodes present the same one.
     expect(b.key).toBe(a.key);
 
@@ -106,8 +99,7 @@ describe('two chat nodes on one PostgreSQL database', () => {
   }, 60_000);
 
   it('moves a client process given both nodes (--server a,b) to node B when node A is killed', async (ctx) => {
-    if (!pg) return ctx.skip();
-    const { a, b } = await twoNodes(await freshDatabase(pg));
+    const { a, b } = await twoNodes(await pg.database(ctx));
     const alice = await startClient('alice', `127.0.0.1:${a.port},127.0.0.1:${b.port}`);
     procs.push(alice);
     expect(alice.lines.join('\n')).toContain(`* connected to 127.0.0.1:${a.port}`);
@@ -126,8 +118,7 @@ describe('two chat nodes on one PostgreSQL database', () => {
   }, 60_000);
 
   it('shares one login throttle: 30 concurrent guesses over both nodes check 5 passwords', async (ctx) => {
-    if (!pg) return ctx.skip();
-    const { a, b } = await twoNodes(await freshDatabase(pg));
+    const { a, b } = await twoNodes(await pg.database(ctx));
     const setup = await inProcessClient(a.port, a.key);
     await setup.register('alice', 'the-right-one');
     const guessers = await Promise.all(Array.from({ length: 30 }, (_, i) => inProcessClient(i % 2 ? a.port : b.port, a.key)));

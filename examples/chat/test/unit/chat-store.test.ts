@@ -3,23 +3,17 @@
  * server in a temporary directory, test/support/postgres.ts). Then what only PostgreSQL can do:
  * two stores on one database, i.e. two nodes, sharing events, ids, throttle and presence.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { ChatStore, StoreEvent, ThrottleKey } from '../../src/server/chat-store.js';
 import { encodeEvent, MAX_PAYLOAD_BYTES } from '../../src/server/pg-events.js';
 import { PG_MIGRATIONS } from '../../src/server/pg-migrations.js';
 import { PgChatStore } from '../../src/server/pg-store.js';
 import { SqliteChatStore } from '../../src/server/sqlite-store.js';
-import { freshDatabase, postgresForTests, type TempPostgres } from '../support/postgres.js';
+import { freshDatabase, usePostgres } from '../support/postgres.js';
 
-let pg: TempPostgres | null = null;
+const pg = usePostgres();
 let opened: ChatStore[] = [];
 
-beforeAll(async () => {
-  pg = await postgresForTests();
-}, 60_000);
-afterAll(async () => {
-  await pg?.stop();
-});
 afterEach(async () => {
   for (const s of opened) await s.close().catch(() => {});
   opened = [];
@@ -40,7 +34,7 @@ const kinds: { name: string; open: () => Promise<ChatStore | null> }[] = [
       return s;
     },
   },
-  { name: 'PostgreSQL', open: async () => (pg ? openPg(await freshDatabase(pg)) : null) },
+  { name: 'PostgreSQL', open: async () => (pg.server ? openPg(await freshDatabase(pg.server)) : null) },
 ];
 
 /** Events heard by a store, and a way to wait (bounded) until a condition holds. */
@@ -185,8 +179,7 @@ describe('NOTIFY payloads', () => {
 
 describe('PostgreSQL: two nodes on one database', { timeout: 60_000 }, () => {
   it('migrates once, and refuses a database from a newer server', async (ctx) => {
-    if (!pg) return ctx.skip();
-    const url = await freshDatabase(pg);
+    const url = await pg.database(ctx);
     const [a, b] = await Promise.all([openPg(url), openPg(url)]); // two nodes starting together
     expect([a.schema.to, b.schema.to]).toEqual([PG_MIGRATIONS.length, PG_MIGRATIONS.length]);
     expect((await openPg(url)).schema).toEqual({ from: PG_MIGRATIONS.length, to: PG_MIGRATIONS.length });
@@ -196,8 +189,7 @@ describe('PostgreSQL: two nodes on one database', { timeout: 60_000 }, () => {
   });
 
   it('delivers every event to both nodes, and ids rise per group in event order under concurrent sends', async (ctx) => {
-    if (!pg) return ctx.skip();
-    const url = await freshDatabase(pg);
+    const url = await pg.database(ctx);
     const [nodeA, nodeB] = [await openPg(url), await openPg(url)];
     const [recA, recB] = [recorder(nodeA), recorder(nodeB)];
     const u1 = await nodeA.createUser('u1', 'h', 1);
@@ -225,8 +217,7 @@ describe('PostgreSQL: two nodes on one database', { timeout: 60_000 }, () => {
   });
 
   it('shares the login throttle: guesses spread over two nodes get one budget', async (ctx) => {
-    if (!pg) return ctx.skip();
-    const url = await freshDatabase(pg);
+    const url = await pg.database(ctx);
     const [nodeA, nodeB] = [await openPg(url), await openPg(url)];
     const key: ThrottleKey = { key: 'login-user:alice', burst: 5, refillMs: 60_000 };
     const results = await Promise.all(Array.from({ length: 30 }, (_, i) => (i % 2 ? nodeA : nodeB).takeTokens([key], 1_000)));
@@ -234,8 +225,7 @@ describe('PostgreSQL: two nodes on one database', { timeout: 60_000 }, () => {
   });
 
   it('tells the server to resync when its LISTEN connection was lost, and listens again', async (ctx) => {
-    if (!pg) return ctx.skip();
-    const url = await freshDatabase(pg);
+    const url = await pg.database(ctx);
     const [node, other] = [await openPg(url), await openPg(url)];
     let resyncs = 0;
     node.onResync(() => resyncs++);
@@ -252,8 +242,7 @@ describe('PostgreSQL: two nodes on one database', { timeout: 60_000 }, () => {
   });
 
   it('shows who is online on the other node, until that node stops', async (ctx) => {
-    if (!pg) return ctx.skip();
-    const url = await freshDatabase(pg);
+    const url = await pg.database(ctx);
     const [nodeA, nodeB] = [await openPg(url), await openPg(url)];
     const u = await nodeA.createUser('u', 'h', 1);
     nodeA.setOnline(u, true);
