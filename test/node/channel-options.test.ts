@@ -1,22 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { createEndpoint, type Connection } from '../../src/index.js';
-import { Rng, SimNetwork } from '../../src/testing/index.js';
+import { SimNetwork } from '../../src/testing/index.js';
+import { simPair } from './helpers.js';
 import type { ChannelsOption, EndpointOptions } from '../../src/index.js';
 
 /** Channel settings given at connect() and on the accepting endpoint, on the simulator's clock. */
-async function setup(seed: number, serverOptions: EndpointOptions, channels?: ChannelsOption) {
-  const net = new SimNetwork({ seed, impairment: { delay: 10 } });
-  const rng = new Rng(seed);
-  const randomBytes = (n: number) => rng.bytes(n);
-  const server = await createEndpoint({ socket: net.socket('10.0.0.2', 4433), clock: net.clock, randomBytes, ...serverOptions });
-  const client = await createEndpoint({ socket: net.socket('10.0.0.1'), clock: net.clock, randomBytes });
-  let peer: Connection | undefined;
-  server.on('connection', (c: Connection) => (peer = c));
-  let conn: Connection | undefined;
-  void client.connect(4433, '10.0.0.2', channels === undefined ? {} : { channels }).then((c) => (conn = c));
-  expect(await net.runUntilAsync(() => conn !== undefined && peer !== undefined, 10_000)).toBe(true);
-  return { net, server, client, conn: conn!, peer: peer!, done: () => (client.destroy(), server.destroy()) };
-}
+const setup = (seed: number, serverOptions: EndpointOptions, channels?: ChannelsOption) =>
+  simPair(seed, { server: serverOptions, connect: channels === undefined ? {} : { channels } });
 
 /** Which of two 200 KB messages, on channels 1 and 2, the receiver completes first. */
 async function firstOfTwo(net: SimNetwork, from: Connection, to: Connection): Promise<number[]> {

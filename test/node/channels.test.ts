@@ -1,21 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { createEndpoint, generateKeyPair, type Connection, type MessageInfo } from '../../src/index.js';
 import { LossySocket, Rng, SimNetwork } from '../../src/testing/index.js';
+import { simPair } from './helpers.js';
 
 /** Channels, receipts and flush() through the Node shell, on the simulator's clock. */
-async function setup(seed: number, loss = 0) {
-  const net = new SimNetwork({ seed, impairment: { delay: 10, loss } });
-  const rng = new Rng(seed);
-  const randomBytes = (n: number) => rng.bytes(n);
-  const server = await createEndpoint({ socket: net.socket('10.0.0.2', 4433), clock: net.clock, randomBytes });
-  const client = await createEndpoint({ socket: net.socket('10.0.0.1'), clock: net.clock, randomBytes });
-  let peer: Connection | undefined;
-  server.on('connection', (c: Connection) => (peer = c));
-  let conn: Connection | undefined;
-  void client.connect(4433, '10.0.0.2').then((c) => (conn = c));
-  expect(await net.runUntilAsync(() => conn !== undefined && peer !== undefined, 10_000)).toBe(true);
-  return { net, server, client, conn: conn!, peer: peer!, done: () => (client.destroy(), server.destroy()) };
-}
+const setup = (seed: number, loss = 0) => simPair(seed, { impairment: { delay: 10, loss } });
 
 describe('channels in the Node shell', () => {
   it("'message' listeners get (data, info); one-argument listeners keep working", async () => {

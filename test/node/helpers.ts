@@ -1,8 +1,10 @@
 import { Rng } from '../../src/testing/rng.js';
+import { SimNetwork } from '../../src/testing/sim-network.js';
+import type { Impairment } from '../../src/testing/impairment.js';
 import { createSocket, type Socket } from 'node:dgram';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { createEndpoint, type Endpoint } from '../../src/index.js';
+import { createEndpoint, type Connection, type Endpoint } from '../../src/index.js';
 import type { EndpointOptions } from '../../src/options.js';
 
 /** A seeded random source in [0, 1): one seed replays a run (the test kit's own Rng). */
@@ -84,4 +86,52 @@ export function memoryInUse(): number {
 /** Resolve on the next `event` of `emitter`. */
 export function once(emitter: { once(event: string, fn: (...args: any[]) => void): unknown }, event: string): Promise<any[]> {
   return new Promise((resolve) => emitter.once(event, (...args: any[]) => resolve(args)));
+}
+
+/** Options of {@link simPair}. */
+export interface SimPairOptions {
+  /** The simulator's links, both ways. Default: 10 ms one way. */
+  impairment?: Impairment;
+  /** For both endpoints. */
+  endpoint?: EndpointOptions;
+  /** For the server only, on top of `endpoint`. */
+  server?: EndpointOptions;
+  /** The client's connect() options. */
+  connect?: Parameters<Endpoint['connect']>[2];
+}
+
+/**
+ * A server (10.0.0.2:4433) and a connected client on the simulator's clock, seeded: exact,
+ * repeatable timing. `done()` destroys both endpoints.
+ */
+export async function simPair(seed: number, o: SimPairOptions = {}) {
+  const net = new SimNetwork({ seed, impairment: o.impairment ?? { delay: 10 } });
+  const rng = new Rng(seed);
+  const randomBytes = (n: number) => rng.bytes(n);
+  const server = await createEndpoint({ socket: net.socket('10.0.0.2', 4433), clock: net.clock, randomBytes, ...o.endpoint, ...o.server });
+  const client = await createEndpoint({ socket: net.socket('10.0.0.1'), clock: net.clock, randomBytes, ...o.endpoint });
+  let peer: Connection | undefined;
+  server.on('connection', (c: Connection) => (peer = c));
+  let conn: Connection | undefined;
+  void client.connect(4433, '10.0.0.2', o.connect ?? {}).then((c) => (conn = c));
+  if (!(await net.runUntilAsync(() => conn !== undefined && peer !== undefined, 10_000))) throw new Error('simPair: no connection');
+  return { net, server, client, conn: conn!, peer: peer!, done: () => (client.destroy(), server.destroy()) };
+}
+
+/** A server and a connected client on 127.0.0.1, both destroyed with `cleanup`. */
+export async function loopbackPair(cleanup: Endpoint[], options: EndpointOptions = {}) {
+  const server = await loopbackEndpoint(cleanup, options);
+  const accepted = once(server, 'connection');
+  const client = await loopbackEndpoint(cleanup, options);
+  const conn = await within(5000, 'connect', client.connect(server.address().port, '127.0.0.1'));
+  const [peer] = (await within(5000, 'accept', accepted)) as [Connection];
+  return { server, client, conn, peer };
+}
+
+/** 'resolved', or the `code` (else the text) of the error `p` rejects with. */
+export function codeOf(p: Promise<unknown>): Promise<string> {
+  return p.then(
+    () => 'resolved',
+    (e: { code?: string }) => e.code ?? String(e),
+  );
 }

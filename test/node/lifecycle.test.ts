@@ -2,23 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Connection, Endpoint } from '../../src/index.js';
 import { createEndpoint, ReliableDgramError } from '../../src/index.js';
 import { LossySocket } from '../../src/testing/index.js';
-import { destroyAll, loopbackEndpoint, once, rawSocket, within } from './helpers.js';
-
-async function connectedPair(endpoints: Endpoint[], options = {}) {
-  const server = await loopbackEndpoint(endpoints, options);
-  const accepted = once(server, 'connection');
-  const client = await loopbackEndpoint(endpoints, options);
-  const conn = await within(5000, 'connect', client.connect(server.address().port, '127.0.0.1'));
-  const [peer] = (await within(5000, 'accept', accepted)) as [Connection];
-  return { server, client, conn, peer };
-}
-
-function codeOf(p: Promise<unknown>): Promise<string> {
-  return p.then(
-    () => 'resolved',
-    (e: { code?: string }) => e.code ?? String(e),
-  );
-}
+import { codeOf, destroyAll, loopbackEndpoint, loopbackPair, once, rawSocket, within } from './helpers.js';
 
 describe('connect()', () => {
   const endpoints: Endpoint[] = [];
@@ -122,7 +106,7 @@ describe('connection lifecycle', () => {
   afterEach(() => destroyAll(endpoints));
 
   it('destroy() is seen by the peer as ERR_CONNECTION_RESET: error, close, rejected close(), throwing iterator', async () => {
-    const { conn, peer } = await connectedPair(endpoints);
+    const { conn, peer } = await loopbackPair(endpoints);
     const peerError = once(peer, 'error');
     const peerClose = once(peer, 'close');
     const peerClosePromise = codeOf(new Promise<void>((r) => setTimeout(r, 5)).then(() => peer.close()));
@@ -151,7 +135,7 @@ describe('connection lifecycle', () => {
   });
 
   it('destroy(err) emits err locally', async () => {
-    const { conn } = await connectedPair(endpoints);
+    const { conn } = await loopbackPair(endpoints);
     const boom = new Error('boom');
     const errored = once(conn, 'error');
     conn.destroy(boom);
@@ -186,7 +170,7 @@ describe('connection lifecycle', () => {
   });
 
   it('close() resolves after everything sent was acknowledged, and the peer sees end then close', async () => {
-    const { conn, peer } = await connectedPair(endpoints);
+    const { conn, peer } = await loopbackPair(endpoints);
     const got: string[] = [];
     peer.on('message', (m) => got.push(m.toString()));
     const ended = once(peer, 'end');
@@ -202,7 +186,7 @@ describe('connection lifecycle', () => {
   });
 
   it('endpoint.close() closes its connections gracefully, then the socket', async () => {
-    const { server, client, conn, peer } = await connectedPair(endpoints);
+    const { server, client, conn, peer } = await loopbackPair(endpoints);
     const peerClosed = once(peer, 'close');
     const connClosed = once(conn, 'close');
     await within(5000, 'client endpoint close', client.close());
@@ -213,7 +197,7 @@ describe('connection lifecycle', () => {
   });
 
   it('endpoint.destroy() resets every connection at once', async () => {
-    const { server, conn, peer } = await connectedPair(endpoints);
+    const { server, conn, peer } = await loopbackPair(endpoints);
     conn.on('error', () => {}); // the client is reset
     const connClosed = once(conn, 'close');
     const peerClosed = once(peer, 'close');
@@ -224,7 +208,7 @@ describe('connection lifecycle', () => {
   });
 
   it('messages wait (holding flow-control credit) until someone listens', async () => {
-    const { conn, peer } = await connectedPair(endpoints);
+    const { conn, peer } = await loopbackPair(endpoints);
     for (let i = 0; i < 5; i++) conn.send(Buffer.from(`early${i}`));
     await new Promise((r) => setTimeout(r, 100));
     expect(peer.stats().queuedMessages).toBe(5);
@@ -240,7 +224,7 @@ describe('connection lifecycle', () => {
   });
 
   it('unordered and unreliable messages arrive too (loopback loses nothing)', async () => {
-    const { conn, peer } = await connectedPair(endpoints);
+    const { conn, peer } = await loopbackPair(endpoints);
     const got: string[] = [];
     peer.on('message', (m) => got.push(m.toString()));
     conn.send('u1', { delivery: 'unordered' });
@@ -254,7 +238,7 @@ describe('connection lifecycle', () => {
   });
 
   it('messages({ signal }) stops with an AbortError', async () => {
-    const { peer } = await connectedPair(endpoints);
+    const { peer } = await loopbackPair(endpoints);
     const ac = new AbortController();
     const it = peer.messages({ signal: ac.signal });
     const next = it.next();
@@ -263,7 +247,7 @@ describe('connection lifecycle', () => {
   });
 
   it('send() validates its arguments and sizes', async () => {
-    const { conn } = await connectedPair(endpoints, { maxMessageSize: 1000 });
+    const { conn } = await loopbackPair(endpoints, { maxMessageSize: 1000 });
     expect(() => conn.send(42 as unknown as Buffer)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
     expect(() => conn.send(Buffer.alloc(1), { delivery: 'sometimes' as never })).toThrow(RangeError);
     expect(() => conn.send(Buffer.alloc(1001))).toThrow(expect.objectContaining({ code: 'ERR_MESSAGE_TOO_LARGE' }));
@@ -278,7 +262,7 @@ describe('application errors', () => {
   afterEach(() => destroyAll(endpoints));
 
   it('a listener that throws does not stall the endpoint', async () => {
-    const { conn, peer } = await connectedPair(endpoints);
+    const { conn, peer } = await loopbackPair(endpoints);
     const thrown: unknown[] = [];
     const onUncaught = (e: unknown) => thrown.push(e);
     // vitest reports uncaught errors; catch the one we provoke.

@@ -8,41 +8,10 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Connection, Endpoint, ReliableDgramError } from '../../src/index.js';
 import { createEndpoint, UnknownOptionError } from '../../src/index.js';
-import { Rng, SimNetwork } from '../../src/testing/index.js';
-import { destroyAll, loopbackEndpoint, until, within } from './helpers.js';
+import { SimNetwork } from '../../src/testing/index.js';
+import { codeOf, destroyAll, loopbackEndpoint, loopbackPair, simPair, until, within } from './helpers.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
-
-/** A server and a client on the simulator: exact, repeatable timing. */
-async function simPair(seed = 1, options: { loss?: number } = {}) {
-  const net = new SimNetwork({ seed, impairment: { delay: 10, ...(options.loss ? { loss: options.loss } : {}) } });
-  const rng = new Rng(seed);
-  const randomBytes = (n: number) => rng.bytes(n);
-  const server = await createEndpoint({ socket: net.socket('10.0.0.2', 4433), clock: net.clock, randomBytes });
-  const client = await createEndpoint({ socket: net.socket('10.0.0.1'), clock: net.clock, randomBytes });
-  let peer: Connection | undefined;
-  server.on('connection', (c: Connection) => (peer = c));
-  let conn: Connection | undefined;
-  void client.connect(4433, '10.0.0.2').then((c) => (conn = c));
-  if (!(await net.runUntilAsync(() => conn !== undefined && peer !== undefined, 10_000))) throw new Error('no connection');
-  return { net, server, client, conn: conn!, peer: peer! };
-}
-
-async function loopbackPair(endpoints: Endpoint[]) {
-  const server = await loopbackEndpoint(endpoints);
-  const accepted = once(server, 'connection');
-  const client = await loopbackEndpoint(endpoints);
-  const conn = await within(5000, 'connect', client.connect(server.address().port, '127.0.0.1'));
-  const [peer] = (await within(5000, 'accept', accepted)) as [Connection];
-  return { server, client, conn, peer };
-}
-
-function codeOf(p: Promise<unknown>): Promise<string> {
-  return p.then(
-    () => 'resolved',
-    (e: { code?: string }) => e.code ?? String(e),
-  );
-}
 
 function runChild(source: string, timeout = 20_000) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {

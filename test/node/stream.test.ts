@@ -2,24 +2,13 @@ import { createHash } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
-import { createEndpoint, createStream, type Connection } from '../../src/index.js';
-import { Rng, SimNetwork } from '../../src/testing/index.js';
+import { createStream } from '../../src/index.js';
+import { Rng } from '../../src/testing/index.js';
+import { simPair } from './helpers.js';
 
 /** createStream() over the simulator: virtual time, seeded loss. */
-async function setup(seed: number, loss = 0) {
-  const net = new SimNetwork({ seed, impairment: { delay: 5, loss } });
-  const rng = new Rng(seed);
-  const randomBytes = (n: number) => rng.bytes(n);
-  const options = { clock: net.clock, randomBytes, highWaterMark: 256 * 1024, receiveWindow: 512 * 1024 };
-  const server = await createEndpoint({ socket: net.socket('10.0.0.2', 4433), ...options });
-  const client = await createEndpoint({ socket: net.socket('10.0.0.1'), ...options });
-  let peer: Connection | undefined;
-  server.on('connection', (c: Connection) => (peer = c));
-  let conn: Connection | undefined;
-  void client.connect(4433, '10.0.0.2').then((c) => (conn = c));
-  expect(await net.runUntilAsync(() => conn !== undefined && peer !== undefined, 10_000)).toBe(true);
-  return { net, conn: conn!, peer: peer!, done: () => (client.destroy(), server.destroy()) };
-}
+const setup = (seed: number, loss = 0) =>
+  simPair(seed, { impairment: { delay: 5, loss }, endpoint: { highWaterMark: 256 * 1024, receiveWindow: 512 * 1024 } });
 
 function* chunks(seed: number, total: number, size: number): Generator<Buffer> {
   const rng = new Rng(seed);
