@@ -1,6 +1,6 @@
 import { InvalidArgValueError, rdError } from '../errors.js';
 import { DataPacketReader } from '../wire/data-packet-reader.js';
-import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, PATH_FRAME_SIZE, type AckFrame, type ConnectionId, type Frame, type TransportParams } from '../wire/types.js';
+import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, PATH_FRAME_SIZE, type AckFrame, type ConnectionId, type Frame } from '../wire/types.js';
 import { AckScheduler } from './ack-scheduler.js';
 import { BlockedTime, SendBlock } from './blocked-time.js';
 import { resolveChannelOptions } from './channel-options.js';
@@ -10,7 +10,7 @@ import { createCounters } from './counters.js';
 import { Deque } from './deque.js';
 import { LossRecovery } from './loss-recovery.js';
 import { PacketBuilder } from './packet-builder.js';
-import { BASE_PLPMTU, PathMtu, type PathMtuChange, type PathMtuListener } from './path-mtu.js';
+import { PathMtu, type PathMtuChange, type PathMtuListener } from './path-mtu.js';
 import { PathKind, PathValidator, VALIDATION_PTOS, type PathOutcome } from './path-validation.js';
 import { GRANULARITY, type RttEstimator } from './rtt.js';
 import { Receiver } from './receiver.js';
@@ -25,8 +25,9 @@ import {
   resetErrorCode,
   type ConnectionState,
 } from './state.js';
-import type { TraceDestination, Tracer } from './trace.js';
+import type { Tracer } from './trace.js';
 import { tracerFor } from './qlog-tracer.js';
+import type { ConnectionCoreInit } from './endpoint-types.js';
 import type { ChannelOptions, CloseError, ConnectionStats, CoreConfig, CoreEvent, CoreSendOptions, Delivery } from './types.js';
 
 export { ResetCode, type ConnectionState } from './state.js';
@@ -58,32 +59,8 @@ export { ResetCode, type ConnectionState } from './state.js';
  * close) are specified in docs/protocol.md; the RFC sections are cited where they apply.
  */
 
-export interface ConnectionCoreOptions {
-  role: 'client' | 'server';
-  localCid: ConnectionId;
-  remoteCid: ConnectionId;
-  /** The parameters this side announced in its handshake packet. */
-  localParams: TransportParams;
-  /** The parameters the peer announced. */
-  remoteParams: TransportParams;
-  config?: Partial<CoreConfig>;
-  now: number;
-  /** Receives this connection's trace events (qlog-shaped, src/core/trace.ts), as objects or qlog text. Default: none. */
-  trace?: TraceDestination | null;
-  /** The endpoint's shared byte budget (maxBufferedBytes); none: only receiveWindow applies. */
-  budget?: BufferBudget;
-  /**
-   * The peer's address and port: the connection's first path. With them, every datagram must
-   * come with its source address (`handleDatagram`), and one from another address is validated
-   * before the connection moves there (path-validation.ts). Without: no address checks.
-   */
-  address?: string;
-  port?: number;
-  /** Randomness for PATH_CHALLENGE data (the endpoint's randomBytes). Default: from `config.random`. */
-  randomBytes?: (n: number) => Uint8Array;
-  /** Bytes packet protection adds to every datagram on the wire (0 for plaintext): for the amplification limit. */
-  packetOverhead?: number;
-}
+/** A connection's options: what the endpoint hands its connection factory (endpoint-types.ts). */
+export type ConnectionCoreOptions = ConnectionCoreInit;
 
 /**
  * One reader for the datagrams of every connection: a datagram is read to the end, frame by

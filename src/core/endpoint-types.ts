@@ -1,5 +1,7 @@
 import type { ErrorCode } from '../errors.js';
-import type { ConnectionCoreOptions } from './connection.js';
+import type { BufferBudget } from './buffer-budget.js';
+import type { TransportParams } from '../wire/types.js';
+import type { TraceDestination } from './trace.js';
 import type { ChannelOptions, ConnectionStats, CoreConfig, CoreEvent, CoreSendOptions, Delivery } from './types.js';
 
 /**
@@ -48,8 +50,32 @@ export interface ConnectionCoreLike {
   stats(now?: number): ConnectionStats;
 }
 
-/** What the endpoint hands a connection factory: ConnectionCore's own options (connection.ts). */
-export type ConnectionCoreInit = ConnectionCoreOptions;
+export interface ConnectionCoreInit {
+  role: 'client' | 'server';
+  localCid: bigint;
+  remoteCid: bigint;
+  /** The parameters this side announced in its handshake packet. */
+  localParams: TransportParams;
+  /** The parameters the peer announced. */
+  remoteParams: TransportParams;
+  config?: Partial<CoreConfig>;
+  now: number;
+  /** Receives this connection's trace events (qlog-shaped, src/core/trace.ts), as objects or qlog text. Default: none. */
+  trace?: TraceDestination | null;
+  /** The endpoint's shared byte budget (maxBufferedBytes); none: only receiveWindow applies. */
+  budget?: BufferBudget;
+  /**
+   * The peer's address and port: the connection's first path. With them, every datagram must
+   * come with its source address (`handleDatagram`), and one from another address is validated
+   * before the connection moves there (path-validation.ts). Without: no address checks.
+   */
+  address?: string;
+  port?: number;
+  /** Randomness for PATH_CHALLENGE data (the endpoint's randomBytes). Default: from `config.random`. */
+  randomBytes?: (n: number) => Uint8Array;
+  /** Bytes packet protection adds to every datagram on the wire (0 for plaintext): for the amplification limit. */
+  packetOverhead?: number;
+}
 
 export type ConnectionCoreFactory = (init: ConnectionCoreInit) => ConnectionCoreLike;
 
