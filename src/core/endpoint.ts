@@ -1299,6 +1299,17 @@ export class EndpointCore {
     return ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
   }
 
+  /**
+   * A random first packet number or TSN, below 2^30 (docs/protocol.md §4.1): the sequences
+   * count up from it and stay small integers for V8 (below 2^31) for the first billion packets.
+   * A number at or above 2^31 is a heap-allocated double in every field that holds it: with
+   * full 32-bit starting values about half of each connection's packet-number and TSN fields
+   * (a dozen, in five stages) were, 16 bytes each (idle connections, issue 11).
+   */
+  private initialNumber(): number {
+    return this.u32() >>> 2;
+  }
+
   private initialRtt(): number {
     return this.config.core.initialRtt ?? 100;
   }
@@ -1319,8 +1330,8 @@ export class EndpointCore {
       maxDatagramSize: resolveCoreConfig(this.config.core).maxDatagramSize,
       initialWindow: announcedWindow(core),
       idleTimeout: core.idleTimeout,
-      initialPacketNumber: this.u32(),
-      initialTsn: this.u32(),
+      initialPacketNumber: this.initialNumber(),
+      initialTsn: this.initialNumber(),
       resetToken: resetTokenFor(this.resetKey, cid),
       maxMessageSize: announcedMaxMessageSize(core),
     };
