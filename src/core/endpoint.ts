@@ -28,6 +28,7 @@ import {
   type SecureAcceptPacket,
   type SecureInitialPacket,
 } from '../wire/secure.js';
+import { cidHigh, cidLow } from '../wire/cid-halves.js';
 import { announcedMaxMessageSize, announcedWindow, resolveCoreConfig } from './config.js';
 import { BufferBudget } from './buffer-budget.js';
 import { CookieJar, resetTokenFor, tokensEqual } from './cookie.js';
@@ -150,7 +151,7 @@ export class EndpointConnection implements TimerEntry {
   closed = false;
   /** Free slot for the shell (its Connection object). */
   owner: unknown = undefined;
-  /** `localCid` as two 32-bit halves: routing compares them with the datagram's bytes, no BigInt. */
+  /** `localCid` as two signed 32-bit halves (`cidHigh`, `cidLow`): routing compares them with the datagram's bytes, no BigInt. */
   readonly cidHi: number;
   readonly cidLo: number;
 
@@ -180,8 +181,8 @@ export class EndpointConnection implements TimerEntry {
     /** The peer's static public key, when the handshake authenticated one. */
     readonly remotePublicKey: Uint8Array | null = null,
   ) {
-    this.cidHi = Number(localCid >> 32n);
-    this.cidLo = Number(localCid & 0xffff_ffffn);
+    this.cidHi = cidHigh(localCid);
+    this.cidLo = cidLow(localCid);
   }
 
   get encrypted(): boolean {
@@ -219,8 +220,9 @@ function peerKey(address: string, port: number, cid: bigint): string {
   return `${address}|${port}|${cid}`;
 }
 
-function readU32(b: Uint8Array, offset: number): number {
-  return ((b[offset]! << 24) | (b[offset + 1]! << 16) | (b[offset + 2]! << 8) | b[offset + 3]!) >>> 0;
+/** Four bytes as a signed 32-bit integer: a CID half as `cidHigh`/`cidLow` give it (always a small integer, no heap number). */
+function readI32(b: Uint8Array, offset: number): number {
+  return (b[offset]! << 24) | (b[offset + 1]! << 16) | (b[offset + 2]! << 8) | b[offset + 3]!;
 }
 
 function bytesToBigint(b: Uint8Array): bigint {
@@ -613,10 +615,10 @@ export class EndpointCore {
     // one goes the long way, to be dropped in routeData).
     const n = datagram.length;
     if (n >= MIN_DATAGRAM_SIZE && n <= this.maxDatagramSize && datagram[0] === PROTOCOL_VERSION && datagram[1] === PacketType.Data) {
-      const c = this.byCidLo.get(readU32(datagram, 6));
+      const c = this.byCidLo.get(readI32(datagram, 6));
       // Plaintext connections only: for an encrypted one a clear DATA is an injection, which
       // routeData drops and counts.
-      if (c !== undefined && c.cidHi === readU32(datagram, 2) && c.protection === null) {
+      if (c !== undefined && c.cidHi === readI32(datagram, 2) && c.protection === null) {
         // The engine checks the CRC and counts what it drops, and checks the source address
         // (path validation, src/core/path-validation.ts) exactly as on the long route below.
         c.core.handleDatagram(now, datagram, false, address, port);

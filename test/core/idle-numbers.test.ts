@@ -49,4 +49,34 @@ describe('initial packet numbers and TSNs', () => {
       expect(p.initialPacketNumber).toBe(2 ** 30 - 1);
     }
   });
+
+  it('connection IDs are kept as signed 32-bit halves: small integers even with the top bits set, and routing still finds them', () => {
+    const net = new VirtualNet(5);
+    const server = node(net, '10.0.0.2');
+    const client = node(net, '10.0.0.11');
+    expect(client.core.connect(net.now, '10.0.0.2', 4000).ok).toBe(true);
+    net.run(2000, () => client.events.some((e) => e.type === 'connected'));
+    const connected = client.events.find((e) => e.type === 'connected');
+    const accepted = server.events.find((e) => e.type === 'accepted');
+    if (connected?.type !== 'connected' || accepted?.type !== 'accepted') throw new Error('no connection');
+    for (const c of [connected.connection, accepted.connection]) {
+      // The CIDs have their top bit set in both halves (0x8…ff… from the all-ones draws).
+      expect(c.localCid >> 63n).toBe(1n);
+      expect(c.localCid & 0x8000_0000n).toBe(0x8000_0000n);
+      for (const half of [c.cidHi, c.cidLo, (c.core as unknown as { localCidHi: number }).localCidHi, (c.core as unknown as { localCidLo: number }).localCidLo]) {
+        expect(half | 0).toBe(half);
+      }
+    }
+    // DATA both ways goes through the fast route with these halves.
+    const got: string[] = [];
+    net.onEvent = (n, ev) => {
+      if (ev.type === 'connection-event' && ev.event.type === 'message') got.push(`${n.name}:${Buffer.from(ev.event.data).toString()}`);
+    };
+    connected.connection.core.send(new TextEncoder().encode('up'));
+    client.core.touch(connected.connection);
+    accepted.connection.core.send(new TextEncoder().encode('down'));
+    server.core.touch(accepted.connection);
+    net.run(4000, () => got.length === 2);
+    expect(got.sort()).toEqual(['10.0.0.11:down', '10.0.0.2:up']);
+  });
 });
