@@ -215,9 +215,13 @@ interface Housekeeping extends TimerEntry {
 
 type Timed = EndpointConnection | ConnectAttempt | Housekeeping;
 
-/** Key of a (remote address, remote port, remote connection ID) triple. */
+/**
+ * Key of a (remote address, remote port, remote connection ID) triple. Joined rather than
+ * concatenated: `join` builds one flat string (~60 bytes), where a template literal leaves a
+ * tree of concatenated strings and their pieces (~120 bytes), kept by every connection.
+ */
 function peerKey(address: string, port: number, cid: bigint): string {
-  return `${address}|${port}|${cid}`;
+  return [address, port, cid].join('|');
 }
 
 /** Four bytes as a signed 32-bit integer: a CID half as `cidHigh`/`cidLow` give it (always a small integer, no heap number). */
