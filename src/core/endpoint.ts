@@ -154,6 +154,11 @@ export class EndpointConnection implements TimerEntry {
   /** `localCid` as two signed 32-bit halves (`cidHigh`, `cidLow`): routing compares them with the datagram's bytes, no BigInt. */
   readonly cidHi: number;
   readonly cidLo: number;
+  /** `remoteResetToken`, big-endian, as four signed 32-bit integers (small integers in V8: no heap number). */
+  private readonly token0: number;
+  private readonly token1: number;
+  private readonly token2: number;
+  private readonly token3: number;
 
   constructor(
     readonly id: number,
@@ -164,11 +169,8 @@ export class EndpointConnection implements TimerEntry {
     public address: string,
     public port: number,
     readonly core: ConnectionCoreLike,
-    /**
-     * The reset token the peer gave (its STATELESS_RESET must carry it): a 16-byte view into a
-     * shared slab (keepToken), not the peer's whole parameter set (idle connections, issue 11).
-     */
-    readonly remoteResetToken: Uint8Array,
+    /** The reset token the peer gave (its STATELESS_RESET must carry it): read here, kept as four integers. */
+    resetToken: Uint8Array,
     /**
      * Server: the ACCEPT to resend when the client's INITIAL is repeated; dropped once the
      * client's first DATA arrived (it had the ACCEPT).
@@ -183,6 +185,28 @@ export class EndpointConnection implements TimerEntry {
   ) {
     this.cidHi = cidHigh(localCid);
     this.cidLo = cidLow(localCid);
+    this.token0 = readI32(resetToken, 0);
+    this.token1 = readI32(resetToken, 4);
+    this.token2 = readI32(resetToken, 8);
+    this.token3 = readI32(resetToken, 12);
+  }
+
+  /**
+   * The reset token the peer gave, 16 bytes (a new array each call: only a stateless reset
+   * reads it). Kept as four signed 32-bit integers, 32 bytes in the record itself, where a view
+   * of its own cost each connection ~100 bytes (idle connections, issue 11).
+   */
+  get remoteResetToken(): Uint8Array {
+    const t = new Uint8Array(RESET_TOKEN_SIZE);
+    const words = [this.token0, this.token1, this.token2, this.token3];
+    for (let i = 0; i < 4; i++) {
+      const w = words[i]!;
+      t[4 * i] = w >>> 24;
+      t[4 * i + 1] = (w >>> 16) & 0xff;
+      t[4 * i + 2] = (w >>> 8) & 0xff;
+      t[4 * i + 3] = w & 0xff;
+    }
+    return t;
   }
 
   get encrypted(): boolean {
@@ -912,7 +936,7 @@ export class EndpointCore {
       randomBytes: this.randomBytes,
       packetOverhead: protection ? PROTECTION_OVERHEAD : 0,
     });
-    const c = new EndpointConnection(id, role, localCid, remoteCid, address, port, core, keepToken(remoteParams.resetToken), acceptDatagram, key, protection, remotePublicKey);
+    const c = new EndpointConnection(id, role, localCid, remoteCid, address, port, core, remoteParams.resetToken, acceptDatagram, key, protection, remotePublicKey);
     this.register(c);
     this.events.push(role === 'server' ? { type: 'accepted', connection: c } : { type: 'connected', attempt: id, connection: c });
     this.touch(c);
@@ -1366,22 +1390,6 @@ export class EndpointCore {
   private validParams(p: TransportParams): boolean {
     return p.maxDatagramSize >= MIN_PEER_DATAGRAM_SIZE && p.initialWindow >= 1;
   }
-}
-
-/** Reset tokens kept by connections, 16 bytes each, in shared slabs: one view per connection, no buffer of its own. */
-let tokenSlab = new Uint8Array(0);
-let tokenSlabUsed = 0;
-const TOKEN_SLAB_SIZE = 4096;
-
-function keepToken(token: Uint8Array): Uint8Array {
-  if (tokenSlabUsed + token.length > tokenSlab.length) {
-    tokenSlab = new Uint8Array(Math.max(TOKEN_SLAB_SIZE, token.length));
-    tokenSlabUsed = 0;
-  }
-  const kept = tokenSlab.subarray(tokenSlabUsed, tokenSlabUsed + token.length);
-  kept.set(token);
-  tokenSlabUsed += token.length;
-  return kept;
 }
 
 function copyParams(p: TransportParams): TransportParams {

@@ -8,6 +8,7 @@ import { EndpointCore } from '../../src/core/endpoint.js';
 import { ConnectionCore } from '../../src/core/connection.js';
 import { decodePacket } from '../../src/wire/packet.js';
 import { VirtualNet, endpointConfig, type Node } from './endpoint-harness.js';
+import { reachable } from '../helpers/footprint.js';
 
 /** The largest random bytes there are: every draw is 0xff. */
 const allOnes = (n: number): Uint8Array => {
@@ -78,5 +79,28 @@ describe('initial packet numbers and TSNs', () => {
     server.core.touch(accepted.connection);
     net.run(4000, () => got.length === 2);
     expect(got.sort()).toEqual(['10.0.0.11:down', '10.0.0.2:up']);
+  });
+
+  it('an endpoint record keeps the peer reset token as integers (no typed array of its own), and gives it back byte for byte', () => {
+    const net = new VirtualNet(5);
+    const server = node(net, '10.0.0.2');
+    const client = node(net, '10.0.0.11');
+    expect(client.core.connect(net.now, '10.0.0.2', 4000).ok).toBe(true);
+    net.run(2000, () => client.events.some((e) => e.type === 'connected'));
+    const connected = client.events.find((e) => e.type === 'connected');
+    const accepted = server.events.find((e) => e.type === 'accepted');
+    if (connected?.type !== 'connected' || accepted?.type !== 'accepted') throw new Error('no connection');
+    const tokens = new Map<string, Uint8Array>();
+    for (const w of net.log) {
+      const p = decodePacket(w.data);
+      if (p.ok && (p.value.type === 'initial' || p.value.type === 'accept')) tokens.set(w.from, new Uint8Array(p.value.params.resetToken));
+    }
+    expect([...connected.connection.remoteResetToken]).toEqual([...tokens.get('10.0.0.2')!]);
+    expect([...accepted.connection.remoteResetToken]).toEqual([...tokens.get('10.0.0.11')!]);
+    for (const c of [connected.connection, accepted.connection]) {
+      // Not the engine's, and not the server's ACCEPT copy (kept until the client's first DATA).
+      const own = reachable(c, (key) => key === 'core' || key === 'acceptDatagram');
+      expect([...own].filter(([o]) => ArrayBuffer.isView(o)).map(([, path]) => path)).toEqual([]);
+    }
   });
 });
