@@ -55,6 +55,13 @@ export interface MessageOptions {
 }
 
 const EMPTY = new Uint8Array(0);
+/**
+ * The scratch list of fragments of the packet being built, one for every connection: a packet
+ * is built from `writeFrames` to `releasePacketFragments` without building another meanwhile
+ * (like the shared DataPacketReader on the way in), so no connection needs its own (idle
+ * connections, issue 11). Created holding a stand-in: the elements kind it has with fragments.
+ */
+const PACKET_FRAGMENTS: SentFragment[] = [NO_FRAGMENT];
 const DRAIN: CoreEvent = { type: 'drain' };
 const FLUSHED: CoreEvent = { type: 'flushed' };
 
@@ -120,9 +127,10 @@ export class SendScheduler implements SentContent, ChannelReadiness {
   // --- what `writeFrames` put into the packet being built
   /**
    * Fragments carried (retransmitted and new): `packetFragments[0 … packetFragmentCount)`. A
-   * scratch list reused for every packet (the packet's record copies it): no array per packet.
+   * scratch list reused for every packet (the packet's record copies it): no array per packet,
+   * and one for all connections (PACKET_FRAGMENTS).
    */
-  readonly packetFragments: SentFragment[] = [NO_FRAGMENT];
+  readonly packetFragments: SentFragment[] = PACKET_FRAGMENTS;
   packetFragmentCount = 0;
   packetClose = false;
   packetRetransmission = false;

@@ -38,6 +38,16 @@ describe('an idle connection', () => {
     }
   });
 
+  it('shares what is only scratch or empty with every other connection (no array, Deque storage or object of its own)', () => {
+    const one = idlePair(7);
+    const two = idlePair(8);
+    for (const side of ['a', 'b'] as const) {
+      const own = new Set(ownObjects(one[side], two[side], perEndpoint).values());
+      // The fragments of the packet being built: one scratch list for the process.
+      expect(own).not.toContain('root.sender.packetFragments');
+    }
+  });
+
   it('still gets a Map once a channel is configured (created on first use, not before)', () => {
     const one = idlePair(3);
     const two = idlePair(4);
