@@ -133,7 +133,8 @@ export class ConnectionCore implements PathMtuListener {
   ackDeferred = false;
 
   // --- events, statistics, trace
-  private readonly events = new Deque<CoreEvent>(4);
+  /** One slot at first (an idle connection's last event was one message): grown by doubling. */
+  private readonly events = new Deque<CoreEvent>(1);
   private readonly counters = createCounters();
   private readonly blocked: BlockedTime;
   /** Null unless traced: every trace point is guarded by one null check. */

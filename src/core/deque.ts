@@ -30,7 +30,8 @@ export class Deque<T> {
 
   /**
    * No storage until the first push (idle connections stay small, most never retransmit); then
-   * `capacity` slots (0: 8), doubled whenever full.
+   * `capacity` slots (0: 8), doubled whenever full. A connection's own queues start at one slot:
+   * a request/response flow never holds more, and a bulk one grows them once.
    */
   constructor(private readonly capacity = 8) {
     this.items = NO_ITEMS as (T | undefined)[];

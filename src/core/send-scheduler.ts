@@ -106,7 +106,7 @@ export class SendScheduler implements SentContent, ChannelReadiness {
   private nextUnreliableId = 0;
   private flushedNotified = true;
   /** Reliable messages not yet acknowledged, in send order; `ledgerBase` numbers the head. */
-  private readonly ledger = new Deque<QueuedMessage>(4);
+  private readonly ledger = new Deque<QueuedMessage>(1);
   private ledgerBase = 0;
   /** Report 'acked' once `ackedThrough` reaches this (-1: nobody waits). */
   private ackedWatch = -1;
@@ -161,7 +161,7 @@ export class SendScheduler implements SentContent, ChannelReadiness {
   private newChannel(channel: number): ChannelQueues {
     // Retransmit and unreliable queues exist from their first use (idle connections stay small);
     // their fields are mutable from the start, so their first Deque deoptimises nothing.
-    const c: ChannelQueues = { channel, nextTsn: this.initialTsn, queue: new Deque(4), retransmit: emptyDeque(), unreliable: emptyDeque() };
+    const c: ChannelQueues = { channel, nextTsn: this.initialTsn, queue: new Deque(1), retransmit: emptyDeque(), unreliable: emptyDeque() };
     return unpinFields(c, ['retransmit', 'unreliable']);
   }
 

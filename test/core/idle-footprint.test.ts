@@ -48,6 +48,17 @@ describe('an idle connection', () => {
     }
   });
 
+  it('holds no more storage in its queues than one exchange needed (one slot at first, doubled when full): at most 2 slots each', () => {
+    const one = idlePair(9);
+    const two = idlePair(10);
+    for (const side of ['a', 'b'] as const) {
+      const slots = [...ownObjects(one[side], two[side], perEndpoint)].filter(([, path]) => path.endsWith('.items')).map(([o, path]) => [path, (o as unknown[]).length]);
+      expect(slots.length).toBeGreaterThan(0);
+      // The events of one input (a message and the 'flushed' of our own) may take two.
+      for (const [path, length] of slots) expect({ path, length: Math.min(length as number, 2) }).toEqual({ path, length });
+    }
+  });
+
   it('still gets a Map once a channel is configured (created on first use, not before)', () => {
     const one = idlePair(3);
     const two = idlePair(4);
