@@ -38,13 +38,15 @@ describe('an idle connection', () => {
     }
   });
 
-  it('shares what is only scratch or empty with every other connection (no array, Deque storage or object of its own)', () => {
+  it('has no list of its own for scratch (shared) or for channels it never used (created with the second channel)', () => {
     const one = idlePair(7);
     const two = idlePair(8);
     for (const side of ['a', 'b'] as const) {
       const own = new Set(ownObjects(one[side], two[side], perEndpoint).values());
       // The fragments of the packet being built: one scratch list for the process.
       expect(own).not.toContain('root.sender.packetFragments');
+      // Lists by channel, with channel 0 only (its buffer keeps its own highest TSN).
+      for (const path of ['root.receiver.buffers', 'root.receiver.active', 'root.receiver.highest']) expect(own).not.toContain(path);
     }
   });
 
