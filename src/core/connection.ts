@@ -174,7 +174,8 @@ export class ConnectionCore implements PathMtuListener {
     this.path = new PathManager(
       options.address,
       options.port ?? 0,
-      options.randomBytes ?? ((n) => Uint8Array.from({ length: n }, () => Math.floor(random() * 256))),
+      // Only path validation draws random bytes, and only with an address: no closure otherwise.
+      options.randomBytes ?? (options.address === undefined ? null : (n) => Uint8Array.from({ length: n }, () => Math.floor(random() * 256))),
       config,
       this.recovery,
       this.mtu,
@@ -199,11 +200,11 @@ export class ConnectionCore implements PathMtuListener {
 
   /** The remote address the connection sends to (its current path); undefined without addresses. */
   get remoteAddress(): string | undefined {
-    return this.path.validator?.address;
+    return this.path.currentAddress;
   }
 
   get remotePort(): number | undefined {
-    return this.path.validator?.port;
+    return this.path.currentPort;
   }
 
   /**
@@ -417,9 +418,8 @@ export class ConnectionCore implements PathMtuListener {
     // address, only what path validation allows.
     let kind: PathKind = PathKind.Current;
     const path = this.path;
-    const current = path.validator;
-    if (current !== null && address !== undefined) {
-      kind = current.classify(address, port);
+    if (address !== undefined) {
+      kind = path.classify(address, port);
       if (kind !== PathKind.Current) {
         const read = path.onForeignDatagram(now, packet, datagram, authenticated, address, port, this._state);
         if (read === Foreign.Moved) {

@@ -5,7 +5,8 @@
 // and three empty Maps: several hundred bytes each. bench/idle-heap.ts measures the bytes.
 import { describe, expect, it } from 'vitest';
 import { Pair } from '../helpers/pair.js';
-import { closuresAndMaps, ownObjects } from '../helpers/footprint.js';
+import { closuresAndMaps, ownObjects, reachable } from '../helpers/footprint.js';
+import { VirtualNet, endpointConfig } from './endpoint-harness.js';
 
 function idlePair(seed: number): Pair {
   const pair = new Pair({ seed, link: { delay: 5 } });
@@ -66,5 +67,40 @@ describe('an idle connection', () => {
     const two = idlePair(4);
     one.a.setChannel(3, { priority: 1, weight: 2 });
     expect(closuresAndMaps(ownObjects(one.a, two.a)).some((p) => p.startsWith('Map at'))).toBe(true);
+  });
+
+  it('made with an address (an endpoint connection), has no path validator until another address or a path frame shows up', () => {
+    const net = new VirtualNet(5);
+    const server = net.add('10.0.0.2', endpointConfig(), 1, 4000);
+    const client = net.add('10.0.0.11', endpointConfig(), 2, 5000);
+    expect(client.core.connect(net.now, '10.0.0.2', 4000).ok).toBe(true);
+    const got: string[] = [];
+    const base = net.onEvent;
+    net.onEvent = (n, ev) => {
+      base(n, ev);
+      if (ev.type === 'connection-event' && ev.event.type === 'message') {
+        got.push(n.name);
+        if (n === server) {
+          ev.connection.core.send(ev.event.data);
+          server.core.touch(ev.connection);
+        }
+      }
+    };
+    net.run(2000, () => client.events.some((e) => e.type === 'connected'));
+    const conn = client.events.find((e) => e.type === 'connected');
+    if (conn?.type !== 'connected') throw new Error('not connected');
+    conn.connection.core.send(new TextEncoder().encode('hello'));
+    client.core.touch(conn.connection);
+    net.run(net.now + 2000, () => got.length === 2);
+    net.run(net.now + 1000);
+    expect(got).toEqual(['10.0.0.2', '10.0.0.11']);
+    const accepted = server.events.find((e) => e.type === 'accepted');
+    if (accepted?.type !== 'accepted') throw new Error('not accepted');
+    for (const c of [conn.connection, accepted.connection]) {
+      const classes = [...reachable(c.core, (key) => key === 'config')].map(([o]) => o.constructor?.name);
+      expect(classes).not.toContain('PathValidator');
+      expect(c.core.remoteAddress).toBe(c === conn.connection ? '10.0.0.2' : '10.0.0.11');
+      expect(c.core.remotePort).toBe(c === conn.connection ? 4000 : 5000);
+    }
   });
 });
