@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { Pair } from '../helpers/pair.js';
 import { closuresAndMaps, ownObjects, reachable } from '../helpers/footprint.js';
 import { VirtualNet, endpointConfig } from './endpoint-harness.js';
+import type { ConnectionCore } from '../../src/core/connection.js';
 
 function idlePair(seed: number): Pair {
   const pair = new Pair({ seed, link: { delay: 5 } });
@@ -46,6 +47,8 @@ describe('an idle connection', () => {
       const own = new Set(ownObjects(one[side], two[side], perEndpoint).values());
       // The fragments of the packet being built: one scratch list for the process.
       expect(own).not.toContain('root.sender.packetFragments');
+      // No packet number skipped yet (a skip happens within the first ~64 packets): the shared empty list.
+      expect(own).not.toContain('root.recovery.packetNumbers.skipped');
       // Lists by channel, with channel 0 only (its buffer keeps its own highest TSN).
       for (const path of ['root.receiver.buffers', 'root.receiver.active', 'root.receiver.highest']) expect(own).not.toContain(path);
     }
@@ -99,8 +102,9 @@ describe('an idle connection', () => {
     for (const c of [conn.connection, accepted.connection]) {
       const classes = [...reachable(c.core, (key) => key === 'config')].map(([o]) => o.constructor?.name);
       expect(classes).not.toContain('PathValidator');
-      expect(c.core.remoteAddress).toBe(c === conn.connection ? '10.0.0.2' : '10.0.0.11');
-      expect(c.core.remotePort).toBe(c === conn.connection ? 4000 : 5000);
+      const core = c.core as ConnectionCore;
+      expect(core.remoteAddress).toBe(c === conn.connection ? '10.0.0.2' : '10.0.0.11');
+      expect(core.remotePort).toBe(c === conn.connection ? 4000 : 5000);
     }
   });
 });
