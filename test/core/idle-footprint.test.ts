@@ -62,6 +62,9 @@ describe('an idle connection', () => {
       expect(slots.length).toBeGreaterThan(0);
       // The events of one input (a message and the 'flushed' of our own) may take two.
       for (const [path, length] of slots) expect({ path, length: Math.min(length as number, 2) }).toEqual({ path, length });
+      // The sent-packet history likewise: a ring of two slots at first, doubled when needed.
+      const history = [...ownObjects(one[side], two[side], perEndpoint)].find(([, path]) => path === 'root.recovery.sent.slots');
+      expect((history?.[0] as unknown[] | undefined)?.length ?? 0).toBeLessThanOrEqual(2);
     }
   });
 
