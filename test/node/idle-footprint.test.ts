@@ -40,4 +40,33 @@ describe('an idle Node connection', () => {
     // Its 'message' listener took each message as it came: no inbox was needed.
     expect([...own.keys()].filter((o) => o.constructor?.name === 'Inbox')).toEqual([]);
   });
+
+  it('keeps its listeners in a table with a hidden class (not a hash table), which still inherits no event name', async () => {
+    const server = await loopbackEndpoint(endpoints);
+    server.on('connection', () => undefined);
+    const client = await loopbackEndpoint(endpoints);
+    const conn = await client.connect(server.address()!.port, '127.0.0.1');
+    const table = (conn as unknown as { _events: object })._events;
+    // node:events' own table is a null-prototype literal, which V8 keeps as a hash table.
+    expect(Object.getPrototypeOf(table)).not.toBeNull();
+    expect(Object.getPrototypeOf(Object.getPrototypeOf(table))).toBeNull();
+    // Nothing is inherited: names of Object.prototype's members are events like any other.
+    for (const name of ['toString', 'constructor', '__proto__', 'hasOwnProperty']) {
+      expect(conn.listenerCount(name)).toBe(0);
+      expect(conn.emit(name)).toBe(false);
+    }
+    const calls: string[] = [];
+    const onA = (): void => void calls.push('a');
+    conn.on('toString', onA);
+    conn.once('toString', () => calls.push('once'));
+    conn.on('error', () => calls.push('error'));
+    expect(conn.eventNames()).toEqual(['toString', 'error']);
+    expect(conn.emit('toString')).toBe(true);
+    expect(conn.emit('toString')).toBe(true);
+    conn.off('toString', onA);
+    expect(conn.emit('toString')).toBe(false);
+    expect(conn.emit('error', new Error('x'))).toBe(true);
+    expect(calls).toEqual(['a', 'once', 'a', 'error']);
+    expect(conn.eventNames()).toEqual(['error']);
+  });
 });
