@@ -591,8 +591,8 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   private flush(batch = false): void {
     if (this.flushing || this.state === 'closed') return;
     this.flushing = true;
+    const now = this.clock.now();
     try {
-      const now = this.clock.now();
       for (;;) {
         let tx: Transmit | null;
         while ((tx = this.core.pollTransmit(now, batch)) !== null) this.transmit(tx);
@@ -611,17 +611,18 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
       throw e;
     } finally {
       this.flushing = false;
-      this.afterFlush();
+      this.afterFlush(now);
     }
   }
 
-  private afterFlush(): void {
+  /** `now`: the flush's time (for the timer's bookkeeping; moving it asks the clock afresh). */
+  private afterFlush(now: number): void {
     try {
       for (const c of this.drainWatch) {
         if (!c.checkDrain()) this.drainWatch.delete(c);
       }
     } finally {
-      this.rearm();
+      this.rearm(now);
       if (stageTrace !== null) stageTrace.mark(Stage.FlushDone);
       if (this.state === 'closing' && this.core.idle) this.finishClose(undefined);
     }
@@ -695,7 +696,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     return conn;
   }
 
-  private rearm(): void {
+  private rearm(now: number): void {
     const deadline = this.state === 'closed' ? null : this.core.pollTimeout();
     if (deadline === this.armedAt) return;
     // Deadlines mostly move later (every packet pushes back the loss-probe, idle and keepalive
@@ -705,9 +706,9 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     // then never fires. Otherwise (or when the clock cannot) it fires early, and the endpoint
     // handles what is due and re-arms for the real deadline.
     if (deadline !== null && this.armedAt !== null && this.timer !== null && this.armedAt <= deadline) {
-      if (this.postponable && this.clock.now() >= this.postponeFrom) {
+      if (this.postponable && now >= this.postponeFrom) {
         const at = this.clock.postponeTimer!(this.timer, deadline);
-        if (at !== null) this.armed(at);
+        if (at !== null) this.armed(now, at);
       }
       return;
     }
@@ -716,14 +717,13 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     this.armedAt = deadline;
     if (deadline !== null) {
       this.timer = this.clock.setTimer(deadline, this.onTimer);
-      this.armed(deadline);
+      this.armed(now, deadline);
       if (!this.refed) this.clock.unrefTimer?.(this.timer);
     }
   }
 
   /** The timer now fires by `at`: worth moving on once half the time to it has passed. */
-  private armed(at: number): void {
-    const now = this.clock.now();
+  private armed(now: number, at: number): void {
     this.armedAt = at;
     this.postponeFrom = now + (at - now) / 2;
   }
