@@ -7,8 +7,15 @@
  *   node --import tsx bench/alloc.ts [pingpong|bulk] [--trips 5000] [--mb 20] [--top 25] [--secure]
  *
  * `--secure`: an encrypted connection (a key pair on the server, `serverKey` on the client).
+ *
+ * `--scavenges`: instead of sampling, count the young-generation GCs of the measured run, per
+ * 10,000 round trips (or per 100 MB). Run with a fixed young generation so the count measures
+ * allocation alone (V8 otherwise grows it as it sees fit):
+ *
+ *   node --max-semi-space-size=1 --min-semi-space-size=1 --import tsx bench/alloc.ts pingpong --trips 30000 --scavenges
  */
 import { Session } from 'node:inspector/promises';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { createEndpoint, type Connection } from '../src/index.js';
 import { createNodeSuite } from '../src/crypto/node-suite.js';
 
@@ -90,9 +97,25 @@ async function bulk(mb: number): Promise<number> {
   return mb;
 }
 
+const run = (): Promise<number> => (mode === 'bulk' ? bulk(Number(opt('mb', '20'))) : pingpong(Number(opt('trips', '5000')), false));
+if (args.includes('--scavenges')) {
+  let scavenges = 0;
+  let counting = false;
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) if (counting && (e as unknown as { detail?: { kind?: number } }).detail?.kind === 1) scavenges++;
+  }).observe({ entryTypes: ['gc'] });
+  await run(); // warm up, not counted
+  counting = true;
+  const units = await run();
+  counting = false;
+  await new Promise((r) => setTimeout(r, 50)); // the observer's last entries
+  const per = mode === 'bulk' ? 100 : 10_000;
+  const perUnit = (scavenges * per) / units;
+  console.log(JSON.stringify({ mode, secure, scavenges, [mode === 'bulk' ? 'scavengesPer100MB' : 'scavengesPer10kTrips']: Math.round(perUnit * 10) / 10 }));
+  process.exit(0);
+}
 const session = new Session();
 session.connect();
-const run = (): Promise<number> => (mode === 'bulk' ? bulk(Number(opt('mb', '20'))) : pingpong(Number(opt('trips', '5000')), false));
 await run(); // warm up (JIT, first slabs), not profiled
 await session.post('HeapProfiler.startSampling', {
   samplingInterval: 256,
