@@ -1,6 +1,7 @@
 import { InvalidArgValueError, rdError } from '../errors.js';
 import { DataPacketReader } from '../wire/data-packet-reader.js';
 import { cidHigh, cidLow } from '../wire/cid-halves.js';
+import { expand32 } from '../wire/packet-number.js';
 import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, type AckFrame, type ConnectionId, type Frame } from '../wire/types.js';
 import { AckScheduler } from './ack-scheduler.js';
 import { BlockedTime, SendBlock } from './blocked-time.js';
@@ -557,6 +558,9 @@ export class ConnectionCore implements PathMtuListener {
       this.protocolViolation(now, violation);
       return;
     }
+    // Our packets in its first range certainly arrived: an ACK we sent in one of them was seen.
+    const largest = expand32(frame.largest, this.recovery.packetNumbers.largestSent + 1);
+    this.acks.onOwnPacketsAcked(largest - frame.firstRange, largest);
     // The ACK also carries the peer's flow-control credit.
     if (this.sender.onPeerCredit(frame.maxTsn)) this.recovery.onCreditRaised();
     // Also when the ACK only confirmed packets already declared lost: their content (a CLOSE,

@@ -20,6 +20,7 @@ import {
 import {
   PROTECTION_OVERHEAD,
   RefuseReason,
+  SecurePacketType,
   decodeSecurePacket,
   encodeSecurePacket,
   isProtectedType,
@@ -642,17 +643,25 @@ export class EndpointCore {
     // The common case first, with no allocation: DATA for a connection we know (an oversize
     // one goes the long way, to be dropped in routeData).
     const n = datagram.length;
-    if (n >= MIN_DATAGRAM_SIZE && n <= this.maxDatagramSize && datagram[0] === PROTOCOL_VERSION && datagram[1] === PacketType.Data) {
-      const c = this.byCidLo.get(readI32(datagram, 6));
-      // Plaintext connections only: for an encrypted one a clear DATA is an injection, which
-      // routeData drops and counts.
-      if (c !== undefined && c.cidHi === readI32(datagram, 2) && c.protection === null) {
-        // The engine checks the CRC and counts what it drops, and checks the source address
-        // (path validation, src/core/path-validation.ts) exactly as on the long route below.
-        c.core.handleDatagram(now, datagram, false, address, port);
-        if (c.core.remoteAddress === undefined || c.core.remoteAddress === address) c.acceptDatagram = null;
-        this.touch(c);
-        return;
+    if (n >= MIN_DATAGRAM_SIZE && n <= this.maxDatagramSize && datagram[0] === PROTOCOL_VERSION) {
+      const type = datagram[1]!;
+      if (type === PacketType.Data) {
+        const c = this.byCidLo.get(readI32(datagram, 6));
+        // Plaintext connections only: for an encrypted one a clear DATA is an injection, which
+        // routeData drops and counts.
+        if (c !== undefined && c.cidHi === readI32(datagram, 2) && c.protection === null) {
+          // The engine checks the CRC and counts what it drops, and checks the source address
+          // (path validation, src/core/path-validation.ts) exactly as on the long route below.
+          c.core.handleDatagram(now, datagram, false, address, port);
+          if (c.core.remoteAddress === undefined || c.core.remoteAddress === address) c.acceptDatagram = null;
+          this.touch(c);
+          return;
+        }
+      } else if (type === SecurePacketType.Protected || type === SecurePacketType.ProtectedPhase1) {
+        // The same for PROTECTED packets of an encrypted connection: no invariants record, no
+        // BigInt, no map keyed by one; what routeData does for them, in protected().
+        const c = this.byCidLo.get(readI32(datagram, 6));
+        if (c !== undefined && c.cidHi === readI32(datagram, 2) && c.protection !== null) return this.protected(now, c, c.protection, datagram, address, port);
       }
     }
     const inv = readInvariants(datagram);
@@ -695,25 +704,14 @@ export class EndpointCore {
         // The engine checks the CRC and counts what it drops, and the source address.
         target.core.handleDatagram(now, datagram, false, address, port);
       } else {
-        // Encrypted: a plaintext DATA (an injection) or a packet that does not authenticate is
-        // dropped here, before the engine sees a byte of it.
+        // Encrypted: a plaintext DATA (an injection) is dropped here, before the engine sees a byte of it.
         if (type === PacketType.Data) return this.drop('decrypt');
-        const plain = protection.open(now, datagram);
-        if (plain === null) {
-          this.drop(protection.lastFailure === 'replay' ? 'replay' : 'decrypt');
-          if (protection.exhausted) {
-            target.core.abort(now, 0, 'AEAD integrity limit reached');
-            this.touch(target);
-          }
-          return;
-        }
-        target.core.handleDatagram(now, plain, true, address, port);
+        return this.protected(now, target, protection, datagram, address, port);
       }
-      // The client had our ACCEPT (it sends DATA): no INITIAL repeat needs it any more. (For an
-      // encrypted connection only an authenticated packet gets here; a plaintext one counts
-      // only from the connection's own address.)
+      // The client had our ACCEPT (it sends DATA): no INITIAL repeat needs it any more (a
+      // plaintext packet counts only from the connection's own address).
       const current = target.core.remoteAddress;
-      if (protection !== null || current === undefined || current === address) target.acceptDatagram = null;
+      if (current === undefined || current === address) target.acceptDatagram = null;
       this.touch(target);
       return;
     }
@@ -722,6 +720,27 @@ export class EndpointCore {
     if (type === PacketType.Data && !verifyChecksum(datagram)) return this.drop('checksum');
     this.drop('unknown-cid');
     this.maybeStatelessReset(now, cid, datagram.length, address, port);
+  }
+
+  /**
+   * A PROTECTED packet for encrypted connection `c`: one that does not authenticate (or is
+   * replayed) is dropped here, before the engine sees a byte of it; the engine reads the DATA
+   * packet it opens to.
+   */
+  private protected(now: number, c: EndpointConnection, protection: PacketProtection, datagram: Uint8Array, address: string, port: number): void {
+    const plain = protection.open(now, datagram);
+    if (plain === null) {
+      this.drop(protection.lastFailure === 'replay' ? 'replay' : 'decrypt');
+      if (protection.exhausted) {
+        c.core.abort(now, 0, 'AEAD integrity limit reached');
+        this.touch(c);
+      }
+      return;
+    }
+    c.core.handleDatagram(now, plain, true, address, port);
+    // The client had our ACCEPT: only an authenticated packet gets here.
+    c.acceptDatagram = null;
+    this.touch(c);
   }
 
   private routeControl(now: number, packet: Packet, address: string, port: number): void {

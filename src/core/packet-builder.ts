@@ -68,7 +68,7 @@ export class PacketBuilder {
       const ack = this.acks.buildAckFrame(now);
       if (ack && o + ackFrameSize(ack) <= limit) {
         o = writeAckFrame(buf, o, ack);
-        this.acks.onAckSent();
+        this.acks.onAckSent(pn);
         withAckFrame = true;
       }
     }

@@ -14,6 +14,14 @@ export interface Clock {
   unrefTimer?(handle: TimerHandle): void;
   /** Optional: undo `unrefTimer`. */
   refTimer?(handle: TimerHandle): void;
+  /**
+   * Optional: move an armed timer later, to fire at or before `deadline`, keeping its handle,
+   * when the clock can do that cheaply. Returns the time by which it now fires (at most
+   * `deadline`), or null when it cannot (the timer stays as it was). Shells move their one
+   * timer this way while traffic keeps pushing its deadline back (the loss-probe timer of a
+   * busy connection), instead of letting it fire early and re-arming it.
+   */
+  postponeTimer?(handle: TimerHandle, deadline: number): number | null;
 }
 
 /** An opaque timer handle, from {@link Clock.setTimer}. */
@@ -26,18 +34,32 @@ export type TimerHandle = { readonly __timer: unique symbol } | object;
  */
 const TIMEOUT_GRANULARITY = 1;
 
-type RealHandle = { kind: 'timeout'; t: NodeJS.Timeout } | { kind: 'immediate'; t: NodeJS.Immediate };
+/** One shape for both kinds; `ms`: the whole milliseconds `setTimeout` waits (0 for an immediate). */
+type RealHandle = { kind: 'timeout'; t: NodeJS.Timeout; ms: number } | { kind: 'immediate'; t: NodeJS.Immediate; ms: number };
 
-/** The real clock: `performance.now()`, `setTimeout` and, below 1 ms, `setImmediate`. */
+/**
+ * The real clock: `performance.now()`, `setTimeout` and, below 1 ms, `setImmediate`.
+ * `postponeTimer` uses `Timeout.refresh()`: Node restarts the same timer object for its whole
+ * milliseconds from the loop's time (which is never ahead of `performance.now()`), so it fires
+ * by `now + ms`; no new object, no callback in between.
+ */
 export const realClock: Clock = {
   now: () => performance.now(),
   setTimer(deadline, fn) {
     const delay = deadline - performance.now();
     const handle: RealHandle =
       delay < TIMEOUT_GRANULARITY
-        ? { kind: 'immediate', t: setImmediate(fn) }
-        : { kind: 'timeout', t: setTimeout(fn, delay) };
+        ? { kind: 'immediate', t: setImmediate(fn), ms: 0 }
+        : { kind: 'timeout', t: setTimeout(fn, delay), ms: Math.trunc(delay) };
     return handle as unknown as TimerHandle;
+  },
+  postponeTimer(handle, deadline) {
+    const h = handle as unknown as RealHandle;
+    if (h.kind !== 'timeout') return null;
+    const at = performance.now() + h.ms;
+    if (at > deadline) return null;
+    h.t.refresh();
+    return at;
   },
   clearTimer(handle) {
     const h = handle as unknown as RealHandle;

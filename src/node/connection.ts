@@ -771,7 +771,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     switch (event.type) {
       case 'message': {
         if (stageTrace !== null) stageTrace.mark(Stage.Event);
-        const data = Buffer.from(event.data.buffer, event.data.byteOffset, event.data.byteLength);
+        // A payload read from a dgram datagram is a view of its Buffer, so a Buffer already:
+        // wrapped only when it is not (reassembled, decrypted, from a test socket).
+        const d = event.data;
+        const data = d instanceof Buffer ? d : Buffer.from(d.buffer, d.byteOffset, d.byteLength);
         const unreliable = event.delivery === 'unreliable';
         const info = infoFor(event.delivery, event.channel);
         if (this.takesAtOnce(unreliable)) {

@@ -174,9 +174,12 @@ export class DataPacketReader {
         f.firstRange = r.varint();
         // Each further range needs at least two bytes: reject impossible counts before looping.
         if (rangeCount * 2 > r.remaining) return null;
+        // Written in place: `length = 0` would drop the array's storage and the pushes
+        // allocate it again, for every ACK (a steady flow's ACKs carry the same few ranges).
         const ranges = f.ranges;
-        ranges.length = 0;
-        for (let i = 0; i < rangeCount; i++) ranges.push(r.varint(), r.varint());
+        const n = 2 * rangeCount;
+        for (let i = 0; i < n; i++) ranges[i] = r.varint();
+        if (ranges.length !== n) ranges.length = n;
         return f;
       }
       case FrameType.Reset:
