@@ -1299,6 +1299,16 @@ export class EndpointCore {
     return ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
   }
 
+  /**
+   * A random first packet number or TSN, below 2^30 (docs/protocol.md §4): the sequences then
+   * stay small integers (V8's Smis, below 2^31) for a billion packets, so that the engine's
+   * arithmetic on them allocates nothing; from the full 32-bit range, three connections in four
+   * boxed every packet number or TSN it handled in a heap number.
+   */
+  private initialNumber(): number {
+    return this.u32() >>> 2;
+  }
+
   private initialRtt(): number {
     return this.config.core.initialRtt ?? 100;
   }
@@ -1319,8 +1329,8 @@ export class EndpointCore {
       maxDatagramSize: resolveCoreConfig(this.config.core).maxDatagramSize,
       initialWindow: announcedWindow(core),
       idleTimeout: core.idleTimeout,
-      initialPacketNumber: this.u32(),
-      initialTsn: this.u32(),
+      initialPacketNumber: this.initialNumber(),
+      initialTsn: this.initialNumber(),
       resetToken: resetTokenFor(this.resetKey, cid),
       maxMessageSize: announcedMaxMessageSize(core),
     };
