@@ -1,5 +1,6 @@
 import { InvalidArgValueError, rdError } from '../errors.js';
 import { DataPacketReader } from '../wire/data-packet-reader.js';
+import { cidHalves } from '../wire/packet.js';
 import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, PATH_FRAME_SIZE, type AckFrame, type ConnectionId, type Frame } from '../wire/types.js';
 import { AckScheduler } from './ack-scheduler.js';
 import { BlockedTime, SendBlock } from './blocked-time.js';
@@ -146,8 +147,7 @@ export class ConnectionCore implements PathMtuListener {
     this.blocked = new BlockedTime(options.now);
     this.role = options.role;
     this.localCid = options.localCid;
-    this.localCidHi = Number(options.localCid >> 32n);
-    this.localCidLo = Number(options.localCid & 0xffff_ffffn);
+    [this.localCidHi, this.localCidLo] = cidHalves(options.localCid);
     this.remoteCid = options.remoteCid;
     const local = options.localParams;
     const remote = options.remoteParams;

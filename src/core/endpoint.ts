@@ -5,6 +5,7 @@ import {
   PacketType,
   RESET_TOKEN_SIZE,
   SUPPORTED_VERSIONS,
+  cidHalves,
   decodePacket,
   encodePacket,
   readInvariants,
@@ -150,7 +151,7 @@ export class EndpointConnection implements TimerEntry {
   closed = false;
   /** Free slot for the shell (its Connection object). */
   owner: unknown = undefined;
-  /** `localCid` as two 32-bit halves: routing compares them with the datagram's bytes, no BigInt. */
+  /** `localCid` as two signed 32-bit halves (cidHalves): routing compares them with the datagram's bytes, no BigInt. */
   readonly cidHi: number;
   readonly cidLo: number;
 
@@ -180,8 +181,7 @@ export class EndpointConnection implements TimerEntry {
     /** The peer's static public key, when the handshake authenticated one. */
     readonly remotePublicKey: Uint8Array | null = null,
   ) {
-    this.cidHi = Number(localCid >> 32n);
-    this.cidLo = Number(localCid & 0xffff_ffffn);
+    [this.cidHi, this.cidLo] = cidHalves(localCid);
   }
 
   get encrypted(): boolean {
@@ -219,8 +219,9 @@ function peerKey(address: string, port: number, cid: bigint): string {
   return `${address}|${port}|${cid}`;
 }
 
-function readU32(b: Uint8Array, offset: number): number {
-  return ((b[offset]! << 24) | (b[offset + 1]! << 16) | (b[offset + 2]! << 8) | b[offset + 3]!) >>> 0;
+/** Four bytes as a signed 32-bit integer, as `cidHalves` gives the halves of a connection ID (small integers). */
+function readI32(b: Uint8Array, offset: number): number {
+  return (b[offset]! << 24) | (b[offset + 1]! << 16) | (b[offset + 2]! << 8) | b[offset + 3]!;
 }
 
 function bytesToBigint(b: Uint8Array): bigint {
@@ -260,7 +261,7 @@ export class EndpointCore {
   /** Local connection ID → established connection or outgoing handshake. */
   private readonly byCid = new Map<bigint, EndpointConnection | ConnectAttempt>();
   /**
-   * Low 32 bits of a connection's ID → the connection (the first one registered with them):
+   * Low 32 bits of a connection's ID (signed, cidHalves) → the connection (the first one registered with them):
    * routes a DATA datagram without decoding its ID into a BigInt. A miss falls back to byCid.
    */
   private readonly byCidLo = new Map<number, EndpointConnection>();
@@ -613,10 +614,10 @@ export class EndpointCore {
     // one goes the long way, to be dropped in routeData).
     const n = datagram.length;
     if (n >= MIN_DATAGRAM_SIZE && n <= this.maxDatagramSize && datagram[0] === PROTOCOL_VERSION && datagram[1] === PacketType.Data) {
-      const c = this.byCidLo.get(readU32(datagram, 6));
+      const c = this.byCidLo.get(readI32(datagram, 6));
       // Plaintext connections only: for an encrypted one a clear DATA is an injection, which
       // routeData drops and counts.
-      if (c !== undefined && c.cidHi === readU32(datagram, 2) && c.protection === null) {
+      if (c !== undefined && c.cidHi === readI32(datagram, 2) && c.protection === null) {
         // The engine checks the CRC and counts what it drops, and checks the source address
         // (path validation, src/core/path-validation.ts) exactly as on the long route below.
         c.core.handleDatagram(now, datagram, false, address, port);
