@@ -194,6 +194,11 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
    * without one (test doubles): those get a callback per datagram instead, counted above.
    */
   private queuedSends: (() => number) | null;
+  /**
+   * The socket is a bound one with a send queue count: a datagram it sent at once (the count is
+   * 0 after `send()`) is the kernel's copy, and its buffer may be reused (EndpointCore.transmitted).
+   */
+  private reuseSent: boolean;
   private afterSends: (() => void) | null = null;
   private readonly onSent = (err: Error | null): void => {
     if (stageTrace !== null) stageTrace.mark(Stage.SendCallback);
@@ -244,6 +249,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     super();
     this.clock = options.clock ?? realClock;
     this.queuedSends = sendQueueCounter(socket);
+    this.reuseSent = this.queuedSends !== null && isBound(socket);
     const random = options.randomBytes ?? ((n: number) => new Uint8Array(cryptoRandomBytes(n)));
     // Always there: connect() may ask for a qlog file of its own (`qlog`) on any endpoint.
     this.traceOutput = new TraceOutput(options.qlogDir, options.trace, undefined, options.qlogFilter);
@@ -463,6 +469,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     old.on('error', () => {});
     this.socket = next;
     this.queuedSends = sendQueueCounter(next);
+    this.reuseSent = this.queuedSends !== null && isBound(next);
     next.on('message', this.onMessage);
     next.on('error', this.onSocketError);
     next.on('close', this.onSocketClose);
@@ -627,6 +634,8 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     if (this.queuedSends !== null) {
       try {
         this.socket.send(tx.data, tx.port, tx.address);
+        // Sent at once, nothing queued: the kernel has its copy; the next datagram may reuse the buffer.
+        if (this.reuseSent && this.queuedSends() === 0) this.core.transmitted(tx.data);
       } catch {
         // e.g. the socket closed under us: the datagram is lost, the engines recover or time out.
         this.sendErrors++;
@@ -793,6 +802,19 @@ export interface RebindOptions {
 
 /** The options {@link Endpoint.rebind} knows (others throw ERR_UNKNOWN_OPTION). */
 const REBIND_OPTIONS = ['port', 'host', 'socket'] as const;
+
+/**
+ * Is the socket bound? (An unbound `dgram.Socket` queues sends in JavaScript, where its send
+ * queue count does not see them: its datagrams are never reused.)
+ */
+function isBound(socket: DatagramSocket): boolean {
+  try {
+    socket.address();
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** The socket's count of datagrams not yet sent (dgram.Socket.getSendQueueCount), or null for sockets without one. */
 function sendQueueCounter(socket: DatagramSocket): (() => number) | null {
