@@ -213,14 +213,16 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   private readonly onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
     if (this.state === 'closed') return;
     if (stageTrace !== null) stageTrace.mark(Stage.Message, msg.length);
-    this.core.handleDatagram(this.clock.now(), msg, rinfo.address, rinfo.port);
+    // One reading of the clock for the datagram and the flush that answers it (the same turn).
+    const now = this.clock.now();
+    this.core.handleDatagram(now, msg, rinfo.address, rinfo.port);
     if (stageTrace !== null) stageTrace.mark(Stage.Decoded);
     // Answer in the same turn: the application's reply from a 'message' handler leaves with the
     // ACK before the next datagram is read, and so does an ACK the engine wants at once (a gap,
     // a PING). An ACK due only because enough packets arrived waits for the end of the socket's
     // batch (libuv reads up to 32 datagrams per poll): one ACK for the batch. Only then is a
     // flush scheduled after the batch (setImmediate); a lone request/response costs none.
-    this.flush(true);
+    this.flush(true, now);
     if (!this.ioFlushScheduled && this.core.hasDeferredAcks) {
       this.ioFlushScheduled = true;
       this.clock.setTimer(this.clock.now(), this.onIoFlush);
@@ -586,15 +588,16 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   };
 
   /**
-   * Send what the engines want sent, dispatch their events, re-arm the one timer. An exception
+   * Send what the engines want sent, dispatch their events, re-arm the one timer (`at`: the
+   * clock as the caller just read it, in the same turn). An exception
    * thrown by an application listener propagates (as in Node), but only after the timer is
    * re-armed, so the endpoint keeps running.
    */
-  private flush(batch = false): void {
+  private flush(batch = false, at?: number): void {
     if (this.flushing || this.state === 'closed') return;
     this.flushing = true;
     try {
-      const now = this.clock.now();
+      const now = at ?? this.clock.now();
       for (;;) {
         let tx: Transmit | null;
         while ((tx = this.core.pollTransmit(now, batch)) !== null) this.transmit(tx);
