@@ -5,7 +5,6 @@ import {
   PacketType,
   RESET_TOKEN_SIZE,
   SUPPORTED_VERSIONS,
-  cidHalves,
   decodePacket,
   encodePacket,
   readInvariants,
@@ -29,6 +28,7 @@ import {
   type SecureAcceptPacket,
   type SecureInitialPacket,
 } from '../wire/secure.js';
+import { cidHigh, cidLow } from '../wire/cid-halves.js';
 import { announcedMaxMessageSize, announcedWindow, resolveCoreConfig } from './config.js';
 import { sharedSlab } from './slab.js';
 import { BufferBudget } from './buffer-budget.js';
@@ -152,9 +152,14 @@ export class EndpointConnection implements TimerEntry {
   closed = false;
   /** Free slot for the shell (its Connection object). */
   owner: unknown = undefined;
-  /** `localCid` as two signed 32-bit halves (cidHalves): routing compares them with the datagram's bytes, no BigInt. */
+  /** `localCid` as two signed 32-bit halves (`cidHigh`, `cidLow`): routing compares them with the datagram's bytes, no BigInt. */
   readonly cidHi: number;
   readonly cidLo: number;
+  /** `remoteResetToken`, big-endian, as four signed 32-bit integers (small integers in V8: no heap number). */
+  private readonly token0: number;
+  private readonly token1: number;
+  private readonly token2: number;
+  private readonly token3: number;
 
   constructor(
     readonly id: number,
@@ -165,11 +170,8 @@ export class EndpointConnection implements TimerEntry {
     public address: string,
     public port: number,
     readonly core: ConnectionCoreLike,
-    /**
-     * The reset token the peer gave (its STATELESS_RESET must carry it): a 16-byte view into a
-     * shared slab (keepToken), not the peer's whole parameter set (idle connections, issue 11).
-     */
-    readonly remoteResetToken: Uint8Array,
+    /** The reset token the peer gave (its STATELESS_RESET must carry it): read here, kept as four integers. */
+    resetToken: Uint8Array,
     /**
      * Server: the ACCEPT to resend when the client's INITIAL is repeated; dropped once the
      * client's first DATA arrived (it had the ACCEPT).
@@ -182,7 +184,30 @@ export class EndpointConnection implements TimerEntry {
     /** The peer's static public key, when the handshake authenticated one. */
     readonly remotePublicKey: Uint8Array | null = null,
   ) {
-    [this.cidHi, this.cidLo] = cidHalves(localCid);
+    this.cidHi = cidHigh(localCid);
+    this.cidLo = cidLow(localCid);
+    this.token0 = readI32(resetToken, 0);
+    this.token1 = readI32(resetToken, 4);
+    this.token2 = readI32(resetToken, 8);
+    this.token3 = readI32(resetToken, 12);
+  }
+
+  /**
+   * The reset token the peer gave, 16 bytes (a new array each call: only a stateless reset
+   * reads it). Kept as four signed 32-bit integers, 32 bytes in the record itself, where a view
+   * of its own cost each connection ~100 bytes (idle connections, issue 11).
+   */
+  get remoteResetToken(): Uint8Array {
+    const t = new Uint8Array(RESET_TOKEN_SIZE);
+    const words = [this.token0, this.token1, this.token2, this.token3];
+    for (let i = 0; i < 4; i++) {
+      const w = words[i]!;
+      t[4 * i] = w >>> 24;
+      t[4 * i + 1] = (w >>> 16) & 0xff;
+      t[4 * i + 2] = (w >>> 8) & 0xff;
+      t[4 * i + 3] = w & 0xff;
+    }
+    return t;
   }
 
   get encrypted(): boolean {
@@ -215,12 +240,16 @@ interface Housekeeping extends TimerEntry {
 
 type Timed = EndpointConnection | ConnectAttempt | Housekeeping;
 
-/** Key of a (remote address, remote port, remote connection ID) triple. */
+/**
+ * Key of a (remote address, remote port, remote connection ID) triple. Joined rather than
+ * concatenated: `join` builds one flat string (~60 bytes), where a template literal leaves a
+ * tree of concatenated strings and their pieces (~120 bytes), kept by every connection.
+ */
 function peerKey(address: string, port: number, cid: bigint): string {
-  return `${address}|${port}|${cid}`;
+  return [address, port, cid].join('|');
 }
 
-/** Four bytes as a signed 32-bit integer, as `cidHalves` gives the halves of a connection ID (small integers). */
+/** Four bytes as a signed 32-bit integer: a CID half as `cidHigh`/`cidLow` give it (always a small integer, no heap number). */
 function readI32(b: Uint8Array, offset: number): number {
   return (b[offset]! << 24) | (b[offset + 1]! << 16) | (b[offset + 2]! << 8) | b[offset + 3]!;
 }
@@ -262,7 +291,7 @@ export class EndpointCore {
   /** Local connection ID → established connection or outgoing handshake. */
   private readonly byCid = new Map<bigint, EndpointConnection | ConnectAttempt>();
   /**
-   * Low 32 bits of a connection's ID (signed, cidHalves) → the connection (the first one registered with them):
+   * Low 32 bits of a connection's ID → the connection (the first one registered with them):
    * routes a DATA datagram without decoding its ID into a BigInt. A miss falls back to byCid.
    */
   private readonly byCidLo = new Map<number, EndpointConnection>();
@@ -918,7 +947,7 @@ export class EndpointCore {
       randomBytes: this.randomBytes,
       packetOverhead: protection ? PROTECTION_OVERHEAD : 0,
     });
-    const c = new EndpointConnection(id, role, localCid, remoteCid, address, port, core, keepToken(remoteParams.resetToken), acceptDatagram, key, protection, remotePublicKey);
+    const c = new EndpointConnection(id, role, localCid, remoteCid, address, port, core, remoteParams.resetToken, acceptDatagram, key, protection, remotePublicKey);
     this.register(c);
     this.events.push(role === 'server' ? { type: 'accepted', connection: c } : { type: 'connected', attempt: id, connection: c });
     this.touch(c);
@@ -1312,10 +1341,11 @@ export class EndpointCore {
   }
 
   /**
-   * A random first packet number or TSN, below 2^30 (docs/protocol.md §4): the sequences then
-   * stay small integers (V8's Smis, below 2^31) for a billion packets, so that the engine's
-   * arithmetic on them allocates nothing; from the full 32-bit range, three connections in four
-   * boxed every packet number or TSN it handled in a heap number.
+   * A random first packet number or TSN, below 2^30 (docs/protocol.md §4.1): the sequences
+   * count up from it and stay small integers for V8 (below 2^31) for the first billion packets.
+   * A number at or above 2^31 is a heap-allocated double in every field that holds it: with
+   * full 32-bit starting values about half of each connection's packet-number and TSN fields
+   * (a dozen, in five stages) were, 16 bytes each (idle connections, issue 11).
    */
   private initialNumber(): number {
     return this.u32() >>> 2;
@@ -1371,22 +1401,6 @@ export class EndpointCore {
   private validParams(p: TransportParams): boolean {
     return p.maxDatagramSize >= MIN_PEER_DATAGRAM_SIZE && p.initialWindow >= 1;
   }
-}
-
-/** Reset tokens kept by connections, 16 bytes each, in shared slabs: one view per connection, no buffer of its own. */
-let tokenSlab = new Uint8Array(0);
-let tokenSlabUsed = 0;
-const TOKEN_SLAB_SIZE = 4096;
-
-function keepToken(token: Uint8Array): Uint8Array {
-  if (tokenSlabUsed + token.length > tokenSlab.length) {
-    tokenSlab = new Uint8Array(Math.max(TOKEN_SLAB_SIZE, token.length));
-    tokenSlabUsed = 0;
-  }
-  const kept = tokenSlab.subarray(tokenSlabUsed, tokenSlabUsed + token.length);
-  kept.set(token);
-  tokenSlabUsed += token.length;
-  return kept;
 }
 
 function copyParams(p: TransportParams): TransportParams {

@@ -1,6 +1,7 @@
 import { ackFrameSize, writeAckFrame, writePathFrame } from '../wire/frames.js';
 import { writeTrailer } from '../wire/checksum.js';
-import { cidHalves, sealAt, writeDataHeader, writeDataHeaderAt } from '../wire/packet.js';
+import { sealAt, writeDataHeader, writeDataHeaderAt } from '../wire/packet.js';
+import { cidHigh, cidLow } from '../wire/cid-halves.js';
 import { truncate32 } from '../wire/packet-number.js';
 import { CHECKSUM_SIZE, DATA_HEADER_SIZE, FrameType, PATH_FRAME_SIZE, type ConnectionId } from '../wire/types.js';
 import type { AckScheduler } from './ack-scheduler.js';
@@ -38,7 +39,8 @@ export class PacketBuilder {
     private readonly sealed: boolean,
     private readonly trace: Tracer | null = null,
   ) {
-    [this.remoteCidHi, this.remoteCidLo] = cidHalves(remoteCid);
+    this.remoteCidHi = cidHigh(remoteCid);
+    this.remoteCidLo = cidLow(remoteCid);
   }
 
   /** A packet with an ACK (`withAck`, or when the ACK has news) and, `withData`, the sender's frames. */

@@ -39,7 +39,7 @@ const CLOSE: CloseFrame = { type: 'close' };
  * before asking for the next one, keep only its `payload` (a view of the datagram).
  */
 export class DataPacketReader {
-  /** Destination connection ID of the packet opened, as two signed 32-bit halves (`cidHalves`). */
+  /** Destination connection ID of the packet opened, as two signed 32-bit halves (`cidHigh`, `cidLow` in packet.ts). */
   dcidHi = 0;
   dcidLo = 0;
   /** Low 32 bits of its packet number. */
@@ -82,8 +82,8 @@ export class DataPacketReader {
     if (datagram[0] !== PROTOCOL_VERSION || datagram[1] !== PacketType.Data || end < DATA_HEADER_SIZE) return 'not-data';
     const r = this.r;
     r.reset(datagram, 2, end);
-    this.dcidHi = r.i32();
-    this.dcidLo = r.i32();
+    this.dcidHi = r.u32() | 0;
+    this.dcidLo = r.u32() | 0;
     this.packetNumber = r.u32();
     // Walk every frame once: refuse the packet before any of it is acted on.
     let dataFrames = 0;

@@ -85,17 +85,8 @@ export function writeCid(buf: Uint8Array, offset: number, cid: ConnectionId): nu
 }
 
 /**
- * A connection ID as two signed 32-bit halves, high first: small integers in V8 (a half of 2^31
- * or more would be a heap number, allocated wherever it is passed around), compared with what
- * DataPacketReader reads (`dcidHi`, `dcidLo`) and written by `writeDataHeaderAt`.
- */
-export function cidHalves(cid: ConnectionId): [hi: number, lo: number] {
-  return [Number(BigInt.asIntN(32, cid >> 32n)), Number(BigInt.asIntN(32, cid))];
-}
-
-/**
- * Header of a DATA packet at `offset`, the connection ID given as its two 32-bit halves (no
- * BigInt arithmetic per packet); returns the offset where frames start.
+ * Header of a DATA packet at `offset`, the connection ID given as its two 32-bit halves
+ * (`cidHigh`, `cidLow`: no BigInt arithmetic per packet); returns the offset where frames start.
  */
 export function writeDataHeaderAt(buf: Uint8Array, offset: number, dcidHi: number, dcidLo: number, packetNumber: number): number {
   buf[offset] = PROTOCOL_VERSION;

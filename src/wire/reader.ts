@@ -60,18 +60,6 @@ export class Reader {
     return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
   }
 
-  /**
-   * Four bytes as a signed 32-bit integer (a small integer in V8, never a heap number): for
-   * values only compared, such as the halves of a connection ID.
-   */
-  i32(): number {
-    if (!this.need(4)) return 0;
-    const b = this.buf;
-    const o = this.offset;
-    this.offset = o + 4;
-    return (b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!;
-  }
-
   /** A 64-bit unsigned big-endian integer (connection IDs). */
   u64(): bigint {
     if (!this.need(8)) return 0n;

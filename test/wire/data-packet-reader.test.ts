@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { DataPacketReader } from '../../src/wire/data-packet-reader.js';
-import { cidHalves, decodePacket, encodePacket, seal } from '../../src/wire/packet.js';
+import { decodePacket, encodePacket, seal } from '../../src/wire/packet.js';
+import { cidHigh, cidLow } from '../../src/wire/cid-halves.js';
 import type { Frame } from '../../src/wire/types.js';
 import * as arb from './arbitraries.js';
 import { comparable, flipBit } from './helpers.js';
@@ -13,7 +14,7 @@ function readAll(reader: DataPacketReader, datagram: Uint8Array): { verdict: str
   const frames: unknown[] = [];
   // Copy each frame before the next call: the reader reuses its records.
   for (let f: Frame | null = reader.next(); f !== null; f = reader.next()) frames.push(comparable(structuredClone(f)));
-  // The halves are signed 32-bit values (small integers in V8), as cidHalves gives them.
+  // The halves are signed 32-bit values (small integers in V8), as cidHigh / cidLow give them.
   expect([reader.dcidHi | 0, reader.dcidLo | 0]).toEqual([reader.dcidHi, reader.dcidLo]);
   return { verdict, pn: reader.packetNumber, cid: [reader.dcidHi, reader.dcidLo], frames };
 }
@@ -23,7 +24,7 @@ function viaDecode(datagram: Uint8Array): { verdict: string; pn?: number; cid?: 
   const d = decodePacket(datagram);
   if (!d.ok) return { verdict: d.reason === 'checksum' ? 'checksum' : 'not-data' };
   if (d.value.type !== 'data') return { verdict: 'not-data' };
-  return { verdict: 'ok', pn: d.value.packetNumber, cid: cidHalves(d.value.dcid), frames: d.value.frames.map((f) => comparable(f)) };
+  return { verdict: 'ok', pn: d.value.packetNumber, cid: [cidHigh(d.value.dcid), cidLow(d.value.dcid)], frames: d.value.frames.map((f) => comparable(f)) };
 }
 
 /** The content of a datagram changed by `edit`, then checksummed again (so only the structure is wrong). */
