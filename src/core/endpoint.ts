@@ -31,6 +31,7 @@ import {
 } from '../wire/secure.js';
 import { cidHigh, cidLow } from '../wire/cid-halves.js';
 import { announcedMaxMessageSize, announcedWindow, resolveCoreConfig } from './config.js';
+import { sharedSlab } from './slab.js';
 import { BufferBudget } from './buffer-budget.js';
 import { CookieJar, resetTokenFor, tokensEqual } from './cookie.js';
 import { Deque } from './deque.js';
@@ -601,6 +602,16 @@ export class EndpointCore {
       }
       this.settle(c);
     }
+  }
+
+  /**
+   * The shell is done with the datagram pollTransmit returned last: the socket has sent it (the
+   * kernel has its copy) and nothing refers to it. Its buffer may then be reused for the next
+   * datagram (slab.ts); without this call every datagram stays valid for good. Never call it
+   * for a datagram a socket may still read (queued, or held by a simulated network).
+   */
+  transmitted(data: Uint8Array): void {
+    sharedSlab.release(data);
   }
 
   pollEvent(): EndpointEvent | null {

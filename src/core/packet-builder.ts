@@ -1,4 +1,5 @@
 import { ackFrameSize, writeAckFrame, writePathFrame } from '../wire/frames.js';
+import { writeTrailer } from '../wire/checksum.js';
 import { sealAt, writeDataHeader, writeDataHeaderAt } from '../wire/packet.js';
 import { cidHigh, cidLow } from '../wire/cid-halves.js';
 import { truncate32 } from '../wire/packet-number.js';
@@ -106,7 +107,7 @@ export class PacketBuilder {
       this.recovery.onProbeSpent();
     }
 
-    const datagram = this.trailer(buf, start, o);
+    const datagram = this.cutDatagram(start, o);
     const size = datagram.length;
     this.slab.commit(size);
     this.counters.packetsSent++;
@@ -187,6 +188,17 @@ export class PacketBuilder {
     this.counters.packetsSent++;
     const datagram = this.trailer(buf, 0, o);
     if (this.trace !== null) this.trace.packetSent(now, pn, datagram.length, false, null, true, false);
+    return datagram;
+  }
+
+  /**
+   * The datagram `slab[start, end + 4)` with its trailer (see `trailer`), as the slab cuts it:
+   * the released last datagram's own view when it had the same place and size (slab.ts).
+   */
+  private cutDatagram(start: number, end: number): Uint8Array {
+    const datagram = this.slab.cut(start, end + CHECKSUM_SIZE - start);
+    if (this.sealed) datagram.fill(0, end - start);
+    else writeTrailer(datagram);
     return datagram;
   }
 

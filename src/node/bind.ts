@@ -57,7 +57,20 @@ type LookupCallback = (err: NodeJS.ErrnoException | null, address: string, famil
  * IP literal is answered at once and the datagram leaves inside `send()`. Names still go to DNS.
  */
 export function literalLookup(hostname: string, family: unknown, callback: LookupCallback): void {
+  // The same peer address datagram after datagram: remembered, so that isIP's regular
+  // expression runs once per address rather than once per datagram.
+  if (hostname === lastLiteral) {
+    callback(null, hostname, lastFamily);
+    return;
+  }
   const literal = isIP(hostname);
-  if (literal !== 0) callback(null, hostname, literal);
-  else dnsLookup(hostname, family as number, callback);
+  if (literal !== 0) {
+    lastLiteral = hostname;
+    lastFamily = literal;
+    callback(null, hostname, literal);
+  } else dnsLookup(hostname, family as number, callback);
 }
+
+/** The last IP literal literalLookup answered, and its family (4 or 6). */
+let lastLiteral = '';
+let lastFamily = 0;

@@ -198,6 +198,11 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
    * without one (test doubles): those get a callback per datagram instead, counted above.
    */
   private queuedSends: (() => number) | null;
+  /**
+   * The socket is a bound one with a send queue count: a datagram it sent at once (the count is
+   * 0 after `send()`) is the kernel's copy, and its buffer may be reused (EndpointCore.transmitted).
+   */
+  private reuseSent: boolean;
   private afterSends: (() => void) | null = null;
   private readonly onSent = (err: Error | null): void => {
     if (stageTrace !== null) stageTrace.mark(Stage.SendCallback);
@@ -212,14 +217,16 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   private readonly onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
     if (this.state === 'closed') return;
     if (stageTrace !== null) stageTrace.mark(Stage.Message, msg.length);
-    this.core.handleDatagram(this.clock.now(), msg, rinfo.address, rinfo.port);
+    // One reading of the clock for the datagram and the flush that answers it (the same turn).
+    const now = this.clock.now();
+    this.core.handleDatagram(now, msg, rinfo.address, rinfo.port);
     if (stageTrace !== null) stageTrace.mark(Stage.Decoded);
     // Answer in the same turn: the application's reply from a 'message' handler leaves with the
     // ACK before the next datagram is read, and so does an ACK the engine wants at once (a gap,
     // a PING). An ACK due only because enough packets arrived waits for the end of the socket's
     // batch (libuv reads up to 32 datagrams per poll): one ACK for the batch. Only then is a
     // flush scheduled after the batch (setImmediate); a lone request/response costs none.
-    this.flush(true);
+    this.flush(true, now);
     if (!this.ioFlushScheduled && this.core.hasDeferredAcks) {
       this.ioFlushScheduled = true;
       this.clock.setTimer(this.clock.now(), this.onIoFlush);
@@ -249,6 +256,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     this.clock = options.clock ?? realClock;
     this.postponable = typeof this.clock.postponeTimer === 'function';
     this.queuedSends = sendQueueCounter(socket);
+    this.reuseSent = this.queuedSends !== null && isBound(socket);
     const random = options.randomBytes ?? ((n: number) => new Uint8Array(cryptoRandomBytes(n)));
     // Always there: connect() may ask for a qlog file of its own (`qlog`) on any endpoint.
     this.traceOutput = new TraceOutput(options.qlogDir, options.trace, undefined, options.qlogFilter);
@@ -468,6 +476,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     old.on('error', () => {});
     this.socket = next;
     this.queuedSends = sendQueueCounter(next);
+    this.reuseSent = this.queuedSends !== null && isBound(next);
     next.on('message', this.onMessage);
     next.on('error', this.onSocketError);
     next.on('close', this.onSocketClose);
@@ -584,14 +593,15 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   };
 
   /**
-   * Send what the engines want sent, dispatch their events, re-arm the one timer. An exception
+   * Send what the engines want sent, dispatch their events, re-arm the one timer (`at`: the
+   * clock as the caller just read it, in the same turn). An exception
    * thrown by an application listener propagates (as in Node), but only after the timer is
    * re-armed, so the endpoint keeps running.
    */
-  private flush(batch = false): void {
+  private flush(batch = false, at?: number): void {
     if (this.flushing || this.state === 'closed') return;
     this.flushing = true;
-    const now = this.clock.now();
+    const now = at ?? this.clock.now();
     try {
       for (;;) {
         let tx: Transmit | null;
@@ -633,6 +643,8 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     if (this.queuedSends !== null) {
       try {
         this.socket.send(tx.data, tx.port, tx.address);
+        // Sent at once, nothing queued: the kernel has its copy; the next datagram may reuse the buffer.
+        if (this.reuseSent && this.queuedSends() === 0) this.core.transmitted(tx.data);
       } catch {
         // e.g. the socket closed under us: the datagram is lost, the engines recover or time out.
         this.sendErrors++;
@@ -815,6 +827,19 @@ export interface RebindOptions {
 
 /** The options {@link Endpoint.rebind} knows (others throw ERR_UNKNOWN_OPTION). */
 const REBIND_OPTIONS = ['port', 'host', 'socket'] as const;
+
+/**
+ * Is the socket bound? (An unbound `dgram.Socket` queues sends in JavaScript, where its send
+ * queue count does not see them: its datagrams are never reused.)
+ */
+function isBound(socket: DatagramSocket): boolean {
+  try {
+    socket.address();
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** The socket's count of datagrams not yet sent (dgram.Socket.getSendQueueCount), or null for sockets without one. */
 function sendQueueCounter(socket: DatagramSocket): (() => number) | null {

@@ -35,6 +35,13 @@ export interface DatagramSocket {
   getRecvBufferSize?(): number;
   /** Optional: the kernel send buffer size as granted. */
   getSendBufferSize?(): number;
+  /**
+   * Optional (a `dgram.Socket` has it): datagrams handed to `send()` and not yet sent. A socket
+   * that has it promises that a datagram is no longer read once `send()` returned with a count
+   * of 0: the endpoint then writes the next datagram into the same buffer. A socket that keeps
+   * or delays datagrams (a test double) must not have it.
+   */
+  getSendQueueCount?(): number;
   /** Close the socket; `callback` runs once it is closed. */
   close(callback?: () => void): void;
   /** Optional (a `dgram.Socket` has them): let the process exit while the socket is open, and undo it. */

@@ -4,6 +4,8 @@ import type { Connection } from '../../src/index.js';
 import type { Clock } from '../../src/node/clock.js';
 import { literalLookup } from '../../src/node/bind.js';
 import { Rng, SimNetwork } from '../../src/testing/index.js';
+import type { Endpoint } from '../../src/index.js';
+import { destroyAll, loopbackEndpoint, once, prng, randomBuffer, rawSocket, until, within } from './helpers.js';
 
 /** A clock that counts the timers armed through it, and how many were due at once (setImmediate in real time). */
 function countingClock(inner: Clock): Clock & { armed: number; dueNow: number } {
@@ -177,5 +179,41 @@ describe('the hot path of the Node shell', () => {
     expect(later).toBeNull();
     await done;
     expect(later).not.toBeNull();
+  });
+
+  it('a bulk sender on a dgram socket writes each datagram into the buffer of the one before (sent at once), and the data arrives intact', async () => {
+    const cleanup: Endpoint[] = [];
+    try {
+      const socket = await rawSocket();
+      // Every datagram handed to the socket, as the view object it was.
+      const views = new Set<Uint8Array>();
+      let sends = 0;
+      const send = socket.send.bind(socket) as (...args: unknown[]) => void;
+      (socket as unknown as { send: (...args: unknown[]) => void }).send = (msg: unknown, ...rest: unknown[]) => {
+        views.add(msg as Uint8Array);
+        sends++;
+        send(msg, ...rest);
+      };
+      const server = await loopbackEndpoint(cleanup);
+      const accepted = once(server, 'connection');
+      const client = await createEndpoint({ socket });
+      cleanup.push(client);
+      const conn = await within(5000, 'connect', client.connect(server.address().port, '127.0.0.1'));
+      const [peer] = (await within(5000, 'accept', accepted)) as [Connection];
+      const rand = prng(11);
+      const sent = [randomBuffer(rand, 300_000), randomBuffer(rand, 200_000), randomBuffer(rand, 1_000)];
+      const got: Buffer[] = [];
+      peer.on('message', (m) => got.push(Buffer.from(m)));
+      for (const m of sent) conn.send(m);
+      await until(10_000, 'all messages', () => got.length === sent.length);
+      expect(got.map((m) => m.toString('hex'))).toEqual(sent.map((m) => m.toString('hex')));
+      // Before: one view (and 1/45 of a 64 KiB slab) per datagram. Now a datagram gets a view of
+      // its own only when the one before was still queued, after a path-MTU probe, or for a
+      // size not seen at that place yet (about 40 views for 600 datagrams here).
+      expect(sends).toBeGreaterThan(340);
+      expect(views.size).toBeLessThan(sends / 8);
+    } finally {
+      destroyAll(cleanup);
+    }
   });
 });

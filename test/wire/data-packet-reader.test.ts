@@ -2,26 +2,29 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { DataPacketReader } from '../../src/wire/data-packet-reader.js';
 import { decodePacket, encodePacket, seal } from '../../src/wire/packet.js';
+import { cidHigh, cidLow } from '../../src/wire/cid-halves.js';
 import type { Frame } from '../../src/wire/types.js';
 import * as arb from './arbitraries.js';
 import { comparable, flipBit } from './helpers.js';
 
 /** What the in-place reader makes of a datagram: its verdict, and the frames copied out. */
-function readAll(reader: DataPacketReader, datagram: Uint8Array): { verdict: string; pn?: number; frames?: unknown[] } {
+function readAll(reader: DataPacketReader, datagram: Uint8Array): { verdict: string; pn?: number; cid?: number[]; frames?: unknown[] } {
   const verdict = reader.open(datagram);
   if (verdict !== 'ok') return { verdict };
   const frames: unknown[] = [];
   // Copy each frame before the next call: the reader reuses its records.
   for (let f: Frame | null = reader.next(); f !== null; f = reader.next()) frames.push(comparable(structuredClone(f)));
-  return { verdict, pn: reader.packetNumber, frames };
+  // The halves are signed 32-bit values (small integers in V8), as cidHigh / cidLow give them.
+  expect([reader.dcidHi | 0, reader.dcidLo | 0]).toEqual([reader.dcidHi, reader.dcidLo]);
+  return { verdict, pn: reader.packetNumber, cid: [reader.dcidHi, reader.dcidLo], frames };
 }
 
 /** What decodePacket makes of it, in the same terms. */
-function viaDecode(datagram: Uint8Array): { verdict: string; pn?: number; frames?: unknown[] } {
+function viaDecode(datagram: Uint8Array): { verdict: string; pn?: number; cid?: number[]; frames?: unknown[] } {
   const d = decodePacket(datagram);
   if (!d.ok) return { verdict: d.reason === 'checksum' ? 'checksum' : 'not-data' };
   if (d.value.type !== 'data') return { verdict: 'not-data' };
-  return { verdict: 'ok', pn: d.value.packetNumber, frames: d.value.frames.map((f) => comparable(f)) };
+  return { verdict: 'ok', pn: d.value.packetNumber, cid: [cidHigh(d.value.dcid), cidLow(d.value.dcid)], frames: d.value.frames.map((f) => comparable(f)) };
 }
 
 /** The content of a datagram changed by `edit`, then checksummed again (so only the structure is wrong). */
@@ -36,7 +39,7 @@ function resealed(datagram: Uint8Array, cut: number, flip: number): Uint8Array {
 describe('DataPacketReader agrees with decodePacket', () => {
   const reader = new DataPacketReader(); // one reader for every case, as in the engine
 
-  it('on every valid packet: same verdict, same packet number, same frames', () => {
+  it('on every valid packet: same verdict, same packet number and connection ID, same frames', () => {
     fc.assert(
       fc.property(arb.packet, (p) => {
         const d = encodePacket(p);
