@@ -100,9 +100,12 @@ export class LossRecovery {
    * congestion window is full, or the pacer asks to wait (then `pacingDeadline` says until when).
    */
   sendBlock(now: number, size = this.maxDatagram): SendBlock {
-    if (this.bytesInFlight + size > this.cc.window) return SendBlock.CongestionWindow;
+    if (this.bytesInFlight + size > this.cc.window) {
+      if (this.config.pacing) this.pacer.forfeit(this.pacingCapacity());
+      return SendBlock.CongestionWindow;
+    }
     if (this.config.pacing) {
-      const wait = this.pacer.delay(now, size, this.pacingRate(), this.pacingCapacity());
+      const wait = this.pacer.delay(now, size, this.pacingRate(), this.pacingCapacity(), this.config.timerGranularity);
       if (wait > 0) {
         this.pacingDeadline = now + wait;
         return SendBlock.Pacing;
@@ -138,6 +141,7 @@ export class LossRecovery {
 
   /** Nothing to send: with room in the window, the sender is application-limited. */
   onNothingToSend(): void {
+    if (this.config.pacing) this.pacer.forfeit(this.pacingCapacity());
     if (this.bytesInFlight < this.cc.window) this.rate.onAppLimited(this.bytesInFlight);
   }
 
