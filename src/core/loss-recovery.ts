@@ -139,10 +139,18 @@ export class LossRecovery {
     return Math.min(size, 2 * this.maxDatagram);
   }
 
-  /** Nothing to send: with room in the window, the sender is application-limited. */
-  onNothingToSend(): void {
+  /**
+   * Nothing to send now. With room in the window the sender is application-limited, unless
+   * data waits for the peer's flow-control credit (`flowBlocked`): then the receiver limits the
+   * rate, and the rate samples measure it, as in Linux's tcp_rate_check_app_limited (data
+   * queued but not sendable is not app-limited). Marking them app-limited kept BBR in Startup
+   * for as long as the receive window bound it: its bandwidth filter and full-pipe check skip
+   * app-limited samples, so it never saw the plateau, and the queue it kept building delayed
+   * every loss repair and so the credit (test/core/flow-limited-startup.test.ts).
+   */
+  onNothingToSend(flowBlocked = false): void {
     if (this.config.pacing) this.pacer.forfeit(this.pacingCapacity());
-    if (this.bytesInFlight < this.cc.window) this.rate.onAppLimited(this.bytesInFlight);
+    if (!flowBlocked && this.bytesInFlight < this.cc.window) this.rate.onAppLimited(this.bytesInFlight);
   }
 
   /** A packet left. Ack-eliciting ones are tracked, counted in flight and congestion controlled. */
