@@ -1,6 +1,6 @@
 import { InvalidArgValueError, rdError } from '../errors.js';
 import { DataPacketReader } from '../wire/data-packet-reader.js';
-import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, PATH_FRAME_SIZE, type AckFrame, type ConnectionId, type Frame } from '../wire/types.js';
+import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, type AckFrame, type ConnectionId, type Frame } from '../wire/types.js';
 import { AckScheduler } from './ack-scheduler.js';
 import { BlockedTime, SendBlock } from './blocked-time.js';
 import { resolveChannelOptions } from './channel-options.js';
@@ -11,8 +11,9 @@ import { Deque } from './deque.js';
 import { LossRecovery } from './loss-recovery.js';
 import { PacketBuilder } from './packet-builder.js';
 import { PathMtu, type PathMtuChange, type PathMtuListener } from './path-mtu.js';
-import { PathKind, PathValidator, VALIDATION_PTOS, type PathOutcome } from './path-validation.js';
-import { GRANULARITY, type RttEstimator } from './rtt.js';
+import { Foreign, PathManager } from './path-manager.js';
+import { PathKind } from './path-validation.js';
+import type { RttEstimator } from './rtt.js';
 import { Receiver } from './receiver.js';
 import { OBJECT_OVERHEAD } from './retention.js';
 import { SendScheduler } from './send-scheduler.js';
@@ -46,12 +47,12 @@ export { ResetCode, type ConnectionState } from './state.js';
  * are in state.ts) and the wiring of its parts, one stage each:
  *
  *   in:  handleDatagram → DataPacketReader (CRC, header, frames in place) → PathValidator.classify (source address:
- *        current path, or onForeignDatagram) → AckScheduler.onPacket (packet numbers, duplicates)
+ *        current path, or PathManager.onForeignDatagram) → AckScheduler.onPacket (packet numbers, duplicates)
  *        → handleFrame: DATA/UNRELIABLE → Receiver (messages, credit) → events
  *                       ACK → LossRecovery (RTT, losses, PTO) → SendScheduler (content acked/lost)
  *                       PING/CLOSE/RESET → ACK scheduling, this state machine
- *                       PATH_CHALLENGE/PATH_RESPONSE → PathValidator (migration: onPathMoved)
- *   out: pollTransmit → PathValidator.nextTransmit (path frames, to the current path or the candidate)
+ *                       PATH_CHALLENGE/PATH_RESPONSE → PathManager (migration: onMoved)
+ *   out: pollTransmit → PathManager.nextDatagram (path frames, to the current path or the candidate)
  *        → LossRecovery.sendAllowed (window, pacer) → PacketBuilder.build:
  *        AckScheduler (ACK frame) + SendScheduler (frames) → seal → LossRecovery.onPacketSent
  *
@@ -68,11 +69,6 @@ export type ConnectionCoreOptions = ConnectionCoreInit;
  */
 const sharedReader = new DataPacketReader();
 
-/** A packet with one PATH_CHALLENGE or PATH_RESPONSE frame: header, frame, checksum. */
-const PATH_PACKET_SIZE = DATA_OVERHEAD + PATH_FRAME_SIZE;
-/** Repeated ACKs per silence of the peer in the middle of a message (silenceDeadline). */
-const MAX_SILENCE_ACKS = 4;
-
 export class ConnectionCore implements PathMtuListener {
   readonly role: 'client' | 'server';
   readonly localCid: ConnectionId;
@@ -84,21 +80,8 @@ export class ConnectionCore implements PathMtuListener {
 
   /** Path-MTU discovery: the datagram size in force, up to our limit and the peer's, whichever is smaller. */
   private readonly mtu: PathMtu;
-  /** Path validation and migration; null when the connection was made without an address. */
-  private readonly path: PathValidator | null;
-  /** Bytes packet protection adds on the wire (amplification accounting). */
-  private readonly packetOverhead: number;
-  /** The path the datagram being read came from (its PATH_CHALLENGE / PATH_RESPONSE frames need it). */
-  private arrivalKind: PathKind = PathKind.Current;
-  /** The last datagram pollTransmit returned goes to the candidate address, not the current one. */
-  private transmitToCandidate = false;
-  /**
-   * The peer was in the middle of a message (its last DATA fragment was not the LAST one) when
-   * it fell silent: see {@link silenceDeadline}.
-   */
-  private peerMidMessage = false;
-  /** ACKs repeated for the current silence. */
-  private silenceAcks = 0;
+  /** Which path the connection uses, and moving it (path validation, migration, the silence ACK). */
+  private readonly path: PathManager;
   readonly rtt: RttEstimator;
 
   // --- the parts, in the order a datagram meets them
@@ -185,39 +168,40 @@ export class ConnectionCore implements PathMtuListener {
     this.idleTimeout = effectiveIdleTimeout(config.idleTimeout, remote.idleTimeout);
     this.keepAliveInterval = keepAliveInterval(config.keepAliveInterval, this.idleTimeout);
     this.lastReceivedAt = options.now;
-    this.packetOverhead = options.packetOverhead ?? 0;
     const random = config.random;
-    this.path =
-      options.address === undefined
-        ? null
-        : new PathValidator(
-            options.address,
-            options.port ?? 0,
-            options.randomBytes ?? ((n) => Uint8Array.from({ length: n }, () => Math.floor(random() * 256))),
-          );
+    this.path = new PathManager(
+      options.address,
+      options.port ?? 0,
+      options.randomBytes ?? ((n) => Uint8Array.from({ length: n }, () => Math.floor(random() * 256))),
+      config,
+      this.recovery,
+      this.mtu,
+      this.acks,
+      this.builder,
+      this.events,
+      this.counters,
+      trace,
+      options.packetOverhead ?? 0,
+    );
     if (trace !== null) trace.connectionStarted(options.now, local, remote, this.recovery);
   }
 
   /** Where the last datagram from pollTransmit goes: the current path, or the address being validated. */
   get transmitAddress(): string | undefined {
-    const path = this.path;
-    if (path === null) return undefined;
-    return this.transmitToCandidate ? (path.candidateAddress ?? path.address) : path.address;
+    return this.path.transmitAddress;
   }
 
   get transmitPort(): number | undefined {
-    const path = this.path;
-    if (path === null) return undefined;
-    return this.transmitToCandidate && path.candidateAddress !== null ? path.candidatePort : path.port;
+    return this.path.transmitPort;
   }
 
   /** The remote address the connection sends to (its current path); undefined without addresses. */
   get remoteAddress(): string | undefined {
-    return this.path?.address;
+    return this.path.validator?.address;
   }
 
   get remotePort(): number | undefined {
-    return this.path?.port;
+    return this.path.validator?.port;
   }
 
   /**
@@ -228,10 +212,7 @@ export class ConnectionCore implements PathMtuListener {
    */
   migrate(now: number): void {
     if (this._state === 'closed') return;
-    this.recovery.onPathChange(now, false);
-    this.mtu.restart(now);
-    if (this._state === 'open') this.recovery.requestProbe();
-    if (this.trace !== null) this.trace.pathMigrated(now);
+    this.path.onLocalMove(now, this._state === 'open');
   }
 
   /**
@@ -434,15 +415,19 @@ export class ConnectionCore implements PathMtuListener {
     // address, only what path validation allows.
     let kind: PathKind = PathKind.Current;
     const path = this.path;
-    if (path !== null && address !== undefined) {
-      kind = path.classify(address, port);
+    const current = path.validator;
+    if (current !== null && address !== undefined) {
+      kind = current.classify(address, port);
       if (kind !== PathKind.Current) {
-        const read = this.onForeignDatagram(now, datagram, authenticated, address, port);
-        if (read < 0) return;
-        kind = read as PathKind;
+        const read = path.onForeignDatagram(now, packet, datagram, authenticated, address, port, this._state);
+        if (read === Foreign.Moved) {
+          if (!this.readAfterMove(now, datagram)) return;
+          kind = PathKind.Current;
+        } else if (read === Foreign.Drop) return;
+        else kind = read;
       }
     }
-    this.arrivalKind = kind;
+    path.arrival = kind;
     if (this.budget !== null && this.overBudget(packet.dataFrames, datagram.length, packet.packetNumber)) {
       // Not processed, not acknowledged: the peer retransmits the data once the budget has room.
       // The peer is alive, though: its retransmissions must not let the connection idle out.
@@ -459,13 +444,9 @@ export class ConnectionCore implements PathMtuListener {
     }
     this.counters.packetsReceived++;
     this.counters.bytesReceived += datagram.length;
-    // The current path is alive: an address being validated meanwhile is somebody else's.
-    if (kind === PathKind.Current && path !== null && path.candidateAddress !== null && path.onCurrentPathPacket() === 'abandoned') {
-      this.onPathAbandoned(now);
-    }
+    path.onPacketRead(now, kind);
     if (this.trace !== null) this.trace.packetReceived(now, this.acks.lastPacketNumber, datagram, this.recovery.packetNumbers.largestSent, packet);
     this.lastReceivedAt = now;
-    this.silenceAcks = 0;
     if (this._state === 'draining') this.drainUntil = now + drainPeriod(this.recovery.basePto());
 
     let ackEliciting = false;
@@ -480,105 +461,18 @@ export class ConnectionCore implements PathMtuListener {
   }
 
   /**
-   * A datagram (its header checked) from an address that is not the current path. Returns the
-   * path kind to read it as, or -1 when it is not to be read (the reader may have been moved on).
-   *
-   * Encrypted (`authenticated`): it proved it comes from the peer, so it is read as usual (RFC
-   * 9000 §9.3 lets data arrive before validation), and validation of its address starts.
-   * Plaintext: nothing but its path frames is read until the address is validated. A packet from
-   * the candidate is held for then; the PATH_RESPONSE that validates the candidate moves the
-   * connection, and the held packets and this one are read as from the new current path.
+   * The datagram just read validated the candidate (Foreign.Moved): read what the new path sent
+   * meanwhile (its ACKs settle what did arrive before the rest is declared lost), then move, then
+   * open this datagram again (the reader is shared) to read it as from the new current path.
+   * False: not to be read (the connection closed meanwhile, or it does not open).
    */
-  private onForeignDatagram(now: number, datagram: Uint8Array, authenticated: boolean, address: string, port: number): PathKind | -1 {
-    const path = this.path!;
-    if (this._state !== 'open' && this._state !== 'closing') return -1;
-    const packet = sharedReader;
-    const fresh = path.candidateAddress === null;
-    if (fresh && packet.frames === packet.pathFrames) {
-      // Only path frames (or nothing) from an address nobody is validating: an answer to a
-      // challenge already given up, or a probe for a path we did not start. Not a reason to
-      // start one (that would let two addresses bounce challenges for ever); not read.
-      this.counters.packetsFromUnvalidatedPath++;
-      if (this.trace !== null) this.trace.packetDropped(now, datagram.length, 'unvalidated_path');
-      return -1;
-    }
-    const kind = path.onForeignDatagram(now, address, port, datagram.length + this.packetOverhead, this.validationTimeout());
-    if (fresh && kind === PathKind.Candidate && this.trace !== null) this.trace.pathProbing(now, address, port);
-    if (authenticated) return kind;
-    let moved = false;
-    if (kind === PathKind.Candidate && packet.pathFrames > 0) {
-      for (let f = packet.next(); f !== null; f = packet.next()) {
-        if (f.type === 'path-challenge') path.onChallenge(f.data, kind);
-        else if (f.type === 'path-response' && path.onResponse(f.data, kind, now) === 'moved') moved = true;
-      }
-    }
-    if (!moved) {
-      this.counters.packetsFromUnvalidatedPath++;
-      if (kind === PathKind.Candidate) path.hold(datagram);
-      if (this.trace !== null) this.trace.packetDropped(now, datagram.length, 'unvalidated_path');
-      return -1;
-    }
-    // Read what the new path sent meanwhile (its ACKs settle what did arrive before the rest is
-    // declared lost), then move, then read this packet (the reader is shared: open it again).
-    for (const held of path.takeHeld()) this.handleDatagram(now, held, false, path.address, path.port);
-    if (this.isClosed()) return -1;
-    this.onPathMoved(now);
-    if (packet.open(datagram, false) !== 'ok') return -1;
-    return PathKind.Current;
-  }
-
-  /**
-   * A receiver whose peer fell silent in the middle of a message repeats its ACK after a round
-   * trip and one deviation of silence (srtt + max(rttvar, 1 ms)), then after 2, 4, 8 times that
-   * (at most 4 times per silence; never on an idle connection: only mid-message). In a download
-   * that is what tells the sender that the receiver's address changed (a NAT rebinding): the
-   * receiver has nothing else to send, and the sender's packets go to the dead address. Not a
-   * PTO: that allows for the peer's ACK delay and four deviations, which are about *our* packets
-   * being acknowledged; a sender in the middle of a message that is waiting for ACKs to open its
-   * window hears from us within a round trip. Infinity: not armed.
-   */
-  private silenceDeadline(): number {
-    if (!this.peerMidMessage || this.silenceAcks >= MAX_SILENCE_ACKS || this._state !== 'open' || this.path === null) return Infinity;
-    const interval = this.rtt.smoothed + Math.max(this.rtt.variance, GRANULARITY);
-    return this.lastReceivedAt + interval * 2 ** this.silenceAcks;
-  }
-
-  /** How long a candidate address has to answer: 3 PTOs of the current path or of a fresh one, whichever is longer. */
-  private validationTimeout(): number {
-    const initial = this.config.initialRtt;
-    const freshPto = Math.max(initial + 4 * (initial / 2) + this.config.maxAckDelay, this.config.minPto);
-    return VALIDATION_PTOS * Math.max(this.recovery.basePto(), freshPto);
-  }
-
-  /** The connection moved to the address just validated (RFC 9000 §9.4). */
-  private onPathMoved(now: number): void {
-    const path = this.path!;
-    // What went to the old address is gone with it: sent again now. A new address is a new
-    // path: a fresh congestion controller, an RTT estimate from the validation's round trip,
-    // the path MTU searched anew from the base size. Only the port changed (a NAT rebinding
-    // that kept the address): the same path, its congestion state, RTT and MTU stay (RFC 9000 §9.4).
-    const portOnly = path.previousAddress === path.address;
-    this.recovery.onPathChange(now, true, portOnly, path.lastMoveRtt);
-    if (!portOnly) this.mtu.restart(now);
-    // Tell the peer at once what arrived (its packets held or dropped meanwhile).
-    this.acks.requestImmediate();
-    this.events.push({
-      type: 'path-changed',
-      address: path.address,
-      port: path.port,
-      previousAddress: path.previousAddress,
-      previousPort: path.previousPort,
-    });
-    if (this.trace !== null) this.trace.pathChanged(now, path.previousAddress, path.previousPort, path.address, path.port);
-  }
-
-  private onPathAbandoned(now: number): void {
-    if (this.trace !== null) this.trace.pathAbandoned(now, this.path!.lastFailure ?? 'timeout');
-  }
-
-  private onPathOutcome(now: number, outcome: PathOutcome): void {
-    if (outcome === 'moved') this.onPathMoved(now);
-    else if (outcome === 'abandoned') this.onPathAbandoned(now);
+  private readAfterMove(now: number, datagram: Uint8Array): boolean {
+    const path = this.path;
+    const current = path.validator!;
+    for (const held of path.takeHeld()) this.handleDatagram(now, held, false, current.address, current.port);
+    if (this.isClosed()) return false;
+    path.onMoved(now);
+    return sharedReader.open(datagram, false) === 'ok';
   }
 
   /** A packet with data the endpoint's budget has no room for (BufferBudget). */
@@ -610,7 +504,7 @@ export class ConnectionCore implements PathMtuListener {
         this.onAckFrame(now, frame);
         return;
       case 'data': {
-        this.peerMidMessage = !frame.last;
+        this.path.peerMidMessage = !frame.last;
         const result = this.receiver.onData(frame);
         // Beyond the credit we granted (it never shrinks): only a broken or hostile sender does
         // that. Dropping the data while acknowledging its packet would lose it, so abort.
@@ -619,7 +513,7 @@ export class ConnectionCore implements PathMtuListener {
         return;
       }
       case 'data-part': {
-        this.peerMidMessage = true;
+        this.path.peerMidMessage = true;
         const result = this.receiver.onDataPart(frame);
         if (result === 'beyond-window') this.abort(now, ResetCode.FlowControl, 'data beyond the flow-control window');
         else if (result === 'malformed') this.protocolViolation(now, 'DATA_PART pieces disagree, or message framing broken');
@@ -647,11 +541,10 @@ export class ConnectionCore implements PathMtuListener {
         });
         return;
       case 'path-challenge':
-        // Echoed on the path it came by (§5.10); without addresses, on the only one.
-        if (this.path !== null) this.path.onChallenge(frame.data, this.arrivalKind);
+        this.path.onChallengeFrame(frame.data);
         return;
       case 'path-response':
-        if (this.path !== null) this.onPathOutcome(now, this.path.onResponse(frame.data, this.arrivalKind, now));
+        this.path.onResponseFrame(now, frame.data);
         return;
     }
   }
@@ -698,13 +591,7 @@ export class ConnectionCore implements PathMtuListener {
     }
     this.recovery.onTimeout(now, this.sender.flowBlocked(), this.closeWithoutBackoff());
     this.mtu.onTimeout(now);
-    if (this.path !== null) this.onPathOutcome(now, this.path.onTimeout(now));
-    if (now >= this.silenceDeadline()) {
-      // The peer stopped in the middle of a message: our ACKs may be going to an address it
-      // no longer has (its NAT rebound). One more ACK, from wherever we are, lets it find us.
-      this.silenceAcks++;
-      this.acks.requestImmediate();
-    }
+    this.path.onTimeout(now, this.lastReceivedAt, this._state);
     if (
       this.keepAliveInterval > 0 &&
       now >= this.recovery.lastSentAt + this.keepAliveInterval &&
@@ -727,8 +614,7 @@ export class ConnectionCore implements PathMtuListener {
     if (this._state === 'draining') return Math.min(t, this.drainUntil);
     t = Math.min(t, this.recovery.deadline(this.sender.flowBlocked(), this.closeWithoutBackoff()), this.lingerDeadline());
     t = Math.min(t, this.acks.deadline(), this.recovery.pacingDeadline, this.mtu.deadline);
-    if (this.path !== null) t = Math.min(t, this.path.deadline);
-    t = Math.min(t, this.silenceDeadline());
+    t = Math.min(t, this.path.deadline(this.lastReceivedAt, this._state));
     if (this.keepAliveInterval > 0 && this.recovery.sent.ackElicitingOutstanding === 0) {
       t = Math.min(t, this.recovery.lastSentAt + this.keepAliveInterval);
     }
@@ -758,19 +644,9 @@ export class ConnectionCore implements PathMtuListener {
       return this.builder.buildReset(now, reset.code, reset.reason);
     }
     if (this._state === 'closed') return null;
-    this.transmitToCandidate = false;
-    if (this.path !== null && this.path.busy && this._state !== 'draining') {
-      // Path frames first, each alone in its packet (a peer without them loses nothing else),
-      // outside congestion control like ACKs; to an unvalidated address within the
-      // amplification limit only (path-validation.ts).
-      const t = this.path.nextTransmit(Math.max(PATH_PACKET_SIZE, this.acks.ackPacketSize(now)) + this.packetOverhead);
-      if (t !== null) {
-        const datagram = t.frame === 'ack' ? this.builder.build(now, true, false) : this.builder.buildPath(now, t.frame, t.data, t.toCandidate);
-        this.path.onSent(now, t, datagram.length + this.packetOverhead);
-        this.transmitToCandidate = t.toCandidate;
-        return datagram;
-      }
-    }
+    // Path frames first (PATH_CHALLENGE / PATH_RESPONSE, each alone; path-manager.ts).
+    const pathDatagram = this.path.nextDatagram(now, this._state);
+    if (pathDatagram !== null) return pathDatagram;
     this.recovery.pacingDeadline = Infinity; // armed again below if the pacer makes us wait
     this.maybeQueueClose();
 
@@ -827,9 +703,9 @@ export class ConnectionCore implements PathMtuListener {
       mtuProbesSent: this.mtu.probesSent,
       mtuProbesLost: this.mtu.probesLost,
       blackHolesDetected: this.mtu.blackHoles,
-      pathChanges: this.path?.changes ?? 0,
-      pathValidationsFailed: this.path?.validationsFailed ?? 0,
-      pathChallengesSent: this.path?.challengesSent ?? 0,
+      pathChanges: this.path.validator?.changes ?? 0,
+      pathValidationsFailed: this.path.validator?.validationsFailed ?? 0,
+      pathChallengesSent: this.path.validator?.challengesSent ?? 0,
       ...this.counters,
       unreliableDropped: this.receiver.unreliableDropped(),
       retainedBytes: this.receiver.retainedBytes,
