@@ -4,10 +4,20 @@
  * collected too, over two endpoints in this one process on 127.0.0.1. A count, not a timing: it
  * is stable on a busy machine.
  *
- *   node --import tsx bench/alloc.ts [pingpong|bulk] [--trips 5000] [--mb 20] [--top 25]
+ *   node --import tsx bench/alloc.ts [pingpong|bulk] [--trips 5000] [--mb 20] [--top 25] [--secure]
+ *
+ * `--secure`: an encrypted connection (a key pair on the server, `serverKey` on the client).
+ *
+ * `--scavenges`: instead of sampling, count the young-generation GCs of the measured run, per
+ * 10,000 round trips (or per 100 MB). Run with a fixed young generation so the count measures
+ * allocation alone (V8 otherwise grows it as it sees fit):
+ *
+ *   node --max-semi-space-size=1 --min-semi-space-size=1 --import tsx bench/alloc.ts pingpong --trips 30000 --scavenges
  */
 import { Session } from 'node:inspector/promises';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { createEndpoint, type Connection } from '../src/index.js';
+import { createNodeSuite } from '../src/crypto/node-suite.js';
 
 const args = process.argv.slice(2);
 const mode = args[0] === 'bulk' ? 'bulk' : 'pingpong';
@@ -16,6 +26,8 @@ const opt = (name: string, dflt: string): string => {
   return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : dflt;
 };
 const rdOptions = JSON.parse(process.env.BENCH_RD_OPTIONS ?? '{}') as Record<string, unknown>;
+const secure = args.includes('--secure');
+const PRIVATE_KEY = Buffer.alloc(32, 0x2a);
 
 interface ProfileNode {
   callFrame: { functionName: string; url: string; lineNumber: number };
@@ -24,10 +36,12 @@ interface ProfileNode {
 }
 
 async function pair(): Promise<{ a: Connection; b: Promise<Connection>; close: () => Promise<void> }> {
-  const server = await createEndpoint({ host: '127.0.0.1', port: 0, ...rdOptions });
+  const server = await createEndpoint({ host: '127.0.0.1', port: 0, ...rdOptions, ...(secure ? { keyPair: { privateKey: PRIVATE_KEY } } : {}) });
   const client = await createEndpoint({ host: '127.0.0.1', port: 0, ...rdOptions });
   const b = new Promise<Connection>((resolve) => server.once('connection', resolve));
-  const a = await client.connect(server.address().port, '127.0.0.1');
+  const serverKey = secure ? createNodeSuite().x25519Public(PRIVATE_KEY) : undefined;
+  const a = await client.connect(server.address().port, '127.0.0.1', serverKey ? { serverKey } : {});
+  if (secure && !a.encrypted) throw new Error('--secure: the connection is not encrypted');
   return {
     a,
     b,
@@ -83,9 +97,25 @@ async function bulk(mb: number): Promise<number> {
   return mb;
 }
 
+const run = (): Promise<number> => (mode === 'bulk' ? bulk(Number(opt('mb', '20'))) : pingpong(Number(opt('trips', '5000')), false));
+if (args.includes('--scavenges')) {
+  let scavenges = 0;
+  let counting = false;
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) if (counting && (e as unknown as { detail?: { kind?: number } }).detail?.kind === 1) scavenges++;
+  }).observe({ entryTypes: ['gc'] });
+  await run(); // warm up, not counted
+  counting = true;
+  const units = await run();
+  counting = false;
+  await new Promise((r) => setTimeout(r, 50)); // the observer's last entries
+  const per = mode === 'bulk' ? 100 : 10_000;
+  const perUnit = (scavenges * per) / units;
+  console.log(JSON.stringify({ mode, secure, scavenges, [mode === 'bulk' ? 'scavengesPer100MB' : 'scavengesPer10kTrips']: Math.round(perUnit * 10) / 10 }));
+  process.exit(0);
+}
 const session = new Session();
 session.connect();
-const run = (): Promise<number> => (mode === 'bulk' ? bulk(Number(opt('mb', '20'))) : pingpong(Number(opt('trips', '5000')), false));
 await run(); // warm up (JIT, first slabs), not profiled
 await session.post('HeapProfiler.startSampling', {
   samplingInterval: 256,
@@ -114,5 +144,5 @@ const top = [...bySite.entries()].sort((x, y) => y[1] - x[1]).slice(0, Number(op
 for (const [site, bytes] of top) console.log(`${(bytes / units).toFixed(0).padStart(8)} B/${unit}  ${site}`);
 const counted = datagrams as { sender: number; receiver: number } | null;
 if (counted) console.log(`datagrams per MB: sender ${(counted.sender / units).toFixed(0)}, receiver (ACKs) ${(counted.receiver / units).toFixed(0)}`);
-console.log(JSON.stringify({ mode, bytesPerUnit: Math.round(total / units), unit, datagrams }));
+console.log(JSON.stringify({ mode, secure, bytesPerUnit: Math.round(total / units), unit, datagrams }));
 process.exit(0);

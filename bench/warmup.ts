@@ -4,7 +4,7 @@
  * than 1 ms, and in each process the TurboFan compiles and the deoptimisations V8 reports
  * (`--trace-opt --trace-deopt`), with the function and the reason of every deoptimisation.
  *
- *   node --import tsx bench/warmup.ts [--trips 11000] [--pin same|cross|none] [--no-trace]
+ *   node --import tsx bench/warmup.ts [--trips 11000] [--pin same|cross|none] [--no-trace] [--secure] [--names]
  *
  * The counts of compiles and deoptimisations do not depend on the machine's load; the slow-trip
  * counts do (and tracing itself costs a little: `--no-trace` for clean timings). Counted from the
@@ -16,6 +16,7 @@ import { writeSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createEndpoint } from '../src/index.js';
+import { createNodeSuite } from '../src/crypto/node-suite.js';
 
 const BUCKET = 1000;
 const args = process.argv.slice(2);
@@ -24,11 +25,16 @@ const opt = (name: string, dflt: string): string => {
   return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : dflt;
 };
 const rdOptions = JSON.parse(process.env.BENCH_RD_OPTIONS ?? '{}') as Record<string, unknown>;
+/** `--names`: list the functions compiled after the first 1,000 trips (the ones inside the benchmark's first window). */
+const names = args.includes('--names');
+/** `--secure`: an encrypted connection (a key pair on the server, `serverKey` on the client). */
+const secure = args.includes('--secure');
+const PRIVATE_KEY = Buffer.alloc(32, 0x2a);
 /** Marks go straight to fd 1, in order with V8's own trace lines. */
 const mark = (n: number): void => void writeSync(1, `#MARK ${n}\n`);
 
 async function server(): Promise<void> {
-  const ep = await createEndpoint({ host: '127.0.0.1', port: 0, ...rdOptions });
+  const ep = await createEndpoint({ host: '127.0.0.1', port: 0, ...rdOptions, ...(secure ? { keyPair: { privateKey: PRIVATE_KEY } } : {}) });
   let n = 0;
   ep.on('connection', (c) => {
     writeSync(1, '#START\n');
@@ -44,7 +50,8 @@ async function server(): Promise<void> {
 
 async function client(port: number, trips: number): Promise<void> {
   const ep = await createEndpoint({ host: '127.0.0.1', port: 0, ...rdOptions });
-  const conn = await ep.connect(port, '127.0.0.1');
+  const conn = await ep.connect(port, '127.0.0.1', secure ? { serverKey: createNodeSuite().x25519Public(PRIVATE_KEY) } : {});
+  if (secure && !conn.encrypted) throw new Error('--secure: the connection is not encrypted');
   writeSync(1, '#START\n');
   conn.on('error', () => undefined);
   const payload = Buffer.alloc(64, 0x70);
@@ -69,6 +76,10 @@ async function client(port: number, trips: number): Promise<void> {
 
 interface Side {
   compiles: number[];
+  /** TurboFan's own times for those compiles (--trace-opt's three phases), ms. */
+  compileMs: number;
+  /** "function (ms)" of each compile after the first bucket. */
+  late: string[];
   deopts: number[];
   /** "function: reason" → count, over the whole run. */
   reasons: Map<string, number>;
@@ -89,7 +100,14 @@ function watch(child: ChildProcess, side: Side, onLine: (line: string) => boolea
     if (line === '#START') started = true;
     if (line === '#END') done = true;
     if (!started || done) return;
-    if (line.startsWith('[completed compiling') && line.includes('TURBOFAN')) side.compiles[bucket] = (side.compiles[bucket] ?? 0) + 1;
+    if (line.startsWith('[completed compiling') && line.includes('TURBOFAN')) {
+      side.compiles[bucket] = (side.compiles[bucket] ?? 0) + 1;
+      const took = /took ([\d.]+), ([\d.]+), ([\d.]+) ms/.exec(line);
+      const ms = took ? Number(took[1]) + Number(took[2]) + Number(took[3]) : 0;
+      side.compileMs += ms;
+      const fn = /<JSFunction (\S*)/.exec(line)?.[1] ?? '?';
+      if (bucket >= 1) side.late.push(`${fn} ${ms.toFixed(1)}`);
+    }
     const bail = /^\[bailout \(kind: [^,]+, reason: ([^)]*)\).*?<JSFunction (\S*)/.exec(line);
     const dep = /^\[marking dependent code .*?<SharedFunctionInfo (\S+)>.*reason: (.*)\]$/.exec(line);
     const what = bail ? `${bail[2]}: ${bail[1]}` : dep ? `${dep[1]}: ${dep[2]}` : null;
@@ -111,12 +129,12 @@ async function main(): Promise<void> {
   const trace = !args.includes('--no-trace');
   const self = fileURLToPath(import.meta.url);
   const start = (r: string, cpu: string | undefined, extra: string[]): ChildProcess => {
-    const node = [...(trace ? ['--trace-opt', '--trace-deopt'] : []), '--import', 'tsx', self, '--role', r, ...extra];
+    const node = [...(trace ? ['--trace-opt', '--trace-deopt'] : []), '--import', 'tsx', self, '--role', r, ...(secure ? ['--secure'] : []), ...extra];
     return cpu === undefined || pin === 'none'
       ? spawn(process.execPath, node, { stdio: ['ignore', 'pipe', 'inherit'], env: process.env })
       : spawn('taskset', ['-c', cpu, process.execPath, ...node], { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
   };
-  const sides = { client: { compiles: [], deopts: [], reasons: new Map() } as Side, server: { compiles: [], deopts: [], reasons: new Map() } as Side };
+  const sides = { client: { compiles: [], compileMs: 0, late: [], deopts: [], reasons: new Map() } as Side, server: { compiles: [], compileMs: 0, late: [], deopts: [], reasons: new Map() } as Side };
   const srv = start('server', '0', []);
   let port = 0;
   const gotPort = new Promise<void>((resolve) => {
@@ -152,7 +170,7 @@ async function main(): Promise<void> {
   };
   const header = Array.from({ length: buckets }, (_, i) => `${i * BUCKET + 1}–${(i + 1) * BUCKET}`);
   const lines = [
-    `Ping-pong warm-up, ${trips} trips of 64 B, pin ${pin}${trace ? ', V8 tracing on' : ''}; per 1,000-trip bucket:`,
+    `Ping-pong warm-up${secure ? ' (encrypted)' : ''}, ${trips} trips of 64 B, pin ${pin}${trace ? ', V8 tracing on' : ''}; per 1,000-trip bucket:`,
     '',
     `| trips | ${header.join(' | ')} |`,
     `| --- | ${header.map(() => '---:').join(' | ')} |`,
@@ -164,6 +182,7 @@ async function main(): Promise<void> {
   }
   console.log(lines.join('\n'));
   for (const [name, s] of Object.entries(sides)) {
+    if (names && s.late.length > 0) console.log(`\n${name}: compiled after trip ${BUCKET} (function, ms): ${s.late.join('; ')}`);
     if (s.reasons.size > 0) console.log(`\n${name} deoptimisations: ${[...s.reasons].map(([w, n]) => `${w} ×${n}`).join('; ')}`);
   }
   const sum = (a: (number | undefined)[]): number => a.reduce<number>((x, y) => x + (y ?? 0), 0);
@@ -171,6 +190,7 @@ async function main(): Promise<void> {
     JSON.stringify({
       trips,
       pin,
+      secure,
       slowPerBucket: slow,
       p50: q(rtts, 0.5),
       p99First10k: q(rtts.slice(0, 10_000), 0.99),
@@ -180,6 +200,7 @@ async function main(): Promise<void> {
       ...(trace
         ? {
             compiles: { client: sum(sides.client.compiles), server: sum(sides.server.compiles) },
+            compileMs: { client: Math.round(sides.client.compileMs), server: Math.round(sides.server.compileMs) },
             deopts: { client: sum(sides.client.deopts), server: sum(sides.server.deopts) },
           }
         : {}),

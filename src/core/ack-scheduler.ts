@@ -66,6 +66,9 @@ export class AckScheduler {
   private ackHoldDone = false;
   /** The full packet number `onPacket` last accepted (for traces). */
   lastPacketNumber = -1;
+  /** Our last packet that carried an ACK frame, and the largest packet number that frame acknowledged. */
+  private ackCarrier = -1;
+  private ackCarrierLargest = -1;
 
   constructor(
     private readonly config: CoreConfig,
@@ -211,8 +214,20 @@ export class AckScheduler {
     return frame === null ? 0 : DATA_OVERHEAD + ackFrameSize(frame);
   }
 
-  /** The ACK frame built last went into a packet. */
-  onAckSent(): void {
+  /**
+   * The peer acknowledged our packets `lo`…`hi` (the first range of its ACK): if the last of
+   * ours that carried an ACK frame is among them, the peer has seen that frame, and later ACKs
+   * need not repeat the ranges it covered (ReceivedPackets.ignoreBelow).
+   */
+  onOwnPacketsAcked(lo: number, hi: number): void {
+    const pn = this.ackCarrier;
+    if (pn >= lo && pn <= hi) this.received.ignoreBelow(this.ackCarrierLargest);
+  }
+
+  /** The ACK frame built last went into our packet `pn`. */
+  onAckSent(pn: number): void {
+    this.ackCarrier = pn;
+    this.ackCarrierLargest = this.received.largest;
     this.ackHeldAt = Infinity;
     this.ackHoldDone = false;
     this.ackElicitingSinceAck = 0;

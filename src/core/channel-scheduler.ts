@@ -50,9 +50,10 @@ const NO_LEVELS: Level[] = [];
 /**
  * Idle connections stay small (issue 11): while channel 0 alone takes part, with the default
  * settings (most connections, always), the scheduler is two fields (`solo`, `soloDeficit`) and
- * builds no level; the first other channel or `configure()` builds them. Settings are kept only
- * once configured; lookups by channel scan the levels (few, and only on rare paths: add,
- * configure); `charge()` finds the member `pick()` just returned without one.
+ * builds no level; the first other channel to have content, or `configure()` of channel 0,
+ * builds them. Settings are kept only once configured; lookups by channel scan the levels (few,
+ * and only on rare paths: add, configure); `charge()` finds the member `pick()` just returned
+ * without one.
  */
 export class ChannelScheduler {
   /** Levels in priority order (lowest number first); none while `solo`. */
@@ -61,8 +62,12 @@ export class ChannelScheduler {
   private solo = false;
   /** Channel 0's deficit while `solo`. */
   private soloDeficit = 0;
-  /** Settings changed by `configure()`, by channel; null until the first one. */
-  private settings: Map<number, ChannelSettings> | null = null;
+  /**
+   * Settings changed by `configure()`, null until the first: channel, priority, weight, then the
+   * next channel's. One array of small integers scanned by channel, not a Map and its entries
+   * (a connection configures one or two channels; read only on rare paths: add, configure).
+   */
+  private settings: number[] | null = null;
   /** The member `pick()` returned last (`charge()` is for it). */
   private picked: Member | null = null;
 
@@ -76,13 +81,27 @@ export class ChannelScheduler {
 
   /** Settings of `channel` (the defaults until `configure()` changed them). */
   settingsOf(channel: number): ChannelSettings {
-    return this.settings?.get(channel) ?? DEFAULT_CHANNEL_SETTINGS;
+    const settings = this.settings;
+    if (settings !== null) {
+      for (let i = 0; i < settings.length; i += 3) {
+        if (settings[i] === channel) return { priority: settings[i + 1]!, weight: settings[i + 2]! };
+      }
+    }
+    return DEFAULT_CHANNEL_SETTINGS;
   }
 
-  /** Set the priority and weight of a channel; applies from its next turn. */
+  /**
+   * Set the priority and weight of a channel; applies from its next turn. A channel other than 0
+   * that has had no content yet only has its settings kept: channel 0 stays `solo` until that
+   * channel joins (`add`), so that settings given for every connection (the endpoint's
+   * `channels` option) cost an idle connection no levels.
+   */
   configure(channel: number, settings: ChannelSettings): void {
-    if (this.solo) this.buildLevels();
-    (this.settings ??= new Map()).set(channel, { priority: settings.priority, weight: settings.weight });
+    this.keep(channel, settings);
+    if (this.solo) {
+      if (channel !== 0) return;
+      this.buildLevels();
+    }
     const member = this.find(channel);
     if (member === null) return;
     member.weight = settings.weight;
@@ -90,6 +109,20 @@ export class ChannelScheduler {
       this.remove(member);
       this.add(channel);
     }
+  }
+
+  /** Record `channel`'s settings (replacing earlier ones). */
+  private keep(channel: number, settings: ChannelSettings): void {
+    const kept = this.settings;
+    if (kept === null) {
+      this.settings = [channel, settings.priority, settings.weight];
+      return;
+    }
+    let i = 0;
+    while (i < kept.length && kept[i] !== channel) i += 3;
+    kept[i] = channel;
+    kept[i + 1] = settings.priority;
+    kept[i + 2] = settings.weight;
   }
 
   /** Take part in scheduling (once a channel has had content; idle members cost one check). */

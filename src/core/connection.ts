@@ -1,5 +1,7 @@
 import { InvalidArgValueError, rdError } from '../errors.js';
 import { DataPacketReader } from '../wire/data-packet-reader.js';
+import { cidHigh, cidLow } from '../wire/cid-halves.js';
+import { expand32 } from '../wire/packet-number.js';
 import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, type AckFrame, type ConnectionId, type Frame } from '../wire/types.js';
 import { AckScheduler } from './ack-scheduler.js';
 import { BlockedTime, SendBlock } from './blocked-time.js';
@@ -115,7 +117,8 @@ export class ConnectionCore implements PathMtuListener {
   ackDeferred = false;
 
   // --- events, statistics, trace
-  private readonly events = new Deque<CoreEvent>(4);
+  /** One slot at first (an idle connection's last event was one message): grown by doubling. */
+  private readonly events = new Deque<CoreEvent>(1);
   private readonly counters = createCounters();
   private readonly blocked: BlockedTime;
   /** Null unless traced: every trace point is guarded by one null check. */
@@ -129,8 +132,8 @@ export class ConnectionCore implements PathMtuListener {
     this.blocked = new BlockedTime(options.now);
     this.role = options.role;
     this.localCid = options.localCid;
-    this.localCidHi = Number(options.localCid >> 32n);
-    this.localCidLo = Number(options.localCid & 0xffff_ffffn);
+    this.localCidHi = cidHigh(options.localCid);
+    this.localCidLo = cidLow(options.localCid);
     this.remoteCid = options.remoteCid;
     const local = options.localParams;
     const remote = options.remoteParams;
@@ -172,7 +175,8 @@ export class ConnectionCore implements PathMtuListener {
     this.path = new PathManager(
       options.address,
       options.port ?? 0,
-      options.randomBytes ?? ((n) => Uint8Array.from({ length: n }, () => Math.floor(random() * 256))),
+      // Only path validation draws random bytes, and only with an address: no closure otherwise.
+      options.randomBytes ?? (options.address === undefined ? null : (n) => Uint8Array.from({ length: n }, () => Math.floor(random() * 256))),
       config,
       this.recovery,
       this.mtu,
@@ -197,11 +201,11 @@ export class ConnectionCore implements PathMtuListener {
 
   /** The remote address the connection sends to (its current path); undefined without addresses. */
   get remoteAddress(): string | undefined {
-    return this.path.validator?.address;
+    return this.path.currentAddress;
   }
 
   get remotePort(): number | undefined {
-    return this.path.validator?.port;
+    return this.path.currentPort;
   }
 
   /**
@@ -415,9 +419,8 @@ export class ConnectionCore implements PathMtuListener {
     // address, only what path validation allows.
     let kind: PathKind = PathKind.Current;
     const path = this.path;
-    const current = path.validator;
-    if (current !== null && address !== undefined) {
-      kind = current.classify(address, port);
+    if (address !== undefined) {
+      kind = path.classify(address, port);
       if (kind !== PathKind.Current) {
         const read = path.onForeignDatagram(now, packet, datagram, authenticated, address, port, this._state);
         if (read === Foreign.Moved) {
@@ -555,6 +558,9 @@ export class ConnectionCore implements PathMtuListener {
       this.protocolViolation(now, violation);
       return;
     }
+    // Our packets in its first range certainly arrived: an ACK we sent in one of them was seen.
+    const largest = expand32(frame.largest, this.recovery.packetNumbers.largestSent + 1);
+    this.acks.onOwnPacketsAcked(largest - frame.firstRange, largest);
     // The ACK also carries the peer's flow-control credit.
     if (this.sender.onPeerCredit(frame.maxTsn)) this.recovery.onCreditRaised();
     // Also when the ACK only confirmed packets already declared lost: their content (a CLOSE,

@@ -30,7 +30,8 @@ export class Deque<T> {
 
   /**
    * No storage until the first push (idle connections stay small, most never retransmit); then
-   * `capacity` slots (0: 8), doubled whenever full.
+   * `capacity` slots (0: 8), doubled whenever full. A connection's own queues start at one slot:
+   * a request/response flow never holds more, and a bulk one grows them once.
    */
   constructor(private readonly capacity = 8) {
     this.items = NO_ITEMS as (T | undefined)[];
@@ -94,6 +95,11 @@ export class Deque<T> {
     if (this.capacity < 0) throw new Error('the shared empty Deque is never written: push to a Deque of its own');
     const old = this.items;
     const next = new Array<T | undefined>(old.length > 0 ? old.length * 2 : this.capacity > 0 ? this.capacity : 8);
+    // The elements kind of every storage (NO_ITEMS's: holey, any value) from the start, also
+    // when nothing is copied: `new Array(n)` is holey small integers, and the push that stored
+    // the first object would change its map under optimised code (a one-slot first storage
+    // grows from empty more often).
+    next[0] = undefined;
     for (let i = 0; i < this.count; i++) next[i] = old[(this.head + i) % old.length];
     this.items = next;
     this.head = 0;

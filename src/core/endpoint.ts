@@ -20,6 +20,7 @@ import {
 import {
   PROTECTION_OVERHEAD,
   RefuseReason,
+  SecurePacketType,
   decodeSecurePacket,
   encodeSecurePacket,
   isProtectedType,
@@ -28,6 +29,7 @@ import {
   type SecureAcceptPacket,
   type SecureInitialPacket,
 } from '../wire/secure.js';
+import { cidHigh, cidLow } from '../wire/cid-halves.js';
 import { announcedMaxMessageSize, announcedWindow, resolveCoreConfig } from './config.js';
 import { BufferBudget } from './buffer-budget.js';
 import { CookieJar, resetTokenFor, tokensEqual } from './cookie.js';
@@ -150,9 +152,14 @@ export class EndpointConnection implements TimerEntry {
   closed = false;
   /** Free slot for the shell (its Connection object). */
   owner: unknown = undefined;
-  /** `localCid` as two 32-bit halves: routing compares them with the datagram's bytes, no BigInt. */
+  /** `localCid` as two signed 32-bit halves (`cidHigh`, `cidLow`): routing compares them with the datagram's bytes, no BigInt. */
   readonly cidHi: number;
   readonly cidLo: number;
+  /** `remoteResetToken`, big-endian, as four signed 32-bit integers (small integers in V8: no heap number). */
+  private readonly token0: number;
+  private readonly token1: number;
+  private readonly token2: number;
+  private readonly token3: number;
 
   constructor(
     readonly id: number,
@@ -163,11 +170,8 @@ export class EndpointConnection implements TimerEntry {
     public address: string,
     public port: number,
     readonly core: ConnectionCoreLike,
-    /**
-     * The reset token the peer gave (its STATELESS_RESET must carry it): a 16-byte view into a
-     * shared slab (keepToken), not the peer's whole parameter set (idle connections, issue 11).
-     */
-    readonly remoteResetToken: Uint8Array,
+    /** The reset token the peer gave (its STATELESS_RESET must carry it): read here, kept as four integers. */
+    resetToken: Uint8Array,
     /**
      * Server: the ACCEPT to resend when the client's INITIAL is repeated; dropped once the
      * client's first DATA arrived (it had the ACCEPT).
@@ -180,8 +184,30 @@ export class EndpointConnection implements TimerEntry {
     /** The peer's static public key, when the handshake authenticated one. */
     readonly remotePublicKey: Uint8Array | null = null,
   ) {
-    this.cidHi = Number(localCid >> 32n);
-    this.cidLo = Number(localCid & 0xffff_ffffn);
+    this.cidHi = cidHigh(localCid);
+    this.cidLo = cidLow(localCid);
+    this.token0 = readI32(resetToken, 0);
+    this.token1 = readI32(resetToken, 4);
+    this.token2 = readI32(resetToken, 8);
+    this.token3 = readI32(resetToken, 12);
+  }
+
+  /**
+   * The reset token the peer gave, 16 bytes (a new array each call: only a stateless reset
+   * reads it). Kept as four signed 32-bit integers, 32 bytes in the record itself, where a view
+   * of its own cost each connection ~100 bytes (idle connections, issue 11).
+   */
+  get remoteResetToken(): Uint8Array {
+    const t = new Uint8Array(RESET_TOKEN_SIZE);
+    const words = [this.token0, this.token1, this.token2, this.token3];
+    for (let i = 0; i < 4; i++) {
+      const w = words[i]!;
+      t[4 * i] = w >>> 24;
+      t[4 * i + 1] = (w >>> 16) & 0xff;
+      t[4 * i + 2] = (w >>> 8) & 0xff;
+      t[4 * i + 3] = w & 0xff;
+    }
+    return t;
   }
 
   get encrypted(): boolean {
@@ -214,13 +240,18 @@ interface Housekeeping extends TimerEntry {
 
 type Timed = EndpointConnection | ConnectAttempt | Housekeeping;
 
-/** Key of a (remote address, remote port, remote connection ID) triple. */
+/**
+ * Key of a (remote address, remote port, remote connection ID) triple. Joined rather than
+ * concatenated: `join` builds one flat string (~60 bytes), where a template literal leaves a
+ * tree of concatenated strings and their pieces (~120 bytes), kept by every connection.
+ */
 function peerKey(address: string, port: number, cid: bigint): string {
-  return `${address}|${port}|${cid}`;
+  return [address, port, cid].join('|');
 }
 
-function readU32(b: Uint8Array, offset: number): number {
-  return ((b[offset]! << 24) | (b[offset + 1]! << 16) | (b[offset + 2]! << 8) | b[offset + 3]!) >>> 0;
+/** Four bytes as a signed 32-bit integer: a CID half as `cidHigh`/`cidLow` give it (always a small integer, no heap number). */
+function readI32(b: Uint8Array, offset: number): number {
+  return (b[offset]! << 24) | (b[offset + 1]! << 16) | (b[offset + 2]! << 8) | b[offset + 3]!;
 }
 
 function bytesToBigint(b: Uint8Array): bigint {
@@ -612,17 +643,25 @@ export class EndpointCore {
     // The common case first, with no allocation: DATA for a connection we know (an oversize
     // one goes the long way, to be dropped in routeData).
     const n = datagram.length;
-    if (n >= MIN_DATAGRAM_SIZE && n <= this.maxDatagramSize && datagram[0] === PROTOCOL_VERSION && datagram[1] === PacketType.Data) {
-      const c = this.byCidLo.get(readU32(datagram, 6));
-      // Plaintext connections only: for an encrypted one a clear DATA is an injection, which
-      // routeData drops and counts.
-      if (c !== undefined && c.cidHi === readU32(datagram, 2) && c.protection === null) {
-        // The engine checks the CRC and counts what it drops, and checks the source address
-        // (path validation, src/core/path-validation.ts) exactly as on the long route below.
-        c.core.handleDatagram(now, datagram, false, address, port);
-        if (c.core.remoteAddress === undefined || c.core.remoteAddress === address) c.acceptDatagram = null;
-        this.touch(c);
-        return;
+    if (n >= MIN_DATAGRAM_SIZE && n <= this.maxDatagramSize && datagram[0] === PROTOCOL_VERSION) {
+      const type = datagram[1]!;
+      if (type === PacketType.Data) {
+        const c = this.byCidLo.get(readI32(datagram, 6));
+        // Plaintext connections only: for an encrypted one a clear DATA is an injection, which
+        // routeData drops and counts.
+        if (c !== undefined && c.cidHi === readI32(datagram, 2) && c.protection === null) {
+          // The engine checks the CRC and counts what it drops, and checks the source address
+          // (path validation, src/core/path-validation.ts) exactly as on the long route below.
+          c.core.handleDatagram(now, datagram, false, address, port);
+          if (c.core.remoteAddress === undefined || c.core.remoteAddress === address) c.acceptDatagram = null;
+          this.touch(c);
+          return;
+        }
+      } else if (type === SecurePacketType.Protected || type === SecurePacketType.ProtectedPhase1) {
+        // The same for PROTECTED packets of an encrypted connection: no invariants record, no
+        // BigInt, no map keyed by one; what routeData does for them, in protected().
+        const c = this.byCidLo.get(readI32(datagram, 6));
+        if (c !== undefined && c.cidHi === readI32(datagram, 2) && c.protection !== null) return this.protected(now, c, c.protection, datagram, address, port);
       }
     }
     const inv = readInvariants(datagram);
@@ -665,25 +704,14 @@ export class EndpointCore {
         // The engine checks the CRC and counts what it drops, and the source address.
         target.core.handleDatagram(now, datagram, false, address, port);
       } else {
-        // Encrypted: a plaintext DATA (an injection) or a packet that does not authenticate is
-        // dropped here, before the engine sees a byte of it.
+        // Encrypted: a plaintext DATA (an injection) is dropped here, before the engine sees a byte of it.
         if (type === PacketType.Data) return this.drop('decrypt');
-        const plain = protection.open(now, datagram);
-        if (plain === null) {
-          this.drop(protection.lastFailure === 'replay' ? 'replay' : 'decrypt');
-          if (protection.exhausted) {
-            target.core.abort(now, 0, 'AEAD integrity limit reached');
-            this.touch(target);
-          }
-          return;
-        }
-        target.core.handleDatagram(now, plain, true, address, port);
+        return this.protected(now, target, protection, datagram, address, port);
       }
-      // The client had our ACCEPT (it sends DATA): no INITIAL repeat needs it any more. (For an
-      // encrypted connection only an authenticated packet gets here; a plaintext one counts
-      // only from the connection's own address.)
+      // The client had our ACCEPT (it sends DATA): no INITIAL repeat needs it any more (a
+      // plaintext packet counts only from the connection's own address).
       const current = target.core.remoteAddress;
-      if (protection !== null || current === undefined || current === address) target.acceptDatagram = null;
+      if (current === undefined || current === address) target.acceptDatagram = null;
       this.touch(target);
       return;
     }
@@ -692,6 +720,27 @@ export class EndpointCore {
     if (type === PacketType.Data && !verifyChecksum(datagram)) return this.drop('checksum');
     this.drop('unknown-cid');
     this.maybeStatelessReset(now, cid, datagram.length, address, port);
+  }
+
+  /**
+   * A PROTECTED packet for encrypted connection `c`: one that does not authenticate (or is
+   * replayed) is dropped here, before the engine sees a byte of it; the engine reads the DATA
+   * packet it opens to.
+   */
+  private protected(now: number, c: EndpointConnection, protection: PacketProtection, datagram: Uint8Array, address: string, port: number): void {
+    const plain = protection.open(now, datagram);
+    if (plain === null) {
+      this.drop(protection.lastFailure === 'replay' ? 'replay' : 'decrypt');
+      if (protection.exhausted) {
+        c.core.abort(now, 0, 'AEAD integrity limit reached');
+        this.touch(c);
+      }
+      return;
+    }
+    c.core.handleDatagram(now, plain, true, address, port);
+    // The client had our ACCEPT: only an authenticated packet gets here.
+    c.acceptDatagram = null;
+    this.touch(c);
   }
 
   private routeControl(now: number, packet: Packet, address: string, port: number): void {
@@ -906,7 +955,7 @@ export class EndpointCore {
       randomBytes: this.randomBytes,
       packetOverhead: protection ? PROTECTION_OVERHEAD : 0,
     });
-    const c = new EndpointConnection(id, role, localCid, remoteCid, address, port, core, keepToken(remoteParams.resetToken), acceptDatagram, key, protection, remotePublicKey);
+    const c = new EndpointConnection(id, role, localCid, remoteCid, address, port, core, remoteParams.resetToken, acceptDatagram, key, protection, remotePublicKey);
     this.register(c);
     this.events.push(role === 'server' ? { type: 'accepted', connection: c } : { type: 'connected', attempt: id, connection: c });
     this.touch(c);
@@ -1299,6 +1348,17 @@ export class EndpointCore {
     return ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
   }
 
+  /**
+   * A random first packet number or TSN, below 2^30 (docs/protocol.md §4.1): the sequences
+   * count up from it and stay small integers for V8 (below 2^31) for the first billion packets.
+   * A number at or above 2^31 is a heap-allocated double in every field that holds it: with
+   * full 32-bit starting values about half of each connection's packet-number and TSN fields
+   * (a dozen, in five stages) were, 16 bytes each (idle connections, issue 11).
+   */
+  private initialNumber(): number {
+    return this.u32() >>> 2;
+  }
+
   private initialRtt(): number {
     return this.config.core.initialRtt ?? 100;
   }
@@ -1319,8 +1379,8 @@ export class EndpointCore {
       maxDatagramSize: resolveCoreConfig(this.config.core).maxDatagramSize,
       initialWindow: announcedWindow(core),
       idleTimeout: core.idleTimeout,
-      initialPacketNumber: this.u32(),
-      initialTsn: this.u32(),
+      initialPacketNumber: this.initialNumber(),
+      initialTsn: this.initialNumber(),
       resetToken: resetTokenFor(this.resetKey, cid),
       maxMessageSize: announcedMaxMessageSize(core),
     };
@@ -1349,22 +1409,6 @@ export class EndpointCore {
   private validParams(p: TransportParams): boolean {
     return p.maxDatagramSize >= MIN_PEER_DATAGRAM_SIZE && p.initialWindow >= 1;
   }
-}
-
-/** Reset tokens kept by connections, 16 bytes each, in shared slabs: one view per connection, no buffer of its own. */
-let tokenSlab = new Uint8Array(0);
-let tokenSlabUsed = 0;
-const TOKEN_SLAB_SIZE = 4096;
-
-function keepToken(token: Uint8Array): Uint8Array {
-  if (tokenSlabUsed + token.length > tokenSlab.length) {
-    tokenSlab = new Uint8Array(Math.max(TOKEN_SLAB_SIZE, token.length));
-    tokenSlabUsed = 0;
-  }
-  const kept = tokenSlab.subarray(tokenSlabUsed, tokenSlabUsed + token.length);
-  kept.set(token);
-  tokenSlabUsed += token.length;
-  return kept;
 }
 
 function copyParams(p: TransportParams): TransportParams {

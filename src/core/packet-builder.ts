@@ -1,5 +1,6 @@
 import { ackFrameSize, writeAckFrame, writePathFrame } from '../wire/frames.js';
 import { sealAt, writeDataHeader, writeDataHeaderAt } from '../wire/packet.js';
+import { cidHigh, cidLow } from '../wire/cid-halves.js';
 import { truncate32 } from '../wire/packet-number.js';
 import { CHECKSUM_SIZE, DATA_HEADER_SIZE, FrameType, PATH_FRAME_SIZE, type ConnectionId } from '../wire/types.js';
 import type { AckScheduler } from './ack-scheduler.js';
@@ -37,8 +38,8 @@ export class PacketBuilder {
     private readonly sealed: boolean,
     private readonly trace: Tracer | null = null,
   ) {
-    this.remoteCidHi = Number(remoteCid >> 32n);
-    this.remoteCidLo = Number(remoteCid & 0xffff_ffffn);
+    this.remoteCidHi = cidHigh(remoteCid);
+    this.remoteCidLo = cidLow(remoteCid);
   }
 
   /** A packet with an ACK (`withAck`, or when the ACK has news) and, `withData`, the sender's frames. */
@@ -67,7 +68,7 @@ export class PacketBuilder {
       const ack = this.acks.buildAckFrame(now);
       if (ack && o + ackFrameSize(ack) <= limit) {
         o = writeAckFrame(buf, o, ack);
-        this.acks.onAckSent();
+        this.acks.onAckSent(pn);
         withAckFrame = true;
       }
     }

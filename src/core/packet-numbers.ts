@@ -1,9 +1,12 @@
+import { unpinFields } from './mutable-fields.js';
 import type { SentPackets } from './sent-packets.js';
 
 /** Packet-number skipping (RFC 9000 §21.4): the gap between skips doubles up to this. */
 const MAX_SKIP_PERIOD = 0x1_0000;
 /** Skipped packet numbers remembered for optimistic-ACK detection. */
 const SKIPPED_REMEMBERED = 16;
+/** The skipped numbers of every PacketNumbers before its first skip (never written). */
+const NO_SKIPPED: number[] = [];
 
 /**
  * Packet numbers of the packets we send (quic-go's `packet_number_generator`): strictly
@@ -16,7 +19,8 @@ export class PacketNumbers {
   largestSent: number;
   private nextSkip: number;
   private skipPeriod = 64;
-  private readonly skipped: number[] = [];
+  /** The shared empty list until the first skip (idle connections stay small): see {@link allocate}. */
+  private skipped: number[] = NO_SKIPPED;
 
   constructor(
     first: number,
@@ -26,12 +30,15 @@ export class PacketNumbers {
     this.next = first;
     this.largestSent = first - 1;
     this.nextSkip = first + 1 + Math.floor(config.random() * this.skipPeriod);
+    // `skipped` is replaced at the first skip: mutable from the start (mutable-fields.ts).
+    unpinFields(this, ['skipped']);
   }
 
   /** The number of the next packet; a skipped number takes a null slot in `history`. */
   allocate(history: SentPackets): number {
     let pn = this.next;
     if (pn === this.nextSkip) {
+      if (this.skipped === NO_SKIPPED) this.skipped = [];
       this.skipped.push(pn);
       if (this.skipped.length > SKIPPED_REMEMBERED) this.skipped.shift();
       history.push(pn, null);

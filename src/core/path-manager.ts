@@ -28,7 +28,11 @@ import type { CoreConfig, CoreEvent } from './types.js';
  *          silence ACK of {@link silenceDeadline})
  *
  * and the application, when this side moved ({@link onLocalMove}). Without an address (a core
- * made with none, in tests) there is one path and nothing to check: `validator` is null.
+ * made with none, in tests) there is one path and nothing to check.
+ *
+ * The validator is created at first need: the first datagram from another address, or the first
+ * path frame. Until then the current path is this object's `address` and `port` (an idle
+ * connection never needs a validator: ~200 bytes each, issue 11).
  */
 
 /** A packet with one PATH_CHALLENGE or PATH_RESPONSE frame: header, frame, checksum. */
@@ -49,8 +53,14 @@ export const Foreign = {
 export type ForeignVerdict = PathKind | (typeof Foreign)[keyof typeof Foreign];
 
 export class PathManager {
-  /** Path validation and the current path; null when the connection was made without an address. */
-  readonly validator: PathValidator | null;
+  /**
+   * Path validation and, once it exists, the current path; null until first needed
+   * ({@link ensureValidator}), and always when the connection was made without an address.
+   */
+  validator: PathValidator | null = null;
+  /** The current path while there is no validator (undefined: the connection has no address). */
+  private readonly address: string | undefined;
+  private readonly port: number;
   /** The path the datagram being read came from (its PATH_CHALLENGE / PATH_RESPONSE frames need it). */
   arrival: PathKind = PathKind.Current;
   /** The last datagram pollTransmit returned goes to the candidate address, not the current one. */
@@ -66,7 +76,8 @@ export class PathManager {
   constructor(
     address: string | undefined,
     port: number,
-    randomBytes: (n: number) => Uint8Array,
+    /** For the validator's challenges, once it exists (null without an address: never needed). */
+    private readonly randomBytes: ((n: number) => Uint8Array) | null,
     private readonly config: CoreConfig,
     private readonly recovery: LossRecovery,
     private readonly mtu: PathMtu,
@@ -78,22 +89,49 @@ export class PathManager {
     /** Bytes packet protection adds on the wire (amplification accounting). */
     private readonly packetOverhead: number,
   ) {
-    this.validator = address === undefined ? null : new PathValidator(address, port, randomBytes);
-    // Written on a migration only: mutable from the start, so that the first one deoptimises
-    // nothing that reads them (mutable-fields.ts).
-    unpinFields(this, ['arrival', 'toCandidate', 'peerMidMessage', 'silenceAcks']);
+    this.address = address;
+    this.port = port;
+    // Written on a migration only (the validator: at its first need): mutable from the start, so
+    // that the first one deoptimises nothing that reads them (mutable-fields.ts).
+    unpinFields(this, ['arrival', 'toCandidate', 'peerMidMessage', 'silenceAcks', 'validator']);
+  }
+
+  /** The validator, created now if this is its first need (only for a connection with an address). */
+  private ensureValidator(): PathValidator {
+    return (this.validator ??= new PathValidator(this.address!, this.port, this.randomBytes!));
+  }
+
+  /** The current path's address (undefined without addresses). */
+  get currentAddress(): string | undefined {
+    const v = this.validator;
+    return v === null ? this.address : v.address;
+  }
+
+  get currentPort(): number | undefined {
+    const v = this.validator;
+    return v !== null ? v.port : this.address === undefined ? undefined : this.port;
+  }
+
+  /**
+   * The one address check, for every datagram that comes with its address (PathValidator.classify).
+   * Without addresses there is one path: Current.
+   */
+  classify(address: string, port: number): PathKind {
+    const v = this.validator;
+    if (v !== null) return v.classify(address, port);
+    return (port === this.port && address === this.address) || this.address === undefined ? PathKind.Current : PathKind.Other;
   }
 
   /** Where the last datagram from pollTransmit goes: the current path, or the address being validated. */
   get transmitAddress(): string | undefined {
     const v = this.validator;
-    if (v === null) return undefined;
+    if (v === null) return this.address;
     return this.toCandidate ? (v.candidateAddress ?? v.address) : v.address;
   }
 
   get transmitPort(): number | undefined {
     const v = this.validator;
-    if (v === null) return undefined;
+    if (v === null) return this.address === undefined ? undefined : this.port;
     return this.toCandidate && v.candidateAddress !== null ? v.candidatePort : v.port;
   }
 
@@ -118,9 +156,8 @@ export class PathManager {
     port: number,
     state: ConnectionState,
   ): ForeignVerdict {
-    const path = this.validator!;
     if (state !== 'open' && state !== 'closing') return Foreign.Drop;
-    const fresh = path.candidateAddress === null;
+    const fresh = this.validator === null || this.validator.candidateAddress === null;
     if (fresh && packet.frames === packet.pathFrames) {
       // Only path frames (or nothing) from an address nobody is validating: an answer to a
       // challenge already given up, or a probe for a path we did not start. Not a reason to
@@ -129,6 +166,7 @@ export class PathManager {
       if (this.trace !== null) this.trace.packetDropped(now, datagram.length, 'unvalidated_path');
       return Foreign.Drop;
     }
+    const path = this.ensureValidator();
     const kind = path.onForeignDatagram(now, address, port, datagram.length + this.packetOverhead, this.validationTimeout());
     if (fresh && kind === PathKind.Candidate && this.trace !== null) this.trace.pathProbing(now, address, port);
     if (authenticated) return kind;
@@ -192,9 +230,10 @@ export class PathManager {
 
   /** A PATH_CHALLENGE: echoed on the path it came by (§5.10); without addresses, on the only one. */
   onChallengeFrame(data: Uint8Array): void {
-    if (this.validator !== null) this.validator.onChallenge(data, this.arrival);
+    if (this.address !== undefined) this.ensureValidator().onChallenge(data, this.arrival);
   }
 
+  /** A PATH_RESPONSE: without a validator nothing was challenged, and it is ignored. */
   onResponseFrame(now: number, data: Uint8Array): void {
     if (this.validator !== null) this.onOutcome(now, this.validator.onResponse(data, this.arrival, now));
   }
@@ -249,7 +288,7 @@ export class PathManager {
    * window hears from us within a round trip. Infinity: not armed.
    */
   private silenceDeadline(lastReceivedAt: number, state: ConnectionState): number {
-    if (!this.peerMidMessage || this.silenceAcks >= MAX_SILENCE_ACKS || state !== 'open' || this.validator === null) return Infinity;
+    if (!this.peerMidMessage || this.silenceAcks >= MAX_SILENCE_ACKS || state !== 'open' || this.address === undefined) return Infinity;
     const rtt = this.recovery.rtt;
     const interval = rtt.smoothed + Math.max(rtt.variance, GRANULARITY);
     return lastReceivedAt + interval * 2 ** this.silenceAcks;

@@ -86,6 +86,11 @@ export interface ReceiveBufferOptions {
 export class ReceiveBuffer {
   cumTsn: number;
   maxTsn: number;
+  /**
+   * Highest TSN seen on this channel (initialTsn − 1 before the first): kept here for the
+   * Receiver's connection-wide credit, which counts each channel's TSNs up to it.
+   */
+  highestTsn: number;
   /** Bytes kept alive by this buffer (see the class comment). */
   retained = 0;
   /** Part of `retained` held by delivered messages until `release()`. */
@@ -127,6 +132,7 @@ export class ReceiveBuffer {
     // to windowBytes always completes), while the total stays within WINDOW_SLACK.
     this.grantSlack = Math.max(WINDOW_SLACK - ASSEMBLY_CHUNK - OBJECT_OVERHEAD, ASSEMBLY_CHUNK + this.slotCost);
     this.cumTsn = o.initialTsn - 1;
+    this.highestTsn = this.cumTsn;
     this.scanTsn = o.initialTsn;
     this.maxTsn = this.cumTsn + o.maxSlots;
     // `chunks` holds the shared empty array until the first multi-chunk message: mutable from the start.

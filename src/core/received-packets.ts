@@ -1,3 +1,5 @@
+import { unpinFields } from './mutable-fields.js';
+
 /**
  * The set of packet numbers received, as at most `maxRanges` disjoint inclusive ranges, plus a
  * floor: every number at or below the floor counts as received. When a new range would exceed
@@ -9,6 +11,11 @@ export class ReceivedPackets {
   /** Flat ascending pairs [lo0, hi0, lo1, hi1, ...]. */
   private ranges: number[] = [];
   private floor: number;
+  /**
+   * Ranges ending at or below this are no longer reported (`ignoreBelow`): the peer has seen an
+   * ACK covering them. They still count for duplicate detection.
+   */
+  private reportFloor: number;
 
   constructor(
     /** Packets below this number were never sent. */
@@ -16,6 +23,19 @@ export class ReceivedPackets {
     private readonly maxRanges = 32,
   ) {
     this.floor = firstPacketNumber - 1;
+    this.reportFloor = this.floor;
+    // First written when the peer acknowledges one of our ACKs: mutable from the start (mutable-fields.ts).
+    unpinFields(this, ['reportFloor']);
+  }
+
+  /**
+   * RFC 9000 §13.2.4: the peer acknowledged a packet of ours whose ACK frame acknowledged up to
+   * `pn`, so it knows about every packet number at or below it; ACK frames stop repeating those
+   * ranges. (Without this, each gap a skipped packet number leaves, RFC 9000 §21.4, is reported
+   * in every ACK for ever: 8 ranges in each ACK of a long ping-pong.)
+   */
+  ignoreBelow(pn: number): void {
+    if (pn > this.reportFloor) this.reportFloor = pn;
   }
 
   get largest(): number {
@@ -95,8 +115,10 @@ export class ReceivedPackets {
     const ranges = out.ranges;
     let k = 0;
     let smallest = r[n - 2]!;
+    const reportFloor = this.reportFloor;
     for (let i = n - 4, count = 1; i >= 0 && count < limit; i -= 2, count++) {
       const hi = r[i + 1]!;
+      if (hi <= reportFloor) break;
       const lo = r[i]!;
       ranges[k++] = smallest - hi - 2;
       ranges[k++] = hi - lo;

@@ -5,6 +5,7 @@ import type { Deque } from './deque.js';
 import { FragmentParts } from './fragment-parts.js';
 import { ASSEMBLY_CHUNK, ReceiveBuffer, type AcceptResult, type MessageSink } from './receive-buffer.js';
 import { chargeOf, detach, OBJECT_OVERHEAD } from './retention.js';
+import { unpinFields } from './mutable-fields.js';
 import type { CoreConfig, CoreEvent, Delivery } from './types.js';
 import { UnreliableReassembly } from './unreliable-reassembly.js';
 
@@ -42,12 +43,12 @@ export interface CreditView {
 export class Receiver implements CreditView, MessageSink {
   /** Channel 0's buffer (created at once); the others on their first fragment. */
   readonly buffer: ReceiveBuffer;
-  /** By channel. Created with channel 0's buffer in it (an exact one-slot array: idle connections stay small). */
-  private readonly buffers: (ReceiveBuffer | undefined)[];
-  /** The buffers created, densely (credit sums over them). */
-  private readonly active: ReceiveBuffer[];
-  /** Highest TSN seen per channel. */
-  private readonly highest: number[];
+  // Idle connections stay small (issue 11): a connection that uses channel 0 only has neither
+  // list below (each channel's highest TSN seen lives in its buffer, `highestTsn`).
+  /** The other channels' buffers, by channel (null until the first fragment on another channel). */
+  private buffers: (ReceiveBuffer | undefined)[] | null = null;
+  /** Every buffer created, channel 0's first, densely (credit sums over them); null while channel 0's is the only one. */
+  private active: ReceiveBuffer[] | null = null;
   private readonly base: number;
   private claimed = 0;
   private consumed = 0;
@@ -79,11 +80,9 @@ export class Receiver implements CreditView, MessageSink {
   ) {
     this.base = initialTsn - 1;
     this.maxTsn = this.base + windowFragments;
-    const b = this.newBuffer(0);
-    this.buffer = b;
-    this.buffers = [b];
-    this.active = [b];
-    this.highest = [this.base];
+    this.buffer = this.newBuffer(0);
+    // Created on first use: mutable from the start (mutable-fields.ts).
+    unpinFields(this, ['buffers', 'active']);
   }
 
   private newBuffer(channel: number): ReceiveBuffer {
@@ -99,12 +98,13 @@ export class Receiver implements CreditView, MessageSink {
   }
 
   private bufferOf(channel: number): ReceiveBuffer {
-    let b = this.buffers[channel];
+    if (channel === 0) return this.buffer;
+    const buffers = (this.buffers ??= []);
+    let b = buffers[channel];
     if (b === undefined) {
       b = this.newBuffer(channel);
-      this.buffers[channel] = b;
-      this.active.push(b);
-      this.highest[channel] = this.base;
+      buffers[channel] = b;
+      (this.active ??= [this.buffer]).push(b);
     }
     return b;
   }
@@ -124,13 +124,14 @@ export class Receiver implements CreditView, MessageSink {
    * messages, and one assembly chunk per channel in use.
    */
   get retainedLimit(): number {
-    return this.config.receiveWindow + this.buffer.slack + this.active.length * (ASSEMBLY_CHUNK + OBJECT_OVERHEAD);
+    return this.config.receiveWindow + this.buffer.slack + (this.active?.length ?? 1) * (ASSEMBLY_CHUNK + OBJECT_OVERHEAD);
   }
 
   /** Fragments buffered beyond each channel's in-order point, summed (for the window invariant). */
   get bufferedCount(): number {
-    let n = 0;
     const active = this.active;
+    if (active === null) return this.buffer.bufferedCount;
+    let n = 0;
     for (let i = 0; i < active.length; i++) n += active[i]!.bufferedCount;
     return n;
   }
@@ -143,7 +144,7 @@ export class Receiver implements CreditView, MessageSink {
   /** Bytes of delivered messages the application has not released yet. */
   get releasable(): number {
     let held = this.unreliableHeld;
-    for (const b of this.active) held += b.held;
+    for (const b of this.active ?? [this.buffer]) held += b.held;
     return held;
   }
 
@@ -155,7 +156,7 @@ export class Receiver implements CreditView, MessageSink {
     const channel = frame.channel ?? 0;
     const buf = this.bufferOf(channel);
     const tsn = expand32(frame.tsn, buf.cumTsn + 1);
-    const claim = tsn - this.highest[channel]!;
+    const claim = tsn - buf.highestTsn;
     if (claim > 0 && this.base + this.claimed + claim > this.maxTsn) return 'beyond-window';
     const before = buf.cumTsn;
     const result = buf.accept(tsn, frame.payload, frame.first, frame.last, frame.unordered);
@@ -166,7 +167,7 @@ export class Receiver implements CreditView, MessageSink {
     if (duplicate) return result;
     if (claim > 0) {
       this.claimed += claim;
-      this.highest[channel] = tsn;
+      buf.highestTsn = tsn;
     }
     this.consumed += buf.cumTsn - before;
     this.updateCredit();
@@ -185,7 +186,7 @@ export class Receiver implements CreditView, MessageSink {
       return 'duplicate';
     }
     // The connection-wide credit, as onData checks it (the TSN is claimed once the fragment is whole).
-    const claim = tsn - this.highest[channel]!;
+    const claim = tsn - buf.highestTsn;
     if (claim > 0 && this.base + this.claimed + claim > this.maxTsn) return 'beyond-window';
     // No fragment is larger than the datagrams we accept: this bounds what partials hold.
     if (frame.length > this.maxDatagramSize - DATA_OVERHEAD - DATA_FRAME_HEADER_SIZE) return 'malformed';
@@ -232,7 +233,7 @@ export class Receiver implements CreditView, MessageSink {
       this.unreliableHeld = Math.max(0, this.unreliableHeld - credit);
       return false;
     }
-    const b = this.buffers[channel];
+    const b = channel === 0 ? this.buffer : this.buffers?.[channel];
     if (b === undefined) return false;
     const before = this.maxTsn;
     b.release(credit);
@@ -247,7 +248,7 @@ export class Receiver implements CreditView, MessageSink {
 
   private reliableRetained(): number {
     const active = this.active;
-    if (active.length === 1) return active[0]!.retained;
+    if (active === null) return this.buffer.retained;
     let retained = 0;
     for (let i = 0; i < active.length; i++) retained += active[i]!.retained;
     return retained;
@@ -255,15 +256,18 @@ export class Receiver implements CreditView, MessageSink {
 
   /** The rule of receive-buffer.ts `updateCredit`, over the sum of the channels' buffers. */
   private updateCredit(): void {
-    let retained = 0;
-    let onlyAssembling = true;
-    const active = this.active;
-    for (let i = 0; i < active.length; i++) {
-      const b = active[i]!;
-      retained += b.retained;
-      if (!b.onlyAssembling) onlyAssembling = false;
-    }
     const b0 = this.buffer;
+    let retained = b0.retained;
+    let onlyAssembling = b0.onlyAssembling;
+    const active = this.active;
+    if (active !== null) {
+      // Channel 0's buffer is active[0], counted above.
+      for (let i = 1; i < active.length; i++) {
+        const b = active[i]!;
+        retained += b.retained;
+        if (!b.onlyAssembling) onlyAssembling = false;
+      }
+    }
     const limit = onlyAssembling ? this.config.receiveWindow + b0.slack : this.config.receiveWindow;
     const room = Math.floor((limit - retained) / b0.slotCost);
     const credit = this.base + this.consumed + Math.max(0, Math.min(this.windowFragments, room));

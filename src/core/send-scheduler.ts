@@ -55,6 +55,13 @@ export interface MessageOptions {
 }
 
 const EMPTY = new Uint8Array(0);
+/**
+ * The scratch list of fragments of the packet being built, one for every connection: a packet
+ * is built from `writeFrames` to `releasePacketFragments` without building another meanwhile
+ * (like the shared DataPacketReader on the way in), so no connection needs its own (idle
+ * connections, issue 11). Created holding a stand-in: the elements kind it has with fragments.
+ */
+const PACKET_FRAGMENTS: SentFragment[] = [NO_FRAGMENT];
 const DRAIN: CoreEvent = { type: 'drain' };
 const FLUSHED: CoreEvent = { type: 'flushed' };
 
@@ -99,7 +106,7 @@ export class SendScheduler implements SentContent, ChannelReadiness {
   private nextUnreliableId = 0;
   private flushedNotified = true;
   /** Reliable messages not yet acknowledged, in send order; `ledgerBase` numbers the head. */
-  private readonly ledger = new Deque<QueuedMessage>(4);
+  private readonly ledger = new Deque<QueuedMessage>(1);
   private ledgerBase = 0;
   /** Report 'acked' once `ackedThrough` reaches this (-1: nobody waits). */
   private ackedWatch = -1;
@@ -120,9 +127,10 @@ export class SendScheduler implements SentContent, ChannelReadiness {
   // --- what `writeFrames` put into the packet being built
   /**
    * Fragments carried (retransmitted and new): `packetFragments[0 … packetFragmentCount)`. A
-   * scratch list reused for every packet (the packet's record copies it): no array per packet.
+   * scratch list reused for every packet (the packet's record copies it): no array per packet,
+   * and one for all connections (PACKET_FRAGMENTS).
    */
-  readonly packetFragments: SentFragment[] = [NO_FRAGMENT];
+  readonly packetFragments: SentFragment[] = PACKET_FRAGMENTS;
   packetFragmentCount = 0;
   packetClose = false;
   packetRetransmission = false;
@@ -153,7 +161,7 @@ export class SendScheduler implements SentContent, ChannelReadiness {
   private newChannel(channel: number): ChannelQueues {
     // Retransmit and unreliable queues exist from their first use (idle connections stay small);
     // their fields are mutable from the start, so their first Deque deoptimises nothing.
-    const c: ChannelQueues = { channel, nextTsn: this.initialTsn, queue: new Deque(4), retransmit: emptyDeque(), unreliable: emptyDeque() };
+    const c: ChannelQueues = { channel, nextTsn: this.initialTsn, queue: new Deque(1), retransmit: emptyDeque(), unreliable: emptyDeque() };
     return unpinFields(c, ['retransmit', 'unreliable']);
   }
 

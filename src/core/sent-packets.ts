@@ -166,8 +166,11 @@ export function newSentPacket(): SentPacket {
 
 /** The storage of every history before its first packet (never written: `grow()` replaces it). */
 const NO_SLOTS: (SentPacket | null)[] = [];
-/** First storage: a request/response flow rarely has more packets outstanding. */
-const FIRST_CAPACITY = 8;
+/**
+ * First storage: a request/response flow rarely has more packets outstanding than this; the
+ * ring doubles when a flow needs more, once (idle connections stay small).
+ */
+const FIRST_CAPACITY = 2;
 /** Storage grown past this for a burst is dropped once the burst is fully acknowledged or lost. */
 const KEEP_CAPACITY = 64;
 

@@ -80,6 +80,9 @@ function loadSodium(): SodiumNative | null {
   }
 }
 
+/** Where sodium-native decrypts before the plaintext is copied into place (one for the process: used and done within a call). */
+let scratch = new Uint8Array(2048);
+
 function sodiumCipher(sodium: SodiumNative, key: Uint8Array): PacketCipher {
   const k = Buffer.from(key);
   return {
@@ -94,20 +97,20 @@ function sodiumCipher(sodium: SodiumNative, key: Uint8Array): PacketCipher {
       );
     },
     open(nonce, aad, sealed, out, outOffset) {
-      if (sealed.length < TAG) return false;
+      const length = sealed.length - TAG;
+      if (length < 0) return false;
+      // libsodium zeroes its output when the tag fails: decrypting in place would destroy a
+      // packet that a second key (a key update) or nobody (a forgery) should have left intact.
+      // So into the scratch buffer, then copied where it belongs.
+      if (scratch.length < length) scratch = new Uint8Array(Math.max(length, 2 * scratch.length));
+      const m = scratch.subarray(0, length);
       try {
-        sodium.crypto_aead_chacha20poly1305_ietf_decrypt(
-          out.subarray(outOffset, outOffset + sealed.length - TAG),
-          null,
-          sealed,
-          aad,
-          nonce,
-          k,
-        );
-        return true;
+        sodium.crypto_aead_chacha20poly1305_ietf_decrypt(m, null, sealed, aad, nonce, k);
       } catch {
         return false;
       }
+      out.set(m, outOffset);
+      return true;
     },
   };
 }
@@ -153,9 +156,6 @@ export function createNodeSuite(options: { aead?: 'auto' | 'node' } = {}): Crypt
     sha256: (data) => new Uint8Array(createHash('sha256').update(data).digest()),
     hmacSha256: (key, data) => new Uint8Array(createHmac('sha256', key).update(data).digest()),
     cipher: (key) => (s ? sodiumCipher(s, key) : nodeCipher(key)),
-    // A pooled buffer shares an 8 KiB slab: a received packet's payload kept unread would keep
-    // the whole slab alive, past what the receive budget charges for it (the datagram's size).
-    allocate: (size, retained) => (retained ? Buffer.allocUnsafeSlow(size) : Buffer.allocUnsafe(size)),
   };
 }
 

@@ -15,6 +15,14 @@ export interface Clock {
   /** Optional: undo `unrefTimer`. */
   refTimer?(handle: TimerHandle): void;
   /**
+   * Optional: move an armed timer later, to fire at or before `deadline`, keeping its handle,
+   * when the clock can do that cheaply. Returns the time by which it now fires (at most
+   * `deadline`), or null when it cannot (the timer stays as it was). Shells move their one
+   * timer this way while traffic keeps pushing its deadline back (the loss-probe timer of a
+   * busy connection), instead of letting it fire early and re-arming it.
+   */
+  postponeTimer?(handle: TimerHandle, deadline: number): number | null;
+  /**
    * Optional: the shortest wait `setTimer` gives without spinning, ms (0 or absent: exact, as a
    * virtual clock). The engine's pacer never asks for a shorter one.
    */
@@ -35,9 +43,15 @@ export type TimerHandle = { readonly __timer: unique symbol } | object;
 const TIMEOUT_GRANULARITY = 1;
 const IMMEDIATE_BELOW = TIMEOUT_GRANULARITY / 2;
 
-type RealHandle = { kind: 'timeout'; t: NodeJS.Timeout } | { kind: 'immediate'; t: NodeJS.Immediate };
+/** One shape for both kinds; `ms`: the whole milliseconds `setTimeout` waits (0 for an immediate). */
+type RealHandle = { kind: 'timeout'; t: NodeJS.Timeout; ms: number } | { kind: 'immediate'; t: NodeJS.Immediate; ms: number };
 
-/** The real clock: `performance.now()`, `setTimeout` and, below 0.5 ms, `setImmediate`. */
+/**
+ * The real clock: `performance.now()`, `setTimeout` and, below 0.5 ms, `setImmediate`.
+ * `postponeTimer` uses `Timeout.refresh()`: Node restarts the same timer object for its whole
+ * milliseconds from the loop's time (which is never ahead of `performance.now()`), so it fires
+ * by `now + ms`; no new object, no callback in between.
+ */
 export const realClock: Clock = {
   granularity: TIMEOUT_GRANULARITY,
   now: () => performance.now(),
@@ -45,9 +59,18 @@ export const realClock: Clock = {
     const delay = deadline - performance.now();
     const handle: RealHandle =
       delay < IMMEDIATE_BELOW
-        ? { kind: 'immediate', t: setImmediate(fn) }
-        : { kind: 'timeout', t: setTimeout(fn, delay) };
+        ? { kind: 'immediate', t: setImmediate(fn), ms: 0 }
+        : // setTimeout waits at least 1 ms (a shorter delay is taken as 1).
+          { kind: 'timeout', t: setTimeout(fn, delay), ms: Math.max(TIMEOUT_GRANULARITY, Math.trunc(delay)) };
     return handle as unknown as TimerHandle;
+  },
+  postponeTimer(handle, deadline) {
+    const h = handle as unknown as RealHandle;
+    if (h.kind !== 'timeout') return null;
+    const at = performance.now() + h.ms;
+    if (at > deadline) return null;
+    h.t.refresh();
+    return at;
   },
   clearTimer(handle) {
     const h = handle as unknown as RealHandle;

@@ -159,8 +159,52 @@ function toError(e: CloseError): ReliableDgramError {
   return rdError(e.code, e.message);
 }
 
+type ReceiptWaiter = { resolve: () => void; reject: (e: unknown) => void };
+type FlushWaiter = { mark: number; resolve: () => void; reject: (e: unknown) => void };
+
+/**
+ * What a connection's iterators, receipts and flush()/close() calls wait with: one object,
+ * created at the first of them (Connection.ensureWaits), instead of nine fields in every
+ * connection (idle connections, issue 11). Each list or map is itself created at first use,
+ * and dropped again once empty.
+ */
+class Waits {
+  /** General iterators running. */
+  iterating = 0;
+  /** Waiters of the general iterators. */
+  waiters: Waiter[] | null = null;
+  /** Iterators of one channel (`messages({ channel })`): their waiters, by channel (null: none). */
+  channelWaiters: Map<number, Waiter[]> | null = null;
+  channelIterating: Map<number, number> | null = null;
+  /** Messages for general consumers while channel iterators exist: those of channels none claims. */
+  unclaimedMatch: ((item: InboxItem) => boolean) | null = null;
+  /** Receipts (`sendAcked`) waiting on the engine. */
+  receipts: Map<number, ReceiptWaiter> | null = null;
+  nextReceipt = 1;
+  /** flush() and close() calls waiting on the engine. */
+  flushWaiters: FlushWaiter[] | null = null;
+  closeWaiters: ReceiptWaiter[] | null = null;
+
+  constructor() {
+    // Created on first use: mutable from the start (src/core/mutable-fields.ts).
+    unpinFields(this, ['waiters', 'channelWaiters', 'channelIterating', 'unclaimedMatch', 'receipts', 'flushWaiters', 'closeWaiters']);
+  }
+}
+
 const SEND_OPTIONS = ['delivery', 'channel', 'maxAge'] as const;
 const DESTROY_OPTIONS = ['reason'] as const;
+
+/**
+ * A connection's listener table (node:events' `_events`): an object whose prototype chain has
+ * no property at all, like node:events' own `{ __proto__: null }` table, but an ordinary object
+ * with a hidden class (shared by the connections that add the same events in the same order)
+ * instead of the hash table V8 makes of a null-prototype literal: ~50 bytes with three listeners
+ * instead of ~190 (idle connections, issue 11). node:events reads and writes it by event name
+ * like its own; removing a listener deletes the name, which turns that one table into a hash
+ * table, as it is for any EventEmitter.
+ */
+const ListenerTable = function ListenerTable(): void {} as unknown as new () => object;
+ListenerTable.prototype = Object.create(null) as object;
 
 /**
  * One reliable-dgram connection: a message pipe with Node conventions. Get one from
@@ -245,22 +289,12 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * takes each message as it comes, none does: idle connections stay small, issue 11).
    */
   private inbox: Inbox | null = null;
-  private iterating = 0;
-  /** Waiters of the general iterators (null until the first iterator). */
-  private waiters: Waiter[] | null = null;
-  // Idle connections stay small (issue 11): what only channel iterators and receipts use is
-  // created by its ensure method at first use, and dropped again once empty.
-  /** Iterators of one channel (`messages({ channel })`): their waiters, by channel (null: none). */
-  private channelWaiters: Map<number, Waiter[]> | null = null;
-  private channelIterating: Map<number, number> | null = null;
-  /** Messages for general consumers while channel iterators exist: those of channels none claims. */
-  private unclaimedMatch: ((item: InboxItem) => boolean) | null = null;
-  /** Receipts (`sendAcked`) waiting on the engine (null: none yet). */
-  private receipts: Map<number, { resolve: () => void; reject: (e: unknown) => void }> | null = null;
-  private nextReceipt = 1;
-  /** flush() and close() calls waiting on the engine (null: none yet). */
-  private flushWaiters: { mark: number; resolve: () => void; reject: (e: unknown) => void }[] | null = null;
-  private closeWaiters: { resolve: () => void; reject: (e: unknown) => void }[] | null = null;
+  /**
+   * What iterators, receipts and flush()/close() calls wait with (null until the first of them:
+   * idle connections stay small, issue 11). Read and written through the accessors below, under
+   * the names the fields had, which read the defaults while it is null.
+   */
+  private waits: Waits | null = null;
   private needDrain = false;
   /** Largest message refused with ERR_SEND_QUEUE_FULL since the last 'drain' (0: none). */
   private refusedBytes = 0;
@@ -279,9 +313,70 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     readonly record: EndpointConnection,
   ) {
     super();
+    (this as unknown as { _events: object })._events = new ListenerTable();
     // Created on first use: mutable from the start, so that the first one deoptimises nothing
     // that reads them (src/core/mutable-fields.ts).
-    unpinFields(this, ['inbox', 'waiters', 'channelWaiters', 'channelIterating', 'unclaimedMatch', 'receipts', 'flushWaiters', 'closeWaiters']);
+    unpinFields(this, ['inbox', 'waits']);
+  }
+
+  private ensureWaits(): Waits {
+    return (this.waits ??= new Waits());
+  }
+
+  // --- the fields of `waits` (a write of the default while there is none creates nothing)
+  private get iterating(): number {
+    return this.waits === null ? 0 : this.waits.iterating;
+  }
+  private set iterating(v: number) {
+    if (this.waits !== null || v !== 0) this.ensureWaits().iterating = v;
+  }
+  private get waiters(): Waiter[] | null {
+    return this.waits === null ? null : this.waits.waiters;
+  }
+  private set waiters(v: Waiter[] | null) {
+    if (this.waits !== null || v !== null) this.ensureWaits().waiters = v;
+  }
+  private get channelWaiters(): Map<number, Waiter[]> | null {
+    return this.waits === null ? null : this.waits.channelWaiters;
+  }
+  private set channelWaiters(v: Map<number, Waiter[]> | null) {
+    if (this.waits !== null || v !== null) this.ensureWaits().channelWaiters = v;
+  }
+  private get channelIterating(): Map<number, number> | null {
+    return this.waits === null ? null : this.waits.channelIterating;
+  }
+  private set channelIterating(v: Map<number, number> | null) {
+    if (this.waits !== null || v !== null) this.ensureWaits().channelIterating = v;
+  }
+  private get unclaimedMatch(): ((item: InboxItem) => boolean) | null {
+    return this.waits === null ? null : this.waits.unclaimedMatch;
+  }
+  private set unclaimedMatch(v: ((item: InboxItem) => boolean) | null) {
+    if (this.waits !== null || v !== null) this.ensureWaits().unclaimedMatch = v;
+  }
+  private get receipts(): Map<number, ReceiptWaiter> | null {
+    return this.waits === null ? null : this.waits.receipts;
+  }
+  private set receipts(v: Map<number, ReceiptWaiter> | null) {
+    if (this.waits !== null || v !== null) this.ensureWaits().receipts = v;
+  }
+  private get nextReceipt(): number {
+    return this.waits === null ? 1 : this.waits.nextReceipt;
+  }
+  private set nextReceipt(v: number) {
+    if (this.waits !== null || v !== 1) this.ensureWaits().nextReceipt = v;
+  }
+  private get flushWaiters(): FlushWaiter[] | null {
+    return this.waits === null ? null : this.waits.flushWaiters;
+  }
+  private set flushWaiters(v: FlushWaiter[] | null) {
+    if (this.waits !== null || v !== null) this.ensureWaits().flushWaiters = v;
+  }
+  private get closeWaiters(): ReceiptWaiter[] | null {
+    return this.waits === null ? null : this.waits.closeWaiters;
+  }
+  private set closeWaiters(v: ReceiptWaiter[] | null) {
+    if (this.waits !== null || v !== null) this.ensureWaits().closeWaiters = v;
   }
 
   private ensureInbox(): Inbox {
@@ -676,7 +771,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     switch (event.type) {
       case 'message': {
         if (stageTrace !== null) stageTrace.mark(Stage.Event);
-        const data = Buffer.from(event.data.buffer, event.data.byteOffset, event.data.byteLength);
+        // A payload read from a dgram datagram is a view of its Buffer, so a Buffer already:
+        // wrapped only when it is not (reassembled, decrypted, from a test socket).
+        const d = event.data;
+        const data = d instanceof Buffer ? d : Buffer.from(d.buffer, d.byteOffset, d.byteLength);
         const unreliable = event.delivery === 'unreliable';
         const info = infoFor(event.delivery, event.channel);
         if (this.takesAtOnce(unreliable)) {

@@ -181,6 +181,10 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   private readonly host: ConnectionHost;
   private timer: TimerHandle | null = null;
   private armedAt: number | null = null;
+  /** When the armed timer is worth moving on to a later deadline (see `rearm`). */
+  private postponeFrom = 0;
+  /** The clock can move a timer in place (`Clock.postponeTimer`). */
+  private readonly postponable: boolean;
   private flushing = false;
   private flushScheduled = false;
   private state: 'open' | 'closing' | 'closed' = 'open';
@@ -243,6 +247,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   ) {
     super();
     this.clock = options.clock ?? realClock;
+    this.postponable = typeof this.clock.postponeTimer === 'function';
     this.queuedSends = sendQueueCounter(socket);
     const random = options.randomBytes ?? ((n: number) => new Uint8Array(cryptoRandomBytes(n)));
     // Always there: connect() may ask for a qlog file of its own (`qlog`) on any endpoint.
@@ -589,8 +594,8 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   private flush(batch = false): void {
     if (this.flushing || this.state === 'closed') return;
     this.flushing = true;
+    const now = this.clock.now();
     try {
-      const now = this.clock.now();
       for (;;) {
         let tx: Transmit | null;
         while ((tx = this.core.pollTransmit(now, batch)) !== null) this.transmit(tx);
@@ -609,17 +614,18 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
       throw e;
     } finally {
       this.flushing = false;
-      this.afterFlush();
+      this.afterFlush(now);
     }
   }
 
-  private afterFlush(): void {
+  /** `now`: the flush's time (for the timer's bookkeeping; moving it asks the clock afresh). */
+  private afterFlush(now: number): void {
     try {
       for (const c of this.drainWatch) {
         if (!c.checkDrain()) this.drainWatch.delete(c);
       }
     } finally {
-      this.rearm();
+      this.rearm(now);
       if (stageTrace !== null) stageTrace.mark(Stage.FlushDone);
       if (this.state === 'closing' && this.core.idle) this.finishClose(undefined);
     }
@@ -693,20 +699,36 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     return conn;
   }
 
-  private rearm(): void {
+  private rearm(now: number): void {
     const deadline = this.state === 'closed' ? null : this.core.pollTimeout();
     if (deadline === this.armedAt) return;
-    // Deadlines mostly move later (every packet pushes back the idle and keepalive timers):
-    // keep an earlier timer armed and let it fire early rather than re-arming on every packet.
-    // When it fires, the endpoint handles what is due and re-arms for the real deadline.
-    if (deadline !== null && this.armedAt !== null && this.timer !== null && this.armedAt <= deadline) return;
+    // Deadlines mostly move later (every packet pushes back the loss-probe, idle and keepalive
+    // timers): keep an earlier timer armed rather than re-arming on every packet. Once it is
+    // within half its span of firing, move it on to the new deadline where the clock can do
+    // that in place (`postponeTimer`, Node's `Timeout.refresh()`): a busy connection's timer
+    // then never fires. Otherwise (or when the clock cannot) it fires early, and the endpoint
+    // handles what is due and re-arms for the real deadline.
+    if (deadline !== null && this.armedAt !== null && this.timer !== null && this.armedAt <= deadline) {
+      if (this.postponable && now >= this.postponeFrom) {
+        const at = this.clock.postponeTimer!(this.timer, deadline);
+        if (at !== null) this.armed(now, at);
+      }
+      return;
+    }
     if (this.timer !== null) this.clock.clearTimer(this.timer);
     this.timer = null;
     this.armedAt = deadline;
     if (deadline !== null) {
       this.timer = this.clock.setTimer(deadline, this.onTimer);
+      this.armed(now, deadline);
       if (!this.refed) this.clock.unrefTimer?.(this.timer);
     }
+  }
+
+  /** The timer now fires by `at`: worth moving on once half the time to it has passed. */
+  private armed(now: number, at: number): void {
+    this.armedAt = at;
+    this.postponeFrom = now + (at - now) / 2;
   }
 
   private readonly onTimer = (): void => {

@@ -297,9 +297,11 @@ export class LinkModel {
       c.duplicated++;
       c.delivered++;
       c.deliveredBytes += size;
+      // The copy has a buffer of its own: a receiver may use what it is given in place
+      // (an encrypted connection opens a packet where it lies), which must not touch the twin.
       return [
         { at, data: out },
-        { at, data: out },
+        { at, data: Uint8Array.prototype.slice.call(out) },
       ];
     }
     return [{ at, data: out }];

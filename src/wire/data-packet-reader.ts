@@ -39,7 +39,7 @@ const CLOSE: CloseFrame = { type: 'close' };
  * before asking for the next one, keep only its `payload` (a view of the datagram).
  */
 export class DataPacketReader {
-  /** Destination connection ID of the packet opened, as two 32-bit halves. */
+  /** Destination connection ID of the packet opened, as two signed 32-bit halves (`cidHigh`, `cidLow` in packet.ts). */
   dcidHi = 0;
   dcidLo = 0;
   /** Low 32 bits of its packet number. */
@@ -82,8 +82,8 @@ export class DataPacketReader {
     if (datagram[0] !== PROTOCOL_VERSION || datagram[1] !== PacketType.Data || end < DATA_HEADER_SIZE) return 'not-data';
     const r = this.r;
     r.reset(datagram, 2, end);
-    this.dcidHi = r.u32();
-    this.dcidLo = r.u32();
+    this.dcidHi = r.u32() | 0;
+    this.dcidLo = r.u32() | 0;
     this.packetNumber = r.u32();
     // Walk every frame once: refuse the packet before any of it is acted on.
     let dataFrames = 0;
@@ -174,9 +174,12 @@ export class DataPacketReader {
         f.firstRange = r.varint();
         // Each further range needs at least two bytes: reject impossible counts before looping.
         if (rangeCount * 2 > r.remaining) return null;
+        // Written in place: `length = 0` would drop the array's storage and the pushes
+        // allocate it again, for every ACK (a steady flow's ACKs carry the same few ranges).
         const ranges = f.ranges;
-        ranges.length = 0;
-        for (let i = 0; i < rangeCount; i++) ranges.push(r.varint(), r.varint());
+        const n = 2 * rangeCount;
+        for (let i = 0; i < n; i++) ranges[i] = r.varint();
+        if (ranges.length !== n) ranges.length = n;
         return f;
       }
       case FrameType.Reset:

@@ -85,8 +85,8 @@ export function writeCid(buf: Uint8Array, offset: number, cid: ConnectionId): nu
 }
 
 /**
- * Header of a DATA packet at `offset`, the connection ID given as its two 32-bit halves (no
- * BigInt arithmetic per packet); returns the offset where frames start.
+ * Header of a DATA packet at `offset`, the connection ID given as its two 32-bit halves
+ * (`cidHigh`, `cidLow`: no BigInt arithmetic per packet); returns the offset where frames start.
  */
 export function writeDataHeaderAt(buf: Uint8Array, offset: number, dcidHi: number, dcidLo: number, packetNumber: number): number {
   buf[offset] = PROTOCOL_VERSION;

@@ -106,6 +106,51 @@ describe('channels in the engine', () => {
   });
 });
 
+describe('settings of a channel that carries nothing', () => {
+  /**
+   * Chat-like traffic (small messages both ways at seeded random gaps, one side ten times more,
+   * 2 % loss so that retransmissions are scheduled too), with `setChannel(1, { priority: 1 })`
+   * on both sides or not: what each side sent, datagram by datagram (time, length, frames).
+   * With `page`, side b also sends one 20 kB message on channel 1 (a history page).
+   */
+  function wire(configured: boolean, page = false): string[] {
+    const pair = new Pair({ seed: 21, link: { delay: 1, loss: 0.02 } });
+    if (configured) for (const core of [pair.a, pair.b]) core.setChannel(1, { priority: 1 });
+    const out: string[] = [];
+    pair.sides.forEach((side, i) => {
+      const core = side.core;
+      const poll = core.pollTransmit.bind(core);
+      core.pollTransmit = (now: number) => {
+        const d = poll(now);
+        if (d !== null) {
+          const p = decodePacket(d);
+          const frames = p.ok && p.value.type === 'data' ? p.value.frames.map((f) => ('tsn' in f ? `${f.type}:${f.tsn}` : f.type)).join(',') : '?';
+          out.push(`${now} ${'ab'[i]} ${d.length} ${frames}`);
+        }
+        return d;
+      };
+    });
+    let state = 5;
+    const payload = new Uint8Array(200);
+    for (let n = 0; n < 400; n++) {
+      state = (state * 69069 + 1) >>> 0;
+      pair.runTo(pair.now + (state % 40));
+      (state % 11 === 0 ? pair.a : pair.b).send(payload, 'ordered', pair.now);
+      if (page && n === 100) pair.b.send(new Uint8Array(20_000), { channel: 1 }, pair.now);
+    }
+    pair.runUntil(() => pair.a.bufferedAmount === 0 && pair.b.bufferedAmount === 0 && pair.a.stats(pair.now).bytesInFlight === 0, 60_000);
+    return out;
+  }
+
+  it('change nothing on the wire (the chat set its bulk lane on every connection: not what moved its p99)', () => {
+    const plain = wire(false);
+    expect(plain.length).toBeGreaterThan(700);
+    expect(wire(true)).toEqual(plain);
+    // Once channel 1 carries something, its priority does change the packets (the comparison can fail).
+    expect(wire(true, true)).not.toEqual(wire(false, true));
+  });
+});
+
 describe('receipts and flush marks', () => {
   it('a receipt comes once, after the peer holds the message; flush marks follow the send order', () => {
     const pair = new Pair({ seed: 6, link: { delay: 10, loss: 0.2 } });

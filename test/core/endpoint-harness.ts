@@ -123,7 +123,9 @@ export class VirtualNet {
       this.inFlight = this.inFlight.filter((f) => f.at > this.now);
       for (const { wire } of due) {
         const node = this.nodes.get(wire.to);
-        if (node && node.port === wire.toPort) node.core.handleDatagram(this.now, wire.data, wire.from, wire.fromPort);
+        // A copy, as a network delivers: the receiver may use the bytes it gets (packet
+        // protection opens a datagram in place), the log keeps what was on the wire.
+        if (node && node.port === wire.toPort) node.core.handleDatagram(this.now, Uint8Array.from(wire.data), wire.from, wire.fromPort);
       }
       for (const node of this.nodes.values()) {
         const t = node.core.pollTimeout();

@@ -177,6 +177,23 @@ export class Flows {
     return true;
   }
 
+  /** Process everything due at or before `t` (datagrams arriving, timers), then move the clock to `t`. */
+  runTo(t: number): void {
+    for (;;) {
+      this.flush();
+      let next = this.heap.length > 0 ? this.heap[0]!.at : Infinity;
+      for (const flow of this.flows) {
+        for (const s of flow.sides) {
+          const timeout = s.core.pollTimeout();
+          if (timeout !== null && timeout < next) next = timeout;
+        }
+      }
+      if (next > t) break;
+      this.step();
+    }
+    this.now = Math.max(this.now, t);
+  }
+
   /** Step until `done()` holds; throws if it does not within `limitMs` of virtual time. */
   runUntil(done: () => boolean, limitMs = 600_000): void {
     const deadline = this.now + limitMs;

@@ -21,7 +21,85 @@ function countingClock(inner: Clock): Clock & { armed: number; dueNow: number } 
   return c;
 }
 
+/**
+ * A clock over `inner` that counts the callbacks of the timers armed through it, with
+ * `postponeTimer` (as the real clock has, by `Timeout.refresh()`) unless `postpone` is false.
+ */
+function firingClock(inner: Clock, postpone: boolean): Clock & { fired: number; postponed: number } {
+  type Handle = { inner: ReturnType<Clock['setTimer']>; fn: () => void };
+  const c = {
+    fired: 0,
+    postponed: 0,
+    now: () => inner.now(),
+    setTimer(deadline: number, fn: () => void): Handle {
+      const h: Handle = { inner: undefined as never, fn };
+      h.inner = inner.setTimer(deadline, () => {
+        c.fired++;
+        h.fn();
+      });
+      return h;
+    },
+    clearTimer: (h: ReturnType<Clock['setTimer']>) => inner.clearTimer((h as Handle).inner),
+    ...(postpone
+      ? {
+          postponeTimer(handle: ReturnType<Clock['setTimer']>, deadline: number): number {
+            const h = handle as Handle;
+            c.postponed++;
+            inner.clearTimer(h.inner);
+            h.inner = inner.setTimer(deadline, () => {
+              c.fired++;
+              h.fn();
+            });
+            return deadline;
+          },
+        }
+      : {}),
+  };
+  return c;
+}
+
+/** Round trips on a 5 ms link through clocks made by `clock`; the timer callbacks of trips 20–120. */
+async function firesDuringTrips(makeClock: (inner: Clock) => Clock & { fired: number; postponed: number }) {
+  const net = new SimNetwork({ seed: 9, impairment: { delay: 5 } });
+  const rng = new Rng(9);
+  const randomBytes = (n: number) => rng.bytes(n);
+  const serverClock = makeClock(net.clock);
+  const clientClock = makeClock(net.clock);
+  const server = await createEndpoint({ socket: net.socket('10.0.0.2', 4433), clock: serverClock, randomBytes });
+  const client = await createEndpoint({ socket: net.socket('10.0.0.1'), clock: clientClock, randomBytes });
+  server.on('connection', (c: Connection) => c.on('message', (m) => c.send(m)));
+  let conn: Connection | undefined;
+  void client.connect(4433, '10.0.0.2').then((c) => (conn = c));
+  expect(await net.runUntilAsync(() => conn !== undefined, 5000)).toBe(true);
+  let trips = 0;
+  conn!.on('message', () => {
+    trips++;
+    if (trips < 130) conn!.send('ping');
+  });
+  conn!.send('ping');
+  expect(await net.runUntilAsync(() => trips >= 20, 10_000)).toBe(true);
+  const before = { fired: serverClock.fired + clientClock.fired, postponed: serverClock.postponed + clientClock.postponed };
+  expect(await net.runUntilAsync(() => trips >= 120, 10_000)).toBe(true);
+  const fired = serverClock.fired + clientClock.fired - before.fired;
+  const postponed = serverClock.postponed + clientClock.postponed - before.postponed;
+  client.destroy();
+  server.destroy();
+  return { fired, postponed };
+}
+
 describe('the hot path of the Node shell', () => {
+  it("a busy connection's loss-probe timer is moved on in place (postponeTimer) and never fires; without it, it fires early again and again", async () => {
+    // Each packet pushes the PTO deadline back; the timer armed for an earlier one used to fire
+    // early (here once a trip on each side; on loopback every ~6 ms, ~15 µs of JavaScript
+    // inside some round trip) only to be re-armed.
+    const moved = await firesDuringTrips((inner) => firingClock(inner, true));
+    expect(moved.fired).toBe(0);
+    expect(moved.postponed).toBeGreaterThan(0);
+    // 100 trips of 10 ms: the PTO deadline is never reached, but the early timer fires (200 times).
+    const fixed = await firesDuringTrips((inner) => firingClock(inner, false));
+    expect(fixed.fired).toBeGreaterThan(20);
+  });
+
   it('a request/response round trip arms no timer: the reply and its ACK leave in the turn that received the request', async () => {
     const net = new SimNetwork({ seed: 7, impairment: { delay: 1 } });
     const rng = new Rng(7);

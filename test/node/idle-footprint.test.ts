@@ -4,6 +4,7 @@
 // flush()/close() waiters are created on first use, and so is the inbox: a message a listener
 // takes at once is never queued). Before, each held a message filter closure, an inbox drop
 // callback and three empty Maps, besides the engine's.
+import type { EventEmitter } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Connection, Endpoint } from '../../src/index.js';
 import { closuresAndMaps, ownObjects } from '../helpers/footprint.js';
@@ -39,5 +40,42 @@ describe('an idle Node connection', () => {
     expect(closuresAndMaps(ownObjects(clients[0]!, clients[1]!, notOwn))).toEqual([]);
     // Its 'message' listener took each message as it came: no inbox was needed.
     expect([...own.keys()].filter((o) => o.constructor?.name === 'Inbox')).toEqual([]);
+    // No iterator, receipt, flush() or close() waited: nothing to wait with (created at the first).
+    expect((accepted[0] as unknown as { waits: unknown }).waits).toBeNull();
+    clients[0]!.send(Buffer.from('one more'));
+    const flushed = clients[0]!.flush();
+    expect((clients[0] as unknown as { waits: unknown }).waits).not.toBeNull();
+    await flushed;
+  });
+
+  it('keeps its listeners in a table with a hidden class (not a hash table), which still inherits no event name', async () => {
+    const server = await loopbackEndpoint(endpoints);
+    server.on('connection', () => undefined);
+    const client = await loopbackEndpoint(endpoints);
+    const connection = await client.connect(server.address()!.port, '127.0.0.1');
+    const table = (connection as unknown as { _events: object })._events;
+    // Untyped: any event name.
+    const conn = connection as unknown as EventEmitter;
+    // node:events' own table is a null-prototype literal, which V8 keeps as a hash table.
+    expect(Object.getPrototypeOf(table)).not.toBeNull();
+    expect(Object.getPrototypeOf(Object.getPrototypeOf(table))).toBeNull();
+    // Nothing is inherited: names of Object.prototype's members are events like any other.
+    for (const name of ['toString', 'constructor', '__proto__', 'hasOwnProperty']) {
+      expect(conn.listenerCount(name)).toBe(0);
+      expect(conn.emit(name)).toBe(false);
+    }
+    const calls: string[] = [];
+    const onA = (): void => void calls.push('a');
+    conn.on('toString', onA);
+    conn.once('toString', () => calls.push('once'));
+    conn.on('error', () => calls.push('error'));
+    expect(conn.eventNames()).toEqual(['toString', 'error']);
+    expect(conn.emit('toString')).toBe(true);
+    expect(conn.emit('toString')).toBe(true);
+    conn.off('toString', onA);
+    expect(conn.emit('toString')).toBe(false);
+    expect(conn.emit('error', new Error('x'))).toBe(true);
+    expect(calls).toEqual(['a', 'once', 'a', 'error']);
+    expect(conn.eventNames()).toEqual(['error']);
   });
 });

@@ -71,13 +71,15 @@ function protect(pair: Pair, seed: number, config: ProtectionConfig, attack: Att
       }
     };
     core.handleDatagram = (now, d) => {
+      // What the attacker saw on the wire, before the receiver opened it (in place).
+      const wire = Uint8Array.from(d);
       const plain = prot.open(now, d);
       if (plain !== null) {
-        accepted.push(Uint8Array.from(d));
+        accepted.push(wire);
         if (accepted.length > 200) accepted.shift();
         receive(now, plain, true);
       }
-      attacker(now, Uint8Array.from(d));
+      attacker(now, wire);
     };
   });
   return result;

@@ -106,6 +106,16 @@ describe('LinkModel', () => {
     expect(link.counters.delivered).toBe(out.length);
   });
 
+  it('a duplicate is a copy in a buffer of its own (a receiver may open one in place)', () => {
+    const { out } = drive({ duplicate: 1 }, 3);
+    expect(out).toHaveLength(6);
+    for (let i = 0; i < 6; i += 2) {
+      expect(out[i + 1]!.data).toEqual(out[i]!.data);
+      out[i]!.data.fill(0xee);
+      expect(idOf(out[i + 1]!.data)).toBe(i / 2);
+    }
+  });
+
   it('corruption flips 1–3 bits of a copy and never touches the sender\'s bytes', () => {
     const link = new LinkModel({ corrupt: 0.5 }, new Rng(3));
     const flips = new Set<number>();

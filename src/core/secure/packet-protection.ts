@@ -1,6 +1,7 @@
 import { expand32 } from '../../wire/packet-number.js';
 import { PacketType } from '../../wire/types.js';
 import { PROTECTED_HEADER_SIZE, PROTECTED_TAG_SIZE, PROTECTION_OVERHEAD, SecurePacketType } from '../../wire/secure.js';
+import { sharedSlab } from '../slab.js';
 import { nextPacketKey, packetKey, packetNonce, type PacketKey } from './key-schedule.js';
 import { ReplayWindow } from './replay-window.js';
 import { NONCE_SIZE, type CryptoSuite } from './suite.js';
@@ -75,6 +76,8 @@ export class PacketProtection {
   private lastSentPn = -1;
   private readonly replay = new ReplayWindow();
   private readonly nonce = new Uint8Array(NONCE_SIZE);
+  /** The associated data of the packet being sealed or opened: its clear header, copied. */
+  private readonly aad = new Uint8Array(PROTECTED_HEADER_SIZE);
   private readonly counters = { decryptFailures: 0, replays: 0 };
   /** Why the last `open` returned null. */
   lastFailure: OpenFailure | null = null;
@@ -103,7 +106,8 @@ export class PacketProtection {
 
   /**
    * Seal one DATA datagram of the engine (header, frames, CRC-32) into a new PROTECTED datagram,
-   * 12 bytes longer. Throws if the engine reused a packet number (a bug that would reuse a nonce).
+   * 12 bytes longer, cut from the shared slab (src/core/slab.ts) as the engine's own datagrams
+   * are. Throws if the engine reused a packet number (a bug that would reuse a nonce).
    */
   seal(now: number, plain: Uint8Array): Uint8Array {
     this.maybeStartUpdate(now);
@@ -112,10 +116,14 @@ export class PacketProtection {
     if (pn <= this.lastSentPn) throw new Error(`packet number ${pn} reused (last ${this.lastSentPn}): nonce reuse refused`);
     this.lastSentPn = pn;
     const bodyLength = plain.length - PROTECTED_HEADER_SIZE - 4;
-    const out = this.allocate(plain.length + PROTECTION_OVERHEAD, false);
-    out.set(plain.subarray(0, PROTECTED_HEADER_SIZE));
+    const size = plain.length + PROTECTION_OVERHEAD;
+    const out = sharedSlab.take(size);
+    sharedSlab.commit(size);
+    // The clear header, into the datagram and into the associated data (no views of either).
+    const aad = this.aad;
+    for (let i = 0; i < PROTECTED_HEADER_SIZE; i++) out[i] = plain[i]!;
     out[1] = SecurePacketType.Protected | (this.generation & 1);
-    const aad = out.subarray(0, PROTECTED_HEADER_SIZE);
+    for (let i = 0; i < PROTECTED_HEADER_SIZE; i++) aad[i] = out[i]!;
     const body = plain.subarray(PROTECTED_HEADER_SIZE, PROTECTED_HEADER_SIZE + bodyLength);
     this.send.cipher.seal(packetNonce(this.send.iv, pn, this.nonce), aad, body, out, PROTECTED_HEADER_SIZE);
     this.sentUnderKey++;
@@ -123,20 +131,29 @@ export class PacketProtection {
   }
 
   /**
-   * Open a PROTECTED datagram. Returns the DATA datagram the engine expects, or null (see
-   * `lastFailure`) if it is replayed, too old, or does not authenticate. Its CRC field is zero,
-   * not computed: the engine takes it with `handleDatagram(now, datagram, true)`, the tag having
-   * authenticated far more than a CRC could.
+   * Open a PROTECTED datagram, in place: returns the DATA datagram the engine expects as a view
+   * of `datagram`'s own memory (decrypted where the ciphertext was, 12 bytes shorter), or null
+   * (see `lastFailure`) if it is replayed, too old, or does not authenticate; `datagram` is then
+   * unchanged. No buffer per packet: the engine keeps views of the received datagram for the
+   * payloads, as it does for a plaintext one. The CRC field is zero, not computed: the engine
+   * takes it with `handleDatagram(now, datagram, true)`, the tag having authenticated far more
+   * than a CRC could.
    */
   open(now: number, datagram: Uint8Array): Uint8Array | null {
     this.lastFailure = null;
-    if (datagram.length < PROTECTED_HEADER_SIZE + PROTECTED_TAG_SIZE) return this.failed('decrypt');
+    const n = datagram.length;
+    if (n < PROTECTED_HEADER_SIZE + PROTECTED_TAG_SIZE) return this.failed('decrypt');
     if (this.recvPrev && now >= this.recvPrevUntil) this.recvPrev = null;
     const truncated = ((datagram[10]! << 24) | (datagram[11]! << 16) | (datagram[12]! << 8) | datagram[13]!) >>> 0;
     const pn = expand32(truncated, this.replay.largest + 1);
     if (this.replay.check(pn) !== 'fresh') return this.failed('replay');
-    const out = this.allocate(datagram.length - PROTECTION_OVERHEAD, true);
-    const key = this.openWithKey(datagram, pn, out);
+    const aad = this.aad;
+    for (let i = 0; i < PROTECTED_HEADER_SIZE; i++) aad[i] = datagram[i]!;
+    // Plain views (not Buffer subarrays, whose species lookup costs more): the ciphertext and
+    // tag, and the DATA datagram it opens into, over the same bytes.
+    const sealed = new Uint8Array(datagram.buffer, datagram.byteOffset + PROTECTED_HEADER_SIZE, n - PROTECTED_HEADER_SIZE);
+    const out = new Uint8Array(datagram.buffer, datagram.byteOffset, n - PROTECTION_OVERHEAD);
+    const key = this.openWithKey(datagram[1]!, pn, sealed, out);
     if (key === null) return this.failed('decrypt');
     this.replay.accept(pn);
     if (key === this.recvNext) this.advance(now);
@@ -149,7 +166,6 @@ export class PacketProtection {
       }
       if (pn < this.firstPnOfGeneration) this.firstPnOfGeneration = pn;
     }
-    out.set(datagram.subarray(0, PROTECTED_HEADER_SIZE));
     out[1] = PacketType.Data;
     out.fill(0, out.length - 4);
     return out;
@@ -162,20 +178,19 @@ export class PacketProtection {
    * the current key are old), and if that key fails the other is tried. Returns the key that
    * opened the packet, or null.
    */
-  private openWithKey(datagram: Uint8Array, pn: number, out: Uint8Array): PacketKey | null {
-    const aad = datagram.subarray(0, PROTECTED_HEADER_SIZE);
-    const sealed = datagram.subarray(PROTECTED_HEADER_SIZE);
-    const tryKey = (key: PacketKey | null): boolean =>
-      key !== null && key.cipher.open(packetNonce(key.iv, pn, this.nonce), aad, sealed, out, PROTECTED_HEADER_SIZE);
-    if ((datagram[1]! & 1) === (this.generation & 1)) return tryKey(this.recv) ? this.recv : null;
-    const [first, second] = pn < this.firstPnOfGeneration ? [this.recvPrev, this.recvNext] : [this.recvNext, this.recvPrev];
-    if (tryKey(first)) return first;
-    if (tryKey(second)) return second;
+  private openWithKey(type: number, pn: number, sealed: Uint8Array, out: Uint8Array): PacketKey | null {
+    if ((type & 1) === (this.generation & 1)) return this.tryKey(this.recv, pn, sealed, out) ? this.recv : null;
+    const older = pn < this.firstPnOfGeneration;
+    const first = older ? this.recvPrev : this.recvNext;
+    const second = older ? this.recvNext : this.recvPrev;
+    if (this.tryKey(first, pn, sealed, out)) return first;
+    if (this.tryKey(second, pn, sealed, out)) return second;
     return null;
   }
 
-  private allocate(size: number, retained: boolean): Uint8Array {
-    return this.suite.allocate ? this.suite.allocate(size, retained) : new Uint8Array(size);
+  /** Open under `key` into `out` (header already in `this.aad`); a failed try leaves `out` as it was. */
+  private tryKey(key: PacketKey | null, pn: number, sealed: Uint8Array, out: Uint8Array): boolean {
+    return key !== null && key.cipher.open(packetNonce(key.iv, pn, this.nonce), this.aad, sealed, out, PROTECTED_HEADER_SIZE);
   }
 
   private failed(reason: OpenFailure): null {

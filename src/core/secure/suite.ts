@@ -24,8 +24,10 @@ export interface PacketCipher {
   seal(nonce: Uint8Array, aad: Uint8Array, plain: Uint8Array, out: Uint8Array, outOffset: number): void;
   /**
    * Verify and decrypt `sealed` (ciphertext ‖ tag) into `out` at `outOffset`
-   * (`sealed.length - 16` bytes). Returns false, and leaves no usable output, if the tag does not
-   * verify. Never throws for bad input.
+   * (`sealed.length - 16` bytes). `sealed` may be a view of `out` at the same offset (in place:
+   * packet protection opens a received datagram where it lies). Returns false, leaving `out`
+   * untouched, if the tag does not verify (the tag is checked before anything is written).
+   * Never throws for bad input.
    */
   open(nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array, out: Uint8Array, outOffset: number): boolean;
 }
@@ -41,11 +43,4 @@ export interface CryptoSuite {
   hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array;
   /** A ChaCha20-Poly1305 cipher for `key` (32 bytes). */
   cipher(key: Uint8Array): PacketCipher;
-  /**
-   * A buffer for one packet, whose every byte the caller overwrites. `retained`: the engine may
-   * keep views of it (a received packet's payloads), so it must own its memory; otherwise it is
-   * short-lived (a packet being sent) and may share a pool. Node: `Buffer.allocUnsafeSlow` and
-   * `Buffer.allocUnsafe`, neither of which zeroes the bytes first.
-   */
-  allocate?(size: number, retained: boolean): Uint8Array;
 }

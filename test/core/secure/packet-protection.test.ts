@@ -19,12 +19,29 @@ describe('PacketProtection', () => {
     expect(tx.seal(0, data(11)).length).toBe(data(11).length + 12);
   });
 
-  it('hands the engine a packet that owns its memory (no pooled slab kept alive by a small message)', () => {
+  it('opens a datagram in place: the DATA packet is a view of its memory (no buffer per packet), with the payload decrypted there', () => {
     const [tx, rx] = pair();
-    const opened = rx.open(0, tx.seal(0, data(1, 'tiny')))!;
+    const sealed = Uint8Array.from(tx.seal(0, data(1, 'tiny')));
+    const opened = rx.open(0, sealed)!;
     expect(opened).not.toBeNull();
-    expect(opened.byteOffset).toBe(0);
-    expect(opened.buffer.byteLength).toBe(opened.length);
+    expect(opened.buffer).toBe(sealed.buffer);
+    expect(opened.byteOffset).toBe(sealed.byteOffset);
+    expect(opened.length).toBe(sealed.length - 12);
+    // The engine's DATA packet, CRC field zero (docs/protocol.md: no CRC under the tag).
+    const expected = data(1, 'tiny');
+    expected.fill(0, expected.length - 4);
+    expect([...opened]).toEqual([...expected]);
+  });
+
+  it('leaves a datagram that does not open untouched, for another key or another look', () => {
+    const [tx, rx] = pair();
+    const [, other] = [new PacketProtection(suite, a, b, DEFAULT_PROTECTION_CONFIG, 0), new PacketProtection(suite, b, new Uint8Array(32).fill(3), DEFAULT_PROTECTION_CONFIG, 0)];
+    const sealed = tx.seal(0, data(1));
+    const copy = Uint8Array.from(sealed);
+    expect(other.open(0, sealed)).toBeNull();
+    expect(other.lastFailure).toBe('decrypt');
+    expect([...sealed]).toEqual([...copy]);
+    expect(rx.open(0, sealed)).not.toBeNull();
   });
 
   it('opens each packet once, whatever the order, and never a truncated or altered one', () => {

@@ -15,18 +15,22 @@ import type { Lane, Link, LinkStats, Listener, Transport } from './transport.js'
  * The lanes as reliable-dgram channels: `live` is channel 0 (priority 0, served first), `bulk` is
  * channel 1 at priority 1, which the sender serves only while channel 0 has nothing to send.
  * Each channel has its own order and loss recovery, so a lost packet of a history page delays
- * nothing on channel 0. Both ends configure it at connect (the peer's settings do not matter
- * to the receiver; they say how each side schedules what it sends): the endpoint's `channels`
- * option, below, sets it on every connection before the application sees it.
+ * nothing on channel 0. The priority says how the sending side schedules what it sends (the
+ * receiver needs no setting), so a link sets it just before its first bulk send: in practice
+ * the server, on a connection's first history page. Links that never send a page (every client,
+ * and most server connections: the load test asks for none) keep the library's one-channel
+ * form, with nothing configured.
  */
 export const LANE_CHANNELS = { live: 0, bulk: 1 } as const satisfies Record<Lane, number>;
 const BULK_SEND = { channel: LANE_CHANNELS.bulk } as const;
+const BULK_SETTINGS = { priority: 1 } as const;
 
 /** The slice of reliable-dgram's API used here (its full types live in the library). */
 interface RdConnection {
   readonly remoteAddress: string;
   readonly remotePort: number;
   send(data: Uint8Array, options?: { channel?: number }): boolean;
+  setChannel(channel: number, options: { priority?: number }): unknown;
   on(event: 'message', listener: (data: Buffer) => void): unknown;
   on(event: 'close', listener: (err?: Error) => void): unknown;
   on(event: 'drain', listener: () => void): unknown;
@@ -54,14 +58,13 @@ type CreateEndpoint = (options?: EndpointOptions) => Promise<RdEndpoint>;
  *   TOO_LARGE reply rather than a dropped connection;
  * - at most 2 MiB wait to be sent per connection (default 8 MiB): a client that stops reading
  *   costs the server little, and past that its link is dropped (ClientConnection.send); it
- *   catches up from its delivered marks when it comes back;
- * - the bulk lane's channel at priority 1 on every connection (LANE_CHANNELS).
+ *   catches up from its delivered marks when it comes back.
+ * (The bulk lane's priority is set per link, at its first bulk send: LANE_CHANNELS.)
  */
 const CHAT_ENDPOINT_DEFAULTS: EndpointOptions = {
   maxMessageSize: 1024 * 1024,
   maxQueuedBytes: 2 * 1024 * 1024,
   highWaterMark: 256 * 1024,
-  channels: { [LANE_CHANNELS.bulk]: { priority: 1 } },
 };
 
 let loaded: Promise<CreateEndpoint> | undefined;
@@ -80,6 +83,9 @@ async function createEndpoint(options: EndpointOptions): Promise<RdEndpoint> {
 }
 
 class ConnectionLink implements Link {
+  /** The bulk lane's channel has its priority (set at the first bulk send). */
+  private bulkSet = false;
+
   constructor(private readonly conn: RdConnection, private readonly onClosed?: () => void) {
     // An 'error' is always followed by 'close' (which carries the error); listening here keeps
     // an emitter that treats unhandled 'error' as fatal from crashing the process.
@@ -93,7 +99,13 @@ class ConnectionLink implements Link {
     return this.conn.remotePort;
   }
   send(data: Uint8Array, lane: Lane = 'live'): boolean {
-    return lane === 'live' ? this.conn.send(data) : this.conn.send(data, BULK_SEND);
+    if (lane === 'live') return this.conn.send(data);
+    if (!this.bulkSet) {
+      // Before anything is queued on the channel: the page is scheduled at priority 1 from its first byte.
+      this.conn.setChannel(LANE_CHANNELS.bulk, BULK_SETTINGS);
+      this.bulkSet = true;
+    }
+    return this.conn.send(data, BULK_SEND);
   }
   onMessage(listener: (data: Uint8Array) => void): void {
     this.conn.on('message', listener);

@@ -7,9 +7,13 @@
  * queued the page (it wraps the server's links): the live message is sent after it. On one
  * ordered stream the live message could only arrive after the whole page; on the bulk lane the
  * page yields to it.
+ *
+ * Then who sets the bulk lane's priority: only the link that sends a page, once, just before it
+ * (the sender's setting; clients, which send none, and links that never send one set nothing).
  */
+import { Connection } from 'reliable-dgram';
 import { ImpairProxy } from 'reliable-dgram/testing';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ChatClient } from '../../src/client/chat-client.js';
 import { pinnedTrust } from '../../src/client/known-servers.js';
 import type { ChatMessage } from '../../src/protocol/messages.js';
@@ -107,5 +111,54 @@ describe('chat lanes on reliable-dgram channels', { timeout: 60_000 }, () => {
     // Direction only (the machine is shared): the live message needs a round trip or two, the
     // page the bottleneck's half a second and more.
     expect(liveMs).toBeLessThan(pageMs);
+  });
+
+  it('only a link that sends a page sets the bulk lane, once, just before its first page (clients never)', async () => {
+    // Every Connection of the library (server and client ones alike) is watched, then works as usual.
+    const setChannel = vi.spyOn(Connection.prototype, 'setChannel');
+    const send = vi.spyOn(Connection.prototype, 'send');
+    cleanup.push(() => {
+      setChannel.mockRestore();
+      send.mockRestore();
+    });
+    const { identity } = generateServerIdentity();
+    const server = new ChatServer({ store: new SqliteChatStore(new Store(':memory:'), ':memory:'), hasher: new PasswordHasher({ params: TEST_SCRYPT }) });
+    cleanup.push(() => server.close());
+    const listener = await new ReliableDgramTransport({ keyPair: identity }).listen('127.0.0.1', 0);
+    cleanup.push(() => listener.close());
+    server.attach(listener);
+    const trust = pinnedTrust(fingerprint(identity.publicKey));
+    const open = async (user: string): Promise<ChatClient> => {
+      const c = new ChatClient({ transport: new ReliableDgramTransport({ trust }), host: '127.0.0.1', port: listener.port, reconnect: false, heartbeatMs: 0 });
+      cleanup.push(() => c.close());
+      await c.connect();
+      await c.register(user, `${user}-password`);
+      await c.login(user, `${user}-password`);
+      return c;
+    };
+    const alice = await open('alice');
+    const bob = await open('bob');
+    await alice.createGroup('team', ['bob']);
+    await bob.accept('team');
+    const got = new Promise<ChatMessage>((resolve) => alice.on('message', (m) => m.text === 'hello' && resolve(m)));
+    await bob.send('team', 'hello');
+    await got;
+    // Logins, a group, a message and its fan-out: all live, no link configured anything.
+    expect(send.mock.calls.length).toBeGreaterThan(10);
+    expect(setChannel).not.toHaveBeenCalled();
+
+    const page = await alice.history('team', 20);
+    expect(page.messages.map((m) => m.text)).toEqual(['hello']);
+    expect(setChannel.mock.calls).toEqual([[1, { priority: 1 }]]);
+    // On the server's connection to alice, right before the page (the next send, on channel 1).
+    const at = setChannel.mock.invocationCallOrder[0]!;
+    const next = send.mock.invocationCallOrder.findIndex((order) => order > at);
+    expect(send.mock.calls[next]?.[1]).toEqual({ channel: 1 });
+    expect(send.mock.contexts[next]).toBe(setChannel.mock.contexts[0]);
+    await alice.history('team', 20);
+    await bob.history('team', 20);
+    // Once per link: bob's server link sets it at its own first page.
+    expect(setChannel.mock.calls).toEqual([[1, { priority: 1 }], [1, { priority: 1 }]]);
+    expect(setChannel.mock.contexts[1]).not.toBe(setChannel.mock.contexts[0]);
   });
 });
