@@ -163,8 +163,6 @@ export class ConnectionCore implements PathMtuListener {
       local.maxMessageSize ?? announcedMaxMessageSize(config),
       this.events,
       this.counters,
-      this.rtt,
-      this.budget,
     );
     this.acks = new AckScheduler(config, remote.initialPacketNumber, this.receiver, this.recovery.rtt);
     this.builder = new PacketBuilder(this.remoteCid, this.mtu, this.recovery, this.acks, this.sender, this.counters, config.sealed, trace);
@@ -352,7 +350,7 @@ export class ConnectionCore implements PathMtuListener {
    */
   release(credit: number, delivery: Delivery = 'ordered', channel = 0, now = this.lastReceivedAt): void {
     if (credit <= 0) return;
-    if (this.receiver.release(credit, delivery, channel, now)) this.acks.onCreditReleased();
+    if (this.receiver.release(credit, delivery, channel, now, this.rtt, this.budget)) this.acks.onCreditReleased();
     if (this.budget !== null) {
       this.budget.progressed(this);
       this.syncBudget();

@@ -80,10 +80,6 @@ export class Receiver implements CreditView, MessageSink {
     private readonly maxMessageSize: number,
     private readonly events: Deque<CoreEvent>,
     private readonly counters: Counters,
-    /** The connection's RTT estimator (the window tuner's clock unit). */
-    private readonly rtt: SmoothedRtt,
-    /** The endpoint's byte budget, which must give a window before it grows (null: none). */
-    private readonly allowance: WindowAllowance | null,
   ) {
     this.base = initialTsn - 1;
     this.maxTsn = this.base + windowFragments;
@@ -245,9 +241,11 @@ export class Receiver implements CreditView, MessageSink {
 
   /**
    * The application consumed (or dropped) a message that held `credit` bytes, at `now`. True
-   * when that raised the reliable credit we may announce (the window may have grown too).
+   * when that raised the reliable credit we may announce. With `rtt` (the connection's
+   * estimator) the window may grow too (window-tuner.ts), if `allowance` (the endpoint's byte
+   * budget, null: none) gives it. Passed here rather than kept: idle connections stay small.
    */
-  release(credit: number, delivery: Delivery, channel = 0, now = 0): boolean {
+  release(credit: number, delivery: Delivery, channel = 0, now = 0, rtt: SmoothedRtt | null = null, allowance: WindowAllowance | null = null): boolean {
     if (delivery === 'unreliable') {
       this.unreliableHeld = Math.max(0, this.unreliableHeld - credit);
       return false;
@@ -258,8 +256,8 @@ export class Receiver implements CreditView, MessageSink {
     // Only what the application really consumed counts (never more than delivered and held).
     const consumed = Math.min(credit, b.held);
     const max = Math.max(this.config.receiveWindow, this.config.maxReceiveWindow);
-    if (consumed > 0 && max > this.config.receiveWindow) {
-      (this.tuner ??= new WindowTuner(this.config.receiveWindow, max, this.rtt, this.allowance)).onReleased(consumed, now);
+    if (consumed > 0 && rtt !== null && max > this.config.receiveWindow) {
+      (this.tuner ??= new WindowTuner(this.config.receiveWindow, max, rtt, allowance)).onReleased(consumed, now);
     }
     b.release(credit);
     this.updateCredit();

@@ -92,7 +92,8 @@ describe('receive-window auto-tuning (window-tuner.ts)', () => {
     const config = resolveCoreConfig({});
     const events = new Deque<CoreEvent>();
     const slots = announcedWindow(config);
-    const receiver = new Receiver(config, 1, slots, config.maxDatagramSize, config.maxMessageSize, events, createCounters(), { smoothed: 20 }, null);
+    const receiver = new Receiver(config, 1, slots, config.maxDatagramSize, config.maxMessageSize, events, createCounters());
+    const rtt = { smoothed: 20 };
     const payload = new Uint8Array(1100);
     // A hostile peer: TSN 1 never comes, everything else of the window does, at once.
     for (let tsn = 2; tsn <= slots; tsn++) {
@@ -100,7 +101,7 @@ describe('receive-window auto-tuning (window-tuner.ts)', () => {
     }
     expect(events.length).toBe(0);
     // The application may call release() as it likes: nothing was delivered, nothing is given back.
-    for (let i = 0; i < 100; i++) receiver.release(4 * MiB, 'ordered', 0, i);
+    for (let i = 0; i < 100; i++) receiver.release(4 * MiB, 'ordered', 0, i, rtt, null);
     expect(receiverWindow(receiver)).toBe(4 * MiB);
     expect(receiver.maxSlotsAnnounced).toBe(slots);
     expect(receiver.onData({ type: 'data', tsn: slots + 10, first: true, last: true, unordered: false, payload })).toBe('beyond-window');
@@ -108,7 +109,7 @@ describe('receive-window auto-tuning (window-tuner.ts)', () => {
     receiver.onData({ type: 'data', tsn: 1, first: true, last: true, unordered: false, payload });
     let n = 0;
     for (let e = events.shift(); e !== undefined; e = events.shift()) {
-      if (e.type === 'message') receiver.release(e.credit, e.delivery, e.channel, 100 + n++ / 1000);
+      if (e.type === 'message') receiver.release(e.credit, e.delivery, e.channel, 100 + n++ / 1000, rtt, null);
     }
     expect(n).toBe(slots);
     expect(receiverWindow(receiver)).toBe(8 * MiB);
