@@ -14,6 +14,16 @@ import type {
 } from './types.js';
 import { cpuMsSince, HalfMark, maxRssBytes, settledHeapBytes, usSince, wallNow } from '../lib/measure.js';
 import { runWithConcurrency } from '../lib/concurrency.js';
+import { performance } from 'node:perf_hooks';
+
+/**
+ * The event loop's idle (blocked waiting for I/O or a timer) and active milliseconds since
+ * `since`: a sender that spins on short timers, or waits on a window, shows it here.
+ */
+function loopMs(since: ReturnType<typeof performance.eventLoopUtilization>): Record<string, number> {
+  const d = performance.eventLoopUtilization(since);
+  return { loopIdleMs: d.idle, loopActiveMs: d.active };
+}
 
 // The structural subset of the public API used here: written from the issue 4 contract so this
 // file compiles before the endpoint lands.
@@ -123,6 +133,7 @@ const plainContender: Contender = {
   async bulkReceiver(o, ready): Promise<BulkReceiveResult> {
     const server = await endpoint(serverOptions({ host: o.host, port: 0 }));
     const cpu = process.cpuUsage();
+    const elu = performance.eventLoopUtilization();
     const result = new Promise<BulkReceiveResult>((resolve) => {
       server.on('connection', (conn) => {
         conn.on('error', () => undefined);
@@ -134,7 +145,7 @@ const plainContender: Contender = {
           bytes += msg.byteLength;
           half.update(bytes);
           if (bytes >= o.bytes) {
-            resolve({ bytes, firstAt, lastAt: wallNow(), cpuMs: cpuMsSince(cpu), ...half.result(), maxRssBytes: maxRssBytes(), extra: numericStats(conn) });
+            resolve({ bytes, firstAt, lastAt: wallNow(), cpuMs: cpuMsSince(cpu), ...half.result(), maxRssBytes: maxRssBytes(), extra: { ...numericStats(conn), ...loopMs(elu) } });
           }
         });
       });
@@ -150,6 +161,7 @@ const plainContender: Contender = {
     const chunk = Buffer.alloc(o.chunk, 0x61);
     const cpu = process.cpuUsage();
     const half = new HalfMark(o.bytes);
+    const elu = performance.eventLoopUtilization();
     const startAt = wallNow();
     let written = 0;
     while (written < o.bytes) {
@@ -167,7 +179,7 @@ const plainContender: Contender = {
     const doneAt = wallNow();
     const cpuMs = cpuMsSince(cpu);
     const halfFields = half.result();
-    const extra = { ...extraBefore, ...numericStats(conn) };
+    const extra = { ...extraBefore, ...numericStats(conn), ...loopMs(elu) };
     return { bytes: written, startAt, doneAt, cpuMs, ...halfFields, maxRssBytes: maxRssBytes(), extra };
   },
 

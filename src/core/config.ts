@@ -43,6 +43,8 @@ export const DEFAULT_CORE_CONFIG: Readonly<CoreConfig> = {
   keepAliveInterval: 10_000,
   congestion: 'bbr',
   pacing: true,
+  // Exact timers (virtual time); a shell with coarser timers says so (the Node endpoint: 1 ms).
+  timerGranularity: 0,
   // An unreliable message of maxMessageSize must fit, fragment overhead included.
   maxUnreliableReassembly: unreliableBudgetFor(4 * 1024 * 1024),
   // As net.Socket: a peer's end closes this side too unless the application asks otherwise.

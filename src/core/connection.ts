@@ -670,7 +670,7 @@ export class ConnectionCore implements PathMtuListener {
       }
     }
     const hasData = this.sender.hasSendableData();
-    if (!hasData) this.recovery.onNothingToSend();
+    if (!hasData) this.recovery.onNothingToSend(this.sender.flowBlocked());
     // What holds new data back, if anything (probes go out regardless): also timed, for stats().
     let block: SendBlock = SendBlock.None;
     if (!probe) {

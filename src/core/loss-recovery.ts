@@ -100,9 +100,12 @@ export class LossRecovery {
    * congestion window is full, or the pacer asks to wait (then `pacingDeadline` says until when).
    */
   sendBlock(now: number, size = this.maxDatagram): SendBlock {
-    if (this.bytesInFlight + size > this.cc.window) return SendBlock.CongestionWindow;
+    if (this.bytesInFlight + size > this.cc.window) {
+      if (this.config.pacing) this.pacer.forfeit(this.pacingCapacity());
+      return SendBlock.CongestionWindow;
+    }
     if (this.config.pacing) {
-      const wait = this.pacer.delay(now, size, this.pacingRate(), this.pacingCapacity());
+      const wait = this.pacer.delay(now, size, this.pacingRate(), this.pacingCapacity(), this.config.timerGranularity);
       if (wait > 0) {
         this.pacingDeadline = now + wait;
         return SendBlock.Pacing;
@@ -136,9 +139,18 @@ export class LossRecovery {
     return Math.min(size, 2 * this.maxDatagram);
   }
 
-  /** Nothing to send: with room in the window, the sender is application-limited. */
-  onNothingToSend(): void {
-    if (this.bytesInFlight < this.cc.window) this.rate.onAppLimited(this.bytesInFlight);
+  /**
+   * Nothing to send now. With room in the window the sender is application-limited, unless
+   * data waits for the peer's flow-control credit (`flowBlocked`): then the receiver limits the
+   * rate, and the rate samples measure it, as in Linux's tcp_rate_check_app_limited (data
+   * queued but not sendable is not app-limited). Marking them app-limited kept BBR in Startup
+   * for as long as the receive window bound it: its bandwidth filter and full-pipe check skip
+   * app-limited samples, so it never saw the plateau, and the queue it kept building delayed
+   * every loss repair and so the credit (test/core/flow-limited-startup.test.ts).
+   */
+  onNothingToSend(flowBlocked = false): void {
+    if (this.config.pacing) this.pacer.forfeit(this.pacingCapacity());
+    if (!flowBlocked && this.bytesInFlight < this.cc.window) this.rate.onAppLimited(this.bytesInFlight);
   }
 
   /** A packet left. Ack-eliciting ones are tracked, counted in flight and congestion controlled. */

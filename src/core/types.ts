@@ -137,6 +137,12 @@ export interface CoreConfig {
   /** Pace packets over the RTT instead of sending a window as one burst. Default true. */
   pacing: boolean;
   /**
+   * The shortest wait the host's timers can give, ms: the pacer never asks for a wake-up
+   * sooner (src/core/pacer.ts). Default 0 (exact timers, as in virtual time); the Node endpoint
+   * sets its clock's granularity (1 ms for the real clock: `setTimeout`).
+   */
+  timerGranularity: number;
+  /**
    * Bytes of unreliable data kept per connection: incomplete messages being reassembled plus
    * delivered ones not yet released; so also the largest unreliable message received.
    * Default 4 MiB (the endpoint sets min(maxMessageSize, receiveWindow)).

@@ -22,35 +22,46 @@ export interface Clock {
    * busy connection), instead of letting it fire early and re-arming it.
    */
   postponeTimer?(handle: TimerHandle, deadline: number): number | null;
+  /**
+   * Optional: the shortest wait `setTimer` gives without spinning, ms (0 or absent: exact, as a
+   * virtual clock). The engine's pacer never asks for a shorter one.
+   */
+  readonly granularity?: number;
 }
 
 /** An opaque timer handle, from {@link Clock.setTimer}. */
 export type TimerHandle = { readonly __timer: unique symbol } | object;
 
 /**
- * Node's `setTimeout` cannot wait less than 1 ms. A deadline closer than that (a pacing gap at
- * high rates, an ACK due now) runs on `setImmediate` instead, after pending I/O, so sub-millisecond
- * waits do not cost a whole millisecond each.
+ * Node's `setTimeout` cannot wait less than 1 ms. A deadline closer than half of that (an ACK
+ * due now, a short delayed ACK) runs on `setImmediate` instead, after pending I/O, so that such
+ * waits do not cost a whole millisecond each. One further away waits on `setTimeout`: waiting
+ * for it on `setImmediate` would run the event loop flat out until it is due. (The engine's
+ * pacer asks for no wait shorter than the granularity, `Clock.granularity`; by the time the
+ * endpoint arms the timer a little of it has passed, which the half keeps on `setTimeout`.)
  */
 const TIMEOUT_GRANULARITY = 1;
+const IMMEDIATE_BELOW = TIMEOUT_GRANULARITY / 2;
 
 /** One shape for both kinds; `ms`: the whole milliseconds `setTimeout` waits (0 for an immediate). */
 type RealHandle = { kind: 'timeout'; t: NodeJS.Timeout; ms: number } | { kind: 'immediate'; t: NodeJS.Immediate; ms: number };
 
 /**
- * The real clock: `performance.now()`, `setTimeout` and, below 1 ms, `setImmediate`.
+ * The real clock: `performance.now()`, `setTimeout` and, below 0.5 ms, `setImmediate`.
  * `postponeTimer` uses `Timeout.refresh()`: Node restarts the same timer object for its whole
  * milliseconds from the loop's time (which is never ahead of `performance.now()`), so it fires
  * by `now + ms`; no new object, no callback in between.
  */
 export const realClock: Clock = {
+  granularity: TIMEOUT_GRANULARITY,
   now: () => performance.now(),
   setTimer(deadline, fn) {
     const delay = deadline - performance.now();
     const handle: RealHandle =
-      delay < TIMEOUT_GRANULARITY
+      delay < IMMEDIATE_BELOW
         ? { kind: 'immediate', t: setImmediate(fn), ms: 0 }
-        : { kind: 'timeout', t: setTimeout(fn, delay), ms: Math.trunc(delay) };
+        : // setTimeout waits at least 1 ms (a shorter delay is taken as 1).
+          { kind: 'timeout', t: setTimeout(fn, delay), ms: Math.max(TIMEOUT_GRANULARITY, Math.trunc(delay)) };
     return handle as unknown as TimerHandle;
   },
   postponeTimer(handle, deadline) {

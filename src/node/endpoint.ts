@@ -263,7 +263,10 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     // By default an endpoint accepts only while the application listens for 'connection'
     // (asked at each new INITIAL): a client endpoint does not accept strangers.
     const accept = options.acceptConnections;
-    const config = { ...options.endpoint, acceptConnections: accept ?? (() => this.listenerCount('connection') > 0) };
+    // The pacer waits no less than the clock can (src/core/pacer.ts): 1 ms on the real clock.
+    const granularity = this.clock.granularity ?? 0;
+    const core = granularity > 0 ? { ...options.endpoint.core, timerGranularity: granularity } : options.endpoint.core;
+    const config = { ...options.endpoint, core, acceptConnections: accept ?? (() => this.listenerCount('connection') > 0) };
     this.core = new EndpointCore({
       config,
       randomBytes: random,

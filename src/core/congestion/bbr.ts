@@ -16,7 +16,9 @@ import type { AckEvent, CongestionController } from '../types.js';
  *    flows sharing a queue see its empty RTT.
  *
  * The window also covers ACK aggregation (draft §4.6.4.2): data that arrives acknowledged in
- * bursts beyond what the model explains, measured over the last 10 rounds.
+ * bursts beyond what the model explains, measured over the last 10 rounds; and it is never
+ * less than three send quanta (1 ms at the pacing rate, at most 64 KB each: the draft's offload
+ * budget), for the batches in which both ends move data.
  *
  * Random loss is deliberately not read as congestion (v1 behaviour): a lossy wireless path keeps
  * its throughput, which is why this is the default. Persistent congestion (RFC 9002 §7.6) still
@@ -39,6 +41,12 @@ const FULL_BW_THRESHOLD = 1.25;
 const FULL_BW_ROUNDS = 3;
 /** Pace a little below the estimate so that a standing queue does not build (draft §4.2.1). */
 const PACING_MARGIN = 0.99;
+/** The send quantum is this long at the pacing rate (draft "BBRSetSendQuantum", Linux's pacing shift), ms ... */
+const SEND_QUANTUM_INTERVAL = 1;
+/** ... and at most this many bytes (one GSO/TSO burst). */
+const MAX_SEND_QUANTUM = 64 * 1024;
+/** The window holds at least this many send quanta (the draft's offload budget, BBRQuantizationBudget). */
+const QUANTA_IN_WINDOW = 3;
 
 type Mode = 'startup' | 'drain' | 'probe-bw' | 'probe-rtt';
 
@@ -268,13 +276,34 @@ export class Bbr implements CongestionController {
     if (this.filledPipe || rate > this.pacingRate) this.pacingRate = rate;
   }
 
+  /**
+   * The send quantum (draft "BBRSetSendQuantum"; Linux's TSO autosizing): how much the sender
+   * hands over in one go, 1 ms at the pacing rate, between one datagram and 64 KB. The window
+   * is never less than three of them (the draft's "offload budget") because data moves through
+   * both ends in such batches: the shell reads up to 32 datagrams per event-loop turn and
+   * acknowledges them with one ACK, sends what the window allows in one turn, and waits at a
+   * timer granularity of about 1 ms. Where the RTT is longer than a millisecond or two the
+   * model's window is larger anyway and nothing changes; on loopback or a LAN (a min RTT of
+   * tens of microseconds) it is what keeps one batch in flight while the previous one is
+   * processed and acknowledged. Pacing still holds the rate at the bandwidth estimate, so the
+   * extra window is headroom, not a burst.
+   */
+  private sendQuantum(): number {
+    // Whole datagrams, as Linux counts TSO segments: below two per millisecond it is one.
+    const datagrams = Math.max(1, Math.floor((this.pacingRate * SEND_QUANTUM_INTERVAL) / this.mss));
+    return Math.min(datagrams * this.mss, MAX_SEND_QUANTUM);
+  }
+
   private setWindow(ack: AckEvent): void {
     if (this.mode === 'probe-rtt') {
       this.window = Math.max(this.minWindow, Math.min(this.window, this.minWindow));
       return;
     }
-    // Three extra datagrams absorb delayed and stretched ACKs (draft's "quantization budget").
-    const target = this.bdp(this.cwndGain) + this.extraAcked + 3 * this.mss;
+    // The model's window, three datagrams for delayed and stretched ACKs (Linux's v1
+    // quantization budget at one segment), and never less than the offload budget (the
+    // draft's BBRQuantizationBudget: max(inflight, 3 · send_quantum)).
+    const model = this.bdp(this.cwndGain) + this.extraAcked + 3 * this.mss;
+    const target = Math.max(model, QUANTA_IN_WINDOW * this.sendQuantum());
     if (this.filledPipe) {
       this.window = Math.min(this.window + ack.ackedBytes, target);
     } else if (this.window < target || ack.delivered < this.initialWindow) {

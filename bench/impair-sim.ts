@@ -1,0 +1,38 @@
+/**
+ * The impairment workload (bench/workloads/impair.ts) modelled in virtual time: what the protocol
+ * itself achieves through a path like the proxy's, without the CPU of three processes. A core
+ * pair (test/helpers/pair.ts) with 10 ms each way, random loss both ways, and a bottleneck of
+ * `--rate` MB/s with a 4 MB queue (the proxy forwards as fast as its CPU lets it: ~55-60 MB/s
+ * on the benchmark machine); 20 MB one way, seeds 1-3. Deterministic.
+ *
+ *   node --import tsx bench/impair-sim.ts [--rate 60] [--mb 20]
+ */
+import { Pair } from '../test/helpers/pair.js';
+
+const args = process.argv.slice(2);
+const flag = (name: string, fallback: number): number => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const rate = flag('rate', 60) * 1e6;
+const bytes = flag('mb', 20) * 1e6;
+const chunk = new Uint8Array(64 * 1024);
+
+console.log(`impair-sim: ${bytes / 1e6} MB, 10 ms each way, ${rate / 1e6} MB/s bottleneck, 4 MB queue, virtual time`);
+for (const loss of [0, 0.01, 0.05, 0.1, 0.2]) {
+  const figures: string[] = [];
+  for (const seed of [1, 2, 3]) {
+    const pair = new Pair({
+      seed,
+      link: { delay: 10, rate, queue: 4e6, loss },
+      reverse: { delay: 10, loss },
+      config: { idleTimeout: 0, keepAliveInterval: 0 },
+    });
+    pair.keepMessages = false;
+    for (let left = bytes; left > 0; left -= chunk.length) pair.a.send(left >= chunk.length ? chunk : chunk.subarray(0, left));
+    pair.runUntil(() => pair.sides[1].deliveredBytes >= bytes, 600_000);
+    const s = pair.a.stats(pair.now);
+    figures.push(`${(bytes / 1e3 / pair.now).toFixed(1)} MB/s (flow-control blocked ${s.timeBlockedByFlowControl.toFixed(0)} of ${pair.now.toFixed(0)} ms)`);
+  }
+  console.log(`  ${String(loss * 100).padStart(2)} %  ${figures.join('  ')}`);
+}

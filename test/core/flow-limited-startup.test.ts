@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { Pair } from '../helpers/pair.js';
+
+/** The controller's phase (BBR's mode), read from the engine for this test only. */
+function ccState(pair: Pair): string {
+  const core = pair.sides[0].core as unknown as { recovery: { cc: { state?: string } } };
+  return core.recovery.cc.state ?? '';
+}
+
+/**
+ * The impairment benchmark's path in virtual time: 10 ms each way, 1 % random loss both ways,
+ * a 60 MB/s bottleneck with a deep queue, and the default 4 MiB receive window. BBR's Startup
+ * fills the queue; with losses in it the receiver's credit waits for each repair, and the
+ * receive window binds. Those rate samples measure the receiver, not an idle application:
+ * counted as application-limited they hid the plateau from BBR's full-pipe check, so it stayed
+ * in Startup (2.89x pacing) for the whole transfer, the queue and so every repair grew, and
+ * the sender spent half the transfer blocked by flow control.
+ */
+describe('BBR leaves Startup when the receive window, not the application, limits it', () => {
+  for (const seed of [1, 2, 3]) {
+    it(`seed ${seed}: out of Startup within 400 ms, flow-control-blocked under a third of the transfer`, () => {
+      const pair = new Pair({
+        seed,
+        link: { delay: 10, rate: 60e6, queue: 4e6, loss: 0.01 },
+        reverse: { delay: 10, loss: 0.01 },
+        config: { idleTimeout: 0, keepAliveInterval: 0 },
+      });
+      pair.keepMessages = false;
+      const bytes = 20e6;
+      const chunk = new Uint8Array(64 * 1024);
+      for (let left = bytes; left > 0; left -= chunk.length) pair.a.send(left >= chunk.length ? chunk : chunk.subarray(0, left));
+      let leftStartupAt = Infinity;
+      pair.runUntil(() => {
+        if (leftStartupAt === Infinity && ccState(pair) !== 'startup') leftStartupAt = pair.now;
+        return pair.sides[1].deliveredBytes >= bytes;
+      }, 60_000);
+      const blocked = pair.a.stats(pair.now).timeBlockedByFlowControl;
+      expect(leftStartupAt).toBeLessThan(400);
+      expect(blocked).toBeLessThan(pair.now / 3);
+    });
+  }
+});
