@@ -27,15 +27,22 @@ export interface SmoothedRtt {
 
 /** A whole window consumed in fewer than this many RTTs: the window limits the peer. */
 const RTTS_PER_WINDOW = 4;
+/** Releases that run the whole check although it is not due (type feedback, see `check`). */
+const WARM_UP_CHECKS = 16;
 
 export class WindowTuner {
   /** The receive window now, bytes (starts at `initial`, never above `max`, never lowered). */
   window: number;
   /** Bytes the application released so far (reliable data). */
   private released = 0;
+  /** `released` when the epoch began. */
   private epochReleased = 0;
-  /** When the epoch began (ms); -1 before the first release. */
-  private epochStart = -1;
+  /** When the epoch began (ms); -Infinity before the first release (that check never grows). */
+  private epochStart = -Infinity;
+  /** The next check once `released` passes this (0: the first release). */
+  private checkAt = 0;
+  /** Releases left that check although not due (see `check`). */
+  private warmUp = WARM_UP_CHECKS;
 
   constructor(
     initial: number,
@@ -48,24 +55,32 @@ export class WindowTuner {
 
   /** The application released `bytes` at `now`. True when the window grew. */
   onReleased(bytes: number, now: number): boolean {
-    this.released += bytes;
-    if (this.epochStart < 0) {
-      this.epochStart = now;
-      this.epochReleased = this.released - bytes;
-      return false;
-    }
-    const inEpoch = this.released - this.epochReleased;
-    if (inEpoch <= this.window / 2) return false;
-    const fraction = inEpoch / this.window;
-    const fast = now - this.epochStart < RTTS_PER_WINDOW * fraction * this.rtt.smoothed;
-    const next = Math.min(2 * this.window, this.max);
-    let grew = false;
-    if (fast && next > this.window && (this.allowance === null || this.allowance.allowsWindow(next))) {
-      this.window = next;
-      grew = true;
-    }
-    this.epochStart = now;
-    this.epochReleased = this.released;
-    return grew;
+    const released = (this.released += bytes);
+    return released > this.checkAt ? this.check(released, now) : false;
+  }
+
+  /**
+   * Ends the epoch when due (half a window released in it): grows if the window went fast and
+   * starts the next. Out of line, and branch-free on the object's fields: the first releases
+   * run all of it although not due (`warmUp`; V8 keeps type feedback only once a function ran a
+   * few times), so optimised code never meets a load it has no feedback for: a deoptimisation
+   * per process in the ping-pong warm-up otherwise.
+   */
+  private check(released: number, now: number): boolean {
+    const window = this.window;
+    const inEpoch = released - this.epochReleased;
+    const due = inEpoch > window / 2;
+    // Before the first release epochStart is -Infinity: never fast, and the epoch starts here.
+    const quick = now - this.epochStart < RTTS_PER_WINDOW * (inEpoch / window) * this.rtt.smoothed;
+    const next = Math.min(2 * window, this.max);
+    const allowed = next > window && (this.allowance === null || this.allowance.allowsWindow(next));
+    const grow = due && quick && allowed;
+    const restart = due || this.epochStart === -Infinity;
+    this.window = grow ? next : window;
+    this.epochStart = restart ? now : this.epochStart;
+    this.epochReleased = restart ? released : this.epochReleased;
+    const threshold = this.epochReleased + this.window / 2;
+    this.checkAt = this.warmUp-- > 0 ? released : threshold;
+    return grow;
   }
 }
