@@ -111,6 +111,12 @@ export interface EndpointOptions {
   maxMessageSize?: number;
   /** Bytes a peer may make one connection hold (flow control and unreliable data each). Default 4 MiB. */
   receiveWindow?: number;
+  /**
+   * Bytes the reliable receive window may grow to: it starts at `receiveWindow` and doubles while
+   * the application consumes a whole window in under ~4 RTTs, within the fair share of
+   * `maxBufferedBytes`. At most `receiveWindow`: no growth. Default 16 MiB.
+   */
+  maxReceiveWindow?: number;
   /** RTT assumed before the first sample, ms. Default 100. */
   initialRtt?: number;
   /** Probe-timeout floor / ceiling, ms. Defaults 5 / 10,000. */
@@ -239,6 +245,7 @@ export const ENDPOINT_DEFAULTS = {
   maxDatagramSize: DEFAULT_CORE_CONFIG.maxDatagramSize,
   maxMessageSize: DEFAULT_CORE_CONFIG.maxMessageSize,
   receiveWindow: DEFAULT_CORE_CONFIG.receiveWindow,
+  maxReceiveWindow: DEFAULT_CORE_CONFIG.maxReceiveWindow,
   initialRtt: DEFAULT_CORE_CONFIG.initialRtt,
   minPto: DEFAULT_CORE_CONFIG.minPto,
   maxPto: DEFAULT_CORE_CONFIG.maxPto,
@@ -277,6 +284,7 @@ const RANGES: Record<NumberKey, [number, number]> = {
   maxDatagramSize: [1200, 65507],
   maxMessageSize: [0, 2 ** 31 - 1],
   receiveWindow: [1, 2 ** 31 - 1],
+  maxReceiveWindow: [1, 2 ** 31 - 1],
   initialRtt: [1, 60_000],
   minPto: [1, 60_000],
   maxPto: [1, 2 ** 31 - 1],
@@ -343,6 +351,7 @@ const ENDPOINT_OPTION_NAMES: Record<keyof EndpointOptions, true> = {
   maxDatagramSize: true,
   maxMessageSize: true,
   receiveWindow: true,
+  maxReceiveWindow: true,
   initialRtt: true,
   minPto: true,
   maxPto: true,
@@ -448,6 +457,7 @@ export function resolveEndpointOptions(options: EndpointOptions = {}): ResolvedE
     maxDatagramSize: num(options, 'maxDatagramSize'),
     maxMessageSize,
     receiveWindow,
+    maxReceiveWindow: num(options, 'maxReceiveWindow'),
     initialRtt: num(options, 'initialRtt'),
     minPto,
     maxPto,

@@ -6,7 +6,7 @@
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 import type { Contender, BulkReceiveResult, BulkSendResult, PingClientResult } from './types.js';
-import { cpuMsSince, maxRssBytes, usSince, wallNow } from '../lib/measure.js';
+import { cpuMsSince, HalfMark, maxRssBytes, usSince, wallNow } from '../lib/measure.js';
 
 /** 4 MiB: the reference measurements showed it removes loss at paced rates (not the ceiling). */
 const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
@@ -36,6 +36,7 @@ export const contender: Contender = {
   async bulkReceiver(o, ready): Promise<BulkReceiveResult> {
     const socket = await bindUdp(o.host);
     const cpu = process.cpuUsage();
+    const half = new HalfMark(o.bytes);
     let bytes = 0;
     let datagrams = 0;
     let firstAt = 0;
@@ -50,7 +51,7 @@ export const contender: Contender = {
           extra.sentDatagrams = senderDatagrams;
           extra.lossPercent = senderDatagrams > 0 ? (100 * (senderDatagrams - datagrams)) / senderDatagrams : 0;
         }
-        resolve({ bytes, firstAt, lastAt, cpuMs: cpuMsSince(cpu), maxRssBytes: maxRssBytes(), datagrams, extra });
+        resolve({ bytes, firstAt, lastAt, cpuMs: cpuMsSince(cpu), ...half.result(), maxRssBytes: maxRssBytes(), datagrams, extra });
       };
       // The end marker can be lost like any datagram: fall back to "nothing for a while".
       const idleCheck = setInterval(() => {
@@ -67,6 +68,7 @@ export const contender: Contender = {
         lastAt = now;
         bytes += msg.length;
         datagrams += 1;
+        half.update(bytes);
       });
     });
     ready({ port: socket.address().port });
@@ -81,6 +83,7 @@ export const contender: Contender = {
     payload[0] = DATA;
     const total = Math.ceil(o.bytes / o.chunk);
     const cpu = process.cpuUsage();
+    const half = new HalfMark(total * o.chunk);
     const startAt = wallNow();
     // No per-send callback: Node then tries a synchronous send first (uv_udp_try_send), which
     // is what an unpaced sender looks like. Bursts yield to the event loop, and a growing send
@@ -93,6 +96,7 @@ export const contender: Contender = {
           while (sent < until) {
             socket.send(payload);
             sent += 1;
+            half.update(sent * o.chunk);
           }
         }
         if (sent < total) setImmediate(burst);
@@ -103,6 +107,7 @@ export const contender: Contender = {
     while (socket.getSendQueueCount() > 0) await new Promise((r) => setImmediate(r));
     const doneAt = wallNow();
     const cpuMs = cpuMsSince(cpu);
+    const halfFields = half.result();
     const end = Buffer.alloc(9);
     end[0] = END;
     end.writeBigUInt64BE(BigInt(total), 1);
@@ -111,7 +116,7 @@ export const contender: Contender = {
       await new Promise((r) => setTimeout(r, 10));
     }
     socket.close();
-    return { bytes: total * o.chunk, startAt, doneAt, cpuMs, maxRssBytes: maxRssBytes(), datagrams: total };
+    return { bytes: total * o.chunk, startAt, doneAt, cpuMs, ...halfFields, maxRssBytes: maxRssBytes(), datagrams: total };
   },
 
   async pingServer(o, ready): Promise<void> {

@@ -12,7 +12,7 @@ import type {
   ManyServerResult,
   PingClientResult,
 } from './types.js';
-import { cpuMsSince, maxRssBytes, settledHeapBytes, usSince, wallNow } from '../lib/measure.js';
+import { cpuMsSince, HalfMark, maxRssBytes, settledHeapBytes, usSince, wallNow } from '../lib/measure.js';
 import { runWithConcurrency } from '../lib/concurrency.js';
 import { performance } from 'node:perf_hooks';
 
@@ -137,13 +137,15 @@ const plainContender: Contender = {
     const result = new Promise<BulkReceiveResult>((resolve) => {
       server.on('connection', (conn) => {
         conn.on('error', () => undefined);
+        const half = new HalfMark(o.bytes);
         let bytes = 0;
         let firstAt = 0;
         conn.on('message', (msg) => {
           if (firstAt === 0) firstAt = wallNow();
           bytes += msg.byteLength;
+          half.update(bytes);
           if (bytes >= o.bytes) {
-            resolve({ bytes, firstAt, lastAt: wallNow(), cpuMs: cpuMsSince(cpu), maxRssBytes: maxRssBytes(), extra: { ...numericStats(conn), ...loopMs(elu) } });
+            resolve({ bytes, firstAt, lastAt: wallNow(), cpuMs: cpuMsSince(cpu), ...half.result(), maxRssBytes: maxRssBytes(), extra: { ...numericStats(conn), ...loopMs(elu) } });
           }
         });
       });
@@ -158,12 +160,14 @@ const plainContender: Contender = {
     conn.on('error', () => undefined);
     const chunk = Buffer.alloc(o.chunk, 0x61);
     const cpu = process.cpuUsage();
+    const half = new HalfMark(o.bytes);
     const elu = performance.eventLoopUtilization();
     const startAt = wallNow();
     let written = 0;
     while (written < o.bytes) {
       const n = Math.min(o.chunk, o.bytes - written);
       written += n;
+      half.update(written);
       if (!conn.send(n === o.chunk ? chunk : chunk.subarray(0, n))) {
         await new Promise<void>((resolve) => conn.once('drain', resolve));
       }
@@ -174,8 +178,9 @@ const plainContender: Contender = {
     else await conn.close();
     const doneAt = wallNow();
     const cpuMs = cpuMsSince(cpu);
+    const halfFields = half.result();
     const extra = { ...extraBefore, ...numericStats(conn), ...loopMs(elu) };
-    return { bytes: written, startAt, doneAt, cpuMs, maxRssBytes: maxRssBytes(), extra };
+    return { bytes: written, startAt, doneAt, cpuMs, ...halfFields, maxRssBytes: maxRssBytes(), extra };
   },
 
   async pingServer(o, ready): Promise<void> {

@@ -12,7 +12,7 @@ import type {
   ManyServerResult,
   PingClientResult,
 } from './types.js';
-import { cpuMsSince, maxRssBytes, settledHeapBytes, usSince, wallNow } from '../lib/measure.js';
+import { cpuMsSince, HalfMark, maxRssBytes, settledHeapBytes, usSince, wallNow } from '../lib/measure.js';
 import { runWithConcurrency } from '../lib/concurrency.js';
 
 async function listen(server: net.Server, host: string): Promise<number> {
@@ -35,14 +35,16 @@ export const contender: Contender = {
     const cpu = process.cpuUsage();
     const result = new Promise<BulkReceiveResult>((resolve) => {
       server.on('connection', (socket) => {
+        const half = new HalfMark(o.bytes);
         let bytes = 0;
         let firstAt = 0;
         socket.on('data', (chunk: Buffer) => {
           if (firstAt === 0) firstAt = wallNow();
           bytes += chunk.length;
+          half.update(bytes);
           if (bytes >= o.bytes) {
             const lastAt = wallNow();
-            resolve({ bytes, firstAt, lastAt, cpuMs: cpuMsSince(cpu), maxRssBytes: maxRssBytes() });
+            resolve({ bytes, firstAt, lastAt, cpuMs: cpuMsSince(cpu), ...half.result(), maxRssBytes: maxRssBytes() });
           }
         });
       });
@@ -55,17 +57,19 @@ export const contender: Contender = {
     const socket = await dial(o.port, o.host);
     const chunk = Buffer.alloc(o.chunk, 0x61);
     const cpu = process.cpuUsage();
+    const half = new HalfMark(o.bytes);
     const startAt = wallNow();
     let written = 0;
     while (written < o.bytes) {
       const n = Math.min(o.chunk, o.bytes - written);
       written += n;
+      half.update(written);
       if (!socket.write(n === o.chunk ? chunk : chunk.subarray(0, n))) await once(socket, 'drain');
     }
     socket.end();
     await once(socket, 'finish');
     const doneAt = wallNow();
-    return { bytes: written, startAt, doneAt, cpuMs: cpuMsSince(cpu), maxRssBytes: maxRssBytes() };
+    return { bytes: written, startAt, doneAt, cpuMs: cpuMsSince(cpu), ...half.result(), maxRssBytes: maxRssBytes() };
   },
 
   async pingServer(o, ready): Promise<void> {

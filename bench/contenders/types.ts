@@ -3,7 +3,7 @@
  * (bench/child.ts); a role that a contender cannot play is simply left out, and the workload skips it.
  */
 
-import type { GcCounts } from '../lib/measure.js';
+import type { GcCounts, HalfFields } from '../lib/measure.js';
 
 /** Called by a server/receiver role once it listens, so the parent can start the other side. */
 export type Ready = (info: { port: number }) => void;
@@ -20,7 +20,11 @@ export interface BulkSendOptions {
   /** Bytes per write()/send() call. */
   chunk: number;
 }
-export interface BulkReceiveResult {
+/**
+ * halfAt/halfBytes/secondHalfCpuMs (HalfFields, optional: absent in results saved before them): when the
+ * bytes received (sent) first reached half the total, and the CPU from then to when cpuMs was taken.
+ */
+export interface BulkReceiveResult extends HalfFields {
   bytes: number;
   /** Wall-clock ms (performance.timeOrigin + now): first and last payload byte seen. */
   firstAt: number;
@@ -34,7 +38,7 @@ export interface BulkReceiveResult {
   /** GCs of the receiving process during the transfer (added by bench/child.ts). */
   gc?: GcCounts;
 }
-export interface BulkSendResult {
+export interface BulkSendResult extends HalfFields {
   bytes: number;
   startAt: number;
   /** When the last write was accepted (and, for reliable transports, flushed/acknowledged). */

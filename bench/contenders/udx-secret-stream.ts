@@ -7,7 +7,7 @@
  */
 import { createRequire } from 'node:module';
 import type { BulkReceiveResult, BulkSendResult, Contender, PingClientResult } from './types.js';
-import { cpuMsSince, maxRssBytes, usSince, wallNow } from '../lib/measure.js';
+import { cpuMsSince, HalfMark, maxRssBytes, usSince, wallNow } from '../lib/measure.js';
 import { UDX, acceptingStream, boundSocket, type UdxStream } from './udx.js';
 
 interface SecretStream {
@@ -42,12 +42,14 @@ export const contender: Contender = {
     const stream = secure(false, acceptingStream(udx, RECEIVER_ID, SENDER_ID));
     const cpu = process.cpuUsage();
     const result = new Promise<BulkReceiveResult>((resolve) => {
+      const half = new HalfMark(o.bytes);
       let bytes = 0;
       let firstAt = 0;
       stream.on('data', (chunk) => {
         if (firstAt === 0) firstAt = wallNow();
         bytes += chunk.length;
-        if (bytes >= o.bytes) resolve({ bytes, firstAt, lastAt: wallNow(), cpuMs: cpuMsSince(cpu), maxRssBytes: maxRssBytes() });
+        half.update(bytes);
+        if (bytes >= o.bytes) resolve({ bytes, firstAt, lastAt: wallNow(), cpuMs: cpuMsSince(cpu), ...half.result(), maxRssBytes: maxRssBytes() });
       });
     });
     ready({ port: socket.address().port });
@@ -63,11 +65,13 @@ export const contender: Contender = {
     const stream = secure(true, raw);
     const chunk = Buffer.alloc(o.chunk, 0x61);
     const cpu = process.cpuUsage();
+    const half = new HalfMark(o.bytes);
     const startAt = wallNow();
     let written = 0;
     while (written < o.bytes) {
       const n = Math.min(o.chunk, o.bytes - written);
       written += n;
+      half.update(written);
       if (!stream.write(n === o.chunk ? chunk : chunk.subarray(0, n))) {
         await new Promise<void>((resolve) => stream.once('drain', resolve));
       }
@@ -83,6 +87,7 @@ export const contender: Contender = {
       startAt,
       doneAt: wallNow(),
       cpuMs: cpuMsSince(cpu),
+      ...half.result(),
       maxRssBytes: maxRssBytes(),
       datagrams: raw.packetsTransmitted,
       extra: { retransmits: raw.retransmits, packetsTransmitted: raw.packetsTransmitted, bytesTransmitted: raw.bytesTransmitted },

@@ -14,7 +14,7 @@ import type {
   ManyServerResult,
   PingClientResult,
 } from './types.js';
-import { cpuMsSince, maxRssBytes, settledHeapBytes, usSince, wallNow } from '../lib/measure.js';
+import { cpuMsSince, HalfMark, maxRssBytes, settledHeapBytes, usSince, wallNow } from '../lib/measure.js';
 import { runWithConcurrency } from '../lib/concurrency.js';
 
 // Minimal typing for the parts of udx-native used here (it ships no types).
@@ -77,12 +77,14 @@ export const contender: Contender = {
     const stream = acceptingStream(udx, RECEIVER_ID, SENDER_ID);
     const cpu = process.cpuUsage();
     const result = new Promise<BulkReceiveResult>((resolve) => {
+      const half = new HalfMark(o.bytes);
       let bytes = 0;
       let firstAt = 0;
       stream.on('data', (chunk) => {
         if (firstAt === 0) firstAt = wallNow();
         bytes += chunk.length;
-        if (bytes >= o.bytes) resolve({ bytes, firstAt, lastAt: wallNow(), cpuMs: cpuMsSince(cpu), maxRssBytes: maxRssBytes() });
+        half.update(bytes);
+        if (bytes >= o.bytes) resolve({ bytes, firstAt, lastAt: wallNow(), cpuMs: cpuMsSince(cpu), ...half.result(), maxRssBytes: maxRssBytes() });
       });
     });
     ready({ port: socket.address().port });
@@ -97,11 +99,13 @@ export const contender: Contender = {
     stream.connect(socket, RECEIVER_ID, o.port, o.host);
     const chunk = Buffer.alloc(o.chunk, 0x61);
     const cpu = process.cpuUsage();
+    const half = new HalfMark(o.bytes);
     const startAt = wallNow();
     let written = 0;
     while (written < o.bytes) {
       const n = Math.min(o.chunk, o.bytes - written);
       written += n;
+      half.update(written);
       if (!stream.write(n === o.chunk ? chunk : chunk.subarray(0, n))) {
         await new Promise<void>((resolve) => stream.once('drain', resolve));
       }
@@ -113,6 +117,7 @@ export const contender: Contender = {
       startAt,
       doneAt,
       cpuMs: cpuMsSince(cpu),
+      ...half.result(),
       maxRssBytes: maxRssBytes(),
       datagrams: stream.packetsTransmitted,
       extra: {

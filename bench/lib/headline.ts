@@ -34,6 +34,9 @@ export function buildHeadline(r: BenchResults): Headline {
   const { bulk, pingpong, impair, many, chat } = r.workloads;
 
   const goodput: Record<string, number | undefined> = {};
+  const secondGoodput: Record<string, number | undefined> = {};
+  const secondSendCpu: Record<string, number | undefined> = {};
+  const secondRecvCpu: Record<string, number | undefined> = {};
   if (bulk) {
     h['bulk.MB'] = bulk.bytes / 1e6;
     for (const [name, c] of Object.entries(bulk.contenders)) {
@@ -47,8 +50,24 @@ export function buildHeadline(r: BenchResults): Headline {
       if (c.gcMsPer100MB) put(h, `bulk.${name}.gcMsPer100MB`, c.gcMsPer100MB.median);
       if (c.datagramsPerSec) put(h, `bulk.${name}.datagramsPerSec`, c.datagramsPerSec.median);
       if (c.lossPercent) put(h, `bulk.${name}.lossPercent`, c.lossPercent.median);
+      // The second half of the same runs (after the JIT warm-up); absent in older results.
+      if (c.secondHalfGoodputMBps) {
+        secondGoodput[name] = c.secondHalfGoodputMBps.median;
+        put(h, `bulk.${name}.secondHalfGoodputMBps`, c.secondHalfGoodputMBps.median);
+      }
+      if (c.secondHalfSenderCpuMsPerMB) {
+        secondSendCpu[name] = c.secondHalfSenderCpuMsPerMB.median;
+        put(h, `bulk.${name}.secondHalfSenderCpuMsPerMB`, c.secondHalfSenderCpuMsPerMB.median);
+      }
+      if (c.secondHalfReceiverCpuMsPerMB) {
+        secondRecvCpu[name] = c.secondHalfReceiverCpuMsPerMB.median;
+        put(h, `bulk.${name}.secondHalfReceiverCpuMsPerMB`, c.secondHalfReceiverCpuMsPerMB.median);
+      }
     }
     ratios(h, 'bulk.goodput', goodput);
+    if (Object.keys(secondGoodput).length > 0) ratios(h, 'bulk.secondHalf.goodput', secondGoodput);
+    if (Object.keys(secondSendCpu).length > 0) ratios(h, 'bulk.secondHalf.senderCpu', secondSendCpu);
+    if (Object.keys(secondRecvCpu).length > 0) ratios(h, 'bulk.secondHalf.receiverCpu', secondRecvCpu);
   }
 
   const p50: Record<string, Record<string, number | undefined>> = {};

@@ -71,3 +71,44 @@ export function gcBetween(from: number, to: number): GcCounts {
 export function gcSettled(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
+
+/** Where a transfer crossed half its bytes, and the CPU it spent from there to the end. */
+export interface HalfFields {
+  /** Wall-clock ms (as wallNow()) when the byte count first reached half the total. */
+  halfAt?: number;
+  /** Bytes done at that moment (≥ half: counts move in chunks). */
+  halfBytes?: number;
+  /** CPU ms (user + system) from that moment to when result() is called. */
+  secondHalfCpuMs?: number;
+}
+
+/**
+ * Marks the moment a transfer's byte count first reaches half of `total` (one process.cpuUsage()
+ * and one wallNow(), once), so a contender can report its second half apart from the JIT warm-up
+ * of the first. Call update(done) after every chunk; call result() at the moment cpuMs is taken.
+ */
+export class HalfMark {
+  /** Infinity once marked, so update() is one comparison per chunk. */
+  private threshold: number;
+  private at = 0;
+  private bytes = 0;
+  private cpu: NodeJS.CpuUsage | null = null;
+
+  constructor(total: number) {
+    this.threshold = total / 2;
+  }
+
+  update(done: number): void {
+    if (done < this.threshold) return;
+    this.threshold = Number.POSITIVE_INFINITY;
+    this.cpu = process.cpuUsage();
+    this.at = wallNow();
+    this.bytes = done;
+  }
+
+  /** The mark and the CPU since it; no fields when the half was never reached. */
+  result(): HalfFields {
+    if (this.cpu === null) return {};
+    return { halfAt: this.at, halfBytes: this.bytes, secondHalfCpuMs: cpuMsSince(this.cpu) };
+  }
+}

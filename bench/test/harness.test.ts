@@ -8,6 +8,8 @@ import { renderCharts } from '../lib/charts.js';
 import { parseChildLine, LINE_PREFIX } from '../lib/child-protocol.js';
 import { rotation } from '../workloads/context.js';
 import { parseChatLoadLine } from '../workloads/chat.js';
+import { summarise, toSample } from '../workloads/bulk.js';
+import { HalfMark } from '../lib/measure.js';
 import type { BenchResults } from '../lib/results.js';
 
 const s = (median: number, min = median, max = median, n = 3) => ({ median, min, max, n });
@@ -205,6 +207,69 @@ describe('tables and charts', () => {
     expect(row[col('GC ms /100 MB (both)')]).toBe('41 (41–41)');
     expect(bulk.rows.find((x) => x[0] === 'udx-native')![col('scavenges /100 MB send')]).toBe('–');
     expect(buildHeadline(r)['bulk.reliable-dgram.receiverScavengesPer100MB']).toBe(30);
+  });
+  it('computes the second half of a bulk run from each side\'s half mark, and renders it as its own table', () => {
+    // 100 MB; the receiver passed half at 50 MB (t = 1,000 ms) and got the last byte at 1,200 ms;
+    // the sender passed half at 50.0 MB exactly and spent 150 ms of CPU after it; the receiver 200 ms.
+    const r = { bytes: 100e6, firstAt: 500, lastAt: 1200, cpuMs: 900, maxRssBytes: 80e6, halfAt: 1000, halfBytes: 50e6, secondHalfCpuMs: 200 };
+    const snd = { bytes: 100e6, startAt: 400, doneAt: 1210, cpuMs: 700, maxRssBytes: 70e6, halfAt: 990, halfBytes: 50e6, secondHalfCpuMs: 150 };
+    const sample = toSample('reliable-dgram', 100e6, r, snd);
+    expect(sample.secondHalfGoodputMBps).toBe(250); // 50 MB in 0.2 s
+    expect(sample.secondHalfSenderCpuMsPerMB).toBe(3); // 150 ms / 50 MB
+    expect(sample.secondHalfReceiverCpuMsPerMB).toBe(4); // 200 ms / 50 MB
+    // The whole-run columns are untouched: 100 MB in 0.8 s from the first write, 7 and 9 ms/MB.
+    expect(sample.goodputMBps).toBe(125);
+    expect(sample.senderCpuMsPerMB).toBe(7);
+    expect(sample.receiverCpuMsPerMB).toBe(9);
+    // Raw dgram: the same second-half formula, from the receiver's view (its half mark may land past 50 MB).
+    const dg = toSample('dgram', 100e6, { ...r, halfBytes: 60e6, secondHalfCpuMs: 80 }, { ...snd, halfBytes: 50e6 });
+    expect(dg.secondHalfGoodputMBps).toBe(200); // 40 MB in 0.2 s
+    expect(dg.secondHalfReceiverCpuMsPerMB).toBe(2); // 80 ms / 40 MB
+    // A side that did not report its mark gives null, not NaN.
+    const { halfAt: _a, halfBytes: _b, secondHalfCpuMs: _c, ...oldReceiver } = r;
+    const old = toSample('udx', 100e6, oldReceiver, snd);
+    expect(old.secondHalfGoodputMBps).toBeNull();
+    expect(old.secondHalfReceiverCpuMsPerMB).toBeNull();
+    expect(old.secondHalfSenderCpuMsPerMB).toBe(3);
+
+    const res = fixture();
+    const bulk = res.workloads.bulk!;
+    bulk.contenders['reliable-dgram'] = summarise(65536, [sample, sample], []);
+    const udx = bulk.contenders.udx!;
+    udx.secondHalfGoodputMBps = s(500);
+    udx.secondHalfSenderCpuMsPerMB = s(2);
+    udx.secondHalfReceiverCpuMsPerMB = s(2.5);
+    const tables = buildTables(res);
+    expect(tables[1]!.title).toBe(
+      'Bulk, second half of the same runs (MB 50–100: after the JIT has compiled the hot path; native contenders pay no warm-up), median (min–max) of 5 runs',
+    );
+    const table = tables[1]!;
+    expect(table.header).toEqual(['contender', 'goodput MB/s', 'CPU ms/MB send', 'CPU ms/MB recv', 'vs udx', 'CPU vs udx send', 'CPU vs udx recv']);
+    expect(table.rows.map((x) => x[0])).toEqual(['udx-native', 'reliable-dgram']); // TCP reported no half marks
+    expect(table.rows[1]).toEqual(['reliable-dgram', '250 (250–250)', '3 (3–3)', '4 (4–4)', '0.5×', '1.5×', '1.6×']);
+    const h = buildHeadline(res);
+    expect(h['bulk.reliable-dgram.secondHalfGoodputMBps']).toBe(250);
+    expect(h['bulk.reliable-dgram.secondHalfSenderCpuMsPerMB']).toBe(3);
+    expect(h['bulk.reliable-dgram.secondHalfReceiverCpuMsPerMB']).toBe(4);
+    expect(h['bulk.secondHalf.goodput.reliable-dgram/udx']).toBe(0.5);
+    expect(h['bulk.secondHalf.senderCpu.reliable-dgram/udx']).toBe(1.5);
+    expect(h['bulk.secondHalf.receiverCpu.reliable-dgram/udx']).toBe(1.6);
+  });
+  it('HalfMark marks the first count at or past half, once', () => {
+    const half = new HalfMark(100);
+    half.update(49);
+    expect(half.result()).toEqual({});
+    half.update(64);
+    half.update(100);
+    const marked = half.result();
+    expect(marked.halfBytes).toBe(64);
+    expect(marked.halfAt).toBeGreaterThan(0);
+    expect(marked.secondHalfCpuMs).toBeGreaterThanOrEqual(0);
+  });
+  it('renders results saved before the second-half figures as before', () => {
+    const tables = buildTables(fixture());
+    expect(tables.filter((t) => t.title.startsWith('Bulk')).length).toBe(1);
+    expect(Object.keys(buildHeadline(fixture())).filter((k) => k.includes('secondHalf'))).toEqual([]);
   });
   it('renders the three charts to SVG headless', async () => {
     const charts = await renderCharts(fixture());

@@ -3,6 +3,11 @@
  * spreads them over the cores, as it would for a user). Goodput is payload bytes over the time
  * from the sender's first write to the receiver's last byte. Raw dgram is unreliable and unpaced,
  * so its figure is the receiver's rate (first to last datagram) and its loss is reported beside it.
+ *
+ * The same runs also give the second half of each transfer (from when each side first passed half
+ * the bytes to its end), apart from the V8 JIT warm-up paid in the first half: goodput from the
+ * receiver's view (bytes after its half mark over the time from it to the last byte, every contender),
+ * and each side's CPU per MB over its own second half.
  */
 import type { BulkReceiveResult, BulkSendResult } from '../contenders/types.js';
 import type { ContenderName } from '../contenders/index.js';
@@ -25,6 +30,10 @@ export interface BulkSample {
   senderScavengesPer100MB: number | null;
   receiverScavengesPer100MB: number | null;
   gcMsPer100MB: number | null;
+  /** The second half of the same transfer; null when a side did not report its half mark. */
+  secondHalfGoodputMBps: number | null;
+  secondHalfSenderCpuMsPerMB: number | null;
+  secondHalfReceiverCpuMsPerMB: number | null;
   extra: Record<string, number>;
 }
 
@@ -41,6 +50,10 @@ export interface BulkContenderResult {
   senderScavengesPer100MB?: Spread | null;
   receiverScavengesPer100MB?: Spread | null;
   gcMsPer100MB?: Spread | null;
+  /** Absent in results saved before the second-half columns existed. */
+  secondHalfGoodputMBps?: Spread | null;
+  secondHalfSenderCpuMsPerMB?: Spread | null;
+  secondHalfReceiverCpuMsPerMB?: Spread | null;
   errors: string[];
 }
 
@@ -55,7 +68,23 @@ function chunkFor(name: ContenderName): number {
   return name === 'dgram' ? 1200 : 64 * 1024;
 }
 
-function toSample(name: ContenderName, bytes: number, r: BulkReceiveResult, s: BulkSendResult): BulkSample {
+/** CPU ms per MB over the bytes after the half mark; null when the mark is missing or nothing came after it. */
+function secondHalfCpuPerMB(side: BulkReceiveResult | BulkSendResult): number | null {
+  if (side.halfBytes === undefined || side.secondHalfCpuMs === undefined) return null;
+  const mb = (side.bytes - side.halfBytes) / MB;
+  return mb > 0 ? side.secondHalfCpuMs / mb : null;
+}
+
+/** Receiver's view: bytes after its half mark over the time from the mark to the last byte. */
+function secondHalfGoodput(r: BulkReceiveResult): number | null {
+  if (r.halfBytes === undefined || r.halfAt === undefined) return null;
+  const mb = (r.bytes - r.halfBytes) / MB;
+  const seconds = (r.lastAt - r.halfAt) / 1000;
+  return mb > 0 && seconds > 0 ? mb / seconds : null;
+}
+
+/** One run as figures: first the whole transfer, then its second half (each side from its own half mark). */
+export function toSample(name: ContenderName, bytes: number, r: BulkReceiveResult, s: BulkSendResult): BulkSample {
   const mb = r.bytes / MB;
   const oneWay = name === 'dgram';
   const seconds = ((oneWay ? r.lastAt - r.firstAt : r.lastAt - s.startAt) || 1e-3) / 1000;
@@ -73,6 +102,9 @@ function toSample(name: ContenderName, bytes: number, r: BulkReceiveResult, s: B
     senderScavengesPer100MB: s.gc ? s.gc.scavenges * per100 : null,
     receiverScavengesPer100MB: r.gc ? r.gc.scavenges * per100 : null,
     gcMsPer100MB: s.gc && r.gc ? (s.gc.ms + r.gc.ms) * per100 : null,
+    secondHalfGoodputMBps: secondHalfGoodput(r),
+    secondHalfSenderCpuMsPerMB: secondHalfCpuPerMB(s),
+    secondHalfReceiverCpuMsPerMB: secondHalfCpuPerMB(r),
     extra,
   };
 }
@@ -125,24 +157,32 @@ export async function runBulk(ctx: BenchContext): Promise<BulkResult> {
   for (const name of ctx.contenders) {
     const list = samples.get(name);
     if (list === undefined) continue;
-    const optional = (pick: (s: BulkSample) => number | null): Spread | null => {
-      const values = list.map(pick).filter((v): v is number => v !== null);
-      return values.length > 0 ? spread(values) : null;
-    };
-    result.contenders[name] = {
-      chunkBytes: chunkFor(name),
-      samples: list,
-      goodputMBps: spread(list.map((s) => s.goodputMBps)),
-      datagramsPerSec: optional((s) => s.datagramsPerSec),
-      lossPercent: optional((s) => s.lossPercent),
-      senderCpuMsPerMB: spread(list.map((s) => s.senderCpuMsPerMB)),
-      receiverCpuMsPerMB: spread(list.map((s) => s.receiverCpuMsPerMB)),
-      maxRssMB: spread(list.map((s) => Math.max(s.senderMaxRssMB, s.receiverMaxRssMB))),
-      senderScavengesPer100MB: optional((s) => s.senderScavengesPer100MB),
-      receiverScavengesPer100MB: optional((s) => s.receiverScavengesPer100MB),
-      gcMsPer100MB: optional((s) => s.gcMsPer100MB),
-      errors: errors.get(name) ?? [],
-    };
+    result.contenders[name] = summarise(chunkFor(name), list, errors.get(name) ?? []);
   }
   return result;
+}
+
+/** One contender's samples as medians and ranges. */
+export function summarise(chunkBytes: number, list: BulkSample[], errors: string[]): BulkContenderResult {
+  const optional = (pick: (s: BulkSample) => number | null): Spread | null => {
+    const values = list.map(pick).filter((v): v is number => v !== null);
+    return values.length > 0 ? spread(values) : null;
+  };
+  return {
+    chunkBytes,
+    samples: list,
+    goodputMBps: spread(list.map((s) => s.goodputMBps)),
+    datagramsPerSec: optional((s) => s.datagramsPerSec),
+    lossPercent: optional((s) => s.lossPercent),
+    senderCpuMsPerMB: spread(list.map((s) => s.senderCpuMsPerMB)),
+    receiverCpuMsPerMB: spread(list.map((s) => s.receiverCpuMsPerMB)),
+    maxRssMB: spread(list.map((s) => Math.max(s.senderMaxRssMB, s.receiverMaxRssMB))),
+    senderScavengesPer100MB: optional((s) => s.senderScavengesPer100MB),
+    receiverScavengesPer100MB: optional((s) => s.receiverScavengesPer100MB),
+    gcMsPer100MB: optional((s) => s.gcMsPer100MB),
+    secondHalfGoodputMBps: optional((s) => s.secondHalfGoodputMBps),
+    secondHalfSenderCpuMsPerMB: optional((s) => s.secondHalfSenderCpuMsPerMB),
+    secondHalfReceiverCpuMsPerMB: optional((s) => s.secondHalfReceiverCpuMsPerMB),
+    errors,
+  };
 }

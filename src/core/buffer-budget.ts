@@ -45,6 +45,14 @@ export class BufferBudget {
     return true;
   }
 
+  /**
+   * May one connection's receive window grow to `bytes` (window-tuner.ts)? Only within its fair
+   * share, the part of the budget the rule above gives it whatever the others hold.
+   */
+  allowsWindow(bytes: number): boolean {
+    return bytes <= this.limit / Math.max(1, this.connections);
+  }
+
   /** `owner` delivered a message or closed: the exemption (if it had it) is free again. */
   progressed(owner: object): void {
     if (this.exempt === owner) this.exempt = null;

@@ -27,6 +27,9 @@ export const DEFAULT_CORE_CONFIG: Readonly<CoreConfig> = {
   maxMessageSize: 4 * 1024 * 1024,
   // 4 MiB: enough for ~330 Mbit/s at 100 ms RTT, bounded memory per connection.
   receiveWindow: 4 * 1024 * 1024,
+  // 4 BDPs at 60 MB/s × 20 ms (4.8 MB); the window grows there only for an application that
+  // consumes that fast (window-tuner.ts), and the endpoint's budget caps it as well.
+  maxReceiveWindow: 16 * 1024 * 1024,
   // RFC 9002 says 333 ms for the open Internet; LAN and loopback peers are far closer, and the
   // first real sample replaces this anyway.
   initialRtt: 100,

@@ -345,11 +345,12 @@ export class ConnectionCore implements PathMtuListener {
 
   /**
    * The application consumed (or dropped) a message: give back the bytes it held, the `credit`
-   * of its 'message' event. For reliable messages that reopens the peer's window.
+   * of its 'message' event. For reliable messages that reopens the peer's window (and may grow
+   * it: window-tuner.ts). `now` defaults to the time of the last datagram received.
    */
-  release(credit: number, delivery: Delivery = 'ordered', channel = 0): void {
+  release(credit: number, delivery: Delivery = 'ordered', channel = 0, now = this.lastReceivedAt): void {
     if (credit <= 0) return;
-    if (this.receiver.release(credit, delivery, channel)) this.acks.onCreditReleased();
+    if (this.receiver.release(credit, delivery, channel, now, this.rtt, this.budget)) this.acks.onCreditReleased();
     if (this.budget !== null) {
       this.budget.progressed(this);
       this.syncBudget();
@@ -482,7 +483,7 @@ export class ConnectionCore implements PathMtuListener {
   private overBudget(dataFrames: number, size: number, truncatedPn: number): boolean {
     if (dataFrames === 0 || this.acks.isDuplicate(truncatedPn)) return false;
     const stuck = this.receiver.releasable === 0;
-    return !this.budget!.admits(this.budgetReported, size + dataFrames * OBJECT_OVERHEAD, this, stuck, this.receiver.buffer.retainedLimit);
+    return !this.budget!.admits(this.budgetReported, size + dataFrames * OBJECT_OVERHEAD, this, stuck, this.receiver.retainedLimit);
   }
 
   /** Tell the endpoint's budget what this connection holds now (nothing once closed). */

@@ -8,6 +8,7 @@ import { chargeOf, detach, OBJECT_OVERHEAD } from './retention.js';
 import { unpinFields } from './mutable-fields.js';
 import type { CoreConfig, CoreEvent, Delivery } from './types.js';
 import { UnreliableReassembly } from './unreliable-reassembly.js';
+import { WindowTuner, type SmoothedRtt, type WindowAllowance } from './window-tuner.js';
 
 /** A channel's buffer never limits by itself: the connection-wide credit below does. */
 const UNLIMITED = 2 ** 40;
@@ -64,6 +65,8 @@ export class Receiver implements CreditView, MessageSink {
   private unreliableHeld = 0;
   /** Complete unreliable messages dropped because the unreliable budget was full. */
   private unreliableOverflow = 0;
+  /** Grows the window (window-tuner.ts); created on the first reliable release. */
+  private tuner: WindowTuner | null = null;
 
   constructor(
     private readonly config: CoreConfig,
@@ -82,7 +85,19 @@ export class Receiver implements CreditView, MessageSink {
     this.maxTsn = this.base + windowFragments;
     this.buffer = this.newBuffer(0);
     // Created on first use: mutable from the start (mutable-fields.ts).
-    unpinFields(this, ['buffers', 'active']);
+    unpinFields(this, ['buffers', 'active', 'tuner']);
+  }
+
+  /** The receive window now, bytes: `receiveWindow`, grown by the tuner up to `maxReceiveWindow`. */
+  get windowBytes(): number {
+    return this.tuner === null ? this.config.receiveWindow : this.tuner.window;
+  }
+
+  /** The TSN window now: the one announced, scaled as the byte window grew. */
+  private windowSlots(): number {
+    const t = this.tuner;
+    if (t === null) return this.windowFragments;
+    return Math.min(0x4000_0000, Math.floor((this.windowFragments * t.window) / this.config.receiveWindow));
   }
 
   private newBuffer(channel: number): ReceiveBuffer {
@@ -109,9 +124,9 @@ export class Receiver implements CreditView, MessageSink {
     return b;
   }
 
-  /** The TSN window announced (`initialWindow`): credit never reaches further past what was consumed. */
+  /** The TSN window now (`initialWindow`, scaled as the window grew): credit never reaches further past what was consumed. */
   get maxSlotsAnnounced(): number {
-    return this.windowFragments;
+    return this.windowSlots();
   }
 
   /** Bytes the peer's data holds here now (reliable and unreliable). */
@@ -124,7 +139,7 @@ export class Receiver implements CreditView, MessageSink {
    * messages, and one assembly chunk per channel in use.
    */
   get retainedLimit(): number {
-    return this.config.receiveWindow + this.buffer.slack + (this.active?.length ?? 1) * (ASSEMBLY_CHUNK + OBJECT_OVERHEAD);
+    return this.windowBytes + this.buffer.slack + (this.active?.length ?? 1) * (ASSEMBLY_CHUNK + OBJECT_OVERHEAD);
   }
 
   /** Fragments buffered beyond each channel's in-order point, summed (for the window invariant). */
@@ -225,10 +240,12 @@ export class Receiver implements CreditView, MessageSink {
   }
 
   /**
-   * The application consumed (or dropped) a message that held `credit` bytes. True when that
-   * raised the reliable credit we may announce.
+   * The application consumed (or dropped) a message that held `credit` bytes, at `now`. True
+   * when that raised the reliable credit we may announce. With `rtt` (the connection's
+   * estimator) the window may grow too (window-tuner.ts), if `allowance` (the endpoint's byte
+   * budget, null: none) gives it. Passed here rather than kept: idle connections stay small.
    */
-  release(credit: number, delivery: Delivery, channel = 0): boolean {
+  release(credit: number, delivery: Delivery, channel = 0, now = 0, rtt: SmoothedRtt | null = null, allowance: WindowAllowance | null = null): boolean {
     if (delivery === 'unreliable') {
       this.unreliableHeld = Math.max(0, this.unreliableHeld - credit);
       return false;
@@ -236,6 +253,12 @@ export class Receiver implements CreditView, MessageSink {
     const b = channel === 0 ? this.buffer : this.buffers?.[channel];
     if (b === undefined) return false;
     const before = this.maxTsn;
+    // Only what the application really consumed counts (never more than delivered and held).
+    const consumed = Math.min(credit, b.held);
+    const max = Math.max(this.config.receiveWindow, this.config.maxReceiveWindow);
+    if (consumed > 0 && rtt !== null && max > this.config.receiveWindow) {
+      (this.tuner ??= new WindowTuner(this.config.receiveWindow, max, rtt, allowance)).onReleased(consumed, now);
+    }
     b.release(credit);
     this.updateCredit();
     return this.maxTsn > before;
@@ -268,9 +291,10 @@ export class Receiver implements CreditView, MessageSink {
         if (!b.onlyAssembling) onlyAssembling = false;
       }
     }
-    const limit = onlyAssembling ? this.config.receiveWindow + b0.slack : this.config.receiveWindow;
+    const window = this.windowBytes;
+    const limit = onlyAssembling ? window + b0.slack : window;
     const room = Math.floor((limit - retained) / b0.slotCost);
-    const credit = this.base + this.consumed + Math.max(0, Math.min(this.windowFragments, room));
+    const credit = this.base + this.consumed + Math.max(0, Math.min(this.windowSlots(), room));
     if (credit > this.maxTsn) this.maxTsn = credit;
   }
 

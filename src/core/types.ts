@@ -113,8 +113,16 @@ export interface CoreConfig {
    * as transport parameter maxMessageSize, at most `receiveWindow`). Default 4 MiB.
    */
   maxMessageSize: number;
-  /** Receive window in bytes this side grants the peer. Default 4 MiB. */
+  /**
+   * Receive window in bytes this side grants the peer at first (announced). Default 4 MiB.
+   */
   receiveWindow: number;
+  /**
+   * Bytes the receive window may grow to (window-tuner.ts): it doubles while the application
+   * consumes a whole window in under ~4 RTTs, within the endpoint's budget. At most
+   * `receiveWindow` disables growth. Default 16 MiB.
+   */
+  maxReceiveWindow: number;
   /** RTT assumed before the first sample, ms. Default 100 (LAN-friendly; RFC 9002 uses 333). */
   initialRtt: number;
   /** Floor for the probe timeout, ms. Default 5 (the 1 s floor of RFC 6298 is for the Internet of 2000). */

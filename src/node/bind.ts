@@ -12,6 +12,7 @@ import type { ResolvedEndpointOptions } from '../options.js';
 export function bindSocket(options: ResolvedEndpointOptions): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = createSocket({ type: options.type, ipv6Only: options.ipv6Only, lookup: literalLookup });
+    sendsAtOnce.add(socket);
     const onError = (err: Error): void => {
       socket.off('listening', onListening);
       try {
@@ -74,3 +75,17 @@ export function literalLookup(hostname: string, family: unknown, callback: Looku
 /** The last IP literal literalLookup answered, and its family (4 or 6). */
 let lastLiteral = '';
 let lastFamily = 0;
+
+/**
+ * Sockets bound here, with `literalLookup`: `send()` to an IP literal hands the datagram to the
+ * kernel before it returns (unless libuv queues it, which its send queue count shows). A socket
+ * the application made (the `socket` option) resolves with `dns.lookup`, which answers on the
+ * next tick: the datagram is still only referenced when `send()` returns, and its send queue
+ * count is 0 all the same, so its buffer must not be reused (src/core/slab.ts `release`).
+ */
+const sendsAtOnce = new WeakSet<object>();
+
+/** Was `socket` bound by {@link bindSocket} (its sends to IP literals leave inside `send()`)? */
+export function sendsInsideSend(socket: object): boolean {
+  return sendsAtOnce.has(socket);
+}

@@ -8,7 +8,7 @@ import { EndpointCore, type EndpointConnection, type EndpointEvent, type Endpoin
 import { AbortError, InvalidArgTypeError, InvalidArgValueError, rdError, type ReliableDgramError } from '../errors.js';
 import { resolveEndpointOptions, type EndpointOptions, type ResolvedEndpointOptions } from '../options.js';
 import { rejectUnknownOptions } from '../unknown-options.js';
-import { bindSocket } from './bind.js';
+import { bindSocket, sendsInsideSend } from './bind.js';
 import { parseKey, type KeyInput } from '../crypto/keys.js';
 import { nodeSuite } from '../crypto/node-suite.js';
 import { realClock, type Clock, type TimerHandle } from './clock.js';
@@ -199,8 +199,10 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
    */
   private queuedSends: (() => number) | null;
   /**
-   * The socket is a bound one with a send queue count: a datagram it sent at once (the count is
-   * 0 after `send()`) is the kernel's copy, and its buffer may be reused (EndpointCore.transmitted).
+   * The socket is one the endpoint bound (bind.ts: IP literals resolved inside `send()`), bound,
+   * with a send queue count: a datagram it sent at once (the count is 0 after `send()`) is the
+   * kernel's copy, and its buffer may be reused (EndpointCore.transmitted). Not for a socket the
+   * application passed in: its `dns.lookup` sends on the next tick.
    */
   private reuseSent: boolean;
   private afterSends: (() => void) | null = null;
@@ -256,7 +258,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     this.clock = options.clock ?? realClock;
     this.postponable = typeof this.clock.postponeTimer === 'function';
     this.queuedSends = sendQueueCounter(socket);
-    this.reuseSent = this.queuedSends !== null && isBound(socket);
+    this.reuseSent = this.queuedSends !== null && sendsInsideSend(socket) && isBound(socket);
     const random = options.randomBytes ?? ((n: number) => new Uint8Array(cryptoRandomBytes(n)));
     // Always there: connect() may ask for a qlog file of its own (`qlog`) on any endpoint.
     this.traceOutput = new TraceOutput(options.qlogDir, options.trace, undefined, options.qlogFilter);
@@ -479,7 +481,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     old.on('error', () => {});
     this.socket = next;
     this.queuedSends = sendQueueCounter(next);
-    this.reuseSent = this.queuedSends !== null && isBound(next);
+    this.reuseSent = this.queuedSends !== null && sendsInsideSend(next) && isBound(next);
     next.on('message', this.onMessage);
     next.on('error', this.onSocketError);
     next.on('close', this.onSocketClose);

@@ -1,3 +1,4 @@
+import type { BufferBudget } from '../../src/core/buffer-budget.js';
 import { ConnectionCore } from '../../src/core/connection.js';
 import type { CoreConfig, CoreEvent } from '../../src/core/types.js';
 import { LinkModel, type Impairment } from '../../src/testing/impairment.js';
@@ -48,6 +49,8 @@ export interface CoreOptions {
   receiveWindowFragments?: [number, number];
   /** Record both engines' traces (qlog) here. */
   trace?: TraceRecorder | null;
+  /** Side b's endpoint byte budget (maxBufferedBytes), as an endpoint would share it. */
+  budgetB?: BufferBudget;
 }
 
 export interface FlowLinks {
@@ -92,6 +95,7 @@ export function makeCores(seed: number, o: CoreOptions, now = 0): [ConnectionCor
       remoteParams: params(i === 0 ? 1 : 0),
       config: { random: prng(seed + i + 1), ...o.config, ...(i === 1 ? o.configB : {}) },
       now,
+      ...(i === 1 && o.budgetB !== undefined ? { budget: o.budgetB } : {}),
       trace: o.trace ? o.trace.sink(i === 0 ? 'client' : 'server', { localCid: cids[i], remoteCid: cids[i === 0 ? 1 : 0], now }) : null,
     });
   return [make(0), make(1)];

@@ -1,0 +1,86 @@
+/**
+ * Receive-window auto-tuning: the receive window starts at `receiveWindow` and doubles, up to
+ * `maxReceiveWindow`, when the APPLICATION consumed it so fast that the window, not the path,
+ * limits the peer (the idea of quic-go's flow controller and of Linux's receive-buffer
+ * auto-tuning). Receiver policy only: the credit the peer sees is the `maxTsn` of our ACK frames,
+ * which simply grows faster (docs/protocol.md §15).
+ *
+ * Measured in the bytes the application gave back (`release()` of reliable messages), never in
+ * fragments that arrived: data a peer keeps in holes, or delivered messages a slow reader has not
+ * released, consume nothing, so they never make the window grow.
+ *
+ * Rule, per epoch (an epoch starts at a check): once the application released more than half the
+ * window since the epoch began, the fraction f = released / window was consumed in `elapsed` ms;
+ * when elapsed < 4 · f · srtt (a whole window in under 4 RTTs: the peer, which needs ~1 RTT per
+ * window of credit plus ~2 RTTs per loss repair, waits on credit) the window doubles, if the
+ * endpoint's budget gives it that much (`WindowAllowance`). Then a new epoch starts.
+ */
+export interface WindowAllowance {
+  /** May one connection's receive window become `bytes`? (the endpoint's byte budget). */
+  allowsWindow(bytes: number): boolean;
+}
+
+/** The smoothed RTT, from the connection's own estimator. */
+export interface SmoothedRtt {
+  readonly smoothed: number;
+}
+
+/** A whole window consumed in fewer than this many RTTs: the window limits the peer. */
+const RTTS_PER_WINDOW = 4;
+/** Releases that run the whole check although it is not due (type feedback, see `check`). */
+const WARM_UP_CHECKS = 16;
+
+export class WindowTuner {
+  /** The receive window now, bytes (starts at `initial`, never above `max`, never lowered). */
+  window: number;
+  /** Bytes the application released so far (reliable data). */
+  private released = 0;
+  /** `released` when the epoch began. */
+  private epochReleased = 0;
+  /** When the epoch began (ms); -Infinity before the first release (that check never grows). */
+  private epochStart = -Infinity;
+  /** The next check once `released` passes this (0: the first release). */
+  private checkAt = 0;
+  /** Releases left that check although not due (see `check`). */
+  private warmUp = WARM_UP_CHECKS;
+
+  constructor(
+    initial: number,
+    private readonly max: number,
+    private readonly rtt: SmoothedRtt,
+    private readonly allowance: WindowAllowance | null,
+  ) {
+    this.window = initial;
+  }
+
+  /** The application released `bytes` at `now`. True when the window grew. */
+  onReleased(bytes: number, now: number): boolean {
+    const released = (this.released += bytes);
+    return released > this.checkAt ? this.check(released, now) : false;
+  }
+
+  /**
+   * Ends the epoch when due (half a window released in it): grows if the window went fast and
+   * starts the next. Out of line, and branch-free on the object's fields: the first releases
+   * run all of it although not due (`warmUp`; V8 keeps type feedback only once a function ran a
+   * few times), so optimised code never meets a load it has no feedback for: a deoptimisation
+   * per process in the ping-pong warm-up otherwise.
+   */
+  private check(released: number, now: number): boolean {
+    const window = this.window;
+    const inEpoch = released - this.epochReleased;
+    const due = inEpoch > window / 2;
+    // Before the first release epochStart is -Infinity: never fast, and the epoch starts here.
+    const quick = now - this.epochStart < RTTS_PER_WINDOW * (inEpoch / window) * this.rtt.smoothed;
+    const next = Math.min(2 * window, this.max);
+    const allowed = next > window && (this.allowance === null || this.allowance.allowsWindow(next));
+    const grow = due && quick && allowed;
+    const restart = due || this.epochStart === -Infinity;
+    this.window = grow ? next : window;
+    this.epochStart = restart ? now : this.epochStart;
+    this.epochReleased = restart ? released : this.epochReleased;
+    const threshold = this.epochReleased + this.window / 2;
+    this.checkAt = this.warmUp-- > 0 ? released : threshold;
+    return grow;
+  }
+}

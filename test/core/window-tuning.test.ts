@@ -1,0 +1,137 @@
+import { describe, expect, it } from 'vitest';
+import { BufferBudget } from '../../src/core/buffer-budget.js';
+import { announcedWindow, resolveCoreConfig } from '../../src/core/config.js';
+import type { ConnectionCore } from '../../src/core/connection.js';
+import { createCounters } from '../../src/core/counters.js';
+import { Deque } from '../../src/core/deque.js';
+import { Receiver } from '../../src/core/receiver.js';
+import type { CoreEvent } from '../../src/core/types.js';
+import { Pair } from '../helpers/pair.js';
+
+const MiB = 1024 * 1024;
+
+/** The receiver's window now, bytes (read from the engine for these tests only; a fixed 4 MiB before tuning). */
+function windowOf(core: ConnectionCore): number {
+  return receiverWindow((core as unknown as { receiver: Receiver }).receiver);
+}
+
+function receiverWindow(r: Receiver): number {
+  return (r as { windowBytes?: number }).windowBytes ?? 4 * MiB;
+}
+
+function retainedOf(core: ConnectionCore): { retained: number; limit: number } {
+  const r = (core as unknown as { receiver: { retainedBytes: number; retainedLimit: number } }).receiver;
+  return { retained: r.retainedBytes, limit: r.retainedLimit };
+}
+
+/** The impairment benchmark's path: 10 ms each way, 60 MB/s bottleneck, `loss` both ways. */
+function impairedPair(seed: number, loss: number, budgetB?: BufferBudget): Pair {
+  return new Pair({
+    seed,
+    link: { delay: 10, rate: 60e6, queue: 4e6, loss },
+    reverse: { delay: 10, loss },
+    config: { idleTimeout: 0, keepAliveInterval: 0 },
+    ...(budgetB !== undefined ? { budgetB } : {}),
+  });
+}
+
+function queueBulk(pair: Pair, bytes: number): void {
+  pair.keepMessages = false;
+  const chunk = new Uint8Array(64 * 1024);
+  for (let left = bytes; left > 0; left -= chunk.length) pair.a.send(left >= chunk.length ? chunk : chunk.subarray(0, left));
+}
+
+describe('receive-window auto-tuning (window-tuner.ts)', () => {
+  for (const loss of [0.01, 0.05]) {
+    it(`grows to maxReceiveWindow on a fast transfer at 20 ms RTT, ${loss * 100} % loss, and keeps within it`, () => {
+      const pair = impairedPair(3, loss);
+      let worst = 0;
+      pair.check = () => {
+        const { retained, limit } = retainedOf(pair.b);
+        worst = Math.max(worst, retained);
+        expect(retained).toBeLessThanOrEqual(limit);
+      };
+      const bytes = 40e6;
+      queueBulk(pair, bytes);
+      expect(windowOf(pair.b)).toBe(4 * MiB);
+      pair.runUntil(() => pair.sides[1].deliveredBytes >= bytes, 60_000);
+      expect(windowOf(pair.b)).toBe(16 * MiB);
+      // The credit the peer saw grew with it (more than the 4 MiB window's fragments in flight).
+      expect(worst).toBeGreaterThan(4 * MiB + 64 * 1024);
+      expect(worst).toBeLessThanOrEqual(16 * MiB + 128 * 1024);
+      // The window is the sender's limit no more than a tenth of the transfer.
+      expect(pair.a.stats(pair.now).timeBlockedByFlowControl).toBeLessThan(pair.now / 10);
+    });
+  }
+
+  it('does not grow for an application that reads slowly, and grows once it reads fast', () => {
+    const pair = impairedPair(5, 0.01);
+    pair.sides[1].autoRelease = false;
+    const unread: Extract<CoreEvent, { type: 'message' }>[] = [];
+    pair.onMessage = (_f, side, e) => {
+      if (side === 1) unread.push(e);
+    };
+    queueBulk(pair, 60e6);
+    // 64 KiB every 20 ms: 3.3 MB/s, a twentieth of the path. The window fills and stays full.
+    for (let t = 20; t <= 3000; t += 20) {
+      pair.runTo(t);
+      const e = unread.shift();
+      if (e !== undefined) pair.b.release(e.credit, e.delivery, e.channel, pair.now);
+    }
+    expect(unread.length).toBeGreaterThan(30);
+    expect(windowOf(pair.b)).toBe(4 * MiB);
+    // The same connection with an eager reader from here on: the window grows.
+    pair.sides[1].autoRelease = true;
+    pair.onMessage = undefined;
+    for (const e of unread.splice(0)) pair.b.release(e.credit, e.delivery, e.channel, pair.now);
+    pair.runTo(pair.now + 3000);
+    expect(windowOf(pair.b)).toBeGreaterThan(4 * MiB);
+  });
+
+  it('does not grow from data a peer keeps in holes, however fast it comes', () => {
+    const config = resolveCoreConfig({});
+    const events = new Deque<CoreEvent>();
+    const slots = announcedWindow(config);
+    const receiver = new Receiver(config, 1, slots, config.maxDatagramSize, config.maxMessageSize, events, createCounters());
+    const rtt = { smoothed: 20 };
+    const payload = new Uint8Array(1100);
+    // A hostile peer: TSN 1 never comes, everything else of the window does, at once.
+    for (let tsn = 2; tsn <= slots; tsn++) {
+      expect(receiver.onData({ type: 'data', tsn, first: true, last: true, unordered: false, payload })).toBe('new');
+    }
+    expect(events.length).toBe(0);
+    // The application may call release() as it likes: nothing was delivered, nothing is given back.
+    for (let i = 0; i < 100; i++) receiver.release(4 * MiB, 'ordered', 0, i, rtt, null);
+    expect(receiverWindow(receiver)).toBe(4 * MiB);
+    expect(receiver.maxSlotsAnnounced).toBe(slots);
+    expect(receiver.onData({ type: 'data', tsn: slots + 10, first: true, last: true, unordered: false, payload })).toBe('beyond-window');
+    // Control: the hole filled, the window is delivered; released within a millisecond, it grows.
+    receiver.onData({ type: 'data', tsn: 1, first: true, last: true, unordered: false, payload });
+    let n = 0;
+    for (let e = events.shift(); e !== undefined; e = events.shift()) {
+      if (e.type === 'message') receiver.release(e.credit, e.delivery, e.channel, 100 + n++ / 1000, rtt, null);
+    }
+    expect(n).toBe(slots);
+    expect(receiverWindow(receiver)).toBe(8 * MiB);
+    expect(receiver.maxSlotsAnnounced).toBe(2 * slots);
+  });
+
+  it("grows only within the endpoint budget's fair share", () => {
+    const budget = new BufferBudget(8 * MiB);
+    budget.connections = 1;
+    const pair = impairedPair(7, 0.01, budget);
+    let worst = 0;
+    pair.check = () => {
+      worst = Math.max(worst, budget.used);
+    };
+    const bytes = 40e6;
+    queueBulk(pair, bytes);
+    pair.runUntil(() => pair.sides[1].deliveredBytes >= bytes, 60_000);
+    expect(windowOf(pair.b)).toBe(8 * MiB);
+    expect(worst).toBeLessThanOrEqual(8 * MiB + 64 * 1024);
+    // A second connection on the endpoint: 4 MiB each, so this one would not grow now.
+    budget.connections = 2;
+    expect(budget.allowsWindow(8 * MiB)).toBe(false);
+    expect(budget.allowsWindow(4 * MiB)).toBe(true);
+  });
+});
