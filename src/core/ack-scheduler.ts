@@ -191,7 +191,11 @@ export class AckScheduler {
 
   /** Is there anything for an ACK frame to say (packets to acknowledge, more credit)? */
   hasNews(): boolean {
-    return this.ackElicitingSinceAck > 0 || this.buffer.maxTsn > this.advertisedMaxTsn;
+    // Both read (not short-circuited) so that each has feedback from the warm-up, whichever is
+    // true there: keeps the compiled `build` from deoptimising when only credit is news.
+    const packets = this.ackElicitingSinceAck > 0;
+    const credit = this.buffer.maxTsn > this.advertisedMaxTsn;
+    return packets || credit;
   }
 
   /**

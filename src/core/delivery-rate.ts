@@ -66,7 +66,10 @@ export class DeliveryRate {
     rtt: RttEstimator,
   ): AckEvent {
     this.firstSentTime = sample.sentAt;
-    if (this.appLimitedUntil !== 0 && this.delivered > this.appLimitedUntil) this.appLimitedUntil = 0;
+    // Compared before the test of 0 (not short-circuited): a bulk warm-up that is never
+    // app-limited still leaves feedback here, and the compiled onNewlyAcked survives the end.
+    const pastAppLimited = this.delivered > this.appLimitedUntil;
+    if (this.appLimitedUntil !== 0 && pastAppLimited) this.appLimitedUntil = 0;
     const interval = Math.max(sample.sentAt - sample.firstSentTime, now - sample.deliveredTime);
     const deliveredBytes = this.delivered - sample.delivered;
     const valid = interval > 0 && (!rtt.hasSample || interval >= rtt.min);

@@ -60,6 +60,8 @@ export class Pacer {
    */
   forfeit(capacity: number): void {
     this.dueAt = Infinity;
-    if (this.tokens > capacity) this.tokens = capacity;
+    // Stored every time (not under an if): a store first reached after warm-up deoptimises the
+    // compiled `nextDatagram` this is inlined into.
+    this.tokens = Math.min(this.tokens, capacity);
   }
 }

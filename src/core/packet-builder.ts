@@ -112,7 +112,9 @@ export class PacketBuilder {
     this.slab.commit(size);
     this.counters.packetsSent++;
     this.counters.bytesSent += size;
-    if (retransmission) this.counters.packetsRetransmitted++;
+    // Added every time (0 or 1), not under an if: the first retransmission after warm-up would
+    // otherwise meet a counter update without feedback and deoptimise the compiled `build`.
+    this.counters.packetsRetransmitted += retransmission ? 1 : 0;
     this.recovery.onPacketSent(now, pn, size, ackEliciting, fragments, carriesClose, retransmission, 0, fragmentCount);
     if (this.trace !== null) {
       const carried = fragments === null || fragmentCount === 0 ? null : fragments.slice(0, fragmentCount);

@@ -164,8 +164,19 @@ export function newSentPacket(): SentPacket {
   );
 }
 
-/** The storage of every history before its first packet (never written: `grow()` replaces it). */
-const NO_SLOTS: (SentPacket | null)[] = [];
+/**
+ * The storage of every history before its first packet (never written: `grow()` replaces it).
+ * Made with the elements kind grown storage has (holey, objects: `new Array(n)` then filled), so
+ * that going back to it after a burst (`trim`) is not a new map for the compiled `onAck`/`build`
+ * (a "wrong map" deoptimisation at the end of every bulk transfer).
+ */
+const NO_SLOTS: (SentPacket | null)[] = emptyHoleyStorage();
+function emptyHoleyStorage(): (SentPacket | null)[] {
+  const a = new Array<SentPacket | null>(1);
+  a[0] = null;
+  a.length = 0;
+  return a;
+}
 /**
  * First storage: a request/response flow rarely has more packets outstanding than this; the
  * ring doubles when a flow needs more, once (idle connections stay small).
