@@ -30,6 +30,19 @@ function node(net: VirtualNet, name: string): Node {
   return n;
 }
 
+/** A client (10.0.0.11) connected to a server (10.0.0.2) on all-ones random bytes: both endpoint records. */
+function connectedPair() {
+  const net = new VirtualNet(5);
+  const server = node(net, '10.0.0.2');
+  const client = node(net, '10.0.0.11');
+  expect(client.core.connect(net.now, '10.0.0.2', 4000).ok).toBe(true);
+  net.run(2000, () => client.events.some((e) => e.type === 'connected'));
+  const connected = client.events.find((e) => e.type === 'connected');
+  const accepted = server.events.find((e) => e.type === 'accepted');
+  if (connected?.type !== 'connected' || accepted?.type !== 'accepted') throw new Error('no connection');
+  return { net, server, client, connected, accepted };
+}
+
 describe('initial packet numbers and TSNs', () => {
   it('are drawn below 2^30 on both sides, even from all-ones random bytes', () => {
     const net = new VirtualNet(5);
@@ -52,14 +65,7 @@ describe('initial packet numbers and TSNs', () => {
   });
 
   it('connection IDs are kept as signed 32-bit halves: small integers even with the top bits set, and routing still finds them', () => {
-    const net = new VirtualNet(5);
-    const server = node(net, '10.0.0.2');
-    const client = node(net, '10.0.0.11');
-    expect(client.core.connect(net.now, '10.0.0.2', 4000).ok).toBe(true);
-    net.run(2000, () => client.events.some((e) => e.type === 'connected'));
-    const connected = client.events.find((e) => e.type === 'connected');
-    const accepted = server.events.find((e) => e.type === 'accepted');
-    if (connected?.type !== 'connected' || accepted?.type !== 'accepted') throw new Error('no connection');
+    const { net, server, client, connected, accepted } = connectedPair();
     for (const c of [connected.connection, accepted.connection]) {
       // The CIDs have their top bit set in both halves (0x8…ff… from the all-ones draws).
       expect(c.localCid >> 63n).toBe(1n);
@@ -82,14 +88,7 @@ describe('initial packet numbers and TSNs', () => {
   });
 
   it('an endpoint record keeps the peer reset token as integers (no typed array of its own), and gives it back byte for byte', () => {
-    const net = new VirtualNet(5);
-    const server = node(net, '10.0.0.2');
-    const client = node(net, '10.0.0.11');
-    expect(client.core.connect(net.now, '10.0.0.2', 4000).ok).toBe(true);
-    net.run(2000, () => client.events.some((e) => e.type === 'connected'));
-    const connected = client.events.find((e) => e.type === 'connected');
-    const accepted = server.events.find((e) => e.type === 'accepted');
-    if (connected?.type !== 'connected' || accepted?.type !== 'accepted') throw new Error('no connection');
+    const { net, server, client, connected, accepted } = connectedPair();
     const tokens = new Map<string, Uint8Array>();
     for (const w of net.log) {
       const p = decodePacket(w.data);

@@ -61,10 +61,13 @@ function firingClock(inner: Clock, postpone: boolean): Clock & { fired: number; 
   return c;
 }
 
-/** Round trips on a 5 ms link through clocks made by `clock`; the timer callbacks of trips 20–120. */
-async function firesDuringTrips(makeClock: (inner: Clock) => Clock & { fired: number; postponed: number }) {
-  const net = new SimNetwork({ seed: 9, impairment: { delay: 5 } });
-  const rng = new Rng(9);
+/**
+ * An echo server and a client connected over a SimNetwork link of `delay` ms, each endpoint
+ * on a clock made by `makeClock`; `ping(max)` starts round trips that stop after `max`.
+ */
+async function simEcho<C extends Clock>(seed: number, delay: number, makeClock: (inner: Clock) => C) {
+  const net = new SimNetwork({ seed, impairment: { delay } });
+  const rng = new Rng(seed);
   const randomBytes = (n: number) => rng.bytes(n);
   const serverClock = makeClock(net.clock);
   const clientClock = makeClock(net.clock);
@@ -75,14 +78,23 @@ async function firesDuringTrips(makeClock: (inner: Clock) => Clock & { fired: nu
   void client.connect(4433, '10.0.0.2').then((c) => (conn = c));
   expect(await net.runUntilAsync(() => conn !== undefined, 5000)).toBe(true);
   let trips = 0;
-  conn!.on('message', () => {
-    trips++;
-    if (trips < 130) conn!.send('ping');
-  });
-  conn!.send('ping');
-  expect(await net.runUntilAsync(() => trips >= 20, 10_000)).toBe(true);
+  const ping = (max: number): void => {
+    conn!.on('message', () => {
+      trips++;
+      if (trips < max) conn!.send('ping');
+    });
+    conn!.send('ping');
+  };
+  return { net, server, client, serverClock, clientClock, ping, trips: () => trips };
+}
+
+/** Round trips on a 5 ms link through clocks made by `clock`; the timer callbacks of trips 20–120. */
+async function firesDuringTrips(makeClock: (inner: Clock) => Clock & { fired: number; postponed: number }) {
+  const { net, server, client, serverClock, clientClock, ping, trips } = await simEcho(9, 5, makeClock);
+  ping(130);
+  expect(await net.runUntilAsync(() => trips() >= 20, 10_000)).toBe(true);
   const before = { fired: serverClock.fired + clientClock.fired, postponed: serverClock.postponed + clientClock.postponed };
-  expect(await net.runUntilAsync(() => trips >= 120, 10_000)).toBe(true);
+  expect(await net.runUntilAsync(() => trips() >= 120, 10_000)).toBe(true);
   const fired = serverClock.fired + clientClock.fired - before.fired;
   const postponed = serverClock.postponed + clientClock.postponed - before.postponed;
   client.destroy();
@@ -104,28 +116,13 @@ describe('the hot path of the Node shell', () => {
   });
 
   it('a request/response round trip arms no timer: the reply and its ACK leave in the turn that received the request', async () => {
-    const net = new SimNetwork({ seed: 7, impairment: { delay: 1 } });
-    const rng = new Rng(7);
-    const randomBytes = (n: number) => rng.bytes(n);
-    const serverClock = countingClock(net.clock);
-    const clientClock = countingClock(net.clock);
-    const server = await createEndpoint({ socket: net.socket('10.0.0.2', 4433), clock: serverClock, randomBytes });
-    const client = await createEndpoint({ socket: net.socket('10.0.0.1'), clock: clientClock, randomBytes });
-    server.on('connection', (c: Connection) => c.on('message', (m) => c.send(m)));
-    let conn: Connection | undefined;
-    void client.connect(4433, '10.0.0.2').then((c) => (conn = c));
-    expect(await net.runUntilAsync(() => conn !== undefined, 5000)).toBe(true);
-    let trips = 0;
-    conn!.on('message', () => {
-      trips++;
-      if (trips < 60) conn!.send('ping');
-    });
-    conn!.send('ping');
+    const { net, server, client, serverClock, clientClock, ping, trips } = await simEcho(7, 1, countingClock);
+    ping(60);
     // Warm up, then count what the steady state arms.
-    expect(await net.runUntilAsync(() => trips >= 10, 5000)).toBe(true);
+    expect(await net.runUntilAsync(() => trips() >= 10, 5000)).toBe(true);
     const before = { server: serverClock.dueNow, client: clientClock.dueNow };
     const sentBefore = server.stats().datagramsSent + client.stats().datagramsSent;
-    expect(await net.runUntilAsync(() => trips >= 50, 5000)).toBe(true);
+    expect(await net.runUntilAsync(() => trips() >= 50, 5000)).toBe(true);
     // Before: every received datagram armed a timer due now (a setImmediate in real time) to
     // flush after the socket's batch.
     expect(serverClock.dueNow - before.server).toBe(0);
