@@ -10,6 +10,9 @@ import type { CoreConfig, CoreEvent, Delivery } from './types.js';
 import { UnreliableReassembly } from './unreliable-reassembly.js';
 import { WindowTuner, type SmoothedRtt, type WindowAllowance } from './window-tuner.js';
 
+/** The window tuner starts once the application released this fraction (1/n) of the receive window. */
+const TUNE_AFTER = 32;
+
 /** A channel's buffer never limits by itself: the connection-wide credit below does. */
 const UNLIMITED = 2 ** 40;
 
@@ -65,8 +68,13 @@ export class Receiver implements CreditView, MessageSink {
   private unreliableHeld = 0;
   /** Complete unreliable messages dropped because the unreliable budget was full. */
   private unreliableOverflow = 0;
-  /** Grows the window (window-tuner.ts); created on the first reliable release. */
+  /**
+   * Grows the window (window-tuner.ts); created once the application has released an eighth of
+   * the window (TUNE_AFTER): a connection that never moved that much has nothing to tune, and
+   * idle connections stay small (issue 11). Until then `releasedUntuned` counts.
+   */
   private tuner: WindowTuner | null = null;
+  private releasedUntuned = 0;
 
   constructor(
     private readonly config: CoreConfig,
@@ -257,11 +265,20 @@ export class Receiver implements CreditView, MessageSink {
     const consumed = Math.min(credit, b.held);
     const max = Math.max(this.config.receiveWindow, this.config.maxReceiveWindow);
     if (consumed > 0 && rtt !== null && max > this.config.receiveWindow) {
-      (this.tuner ??= new WindowTuner(this.config.receiveWindow, max, rtt, allowance)).onReleased(consumed, now);
+      if (this.tuner !== null) this.tuner.onReleased(consumed, now);
+      else this.maybeStartTuning(consumed, now, max, rtt, allowance);
     }
     b.release(credit);
     this.updateCredit();
     return this.maxTsn > before;
+  }
+
+  /** Count released bytes until there are enough to tune the window for; then start the tuner (its first epoch begins now). */
+  private maybeStartTuning(consumed: number, now: number, max: number, rtt: SmoothedRtt, allowance: WindowAllowance | null): void {
+    const released = (this.releasedUntuned += consumed);
+    if (released < this.config.receiveWindow / TUNE_AFTER) return;
+    this.tuner = new WindowTuner(this.config.receiveWindow, max, rtt, allowance);
+    this.tuner.onReleased(released, now);
   }
 
   /** Unreliable messages dropped: unfinished ones evicted, complete ones over the budget. */

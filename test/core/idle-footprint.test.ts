@@ -54,6 +54,19 @@ describe('an idle connection', () => {
     }
   });
 
+  it('has no receive-window tuner until the application has read 1/32 of the window; then it has one', () => {
+    const one = idlePair(11);
+    const two = idlePair(12);
+    for (const side of ['a', 'b'] as const) {
+      expect(new Set(ownObjects(one[side], two[side], perEndpoint).values())).not.toContain('root.receiver.tuner');
+    }
+    // 4 MiB / 32 = 128 KiB read: the tuner starts (and its first epoch with it).
+    one.a.send(new Uint8Array(160 * 1024), 'ordered');
+    one.runUntil(() => one.sides[1].received.length === 2, 10_000);
+    const tuner = [...reachable(one.b, perEndpoint)].find(([o]) => o.constructor?.name === 'WindowTuner');
+    expect(tuner).toBeDefined();
+  });
+
   it('holds no more storage in its queues than one exchange needed (one slot at first, doubled when full): at most 2 slots each', () => {
     const one = idlePair(9);
     const two = idlePair(10);
