@@ -243,6 +243,16 @@ export class QlogTracer extends Tracer {
     return o;
   }
 
+  /** The start every packet event shares: time, `name` (up to the packet number), number, raw length. */
+  private packetHead(now: number, name: Uint8Array, pn: number, size: number): QlogRecordSink {
+    const o = this.head(now);
+    put(o, name);
+    putUint(o, pn);
+    put(o, RAW_LENGTH);
+    putUint(o, size);
+    return o;
+  }
+
   override packetSent(
     now: number,
     pn: number,
@@ -253,11 +263,7 @@ export class QlogTracer extends Tracer {
     ackEliciting: boolean,
   ): void {
     if (!this.out.open()) return;
-    const o = this.head(now);
-    put(o, NAME_SENT);
-    putUint(o, pn);
-    put(o, RAW_LENGTH);
-    putUint(o, size);
+    const o = this.packetHead(now, NAME_SENT, pn, size);
     put(o, ackEliciting ? ACK_ELICITING : NOT_ACK_ELICITING);
     let first = true;
     if (ack) {
@@ -285,21 +291,13 @@ export class QlogTracer extends Tracer {
 
   override mtuProbeSent(now: number, pn: number, size: number): void {
     if (!this.out.open()) return;
-    const o = this.head(now);
-    put(o, NAME_SENT);
-    putUint(o, pn);
-    put(o, RAW_LENGTH);
-    putUint(o, size);
+    const o = this.packetHead(now, NAME_SENT, pn, size);
     put(o, PROBE_FRAMES);
   }
 
   override packetReceived(now: number, pn: number, datagram: Uint8Array, largestSent: number, packet?: DataPacketReader): void {
     if (!this.out.open()) return;
-    const o = this.head(now);
-    put(o, NAME_RECEIVED);
-    putUint(o, pn);
-    put(o, RAW_LENGTH);
-    putUint(o, datagram.length);
+    const o = this.packetHead(now, NAME_RECEIVED, pn, datagram.length);
     put(o, FRAMES);
     // The connection's own read of the datagram, skimmed (no second check of the datagram, no
     // payload views), unless the packet has path frames (their data is needed: read it again).
@@ -323,11 +321,7 @@ export class QlogTracer extends Tracer {
 
   override packetLost(now: number, pn: number, size: number, byTime: boolean): void {
     if (!this.out.open()) return;
-    const o = this.head(now);
-    put(o, NAME_LOST);
-    putUint(o, pn);
-    put(o, RAW_LENGTH);
-    putUint(o, size);
+    const o = this.packetHead(now, NAME_LOST, pn, size);
     put(o, byTime ? BY_TIME : BY_REORDERING);
   }
 
