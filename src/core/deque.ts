@@ -9,12 +9,20 @@
  * integers) would be another, and the first push to an empty queue deoptimised `push` and every
  * function it was inlined into.
  */
-const NO_ITEMS: readonly unknown[] = (() => {
-  const a = new Array<unknown>(1);
-  a[0] = undefined;
+const NO_ITEMS: readonly unknown[] = emptyHoleyArray<unknown>();
+
+/**
+ * An empty array with the elements kind of grown storage (holey, any value: `new Array(n)` once
+ * an object is stored), for a shared "no storage yet" sentinel that is never written: going
+ * from it to grown storage, or back, is then no new map for code compiled on it.
+ */
+export function emptyHoleyArray<T>(): T[] {
+  const a = new Array<T>(1);
+  a[0] = undefined as T;
   a.length = 0;
   return a;
-})();
+}
+
 /**
  * Storage grown past this (a burst: a bulk upload's queue, a loss episode's retransmissions) is
  * given back when the Deque empties; smaller storage is kept, so that a flow which empties its

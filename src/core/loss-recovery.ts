@@ -188,9 +188,7 @@ export class LossRecovery {
 
   /** Traced: the metrics_updated the packets sent since the last one are owed (see `metricsDue`). */
   traceDeferredMetrics(now: number): void {
-    if (!this.metricsDue) return;
-    this.metricsDue = false;
-    this.trace!.metrics(now, this);
+    if (this.metricsDue) this.traceMetrics(now);
   }
 
   /** The (recycled) record of an ack-eliciting packet being sent; the delivery-rate sampler sees the send. */

@@ -166,8 +166,10 @@ export class Receiver implements CreditView, MessageSink {
 
   /** Bytes of delivered messages the application has not released yet. */
   get releasable(): number {
+    const active = this.active;
+    if (active === null) return this.unreliableHeld + this.buffer.held;
     let held = this.unreliableHeld;
-    for (const b of this.active ?? [this.buffer]) held += b.held;
+    for (let i = 0; i < active.length; i++) held += active[i]!.held;
     return held;
   }
 

@@ -1,3 +1,4 @@
+import { emptyHoleyArray } from './deque.js';
 import { unpinFields } from './mutable-fields.js';
 
 /** A fragment of a reliable message, kept by the sender until acknowledged. */
@@ -170,13 +171,7 @@ export function newSentPacket(): SentPacket {
  * that going back to it after a burst (`trim`) is not a new map for the compiled `onAck`/`build`
  * (a "wrong map" deoptimisation at the end of every bulk transfer).
  */
-const NO_SLOTS: (SentPacket | null)[] = emptyHoleyStorage();
-function emptyHoleyStorage(): (SentPacket | null)[] {
-  const a = new Array<SentPacket | null>(1);
-  a[0] = null;
-  a.length = 0;
-  return a;
-}
+const NO_SLOTS: (SentPacket | null)[] = emptyHoleyArray();
 /**
  * First storage: a request/response flow rarely has more packets outstanding than this; the
  * ring doubles when a flow needs more, once (idle connections stay small).
