@@ -1,4 +1,5 @@
 import { InvalidArgValueError } from '../errors.js';
+import { DEFAULT_CHANNEL_SETTINGS } from './channel-scheduler.js';
 import { MAX_REDUNDANCY } from './redundancy.js';
 import type { ChannelOptions } from './types.js';
 
@@ -10,7 +11,7 @@ export interface ChannelSetup {
 }
 
 /** A channel nobody configured. */
-export const DEFAULT_CHANNEL_SETUP: Readonly<ChannelSetup> = { priority: 0, weight: 1, redundancy: 0 };
+export const DEFAULT_CHANNEL_SETUP: Readonly<ChannelSetup> = { ...DEFAULT_CHANNEL_SETTINGS, redundancy: 0 };
 
 /**
  * `current` with `options` applied (options left out keep their value), validated: priority
