@@ -231,7 +231,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     this.flush(true, now);
     if (!this.ioFlushScheduled && this.core.hasDeferredAcks) {
       this.ioFlushScheduled = true;
-      this.clock.setTimer(this.clock.now(), this.onIoFlush);
+      this.clock.setTimer(now, this.onIoFlush);
     }
   };
   private ioFlushScheduled = false;
