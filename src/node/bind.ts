@@ -12,7 +12,6 @@ import type { ResolvedEndpointOptions } from '../options.js';
 export function bindSocket(options: ResolvedEndpointOptions): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = createSocket({ type: options.type, ipv6Only: options.ipv6Only, lookup: literalLookup });
-    sendsAtOnce.add(socket);
     const onError = (err: Error): void => {
       socket.off('listening', onListening);
       try {
@@ -24,6 +23,8 @@ export function bindSocket(options: ResolvedEndpointOptions): Promise<Socket> {
     };
     const onListening = (): void => {
       socket.off('error', onError);
+      // Bound: an unbound socket queues sends in JavaScript, out of its send queue count's sight.
+      sendsAtOnce.add(socket);
       setBufferSizes(socket, options.recvBufferSize, options.sendBufferSize);
       resolve(socket);
     };
@@ -77,15 +78,16 @@ let lastLiteral = '';
 let lastFamily = 0;
 
 /**
- * Sockets bound here, with `literalLookup`: `send()` to an IP literal hands the datagram to the
- * kernel before it returns (unless libuv queues it, which its send queue count shows). A socket
- * the application made (the `socket` option) resolves with `dns.lookup`, which answers on the
- * next tick: the datagram is still only referenced when `send()` returns, and its send queue
- * count is 0 all the same, so its buffer must not be reused (src/core/slab.ts `release`).
+ * Sockets bound here (added once listening), with `literalLookup`: `send()` to an IP literal
+ * hands the datagram to the kernel before it returns (unless libuv queues it, which its send
+ * queue count shows). A socket the application made (the `socket` option) resolves with
+ * `dns.lookup`, which answers on the next tick: the datagram is still only referenced when
+ * `send()` returns, and its send queue count is 0 all the same, so its buffer must not be
+ * reused (src/core/slab.ts `release`).
  */
 const sendsAtOnce = new WeakSet<object>();
 
-/** Was `socket` bound by {@link bindSocket} (its sends to IP literals leave inside `send()`)? */
+/** Was `socket` bound by {@link bindSocket} (bound, and its sends to IP literals leave inside `send()`)? */
 export function sendsInsideSend(socket: object): boolean {
   return sendsAtOnce.has(socket);
 }

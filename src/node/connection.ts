@@ -388,18 +388,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (!this.finished) this.record.core.release(item.credit, 'unreliable');
   }
 
-  private ensureChannelMaps(): { iterating: Map<number, number>; waiters: Map<number, Waiter[]> } {
-    const iterating = (this.channelIterating ??= new Map());
-    const waiters = (this.channelWaiters ??= new Map());
-    return { iterating, waiters };
-  }
-
   private ensureUnclaimed(): (item: InboxItem) => boolean {
     return (this.unclaimedMatch ??= (item: InboxItem): boolean => this.channelIterating?.has(item.info.channel) !== true);
-  }
-
-  private ensureReceipts(): Map<number, { resolve: () => void; reject: (e: unknown) => void }> {
-    return (this.receipts ??= new Map());
   }
 
   /** The peer's IP address (as the socket reported it, e.g. `'127.0.0.1'` or `'::1'`). */
@@ -478,7 +468,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     } catch (err) {
       return Promise.reject(err);
     }
-    const receipts = this.ensureReceipts();
+    const receipts = (this.receipts ??= new Map());
     return new Promise<void>((resolve, reject) => receipts.set(receipt, { resolve, reject }));
   }
 
@@ -703,10 +693,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       this.iterating++;
       waiters = this.waiters ??= [];
     } else {
-      const maps = this.ensureChannelMaps();
-      maps.iterating.set(channel, (maps.iterating.get(channel) ?? 0) + 1);
-      waiters = maps.waiters.get(channel) ?? [];
-      maps.waiters.set(channel, waiters);
+      const iterating = (this.channelIterating ??= new Map());
+      const channelWaiters = (this.channelWaiters ??= new Map());
+      iterating.set(channel, (iterating.get(channel) ?? 0) + 1);
+      waiters = channelWaiters.get(channel) ?? [];
+      channelWaiters.set(channel, waiters);
     }
     // null: the general consumers' messages (takeMessage).
     const match = channel === undefined ? null : (item: InboxItem): boolean => item.info.channel === channel;

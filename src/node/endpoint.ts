@@ -231,7 +231,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     this.flush(true, now);
     if (!this.ioFlushScheduled && this.core.hasDeferredAcks) {
       this.ioFlushScheduled = true;
-      this.clock.setTimer(this.clock.now(), this.onIoFlush);
+      this.clock.setTimer(now, this.onIoFlush);
     }
   };
   private ioFlushScheduled = false;
@@ -258,7 +258,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     this.clock = options.clock ?? realClock;
     this.postponable = typeof this.clock.postponeTimer === 'function';
     this.queuedSends = sendQueueCounter(socket);
-    this.reuseSent = this.queuedSends !== null && sendsInsideSend(socket) && isBound(socket);
+    this.reuseSent = this.queuedSends !== null && sendsInsideSend(socket);
     const random = options.randomBytes ?? ((n: number) => new Uint8Array(cryptoRandomBytes(n)));
     // Always there: connect() may ask for a qlog file of its own (`qlog`) on any endpoint.
     this.traceOutput = new TraceOutput(options.qlogDir, options.trace, undefined, options.qlogFilter);
@@ -481,7 +481,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     old.on('error', () => {});
     this.socket = next;
     this.queuedSends = sendQueueCounter(next);
-    this.reuseSent = this.queuedSends !== null && sendsInsideSend(next) && isBound(next);
+    this.reuseSent = this.queuedSends !== null && sendsInsideSend(next);
     next.on('message', this.onMessage);
     next.on('error', this.onSocketError);
     next.on('close', this.onSocketClose);
@@ -832,19 +832,6 @@ export interface RebindOptions {
 
 /** The options {@link Endpoint.rebind} knows (others throw ERR_UNKNOWN_OPTION). */
 const REBIND_OPTIONS = ['port', 'host', 'socket'] as const;
-
-/**
- * Is the socket bound? (An unbound `dgram.Socket` queues sends in JavaScript, where its send
- * queue count does not see them: its datagrams are never reused.)
- */
-function isBound(socket: DatagramSocket): boolean {
-  try {
-    socket.address();
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** The socket's count of datagrams not yet sent (dgram.Socket.getSendQueueCount), or null for sockets without one. */
 function sendQueueCounter(socket: DatagramSocket): (() => number) | null {

@@ -53,17 +53,15 @@ export function writeVarint(buf: Uint8Array, offset: number, value: number): num
 }
 
 /**
- * Each length once, at load: V8 collects type feedback per branch, and the first value of a
- * length never met before (an ACK delay of 64 µs or more, after a bulk transfer's first
- * thousands of 1-byte ones) would otherwise deoptimise every function these are inlined into
- * (`writeAckFrame`, `ackFrameSize`, the packet builder), to be compiled again.
+ * One value of each length: primes the encoder here, at load, and the decoder the same way
+ * (reader.ts). V8 collects type feedback per branch, and the first value of a length never met
+ * before (an ACK delay of 64 µs or more, after a bulk transfer's first thousands of 1-byte ones)
+ * would otherwise deoptimise every function these are inlined into (`writeAckFrame`,
+ * `ackFrameSize`, the packet builder), to be compiled again.
  */
-const PRIME_VALUES = [0, 0x40, 0x4000, 0x4000_0000];
+export const VARINT_PRIMES: readonly number[] = [0, 0x40, 0x4000, 0x4000_0000];
 const primeBuffer = new Uint8Array(8);
-for (const v of PRIME_VALUES) {
+for (const v of VARINT_PRIMES) {
   varintLength(v);
   writeVarint(primeBuffer, 0, v);
 }
-
-/** The values that prime the decoder the same way (reader.ts): one of each length. */
-export const VARINT_PRIMES: readonly number[] = PRIME_VALUES;
