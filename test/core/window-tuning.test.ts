@@ -10,13 +10,9 @@ import { Pair } from '../helpers/pair.js';
 
 const MiB = 1024 * 1024;
 
-/** The receiver's window now, bytes (read from the engine for these tests only; a fixed 4 MiB before tuning). */
+/** The receiver's window now, bytes (read from the engine for these tests only). */
 function windowOf(core: ConnectionCore): number {
-  return receiverWindow((core as unknown as { receiver: Receiver }).receiver);
-}
-
-function receiverWindow(r: Receiver): number {
-  return (r as { windowBytes?: number }).windowBytes ?? 4 * MiB;
+  return (core as unknown as { receiver: Receiver }).receiver.windowBytes;
 }
 
 function retainedOf(core: ConnectionCore): { retained: number; limit: number } {
@@ -102,7 +98,7 @@ describe('receive-window auto-tuning (window-tuner.ts)', () => {
     expect(events.length).toBe(0);
     // The application may call release() as it likes: nothing was delivered, nothing is given back.
     for (let i = 0; i < 100; i++) receiver.release(4 * MiB, 'ordered', 0, i, rtt, null);
-    expect(receiverWindow(receiver)).toBe(4 * MiB);
+    expect(receiver.windowBytes).toBe(4 * MiB);
     expect(receiver.maxSlotsAnnounced).toBe(slots);
     expect(receiver.onData({ type: 'data', tsn: slots + 10, first: true, last: true, unordered: false, payload })).toBe('beyond-window');
     // Control: the hole filled, the window is delivered; released within a millisecond, it grows.
@@ -112,7 +108,7 @@ describe('receive-window auto-tuning (window-tuner.ts)', () => {
       if (e.type === 'message') receiver.release(e.credit, e.delivery, e.channel, 100 + n++ / 1000, rtt, null);
     }
     expect(n).toBe(slots);
-    expect(receiverWindow(receiver)).toBe(8 * MiB);
+    expect(receiver.windowBytes).toBe(8 * MiB);
     expect(receiver.maxSlotsAnnounced).toBe(2 * slots);
   });
 
