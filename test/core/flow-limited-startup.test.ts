@@ -3,8 +3,8 @@ import { Pair } from '../helpers/pair.js';
 
 /** The controller's phase (BBR's mode), read from the engine for this test only. */
 function ccState(pair: Pair): string {
-  const core = pair.sides[0].core as unknown as { recovery: { cc: { state?: string } } };
-  return core.recovery.cc.state ?? '';
+  const core = pair.sides[0].core as unknown as { recovery: { cc: { state: string } } };
+  return core.recovery.cc.state;
 }
 
 /**
@@ -29,6 +29,8 @@ describe('BBR leaves Startup when the receive window, not the application, limit
       const bytes = 20e6;
       const chunk = new Uint8Array(64 * 1024);
       for (let left = bytes; left > 0; left -= chunk.length) pair.a.send(left >= chunk.length ? chunk : chunk.subarray(0, left));
+      // It starts in Startup (else "left Startup" below would hold from the first step).
+      expect(ccState(pair)).toBe('startup');
       let leftStartupAt = Infinity;
       pair.runUntil(() => {
         if (leftStartupAt === Infinity && ccState(pair) !== 'startup') leftStartupAt = pair.now;
