@@ -18,6 +18,7 @@ import { Session } from 'node:inspector/promises';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { createEndpoint, type Connection } from '../src/index.js';
 import { createNodeSuite } from '../src/crypto/node-suite.js';
+import { gcSettled } from './lib/measure.js';
 
 const args = process.argv.slice(2);
 const mode = args[0] === 'bulk' ? 'bulk' : 'pingpong';
@@ -108,7 +109,7 @@ if (args.includes('--scavenges')) {
   counting = true;
   const units = await run();
   counting = false;
-  await new Promise((r) => setTimeout(r, 50)); // the observer's last entries
+  await gcSettled(); // the observer's last entries
   const per = mode === 'bulk' ? 100 : 10_000;
   const perUnit = (scavenges * per) / units;
   console.log(JSON.stringify({ mode, secure, scavenges, [mode === 'bulk' ? 'scavengesPer100MB' : 'scavengesPer10kTrips']: Math.round(perUnit * 10) / 10 }));

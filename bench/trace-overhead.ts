@@ -27,6 +27,7 @@ import type { QlogRecordSink, TraceDestination, TraceEvent } from '../src/core/t
 import { qlogEventRecord } from '../src/node/qlog.js';
 import { Pair } from '../test/helpers/pair.js';
 import type { TraceRecorder } from '../src/testing/trace-recorder.js';
+import { gcSettled } from './lib/measure.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: string): string => {
@@ -150,7 +151,7 @@ async function socketOnce(qlog: boolean): Promise<SocketRun> {
   // The files are complete once the endpoints have closed (their streams have finished).
   const cpu = process.cpuUsage(cpu0);
   // GC entries are delivered asynchronously: let them arrive before counting.
-  await new Promise<void>((r) => setTimeout(r, 20));
+  await gcSettled();
   const mb = bytes / 1e6;
   let qlogBytes = 0;
   if (dir !== undefined) {

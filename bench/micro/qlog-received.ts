@@ -15,36 +15,15 @@
  */
 import { PerformanceObserver, constants } from 'node:perf_hooks';
 import { QlogTracer } from '../../src/core/qlog-tracer.js';
-import type { QlogRecordSink } from '../../src/core/trace.js';
 import { DataPacketReader } from '../../src/wire/data-packet-reader.js';
-import { encodePacket } from '../../src/wire/packet.js';
-
-const rounds = Number(process.argv[2] ?? 7);
-const packets = Number(process.argv[3] ?? 200_000);
-
-const datagram = encodePacket({
-  type: 'data',
-  dcid: 0x1234n,
-  packetNumber: 5000,
-  frames: [{ type: 'data', channel: undefined, tsn: 77, first: true, last: false, unordered: false, payload: new Uint8Array(1150) }],
-});
+import { chunkSink, dataPacket as datagram, median, packets, rounds } from './qlog-fixtures.js';
 
 let scavenges = 0;
 new PerformanceObserver((list) => {
   for (const e of list.getEntries()) if ((e as unknown as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR) scavenges++;
 }).observe({ entryTypes: ['gc'] });
 
-const sink: QlogRecordSink = {
-  origin: 0,
-  buf: new Uint8Array(64 * 1024),
-  pos: 0,
-  open: () => true,
-  reserve(): void {
-    this.pos = 0;
-  },
-  end(): void {},
-};
-const tracer = new QlogTracer(sink);
+const tracer = new QlogTracer(chunkSink());
 const reader = new DataPacketReader();
 reader.open(datagram);
 
@@ -73,7 +52,6 @@ for (let r = 0; r < rounds; r++) {
     gcs[name]! += scavenges - before;
   }
 }
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 console.log(`qlog packet_received of a DATA packet, ${packets} per round, median of ${rounds} rounds`);
 for (const name of ['reread', 'skim'] as const) {
   console.log(`${name.padEnd(7)} ${median(ns[name]!).toFixed(0).padStart(5)} ns/record  scavenges ${gcs[name]} over ${rounds * packets} records`);

@@ -15,18 +15,10 @@
  *   node --import tsx bench/micro/qlog-serialiser.ts [rounds=7] [packetsPerRound=200000]
  */
 import { QlogTracer, qlogEventText } from '../../src/core/qlog-tracer.js';
-import { Tracer, type QlogRecordSink, type RecoveryView } from '../../src/core/trace.js';
+import { Tracer, type RecoveryView } from '../../src/core/trace.js';
 import { encodePacket } from '../../src/wire/packet.js';
+import { chunkSink, dataPacket, median, packets, rounds } from './qlog-fixtures.js';
 
-const rounds = Number(process.argv[2] ?? 7);
-const packets = Number(process.argv[3] ?? 200_000);
-
-const dataPacket = encodePacket({
-  type: 'data',
-  dcid: 0x1234n,
-  packetNumber: 5000,
-  frames: [{ type: 'data', channel: undefined, tsn: 77, first: true, last: false, unordered: false, payload: new Uint8Array(1150) }],
-});
 const ackPacket = encodePacket({
   type: 'data',
   dcid: 0x1234n,
@@ -85,17 +77,7 @@ function jsonVariant(): () => [number, number, number] {
 
 function bytesVariant(): () => [number, number, number] {
   let bytes = 0;
-  const sink: QlogRecordSink = {
-    origin: 0,
-    buf: new Uint8Array(64 * 1024),
-    pos: 0,
-    open: () => true,
-    reserve(): void {
-      bytes += this.pos;
-      this.pos = 0;
-    },
-    end(): void {},
-  };
+  const sink = chunkSink((chunk) => (bytes += chunk));
   const tracer = new QlogTracer(sink);
   const v = view();
   return () => round(tracer, v, () => bytes + sink.pos);
@@ -114,7 +96,6 @@ for (let r = 0; r < rounds; r++) {
     count[name]! += events;
   }
 }
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const j = median(ns['json']!);
 const b = median(ns['bytes']!);
 console.log(`qlog serialisation, bulk event mix, ${packets} packets per round, median of ${rounds} rounds`);

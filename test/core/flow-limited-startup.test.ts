@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { Pair } from '../helpers/pair.js';
+import type { Pair } from '../helpers/pair.js';
+import { impairedPair, queueBulk } from '../helpers/scenarios.js';
 
 /** The controller's phase (BBR's mode), read from the engine for this test only. */
 function ccState(pair: Pair): string {
-  const core = pair.sides[0].core as unknown as { recovery: { cc: { state?: string } } };
-  return core.recovery.cc.state ?? '';
+  const core = pair.sides[0].core as unknown as { recovery: { cc: { state: string } } };
+  return core.recovery.cc.state;
 }
 
 /**
@@ -19,16 +20,11 @@ function ccState(pair: Pair): string {
 describe('BBR leaves Startup when the receive window, not the application, limits it', () => {
   for (const seed of [1, 2, 3]) {
     it(`seed ${seed}: out of Startup within 400 ms, flow-control-blocked under a third of the transfer`, () => {
-      const pair = new Pair({
-        seed,
-        link: { delay: 10, rate: 60e6, queue: 4e6, loss: 0.01 },
-        reverse: { delay: 10, loss: 0.01 },
-        config: { idleTimeout: 0, keepAliveInterval: 0 },
-      });
-      pair.keepMessages = false;
+      const pair = impairedPair(seed, 0.01);
       const bytes = 20e6;
-      const chunk = new Uint8Array(64 * 1024);
-      for (let left = bytes; left > 0; left -= chunk.length) pair.a.send(left >= chunk.length ? chunk : chunk.subarray(0, left));
+      queueBulk((d) => pair.a.send(d), bytes);
+      // It starts in Startup (else "left Startup" below would hold from the first step).
+      expect(ccState(pair)).toBe('startup');
       let leftStartupAt = Infinity;
       pair.runUntil(() => {
         if (leftStartupAt === Infinity && ccState(pair) !== 'startup') leftStartupAt = pair.now;

@@ -45,12 +45,7 @@ function connectedPair() {
 
 describe('initial packet numbers and TSNs', () => {
   it('are drawn below 2^30 on both sides, even from all-ones random bytes', () => {
-    const net = new VirtualNet(5);
-    node(net, '10.0.0.2');
-    const client = node(net, '10.0.0.11');
-    expect(client.core.connect(net.now, '10.0.0.2', 4000).ok).toBe(true);
-    net.run(2000, () => client.events.some((e) => e.type === 'connected'));
-    expect(client.events.some((e) => e.type === 'connected')).toBe(true);
+    const { net } = connectedPair();
     const params = net.log.flatMap((w) => {
       const p = decodePacket(w.data);
       return p.ok && (p.value.type === 'initial' || p.value.type === 'accept') ? [p.value.params] : [];

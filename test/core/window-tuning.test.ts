@@ -6,39 +6,18 @@ import { createCounters } from '../../src/core/counters.js';
 import { Deque } from '../../src/core/deque.js';
 import { Receiver } from '../../src/core/receiver.js';
 import type { CoreEvent } from '../../src/core/types.js';
-import { Pair } from '../helpers/pair.js';
+import { impairedPair, queueBulk } from '../helpers/scenarios.js';
 
 const MiB = 1024 * 1024;
 
-/** The receiver's window now, bytes (read from the engine for these tests only; a fixed 4 MiB before tuning). */
+/** The receiver's window now, bytes (read from the engine for these tests only). */
 function windowOf(core: ConnectionCore): number {
-  return receiverWindow((core as unknown as { receiver: Receiver }).receiver);
-}
-
-function receiverWindow(r: Receiver): number {
-  return (r as { windowBytes?: number }).windowBytes ?? 4 * MiB;
+  return (core as unknown as { receiver: Receiver }).receiver.windowBytes;
 }
 
 function retainedOf(core: ConnectionCore): { retained: number; limit: number } {
   const r = (core as unknown as { receiver: { retainedBytes: number; retainedLimit: number } }).receiver;
   return { retained: r.retainedBytes, limit: r.retainedLimit };
-}
-
-/** The impairment benchmark's path: 10 ms each way, 60 MB/s bottleneck, `loss` both ways. */
-function impairedPair(seed: number, loss: number, budgetB?: BufferBudget): Pair {
-  return new Pair({
-    seed,
-    link: { delay: 10, rate: 60e6, queue: 4e6, loss },
-    reverse: { delay: 10, loss },
-    config: { idleTimeout: 0, keepAliveInterval: 0 },
-    ...(budgetB !== undefined ? { budgetB } : {}),
-  });
-}
-
-function queueBulk(pair: Pair, bytes: number): void {
-  pair.keepMessages = false;
-  const chunk = new Uint8Array(64 * 1024);
-  for (let left = bytes; left > 0; left -= chunk.length) pair.a.send(left >= chunk.length ? chunk : chunk.subarray(0, left));
 }
 
 describe('receive-window auto-tuning (window-tuner.ts)', () => {
@@ -52,7 +31,7 @@ describe('receive-window auto-tuning (window-tuner.ts)', () => {
         expect(retained).toBeLessThanOrEqual(limit);
       };
       const bytes = 40e6;
-      queueBulk(pair, bytes);
+      queueBulk((d) => pair.a.send(d), bytes);
       expect(windowOf(pair.b)).toBe(4 * MiB);
       pair.runUntil(() => pair.sides[1].deliveredBytes >= bytes, 60_000);
       expect(windowOf(pair.b)).toBe(16 * MiB);
@@ -71,7 +50,7 @@ describe('receive-window auto-tuning (window-tuner.ts)', () => {
     pair.onMessage = (_f, side, e) => {
       if (side === 1) unread.push(e);
     };
-    queueBulk(pair, 60e6);
+    queueBulk((d) => pair.a.send(d), 60e6);
     // 64 KiB every 20 ms: 3.3 MB/s, a twentieth of the path. The window fills and stays full.
     for (let t = 20; t <= 3000; t += 20) {
       pair.runTo(t);
@@ -102,7 +81,7 @@ describe('receive-window auto-tuning (window-tuner.ts)', () => {
     expect(events.length).toBe(0);
     // The application may call release() as it likes: nothing was delivered, nothing is given back.
     for (let i = 0; i < 100; i++) receiver.release(4 * MiB, 'ordered', 0, i, rtt, null);
-    expect(receiverWindow(receiver)).toBe(4 * MiB);
+    expect(receiver.windowBytes).toBe(4 * MiB);
     expect(receiver.maxSlotsAnnounced).toBe(slots);
     expect(receiver.onData({ type: 'data', tsn: slots + 10, first: true, last: true, unordered: false, payload })).toBe('beyond-window');
     // Control: the hole filled, the window is delivered; released within a millisecond, it grows.
@@ -112,7 +91,7 @@ describe('receive-window auto-tuning (window-tuner.ts)', () => {
       if (e.type === 'message') receiver.release(e.credit, e.delivery, e.channel, 100 + n++ / 1000, rtt, null);
     }
     expect(n).toBe(slots);
-    expect(receiverWindow(receiver)).toBe(8 * MiB);
+    expect(receiver.windowBytes).toBe(8 * MiB);
     expect(receiver.maxSlotsAnnounced).toBe(2 * slots);
   });
 
@@ -125,7 +104,7 @@ describe('receive-window auto-tuning (window-tuner.ts)', () => {
       worst = Math.max(worst, budget.used);
     };
     const bytes = 40e6;
-    queueBulk(pair, bytes);
+    queueBulk((d) => pair.a.send(d), bytes);
     pair.runUntil(() => pair.sides[1].deliveredBytes >= bytes, 60_000);
     expect(windowOf(pair.b)).toBe(8 * MiB);
     expect(worst).toBeLessThanOrEqual(8 * MiB + 64 * 1024);

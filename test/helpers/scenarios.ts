@@ -1,6 +1,7 @@
 import type { CongestionAlgorithm } from '../../src/core/types.js';
 import { LinkModel } from '../../src/testing/impairment.js';
 import { Rng } from '../../src/testing/rng.js';
+import type { BufferBudget } from '../../src/core/buffer-budget.js';
 import { Flows, makeCores, Pair } from './pair.js';
 
 /**
@@ -15,7 +16,7 @@ export const BDP = RATE * (MIN_RTT / 1000); // bytes
 const CHUNK = new Uint8Array(64 * 1024);
 
 /** Queue `bytes` of data on a core without allocating it (the same chunk again and again). */
-function queueBulk(send: (d: Uint8Array) => void, bytes: number): void {
+export function queueBulk(send: (d: Uint8Array) => void, bytes: number): void {
   for (let left = bytes; left > 0; left -= CHUNK.length) {
     send(left >= CHUNK.length ? CHUNK : CHUNK.subarray(0, left));
   }
@@ -226,3 +227,21 @@ export function weightedShare(weights: [number, number], from = 3000, to = 10_00
   const sum = got[0]! + got[1]!;
   return got.map((b) => b / sum);
 }
+
+/**
+ * The impairment benchmark's path in virtual time: 10 ms each way, a 60 MB/s bottleneck with a
+ * 4 MB queue, `loss` both ways; side b's endpoint budget `budgetB` if given. For bulk
+ * transfers: delivered message bodies are not kept.
+ */
+export function impairedPair(seed: number, loss: number, budgetB?: BufferBudget): Pair {
+  const pair = new Pair({
+    seed,
+    link: { delay: 10, rate: 60e6, queue: 4e6, loss },
+    reverse: { delay: 10, loss },
+    config: { idleTimeout: 0, keepAliveInterval: 0 },
+    ...(budgetB !== undefined ? { budgetB } : {}),
+  });
+  pair.keepMessages = false;
+  return pair;
+}
+

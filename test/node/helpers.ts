@@ -92,10 +92,14 @@ export function once(emitter: { once(event: string, fn: (...args: any[]) => void
 export interface SimPairOptions {
   /** The simulator's links, both ways. Default: 10 ms one way. */
   impairment?: Impairment;
+  /** The simulator to run on (its links as made; `impairment` is then not used). Default: a new one. */
+  net?: SimNetwork;
   /** For both endpoints. */
   endpoint?: EndpointOptions;
   /** For the server only, on top of `endpoint`. */
   server?: EndpointOptions;
+  /** For the client only, on top of `endpoint`. */
+  client?: EndpointOptions;
   /** The client's connect() options. */
   connect?: Parameters<Endpoint['connect']>[2];
 }
@@ -105,11 +109,11 @@ export interface SimPairOptions {
  * repeatable timing. `done()` destroys both endpoints.
  */
 export async function simPair(seed: number, o: SimPairOptions = {}) {
-  const net = new SimNetwork({ seed, impairment: o.impairment ?? { delay: 10 } });
+  const net = o.net ?? new SimNetwork({ seed, impairment: o.impairment ?? { delay: 10 } });
   const rng = new Rng(seed);
   const randomBytes = (n: number) => rng.bytes(n);
   const server = await createEndpoint({ socket: net.socket('10.0.0.2', 4433), clock: net.clock, randomBytes, ...o.endpoint, ...o.server });
-  const client = await createEndpoint({ socket: net.socket('10.0.0.1'), clock: net.clock, randomBytes, ...o.endpoint });
+  const client = await createEndpoint({ socket: net.socket('10.0.0.1'), clock: net.clock, randomBytes, ...o.endpoint, ...o.client });
   let peer: Connection | undefined;
   server.on('connection', (c: Connection) => (peer = c));
   let conn: Connection | undefined;

@@ -6,7 +6,7 @@ import type { Clock } from '../../src/node/clock.js';
 import { literalLookup } from '../../src/node/bind.js';
 import { Rng, SimNetwork } from '../../src/testing/index.js';
 import type { Endpoint } from '../../src/index.js';
-import { destroyAll, loopbackEndpoint, once, prng, randomBuffer, rawSocket, until, within } from './helpers.js';
+import { destroyAll, loopbackEndpoint, once, prng, randomBuffer, rawSocket, simPair, until, within } from './helpers.js';
 
 /** A clock that counts the timers armed through it, and how many were due at once (setImmediate in real time). */
 function countingClock(inner: Clock): Clock & { armed: number; dueNow: number } {
@@ -67,23 +67,17 @@ function firingClock(inner: Clock, postpone: boolean): Clock & { fired: number; 
  */
 async function simEcho<C extends Clock>(seed: number, delay: number, makeClock: (inner: Clock) => C) {
   const net = new SimNetwork({ seed, impairment: { delay } });
-  const rng = new Rng(seed);
-  const randomBytes = (n: number) => rng.bytes(n);
   const serverClock = makeClock(net.clock);
   const clientClock = makeClock(net.clock);
-  const server = await createEndpoint({ socket: net.socket('10.0.0.2', 4433), clock: serverClock, randomBytes });
-  const client = await createEndpoint({ socket: net.socket('10.0.0.1'), clock: clientClock, randomBytes });
-  server.on('connection', (c: Connection) => c.on('message', (m) => c.send(m)));
-  let conn: Connection | undefined;
-  void client.connect(4433, '10.0.0.2').then((c) => (conn = c));
-  expect(await net.runUntilAsync(() => conn !== undefined, 5000)).toBe(true);
+  const { server, client, conn, peer } = await simPair(seed, { net, server: { clock: serverClock }, client: { clock: clientClock } });
+  peer.on('message', (m) => peer.send(m));
   let trips = 0;
   const ping = (max: number): void => {
-    conn!.on('message', () => {
+    conn.on('message', () => {
       trips++;
-      if (trips < max) conn!.send('ping');
+      if (trips < max) conn.send('ping');
     });
-    conn!.send('ping');
+    conn.send('ping');
   };
   return { net, server, client, serverClock, clientClock, ping, trips: () => trips };
 }

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Connection, Endpoint } from '../../src/index.js';
 import { createEndpoint } from '../../src/index.js';
 import { Inbox } from '../../src/node/inbox.js';
-import { destroyAll, loopbackEndpoint, once, within } from './helpers.js';
+import { destroyAll, loopbackEndpoint, once, until, within } from './helpers.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -81,10 +81,10 @@ describe('unreliable overload (issue #10)', () => {
     // Every one of the 40 either reached the inbox (messagesReceived) or was dropped by the engine
     // (unreliableDropped counts both the engine's drops and the inbox's unreliableQueueDropped): then
     // nothing is still on its way, and the inbox holds its final content.
-    await within(5000, 'all 40 accounted for', (async () => {
-      const settled = () => { const s = peer.stats(); return s.messagesReceived + (s.unreliableDropped - s.unreliableQueueDropped) >= 40 && s.unreliableQueueDropped >= 20; };
-      while (!settled()) await new Promise((r) => setTimeout(r, 10));
-    })());
+    await until(5000, 'all 40 accounted for', () => {
+      const s = peer.stats();
+      return s.messagesReceived + (s.unreliableDropped - s.unreliableQueueDropped) >= 40 && s.unreliableQueueDropped >= 20;
+    });
     const stats = peer.stats();
     // Half of min(maxMessageSize, receiveWindow) for unread messages: 512 KiB, about 5 of them.
     expect(stats.queuedMessages).toBeLessThanOrEqual(6);

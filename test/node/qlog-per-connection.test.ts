@@ -1,9 +1,10 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createEndpoint, type Connection, type Endpoint } from '../../src/index.js';
 import type { TracedConnection } from '../../src/core/trace.js';
+import { destroyAll, loopbackEndpoint, within } from './helpers.js';
 
 /**
  * Per-connection qlog on real sockets (127.0.0.1): connect()'s `qlog` option on the client side,
@@ -12,6 +13,8 @@ import type { TracedConnection } from '../../src/core/trace.js';
 
 const root = mkdtempSync(join(tmpdir(), 'rd-qlog-conn-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
+const endpoints: Endpoint[] = [];
+afterEach(() => destroyAll(endpoints));
 let n = 0;
 const fresh = (): string => join(root, `t${n++}`);
 const ls = (dir: string): string[] => {
@@ -37,7 +40,7 @@ async function exchange(server: Endpoint, client: Endpoint, options: Parameters<
   const conns: Connection[] = [];
   for (const o of options) conns.push(await client.connect(server.address().port, '127.0.0.1', o));
   for (const c of conns) c.send('hello');
-  await all;
+  await within(5000, 'every message', all);
   await Promise.all([client.close(), server.close()]);
   return accepted;
 }
@@ -55,8 +58,8 @@ const records = (path: string): { name?: string; data?: Record<string, unknown>;
 describe('qlog per connection', () => {
   it("connect(..., { qlog: { dir } }) writes that connection's file there, on an endpoint without qlogDir; others write none", async () => {
     const dir = join(fresh(), 'nested'); // created by connect()
-    const server = await createEndpoint({ host: '127.0.0.1' });
-    const client = await createEndpoint({ host: '127.0.0.1' });
+    const server = await loopbackEndpoint(endpoints);
+    const client = await loopbackEndpoint(endpoints);
     await exchange(server, client, [{ qlog: { dir } }, undefined]);
     const files = ls(dir);
     expect(files).toHaveLength(1);
@@ -71,9 +74,8 @@ describe('qlog per connection', () => {
     const clientDir = fresh();
     const serverDir = fresh();
     const seen: TracedConnection[] = [];
-    const server = await createEndpoint({ host: '127.0.0.1', qlogDir: serverDir });
-    const client = await createEndpoint({
-      host: '127.0.0.1',
+    const server = await loopbackEndpoint(endpoints, { qlogDir: serverDir });
+    const client = await loopbackEndpoint(endpoints, {
       qlogDir: clientDir,
       qlogFilter: (c) => {
         seen.push(c);
@@ -92,8 +94,7 @@ describe('qlog per connection', () => {
   it('qlogFilter chooses which accepted connections are traced (and a filter that throws traces none)', async () => {
     const dir = fresh();
     let asked = 0;
-    const server = await createEndpoint({
-      host: '127.0.0.1',
+    const server = await loopbackEndpoint(endpoints, {
       qlogDir: dir,
       qlogFilter: (c) => {
         asked++;
@@ -101,7 +102,7 @@ describe('qlog per connection', () => {
         return c.role === 'server' && asked % 2 === 1;
       },
     });
-    const client = await createEndpoint({ host: '127.0.0.1' });
+    const client = await loopbackEndpoint(endpoints);
     const accepted = await exchange(server, client, [undefined, undefined, undefined, undefined]);
     expect(accepted).toHaveLength(4);
     expect(asked).toBe(4);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createEndpoint, type Connection, type ConnectionStatsWithAddress } from '../../src/index.js';
 import { Rng, SimNetwork } from '../../src/testing/index.js';
+import { simPair } from './helpers.js';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -121,25 +122,16 @@ describe('qlogDir: one qlog file per connection', () => {
 
   it('an aborted connection: its file lists every packet it sent, the RESET sent after it closed included', async () => {
     const dir = tempDir();
-    const net = new SimNetwork({ seed: 12, impairment: { delay: 5 } });
-    const rng = new Rng(12);
-    const random = (n: number): Uint8Array => rng.bytes(n);
-    const server = await createEndpoint({ socket: net.socket('10.0.0.2', 4433), clock: net.clock, randomBytes: random });
-    let serverConn: Connection | undefined;
-    server.on('connection', (c: Connection) => (serverConn = c));
-    const client = await createEndpoint({ socket: net.socket('10.0.0.1'), clock: net.clock, randomBytes: random, qlogDir: dir });
-    let conn: Connection | undefined;
-    void client.connect(4433, '10.0.0.2').then((c) => (conn = c));
-    expect(await net.runUntilAsync(() => conn !== undefined && serverConn !== undefined, 10_000)).toBe(true);
-    conn!.send(Buffer.alloc(20_000, 1));
+    const { net, server, client, conn, peer: serverConn } = await simPair(12, { impairment: { delay: 5 }, client: { qlogDir: dir } });
+    conn.send(Buffer.alloc(20_000, 1));
     await net.runUntilAsync(() => false, 100);
-    conn!.destroy(undefined, { reason: 'bye' });
+    conn.destroy(undefined, { reason: 'bye' });
     let peerClosed = false;
-    serverConn!.once('close', () => (peerClosed = true));
-    serverConn!.on('error', () => {}); // ERR_CONNECTION_RESET
+    serverConn.once('close', () => (peerClosed = true));
+    serverConn.on('error', () => {}); // ERR_CONNECTION_RESET
     // The peer heard the RESET.
     expect(await net.runUntilAsync(() => peerClosed, 10_000)).toBe(true);
-    const sent = conn!.stats().packetsSent;
+    const sent = conn.stats().packetsSent;
     // The file is finished a turn after the connection closed, or when the endpoint closes.
     await Promise.all([client.close(), server.close()]).catch(() => {});
     const [file] = readdirSync(dir);

@@ -126,8 +126,6 @@ async function rebindMidTransfer(seed: number, encrypted: boolean, direction: 'u
     heardAfter: heardAt - rebindAt,
     remote: `${s.serverConn.remoteAddress}:${s.serverConn.remotePort}`,
     stats,
-    /** The server's congestion window just after the run (a fresh one after an address change). */
-    srtt: stats.srtt,
   };
   teardown(s);
   return result;

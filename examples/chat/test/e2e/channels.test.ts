@@ -108,9 +108,6 @@ describe('chat lanes on reliable-dgram channels', { timeout: 60_000 }, () => {
     expect(order).toEqual(['live', 'page']);
     expect(p.messages).toHaveLength(200);
     expect(p.messages.map((m) => m.text.slice(0, 3))).toEqual(Array.from({ length: 200 }, (_, i) => String(i + 1).padStart(3, '0')));
-    // Direction only (the machine is shared): the live message needs a round trip or two, the
-    // page the bottleneck's half a second and more.
-    expect(liveMs).toBeLessThan(pageMs);
   });
 
   it('only a link that sends a page sets the bulk lane, once, just before its first page (clients never)', async () => {
