@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ChannelScheduler, type ChannelReadiness } from '../../src/core/channel-scheduler.js';
-import { gc } from '../node/helpers.js';
+import { closuresAndMaps, ownObjects } from '../helpers/footprint.js';
 
 const readiness = (ready: (channel: number) => boolean): ChannelReadiness => ({ channelReady: ready });
 
@@ -155,28 +155,17 @@ describe('ChannelScheduler', () => {
   });
 
   it('settings for a channel that never has content cost channel 0 alone no levels (the endpoint `channels` option on every connection)', () => {
-    // Bytes per scheduler kept alive, measured over many (a count of heap bytes, not a timing).
-    const perScheduler = (configure: boolean): number => {
-      const n = 4000;
-      const keep: ChannelScheduler[] = [];
-      gc();
-      const before = process.memoryUsage().heapUsed;
-      for (let i = 0; i < n; i++) {
-        const s = new ChannelScheduler(1200);
-        s.add(0);
-        if (configure) s.configure(1, { priority: 1, weight: 1 });
-        keep.push(s);
-      }
-      gc();
-      const bytes = (process.memoryUsage().heapUsed - before) / n;
-      expect(keep).toHaveLength(n);
-      return bytes;
-    };
-    perScheduler(true);
-    const plain = perScheduler(false);
-    const configured = perScheduler(true);
-    // The settings themselves (one array of three small integers: ~70 B measured); building the
-    // levels and a Map of settings, as before, measured ~500 B.
-    expect(configured - plain).toBeLessThan(160);
+    // What a scheduler owns beyond one without settings, counted object by object (deterministic):
+    // before, the settings built the levels (a level, a member, their lists) and a Map.
+    const plain = new ChannelScheduler(1200);
+    plain.add(0);
+    const configured = new ChannelScheduler(1200);
+    configured.add(0);
+    configured.configure(1, { priority: 1, weight: 1 });
+    const own = new Map([...ownObjects(configured, plain)].filter(([, path]) => path !== 'root'));
+    // The settings themselves: one array of small integers, nothing else.
+    expect([...own.values()]).toEqual(['root.settings']);
+    expect(Array.isArray([...own.keys()][0])).toBe(true);
+    expect(closuresAndMaps(own)).toEqual([]);
   });
 });
