@@ -50,6 +50,8 @@ describe('BBR window: the send quantum (offload budget) beyond the model', () =>
   it('below two datagrams per millisecond the quantum is one datagram (the v1 window, unchanged)', () => {
     // 1 KB/ms at 40 ms: the BDP is 40 KB; the window stays BDP · gain plus three datagrams.
     const w = windowAfter(1_000, 40, 2 * MSS, 400);
+    // At least the ProbeBW model (2 · BDP + three datagrams), at most Startup's gain on it.
+    expect(w).toBeGreaterThanOrEqual(2 * 1_000 * 40 + 3 * MSS);
     expect(w).toBeLessThan(2.9 * 1_000 * 40 + 3 * MSS + 4 * MSS);
   });
 });
