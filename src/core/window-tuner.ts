@@ -72,10 +72,10 @@ export class WindowTuner {
 
   /**
    * Ends the epoch when due (one RTT old, or half a window released in it): grows if the window
-   * went fast and starts the next. Out of line, and branch-free on the object's fields: the first releases
-   * run all of it although not due (`warmUp`; V8 keeps type feedback only once a function ran a
-   * few times), so optimised code never meets a load it has no feedback for: a deoptimisation
-   * per process in the ping-pong warm-up otherwise.
+   * went fast and starts the next. Out of line, and branch-free on the object's fields: the first
+   * releases run all of it although not due (`warmUp`; V8 keeps type feedback only once a
+   * function ran a few times), so optimised code never meets a load it has no feedback for: a
+   * deoptimisation per process in the ping-pong warm-up otherwise.
    */
   private check(released: number, now: number): boolean {
     const window = this.window;
