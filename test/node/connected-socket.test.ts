@@ -1,7 +1,8 @@
 import { once } from 'node:events';
-import { Socket as DgramSocket } from 'node:dgram';
+import { createSocket, Socket as DgramSocket } from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createEndpoint, type Connection, type Endpoint } from '../../src/index.js';
+import { PEER_SILENCE } from '../../src/node/peer-socket.js';
 import { destroyAll, loopbackEndpoint, rawSocket, until, within } from './helpers.js';
 
 /**
@@ -39,7 +40,7 @@ async function echoServer(endpoints: Endpoint[], accepted: Connection[] = []): P
 async function roundTrip(conn: Connection, text: string): Promise<string> {
   const reply = new Promise<string>((resolve) => conn.once('message', (m: Buffer) => resolve(m.toString())));
   conn.send(text);
-  return within(5_000, `echo of ${text}`, reply);
+  return within(10_000, `echo of ${text}`, reply);
 }
 
 describe('a client endpoint connects its socket to its one server', () => {
@@ -210,4 +211,30 @@ describe('a client endpoint connects its socket to its one server', () => {
     await until(5_000, 'connected to the new address', () => connectedTo(client) === `127.0.0.1:${server.address().port}`);
     expect(await roundTrip(conn, 'later')).toBe('echo:later');
   });
+
+  it('a server that moved while its old port swallows datagrams (no ICMP) is followed once the client heard nothing for PEER_SILENCE', async () => {
+    const server = await echoServer(endpoints);
+    const client = await loopbackEndpoint(endpoints);
+    const conn = await within(5_000, 'connect', client.connect(server.address().port, '127.0.0.1'));
+    expect(await roundTrip(conn, 'before')).toBe('echo:before');
+    expect(connectedTo(client)).not.toBeNull();
+    const oldPort = server.address().port;
+    await within(5_000, 'server rebind', server.rebind({ host: '127.0.0.1' }));
+    // The old port reads and drops: no ICMP error tells the client anything.
+    const hole = createSocket('udp4');
+    hole.on('message', () => {});
+    await new Promise<void>((resolve) => hole.bind(oldPort, '127.0.0.1', resolve));
+    try {
+      const t0 = performance.now();
+      expect(await roundTrip(conn, 'after')).toBe('echo:after');
+      // Not before the silence: until then the connected socket drops the server's datagrams from its new port.
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(PEER_SILENCE);
+      expect(client.stats().icmpErrors).toBe(0);
+      expect(conn.remotePort).toBe(server.address().port);
+      await until(5_000, 'connected to the new address', () => connectedTo(client) === `127.0.0.1:${server.address().port}`);
+      expect(await roundTrip(conn, 'later')).toBe('echo:later');
+    } finally {
+      hole.close();
+    }
+  }, 20_000);
 });
