@@ -324,11 +324,17 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     socket.on('message', this.onMessage);
     socket.on('error', this.onSocketError);
     socket.on('close', this.onSocketClose);
-    // A listener for 'connection' makes the endpoint accept: peers other than the connected one
-    // must get through from then on (removing it lets the socket connect again, at the next check).
-    (this as EventEmitter).on('newListener', (event: string | symbol) => {
-      if (event === 'connection') this.peer.leave();
-    });
+    // A listener for 'connection' makes the endpoint accept (unless acceptConnections says):
+    // peers other than the connected one must get through from then on; removing the last one
+    // lets the socket connect again.
+    if (options.acceptConnections === undefined) {
+      (this as EventEmitter).on('newListener', (event: string | symbol) => {
+        if (event === 'connection') this.peer.leave();
+      });
+      (this as EventEmitter).on('removeListener', (event: string | symbol) => {
+        if (event === 'connection') this.reconsiderPeer();
+      });
+    }
   }
 
   /** The bound address, as `dgram.Socket.address()` (as bound, also while the socket is connected to its peer). */

@@ -28,9 +28,14 @@ export const PEER_SILENCE = 1000;
  *
  * - a datagram to another address than the connected one disconnects the socket first (a
  *   second peer, a path being validated): it leaves, unconnected, to where it was meant;
- * - connecting is asynchronous in node:dgram (with the endpoint's literal lookup it completes
- *   inside `connect()`, which {@link connectTo} checks); until it is done, datagrams go out
- *   unconnected, with their address, as before, in order;
+ * - connecting is asynchronous in node:dgram only as far as its lookup is: with the endpoint's
+ *   literal lookup (bind.ts) and an IP literal, the kernel's connect happens inside
+ *   `connect()` (only the 'connect' event comes a tick later), which {@link connectTo} checks.
+ *   Datagrams before it went out unconnected, synchronously; the ones after, connected: no
+ *   window, no reordering. An asynchronous lookup would open one: a send whose own lookup
+ *   completes after the connect is refused by libuv (EISCONN) and silently lost. So a connect
+ *   that did not complete inside `connect()` is undone when it does, and the socket is never
+ *   connected again ({@link connectable} turns false);
  * - a connected socket reports ICMP errors ({@link absorb}): counted, never fatal, and taken
  *   as a hint only: the socket goes back to unconnected sends for the rest of the connection.
  *
@@ -41,7 +46,10 @@ export class PeerSocket {
   /** The connected peer: `send()` to it takes no address. '' / 0 while not connected. */
   private address = '';
   private port = 0;
-  /** socket.connect() called and not yet completed (node:dgram's CONNECTING); 'leave': undo it once done. */
+  /**
+   * socket.connect() called and not completed: 'connect' only inside {@link connectTo}; 'leave'
+   * when it did not complete at once (undone once it does).
+   */
   private pending: 'no' | 'connect' | 'leave' = 'no';
   private pendingAddress = '';
   private pendingPort = 0;
@@ -58,8 +66,11 @@ export class PeerSocket {
 
   constructor(
     private readonly socket: DatagramSocket,
-    /** May this socket be connected (the endpoint bound it by port number, and it can)? */
-    readonly connectable: boolean,
+    /**
+     * May this socket be connected: the endpoint bound it by port number, with its literal
+     * lookup (bind.ts)? Turns false if a connect ever fails to complete at once.
+     */
+    public connectable: boolean,
   ) {}
 
   /** Connected (sends to the peer take no address)? */
@@ -67,9 +78,9 @@ export class PeerSocket {
     return this.port !== 0;
   }
 
-  /** Connected to exactly this peer, or about to be? */
+  /** Connected to exactly this peer? */
   isConnectedTo(address: string, port: number): boolean {
-    return (this.port === port && this.address === address) || (this.pending === 'connect' && this.pendingPort === port && this.pendingAddress === address);
+    return this.port === port && this.address === address;
   }
 
   /** The bound address: as bound, also while connected. */
@@ -113,7 +124,13 @@ export class PeerSocket {
     }
     this.bound = bound;
     // With an IP literal and the endpoint's synchronous lookup, node:dgram connected it already.
-    if (this.remotePort() === port) this.settle(attempt);
+    if (this.remotePort() === port) {
+      this.settle(attempt);
+      return;
+    }
+    // Not at once (an asynchronous lookup): undone as soon as it completes, and never again.
+    this.connectable = false;
+    this.pending = 'leave';
   }
 
   /** Back to unconnected sends (now, or as soon as a connect in progress completes). */

@@ -171,6 +171,22 @@ describe('a client endpoint connects its socket to its one server', () => {
     expect(await roundTrip(conn, 'z')).toBe('echo:z');
   });
 
+  it("a 'connection' listener disconnects the socket while it is there (unless acceptConnections: false says the endpoint never accepts)", async () => {
+    const server = await echoServer(endpoints);
+    const client = await loopbackEndpoint(endpoints);
+    await within(5_000, 'connect', client.connect(server.address().port, '127.0.0.1'));
+    const listener = (): void => {};
+    client.on('connection', listener);
+    expect(connectedTo(client)).toBeNull();
+    client.off('connection', listener);
+    expect(connectedTo(client)).toBe(`127.0.0.1:${server.address().port}`);
+
+    const never = await loopbackEndpoint(endpoints, { acceptConnections: false });
+    never.on('connection', listener);
+    await within(5_000, 'connect', never.connect(server.address().port, '127.0.0.1'));
+    expect(connectedTo(never)).toBe(`127.0.0.1:${server.address().port}`);
+  });
+
   it("the server's port closing (ICMP port unreachable) is no socket error: counted, and the socket goes back to unconnected sends", async () => {
     const server = await echoServer(endpoints);
     const client = await loopbackEndpoint(endpoints);
