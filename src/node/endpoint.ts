@@ -15,7 +15,7 @@ import { realClock, type Clock, type TimerHandle } from './clock.js';
 import { parseChannels, type ChannelEntry, type ChannelsOption } from './channel-options.js';
 import { boundedWait, checkCloseOptions, type CloseOptions } from './close-options.js';
 import { Connection, type ConnectionHost } from './connection.js';
-import { PEER_SILENCE, PeerSocket } from './peer-socket.js';
+import { PeerSocket } from './peer-socket.js';
 import { checkCoreConfig, createConnectionCore } from './engine.js';
 import { TraceOutput, type QlogChoice } from './qlog.js';
 import type { DatagramSocket, RemoteInfo, SocketAddress } from './socket.js';
@@ -218,11 +218,6 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   private reuseSent: boolean;
   /** The socket connected to the one peer, or not (peer-socket.ts); replaced with the socket. */
   private peer: PeerSocket;
-  /** Datagrams received as last counted ({@link heard}), and when that count last moved. */
-  private heardCount = 0;
-  private heardAt = 0;
-  /** The socket was disconnected because the peer fell silent: connect it again once it is heard. */
-  private peerSilenced = false;
   private afterSends: (() => void) | null = null;
   private readonly onSent = (err: Error | null): void => {
     if (stageTrace !== null) stageTrace.mark(Stage.SendCallback);
@@ -794,7 +789,8 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     if (this.state === 'closed') return;
     this.core.handleTimeout(this.clock.now());
     this.flush();
-    this.checkPeerSilence();
+    // A connected socket whose peer fell silent is disconnected, and connected again once it is heard.
+    if (this.peer.connectable && this.peer.checkSilence(this.core.datagramsReceived, this.clock.now())) this.reconsiderPeer();
   };
 
   /**
@@ -802,16 +798,15 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
    * endpoint is open, does not accept, has no handshake in progress, every connection is a
    * client's to one address, and that peer was heard within PEER_SILENCE. A datagram to anywhere
    * else disconnects the socket on its own before it leaves. Checked when a connection opens,
-   * closes or moves, and after a rebind.
+   * closes or moves, after a rebind, and at a timer once a silent peer is heard again.
    */
   private reconsiderPeer(): void {
     const peer = this.peer;
     if (!peer.connectable) return;
-    const now = this.clock.now();
     let address = '';
     let port = 0;
     const accepting = this.options.acceptConnections ?? this.listenerCount('connection') > 0;
-    if (this.state === 'open' && !accepting && this.core.pendingConnectCount === 0 && this.heard(now)) {
+    if (this.state === 'open' && !accepting && this.core.pendingConnectCount === 0 && peer.heard(this.core.datagramsReceived, this.clock.now())) {
       for (const c of this.live) {
         const r = c.record;
         if (r.role !== 'client' || (port !== 0 && (r.port !== port || r.address !== address))) {
@@ -822,35 +817,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
         port = r.port;
       }
     }
-    this.peerSilenced = false;
-    if (port !== 0) peer.connectTo(address, port);
-    else peer.leave();
-  }
-
-  /**
-   * At each timer: a connected socket whose peer has been silent for PEER_SILENCE is
-   * disconnected (a server that moved is heard only by an unconnected socket: its datagrams
-   * from the new address then start path validation), and connected again once the peer is
-   * heard. A busy connection's timer seldom fires: this costs the data path nothing.
-   */
-  private checkPeerSilence(): void {
-    const peer = this.peer;
-    if (!peer.connectable) return;
-    const heard = this.heard(this.clock.now());
-    if (peer.connected && !heard) {
-      peer.leave();
-      this.peerSilenced = true;
-    } else if (this.peerSilenced && heard) this.reconsiderPeer();
-  }
-
-  /** Was any datagram received within PEER_SILENCE before `now`? */
-  private heard(now: number): boolean {
-    const received = this.core.datagramsReceived;
-    if (received !== this.heardCount) {
-      this.heardCount = received;
-      this.heardAt = now;
-    }
-    return now - this.heardAt < PEER_SILENCE;
+    peer.follow(address, port);
   }
 
   private finishClose(err: Error | undefined): void {

@@ -63,6 +63,11 @@ export class PeerSocket {
   icmpErrors = 0;
   /** An ICMP error came: do not connect again until the endpoint says the connection changed ({@link clearHint}). */
   hinted = false;
+  /** Datagrams received as last counted, and when that count last moved ({@link heard}). */
+  private heardCount = 0;
+  private heardAt = 0;
+  /** Disconnected because the peer fell silent ({@link checkSilence}): connected again once it is heard. */
+  private silenced = false;
 
   constructor(
     private readonly socket: DatagramSocket,
@@ -104,6 +109,42 @@ export class PeerSocket {
       this.settle(this.attempt);
       this.send(data, port, address);
     }
+  }
+
+  /** What the endpoint decided: be connected to `address:port`, or (port 0) to nobody. */
+  follow(address: string, port: number): void {
+    this.silenced = false;
+    if (port !== 0) this.connectTo(address, port);
+    else this.leave();
+  }
+
+  /**
+   * `received`: the endpoint's count of datagrams received. Was any received within
+   * PEER_SILENCE before `now`, as far as the calls tell (the count is read at each call)?
+   */
+  heard(received: number, now: number): boolean {
+    if (received !== this.heardCount) {
+      this.heardCount = received;
+      this.heardAt = now;
+    }
+    return now - this.heardAt < PEER_SILENCE;
+  }
+
+  /**
+   * At the endpoint's timer: a connected socket whose peer has been silent for PEER_SILENCE is
+   * disconnected (a server that moved is heard only by an unconnected socket: its datagrams from
+   * the new address then start path validation). True: the silent peer was heard again, the
+   * endpoint is to decide afresh ({@link follow}). A busy connection's timer seldom fires: this
+   * costs the data path nothing.
+   */
+  checkSilence(received: number, now: number): boolean {
+    const heard = this.heard(received, now);
+    if (this.port !== 0 && !heard) {
+      this.leave();
+      this.silenced = true;
+      return false;
+    }
+    return this.silenced && heard;
   }
 
   /** Connect the socket to `address:port` (after {@link leave} if it is connected elsewhere). */
