@@ -14,6 +14,11 @@ interface Connectable {
  * socket's 'error'. None says the socket is broken; anyone on the path can forge the ICMP.
  */
 const ICMP_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN', 'EMSGSIZE', 'EPROTO']);
+/**
+ * "Packet too big" (a path-MTU probe larger than the path) says nothing about where the peer
+ * is: counted, but the socket stays connected.
+ */
+const NOT_A_HINT = 'EMSGSIZE';
 
 /** Silence of the peer (no datagram at all) after which a connected socket is disconnected, ms. */
 export const PEER_SILENCE = 1000;
@@ -193,14 +198,18 @@ export class PeerSocket {
 
   /**
    * The socket reported `err`. True when it is an ICMP error of a connected socket (see
-   * ICMP_ERRORS): counted and dropped, and the socket goes back to unconnected sends (the peer
-   * may have moved; a forged ICMP costs no more than the connected sends). False: a real error.
+   * ICMP_ERRORS): counted and dropped, and (but for "packet too big") the socket goes back to
+   * unconnected sends (the peer may have moved; a forged ICMP costs no more than the connected
+   * sends). False: a real error.
    */
   absorb(err: Error): boolean {
-    if (!this.everConnected || !ICMP_ERRORS.has((err as { code?: string }).code ?? '')) return false;
+    const code = (err as { code?: string }).code ?? '';
+    if (!this.everConnected || !ICMP_ERRORS.has(code)) return false;
     this.icmpErrors++;
-    this.hinted = true;
-    this.leave();
+    if (code !== NOT_A_HINT) {
+      this.hinted = true;
+      this.leave();
+    }
     return true;
   }
 

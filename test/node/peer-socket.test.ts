@@ -92,8 +92,11 @@ describe('PeerSocket: connecting loses and reorders nothing', () => {
     peer.connectTo('127.0.0.1', sink.address().port);
     await until(2_000, 'connected', () => peer.connected);
     expect(peer.absorb(Object.assign(new Error('EBADF'), { code: 'EBADF' }))).toBe(false);
+    // Packet too big (a path-MTU probe): counted, but no hint about the peer's whereabouts.
+    expect(peer.absorb(Object.assign(new Error('recvmsg EMSGSIZE'), { code: 'EMSGSIZE' }))).toBe(true);
+    expect(peer.connected).toBe(true);
     expect(peer.absorb(refused)).toBe(true);
-    expect(peer.icmpErrors).toBe(1);
+    expect(peer.icmpErrors).toBe(2);
     expect(peer.connected).toBe(false);
     // Hinted: not connected again until the connection changes.
     peer.connectTo('127.0.0.1', sink.address().port);
