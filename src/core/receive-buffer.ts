@@ -20,6 +20,8 @@ interface BufferedFragment {
  */
 export interface MessageSink {
   deliver(data: Uint8Array, delivery: Delivery, channel: number, credit: number): void;
+  /** A buffer for a message reassembled from fragments (`CoreConfig.allocateMessage`): every byte is written before delivery. */
+  allocate(size: number): Uint8Array;
 }
 
 /**
@@ -44,6 +46,12 @@ export const WINDOW_SLACK = 64 * 1024;
  */
 const chunkPool: Uint8Array[] = [];
 const MAX_POOLED_CHUNKS = 64;
+
+/**
+ * `windowBytes` and `maxSlots` of a buffer that never limits by itself: its owner enforces a
+ * credit of its own (the Receiver's connection-wide one, over every channel's buffer).
+ */
+export const NO_LIMIT = 2 ** 40;
 
 export interface ReceiveBufferOptions {
   initialTsn: number;
@@ -204,6 +212,10 @@ export class ReceiveBuffer {
   }
 
   private updateCredit(): void {
+    // Without a window of its own the rule cannot raise `maxTsn`: it starts at cumTsn + NO_LIMIT
+    // and the rule gives at most cumTsn + (NO_LIMIT + slack) / slotCost. Skipped: the Receiver's
+    // buffers never pay for it (and its doubles) per fragment (issue 11).
+    if (this.windowBytes >= NO_LIMIT) return;
     // The slack is for one unfinished message alone (a message as large as the window must be
     // able to complete); anything else waits for the application to read.
     const limit = this.onlyAssembling ? this.windowBytes + this.grantSlack : this.windowBytes;
@@ -242,7 +254,7 @@ export class ReceiveBuffer {
       this.malformed = true;
       return;
     }
-    const data = start === end ? b.get(start)!.payload : new Uint8Array(bytes);
+    const data = start === end ? b.get(start)!.payload : this.sink.allocate(bytes);
     let offset = 0;
     for (let t = start; t <= end; t++) {
       const f = b.get(t)!;
@@ -307,7 +319,7 @@ export class ReceiveBuffer {
       return;
     }
     if (last) {
-      const data = new Uint8Array(this.currentBytes + payload.length);
+      const data = this.sink.allocate(this.currentBytes + payload.length);
       let offset = 0;
       for (const c of this.chunks) {
         data.set(c, offset);
@@ -353,9 +365,13 @@ export class ReceiveBuffer {
   private resetAssembly(): void {
     this.retained -= this.currentCharge;
     this.currentCharge = 0;
-    for (const c of this.chunks) if (chunkPool.length < MAX_POOLED_CHUNKS) chunkPool.push(c);
+    // Emptied by pop(): `length = 0` is a store to an accessor, in the runtime, once per message.
+    const chunks = this.chunks;
+    while (chunks.length > 0) {
+      const c = chunks.pop()!;
+      if (chunkPool.length < MAX_POOLED_CHUNKS) chunkPool.push(c);
+    }
     if (this.tail.length === ASSEMBLY_CHUNK && chunkPool.length < MAX_POOLED_CHUNKS) chunkPool.push(this.tail);
-    if (this.chunks.length > 0) this.chunks.length = 0;
     this.tail = EMPTY;
     this.tailUsed = 0;
     this.currentBytes = 0;

@@ -3,7 +3,7 @@ import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, type DataFrame, type DataPartFra
 import type { Counters } from './counters.js';
 import type { Deque } from './deque.js';
 import { FragmentParts } from './fragment-parts.js';
-import { ASSEMBLY_CHUNK, ReceiveBuffer, type AcceptResult, type MessageSink } from './receive-buffer.js';
+import { ASSEMBLY_CHUNK, NO_LIMIT, ReceiveBuffer, type AcceptResult, type MessageSink } from './receive-buffer.js';
 import { chargeOf, detach, OBJECT_OVERHEAD } from './retention.js';
 import { unpinFields } from './mutable-fields.js';
 import type { CoreConfig, CoreEvent, Delivery } from './types.js';
@@ -13,8 +13,6 @@ import { WindowTuner, type SmoothedRtt, type WindowAllowance } from './window-tu
 /** The window tuner starts once the application released this fraction (1/n) of the receive window. */
 const TUNE_AFTER = 32;
 
-/** A channel's buffer never limits by itself: the connection-wide credit below does. */
-const UNLIMITED = 2 ** 40;
 
 /** What the ACK scheduler needs to announce our credit. */
 export interface CreditView {
@@ -111,8 +109,9 @@ export class Receiver implements CreditView, MessageSink {
   private newBuffer(channel: number): ReceiveBuffer {
     return new ReceiveBuffer({
       initialTsn: this.initialTsn,
-      windowBytes: UNLIMITED,
-      maxSlots: UNLIMITED,
+      // A channel's buffer never limits by itself: the connection-wide credit below does.
+      windowBytes: NO_LIMIT,
+      maxSlots: NO_LIMIT,
       maxDatagramSize: this.maxDatagramSize,
       maxMessageSize: this.maxMessageSize,
       sink: this,
@@ -325,6 +324,11 @@ export class Receiver implements CreditView, MessageSink {
     }
     this.unreliableHeld += charge;
     this.deliver(data, 'unreliable', channel, charge);
+  }
+
+  /** MessageSink: the buffer of a message reassembled from fragments (written in full before delivery). */
+  allocate(size: number): Uint8Array {
+    return this.config.allocateMessage(size);
   }
 
   /** A complete message, from a channel's receive buffer (MessageSink) or the unreliable reassembly. */
