@@ -454,7 +454,8 @@ export class ConnectionCore implements PathMtuListener {
     if (this._state === 'draining') this.drainUntil = now + drainPeriod(this.recovery.basePto());
 
     let ackEliciting = false;
-    for (let frame = packet.next(); frame !== null; frame = packet.next()) {
+    // DATA payloads stay in the datagram (no view each): handleFrame hands the receiver where they are.
+    for (let frame = packet.nextInPlace(); frame !== null; frame = packet.nextInPlace()) {
       // Path frames are answered by path frames, not acknowledged for their own sake (§5.10).
       if (frame.type !== 'ack' && frame.type !== 'path-challenge' && frame.type !== 'path-response') ackEliciting = true;
       this.handleFrame(now, frame);
@@ -509,7 +510,8 @@ export class ConnectionCore implements PathMtuListener {
         return;
       case 'data': {
         this.path.peerMidMessage = !frame.last;
-        const result = this.receiver.onData(frame);
+        const reader = sharedReader;
+        const result = this.receiver.onData(frame, reader.datagram, reader.dataStart, reader.dataLength);
         // Beyond the credit we granted (it never shrinks): only a broken or hostile sender does
         // that. Dropping the data while acknowledging its packet would lose it, so abort.
         if (result === 'beyond-window') this.abort(now, ResetCode.FlowControl, 'data beyond the flow-control window');

@@ -174,16 +174,17 @@ export class Receiver implements CreditView, MessageSink {
 
   /**
    * A DATA frame. A duplicate is counted and dropped; 'beyond-window' and 'malformed' are the
-   * caller's to act on (the connection aborts).
+   * caller's to act on (the connection aborts). Its payload is `bytes` from `start` for `length`
+   * (the datagram it came in, read in place: DataPacketReader.nextInPlace), by default the frame's.
    */
-  onData(frame: DataFrame): AcceptResult {
+  onData(frame: DataFrame, bytes: Uint8Array = frame.payload, start = 0, length = bytes.length): AcceptResult {
     const channel = frame.channel ?? 0;
     const buf = this.bufferOf(channel);
     const tsn = expand32(frame.tsn, buf.cumTsn + 1);
     const claim = tsn - buf.highestTsn;
     if (claim > 0 && this.base + this.claimed + claim > this.maxTsn) return 'beyond-window';
     const before = buf.cumTsn;
-    const result = buf.accept(tsn, frame.payload, frame.first, frame.last, frame.unordered);
+    const result = buf.accept(tsn, bytes, start, length, frame.first, frame.last, frame.unordered);
     // Counted on every frame (0 or 1), not in the duplicate's branch: the first duplicate (a
     // spurious PTO's copy) then finds the count compiled instead of deoptimising the receive path.
     const duplicate = result === 'duplicate';
