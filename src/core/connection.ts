@@ -715,11 +715,15 @@ export class ConnectionCore implements PathMtuListener {
     this.blocked.set(now, block);
     const mayAddData = block === SendBlock.None;
     if (!mayAddData && !ackDue) return null;
-    if (!mayAddData && this.acks.holdForReply(now, this.events)) return null;
+    // An ACK due by count in the middle of a batch waits for the batch's end first: by then the
+    // application has had its turn with the batch's messages (a reply from a 'message' handler
+    // or the code awaiting it leaves with the ACK), so holding it for a reply as well would only
+    // add a timer due now and a second flush per ACK (a bulk receiver's every ACK: issue 11).
     if (!mayAddData && batch && this.acks.mayWaitForBatch(now)) {
       this.ackDeferred = true;
       return null;
     }
+    if (!mayAddData && this.acks.holdForReply(now, this.events)) return null;
     this.ackDeferred = false;
     return this.builder.build(now, ackDue, mayAddData);
   }
