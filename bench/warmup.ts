@@ -12,7 +12,7 @@
  * for docs/performance.md ("The warm-up tail").
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeSync } from 'node:fs';
+import { openSync, writeSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createEndpoint } from '../src/index.js';
@@ -30,21 +30,36 @@ const names = args.includes('--names');
 /** `--secure`: an encrypted connection (a key pair on the server, `serverKey` on the client). */
 const secure = args.includes('--secure');
 const PRIVATE_KEY = Buffer.alloc(32, 0x2a);
+/**
+ * A line straight to fd 1, in order with V8's own trace lines. fd 1 is a non-blocking pipe to the
+ * parent: with heavy tracing it can be full for a moment (EAGAIN), so the write is retried.
+ */
+function out(line: string): void {
+  // Led by a newline: V8's stdio buffer may hold half a trace line, and a marker must start a line.
+  const bytes = Buffer.from(`\n${line}`);
+  for (let done = 0; done < bytes.length; ) {
+    try {
+      done += writeSync(1, bytes, done);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+    }
+  }
+}
 /** Marks go straight to fd 1, in order with V8's own trace lines. */
-const mark = (n: number): void => void writeSync(1, `#MARK ${n}\n`);
+const mark = (n: number): void => out(`#MARK ${n}\n`);
 
 async function server(): Promise<void> {
   const ep = await createEndpoint({ host: '127.0.0.1', port: 0, ...rdOptions, ...(secure ? { keyPair: { privateKey: PRIVATE_KEY } } : {}) });
   let n = 0;
   ep.on('connection', (c) => {
-    writeSync(1, '#START\n');
+    out('#START\n');
     c.on('error', () => undefined);
     c.on('message', (m) => {
       c.send(m);
       if (++n % BUCKET === 0) mark(n);
     });
   });
-  writeSync(1, `#PORT ${ep.address().port}\n`);
+  out(`#PORT ${ep.address().port}\n`);
   // The parent ends this process once the client is done (nothing after the trips is counted).
 }
 
@@ -52,7 +67,7 @@ async function client(port: number, trips: number): Promise<void> {
   const ep = await createEndpoint({ host: '127.0.0.1', port: 0, ...rdOptions });
   const conn = await ep.connect(port, '127.0.0.1', secure ? { serverKey: createNodeSuite().x25519Public(PRIVATE_KEY) } : {});
   if (secure && !conn.encrypted) throw new Error('--secure: the connection is not encrypted');
-  writeSync(1, '#START\n');
+  out('#START\n');
   conn.on('error', () => undefined);
   const payload = Buffer.alloc(64, 0x70);
   const us: number[] = [];
@@ -69,8 +84,8 @@ async function client(port: number, trips: number): Promise<void> {
     conn.send(payload);
   });
   const st = conn.stats();
-  writeSync(1, `#END\n#STATS ${JSON.stringify({ ptos: st.ptoCount, retransmitted: st.packetsRetransmitted })}\n`);
-  writeSync(1, `#TRIPS ${JSON.stringify(us.map((x) => Math.round(x)))}\n`);
+  out(`#END\n#STATS ${JSON.stringify({ ptos: st.ptoCount, retransmitted: st.packetsRetransmitted })}\n`);
+  out(`#TRIPS ${JSON.stringify(us.map((x) => Math.round(x)))}\n`);
   process.exit(0);
 }
 
@@ -85,13 +100,17 @@ interface Side {
   reasons: Map<string, number>;
 }
 
+const sidesRef: { client?: Side } = {};
 /** Reads one child's stdout: V8's trace lines between our marks, bucketed by the last mark. */
 function watch(child: ChildProcess, side: Side, onLine: (line: string) => boolean): Promise<void> {
   let bucket = 0;
   let started = false;
   let done = false;
   const rl = createInterface({ input: child.stdout! });
+  const raw = opt('raw', '');
+  const rawFile = raw === '' ? null : openSync(`${raw}.${side === sidesRef.client ? 'client' : 'server'}.log`, 'w');
   rl.on('line', (line) => {
+    if (rawFile !== null) writeSync(rawFile, `${line}\n`);
     if (onLine(line)) return;
     if (line.startsWith('#MARK ')) {
       bucket = Number(line.slice(6)) / BUCKET;
@@ -127,14 +146,17 @@ async function main(): Promise<void> {
   const trips = Number(opt('trips', '11000'));
   const pin = opt('pin', 'same');
   const trace = !args.includes('--no-trace');
+  /** `--v8 '<flags>'`: more V8 flags for both children (e.g. `--trace-turbo-inlining`, with `--raw`). */
+  const v8Flags = opt('v8', '').split(' ').filter((f) => f !== '');
   const self = fileURLToPath(import.meta.url);
   const start = (r: string, cpu: string | undefined, extra: string[]): ChildProcess => {
-    const node = [...(trace ? ['--trace-opt', '--trace-deopt'] : []), '--import', 'tsx', self, '--role', r, ...(secure ? ['--secure'] : []), ...extra];
+    const node = [...(trace ? ['--trace-opt', '--trace-deopt'] : []), ...v8Flags, '--import', 'tsx', self, '--role', r, ...(secure ? ['--secure'] : []), ...extra];
     return cpu === undefined || pin === 'none'
       ? spawn(process.execPath, node, { stdio: ['ignore', 'pipe', 'inherit'], env: process.env })
       : spawn('taskset', ['-c', cpu, process.execPath, ...node], { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
   };
   const sides = { client: { compiles: [], compileMs: 0, late: [], deopts: [], reasons: new Map() } as Side, server: { compiles: [], compileMs: 0, late: [], deopts: [], reasons: new Map() } as Side };
+  sidesRef.client = sides.client;
   const srv = start('server', '0', []);
   let port = 0;
   const gotPort = new Promise<void>((resolve) => {
