@@ -308,7 +308,7 @@ export class ConnectionCore implements PathMtuListener {
           : `message of ${data.length} bytes exceeds maxMessageSize (${this.config.maxMessageSize})`,
       );
     }
-    this.sender.enqueue(data, { delivery, channel, expiresAt, receipt });
+    this.sender.enqueue(data, delivery, channel, expiresAt, receipt);
   }
 
   /** Set a channel's priority (lower first), weight (share within its priority) and redundancy (copies of small messages). */
