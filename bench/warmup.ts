@@ -4,7 +4,8 @@
  * than 1 ms, and in each process the TurboFan compiles and the deoptimisations V8 reports
  * (`--trace-opt --trace-deopt`), with the function and the reason of every deoptimisation.
  *
- *   node --import tsx bench/warmup.ts [--trips 11000] [--pin same|cross|none] [--no-trace] [--secure] [--names]
+ *   node --import tsx bench/warmup.ts [--trips 11000] [--pin same|cross|none] [--no-trace] [--secure] [--names] [--jobs]
+ *                                     [--raw /tmp/prefix] [--v8 '--trace-turbo-inlining']
  *
  * The counts of compiles and deoptimisations do not depend on the machine's load; the slow-trip
  * counts do (and tracing itself costs a little: `--no-trace` for clean timings). Counted from the
@@ -27,6 +28,8 @@ const opt = (name: string, dflt: string): string => {
 const rdOptions = JSON.parse(process.env.BENCH_RD_OPTIONS ?? '{}') as Record<string, unknown>;
 /** `--names`: list the functions compiled after the first 1,000 trips (the ones inside the benchmark's first window). */
 const names = args.includes('--names');
+/** `--jobs`: per process, the TurboFan jobs by V8's reason, the functions compiled more than once, the largest jobs. */
+const jobs = args.includes('--jobs');
 /** `--secure`: an encrypted connection (a key pair on the server, `serverKey` on the client). */
 const secure = args.includes('--secure');
 const PRIVATE_KEY = Buffer.alloc(32, 0x2a);
@@ -98,8 +101,13 @@ interface Side {
   deopts: number[];
   /** "function: reason" → count, over the whole run. */
   reasons: Map<string, number>;
+  /** Every TurboFan job: function, ms, why V8 chose it ('small function', 'hot and stable'), OSR, the function's identity (sfi). */
+  jobs: { fn: string; ms: number; why: string; osr: boolean; sfi: string }[];
+  /** sfi → the reason V8 gave when it marked the function (the job's line does not repeat it). */
+  marked: Map<string, string>;
 }
 
+const newSide = (): Side => ({ compiles: [], compileMs: 0, late: [], deopts: [], reasons: new Map(), jobs: [], marked: new Map() });
 const sidesRef: { client?: Side } = {};
 /** Reads one child's stdout: V8's trace lines between our marks, bucketed by the last mark. */
 function watch(child: ChildProcess, side: Side, onLine: (line: string) => boolean): Promise<void> {
@@ -119,6 +127,8 @@ function watch(child: ChildProcess, side: Side, onLine: (line: string) => boolea
     if (line === '#START') started = true;
     if (line === '#END') done = true;
     if (!started || done) return;
+    const marking = /^\[marking \S+ <JSFunction .*?\(sfi = (\S+)\)> for optimization to TURBOFAN.*reason: (.*)\]$/.exec(line);
+    if (marking) side.marked.set(marking[1]!, marking[2]!);
     if (line.startsWith('[completed compiling') && line.includes('TURBOFAN')) {
       side.compiles[bucket] = (side.compiles[bucket] ?? 0) + 1;
       const took = /took ([\d.]+), ([\d.]+), ([\d.]+) ms/.exec(line);
@@ -126,6 +136,9 @@ function watch(child: ChildProcess, side: Side, onLine: (line: string) => boolea
       side.compileMs += ms;
       const fn = /<JSFunction (\S*)/.exec(line)?.[1] ?? '?';
       if (bucket >= 1) side.late.push(`${fn} ${ms.toFixed(1)}`);
+      const sfi = /\(sfi = (\S+)\)/.exec(line)?.[1] ?? '?';
+      const osr = line.includes(' OSR ');
+      side.jobs.push({ fn, ms, why: osr ? 'OSR' : (side.marked.get(sfi) ?? '?'), osr, sfi });
     }
     const bail = /^\[bailout \(kind: [^,]+, reason: ([^)]*)\).*?<JSFunction (\S*)/.exec(line);
     const dep = /^\[marking dependent code .*?<SharedFunctionInfo (\S+)>.*reason: (.*)\]$/.exec(line);
@@ -155,7 +168,7 @@ async function main(): Promise<void> {
       ? spawn(process.execPath, node, { stdio: ['ignore', 'pipe', 'inherit'], env: process.env })
       : spawn('taskset', ['-c', cpu, process.execPath, ...node], { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
   };
-  const sides = { client: { compiles: [], compileMs: 0, late: [], deopts: [], reasons: new Map() } as Side, server: { compiles: [], compileMs: 0, late: [], deopts: [], reasons: new Map() } as Side };
+  const sides = { client: newSide(), server: newSide() };
   sidesRef.client = sides.client;
   const srv = start('server', '0', []);
   let port = 0;
@@ -205,6 +218,21 @@ async function main(): Promise<void> {
   console.log(lines.join('\n'));
   for (const [name, s] of Object.entries(sides)) {
     if (names && s.late.length > 0) console.log(`\n${name}: compiled after trip ${BUCKET} (function, ms): ${s.late.join('; ')}`);
+    if (jobs) {
+      const by = new Map<string, { n: number; ms: number }>();
+      for (const j of s.jobs) {
+        const e = by.get(j.why) ?? { n: 0, ms: 0 };
+        e.n++;
+        e.ms += j.ms;
+        by.set(j.why, e);
+      }
+      const times = new Map<string, number>();
+      for (const j of s.jobs) times.set(j.sfi, (times.get(j.sfi) ?? 0) + 1);
+      const twice = [...new Set(s.jobs.filter((j) => times.get(j.sfi)! > 1).map((j) => `${j.fn} ×${times.get(j.sfi)}`))];
+      const top = [...s.jobs].sort((a, b) => b.ms - a.ms).slice(0, 15).map((j) => `${j.fn} ${j.ms.toFixed(1)}`);
+      console.log(`\n${name}: ${s.jobs.length} TurboFan jobs, ${Math.round(s.compileMs)} ms; by V8's reason: ${[...by].map(([w, e]) => `${w} ${e.n} (${Math.round(e.ms)} ms)`).join(', ')}; jobs under 1 ms: ${s.jobs.filter((j) => j.ms < 1).length}`);
+      console.log(`${name}: compiled more than once: ${twice.join(', ') || 'none'}; largest: ${top.join('; ')}`);
+    }
     if (s.reasons.size > 0) console.log(`\n${name} deoptimisations: ${[...s.reasons].map(([w, n]) => `${w} ×${n}`).join('; ')}`);
   }
   const sum = (a: (number | undefined)[]): number => a.reduce<number>((x, y) => x + (y ?? 0), 0);
