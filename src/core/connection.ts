@@ -680,13 +680,15 @@ export class ConnectionCore implements PathMtuListener {
     }
     this.blocked.set(now, block);
     const mayAddData = block === SendBlock.None;
+    // Asked every time (it only reads), and the flag stored by one statement: the first ACK-only
+    // packet that may wait for the end of a batch then finds both compiled with feedback instead
+    // of deoptimising (and recompiling) `nextDatagram` with all it inlines (mutable-fields.ts).
+    const batchMayWait = this.acks.mayWaitForBatch(now);
     if (!mayAddData && !ackDue) return null;
     if (!mayAddData && this.acks.holdForReply(now, this.events)) return null;
-    if (!mayAddData && batch && this.acks.mayWaitForBatch(now)) {
-      this.ackDeferred = true;
-      return null;
-    }
-    this.ackDeferred = false;
+    const defer = !mayAddData && batch && batchMayWait;
+    this.ackDeferred = defer;
+    if (defer) return null;
     return this.builder.build(now, ackDue, mayAddData);
   }
 
