@@ -548,7 +548,8 @@ export class SendScheduler implements SentContent, ChannelReadiness {
     let flags = m.unordered ? DataFlag.Unordered : 0;
     if (m.offset === 0) flags |= DataFlag.First;
     if (length === remaining) flags |= DataFlag.Last;
-    const payload = m.data.subarray(m.offset, m.offset + length);
+    // A message sent whole is its own payload: no view of it per message.
+    const payload = length === m.data.length ? m.data : m.data.subarray(m.offset, m.offset + length);
     const tsn = c.nextTsn++;
     this.nextTsn++;
     o = writeDataFrameHeader(buf, o, truncate32(tsn), flags, length, c.channel);
