@@ -59,7 +59,7 @@ export class AckScheduler {
   /** Enough packets are unacknowledged (the count, not a gap, PING or CLOSE): due, but may wait for the end of the batch. */
   private countDue = false;
   /** The credit (`maxTsn`) the last ACK announced. */
-  private advertisedMaxTsn: number = 0;
+  private advertisedMaxTsn: number;
   /** When an ACK was held back for the application's reply (Infinity: none held). */
   private ackHeldAt = Infinity;
   /** The held ACK's timer fired: send it, do not hold it again. */

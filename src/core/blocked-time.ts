@@ -36,7 +36,7 @@ export interface BlockedTimes {
 
 export class BlockedTime {
   private cause: SendBlock = SendBlock.Application;
-  private since: number = 0;
+  private since: number;
   private readonly totals = [0, 0, 0, 0, 0];
   /** Stopped by `stop()`: the totals are final. */
   stopped = false;

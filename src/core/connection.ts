@@ -95,18 +95,18 @@ export class ConnectionCore implements PathMtuListener {
 
   // --- limits this side announced and the peer announced (docs/protocol.md §4)
   /** Largest datagram we accept: larger ones are dropped unread. */
-  private readonly localMaxDatagram: number = 0;
+  private readonly localMaxDatagram: number;
   /** Largest message we may send: ours, and the peer's announced limit when it gave one. */
-  private readonly maxOutgoingMessage: number = 0;
+  private readonly maxOutgoingMessage: number;
   /** The endpoint's byte budget shared by all its connections (BufferBudget), if any. */
   private readonly budget: BufferBudget | null;
   /** `retainedBytes` as last added to the budget. */
   private budgetReported = 0;
 
   // --- lifecycle
-  private lastReceivedAt: number = 0;
-  private readonly idleTimeout: number = 0;
-  private readonly keepAliveInterval: number = 0;
+  private lastReceivedAt: number;
+  private readonly idleTimeout: number;
+  private readonly keepAliveInterval: number;
   private closeRequested = false;
   private peerClosed = false;
   private drainUntil = Infinity;

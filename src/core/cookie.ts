@@ -28,10 +28,10 @@ export type CookieCheck = 'ok' | 'expired' | 'invalid';
 export class CookieJar {
   private current: Uint8Array;
   private previous: Uint8Array;
-  private rotatedAt: number = 0;
+  private rotatedAt: number;
   private readonly randomBytes: (n: number) => Uint8Array;
-  readonly rotationMs: number = 0;
-  readonly lifetimeMs: number = 0;
+  readonly rotationMs: number;
+  readonly lifetimeMs: number;
 
   constructor(options: CookieJarOptions) {
     this.randomBytes = options.randomBytes;

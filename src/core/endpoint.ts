@@ -285,7 +285,7 @@ export class EndpointCore {
   /** Bytes all connections hold for their peers (maxBufferedBytes). */
   private readonly budget: BufferBudget;
   /** Largest datagram this endpoint announces and accepts. */
-  private readonly maxDatagramSize: number = 0;
+  private readonly maxDatagramSize: number;
   private readonly heap = new DeadlineHeap<Timed>();
   private readonly housekeeping: Housekeeping = { kind: 'housekeeping', heapIndex: -1, heapDeadline: 0 };
 

@@ -53,7 +53,7 @@ export class LossRecovery {
   private blockedProbes = 0;
   private lastAckElicitingSentAt = -Infinity;
   /** When any packet was last sent (keepalive and flow-control probes count from it). */
-  lastSentAt: number = 0;
+  lastSentAt: number;
   private largestAckedPn = -1;
   private firstRttSampleAt = -1;
   private readonly rate = new DeliveryRate();

@@ -18,15 +18,6 @@
  * Infinity), booleans stay booleans, an object field holds null for a moment (a field created
  * on first use by an `ensure…()` call, for example: its first replacement then deoptimises
  * nothing either), a field that is null until first use holds undefined for a moment.
- *
- * A second shape rule, for number fields: declare them with an initialiser (`smoothed: number = 0`),
- * even when the constructor assigns them. With ES2022 class fields a declared-only field is
- * defined as `undefined` first, and a number stored over `undefined` makes the field "tagged"
- * (`--trace-generalization`: `h{Any}->t{Any}`): every fractional value stored into it then
- * allocates a new HeapNumber (an RTT estimate, a timestamp, a pacing rate, on every packet). A
- * field that starts as 0 stays a number field and is updated in place. Fields that only ever hold
- * 32-bit identifiers (connection-ID halves, tokens) are left declared-only: as numbers they would
- * each keep a 16-byte box per connection, which costs idle heap for no gain.
  */
 export function unpinFields<T extends object>(o: T, keys: readonly string[]): T {
   const r = o as unknown as Record<string, unknown>;

@@ -14,10 +14,10 @@ const NO_SKIPPED: number[] = [];
  * acknowledges packets it never received (RFC 9000 §21.4, optimistic ACK attack).
  */
 export class PacketNumbers {
-  private next: number = 0;
+  private next: number;
   /** The highest packet number handed out (one below the first before any). */
-  largestSent: number = 0;
-  private nextSkip: number = 0;
+  largestSent: number;
+  private nextSkip: number;
   private skipPeriod = 64;
   /** The shared empty list until the first skip (idle connections stay small): see {@link allocate}. */
   private skipped: number[] = NO_SKIPPED;

@@ -60,7 +60,7 @@ export class PathManager {
   validator: PathValidator | null = null;
   /** The current path while there is no validator (undefined: the connection has no address). */
   private readonly address: string | undefined;
-  private readonly port: number = 0;
+  private readonly port: number;
   /** The path the datagram being read came from (its PATH_CHALLENGE / PATH_RESPONSE frames need it). */
   arrival: PathKind = PathKind.Current;
   /** The last datagram pollTransmit returned goes to the candidate address, not the current one. */

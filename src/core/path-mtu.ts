@@ -77,7 +77,7 @@ export class PathMtu {
 
   private _state: PathMtuState;
   /** Smallest size given up on (or ceiling + 1). */
-  private failedSize: number = 0;
+  private failedSize: number;
   /** Size under test (0: none chosen). */
   private probingSize = 0;
   /** Probes of `probingSize` sent, and lost. */

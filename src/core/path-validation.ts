@@ -98,7 +98,7 @@ interface PendingResponse {
 export class PathValidator {
   /** The current path. */
   address: string;
-  port: number = 0;
+  port: number;
   /** Times the connection moved to a new address. */
   changes = 0;
   /** Candidates given up (no answer in time, or the peer was still heard on the current path). */

@@ -84,27 +84,27 @@ export interface ReceiveBufferOptions {
  *   (`windowBytes + WINDOW_SLACK`); a stalled reader closes the window.
  */
 export class ReceiveBuffer {
-  cumTsn: number = 0;
-  maxTsn: number = 0;
+  cumTsn: number;
+  maxTsn: number;
   /**
    * Highest TSN seen on this channel (initialTsn − 1 before the first): kept here for the
    * Receiver's connection-wide credit, which counts each channel's TSNs up to it.
    */
-  highestTsn: number = 0;
+  highestTsn: number;
   /** Bytes kept alive by this buffer (see the class comment). */
   retained = 0;
   /** Part of `retained` held by delivered messages until `release()`. */
   held = 0;
   /** Bytes one TSN of credit may cost. */
-  readonly slotCost: number = 0;
-  private readonly grantSlack: number = 0;
-  private readonly windowBytes: number = 0;
-  private readonly maxSlots: number = 0;
-  private readonly maxDatagramSize: number = 0;
-  private readonly maxMessageSize: number = 0;
+  readonly slotCost: number;
+  private readonly grantSlack: number;
+  private readonly windowBytes: number;
+  private readonly maxSlots: number;
+  private readonly maxDatagramSize: number;
+  private readonly maxMessageSize: number;
   private readonly sink: MessageSink;
-  private readonly channel: number = 0;
-  private scanTsn: number = 0;
+  private readonly channel: number;
+  private scanTsn: number;
   /** Fragments beyond the in-order scan; a shared empty map until the first one arrives. */
   private buffered: Map<number, BufferedFragment> = NO_FRAGMENTS;
   /** The unfinished message in TSN order: full chunks, then `tail` (`tailUsed` bytes written). */

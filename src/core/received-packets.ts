@@ -10,12 +10,12 @@ import { unpinFields } from './mutable-fields.js';
 export class ReceivedPackets {
   /** Flat ascending pairs [lo0, hi0, lo1, hi1, ...]. */
   private ranges: number[] = [];
-  private floor: number = 0;
+  private floor: number;
   /**
    * Ranges ending at or below this are no longer reported (`ignoreBelow`): the peer has seen an
    * ACK covering them. They still count for duplicate detection.
    */
-  private reportFloor: number = 0;
+  private reportFloor: number;
 
   constructor(
     /** Packets below this number were never sent. */

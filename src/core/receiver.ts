@@ -53,10 +53,10 @@ export class Receiver implements CreditView, MessageSink {
   private buffers: (ReceiveBuffer | undefined)[] | null = null;
   /** Every buffer created, channel 0's first, densely (credit sums over them); null while channel 0's is the only one. */
   private active: ReceiveBuffer[] | null = null;
-  private readonly base: number = 0;
+  private readonly base: number;
   private claimed = 0;
   private consumed = 0;
-  maxTsn: number = 0;
+  maxTsn: number;
   /** Created on the first fragmented unreliable message: most connections never need it. */
   private unreliableIn: UnreliableReassembly | null = null;
   /**

@@ -9,8 +9,8 @@ export const GRANULARITY = 1;
  * that does not take the sample below min RTT.
  */
 export class RttEstimator implements RttView {
-  smoothed: number = 0;
-  variance: number = 0;
+  smoothed: number;
+  variance: number;
   min = Infinity;
   latest = 0;
   hasSample = false;

@@ -75,10 +75,10 @@ const FLUSHED: CoreEvent = { type: 'flushed' };
  */
 export class SendScheduler implements SentContent, ChannelReadiness {
   /** Connection-wide fragment counter: our first TSN + fragments cut so far on all channels. */
-  private nextTsn: number = 0;
+  private nextTsn: number;
   /** Highest value of `nextTsn` the peer accepts (its flow-control credit). */
-  private peerMaxTsn: number = 0;
-  private readonly initialTsn: number = 0;
+  private peerMaxTsn: number;
+  private readonly initialTsn: number;
   /** By channel; created holding channel 0's queues (an exact one-slot array: idle connections stay small). */
   private readonly channels: (ChannelQueues | undefined)[];
   readonly scheduler: ChannelScheduler;

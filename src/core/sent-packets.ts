@@ -194,7 +194,7 @@ export class SentPackets {
   /** Slots in use: packet numbers base … base + count − 1. */
   private count = 0;
   /** Packet number of slots[head]. */
-  private base: number = 0;
+  private base: number;
   /** Ack-eliciting packets not yet acked or lost. */
   ackElicitingOutstanding = 0;
 

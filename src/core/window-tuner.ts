@@ -32,7 +32,7 @@ const WARM_UP_CHECKS = 16;
 
 export class WindowTuner {
   /** The receive window now, bytes (starts at `initial`, never above `max`, never lowered). */
-  window: number = 0;
+  window: number;
   /** Bytes the application released so far (reliable data). */
   private released = 0;
   /** `released` when the epoch began. */

@@ -108,7 +108,7 @@ class QlogFile implements QlogRecordSink {
   private closing = false;
   private readonly stream: WriteStream;
   readonly done: Promise<void>;
-  readonly origin: number = 0;
+  readonly origin: number;
 
   constructor(
     readonly path: string,

@@ -43,7 +43,7 @@ export class StageRecorder {
   readonly values: Float64Array;
   length = 0;
   /** Converts performance.now() to the system's monotonic clock, shared by every process. */
-  private readonly offset: number = 0;
+  private readonly offset: number;
 
   constructor(capacity: number) {
     this.stages = new Uint8Array(capacity);

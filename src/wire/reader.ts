@@ -7,7 +7,7 @@ import { VARINT_PRIMES, writeVarint } from './varint.js';
  * false; callers check `ok` once at the end of a structure.
  */
 export class Reader {
-  offset: number = 0;
+  offset: number;
   ok = true;
 
   constructor(

@@ -52,8 +52,8 @@ type Mode = 'startup' | 'drain' | 'probe-bw' | 'probe-rtt';
 
 export class Bbr implements CongestionController {
   readonly name = 'bbr';
-  window: number = 0;
-  pacingRate: number = 0;
+  window: number;
+  pacingRate: number;
   mode: Mode = 'startup';
 
   /** For traces (congestion_state_updated). */
@@ -61,9 +61,9 @@ export class Bbr implements CongestionController {
     return this.mode;
   }
 
-  private mss: number = 0;
-  private minWindow: number = 0;
-  private readonly initialWindow: number = 0;
+  private mss: number;
+  private minWindow: number;
+  private readonly initialWindow: number;
   // Bottleneck-bandwidth filter: the maximum delivery rate of each of the last rounds.
   private readonly bwByRound: number[] = new Array<number>(BTLBW_FILTER_ROUNDS).fill(0);
   private btlBw = 0;

@@ -17,9 +17,9 @@ const CURRENT_FILTER = 4;
 export class Ledbat implements CongestionController {
   readonly name = 'ledbat';
   readonly pacingRate = Infinity;
-  window: number = 0;
-  private mss: number = 0;
-  private minWindow: number = 0;
+  window: number;
+  private mss: number;
+  private minWindow: number;
   private readonly samples = new Float64Array(CURRENT_FILTER).fill(Infinity);
   private sampleIndex = 0;
   private base = Infinity;

@@ -8,12 +8,12 @@ import type { AckEvent, CongestionController } from '../types.js';
  */
 export class NewReno implements CongestionController {
   readonly name = 'newreno';
-  window: number = 0;
+  window: number;
   readonly pacingRate = Infinity;
   private ssthresh = Infinity;
   /** Packets sent before this instant belong to the current recovery period. */
   private recoveryStart = -Infinity;
-  private minWindow: number = 0;
+  private minWindow: number;
   /** Set by the latest ACK or loss: inside the recovery period (for traces). */
   private inRecovery = false;
 

@@ -7,7 +7,7 @@ import type { CongestionController } from '../types.js';
 export class NoCongestionControl implements CongestionController {
   readonly name = 'none';
   readonly pacingRate = Infinity;
-  window: number = 0;
+  window: number;
 
   constructor(
     maxDatagramSize: number,

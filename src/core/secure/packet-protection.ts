@@ -68,7 +68,7 @@ export class PacketProtection {
   private recvPrevUntil = 0;
   private generation = 0;
   private sentUnderKey = 0;
-  private keyStartedAt: number = 0;
+  private keyStartedAt: number;
   /** A packet of the current generation arrived: the peer has these keys. */
   private confirmed = false;
   /** Lowest packet number that opened under the current receive key. */
