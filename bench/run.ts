@@ -116,7 +116,7 @@ async function publish(results: BenchResults, args: Args): Promise<void> {
   const out: string[] = [''];
   for (const t of tables) out.push(textTable(t.title, t.header, t.rows), '');
   const targets = Object.entries(results.headline).filter(([k]) => k.startsWith('target.'));
-  out.push(textTable('Targets (issues 6 and 13)', ['target', 'verdict'], targets.map(([k, v]) => [k.slice(7), String(v)])), '');
+  out.push(textTable('Targets (issues 11 and 13)', ['target', 'verdict'], targets.map(([k, v]) => [k.slice(7), String(v)])), '');
   if (results.notes.length > 0) out.push('Notes:', ...results.notes.map((n) => `  - ${n.replace(/\s+/g, ' ').slice(0, 300)}`), '');
   const rel = (p: string): string => path.relative(REPO_ROOT, p);
   out.push(`Results: ${rel(path.join(RESULTS_DIR, 'latest.json'))}; charts: ${rel(chartDir)}/*.svg${args.docs ? `; docs: ${rel(path.join(DOCS_DIR, 'performance.md'))}` : ''}`);

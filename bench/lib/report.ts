@@ -38,7 +38,7 @@ function targetsSection(r: BenchResults): string {
   const rows = Object.entries(r.headline)
     .filter(([k]) => k.startsWith('target.'))
     .map(([k, v]) => [k.slice('target.'.length), String(v)]);
-  return ['## Targets (issues 6 and 13), judged on this run', '', markdownTable(['target', 'verdict'], rows, 'left')].join('\n');
+  return ['## Targets (issues 11 and 13), judged on this run', '', markdownTable(['target', 'verdict'], rows, 'left')].join('\n');
 }
 
 function tableMarkdown(t: Table): string {

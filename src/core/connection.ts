@@ -21,6 +21,7 @@ import { OBJECT_OVERHEAD } from './retention.js';
 import { SendScheduler } from './send-scheduler.js';
 import {
   ResetCode,
+  COMPACT_AFTER_MS,
   drainPeriod,
   effectiveIdleTimeout,
   keepAliveInterval,
@@ -606,6 +607,7 @@ export class ConnectionCore implements PathMtuListener {
     ) {
       this.recovery.requestProbe();
     }
+    if (now >= this.compactDeadline()) this.compactIdle();
   }
 
   // ------------------------------------------------------------------ output
@@ -625,7 +627,37 @@ export class ConnectionCore implements PathMtuListener {
     if (this.keepAliveInterval > 0 && this.recovery.sent.ackElicitingOutstanding === 0) {
       t = Math.min(t, this.recovery.lastSentAt + this.keepAliveInterval);
     }
+    if (this.recovery.sent.ackElicitingOutstanding === 0) t = Math.min(t, this.compactDeadline());
     return t === Infinity ? null : t;
+  }
+
+  /**
+   * When a quiet connection gives back its idle storage (`compactIdle`, state.ts `COMPACT_AFTER_MS`):
+   * Infinity while anything ack-eliciting is in flight, an event waits, a probe is due, or once
+   * it holds none.
+   */
+  private compactDeadline(): number {
+    const recovery = this.recovery;
+    if (recovery.sent.ackElicitingOutstanding !== 0 || recovery.probesDue !== 0 || this.events.length !== 0) return Infinity;
+    if (this.events.allocated === 0 && recovery.sent.allocated === 0 && !this.sender.holdsIdleStorage()) return Infinity;
+    return Math.max(this.lastReceivedAt, recovery.lastSentAt) + COMPACT_AFTER_MS;
+  }
+
+  /**
+   * The dormant form of a quiet connection (idle connections, issue 11): the event queue, the
+   * send queues and the sent-packet history give their storage back, the retransmission,
+   * unreliable and DATA_PART queues go back to the shared empty Deque. Only empty containers
+   * are touched, so nothing the protocol does changes; the next send or datagram allocates
+   * them again (once: a busy connection never gets here, `COMPACT_AFTER_MS`).
+   */
+  private compactIdle(): void {
+    this.events.releaseIfEmpty();
+    // Nothing ack-eliciting is outstanding: what the history still holds are ACK-only packets
+    // (no record) and packets already declared lost, which `trim` drops (as the next ACK would).
+    const sent = this.recovery.sent;
+    sent.trim();
+    sent.releaseIfEmpty();
+    this.sender.releaseIdleStorage();
   }
 
   /**
@@ -737,6 +769,11 @@ export class ConnectionCore implements PathMtuListener {
     retainedBytes: number;
     /** What `retainedBytes` may reach: receiveWindow + 64 KiB for reliable data, plus the unreliable budget. */
     retainedLimit: number;
+    /**
+     * What a quiet connection gives back (`compactIdle`): send queues of its own (not the shared
+     * empty Deque), and slots of storage held by them, the event queue and the sent-packet history.
+     */
+    idleStorage: { queues: number; slots: number };
   } {
     const receiver = this.receiver;
     return {
@@ -751,7 +788,13 @@ export class ConnectionCore implements PathMtuListener {
       largestSentPn: this.recovery.packetNumbers.largestSent,
       retainedBytes: this.receiver.retainedBytes,
       retainedLimit: receiver.retainedLimit + this.config.maxUnreliableReassembly,
+      idleStorage: this.idleStorage(),
     };
+  }
+
+  private idleStorage(): { queues: number; slots: number } {
+    const own = this.sender.ownQueues;
+    return { queues: own.queues, slots: own.slots + this.events.allocated + this.recovery.sent.allocated };
   }
 
   // ------------------------------------------------------------------ the state machine

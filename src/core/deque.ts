@@ -85,6 +85,20 @@ export class Deque<T> {
     return item;
   }
 
+  /** Slots of storage of its own (0: none yet, or given back). */
+  get allocated(): number {
+    return this.items.length;
+  }
+
+  /**
+   * Give the storage back if empty (a connection gone quiet, connection.ts `compactIdle`): the
+   * next push allocates the first capacity again. Not for the hot path (a queue that empties
+   * every round trip would allocate every round trip).
+   */
+  releaseIfEmpty(): void {
+    if (this.count === 0 && this.items.length > 0) this.dropStorage();
+  }
+
   /** Empty, after a burst: back to no storage (the next push allocates the first capacity again). */
   private dropStorage(): void {
     this.items = NO_ITEMS as (T | undefined)[];

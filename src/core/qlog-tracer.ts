@@ -3,6 +3,13 @@ import type { AckFrame, Frame } from '../wire/types.js';
 import { expand32 } from '../wire/packet-number.js';
 import {
   hex,
+  METRIC_CWND,
+  METRIC_IN_FLIGHT,
+  METRIC_LATEST_RTT,
+  METRIC_MIN_RTT,
+  METRIC_PACING,
+  METRIC_RTT_VAR,
+  METRIC_SRTT,
   Tracer,
   traceReader,
   type QlogRecordSink,
@@ -326,8 +333,7 @@ export class QlogTracer extends Tracer {
   }
 
   override metrics(now: number, r: RecoveryView): void {
-    const cc = r.cc;
-    const state = cc.state;
+    const state = r.cc.state;
     if (state !== this.ccState) {
       if (this.out.open()) {
         const o = this.head(now);
@@ -339,42 +345,20 @@ export class QlogTracer extends Tracer {
       }
       this.ccState = state;
     }
-    const rtt = r.rtt;
-    // RTTs in whole microseconds (as Tracer rounds them), written as such: no String() of a double.
-    const srttUs = Math.round(rtt.smoothed * 1000);
-    const minUs = rtt.min === Infinity ? 0 : Math.round(rtt.min * 1000);
-    const latestUs = Math.round(rtt.latest * 1000);
-    const varUs = Math.round(rtt.variance * 1000);
-    // bytes/ms → bits/s, as qlog reports pacing_rate.
-    const pacing = Math.round(r.pacingRate() * 8000);
-    const cwnd = cc.window !== this.cwnd;
-    const inFlight = r.bytesInFlight !== this.inFlight;
-    const srtt = srttUs / 1000 !== this.srtt;
-    const minRtt = minUs / 1000 !== this.minRtt;
-    const latest = latestUs / 1000 !== this.latestRtt;
-    const rttVar = varUs / 1000 !== this.rttVar;
-    const pace = pacing !== this.pacing;
-    if (!(cwnd || inFlight || srtt || minRtt || latest || rttVar || pace)) return;
     // The values are remembered whether or not the record is dropped, as Tracer does.
-    this.cwnd = cc.window;
-    this.inFlight = r.bytesInFlight;
-    this.srtt = srttUs / 1000;
-    this.minRtt = minUs / 1000;
-    this.latestRtt = latestUs / 1000;
-    this.rttVar = varUs / 1000;
-    this.pacing = pacing;
-    if (!this.out.open()) return;
+    const changed = this.changedMetrics(r);
+    if (changed === 0 || !this.out.open()) return;
     const o = this.head(now);
     put(o, NAME_METRICS);
     // Fields after the first get a comma before them.
     let next = false;
-    if (cwnd) next = putField(o, CWND, cc.window, next);
-    if (inFlight) next = putField(o, IN_FLIGHT, r.bytesInFlight, next);
-    if (srtt) next = putMsField(o, SRTT, srttUs, next);
-    if (minRtt) next = putMsField(o, MIN_RTT, minUs, next);
-    if (latest) next = putMsField(o, LATEST_RTT, latestUs, next);
-    if (rttVar) next = putMsField(o, RTT_VAR, varUs, next);
-    if (pace) putField(o, PACING, pacing, next);
+    if (changed & METRIC_CWND) next = putField(o, CWND, this.cwnd, next);
+    if (changed & METRIC_IN_FLIGHT) next = putField(o, IN_FLIGHT, this.inFlight, next);
+    if (changed & METRIC_SRTT) next = putMsField(o, SRTT, this.srttUs, next);
+    if (changed & METRIC_MIN_RTT) next = putMsField(o, MIN_RTT, this.minRttUs, next);
+    if (changed & METRIC_LATEST_RTT) next = putMsField(o, LATEST_RTT, this.latestRttUs, next);
+    if (changed & METRIC_RTT_VAR) next = putMsField(o, RTT_VAR, this.rttVarUs, next);
+    if (changed & METRIC_PACING) putField(o, PACING, this.pacing, next);
     put(o, END);
   }
 

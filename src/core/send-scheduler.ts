@@ -36,7 +36,8 @@ interface QueuedUnreliable extends MessageRecord {
 interface ChannelQueues {
   readonly channel: number;
   nextTsn: number;
-  readonly queue: Deque<QueuedMessage>;
+  /** Reliable messages waiting to be cut (the shared empty Deque once a quiet connection gave it back: ensureQueue). */
+  queue: Deque<QueuedMessage>;
   /** Fragments to send again, oldest first (the shared empty Deque until the first: ensureRetransmit). */
   retransmit: Deque<SentFragment>;
   /** The shared empty Deque until the first unreliable message (ensureUnreliable). */
@@ -94,8 +95,11 @@ export class SendScheduler implements SentContent, ChannelReadiness {
   private parts: Deque<SentFragment> = emptyDeque();
   private nextUnreliableId = 0;
   private flushedNotified = true;
-  /** Reliable messages not yet acknowledged, in send order; `ledgerBase` numbers the head. */
-  private readonly ledger = new Deque<QueuedMessage>(1);
+  /**
+   * Reliable messages not yet acknowledged, in send order; `ledgerBase` numbers the head. The
+   * shared empty Deque once a quiet connection gave it back (releaseIdleStorage; ensureLedger).
+   */
+  private ledger = new Deque<QueuedMessage>(1);
   private ledgerBase = 0;
   /** Report 'acked' once `ackedThrough` reaches this (-1: nobody waits). */
   private ackedWatch = -1;
@@ -144,14 +148,24 @@ export class SendScheduler implements SentContent, ChannelReadiness {
     // Written only when something is lost, unreliable or expired: mutable from the start, so
     // that the first PTO deoptimises nothing that reads them (mutable-fields.ts). `parts` holds
     // the shared empty Deque until the first DATA_PART piece (ensureParts).
-    unpinFields(this, ['retransmitQueued', 'unreliableQueued', 'expiredSome', 'packetRetransmission', 'packetUnreliable', 'parts']);
+    unpinFields(this, ['retransmitQueued', 'unreliableQueued', 'expiredSome', 'packetRetransmission', 'packetUnreliable', 'parts', 'ledger']);
   }
 
   private newChannel(channel: number): ChannelQueues {
     // Retransmit and unreliable queues exist from their first use (idle connections stay small);
     // their fields are mutable from the start, so their first Deque deoptimises nothing.
     const c: ChannelQueues = { channel, nextTsn: this.initialTsn, queue: new Deque(1), retransmit: emptyDeque(), unreliable: emptyDeque() };
-    return unpinFields(c, ['retransmit', 'unreliable']);
+    return unpinFields(c, ['queue', 'retransmit', 'unreliable']);
+  }
+
+  private ensureQueue(c: ChannelQueues): Deque<QueuedMessage> {
+    if (c.queue === emptyDeque<QueuedMessage>()) c.queue = new Deque(1);
+    return c.queue;
+  }
+
+  private ensureLedger(): Deque<QueuedMessage> {
+    if (this.ledger === emptyDeque<QueuedMessage>()) this.ledger = new Deque(1);
+    return this.ledger;
   }
 
   private ensureRetransmit(c: ChannelQueues): Deque<SentFragment> {
@@ -167,6 +181,61 @@ export class SendScheduler implements SentContent, ChannelReadiness {
   private ensureParts(): Deque<SentFragment> {
     if (this.parts === emptyDeque<SentFragment>()) this.parts = new Deque(0);
     return this.parts;
+  }
+
+  /**
+   * A quiet connection can give back (connection.ts `compactIdle`) its empty queues: the
+   * ledger, the DATA_PART queue, and each channel's reliable, retransmission and unreliable queue.
+   */
+  holdsIdleStorage(): boolean {
+    if (this.ledger !== emptyDeque<QueuedMessage>() && this.ledger.length === 0) return true;
+    if (this.parts !== emptyDeque<SentFragment>() && this.parts.length === 0) return true;
+    const channels = this.channels;
+    for (let i = 0; i < channels.length; i++) {
+      const c = channels[i];
+      if (c === undefined) continue;
+      if (c.queue !== emptyDeque<QueuedMessage>() && c.queue.length === 0) return true;
+      if (c.retransmit !== emptyDeque<SentFragment>() && c.retransmit.length === 0) return true;
+      if (c.unreliable !== emptyDeque<QueuedUnreliable>() && c.unreliable.length === 0) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Give back what `holdsIdleStorage` found: every empty queue goes back to the shared empty
+   * Deque (the `ensure…()` at its push site makes it again); queues that hold items stay.
+   */
+  releaseIdleStorage(): void {
+    if (this.ledger.length === 0) this.ledger = emptyDeque();
+    if (this.parts.length === 0) this.parts = emptyDeque();
+    const channels = this.channels;
+    for (let i = 0; i < channels.length; i++) {
+      const c = channels[i];
+      if (c === undefined) continue;
+      if (c.queue.length === 0) c.queue = emptyDeque();
+      if (c.retransmit.length === 0) c.retransmit = emptyDeque();
+      if (c.unreliable.length === 0) c.unreliable = emptyDeque();
+    }
+  }
+
+  /** Queues of its own (not the shared empty Deque) and their slots of storage: ConnectionCore.inspect(). */
+  get ownQueues(): { queues: number; slots: number } {
+    let queues = 0;
+    let slots = 0;
+    const count = (d: Deque<unknown>): void => {
+      if (d === emptyDeque<unknown>()) return;
+      queues++;
+      slots += d.allocated;
+    };
+    count(this.ledger);
+    count(this.parts);
+    for (const c of this.channels) {
+      if (c === undefined) continue;
+      count(c.queue);
+      count(c.retransmit);
+      count(c.unreliable);
+    }
+    return { queues, slots };
   }
 
   private channelQueues(channel: number): ChannelQueues {
@@ -240,8 +309,8 @@ export class SendScheduler implements SentContent, ChannelReadiness {
         cut: false,
         settled: false,
       };
-      c.queue.push(m);
-      this.ledger.push(m);
+      this.ensureQueue(c).push(m);
+      this.ensureLedger().push(m);
       this.reliableQueued++;
       this.flushedNotified = false;
     }

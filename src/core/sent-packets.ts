@@ -263,6 +263,24 @@ export class SentPackets {
     }
   }
 
+  /** Packets tracked (outstanding, or done and not yet trimmed from the front). */
+  get size(): number {
+    return this.count;
+  }
+
+  /** Slots of storage of its own (0: none yet, or given back). */
+  get allocated(): number {
+    return this.slots.length;
+  }
+
+  /** Nothing tracked: give the storage back (a connection gone quiet; the next packet allocates it again). */
+  releaseIfEmpty(): void {
+    if (this.count === 0 && this.slots.length > 0) {
+      this.slots = NO_SLOTS;
+      this.head = 0;
+    }
+  }
+
   /** The oldest outstanding ack-eliciting packet. */
   oldestAckEliciting(): SentPacket | null {
     const s = this.slots;

@@ -50,3 +50,14 @@ export function lingerPeriod(pto: number, idleTimeout: number): number {
 export function drainPeriod(pto: number): number {
   return 3 * pto;
 }
+
+/**
+ * A connection quiet this long (nothing ack-eliciting in flight, no probe due, no event
+ * waiting) gives back the storage of its empty queues and of its sent-packet history
+ * (ConnectionCore `compactIdle`): an idle connection costs less heap (issue 11), and the next
+ * send or datagram allocates it again. A fixed time, not a number of PTOs: waiting for an ACK
+ * is not quiet anyway, and a busy flow (bulk, ping-pong, a game's 60 Hz updates) never pauses
+ * this long; a connection that does (a chat, an RPC every second) pays a few small arrays per
+ * message.
+ */
+export const COMPACT_AFTER_MS = 100;

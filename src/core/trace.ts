@@ -89,6 +89,15 @@ export interface RecoveryView {
   pacingRate(): number;
 }
 
+/** Bits of {@link Tracer.changedMetrics}: one per metric of recovery:metrics_updated. */
+export const METRIC_CWND = 1;
+export const METRIC_IN_FLIGHT = 2;
+export const METRIC_SRTT = 4;
+export const METRIC_MIN_RTT = 8;
+export const METRIC_LATEST_RTT = 16;
+export const METRIC_RTT_VAR = 32;
+export const METRIC_PACING = 64;
+
 const PACKET_TYPE = '1RTT';
 
 /**
@@ -100,13 +109,14 @@ export const traceReader = new DataPacketReader();
 
 /** Builds the events of one connection (or endpoint) and hands them to a sink. */
 export class Tracer {
-  // The last metrics reported: metrics_updated carries only what changed (qlog's convention).
+  // The last metrics reported (RTTs in whole microseconds, pacing in bits/s): metrics_updated
+  // carries only what changed (qlog's convention).
   protected cwnd = -1;
   protected inFlight = -1;
-  protected srtt = -1;
-  protected minRtt = -1;
-  protected latestRtt = -1;
-  protected rttVar = -1;
+  protected srttUs = -1;
+  protected minRttUs = -1;
+  protected latestRttUs = -1;
+  protected rttVarUs = -1;
   protected pacing = -1;
   protected ccState: string | undefined = undefined;
 
@@ -198,34 +208,51 @@ export class Tracer {
   }
 
   /**
+   * Which metrics moved since the last call (bits of `METRIC_*`), remembering the new values
+   * (whether or not a record is written). RTTs at microsecond resolution, as the event times
+   * (the Node shell's clock has more digits than meaning: 0.8734523000001 ms is 0.873 ms).
+   */
+  protected changedMetrics(r: RecoveryView): number {
+    const rtt = r.rtt;
+    const srtt = Math.round(rtt.smoothed * 1000);
+    const min = rtt.min === Infinity ? 0 : Math.round(rtt.min * 1000);
+    const latest = Math.round(rtt.latest * 1000);
+    const variance = Math.round(rtt.variance * 1000);
+    // bytes/ms → bits/s, as qlog reports pacing_rate.
+    const pacing = Math.round(r.pacingRate() * 8000);
+    const window = r.cc.window;
+    let changed = 0;
+    if (window !== this.cwnd) (changed |= METRIC_CWND), (this.cwnd = window);
+    if (r.bytesInFlight !== this.inFlight) (changed |= METRIC_IN_FLIGHT), (this.inFlight = r.bytesInFlight);
+    if (srtt !== this.srttUs) (changed |= METRIC_SRTT), (this.srttUs = srtt);
+    if (min !== this.minRttUs) (changed |= METRIC_MIN_RTT), (this.minRttUs = min);
+    if (latest !== this.latestRttUs) (changed |= METRIC_LATEST_RTT), (this.latestRttUs = latest);
+    if (variance !== this.rttVarUs) (changed |= METRIC_RTT_VAR), (this.rttVarUs = variance);
+    if (pacing !== this.pacing) (changed |= METRIC_PACING), (this.pacing = pacing);
+    return changed;
+  }
+
+  /**
    * recovery:metrics_updated with the values that changed since the last one, and
    * recovery:congestion_state_updated when the controller's state moved.
    */
   metrics(now: number, r: RecoveryView): void {
-    const cc = r.cc;
-    const state = cc.state;
+    const state = r.cc.state;
     if (state !== this.ccState) {
       this.emit(now, 'recovery:congestion_state_updated', { old: this.ccState ?? 'none', new: state ?? 'none' });
       this.ccState = state;
     }
-    const rtt = r.rtt;
-    // RTTs at microsecond resolution, as the event times (the Node shell's clock has more
-    // digits than meaning: 0.8734523000001 ms is 0.873 ms).
-    const srtt = Math.round(rtt.smoothed * 1000) / 1000;
-    const min = rtt.min === Infinity ? 0 : Math.round(rtt.min * 1000) / 1000;
-    const latest = Math.round(rtt.latest * 1000) / 1000;
-    const variance = Math.round(rtt.variance * 1000) / 1000;
-    // bytes/ms → bits/s, as qlog reports pacing_rate.
-    const pacing = Math.round(r.pacingRate() * 8000);
-    let data: Record<string, unknown> | null = null;
-    if (cc.window !== this.cwnd) (data ??= {})['congestion_window'] = this.cwnd = cc.window;
-    if (r.bytesInFlight !== this.inFlight) (data ??= {})['bytes_in_flight'] = this.inFlight = r.bytesInFlight;
-    if (srtt !== this.srtt) (data ??= {})['smoothed_rtt'] = this.srtt = srtt;
-    if (min !== this.minRtt) (data ??= {})['min_rtt'] = this.minRtt = min;
-    if (latest !== this.latestRtt) (data ??= {})['latest_rtt'] = this.latestRtt = latest;
-    if (variance !== this.rttVar) (data ??= {})['rtt_variance'] = this.rttVar = variance;
-    if (pacing !== this.pacing) (data ??= {})['pacing_rate'] = this.pacing = pacing;
-    if (data !== null) this.emit(now, 'recovery:metrics_updated', data);
+    const changed = this.changedMetrics(r);
+    if (changed === 0) return;
+    const data: Record<string, unknown> = {};
+    if (changed & METRIC_CWND) data['congestion_window'] = this.cwnd;
+    if (changed & METRIC_IN_FLIGHT) data['bytes_in_flight'] = this.inFlight;
+    if (changed & METRIC_SRTT) data['smoothed_rtt'] = this.srttUs / 1000;
+    if (changed & METRIC_MIN_RTT) data['min_rtt'] = this.minRttUs / 1000;
+    if (changed & METRIC_LATEST_RTT) data['latest_rtt'] = this.latestRttUs / 1000;
+    if (changed & METRIC_RTT_VAR) data['rtt_variance'] = this.rttVarUs / 1000;
+    if (changed & METRIC_PACING) data['pacing_rate'] = this.pacing;
+    this.emit(now, 'recovery:metrics_updated', data);
   }
 
   /** connectivity:connection_state_updated, with the engine's own state names. */
