@@ -309,7 +309,7 @@ export class ConnectionCore implements PathMtuListener {
           : `message of ${data.length} bytes exceeds maxMessageSize (${this.config.maxMessageSize})`,
       );
     }
-    this.sender.enqueue(data, { delivery, channel, expiresAt, receipt });
+    this.sender.enqueue(data, delivery, channel, expiresAt, receipt);
   }
 
   /** Set a channel's priority (lower first), weight (share within its priority) and redundancy (copies of small messages). */
@@ -714,17 +714,19 @@ export class ConnectionCore implements PathMtuListener {
     }
     this.blocked.set(now, block);
     const mayAddData = block === SendBlock.None;
+    // Asked every time (it only reads), and the flag stored by one statement: the first ACK-only
+    // packet that may wait for the end of a batch then finds both compiled with feedback instead
+    // of deoptimising (and recompiling) `nextDatagram` with all it inlines (mutable-fields.ts).
+    const batchMayWait = this.acks.mayWaitForBatch(now);
     if (!mayAddData && !ackDue) return null;
     // An ACK due by count in the middle of a batch waits for the batch's end first: by then the
     // application has had its turn with the batch's messages (a reply from a 'message' handler
     // or the code awaiting it leaves with the ACK), so holding it for a reply as well would only
     // add a timer due now and a second flush per ACK (a bulk receiver's every ACK: issue 11).
-    if (!mayAddData && batch && this.acks.mayWaitForBatch(now)) {
-      this.ackDeferred = true;
-      return null;
-    }
+    const defer = !mayAddData && batch && batchMayWait;
+    this.ackDeferred = defer;
+    if (defer) return null;
     if (!mayAddData && this.acks.holdForReply(now, this.events)) return null;
-    this.ackDeferred = false;
     return this.builder.build(now, ackDue, mayAddData);
   }
 
