@@ -580,8 +580,11 @@ export class EndpointCore {
     for (;;) {
       const queued = this.shiftOutbox();
       if (queued) return this.count(queued);
-      const c = this.dirty[this.dirty.length - 1];
-      if (c === undefined) return null;
+      // Checked before indexing: `dirty[-1]` on the empty stack (the end of every flush) is
+      // not an array element but a property lookup of "-1", in the runtime (issue 11).
+      const top = this.dirty.length - 1;
+      if (top < 0) return null;
+      const c = this.dirty[top]!;
       let data: Uint8Array | null = null;
       try {
         data = c.closed ? null : c.core.pollTransmit(now, batch);
@@ -1213,9 +1216,12 @@ export class EndpointCore {
   private settle(c: EndpointConnection): void {
     // `c` is normally the top of the stack (the connection pollTransmit just drained); a socket
     // that delivers synchronously could have stacked another above it meanwhile.
-    const i = this.dirty.lastIndexOf(c);
-    if (i === this.dirty.length - 1) this.dirty.pop();
-    else if (i >= 0) this.dirty.splice(i, 1);
+    const dirty = this.dirty;
+    if (dirty[dirty.length - 1] === c) dirty.pop();
+    else {
+      const i = dirty.lastIndexOf(c);
+      if (i >= 0) dirty.splice(i, 1);
+    }
     c.dirty = false;
     if (c.closed) return;
     for (;;) {

@@ -283,7 +283,8 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     const accept = options.acceptConnections;
     // The pacer waits no less than the clock can (src/core/pacer.ts): 1 ms on the real clock.
     const granularity = this.clock.granularity ?? 0;
-    const core = granularity > 0 ? { ...options.endpoint.core, timerGranularity: granularity } : options.endpoint.core;
+    // Reassembled messages in Buffers that are not zeroed first (the engine writes every byte).
+    const core = { ...options.endpoint.core, allocateMessage: Buffer.allocUnsafeSlow, ...(granularity > 0 ? { timerGranularity: granularity } : {}) };
     const config = { ...options.endpoint, core, acceptConnections: accept ?? (() => this.listenerCount('connection') > 0) };
     this.core = new EndpointCore({
       config,
