@@ -398,6 +398,11 @@ export class EndpointCore {
     return this.connections.size;
   }
 
+  /** The established connections, each once, in the order they were made (until their engine closes). */
+  connectionRecords(): Iterable<EndpointConnection> {
+    return this.connections;
+  }
+
   get pendingConnectCount(): number {
     return this.attempts.size;
   }
