@@ -42,6 +42,7 @@ import type { CryptoSuite } from './secure/suite.js';
 import { DeadlineHeap, type TimerEntry } from './endpoint-timers.js';
 import { ConnectionTable } from './connection-table.js';
 import { PeerTable } from './peer-table.js';
+import { AddressCounts } from './address-counts.js';
 import {
   DROP_REASONS,
   type ConnectionCoreFactory,
@@ -144,7 +145,11 @@ export type EndpointEvent =
 
 /** One established connection as the endpoint sees it. */
 export class EndpointConnection implements TimerEntry {
-  readonly kind = 'connection' as const;
+  /** What the deadline heap holds (a connection, a handshake, housekeeping): on the prototype, not in every record. */
+  declare readonly kind: 'connection';
+  static {
+    (this.prototype as { kind: string }).kind = 'connection';
+  }
   heapIndex = -1;
   heapDeadline = 0;
   /** Has input the endpoint has not yet drained (transmits, events, new deadline). */
@@ -307,7 +312,7 @@ export class EndpointCore {
   /** Local connection ID → outgoing handshake (few: at most maxPendingConnects). */
   private readonly attemptsByCid = new Map<bigint, ConnectAttempt>();
   /** Incoming connections per remote IP address. */
-  private readonly perAddress = new Map<string, number>();
+  private readonly perAddress = new AddressCounts();
   /** Retired local CIDs and peer keys → expiry; insertion order is expiry order. */
   private readonly retiredCids = new Map<bigint, number>();
   private readonly retiredPeers = new Map<string, number>();
@@ -838,7 +843,7 @@ export class EndpointCore {
       this.closing ||
       !this.accepting() ||
       this.connections.size + this.attempts.size >= this.config.maxConnections ||
-      (this.perAddress.get(address) ?? 0) >= this.config.maxConnectionsPerAddress
+      this.perAddress.count(address) >= this.config.maxConnectionsPerAddress
     ) {
       this.drop('over-limit');
       this.counters.refused++;
@@ -869,8 +874,9 @@ export class EndpointCore {
     const localParams = this.localParams(serverCid);
     const accept: AcceptPacket = { type: 'accept', dcid: clientCid, scid: serverCid, params: localParams };
     const acceptDatagram = encodePacket(accept);
-    this.establish(now, 'server', serverCid, clientCid, address, port, localParams, copyParams(packet.params), acceptDatagram, null, null);
-    this.perAddress.set(address, (this.perAddress.get(address) ?? 0) + 1);
+    const kept = this.perAddress.keep(address);
+    this.establish(now, 'server', serverCid, clientCid, kept, port, localParams, copyParams(packet.params), acceptDatagram, null, null);
+    this.perAddress.add(kept);
     this.counters.connectionsAccepted++;
     this.queue(acceptDatagram, address, port);
     this.counters.acceptsSent++;
@@ -923,8 +929,9 @@ export class EndpointCore {
     // A client whose pattern could not carry its reset token cannot reset us: a token nobody knows.
     const remoteParams = { ...clientParams, resetToken: clientResetToken ? new Uint8Array(clientResetToken) : this.randomBytes(RESET_TOKEN_SIZE) };
     const protection = new PacketProtection(this.suite, secrets.sendSecret, secrets.recvSecret, this.protectionConfig, now);
-    this.establish(now, 'server', serverCid, clientCid, address, port, localParams, remoteParams, acceptDatagram, protection, answer.remoteStatic);
-    this.perAddress.set(address, (this.perAddress.get(address) ?? 0) + 1);
+    const kept = this.perAddress.keep(address);
+    this.establish(now, 'server', serverCid, clientCid, kept, port, localParams, remoteParams, acceptDatagram, protection, answer.remoteStatic);
+    this.perAddress.add(kept);
     this.counters.connectionsAccepted++;
     this.queue(acceptDatagram, address, port);
     this.counters.acceptsSent++;
@@ -1051,7 +1058,8 @@ export class EndpointCore {
       return this.failAttempt(attempt, { code: 'ERR_PROTOCOL_VIOLATION', message: 'server reused a connection ID' });
     }
     this.removeAttempt(attempt);
-    this.establish(now, 'client', attempt.cid, packet.scid, address, port, attempt.params, copyParams(packet.params), null, null, null, attempt.id);
+    // The address connect() was given (equal to the datagram's): connections to one server share it.
+    this.establish(now, 'client', attempt.cid, packet.scid, attempt.address, port, attempt.params, copyParams(packet.params), null, null, null, attempt.id);
     this.counters.connectionsConnected++;
   }
 
@@ -1094,7 +1102,7 @@ export class EndpointCore {
     // Our own parameters as the engine knows them: the real reset token, not the refusal token.
     const localParams = { ...attempt.params, resetToken: resetTokenFor(this.resetKey, attempt.cid) };
     const protection = new PacketProtection(this.requireSuite(), done.secrets.sendSecret, done.secrets.recvSecret, this.protectionConfig, now);
-    this.establish(now, 'client', attempt.cid, packet.scid, address, port, localParams, done.params, null, protection, remoteStatic, attempt.id);
+    this.establish(now, 'client', attempt.cid, packet.scid, attempt.address, port, localParams, done.params, null, protection, remoteStatic, attempt.id);
     this.counters.connectionsConnected++;
   }
 
@@ -1253,10 +1261,8 @@ export class EndpointCore {
     // (unless another connection has that triple).
     this.byPeer.delete(c);
     if (c.role === 'server' && c.address !== address) {
-      const n = (this.perAddress.get(c.address) ?? 1) - 1;
-      if (n <= 0) this.perAddress.delete(c.address);
-      else this.perAddress.set(c.address, n);
-      this.perAddress.set(address, (this.perAddress.get(address) ?? 0) + 1);
+      this.perAddress.remove(c.address);
+      this.perAddress.add(address);
     }
     c.address = address;
     c.port = port;
@@ -1271,9 +1277,7 @@ export class EndpointCore {
     if (this.connections.delete(c)) this.budget.connections--;
     this.byPeer.delete(c);
     if (c.role === 'server') {
-      const n = (this.perAddress.get(c.address) ?? 1) - 1;
-      if (n <= 0) this.perAddress.delete(c.address);
-      else this.perAddress.set(c.address, n);
+      this.perAddress.remove(c.address);
     }
     // Stray packets for this connection may still be in the network: keep its IDs out of use
     // and drop them silently (no stateless reset) for a while.
