@@ -412,6 +412,11 @@ export class EndpointCore {
     return this.attempts.size;
   }
 
+  /** Datagrams received so far (as stats() counts them): the shell tells a silent peer by it. */
+  get datagramsReceived(): number {
+    return this.counters.datagramsReceived;
+  }
+
   /** No connections and no handshakes left: a closing endpoint may close its socket. */
   get idle(): boolean {
     return this.connections.size === 0 && this.attempts.size === 0;

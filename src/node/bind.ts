@@ -8,8 +8,42 @@ import type { ResolvedEndpointOptions } from '../options.js';
  * Create and bind a `dgram` socket. Default address: every interface ('0.0.0.0' / '::'), as
  * `dgram.Socket.bind()` does; pass `host: '127.0.0.1'` to stay on loopback.
  * Buffer sizes are best effort: the OS caps them (Linux: net.core.rmem_max / wmem_max).
+ *
+ * An ephemeral port (port 0) is bound again by number ({@link pinPort}), so that the socket may
+ * be `connect()`ed to its one peer and disconnected again without losing its port (peer-socket.ts).
  */
-export function bindSocket(options: ResolvedEndpointOptions): Promise<Socket> {
+export async function bindSocket(options: ResolvedEndpointOptions): Promise<Socket> {
+  const host = options.host ?? (options.type === 'udp6' ? '::' : '0.0.0.0');
+  let socket = await bindAt(options, host, options.port);
+  if (options.port === 0) socket = await pinPort(options, socket);
+  else pinned.add(socket);
+  // Bound: an unbound socket queues sends in JavaScript, out of its send queue count's sight.
+  sendsAtOnce.add(socket);
+  setBufferSizes(socket, options.recvBufferSize, options.sendBufferSize);
+  return socket;
+}
+
+/**
+ * Linux forgets the port of a UDP socket bound to port 0 when it is disconnected
+ * (`__udp_disconnect`: the port was not "locked" by the bind), and the next send binds another
+ * ephemeral port: the peers would see the endpoint move. A port bound by number stays. So the
+ * port the kernel chose is freed and bound again at once, by number (the same turn, two
+ * syscalls apart: with an IP literal, dgram binds synchronously). Should another process take
+ * it in between, the endpoint gets a fresh ephemeral port, not pinned (never connected).
+ */
+async function pinPort(options: ResolvedEndpointOptions, first: Socket): Promise<Socket> {
+  const { address, port } = first.address();
+  first.close();
+  try {
+    const socket = await bindAt(options, address, port);
+    pinned.add(socket);
+    return socket;
+  } catch {
+    return bindAt(options, address, 0);
+  }
+}
+
+function bindAt(options: ResolvedEndpointOptions, host: string, port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = createSocket({ type: options.type, ipv6Only: options.ipv6Only, lookup: literalLookup });
     const onError = (err: Error): void => {
@@ -23,15 +57,11 @@ export function bindSocket(options: ResolvedEndpointOptions): Promise<Socket> {
     };
     const onListening = (): void => {
       socket.off('error', onError);
-      // Bound: an unbound socket queues sends in JavaScript, out of its send queue count's sight.
-      sendsAtOnce.add(socket);
-      setBufferSizes(socket, options.recvBufferSize, options.sendBufferSize);
       resolve(socket);
     };
     socket.once('error', onError);
     socket.once('listening', onListening);
-    const host = options.host ?? (options.type === 'udp6' ? '::' : '0.0.0.0');
-    socket.bind(options.port, host);
+    socket.bind(port, host);
   });
 }
 
@@ -86,6 +116,14 @@ let lastFamily = 0;
  * reused (src/core/slab.ts `release`).
  */
 const sendsAtOnce = new WeakSet<object>();
+
+/** Sockets {@link bindSocket} bound to a port by number: disconnect() keeps their port. */
+const pinned = new WeakSet<object>();
+
+/** Was `socket` bound by {@link bindSocket} to a port by number (it may be connected and disconnected again)? */
+export function portPinned(socket: object): boolean {
+  return pinned.has(socket);
+}
 
 /** Was `socket` bound by {@link bindSocket} (bound, and its sends to IP literals leave inside `send()`)? */
 export function sendsInsideSend(socket: object): boolean {

@@ -8,13 +8,14 @@ import { EndpointCore, type EndpointConnection, type EndpointEvent, type Endpoin
 import { AbortError, InvalidArgTypeError, InvalidArgValueError, rdError, type ReliableDgramError } from '../errors.js';
 import { resolveEndpointOptions, type EndpointOptions, type ResolvedEndpointOptions } from '../options.js';
 import { rejectUnknownOptions } from '../unknown-options.js';
-import { bindSocket, sendsInsideSend } from './bind.js';
+import { bindSocket, portPinned, sendsInsideSend } from './bind.js';
 import { parseKey, type KeyInput } from '../crypto/keys.js';
 import { nodeSuite } from '../crypto/node-suite.js';
 import { realClock, type Clock, type TimerHandle } from './clock.js';
 import { parseChannels, type ChannelEntry, type ChannelsOption } from './channel-options.js';
 import { boundedWait, checkCloseOptions, type CloseOptions } from './close-options.js';
 import { Connection, type ConnectionHost } from './connection.js';
+import { PeerSocket } from './peer-socket.js';
 import { checkCoreConfig, createConnectionCore } from './engine.js';
 import { TraceOutput, type QlogChoice } from './qlog.js';
 import type { DatagramSocket, RemoteInfo, SocketAddress } from './socket.js';
@@ -88,6 +89,16 @@ export interface EndpointStatsWithSocket extends EndpointStats {
    */
   recvBufferSize: number;
   sendBufferSize: number;
+  /**
+   * The socket is `connect()`ed to the endpoint's one peer (a client endpoint, on a socket it
+   * bound itself, while all its datagrams go to one server: README "Connected socket").
+   */
+  socketConnected: boolean;
+  /**
+   * ICMP errors (port or host unreachable, ...) the connected socket reported: ignored, never
+   * fatal; after one the socket goes back to unconnected sends for the rest of the connection.
+   */
+  icmpErrors: number;
 }
 
 const NO_CHANNELS: ChannelEntry[] = [];
@@ -225,6 +236,8 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
    * application passed in: its `dns.lookup` sends on the next tick.
    */
   private reuseSent: boolean;
+  /** The socket connected to the one peer, or not (peer-socket.ts); replaced with the socket. */
+  private peer: PeerSocket;
   private afterSends: (() => void) | null = null;
   private readonly onSent = (err: Error | null): void => {
     if (stageTrace !== null) stageTrace.mark(Stage.SendCallback);
@@ -262,6 +275,8 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     this.flush();
   };
   private readonly onSocketError = (err: Error): void => {
+    // A connected socket's ICMP errors (peer-socket.ts): counted, not fatal.
+    if (this.peer.absorb(err)) return;
     this.destroy(rdError('ERR_SOCKET', `socket error: ${err.message}`, err));
   };
   private readonly onSocketClose = (): void => {
@@ -279,6 +294,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     this.postponable = typeof this.clock.postponeTimer === 'function';
     this.queuedSends = sendQueueCounter(socket);
     this.reuseSent = this.queuedSends !== null && sendsInsideSend(socket);
+    this.peer = new PeerSocket(socket, this.reuseSent && portPinned(socket));
     const random = options.randomBytes ?? ((n: number) => new Uint8Array(cryptoRandomBytes(n)));
     // Always there: connect() may ask for a qlog file of its own (`qlog`) on any endpoint.
     this.traceOutput = new TraceOutput(options.qlogDir, options.trace, undefined, options.qlogFilter);
@@ -314,7 +330,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
       maxQueuedBytes: options.maxQueuedBytes,
       maxMessageSize: options.endpoint.core.maxMessageSize ?? DEFAULT_CORE_CONFIG.maxMessageSize,
       maxQueuedUnreliable: options.maxQueuedUnreliable,
-      address: () => this.socket.address(),
+      address: () => this.peer.localAddress(),
       setTimer: (deadline, fn) => this.clock.setTimer(deadline, fn),
       clearTimer: (handle) => this.clock.clearTimer(handle as TimerHandle),
       // Half the engine's unreliable budget: the other half stays for reassembly.
@@ -323,11 +339,22 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     socket.on('message', this.onMessage);
     socket.on('error', this.onSocketError);
     socket.on('close', this.onSocketClose);
+    // A listener for 'connection' makes the endpoint accept (unless acceptConnections says):
+    // peers other than the connected one must get through from then on; removing the last one
+    // lets the socket connect again.
+    if (options.acceptConnections === undefined) {
+      (this as EventEmitter).on('newListener', (event: string | symbol) => {
+        if (event === 'connection') this.peer.leave();
+      });
+      (this as EventEmitter).on('removeListener', (event: string | symbol) => {
+        if (event === 'connection') this.reconsiderPeer();
+      });
+    }
   }
 
-  /** The bound address, as `dgram.Socket.address()`. */
+  /** The bound address, as `dgram.Socket.address()` (as bound, also while the socket is connected to its peer). */
   address(): SocketAddress {
-    return this.socket.address();
+    return this.peer.localAddress();
   }
 
   /** Live connections, incoming and outgoing. */
@@ -371,6 +398,8 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
       sendErrors: this.sendErrors,
       recvBufferSize: this.bufferSize('recv'),
       sendBufferSize: this.bufferSize('send'),
+      socketConnected: this.peer.connected,
+      icmpErrors: this.peer.icmpErrors,
     };
   }
 
@@ -502,6 +531,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     this.socket = next;
     this.queuedSends = sendQueueCounter(next);
     this.reuseSent = this.queuedSends !== null && sendsInsideSend(next);
+    this.peer = new PeerSocket(next, this.reuseSent && portPinned(next));
     next.on('message', this.onMessage);
     next.on('error', this.onSocketError);
     next.on('close', this.onSocketClose);
@@ -513,6 +543,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     }
     this.core.rebound(this.clock.now());
     this.flush();
+    this.reconsiderPeer();
   }
 
   /**
@@ -666,7 +697,8 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     if (stageTrace !== null) stageTrace.mark(Stage.Built, tx.data.length);
     if (this.queuedSends !== null) {
       try {
-        this.socket.send(tx.data, tx.port, tx.address);
+        // Without an address when the socket is connected there (peer-socket.ts).
+        this.peer.send(tx.data, tx.port, tx.address);
         // Sent at once, nothing queued: the kernel has its copy; the next datagram may reuse the buffer.
         if (this.reuseSent && this.queuedSends() === 0) this.core.transmitted(tx.data);
       } catch {
@@ -705,6 +737,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
         } else {
           conn.destroy();
         }
+        this.reconsiderPeer();
         return;
       }
       case 'connect-failed': {
@@ -719,6 +752,10 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
       case 'connection-event': {
         const conn = ev.connection.owner as Connection | undefined;
         conn?.handleCoreEvent(ev.event);
+        if (ev.event.type === 'closed' || ev.event.type === 'path-changed') {
+          this.peer.clearHint();
+          this.reconsiderPeer();
+        }
         return;
       }
     }
@@ -769,7 +806,36 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     if (this.state === 'closed') return;
     this.core.handleTimeout(this.clock.now());
     this.flush();
+    // A connected socket whose peer fell silent is disconnected, and connected again once it is heard.
+    if (this.peer.connectable && this.peer.checkSilence(this.core.datagramsReceived, this.clock.now())) this.reconsiderPeer();
   };
+
+  /**
+   * Connect the socket to the endpoint's one peer, or stop (peer-socket.ts). Connected while the
+   * endpoint is open, does not accept, has no handshake in progress, every connection is a
+   * client's to one address, and that peer was heard within PEER_SILENCE. A datagram to anywhere
+   * else disconnects the socket on its own before it leaves. Checked when a connection opens,
+   * closes or moves, after a rebind, and at a timer once a silent peer is heard again.
+   */
+  private reconsiderPeer(): void {
+    const peer = this.peer;
+    if (!peer.connectable) return;
+    let address = '';
+    let port = 0;
+    const accepting = this.options.acceptConnections ?? this.listenerCount('connection') > 0;
+    if (this.state === 'open' && !accepting && this.core.pendingConnectCount === 0 && peer.heard(this.core.datagramsReceived, this.clock.now())) {
+      for (const c of this.live) {
+        const r = c.record;
+        if (r.role !== 'client' || (port !== 0 && (r.port !== port || r.address !== address))) {
+          port = 0;
+          break;
+        }
+        address = r.address;
+        port = r.port;
+      }
+    }
+    peer.follow(address, port);
+  }
 
   private finishClose(err: Error | undefined): void {
     if (this.state === 'closed') return;
