@@ -6,13 +6,17 @@
  * timer callback of either process, the GCs and timer callbacks in the window, and each process's
  * CPU time per trip.
  *
- *   node --import tsx bench/tail.ts [--pin same|cross] [--trips 21000] [--from 11000] [--secure]
+ *   node --import tsx bench/tail.ts [--pin same|cross] [--trips 21000] [--from 11000] [--secure] [--dump slow.json]
+ *
+ * `--dump FILE`: the two processes' ids and the slow trips' [start, duration] (ms, CLOCK_MONOTONIC)
+ * as JSON, to match against `perf sched record -k CLOCK_MONOTONIC` (who ran on the CPU meanwhile).
  *
  * Timer callbacks are counted by wrapping `setTimeout` and `setImmediate` in both processes
  * (labelled by their delay). Counts (GCs, callbacks, CPU per trip) hold on a busy machine; the
  * quantiles do not. Not part of `npm run bench`: a diagnostic for docs/performance.md.
  */
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { createEndpoint, type Connection } from '../src/index.js';
@@ -135,6 +139,11 @@ async function client(): Promise<void> {
   const byLabel = (list: [number, number, string][]): Record<string, number> =>
     inWindow(list).reduce<Record<string, number>>((acc, [, , label]) => ((acc[label] = (acc[label] ?? 0) + 1), acc), {});
   const n = trips - from;
+  const dump = opt('dump', '');
+  if (dump !== '') {
+    const slowTrips = slow.map((i) => [start[i]!, us[i]! / 1000]);
+    writeFileSync(dump, JSON.stringify({ clientPid: process.pid, serverPid: child.pid, window: [t0, t1], p99, slowTrips }));
+  }
   console.log(
     JSON.stringify({
       pin: opt('pin', 'same'),

@@ -4,7 +4,8 @@
  * than 1 ms, and in each process the TurboFan compiles and the deoptimisations V8 reports
  * (`--trace-opt --trace-deopt`), with the function and the reason of every deoptimisation.
  *
- *   node --import tsx bench/warmup.ts [--trips 11000] [--pin same|cross|none] [--no-trace] [--secure] [--names]
+ *   node --import tsx bench/warmup.ts [--trips 11000] [--pin same|cross|none] [--no-trace] [--secure] [--names] [--jobs]
+ *                                     [--raw /tmp/prefix] [--v8 '--trace-turbo-inlining']
  *
  * The counts of compiles and deoptimisations do not depend on the machine's load; the slow-trip
  * counts do (and tracing itself costs a little: `--no-trace` for clean timings). Counted from the
@@ -12,7 +13,7 @@
  * for docs/performance.md ("The warm-up tail").
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeSync } from 'node:fs';
+import { openSync, writeSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createEndpoint } from '../src/index.js';
@@ -27,24 +28,41 @@ const opt = (name: string, dflt: string): string => {
 const rdOptions = JSON.parse(process.env.BENCH_RD_OPTIONS ?? '{}') as Record<string, unknown>;
 /** `--names`: list the functions compiled after the first 1,000 trips (the ones inside the benchmark's first window). */
 const names = args.includes('--names');
+/** `--jobs`: per process, the TurboFan jobs by V8's reason, the functions compiled more than once, the largest jobs. */
+const jobs = args.includes('--jobs');
 /** `--secure`: an encrypted connection (a key pair on the server, `serverKey` on the client). */
 const secure = args.includes('--secure');
 const PRIVATE_KEY = Buffer.alloc(32, 0x2a);
+/**
+ * A line straight to fd 1, in order with V8's own trace lines. fd 1 is a non-blocking pipe to the
+ * parent: with heavy tracing it can be full for a moment (EAGAIN), so the write is retried.
+ */
+function out(line: string): void {
+  // Led by a newline: V8's stdio buffer may hold half a trace line, and a marker must start a line.
+  const bytes = Buffer.from(`\n${line}`);
+  for (let done = 0; done < bytes.length; ) {
+    try {
+      done += writeSync(1, bytes, done);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+    }
+  }
+}
 /** Marks go straight to fd 1, in order with V8's own trace lines. */
-const mark = (n: number): void => void writeSync(1, `#MARK ${n}\n`);
+const mark = (n: number): void => out(`#MARK ${n}\n`);
 
 async function server(): Promise<void> {
   const ep = await createEndpoint({ host: '127.0.0.1', port: 0, ...rdOptions, ...(secure ? { keyPair: { privateKey: PRIVATE_KEY } } : {}) });
   let n = 0;
   ep.on('connection', (c) => {
-    writeSync(1, '#START\n');
+    out('#START\n');
     c.on('error', () => undefined);
     c.on('message', (m) => {
       c.send(m);
       if (++n % BUCKET === 0) mark(n);
     });
   });
-  writeSync(1, `#PORT ${ep.address().port}\n`);
+  out(`#PORT ${ep.address().port}\n`);
   // The parent ends this process once the client is done (nothing after the trips is counted).
 }
 
@@ -52,7 +70,7 @@ async function client(port: number, trips: number): Promise<void> {
   const ep = await createEndpoint({ host: '127.0.0.1', port: 0, ...rdOptions });
   const conn = await ep.connect(port, '127.0.0.1', secure ? { serverKey: createNodeSuite().x25519Public(PRIVATE_KEY) } : {});
   if (secure && !conn.encrypted) throw new Error('--secure: the connection is not encrypted');
-  writeSync(1, '#START\n');
+  out('#START\n');
   conn.on('error', () => undefined);
   const payload = Buffer.alloc(64, 0x70);
   const us: number[] = [];
@@ -69,8 +87,8 @@ async function client(port: number, trips: number): Promise<void> {
     conn.send(payload);
   });
   const st = conn.stats();
-  writeSync(1, `#END\n#STATS ${JSON.stringify({ ptos: st.ptoCount, retransmitted: st.packetsRetransmitted })}\n`);
-  writeSync(1, `#TRIPS ${JSON.stringify(us.map((x) => Math.round(x)))}\n`);
+  out(`#END\n#STATS ${JSON.stringify({ ptos: st.ptoCount, retransmitted: st.packetsRetransmitted })}\n`);
+  out(`#TRIPS ${JSON.stringify(us.map((x) => Math.round(x)))}\n`);
   process.exit(0);
 }
 
@@ -83,15 +101,24 @@ interface Side {
   deopts: number[];
   /** "function: reason" → count, over the whole run. */
   reasons: Map<string, number>;
+  /** Every TurboFan job: function, ms, why V8 chose it ('small function', 'hot and stable'), OSR, the function's identity (sfi). */
+  jobs: { fn: string; ms: number; why: string; osr: boolean; sfi: string }[];
+  /** sfi → the reason V8 gave when it marked the function (the job's line does not repeat it). */
+  marked: Map<string, string>;
 }
 
+const newSide = (): Side => ({ compiles: [], compileMs: 0, late: [], deopts: [], reasons: new Map(), jobs: [], marked: new Map() });
+const sidesRef: { client?: Side } = {};
 /** Reads one child's stdout: V8's trace lines between our marks, bucketed by the last mark. */
 function watch(child: ChildProcess, side: Side, onLine: (line: string) => boolean): Promise<void> {
   let bucket = 0;
   let started = false;
   let done = false;
   const rl = createInterface({ input: child.stdout! });
+  const raw = opt('raw', '');
+  const rawFile = raw === '' ? null : openSync(`${raw}.${side === sidesRef.client ? 'client' : 'server'}.log`, 'w');
   rl.on('line', (line) => {
+    if (rawFile !== null) writeSync(rawFile, `${line}\n`);
     if (onLine(line)) return;
     if (line.startsWith('#MARK ')) {
       bucket = Number(line.slice(6)) / BUCKET;
@@ -100,6 +127,8 @@ function watch(child: ChildProcess, side: Side, onLine: (line: string) => boolea
     if (line === '#START') started = true;
     if (line === '#END') done = true;
     if (!started || done) return;
+    const marking = /^\[marking \S+ <JSFunction .*?\(sfi = (\S+)\)> for optimization to TURBOFAN.*reason: (.*)\]$/.exec(line);
+    if (marking) side.marked.set(marking[1]!, marking[2]!);
     if (line.startsWith('[completed compiling') && line.includes('TURBOFAN')) {
       side.compiles[bucket] = (side.compiles[bucket] ?? 0) + 1;
       const took = /took ([\d.]+), ([\d.]+), ([\d.]+) ms/.exec(line);
@@ -107,6 +136,9 @@ function watch(child: ChildProcess, side: Side, onLine: (line: string) => boolea
       side.compileMs += ms;
       const fn = /<JSFunction (\S*)/.exec(line)?.[1] ?? '?';
       if (bucket >= 1) side.late.push(`${fn} ${ms.toFixed(1)}`);
+      const sfi = /\(sfi = (\S+)\)/.exec(line)?.[1] ?? '?';
+      const osr = line.includes(' OSR ');
+      side.jobs.push({ fn, ms, why: osr ? 'OSR' : (side.marked.get(sfi) ?? '?'), osr, sfi });
     }
     const bail = /^\[bailout \(kind: [^,]+, reason: ([^)]*)\).*?<JSFunction (\S*)/.exec(line);
     const dep = /^\[marking dependent code .*?<SharedFunctionInfo (\S+)>.*reason: (.*)\]$/.exec(line);
@@ -127,14 +159,17 @@ async function main(): Promise<void> {
   const trips = Number(opt('trips', '11000'));
   const pin = opt('pin', 'same');
   const trace = !args.includes('--no-trace');
+  /** `--v8 '<flags>'`: more V8 flags for both children (e.g. `--trace-turbo-inlining`, with `--raw`). */
+  const v8Flags = opt('v8', '').split(' ').filter((f) => f !== '');
   const self = fileURLToPath(import.meta.url);
   const start = (r: string, cpu: string | undefined, extra: string[]): ChildProcess => {
-    const node = [...(trace ? ['--trace-opt', '--trace-deopt'] : []), '--import', 'tsx', self, '--role', r, ...(secure ? ['--secure'] : []), ...extra];
+    const node = [...(trace ? ['--trace-opt', '--trace-deopt'] : []), ...v8Flags, '--import', 'tsx', self, '--role', r, ...(secure ? ['--secure'] : []), ...extra];
     return cpu === undefined || pin === 'none'
       ? spawn(process.execPath, node, { stdio: ['ignore', 'pipe', 'inherit'], env: process.env })
       : spawn('taskset', ['-c', cpu, process.execPath, ...node], { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
   };
-  const sides = { client: { compiles: [], compileMs: 0, late: [], deopts: [], reasons: new Map() } as Side, server: { compiles: [], compileMs: 0, late: [], deopts: [], reasons: new Map() } as Side };
+  const sides = { client: newSide(), server: newSide() };
+  sidesRef.client = sides.client;
   const srv = start('server', '0', []);
   let port = 0;
   const gotPort = new Promise<void>((resolve) => {
@@ -183,6 +218,21 @@ async function main(): Promise<void> {
   console.log(lines.join('\n'));
   for (const [name, s] of Object.entries(sides)) {
     if (names && s.late.length > 0) console.log(`\n${name}: compiled after trip ${BUCKET} (function, ms): ${s.late.join('; ')}`);
+    if (jobs) {
+      const by = new Map<string, { n: number; ms: number }>();
+      for (const j of s.jobs) {
+        const e = by.get(j.why) ?? { n: 0, ms: 0 };
+        e.n++;
+        e.ms += j.ms;
+        by.set(j.why, e);
+      }
+      const times = new Map<string, number>();
+      for (const j of s.jobs) times.set(j.sfi, (times.get(j.sfi) ?? 0) + 1);
+      const twice = [...new Set(s.jobs.filter((j) => times.get(j.sfi)! > 1).map((j) => `${j.fn} ×${times.get(j.sfi)}`))];
+      const top = [...s.jobs].sort((a, b) => b.ms - a.ms).slice(0, 15).map((j) => `${j.fn} ${j.ms.toFixed(1)}`);
+      console.log(`\n${name}: ${s.jobs.length} TurboFan jobs, ${Math.round(s.compileMs)} ms; by V8's reason: ${[...by].map(([w, e]) => `${w} ${e.n} (${Math.round(e.ms)} ms)`).join(', ')}; jobs under 1 ms: ${s.jobs.filter((j) => j.ms < 1).length}`);
+      console.log(`${name}: compiled more than once: ${twice.join(', ') || 'none'}; largest: ${top.join('; ')}`);
+    }
     if (s.reasons.size > 0) console.log(`\n${name} deoptimisations: ${[...s.reasons].map(([w, n]) => `${w} ×${n}`).join('; ')}`);
   }
   const sum = (a: (number | undefined)[]): number => a.reduce<number>((x, y) => x + (y ?? 0), 0);

@@ -55,6 +55,8 @@ export const DEFAULT_CORE_CONFIG: Readonly<CoreConfig> = {
   random: Math.random,
   // Plaintext: every datagram carries its CRC-32.
   sealed: false,
+  // Zeroed, as any Uint8Array; a shell with an unzeroed allocator passes it (the Node endpoint).
+  allocateMessage: (size: number) => new Uint8Array(size),
 };
 
 /** Resolved configs by the partial they came from: every connection of an endpoint shares one. */

@@ -310,7 +310,7 @@ export class ConnectionCore implements PathMtuListener {
           : `message of ${data.length} bytes exceeds maxMessageSize (${this.config.maxMessageSize})`,
       );
     }
-    this.sender.enqueue(data, { delivery, channel, expiresAt, receipt });
+    this.sender.enqueue(data, delivery, channel, expiresAt, receipt);
   }
 
   /** Set a channel's priority (lower first), weight (share within its priority) and redundancy (copies of small messages). */
@@ -456,7 +456,8 @@ export class ConnectionCore implements PathMtuListener {
     if (this._state === 'draining') this.drainUntil = now + drainPeriod(this.recovery.basePto());
 
     let ackEliciting = false;
-    for (let frame = packet.next(); frame !== null; frame = packet.next()) {
+    // DATA payloads stay in the datagram (no view each): handleFrame hands the receiver where they are.
+    for (let frame = packet.nextInPlace(); frame !== null; frame = packet.nextInPlace()) {
       // Path frames are answered by path frames, not acknowledged for their own sake (§5.10).
       if (frame.type !== 'ack' && frame.type !== 'path-challenge' && frame.type !== 'path-response') ackEliciting = true;
       this.handleFrame(now, frame);
@@ -511,7 +512,8 @@ export class ConnectionCore implements PathMtuListener {
         return;
       case 'data': {
         this.path.peerMidMessage = !frame.last;
-        const result = this.receiver.onData(frame);
+        const reader = sharedReader;
+        const result = this.receiver.onData(frame, reader.datagram, reader.dataStart, reader.dataLength);
         // Beyond the credit we granted (it never shrinks): only a broken or hostile sender does
         // that. Dropping the data while acknowledging its packet would lose it, so abort.
         if (result === 'beyond-window') this.abort(now, ResetCode.FlowControl, 'data beyond the flow-control window');
@@ -713,13 +715,19 @@ export class ConnectionCore implements PathMtuListener {
     }
     this.blocked.set(now, block);
     const mayAddData = block === SendBlock.None;
+    // Asked every time (it only reads), and the flag stored by one statement: the first ACK-only
+    // packet that may wait for the end of a batch then finds both compiled with feedback instead
+    // of deoptimising (and recompiling) `nextDatagram` with all it inlines (mutable-fields.ts).
+    const batchMayWait = this.acks.mayWaitForBatch(now);
     if (!mayAddData && !ackDue) return null;
+    // An ACK due by count in the middle of a batch waits for the batch's end first: by then the
+    // application has had its turn with the batch's messages (a reply from a 'message' handler
+    // or the code awaiting it leaves with the ACK), so holding it for a reply as well would only
+    // add a timer due now and a second flush per ACK (a bulk receiver's every ACK: issue 11).
+    const defer = !mayAddData && batch && batchMayWait;
+    this.ackDeferred = defer;
+    if (defer) return null;
     if (!mayAddData && this.acks.holdForReply(now, this.events)) return null;
-    if (!mayAddData && batch && this.acks.mayWaitForBatch(now)) {
-      this.ackDeferred = true;
-      return null;
-    }
-    this.ackDeferred = false;
     return this.builder.build(now, ackDue, mayAddData);
   }
 

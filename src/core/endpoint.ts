@@ -40,6 +40,9 @@ import type { KeyPair } from './secure/noise.js';
 import { DEFAULT_PROTECTION_CONFIG, PacketProtection, type ProtectionConfig } from './secure/packet-protection.js';
 import type { CryptoSuite } from './secure/suite.js';
 import { DeadlineHeap, type TimerEntry } from './endpoint-timers.js';
+import { ConnectionTable } from './connection-table.js';
+import { PeerTable } from './peer-table.js';
+import { AddressCounts } from './address-counts.js';
 import {
   DROP_REASONS,
   type ConnectionCoreFactory,
@@ -142,7 +145,11 @@ export type EndpointEvent =
 
 /** One established connection as the endpoint sees it. */
 export class EndpointConnection implements TimerEntry {
-  readonly kind = 'connection' as const;
+  /** What the deadline heap holds (a connection, a handshake, housekeeping): on the prototype, not in every record. */
+  declare readonly kind: 'connection';
+  static {
+    (this.prototype as { kind: string }).kind = 'connection';
+  }
   heapIndex = -1;
   heapDeadline = 0;
   /** Has input the endpoint has not yet drained (transmits, events, new deadline). */
@@ -178,8 +185,6 @@ export class EndpointConnection implements TimerEntry {
      * client's first DATA arrived (it had the ACCEPT).
      */
     public acceptDatagram: Uint8Array | null,
-    /** Key of (remote address, port, remote CID) in the endpoint's tables. */
-    public peerKey: string,
     /** Packet protection of an encrypted connection; null for plaintext. */
     readonly protection: PacketProtection | null = null,
     /** The peer's static public key, when the handshake authenticated one. */
@@ -248,9 +253,10 @@ interface Housekeeping extends TimerEntry {
 type Timed = EndpointConnection | ConnectAttempt | Housekeeping;
 
 /**
- * Key of a (remote address, remote port, remote connection ID) triple. Joined rather than
+ * Key of a (remote address, remote port, remote connection ID) triple among the retired ones
+ * (live connections are found by PeerTable, without a string each). Joined rather than
  * concatenated: `join` builds one flat string (~60 bytes), where a template literal leaves a
- * tree of concatenated strings and their pieces (~120 bytes), kept by every connection.
+ * tree of concatenated strings and their pieces (~120 bytes).
  */
 function peerKey(address: string, port: number, cid: bigint): string {
   return [address, port, cid].join('|');
@@ -300,19 +306,24 @@ export class EndpointCore {
   private readonly heap = new DeadlineHeap<Timed>();
   private readonly housekeeping: Housekeeping = { kind: 'housekeeping', heapIndex: -1, heapDeadline: 0 };
 
-  /** Local connection ID → established connection or outgoing handshake. */
-  private readonly byCid = new Map<bigint, EndpointConnection | ConnectAttempt>();
   /**
-   * Low 32 bits of a connection's ID → the connection (the first one registered with them):
-   * routes a DATA datagram without decoding its ID into a BigInt. A miss falls back to byCid.
+   * Established connections by local connection ID: the set of them, and the router of DATA
+   * (one entry per connection; src/core/connection-table.ts).
    */
-  private readonly byCidLo = new Map<number, EndpointConnection>();
+  private readonly connections = new ConnectionTable<EndpointConnection>();
+  /**
+   * The same table's low-half Map (`connections.byLow`): low 32 bits of a connection's ID → the
+   * connection (the first one registered with them). Routes a DATA datagram without decoding its
+   * ID into a BigInt; a miss takes the long route (routeData), which finds the rest.
+   */
+  private readonly byCidLo = this.connections.byLow;
   /** (remote address, port, remote CID) → connection: repeated INITIALs and stateless resets. */
-  private readonly byPeer = new Map<string, EndpointConnection>();
+  private readonly byPeer = new PeerTable<EndpointConnection>();
   private readonly attempts = new Map<number, ConnectAttempt>();
-  private readonly connections = new Set<EndpointConnection>();
+  /** Local connection ID → outgoing handshake (few: at most maxPendingConnects). */
+  private readonly attemptsByCid = new Map<bigint, ConnectAttempt>();
   /** Incoming connections per remote IP address. */
-  private readonly perAddress = new Map<string, number>();
+  private readonly perAddress = new AddressCounts();
   /** Retired local CIDs and peer keys → expiry; insertion order is expiry order. */
   private readonly retiredCids = new Map<bigint, number>();
   private readonly retiredPeers = new Map<string, number>();
@@ -401,6 +412,11 @@ export class EndpointCore {
 
   get connectionCount(): number {
     return this.connections.size;
+  }
+
+  /** The established connections, each once, in the order they were made (until their engine closes). */
+  connectionRecords(): Iterable<EndpointConnection> {
+    return this.connections;
   }
 
   get pendingConnectCount(): number {
@@ -514,7 +530,7 @@ export class EndpointCore {
       sentAt: now,
     };
     attempt.initial = this.encodeInitial(attempt);
-    this.byCid.set(cid, attempt);
+    this.attemptsByCid.set(cid, attempt);
     this.attempts.set(attempt.id, attempt);
     this.queue(attempt.initial, address, port);
     this.scheduleAttempt(attempt);
@@ -592,8 +608,11 @@ export class EndpointCore {
     for (;;) {
       const queued = this.shiftOutbox();
       if (queued) return this.count(queued);
-      const c = this.dirty[this.dirty.length - 1];
-      if (c === undefined) return null;
+      // Checked before indexing: `dirty[-1]` on the empty stack (the end of every flush) is
+      // not an array element but a property lookup of "-1", in the runtime (issue 11).
+      const top = this.dirty.length - 1;
+      if (top < 0) return null;
+      const c = this.dirty[top]!;
       let data: Uint8Array | null = null;
       try {
         data = c.closed ? null : c.core.pollTransmit(now, batch);
@@ -724,8 +743,8 @@ export class EndpointCore {
     // We announced this limit: a peer that sends more is broken or hostile, and a fragment of a
     // large datagram would keep the whole datagram alive (docs/protocol.md §2.4).
     if (datagram.length > this.maxDatagramSize) return this.drop('oversize');
-    const target = this.byCid.get(cid);
-    if (target?.kind === 'connection') {
+    const target = this.connections.get(cid);
+    if (target !== undefined) {
       const protection = target.protection;
       if (protection === null) {
         if (type !== PacketType.Data) return this.drop('unexpected');
@@ -743,7 +762,7 @@ export class EndpointCore {
       this.touch(target);
       return;
     }
-    if (target?.kind === 'attempt') return this.drop('early-data');
+    if (this.attemptsByCid.has(cid)) return this.drop('early-data');
     if (this.retiredCids.has(cid)) return this.drop('retired-cid');
     if (type === PacketType.Data && !verifyChecksum(datagram)) return this.drop('checksum');
     this.drop('unknown-cid');
@@ -823,8 +842,7 @@ export class EndpointCore {
       return false;
     }
     // The client has proven it receives at (address, port).
-    const key = peerKey(address, port, clientCid);
-    const existing = this.byPeer.get(key);
+    const existing = this.byPeer.get(address, port, clientCid);
     if (existing) {
       // The ACCEPT was lost: say it again, the identical datagram (idempotent; no new DH).
       if (existing.acceptDatagram) {
@@ -833,7 +851,7 @@ export class EndpointCore {
       }
       return false;
     }
-    if (this.retiredPeers.has(key)) {
+    if (this.retiredPeers.size > 0 && this.retiredPeers.has(peerKey(address, port, clientCid))) {
       this.drop('retired-cid');
       return false;
     }
@@ -845,7 +863,7 @@ export class EndpointCore {
       this.closing ||
       !this.accepting() ||
       this.connections.size + this.attempts.size >= this.config.maxConnections ||
-      (this.perAddress.get(address) ?? 0) >= this.config.maxConnectionsPerAddress
+      this.perAddress.count(address) >= this.config.maxConnectionsPerAddress
     ) {
       this.drop('over-limit');
       this.counters.refused++;
@@ -863,7 +881,6 @@ export class EndpointCore {
 
   private onInitial(now: number, packet: InitialPacket, address: string, port: number): void {
     const clientCid = packet.scid;
-    const key = peerKey(address, port, clientCid);
     const refuse = (): void => this.refusePlain(clientCid, packet.params.resetToken, address, port);
     if (!this.admit(now, clientCid, packet.params, packet.cookie, address, port, refuse)) return;
     if (this.encryption === 'required' || this.config.verifyPeer !== undefined) {
@@ -877,8 +894,9 @@ export class EndpointCore {
     const localParams = this.localParams(serverCid);
     const accept: AcceptPacket = { type: 'accept', dcid: clientCid, scid: serverCid, params: localParams };
     const acceptDatagram = encodePacket(accept);
-    this.establish(now, 'server', serverCid, clientCid, address, port, key, localParams, copyParams(packet.params), acceptDatagram, null, null);
-    this.perAddress.set(address, (this.perAddress.get(address) ?? 0) + 1);
+    const kept = this.perAddress.keep(address);
+    this.establish(now, 'server', serverCid, clientCid, kept, port, localParams, copyParams(packet.params), acceptDatagram, null, null);
+    this.perAddress.add(kept);
     this.counters.connectionsAccepted++;
     this.queue(acceptDatagram, address, port);
     this.counters.acceptsSent++;
@@ -890,7 +908,6 @@ export class EndpointCore {
    */
   private onSecureInitial(now: number, packet: SecureInitialPacket, address: string, port: number): void {
     const clientCid = packet.scid;
-    const key = peerKey(address, port, clientCid);
     const send = (reason: number): void => {
       const refusal: RefusePacket = { type: 'refuse', dcid: clientCid, token: packet.params.resetToken, reason };
       this.queue(encodeSecurePacket(refusal), address, port);
@@ -932,8 +949,9 @@ export class EndpointCore {
     // A client whose pattern could not carry its reset token cannot reset us: a token nobody knows.
     const remoteParams = { ...clientParams, resetToken: clientResetToken ? new Uint8Array(clientResetToken) : this.randomBytes(RESET_TOKEN_SIZE) };
     const protection = new PacketProtection(this.suite, secrets.sendSecret, secrets.recvSecret, this.protectionConfig, now);
-    this.establish(now, 'server', serverCid, clientCid, address, port, key, localParams, remoteParams, acceptDatagram, protection, answer.remoteStatic);
-    this.perAddress.set(address, (this.perAddress.get(address) ?? 0) + 1);
+    const kept = this.perAddress.keep(address);
+    this.establish(now, 'server', serverCid, clientCid, kept, port, localParams, remoteParams, acceptDatagram, protection, answer.remoteStatic);
+    this.perAddress.add(kept);
     this.counters.connectionsAccepted++;
     this.queue(acceptDatagram, address, port);
     this.counters.acceptsSent++;
@@ -958,7 +976,6 @@ export class EndpointCore {
     remoteCid: bigint,
     address: string,
     port: number,
-    key: string,
     localParams: TransportParams,
     remoteParams: TransportParams,
     acceptDatagram: Uint8Array | null,
@@ -985,7 +1002,7 @@ export class EndpointCore {
       packetOverhead: protection ? PROTECTION_OVERHEAD : 0,
       handshakeRtt,
     });
-    const c = new EndpointConnection(id, role, localCid, remoteCid, address, port, core, remoteParams.resetToken, acceptDatagram, key, protection, remotePublicKey);
+    const c = new EndpointConnection(id, role, localCid, remoteCid, address, port, core, remoteParams.resetToken, acceptDatagram, protection, remotePublicKey);
     this.register(c);
     this.events.push(role === 'server' ? { type: 'accepted', connection: c } : { type: 'connected', attempt: id, connection: c });
     this.touch(c);
@@ -1025,8 +1042,8 @@ export class EndpointCore {
   // ---------------------------------------------------------------- client side
 
   private attemptFor(cid: bigint, address: string, port: number): ConnectAttempt | null {
-    const target = this.byCid.get(cid);
-    if (target?.kind !== 'attempt') return null;
+    const target = this.attemptsByCid.get(cid);
+    if (target === undefined) return null;
     // Only the address we are connecting to may answer.
     if (target.address !== address || target.port !== port) return null;
     return target;
@@ -1060,13 +1077,13 @@ export class EndpointCore {
       if (packet.scid !== 0n) this.queue(this.encodeReset(packet.scid, attempt.params.initialPacketNumber, 'invalid transport parameters'), address, port);
       return this.failAttempt(attempt, { code: 'ERR_PROTOCOL_VIOLATION', message: 'server sent invalid transport parameters' });
     }
-    const key = peerKey(address, port, packet.scid);
-    if (this.byPeer.has(key)) {
+    if (this.byPeer.has(address, port, packet.scid)) {
       this.drop('unexpected');
       return this.failAttempt(attempt, { code: 'ERR_PROTOCOL_VIOLATION', message: 'server reused a connection ID' });
     }
     this.removeAttempt(attempt);
-    this.establish(now, 'client', attempt.cid, packet.scid, address, port, key, attempt.params, copyParams(packet.params), null, null, null, attempt.id, handshakeRtt(now, attempt));
+    // The address connect() was given (equal to the datagram's): connections to one server share it.
+    this.establish(now, 'client', attempt.cid, packet.scid, attempt.address, port, attempt.params, copyParams(packet.params), null, null, null, attempt.id, handshakeRtt(now, attempt));
     this.counters.connectionsConnected++;
   }
 
@@ -1101,8 +1118,7 @@ export class EndpointCore {
       if (packet.scid !== 0n) sealedReset('invalid transport parameters', 1);
       return this.failAttempt(attempt, { code: 'ERR_PROTOCOL_VIOLATION', message: 'server sent invalid transport parameters' });
     }
-    const key = peerKey(address, port, packet.scid);
-    if (this.byPeer.has(key)) {
+    if (this.byPeer.has(address, port, packet.scid)) {
       this.drop('unexpected');
       return this.failAttempt(attempt, { code: 'ERR_PROTOCOL_VIOLATION', message: 'server reused a connection ID' });
     }
@@ -1110,7 +1126,7 @@ export class EndpointCore {
     // Our own parameters as the engine knows them: the real reset token, not the refusal token.
     const localParams = { ...attempt.params, resetToken: resetTokenFor(this.resetKey, attempt.cid) };
     const protection = new PacketProtection(this.requireSuite(), done.secrets.sendSecret, done.secrets.recvSecret, this.protectionConfig, now);
-    this.establish(now, 'client', attempt.cid, packet.scid, address, port, key, localParams, done.params, null, protection, remoteStatic, attempt.id, handshakeRtt(now, attempt));
+    this.establish(now, 'client', attempt.cid, packet.scid, attempt.address, port, localParams, done.params, null, protection, remoteStatic, attempt.id, handshakeRtt(now, attempt));
     this.counters.connectionsConnected++;
   }
 
@@ -1151,7 +1167,7 @@ export class EndpointCore {
       return this.failAttempt(attempt, { code: 'ERR_CONNECTION_REFUSED', message: 'the server refused the connection' });
     }
     // A peer that lost its state answers with its own CID and the token it gave us.
-    const c = this.byPeer.get(peerKey(address, port, packet.dcid));
+    const c = this.byPeer.get(address, port, packet.dcid);
     if (!c) return this.drop(this.retiredPeers.has(peerKey(address, port, packet.dcid)) ? 'retired-cid' : 'unknown-cid');
     if (!tokensEqual(packet.token, c.remoteResetToken)) return this.drop('bad-reset-token');
     c.core.handleStatelessReset(now);
@@ -1185,7 +1201,7 @@ export class EndpointCore {
 
   private removeAttempt(attempt: ConnectAttempt): void {
     this.attempts.delete(attempt.id);
-    if (this.byCid.get(attempt.cid) === attempt) this.byCid.delete(attempt.cid);
+    if (this.attemptsByCid.get(attempt.cid) === attempt) this.attemptsByCid.delete(attempt.cid);
     this.heap.remove(attempt);
   }
 
@@ -1219,10 +1235,8 @@ export class EndpointCore {
   // ---------------------------------------------------------------- connections
 
   private register(c: EndpointConnection): void {
-    this.byCid.set(c.localCid, c);
-    if (!this.byCidLo.has(c.cidLo)) this.byCidLo.set(c.cidLo, c);
-    this.byPeer.set(c.peerKey, c);
     this.connections.add(c);
+    this.byPeer.add(c);
     this.budget.connections++;
   }
 
@@ -1230,9 +1244,12 @@ export class EndpointCore {
   private settle(c: EndpointConnection): void {
     // `c` is normally the top of the stack (the connection pollTransmit just drained); a socket
     // that delivers synchronously could have stacked another above it meanwhile.
-    const i = this.dirty.lastIndexOf(c);
-    if (i === this.dirty.length - 1) this.dirty.pop();
-    else if (i >= 0) this.dirty.splice(i, 1);
+    const dirty = this.dirty;
+    if (dirty[dirty.length - 1] === c) dirty.pop();
+    else {
+      const i = dirty.lastIndexOf(c);
+      if (i >= 0) dirty.splice(i, 1);
+    }
     c.dirty = false;
     if (c.closed) return;
     for (;;) {
@@ -1268,18 +1285,16 @@ export class EndpointCore {
    * connection, so it is not refused when the new address is at its limit).
    */
   private moved(c: EndpointConnection, address: string, port: number): void {
-    const key = peerKey(address, port, c.remoteCid);
-    if (this.byPeer.get(c.peerKey) === c) this.byPeer.delete(c.peerKey);
-    if (!this.byPeer.has(key)) this.byPeer.set(key, c);
+    // Filed under its path: out of the table while the path changes, back in under the new one
+    // (unless another connection has that triple).
+    this.byPeer.delete(c);
     if (c.role === 'server' && c.address !== address) {
-      const n = (this.perAddress.get(c.address) ?? 1) - 1;
-      if (n <= 0) this.perAddress.delete(c.address);
-      else this.perAddress.set(c.address, n);
-      this.perAddress.set(address, (this.perAddress.get(address) ?? 0) + 1);
+      this.perAddress.remove(c.address);
+      this.perAddress.add(address);
     }
     c.address = address;
     c.port = port;
-    c.peerKey = key;
+    this.byPeer.add(c);
     c.acceptDatagram = null;
   }
 
@@ -1288,20 +1303,15 @@ export class EndpointCore {
     c.closed = true;
     this.heap.remove(c);
     if (this.connections.delete(c)) this.budget.connections--;
-    if (this.byCid.get(c.localCid) === c) this.byCid.delete(c.localCid);
-    if (this.byCidLo.get(c.cidLo) === c) this.byCidLo.delete(c.cidLo);
-    const key = c.peerKey;
-    if (this.byPeer.get(key) === c) this.byPeer.delete(key);
+    this.byPeer.delete(c);
     if (c.role === 'server') {
-      const n = (this.perAddress.get(c.address) ?? 1) - 1;
-      if (n <= 0) this.perAddress.delete(c.address);
-      else this.perAddress.set(c.address, n);
+      this.perAddress.remove(c.address);
     }
     // Stray packets for this connection may still be in the network: keep its IDs out of use
     // and drop them silently (no stateless reset) for a while.
     const expiry = this.lastNow + this.config.retiredCidLifetime;
     this.retiredCids.set(c.localCid, expiry);
-    this.retiredPeers.set(key, expiry);
+    this.retiredPeers.set(peerKey(c.address, c.port, c.remoteCid), expiry);
     if (!this.heap.scheduled(this.housekeeping)) this.heap.set(this.housekeeping, expiry);
   }
 
@@ -1371,7 +1381,7 @@ export class EndpointCore {
   private freshCid(): bigint {
     for (let i = 0; i < 64; i++) {
       const cid = bytesToBigint(this.randomBytes(8));
-      if (cid !== 0n && !this.byCid.has(cid) && !this.retiredCids.has(cid)) return cid;
+      if (cid !== 0n && !this.connections.has(cid) && !this.attemptsByCid.has(cid) && !this.retiredCids.has(cid)) return cid;
     }
     throw new Error('randomBytes keeps returning connection IDs in use');
   }

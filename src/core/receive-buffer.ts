@@ -20,6 +20,8 @@ interface BufferedFragment {
  */
 export interface MessageSink {
   deliver(data: Uint8Array, delivery: Delivery, channel: number, credit: number): void;
+  /** A buffer for a message reassembled from fragments (`CoreConfig.allocateMessage`): every byte is written before delivery. */
+  allocate(size: number): Uint8Array;
 }
 
 /**
@@ -44,6 +46,37 @@ export const WINDOW_SLACK = 64 * 1024;
  */
 const chunkPool: Uint8Array[] = [];
 const MAX_POOLED_CHUNKS = 64;
+
+/** `bytes[start, start + length)` as a Uint8Array: `bytes` itself when that is all of it. */
+function viewOf(bytes: Uint8Array, start: number, length: number): Uint8Array {
+  return start === 0 && length === bytes.length ? bytes : bytes.subarray(start, start + length);
+}
+
+/**
+ * `target[at, at + n) = src[srcStart, srcStart + n)`, without a view of `src` where `target`
+ * has room around: `TypedArray.set` copies a whole array only, so `src` is laid over `target`
+ * whole (its first byte at `at − srcStart`), and what it covers in front of `at` (bytes already
+ * written: the previous fragment's end) is saved just behind it and put back, both within
+ * `target` (`copyWithin`). What it writes behind `at + n` is room not yet written. A view
+ * otherwise (a fragment at the start or end of a chunk, or into a message's exact buffer).
+ */
+function copyInto(target: Uint8Array, at: number, src: Uint8Array, srcStart: number, n: number): void {
+  const origin = at - srcStart;
+  const end = origin + src.length;
+  if (origin >= 0 && end + srcStart <= target.length) {
+    if (srcStart > 0) target.copyWithin(end, origin, at);
+    target.set(src, origin);
+    if (srcStart > 0) target.copyWithin(origin, end, end + srcStart);
+    return;
+  }
+  target.set(viewOf(src, srcStart, n), at);
+}
+
+/**
+ * `windowBytes` and `maxSlots` of a buffer that never limits by itself: its owner enforces a
+ * credit of its own (the Receiver's connection-wide one, over every channel's buffer).
+ */
+export const NO_LIMIT = 2 ** 40;
 
 export interface ReceiveBufferOptions {
   initialTsn: number;
@@ -165,22 +198,23 @@ export class ReceiveBuffer {
   }
 
   /**
-   * Accept fragment `tsn`. `payload` may be a view into the datagram: it is kept as is only if
-   * that costs little more than its bytes (retention.ts), else copied.
+   * Accept fragment `tsn`: the `length` bytes of `bytes` from `start` (the datagram it came in,
+   * or a payload of its own). A view of them is kept only if that costs little more than its
+   * bytes (retention.ts), else a copy; one copied into the message being assembled needs no view.
    */
-  accept(tsn: number, payload: Uint8Array, first: boolean, last: boolean, unordered: boolean): AcceptResult {
+  accept(tsn: number, bytes: Uint8Array, start: number, length: number, first: boolean, last: boolean, unordered: boolean): AcceptResult {
     if (tsn <= this.cumTsn || this.buffered.has(tsn)) return 'duplicate';
     if (tsn > this.maxTsn) return 'beyond-window';
     if (tsn === this.scanTsn && tsn === this.cumTsn + 1 && this.buffered.size === 0) {
       // The common case, in order with nothing buffered: consume it at once (no map traffic).
       this.cumTsn = tsn;
       this.scanTsn = tsn + 1;
-      this.consume(payload, first, last, unordered);
+      this.consume(bytes, start, length, first, last, unordered);
       this.updateCredit();
       return this.malformed ? 'malformed' : 'new';
     }
     if (this.buffered === NO_FRAGMENTS) this.buffered = new Map();
-    const kept = detach(payload, this.maxDatagramSize);
+    const kept = detach(viewOf(bytes, start, length), this.maxDatagramSize);
     const charge = chargeOf(kept);
     this.retained += charge;
     this.buffered.set(tsn, { payload: kept, charge, first, last, unordered, delivered: false });
@@ -204,6 +238,10 @@ export class ReceiveBuffer {
   }
 
   private updateCredit(): void {
+    // Without a window of its own the rule cannot raise `maxTsn`: it starts at cumTsn + NO_LIMIT
+    // and the rule gives at most cumTsn + (NO_LIMIT + slack) / slotCost. Skipped: the Receiver's
+    // buffers never pay for it (and its doubles) per fragment (issue 11).
+    if (this.windowBytes >= NO_LIMIT) return;
     // The slack is for one unfinished message alone (a message as large as the window must be
     // able to complete); anything else waits for the application to read.
     const limit = this.onlyAssembling ? this.windowBytes + this.grantSlack : this.windowBytes;
@@ -242,7 +280,7 @@ export class ReceiveBuffer {
       this.malformed = true;
       return;
     }
-    const data = start === end ? b.get(start)!.payload : new Uint8Array(bytes);
+    const data = start === end ? b.get(start)!.payload : this.sink.allocate(bytes);
     let offset = 0;
     for (let t = start; t <= end; t++) {
       const f = b.get(t)!;
@@ -268,7 +306,7 @@ export class ReceiveBuffer {
       const f = b.get(tsn)!;
       b.delete(tsn);
       this.retained -= f.charge;
-      if (!f.delivered) this.consume(f.payload, f.first, f.last, f.unordered);
+      if (!f.delivered) this.consume(f.payload, 0, f.payload.length, f.first, f.last, f.unordered);
     }
   }
 
@@ -276,20 +314,20 @@ export class ReceiveBuffer {
    * The next fragment in TSN order (not charged: the caller released any charge it had): add it
    * to the message being assembled; deliver at its end.
    */
-  private consume(payload: Uint8Array, first: boolean, last: boolean, unordered: boolean): void {
+  private consume(bytes: Uint8Array, start: number, length: number, first: boolean, last: boolean, unordered: boolean): void {
     if (first === this.assembling) {
       // A FIRST inside an unfinished message, or a continuation with no message started.
       this.malformed = true;
       return;
     }
     if (first && last) {
-      if (payload.length > this.maxMessageSize) {
+      if (length > this.maxMessageSize) {
         this.malformed = true;
         return;
       }
       // A whole message in one fragment: no assembly, and no copy unless the view would keep
       // much more than its bytes alive.
-      const kept = detach(payload, this.maxDatagramSize);
+      const kept = detach(viewOf(bytes, start, length), this.maxDatagramSize);
       const credit = chargeOf(kept);
       this.retained += credit;
       this.held += credit;
@@ -300,21 +338,21 @@ export class ReceiveBuffer {
       this.assembling = true;
       this.currentUnordered = unordered;
     }
-    if (this.currentBytes + payload.length > this.maxMessageSize) {
+    if (this.currentBytes + length > this.maxMessageSize) {
       // Without this bound a peer that never sends LAST would grow the message forever.
       this.malformed = true;
       this.resetAssembly();
       return;
     }
     if (last) {
-      const data = new Uint8Array(this.currentBytes + payload.length);
+      const data = this.sink.allocate(this.currentBytes + length);
       let offset = 0;
       for (const c of this.chunks) {
         data.set(c, offset);
         offset += c.length;
       }
       data.set(this.tail.subarray(0, this.tailUsed), offset);
-      data.set(payload, offset + this.tailUsed);
+      copyInto(data, offset + this.tailUsed, bytes, start, length);
       this.resetAssembly();
       const credit = data.length + OBJECT_OVERHEAD;
       this.retained += credit;
@@ -322,13 +360,13 @@ export class ReceiveBuffer {
       this.sink.deliver(data, this.currentUnordered ? 'unordered' : 'ordered', this.channel, credit);
       return;
     }
-    this.append(payload);
+    this.append(bytes, start, length);
   }
 
   /** Copy a fragment of the unfinished message into its chunks. */
-  private append(payload: Uint8Array): void {
+  private append(bytes: Uint8Array, start: number, length: number): void {
     let from = 0;
-    while (from < payload.length) {
+    while (from < length) {
       if (this.tailUsed === this.tail.length) {
         if (this.tail.length > 0) this.ensureChunks().push(this.tail);
         this.tail = chunkPool.pop() ?? new Uint8Array(ASSEMBLY_CHUNK);
@@ -337,12 +375,12 @@ export class ReceiveBuffer {
         this.currentCharge += ASSEMBLY_CHUNK;
         this.retained += ASSEMBLY_CHUNK;
       }
-      const n = Math.min(payload.length - from, this.tail.length - this.tailUsed);
-      this.tail.set(n === payload.length ? payload : payload.subarray(from, from + n), this.tailUsed);
+      const n = Math.min(length - from, this.tail.length - this.tailUsed);
+      copyInto(this.tail, this.tailUsed, bytes, start + from, n);
       this.tailUsed += n;
       from += n;
     }
-    this.currentBytes += payload.length;
+    this.currentBytes += length;
   }
 
   private ensureChunks(): Uint8Array[] {
@@ -353,9 +391,13 @@ export class ReceiveBuffer {
   private resetAssembly(): void {
     this.retained -= this.currentCharge;
     this.currentCharge = 0;
-    for (const c of this.chunks) if (chunkPool.length < MAX_POOLED_CHUNKS) chunkPool.push(c);
+    // Emptied by pop(): `length = 0` is a store to an accessor, in the runtime, once per message.
+    const chunks = this.chunks;
+    while (chunks.length > 0) {
+      const c = chunks.pop()!;
+      if (chunkPool.length < MAX_POOLED_CHUNKS) chunkPool.push(c);
+    }
     if (this.tail.length === ASSEMBLY_CHUNK && chunkPool.length < MAX_POOLED_CHUNKS) chunkPool.push(this.tail);
-    if (this.chunks.length > 0) this.chunks.length = 0;
     this.tail = EMPTY;
     this.tailUsed = 0;
     this.currentBytes = 0;

@@ -3,7 +3,7 @@ import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, type DataFrame, type DataPartFra
 import type { Counters } from './counters.js';
 import type { Deque } from './deque.js';
 import { FragmentParts } from './fragment-parts.js';
-import { ASSEMBLY_CHUNK, ReceiveBuffer, type AcceptResult, type MessageSink } from './receive-buffer.js';
+import { ASSEMBLY_CHUNK, NO_LIMIT, ReceiveBuffer, type AcceptResult, type MessageSink } from './receive-buffer.js';
 import { chargeOf, detach, OBJECT_OVERHEAD } from './retention.js';
 import { unpinFields } from './mutable-fields.js';
 import type { CoreConfig, CoreEvent, Delivery } from './types.js';
@@ -13,8 +13,6 @@ import { WindowTuner, type SmoothedRtt, type WindowAllowance } from './window-tu
 /** The window tuner starts once the application released this fraction (1/n) of the receive window. */
 const TUNE_AFTER = 32;
 
-/** A channel's buffer never limits by itself: the connection-wide credit below does. */
-const UNLIMITED = 2 ** 40;
 
 /** What the ACK scheduler needs to announce our credit. */
 export interface CreditView {
@@ -111,8 +109,9 @@ export class Receiver implements CreditView, MessageSink {
   private newBuffer(channel: number): ReceiveBuffer {
     return new ReceiveBuffer({
       initialTsn: this.initialTsn,
-      windowBytes: UNLIMITED,
-      maxSlots: UNLIMITED,
+      // A channel's buffer never limits by itself: the connection-wide credit below does.
+      windowBytes: NO_LIMIT,
+      maxSlots: NO_LIMIT,
       maxDatagramSize: this.maxDatagramSize,
       maxMessageSize: this.maxMessageSize,
       sink: this,
@@ -175,16 +174,17 @@ export class Receiver implements CreditView, MessageSink {
 
   /**
    * A DATA frame. A duplicate is counted and dropped; 'beyond-window' and 'malformed' are the
-   * caller's to act on (the connection aborts).
+   * caller's to act on (the connection aborts). Its payload is `bytes` from `start` for `length`
+   * (the datagram it came in, read in place: DataPacketReader.nextInPlace), by default the frame's.
    */
-  onData(frame: DataFrame): AcceptResult {
+  onData(frame: DataFrame, bytes: Uint8Array = frame.payload, start = 0, length = bytes.length): AcceptResult {
     const channel = frame.channel ?? 0;
     const buf = this.bufferOf(channel);
     const tsn = expand32(frame.tsn, buf.cumTsn + 1);
     const claim = tsn - buf.highestTsn;
     if (claim > 0 && this.base + this.claimed + claim > this.maxTsn) return 'beyond-window';
     const before = buf.cumTsn;
-    const result = buf.accept(tsn, frame.payload, frame.first, frame.last, frame.unordered);
+    const result = buf.accept(tsn, bytes, start, length, frame.first, frame.last, frame.unordered);
     // Counted on every frame (0 or 1), not in the duplicate's branch: the first duplicate (a
     // spurious PTO's copy) then finds the count compiled instead of deoptimising the receive path.
     const duplicate = result === 'duplicate';
@@ -325,6 +325,11 @@ export class Receiver implements CreditView, MessageSink {
     }
     this.unreliableHeld += charge;
     this.deliver(data, 'unreliable', channel, charge);
+  }
+
+  /** MessageSink: the buffer of a message reassembled from fragments (written in full before delivery). */
+  allocate(size: number): Uint8Array {
+    return this.config.allocateMessage(size);
   }
 
   /** A complete message, from a channel's receive buffer (MessageSink) or the unreliable reassembly. */

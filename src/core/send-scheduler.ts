@@ -44,17 +44,6 @@ interface ChannelQueues {
   unreliable: Deque<QueuedUnreliable>;
 }
 
-/** How the application wants one message sent (the core side of `conn.send()` options). */
-export interface MessageOptions {
-  delivery: Delivery;
-  /** 0–255. */
-  channel: number;
-  /** Unreliable only: drop instead of sending after this instant (ms, the caller's clock). */
-  expiresAt: number;
-  /** Report the message's fate as a 'receipt' event with this id (> 0); 0: no receipt. */
-  receipt: number;
-}
-
 const EMPTY = new Uint8Array(0);
 /**
  * The scratch list of fragments of the packet being built, one for every connection: a packet
@@ -280,16 +269,22 @@ export class SendScheduler implements SentContent, ChannelReadiness {
 
   // ------------------------------------------------------------------ queueing
 
-  enqueue(data: Uint8Array, o: MessageOptions): void {
+  /**
+   * Queue one message (the core side of `conn.send()`): `channel` 0–255; `expiresAt`, unreliable
+   * only, the instant (ms, the caller's clock) after which it is dropped instead of sent;
+   * `receipt` > 0 reports its fate as a 'receipt' event with that id (0: none). Separate
+   * arguments, not an options record: one object less per message sent.
+   */
+  enqueue(data: Uint8Array, delivery: Delivery, channel: number, expiresAt: number, receipt: number): void {
     this.counters.messagesSent++;
     this.queuedBytes += data.length;
-    const c = this.channelQueues(o.channel);
-    if (o.delivery === 'unreliable') {
+    const c = this.channelQueues(channel);
+    if (delivery === 'unreliable') {
       const id = this.nextUnreliableId;
       this.nextUnreliableId = (id + 1) >>> 0;
       // Size fragments so that all of them fit a datagram with the largest header variant.
       const fragmentSize =
-        this.mtu.current - DATA_OVERHEAD - unreliableHeaderSize(0xffff_ffff, 0xffff_ffff) - channelSize(o.channel);
+        this.mtu.current - DATA_OVERHEAD - unreliableHeaderSize(0xffff_ffff, 0xffff_ffff) - channelSize(channel);
       const count = Math.max(1, Math.ceil(data.length / fragmentSize));
       this.ensureUnreliable(c).push({
         data,
@@ -297,8 +292,8 @@ export class SendScheduler implements SentContent, ChannelReadiness {
         index: 0,
         count,
         fragmentSize,
-        expiresAt: o.expiresAt,
-        receipt: o.receipt,
+        expiresAt,
+        receipt,
         unacked: 0,
         cut: false,
         settled: false,
@@ -308,8 +303,8 @@ export class SendScheduler implements SentContent, ChannelReadiness {
       const m: QueuedMessage = {
         data,
         offset: 0,
-        unordered: o.delivery === 'unordered',
-        receipt: o.receipt,
+        unordered: delivery === 'unordered',
+        receipt,
         unacked: 0,
         cut: false,
         settled: false,
@@ -622,7 +617,8 @@ export class SendScheduler implements SentContent, ChannelReadiness {
     let flags = m.unordered ? DataFlag.Unordered : 0;
     if (m.offset === 0) flags |= DataFlag.First;
     if (length === remaining) flags |= DataFlag.Last;
-    const payload = m.data.subarray(m.offset, m.offset + length);
+    // A message sent whole is its own payload: no view of it per message.
+    const payload = length === m.data.length ? m.data : m.data.subarray(m.offset, m.offset + length);
     const tsn = c.nextTsn++;
     this.nextTsn++;
     o = writeDataFrameHeader(buf, o, truncate32(tsn), flags, length, c.channel);

@@ -170,6 +170,14 @@ export interface CoreConfig {
    * a checksum that is thrown away. Default false.
    */
   sealed: boolean;
+  /**
+   * Allocates the buffer of a message reassembled from several fragments; the engine writes
+   * every byte of it before delivering it, so it need not be zeroed. Default
+   * `new Uint8Array(size)`; the Node endpoint passes `Buffer.allocUnsafeSlow` (no zero-fill of
+   * each 64 KiB message of a bulk flow, and the 'message' event's Buffer is this one: no
+   * wrapper object per message).
+   */
+  allocateMessage: (size: number) => Uint8Array;
 }
 
 /** Events the engine reports through `pollEvent()`. */

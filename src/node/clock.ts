@@ -1,3 +1,5 @@
+import { performance } from 'node:perf_hooks';
+
 /**
  * The one clock interface: real (`realClock`, below) or virtual (`VirtualClock` in
  * `reliable-dgram/testing`). Shells read time and arm timers only through it, so the same shell
@@ -50,7 +52,8 @@ type RealHandle = { kind: 'timeout'; t: NodeJS.Timeout; ms: number } | { kind: '
  * The real clock: `performance.now()`, `setTimeout` and, below 0.5 ms, `setImmediate`.
  * `postponeTimer` uses `Timeout.refresh()`: Node restarts the same timer object for its whole
  * milliseconds from the loop's time (which is never ahead of `performance.now()`), so it fires
- * by `now + ms`; no new object, no callback in between.
+ * by `now + ms`; no new object, no callback in between. `performance` is the module's object:
+ * Node 20's global `performance` is an accessor, a getter call on every reading of the clock.
  */
 export const realClock: Clock = {
   granularity: TIMEOUT_GRANULARITY,

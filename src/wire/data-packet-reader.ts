@@ -22,6 +22,16 @@ import {
 } from './types.js';
 
 const EMPTY = new Uint8Array(0);
+
+/** Which payloads a frame read gets as views of the datagram. */
+const enum Views {
+  /** None (`open`'s walk, `skim`). */
+  None,
+  /** Every payload (`next`). */
+  All,
+  /** All but DATA frames' (`nextInPlace`). */
+  NotData,
+}
 const PING: PingFrame = { type: 'ping' };
 const CLOSE: CloseFrame = { type: 'close' };
 
@@ -52,6 +62,12 @@ export class DataPacketReader {
   frames = 0;
   /** Payload length of the last DATA, DATA_PART or UNRELIABLE frame read without its payload view (`skim`). */
   skimmedLength = 0;
+  /**
+   * The payload of the last DATA frame `nextInPlace` read: bytes `dataStart` to `dataStart +
+   * dataLength` of `datagram` (the one opened), no view made.
+   */
+  dataStart = 0;
+  dataLength = 0;
   private readonly r = new Reader(EMPTY, 0, 0);
   private readonly ack: AckFrame = { type: 'ack', largest: 0, ackDelay: 0, maxTsn: 0, firstRange: 0, ranges: [] };
   private readonly data: DataFrame = { type: 'data', channel: undefined, tsn: 0, first: false, last: false, unordered: false, payload: EMPTY };
@@ -90,7 +106,7 @@ export class DataPacketReader {
     let pathFrames = 0;
     let frames = 0;
     for (;;) {
-      const f = this.frame(false);
+      const f = this.frame(Views.None);
       if (f === undefined) return 'not-data';
       if (f === null) break;
       frames++;
@@ -106,7 +122,22 @@ export class DataPacketReader {
 
   /** The next frame of the packet opened, or null after the last. */
   next(): Frame | null {
-    return this.frame(true) ?? null;
+    return this.frame(Views.All) ?? null;
+  }
+
+  /**
+   * The next frame, as `next` gives it, except that a DATA frame's payload is left where it is:
+   * its `payload` is empty, the bytes are `datagram` from `dataStart` for `dataLength`. For the
+   * engine's receive path, which copies most DATA payloads into an assembly chunk and needs no
+   * view of them (a view per received datagram was the largest object on the receive path).
+   */
+  nextInPlace(): Frame | null {
+    return this.frame(Views.NotData) ?? null;
+  }
+
+  /** The datagram opened last. */
+  get datagram(): Uint8Array {
+    return this.r.buf;
   }
 
   /**
@@ -115,7 +146,7 @@ export class DataPacketReader {
    * PATH_CHALLENGE and PATH_RESPONSE keep their old `data`. Then `rewind` for the engine's `next`.
    */
   skim(): Frame | null {
-    return this.frame(false) ?? null;
+    return this.frame(Views.None) ?? null;
   }
 
   /** Back to the first frame of the packet opened (after `skim`, or `next`). */
@@ -123,21 +154,22 @@ export class DataPacketReader {
     this.r.offset = DATA_HEADER_SIZE;
   }
 
-  /** The next frame; null: no more; undefined: malformed. `materialize`: make payload views. */
-  private frame(materialize: boolean): Frame | null | undefined {
+  /** The next frame; null: no more; undefined: malformed. `views`: which payload views to make. */
+  private frame(views: Views): Frame | null | undefined {
     const r = this.r;
     while (r.remaining > 0) {
       const type = r.u8();
       if (type === FrameType.Padding) continue;
-      const f = this.body(type, materialize);
+      const f = this.body(type, views);
       if (f === null || !r.ok) return undefined;
       return f;
     }
     return r.ok ? null : undefined;
   }
 
-  private body(type: number, materialize: boolean): Frame | null {
+  private body(type: number, views: Views): Frame | null {
     const r = this.r;
+    const materialize = views !== Views.None;
     // A channel other than 0: the CHANNEL flag and one channel byte after the type (§5.9).
     let channel: number | undefined;
     if ((type & CHANNEL_FLAG) !== 0 && ((type & 0xe8) === FrameType.Data || type === (FrameType.Unreliable | CHANNEL_FLAG) || type === (FrameType.DataPart | CHANNEL_FLAG))) {
@@ -150,10 +182,15 @@ export class DataPacketReader {
       f.channel = channel;
       f.tsn = r.u32();
       const length = r.u16();
-      if (materialize) f.payload = r.bytes(length);
+      if (views === Views.All) f.payload = r.bytes(length);
       else {
+        if (views === Views.NotData) {
+          // Left in place (an empty payload, never the last frame's: nothing reads stale bytes).
+          this.dataStart = r.offset;
+          this.dataLength = length;
+          f.payload = EMPTY;
+        } else this.skimmedLength = length;
         r.skip(length);
-        this.skimmedLength = length;
       }
       f.first = (type & DataFlag.First) !== 0;
       f.last = (type & DataFlag.Last) !== 0;

@@ -106,3 +106,29 @@ describe('DataPacketReader.skim and rewind (the qlog writer reads the engine\'s 
     );
   });
 });
+
+describe('DataPacketReader.nextInPlace (the engine\'s read: DATA payloads left in the datagram)', () => {
+  const reader = new DataPacketReader();
+
+  it('gives the frames decodePacket gives, each DATA payload at datagram[dataStart, dataStart + dataLength) and its own payload empty', () => {
+    fc.assert(
+      fc.property(arb.dataPacket, (p) => {
+        const d = encodePacket(p);
+        const expected = viaDecode(d);
+        if (reader.open(d) !== 'ok') return;
+        expect(reader.datagram).toBe(d);
+        const frames: unknown[] = [];
+        for (let f: Frame | null = reader.nextInPlace(); f !== null; f = reader.nextInPlace()) {
+          if (f.type === 'data') {
+            // Never a stale view of an earlier frame or datagram.
+            expect(f.payload.length).toBe(0);
+            const payload = d.slice(reader.dataStart, reader.dataStart + reader.dataLength);
+            frames.push(comparable(structuredClone({ ...f, payload })));
+          } else frames.push(comparable(structuredClone(f)));
+        }
+        expect(frames).toEqual(expected.frames);
+      }),
+      { seed: 26, numRuns: 400 },
+    );
+  });
+});
