@@ -152,6 +152,7 @@ export class ConnectionCore implements PathMtuListener {
     );
     this.recovery = new LossRecovery(config, this.mtu, local.initialPacketNumber, options.now, this.sender, this.counters, trace);
     this.rtt = this.recovery.rtt;
+    if (options.handshakeRtt !== undefined && options.handshakeRtt > 0) this.recovery.onHandshakeRtt(options.now, options.handshakeRtt);
     this.localMaxDatagram = local.maxDatagramSize || config.maxDatagramSize;
     // The peer's limit when it announced one (§4.1); a peer that predates the parameter: ours.
     this.maxOutgoingMessage = Math.min(config.maxMessageSize, remote.maxMessageSize ?? Infinity);

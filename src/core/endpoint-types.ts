@@ -75,6 +75,12 @@ export interface ConnectionCoreInit {
   randomBytes?: (n: number) => Uint8Array;
   /** Bytes packet protection adds to every datagram on the wire (0 for plaintext): for the amplification limit. */
   packetOverhead?: number;
+  /**
+   * A round trip the handshake measured (the client's INITIAL → ACCEPT, RFC 9002 §5), ms: the
+   * first RTT sample, so the PTO and the close's drain period start from the path, not from
+   * `initialRtt`. 0 or absent: none (the server, or an INITIAL that was repeated).
+   */
+  handshakeRtt?: number;
 }
 
 export type ConnectionCoreFactory = (init: ConnectionCoreInit) => ConnectionCoreLike;

@@ -238,6 +238,12 @@ interface ConnectAttempt extends TimerEntry {
   rto: number;
   nextSend: number;
   deadline: number;
+  /**
+   * When the INITIAL the answer will be for was sent, for the connection's first RTT sample
+   * (RFC 9002 §5: the handshake may give it); -1 once an INITIAL was repeated, as an answer
+   * could then be for either copy (Karn).
+   */
+  sentAt: number;
 }
 
 interface Housekeeping extends TimerEntry {
@@ -254,6 +260,11 @@ type Timed = EndpointConnection | ConnectAttempt | Housekeeping;
  */
 function peerKey(address: string, port: number, cid: bigint): string {
   return [address, port, cid].join('|');
+}
+
+/** The client's RTT sample from its handshake (INITIAL → ACCEPT), or 0 when ambiguous (a repeated INITIAL). */
+function handshakeRtt(now: number, attempt: ConnectAttempt): number {
+  return attempt.sentAt < 0 ? 0 : Math.max(now - attempt.sentAt, 0.001);
 }
 
 /** Four bytes as a signed 32-bit integer: a CID half as `cidHigh`/`cidLow` give it (always a small integer, no heap number). */
@@ -516,6 +527,7 @@ export class EndpointCore {
       rto,
       nextSend: now + rto,
       deadline: now + this.config.connectTimeout,
+      sentAt: now,
     };
     attempt.initial = this.encodeInitial(attempt);
     this.attemptsByCid.set(cid, attempt);
@@ -970,6 +982,7 @@ export class EndpointCore {
     protection: PacketProtection | null,
     remotePublicKey: Uint8Array | null,
     id = this.nextId++,
+    handshakeRtt = 0,
   ): EndpointConnection {
     // The engine builds DATA packets that protection makes 12 bytes longer: it plans for that.
     const engineRemote = protection ? { ...remoteParams, maxDatagramSize: remoteParams.maxDatagramSize - PROTECTION_OVERHEAD } : remoteParams;
@@ -987,6 +1000,7 @@ export class EndpointCore {
       port,
       randomBytes: this.randomBytes,
       packetOverhead: protection ? PROTECTION_OVERHEAD : 0,
+      handshakeRtt,
     });
     const c = new EndpointConnection(id, role, localCid, remoteCid, address, port, core, remoteParams.resetToken, acceptDatagram, protection, remotePublicKey);
     this.register(c);
@@ -1042,6 +1056,8 @@ export class EndpointCore {
     attempt.cookie = new Uint8Array(packet.cookie);
     attempt.initial = this.encodeInitial(attempt);
     this.queue(attempt.initial, address, port);
+    // Only this INITIAL carries the cookie, so only it can be answered: an unambiguous sample.
+    attempt.sentAt = now;
     attempt.nextSend = now + attempt.rto;
     this.scheduleAttempt(attempt);
   }
@@ -1067,7 +1083,7 @@ export class EndpointCore {
     }
     this.removeAttempt(attempt);
     // The address connect() was given (equal to the datagram's): connections to one server share it.
-    this.establish(now, 'client', attempt.cid, packet.scid, attempt.address, port, attempt.params, copyParams(packet.params), null, null, null, attempt.id);
+    this.establish(now, 'client', attempt.cid, packet.scid, attempt.address, port, attempt.params, copyParams(packet.params), null, null, null, attempt.id, handshakeRtt(now, attempt));
     this.counters.connectionsConnected++;
   }
 
@@ -1110,7 +1126,7 @@ export class EndpointCore {
     // Our own parameters as the engine knows them: the real reset token, not the refusal token.
     const localParams = { ...attempt.params, resetToken: resetTokenFor(this.resetKey, attempt.cid) };
     const protection = new PacketProtection(this.requireSuite(), done.secrets.sendSecret, done.secrets.recvSecret, this.protectionConfig, now);
-    this.establish(now, 'client', attempt.cid, packet.scid, attempt.address, port, localParams, done.params, null, protection, remoteStatic, attempt.id);
+    this.establish(now, 'client', attempt.cid, packet.scid, attempt.address, port, localParams, done.params, null, protection, remoteStatic, attempt.id, handshakeRtt(now, attempt));
     this.counters.connectionsConnected++;
   }
 
@@ -1167,6 +1183,7 @@ export class EndpointCore {
     }
     if (now >= attempt.nextSend) {
       this.queue(attempt.initial, attempt.address, attempt.port);
+      attempt.sentAt = -1;
       attempt.rto = Math.min(attempt.rto * 2, 1000);
       attempt.nextSend = now + attempt.rto;
     }

@@ -454,6 +454,16 @@ export class LossRecovery {
     if (this.trace !== null) this.traceMetrics(now);
   }
 
+  /**
+   * The handshake measured a round trip before any DATA (RFC 9002 §5: the first RTT sample may
+   * come from the handshake): the estimate starts from it rather than from `initialRtt`, as a
+   * first ACK's sample would (no ACK delay to subtract).
+   */
+  onHandshakeRtt(now: number, sample: number): void {
+    this.rtt.update(sample, 0);
+    if (this.firstRttSampleAt < 0) this.firstRttSampleAt = now;
+  }
+
   // ------------------------------------------------------------------ timers
 
   /** Probe timeout before backoff (RFC 9002 §6.2.1). */

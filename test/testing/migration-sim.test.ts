@@ -258,7 +258,8 @@ describe('NAT rebinding in the middle of a 10 MiB transfer', () => {
     expect(s.conn.stats().packetsSent - sent).toBe(sentAt.length);
     // The first one within about a round trip of the silence (the old timer waited a PTO: srtt + 4 rttvar + the peer's ACK delay).
     expect(silence[0]!).toBeLessThanOrEqual(1.6 * lastRtt);
-    for (let i = 1; i < silence.length; i++) expect(silence[i]! - silence[i - 1]!).toBeGreaterThanOrEqual(0.9 * silence[0]! * 2 ** (i - 1));
+    // Sends are seen on the 2 ms polling grid above: each time is up to 2 ms late.
+    for (let i = 1; i < silence.length; i++) expect(silence[i]! - silence[i - 1]!).toBeGreaterThanOrEqual(0.9 * silence[0]! * 2 ** (i - 1) - 2);
     teardown(s);
   });
 

@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import type { EndpointConnection } from '../../src/core/endpoint.js';
+import { PacketType } from '../../src/wire/index.js';
+import { VirtualNet, endpointConfig, type Node } from './endpoint-harness.js';
+
+/**
+ * RFC 9002 §5: the client's first RTT sample comes from its handshake (INITIAL → ACCEPT), so
+ * its PTO, and with it the close's drain period (3 PTO, RFC 9000 §10.2), follow the path
+ * rather than `initialRtt` (100 ms here) from the first moment. Virtual time, 20 ms one way.
+ */
+const ONE_WAY = 20;
+const N = 200;
+
+function connectMany(n: number, drop?: (data: Uint8Array, from: string) => boolean): { net: VirtualNet; server: Node; client: Node; conns: EndpointConnection[] } {
+  const net = new VirtualNet(ONE_WAY);
+  const server = net.add('s', endpointConfig({ acceptConnections: true }), 1, 4000);
+  const client = net.add('c', endpointConfig({ maxPendingConnects: n }), 2, 5000);
+  if (drop) net.filter = (w) => !drop(w.data, w.from);
+  for (let i = 0; i < n; i++) client.core.connect(net.now, 's', 4000);
+  const connected = (): EndpointConnection[] =>
+    client.events.flatMap((e) => (e.type === 'connected' ? [e.connection] : []));
+  net.run(10_000, () => connected().length === n);
+  return { net, server, client, conns: connected() };
+}
+
+describe('the handshake gives the client its first RTT sample', () => {
+  it('srtt and PTO follow the handshake round trip, not initialRtt', () => {
+    const { conns } = connectMany(1);
+    const s = conns[0]!.core.stats();
+    expect(s.srtt).toBeCloseTo(2 * ONE_WAY, 6);
+    expect(s.minRtt).toBeCloseTo(2 * ONE_WAY, 6);
+    // srtt + 4·rttvar (srtt/2) + maxAckDelay (5): 40 + 80 + 5; with initialRtt alone it was 305.
+    expect(s.pto).toBeCloseTo(125, 6);
+  });
+
+  it('a repeated INITIAL gives no sample (the ACCEPT may answer either copy)', () => {
+    // The first ACCEPT is lost: the client repeats its (cookie) INITIAL, the server its ACCEPT.
+    let accepts = 0;
+    const { conns } = connectMany(1, (data, from) => from === 's' && data[1] === PacketType.Accept && accepts++ === 0);
+    expect(accepts).toBe(2);
+    const s = conns[0]!.core.stats();
+    expect(s.srtt).toBe(100);
+    expect(s.minRtt).toBe(0);
+  });
+
+  it(`${N} idle connections on one endpoint close within 3 PTO of the measured path (+ 2 RTT)`, () => {
+    const { net, server, client, conns } = connectMany(N);
+    expect(conns).toHaveLength(N);
+    const pto = conns[0]!.core.stats().pto;
+    expect(pto).toBeLessThan(200);
+    const t0 = net.now;
+    client.core.close(t0);
+    net.run(t0 + 60_000, () => client.core.idle && server.core.idle);
+    expect(client.core.idle).toBe(true);
+    // Each side drains 3 PTO after the last CLOSE/ACK it heard; the CLOSE exchange is 1–2 RTT.
+    // Before the handshake sample the PTO was 305 ms (initialRtt 100) and this took ~955 ms.
+    expect(net.now - t0).toBeLessThanOrEqual(3 * pto + 4 * ONE_WAY + 1);
+    expect(net.now - t0).toBeGreaterThanOrEqual(3 * pto);
+  });
+});
