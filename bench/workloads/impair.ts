@@ -23,6 +23,9 @@ export interface ImpairSample {
   retransmitSource: string;
   /** The proxy's own counters (its JSON on exit), or its last output if that did not parse. */
   proxy: unknown;
+  /** Each side's CPU and its contender's own counters (reliable-dgram: stats() and event-loop idle ms). */
+  sender?: { cpuMs: number; extra: Record<string, number> };
+  receiver?: { cpuMs: number; extra: Record<string, number> };
 }
 
 export interface ImpairPoint {
@@ -90,6 +93,8 @@ async function oneRun(name: ContenderName, bytes: number, loss: number, seed: nu
       retransmittedBytes: re.bytes,
       retransmitSource: re.source,
       proxy: proxyReport,
+      sender: { cpuMs: s.cpuMs, extra: s.extra ?? {} },
+      receiver: { cpuMs: r.cpuMs, extra: r.extra ?? {} },
     };
   } finally {
     await sender?.killAndWait();

@@ -9,11 +9,20 @@
  * fragments that arrived: data a peer keeps in holes, or delivered messages a slow reader has not
  * released, consume nothing, so they never make the window grow.
  *
- * Rule, per epoch (an epoch starts at a check): once the application released more than half the
- * window since the epoch began, the fraction f = released / window was consumed in `elapsed` ms;
- * when elapsed < 4 · f · srtt (a whole window in under 4 RTTs: the peer, which needs ~1 RTT per
- * window of credit plus ~2 RTTs per loss repair, waits on credit) the window doubles, if the
- * endpoint's budget gives it that much (`WindowAllowance`). Then a new epoch starts.
+ * Rule, per epoch (an epoch starts at a check): once the epoch is one smoothed RTT old, or the
+ * application released more than half the window in it, the fraction f = released / window was
+ * consumed in `elapsed` ms; when elapsed < 4 · f · srtt (a whole window in under 4 RTTs: the
+ * peer, which needs ~1 RTT per window of credit plus ~2 RTTs per loss repair, waits on credit)
+ * the window doubles, if the endpoint's budget gives it that much (`WindowAllowance`). Then a new
+ * epoch starts.
+ *
+ * The rate is judged over the last round trip, as Linux's receive-buffer auto-tuning does
+ * (tcp_rcv_space_adjust: the bytes copied to the application per RTT), not only over half a
+ * window as quic-go does: an epoch of half a window spans the sender's whole slow start when the
+ * window is several BDPs, and its average rate, diluted by the ramp, is under the threshold
+ * when the transfer is already window-bound (BBR's Startup keeps 2.9 BDPs in flight, and a hole
+ * holds the credit of everything behind it for a repair's round trip): the window grew only
+ * after the sender had waited on it.
  */
 export interface WindowAllowance {
   /** May one connection's receive window become `bytes`? (the endpoint's byte budget). */
@@ -39,8 +48,10 @@ export class WindowTuner {
   private epochReleased = 0;
   /** When the epoch began (ms); -Infinity before the first release (that check never grows). */
   private epochStart = -Infinity;
-  /** The next check once `released` passes this (0: the first release). */
+  /** The next check once `released` passes this (0: the first release) ... */
   private checkAt = 0;
+  /** ... or at the first release at or after this instant (one smoothed RTT into the epoch). */
+  private checkTime = Infinity;
   /** Releases left that check although not due (see `check`). */
   private warmUp = WARM_UP_CHECKS;
 
@@ -56,22 +67,23 @@ export class WindowTuner {
   /** The application released `bytes` at `now`. True when the window grew. */
   onReleased(bytes: number, now: number): boolean {
     const released = (this.released += bytes);
-    return released > this.checkAt ? this.check(released, now) : false;
+    return released > this.checkAt || now >= this.checkTime ? this.check(released, now) : false;
   }
 
   /**
-   * Ends the epoch when due (half a window released in it): grows if the window went fast and
-   * starts the next. Out of line, and branch-free on the object's fields: the first releases
-   * run all of it although not due (`warmUp`; V8 keeps type feedback only once a function ran a
-   * few times), so optimised code never meets a load it has no feedback for: a deoptimisation
-   * per process in the ping-pong warm-up otherwise.
+   * Ends the epoch when due (one RTT old, or half a window released in it): grows if the window
+   * went fast and starts the next. Out of line, and branch-free on the object's fields: the first
+   * releases run all of it although not due (`warmUp`; V8 keeps type feedback only once a
+   * function ran a few times), so optimised code never meets a load it has no feedback for: a
+   * deoptimisation per process in the ping-pong warm-up otherwise.
    */
   private check(released: number, now: number): boolean {
     const window = this.window;
     const inEpoch = released - this.epochReleased;
-    const due = inEpoch > window / 2;
+    const elapsed = now - this.epochStart;
+    const due = inEpoch > window / 2 || elapsed >= this.rtt.smoothed;
     // Before the first release epochStart is -Infinity: never fast, and the epoch starts here.
-    const quick = now - this.epochStart < RTTS_PER_WINDOW * (inEpoch / window) * this.rtt.smoothed;
+    const quick = elapsed < RTTS_PER_WINDOW * (inEpoch / window) * this.rtt.smoothed;
     const next = Math.min(2 * window, this.max);
     const allowed = next > window && (this.allowance === null || this.allowance.allowsWindow(next));
     const grow = due && quick && allowed;
@@ -81,6 +93,7 @@ export class WindowTuner {
     this.epochReleased = restart ? released : this.epochReleased;
     const threshold = this.epochReleased + this.window / 2;
     this.checkAt = this.warmUp-- > 0 ? released : threshold;
+    this.checkTime = this.epochStart + this.rtt.smoothed;
     return grow;
   }
 }

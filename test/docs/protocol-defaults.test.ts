@@ -85,5 +85,9 @@ describe('docs/protocol.md §21 defaults', () => {
     // Congestion windows start at the size path-MTU discovery starts at (§2.5).
     const cwnd = new NewReno(BASE_PLPMTU).window;
     expect(doc).toContain(`(${cwnd.toLocaleString('en-US')} at 1,200)`);
+    // ... and are recalculated when it moves (RFC 9002 §7.2).
+    const moved = new NewReno(BASE_PLPMTU);
+    moved.onMaxDatagramSizeChanged(d.maxDatagramSize);
+    expect(doc).toContain(`${moved.window.toLocaleString('en-US')} at ${d.maxDatagramSize.toLocaleString('en-US')})`);
   });
 });

@@ -1,4 +1,5 @@
 import type { AckEvent, CongestionController } from '../types.js';
+import { initialWindowFor, windowAfterSizeChange } from './initial-window.js';
 
 /**
  * BBR: congestion control from a model of the path, not from loss (draft-cardwell-iccrg-bbr-
@@ -63,7 +64,7 @@ export class Bbr implements CongestionController {
 
   private mss: number;
   private minWindow: number;
-  private readonly initialWindow: number;
+  private initialWindow: number;
   // Bottleneck-bandwidth filter: the maximum delivery rate of each of the last rounds.
   private readonly bwByRound: number[] = new Array<number>(BTLBW_FILTER_ROUNDS).fill(0);
   private btlBw = 0;
@@ -93,7 +94,7 @@ export class Bbr implements CongestionController {
     this.mss = maxDatagramSize;
     this.minWindow = 4 * maxDatagramSize;
     // RFC 9002 §7.2 initial window, as for NewReno.
-    this.initialWindow = Math.min(10 * maxDatagramSize, Math.max(14_720, 2 * maxDatagramSize));
+    this.initialWindow = initialWindowFor(maxDatagramSize);
     this.window = this.initialWindow;
     this.pacingRate = (HIGH_GAIN * this.initialWindow) / initialRtt;
   }
@@ -107,6 +108,10 @@ export class Bbr implements CongestionController {
   onPacketSent(): void {}
 
   onMaxDatagramSizeChanged(size: number): void {
+    // RFC 9002 §7.2: the initial window is recalculated with the new size (and a window that has
+    // not moved yet becomes it); it is also the model's BDP until both halves are measured.
+    this.window = windowAfterSizeChange(this.window, this.mss, size);
+    this.initialWindow = initialWindowFor(size);
     this.mss = size;
     this.minWindow = 4 * size;
     this.window = Math.max(this.window, this.minWindow);

@@ -1,4 +1,5 @@
 import type { AckEvent, CongestionController } from '../types.js';
+import { initialWindowFor, windowAfterSizeChange } from './initial-window.js';
 
 /**
  * NewReno as RFC 9002 §7 specifies it (see also quinn-proto `congestion/new_reno.rs`):
@@ -18,8 +19,7 @@ export class NewReno implements CongestionController {
   private inRecovery = false;
 
   constructor(private maxDatagramSize: number) {
-    // RFC 9002 §7.2: min(10 × max_datagram_size, max(14,720, 2 × max_datagram_size)).
-    this.window = Math.min(10 * maxDatagramSize, Math.max(14_720, 2 * maxDatagramSize));
+    this.window = initialWindowFor(maxDatagramSize);
     this.minWindow = 2 * maxDatagramSize;
   }
 
@@ -32,6 +32,8 @@ export class NewReno implements CongestionController {
   onPacketSent(): void {}
 
   onMaxDatagramSizeChanged(size: number): void {
+    // Nothing acknowledged or lost yet: the initial window in datagrams of the new size (§7.2).
+    if (this.ssthresh === Infinity) this.window = windowAfterSizeChange(this.window, this.maxDatagramSize, size);
     this.maxDatagramSize = size;
     this.minWindow = 2 * size;
     this.window = Math.max(this.window, this.minWindow);

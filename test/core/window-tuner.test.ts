@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { WindowTuner } from '../../src/core/window-tuner.js';
+
+const MiB = 1024 * 1024;
+const MESSAGE = 64 * 1024;
+
+describe('WindowTuner: the rate is judged over the last round trip', () => {
+  it('grows within a round trip of the application reading at more than a window per 4 RTTs, after a slow start', () => {
+    const tuner = new WindowTuner(4 * MiB, 16 * MiB, { smoothed: 20 }, null);
+    let t = 0;
+    // A sender's ramp: 64 KiB every 5 ms (13 MB/s, a quarter of a window per 4 RTTs) for 100 ms.
+    for (; t < 100; t += 5) tuner.onReleased(MESSAGE, t);
+    expect(tuner.window).toBe(4 * MiB);
+    // Then 64 KiB per ms (65 MB/s: a 4 MiB window lasts 64 ms, under 4 RTTs of 20 ms). An epoch
+    // of half a window (quic-go's) still spans the slow 100 ms and judges the average, under the
+    // threshold; the round trip's own rate shows the window is the limit.
+    let grewAt = -1;
+    for (; t <= 160 && grewAt < 0; t += 1) if (tuner.onReleased(MESSAGE, t)) grewAt = t;
+    expect(tuner.window).toBe(8 * MiB);
+    expect(grewAt).toBeGreaterThan(100);
+    expect(grewAt).toBeLessThanOrEqual(100 + 2 * 20);
+  });
+
+  it('does not grow for a steady reader slower than a window per 4 RTTs, however long it reads', () => {
+    const tuner = new WindowTuner(4 * MiB, 16 * MiB, { smoothed: 20 }, null);
+    // 64 KiB every 1.5 ms: 44 MB/s, a 4 MiB window lasts 96 ms, more than 4 RTTs.
+    for (let i = 0; i < 2000; i++) tuner.onReleased(MESSAGE, i * 1.5);
+    expect(tuner.window).toBe(4 * MiB);
+  });
+});
