@@ -619,6 +619,8 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
         this.traceOutput.forget(attempt);
         this.core.cancelConnect(attempt);
         this.flush();
+        // No handshake in progress any more: the socket may connect to the one peer again.
+        this.reconsiderPeer();
         reject(new AbortError(undefined, { cause: signal?.reason }));
       };
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -748,6 +750,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
           p.cleanup();
           p.reject(rdError(ev.error.code, ev.error.message));
         }
+        this.reconsiderPeer();
         return;
       }
       case 'connection-event': {
@@ -816,7 +819,8 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
    * endpoint is open, does not accept, has no handshake in progress, every connection is a
    * client's to one address, and that peer was heard within PEER_SILENCE. A datagram to anywhere
    * else disconnects the socket on its own before it leaves. Checked when a connection opens,
-   * closes or moves, after a rebind, and at a timer once a silent peer is heard again.
+   * closes or moves, when a connect attempt fails or is aborted, after a rebind, and at a timer
+   * once a silent peer is heard again.
    */
   private reconsiderPeer(): void {
     const peer = this.peer;
