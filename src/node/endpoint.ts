@@ -103,7 +103,6 @@ export interface EndpointStatsWithSocket extends EndpointStats {
 
 const NO_CHANNELS: ChannelEntry[] = [];
 
-/** Apply validated `channels` entries to a connection about to be handed over. */
 /**
  * The open Connections of the engine's connection records: a record not yet handed to the
  * application has none, and a Connection is over (`closed`) once its 'closed' event arrived,
@@ -116,6 +115,7 @@ function* ownersOf(records: Iterable<EndpointConnection>): Generator<Connection>
   }
 }
 
+/** Apply validated `channels` entries to a connection about to be handed over. */
 function applyChannels(conn: Connection, channels: readonly ChannelEntry[]): void {
   for (let i = 0; i < channels.length; i++) conn.setChannel(channels[i]![0], channels[i]![1]);
 }
