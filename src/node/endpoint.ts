@@ -344,13 +344,32 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     // peers other than the connected one must get through from then on; removing the last one
     // lets the socket connect again.
     if (options.acceptConnections === undefined) {
-      (this as EventEmitter).on('newListener', (event: string | symbol) => {
-        if (event === 'connection') this.peer.leave();
-      });
-      (this as EventEmitter).on('removeListener', (event: string | symbol) => {
-        if (event === 'connection') this.reconsiderPeer();
-      });
+      (this as EventEmitter).on('newListener', this.onNewListener);
+      (this as EventEmitter).on('removeListener', this.onRemoveListener);
     }
+  }
+
+  /** A 'connection' listener comes: the endpoint accepts from now on (see the constructor). */
+  private readonly onNewListener = (event: string | symbol): void => {
+    if (event === 'connection') this.peer.leave();
+  };
+  private readonly onRemoveListener = (event: string | symbol): void => {
+    if (event === 'connection') this.reconsiderPeer();
+  };
+
+  /**
+   * As EventEmitter's, but the endpoint's own 'newListener' / 'removeListener' hooks stay:
+   * without them, a 'connection' listener added afterwards would leave the socket connected to
+   * its one server, and nobody else could reach the endpoint it makes a server.
+   */
+  override removeAllListeners(...args: unknown[]): this {
+    (EventEmitter.prototype.removeAllListeners as (...a: unknown[]) => unknown).apply(this, args);
+    if (this.options.acceptConnections === undefined) {
+      const emitter = this as EventEmitter;
+      if (!emitter.listeners('newListener').includes(this.onNewListener)) emitter.on('newListener', this.onNewListener);
+      if (!emitter.listeners('removeListener').includes(this.onRemoveListener)) emitter.on('removeListener', this.onRemoveListener);
+    }
+    return this;
   }
 
   /** The bound address, as `dgram.Socket.address()` (as bound, also while the socket is connected to its peer). */

@@ -215,6 +215,30 @@ describe('a client endpoint connects its socket to its one server', () => {
     expect(connectedTo(never)).toBe(`127.0.0.1:${server.address().port}`);
   });
 
+  it("removeAllListeners() keeps the endpoint's own hooks: a 'connection' listener added afterwards still disconnects the socket", async () => {
+    const server = await echoServer(endpoints);
+    const client = await loopbackEndpoint(endpoints);
+    await within(5_000, 'connect', client.connect(server.address().port, '127.0.0.1'));
+    const atServer = `127.0.0.1:${server.address().port}`;
+    expect(connectedTo(client)).toBe(atServer);
+    client.on('connection', () => {});
+    expect(connectedTo(client)).toBeNull();
+    client.removeAllListeners();
+    // The last 'connection' listener went: connected again.
+    expect(connectedTo(client)).toBe(atServer);
+    client.on('connection', () => {});
+    expect(connectedTo(client)).toBeNull();
+    client.removeAllListeners('connection');
+    expect(connectedTo(client)).toBe(atServer);
+    client.removeAllListeners('newListener');
+    client.removeAllListeners('removeListener');
+    const incoming = once(client, 'connection');
+    expect(connectedTo(client)).toBeNull();
+    const third = await loopbackEndpoint(endpoints);
+    await within(5_000, 'connect to the former client', third.connect(client.address().port, '127.0.0.1'));
+    await within(5_000, 'accepted', incoming);
+  });
+
   it("the server's port closing (ICMP port unreachable) is no socket error: counted, and the socket goes back to unconnected sends", async () => {
     const server = await echoServer(endpoints);
     const client = await loopbackEndpoint(endpoints);
