@@ -105,7 +105,6 @@ export interface EndpointStatsWithSocket extends EndpointStats {
 
 const NO_CHANNELS: ChannelEntry[] = [];
 
-/** Apply validated `channels` entries to a connection about to be handed over. */
 /**
  * The open Connections of the engine's connection records: a record not yet handed to the
  * application has none, and a Connection is over (`closed`) once its 'closed' event arrived,
@@ -118,6 +117,7 @@ function* ownersOf(records: Iterable<EndpointConnection>): Generator<Connection>
   }
 }
 
+/** Apply validated `channels` entries to a connection about to be handed over. */
 function applyChannels(conn: Connection, channels: readonly ChannelEntry[]): void {
   for (let i = 0; i < channels.length; i++) conn.setChannel(channels[i]![0], channels[i]![1]);
 }
@@ -346,13 +346,32 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     // peers other than the connected one must get through from then on; removing the last one
     // lets the socket connect again.
     if (options.acceptConnections === undefined) {
-      (this as EventEmitter).on('newListener', (event: string | symbol) => {
-        if (event === 'connection') this.peer.leave();
-      });
-      (this as EventEmitter).on('removeListener', (event: string | symbol) => {
-        if (event === 'connection') this.reconsiderPeer();
-      });
+      (this as EventEmitter).on('newListener', this.onNewListener);
+      (this as EventEmitter).on('removeListener', this.onRemoveListener);
     }
+  }
+
+  /** A 'connection' listener comes: the endpoint accepts from now on (see the constructor). */
+  private readonly onNewListener = (event: string | symbol): void => {
+    if (event === 'connection') this.peer.leave();
+  };
+  private readonly onRemoveListener = (event: string | symbol): void => {
+    if (event === 'connection') this.reconsiderPeer();
+  };
+
+  /**
+   * As EventEmitter's, but the endpoint's own 'newListener' / 'removeListener' hooks stay:
+   * without them, a 'connection' listener added afterwards would leave the socket connected to
+   * its one server, and nobody else could reach the endpoint it makes a server.
+   */
+  override removeAllListeners(...args: unknown[]): this {
+    (EventEmitter.prototype.removeAllListeners as (...a: unknown[]) => unknown).apply(this, args);
+    if (this.options.acceptConnections === undefined) {
+      const emitter = this as EventEmitter;
+      if (!emitter.listeners('newListener').includes(this.onNewListener)) emitter.on('newListener', this.onNewListener);
+      if (!emitter.listeners('removeListener').includes(this.onRemoveListener)) emitter.on('removeListener', this.onRemoveListener);
+    }
+    return this;
   }
 
   /** The bound address, as `dgram.Socket.address()` (as bound, also while the socket is connected to its peer). */
@@ -621,6 +640,8 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
         this.traceOutput.forget(attempt);
         this.core.cancelConnect(attempt);
         this.flush();
+        // No handshake in progress any more: the socket may connect to the one peer again.
+        this.reconsiderPeer();
         reject(new AbortError(undefined, { cause: signal?.reason }));
       };
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -750,6 +771,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
           p.cleanup();
           p.reject(rdError(ev.error.code, ev.error.message));
         }
+        this.reconsiderPeer();
         return;
       }
       case 'connection-event': {
@@ -818,7 +840,8 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
    * endpoint is open, does not accept, has no handshake in progress, every connection is a
    * client's to one address, and that peer was heard within PEER_SILENCE. A datagram to anywhere
    * else disconnects the socket on its own before it leaves. Checked when a connection opens,
-   * closes or moves, after a rebind, and at a timer once a silent peer is heard again.
+   * closes or moves, when a connect attempt fails or is aborted, after a rebind, and at a timer
+   * once a silent peer is heard again.
    */
   private reconsiderPeer(): void {
     const peer = this.peer;

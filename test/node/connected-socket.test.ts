@@ -107,6 +107,34 @@ describe('a client endpoint connects its socket to its one server', () => {
     expect(client.address().port).toBe(port);
   });
 
+  it('a connect to another server that fails (aborted, or timed out) connects the socket to the first again', async () => {
+    const a = await echoServer(endpoints);
+    const client = await loopbackEndpoint(endpoints, { connectTimeout: 300 });
+    const toA = await within(5_000, 'connect a', client.connect(a.address().port, '127.0.0.1'));
+    const atA = `127.0.0.1:${a.address().port}`;
+    expect(connectedTo(client)).toBe(atA);
+    // A peer that reads and never answers.
+    const hole = await rawSocket();
+    hole.on('message', () => {});
+    try {
+      const controller = new AbortController();
+      const aborted = client.connect(hole.address().port, '127.0.0.1', { signal: controller.signal }).catch((e: Error) => e);
+      // Its INITIAL leaves unconnected (connect() resolves the host first: a tick or so later).
+      await until(5_000, 'the INITIAL left', () => connectedTo(client) === null);
+      controller.abort();
+      expect(await aborted).toMatchObject({ name: 'AbortError' });
+      expect(connectedTo(client)).toBe(atA);
+      expect(await roundTrip(toA, 'after abort')).toBe('echo:after abort');
+      const timedOut = client.connect(hole.address().port, '127.0.0.1').catch((e: Error) => e);
+      await until(5_000, 'the INITIAL left', () => connectedTo(client) === null);
+      expect(await within(5_000, 'connect timeout', timedOut)).toMatchObject({ code: 'ERR_CONNECTION_TIMEOUT' });
+      expect(connectedTo(client)).toBe(atA);
+      expect(await roundTrip(toA, 'after timeout')).toBe('echo:after timeout');
+    } finally {
+      hole.close();
+    }
+  });
+
   it('closing the connection disconnects the socket; a new connection connects it again, on the same port', async () => {
     const accepted: Connection[] = [];
     const server = await echoServer(endpoints, accepted);
@@ -185,6 +213,30 @@ describe('a client endpoint connects its socket to its one server', () => {
     never.on('connection', listener);
     await within(5_000, 'connect', never.connect(server.address().port, '127.0.0.1'));
     expect(connectedTo(never)).toBe(`127.0.0.1:${server.address().port}`);
+  });
+
+  it("removeAllListeners() keeps the endpoint's own hooks: a 'connection' listener added afterwards still disconnects the socket", async () => {
+    const server = await echoServer(endpoints);
+    const client = await loopbackEndpoint(endpoints);
+    await within(5_000, 'connect', client.connect(server.address().port, '127.0.0.1'));
+    const atServer = `127.0.0.1:${server.address().port}`;
+    expect(connectedTo(client)).toBe(atServer);
+    client.on('connection', () => {});
+    expect(connectedTo(client)).toBeNull();
+    client.removeAllListeners();
+    // The last 'connection' listener went: connected again.
+    expect(connectedTo(client)).toBe(atServer);
+    client.on('connection', () => {});
+    expect(connectedTo(client)).toBeNull();
+    client.removeAllListeners('connection');
+    expect(connectedTo(client)).toBe(atServer);
+    client.removeAllListeners('newListener');
+    client.removeAllListeners('removeListener');
+    const incoming = once(client, 'connection');
+    expect(connectedTo(client)).toBeNull();
+    const third = await loopbackEndpoint(endpoints);
+    await within(5_000, 'connect to the former client', third.connect(client.address().port, '127.0.0.1'));
+    await within(5_000, 'accepted', incoming);
   });
 
   it("the server's port closing (ICMP port unreachable) is no socket error: counted, and the socket goes back to unconnected sends", async () => {
