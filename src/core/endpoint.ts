@@ -414,7 +414,10 @@ export class EndpointCore {
     return this.connections.size;
   }
 
-  /** The established connections, each once, in the order they were made (until their engine closes). */
+  /**
+   * The established connections, each once, in the order they were made (a rare one whose ID
+   * shared its low 32 bits with another's comes last: ConnectionTable), until their engine closes.
+   */
   connectionRecords(): Iterable<EndpointConnection> {
     return this.connections;
   }
