@@ -35,7 +35,10 @@ async function main(): Promise<void> {
   const sends = opt('sends', 200_000);
   const rounds = opt('rounds', 6);
   const child = fork(new URL(import.meta.url).pathname, ['--sink'], { execArgv: ['--import', 'tsx'] });
-  const [port] = (await once(child, 'message')) as [number];
+  // A sink that ends before it says its port (its error is on our stderr) ends the run too.
+  const ended = once(child, 'exit').then(() => Promise.reject(new Error('connected-send: the sink ended before it was listening')));
+  const [port] = (await Promise.race([once(child, 'message'), ended])) as [number];
+  ended.catch(() => undefined);
   const socket: Socket = createSocket({ type: 'udp4', lookup: literalLookup });
   await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
   socket.setSendBufferSize(4 << 20);

@@ -1,9 +1,10 @@
 /**
  * The impairment workload (bench/workloads/impair.ts) modelled in virtual time: what the protocol
  * itself achieves through a path like the proxy's, without the CPU of three processes. A core
- * pair (test/helpers/pair.ts) with 10 ms each way, random loss both ways, and a bottleneck of
- * `--rate` MB/s with a 4 MB queue (the proxy forwards as fast as its CPU lets it: ~55-60 MB/s
- * on the benchmark machine); 20 MB one way, seeds 1-3. Deterministic.
+ * pair (test/helpers/scenarios.ts `impairedPair`, the window-tuning tests' path) with 10 ms each
+ * way, random loss both ways, and a bottleneck of `--rate` MB/s with a 4 MB queue (the proxy
+ * forwards as fast as its CPU lets it: ~55-60 MB/s on the benchmark machine); 20 MB one way,
+ * seeds 1-3. Deterministic.
  *
  * Both sides' datagram ceiling is the endpoint's default (`--mds 1452`), as in the real run: path-MTU
  * discovery moves from 1,200 to 1,452 bytes in the first round trip, and the receiver, which sends
@@ -14,7 +15,7 @@
  *
  *   node --import tsx bench/impair-sim.ts [--rate 60] [--mb 20] [--mds 1452] [--seeds 3]
  */
-import { Pair } from '../test/helpers/pair.js';
+import { impairedPair } from '../test/helpers/scenarios.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: number): number => {
@@ -32,13 +33,7 @@ for (const loss of [0, 0.01, 0.05, 0.1, 0.2]) {
   const figures: string[] = [];
   let sum = 0;
   for (let seed = 1; seed <= seeds; seed++) {
-    const pair = new Pair({
-      seed,
-      link: { delay: 10, rate, queue: 4e6, loss },
-      reverse: { delay: 10, loss },
-      config: { idleTimeout: 0, keepAliveInterval: 0, maxDatagramSize },
-    });
-    pair.keepMessages = false;
+    const pair = impairedPair(seed, loss, { maxDatagramSize, rate });
     for (let left = bytes; left > 0; left -= chunk.length) pair.a.send(left >= chunk.length ? chunk : chunk.subarray(0, left));
     pair.runUntil(() => pair.sides[1].deliveredBytes >= bytes, 600_000);
     const s = pair.a.stats(pair.now);

@@ -13,7 +13,7 @@
  * for docs/performance.md ("The warm-up tail").
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createEndpoint } from '../src/index.js';
@@ -101,22 +101,24 @@ interface Side {
   deopts: number[];
   /** "function: reason" → count, over the whole run. */
   reasons: Map<string, number>;
-  /** Every TurboFan job: function, ms, why V8 chose it ('small function', 'hot and stable'), OSR, the function's identity (sfi). */
-  jobs: { fn: string; ms: number; why: string; osr: boolean; sfi: string }[];
+  /** Every TurboFan job: function, ms, why V8 chose it ('small function', 'hot and stable', or 'OSR'), the function's identity (sfi). */
+  jobs: { fn: string; ms: number; why: string; sfi: string }[];
   /** sfi → the reason V8 gave when it marked the function (the job's line does not repeat it). */
   marked: Map<string, string>;
 }
 
 const newSide = (): Side => ({ compiles: [], compileMs: 0, late: [], deopts: [], reasons: new Map(), jobs: [], marked: new Map() });
-const sidesRef: { client?: Side } = {};
-/** Reads one child's stdout: V8's trace lines between our marks, bucketed by the last mark. */
-function watch(child: ChildProcess, side: Side, onLine: (line: string) => boolean): Promise<void> {
+/**
+ * Reads one child's stdout: V8's trace lines between our marks, bucketed by the last mark
+ * (`--raw PREFIX`: every line also to PREFIX.<name>.log). Resolves when the child's stdout ends.
+ */
+function watch(name: 'client' | 'server', child: ChildProcess, side: Side, onLine: (line: string) => boolean): Promise<void> {
   let bucket = 0;
   let started = false;
   let done = false;
   const rl = createInterface({ input: child.stdout! });
   const raw = opt('raw', '');
-  const rawFile = raw === '' ? null : openSync(`${raw}.${side === sidesRef.client ? 'client' : 'server'}.log`, 'w');
+  const rawFile = raw === '' ? null : openSync(`${raw}.${name}.log`, 'w');
   rl.on('line', (line) => {
     if (rawFile !== null) writeSync(rawFile, `${line}\n`);
     if (onLine(line)) return;
@@ -138,7 +140,7 @@ function watch(child: ChildProcess, side: Side, onLine: (line: string) => boolea
       if (bucket >= 1) side.late.push(`${fn} ${ms.toFixed(1)}`);
       const sfi = /\(sfi = (\S+)\)/.exec(line)?.[1] ?? '?';
       const osr = line.includes(' OSR ');
-      side.jobs.push({ fn, ms, why: osr ? 'OSR' : (side.marked.get(sfi) ?? '?'), osr, sfi });
+      side.jobs.push({ fn, ms, why: osr ? 'OSR' : (side.marked.get(sfi) ?? '?'), sfi });
     }
     const bail = /^\[bailout \(kind: [^,]+, reason: ([^)]*)\).*?<JSFunction (\S*)/.exec(line);
     const dep = /^\[marking dependent code .*?<SharedFunctionInfo (\S+)>.*reason: (.*)\]$/.exec(line);
@@ -148,7 +150,12 @@ function watch(child: ChildProcess, side: Side, onLine: (line: string) => boolea
       side.reasons.set(what, (side.reasons.get(what) ?? 0) + 1);
     }
   });
-  return new Promise((resolve) => rl.on('close', resolve));
+  return new Promise((resolve) => {
+    rl.on('close', () => {
+      if (rawFile !== null) closeSync(rawFile);
+      resolve();
+    });
+  });
 }
 
 async function main(): Promise<void> {
@@ -169,22 +176,22 @@ async function main(): Promise<void> {
       : spawn('taskset', ['-c', cpu, process.execPath, ...node], { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
   };
   const sides = { client: newSide(), server: newSide() };
-  sidesRef.client = sides.client;
   const srv = start('server', '0', []);
   let port = 0;
-  const gotPort = new Promise<void>((resolve) => {
-    void watch(srv, sides.server, (line) => {
+  const gotPort = new Promise<void>((resolve, reject) => {
+    // A server that ends before it says its port (a crash: its stderr is ours) ends the run too.
+    void watch('server', srv, sides.server, (line) => {
       if (!line.startsWith('#PORT ')) return false;
       port = Number(line.slice(6));
       resolve();
       return true;
-    });
+    }).then(() => reject(new Error('warmup: the server ended before it was listening')));
   });
   await gotPort;
   let rtts: number[] = [];
   let clientStats: Record<string, number> = {};
   const cli = start('client', pin === 'cross' ? '1' : '0', ['--port', String(port), '--trips', String(trips)]);
-  await watch(cli, sides.client, (line) => {
+  await watch('client', cli, sides.client, (line) => {
     if (line.startsWith('#STATS ')) {
       clientStats = JSON.parse(line.slice(7)) as Record<string, number>;
       return true;

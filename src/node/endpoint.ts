@@ -91,12 +91,14 @@ export interface EndpointStatsWithSocket extends EndpointStats {
   sendBufferSize: number;
   /**
    * The socket is `connect()`ed to the endpoint's one peer (a client endpoint, on a socket it
-   * bound itself, while all its datagrams go to one server: README "Connected socket").
+   * bound itself, while all its datagrams go to one server: README "A client's socket is
+   * connected to its server").
    */
   socketConnected: boolean;
   /**
    * ICMP errors (port or host unreachable, ...) the connected socket reported: ignored, never
-   * fatal; after one the socket goes back to unconnected sends for the rest of the connection.
+   * fatal; after one (but "packet too big") the socket goes back to unconnected sends for the
+   * rest of the connection.
    */
   icmpErrors: number;
 }

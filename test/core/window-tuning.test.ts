@@ -25,7 +25,7 @@ describe('receive-window auto-tuning (window-tuner.ts)', () => {
     // At the endpoint's default datagram size: both sides probe the path MTU, so the receiver has
     // an RTT sample (20 ms) and the tuner judges the rate against it, not against initialRtt.
     it(`grows to maxReceiveWindow on a fast transfer at 20 ms RTT, ${loss * 100} % loss, and keeps within it`, () => {
-      const pair = impairedPair(3, loss, undefined, 1452);
+      const pair = impairedPair(3, loss, { maxDatagramSize: 1452 });
       let worst = 0;
       pair.check = () => {
         const { retained, limit } = retainedOf(pair.b);
@@ -102,7 +102,7 @@ describe('receive-window auto-tuning (window-tuner.ts)', () => {
   it("grows only within the endpoint budget's fair share", () => {
     const budget = new BufferBudget(8 * MiB);
     budget.connections = 1;
-    const pair = impairedPair(7, 0.01, budget);
+    const pair = impairedPair(7, 0.01, { budgetB: budget });
     let worst = 0;
     pair.check = () => {
       worst = Math.max(worst, budget.used);

@@ -229,17 +229,21 @@ export function weightedShare(weights: [number, number], from = 3000, to = 10_00
 }
 
 /**
- * The impairment benchmark's path in virtual time: 10 ms each way, a 60 MB/s bottleneck with a
- * 4 MB queue, `loss` both ways; side b's endpoint budget `budgetB` if given. For bulk
- * transfers: delivered message bodies are not kept. `maxDatagramSize`: both sides' ceiling
- * (the pair's 1,200 by default: no path-MTU discovery, so a pure receiver sends nothing
- * ack-eliciting and has no RTT sample; the endpoint's default of 1,452 makes both sides probe,
- * and the receiver measures its RTT from its probes' ACKs).
+ * The impairment benchmark's path in virtual time (also bench/impair-sim.ts's): 10 ms each way,
+ * a `rate` (60 MB/s by default) bottleneck with a 4 MB queue, `loss` both ways; side b's endpoint
+ * budget `budgetB` if given. For bulk transfers: delivered message bodies are not kept.
+ * `maxDatagramSize`: both sides' ceiling (the pair's 1,200 by default: no path-MTU discovery, so
+ * a pure receiver sends nothing ack-eliciting and has no RTT sample; the endpoint's default of
+ * 1,452 makes both sides probe, and the receiver measures its RTT from its probes' ACKs).
  */
-export function impairedPair(seed: number, loss: number, budgetB?: BufferBudget, maxDatagramSize = 1200): Pair {
+export function impairedPair(
+  seed: number,
+  loss: number,
+  { budgetB, maxDatagramSize = 1200, rate = 60e6 }: { budgetB?: BufferBudget; maxDatagramSize?: number; rate?: number } = {},
+): Pair {
   const pair = new Pair({
     seed,
-    link: { delay: 10, rate: 60e6, queue: 4e6, loss },
+    link: { delay: 10, rate, queue: 4e6, loss },
     reverse: { delay: 10, loss },
     config: { idleTimeout: 0, keepAliveInterval: 0, maxDatagramSize },
     ...(budgetB !== undefined ? { budgetB } : {}),

@@ -162,7 +162,7 @@ const CASES: Case[] = [
   // congestion state and RTT stay, the outstanding data goes again at the old rate. Download
   // bound: srtt + rttvar of silence, one way (together `heardAfter`, itself at most 2 RTT, below;
   // how much of the silence falls after the rebinding depends on where in the client's ACK
-  // cycle it came), the validation round trip, one way: heardAfter + 2 RTT, 3.3-4 RTT.
+  // cycle it came), the validation round trip, one way: heardAfter + 2 RTT (measured 2.5–3.5 RTT over three seeds, docs/protocol.md §23.5).
   { direction: 'upload', oneWay: ONE_WAY, how: { address: '10.0.0.1' }, stallRtts: (r: { pto: number }, rtt: number) => (r.pto + 1.05 * rtt) / rtt },
   { direction: 'download', oneWay: ONE_WAY, how: { address: '10.0.0.1' }, stallRtts: (r, rtt) => (r.heardAfter + 2 * rtt) / rtt },
   { direction: 'download', oneWay: ONE_WAY, how: { address: '10.0.0.1', rate: BOTTLENECK }, stallRtts: (r, rtt) => (r.heardAfter + 2 * rtt) / rtt },
