@@ -10,7 +10,8 @@ export interface LocalCidEntry {
 
 /**
  * The endpoint's established connections by local connection ID, in one table: the set of
- * connections (its size, its iteration in registration order) and the router of DATA.
+ * connections (its size, its iteration: registration order, the rare `overflow` ones last) and
+ * the router of DATA.
  *
  * `byLow` maps the low 32 bits of the ID (a small integer: no BigInt) to the first connection
  * registered with them; DATA is routed by reading that half from the datagram and comparing the

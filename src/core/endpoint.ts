@@ -240,8 +240,8 @@ interface ConnectAttempt extends TimerEntry {
   deadline: number;
   /**
    * When the INITIAL the answer will be for was sent, for the connection's first RTT sample
-   * (RFC 9002 §5: the handshake may give it); -1 once an INITIAL was repeated, as an answer
-   * could then be for either copy (Karn).
+   * (RFC 9002 §5: the handshake may give it); -1 once an INITIAL was repeated, or a second
+   * RETRY made a second cookie INITIAL, as an answer could then be for either copy (Karn).
    */
   sentAt: number;
 }
@@ -414,7 +414,10 @@ export class EndpointCore {
     return this.connections.size;
   }
 
-  /** The established connections, each once, in the order they were made (until their engine closes). */
+  /**
+   * The established connections, each once, in the order they were made (a rare one whose ID
+   * shared its low 32 bits with another's comes last: ConnectionTable), until their engine closes.
+   */
   connectionRecords(): Iterable<EndpointConnection> {
     return this.connections;
   }
@@ -1052,12 +1055,15 @@ export class EndpointCore {
   private onRetry(now: number, packet: RetryPacket, address: string, port: number): void {
     const attempt = this.attemptFor(packet.dcid, address, port);
     if (!attempt || attempt.retries >= this.config.maxRetries) return this.drop('unexpected');
+    // The server answers a cookie-less INITIAL with a RETRY only, so after the first RETRY only
+    // the cookie INITIAL can be answered: an unambiguous sample. A later RETRY (the plain
+    // INITIAL was repeated and both copies were answered, or a cookie aged out) leaves an
+    // earlier cookie INITIAL that an ACCEPT may still answer: no sample (Karn).
+    attempt.sentAt = attempt.retries === 0 ? now : -1;
     attempt.retries++;
     attempt.cookie = new Uint8Array(packet.cookie);
     attempt.initial = this.encodeInitial(attempt);
     this.queue(attempt.initial, address, port);
-    // Only this INITIAL carries the cookie, so only it can be answered: an unambiguous sample.
-    attempt.sentAt = now;
     attempt.nextSend = now + attempt.rto;
     this.scheduleAttempt(attempt);
   }

@@ -263,11 +263,6 @@ export class SentPackets {
     }
   }
 
-  /** Packets tracked (outstanding, or done and not yet trimmed from the front). */
-  get size(): number {
-    return this.count;
-  }
-
   /** Slots of storage of its own (0: none yet, or given back). */
   get allocated(): number {
     return this.slots.length;

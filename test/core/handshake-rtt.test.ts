@@ -43,6 +43,24 @@ describe('the handshake gives the client its first RTT sample', () => {
     expect(s.minRtt).toBe(0);
   });
 
+  it('a second RETRY (the first INITIAL was repeated on a path slower than its timer) gives no sample', () => {
+    // 150 ms one way: the INITIAL is repeated at 200 ms, both copies are answered by a RETRY,
+    // and each RETRY sends a cookie INITIAL; the ACCEPT for the first would be timed from the
+    // second (300 ms measured as 100) if the second RETRY restarted the clock.
+    const net = new VirtualNet(150);
+    net.add('s', endpointConfig({ acceptConnections: true }), 1, 4000);
+    const client = net.add('c', endpointConfig(), 2, 5000);
+    client.core.connect(net.now, 's', 4000);
+    net.run(10_000, () => client.events.some((e) => e.type === 'connected'));
+    const retries = net.log.filter((w) => w.from === 's' && w.data[1] === PacketType.Retry).length;
+    expect(retries).toBe(2);
+    const e = client.events.find((x) => x.type === 'connected');
+    if (e?.type !== 'connected') throw new Error('not connected');
+    const s = e.connection.core.stats();
+    expect(s.minRtt).toBe(0);
+    expect(s.srtt).toBe(100);
+  });
+
   it(`${N} idle connections on one endpoint close within 3 PTO of the measured path (+ 2 RTT)`, () => {
     const { net, server, client, conns } = connectMany(N);
     expect(conns).toHaveLength(N);
