@@ -313,7 +313,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private refusedBytes = 0;
   /**
    * How the connection ended, once it has (undefined: gracefully); before that, the error given
-   * to `destroy(err)` or to `forceClose`, which `finish` makes the close error.
+   * to `destroy(err)`, or by the endpoint when it goes away, which `finish` makes the close error.
    */
   private closeError: Error | undefined;
 
