@@ -338,7 +338,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
   /** True while a 'message' listener is attached (kept by the listener methods above). */
   private get hasMessageListener(): boolean {
-    return (this.flags & Flag.MessageListener) !== 0;
+    return this.flag(Flag.MessageListener);
   }
   private set hasMessageListener(v: boolean) {
     this.setFlag(Flag.MessageListener, v);
@@ -356,14 +356,14 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.setFlag(Flag.PeerEnded, v);
   }
   private get deliveryScheduled(): boolean {
-    return (this.flags & Flag.DeliveryScheduled) !== 0;
+    return this.flag(Flag.DeliveryScheduled);
   }
   private set deliveryScheduled(v: boolean) {
     this.setFlag(Flag.DeliveryScheduled, v);
   }
   /** Set once the engine reported `closed`. */
   private get finished(): boolean {
-    return (this.flags & Flag.Finished) !== 0;
+    return this.flag(Flag.Finished);
   }
   private set finished(v: boolean) {
     this.setFlag(Flag.Finished, v);

@@ -3,7 +3,7 @@ import { createSocket, Socket as DgramSocket } from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createEndpoint, type Connection, type Endpoint } from '../../src/index.js';
 import { PEER_SILENCE } from '../../src/node/peer-socket.js';
-import { destroyAll, loopbackEndpoint, rawSocket, until, within } from './helpers.js';
+import { destroyAll, loopbackEndpoint, rawSocket, roundTrip, until, within } from './helpers.js';
 
 /**
  * A client endpoint's own socket is `connect()`ed to its one server (src/node/peer-socket.ts,
@@ -34,13 +34,6 @@ async function echoServer(endpoints: Endpoint[], accepted: Connection[] = []): P
     c.on('message', (m: Buffer) => c.send(Buffer.concat([Buffer.from('echo:'), m])));
   });
   return server;
-}
-
-/** Send `text` on `conn` and wait for its echo. */
-async function roundTrip(conn: Connection, text: string): Promise<string> {
-  const reply = new Promise<string>((resolve) => conn.once('message', (m: Buffer) => resolve(m.toString())));
-  conn.send(text);
-  return within(10_000, `echo of ${text}`, reply);
 }
 
 describe('a client endpoint connects its socket to its one server', () => {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateKeyPair, type Connection, type Endpoint } from '../../src/index.js';
-import { destroyAll, loopbackEndpoint, once, rawSocket, within } from './helpers.js';
+import { destroyAll, loopbackEndpoint, rawSocket, roundTrip, within } from './helpers.js';
 
 /** Encryption through the public API, over real sockets on 127.0.0.1 (README "Encryption"). */
 const endpoints: Endpoint[] = [];
@@ -18,12 +18,6 @@ async function echoServer(options: Parameters<typeof loopbackEndpoint>[1] = {}):
   return { server, port: server.address().port, accepted };
 }
 
-function echo(conn: Connection, text: string): Promise<string> {
-  const reply = once(conn, 'message').then(([m]) => (m as Buffer).toString());
-  conn.send(text);
-  return within(5000, 'echo', reply);
-}
-
 describe('encrypted connections over real sockets', () => {
   it('generateKeyPair gives 32-byte Buffers that pin the server: a round trip is encrypted both ways', async () => {
     const keyPair = generateKeyPair();
@@ -34,12 +28,12 @@ describe('encrypted connections over real sockets', () => {
     const conn = await within(5000, 'connect', client.connect(port, '127.0.0.1', { serverKey: keyPair.publicKey }));
     expect(conn.encrypted).toBe(true);
     expect(conn.remotePublicKey?.equals(keyPair.publicKey)).toBe(true);
-    expect(await echo(conn, 'hello, sealed world')).toBe('hello, sealed world');
+    expect(await roundTrip(conn, 'hello, sealed world')).toBe('hello, sealed world');
     expect(accepted[0]!.encrypted).toBe(true);
     expect(accepted[0]!.remotePublicKey).toBeNull();
     // A big message (many full-size packets) goes through too.
     const big = Buffer.alloc(200_000, 7).toString('latin1');
-    expect((await echo(conn, big)).length).toBe(big.length);
+    expect((await roundTrip(conn, big)).length).toBe(big.length);
   });
 
   it('accepts the server key as base64, and the key pair as base64 strings', async () => {
@@ -48,7 +42,7 @@ describe('encrypted connections over real sockets', () => {
     const client = await loopbackEndpoint(endpoints);
     const conn = await client.connect(port, '127.0.0.1', { serverKey: keyPair.publicKey.toString('base64') });
     expect(conn.encrypted).toBe(true);
-    expect(await echo(conn, 'b64')).toBe('b64');
+    expect(await roundTrip(conn, 'b64')).toBe('b64');
   });
 
   it('a server with a different key: connect() rejects with ERR_AUTHENTICATION_FAILED', async () => {
@@ -82,8 +76,8 @@ describe('encrypted connections over real sockets', () => {
     const sealed = await client.connect(port, '127.0.0.1', { serverKey: keyPair.publicKey });
     expect([plain.encrypted, sealed.encrypted]).toEqual([false, true]);
     expect(plain.remotePublicKey).toBeNull();
-    expect(await echo(plain, 'p')).toBe('p');
-    expect(await echo(sealed, 's')).toBe('s');
+    expect(await roundTrip(plain, 'p')).toBe('p');
+    expect(await roundTrip(sealed, 's')).toBe('s');
   });
 
   it('without keys on either side: plaintext as before', async () => {
@@ -91,7 +85,7 @@ describe('encrypted connections over real sockets', () => {
     const client = await loopbackEndpoint(endpoints);
     const conn = await client.connect(port, '127.0.0.1');
     expect(conn.encrypted).toBe(false);
-    expect(await echo(conn, 'plain')).toBe('plain');
+    expect(await roundTrip(conn, 'plain')).toBe('plain');
   });
 
   it('mutual authentication: the server sees the client key, and verifyPeer can refuse it', async () => {
@@ -107,7 +101,7 @@ describe('encrypted connections over real sockets', () => {
     });
     const good = await loopbackEndpoint(endpoints, { keyPair: allowed });
     const conn = await good.connect(port, '127.0.0.1', { serverKey: serverKeys.publicKey });
-    expect(await echo(conn, 'mutual')).toBe('mutual');
+    expect(await roundTrip(conn, 'mutual')).toBe('mutual');
     expect(accepted[0]!.remotePublicKey?.equals(allowed.publicKey)).toBe(true);
     expect(seen).toEqual([`127.0.0.1 ${allowed.publicKey.toString('base64')}`]);
 
@@ -148,7 +142,7 @@ describe('encrypted connections over real sockets', () => {
     const { port, server, accepted } = await echoServer({ keyPair });
     const client = await loopbackEndpoint(endpoints);
     const conn = await client.connect(port, '127.0.0.1', { serverKey: keyPair.publicKey });
-    expect(await echo(conn, 'before')).toBe('before');
+    expect(await roundTrip(conn, 'before')).toBe('before');
     const attacker = await rawSocket();
     try {
       // Capture nothing: the attacker knows the server's CID only from the clear header. Build a
@@ -172,6 +166,6 @@ describe('encrypted connections over real sockets', () => {
       attacker.close();
     }
     expect(accepted[0]!.state).toBe('open');
-    expect(await echo(conn, 'after')).toBe('after');
+    expect(await roundTrip(conn, 'after')).toBe('after');
   });
 });

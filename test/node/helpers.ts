@@ -88,6 +88,13 @@ export function once(emitter: { once(event: string, fn: (...args: any[]) => void
   return new Promise((resolve) => emitter.once(event, (...args: any[]) => resolve(args)));
 }
 
+/** Send `text` on `conn` and wait (at most `ms`) for the next message back, as text: one round trip to an echo. */
+export function roundTrip(conn: Connection, text: string, ms = 10_000): Promise<string> {
+  const reply = once(conn, 'message').then(([m]) => (m as Buffer).toString());
+  conn.send(text);
+  return within(ms, `reply to ${text}`, reply);
+}
+
 /** Options of {@link simPair}. */
 export interface SimPairOptions {
   /** The simulator's links, both ways. Default: 10 ms one way. */
