@@ -761,7 +761,10 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
         } else {
           conn.destroy();
         }
-        this.reconsiderPeer();
+        // Another connection to the server the socket already follows changes nothing
+        // reconsiderPeer() weighs: no walk over every connection (n connects in a row: O(n²)).
+        const r = ev.connection;
+        if (!(r.role === 'client' && this.core.pendingConnectCount === 0 && this.peer.isConnectedTo(r.address, r.port))) this.reconsiderPeer();
         return;
       }
       case 'connect-failed': {
