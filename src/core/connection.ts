@@ -630,7 +630,7 @@ export class ConnectionCore implements PathMtuListener {
     if (this.keepAliveInterval > 0 && this.recovery.sent.ackElicitingOutstanding === 0) {
       t = Math.min(t, this.recovery.lastSentAt + this.keepAliveInterval);
     }
-    if (this.recovery.sent.ackElicitingOutstanding === 0) t = Math.min(t, this.compactDeadline());
+    t = Math.min(t, this.compactDeadline());
     return t === Infinity ? null : t;
   }
 
