@@ -19,13 +19,11 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import { createEndpoint, type Connection } from '../src/index.js';
 import { createNodeSuite } from '../src/crypto/node-suite.js';
 import { gcSettled } from './lib/measure.js';
+import { stringOption } from './lib/script-options.js';
 
 const args = process.argv.slice(2);
 const mode = args[0] === 'bulk' ? 'bulk' : 'pingpong';
-const opt = (name: string, dflt: string): string => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : dflt;
-};
+const opt = (name: string, dflt: string): string => stringOption(args, name, dflt);
 const rdOptions = JSON.parse(process.env.BENCH_RD_OPTIONS ?? '{}') as Record<string, unknown>;
 const secure = args.includes('--secure');
 const PRIVATE_KEY = Buffer.alloc(32, 0x2a);

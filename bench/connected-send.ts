@@ -14,12 +14,10 @@ import { fork } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
 import { literalLookup } from '../src/node/bind.js';
+import { numberOption } from './lib/script-options.js';
 
 const args = process.argv.slice(2);
-const opt = (name: string, dflt: number): number => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : dflt;
-};
+const opt = (name: string, dflt: number): number => numberOption(args, name, dflt);
 
 if (args[0] === '--sink') {
   // The reading end, in its own process: reads and drops.

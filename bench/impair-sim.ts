@@ -16,12 +16,10 @@
  *   node --import tsx bench/impair-sim.ts [--rate 60] [--mb 20] [--mds 1452] [--seeds 3]
  */
 import { impairedPair } from '../test/helpers/scenarios.js';
+import { numberOption } from './lib/script-options.js';
 
 const args = process.argv.slice(2);
-const flag = (name: string, fallback: number): number => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
+const flag = (name: string, fallback: number): number => numberOption(args, name, fallback);
 const rate = flag('rate', 60) * 1e6;
 const bytes = flag('mb', 20) * 1e6;
 const maxDatagramSize = flag('mds', 1452);

@@ -11,10 +11,9 @@
  * A timing on a shared machine: direction only.
  */
 import { createEndpoint } from '../src/index.js';
+import { numberOption } from './lib/script-options.js';
 
-const args = process.argv.slice(2);
-const i = args.indexOf('--count');
-const count = i >= 0 ? Number(args[i + 1]) : 1000;
+const count = numberOption(process.argv.slice(2), 'count', 1000);
 if (!Number.isInteger(count) || count < 1) throw new RangeError('--count: a positive integer');
 
 const server = await createEndpoint({ host: '127.0.0.1', port: 0, acceptConnections: true });

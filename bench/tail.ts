@@ -21,12 +21,10 @@ import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { createEndpoint, type Connection } from '../src/index.js';
 import { createNodeSuite } from '../src/crypto/node-suite.js';
+import { stringOption } from './lib/script-options.js';
 
 const args = process.argv.slice(2);
-const opt = (name: string, dflt: string): string => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : dflt;
-};
+const opt = (name: string, dflt: string): string => stringOption(args, name, dflt);
 const secure = args.includes('--secure');
 const PRIVATE_KEY = Buffer.alloc(32, 0x2a);
 

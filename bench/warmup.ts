@@ -18,13 +18,11 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createEndpoint } from '../src/index.js';
 import { createNodeSuite } from '../src/crypto/node-suite.js';
+import { stringOption } from './lib/script-options.js';
 
 const BUCKET = 1000;
 const args = process.argv.slice(2);
-const opt = (name: string, dflt: string): string => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : dflt;
-};
+const opt = (name: string, dflt: string): string => stringOption(args, name, dflt);
 const rdOptions = JSON.parse(process.env.BENCH_RD_OPTIONS ?? '{}') as Record<string, unknown>;
 /** `--names`: list the functions compiled after the first 1,000 trips (the ones inside the benchmark's first window). */
 const names = args.includes('--names');

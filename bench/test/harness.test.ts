@@ -11,6 +11,7 @@ import { parseChatLoadLine } from '../workloads/chat.js';
 import { summarise, toSample } from '../workloads/bulk.js';
 import { HalfMark } from '../lib/measure.js';
 import type { BenchResults } from '../lib/results.js';
+import { numberOption, stringOption } from '../lib/script-options.js';
 
 const s = (median: number, min = median, max = median, n = 3) => ({ median, min, max, n });
 
@@ -111,6 +112,18 @@ describe('args', () => {
   it('rejects unknown workloads and options', () => {
     expect(() => parseArgs(['--only', 'bulkk'])).toThrow(RangeError);
     expect(() => parseArgs(['--fast'])).toThrow(/unknown option/);
+  });
+});
+
+describe('script options', () => {
+  it('reads --name value, falls back to the default, and refuses a number that is not one', () => {
+    const argv = ['--mb', '3', '--name', 'x', '--bad', 'seven'];
+    expect(stringOption(argv, 'name', 'd')).toBe('x');
+    expect(stringOption(argv, 'other', 'd')).toBe('d');
+    expect(stringOption(['--name'], 'name', 'd')).toBe('d');
+    expect(numberOption(argv, 'mb', 20)).toBe(3);
+    expect(numberOption(argv, 'seeds', 3)).toBe(3);
+    expect(() => numberOption(argv, 'bad', 1)).toThrow(RangeError);
   });
 });
 
