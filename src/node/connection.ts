@@ -305,8 +305,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private inbox: Inbox | null = null;
   /**
    * What iterators, receipts and flush()/close() calls wait with (null until the first of them:
-   * idle connections stay small, issue 11). Read and written through the accessors below, under
-   * the names the fields had, which read the defaults while it is null.
+   * idle connections stay small, issue 11; never dropped once made). Null reads as "nothing waits".
    */
   private waits: Waits | null = null;
   /** Largest message refused with ERR_SEND_QUEUE_FULL since the last 'drain' (0: none). */
@@ -379,62 +378,6 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     return (this.waits ??= new Waits());
   }
 
-  // --- the fields of `waits` (a write of the default while there is none creates nothing)
-  private get iterating(): number {
-    return this.waits === null ? 0 : this.waits.iterating;
-  }
-  private set iterating(v: number) {
-    if (this.waits !== null || v !== 0) this.ensureWaits().iterating = v;
-  }
-  private get waiters(): Waiter[] | null {
-    return this.waits === null ? null : this.waits.waiters;
-  }
-  private set waiters(v: Waiter[] | null) {
-    if (this.waits !== null || v !== null) this.ensureWaits().waiters = v;
-  }
-  private get channelWaiters(): Map<number, Waiter[]> | null {
-    return this.waits === null ? null : this.waits.channelWaiters;
-  }
-  private set channelWaiters(v: Map<number, Waiter[]> | null) {
-    if (this.waits !== null || v !== null) this.ensureWaits().channelWaiters = v;
-  }
-  private get channelIterating(): Map<number, number> | null {
-    return this.waits === null ? null : this.waits.channelIterating;
-  }
-  private set channelIterating(v: Map<number, number> | null) {
-    if (this.waits !== null || v !== null) this.ensureWaits().channelIterating = v;
-  }
-  private get unclaimedMatch(): ((item: InboxItem) => boolean) | null {
-    return this.waits === null ? null : this.waits.unclaimedMatch;
-  }
-  private set unclaimedMatch(v: ((item: InboxItem) => boolean) | null) {
-    if (this.waits !== null || v !== null) this.ensureWaits().unclaimedMatch = v;
-  }
-  private get receipts(): Map<number, ReceiptWaiter> | null {
-    return this.waits === null ? null : this.waits.receipts;
-  }
-  private set receipts(v: Map<number, ReceiptWaiter> | null) {
-    if (this.waits !== null || v !== null) this.ensureWaits().receipts = v;
-  }
-  private get nextReceipt(): number {
-    return this.waits === null ? 1 : this.waits.nextReceipt;
-  }
-  private set nextReceipt(v: number) {
-    if (this.waits !== null || v !== 1) this.ensureWaits().nextReceipt = v;
-  }
-  private get flushWaiters(): FlushWaiter[] | null {
-    return this.waits === null ? null : this.waits.flushWaiters;
-  }
-  private set flushWaiters(v: FlushWaiter[] | null) {
-    if (this.waits !== null || v !== null) this.ensureWaits().flushWaiters = v;
-  }
-  private get closeWaiters(): ReceiptWaiter[] | null {
-    return this.waits === null ? null : this.waits.closeWaiters;
-  }
-  private set closeWaiters(v: ReceiptWaiter[] | null) {
-    if (this.waits !== null || v !== null) this.ensureWaits().closeWaiters = v;
-  }
-
   private ensureInbox(): Inbox {
     return (this.inbox ??= new Inbox(this.host.maxQueuedUnreliable, this.host.maxQueuedUnreliableBytes, this));
   }
@@ -445,7 +388,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   private ensureUnclaimed(): (item: InboxItem) => boolean {
-    return (this.unclaimedMatch ??= (item: InboxItem): boolean => this.channelIterating?.has(item.info.channel) !== true);
+    return (this.ensureWaits().unclaimedMatch ??= (item: InboxItem): boolean => this.waits?.channelIterating?.has(item.info.channel) !== true);
   }
 
   /** The peer's IP address (as the socket reported it, e.g. `'127.0.0.1'` or `'::1'`). */
@@ -517,14 +460,15 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * the close error if the connection ends first. Backpressure as `send()` (a full queue throws).
    */
   sendAcked(data: Uint8Array | string, options?: SendOptions): Promise<void> {
-    const receipt = this.nextReceipt;
-    this.nextReceipt = receipt === 0x7fff_ffff ? 1 : receipt + 1;
+    const waits = this.ensureWaits();
+    const receipt = waits.nextReceipt;
+    waits.nextReceipt = receipt === 0x7fff_ffff ? 1 : receipt + 1;
     try {
       this.queue(data, options, receipt);
     } catch (err) {
       return Promise.reject(err);
     }
-    const receipts = (this.receipts ??= new Map());
+    const receipts = (waits.receipts ??= new Map());
     return new Promise<void>((resolve, reject) => receipts.set(receipt, { resolve, reject }));
   }
 
@@ -538,7 +482,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     const core = this.record.core;
     const mark = core.flushMark();
     if (core.ackedThrough >= mark) return Promise.resolve();
-    const waiters = (this.flushWaiters ??= []);
+    const waiters = (this.ensureWaits().flushWaiters ??= []);
     return new Promise<void>((resolve, reject) => waiters.push({ mark, resolve, reject }));
   }
 
@@ -637,7 +581,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
     }
     const closed = new Promise<void>((resolve, reject) => {
-      (this.closeWaiters ??= []).push({ resolve, reject });
+      (this.ensureWaits().closeWaiters ??= []).push({ resolve, reject });
       if (this.record.core.state === 'open') {
         this.record.core.close(this.host.now());
         this.host.scheduleFlush(this.record);
@@ -744,13 +688,15 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (channel !== undefined && (!Number.isInteger(channel) || channel < 0 || channel > 255)) {
       throw new InvalidArgValueError(`options.channel must be an integer from 0 to 255, got ${String(channel)}`);
     }
+    // Never dropped once made: `finish` below may keep it.
+    const waits = this.ensureWaits();
     let waiters: Waiter[];
     if (channel === undefined) {
-      this.iterating++;
-      waiters = this.waiters ??= [];
+      waits.iterating++;
+      waiters = waits.waiters ??= [];
     } else {
-      const iterating = (this.channelIterating ??= new Map());
-      const channelWaiters = (this.channelWaiters ??= new Map());
+      const iterating = (waits.channelIterating ??= new Map());
+      const channelWaiters = (waits.channelWaiters ??= new Map());
       iterating.set(channel, (iterating.get(channel) ?? 0) + 1);
       waiters = channelWaiters.get(channel) ?? [];
       channelWaiters.set(channel, waiters);
@@ -761,16 +707,16 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     const finish = (): void => {
       if (done) return;
       done = true;
-      if (channel === undefined) this.iterating--;
+      if (channel === undefined) waits.iterating--;
       else {
-        const iterating = this.channelIterating!;
+        const iterating = waits.channelIterating!;
         const n = iterating.get(channel)! - 1;
         if (n === 0) {
           iterating.delete(channel);
-          this.channelWaiters!.delete(channel);
+          waits.channelWaiters!.delete(channel);
           if (iterating.size === 0) {
-            this.channelIterating = null;
-            this.channelWaiters = null;
+            waits.channelIterating = null;
+            waits.channelWaiters = null;
           }
         } else iterating.set(channel, n);
       }
@@ -835,7 +781,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         return;
       }
       case 'receipt': {
-        const receipts = this.receipts;
+        const receipts = this.waits?.receipts;
         const r = receipts?.get(event.receipt);
         if (r === undefined) return;
         receipts!.delete(event.receipt);
@@ -844,7 +790,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         return;
       }
       case 'acked': {
-        const waiters = this.flushWaiters;
+        const waiters = this.waits?.flushWaiters ?? null;
         if (waiters === null) return;
         const through = event.through;
         let kept = 0;
@@ -916,29 +862,31 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.closeError = err;
     // Pending close() promises learn how it ended.
     // A pending sendAcked()/flush() or a channel iterator (createStream) hears it too.
+    const w = this.waits;
     const heard =
-      (this.closeWaiters !== null && this.closeWaiters.length > 0) ||
-      (this.receipts !== null && this.receipts.size > 0) ||
-      (this.flushWaiters !== null && this.flushWaiters.length > 0) ||
-      (!this.destroyed && (this.iterating > 0 || (this.waiters !== null && this.waiters.length > 0) || this.channelIterating !== null));
+      w !== null &&
+      ((w.closeWaiters !== null && w.closeWaiters.length > 0) ||
+        (w.receipts !== null && w.receipts.size > 0) ||
+        (w.flushWaiters !== null && w.flushWaiters.length > 0) ||
+        (!this.destroyed && (w.iterating > 0 || (w.waiters !== null && w.waiters.length > 0) || w.channelIterating !== null)));
     const pendingErr = err ?? (this.destroyed ? rdError('ERR_CONNECTION_CLOSED', 'the connection was destroyed') : undefined);
-    const closeWaiters = this.closeWaiters ?? [];
-    this.closeWaiters = null;
+    const closeWaiters = w?.closeWaiters ?? [];
+    if (w !== null) w.closeWaiters = null;
     for (const w of closeWaiters) {
       if (pendingErr) w.reject(pendingErr);
       else w.resolve();
     }
     // Whatever still waits for an acknowledgement will not get one now.
     const ackErr = pendingErr ?? rdError('ERR_CONNECTION_CLOSED', 'the connection closed before the message was acknowledged');
-    const flushWaiters = this.flushWaiters ?? [];
-    this.flushWaiters = null;
+    const flushWaiters = w?.flushWaiters ?? [];
+    if (w !== null) w.flushWaiters = null;
     for (const w of flushWaiters) {
       if (this.record.core.ackedThrough >= w.mark) w.resolve();
       else w.reject(ackErr);
     }
-    const receipts = this.receipts;
+    const receipts = w?.receipts ?? null;
     if (receipts !== null) {
-      this.receipts = null;
+      w!.receipts = null;
       for (const r of receipts.values()) r.reject(ackErr);
     }
     this.wakeWaiters();
@@ -964,8 +912,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private takesAtOnce(unreliable: boolean): boolean {
     return (
       this.hasMessageListener &&
-      this.iterating === 0 &&
-      this.channelIterating === null &&
+      (this.waits === null || (this.waits.iterating === 0 && this.waits.channelIterating === null)) &&
       (this.inbox === null || this.inbox.length === 0) &&
       !(unreliable && this.host.maxQueuedUnreliable === 0)
     );
@@ -975,8 +922,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private deliver(): void {
     const inbox = this.inbox;
     if (inbox === null || inbox.length === 0) return;
-    if (this.channelWaiters !== null) {
-      for (const [channel, waiters] of this.channelWaiters) {
+    const waits = this.waits;
+    if (waits !== null && waits.channelWaiters !== null) {
+      for (const [channel, waiters] of waits.channelWaiters) {
         while (waiters.length > 0) {
           const item = this.takeMessage((i) => i.info.channel === channel);
           if (!item) break;
@@ -985,8 +933,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       }
     }
     while (inbox.length > 0) {
-      if (this.iterating > 0) {
-        const waiters = this.waiters;
+      // Read again each time: a 'message' listener may start an iterator (and make `waits`).
+      const w = this.waits;
+      if (w !== null && w.iterating > 0) {
+        const waiters = w.waiters;
         if (waiters === null || waiters.length === 0) return;
         const item = this.takeMessage(null);
         if (!item) return;
@@ -1018,7 +968,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private takeMessage(match: ((item: InboxItem) => boolean) | null): InboxItem | undefined {
     const inbox = this.inbox;
     if (inbox === null) return undefined;
-    const item = this.channelIterating === null ? inbox.shift() : inbox.take(match ?? this.ensureUnclaimed());
+    const item = (this.waits?.channelIterating ?? null) === null ? inbox.shift() : inbox.take(match ?? this.ensureUnclaimed());
     if (!item) return undefined;
     this.giveBackCredit(item.credit, item.unreliable, item.info.channel);
     return item;
@@ -1035,7 +985,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /** true: iteration ends normally; an Error: it ends with that error; null: more may come. */
   private endOfMessages(match: ((item: InboxItem) => boolean) | null): true | Error | null {
     const inbox = this.inbox;
-    if (inbox !== null && (this.channelIterating === null ? inbox.length > 0 : inbox.has(match ?? this.ensureUnclaimed()))) return null;
+    if (inbox !== null && ((this.waits?.channelIterating ?? null) === null ? inbox.length > 0 : inbox.has(match ?? this.ensureUnclaimed()))) return null;
     if (this.finished) return this.closeError && !this.destroyed ? this.closeError : true;
     if (this.peerEnded) return true;
     return null;
@@ -1051,9 +1001,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         else w.reject(e);
       }
     };
-    if (this.waiters !== null) end(null, this.waiters);
-    if (this.channelWaiters !== null) {
-      for (const [channel, waiters] of this.channelWaiters) end((i) => i.info.channel === channel, waiters);
+    const waits = this.waits;
+    if (waits === null) return;
+    if (waits.waiters !== null) end(null, waits.waiters);
+    if (waits.channelWaiters !== null) {
+      for (const [channel, waiters] of waits.channelWaiters) end((i) => i.info.channel === channel, waiters);
     }
   }
 }
