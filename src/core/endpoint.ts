@@ -63,6 +63,9 @@ const STATELESS_RESET_SIZE = 10 + RESET_TOKEN_SIZE + 4;
 const MIN_PEER_DATAGRAM_SIZE = MIN_INITIAL_SIZE;
 /** At most this many addresses are remembered for stateless-reset rate limiting. */
 const RESET_LIMITER_CAPACITY = 4096;
+/** What the reused event record holds between flushes (`nextEvent`): nothing, never handed out. */
+const NO_CONNECTION = null as unknown as EndpointConnection;
+const NO_EVENT: CoreEvent = { type: 'peer-closed' };
 
 /** Endpoint configuration, all fields resolved (defaults live in src/options.ts). */
 export interface EndpointCoreConfig {
@@ -356,8 +359,18 @@ export class EndpointCore {
   private readonly dirty: EndpointConnection[] = [];
   private readonly outbox: Transmit[] = [];
   private outboxHead = 0;
-  /** A ring (keeps its storage when it empties: no array per flush). */
-  private readonly events = new Deque<EndpointEvent>();
+  /**
+   * Events for pollEvent()/nextEvent(), a ring (keeps its storage when it empties: no array per
+   * flush). The endpoint's own events are stored as they are; a connection's engine event as two
+   * entries, the connection then the event (no wrapper object per message, issue 11).
+   */
+  private readonly events = new Deque<EndpointEvent | EndpointConnection | CoreEvent>();
+  /** The one record nextEvent() fills for a connection's event (as transmitRecord for pollTransmit). */
+  private readonly eventRecord: { type: 'connection-event'; connection: EndpointConnection; event: CoreEvent } = {
+    type: 'connection-event',
+    connection: NO_CONNECTION,
+    event: NO_EVENT,
+  };
 
   private nextId = 1;
   /** The latest `now` seen; retirement happens while draining events, which take no `now`. */
@@ -653,8 +666,31 @@ export class EndpointCore {
     sharedSlab.release(data);
   }
 
+  /** The next event, or null: an object of its own, which the caller may keep. */
   pollEvent(): EndpointEvent | null {
-    return this.events.shift() ?? null;
+    const ev = this.nextEvent();
+    if (ev === null || ev.type !== 'connection-event') return ev;
+    return { type: 'connection-event', connection: ev.connection, event: ev.event };
+  }
+
+  /**
+   * As pollEvent(), but a connection's event comes in one record that every call reuses (no
+   * object per message, as pollTransmit's record): valid until the next call, so read what it
+   * holds before anything may poll again. The Node endpoint's flush loop uses this one.
+   */
+  nextEvent(): EndpointEvent | null {
+    const head = this.events.shift();
+    const record = this.eventRecord;
+    if (head === undefined) {
+      // Drained: the record keeps no connection (or message) alive until the next event.
+      record.connection = NO_CONNECTION;
+      record.event = NO_EVENT;
+      return null;
+    }
+    if (!(head instanceof EndpointConnection)) return head as EndpointEvent;
+    record.connection = head;
+    record.event = this.events.shift() as CoreEvent;
+    return record;
   }
 
   /** Earliest deadline over the endpoint and all its connections (valid after pollTransmit returned null). */
@@ -1267,7 +1303,8 @@ export class EndpointCore {
       }
       if (!event) break;
       if (event.type === 'path-changed') this.moved(c, event.address, event.port);
-      this.events.push({ type: 'connection-event', connection: c, event });
+      this.events.push(c);
+      this.events.push(event);
       if (event.type === 'closed') this.counters.connectionsClosed++;
     }
     // After a graceful close the engine drains for a few PTOs (it re-acknowledges a CLOSE the

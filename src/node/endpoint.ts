@@ -687,7 +687,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
         while ((tx = this.core.pollTransmit(now, batch)) !== null) this.transmit(tx);
         let ev: EndpointEvent | null;
         let any = false;
-        while ((ev = this.core.pollEvent()) !== null) {
+        while ((ev = this.core.nextEvent()) !== null) {
           any = true;
           this.dispatch(ev);
         }
@@ -778,9 +778,11 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
         return;
       }
       case 'connection-event': {
+        // The core's reused record (nextEvent): read before a listener can make the core poll again.
+        const event = ev.event;
         const conn = ev.connection.owner as Connection | undefined;
-        conn?.handleCoreEvent(ev.event);
-        if (ev.event.type === 'closed' || ev.event.type === 'path-changed') {
+        conn?.handleCoreEvent(event);
+        if (event.type === 'closed' || event.type === 'path-changed') {
           this.peer.clearHint();
           this.reconsiderPeer();
         }
