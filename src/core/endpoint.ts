@@ -333,6 +333,16 @@ export class EndpointCore {
   /** Remote address → time of the last stateless reset sent there. */
   private readonly lastResetTo = new Map<string, number>();
 
+  /**
+   * Connections settled since the heap was last read, whose deadline is still to be asked for
+   * (`refreshDeadlines`, from pollTimeout and handleTimeout). A request/response flow settles
+   * its connection twice per flush, once with the request's message (its deadline then: the
+   * held ACK's, due now) and once after the reply left; only the last one counts, so it is read
+   * once, not twice with two moves in the heap (issue 11). Consecutive settles of one connection
+   * add it once; otherwise it may be listed twice (read twice, harmless).
+   */
+  private readonly staleDeadlines: EndpointConnection[] = [];
+
   /** Connections whose ACK waits for the end of the current batch (pollTransmit(now, true)). */
   private readonly deferredAcks: EndpointConnection[] = [];
 
@@ -695,11 +705,13 @@ export class EndpointCore {
 
   /** Earliest deadline over the endpoint and all its connections (valid after pollTransmit returned null). */
   pollTimeout(): number | null {
+    this.refreshDeadlines();
     return this.heap.earliest();
   }
 
   handleTimeout(now: number): void {
     this.lastNow = now;
+    this.refreshDeadlines();
     const due: Timed[] = [];
     for (let top = this.heap.peek(); top && top.heapDeadline <= now; top = this.heap.peek()) {
       // Parked, not removed: each is rescheduled (or removed) right after (endpoint-timers.ts).
@@ -1282,7 +1294,7 @@ export class EndpointCore {
     this.budget.connections++;
   }
 
-  /** After a connection's transmits are drained: collect its events and move its deadline. */
+  /** After a connection's transmits are drained: collect its events; its deadline is to be read again. */
   private settle(c: EndpointConnection): void {
     // `c` is normally the top of the stack (the connection pollTransmit just drained); a socket
     // that delivers synchronously could have stacked another above it meanwhile.
@@ -1313,13 +1325,26 @@ export class EndpointCore {
       this.forget(c);
       return;
     }
-    let deadline: number | null = null;
-    try {
-      deadline = c.core.pollTimeout();
-    } catch {
-      this.drop('internal-error');
+    // Its deadline is asked for when the heap is next read (the flush may settle it again).
+    const stale = this.staleDeadlines;
+    const n = stale.length;
+    if (n === 0 || stale[n - 1] !== c) stale.push(c);
+  }
+
+  /** Move the connections settled since the heap was last read to their engines' deadlines. */
+  private refreshDeadlines(): void {
+    const stale = this.staleDeadlines;
+    while (stale.length > 0) {
+      const c = stale.pop()!;
+      if (c.closed) continue;
+      let deadline: number | null = null;
+      try {
+        deadline = c.core.pollTimeout();
+      } catch {
+        this.drop('internal-error');
+      }
+      this.heap.set(c, deadline);
     }
-    this.heap.set(c, deadline);
   }
 
   /**

@@ -707,8 +707,11 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   /** `now`: the flush's time (for the timer's bookkeeping; moving it asks the clock afresh). */
   private afterFlush(now: number): void {
     try {
-      for (const c of this.drainWatch) {
-        if (!c.checkDrain()) this.drainWatch.delete(c);
+      // Asked first: no Set iterator per flush while nobody waits for 'drain' (issue 11).
+      if (this.drainWatch.size > 0) {
+        for (const c of this.drainWatch) {
+          if (!c.checkDrain()) this.drainWatch.delete(c);
+        }
       }
     } finally {
       this.rearm(now);
