@@ -746,6 +746,18 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
 
   private dispatch(ev: EndpointEvent): void {
     switch (ev.type) {
+      // A connection's event first: every message is one.
+      case 'connection-event': {
+        // The core's reused record (nextEvent): read before a listener can make the core poll again.
+        const event = ev.event;
+        const conn = ev.connection.owner as Connection | undefined;
+        conn?.handleCoreEvent(event);
+        if (event.type === 'closed' || event.type === 'path-changed') {
+          this.peer.clearHint();
+          this.reconsiderPeer();
+        }
+        return;
+      }
       case 'accepted': {
         const conn = this.wrap(ev.connection);
         applyChannels(conn, this.options.channels);
@@ -778,17 +790,6 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
           p.reject(rdError(ev.error.code, ev.error.message));
         }
         this.reconsiderPeer();
-        return;
-      }
-      case 'connection-event': {
-        // The core's reused record (nextEvent): read before a listener can make the core poll again.
-        const event = ev.event;
-        const conn = ev.connection.owner as Connection | undefined;
-        conn?.handleCoreEvent(event);
-        if (event.type === 'closed' || event.type === 'path-changed') {
-          this.peer.clearHint();
-          this.reconsiderPeer();
-        }
         return;
       }
     }
