@@ -1004,6 +1004,7 @@ export class EndpointCore {
       randomBytes: this.randomBytes,
       packetOverhead: protection ? PROTECTION_OVERHEAD : 0,
       handshakeRtt,
+      acceptSentNow: role === 'server',
     });
     const c = new EndpointConnection(id, role, localCid, remoteCid, address, port, core, remoteParams.resetToken, acceptDatagram, protection, remotePublicKey);
     this.register(c);
