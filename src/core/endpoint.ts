@@ -1048,8 +1048,18 @@ export class EndpointCore {
   private attemptFor(cid: bigint, address: string, port: number): ConnectAttempt | null {
     const target = this.attemptsByCid.get(cid);
     if (target === undefined) return null;
-    // Only the address we are connecting to may answer.
-    if (target.address !== address || target.port !== port) return null;
+    // Only the address we are connecting to may answer (docs/protocol.md §10.2). Our CID is
+    // known only to the server we sent it to (and whoever sees the path): an answer carrying it
+    // from elsewhere means the server answers from another address than the one dialled (a host
+    // with several addresses, its socket bound to all of them, replies from the one its route
+    // prefers). Every answer would come from there: fail now rather than at connectTimeout.
+    if (target.address !== address || target.port !== port) {
+      this.failAttempt(target, {
+        code: 'ERR_ADDRESS_MISMATCH',
+        message: `the server dialled at ${target.address}:${target.port} answered from ${address}:${port}: bind the server to the address clients dial, or dial the address it answers from`,
+      });
+      return null;
+    }
     return target;
   }
 
