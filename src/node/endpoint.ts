@@ -209,6 +209,8 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   private get live(): Iterable<Connection> {
     return ownersOf(this.core.connectionRecords());
   }
+  /** Connections in `live`: made (wrap) and not finished. */
+  private liveCount = 0;
   /** Connections whose send() returned false: checked for 'drain' after each flush. */
   private readonly drainWatch = new Set<Connection>();
   private readonly pending = new Map<number, PendingConnect>();
@@ -329,6 +331,9 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
       },
       watchDrain: (conn) => {
         this.drainWatch.add(conn);
+      },
+      finished: () => {
+        this.liveCount--;
       },
       highWaterMark: options.highWaterMark,
       maxQueuedBytes: options.maxQueuedBytes,
@@ -816,7 +821,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
         conn?.handleCoreEvent(ev.event);
         if (ev.event.type === 'closed' || ev.event.type === 'path-changed') {
           this.peer.clearHint();
-          this.reconsiderPeer();
+          this.reconsiderPeer(ev.event.type === 'closed' ? ev.connection : undefined);
         }
         return;
       }
@@ -826,6 +831,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   private wrap(record: EndpointConnection): Connection {
     const conn = new Connection(this.host, record);
     record.owner = conn;
+    this.liveCount++;
     return conn;
   }
 
@@ -879,22 +885,32 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
    * else disconnects the socket on its own before it leaves. Checked when a connection opens,
    * closes or moves, when a connect attempt fails or is aborted, after a rebind, and at a timer
    * once a silent peer is heard again.
+   *
+   * `closed`: the connection that just closed. When it was a client's to the peer the socket
+   * follows, every other live connection still is (the socket follows a peer only while all of
+   * them go there, and each change is checked here): the walk is skipped while any is left (n
+   * closes in a row walked the table n times, draining connections too: O(n²)).
    */
-  private reconsiderPeer(): void {
+  private reconsiderPeer(closed?: EndpointConnection): void {
     const peer = this.peer;
     if (!peer.connectable) return;
     let address = '';
     let port = 0;
     const accepting = this.options.acceptConnections ?? this.listenerCount('connection') > 0;
     if (this.state === 'open' && !accepting && this.core.pendingConnectCount === 0 && peer.heard(this.core.datagramsReceived, this.clock.now())) {
-      for (const c of this.live) {
-        const r = c.record;
-        if (r.role !== 'client' || (port !== 0 && (r.port !== port || r.address !== address))) {
-          port = 0;
-          break;
+      if (closed !== undefined && closed.role === 'client' && this.liveCount > 0 && peer.isConnectedTo(closed.address, closed.port)) {
+        address = closed.address;
+        port = closed.port;
+      } else {
+        for (const c of this.live) {
+          const r = c.record;
+          if (r.role !== 'client' || (port !== 0 && (r.port !== port || r.address !== address))) {
+            port = 0;
+            break;
+          }
+          address = r.address;
+          port = r.port;
         }
-        address = r.address;
-        port = r.port;
       }
     }
     peer.follow(address, port);
