@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { EndpointConnection } from '../../src/core/endpoint.js';
 import { PacketType } from '../../src/wire/index.js';
 import { VirtualNet, endpointConfig, type Node } from './endpoint-harness.js';
+import { createNodeSuite } from '../../src/crypto/node-suite.js';
+import { SecurePacketType } from '../../src/wire/secure.js';
 
 /**
  * RFC 9002 §5: the client's first RTT sample comes from its handshake (INITIAL → ACCEPT), so
@@ -90,19 +92,25 @@ describe('the client\'s first packet bounds the server\'s RTT', () => {
   const STARTUP_GAIN = 2 / Math.LN2;
   const INITIAL_WINDOW = 10 * 1200;
 
-  function serverAfterFirstPacket(clientWaits: number, drop?: (data: Uint8Array, from: string) => boolean) {
+  function serverAfterFirstPacket(clientWaits: number, secure = false, beforeFirst?: (net: VirtualNet, server: Node, conn: EndpointConnection) => void) {
     const net = new VirtualNet(ONE_WAY);
     const core = { initialRtt: 100, idleTimeout: 30_000, keepAliveInterval: 10_000, maxDatagramSize: 1200 };
-    const server = net.add('s', endpointConfig({ acceptConnections: true, core }), 1, 4000);
-    const client = net.add('c', endpointConfig({ core }), 2, 5000);
-    if (drop) net.filter = (w) => !drop(w.data, w.from);
-    client.core.connect(net.now, 's', 4000);
+    const keyPair = (() => {
+      const privateKey = new Uint8Array(32).fill(9);
+      return { privateKey, publicKey: createNodeSuite().x25519Public(privateKey) };
+    })();
+    const suite = secure ? createNodeSuite() : undefined;
+    const server = net.add('s', endpointConfig({ acceptConnections: true, core, ...(secure ? { keyPair } : {}) }), 1, 4000, suite);
+    const client = net.add('c', endpointConfig({ core }), 2, 5000, suite);
+    client.core.connect(net.now, 's', 4000, secure ? { serverKey: keyPair.publicKey } : {});
     net.run(10_000, () => client.events.some((e) => e.type === 'connected'));
     const connected = client.events.find((e) => e.type === 'connected');
     const accepted = server.events.find((e) => e.type === 'accepted');
     if (connected?.type !== 'connected' || accepted?.type !== 'accepted') throw new Error('no connection');
+    expect(accepted.connection.encrypted).toBe(secure);
     // Nothing from the client yet: the server is at initialRtt.
     expect(accepted.connection.core.stats().srtt).toBe(100);
+    beforeFirst?.(net, server, accepted.connection);
     net.run(net.now + clientWaits);
     connected.connection.core.send(new Uint8Array(100));
     client.core.touch(connected.connection);
@@ -144,6 +152,21 @@ describe('the client\'s first packet bounds the server\'s RTT', () => {
     expect(s.srtt).toBe(s.minRtt);
     expect(s.srtt).toBeGreaterThanOrEqual(2 * ONE_WAY);
     expect(s.srtt).toBeLessThan(2 * ONE_WAY + 10);
+  });
+
+  it('encrypted: the same bound, and a forged packet with the server\'s CID that does not authenticate gives none', () => {
+    const { conn } = serverAfterFirstPacket(30, true, (net, server, c) => {
+      // At once, from the client's address: a PROTECTED packet for the connection, not sealed by the client.
+      const forged = new Uint8Array(200);
+      forged[0] = 1;
+      forged[1] = SecurePacketType.Protected;
+      new DataView(forged.buffer).setBigUint64(2, c.localCid);
+      const dropped = server.core.stats().dropped.decrypt;
+      net.inject('c', 5000, server, forged);
+      expect(server.core.stats().dropped.decrypt).toBe(dropped + 1);
+      expect(c.core.stats().srtt).toBe(100);
+    });
+    expect(conn.core.stats().srtt).toBeCloseTo(2 * ONE_WAY + 30, 6);
   });
 
   it('a bound above initialRtt changes nothing', () => {
