@@ -59,7 +59,8 @@ describe('connect() to an IP literal of the other family', () => {
     for (const [e, host] of cases) {
       let thrown: unknown;
       try {
-        void e.connect(4000, host);
+        // A regression would return a promise instead (rejecting at connectTimeout): kept quiet.
+        e.connect(4000, host).catch(() => {});
       } catch (err) {
         thrown = err;
       }
