@@ -2,20 +2,25 @@
  * Copying a fragment's bytes, a range of an application message, into the datagram being built,
  * without a view of the message per fragment (issue 11: a bulk sender made a ~96-byte
  * `subarray` per datagram, kept until the fragment was acknowledged). `TypedArray.set` copies a
- * whole array only, and `copyWithin` works within one buffer; so the message is staged:
+ * whole array only, so the message is staged, and the views are of the stage:
  *
- * - a window of the message (up to {@link STAGE_SIZE} bytes from the fragment on: the message
- *   itself when it fits whole, else one view per window) is copied once into the stage buffer;
- * - each fragment of it is moved within the stage buffer (`copyWithin`) to the stage's exit, the
- *   region behind the window, and the exit's view of that length (kept, a few lengths) is `set`
- *   into the datagram.
+ * - a window of the message, up to {@link STAGE_SIZE} bytes from the fragment on, is copied
+ *   once into a slot of the stage buffer (no view of the message when that is all of it, else
+ *   one per window);
+ * - each fragment is `set` into the datagram from a view of the slot at the fragment's place.
+ *   Those views are kept, by place and length: a window starts at a fragment and fragments are
+ *   cut at multiples of the fragment size after it, the same places message after message. A
+ *   cut of another size (a base-size sentinel, the end of a message, a packet with less room)
+ *   shifts the places after it: the window is staged again from that fragment on, so the places
+ *   are the usual ones again. A bulk sender's views are made during its first messages.
  *
- * Three copies of the bytes instead of one (memcpy: tens of ns for a datagram), no allocation.
- * A message is staged from its second fragment cut in a row on (`owner`: its record), into one
- * of {@link SLOTS} windows, so up to that many messages interleaved (channels, connections)
- * each keep theirs; a message not staged and not cut in a row (more interleaved than that) gets
- * a view per fragment, as before, instead of restaging a window per fragment. A window is keyed
- * by its owner, the message being cut, and forgotten when the message is fully cut
+ * Two copies of the bytes instead of one (`set`, a memcpy: tens of ns for a datagram), no
+ * allocation. A message is staged from its second fragment cut in a row on (`owner`: its
+ * record; or at its first when the message before was fully cut), into one of {@link SLOTS}
+ * slots, so up to that many messages interleaved (channels, connections) each keep theirs; a
+ * message not staged and not cut in a row (more interleaved than that) gets a view of its own
+ * per fragment, as before, instead of restaging a window per fragment. A window is keyed by its
+ * owner, the message being cut, and forgotten when the message is fully cut
  * ({@link PayloadCopier.forget}): a buffer the application fills again for a later message is
  * never read from an old window.
  *
@@ -27,12 +32,10 @@
 export const STAGE_SIZE = 64 * 1024;
 /** Messages staged at once (channels or connections whose fragments interleave): least recently used goes. */
 const SLOTS = 4;
-/** Longest fragment that goes through the stage (longer ones get a view). */
-const EXIT_SIZE = 4096;
-/** Where the exit starts in the stage buffer (behind the slots). */
-const EXIT = SLOTS * STAGE_SIZE;
-/** Lengths of the exit's views kept (a bulk sender's full fragment, its last, window-filling ones). */
-const MAX_EXIT_VIEWS = 8;
+/** Views kept per slot (places × lengths); beyond that the slot's views are dropped and made again. */
+const MAX_SLOT_VIEWS = 256;
+/** A view's key: place × LENGTH_KEYS + length % LENGTH_KEYS (a small integer; a collision is a miss). */
+const LENGTH_KEYS = 2048;
 
 /** One staged window: `data[from, to)` of message `owner`, at `base` of the stage buffer. */
 interface Slot {
@@ -43,23 +46,23 @@ interface Slot {
   readonly base: number;
   /** Copy count when last used (least recently used is restaged). */
   used: number;
+  /** Views of the slot by place in the window (`start - from`) and length (see LENGTH_KEYS). */
+  readonly views: Map<number, Uint8Array>;
 }
 
 export class PayloadCopier {
-  /** The slots' windows, then the exit. Made on first use. */
+  /** The slots' windows. Made on first use. */
   private buffer: Uint8Array | null = null;
   private readonly slots: Slot[] = [];
   /** The owner of the previous copy: a message is staged from its second copy in a row on. */
   private previous: object | null = null;
   private copies = 0;
-  private readonly exits: Uint8Array[] = [];
-  private nextExit = 0;
   /** Windows staged and views made (tests, diagnostics). */
   staged = 0;
   views = 0;
 
   constructor() {
-    for (let i = 0; i < SLOTS; i++) this.slots.push({ owner: null, data: null, from: 0, to: 0, base: i * STAGE_SIZE, used: 0 });
+    for (let i = 0; i < SLOTS; i++) this.slots.push({ owner: null, data: null, from: 0, to: 0, base: i * STAGE_SIZE, used: 0, views: new Map() });
   }
 
   /**
@@ -73,23 +76,34 @@ export class PayloadCopier {
     }
     const previous = this.previous;
     this.previous = owner;
-    if (owner === null || length > EXIT_SIZE) {
+    if (owner === null) {
       this.copyByView(target, at, data, start, length);
       return;
     }
     let slot = this.slotOf(owner, data);
-    if (slot === null && owner !== previous) {
-      // A message not staged, and not cut in a row: a view (messages interleaved fragment by
-      // fragment with more than SLOTS others never restage a window per fragment).
+    if (slot === null && owner !== previous && previous !== null) {
+      // A message not staged, cut right after another's fragment: a view (messages interleaved
+      // fragment by fragment with more than SLOTS others never restage a window per fragment).
       this.copyByView(target, at, data, start, length);
       return;
     }
     if (slot === null || start < slot.from || start + length > slot.to) slot = this.stage(slot, owner, data, start);
     slot.used = ++this.copies;
-    const buffer = this.buffer!;
-    const from = slot.base + start - slot.from;
-    buffer.copyWithin(EXIT, from, from + length);
-    target.set(this.exit(buffer, length), at);
+    let place = start - slot.from;
+    if (place % length !== 0) {
+      // Not a usual place (a shorter cut before it in this window): the window from here on.
+      this.stage(slot, owner, data, start);
+      place = 0;
+    }
+    const key = place * LENGTH_KEYS + (length % LENGTH_KEYS);
+    let view = slot.views.get(key);
+    if (view === undefined || view.length !== length) {
+      if (slot.views.size >= MAX_SLOT_VIEWS) slot.views.clear();
+      view = this.buffer!.subarray(slot.base + place, slot.base + place + length);
+      slot.views.set(key, view);
+      this.views++;
+    }
+    target.set(view, at);
   }
 
   /** `owner` is fully cut (or gone): its window is not read again. */
@@ -120,41 +134,34 @@ export class PayloadCopier {
   }
 
   /**
-   * Stage `data[start, start + STAGE_SIZE)` (clipped to `data`; all of `data` when it fits) into
-   * `slot`, or the least recently used one.
+   * Stage `data[start, start + STAGE_SIZE)` (clipped to `data`) into `slot`, or else a free slot
+   * (the one used last: its views are likeliest to fit), or else the least recently used one.
    */
   private stage(slot: Slot | null, owner: object, data: Uint8Array, start: number): Slot {
-    const buffer = (this.buffer ??= new Uint8Array(EXIT + EXIT_SIZE));
+    const buffer = (this.buffer ??= new Uint8Array(SLOTS * STAGE_SIZE));
     if (slot === null) {
       const slots = this.slots;
-      slot = slots[0]!;
-      for (let i = 1; i < slots.length; i++) if (slots[i]!.used < slot.used) slot = slots[i]!;
+      let free: Slot | null = null;
+      let oldest = slots[0]!;
+      for (let i = 0; i < slots.length; i++) {
+        const s = slots[i]!;
+        if (s.owner === null && (free === null || s.used > free.used)) free = s;
+        if (s.used < oldest.used) oldest = s;
+      }
+      slot = free ?? oldest;
     }
-    if (data.length <= STAGE_SIZE) {
-      buffer.set(data, slot.base);
-      slot.from = 0;
-      slot.to = data.length;
-    } else {
-      const to = Math.min(data.length, start + STAGE_SIZE);
+    const to = Math.min(data.length, start + STAGE_SIZE);
+    if (start === 0 && to === data.length) buffer.set(data, slot.base);
+    else {
       buffer.set(data.subarray(start, to), slot.base);
       this.views++;
-      slot.from = start;
-      slot.to = to;
     }
+    slot.from = start;
+    slot.to = to;
     slot.owner = owner;
     slot.data = data;
     this.staged++;
     return slot;
-  }
-
-  /** The exit's view of `length` bytes: a kept one, else a new one kept in place of the oldest. */
-  private exit(buffer: Uint8Array, length: number): Uint8Array {
-    const exits = this.exits;
-    for (let i = 0; i < exits.length; i++) if (exits[i]!.length === length) return exits[i]!;
-    const view = buffer.subarray(EXIT, EXIT + length);
-    if (exits.length < MAX_EXIT_VIEWS) exits.push(view);
-    else exits[(this.nextExit = (this.nextExit + 1) % MAX_EXIT_VIEWS)] = view;
-    return view;
   }
 }
 
