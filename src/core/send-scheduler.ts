@@ -8,7 +8,6 @@ import { ChannelScheduler, type ChannelReadiness } from './channel-scheduler.js'
 import { NO_FRAGMENT, UNRELIABLE_RECEIPT, clearFragments, newFragment, pinFragment, type MessageRecord, type SentContent, type SentFragment, type SentPacket } from './sent-packets.js';
 import type { PathMtu } from './path-mtu.js';
 import { RedundantCopies } from './redundancy.js';
-import { sharedPayloadCopier } from './payload-copy.js';
 import type { CoreEvent, Delivery } from './types.js';
 
 /** A fragment shorter than this is not cut to fill the end of a packet (TSN credit is per fragment). */
@@ -473,7 +472,7 @@ export class SendScheduler implements SentContent, ChannelReadiness {
       }
       if (o + DATA_FRAME_HEADER_SIZE + channelSize(c.channel) + f.length > limit) return o;
       o = writeDataFrameHeader(buf, o, truncate32(f.tsn), f.flags, f.length, c.channel);
-      sharedPayloadCopier.copy(buf, o, null, f.data, f.start, f.length);
+      copyRange(buf, o, f.data, f.start, f.length);
       o += f.length;
       f.queued = false;
       f.lastPn = pn;
@@ -528,7 +527,7 @@ export class SendScheduler implements SentContent, ChannelReadiness {
   private writeCopy(c: ChannelQueues, f: SentFragment, buf: Uint8Array, o: number, limit: number, pn: number): number {
     if (o + DATA_FRAME_HEADER_SIZE + channelSize(c.channel) + f.length > limit) return o;
     o = writeDataFrameHeader(buf, o, truncate32(f.tsn), f.flags, f.length, c.channel);
-    sharedPayloadCopier.copy(buf, o, null, f.data, f.start, f.length);
+    copyRange(buf, o, f.data, f.start, f.length);
     o += f.length;
     // The latest transmission: the loss of an earlier packet that carried it needs no resend.
     f.lastPn = pn;
@@ -596,7 +595,7 @@ export class SendScheduler implements SentContent, ChannelReadiness {
       }
       if (o + DATA_PART_HEADER_SIZE + channelSize(p.channel) + p.length > limit) break;
       o = writeDataPartFrameHeader(buf, o, truncate32(p.tsn), p.flags, whole.length, p.offset, p.length, p.channel);
-      sharedPayloadCopier.copy(buf, o, null, p.data, p.start, p.length);
+      copyRange(buf, o, p.data, p.start, p.length);
       o += p.length;
       p.queued = false;
       p.lastPn = pn;
@@ -622,9 +621,9 @@ export class SendScheduler implements SentContent, ChannelReadiness {
     const tsn = c.nextTsn++;
     this.nextTsn++;
     o = writeDataFrameHeader(buf, o, truncate32(tsn), flags, length, c.channel);
-    // The fragment is a range of the message's buffer: no view of it (payload-copy.ts).
+    // The fragment is a range of the message's buffer, not a view kept until it is acknowledged.
     const data = m.data;
-    sharedPayloadCopier.copy(buf, o, m, data, m.offset, length);
+    copyRange(buf, o, data, m.offset, length);
     o += length;
     const f = newFragment(tsn, data, m.offset, length, flags, pn, false, c.channel, m, null, 0);
     this.unackedFragments++;
@@ -635,7 +634,6 @@ export class SendScheduler implements SentContent, ChannelReadiness {
     this.queuedBytes -= length;
     if (m.offset === m.data.length) {
       m.cut = true;
-      sharedPayloadCopier.forget(m);
       m.data = EMPTY;
       c.queue.shift();
       if (--this.reliableQueued === 0) this.events.push(DRAIN);
@@ -759,6 +757,17 @@ export class SendScheduler implements SentContent, ChannelReadiness {
     }
     if (p.close && !this.closeAcked) this.closeQueued = true;
   }
+}
+
+/**
+ * `buf[o, o + length) = data[start, start + length)`. `TypedArray.set` copies a whole array, so a
+ * part of `data` takes a view, made and dropped here: it dies young (a scavenge does not copy it),
+ * where a view kept in the fragment record lived until the ACK. Staging the message in a buffer
+ * of ours to copy from kept views of it was measured: it costs more CPU in extra copies than
+ * the view saves (bench/analysis.md, stop 23, wt/sendgc).
+ */
+function copyRange(buf: Uint8Array, o: number, data: Uint8Array, start: number, length: number): void {
+  buf.set(start === 0 && length === data.length ? data : data.subarray(start, start + length), o);
 }
 
 function byTsn(a: SentFragment, b: SentFragment): number {

@@ -5,8 +5,8 @@ import { unpinFields } from './mutable-fields.js';
 export interface SentFragment {
   tsn: number;
   /**
-   * The bytes it carries are `data[start, start + length)`: `data` is the message's buffer
-   * (no view per fragment: payload-copy.ts writes the range into the datagram).
+   * The bytes it carries are `data[start, start + length)`: `data` is the message's buffer (a
+   * range, not a view of it per fragment kept until the ACK).
    */
   data: Uint8Array;
   start: number;

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { PayloadCopier, STAGE_SIZE } from '../../src/core/payload-copy.js';
 import { createCounters } from '../../src/core/counters.js';
 import { Deque } from '../../src/core/deque.js';
 import { PathMtu } from '../../src/core/path-mtu.js';
@@ -13,76 +12,6 @@ function bytes(seed: number, size: number): Uint8Array {
   for (let i = 0; i < size; i++) m[i] = (seed * 29 + i * 7 + (i >> 9)) & 0xff;
   return m;
 }
-
-/** Cut `data` into `size`-byte ranges through `copier` as the send scheduler does; each range's copy. */
-function cut(copier: PayloadCopier, owner: object, data: Uint8Array, size: number, from = 0): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  for (let o = from; o < data.length; o += size) {
-    const n = Math.min(size, data.length - o);
-    const target = new Uint8Array(n + 20).fill(0xee);
-    copier.copy(target, 10, owner, data, o, n);
-    // Nothing written around the range.
-    expect(target.subarray(0, 10).every((b) => b === 0xee)).toBe(true);
-    expect(target.subarray(10 + n).every((b) => b === 0xee)).toBe(true);
-    out.push(target.subarray(10, 10 + n));
-  }
-  return out;
-}
-
-describe('PayloadCopier: a fragment is a range of its message, copied without a view', () => {
-  it('copies every range exactly, staged from the second fragment in a row on; the next message of the size needs no new view of the stage', () => {
-    const copier = new PayloadCopier();
-    for (const size of [3_000, STAGE_SIZE, 200_000]) {
-      let views = 0;
-      for (const seed of [size, size + 1]) {
-        const data = bytes(seed, size);
-        const owner = {};
-        const before = copier.views;
-        const pieces = cut(copier, owner, data, 1_431);
-        expect(Buffer.compare(Buffer.concat(pieces), data)).toBe(0);
-        copier.forget(owner);
-        views = copier.views - before;
-      }
-      // The second message: no view of the stage (kept from the first); of the message, one per
-      // window staged (a message larger than the stage) and one for its shorter last fragment.
-      expect(views).toBe(size > STAGE_SIZE ? Math.ceil(size / STAGE_SIZE) + 1 : 1);
-    }
-  });
-
-  it('a buffer the application fills again for a later message is read afresh (the old window is forgotten)', () => {
-    const copier = new PayloadCopier();
-    const data = bytes(1, 10_000);
-    const first = {};
-    cut(copier, first, data, 1_000);
-    copier.forget(first);
-    data.set(bytes(2, 10_000));
-    // A new message of the same buffer, and the same record again (were records ever reused).
-    for (const owner of [{}, first]) {
-      expect(Buffer.compare(Buffer.concat(cut(copier, owner, data, 1_000)), data)).toBe(0);
-      copier.forget(owner);
-    }
-  });
-
-  it('messages interleaved fragment by fragment each keep a window (up to four), and more stay correct', () => {
-    for (const streams of [2, 4, 6]) {
-      const copier = new PayloadCopier();
-      const messages = Array.from({ length: streams }, (_, i) => ({ owner: {}, data: bytes(10 + i, 20_000), got: [] as Uint8Array[] }));
-      for (let o = 0; o < 20_000; o += 1_000) {
-        // Each message twice in a row (a channel of weight 2), round robin.
-        for (const m of messages) {
-          for (let k = 0; k < 2 && o + k * 500 < 20_000; k++) {
-            const target = new Uint8Array(500);
-            copier.copy(target, 0, m.owner, m.data, o + k * 500, 500);
-            m.got.push(target);
-          }
-        }
-      }
-      for (const m of messages) expect(Buffer.compare(Buffer.concat(m.got), m.data)).toBe(0);
-      // Within the slots, one window per message; beyond them, restaging, never a wrong byte.
-      if (streams <= 4) expect(copier.staged).toBe(streams);
-    }
-  });
-});
 
 describe('fragment records are recycled only once nothing refers to them', () => {
   /** A send scheduler and the packets it fills, recorded as loss recovery records them. */

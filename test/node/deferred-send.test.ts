@@ -15,7 +15,7 @@ import { destroyAll, loopbackEndpoint, once, prng, randomBuffer, until, within }
  * At the real send the buffer must still hold the bytes it had when handed over.
  */
 describe('a datagram whose send completes later keeps its buffer', () => {
-  it('no buffer handed to a queued send is written again before it leaves; a bulk transfer with staged fragments arrives intact', async () => {
+  it('no buffer handed to a queued send is written again before it leaves; a bulk transfer arrives intact', async () => {
     const proto = DgramSocket.prototype as unknown as {
       send: (...args: unknown[]) => void;
       getSendQueueCount: () => number;
@@ -51,7 +51,7 @@ describe('a datagram whose send completes later keeps its buffer', () => {
       const conn = await within(5000, 'connect', client.connect(server.address().port, '127.0.0.1'));
       const [peer] = (await within(5000, 'accept', accepted)) as [Connection];
       const rand = prng(23);
-      // Multi-fragment messages (staged: payload-copy.ts), one over a stage window, a small one.
+      // Multi-fragment messages and a small one.
       const sent = [randomBuffer(rand, 200_000), randomBuffer(rand, 64 * 1024), randomBuffer(rand, 30_000), randomBuffer(rand, 700)];
       const got: Buffer[] = [];
       peer.on('message', (m) => got.push(Buffer.from(m)));
