@@ -767,7 +767,9 @@ export class SendScheduler implements SentContent, ChannelReadiness {
  * the view saves (bench/analysis.md, stop 23, wt/sendgc).
  */
 function copyRange(buf: Uint8Array, o: number, data: Uint8Array, start: number, length: number): void {
-  buf.set(start === 0 && length === data.length ? data : data.subarray(start, start + length), o);
+  // A plain Uint8Array, not `subarray`: a Buffer's subarray constructs a Buffer through its
+  // species (a JavaScript constructor call) for a view used once.
+  buf.set(start === 0 && length === data.length ? data : new Uint8Array(data.buffer, data.byteOffset + start, length), o);
 }
 
 function byTsn(a: SentFragment, b: SentFragment): number {
