@@ -3,6 +3,11 @@ import { DEFAULT_CORE_CONFIG } from '../core/config.js';
 import type { ConnectionCoreFactory } from '../core/endpoint.js';
 import type { CoreConfig } from '../core/types.js';
 import { InvalidArgValueError } from '../errors.js';
+import { primeVarintReader } from '../wire/reader.js';
+
+// Datagrams from node:dgram are Buffers, another hidden class than the Uint8Array the wire code
+// primes itself with at load (reader.ts).
+primeVarintReader(Buffer.alloc(8));
 
 /**
  * The one place the Node shell names the engine: the endpoint core takes a factory, so the
