@@ -1,3 +1,5 @@
+import { createSocket } from 'node:dgram';
+import { once } from 'node:events';
 import { setFlagsFromString } from 'node:v8';
 import { describe, expect, it } from 'vitest';
 import '../../src/node/engine.js';
@@ -29,8 +31,16 @@ function staysOptimized(f: unknown, first: () => void, later: () => void): boole
 }
 
 describe('varint priming by the Node shell', () => {
-  it("leaves feedback for the decoder's long branches with Buffers too (node:dgram's datagrams)", () => {
-    const buf = Buffer.alloc(8);
+  it("leaves feedback for the decoder's long branches in node:dgram's datagrams too", async () => {
+    // A datagram as the shell gets it: a Buffer that node:dgram made (its own hidden class).
+    const socket = createSocket('udp4');
+    socket.bind(0, '127.0.0.1');
+    await once(socket, 'listening');
+    const received = once(socket, 'message');
+    socket.send(new Uint8Array(8), socket.address().port, '127.0.0.1');
+    const [buf] = (await received) as [Buffer];
+    socket.close();
+    expect(buf.length).toBe(8);
     const r = new Reader(buf, 0, 8);
     const read = (v: number): number => {
       writeVarint(buf, 0, v);
