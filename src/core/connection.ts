@@ -708,11 +708,17 @@ export class ConnectionCore implements PathMtuListener {
    * False: the full decision (an ACK to build, or to hold for a reply).
    */
   private ackWaits(now: number, batch: boolean): boolean {
+    // Every read and the store on every call (all cheap): whichever case first comes after this
+    // was compiled then finds type feedback instead of deoptimising it (mutable-fields.ts).
     const acks = this.acks;
-    if (!acks.ackDue(now)) return true;
-    if (!batch || !acks.mayWaitForBatch(now)) return false;
-    this.ackDeferred = true;
-    return true;
+    const due = acks.ackDue(now);
+    const mayWait = acks.mayWaitForBatch(now);
+    const deferred = this.ackDeferred;
+    const defer = due && batch && mayWait;
+    // Not due: nothing to send, `ackDeferred` stays. Due: deferred to the batch's end, or the full
+    // decision follows (and stores the same false).
+    this.ackDeferred = due ? defer : deferred;
+    return !due || defer;
   }
 
   private nextDatagram(now: number, batch: boolean): Uint8Array | null {
