@@ -41,8 +41,9 @@ export function unpinFields<T extends object>(o: T, keys: readonly string[]): T 
  * ("wrong map" in `--trace-deopt`: on a bulk sender `nextDatagram`, `build`, `onPacketSent` and
  * `onAck`, recompiled inside the transfer). `unpinDoubles` writes 0.5 into each listed number
  * field and then its own value again: the field is a double field from the start (and mutable,
- * as with {@link unpinFields}). It costs a 12-byte box per object and field (V8 keeps each double
- * field's value in its own HeapNumber), so it is for fields that do turn fractional, not all.
+ * as with {@link unpinFields}). It costs a box per object and field (V8 keeps each double field's
+ * value in its own HeapNumber: 16 bytes per idle connection for BBR's `cycleStamp` in
+ * `bench/idle-heap.ts`), so it is for fields that do turn fractional late, not all.
  */
 export function unpinDoubles<T extends object>(o: T, keys: readonly string[]): T {
   const r = o as unknown as Record<string, unknown>;
