@@ -105,6 +105,19 @@ export class Bbr implements CongestionController {
     return gain * this.btlBw * this.rtProp;
   }
 
+  /**
+   * The draft's BBRInflight(gain) (Linux's bbr_inflight): `gain` BDPs, but never less than the
+   * offload budget (BBRQuantizationBudget: three send quanta), the data that is in flight only
+   * because both ends work in batches. Drain ends, and ProbeBW's phases turn, against this and
+   * not against the bare BDP: on a path whose BDP is smaller than one batch (loopback, a LAN),
+   * what is in flight never falls to the bare BDP while a batch is on its way, so Drain paced at
+   * a third of the bandwidth until the bandwidth filter had forgotten the rate Startup found
+   * (test/core/bbr-drain.test.ts). Where the BDP exceeds three quanta this is the BDP itself.
+   */
+  private inflight(gain: number): number {
+    return Math.max(this.bdp(gain), QUANTA_IN_WINDOW * this.sendQuantum());
+  }
+
   onPacketSent(): void {}
 
   onMaxDatagramSizeChanged(size: number): void {
@@ -197,10 +210,12 @@ export class Bbr implements CongestionController {
     const elapsed = ack.now - this.cycleStamp > this.rtProp;
     const gain = this.pacingGain;
     let advance = elapsed;
-    // Stay in the probing phase until the extra data is actually in flight ...
+    // Stay in the probing phase until the extra data is actually in flight (the bare BDP: our
+    // figure is what is in flight after the ACK, below the draft's prior_in_flight, and never
+    // reaches the offload budget when the window is that budget) ...
     if (gain > 1) advance = elapsed && ack.bytesInFlight >= this.bdp(gain);
     // ... and leave the draining phase as soon as the queue is gone.
-    else if (gain < 1) advance = elapsed || ack.bytesInFlight <= this.bdp(1);
+    else if (gain < 1) advance = elapsed || ack.bytesInFlight <= this.inflight(1);
     if (advance) {
       this.cycleIndex = (this.cycleIndex + 1) % PROBE_BW_GAINS.length;
       this.cycleStamp = ack.now;
@@ -224,7 +239,7 @@ export class Bbr implements CongestionController {
       this.pacingGain = DRAIN_GAIN;
       this.cwndGain = HIGH_GAIN;
     }
-    if (this.mode === 'drain' && ack.bytesInFlight <= this.bdp(1)) this.enterProbeBw(ack.now);
+    if (this.mode === 'drain' && ack.bytesInFlight <= this.inflight(1)) this.enterProbeBw(ack.now);
   }
 
   private enterProbeBw(now: number): void {
