@@ -45,8 +45,9 @@ function run(acks: number, inFlight: number): { modes: string[]; pacing: number[
 
 describe('BBR Drain on a path whose BDP is smaller than a batch (loopback, a LAN)', () => {
   it('ends once what is in flight is within the offload budget, not at the bare BDP', () => {
-    // Two ACK batches in flight (93 KB) are nine BDPs here, but under three send quanta
-    // (192 KB): the queue Startup built is gone; what is left is the batches themselves.
+    // Two ACK batches in flight (93 KB) are nine BDPs here, but under three send quanta (1 ms
+    // each at the bandwidth: 600 KB): the queue Startup built is gone; what is left is the
+    // batches themselves.
     const { modes, pacing } = run(200, 2 * 32 * MSS);
     const startupEnd = modes.indexOf(modes.find((m) => m !== 'startup')!);
     expect(startupEnd).toBeGreaterThan(0);
@@ -59,7 +60,7 @@ describe('BBR Drain on a path whose BDP is smaller than a batch (loopback, a LAN
   });
 
   it('still waits while more than the budget is in flight (the queue is real)', () => {
-    const { modes } = run(40, 400_000);
+    const { modes } = run(40, 1_000_000);
     expect(modes.at(-1)).toBe('drain');
   });
 });

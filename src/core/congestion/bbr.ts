@@ -18,8 +18,8 @@ import { initialWindowFor, windowAfterSizeChange } from './initial-window.js';
  *
  * The window also covers ACK aggregation (draft §4.6.4.2): data that arrives acknowledged in
  * bursts beyond what the model explains, measured over the last 10 rounds; and it is never
- * less than three send quanta (1 ms at the pacing rate, at most 64 KB each: the draft's offload
- * budget), for the batches in which both ends move data.
+ * less than three send quanta (1 ms at the pacing rate each: the draft's offload budget), for
+ * the batches in which both ends move data.
  *
  * Random loss is deliberately not read as congestion (v1 behaviour): a lossy wireless path keeps
  * its throughput, which is why this is the default. Persistent congestion (RFC 9002 §7.6) still
@@ -42,10 +42,11 @@ const FULL_BW_THRESHOLD = 1.25;
 const FULL_BW_ROUNDS = 3;
 /** Pace a little below the estimate so that a standing queue does not build (draft §4.2.1). */
 const PACING_MARGIN = 0.99;
-/** The send quantum is this long at the pacing rate (draft "BBRSetSendQuantum", Linux's pacing shift), ms ... */
+/**
+ * The send quantum is this long at the pacing rate (draft "BBRSetSendQuantum", Linux's pacing
+ * shift), ms: the timer granularity of the real clock, the shortest wait of our pacer.
+ */
 const SEND_QUANTUM_INTERVAL = 1;
-/** ... and at most this many bytes (one GSO/TSO burst). */
-const MAX_SEND_QUANTUM = 64 * 1024;
 /** The window holds at least this many send quanta (the draft's offload budget, BBRQuantizationBudget). */
 const QUANTA_IN_WINDOW = 3;
 
@@ -115,7 +116,10 @@ export class Bbr implements CongestionController {
    * (test/core/bbr-drain.test.ts). Where the BDP exceeds three quanta this is the BDP itself.
    */
   private inflight(gain: number): number {
-    return Math.max(this.bdp(gain), QUANTA_IN_WINDOW * this.sendQuantum());
+    // The quantum at the bandwidth estimate (gain 1), not at the pacing rate of the moment: on
+    // the ACK that ends Startup that is still 2.89 × btlBw, and Drain would take a queue of
+    // almost nine milliseconds for none.
+    return Math.max(this.bdp(gain), QUANTA_IN_WINDOW * this.sendQuantum(this.btlBw * PACING_MARGIN));
   }
 
   onPacketSent(): void {}
@@ -298,20 +302,28 @@ export class Bbr implements CongestionController {
 
   /**
    * The send quantum (draft "BBRSetSendQuantum"; Linux's TSO autosizing): how much the sender
-   * hands over in one go, 1 ms at the pacing rate, between one datagram and 64 KB. The window
-   * is never less than three of them (the draft's "offload budget") because data moves through
-   * both ends in such batches: the shell reads up to 32 datagrams per event-loop turn and
-   * acknowledges them with one ACK, sends what the window allows in one turn, and waits at a
-   * timer granularity of about 1 ms. Where the RTT is longer than a millisecond or two the
-   * model's window is larger anyway and nothing changes; on loopback or a LAN (a min RTT of
-   * tens of microseconds) it is what keeps one batch in flight while the previous one is
-   * processed and acknowledged. Pacing still holds the rate at the bandwidth estimate, so the
-   * extra window is headroom, not a burst.
+   * hands over in one go, 1 ms at the pacing rate, at least one datagram. The window is never
+   * less than three of them (the draft's "offload budget") because data moves through both ends
+   * in such batches: the shell reads up to 32 datagrams per event-loop turn and acknowledges
+   * them with one ACK, sends what the window allows in one turn, and its pacer never waits less
+   * than the timer granularity (1 ms on the real clock, pacer.ts), so that what accrues in a
+   * millisecond leaves together. Where the RTT is longer than a millisecond or two the model's
+   * window is larger anyway and nothing changes; on loopback or a LAN (a min RTT of tens of
+   * microseconds) it is what keeps a batch queued at the receiver while the sender is away for
+   * a pacing wait, an ACK batch or a scavenge. Pacing still holds the rate at the bandwidth
+   * estimate, so the extra window is headroom, not a burst.
+   *
+   * The draft (and Linux) also cap the quantum at 64 KB: the largest GSO/TSO segment the
+   * kernel hands a NIC. Our sender has no GSO; its bursts are the pacer's granules, which at
+   * the rates where the cap would bind (above 64 MB/s) are larger. Capped, the budget (192 KB)
+   * held less than one granule at loopback rates (200-400 MB/s), and every pacing wait or
+   * scavenge of the sender longer than ~0.7 ms left the receiver with nothing to read
+   * (bench/pipe.ts; test/core/bbr-window.test.ts).
    */
-  private sendQuantum(): number {
+  private sendQuantum(rate = this.pacingRate): number {
     // Whole datagrams, as Linux counts TSO segments: below two per millisecond it is one.
-    const datagrams = Math.max(1, Math.floor((this.pacingRate * SEND_QUANTUM_INTERVAL) / this.mss));
-    return Math.min(datagrams * this.mss, MAX_SEND_QUANTUM);
+    const datagrams = Math.max(1, Math.floor((rate * SEND_QUANTUM_INTERVAL) / this.mss));
+    return datagrams * this.mss;
   }
 
   private setWindow(ack: AckEvent): void {
