@@ -11,7 +11,8 @@ import { initialWindowFor, windowAfterSizeChange } from './initial-window.js';
  * `pacingGain × btlBw` and caps what is in flight at `cwndGain × BDP`, cycling through
  *
  *  - Startup: gain 2/ln 2 until the bandwidth stops growing by 25 % for three rounds;
- *  - Drain: the inverse gain until the queue Startup built is gone (in flight ≤ BDP);
+ *  - Drain: the inverse gain until the queue Startup built is gone (in flight ≤ BDP, or ≤ the
+ *    offload budget below where that is larger);
  *  - ProbeBW: an eight-phase gain cycle (1.25, 0.75, 1 × 6), each phase one `rtProp` long;
  *  - ProbeRTT: every 10 s without a new minimum, 4 packets in flight for 200 ms, so that
  *    flows sharing a queue see its empty RTT.
