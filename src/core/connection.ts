@@ -12,6 +12,7 @@ import { createCounters } from './counters.js';
 import { Deque } from './deque.js';
 import { LossRecovery } from './loss-recovery.js';
 import { PacketBuilder } from './packet-builder.js';
+import { unpinFields } from './mutable-fields.js';
 import { PathMtu, type PathMtuChange, type PathMtuListener } from './path-mtu.js';
 import { Foreign, PathManager } from './path-manager.js';
 import { PathKind } from './path-validation.js';
@@ -106,6 +107,11 @@ export class ConnectionCore implements PathMtuListener {
 
   // --- lifecycle
   private lastReceivedAt: number;
+  /**
+   * Server: the client's first packet will bound the round trip (ConnectionCoreInit.acceptSentNow);
+   * until it comes `lastReceivedAt` is still the time the ACCEPT left.
+   */
+  private awaitingFirstPacket: boolean;
   private readonly idleTimeout: number;
   private readonly keepAliveInterval: number;
   private closeRequested = false;
@@ -173,6 +179,9 @@ export class ConnectionCore implements PathMtuListener {
     this.idleTimeout = effectiveIdleTimeout(config.idleTimeout, remote.idleTimeout);
     this.keepAliveInterval = keepAliveInterval(config.keepAliveInterval, this.idleTimeout);
     this.lastReceivedAt = options.now;
+    this.awaitingFirstPacket = options.acceptSentNow === true;
+    // Cleared at a server's first packet, maybe long after warm-up: mutable from the start (mutable-fields.ts).
+    unpinFields(this, ['awaitingFirstPacket']);
     const random = config.random;
     this.path = new PathManager(
       options.address,
@@ -448,6 +457,7 @@ export class ConnectionCore implements PathMtuListener {
       if (this.trace !== null) this.trace.packetDropped(now, datagram.length, 'duplicate');
       return;
     }
+    if (this.awaitingFirstPacket) this.firstPacket(now, kind);
     this.counters.packetsReceived++;
     this.counters.bytesReceived += datagram.length;
     path.onPacketRead(now, kind);
@@ -465,6 +475,17 @@ export class ConnectionCore implements PathMtuListener {
     }
     if (ackEliciting) this.acks.onAckElicitingPacket(now);
     if (this.budget !== null) this.syncBudget();
+  }
+
+  /**
+   * Server: the client's first packet, read from its path. The ACCEPT left when this engine was
+   * made (`lastReceivedAt` says when: nothing was received or deferred before), and the client
+   * could send nothing before it had it: the time since bounds the round trip
+   * (LossRecovery.onHandshakeBound). One from elsewhere, or after a deferred one, gives none.
+   */
+  private firstPacket(now: number, kind: PathKind): void {
+    this.awaitingFirstPacket = false;
+    if (kind === PathKind.Current && this.counters.packetsDeferred === 0) this.recovery.onHandshakeBound(now - this.lastReceivedAt);
   }
 
   /**
