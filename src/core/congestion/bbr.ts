@@ -19,8 +19,8 @@ import { initialWindowFor, windowAfterSizeChange } from './initial-window.js';
  *
  * The window also covers ACK aggregation (draft §4.6.4.2): data that arrives acknowledged in
  * bursts beyond what the model explains, measured over the last 10 rounds; and it is never
- * less than three send quanta (1 ms at the pacing rate each: the draft's offload budget), for
- * the batches in which both ends move data.
+ * less than three send quanta (1 ms at the bandwidth estimate each: the draft's offload
+ * budget), for the batches in which both ends move data.
  *
  * Random loss is deliberately not read as congestion (v1 behaviour): a lossy wireless path keeps
  * its throughput, which is why this is the default. Persistent congestion (RFC 9002 §7.6) still
@@ -44,8 +44,8 @@ const FULL_BW_ROUNDS = 3;
 /** Pace a little below the estimate so that a standing queue does not build (draft §4.2.1). */
 const PACING_MARGIN = 0.99;
 /**
- * The send quantum is this long at the pacing rate (draft "BBRSetSendQuantum", Linux's pacing
- * shift), ms: the timer granularity of the real clock, the shortest wait of our pacer.
+ * The send quantum is this long at the bandwidth estimate (draft "BBRSetSendQuantum", Linux's
+ * pacing shift), ms: the timer granularity of the real clock, the shortest wait of our pacer.
  */
 const SEND_QUANTUM_INTERVAL = 1;
 /** The window holds at least this many send quanta (the draft's offload budget, BBRQuantizationBudget). */
@@ -117,10 +117,7 @@ export class Bbr implements CongestionController {
    * (test/core/bbr-drain.test.ts). Where the BDP exceeds three quanta this is the BDP itself.
    */
   private inflight(gain: number): number {
-    // The quantum at the bandwidth estimate (gain 1), not at the pacing rate of the moment: on
-    // the ACK that ends Startup that is still 2.89 × btlBw, and Drain would take a queue of
-    // almost nine milliseconds for none.
-    return Math.max(this.bdp(gain), QUANTA_IN_WINDOW * this.sendQuantum(this.btlBw * PACING_MARGIN));
+    return Math.max(this.bdp(gain), QUANTA_IN_WINDOW * this.sendQuantum());
   }
 
   onPacketSent(): void {}
@@ -308,7 +305,7 @@ export class Bbr implements CongestionController {
 
   /**
    * The send quantum (draft "BBRSetSendQuantum"; Linux's TSO autosizing): how much the sender
-   * hands over in one go, 1 ms at the pacing rate, at least one datagram. The window is never
+   * hands over in one go, 1 ms at the bandwidth estimate, at least one datagram. The window is never
    * less than three of them (the draft's "offload budget") because data moves through both ends
    * in such batches: the shell reads up to 32 datagrams per event-loop turn and acknowledges
    * them with one ACK, sends what the window allows in one turn, and its pacer never waits less
@@ -325,10 +322,16 @@ export class Bbr implements CongestionController {
    * held less than one granule at loopback rates (200-400 MB/s), and every pacing wait or
    * scavenge of the sender longer than ~0.7 ms left the receiver with nothing to read
    * (bench/pipe.ts; test/core/bbr-window.test.ts).
+   *
+   * Uncapped, the quantum is taken at the bandwidth estimate (the pacing rate at gain 1) rather
+   * than at the pacing rate of the moment, which the draft uses and its cap bounded: Startup's
+   * 2.89 × btlBw would make the budget almost nine milliseconds of data (a window that overruns
+   * a LAN switch's buffer in Startup, and a Drain that takes that queue for none), and the
+   * ProbeBW gain cycle would make it breathe by ±25 % every few round trips.
    */
-  private sendQuantum(rate = this.pacingRate): number {
+  private sendQuantum(): number {
     // Whole datagrams, as Linux counts TSO segments: below two per millisecond it is one.
-    const datagrams = Math.max(1, Math.floor((rate * SEND_QUANTUM_INTERVAL) / this.mss));
+    const datagrams = Math.max(1, Math.floor((this.btlBw * PACING_MARGIN * SEND_QUANTUM_INTERVAL) / this.mss));
     return datagrams * this.mss;
   }
 
