@@ -770,13 +770,6 @@ export class ConnectionCore implements PathMtuListener {
     const dormant = this.dormant;
     if (dormant !== null) return dormant.timeout === Infinity ? null : dormant.timeout;
     if (this._state === 'closed') return null;
-    if (this._state === 'draining') return this.deadline();
-    const t = Math.min(this.deadline(), this.compactDeadline());
-    return t === Infinity ? null : t;
-  }
-
-  /** The earliest deadline of the protocol (Infinity: none), what `pollTimeout` returns but for `compactDeadline`. */
-  private deadline(): number {
     let t = Infinity;
     if (this.idleTimeout > 0) t = this.lastReceivedAt + this.idleTimeout;
     if (this._state === 'draining') return Math.min(t, this.drainUntil);
@@ -786,7 +779,8 @@ export class ConnectionCore implements PathMtuListener {
     if (this.keepAliveInterval > 0 && this.recovery.sent.ackElicitingOutstanding === 0) {
       t = Math.min(t, this.recovery.lastSentAt + this.keepAliveInterval);
     }
-    return t;
+    t = Math.min(t, this.compactDeadline());
+    return t === Infinity ? null : t;
   }
 
   /**
@@ -797,8 +791,13 @@ export class ConnectionCore implements PathMtuListener {
   private compactDeadline(): number {
     const recovery = this.recovery;
     if (recovery.sent.ackElicitingOutstanding !== 0 || recovery.probesDue !== 0 || this.events.length !== 0) return Infinity;
-    if (this.events.allocated === 0 && recovery.sent.allocated === 0 && !this.sender.holdsIdleStorage() && !this.mayGoDormant()) return Infinity;
+    if (!this.holdsIdleStorage() && !this.mayGoDormant()) return Infinity;
     return Math.max(this.lastReceivedAt, recovery.lastSentAt) + COMPACT_AFTER_MS;
+  }
+
+  /** Storage of empty containers `compactIdle` gives back: the event queue's, the sent-packet ring's, empty send queues and receive maps. */
+  private holdsIdleStorage(): boolean {
+    return this.events.allocated !== 0 || this.recovery.sent.allocated !== 0 || this.sender.holdsIdleStorage() || this.receiver.holdsIdleStorage();
   }
 
   /** Awake, and may still go dormant (nothing held it back for good, and it is open). */
@@ -821,6 +820,7 @@ export class ConnectionCore implements PathMtuListener {
     sent.trim();
     sent.releaseIfEmpty();
     this.sender.releaseIdleStorage();
+    this.receiver.releaseIdleStorage();
     // The stages too, once the batch of datagrams this timeout sends is over (pollTransmit).
     if (this.mayGoDormant()) this.sleep = Sleep.Wanted;
   }
@@ -836,6 +836,12 @@ export class ConnectionCore implements PathMtuListener {
     if (this._state !== 'open' || this.closeRequested || this.pendingReset !== null || this.events.length !== 0) return;
     if (recovery.sent.ackElicitingOutstanding !== 0 || recovery.probesDue !== 0) return;
     if (now < Math.max(this.lastReceivedAt, recovery.lastSentAt) + COMPACT_AFTER_MS) return;
+    // Storage taken again since compactIdle: compacted (and asked again) at the next deadline.
+    if (this.holdsIdleStorage()) return;
+    // The deadlines it keeps while dormant: pollTimeout's, with compactDeadline not due (Sleep.Never).
+    this.sleep = Sleep.Never;
+    const timeout = this.pollTimeout() ?? Infinity;
+    this.sleep = Sleep.Awake;
     const randomBytes = this.path['randomBytes'];
     const args = this.stageArgs(randomBytes);
     const current: Stages = {
@@ -854,7 +860,7 @@ export class ConnectionCore implements PathMtuListener {
       stageList(this.canonicalStages(randomBytes)),
       stageList(this.canonicalStages(randomBytes)),
       args,
-      this.deadline(),
+      timeout,
       randomBytes,
     );
     if (dormant === null) {

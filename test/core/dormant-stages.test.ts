@@ -213,6 +213,22 @@ describe('a dormant connection behaves as one that never slept', () => {
     });
   });
 
+  for (const congestion of ['newreno', 'ledbat', 'none'] as const) {
+    it(`with ${congestion} congestion control (its own controller's fields) and a path MTU above the base`, () => {
+      const t = same({ seed: 14, link: { delay: 8, loss: 0.01 }, config: { congestion, maxDatagramSize: 1400 } }, (pair, checkpoint, look) => {
+        for (let i = 0; i < 20; i++) pair.a.send(new Uint8Array(3000).fill(i), 'ordered');
+        pair.runUntil(() => pair.sides[1].received.length === 20, 60_000);
+        quiet(pair);
+        look();
+        checkpoint();
+        pair.b.send(Buffer.from('back'), 'ordered');
+        pair.runUntil(() => pair.sides[0].received.length === 1, 10_000);
+        quiet(pair);
+      });
+      expect(t.dormantSeen).toBeGreaterThanOrEqual(3);
+    });
+  }
+
   it('keep-alive pings wake it and it sleeps again between them; the idle timeout closes it at the same instant', () => {
     const t = same({ seed: 13, link: { delay: 5 }, config: { keepAliveInterval: 400, idleTimeout: 5000 } }, (pair, _checkpoint, look) => {
       pair.a.send(Buffer.from('x'), 'ordered');
