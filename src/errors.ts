@@ -21,6 +21,11 @@ export type ErrorCode =
   | 'ERR_AUTHENTICATION_FAILED'
   /** The peer does not speak a wire version we support. */
   | 'ERR_UNSUPPORTED_VERSION'
+  /**
+   * The server answered `connect()`'s handshake from another address or port than the one
+   * dialled (a server bound to every interface of a host with several addresses).
+   */
+  | 'ERR_ADDRESS_MISMATCH'
   /** A message is larger than `maxMessageSize` (ours, or the smaller one the peer announced). */
   | 'ERR_MESSAGE_TOO_LARGE'
   /** The send queue is over its hard limit (`maxQueuedBytes`): the message was not queued. */

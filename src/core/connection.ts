@@ -13,13 +13,13 @@ import { freeze, thaw, type DormantStages } from './dormant.js';
 import { Deque } from './deque.js';
 import { LossRecovery } from './loss-recovery.js';
 import { PacketBuilder } from './packet-builder.js';
+import { unpinFields } from './mutable-fields.js';
 import { PathMtu, type PathMtuChange, type PathMtuListener } from './path-mtu.js';
 import { Foreign, PathManager } from './path-manager.js';
 import { PathKind } from './path-validation.js';
 import type { RttEstimator } from './rtt.js';
 import { Receiver } from './receiver.js';
 import { OBJECT_OVERHEAD } from './retention.js';
-import { unpinFields } from './mutable-fields.js';
 import { SendScheduler } from './send-scheduler.js';
 import {
   ResetCode,
@@ -234,6 +234,11 @@ export class ConnectionCore implements PathMtuListener {
 
   // --- lifecycle
   private lastReceivedAt: number;
+  /**
+   * Server: the client's first packet will bound the round trip (ConnectionCoreInit.acceptSentNow);
+   * until it comes `lastReceivedAt` is still the time the ACCEPT left.
+   */
+  private awaitingFirstPacket: boolean;
   private readonly idleTimeout: number;
   private readonly keepAliveInterval: number;
   private closeRequested = false;
@@ -313,8 +318,10 @@ export class ConnectionCore implements PathMtuListener {
     this.idleTimeout = effectiveIdleTimeout(config.idleTimeout, remote.idleTimeout);
     this.keepAliveInterval = keepAliveInterval(config.keepAliveInterval, this.idleTimeout);
     this.lastReceivedAt = options.now;
-    // Written when the connection goes dormant and wakes: mutable from the start (mutable-fields.ts).
-    unpinFields(this, ['dormant', 'sleep']);
+    this.awaitingFirstPacket = options.acceptSentNow === true;
+    // Cleared at a server's first packet, maybe long after warm-up; written when the connection
+    // goes dormant and wakes: mutable from the start (mutable-fields.ts).
+    unpinFields(this, ['awaitingFirstPacket', 'dormant', 'sleep']);
     if (trace !== null) trace.connectionStarted(options.now, local, remote, this.recovery);
   }
 
@@ -593,6 +600,7 @@ export class ConnectionCore implements PathMtuListener {
       if (this.trace !== null) this.trace.packetDropped(now, datagram.length, 'duplicate');
       return;
     }
+    if (this.awaitingFirstPacket) this.firstPacket(now, kind);
     this.counters.packetsReceived++;
     this.counters.bytesReceived += datagram.length;
     path.onPacketRead(now, kind);
@@ -610,6 +618,17 @@ export class ConnectionCore implements PathMtuListener {
     }
     if (ackEliciting) this.acks.onAckElicitingPacket(now);
     if (this.budget !== null) this.syncBudget();
+  }
+
+  /**
+   * Server: the client's first packet, read from its path. The ACCEPT left when this engine was
+   * made (`lastReceivedAt` says when: nothing was received or deferred before), and the client
+   * could send nothing before it had it: the time since bounds the round trip
+   * (LossRecovery.onHandshakeBound). One from elsewhere, or after a deferred one, gives none.
+   */
+  private firstPacket(now: number, kind: PathKind): void {
+    this.awaitingFirstPacket = false;
+    if (kind === PathKind.Current && this.counters.packetsDeferred === 0) this.recovery.onHandshakeBound(now - this.lastReceivedAt);
   }
 
   /**

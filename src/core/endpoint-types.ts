@@ -81,6 +81,12 @@ export interface ConnectionCoreInit {
    * `initialRtt`. 0 or absent: none (the server, or an INITIAL that was repeated).
    */
   handshakeRtt?: number;
+  /**
+   * Server: the ACCEPT left at `now`. The client sends nothing before it has it, so the time to
+   * its first packet bounds the round trip (docs/protocol.md §14.1). Absent: no bound (an engine
+   * made without a handshake, as the test pair's).
+   */
+  acceptSentNow?: boolean;
 }
 
 export type ConnectionCoreFactory = (init: ConnectionCoreInit) => ConnectionCoreLike;

@@ -1004,6 +1004,7 @@ export class EndpointCore {
       randomBytes: this.randomBytes,
       packetOverhead: protection ? PROTECTION_OVERHEAD : 0,
       handshakeRtt,
+      acceptSentNow: role === 'server',
     });
     const c = new EndpointConnection(id, role, localCid, remoteCid, address, port, core, remoteParams.resetToken, acceptDatagram, protection, remotePublicKey);
     this.register(c);
@@ -1047,8 +1048,18 @@ export class EndpointCore {
   private attemptFor(cid: bigint, address: string, port: number): ConnectAttempt | null {
     const target = this.attemptsByCid.get(cid);
     if (target === undefined) return null;
-    // Only the address we are connecting to may answer.
-    if (target.address !== address || target.port !== port) return null;
+    // Only the address we are connecting to may answer (docs/protocol.md §10.2). Our CID is
+    // known only to the server we sent it to (and whoever sees the path): an answer carrying it
+    // from elsewhere means the server answers from another address than the one dialled (a host
+    // with several addresses, its socket bound to all of them, replies from the one its route
+    // prefers). Every answer would come from there: fail now rather than at connectTimeout.
+    if (target.address !== address || target.port !== port) {
+      this.failAttempt(target, {
+        code: 'ERR_ADDRESS_MISMATCH',
+        message: `the server dialled at ${target.address}:${target.port} answered from ${address}:${port}: bind the server to the address clients dial, or dial the address it answers from`,
+      });
+      return null;
+    }
     return target;
   }
 
@@ -1242,7 +1253,7 @@ export class EndpointCore {
 
   private register(c: EndpointConnection): void {
     this.connections.add(c);
-    this.byPeer.add(c);
+    this.file(c);
     this.budget.connections++;
   }
 
@@ -1291,17 +1302,47 @@ export class EndpointCore {
    * connection, so it is not refused when the new address is at its limit).
    */
   private moved(c: EndpointConnection, address: string, port: number): void {
-    // Filed under its path: out of the table while the path changes, back in under the new one
-    // (unless another connection has that triple).
-    this.byPeer.delete(c);
-    if (c.role === 'server' && c.address !== address) {
-      this.perAddress.remove(c.address);
-      this.perAddress.add(address);
+    // Filed under its path: out of the table while the path changes, back in under the new one.
+    this.unfile(c);
+    if (c.address !== address) {
+      if (c.role === 'server') {
+        this.perAddress.remove(c.address);
+        // The string the other connections from there keep, not the datagram's copy (AddressCounts).
+        address = this.perAddress.keep(address);
+        this.perAddress.add(address);
+      }
+      c.address = address;
     }
-    c.address = address;
+    // (Only the port changed: the address string it has is kept, shared or not.)
     c.port = port;
-    this.byPeer.add(c);
+    this.file(c);
     c.acceptDatagram = null;
+  }
+
+  /**
+   * Connections on a (address, port, remote CID) triple another connection holds in `byPeer`:
+   * one moved there (its peer chose the same CID as the other's, by chance or on purpose). Each
+   * is filed once the triple is free again, rather than stay out of the table for good (its
+   * repeated INITIALs and stateless resets unheard). Empty but for such peers.
+   */
+  private readonly unfiled = new Set<EndpointConnection>();
+
+  /** File `c` under its path in `byPeer`, or keep it waiting for that triple (`unfiled`). */
+  private file(c: EndpointConnection): void {
+    if (!this.byPeer.add(c)) this.unfiled.add(c);
+  }
+
+  /** Take `c` out of `byPeer` (or `unfiled`); a connection waiting for its triple takes it. */
+  private unfile(c: EndpointConnection): void {
+    if (this.unfiled.size > 0 && this.unfiled.delete(c)) return;
+    if (!this.byPeer.delete(c) || this.unfiled.size === 0) return;
+    for (const u of this.unfiled) {
+      if (u.remoteCid === c.remoteCid && u.port === c.port && u.address === c.address) {
+        this.unfiled.delete(u);
+        this.byPeer.add(u);
+        return;
+      }
+    }
   }
 
   /** The connection closed: drop it from every table and retire its IDs. */
@@ -1309,7 +1350,7 @@ export class EndpointCore {
     c.closed = true;
     this.heap.remove(c);
     if (this.connections.delete(c)) this.budget.connections--;
-    this.byPeer.delete(c);
+    this.unfile(c);
     if (c.role === 'server') {
       this.perAddress.remove(c.address);
     }

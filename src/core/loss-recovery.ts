@@ -464,6 +464,31 @@ export class LossRecovery {
   onHandshakeRtt(now: number, sample: number): void {
     this.rtt.update(sample, 0);
     if (this.firstRttSampleAt < 0) this.firstRttSampleAt = now;
+    this.handshakeRttToController();
+  }
+
+  /**
+   * Server: the client's first packet came `bound` ms after the ACCEPT left. The client sends
+   * nothing before it has the ACCEPT, so the round trip is at most that; but it may have waited
+   * before sending (an application that connects and writes later), so it is no sample (a late
+   * first packet would linger in the smoothed RTT for many ACKs). Below the configured initial
+   * RTT, and with no sample yet, it becomes this connection's initial RTT (RFC 9002 §6.2.2 allows
+   * one from elsewhere, e.g. an earlier connection): the PTO follows the path from the start, and
+   * the first real sample replaces it as it would replace `initialRtt` (docs/protocol.md §14.1).
+   */
+  onHandshakeBound(bound: number): void {
+    if (this.rtt.hasSample || !(bound < this.rtt.smoothed)) return;
+    this.rtt.reset(Math.max(bound, 0.001));
+    this.handshakeRttToController();
+  }
+
+  /**
+   * Before any ACK, the controller knows the RTT only as the configured one it was made with
+   * (BBR's first pacing rate: startup gain × initial window / RTT, the draft's
+   * BBRInitPacingRate, which takes SRTT when there is one): tell it the handshake's.
+   */
+  private handshakeRttToController(): void {
+    if (this.largestAckedPn < 0) this.cc.onHandshakeRtt?.(this.rtt.smoothed);
   }
 
   // ------------------------------------------------------------------ timers

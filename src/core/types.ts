@@ -80,6 +80,12 @@ export interface CongestionController {
    * window, per-RTT increase) follow it. Optional for custom controllers.
    */
   onMaxDatagramSizeChanged?(maxDatagramSize: number): void;
+  /**
+   * The handshake gave an RTT estimate (ms) before any ACK arrived (docs/protocol.md §14.1): a
+   * controller that derived anything from the configured initial RTT (BBR: its first pacing
+   * rate) derives it again from this one. Optional for custom controllers.
+   */
+  onHandshakeRtt?(rtt: number): void;
   /** Human-readable name for stats. */
   readonly name: string;
   /**

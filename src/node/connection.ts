@@ -123,6 +123,8 @@ export interface ConnectionHost {
   flushNow(record: EndpointConnection): void;
   /** `send()` returned false: check this connection for 'drain' after each flush. */
   watchDrain(conn: Connection): void;
+  /** The connection is over (once, just before its 'close'): the endpoint counts its live ones. */
+  finished(): void;
   readonly highWaterMark: number;
   readonly maxQueuedBytes: number;
   readonly maxMessageSize: number;
@@ -856,6 +858,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private finish(coreError: CloseError | undefined): void {
     if (this.finished) return;
     this.finished = true;
+    this.host.finished();
     // destroy(err) and forceClose left theirs in closeError; otherwise the engine's says why.
     let err: Error | undefined = this.closeError;
     if (!this.destroyed && coreError) err = toError(coreError);

@@ -8,6 +8,7 @@ import { EndpointCore, type EndpointConnection, type EndpointEvent, type Endpoin
 import { AbortError, InvalidArgTypeError, InvalidArgValueError, rdError, type ReliableDgramError } from '../errors.js';
 import { resolveEndpointOptions, type EndpointOptions, type ResolvedEndpointOptions } from '../options.js';
 import { rejectUnknownOptions } from '../unknown-options.js';
+import { canonicalIPv6, dialAddress, mappedIPv4, resolvesIPv4Too, type SocketFamily } from './address.js';
 import { bindSocket, portPinned, sendsInsideSend } from './bind.js';
 import { parseKey, type KeyInput } from '../crypto/keys.js';
 import { nodeSuite } from '../crypto/node-suite.js';
@@ -208,6 +209,8 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   private get live(): Iterable<Connection> {
     return ownersOf(this.core.connectionRecords());
   }
+  /** Connections in `live`: made (wrap) and not finished. */
+  private liveCount = 0;
   /** Connections whose send() returned false: checked for 'drain' after each flush. */
   private readonly drainWatch = new Set<Connection>();
   private readonly pending = new Map<number, PendingConnect>();
@@ -329,6 +332,9 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
       watchDrain: (conn) => {
         this.drainWatch.add(conn);
       },
+      finished: () => {
+        this.liveCount--;
+      },
       highWaterMark: options.highWaterMark,
       maxQueuedBytes: options.maxQueuedBytes,
       maxMessageSize: options.endpoint.core.maxMessageSize ?? DEFAULT_CORE_CONFIG.maxMessageSize,
@@ -440,7 +446,11 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
    * as `connect(port, host, { signal, serverKey })` or `connect({ port, host, signal, serverKey })`.
    * Resolves once the handshake completed; rejects with ERR_CONNECTION_TIMEOUT,
    * ERR_CONNECTION_REFUSED, ERR_AUTHENTICATION_FAILED (with `serverKey`: the server could not
-   * prove it holds that key), ERR_UNSUPPORTED_VERSION, ERR_ENDPOINT_CLOSED or an AbortError.
+   * prove it holds that key), ERR_UNSUPPORTED_VERSION, ERR_ADDRESS_MISMATCH (the server answered
+   * from another address), ERR_ENDPOINT_CLOSED or an AbortError. An IP literal is dialled as the
+   * socket reports its peers (canonical IPv6; an IPv4 address as `::ffff:a.b.c.d` on a dual-stack
+   * udp6 endpoint, an IPv4-mapped one at its IPv4 address on udp4); one the socket cannot reach
+   * throws a RangeError (ERR_INVALID_ARG_VALUE).
    *
    * ```ts
    * const conn = await endpoint.connect({ port: 7777, host: 'example.com', signal: AbortSignal.timeout(3000) });
@@ -480,7 +490,9 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     const qlog = this.qlogChoice(options?.qlog);
     if (this.state !== 'open') return Promise.reject(rdError('ERR_ENDPOINT_CLOSED', 'the endpoint is closed'));
     if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
-    const target = host ?? (this.options.type === 'udp6' ? '::1' : '127.0.0.1');
+    const named = host ?? (this.options.type === 'udp6' ? '::1' : '127.0.0.1');
+    // An IP literal the socket cannot reach throws now; one it can is dialled in its canonical form.
+    const target = isIP(named) !== 0 ? this.dialLiteral(named) : named;
     const dirReady =
       typeof qlog === 'string'
         ? mkdir(qlog, { recursive: true }).then(
@@ -613,10 +625,37 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
 
   // ---------------------------------------------------------------- internals
 
+  /**
+   * The family the socket reaches (address.ts), when the endpoint bound it itself; null for a
+   * socket the application passed in (a simulator's, a LossySocket), whose family it does not know.
+   */
+  private socketFamily(): SocketFamily | null {
+    if (!sendsInsideSend(this.socket)) return null;
+    return { type: this.options.type, ipv6Only: this.options.ipv6Only, host: this.socket.address().address };
+  }
+
+  /** connect()'s IP literal, canonical and in the socket's family (address.ts); throws when it is out of reach. */
+  private dialLiteral(literal: string): string {
+    const family = this.socketFamily();
+    if (family !== null) return dialAddress(literal, family);
+    return isIP(literal) === 6 ? canonicalIPv6(literal) : literal;
+  }
+
   private async resolveHost(host: string): Promise<string> {
     if (isIP(host) !== 0) return host;
-    const { address } = await lookup(host, { family: this.options.type === 'udp6' ? 6 : 4 });
-    return address;
+    const v6 = this.options.type === 'udp6';
+    try {
+      return (await lookup(host, { family: v6 ? 6 : 4 })).address;
+    } catch (err) {
+      // A dual-stack udp6 socket reaches a name that has only IPv4 addresses ('localhost' on
+      // many hosts) at its mapped address.
+      const family = this.socketFamily();
+      if (family === null || !resolvesIPv4Too(family)) throw err;
+      const v4 = await lookup(host, { family: 4 }).catch(() => {
+        throw err;
+      });
+      return mappedIPv4(v4.address);
+    }
   }
 
   private startConnect(
@@ -782,7 +821,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
         conn?.handleCoreEvent(ev.event);
         if (ev.event.type === 'closed' || ev.event.type === 'path-changed') {
           this.peer.clearHint();
-          this.reconsiderPeer();
+          this.reconsiderPeer(ev.event.type === 'closed' ? ev.connection : undefined);
         }
         return;
       }
@@ -792,6 +831,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   private wrap(record: EndpointConnection): Connection {
     const conn = new Connection(this.host, record);
     record.owner = conn;
+    this.liveCount++;
     return conn;
   }
 
@@ -845,22 +885,32 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
    * else disconnects the socket on its own before it leaves. Checked when a connection opens,
    * closes or moves, when a connect attempt fails or is aborted, after a rebind, and at a timer
    * once a silent peer is heard again.
+   *
+   * `closed`: the connection that just closed. When it was a client's to the peer the socket
+   * follows, every other live connection still is (the socket follows a peer only while all of
+   * them go there, and each change is checked here): the walk is skipped while any is left (n
+   * closes in a row walked the table n times, draining connections too: O(n²)).
    */
-  private reconsiderPeer(): void {
+  private reconsiderPeer(closed?: EndpointConnection): void {
     const peer = this.peer;
     if (!peer.connectable) return;
     let address = '';
     let port = 0;
     const accepting = this.options.acceptConnections ?? this.listenerCount('connection') > 0;
     if (this.state === 'open' && !accepting && this.core.pendingConnectCount === 0 && peer.heard(this.core.datagramsReceived, this.clock.now())) {
-      for (const c of this.live) {
-        const r = c.record;
-        if (r.role !== 'client' || (port !== 0 && (r.port !== port || r.address !== address))) {
-          port = 0;
-          break;
+      if (closed !== undefined && closed.role === 'client' && this.liveCount > 0 && peer.isConnectedTo(closed.address, closed.port)) {
+        address = closed.address;
+        port = closed.port;
+      } else {
+        for (const c of this.live) {
+          const r = c.record;
+          if (r.role !== 'client' || (port !== 0 && (r.port !== port || r.address !== address))) {
+            port = 0;
+            break;
+          }
+          address = r.address;
+          port = r.port;
         }
-        address = r.address;
-        port = r.port;
       }
     }
     peer.follow(address, port);

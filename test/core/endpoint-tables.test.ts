@@ -3,6 +3,8 @@ import { ConnectionTable } from '../../src/core/connection-table.js';
 import { PeerTable } from '../../src/core/peer-table.js';
 import { cidHigh, cidLow } from '../../src/wire/cid-halves.js';
 import { VirtualNet, endpointConfig, type Node } from './endpoint-harness.js';
+import type { ConnectionCore } from '../../src/core/connection.js';
+import type { EndpointConnection } from '../../src/core/endpoint.js';
 
 const SERVER = '10.0.0.2';
 
@@ -137,5 +139,70 @@ describe('PeerTable', () => {
     expect(t.add(c)).toBe(true);
     expect(t.get('10.0.0.3', 1, 7n)).toBeUndefined();
     expect(t.get('10.0.0.4', 1, 7n)).toBe(c);
+  });
+});
+
+describe('a connection that moves (the endpoint\'s tables follow it)', () => {
+  /**
+   * Two clients whose randomness is the same (seed 7) pick the same connection ID: the server
+   * files their connections by path. `move` stands in for the engine validating a new path of
+   * one of them (its 'path-changed' event), which the endpoint's tables follow.
+   */
+  function twins(at: [string, string]) {
+    const net = new VirtualNet(5);
+    const server = net.add(SERVER, endpointConfig(), 1, 4000);
+    const clients = at.map((a) => net.add(a, endpointConfig(), 7, 5000));
+    for (const c of clients) expect(c.core.connect(net.now, SERVER, 4000).ok).toBe(true);
+    net.run(2000, () => clients.every((c) => c.events.some((e) => e.type === 'connected')));
+    const records = server.events.flatMap((e) => (e.type === 'accepted' ? [e.connection] : []));
+    expect(records).toHaveLength(2);
+    const move = (i: number, address: string, port: number): void => {
+      const r = records[i]!;
+      const core = r.core as ConnectionCore;
+      const poll = core.pollEvent.bind(core);
+      let once = true;
+      core.pollEvent = () => {
+        if (!once) return poll();
+        once = false;
+        return { type: 'path-changed', address, port, previousAddress: r.address, previousPort: r.port };
+      };
+      server.core.touch(r);
+      net.flush();
+    };
+    const byPeer = (server.core as unknown as { byPeer: PeerTable<EndpointConnection> }).byPeer;
+    const perAddress = (server.core as unknown as { perAddress: { shared: Map<string, string>; count(a: string): number } }).perAddress;
+    return { net, server, clients, records, move, byPeer, perAddress };
+  }
+
+  it('one that moves onto the path and ID of another is filed there once that one is gone', () => {
+    const { net, clients, records, move, byPeer } = twins(['10.0.1.1', '10.0.1.2']);
+    const [a, b] = records as [EndpointConnection, EndpointConnection];
+    expect(a.remoteCid).toBe(b.remoteCid);
+    move(1, '10.0.1.1', 5000);
+    expect(b.address).toBe('10.0.1.1');
+    // The triple is a's: b waits for it.
+    expect(byPeer.get('10.0.1.1', 5000, b.remoteCid)).toBe(a);
+    expect(byPeer.get('10.0.1.2', 5000, b.remoteCid)).toBeUndefined();
+    // a closes and is forgotten: b takes its triple (before: in no table by peer, for good).
+    const clientA = clients[0]!.events.find((e) => e.type === 'connected');
+    if (clientA?.type !== 'connected') throw new Error('no client connection');
+    clientA.connection.core.close(net.now);
+    clients[0]!.core.touch(clientA.connection);
+    net.run(net.now + 5000, () => a.closed);
+    expect(a.closed).toBe(true);
+    expect(byPeer.get('10.0.1.1', 5000, b.remoteCid)).toBe(b);
+    expect(byPeer.size).toBe(1);
+  });
+
+  it('one that moves to an address other connections come from shares their address string (counted there)', () => {
+    const { records, move, perAddress } = twins(['10.0.1.1', '10.0.1.2']);
+    expect(perAddress.shared.size).toBe(0);
+    // The second moves to the first's address (another port): two connections from there now.
+    move(1, '10.0.1.1', 5001);
+    expect(perAddress.count('10.0.1.1')).toBe(2);
+    expect(perAddress.count('10.0.1.2')).toBe(0);
+    // Filed as shared: the moved connection keeps the string the other keeps (before: the datagram's copy).
+    expect([...perAddress.shared.keys()]).toEqual(['10.0.1.1']);
+    expect(records[1]!.address).toBe('10.0.1.1');
   });
 });

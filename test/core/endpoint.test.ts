@@ -151,14 +151,38 @@ describe('EndpointCore handshake', () => {
     net.inject(SERVER, 4000, client, encodePacket({ type: 'version-negotiation', dcid: cid, versions: [1, 7] }));
     net.flush();
     expect(failed(client)).toBeUndefined();
-    // From the wrong address: ignored.
-    net.inject('10.6.6.6', 4000, client, encodePacket({ type: 'version-negotiation', dcid: cid, versions: [7] }));
-    net.flush();
-    expect(failed(client)).toBeUndefined();
     net.inject(SERVER, 4000, client, encodePacket({ type: 'version-negotiation', dcid: cid, versions: [7] }));
     net.flush();
     const f = failed(client);
     expect(f?.type === 'connect-failed' && f.error.code).toBe('ERR_UNSUPPORTED_VERSION');
+  });
+
+  it('an answer with our CID from another address or port fails the connect at once (ERR_ADDRESS_MISMATCH), not at connectTimeout', () => {
+    const answers = (cid: bigint): Uint8Array[] => [
+      encodePacket({ type: 'version-negotiation', dcid: cid, versions: [7] }),
+      encodePacket({ type: 'retry', dcid: cid, cookie: new Uint8Array(20) }),
+    ];
+    for (const [from, fromPort] of [['10.6.6.6', 4000], [SERVER, 4001]] as const) {
+      for (const which of [0, 1]) {
+        const net = new VirtualNet(5);
+        const client = net.add(CLIENT, endpointConfig(), 2, 5000);
+        client.core.connect(0, SERVER, 4000);
+        net.flush();
+        const initial = decodePacket(net.log[0]!.data);
+        const cid = initial.ok && initial.value.type === 'initial' ? initial.value.scid : 0n;
+        // Another CID from elsewhere: nothing to do with this attempt.
+        net.inject(from, fromPort, client, answers(cid + 1n)[which]!);
+        net.flush();
+        expect(failed(client)).toBeUndefined();
+        net.inject(from, fromPort, client, answers(cid)[which]!);
+        net.flush();
+        const f = failed(client);
+        expect(f?.type === 'connect-failed' && f.error.code).toBe('ERR_ADDRESS_MISMATCH');
+        expect(f?.type === 'connect-failed' && f.error.message).toContain(`answered from ${from}:${fromPort}`);
+        expect(net.now).toBe(0);
+        expect(client.core.pendingConnectCount).toBe(0);
+      }
+    }
   });
 
   it('answers an unknown version with VERSION_NEGOTIATION only for datagrams of at least 1200 bytes', () => {

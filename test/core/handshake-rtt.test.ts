@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { EndpointConnection } from '../../src/core/endpoint.js';
 import { PacketType } from '../../src/wire/index.js';
 import { VirtualNet, endpointConfig, type Node } from './endpoint-harness.js';
+import { createNodeSuite } from '../../src/crypto/node-suite.js';
+import { SecurePacketType } from '../../src/wire/secure.js';
 
 /**
  * RFC 9002 §5: the client's first RTT sample comes from its handshake (INITIAL → ACCEPT), so
@@ -76,5 +78,109 @@ describe('the handshake gives the client its first RTT sample', () => {
     // lower bound below and `pto < 200` above.
     expect(net.now - t0).toBeLessThanOrEqual(3 * pto + 4 * ONE_WAY + 1);
     expect(net.now - t0).toBeGreaterThanOrEqual(3 * pto);
+  });
+});
+
+/**
+ * The server has no handshake sample, but a bound: the client sends nothing before it has the
+ * ACCEPT, so its first packet comes at most one round trip after the ACCEPT left (more when the
+ * client waited before sending). Below initialRtt the bound is the connection's initial RTT,
+ * which the first real sample replaces (docs/protocol.md §14.1). maxDatagramSize 1200: no
+ * path-MTU probes, so the client sends only what its application sends.
+ */
+describe('the client\'s first packet bounds the server\'s RTT', () => {
+  const STARTUP_GAIN = 2 / Math.LN2;
+  const INITIAL_WINDOW = 10 * 1200;
+
+  function serverAfterFirstPacket(clientWaits: number, secure = false, beforeFirst?: (net: VirtualNet, server: Node, conn: EndpointConnection) => void) {
+    const net = new VirtualNet(ONE_WAY);
+    const core = { initialRtt: 100, idleTimeout: 30_000, keepAliveInterval: 10_000, maxDatagramSize: 1200 };
+    const keyPair = (() => {
+      const privateKey = new Uint8Array(32).fill(9);
+      return { privateKey, publicKey: createNodeSuite().x25519Public(privateKey) };
+    })();
+    const suite = secure ? createNodeSuite() : undefined;
+    const server = net.add('s', endpointConfig({ acceptConnections: true, core, ...(secure ? { keyPair } : {}) }), 1, 4000, suite);
+    const client = net.add('c', endpointConfig({ core }), 2, 5000, suite);
+    client.core.connect(net.now, 's', 4000, secure ? { serverKey: keyPair.publicKey } : {});
+    net.run(10_000, () => client.events.some((e) => e.type === 'connected'));
+    const connected = client.events.find((e) => e.type === 'connected');
+    const accepted = server.events.find((e) => e.type === 'accepted');
+    if (connected?.type !== 'connected' || accepted?.type !== 'accepted') throw new Error('no connection');
+    expect(accepted.connection.encrypted).toBe(secure);
+    // Nothing from the client yet: the server is at initialRtt.
+    expect(accepted.connection.core.stats().srtt).toBe(100);
+    beforeFirst?.(net, server, accepted.connection);
+    net.run(net.now + clientWaits);
+    connected.connection.core.send(new Uint8Array(100));
+    client.core.touch(connected.connection);
+    net.run(net.now + 10_000, () => accepted.connection.core.stats().packetsReceived > 0);
+    return { net, server, client, conn: accepted.connection, clientConn: connected.connection };
+  }
+
+  it('a client that sends at once gives the round trip: PTO 125 ms instead of 305, and BBR paces from it', () => {
+    const { conn } = serverAfterFirstPacket(0);
+    const s = conn.core.stats();
+    expect(s.srtt).toBeCloseTo(2 * ONE_WAY, 6);
+    expect(s.minRtt).toBe(0); // not a sample
+    expect(s.pto).toBeCloseTo(125, 6);
+    // Startup gain × initial window / RTT, per second (was / 100 ms).
+    expect(s.pacingRate).toBeCloseTo((STARTUP_GAIN * INITIAL_WINDOW * 1000) / (2 * ONE_WAY), 3);
+  });
+
+  it('the server\'s lost first reply is probed one PTO of the path later, not 305 ms', () => {
+    const { net, server, conn } = serverAfterFirstPacket(0);
+    // The server answers the client's first message at once; what it sends then is lost.
+    const t0 = net.now;
+    net.filter = (w) => !(w.from === 's' && net.now === t0);
+    conn.core.send(new Uint8Array(100));
+    server.core.touch(conn);
+    net.run(t0 + 1000, () => conn.core.stats().ptoCount > 0);
+    // PTO = 40 + 4 · 20 + 5 ms from the bound; 100 + 4 · 50 + 5 from initialRtt alone.
+    expect(conn.core.stats().ptoCount).toBe(1);
+    expect(net.now - t0).toBeCloseTo(125, 6);
+  });
+
+  it('a client that waited gives a looser bound, and the first real sample replaces it (not averaged in)', () => {
+    const { net, server, conn } = serverAfterFirstPacket(30);
+    expect(conn.core.stats().srtt).toBeCloseTo(2 * ONE_WAY + 30, 6);
+    conn.core.send(new Uint8Array(100));
+    server.core.touch(conn);
+    net.run(net.now + 1000, () => conn.core.stats().minRtt > 0);
+    const s = conn.core.stats();
+    // A first sample: smoothed = min = it (7/8 · 70 + 1/8 · 40 if the bound had been a sample).
+    expect(s.srtt).toBe(s.minRtt);
+    expect(s.srtt).toBeGreaterThanOrEqual(2 * ONE_WAY);
+    expect(s.srtt).toBeLessThan(2 * ONE_WAY + 10);
+  });
+
+  it('encrypted: the same bound, and a forged packet with the server\'s CID that does not authenticate gives none', () => {
+    const { conn } = serverAfterFirstPacket(30, true, (net, server, c) => {
+      // At once, from the client's address: a PROTECTED packet for the connection, not sealed by the client.
+      const forged = new Uint8Array(200);
+      forged[0] = 1;
+      forged[1] = SecurePacketType.Protected;
+      new DataView(forged.buffer).setBigUint64(2, c.localCid);
+      const dropped = server.core.stats().dropped.decrypt;
+      net.inject('c', 5000, server, forged);
+      expect(server.core.stats().dropped.decrypt).toBe(dropped + 1);
+      expect(c.core.stats().srtt).toBe(100);
+    });
+    expect(conn.core.stats().srtt).toBeCloseTo(2 * ONE_WAY + 30, 6);
+  });
+
+  it('a bound above initialRtt changes nothing', () => {
+    const { conn } = serverAfterFirstPacket(200);
+    expect(conn.core.stats().srtt).toBe(100);
+    expect(conn.core.stats().pto).toBe(305);
+  });
+});
+
+describe('the handshake sample reaches the congestion controller', () => {
+  it('BBR\'s first pacing rate is its startup gain × the initial window / the handshake RTT, not / initialRtt', () => {
+    const { conns } = connectMany(1);
+    const s = conns[0]!.core.stats();
+    // 1452-byte ceiling: the search starts at 1,200, the initial window is 10 of them.
+    expect(s.pacingRate).toBeCloseTo(((2 / Math.LN2) * 12_000 * 1000) / (2 * ONE_WAY), 3);
   });
 });

@@ -143,6 +143,32 @@ describe('a client endpoint connects its socket to its one server', () => {
     }
   });
 
+  it('closing many connections to the server one after another does not walk every connection at each close; the last one disconnects', async () => {
+    const server = await echoServer(endpoints);
+    const client = await loopbackEndpoint(endpoints, { maxPendingConnects: 40 });
+    const target = `127.0.0.1:${server.address().port}`;
+    const conns = await within(5_000, 'connect', Promise.all(Array.from({ length: 40 }, () => client.connect(server.address().port, '127.0.0.1'))));
+    expect(connectedTo(client)).toBe(target);
+    // Count how often the endpoint reads its whole table of connections (each read is a walk).
+    const core = (client as unknown as { core: { connectionRecords(): Iterable<unknown> } }).core;
+    const records = core.connectionRecords.bind(core);
+    let walks = 0;
+    core.connectionRecords = () => {
+      walks++;
+      return records();
+    };
+    for (let i = 0; i < conns.length - 1; i++) {
+      await within(5_000, 'close', conns[i]!.close());
+      // The others still all go to the one server: the socket stays connected to it.
+      expect(connectedTo(client)).toBe(target);
+    }
+    // Each close walked all 40 (draining ones too): 39 walks, ~800 records for 40 closes.
+    expect(walks).toBe(0);
+    expect(await roundTrip(conns[conns.length - 1]!, 'last')).toBe('echo:last');
+    await within(5_000, 'close', conns[conns.length - 1]!.close());
+    expect(connectedTo(client)).toBeNull();
+  });
+
   it('an endpoint bound to all interfaces on an ephemeral port keeps its port across connect and disconnect', async () => {
     const a = await echoServer(endpoints);
     const b = await echoServer(endpoints);

@@ -107,6 +107,11 @@ export class Bbr implements CongestionController {
 
   onPacketSent(): void {}
 
+  /** The first pacing rate from the handshake's RTT rather than initialRtt (draft BBRInitPacingRate: SRTT when there is one). */
+  onHandshakeRtt(rtt: number): void {
+    if (!this.pacingFromRtt) this.pacingRate = (HIGH_GAIN * this.window) / Math.max(rtt, 0.001);
+  }
+
   onMaxDatagramSizeChanged(size: number): void {
     // RFC 9002 §7.2: the initial window is recalculated with the new size (and a window that has
     // not moved yet becomes it); it is also the model's BDP until both halves are measured.
