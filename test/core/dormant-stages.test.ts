@@ -18,6 +18,7 @@ import { Bbr } from '../../src/core/congestion/bbr.js';
 import { PathMtu } from '../../src/core/path-mtu.js';
 import { AckScheduler } from '../../src/core/ack-scheduler.js';
 import type { CoreEvent } from '../../src/core/types.js';
+import { TraceRecorder } from '../../src/testing/trace-recorder.js';
 
 afterEach(() => setDormantStages(true));
 
@@ -242,6 +243,32 @@ describe('a dormant connection behaves as one that never slept', () => {
       pair.runUntil(() => pair.sides[0].closed, 20_000);
     });
     expect(t.events.some((e) => e.includes('ERR_IDLE_TIMEOUT'))).toBe(true);
+  });
+});
+
+describe('a traced connection', () => {
+  it('writes the same qlog events whether it slept or not (a rebuild traces nothing)', () => {
+    const script: Script = (pair, _checkpoint, look) => {
+      pair.a.send(Buffer.from('hello'), 'ordered');
+      pair.runUntil(() => pair.sides[1].received.length === 1, 10_000);
+      quiet(pair);
+      look();
+      for (let i = 0; i < 5; i++) pair.b.send(new Uint8Array(4000).fill(i), 'ordered');
+      pair.runUntil(() => pair.sides[0].received.length === 5, 10_000);
+      quiet(pair);
+    };
+    const traces: string[][] = [];
+    let slept = 0;
+    for (const dormant of [true, false]) {
+      const recorder = new TraceRecorder();
+      const t = transcript(dormant, { seed: 15, link: { delay: 5 }, trace: recorder }, script);
+      if (dormant) slept = t.dormantSeen;
+      // Connection IDs differ per pair: left out.
+      traces.push(recorder.traces.map((r) => JSON.stringify(r.events, (k, v: unknown) => (/cid/i.test(k) ? undefined : typeof v === 'bigint' ? String(v) : v))));
+    }
+    expect(slept).toBeGreaterThanOrEqual(2);
+    expect(traces[0]!.join('').length).toBeGreaterThan(1000);
+    expect(traces[0]).toEqual(traces[1]);
   });
 });
 
