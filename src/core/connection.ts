@@ -403,7 +403,9 @@ export class ConnectionCore implements PathMtuListener {
 
   /** Message bytes queued and not yet sent once. */
   get bufferedAmount(): number {
-    if (this.dormant !== null) return this.peek((c) => c.sender.queuedBytes);
+    // Dormant only with nothing queued (goDormant), and nothing queues without waking it: no rebuild
+    // for the shell's send(), which reads this before queueing.
+    if (this.dormant !== null) return 0;
     return this.sender.queuedBytes;
   }
 
@@ -853,7 +855,7 @@ export class ConnectionCore implements PathMtuListener {
     this.sleep = Sleep.Awake;
     const recovery = this.recovery;
     if (this._state !== 'open' || this.closeRequested || this.pendingReset !== null || this.events.length !== 0) return;
-    if (recovery.sent.ackElicitingOutstanding !== 0 || recovery.probesDue !== 0) return;
+    if (recovery.sent.ackElicitingOutstanding !== 0 || recovery.probesDue !== 0 || this.sender.queuedBytes !== 0) return;
     if (now < Math.max(this.lastReceivedAt, recovery.lastSentAt) + COMPACT_AFTER_MS) return;
     // Storage taken again since compactIdle: compacted (and asked again) at the next deadline.
     if (this.holdsIdleStorage()) return;

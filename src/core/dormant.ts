@@ -80,13 +80,16 @@ function sameBytes(a: ArrayBufferView, b: ArrayBufferView): boolean {
   return true;
 }
 
-/** Every object reachable from `roots` through own properties and array elements, not entering `stop`. */
+/**
+ * Every object reachable from `roots` through own properties and array elements, not entering
+ * `stop` nor objects already known to be shared (what only they reach was classified with them).
+ */
 function reach(roots: readonly object[], stop: ReadonlySet<unknown>): Set<object> {
   const seen = new Set<object>();
   const todo: object[] = [...roots];
   while (todo.length > 0) {
     const o = todo.pop()!;
-    if (stop.has(o) || seen.has(o)) continue;
+    if (stop.has(o) || seen.has(o) || SHARED.has(o)) continue;
     seen.add(o);
     if (isLeaf(o)) continue;
     const values = Array.isArray(o) ? o : Object.values(o);
