@@ -92,9 +92,16 @@ function reach(roots: readonly object[], stop: ReadonlySet<unknown>): Set<object
     if (stop.has(o) || seen.has(o) || SHARED.has(o)) continue;
     seen.add(o);
     if (isLeaf(o)) continue;
-    const values = Array.isArray(o) ? o : Object.values(o);
-    for (let i = 0; i < values.length; i++) {
-      const v: unknown = values[i];
+    if (Array.isArray(o)) {
+      for (let i = 0; i < o.length; i++) {
+        const v: unknown = o[i];
+        if (isObject(v)) todo.push(v);
+      }
+      continue;
+    }
+    const names = Object.getOwnPropertyNames(o);
+    for (let i = 0; i < names.length; i++) {
+      const v: unknown = (o as Record<string, unknown>)[names[i]!];
       if (isObject(v)) todo.push(v);
     }
   }
@@ -212,11 +219,10 @@ export function freeze(
       }
       return;
     }
-    const keys = Object.keys(o);
-    const tkeys = Object.keys(t);
+    // All own string-keyed fields, enumerable or not (src/core keys nothing by symbol).
+    const keys = Object.getOwnPropertyNames(o);
+    const tkeys = Object.getOwnPropertyNames(t);
     if (keys.length !== tkeys.length) refuse('a different number of fields');
-    // Only enumerable string-keyed fields are walked: anything else would be lost.
-    if (Object.getOwnPropertyNames(o).length !== keys.length || Object.getOwnPropertySymbols(o).length !== 0) refuse('a field that is not enumerable');
     const oo = o as Record<string, unknown>;
     const to = t as Record<string, unknown>;
     for (let i = 0; i < keys.length; i++) {
@@ -261,7 +267,7 @@ export function thaw(fresh: readonly object[], dormant: DormantStages, args: Rea
       for (let i = 0; i < o.length; i++) field(r, i);
       return;
     }
-    const keys = Object.keys(o);
+    const keys = Object.getOwnPropertyNames(o);
     for (let i = 0; i < keys.length; i++) field(r, keys[i]!);
   };
 
