@@ -25,7 +25,7 @@ const ackPacket = encodePacket({
   packetNumber: 6000,
   frames: [{ type: 'ack', largest: 5000, ackDelay: 1500, maxTsn: 77, firstRange: 40, ranges: [2, 10] }],
 });
-const fragment = [{ tsn: 4_100_000_000, payload: { length: 1175 } }];
+const fragment = [{ tsn: 4_100_000_000, length: 1175 }];
 
 function view(): RecoveryView & { bytesInFlight: number; rtt: { smoothed: number; min: number; latest: number; variance: number } } {
   return {

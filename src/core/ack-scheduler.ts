@@ -4,6 +4,7 @@ import { DATA_OVERHEAD, type AckFrame } from '../wire/types.js';
 import type { Deque } from './deque.js';
 import type { CreditView } from './receiver.js';
 import type { RttEstimator } from './rtt.js';
+import { unpinDoubles } from './mutable-fields.js';
 import { ReceivedPackets } from './received-packets.js';
 import type { CoreConfig, CoreEvent } from './types.js';
 
@@ -242,7 +243,9 @@ export class AckScheduler {
   }
 }
 
-const SHARED_ACK: AckFrame = { type: 'ack', largest: 0, ackDelay: 0, maxTsn: 0, firstRange: 0, ranges: [] };
+// Truncated packet numbers reach 2^32 (beyond small integers), so do the ranges: doubles from the
+// start, so that the first large one does not change the record's hidden class (mutable-fields.ts).
+const SHARED_ACK: AckFrame = unpinDoubles({ type: 'ack', largest: 0, ackDelay: 0, maxTsn: 0, firstRange: 0, ranges: [] }, ['largest', 'firstRange', 'maxTsn']);
 
 function messagesWaiting(events: Deque<CoreEvent>): boolean {
   for (let i = 0; i < events.length; i++) {

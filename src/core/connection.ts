@@ -249,6 +249,18 @@ export class ConnectionCore implements PathMtuListener {
 
   /** The last pollTransmit(now, true) left an ACK for the end of the batch. */
   ackDeferred = false;
+  /**
+   * The send side is at rest: the last poll (`nextDatagram`) returned nothing, with the
+   * connection open, nothing to send (no data, retransmission, CLOSE or unreliable message
+   * sendable), no probe and no path-MTU probe due, no path frame waiting; its side effects
+   * (pacer, app-limited mark, blocked-time cause) are then idempotent. Only an ACK can come of the
+   * next poll, and `pollTransmit` decides that from the ACK state alone until an input that may
+   * change the send side clears this: every input except a datagram of DATA, DATA_PART,
+   * UNRELIABLE and PING frames from the current path, and `release()` (both touch only the receive
+   * side and the ACK state, which `pollTransmit` reads afresh). What this saves is the whole send
+   * decision after every datagram of a pure receiver's socket batch (issue 11).
+   */
+  private resting = false;
 
   // --- events, statistics, trace
   /** One slot at first (an idle connection's last event was one message): grown by doubling. */
@@ -355,6 +367,7 @@ export class ConnectionCore implements PathMtuListener {
    */
   migrate(now: number): void {
     if (this.dormant !== null) this.wake();
+    this.resting = false;
     if (this._state === 'closed') return;
     this.path.onLocalMove(now, this._state === 'open');
   }
@@ -369,6 +382,7 @@ export class ConnectionCore implements PathMtuListener {
 
   /** @internal PathMtuListener: the datagram size in force changed (the window follows; the application hears it). */
   pathMtuChanged(size: number, reason: PathMtuChange): void {
+    this.resting = false;
     // The controller in force now: a move to a new path replaces it.
     this.recovery.cc.onMaxDatagramSizeChanged?.(size);
     this.events.push({ type: 'path-mtu', size, reason });
@@ -447,6 +461,7 @@ export class ConnectionCore implements PathMtuListener {
     if (this._state !== 'open' || this.closeRequested) {
       throw rdError('ERR_CONNECTION_CLOSED', 'the connection is closing or closed');
     }
+    this.resting = false;
     if (data.length > this.maxOutgoingMessage) {
       throw rdError(
         'ERR_MESSAGE_TOO_LARGE',
@@ -464,6 +479,7 @@ export class ConnectionCore implements PathMtuListener {
     if (!Number.isInteger(channel) || channel < 0 || channel > 255) {
       throw new InvalidArgValueError(`channel must be an integer from 0 to 255, got ${String(channel)}`);
     }
+    this.resting = false;
     const { priority, weight } = this.sender.scheduler.settingsOf(channel);
     const setup = resolveChannelOptions({ priority, weight, redundancy: this.sender.redundancyOf(channel) }, options);
     this.sender.scheduler.configure(channel, setup);
@@ -579,6 +595,7 @@ export class ConnectionCore implements PathMtuListener {
     if (address !== undefined) {
       kind = path.classify(address, port);
       if (kind !== PathKind.Current) {
+        this.resting = false;
         const read = path.onForeignDatagram(now, packet, datagram, authenticated, address, port, this._state);
         if (read === Foreign.Moved) {
           if (!this.readAfterMove(now, datagram)) return;
@@ -674,6 +691,7 @@ export class ConnectionCore implements PathMtuListener {
         this.acks.requestImmediate();
         return;
       case 'ack':
+        this.resting = false;
         this.onAckFrame(now, frame);
         return;
       case 'data': {
@@ -697,6 +715,7 @@ export class ConnectionCore implements PathMtuListener {
         this.receiver.onUnreliable(frame);
         return;
       case 'close':
+        this.resting = false;
         this.acks.requestImmediate();
         if (!this.peerClosed) {
           this.peerClosed = true;
@@ -708,6 +727,7 @@ export class ConnectionCore implements PathMtuListener {
         }
         return;
       case 'reset':
+        this.resting = false;
         this.finish(now, {
           code: resetErrorCode(frame.code),
           message: frame.reason || 'connection reset by peer',
@@ -715,9 +735,11 @@ export class ConnectionCore implements PathMtuListener {
         });
         return;
       case 'path-challenge':
+        this.resting = false;
         this.path.onChallengeFrame(frame.data);
         return;
       case 'path-response':
+        this.resting = false;
         this.path.onResponseFrame(now, frame.data);
         return;
     }
@@ -743,6 +765,7 @@ export class ConnectionCore implements PathMtuListener {
 
   handleTimeout(now: number): void {
     if (this.dormant !== null) this.wake();
+    this.resting = false;
     if (this._state === 'closed') return;
     if (this._state === 'draining') {
       // Checked before the idle timeout: the close was already reported as graceful.
@@ -969,7 +992,7 @@ export class ConnectionCore implements PathMtuListener {
       if (now < dormant.timeout) return null;
       this.wake();
     }
-    const datagram = this.nextDatagram(now, batch);
+    const datagram = this.resting && this.ackWaits(now, batch) ? null : this.nextDatagram(now, batch);
     if (datagram === null) {
       // The end of a burst: its one metrics_updated (loss-recovery.ts `metricsDue`).
       if (this.trace !== null) this.recovery.traceDeferredMetrics(now);
@@ -978,7 +1001,27 @@ export class ConnectionCore implements PathMtuListener {
     return datagram;
   }
 
+  /**
+   * At rest (`resting`): does the ACK, too, leave nothing to send now? What `nextDatagram` would
+   * decide with no data to add: no ACK due, or one due by count that waits for the batch's end.
+   * False: the full decision (an ACK to build, or to hold for a reply).
+   */
+  private ackWaits(now: number, batch: boolean): boolean {
+    // Every read and the store on every call (all cheap): whichever case first comes after this
+    // was compiled then finds type feedback instead of deoptimising it (mutable-fields.ts).
+    const acks = this.acks;
+    const due = acks.ackDue(now);
+    const mayWait = acks.mayWaitForBatch(now);
+    const deferred = this.ackDeferred;
+    const defer = due && batch && mayWait;
+    // Not due: nothing to send, `ackDeferred` stays. Due: deferred to the batch's end, or the full
+    // decision follows (and stores the same false).
+    this.ackDeferred = due ? defer : deferred;
+    return !due || defer;
+  }
+
   private nextDatagram(now: number, batch: boolean): Uint8Array | null {
+    this.resting = false;
     if (this.pendingReset) {
       const reset = this.pendingReset;
       this.pendingReset = null;
@@ -996,15 +1039,19 @@ export class ConnectionCore implements PathMtuListener {
       return ackDue ? this.builder.build(now, true, false) : null;
     }
     const probe = this.recovery.probesDue > 0;
-    if (!probe && this._state === 'open') {
+    const open = this._state === 'open';
+    let mtuProbe = 0;
+    if (!probe && open) {
       // Path-MTU probes go first when due and the window and pacer allow (they carry no data).
-      const size = this.mtu.probeSize();
-      if (size > 0 && this.recovery.probeAllowed(now, size)) {
+      mtuProbe = this.mtu.probeSize();
+      if (mtuProbe > 0 && this.recovery.probeAllowed(now, mtuProbe)) {
         this.mtu.takeProbe();
-        return this.builder.buildProbe(now, size);
+        return this.builder.buildProbe(now, mtuProbe);
       }
     }
     const hasData = this.sender.hasSendableData();
+    // Nothing but an ACK can come of the next polls while no input changes the send side (`resting`).
+    const rest = open && !probe && mtuProbe === 0 && !hasData;
     if (!hasData) this.recovery.onNothingToSend(this.sender.flowBlocked());
     // What holds new data back, if anything (probes go out regardless): also timed, for stats().
     let block: SendBlock = SendBlock.None;
@@ -1018,14 +1065,20 @@ export class ConnectionCore implements PathMtuListener {
     // packet that may wait for the end of a batch then finds both compiled with feedback instead
     // of deoptimising (and recompiling) `nextDatagram` with all it inlines (mutable-fields.ts).
     const batchMayWait = this.acks.mayWaitForBatch(now);
-    if (!mayAddData && !ackDue) return null;
+    if (!mayAddData && !ackDue) {
+      this.resting = rest;
+      return null;
+    }
     // An ACK due by count in the middle of a batch waits for the batch's end first: by then the
     // application has had its turn with the batch's messages (a reply from a 'message' handler
     // or the code awaiting it leaves with the ACK), so holding it for a reply as well would only
     // add a timer due now and a second flush per ACK (a bulk receiver's every ACK: issue 11).
     const defer = !mayAddData && batch && batchMayWait;
     this.ackDeferred = defer;
-    if (defer) return null;
+    if (defer) {
+      this.resting = rest;
+      return null;
+    }
     if (!mayAddData && this.acks.holdForReply(now, this.events)) return null;
     return this.builder.build(now, ackDue, mayAddData);
   }
@@ -1140,6 +1193,7 @@ export class ConnectionCore implements PathMtuListener {
 
   /** Every state change goes through here (traced; the sender's clocks stop once it is done). */
   private setState(now: number, to: ConnectionState): void {
+    this.resting = false;
     const from = this._state;
     this._state = to;
     if ((to === 'draining' || to === 'closed') && !this.blocked.stopped) {

@@ -32,3 +32,26 @@ export function unpinFields<T extends object>(o: T, keys: readonly string[]): T 
   }
   return o;
 }
+
+/**
+ * Number fields that get their first fraction during traffic (a timestamp stored late, such as
+ * BBR's `cycleStamp` when it enters ProbeBW hundreds of milliseconds into a transfer) start with
+ * V8's small-integer representation; the first fraction changes it to a double one, which gives
+ * the object a new hidden class and deoptimises every function compiled against the old one
+ * ("wrong map" in `--trace-deopt`: on a bulk sender `nextDatagram`, `build`, `onPacketSent` and
+ * `onAck`, recompiled inside the transfer). `unpinDoubles` writes 0.5 into each listed number
+ * field and then its own value again: the field is a double field from the start (and mutable,
+ * as with {@link unpinFields}). It costs a box per object and field (V8 keeps each double field's
+ * value in its own HeapNumber: 16 bytes per idle connection for BBR's `cycleStamp` in
+ * `bench/idle-heap.ts`), so it is for fields that do turn fractional late, not all.
+ */
+export function unpinDoubles<T extends object>(o: T, keys: readonly string[]): T {
+  const r = o as unknown as Record<string, unknown>;
+  for (const k of keys) {
+    const v = r[k];
+    if (typeof v !== 'number') throw new TypeError(`unpinDoubles: ${k} is not a number`);
+    r[k] = 0.5;
+    r[k] = v;
+  }
+  return o;
+}

@@ -51,7 +51,9 @@ export class PacketBuilder {
       // if large packets stopped getting through (a black hole), these still do, and their ACKs
       // reveal it (path-mtu.ts).
       max = this.mtu.nextPacketLimit();
-      if (this.recovery.probesDue === 1) max = Math.min(max, BASE_PLPMTU);
+      // `Math.min` on every such packet, not under an if: the first PTO probe after this was
+      // compiled (a bulk sender's, mid-transfer) then finds it with feedback (mutable-fields.ts).
+      max = Math.min(max, this.recovery.probesDue === 1 ? BASE_PLPMTU : max);
     }
     // Written in place in the shared slab, at offsets from `start`: the datagram is the one view
     // made of it, at the end.

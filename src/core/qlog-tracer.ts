@@ -285,7 +285,7 @@ export class QlogTracer extends Tracer {
         put(o, DATA_TSN);
         putUint(o, f.tsn);
         put(o, LENGTH);
-        putUint(o, f.payload.length);
+        putUint(o, f.length);
         byte(o, 125); // '}'
       }
     }

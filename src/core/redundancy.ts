@@ -1,6 +1,6 @@
 import { DataFlag } from '../wire/types.js';
 import { Deque } from './deque.js';
-import type { SentFragment } from './sent-packets.js';
+import { pinFragment, type SentFragment } from './sent-packets.js';
 
 /** Most copies `setChannel(channel, { redundancy })` may ask for, beside the original. */
 export const MAX_REDUNDANCY = 3;
@@ -47,9 +47,11 @@ export class RedundantCopies {
   /** `f` was just sent for the first time: queue its copies if its channel wants them and it is small. */
   offer(f: SentFragment): void {
     const n = this.wanted[f.channel]!;
-    if (n === 0 || (f.flags & WHOLE) !== WHOLE || f.payload.length > REDUNDANT_MESSAGE_MAX) return;
+    if (n === 0 || (f.flags & WHOLE) !== WHOLE || f.length > REDUNDANT_MESSAGE_MAX) return;
     let q = this.queues[f.channel];
     if (q === undefined) this.queues[f.channel] = q = new Deque(4);
+    // The queue holds it, and a copy goes into a second packet: never recycled (sent-packets.ts `pinned`).
+    pinFragment(f);
     for (let i = 0; i < n && this.pending < REDUNDANT_PENDING_MAX; i++) {
       q.push(f);
       this.pending++;

@@ -5,7 +5,7 @@ import type { Counters } from './counters.js';
 import { Deque, emptyDeque } from './deque.js';
 import { unpinFields } from './mutable-fields.js';
 import { ChannelScheduler, type ChannelReadiness } from './channel-scheduler.js';
-import { NO_FRAGMENT, UNRELIABLE_RECEIPT, clearFragments, newFragment, type MessageRecord, type SentContent, type SentFragment, type SentPacket } from './sent-packets.js';
+import { NO_FRAGMENT, UNRELIABLE_RECEIPT, clearFragments, newFragment, pinFragment, type MessageRecord, type SentContent, type SentFragment, type SentPacket } from './sent-packets.js';
 import type { PathMtu } from './path-mtu.js';
 import { RedundantCopies } from './redundancy.js';
 import type { CoreEvent, Delivery } from './types.js';
@@ -462,7 +462,7 @@ export class SendScheduler implements SentContent, ChannelReadiness {
     // 1. Lost data first: the peer's in-order delivery on this channel waits on it.
     const f = c.retransmit.peek();
     if (f !== undefined) {
-      if (DATA_FRAME_HEADER_SIZE + channelSize(c.channel) + f.payload.length > this.mtu.current - DATA_OVERHEAD) {
+      if (DATA_FRAME_HEADER_SIZE + channelSize(c.channel) + f.length > this.mtu.current - DATA_OVERHEAD) {
         // Cut for a larger path MTU than the one now in force: send it again in pieces.
         c.retransmit.shift();
         this.retransmitQueued--;
@@ -470,17 +470,17 @@ export class SendScheduler implements SentContent, ChannelReadiness {
         this.split(f);
         return this.writeParts(buf, o, limit, pn);
       }
-      if (o + DATA_FRAME_HEADER_SIZE + channelSize(c.channel) + f.payload.length > limit) return o;
-      o = writeDataFrameHeader(buf, o, truncate32(f.tsn), f.flags, f.payload.length, c.channel);
-      buf.set(f.payload, o);
-      o += f.payload.length;
+      if (o + DATA_FRAME_HEADER_SIZE + channelSize(c.channel) + f.length > limit) return o;
+      o = writeDataFrameHeader(buf, o, truncate32(f.tsn), f.flags, f.length, c.channel);
+      copyRange(buf, o, f.data, f.start, f.length);
+      o += f.length;
       f.queued = false;
       f.lastPn = pn;
       this.addFragment(f);
       c.retransmit.shift();
       this.retransmitQueued--;
       this.packetRetransmission = true;
-      this.counters.bytesRetransmitted += f.payload.length;
+      this.counters.bytesRetransmitted += f.length;
       return o;
     }
     // 2. Redundant copies (`redundancy`): the original went in an earlier packet.
@@ -525,15 +525,15 @@ export class SendScheduler implements SentContent, ChannelReadiness {
 
   /** The DATA frame of `f` once more, as first sent (same TSN): the peer drops what it has already. */
   private writeCopy(c: ChannelQueues, f: SentFragment, buf: Uint8Array, o: number, limit: number, pn: number): number {
-    if (o + DATA_FRAME_HEADER_SIZE + channelSize(c.channel) + f.payload.length > limit) return o;
-    o = writeDataFrameHeader(buf, o, truncate32(f.tsn), f.flags, f.payload.length, c.channel);
-    buf.set(f.payload, o);
-    o += f.payload.length;
+    if (o + DATA_FRAME_HEADER_SIZE + channelSize(c.channel) + f.length > limit) return o;
+    o = writeDataFrameHeader(buf, o, truncate32(f.tsn), f.flags, f.length, c.channel);
+    copyRange(buf, o, f.data, f.start, f.length);
+    o += f.length;
     // The latest transmission: the loss of an earlier packet that carried it needs no resend.
     f.lastPn = pn;
     this.addFragment(f);
     this.copies!.written(c.channel);
-    this.counters.bytesRedundant += f.payload.length;
+    this.counters.bytesRedundant += f.length;
     return o;
   }
 
@@ -560,7 +560,7 @@ export class SendScheduler implements SentContent, ChannelReadiness {
     if (m.receipt !== 0) {
       // Tracked in the packet's record like a fragment, only to learn whether it arrived.
       m.unacked++;
-      this.addFragment(newFragment(m.id, EMPTY, UNRELIABLE_RECEIPT, pn, false, c.channel, m, null, 0));
+      this.addFragment(newFragment(m.id, EMPTY, 0, 0, UNRELIABLE_RECEIPT, pn, false, c.channel, m, null, 0));
     }
     if (++m.index === m.count) {
       m.cut = true;
@@ -572,13 +572,14 @@ export class SendScheduler implements SentContent, ChannelReadiness {
 
   /** Cut `f` into DATA_PART pieces that fit the datagram size now in force, and queue them. */
   private split(f: SentFragment): void {
+    pinFragment(f); // its pieces refer to it
     const room = this.mtu.current - DATA_OVERHEAD - DATA_PART_HEADER_SIZE - channelSize(f.channel) - PART_ACK_ROOM;
-    const n = Math.ceil(f.payload.length / room);
-    const size = Math.ceil(f.payload.length / n);
+    const n = Math.ceil(f.length / room);
+    const size = Math.ceil(f.length / n);
     f.partsLeft = n;
-    for (let offset = 0; offset < f.payload.length; offset += size) {
-      const payload = f.payload.subarray(offset, Math.min(offset + size, f.payload.length));
-      this.ensureParts().push(newFragment(f.tsn, payload, f.flags, -1, true, f.channel, null, f, offset));
+    for (let offset = 0; offset < f.length; offset += size) {
+      const length = Math.min(size, f.length - offset);
+      this.ensureParts().push(newFragment(f.tsn, f.data, f.start + offset, length, f.flags, -1, true, f.channel, null, f, offset));
     }
   }
 
@@ -592,16 +593,16 @@ export class SendScheduler implements SentContent, ChannelReadiness {
         parts.shift();
         continue;
       }
-      if (o + DATA_PART_HEADER_SIZE + channelSize(p.channel) + p.payload.length > limit) break;
-      o = writeDataPartFrameHeader(buf, o, truncate32(p.tsn), p.flags, whole.payload.length, p.offset, p.payload.length, p.channel);
-      buf.set(p.payload, o);
-      o += p.payload.length;
+      if (o + DATA_PART_HEADER_SIZE + channelSize(p.channel) + p.length > limit) break;
+      o = writeDataPartFrameHeader(buf, o, truncate32(p.tsn), p.flags, whole.length, p.offset, p.length, p.channel);
+      copyRange(buf, o, p.data, p.start, p.length);
+      o += p.length;
       p.queued = false;
       p.lastPn = pn;
       this.addFragment(p);
       parts.shift();
       this.packetRetransmission = true;
-      this.counters.bytesRetransmitted += p.payload.length;
+      this.counters.bytesRetransmitted += p.length;
     }
     return o;
   }
@@ -617,14 +618,14 @@ export class SendScheduler implements SentContent, ChannelReadiness {
     let flags = m.unordered ? DataFlag.Unordered : 0;
     if (m.offset === 0) flags |= DataFlag.First;
     if (length === remaining) flags |= DataFlag.Last;
-    // A message sent whole is its own payload: no view of it per message.
-    const payload = length === m.data.length ? m.data : m.data.subarray(m.offset, m.offset + length);
     const tsn = c.nextTsn++;
     this.nextTsn++;
     o = writeDataFrameHeader(buf, o, truncate32(tsn), flags, length, c.channel);
-    buf.set(payload, o);
+    // The fragment is a range of the message's buffer, not a view kept until it is acknowledged.
+    const data = m.data;
+    copyRange(buf, o, data, m.offset, length);
     o += length;
-    const f = newFragment(tsn, payload, flags, pn, false, c.channel, m, null, 0);
+    const f = newFragment(tsn, data, m.offset, length, flags, pn, false, c.channel, m, null, 0);
     this.unackedFragments++;
     m.unacked++;
     this.addFragment(f);
@@ -680,7 +681,7 @@ export class SendScheduler implements SentContent, ChannelReadiness {
           whole = f;
         }
         whole.acked = true;
-        whole.payload = EMPTY;
+        whole.data = EMPTY;
         const m = whole.message;
         if (f.flags === UNRELIABLE_RECEIPT) {
           if (m !== null && --m.unacked === 0 && m.cut) this.settleUnreliable(m, true);
@@ -738,6 +739,8 @@ export class SendScheduler implements SentContent, ChannelReadiness {
   }
 
   private queueRetransmit(f: SentFragment): void {
+    // The queue holds it, and it goes into a second packet: never recycled (sent-packets.ts `pinned`).
+    pinFragment(f);
     f.queued = true;
     this.ensureRetransmit(this.channels[f.channel]!).push(f);
     this.retransmitQueued++;
@@ -754,6 +757,19 @@ export class SendScheduler implements SentContent, ChannelReadiness {
     }
     if (p.close && !this.closeAcked) this.closeQueued = true;
   }
+}
+
+/**
+ * `buf[o, o + length) = data[start, start + length)`. `TypedArray.set` copies a whole array, so a
+ * part of `data` takes a view, made and dropped here: it dies young (a scavenge does not copy it),
+ * where a view kept in the fragment record lived until the ACK. Staging the message in a buffer
+ * of ours to copy from kept views of it was measured: it costs more CPU in extra copies than
+ * the view saves (bench/analysis.md, stop 23, wt/sendgc).
+ */
+function copyRange(buf: Uint8Array, o: number, data: Uint8Array, start: number, length: number): void {
+  // A plain Uint8Array, not `subarray`: a Buffer's subarray constructs a Buffer through its
+  // species (a JavaScript constructor call) for a view used once.
+  buf.set(start === 0 && length === data.length ? data : new Uint8Array(data.buffer, data.byteOffset + start, length), o);
 }
 
 function byTsn(a: SentFragment, b: SentFragment): number {

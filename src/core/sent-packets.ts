@@ -4,7 +4,13 @@ import { unpinFields } from './mutable-fields.js';
 /** A fragment of a reliable message, kept by the sender until acknowledged. */
 export interface SentFragment {
   tsn: number;
-  payload: Uint8Array;
+  /**
+   * The bytes it carries are `data[start, start + length)`: `data` is the message's buffer (a
+   * range, not a view of it per fragment kept until the ACK).
+   */
+  data: Uint8Array;
+  start: number;
+  length: number;
   /** DataFlag bits (FIRST, LAST, UNORDERED). */
   flags: number;
   acked: boolean;
@@ -21,13 +27,33 @@ export interface SentFragment {
   message: MessageRecord | null;
   /**
    * Set on a piece of a fragment resent in DATA_PART frames (the path MTU fell below what the
-   * fragment was cut for): the whole fragment. `payload` is then the piece, at `offset`.
+   * fragment was cut for): the whole fragment. `data[start, start + length)` is then the piece,
+   * at `offset` of the whole.
    */
   whole: SentFragment | null;
   offset: number;
   /** On a fragment resent in pieces: pieces not yet acknowledged (0: not in pieces). */
   partsLeft: number;
+  /**
+   * Some other holder than the record of the one packet that first carried it may refer to it:
+   * a retransmission or DATA_PART queue, the redundant copies, a piece (`whole`), a second
+   * packet. Set by {@link pinFragment} before any of them takes it. An unpinned fragment is
+   * carried by exactly one packet, ever: once that packet's record lets go of it acknowledged,
+   * nothing refers to it and it is recycled ({@link clearFragments}).
+   */
+  pinned: boolean;
 }
+
+/**
+ * Fragments nothing refers to any more (acknowledged, carried by one packet only, whose record
+ * let go of them), for the next fragments cut (any connection's): a bulk sender allocates no
+ * fragment record per packet. Each slot holds no payload or message (nothing kept alive).
+ */
+const fragmentPool: SentFragment[] = [];
+/** What a pooled fragment holds instead of its payload. */
+const NO_PAYLOAD = new Uint8Array(0);
+/** Beyond this, freed fragments are left to the GC (a burst's worth; the steady state reuses a few). */
+const FRAGMENT_POOL_MAX = 1024;
 
 /**
  * A new fragment record. Every site that makes one goes through here, so that V8 sees one shape
@@ -35,7 +61,9 @@ export interface SentFragment {
  */
 export function newFragment(
   tsn: number,
-  payload: Uint8Array,
+  data: Uint8Array,
+  start: number,
+  length: number,
   flags: number,
   lastPn: number,
   queued: boolean,
@@ -44,13 +72,59 @@ export function newFragment(
   whole: SentFragment | null,
   offset: number,
 ): SentFragment {
-  return { tsn, payload, flags, acked: false, lastPn, queued, channel, message, whole, offset, partsLeft: 0 };
+  const f = fragmentPool.pop();
+  if (f === undefined) {
+    return { tsn, data, start, length, flags, acked: false, lastPn, queued, channel, message, whole, offset, partsLeft: 0, pinned: queued || whole !== null };
+  }
+  // A recycled record: every field written, in the literal's order.
+  f.tsn = tsn;
+  f.data = data;
+  f.start = start;
+  f.length = length;
+  f.flags = flags;
+  f.acked = false;
+  f.lastPn = lastPn;
+  f.queued = queued;
+  f.channel = channel;
+  f.message = message;
+  f.whole = whole;
+  f.offset = offset;
+  f.partsLeft = 0;
+  f.pinned = queued || whole !== null;
+  return f;
 }
 
-// A fragment's retransmission state is written only when it is lost (or resent in pieces):
-// mutable in the shape from the start, so that the first loss or PTO deoptimises nothing that
-// reads it (mutable-fields.ts). Once per shape, here.
-unpinFields(newFragment(0, new Uint8Array(0), 0, 0, false, 0, null, null, 0), ['acked', 'lastPn', 'queued', 'offset', 'partsLeft']);
+/** Another holder than its first packet's record is about to refer to `f`: it is never recycled. */
+export function pinFragment(f: SentFragment): void {
+  f.pinned = true;
+}
+
+/** Fragment records recycled so far, process-wide, modulo 2^30 (a small integer: no heap number per count). */
+let recycled = 0;
+export function recycledFragments(): number {
+  return recycled;
+}
+
+// A fragment's retransmission state is written only when it is lost (or resent in pieces), and
+// a recycled record has every field written again: mutable in the shape from the start, so that
+// neither the first loss or PTO nor the first recycled fragment deoptimises anything that reads
+// them (mutable-fields.ts). Once per shape, here.
+unpinFields(newFragment(0, new Uint8Array(0), 0, 0, 0, 0, false, 0, null, null, 0), [
+  'tsn',
+  'data',
+  'start',
+  'length',
+  'flags',
+  'acked',
+  'lastPn',
+  'queued',
+  'channel',
+  'message',
+  'whole',
+  'offset',
+  'partsLeft',
+  'pinned',
+]);
 
 /**
  * A fragment that is never acknowledged, never queued and never written: what a scan of a
@@ -58,7 +132,8 @@ unpinFields(newFragment(0, new Uint8Array(0), 0, 0, false, 0, null, null, 0), ['
  * checks always run on a fragment's shape. Nothing may modify it (not frozen: a frozen object
  * has a shape of its own, which is what this is here to avoid).
  */
-export const NO_FRAGMENT: SentFragment = newFragment(-1, new Uint8Array(0), 0, -1, false, 0, null, null, 0);
+export const NO_FRAGMENT: SentFragment = newFragment(-1, new Uint8Array(0), 0, 0, 0, -1, false, 0, null, null, 0);
+NO_FRAGMENT.pinned = true;
 
 /** Not a wire bit: marks an unreliable fragment tracked only for its message's receipt. */
 export const UNRELIABLE_RECEIPT = 0x100;
@@ -125,18 +200,40 @@ function recycle(p: SentPacket): void {
   if (pool.length < POOL_MAX) pool.push(p);
 }
 
-/** The record carries no fragments any more (their slots released, the array kept). */
+/**
+ * The record carries no fragments any more (their slots released, the array kept). A fragment
+ * it held that is acknowledged and unpinned had no other holder: it goes back to the pool.
+ */
 export function clearFragments(p: SentPacket): void {
   const list = p.fragments;
-  for (let i = 0; i < p.fragmentCount; i++) list[i] = NO_FRAGMENT;
+  for (let i = 0; i < p.fragmentCount; i++) {
+    const f = list[i]!;
+    list[i] = NO_FRAGMENT;
+    if (f.acked && !f.pinned) recycleFragment(f);
+  }
   p.fragmentCount = 0;
 }
 
-/** Copy `count` fragments from `from` into the record (its own array grows only when it must). */
+function recycleFragment(f: SentFragment): void {
+  // Pinned from now on, so that a second release of the same record (a bug) cannot pool it twice.
+  f.pinned = true;
+  if (fragmentPool.length >= FRAGMENT_POOL_MAX) return;
+  recycled = (recycled + 1) & 0x3fffffff;
+  f.data = NO_PAYLOAD;
+  f.message = null;
+  f.whole = null;
+  fragmentPool.push(f);
+}
+
+/**
+ * Copy `count` fragments from `from` into the record (its own array grows only when it must).
+ * A fragment already carried by an earlier packet (a retransmission, a copy) is pinned before it
+ * gets here (send-scheduler.ts); the record must be empty (a new or recycled one).
+ */
 export function setFragments(p: SentPacket, from: readonly SentFragment[], count: number): void {
+  if (p.fragmentCount !== 0) clearFragments(p);
   const list = p.fragments;
   for (let i = 0; i < count; i++) list[i] = from[i]!;
-  for (let i = count; i < p.fragmentCount; i++) list[i] = NO_FRAGMENT;
   p.fragmentCount = count;
 }
 

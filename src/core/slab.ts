@@ -13,7 +13,7 @@
  */
 const SLAB_SIZE = 64 * 1024;
 /** Sizes of datagram whose views are kept for the released region (see `views`). */
-const MAX_VIEWS = 4;
+const MAX_VIEWS = 8;
 
 /*
  * One allocator for every connection of the process: a connection that sends rarely must not

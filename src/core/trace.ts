@@ -78,7 +78,7 @@ export interface TraceTarget {
 /** A data fragment a packet carried: its TSN and payload length. */
 export interface TracedFragment {
   tsn: number;
-  payload: { length: number };
+  length: number;
 }
 
 /** The part of loss recovery a `metrics_updated` event reads. */
@@ -143,7 +143,7 @@ export class Tracer {
     const frames: Record<string, unknown>[] = [];
     if (ack) frames.push({ frame_type: 'ack' });
     if (fragments !== null) {
-      for (const f of fragments) frames.push({ frame_type: 'data', tsn: f.tsn, length: f.payload.length });
+      for (const f of fragments) frames.push({ frame_type: 'data', tsn: f.tsn, length: f.length });
     }
     if (close) frames.push({ frame_type: 'connection_close' });
     this.emit(now, 'transport:packet_sent', {

@@ -3,6 +3,12 @@ import { DEFAULT_CORE_CONFIG } from '../core/config.js';
 import type { ConnectionCoreFactory } from '../core/endpoint.js';
 import type { CoreConfig } from '../core/types.js';
 import { InvalidArgValueError } from '../errors.js';
+import { primeVarintReader } from '../wire/reader.js';
+
+// Datagrams from node:dgram are Buffers made in C++ (a Uint8Array given Buffer's prototype
+// afterwards): another hidden class than the Uint8Array the wire code primes itself with at load
+// (reader.ts), and than `Buffer.alloc`'s. Primed with one of the same making.
+primeVarintReader(Object.setPrototypeOf(new Uint8Array(8), Buffer.prototype) as Uint8Array);
 
 /**
  * The one place the Node shell names the engine: the endpoint core takes a factory, so the

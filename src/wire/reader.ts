@@ -1,4 +1,4 @@
-import { VARINT_PRIMES, writeVarint } from './varint.js';
+import { VARINT_PRIME_ROUNDS, VARINT_PRIMES, writeVarint } from './varint.js';
 
 /**
  * A bounds-checked cursor over one datagram. Every read checks the remaining length first and
@@ -124,17 +124,22 @@ export class Reader {
 
 const EMPTY = new Uint8Array(0);
 
-/*
- * Each varint length read once, at load (see varint.ts): the first multi-byte value met in
- * optimised code (an ACK delay of 64 µs or more) then finds type feedback for its branch instead
- * of deoptimising the frame reader it is inlined into (DataPacketReader's `body`).
+/**
+ * Read each varint length (see varint.ts) from `buf` (8 bytes or more, overwritten), so that the
+ * first multi-byte value met in optimised code (an ACK delay of 64 µs or more) finds type
+ * feedback for its branch instead of deoptimising the frame reader it is inlined into
+ * (DataPacketReader's `body`). Done at load with a Uint8Array; a shell whose datagrams are of
+ * another class (Node's Buffers) primes with one of those too (src/node/engine.ts), or the first
+ * long value in one of them is a "wrong map" deoptimisation instead.
  */
-{
-  const buf = new Uint8Array(8);
+export function primeVarintReader(buf: Uint8Array): void {
   const primer = new Reader(buf, 0, 8);
-  for (const v of VARINT_PRIMES) {
-    writeVarint(buf, 0, v);
-    primer.reset(buf, 0, 8);
-    primer.varint();
+  for (let round = 0; round < VARINT_PRIME_ROUNDS; round++) {
+    for (const v of VARINT_PRIMES) {
+      writeVarint(buf, 0, v);
+      primer.reset(buf, 0, 8);
+      primer.varint();
+    }
   }
 }
+primeVarintReader(new Uint8Array(8));

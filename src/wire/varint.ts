@@ -60,8 +60,18 @@ export function writeVarint(buf: Uint8Array, offset: number, value: number): num
  * `ackFrameSize`, the packet builder), to be compiled again.
  */
 export const VARINT_PRIMES: readonly number[] = [0, 0x40, 0x4000, 0x4000_0000];
+/**
+ * Rounds of the primes: V8 gives a function its feedback vector only once it has run for a while
+ * (`--lazy-feedback-allocation`: about 8 × its bytecode size of interpreted bytecode), and what
+ * runs before that records nothing. One call per length left no feedback at all, so the first
+ * 2-byte value (a bulk receiver's first ACK delay of 64 µs or more) still deoptimised
+ * `writeAckFrame`, `ackFrameSize` and `build`, and the sender's `body`.
+ */
+export const VARINT_PRIME_ROUNDS = 16;
 const primeBuffer = new Uint8Array(8);
-for (const v of VARINT_PRIMES) {
-  varintLength(v);
-  writeVarint(primeBuffer, 0, v);
+for (let round = 0; round < VARINT_PRIME_ROUNDS; round++) {
+  for (const v of VARINT_PRIMES) {
+    varintLength(v);
+    writeVarint(primeBuffer, 0, v);
+  }
 }

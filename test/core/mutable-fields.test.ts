@@ -23,8 +23,8 @@ describe('unpinFields', () => {
   });
   it('the counters and fragment records it is used on start as before', () => {
     expect(Object.values(createCounters()).every((v) => v === 0)).toBe(true);
-    const f = newFragment(5, new Uint8Array(3), 1, 9, false, 2, null, null, 0);
-    expect(f).toMatchObject({ tsn: 5, flags: 1, acked: false, lastPn: 9, queued: false, channel: 2, offset: 0, partsLeft: 0 });
+    const f = newFragment(5, new Uint8Array(3), 0, 3, 1, 9, false, 2, null, null, 0);
+    expect(f).toMatchObject({ tsn: 5, start: 0, length: 3, flags: 1, acked: false, lastPn: 9, queued: false, channel: 2, offset: 0, partsLeft: 0 });
     // The empty-queue stand-in is never acknowledged nor queued, so a scan stops at it.
     expect(NO_FRAGMENT.acked).toBe(false);
     expect(NO_FRAGMENT.queued).toBe(false);

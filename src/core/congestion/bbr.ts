@@ -1,4 +1,5 @@
 import type { AckEvent, CongestionController } from '../types.js';
+import { unpinDoubles } from '../mutable-fields.js';
 import { initialWindowFor, windowAfterSizeChange } from './initial-window.js';
 
 /**
@@ -97,6 +98,8 @@ export class Bbr implements CongestionController {
     this.initialWindow = initialWindowFor(maxDatagramSize);
     this.window = this.initialWindow;
     this.pacingRate = (HIGH_GAIN * this.initialWindow) / initialRtt;
+    // Set to `now` (a fraction) only on entering ProbeBW, long after the per-ACK code is compiled.
+    unpinDoubles(this, ['cycleStamp']);
   }
 
   /** Current bandwidth-delay product, bytes (the initial window until both are measured). */
