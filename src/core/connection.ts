@@ -844,9 +844,13 @@ export class ConnectionCore implements PathMtuListener {
     return this.events.allocated !== 0 || this.recovery.sent.allocated !== 0 || this.sender.holdsIdleStorage() || this.receiver.holdsIdleStorage();
   }
 
-  /** Awake, and may still go dormant (nothing held it back for good, and it is open). */
+  /**
+   * Awake, and may still go dormant: nothing held it back for good, it is open, and nothing is
+   * queued (data waiting for the peer's credit keeps it awake: `goDormant` would refuse it at
+   * every deadline, which would then be due again at once).
+   */
   private mayGoDormant(): boolean {
-    return dormantStages && this.sleep === Sleep.Awake && this._state === 'open' && !this.closeRequested;
+    return dormantStages && this.sleep === Sleep.Awake && this._state === 'open' && !this.closeRequested && this.sender.queuedBytes === 0;
   }
 
   /**

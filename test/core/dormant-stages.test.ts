@@ -230,6 +230,23 @@ describe('a dormant connection behaves as one that never slept', () => {
     });
   }
 
+  it('a sender held by flow control (its reader does not read) stays awake without spinning, and sleeps once the data is through', () => {
+    const t = same({ seed: 16, link: { delay: 5 }, config: { receiveWindow: 32 * 1024 } }, (pair, _checkpoint, look) => {
+      pair.sides[1].autoRelease = false;
+      for (let i = 0; i < 100; i++) pair.a.send(new Uint8Array(1000).fill(i), 'ordered');
+      // Stuck-time detection (runUntil): a deadline that is due again at once would stop the clock.
+      const until = pair.now + 3000;
+      pair.runUntil(() => pair.now >= until, 10_000);
+      expect(pair.sides[1].received.length).toBeLessThan(100);
+      look();
+      for (const e of pair.sides[1].events) if (e.type === 'message') pair.b.release(e.credit, e.delivery, e.channel, pair.now);
+      pair.sides[1].autoRelease = true;
+      pair.runUntil(() => pair.sides[1].received.length === 100, 60_000);
+      quiet(pair);
+    });
+    expect(t.dormantSeen).toBeGreaterThanOrEqual(1);
+  });
+
   it('keep-alive pings wake it and it sleeps again between them; the idle timeout closes it at the same instant', () => {
     const t = same({ seed: 13, link: { delay: 5 }, config: { keepAliveInterval: 400, idleTimeout: 5000 } }, (pair, _checkpoint, look) => {
       pair.a.send(Buffer.from('x'), 'ordered');
