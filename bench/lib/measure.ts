@@ -1,4 +1,5 @@
 /** Process-side measurements shared by every contender's child code. */
+import { readFileSync } from 'node:fs';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
 
 /** Wall-clock milliseconds with sub-ms precision, comparable across processes on one machine. */
@@ -10,6 +11,20 @@ export function wallNow(): number {
 export function cpuMsSince(since: NodeJS.CpuUsage): number {
   const d = process.cpuUsage(since);
   return (d.user + d.system) / 1000;
+}
+
+/**
+ * Milliseconds this process's main thread has spent runnable but not running (waiting on a run
+ * queue: the other core busy with the peer, the JIT's or GC's threads, or other load), from
+ * /proc/self/task/<pid>/schedstat; NaN where that is not available (not Linux).
+ */
+export function mainThreadRunQueueMs(): number {
+  try {
+    const fields = readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ');
+    return Number(fields[1]) / 1e6;
+  } catch {
+    return NaN;
+  }
 }
 
 /** Peak resident set size of this process so far, in bytes (ru_maxrss is in KiB on Linux). */

@@ -39,12 +39,22 @@ function windowAfter(rate: number, rtt: number, perAck: number, acks: number): n
 }
 
 describe('BBR window: the send quantum (offload budget) beyond the model', () => {
-  it('at 100 MB/s and a 20 µs minimum RTT it keeps three 64 KB send quanta, not three datagrams', () => {
+  it('at 100 MB/s and a 20 µs minimum RTT it keeps three 1 ms send quanta, not three datagrams', () => {
     // The BDP is 2 KB: a window of BDP · gain + 3 datagrams would hold one ACK batch at most,
     // and the two ends would take turns instead of working at once (loopback, LAN).
     const w = windowAfter(100_000, 0.02, 16 * MSS, 400);
-    expect(w).toBeGreaterThanOrEqual(3 * 64 * 1024);
-    expect(w).toBeLessThan(3 * 64 * 1024 + 64 * MSS);
+    // Three quanta of 1 ms at the bandwidth estimate (0.99 × btlBw, whole datagrams).
+    expect(w).toBeGreaterThanOrEqual(3 * 0.99 * 100_000 - 3 * MSS);
+    expect(w).toBeLessThan(3 * 100_000 + 64 * MSS);
+  });
+
+  it('at loopback rates (400 MB/s) the quantum is a whole millisecond, not a 64 KB GSO segment', () => {
+    // The sender's pacer never waits less than 1 ms (the timer granularity), so a millisecond
+    // of data leaves together: a window of three 64 KB quanta (192 KB, half a millisecond here)
+    // left the receiver idle whenever the sender was away for longer than that.
+    const w = windowAfter(400_000, 0.05, 32 * MSS, 400);
+    expect(w).toBeGreaterThanOrEqual(3 * 0.99 * 400_000 - 3 * MSS);
+    expect(w).toBeLessThan(3 * 400_000 + 64 * MSS);
   });
 
   it('below two datagrams per millisecond the quantum is one datagram (the v1 window, unchanged)', () => {

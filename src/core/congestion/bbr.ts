@@ -12,14 +12,15 @@ import { initialWindowFor, windowAfterSizeChange } from './initial-window.js';
  * `pacingGain × btlBw` and caps what is in flight at `cwndGain × BDP`, cycling through
  *
  *  - Startup: gain 2/ln 2 until the bandwidth stops growing by 25 % for three rounds;
- *  - Drain: the inverse gain until the queue Startup built is gone (in flight ≤ BDP);
+ *  - Drain: the inverse gain until the queue Startup built is gone (in flight ≤ BDP, or ≤ the
+ *    offload budget below where that is larger);
  *  - ProbeBW: an eight-phase gain cycle (1.25, 0.75, 1 × 6), each phase one `rtProp` long;
  *  - ProbeRTT: every 10 s without a new minimum, 4 packets in flight for 200 ms, so that
  *    flows sharing a queue see its empty RTT.
  *
  * The window also covers ACK aggregation (draft §4.6.4.2): data that arrives acknowledged in
  * bursts beyond what the model explains, measured over the last 10 rounds; and it is never
- * less than three send quanta (1 ms at the pacing rate, at most 64 KB each: the draft's offload
+ * less than three send quanta (1 ms at the bandwidth estimate each: the draft's offload
  * budget), for the batches in which both ends move data.
  *
  * Random loss is deliberately not read as congestion (v1 behaviour): a lossy wireless path keeps
@@ -43,10 +44,11 @@ const FULL_BW_THRESHOLD = 1.25;
 const FULL_BW_ROUNDS = 3;
 /** Pace a little below the estimate so that a standing queue does not build (draft §4.2.1). */
 const PACING_MARGIN = 0.99;
-/** The send quantum is this long at the pacing rate (draft "BBRSetSendQuantum", Linux's pacing shift), ms ... */
+/**
+ * The send quantum is this long at the bandwidth estimate (draft "BBRSetSendQuantum", Linux's
+ * pacing shift), ms: the timer granularity of the real clock, the shortest wait of our pacer.
+ */
 const SEND_QUANTUM_INTERVAL = 1;
-/** ... and at most this many bytes (one GSO/TSO burst). */
-const MAX_SEND_QUANTUM = 64 * 1024;
 /** The window holds at least this many send quanta (the draft's offload budget, BBRQuantizationBudget). */
 const QUANTA_IN_WINDOW = 3;
 
@@ -106,6 +108,19 @@ export class Bbr implements CongestionController {
   private bdp(gain: number): number {
     if (this.rtProp === Infinity || this.btlBw === 0) return this.initialWindow;
     return gain * this.btlBw * this.rtProp;
+  }
+
+  /**
+   * The draft's BBRInflight(gain) (Linux's bbr_inflight): `gain` BDPs, but never less than the
+   * offload budget (BBRQuantizationBudget: three send quanta), the data that is in flight only
+   * because both ends work in batches. Drain ends, and ProbeBW's phases turn, against this and
+   * not against the bare BDP: on a path whose BDP is smaller than one batch (loopback, a LAN),
+   * what is in flight never falls to the bare BDP while a batch is on its way, so Drain paced at
+   * a third of the bandwidth until the bandwidth filter had forgotten the rate Startup found
+   * (test/core/bbr-drain.test.ts). Where the BDP exceeds three quanta this is the BDP itself.
+   */
+  private inflight(gain: number): number {
+    return Math.max(this.bdp(gain), QUANTA_IN_WINDOW * this.sendQuantum());
   }
 
   onPacketSent(): void {}
@@ -205,10 +220,12 @@ export class Bbr implements CongestionController {
     const elapsed = ack.now - this.cycleStamp > this.rtProp;
     const gain = this.pacingGain;
     let advance = elapsed;
-    // Stay in the probing phase until the extra data is actually in flight ...
+    // Stay in the probing phase until the extra data is actually in flight (the bare BDP: our
+    // figure is what is in flight after the ACK, below the draft's prior_in_flight, and never
+    // reaches the offload budget when the window is that budget) ...
     if (gain > 1) advance = elapsed && ack.bytesInFlight >= this.bdp(gain);
     // ... and leave the draining phase as soon as the queue is gone.
-    else if (gain < 1) advance = elapsed || ack.bytesInFlight <= this.bdp(1);
+    else if (gain < 1) advance = elapsed || ack.bytesInFlight <= this.inflight(1);
     if (advance) {
       this.cycleIndex = (this.cycleIndex + 1) % PROBE_BW_GAINS.length;
       this.cycleStamp = ack.now;
@@ -232,7 +249,7 @@ export class Bbr implements CongestionController {
       this.pacingGain = DRAIN_GAIN;
       this.cwndGain = HIGH_GAIN;
     }
-    if (this.mode === 'drain' && ack.bytesInFlight <= this.bdp(1)) this.enterProbeBw(ack.now);
+    if (this.mode === 'drain' && ack.bytesInFlight <= this.inflight(1)) this.enterProbeBw(ack.now);
   }
 
   private enterProbeBw(now: number): void {
@@ -291,20 +308,34 @@ export class Bbr implements CongestionController {
 
   /**
    * The send quantum (draft "BBRSetSendQuantum"; Linux's TSO autosizing): how much the sender
-   * hands over in one go, 1 ms at the pacing rate, between one datagram and 64 KB. The window
-   * is never less than three of them (the draft's "offload budget") because data moves through
-   * both ends in such batches: the shell reads up to 32 datagrams per event-loop turn and
-   * acknowledges them with one ACK, sends what the window allows in one turn, and waits at a
-   * timer granularity of about 1 ms. Where the RTT is longer than a millisecond or two the
-   * model's window is larger anyway and nothing changes; on loopback or a LAN (a min RTT of
-   * tens of microseconds) it is what keeps one batch in flight while the previous one is
-   * processed and acknowledged. Pacing still holds the rate at the bandwidth estimate, so the
-   * extra window is headroom, not a burst.
+   * hands over in one go, 1 ms at the bandwidth estimate, at least one datagram. The window is never
+   * less than three of them (the draft's "offload budget") because data moves through both ends
+   * in such batches: the shell reads up to 32 datagrams per event-loop turn and acknowledges
+   * them with one ACK, sends what the window allows in one turn, and its pacer never waits less
+   * than the timer granularity (1 ms on the real clock, pacer.ts), so that what accrues in a
+   * millisecond leaves together. Where the RTT is longer than a millisecond or two the model's
+   * window is larger anyway and nothing changes; on loopback or a LAN (a min RTT of tens of
+   * microseconds) it is what keeps a batch queued at the receiver while the sender is away for
+   * a pacing wait, an ACK batch or a scavenge. Pacing still holds the rate at the bandwidth
+   * estimate, so the extra window is headroom, not a burst.
+   *
+   * The draft (and Linux) also cap the quantum at 64 KB: the largest GSO/TSO segment the
+   * kernel hands a NIC. Our sender has no GSO; its bursts are the pacer's granules, which at
+   * the rates where the cap would bind (above 64 MB/s) are larger. Capped, the budget (192 KB)
+   * held less than one granule at loopback rates (200-400 MB/s), and every pacing wait or
+   * scavenge of the sender longer than ~0.7 ms left the receiver with nothing to read
+   * (bench/pipe.ts; test/core/bbr-window.test.ts).
+   *
+   * Uncapped, the quantum is taken at the bandwidth estimate (the pacing rate at gain 1) rather
+   * than at the pacing rate of the moment, which the draft uses and its cap bounded: Startup's
+   * 2.89 × btlBw would make the budget almost nine milliseconds of data (a window that overruns
+   * a LAN switch's buffer in Startup, and a Drain that takes that queue for none), and the
+   * ProbeBW gain cycle would make it breathe by ±25 % every few round trips.
    */
   private sendQuantum(): number {
     // Whole datagrams, as Linux counts TSO segments: below two per millisecond it is one.
-    const datagrams = Math.max(1, Math.floor((this.pacingRate * SEND_QUANTUM_INTERVAL) / this.mss));
-    return Math.min(datagrams * this.mss, MAX_SEND_QUANTUM);
+    const datagrams = Math.max(1, Math.floor((this.btlBw * PACING_MARGIN * SEND_QUANTUM_INTERVAL) / this.mss));
+    return datagrams * this.mss;
   }
 
   private setWindow(ack: AckEvent): void {
