@@ -8,7 +8,8 @@ import { BlockedTime, SendBlock } from './blocked-time.js';
 import { resolveChannelOptions } from './channel-options.js';
 import type { BufferBudget } from './buffer-budget.js';
 import { announcedMaxMessageSize, announcedWindow, resolveCoreConfig } from './config.js';
-import { createCounters } from './counters.js';
+import { createCounters, type Counters } from './counters.js';
+import { freeze, thaw, type DormantStages } from './dormant.js';
 import { Deque } from './deque.js';
 import { LossRecovery } from './loss-recovery.js';
 import { PacketBuilder } from './packet-builder.js';
@@ -73,6 +74,130 @@ export type ConnectionCoreOptions = ConnectionCoreInit;
  */
 const sharedReader = new DataPacketReader();
 
+/** Where a quiet connection is on its way to the dormant form (`ConnectionCore.sleep`). */
+const enum Sleep {
+  Awake = 0,
+  /** Quiet long enough: dormant at the next pollTransmit that returns null. */
+  Wanted = 1,
+  /** Its stages cannot be rebuilt exactly (dormant.ts `freeze` said so): it stays awake for good. */
+  Never = 2,
+}
+
+/** What `buildStages` needs besides the shared config, tracer, event queue and connection. */
+interface StageInit {
+  now: number;
+  ceiling: number;
+  localTsn: number;
+  peerWindow: number;
+  localPn: number;
+  remoteTsn: number;
+  localWindow: number;
+  localMaxDatagram: number;
+  localMaxMessage: number;
+  remotePn: number;
+  address: string | undefined;
+  port: number;
+  randomBytes: ((n: number) => Uint8Array) | null;
+  packetOverhead: number;
+  /** A rebuild for the dormant form: no random draw (its values are all overwritten anyway). */
+  canonical: boolean;
+}
+
+/** A connection's stages, as `buildStages` makes them. */
+interface Stages {
+  counters: Counters;
+  blocked: BlockedTime;
+  mtu: PathMtu;
+  sender: SendScheduler;
+  recovery: LossRecovery;
+  receiver: Receiver;
+  acks: AckScheduler;
+  builder: PacketBuilder;
+  path: PathManager;
+}
+
+/**
+ * The stages of one connection, wired to each other: for the constructor, and again (with
+ * canonical numbers, dormant.ts fixes every field that differs) for the dormant form.
+ */
+function buildStages(
+  listener: PathMtuListener,
+  config: CoreConfig,
+  trace: Tracer | null,
+  events: Deque<CoreEvent>,
+  remoteCid: ConnectionId,
+  init: StageInit,
+): Stages {
+  const counters = createCounters();
+  const blocked = new BlockedTime(init.now);
+  const mtu = new PathMtu(init.ceiling, trace);
+  const sender = new SendScheduler(mtu, init.localTsn, init.peerWindow, events, counters);
+  // A rebuild (canonical: the dormant form) draws no random number: the connection's sequence of draws stays as it was.
+  const recovery = new LossRecovery(config, mtu, init.localPn, init.now, sender, counters, trace, init.canonical ? 0 : undefined);
+  const receiver = new Receiver(config, init.remoteTsn, init.localWindow, init.localMaxDatagram, init.localMaxMessage, events, counters);
+  const acks = new AckScheduler(config, init.remotePn, receiver, recovery.rtt);
+  const builder = new PacketBuilder(remoteCid, mtu, recovery, acks, sender, counters, config.sealed, trace);
+  mtu.onChange = listener;
+  const path = new PathManager(
+    init.address,
+    init.port,
+    init.randomBytes,
+    config,
+    recovery,
+    mtu,
+    acks,
+    builder,
+    events,
+    counters,
+    trace,
+    init.packetOverhead,
+  );
+  return { counters, blocked, mtu, sender, recovery, receiver, acks, builder, path };
+}
+
+/** The stages as one list, in the order dormant.ts walks them. */
+function stageList(s: Stages): object[] {
+  return [s.counters, s.blocked, s.mtu, s.sender, s.recovery, s.receiver, s.acks, s.builder, s.path];
+}
+
+/** What dormant connections' stage fields point at: one set for all, never used (every input wakes the connection first). */
+let standIns: Stages | null = null;
+
+/** Dormant connections: on unless a test turns it off (test/core/dormant-stages.test.ts compares both). */
+let dormantStages = true;
+
+/** Fixed stage numbers for canonical builds (connection.ts `canonicalStages`). */
+function canonicalInit(config: CoreConfig, localMaxDatagram: number, randomBytes: ((n: number) => Uint8Array) | null): StageInit {
+  return {
+    now: 0,
+    ceiling: config.maxDatagramSize,
+    localTsn: 0,
+    peerWindow: 1,
+    localPn: 0,
+    remoteTsn: 0,
+    localWindow: 1,
+    localMaxDatagram,
+    localMaxMessage: announcedMaxMessageSize(config),
+    remotePn: 0,
+    address: undefined,
+    port: 0,
+    randomBytes,
+    packetOverhead: 0,
+    canonical: true,
+  };
+}
+
+function buildStandIns(): Stages {
+  const config = resolveCoreConfig(undefined);
+  const listener: PathMtuListener = { pathMtuChanged: () => undefined };
+  return buildStages(listener, config, null, new Deque<CoreEvent>(0), 0n, canonicalInit(config, config.maxDatagramSize, null));
+}
+
+/** @internal For tests: whether quiet connections take the dormant form (they still give back their idle storage). */
+export function setDormantStages(on: boolean): void {
+  dormantStages = on;
+}
+
 export class ConnectionCore implements PathMtuListener {
   readonly role: 'client' | 'server';
   readonly localCid: ConnectionId;
@@ -82,18 +207,20 @@ export class ConnectionCore implements PathMtuListener {
   private readonly config: CoreConfig;
   private _state: ConnectionState = 'open';
 
+  // --- the stages (buildStages). Not readonly: a dormant connection points them at shared
+  // stand-ins (`sleep`), and builds them again on its next input (`wake`).
   /** Path-MTU discovery: the datagram size in force, up to our limit and the peer's, whichever is smaller. */
-  private readonly mtu: PathMtu;
+  private mtu: PathMtu;
   /** Which path the connection uses, and moving it (path validation, migration, the silence ACK). */
-  private readonly path: PathManager;
-  readonly rtt: RttEstimator;
+  private path: PathManager;
+  rtt: RttEstimator;
 
   // --- the parts, in the order a datagram meets them
-  private readonly acks: AckScheduler;
-  private readonly receiver: Receiver;
-  private readonly recovery: LossRecovery;
-  private readonly sender: SendScheduler;
-  private readonly builder: PacketBuilder;
+  private acks: AckScheduler;
+  private receiver: Receiver;
+  private recovery: LossRecovery;
+  private sender: SendScheduler;
+  private builder: PacketBuilder;
 
   // --- limits this side announced and the peer announced (docs/protocol.md §4)
   /** Largest datagram we accept: larger ones are dropped unread. */
@@ -138,8 +265,15 @@ export class ConnectionCore implements PathMtuListener {
   // --- events, statistics, trace
   /** One slot at first (an idle connection's last event was one message): grown by doubling. */
   private readonly events = new Deque<CoreEvent>(1);
-  private readonly counters = createCounters();
-  private readonly blocked: BlockedTime;
+  private counters: Counters;
+  private blocked: BlockedTime;
+  /**
+   * The dormant form (dormant.ts): what the stages held that a fresh build does not, while the
+   * stage fields point at shared stand-ins. Null while awake.
+   */
+  private dormant: DormantStages | null = null;
+  /** Sleep.Wanted: go dormant at the next pollTransmit that returns null; Sleep.Never: the stages cannot be rebuilt exactly. */
+  private sleep: Sleep = Sleep.Awake;
   /** Null unless traced: every trace point is guarded by one null check. */
   private readonly trace: Tracer | null;
 
@@ -148,7 +282,6 @@ export class ConnectionCore implements PathMtuListener {
     this.config = config;
     const trace = tracerFor(options.trace);
     this.trace = trace;
-    this.blocked = new BlockedTime(options.now);
     this.role = options.role;
     this.localCid = options.localCid;
     this.localCidHi = cidHigh(options.localCid);
@@ -159,75 +292,70 @@ export class ConnectionCore implements PathMtuListener {
 
     const ceiling = Math.min(config.maxDatagramSize, remote.maxDatagramSize || config.maxDatagramSize);
     if (ceiling - DATA_OVERHEAD - DATA_FRAME_HEADER_SIZE < 1) throw new RangeError('maxDatagramSize is too small');
-    this.mtu = new PathMtu(ceiling, trace);
-
-    this.sender = new SendScheduler(
-      this.mtu,
-      local.initialTsn,
-      remote.initialWindow,
-      this.events,
-      this.counters,
-    );
-    this.recovery = new LossRecovery(config, this.mtu, local.initialPacketNumber, options.now, this.sender, this.counters, trace);
-    this.rtt = this.recovery.rtt;
-    if (options.handshakeRtt !== undefined && options.handshakeRtt > 0) this.recovery.onHandshakeRtt(options.now, options.handshakeRtt);
     this.localMaxDatagram = local.maxDatagramSize || config.maxDatagramSize;
     // The peer's limit when it announced one (§4.1); a peer that predates the parameter: ours.
     this.maxOutgoingMessage = Math.min(config.maxMessageSize, remote.maxMessageSize ?? Infinity);
     this.budget = options.budget ?? null;
-    this.receiver = new Receiver(
-      config,
-      remote.initialTsn,
-      local.initialWindow,
-      this.localMaxDatagram,
-      local.maxMessageSize ?? announcedMaxMessageSize(config),
-      this.events,
-      this.counters,
-    );
-    this.acks = new AckScheduler(config, remote.initialPacketNumber, this.receiver, this.recovery.rtt);
-    this.builder = new PacketBuilder(this.remoteCid, this.mtu, this.recovery, this.acks, this.sender, this.counters, config.sealed, trace);
-    this.mtu.onChange = this;
+    const random = config.random;
+    const s = buildStages(this, config, trace, this.events, options.remoteCid, {
+      now: options.now,
+      ceiling,
+      localTsn: local.initialTsn,
+      peerWindow: remote.initialWindow,
+      localPn: local.initialPacketNumber,
+      remoteTsn: remote.initialTsn,
+      localWindow: local.initialWindow,
+      localMaxDatagram: this.localMaxDatagram,
+      localMaxMessage: local.maxMessageSize ?? announcedMaxMessageSize(config),
+      remotePn: remote.initialPacketNumber,
+      address: options.address,
+      port: options.port ?? 0,
+      // Only path validation draws random bytes, and only with an address: no closure otherwise.
+      randomBytes: options.randomBytes ?? (options.address === undefined ? null : (n) => Uint8Array.from({ length: n }, () => Math.floor(random() * 256))),
+      packetOverhead: options.packetOverhead ?? 0,
+      canonical: false,
+    });
+    this.counters = s.counters;
+    this.blocked = s.blocked;
+    this.mtu = s.mtu;
+    this.sender = s.sender;
+    this.recovery = s.recovery;
+    this.rtt = s.recovery.rtt;
+    this.receiver = s.receiver;
+    this.acks = s.acks;
+    this.builder = s.builder;
+    this.path = s.path;
+    if (options.handshakeRtt !== undefined && options.handshakeRtt > 0) this.recovery.onHandshakeRtt(options.now, options.handshakeRtt);
 
     this.idleTimeout = effectiveIdleTimeout(config.idleTimeout, remote.idleTimeout);
     this.keepAliveInterval = keepAliveInterval(config.keepAliveInterval, this.idleTimeout);
     this.lastReceivedAt = options.now;
     this.awaitingFirstPacket = options.acceptSentNow === true;
-    // Cleared at a server's first packet, maybe long after warm-up: mutable from the start (mutable-fields.ts).
-    unpinFields(this, ['awaitingFirstPacket']);
-    const random = config.random;
-    this.path = new PathManager(
-      options.address,
-      options.port ?? 0,
-      // Only path validation draws random bytes, and only with an address: no closure otherwise.
-      options.randomBytes ?? (options.address === undefined ? null : (n) => Uint8Array.from({ length: n }, () => Math.floor(random() * 256))),
-      config,
-      this.recovery,
-      this.mtu,
-      this.acks,
-      this.builder,
-      this.events,
-      this.counters,
-      trace,
-      options.packetOverhead ?? 0,
-    );
+    // Cleared at a server's first packet, maybe long after warm-up; written when the connection
+    // goes dormant and wakes: mutable from the start (mutable-fields.ts).
+    unpinFields(this, ['awaitingFirstPacket', 'dormant', 'sleep']);
     if (trace !== null) trace.connectionStarted(options.now, local, remote, this.recovery);
   }
 
   /** Where the last datagram from pollTransmit goes: the current path, or the address being validated. */
   get transmitAddress(): string | undefined {
+    if (this.dormant !== null) return this.peek((c) => c.path.transmitAddress);
     return this.path.transmitAddress;
   }
 
   get transmitPort(): number | undefined {
+    if (this.dormant !== null) return this.peek((c) => c.path.transmitPort);
     return this.path.transmitPort;
   }
 
   /** The remote address the connection sends to (its current path); undefined without addresses. */
   get remoteAddress(): string | undefined {
+    if (this.dormant !== null) return this.peek((c) => c.path.currentAddress);
     return this.path.currentAddress;
   }
 
   get remotePort(): number | undefined {
+    if (this.dormant !== null) return this.peek((c) => c.path.currentPort);
     return this.path.currentPort;
   }
 
@@ -238,6 +366,7 @@ export class ConnectionCore implements PathMtuListener {
    * validates it even when the application has nothing to send.
    */
   migrate(now: number): void {
+    if (this.dormant !== null) this.wake();
     this.resting = false;
     if (this._state === 'closed') return;
     this.path.onLocalMove(now, this._state === 'open');
@@ -266,6 +395,7 @@ export class ConnectionCore implements PathMtuListener {
 
   /** Bytes the peer's data holds in this connection now (reliable and unreliable). */
   get retainedBytes(): number {
+    if (this.dormant !== null) return this.peek((c) => c.receiver.retainedBytes);
     return this.receiver.retainedBytes;
   }
 
@@ -275,16 +405,21 @@ export class ConnectionCore implements PathMtuListener {
 
   /** Largest fragment payload now: a full datagram minus packet and DATA frame overhead. */
   get maxFragmentPayload(): number {
+    if (this.dormant !== null) return this.peek((c) => c.sender.maxFragmentPayload);
     return this.sender.maxFragmentPayload;
   }
 
   /** The datagram size in force (path-MTU discovery), bytes. */
   get pathMtu(): number {
+    if (this.dormant !== null) return this.peek((c) => c.mtu.current);
     return this.mtu.current;
   }
 
   /** Message bytes queued and not yet sent once. */
   get bufferedAmount(): number {
+    // Dormant only with nothing queued (goDormant), and nothing queues without waking it: no rebuild
+    // for the shell's send(), which reads this before queueing.
+    if (this.dormant !== null) return 0;
     return this.sender.queuedBytes;
   }
 
@@ -300,6 +435,7 @@ export class ConnectionCore implements PathMtuListener {
    * maxAge or receipt id throws ERR_INVALID_ARG_VALUE. `now` is needed only with `maxAge`.
    */
   send(data: Uint8Array, options: Delivery | CoreSendOptions = 'ordered', now?: number): void {
+    if (this.dormant !== null) this.wake();
     let delivery: Delivery = 'ordered';
     let channel = 0;
     let expiresAt = Infinity;
@@ -339,6 +475,7 @@ export class ConnectionCore implements PathMtuListener {
 
   /** Set a channel's priority (lower first), weight (share within its priority) and redundancy (copies of small messages). */
   setChannel(channel: number, options: ChannelOptions): void {
+    if (this.dormant !== null) this.wake();
     if (!Number.isInteger(channel) || channel < 0 || channel > 255) {
       throw new InvalidArgValueError(`channel must be an integer from 0 to 255, got ${String(channel)}`);
     }
@@ -355,6 +492,7 @@ export class ConnectionCore implements PathMtuListener {
    * compare with `ackedThrough`).
    */
   flushMark(): number {
+    if (this.dormant !== null) this.wake();
     const mark = this.sender.sentMark;
     if (mark > this.sender.ackedThrough) this.sender.watchAcked(mark);
     return mark;
@@ -362,11 +500,13 @@ export class ConnectionCore implements PathMtuListener {
 
   /** Push one 'acked' event once the first `mark` reliable messages are all acknowledged. */
   watchAcked(mark: number): void {
+    if (this.dormant !== null) this.wake();
     if (mark > this.sender.ackedThrough) this.sender.watchAcked(mark);
   }
 
   /** The first `ackedThrough` reliable messages sent (in send order) are all acknowledged. */
   get ackedThrough(): number {
+    if (this.dormant !== null) return this.peek((c) => c.sender.ackedThrough);
     return this.sender.ackedThrough;
   }
 
@@ -376,6 +516,7 @@ export class ConnectionCore implements PathMtuListener {
    * it: window-tuner.ts). `now` defaults to the time of the last datagram received.
    */
   release(credit: number, delivery: Delivery = 'ordered', channel = 0, now = this.lastReceivedAt): void {
+    if (this.dormant !== null) this.wake();
     if (credit <= 0) return;
     if (this.receiver.release(credit, delivery, channel, now, this.rtt, this.budget)) this.acks.onCreditReleased();
     if (this.budget !== null) {
@@ -386,6 +527,7 @@ export class ConnectionCore implements PathMtuListener {
 
   /** Graceful close: finish sending, then exchange CLOSE. Idempotent. */
   close(now: number): void {
+    if (this.dormant !== null) this.wake();
     if (this._state !== 'open') return;
     this.closeRequested = true;
     this.setState(now, 'closing');
@@ -394,6 +536,7 @@ export class ConnectionCore implements PathMtuListener {
 
   /** Abortive close: one RESET frame goes out, the connection is closed at once. */
   abort(now: number, code: number = ResetCode.Abort, reason = ''): void {
+    if (this.dormant !== null) this.wake();
     if (this._state === 'closed') return;
     if (this._state === 'draining') {
       // The close already completed (and was reported): nothing to tell the peer.
@@ -406,6 +549,7 @@ export class ConnectionCore implements PathMtuListener {
 
   /** The endpoint verified a stateless reset for this connection. */
   handleStatelessReset(now: number): void {
+    if (this.dormant !== null) this.wake();
     if (this._state === 'closed') return;
     if (this._state === 'draining') {
       this.becomeClosed(now);
@@ -422,6 +566,7 @@ export class ConnectionCore implements PathMtuListener {
    * the path check below is the one place every datagram of the connection passes).
    */
   handleDatagram(now: number, datagram: Uint8Array, authenticated = false, address?: string, port = 0): void {
+    if (this.dormant !== null) this.wake();
     if (this._state === 'closed') return;
     if (datagram.length > this.localMaxDatagram) {
       // Larger than we announced (the endpoint drops these first, as `oversize`): a fragment of
@@ -619,6 +764,7 @@ export class ConnectionCore implements PathMtuListener {
   }
 
   handleTimeout(now: number): void {
+    if (this.dormant !== null) this.wake();
     this.resting = false;
     if (this._state === 'closed') return;
     if (this._state === 'draining') {
@@ -664,6 +810,9 @@ export class ConnectionCore implements PathMtuListener {
   }
 
   pollTimeout(): number | null {
+    // Dormant: nothing changed since it fell asleep, so neither did its deadlines.
+    const dormant = this.dormant;
+    if (dormant !== null) return dormant.timeout === Infinity ? null : dormant.timeout;
     if (this._state === 'closed') return null;
     let t = Infinity;
     if (this.idleTimeout > 0) t = this.lastReceivedAt + this.idleTimeout;
@@ -686,8 +835,22 @@ export class ConnectionCore implements PathMtuListener {
   private compactDeadline(): number {
     const recovery = this.recovery;
     if (recovery.sent.ackElicitingOutstanding !== 0 || recovery.probesDue !== 0 || this.events.length !== 0) return Infinity;
-    if (this.events.allocated === 0 && recovery.sent.allocated === 0 && !this.sender.holdsIdleStorage()) return Infinity;
+    if (!this.holdsIdleStorage() && !this.mayGoDormant()) return Infinity;
     return Math.max(this.lastReceivedAt, recovery.lastSentAt) + COMPACT_AFTER_MS;
+  }
+
+  /** Storage of empty containers `compactIdle` gives back: the event queue's, the sent-packet ring's, empty send queues and receive maps. */
+  private holdsIdleStorage(): boolean {
+    return this.events.allocated !== 0 || this.recovery.sent.allocated !== 0 || this.sender.holdsIdleStorage() || this.receiver.holdsIdleStorage();
+  }
+
+  /**
+   * Awake, and may still go dormant: nothing held it back for good, it is open, and nothing is
+   * queued (data waiting for the peer's credit keeps it awake: `goDormant` would refuse it at
+   * every deadline, which would then be due again at once).
+   */
+  private mayGoDormant(): boolean {
+    return dormantStages && this.sleep === Sleep.Awake && this._state === 'open' && !this.closeRequested && this.sender.queuedBytes === 0;
   }
 
   /**
@@ -705,6 +868,116 @@ export class ConnectionCore implements PathMtuListener {
     sent.trim();
     sent.releaseIfEmpty();
     this.sender.releaseIdleStorage();
+    this.receiver.releaseIdleStorage();
+    // The stages too, once the batch of datagrams this timeout sends is over (pollTransmit).
+    if (this.mayGoDormant()) this.sleep = Sleep.Wanted;
+  }
+
+  /**
+   * The dormant form (dormant.ts): the stages are recorded as what differs from a fresh build,
+   * and the stage fields point at shared stand-ins until the next input (`wake`). Only once
+   * nothing is due: quiet, nothing in flight, no event, open, the last pollTransmit said null.
+   */
+  private goDormant(now: number): void {
+    this.sleep = Sleep.Awake;
+    const recovery = this.recovery;
+    if (this._state !== 'open' || this.closeRequested || this.pendingReset !== null || this.events.length !== 0) return;
+    if (recovery.sent.ackElicitingOutstanding !== 0 || recovery.probesDue !== 0 || this.sender.queuedBytes !== 0) return;
+    if (now < Math.max(this.lastReceivedAt, recovery.lastSentAt) + COMPACT_AFTER_MS) return;
+    // Storage taken again since compactIdle: compacted (and asked again) at the next deadline.
+    if (this.holdsIdleStorage()) return;
+    // The deadlines it keeps while dormant: pollTimeout's, with compactDeadline not due (Sleep.Never).
+    this.sleep = Sleep.Never;
+    const timeout = this.pollTimeout() ?? Infinity;
+    this.sleep = Sleep.Awake;
+    const randomBytes = this.path['randomBytes'];
+    const args = this.stageArgs(randomBytes);
+    const current: Stages = {
+      counters: this.counters,
+      blocked: this.blocked,
+      mtu: this.mtu,
+      sender: this.sender,
+      recovery,
+      receiver: this.receiver,
+      acks: this.acks,
+      builder: this.builder,
+      path: this.path,
+    };
+    const dormant = freeze(
+      stageList(current),
+      stageList(this.canonicalStages(randomBytes)),
+      stageList(this.canonicalStages(randomBytes)),
+      args,
+      timeout,
+      randomBytes,
+    );
+    if (dormant === null) {
+      this.sleep = Sleep.Never;
+      return;
+    }
+    this.dormant = dormant;
+    this.useStages((standIns ??= buildStandIns()));
+  }
+
+  /** The stages again, as they were when the connection went dormant. */
+  private wake(): void {
+    const dormant = this.dormant!;
+    this.dormant = null;
+    const randomBytes = dormant.held as ((n: number) => Uint8Array) | null;
+    const s = this.canonicalStages(randomBytes);
+    thaw(stageList(s), dormant, this.stageArgs(randomBytes));
+    this.useStages(s);
+  }
+
+  /**
+   * A read of a dormant connection (a getter, stats(), inspect()): the stages are built again
+   * for it and dropped after, the connection stays dormant (the record is not changed by a read).
+   * `read` gets the connection as an argument (it captures nothing: the getters it serves
+   * allocate no context on their awake path).
+   */
+  private peek<T>(read: (c: ConnectionCore) => T): T {
+    const dormant = this.dormant!;
+    this.wake();
+    try {
+      return read(this);
+    } finally {
+      this.dormant = dormant;
+      this.useStages(standIns!);
+    }
+  }
+
+  /** @internal Diagnostics (bench/idle-heap.ts, tests): the fields a dormant connection records, `path = value`; null while awake. */
+  dormantFields(): string[] | null {
+    const dormant = this.dormant;
+    if (dormant === null) return null;
+    const randomBytes = dormant.held as ((n: number) => Uint8Array) | null;
+    const written: string[] = [];
+    thaw(stageList(this.canonicalStages(randomBytes)), dormant, this.stageArgs(randomBytes), written);
+    return written;
+  }
+
+  /** What the stages share with the rest of the connection: never walked into, never recorded. */
+  private stageArgs(randomBytes: ((n: number) => Uint8Array) | null): Set<unknown> {
+    return new Set<unknown>([this, this.config, this.trace, this.events, randomBytes]);
+  }
+
+  /** A fresh build with fixed numbers (what differs from it is what the dormant form records). */
+  private canonicalStages(randomBytes: ((n: number) => Uint8Array) | null): Stages {
+    const config = this.config;
+    return buildStages(this, config, this.trace, this.events, this.remoteCid, canonicalInit(config, this.localMaxDatagram, randomBytes));
+  }
+
+  private useStages(s: Stages): void {
+    this.counters = s.counters;
+    this.blocked = s.blocked;
+    this.mtu = s.mtu;
+    this.sender = s.sender;
+    this.recovery = s.recovery;
+    this.rtt = s.recovery.rtt;
+    this.receiver = s.receiver;
+    this.acks = s.acks;
+    this.builder = s.builder;
+    this.path = s.path;
   }
 
   /**
@@ -717,9 +990,18 @@ export class ConnectionCore implements PathMtuListener {
    * ACK covers the batch; `ackDeferred` says one is waiting.
    */
   pollTransmit(now: number, batch = false): Uint8Array | null {
+    const dormant = this.dormant;
+    if (dormant !== null) {
+      // Nothing to send until an input or a deadline (which wake it).
+      if (now < dormant.timeout) return null;
+      this.wake();
+    }
     const datagram = this.resting && this.ackWaits(now, batch) ? null : this.nextDatagram(now, batch);
-    // The end of a burst: its one metrics_updated (loss-recovery.ts `metricsDue`).
-    if (datagram === null && this.trace !== null) this.recovery.traceDeferredMetrics(now);
+    if (datagram === null) {
+      // The end of a burst: its one metrics_updated (loss-recovery.ts `metricsDue`).
+      if (this.trace !== null) this.recovery.traceDeferredMetrics(now);
+      if (this.sleep === Sleep.Wanted) this.goDormant(now);
+    }
     return datagram;
   }
 
@@ -810,6 +1092,7 @@ export class ConnectionCore implements PathMtuListener {
    * without it they run to the sender's last change of state.
    */
   stats(now?: number): ConnectionStats {
+    if (this.dormant !== null) return this.peek((c) => c.stats(now));
     const cc = this.recovery.cc;
     return {
       srtt: this.rtt.smoothed,
@@ -856,6 +1139,7 @@ export class ConnectionCore implements PathMtuListener {
      */
     idleStorage: { queues: number; slots: number };
   } {
+    if (this.dormant !== null) return this.peek((c) => c.inspect());
     const receiver = this.receiver;
     return {
       pacingRate: this.recovery.pacingRate(),

@@ -74,9 +74,11 @@ export class LossRecovery {
     private readonly content: SentContent,
     private readonly counters: Counters,
     private readonly trace: Tracer | null = null,
+    /** The first skip's draw (PacketNumbers); by default `config.random()`. A rebuild that must not draw passes one. */
+    skipDraw?: number,
   ) {
     this.sent = new SentPackets(firstPacketNumber);
-    this.packetNumbers = new PacketNumbers(firstPacketNumber, config);
+    this.packetNumbers = new PacketNumbers(firstPacketNumber, config, skipDraw ?? config.random());
     this.rtt = new RttEstimator(config.initialRtt);
     this.cc = createCongestionController(config.congestion, mtu.current, config.initialRtt);
     this.lastSentAt = now;

@@ -26,10 +26,12 @@ export class PacketNumbers {
     first: number,
     /** The connection's source of randomness (called as `config.random()`). */
     private readonly config: { random(): number },
+    /** Where in the first skip period the first skip falls, in [0, 1) (a draw of `config.random()`). */
+    firstDraw: number = config.random(),
   ) {
     this.next = first;
     this.largestSent = first - 1;
-    this.nextSkip = first + 1 + Math.floor(config.random() * this.skipPeriod);
+    this.nextSkip = first + 1 + Math.floor(firstDraw * this.skipPeriod);
     // `skipped` is replaced at the first skip: mutable from the start (mutable-fields.ts).
     unpinFields(this, ['skipped']);
   }

@@ -383,6 +383,20 @@ export class ReceiveBuffer {
     this.currentBytes += length;
   }
 
+  /** An empty fragment map or chunk list of its own (made by earlier traffic), which a quiet connection gives back. */
+  get holdsIdleStorage(): boolean {
+    return (this.buffered !== NO_FRAGMENTS && this.buffered.size === 0) || (this.chunks !== NO_CHUNKS && this.chunks.length === 0);
+  }
+
+  /**
+   * A quiet connection (connection.ts `compactIdle`): an empty fragment map and chunk list go
+   * back to the shared empty ones (the next out-of-order fragment or long message makes them again).
+   */
+  releaseIdleStorage(): void {
+    if (this.buffered.size === 0) this.buffered = NO_FRAGMENTS;
+    if (this.chunks.length === 0) this.chunks = NO_CHUNKS;
+  }
+
   private ensureChunks(): Uint8Array[] {
     if (this.chunks === NO_CHUNKS) this.chunks = [];
     return this.chunks;

@@ -149,6 +149,21 @@ export class Receiver implements CreditView, MessageSink {
     return this.windowBytes + this.buffer.slack + (this.active?.length ?? 1) * (ASSEMBLY_CHUNK + OBJECT_OVERHEAD);
   }
 
+  /** A receive buffer holds storage a quiet connection gives back (ReceiveBuffer.releaseIdleStorage). */
+  holdsIdleStorage(): boolean {
+    const active = this.active;
+    if (active === null) return this.buffer.holdsIdleStorage;
+    for (let i = 0; i < active.length; i++) if (active[i]!.holdsIdleStorage) return true;
+    return false;
+  }
+
+  /** Every receive buffer gives back its empty storage (connection.ts `compactIdle`). */
+  releaseIdleStorage(): void {
+    const active = this.active;
+    if (active === null) this.buffer.releaseIdleStorage();
+    else for (let i = 0; i < active.length; i++) active[i]!.releaseIdleStorage();
+  }
+
   /** Fragments buffered beyond each channel's in-order point, summed (for the window invariant). */
   get bufferedCount(): number {
     const active = this.active;

@@ -1,0 +1,329 @@
+// The dormant form of a quiet connection's stages (src/core/dormant.ts, issue 11 part 4): once a
+// connection has been quiet for COMPACT_AFTER_MS it keeps only what its stages hold that a fresh
+// build does not, and builds them again on its next input. These tests run the same scripted
+// traffic twice in virtual time, once with the dormant form and once without it
+// (setDormantStages(false): the connection only gives back its idle storage, as before), and
+// require the same datagrams, byte for byte and at the same instants, the same events, the same
+// stats(), and — after waking — the same stage objects, field by field.
+import { createHash } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Pair, type PairOptions } from '../helpers/pair.js';
+import { ownObjects } from '../helpers/footprint.js';
+import { COMPACT_AFTER_MS } from '../../src/core/state.js';
+import { ConnectionCore, setDormantStages } from '../../src/core/connection.js';
+import { LossRecovery } from '../../src/core/loss-recovery.js';
+import { SendScheduler } from '../../src/core/send-scheduler.js';
+import { Receiver } from '../../src/core/receiver.js';
+import { Bbr } from '../../src/core/congestion/bbr.js';
+import { PathMtu } from '../../src/core/path-mtu.js';
+import { AckScheduler } from '../../src/core/ack-scheduler.js';
+import type { CoreEvent } from '../../src/core/types.js';
+import { TraceRecorder } from '../../src/testing/trace-recorder.js';
+
+afterEach(() => setDormantStages(true));
+
+/** Fields of the engine itself that only the dormant form uses (not compared). */
+const DORMANT_FIELDS = new Set(['dormant', 'sleep']);
+/**
+ * Shared by every connection, not the connection's state (the datagram slab's bytes, the config
+ * object, the scratch list of the packet being built); connection IDs differ per pair.
+ */
+const SKIP = new Set(['slab', 'config', 'packetFragments']);
+
+function isDormant(core: ConnectionCore): boolean {
+  return (core as unknown as { dormant: unknown }).dormant !== null;
+}
+
+/**
+ * Every value reachable from the engine's own fields (the stages, their numbers, strings, the
+ * arrays and records they hold), one line per field, objects numbered in the order first met:
+ * two engines with equal graphs give equal lists. Reads fields only: does not wake the engine.
+ */
+function graph(core: ConnectionCore): string[] {
+  const out: string[] = [];
+  const ids = new Map<object, number>();
+  const visit = (v: unknown, path: string): void => {
+    if ((typeof v !== 'object' && typeof v !== 'function') || v === null) {
+      const text = typeof v === 'number' ? (Object.is(v, -0) ? '-0' : String(v)) : typeof v === 'bigint' ? `${v}n` : String(JSON.stringify(v) ?? v);
+      out.push(`${path} = ${text}`);
+      return;
+    }
+    if (v === core) {
+      out.push(`${path} = <engine>`);
+      return;
+    }
+    const seen = ids.get(v);
+    if (seen !== undefined) {
+      out.push(`${path} = #${seen}`);
+      return;
+    }
+    ids.set(v, ids.size);
+    if (typeof v === 'function') {
+      out.push(`${path} = function ${v.name}`);
+      return;
+    }
+    if (ArrayBuffer.isView(v)) {
+      out.push(`${path} = bytes ${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex')}`);
+      return;
+    }
+    if (v instanceof Map || v instanceof Set) {
+      out.push(`${path} = ${v.constructor.name} of ${v.size}`);
+      return;
+    }
+    out.push(`${path} = ${(v as object).constructor?.name ?? 'Object'} #${ids.get(v)}`);
+    const record = v as Record<string, unknown>;
+    for (const key of Object.getOwnPropertyNames(v)) {
+      if (SKIP.has(key) || /cid/i.test(key)) continue;
+      // A sent packet's record comes from a pool all connections share: past its fragmentCount its list holds leftovers.
+      if (key === 'fragments' && typeof record.fragmentCount === 'number') {
+        visit((record.fragments as unknown[]).slice(0, record.fragmentCount), `${path}.fragments`);
+        continue;
+      }
+      visit(record[key], `${path}.${key}`);
+    }
+  };
+  for (const key of Object.getOwnPropertyNames(core)) {
+    if (DORMANT_FIELDS.has(key) || SKIP.has(key) || /cid/i.test(key)) continue;
+    visit((core as unknown as Record<string, unknown>)[key], key);
+  }
+  return out;
+}
+
+interface Transcript {
+  datagrams: string[];
+  events: string[];
+  stats: unknown[];
+  graphs: string[][];
+  /** Times an engine went dormant. */
+  dormantSeen: number;
+}
+
+function describeEvent(e: CoreEvent): string {
+  return JSON.stringify(e, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v));
+}
+
+/**
+ * Runs `script` on a fresh pair, recording every datagram either side sends (time, side, bytes)
+ * and every event. `checkpoint()` in the script records both engines' graphs (after waking them),
+ * `look()` what reads return (without waking them).
+ */
+type Script = (pair: Pair, checkpoint: () => void, look: () => void) => void;
+
+function transcript(dormant: boolean, options: PairOptions, script: Script): Transcript {
+  setDormantStages(dormant);
+  const t: Transcript = { datagrams: [], events: [], stats: [], graphs: [], dormantSeen: 0 };
+  const was = [false, false];
+  const pair = new Pair({
+    ...options,
+    check: (p) => {
+      for (const [i, core] of [p.a, p.b].entries()) {
+        if (isDormant(core) && !was[i]) t.dormantSeen++;
+        was[i] = isDormant(core);
+      }
+    },
+  });
+  for (const i of [0, 1] as const) {
+    const link = pair.links[i];
+    const admit = link.admit.bind(link);
+    link.admit = (now, d) => {
+      // Past the connection ID (each pair gets its own: test/helpers/pair.ts) and before the CRC, which covers it.
+      t.datagrams.push(`${now} ${i} ${d.length} ${d[1]} ${createHash('sha1').update(d.subarray(10, d.length - 4)).digest('hex').slice(0, 12)}`);
+      return admit(now, d);
+    };
+  }
+  const checkpoint = (): void => {
+    for (const core of [pair.a, pair.b]) {
+      if (isDormant(core)) (core as unknown as { wake(): void }).wake();
+      t.graphs.push(graph(core));
+      t.stats.push(core.stats(pair.now));
+    }
+  };
+  // Reads while dormant (stats, inspect, getters) see the stages as they were, and leave the engine dormant.
+  const look = (): void => {
+    for (const core of [pair.a, pair.b]) {
+      const dormant = isDormant(core);
+      t.stats.push([core.stats(pair.now), core.inspect(), core.remoteAddress, core.pathMtu, core.bufferedAmount, core.retainedBytes, core.ackedThrough, core.pollTimeout()]);
+      expect(isDormant(core)).toBe(dormant);
+    }
+  };
+  script(pair, checkpoint, look);
+  checkpoint();
+  for (const s of pair.sides) t.events.push(...s.events.map(describeEvent));
+  return t;
+}
+
+function same(options: PairOptions, script: Script): Transcript {
+  const asleep = transcript(true, options, script);
+  const awake = transcript(false, options, script);
+  expect(awake.dormantSeen).toBe(0);
+  expect(asleep.graphs.length).toBe(awake.graphs.length);
+  for (let i = 0; i < asleep.graphs.length; i++) {
+    // The first line that differs (a whole graph is thousands of lines).
+    const a = asleep.graphs[i]!;
+    const b = awake.graphs[i]!;
+    const k = a.findIndex((line, j) => line !== b[j]);
+    expect(k < 0 ? null : `${i}: ${a[k]}`).toBe(k < 0 ? null : `${i}: ${b[k]}`);
+    expect(a.length).toBe(b.length);
+  }
+  expect(asleep.datagrams.length).toBeGreaterThan(0);
+  expect(asleep.datagrams).toEqual(awake.datagrams);
+  expect(asleep.events).toEqual(awake.events);
+  expect(asleep.stats).toEqual(awake.stats);
+  return asleep;
+}
+
+const quiet = (pair: Pair, ms = COMPACT_AFTER_MS + 400): void => pair.runTo(pair.now + ms);
+
+describe('a dormant connection behaves as one that never slept', () => {
+  it('messages both ways with quiet periods between them: same datagrams, events, stats and stage objects', () => {
+    const t = same({ seed: 11, link: { delay: 5 } }, (pair, checkpoint, look) => {
+      pair.a.send(Buffer.from('hello'), 'ordered');
+      pair.runUntil(() => pair.sides[1].received.length === 1, 10_000);
+      pair.b.send(Buffer.from('hello back'), 'ordered');
+      pair.runUntil(() => pair.sides[0].received.length === 1, 10_000);
+      quiet(pair);
+      look();
+      checkpoint();
+      quiet(pair);
+      for (let i = 0; i < 10; i++) {
+        pair.a.send(new Uint8Array(2000 + i).fill(i), i % 2 === 0 ? 'ordered' : 'unordered');
+        pair.b.send(new Uint8Array(300).fill(i), i % 3 === 0 ? 'unreliable' : 'ordered');
+      }
+      pair.runUntil(() => pair.sides[1].received.length === 11 && pair.sides[0].received.length === 11, 10_000);
+      quiet(pair);
+      pair.b.send(new Uint8Array(100_000).fill(5), 'ordered');
+      pair.runUntil(() => pair.sides[0].received.length === 12, 20_000);
+      quiet(pair, 2000);
+      look();
+    });
+    // It did sleep (both sides, in each quiet period), and was compared after each wake.
+    expect(t.dormantSeen).toBeGreaterThanOrEqual(6);
+    expect(t.graphs.length).toBe(4);
+  });
+
+  it('a flow that starts after a long quiet start (as the second flow of a fairness run) and a lossy link', () => {
+    same({ seed: 12, link: { delay: 20, loss: 0.03 } }, (pair) => {
+      quiet(pair, 1000);
+      for (let i = 0; i < 40; i++) pair.a.send(new Uint8Array(5000).fill(i), 'ordered');
+      pair.runUntil(() => pair.sides[1].received.length === 40, 60_000);
+      quiet(pair, 3000);
+      pair.a.send(Buffer.from('again'), 'ordered');
+      pair.runUntil(() => pair.sides[1].received.length === 41, 10_000);
+      // Compared once nothing is in flight (a sent packet's record comes from a pool all connections share).
+      quiet(pair);
+    });
+  });
+
+  for (const congestion of ['newreno', 'ledbat', 'none'] as const) {
+    it(`with ${congestion} congestion control (its own controller's fields) and a path MTU above the base`, () => {
+      const t = same({ seed: 14, link: { delay: 8, loss: 0.01 }, config: { congestion, maxDatagramSize: 1400 } }, (pair, checkpoint, look) => {
+        for (let i = 0; i < 20; i++) pair.a.send(new Uint8Array(3000).fill(i), 'ordered');
+        pair.runUntil(() => pair.sides[1].received.length === 20, 60_000);
+        quiet(pair);
+        look();
+        checkpoint();
+        pair.b.send(Buffer.from('back'), 'ordered');
+        pair.runUntil(() => pair.sides[0].received.length === 1, 10_000);
+        quiet(pair);
+      });
+      expect(t.dormantSeen).toBeGreaterThanOrEqual(3);
+    });
+  }
+
+  it('a sender held by flow control (its reader does not read) stays awake without spinning, and sleeps once the data is through', () => {
+    const t = same({ seed: 16, link: { delay: 5 }, config: { receiveWindow: 32 * 1024 } }, (pair, _checkpoint, look) => {
+      pair.sides[1].autoRelease = false;
+      for (let i = 0; i < 100; i++) pair.a.send(new Uint8Array(1000).fill(i), 'ordered');
+      // Stuck-time detection (runUntil): a deadline that is due again at once would stop the clock.
+      const until = pair.now + 3000;
+      pair.runUntil(() => pair.now >= until, 10_000);
+      expect(pair.sides[1].received.length).toBeLessThan(100);
+      look();
+      for (const e of pair.sides[1].events) if (e.type === 'message') pair.b.release(e.credit, e.delivery, e.channel, pair.now);
+      pair.sides[1].autoRelease = true;
+      pair.runUntil(() => pair.sides[1].received.length === 100, 60_000);
+      quiet(pair);
+    });
+    expect(t.dormantSeen).toBeGreaterThanOrEqual(1);
+  });
+
+  it('keep-alive pings wake it and it sleeps again between them; the idle timeout closes it at the same instant', () => {
+    const t = same({ seed: 13, link: { delay: 5 }, config: { keepAliveInterval: 400, idleTimeout: 5000 } }, (pair, _checkpoint, look) => {
+      pair.a.send(Buffer.from('x'), 'ordered');
+      pair.runUntil(() => pair.sides[1].received.length === 1, 10_000);
+      for (let i = 0; i < 10; i++) {
+        quiet(pair, 290);
+        look();
+      }
+      // b stops answering: a's idle timeout ends it.
+      pair.links[1].admit = () => [];
+      pair.runUntil(() => pair.sides[0].closed, 20_000);
+    });
+    expect(t.events.some((e) => e.includes('ERR_IDLE_TIMEOUT'))).toBe(true);
+  });
+});
+
+describe('a traced connection', () => {
+  it('writes the same qlog events whether it slept or not (a rebuild traces nothing)', () => {
+    const script: Script = (pair, _checkpoint, look) => {
+      pair.a.send(Buffer.from('hello'), 'ordered');
+      pair.runUntil(() => pair.sides[1].received.length === 1, 10_000);
+      quiet(pair);
+      look();
+      for (let i = 0; i < 5; i++) pair.b.send(new Uint8Array(4000).fill(i), 'ordered');
+      pair.runUntil(() => pair.sides[0].received.length === 5, 10_000);
+      quiet(pair);
+    };
+    const traces: string[][] = [];
+    let slept = 0;
+    for (const dormant of [true, false]) {
+      const recorder = new TraceRecorder();
+      const t = transcript(dormant, { seed: 15, link: { delay: 5 }, trace: recorder }, script);
+      if (dormant) slept = t.dormantSeen;
+      // Connection IDs differ per pair: left out.
+      traces.push(recorder.traces.map((r) => JSON.stringify(r.events, (k, v: unknown) => (/cid/i.test(k) ? undefined : typeof v === 'bigint' ? String(v) : v))));
+    }
+    expect(slept).toBeGreaterThanOrEqual(2);
+    expect(traces[0]!.join('').length).toBeGreaterThan(1000);
+    expect(traces[0]).toEqual(traces[1]);
+  });
+});
+
+describe('what a dormant connection keeps', () => {
+  it('no stage object of its own: the stage fields point at stand-ins every dormant connection shares', () => {
+    const one = new Pair({ seed: 21, link: { delay: 5 } });
+    const two = new Pair({ seed: 22, link: { delay: 5 } });
+    for (const pair of [one, two]) {
+      pair.a.send(Buffer.from('hello'), 'ordered');
+      pair.runUntil(() => pair.sides[1].received.length === 1, 10_000);
+      quiet(pair);
+    }
+    const own = (mine: ConnectionCore, other: ConnectionCore): string[] =>
+      [...ownObjects(mine, other, (k) => k === 'config')].filter(([o]) => [LossRecovery, SendScheduler, Receiver, Bbr, PathMtu, AckScheduler].some((c) => o instanceof c)).map(([, path]) => path);
+    for (const side of ['a', 'b'] as const) {
+      expect(isDormant(one[side])).toBe(true);
+      expect(own(one[side], two[side])).toEqual([]);
+    }
+    // Awake again (any input): its own stages.
+    one.a.send(Buffer.from('again'), 'ordered');
+    expect(isDormant(one.a)).toBe(false);
+    expect(own(one.a, two.a).length).toBe(6);
+    one.runUntil(() => one.sides[1].received.length === 2, 10_000);
+  });
+
+  it('pollTimeout and pollTransmit while dormant do not wake it; a connection whose stages cannot be rebuilt stays awake', () => {
+    const pair = new Pair({ seed: 23, link: { delay: 5 } });
+    // A redundancy table is made on first use: a fresh build has none, so the dormant form cannot reproduce it.
+    pair.b.setChannel(0, { redundancy: 1 });
+    pair.a.send(Buffer.from('hello'), 'ordered');
+    pair.runUntil(() => pair.sides[1].received.length === 1, 10_000);
+    quiet(pair);
+    expect(isDormant(pair.a)).toBe(true);
+    expect(pair.a.pollTransmit(pair.now)).toBeNull();
+    expect(pair.a.pollTimeout()).toBe(pair.a.pollTimeout());
+    expect(isDormant(pair.a)).toBe(true);
+    expect(isDormant(pair.b)).toBe(false);
+    // It still gave back its idle storage.
+    expect(pair.b.inspect().idleStorage).toEqual({ queues: 0, slots: 0 });
+  });
+});
