@@ -952,7 +952,10 @@ export class ConnectionCore implements PathMtuListener {
     }
   }
 
-  /** @internal Diagnostics (bench/idle-heap.ts, tests): the fields a dormant connection records, `path = value`; null while awake. */
+  /**
+   * @internal Diagnostics, for a debugger or a one-off script (nothing in the repository calls it;
+   * bench/idle-heap.ts does not): the fields a dormant connection records, `path = value`; null while awake.
+   */
   dormantFields(): string[] | null {
     const dormant = this.dormant;
     if (dormant === null) return null;
