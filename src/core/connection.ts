@@ -763,7 +763,7 @@ export class ConnectionCore implements PathMtuListener {
     // The ACK also carries the peer's flow-control credit.
     if (this.sender.onPeerCredit(frame.maxTsn)) this.recovery.onCreditRaised();
     // Also when the ACK only confirmed packets already declared lost: their content (a CLOSE,
-    // the last fragments) may have been what the close or the 'flushed' event waited for.
+    // the last fragments) may have been what the close or a flush() mark waited for.
     this.maybeQueueClose();
     this.maybeFinishClose(now);
     this.sender.checkFlushed();

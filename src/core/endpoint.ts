@@ -63,6 +63,9 @@ const STATELESS_RESET_SIZE = 10 + RESET_TOKEN_SIZE + 4;
 const MIN_PEER_DATAGRAM_SIZE = MIN_INITIAL_SIZE;
 /** At most this many addresses are remembered for stateless-reset rate limiting. */
 const RESET_LIMITER_CAPACITY = 4096;
+/** What the reused event record holds between flushes (`nextEvent`): nothing, never handed out. */
+const NO_CONNECTION = null as unknown as EndpointConnection;
+const NO_EVENT: CoreEvent = { type: 'peer-closed' };
 
 /** Endpoint configuration, all fields resolved (defaults live in src/options.ts). */
 export interface EndpointCoreConfig {
@@ -330,6 +333,16 @@ export class EndpointCore {
   /** Remote address → time of the last stateless reset sent there. */
   private readonly lastResetTo = new Map<string, number>();
 
+  /**
+   * Connections settled since the heap was last read, whose deadline is still to be asked for
+   * (`refreshDeadlines`, from pollTimeout and handleTimeout). A request/response flow settles
+   * its connection twice per flush, once with the request's message (its deadline then: the
+   * held ACK's, due now) and once after the reply left; only the last one counts, so it is read
+   * once, not twice with two moves in the heap (issue 11). Consecutive settles of one connection
+   * add it once; otherwise it may be listed twice (read twice, harmless).
+   */
+  private readonly staleDeadlines: EndpointConnection[] = [];
+
   /** Connections whose ACK waits for the end of the current batch (pollTransmit(now, true)). */
   private readonly deferredAcks: EndpointConnection[] = [];
 
@@ -356,8 +369,18 @@ export class EndpointCore {
   private readonly dirty: EndpointConnection[] = [];
   private readonly outbox: Transmit[] = [];
   private outboxHead = 0;
-  /** A ring (keeps its storage when it empties: no array per flush). */
-  private readonly events = new Deque<EndpointEvent>();
+  /**
+   * Events for pollEvent()/nextEvent(), a ring (keeps its storage when it empties: no array per
+   * flush). The endpoint's own events are stored as they are; a connection's engine event as two
+   * entries, the connection then the event (no wrapper object per message, issue 11).
+   */
+  private readonly events = new Deque<EndpointEvent | EndpointConnection | CoreEvent>();
+  /** The one record nextEvent() fills for a connection's event (as transmitRecord for pollTransmit). */
+  private readonly eventRecord: { type: 'connection-event'; connection: EndpointConnection; event: CoreEvent } = {
+    type: 'connection-event',
+    connection: NO_CONNECTION,
+    event: NO_EVENT,
+  };
 
   private nextId = 1;
   /** The latest `now` seen; retirement happens while draining events, which take no `now`. */
@@ -653,17 +676,42 @@ export class EndpointCore {
     sharedSlab.release(data);
   }
 
+  /** The next event, or null: an object of its own, which the caller may keep. */
   pollEvent(): EndpointEvent | null {
-    return this.events.shift() ?? null;
+    const ev = this.nextEvent();
+    if (ev === null || ev.type !== 'connection-event') return ev;
+    return { type: 'connection-event', connection: ev.connection, event: ev.event };
+  }
+
+  /**
+   * As pollEvent(), but a connection's event comes in one record that every call reuses (no
+   * object per message, as pollTransmit's record): valid until the next call, so read what it
+   * holds before anything may poll again. The Node endpoint's flush loop uses this one.
+   */
+  nextEvent(): EndpointEvent | null {
+    const head = this.events.shift();
+    const record = this.eventRecord;
+    if (head === undefined) {
+      // Drained: the record keeps no connection (or message) alive until the next event.
+      record.connection = NO_CONNECTION;
+      record.event = NO_EVENT;
+      return null;
+    }
+    if (!(head instanceof EndpointConnection)) return head as EndpointEvent;
+    record.connection = head;
+    record.event = this.events.shift() as CoreEvent;
+    return record;
   }
 
   /** Earliest deadline over the endpoint and all its connections (valid after pollTransmit returned null). */
   pollTimeout(): number | null {
+    this.refreshDeadlines();
     return this.heap.earliest();
   }
 
   handleTimeout(now: number): void {
     this.lastNow = now;
+    this.refreshDeadlines();
     const due: Timed[] = [];
     for (let top = this.heap.peek(); top && top.heapDeadline <= now; top = this.heap.peek()) {
       // Parked, not removed: each is rescheduled (or removed) right after (endpoint-timers.ts).
@@ -1265,7 +1313,7 @@ export class EndpointCore {
     this.budget.connections++;
   }
 
-  /** After a connection's transmits are drained: collect its events and move its deadline. */
+  /** After a connection's transmits are drained: collect its events; its deadline is to be read again. */
   private settle(c: EndpointConnection): void {
     // `c` is normally the top of the stack (the connection pollTransmit just drained); a socket
     // that delivers synchronously could have stacked another above it meanwhile.
@@ -1286,7 +1334,8 @@ export class EndpointCore {
       }
       if (!event) break;
       if (event.type === 'path-changed') this.moved(c, event.address, event.port);
-      this.events.push({ type: 'connection-event', connection: c, event });
+      this.events.push(c);
+      this.events.push(event);
       if (event.type === 'closed') this.counters.connectionsClosed++;
     }
     // After a graceful close the engine drains for a few PTOs (it re-acknowledges a CLOSE the
@@ -1295,13 +1344,26 @@ export class EndpointCore {
       this.forget(c);
       return;
     }
-    let deadline: number | null = null;
-    try {
-      deadline = c.core.pollTimeout();
-    } catch {
-      this.drop('internal-error');
+    // Its deadline is asked for when the heap is next read (the flush may settle it again).
+    const stale = this.staleDeadlines;
+    const n = stale.length;
+    if (n === 0 || stale[n - 1] !== c) stale.push(c);
+  }
+
+  /** Move the connections settled since the heap was last read to their engines' deadlines. */
+  private refreshDeadlines(): void {
+    const stale = this.staleDeadlines;
+    while (stale.length > 0) {
+      const c = stale.pop()!;
+      if (c.closed) continue;
+      let deadline: number | null = null;
+      try {
+        deadline = c.core.pollTimeout();
+      } catch {
+        this.drop('internal-error');
+      }
+      this.heap.set(c, deadline);
     }
-    this.heap.set(c, deadline);
   }
 
   /**

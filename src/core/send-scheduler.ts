@@ -52,8 +52,6 @@ const EMPTY = new Uint8Array(0);
  * connections, issue 11). Created holding a stand-in: the elements kind it has with fragments.
  */
 const PACKET_FRAGMENTS: SentFragment[] = [NO_FRAGMENT];
-const DRAIN: CoreEvent = { type: 'drain' };
-const FLUSHED: CoreEvent = { type: 'flushed' };
 
 /**
  * What the application sends, and what of it goes into the next packet (quic-go's `framer`):
@@ -94,7 +92,6 @@ export class SendScheduler implements SentContent, ChannelReadiness {
   /** Pieces (DATA_PART, any channel) of fragments too large for the path MTU now in force, sent before the rest. */
   private parts: Deque<SentFragment> = emptyDeque();
   private nextUnreliableId = 0;
-  private flushedNotified = true;
   /**
    * Reliable messages not yet acknowledged, in send order; `ledgerBase` numbers the head. The
    * shared empty Deque once a quiet connection gave it back (releaseIdleStorage; ensureLedger).
@@ -312,7 +309,6 @@ export class SendScheduler implements SentContent, ChannelReadiness {
       this.ensureQueue(c).push(m);
       this.ensureLedger().push(m);
       this.reliableQueued++;
-      this.flushedNotified = false;
     }
   }
 
@@ -347,8 +343,9 @@ export class SendScheduler implements SentContent, ChannelReadiness {
   }
 
   /**
-   * After an ACK: one 'flushed' event per moment every reliable message is acknowledged, and the
-   * 'acked' event a flush() waits for.
+   * After an ACK: the acknowledged head of the ledger goes, and the 'acked' event a flush() waits
+   * for is pushed once its mark is reached. (No event per message otherwise: a shell that waits
+   * for room in the queue reads `bufferedAmount` after each call it makes, issue 11.)
    */
   checkFlushed(): void {
     const ledger = this.ledger;
@@ -359,10 +356,6 @@ export class SendScheduler implements SentContent, ChannelReadiness {
     if (this.ackedWatch >= 0 && this.ledgerBase >= this.ackedWatch) {
       this.ackedWatch = -1;
       this.events.push({ type: 'acked', through: this.ledgerBase });
-    }
-    if (!this.flushedNotified && this.unackedFragments === 0 && this.reliableQueued === 0) {
-      this.flushedNotified = true;
-      this.events.push(FLUSHED);
     }
   }
 
@@ -636,7 +629,7 @@ export class SendScheduler implements SentContent, ChannelReadiness {
       m.cut = true;
       m.data = EMPTY;
       c.queue.shift();
-      if (--this.reliableQueued === 0) this.events.push(DRAIN);
+      this.reliableQueued--;
     }
     return o;
   }

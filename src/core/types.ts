@@ -200,10 +200,6 @@ export type CoreEvent =
        */
       credit: number;
     }
-  /** Everything queued so far has been sent at least once and the queue is below its low-water mark. */
-  | { type: 'drain' }
-  /** Every reliable message sent so far was acknowledged. */
-  | { type: 'flushed' }
   /**
    * The first `through` reliable messages (in send order) are all acknowledged; pushed once
    * when the mark given to `watchAcked()` is reached.

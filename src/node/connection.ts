@@ -804,10 +804,6 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         if (kept > 0) this.record.core.watchAcked(Math.min(...waiters.map((w) => w.mark)));
         return;
       }
-      case 'drain':
-      case 'flushed':
-        this.checkDrain();
-        return;
       case 'peer-closed':
         this.peerEnded = true;
         this.emit('end');

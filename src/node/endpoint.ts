@@ -726,7 +726,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
         while ((tx = this.core.pollTransmit(now, batch)) !== null) this.transmit(tx);
         let ev: EndpointEvent | null;
         let any = false;
-        while ((ev = this.core.pollEvent()) !== null) {
+        while ((ev = this.core.nextEvent()) !== null) {
           any = true;
           this.dispatch(ev);
         }
@@ -786,6 +786,19 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
 
   private dispatch(ev: EndpointEvent): void {
     switch (ev.type) {
+      // A connection's event first: every message is one.
+      case 'connection-event': {
+        // The core's reused record (nextEvent): read before a listener can make the core poll again.
+        const event = ev.event;
+        const record = ev.connection;
+        const conn = record.owner as Connection | undefined;
+        conn?.handleCoreEvent(event);
+        if (event.type === 'closed' || event.type === 'path-changed') {
+          this.peer.clearHint();
+          this.reconsiderPeer(event.type === 'closed' ? record : undefined);
+        }
+        return;
+      }
       case 'accepted': {
         const conn = this.wrap(ev.connection);
         applyChannels(conn, this.options.channels);
@@ -818,15 +831,6 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
           p.reject(rdError(ev.error.code, ev.error.message));
         }
         this.reconsiderPeer();
-        return;
-      }
-      case 'connection-event': {
-        const conn = ev.connection.owner as Connection | undefined;
-        conn?.handleCoreEvent(ev.event);
-        if (ev.event.type === 'closed' || ev.event.type === 'path-changed') {
-          this.peer.clearHint();
-          this.reconsiderPeer(ev.event.type === 'closed' ? ev.connection : undefined);
-        }
         return;
       }
     }

@@ -73,7 +73,7 @@ describe('an idle connection', () => {
     for (const side of ['a', 'b'] as const) {
       const slots = [...ownObjects(one[side], two[side], perEndpoint)].filter(([, path]) => path.endsWith('.items')).map(([o, path]) => [path, (o as unknown[]).length]);
       expect(slots.length).toBeGreaterThan(0);
-      // The events of one input (a message and the 'flushed' of our own) may take two.
+      // The events of one input (a message and a 'path-mtu' or 'acked' of our own) may take two.
       for (const [path, length] of slots) expect({ path, length: Math.min(length as number, 2) }).toEqual({ path, length });
       // The sent-packet history likewise: a ring of two slots at first, doubled when needed.
       const history = [...ownObjects(one[side], two[side], perEndpoint)].find(([, path]) => path === 'root.recovery.sent.slots');
