@@ -327,6 +327,18 @@ describe('what a dormant connection keeps', () => {
     expect(pair.b.inspect().idleStorage).toEqual({ queues: 0, slots: 0 });
   });
 
+  it('a setting changed while dormant (setChannel) reaches the woken stages, not the shared stand-ins', () => {
+    const pair = new Pair({ seed: 25, link: { delay: 5 } });
+    pair.a.send(Buffer.from('hello'), 'ordered');
+    pair.runUntil(() => pair.sides[1].received.length === 1, 10_000);
+    quiet(pair);
+    expect(isDormant(pair.a)).toBe(true);
+    pair.a.setChannel(0, { redundancy: 1 });
+    pair.a.send(Buffer.from('small'), 'ordered');
+    pair.runUntil(() => pair.sides[1].received.length === 2, 10_000);
+    expect(pair.a.stats(pair.now).bytesRedundant).toBeGreaterThan(0);
+  });
+
   it("the application's own congestion controller is never rebuilt: the connection stays awake (a rebuild would call the factory again, and the walk cannot see # fields)", () => {
     class Counting {
       #acks = 0;
