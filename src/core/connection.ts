@@ -272,7 +272,12 @@ export class ConnectionCore implements PathMtuListener {
    * stage fields point at shared stand-ins. Null while awake.
    */
   private dormant: DormantStages | null = null;
-  /** Sleep.Wanted: go dormant at the next pollTransmit that returns null; Sleep.Never: the stages cannot be rebuilt exactly. */
+  /**
+   * Sleep.Wanted: go dormant at the next pollTransmit that returns null; Sleep.Never: the stages
+   * cannot be rebuilt exactly. Never from the start with the application's own congestion
+   * controller (`congestion: factory`): a rebuild would call its factory again for an object the
+   * application may hold, whose private (`#`) fields the walk cannot see.
+   */
   private sleep: Sleep = Sleep.Awake;
   /** Null unless traced: every trace point is guarded by one null check. */
   private readonly trace: Tracer | null;
@@ -292,6 +297,7 @@ export class ConnectionCore implements PathMtuListener {
 
     const ceiling = Math.min(config.maxDatagramSize, remote.maxDatagramSize || config.maxDatagramSize);
     if (ceiling - DATA_OVERHEAD - DATA_FRAME_HEADER_SIZE < 1) throw new RangeError('maxDatagramSize is too small');
+    if (typeof config.congestion === 'function') this.sleep = Sleep.Never;
     this.localMaxDatagram = local.maxDatagramSize || config.maxDatagramSize;
     // The peer's limit when it announced one (§4.1); a peer that predates the parameter: ours.
     this.maxOutgoingMessage = Math.min(config.maxMessageSize, remote.maxMessageSize ?? Infinity);
@@ -946,7 +952,10 @@ export class ConnectionCore implements PathMtuListener {
     }
   }
 
-  /** @internal Diagnostics (bench/idle-heap.ts, tests): the fields a dormant connection records, `path = value`; null while awake. */
+  /**
+   * @internal Diagnostics, for a debugger or a one-off script (nothing in the repository calls it;
+   * bench/idle-heap.ts does not): the fields a dormant connection records, `path = value`; null while awake.
+   */
   dormantFields(): string[] | null {
     const dormant = this.dormant;
     if (dormant === null) return null;

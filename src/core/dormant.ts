@@ -26,7 +26,9 @@
  * none or a shared one (a redundancy table, an unreliable reassembly, a path validator, a queue
  * holding items), a closure of its own, different property lists, a different prototype, an
  * array of objects of another length, a non-empty Map or Set. An array of plain values (or a
- * typed array) that differs in length or content is kept as it is, by reference.
+ * typed array) that differs in length or content is kept as it is, by reference. The caller
+ * keeps awake what the walk cannot see at all: the application's own congestion controller
+ * (its `#` fields, and references the application holds to it; connection.ts `sleep`).
  *
  * test/core/dormant-stages.test.ts checks the woken graph against the one that slept, value by
  * value, and that a connection that slept behaves as one that never did.

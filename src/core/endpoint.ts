@@ -1093,7 +1093,12 @@ export class EndpointCore {
 
   // ---------------------------------------------------------------- client side
 
-  private attemptFor(cid: bigint, address: string, port: number): ConnectAttempt | null {
+  /**
+   * The attempt an answer with our CID `cid` is for, when it comes from the address dialled.
+   * `ignored`: the answer is one the attempt would drop from the dialled address too (stale or
+   * forged: a wrong token, a VN listing our version); from elsewhere it is then only dropped.
+   */
+  private attemptFor(cid: bigint, address: string, port: number, ignored?: (attempt: ConnectAttempt) => boolean): ConnectAttempt | null {
     const target = this.attemptsByCid.get(cid);
     if (target === undefined) return null;
     // Only the address we are connecting to may answer (docs/protocol.md §10.2). Our CID is
@@ -1101,7 +1106,10 @@ export class EndpointCore {
     // from elsewhere means the server answers from another address than the one dialled (a host
     // with several addresses, its socket bound to all of them, replies from the one its route
     // prefers). Every answer would come from there: fail now rather than at connectTimeout.
+    // Not for an answer the attempt would ignore anyway: what needs a token from the dialled
+    // address needs it from elsewhere too.
     if (target.address !== address || target.port !== port) {
+      if (ignored?.(target) === true) return null;
       this.failAttempt(target, {
         code: 'ERR_ADDRESS_MISMATCH',
         message: `the server dialled at ${target.address}:${target.port} answered from ${address}:${port}: bind the server to the address clients dial, or dial the address it answers from`,
@@ -1196,7 +1204,7 @@ export class EndpointCore {
   }
 
   private onRefuse(packet: RefusePacket, address: string, port: number): void {
-    const attempt = this.attemptFor(packet.dcid, address, port);
+    const attempt = this.attemptFor(packet.dcid, address, port, (a) => !a.secure || !tokensEqual(packet.token, a.params.resetToken));
     if (!attempt?.secure) return this.drop('unexpected');
     // Only the server we sent the SECURE_INITIAL to has seen its refusal token.
     if (!tokensEqual(packet.token, attempt.params.resetToken)) return this.drop('bad-reset-token');
@@ -1215,7 +1223,7 @@ export class EndpointCore {
   }
 
   private onVersionNegotiation(packet: VersionNegotiationPacket, address: string, port: number): void {
-    const attempt = this.attemptFor(packet.dcid, address, port);
+    const attempt = this.attemptFor(packet.dcid, address, port, () => packet.versions.includes(PROTOCOL_VERSION));
     // A VN that lists our version is stale or forged: ignore it, as QUIC does.
     if (!attempt || packet.versions.includes(PROTOCOL_VERSION)) return this.drop('unexpected');
     this.failAttempt(attempt, {
@@ -1225,7 +1233,7 @@ export class EndpointCore {
   }
 
   private onStatelessReset(now: number, packet: StatelessResetPacket, address: string, port: number): void {
-    const attempt = this.attemptFor(packet.dcid, address, port);
+    const attempt = this.attemptFor(packet.dcid, address, port, (a) => !tokensEqual(packet.token, a.params.resetToken));
     if (attempt) {
       // A refusal carries our own token, which only the server we sent the INITIAL to has seen.
       if (!tokensEqual(packet.token, attempt.params.resetToken)) return this.drop('bad-reset-token');

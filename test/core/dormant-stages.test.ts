@@ -17,7 +17,7 @@ import { Receiver } from '../../src/core/receiver.js';
 import { Bbr } from '../../src/core/congestion/bbr.js';
 import { PathMtu } from '../../src/core/path-mtu.js';
 import { AckScheduler } from '../../src/core/ack-scheduler.js';
-import type { CoreEvent } from '../../src/core/types.js';
+import type { CongestionController, CoreEvent } from '../../src/core/types.js';
 import { TraceRecorder } from '../../src/testing/trace-recorder.js';
 
 afterEach(() => setDormantStages(true));
@@ -325,5 +325,51 @@ describe('what a dormant connection keeps', () => {
     expect(isDormant(pair.b)).toBe(false);
     // It still gave back its idle storage.
     expect(pair.b.inspect().idleStorage).toEqual({ queues: 0, slots: 0 });
+  });
+
+  it('a setting changed while dormant (setChannel) reaches the woken stages, not the shared stand-ins', () => {
+    const pair = new Pair({ seed: 25, link: { delay: 5 } });
+    pair.a.send(Buffer.from('hello'), 'ordered');
+    pair.runUntil(() => pair.sides[1].received.length === 1, 10_000);
+    quiet(pair);
+    expect(isDormant(pair.a)).toBe(true);
+    pair.a.setChannel(0, { redundancy: 1 });
+    pair.a.send(Buffer.from('small'), 'ordered');
+    pair.runUntil(() => pair.sides[1].received.length === 2, 10_000);
+    expect(pair.a.stats(pair.now).bytesRedundant).toBeGreaterThan(0);
+  });
+
+  it("the application's own congestion controller is never rebuilt: the connection stays awake (a rebuild would call the factory again, and the walk cannot see # fields)", () => {
+    class Counting {
+      #acks = 0;
+      window = 64 * 1200;
+      pacingRate = Infinity;
+      get acks(): number {
+        return this.#acks;
+      }
+      onPacketSent(): void {}
+      onAck(): void {
+        this.#acks++;
+      }
+      onCongestionEvent(): void {}
+    }
+    const made: Counting[] = [];
+    const congestion = (): CongestionController => {
+      const c = new Counting();
+      made.push(c);
+      return c as unknown as CongestionController;
+    };
+    const pair = new Pair({ seed: 24, link: { delay: 5 }, config: { congestion } });
+    pair.a.send(Buffer.from('hello'), 'ordered');
+    pair.runUntil(() => pair.sides[1].received.length === 1, 10_000);
+    quiet(pair);
+    pair.a.stats(pair.now);
+    expect(isDormant(pair.a)).toBe(false);
+    pair.a.send(Buffer.from('again'), 'ordered');
+    pair.runUntil(() => pair.sides[1].received.length === 2, 10_000);
+    // One controller per side, ever: the one the connection started with, still counting.
+    expect(made.length).toBe(2);
+    expect((pair.a as unknown as { recovery: { cc: unknown } }).recovery.cc).toBe(made[0]);
+    expect(made[0]!.acks).toBeGreaterThan(0);
   });
 });

@@ -185,6 +185,25 @@ describe('EndpointCore handshake', () => {
     }
   });
 
+  it('from another address, an answer the attempt would ignore from the dialled one (a VN listing our version, a reset with a wrong token) is only dropped: knowing the CID is not enough to end the attempt', () => {
+    const net = new VirtualNet(5);
+    const client = net.add(CLIENT, endpointConfig(), 2, 5000);
+    client.core.connect(0, SERVER, 4000);
+    net.flush();
+    const initial = decodePacket(net.log[0]!.data);
+    const cid = initial.ok && initial.value.type === 'initial' ? initial.value.scid : 0n;
+    net.inject('10.6.6.6', 4000, client, encodePacket({ type: 'version-negotiation', dcid: cid, versions: [1, 7] }));
+    net.inject('10.6.6.6', 4000, client, encodePacket({ type: 'stateless-reset', dcid: cid, token: new Uint8Array(16).fill(9) }));
+    net.flush();
+    expect(failed(client)).toBeUndefined();
+    expect(client.core.pendingConnectCount).toBe(1);
+    // One it would act on does end it at once.
+    net.inject('10.6.6.6', 4000, client, encodePacket({ type: 'retry', dcid: cid, cookie: new Uint8Array(20) }));
+    net.flush();
+    const f = failed(client);
+    expect(f?.type === 'connect-failed' && f.error.code).toBe('ERR_ADDRESS_MISMATCH');
+  });
+
   it('answers an unknown version with VERSION_NEGOTIATION only for datagrams of at least 1200 bytes', () => {
     const net = new VirtualNet(5);
     const server = net.add(SERVER, endpointConfig(), 1, 4000);

@@ -286,4 +286,22 @@ describe('the resting send side (pollTransmit without the full send decision)', 
     const r = decodePacket(out!);
     expect(r.ok && r.value.type === 'data' && r.value.frames.some((f) => f.type === 'data')).toBe(true);
   });
+
+  it('a local move (migrate) while at rest sends its probe on the next poll', () => {
+    const [a, b] = makeCores(63, { config: { congestion: 'none', pacing: false } });
+    a.send(new Uint8Array(100));
+    b.handleDatagram(1, a.pollTransmit(0)!);
+    for (let e = b.pollEvent(); e !== null; e = b.pollEvent()) if (e.type === 'message') b.release(e.credit);
+    // Its ACK, then nothing: at rest (white-box: the field's name, as withoutGate).
+    expect(b.pollTransmit(1)).not.toBeNull();
+    expect(b.pollTransmit(1)).toBeNull();
+    expect((b as unknown as { resting: boolean }).resting).toBe(true);
+    // The endpoint moved to a new socket (rebind): an ack-eliciting packet goes out at once,
+    // with or without data, so that the peer sees the new address.
+    b.migrate(1);
+    const out = b.pollTransmit(1);
+    expect(out).not.toBeNull();
+    const r = decodePacket(out!);
+    expect(r.ok && r.value.type === 'data' && r.value.frames.some((f) => f.type === 'ping')).toBe(true);
+  });
 });

@@ -111,8 +111,9 @@ export class Bbr implements CongestionController {
   }
 
   /**
-   * The draft's BBRInflight(gain) (Linux's bbr_inflight): `gain` BDPs, but never less than the
-   * offload budget (BBRQuantizationBudget: three send quanta), the data that is in flight only
+   * The draft's BBRInflight(gain): `gain` BDPs, but never less than the offload budget
+   * (BBRQuantizationBudget: three send quanta; Linux's bbr_inflight adds the budget to the BDP
+   * instead of taking the larger, a later exit still), the data that is in flight only
    * because both ends work in batches. Drain ends, and ProbeBW's phases turn, against this and
    * not against the bare BDP: on a path whose BDP is smaller than one batch (loopback, a LAN),
    * what is in flight never falls to the bare BDP while a batch is on its way, so Drain paced at
