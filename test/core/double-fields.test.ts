@@ -1,7 +1,7 @@
-import { setFlagsFromString } from 'node:v8';
 import { describe, expect, it } from 'vitest';
 import { Bbr } from '../../src/core/congestion/bbr.js';
 import { unpinDoubles } from '../../src/core/mutable-fields.js';
+import { sameMap } from '../helpers/v8-natives.js';
 
 /**
  * A number field whose first fraction comes late (BBR's `cycleStamp`, set to `now` on entering
@@ -9,8 +9,6 @@ import { unpinDoubles } from '../../src/core/mutable-fields.js';
  * the old one was deoptimised and compiled again inside the transfer (`unpinDoubles`). Checked
  * with V8's own view: two objects, one given a fraction, still share their hidden class.
  */
-setFlagsFromString('--allow-natives-syntax');
-const sameMap = new Function('a', 'b', 'return %HaveSameMap(a, b)') as (a: unknown, b: unknown) => boolean;
 
 describe('unpinDoubles', () => {
   it('keeps every listed field its own value, and refuses a field that is not a number', () => {

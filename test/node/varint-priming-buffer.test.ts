@@ -1,7 +1,7 @@
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
-import { setFlagsFromString } from 'node:v8';
 import { describe, expect, it } from 'vitest';
+import { neverOptimize, staysOptimized } from '../helpers/v8-natives.js';
 import '../../src/node/engine.js';
 import { Reader } from '../../src/wire/reader.js';
 import { writeVarint } from '../../src/wire/varint.js';
@@ -12,23 +12,6 @@ import { writeVarint } from '../../src/wire/varint.js';
  * Buffer as well (src/node/engine.ts): the first 4-byte value in a Buffer (an ACK delay of 16 ms
  * or more, a packet number above 2^30) must not deoptimise the compiled reader ("wrong map").
  */
-setFlagsFromString('--allow-natives-syntax');
-const optimizeOnNextCall = new Function('f', '%OptimizeFunctionOnNextCall(f)') as (f: unknown) => void;
-const status = new Function('f', 'return %GetOptimizationStatus(f)') as (f: unknown) => number;
-/** The callers stay interpreted: each call reaches the function under test (not a copy inlined into them). */
-const neverOptimize = new Function('f', '%NeverOptimizeFunction(f)') as (f: unknown) => void;
-const OPTIMIZED = 1 << 4;
-
-function staysOptimized(f: unknown, first: () => void, later: () => void): boolean {
-  neverOptimize(first);
-  neverOptimize(later);
-  for (let i = 0; i < 1000; i++) first();
-  optimizeOnNextCall(f);
-  first();
-  if ((status(f) & OPTIMIZED) === 0) throw new Error(`not optimised (status ${status(f).toString(2)}): the test proves nothing`);
-  later();
-  return (status(f) & OPTIMIZED) !== 0;
-}
 
 describe('varint priming by the Node shell', () => {
   it("leaves feedback for the decoder's long branches in node:dgram's datagrams too", async () => {

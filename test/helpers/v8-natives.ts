@@ -1,0 +1,34 @@
+import { setFlagsFromString } from 'node:v8';
+
+/**
+ * V8's own view of compiled code, for the tests that pin a deoptimisation away (varint priming,
+ * double fields). Turns on `--allow-natives-syntax` for this process when imported.
+ */
+setFlagsFromString('--allow-natives-syntax');
+
+const optimizeOnNextCall = new Function('f', '%OptimizeFunctionOnNextCall(f)') as (f: unknown) => void;
+const status = new Function('f', 'return %GetOptimizationStatus(f)') as (f: unknown) => number;
+/** V8's OptimizationStatus bit for "has optimised code". */
+const OPTIMIZED = 1 << 4;
+
+/** Keep `f` interpreted: each call reaches the functions it calls (not a copy inlined into it). */
+export const neverOptimize = new Function('f', '%NeverOptimizeFunction(f)') as (f: unknown) => void;
+
+/** Whether two objects share their hidden class (map). */
+export const sameMap = new Function('a', 'b', 'return %HaveSameMap(a, b)') as (a: unknown, b: unknown) => boolean;
+
+/**
+ * Compile `f` after calls through `first` only, then call it through `later`: is it still
+ * optimised (no deoptimisation at the new values)? Throws if `f` was not optimised to begin with,
+ * since the answer would then prove nothing.
+ */
+export function staysOptimized(f: unknown, first: () => void, later: () => void): boolean {
+  neverOptimize(first);
+  neverOptimize(later);
+  for (let i = 0; i < 1000; i++) first();
+  optimizeOnNextCall(f);
+  first();
+  if ((status(f) & OPTIMIZED) === 0) throw new Error(`not optimised (status ${status(f).toString(2)}): the test proves nothing`);
+  later();
+  return (status(f) & OPTIMIZED) !== 0;
+}
