@@ -207,20 +207,21 @@ export class ConnectionCore implements PathMtuListener {
   private readonly config: CoreConfig;
   private _state: ConnectionState = 'open';
 
-  // --- the stages (buildStages). Not readonly: a dormant connection points them at shared
-  // stand-ins (`sleep`), and builds them again on its next input (`wake`).
+  // --- the stages (buildStages; assigned in useStages, by the constructor too). Not readonly: a
+  // dormant connection points them at shared stand-ins (`sleep`), and builds them again on its
+  // next input (`wake`).
   /** Path-MTU discovery: the datagram size in force, up to our limit and the peer's, whichever is smaller. */
-  private mtu: PathMtu;
+  private mtu!: PathMtu;
   /** Which path the connection uses, and moving it (path validation, migration, the silence ACK). */
-  private path: PathManager;
-  rtt: RttEstimator;
+  private path!: PathManager;
+  private rtt!: RttEstimator;
 
   // --- the parts, in the order a datagram meets them
-  private acks: AckScheduler;
-  private receiver: Receiver;
-  private recovery: LossRecovery;
-  private sender: SendScheduler;
-  private builder: PacketBuilder;
+  private acks!: AckScheduler;
+  private receiver!: Receiver;
+  private recovery!: LossRecovery;
+  private sender!: SendScheduler;
+  private builder!: PacketBuilder;
 
   // --- limits this side announced and the peer announced (docs/protocol.md §4)
   /** Largest datagram we accept: larger ones are dropped unread. */
@@ -265,8 +266,8 @@ export class ConnectionCore implements PathMtuListener {
   // --- events, statistics, trace
   /** One slot at first (an idle connection's last event was one message): grown by doubling. */
   private readonly events = new Deque<CoreEvent>(1);
-  private counters: Counters;
-  private blocked: BlockedTime;
+  private counters!: Counters;
+  private blocked!: BlockedTime;
   /**
    * The dormant form (dormant.ts): what the stages held that a fresh build does not, while the
    * stage fields point at shared stand-ins. Null while awake.
@@ -321,16 +322,7 @@ export class ConnectionCore implements PathMtuListener {
       packetOverhead: options.packetOverhead ?? 0,
       canonical: false,
     });
-    this.counters = s.counters;
-    this.blocked = s.blocked;
-    this.mtu = s.mtu;
-    this.sender = s.sender;
-    this.recovery = s.recovery;
-    this.rtt = s.recovery.rtt;
-    this.receiver = s.receiver;
-    this.acks = s.acks;
-    this.builder = s.builder;
-    this.path = s.path;
+    this.useStages(s);
     if (options.handshakeRtt !== undefined && options.handshakeRtt > 0) this.recovery.onHandshakeRtt(options.now, options.handshakeRtt);
 
     this.idleTimeout = effectiveIdleTimeout(config.idleTimeout, remote.idleTimeout);
