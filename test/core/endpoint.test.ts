@@ -14,6 +14,18 @@ function pair(overrides: Parameters<typeof endpointConfig>[0] = {}, latency = 5)
   return { net, server, client };
 }
 
+/** A client that sent its INITIAL to SERVER:4000 and has no answer yet, and the CID it chose (answers carry it). */
+function dialling(): { net: VirtualNet; client: Node; cid: bigint } {
+  const net = new VirtualNet(5);
+  const client = net.add(CLIENT, endpointConfig(), 2, 5000);
+  client.core.connect(0, SERVER, 4000);
+  net.flush();
+  const initial = decodePacket(net.log[0]!.data);
+  expect(initial.ok && initial.value.type).toBe('initial');
+  const cid = initial.ok && initial.value.type === 'initial' ? initial.value.scid : 0n;
+  return { net, client, cid };
+}
+
 function connected(node: Node): EndpointConnection | undefined {
   const ev = node.events.find((e) => e.type === 'connected');
   return ev?.type === 'connected' ? ev.connection : undefined;
@@ -140,13 +152,7 @@ describe('EndpointCore handshake', () => {
   });
 
   it('a client whose server speaks another version fails with ERR_UNSUPPORTED_VERSION', () => {
-    const net = new VirtualNet(5);
-    const client = net.add(CLIENT, endpointConfig(), 2, 5000);
-    client.core.connect(0, SERVER, 4000);
-    net.flush();
-    const initial = decodePacket(net.log[0]!.data);
-    expect(initial.ok && initial.value.type).toBe('initial');
-    const cid = initial.ok && initial.value.type === 'initial' ? initial.value.scid : 0n;
+    const { net, client, cid } = dialling();
     // A VN that lists our own version is ignored (stale or forged).
     net.inject(SERVER, 4000, client, encodePacket({ type: 'version-negotiation', dcid: cid, versions: [1, 7] }));
     net.flush();
@@ -164,12 +170,7 @@ describe('EndpointCore handshake', () => {
     ];
     for (const [from, fromPort] of [['10.6.6.6', 4000], [SERVER, 4001]] as const) {
       for (const which of [0, 1]) {
-        const net = new VirtualNet(5);
-        const client = net.add(CLIENT, endpointConfig(), 2, 5000);
-        client.core.connect(0, SERVER, 4000);
-        net.flush();
-        const initial = decodePacket(net.log[0]!.data);
-        const cid = initial.ok && initial.value.type === 'initial' ? initial.value.scid : 0n;
+        const { net, client, cid } = dialling();
         // Another CID from elsewhere: nothing to do with this attempt.
         net.inject(from, fromPort, client, answers(cid + 1n)[which]!);
         net.flush();
@@ -186,12 +187,7 @@ describe('EndpointCore handshake', () => {
   });
 
   it('from another address, an answer the attempt would ignore from the dialled one (a VN listing our version, a reset with a wrong token) is only dropped: knowing the CID is not enough to end the attempt', () => {
-    const net = new VirtualNet(5);
-    const client = net.add(CLIENT, endpointConfig(), 2, 5000);
-    client.core.connect(0, SERVER, 4000);
-    net.flush();
-    const initial = decodePacket(net.log[0]!.data);
-    const cid = initial.ok && initial.value.type === 'initial' ? initial.value.scid : 0n;
+    const { net, client, cid } = dialling();
     net.inject('10.6.6.6', 4000, client, encodePacket({ type: 'version-negotiation', dcid: cid, versions: [1, 7] }));
     net.inject('10.6.6.6', 4000, client, encodePacket({ type: 'stateless-reset', dcid: cid, token: new Uint8Array(16).fill(9) }));
     net.flush();
