@@ -705,8 +705,23 @@ export class EndpointCore {
 
   /** Earliest deadline over the endpoint and all its connections (valid after pollTransmit returned null). */
   pollTimeout(): number | null {
+    this.refreshTimeout();
+    const t = this.timeoutAt;
+    return t === Infinity ? null : t;
+  }
+
+  /** The earliest deadline the last {@link refreshTimeout} found (Infinity: none). */
+  timeoutAt = Infinity;
+
+  /**
+   * {@link pollTimeout} into {@link timeoutAt}: the shell re-arms its timer after every flush, and a
+   * double returned from a call (or merged with null) is a new heap number; a double field is
+   * written in place (issue 11: garbage per datagram).
+   */
+  refreshTimeout(): void {
     this.refreshDeadlines();
-    return this.heap.earliest();
+    const top = this.heap.peek();
+    this.timeoutAt = top === undefined ? Infinity : top.heapDeadline;
   }
 
   handleTimeout(now: number): void {
@@ -1356,13 +1371,17 @@ export class EndpointCore {
     while (stale.length > 0) {
       const c = stale.pop()!;
       if (c.closed) continue;
-      let deadline: number | null = null;
+      // Read from the engine's field, never as `number | null`: no heap number per datagram.
+      let deadline = Infinity;
       try {
-        deadline = c.core.pollTimeout();
+        const core = c.core;
+        core.refreshTimeout();
+        deadline = core.timeoutAt;
       } catch {
         this.drop('internal-error');
       }
-      this.heap.set(c, deadline);
+      if (deadline === Infinity) this.heap.remove(c);
+      else this.heap.set(c, deadline);
     }
   }
 

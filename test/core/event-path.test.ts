@@ -98,11 +98,13 @@ describe('EndpointCore event path of a request/response flow', () => {
     const { net, server, client, c, s } = connectedPair();
     let asked = 0;
     let counting = false;
-    const core = s.core as { pollTimeout(): number | null };
+    // The endpoint asks through refreshTimeout (the deadline in a field: no heap number per question).
+    const core = s.core as { refreshTimeout(): void; pollTimeout(): number | null };
+    const refreshTimeout = core.refreshTimeout.bind(core);
     const pollTimeout = core.pollTimeout.bind(core);
-    core.pollTimeout = () => {
+    core.refreshTimeout = () => {
       if (counting) asked++;
-      return pollTimeout();
+      refreshTimeout();
     };
     let replied = 0;
     net.onEvent = (node, ev) => {
