@@ -250,8 +250,6 @@ export class ConnectionCore implements PathMtuListener {
 
   /** The last pollTransmit(now, true) left an ACK for the end of the batch. */
   ackDeferred = false;
-  /** The earliest deadline the last {@link refreshTimeout} found, ms (Infinity: none). */
-  timeoutAt = Infinity;
   /**
    * The send side is at rest: the last poll (`nextDatagram`) returned nothing, with the
    * connection open, nothing to send (no data, retransmission, CLOSE or unreliable message
@@ -810,40 +808,21 @@ export class ConnectionCore implements PathMtuListener {
   }
 
   pollTimeout(): number | null {
-    this.refreshTimeout();
-    const t = this.timeoutAt;
-    return t === Infinity ? null : t;
-  }
-
-  /**
-   * {@link pollTimeout} into {@link timeoutAt} (Infinity: none), for the endpoint's hot path: a
-   * double returned from a call that is not inlined, or merged with null, is a new heap number
-   * (two per received datagram, issue 11); a double field is written in place.
-   */
-  refreshTimeout(): void {
     // Dormant: nothing changed since it fell asleep, so neither did its deadlines.
     const dormant = this.dormant;
-    if (dormant !== null) {
-      this.timeoutAt = dormant.timeout;
-      return;
-    }
-    if (this._state === 'closed') {
-      this.timeoutAt = Infinity;
-      return;
-    }
+    if (dormant !== null) return dormant.timeout === Infinity ? null : dormant.timeout;
+    if (this._state === 'closed') return null;
     let t = Infinity;
     if (this.idleTimeout > 0) t = this.lastReceivedAt + this.idleTimeout;
-    if (this._state === 'draining') {
-      this.timeoutAt = Math.min(t, this.drainUntil);
-      return;
-    }
+    if (this._state === 'draining') return Math.min(t, this.drainUntil);
     t = Math.min(t, this.recovery.deadline(this.sender.flowBlocked(), this.closeWithoutBackoff()), this.lingerDeadline());
     t = Math.min(t, this.acks.deadline(), this.recovery.pacingDeadline, this.mtu.deadline);
     t = Math.min(t, this.path.deadline(this.lastReceivedAt, this._state));
     if (this.keepAliveInterval > 0 && this.recovery.sent.ackElicitingOutstanding === 0) {
       t = Math.min(t, this.recovery.lastSentAt + this.keepAliveInterval);
     }
-    this.timeoutAt = Math.min(t, this.compactDeadline());
+    t = Math.min(t, this.compactDeadline());
+    return t === Infinity ? null : t;
   }
 
   /**

@@ -41,9 +41,6 @@ export interface ConnectionCoreLike {
   /** Set when pollTransmit(now, true) left an ACK for the end of the batch. */
   readonly ackDeferred?: boolean;
   pollTimeout(): number | null;
-  /** pollTimeout() into `timeoutAt` (Infinity: none): no heap number per call (ConnectionCore.refreshTimeout). */
-  refreshTimeout(): void;
-  readonly timeoutAt: number;
   pollEvent(): CoreEvent | null;
   readonly bufferedAmount: number;
   /** Largest message send() accepts (ours and the peer's announced limit). */

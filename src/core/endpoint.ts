@@ -705,23 +705,8 @@ export class EndpointCore {
 
   /** Earliest deadline over the endpoint and all its connections (valid after pollTransmit returned null). */
   pollTimeout(): number | null {
-    this.refreshTimeout();
-    const t = this.timeoutAt;
-    return t === Infinity ? null : t;
-  }
-
-  /** The earliest deadline the last {@link refreshTimeout} found (Infinity: none). */
-  timeoutAt = Infinity;
-
-  /**
-   * {@link pollTimeout} into {@link timeoutAt}: the shell re-arms its timer after every flush, and a
-   * double returned from a call (or merged with null) is a new heap number; a double field is
-   * written in place (issue 11: garbage per datagram).
-   */
-  refreshTimeout(): void {
     this.refreshDeadlines();
-    const top = this.heap.peek();
-    this.timeoutAt = top === undefined ? Infinity : top.heapDeadline;
+    return this.heap.earliest();
   }
 
   handleTimeout(now: number): void {
@@ -1371,17 +1356,13 @@ export class EndpointCore {
     while (stale.length > 0) {
       const c = stale.pop()!;
       if (c.closed) continue;
-      // Read from the engine's field, never as `number | null`: no heap number per datagram.
-      let deadline = Infinity;
+      let deadline: number | null = null;
       try {
-        const core = c.core;
-        core.refreshTimeout();
-        deadline = core.timeoutAt;
+        deadline = c.core.pollTimeout();
       } catch {
         this.drop('internal-error');
       }
-      if (deadline === Infinity) this.heap.remove(c);
-      else this.heap.set(c, deadline);
+      this.heap.set(c, deadline);
     }
   }
 

@@ -107,9 +107,9 @@ export class LossRecovery {
       return SendBlock.CongestionWindow;
     }
     if (this.config.pacing) {
-      const pacer = this.pacer;
-      if (pacer.holds(now, size, this.pacingRate(), this.pacingCapacity(), this.config.timerGranularity)) {
-        this.pacingDeadline = now + pacer.wait;
+      const wait = this.pacer.delay(now, size, this.pacingRate(), this.pacingCapacity(), this.config.timerGranularity);
+      if (wait > 0) {
+        this.pacingDeadline = now + wait;
         return SendBlock.Pacing;
       }
     }

@@ -1,5 +1,3 @@
-import { unpinDoubles } from './mutable-fields.js';
-
 /**
  * Token-bucket pacer (RFC 9002 §7.7): spreads a congestion window over the RTT instead of
  * sending it as one burst. The bucket refills at `rate` bytes/ms and holds at most `capacity`
@@ -27,29 +25,13 @@ export class Pacer {
   private updatedAt = -Infinity;
   /** When the packet the pacer holds back has its tokens (Infinity: nothing held back). */
   private dueAt = Infinity;
-  /** What the last {@link holds} that returned true asks to wait, ms. */
-  wait = 0;
-
-  constructor() {
-    // A double from the start: its first fraction would otherwise change the hidden class inside traffic.
-    unpinDoubles(this, ['tokens', 'wait']);
-  }
 
   /**
    * Milliseconds to wait before `bytes` may be sent (0: now), at least `granularity` when not
    * 0. Refills the bucket first. `rate` in bytes/ms; Infinity disables pacing.
    */
   delay(now: number, bytes: number, rate: number, capacity: number, granularity = 0): number {
-    return this.holds(now, bytes, rate, capacity, granularity) ? this.wait : 0;
-  }
-
-  /**
-   * {@link delay} without a fractional return value: true when `bytes` must wait, and then
-   * `wait` holds how long. (A double returned from a call that is not inlined is a new heap
-   * number; the field is one written in place: no garbage per paced packet.)
-   */
-  holds(now: number, bytes: number, rate: number, capacity: number, granularity = 0): boolean {
-    if (rate === Infinity) return false;
+    if (rate === Infinity) return 0;
     if (this.updatedAt === -Infinity) this.tokens = capacity;
     else {
       const owed = now > this.dueAt ? (now - this.dueAt) * rate : 0;
@@ -61,12 +43,11 @@ export class Pacer {
     // would re-arm a timer at the current instant forever.
     if (this.tokens + 0.5 >= bytes) {
       this.dueAt = Infinity;
-      return false;
+      return 0;
     }
     const wait = (bytes - this.tokens) / rate;
     this.dueAt = now + wait;
-    this.wait = Math.max(wait, granularity);
-    return this.wait > 0;
+    return Math.max(wait, granularity);
   }
 
   consume(bytes: number): void {

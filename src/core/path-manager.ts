@@ -264,11 +264,7 @@ export class PathManager {
   deadline(lastReceivedAt: number, state: ConnectionState): number {
     let t = Infinity;
     if (this.validator !== null) t = this.validator.deadline;
-    // The silence deadline computed here, not returned by a call: a double a call returns (when
-    // not inlined) is a new heap number, one per received datagram (issue 11).
-    if (!this.silenceArmed(state)) return t;
-    const rtt = this.recovery.rtt;
-    return Math.min(t, lastReceivedAt + (rtt.smoothed + Math.max(rtt.variance, GRANULARITY)) * 2 ** this.silenceAcks);
+    return Math.min(t, this.silenceDeadline(lastReceivedAt, state));
   }
 
   onTimeout(now: number, lastReceivedAt: number, state: ConnectionState): void {
@@ -292,15 +288,10 @@ export class PathManager {
    * window hears from us within a round trip. Infinity: not armed.
    */
   private silenceDeadline(lastReceivedAt: number, state: ConnectionState): number {
-    if (!this.silenceArmed(state)) return Infinity;
+    if (!this.peerMidMessage || this.silenceAcks >= MAX_SILENCE_ACKS || state !== 'open' || this.address === undefined) return Infinity;
     const rtt = this.recovery.rtt;
     const interval = rtt.smoothed + Math.max(rtt.variance, GRANULARITY);
     return lastReceivedAt + interval * 2 ** this.silenceAcks;
-  }
-
-  /** Is the silence ACK armed ({@link silenceDeadline} finite)? */
-  private silenceArmed(state: ConnectionState): boolean {
-    return this.peerMidMessage && this.silenceAcks < MAX_SILENCE_ACKS && state === 'open' && this.address !== undefined;
   }
 
   // ------------------------------------------------------------------ this side moved

@@ -216,8 +216,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   private readonly pending = new Map<number, PendingConnect>();
   private readonly host: ConnectionHost;
   private timer: TimerHandle | null = null;
-  /** When the armed timer fires (Infinity: none armed); a double field, never boxed (rearm runs per flush). */
-  private armedAt = Infinity;
+  private armedAt: number | null = null;
   /** When the armed timer is worth moving on to a later deadline (see `rearm`). */
   private postponeFrom = 0;
   /** The clock can move a timer in place (`Clock.postponeTimer`). */
@@ -845,14 +844,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   }
 
   private rearm(now: number): void {
-    // The deadline as a plain number (Infinity: none), read from the engine's field: no heap
-    // number per flush, as a returned double or one merged with null would be (issue 11).
-    let deadline = Infinity;
-    if (this.state !== 'closed') {
-      const core = this.core;
-      core.refreshTimeout();
-      deadline = core.timeoutAt;
-    }
+    const deadline = this.state === 'closed' ? null : this.core.pollTimeout();
     if (deadline === this.armedAt) return;
     // Deadlines mostly move later (every packet pushes back the loss-probe, idle and keepalive
     // timers): keep an earlier timer armed rather than re-arming on every packet. Once it is
@@ -860,7 +852,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     // that in place (`postponeTimer`, Node's `Timeout.refresh()`): a busy connection's timer
     // then never fires. Otherwise (or when the clock cannot) it fires early, and the endpoint
     // handles what is due and re-arms for the real deadline.
-    if (deadline !== Infinity && this.armedAt !== Infinity && this.timer !== null && this.armedAt <= deadline) {
+    if (deadline !== null && this.armedAt !== null && this.timer !== null && this.armedAt <= deadline) {
       if (this.postponable && now >= this.postponeFrom) {
         const at = this.clock.postponeTimer!(this.timer, deadline);
         if (at !== null) this.armed(now, at);
@@ -870,7 +862,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     if (this.timer !== null) this.clock.clearTimer(this.timer);
     this.timer = null;
     this.armedAt = deadline;
-    if (deadline !== Infinity) {
+    if (deadline !== null) {
       this.timer = this.clock.setTimer(deadline, this.onTimer);
       this.armed(now, deadline);
       if (!this.refed) this.clock.unrefTimer?.(this.timer);
@@ -884,9 +876,9 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   }
 
   private readonly onTimer = (): void => {
-    if (stageTrace !== null) stageTrace.mark(Stage.Timer, ((this.clock.now() - (this.armedAt === Infinity ? 0 : this.armedAt)) * 1000) | 0);
+    if (stageTrace !== null) stageTrace.mark(Stage.Timer, ((this.clock.now() - (this.armedAt ?? 0)) * 1000) | 0);
     this.timer = null;
-    this.armedAt = Infinity;
+    this.armedAt = null;
     if (this.state === 'closed') return;
     this.core.handleTimeout(this.clock.now());
     this.flush();
@@ -937,7 +929,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     this.state = 'closed';
     if (this.timer !== null) this.clock.clearTimer(this.timer);
     this.timer = null;
-    this.armedAt = Infinity;
+    this.armedAt = null;
     const closedErr = rdError('ERR_ENDPOINT_CLOSED', 'the endpoint closed');
     for (const p of this.pending.values()) {
       p.cleanup();

@@ -98,13 +98,11 @@ describe('EndpointCore event path of a request/response flow', () => {
     const { net, server, client, c, s } = connectedPair();
     let asked = 0;
     let counting = false;
-    // The endpoint asks through refreshTimeout (the deadline in a field: no heap number per question).
-    const core = s.core as { refreshTimeout(): void; pollTimeout(): number | null };
-    const refreshTimeout = core.refreshTimeout.bind(core);
+    const core = s.core as { pollTimeout(): number | null };
     const pollTimeout = core.pollTimeout.bind(core);
-    core.refreshTimeout = () => {
+    core.pollTimeout = () => {
       if (counting) asked++;
-      refreshTimeout();
+      return pollTimeout();
     };
     let replied = 0;
     net.onEvent = (node, ev) => {
