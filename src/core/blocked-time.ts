@@ -7,6 +7,7 @@
  * There is no anti-amplification cause: the cookie handshake validates the peer's address before
  * a connection exists (docs/protocol.md "Handshake"), so no connection is ever limited by it.
  */
+import { doubles } from './mutable-fields.js';
 export const SendBlock = {
   /** Sending (or allowed to send) data. */
   None: 0,
@@ -37,7 +38,7 @@ export interface BlockedTimes {
 export class BlockedTime {
   private cause: SendBlock = SendBlock.Application;
   private since: number;
-  private readonly totals = [0, 0, 0, 0, 0];
+  private readonly totals = doubles(5);
   /** Stopped by `stop()`: the totals are final. */
   stopped = false;
 

@@ -251,6 +251,20 @@ export function freeze(
   };
 }
 
+/**
+ * A number as the code that stored it would have: a small integer as a Smi. An element of
+ * `nums` (a double array) is read as a HeapNumber even when it holds 5, and a HeapNumber stored
+ * into a field that so far held Smis only makes V8 change the field to a double field: a new
+ * hidden class for that stage in every connection, the old one deprecated, and every compiled
+ * function that checks it thrown away (the first wake deoptimised ~85 functions of a busy
+ * neighbour's hot path: bench/dormant-deopts.ts). `v | 0` is a Smi wherever it equals `v`
+ * (int32; -0 stays a double, as it was).
+ */
+function asStored(v: number): number {
+  const i = v | 0;
+  return i === v && (i !== 0 || 1 / v > 0) ? i : v;
+}
+
 /** Write what `freeze` recorded into `fresh`, a new build by the same function with the same `args`. */
 export function thaw(fresh: readonly object[], dormant: DormantStages, args: ReadonlySet<unknown>, written?: string[]): void {
   const { at, nums, refs } = dormant;
@@ -277,7 +291,7 @@ export function thaw(fresh: readonly object[], dormant: DormantStages, args: Rea
     position++;
     if (written !== undefined) path.push(key);
     if (next >>> 1 === position && next >= 0) {
-      r[key] = (next & 1) === 0 ? nums[ni++] : refs[ri++];
+      r[key] = (next & 1) === 0 ? asStored(nums[ni++]!) : refs[ri++];
       if (written !== undefined) {
         written.push(`${path.join('.')} = ${typeof r[key] === 'number' ? String(r[key]) : Array.isArray(r[key]) ? `[${String(r[key])}]` : typeof r[key]}`);
         path.pop();

@@ -55,3 +55,20 @@ export function unpinDoubles<T extends object>(o: T, keys: readonly string[]): T
   }
   return o;
 }
+
+/**
+ * An array of `n` zeros whose elements are doubles from the start (V8's elements kind
+ * PACKED_DOUBLE_ELEMENTS), for a number array that takes fractions during traffic (BBR's
+ * bandwidth filter, the blocked-time totals). A literal or `new Array(n).fill(0)` starts with
+ * small-integer elements and changes kind at its first fraction: another hidden class for the
+ * array, and code compiled on one kind deoptimises at the other ("wrong map"). A rebuilt
+ * connection (dormant.ts) whose recorded values are whole numbers would keep the small-integer
+ * kind where the array that slept had doubles, so the same hot code would meet both. Same size
+ * as a small-integer array (8 bytes per element).
+ */
+export function doubles(n: number): number[] {
+  const a = [0.5];
+  a.length = 0;
+  for (let i = 0; i < n; i++) a.push(0);
+  return a;
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Bbr } from '../../src/core/congestion/bbr.js';
-import { unpinDoubles } from '../../src/core/mutable-fields.js';
+import { doubles, unpinDoubles } from '../../src/core/mutable-fields.js';
 import { sameMap } from '../helpers/v8-natives.js';
 
 /**
@@ -42,5 +42,18 @@ describe('unpinDoubles', () => {
     const b = new Bbr(1200);
     (b as unknown as { cycleStamp: number }).cycleStamp = 1234.5;
     expect(sameMap(a, b)).toBe(true);
+  });
+});
+
+describe('doubles', () => {
+  it('n zeros whose elements kind stays the same when a fraction is stored (a literal of zeros changes it)', () => {
+    const a = doubles(5);
+    expect(a).toEqual([0, 0, 0, 0, 0]);
+    const b = doubles(5);
+    b[2] = 1.5;
+    expect(sameMap(a, b)).toBe(true);
+    const [p, q] = [[0, 0, 0, 0, 0], [0, 0, 0, 0, 0]];
+    q[2] = 1.5;
+    expect(sameMap(p, q)).toBe(false); // what the helper is for
   });
 });

@@ -1,5 +1,5 @@
 import type { AckEvent, CongestionController } from '../types.js';
-import { unpinDoubles } from '../mutable-fields.js';
+import { doubles, unpinDoubles } from '../mutable-fields.js';
 import { initialWindowFor, windowAfterSizeChange } from './initial-window.js';
 
 /**
@@ -69,7 +69,7 @@ export class Bbr implements CongestionController {
   private minWindow: number;
   private initialWindow: number;
   // Bottleneck-bandwidth filter: the maximum delivery rate of each of the last rounds.
-  private readonly bwByRound: number[] = new Array<number>(BTLBW_FILTER_ROUNDS).fill(0);
+  private readonly bwByRound: number[] = doubles(BTLBW_FILTER_ROUNDS);
   private btlBw = 0;
   private rtProp = Infinity;
   private rtPropStamp = 0;
@@ -88,7 +88,7 @@ export class Bbr implements CongestionController {
   private priorWindow = 0;
   private pacingFromRtt = false;
   // ACK aggregation (draft §4.6.4.2): data acknowledged beyond what btlBw explains, per round.
-  private readonly extraByRound: number[] = new Array<number>(BTLBW_FILTER_ROUNDS).fill(0);
+  private readonly extraByRound: number[] = doubles(BTLBW_FILTER_ROUNDS);
   private extraAcked = 0;
   private extraAckedDelivered = 0;
   private extraAckedIntervalStart = 0;

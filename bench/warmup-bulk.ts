@@ -1,0 +1,154 @@
+/**
+ * The JIT's share of a bulk transfer (issue 11): the benchmark's two bulk processes
+ * (bench/child.ts bulkReceiver + bulkSender, reliable-dgram, 100 MB on 127.0.0.1), each under
+ * `--trace-opt --trace-deopt`, and per side: the TurboFan jobs (count, the compiler's own ms,
+ * the largest, the functions compiled more than once, OSR), the deoptimisations by function and
+ * reason, and the CPU per MB over the whole transfer and its second half. Jobs before the
+ * transfer (tsx, endpoint creation, the handshake) are counted apart.
+ *
+ *   node --import tsx bench/warmup-bulk.ts [--mb 100] [--runs 1] [--root DIR] [--v8 '<flags>'] [--no-trace] [--raw /tmp/prefix]
+ *
+ * `--root DIR` runs another checkout's bench/child.ts (a copy of main, for back-to-back pairs);
+ * `--no-trace` gives the CPU figures without tracing's cost. The counts do not depend on the
+ * machine's load, the times do. Diagnostic only, not part of `npm run bench`.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { LINE_PREFIX } from './lib/child-protocol.js';
+import { numberOption, stringOption } from './lib/script-options.js';
+
+const args = process.argv.slice(2);
+const MB = 1e6;
+const bytes = numberOption(args, 'mb', 100) * MB;
+const runs = numberOption(args, 'runs', 1);
+const root = stringOption(args, 'root', join(dirname(fileURLToPath(import.meta.url)), '..'));
+const trace = !args.includes('--no-trace');
+const v8Flags = stringOption(args, 'v8', '').split(' ').filter((f) => f !== '');
+const raw = stringOption(args, 'raw', '');
+
+interface Job {
+  fn: string;
+  ms: number;
+  osr: boolean;
+  sfi: string;
+  at: number;
+}
+interface Side {
+  jobs: Job[];
+  deopts: Map<string, number>;
+  /** Each deoptimisation: when its line arrived (epoch ms), function and reason. */
+  deoptAt: { at: number; what: string }[];
+  result: Record<string, unknown> | null;
+  ready: number | null;
+  pid: number;
+}
+
+function watchChild(label: string, role: string, options: Record<string, unknown>, side: Side, onReady?: (port: number) => void): Promise<void> {
+  const node = [...(trace ? ['--trace-opt', '--trace-deopt'] : []), ...v8Flags, '--import', 'tsx', join(root, 'bench/child.ts'), JSON.stringify({ contender: 'reliable-dgram', role, options })];
+  const child = spawn(process.execPath, node, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  side.pid = child.pid ?? 0;
+  const rawFile = raw === '' ? null : openSync(`${raw}-${label}.txt`, 'w');
+  const rl = createInterface({ input: child.stdout });
+  // Jobs are counted by phase: 0 before the transfer's result arrives (the whole run, as the
+  // child reports once at the end), the "ready" line splits start-up from traffic.
+  let phase = 0;
+  rl.on('line', (line) => {
+    if (rawFile !== null) writeSync(rawFile, `${line}\n`);
+    if (line.startsWith(LINE_PREFIX)) {
+      const msg = JSON.parse(line.slice(LINE_PREFIX.length)) as { type: string; port?: number; result?: Record<string, unknown>; message?: string };
+      if (msg.type === 'ready') {
+        side.ready = side.jobs.length;
+        onReady?.(msg.port!);
+      } else if (msg.type === 'result') {
+        side.result = msg.result!;
+        phase = 1;
+        child.kill();
+      } else if (msg.type === 'error') throw new Error(`${label}: ${msg.message}`);
+      return;
+    }
+    if (phase !== 0) return;
+    if (line.startsWith('[completed compiling') && line.includes('TURBOFAN')) {
+      const took = /took ([\d.]+), ([\d.]+), ([\d.]+) ms/.exec(line);
+      side.jobs.push({
+        fn: /<JSFunction (\S*)/.exec(line)?.[1] ?? '?',
+        ms: took ? Number(took[1]) + Number(took[2]) + Number(took[3]) : 0,
+        osr: line.includes(' OSR '),
+        sfi: /\(sfi = (\S+)\)/.exec(line)?.[1] ?? '?',
+        at: Date.now(),
+      });
+    }
+    const bail = /^\[bailout \(kind: [^,]+, reason: ([^)]*)\).*?<JSFunction (\S*)/.exec(line);
+    if (bail) {
+      const what = `${bail[2]}: ${bail[1]}`;
+      side.deopts.set(what, (side.deopts.get(what) ?? 0) + 1);
+      side.deoptAt.push({ at: Date.now(), what });
+    }
+  });
+  return new Promise((resolve) => {
+    rl.on('close', () => {
+      if (rawFile !== null) closeSync(rawFile);
+      resolve();
+    });
+  });
+}
+
+const newSide = (): Side => ({ jobs: [], deopts: new Map(), deoptAt: [], result: null, ready: null, pid: 0 });
+
+function report(name: string, s: Side, from: number, to: number, halfAt: number): Record<string, unknown> {
+  const r = s.result ?? {};
+  const total = Number(r.bytes ?? 0) / MB;
+  const half = (Number(r.bytes ?? 0) - Number(r.halfBytes ?? 0)) / MB;
+  // Jobs whose completion fell inside the transfer (wall clock of this process: the child's
+  // line arrives within a pipe's delay).
+  const inside = s.jobs.filter((j) => j.at >= from && j.at <= to);
+  const times = new Map<string, number>();
+  for (const j of inside) times.set(j.sfi, (times.get(j.sfi) ?? 0) + 1);
+  const twice = [...new Set(inside.filter((j) => times.get(j.sfi)! > 1).map((j) => `${j.fn} ×${times.get(j.sfi)}`))];
+  const top = [...inside].sort((a, b) => b.ms - a.ms).slice(0, 12).map((j) => `${j.fn} ${j.ms.toFixed(1)}`);
+  const ms = inside.reduce((a, j) => a + j.ms, 0);
+  if (trace) {
+    console.log(`${name}: ${inside.length} TurboFan jobs in the transfer (${s.jobs.length - inside.length} before/after), ${Math.round(ms)} ms compiler time, ${inside.filter((j) => j.osr).length} OSR, ${inside.filter((j) => j.ms < 1).length} under 1 ms`);
+    console.log(`${name}: compiled more than once: ${twice.join(', ') || 'none'}`);
+    console.log(`${name}: largest: ${top.join('; ')}`);
+    const late = inside.filter((j) => j.at >= halfAt);
+    console.log(`${name}: ${late.length} jobs after the receiver's half mark (${Math.round(late.reduce((a, j) => a + j.ms, 0))} ms): ${late.map((j) => `${j.fn} ${j.ms.toFixed(1)} @${Math.round(j.at - from)}`).join('; ')}`);
+    const when = (at: number): string => (at < from ? 'before' : at > to ? 'after' : `${Math.round(at - from)} ms`);
+    console.log(`${name}: deoptimisations (ms into the transfer of ${Math.round(to - from)}): ${s.deoptAt.map((d) => `${d.what} @${when(d.at)}`).join('; ') || 'none'}`);
+  }
+  return {
+    pid: s.pid,
+    jobs: inside.length,
+    compileMs: Math.round(ms),
+    deopts: [...s.deopts.values()].reduce((a, b) => a + b, 0),
+    cpuMsPerMB: Number((Number(r.cpuMs) / total).toFixed(2)),
+    secondHalfCpuMsPerMB: Number((Number(r.secondHalfCpuMs) / half).toFixed(2)),
+  };
+}
+
+for (let run = 0; run < runs; run++) {
+  const rx = newSide();
+  const tx = newSide();
+  let from: number;
+  let startSender: (port: number) => void = () => undefined;
+  const portKnown = new Promise<number>((resolve) => (startSender = resolve));
+  const receiving = watchChild('receiver', 'bulkReceiver', { host: '127.0.0.1', bytes }, rx, startSender);
+  const port = await portKnown;
+  from = Date.now();
+  const sending = watchChild('sender', 'bulkSender', { host: '127.0.0.1', port, bytes, chunk: 65536 }, tx);
+  await sending;
+  await receiving;
+  const r = rx.result ?? {};
+  // The transfer: the sender's first write to the receiver's last byte (both epoch ms).
+  from = Number(tx.result?.startAt ?? from);
+  const to = Number(r.lastAt ?? Date.now()) + 20;
+  const goodput = Number(r.bytes) / MB / ((Number(r.lastAt) - Number(r.firstAt)) / 1000);
+  // The same window on CLOCK_MONOTONIC (s), to cut a `perf record -k CLOCK_MONOTONIC` profile to it.
+  const toMono = Number(process.hrtime.bigint()) / 1e6 - Date.now();
+  const half = Number(r.halfAt ?? 0);
+  const window = { fromMono: (from + toMono) / 1000, halfMono: (half + toMono) / 1000, toMono: (to + toMono) / 1000 };
+  const out = { run, window, goodputMBps: Number(goodput.toFixed(1)), sender: report('sender', tx, from, to, half), receiver: report('receiver', rx, from, to, half) };
+  console.log(JSON.stringify(out));
+}
