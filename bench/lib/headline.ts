@@ -140,6 +140,8 @@ export function buildHeadline(r: BenchResults): Headline {
     put(h, 'chat.deliveriesPerSec', chat.deliveriesPerSec?.median);
     put(h, 'chat.p50Ms', chat.p50Ms?.median);
     put(h, 'chat.p99Ms', chat.p99Ms?.median);
+    put(h, 'chat.firstSecondP99Ms', chat.firstSecondP99Ms?.median);
+    put(h, 'chat.steadyP99Ms', chat.steadyP99Ms?.median);
   }
 
   // Issue 11's targets, judged on this run's figures (quick runs are too short to judge).

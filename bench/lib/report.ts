@@ -84,6 +84,8 @@ const METHOD = `## Method
   chat server in its own process and 200 clients in 20 groups in the test process, each client
   sending every 200 ms on average; latency is from \`send()\` on one client to the message event on
   another, through the server. It also checks that every message reached every member exactly once.
+  The p99 covers the whole 3-second send phase; beside it, the p99 of the messages sent in its first
+  second (both processes still run cold code then) and of those sent after it.
 - Numbers from a shared 2-vCPU virtual machine are noisy, and other work was running during
   these runs (see the load average above). Compare ratios within one run, not absolute figures across
   machines. Latency tails (p99, p99.9) are the most affected.`;

@@ -144,6 +144,9 @@ describe('formatting', () => {
       'chat load: 200 clients in 20 groups, 1427 messages stored in 3.5 s (411 msg/s), 12843 deliveries (3702 deliveries/s overall), latency p50 208.4 ms, p99 402.0 ms';
     expect(parseChatLoadLine(`noise\n${line}\n`)).toEqual({ messagesPerSec: 411, deliveriesPerSec: 3702, p50Ms: 208.4, p99Ms: 402 });
     expect(parseChatLoadLine('chat load: nothing useful')).toBeNull();
+    // Newer load tests add the p99 split by send time (and by stage) after the fields above.
+    const split = `${line}, "stored" reply p50 1.0 ms, p99 90.2 ms; CPU per stored message: server 0.600 ms, load generator 0.550 ms; p99 by send time: first second 95.5 ms, after it 8.1 ms; p99 by stage: sent -> stored 80 ms, stored -> received 12 ms (the server's ms clock)`;
+    expect(parseChatLoadLine(split)).toEqual({ messagesPerSec: 411, deliveriesPerSec: 3702, p50Ms: 208.4, p99Ms: 402, firstSecondP99Ms: 95.5, steadyP99Ms: 8.1 });
   });
   it('rotation changes who goes first each run', () => {
     expect(rotation(['a', 'b', 'c'], 1)).toEqual(['b', 'c', 'a']);

@@ -94,7 +94,17 @@ export interface ChatClientOptions {
    * waits forever, whatever the server does. Default 30,000.
    */
   requestTimeoutMs?: number;
+  /**
+   * Receipts ("received up to id N") go at most this often, ms: the first one after a quiet
+   * spell at once (at the end of the turn), later ones at the end of the interval, one per
+   * group covering everything shown meanwhile; RECEIPT_AT_ONCE messages waiting (a backlog
+   * batch) send it at once. 0: at the end of every turn. Default 100.
+   */
+  receiptIntervalMs?: number;
 }
+
+/** This many messages shown and not yet acknowledged send the receipt at once (a backlog batch is waiting on it). */
+export const RECEIPT_AT_ONCE = 16;
 
 interface Pending {
   body: RequestBody;
@@ -121,7 +131,13 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
   /** Highest message id shown per group: pushes are in id order, so this deduplicates them. */
   private readonly lastSeen = new Map<string, number>();
   private readonly receiptsDue = new Set<string>();
+  /** Messages shown since the last receipts went. */
+  private receiptsWaiting = 0;
+  /** When the last receipts went (performance.now(); -Infinity: never). */
+  private receiptsSentAt = -Infinity;
   private receiptTimer: NodeJS.Immediate | null = null;
+  private receiptDelay: NodeJS.Timeout | null = null;
+  private readonly receiptIntervalMs: number;
   private readonly deferred: (() => void)[] = [];
   private deferredTimer: NodeJS.Immediate | null = null;
   private readonly msgIdPrefix = randomBytes(6).toString('base64url');
@@ -146,6 +162,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
     this.reconnect = options.reconnect ?? true;
     this.maxReconnectAttempts = options.maxReconnectAttempts ?? 20;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+    this.receiptIntervalMs = options.receiptIntervalMs ?? 100;
     const heartbeatMs = options.heartbeatMs ?? 5_000;
     if (heartbeatMs > 0 || this.requestTimeoutMs > 0) {
       this.heartbeat = setInterval(() => {
@@ -500,8 +517,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
       this.duplicatesDropped++; // already shown (a backlog resent after a reconnect)
       // Still acknowledged: the server sends the next backlog batch only once this one is
       // (a batch made only of messages shown before a failover would otherwise stall it).
-      this.receiptsDue.add(event.group);
-      this.receiptTimer ??= setImmediate(() => this.flushReceipts());
+      this.receiptDue(event.group);
       return;
     }
     this.lastSeen.set(event.group, event.messageId);
@@ -509,14 +525,35 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
     if (typeof event.editedAt === 'number') message.editedAt = event.editedAt;
     if (event.deleted) message.deleted = true;
     this.deferEvent(() => this.emit('message', message));
-    this.receiptsDue.add(event.group);
-    // One receipt per group per turn of the event loop, however many messages arrived.
-    this.receiptTimer ??= setImmediate(() => this.flushReceipts());
+    this.receiptDue(event.group);
+  }
+
+  /**
+   * A message of `group` was shown (or dropped as shown before): its receipt is due. One receipt
+   * per group per turn of the event loop at most, however many messages arrived, and under a
+   * steady stream at most one per `receiptIntervalMs`: under fan-out, receipts are most of what
+   * clients send and the server handles (bench/analysis.md, "Where the chat's slow deliveries
+   * wait"), and a delivery trace 100 ms later tells the sender the same.
+   */
+  private receiptDue(group: string): void {
+    this.receiptsDue.add(group);
+    this.receiptsWaiting++;
+    if (this.receiptTimer) return;
+    const wait = this.receiptsSentAt + this.receiptIntervalMs - performance.now();
+    if (wait <= 0 || this.receiptsWaiting >= RECEIPT_AT_ONCE) {
+      this.receiptTimer = setImmediate(() => this.flushReceipts());
+      return;
+    }
+    this.receiptDelay ??= setTimeout(() => this.flushReceipts(), wait);
   }
 
   private flushReceipts(): void {
     if (this.receiptTimer) clearImmediate(this.receiptTimer);
+    if (this.receiptDelay) clearTimeout(this.receiptDelay);
     this.receiptTimer = null;
+    this.receiptDelay = null;
+    this.receiptsWaiting = 0;
+    this.receiptsSentAt = performance.now();
     const link = this.link;
     if (!link) return;
     for (const group of this.receiptsDue) {

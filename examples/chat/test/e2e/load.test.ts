@@ -8,8 +8,15 @@
  * Tunable for benchmarking (defaults keep the test short on 2 cores):
  * CHAT_LOAD_SECONDS (3), CHAT_LOAD_INTERVAL_MS (mean gap between one client's sends, 1000),
  * CHAT_LOAD_CLIENTS (200), CHAT_LOAD_PG_NODES (2: nodes in the PostgreSQL run).
+ * CHAT_LOAD_DUMP=<file>: writes every delivery of the SQLite run as JSON (bench/analysis.md,
+ * "Where the chat's slow deliveries wait"), [recipient, messageId, sent, stored, received] in ms
+ * since the epoch: sent and received on this process's clock, stored is the server's `sentAt`.
+ *
+ * Besides p50/p99 over the whole send phase (what the benchmark row reports), the line splits
+ * the p99 by send time (the first second, when both processes run cold code, and the rest) and
+ * by stage (client send -> stored by the server, stored -> handed to the recipient).
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -30,6 +37,7 @@ const SECONDS = Number(process.env['CHAT_LOAD_SECONDS'] ?? 3);
 const INTERVAL_MS = Number(process.env['CHAT_LOAD_INTERVAL_MS'] ?? 1000);
 /** Server nodes in the PostgreSQL run. */
 const PG_NODES = Number(process.env['CHAT_LOAD_PG_NODES'] ?? 2);
+const DUMP = process.env['CHAT_LOAD_DUMP'];
 const CLOSED_LOOP = process.env['CHAT_LOAD_CLOSED_LOOP'] === '1';
 
 let servers: LineProcess[] = [];
@@ -69,6 +77,22 @@ function cpuMsOf(pid: number | undefined): number {
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+
+/**
+ * The delivery latency split two ways: by when the message was sent (its first second, which
+ * includes both processes' warm-up, and the rest), and by stage, at the server's `sentAt` (stored).
+ */
+function splitLatencies(deliveries: readonly (readonly [number, number, number, number, number])[], t0: number): { firstSecondP99: number; steadyP99: number; toStoredP99: number; fromStoredP99: number } {
+  const p99 = (values: number[]): number => percentile(values.sort((a, b) => a - b), 99);
+  const first = deliveries.filter((d) => d[2] < t0 + 1000);
+  const rest = deliveries.filter((d) => d[2] >= t0 + 1000);
+  return {
+    firstSecondP99: p99(first.map((d) => d[4] - d[2])),
+    steadyP99: p99(rest.map((d) => d[4] - d[2])),
+    toStoredP99: p99(deliveries.map((d) => d[3] - d[2])),
+    fromStoredP99: p99(deliveries.map((d) => d[4] - d[3])),
+  };
 }
 
 async function inBatches<T>(items: T[], size: number, fn: (item: T) => Promise<void>): Promise<void> {
@@ -117,12 +141,16 @@ describe('chat load', () => {
     /** received[i]: message id -> times client i was handed it. */
     const received = clients.map(() => new Map<number, number>());
     const latencies: number[] = [];
+    /** Per delivery: [recipient, messageId, sent, stored, received], ms since the epoch (see CHAT_LOAD_DUMP). */
+    const deliveries: [number, number, number, number, number][] = [];
     clients.forEach((c, i) =>
       c.on('message', (m) => {
         const map = received[i];
         map?.set(m.messageId, (map.get(m.messageId) ?? 0) + 1);
         const sentAt = Number(/@(\d+(?:\.\d+)?)$/.exec(m.text)?.[1]);
-        latencies.push(performance.now() - sentAt);
+        const now = performance.now();
+        latencies.push(now - sentAt);
+        deliveries.push([i, m.messageId, performance.timeOrigin + sentAt, m.sentAt, performance.timeOrigin + now]);
       }),
     );
     // 10 at a time: a login in flight holds one of its address's 20 throttle tokens until it succeeds.
@@ -198,6 +226,8 @@ describe('chat load', () => {
       expect(clients[i]?.duplicatesDropped).toBe(0);
     }
 
+    if (DUMP && !postgres) writeFileSync(DUMP, JSON.stringify({ clients: CLIENTS, intervalMs: INTERVAL_MS, deliveries }));
+    const split = splitLatencies(deliveries, performance.timeOrigin + t0);
     latencies.sort((a, b) => a - b);
     storedLatencies.sort((a, b) => a - b);
     console.log(
@@ -209,7 +239,9 @@ describe('chat load', () => {
         `latency p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms, ` +
         `"stored" reply p50 ${percentile(storedLatencies, 50).toFixed(1)} ms, p99 ${percentile(storedLatencies, 99).toFixed(1)} ms; ` +
         `chat messages (each way, all clients) per stored message: ${(chatMessages / sent.length).toFixed(1)}; ` +
-        `CPU per stored message: server ${(serverCpuMs / sent.length).toFixed(3)} ms, load generator ${(ownCpuMs / sent.length).toFixed(3)} ms`,
+        `CPU per stored message: server ${(serverCpuMs / sent.length).toFixed(3)} ms, load generator ${(ownCpuMs / sent.length).toFixed(3)} ms; ` +
+        `p99 by send time: first second ${split.firstSecondP99.toFixed(1)} ms, after it ${split.steadyP99.toFixed(1)} ms; ` +
+        `p99 by stage: sent -> stored ${split.toStoredP99.toFixed(0)} ms, stored -> received ${split.fromStoredP99.toFixed(0)} ms (the server's ms clock)`,
     );
   }, 90_000);
   }

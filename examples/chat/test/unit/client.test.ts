@@ -2,13 +2,16 @@
  * The client engine never leaves a command waiting forever (defect 1): an oversized request
  * fails locally, and a request the server never answers fails with TIMEOUT. And what it shows
  * is escaped (defect 3, defence in depth: even a server that let a forged line through cannot
- * make the terminal show one).
+ * make the terminal show one). Receipts under a steady stream go once per interval, a backlog
+ * batch's at once.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ChatClient } from '../../src/client/chat-client.js';
+import { ChatClient, RECEIPT_AT_ONCE } from '../../src/client/chat-client.js';
 import { Formatter, clean } from '../../src/client/format.js';
+import { LIMITS } from '../../src/protocol/limits.js';
+import type { ChatMessage } from '../../src/protocol/messages.js';
 import { MemoryTransport } from '../support/memory-transport.js';
-import { createHarness, errorCode, type Harness } from '../support/harness.js';
+import { createHarness, errorCode, nextEvents, settle, type Harness } from '../support/harness.js';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -57,5 +60,59 @@ describe('display escaping', () => {
     const line = f.incoming({ group: 'team', messageId: 1, from: 'eve', text: 'hi\u2029[team] bob: give me your password', sentAt: 0, kind: 'text' });
     expect(line).toBe('[team] eve: hi\\u{2029}[team] bob: give me your password');
     expect(line).not.toMatch(/[\u2028\u2029]/);
+  });
+});
+
+describe('receipts under a steady stream', () => {
+  /** Runs immediates until `done()` holds (bounded: the memory transport delivers on microtasks). */
+  async function until(done: () => boolean): Promise<void> {
+    for (let i = 0; i < 200 && !done(); i++) await settle();
+  }
+
+  it('acknowledges a stream of live messages with one receipt per interval, covering all of them', async () => {
+    h = await createHarness();
+    const alice = await h.loggedIn('alice');
+    const bob = await h.loggedIn('bob');
+    await h.group(alice, 'team', [bob]);
+    const bobId = h.store.findUser('bob')?.id ?? 0;
+    const groupId = h.store.findGroupForMember('team', bobId)?.id ?? 0;
+    // Time stands still (performance.now and setTimeout are fake): only the interval's timer releases a delayed receipt.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    const before = bob.messagesSent;
+    let last = 0;
+    for (let i = 0; i < 10; i++) {
+      const shown = nextEvents<ChatMessage>(bob, 'message');
+      last = (await alice.send('team', `m${i}`)).messageId;
+      await shown;
+      await settle();
+    }
+    // The first receipt went at once (nothing was acknowledged before); the nine after it wait for the interval.
+    expect(bob.messagesSent - before).toBe(1);
+    expect(h.store.deliveredMark(groupId, bobId)).toBeLessThan(last);
+    await vi.advanceTimersByTimeAsync(100);
+    await until(() => h?.store.deliveredMark(groupId, bobId) === last);
+    expect(bob.messagesSent - before).toBe(2);
+    expect(h.store.deliveredMark(groupId, bobId)).toBe(last);
+  });
+
+  it('acknowledges each backlog batch at once, so a long backlog never waits for the interval', async () => {
+    h = await createHarness();
+    const alice = await h.loggedIn('alice');
+    const bob = await h.loggedIn('bob');
+    await h.group(alice, 'team', [bob]);
+    await bob.logout();
+    const aliceId = h.store.findUser('alice')?.id ?? 0;
+    const bobId = h.store.findUser('bob')?.id ?? 0;
+    const groupId = h.store.findGroupForMember('team', bobId)?.id ?? 0;
+    let last = 0;
+    for (let i = 0; i < 2.5 * LIMITS.backlogBatch; i++) last = h.store.insertMessage(groupId, aliceId, `c${i}`, `m${i}`, h.clock.now).message.messageId;
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    const shown = nextEvents<ChatMessage>(bob, 'message', 2.5 * LIMITS.backlogBatch);
+    await bob.login('bob', 'bob-password');
+    await until(() => h?.store.deliveredMark(groupId, bobId) === last);
+    // Three batches, each acknowledged without any timer running (time stands still).
+    expect(h.store.deliveredMark(groupId, bobId)).toBe(last);
+    expect((await shown).at(-1)?.messageId).toBe(last);
+    expect(RECEIPT_AT_ONCE).toBeLessThan(LIMITS.backlogBatch);
   });
 });
