@@ -3,8 +3,8 @@ import { crc32 } from 'node:zlib';
 /**
  * CRC-32 (ISO-HDLC, the polynomial of zlib, Ethernet and PNG) of `data`.
  *
- * Uses Node's native `zlib.crc32` (Node ≥ 20.15) for large inputs, and a table-driven loop in
- * JavaScript for small ones ({@link SMALL}: the same values). This is the only `node:*` import
+ * Uses Node's native `zlib.crc32` (Node ≥ 20.15) for inputs over 256 bytes, and a table-driven
+ * loop in JavaScript for smaller ones (the same values: see `SMALL` in the source). This is the only `node:*` import
  * below `src/node`: it is a pure function, so the sans-IO core stays deterministic.
  *
  * CRC-32 catches accidental corruption (every single-bit and burst error up to 32 bits, and all
