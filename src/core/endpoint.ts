@@ -697,8 +697,11 @@ export class EndpointCore {
       record.event = NO_EVENT;
       return null;
     }
-    if (!(head instanceof EndpointConnection)) return head as EndpointEvent;
-    record.connection = head;
+    // A connection (its event follows), or an endpoint event: told apart by `kind`, which only
+    // a connection has (on its prototype). Not `instanceof`: for a class V8 does not see as a
+    // constant that is a generic call looking up `Symbol.hasInstance`, on every message.
+    if ((head as { kind?: unknown }).kind !== 'connection') return head as EndpointEvent;
+    record.connection = head as EndpointConnection;
     record.event = this.events.shift() as CoreEvent;
     return record;
   }

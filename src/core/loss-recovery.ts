@@ -23,6 +23,16 @@ const PERSISTENT_CONGESTION_THRESHOLD = 3;
 const BURST_INTERVAL = 2;
 
 /**
+ * 2 ** `n` for a backoff count `n` ≥ 0: the same value, but the common 0 (no timeout since the
+ * last ACK) takes no call. V8 compiles `2 ** n` with a variable `n` to a call out of the
+ * compiled code (its `ieee754::pow`), and the PTO deadline is read on every turn of a busy
+ * connection (issue 11).
+ */
+function backoff(n: number): number {
+  return n === 0 ? 1 : 2 ** n;
+}
+
+/**
  * Loss recovery for the packets we send (quic-go's `sentPacketHandler`): packet numbers, the
  * sent-packet history, RTT estimation, ACK processing, loss detection and the probe timeout,
  * bytes in flight, the congestion controller (fed with delivery-rate samples) and the pacer.
@@ -506,7 +516,7 @@ export class LossRecovery {
   currentPto(noBackoff: boolean): number {
     const base = this.basePto();
     if (noBackoff) return base;
-    return Math.min(base * 2 ** this.ptoCount, this.config.maxPto);
+    return Math.min(base * backoff(this.ptoCount), this.config.maxPto);
   }
 
   /** The loss timer, else the PTO (Infinity: neither armed). */
@@ -530,7 +540,7 @@ export class LossRecovery {
     // Blocked by the peer's window with nothing in flight: probe for fresh credit, backing off
     // until the window moves (each probe's ACK would otherwise reset the backoff and keep a
     // stalled reader's connection busy every PTO forever).
-    return this.lastSentAt + Math.min(this.basePto() * 2 ** this.blockedProbes, this.config.maxPto);
+    return this.lastSentAt + Math.min(this.basePto() * backoff(this.blockedProbes), this.config.maxPto);
   }
 
   /** RFC 9002 §6.2.4: send up to two probes; prefer data the peer has not acknowledged. */

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { EventEmitter } from 'node:events';
 import { isIPv6 } from 'node:net';
 import type { EndpointConnection } from '../core/endpoint.js';
@@ -138,18 +139,24 @@ export interface ConnectionHost {
   readonly maxQueuedUnreliableBytes: number;
 }
 
-const DELIVERIES: readonly Delivery[] = ['ordered', 'unordered', 'unreliable'];
-
-/** One frozen info object per (delivery, channel): no allocation per message. */
-const INFOS = new Map<number, MessageInfo>();
+/**
+ * One frozen info object per (delivery, channel), made at its first message: no allocation,
+ * and no lookup but an array's, per message.
+ */
+const INFOS: Record<Delivery, (MessageInfo | undefined)[]> = { ordered: [], unordered: [], unreliable: [] };
 function infoFor(delivery: Delivery, channel: number): MessageInfo {
-  const key = DELIVERIES.indexOf(delivery) * 256 + channel;
-  let info = INFOS.get(key);
-  if (info === undefined) {
-    info = Object.freeze({ channel, delivery });
-    INFOS.set(key, info);
-  }
-  return info;
+  const byChannel = delivery === 'ordered' ? INFOS.ordered : delivery === 'unordered' ? INFOS.unordered : INFOS.unreliable;
+  return byChannel[channel] ?? (byChannel[channel] = Object.freeze({ channel, delivery }));
+}
+
+/**
+ * `d instanceof Buffer`, the common case first: a Buffer node:dgram made has Buffer's own
+ * prototype, which V8 checks inline. (`instanceof` a class V8 does not see as a constant, as an
+ * imported one, is a generic call that looks up `Symbol.hasInstance` each time.)
+ */
+const BUFFER_PROTOTYPE: object = Buffer.prototype;
+function isBuffer(d: Uint8Array): d is Buffer {
+  return Object.getPrototypeOf(d) === BUFFER_PROTOTYPE || d instanceof Buffer;
 }
 
 interface Waiter {
@@ -517,7 +524,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       rejectUnknownOptions(options, SEND_OPTIONS);
     }
     const delivery = options?.delivery ?? 'ordered';
-    if (!DELIVERIES.includes(delivery)) {
+    if (delivery !== 'ordered' && delivery !== 'unordered' && delivery !== 'unreliable') {
       throw new InvalidArgValueError(`options.delivery must be 'ordered', 'unordered' or 'unreliable', got ${String(delivery)}`);
     }
     if (this.finished || this.destroyed || this.record.core.state !== 'open') {
@@ -769,7 +776,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         // A payload read from a dgram datagram is a view of its Buffer, so a Buffer already:
         // wrapped only when it is not (reassembled, decrypted, from a test socket).
         const d = event.data;
-        const data = d instanceof Buffer ? d : Buffer.from(d.buffer, d.byteOffset, d.byteLength);
+        const data = isBuffer(d) ? d : Buffer.from(d.buffer, d.byteOffset, d.byteLength);
         const unreliable = event.delivery === 'unreliable';
         const info = infoFor(event.delivery, event.channel);
         if (this.takesAtOnce(unreliable)) {

@@ -28,13 +28,16 @@ function countingClock(inner: Clock): Clock & { armed: number; dueNow: number } 
  * A clock over `inner` that counts the callbacks of the timers armed through it, with
  * `postponeTimer` (as the real clock has, by `Timeout.refresh()`) unless `postpone` is false.
  */
-function firingClock(inner: Clock, postpone: boolean): Clock & { fired: number; postponed: number } {
+function firingClock(inner: Clock, postpone: boolean): Clock & { fired: number; postponed: number; made: number } {
   type Handle = { inner: ReturnType<Clock['setTimer']>; fn: () => void };
   const c = {
     fired: 0,
     postponed: 0,
+    /** Timers made (setTimer), not moved. */
+    made: 0,
     now: () => inner.now(),
     setTimer(deadline: number, fn: () => void): Handle {
+      c.made++;
       const h: Handle = { inner: undefined as never, fn };
       h.inner = inner.setTimer(deadline, () => {
         c.fired++;
@@ -107,6 +110,36 @@ describe('the hot path of the Node shell', () => {
     // 100 trips of 10 ms: the PTO deadline is never reached, but the early timer fires (200 times).
     const fixed = await firesDuringTrips((inner) => firingClock(inner, false));
     expect(fixed.fired).toBeGreaterThan(20);
+  });
+
+  it('a loss-probe deadline that comes earlier than the armed timer (the PTO shrank) moves the same timer, not a new one', async () => {
+    // One slow trip in eight (a 6 ms link, else 1 ms): after each, srtt and rttvar come down
+    // over the next trips, and the PTO with them, by more than a trip takes. The timer used to
+    // be cleared and a new one made for each such deadline (~1.5 µs in Node; on loopback ~1
+    // trip in 10, after slow trips).
+    const { net, server, client, serverClock, clientClock, ping, trips } = await simEcho(5, 1, (inner) => firingClock(inner, true));
+    ping(200);
+    const run = async (from: number, to: number): Promise<void> => {
+      for (let k = from; k < to; k++) {
+        net.setDefaultImpairment({ delay: k % 8 === 0 ? 6 : 1 });
+        expect(await net.runUntilAsync(() => trips() > k, 10_000)).toBe(true);
+      }
+    };
+    await run(0, 40);
+    const before = { made: serverClock.made + clientClock.made, postponed: serverClock.postponed + clientClock.postponed, fired: serverClock.fired + clientClock.fired };
+    await run(40, 160);
+    const window = {
+      made: serverClock.made + clientClock.made - before.made,
+      postponed: serverClock.postponed + clientClock.postponed - before.postponed,
+      fired: serverClock.fired + clientClock.fired - before.fired,
+    };
+    // A new timer only after one fired (the slow trips' loss probes): 15 made for 15 fired here,
+    // where the clear-and-make-anew code made 30.
+    expect(window.fired).toBeGreaterThan(0);
+    expect(window.made).toBe(window.fired);
+    expect(window.postponed).toBeGreaterThan(0);
+    client.destroy();
+    server.destroy();
   });
 
   it('a request/response round trip arms no timer: the reply and its ACK leave in the turn that received the request', async () => {

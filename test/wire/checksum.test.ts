@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { crc32 } from 'node:zlib';
 import { checksum, trailerMatches, writeTrailer } from '../../src/wire/checksum.js';
 
 const trailer = (d: Uint8Array): number => ((d[d.length - 4]! << 24) | (d[d.length - 3]! << 16) | (d[d.length - 2]! << 8) | d[d.length - 1]!) >>> 0;
@@ -31,5 +32,30 @@ describe('the CRC-32 trailer without a view of the body', () => {
       }),
       { seed: 12, numRuns: 300 },
     );
+  });
+
+  it('checksum is zlib.crc32 on every length, both sides of where it stops calling zlib (256 bytes)', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 0, maxLength: 600 }), (data) => {
+        expect(checksum(data)).toBe(crc32(data) >>> 0);
+      }),
+      { seed: 13, numRuns: 400 },
+    );
+    // Every length from 0 to 300 (the 8-byte loop's every remainder, the boundary itself).
+    const bytes = Uint8Array.from({ length: 300 }, (_, i) => (i * 151 + 7) & 0xff);
+    for (let n = 0; n <= 300; n++) expect(checksum(bytes.subarray(0, n))).toBe(crc32(bytes.subarray(0, n)) >>> 0);
+  });
+
+  it('writeTrailer and trailerMatches agree with zlib.crc32 of the body at every datagram length up to 300', () => {
+    const body = Uint8Array.from({ length: 300 }, (_, i) => (i * 37 + 11) & 0xff);
+    for (let n = 4; n <= 304; n++) {
+      const d = new Uint8Array(n);
+      d.set(body.subarray(0, n - 4));
+      writeTrailer(d);
+      expect(trailer(d)).toBe(crc32(body.subarray(0, n - 4)) >>> 0);
+      expect(trailerMatches(d)).toBe(true);
+      d[n - 1]! ^= 0x80;
+      expect(trailerMatches(d)).toBe(false);
+    }
   });
 });
