@@ -282,7 +282,7 @@ export class Receiver implements CreditView, MessageSink {
     const consumed = Math.min(credit, b.held);
     const max = Math.max(this.config.receiveWindow, this.config.maxReceiveWindow);
     if (consumed > 0 && rtt !== null && max > this.config.receiveWindow) {
-      if (this.tuner !== null) this.tuner.onReleased(consumed, now, this.peerWaits(b.held - consumed));
+      if (this.tuner !== null) this.tuner.onReleased(consumed, now, this.peerWaits(this.reliableHeld() - consumed));
       else this.maybeStartTuning(consumed, now, max, rtt, allowance);
     }
     b.release(credit);
@@ -301,6 +301,8 @@ export class Receiver implements CreditView, MessageSink {
    * when the holes before them are filled.
    */
   private peerWaits(heldAfter: number): boolean {
+    // `heldAfter`: over every channel, as the credit is the connection's (a backlog unread on
+    // one channel holds the credit that another channel's fast reader would see the peer wait on).
     const slots = this.windowSlots();
     return (this.maxTsn - (this.base + this.claimed)) * 8 < slots && heldAfter * 8 <= this.windowBytes;
   }
@@ -316,6 +318,15 @@ export class Receiver implements CreditView, MessageSink {
   /** Unreliable messages dropped: unfinished ones evicted, complete ones over the budget. */
   unreliableDropped(): number {
     return (this.unreliableIn?.dropped ?? 0) + this.unreliableOverflow;
+  }
+
+  /** Bytes of delivered reliable messages not released yet, over every channel. */
+  private reliableHeld(): number {
+    const active = this.active;
+    if (active === null) return this.buffer.held;
+    let held = 0;
+    for (let i = 0; i < active.length; i++) held += active[i]!.held;
+    return held;
   }
 
   private reliableRetained(): number {

@@ -102,9 +102,10 @@ describe('receive-window auto-tuning (window-tuner.ts)', () => {
   /**
    * A receiver whose tuner has started, then a flight with two holes: everything up to the second
    * hole is delivered once the first is repaired, everything behind it stays retained, and the
-   * peer has claimed all its credit. `release` decides what the application gives back.
+   * peer has claimed all its credit. `release` decides what the application gives back;
+   * `unreadOnChannel1` messages of channel 1, delivered before the flight, stay unread.
    */
-  function twoHoles(release: (credit: number, index: number) => boolean): Receiver {
+  function twoHoles(release: (credit: number, index: number) => boolean, unreadOnChannel1 = 0): Receiver {
     const config = resolveCoreConfig({});
     const events = new Deque<CoreEvent>();
     const slots = announcedWindow(config);
@@ -123,8 +124,11 @@ describe('receive-window auto-tuning (window-tuner.ts)', () => {
     for (let tsn = 1; tsn <= 150; tsn++) data(tsn);
     drain(0);
     expect(receiver.windowBytes).toBe(4 * MiB);
+    // Messages of another channel the application leaves unread (the credit is the connection's).
+    for (let tsn = 1; tsn <= unreadOnChannel1; tsn++) receiver.onData({ type: 'data', channel: 1, tsn, first: true, last: true, unordered: false, payload });
+    while (events.shift() !== undefined);
     // Half a second later a flight that fills the credit, with holes at 151 and `second`.
-    const second = 150 + Math.floor(slots / 2);
+    const second = 150 + Math.floor((slots - unreadOnChannel1) / 2);
     let tsn = 152;
     for (; data(tsn) !== 'beyond-window'; tsn++) if (tsn + 1 === second) tsn++;
     // The first hole is repaired at 600 ms: up to the second is delivered and read.
@@ -143,8 +147,10 @@ describe('receive-window auto-tuning (window-tuner.ts)', () => {
 
   it('does not grow for a peer at the edge of its credit while the application leaves delivered data unread', () => {
     // The same flight, read only in part: a third of what was delivered stays unread.
-    const receiver = twoHoles((_credit, i) => i % 3 !== 0);
-    expect(receiver.windowBytes).toBe(4 * MiB);
+    expect(twoHoles((_credit, i) => i % 3 !== 0).windowBytes).toBe(4 * MiB);
+    // Read in full, but with 600 messages (660 KB, more than an eighth of the window) unread on
+    // another channel: that backlog holds the connection's credit too.
+    expect(twoHoles(() => true, 600).windowBytes).toBe(4 * MiB);
   });
 
   it("grows only within the endpoint budget's fair share", () => {
