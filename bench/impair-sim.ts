@@ -13,7 +13,11 @@
  * outcome of one seed is chaotic (a different loss draws a different Startup); `--seeds 12`
  * prints the mean of seeds 1-12 as well, for comparisons.
  *
- *   node --import tsx bench/impair-sim.ts [--rate 60] [--mb 20] [--mds 1452] [--seeds 3]
+ * `--starve MS` models the real run's first round trips, where the three processes' JIT
+ * compilers and cold code starve the path (bench/analysis.md, Stop 24): the bottleneck moves
+ * only `--starve-rate` MB/s (default 15) for the first MS ms of virtual time, then `--rate`.
+ *
+ *   node --import tsx bench/impair-sim.ts [--rate 60] [--mb 20] [--mds 1452] [--seeds 3] [--starve 0] [--starve-rate 15]
  */
 import { impairedPair } from '../test/helpers/scenarios.js';
 import { numberOption } from './lib/script-options.js';
@@ -24,16 +28,26 @@ const rate = flag('rate', 60) * 1e6;
 const bytes = flag('mb', 20) * 1e6;
 const maxDatagramSize = flag('mds', 1452);
 const seeds = flag('seeds', 3);
+const starveMs = flag('starve', 0);
+const starveRate = flag('starve-rate', 15) * 1e6;
 const chunk = new Uint8Array(64 * 1024);
 
-console.log(`impair-sim: ${bytes / 1e6} MB, 10 ms each way, ${rate / 1e6} MB/s bottleneck, 4 MB queue, maxDatagramSize ${maxDatagramSize}, virtual time`);
+const starved = starveMs > 0 ? ` (${starveRate / 1e6} MB/s for the first ${starveMs} ms)` : '';
+console.log(`impair-sim: ${bytes / 1e6} MB, 10 ms each way, ${rate / 1e6} MB/s bottleneck${starved}, 4 MB queue, maxDatagramSize ${maxDatagramSize}, virtual time`);
 for (const loss of [0, 0.01, 0.05, 0.1, 0.2]) {
   const figures: string[] = [];
   let sum = 0;
   for (let seed = 1; seed <= seeds; seed++) {
-    const pair = impairedPair(seed, loss, { maxDatagramSize, rate });
+    const pair = impairedPair(seed, loss, { maxDatagramSize, rate: starveMs > 0 ? starveRate : rate });
     for (let left = bytes; left > 0; left -= chunk.length) pair.a.send(left >= chunk.length ? chunk : chunk.subarray(0, left));
-    pair.runUntil(() => pair.sides[1].deliveredBytes >= bytes, 600_000);
+    let starving = starveMs > 0;
+    pair.runUntil(() => {
+      if (starving && pair.now >= starveMs) {
+        starving = false;
+        pair.flows[0]!.links.forward.configure({ delay: 10, rate, queue: 4e6, loss });
+      }
+      return pair.sides[1].deliveredBytes >= bytes;
+    }, 600_000);
     const s = pair.a.stats(pair.now);
     sum += bytes / 1e3 / pair.now;
     if (seed <= 3) figures.push(`${(bytes / 1e3 / pair.now).toFixed(1)} MB/s (flow-control blocked ${s.timeBlockedByFlowControl.toFixed(0)} of ${pair.now.toFixed(0)} ms)`);

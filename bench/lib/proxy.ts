@@ -3,7 +3,7 @@
  * a receiver. The command line is built in one place, `proxyArgs`, so that it follows the CLI.
  * The proxy's counters (printed when it exits) are kept verbatim in the results.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 import type { ChildProcess } from 'node:child_process';
@@ -44,6 +44,9 @@ export async function freeUdpPort(host: string): Promise<number> {
   return port;
 }
 
+/** Linux's USER_HZ, the unit of /proc/<pid>/stat's CPU times (100 on every Linux build Node runs on). */
+const CLOCK_TICKS_PER_SECOND = 100;
+
 export class ProxyProcess {
   private readonly child: ChildProcess;
   private output = '';
@@ -66,6 +69,22 @@ export class ProxyProcess {
       if (/listen/i.test(this.output)) return;
       if (this.child.exitCode !== null) throw new Error(`impair proxy exited: ${this.output.trim().slice(-500)}`);
       await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
+  /**
+   * CPU time (user + system, all threads) the proxy process has used so far, ms, from
+   * /proc/<pid>/stat (clock ticks: 10 ms resolution); NaN where that is not available (not Linux,
+   * or the process has gone). Read before and after a run: the proxy's share of the two cores.
+   */
+  cpuMs(): number {
+    try {
+      const stat = readFileSync(`/proc/${this.child.pid}/stat`, 'utf8');
+      // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+    } catch {
+      return NaN;
     }
   }
 

@@ -23,6 +23,12 @@ export interface ImpairSample {
   retransmitSource: string;
   /** The proxy's own counters (its JSON on exit), or its last output if that did not parse. */
   proxy: unknown;
+  /**
+   * The proxy's CPU during the run, ms (all its threads, from the sender's start to the last byte
+   * received and a little beyond; /proc clock ticks, 10 ms resolution; NaN off Linux): the third
+   * process on the two cores, which each transport's datagrams and ACKs cost.
+   */
+  proxyCpuMs?: number;
   /** Each side's CPU and its contender's own counters (reliable-dgram: stats() and event-loop idle ms). */
   sender?: { cpuMs: number; extra: Record<string, number> };
   receiver?: { cpuMs: number; extra: Record<string, number> };
@@ -81,11 +87,13 @@ async function oneRun(name: ContenderName, bytes: number, loss: number, seed: nu
     const listenPort = await freeUdpPort(HOST);
     proxy = new ProxyProcess({ host: HOST, listenPort, targetPort, delayMs: DELAY_MS, loss, seed });
     await proxy.started();
+    const proxyCpuBefore = proxy.cpuMs();
     sender = new BenchChild(
       { contender: name, role: 'bulkSender', options: { host: HOST, port: listenPort, bytes, chunk: CHUNK } },
       { timeoutMs, label: `${label} sender` },
     );
     const [r, s] = (await Promise.all([receiver.result, sender.result])) as [BulkReceiveResult, BulkSendResult];
+    const proxyCpuMs = proxy.cpuMs() - proxyCpuBefore;
     const re = retransmitted(s);
     const proxyReport = parseProxyCounters(await proxy.stop());
     return {
@@ -93,6 +101,7 @@ async function oneRun(name: ContenderName, bytes: number, loss: number, seed: nu
       retransmittedBytes: re.bytes,
       retransmitSource: re.source,
       proxy: proxyReport,
+      proxyCpuMs,
       sender: { cpuMs: s.cpuMs, extra: s.extra ?? {} },
       receiver: { cpuMs: r.cpuMs, extra: r.extra ?? {} },
     };

@@ -282,12 +282,29 @@ export class Receiver implements CreditView, MessageSink {
     const consumed = Math.min(credit, b.held);
     const max = Math.max(this.config.receiveWindow, this.config.maxReceiveWindow);
     if (consumed > 0 && rtt !== null && max > this.config.receiveWindow) {
-      if (this.tuner !== null) this.tuner.onReleased(consumed, now);
+      if (this.tuner !== null) this.tuner.onReleased(consumed, now, this.peerWaits(this.reliableHeld() - consumed));
       else this.maybeStartTuning(consumed, now, max, rtt, allowance);
     }
     b.release(credit);
     this.updateCredit();
     return this.maxTsn > before;
+  }
+
+  /**
+   * Whether the peer waits on our credit rather than on the application: it has claimed TSNs up
+   * to within an eighth of the window of `maxTsn`, while the application holds no more than an
+   * eighth of the window delivered and unreleased (`heldAfter`). Then what holds the credit is
+   * data behind holes waiting for repair (a repair takes a round trip or more, during which the
+   * whole flight behind the hole stays retained), and a larger window is what lets the sender
+   * keep going (window-tuner.ts). A slow reader (a backlog of delivered messages) never counts,
+   * and neither does a peer that keeps holes open: releases, which drive every check, only come
+   * when the holes before them are filled.
+   */
+  private peerWaits(heldAfter: number): boolean {
+    // `heldAfter`: over every channel, as the credit is the connection's (a backlog unread on
+    // one channel holds the credit that another channel's fast reader would see the peer wait on).
+    const slots = this.windowSlots();
+    return (this.maxTsn - (this.base + this.claimed)) * 8 < slots && heldAfter * 8 <= this.windowBytes;
   }
 
   /** Count released bytes until there are enough to tune the window for; then start the tuner (its first epoch begins now). */
@@ -301,6 +318,15 @@ export class Receiver implements CreditView, MessageSink {
   /** Unreliable messages dropped: unfinished ones evicted, complete ones over the budget. */
   unreliableDropped(): number {
     return (this.unreliableIn?.dropped ?? 0) + this.unreliableOverflow;
+  }
+
+  /** Bytes of delivered reliable messages not released yet, over every channel. */
+  private reliableHeld(): number {
+    const active = this.active;
+    if (active === null) return this.buffer.held;
+    let held = 0;
+    for (let i = 0; i < active.length; i++) held += active[i]!.held;
+    return held;
   }
 
   private reliableRetained(): number {

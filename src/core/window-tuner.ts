@@ -23,6 +23,14 @@
  * when the transfer is already window-bound (BBR's Startup keeps 2.9 BDPs in flight, and a hole
  * holds the credit of everything behind it for a repair's round trip): the window grew only
  * after the sender had waited on it.
+ *
+ * Second rule: a release at which the receiver judges that the peer waits on credit (it claimed
+ * nearly all of it while the application keeps up: `Receiver.peerWaits`) doubles the window
+ * whatever the rate, and starts a new epoch. On a lossy path the rate rule misjudges: while a
+ * hole waits for its repair the application reads nothing, so the epoch's average is slow, yet
+ * what holds the credit is data behind the hole, not a slow reader (issue 11, impaired goodput;
+ * bench/analysis.md "Stop 24"). It repeats only once the peer has used the doubled credit too,
+ * at most up to `max`, and only within the endpoint budget like the first rule.
  */
 export interface WindowAllowance {
   /** May one connection's receive window become `bytes`? (the endpoint's byte budget). */
@@ -64,10 +72,14 @@ export class WindowTuner {
     this.window = initial;
   }
 
-  /** The application released `bytes` at `now`. True when the window grew. */
-  onReleased(bytes: number, now: number): boolean {
+  /**
+   * The application released `bytes` at `now`; `peerWaits`: the peer has used (almost) all the
+   * credit it was given and the application keeps up with what is delivered (the receiver's
+   * judgement, receiver.ts). True when the window grew.
+   */
+  onReleased(bytes: number, now: number, peerWaits = false): boolean {
     const released = (this.released += bytes);
-    return released > this.checkAt || now >= this.checkTime ? this.check(released, now) : false;
+    return peerWaits || released > this.checkAt || now >= this.checkTime ? this.check(released, now, peerWaits) : false;
   }
 
   /**
@@ -77,7 +89,7 @@ export class WindowTuner {
    * function ran a few times), so optimised code never meets a load it has no feedback for: a
    * deoptimisation per process in the ping-pong warm-up otherwise.
    */
-  private check(released: number, now: number): boolean {
+  private check(released: number, now: number, peerWaits: boolean): boolean {
     const window = this.window;
     const inEpoch = released - this.epochReleased;
     const elapsed = now - this.epochStart;
@@ -86,8 +98,10 @@ export class WindowTuner {
     const quick = elapsed < RTTS_PER_WINDOW * (inEpoch / window) * this.rtt.smoothed;
     const next = Math.min(2 * window, this.max);
     const allowed = next > window && (this.allowance === null || this.allowance.allowsWindow(next));
-    const grow = due && quick && allowed;
-    const restart = due || this.epochStart === -Infinity;
+    // Either signal: a window consumed fast, or a peer that waits on credit the application
+    // would have taken (what holds the credit is data behind holes, not an unread backlog).
+    const grow = ((due && quick) || peerWaits) && allowed;
+    const restart = due || grow || this.epochStart === -Infinity;
     this.window = grow ? next : window;
     this.epochStart = restart ? now : this.epochStart;
     this.epochReleased = restart ? released : this.epochReleased;

@@ -27,4 +27,18 @@ describe('WindowTuner: the rate is judged over the last round trip', () => {
     for (let i = 0; i < 2000; i++) tuner.onReleased(MESSAGE, i * 1.5);
     expect(tuner.window).toBe(4 * MiB);
   });
+
+  it('grows at a release the receiver judges the peer to wait on credit, whatever the rate', () => {
+    const tuner = new WindowTuner(4 * MiB, 16 * MiB, { smoothed: 20 }, null);
+    // The slow reader above for 300 ms, then one release while the peer waits on credit.
+    let i = 0;
+    for (; i < 200; i++) tuner.onReleased(MESSAGE, i * 1.5);
+    expect(tuner.window).toBe(4 * MiB);
+    expect(tuner.onReleased(MESSAGE, i * 1.5, true)).toBe(true);
+    expect(tuner.window).toBe(8 * MiB);
+    // Never beyond the maximum.
+    tuner.onReleased(MESSAGE, ++i * 1.5, true);
+    tuner.onReleased(MESSAGE, ++i * 1.5, true);
+    expect(tuner.window).toBe(16 * MiB);
+  });
 });

@@ -99,6 +99,60 @@ describe('receive-window auto-tuning (window-tuner.ts)', () => {
     expect(receiver.maxSlotsAnnounced).toBe(2 * slots);
   });
 
+  /**
+   * A receiver whose tuner has started, then a flight with two holes: everything up to the second
+   * hole is delivered once the first is repaired, everything behind it stays retained, and the
+   * peer has claimed all its credit. `release` decides what the application gives back;
+   * `unreadOnChannel1` messages of channel 1, delivered before the flight, stay unread.
+   */
+  function twoHoles(release: (credit: number, index: number) => boolean, unreadOnChannel1 = 0): Receiver {
+    const config = resolveCoreConfig({});
+    const events = new Deque<CoreEvent>();
+    const slots = announcedWindow(config);
+    const receiver = new Receiver(config, 1, slots, config.maxDatagramSize, config.maxMessageSize, events, createCounters());
+    const rtt = { smoothed: 20 };
+    const payload = new Uint8Array(1100);
+    const data = (tsn: number) => receiver.onData({ type: 'data', tsn, first: true, last: true, unordered: false, payload });
+    const drain = (now: number): void => {
+      let i = 0;
+      for (let e = events.shift(); e !== undefined; e = events.shift()) {
+        if (e.type === 'message' && release(e.credit, i++)) receiver.release(e.credit, e.delivery, 0, now + i / 1000, rtt, null);
+      }
+    };
+    // 150 messages read at once at t = 0: the tuner starts (an eighth of the window released is
+    // more than the 1/32 it waits for), and nothing is due yet.
+    for (let tsn = 1; tsn <= 150; tsn++) data(tsn);
+    drain(0);
+    expect(receiver.windowBytes).toBe(4 * MiB);
+    // Messages of another channel the application leaves unread (the credit is the connection's).
+    for (let tsn = 1; tsn <= unreadOnChannel1; tsn++) receiver.onData({ type: 'data', channel: 1, tsn, first: true, last: true, unordered: false, payload });
+    while (events.shift() !== undefined);
+    // Half a second later a flight that fills the credit, with holes at 151 and `second`.
+    const second = 150 + Math.floor((slots - unreadOnChannel1) / 2);
+    let tsn = 152;
+    for (; data(tsn) !== 'beyond-window'; tsn++) if (tsn + 1 === second) tsn++;
+    // The first hole is repaired at 600 ms: up to the second is delivered and read.
+    data(151);
+    drain(600);
+    return receiver;
+  }
+
+  it('grows when the peer waits on credit that data behind a hole holds and the application keeps up, however slow the rate looked', () => {
+    // The epoch since the last check spans the half second without releases: by the rate rule
+    // (a window in under 4 RTTs) nothing grows; the credit is all claimed and nothing delivered
+    // is left unread, so the window is what the peer waits on.
+    const receiver = twoHoles(() => true);
+    expect(receiver.windowBytes).toBe(8 * MiB);
+  });
+
+  it('does not grow for a peer at the edge of its credit while the application leaves delivered data unread', () => {
+    // The same flight, read only in part: a third of what was delivered stays unread.
+    expect(twoHoles((_credit, i) => i % 3 !== 0).windowBytes).toBe(4 * MiB);
+    // Read in full, but with 600 messages (660 KB, more than an eighth of the window) unread on
+    // another channel: that backlog holds the connection's credit too.
+    expect(twoHoles(() => true, 600).windowBytes).toBe(4 * MiB);
+  });
+
   it("grows only within the endpoint budget's fair share", () => {
     const budget = new BufferBudget(8 * MiB);
     budget.connections = 1;
