@@ -35,7 +35,7 @@ import { sharedSlab } from './slab.js';
 import { BufferBudget } from './buffer-budget.js';
 import { CookieJar, resetTokenFor, tokensEqual } from './cookie.js';
 import { Deque } from './deque.js';
-import { finishClientHandshake, respondToClient, startClientHandshake, type ClientHello } from './secure/handshake.js';
+import { finishClientHandshake, respondToClient, startClientHandshake, tryClientHandshake, type ClientHello } from './secure/handshake.js';
 import type { KeyPair } from './secure/noise.js';
 import { DEFAULT_PROTECTION_CONFIG, PacketProtection, type ProtectionConfig } from './secure/packet-protection.js';
 import type { CryptoSuite } from './secure/suite.js';
@@ -237,6 +237,8 @@ interface ConnectAttempt extends TimerEntry {
   cookie: Uint8Array;
   initial: Uint8Array;
   retries: number;
+  /** RETRYs from another address than the dialled one followed so far (secure attempts only). */
+  strayRetries: number;
   /** Current retransmission interval, ms. */
   rto: number;
   nextSend: number;
@@ -550,6 +552,7 @@ export class EndpointCore {
       cookie: new Uint8Array(0),
       initial: new Uint8Array(0),
       retries: 0,
+      strayRetries: 0,
       rto,
       nextSend: now + rto,
       deadline: now + this.config.connectTimeout,
@@ -1108,18 +1111,58 @@ export class EndpointCore {
     // prefers). Every answer would come from there: fail now rather than at connectTimeout.
     // Not for an answer the attempt would ignore anyway: what needs a token from the dialled
     // address needs it from elsewhere too.
+    // A secure attempt believes only what authenticates: an answer from elsewhere is dropped
+    // here, and only an authenticated SECURE_ACCEPT from elsewhere ends it (onSecureAccept).
     if (target.address !== address || target.port !== port) {
-      if (ignored?.(target) === true) return null;
-      this.failAttempt(target, {
-        code: 'ERR_ADDRESS_MISMATCH',
-        message: `the server dialled at ${target.address}:${target.port} answered from ${address}:${port}: bind the server to the address clients dial, or dial the address it answers from`,
-      });
+      if (target.secure === null && ignored?.(target) !== true) this.failMismatch(target, address, port);
       return null;
     }
     return target;
   }
 
+  private failMismatch(attempt: ConnectAttempt, address: string, port: number): void {
+    this.failAttempt(attempt, {
+      code: 'ERR_ADDRESS_MISMATCH',
+      message: `the server dialled at ${attempt.address}:${attempt.port} answered from ${address}:${port}: bind the server to the address clients dial, or dial the address it answers from`,
+    });
+  }
+
+  /** The secure attempt an answer with our CID `cid` names, when it comes from another address than the one dialled. */
+  private secureStray(cid: bigint, address: string, port: number): ConnectAttempt | null {
+    const target = this.attemptsByCid.get(cid);
+    if (target === undefined || target.secure === null) return null;
+    return target.address !== address || target.port !== port ? target : null;
+  }
+
+  /**
+   * A RETRY for a secure attempt from another address (docs/protocol.md §22.6): unauthenticated,
+   * so it changes nothing of the attempt (cookie, RETRY count, timer); its cookie goes to the
+   * dialled address in one extra SECURE_INITIAL, whose answer (a SECURE_ACCEPT from wherever the
+   * server answers) can then authenticate. At most maxRetries per attempt: a forged RETRY costs
+   * the dialled server one INITIAL, never the attempt.
+   */
+  private followStrayRetry(attempt: ConnectAttempt, packet: RetryPacket): void {
+    if (attempt.strayRetries >= this.config.maxRetries) return this.drop('unexpected');
+    attempt.strayRetries++;
+    this.queue(this.encodeInitial(attempt, packet.cookie), attempt.address, attempt.port);
+  }
+
+  /**
+   * A SECURE_ACCEPT for a secure attempt from another address: tried on a copy of the handshake
+   * state. Only one that authenticates (and whose key verifyPeer accepts for the dialled
+   * address) proves the server answers from elsewhere: ERR_ADDRESS_MISMATCH. Anything else is
+   * dropped and the attempt goes on as if it had never come.
+   */
+  private onStraySecureAccept(attempt: ConnectAttempt, packet: SecureAcceptPacket, address: string, port: number): void {
+    const done = tryClientHandshake(attempt.secure!.hello, packet.noise, packet.scid);
+    if (!done) return this.drop('handshake-failed');
+    if (!this.peerAccepted(done.secrets.remoteStatic, attempt.address, attempt.port)) return this.drop('peer-rejected');
+    this.failMismatch(attempt, address, port);
+  }
+
   private onRetry(now: number, packet: RetryPacket, address: string, port: number): void {
+    const stray = this.secureStray(packet.dcid, address, port);
+    if (stray !== null) return this.followStrayRetry(stray, packet);
     const attempt = this.attemptFor(packet.dcid, address, port);
     if (!attempt || attempt.retries >= this.config.maxRetries) return this.drop('unexpected');
     // The server answers a cookie-less INITIAL with a RETRY only, so after the first RETRY only
@@ -1161,6 +1204,8 @@ export class EndpointCore {
   }
 
   private onSecureAccept(now: number, packet: SecureAcceptPacket, address: string, port: number): void {
+    const stray = this.secureStray(packet.dcid, address, port);
+    if (stray !== null) return this.onStraySecureAccept(stray, packet, address, port);
     const attempt = this.attemptFor(packet.dcid, address, port);
     if (!attempt?.secure) return this.drop('unexpected');
     const done = finishClientHandshake(attempt.secure.hello, packet.noise, packet.scid);
@@ -1283,7 +1328,7 @@ export class EndpointCore {
     return encodePacket({ type: 'data', dcid, packetNumber: packetNumber >>> 0, frames: [{ type: 'reset', code, reason }] });
   }
 
-  private encodeInitial(attempt: ConnectAttempt): Uint8Array {
+  private encodeInitial(attempt: ConnectAttempt, cookie = attempt.cookie): Uint8Array {
     if (attempt.secure) {
       const secure: SecureInitialPacket = {
         type: 'secure-initial',
@@ -1291,7 +1336,7 @@ export class EndpointCore {
         params: attempt.params,
         pattern: attempt.secure.hello.pattern,
         noise: attempt.secure.hello.message,
-        cookie: attempt.cookie,
+        cookie,
       };
       return encodeSecurePacket(secure);
     }
@@ -1300,7 +1345,7 @@ export class EndpointCore {
       version: PROTOCOL_VERSION,
       scid: attempt.cid,
       params: attempt.params,
-      cookie: attempt.cookie,
+      cookie,
     };
     return encodePacket(initial);
   }

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Endpoint, EndpointOptions } from '../../src/index.js';
-import { createEndpoint } from '../../src/index.js';
+import { createEndpoint, generateKeyPair } from '../../src/index.js';
 import { canonicalIPv6, dialAddress } from '../../src/node/address.js';
 import { codeOf, destroyAll, within } from './helpers.js';
 
@@ -115,5 +115,15 @@ describe('a server that answers from another address', () => {
     const failure = p.catch((e: { message: string }) => e.message);
     expect(await within(5000, 'connect', codeOf(p))).toBe('ERR_ADDRESS_MISMATCH');
     expect(await failure).toContain(`answered from 127.0.0.1:${server.address().port}`);
+  });
+
+  it('encrypted, the same: its SECURE_ACCEPT from 127.0.0.1 authenticates, then fails the connect with ERR_ADDRESS_MISMATCH', async () => {
+    const keyPair = generateKeyPair();
+    const server = await endpoint(endpoints, { keyPair, acceptConnections: true });
+    const client = await endpoint(endpoints, { host: '127.0.0.1', ...BOUND });
+    const p = client.connect(server.address().port, '127.0.0.2', { serverKey: keyPair.publicKey });
+    expect(await within(5000, 'connect', codeOf(p))).toBe('ERR_ADDRESS_MISMATCH');
+    // Its RETRY from there was followed (cookie sent to 127.0.0.2), not believed as a failure.
+    expect(client.stats().dropped['handshake-failed'] ?? 0).toBe(0);
   });
 });
