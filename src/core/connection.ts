@@ -1089,6 +1089,20 @@ export class ConnectionCore implements PathMtuListener {
   }
 
   /**
+   * Did the last pollTransmit at `now` stop sending data (it sent some, then met the window, the
+   * pacer, flow control or an empty queue)? The endpoint then tells `sentUntil` when the last
+   * datagram really left (blocked-time.ts). Dormant: it sent nothing (nothing is in flight).
+   */
+  stoppedSendingAt(now: number): boolean {
+    return this.dormant === null && this.blocked.stoppedSendingAt(now);
+  }
+
+  /** The datagrams of the flush at `flushNow` that stopped sending data had all left by `end` (stats' time blocked). */
+  sentUntil(flushNow: number, end: number): void {
+    if (this.dormant === null) this.blocked.sentUntil(flushNow, end);
+  }
+
+  /**
    * Counters and estimates. With `now`, the time-blocked totals include the current interval;
    * without it they run to the sender's last change of state.
    */

@@ -387,6 +387,9 @@ export class EndpointCore {
   private nextId = 1;
   /** The latest `now` seen; retirement happens while draining events, which take no `now`. */
   private lastNow = 0;
+  /** Connections that stopped sending data at `stoppedNow`, for `flushed` (stats' time blocked). */
+  private readonly stopped: EndpointConnection[] = [];
+  private stoppedNow = -1;
   private closing = false;
   private readonly counters: Omit<
     EndpointStats,
@@ -655,6 +658,7 @@ export class EndpointCore {
         data = null;
         this.drop('internal-error');
       }
+      if (data === null && c.core.stoppedSendingAt?.(now) === true) this.stoppedSending(c, now);
       if (data) {
         this.counters.datagramsSent++;
         this.counters.bytesSent += data.length;
@@ -667,6 +671,37 @@ export class EndpointCore {
       }
       this.settle(c);
     }
+  }
+
+  private stoppedSending(c: EndpointConnection, now: number): void {
+    // A driver that never calls `flushed` (virtual time, tests): what an earlier time left is dropped.
+    if (now !== this.stoppedNow) {
+      this.stopped.length = 0;
+      this.stoppedNow = now;
+    }
+    this.stopped.push(c);
+  }
+
+  /**
+   * A connection stopped sending data in the datagrams pollTransmit returned so far: the shell
+   * should read its clock and call `flushed`. Checked after every datagram (a field and a
+   * compare), so that the clock is read as soon as that connection's last datagram has left.
+   */
+  get sendingStopped(): boolean {
+    return this.stopped.length !== 0;
+  }
+
+  /**
+   * The datagrams pollTransmit returned so far have all been sent, at `end` (the shell's clock,
+   * read after them). A flush has one `now`, but sending takes time: a connection that stopped
+   * sending data at that `now` is blocked (window, pacer, ...) only from `end` on, not while
+   * its window was still leaving (stats' time blocked, blocked-time.ts). On a virtual clock
+   * `end` equals `now` and nothing changes.
+   */
+  flushed(end: number): void {
+    const stopped = this.stopped;
+    for (let i = 0; i < stopped.length; i++) stopped[i]!.core.sentUntil?.(this.stoppedNow, end);
+    stopped.length = 0;
   }
 
   /**

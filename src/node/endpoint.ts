@@ -723,7 +723,14 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     try {
       for (;;) {
         let tx: Transmit | null;
-        while ((tx = this.core.pollTransmit(now, batch)) !== null) this.transmit(tx);
+        const core = this.core;
+        while ((tx = core.pollTransmit(now, batch)) !== null) {
+          // A connection stopped sending data before this datagram: its own have left by now
+          // (stats' time blocked counts from then, not from the flush's `now`: core/blocked-time.ts).
+          if (core.sendingStopped) core.flushed(this.clock.now());
+          this.transmit(tx);
+        }
+        if (core.sendingStopped) core.flushed(this.clock.now());
         let ev: EndpointEvent | null;
         let any = false;
         while ((ev = this.core.nextEvent()) !== null) {
