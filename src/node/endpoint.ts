@@ -448,7 +448,8 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
    * ERR_CONNECTION_REFUSED, ERR_AUTHENTICATION_FAILED (with `serverKey`: the server could not
    * prove it holds that key), ERR_UNSUPPORTED_VERSION, ERR_ADDRESS_MISMATCH (the server answered
    * from another address; encrypted: with an answer that authenticates), ERR_ENDPOINT_CLOSED or an AbortError. An IP literal is dialled as the
-   * socket reports its peers (canonical IPv6; an IPv4 address as `::ffff:a.b.c.d` on a dual-stack
+   * socket reports its peers (canonical IPv6, a link-local one's zone as its interface's name on
+   * Linux: `fe80::1%eth0` for `FE80::1%4`; an IPv4 address as `::ffff:a.b.c.d` on a dual-stack
    * udp6 endpoint, an IPv4-mapped one at its IPv4 address on udp4); one the socket cannot reach
    * throws a RangeError (ERR_INVALID_ARG_VALUE).
    *
