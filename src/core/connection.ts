@@ -79,8 +79,14 @@ const enum Sleep {
   Awake = 0,
   /** Quiet long enough: dormant at the next pollTransmit that returns null. */
   Wanted = 1,
-  /** Its stages cannot be rebuilt exactly (dormant.ts `freeze` said so): it stays awake for good. */
+  /** It stays awake for good: the application's own congestion controller (the walk cannot see it). */
   Never = 2,
+  /**
+   * Its stages could not be rebuilt exactly the last time (dormant.ts `freeze` said why: a Map
+   * with entries, a closure of its own): awake until its next quiet period after new activity
+   * (`compactIdle`), when what held it may be gone.
+   */
+  Refused = 3,
 }
 
 /** What `buildStages` needs besides the shared config, tracer, event queue and connection. */
@@ -274,9 +280,9 @@ export class ConnectionCore implements PathMtuListener {
    */
   private dormant: DormantStages | null = null;
   /**
-   * Sleep.Wanted: go dormant at the next pollTransmit that returns null; Sleep.Never: the stages
-   * cannot be rebuilt exactly. Never from the start with the application's own congestion
-   * controller (`congestion: factory`): a rebuild would call its factory again for an object the
+   * Sleep.Wanted: go dormant at the next pollTransmit that returns null; Sleep.Refused: the
+   * stages could not be rebuilt exactly last time (tried again after new activity); Sleep.Never:
+   * awake for good, from the start with the application's own congestion controller (`congestion: factory`): a rebuild would call its factory again for an object the
    * application may hold, whose private (`#`) fields the walk cannot see.
    */
   private sleep: Sleep = Sleep.Awake;
@@ -867,6 +873,9 @@ export class ConnectionCore implements PathMtuListener {
     sent.releaseIfEmpty();
     this.sender.releaseIdleStorage();
     this.receiver.releaseIdleStorage();
+    // Refused last time: the connection was active since (it took idle storage again, or this
+    // would not be due), so what held it back may be gone: try again.
+    if (this.sleep === Sleep.Refused) this.sleep = Sleep.Awake;
     // The stages too, once the batch of datagrams this timeout sends is over (pollTransmit).
     if (this.mayGoDormant()) this.sleep = Sleep.Wanted;
   }
@@ -910,7 +919,7 @@ export class ConnectionCore implements PathMtuListener {
       randomBytes,
     );
     if (dormant === null) {
-      this.sleep = Sleep.Never;
+      this.sleep = Sleep.Refused;
       return;
     }
     this.dormant = dormant;
