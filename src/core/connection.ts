@@ -9,7 +9,7 @@ import { resolveChannelOptions } from './channel-options.js';
 import type { BufferBudget } from './buffer-budget.js';
 import { announcedMaxMessageSize, announcedWindow, resolveCoreConfig } from './config.js';
 import { createCounters, type Counters } from './counters.js';
-import { freeze, thaw, type DormantStages } from './dormant.js';
+import { freeze, ownValues, thaw, type DormantStages } from './dormant.js';
 import { Deque } from './deque.js';
 import { LossRecovery } from './loss-recovery.js';
 import { PacketBuilder } from './packet-builder.js';
@@ -197,6 +197,24 @@ function buildStandIns(): Stages {
   const config = resolveCoreConfig(undefined);
   const listener: PathMtuListener = { pathMtuChanged: () => undefined };
   return buildStages(listener, config, null, new Deque<CoreEvent>(0), 0n, canonicalInit(config, config.maxDatagramSize, null));
+}
+
+/**
+ * @internal For tests: has anything written into the shared stand-ins (a missing wake: an input
+ * path that used a dormant connection's stages without `wake()`)? The first value that differs
+ * from a fresh build's, as `path = value` (stand-in vs fresh), or null: unchanged, or not built
+ * yet. Reads only; nothing on the engine's paths calls it (test/setup/stand-ins.ts after every
+ * test, test/core/dormant-stages.test.ts after every step).
+ */
+export function standInsChanged(): string | null {
+  if (standIns === null) return null;
+  const fresh = buildStandIns();
+  const now = ownValues(stageList(standIns), stageList(buildStandIns()));
+  const pristine = ownValues(stageList(fresh), stageList(buildStandIns()));
+  for (let i = 0; i < Math.max(now.length, pristine.length); i++) {
+    if (now[i] !== pristine[i]) return `${now[i] ?? '(nothing)'} (a fresh build: ${pristine[i] ?? 'nothing'})`;
+  }
+  return null;
 }
 
 /** @internal For tests: whether quiet connections take the dormant form (they still give back their idle storage). */

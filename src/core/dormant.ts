@@ -375,3 +375,53 @@ export function thaw(fresh: readonly object[], dormant: DormantStages, args: Rea
     }
   }
 }
+
+/**
+ * The values of the objects `roots` reach that `other` (an independent build by the same
+ * function) does not share, one line per field in walk order, objects numbered as first met:
+ * two builds that are alike give equal lists. For tests: what a missing wake would write into
+ * the shared stand-ins shows as a line that differs from a fresh build (connection.ts
+ * `standInsChanged`). Reads only.
+ */
+export function ownValues(roots: readonly object[], other: readonly object[]): string[] {
+  const shared = reach(other, new Set());
+  const out: string[] = [];
+  const ids = new Map<object, number>();
+  const visit = (v: unknown, path: string): void => {
+    if (!isObject(v)) {
+      const text = typeof v === 'number' ? (Object.is(v, -0) ? '-0' : String(v)) : typeof v === 'bigint' ? `${v}n` : String(JSON.stringify(v) ?? v);
+      out.push(`${path} = ${text}`);
+      return;
+    }
+    if (shared.has(v)) {
+      out.push(`${path} = <shared>`);
+      return;
+    }
+    const id = ids.get(v);
+    if (id !== undefined) {
+      out.push(`${path} = #${id}`);
+      return;
+    }
+    ids.set(v, ids.size);
+    if (typeof v === 'function') {
+      out.push(`${path} = <function>`);
+      return;
+    }
+    if (v instanceof Map || v instanceof Set) {
+      out.push(`${path} = <${v.constructor.name} of ${v.size}>`);
+      return;
+    }
+    if (ArrayBuffer.isView(v)) {
+      out.push(`${path} = <${v.constructor.name} ${Array.from(new Uint8Array(v.buffer, v.byteOffset, v.byteLength), (x) => x.toString(16)).join(',')}>`);
+      return;
+    }
+    if (v instanceof ArrayBuffer) {
+      out.push(`${path} = <ArrayBuffer ${v.byteLength}>`);
+      return;
+    }
+    out.push(`${path} = <${(v as object).constructor?.name ?? 'object'}>`);
+    for (const key of Object.getOwnPropertyNames(v)) visit((v as Record<string, unknown>)[key], `${path}.${key}`);
+  };
+  for (let i = 0; i < roots.length; i++) visit(roots[i], String(i));
+  return out;
+}

@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Pair, type PairOptions } from '../helpers/pair.js';
 import { ownObjects } from '../helpers/footprint.js';
 import { COMPACT_AFTER_MS } from '../../src/core/state.js';
-import { ConnectionCore, setDormantStages } from '../../src/core/connection.js';
+import { ConnectionCore, setDormantStages, standInsChanged } from '../../src/core/connection.js';
 import { LossRecovery } from '../../src/core/loss-recovery.js';
 import { SendScheduler } from '../../src/core/send-scheduler.js';
 import { Receiver } from '../../src/core/receiver.js';
@@ -118,6 +118,8 @@ function transcript(dormant: boolean, options: PairOptions, script: Script): Tra
   const pair = new Pair({
     ...options,
     check: (p) => {
+      // A step that touched a dormant engine (or woke one) wrote nothing into the shared stand-ins.
+      if (was[0] || was[1] || isDormant(p.a) || isDormant(p.b)) expect(standInsChanged()).toBeNull();
       for (const [i, core] of [p.a, p.b].entries()) {
         if (isDormant(core) && !was[i]) {
           t.dormantSeen++;
@@ -400,6 +402,23 @@ describe('what a dormant connection keeps', () => {
     pair.runUntil(() => pair.sides[1].received.length === 2, 10_000);
     quiet(pair);
     expect(isDormant(pair.b)).toBe(true);
+  });
+
+  it('a missing wake is loud: a write into a dormant connection\'s stages changes the shared stand-ins, and standInsChanged names the field', () => {
+    const pair = new Pair({ seed: 26, link: { delay: 5 } });
+    pair.a.send(Buffer.from('hello'), 'ordered');
+    pair.runUntil(() => pair.sides[1].received.length === 1, 10_000);
+    quiet(pair);
+    expect(isDormant(pair.a)).toBe(true);
+    expect(standInsChanged()).toBeNull();
+    // What an input path without `wake()` would do: use the stage fields as they are.
+    const recovery = (pair.a as unknown as { recovery: { bytesInFlight: number } }).recovery;
+    recovery.bytesInFlight += 1200;
+    expect(standInsChanged()).toMatch(/^4\.bytesInFlight = 1200 /);
+    // Every dormant connection now sees it: the stand-ins are one set for all.
+    expect((pair.b as unknown as { recovery: unknown }).recovery).toBe(recovery);
+    recovery.bytesInFlight -= 1200;
+    expect(standInsChanged()).toBeNull();
   });
 
   it('a setting changed while dormant (setChannel) reaches the woken stages, not the shared stand-ins', () => {
