@@ -199,6 +199,8 @@ function buildStandIns(): Stages {
   return buildStages(listener, config, null, new Deque<CoreEvent>(0), 0n, canonicalInit(config, config.maxDatagramSize, null));
 }
 
+let standInsReference: { other: object[]; pristine: string[] } | null = null;
+
 /**
  * @internal For tests: has anything written into the shared stand-ins (a missing wake: an input
  * path that used a dormant connection's stages without `wake()`)? The first value that differs
@@ -208,9 +210,10 @@ function buildStandIns(): Stages {
  */
 export function standInsChanged(): string | null {
   if (standIns === null) return null;
-  const fresh = buildStandIns();
-  const now = ownValues(stageList(standIns), stageList(buildStandIns()));
-  const pristine = ownValues(stageList(fresh), stageList(buildStandIns()));
+  // A second build (never used) tells the shared objects from the stand-ins' own; a third is as built.
+  const reference = (standInsReference ??= { other: stageList(buildStandIns()), pristine: ownValues(stageList(buildStandIns()), stageList(buildStandIns())) });
+  const now = ownValues(stageList(standIns), reference.other);
+  const pristine = reference.pristine;
   for (let i = 0; i < Math.max(now.length, pristine.length); i++) {
     if (now[i] !== pristine[i]) return `${now[i] ?? '(nothing)'} (a fresh build: ${pristine[i] ?? 'nothing'})`;
   }

@@ -393,7 +393,7 @@ export function ownValues(roots: readonly object[], other: readonly object[]): s
       out.push(`${path} = ${text}`);
       return;
     }
-    if (shared.has(v)) {
+    if (shared.has(v) || SHARED.has(v)) {
       out.push(`${path} = <shared>`);
       return;
     }
