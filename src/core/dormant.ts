@@ -149,6 +149,23 @@ export function freeze(
   timeout: number,
   held: unknown = null,
 ): DormantStages | null {
+  // Walk positions are needed only for patches (rare): the first walk does without them.
+  const first = freezeWalk(old, template, second, args, timeout, held, false);
+  return first === NEEDS_POSITIONS ? (freezeWalk(old, template, second, args, timeout, held, true) as DormantStages | null) : first;
+}
+
+/** What a walk without positions says when a kept object needs patches. */
+const NEEDS_POSITIONS = Symbol('positions');
+
+function freezeWalk(
+  old: readonly object[],
+  template: readonly object[],
+  second: readonly object[],
+  args: ReadonlySet<unknown>,
+  timeout: number,
+  held: unknown,
+  positions: boolean,
+): DormantStages | null | typeof NEEDS_POSITIONS {
   const a = reach(template, args);
   const b = reach(second, args);
   for (const o of a) if (b.has(o)) SHARED.add(o);
@@ -161,7 +178,7 @@ export function freeze(
   /** Objects of the old graph recorded by reference, with all they reach (`keptWhole`). */
   const kept: object[] = [];
   /** The walk position at which each object of the old graph that is rebuilt was met. */
-  const positionOf = new Map<object, number>();
+  const positionOf: Map<object, number> | null = positions ? new Map() : null;
   let patches: unknown[] | null = null;
   let position = 0;
 
@@ -220,7 +237,7 @@ export function freeze(
         }
       } else refuse('a closure of its own');
       mapped.set(ov, tv);
-      positionOf.set(ov, position);
+      positionOf?.set(ov, position);
       built.add(tv);
       return;
     }
@@ -231,7 +248,7 @@ export function freeze(
       return;
     }
     mapped.set(ov, tv);
-    positionOf.set(ov, position);
+    positionOf?.set(ov, position);
     built.add(tv);
     walk(ov, tv);
   };
@@ -291,6 +308,7 @@ export function freeze(
       for (let i = 0; i < names.length; i++) {
         const v: unknown = (o as Record<string, unknown>)[names[i]!];
         if (!isObject(v) || !mapped.has(v)) continue;
+        if (positionOf === null) throw NEEDS_POSITIONS;
         (patches ??= []).push(o, Array.isArray(o) ? Number(names[i]) : names[i], positionOf.get(v)!);
       }
     }
@@ -301,6 +319,7 @@ export function freeze(
     if (kept.length !== 0) keptWhole();
   } catch (e) {
     if (e === BAIL) return null;
+    if (e === NEEDS_POSITIONS) return NEEDS_POSITIONS;
     throw e;
   }
   return {
