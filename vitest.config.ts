@@ -6,5 +6,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Every test: nothing wrote into the dormant connections' shared stand-ins (a missing wake).
+    setupFiles: ['test/setup/stand-ins.ts'],
   },
 });

@@ -4,6 +4,11 @@
  * cause after every `pollTransmit` (the last call after an input decides until the next input),
  * and time accumulates per cause between changes. Counting only; nothing here decides anything.
  *
+ * A flush has one `now`, but sending a window takes time: the sender that stops sending data at
+ * a flush's `now` really stops when its last datagram has left. A shell with a real clock says
+ * when that was (`sentUntil`, through EndpointCore.flushed), and the time between counts as
+ * sending, not as the cause it then met. On a virtual clock the two are the same instant.
+ *
  * There is no anti-amplification cause: the cookie handshake validates the peer's address before
  * a connection exists (docs/protocol.md "Handshake"), so no connection is ever limited by it.
  */
@@ -39,6 +44,8 @@ export class BlockedTime {
   private cause: SendBlock = SendBlock.Application;
   private since: number;
   private readonly totals = doubles(5);
+  /** The `now` at which the sender last stopped sending data (its cause left None), until `sentUntil` settles it; else -1. */
+  private stoppedAt = -1;
   /** Stopped by `stop()`: the totals are final. */
   stopped = false;
 
@@ -49,9 +56,30 @@ export class BlockedTime {
   /** The sender's state from `now` on. */
   set(now: number, cause: SendBlock): void {
     if (cause === this.cause || this.stopped) return;
+    // Never before the end of the sending `sentUntil` counted (a shell's clock is monotonic).
+    if (now < this.since) now = this.since;
     this.totals[this.cause]! += now - this.since;
+    this.stoppedAt = this.cause === SendBlock.None ? now : -1;
     this.cause = cause;
     this.since = now;
+  }
+
+  /** Did the sender stop sending data at `now` (and is that not settled yet)? */
+  stoppedSendingAt(now: number): boolean {
+    return this.stoppedAt === now;
+  }
+
+  /**
+   * The sender that stopped sending data at `flushNow` (the flush's one reading of the clock)
+   * sent its last datagram by `end`: the time between was sending, not the cause it met after.
+   */
+  sentUntil(flushNow: number, end: number): void {
+    if (this.stoppedAt !== flushNow) return;
+    this.stoppedAt = -1;
+    if (end > this.since) {
+      this.totals[SendBlock.None]! += end - this.since;
+      this.since = end;
+    }
   }
 
   /** The connection is done sending (closed or draining): stop the clock. */

@@ -9,7 +9,7 @@ import { resolveChannelOptions } from './channel-options.js';
 import type { BufferBudget } from './buffer-budget.js';
 import { announcedMaxMessageSize, announcedWindow, resolveCoreConfig } from './config.js';
 import { createCounters, type Counters } from './counters.js';
-import { freeze, thaw, type DormantStages } from './dormant.js';
+import { freeze, ownValues, thaw, type DormantStages } from './dormant.js';
 import { Deque } from './deque.js';
 import { LossRecovery } from './loss-recovery.js';
 import { PacketBuilder } from './packet-builder.js';
@@ -79,8 +79,14 @@ const enum Sleep {
   Awake = 0,
   /** Quiet long enough: dormant at the next pollTransmit that returns null. */
   Wanted = 1,
-  /** Its stages cannot be rebuilt exactly (dormant.ts `freeze` said so): it stays awake for good. */
+  /** It stays awake for good: the application's own congestion controller (the walk cannot see it). */
   Never = 2,
+  /**
+   * Its stages could not be rebuilt exactly the last time (dormant.ts `freeze` said why: a Map
+   * with entries, a closure of its own): awake until its next quiet period after new activity
+   * (`compactIdle`), when what held it may be gone.
+   */
+  Refused = 3,
 }
 
 /** What `buildStages` needs besides the shared config, tracer, event queue and connection. */
@@ -193,6 +199,27 @@ function buildStandIns(): Stages {
   return buildStages(listener, config, null, new Deque<CoreEvent>(0), 0n, canonicalInit(config, config.maxDatagramSize, null));
 }
 
+let standInsReference: { other: object[]; pristine: string[] } | null = null;
+
+/**
+ * @internal For tests: has anything written into the shared stand-ins (a missing wake: an input
+ * path that used a dormant connection's stages without `wake()`)? The first value that differs
+ * from a fresh build's, as `path = value` (stand-in vs fresh), or null: unchanged, or not built
+ * yet. Reads only; nothing on the engine's paths calls it (test/setup/stand-ins.ts after every
+ * test, test/core/dormant-stages.test.ts after every step).
+ */
+export function standInsChanged(): string | null {
+  if (standIns === null) return null;
+  // A second build (never used) tells the shared objects from the stand-ins' own; a third is as built.
+  const reference = (standInsReference ??= { other: stageList(buildStandIns()), pristine: ownValues(stageList(buildStandIns()), stageList(buildStandIns())) });
+  const now = ownValues(stageList(standIns), reference.other);
+  const pristine = reference.pristine;
+  for (let i = 0; i < Math.max(now.length, pristine.length); i++) {
+    if (now[i] !== pristine[i]) return `${now[i] ?? '(nothing)'} (a fresh build: ${pristine[i] ?? 'nothing'})`;
+  }
+  return null;
+}
+
 /** @internal For tests: whether quiet connections take the dormant form (they still give back their idle storage). */
 export function setDormantStages(on: boolean): void {
   dormantStages = on;
@@ -274,9 +301,9 @@ export class ConnectionCore implements PathMtuListener {
    */
   private dormant: DormantStages | null = null;
   /**
-   * Sleep.Wanted: go dormant at the next pollTransmit that returns null; Sleep.Never: the stages
-   * cannot be rebuilt exactly. Never from the start with the application's own congestion
-   * controller (`congestion: factory`): a rebuild would call its factory again for an object the
+   * Sleep.Wanted: go dormant at the next pollTransmit that returns null; Sleep.Refused: the
+   * stages could not be rebuilt exactly last time (tried again after new activity); Sleep.Never:
+   * awake for good, from the start with the application's own congestion controller (`congestion: factory`): a rebuild would call its factory again for an object the
    * application may hold, whose private (`#`) fields the walk cannot see.
    */
   private sleep: Sleep = Sleep.Awake;
@@ -867,6 +894,9 @@ export class ConnectionCore implements PathMtuListener {
     sent.releaseIfEmpty();
     this.sender.releaseIdleStorage();
     this.receiver.releaseIdleStorage();
+    // Refused last time: the connection was active since (it took idle storage again, or this
+    // would not be due), so what held it back may be gone: try again.
+    if (this.sleep === Sleep.Refused) this.sleep = Sleep.Awake;
     // The stages too, once the batch of datagrams this timeout sends is over (pollTransmit).
     if (this.mayGoDormant()) this.sleep = Sleep.Wanted;
   }
@@ -910,7 +940,7 @@ export class ConnectionCore implements PathMtuListener {
       randomBytes,
     );
     if (dormant === null) {
-      this.sleep = Sleep.Never;
+      this.sleep = Sleep.Refused;
       return;
     }
     this.dormant = dormant;
@@ -1086,6 +1116,20 @@ export class ConnectionCore implements PathMtuListener {
     }
     if (!mayAddData && this.acks.holdForReply(now, this.events)) return null;
     return this.builder.build(now, ackDue, mayAddData);
+  }
+
+  /**
+   * Did the last pollTransmit at `now` stop sending data (it sent some, then met the window, the
+   * pacer, flow control or an empty queue)? The endpoint then tells `sentUntil` when the last
+   * datagram really left (blocked-time.ts). Dormant: it sent nothing (nothing is in flight).
+   */
+  stoppedSendingAt(now: number): boolean {
+    return this.dormant === null && this.blocked.stoppedSendingAt(now);
+  }
+
+  /** The datagrams of the flush at `flushNow` that stopped sending data had all left by `end` (stats' time blocked). */
+  sentUntil(flushNow: number, end: number): void {
+    if (this.dormant === null) this.blocked.sentUntil(flushNow, end);
   }
 
   /**

@@ -21,14 +21,21 @@
  * The two walks visit the same fields in the same order because they decide where to descend
  * from the same facts (an object of the build that is not shared and not yet visited), so the
  * graph built on wake equals the one that went to sleep, field for field; stage code is not
- * touched and knows nothing of this. Whatever the walk cannot reproduce exactly makes `freeze`
- * return null and the connection stays awake: an object of the old graph where the template has
- * none or a shared one (a redundancy table, an unreliable reassembly, a path validator, a queue
- * holding items), a closure of its own, different property lists, a different prototype, an
- * array of objects of another length, a non-empty Map or Set. An array of plain values (or a
- * typed array) that differs in length or content is kept as it is, by reference. The caller
- * keeps awake what the walk cannot see at all: the application's own congestion controller
- * (its `#` fields, and references the application holds to it; connection.ts `sleep`).
+ * touched and knows nothing of this. An array of plain values (or a typed array) that differs in
+ * length or content is kept as it is, by reference. So is an object of the old graph where the
+ * template has none or a shared one (a redundancy table, an unreliable reassembly, a path
+ * validator, channel levels, a queue holding items) and an array of objects of another length
+ * (the channels of a connection that used more than channel 0), with everything they reach: the
+ * very objects that slept come back. Where what is kept holds an object that is rebuilt (a
+ * channel's receive buffer points at its Receiver, a list of buffers at channel 0's), that field
+ * is a patch, pointed at the rebuilt object on thaw (found at the walk position where the
+ * freeze met the old one); while dormant it keeps the old one. Whatever the walk cannot
+ * reproduce exactly makes `freeze` return null and the connection stays awake until its next
+ * quiet period after new activity (connection.ts `Sleep.Refused`): a closure of its own,
+ * different property lists, a different prototype, a non-empty Map or Set met by the walk, a
+ * kept Map or Set entry that is rebuilt. The caller keeps awake for good what the walk cannot see
+ * at all: the application's own congestion controller (its `#` fields, and references the
+ * application holds to it; connection.ts `sleep`).
  *
  * test/core/dormant-stages.test.ts checks the woken graph against the one that slept, value by
  * value, and that a connection that slept behaves as one that never did.
@@ -49,6 +56,11 @@ export interface DormantStages {
   readonly timeout: number;
   /** What the caller needs to build the stages again (an argument of its builder). */
   readonly held: unknown;
+  /**
+   * Fields of kept objects (recorded by reference) that hold a rebuilt object: object, key, and
+   * the walk position of the field the rebuilt object is found at; written on thaw. Null: none.
+   */
+  readonly patches: unknown[] | null;
 }
 
 /** Objects every build of the stages shares (found by comparing two builds); weak, as some belong to one connection's config. */
@@ -86,13 +98,21 @@ function sameBytes(a: ArrayBufferView, b: ArrayBufferView): boolean {
  * Every object reachable from `roots` through own properties and array elements, not entering
  * `stop` nor objects already known to be shared (what only they reach was classified with them).
  */
-function reach(roots: readonly object[], stop: ReadonlySet<unknown>): Set<object> {
+function reach(roots: readonly object[], stop: ReadonlySet<unknown>, entries = false): Set<object> {
   const seen = new Set<object>();
   const todo: object[] = [...roots];
   while (todo.length > 0) {
     const o = todo.pop()!;
     if (stop.has(o) || seen.has(o) || SHARED.has(o)) continue;
     seen.add(o);
+    // `entries`: into the keys and values of Maps and Sets too.
+    if (entries && (o instanceof Map || o instanceof Set)) {
+      for (const [k, v] of o instanceof Map ? o.entries() : [...o].map((x) => [x, x])) {
+        if (isObject(k)) todo.push(k);
+        if (isObject(v)) todo.push(v);
+      }
+      continue;
+    }
     if (isLeaf(o)) continue;
     if (Array.isArray(o)) {
       for (let i = 0; i < o.length; i++) {
@@ -129,6 +149,23 @@ export function freeze(
   timeout: number,
   held: unknown = null,
 ): DormantStages | null {
+  // Walk positions are needed only for patches (rare): the first walk does without them.
+  const first = freezeWalk(old, template, second, args, timeout, held, false);
+  return first === NEEDS_POSITIONS ? (freezeWalk(old, template, second, args, timeout, held, true) as DormantStages | null) : first;
+}
+
+/** What a walk without positions says when a kept object needs patches. */
+const NEEDS_POSITIONS = Symbol('positions');
+
+function freezeWalk(
+  old: readonly object[],
+  template: readonly object[],
+  second: readonly object[],
+  args: ReadonlySet<unknown>,
+  timeout: number,
+  held: unknown,
+  positions: boolean,
+): DormantStages | null | typeof NEEDS_POSITIONS {
   const a = reach(template, args);
   const b = reach(second, args);
   for (const o of a) if (b.has(o)) SHARED.add(o);
@@ -138,6 +175,11 @@ export function freeze(
   const refs: unknown[] = [];
   const mapped = new Map<object, object>();
   const built = new Set<object>();
+  /** Objects of the old graph recorded by reference, with all they reach (`keptWhole`). */
+  const kept: object[] = [];
+  /** The walk position at which each object of the old graph that is rebuilt was met. */
+  const positionOf: Map<object, number> | null = positions ? new Map() : null;
+  let patches: unknown[] | null = null;
   let position = 0;
 
   let recordedAt = 0;
@@ -172,7 +214,9 @@ export function freeze(
     }
     // `ov` belongs to the old graph.
     if (!isObject(tv) || shared(tv)) {
-      if (!isPlainData(ov)) refuse(`an object (${ov.constructor?.name}) where a fresh build has ${isObject(tv) ? 'a shared one' : String(tv)}`);
+      // Something a fresh build does not make (a redundancy table, a path validator, channel
+      // levels): kept as it is, by reference, if nothing of it is rebuilt (checked at the end).
+      if (!isPlainData(ov)) kept.push(ov);
       record(ov);
       return;
     }
@@ -193,15 +237,18 @@ export function freeze(
         }
       } else refuse('a closure of its own');
       mapped.set(ov, tv);
+      positionOf?.set(ov, position);
       built.add(tv);
       return;
     }
     if (Array.isArray(ov) && ov.length !== (tv as unknown[]).length) {
-      if (!isPlainData(ov)) refuse('an array of objects of another length');
+      // More channels than a fresh build has: the array is kept as it is, with its objects.
+      if (!isPlainData(ov)) kept.push(ov);
       record(ov);
       return;
     }
     mapped.set(ov, tv);
+    positionOf?.set(ov, position);
     built.add(tv);
     walk(ov, tv);
   };
@@ -235,10 +282,44 @@ export function freeze(
     }
   };
 
+  /**
+   * What is kept by reference comes back as the very objects that slept. Where one of them (or
+   * what it reaches) holds an object that is rebuilt (a channel's receive buffer holds its
+   * Receiver; a list of buffers holds channel 0's), that field is a patch: thaw points it at the
+   * rebuilt object, found at the same walk position. (While dormant it keeps the old one.)
+   * Nothing kept may hold a closure of its own, nor a Map or Set entry that is rebuilt (no
+   * field to patch). Kept objects may share objects with each other: they are the same objects.
+   */
+  const keptWhole = (): void => {
+    path.length = 0;
+    path.push('(kept)');
+    const stop = new Set<unknown>(args);
+    for (const o of mapped.keys()) stop.add(o);
+    for (const o of reach(kept, stop, true)) {
+      if (typeof o === 'function') refuse('a kept object holds a closure of its own');
+      if (o instanceof Map || o instanceof Set) {
+        for (const [k, v] of o instanceof Map ? o.entries() : [...o].map((x) => [x, x])) {
+          if ((isObject(k) && mapped.has(k)) || (isObject(v) && mapped.has(v))) refuse('a kept Map or Set holds an object that is rebuilt');
+        }
+        continue;
+      }
+      if (isLeaf(o)) continue;
+      const names = Object.getOwnPropertyNames(o);
+      for (let i = 0; i < names.length; i++) {
+        const v: unknown = (o as Record<string, unknown>)[names[i]!];
+        if (!isObject(v) || !mapped.has(v)) continue;
+        if (positionOf === null) throw NEEDS_POSITIONS;
+        (patches ??= []).push(o, Array.isArray(o) ? Number(names[i]) : names[i], positionOf.get(v)!);
+      }
+    }
+  };
+
   try {
     walk(old, template);
+    if (kept.length !== 0) keptWhole();
   } catch (e) {
     if (e === BAIL) return null;
+    if (e === NEEDS_POSITIONS) return NEEDS_POSITIONS;
     throw e;
   }
   return {
@@ -248,6 +329,7 @@ export function freeze(
     refs: refs.length === 0 ? NO_REFS : refs.slice(),
     timeout,
     held,
+    patches,
   };
 }
 
@@ -277,6 +359,13 @@ export function thaw(fresh: readonly object[], dormant: DormantStages, args: Rea
   let next = at.length > 0 ? at.charCodeAt(0) : -1;
 
   const path: (string | number)[] = [];
+  const patches = dormant.patches;
+  /** The rebuilt objects that patches point kept objects at, by walk position. */
+  let wanted: Map<number, unknown> | null = null;
+  if (patches !== null) {
+    wanted = new Map();
+    for (let i = 2; i < patches.length; i += 3) wanted.set(patches[i] as number, undefined);
+  }
   const walk = (o: object): void => {
     const r = o as Record<string | number, unknown>;
     if (Array.isArray(o)) {
@@ -301,6 +390,7 @@ export function thaw(fresh: readonly object[], dormant: DormantStages, args: Rea
       return;
     }
     const v = r[key];
+    if (wanted !== null && wanted.has(position)) wanted.set(position, v);
     if (isObject(v) && !isLeaf(v) && !args.has(v) && !SHARED.has(v) && !visited.has(v)) {
       visited.add(v);
       walk(v);
@@ -310,4 +400,61 @@ export function thaw(fresh: readonly object[], dormant: DormantStages, args: Rea
 
   walk(fresh);
   if (k !== at.length || ni !== nums.length || ri !== refs.length) throw new Error('dormant: the woken stages do not match the record');
+  if (patches !== null) {
+    for (let i = 0; i < patches.length; i += 3) {
+      const target = wanted!.get(patches[i + 2] as number);
+      if (!isObject(target)) throw new Error('dormant: a patch found no rebuilt object');
+      (patches[i] as Record<string | number, unknown>)[patches[i + 1] as string | number] = target;
+    }
+  }
+}
+
+/**
+ * The values of the objects `roots` reach that `other` (an independent build by the same
+ * function) does not share, one line per field in walk order, objects numbered as first met:
+ * two builds that are alike give equal lists. For tests: what a missing wake would write into
+ * the shared stand-ins shows as a line that differs from a fresh build (connection.ts
+ * `standInsChanged`). Reads only.
+ */
+export function ownValues(roots: readonly object[], other: readonly object[]): string[] {
+  const shared = reach(other, new Set());
+  const out: string[] = [];
+  const ids = new Map<object, number>();
+  const visit = (v: unknown, path: string): void => {
+    if (!isObject(v)) {
+      const text = typeof v === 'number' ? (Object.is(v, -0) ? '-0' : String(v)) : typeof v === 'bigint' ? `${v}n` : String(JSON.stringify(v) ?? v);
+      out.push(`${path} = ${text}`);
+      return;
+    }
+    if (shared.has(v) || SHARED.has(v)) {
+      out.push(`${path} = <shared>`);
+      return;
+    }
+    const id = ids.get(v);
+    if (id !== undefined) {
+      out.push(`${path} = #${id}`);
+      return;
+    }
+    ids.set(v, ids.size);
+    if (typeof v === 'function') {
+      out.push(`${path} = <function>`);
+      return;
+    }
+    if (v instanceof Map || v instanceof Set) {
+      out.push(`${path} = <${v.constructor.name} of ${v.size}>`);
+      return;
+    }
+    if (ArrayBuffer.isView(v)) {
+      out.push(`${path} = <${v.constructor.name} ${Array.from(new Uint8Array(v.buffer, v.byteOffset, v.byteLength), (x) => x.toString(16)).join(',')}>`);
+      return;
+    }
+    if (v instanceof ArrayBuffer) {
+      out.push(`${path} = <ArrayBuffer ${v.byteLength}>`);
+      return;
+    }
+    out.push(`${path} = <${(v as object).constructor?.name ?? 'object'}>`);
+    for (const key of Object.getOwnPropertyNames(v)) visit((v as Record<string, unknown>)[key], `${path}.${key}`);
+  };
+  for (let i = 0; i < roots.length; i++) visit(roots[i], String(i));
+  return out;
 }

@@ -48,6 +48,10 @@ export interface ConnectionCoreLike {
   readonly state: 'open' | 'closing' | 'draining' | 'closed';
   /** `now`: include the current interval in the time-blocked totals. */
   stats(now?: number): ConnectionStats;
+  /** Did the last pollTransmit at `now` stop sending data? (stats' time blocked: EndpointCore.flushed) */
+  stoppedSendingAt?(now: number): boolean;
+  /** What stopped sending data at `flushNow` had sent its last datagram by `end`. */
+  sentUntil?(flushNow: number, end: number): void;
 }
 
 export interface ConnectionCoreInit {

@@ -35,7 +35,7 @@ import { sharedSlab } from './slab.js';
 import { BufferBudget } from './buffer-budget.js';
 import { CookieJar, resetTokenFor, tokensEqual } from './cookie.js';
 import { Deque } from './deque.js';
-import { finishClientHandshake, respondToClient, startClientHandshake, type ClientHello } from './secure/handshake.js';
+import { finishClientHandshake, respondToClient, startClientHandshake, tryClientHandshake, type ClientHello } from './secure/handshake.js';
 import type { KeyPair } from './secure/noise.js';
 import { DEFAULT_PROTECTION_CONFIG, PacketProtection, type ProtectionConfig } from './secure/packet-protection.js';
 import type { CryptoSuite } from './secure/suite.js';
@@ -237,6 +237,8 @@ interface ConnectAttempt extends TimerEntry {
   cookie: Uint8Array;
   initial: Uint8Array;
   retries: number;
+  /** RETRYs from another address than the dialled one followed so far (secure attempts only). */
+  strayRetries: number;
   /** Current retransmission interval, ms. */
   rto: number;
   nextSend: number;
@@ -385,6 +387,9 @@ export class EndpointCore {
   private nextId = 1;
   /** The latest `now` seen; retirement happens while draining events, which take no `now`. */
   private lastNow = 0;
+  /** Connections that stopped sending data at `stoppedNow`, for `flushed` (stats' time blocked). */
+  private readonly stopped: EndpointConnection[] = [];
+  private stoppedNow = -1;
   private closing = false;
   private readonly counters: Omit<
     EndpointStats,
@@ -550,6 +555,7 @@ export class EndpointCore {
       cookie: new Uint8Array(0),
       initial: new Uint8Array(0),
       retries: 0,
+      strayRetries: 0,
       rto,
       nextSend: now + rto,
       deadline: now + this.config.connectTimeout,
@@ -652,6 +658,7 @@ export class EndpointCore {
         data = null;
         this.drop('internal-error');
       }
+      if (data === null && c.core.stoppedSendingAt?.(now) === true) this.stoppedSending(c, now);
       if (data) {
         this.counters.datagramsSent++;
         this.counters.bytesSent += data.length;
@@ -664,6 +671,37 @@ export class EndpointCore {
       }
       this.settle(c);
     }
+  }
+
+  private stoppedSending(c: EndpointConnection, now: number): void {
+    // A driver that never calls `flushed` (virtual time, tests): what an earlier time left is dropped.
+    if (now !== this.stoppedNow) {
+      this.stopped.length = 0;
+      this.stoppedNow = now;
+    }
+    this.stopped.push(c);
+  }
+
+  /**
+   * A connection stopped sending data in the datagrams pollTransmit returned so far: the shell
+   * should read its clock and call `flushed`. Checked after every datagram (a field and a
+   * compare), so that the clock is read as soon as that connection's last datagram has left.
+   */
+  get sendingStopped(): boolean {
+    return this.stopped.length !== 0;
+  }
+
+  /**
+   * The datagrams pollTransmit returned so far have all been sent, at `end` (the shell's clock,
+   * read after them). A flush has one `now`, but sending takes time: a connection that stopped
+   * sending data at that `now` is blocked (window, pacer, ...) only from `end` on, not while
+   * its window was still leaving (stats' time blocked, blocked-time.ts). On a virtual clock
+   * `end` equals `now` and nothing changes.
+   */
+  flushed(end: number): void {
+    const stopped = this.stopped;
+    for (let i = 0; i < stopped.length; i++) stopped[i]!.core.sentUntil?.(this.stoppedNow, end);
+    stopped.length = 0;
   }
 
   /**
@@ -1111,18 +1149,58 @@ export class EndpointCore {
     // prefers). Every answer would come from there: fail now rather than at connectTimeout.
     // Not for an answer the attempt would ignore anyway: what needs a token from the dialled
     // address needs it from elsewhere too.
+    // A secure attempt believes only what authenticates: an answer from elsewhere is dropped
+    // here, and only an authenticated SECURE_ACCEPT from elsewhere ends it (onSecureAccept).
     if (target.address !== address || target.port !== port) {
-      if (ignored?.(target) === true) return null;
-      this.failAttempt(target, {
-        code: 'ERR_ADDRESS_MISMATCH',
-        message: `the server dialled at ${target.address}:${target.port} answered from ${address}:${port}: bind the server to the address clients dial, or dial the address it answers from`,
-      });
+      if (target.secure === null && ignored?.(target) !== true) this.failMismatch(target, address, port);
       return null;
     }
     return target;
   }
 
+  private failMismatch(attempt: ConnectAttempt, address: string, port: number): void {
+    this.failAttempt(attempt, {
+      code: 'ERR_ADDRESS_MISMATCH',
+      message: `the server dialled at ${attempt.address}:${attempt.port} answered from ${address}:${port}: bind the server to the address clients dial, or dial the address it answers from`,
+    });
+  }
+
+  /** The secure attempt an answer with our CID `cid` names, when it comes from another address than the one dialled. */
+  private secureStray(cid: bigint, address: string, port: number): ConnectAttempt | null {
+    const target = this.attemptsByCid.get(cid);
+    if (target === undefined || target.secure === null) return null;
+    return target.address !== address || target.port !== port ? target : null;
+  }
+
+  /**
+   * A RETRY for a secure attempt from another address (docs/protocol.md §22.6): unauthenticated,
+   * so it changes nothing of the attempt (cookie, RETRY count, timer); its cookie goes to the
+   * dialled address in one extra SECURE_INITIAL, whose answer (a SECURE_ACCEPT from wherever the
+   * server answers) can then authenticate. At most maxRetries per attempt: a forged RETRY costs
+   * the dialled server one INITIAL, never the attempt.
+   */
+  private followStrayRetry(attempt: ConnectAttempt, packet: RetryPacket): void {
+    if (attempt.strayRetries >= this.config.maxRetries) return this.drop('unexpected');
+    attempt.strayRetries++;
+    this.queue(this.encodeInitial(attempt, packet.cookie), attempt.address, attempt.port);
+  }
+
+  /**
+   * A SECURE_ACCEPT for a secure attempt from another address: tried on a copy of the handshake
+   * state. Only one that authenticates (and whose key verifyPeer accepts for the dialled
+   * address) proves the server answers from elsewhere: ERR_ADDRESS_MISMATCH. Anything else is
+   * dropped and the attempt goes on as if it had never come.
+   */
+  private onStraySecureAccept(attempt: ConnectAttempt, packet: SecureAcceptPacket, address: string, port: number): void {
+    const done = tryClientHandshake(attempt.secure!.hello, packet.noise, packet.scid);
+    if (!done) return this.drop('handshake-failed');
+    if (!this.peerAccepted(done.secrets.remoteStatic, attempt.address, attempt.port)) return this.drop('peer-rejected');
+    this.failMismatch(attempt, address, port);
+  }
+
   private onRetry(now: number, packet: RetryPacket, address: string, port: number): void {
+    const stray = this.secureStray(packet.dcid, address, port);
+    if (stray !== null) return this.followStrayRetry(stray, packet);
     const attempt = this.attemptFor(packet.dcid, address, port);
     if (!attempt || attempt.retries >= this.config.maxRetries) return this.drop('unexpected');
     // The server answers a cookie-less INITIAL with a RETRY only, so after the first RETRY only
@@ -1164,6 +1242,8 @@ export class EndpointCore {
   }
 
   private onSecureAccept(now: number, packet: SecureAcceptPacket, address: string, port: number): void {
+    const stray = this.secureStray(packet.dcid, address, port);
+    if (stray !== null) return this.onStraySecureAccept(stray, packet, address, port);
     const attempt = this.attemptFor(packet.dcid, address, port);
     if (!attempt?.secure) return this.drop('unexpected');
     const done = finishClientHandshake(attempt.secure.hello, packet.noise, packet.scid);
@@ -1286,7 +1366,7 @@ export class EndpointCore {
     return encodePacket({ type: 'data', dcid, packetNumber: packetNumber >>> 0, frames: [{ type: 'reset', code, reason }] });
   }
 
-  private encodeInitial(attempt: ConnectAttempt): Uint8Array {
+  private encodeInitial(attempt: ConnectAttempt, cookie = attempt.cookie): Uint8Array {
     if (attempt.secure) {
       const secure: SecureInitialPacket = {
         type: 'secure-initial',
@@ -1294,7 +1374,7 @@ export class EndpointCore {
         params: attempt.params,
         pattern: attempt.secure.hello.pattern,
         noise: attempt.secure.hello.message,
-        cookie: attempt.cookie,
+        cookie,
       };
       return encodeSecurePacket(secure);
     }
@@ -1303,7 +1383,7 @@ export class EndpointCore {
       version: PROTOCOL_VERSION,
       scid: attempt.cid,
       params: attempt.params,
-      cookie: attempt.cookie,
+      cookie,
     };
     return encodePacket(initial);
   }

@@ -1,4 +1,5 @@
 import { SocketAddress, isIP } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { InvalidArgValueError } from '../errors.js';
 
 /**
@@ -23,10 +24,53 @@ export interface SocketFamily {
 
 const MAPPED = '::ffff:';
 
-/** An IPv6 literal in the form the socket reports (an address with a zone, `%eth0`, is left as is). */
-export function canonicalIPv6(address: string): string {
-  if (address.includes('%')) return address;
-  return new SocketAddress({ address, family: 'ipv6' }).address;
+/** The host's interfaces as `os.networkInterfaces()` lists them (an IPv6 address's `scopeid` is its interface's index). */
+export type Interfaces = ReturnType<typeof networkInterfaces>;
+
+/** fe80::/10 in canonical form: the only addresses node:dgram reports with a zone. */
+const LINK_LOCAL = /^fe[89ab][0-9a-f]:/;
+
+/**
+ * An IPv6 literal in the form the socket reports a source address in. On Linux (libuv, Node's
+ * AddressToJS) a link-local source (fe80::/10) comes with its zone as the interface's NAME,
+ * whatever the dialled literal said ('fe80::1%4' is answered from 'fe80::1%eth0'), and every
+ * other address without one ('fd00::2%eth0' from 'fd00::2': the kernel ignores a zone when
+ * sending there too). So: the address part canonical; a link-local address's numeric zone
+ * becomes its interface's name (`interfaces`' scopeid; unknown: kept), a name stays as written
+ * (names are case-sensitive); a link-local address without a zone that is one of this host's
+ * own gets its interface's name, as its answers will; a multicast address keeps its zone (it
+ * picks the interface, and never answers); any other address loses it. Windows reports the zone
+ * as a number (`platform` 'win32': left as written). `interfaces` is read only when needed.
+ */
+export function canonicalIPv6(address: string, interfaces?: () => Interfaces, platform: string = process.platform): string {
+  const at = address.indexOf('%');
+  const ip = new SocketAddress({ address: at < 0 ? address : address.slice(0, at), family: 'ipv6' }).address;
+  // Zone 0 is no zone (the kernel reads it so).
+  const written = at < 0 ? '' : address.slice(at + 1);
+  const zone = written === '0' ? '' : written;
+  if (!LINK_LOCAL.test(ip)) return zone !== '' && ip.startsWith('ff') ? `${ip}%${zone}` : ip;
+  if (platform === 'win32') return zone === '' ? ip : `${ip}%${zone}`;
+  const list = (): Interfaces => (interfaces ?? networkInterfaces)();
+  if (zone === '') {
+    const own = interfaceOf(list(), (info) => info.address === ip);
+    return own === undefined ? ip : `${ip}%${own}`;
+  }
+  if (/^[0-9]+$/.test(zone)) {
+    const index = Number(zone);
+    const named = interfaceOf(list(), (info) => info.scopeid === index && LINK_LOCAL.test(info.address));
+    return `${ip}%${named ?? zone}`;
+  }
+  return `${ip}%${zone}`;
+}
+
+/** The name of the interface with an IPv6 address that `match` accepts. */
+function interfaceOf(interfaces: Interfaces, match: (info: { address: string; scopeid?: number }) => boolean): string | undefined {
+  for (const name of Object.keys(interfaces)) {
+    for (const info of interfaces[name] ?? []) {
+      if (info.family === 'IPv6' && match(info)) return name;
+    }
+  }
+  return undefined;
 }
 
 /** Does a udp6 socket bound to `host` reach IPv4 addresses (through their mapped form)? */

@@ -447,8 +447,9 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
    * Resolves once the handshake completed; rejects with ERR_CONNECTION_TIMEOUT,
    * ERR_CONNECTION_REFUSED, ERR_AUTHENTICATION_FAILED (with `serverKey`: the server could not
    * prove it holds that key), ERR_UNSUPPORTED_VERSION, ERR_ADDRESS_MISMATCH (the server answered
-   * from another address), ERR_ENDPOINT_CLOSED or an AbortError. An IP literal is dialled as the
-   * socket reports its peers (canonical IPv6; an IPv4 address as `::ffff:a.b.c.d` on a dual-stack
+   * from another address; encrypted: with an answer that authenticates), ERR_ENDPOINT_CLOSED or an AbortError. An IP literal is dialled as the
+   * socket reports its peers (canonical IPv6, a link-local one's zone as its interface's name on
+   * Linux: `fe80::1%eth0` for `FE80::1%4`; an IPv4 address as `::ffff:a.b.c.d` on a dual-stack
    * udp6 endpoint, an IPv4-mapped one at its IPv4 address on udp4); one the socket cannot reach
    * throws a RangeError (ERR_INVALID_ARG_VALUE).
    *
@@ -723,7 +724,14 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     try {
       for (;;) {
         let tx: Transmit | null;
-        while ((tx = this.core.pollTransmit(now, batch)) !== null) this.transmit(tx);
+        const core = this.core;
+        while ((tx = core.pollTransmit(now, batch)) !== null) {
+          // A connection stopped sending data before this datagram: its own have left by now
+          // (stats' time blocked counts from then, not from the flush's `now`: core/blocked-time.ts).
+          if (core.sendingStopped) core.flushed(this.clock.now());
+          this.transmit(tx);
+        }
+        if (core.sendingStopped) core.flushed(this.clock.now());
         let ev: EndpointEvent | null;
         let any = false;
         while ((ev = this.core.nextEvent()) !== null) {

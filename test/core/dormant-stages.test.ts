@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Pair, type PairOptions } from '../helpers/pair.js';
 import { ownObjects } from '../helpers/footprint.js';
 import { COMPACT_AFTER_MS } from '../../src/core/state.js';
-import { ConnectionCore, setDormantStages } from '../../src/core/connection.js';
+import { ConnectionCore, setDormantStages, standInsChanged } from '../../src/core/connection.js';
 import { LossRecovery } from '../../src/core/loss-recovery.js';
 import { SendScheduler } from '../../src/core/send-scheduler.js';
 import { Receiver } from '../../src/core/receiver.js';
@@ -96,6 +96,8 @@ interface Transcript {
   graphs: string[][];
   /** Times an engine went dormant. */
   dormantSeen: number;
+  /** The same per side (a, b). */
+  dormantSides: [number, number];
 }
 
 function describeEvent(e: CoreEvent): string {
@@ -111,13 +113,18 @@ type Script = (pair: Pair, checkpoint: () => void, look: () => void) => void;
 
 function transcript(dormant: boolean, options: PairOptions, script: Script): Transcript {
   setDormantStages(dormant);
-  const t: Transcript = { datagrams: [], events: [], stats: [], graphs: [], dormantSeen: 0 };
+  const t: Transcript = { datagrams: [], events: [], stats: [], graphs: [], dormantSeen: 0, dormantSides: [0, 0] };
   const was = [false, false];
   const pair = new Pair({
     ...options,
     check: (p) => {
+      // A step that touched a dormant engine (or woke one) wrote nothing into the shared stand-ins.
+      if (was[0] || was[1] || isDormant(p.a) || isDormant(p.b)) expect(standInsChanged()).toBeNull();
       for (const [i, core] of [p.a, p.b].entries()) {
-        if (isDormant(core) && !was[i]) t.dormantSeen++;
+        if (isDormant(core) && !was[i]) {
+          t.dormantSeen++;
+          t.dormantSides[i as 0 | 1]++;
+        }
         was[i] = isDormant(core);
       }
     },
@@ -263,6 +270,68 @@ describe('a dormant connection behaves as one that never slept', () => {
   });
 });
 
+describe('a connection sleeps again once what kept it awake is over (kept by reference, dormant.ts)', () => {
+  it('a redundancy table (the channel asked for copies, then stopped): same datagrams, events, stats and stage objects', () => {
+    const t = same({ seed: 31, link: { delay: 5, loss: 0.05 } }, (pair, checkpoint, look) => {
+      pair.a.setChannel(0, { redundancy: 1 });
+      for (let i = 0; i < 10; i++) pair.a.send(new Uint8Array(200).fill(i), 'ordered');
+      pair.runUntil(() => pair.sides[1].received.length === 10, 20_000);
+      quiet(pair);
+      look();
+      checkpoint();
+      pair.a.setChannel(0, { redundancy: 0 });
+      pair.a.send(Buffer.from('after'), 'ordered');
+      pair.runUntil(() => pair.sides[1].received.length === 11, 20_000);
+      quiet(pair);
+      look();
+      pair.b.send(Buffer.from('back'), 'ordered');
+      pair.runUntil(() => pair.sides[0].received.length === 1, 20_000);
+      quiet(pair);
+    });
+    // a slept after each quiet period: with copies asked for, and after they stopped.
+    expect(t.dormantSides[0]).toBeGreaterThanOrEqual(3);
+    expect(t.events.some((e) => e.includes('"channel":0'))).toBe(true);
+  });
+
+  it('another channel, with its own priority, on both sides (the receiver\'s buffer of that channel points back at its Receiver: patched on wake)', () => {
+    const t = same({ seed: 32, link: { delay: 5, loss: 0.02 } }, (pair, checkpoint, look) => {
+      pair.a.setChannel(2, { priority: 1, weight: 3 });
+      for (let i = 0; i < 6; i++) pair.a.send(new Uint8Array(3000).fill(i), { channel: i % 2 === 0 ? 2 : 0 });
+      pair.runUntil(() => pair.sides[1].received.length === 6, 20_000);
+      quiet(pair);
+      look();
+      checkpoint();
+      for (let i = 0; i < 4; i++) pair.a.send(new Uint8Array(500).fill(i), { channel: 2, delivery: i % 2 === 0 ? 'ordered' : 'unordered' });
+      pair.b.send(Buffer.from('back on 2'), { channel: 2 });
+      pair.runUntil(() => pair.sides[1].received.length === 10 && pair.sides[0].received.length === 1, 20_000);
+      quiet(pair);
+      look();
+    });
+    expect(t.dormantSides[0]).toBeGreaterThanOrEqual(2);
+    expect(t.dormantSides[1]).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a path validator (the peer moved: a NAT rebinding, validated), then quiet, then traffic on the new path', () => {
+    const t = same({ seed: 33, link: { delay: 5 }, addresses: true }, (pair, checkpoint, look) => {
+      pair.a.send(Buffer.from('hello'), 'ordered');
+      pair.runUntil(() => pair.sides[1].received.length === 1, 10_000);
+      pair.sides[0].address = '10.0.0.9';
+      pair.a.send(Buffer.from('from elsewhere'), 'ordered');
+      pair.runUntil(() => pair.sides[1].received.length === 2 && pair.b.remoteAddress === '10.0.0.9', 10_000);
+      quiet(pair);
+      look();
+      checkpoint();
+      pair.b.send(Buffer.from('to the new address'), 'ordered');
+      pair.runUntil(() => pair.sides[0].received.length === 1, 10_000);
+      quiet(pair);
+      look();
+      expect(pair.b.remoteAddress).toBe('10.0.0.9');
+      expect(pair.b.stats(pair.now).pathChanges).toBe(1);
+    });
+    expect(t.dormantSides[1]).toBeGreaterThanOrEqual(2);
+  });
+});
+
 describe('a traced connection', () => {
   it('writes the same qlog events whether it slept or not (a rebuild traces nothing)', () => {
     const script: Script = (pair, _checkpoint, look) => {
@@ -311,10 +380,11 @@ describe('what a dormant connection keeps', () => {
     one.runUntil(() => one.sides[1].received.length === 2, 10_000);
   });
 
-  it('pollTimeout and pollTransmit while dormant do not wake it; a connection whose stages cannot be rebuilt stays awake', () => {
+  it('pollTimeout and pollTransmit while dormant do not wake it; a connection whose stages cannot be rebuilt stays awake, and is tried again after new activity', () => {
     const pair = new Pair({ seed: 23, link: { delay: 5 } });
-    // A redundancy table is made on first use: a fresh build has none, so the dormant form cannot reproduce it.
-    pair.b.setChannel(0, { redundancy: 1 });
+    // A field a fresh build does not have (different property lists): the walk cannot reproduce it.
+    const scheduler = (pair.b as unknown as { sender: { scheduler: Record<string, unknown> } }).sender.scheduler;
+    scheduler['extra'] = 1;
     pair.a.send(Buffer.from('hello'), 'ordered');
     pair.runUntil(() => pair.sides[1].received.length === 1, 10_000);
     quiet(pair);
@@ -323,8 +393,32 @@ describe('what a dormant connection keeps', () => {
     expect(pair.a.pollTimeout()).toBe(pair.a.pollTimeout());
     expect(isDormant(pair.a)).toBe(true);
     expect(isDormant(pair.b)).toBe(false);
-    // It still gave back its idle storage.
+    // It still gave back its idle storage, and is not tried again while nothing happens.
     expect(pair.b.inspect().idleStorage).toEqual({ queues: 0, slots: 0 });
+    expect(pair.b.pollTimeout()).toBeGreaterThan(pair.now + 1000);
+    // What held it is gone; after new activity and a quiet period it sleeps.
+    delete scheduler['extra'];
+    pair.a.send(Buffer.from('again'), 'ordered');
+    pair.runUntil(() => pair.sides[1].received.length === 2, 10_000);
+    quiet(pair);
+    expect(isDormant(pair.b)).toBe(true);
+  });
+
+  it('a missing wake is loud: a write into a dormant connection\'s stages changes the shared stand-ins, and standInsChanged names the field', () => {
+    const pair = new Pair({ seed: 26, link: { delay: 5 } });
+    pair.a.send(Buffer.from('hello'), 'ordered');
+    pair.runUntil(() => pair.sides[1].received.length === 1, 10_000);
+    quiet(pair);
+    expect(isDormant(pair.a)).toBe(true);
+    expect(standInsChanged()).toBeNull();
+    // What an input path without `wake()` would do: use the stage fields as they are.
+    const recovery = (pair.a as unknown as { recovery: { bytesInFlight: number } }).recovery;
+    recovery.bytesInFlight += 1200;
+    expect(standInsChanged()).toMatch(/^4\.bytesInFlight = 1200 /);
+    // Every dormant connection now sees it: the stand-ins are one set for all.
+    expect((pair.b as unknown as { recovery: unknown }).recovery).toBe(recovery);
+    recovery.bytesInFlight -= 1200;
+    expect(standInsChanged()).toBeNull();
   });
 
   it('a setting changed while dormant (setChannel) reaches the woken stages, not the shared stand-ins', () => {

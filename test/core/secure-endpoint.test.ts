@@ -317,3 +317,84 @@ describe('EndpointCore packet protection', () => {
     expect(c.closed).toBe(true);
   });
 });
+
+describe('EndpointCore secure handshake: answers from another address (docs/protocol.md §22.6)', () => {
+  const ALT = '10.0.0.9';
+
+  /** The client's SECURE_INITIAL: its CID and the refusal token its clear parameters carry. */
+  function dialled(net: VirtualNet, client: Node): { cid: bigint; refusalToken: Uint8Array } {
+    expect(client.core.connect(net.now, SERVER, 4000, { serverKey: serverKeys.publicKey }).ok).toBe(true);
+    net.flush();
+    const hello = decodeSecurePacket(net.log[net.log.length - 1]!.data);
+    if (!hello.ok || hello.value.type !== 'secure-initial') throw new Error('no SECURE_INITIAL');
+    return { cid: hello.value.scid, refusalToken: hello.value.params.resetToken };
+  }
+
+  it('no unauthenticated answer from elsewhere fails the attempt, even one carrying the CID and the refusal token: it then connects to the dialled server', () => {
+    const { net, server, client } = setup();
+    const { cid, refusalToken } = dialled(net, client);
+    const forged = [
+      encodePacket({ type: 'retry', dcid: cid, cookie: new Uint8Array(20).fill(3) }),
+      encodePacket({ type: 'version-negotiation', dcid: cid, versions: [7] }),
+      encodePacket({ type: 'stateless-reset', dcid: cid, token: refusalToken }),
+      encodeSecurePacket({ type: 'refuse', dcid: cid, token: refusalToken, reason: 1 }),
+      encodeSecurePacket({ type: 'secure-accept', dcid: cid, scid: 77n, noise: new Uint8Array(96).fill(5) }),
+    ];
+    for (const [from, port] of [[ALT, 4000], [SERVER, 4001]] as const) {
+      for (const d of forged) net.inject(from, port, client, d);
+    }
+    net.flush();
+    expect(failure(client)).toBeUndefined();
+    expect(client.core.pendingConnectCount).toBe(1);
+    expect(client.core.stats().dropped['handshake-failed']).toBe(2);
+    // The forged RETRYs moved one SECURE_INITIAL each to the dialled server (with their cookie),
+    // and changed nothing of the attempt: the real handshake completes, on the Noise state the
+    // forged SECURE_ACCEPTs were tried on copies of.
+    net.run(5000, () => connected(client) !== undefined || failure(client) !== undefined);
+    expect(failure(client)).toBeUndefined();
+    expect(connected(client)?.encrypted).toBe(true);
+    expect(server.core.stats().dropped['bad-cookie']).toBe(2);
+    expect(server.core.connectionCount).toBe(1);
+  });
+
+  it('a server that answers from another address fails the connect with ERR_ADDRESS_MISMATCH once its SECURE_ACCEPT authenticates, long before connectTimeout', () => {
+    const { net, server, client } = setup();
+    // The server's datagrams leave from ALT (a host with several addresses, bound to all).
+    const rerouted: Wire[] = [];
+    net.filter = (w) => w.from !== SERVER || (rerouted.push(w), false);
+    const { cid } = dialled(net, client);
+    // First a forged SECURE_ACCEPT from ALT too: dropped, the attempt unchanged.
+    net.inject(ALT, 4000, client, encodeSecurePacket({ type: 'secure-accept', dcid: cid, scid: 77n, noise: new Uint8Array(96).fill(5) }));
+    for (let step = 0; step < 50 && failure(client) === undefined; step++) {
+      net.run(net.now + 5);
+      for (const w of rerouted.splice(0)) net.inject(ALT, w.fromPort, client, w.data);
+      net.flush();
+    }
+    expect(failure(client)).toBe('ERR_ADDRESS_MISMATCH');
+    const f = client.events.find((e) => e.type === 'connect-failed');
+    expect(f?.type === 'connect-failed' && f.error.message).toContain(`answered from ${ALT}:4000`);
+    expect(net.now).toBeLessThan(100);
+    expect(client.core.stats().dropped['handshake-failed']).toBe(1);
+    expect(server.core.connectionCount).toBe(1);
+    expect(client.core.pendingConnectCount).toBe(0);
+  });
+
+  it('a verifyPeer that rejects the key of an answer from elsewhere leaves the attempt running', () => {
+    const asked: string[] = [];
+    const { net, client } = setup({ client: { verifyPeer: (_key, address, port) => (asked.push(`${address}:${port}`), false) } });
+    const rerouted: Wire[] = [];
+    net.filter = (w) => w.from !== SERVER || (rerouted.push(w), false);
+    dialled(net, client);
+    for (let step = 0; step < 50; step++) {
+      net.run(net.now + 5);
+      for (const w of rerouted.splice(0)) net.inject(ALT, w.fromPort, client, w.data);
+      net.flush();
+    }
+    expect(failure(client)).toBeUndefined();
+    expect(client.core.pendingConnectCount).toBe(1);
+    // Asked about the address dialled (the key claims to be that server's), once per SECURE_ACCEPT.
+    expect(asked.length).toBeGreaterThan(0);
+    expect(new Set(asked)).toEqual(new Set([`${SERVER}:4000`]));
+    expect(client.core.stats().dropped['peer-rejected']).toBe(asked.length);
+  });
+});

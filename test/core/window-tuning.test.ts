@@ -11,13 +11,22 @@ import { impairedPair, queueBulk } from '../helpers/scenarios.js';
 const MiB = 1024 * 1024;
 
 /** The receiver's window now, bytes (read from the engine for these tests only). */
+/**
+ * The connection's Receiver, read through `peek` while it is dormant (its stage fields then point
+ * at shared stand-ins: a quiet receiver, with its window tuner, sleeps too).
+ */
+function readReceiver<T>(core: ConnectionCore, read: (r: Receiver & { retainedBytes: number; retainedLimit: number }) => T): T {
+  type Inner = { receiver: Receiver & { retainedBytes: number; retainedLimit: number }; dormant: unknown; peek<U>(f: (c: Inner) => U): U };
+  const c = core as unknown as Inner;
+  return c.dormant !== null ? c.peek((woken) => read(woken.receiver)) : read(c.receiver);
+}
+
 function windowOf(core: ConnectionCore): number {
-  return (core as unknown as { receiver: Receiver }).receiver.windowBytes;
+  return readReceiver(core, (r) => r.windowBytes);
 }
 
 function retainedOf(core: ConnectionCore): { retained: number; limit: number } {
-  const r = (core as unknown as { receiver: { retainedBytes: number; retainedLimit: number } }).receiver;
-  return { retained: r.retainedBytes, limit: r.retainedLimit };
+  return readReceiver(core, (r) => ({ retained: r.retainedBytes, limit: r.retainedLimit }));
 }
 
 describe('receive-window auto-tuning (window-tuner.ts)', () => {
@@ -39,8 +48,7 @@ describe('receive-window auto-tuning (window-tuner.ts)', () => {
       expect(windowOf(pair.b)).toBe(16 * MiB);
       // The credit the peer saw grew with it (four times the TSNs the 4 MiB window announced);
       // what it made the receiver hold stays within the grown window.
-      const receiver = (pair.b as unknown as { receiver: Receiver }).receiver;
-      expect(receiver.maxSlotsAnnounced).toBe(4 * announcedWindow(resolveCoreConfig({ maxDatagramSize: 1452 })));
+      expect(readReceiver(pair.b, (r) => r.maxSlotsAnnounced)).toBe(4 * announcedWindow(resolveCoreConfig({ maxDatagramSize: 1452 })));
       expect(worst).toBeLessThanOrEqual(16 * MiB + 128 * 1024);
       // The window is the sender's limit no more than a tenth of the transfer.
       expect(pair.a.stats(pair.now).timeBlockedByFlowControl).toBeLessThan(pair.now / 10);

@@ -39,6 +39,13 @@ export interface Side {
   autoRelease: boolean;
   /** Message bytes delivered so far. */
   deliveredBytes: number;
+  /**
+   * Where this side's datagrams come from, as the other side sees them (CoreOptions.addresses);
+   * a test may change it (a NAT rebinding: the other side validates the new path). Undefined:
+   * the engines track no addresses.
+   */
+  address: string | undefined;
+  port: number;
 }
 
 export interface CoreOptions {
@@ -51,7 +58,15 @@ export interface CoreOptions {
   trace?: TraceRecorder | null;
   /** Side b's endpoint byte budget (maxBufferedBytes), as an endpoint would share it. */
   budgetB?: BufferBudget;
+  /** The engines know each other's address ('10.0.0.1':5000 is a, '10.0.0.2':4000 b) and validate a new one (Side.address). */
+  addresses?: boolean;
 }
+
+/** The addresses of sides a and b with CoreOptions.addresses. */
+export const PAIR_ADDRESSES = [
+  { address: '10.0.0.1', port: 5000 },
+  { address: '10.0.0.2', port: 4000 },
+] as const;
 
 export interface FlowLinks {
   /** Carries what side a sends. */
@@ -97,12 +112,21 @@ export function makeCores(seed: number, o: CoreOptions, now = 0): [ConnectionCor
       now,
       ...(i === 1 && o.budgetB !== undefined ? { budget: o.budgetB } : {}),
       trace: o.trace ? o.trace.sink(i === 0 ? 'client' : 'server', { localCid: cids[i], remoteCid: cids[i === 0 ? 1 : 0], now }) : null,
+      ...(o.addresses === true ? { ...PAIR_ADDRESSES[i === 0 ? 1 : 0], randomBytes: seededBytes(seed + 10 + i) } : {}),
     });
   return [make(0), make(1)];
 }
 
-function side(core: ConnectionCore): Side {
-  return { core, events: [], received: [], closed: false, autoRelease: true, deliveredBytes: 0 };
+/** Deterministic bytes for PATH_CHALLENGE data. */
+function seededBytes(seed: number): (n: number) => Uint8Array {
+  const random = prng(seed);
+  return (n) => Uint8Array.from({ length: n }, () => Math.floor(random() * 256));
+}
+
+function side(core: ConnectionCore, i: 0 | 1): Side {
+  // The engine knows its peer's address: it was made with one (CoreOptions.addresses).
+  const known = core.remoteAddress !== undefined;
+  return { core, events: [], received: [], closed: false, autoRelease: true, deliveredBytes: 0, address: known ? PAIR_ADDRESSES[i].address : undefined, port: known ? PAIR_ADDRESSES[i].port : 0 };
 }
 
 export class Flows {
@@ -119,7 +143,7 @@ export class Flows {
   private seq = 0;
 
   add(cores: [ConnectionCore, ConnectionCore], links: FlowLinks): number {
-    this.flows.push({ sides: [side(cores[0]), side(cores[1])], links });
+    this.flows.push({ sides: [side(cores[0], 0), side(cores[1], 1)], links });
     return this.flows.length - 1;
   }
 
@@ -174,7 +198,10 @@ export class Flows {
       timer.core.handleTimeout(this.now);
     } else {
       const d = this.pop();
-      this.flows[d.flow]!.sides[d.to].core.handleDatagram(this.now, d.data);
+      const sides = this.flows[d.flow]!.sides;
+      const from = sides[d.to === 0 ? 1 : 0];
+      if (from.address === undefined) sides[d.to].core.handleDatagram(this.now, d.data);
+      else sides[d.to].core.handleDatagram(this.now, d.data, false, from.address, from.port);
     }
     this.flush();
     this.check?.(this);

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Endpoint, EndpointOptions } from '../../src/index.js';
-import { createEndpoint } from '../../src/index.js';
+import { createEndpoint, generateKeyPair } from '../../src/index.js';
 import { canonicalIPv6, dialAddress } from '../../src/node/address.js';
+import { networkInterfaces } from 'node:os';
 import { codeOf, destroyAll, within } from './helpers.js';
 
 /**
@@ -103,6 +104,60 @@ describe('connect() to a non-canonical IP literal', () => {
   });
 });
 
+describe('connect() to a zoned IPv6 literal (fe80::1%eth0)', () => {
+  const endpoints: Endpoint[] = [];
+  afterEach(() => destroyAll(endpoints));
+
+  /** What os.networkInterfaces() says on a host with eth0 (index 4) and lo. */
+  const table = () => ({
+    lo: [{ address: '::1', netmask: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', family: 'IPv6' as const, mac: '00:00:00:00:00:00', internal: true, cidr: '::1/128', scopeid: 0 }],
+    eth0: [
+      { address: 'fd00::2', netmask: 'ffff:ffff:ffff:ffff::', family: 'IPv6' as const, mac: '02:fc:00:00:00:01', internal: false, cidr: 'fd00::2/64', scopeid: 0 },
+      { address: 'fe80::fc:ff:fe00:1', netmask: 'ffff:ffff:ffff:ffff::', family: 'IPv6' as const, mac: '02:fc:00:00:00:01', internal: false, cidr: 'fe80::fc:ff:fe00:1/64', scopeid: 4 },
+    ],
+  });
+
+  it('canonical forms: as node:dgram reports the source of an answer on Linux (unit)', () => {
+    // Link-local: the address canonical, the zone as the interface's name.
+    expect(canonicalIPv6('FE80:0:0::0001%eth0', table)).toBe('fe80::1%eth0');
+    expect(canonicalIPv6('fe80::1%4', table)).toBe('fe80::1%eth0');
+    expect(canonicalIPv6('febf::1%4', table)).toBe('febf::1%eth0');
+    // An index no interface has, or a name: kept (names are case-sensitive).
+    expect(canonicalIPv6('fe80::1%9', table)).toBe('fe80::1%9');
+    expect(canonicalIPv6('fe80::1%Eth0', table)).toBe('fe80::1%Eth0');
+    // Zone 0 is none; this host's own link-local address is answered from with its interface.
+    expect(canonicalIPv6('fe80::1%0', table)).toBe('fe80::1');
+    expect(canonicalIPv6('fe80::FC:ff:fe00:1', table)).toBe('fe80::fc:ff:fe00:1%eth0');
+    expect(canonicalIPv6('fe80::2', table)).toBe('fe80::2');
+    // Not link-local: the socket reports no zone (and the kernel ignores one when sending there).
+    const untouched = () => {
+      throw new Error('interfaces read for an address that needs none');
+    };
+    expect(canonicalIPv6('fd00::2%eth0', untouched)).toBe('fd00::2');
+    expect(canonicalIPv6('::1%lo', untouched)).toBe('::1');
+    expect(canonicalIPv6('fec0::1%eth0', untouched)).toBe('fec0::1');
+    // Multicast keeps it: it picks the interface, and a multicast address never answers.
+    expect(canonicalIPv6('FF02::1%eth0', untouched)).toBe('ff02::1%eth0');
+    // Windows reports the zone as a number: left as written.
+    expect(canonicalIPv6('FE80::1%4', table, 'win32')).toBe('fe80::1%4');
+    // dialAddress gives the same form.
+    expect(dialAddress('FE80::1%4', { type: 'udp6', ipv6Only: false, host: '::' })).toBe(canonicalIPv6('FE80::1%4'));
+  });
+
+  it('a link-local literal, its zone as a number or its address in capitals, connects (real sockets, when this host has a link-local address)', async (ctx) => {
+    const own = Object.entries(networkInterfaces()).flatMap(([name, list]) =>
+      (list ?? []).filter((i) => i.family === 'IPv6' && /^fe[89ab]/i.test(i.address) && i.scopeid).map((i) => ({ name, address: i.address, index: i.scopeid! })),
+    )[0];
+    if (own === undefined || !(await ipv6Loopback())) return ctx.skip();
+    const server = await endpoint(endpoints, { type: 'udp6', acceptConnections: true });
+    const client = await endpoint(endpoints, { type: 'udp6', ...BOUND });
+    for (const host of [`${own.address}%${own.index}`, `${own.address.toUpperCase()}%${own.name}`, own.address]) {
+      const conn = await within(5000, host, client.connect(server.address().port, host));
+      expect(conn.remoteAddress).toBe(`${own.address}%${own.name}`);
+    }
+  });
+});
+
 describe('a server that answers from another address', () => {
   const endpoints: Endpoint[] = [];
   afterEach(() => destroyAll(endpoints));
@@ -115,5 +170,15 @@ describe('a server that answers from another address', () => {
     const failure = p.catch((e: { message: string }) => e.message);
     expect(await within(5000, 'connect', codeOf(p))).toBe('ERR_ADDRESS_MISMATCH');
     expect(await failure).toContain(`answered from 127.0.0.1:${server.address().port}`);
+  });
+
+  it('encrypted, the same: its SECURE_ACCEPT from 127.0.0.1 authenticates, then fails the connect with ERR_ADDRESS_MISMATCH', async () => {
+    const keyPair = generateKeyPair();
+    const server = await endpoint(endpoints, { keyPair, acceptConnections: true });
+    const client = await endpoint(endpoints, { host: '127.0.0.1', ...BOUND });
+    const p = client.connect(server.address().port, '127.0.0.2', { serverKey: keyPair.publicKey });
+    expect(await within(5000, 'connect', codeOf(p))).toBe('ERR_ADDRESS_MISMATCH');
+    // Its RETRY from there was followed (cookie sent to 127.0.0.2), not believed as a failure.
+    expect(client.stats().dropped['handshake-failed'] ?? 0).toBe(0);
   });
 });

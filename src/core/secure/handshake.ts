@@ -139,3 +139,16 @@ export function finishClientHandshake(
   if (!decoded || decoded.scid !== headerScid) return null;
   return { secrets: secrets(hello.state.result(), true), params: decoded.params };
 }
+
+/**
+ * Read message 2 on a copy of the client's state, leaving `hello` as it was whatever the
+ * outcome: for an answer that must authenticate before it may change the attempt (one from
+ * another address than the one dialled, docs/protocol.md §22.6).
+ */
+export function tryClientHandshake(
+  hello: ClientHello,
+  message: Uint8Array,
+  headerScid: ConnectionId,
+): { secrets: SessionSecrets; params: TransportParams } | null {
+  return finishClientHandshake({ ...hello, state: hello.state.fork() }, message, headerScid);
+}

@@ -125,6 +125,11 @@ class SymmetricState {
   split(): [Uint8Array, Uint8Array] {
     return noiseHkdf(this.suite, this.ck, EMPTY);
   }
+
+  /** An independent copy: the arrays it holds are replaced, never written in place, so both share them. */
+  copy(): SymmetricState {
+    return Object.assign(Object.create(SymmetricState.prototype) as SymmetricState, this);
+  }
 }
 
 export interface HandshakeInit {
@@ -275,6 +280,16 @@ export class NoiseHandshake {
   private fail(): null {
     this.failed = true;
     return null;
+  }
+
+  /**
+   * An independent copy of this state, to try a message on without spending this one (a read
+   * that fails leaves its state unusable). Arrays are shared: none is ever written in place.
+   */
+  fork(): NoiseHandshake {
+    const copy = Object.assign(Object.create(NoiseHandshake.prototype) as NoiseHandshake, this);
+    (copy as unknown as { ss: SymmetricState }).ss = this.ss.copy();
+    return copy;
   }
 
   result(): HandshakeResult {
