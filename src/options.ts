@@ -165,6 +165,14 @@ export interface EndpointOptions {
    * They are also limited to half of the unreliable budget (about 1.26 × `min(maxMessageSize, receiveWindow)` bytes, docs/protocol.md §12.5).
    */
   maxQueuedUnreliable?: number;
+  /**
+   * Let the first endpoint ask V8 to free dead ArrayBuffers on the main thread
+   * (`--no-concurrent-array-buffer-sweeping`, process-wide, once): every received datagram is a
+   * Buffer of its own, and freeing them from V8's worker thread contends with the main thread's
+   * allocations of the next ones (src/node/array-buffer-sweeping.ts). Default true; false leaves
+   * V8's flags alone (pass it to every endpoint of the process).
+   */
+  tuneV8?: boolean;
 
   // ---- observability
   /**
@@ -208,6 +216,7 @@ export interface ResolvedEndpointOptions {
   highWaterMark: number;
   maxQueuedBytes: number;
   maxQueuedUnreliable: number;
+  tuneV8: boolean;
   qlogDir: string | undefined;
   qlogFilter: ((connection: TracedConnection) => boolean) | undefined;
   trace: ((event: TraceEvent, connection: TracedConnection | null) => void) | undefined;
@@ -260,6 +269,7 @@ export const ENDPOINT_DEFAULTS = {
   highWaterMark: 1 * MiB,
   maxQueuedBytes: 8 * MiB,
   maxQueuedUnreliable: 1024,
+  tuneV8: true,
 } as const;
 
 type NumberKey = {
@@ -311,7 +321,7 @@ function num(options: EndpointOptions, key: NumberKey): number {
   return value;
 }
 
-function bool(options: EndpointOptions, key: 'ipv6Only' | 'statelessReset' | 'pacing' | 'allowHalfOpen'): boolean {
+function bool(options: EndpointOptions, key: 'ipv6Only' | 'statelessReset' | 'pacing' | 'allowHalfOpen' | 'tuneV8'): boolean {
   const value = options[key];
   if (value === undefined) return ENDPOINT_DEFAULTS[key];
   if (typeof value !== 'boolean') throw new InvalidArgTypeError(`options.${key} must be a boolean`);
@@ -366,6 +376,7 @@ const ENDPOINT_OPTION_NAMES: Record<keyof EndpointOptions, true> = {
   highWaterMark: true,
   maxQueuedBytes: true,
   maxQueuedUnreliable: true,
+  tuneV8: true,
   qlogDir: true,
   qlogFilter: true,
   trace: true,
@@ -517,6 +528,7 @@ export function resolveEndpointOptions(options: EndpointOptions = {}): ResolvedE
     highWaterMark: num(options, 'highWaterMark'),
     maxQueuedBytes,
     maxQueuedUnreliable: num(options, 'maxQueuedUnreliable'),
+    tuneV8: bool(options, 'tuneV8'),
     qlogDir: options.qlogDir,
     qlogFilter: options.qlogFilter,
     trace: options.trace,

@@ -18,6 +18,7 @@ import { boundedWait, checkCloseOptions, type CloseOptions } from './close-optio
 import { Connection, type ConnectionHost } from './connection.js';
 import { PeerSocket } from './peer-socket.js';
 import { checkCoreConfig, createConnectionCore } from './engine.js';
+import { sweepArrayBuffersOnMainThread } from './array-buffer-sweeping.js';
 import { TraceOutput, type QlogChoice } from './qlog.js';
 import type { DatagramSocket, RemoteInfo, SocketAddress } from './socket.js';
 import { Stage, stageTrace } from './stage-trace.js';
@@ -156,6 +157,8 @@ interface PendingConnect {
 export function createEndpoint(options?: EndpointOptions): Promise<Endpoint> {
   const resolved = resolveEndpointOptions(options);
   checkCoreConfig(resolved.endpoint.core);
+  // Received datagrams' Buffers freed on the main thread (array-buffer-sweeping.ts); once per process.
+  if (resolved.tuneV8) sweepArrayBuffersOnMainThread();
   const qlogDir = resolved.qlogDir;
   const ready =
     qlogDir === undefined
