@@ -169,10 +169,12 @@ export interface EndpointOptions {
    * Let the first endpoint ask V8 to free dead ArrayBuffers on the main thread
    * (`--no-concurrent-array-buffer-sweeping`, process-wide, once): every received datagram is a
    * Buffer of its own, and freeing them from V8's worker thread contends with the main thread's
-   * allocations of the next ones (src/node/array-buffer-sweeping.ts). Default true; false leaves
-   * V8's flags alone (pass it to every endpoint of the process).
+   * allocations of the next ones (src/node/array-buffer-sweeping.ts): ~10–20 % less CPU on a
+   * bulk receiver. Default false: a library does not change V8's flags for the whole process
+   * unasked (Node's docs warn that flags changed after start-up may behave unpredictably). The
+   * same effect without this option: run `node --no-concurrent-array-buffer-sweeping`.
    */
-  tuneV8?: boolean;
+  sweepBuffersOnMainThread?: boolean;
 
   // ---- observability
   /**
@@ -216,7 +218,7 @@ export interface ResolvedEndpointOptions {
   highWaterMark: number;
   maxQueuedBytes: number;
   maxQueuedUnreliable: number;
-  tuneV8: boolean;
+  sweepBuffersOnMainThread: boolean;
   qlogDir: string | undefined;
   qlogFilter: ((connection: TracedConnection) => boolean) | undefined;
   trace: ((event: TraceEvent, connection: TracedConnection | null) => void) | undefined;
@@ -269,7 +271,7 @@ export const ENDPOINT_DEFAULTS = {
   highWaterMark: 1 * MiB,
   maxQueuedBytes: 8 * MiB,
   maxQueuedUnreliable: 1024,
-  tuneV8: true,
+  sweepBuffersOnMainThread: false,
 } as const;
 
 type NumberKey = {
@@ -321,7 +323,7 @@ function num(options: EndpointOptions, key: NumberKey): number {
   return value;
 }
 
-function bool(options: EndpointOptions, key: 'ipv6Only' | 'statelessReset' | 'pacing' | 'allowHalfOpen' | 'tuneV8'): boolean {
+function bool(options: EndpointOptions, key: 'ipv6Only' | 'statelessReset' | 'pacing' | 'allowHalfOpen' | 'sweepBuffersOnMainThread'): boolean {
   const value = options[key];
   if (value === undefined) return ENDPOINT_DEFAULTS[key];
   if (typeof value !== 'boolean') throw new InvalidArgTypeError(`options.${key} must be a boolean`);
@@ -376,7 +378,7 @@ const ENDPOINT_OPTION_NAMES: Record<keyof EndpointOptions, true> = {
   highWaterMark: true,
   maxQueuedBytes: true,
   maxQueuedUnreliable: true,
-  tuneV8: true,
+  sweepBuffersOnMainThread: true,
   qlogDir: true,
   qlogFilter: true,
   trace: true,
@@ -528,7 +530,7 @@ export function resolveEndpointOptions(options: EndpointOptions = {}): ResolvedE
     highWaterMark: num(options, 'highWaterMark'),
     maxQueuedBytes,
     maxQueuedUnreliable: num(options, 'maxQueuedUnreliable'),
-    tuneV8: bool(options, 'tuneV8'),
+    sweepBuffersOnMainThread: bool(options, 'sweepBuffersOnMainThread'),
     qlogDir: options.qlogDir,
     qlogFilter: options.qlogFilter,
     trace: options.trace,

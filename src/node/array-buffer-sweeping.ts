@@ -13,10 +13,11 @@ import { setFlagsFromString } from 'node:v8';
  * the receiver's CPU per MB is ~10–20 % lower (bench/analysis.md, "Stop 24 investigations",
  * wt/recv). Nothing else changes: the same buffers die at the same scavenges.
  *
- * It is a process-wide V8 setting, asked for once by the first endpoint created with the
- * `tuneV8` option on (the default); it stays for the process (a later endpoint with `tuneV8: false`
- * does not undo it), so an application that wants V8's default passes `tuneV8: false` to every
- * endpoint.
+ * It is a process-wide V8 setting, so it is off unless asked for: the first endpoint created
+ * with `sweepBuffersOnMainThread: true` sets it, once, and it stays for the process (closing
+ * that endpoint does not undo it). The same without the option: `node
+ * --no-concurrent-array-buffer-sweeping`. V8 reads the flag at every sweep, so setting it after
+ * start-up takes effect (measured: bench/analysis.md).
  */
 let applied = false;
 

@@ -158,7 +158,7 @@ export function createEndpoint(options?: EndpointOptions): Promise<Endpoint> {
   const resolved = resolveEndpointOptions(options);
   checkCoreConfig(resolved.endpoint.core);
   // Received datagrams' Buffers freed on the main thread (array-buffer-sweeping.ts); once per process.
-  if (resolved.tuneV8) sweepArrayBuffersOnMainThread();
+  if (resolved.sweepBuffersOnMainThread) sweepArrayBuffersOnMainThread();
   const qlogDir = resolved.qlogDir;
   const ready =
     qlogDir === undefined

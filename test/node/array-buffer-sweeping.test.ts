@@ -1,6 +1,6 @@
-// The `tuneV8` endpoint option (src/node/array-buffer-sweeping.ts): the first endpoint asks V8,
-// once per process, to free dead ArrayBuffers (every received datagram's Buffer) on the main
-// thread; `tuneV8: false` leaves V8's flags alone. node:v8 is mocked: the flag is process-wide.
+// The `sweepBuffersOnMainThread` endpoint option (src/node/array-buffer-sweeping.ts): off by
+// default; the first endpoint that asks has V8, once per process, free dead ArrayBuffers (every
+// received datagram's Buffer) on the main thread. node:v8 is mocked: the flag is process-wide.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 const setFlags = vi.hoisted(() => vi.fn<(flags: string) => void>());
@@ -18,7 +18,7 @@ import {
 } from '../../src/node/array-buffer-sweeping.js';
 import { destroyAll } from './helpers.js';
 
-describe('tuneV8: ArrayBuffers swept on the main thread', () => {
+describe('sweepBuffersOnMainThread: ArrayBuffers swept on the main thread', () => {
   const endpoints: Endpoint[] = [];
   beforeEach(() => {
     resetArrayBufferSweepingForTests();
@@ -26,24 +26,24 @@ describe('tuneV8: ArrayBuffers swept on the main thread', () => {
   });
   afterEach(() => destroyAll(endpoints));
 
-  it('the first endpoint sets the flag, once for the process', async () => {
+  it('the default leaves the flags alone', async () => {
     endpoints.push(await createEndpoint({ host: '127.0.0.1', port: 0 }));
-    expect(setFlags.mock.calls).toEqual([['--no-concurrent-array-buffer-sweeping']]);
-    endpoints.push(await createEndpoint({ host: '127.0.0.1', port: 0 }));
-    expect(setFlags).toHaveBeenCalledTimes(1);
-  });
-
-  it('tuneV8: false leaves the flags alone; a later endpoint with the default still sets it', async () => {
-    endpoints.push(await createEndpoint({ host: '127.0.0.1', port: 0, tuneV8: false }));
+    endpoints.push(await createEndpoint({ host: '127.0.0.1', port: 0, sweepBuffersOnMainThread: false }));
     expect(setFlags).not.toHaveBeenCalled();
-    endpoints.push(await createEndpoint({ host: '127.0.0.1', port: 0 }));
-    expect(setFlags.mock.calls).toEqual([[MAIN_THREAD_SWEEPING_FLAG]]);
   });
 
-  it('a non-boolean tuneV8 is a TypeError (ERR_INVALID_ARG_TYPE), and sets nothing', () => {
+  it('the first endpoint that asks sets the flag, once for the process', async () => {
+    endpoints.push(await createEndpoint({ host: '127.0.0.1', port: 0, sweepBuffersOnMainThread: true }));
+    expect(setFlags.mock.calls).toEqual([[MAIN_THREAD_SWEEPING_FLAG]]);
+    endpoints.push(await createEndpoint({ host: '127.0.0.1', port: 0, sweepBuffersOnMainThread: true }));
+    expect(setFlags).toHaveBeenCalledTimes(1);
+    expect(MAIN_THREAD_SWEEPING_FLAG).toBe('--no-concurrent-array-buffer-sweeping');
+  });
+
+  it('a non-boolean sweepBuffersOnMainThread is a TypeError (ERR_INVALID_ARG_TYPE), and sets nothing', () => {
     let error: unknown;
     try {
-      void createEndpoint({ host: '127.0.0.1', port: 0, tuneV8: 'yes' as unknown as boolean });
+      void createEndpoint({ host: '127.0.0.1', port: 0, sweepBuffersOnMainThread: 'yes' as unknown as boolean });
     } catch (e) {
       error = e;
     }
