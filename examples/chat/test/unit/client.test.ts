@@ -95,6 +95,32 @@ describe('receipts under a steady stream', () => {
     expect(h.store.deliveredMark(groupId, bobId)).toBe(last);
   });
 
+  it('a receipt waiting for the interval goes when the client closes (never lost with its timer)', async () => {
+    h = await createHarness();
+    const alice = await h.loggedIn('alice');
+    const bob = await h.loggedIn('bob');
+    await h.group(alice, 'team', [bob]);
+    const bobId = h.store.findUser('bob')?.id ?? 0;
+    const groupId = h.store.findGroupForMember('team', bobId)?.id ?? 0;
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    let last = 0;
+    for (let i = 0; i < 2; i++) {
+      const shown = nextEvents<ChatMessage>(bob, 'message');
+      last = (await alice.send('team', `m${i}`)).messageId;
+      await shown;
+      await settle();
+    }
+    // The second receipt waits for the interval's timer, which never runs: close sends it first.
+    expect(h.store.deliveredMark(groupId, bobId)).toBeLessThan(last);
+    // (The memory transport closes both ends at once, dropping what is in flight, so the
+    // server's mark cannot show it: the client's count of what it sent does.)
+    const sentBefore = bob.messagesSent;
+    const closed = bob.close();
+    expect(bob.messagesSent - sentBefore).toBe(1);
+    vi.useRealTimers();
+    await closed;
+  });
+
   it('acknowledges each backlog batch at once, so a long backlog never waits for the interval', async () => {
     h = await createHarness();
     const alice = await h.loggedIn('alice');
