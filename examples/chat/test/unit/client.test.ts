@@ -69,13 +69,19 @@ describe('receipts under a steady stream', () => {
     for (let i = 0; i < 200 && !done(); i++) await settle();
   }
 
+  /** Alice and bob logged in on `harness`, both in group 'team'. */
+  async function aliceAndBobInTeam(harness: Harness) {
+    const alice = await harness.loggedIn('alice');
+    const bob = await harness.loggedIn('bob');
+    await harness.group(alice, 'team', [bob]);
+    const bobId = harness.store.findUser('bob')?.id ?? 0;
+    const groupId = harness.store.findGroupForMember('team', bobId)?.id ?? 0;
+    return { alice, bob, bobId, groupId };
+  }
+
   it('acknowledges a stream of live messages with one receipt per interval, covering all of them', async () => {
     h = await createHarness();
-    const alice = await h.loggedIn('alice');
-    const bob = await h.loggedIn('bob');
-    await h.group(alice, 'team', [bob]);
-    const bobId = h.store.findUser('bob')?.id ?? 0;
-    const groupId = h.store.findGroupForMember('team', bobId)?.id ?? 0;
+    const { alice, bob, bobId, groupId } = await aliceAndBobInTeam(h);
     // Time stands still (performance.now and setTimeout are fake): only the interval's timer releases a delayed receipt.
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
     const before = bob.messagesSent;
@@ -97,11 +103,7 @@ describe('receipts under a steady stream', () => {
 
   it('a receipt waiting for the interval goes when the client closes (never lost with its timer)', async () => {
     h = await createHarness();
-    const alice = await h.loggedIn('alice');
-    const bob = await h.loggedIn('bob');
-    await h.group(alice, 'team', [bob]);
-    const bobId = h.store.findUser('bob')?.id ?? 0;
-    const groupId = h.store.findGroupForMember('team', bobId)?.id ?? 0;
+    const { alice, bob, bobId, groupId } = await aliceAndBobInTeam(h);
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
     let last = 0;
     for (let i = 0; i < 2; i++) {
