@@ -29,6 +29,8 @@ export type Interfaces = ReturnType<typeof networkInterfaces>;
 
 /** fe80::/10 in canonical form: the only addresses node:dgram reports with a zone. */
 const LINK_LOCAL = /^fe[89ab][0-9a-f]:/;
+/** ff00::/8 in canonical form (its first group has all four digits: `ff::` is 00ff::, not multicast). */
+const MULTICAST = /^ff[0-9a-f]{2}:/;
 
 /**
  * An IPv6 literal in the form the socket reports a source address in. On Linux (libuv, Node's
@@ -48,7 +50,7 @@ export function canonicalIPv6(address: string, interfaces?: () => Interfaces, pl
   // Zone 0 is no zone (the kernel reads it so).
   const written = at < 0 ? '' : address.slice(at + 1);
   const zone = written === '0' ? '' : written;
-  if (!LINK_LOCAL.test(ip)) return zone !== '' && ip.startsWith('ff') ? `${ip}%${zone}` : ip;
+  if (!LINK_LOCAL.test(ip)) return zone !== '' && MULTICAST.test(ip) ? `${ip}%${zone}` : ip;
   if (platform === 'win32') return zone === '' ? ip : `${ip}%${zone}`;
   const list = (): Interfaces => (interfaces ?? networkInterfaces)();
   if (zone === '') {

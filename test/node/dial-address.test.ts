@@ -138,6 +138,8 @@ describe('connect() to a zoned IPv6 literal (fe80::1%eth0)', () => {
     expect(canonicalIPv6('fec0::1%eth0', untouched)).toBe('fec0::1');
     // Multicast keeps it: it picks the interface, and a multicast address never answers.
     expect(canonicalIPv6('FF02::1%eth0', untouched)).toBe('ff02::1%eth0');
+    // 00ff:: is unicast (its canonical form `ff::` only looks like multicast): the zone goes.
+    expect(canonicalIPv6('00ff::1%eth0', untouched)).toBe('ff::1');
     // Windows reports the zone as a number: left as written.
     expect(canonicalIPv6('FE80::1%4', table, 'win32')).toBe('fe80::1%4');
     // dialAddress gives the same form.

@@ -69,13 +69,19 @@ describe('receipts under a steady stream', () => {
     for (let i = 0; i < 200 && !done(); i++) await settle();
   }
 
+  /** Alice and bob logged in on `harness`, both in group 'team'. */
+  async function aliceAndBobInTeam(harness: Harness) {
+    const alice = await harness.loggedIn('alice');
+    const bob = await harness.loggedIn('bob');
+    await harness.group(alice, 'team', [bob]);
+    const bobId = harness.store.findUser('bob')?.id ?? 0;
+    const groupId = harness.store.findGroupForMember('team', bobId)?.id ?? 0;
+    return { alice, bob, bobId, groupId };
+  }
+
   it('acknowledges a stream of live messages with one receipt per interval, covering all of them', async () => {
     h = await createHarness();
-    const alice = await h.loggedIn('alice');
-    const bob = await h.loggedIn('bob');
-    await h.group(alice, 'team', [bob]);
-    const bobId = h.store.findUser('bob')?.id ?? 0;
-    const groupId = h.store.findGroupForMember('team', bobId)?.id ?? 0;
+    const { alice, bob, bobId, groupId } = await aliceAndBobInTeam(h);
     // Time stands still (performance.now and setTimeout are fake): only the interval's timer releases a delayed receipt.
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
     const before = bob.messagesSent;
@@ -93,6 +99,28 @@ describe('receipts under a steady stream', () => {
     await until(() => h?.store.deliveredMark(groupId, bobId) === last);
     expect(bob.messagesSent - before).toBe(2);
     expect(h.store.deliveredMark(groupId, bobId)).toBe(last);
+  });
+
+  it('a receipt waiting for the interval goes when the client closes (never lost with its timer)', async () => {
+    h = await createHarness();
+    const { alice, bob, bobId, groupId } = await aliceAndBobInTeam(h);
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    let last = 0;
+    for (let i = 0; i < 2; i++) {
+      const shown = nextEvents<ChatMessage>(bob, 'message');
+      last = (await alice.send('team', `m${i}`)).messageId;
+      await shown;
+      await settle();
+    }
+    // The second receipt waits for the interval's timer, which never runs: close sends it first.
+    expect(h.store.deliveredMark(groupId, bobId)).toBeLessThan(last);
+    // (The memory transport closes both ends at once, dropping what is in flight, so the
+    // server's mark cannot show it: the client's count of what it sent does.)
+    const sentBefore = bob.messagesSent;
+    const closed = bob.close();
+    expect(bob.messagesSent - sentBefore).toBe(1);
+    vi.useRealTimers();
+    await closed;
   });
 
   it('acknowledges each backlog batch at once, so a long backlog never waits for the interval', async () => {
