@@ -10,6 +10,15 @@ import { impairedPair, queueBulk } from '../helpers/scenarios.js';
 
 const MiB = 1024 * 1024;
 
+/** A Receiver on its own at the default configuration, with the window it announces in slots. */
+function bareReceiver(): { events: Deque<CoreEvent>; slots: number; receiver: Receiver; rtt: { smoothed: number }; payload: Uint8Array } {
+  const config = resolveCoreConfig({});
+  const events = new Deque<CoreEvent>();
+  const slots = announcedWindow(config);
+  const receiver = new Receiver(config, 1, slots, config.maxDatagramSize, config.maxMessageSize, events, createCounters());
+  return { events, slots, receiver, rtt: { smoothed: 20 }, payload: new Uint8Array(1100) };
+}
+
 /** The receiver's window now, bytes (read from the engine for these tests only). */
 /**
  * The connection's Receiver, read through `peek` while it is dormant (its stage fields then point
@@ -80,12 +89,7 @@ describe('receive-window auto-tuning (window-tuner.ts)', () => {
   });
 
   it('does not grow from data a peer keeps in holes, however fast it comes', () => {
-    const config = resolveCoreConfig({});
-    const events = new Deque<CoreEvent>();
-    const slots = announcedWindow(config);
-    const receiver = new Receiver(config, 1, slots, config.maxDatagramSize, config.maxMessageSize, events, createCounters());
-    const rtt = { smoothed: 20 };
-    const payload = new Uint8Array(1100);
+    const { events, slots, receiver, rtt, payload } = bareReceiver();
     // A hostile peer: TSN 1 never comes, everything else of the window does, at once.
     for (let tsn = 2; tsn <= slots; tsn++) {
       expect(receiver.onData({ type: 'data', tsn, first: true, last: true, unordered: false, payload })).toBe('new');
@@ -114,12 +118,7 @@ describe('receive-window auto-tuning (window-tuner.ts)', () => {
    * `unreadOnChannel1` messages of channel 1, delivered before the flight, stay unread.
    */
   function twoHoles(release: (credit: number, index: number) => boolean, unreadOnChannel1 = 0): Receiver {
-    const config = resolveCoreConfig({});
-    const events = new Deque<CoreEvent>();
-    const slots = announcedWindow(config);
-    const receiver = new Receiver(config, 1, slots, config.maxDatagramSize, config.maxMessageSize, events, createCounters());
-    const rtt = { smoothed: 20 };
-    const payload = new Uint8Array(1100);
+    const { events, slots, receiver, rtt, payload } = bareReceiver();
     const data = (tsn: number) => receiver.onData({ type: 'data', tsn, first: true, last: true, unordered: false, payload });
     const drain = (now: number): void => {
       let i = 0;
