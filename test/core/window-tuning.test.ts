@@ -19,7 +19,6 @@ function bareReceiver(): { events: Deque<CoreEvent>; slots: number; receiver: Re
   return { events, slots, receiver, rtt: { smoothed: 20 }, payload: new Uint8Array(1100) };
 }
 
-/** The receiver's window now, bytes (read from the engine for these tests only). */
 /**
  * The connection's Receiver, read through `peek` while it is dormant (its stage fields then point
  * at shared stand-ins: a quiet receiver, with its window tuner, sleeps too).
@@ -30,6 +29,7 @@ function readReceiver<T>(core: ConnectionCore, read: (r: Receiver & { retainedBy
   return c.dormant !== null ? c.peek((woken) => read(woken.receiver)) : read(c.receiver);
 }
 
+/** The receiver's window now, bytes (read from the engine for these tests only). */
 function windowOf(core: ConnectionCore): number {
   return readReceiver(core, (r) => r.windowBytes);
 }
