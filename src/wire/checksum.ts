@@ -76,15 +76,13 @@ function crcRange(d: Uint8Array, start: number, end: number): number {
  * 32-bit values (the table's top bytes are all distinct), so it can be run backwards.
  */
 
-/** The reflected CRC-32 table, and the index of each entry by its top byte (for stepping back). */
-const TABLE = new Uint32Array(256);
+/**
+ * The reflected CRC-32 table (the first slice of `SLICES`, read unsigned), and the index of each
+ * entry by its top byte (for stepping back).
+ */
+const TABLE = new Uint32Array(SLICES.buffer, 0, 256);
 const BY_TOP_BYTE = new Uint8Array(256);
-for (let n = 0; n < 256; n++) {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  TABLE[n] = c >>> 0;
-  BY_TOP_BYTE[c >>> 24] = n;
-}
+for (let n = 0; n < 256; n++) BY_TOP_BYTE[TABLE[n]! >>> 24] = n;
 
 /** One byte forward, on the raw (not yet inverted) register. */
 function step(reg: number, byte: number): number {
