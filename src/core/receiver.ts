@@ -282,7 +282,9 @@ export class Receiver implements CreditView, MessageSink {
     const consumed = Math.min(credit, b.held);
     const max = Math.max(this.config.receiveWindow, this.config.maxReceiveWindow);
     if (consumed > 0 && rtt !== null && max > this.config.receiveWindow) {
-      if (this.tuner !== null) this.tuner.onReleased(consumed, now, this.peerWaits(this.reliableHeld() - consumed));
+      const tuner = this.tuner;
+      // At its maximum the window cannot grow: no need to judge whether the peer waits.
+      if (tuner !== null) tuner.onReleased(consumed, now, tuner.canGrow() && this.peerWaits(this.reliableHeld() - consumed));
       else this.maybeStartTuning(consumed, now, max, rtt, allowance);
     }
     b.release(credit);

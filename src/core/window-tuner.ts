@@ -89,6 +89,11 @@ export class WindowTuner {
    * function ran a few times), so optimised code never meets a load it has no feedback for: a
    * deoptimisation per process in the ping-pong warm-up otherwise.
    */
+  /** Below `max`: a window that may still grow (at `max` nothing a release says can change it). */
+  canGrow(): boolean {
+    return this.window < this.max;
+  }
+
   private check(released: number, now: number, peerWaits: boolean): boolean {
     const window = this.window;
     const inEpoch = released - this.epochReleased;
