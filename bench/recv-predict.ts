@@ -4,12 +4,16 @@
  * sockets, no timers, 1,452-byte datagrams, 64 KiB messages), with the prediction on or off
  * (`--off`). The wire is the same either way (test/core/header-prediction.test.ts), so the
  * sender's work is too, and the difference between two runs is the receiver's. Meant to be run
- * under a counter rather than a clock, e.g.
+ * under a counter rather than a clock, bundled (no tsx loader thread) and with V8 single-threaded,
+ * which makes the count repeat to ~10⁻⁶ (compile jobs run on the main thread at fixed points):
  *
- *   valgrind --tool=callgrind --smc-check=all-non-file --callgrind-out-file=/tmp/cg.on  node --import tsx bench/recv-predict.ts --mb 20
- *   valgrind --tool=callgrind --smc-check=all-non-file --callgrind-out-file=/tmp/cg.off node --import tsx bench/recv-predict.ts --mb 20 --off
+ *   npx esbuild bench/recv-predict.ts --bundle --platform=node --format=esm --outfile=/tmp/rp.mjs
+ *   valgrind --tool=callgrind --smc-check=all-non-file --callgrind-out-file=/tmp/cg.on  node --single-threaded --predictable /tmp/rp.mjs --mb 30 --count
+ *   valgrind --tool=callgrind --smc-check=all-non-file --callgrind-out-file=/tmp/cg.off node --single-threaded --predictable /tmp/rp.mjs --mb 30 --count --off
  *
- * (instructions: the "Collected" line; per datagram: the difference ÷ the datagrams printed).
+ * (instructions: valgrind's "I refs" line; `callgrind_annotate` splits out TurboFan's
+ * `compiler::` functions; per datagram: the difference between two sizes, e.g. 30 and 60 MB,
+ * ÷ the difference in datagrams, which leaves start-up and most compiles out).
  * Without valgrind it prints the receiver's CPU in `handleDatagram` (process.cpuUsage, noisy).
  * Diagnostic only, not part of `npm run bench`.
  */
@@ -28,14 +32,17 @@ const MESSAGE = 64 * 1024;
 const payload = new Uint8Array(MESSAGE).fill(7);
 const count = Math.ceil(bytes / MESSAGE);
 const b = pair.b;
-const receive = b.handleDatagram.bind(b);
 let cpu = 0;
-b.handleDatagram = (now, datagram, authenticated, address, port) => {
-  const t = process.cpuUsage();
-  receive(now, datagram, authenticated, address, port);
-  const d = process.cpuUsage(t);
-  cpu += d.user + d.system;
-};
+// `--count` (under valgrind): no clock around each receive (two getrusage calls per datagram).
+if (!args.includes('--count')) {
+  const receive = b.handleDatagram.bind(b);
+  b.handleDatagram = (now, datagram, authenticated, address, port) => {
+    const t = process.cpuUsage();
+    receive(now, datagram, authenticated, address, port);
+    const d = process.cpuUsage(t);
+    cpu += d.user + d.system;
+  };
+}
 let sent = 0;
 const start = process.cpuUsage();
 while (pair.sides[1].deliveredBytes < count * MESSAGE) {

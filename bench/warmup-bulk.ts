@@ -6,10 +6,11 @@
  * reason, and the CPU per MB over the whole transfer and its second half. Jobs before the
  * transfer (tsx, endpoint creation, the handshake) are counted apart.
  *
- *   node --import tsx bench/warmup-bulk.ts [--mb 100] [--runs 1] [--root DIR] [--v8 '<flags>'] [--no-trace] [--raw /tmp/prefix]
+ *   node --import tsx bench/warmup-bulk.ts [--mb 100] [--runs 1] [--root DIR] [--v8 '<flags>'] [--no-trace] [--raw /tmp/prefix] [--contender dgram]
  *
  * `--root DIR` runs another checkout's bench/child.ts (a copy of main, for back-to-back pairs);
- * `--no-trace` gives the CPU figures without tracing's cost. The counts do not depend on the
+ * `--no-trace` gives the CPU figures without tracing's cost; `--contender dgram` runs raw node:dgram
+ * (bench/contenders/dgram.ts, 1,452-byte datagrams) in both roles instead: the compile work that is node's, not ours. The counts do not depend on the
  * machine's load, the times do. Diagnostic only, not part of `npm run bench`.
  */
 import { spawn } from 'node:child_process';
@@ -28,6 +29,7 @@ const root = stringOption(args, 'root', join(dirname(fileURLToPath(import.meta.u
 const trace = !args.includes('--no-trace');
 const v8Flags = stringOption(args, 'v8', '').split(' ').filter((f) => f !== '');
 const raw = stringOption(args, 'raw', '');
+const contender = stringOption(args, 'contender', 'reliable-dgram');
 
 interface Job {
   fn: string;
@@ -47,7 +49,7 @@ interface Side {
 }
 
 function watchChild(label: string, role: string, options: Record<string, unknown>, side: Side, onReady?: (port: number) => void): Promise<void> {
-  const node = [...(trace ? ['--trace-opt', '--trace-deopt'] : []), ...v8Flags, '--import', 'tsx', join(root, 'bench/child.ts'), JSON.stringify({ contender: 'reliable-dgram', role, options })];
+  const node = [...(trace ? ['--trace-opt', '--trace-deopt'] : []), ...v8Flags, '--import', 'tsx', join(root, 'bench/child.ts'), JSON.stringify({ contender, role, options })];
   const child = spawn(process.execPath, node, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
   side.pid = child.pid ?? 0;
   const rawFile = raw === '' ? null : openSync(`${raw}-${label}.txt`, 'w');
@@ -137,7 +139,7 @@ for (let run = 0; run < runs; run++) {
   const receiving = watchChild('receiver', 'bulkReceiver', { host: '127.0.0.1', bytes }, rx, startSender);
   const port = await portKnown;
   from = Date.now();
-  const sending = watchChild('sender', 'bulkSender', { host: '127.0.0.1', port, bytes, chunk: 65536 }, tx);
+  const sending = watchChild('sender', 'bulkSender', { host: '127.0.0.1', port, bytes, chunk: contender === 'dgram' ? 1452 : 65536 }, tx);
   await sending;
   await receiving;
   const r = rx.result ?? {};

@@ -672,8 +672,8 @@ export class ConnectionCore implements PathMtuListener {
   /**
    * Header prediction (Van Jacobson's for TCP, RFC 1323-era BSD): the packet a bulk receiver
    * gets nearly always — plaintext, the packet number right after the largest received, from the
-   * current path, one DATA frame on channel 0 filling it (DataPacketReader.predictData), on an
-   * open connection without a trace — read by this straight path: the same steps as the general
+   * current path, one or two DATA frames on channel 0 filling it, perhaps a PING after them
+   * (DataPacketReader.predictData), on an open connection without a trace — read by this straight path: the same steps as the general
    * one below in the same order, minus the frame walk, the frame switch and the range search.
    * False: not that packet, nothing changed; the caller reads it the general way (a bad CRC
    * included, which `open` then counts). test/core/header-prediction.test.ts drives seeded lossy
@@ -688,7 +688,8 @@ export class ConnectionCore implements PathMtuListener {
     if (address !== undefined && path.classify(address, port) !== PathKind.Current) return false;
     if (!this.acks.isNext(packet.packetNumber) || !verifyChecksum(datagram)) return false;
     path.arrival = PathKind.Current;
-    if (this.budget !== null && this.overBudget(1, datagram.length, packet.packetNumber)) {
+    // New (isNext) and with data: overBudget's question without its duplicate search.
+    if (this.budget !== null && this.budgetRefuses(datagram.length + packet.dataFrames * OBJECT_OVERHEAD)) {
       this.defer(now, datagram.length);
       return true;
     }
@@ -699,6 +700,12 @@ export class ConnectionCore implements PathMtuListener {
     this.lastReceivedAt = now;
     this.onDataFrame(now, frame);
     if (this.isClosed()) return true;
+    if (packet.predictedSecond) {
+      this.onDataFrame(now, packet.secondData());
+      if (this.isClosed()) return true;
+    }
+    // handleFrame's 'ping'.
+    if (packet.predictedPing) this.acks.requestImmediate();
     this.acks.onAckElicitingPacket(now);
     if (this.budget !== null) this.syncBudget();
     return true;
@@ -745,8 +752,13 @@ export class ConnectionCore implements PathMtuListener {
   /** A packet with data the endpoint's budget has no room for (BufferBudget). */
   private overBudget(dataFrames: number, size: number, truncatedPn: number): boolean {
     if (dataFrames === 0 || this.acks.isDuplicate(truncatedPn)) return false;
+    return this.budgetRefuses(size + dataFrames * OBJECT_OVERHEAD);
+  }
+
+  /** The budget has no room for a new packet that may add `bytes` (`overBudget` once the packet is known new and to carry data). */
+  private budgetRefuses(bytes: number): boolean {
     const stuck = this.receiver.releasable === 0;
-    return !this.budget!.admits(this.budgetReported, size + dataFrames * OBJECT_OVERHEAD, this, stuck, this.receiver.retainedLimit);
+    return !this.budget!.admits(this.budgetReported, bytes, this, stuck, this.receiver.retainedLimit);
   }
 
   /** Tell the endpoint's budget what this connection holds now (nothing once closed). */
