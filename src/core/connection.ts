@@ -698,10 +698,9 @@ export class ConnectionCore implements PathMtuListener {
     this.counters.bytesReceived += datagram.length;
     path.onPacketRead(now, PathKind.Current);
     this.lastReceivedAt = now;
-    this.onDataFrame(now, frame);
-    if (this.isClosed()) return true;
-    if (packet.predictedSecond) {
-      this.onDataFrame(now, packet.secondData());
+    // One call site for the one or two frames: onData is large, and inlined twice it would be compiled twice.
+    for (let f: DataFrame | null = frame; f !== null; f = packet.nextPredicted()) {
+      this.onDataFrame(now, f);
       if (this.isClosed()) return true;
     }
     // handleFrame's 'ping'.

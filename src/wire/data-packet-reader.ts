@@ -69,8 +69,6 @@ export class DataPacketReader {
    */
   dataStart = 0;
   dataLength = 0;
-  /** After `predictData`: a second DATA frame follows the first (`secondData`). */
-  predictedSecond = false;
   /** After `predictData`: a PING ends the packet. */
   predictedPing = false;
   private secondAt = 0;
@@ -132,9 +130,9 @@ export class DataPacketReader {
    * message's end and the next one's start), either followed by a PING (a burst's last packet) —
    * recognised at fixed offsets, before the CRC and without the generic walk. Returns the first
    * DATA frame, with the reader left as `open` and then `nextInPlace` would leave it after that
-   * frame (header fields, counts, the payload's `dataStart`/`dataLength`); `predictedSecond`
-   * then says whether `secondData` gives a second DATA frame, `predictedPing` whether a PING
-   * ends the packet. Null: any other shape (nothing was changed; `open` reads it). **The CRC is
+   * frame (header fields, counts, the payload's `dataStart`/`dataLength`); `nextPredicted`
+   * then gives the second DATA frame if there is one, `predictedPing` says whether a PING ends
+   * the packet. Null: any other shape (nothing was changed; `open` reads it). **The CRC is
    * not checked here**: the caller checks it (`verifyChecksum`) before acting on anything, and
    * falls back to `open` when it fails, which counts it as `open` always does. Plaintext only.
    */
@@ -161,17 +159,19 @@ export class DataPacketReader {
     this.dataFrames = second === 0 ? 1 : 2;
     this.pathFrames = 0;
     this.frames = this.dataFrames + (ping ? 1 : 0);
-    this.predictedSecond = second !== 0;
     this.predictedPing = ping;
     this.secondAt = second;
-    // Nothing left for `next`/`nextInPlace`: the caller reads the rest through `secondData`.
+    // Nothing left for `next`/`nextInPlace`: the caller reads the rest through `nextPredicted`.
     this.r.reset(datagram, end, end);
     return this.dataAt(datagram, DATA_HEADER_SIZE);
   }
 
-  /** After `predictData` with `predictedSecond`: the second DATA frame (the first's record, reused). */
-  secondData(): DataFrame {
-    return this.dataAt(this.r.buf, this.secondAt);
+  /** After `predictData`: the second DATA frame (the first's record, reused) the first time, if there is one; then null. */
+  nextPredicted(): DataFrame | null {
+    const at = this.secondAt;
+    if (at === 0) return null;
+    this.secondAt = 0;
+    return this.dataAt(this.r.buf, at);
   }
 
   /** The channel-0 DATA frame at `at` (its bounds checked by `predictData`), payload left in place. */

@@ -142,7 +142,7 @@ describe('DataPacketReader.predictData (header prediction: one or two channel-0 
   function dataOf(f: Frame, d: Uint8Array): unknown {
     return comparable(structuredClone({ ...f, payload: d.slice(reader.dataStart, reader.dataStart + reader.dataLength) }));
   }
-  function header(): unknown {
+  function header(): Record<string, unknown> {
     return { pn: reader.packetNumber, cid: [reader.dcidHi, reader.dcidLo], counts: [reader.dataFrames, reader.pathFrames, reader.frames] };
   }
   /** What `open` + `nextInPlace` give, when the shape is one predictData claims (else null). */
@@ -160,7 +160,9 @@ describe('DataPacketReader.predictData (header prediction: one or two channel-0 
     const f = reader.predictData(d);
     if (f === null || !verifyChecksum(d)) return null;
     const frames: unknown[] = [dataOf(f, d)];
-    if (reader.predictedSecond) frames.push(dataOf(reader.secondData(), d));
+    const second = reader.nextPredicted();
+    if (second !== null) frames.push(dataOf(second, d));
+    expect(reader.nextPredicted()).toBeNull();
     if (reader.predictedPing) frames.push({ type: 'ping' });
     // Nothing is left for the general reader.
     expect(reader.nextInPlace()).toBeNull();
