@@ -35,7 +35,7 @@ import { sharedSlab } from './slab.js';
 import { BufferBudget } from './buffer-budget.js';
 import { CookieJar, resetTokenFor, tokensEqual } from './cookie.js';
 import { Deque } from './deque.js';
-import { finishClientHandshake, respondToClient, startClientHandshake, tryClientHandshake, type ClientHello } from './secure/handshake.js';
+import { respondToClient, startClientHandshake, tryClientHandshake, type ClientHello } from './secure/handshake.js';
 import type { KeyPair } from './secure/noise.js';
 import { DEFAULT_PROTECTION_CONFIG, PacketProtection, type ProtectionConfig } from './secure/packet-protection.js';
 import type { CryptoSuite } from './secure/suite.js';
@@ -239,6 +239,13 @@ interface ConnectAttempt extends TimerEntry {
   retries: number;
   /** RETRYs from another address than the dialled one followed so far (secure attempts only). */
   strayRetries: number;
+  /**
+   * Answers from the dialled address that a secure attempt dropped because they did not
+   * authenticate (a SECURE_ACCEPT whose message 2 fails, a plaintext ACCEPT): forged, as no
+   * honest server sends them. They never end the attempt; at connectTimeout they make its
+   * failure ERR_AUTHENTICATION_FAILED instead of ERR_CONNECTION_TIMEOUT (docs/protocol.md §22.6).
+   */
+  unauthenticated: number;
   /** Current retransmission interval, ms. */
   rto: number;
   nextSend: number;
@@ -556,6 +563,7 @@ export class EndpointCore {
       initial: new Uint8Array(0),
       retries: 0,
       strayRetries: 0,
+      unauthenticated: 0,
       rto,
       nextSend: now + rto,
       deadline: now + this.config.connectTimeout,
@@ -1220,9 +1228,12 @@ export class EndpointCore {
     const attempt = this.attemptFor(packet.dcid, address, port);
     if (!attempt) return this.drop('unexpected');
     if (attempt.secure) {
-      // Never downgraded: a plaintext answer to a secure handshake is a failure.
-      this.drop('unexpected');
-      return this.failAttempt(attempt, { code: 'ERR_AUTHENTICATION_FAILED', message: 'the server answered without encryption' });
+      // Never downgraded, and never ended by it either: no honest server answers a
+      // SECURE_INITIAL with a plaintext ACCEPT (it never saw an INITIAL for this CID), so it is
+      // forged, by whoever saw our CID. Dropped; the real SECURE_ACCEPT may still come.
+      this.drop('unencrypted');
+      attempt.unauthenticated++;
+      return;
     }
     if (!this.validParams(packet.params) || packet.scid === 0n) {
       this.drop('bad-params');
@@ -1246,15 +1257,15 @@ export class EndpointCore {
     if (stray !== null) return this.onStraySecureAccept(stray, packet, address, port);
     const attempt = this.attemptFor(packet.dcid, address, port);
     if (!attempt?.secure) return this.drop('unexpected');
-    const done = finishClientHandshake(attempt.secure.hello, packet.noise, packet.scid);
+    // Read on a copy of the handshake state: one that does not authenticate must leave the
+    // attempt as it was. An honest server never sends it (one that cannot read our message 1
+    // answers with a REFUSE), so it is forged, by whoever saw our CID: dropped and counted, and
+    // the attempt goes on until the real answer or connectTimeout (docs/protocol.md §22.6).
+    const done = tryClientHandshake(attempt.secure.hello, packet.noise, packet.scid);
     if (!done) {
       this.drop('handshake-failed');
-      return this.failAttempt(attempt, {
-        code: 'ERR_AUTHENTICATION_FAILED',
-        message: attempt.secure.serverKey
-          ? 'the server could not prove it holds the expected key'
-          : 'the server\'s handshake did not authenticate',
-      });
+      attempt.unauthenticated++;
+      return;
     }
     const remoteStatic = done.secrets.remoteStatic;
     // The server already holds the connection: a refusal from here on ends it with one RESET,
@@ -1332,6 +1343,14 @@ export class EndpointCore {
 
   private attemptTimeout(now: number, attempt: ConnectAttempt): void {
     if (now >= attempt.deadline) {
+      const forged = attempt.unauthenticated;
+      if (forged > 0) {
+        // Something answered from the dialled address, but nothing that proved the server's key.
+        return this.failAttempt(attempt, {
+          code: 'ERR_AUTHENTICATION_FAILED',
+          message: `no answer from ${attempt.address}:${attempt.port} authenticated within ${this.config.connectTimeout} ms: ${forged} ${forged === 1 ? 'answer' : 'answers'} from there did not (forged, or a server that does not hold the expected key)`,
+        });
+      }
       return this.failAttempt(attempt, {
         code: 'ERR_CONNECTION_TIMEOUT',
         message: `no answer from ${attempt.address}:${attempt.port} within ${this.config.connectTimeout} ms`,
