@@ -35,7 +35,7 @@ import { sharedSlab } from './slab.js';
 import { BufferBudget } from './buffer-budget.js';
 import { CookieJar, resetTokenFor, tokensEqual } from './cookie.js';
 import { Deque } from './deque.js';
-import { respondToClient, startClientHandshake, tryClientHandshake, type ClientHello } from './secure/handshake.js';
+import { respondToClient, startClientHandshake, tryClientHandshake, type ClientHello, type SessionSecrets } from './secure/handshake.js';
 import type { KeyPair } from './secure/noise.js';
 import { DEFAULT_PROTECTION_CONFIG, PacketProtection, type ProtectionConfig } from './secure/packet-protection.js';
 import type { CryptoSuite } from './secure/suite.js';
@@ -1199,11 +1199,28 @@ export class EndpointCore {
    * address) proves the server answers from elsewhere: ERR_ADDRESS_MISMATCH. Anything else is
    * dropped and the attempt goes on as if it had never come.
    */
-  private onStraySecureAccept(attempt: ConnectAttempt, packet: SecureAcceptPacket, address: string, port: number): void {
+  private onStraySecureAccept(now: number, attempt: ConnectAttempt, packet: SecureAcceptPacket, address: string, port: number): void {
     const done = tryClientHandshake(attempt.secure!.hello, packet.noise, packet.scid);
     if (!done) return this.drop('handshake-failed');
     if (!this.peerAccepted(done.secrets.remoteStatic, attempt.address, attempt.port)) return this.drop('peer-rejected');
+    // The server holds the connection now: end it rather than leave it to its idle timeout.
+    if (packet.scid !== 0n) this.endMismatched(now, attempt, packet.scid, done.secrets);
     this.failMismatch(attempt, address, port);
+  }
+
+  /**
+   * The server answered an ACCEPT or SECURE_ACCEPT from another address than the one dialled
+   * and holds a connection for us: one RESET (code 0) ends it, in the first DATA packet we would
+   * have sent, sealed under the handshake's keys for a secure attempt (docs/protocol.md §10.2).
+   * It goes to the dialled address, which our INITIAL is known to reach (the server sees the
+   * same client address whichever of its addresses a datagram arrives at).
+   */
+  private endMismatched(now: number, attempt: ConnectAttempt, serverCid: bigint, secrets: SessionSecrets | null): void {
+    const reset = this.encodeReset(serverCid, attempt.params.initialPacketNumber, 'the server answered from another address', 0);
+    const datagram = secrets
+      ? new PacketProtection(this.requireSuite(), secrets.sendSecret, secrets.recvSecret, this.protectionConfig, now).seal(now, reset)
+      : reset;
+    this.queue(datagram, attempt.address, attempt.port);
   }
 
   private onRetry(now: number, packet: RetryPacket, address: string, port: number): void {
@@ -1225,6 +1242,11 @@ export class EndpointCore {
   }
 
   private onAccept(now: number, packet: AcceptPacket, address: string, port: number): void {
+    const target = this.attemptsByCid.get(packet.dcid);
+    if (target !== undefined && target.secure === null && packet.scid !== 0n && (target.address !== address || target.port !== port)) {
+      // ERR_ADDRESS_MISMATCH below (attemptFor); the server that answered holds a connection.
+      this.endMismatched(now, target, packet.scid, null);
+    }
     const attempt = this.attemptFor(packet.dcid, address, port);
     if (!attempt) return this.drop('unexpected');
     if (attempt.secure) {
@@ -1254,7 +1276,7 @@ export class EndpointCore {
 
   private onSecureAccept(now: number, packet: SecureAcceptPacket, address: string, port: number): void {
     const stray = this.secureStray(packet.dcid, address, port);
-    if (stray !== null) return this.onStraySecureAccept(stray, packet, address, port);
+    if (stray !== null) return this.onStraySecureAccept(now, stray, packet, address, port);
     const attempt = this.attemptFor(packet.dcid, address, port);
     if (!attempt?.secure) return this.drop('unexpected');
     // Read on a copy of the handshake state: one that does not authenticate must leave the

@@ -425,8 +425,16 @@ describe('EndpointCore secure handshake: answers from another address (docs/prot
     expect(f?.type === 'connect-failed' && f.error.message).toContain(`answered from ${ALT}:4000`);
     expect(net.now).toBeLessThan(100);
     expect(client.core.stats().dropped['handshake-failed']).toBe(1);
-    expect(server.core.connectionCount).toBe(1);
     expect(client.core.pendingConnectCount).toBe(0);
+    // The connection the server now holds is ended by one sealed RESET to the dialled address,
+    // not left to the server's idle timeout.
+    expect(accepted(server)).toHaveLength(1);
+    const last = net.log.filter((w) => w.from === CLIENT).at(-1)!;
+    expect(last.to).toBe(SERVER);
+    expect(typeOf(last)).toBe(SecurePacketType.Protected);
+    net.run(net.now + 50);
+    expect(server.core.connectionCount).toBe(0);
+    expect(server.core.stats().dropped.decrypt).toBe(0);
   });
 
   it('a verifyPeer that rejects the key of an answer from elsewhere leaves the attempt running', () => {
