@@ -687,7 +687,7 @@ export class EndpointCore {
     // new input, its stop at `now` not yet settled), and that is harmless, so it is not checked:
     // `sentUntil` settles a stop once and ignores the repeats (blocked-time.test.ts), an entry
     // for a connection closed meanwhile finds nothing to settle, and the list holds at most one
-    // entry per drain at that `now` and is emptied at the next one. The Node shell calls
+    // entry per drain at that `now`, emptied when one next stops at a later `now`. The Node shell calls
     // `flushed` whenever `sendingStopped`, after every datagram, so it never sees a repeat.
     if (now !== this.stoppedNow) {
       this.stopped.length = 0;
