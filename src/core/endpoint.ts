@@ -237,6 +237,13 @@ interface ConnectAttempt extends TimerEntry {
   cookie: Uint8Array;
   initial: Uint8Array;
   retries: number;
+  /**
+   * RETRYs from the dialled address that may still be followed before the next retransmission
+   * of the INITIAL (1 at the start, back to 1 at each retransmission): a burst of forged RETRYs
+   * (whoever sees our CID can send them) moves the attempt to one bad cookie, not through all
+   * of maxRetries at once (docs/protocol.md §10.2).
+   */
+  retryCredit: number;
   /** RETRYs from another address than the dialled one followed so far (secure attempts only). */
   strayRetries: number;
   /**
@@ -562,6 +569,7 @@ export class EndpointCore {
       cookie: new Uint8Array(0),
       initial: new Uint8Array(0),
       retries: 0,
+      retryCredit: 1,
       strayRetries: 0,
       unauthenticated: 0,
       rto,
@@ -1233,7 +1241,8 @@ export class EndpointCore {
     const stray = this.secureStray(packet.dcid, address, port);
     if (stray !== null) return this.followStrayRetry(stray, packet);
     const attempt = this.attemptFor(packet.dcid, address, port);
-    if (!attempt || attempt.retries >= this.config.maxRetries) return this.drop('unexpected');
+    if (!attempt || attempt.retries >= this.config.maxRetries || attempt.retryCredit === 0) return this.drop('unexpected');
+    attempt.retryCredit = 0;
     // The server answers a cookie-less INITIAL with a RETRY only, so after the first RETRY only
     // the cookie INITIAL can be answered: an unambiguous sample. A later RETRY (the plain
     // INITIAL was repeated and both copies were answered, or a cookie aged out) leaves an
@@ -1386,6 +1395,7 @@ export class EndpointCore {
     }
     if (now >= attempt.nextSend) {
       this.queue(attempt.initial, attempt.address, attempt.port);
+      attempt.retryCredit = 1;
       attempt.sentAt = -1;
       attempt.rto = Math.min(attempt.rto * 2, 1000);
       attempt.nextSend = now + attempt.rto;

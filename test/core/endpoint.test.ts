@@ -186,6 +186,25 @@ describe('EndpointCore handshake', () => {
     }
   });
 
+  it('a burst of forged RETRYs from the dialled address (bad cookies, ahead of the real one) does not use up the attempt: one is followed per INITIAL sent, and the real server still accepts', () => {
+    const { net, server, client } = pair();
+    client.core.connect(0, SERVER, 4000);
+    net.flush();
+    const initial = decodePacket(net.log[0]!.data);
+    const cid = initial.ok && initial.value.type === 'initial' ? initial.value.scid : 0n;
+    // Whoever sees the CID (every answer carries it) answers first, as many times as the cap.
+    for (let i = 0; i < 3; i++) net.inject(SERVER, 4000, client, encodePacket({ type: 'retry', dcid: cid, cookie: new Uint8Array(20).fill(i + 1) }));
+    net.flush();
+    net.run(8000, () => connected(client) !== undefined || failed(client) !== undefined);
+    expect(failed(client)).toBeUndefined();
+    expect(connected(client)).toBeDefined();
+    // Connected at the first retransmission of the INITIAL (200 ms), not at connectTimeout.
+    expect(net.now).toBeLessThan(500);
+    // The forged cookie, once at once and once at that retransmission, whose RETRY it follows.
+    expect(server.core.stats().dropped['bad-cookie']).toBe(2);
+    expect(accepted(server)).toHaveLength(1);
+  });
+
   it('after an ACCEPT from another address (ERR_ADDRESS_MISMATCH) the client ends the connection the server now holds with one RESET to the dialled address', () => {
     const { net, server, client } = pair();
     // The server's RETRY comes from the dialled address, its ACCEPT from another of its
