@@ -181,6 +181,19 @@ describe('EndpointCore secure handshake', () => {
     expect(server.core.connectionCount).toBe(1);
   });
 
+  it('a burst of forged RETRYs from the dialled address does not use up a secure attempt either', () => {
+    const { net, server, client } = setup();
+    client.core.connect(0, SERVER, 4000, { serverKey: serverKeys.publicKey });
+    net.flush();
+    const hello = decodeSecurePacket(net.log[0]!.data);
+    if (!hello.ok || hello.value.type !== 'secure-initial') throw new Error('no SECURE_INITIAL');
+    for (let i = 0; i < 3; i++) net.inject(SERVER, 4000, client, encodePacket({ type: 'retry', dcid: hello.value.scid, cookie: new Uint8Array(20).fill(i + 1) }));
+    net.run(8000, () => connected(client) !== undefined || failure(client) !== undefined);
+    expect(connected(client)?.encrypted).toBe(true);
+    expect(net.now).toBeLessThan(500);
+    expect(server.core.connectionCount).toBe(1);
+  });
+
   it('answers that never authenticate fail the connect at connectTimeout, with ERR_AUTHENTICATION_FAILED naming them', () => {
     const { net, client } = setup({ client: { connectTimeout: 3000 } });
     // The real server is unreachable; a forger answers each SECURE_INITIAL it sees.
