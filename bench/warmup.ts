@@ -5,7 +5,12 @@
  * (`--trace-opt --trace-deopt`), with the function and the reason of every deoptimisation.
  *
  *   node --import tsx bench/warmup.ts [--trips 11000] [--pin same|cross|none] [--no-trace] [--secure] [--names] [--jobs]
- *                                     [--raw /tmp/prefix] [--v8 '--trace-turbo-inlining']
+ *                                     [--raw /tmp/prefix] [--v8 '--trace-turbo-inlining'] [--contender reliable-dgram|dgram|udx]
+ *
+ * `--contender dgram|udx`: the same ping-pong over raw node:dgram or udx-native's streams (as the
+ * benchmark's contenders run it), to count the compile jobs of the JavaScript that is not ours.
+ * Each process also reports its threads' CPU over the trips (/proc/self/task/N/schedstat): the
+ * main thread against V8's other threads (TurboFan's jobs, the parallel scavenger's helpers).
  *
  * The counts of compiles and deoptimisations do not depend on the machine's load; the slow-trip
  * counts do (and tracing itself costs a little: `--no-trace` for clean timings). Counted from the
@@ -16,7 +21,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import dgram from 'node:dgram';
+import { readFileSync, readdirSync } from 'node:fs';
 import { createEndpoint } from '../src/index.js';
+import { UDX, acceptingStream, boundSocket } from './contenders/udx.js';
 import { createNodeSuite } from '../src/crypto/node-suite.js';
 import { stringOption } from './lib/script-options.js';
 
@@ -48,33 +56,143 @@ function out(line: string): void {
 }
 /** Marks go straight to fd 1, in order with V8's own trace lines. */
 const mark = (n: number): void => out(`#MARK ${n}\n`);
+/** `--contender`: whose ping-pong (ours by default; 'dgram' and 'udx' as the benchmark runs them). */
+const contender = opt('contender', 'reliable-dgram');
+if (!['reliable-dgram', 'dgram', 'udx'].includes(contender)) throw new Error(`warmup: unknown --contender ${contender}`);
+
+/** CPU ns of this process's main thread and of all its other threads, from the kernel's schedstat. */
+function threadCpuNs(): { main: number; other: number } {
+  let main = 0;
+  let other = 0;
+  for (const tid of readdirSync('/proc/self/task')) {
+    let ns = 0;
+    try {
+      ns = Number(readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      continue; // a thread that ended meanwhile
+    }
+    if (Number(tid) === process.pid) main += ns;
+    else other += ns;
+  }
+  return { main, other };
+}
+let cpuAtStart = { main: 0, other: 0 };
+const started = (): void => {
+  cpuAtStart = threadCpuNs();
+  out('#START\n');
+};
+/** This process's thread CPU since #START, as a trace line the parent reads. */
+const cpuLine = (): void => {
+  const now = threadCpuNs();
+  out(`#CPU ${JSON.stringify({ mainMs: Math.round((now.main - cpuAtStart.main) / 1e5) / 10, otherMs: Math.round((now.other - cpuAtStart.other) / 1e5) / 10 })}\n`);
+};
 
 async function server(): Promise<void> {
-  const ep = await createEndpoint({ host: '127.0.0.1', port: 0, ...rdOptions, ...(secure ? { keyPair: { privateKey: PRIVATE_KEY } } : {}) });
   let n = 0;
+  const echoed = (): void => {
+    if (++n % BUCKET === 0) mark(n);
+  };
+  // The parent asks for the CPU line (a newline on stdin) once the client is done.
+  process.stdin.on('data', () => {
+    cpuLine();
+    out('#END\n');
+  });
+  if (contender === 'dgram') {
+    const socket = dgram.createSocket('udp4');
+    socket.bind(0, '127.0.0.1');
+    await new Promise((resolve) => socket.once('listening', resolve));
+    let first = true;
+    socket.on('message', (msg, rinfo) => {
+      if (first) (first = false), started();
+      socket.send(msg, rinfo.port, rinfo.address);
+      echoed();
+    });
+    out(`#PORT ${socket.address().port}\n`);
+    return;
+  }
+  if (contender === 'udx') {
+    const udx = new UDX();
+    const socket = boundSocket(udx, '127.0.0.1');
+    const stream = acceptingStream(udx, 2, 1);
+    let first = true;
+    stream.on('data', (chunk) => {
+      if (first) (first = false), started();
+      stream.write(chunk);
+      echoed();
+    });
+    out(`#PORT ${socket.address().port}\n`);
+    return;
+  }
+  const ep = await createEndpoint({ host: '127.0.0.1', port: 0, ...rdOptions, ...(secure ? { keyPair: { privateKey: PRIVATE_KEY } } : {}) });
   ep.on('connection', (c) => {
-    out('#START\n');
+    started();
     c.on('error', () => undefined);
     c.on('message', (m) => {
       c.send(m);
-      if (++n % BUCKET === 0) mark(n);
+      echoed();
     });
   });
   out(`#PORT ${ep.address().port}\n`);
   // The parent ends this process once the client is done (nothing after the trips is counted).
 }
 
-async function client(port: number, trips: number): Promise<void> {
+/** A ping-pong client's two ends: send one payload; call `onReply` once per whole reply. */
+interface PingClient {
+  send(payload: Buffer): void;
+  onReply(fn: () => void): void;
+  stats(): Record<string, number>;
+}
+
+async function pingClient(port: number): Promise<PingClient> {
+  if (contender === 'dgram') {
+    const socket = dgram.createSocket('udp4');
+    socket.bind(0, '127.0.0.1');
+    socket.connect(port, '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    return { send: (p) => socket.send(p), onReply: (fn) => socket.on('message', fn), stats: () => ({}) };
+  }
+  if (contender === 'udx') {
+    const udx = new UDX();
+    const socket = boundSocket(udx, '127.0.0.1');
+    const stream = udx.createStream(1);
+    stream.on('error', () => undefined);
+    stream.connect(socket, 2, port, '127.0.0.1');
+    let pending = 0;
+    return {
+      send: (p) => {
+        pending = p.length;
+        stream.write(p);
+      },
+      onReply: (fn) =>
+        stream.on('data', (chunk) => {
+          pending -= chunk.length;
+          if (pending <= 0) fn();
+        }),
+      stats: () => ({ retransmitted: stream.retransmits }),
+    };
+  }
   const ep = await createEndpoint({ host: '127.0.0.1', port: 0, ...rdOptions });
   const conn = await ep.connect(port, '127.0.0.1', secure ? { serverKey: createNodeSuite().x25519Public(PRIVATE_KEY) } : {});
   if (secure && !conn.encrypted) throw new Error('--secure: the connection is not encrypted');
-  out('#START\n');
   conn.on('error', () => undefined);
+  return {
+    send: (p) => conn.send(p),
+    onReply: (fn) => conn.on('message', fn),
+    stats: () => {
+      const st = conn.stats();
+      return { ptos: st.ptoCount, retransmitted: st.packetsRetransmitted };
+    },
+  };
+}
+
+async function client(port: number, trips: number): Promise<void> {
+  const conn = await pingClient(port);
+  started();
   const payload = Buffer.alloc(64, 0x70);
   const us: number[] = [];
   await new Promise<void>((resolve) => {
     let start = 0n;
-    conn.on('message', () => {
+    conn.onReply(() => {
       us.push(Number(process.hrtime.bigint() - start) / 1000);
       if (us.length % BUCKET === 0) mark(us.length);
       if (us.length === trips) return resolve();
@@ -84,8 +202,8 @@ async function client(port: number, trips: number): Promise<void> {
     start = process.hrtime.bigint();
     conn.send(payload);
   });
-  const st = conn.stats();
-  out(`#END\n#STATS ${JSON.stringify({ ptos: st.ptoCount, retransmitted: st.packetsRetransmitted })}\n`);
+  cpuLine();
+  out(`#END\n#STATS ${JSON.stringify(conn.stats())}\n`);
   out(`#TRIPS ${JSON.stringify(us.map((x) => Math.round(x)))}\n`);
   process.exit(0);
 }
@@ -103,6 +221,8 @@ interface Side {
   jobs: { fn: string; ms: number; why: string; sfi: string }[];
   /** sfi → the reason V8 gave when it marked the function (the job's line does not repeat it). */
   marked: Map<string, string>;
+  /** The process's thread CPU over the trips (#CPU line), ms. */
+  cpu?: { mainMs: number; otherMs: number };
 }
 
 const newSide = (): Side => ({ compiles: [], compileMs: 0, late: [], deopts: [], reasons: new Map(), jobs: [], marked: new Map() });
@@ -120,6 +240,10 @@ function watch(name: 'client' | 'server', child: ChildProcess, side: Side, onLin
   rl.on('line', (line) => {
     if (rawFile !== null) writeSync(rawFile, `${line}\n`);
     if (onLine(line)) return;
+    if (line.startsWith('#CPU ')) {
+      side.cpu = JSON.parse(line.slice(5)) as { mainMs: number; otherMs: number };
+      return;
+    }
     if (line.startsWith('#MARK ')) {
       bucket = Number(line.slice(6)) / BUCKET;
       return;
@@ -168,10 +292,10 @@ async function main(): Promise<void> {
   const v8Flags = opt('v8', '').split(' ').filter((f) => f !== '');
   const self = fileURLToPath(import.meta.url);
   const start = (r: string, cpu: string | undefined, extra: string[]): ChildProcess => {
-    const node = [...(trace ? ['--trace-opt', '--trace-deopt'] : []), ...v8Flags, '--import', 'tsx', self, '--role', r, ...(secure ? ['--secure'] : []), ...extra];
+    const node = [...(trace ? ['--trace-opt', '--trace-deopt'] : []), ...v8Flags, '--import', 'tsx', self, '--role', r, '--contender', contender, ...(secure ? ['--secure'] : []), ...extra];
     return cpu === undefined || pin === 'none'
-      ? spawn(process.execPath, node, { stdio: ['ignore', 'pipe', 'inherit'], env: process.env })
-      : spawn('taskset', ['-c', cpu, process.execPath, ...node], { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
+      ? spawn(process.execPath, node, { stdio: ['pipe', 'pipe', 'inherit'], env: process.env })
+      : spawn('taskset', ['-c', cpu, process.execPath, ...node], { stdio: ['pipe', 'pipe', 'inherit'], env: process.env });
   };
   const sides = { client: newSide(), server: newSide() };
   const srv = start('server', '0', []);
@@ -198,6 +322,9 @@ async function main(): Promise<void> {
     rtts = JSON.parse(line.slice(7)) as number[];
     return true;
   });
+  // The server's thread CPU up to now (asked on its stdin), then it is ended.
+  srv.stdin!.write('\n');
+  for (let i = 0; i < 250 && sides.server.cpu === undefined; i++) await new Promise((resolve) => setTimeout(resolve, 20));
   srv.kill();
 
   const buckets = Math.ceil(trips / BUCKET);
@@ -257,8 +384,12 @@ async function main(): Promise<void> {
             compiles: { client: sum(sides.client.compiles), server: sum(sides.server.compiles) },
             compileMs: { client: Math.round(sides.client.compileMs), server: Math.round(sides.server.compileMs) },
             deopts: { client: sum(sides.client.deopts), server: sum(sides.server.deopts) },
+            // Inside the benchmark's first window (its 1,000-trip warm-up excluded).
+            compilesAfter1000: { client: sum(sides.client.compiles.slice(1)), server: sum(sides.server.compiles.slice(1)) },
           }
         : {}),
+      contender,
+      threadCpuMs: { client: sides.client.cpu, server: sides.server.cpu },
     }),
   );
 }
