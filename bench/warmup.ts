@@ -23,12 +23,19 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import dgram from 'node:dgram';
 import { readFileSync, readdirSync } from 'node:fs';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { createEndpoint } from '../src/index.js';
 import { UDX, acceptingStream, boundSocket } from './contenders/udx.js';
 import { createNodeSuite } from '../src/crypto/node-suite.js';
 import { stringOption } from './lib/script-options.js';
 
 const BUCKET = 1000;
+/**
+ * Every FINE trips each process also writes a tick, so that each compile, deoptimisation and GC
+ * is placed in a 100-trip interval: the slow trips of the benchmark's first window (trips
+ * 1,001–11,000) are then split by what happened, in either process, in their interval.
+ */
+const FINE = 100;
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: string): string => stringOption(args, name, dflt);
 const rdOptions = JSON.parse(process.env.BENCH_RD_OPTIONS ?? '{}') as Record<string, unknown>;
@@ -56,6 +63,13 @@ function out(line: string): void {
 }
 /** Marks go straight to fd 1, in order with V8's own trace lines. */
 const mark = (n: number): void => out(`#MARK ${n}\n`);
+const tick = (n: number): void => out(`#TICK ${n}\n`);
+// Each GC of a ping-pong process as a line in its trace (the observer runs soon after the GC).
+if (opt('role', '') !== '') {
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) out(`#GC ${e.duration.toFixed(2)}\n`);
+  }).observe({ entryTypes: ['gc'] });
+}
 /** `--contender`: whose ping-pong (ours by default; 'dgram' and 'udx' as the benchmark runs them). */
 const contender = opt('contender', 'reliable-dgram');
 if (!['reliable-dgram', 'dgram', 'udx'].includes(contender)) throw new Error(`warmup: unknown --contender ${contender}`);
@@ -90,7 +104,8 @@ const cpuLine = (): void => {
 async function server(): Promise<void> {
   let n = 0;
   const echoed = (): void => {
-    if (++n % BUCKET === 0) mark(n);
+    if (++n % FINE === 0) tick(n);
+    if (n % BUCKET === 0) mark(n);
   };
   // The parent asks for the CPU line (a newline on stdin) once the client is done.
   process.stdin.on('data', () => {
@@ -194,6 +209,7 @@ async function client(port: number, trips: number): Promise<void> {
     let start = 0n;
     conn.onReply(() => {
       us.push(Number(process.hrtime.bigint() - start) / 1000);
+      if (us.length % FINE === 0) tick(us.length);
       if (us.length % BUCKET === 0) mark(us.length);
       if (us.length === trips) return resolve();
       start = process.hrtime.bigint();
@@ -221,17 +237,20 @@ interface Side {
   jobs: { fn: string; ms: number; why: string; sfi: string }[];
   /** sfi → the reason V8 gave when it marked the function (the job's line does not repeat it). */
   marked: Map<string, string>;
+  /** Per 100-trip interval (FINE): compiles completed, deoptimisations, GCs. */
+  fine: { compiles: number[]; deopts: number[]; gcs: number[] };
   /** The process's thread CPU over the trips (#CPU line), ms. */
   cpu?: { mainMs: number; otherMs: number };
 }
 
-const newSide = (): Side => ({ compiles: [], compileMs: 0, late: [], deopts: [], reasons: new Map(), jobs: [], marked: new Map() });
+const newSide = (): Side => ({ compiles: [], compileMs: 0, late: [], deopts: [], reasons: new Map(), jobs: [], marked: new Map(), fine: { compiles: [], deopts: [], gcs: [] } });
 /**
  * Reads one child's stdout: V8's trace lines between our marks, bucketed by the last mark
  * (`--raw PREFIX`: every line also to PREFIX.<name>.log). Resolves when the child's stdout ends.
  */
 function watch(name: 'client' | 'server', child: ChildProcess, side: Side, onLine: (line: string) => boolean): Promise<void> {
   let bucket = 0;
+  let fine = 0;
   let started = false;
   let done = false;
   const rl = createInterface({ input: child.stdout! });
@@ -248,6 +267,14 @@ function watch(name: 'client' | 'server', child: ChildProcess, side: Side, onLin
       bucket = Number(line.slice(6)) / BUCKET;
       return;
     }
+    if (line.startsWith('#TICK ')) {
+      fine = Number(line.slice(6)) / FINE;
+      return;
+    }
+    const inc = (a: number[]): void => {
+      if (started && !done) a[fine] = (a[fine] ?? 0) + 1;
+    };
+    if (line.startsWith('#GC ')) return inc(side.fine.gcs);
     if (line === '#START') started = true;
     if (line === '#END') done = true;
     if (!started || done) return;
@@ -255,6 +282,7 @@ function watch(name: 'client' | 'server', child: ChildProcess, side: Side, onLin
     if (marking) side.marked.set(marking[1]!, marking[2]!);
     if (line.startsWith('[completed compiling') && line.includes('TURBOFAN')) {
       side.compiles[bucket] = (side.compiles[bucket] ?? 0) + 1;
+      inc(side.fine.compiles);
       const took = /took ([\d.]+), ([\d.]+), ([\d.]+) ms/.exec(line);
       const ms = took ? Number(took[1]) + Number(took[2]) + Number(took[3]) : 0;
       side.compileMs += ms;
@@ -269,6 +297,7 @@ function watch(name: 'client' | 'server', child: ChildProcess, side: Side, onLin
     const what = bail ? `${bail[2]}: ${bail[1]}` : dep ? `${dep[1]}: ${dep[2]}` : null;
     if (what !== null) {
       side.deopts[bucket] = (side.deopts[bucket] ?? 0) + 1;
+      inc(side.fine.deopts);
       side.reasons.set(what, (side.reasons.get(what) ?? 0) + 1);
     }
   });
@@ -368,6 +397,20 @@ async function main(): Promise<void> {
     if (s.reasons.size > 0) console.log(`\n${name} deoptimisations: ${[...s.reasons].map(([w, n]) => `${w} ×${n}`).join('; ')}`);
   }
   const sum = (a: (number | undefined)[]): number => a.reduce<number>((x, y) => x + (y ?? 0), 0);
+  // The first window's slow trips (> 1 ms) by what either process did in their 100-trip interval
+  // (a compile completed there; else a deoptimisation; else a GC; else none of these), against
+  // the share of the window's intervals of each kind.
+  const kindOf = (i: number): 'compile' | 'deopt' | 'gc' | 'none' => {
+    const any = (k: 'compiles' | 'deopts' | 'gcs'): boolean => (sides.client.fine[k][i] ?? 0) + (sides.server.fine[k][i] ?? 0) > 0;
+    return any('compiles') ? 'compile' : any('deopts') ? 'deopt' : any('gcs') ? 'gc' : 'none';
+  };
+  const slowBy = { compile: 0, deopt: 0, gc: 0, none: 0 };
+  const intervalsBy = { compile: 0, deopt: 0, gc: 0, none: 0 };
+  for (let i = BUCKET / FINE; i < Math.min(trips, 11_000) / FINE; i++) {
+    const kind = kindOf(i);
+    intervalsBy[kind]++;
+    slowBy[kind] += rtts.slice(i * FINE, (i + 1) * FINE).filter((us) => us > 1000).length;
+  }
   console.log(
     JSON.stringify({
       trips,
@@ -388,6 +431,7 @@ async function main(): Promise<void> {
             compilesAfter1000: { client: sum(sides.client.compiles.slice(1)), server: sum(sides.server.compiles.slice(1)) },
           }
         : {}),
+      ...(trace ? { windowSlowByInterval: slowBy, windowIntervals: intervalsBy } : {}),
       contender,
       threadCpuMs: { client: sides.client.cpu, server: sides.server.cpu },
     }),
