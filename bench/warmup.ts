@@ -238,12 +238,12 @@ interface Side {
   /** sfi → the reason V8 gave when it marked the function (the job's line does not repeat it). */
   marked: Map<string, string>;
   /** Per 100-trip interval (FINE): compiles completed, deoptimisations, GCs. */
-  fine: { compiles: number[]; deopts: number[]; gcs: number[] };
+  fine: { compiles: number[]; deopts: number[]; gcs: number[]; maxJobMs: number[] };
   /** The process's thread CPU over the trips (#CPU line), ms. */
   cpu?: { mainMs: number; otherMs: number };
 }
 
-const newSide = (): Side => ({ compiles: [], compileMs: 0, late: [], deopts: [], reasons: new Map(), jobs: [], marked: new Map(), fine: { compiles: [], deopts: [], gcs: [] } });
+const newSide = (): Side => ({ compiles: [], compileMs: 0, late: [], deopts: [], reasons: new Map(), jobs: [], marked: new Map(), fine: { compiles: [], deopts: [], gcs: [], maxJobMs: [] } });
 /**
  * Reads one child's stdout: V8's trace lines between our marks, bucketed by the last mark
  * (`--raw PREFIX`: every line also to PREFIX.<name>.log). Resolves when the child's stdout ends.
@@ -286,6 +286,7 @@ function watch(name: 'client' | 'server', child: ChildProcess, side: Side, onLin
       const took = /took ([\d.]+), ([\d.]+), ([\d.]+) ms/.exec(line);
       const ms = took ? Number(took[1]) + Number(took[2]) + Number(took[3]) : 0;
       side.compileMs += ms;
+      if (started && !done) side.fine.maxJobMs[fine] = Math.max(side.fine.maxJobMs[fine] ?? 0, ms);
       const fn = /<JSFunction (\S*)/.exec(line)?.[1] ?? '?';
       if (bucket >= 1) side.late.push(`${fn} ${ms.toFixed(1)}`);
       const sfi = /\(sfi = (\S+)\)/.exec(line)?.[1] ?? '?';
@@ -400,12 +401,14 @@ async function main(): Promise<void> {
   // The first window's slow trips (> 1 ms) by what either process did in their 100-trip interval
   // (a compile completed there; else a deoptimisation; else a GC; else none of these), against
   // the share of the window's intervals of each kind.
-  const kindOf = (i: number): 'compile' | 'deopt' | 'gc' | 'none' => {
+  // A compile is "large" when its job took 5 ms or more (--trace-opt's wall time of the job).
+  const kindOf = (i: number): 'largeCompile' | 'compile' | 'deopt' | 'gc' | 'none' => {
     const any = (k: 'compiles' | 'deopts' | 'gcs'): boolean => (sides.client.fine[k][i] ?? 0) + (sides.server.fine[k][i] ?? 0) > 0;
+    if (Math.max(sides.client.fine.maxJobMs[i] ?? 0, sides.server.fine.maxJobMs[i] ?? 0) >= 5) return 'largeCompile';
     return any('compiles') ? 'compile' : any('deopts') ? 'deopt' : any('gcs') ? 'gc' : 'none';
   };
-  const slowBy = { compile: 0, deopt: 0, gc: 0, none: 0 };
-  const intervalsBy = { compile: 0, deopt: 0, gc: 0, none: 0 };
+  const slowBy = { largeCompile: 0, compile: 0, deopt: 0, gc: 0, none: 0 };
+  const intervalsBy = { largeCompile: 0, compile: 0, deopt: 0, gc: 0, none: 0 };
   for (let i = BUCKET / FINE; i < Math.min(trips, 11_000) / FINE; i++) {
     const kind = kindOf(i);
     intervalsBy[kind]++;
