@@ -17,7 +17,11 @@
  * compilers and cold code starve the path (bench/analysis.md, Stop 24): the bottleneck moves
  * only `--starve-rate` MB/s (default 15) for the first MS ms of virtual time, then `--rate`.
  *
- *   node --import tsx bench/impair-sim.ts [--rate 60] [--mb 20] [--mds 1452] [--seeds 3] [--starve 0] [--starve-rate 15]
+ * `--trace MS` prints, for seed 1 only, the sender's congestion state every MS ms of virtual time
+ * (controller state, pacing rate, window, bytes in flight, and what the receiver got in that
+ * interval), to read how a start or a loss rate plays out; `--trace 0` (default) prints none.
+ *
+ *   node --import tsx bench/impair-sim.ts [--rate 60] [--mb 20] [--mds 1452] [--seeds 3] [--starve 0] [--starve-rate 15] [--trace 0]
  */
 import { impairedPair } from '../test/helpers/scenarios.js';
 import { numberOption } from './lib/script-options.js';
@@ -30,7 +34,16 @@ const maxDatagramSize = flag('mds', 1452);
 const seeds = flag('seeds', 3);
 const starveMs = flag('starve', 0);
 const starveRate = flag('starve-rate', 15) * 1e6;
+const traceMs = flag('trace', 0);
 const chunk = new Uint8Array(64 * 1024);
+
+/** One line of `--trace`: the sender's controller as the stats and the controller's public fields show it. */
+function traceLine(pair: ReturnType<typeof impairedPair>, deliveredInInterval: number): string {
+  const s = pair.a.stats(pair.now);
+  const cc = (pair.a as unknown as { recovery: { cc: { state?: string; pacingRate: number; window: number } } }).recovery.cc;
+  const kB = (n: number): string => `${(n / 1e3).toFixed(0)} kB`;
+  return `    ${pair.now.toFixed(0).padStart(6)} ms  ${(cc.state ?? '').padEnd(9)} pacing ${(cc.pacingRate / 1e3).toFixed(1).padStart(6)} MB/s  window ${kB(cc.window).padStart(8)}  in flight ${kB(s.bytesInFlight).padStart(8)}  delivered ${((deliveredInInterval / 1e3) / traceMs).toFixed(1).padStart(6)} MB/s`;
+}
 
 const starved = starveMs > 0 ? ` (${starveRate / 1e6} MB/s for the first ${starveMs} ms)` : '';
 console.log(`impair-sim: ${bytes / 1e6} MB, 10 ms each way, ${rate / 1e6} MB/s bottleneck${starved}, 4 MB queue, maxDatagramSize ${maxDatagramSize}, virtual time`);
@@ -41,13 +54,23 @@ for (const loss of [0, 0.01, 0.05, 0.1, 0.2]) {
     const pair = impairedPair(seed, loss, { maxDatagramSize, rate: starveMs > 0 ? starveRate : rate });
     for (let left = bytes; left > 0; left -= chunk.length) pair.a.send(left >= chunk.length ? chunk : chunk.subarray(0, left));
     let starving = starveMs > 0;
+    const tracing = traceMs > 0 && seed === 1;
+    let nextTrace = 0;
+    let tracedBytes = 0;
+    const trace: string[] = [];
     pair.runUntil(() => {
+      if (tracing && pair.now >= nextTrace) {
+        trace.push(traceLine(pair, pair.sides[1].deliveredBytes - tracedBytes));
+        tracedBytes = pair.sides[1].deliveredBytes;
+        nextTrace += traceMs;
+      }
       if (starving && pair.now >= starveMs) {
         starving = false;
         pair.flows[0]!.links.forward.configure({ delay: 10, rate, queue: 4e6, loss });
       }
       return pair.sides[1].deliveredBytes >= bytes;
     }, 600_000);
+    if (tracing) console.log(`  trace, ${loss * 100} % loss, seed 1:\n${trace.join('\n')}`);
     const s = pair.a.stats(pair.now);
     sum += bytes / 1e3 / pair.now;
     if (seed <= 3) figures.push(`${(bytes / 1e3 / pair.now).toFixed(1)} MB/s (flow-control blocked ${s.timeBlockedByFlowControl.toFixed(0)} of ${pair.now.toFixed(0)} ms)`);

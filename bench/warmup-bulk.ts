@@ -6,11 +6,13 @@
  * reason, and the CPU per MB over the whole transfer and its second half. Jobs before the
  * transfer (tsx, endpoint creation, the handshake) are counted apart.
  *
- *   node --import tsx bench/warmup-bulk.ts [--mb 100] [--runs 1] [--root DIR] [--v8 '<flags>'] [--no-trace] [--raw /tmp/prefix] [--contender dgram]
+ *   node --import tsx bench/warmup-bulk.ts [--mb 100] [--runs 1] [--root DIR] [--v8 '<flags>'] [--no-trace] [--raw /tmp/prefix] [--contender udx|dgram]
  *
+ * `--raw PREFIX` writes each child's output to PREFIX-sender.txt / PREFIX-receiver.txt, every line
+ * prefixed with its arrival time (epoch ms), for bench/compile-jobs.ts.
  * `--root DIR` runs another checkout's bench/child.ts (a copy of main, for back-to-back pairs);
- * `--no-trace` gives the CPU figures without tracing's cost; `--contender dgram` runs raw node:dgram
- * (bench/contenders/dgram.ts, 1,452-byte datagrams) in both roles instead: the compile work that is node's, not ours. The counts do not depend on the
+ * `--no-trace` gives the CPU figures without tracing's cost; `--contender` runs another contender's
+ * two processes (the part of the compile volume that is not ours: node:dgram's, udx-native's JS). The counts do not depend on the
  * machine's load, the times do. Diagnostic only, not part of `npm run bench`.
  */
 import { spawn } from 'node:child_process';
@@ -30,6 +32,8 @@ const trace = !args.includes('--no-trace');
 const v8Flags = stringOption(args, 'v8', '').split(' ').filter((f) => f !== '');
 const raw = stringOption(args, 'raw', '');
 const contender = stringOption(args, 'contender', 'reliable-dgram');
+/** As bench/workloads/bulk.ts: raw dgram writes datagram-sized chunks, the others 64 KiB. */
+const chunk = contender === 'dgram' ? 1200 : 65536;
 
 interface Job {
   fn: string;
@@ -58,7 +62,7 @@ function watchChild(label: string, role: string, options: Record<string, unknown
   // child reports once at the end), the "ready" line splits start-up from traffic.
   let phase = 0;
   rl.on('line', (line) => {
-    if (rawFile !== null) writeSync(rawFile, `${line}\n`);
+    if (rawFile !== null) writeSync(rawFile, `${Date.now()} ${line}\n`);
     if (line.startsWith(LINE_PREFIX)) {
       const msg = JSON.parse(line.slice(LINE_PREFIX.length)) as { type: string; port?: number; result?: Record<string, unknown>; message?: string };
       if (msg.type === 'ready') {
@@ -139,7 +143,7 @@ for (let run = 0; run < runs; run++) {
   const receiving = watchChild('receiver', 'bulkReceiver', { host: '127.0.0.1', bytes }, rx, startSender);
   const port = await portKnown;
   from = Date.now();
-  const sending = watchChild('sender', 'bulkSender', { host: '127.0.0.1', port, bytes, chunk: contender === 'dgram' ? 1452 : 65536 }, tx);
+  const sending = watchChild('sender', 'bulkSender', { host: '127.0.0.1', port, bytes, chunk }, tx);
   await sending;
   await receiving;
   const r = rx.result ?? {};

@@ -5,7 +5,12 @@
  * (`--trace-opt --trace-deopt`), with the function and the reason of every deoptimisation.
  *
  *   node --import tsx bench/warmup.ts [--trips 11000] [--pin same|cross|none] [--no-trace] [--secure] [--names] [--jobs]
- *                                     [--raw /tmp/prefix] [--v8 '--trace-turbo-inlining']
+ *                                     [--raw /tmp/prefix] [--v8 '--trace-turbo-inlining'] [--contender reliable-dgram|dgram|udx]
+ *
+ * `--contender dgram|udx`: the same ping-pong over raw node:dgram or udx-native's streams (as the
+ * benchmark's contenders run it), to count the compile jobs of the JavaScript that is not ours.
+ * Each process also reports its threads' CPU over the trips (/proc/self/task/N/schedstat): the
+ * main thread against V8's other threads (TurboFan's jobs, the parallel scavenger's helpers).
  *
  * The counts of compiles and deoptimisations do not depend on the machine's load; the slow-trip
  * counts do (and tracing itself costs a little: `--no-trace` for clean timings). Counted from the
@@ -16,11 +21,21 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import dgram from 'node:dgram';
+import { readFileSync, readdirSync } from 'node:fs';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { createEndpoint } from '../src/index.js';
+import { UDX, acceptingStream, boundSocket } from './contenders/udx.js';
 import { createNodeSuite } from '../src/crypto/node-suite.js';
 import { stringOption } from './lib/script-options.js';
 
 const BUCKET = 1000;
+/**
+ * Every FINE trips each process also writes a tick, so that each compile, deoptimisation and GC
+ * is placed in a 100-trip interval: the slow trips of the benchmark's first window (trips
+ * 1,001–11,000) are then split by what happened, in either process, in their interval.
+ */
+const FINE = 100;
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: string): string => stringOption(args, name, dflt);
 const rdOptions = JSON.parse(process.env.BENCH_RD_OPTIONS ?? '{}') as Record<string, unknown>;
@@ -48,34 +63,153 @@ function out(line: string): void {
 }
 /** Marks go straight to fd 1, in order with V8's own trace lines. */
 const mark = (n: number): void => out(`#MARK ${n}\n`);
+const tick = (n: number): void => out(`#TICK ${n}\n`);
+// Each GC of a ping-pong process as a line in its trace (the observer runs soon after the GC).
+if (opt('role', '') !== '') {
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) out(`#GC ${e.duration.toFixed(2)}\n`);
+  }).observe({ entryTypes: ['gc'] });
+}
+/** `--contender`: whose ping-pong (ours by default; 'dgram' and 'udx' as the benchmark runs them). */
+const contender = opt('contender', 'reliable-dgram');
+if (!['reliable-dgram', 'dgram', 'udx'].includes(contender)) throw new Error(`warmup: unknown --contender ${contender}`);
+
+/** CPU ns of this process's main thread and of all its other threads, from the kernel's schedstat. */
+function threadCpuNs(): { main: number; other: number } {
+  let main = 0;
+  let other = 0;
+  for (const tid of readdirSync('/proc/self/task')) {
+    let ns = 0;
+    try {
+      ns = Number(readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      continue; // a thread that ended meanwhile
+    }
+    if (Number(tid) === process.pid) main += ns;
+    else other += ns;
+  }
+  return { main, other };
+}
+let cpuAtStart = { main: 0, other: 0 };
+const started = (): void => {
+  cpuAtStart = threadCpuNs();
+  out('#START\n');
+};
+/** This process's thread CPU since #START, as a trace line the parent reads. */
+const cpuLine = (): void => {
+  const now = threadCpuNs();
+  out(`#CPU ${JSON.stringify({ mainMs: Math.round((now.main - cpuAtStart.main) / 1e5) / 10, otherMs: Math.round((now.other - cpuAtStart.other) / 1e5) / 10 })}\n`);
+};
 
 async function server(): Promise<void> {
-  const ep = await createEndpoint({ host: '127.0.0.1', port: 0, ...rdOptions, ...(secure ? { keyPair: { privateKey: PRIVATE_KEY } } : {}) });
   let n = 0;
+  const echoed = (): void => {
+    if (++n % FINE === 0) tick(n);
+    if (n % BUCKET === 0) mark(n);
+  };
+  // The parent asks for the CPU line (a newline on stdin) once the client is done.
+  process.stdin.on('data', () => {
+    cpuLine();
+    out('#END\n');
+  });
+  if (contender === 'dgram') {
+    const socket = dgram.createSocket('udp4');
+    socket.bind(0, '127.0.0.1');
+    await new Promise((resolve) => socket.once('listening', resolve));
+    let first = true;
+    socket.on('message', (msg, rinfo) => {
+      if (first) (first = false), started();
+      socket.send(msg, rinfo.port, rinfo.address);
+      echoed();
+    });
+    out(`#PORT ${socket.address().port}\n`);
+    return;
+  }
+  if (contender === 'udx') {
+    const udx = new UDX();
+    const socket = boundSocket(udx, '127.0.0.1');
+    const stream = acceptingStream(udx, 2, 1);
+    let first = true;
+    stream.on('data', (chunk) => {
+      if (first) (first = false), started();
+      stream.write(chunk);
+      echoed();
+    });
+    out(`#PORT ${socket.address().port}\n`);
+    return;
+  }
+  const ep = await createEndpoint({ host: '127.0.0.1', port: 0, ...rdOptions, ...(secure ? { keyPair: { privateKey: PRIVATE_KEY } } : {}) });
   ep.on('connection', (c) => {
-    out('#START\n');
+    started();
     c.on('error', () => undefined);
     c.on('message', (m) => {
       c.send(m);
-      if (++n % BUCKET === 0) mark(n);
+      echoed();
     });
   });
   out(`#PORT ${ep.address().port}\n`);
   // The parent ends this process once the client is done (nothing after the trips is counted).
 }
 
-async function client(port: number, trips: number): Promise<void> {
+/** A ping-pong client's two ends: send one payload; call `onReply` once per whole reply. */
+interface PingClient {
+  send(payload: Buffer): void;
+  onReply(fn: () => void): void;
+  stats(): Record<string, number>;
+}
+
+async function pingClient(port: number): Promise<PingClient> {
+  if (contender === 'dgram') {
+    const socket = dgram.createSocket('udp4');
+    socket.bind(0, '127.0.0.1');
+    socket.connect(port, '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    return { send: (p) => socket.send(p), onReply: (fn) => socket.on('message', fn), stats: () => ({}) };
+  }
+  if (contender === 'udx') {
+    const udx = new UDX();
+    const socket = boundSocket(udx, '127.0.0.1');
+    const stream = udx.createStream(1);
+    stream.on('error', () => undefined);
+    stream.connect(socket, 2, port, '127.0.0.1');
+    let pending = 0;
+    return {
+      send: (p) => {
+        pending = p.length;
+        stream.write(p);
+      },
+      onReply: (fn) =>
+        stream.on('data', (chunk) => {
+          pending -= chunk.length;
+          if (pending <= 0) fn();
+        }),
+      stats: () => ({ retransmitted: stream.retransmits }),
+    };
+  }
   const ep = await createEndpoint({ host: '127.0.0.1', port: 0, ...rdOptions });
   const conn = await ep.connect(port, '127.0.0.1', secure ? { serverKey: createNodeSuite().x25519Public(PRIVATE_KEY) } : {});
   if (secure && !conn.encrypted) throw new Error('--secure: the connection is not encrypted');
-  out('#START\n');
   conn.on('error', () => undefined);
+  return {
+    send: (p) => conn.send(p),
+    onReply: (fn) => conn.on('message', fn),
+    stats: () => {
+      const st = conn.stats();
+      return { ptos: st.ptoCount, retransmitted: st.packetsRetransmitted };
+    },
+  };
+}
+
+async function client(port: number, trips: number): Promise<void> {
+  const conn = await pingClient(port);
+  started();
   const payload = Buffer.alloc(64, 0x70);
   const us: number[] = [];
   await new Promise<void>((resolve) => {
     let start = 0n;
-    conn.on('message', () => {
+    conn.onReply(() => {
       us.push(Number(process.hrtime.bigint() - start) / 1000);
+      if (us.length % FINE === 0) tick(us.length);
       if (us.length % BUCKET === 0) mark(us.length);
       if (us.length === trips) return resolve();
       start = process.hrtime.bigint();
@@ -84,8 +218,8 @@ async function client(port: number, trips: number): Promise<void> {
     start = process.hrtime.bigint();
     conn.send(payload);
   });
-  const st = conn.stats();
-  out(`#END\n#STATS ${JSON.stringify({ ptos: st.ptoCount, retransmitted: st.packetsRetransmitted })}\n`);
+  cpuLine();
+  out(`#END\n#STATS ${JSON.stringify(conn.stats())}\n`);
   out(`#TRIPS ${JSON.stringify(us.map((x) => Math.round(x)))}\n`);
   process.exit(0);
 }
@@ -103,15 +237,20 @@ interface Side {
   jobs: { fn: string; ms: number; why: string; sfi: string }[];
   /** sfi → the reason V8 gave when it marked the function (the job's line does not repeat it). */
   marked: Map<string, string>;
+  /** Per 100-trip interval (FINE): compiles completed, deoptimisations, GCs. */
+  fine: { compiles: number[]; deopts: number[]; gcs: number[]; maxJobMs: number[] };
+  /** The process's thread CPU over the trips (#CPU line), ms. */
+  cpu?: { mainMs: number; otherMs: number };
 }
 
-const newSide = (): Side => ({ compiles: [], compileMs: 0, late: [], deopts: [], reasons: new Map(), jobs: [], marked: new Map() });
+const newSide = (): Side => ({ compiles: [], compileMs: 0, late: [], deopts: [], reasons: new Map(), jobs: [], marked: new Map(), fine: { compiles: [], deopts: [], gcs: [], maxJobMs: [] } });
 /**
  * Reads one child's stdout: V8's trace lines between our marks, bucketed by the last mark
  * (`--raw PREFIX`: every line also to PREFIX.<name>.log). Resolves when the child's stdout ends.
  */
 function watch(name: 'client' | 'server', child: ChildProcess, side: Side, onLine: (line: string) => boolean): Promise<void> {
   let bucket = 0;
+  let fine = 0;
   let started = false;
   let done = false;
   const rl = createInterface({ input: child.stdout! });
@@ -120,10 +259,22 @@ function watch(name: 'client' | 'server', child: ChildProcess, side: Side, onLin
   rl.on('line', (line) => {
     if (rawFile !== null) writeSync(rawFile, `${line}\n`);
     if (onLine(line)) return;
+    if (line.startsWith('#CPU ')) {
+      side.cpu = JSON.parse(line.slice(5)) as { mainMs: number; otherMs: number };
+      return;
+    }
     if (line.startsWith('#MARK ')) {
       bucket = Number(line.slice(6)) / BUCKET;
       return;
     }
+    if (line.startsWith('#TICK ')) {
+      fine = Number(line.slice(6)) / FINE;
+      return;
+    }
+    const inc = (a: number[]): void => {
+      if (started && !done) a[fine] = (a[fine] ?? 0) + 1;
+    };
+    if (line.startsWith('#GC ')) return inc(side.fine.gcs);
     if (line === '#START') started = true;
     if (line === '#END') done = true;
     if (!started || done) return;
@@ -131,9 +282,11 @@ function watch(name: 'client' | 'server', child: ChildProcess, side: Side, onLin
     if (marking) side.marked.set(marking[1]!, marking[2]!);
     if (line.startsWith('[completed compiling') && line.includes('TURBOFAN')) {
       side.compiles[bucket] = (side.compiles[bucket] ?? 0) + 1;
+      inc(side.fine.compiles);
       const took = /took ([\d.]+), ([\d.]+), ([\d.]+) ms/.exec(line);
       const ms = took ? Number(took[1]) + Number(took[2]) + Number(took[3]) : 0;
       side.compileMs += ms;
+      if (started && !done) side.fine.maxJobMs[fine] = Math.max(side.fine.maxJobMs[fine] ?? 0, ms);
       const fn = /<JSFunction (\S*)/.exec(line)?.[1] ?? '?';
       if (bucket >= 1) side.late.push(`${fn} ${ms.toFixed(1)}`);
       const sfi = /\(sfi = (\S+)\)/.exec(line)?.[1] ?? '?';
@@ -145,6 +298,7 @@ function watch(name: 'client' | 'server', child: ChildProcess, side: Side, onLin
     const what = bail ? `${bail[2]}: ${bail[1]}` : dep ? `${dep[1]}: ${dep[2]}` : null;
     if (what !== null) {
       side.deopts[bucket] = (side.deopts[bucket] ?? 0) + 1;
+      inc(side.fine.deopts);
       side.reasons.set(what, (side.reasons.get(what) ?? 0) + 1);
     }
   });
@@ -168,10 +322,10 @@ async function main(): Promise<void> {
   const v8Flags = opt('v8', '').split(' ').filter((f) => f !== '');
   const self = fileURLToPath(import.meta.url);
   const start = (r: string, cpu: string | undefined, extra: string[]): ChildProcess => {
-    const node = [...(trace ? ['--trace-opt', '--trace-deopt'] : []), ...v8Flags, '--import', 'tsx', self, '--role', r, ...(secure ? ['--secure'] : []), ...extra];
+    const node = [...(trace ? ['--trace-opt', '--trace-deopt'] : []), ...v8Flags, '--import', 'tsx', self, '--role', r, '--contender', contender, ...(secure ? ['--secure'] : []), ...extra];
     return cpu === undefined || pin === 'none'
-      ? spawn(process.execPath, node, { stdio: ['ignore', 'pipe', 'inherit'], env: process.env })
-      : spawn('taskset', ['-c', cpu, process.execPath, ...node], { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
+      ? spawn(process.execPath, node, { stdio: ['pipe', 'pipe', 'inherit'], env: process.env })
+      : spawn('taskset', ['-c', cpu, process.execPath, ...node], { stdio: ['pipe', 'pipe', 'inherit'], env: process.env });
   };
   const sides = { client: newSide(), server: newSide() };
   const srv = start('server', '0', []);
@@ -198,6 +352,9 @@ async function main(): Promise<void> {
     rtts = JSON.parse(line.slice(7)) as number[];
     return true;
   });
+  // The server's thread CPU up to now (asked on its stdin), then it is ended.
+  srv.stdin!.write('\n');
+  for (let i = 0; i < 250 && sides.server.cpu === undefined; i++) await new Promise((resolve) => setTimeout(resolve, 20));
   srv.kill();
 
   const buckets = Math.ceil(trips / BUCKET);
@@ -241,6 +398,22 @@ async function main(): Promise<void> {
     if (s.reasons.size > 0) console.log(`\n${name} deoptimisations: ${[...s.reasons].map(([w, n]) => `${w} ×${n}`).join('; ')}`);
   }
   const sum = (a: (number | undefined)[]): number => a.reduce<number>((x, y) => x + (y ?? 0), 0);
+  // The first window's slow trips (> 1 ms) by what either process did in their 100-trip interval
+  // (a compile completed there; else a deoptimisation; else a GC; else none of these), against
+  // the share of the window's intervals of each kind.
+  // A compile is "large" when its job took 5 ms or more (--trace-opt's wall time of the job).
+  const kindOf = (i: number): 'largeCompile' | 'compile' | 'deopt' | 'gc' | 'none' => {
+    const any = (k: 'compiles' | 'deopts' | 'gcs'): boolean => (sides.client.fine[k][i] ?? 0) + (sides.server.fine[k][i] ?? 0) > 0;
+    if (Math.max(sides.client.fine.maxJobMs[i] ?? 0, sides.server.fine.maxJobMs[i] ?? 0) >= 5) return 'largeCompile';
+    return any('compiles') ? 'compile' : any('deopts') ? 'deopt' : any('gcs') ? 'gc' : 'none';
+  };
+  const slowBy = { largeCompile: 0, compile: 0, deopt: 0, gc: 0, none: 0 };
+  const intervalsBy = { largeCompile: 0, compile: 0, deopt: 0, gc: 0, none: 0 };
+  for (let i = BUCKET / FINE; i < Math.min(trips, 11_000) / FINE; i++) {
+    const kind = kindOf(i);
+    intervalsBy[kind]++;
+    slowBy[kind] += rtts.slice(i * FINE, (i + 1) * FINE).filter((us) => us > 1000).length;
+  }
   console.log(
     JSON.stringify({
       trips,
@@ -257,8 +430,13 @@ async function main(): Promise<void> {
             compiles: { client: sum(sides.client.compiles), server: sum(sides.server.compiles) },
             compileMs: { client: Math.round(sides.client.compileMs), server: Math.round(sides.server.compileMs) },
             deopts: { client: sum(sides.client.deopts), server: sum(sides.server.deopts) },
+            // Inside the benchmark's first window (its 1,000-trip warm-up excluded).
+            compilesAfter1000: { client: sum(sides.client.compiles.slice(1)), server: sum(sides.server.compiles.slice(1)) },
           }
         : {}),
+      ...(trace ? { windowSlowByInterval: slowBy, windowIntervals: intervalsBy } : {}),
+      contender,
+      threadCpuMs: { client: sides.client.cpu, server: sides.server.cpu },
     }),
   );
 }

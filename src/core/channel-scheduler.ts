@@ -219,18 +219,21 @@ export class ChannelScheduler {
     return -1;
   }
 
-  /** `pick()` for one level of one member (channel 0, weight 1): the same steps, the same readiness calls. */
+  /**
+   * `pick()` for one level of one member (channel 0, weight 1): the same steps, with one
+   * readiness call where `pick()` makes two in a row for the same member (its answer cannot change
+   * in between: `channelReady` only drops acknowledged heads, so a second call repeats the
+   * first). One call site: this runs for every frame written, and each call site of
+   * `channelReady` is compiled with the readiness check inlined (issue 11, the warm-up).
+   */
   private pickSolo(ready: ChannelReadiness): number {
-    for (;;) {
-      if (ready.channelReady(0)) {
-        if (this.soloDeficit > 0) return 0;
-      } else {
-        this.soloDeficit = 0;
-        return -1;
-      }
-      // The turn passes to the same member: it begins with a turn's credit.
-      if (ready.channelReady(0)) this.soloDeficit += this.quantum * DEFAULT_CHANNEL_SETTINGS.weight;
+    if (!ready.channelReady(0)) {
+      this.soloDeficit = 0;
+      return -1;
     }
+    // The turn passes to the same member until it has credit: a turn's credit each time.
+    while (this.soloDeficit <= 0) this.soloDeficit += this.quantum * DEFAULT_CHANNEL_SETTINGS.weight;
+    return 0;
   }
 
   /** `channel` (the one `pick` returned) sent `bytes`. */

@@ -96,7 +96,10 @@ const enum Sleep {
   /**
    * Its stages could not be rebuilt exactly the last time (dormant.ts `freeze` said why: a Map
    * with entries, a closure of its own): awake until its next quiet period after new activity
-   * (`compactIdle`), when what held it may be gone.
+   * (`compactIdle`), when what held it may be gone. A keep-alive's PING and its ACK are such
+   * activity, so a connection the application leaves alone is tried again at every keep-alive
+   * (its only timer but the idle timeout, which ends it) without a timer of its own; with
+   * keep-alives off it waits for traffic (test/core/dormant-stages.test.ts).
    */
   Refused = 3,
 }

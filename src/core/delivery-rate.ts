@@ -24,10 +24,13 @@ export class DeliveryRate {
 
   /** A packet that counts toward bytes in flight is sent; `bytesInFlight` is before it. */
   onPacketSent(now: number, bytesInFlight: number): void {
-    if (bytesInFlight === 0) {
-      this.firstSentTime = now;
-      this.deliveredTime = now;
-    }
+    // Both stores on every packet (the old value kept but when nothing is in flight): a bulk
+    // sender's flight fully acknowledged mid-transfer then finds them compiled, instead of
+    // deoptimising the packet's record (LossRecovery.newRecord, onPacketSent) where this is
+    // inlined (issue 11, the warm-up).
+    const idle = bytesInFlight === 0;
+    this.firstSentTime = idle ? now : this.firstSentTime;
+    this.deliveredTime = idle ? now : this.deliveredTime;
   }
 
   /**

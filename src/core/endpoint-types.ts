@@ -137,9 +137,15 @@ export type DropReason =
   | 'decrypt'
   /** Encrypted connection: a packet number seen before, or below the replay window. */
   | 'replay'
-  /** A plaintext INITIAL refused: this endpoint requires encryption (or client keys, `verifyPeer`). */
+  /**
+   * A plaintext INITIAL refused: this endpoint requires encryption (or client keys, `verifyPeer`);
+   * or a plaintext ACCEPT answering an encrypted connect (forged: dropped, the connect goes on).
+   */
   | 'unencrypted'
-  /** A secure handshake message that did not authenticate (wrong key, altered, or no key pair here). */
+  /**
+   * A secure handshake message that did not authenticate (wrong key, altered, or no key pair
+   * here); on a client, a forged SECURE_ACCEPT, dropped while its connect goes on.
+   */
   | 'handshake-failed'
   /** `verifyPeer` rejected the peer's static key (or the client presented none). */
   | 'peer-rejected'

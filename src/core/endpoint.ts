@@ -35,7 +35,7 @@ import { sharedSlab } from './slab.js';
 import { BufferBudget } from './buffer-budget.js';
 import { CookieJar, resetTokenFor, tokensEqual } from './cookie.js';
 import { Deque } from './deque.js';
-import { finishClientHandshake, respondToClient, startClientHandshake, tryClientHandshake, type ClientHello } from './secure/handshake.js';
+import { respondToClient, startClientHandshake, tryClientHandshake, type ClientHello, type SessionSecrets } from './secure/handshake.js';
 import type { KeyPair } from './secure/noise.js';
 import { DEFAULT_PROTECTION_CONFIG, PacketProtection, type ProtectionConfig } from './secure/packet-protection.js';
 import type { CryptoSuite } from './secure/suite.js';
@@ -237,8 +237,22 @@ interface ConnectAttempt extends TimerEntry {
   cookie: Uint8Array;
   initial: Uint8Array;
   retries: number;
+  /**
+   * RETRYs from the dialled address that may still be followed before the next retransmission
+   * of the INITIAL (1 at the start, back to 1 at each retransmission): a burst of forged RETRYs
+   * (whoever sees our CID can send them) moves the attempt to one bad cookie, not through all
+   * of maxRetries at once (docs/protocol.md §10.2).
+   */
+  retryCredit: number;
   /** RETRYs from another address than the dialled one followed so far (secure attempts only). */
   strayRetries: number;
+  /**
+   * Answers from the dialled address that a secure attempt dropped because they did not
+   * authenticate (a SECURE_ACCEPT whose message 2 fails, a plaintext ACCEPT): forged, as no
+   * honest server sends them. They never end the attempt; at connectTimeout they make its
+   * failure ERR_AUTHENTICATION_FAILED instead of ERR_CONNECTION_TIMEOUT (docs/protocol.md §22.6).
+   */
+  unauthenticated: number;
   /** Current retransmission interval, ms. */
   rto: number;
   nextSend: number;
@@ -555,7 +569,9 @@ export class EndpointCore {
       cookie: new Uint8Array(0),
       initial: new Uint8Array(0),
       retries: 0,
+      retryCredit: 1,
       strayRetries: 0,
+      unauthenticated: 0,
       rto,
       nextSend: now + rto,
       deadline: now + this.config.connectTimeout,
@@ -675,6 +691,12 @@ export class EndpointCore {
 
   private stoppedSending(c: EndpointConnection, now: number): void {
     // A driver that never calls `flushed` (virtual time, tests): what an earlier time left is dropped.
+    // Within one `now` such a driver can list a connection more than once (drained again after
+    // new input, its stop at `now` not yet settled), and that is harmless, so it is not checked:
+    // `sentUntil` settles a stop once and ignores the repeats (blocked-time.test.ts), an entry
+    // for a connection closed meanwhile finds nothing to settle, and the list holds at most one
+    // entry per drain at that `now`, emptied when one next stops at a later `now`. The Node shell calls
+    // `flushed` whenever `sendingStopped`, after every datagram, so it never sees a repeat.
     if (now !== this.stoppedNow) {
       this.stopped.length = 0;
       this.stoppedNow = now;
@@ -1191,18 +1213,36 @@ export class EndpointCore {
    * address) proves the server answers from elsewhere: ERR_ADDRESS_MISMATCH. Anything else is
    * dropped and the attempt goes on as if it had never come.
    */
-  private onStraySecureAccept(attempt: ConnectAttempt, packet: SecureAcceptPacket, address: string, port: number): void {
+  private onStraySecureAccept(now: number, attempt: ConnectAttempt, packet: SecureAcceptPacket, address: string, port: number): void {
     const done = tryClientHandshake(attempt.secure!.hello, packet.noise, packet.scid);
     if (!done) return this.drop('handshake-failed');
     if (!this.peerAccepted(done.secrets.remoteStatic, attempt.address, attempt.port)) return this.drop('peer-rejected');
+    // The server holds the connection now: end it rather than leave it to its idle timeout.
+    if (packet.scid !== 0n) this.endMismatched(now, attempt, packet.scid, done.secrets);
     this.failMismatch(attempt, address, port);
+  }
+
+  /**
+   * The server answered an ACCEPT or SECURE_ACCEPT from another address than the one dialled
+   * and holds a connection for us: one RESET (code 0) ends it, in the first DATA packet we would
+   * have sent, sealed under the handshake's keys for a secure attempt (docs/protocol.md §10.2).
+   * It goes to the dialled address, which our INITIAL is known to reach (the server sees the
+   * same client address whichever of its addresses a datagram arrives at).
+   */
+  private endMismatched(now: number, attempt: ConnectAttempt, serverCid: bigint, secrets: SessionSecrets | null): void {
+    const reset = this.encodeReset(serverCid, attempt.params.initialPacketNumber, 'the server answered from another address', 0);
+    const datagram = secrets
+      ? new PacketProtection(this.requireSuite(), secrets.sendSecret, secrets.recvSecret, this.protectionConfig, now).seal(now, reset)
+      : reset;
+    this.queue(datagram, attempt.address, attempt.port);
   }
 
   private onRetry(now: number, packet: RetryPacket, address: string, port: number): void {
     const stray = this.secureStray(packet.dcid, address, port);
     if (stray !== null) return this.followStrayRetry(stray, packet);
     const attempt = this.attemptFor(packet.dcid, address, port);
-    if (!attempt || attempt.retries >= this.config.maxRetries) return this.drop('unexpected');
+    if (!attempt || attempt.retries >= this.config.maxRetries || attempt.retryCredit === 0) return this.drop('unexpected');
+    attempt.retryCredit = 0;
     // The server answers a cookie-less INITIAL with a RETRY only, so after the first RETRY only
     // the cookie INITIAL can be answered: an unambiguous sample. A later RETRY (the plain
     // INITIAL was repeated and both copies were answered, or a cookie aged out) leaves an
@@ -1217,12 +1257,20 @@ export class EndpointCore {
   }
 
   private onAccept(now: number, packet: AcceptPacket, address: string, port: number): void {
+    const target = this.attemptsByCid.get(packet.dcid);
+    if (target !== undefined && target.secure === null && packet.scid !== 0n && (target.address !== address || target.port !== port)) {
+      // ERR_ADDRESS_MISMATCH below (attemptFor); the server that answered holds a connection.
+      this.endMismatched(now, target, packet.scid, null);
+    }
     const attempt = this.attemptFor(packet.dcid, address, port);
     if (!attempt) return this.drop('unexpected');
     if (attempt.secure) {
-      // Never downgraded: a plaintext answer to a secure handshake is a failure.
-      this.drop('unexpected');
-      return this.failAttempt(attempt, { code: 'ERR_AUTHENTICATION_FAILED', message: 'the server answered without encryption' });
+      // Never downgraded, and never ended by it either: no honest server answers a
+      // SECURE_INITIAL with a plaintext ACCEPT (it never saw an INITIAL for this CID), so it is
+      // forged, by whoever saw our CID. Dropped; the real SECURE_ACCEPT may still come.
+      this.drop('unencrypted');
+      attempt.unauthenticated++;
+      return;
     }
     if (!this.validParams(packet.params) || packet.scid === 0n) {
       this.drop('bad-params');
@@ -1243,18 +1291,18 @@ export class EndpointCore {
 
   private onSecureAccept(now: number, packet: SecureAcceptPacket, address: string, port: number): void {
     const stray = this.secureStray(packet.dcid, address, port);
-    if (stray !== null) return this.onStraySecureAccept(stray, packet, address, port);
+    if (stray !== null) return this.onStraySecureAccept(now, stray, packet, address, port);
     const attempt = this.attemptFor(packet.dcid, address, port);
     if (!attempt?.secure) return this.drop('unexpected');
-    const done = finishClientHandshake(attempt.secure.hello, packet.noise, packet.scid);
+    // Read on a copy of the handshake state: one that does not authenticate must leave the
+    // attempt as it was. An honest server never sends it (one that cannot read our message 1
+    // answers with a REFUSE), so it is forged, by whoever saw our CID: dropped and counted, and
+    // the attempt goes on until the real answer or connectTimeout (docs/protocol.md §22.6).
+    const done = tryClientHandshake(attempt.secure.hello, packet.noise, packet.scid);
     if (!done) {
       this.drop('handshake-failed');
-      return this.failAttempt(attempt, {
-        code: 'ERR_AUTHENTICATION_FAILED',
-        message: attempt.secure.serverKey
-          ? 'the server could not prove it holds the expected key'
-          : 'the server\'s handshake did not authenticate',
-      });
+      attempt.unauthenticated++;
+      return;
     }
     const remoteStatic = done.secrets.remoteStatic;
     // The server already holds the connection: a refusal from here on ends it with one RESET,
@@ -1332,6 +1380,14 @@ export class EndpointCore {
 
   private attemptTimeout(now: number, attempt: ConnectAttempt): void {
     if (now >= attempt.deadline) {
+      const forged = attempt.unauthenticated;
+      if (forged > 0) {
+        // Something answered from the dialled address, but nothing that proved the server's key.
+        return this.failAttempt(attempt, {
+          code: 'ERR_AUTHENTICATION_FAILED',
+          message: `no answer from ${attempt.address}:${attempt.port} authenticated within ${this.config.connectTimeout} ms: ${forged} ${forged === 1 ? 'answer' : 'answers'} from there did not (forged, or a server that does not hold the expected key)`,
+        });
+      }
       return this.failAttempt(attempt, {
         code: 'ERR_CONNECTION_TIMEOUT',
         message: `no answer from ${attempt.address}:${attempt.port} within ${this.config.connectTimeout} ms`,
@@ -1339,6 +1395,7 @@ export class EndpointCore {
     }
     if (now >= attempt.nextSend) {
       this.queue(attempt.initial, attempt.address, attempt.port);
+      attempt.retryCredit = 1;
       attempt.sentAt = -1;
       attempt.rto = Math.min(attempt.rto * 2, 1000);
       attempt.nextSend = now + attempt.rto;

@@ -351,13 +351,17 @@ export class SentPackets {
       this.base++;
       this.count--;
     }
-    if (this.count === 0 && s.length > KEEP_CAPACITY) {
-      // Nothing outstanding after a burst (a flight fully acknowledged): give the grown storage
-      // back (small ones are kept: a request/response flow would otherwise allocate one per
-      // round trip).
-      this.slots = NO_SLOTS;
-      this.head = 0;
-    }
+    // Nothing outstanding after a burst (a flight fully acknowledged): give the grown storage
+    // back (small ones are kept: a request/response flow would otherwise allocate one per
+    // round trip). The size test and the two stores run on every call, not only once the
+    // history is empty: a bulk sender whose whole flight is acknowledged mid-transfer (the
+    // application late with its next write) then finds them compiled, instead of deoptimising
+    // `trim` and the ACK path it is inlined into (LossRecovery.onAck, detectLosses) and
+    // compiling them again (issue 11, the warm-up).
+    const grown = s.length > KEEP_CAPACITY;
+    const release = this.count === 0 && grown;
+    this.slots = release ? NO_SLOTS : s;
+    this.head = release ? 0 : this.head;
   }
 
   /** Slots of storage of its own (0: none yet, or given back). */

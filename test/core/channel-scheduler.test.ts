@@ -129,11 +129,16 @@ describe('ChannelScheduler', () => {
       return out;
     };
     expect(trace(solo, 'solo', 3000)).toEqual(trace(general, 'general', 3000));
-    expect(calls.solo).toBe(calls.general);
+    // One readiness call per pick where the general form makes two or three in a row for the
+    // same member (the answer cannot change in between): the solo form is the per-frame path.
+    expect(calls.solo).toBeLessThan(calls.general);
+    expect(calls.solo).toBe(3000);
+    const saved = calls.general - calls.solo;
     solo.add(1);
     general.add(1);
     expect(trace(solo, 'solo', 3000)).toEqual(trace(general, 'general', 3000));
-    expect(calls.solo).toBe(calls.general);
+    // Two members: the general form for both, the same readiness calls from here on.
+    expect(calls.general - calls.solo).toBe(saved);
   });
 
   it('a channel configured before it has content takes its settings when it joins (channel 0 alone until then)', () => {

@@ -404,6 +404,31 @@ describe('what a dormant connection keeps', () => {
     expect(isDormant(pair.b)).toBe(true);
   });
 
+  it('a refused connection the application leaves alone is tried again at its keep-alive (its one timer but the idle timeout, which ends it): no timer of its own, no wait for the application', () => {
+    const pair = new Pair({ seed: 29, link: { delay: 5 }, config: { keepAliveInterval: 2000, idleTimeout: 30_000 } });
+    const scheduler = (pair.b as unknown as { sender: { scheduler: Record<string, unknown> } }).sender.scheduler;
+    scheduler['extra'] = 1;
+    pair.a.send(Buffer.from('hello'), 'ordered');
+    pair.runUntil(() => pair.sides[1].received.length === 1, 10_000);
+    quiet(pair);
+    expect(isDormant(pair.a)).toBe(true);
+    expect(isDormant(pair.b)).toBe(false);
+    // Refused: no deadline of its own before the keep-alive's.
+    const keepAliveDue = pair.b.pollTimeout()!;
+    expect(keepAliveDue).toBeGreaterThan(pair.now + 1000);
+    // What held it goes away with no input at all; the keep-alive exchange is the activity after
+    // which it is tried again, and it sleeps (no message from the application meanwhile).
+    delete scheduler['extra'];
+    const from = pair.now;
+    pair.runUntil(() => isDormant(pair.b), 20_000);
+    expect(isDormant(pair.b)).toBe(true);
+    // At the first keep-alive (either side's: its PING and the ACK are activity for both), not at
+    // the application's next message.
+    expect(pair.now).toBeLessThanOrEqual(Math.max(keepAliveDue, from) + COMPACT_AFTER_MS + 100);
+    expect(pair.sides[1].received.length).toBe(1);
+    expect(pair.b.state).toBe('open');
+  });
+
   it('a missing wake is loud: a write into a dormant connection\'s stages changes the shared stand-ins, and standInsChanged names the field', () => {
     const pair = new Pair({ seed: 26, link: { delay: 5 } });
     pair.a.send(Buffer.from('hello'), 'ordered');

@@ -186,6 +186,53 @@ describe('EndpointCore handshake', () => {
     }
   });
 
+  it('a burst of forged RETRYs from the dialled address (bad cookies, ahead of the real one) does not use up the attempt: one is followed per INITIAL sent, and the real server still accepts', () => {
+    const { net, server, client } = pair();
+    client.core.connect(0, SERVER, 4000);
+    net.flush();
+    const initial = decodePacket(net.log[0]!.data);
+    const cid = initial.ok && initial.value.type === 'initial' ? initial.value.scid : 0n;
+    // Whoever sees the CID (every answer carries it) answers first, as many times as the cap.
+    for (let i = 0; i < 3; i++) net.inject(SERVER, 4000, client, encodePacket({ type: 'retry', dcid: cid, cookie: new Uint8Array(20).fill(i + 1) }));
+    net.flush();
+    net.run(8000, () => connected(client) !== undefined || failed(client) !== undefined);
+    expect(failed(client)).toBeUndefined();
+    expect(connected(client)).toBeDefined();
+    // Connected at the first retransmission of the INITIAL (200 ms), not at connectTimeout.
+    expect(net.now).toBeLessThan(500);
+    // The forged cookie, once at once and once at that retransmission, whose RETRY it follows.
+    expect(server.core.stats().dropped['bad-cookie']).toBe(2);
+    expect(accepted(server)).toHaveLength(1);
+  });
+
+  it('after an ACCEPT from another address (ERR_ADDRESS_MISMATCH) the client ends the connection the server now holds with one RESET to the dialled address', () => {
+    const { net, server, client } = pair();
+    // The server's RETRY comes from the dialled address, its ACCEPT from another of its
+    // addresses (its route changed in between; a RETRY from there would have failed the connect
+    // before the server held anything).
+    const rerouted: Wire[] = [];
+    net.filter = (w) => w.from !== SERVER || w.data[1] !== PacketType.Accept || (rerouted.push(w), false);
+    client.core.connect(0, SERVER, 4000);
+    for (let step = 0; step < 50 && failed(client) === undefined; step++) {
+      net.run(net.now + 5);
+      for (const w of rerouted.splice(0)) net.inject('10.6.6.6', w.fromPort, client, w.data);
+      net.flush();
+    }
+    const f = failed(client);
+    expect(f?.type === 'connect-failed' && f.error.code).toBe('ERR_ADDRESS_MISMATCH');
+    expect(accepted(server)).toHaveLength(1);
+    const sent = net.log.length;
+    net.run(net.now + 50);
+    // The RESET went to the dialled address (the last datagram the client sent), and the server's
+    // connection is gone at once, not at its idle timeout.
+    const reset = net.log.slice(0, sent).filter((w) => w.from === CLIENT).at(-1)!;
+    expect(reset.to).toBe(SERVER);
+    const decoded = decodePacket(reset.data);
+    expect(decoded.ok && decoded.value.type === 'data' && decoded.value.frames[0]).toMatchObject({ type: 'reset', code: 0 });
+    expect(server.core.connectionCount).toBe(0);
+    expect(server.events.some((e) => e.type === 'connection-event' && e.event.type === 'closed')).toBe(true);
+  });
+
   it('from another address, an answer the attempt would ignore from the dialled one (a VN listing our version, a reset with a wrong token) is only dropped: knowing the CID is not enough to end the attempt', () => {
     const { net, client, cid } = dialling();
     net.inject('10.6.6.6', 4000, client, encodePacket({ type: 'version-negotiation', dcid: cid, versions: [1, 7] }));

@@ -158,6 +158,69 @@ describe('EndpointCore secure handshake', () => {
     expect(server.core.connectionCount).toBe(1);
   });
 
+  it('a forged SECURE_ACCEPT or plaintext ACCEPT from the dialled address does not end the attempt: dropped, counted, and the real answer still connects', () => {
+    const { net, server, client } = setup();
+    client.core.connect(0, SERVER, 4000, { serverKey: serverKeys.publicKey });
+    net.flush();
+    const hello = decodeSecurePacket(net.log[0]!.data);
+    if (!hello.ok || hello.value.type !== 'secure-initial') throw new Error('no SECURE_INITIAL');
+    const cid = hello.value.scid;
+    // Whoever saw the CID answers first, from the server's address: message 2 made for no key
+    // of ours, and a plaintext ACCEPT (a downgrade).
+    net.inject(SERVER, 4000, client, encodeSecurePacket({ type: 'secure-accept', dcid: cid, scid: 77n, noise: new Uint8Array(96).fill(5) }));
+    net.inject(SERVER, 4000, client, encodePacket({ type: 'accept', dcid: cid, scid: 78n, params: hello.value.params }));
+    net.flush();
+    expect(failure(client)).toBeUndefined();
+    expect(client.core.pendingConnectCount).toBe(1);
+    expect(client.core.stats().dropped['handshake-failed']).toBe(1);
+    expect(client.core.stats().dropped.unencrypted).toBe(1);
+    net.run(5000, () => connected(client) !== undefined || failure(client) !== undefined);
+    expect(failure(client)).toBeUndefined();
+    expect(connected(client)?.encrypted).toBe(true);
+    expect(connected(client)?.remoteCid).not.toBe(77n);
+    expect(server.core.connectionCount).toBe(1);
+  });
+
+  it('a burst of forged RETRYs from the dialled address does not use up a secure attempt either', () => {
+    const { net, server, client } = setup();
+    client.core.connect(0, SERVER, 4000, { serverKey: serverKeys.publicKey });
+    net.flush();
+    const hello = decodeSecurePacket(net.log[0]!.data);
+    if (!hello.ok || hello.value.type !== 'secure-initial') throw new Error('no SECURE_INITIAL');
+    for (let i = 0; i < 3; i++) net.inject(SERVER, 4000, client, encodePacket({ type: 'retry', dcid: hello.value.scid, cookie: new Uint8Array(20).fill(i + 1) }));
+    net.run(8000, () => connected(client) !== undefined || failure(client) !== undefined);
+    expect(connected(client)?.encrypted).toBe(true);
+    expect(net.now).toBeLessThan(500);
+    expect(server.core.connectionCount).toBe(1);
+  });
+
+  it('answers that never authenticate fail the connect at connectTimeout, with ERR_AUTHENTICATION_FAILED naming them', () => {
+    const { net, client } = setup({ client: { connectTimeout: 3000 } });
+    // The real server is unreachable; a forger answers each SECURE_INITIAL it sees.
+    net.filter = (w) => w.from !== CLIENT;
+    client.core.connect(0, SERVER, 4000, { serverKey: serverKeys.publicKey });
+    net.flush();
+    const hello = decodeSecurePacket(net.log[0]!.data);
+    if (!hello.ok || hello.value.type !== 'secure-initial') throw new Error('no SECURE_INITIAL');
+    for (let i = 0; i < 3; i++) {
+      net.inject(SERVER, 4000, client, encodeSecurePacket({ type: 'secure-accept', dcid: hello.value.scid, scid: 77n, noise: new Uint8Array(96).fill(i) }));
+    }
+    net.run(10_000, () => failure(client) !== undefined);
+    expect(failure(client)).toBe('ERR_AUTHENTICATION_FAILED');
+    expect(net.now).toBeGreaterThanOrEqual(3000);
+    const f = client.events.find((e) => e.type === 'connect-failed');
+    expect(f?.type === 'connect-failed' && f.error.message).toContain('3 answers from there did not');
+    expect(client.core.stats().dropped['handshake-failed']).toBe(3);
+  });
+
+  it('with no answer at all the connect still fails with ERR_CONNECTION_TIMEOUT', () => {
+    const { net, client } = setup({ client: { connectTimeout: 3000 } });
+    net.filter = (w) => w.from !== CLIENT;
+    client.core.connect(0, SERVER, 4000, { serverKey: serverKeys.publicKey });
+    net.run(10_000, () => failure(client) !== undefined);
+    expect(failure(client)).toBe('ERR_CONNECTION_TIMEOUT');
+  });
+
   it('a plaintext client is refused by a server that requires encryption (a refusal it believes)', () => {
     const { net, server, client } = setup();
     expect(connect(net, client, null)).toBeUndefined();
@@ -375,8 +438,16 @@ describe('EndpointCore secure handshake: answers from another address (docs/prot
     expect(f?.type === 'connect-failed' && f.error.message).toContain(`answered from ${ALT}:4000`);
     expect(net.now).toBeLessThan(100);
     expect(client.core.stats().dropped['handshake-failed']).toBe(1);
-    expect(server.core.connectionCount).toBe(1);
     expect(client.core.pendingConnectCount).toBe(0);
+    // The connection the server now holds is ended by one sealed RESET to the dialled address,
+    // not left to the server's idle timeout.
+    expect(accepted(server)).toHaveLength(1);
+    const last = net.log.filter((w) => w.from === CLIENT).at(-1)!;
+    expect(last.to).toBe(SERVER);
+    expect(typeOf(last)).toBe(SecurePacketType.Protected);
+    net.run(net.now + 50);
+    expect(server.core.connectionCount).toBe(0);
+    expect(server.core.stats().dropped.decrypt).toBe(0);
   });
 
   it('a verifyPeer that rejects the key of an answer from elsewhere leaves the attempt running', () => {

@@ -142,6 +142,72 @@ describe('the hot path of the Node shell', () => {
     server.destroy();
   });
 
+  it("a deadline the armed timer cannot be moved to (postponeTimer says null, as the real clock does when the timer's whole milliseconds do not fit) clears it and makes one new timer: never two armed, never a stale one firing", async () => {
+    // The clock moves a timer only later, like Timeout.refresh() restarting its full span; an
+    // earlier deadline (the PTO shrinking after a slow trip) does not fit.
+    type Handle = { inner: ReturnType<Clock['setTimer']>; fn: () => void; deadline: number; live: boolean };
+    const clocks: Array<Clock & { live: Set<Handle>; maxLive: number; made: number; refused: number; stale: number }> = [];
+    const makeClock = (inner: Clock) => {
+      const c = {
+        live: new Set<Handle>(),
+        maxLive: 0,
+        made: 0,
+        refused: 0,
+        stale: 0,
+        now: () => inner.now(),
+        arm(h: Handle): void {
+          h.inner = inner.setTimer(h.deadline, () => {
+            if (!h.live) c.stale++;
+            h.live = false;
+            c.live.delete(h);
+            h.fn();
+          });
+        },
+        setTimer(deadline: number, fn: () => void): Handle {
+          c.made++;
+          const h: Handle = { inner: undefined as never, fn, deadline, live: true };
+          c.arm(h);
+          c.live.add(h);
+          c.maxLive = Math.max(c.maxLive, c.live.size);
+          return h;
+        },
+        clearTimer(handle: ReturnType<Clock['setTimer']>): void {
+          const h = handle as Handle;
+          inner.clearTimer(h.inner);
+          h.live = false;
+          c.live.delete(h);
+        },
+        postponeTimer(handle: ReturnType<Clock['setTimer']>, deadline: number): number | null {
+          const h = handle as Handle;
+          if (!h.live || deadline < h.deadline) {
+            c.refused++;
+            return null;
+          }
+          inner.clearTimer(h.inner);
+          h.deadline = deadline;
+          c.arm(h);
+          return deadline;
+        },
+      };
+      clocks.push(c);
+      return c;
+    };
+    const { net, server, client, ping, trips } = await simEcho(5, 1, makeClock);
+    ping(200);
+    for (let k = 0; k < 160; k++) {
+      net.setDefaultImpairment({ delay: k % 8 === 0 ? 6 : 1 });
+      expect(await net.runUntilAsync(() => trips() > k, 10_000)).toBe(true);
+    }
+    const sum = (f: (c: (typeof clocks)[number]) => number): number => clocks.reduce((a, c) => a + f(c), 0);
+    // The branch ran (earlier deadlines came and did not fit), each time one timer replaced another.
+    expect(sum((c) => c.refused)).toBeGreaterThan(0);
+    expect(Math.max(...clocks.map((c) => c.maxLive))).toBe(1);
+    expect(sum((c) => c.stale)).toBe(0);
+    expect(trips()).toBeGreaterThanOrEqual(160);
+    client.destroy();
+    server.destroy();
+  });
+
   it('a request/response round trip arms no timer: the reply and its ACK leave in the turn that received the request', async () => {
     const { net, server, client, serverClock, clientClock, ping, trips } = await simEcho(7, 1, countingClock);
     ping(60);

@@ -1,6 +1,9 @@
 /**
  * An in-memory Transport for unit tests: links deliver each message on a microtask, in order,
- * never lose anything, and close both ends together. No sockets, no timers.
+ * and never lose anything. No sockets, no timers. Closing behaves as reliable-dgram's does: a
+ * graceful `close()` stops this end's sends at once but delivers everything already sent, in
+ * both directions (the peer's messages in flight still arrive here), and only then ends both
+ * ends; `destroy()` ends both at once and drops what is in flight (a RESET).
  */
 import type { Lane, Link, Listener, Transport } from '../../src/transport/transport.js';
 
@@ -13,7 +16,11 @@ interface Gate {
 
 class MemoryLink implements Link {
   peer!: MemoryLink;
+  /** Ended: nothing more is delivered to or from this end; its close listeners have been told. */
   closed = false;
+  /** `close()` was called: no new sends, the close completes once what was sent has arrived. */
+  closing = false;
+  private readonly closeWaiters: (() => void)[] = [];
   sent = 0;
   /** Every message sent, with its lane, in order. */
   readonly log: { lane: Lane; text: string }[] = [];
@@ -24,16 +31,25 @@ class MemoryLink implements Link {
   constructor(readonly remoteAddress: string, readonly remotePort: number) {}
 
   send(data: Uint8Array, lane: Lane = 'live'): boolean {
-    if (this.closed) throw Object.assign(new Error('closed'), { code: 'ERR_CONNECTION_CLOSED' });
+    if (this.closed || this.closing) throw Object.assign(new Error('closed'), { code: 'ERR_CONNECTION_CLOSED' });
     this.sent++;
     const copy = Uint8Array.from(data);
     this.log.push({ lane, text: Buffer.from(copy).toString('utf8') });
     const deliver = (): void => {
       if (!this.peer.closed) for (const l of this.peer.messageListeners) l(copy);
     };
-    if (this.gate?.held && (this.gate.lane === undefined || this.gate.lane === lane)) this.gate.held.push(deliver);
-    else queueMicrotask(deliver);
+    this.route(deliver, lane);
     return true;
+  }
+
+  /**
+   * On its way to the peer: held by the gate when it holds this lane (`undefined`: the close,
+   * which waits behind every lane, as a real CLOSE waits until all data is acknowledged).
+   */
+  private route(deliver: () => void, lane: Lane | undefined): void {
+    const gate = this.gate;
+    if (gate?.held && (lane === undefined || gate.lane === undefined || gate.lane === lane)) gate.held.push(deliver);
+    else queueMicrotask(deliver);
   }
 
   onMessage(listener: (data: Uint8Array) => void): void {
@@ -47,22 +63,42 @@ class MemoryLink implements Link {
   onDrain(): void {}
 
   async close(): Promise<void> {
-    this.shutdown(undefined);
+    if (this.closed) return;
+    const done = new Promise<void>((resolve) => this.closeWaiters.push(resolve));
+    if (!this.closing) {
+      this.closing = true;
+      // Behind everything this end sent: the peer reads it after the last message.
+      this.route(() => this.peer.peerClosed(), undefined);
+    }
+    return done;
   }
 
   destroy(err?: Error): void {
-    this.shutdown(err);
-  }
-
-  private shutdown(err: Error | undefined): void {
     if (this.closed) return;
     this.end(err);
-    this.peer.end(err && Object.assign(new Error('reset by peer'), { code: 'ERR_CONNECTION_RESET' }));
+    // The peer hears a RESET whether or not this end gave a reason.
+    this.peer.end(Object.assign(new Error('reset by peer'), { code: 'ERR_CONNECTION_RESET' }));
+  }
+
+  /**
+   * The peer's close arrived after all it had sent: this end closes too (no new sends), and its
+   * own close goes behind whatever it sent before (still on its way, or held by the gate), which
+   * the peer, only closing, still receives. Then both end.
+   */
+  private peerClosed(): void {
+    if (this.closed) return;
+    this.closing = true;
+    const peer = this.peer;
+    this.route(() => {
+      this.end(undefined);
+      peer.end(undefined);
+    }, undefined);
   }
 
   private end(err: Error | undefined): void {
     if (this.closed) return;
     this.closed = true;
+    for (const resolve of this.closeWaiters.splice(0)) resolve();
     queueMicrotask(() => {
       for (const l of this.closeListeners) l(err);
     });
