@@ -675,8 +675,8 @@ export class ConnectionCore implements PathMtuListener {
   /**
    * Header prediction (Van Jacobson's for TCP, RFC 1323-era BSD): the packet a bulk receiver
    * gets nearly always — plaintext, the packet number right after the largest received, from the
-   * current path, one or two DATA frames on channel 0 filling it, perhaps a PING after them
-   * (DataPacketReader.predictData), on an open connection without a trace — read by this straight path: the same steps as the general
+   * current path, one DATA frame on channel 0 filling it (DataPacketReader.predictData), on an
+   * open connection without a trace — read by this straight path: the same steps as the general
    * one below in the same order, minus the frame walk, the frame switch and the range search.
    * False: not that packet, nothing changed; the caller reads it the general way (a bad CRC
    * included, which `open` then counts). test/core/header-prediction.test.ts drives seeded lossy
@@ -691,8 +691,8 @@ export class ConnectionCore implements PathMtuListener {
     if (address !== undefined && path.classify(address, port) !== PathKind.Current) return false;
     if (!this.acks.isNext(packet.packetNumber) || !verifyChecksum(datagram)) return false;
     path.arrival = PathKind.Current;
-    // New (isNext) and with data: overBudget's question without its duplicate search.
-    if (this.budget !== null && this.budgetRefuses(datagram.length + packet.dataFrames * OBJECT_OVERHEAD)) {
+    // New (isNext) and with one DATA frame: overBudget's question without its duplicate search.
+    if (this.budget !== null && this.budgetRefuses(datagram.length + OBJECT_OVERHEAD)) {
       this.defer(now, datagram.length);
       return true;
     }
@@ -701,13 +701,8 @@ export class ConnectionCore implements PathMtuListener {
     this.counters.bytesReceived += datagram.length;
     path.onPacketRead(now, PathKind.Current);
     this.lastReceivedAt = now;
-    // One call site for the one or two frames: onData is large, and inlined twice it would be compiled twice.
-    for (let f: DataFrame | null = frame; f !== null; f = packet.nextPredicted()) {
-      this.onDataFrame(now, f);
-      if (this.isClosed()) return true;
-    }
-    // handleFrame's 'ping'.
-    if (packet.predictedPing) this.acks.requestImmediate();
+    this.onDataFrame(now, frame);
+    if (this.isClosed()) return true;
     this.acks.onAckElicitingPacket(now);
     if (this.budget !== null) this.syncBudget();
     return true;

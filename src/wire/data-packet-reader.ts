@@ -69,9 +69,6 @@ export class DataPacketReader {
    */
   dataStart = 0;
   dataLength = 0;
-  /** After `predictData`: a PING ends the packet. */
-  predictedPing = false;
-  private secondAt = 0;
   private readonly r = new Reader(EMPTY, 0, 0);
   private readonly ack: AckFrame = { type: 'ack', largest: 0, ackDelay: 0, maxTsn: 0, firstRange: 0, ranges: [] };
   private readonly data: DataFrame = { type: 'data', channel: undefined, tsn: 0, first: false, last: false, unordered: false, payload: EMPTY };
@@ -125,16 +122,14 @@ export class DataPacketReader {
   }
 
   /**
-   * Header prediction (Van Jacobson's for TCP): the packets a bulk receiver gets nearly always —
-   * one DATA frame on channel 0 filling everything between the header and the CRC, or two (a
-   * message's end and the next one's start), either followed by a PING (a burst's last packet) —
-   * recognised at fixed offsets, before the CRC and without the generic walk. Returns the first
-   * DATA frame, with the reader left as `open` and then `nextInPlace` would leave it after that
-   * frame (header fields, counts, the payload's `dataStart`/`dataLength`); `nextPredicted`
-   * then gives the second DATA frame if there is one, `predictedPing` says whether a PING ends
-   * the packet. Null: any other shape (nothing was changed; `open` reads it). **The CRC is
-   * not checked here**: the caller checks it (`verifyChecksum`) before acting on anything, and
-   * falls back to `open` when it fails, which counts it as `open` always does. Plaintext only.
+   * Header prediction (Van Jacobson's for TCP): the packet a bulk receiver gets nearly always —
+   * one DATA frame on channel 0 filling everything between the header and the CRC — recognised
+   * at fixed offsets, before the CRC and without the generic walk. Returns that frame, with the
+   * reader left exactly as `open` and then `nextInPlace` would leave it (header fields, counts,
+   * the payload's `dataStart`/`dataLength`, no frame left to read); null: any other shape (then
+   * nothing was changed; `open` reads it). **The CRC is not checked here**: the caller checks it
+   * (`verifyChecksum`) before acting on anything, and falls back to `open` when it fails, which
+   * counts it as `open` always does. Plaintext datagrams only (`open`'s `authenticated` false).
    */
   predictData(datagram: Uint8Array): DataFrame | null {
     const n = datagram.length;
@@ -143,49 +138,26 @@ export class DataPacketReader {
     if (end < DATA_HEADER_SIZE + DATA_FRAME_HEADER_SIZE || datagram[0] !== PROTOCOL_VERSION || datagram[1] !== PacketType.Data) return null;
     const type = datagram[DATA_HEADER_SIZE]!;
     if ((type & 0xf8) !== FrameType.Data) return null;
+    const length = (datagram[DATA_HEADER_SIZE + 5]! << 8) | datagram[DATA_HEADER_SIZE + 6]!;
     const start = DATA_HEADER_SIZE + DATA_FRAME_HEADER_SIZE;
-    const length = (datagram[start - 2]! << 8) | datagram[start - 1]!;
-    let after = start + length;
-    let second = 0;
-    if (after <= end - DATA_FRAME_HEADER_SIZE && (datagram[after]! & 0xf8) === FrameType.Data) {
-      second = after;
-      after += DATA_FRAME_HEADER_SIZE + ((datagram[after + 5]! << 8) | datagram[after + 6]!);
-    }
-    const ping = after === end - 1 && datagram[after] === FrameType.Ping;
-    if (after !== end && !ping) return null;
+    if (start + length !== end) return null;
     this.dcidHi = (datagram[2]! << 24) | (datagram[3]! << 16) | (datagram[4]! << 8) | datagram[5]!;
     this.dcidLo = (datagram[6]! << 24) | (datagram[7]! << 16) | (datagram[8]! << 8) | datagram[9]!;
     this.packetNumber = ((datagram[10]! << 24) | (datagram[11]! << 16) | (datagram[12]! << 8) | datagram[13]!) >>> 0;
-    this.dataFrames = second === 0 ? 1 : 2;
+    this.dataFrames = 1;
     this.pathFrames = 0;
-    this.frames = this.dataFrames + (ping ? 1 : 0);
-    this.predictedPing = ping;
-    this.secondAt = second;
-    // Nothing left for `next`/`nextInPlace`: the caller reads the rest through `nextPredicted`.
+    this.frames = 1;
+    this.dataStart = start;
+    this.dataLength = length;
+    // The frame read: nothing left after it (as after `open` + one `nextInPlace`).
     this.r.reset(datagram, end, end);
-    return this.dataAt(datagram, DATA_HEADER_SIZE);
-  }
-
-  /** After `predictData`: the second DATA frame (the first's record, reused) the first time, if there is one; then null. */
-  nextPredicted(): DataFrame | null {
-    const at = this.secondAt;
-    if (at === 0) return null;
-    this.secondAt = 0;
-    return this.dataAt(this.r.buf, at);
-  }
-
-  /** The channel-0 DATA frame at `at` (its bounds checked by `predictData`), payload left in place. */
-  private dataAt(datagram: Uint8Array, at: number): DataFrame {
-    const type = datagram[at]!;
     const f = this.data;
     f.channel = undefined;
-    f.tsn = ((datagram[at + 1]! << 24) | (datagram[at + 2]! << 16) | (datagram[at + 3]! << 8) | datagram[at + 4]!) >>> 0;
+    f.tsn = ((datagram[DATA_HEADER_SIZE + 1]! << 24) | (datagram[DATA_HEADER_SIZE + 2]! << 16) | (datagram[DATA_HEADER_SIZE + 3]! << 8) | datagram[DATA_HEADER_SIZE + 4]!) >>> 0;
     f.payload = EMPTY;
     f.first = (type & DataFlag.First) !== 0;
     f.last = (type & DataFlag.Last) !== 0;
     f.unordered = (type & DataFlag.Unordered) !== 0;
-    this.dataStart = at + DATA_FRAME_HEADER_SIZE;
-    this.dataLength = (datagram[at + 5]! << 8) | datagram[at + 6]!;
     return f;
   }
 
