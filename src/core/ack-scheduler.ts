@@ -99,6 +99,28 @@ export class AckScheduler {
     return true;
   }
 
+  /**
+   * The packet the receive path predicts (connection.ts `readPredicted`): the number right after
+   * the largest received, extending the highest range. Nothing is recorded (`onNextPacket` does).
+   */
+  isNext(truncatedPn: number): boolean {
+    const received = this.received;
+    const next = received.largest + 1;
+    return received.rangeCount > 0 && expand32(truncatedPn, next) === next;
+  }
+
+  /** `onPacket` for a packet `isNext` accepted: recorded exactly as `onPacket` would, without its search. */
+  onNextPacket(now: number): void {
+    const received = this.received;
+    const next = received.largest + 1;
+    received.extendTop(next);
+    this.lastPacketNumber = next;
+    this.largestReceivedAt = now;
+    this.outOfOrder = false;
+    this.sinceGap++;
+    this.afterGap = received.rangeCount > 1 && received.lastRunLength <= PACKETS_AFTER_GAP;
+  }
+
   /** Was this packet number received already (a duplicate)? Nothing is recorded. */
   isDuplicate(truncatedPn: number): boolean {
     return this.received.has(expand32(truncatedPn, this.received.largest + 1));

@@ -2,7 +2,8 @@ import { InvalidArgValueError, rdError } from '../errors.js';
 import { DataPacketReader } from '../wire/data-packet-reader.js';
 import { cidHigh, cidLow } from '../wire/cid-halves.js';
 import { expand32 } from '../wire/packet-number.js';
-import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, type AckFrame, type ConnectionId, type Frame } from '../wire/types.js';
+import { verifyChecksum } from '../wire/packet.js';
+import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, type AckFrame, type ConnectionId, type DataFrame, type Frame } from '../wire/types.js';
 import { AckScheduler } from './ack-scheduler.js';
 import { BlockedTime, SendBlock } from './blocked-time.js';
 import { resolveChannelOptions } from './channel-options.js';
@@ -73,6 +74,17 @@ export type ConnectionCoreOptions = ConnectionCoreInit;
  * frame, before the next one is opened, and the frame records it hands out are not kept.
  */
 const sharedReader = new DataPacketReader();
+
+/** Header prediction on the receive path (`readPredicted`); off only in the test that compares both paths. */
+let predictReceive = true;
+
+/**
+ * For test/core/header-prediction.test.ts only (not exported by the package): switch the
+ * receive path's header prediction off, to compare what the general path does with the same traffic.
+ */
+export function setReceivePrediction(on: boolean): void {
+  predictReceive = on;
+}
 
 /** Where a quiet connection is on its way to the dormant form (`ConnectionCore.sleep`). */
 const enum Sleep {
@@ -603,6 +615,7 @@ export class ConnectionCore implements PathMtuListener {
       if (this.trace !== null) this.trace.packetDropped(now, datagram.length, 'invalid');
       return;
     }
+    if (predictReceive && !authenticated && this.readPredicted(now, datagram, address, port)) return;
     const packet = sharedReader;
     const verdict = packet.open(datagram, authenticated);
     if (verdict !== 'ok') {
@@ -633,15 +646,7 @@ export class ConnectionCore implements PathMtuListener {
       }
     }
     path.arrival = kind;
-    if (this.budget !== null && this.overBudget(packet.dataFrames, datagram.length, packet.packetNumber)) {
-      // Not processed, not acknowledged: the peer retransmits the data once the budget has room.
-      // The peer is alive, though: its retransmissions must not let the connection idle out.
-      this.counters.packetsDeferred++;
-      this.budget.deferred++;
-      if (this.trace !== null) this.trace.packetDropped(now, datagram.length, 'deferred');
-      this.lastReceivedAt = now;
-      return;
-    }
+    if (this.budget !== null && this.overBudget(packet.dataFrames, datagram.length, packet.packetNumber)) return this.defer(now, datagram.length);
     if (!this.acks.onPacket(now, packet.packetNumber)) {
       this.counters.duplicatesDropped++;
       if (this.trace !== null) this.trace.packetDropped(now, datagram.length, 'duplicate');
@@ -665,6 +670,54 @@ export class ConnectionCore implements PathMtuListener {
     }
     if (ackEliciting) this.acks.onAckElicitingPacket(now);
     if (this.budget !== null) this.syncBudget();
+  }
+
+  /**
+   * Header prediction (Van Jacobson's for TCP, RFC 1323-era BSD): the packet a bulk receiver
+   * gets nearly always — plaintext, the packet number right after the largest received, from the
+   * current path, one DATA frame on channel 0 filling it (DataPacketReader.predictData), on an
+   * open connection without a trace — read by this straight path: the same steps as the general
+   * one below in the same order, minus the frame walk, the frame switch and the range search.
+   * False: not that packet, nothing changed; the caller reads it the general way (a bad CRC
+   * included, which `open` then counts). test/core/header-prediction.test.ts drives seeded lossy
+   * traffic through both paths and requires the same datagrams, events and stats.
+   */
+  private readPredicted(now: number, datagram: Uint8Array, address: string | undefined, port: number): boolean {
+    if (this._state !== 'open' || this.trace !== null || this.awaitingFirstPacket) return false;
+    const packet = sharedReader;
+    const frame = packet.predictData(datagram);
+    if (frame === null || packet.dcidHi !== this.localCidHi || packet.dcidLo !== this.localCidLo) return false;
+    const path = this.path;
+    if (address !== undefined && path.classify(address, port) !== PathKind.Current) return false;
+    if (!this.acks.isNext(packet.packetNumber) || !verifyChecksum(datagram)) return false;
+    path.arrival = PathKind.Current;
+    // New (isNext) and with one DATA frame: overBudget's question without its duplicate search.
+    if (this.budget !== null && this.budgetRefuses(datagram.length + OBJECT_OVERHEAD)) {
+      this.defer(now, datagram.length);
+      return true;
+    }
+    this.acks.onNextPacket(now);
+    this.counters.packetsReceived++;
+    this.counters.bytesReceived += datagram.length;
+    path.onPacketRead(now, PathKind.Current);
+    this.lastReceivedAt = now;
+    this.onDataFrame(now, frame);
+    if (this.isClosed()) return true;
+    this.acks.onAckElicitingPacket(now);
+    if (this.budget !== null) this.syncBudget();
+    return true;
+  }
+
+  /**
+   * A packet with data the endpoint's budget has no room for: not processed, not acknowledged
+   * (the peer retransmits the data once the budget has room). The peer is alive, though: its
+   * retransmissions must not let the connection idle out.
+   */
+  private defer(now: number, size: number): void {
+    this.counters.packetsDeferred++;
+    this.budget!.deferred++;
+    if (this.trace !== null) this.trace.packetDropped(now, size, 'deferred');
+    this.lastReceivedAt = now;
   }
 
   /**
@@ -696,8 +749,13 @@ export class ConnectionCore implements PathMtuListener {
   /** A packet with data the endpoint's budget has no room for (BufferBudget). */
   private overBudget(dataFrames: number, size: number, truncatedPn: number): boolean {
     if (dataFrames === 0 || this.acks.isDuplicate(truncatedPn)) return false;
+    return this.budgetRefuses(size + dataFrames * OBJECT_OVERHEAD);
+  }
+
+  /** The budget has no room for a new packet that may add `bytes` (`overBudget` once the packet is known new and to carry data). */
+  private budgetRefuses(bytes: number): boolean {
     const stuck = this.receiver.releasable === 0;
-    return !this.budget!.admits(this.budgetReported, size + dataFrames * OBJECT_OVERHEAD, this, stuck, this.receiver.retainedLimit);
+    return !this.budget!.admits(this.budgetReported, bytes, this, stuck, this.receiver.retainedLimit);
   }
 
   /** Tell the endpoint's budget what this connection holds now (nothing once closed). */
@@ -722,16 +780,9 @@ export class ConnectionCore implements PathMtuListener {
         this.resting = false;
         this.onAckFrame(now, frame);
         return;
-      case 'data': {
-        this.path.peerMidMessage = !frame.last;
-        const reader = sharedReader;
-        const result = this.receiver.onData(frame, reader.datagram, reader.dataStart, reader.dataLength);
-        // Beyond the credit we granted (it never shrinks): only a broken or hostile sender does
-        // that. Dropping the data while acknowledging its packet would lose it, so abort.
-        if (result === 'beyond-window') this.abort(now, ResetCode.FlowControl, 'data beyond the flow-control window');
-        else if (result === 'malformed') this.protocolViolation(now, 'message framing broken (or longer than maxMessageSize)');
+      case 'data':
+        this.onDataFrame(now, frame);
         return;
-      }
       case 'data-part': {
         this.path.peerMidMessage = true;
         const result = this.receiver.onDataPart(frame);
@@ -771,6 +822,17 @@ export class ConnectionCore implements PathMtuListener {
         this.path.onResponseFrame(now, frame.data);
         return;
     }
+  }
+
+  /** A DATA frame, its payload in place in the datagram the shared reader opened (`nextInPlace`). */
+  private onDataFrame(now: number, frame: DataFrame): void {
+    this.path.peerMidMessage = !frame.last;
+    const reader = sharedReader;
+    const result = this.receiver.onData(frame, reader.datagram, reader.dataStart, reader.dataLength);
+    // Beyond the credit we granted (it never shrinks): only a broken or hostile sender does
+    // that. Dropping the data while acknowledging its packet would lose it, so abort.
+    if (result === 'beyond-window') this.abort(now, ResetCode.FlowControl, 'data beyond the flow-control window');
+    else if (result === 'malformed') this.protocolViolation(now, 'message framing broken (or longer than maxMessageSize)');
   }
 
   private onAckFrame(now: number, frame: AckFrame): void {

@@ -63,6 +63,19 @@ export class ReceivedPackets {
     return false;
   }
 
+  /**
+   * `pn` is exactly one above `largest` and extends the highest range: what `insert(pn)` does in
+   * that case, without its search (the receive path's header prediction). False, nothing
+   * recorded: not that case (no range yet, or another number); use `insert`.
+   */
+  extendTop(pn: number): boolean {
+    const r = this.ranges;
+    const n = r.length;
+    if (n === 0 || pn !== r[n - 1]! + 1) return false;
+    r[n - 1] = pn;
+    return true;
+  }
+
   /** Record `pn`; returns false if it was already received (a duplicate). */
   insert(pn: number): boolean {
     if (pn <= this.floor) return false;

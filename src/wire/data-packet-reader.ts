@@ -3,6 +3,7 @@ import { readResetBody } from './frames.js';
 import { Reader } from './reader.js';
 import {
   CHECKSUM_SIZE,
+  DATA_FRAME_HEADER_SIZE,
   DATA_HEADER_SIZE,
   CHANNEL_FLAG,
   DataFlag,
@@ -118,6 +119,46 @@ export class DataPacketReader {
     this.frames = frames;
     r.reset(datagram, DATA_HEADER_SIZE, end);
     return 'ok';
+  }
+
+  /**
+   * Header prediction (Van Jacobson's for TCP): the packet a bulk receiver gets nearly always —
+   * one DATA frame on channel 0 filling everything between the header and the CRC — recognised
+   * at fixed offsets, before the CRC and without the generic walk. Returns that frame, with the
+   * reader left exactly as `open` and then `nextInPlace` would leave it (header fields, counts,
+   * the payload's `dataStart`/`dataLength`, no frame left to read); null: any other shape (then
+   * nothing was changed; `open` reads it). **The CRC is not checked here**: the caller checks it
+   * (`verifyChecksum`) before acting on anything, and falls back to `open` when it fails, which
+   * counts it as `open` always does. Plaintext datagrams only (`open`'s `authenticated` false).
+   */
+  predictData(datagram: Uint8Array): DataFrame | null {
+    const n = datagram.length;
+    const end = n - CHECKSUM_SIZE;
+    // Type byte at 14 (after the header): DATA, no CHANNEL flag (0x08–0x0f); TSN 15–18, length 19–20.
+    if (end < DATA_HEADER_SIZE + DATA_FRAME_HEADER_SIZE || datagram[0] !== PROTOCOL_VERSION || datagram[1] !== PacketType.Data) return null;
+    const type = datagram[DATA_HEADER_SIZE]!;
+    if ((type & 0xf8) !== FrameType.Data) return null;
+    const length = (datagram[DATA_HEADER_SIZE + 5]! << 8) | datagram[DATA_HEADER_SIZE + 6]!;
+    const start = DATA_HEADER_SIZE + DATA_FRAME_HEADER_SIZE;
+    if (start + length !== end) return null;
+    this.dcidHi = (datagram[2]! << 24) | (datagram[3]! << 16) | (datagram[4]! << 8) | datagram[5]!;
+    this.dcidLo = (datagram[6]! << 24) | (datagram[7]! << 16) | (datagram[8]! << 8) | datagram[9]!;
+    this.packetNumber = ((datagram[10]! << 24) | (datagram[11]! << 16) | (datagram[12]! << 8) | datagram[13]!) >>> 0;
+    this.dataFrames = 1;
+    this.pathFrames = 0;
+    this.frames = 1;
+    this.dataStart = start;
+    this.dataLength = length;
+    // The frame read: nothing left after it (as after `open` + one `nextInPlace`).
+    this.r.reset(datagram, end, end);
+    const f = this.data;
+    f.channel = undefined;
+    f.tsn = ((datagram[DATA_HEADER_SIZE + 1]! << 24) | (datagram[DATA_HEADER_SIZE + 2]! << 16) | (datagram[DATA_HEADER_SIZE + 3]! << 8) | datagram[DATA_HEADER_SIZE + 4]!) >>> 0;
+    f.payload = EMPTY;
+    f.first = (type & DataFlag.First) !== 0;
+    f.last = (type & DataFlag.Last) !== 0;
+    f.unordered = (type & DataFlag.Unordered) !== 0;
+    return f;
   }
 
   /** The next frame of the packet opened, or null after the last. */

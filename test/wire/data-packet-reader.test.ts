@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { DataPacketReader } from '../../src/wire/data-packet-reader.js';
-import { decodePacket, encodePacket, seal } from '../../src/wire/packet.js';
+import { decodePacket, encodePacket, seal, verifyChecksum } from '../../src/wire/packet.js';
 import { cidHigh, cidLow } from '../../src/wire/cid-halves.js';
 import type { Frame } from '../../src/wire/types.js';
 import * as arb from './arbitraries.js';
@@ -131,6 +131,80 @@ describe('DataPacketReader.nextInPlace (the engine\'s read: DATA payloads left i
         expect(frames).toEqual(expected.frames);
       }),
       { seed: 26, numRuns: 400 },
+    );
+  });
+});
+
+describe('DataPacketReader.predictData (header prediction: one channel-0 DATA frame filling the packet)', () => {
+  const reader = new DataPacketReader();
+
+  /** What `open` + `nextInPlace` leave, in the terms predictData must match. */
+  function viaOpen(d: Uint8Array): unknown {
+    if (reader.open(d) !== 'ok') return null;
+    const f = reader.nextInPlace();
+    if (f === null || f.type !== 'data' || f.channel !== undefined || reader.nextInPlace() !== null) return null;
+    return state(f);
+  }
+  function state(f: Frame): unknown {
+    return {
+      frame: comparable(structuredClone(f)),
+      pn: reader.packetNumber,
+      cid: [reader.dcidHi, reader.dcidLo],
+      counts: [reader.dataFrames, reader.pathFrames, reader.frames],
+      data: [reader.dataStart, reader.dataLength],
+      datagram: reader.datagram,
+      rest: reader.nextInPlace(),
+    };
+  }
+  /** predictData's answer, and a CRC check as the engine makes it. */
+  function viaPredict(d: Uint8Array): unknown {
+    const f = reader.predictData(d);
+    if (f === null || !verifyChecksum(d)) return null;
+    return state(f);
+  }
+
+  it('on every packet it recognises (and whose CRC matches), leaves the reader as open + nextInPlace do; recognises every single channel-0 DATA packet', () => {
+    const single = fc.record({
+      type: fc.constant('data' as const),
+      dcid: arb.u64,
+      packetNumber: arb.u32,
+      frames: arb.dataFrame.map((f) => [{ ...f, channel: undefined }]),
+    });
+    fc.assert(
+      fc.property(single, (p) => {
+        const d = encodePacket(p);
+        expect(reader.predictData(d)).not.toBeNull();
+        expect(viaPredict(d)).toEqual(viaOpen(d));
+      }),
+      { seed: 27, numRuns: 300 },
+    );
+    fc.assert(
+      fc.property(fc.oneof(arb.dataPacket, arb.packet), (p) => {
+        const d = encodePacket(p);
+        const predicted = viaPredict(d);
+        // Every packet it takes, open reads the same way; every packet it declines goes to open.
+        if (predicted !== null) expect(predicted).toEqual(viaOpen(d));
+      }),
+      { seed: 28, numRuns: 400 },
+    );
+  });
+
+  it('on cut, bit-flipped (checksum fixed or not) and random datagrams: never takes one that open refuses or reads otherwise', () => {
+    fc.assert(
+      fc.property(arb.dataPacket, fc.nat(64), fc.nat(), fc.boolean(), (p, cut, flip, reseal) => {
+        const e = encodePacket(p);
+        const d = reseal ? resealed(e, cut, flip) : flipBit(e, flip % (e.length * 8));
+        const predicted = viaPredict(d);
+        if (predicted !== null) expect(predicted).toEqual(viaOpen(d));
+      }),
+      { seed: 29, numRuns: 800 },
+    );
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (d) => {
+        const predicted = viaPredict(d);
+        if (predicted !== null) expect(predicted).toEqual(viaOpen(d));
+      }),
+      { seed: 30, numRuns: 300 },
     );
   });
 });

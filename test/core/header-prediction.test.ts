@@ -1,0 +1,158 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { BufferBudget } from '../../src/core/buffer-budget.js';
+import { setReceivePrediction } from '../../src/core/connection.js';
+import type { CoreEvent } from '../../src/core/types.js';
+import { DataPacketReader } from '../../src/wire/data-packet-reader.js';
+import { Pair, type PairOptions } from '../helpers/pair.js';
+
+/**
+ * The receive path's header prediction (connection.ts `readPredicted`) against the general path:
+ * the same seeded traffic, once with the prediction and once without, must give the same
+ * datagrams on the wire in both directions, the same events (messages, their credit, closes) and
+ * the same stats on both sides. Each run also counts how often the prediction was taken, so a
+ * prediction that never fires cannot pass for an equivalent one.
+ */
+
+interface Run {
+  /** Every datagram each side sent, in order, CIDs and CRC blanked (each Pair makes fresh CIDs). */
+  wire: [string[], string[]];
+  events: [unknown[], unknown[]];
+  stats: [unknown, unknown];
+  /** Datagrams the prediction took (predictData gave a frame that the engine then read). */
+  predicted: number;
+}
+
+function blanked(d: Uint8Array): string {
+  const c = Uint8Array.from(d);
+  if (c.length >= 10) c.fill(0, 2, 10);
+  if (c.length >= 4) c.fill(0, c.length - 4);
+  return Buffer.from(c).toString('hex');
+}
+
+function event(e: CoreEvent): unknown {
+  return e.type === 'message' ? { ...e, data: Buffer.from(e.data).toString('hex') } : e;
+}
+
+function message(seed: number, size: number): Uint8Array {
+  const m = new Uint8Array(size);
+  for (let i = 0; i < size; i++) m[i] = (seed * 31 + i * 7 + (i >> 8)) & 0xff;
+  return m;
+}
+
+function run(predict: boolean, options: PairOptions, script: (pair: Pair) => void): Run {
+  setReceivePrediction(predict);
+  let predicted = 0;
+  const spy = vi.spyOn(DataPacketReader.prototype, 'predictData');
+  try {
+    const pair = new Pair(options);
+    const wire: [string[], string[]] = [[], []];
+    for (const i of [0, 1] as const) {
+      const core = pair.sides[i].core;
+      const poll = core.pollTransmit.bind(core);
+      core.pollTransmit = (now: number) => {
+        const d = poll(now);
+        if (d !== null) wire[i].push(blanked(d));
+        return d;
+      };
+    }
+    pair.keepMessages = true;
+    script(pair);
+    predicted = spy.mock.results.filter((r) => r.type === 'return' && r.value !== null).length;
+    return {
+      wire,
+      events: [pair.sides[0].events.map(event), pair.sides[1].events.map(event)],
+      stats: [pair.a.stats(pair.now), pair.b.stats(pair.now)],
+      predicted,
+    };
+  } finally {
+    spy.mockRestore();
+    setReceivePrediction(true);
+  }
+}
+
+/** Both ways: bulk from a to b (fragmented messages), small messages back, then a close. */
+function traffic(pair: Pair): void {
+  const toB = Array.from({ length: 40 }, (_, i) => message(i, [60_000, 1, 1175, 3000, 20_000][i % 5]! + i));
+  const toA = Array.from({ length: 30 }, (_, i) => message(100 + i, 40 + i * 13));
+  for (const m of toB) pair.a.send(m);
+  pair.runTo(pair.now + 3);
+  for (const m of toA) pair.b.send(m);
+  pair.runUntil(() => pair.sides[1].received.length === toB.length && pair.sides[0].received.length === toA.length, 600_000);
+  pair.a.close(pair.now);
+  pair.runUntil(() => pair.sides[0].closed && pair.sides[1].closed, 120_000);
+}
+
+function compare(options: PairOptions, script: (pair: Pair) => void = traffic): Run {
+  const on = run(true, options, script);
+  const off = run(false, options, script);
+  expect(off.predicted).toBe(0);
+  expect(on.wire[0]).toEqual(off.wire[0]);
+  expect(on.wire[1]).toEqual(off.wire[1]);
+  expect(on.events).toEqual(off.events);
+  expect(on.stats).toEqual(off.stats);
+  return on;
+}
+
+afterEach(() => setReceivePrediction(true));
+
+describe('receive header prediction: the same as the general path', () => {
+  it('on a clean link (nearly every datagram predicted)', () => {
+    const on = compare({ seed: 41, config: { maxDatagramSize: 1452 } });
+    expect(on.predicted).toBeGreaterThan(0.9 * (on.stats[1] as { packetsReceived: number }).packetsReceived);
+  });
+
+  for (const [seed, link] of [
+    [42, { loss: 0.05, jitter: 1 }],
+    [43, { loss: 0.1, reorder: 0.05, duplicate: 0.05 }],
+    [44, { loss: 0.02, duplicate: 0.1, corrupt: 0.02, reorder: 0.1, reorderDelay: 3 }],
+    [45, { burst: { enter: 0.01, exit: 0.3, loss: 0.8 }, duplicate: 0.02 }],
+  ] as const) {
+    it(`on an impaired link (seed ${seed}: ${JSON.stringify(link)})`, () => {
+      const on = compare({ seed, link, config: { maxDatagramSize: 1452 } });
+      expect(on.predicted).toBeGreaterThan(100);
+    });
+  }
+
+  it('with addresses (path checks) and an endpoint budget that defers packets for a while', () => {
+    const script = (budget: BufferBudget) => (pair: Pair) => {
+      for (let i = 0; i < 30; i++) pair.a.send(message(i, 20_000 + i));
+      pair.runTo(pair.now + 400);
+      // Another connection held the one exemption (BufferBudget) so far: now ours may take it.
+      budget.progressed(OTHER);
+      pair.runUntil(() => pair.sides[1].received.length === 30, 600_000);
+    };
+    const OTHER = {};
+    const results = [true, false].map((predict) => {
+      const budget = new BufferBudget(12 * 1024);
+      expect(budget.admits(0, 13 * 1024, OTHER, true, 1 << 20)).toBe(true);
+      return run(predict, { seed: 46, addresses: true, budgetB: budget, link: { loss: 0.03, reorder: 0.03 } }, script(budget));
+    });
+    const [on, off] = results as [Run, Run];
+    expect(on.predicted).toBeGreaterThan(100);
+    expect((on.stats[1] as { packetsDeferred: number }).packetsDeferred).toBeGreaterThan(0);
+    expect(on.wire).toEqual(off.wire);
+    expect(on.events).toEqual(off.events);
+    expect(on.stats).toEqual(off.stats);
+  });
+
+  it('across a NAT rebinding of the sender mid-transfer (path validation: datagrams from a candidate path)', () => {
+    const on = compare({ seed: 48, addresses: true, link: { loss: 0.02, reorder: 0.05 } }, (pair) => {
+      for (let i = 0; i < 30; i++) pair.a.send(message(i, 20_000 + i));
+      pair.runTo(pair.now + 60);
+      pair.sides[0].address = '10.0.0.9';
+      pair.runUntil(() => pair.sides[1].received.length === 30, 600_000);
+    });
+    expect(on.predicted).toBeGreaterThan(100);
+  });
+
+  it('with a slow reader (credit closes and reopens)', () => {
+    compare({ seed: 47, link: { loss: 0.02 } }, (pair) => {
+      pair.sides[1].autoRelease = false;
+      for (let i = 0; i < 40; i++) pair.a.send(message(i, 30_000));
+      pair.runTo(pair.now + 2_000);
+      for (const e of pair.sides[1].events) if (e.type === 'message') pair.b.release(e.credit, e.delivery, e.channel);
+      pair.sides[1].autoRelease = true;
+      pair.runUntil(() => pair.sides[1].received.length === 40, 600_000);
+    });
+  });
+});
