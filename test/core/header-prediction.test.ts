@@ -135,6 +135,24 @@ describe('receive header prediction: the same as the general path', () => {
     expect(on.stats).toEqual(off.stats);
   });
 
+  it('with a slow reader under an endpoint budget (what it holds reported after every packet)', () => {
+    const script = (pair: Pair) => {
+      pair.sides[1].autoRelease = false;
+      // Small messages: single DATA frames (predicted), held until the reader wakes.
+      for (let i = 0; i < 20; i++) pair.a.send(message(i, 1_000));
+      pair.runTo(pair.now + 1_500);
+      for (const e of pair.sides[1].events) if (e.type === 'message') pair.b.release(e.credit, e.delivery, e.channel);
+      pair.sides[1].autoRelease = true;
+      pair.runUntil(() => pair.sides[1].received.length === 20, 600_000);
+    };
+    const [on, off] = [true, false].map((predict) => run(predict, { seed: 50, budgetB: new BufferBudget(16 * 1024), link: { loss: 0.01 } }, script)) as [Run, Run];
+    expect(on.wire).toEqual(off.wire);
+    expect(on.events).toEqual(off.events);
+    expect(on.stats).toEqual(off.stats);
+    expect(on.predicted).toBeGreaterThan(100);
+    expect((on.stats[1] as { packetsDeferred: number }).packetsDeferred).toBeGreaterThan(100);
+  });
+
   it('across a NAT rebinding of the sender mid-transfer (path validation: datagrams from a candidate path)', () => {
     const on = compare({ seed: 48, addresses: true, link: { loss: 0.02, reorder: 0.05 } }, (pair) => {
       for (let i = 0; i < 30; i++) pair.a.send(message(i, 20_000 + i));
