@@ -205,6 +205,32 @@ describe('EndpointCore handshake', () => {
     expect(accepted(server)).toHaveLength(1);
   });
 
+  it('an honest RETRY answering the cookie INITIAL itself (the client rebound between the two: its cookie names the old port) waits for the next retransmission: the connect is one interval late, not broken', () => {
+    // One RETRY is followed per INITIAL sent (docs/protocol.md §10.2 step 4), and the cookie
+    // INITIAL sent on a RETRY does not grant another: the server's second RETRY, for the new
+    // port, is dropped and followed only after the retransmission at 2 × initialRtt (200 ms).
+    const { net, server, client } = pair();
+    let initials = 0;
+    net.filter = (w) => {
+      if (w.from === CLIENT && kind(w) === 'initial' && ++initials === 2) {
+        // A NAT rebinding just before the cookie INITIAL leaves: it and all after it come from 5001.
+        client.port = 5001;
+        w.fromPort = 5001;
+      } else if (w.from === CLIENT && initials >= 2) w.fromPort = 5001;
+      return true;
+    };
+    client.core.connect(0, SERVER, 4000);
+    net.run(8000, () => connected(client) !== undefined || failed(client) !== undefined);
+    expect(failed(client)).toBeUndefined();
+    expect(connected(client)).toBeDefined();
+    expect(server.core.stats().dropped['bad-cookie']).toBe(2);
+    expect(client.core.stats().dropped.unexpected).toBe(1);
+    // RETRY at 10, cookie INITIAL (refused: old port) at 20, its RETRY dropped; the INITIAL
+    // again at 10 + 200, its RETRY followed at 220, the ACCEPT at 230.
+    expect(net.now).toBe(230);
+    expect(accepted(server)).toHaveLength(1);
+  });
+
   it('after an ACCEPT from another address (ERR_ADDRESS_MISMATCH) the client ends the connection the server now holds with one RESET to the dialled address', () => {
     const { net, server, client } = pair();
     // The server's RETRY comes from the dialled address, its ACCEPT from another of its

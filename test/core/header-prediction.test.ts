@@ -135,6 +135,24 @@ describe('receive header prediction: the same as the general path', () => {
     expect(on.stats).toEqual(off.stats);
   });
 
+  it('with a slow reader under an endpoint budget (what it holds reported after every packet)', () => {
+    const script = (pair: Pair) => {
+      pair.sides[1].autoRelease = false;
+      // Small messages: single DATA frames (predicted), held until the reader wakes.
+      for (let i = 0; i < 20; i++) pair.a.send(message(i, 1_000));
+      pair.runTo(pair.now + 1_500);
+      for (const e of pair.sides[1].events) if (e.type === 'message') pair.b.release(e.credit, e.delivery, e.channel);
+      pair.sides[1].autoRelease = true;
+      pair.runUntil(() => pair.sides[1].received.length === 20, 600_000);
+    };
+    const [on, off] = [true, false].map((predict) => run(predict, { seed: 50, budgetB: new BufferBudget(16 * 1024), link: { loss: 0.01 } }, script)) as [Run, Run];
+    expect(on.wire).toEqual(off.wire);
+    expect(on.events).toEqual(off.events);
+    expect(on.stats).toEqual(off.stats);
+    expect(on.predicted).toBeGreaterThan(100);
+    expect((on.stats[1] as { packetsDeferred: number }).packetsDeferred).toBeGreaterThan(100);
+  });
+
   it('across a NAT rebinding of the sender mid-transfer (path validation: datagrams from a candidate path)', () => {
     const on = compare({ seed: 48, addresses: true, link: { loss: 0.02, reorder: 0.05 } }, (pair) => {
       for (let i = 0; i < 30; i++) pair.a.send(message(i, 20_000 + i));
@@ -143,6 +161,37 @@ describe('receive header prediction: the same as the general path', () => {
       pair.runUntil(() => pair.sides[1].received.length === 30, 600_000);
     });
     expect(on.predicted).toBeGreaterThan(100);
+  });
+
+  it('across two silences of the sender mid-message (the silence ACKs: each packet read ends a silence)', () => {
+    // The path's silence ACK (path-manager.ts silenceDeadline) repeats at most 4 times per
+    // silence of a peer in the middle of a message; every packet read resets that count
+    // (`onPacketRead`). Here the link holds what a sends during two outages and then delivers
+    // it in order (no packet-number gap, so the first packet after each silence is predicted):
+    // a predicted packet that did not reset the count would leave the second silence none.
+    const outages = [
+      [30, 1_400],
+      [1_420, 2_800],
+    ] as const;
+    const acksInOutages: number[] = [];
+    const on = compare({ seed: 49, addresses: true }, (pair) => {
+      const admit = pair.links[0].admit.bind(pair.links[0]);
+      pair.links[0].admit = (now, d) => {
+        const held = outages.find(([from, to]) => now >= from && now < to);
+        return held === undefined ? admit(now, d) : admit(now, d).map((x) => ({ ...x, at: Math.max(x.at, held[1] + 5) }));
+      };
+      pair.a.send(message(1, 4_000_000));
+      for (const [from, to] of outages) {
+        pair.runTo(from + 100);
+        const before = pair.b.stats(pair.now).packetsSent;
+        pair.runTo(to);
+        acksInOutages.push(pair.b.stats(pair.now).packetsSent - before);
+      }
+      pair.runUntil(() => pair.sides[1].received.length === 1, 600_000);
+    });
+    expect(on.predicted).toBeGreaterThan(100);
+    // Four silence ACKs in each (after 1, 2, 4 and 8 times srtt + rttvar of silence), both runs.
+    expect(acksInOutages).toEqual([4, 4, 4, 4]);
   });
 
   it('with a slow reader (credit closes and reopens)', () => {
