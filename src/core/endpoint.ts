@@ -1244,9 +1244,10 @@ export class EndpointCore {
     if (!attempt || attempt.retries >= this.config.maxRetries || attempt.retryCredit === 0) return this.drop('unexpected');
     attempt.retryCredit = 0;
     // The server answers a cookie-less INITIAL with a RETRY only, so after the first RETRY only
-    // the cookie INITIAL can be answered: an unambiguous sample. A later RETRY (the plain
-    // INITIAL was repeated and both copies were answered, or a cookie aged out) leaves an
-    // earlier cookie INITIAL that an ACCEPT may still answer: no sample (Karn).
+    // the cookie INITIAL can be answered: an unambiguous sample. A later RETRY (followed only
+    // after a retransmission gave the credit back: the repeated INITIAL answered again, a cookie
+    // aged out, the client's port changed) leaves an earlier cookie INITIAL that an ACCEPT may
+    // still answer: no sample (Karn).
     attempt.sentAt = attempt.retries === 0 ? now : -1;
     attempt.retries++;
     attempt.cookie = new Uint8Array(packet.cookie);
