@@ -82,6 +82,11 @@ export class WindowTuner {
     return peerWaits || released > this.checkAt || now >= this.checkTime ? this.check(released, now, peerWaits) : false;
   }
 
+  /** Below `max`: a window that may still grow (at `max` nothing a release says can change it). */
+  canGrow(): boolean {
+    return this.window < this.max;
+  }
+
   /**
    * Ends the epoch when due (one RTT old, or half a window released in it): grows if the window
    * went fast and starts the next. Out of line, and branch-free on the object's fields: the first
@@ -89,11 +94,6 @@ export class WindowTuner {
    * function ran a few times), so optimised code never meets a load it has no feedback for: a
    * deoptimisation per process in the ping-pong warm-up otherwise.
    */
-  /** Below `max`: a window that may still grow (at `max` nothing a release says can change it). */
-  canGrow(): boolean {
-    return this.window < this.max;
-  }
-
   private check(released: number, now: number, peerWaits: boolean): boolean {
     const window = this.window;
     const inEpoch = released - this.epochReleased;
