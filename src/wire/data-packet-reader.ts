@@ -141,20 +141,24 @@ export class DataPacketReader {
     const length = (datagram[DATA_HEADER_SIZE + 5]! << 8) | datagram[DATA_HEADER_SIZE + 6]!;
     const start = DATA_HEADER_SIZE + DATA_FRAME_HEADER_SIZE;
     if (start + length !== end) return null;
-    this.dcidHi = (datagram[2]! << 24) | (datagram[3]! << 16) | (datagram[4]! << 8) | datagram[5]!;
-    this.dcidLo = (datagram[6]! << 24) | (datagram[7]! << 16) | (datagram[8]! << 8) | datagram[9]!;
-    this.packetNumber = ((datagram[10]! << 24) | (datagram[11]! << 16) | (datagram[12]! << 8) | datagram[13]!) >>> 0;
+    // The header as `open` reads it, then the frame's TSN; the shape is known to fit.
+    const r = this.r;
+    r.reset(datagram, 2, end);
+    this.dcidHi = r.u32() | 0;
+    this.dcidLo = r.u32() | 0;
+    this.packetNumber = r.u32();
+    r.skip(1);
+    const f = this.data;
+    f.channel = undefined;
+    f.tsn = r.u32();
+    f.payload = EMPTY;
     this.dataFrames = 1;
     this.pathFrames = 0;
     this.frames = 1;
     this.dataStart = start;
     this.dataLength = length;
     // The frame read: nothing left after it (as after `open` + one `nextInPlace`).
-    this.r.reset(datagram, end, end);
-    const f = this.data;
-    f.channel = undefined;
-    f.tsn = ((datagram[DATA_HEADER_SIZE + 1]! << 24) | (datagram[DATA_HEADER_SIZE + 2]! << 16) | (datagram[DATA_HEADER_SIZE + 3]! << 8) | datagram[DATA_HEADER_SIZE + 4]!) >>> 0;
-    f.payload = EMPTY;
+    r.reset(datagram, end, end);
     f.first = (type & DataFlag.First) !== 0;
     f.last = (type & DataFlag.Last) !== 0;
     f.unordered = (type & DataFlag.Unordered) !== 0;
