@@ -1187,11 +1187,17 @@ export class EndpointCore {
     });
   }
 
-  /** The secure attempt an answer with our CID `cid` names, when it comes from another address than the one dialled. */
-  private secureStray(cid: bigint, address: string, port: number): ConnectAttempt | null {
+  /** The attempt an answer with our CID `cid` names, when it comes from another address than the one dialled. */
+  private strayAttempt(cid: bigint, address: string, port: number): ConnectAttempt | null {
     const target = this.attemptsByCid.get(cid);
-    if (target === undefined || target.secure === null) return null;
+    if (target === undefined) return null;
     return target.address !== address || target.port !== port ? target : null;
+  }
+
+  /** `strayAttempt`, for a secure attempt only. */
+  private secureStray(cid: bigint, address: string, port: number): ConnectAttempt | null {
+    const stray = this.strayAttempt(cid, address, port);
+    return stray !== null && stray.secure !== null ? stray : null;
   }
 
   /**
@@ -1258,11 +1264,9 @@ export class EndpointCore {
   }
 
   private onAccept(now: number, packet: AcceptPacket, address: string, port: number): void {
-    const target = this.attemptsByCid.get(packet.dcid);
-    if (target !== undefined && target.secure === null && packet.scid !== 0n && (target.address !== address || target.port !== port)) {
-      // ERR_ADDRESS_MISMATCH below (attemptFor); the server that answered holds a connection.
-      this.endMismatched(now, target, packet.scid, null);
-    }
+    const stray = this.strayAttempt(packet.dcid, address, port);
+    // ERR_ADDRESS_MISMATCH below (attemptFor); the server that answered holds a connection.
+    if (stray !== null && stray.secure === null && packet.scid !== 0n) this.endMismatched(now, stray, packet.scid, null);
     const attempt = this.attemptFor(packet.dcid, address, port);
     if (!attempt) return this.drop('unexpected');
     if (attempt.secure) {
