@@ -74,6 +74,11 @@ function isLeaf(v: object): boolean {
   return typeof v === 'function' || v instanceof Map || v instanceof Set || ArrayBuffer.isView(v) || v instanceof ArrayBuffer;
 }
 
+/** A Map's entries, or a Set's members each as key and value: what a walk of either must visit. */
+function entriesOf(o: Map<unknown, unknown> | Set<unknown>): Iterable<[unknown, unknown]> {
+  return o instanceof Map ? o.entries() : [...o].map((x): [unknown, unknown] => [x, x]);
+}
+
 function isObject(v: unknown): v is object {
   return (typeof v === 'object' && v !== null) || typeof v === 'function';
 }
@@ -107,7 +112,7 @@ function reach(roots: readonly object[], stop: ReadonlySet<unknown>, entries = f
     seen.add(o);
     // `entries`: into the keys and values of Maps and Sets too.
     if (entries && (o instanceof Map || o instanceof Set)) {
-      for (const [k, v] of o instanceof Map ? o.entries() : [...o].map((x) => [x, x])) {
+      for (const [k, v] of entriesOf(o)) {
         if (isObject(k)) todo.push(k);
         if (isObject(v)) todo.push(v);
       }
@@ -298,7 +303,7 @@ function freezeWalk(
     for (const o of reach(kept, stop, true)) {
       if (typeof o === 'function') refuse('a kept object holds a closure of its own');
       if (o instanceof Map || o instanceof Set) {
-        for (const [k, v] of o instanceof Map ? o.entries() : [...o].map((x) => [x, x])) {
+        for (const [k, v] of entriesOf(o)) {
           if ((isObject(k) && mapped.has(k)) || (isObject(v) && mapped.has(v))) refuse('a kept Map or Set holds an object that is rebuilt');
         }
         continue;
