@@ -318,7 +318,8 @@ export class ConnectionCore implements PathMtuListener {
   /**
    * Sleep.Wanted: go dormant at the next pollTransmit that returns null; Sleep.Refused: the
    * stages could not be rebuilt exactly last time (tried again after new activity); Sleep.Never:
-   * awake for good, from the start with the application's own congestion controller (`congestion: factory`): a rebuild would call its factory again for an object the
+   * awake for good, from the start with the application's own congestion controller
+   * (`congestion: factory`): a rebuild would call its factory again for an object the
    * application may hold, whose private (`#`) fields the walk cannot see.
    */
   private sleep: Sleep = Sleep.Awake;
