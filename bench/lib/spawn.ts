@@ -138,8 +138,13 @@ export class BenchChild {
     }, o.timeoutMs);
   }
 
+  /** The child's process id (for renice and the like). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   /** The child's status (SIGUSR2, answered by bench/child.ts), or null without an answer in time. */
-  private status(): Promise<unknown> {
+  status(): Promise<unknown> {
     return new Promise((resolve) => {
       const grace = setTimeout(() => resolve(null), STATUS_GRACE_MS);
       this.onStatus = (status) => {
