@@ -75,6 +75,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  emitToParent({ type: 'error', message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+  const message = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  emitToParent({ type: 'error', message: `${message}\nits status: ${JSON.stringify(status())}` });
   process.exit(1);
 });

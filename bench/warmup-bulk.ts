@@ -18,8 +18,9 @@
  * The children report on their own pipe (fd 3, bench/lib/child-protocol.ts), apart from the
  * traces on stdout (a report written to stdout can be glued to half a V8 line and missed: a run
  * then waited forever for its receiver). A side that has not reported `--timeout` seconds after
- * the run began is asked for its status (SIGUSR2: bytes so far, its connection's counters),
- * which is printed, and both children are killed; the script exits with status 1.
+ * the run began (or when the other side reports an error) is asked for its status (SIGUSR2:
+ * bytes so far, its connection's counters), which is printed, and both children are killed;
+ * the script exits with status 1.
  */
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, writeSync } from 'node:fs';
@@ -60,7 +61,13 @@ interface Side {
   /** The answer to SIGUSR2, once asked (a side that did not report in time). */
   status: unknown;
   kill: () => void;
+  /** SIGTERM: the child leaves through process.exit (a CPU profile, if asked for, is written). */
+  stop: () => void;
   askStatus: () => void;
+  /** Called with a side's error report (the run then ends, see boundRun). */
+  onError: (message: string) => void;
+  /** Called when its result arrived. */
+  onResult: () => void;
 }
 
 function watchChild(label: string, role: string, options: Record<string, unknown>, side: Side, onReady?: (port: number) => void): Promise<void> {
@@ -72,6 +79,7 @@ function watchChild(label: string, role: string, options: Record<string, unknown
   });
   side.pid = child.pid ?? 0;
   side.kill = () => child.kill('SIGKILL');
+  side.stop = () => child.kill();
   side.askStatus = () => child.kill('SIGUSR2');
   const rawFile = raw === '' ? null : openSync(`${raw}-${label}.txt`, 'w');
   const rl = createInterface({ input: child.stdout! });
@@ -82,16 +90,16 @@ function watchChild(label: string, role: string, options: Record<string, unknown
   createInterface({ input: child.stdio[REPORT_FD] as NodeJS.ReadableStream }).on('line', (line) => {
     if (rawFile !== null) writeSync(rawFile, `${Date.now()} ${line}\n`);
     const msg = parseChildLine(line) as { type: string; port?: number; result?: Record<string, unknown>; message?: string; status?: unknown } | null;
-    if (msg === null) throw new Error(`${label}: garbled report line: ${line.slice(0, 300)}`);
+    if (msg === null) return side.onError(`${label}: garbled report line: ${line.slice(0, 300)}`);
     if (msg.type === 'ready') {
       side.ready = side.jobs.length;
       onReady?.(msg.port!);
     } else if (msg.type === 'result') {
       side.result = msg.result!;
       phase = 1;
-      child.kill();
+      side.onResult();
     } else if (msg.type === 'status') side.status = msg.status;
-    else if (msg.type === 'error') throw new Error(`${label}: ${msg.message}`);
+    else if (msg.type === 'error') side.onError(`${label} failed: ${msg.message}`);
   });
   rl.on('line', (line) => {
     if (rawFile !== null) writeSync(rawFile, `${Date.now()} ${line}\n`);
@@ -122,26 +130,46 @@ function watchChild(label: string, role: string, options: Record<string, unknown
 }
 
 /**
- * Bounds one run: after `timeoutMs`, each side that has not reported is asked for its status,
- * which is printed with the other side's; then both are killed and the script exits with 1.
+ * Bounds one run: after `timeoutMs`, or at once when a side reports an error, each side that has
+ * not reported is asked for its status, which is printed with the other side's; then both are
+ * killed and the script exits with 1.
  */
-function boundRun(sides: { label: string; side: Side }[]): () => void {
-  const timer = setTimeout(() => {
+function boundRun(sides: { label: string; side: Side }[]): { fail: (why: string) => void; done: () => void } {
+  let failing = false;
+  const fail = (why: string): void => {
+    if (failing) return;
+    failing = true;
+    clearTimeout(timer);
     const silent = sides.filter((s) => s.side.result === null);
     for (const s of silent) s.side.askStatus();
     setTimeout(() => {
+      console.error(`warmup-bulk: ${why}`);
       for (const s of sides) {
         const what = s.side.result !== null ? 'reported' : `did not report; status: ${s.side.status === null ? 'no answer' : JSON.stringify(s.side.status)}`;
-        console.error(`warmup-bulk: timed out after ${timeoutMs / 1000} s: ${s.label} (pid ${s.side.pid}) ${what}`);
+        console.error(`warmup-bulk: ${s.label} (pid ${s.side.pid}) ${what}`);
       }
       for (const s of sides) s.side.kill();
       process.exit(1);
     }, 2000);
-  }, timeoutMs);
-  return () => clearTimeout(timer);
+  };
+  const timer = setTimeout(() => fail(`timed out after ${timeoutMs / 1000} s`), timeoutMs);
+  return { fail, done: () => clearTimeout(timer) };
 }
 
-const newSide = (): Side => ({ jobs: [], deopts: new Map(), deoptAt: [], result: null, ready: null, pid: 0, status: null, kill: () => undefined, askStatus: () => undefined });
+const newSide = (): Side => ({
+  jobs: [],
+  deopts: new Map(),
+  deoptAt: [],
+  result: null,
+  ready: null,
+  pid: 0,
+  status: null,
+  kill: () => undefined,
+  stop: () => undefined,
+  askStatus: () => undefined,
+  onError: () => undefined,
+  onResult: () => undefined,
+});
 
 function report(name: string, s: Side, from: number, to: number, halfAt: number): Record<string, unknown> {
   const r = s.result ?? {};
@@ -180,17 +208,25 @@ for (let run = 0; run < runs; run++) {
   let from: number;
   let startSender: (port: number) => void = () => undefined;
   const portKnown = new Promise<number>((resolve) => (startSender = resolve));
-  const unbound = boundRun([
+  const bound = boundRun([
     { label: 'receiver', side: rx },
     { label: 'sender', side: tx },
   ]);
+  rx.onError = tx.onError = bound.fail;
   const receiving = watchChild('receiver', 'bulkReceiver', { host: '127.0.0.1', bytes }, rx, startSender);
   const port = await portKnown;
   from = Date.now();
+  // The sender leaves by itself once its flush() resolved (bench/child.ts). The receiver stays
+  // until both have reported: stopped as soon as its own result came, its last ACK could still be
+  // waiting for its timer, and the sender's flush() would wait for it until the idle timeout.
+  const received = new Promise<void>((resolve) => (rx.onResult = resolve));
   const sending = watchChild('sender', 'bulkSender', { host: '127.0.0.1', port, bytes, chunk }, tx);
+  tx.onResult = () => tx.stop();
   await sending;
+  await received;
+  rx.stop();
   await receiving;
-  unbound();
+  bound.done();
   const r = rx.result ?? {};
   // The transfer: the sender's first write to the receiver's last byte (both epoch ms).
   from = Number(tx.result?.startAt ?? from);
