@@ -75,13 +75,14 @@ export interface ConnectTarget extends ConnectOptions {
 
 const CONNECT_OPTIONS = ['signal', 'serverKey', 'channels', 'qlog'] as const;
 
+const CONNECT_TARGET_OPTIONS = ['port', 'host', ...CONNECT_OPTIONS] as const;
+
 /**
  * A timer firing this many ms after its deadline (several of setTimeout's 1 ms ticks: the loop
  * was held up, not rounding) first lets the socket be read (`onTimer`). Never in virtual time
  * unless a test stalls a process: the simulator's timers fire on time.
  */
 const LATE_TIMER_MS = 5;
-const CONNECT_TARGET_OPTIONS = ['port', 'host', ...CONNECT_OPTIONS] as const;
 
 /** {@link EndpointStats} plus the socket's send errors: what `Endpoint.stats()` returns. */
 export interface EndpointStatsWithSocket extends EndpointStats {
