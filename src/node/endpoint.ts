@@ -74,7 +74,6 @@ export interface ConnectTarget extends ConnectOptions {
 }
 
 const CONNECT_OPTIONS = ['signal', 'serverKey', 'channels', 'qlog'] as const;
-
 const CONNECT_TARGET_OPTIONS = ['port', 'host', ...CONNECT_OPTIONS] as const;
 
 /**
