@@ -6,7 +6,8 @@ import { UnreliableReassembly } from '../../src/core/unreliable-reassembly.js';
 import { Rng } from '../../src/testing/rng.js';
 import { decodePacket, encodePacket, sealAt, type Frame } from '../../src/wire/index.js';
 import { ownObjects, reachable } from '../helpers/footprint.js';
-import { makeCores } from '../helpers/pair.js';
+import { Pair, makeCores } from '../helpers/pair.js';
+import { COMPACT_AFTER_MS } from '../../src/core/state.js';
 import { VirtualNet, endpointConfig } from './endpoint-harness.js';
 
 /**
@@ -190,5 +191,42 @@ describe('hostile-peer byte bounds, per buffer', () => {
     expect(table.size).toBeLessThanOrEqual(4096);
     expect(server.core.stats().statelessResetsSent).toBeLessThanOrEqual(4096);
     expect(server.core.stats().dropped['unknown-cid']).toBe(10_000);
+  });
+
+  it('a peer that wakes a dormant connection again and again leaves it no larger each time it sleeps again (past the capped lists)', () => {
+    // Each wake-up (a message from the peer) makes the stages again; going dormant gives them
+    // back, keeping what differs from a fresh build (dormant.ts): its numbers, and lists that
+    // are capped (received packet ranges ≤ 32, skipped packet numbers ≤ 16, §21).
+    const pairs = [1, 2].map((seed) => {
+      const pair = new Pair({ seed, link: { delay: 5 }, config: { idleTimeout: 0, keepAliveInterval: 0 } });
+      pair.a.send(new Uint8Array(10), 'ordered');
+      pair.runUntil(() => pair.sides[1].received.length === 1, 10_000);
+      pair.runTo(pair.now + COMPACT_AFTER_MS + 200);
+      return pair;
+    });
+    const [pair, other] = pairs as [Pair, Pair];
+    const size = (): number => ownObjects(pair.b, other.b).size;
+    const lists = (): number => {
+      const refs = (pair.b as unknown as { dormant: { refs: unknown[] } }).dormant.refs;
+      return Math.max(0, ...refs.map((r) => (Array.isArray(r) ? r.length : 0)));
+    };
+    let atHalf = 0;
+    let bytesAtHalf = 0;
+    const cycles = 160;
+    for (let k = 0; k < cycles; k++) {
+      if (k === cycles / 2) {
+        atHalf = size();
+        bytesAtHalf = ownBytes(pair.b, other.b);
+      }
+      pair.a.send(new Uint8Array(10 + (k % 50)).fill(k), k % 2 === 0 ? 'ordered' : 'unreliable');
+      pair.runUntil(() => pair.sides[1].received.length === k + 2, 10_000);
+      expect(pair.b.dormantFields()).toBeNull();
+      pair.runTo(pair.now + COMPACT_AFTER_MS + 200);
+      expect(pair.b.dormantFields()).not.toBeNull();
+      expect(lists()).toBeLessThanOrEqual(32);
+    }
+    expect(atHalf).toBeGreaterThan(0);
+    expect(size()).toBeLessThanOrEqual(atHalf);
+    expect(ownBytes(pair.b, other.b)).toBeLessThanOrEqual(bytesAtHalf);
   });
 });
