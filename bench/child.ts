@@ -12,6 +12,10 @@ import { gcBetween, gcSettled, startGcLog } from './lib/measure.js';
 // Leave through process.exit when the parent stops us, so --cpu-prof can write its profile.
 process.on('SIGTERM', () => process.exit(0));
 
+/** What SIGUSR2 reports (a parent that timed out waiting asks before it kills us). */
+let status = (): Record<string, unknown> => ({ phase: 'starting' });
+process.on('SIGUSR2', () => emitToParent({ type: 'status', status: status() }));
+
 startGcLog();
 
 /** Bulk roles: the GCs of this process during the transfer (first write or byte to the last). */
@@ -35,6 +39,7 @@ async function main(): Promise<void> {
     process.exit(0);
   }
   const contender = loaded.contender;
+  status = () => ({ phase: 'running', contender: spec.contender, role: spec.role, ...(contender.status?.() ?? {}) });
   const ready = (info: { port: number }): void => emitToParent({ type: 'ready', port: info.port });
   const o = spec.options as never;
   let result: unknown;
@@ -70,6 +75,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  emitToParent({ type: 'error', message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+  const message = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  emitToParent({ type: 'error', message: `${message}\nits status: ${JSON.stringify(status())}` });
   process.exit(1);
 });

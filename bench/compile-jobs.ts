@@ -35,7 +35,10 @@ let current: Omit<Job, 'ms' | 'at'> | null = null;
 let from = Infinity;
 let to = Infinity;
 // V8's two tracers write to stdout through different buffers: a `--trace-opt` record can start in
-// the middle of an inlining trace's line, so records are split at their opening brackets too.
+// the middle of an inlining trace's line, so records are split at their opening brackets too
+// (and at the report prefix: raw files written before the reports had their own pipe can have a
+// report glued to half a trace line).
+const recordStart = new RegExp(`(?=\\[(?:compiling method|completed compiling|completed optimizing|marking|bailout)|${LINE_PREFIX})`);
 const records = readFileSync(file, 'utf8')
   .split('\n')
   .flatMap((raw) => {
@@ -43,7 +46,7 @@ const records = readFileSync(file, 'utf8')
     const at = Number(raw.slice(0, space));
     return raw
       .slice(space + 1)
-      .split(/(?=\[(?:compiling method|completed compiling|completed optimizing|marking|bailout))/)
+      .split(recordStart)
       .map((line) => ({ at, line }));
   });
 for (const { at, line } of records) {

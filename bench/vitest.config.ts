@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 
-// The harness's own unit tests (pure functions only: no processes, no timing).
+// The harness's own tests (pure functions, and child-report.test.ts: the child processes' report pipe).
 //   npx vitest run --config bench/vitest.config.ts
 export default defineConfig({
   test: {

@@ -6,7 +6,7 @@
  * reason, and the CPU per MB over the whole transfer and its second half. Jobs before the
  * transfer (tsx, endpoint creation, the handshake) are counted apart.
  *
- *   node --import tsx bench/warmup-bulk.ts [--mb 100] [--runs 1] [--root DIR] [--v8 '<flags>'] [--no-trace] [--raw /tmp/prefix] [--contender udx|dgram]
+ *   node --import tsx bench/warmup-bulk.ts [--mb 100] [--runs 1] [--root DIR] [--v8 '<flags>'] [--no-trace] [--raw /tmp/prefix] [--contender udx|dgram] [--timeout 180]
  *
  * `--raw PREFIX` writes each child's output to PREFIX-sender.txt / PREFIX-receiver.txt, every line
  * prefixed with its arrival time (epoch ms), for bench/compile-jobs.ts.
@@ -14,13 +14,20 @@
  * `--no-trace` gives the CPU figures without tracing's cost; `--contender` runs another contender's
  * two processes (the part of the compile volume that is not ours: node:dgram's, udx-native's JS). The counts do not depend on the
  * machine's load, the times do. Diagnostic only, not part of `npm run bench`.
+ *
+ * The children report on their own pipe (fd 3, bench/lib/child-protocol.ts), apart from the
+ * traces on stdout (a report written to stdout can be glued to half a V8 line and missed: a run
+ * then waited forever for its receiver). A side that has not reported `--timeout` seconds after
+ * the run began (or when the other side reports an error) is asked for its status (SIGUSR2:
+ * bytes so far, its connection's counters), which is printed, and both children are killed;
+ * the script exits with status 1.
  */
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { LINE_PREFIX } from './lib/child-protocol.js';
+import { parseChildLine, REPORT_FD, REPORT_FD_ENV } from './lib/child-protocol.js';
 import { numberOption, stringOption } from './lib/script-options.js';
 
 const args = process.argv.slice(2);
@@ -32,6 +39,7 @@ const trace = !args.includes('--no-trace');
 const v8Flags = stringOption(args, 'v8', '').split(' ').filter((f) => f !== '');
 const raw = stringOption(args, 'raw', '');
 const contender = stringOption(args, 'contender', 'reliable-dgram');
+const timeoutMs = numberOption(args, 'timeout', 180) * 1000;
 /** As bench/workloads/bulk.ts: raw dgram writes datagram-sized chunks, the others 64 KiB. */
 const chunk = contender === 'dgram' ? 1200 : 65536;
 
@@ -50,31 +58,51 @@ interface Side {
   result: Record<string, unknown> | null;
   ready: number | null;
   pid: number;
+  /** The answer to SIGUSR2, once asked (a side that did not report in time). */
+  status: unknown;
+  kill: () => void;
+  /** SIGTERM: the child leaves through process.exit (a CPU profile, if asked for, is written). */
+  stop: () => void;
+  askStatus: () => void;
+  /** Called with a side's error report (the run then ends, see boundRun). */
+  onError: (message: string) => void;
+  /** Called when its result arrived. */
+  onResult: () => void;
 }
 
 function watchChild(label: string, role: string, options: Record<string, unknown>, side: Side, onReady?: (port: number) => void): Promise<void> {
   const node = [...(trace ? ['--trace-opt', '--trace-deopt'] : []), ...v8Flags, '--import', 'tsx', join(root, 'bench/child.ts'), JSON.stringify({ contender, role, options })];
-  const child = spawn(process.execPath, node, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, node, {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'inherit', 'pipe'],
+    env: { ...process.env, [REPORT_FD_ENV]: String(REPORT_FD) },
+  });
   side.pid = child.pid ?? 0;
+  side.kill = () => child.kill('SIGKILL');
+  side.stop = () => child.kill();
+  side.askStatus = () => child.kill('SIGUSR2');
   const rawFile = raw === '' ? null : openSync(`${raw}-${label}.txt`, 'w');
-  const rl = createInterface({ input: child.stdout });
+  const rl = createInterface({ input: child.stdout! });
   // Jobs are counted by phase: 0 before the transfer's result arrives (the whole run, as the
   // child reports once at the end), the "ready" line splits start-up from traffic.
   let phase = 0;
+  // Reports come on fd 3 (a copy of each goes into the raw file, as a line of its own).
+  createInterface({ input: child.stdio[REPORT_FD] as NodeJS.ReadableStream }).on('line', (line) => {
+    if (rawFile !== null) writeSync(rawFile, `${Date.now()} ${line}\n`);
+    const msg = parseChildLine(line) as { type: string; port?: number; result?: Record<string, unknown>; message?: string; status?: unknown } | null;
+    if (msg === null) return side.onError(`${label}: garbled report line: ${line.slice(0, 300)}`);
+    if (msg.type === 'ready') {
+      side.ready = side.jobs.length;
+      onReady?.(msg.port!);
+    } else if (msg.type === 'result') {
+      side.result = msg.result!;
+      phase = 1;
+      side.onResult();
+    } else if (msg.type === 'status') side.status = msg.status;
+    else if (msg.type === 'error') side.onError(`${label} failed: ${msg.message}`);
+  });
   rl.on('line', (line) => {
     if (rawFile !== null) writeSync(rawFile, `${Date.now()} ${line}\n`);
-    if (line.startsWith(LINE_PREFIX)) {
-      const msg = JSON.parse(line.slice(LINE_PREFIX.length)) as { type: string; port?: number; result?: Record<string, unknown>; message?: string };
-      if (msg.type === 'ready') {
-        side.ready = side.jobs.length;
-        onReady?.(msg.port!);
-      } else if (msg.type === 'result') {
-        side.result = msg.result!;
-        phase = 1;
-        child.kill();
-      } else if (msg.type === 'error') throw new Error(`${label}: ${msg.message}`);
-      return;
-    }
     if (phase !== 0) return;
     if (line.startsWith('[completed compiling') && line.includes('TURBOFAN')) {
       const took = /took ([\d.]+), ([\d.]+), ([\d.]+) ms/.exec(line);
@@ -94,14 +122,54 @@ function watchChild(label: string, role: string, options: Record<string, unknown
     }
   });
   return new Promise((resolve) => {
-    rl.on('close', () => {
+    child.on('close', () => {
       if (rawFile !== null) closeSync(rawFile);
       resolve();
     });
   });
 }
 
-const newSide = (): Side => ({ jobs: [], deopts: new Map(), deoptAt: [], result: null, ready: null, pid: 0 });
+/**
+ * Bounds one run: after `timeoutMs`, or at once when a side reports an error, each side that has
+ * not reported is asked for its status, which is printed with the other side's; then both are
+ * killed and the script exits with 1.
+ */
+function boundRun(sides: { label: string; side: Side }[]): { fail: (why: string) => void; done: () => void } {
+  let failing = false;
+  const fail = (why: string): void => {
+    if (failing) return;
+    failing = true;
+    clearTimeout(timer);
+    const silent = sides.filter((s) => s.side.result === null);
+    for (const s of silent) s.side.askStatus();
+    setTimeout(() => {
+      console.error(`warmup-bulk: ${why}`);
+      for (const s of sides) {
+        const what = s.side.result !== null ? 'reported' : `did not report; status: ${s.side.status === null ? 'no answer' : JSON.stringify(s.side.status)}`;
+        console.error(`warmup-bulk: ${s.label} (pid ${s.side.pid}) ${what}`);
+      }
+      for (const s of sides) s.side.kill();
+      process.exit(1);
+    }, 2000);
+  };
+  const timer = setTimeout(() => fail(`timed out after ${timeoutMs / 1000} s`), timeoutMs);
+  return { fail, done: () => clearTimeout(timer) };
+}
+
+const newSide = (): Side => ({
+  jobs: [],
+  deopts: new Map(),
+  deoptAt: [],
+  result: null,
+  ready: null,
+  pid: 0,
+  status: null,
+  kill: () => undefined,
+  stop: () => undefined,
+  askStatus: () => undefined,
+  onError: () => undefined,
+  onResult: () => undefined,
+});
 
 function report(name: string, s: Side, from: number, to: number, halfAt: number): Record<string, unknown> {
   const r = s.result ?? {};
@@ -140,12 +208,25 @@ for (let run = 0; run < runs; run++) {
   let from: number;
   let startSender: (port: number) => void = () => undefined;
   const portKnown = new Promise<number>((resolve) => (startSender = resolve));
+  const bound = boundRun([
+    { label: 'receiver', side: rx },
+    { label: 'sender', side: tx },
+  ]);
+  rx.onError = tx.onError = bound.fail;
   const receiving = watchChild('receiver', 'bulkReceiver', { host: '127.0.0.1', bytes }, rx, startSender);
   const port = await portKnown;
   from = Date.now();
+  // The sender leaves by itself once its flush() resolved (bench/child.ts). The receiver stays
+  // until both have reported: stopped as soon as its own result came, its last ACK could still be
+  // waiting for its timer, and the sender's flush() would wait for it until the idle timeout.
+  const received = new Promise<void>((resolve) => (rx.onResult = resolve));
   const sending = watchChild('sender', 'bulkSender', { host: '127.0.0.1', port, bytes, chunk }, tx);
+  tx.onResult = () => tx.stop();
   await sending;
+  await received;
+  rx.stop();
   await receiving;
+  bound.done();
   const r = rx.result ?? {};
   // The transfer: the sender's first write to the receiver's last byte (both epoch ms).
   from = Number(tx.result?.startAt ?? from);

@@ -142,16 +142,30 @@ async function connectTo(client: Endpoint, port: number, host: string): Promise<
   return conn;
 }
 
+/**
+ * The running bulk role's progress, for status() (a parent that timed out asks for it): the bytes
+ * received (or written, and whether flush() was reached), and its connection once there is one.
+ */
+const progress: { bytes: number; expected: number; flushing: boolean; conn: Connection | null } = { bytes: 0, expected: 0, flushing: false, conn: null };
+
 const plainContender: Contender = {
   name: 'reliable-dgram',
+
+  status(): Record<string, unknown> {
+    const { conn, ...rest } = progress;
+    const state = (conn as unknown as { state?: string } | null)?.state;
+    return { ...rest, connection: conn === null ? null : { state, ...numericStats(conn) } };
+  },
 
   async bulkReceiver(o, ready): Promise<BulkReceiveResult> {
     const server = await endpoint(serverOptions({ host: o.host, port: 0 }));
     const cpu = process.cpuUsage();
     let mark: BusyMark | null = null;
+    progress.expected = o.bytes;
     const result = new Promise<BulkReceiveResult>((resolve) => {
       server.on('connection', (conn) => {
         conn.on('error', () => undefined);
+        progress.conn = conn;
         const half = new HalfMark(o.bytes);
         let bytes = 0;
         let firstAt = 0;
@@ -161,6 +175,7 @@ const plainContender: Contender = {
             mark = busyMark();
           }
           bytes += msg.byteLength;
+          progress.bytes = bytes;
           half.update(bytes);
           if (bytes >= o.bytes) {
             resolve({ bytes, firstAt, lastAt: wallNow(), cpuMs: cpuMsSince(cpu), ...half.result(), maxRssBytes: maxRssBytes(), extra: { ...numericStats(conn), ...busySince(mark!) } });
@@ -176,6 +191,8 @@ const plainContender: Contender = {
     const client = await endpoint({ host: o.host, port: 0 });
     const conn = await connectTo(client, o.port, o.host);
     conn.on('error', () => undefined);
+    progress.conn = conn;
+    progress.expected = o.bytes;
     const chunk = Buffer.alloc(o.chunk, 0x61);
     const cpu = process.cpuUsage();
     const half = new HalfMark(o.bytes);
@@ -185,6 +202,7 @@ const plainContender: Contender = {
     while (written < o.bytes) {
       const n = Math.min(o.chunk, o.bytes - written);
       written += n;
+      progress.bytes = written;
       half.update(written);
       if (!conn.send(n === o.chunk ? chunk : chunk.subarray(0, n))) {
         await new Promise<void>((resolve) => conn.once('drain', resolve));
@@ -192,6 +210,7 @@ const plainContender: Contender = {
     }
     // Done means acknowledged: flush() if offered, else a graceful close (which waits for acks).
     const extraBefore = numericStats(conn);
+    progress.flushing = true;
     if (typeof conn.flush === 'function') await conn.flush();
     else await conn.close();
     const doneAt = wallNow();
@@ -295,6 +314,7 @@ export const contender: Contender = plainContender;
 /** reliable-dgram with encryption (a key pair on the server, `serverKey` on the client): bulk and ping-pong. */
 export const encryptedContender: Contender = {
   name: 'reliable-dgram-encrypted',
+  status: () => plainContender.status!(),
   bulkReceiver: (o, ready) => ((secure = true), plainContender.bulkReceiver!(o, ready)),
   bulkSender: (o) => ((secure = true), plainContender.bulkSender!(o)),
   pingServer: (o, ready) => ((secure = true), plainContender.pingServer!(o, ready)),

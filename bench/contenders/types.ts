@@ -102,6 +102,11 @@ export interface Contender {
   manyServer?(o: ManyServerOptions, ready: Ready): Promise<ManyServerResult>;
   /** Resolves once all are established; the process is then kept alive (idle) until killed. */
   manyClients?(o: ManyClientOptions): Promise<ManyClientResult>;
+  /**
+   * Optional: where the running role is (bytes so far, its connection's counters), for a parent
+   * that timed out waiting for it (bench/child.ts answers SIGUSR2 with it).
+   */
+  status?(): Record<string, unknown>;
 }
 
 export type Role = 'bulkReceiver' | 'bulkSender' | 'pingServer' | 'pingClient' | 'manyServer' | 'manyClients';

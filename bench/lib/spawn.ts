@@ -2,9 +2,9 @@
  * Starting and stopping child processes. Every child is bounded by a hard timeout and tracked, so
  * an interrupted or failed run never leaves a process behind.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { parseChildLine, type ChildSpec } from './child-protocol.js';
+import { isReportLine, parseChildLine, REPORT_FD, REPORT_FD_ENV, type ChildMessage, type ChildSpec } from './child-protocol.js';
 import { CHILD_SCRIPT, REPO_ROOT } from './paths.js';
 
 const live = new Set<ChildProcess>();
@@ -37,6 +37,13 @@ export interface ProcessOptions {
   nodeArgs?: string[];
   timeoutMs: number;
   label: string;
+  /** Open the report pipe (fd 3, bench/lib/child-protocol.ts) and tell the child in its environment. */
+  report?: boolean;
+}
+
+/** A BenchChild's options: another script than bench/child.ts may play it (the harness's tests do). */
+export interface BenchChildOptions extends ProcessOptions {
+  script?: string;
 }
 
 /** Spawns `node <args>` (no tsx), tracked like every child; for tools such as vitest. */
@@ -50,25 +57,37 @@ export function spawnPlainNode(args: string[], env: NodeJS.ProcessEnv): ChildPro
 /** Spawns `node --import tsx <script> ...args`, optionally pinned, with captured output. */
 export function spawnNode(script: string, args: string[], o: ProcessOptions): ChildProcess {
   const nodeArgv = [...extraNodeArgs, ...(o.nodeArgs ?? []), '--import', 'tsx', script, ...args];
-  const child =
-    o.cpu !== undefined
-      ? spawn('taskset', ['-c', o.cpu, process.execPath, ...nodeArgv], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
-      : spawn(process.execPath, nodeArgv, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const report = o.report === true;
+  const how: SpawnOptions = {
+    cwd: REPO_ROOT,
+    stdio: report ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'],
+    ...(report ? { env: { ...process.env, [REPORT_FD_ENV]: String(REPORT_FD) } } : {}),
+  };
+  const child = o.cpu !== undefined ? spawn('taskset', ['-c', o.cpu, process.execPath, ...nodeArgv], how) : spawn(process.execPath, nodeArgv, how);
   live.add(child);
   child.on('exit', () => live.delete(child));
   return child;
 }
 
-/** A benchmark child (bench/child.ts): resolves `ready` with its port, `result` with its report. */
+/** How long a timed-out child gets to answer SIGUSR2 with its status before it is killed. */
+const STATUS_GRACE_MS = 2000;
+
+/**
+ * A benchmark child (bench/child.ts): resolves `ready` with its port, `result` with its report.
+ * Reports arrive on the child's report pipe (fd 3), apart from its stdout, where V8's traces go.
+ * A child that does not report within `timeoutMs` is asked for its status (SIGUSR2: bytes so far,
+ * its connection's counters), which goes into the error, and then killed.
+ */
 export class BenchChild {
   readonly ready: Promise<{ port: number }>;
   readonly result: Promise<unknown>;
   private readonly child: ChildProcess;
   private readonly timer: NodeJS.Timeout;
   private stderrTail = '';
+  private onStatus: ((status: unknown) => void) | null = null;
 
-  constructor(spec: ChildSpec, o: ProcessOptions) {
-    this.child = spawnNode(CHILD_SCRIPT, [JSON.stringify(spec)], o);
+  constructor(spec: ChildSpec, o: BenchChildOptions) {
+    this.child = spawnNode(o.script ?? CHILD_SCRIPT, [JSON.stringify(spec)], { ...o, report: true });
     let onReady!: (v: { port: number }) => void;
     let onResult!: (v: unknown) => void;
     let fail!: (e: Error) => void;
@@ -91,22 +110,52 @@ export class BenchChild {
     this.child.stderr?.on('data', (d: Buffer) => {
       this.stderrTail = (this.stderrTail + d.toString()).slice(-2000);
     });
-    createInterface({ input: this.child.stdout! }).on('line', (line) => {
-      const msg = parseChildLine(line);
-      if (msg === null) return;
+    // stdout carries only what the child (or V8) prints: read it so that the pipe never fills.
+    this.child.stdout?.resume();
+    const reports = this.child.stdio[REPORT_FD] as NodeJS.ReadableStream | null | undefined;
+    createInterface({ input: reports! }).on('line', (line) => {
+      const msg: ChildMessage | null = parseChildLine(line);
+      if (msg === null) {
+        if (isReportLine(line)) failBoth(new Error(`${o.label}: garbled report line: ${line.slice(0, 300)}`));
+        return;
+      }
       if (msg.type === 'ready') onReady({ port: msg.port });
       else if (msg.type === 'result') onResult(msg.result);
+      else if (msg.type === 'status') this.onStatus?.(msg.status);
       else if (msg.type === 'skip') failBoth(new SkipError(msg.reason));
       else failBoth(new Error(`${o.label}: ${msg.message}`));
     });
-    this.child.on('exit', (code, signal) => {
+    // 'close', not 'exit': a report written just before exiting is read first.
+    this.child.on('close', (code, signal) => {
       clearTimeout(this.timer);
       failBoth(new Error(`${o.label}: exited (${signal ?? code}) before reporting. ${this.stderrTail.trim()}`));
     });
     this.timer = setTimeout(() => {
-      failBoth(new Error(`${o.label}: timed out after ${o.timeoutMs} ms`));
-      this.child.kill('SIGKILL');
+      void this.status().then((status) => {
+        failBoth(new Error(`${o.label}: timed out after ${o.timeoutMs} ms; its status: ${status === null ? 'no answer' : JSON.stringify(status)}`));
+        this.child.kill('SIGKILL');
+      });
     }, o.timeoutMs);
+  }
+
+  /** The child's process id (for renice and the like). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** The child's status (SIGUSR2, answered by bench/child.ts), or null without an answer in time. */
+  status(): Promise<unknown> {
+    return new Promise((resolve) => {
+      const grace = setTimeout(() => resolve(null), STATUS_GRACE_MS);
+      this.onStatus = (status) => {
+        clearTimeout(grace);
+        resolve(status);
+      };
+      if (!this.child.kill('SIGUSR2')) {
+        clearTimeout(grace);
+        resolve(null);
+      }
+    });
   }
 
   /** Resolves once the process has gone (so the next run starts on a quiet machine). SIGTERM

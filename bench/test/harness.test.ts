@@ -138,6 +138,8 @@ describe('formatting', () => {
     expect(parseChildLine(`${LINE_PREFIX}{"type":"ready","port":5}`)).toEqual({ type: 'ready', port: 5 });
     expect(parseChildLine('{"type":"ready","port":5}')).toBeNull();
     expect(parseChildLine(`${LINE_PREFIX}{oops`)).toBeNull();
+    // Glued to half a V8 trace line (stdout shared with --trace-deopt-verbose): still a report.
+    expect(parseChildLine(`    0x7ffd72890ea0: [top +  24] <- 0x13020d000d39${LINE_PREFIX}{"type":"result","result":{"bytes":1}}`)).toEqual({ type: 'result', result: { bytes: 1 } });
   });
   it("parses the chat load test's summary line", () => {
     const line =

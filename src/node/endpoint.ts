@@ -76,6 +76,13 @@ export interface ConnectTarget extends ConnectOptions {
 const CONNECT_OPTIONS = ['signal', 'serverKey', 'channels', 'qlog'] as const;
 const CONNECT_TARGET_OPTIONS = ['port', 'host', ...CONNECT_OPTIONS] as const;
 
+/**
+ * A timer firing this many ms after its deadline (several of setTimeout's 1 ms ticks: the loop
+ * was held up, not rounding) first lets the socket be read (`onTimer`). Never in virtual time
+ * unless a test stalls a process: the simulator's timers fire on time.
+ */
+const LATE_TIMER_MS = 5;
+
 /** {@link EndpointStats} plus the socket's send errors: what `Endpoint.stats()` returns. */
 export interface EndpointStatsWithSocket extends EndpointStats {
   /**
@@ -224,6 +231,8 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   private postponeFrom = 0;
   /** The clock can move a timer in place (`Clock.postponeTimer`). */
   private readonly postponable: boolean;
+  /** The armed timer is a late one's work put off until the socket was read (`onTimer`). */
+  private timerDeferred = false;
   private flushing = false;
   private flushScheduled = false;
   private state: 'open' | 'closing' | 'closed' = 'open';
@@ -899,11 +908,26 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   }
 
   private readonly onTimer = (): void => {
-    if (stageTrace !== null) stageTrace.mark(Stage.Timer, ((this.clock.now() - (this.armedAt ?? 0)) * 1000) | 0);
+    const now = this.clock.now();
+    if (stageTrace !== null) stageTrace.mark(Stage.Timer, ((now - (this.armedAt ?? 0)) * 1000) | 0);
+    const late = this.armedAt !== null && now - this.armedAt >= LATE_TIMER_MS;
     this.timer = null;
     this.armedAt = null;
     if (this.state === 'closed') return;
-    this.core.handleTimeout(this.clock.now());
+    // Fired long after its deadline: this process was not running (descheduled, or the loop
+    // blocked), and Node runs due timers before it reads the socket. What the peer sent
+    // meanwhile may be waiting there: read it first (a timer at `now` runs after the loop's
+    // poll of the socket: setImmediate), then judge silence (linger, idle timeout) and loss
+    // (probes) on it. Once per firing: the deferred timer does the work, however late.
+    if (late && !this.timerDeferred) {
+      this.timerDeferred = true;
+      this.timer = this.clock.setTimer(now, this.onTimer);
+      this.armed(now, now);
+      if (!this.refed) this.clock.unrefTimer?.(this.timer);
+      return;
+    }
+    this.timerDeferred = false;
+    this.core.handleTimeout(now);
     this.flush();
     // A connected socket whose peer fell silent is disconnected, and connected again once it is heard.
     if (this.peer.connectable && this.peer.checkSilence(this.core.datagramsReceived, this.clock.now())) this.reconsiderPeer();
