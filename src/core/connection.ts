@@ -4,24 +4,25 @@ import { cidHigh, cidLow } from '../wire/cid-halves.js';
 import { expand32 } from '../wire/packet-number.js';
 import { verifyChecksum } from '../wire/packet.js';
 import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, type AckFrame, type ConnectionId, type DataFrame, type Frame } from '../wire/types.js';
-import { AckScheduler } from './ack-scheduler.js';
-import { BlockedTime, SendBlock } from './blocked-time.js';
+import type { AckScheduler } from './ack-scheduler.js';
+import { SendBlock, type BlockedTime } from './blocked-time.js';
 import { resolveChannelOptions } from './channel-options.js';
 import type { BufferBudget } from './buffer-budget.js';
 import { announcedMaxMessageSize, announcedWindow, resolveCoreConfig } from './config.js';
-import { createCounters, type Counters } from './counters.js';
-import { freeze, ownValues, thaw, type DormantStages } from './dormant.js';
+import type { Counters } from './counters.js';
+import { freeze, thaw, type DormantStages } from './dormant.js';
 import { Deque } from './deque.js';
-import { LossRecovery } from './loss-recovery.js';
-import { PacketBuilder } from './packet-builder.js';
+import type { LossRecovery } from './loss-recovery.js';
+import type { PacketBuilder } from './packet-builder.js';
 import { unpinFields } from './mutable-fields.js';
-import { PathMtu, type PathMtuChange, type PathMtuListener } from './path-mtu.js';
-import { Foreign, PathManager } from './path-manager.js';
+import type { PathMtu, PathMtuChange, PathMtuListener } from './path-mtu.js';
+import { Foreign, type PathManager } from './path-manager.js';
 import { PathKind } from './path-validation.js';
 import type { RttEstimator } from './rtt.js';
-import { Receiver } from './receiver.js';
+import type { Receiver } from './receiver.js';
 import { OBJECT_OVERHEAD } from './retention.js';
-import { SendScheduler } from './send-scheduler.js';
+import type { SendScheduler } from './send-scheduler.js';
+import { buildStages, canonicalInit, sharedStandIns, stageList, type Stages } from './stages.js';
 import {
   ResetCode,
   COMPACT_AFTER_MS,
@@ -104,136 +105,8 @@ const enum Sleep {
   Refused = 3,
 }
 
-/** What `buildStages` needs besides the shared config, tracer, event queue and connection. */
-interface StageInit {
-  now: number;
-  ceiling: number;
-  localTsn: number;
-  peerWindow: number;
-  localPn: number;
-  remoteTsn: number;
-  localWindow: number;
-  localMaxDatagram: number;
-  localMaxMessage: number;
-  remotePn: number;
-  address: string | undefined;
-  port: number;
-  randomBytes: ((n: number) => Uint8Array) | null;
-  packetOverhead: number;
-  /** A rebuild for the dormant form: no random draw (its values are all overwritten anyway). */
-  canonical: boolean;
-}
-
-/** A connection's stages, as `buildStages` makes them. */
-interface Stages {
-  counters: Counters;
-  blocked: BlockedTime;
-  mtu: PathMtu;
-  sender: SendScheduler;
-  recovery: LossRecovery;
-  receiver: Receiver;
-  acks: AckScheduler;
-  builder: PacketBuilder;
-  path: PathManager;
-}
-
-/**
- * The stages of one connection, wired to each other: for the constructor, and again (with
- * canonical numbers, dormant.ts fixes every field that differs) for the dormant form.
- */
-function buildStages(
-  listener: PathMtuListener,
-  config: CoreConfig,
-  trace: Tracer | null,
-  events: Deque<CoreEvent>,
-  remoteCid: ConnectionId,
-  init: StageInit,
-): Stages {
-  const counters = createCounters();
-  const blocked = new BlockedTime(init.now);
-  const mtu = new PathMtu(init.ceiling, trace);
-  const sender = new SendScheduler(mtu, init.localTsn, init.peerWindow, events, counters);
-  // A rebuild (canonical: the dormant form) draws no random number: the connection's sequence of draws stays as it was.
-  const recovery = new LossRecovery(config, mtu, init.localPn, init.now, sender, counters, trace, init.canonical ? 0 : undefined);
-  const receiver = new Receiver(config, init.remoteTsn, init.localWindow, init.localMaxDatagram, init.localMaxMessage, events, counters);
-  const acks = new AckScheduler(config, init.remotePn, receiver, recovery.rtt);
-  const builder = new PacketBuilder(remoteCid, mtu, recovery, acks, sender, counters, config.sealed, trace);
-  mtu.onChange = listener;
-  const path = new PathManager(
-    init.address,
-    init.port,
-    init.randomBytes,
-    config,
-    recovery,
-    mtu,
-    acks,
-    builder,
-    events,
-    counters,
-    trace,
-    init.packetOverhead,
-  );
-  return { counters, blocked, mtu, sender, recovery, receiver, acks, builder, path };
-}
-
-/** The stages as one list, in the order dormant.ts walks them. */
-function stageList(s: Stages): object[] {
-  return [s.counters, s.blocked, s.mtu, s.sender, s.recovery, s.receiver, s.acks, s.builder, s.path];
-}
-
-/** What dormant connections' stage fields point at: one set for all, never used (every input wakes the connection first). */
-let standIns: Stages | null = null;
-
 /** Dormant connections: on unless a test turns it off (test/core/dormant-stages.test.ts compares both). */
 let dormantStages = true;
-
-/** Fixed stage numbers for canonical builds (connection.ts `canonicalStages`). */
-function canonicalInit(config: CoreConfig, localMaxDatagram: number, randomBytes: ((n: number) => Uint8Array) | null): StageInit {
-  return {
-    now: 0,
-    ceiling: config.maxDatagramSize,
-    localTsn: 0,
-    peerWindow: 1,
-    localPn: 0,
-    remoteTsn: 0,
-    localWindow: 1,
-    localMaxDatagram,
-    localMaxMessage: announcedMaxMessageSize(config),
-    remotePn: 0,
-    address: undefined,
-    port: 0,
-    randomBytes,
-    packetOverhead: 0,
-    canonical: true,
-  };
-}
-
-function buildStandIns(): Stages {
-  const config = resolveCoreConfig(undefined);
-  const listener: PathMtuListener = { pathMtuChanged: () => undefined };
-  return buildStages(listener, config, null, new Deque<CoreEvent>(0), 0n, canonicalInit(config, config.maxDatagramSize, null));
-}
-
-let standInsReference: { other: object[]; pristine: string[] } | null = null;
-
-/**
- * @internal For tests: has anything written into the shared stand-ins (a missing wake: an input
- * path that used a dormant connection's stages without `wake()`)? The first value that differs
- * from a fresh build's, as `path = value` (stand-in vs fresh), or null: unchanged, or not built
- * yet. Reads only; nothing on the engine's paths calls it (test/setup/stand-ins.ts after every
- * test, test/core/dormant-stages.test.ts after every step).
- */
-export function standInsChanged(): string | null {
-  if (standIns === null) return null;
-  // A second build (never used) tells the shared objects from the stand-ins' own; a third is as built.
-  const reference = (standInsReference ??= { other: stageList(buildStandIns()), pristine: ownValues(stageList(buildStandIns()), stageList(buildStandIns())) });
-  const now = ownValues(stageList(standIns), reference.other);
-  const pristine = reference.pristine;
-  for (let i = 0; i < Math.max(now.length, pristine.length); i++) {
-    if (now[i] !== pristine[i]) return `${now[i] ?? '(nothing)'} (a fresh build: ${pristine[i] ?? 'nothing'})`;
-  }
-  return null;
-}
 
 /** @internal For tests: whether quiet connections take the dormant form (they still give back their idle storage). */
 export function setDormantStages(on: boolean): void {
@@ -1010,7 +883,7 @@ export class ConnectionCore implements PathMtuListener {
       return;
     }
     this.dormant = dormant;
-    this.useStages((standIns ??= buildStandIns()));
+    this.useStages(sharedStandIns());
   }
 
   /** The stages again, as they were when the connection went dormant. */
@@ -1036,7 +909,7 @@ export class ConnectionCore implements PathMtuListener {
       return read(this);
     } finally {
       this.dormant = dormant;
-      this.useStages(standIns!);
+      this.useStages(sharedStandIns());
     }
   }
 
