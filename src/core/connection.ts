@@ -10,7 +10,8 @@ import { resolveChannelOptions } from './channel-options.js';
 import type { BufferBudget } from './buffer-budget.js';
 import { announcedMaxMessageSize, announcedWindow, resolveCoreConfig } from './config.js';
 import type { Counters } from './counters.js';
-import { freeze, thaw, type DormantStages } from './dormant.js';
+import type { DormantStages } from './dormant.js';
+import { dormantFieldsOf, dormantStagesEnabled, freezeStages, thawStages, type StageWiring } from './dormant-stages.js';
 import { Deque } from './deque.js';
 import type { LossRecovery } from './loss-recovery.js';
 import type { PacketBuilder } from './packet-builder.js';
@@ -22,7 +23,7 @@ import type { RttEstimator } from './rtt.js';
 import type { Receiver } from './receiver.js';
 import { OBJECT_OVERHEAD } from './retention.js';
 import type { SendScheduler } from './send-scheduler.js';
-import { buildStages, canonicalInit, sharedStandIns, stageList, type Stages } from './stages.js';
+import { buildStages, sharedStandIns, type Stages } from './stages.js';
 import {
   ResetCode,
   COMPACT_AFTER_MS,
@@ -103,14 +104,6 @@ const enum Sleep {
    * keep-alives off it waits for traffic (test/core/dormant-stages.test.ts).
    */
   Refused = 3,
-}
-
-/** Dormant connections: on unless a test turns it off (test/core/dormant-stages.test.ts compares both). */
-let dormantStages = true;
-
-/** @internal For tests: whether quiet connections take the dormant form (they still give back their idle storage). */
-export function setDormantStages(on: boolean): void {
-  dormantStages = on;
 }
 
 export class ConnectionCore implements PathMtuListener {
@@ -814,7 +807,7 @@ export class ConnectionCore implements PathMtuListener {
    * every deadline, which would then be due again at once).
    */
   private mayGoDormant(): boolean {
-    return dormantStages && this.sleep === Sleep.Awake && this._state === 'open' && !this.closeRequested && this.sender.queuedBytes === 0;
+    return dormantStagesEnabled() && this.sleep === Sleep.Awake && this._state === 'open' && !this.closeRequested && this.sender.queuedBytes === 0;
   }
 
   /**
@@ -857,8 +850,6 @@ export class ConnectionCore implements PathMtuListener {
     this.sleep = Sleep.Never;
     const timeout = this.pollTimeout() ?? Infinity;
     this.sleep = Sleep.Awake;
-    const randomBytes = this.path['randomBytes'];
-    const args = this.stageArgs(randomBytes);
     const current: Stages = {
       counters: this.counters,
       blocked: this.blocked,
@@ -870,14 +861,7 @@ export class ConnectionCore implements PathMtuListener {
       builder: this.builder,
       path: this.path,
     };
-    const dormant = freeze(
-      stageList(current),
-      stageList(this.canonicalStages(randomBytes)),
-      stageList(this.canonicalStages(randomBytes)),
-      args,
-      timeout,
-      randomBytes,
-    );
+    const dormant = freezeStages(this.wiring(), current, timeout);
     if (dormant === null) {
       this.sleep = Sleep.Refused;
       return;
@@ -890,10 +874,7 @@ export class ConnectionCore implements PathMtuListener {
   private wake(): void {
     const dormant = this.dormant!;
     this.dormant = null;
-    const randomBytes = dormant.held as ((n: number) => Uint8Array) | null;
-    const s = this.canonicalStages(randomBytes);
-    thaw(stageList(s), dormant, this.stageArgs(randomBytes));
-    this.useStages(s);
+    this.useStages(thawStages(this.wiring(), dormant));
   }
 
   /**
@@ -919,22 +900,12 @@ export class ConnectionCore implements PathMtuListener {
    */
   dormantFields(): string[] | null {
     const dormant = this.dormant;
-    if (dormant === null) return null;
-    const randomBytes = dormant.held as ((n: number) => Uint8Array) | null;
-    const written: string[] = [];
-    thaw(stageList(this.canonicalStages(randomBytes)), dormant, this.stageArgs(randomBytes), written);
-    return written;
+    return dormant === null ? null : dormantFieldsOf(this.wiring(), dormant);
   }
 
-  /** What the stages share with the rest of the connection: never walked into, never recorded. */
-  private stageArgs(randomBytes: ((n: number) => Uint8Array) | null): Set<unknown> {
-    return new Set<unknown>([this, this.config, this.trace, this.events, randomBytes]);
-  }
-
-  /** A fresh build with fixed numbers (what differs from it is what the dormant form records). */
-  private canonicalStages(randomBytes: ((n: number) => Uint8Array) | null): Stages {
-    const config = this.config;
-    return buildStages(this, config, this.trace, this.events, this.remoteCid, canonicalInit(config, this.localMaxDatagram, randomBytes));
+  /** What the stages are built with besides their numbers (dormant-stages.ts): for a rebuild, not kept. */
+  private wiring(): StageWiring {
+    return { owner: this, config: this.config, trace: this.trace, events: this.events, remoteCid: this.remoteCid, localMaxDatagram: this.localMaxDatagram };
   }
 
   private useStages(s: Stages): void {
