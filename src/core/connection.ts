@@ -13,6 +13,7 @@ import type { Counters } from './counters.js';
 import type { DormantStages } from './dormant.js';
 import { dormantFieldsOf, dormantStagesEnabled, freezeStages, thawStages, type StageWiring } from './dormant-stages.js';
 import { Deque } from './deque.js';
+import { holdsIdleStorage, idleStorageOf, releaseIdleStorage } from './idle-storage.js';
 import type { LossRecovery } from './loss-recovery.js';
 import type { PacketBuilder } from './packet-builder.js';
 import { unpinFields } from './mutable-fields.js';
@@ -792,13 +793,8 @@ export class ConnectionCore implements PathMtuListener {
   private compactDeadline(): number {
     const recovery = this.recovery;
     if (recovery.sent.ackElicitingOutstanding !== 0 || recovery.probesDue !== 0 || this.events.length !== 0) return Infinity;
-    if (!this.holdsIdleStorage() && !this.mayGoDormant()) return Infinity;
+    if (!holdsIdleStorage(this.events, recovery.sent, this.sender, this.receiver) && !this.mayGoDormant()) return Infinity;
     return Math.max(this.lastReceivedAt, recovery.lastSentAt) + COMPACT_AFTER_MS;
-  }
-
-  /** Storage of empty containers `compactIdle` gives back: the event queue's, the sent-packet ring's, empty send queues and receive maps. */
-  private holdsIdleStorage(): boolean {
-    return this.events.allocated !== 0 || this.recovery.sent.allocated !== 0 || this.sender.holdsIdleStorage() || this.receiver.holdsIdleStorage();
   }
 
   /**
@@ -811,21 +807,13 @@ export class ConnectionCore implements PathMtuListener {
   }
 
   /**
-   * The dormant form of a quiet connection (idle connections, issue 11): the event queue, the
-   * send queues and the sent-packet history give their storage back, the retransmission,
-   * unreliable and DATA_PART queues go back to the shared empty Deque. Only empty containers
-   * are touched, so nothing the protocol does changes; the next send or datagram allocates
-   * them again (once: a busy connection never gets here, `COMPACT_AFTER_MS`).
+   * A quiet connection (idle connections, issue 11) gives back the storage of its empty
+   * containers (idle-storage.ts), and asks for the dormant form. Only empty containers are
+   * touched, so nothing the protocol does changes; the next send or datagram allocates them
+   * again (once: a busy connection never gets here, `COMPACT_AFTER_MS`).
    */
   private compactIdle(): void {
-    this.events.releaseIfEmpty();
-    // Nothing ack-eliciting is outstanding: what the history still holds are ACK-only packets
-    // (no record) and packets already declared lost, which `trim` drops (as the next ACK would).
-    const sent = this.recovery.sent;
-    sent.trim();
-    sent.releaseIfEmpty();
-    this.sender.releaseIdleStorage();
-    this.receiver.releaseIdleStorage();
+    releaseIdleStorage(this.events, this.recovery.sent, this.sender, this.receiver);
     // Refused last time: the connection was active since (it took idle storage again, or this
     // would not be due), so what held it back may be gone: try again.
     if (this.sleep === Sleep.Refused) this.sleep = Sleep.Awake;
@@ -845,7 +833,7 @@ export class ConnectionCore implements PathMtuListener {
     if (recovery.sent.ackElicitingOutstanding !== 0 || recovery.probesDue !== 0 || this.sender.queuedBytes !== 0) return;
     if (now < Math.max(this.lastReceivedAt, recovery.lastSentAt) + COMPACT_AFTER_MS) return;
     // Storage taken again since compactIdle: compacted (and asked again) at the next deadline.
-    if (this.holdsIdleStorage()) return;
+    if (holdsIdleStorage(this.events, recovery.sent, this.sender, this.receiver)) return;
     // The deadlines it keeps while dormant: pollTimeout's, with compactDeadline not due (Sleep.Never).
     this.sleep = Sleep.Never;
     const timeout = this.pollTimeout() ?? Infinity;
@@ -1108,13 +1096,8 @@ export class ConnectionCore implements PathMtuListener {
       largestSentPn: this.recovery.packetNumbers.largestSent,
       retainedBytes: this.receiver.retainedBytes,
       retainedLimit: receiver.retainedLimit + this.config.maxUnreliableReassembly,
-      idleStorage: this.idleStorage(),
+      idleStorage: idleStorageOf(this.events, this.recovery.sent, this.sender),
     };
-  }
-
-  private idleStorage(): { queues: number; slots: number } {
-    const own = this.sender.ownQueues;
-    return { queues: own.queues, slots: own.slots + this.events.allocated + this.recovery.sent.allocated };
   }
 
   // ------------------------------------------------------------------ the state machine
