@@ -7,13 +7,14 @@ import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, type AckFrame, type ConnectionId
 import type { AckScheduler } from './ack-scheduler.js';
 import { SendBlock, type BlockedTime } from './blocked-time.js';
 import { resolveChannelOptions } from './channel-options.js';
+import { connectionInspection, connectionStats, type ConnectionInspection } from './connection-stats.js';
 import type { BufferBudget } from './buffer-budget.js';
 import { announcedMaxMessageSize, announcedWindow, resolveCoreConfig } from './config.js';
 import type { Counters } from './counters.js';
 import type { DormantStages } from './dormant.js';
 import { dormantFieldsOf, dormantStagesEnabled, freezeStages, thawStages, type StageWiring } from './dormant-stages.js';
 import { Deque } from './deque.js';
-import { holdsIdleStorage, idleStorageOf, releaseIdleStorage } from './idle-storage.js';
+import { holdsIdleStorage, releaseIdleStorage } from './idle-storage.js';
 import type { LossRecovery } from './loss-recovery.js';
 import type { PacketBuilder } from './packet-builder.js';
 import { unpinFields } from './mutable-fields.js';
@@ -1036,68 +1037,13 @@ export class ConnectionCore implements PathMtuListener {
    */
   stats(now?: number): ConnectionStats {
     if (this.dormant !== null) return this.peek((c) => c.stats(now));
-    const cc = this.recovery.cc;
-    return {
-      srtt: this.rtt.smoothed,
-      rttvar: this.rtt.variance,
-      minRtt: this.rtt.min === Infinity ? 0 : this.rtt.min,
-      latestRtt: this.rtt.latest,
-      pto: this.recovery.currentPto(this.closeWithoutBackoff()),
-      cwnd: cc.window,
-      bytesInFlight: this.recovery.bytesInFlight,
-      congestionController: cc.name,
-      pathMtu: this.mtu.current,
-      pathMtuChanges: this.mtu.changes,
-      mtuProbesSent: this.mtu.probesSent,
-      mtuProbesLost: this.mtu.probesLost,
-      blackHolesDetected: this.mtu.blackHoles,
-      pathChanges: this.path.validator?.changes ?? 0,
-      pathValidationsFailed: this.path.validator?.validationsFailed ?? 0,
-      pathChallengesSent: this.path.validator?.challengesSent ?? 0,
-      ...this.counters,
-      unreliableDropped: this.receiver.unreliableDropped(),
-      retainedBytes: this.receiver.retainedBytes,
-      pacingRate: this.recovery.pacingRate() * 1000,
-      ...this.blocked.read(now),
-    };
+    return connectionStats(this.recovery, this.mtu, this.path, this.counters, this.receiver, this.blocked, this.closeWithoutBackoff(), now);
   }
 
   /** Internal counters the property tests check at every step. */
-  inspect(): {
-    bytesInFlight: number;
-    cwnd: number;
-    maxDatagram: number;
-    receiveBuffered: number;
-    advertisedWindow: number;
-    largestSentPn: number;
-    probesDue: number;
-    unackedFragments: number;
-    pacingRate: number;
-    retainedBytes: number;
-    /** What `retainedBytes` may reach: receiveWindow + 64 KiB for reliable data, plus the unreliable budget. */
-    retainedLimit: number;
-    /**
-     * What a quiet connection gives back (`compactIdle`): send queues of its own (not the shared
-     * empty Deque), and slots of storage held by them, the event queue and the sent-packet history.
-     */
-    idleStorage: { queues: number; slots: number };
-  } {
+  inspect(): ConnectionInspection {
     if (this.dormant !== null) return this.peek((c) => c.inspect());
-    const receiver = this.receiver;
-    return {
-      pacingRate: this.recovery.pacingRate(),
-      unackedFragments: this.sender.unackedFragments,
-      probesDue: this.recovery.probesDue,
-      bytesInFlight: this.recovery.bytesInFlight,
-      cwnd: this.recovery.cc.window,
-      maxDatagram: this.mtu.current,
-      receiveBuffered: receiver.bufferedCount,
-      advertisedWindow: receiver.advertisedWindow,
-      largestSentPn: this.recovery.packetNumbers.largestSent,
-      retainedBytes: this.receiver.retainedBytes,
-      retainedLimit: receiver.retainedLimit + this.config.maxUnreliableReassembly,
-      idleStorage: idleStorageOf(this.events, this.recovery.sent, this.sender),
-    };
+    return connectionInspection(this.recovery, this.sender, this.mtu, this.receiver, this.events, this.config.maxUnreliableReassembly);
   }
 
   // ------------------------------------------------------------------ the state machine
