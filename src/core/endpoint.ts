@@ -41,6 +41,7 @@ import { DeadlineHeap, type TimerEntry } from './endpoint-timers.js';
 import { ConnectionTable } from './connection-table.js';
 import { PeerTable } from './peer-table.js';
 import { AddressCounts } from './address-counts.js';
+import { ResetLimiter } from './reset-limiter.js';
 import { EndpointConnection, readI32 } from './endpoint-connection.js';
 import {
   DROP_REASONS,
@@ -63,8 +64,6 @@ export { EndpointConnection } from './endpoint-connection.js';
 const STATELESS_RESET_SIZE = 10 + RESET_TOKEN_SIZE + 4;
 /** Smallest maxDatagramSize a peer may announce (every INITIAL is at least this big). */
 const MIN_PEER_DATAGRAM_SIZE = MIN_INITIAL_SIZE;
-/** At most this many addresses are remembered for stateless-reset rate limiting. */
-const RESET_LIMITER_CAPACITY = 4096;
 /** What the reused event record holds between flushes (`nextEvent`): nothing, never handed out. */
 const NO_CONNECTION = null as unknown as EndpointConnection;
 const NO_EVENT: CoreEvent = { type: 'peer-closed' };
@@ -196,8 +195,8 @@ export class EndpointCore {
   /** Retired local CIDs and peer keys → expiry; insertion order is expiry order. */
   private readonly retiredCids = new Map<bigint, number>();
   private readonly retiredPeers = new Map<string, number>();
-  /** Remote address → time of the last stateless reset sent there. */
-  private readonly lastResetTo = new Map<string, number>();
+  /** At most one stateless reset per statelessResetInterval per remote address. */
+  private readonly resetLimiter = new ResetLimiter();
 
   /**
    * Connections settled since the heap was last read, whose deadline is still to be asked for
@@ -988,17 +987,7 @@ export class EndpointCore {
   private maybeStatelessReset(now: number, cid: bigint, triggerSize: number, address: string, port: number): void {
     // Strictly smaller than the trigger, so resets can never loop or amplify.
     if (!this.config.statelessReset || triggerSize <= STATELESS_RESET_SIZE) return;
-    const last = this.lastResetTo.get(address);
-    if (last !== undefined && now - last < this.config.statelessResetInterval) return;
-    if (last === undefined && this.lastResetTo.size >= RESET_LIMITER_CAPACITY) {
-      for (const [a, t] of this.lastResetTo) {
-        if (now - t >= this.config.statelessResetInterval) this.lastResetTo.delete(a);
-      }
-      // Still full: a flood from many addresses; stay silent rather than remember more.
-      if (this.lastResetTo.size >= RESET_LIMITER_CAPACITY) return;
-    }
-    this.lastResetTo.delete(address);
-    this.lastResetTo.set(address, now);
+    if (!this.resetLimiter.allow(now, address, this.config.statelessResetInterval)) return;
     const reset: StatelessResetPacket = { type: 'stateless-reset', dcid: cid, token: resetTokenFor(this.resetKey, cid) };
     this.queue(encodePacket(reset), address, port);
     this.counters.statelessResetsSent++;
