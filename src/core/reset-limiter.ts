@@ -3,7 +3,7 @@ const RESET_LIMITER_CAPACITY = 4096;
 
 /**
  * The rate limit on the stateless resets an endpoint sends (endpoint.ts `maybeStatelessReset`,
- * docs/protocol.md): at most one per `interval` ms per remote address, remembering at most
+ * docs/protocol.md §11): at most one per `interval` ms per remote address, remembering at most
  * `RESET_LIMITER_CAPACITY` addresses; a flood from more addresses than that is not answered.
  */
 export class ResetLimiter {
