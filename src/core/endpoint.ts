@@ -29,7 +29,7 @@ import {
   type SecureAcceptPacket,
   type SecureInitialPacket,
 } from '../wire/secure.js';
-import { announcedMaxMessageSize, announcedWindow, resolveCoreConfig } from './config.js';
+import { resolveCoreConfig } from './config.js';
 import { sharedSlab } from './slab.js';
 import { BufferBudget } from './buffer-budget.js';
 import { CookieJar, resetTokenFor, tokensEqual } from './cookie.js';
@@ -42,6 +42,7 @@ import { ConnectionTable } from './connection-table.js';
 import { PeerTable } from './peer-table.js';
 import { AddressCounts } from './address-counts.js';
 import { ResetLimiter } from './reset-limiter.js';
+import { LocalParams } from './local-params.js';
 import { EndpointConnection, readI32 } from './endpoint-connection.js';
 import {
   DROP_REASONS,
@@ -55,7 +56,7 @@ import {
   type Transmit,
 } from './endpoint-types.js';
 import { Tracer, type TraceDestination, type TraceTarget } from './trace.js';
-import type { CoreConfig, CoreEvent } from './types.js';
+import type { CoreEvent } from './types.js';
 
 export * from './endpoint-types.js';
 export { EndpointConnection } from './endpoint-connection.js';
@@ -166,6 +167,8 @@ export class EndpointCore {
   private readonly trace: TraceTarget | null;
   private readonly endpointTrace: Tracer | null;
   private readonly resetKey: Uint8Array;
+  /** What this endpoint announces for its side of a connection, and its engines' configuration. */
+  private readonly params: LocalParams;
   private readonly cookies: CookieJar;
   /** Bytes all connections hold for their peers (maxBufferedBytes). */
   private readonly budget: BufferBudget;
@@ -288,6 +291,7 @@ export class EndpointCore {
     this.trace = options.trace ?? null;
     this.endpointTrace = this.trace?.endpoint ? new Tracer(this.trace.endpoint) : null;
     this.resetKey = options.config.resetKey ?? this.randomBytes(32);
+    this.params = new LocalParams(options.config.core, this.randomBytes, this.resetKey);
     this.lastNow = options.now;
     this.budget = new BufferBudget(options.config.maxBufferedBytes ?? Infinity);
     this.maxDatagramSize = resolveCoreConfig(options.config.core).maxDatagramSize;
@@ -384,7 +388,7 @@ export class EndpointCore {
     const cid = this.freshCid();
     const serverKey = request.serverKey ?? null;
     const secure = serverKey !== null || this.encryption === 'required';
-    let params = this.localParams(cid, secure);
+    let params = this.params.forCid(cid, secure);
     let hello: ClientHello | null = null;
     if (secure) {
       const suite = this.requireSuite();
@@ -404,7 +408,7 @@ export class EndpointCore {
         return { ok: false, error: { code: 'ERR_AUTHENTICATION_FAILED', message: 'the server key is not a valid X25519 public key' } };
       }
     }
-    const rto = 2 * this.initialRtt();
+    const rto = 2 * this.params.initialRtt();
     const attempt: ConnectAttempt = {
       kind: 'attempt',
       heapIndex: -1,
@@ -854,7 +858,7 @@ export class EndpointCore {
       return refuse();
     }
     const serverCid = this.freshCid();
-    const localParams = this.localParams(serverCid);
+    const localParams = this.params.forCid(serverCid);
     const accept: AcceptPacket = { type: 'accept', dcid: clientCid, scid: serverCid, params: localParams };
     const acceptDatagram = encodePacket(accept);
     const kept = this.perAddress.keep(address);
@@ -886,7 +890,7 @@ export class EndpointCore {
       return refuse(RefuseReason.AuthenticationFailed);
     }
     const serverCid = this.freshCid();
-    const localParams = this.localParams(serverCid, true);
+    const localParams = this.params.forCid(serverCid, true);
     const answer = respondToClient(this.suite, {
       cid: clientCid,
       params: packet.params,
@@ -955,7 +959,7 @@ export class EndpointCore {
       remoteCid,
       localParams,
       remoteParams: engineRemote,
-      config: this.coreConfig(protection !== null),
+      config: this.params.coreConfig(protection !== null),
       now,
       trace: this.traceSink(id, role, localCid, remoteCid, address, port, now),
       budget: this.budget,
@@ -1487,67 +1491,9 @@ export class EndpointCore {
     throw new Error('randomBytes keeps returning connection IDs in use');
   }
 
-  private u32(): number {
-    const b = this.randomBytes(4);
-    return ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
-  }
-
-  /**
-   * A random first packet number or TSN, below 2^30 (docs/protocol.md §4.1): the sequences
-   * count up from it and stay small integers for V8 (below 2^31) for the first billion packets.
-   * A number at or above 2^31 is a heap-allocated double in every field that holds it: with
-   * full 32-bit starting values about half of each connection's packet-number and TSN fields
-   * (a dozen, in five stages) were, 16 bytes each (idle connections, issue 11).
-   */
-  private initialNumber(): number {
-    return this.u32() >>> 2;
-  }
-
-  private initialRtt(): number {
-    return this.config.core.initialRtt ?? 100;
-  }
-
   private requireSuite(): CryptoSuite {
     if (!this.suite) throw new TypeError('encryption needs a crypto suite (EndpointCoreOptions.crypto)');
     return this.suite;
-  }
-
-  /**
-   * `secure`: the engine builds packets 12 bytes smaller (PROTECTION_OVERHEAD), and its TSN
-   * window and message limit follow from that configuration; the datagram size announced is
-   * the real one.
-   */
-  private localParams(cid: bigint, secure = false): TransportParams {
-    const core = resolveCoreConfig(this.coreConfig(secure));
-    return {
-      maxDatagramSize: resolveCoreConfig(this.config.core).maxDatagramSize,
-      initialWindow: announcedWindow(core),
-      idleTimeout: core.idleTimeout,
-      initialPacketNumber: this.initialNumber(),
-      initialTsn: this.initialNumber(),
-      resetToken: resetTokenFor(this.resetKey, cid),
-      maxMessageSize: announcedMaxMessageSize(core),
-    };
-  }
-
-  /** One engine configuration object for every connection (the engine resolves it once). */
-  private sharedCoreConfig: Partial<CoreConfig> | null = null;
-  private sharedSecureCoreConfig: Partial<CoreConfig> | null = null;
-
-  /** `secure`: the engine's datagrams leave room for packet protection's 12 extra bytes. */
-  private coreConfig(secure = false): Partial<CoreConfig> {
-    this.sharedCoreConfig ??= {
-      ...this.config.core,
-      random: this.config.core.random ?? (() => this.u32() / 0x1_0000_0000),
-    };
-    if (!secure) return this.sharedCoreConfig;
-    this.sharedSecureCoreConfig ??= {
-      ...this.sharedCoreConfig,
-      maxDatagramSize: (this.config.core.maxDatagramSize ?? 1200) - PROTECTION_OVERHEAD,
-      // Protection replaces the CRC with the AEAD tag: the engine does not compute it.
-      sealed: true,
-    };
-    return this.sharedSecureCoreConfig;
   }
 
   private validParams(p: TransportParams): boolean {
