@@ -39,10 +39,10 @@ import { DEFAULT_PROTECTION_CONFIG, PacketProtection, type ProtectionConfig } fr
 import type { CryptoSuite } from './secure/suite.js';
 import { DeadlineHeap, type TimerEntry } from './endpoint-timers.js';
 import { ConnectionTable } from './connection-table.js';
-import { PeerTable } from './peer-table.js';
+import { PeerTable, peerKey } from './peer-table.js';
 import { AddressCounts } from './address-counts.js';
 import { ResetLimiter } from './reset-limiter.js';
-import { LocalParams } from './local-params.js';
+import { LocalParams, copyParams, validParams } from './transport-params.js';
 import { EndpointConnection, readI32 } from './endpoint-connection.js';
 import {
   DROP_REASONS,
@@ -63,8 +63,6 @@ export { EndpointConnection } from './endpoint-connection.js';
 
 /** Size of a STATELESS_RESET datagram: header (10) + token (16) + CRC (4). */
 const STATELESS_RESET_SIZE = 10 + RESET_TOKEN_SIZE + 4;
-/** Smallest maxDatagramSize a peer may announce (every INITIAL is at least this big). */
-const MIN_PEER_DATAGRAM_SIZE = MIN_INITIAL_SIZE;
 /** What the reused event record holds between flushes (`nextEvent`): nothing, never handed out. */
 const NO_CONNECTION = null as unknown as EndpointConnection;
 const NO_EVENT: CoreEvent = { type: 'peer-closed' };
@@ -125,16 +123,6 @@ interface Housekeeping extends TimerEntry {
 }
 
 type Timed = EndpointConnection | ConnectAttempt | Housekeeping;
-
-/**
- * Key of a (remote address, remote port, remote connection ID) triple among the retired ones
- * (live connections are found by PeerTable, without a string each). Joined rather than
- * concatenated: `join` builds one flat string (~60 bytes), where a template literal leaves a
- * tree of concatenated strings and their pieces (~120 bytes).
- */
-function peerKey(address: string, port: number, cid: bigint): string {
-  return [address, port, cid].join('|');
-}
 
 /** The client's RTT sample from its handshake (INITIAL → ACCEPT), or 0 when ambiguous (a repeated INITIAL). */
 function handshakeRtt(now: number, attempt: ConnectAttempt): number {
@@ -822,7 +810,7 @@ export class EndpointCore {
       this.drop('retired-cid');
       return false;
     }
-    if (!this.validParams(params)) {
+    if (!validParams(params)) {
       this.drop('bad-params');
       return false;
     }
@@ -1120,7 +1108,7 @@ export class EndpointCore {
       attempt.unauthenticated++;
       return;
     }
-    if (!this.validParams(packet.params) || packet.scid === 0n) {
+    if (!validParams(packet.params) || packet.scid === 0n) {
       this.drop('bad-params');
       // Tell the server, whose connection would otherwise wait for its idle timeout: one RESET
       // (code 1) in the first DATA packet we would have sent (docs/protocol.md §4).
@@ -1165,7 +1153,7 @@ export class EndpointCore {
       sealedReset('server key rejected', 0);
       return this.failAttempt(attempt, { code: 'ERR_AUTHENTICATION_FAILED', message: 'verifyPeer rejected the server\'s key' });
     }
-    if (!this.validParams(done.params) || packet.scid === 0n) {
+    if (!validParams(done.params) || packet.scid === 0n) {
       this.drop('bad-params');
       if (packet.scid !== 0n) sealedReset('invalid transport parameters', 1);
       return this.failAttempt(attempt, { code: 'ERR_PROTOCOL_VIOLATION', message: 'server sent invalid transport parameters' });
@@ -1495,13 +1483,4 @@ export class EndpointCore {
     if (!this.suite) throw new TypeError('encryption needs a crypto suite (EndpointCoreOptions.crypto)');
     return this.suite;
   }
-
-  private validParams(p: TransportParams): boolean {
-    return p.maxDatagramSize >= MIN_PEER_DATAGRAM_SIZE && p.initialWindow >= 1;
-  }
-}
-
-function copyParams(p: TransportParams): TransportParams {
-  // The decoder hands out views into the datagram buffer; keep our own copy of the token.
-  return { ...p, resetToken: new Uint8Array(p.resetToken) };
 }

@@ -1,8 +1,22 @@
-import type { TransportParams } from '../wire/index.js';
+import { MIN_INITIAL_SIZE, type TransportParams } from '../wire/index.js';
 import { PROTECTION_OVERHEAD } from '../wire/secure.js';
 import { announcedMaxMessageSize, announcedWindow, resolveCoreConfig } from './config.js';
 import { resetTokenFor } from './cookie.js';
 import type { CoreConfig } from './types.js';
+
+/** Smallest maxDatagramSize a peer may announce (every INITIAL is at least this big). */
+const MIN_PEER_DATAGRAM_SIZE = MIN_INITIAL_SIZE;
+
+/** Parameters a peer announced that the endpoint can work with (docs/protocol.md §4). */
+export function validParams(p: TransportParams): boolean {
+  return p.maxDatagramSize >= MIN_PEER_DATAGRAM_SIZE && p.initialWindow >= 1;
+}
+
+/** A peer's parameters as decoded, with a token of their own. */
+export function copyParams(p: TransportParams): TransportParams {
+  // The decoder hands out views into the datagram buffer; keep our own copy of the token.
+  return { ...p, resetToken: new Uint8Array(p.resetToken) };
+}
 
 /**
  * What an endpoint announces for its side of each new connection (its transport parameters,
