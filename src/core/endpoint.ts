@@ -34,7 +34,7 @@ import { sharedSlab } from './slab.js';
 import { BufferBudget } from './buffer-budget.js';
 import { CookieJar, resetTokenFor, tokensEqual } from './cookie.js';
 import { Deque } from './deque.js';
-import { respondToClient, startClientHandshake, tryClientHandshake, type ClientHello, type SessionSecrets } from './secure/handshake.js';
+import { startClientHandshake, tryClientHandshake, type ClientHello, type SessionSecrets } from './secure/handshake.js';
 import { DEFAULT_PROTECTION_CONFIG, PacketProtection, type ProtectionConfig } from './secure/packet-protection.js';
 import type { CryptoSuite } from './secure/suite.js';
 import { DeadlineHeap, type TimerEntry } from './endpoint-timers.js';
@@ -42,6 +42,7 @@ import { ConnectionTable } from './connection-table.js';
 import { PeerTable, peerKey } from './peer-table.js';
 import { AddressCounts } from './address-counts.js';
 import { ResetLimiter } from './reset-limiter.js';
+import { ServerHandshake } from './server-handshake.js';
 import { LocalParams, copyParams, validParams } from './transport-params.js';
 import { EndpointConnection, readI32 } from './endpoint-connection.js';
 import {
@@ -158,6 +159,8 @@ export class EndpointCore {
   /** What this endpoint announces for its side of a connection, and its engines' configuration. */
   private readonly params: LocalParams;
   private readonly cookies: CookieJar;
+  /** INITIAL and SECURE_INITIAL: the server side of the handshake (server-handshake.ts). */
+  private readonly server: ServerHandshake;
   /** Bytes all connections hold for their peers (maxBufferedBytes). */
   private readonly budget: BufferBudget;
   /** Largest datagram this endpoint announces and accepts. */
@@ -288,6 +291,27 @@ export class EndpointCore {
       rotationMs: options.config.cookieRotation,
       lifetimeMs: options.config.cookieLifetime,
       now: options.now,
+    });
+    this.server = new ServerHandshake({
+      config: this.config,
+      cookies: this.cookies,
+      byPeer: this.byPeer,
+      retiredPeers: this.retiredPeers,
+      perAddress: this.perAddress,
+      counters: this.counters,
+      params: this.params,
+      suite: this.suite,
+      encryption: this.encryption,
+      protectionConfig: this.protectionConfig,
+      randomBytes: this.randomBytes,
+      closing: () => this.closing,
+      population: () => this.connections.size + this.attempts.size,
+      queue: (data, address, port) => this.queue(data, address, port),
+      drop: (reason) => this.drop(reason),
+      freshCid: () => this.freshCid(),
+      peerAccepted: (publicKey, address, port) => this.peerAccepted(publicKey, address, port),
+      establish: (now, role, localCid, remoteCid, address, port, localParams, remoteParams, acceptDatagram, protection, remotePublicKey) =>
+        this.establish(now, role, localCid, remoteCid, address, port, localParams, remoteParams, acceptDatagram, protection, remotePublicKey),
     });
   }
 
@@ -685,7 +709,7 @@ export class EndpointCore {
       const secure = decodeSecurePacket(datagram);
       if (!secure.ok) return this.drop(secure.reason);
       const p = secure.value;
-      if (p.type === 'secure-initial') return this.onSecureInitial(now, p, address, port);
+      if (p.type === 'secure-initial') return this.server.onSecureInitial(now, p, address, port);
       if (p.type === 'secure-accept') return this.onSecureAccept(now, p, address, port);
       return this.onRefuse(p, address, port);
     }
@@ -748,7 +772,7 @@ export class EndpointCore {
   private routeControl(now: number, packet: Packet, address: string, port: number): void {
     switch (packet.type) {
       case 'initial':
-        return this.onInitial(now, packet, address, port);
+        return this.server.onInitial(now, packet, address, port);
       case 'retry':
         return this.onRetry(now, packet, address, port);
       case 'accept':
@@ -763,154 +787,7 @@ export class EndpointCore {
     }
   }
 
-  // ---------------------------------------------------------------- server side
-
-  /**
-   * The steps INITIAL and SECURE_INITIAL share (docs/protocol.md §10.3, §22.6), up to the point
-   * where a new connection may be made: cookie (RETRY without one: stateless), a repeated
-   * handshake (its ACCEPT again), retired triple, parameters, then `refuse(reason)` when a
-   * limit forbids a new connection. Returns whether to go on.
-   */
-  private admit(
-    now: number,
-    clientCid: bigint,
-    params: TransportParams,
-    cookie: Uint8Array,
-    address: string,
-    port: number,
-    refuse: () => void,
-  ): boolean {
-    // CID 0 is never chosen (§8): such an INITIAL gets no answer at all.
-    if (clientCid === 0n) {
-      this.drop('bad-params');
-      return false;
-    }
-    if (cookie.length === 0) {
-      this.sendRetry(now, clientCid, address, port);
-      return false;
-    }
-    const check = this.cookies.check(now, address, port, clientCid, cookie);
-    if (check !== 'ok') {
-      this.drop(check === 'expired' ? 'expired-cookie' : 'bad-cookie');
-      // A fresh cookie lets an honest client whose cookie aged out try again; still tiny.
-      this.sendRetry(now, clientCid, address, port);
-      return false;
-    }
-    // The client has proven it receives at (address, port).
-    const existing = this.byPeer.get(address, port, clientCid);
-    if (existing) {
-      // The ACCEPT was lost: say it again, the identical datagram (idempotent; no new DH).
-      if (existing.acceptDatagram) {
-        this.queue(existing.acceptDatagram, address, port);
-        this.counters.acceptsSent++;
-      }
-      return false;
-    }
-    if (this.retiredPeers.size > 0 && this.retiredPeers.has(peerKey(address, port, clientCid))) {
-      this.drop('retired-cid');
-      return false;
-    }
-    if (!validParams(params)) {
-      this.drop('bad-params');
-      return false;
-    }
-    if (
-      this.closing ||
-      !this.accepting() ||
-      this.connections.size + this.attempts.size >= this.config.maxConnections ||
-      this.perAddress.count(address) >= this.config.maxConnectionsPerAddress
-    ) {
-      this.drop('over-limit');
-      this.counters.refused++;
-      refuse();
-      return false;
-    }
-    return true;
-  }
-
-  /** Refuse a plaintext INITIAL: a stateless reset carrying the client's own token, so only it believes it. */
-  private refusePlain(clientCid: bigint, token: Uint8Array, address: string, port: number): void {
-    const refusal: StatelessResetPacket = { type: 'stateless-reset', dcid: clientCid, token };
-    this.queue(encodePacket(refusal), address, port);
-  }
-
-  private onInitial(now: number, packet: InitialPacket, address: string, port: number): void {
-    const clientCid = packet.scid;
-    const refuse = (): void => this.refusePlain(clientCid, packet.params.resetToken, address, port);
-    if (!this.admit(now, clientCid, packet.params, packet.cookie, address, port, refuse)) return;
-    if (this.encryption === 'required' || this.config.verifyPeer !== undefined) {
-      // A plaintext client cannot be authenticated: refused when encryption is required, or
-      // when verifyPeer asks for every client's key.
-      this.drop('unencrypted');
-      this.counters.refused++;
-      return refuse();
-    }
-    const serverCid = this.freshCid();
-    const localParams = this.params.forCid(serverCid);
-    const accept: AcceptPacket = { type: 'accept', dcid: clientCid, scid: serverCid, params: localParams };
-    const acceptDatagram = encodePacket(accept);
-    const kept = this.perAddress.keep(address);
-    this.establish(now, 'server', serverCid, clientCid, kept, port, localParams, copyParams(packet.params), acceptDatagram, null, null);
-    this.perAddress.add(kept);
-    this.counters.connectionsAccepted++;
-    this.queue(acceptDatagram, address, port);
-    this.counters.acceptsSent++;
-  }
-
-  /**
-   * A SECURE_INITIAL. The cookie is checked first, exactly as for INITIAL: an unvalidated source
-   * gets a RETRY and costs no X25519, no state. Only then the Noise message is processed.
-   */
-  private onSecureInitial(now: number, packet: SecureInitialPacket, address: string, port: number): void {
-    const clientCid = packet.scid;
-    const send = (reason: number): void => {
-      const refusal: RefusePacket = { type: 'refuse', dcid: clientCid, token: packet.params.resetToken, reason };
-      this.queue(encodeSecurePacket(refusal), address, port);
-    };
-    const refuse = (reason: number): void => {
-      this.counters.refused++;
-      send(reason);
-    };
-    if (!this.admit(now, clientCid, packet.params, packet.cookie, address, port, () => send(RefuseReason.Refused))) return;
-    const keyPair = this.config.keyPair;
-    if (!keyPair || !this.suite) {
-      this.drop('handshake-failed');
-      return refuse(RefuseReason.AuthenticationFailed);
-    }
-    const serverCid = this.freshCid();
-    const localParams = this.params.forCid(serverCid, true);
-    const answer = respondToClient(this.suite, {
-      cid: clientCid,
-      params: packet.params,
-      pattern: packet.pattern,
-      message: packet.noise,
-      staticKey: keyPair,
-      ePrivate: this.randomBytes(32),
-      serverCid,
-      serverParams: localParams,
-    });
-    if (!answer.ok) {
-      // Not made for our key (the client pinned another server), or altered on the way.
-      this.drop('handshake-failed');
-      return refuse(RefuseReason.AuthenticationFailed);
-    }
-    if (this.config.verifyPeer && !this.peerAccepted(answer.remoteStatic, address, port)) {
-      this.drop('peer-rejected');
-      return refuse(RefuseReason.PeerRejected);
-    }
-    const { secrets, clientResetToken, clientParams } = answer.handshake;
-    const accept: SecureAcceptPacket = { type: 'secure-accept', dcid: clientCid, scid: serverCid, noise: answer.handshake.message };
-    const acceptDatagram = encodeSecurePacket(accept);
-    // A client whose pattern could not carry its reset token cannot reset us: a token nobody knows.
-    const remoteParams = { ...clientParams, resetToken: clientResetToken ? new Uint8Array(clientResetToken) : this.randomBytes(RESET_TOKEN_SIZE) };
-    const protection = new PacketProtection(this.suite, secrets.sendSecret, secrets.recvSecret, this.protectionConfig, now);
-    const kept = this.perAddress.keep(address);
-    this.establish(now, 'server', serverCid, clientCid, kept, port, localParams, remoteParams, acceptDatagram, protection, answer.remoteStatic);
-    this.perAddress.add(kept);
-    this.counters.connectionsAccepted++;
-    this.queue(acceptDatagram, address, port);
-    this.counters.acceptsSent++;
-  }
+  // ---------------------------------------------------------------- server side (INITIAL, SECURE_INITIAL: server-handshake.ts)
 
   private peerAccepted(publicKey: Uint8Array | null, address: string, port: number): boolean {
     const verify = this.config.verifyPeer;
@@ -963,17 +840,6 @@ export class EndpointCore {
     this.events.push(role === 'server' ? { type: 'accepted', connection: c } : { type: 'connected', attempt: id, connection: c });
     this.touch(c);
     return c;
-  }
-
-  private accepting(): boolean {
-    const accept = this.config.acceptConnections;
-    return typeof accept === 'function' ? accept() : accept;
-  }
-
-  private sendRetry(now: number, clientCid: bigint, address: string, port: number): void {
-    const retry: RetryPacket = { type: 'retry', dcid: clientCid, cookie: this.cookies.mint(now, address, port, clientCid) };
-    this.queue(encodePacket(retry), address, port);
-    this.counters.retriesSent++;
   }
 
   private maybeStatelessReset(now: number, cid: bigint, triggerSize: number, address: string, port: number): void {
