@@ -39,7 +39,8 @@ import { DEFAULT_PROTECTION_CONFIG, PacketProtection, type ProtectionConfig } fr
 import type { CryptoSuite } from './secure/suite.js';
 import { DeadlineHeap, type TimerEntry } from './endpoint-timers.js';
 import { ConnectionTable } from './connection-table.js';
-import { PeerTable, peerKey } from './peer-table.js';
+import { PeerTable } from './peer-table.js';
+import { RetiredIds } from './retired-ids.js';
 import { AddressCounts } from './address-counts.js';
 import { ResetLimiter } from './reset-limiter.js';
 import { ServerHandshake } from './server-handshake.js';
@@ -186,9 +187,8 @@ export class EndpointCore {
   private readonly attemptsByCid = new Map<bigint, ConnectAttempt>();
   /** Incoming connections per remote IP address. */
   private readonly perAddress = new AddressCounts();
-  /** Retired local CIDs and peer keys → expiry; insertion order is expiry order. */
-  private readonly retiredCids = new Map<bigint, number>();
-  private readonly retiredPeers = new Map<string, number>();
+  /** IDs of closed connections, out of use for retiredCidLifetime (retired-ids.ts). */
+  private readonly retired = new RetiredIds();
   /** At most one stateless reset per statelessResetInterval per remote address. */
   private readonly resetLimiter = new ResetLimiter();
 
@@ -296,7 +296,7 @@ export class EndpointCore {
       config: this.config,
       cookies: this.cookies,
       byPeer: this.byPeer,
-      retiredPeers: this.retiredPeers,
+      retired: this.retired,
       perAddress: this.perAddress,
       counters: this.counters,
       params: this.params,
@@ -742,7 +742,7 @@ export class EndpointCore {
       return;
     }
     if (this.attemptsByCid.has(cid)) return this.drop('early-data');
-    if (this.retiredCids.has(cid)) return this.drop('retired-cid');
+    if (this.retired.hasCid(cid)) return this.drop('retired-cid');
     if (type === PacketType.Data && !verifyChecksum(datagram)) return this.drop('checksum');
     this.drop('unknown-cid');
     this.maybeStatelessReset(now, cid, datagram.length, address, port);
@@ -1074,7 +1074,7 @@ export class EndpointCore {
     }
     // A peer that lost its state answers with its own CID and the token it gave us.
     const c = this.byPeer.get(address, port, packet.dcid);
-    if (!c) return this.drop(this.retiredPeers.has(peerKey(address, port, packet.dcid)) ? 'retired-cid' : 'unknown-cid');
+    if (!c) return this.drop(this.retired.hasPeer(address, port, packet.dcid) ? 'retired-cid' : 'unknown-cid');
     if (!tokensEqual(packet.token, c.remoteResetToken)) return this.drop('bad-reset-token');
     c.core.handleStatelessReset(now);
     this.touch(c);
@@ -1269,22 +1269,13 @@ export class EndpointCore {
     // Stray packets for this connection may still be in the network: keep its IDs out of use
     // and drop them silently (no stateless reset) for a while.
     const expiry = this.lastNow + this.config.retiredCidLifetime;
-    this.retiredCids.set(c.localCid, expiry);
-    this.retiredPeers.set(peerKey(c.address, c.port, c.remoteCid), expiry);
+    this.retired.retire(c.localCid, c.address, c.port, c.remoteCid, expiry);
     if (!this.heap.scheduled(this.housekeeping)) this.heap.set(this.housekeeping, expiry);
   }
 
   private pruneRetired(now: number): void {
-    for (const [cid, expiry] of this.retiredCids) {
-      if (expiry > now) break;
-      this.retiredCids.delete(cid);
-    }
-    for (const [key, expiry] of this.retiredPeers) {
-      if (expiry > now) break;
-      this.retiredPeers.delete(key);
-    }
-    const next = this.retiredCids.values().next();
-    if (!next.done) this.heap.set(this.housekeeping, next.value);
+    const next = this.retired.prune(now);
+    if (next !== undefined) this.heap.set(this.housekeeping, next);
     else this.heap.remove(this.housekeeping);
   }
 
@@ -1340,7 +1331,7 @@ export class EndpointCore {
   private freshCid(): bigint {
     for (let i = 0; i < 64; i++) {
       const cid = bytesToBigint(this.randomBytes(8));
-      if (cid !== 0n && !this.connections.has(cid) && !this.attemptsByCid.has(cid) && !this.retiredCids.has(cid)) return cid;
+      if (cid !== 0n && !this.connections.has(cid) && !this.attemptsByCid.has(cid) && !this.retired.hasCid(cid)) return cid;
     }
     throw new Error('randomBytes keeps returning connection IDs in use');
   }

@@ -85,13 +85,3 @@ export class PeerTable<T extends PeerEntry> {
     return true;
   }
 }
-
-/**
- * Key of a (remote address, remote port, remote connection ID) triple among the retired ones
- * (live connections are found by PeerTable, without a string each). Joined rather than
- * concatenated: `join` builds one flat string (~60 bytes), where a template literal leaves a
- * tree of concatenated strings and their pieces (~120 bytes).
- */
-export function peerKey(address: string, port: number, cid: bigint): string {
-  return [address, port, cid].join('|');
-}

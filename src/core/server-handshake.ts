@@ -4,7 +4,8 @@ import type { AddressCounts } from './address-counts.js';
 import type { CookieJar } from './cookie.js';
 import type { EndpointConnection } from './endpoint-connection.js';
 import type { DropReason, EndpointCoreConfig, EndpointStats } from './endpoint-types.js';
-import { peerKey, type PeerTable } from './peer-table.js';
+import type { PeerTable } from './peer-table.js';
+import type { RetiredIds } from './retired-ids.js';
 import { respondToClient } from './secure/handshake.js';
 import { PacketProtection, type ProtectionConfig } from './secure/packet-protection.js';
 import type { CryptoSuite } from './secure/suite.js';
@@ -20,8 +21,8 @@ export interface ServerHost {
   readonly cookies: CookieJar;
   /** (remote address, port, remote CID) → connection: a repeated INITIAL finds the one it made. */
   readonly byPeer: PeerTable<EndpointConnection>;
-  /** Retired peer triples (`peerKey`) → expiry. */
-  readonly retiredPeers: Map<string, number>;
+  /** IDs of closed connections: a retired triple's INITIAL makes no new connection. */
+  readonly retired: RetiredIds;
   /** Incoming connections per remote IP address. */
   readonly perAddress: AddressCounts;
   readonly counters: Pick<EndpointStats, 'refused' | 'acceptsSent' | 'retriesSent' | 'connectionsAccepted'>;
@@ -106,7 +107,7 @@ export class ServerHandshake {
       }
       return false;
     }
-    if (this.h.retiredPeers.size > 0 && this.h.retiredPeers.has(peerKey(address, port, clientCid))) {
+    if (this.h.retired.hasPeer(address, port, clientCid)) {
       this.h.drop('retired-cid');
       return false;
     }
