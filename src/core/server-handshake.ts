@@ -41,19 +41,11 @@ export interface ServerHost {
   freshCid(): bigint;
   /** EndpointCoreConfig.verifyPeer's verdict on a peer's static key. */
   peerAccepted(publicKey: Uint8Array | null, address: string, port: number): boolean;
-  /** Create the engine and the record of a new connection. */
+  /** Create the engine and the record of a new connection (endpoint.ts `establish`, as the server). */
   establish(
-    now: number,
-    role: 'server',
-    localCid: bigint,
-    remoteCid: bigint,
-    address: string,
-    port: number,
-    localParams: TransportParams,
-    remoteParams: TransportParams,
-    acceptDatagram: Uint8Array,
-    protection: PacketProtection | null,
-    remotePublicKey: Uint8Array | null,
+    now: number, role: 'server', localCid: bigint, remoteCid: bigint, address: string, port: number,
+    localParams: TransportParams, remoteParams: TransportParams, acceptDatagram: Uint8Array,
+    protection: PacketProtection | null, remotePublicKey: Uint8Array | null,
   ): EndpointConnection;
 }
 
