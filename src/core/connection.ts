@@ -787,130 +787,6 @@ export class ConnectionCore implements PathMtuListener {
   }
 
   /**
-   * When a quiet connection gives back its idle storage (`compactIdle`, state.ts `COMPACT_AFTER_MS`):
-   * Infinity while anything ack-eliciting is in flight, an event waits, a probe is due, or once
-   * it holds none.
-   */
-  private compactDeadline(): number {
-    const recovery = this.recovery;
-    if (recovery.sent.ackElicitingOutstanding !== 0 || recovery.probesDue !== 0 || this.events.length !== 0) return Infinity;
-    if (!holdsIdleStorage(this.events, recovery.sent, this.sender, this.receiver) && !this.mayGoDormant()) return Infinity;
-    return Math.max(this.lastReceivedAt, recovery.lastSentAt) + COMPACT_AFTER_MS;
-  }
-
-  /**
-   * Awake, and may still go dormant: nothing held it back for good, it is open, and nothing is
-   * queued (data waiting for the peer's credit keeps it awake: `goDormant` would refuse it at
-   * every deadline, which would then be due again at once).
-   */
-  private mayGoDormant(): boolean {
-    return dormantStagesEnabled() && this.sleep === Sleep.Awake && this._state === 'open' && !this.closeRequested && this.sender.queuedBytes === 0;
-  }
-
-  /**
-   * A quiet connection (idle connections, issue 11) gives back the storage of its empty
-   * containers (idle-storage.ts), and asks for the dormant form. Only empty containers are
-   * touched, so nothing the protocol does changes; the next send or datagram allocates them
-   * again (once: a busy connection never gets here, `COMPACT_AFTER_MS`).
-   */
-  private compactIdle(): void {
-    releaseIdleStorage(this.events, this.recovery.sent, this.sender, this.receiver);
-    // Refused last time: the connection was active since (it took idle storage again, or this
-    // would not be due), so what held it back may be gone: try again.
-    if (this.sleep === Sleep.Refused) this.sleep = Sleep.Awake;
-    // The stages too, once the batch of datagrams this timeout sends is over (pollTransmit).
-    if (this.mayGoDormant()) this.sleep = Sleep.Wanted;
-  }
-
-  /**
-   * The dormant form (dormant.ts): the stages are recorded as what differs from a fresh build,
-   * and the stage fields point at shared stand-ins until the next input (`wake`). Only once
-   * nothing is due: quiet, nothing in flight, no event, open, the last pollTransmit said null.
-   */
-  private goDormant(now: number): void {
-    this.sleep = Sleep.Awake;
-    const recovery = this.recovery;
-    if (this._state !== 'open' || this.closeRequested || this.pendingReset !== null || this.events.length !== 0) return;
-    if (recovery.sent.ackElicitingOutstanding !== 0 || recovery.probesDue !== 0 || this.sender.queuedBytes !== 0) return;
-    if (now < Math.max(this.lastReceivedAt, recovery.lastSentAt) + COMPACT_AFTER_MS) return;
-    // Storage taken again since compactIdle: compacted (and asked again) at the next deadline.
-    if (holdsIdleStorage(this.events, recovery.sent, this.sender, this.receiver)) return;
-    // The deadlines it keeps while dormant: pollTimeout's, with compactDeadline not due (Sleep.Never).
-    this.sleep = Sleep.Never;
-    const timeout = this.pollTimeout() ?? Infinity;
-    this.sleep = Sleep.Awake;
-    const current: Stages = {
-      counters: this.counters,
-      blocked: this.blocked,
-      mtu: this.mtu,
-      sender: this.sender,
-      recovery,
-      receiver: this.receiver,
-      acks: this.acks,
-      builder: this.builder,
-      path: this.path,
-    };
-    const dormant = freezeStages(this.wiring(), current, timeout);
-    if (dormant === null) {
-      this.sleep = Sleep.Refused;
-      return;
-    }
-    this.dormant = dormant;
-    this.useStages(sharedStandIns());
-  }
-
-  /** The stages again, as they were when the connection went dormant. */
-  private wake(): void {
-    const dormant = this.dormant!;
-    this.dormant = null;
-    this.useStages(thawStages(this.wiring(), dormant));
-  }
-
-  /**
-   * A read of a dormant connection (a getter, stats(), inspect()): the stages are built again
-   * for it and dropped after, the connection stays dormant (the record is not changed by a read).
-   * `read` gets the connection as an argument (it captures nothing: the getters it serves
-   * allocate no context on their awake path).
-   */
-  private peek<T>(read: (c: ConnectionCore) => T): T {
-    const dormant = this.dormant!;
-    this.wake();
-    try {
-      return read(this);
-    } finally {
-      this.dormant = dormant;
-      this.useStages(sharedStandIns());
-    }
-  }
-
-  /**
-   * @internal Diagnostics, for a debugger or a one-off script (nothing in the repository calls it;
-   * bench/idle-heap.ts does not): the fields a dormant connection records, `path = value`; null while awake.
-   */
-  dormantFields(): string[] | null {
-    const dormant = this.dormant;
-    return dormant === null ? null : dormantFieldsOf(this.wiring(), dormant);
-  }
-
-  /** What the stages are built with besides their numbers (dormant-stages.ts): for a rebuild, not kept. */
-  private wiring(): StageWiring {
-    return { owner: this, config: this.config, trace: this.trace, events: this.events, remoteCid: this.remoteCid, localMaxDatagram: this.localMaxDatagram };
-  }
-
-  private useStages(s: Stages): void {
-    this.counters = s.counters;
-    this.blocked = s.blocked;
-    this.mtu = s.mtu;
-    this.sender = s.sender;
-    this.recovery = s.recovery;
-    this.rtt = s.recovery.rtt;
-    this.receiver = s.receiver;
-    this.acks = s.acks;
-    this.builder = s.builder;
-    this.path = s.path;
-  }
-
-  /**
    * The next datagram to send, or null when nothing may be sent now (no data, congestion or
    * flow control, pacing; `pollTimeout()` then says when to ask again).
    *
@@ -1044,6 +920,132 @@ export class ConnectionCore implements PathMtuListener {
   inspect(): ConnectionInspection {
     if (this.dormant !== null) return this.peek((c) => c.inspect());
     return connectionInspection(this.recovery, this.sender, this.mtu, this.receiver, this.events, this.config.maxUnreliableReassembly);
+  }
+
+  // ------------------------------------------------------------------ quiet: idle storage, the dormant form (dormant-stages.ts)
+
+  /**
+   * When a quiet connection gives back its idle storage (`compactIdle`, state.ts `COMPACT_AFTER_MS`):
+   * Infinity while anything ack-eliciting is in flight, an event waits, a probe is due, or once
+   * it holds none.
+   */
+  private compactDeadline(): number {
+    const recovery = this.recovery;
+    if (recovery.sent.ackElicitingOutstanding !== 0 || recovery.probesDue !== 0 || this.events.length !== 0) return Infinity;
+    if (!holdsIdleStorage(this.events, recovery.sent, this.sender, this.receiver) && !this.mayGoDormant()) return Infinity;
+    return Math.max(this.lastReceivedAt, recovery.lastSentAt) + COMPACT_AFTER_MS;
+  }
+
+  /**
+   * Awake, and may still go dormant: nothing held it back for good, it is open, and nothing is
+   * queued (data waiting for the peer's credit keeps it awake: `goDormant` would refuse it at
+   * every deadline, which would then be due again at once).
+   */
+  private mayGoDormant(): boolean {
+    return dormantStagesEnabled() && this.sleep === Sleep.Awake && this._state === 'open' && !this.closeRequested && this.sender.queuedBytes === 0;
+  }
+
+  /**
+   * A quiet connection (idle connections, issue 11) gives back the storage of its empty
+   * containers (idle-storage.ts), and asks for the dormant form. Only empty containers are
+   * touched, so nothing the protocol does changes; the next send or datagram allocates them
+   * again (once: a busy connection never gets here, `COMPACT_AFTER_MS`).
+   */
+  private compactIdle(): void {
+    releaseIdleStorage(this.events, this.recovery.sent, this.sender, this.receiver);
+    // Refused last time: the connection was active since (it took idle storage again, or this
+    // would not be due), so what held it back may be gone: try again.
+    if (this.sleep === Sleep.Refused) this.sleep = Sleep.Awake;
+    // The stages too, once the batch of datagrams this timeout sends is over (pollTransmit).
+    if (this.mayGoDormant()) this.sleep = Sleep.Wanted;
+  }
+
+  /**
+   * The dormant form (dormant.ts): the stages are recorded as what differs from a fresh build,
+   * and the stage fields point at shared stand-ins until the next input (`wake`). Only once
+   * nothing is due: quiet, nothing in flight, no event, open, the last pollTransmit said null.
+   */
+  private goDormant(now: number): void {
+    this.sleep = Sleep.Awake;
+    const recovery = this.recovery;
+    if (this._state !== 'open' || this.closeRequested || this.pendingReset !== null || this.events.length !== 0) return;
+    if (recovery.sent.ackElicitingOutstanding !== 0 || recovery.probesDue !== 0 || this.sender.queuedBytes !== 0) return;
+    if (now < Math.max(this.lastReceivedAt, recovery.lastSentAt) + COMPACT_AFTER_MS) return;
+    // Storage taken again since compactIdle: compacted (and asked again) at the next deadline.
+    if (holdsIdleStorage(this.events, recovery.sent, this.sender, this.receiver)) return;
+    // The deadlines it keeps while dormant: pollTimeout's, with compactDeadline not due (Sleep.Never).
+    this.sleep = Sleep.Never;
+    const timeout = this.pollTimeout() ?? Infinity;
+    this.sleep = Sleep.Awake;
+    const current: Stages = {
+      counters: this.counters,
+      blocked: this.blocked,
+      mtu: this.mtu,
+      sender: this.sender,
+      recovery,
+      receiver: this.receiver,
+      acks: this.acks,
+      builder: this.builder,
+      path: this.path,
+    };
+    const dormant = freezeStages(this.wiring(), current, timeout);
+    if (dormant === null) {
+      this.sleep = Sleep.Refused;
+      return;
+    }
+    this.dormant = dormant;
+    this.useStages(sharedStandIns());
+  }
+
+  /** The stages again, as they were when the connection went dormant. */
+  private wake(): void {
+    const dormant = this.dormant!;
+    this.dormant = null;
+    this.useStages(thawStages(this.wiring(), dormant));
+  }
+
+  /**
+   * A read of a dormant connection (a getter, stats(), inspect()): the stages are built again
+   * for it and dropped after, the connection stays dormant (the record is not changed by a read).
+   * `read` gets the connection as an argument (it captures nothing: the getters it serves
+   * allocate no context on their awake path).
+   */
+  private peek<T>(read: (c: ConnectionCore) => T): T {
+    const dormant = this.dormant!;
+    this.wake();
+    try {
+      return read(this);
+    } finally {
+      this.dormant = dormant;
+      this.useStages(sharedStandIns());
+    }
+  }
+
+  /**
+   * @internal Diagnostics, for a debugger or a one-off script (nothing in the repository calls it;
+   * bench/idle-heap.ts does not): the fields a dormant connection records, `path = value`; null while awake.
+   */
+  dormantFields(): string[] | null {
+    const dormant = this.dormant;
+    return dormant === null ? null : dormantFieldsOf(this.wiring(), dormant);
+  }
+
+  /** What the stages are built with besides their numbers (dormant-stages.ts): for a rebuild, not kept. */
+  private wiring(): StageWiring {
+    return { owner: this, config: this.config, trace: this.trace, events: this.events, remoteCid: this.remoteCid, localMaxDatagram: this.localMaxDatagram };
+  }
+
+  private useStages(s: Stages): void {
+    this.counters = s.counters;
+    this.blocked = s.blocked;
+    this.mtu = s.mtu;
+    this.sender = s.sender;
+    this.recovery = s.recovery;
+    this.rtt = s.recovery.rtt;
+    this.receiver = s.receiver;
+    this.acks = s.acks;
+    this.builder = s.builder;
+    this.path = s.path;
   }
 
   // ------------------------------------------------------------------ the state machine
