@@ -66,6 +66,10 @@ export { ResetCode, type ConnectionState } from './state.js';
  *        → LossRecovery.sendAllowed (window, pacer) → PacketBuilder.build:
  *        AckScheduler (ACK frame) + SendScheduler (frames) → seal → LossRecovery.onPacketSent
  *
+ * Beside it, each with one job: stages.ts builds the stages (and the shared stand-ins),
+ * idle-storage.ts and dormant-stages.ts are what a quiet connection gives back and its dormant
+ * form (when: this file), connection-stats.ts the stats() and inspect() snapshots.
+ *
  * The rules it follows (packet numbers, TSNs, ACKs, loss detection, flow and congestion control,
  * close) are specified in docs/protocol.md; the RFC sections are cited where they apply.
  */

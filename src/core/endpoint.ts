@@ -146,6 +146,11 @@ function bytesToBigint(b: Uint8Array): bigint {
  * Drive it like a ConnectionCore: after any input (handleDatagram, handleTimeout, connect, touch),
  * drain pollTransmit(now) until null, then pollEvent() until null (handling events may create more
  * input: loop), then arm one timer for pollTimeout().
+ *
+ * Beside it, each with one job: endpoint-connection.ts (its record of a connection),
+ * server-handshake.ts (INITIAL and SECURE_INITIAL), transport-params.ts (what it announces and
+ * accepts), retired-ids.ts, reset-limiter.ts, and the tables (connection-table.ts, peer-table.ts,
+ * address-counts.ts, endpoint-timers.ts). The client side of the handshake is still here.
  */
 export class EndpointCore {
   private readonly config: EndpointCoreConfig;
