@@ -12,7 +12,7 @@ import type { BufferBudget } from './buffer-budget.js';
 import { announcedMaxMessageSize, announcedWindow, resolveCoreConfig } from './config.js';
 import type { Counters } from './counters.js';
 import type { DormantStages } from './dormant.js';
-import { dormantFieldsOf, dormantStagesEnabled, freezeStages, thawStages, type StageWiring } from './dormant-stages.js';
+import { dormantFieldsOf, dormantStagesOn, freezeStages, thawStages, type StageWiring } from './dormant-stages.js';
 import { Deque } from './deque.js';
 import { holdsIdleStorage, releaseIdleStorage } from './idle-storage.js';
 import type { LossRecovery } from './loss-recovery.js';
@@ -946,7 +946,7 @@ export class ConnectionCore implements PathMtuListener {
    * every deadline, which would then be due again at once).
    */
   private mayGoDormant(): boolean {
-    return dormantStagesEnabled() && this.sleep === Sleep.Awake && this._state === 'open' && !this.closeRequested && this.sender.queuedBytes === 0;
+    return dormantStagesOn && this.sleep === Sleep.Awake && this._state === 'open' && !this.closeRequested && this.sender.queuedBytes === 0;
   }
 
   /**

@@ -24,17 +24,16 @@ export interface StageWiring {
   readonly localMaxDatagram: number;
 }
 
-/** Dormant connections: on unless a test turns it off (test/core/dormant-stages.test.ts compares both). */
-let enabled = true;
+/**
+ * Dormant connections: on unless a test turns it off (test/core/dormant-stages.test.ts compares
+ * both). Read by connection.ts `mayGoDormant` as a live binding (a variable read, as when it
+ * lived there), written only by `setDormantStages`.
+ */
+export let dormantStagesOn = true;
 
 /** @internal For tests: whether quiet connections take the dormant form (they still give back their idle storage). */
 export function setDormantStages(on: boolean): void {
-  enabled = on;
-}
-
-/** Whether quiet connections take the dormant form (`setDormantStages`). */
-export function dormantStagesEnabled(): boolean {
-  return enabled;
+  dormantStagesOn = on;
 }
 
 /**
