@@ -227,13 +227,16 @@ export class ChannelScheduler {
    * `channelReady` is compiled with the readiness check inlined (issue 11, the warm-up).
    */
   private pickSolo(ready: ChannelReadiness): number {
-    if (!ready.channelReady(0)) {
-      this.soloDeficit = 0;
-      return -1;
-    }
-    // The turn passes to the same member until it has credit: a turn's credit each time.
-    while (this.soloDeficit <= 0) this.soloDeficit += this.quantum * DEFAULT_CHANNEL_SETTINGS.weight;
-    return 0;
+    const isReady = ready.channelReady(0);
+    // Nothing ready: the deficit goes. Else the turn passes to the same member until it has
+    // credit, a turn's credit each time. One store and one return for both answers: the channel
+    // running out of frames mid-packet (the send queue dry, after warm-up) then runs code that
+    // has type feedback instead of deoptimising the packet's frame writer (issue 11).
+    let deficit = isReady ? this.soloDeficit : 0;
+    const turn = this.quantum * DEFAULT_CHANNEL_SETTINGS.weight;
+    while (isReady && deficit <= 0) deficit += turn;
+    this.soloDeficit = deficit;
+    return isReady ? 0 : -1;
   }
 
   /** `channel` (the one `pick` returned) sent `bytes`. */

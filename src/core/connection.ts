@@ -806,7 +806,19 @@ export class ConnectionCore implements PathMtuListener {
       if (now < dormant.timeout) return null;
       this.wake();
     }
-    const datagram = this.resting && this.ackWaits(now, batch) ? null : this.nextDatagram(now, batch);
+    // The ACK's state, read on every poll: at rest (`resting`) it alone decides, else
+    // `nextDatagram` decides with it. At rest with no ACK due, or one due by count that waits
+    // for the batch's end, nothing is sent (what `nextDatagram` would decide with no data to
+    // add); `ackDeferred` is stored by one statement for every case (the old value kept where
+    // nothing decides it), so whichever case first comes after this was compiled finds type
+    // feedback instead of deoptimising it (mutable-fields.ts).
+    const acks = this.acks;
+    const ackDue = acks.ackDue(now);
+    const batchMayWait = acks.mayWaitForBatch(now);
+    const resting = this.resting;
+    const defer = ackDue && batch && batchMayWait;
+    this.ackDeferred = resting && ackDue ? defer : this.ackDeferred;
+    const datagram = resting && (!ackDue || defer) ? null : this.nextDatagram(now, batch, ackDue, batchMayWait);
     if (datagram === null) {
       // The end of a burst: its one metrics_updated (loss-recovery.ts `metricsDue`).
       if (this.trace !== null) this.recovery.traceDeferredMetrics(now);
@@ -816,25 +828,14 @@ export class ConnectionCore implements PathMtuListener {
   }
 
   /**
-   * At rest (`resting`): does the ACK, too, leave nothing to send now? What `nextDatagram` would
-   * decide with no data to add: no ACK due, or one due by count that waits for the batch's end.
-   * False: the full decision (an ACK to build, or to hold for a reply).
+   * The full decision, with the ACK state `pollTransmit` read (`ackDue`, `batchMayWait`:
+   * nothing before their use here changes it). What the send side has and what holds it back
+   * are one reading each (`SendScheduler.sendable`, `LossRecovery.sendBlock`) that runs the same
+   * code whether or not anything is queued: the first time the queue runs dry after this was
+   * compiled (a bulk sender whose application is late with its next write; the end of every
+   * transfer) deoptimises nothing (issue 11; test/core/queue-dry-deopts.test.ts).
    */
-  private ackWaits(now: number, batch: boolean): boolean {
-    // Every read and the store on every call (all cheap): whichever case first comes after this
-    // was compiled then finds type feedback instead of deoptimising it (mutable-fields.ts).
-    const acks = this.acks;
-    const due = acks.ackDue(now);
-    const mayWait = acks.mayWaitForBatch(now);
-    const deferred = this.ackDeferred;
-    const defer = due && batch && mayWait;
-    // Not due: nothing to send, `ackDeferred` stays. Due: deferred to the batch's end, or the full
-    // decision follows (and stores the same false).
-    this.ackDeferred = due ? defer : deferred;
-    return !due || defer;
-  }
-
-  private nextDatagram(now: number, batch: boolean): Uint8Array | null {
+  private nextDatagram(now: number, batch: boolean, ackDue: boolean, batchMayWait: boolean): Uint8Array | null {
     this.resting = false;
     if (this.pendingReset) {
       const reset = this.pendingReset;
@@ -848,7 +849,6 @@ export class ConnectionCore implements PathMtuListener {
     this.recovery.pacingDeadline = Infinity; // armed again below if the pacer makes us wait
     this.maybeQueueClose();
 
-    const ackDue = this.acks.ackDue(now);
     if (this._state === 'draining') {
       return ackDue ? this.builder.build(now, true, false) : null;
     }
@@ -863,22 +863,14 @@ export class ConnectionCore implements PathMtuListener {
         return this.builder.buildProbe(now, mtuProbe);
       }
     }
-    const hasData = this.sender.hasSendableData();
+    // What the sender has (None: data to send; FlowControl, Application: nothing it may send).
+    const queued = this.sender.sendable();
     // Nothing but an ACK can come of the next polls while no input changes the send side (`resting`).
-    const rest = open && !probe && mtuProbe === 0 && !hasData;
-    if (!hasData) this.recovery.onNothingToSend(this.sender.flowBlocked());
+    const rest = open && !probe && mtuProbe === 0 && queued !== SendBlock.None;
     // What holds new data back, if anything (probes go out regardless): also timed, for stats().
-    let block: SendBlock = SendBlock.None;
-    if (!probe) {
-      if (hasData) block = this.recovery.sendBlock(now);
-      else block = this.sender.flowBlocked() ? SendBlock.FlowControl : SendBlock.Application;
-    }
+    const block = this.recovery.sendBlock(now, queued, probe);
     this.blocked.set(now, block);
     const mayAddData = block === SendBlock.None;
-    // Asked every time (it only reads), and the flag stored by one statement: the first ACK-only
-    // packet that may wait for the end of a batch then finds both compiled with feedback instead
-    // of deoptimising (and recompiling) `nextDatagram` with all it inlines (mutable-fields.ts).
-    const batchMayWait = this.acks.mayWaitForBatch(now);
     if (!mayAddData && !ackDue) {
       this.resting = rest;
       return null;

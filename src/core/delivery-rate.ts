@@ -34,11 +34,14 @@ export class DeliveryRate {
   }
 
   /**
-   * Nothing to send with room in the window: rate samples from now on measure the application,
-   * not the network (§3.4).
+   * `limited`: nothing to send with room in the window, so rate samples from now on measure the
+   * application, not the network (§3.4). Asked on every send decision, the value computed and
+   * stored every time (the old one kept when not limited): the first time a bulk sender's queue
+   * runs dry after this was compiled then deoptimises nothing (LossRecovery.sendBlock).
    */
-  onAppLimited(bytesInFlight: number): void {
-    this.appLimitedUntil = Math.max(this.delivered + bytesInFlight, 1);
+  markAppLimited(limited: boolean, bytesInFlight: number): void {
+    const until = Math.max(this.delivered + bytesInFlight, 1);
+    this.appLimitedUntil = limited ? until : this.appLimitedUntil;
   }
 
   /**

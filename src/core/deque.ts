@@ -62,10 +62,16 @@ export class Deque<T> {
 
   shift(): T | undefined {
     if (this.count === 0) return undefined;
-    const item = this.items[this.head];
-    this.items[this.head] = undefined;
-    this.head = (this.head + 1) % this.items.length;
-    if (--this.count === 0 && this.items.length > KEEP_CAPACITY) this.dropStorage();
+    const items = this.items;
+    const n = items.length;
+    const item = items[this.head];
+    items[this.head] = undefined;
+    this.head = (this.head + 1) % n;
+    // The size compared on every call, not only when the queue empties: the first time a queue
+    // runs dry after this was compiled (a bulk sender's send queue, its events) then finds it
+    // with type feedback instead of deoptimising `shift` where it is inlined (issue 11).
+    const large = n > KEEP_CAPACITY;
+    if (--this.count === 0 && large) this.dropStorage();
     return item;
   }
 

@@ -21,6 +21,14 @@ const TIME_THRESHOLD = 9 / 8;
 const PERSISTENT_CONGESTION_THRESHOLD = 3;
 /** Pacing burst: up to this long at the pacing rate (quinn uses 2 ms). */
 const BURST_INTERVAL = 2;
+/**
+ * `sendBlock`'s answers as module constants: a property load of `SendBlock` that only one answer
+ * reaches would be a site without type feedback the first time that answer comes.
+ */
+const NONE = SendBlock.None;
+const CONGESTION_WINDOW = SendBlock.CongestionWindow;
+const PACING = SendBlock.Pacing;
+const APPLICATION = SendBlock.Application;
 
 /**
  * 2 ** `n` for a backoff count `n` ≥ 0: the same value, but the common 0 (no timeout since the
@@ -108,22 +116,44 @@ export class LossRecovery {
   }
 
   /**
-   * May a packet with data leave now? `SendBlock.None` if so; else what holds it back: the
-   * congestion window is full, or the pacer asks to wait (then `pacingDeadline` says until when).
+   * What holds new data back now: `SendBlock.None` if nothing does. `queued` is what the send
+   * scheduler has (`SendScheduler.sendable()`): with nothing it may send (`FlowControl`,
+   * `Application`) that is the answer; with data, the congestion window is full or the pacer
+   * asks to wait (then `pacingDeadline` says until when). A PTO probe (`probe`) goes regardless
+   * (None) and asks the pacer nothing.
+   *
+   * Nothing queued with room in the window: the sender is application-limited, unless data
+   * waits for the peer's flow-control credit: then the receiver limits the rate, and the rate
+   * samples measure it, as in Linux's tcp_rate_check_app_limited (data queued but not sendable
+   * is not app-limited). Marking them app-limited kept BBR in Startup for as long as the receive
+   * window bound it: its bandwidth filter and full-pipe check skip app-limited samples, so it
+   * never saw the plateau, and the queue it kept building delayed every loss repair and so the
+   * credit (test/core/flow-limited-startup.test.ts). And the pacer forfeits what late wake-ups
+   * were owed when it is not what limits (nothing queued, or the window full).
+   *
+   * One path whatever is queued: every load, comparison and call runs on every call, the stores
+   * that only some answers make as selects that keep the old value. The first time the queue
+   * runs dry after this was compiled (a bulk sender's application late with its next write, the
+   * end of every transfer) then runs code with type feedback instead of deoptimising
+   * `nextDatagram`, where this is inlined (issue 11; test/core/queue-dry-deopts.test.ts).
    */
-  sendBlock(now: number, size = this.maxDatagram): SendBlock {
-    if (this.bytesInFlight + size > this.cc.window) {
-      if (this.config.pacing) this.pacer.forfeit(this.pacingCapacity());
-      return SendBlock.CongestionWindow;
-    }
-    if (this.config.pacing) {
-      const wait = this.pacer.delay(now, size, this.pacingRate(), this.pacingCapacity(), this.config.timerGranularity);
-      if (wait > 0) {
-        this.pacingDeadline = now + wait;
-        return SendBlock.Pacing;
-      }
-    }
-    return SendBlock.None;
+  sendBlock(now: number, queued: SendBlock, probe: boolean, size = this.maxDatagram): SendBlock {
+    const inFlight = this.bytesInFlight;
+    const window = this.cc.window;
+    const hasData = queued === NONE;
+    const windowFull = inFlight + size > window;
+    const room = inFlight < window;
+    this.rate.markAppLimited(queued === APPLICATION && room, inFlight);
+    const pacing = this.config.pacing;
+    const capacity = pacing ? this.pacingCapacity() : 0;
+    // The pacer is asked only for a packet with data, room in the window, and not a probe.
+    const paced = pacing && hasData && !probe && !windowFull;
+    if (pacing) this.pacer.forfeit(capacity, !hasData || (!probe && windowFull));
+    const wait = paced ? this.pacer.delay(now, size, this.pacingRate(), capacity, this.config.timerGranularity) : 0;
+    const held = wait > 0;
+    this.pacingDeadline = held ? now + wait : this.pacingDeadline;
+    const block = hasData ? (windowFull ? CONGESTION_WINDOW : held ? PACING : NONE) : queued;
+    return probe ? NONE : block;
   }
 
   /**
@@ -144,25 +174,11 @@ export class LossRecovery {
    * window shut until a PTO.
    */
   probeAllowed(now: number, size: number): boolean {
-    return this.sendBlock(now, this.probeCharge(size)) === SendBlock.None;
+    return this.sendBlock(now, NONE, false, this.probeCharge(size)) === NONE;
   }
 
   private probeCharge(size: number): number {
     return Math.min(size, 2 * this.maxDatagram);
-  }
-
-  /**
-   * Nothing to send now. With room in the window the sender is application-limited, unless
-   * data waits for the peer's flow-control credit (`flowBlocked`): then the receiver limits the
-   * rate, and the rate samples measure it, as in Linux's tcp_rate_check_app_limited (data
-   * queued but not sendable is not app-limited). Marking them app-limited kept BBR in Startup
-   * for as long as the receive window bound it: its bandwidth filter and full-pipe check skip
-   * app-limited samples, so it never saw the plateau, and the queue it kept building delayed
-   * every loss repair and so the credit (test/core/flow-limited-startup.test.ts).
-   */
-  onNothingToSend(flowBlocked = false): void {
-    if (this.config.pacing) this.pacer.forfeit(this.pacingCapacity());
-    if (!flowBlocked && this.bytesInFlight < this.cc.window) this.rate.onAppLimited(this.bytesInFlight);
   }
 
   /** A packet left. Ack-eliciting ones are tracked, counted in flight and congestion controlled. */

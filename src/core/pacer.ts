@@ -20,6 +20,9 @@
  * With exact timers (granularity 0, as in virtual time) both rules are inert: every wait is
  * the exact one and every wake-up is on time.
  */
+/** A module constant, not the global `Infinity`: `forfeit` loads it without a feedback site. */
+const NEVER = Infinity;
+
 export class Pacer {
   private tokens = 0;
   private updatedAt = -Infinity;
@@ -55,13 +58,15 @@ export class Pacer {
   }
 
   /**
-   * The sender is not limited by the pacer (the window is full, or nothing is queued): what
-   * late wake-ups were owed lapses, and the bucket holds its capacity at most again.
+   * `lapses`: the sender is not limited by the pacer (the window is full, or nothing is
+   * queued), so what late wake-ups were owed lapses, and the bucket holds its capacity at most
+   * again. Asked on every send decision, both stores made every time (the old values kept when
+   * it does not lapse): a store first reached after warm-up (the queue run dry) would deoptimise
+   * the compiled `nextDatagram` this is inlined into (LossRecovery.sendBlock).
    */
-  forfeit(capacity: number): void {
-    this.dueAt = Infinity;
-    // Stored every time (not under an if): a store first reached after warm-up deoptimises the
-    // compiled `nextDatagram` this is inlined into.
-    this.tokens = Math.min(this.tokens, capacity);
+  forfeit(capacity: number, lapses: boolean): void {
+    const tokens = Math.min(this.tokens, capacity);
+    this.dueAt = lapses ? NEVER : this.dueAt;
+    this.tokens = lapses ? tokens : this.tokens;
   }
 }

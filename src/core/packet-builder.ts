@@ -5,6 +5,7 @@ import { cidHigh, cidLow } from '../wire/cid-halves.js';
 import { truncate32 } from '../wire/packet-number.js';
 import { CHECKSUM_SIZE, DATA_HEADER_SIZE, FrameType, PATH_FRAME_SIZE, type ConnectionId } from '../wire/types.js';
 import type { AckScheduler } from './ack-scheduler.js';
+import { SendBlock } from './blocked-time.js';
 import type { Counters } from './counters.js';
 import type { LossRecovery } from './loss-recovery.js';
 import { BASE_PLPMTU, type PathMtu } from './path-mtu.js';
@@ -97,7 +98,7 @@ export class PacketBuilder {
       if (!ackEliciting && this.recovery.probesDue > 0) {
         buf[o++] = FrameType.Ping;
         ackEliciting = true;
-      } else if (ackEliciting && o < limit && (fillsWindow || !sender.hasSendableData())) {
+      } else if (ackEliciting && o < limit && (fillsWindow || sender.sendable() !== SendBlock.None)) {
         // The last packet of a burst: a PING asks the peer to acknowledge at once instead of
         // after its delayed-ACK timer, so the end of every message or request is confirmed in
         // one RTT (and never mistaken for a loss by the PTO). Likewise the packet that fills a

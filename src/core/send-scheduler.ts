@@ -1,6 +1,7 @@
 import { channelSize, unreliableHeaderSize, writeDataFrameHeader, writeDataPartFrameHeader, writeUnreliableFrameHeader } from '../wire/frames.js';
 import { expand32, truncate32 } from '../wire/packet-number.js';
 import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, DATA_PART_HEADER_SIZE, DataFlag, FrameType } from '../wire/types.js';
+import { SendBlock } from './blocked-time.js';
 import type { Counters } from './counters.js';
 import { Deque, emptyDeque } from './deque.js';
 import { unpinFields } from './mutable-fields.js';
@@ -45,6 +46,13 @@ interface ChannelQueues {
 }
 
 const EMPTY = new Uint8Array(0);
+/**
+ * `sendable()`'s answers as module constants: a property load of `SendBlock` reached by one
+ * answer only would be one more site without type feedback when the queue runs dry.
+ */
+const SENDABLE = SendBlock.None;
+const FLOW_BLOCKED = SendBlock.FlowControl;
+const NOTHING_QUEUED = SendBlock.Application;
 /**
  * The scratch list of fragments of the packet being built, one for every connection: a packet
  * is built from `writeFrames` to `releasePacketFragments` without building another meanwhile
@@ -359,12 +367,27 @@ export class SendScheduler implements SentContent, ChannelReadiness {
     }
   }
 
-  hasSendableData(): boolean {
-    if (this.retransmitQueued > 0 || this.parts.length > 0) return true;
-    if (this.closeQueued) return true;
-    if (this.unreliableQueued > 0) return true;
-    if (this.reliableQueued > 0 && this.nextTsn <= this.peerMaxTsn) return true;
-    return this.copies !== null && this.copies.hasReady();
+  /**
+   * What the send side has for the next packet: `SendBlock.None` when it has something to send
+   * now, `SendBlock.FlowControl` when only reliable data waits and the peer's credit holds it
+   * back, `SendBlock.Application` when nothing is queued (the cause `nextDatagram` records).
+   *
+   * Every field is read, and every comparison made, on every call (no answer short-circuits the
+   * rest): the first time the queue runs dry after this was compiled (a bulk sender whose
+   * application is late with its next write, the end of every transfer) then runs the same code
+   * with type feedback, instead of deoptimising `nextDatagram` or `build` where it is inlined
+   * (issue 11; test/core/queue-dry-deopts.test.ts).
+   */
+  sendable(): SendBlock {
+    const retransmit = this.retransmitQueued > 0;
+    const parts = this.parts.length > 0;
+    const close = this.closeQueued;
+    const unreliable = this.unreliableQueued > 0;
+    const reliable = this.reliableQueued > 0;
+    const credit = this.nextTsn <= this.peerMaxTsn;
+    const copies = this.copies;
+    const some = retransmit || parts || close || unreliable || (reliable && credit) || (copies !== null && copies.hasReady());
+    return some ? SENDABLE : reliable ? FLOW_BLOCKED : NOTHING_QUEUED;
   }
 
   /** Nothing but new reliable data waits (no retransmission, no unreliable message). */
@@ -393,8 +416,14 @@ export class SendScheduler implements SentContent, ChannelReadiness {
       rt.shift();
       this.retransmitQueued--;
     }
-    if (rt.length > 0 || c.unreliable.length > 0 || (c.queue.length > 0 && this.nextTsn <= this.peerMaxTsn)) return true;
-    return this.copies !== null && this.copies.next(c.channel, this.buildingPn) !== undefined;
+    // Every load and comparison on every call, as in `sendable`: the channel running out of
+    // frames mid-packet (its queue dry) then finds them compiled with feedback.
+    const retransmit = rt.length > 0;
+    const unreliable = c.unreliable.length > 0;
+    const queued = c.queue.length > 0;
+    const credit = this.nextTsn <= this.peerMaxTsn;
+    const copies = this.copies;
+    return retransmit || unreliable || (queued && credit) || (copies !== null && copies.next(c.channel, this.buildingPn) !== undefined);
   }
 
   // ------------------------------------------------------------------ filling a packet

@@ -90,8 +90,14 @@ export class Slab {
     }
     if (view === null) {
       view = this.buffer.subarray(start, start + size);
-      if (views.length < MAX_VIEWS) views.push(view);
-      else views[(this.nextView = (this.nextView + 1) % MAX_VIEWS)] = view;
+      // Kept beside the others while there is room, else over the next slot in turn: one store
+      // for both, its slot computed for every new view. The first time a region sees a ninth
+      // size after this was compiled (sporadic in a bulk transfer) then finds it with type
+      // feedback instead of deoptimising `cut` and the packet builder it is inlined into.
+      const full = views.length >= MAX_VIEWS;
+      const next = (this.nextView + 1) % MAX_VIEWS;
+      this.nextView = full ? next : this.nextView;
+      views[full ? next : views.length] = view;
     }
     this.last = view;
     this.lastStart = start;

@@ -55,7 +55,7 @@ describe('Pacer', () => {
     const p = emptied();
     expect(p.delay(0, 50, RATE, CAPACITY)).toBeCloseTo(5);
     expect(p.delay(105, 50, RATE, CAPACITY)).toBe(0); // 1,050 tokens
-    p.forfeit(CAPACITY);
+    p.forfeit(CAPACITY, true);
     let sent = 0;
     while (p.delay(105, 50, RATE, CAPACITY) === 0 && sent < 10_000) {
       p.consume(50);

@@ -32,3 +32,21 @@ export function staysOptimized(f: unknown, first: () => void, later: () => void)
   later();
   return (status(f) & OPTIMIZED) !== 0;
 }
+
+/**
+ * {@link staysOptimized} for several functions at once: compile each of `fs` after calls through
+ * `first` only, then call `later`; the names of those that lost their optimised code. Throws if
+ * one was not optimised to begin with.
+ */
+export function deoptimizedBy(fs: Record<string, unknown>, first: () => void, later: () => void): string[] {
+  neverOptimize(first);
+  neverOptimize(later);
+  for (let i = 0; i < 1000; i++) first();
+  for (const f of Object.values(fs)) optimizeOnNextCall(f);
+  first();
+  for (const [name, f] of Object.entries(fs)) {
+    if ((status(f) & OPTIMIZED) === 0) throw new Error(`${name} not optimised (status ${status(f).toString(2)}): the test proves nothing`);
+  }
+  later();
+  return Object.entries(fs).filter(([, f]) => (status(f) & OPTIMIZED) === 0).map(([name]) => name);
+}
