@@ -99,6 +99,19 @@ interface ConnectAttempt extends TimerEntry {
    * of maxRetries at once (docs/protocol.md §10.2).
    */
   retryCredit: number;
+  /**
+   * The round trip from the INITIAL to the first RETRY, ms (sent once, so unambiguous), while
+   * the one early credit it gives is unspent; -1 without such a sample or once spent.
+   */
+  retryRtt: number;
+  /**
+   * When a RETRY may be followed again without waiting for the next retransmission: one
+   * measured `retryRtt` after the cookie INITIAL last sent on a RETRY, so that the server's
+   * answer to that INITIAL (a second RETRY: our port changed, or its cookie secret did) is
+   * followed at once, while the rest of a burst, arriving within that round trip, is not.
+   * Once per attempt; -1 when no early credit is armed.
+   */
+  retryCreditAt: number;
   /** RETRYs from another address than the dialled one followed so far (secure attempts only). */
   strayRetries: number;
   /**
@@ -440,6 +453,8 @@ export class EndpointCore {
       initial: new Uint8Array(0),
       retries: 0,
       retryCredit: 1,
+      retryRtt: -1,
+      retryCreditAt: -1,
       strayRetries: 0,
       unauthenticated: 0,
       rto,
@@ -949,13 +964,21 @@ export class EndpointCore {
     const stray = this.secureStray(packet.dcid, address, port);
     if (stray !== null) return this.followStrayRetry(stray, packet);
     const attempt = this.attemptFor(packet.dcid, address, port);
-    if (!attempt || attempt.retries >= this.config.maxRetries || attempt.retryCredit === 0) return this.drop('unexpected');
+    if (!attempt || attempt.retries >= this.config.maxRetries) return this.drop('unexpected');
+    if (attempt.retryCredit === 0) {
+      // Within one measured round trip of the cookie INITIAL nothing the server sent can answer
+      // it: the rest of a burst. After it, once per attempt, the server's answer to it.
+      if (attempt.retryCreditAt < 0 || now < attempt.retryCreditAt) return this.drop('unexpected');
+      attempt.retryRtt = -1;
+    }
     attempt.retryCredit = 0;
+    // The first RETRY answers the only INITIAL sent (unless it was repeated: sentAt -1, Karn).
+    if (attempt.retries === 0 && attempt.sentAt >= 0 && now > attempt.sentAt) attempt.retryRtt = now - attempt.sentAt;
+    attempt.retryCreditAt = attempt.retryRtt > 0 ? now + attempt.retryRtt : -1;
     // The server answers a cookie-less INITIAL with a RETRY only, so after the first RETRY only
-    // the cookie INITIAL can be answered: an unambiguous sample. A later RETRY (followed only
-    // after a retransmission gave the credit back: the repeated INITIAL answered again, a cookie
-    // aged out, the client's port changed) leaves an earlier cookie INITIAL that an ACCEPT may
-    // still answer: no sample (Karn).
+    // the cookie INITIAL can be answered: an unambiguous sample. A later RETRY (the repeated
+    // INITIAL answered again, a cookie aged out, the client's port changed) leaves an earlier
+    // cookie INITIAL that an ACCEPT may still answer: no sample (Karn).
     attempt.sentAt = attempt.retries === 0 ? now : -1;
     attempt.retries++;
     attempt.cookie = new Uint8Array(packet.cookie);

@@ -156,7 +156,12 @@ export class PathManager {
     port: number,
     state: ConnectionState,
   ): ForeignVerdict {
-    if (state !== 'open' && state !== 'closing') return Foreign.Drop;
+    if (state !== 'open' && state !== 'closing') {
+      // Draining: nothing is sent any more, so nothing can validate that path; not read, counted.
+      this.counters.packetsFromUnvalidatedPath++;
+      if (this.trace !== null) this.trace.packetDropped(now, datagram.length, 'unvalidated_path');
+      return Foreign.Drop;
+    }
     const fresh = this.validator === null || this.validator.candidateAddress === null;
     if (fresh && packet.frames === packet.pathFrames) {
       // Only path frames (or nothing) from an address nobody is validating: an answer to a

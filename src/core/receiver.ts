@@ -225,15 +225,22 @@ export class Receiver implements CreditView, MessageSink {
       this.counters.duplicatesDropped++;
       return 'duplicate';
     }
-    // The connection-wide credit, as onData checks it (the TSN is claimed once the fragment is whole).
+    // The connection-wide credit, as onData checks it.
     const claim = tsn - buf.highestTsn;
     if (claim > 0 && this.base + this.claimed + claim > this.maxTsn) return 'beyond-window';
-    // No fragment is larger than the datagrams we accept: this bounds what partials hold.
+    // No fragment is larger than the datagrams we accept: this bounds what each partial holds.
     if (frame.length > this.maxDatagramSize - DATA_OVERHEAD - DATA_FRAME_HEADER_SIZE) return 'malformed';
     const parts = (this.partsIn ??= []);
     const whole = (parts[channel] ??= new FragmentParts()).add(tsn, frame);
-    if (whole === null) return 'new';
     if (whole === 'malformed') return 'malformed';
+    // Claimed at its first piece, as the sender counted the TSN when it first sent the fragment
+    // (§5.9): the partials of all channels together then stay within the credit, as buffered
+    // fragments do. (Claimed only when whole, each channel could hold a window of partials.)
+    if (claim > 0) {
+      this.claimed += claim;
+      buf.highestTsn = tsn;
+    }
+    if (whole === null) return 'new';
     return this.onData(whole);
   }
 
@@ -353,6 +360,8 @@ export class Receiver implements CreditView, MessageSink {
         if (!b.onlyAssembling) onlyAssembling = false;
       }
     }
+    // Partial DATA_PART fragments hold bytes too (rare: after the path MTU fell).
+    if (this.partsIn !== null) retained += this.partsRetained();
     const window = this.windowBytes;
     const limit = onlyAssembling ? window + b0.slack : window;
     const room = Math.floor((limit - retained) / b0.slotCost);

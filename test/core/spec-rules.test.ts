@@ -163,6 +163,21 @@ describe('docs/protocol.md §2.4: which counter each check of a received datagra
     expect(server.core.stats().dropped).toMatchObject({ version: 1, 'too-short': 1, checksum: 0 });
   });
 
+  it('DATA from another address for a draining connection is not read and is counted (packetsFromUnvalidatedPath), as for an open one', () => {
+    // Found by test/property/mutation.property.test.ts: a draining connection dropped it without a count.
+    const { net, server, conn, data } = connectedNet();
+    conn.core.close(net.now);
+    server.core.touch(conn);
+    net.run(net.now + 500, () => conn.core.state === 'draining');
+    expect(conn.core.state).toBe('draining');
+    const before = conn.core.stats();
+    net.inject('10.0.0.1', 5001, server, data(conn.localCid));
+    net.flush();
+    const after = conn.core.stats();
+    expect(after.packetsFromUnvalidatedPath).toBe(before.packetsFromUnvalidatedPath + 1);
+    expect(after.packetsReceived).toBe(before.packetsReceived);
+  });
+
   it('a DATA datagram above the announced maxDatagramSize is oversize, before its CID is looked up', () => {
     const { net, server } = connectedNet();
     const d = new Uint8Array(1453); // the default maxDatagramSize is 1,452

@@ -1,5 +1,6 @@
 import { expand32 } from '../../src/wire/packet-number.js';
 import type { Flows } from './pair.js';
+import type { ConnectionCore } from '../../src/core/connection.js';
 
 /**
  * Invariants of the engine, checked after every step of a simulated run: windows and rates
@@ -9,19 +10,23 @@ import type { Flows } from './pair.js';
 export function checker(): (sim: Flows) => void {
   return (sim) => {
     for (const flow of sim.flows) {
-      for (const side of flow.sides) {
-        const s = side.core.inspect();
-        if (!Number.isFinite(s.cwnd) || s.cwnd <= 0) throw new Error(`cwnd ${s.cwnd}`);
-        if (!(s.pacingRate > 0) || !Number.isFinite(s.pacingRate)) throw new Error(`pacing rate ${s.pacingRate}`);
-        if (s.receiveBuffered > s.advertisedWindow) {
-          throw new Error(`receiver buffers ${s.receiveBuffered} fragments beyond a window of ${s.advertisedWindow}`);
-        }
-        if (s.retainedBytes > s.retainedLimit) {
-          throw new Error(`receiver holds ${s.retainedBytes} bytes, more than its limit of ${s.retainedLimit}`);
-        }
-      }
+      for (const side of flow.sides) checkCore(side.core);
     }
   };
+}
+
+/** The invariants of `checker` for one engine (any state, a dormant one included: inspect() only peeks). */
+export function checkCore(core: Pick<ConnectionCore, 'inspect'>): void {
+  const s = core.inspect();
+  if (!Number.isFinite(s.cwnd) || s.cwnd <= 0) throw new Error(`cwnd ${s.cwnd}`);
+  if (!(s.pacingRate > 0) || !Number.isFinite(s.pacingRate)) throw new Error(`pacing rate ${s.pacingRate}`);
+  if (s.receiveBuffered > s.advertisedWindow) {
+    throw new Error(`receiver buffers ${s.receiveBuffered} fragments beyond a window of ${s.advertisedWindow}`);
+  }
+  if (s.retainedBytes > s.retainedLimit) {
+    throw new Error(`receiver holds ${s.retainedBytes} bytes, more than its limit of ${s.retainedLimit}`);
+  }
+  if (!(s.bytesInFlight >= 0) || !Number.isFinite(s.bytesInFlight)) throw new Error(`bytes in flight ${s.bytesInFlight}`);
 }
 
 /**

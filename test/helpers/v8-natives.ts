@@ -8,6 +8,13 @@ setFlagsFromString('--allow-natives-syntax');
 
 const optimizeOnNextCall = new Function('f', '%OptimizeFunctionOnNextCall(f)') as (f: unknown) => void;
 const status = new Function('f', 'return %GetOptimizationStatus(f)') as (f: unknown) => number;
+/**
+ * Wait for the compile jobs V8 has running on its background thread and install their code. A
+ * function that tiered up by itself during the warm-up calls may have a job in flight, and
+ * `%OptimizeFunctionOnNextCall` leaves such a function as it is: without this, whether it is
+ * optimised when checked depends on the machine's load (status "optimising concurrently").
+ */
+const finishConcurrentJobs = new Function('%FinalizeOptimization()') as () => void;
 /** V8's OptimizationStatus bit for "has optimised code". */
 const OPTIMIZED = 1 << 4;
 
@@ -26,8 +33,10 @@ export function staysOptimized(f: unknown, first: () => void, later: () => void)
   neverOptimize(first);
   neverOptimize(later);
   for (let i = 0; i < 1000; i++) first();
+  finishConcurrentJobs();
   optimizeOnNextCall(f);
   first();
+  finishConcurrentJobs();
   if ((status(f) & OPTIMIZED) === 0) throw new Error(`not optimised (status ${status(f).toString(2)}): the test proves nothing`);
   later();
   return (status(f) & OPTIMIZED) !== 0;
@@ -42,8 +51,10 @@ export function deoptimizedBy(fs: Record<string, unknown>, first: () => void, la
   neverOptimize(first);
   neverOptimize(later);
   for (let i = 0; i < 1000; i++) first();
+  finishConcurrentJobs();
   for (const f of Object.values(fs)) optimizeOnNextCall(f);
   first();
+  finishConcurrentJobs();
   for (const [name, f] of Object.entries(fs)) {
     if ((status(f) & OPTIMIZED) === 0) throw new Error(`${name} not optimised (status ${status(f).toString(2)}): the test proves nothing`);
   }
