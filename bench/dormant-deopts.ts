@@ -7,7 +7,7 @@
  *   node --trace-deopt --import tsx bench/dormant-deopts.ts [--off] [--cycles 4] 2>&1 \
  *     | awk '/^phase/{print b+0, $0; next} /bailout \(kind/{b++}'
  */
-import { setDormantStages } from '../src/core/connection.js';
+import { setDormantStages } from '../src/core/dormant-stages.js';
 import { Pair } from '../test/helpers/pair.js';
 import { numberOption } from './lib/script-options.js';
 

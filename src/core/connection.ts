@@ -4,24 +4,28 @@ import { cidHigh, cidLow } from '../wire/cid-halves.js';
 import { expand32 } from '../wire/packet-number.js';
 import { verifyChecksum } from '../wire/packet.js';
 import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, type AckFrame, type ConnectionId, type DataFrame, type Frame } from '../wire/types.js';
-import { AckScheduler } from './ack-scheduler.js';
-import { BlockedTime, SendBlock } from './blocked-time.js';
+import type { AckScheduler } from './ack-scheduler.js';
+import { SendBlock, type BlockedTime } from './blocked-time.js';
 import { resolveChannelOptions } from './channel-options.js';
+import { connectionInspection, connectionStats, type ConnectionInspection } from './connection-stats.js';
 import type { BufferBudget } from './buffer-budget.js';
 import { announcedMaxMessageSize, announcedWindow, resolveCoreConfig } from './config.js';
-import { createCounters, type Counters } from './counters.js';
-import { freeze, ownValues, thaw, type DormantStages } from './dormant.js';
+import type { Counters } from './counters.js';
+import type { DormantStages } from './dormant.js';
+import { dormantFieldsOf, dormantStagesOn, freezeStages, thawStages, type StageWiring } from './dormant-stages.js';
 import { Deque } from './deque.js';
-import { LossRecovery } from './loss-recovery.js';
-import { PacketBuilder } from './packet-builder.js';
+import { holdsIdleStorage, releaseIdleStorage } from './idle-storage.js';
+import type { LossRecovery } from './loss-recovery.js';
+import type { PacketBuilder } from './packet-builder.js';
 import { unpinFields } from './mutable-fields.js';
-import { PathMtu, type PathMtuChange, type PathMtuListener } from './path-mtu.js';
-import { Foreign, PathManager } from './path-manager.js';
+import type { PathMtu, PathMtuChange, PathMtuListener } from './path-mtu.js';
+import { Foreign, type PathManager } from './path-manager.js';
 import { PathKind } from './path-validation.js';
 import type { RttEstimator } from './rtt.js';
-import { Receiver } from './receiver.js';
+import type { Receiver } from './receiver.js';
 import { OBJECT_OVERHEAD } from './retention.js';
-import { SendScheduler } from './send-scheduler.js';
+import type { SendScheduler } from './send-scheduler.js';
+import { buildStages, sharedStandIns, type Stages } from './stages.js';
 import {
   ResetCode,
   COMPACT_AFTER_MS,
@@ -61,6 +65,10 @@ export { ResetCode, type ConnectionState } from './state.js';
  *   out: pollTransmit → PathManager.nextDatagram (path frames, to the current path or the candidate)
  *        → LossRecovery.sendAllowed (window, pacer) → PacketBuilder.build:
  *        AckScheduler (ACK frame) + SendScheduler (frames) → seal → LossRecovery.onPacketSent
+ *
+ * Beside it, each with one job: stages.ts builds the stages (and the shared stand-ins),
+ * idle-storage.ts and dormant-stages.ts are what a quiet connection gives back and its dormant
+ * form (when: this file), connection-stats.ts the stats() and inspect() snapshots.
  *
  * The rules it follows (packet numbers, TSNs, ACKs, loss detection, flow and congestion control,
  * close) are specified in docs/protocol.md; the RFC sections are cited where they apply.
@@ -102,142 +110,6 @@ const enum Sleep {
    * keep-alives off it waits for traffic (test/core/dormant-stages.test.ts).
    */
   Refused = 3,
-}
-
-/** What `buildStages` needs besides the shared config, tracer, event queue and connection. */
-interface StageInit {
-  now: number;
-  ceiling: number;
-  localTsn: number;
-  peerWindow: number;
-  localPn: number;
-  remoteTsn: number;
-  localWindow: number;
-  localMaxDatagram: number;
-  localMaxMessage: number;
-  remotePn: number;
-  address: string | undefined;
-  port: number;
-  randomBytes: ((n: number) => Uint8Array) | null;
-  packetOverhead: number;
-  /** A rebuild for the dormant form: no random draw (its values are all overwritten anyway). */
-  canonical: boolean;
-}
-
-/** A connection's stages, as `buildStages` makes them. */
-interface Stages {
-  counters: Counters;
-  blocked: BlockedTime;
-  mtu: PathMtu;
-  sender: SendScheduler;
-  recovery: LossRecovery;
-  receiver: Receiver;
-  acks: AckScheduler;
-  builder: PacketBuilder;
-  path: PathManager;
-}
-
-/**
- * The stages of one connection, wired to each other: for the constructor, and again (with
- * canonical numbers, dormant.ts fixes every field that differs) for the dormant form.
- */
-function buildStages(
-  listener: PathMtuListener,
-  config: CoreConfig,
-  trace: Tracer | null,
-  events: Deque<CoreEvent>,
-  remoteCid: ConnectionId,
-  init: StageInit,
-): Stages {
-  const counters = createCounters();
-  const blocked = new BlockedTime(init.now);
-  const mtu = new PathMtu(init.ceiling, trace);
-  const sender = new SendScheduler(mtu, init.localTsn, init.peerWindow, events, counters);
-  // A rebuild (canonical: the dormant form) draws no random number: the connection's sequence of draws stays as it was.
-  const recovery = new LossRecovery(config, mtu, init.localPn, init.now, sender, counters, trace, init.canonical ? 0 : undefined);
-  const receiver = new Receiver(config, init.remoteTsn, init.localWindow, init.localMaxDatagram, init.localMaxMessage, events, counters);
-  const acks = new AckScheduler(config, init.remotePn, receiver, recovery.rtt);
-  const builder = new PacketBuilder(remoteCid, mtu, recovery, acks, sender, counters, config.sealed, trace);
-  mtu.onChange = listener;
-  const path = new PathManager(
-    init.address,
-    init.port,
-    init.randomBytes,
-    config,
-    recovery,
-    mtu,
-    acks,
-    builder,
-    events,
-    counters,
-    trace,
-    init.packetOverhead,
-  );
-  return { counters, blocked, mtu, sender, recovery, receiver, acks, builder, path };
-}
-
-/** The stages as one list, in the order dormant.ts walks them. */
-function stageList(s: Stages): object[] {
-  return [s.counters, s.blocked, s.mtu, s.sender, s.recovery, s.receiver, s.acks, s.builder, s.path];
-}
-
-/** What dormant connections' stage fields point at: one set for all, never used (every input wakes the connection first). */
-let standIns: Stages | null = null;
-
-/** Dormant connections: on unless a test turns it off (test/core/dormant-stages.test.ts compares both). */
-let dormantStages = true;
-
-/** Fixed stage numbers for canonical builds (connection.ts `canonicalStages`). */
-function canonicalInit(config: CoreConfig, localMaxDatagram: number, randomBytes: ((n: number) => Uint8Array) | null): StageInit {
-  return {
-    now: 0,
-    ceiling: config.maxDatagramSize,
-    localTsn: 0,
-    peerWindow: 1,
-    localPn: 0,
-    remoteTsn: 0,
-    localWindow: 1,
-    localMaxDatagram,
-    localMaxMessage: announcedMaxMessageSize(config),
-    remotePn: 0,
-    address: undefined,
-    port: 0,
-    randomBytes,
-    packetOverhead: 0,
-    canonical: true,
-  };
-}
-
-function buildStandIns(): Stages {
-  const config = resolveCoreConfig(undefined);
-  const listener: PathMtuListener = { pathMtuChanged: () => undefined };
-  return buildStages(listener, config, null, new Deque<CoreEvent>(0), 0n, canonicalInit(config, config.maxDatagramSize, null));
-}
-
-let standInsReference: { other: object[]; pristine: string[] } | null = null;
-
-/**
- * @internal For tests: has anything written into the shared stand-ins (a missing wake: an input
- * path that used a dormant connection's stages without `wake()`)? The first value that differs
- * from a fresh build's, as `path = value` (stand-in vs fresh), or null: unchanged, or not built
- * yet. Reads only; nothing on the engine's paths calls it (test/setup/stand-ins.ts after every
- * test, test/core/dormant-stages.test.ts after every step).
- */
-export function standInsChanged(): string | null {
-  if (standIns === null) return null;
-  // A second build (never used) tells the shared objects from the stand-ins' own; a third is as built.
-  const reference = (standInsReference ??= { other: stageList(buildStandIns()), pristine: ownValues(stageList(buildStandIns()), stageList(buildStandIns())) });
-  const now = ownValues(stageList(standIns), reference.other);
-  const pristine = reference.pristine;
-  for (let i = 0; i < Math.max(now.length, pristine.length); i++) {
-    if (now[i] !== pristine[i]) return `${now[i] ?? '(nothing)'} (a fresh build: ${pristine[i] ?? 'nothing'})`;
-  }
-  return null;
-}
-
-/** @internal For tests: whether quiet connections take the dormant form (they still give back their idle storage). */
-export function setDormantStages(on: boolean): void {
-  dormantStages = on;
 }
 
 export class ConnectionCore implements PathMtuListener {
@@ -919,165 +791,6 @@ export class ConnectionCore implements PathMtuListener {
   }
 
   /**
-   * When a quiet connection gives back its idle storage (`compactIdle`, state.ts `COMPACT_AFTER_MS`):
-   * Infinity while anything ack-eliciting is in flight, an event waits, a probe is due, or once
-   * it holds none.
-   */
-  private compactDeadline(): number {
-    const recovery = this.recovery;
-    if (recovery.sent.ackElicitingOutstanding !== 0 || recovery.probesDue !== 0 || this.events.length !== 0) return Infinity;
-    if (!this.holdsIdleStorage() && !this.mayGoDormant()) return Infinity;
-    return Math.max(this.lastReceivedAt, recovery.lastSentAt) + COMPACT_AFTER_MS;
-  }
-
-  /** Storage of empty containers `compactIdle` gives back: the event queue's, the sent-packet ring's, empty send queues and receive maps. */
-  private holdsIdleStorage(): boolean {
-    return this.events.allocated !== 0 || this.recovery.sent.allocated !== 0 || this.sender.holdsIdleStorage() || this.receiver.holdsIdleStorage();
-  }
-
-  /**
-   * Awake, and may still go dormant: nothing held it back for good, it is open, and nothing is
-   * queued (data waiting for the peer's credit keeps it awake: `goDormant` would refuse it at
-   * every deadline, which would then be due again at once).
-   */
-  private mayGoDormant(): boolean {
-    return dormantStages && this.sleep === Sleep.Awake && this._state === 'open' && !this.closeRequested && this.sender.queuedBytes === 0;
-  }
-
-  /**
-   * The dormant form of a quiet connection (idle connections, issue 11): the event queue, the
-   * send queues and the sent-packet history give their storage back, the retransmission,
-   * unreliable and DATA_PART queues go back to the shared empty Deque. Only empty containers
-   * are touched, so nothing the protocol does changes; the next send or datagram allocates
-   * them again (once: a busy connection never gets here, `COMPACT_AFTER_MS`).
-   */
-  private compactIdle(): void {
-    this.events.releaseIfEmpty();
-    // Nothing ack-eliciting is outstanding: what the history still holds are ACK-only packets
-    // (no record) and packets already declared lost, which `trim` drops (as the next ACK would).
-    const sent = this.recovery.sent;
-    sent.trim();
-    sent.releaseIfEmpty();
-    this.sender.releaseIdleStorage();
-    this.receiver.releaseIdleStorage();
-    // Refused last time: the connection was active since (it took idle storage again, or this
-    // would not be due), so what held it back may be gone: try again.
-    if (this.sleep === Sleep.Refused) this.sleep = Sleep.Awake;
-    // The stages too, once the batch of datagrams this timeout sends is over (pollTransmit).
-    if (this.mayGoDormant()) this.sleep = Sleep.Wanted;
-  }
-
-  /**
-   * The dormant form (dormant.ts): the stages are recorded as what differs from a fresh build,
-   * and the stage fields point at shared stand-ins until the next input (`wake`). Only once
-   * nothing is due: quiet, nothing in flight, no event, open, the last pollTransmit said null.
-   */
-  private goDormant(now: number): void {
-    this.sleep = Sleep.Awake;
-    const recovery = this.recovery;
-    if (this._state !== 'open' || this.closeRequested || this.pendingReset !== null || this.events.length !== 0) return;
-    if (recovery.sent.ackElicitingOutstanding !== 0 || recovery.probesDue !== 0 || this.sender.queuedBytes !== 0) return;
-    if (now < Math.max(this.lastReceivedAt, recovery.lastSentAt) + COMPACT_AFTER_MS) return;
-    // Storage taken again since compactIdle: compacted (and asked again) at the next deadline.
-    if (this.holdsIdleStorage()) return;
-    // The deadlines it keeps while dormant: pollTimeout's, with compactDeadline not due (Sleep.Never).
-    this.sleep = Sleep.Never;
-    const timeout = this.pollTimeout() ?? Infinity;
-    this.sleep = Sleep.Awake;
-    const randomBytes = this.path['randomBytes'];
-    const args = this.stageArgs(randomBytes);
-    const current: Stages = {
-      counters: this.counters,
-      blocked: this.blocked,
-      mtu: this.mtu,
-      sender: this.sender,
-      recovery,
-      receiver: this.receiver,
-      acks: this.acks,
-      builder: this.builder,
-      path: this.path,
-    };
-    const dormant = freeze(
-      stageList(current),
-      stageList(this.canonicalStages(randomBytes)),
-      stageList(this.canonicalStages(randomBytes)),
-      args,
-      timeout,
-      randomBytes,
-    );
-    if (dormant === null) {
-      this.sleep = Sleep.Refused;
-      return;
-    }
-    this.dormant = dormant;
-    this.useStages((standIns ??= buildStandIns()));
-  }
-
-  /** The stages again, as they were when the connection went dormant. */
-  private wake(): void {
-    const dormant = this.dormant!;
-    this.dormant = null;
-    const randomBytes = dormant.held as ((n: number) => Uint8Array) | null;
-    const s = this.canonicalStages(randomBytes);
-    thaw(stageList(s), dormant, this.stageArgs(randomBytes));
-    this.useStages(s);
-  }
-
-  /**
-   * A read of a dormant connection (a getter, stats(), inspect()): the stages are built again
-   * for it and dropped after, the connection stays dormant (the record is not changed by a read).
-   * `read` gets the connection as an argument (it captures nothing: the getters it serves
-   * allocate no context on their awake path).
-   */
-  private peek<T>(read: (c: ConnectionCore) => T): T {
-    const dormant = this.dormant!;
-    this.wake();
-    try {
-      return read(this);
-    } finally {
-      this.dormant = dormant;
-      this.useStages(standIns!);
-    }
-  }
-
-  /**
-   * @internal Diagnostics, for a debugger or a one-off script (nothing in the repository calls it;
-   * bench/idle-heap.ts does not): the fields a dormant connection records, `path = value`; null while awake.
-   */
-  dormantFields(): string[] | null {
-    const dormant = this.dormant;
-    if (dormant === null) return null;
-    const randomBytes = dormant.held as ((n: number) => Uint8Array) | null;
-    const written: string[] = [];
-    thaw(stageList(this.canonicalStages(randomBytes)), dormant, this.stageArgs(randomBytes), written);
-    return written;
-  }
-
-  /** What the stages share with the rest of the connection: never walked into, never recorded. */
-  private stageArgs(randomBytes: ((n: number) => Uint8Array) | null): Set<unknown> {
-    return new Set<unknown>([this, this.config, this.trace, this.events, randomBytes]);
-  }
-
-  /** A fresh build with fixed numbers (what differs from it is what the dormant form records). */
-  private canonicalStages(randomBytes: ((n: number) => Uint8Array) | null): Stages {
-    const config = this.config;
-    return buildStages(this, config, this.trace, this.events, this.remoteCid, canonicalInit(config, this.localMaxDatagram, randomBytes));
-  }
-
-  private useStages(s: Stages): void {
-    this.counters = s.counters;
-    this.blocked = s.blocked;
-    this.mtu = s.mtu;
-    this.sender = s.sender;
-    this.recovery = s.recovery;
-    this.rtt = s.recovery.rtt;
-    this.receiver = s.receiver;
-    this.acks = s.acks;
-    this.builder = s.builder;
-    this.path = s.path;
-  }
-
-  /**
    * The next datagram to send, or null when nothing may be sent now (no data, congestion or
    * flow control, pacing; `pollTimeout()` then says when to ask again).
    *
@@ -1196,73 +909,139 @@ export class ConnectionCore implements PathMtuListener {
    */
   stats(now?: number): ConnectionStats {
     if (this.dormant !== null) return this.peek((c) => c.stats(now));
-    const cc = this.recovery.cc;
-    return {
-      srtt: this.rtt.smoothed,
-      rttvar: this.rtt.variance,
-      minRtt: this.rtt.min === Infinity ? 0 : this.rtt.min,
-      latestRtt: this.rtt.latest,
-      pto: this.recovery.currentPto(this.closeWithoutBackoff()),
-      cwnd: cc.window,
-      bytesInFlight: this.recovery.bytesInFlight,
-      congestionController: cc.name,
-      pathMtu: this.mtu.current,
-      pathMtuChanges: this.mtu.changes,
-      mtuProbesSent: this.mtu.probesSent,
-      mtuProbesLost: this.mtu.probesLost,
-      blackHolesDetected: this.mtu.blackHoles,
-      pathChanges: this.path.validator?.changes ?? 0,
-      pathValidationsFailed: this.path.validator?.validationsFailed ?? 0,
-      pathChallengesSent: this.path.validator?.challengesSent ?? 0,
-      ...this.counters,
-      unreliableDropped: this.receiver.unreliableDropped(),
-      retainedBytes: this.receiver.retainedBytes,
-      pacingRate: this.recovery.pacingRate() * 1000,
-      ...this.blocked.read(now),
-    };
+    return connectionStats(this.recovery, this.mtu, this.path, this.counters, this.receiver, this.blocked, this.closeWithoutBackoff(), now);
   }
 
   /** Internal counters the property tests check at every step. */
-  inspect(): {
-    bytesInFlight: number;
-    cwnd: number;
-    maxDatagram: number;
-    receiveBuffered: number;
-    advertisedWindow: number;
-    largestSentPn: number;
-    probesDue: number;
-    unackedFragments: number;
-    pacingRate: number;
-    retainedBytes: number;
-    /** What `retainedBytes` may reach: receiveWindow + 64 KiB for reliable data, plus the unreliable budget. */
-    retainedLimit: number;
-    /**
-     * What a quiet connection gives back (`compactIdle`): send queues of its own (not the shared
-     * empty Deque), and slots of storage held by them, the event queue and the sent-packet history.
-     */
-    idleStorage: { queues: number; slots: number };
-  } {
+  inspect(): ConnectionInspection {
     if (this.dormant !== null) return this.peek((c) => c.inspect());
-    const receiver = this.receiver;
-    return {
-      pacingRate: this.recovery.pacingRate(),
-      unackedFragments: this.sender.unackedFragments,
-      probesDue: this.recovery.probesDue,
-      bytesInFlight: this.recovery.bytesInFlight,
-      cwnd: this.recovery.cc.window,
-      maxDatagram: this.mtu.current,
-      receiveBuffered: receiver.bufferedCount,
-      advertisedWindow: receiver.advertisedWindow,
-      largestSentPn: this.recovery.packetNumbers.largestSent,
-      retainedBytes: this.receiver.retainedBytes,
-      retainedLimit: receiver.retainedLimit + this.config.maxUnreliableReassembly,
-      idleStorage: this.idleStorage(),
-    };
+    return connectionInspection(this.recovery, this.sender, this.mtu, this.receiver, this.events, this.config.maxUnreliableReassembly);
   }
 
-  private idleStorage(): { queues: number; slots: number } {
-    const own = this.sender.ownQueues;
-    return { queues: own.queues, slots: own.slots + this.events.allocated + this.recovery.sent.allocated };
+  // ------------------------------------------------------------------ quiet: idle storage, the dormant form (dormant-stages.ts)
+
+  /**
+   * When a quiet connection gives back its idle storage (`compactIdle`, state.ts `COMPACT_AFTER_MS`):
+   * Infinity while anything ack-eliciting is in flight, an event waits, a probe is due, or once
+   * it holds none.
+   */
+  private compactDeadline(): number {
+    const recovery = this.recovery;
+    if (recovery.sent.ackElicitingOutstanding !== 0 || recovery.probesDue !== 0 || this.events.length !== 0) return Infinity;
+    if (!holdsIdleStorage(this.events, recovery.sent, this.sender, this.receiver) && !this.mayGoDormant()) return Infinity;
+    return Math.max(this.lastReceivedAt, recovery.lastSentAt) + COMPACT_AFTER_MS;
+  }
+
+  /**
+   * Awake, and may still go dormant: nothing held it back for good, it is open, and nothing is
+   * queued (data waiting for the peer's credit keeps it awake: `goDormant` would refuse it at
+   * every deadline, which would then be due again at once).
+   */
+  private mayGoDormant(): boolean {
+    return dormantStagesOn && this.sleep === Sleep.Awake && this._state === 'open' && !this.closeRequested && this.sender.queuedBytes === 0;
+  }
+
+  /**
+   * A quiet connection (idle connections, issue 11) gives back the storage of its empty
+   * containers (idle-storage.ts), and asks for the dormant form. Only empty containers are
+   * touched, so nothing the protocol does changes; the next send or datagram allocates them
+   * again (once: a busy connection never gets here, `COMPACT_AFTER_MS`).
+   */
+  private compactIdle(): void {
+    releaseIdleStorage(this.events, this.recovery.sent, this.sender, this.receiver);
+    // Refused last time: the connection was active since (it took idle storage again, or this
+    // would not be due), so what held it back may be gone: try again.
+    if (this.sleep === Sleep.Refused) this.sleep = Sleep.Awake;
+    // The stages too, once the batch of datagrams this timeout sends is over (pollTransmit).
+    if (this.mayGoDormant()) this.sleep = Sleep.Wanted;
+  }
+
+  /**
+   * The dormant form (dormant.ts): the stages are recorded as what differs from a fresh build,
+   * and the stage fields point at shared stand-ins until the next input (`wake`). Only once
+   * nothing is due: quiet, nothing in flight, no event, open, the last pollTransmit said null.
+   */
+  private goDormant(now: number): void {
+    this.sleep = Sleep.Awake;
+    const recovery = this.recovery;
+    if (this._state !== 'open' || this.closeRequested || this.pendingReset !== null || this.events.length !== 0) return;
+    if (recovery.sent.ackElicitingOutstanding !== 0 || recovery.probesDue !== 0 || this.sender.queuedBytes !== 0) return;
+    if (now < Math.max(this.lastReceivedAt, recovery.lastSentAt) + COMPACT_AFTER_MS) return;
+    // Storage taken again since compactIdle: compacted (and asked again) at the next deadline.
+    if (holdsIdleStorage(this.events, recovery.sent, this.sender, this.receiver)) return;
+    // The deadlines it keeps while dormant: pollTimeout's, with compactDeadline not due (Sleep.Never).
+    this.sleep = Sleep.Never;
+    const timeout = this.pollTimeout() ?? Infinity;
+    this.sleep = Sleep.Awake;
+    const current: Stages = {
+      counters: this.counters,
+      blocked: this.blocked,
+      mtu: this.mtu,
+      sender: this.sender,
+      recovery,
+      receiver: this.receiver,
+      acks: this.acks,
+      builder: this.builder,
+      path: this.path,
+    };
+    const dormant = freezeStages(this.wiring(), current, timeout);
+    if (dormant === null) {
+      this.sleep = Sleep.Refused;
+      return;
+    }
+    this.dormant = dormant;
+    this.useStages(sharedStandIns());
+  }
+
+  /** The stages again, as they were when the connection went dormant. */
+  private wake(): void {
+    const dormant = this.dormant!;
+    this.dormant = null;
+    this.useStages(thawStages(this.wiring(), dormant));
+  }
+
+  /**
+   * A read of a dormant connection (a getter, stats(), inspect()): the stages are built again
+   * for it and dropped after, the connection stays dormant (the record is not changed by a read).
+   * `read` gets the connection as an argument (it captures nothing: the getters it serves
+   * allocate no context on their awake path).
+   */
+  private peek<T>(read: (c: ConnectionCore) => T): T {
+    const dormant = this.dormant!;
+    this.wake();
+    try {
+      return read(this);
+    } finally {
+      this.dormant = dormant;
+      this.useStages(sharedStandIns());
+    }
+  }
+
+  /**
+   * @internal Diagnostics, for a debugger or a one-off script (nothing in the repository calls it;
+   * bench/idle-heap.ts does not): the fields a dormant connection records, `path = value`; null while awake.
+   */
+  dormantFields(): string[] | null {
+    const dormant = this.dormant;
+    return dormant === null ? null : dormantFieldsOf(this.wiring(), dormant);
+  }
+
+  /** What the stages are built with besides their numbers (dormant-stages.ts): for a rebuild, not kept. */
+  private wiring(): StageWiring {
+    return { owner: this, config: this.config, trace: this.trace, events: this.events, remoteCid: this.remoteCid, localMaxDatagram: this.localMaxDatagram };
+  }
+
+  private useStages(s: Stages): void {
+    this.counters = s.counters;
+    this.blocked = s.blocked;
+    this.mtu = s.mtu;
+    this.sender = s.sender;
+    this.recovery = s.recovery;
+    this.rtt = s.recovery.rtt;
+    this.receiver = s.receiver;
+    this.acks = s.acks;
+    this.builder = s.builder;
+    this.path = s.path;
   }
 
   // ------------------------------------------------------------------ the state machine

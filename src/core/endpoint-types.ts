@@ -1,7 +1,10 @@
 import type { ErrorCode } from '../errors.js';
 import type { BufferBudget } from './buffer-budget.js';
 import type { TransportParams } from '../wire/types.js';
-import type { TraceDestination } from './trace.js';
+import type { KeyPair } from './secure/noise.js';
+import type { ProtectionConfig } from './secure/packet-protection.js';
+import type { CryptoSuite } from './secure/suite.js';
+import type { TraceDestination, TraceTarget } from './trace.js';
 import type { ChannelOptions, ConnectionStats, CoreConfig, CoreEvent, CoreSendOptions, Delivery } from './types.js';
 
 /**
@@ -220,4 +223,73 @@ export interface EndpointStats {
    * endpoint's maxBufferedBytes was reached (their senders retransmit them).
    */
   packetsDeferred: number;
+}
+
+/** Endpoint configuration, all fields resolved (defaults live in src/options.ts). */
+export interface EndpointCoreConfig {
+  /** Engine settings handed to every ConnectionCore. */
+  core: Partial<CoreConfig>;
+  /** Give up on connect() after this long, ms. */
+  connectTimeout: number;
+  /** Largest number of connections (incoming + outgoing + pending connects). */
+  maxConnections: number;
+  /** Largest number of incoming connections from one IP address. */
+  maxConnectionsPerAddress: number;
+  /** Largest number of outgoing connects in their handshake at once. */
+  maxPendingConnects: number;
+  /**
+   * Accept incoming connections: a constant, or a predicate asked at each new INITIAL (the Node
+   * shell accepts while the application listens for 'connection').
+   */
+  acceptConnections: boolean | (() => boolean);
+  /** How long a cookie is valid, ms. */
+  cookieLifetime: number;
+  /** How often the cookie secret rotates, ms. */
+  cookieRotation: number;
+  /** How long a closed connection's ID stays retired, ms. */
+  retiredCidLifetime: number;
+  /** Answer DATA for unknown connection IDs with a stateless reset. */
+  statelessReset: boolean;
+  /** At most one stateless reset per this many ms per remote address. */
+  statelessResetInterval: number;
+  /** RETRYs a client follows per connect. */
+  maxRetries: number;
+  /** Bytes all connections together may hold for their peers (see BufferBudget). Default: no limit. */
+  maxBufferedBytes?: number;
+  /** Key for stateless-reset tokens (≥16 bytes). Keep it across restarts so peers learn of them. */
+  resetKey?: Uint8Array;
+  /** This endpoint's static X25519 key pair: its identity as a server (and as a client, for mutual authentication). */
+  keyPair?: KeyPair;
+  /**
+   * 'required': every connection is encrypted (plaintext INITIALs are refused; every connect()
+   * runs the secure handshake). 'optional': plaintext INITIALs are accepted as before, and a
+   * connect() is encrypted when it names the server's key. Default: 'required' with a key pair.
+   */
+  encryption?: 'required' | 'optional';
+  /**
+   * Judge a peer's static public key (server: the client's, which then becomes mandatory;
+   * client: the server's). False refuses the connection.
+   */
+  verifyPeer?: (publicKey: Uint8Array, address: string, port: number) => boolean;
+  /** Key-update thresholds of encrypted connections (defaults: DEFAULT_PROTECTION_CONFIG). */
+  protection?: Partial<ProtectionConfig>;
+}
+
+/** Options of one outgoing connect. */
+export interface ConnectRequest {
+  /** The server's static public key (32 bytes): the handshake fails unless the server proves it holds it. */
+  serverKey?: Uint8Array;
+}
+
+export interface EndpointCoreOptions {
+  config: EndpointCoreConfig;
+  /** Source of randomness (crypto.randomBytes in real life, seeded in tests). */
+  randomBytes: (n: number) => Uint8Array;
+  /** Builds a ConnectionCore (design.md "ConnectionCore API"). */
+  createConnection: ConnectionCoreFactory;
+  /** Primitives for encrypted connections (the Node shell passes src/crypto/node-suite.ts). */
+  crypto?: CryptoSuite;
+  now: number;
+  /** Trace connections (and the endpoint's own drops): src/core/trace.ts. Default: none. */
+  trace?: TraceTarget | null;
 }

@@ -29,112 +29,45 @@ import {
   type SecureAcceptPacket,
   type SecureInitialPacket,
 } from '../wire/secure.js';
-import { cidHigh, cidLow } from '../wire/cid-halves.js';
-import { announcedMaxMessageSize, announcedWindow, resolveCoreConfig } from './config.js';
+import { resolveCoreConfig } from './config.js';
 import { sharedSlab } from './slab.js';
 import { BufferBudget } from './buffer-budget.js';
 import { CookieJar, resetTokenFor, tokensEqual } from './cookie.js';
 import { Deque } from './deque.js';
-import { respondToClient, startClientHandshake, tryClientHandshake, type ClientHello, type SessionSecrets } from './secure/handshake.js';
-import type { KeyPair } from './secure/noise.js';
+import { startClientHandshake, tryClientHandshake, type ClientHello, type SessionSecrets } from './secure/handshake.js';
 import { DEFAULT_PROTECTION_CONFIG, PacketProtection, type ProtectionConfig } from './secure/packet-protection.js';
 import type { CryptoSuite } from './secure/suite.js';
 import { DeadlineHeap, type TimerEntry } from './endpoint-timers.js';
 import { ConnectionTable } from './connection-table.js';
 import { PeerTable } from './peer-table.js';
+import { RetiredIds } from './retired-ids.js';
 import { AddressCounts } from './address-counts.js';
+import { ResetLimiter } from './reset-limiter.js';
+import { ServerHandshake } from './server-handshake.js';
+import { LocalParams, copyParams, validParams } from './transport-params.js';
+import { EndpointConnection, readI32 } from './endpoint-connection.js';
 import {
   DROP_REASONS,
+  type ConnectRequest,
   type ConnectionCoreFactory,
-  type ConnectionCoreLike,
   type DropReason,
+  type EndpointCoreConfig,
+  type EndpointCoreOptions,
   type EndpointError,
   type EndpointStats,
   type Transmit,
 } from './endpoint-types.js';
 import { Tracer, type TraceDestination, type TraceTarget } from './trace.js';
-import type { CoreConfig, CoreEvent } from './types.js';
+import type { CoreEvent } from './types.js';
 
 export * from './endpoint-types.js';
+export { EndpointConnection } from './endpoint-connection.js';
 
 /** Size of a STATELESS_RESET datagram: header (10) + token (16) + CRC (4). */
 const STATELESS_RESET_SIZE = 10 + RESET_TOKEN_SIZE + 4;
-/** Smallest maxDatagramSize a peer may announce (every INITIAL is at least this big). */
-const MIN_PEER_DATAGRAM_SIZE = MIN_INITIAL_SIZE;
-/** At most this many addresses are remembered for stateless-reset rate limiting. */
-const RESET_LIMITER_CAPACITY = 4096;
 /** What the reused event record holds between flushes (`nextEvent`): nothing, never handed out. */
 const NO_CONNECTION = null as unknown as EndpointConnection;
 const NO_EVENT: CoreEvent = { type: 'peer-closed' };
-
-/** Endpoint configuration, all fields resolved (defaults live in src/options.ts). */
-export interface EndpointCoreConfig {
-  /** Engine settings handed to every ConnectionCore. */
-  core: Partial<CoreConfig>;
-  /** Give up on connect() after this long, ms. */
-  connectTimeout: number;
-  /** Largest number of connections (incoming + outgoing + pending connects). */
-  maxConnections: number;
-  /** Largest number of incoming connections from one IP address. */
-  maxConnectionsPerAddress: number;
-  /** Largest number of outgoing connects in their handshake at once. */
-  maxPendingConnects: number;
-  /**
-   * Accept incoming connections: a constant, or a predicate asked at each new INITIAL (the Node
-   * shell accepts while the application listens for 'connection').
-   */
-  acceptConnections: boolean | (() => boolean);
-  /** How long a cookie is valid, ms. */
-  cookieLifetime: number;
-  /** How often the cookie secret rotates, ms. */
-  cookieRotation: number;
-  /** How long a closed connection's ID stays retired, ms. */
-  retiredCidLifetime: number;
-  /** Answer DATA for unknown connection IDs with a stateless reset. */
-  statelessReset: boolean;
-  /** At most one stateless reset per this many ms per remote address. */
-  statelessResetInterval: number;
-  /** RETRYs a client follows per connect. */
-  maxRetries: number;
-  /** Bytes all connections together may hold for their peers (see BufferBudget). Default: no limit. */
-  maxBufferedBytes?: number;
-  /** Key for stateless-reset tokens (≥16 bytes). Keep it across restarts so peers learn of them. */
-  resetKey?: Uint8Array;
-  /** This endpoint's static X25519 key pair: its identity as a server (and as a client, for mutual authentication). */
-  keyPair?: KeyPair;
-  /**
-   * 'required': every connection is encrypted (plaintext INITIALs are refused; every connect()
-   * runs the secure handshake). 'optional': plaintext INITIALs are accepted as before, and a
-   * connect() is encrypted when it names the server's key. Default: 'required' with a key pair.
-   */
-  encryption?: 'required' | 'optional';
-  /**
-   * Judge a peer's static public key (server: the client's, which then becomes mandatory;
-   * client: the server's). False refuses the connection.
-   */
-  verifyPeer?: (publicKey: Uint8Array, address: string, port: number) => boolean;
-  /** Key-update thresholds of encrypted connections (defaults: DEFAULT_PROTECTION_CONFIG). */
-  protection?: Partial<ProtectionConfig>;
-}
-
-/** Options of one outgoing connect. */
-export interface ConnectRequest {
-  /** The server's static public key (32 bytes): the handshake fails unless the server proves it holds it. */
-  serverKey?: Uint8Array;
-}
-
-export interface EndpointCoreOptions {
-  config: EndpointCoreConfig;
-  /** Source of randomness (crypto.randomBytes in real life, seeded in tests). */
-  randomBytes: (n: number) => Uint8Array;
-  /** Builds a ConnectionCore (design.md "ConnectionCore API"). */
-  createConnection: ConnectionCoreFactory;
-  /** Primitives for encrypted connections (the Node shell passes src/crypto/node-suite.ts). */
-  crypto?: CryptoSuite;
-  now: number;
-  /** Trace connections (and the endpoint's own drops): src/core/trace.ts. Default: none. */
-  trace?: TraceTarget | null;
-}
 
 export type EndpointEvent =
   /** A new incoming connection was established (server side). */
@@ -145,84 +78,6 @@ export type EndpointEvent =
   | { type: 'connect-failed'; attempt: number; error: EndpointError }
   /** An event of one connection's engine. After `closed` the connection is gone from the endpoint. */
   | { type: 'connection-event'; connection: EndpointConnection; event: CoreEvent };
-
-/** One established connection as the endpoint sees it. */
-export class EndpointConnection implements TimerEntry {
-  /** What the deadline heap holds (a connection, a handshake, housekeeping): on the prototype, not in every record. */
-  declare readonly kind: 'connection';
-  static {
-    (this.prototype as { kind: string }).kind = 'connection';
-  }
-  heapIndex = -1;
-  heapDeadline = 0;
-  /** Has input the endpoint has not yet drained (transmits, events, new deadline). */
-  dirty = false;
-  /** Its ACK waits for the end of the batch (EndpointCore.endBatch). */
-  ackDeferred = false;
-  /** The engine reported `closed`; the endpoint forgot it. */
-  closed = false;
-  /** Free slot for the shell (its Connection object). */
-  owner: unknown = undefined;
-  /** `localCid` as two signed 32-bit halves (`cidHigh`, `cidLow`): routing compares them with the datagram's bytes, no BigInt. */
-  readonly cidHi: number;
-  readonly cidLo: number;
-  /** `remoteResetToken`, big-endian, as four signed 32-bit integers (small integers in V8: no heap number). */
-  private readonly token0: number;
-  private readonly token1: number;
-  private readonly token2: number;
-  private readonly token3: number;
-
-  constructor(
-    readonly id: number,
-    readonly role: 'client' | 'server',
-    readonly localCid: bigint,
-    readonly remoteCid: bigint,
-    /** The peer's address and port: the connection's current path (it moves when the peer migrates, §23). */
-    public address: string,
-    public port: number,
-    readonly core: ConnectionCoreLike,
-    /** The reset token the peer gave (its STATELESS_RESET must carry it): read here, kept as four integers. */
-    resetToken: Uint8Array,
-    /**
-     * Server: the ACCEPT to resend when the client's INITIAL is repeated; dropped once the
-     * client's first DATA arrived (it had the ACCEPT).
-     */
-    public acceptDatagram: Uint8Array | null,
-    /** Packet protection of an encrypted connection; null for plaintext. */
-    readonly protection: PacketProtection | null = null,
-    /** The peer's static public key, when the handshake authenticated one. */
-    readonly remotePublicKey: Uint8Array | null = null,
-  ) {
-    this.cidHi = cidHigh(localCid);
-    this.cidLo = cidLow(localCid);
-    this.token0 = readI32(resetToken, 0);
-    this.token1 = readI32(resetToken, 4);
-    this.token2 = readI32(resetToken, 8);
-    this.token3 = readI32(resetToken, 12);
-  }
-
-  /**
-   * The reset token the peer gave, 16 bytes (a new array each call: only a stateless reset
-   * reads it). Kept as four signed 32-bit integers, 32 bytes in the record itself, where a view
-   * of its own cost each connection ~100 bytes (idle connections, issue 11).
-   */
-  get remoteResetToken(): Uint8Array {
-    const t = new Uint8Array(RESET_TOKEN_SIZE);
-    const words = [this.token0, this.token1, this.token2, this.token3];
-    for (let i = 0; i < 4; i++) {
-      const w = words[i]!;
-      t[4 * i] = w >>> 24;
-      t[4 * i + 1] = (w >>> 16) & 0xff;
-      t[4 * i + 2] = (w >>> 8) & 0xff;
-      t[4 * i + 3] = w & 0xff;
-    }
-    return t;
-  }
-
-  get encrypted(): boolean {
-    return this.protection !== null;
-  }
-}
 
 /** An outgoing handshake in progress. */
 interface ConnectAttempt extends TimerEntry {
@@ -284,24 +139,9 @@ interface Housekeeping extends TimerEntry {
 
 type Timed = EndpointConnection | ConnectAttempt | Housekeeping;
 
-/**
- * Key of a (remote address, remote port, remote connection ID) triple among the retired ones
- * (live connections are found by PeerTable, without a string each). Joined rather than
- * concatenated: `join` builds one flat string (~60 bytes), where a template literal leaves a
- * tree of concatenated strings and their pieces (~120 bytes).
- */
-function peerKey(address: string, port: number, cid: bigint): string {
-  return [address, port, cid].join('|');
-}
-
 /** The client's RTT sample from its handshake (INITIAL → ACCEPT), or 0 when ambiguous (a repeated INITIAL). */
 function handshakeRtt(now: number, attempt: ConnectAttempt): number {
   return attempt.sentAt < 0 ? 0 : Math.max(now - attempt.sentAt, 0.001);
-}
-
-/** Four bytes as a signed 32-bit integer: a CID half as `cidHigh`/`cidLow` give it (always a small integer, no heap number). */
-function readI32(b: Uint8Array, offset: number): number {
-  return (b[offset]! << 24) | (b[offset + 1]! << 16) | (b[offset + 2]! << 8) | b[offset + 3]!;
 }
 
 function bytesToBigint(b: Uint8Array): bigint {
@@ -319,6 +159,11 @@ function bytesToBigint(b: Uint8Array): bigint {
  * Drive it like a ConnectionCore: after any input (handleDatagram, handleTimeout, connect, touch),
  * drain pollTransmit(now) until null, then pollEvent() until null (handling events may create more
  * input: loop), then arm one timer for pollTimeout().
+ *
+ * Beside it, each with one job: endpoint-connection.ts (its record of a connection),
+ * server-handshake.ts (INITIAL and SECURE_INITIAL), transport-params.ts (what it announces and
+ * accepts), retired-ids.ts, reset-limiter.ts, and the tables (connection-table.ts, peer-table.ts,
+ * address-counts.ts, endpoint-timers.ts). The client side of the handshake is still here.
  */
 export class EndpointCore {
   private readonly config: EndpointCoreConfig;
@@ -330,7 +175,11 @@ export class EndpointCore {
   private readonly trace: TraceTarget | null;
   private readonly endpointTrace: Tracer | null;
   private readonly resetKey: Uint8Array;
+  /** What this endpoint announces for its side of a connection, and its engines' configuration. */
+  private readonly params: LocalParams;
   private readonly cookies: CookieJar;
+  /** INITIAL and SECURE_INITIAL: the server side of the handshake (server-handshake.ts). */
+  private readonly server: ServerHandshake;
   /** Bytes all connections hold for their peers (maxBufferedBytes). */
   private readonly budget: BufferBudget;
   /** Largest datagram this endpoint announces and accepts. */
@@ -356,11 +205,10 @@ export class EndpointCore {
   private readonly attemptsByCid = new Map<bigint, ConnectAttempt>();
   /** Incoming connections per remote IP address. */
   private readonly perAddress = new AddressCounts();
-  /** Retired local CIDs and peer keys → expiry; insertion order is expiry order. */
-  private readonly retiredCids = new Map<bigint, number>();
-  private readonly retiredPeers = new Map<string, number>();
-  /** Remote address → time of the last stateless reset sent there. */
-  private readonly lastResetTo = new Map<string, number>();
+  /** IDs of closed connections, out of use for retiredCidLifetime (retired-ids.ts). */
+  private readonly retired = new RetiredIds();
+  /** At most one stateless reset per statelessResetInterval per remote address. */
+  private readonly resetLimiter = new ResetLimiter();
 
   /**
    * Connections settled since the heap was last read, whose deadline is still to be asked for
@@ -452,6 +300,7 @@ export class EndpointCore {
     this.trace = options.trace ?? null;
     this.endpointTrace = this.trace?.endpoint ? new Tracer(this.trace.endpoint) : null;
     this.resetKey = options.config.resetKey ?? this.randomBytes(32);
+    this.params = new LocalParams(options.config.core, this.randomBytes, this.resetKey);
     this.lastNow = options.now;
     this.budget = new BufferBudget(options.config.maxBufferedBytes ?? Infinity);
     this.maxDatagramSize = resolveCoreConfig(options.config.core).maxDatagramSize;
@@ -460,6 +309,27 @@ export class EndpointCore {
       rotationMs: options.config.cookieRotation,
       lifetimeMs: options.config.cookieLifetime,
       now: options.now,
+    });
+    this.server = new ServerHandshake({
+      config: this.config,
+      cookies: this.cookies,
+      byPeer: this.byPeer,
+      retired: this.retired,
+      perAddress: this.perAddress,
+      counters: this.counters,
+      params: this.params,
+      suite: this.suite,
+      encryption: this.encryption,
+      protectionConfig: this.protectionConfig,
+      randomBytes: this.randomBytes,
+      closing: () => this.closing,
+      population: () => this.connections.size + this.attempts.size,
+      queue: (data, address, port) => this.queue(data, address, port),
+      drop: (reason) => this.drop(reason),
+      freshCid: () => this.freshCid(),
+      peerAccepted: (publicKey, address, port) => this.peerAccepted(publicKey, address, port),
+      establish: (now, role, localCid, remoteCid, address, port, localParams, remoteParams, acceptDatagram, protection, remotePublicKey) =>
+        this.establish(now, role, localCid, remoteCid, address, port, localParams, remoteParams, acceptDatagram, protection, remotePublicKey),
     });
   }
 
@@ -548,7 +418,7 @@ export class EndpointCore {
     const cid = this.freshCid();
     const serverKey = request.serverKey ?? null;
     const secure = serverKey !== null || this.encryption === 'required';
-    let params = this.localParams(cid, secure);
+    let params = this.params.forCid(cid, secure);
     let hello: ClientHello | null = null;
     if (secure) {
       const suite = this.requireSuite();
@@ -568,7 +438,7 @@ export class EndpointCore {
         return { ok: false, error: { code: 'ERR_AUTHENTICATION_FAILED', message: 'the server key is not a valid X25519 public key' } };
       }
     }
-    const rto = 2 * this.initialRtt();
+    const rto = 2 * this.params.initialRtt();
     const attempt: ConnectAttempt = {
       kind: 'attempt',
       heapIndex: -1,
@@ -859,7 +729,7 @@ export class EndpointCore {
       const secure = decodeSecurePacket(datagram);
       if (!secure.ok) return this.drop(secure.reason);
       const p = secure.value;
-      if (p.type === 'secure-initial') return this.onSecureInitial(now, p, address, port);
+      if (p.type === 'secure-initial') return this.server.onSecureInitial(now, p, address, port);
       if (p.type === 'secure-accept') return this.onSecureAccept(now, p, address, port);
       return this.onRefuse(p, address, port);
     }
@@ -892,7 +762,7 @@ export class EndpointCore {
       return;
     }
     if (this.attemptsByCid.has(cid)) return this.drop('early-data');
-    if (this.retiredCids.has(cid)) return this.drop('retired-cid');
+    if (this.retired.hasCid(cid)) return this.drop('retired-cid');
     if (type === PacketType.Data && !verifyChecksum(datagram)) return this.drop('checksum');
     this.drop('unknown-cid');
     this.maybeStatelessReset(now, cid, datagram.length, address, port);
@@ -922,7 +792,7 @@ export class EndpointCore {
   private routeControl(now: number, packet: Packet, address: string, port: number): void {
     switch (packet.type) {
       case 'initial':
-        return this.onInitial(now, packet, address, port);
+        return this.server.onInitial(now, packet, address, port);
       case 'retry':
         return this.onRetry(now, packet, address, port);
       case 'accept':
@@ -937,154 +807,7 @@ export class EndpointCore {
     }
   }
 
-  // ---------------------------------------------------------------- server side
-
-  /**
-   * The steps INITIAL and SECURE_INITIAL share (docs/protocol.md §10.3, §22.6), up to the point
-   * where a new connection may be made: cookie (RETRY without one: stateless), a repeated
-   * handshake (its ACCEPT again), retired triple, parameters, then `refuse(reason)` when a
-   * limit forbids a new connection. Returns whether to go on.
-   */
-  private admit(
-    now: number,
-    clientCid: bigint,
-    params: TransportParams,
-    cookie: Uint8Array,
-    address: string,
-    port: number,
-    refuse: () => void,
-  ): boolean {
-    // CID 0 is never chosen (§8): such an INITIAL gets no answer at all.
-    if (clientCid === 0n) {
-      this.drop('bad-params');
-      return false;
-    }
-    if (cookie.length === 0) {
-      this.sendRetry(now, clientCid, address, port);
-      return false;
-    }
-    const check = this.cookies.check(now, address, port, clientCid, cookie);
-    if (check !== 'ok') {
-      this.drop(check === 'expired' ? 'expired-cookie' : 'bad-cookie');
-      // A fresh cookie lets an honest client whose cookie aged out try again; still tiny.
-      this.sendRetry(now, clientCid, address, port);
-      return false;
-    }
-    // The client has proven it receives at (address, port).
-    const existing = this.byPeer.get(address, port, clientCid);
-    if (existing) {
-      // The ACCEPT was lost: say it again, the identical datagram (idempotent; no new DH).
-      if (existing.acceptDatagram) {
-        this.queue(existing.acceptDatagram, address, port);
-        this.counters.acceptsSent++;
-      }
-      return false;
-    }
-    if (this.retiredPeers.size > 0 && this.retiredPeers.has(peerKey(address, port, clientCid))) {
-      this.drop('retired-cid');
-      return false;
-    }
-    if (!this.validParams(params)) {
-      this.drop('bad-params');
-      return false;
-    }
-    if (
-      this.closing ||
-      !this.accepting() ||
-      this.connections.size + this.attempts.size >= this.config.maxConnections ||
-      this.perAddress.count(address) >= this.config.maxConnectionsPerAddress
-    ) {
-      this.drop('over-limit');
-      this.counters.refused++;
-      refuse();
-      return false;
-    }
-    return true;
-  }
-
-  /** Refuse a plaintext INITIAL: a stateless reset carrying the client's own token, so only it believes it. */
-  private refusePlain(clientCid: bigint, token: Uint8Array, address: string, port: number): void {
-    const refusal: StatelessResetPacket = { type: 'stateless-reset', dcid: clientCid, token };
-    this.queue(encodePacket(refusal), address, port);
-  }
-
-  private onInitial(now: number, packet: InitialPacket, address: string, port: number): void {
-    const clientCid = packet.scid;
-    const refuse = (): void => this.refusePlain(clientCid, packet.params.resetToken, address, port);
-    if (!this.admit(now, clientCid, packet.params, packet.cookie, address, port, refuse)) return;
-    if (this.encryption === 'required' || this.config.verifyPeer !== undefined) {
-      // A plaintext client cannot be authenticated: refused when encryption is required, or
-      // when verifyPeer asks for every client's key.
-      this.drop('unencrypted');
-      this.counters.refused++;
-      return refuse();
-    }
-    const serverCid = this.freshCid();
-    const localParams = this.localParams(serverCid);
-    const accept: AcceptPacket = { type: 'accept', dcid: clientCid, scid: serverCid, params: localParams };
-    const acceptDatagram = encodePacket(accept);
-    const kept = this.perAddress.keep(address);
-    this.establish(now, 'server', serverCid, clientCid, kept, port, localParams, copyParams(packet.params), acceptDatagram, null, null);
-    this.perAddress.add(kept);
-    this.counters.connectionsAccepted++;
-    this.queue(acceptDatagram, address, port);
-    this.counters.acceptsSent++;
-  }
-
-  /**
-   * A SECURE_INITIAL. The cookie is checked first, exactly as for INITIAL: an unvalidated source
-   * gets a RETRY and costs no X25519, no state. Only then the Noise message is processed.
-   */
-  private onSecureInitial(now: number, packet: SecureInitialPacket, address: string, port: number): void {
-    const clientCid = packet.scid;
-    const send = (reason: number): void => {
-      const refusal: RefusePacket = { type: 'refuse', dcid: clientCid, token: packet.params.resetToken, reason };
-      this.queue(encodeSecurePacket(refusal), address, port);
-    };
-    const refuse = (reason: number): void => {
-      this.counters.refused++;
-      send(reason);
-    };
-    if (!this.admit(now, clientCid, packet.params, packet.cookie, address, port, () => send(RefuseReason.Refused))) return;
-    const keyPair = this.config.keyPair;
-    if (!keyPair || !this.suite) {
-      this.drop('handshake-failed');
-      return refuse(RefuseReason.AuthenticationFailed);
-    }
-    const serverCid = this.freshCid();
-    const localParams = this.localParams(serverCid, true);
-    const answer = respondToClient(this.suite, {
-      cid: clientCid,
-      params: packet.params,
-      pattern: packet.pattern,
-      message: packet.noise,
-      staticKey: keyPair,
-      ePrivate: this.randomBytes(32),
-      serverCid,
-      serverParams: localParams,
-    });
-    if (!answer.ok) {
-      // Not made for our key (the client pinned another server), or altered on the way.
-      this.drop('handshake-failed');
-      return refuse(RefuseReason.AuthenticationFailed);
-    }
-    if (this.config.verifyPeer && !this.peerAccepted(answer.remoteStatic, address, port)) {
-      this.drop('peer-rejected');
-      return refuse(RefuseReason.PeerRejected);
-    }
-    const { secrets, clientResetToken, clientParams } = answer.handshake;
-    const accept: SecureAcceptPacket = { type: 'secure-accept', dcid: clientCid, scid: serverCid, noise: answer.handshake.message };
-    const acceptDatagram = encodeSecurePacket(accept);
-    // A client whose pattern could not carry its reset token cannot reset us: a token nobody knows.
-    const remoteParams = { ...clientParams, resetToken: clientResetToken ? new Uint8Array(clientResetToken) : this.randomBytes(RESET_TOKEN_SIZE) };
-    const protection = new PacketProtection(this.suite, secrets.sendSecret, secrets.recvSecret, this.protectionConfig, now);
-    const kept = this.perAddress.keep(address);
-    this.establish(now, 'server', serverCid, clientCid, kept, port, localParams, remoteParams, acceptDatagram, protection, answer.remoteStatic);
-    this.perAddress.add(kept);
-    this.counters.connectionsAccepted++;
-    this.queue(acceptDatagram, address, port);
-    this.counters.acceptsSent++;
-  }
+  // ---------------------------------------------------------------- server side (INITIAL, SECURE_INITIAL: server-handshake.ts)
 
   private peerAccepted(publicKey: Uint8Array | null, address: string, port: number): boolean {
     const verify = this.config.verifyPeer;
@@ -1121,7 +844,7 @@ export class EndpointCore {
       remoteCid,
       localParams,
       remoteParams: engineRemote,
-      config: this.coreConfig(protection !== null),
+      config: this.params.coreConfig(protection !== null),
       now,
       trace: this.traceSink(id, role, localCid, remoteCid, address, port, now),
       budget: this.budget,
@@ -1139,31 +862,10 @@ export class EndpointCore {
     return c;
   }
 
-  private accepting(): boolean {
-    const accept = this.config.acceptConnections;
-    return typeof accept === 'function' ? accept() : accept;
-  }
-
-  private sendRetry(now: number, clientCid: bigint, address: string, port: number): void {
-    const retry: RetryPacket = { type: 'retry', dcid: clientCid, cookie: this.cookies.mint(now, address, port, clientCid) };
-    this.queue(encodePacket(retry), address, port);
-    this.counters.retriesSent++;
-  }
-
   private maybeStatelessReset(now: number, cid: bigint, triggerSize: number, address: string, port: number): void {
     // Strictly smaller than the trigger, so resets can never loop or amplify.
     if (!this.config.statelessReset || triggerSize <= STATELESS_RESET_SIZE) return;
-    const last = this.lastResetTo.get(address);
-    if (last !== undefined && now - last < this.config.statelessResetInterval) return;
-    if (last === undefined && this.lastResetTo.size >= RESET_LIMITER_CAPACITY) {
-      for (const [a, t] of this.lastResetTo) {
-        if (now - t >= this.config.statelessResetInterval) this.lastResetTo.delete(a);
-      }
-      // Still full: a flood from many addresses; stay silent rather than remember more.
-      if (this.lastResetTo.size >= RESET_LIMITER_CAPACITY) return;
-    }
-    this.lastResetTo.delete(address);
-    this.lastResetTo.set(address, now);
+    if (!this.resetLimiter.allow(now, address, this.config.statelessResetInterval)) return;
     const reset: StatelessResetPacket = { type: 'stateless-reset', dcid: cid, token: resetTokenFor(this.resetKey, cid) };
     this.queue(encodePacket(reset), address, port);
     this.counters.statelessResetsSent++;
@@ -1300,7 +1002,7 @@ export class EndpointCore {
       attempt.unauthenticated++;
       return;
     }
-    if (!this.validParams(packet.params) || packet.scid === 0n) {
+    if (!validParams(packet.params) || packet.scid === 0n) {
       this.drop('bad-params');
       // Tell the server, whose connection would otherwise wait for its idle timeout: one RESET
       // (code 1) in the first DATA packet we would have sent (docs/protocol.md §4).
@@ -1345,7 +1047,7 @@ export class EndpointCore {
       sealedReset('server key rejected', 0);
       return this.failAttempt(attempt, { code: 'ERR_AUTHENTICATION_FAILED', message: 'verifyPeer rejected the server\'s key' });
     }
-    if (!this.validParams(done.params) || packet.scid === 0n) {
+    if (!validParams(done.params) || packet.scid === 0n) {
       this.drop('bad-params');
       if (packet.scid !== 0n) sealedReset('invalid transport parameters', 1);
       return this.failAttempt(attempt, { code: 'ERR_PROTOCOL_VIOLATION', message: 'server sent invalid transport parameters' });
@@ -1400,7 +1102,7 @@ export class EndpointCore {
     }
     // A peer that lost its state answers with its own CID and the token it gave us.
     const c = this.byPeer.get(address, port, packet.dcid);
-    if (!c) return this.drop(this.retiredPeers.has(peerKey(address, port, packet.dcid)) ? 'retired-cid' : 'unknown-cid');
+    if (!c) return this.drop(this.retired.hasPeer(address, port, packet.dcid) ? 'retired-cid' : 'unknown-cid');
     if (!tokensEqual(packet.token, c.remoteResetToken)) return this.drop('bad-reset-token');
     c.core.handleStatelessReset(now);
     this.touch(c);
@@ -1595,22 +1297,13 @@ export class EndpointCore {
     // Stray packets for this connection may still be in the network: keep its IDs out of use
     // and drop them silently (no stateless reset) for a while.
     const expiry = this.lastNow + this.config.retiredCidLifetime;
-    this.retiredCids.set(c.localCid, expiry);
-    this.retiredPeers.set(peerKey(c.address, c.port, c.remoteCid), expiry);
+    this.retired.retire(c.localCid, c.address, c.port, c.remoteCid, expiry);
     if (!this.heap.scheduled(this.housekeeping)) this.heap.set(this.housekeeping, expiry);
   }
 
   private pruneRetired(now: number): void {
-    for (const [cid, expiry] of this.retiredCids) {
-      if (expiry > now) break;
-      this.retiredCids.delete(cid);
-    }
-    for (const [key, expiry] of this.retiredPeers) {
-      if (expiry > now) break;
-      this.retiredPeers.delete(key);
-    }
-    const next = this.retiredCids.values().next();
-    if (!next.done) this.heap.set(this.housekeeping, next.value);
+    const next = this.retired.prune(now);
+    if (next !== undefined) this.heap.set(this.housekeeping, next);
     else this.heap.remove(this.housekeeping);
   }
 
@@ -1666,80 +1359,13 @@ export class EndpointCore {
   private freshCid(): bigint {
     for (let i = 0; i < 64; i++) {
       const cid = bytesToBigint(this.randomBytes(8));
-      if (cid !== 0n && !this.connections.has(cid) && !this.attemptsByCid.has(cid) && !this.retiredCids.has(cid)) return cid;
+      if (cid !== 0n && !this.connections.has(cid) && !this.attemptsByCid.has(cid) && !this.retired.hasCid(cid)) return cid;
     }
     throw new Error('randomBytes keeps returning connection IDs in use');
-  }
-
-  private u32(): number {
-    const b = this.randomBytes(4);
-    return ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
-  }
-
-  /**
-   * A random first packet number or TSN, below 2^30 (docs/protocol.md §4.1): the sequences
-   * count up from it and stay small integers for V8 (below 2^31) for the first billion packets.
-   * A number at or above 2^31 is a heap-allocated double in every field that holds it: with
-   * full 32-bit starting values about half of each connection's packet-number and TSN fields
-   * (a dozen, in five stages) were, 16 bytes each (idle connections, issue 11).
-   */
-  private initialNumber(): number {
-    return this.u32() >>> 2;
-  }
-
-  private initialRtt(): number {
-    return this.config.core.initialRtt ?? 100;
   }
 
   private requireSuite(): CryptoSuite {
     if (!this.suite) throw new TypeError('encryption needs a crypto suite (EndpointCoreOptions.crypto)');
     return this.suite;
   }
-
-  /**
-   * `secure`: the engine builds packets 12 bytes smaller (PROTECTION_OVERHEAD), and its TSN
-   * window and message limit follow from that configuration; the datagram size announced is
-   * the real one.
-   */
-  private localParams(cid: bigint, secure = false): TransportParams {
-    const core = resolveCoreConfig(this.coreConfig(secure));
-    return {
-      maxDatagramSize: resolveCoreConfig(this.config.core).maxDatagramSize,
-      initialWindow: announcedWindow(core),
-      idleTimeout: core.idleTimeout,
-      initialPacketNumber: this.initialNumber(),
-      initialTsn: this.initialNumber(),
-      resetToken: resetTokenFor(this.resetKey, cid),
-      maxMessageSize: announcedMaxMessageSize(core),
-    };
-  }
-
-  /** One engine configuration object for every connection (the engine resolves it once). */
-  private sharedCoreConfig: Partial<CoreConfig> | null = null;
-  private sharedSecureCoreConfig: Partial<CoreConfig> | null = null;
-
-  /** `secure`: the engine's datagrams leave room for packet protection's 12 extra bytes. */
-  private coreConfig(secure = false): Partial<CoreConfig> {
-    this.sharedCoreConfig ??= {
-      ...this.config.core,
-      random: this.config.core.random ?? (() => this.u32() / 0x1_0000_0000),
-    };
-    if (!secure) return this.sharedCoreConfig;
-    this.sharedSecureCoreConfig ??= {
-      ...this.sharedCoreConfig,
-      maxDatagramSize: (this.config.core.maxDatagramSize ?? 1200) - PROTECTION_OVERHEAD,
-      // Protection replaces the CRC with the AEAD tag: the engine does not compute it.
-      sealed: true,
-    };
-    return this.sharedSecureCoreConfig;
-  }
-
-  private validParams(p: TransportParams): boolean {
-    return p.maxDatagramSize >= MIN_PEER_DATAGRAM_SIZE && p.initialWindow >= 1;
-  }
-}
-
-function copyParams(p: TransportParams): TransportParams {
-  // The decoder hands out views into the datagram buffer; keep our own copy of the token.
-  return { ...p, resetToken: new Uint8Array(p.resetToken) };
 }

@@ -10,7 +10,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Pair } from '../helpers/pair.js';
 import { sameMap } from '../helpers/v8-natives.js';
 import { COMPACT_AFTER_MS } from '../../src/core/state.js';
-import { setDormantStages, type ConnectionCore } from '../../src/core/connection.js';
+import type { ConnectionCore } from '../../src/core/connection.js';
+import { setDormantStages } from '../../src/core/dormant-stages.js';
 
 afterEach(() => setDormantStages(true));
 

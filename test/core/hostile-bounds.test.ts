@@ -187,7 +187,7 @@ describe('hostile-peer byte bounds, per buffer', () => {
     const data = encodePacket({ type: 'data', dcid: 99n, packetNumber: 1, frames: Array.from({ length: 20 }, () => ({ type: 'ping' as const })) });
     for (let i = 0; i < 10_000; i++) net.inject(`10.${(i >> 16) & 0xff}.${(i >> 8) & 0xff}.${i & 0xff}`, 6000, server, data);
     net.flush();
-    const table = (server.core as unknown as { lastResetTo: Map<string, number> }).lastResetTo;
+    const table = (server.core as unknown as { resetLimiter: { lastResetTo: Map<string, number> } }).resetLimiter.lastResetTo;
     expect(table.size).toBeLessThanOrEqual(4096);
     expect(server.core.stats().statelessResetsSent).toBeLessThanOrEqual(4096);
     expect(server.core.stats().dropped['unknown-cid']).toBe(10_000);

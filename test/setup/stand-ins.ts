@@ -3,7 +3,7 @@ import { afterEach, expect } from 'vitest';
 
 /**
  * After every test of the suite: the shared stand-ins a dormant connection's stage fields point
- * at (src/core/connection.ts, dormant.ts) are still as built. Every input must wake a dormant
+ * at (src/core/stages.ts, dormant.ts) are still as built. Every input must wake a dormant
  * connection first; one that does not writes into the stand-ins (shared by every dormant
  * connection, so silently into all of them): this makes such a test fail, naming the field.
  *
@@ -19,6 +19,6 @@ afterEach(async () => {
   let skip = natives.get(file);
   if (skip === undefined) natives.set(file, (skip = readFileSync(file, 'utf8').includes('v8-natives')));
   if (skip) return;
-  const { standInsChanged } = await import('../../src/core/connection.js');
+  const { standInsChanged } = await import('../../src/core/stages.js');
   expect(standInsChanged(), 'a dormant connection was used without waking it: the shared stand-ins changed').toBeNull();
 });
