@@ -894,6 +894,9 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     if (this.timer !== null) this.clock.clearTimer(this.timer);
     this.timer = null;
     this.armedAt = deadline;
+    // Nothing left to time: a late timer's turn (`onTimer`) that was waiting is over, and the
+    // next timer armed is a new one (a late firing of it waits for the socket too).
+    if (deadline === null) this.timerDeferred = false;
     if (deadline !== null) {
       this.timer = this.clock.setTimer(deadline, this.onTimer);
       this.armed(now, deadline);

@@ -3,6 +3,11 @@ import type { ConnectionCore } from '../../src/core/connection.js';
 import { MAX_HELD_BYTES, MAX_HELD_PACKETS, PathKind, PathValidator } from '../../src/core/path-validation.js';
 import { ASSEMBLY_CHUNK } from '../../src/core/receive-buffer.js';
 import { UnreliableReassembly } from '../../src/core/unreliable-reassembly.js';
+import { announcedWindow, resolveCoreConfig } from '../../src/core/config.js';
+import { createCounters } from '../../src/core/counters.js';
+import { Deque } from '../../src/core/deque.js';
+import { Receiver } from '../../src/core/receiver.js';
+import type { CoreEvent } from '../../src/core/types.js';
 import { Rng } from '../../src/testing/rng.js';
 import { decodePacket, encodePacket, sealAt, type Frame } from '../../src/wire/index.js';
 import { ownObjects, reachable } from '../helpers/footprint.js';
@@ -96,6 +101,33 @@ describe('hostile-peer byte bounds, per buffer', () => {
     expect(b.state).toBe('open');
     expect(ownBytes(b, idle)).toBeLessThanOrEqual(BOUND);
     expect(b.stats().retainedBytes).toBeGreaterThanOrEqual(ownBytes(b, idle));
+  });
+
+  it('the bytes DATA_PART partials hold come out of the credit announced as the application consumes (as buffered fragments do)', () => {
+    // Two receivers on their own: 1,000 partials (1,175 bytes each, one byte of each sent) at
+    // the end of the first one's window, then the same in-order messages into both, each
+    // consumed as it arrives. The one holding the partials grants less new credit.
+    const config = resolveCoreConfig({});
+    const slots = announcedWindow(config);
+    const make = (): { r: Receiver; events: Deque<CoreEvent> } => {
+      const events = new Deque<CoreEvent>();
+      return { r: new Receiver(config, 1, slots, config.maxDatagramSize, config.maxMessageSize, events, createCounters()), events };
+    };
+    const credit = (x: { r: Receiver }): number => (x.r as unknown as { maxTsn: number }).maxTsn;
+    const holding = make();
+    const plain = make();
+    for (let tsn = slots - 999; tsn <= slots; tsn++) {
+      expect(holding.r.onDataPart({ type: 'data-part', tsn, first: true, last: true, unordered: false, length: 1175, offset: 0, payload: new Uint8Array(1) })).toBe('new');
+    }
+    for (const x of [holding, plain]) {
+      for (let tsn = 1; tsn <= 1000; tsn++) {
+        x.r.onData({ type: 'data', tsn, first: true, last: true, unordered: false, payload: new Uint8Array(1100) });
+        for (let ev = x.events.shift(); ev !== undefined; ev = x.events.shift()) if (ev.type === 'message') x.r.release(ev.credit, ev.delivery, ev.channel);
+      }
+    }
+    expect(credit(plain)).toBeGreaterThan(slots + 900);
+    // 1,000 × 1,175 bytes held: 659 fewer fragments of credit (the slot cost of a fragment is more than its payload).
+    expect(credit(plain) - credit(holding)).toBeGreaterThan(500);
   });
 
   it(`unfinished messages on many channels: at most the window + 64 KiB + one ${ASSEMBLY_CHUNK / KiB} KiB assembly chunk per further channel`, () => {

@@ -58,7 +58,7 @@ export class PausedProcess {
     return this.paused;
   }
 
-  /** Off the CPU for `ms` of virtual time from now (a pause already under way is lengthened). */
+  /** Off the CPU for `ms` of virtual time from now. A pause asked for while one is under way is ignored (that one ends when it would have). */
   pause(ms: number): void {
     if (this.paused) return;
     this.paused = true;

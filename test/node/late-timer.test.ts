@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createEndpoint, type Connection } from '../../src/index.js';
 import { Rng, SimNetwork } from '../../src/testing/index.js';
 import { PausedProcess } from '../helpers/paused-process.js';
+import type { Clock, TimerHandle } from '../../src/node/clock.js';
 
 /**
  * A timer that fires long after its deadline means the process was not running (descheduled,
@@ -64,5 +65,68 @@ describe('a timer that fires late', () => {
     expect(net.clock.now() - stalledAt).toBeLessThan(12_000);
     client.destroy();
     server.destroy();
+  });
+});
+
+/** A clock whose timers fire only when the test says, at the time it says: a timer fires as late as the test likes. */
+class ManualClock implements Clock {
+  t = 0;
+  readonly timers = new Map<object, { deadline: number; fn: () => void }>();
+  now(): number {
+    return this.t;
+  }
+  setTimer(deadline: number, fn: () => void): TimerHandle {
+    const handle = {};
+    this.timers.set(handle, { deadline, fn });
+    return handle;
+  }
+  clearTimer(handle: TimerHandle): void {
+    this.timers.delete(handle);
+  }
+  /** Move to `t` and fire the timers due by then that were set before this call (not the ones they set). */
+  fireAt(t: number): void {
+    this.t = t;
+    for (const [handle, timer] of [...this.timers]) {
+      if (timer.deadline > t || !this.timers.has(handle)) continue;
+      this.timers.delete(handle);
+      timer.fn();
+    }
+  }
+}
+
+describe('the late-timer turn', () => {
+  it('is taken again after a turn that left nothing to time: the next late timer also waits for the socket', async () => {
+    const net = new SimNetwork({ seed: 4 });
+    const clock = new ManualClock();
+    const rng = new Rng(9);
+    const client = await createEndpoint({ clock, socket: net.socket('10.0.0.1'), randomBytes: (n: number) => rng.bytes(n) });
+    const sent = (): number => client.stats().datagramsSent;
+    // connect() resolves the host first (a promise), then sends its INITIAL.
+    const attempt = async (): Promise<AbortController> => {
+      const ac = new AbortController();
+      client.connect({ port: 4433, host: '10.0.0.9', signal: ac.signal }).catch(() => undefined);
+      await new Promise((resolve) => setImmediate(resolve));
+      return ac;
+    };
+    // A connect to nobody: its INITIAL, and its retransmission timer.
+    const first = await attempt();
+    expect(sent()).toBe(1);
+    const deadline = Math.min(...[...clock.timers.values()].map((t) => t.deadline));
+    // Fired 100 ms late: nothing is done before the socket was read (a timer for now).
+    clock.fireAt(deadline + 100);
+    expect(sent()).toBe(1);
+    // While that turn waits, the attempt ends: nothing is left to time.
+    first.abort();
+    expect(clock.timers.size).toBe(0);
+    // A second connect, whose timer too fires late: it waits for the socket as well.
+    await attempt();
+    expect(sent()).toBe(2);
+    const again = Math.min(...[...clock.timers.values()].map((t) => t.deadline));
+    clock.fireAt(again + 100);
+    expect(sent()).toBe(2);
+    // Its turn: the retransmission.
+    clock.fireAt(again + 100);
+    expect(sent()).toBe(3);
+    client.destroy();
   });
 });
