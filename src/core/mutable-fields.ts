@@ -7,7 +7,8 @@
  * that path runs, a deoptimisation and a recompile of the hot functions that read it. On
  * loopback that first time is typically a spurious PTO during the JIT warm-up (a compile stall
  * delays one reply past the PTO), and it threw away `pollTransmit`, `build`, `writeNewData` and
- * `hasSendableData`: tens of ms of recompilation inside the traffic (docs/performance.md).
+ * `hasSendableData` (now `SendScheduler.sendable`): tens of ms of recompilation inside the
+ * traffic (docs/performance.md).
  *
  * `unpinFields` writes each listed field once with another value of the same type and then its
  * own again, so the field is an ordinary mutable one from the start. V8 keeps constness per hidden
