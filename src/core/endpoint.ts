@@ -9,33 +9,24 @@ import {
   encodePacket,
   readInvariants,
   verifyChecksum,
-  type AcceptPacket,
-  type InitialPacket,
   type Packet,
-  type RetryPacket,
   type StatelessResetPacket,
   type TransportParams,
   type VersionNegotiationPacket,
 } from '../wire/index.js';
 import {
   PROTECTION_OVERHEAD,
-  RefuseReason,
   SecurePacketType,
   decodeSecurePacket,
-  encodeSecurePacket,
   isProtectedType,
   isSecureHandshakeType,
-  type RefusePacket,
-  type SecureAcceptPacket,
-  type SecureInitialPacket,
 } from '../wire/secure.js';
 import { resolveCoreConfig } from './config.js';
 import { sharedSlab } from './slab.js';
 import { BufferBudget } from './buffer-budget.js';
 import { CookieJar, resetTokenFor, tokensEqual } from './cookie.js';
 import { Deque } from './deque.js';
-import { startClientHandshake, tryClientHandshake, type ClientHello, type SessionSecrets } from './secure/handshake.js';
-import { DEFAULT_PROTECTION_CONFIG, PacketProtection, type ProtectionConfig } from './secure/packet-protection.js';
+import { DEFAULT_PROTECTION_CONFIG, type PacketProtection, type ProtectionConfig } from './secure/packet-protection.js';
 import type { CryptoSuite } from './secure/suite.js';
 import { DeadlineHeap, type TimerEntry } from './endpoint-timers.js';
 import { ConnectionTable } from './connection-table.js';
@@ -43,8 +34,9 @@ import { PeerTable } from './peer-table.js';
 import { RetiredIds } from './retired-ids.js';
 import { AddressCounts } from './address-counts.js';
 import { ResetLimiter } from './reset-limiter.js';
-import { ServerHandshake } from './server-handshake.js';
-import { LocalParams, copyParams, validParams } from './transport-params.js';
+import { ServerHandshake, type ServerHost } from './server-handshake.js';
+import { ClientHandshake, type ClientHost, type ConnectAttempt, type ConnectResult } from './client-handshake.js';
+import { LocalParams } from './transport-params.js';
 import { EndpointConnection, readI32 } from './endpoint-connection.js';
 import {
   DROP_REASONS,
@@ -79,70 +71,11 @@ export type EndpointEvent =
   /** An event of one connection's engine. After `closed` the connection is gone from the endpoint. */
   | { type: 'connection-event'; connection: EndpointConnection; event: CoreEvent };
 
-/** An outgoing handshake in progress. */
-interface ConnectAttempt extends TimerEntry {
-  readonly kind: 'attempt';
-  readonly id: number;
-  readonly cid: bigint;
-  readonly address: string;
-  readonly port: number;
-  readonly params: TransportParams;
-  /** The secure handshake of this attempt, or null for plaintext. */
-  readonly secure: { hello: ClientHello; serverKey: Uint8Array | null } | null;
-  cookie: Uint8Array;
-  initial: Uint8Array;
-  retries: number;
-  /**
-   * RETRYs from the dialled address that may still be followed before the next retransmission
-   * of the INITIAL (1 at the start, back to 1 at each retransmission): a burst of forged RETRYs
-   * (whoever sees our CID can send them) moves the attempt to one bad cookie, not through all
-   * of maxRetries at once (docs/protocol.md §10.2).
-   */
-  retryCredit: number;
-  /**
-   * The round trip from the INITIAL to the first RETRY, ms (sent once, so unambiguous), while
-   * the one early credit it gives is unspent; -1 without such a sample or once spent.
-   */
-  retryRtt: number;
-  /**
-   * When a RETRY may be followed again without waiting for the next retransmission: one
-   * measured `retryRtt` after the cookie INITIAL last sent on a RETRY, so that the server's
-   * answer to that INITIAL (a second RETRY: our port changed, or its cookie secret did) is
-   * followed at once, while the rest of a burst, arriving within that round trip, is not.
-   * Once per attempt; -1 when no early credit is armed.
-   */
-  retryCreditAt: number;
-  /** RETRYs from another address than the dialled one followed so far (secure attempts only). */
-  strayRetries: number;
-  /**
-   * Answers from the dialled address that a secure attempt dropped because they did not
-   * authenticate (a SECURE_ACCEPT whose message 2 fails, a plaintext ACCEPT): forged, as no
-   * honest server sends them. They never end the attempt; at connectTimeout they make its
-   * failure ERR_AUTHENTICATION_FAILED instead of ERR_CONNECTION_TIMEOUT (docs/protocol.md §22.6).
-   */
-  unauthenticated: number;
-  /** Current retransmission interval, ms. */
-  rto: number;
-  nextSend: number;
-  deadline: number;
-  /**
-   * When the INITIAL the answer will be for was sent, for the connection's first RTT sample
-   * (RFC 9002 §5: the handshake may give it); -1 once an INITIAL was repeated, or a second
-   * RETRY made a second cookie INITIAL, as an answer could then be for either copy (Karn).
-   */
-  sentAt: number;
-}
-
 interface Housekeeping extends TimerEntry {
   readonly kind: 'housekeeping';
 }
 
 type Timed = EndpointConnection | ConnectAttempt | Housekeeping;
-
-/** The client's RTT sample from its handshake (INITIAL → ACCEPT), or 0 when ambiguous (a repeated INITIAL). */
-function handshakeRtt(now: number, attempt: ConnectAttempt): number {
-  return attempt.sentAt < 0 ? 0 : Math.max(now - attempt.sentAt, 0.001);
-}
 
 function bytesToBigint(b: Uint8Array): bigint {
   let v = 0n;
@@ -161,9 +94,11 @@ function bytesToBigint(b: Uint8Array): bigint {
  * input: loop), then arm one timer for pollTimeout().
  *
  * Beside it, each with one job: endpoint-connection.ts (its record of a connection),
- * server-handshake.ts (INITIAL and SECURE_INITIAL), transport-params.ts (what it announces and
- * accepts), retired-ids.ts, reset-limiter.ts, and the tables (connection-table.ts, peer-table.ts,
- * address-counts.ts, endpoint-timers.ts). The client side of the handshake is still here.
+ * server-handshake.ts (INITIAL and SECURE_INITIAL), client-handshake.ts (connect(), its
+ * attempts and the answers to them), transport-params.ts (what it announces and accepts),
+ * retired-ids.ts, reset-limiter.ts, and the tables (connection-table.ts, peer-table.ts,
+ * address-counts.ts, endpoint-timers.ts). The two sides of the handshake reach the endpoint
+ * through one host built in the constructor.
  */
 export class EndpointCore {
   private readonly config: EndpointCoreConfig;
@@ -180,6 +115,8 @@ export class EndpointCore {
   private readonly cookies: CookieJar;
   /** INITIAL and SECURE_INITIAL: the server side of the handshake (server-handshake.ts). */
   private readonly server: ServerHandshake;
+  /** connect() and the answers to it: the client side of the handshake (client-handshake.ts). */
+  private readonly client: ClientHandshake;
   /** Bytes all connections hold for their peers (maxBufferedBytes). */
   private readonly budget: BufferBudget;
   /** Largest datagram this endpoint announces and accepts. */
@@ -200,9 +137,6 @@ export class EndpointCore {
   private readonly byCidLo = this.connections.byLow;
   /** (remote address, port, remote CID) → connection: repeated INITIALs and stateless resets. */
   private readonly byPeer = new PeerTable<EndpointConnection>();
-  private readonly attempts = new Map<number, ConnectAttempt>();
-  /** Local connection ID → outgoing handshake (few: at most maxPendingConnects). */
-  private readonly attemptsByCid = new Map<bigint, ConnectAttempt>();
   /** Incoming connections per remote IP address. */
   private readonly perAddress = new AddressCounts();
   /** IDs of closed connections, out of use for retiredCidLifetime (retired-ids.ts). */
@@ -310,27 +244,33 @@ export class EndpointCore {
       lifetimeMs: options.config.cookieLifetime,
       now: options.now,
     });
-    this.server = new ServerHandshake({
+    // What the two sides of the handshake reach of the endpoint (handshake-host.ts): one host for both.
+    const host: ServerHost & ClientHost = {
       config: this.config,
       cookies: this.cookies,
       byPeer: this.byPeer,
       retired: this.retired,
       perAddress: this.perAddress,
+      heap: this.heap,
       counters: this.counters,
       params: this.params,
+      resetKey: this.resetKey,
       suite: this.suite,
       encryption: this.encryption,
       protectionConfig: this.protectionConfig,
       randomBytes: this.randomBytes,
       closing: () => this.closing,
-      population: () => this.connections.size + this.attempts.size,
+      population: () => this.connections.size + this.client.pending,
+      nextId: () => this.nextId++,
       queue: (data, address, port) => this.queue(data, address, port),
       drop: (reason) => this.drop(reason),
       freshCid: () => this.freshCid(),
       peerAccepted: (publicKey, address, port) => this.peerAccepted(publicKey, address, port),
-      establish: (now, role, localCid, remoteCid, address, port, localParams, remoteParams, acceptDatagram, protection, remotePublicKey) =>
-        this.establish(now, role, localCid, remoteCid, address, port, localParams, remoteParams, acceptDatagram, protection, remotePublicKey),
-    });
+      establish: this.establish.bind(this),
+      connectFailed: (attempt, error) => this.events.push({ type: 'connect-failed', attempt, error }),
+    };
+    this.server = new ServerHandshake(host);
+    this.client = new ClientHandshake(host);
   }
 
   // ---------------------------------------------------------------- public API
@@ -348,7 +288,7 @@ export class EndpointCore {
   }
 
   get pendingConnectCount(): number {
-    return this.attempts.size;
+    return this.client.pending;
   }
 
   /** Datagrams received so far (as stats() counts them): the shell tells a silent peer by it. */
@@ -358,7 +298,7 @@ export class EndpointCore {
 
   /** No connections and no handshakes left: a closing endpoint may close its socket. */
   get idle(): boolean {
-    return this.connections.size === 0 && this.attempts.size === 0;
+    return this.connections.size === 0 && this.client.pending === 0;
   }
 
   get isClosing(): boolean {
@@ -373,7 +313,7 @@ export class EndpointCore {
     return {
       connections: this.connections.size - draining,
       drainingConnections: draining,
-      pendingConnects: this.attempts.size,
+      pendingConnects: this.client.pending,
       ...this.counters,
       dropped: { ...this.dropped },
       droppedTotal,
@@ -396,84 +336,13 @@ export class EndpointCore {
   }
 
   /** Start an outgoing handshake. Returns the attempt id, or an error if a limit forbids it. */
-  connect(
-    now: number,
-    address: string,
-    port: number,
-    request: ConnectRequest = {},
-  ): { ok: true; attempt: number } | { ok: false; error: EndpointError } {
-    if (this.closing) return { ok: false, error: { code: 'ERR_ENDPOINT_CLOSED', message: 'endpoint is closing' } };
-    if (this.attempts.size >= this.config.maxPendingConnects) {
-      return {
-        ok: false,
-        error: { code: 'ERR_CONNECTION_REFUSED', message: `too many pending connects (maxPendingConnects ${this.config.maxPendingConnects})` },
-      };
-    }
-    if (this.connections.size + this.attempts.size >= this.config.maxConnections) {
-      return {
-        ok: false,
-        error: { code: 'ERR_CONNECTION_REFUSED', message: `too many connections (maxConnections ${this.config.maxConnections})` },
-      };
-    }
-    const cid = this.freshCid();
-    const serverKey = request.serverKey ?? null;
-    const secure = serverKey !== null || this.encryption === 'required';
-    let params = this.params.forCid(cid, secure);
-    let hello: ClientHello | null = null;
-    if (secure) {
-      const suite = this.requireSuite();
-      // The clear parameters carry a one-off refusal token; the real reset token goes encrypted.
-      const resetToken = params.resetToken;
-      params = { ...params, resetToken: this.randomBytes(RESET_TOKEN_SIZE) };
-      try {
-        hello = startClientHandshake(suite, {
-          cid,
-          params,
-          ePrivate: this.randomBytes(32),
-          serverKey,
-          staticKey: this.config.keyPair ?? null,
-          resetToken,
-        });
-      } catch {
-        return { ok: false, error: { code: 'ERR_AUTHENTICATION_FAILED', message: 'the server key is not a valid X25519 public key' } };
-      }
-    }
-    const rto = 2 * this.params.initialRtt();
-    const attempt: ConnectAttempt = {
-      kind: 'attempt',
-      heapIndex: -1,
-      heapDeadline: 0,
-      id: this.nextId++,
-      cid,
-      address,
-      port,
-      params,
-      secure: hello ? { hello, serverKey } : null,
-      cookie: new Uint8Array(0),
-      initial: new Uint8Array(0),
-      retries: 0,
-      retryCredit: 1,
-      retryRtt: -1,
-      retryCreditAt: -1,
-      strayRetries: 0,
-      unauthenticated: 0,
-      rto,
-      nextSend: now + rto,
-      deadline: now + this.config.connectTimeout,
-      sentAt: now,
-    };
-    attempt.initial = this.encodeInitial(attempt);
-    this.attemptsByCid.set(cid, attempt);
-    this.attempts.set(attempt.id, attempt);
-    this.queue(attempt.initial, address, port);
-    this.scheduleAttempt(attempt);
-    return { ok: true, attempt: attempt.id };
+  connect(now: number, address: string, port: number, request?: ConnectRequest): ConnectResult {
+    return this.client.connect(now, address, port, request);
   }
 
   /** Forget an outgoing handshake (e.g. its AbortSignal fired). No event follows. */
   cancelConnect(attemptId: number): void {
-    const attempt = this.attempts.get(attemptId);
-    if (attempt) this.removeAttempt(attempt);
+    this.client.cancelConnect(attemptId);
   }
 
   /** The shell called into `connection.core` (send, release, close, abort): drain it next. */
@@ -504,9 +373,7 @@ export class EndpointCore {
   /** Graceful close: refuse new connections, fail handshakes, close every connection. */
   close(now: number): void {
     this.closing = true;
-    for (const attempt of [...this.attempts.values()]) {
-      this.failAttempt(attempt, { code: 'ERR_ENDPOINT_CLOSED', message: 'endpoint closed' });
-    }
+    this.client.failAll('endpoint closed');
     for (const c of this.connections) {
       c.core.close(now);
       this.touch(c);
@@ -516,9 +383,7 @@ export class EndpointCore {
   /** Abortive close: every connection sends a RESET and is closed at once. */
   destroy(now: number): void {
     this.closing = true;
-    for (const attempt of [...this.attempts.values()]) {
-      this.failAttempt(attempt, { code: 'ERR_ENDPOINT_CLOSED', message: 'endpoint destroyed' });
-    }
+    this.client.failAll('endpoint destroyed');
     for (const c of this.connections) {
       try {
         c.core.abort(now, 0, 'endpoint destroyed');
@@ -676,7 +541,7 @@ export class EndpointCore {
         }
         this.touch(t);
       } else if (t.kind === 'attempt') {
-        this.attemptTimeout(now, t);
+        this.client.attemptTimeout(now, t);
       } else {
         this.pruneRetired(now);
       }
@@ -730,8 +595,8 @@ export class EndpointCore {
       if (!secure.ok) return this.drop(secure.reason);
       const p = secure.value;
       if (p.type === 'secure-initial') return this.server.onSecureInitial(now, p, address, port);
-      if (p.type === 'secure-accept') return this.onSecureAccept(now, p, address, port);
-      return this.onRefuse(p, address, port);
+      if (p.type === 'secure-accept') return this.client.onSecureAccept(now, p, address, port);
+      return this.client.onRefuse(p, address, port);
     }
     const decoded = decodePacket(datagram);
     if (!decoded.ok) return this.drop(decoded.reason);
@@ -761,7 +626,7 @@ export class EndpointCore {
       this.touch(target);
       return;
     }
-    if (this.attemptsByCid.has(cid)) return this.drop('early-data');
+    if (this.client.has(cid)) return this.drop('early-data');
     if (this.retired.hasCid(cid)) return this.drop('retired-cid');
     if (type === PacketType.Data && !verifyChecksum(datagram)) return this.drop('checksum');
     this.drop('unknown-cid');
@@ -794,13 +659,13 @@ export class EndpointCore {
       case 'initial':
         return this.server.onInitial(now, packet, address, port);
       case 'retry':
-        return this.onRetry(now, packet, address, port);
+        return this.client.onRetry(now, packet, address, port);
       case 'accept':
-        return this.onAccept(now, packet, address, port);
+        return this.client.onAccept(now, packet, address, port);
       case 'stateless-reset':
         return this.onStatelessReset(now, packet, address, port);
       case 'version-negotiation':
-        return this.onVersionNegotiation(packet, address, port);
+        return this.client.onVersionNegotiation(packet, address, port);
       case 'data':
         // Routed before decoding; unreachable.
         return this.drop('unexpected');
@@ -871,308 +736,17 @@ export class EndpointCore {
     this.counters.statelessResetsSent++;
   }
 
-  // ---------------------------------------------------------------- client side
+  // ---------------------------------------------------------------- client side (connect() and its answers: client-handshake.ts)
 
-  /**
-   * The attempt an answer with our CID `cid` is for, when it comes from the address dialled.
-   * `ignored`: the answer is one the attempt would drop from the dialled address too (stale or
-   * forged: a wrong token, a VN listing our version); from elsewhere it is then only dropped.
-   */
-  private attemptFor(cid: bigint, address: string, port: number, ignored?: (attempt: ConnectAttempt) => boolean): ConnectAttempt | null {
-    const target = this.attemptsByCid.get(cid);
-    if (target === undefined) return null;
-    // Only the address we are connecting to may answer (docs/protocol.md §10.2). Our CID is
-    // known only to the server we sent it to (and whoever sees the path): an answer carrying it
-    // from elsewhere means the server answers from another address than the one dialled (a host
-    // with several addresses, its socket bound to all of them, replies from the one its route
-    // prefers). Every answer would come from there: fail now rather than at connectTimeout.
-    // Not for an answer the attempt would ignore anyway: what needs a token from the dialled
-    // address needs it from elsewhere too.
-    // A secure attempt believes only what authenticates: an answer from elsewhere is dropped
-    // here, and only an authenticated SECURE_ACCEPT from elsewhere ends it (onSecureAccept).
-    if (target.address !== address || target.port !== port) {
-      if (target.secure === null && ignored?.(target) !== true) this.failMismatch(target, address, port);
-      return null;
-    }
-    return target;
-  }
-
-  private failMismatch(attempt: ConnectAttempt, address: string, port: number): void {
-    this.failAttempt(attempt, {
-      code: 'ERR_ADDRESS_MISMATCH',
-      message: `the server dialled at ${attempt.address}:${attempt.port} answered from ${address}:${port}: bind the server to the address clients dial, or dial the address it answers from`,
-    });
-  }
-
-  /** The attempt an answer with our CID `cid` names, when it comes from another address than the one dialled. */
-  private strayAttempt(cid: bigint, address: string, port: number): ConnectAttempt | null {
-    const target = this.attemptsByCid.get(cid);
-    if (target === undefined) return null;
-    return target.address !== address || target.port !== port ? target : null;
-  }
-
-  /** `strayAttempt`, for a secure attempt only. */
-  private secureStray(cid: bigint, address: string, port: number): ConnectAttempt | null {
-    const stray = this.strayAttempt(cid, address, port);
-    return stray !== null && stray.secure !== null ? stray : null;
-  }
-
-  /**
-   * A RETRY for a secure attempt from another address (docs/protocol.md §22.6): unauthenticated,
-   * so it changes nothing of the attempt (cookie, RETRY count, timer); its cookie goes to the
-   * dialled address in one extra SECURE_INITIAL, whose answer (a SECURE_ACCEPT from wherever the
-   * server answers) can then authenticate. At most maxRetries per attempt: a forged RETRY costs
-   * the dialled server one INITIAL, never the attempt.
-   */
-  private followStrayRetry(attempt: ConnectAttempt, packet: RetryPacket): void {
-    if (attempt.strayRetries >= this.config.maxRetries) return this.drop('unexpected');
-    attempt.strayRetries++;
-    this.queue(this.encodeInitial(attempt, packet.cookie), attempt.address, attempt.port);
-  }
-
-  /**
-   * A SECURE_ACCEPT for a secure attempt from another address: tried on a copy of the handshake
-   * state. Only one that authenticates (and whose key verifyPeer accepts for the dialled
-   * address) proves the server answers from elsewhere: ERR_ADDRESS_MISMATCH. Anything else is
-   * dropped and the attempt goes on as if it had never come.
-   */
-  private onStraySecureAccept(now: number, attempt: ConnectAttempt, packet: SecureAcceptPacket, address: string, port: number): void {
-    const done = tryClientHandshake(attempt.secure!.hello, packet.noise, packet.scid);
-    if (!done) return this.drop('handshake-failed');
-    if (!this.peerAccepted(done.secrets.remoteStatic, attempt.address, attempt.port)) return this.drop('peer-rejected');
-    // The server holds the connection now: end it rather than leave it to its idle timeout.
-    if (packet.scid !== 0n) this.endMismatched(now, attempt, packet.scid, done.secrets);
-    this.failMismatch(attempt, address, port);
-  }
-
-  /**
-   * The server answered an ACCEPT or SECURE_ACCEPT from another address than the one dialled
-   * and holds a connection for us: one RESET (code 0) ends it, in the first DATA packet we would
-   * have sent, sealed under the handshake's keys for a secure attempt (docs/protocol.md §10.2).
-   * It goes to the dialled address, which our INITIAL is known to reach (the server sees the
-   * same client address whichever of its addresses a datagram arrives at).
-   */
-  private endMismatched(now: number, attempt: ConnectAttempt, serverCid: bigint, secrets: SessionSecrets | null): void {
-    const reset = this.encodeReset(serverCid, attempt.params.initialPacketNumber, 'the server answered from another address', 0);
-    const datagram = secrets
-      ? new PacketProtection(this.requireSuite(), secrets.sendSecret, secrets.recvSecret, this.protectionConfig, now).seal(now, reset)
-      : reset;
-    this.queue(datagram, attempt.address, attempt.port);
-  }
-
-  private onRetry(now: number, packet: RetryPacket, address: string, port: number): void {
-    const stray = this.secureStray(packet.dcid, address, port);
-    if (stray !== null) return this.followStrayRetry(stray, packet);
-    const attempt = this.attemptFor(packet.dcid, address, port);
-    if (!attempt || attempt.retries >= this.config.maxRetries) return this.drop('unexpected');
-    if (attempt.retryCredit === 0) {
-      // Within one measured round trip of the cookie INITIAL nothing the server sent can answer
-      // it: the rest of a burst. After it, once per attempt, the server's answer to it.
-      if (attempt.retryCreditAt < 0 || now < attempt.retryCreditAt) return this.drop('unexpected');
-      attempt.retryRtt = -1;
-    }
-    attempt.retryCredit = 0;
-    // The first RETRY answers the only INITIAL sent (unless it was repeated: sentAt -1, Karn).
-    if (attempt.retries === 0 && attempt.sentAt >= 0 && now > attempt.sentAt) attempt.retryRtt = now - attempt.sentAt;
-    attempt.retryCreditAt = attempt.retryRtt > 0 ? now + attempt.retryRtt : -1;
-    // The server answers a cookie-less INITIAL with a RETRY only, so after the first RETRY only
-    // the cookie INITIAL can be answered: an unambiguous sample. A later RETRY (the repeated
-    // INITIAL answered again, a cookie aged out, the client's port changed) leaves an earlier
-    // cookie INITIAL that an ACCEPT may still answer: no sample (Karn).
-    attempt.sentAt = attempt.retries === 0 ? now : -1;
-    attempt.retries++;
-    attempt.cookie = new Uint8Array(packet.cookie);
-    attempt.initial = this.encodeInitial(attempt);
-    this.queue(attempt.initial, address, port);
-    attempt.nextSend = now + attempt.rto;
-    this.scheduleAttempt(attempt);
-  }
-
-  private onAccept(now: number, packet: AcceptPacket, address: string, port: number): void {
-    const stray = this.strayAttempt(packet.dcid, address, port);
-    // ERR_ADDRESS_MISMATCH below (attemptFor); the server that answered holds a connection.
-    if (stray !== null && stray.secure === null && packet.scid !== 0n) this.endMismatched(now, stray, packet.scid, null);
-    const attempt = this.attemptFor(packet.dcid, address, port);
-    if (!attempt) return this.drop('unexpected');
-    if (attempt.secure) {
-      // Never downgraded, and never ended by it either: no honest server answers a
-      // SECURE_INITIAL with a plaintext ACCEPT (it never saw an INITIAL for this CID), so it is
-      // forged, by whoever saw our CID. Dropped; the real SECURE_ACCEPT may still come.
-      this.drop('unencrypted');
-      attempt.unauthenticated++;
-      return;
-    }
-    if (!validParams(packet.params) || packet.scid === 0n) {
-      this.drop('bad-params');
-      // Tell the server, whose connection would otherwise wait for its idle timeout: one RESET
-      // (code 1) in the first DATA packet we would have sent (docs/protocol.md §4).
-      if (packet.scid !== 0n) this.queue(this.encodeReset(packet.scid, attempt.params.initialPacketNumber, 'invalid transport parameters'), address, port);
-      return this.failAttempt(attempt, { code: 'ERR_PROTOCOL_VIOLATION', message: 'server sent invalid transport parameters' });
-    }
-    if (this.byPeer.has(address, port, packet.scid)) {
-      this.drop('unexpected');
-      return this.failAttempt(attempt, { code: 'ERR_PROTOCOL_VIOLATION', message: 'server reused a connection ID' });
-    }
-    this.removeAttempt(attempt);
-    // The address connect() was given (equal to the datagram's): connections to one server share it.
-    this.establish(now, 'client', attempt.cid, packet.scid, attempt.address, port, attempt.params, copyParams(packet.params), null, null, null, attempt.id, handshakeRtt(now, attempt));
-    this.counters.connectionsConnected++;
-  }
-
-  private onSecureAccept(now: number, packet: SecureAcceptPacket, address: string, port: number): void {
-    const stray = this.secureStray(packet.dcid, address, port);
-    if (stray !== null) return this.onStraySecureAccept(now, stray, packet, address, port);
-    const attempt = this.attemptFor(packet.dcid, address, port);
-    if (!attempt?.secure) return this.drop('unexpected');
-    // Read on a copy of the handshake state: one that does not authenticate must leave the
-    // attempt as it was. An honest server never sends it (one that cannot read our message 1
-    // answers with a REFUSE), so it is forged, by whoever saw our CID: dropped and counted, and
-    // the attempt goes on until the real answer or connectTimeout (docs/protocol.md §22.6).
-    const done = tryClientHandshake(attempt.secure.hello, packet.noise, packet.scid);
-    if (!done) {
-      this.drop('handshake-failed');
-      attempt.unauthenticated++;
-      return;
-    }
-    const remoteStatic = done.secrets.remoteStatic;
-    // The server already holds the connection: a refusal from here on ends it with one RESET,
-    // sealed under the keys the handshake just made, rather than leave it to its idle timeout.
-    const sealedReset = (reason: string, code: number): void => {
-      const protection = new PacketProtection(this.requireSuite(), done.secrets.sendSecret, done.secrets.recvSecret, this.protectionConfig, now);
-      this.queue(protection.seal(now, this.encodeReset(packet.scid, attempt.params.initialPacketNumber, reason, code)), address, port);
-    };
-    if (!this.peerAccepted(remoteStatic, address, port)) {
-      this.drop('peer-rejected');
-      // Code 0: a refusal, not a protocol violation (docs/protocol.md §18.3).
-      sealedReset('server key rejected', 0);
-      return this.failAttempt(attempt, { code: 'ERR_AUTHENTICATION_FAILED', message: 'verifyPeer rejected the server\'s key' });
-    }
-    if (!validParams(done.params) || packet.scid === 0n) {
-      this.drop('bad-params');
-      if (packet.scid !== 0n) sealedReset('invalid transport parameters', 1);
-      return this.failAttempt(attempt, { code: 'ERR_PROTOCOL_VIOLATION', message: 'server sent invalid transport parameters' });
-    }
-    if (this.byPeer.has(address, port, packet.scid)) {
-      this.drop('unexpected');
-      return this.failAttempt(attempt, { code: 'ERR_PROTOCOL_VIOLATION', message: 'server reused a connection ID' });
-    }
-    this.removeAttempt(attempt);
-    // Our own parameters as the engine knows them: the real reset token, not the refusal token.
-    const localParams = { ...attempt.params, resetToken: resetTokenFor(this.resetKey, attempt.cid) };
-    const protection = new PacketProtection(this.requireSuite(), done.secrets.sendSecret, done.secrets.recvSecret, this.protectionConfig, now);
-    this.establish(now, 'client', attempt.cid, packet.scid, attempt.address, port, localParams, done.params, null, protection, remoteStatic, attempt.id, handshakeRtt(now, attempt));
-    this.counters.connectionsConnected++;
-  }
-
-  private onRefuse(packet: RefusePacket, address: string, port: number): void {
-    const attempt = this.attemptFor(packet.dcid, address, port, (a) => !a.secure || !tokensEqual(packet.token, a.params.resetToken));
-    if (!attempt?.secure) return this.drop('unexpected');
-    // Only the server we sent the SECURE_INITIAL to has seen its refusal token.
-    if (!tokensEqual(packet.token, attempt.params.resetToken)) return this.drop('bad-reset-token');
-    if (packet.reason === RefuseReason.AuthenticationFailed) {
-      return this.failAttempt(attempt, {
-        code: 'ERR_AUTHENTICATION_FAILED',
-        message: attempt.secure.serverKey
-          ? 'the server does not hold the expected key (or does not encrypt)'
-          : 'the server does not encrypt',
-      });
-    }
-    if (packet.reason === RefuseReason.PeerRejected) {
-      return this.failAttempt(attempt, { code: 'ERR_AUTHENTICATION_FAILED', message: 'the server rejected our key' });
-    }
-    this.failAttempt(attempt, { code: 'ERR_CONNECTION_REFUSED', message: 'the server refused the connection' });
-  }
-
-  private onVersionNegotiation(packet: VersionNegotiationPacket, address: string, port: number): void {
-    const attempt = this.attemptFor(packet.dcid, address, port, () => packet.versions.includes(PROTOCOL_VERSION));
-    // A VN that lists our version is stale or forged: ignore it, as QUIC does.
-    if (!attempt || packet.versions.includes(PROTOCOL_VERSION)) return this.drop('unexpected');
-    this.failAttempt(attempt, {
-      code: 'ERR_UNSUPPORTED_VERSION',
-      message: `server speaks wire versions [${packet.versions.join(', ')}], not ${PROTOCOL_VERSION}`,
-    });
-  }
-
+  /** A STATELESS_RESET: an attempt's refusal (client-handshake.ts), or a peer that lost a connection's state. */
   private onStatelessReset(now: number, packet: StatelessResetPacket, address: string, port: number): void {
-    const attempt = this.attemptFor(packet.dcid, address, port, (a) => !tokensEqual(packet.token, a.params.resetToken));
-    if (attempt) {
-      // A refusal carries our own token, which only the server we sent the INITIAL to has seen.
-      if (!tokensEqual(packet.token, attempt.params.resetToken)) return this.drop('bad-reset-token');
-      return this.failAttempt(attempt, { code: 'ERR_CONNECTION_REFUSED', message: 'the server refused the connection' });
-    }
+    if (this.client.onStatelessReset(packet, address, port)) return;
     // A peer that lost its state answers with its own CID and the token it gave us.
     const c = this.byPeer.get(address, port, packet.dcid);
     if (!c) return this.drop(this.retired.hasPeer(address, port, packet.dcid) ? 'retired-cid' : 'unknown-cid');
     if (!tokensEqual(packet.token, c.remoteResetToken)) return this.drop('bad-reset-token');
     c.core.handleStatelessReset(now);
     this.touch(c);
-  }
-
-  private attemptTimeout(now: number, attempt: ConnectAttempt): void {
-    if (now >= attempt.deadline) {
-      const forged = attempt.unauthenticated;
-      if (forged > 0) {
-        // Something answered from the dialled address, but nothing that proved the server's key.
-        return this.failAttempt(attempt, {
-          code: 'ERR_AUTHENTICATION_FAILED',
-          message: `no answer from ${attempt.address}:${attempt.port} authenticated within ${this.config.connectTimeout} ms: ${forged} ${forged === 1 ? 'answer' : 'answers'} from there did not (forged, or a server that does not hold the expected key)`,
-        });
-      }
-      return this.failAttempt(attempt, {
-        code: 'ERR_CONNECTION_TIMEOUT',
-        message: `no answer from ${attempt.address}:${attempt.port} within ${this.config.connectTimeout} ms`,
-      });
-    }
-    if (now >= attempt.nextSend) {
-      this.queue(attempt.initial, attempt.address, attempt.port);
-      attempt.retryCredit = 1;
-      attempt.sentAt = -1;
-      attempt.rto = Math.min(attempt.rto * 2, 1000);
-      attempt.nextSend = now + attempt.rto;
-    }
-    this.scheduleAttempt(attempt);
-  }
-
-  private scheduleAttempt(attempt: ConnectAttempt): void {
-    this.heap.set(attempt, Math.min(attempt.nextSend, attempt.deadline));
-  }
-
-  private failAttempt(attempt: ConnectAttempt, error: EndpointError): void {
-    this.removeAttempt(attempt);
-    this.events.push({ type: 'connect-failed', attempt: attempt.id, error });
-  }
-
-  private removeAttempt(attempt: ConnectAttempt): void {
-    this.attempts.delete(attempt.id);
-    if (this.attemptsByCid.get(attempt.cid) === attempt) this.attemptsByCid.delete(attempt.cid);
-    this.heap.remove(attempt);
-  }
-
-  /** A DATA packet holding one RESET frame with code 1 (protocol violation). */
-  private encodeReset(dcid: bigint, packetNumber: number, reason: string, code = 1): Uint8Array {
-    return encodePacket({ type: 'data', dcid, packetNumber: packetNumber >>> 0, frames: [{ type: 'reset', code, reason }] });
-  }
-
-  private encodeInitial(attempt: ConnectAttempt, cookie = attempt.cookie): Uint8Array {
-    if (attempt.secure) {
-      const secure: SecureInitialPacket = {
-        type: 'secure-initial',
-        scid: attempt.cid,
-        params: attempt.params,
-        pattern: attempt.secure.hello.pattern,
-        noise: attempt.secure.hello.message,
-        cookie,
-      };
-      return encodeSecurePacket(secure);
-    }
-    const initial: InitialPacket = {
-      type: 'initial',
-      version: PROTOCOL_VERSION,
-      scid: attempt.cid,
-      params: attempt.params,
-      cookie,
-    };
-    return encodePacket(initial);
   }
 
   // ---------------------------------------------------------------- connections
@@ -1359,13 +933,8 @@ export class EndpointCore {
   private freshCid(): bigint {
     for (let i = 0; i < 64; i++) {
       const cid = bytesToBigint(this.randomBytes(8));
-      if (cid !== 0n && !this.connections.has(cid) && !this.attemptsByCid.has(cid) && !this.retired.hasCid(cid)) return cid;
+      if (cid !== 0n && !this.connections.has(cid) && !this.client.has(cid) && !this.retired.hasCid(cid)) return cid;
     }
     throw new Error('randomBytes keeps returning connection IDs in use');
-  }
-
-  private requireSuite(): CryptoSuite {
-    if (!this.suite) throw new TypeError('encryption needs a crypto suite (EndpointCoreOptions.crypto)');
-    return this.suite;
   }
 }

@@ -2,51 +2,24 @@ import { encodePacket, RESET_TOKEN_SIZE, type AcceptPacket, type InitialPacket, 
 import { RefuseReason, encodeSecurePacket, type RefusePacket, type SecureAcceptPacket, type SecureInitialPacket } from '../wire/secure.js';
 import type { AddressCounts } from './address-counts.js';
 import type { CookieJar } from './cookie.js';
-import type { EndpointConnection } from './endpoint-connection.js';
-import type { DropReason, EndpointCoreConfig, EndpointStats } from './endpoint-types.js';
-import type { PeerTable } from './peer-table.js';
+import type { EndpointStats } from './endpoint-types.js';
+import type { HandshakeHost } from './handshake-host.js';
 import type { RetiredIds } from './retired-ids.js';
 import { respondToClient } from './secure/handshake.js';
-import { PacketProtection, type ProtectionConfig } from './secure/packet-protection.js';
-import type { CryptoSuite } from './secure/suite.js';
-import { copyParams, validParams, type LocalParams } from './transport-params.js';
+import { PacketProtection } from './secure/packet-protection.js';
+import { copyParams, validParams } from './transport-params.js';
 
 /**
- * What the server side of the handshake uses of its endpoint (endpoint.ts builds it once): the
- * endpoint's tables and settings, and the few things only the endpoint does (queue a datagram,
- * count a drop, make a connection).
+ * What the server side of the handshake uses of its endpoint besides what both sides do
+ * (handshake-host.ts): the tables of cookies, retired IDs and connections per address.
  */
-export interface ServerHost {
-  readonly config: EndpointCoreConfig;
+export interface ServerHost extends HandshakeHost {
   readonly cookies: CookieJar;
-  /** (remote address, port, remote CID) → connection: a repeated INITIAL finds the one it made. */
-  readonly byPeer: PeerTable<EndpointConnection>;
   /** IDs of closed connections: a retired triple's INITIAL makes no new connection. */
   readonly retired: RetiredIds;
   /** Incoming connections per remote IP address. */
   readonly perAddress: AddressCounts;
   readonly counters: Pick<EndpointStats, 'refused' | 'acceptsSent' | 'retriesSent' | 'connectionsAccepted'>;
-  readonly params: LocalParams;
-  readonly suite: CryptoSuite | null;
-  readonly encryption: 'required' | 'optional';
-  readonly protectionConfig: ProtectionConfig;
-  readonly randomBytes: (n: number) => Uint8Array;
-  /** The endpoint is closing: no new connections. */
-  closing(): boolean;
-  /** Connections and outgoing handshakes, against maxConnections. */
-  population(): number;
-  /** Queue a handshake datagram (counted as one). */
-  queue(data: Uint8Array, address: string, port: number): void;
-  drop(reason: DropReason): void;
-  freshCid(): bigint;
-  /** EndpointCoreConfig.verifyPeer's verdict on a peer's static key. */
-  peerAccepted(publicKey: Uint8Array | null, address: string, port: number): boolean;
-  /** Create the engine and the record of a new connection (endpoint.ts `establish`, as the server). */
-  establish(
-    now: number, role: 'server', localCid: bigint, remoteCid: bigint, address: string, port: number,
-    localParams: TransportParams, remoteParams: TransportParams, acceptDatagram: Uint8Array,
-    protection: PacketProtection | null, remotePublicKey: Uint8Array | null,
-  ): EndpointConnection;
 }
 
 /**
