@@ -894,14 +894,17 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     if (this.timer !== null) this.clock.clearTimer(this.timer);
     this.timer = null;
     this.armedAt = deadline;
+    if (deadline !== null) this.arm(now, deadline);
     // Nothing left to time: a late timer's turn (`onTimer`) that was waiting is over, and the
     // next timer armed is a new one (a late firing of it waits for the socket too).
-    if (deadline === null) this.timerDeferred = false;
-    if (deadline !== null) {
-      this.timer = this.clock.setTimer(deadline, this.onTimer);
-      this.armed(now, deadline);
-      if (!this.refed) this.clock.unrefTimer?.(this.timer);
-    }
+    else this.timerDeferred = false;
+  }
+
+  /** A new timer for `deadline` (none is armed). */
+  private arm(now: number, deadline: number): void {
+    this.timer = this.clock.setTimer(deadline, this.onTimer);
+    this.armed(now, deadline);
+    if (!this.refed) this.clock.unrefTimer?.(this.timer);
   }
 
   /** The timer now fires by `at`: worth moving on once half the time to it has passed. */
@@ -924,9 +927,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     // (probes) on it. Once per firing: the deferred timer does the work, however late.
     if (late && !this.timerDeferred) {
       this.timerDeferred = true;
-      this.timer = this.clock.setTimer(now, this.onTimer);
-      this.armed(now, now);
-      if (!this.refed) this.clock.unrefTimer?.(this.timer);
+      this.arm(now, now);
       return;
     }
     this.timerDeferred = false;
