@@ -20,10 +20,14 @@ function dialling(): { net: VirtualNet; client: Node; cid: bigint } {
   const client = net.add(CLIENT, endpointConfig(), 2, 5000);
   client.core.connect(0, SERVER, 4000);
   net.flush();
+  return { net, client, cid: dialledCid(net) };
+}
+
+/** The CID the client chose in the INITIAL it sent first (answers carry it). */
+function dialledCid(net: VirtualNet): bigint {
   const initial = decodePacket(net.log[0]!.data);
   expect(initial.ok && initial.value.type).toBe('initial');
-  const cid = initial.ok && initial.value.type === 'initial' ? initial.value.scid : 0n;
-  return { net, client, cid };
+  return initial.ok && initial.value.type === 'initial' ? initial.value.scid : 0n;
 }
 
 function connected(node: Node): EndpointConnection | undefined {
@@ -190,8 +194,7 @@ describe('EndpointCore handshake', () => {
     const { net, server, client } = pair();
     client.core.connect(0, SERVER, 4000);
     net.flush();
-    const initial = decodePacket(net.log[0]!.data);
-    const cid = initial.ok && initial.value.type === 'initial' ? initial.value.scid : 0n;
+    const cid = dialledCid(net);
     // Whoever sees the CID (every answer carries it) answers first, as many times as the cap.
     for (let i = 0; i < 3; i++) net.inject(SERVER, 4000, client, encodePacket({ type: 'retry', dcid: cid, cookie: new Uint8Array(20).fill(i + 1) }));
     net.flush();
@@ -211,8 +214,7 @@ describe('EndpointCore handshake', () => {
     const { net, server, client } = pair();
     client.core.connect(0, SERVER, 4000);
     net.flush();
-    const initial = decodePacket(net.log[0]!.data);
-    const cid = initial.ok && initial.value.type === 'initial' ? initial.value.scid : 0n;
+    const cid = dialledCid(net);
     for (const [i, at] of [2, 3.5, 4, 6, 8].entries()) {
       net.run(at);
       net.inject(SERVER, 4000, client, encodePacket({ type: 'retry', dcid: cid, cookie: new Uint8Array(20).fill(i + 1) }));
