@@ -112,8 +112,7 @@ export class AckScheduler {
   /** `onPacket` for a packet `isNext` accepted: recorded exactly as `onPacket` would, without its search. */
   onNextPacket(now: number): void {
     const received = this.received;
-    const next = received.largest + 1;
-    received.extendTop(next);
+    const next = received.extendTop();
     this.lastPacketNumber = next;
     this.largestReceivedAt = now;
     this.outOfOrder = false;

@@ -64,16 +64,13 @@ export class ReceivedPackets {
   }
 
   /**
-   * `pn` is exactly one above `largest` and extends the highest range: what `insert(pn)` does in
-   * that case, without its search (the receive path's header prediction). False, nothing
-   * recorded: not that case (no range yet, or another number); use `insert`.
+   * Record `largest + 1`, which extends the highest range (there is one: `AckScheduler.isNext`
+   * checked both), and return it: what `insert(largest + 1)` does in that case, without its
+   * search (the receive path's header prediction).
    */
-  extendTop(pn: number): boolean {
+  extendTop(): number {
     const r = this.ranges;
-    const n = r.length;
-    if (n === 0 || pn !== r[n - 1]! + 1) return false;
-    r[n - 1] = pn;
-    return true;
+    return ++r[r.length - 1]!;
   }
 
   /** Record `pn`; returns false if it was already received (a duplicate). */
