@@ -27,10 +27,15 @@ export class DeliveryRate {
     // Both stores on every packet (the old value kept but when nothing is in flight): a bulk
     // sender's flight fully acknowledged mid-transfer then finds them compiled, instead of
     // deoptimising the packet's record (LossRecovery.newRecord, onPacketSent) where this is
-    // inlined (issue 11, the warm-up).
+    // inlined (issue 11, the warm-up). `+now`, not `now`: a select between a double field's
+    // value and the argument as passed (a tagged value of unknown type to TurboFan) is a tagged
+    // value, so each store made a heap number of the kept value (two per packet sent, 32 bytes:
+    // the sender's largest own garbage after the payload view); between two numbers, it stays a
+    // double and is written into the fields' own boxes (test/core/send-garbage.test.ts).
     const idle = bytesInFlight === 0;
-    this.firstSentTime = idle ? now : this.firstSentTime;
-    this.deliveredTime = idle ? now : this.deliveredTime;
+    const t = +now;
+    this.firstSentTime = idle ? t : this.firstSentTime;
+    this.deliveredTime = idle ? t : this.deliveredTime;
   }
 
   /**

@@ -448,7 +448,7 @@ export class EndpointCore {
     // entry per drain at that `now`, emptied when one next stops at a later `now`. The Node shell calls
     // `flushed` whenever `sendingStopped`, after every datagram, so it never sees a repeat.
     if (now !== this.stoppedNow) {
-      this.stopped.length = 0;
+      emptyList(this.stopped);
       this.stoppedNow = now;
     }
     this.stopped.push(c);
@@ -473,7 +473,7 @@ export class EndpointCore {
   flushed(end: number): void {
     const stopped = this.stopped;
     for (let i = 0; i < stopped.length; i++) stopped[i]!.core.sentUntil?.(this.stoppedNow, end);
-    stopped.length = 0;
+    emptyList(stopped);
   }
 
   /**
@@ -937,4 +937,13 @@ export class EndpointCore {
     }
     throw new Error('randomBytes keeps returning connection IDs in use');
   }
+}
+
+/**
+ * Empty `list` and keep its storage: `length = 0` gives V8 the storage back, and the next push
+ * allocates another (~50–150 bytes). The list of connections that stopped sending is emptied
+ * and refilled on every flush of a bulk sender (4 KB per MB moved, issue 11).
+ */
+function emptyList(list: unknown[]): void {
+  while (list.length > 0) list.pop();
 }

@@ -1,4 +1,4 @@
-import { setFlagsFromString } from 'node:v8';
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 
 /**
  * V8's own view of compiled code, for the tests that pin a deoptimisation away (varint priming,
@@ -60,4 +60,46 @@ export function deoptimizedBy(fs: Record<string, unknown>, first: () => void, la
   }
   later();
   return Object.entries(fs).filter(([, f]) => (status(f) & OPTIMIZED) === 0).map(([name]) => name);
+}
+
+/** Bytes in use in V8's young generation (what new objects are cut from, in order). */
+function youngBytes(): number {
+  for (const s of getHeapSpaceStatistics()) if (s.space_name === 'new_space') return s.space_used_size;
+  throw new Error('no new_space in v8.getHeapSpaceStatistics()');
+}
+
+/**
+ * Bytes `f` allocates per call once optimised, as V8's young generation counts them: compile `f`
+ * after `n` calls through `call(i)` (i = 0 … n − 1: the driver should pass values made beforehand,
+ * e.g. numbers read from an array of objects, so that the calls themselves allocate nothing),
+ * then run the same calls again and read the young generation's size before and after. A count,
+ * not a timing; a run that a scavenge interrupted (the size went down) is not counted, the
+ * smallest of five is taken, and the driver's own cost (an empty call) is subtracted. Throws if
+ * `f` is not optimised before or after (the answer would then be the interpreter's).
+ */
+export function bytesPerCall(f: unknown, call: (i: number) => void, n = 10_000): number {
+  neverOptimize(call);
+  for (let i = 0; i < n; i++) call(i);
+  finishConcurrentJobs();
+  optimizeOnNextCall(f);
+  call(0);
+  finishConcurrentJobs();
+  if ((status(f) & OPTIMIZED) === 0) throw new Error(`not optimised (status ${status(f).toString(2)}): the count proves nothing`);
+  const measure = (g: (i: number) => void): number => {
+    let best = Infinity;
+    for (let k = 0; k < 5; k++) {
+      const before = youngBytes();
+      for (let i = 0; i < n; i++) g(i);
+      const d = youngBytes() - before;
+      if (d >= 0) best = Math.min(best, d);
+    }
+    if (best === Infinity) throw new Error('every run was interrupted by a scavenge');
+    return best;
+  };
+  const empty = (_i: number): void => undefined;
+  neverOptimize(empty);
+  const base = measure(empty);
+  const bytes = measure(call);
+  if ((status(f) & OPTIMIZED) === 0) throw new Error('deoptimised while counted: the count proves nothing');
+  return Math.max(0, bytes - base) / n;
 }
