@@ -51,6 +51,8 @@ export class Receiver implements CreditView, MessageSink {
   private buffers: (ReceiveBuffer | undefined)[] | null = null;
   /** Every buffer created, channel 0's first, densely (credit sums over them); null while channel 0's is the only one. */
   private active: ReceiveBuffer[] | null = null;
+  /** Buffers holding an assembly chunk (an unfinished message), as of the last updateCredit; read only while `active` is set. */
+  private chunkHolders = 0;
   private readonly base: number;
   private claimed = 0;
   private consumed = 0;
@@ -143,10 +145,13 @@ export class Receiver implements CreditView, MessageSink {
 
   /**
    * What `retainedBytes` may reach for reliable data: the window, the slack for unfinished
-   * messages, and one assembly chunk per channel in use.
+   * messages, and one assembly chunk per channel holding an unfinished message (at least one).
    */
   get retainedLimit(): number {
-    return this.windowBytes + this.buffer.slack + (this.active?.length ?? 1) * (ASSEMBLY_CHUNK + OBJECT_OVERHEAD);
+    // Channel 0's chunk is in the documented window + 64 KiB; each further channel holding an
+    // unfinished message adds one (docs/protocol.md §15), counted by updateCredit's walk.
+    const chunks = this.active === null ? 1 : Math.max(1, this.chunkHolders);
+    return this.windowBytes + this.buffer.slack + chunks * (ASSEMBLY_CHUNK + OBJECT_OVERHEAD);
   }
 
   /** A receive buffer holds storage a quiet connection gives back (ReceiveBuffer.releaseIdleStorage). */
@@ -354,11 +359,14 @@ export class Receiver implements CreditView, MessageSink {
     const active = this.active;
     if (active !== null) {
       // Channel 0's buffer is active[0], counted above.
+      let chunks = b0.holdsChunk ? 1 : 0;
       for (let i = 1; i < active.length; i++) {
         const b = active[i]!;
         retained += b.retained;
         if (!b.onlyAssembling) onlyAssembling = false;
+        if (b.holdsChunk) chunks++;
       }
+      this.chunkHolders = chunks;
     }
     // Partial DATA_PART fragments hold bytes too (rare: after the path MTU fell).
     if (this.partsIn !== null) retained += this.partsRetained();

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ConnectionCore } from '../../src/core/connection.js';
 import { MAX_HELD_BYTES, MAX_HELD_PACKETS, PathKind, PathValidator } from '../../src/core/path-validation.js';
 import { ASSEMBLY_CHUNK } from '../../src/core/receive-buffer.js';
+import { OBJECT_OVERHEAD } from '../../src/core/retention.js';
 import { UnreliableReassembly } from '../../src/core/unreliable-reassembly.js';
 import { announcedWindow, resolveCoreConfig } from '../../src/core/config.js';
 import { createCounters } from '../../src/core/counters.js';
@@ -157,6 +158,8 @@ describe('hostile-peer byte bounds, per buffer', () => {
           }
         }
         peak = Math.max(peak, ownBytes(b, idle));
+        // The documented bound, as the engine states it, at every step (not only at the end).
+        expect(b.stats().retainedBytes).toBeLessThanOrEqual(b.inspect().retainedLimit);
         const before = seen.maxTsn;
         readCredit(b, round, seen);
         if (!progressed && seen.maxTsn === before) break;
@@ -170,6 +173,31 @@ describe('hostile-peer byte bounds, per buffer', () => {
       expect(b.stats().retainedBytes).toBeGreaterThanOrEqual(ownBytes(b, idle));
       expect(b.stats().retainedBytes).toBeLessThanOrEqual(b.inspect().retainedLimit);
     }
+  });
+
+  it('the limit on what the receiver holds counts an assembly chunk only for channels that hold an unfinished message (as documented), not every channel ever used', () => {
+    const [, b] = makeCores(7, quiet);
+    const [, fresh] = makeCores(8, quiet);
+    const base = fresh.inspect().retainedLimit;
+    let pn = 1000;
+    // 200 channels used once each, by a whole message: none holds a chunk afterwards.
+    for (let ch = 1; ch <= 200; ch++) {
+      const f: Frame = { type: 'data', channel: ch, tsn: 77, first: true, last: true, unordered: false, payload: new Uint8Array(500) };
+      b.handleDatagram(1, datagram(b.localCid, pn++, [f]));
+    }
+    for (let e = b.pollEvent(); e !== null; e = b.pollEvent()) if (e.type === 'message') b.release(e.credit, e.delivery, e.channel);
+    expect(b.inspect().retainedLimit).toBe(base);
+    // Three channels start a message and do not finish it: two chunks more than one channel's.
+    for (const ch of [0, 5, 9]) {
+      const f: Frame = { type: 'data', channel: ch === 0 ? undefined : ch, tsn: ch === 0 ? 77 : 78, first: true, last: false, unordered: false, payload: new Uint8Array(500) };
+      b.handleDatagram(2, datagram(b.localCid, pn++, [f]));
+    }
+    expect(b.inspect().retainedLimit).toBe(base + 2 * (ASSEMBLY_CHUNK + OBJECT_OVERHEAD));
+    // One finishes: one chunk less.
+    const end: Frame = { type: 'data', channel: 5, tsn: 79, first: false, last: true, unordered: false, payload: new Uint8Array(10) };
+    b.handleDatagram(3, datagram(b.localCid, pn++, [end]));
+    expect(b.inspect().retainedLimit).toBe(base + ASSEMBLY_CHUNK + OBJECT_OVERHEAD);
+    expect(b.state).toBe('open');
   });
 
   it('unreliable reassembly keeps at most 8 incomplete messages however many ids the peer uses, and its budget in bytes', () => {
