@@ -64,6 +64,8 @@ export class Receiver implements CreditView, MessageSink {
    * the first DATA_PART frame of a channel (only after the peer's path MTU fell).
    */
   private partsIn: (FragmentParts | undefined)[] | null = null;
+  /** What the FragmentParts of `partsIn` hold together (their `retained`, summed as each changes). */
+  private partsBytes = 0;
   /** Bytes of delivered unreliable messages the application has not released yet. */
   private unreliableHeld = 0;
   /** Complete unreliable messages dropped because the unreliable budget was full. */
@@ -217,7 +219,14 @@ export class Receiver implements CreditView, MessageSink {
     this.consumed += buf.cumTsn - before;
     this.updateCredit();
     const parts = this.partsIn;
-    if (parts !== null) parts[channel]?.prune(buf.cumTsn);
+    if (parts !== null) {
+      const fp = parts[channel];
+      if (fp !== undefined && fp.size > 0) {
+        const was = fp.retained;
+        fp.prune(before, buf.cumTsn);
+        this.partsBytes += fp.retained - was;
+      }
+    }
     return result;
   }
 
@@ -236,7 +245,10 @@ export class Receiver implements CreditView, MessageSink {
     // No fragment is larger than the datagrams we accept: this bounds what each partial holds.
     if (frame.length > this.maxDatagramSize - DATA_OVERHEAD - DATA_FRAME_HEADER_SIZE) return 'malformed';
     const parts = (this.partsIn ??= []);
-    const whole = (parts[channel] ??= new FragmentParts()).add(tsn, frame);
+    const fp = (parts[channel] ??= new FragmentParts());
+    const was = fp.retained;
+    const whole = fp.add(tsn, frame);
+    this.partsBytes += fp.retained - was;
     if (whole === 'malformed') return 'malformed';
     // Claimed at its first piece, as the sender counted the TSN when it first sent the fragment
     // (§5.9): the partials of all channels together then stay within the credit, as buffered
@@ -249,13 +261,9 @@ export class Receiver implements CreditView, MessageSink {
     return this.onData(whole);
   }
 
-  /** Bytes the partial DATA_PART fragments hold, over all channels. */
+  /** Bytes the partial DATA_PART fragments hold, over all channels (kept as they change, not summed per frame). */
   private partsRetained(): number {
-    const parts = this.partsIn;
-    if (parts === null) return 0;
-    let n = 0;
-    for (let i = 0; i < parts.length; i++) n += parts[i]?.retained ?? 0;
-    return n;
+    return this.partsBytes;
   }
 
   /**

@@ -104,6 +104,31 @@ describe('hostile-peer byte bounds, per buffer', () => {
     expect(b.stats().retainedBytes).toBeGreaterThanOrEqual(ownBytes(b, idle));
   });
 
+  it('partials that the same TSNs then complete as whole DATA frames are forgotten, their bytes with them', () => {
+    // Twins: one gets partials on channels 3 and 4 first, then the whole fragments as DATA; the
+    // other only the DATA. Afterwards both hold the same (the partials' bytes went when pruned).
+    const [, b] = makeCores(9, quiet);
+    const [, twin] = makeCores(9, quiet);
+    let pn = 1000;
+    for (const ch of [3, 4]) {
+      for (let tsn = 78; tsn < 120; tsn++) {
+        const part: Frame = { type: 'data-part', channel: ch, tsn, first: true, last: true, unordered: false, length: 600, offset: 0, payload: new Uint8Array(100) };
+        b.handleDatagram(0, datagram(b.localCid, pn++, [part]));
+      }
+    }
+    expect(b.stats().retainedBytes).toBeGreaterThan(twin.stats().retainedBytes + 2 * 42 * 600 - 1);
+    let pn2 = 1000;
+    for (const ch of [3, 4]) {
+      for (let tsn = 77; tsn < 120; tsn++) {
+        const f: Frame = { type: 'data', channel: ch, tsn, first: true, last: true, unordered: false, payload: new Uint8Array(600) };
+        b.handleDatagram(1, datagram(b.localCid, pn++, [f]));
+        twin.handleDatagram(1, datagram(twin.localCid, pn2++, [f]));
+      }
+    }
+    expect(b.state).toBe('open');
+    expect(b.stats().retainedBytes).toBe(twin.stats().retainedBytes);
+  });
+
   it('the bytes DATA_PART partials hold come out of the credit announced as the application consumes (as buffered fragments do)', () => {
     // Two receivers on their own: 1,000 partials (1,175 bytes each, one byte of each sent) at
     // the end of the first one's window, then the same in-order messages into both, each
