@@ -51,8 +51,13 @@ export class Receiver implements CreditView, MessageSink {
   private buffers: (ReceiveBuffer | undefined)[] | null = null;
   /** Every buffer created, channel 0's first, densely (credit sums over them); null while channel 0's is the only one. */
   private active: ReceiveBuffer[] | null = null;
-  /** Buffers holding an assembly chunk (an unfinished message), as of the last updateCredit; read only while `active` is set. */
-  private chunkHolders = 0;
+  // Running totals over the buffers of channels 1–255 (othersChanged), for the credit rule.
+  /** Bytes they hold (their `retained`). */
+  private othersRetained = 0;
+  /** How many of them hold something besides an unfinished message (not `onlyAssembling`). */
+  private othersNotAssembling = 0;
+  /** How many of them hold an assembly chunk (an unfinished message). */
+  private otherChunks = 0;
   private readonly base: number;
   private claimed = 0;
   private consumed = 0;
@@ -151,8 +156,8 @@ export class Receiver implements CreditView, MessageSink {
    */
   get retainedLimit(): number {
     // Channel 0's chunk is in the documented window + 64 KiB; each further channel holding an
-    // unfinished message adds one (docs/protocol.md §15), counted by updateCredit's walk.
-    const chunks = this.active === null ? 1 : Math.max(1, this.chunkHolders);
+    // unfinished message adds one (docs/protocol.md §15).
+    const chunks = Math.max(1, (this.buffer.holdsChunk ? 1 : 0) + this.otherChunks);
     return this.windowBytes + this.buffer.slack + chunks * (ASSEMBLY_CHUNK + OBJECT_OVERHEAD);
   }
 
@@ -206,6 +211,10 @@ export class Receiver implements CreditView, MessageSink {
     const claim = tsn - buf.highestTsn;
     if (claim > 0 && this.base + this.claimed + claim > this.maxTsn) return 'beyond-window';
     const before = buf.cumTsn;
+    // Another channel's buffer: what it holds is kept in running totals (othersChanged).
+    const r0 = channel !== 0 ? buf.retained : 0;
+    const oa0 = channel !== 0 && buf.onlyAssembling;
+    const hc0 = channel !== 0 && buf.holdsChunk;
     const result = buf.accept(tsn, bytes, start, length, frame.first, frame.last, frame.unordered);
     // Counted on every frame (0 or 1), not in the duplicate's branch: the first duplicate (a
     // spurious PTO's copy) then finds the count compiled instead of deoptimising the receive path.
@@ -217,6 +226,7 @@ export class Receiver implements CreditView, MessageSink {
       buf.highestTsn = tsn;
     }
     this.consumed += buf.cumTsn - before;
+    if (channel !== 0) this.othersChanged(buf, r0, oa0, hc0);
     this.updateCredit();
     const parts = this.partsIn;
     if (parts !== null) {
@@ -307,7 +317,14 @@ export class Receiver implements CreditView, MessageSink {
       if (tuner !== null) tuner.onReleased(consumed, now, tuner.canGrow() && this.peerWaits(this.reliableHeld() - consumed));
       else this.maybeStartTuning(consumed, now, max, rtt, allowance);
     }
-    b.release(credit);
+    if (channel === 0) b.release(credit);
+    else {
+      const r0 = b.retained;
+      const oa0 = b.onlyAssembling;
+      const hc0 = b.holdsChunk;
+      b.release(credit);
+      this.othersChanged(b, r0, oa0, hc0);
+    }
     this.updateCredit();
     return this.maxTsn > before;
   }
@@ -359,25 +376,26 @@ export class Receiver implements CreditView, MessageSink {
     return retained;
   }
 
+  /**
+   * Another channel's buffer `b` changed (it held `r0` bytes, was `oa0` only assembling and `hc0`
+   * holding a chunk before): the running totals over channels 1–255 follow, so that the credit
+   * rule reads three sums instead of walking up to 255 buffers on every frame and release.
+   */
+  private othersChanged(b: ReceiveBuffer, r0: number, oa0: boolean, hc0: boolean): void {
+    this.othersRetained += b.retained - r0;
+    const oa = b.onlyAssembling;
+    if (oa !== oa0) this.othersNotAssembling += oa ? -1 : 1;
+    const hc = b.holdsChunk;
+    if (hc !== hc0) this.otherChunks += hc ? 1 : -1;
+  }
+
   /** The rule of receive-buffer.ts `updateCredit`, over the sum of the channels' buffers. */
   private updateCredit(): void {
     const b0 = this.buffer;
-    let retained = b0.retained;
-    let onlyAssembling = b0.onlyAssembling;
-    const active = this.active;
-    if (active !== null) {
-      // Channel 0's buffer is active[0], counted above.
-      let chunks = b0.holdsChunk ? 1 : 0;
-      for (let i = 1; i < active.length; i++) {
-        const b = active[i]!;
-        retained += b.retained;
-        if (!b.onlyAssembling) onlyAssembling = false;
-        if (b.holdsChunk) chunks++;
-      }
-      this.chunkHolders = chunks;
-    }
-    // Partial DATA_PART fragments hold bytes too (rare: after the path MTU fell).
-    if (this.partsIn !== null) retained += this.partsRetained();
+    // The other channels' buffers and the partial DATA_PART fragments (rare: after the path MTU
+    // fell) by their running totals (0 while there are none).
+    const retained = b0.retained + this.othersRetained + this.partsBytes;
+    const onlyAssembling = b0.onlyAssembling && this.othersNotAssembling === 0;
     const window = this.windowBytes;
     const limit = onlyAssembling ? window + b0.slack : window;
     const room = Math.floor((limit - retained) / b0.slotCost);
