@@ -5,7 +5,7 @@
  * prefixed JSON lines on stdout. Roles that serve (ping server, idle many-clients) stay alive
  * until the parent kills them.
  */
-import { emitToParent, type ChildSpec } from './lib/child-protocol.js';
+import { answerStatusRequests, emitToParent, type ChildSpec } from './lib/child-protocol.js';
 import { loadContender } from './contenders/index.js';
 import { gcBetween, gcSettled, startGcLog } from './lib/measure.js';
 
@@ -14,7 +14,8 @@ process.on('SIGTERM', () => process.exit(0));
 
 /** What SIGUSR2 reports (a parent that timed out waiting asks before it kills us). */
 let status = (): Record<string, unknown> => ({ phase: 'starting' });
-process.on('SIGUSR2', () => emitToParent({ type: 'status', status: status() }));
+// The parent asks only once it has read the 'listening' line this sends (child-protocol.ts).
+answerStatusRequests(() => status());
 
 startGcLog();
 

@@ -80,7 +80,11 @@ function watchChild(label: string, role: string, options: Record<string, unknown
   side.pid = child.pid ?? 0;
   side.kill = () => child.kill('SIGKILL');
   side.stop = () => child.kill();
-  side.askStatus = () => child.kill('SIGUSR2');
+  // Only once the child answers SIGUSR2 (its 'listening' report): before, the signal ends it.
+  let listening = false;
+  side.askStatus = () => {
+    if (listening) child.kill('SIGUSR2');
+  };
   const rawFile = raw === '' ? null : openSync(`${raw}-${label}.txt`, 'w');
   const rl = createInterface({ input: child.stdout! });
   // Jobs are counted by phase: 0 before the transfer's result arrives (the whole run, as the
@@ -98,7 +102,8 @@ function watchChild(label: string, role: string, options: Record<string, unknown
       side.result = msg.result!;
       phase = 1;
       side.onResult();
-    } else if (msg.type === 'status') side.status = msg.status;
+    } else if (msg.type === 'listening') listening = true;
+    else if (msg.type === 'status') side.status = msg.status;
     else if (msg.type === 'error') side.onError(`${label} failed: ${msg.message}`);
   });
   rl.on('line', (line) => {

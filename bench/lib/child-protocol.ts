@@ -33,6 +33,12 @@ export interface ChildSpec {
 export type ChildMessage =
   | { type: 'ready'; port: number }
   | { type: 'result'; result: unknown }
+  /**
+   * The child answers SIGUSR2 from now on (`answerStatusRequests`). Until this line a parent
+   * must not send it: SIGUSR2's default action ends the process, and a child spends its first
+   * second or more (longer on a loaded machine) loading tsx and its modules before any handler.
+   */
+  | { type: 'listening' }
   /** The answer to SIGUSR2 (a parent that gave up waiting): what the role has done so far. */
   | { type: 'status'; status: unknown }
   | { type: 'skip'; reason: string }
@@ -74,4 +80,13 @@ export function parseChildLine(line: string): ChildMessage | null {
 /** Whether a line carries the prefix (a report), parsable or not: a garbled report is an error, not noise. */
 export function isReportLine(line: string): boolean {
   return line.includes(LINE_PREFIX);
+}
+
+/**
+ * Answer SIGUSR2 with `read()`'s status from now on, and tell the parent so (a 'listening'
+ * report): a parent asks only after that line (before it the signal would end this process).
+ */
+export function answerStatusRequests(read: () => unknown): void {
+  process.on('SIGUSR2', () => emitToParent({ type: 'status', status: read() }));
+  emitToParent({ type: 'listening' });
 }

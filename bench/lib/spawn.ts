@@ -84,7 +84,10 @@ export class BenchChild {
   private readonly child: ChildProcess;
   private readonly timer: NodeJS.Timeout;
   private stderrTail = '';
-  private onStatus: ((status: unknown) => void) | null = null;
+  /** Waiting for the child's next status answer: every caller of status() since the last one. */
+  private readonly statusWaiters: ((status: unknown) => void)[] = [];
+  /** The child said it answers SIGUSR2 (its 'listening' report); before that the signal would end it. */
+  private listening = false;
 
   constructor(spec: ChildSpec, o: BenchChildOptions) {
     this.child = spawnNode(o.script ?? CHILD_SCRIPT, [JSON.stringify(spec)], { ...o, report: true });
@@ -121,7 +124,8 @@ export class BenchChild {
       }
       if (msg.type === 'ready') onReady({ port: msg.port });
       else if (msg.type === 'result') onResult(msg.result);
-      else if (msg.type === 'status') this.onStatus?.(msg.status);
+      else if (msg.type === 'listening') this.listening = true;
+      else if (msg.type === 'status') for (const w of this.statusWaiters.splice(0)) w(msg.status);
       else if (msg.type === 'skip') failBoth(new SkipError(msg.reason));
       else failBoth(new Error(`${o.label}: ${msg.message}`));
     });
@@ -132,7 +136,8 @@ export class BenchChild {
     });
     this.timer = setTimeout(() => {
       void this.status().then((status) => {
-        failBoth(new Error(`${o.label}: timed out after ${o.timeoutMs} ms; its status: ${status === null ? 'no answer' : JSON.stringify(status)}`));
+        const none = this.listening ? 'no answer' : 'not asked (still starting: not yet answering SIGUSR2)';
+        failBoth(new Error(`${o.label}: timed out after ${o.timeoutMs} ms; its status: ${status === null ? none : JSON.stringify(status)}`));
         this.child.kill('SIGKILL');
       });
     }, o.timeoutMs);
@@ -143,18 +148,28 @@ export class BenchChild {
     return this.child.pid;
   }
 
-  /** The child's status (SIGUSR2, answered by bench/child.ts), or null without an answer in time. */
+  /**
+   * The child's status (SIGUSR2, answered by bench/child.ts), or null without an answer in time,
+   * or at once while the child does not answer SIGUSR2 yet (the signal would end it). Calls that
+   * overlap each get the next answer (one list of waiters, not one slot the last call overwrites).
+   */
   status(): Promise<unknown> {
+    if (!this.listening) return Promise.resolve(null);
     return new Promise((resolve) => {
-      const grace = setTimeout(() => resolve(null), STATUS_GRACE_MS);
-      this.onStatus = (status) => {
+      let done = false;
+      const waiter = (status: unknown): void => {
+        if (done) return;
+        done = true;
         clearTimeout(grace);
         resolve(status);
       };
-      if (!this.child.kill('SIGUSR2')) {
-        clearTimeout(grace);
-        resolve(null);
-      }
+      const grace = setTimeout(() => {
+        const i = this.statusWaiters.indexOf(waiter);
+        if (i >= 0) this.statusWaiters.splice(i, 1);
+        waiter(null);
+      }, STATUS_GRACE_MS);
+      this.statusWaiters.push(waiter);
+      if (!this.child.kill('SIGUSR2')) waiter(null);
     });
   }
 

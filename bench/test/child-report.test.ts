@@ -45,4 +45,24 @@ describe('benchmark child reports', () => {
     const status = JSON.parse(err!.message.slice(err!.message.indexOf('{'))) as Record<string, unknown>;
     expect(status).toMatchObject({ phase: 'running', contender: 'reliable-dgram', role: 'bulkReceiver', bytes: 0, expected: 1000, connection: null });
   });
+
+  it('a child that times out before it answers SIGUSR2 is not signalled (the signal would end it) and times out as such', async () => {
+    // Before: the parent signalled at its timeout, the child died of it ("exited (SIGUSR2)").
+    const c = child({ contender: 'reliable-dgram', role: 'bulkReceiver', options: {} }, { timeoutMs: 300, label: 'slow starter', script: path.join(BENCH_DIR, 'test/fixtures/slow-start-child.ts') });
+    const err = await c.result.then(
+      () => null,
+      (e: Error) => e,
+    );
+    expect(err?.message).toBe('slow starter: timed out after 300 ms; its status: not asked (still starting: not yet answering SIGUSR2)');
+  });
+
+  it('status requests that overlap each get the answer (one slot, overwritten, left the first to its grace period)', async () => {
+    const c = child({ contender: 'reliable-dgram', role: 'bulkReceiver', options: { host: '127.0.0.1', bytes: 1000 } }, { timeoutMs: 30_000, label: 'asked twice' });
+    await c.ready;
+    const [a, b] = await Promise.all([c.status(), c.status()]);
+    // Before, the second call took the one slot: the first got null when its grace ran out.
+    expect(a).toMatchObject({ role: 'bulkReceiver', bytes: 0 });
+    expect(b).toMatchObject({ role: 'bulkReceiver', bytes: 0 });
+    expect(await c.status()).toMatchObject({ role: 'bulkReceiver' });
+  });
 });

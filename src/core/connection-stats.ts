@@ -27,7 +27,7 @@ export interface ConnectionInspection {
   unackedFragments: number;
   pacingRate: number;
   retainedBytes: number;
-  /** What `retainedBytes` may reach: receiveWindow + 64 KiB for reliable data, plus the unreliable budget. */
+  /** What `retainedBytes` may reach: the receive window + 64 KiB for reliable data (+ 16 KiB per further channel holding an unfinished message), plus the unreliable budget. */
   retainedLimit: number;
   /**
    * What a quiet connection gives back (`compactIdle`): send queues of its own (not the shared

@@ -176,6 +176,8 @@ export class ConnectionCore implements PathMtuListener {
    * decision after every datagram of a pure receiver's socket batch (issue 11).
    */
   private resting = false;
+  /** Datagrams handed in after the connection closed (ConnectionCoreLike.readAfterClose). */
+  readAfterClose = 0;
 
   // --- events, statistics, trace
   /** One slot at first (an idle connection's last event was one message): grown by doubling. */
@@ -480,7 +482,11 @@ export class ConnectionCore implements PathMtuListener {
    */
   handleDatagram(now: number, datagram: Uint8Array, authenticated = false, address?: string, port = 0): void {
     if (this.dormant !== null) this.wake();
-    if (this._state === 'closed') return;
+    if (this._state === 'closed') {
+      // The endpoint counts these when it retires the connection (EndpointCore.forget).
+      this.readAfterClose++;
+      return;
+    }
     if (datagram.length > this.localMaxDatagram) {
       // Larger than we announced (the endpoint drops these first, as `oversize`): a fragment of
       // it could keep more alive than one TSN of credit allows.

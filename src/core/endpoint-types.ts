@@ -51,6 +51,12 @@ export interface ConnectionCoreLike {
   readonly state: 'open' | 'closing' | 'draining' | 'closed';
   /** `now`: include the current interval in the time-blocked totals. */
   stats(now?: number): ConnectionStats;
+  /**
+   * Datagrams handed to the engine after it closed (before the endpoint drained it and retired
+   * its IDs: the rest of a batch read before the next poll). The endpoint counts them as
+   * `retired-cid` when it retires the connection.
+   */
+  readonly readAfterClose?: number;
   /** Did the last pollTransmit at `now` stop sending data? (stats' time blocked: EndpointCore.flushed) */
   stoppedSendingAt?(now: number): boolean;
   /** What stopped sending data at `flushNow` had sent its last datagram by `end`. */

@@ -868,6 +868,9 @@ export class EndpointCore {
     if (c.role === 'server') {
       this.perAddress.remove(c.address);
     }
+    // What the rest of a batch brought it after it closed (read before this drain) is as stray.
+    const late = c.core.readAfterClose;
+    if (late !== undefined && late > 0) this.dropped['retired-cid'] += late;
     // Stray packets for this connection may still be in the network: keep its IDs out of use
     // and drop them silently (no stateless reset) for a while.
     const expiry = this.lastNow + this.config.retiredCidLifetime;

@@ -70,12 +70,28 @@ export class FragmentParts {
     return null;
   }
 
-  /** Forget partial fragments at or below `cumTsn`: the receive buffer has them already. */
-  prune(cumTsn: number): void {
-    if (this.partials.size === 0) return;
-    for (const [tsn, p] of this.partials) {
-      if (tsn > cumTsn) continue;
-      this.partials.delete(tsn);
+  /**
+   * The receive buffer's cumulative TSN moved from `from` to `to`: forget the partial fragments
+   * it now has whole (every partial is above the cumulative TSN when added, so only TSNs in
+   * (from, to] can be). Visits min(to − from, partials held) entries, never every partial on
+   * every frame: a peer holding many partials on a channel cannot make each DATA frame of it walk
+   * them all, and the TSNs the range visits are ones the peer sent (amortised, one per TSN).
+   */
+  prune(from: number, to: number): void {
+    const partials = this.partials;
+    if (partials.size === 0 || to <= from) return;
+    if (to - from <= partials.size) {
+      for (let tsn = from + 1; tsn <= to; tsn++) {
+        const p = partials.get(tsn);
+        if (p === undefined) continue;
+        partials.delete(tsn);
+        this.retained -= p.frame.payload.length;
+      }
+      return;
+    }
+    for (const [tsn, p] of partials) {
+      if (tsn > to) continue;
+      partials.delete(tsn);
       this.retained -= p.frame.payload.length;
     }
   }

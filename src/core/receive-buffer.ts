@@ -192,6 +192,11 @@ export class ReceiveBuffer {
     return this.retained === this.currentCharge && this.buffered.size === 0;
   }
 
+  /** An unfinished message holds an assembly chunk here (its end not yet written). */
+  get holdsChunk(): boolean {
+    return this.tail !== EMPTY;
+  }
+
   /** Bytes `retained` may reach at most. */
   get retainedLimit(): number {
     return this.windowBytes + this.grantSlack + ASSEMBLY_CHUNK + OBJECT_OVERHEAD;

@@ -51,6 +51,13 @@ export class Receiver implements CreditView, MessageSink {
   private buffers: (ReceiveBuffer | undefined)[] | null = null;
   /** Every buffer created, channel 0's first, densely (credit sums over them); null while channel 0's is the only one. */
   private active: ReceiveBuffer[] | null = null;
+  // Running totals over the buffers of channels 1–255 (othersChanged), for the credit rule.
+  /** Bytes they hold (their `retained`). */
+  private othersRetained = 0;
+  /** How many of them hold something besides an unfinished message (not `onlyAssembling`). */
+  private othersNotAssembling = 0;
+  /** How many of them hold an assembly chunk (an unfinished message). */
+  private otherChunks = 0;
   private readonly base: number;
   private claimed = 0;
   private consumed = 0;
@@ -62,6 +69,8 @@ export class Receiver implements CreditView, MessageSink {
    * the first DATA_PART frame of a channel (only after the peer's path MTU fell).
    */
   private partsIn: (FragmentParts | undefined)[] | null = null;
+  /** What the FragmentParts of `partsIn` hold together (their `retained`, summed as each changes). */
+  private partsBytes = 0;
   /** Bytes of delivered unreliable messages the application has not released yet. */
   private unreliableHeld = 0;
   /** Complete unreliable messages dropped because the unreliable budget was full. */
@@ -143,10 +152,13 @@ export class Receiver implements CreditView, MessageSink {
 
   /**
    * What `retainedBytes` may reach for reliable data: the window, the slack for unfinished
-   * messages, and one assembly chunk per channel in use.
+   * messages, and one assembly chunk per channel holding an unfinished message (at least one).
    */
   get retainedLimit(): number {
-    return this.windowBytes + this.buffer.slack + (this.active?.length ?? 1) * (ASSEMBLY_CHUNK + OBJECT_OVERHEAD);
+    // Channel 0's chunk is in the documented window + 64 KiB; each further channel holding an
+    // unfinished message adds one (docs/protocol.md §15).
+    const chunks = Math.max(1, (this.buffer.holdsChunk ? 1 : 0) + this.otherChunks);
+    return this.windowBytes + this.buffer.slack + chunks * (ASSEMBLY_CHUNK + OBJECT_OVERHEAD);
   }
 
   /** A receive buffer holds storage a quiet connection gives back (ReceiveBuffer.releaseIdleStorage). */
@@ -199,6 +211,10 @@ export class Receiver implements CreditView, MessageSink {
     const claim = tsn - buf.highestTsn;
     if (claim > 0 && this.base + this.claimed + claim > this.maxTsn) return 'beyond-window';
     const before = buf.cumTsn;
+    // Another channel's buffer: what it holds is kept in running totals (othersChanged).
+    const r0 = channel !== 0 ? buf.retained : 0;
+    const oa0 = channel !== 0 && buf.onlyAssembling;
+    const hc0 = channel !== 0 && buf.holdsChunk;
     const result = buf.accept(tsn, bytes, start, length, frame.first, frame.last, frame.unordered);
     // Counted on every frame (0 or 1), not in the duplicate's branch: the first duplicate (a
     // spurious PTO's copy) then finds the count compiled instead of deoptimising the receive path.
@@ -210,9 +226,17 @@ export class Receiver implements CreditView, MessageSink {
       buf.highestTsn = tsn;
     }
     this.consumed += buf.cumTsn - before;
+    if (channel !== 0) this.othersChanged(buf, r0, oa0, hc0);
     this.updateCredit();
     const parts = this.partsIn;
-    if (parts !== null) parts[channel]?.prune(buf.cumTsn);
+    if (parts !== null) {
+      const fp = parts[channel];
+      if (fp !== undefined && fp.size > 0) {
+        const was = fp.retained;
+        fp.prune(before, buf.cumTsn);
+        this.partsBytes += fp.retained - was;
+      }
+    }
     return result;
   }
 
@@ -231,7 +255,10 @@ export class Receiver implements CreditView, MessageSink {
     // No fragment is larger than the datagrams we accept: this bounds what each partial holds.
     if (frame.length > this.maxDatagramSize - DATA_OVERHEAD - DATA_FRAME_HEADER_SIZE) return 'malformed';
     const parts = (this.partsIn ??= []);
-    const whole = (parts[channel] ??= new FragmentParts()).add(tsn, frame);
+    const fp = (parts[channel] ??= new FragmentParts());
+    const was = fp.retained;
+    const whole = fp.add(tsn, frame);
+    this.partsBytes += fp.retained - was;
     if (whole === 'malformed') return 'malformed';
     // Claimed at its first piece, as the sender counted the TSN when it first sent the fragment
     // (§5.9): the partials of all channels together then stay within the credit, as buffered
@@ -244,13 +271,9 @@ export class Receiver implements CreditView, MessageSink {
     return this.onData(whole);
   }
 
-  /** Bytes the partial DATA_PART fragments hold, over all channels. */
+  /** Bytes the partial DATA_PART fragments hold, over all channels (kept as they change, not summed per frame). */
   private partsRetained(): number {
-    const parts = this.partsIn;
-    if (parts === null) return 0;
-    let n = 0;
-    for (let i = 0; i < parts.length; i++) n += parts[i]?.retained ?? 0;
-    return n;
+    return this.partsBytes;
   }
 
   /**
@@ -294,7 +317,14 @@ export class Receiver implements CreditView, MessageSink {
       if (tuner !== null) tuner.onReleased(consumed, now, tuner.canGrow() && this.peerWaits(this.reliableHeld() - consumed));
       else this.maybeStartTuning(consumed, now, max, rtt, allowance);
     }
-    b.release(credit);
+    if (channel === 0) b.release(credit);
+    else {
+      const r0 = b.retained;
+      const oa0 = b.onlyAssembling;
+      const hc0 = b.holdsChunk;
+      b.release(credit);
+      this.othersChanged(b, r0, oa0, hc0);
+    }
     this.updateCredit();
     return this.maxTsn > before;
   }
@@ -346,22 +376,26 @@ export class Receiver implements CreditView, MessageSink {
     return retained;
   }
 
+  /**
+   * Another channel's buffer `b` changed (it held `r0` bytes, was `oa0` only assembling and `hc0`
+   * holding a chunk before): the running totals over channels 1–255 follow, so that the credit
+   * rule reads three sums instead of walking up to 255 buffers on every frame and release.
+   */
+  private othersChanged(b: ReceiveBuffer, r0: number, oa0: boolean, hc0: boolean): void {
+    this.othersRetained += b.retained - r0;
+    const oa = b.onlyAssembling;
+    if (oa !== oa0) this.othersNotAssembling += oa ? -1 : 1;
+    const hc = b.holdsChunk;
+    if (hc !== hc0) this.otherChunks += hc ? 1 : -1;
+  }
+
   /** The rule of receive-buffer.ts `updateCredit`, over the sum of the channels' buffers. */
   private updateCredit(): void {
     const b0 = this.buffer;
-    let retained = b0.retained;
-    let onlyAssembling = b0.onlyAssembling;
-    const active = this.active;
-    if (active !== null) {
-      // Channel 0's buffer is active[0], counted above.
-      for (let i = 1; i < active.length; i++) {
-        const b = active[i]!;
-        retained += b.retained;
-        if (!b.onlyAssembling) onlyAssembling = false;
-      }
-    }
-    // Partial DATA_PART fragments hold bytes too (rare: after the path MTU fell).
-    if (this.partsIn !== null) retained += this.partsRetained();
+    // The other channels' buffers and the partial DATA_PART fragments (rare: after the path MTU
+    // fell) by their running totals (0 while there are none).
+    const retained = b0.retained + this.othersRetained + this.partsBytes;
+    const onlyAssembling = b0.onlyAssembling && this.othersNotAssembling === 0;
     const window = this.windowBytes;
     const limit = onlyAssembling ? window + b0.slack : window;
     const room = Math.floor((limit - retained) / b0.slotCost);

@@ -47,8 +47,42 @@ describe('FragmentParts (DATA_PART reassembly)', () => {
     const parts = new FragmentParts();
     parts.add(7, part(0, 4));
     parts.add(9, part(0, 4, { tsn: 9 }));
-    parts.prune(8);
+    // The cumulative TSN moved from 6 to 8.
+    parts.prune(6, 8);
     expect(parts.size).toBe(1);
     expect(parts.retained).toBe(whole.length);
+    // A long move, past more TSNs than partials are held: the other way round, the same result.
+    parts.add(12, part(0, 4, { tsn: 12 }));
+    parts.prune(8, 1000);
+    expect(parts.size).toBe(0);
+    expect(parts.retained).toBe(0);
+  });
+
+  it('prune visits the TSNs the cumulative TSN moved past (or the partials, if fewer), not every partial held on every frame', () => {
+    // A peer that keeps 2,000 partial fragments on a channel, then sends DATA on it one TSN at a
+    // time: before, each frame walked all 2,000 (O(partials) per frame).
+    const parts = new FragmentParts();
+    for (let tsn = 1000; tsn < 3000; tsn++) parts.add(tsn, part(0, 4, { tsn }));
+    let iterated = 0;
+    let looked = 0;
+    const inner = (parts as unknown as { partials: Map<number, unknown> }).partials;
+    const counting = new Proxy(inner, {
+      get(target, key) {
+        if (key === Symbol.iterator || key === 'entries') {
+          return () => {
+            const it = target[Symbol.iterator]();
+            return { [Symbol.iterator]() { return this; }, next: () => { const r = it.next(); if (!r.done) iterated++; return r; } };
+          };
+        }
+        if (key === 'get' || key === 'has') looked++;
+        const v = Reflect.get(target, key, target) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    (parts as unknown as { partials: Map<number, unknown> }).partials = counting;
+    for (let cum = 0; cum < 999; cum++) parts.prune(cum, cum + 1);
+    expect(parts.size).toBe(2000);
+    expect(iterated).toBe(0);
+    expect(looked).toBeLessThanOrEqual(999);
   });
 });

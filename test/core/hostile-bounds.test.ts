@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ConnectionCore } from '../../src/core/connection.js';
 import { MAX_HELD_BYTES, MAX_HELD_PACKETS, PathKind, PathValidator } from '../../src/core/path-validation.js';
 import { ASSEMBLY_CHUNK } from '../../src/core/receive-buffer.js';
+import { OBJECT_OVERHEAD } from '../../src/core/retention.js';
 import { UnreliableReassembly } from '../../src/core/unreliable-reassembly.js';
 import { announcedWindow, resolveCoreConfig } from '../../src/core/config.js';
 import { createCounters } from '../../src/core/counters.js';
@@ -103,6 +104,31 @@ describe('hostile-peer byte bounds, per buffer', () => {
     expect(b.stats().retainedBytes).toBeGreaterThanOrEqual(ownBytes(b, idle));
   });
 
+  it('partials that the same TSNs then complete as whole DATA frames are forgotten, their bytes with them', () => {
+    // Twins: one gets partials on channels 3 and 4 first, then the whole fragments as DATA; the
+    // other only the DATA. Afterwards both hold the same (the partials' bytes went when pruned).
+    const [, b] = makeCores(9, quiet);
+    const [, twin] = makeCores(9, quiet);
+    let pn = 1000;
+    for (const ch of [3, 4]) {
+      for (let tsn = 78; tsn < 120; tsn++) {
+        const part: Frame = { type: 'data-part', channel: ch, tsn, first: true, last: true, unordered: false, length: 600, offset: 0, payload: new Uint8Array(100) };
+        b.handleDatagram(0, datagram(b.localCid, pn++, [part]));
+      }
+    }
+    expect(b.stats().retainedBytes).toBeGreaterThan(twin.stats().retainedBytes + 2 * 42 * 600 - 1);
+    let pn2 = 1000;
+    for (const ch of [3, 4]) {
+      for (let tsn = 77; tsn < 120; tsn++) {
+        const f: Frame = { type: 'data', channel: ch, tsn, first: true, last: true, unordered: false, payload: new Uint8Array(600) };
+        b.handleDatagram(1, datagram(b.localCid, pn++, [f]));
+        twin.handleDatagram(1, datagram(twin.localCid, pn2++, [f]));
+      }
+    }
+    expect(b.state).toBe('open');
+    expect(b.stats().retainedBytes).toBe(twin.stats().retainedBytes);
+  });
+
   it('the bytes DATA_PART partials hold come out of the credit announced as the application consumes (as buffered fragments do)', () => {
     // Two receivers on their own: 1,000 partials (1,175 bytes each, one byte of each sent) at
     // the end of the first one's window, then the same in-order messages into both, each
@@ -157,6 +183,8 @@ describe('hostile-peer byte bounds, per buffer', () => {
           }
         }
         peak = Math.max(peak, ownBytes(b, idle));
+        // The documented bound, as the engine states it, at every step (not only at the end).
+        expect(b.stats().retainedBytes).toBeLessThanOrEqual(b.inspect().retainedLimit);
         const before = seen.maxTsn;
         readCredit(b, round, seen);
         if (!progressed && seen.maxTsn === before) break;
@@ -170,6 +198,31 @@ describe('hostile-peer byte bounds, per buffer', () => {
       expect(b.stats().retainedBytes).toBeGreaterThanOrEqual(ownBytes(b, idle));
       expect(b.stats().retainedBytes).toBeLessThanOrEqual(b.inspect().retainedLimit);
     }
+  });
+
+  it('the limit on what the receiver holds counts an assembly chunk only for channels that hold an unfinished message (as documented), not every channel ever used', () => {
+    const [, b] = makeCores(7, quiet);
+    const [, fresh] = makeCores(8, quiet);
+    const base = fresh.inspect().retainedLimit;
+    let pn = 1000;
+    // 200 channels used once each, by a whole message: none holds a chunk afterwards.
+    for (let ch = 1; ch <= 200; ch++) {
+      const f: Frame = { type: 'data', channel: ch, tsn: 77, first: true, last: true, unordered: false, payload: new Uint8Array(500) };
+      b.handleDatagram(1, datagram(b.localCid, pn++, [f]));
+    }
+    for (let e = b.pollEvent(); e !== null; e = b.pollEvent()) if (e.type === 'message') b.release(e.credit, e.delivery, e.channel);
+    expect(b.inspect().retainedLimit).toBe(base);
+    // Three channels start a message and do not finish it: two chunks more than one channel's.
+    for (const ch of [0, 5, 9]) {
+      const f: Frame = { type: 'data', channel: ch === 0 ? undefined : ch, tsn: ch === 0 ? 77 : 78, first: true, last: false, unordered: false, payload: new Uint8Array(500) };
+      b.handleDatagram(2, datagram(b.localCid, pn++, [f]));
+    }
+    expect(b.inspect().retainedLimit).toBe(base + 2 * (ASSEMBLY_CHUNK + OBJECT_OVERHEAD));
+    // One finishes: one chunk less.
+    const end: Frame = { type: 'data', channel: 5, tsn: 79, first: false, last: true, unordered: false, payload: new Uint8Array(10) };
+    b.handleDatagram(3, datagram(b.localCid, pn++, [end]));
+    expect(b.inspect().retainedLimit).toBe(base + ASSEMBLY_CHUNK + OBJECT_OVERHEAD);
+    expect(b.state).toBe('open');
   });
 
   it('unreliable reassembly keeps at most 8 incomplete messages however many ids the peer uses, and its budget in bytes', () => {
