@@ -196,8 +196,14 @@ export class EndpointCore {
   private nextId = 1;
   /** The latest `now` seen; retirement happens while draining events, which take no `now`. */
   private lastNow = 0;
-  /** Connections that stopped sending data at `stoppedNow`, for `flushed` (stats' time blocked). */
-  private readonly stopped: EndpointConnection[] = [];
+  /**
+   * Connections that stopped sending data at `stoppedNow`, for `flushed` (stats' time blocked):
+   * the first `stoppedCount` slots. The slots are reused and emptied to null, never cut with
+   * `length = 0`: that is a runtime call (V8's array length setter) which also gives the backing
+   * store back, so the next `push` grew it again: both on every request/response turn (issue 11).
+   */
+  private readonly stopped: (EndpointConnection | null)[] = [];
+  private stoppedCount = 0;
   private stoppedNow = -1;
   private closing = false;
   private readonly counters: Omit<
@@ -448,10 +454,20 @@ export class EndpointCore {
     // entry per drain at that `now`, emptied when one next stops at a later `now`. The Node shell calls
     // `flushed` whenever `sendingStopped`, after every datagram, so it never sees a repeat.
     if (now !== this.stoppedNow) {
-      this.stopped.length = 0;
+      this.clearStopped();
       this.stoppedNow = now;
     }
-    this.stopped.push(c);
+    const stopped = this.stopped;
+    if (this.stoppedCount === stopped.length) stopped.push(c);
+    else stopped[this.stoppedCount] = c;
+    this.stoppedCount++;
+  }
+
+  /** Empties the stopped list's slots (nothing kept alive) for reuse. */
+  private clearStopped(): void {
+    const stopped = this.stopped;
+    for (let i = 0; i < this.stoppedCount; i++) stopped[i] = null;
+    this.stoppedCount = 0;
   }
 
   /**
@@ -460,7 +476,7 @@ export class EndpointCore {
    * compare), so that the clock is read as soon as that connection's last datagram has left.
    */
   get sendingStopped(): boolean {
-    return this.stopped.length !== 0;
+    return this.stoppedCount !== 0;
   }
 
   /**
@@ -472,8 +488,8 @@ export class EndpointCore {
    */
   flushed(end: number): void {
     const stopped = this.stopped;
-    for (let i = 0; i < stopped.length; i++) stopped[i]!.core.sentUntil?.(this.stoppedNow, end);
-    stopped.length = 0;
+    for (let i = 0; i < this.stoppedCount; i++) stopped[i]!.core.sentUntil?.(this.stoppedNow, end);
+    this.clearStopped();
   }
 
   /**
