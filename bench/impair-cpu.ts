@@ -2,7 +2,9 @@
  * Where the CPU goes in the impaired workload (bench/workloads/impair.ts): the same three
  * processes (receiver, the src/bin/impair.ts proxy at 10 ms, sender) for each contender in turn,
  * sampling every process's CPU every 5 ms from /proc/<pid>/task/<tid>/schedstat (Linux only):
- * all threads (the main thread plus V8's compiler and GC threads) and the main thread alone.
+ * all threads (the main thread plus V8's compiler and GC threads) and the main thread alone, and
+ * the main thread's run-queue wait (runnable, but the two cores were taken: by the other two
+ * processes, V8's background threads, or other load on the machine).
  * Prints, per run, goodput, each process's CPU during the transfer (sender's first write to the
  * receiver's last byte), the proxy's datagrams each way, and a timeline of the cores each process
  * used (`--window` ms per line; `--quiet` leaves it out). Direction only on a shared machine.
@@ -28,28 +30,36 @@ const quiet = args.includes('--quiet');
 const listAt = args.indexOf('--contenders');
 const names = (listAt >= 0 ? args[listAt + 1]! : 'reliable-dgram,udx').split(',') as ContenderName[];
 
-/** CPU ms of one process so far: [all threads, main thread]; [NaN, NaN] once it has gone. */
-function cpuOf(pid: number | undefined): [number, number] {
-  if (pid === undefined) return [NaN, NaN];
+/**
+ * CPU ms of one process so far: [all threads, main thread, main thread's time runnable but not
+ * running (schedstat's run-queue wait: the cores were busy with other threads)]; NaNs once it has gone.
+ */
+function cpuOf(pid: number | undefined): [number, number, number] {
+  if (pid === undefined) return [NaN, NaN, NaN];
   let all = 0;
   let main = 0;
+  let wait = 0;
   try {
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      const ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      const fields = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ');
+      const ns = Number(fields[0]);
       all += ns;
-      if (Number(tid) === pid) main = ns;
+      if (Number(tid) === pid) {
+        main = ns;
+        wait = Number(fields[1]);
+      }
     }
   } catch {
-    return [NaN, NaN];
+    return [NaN, NaN, NaN];
   }
-  return [all / 1e6, main / 1e6];
+  return [all / 1e6, main / 1e6, wait / 1e6];
 }
 
 const wall = (): number => performance.timeOrigin + performance.now();
 const pidOf = (x: unknown): number | undefined => (x as { child?: { pid?: number } }).child?.pid;
 const ROLES = ['receiver', 'proxy', 'sender'] as const;
 
-/** A sample: wall time, then [all, main] CPU ms of receiver, proxy, sender. */
+/** A sample: wall time, then [all, main, main's run-queue wait] ms of receiver, proxy, sender. */
 type Sample = [number, ...number[]];
 
 /** The last sample taken at or before `t`. */
@@ -87,19 +97,24 @@ for (let run = 0; run < runs; run++) {
       const from = sampleAt(samples, s.startAt);
       const to = sampleAt(samples, r.lastAt);
       const ms = r.lastAt - s.startAt;
-      const cpu = ROLES.map((role, i) => (from && to ? `${role} ${(to[1 + 2 * i]! - from[1 + 2 * i]!).toFixed(0)} (main ${(to[2 + 2 * i]! - from[2 + 2 * i]!).toFixed(0)})` : `${role} ?`));
+      const at = (x: Sample, i: number, k: number): number => x[1 + 3 * i + k]!;
+      const cpu = ROLES.map((role, i) =>
+        from && to
+          ? `${role} ${(at(to, i, 0) - at(from, i, 0)).toFixed(0)} (main ${(at(to, i, 1) - at(from, i, 1)).toFixed(0)}, main waiting for a core ${(at(to, i, 2) - at(from, i, 2)).toFixed(0)})`
+          : `${role} ?`,
+      );
       console.log(
         `${name}, ${loss * 100} % loss, run ${run + 1}: ${(bytes / 1e3 / ms).toFixed(1)} MB/s in ${ms.toFixed(0)} ms; CPU ms ${cpu.join(', ')}; ` +
           `proxy datagrams up ${counters.up.sent}, down ${counters.down.sent}`,
       );
       if (!quiet) {
-        console.log('   ms   cores used, all threads / main thread: receiver, proxy, sender');
+        console.log('   ms   cores used, all threads / main thread / main thread waiting for a core: receiver, proxy, sender');
         for (let t = s.startAt; t < r.lastAt; t += windowMs) {
           const a = sampleAt(samples, t);
           const b = sampleAt(samples, Math.min(t + windowMs, r.lastAt));
           if (a === undefined || b === undefined || b[0] <= a[0]) continue;
           const use = (i: number): string => `${((b[i]! - a[i]!) / (b[0] - a[0])).toFixed(2)}`;
-          console.log(`${(t - s.startAt).toFixed(0).padStart(5)}   R ${use(1)}/${use(2)}  P ${use(3)}/${use(4)}  S ${use(5)}/${use(6)}`);
+          console.log(`${(t - s.startAt).toFixed(0).padStart(5)}   R ${use(1)}/${use(2)}/${use(3)}  P ${use(4)}/${use(5)}/${use(6)}  S ${use(7)}/${use(8)}/${use(9)}`);
         }
       }
     } finally {

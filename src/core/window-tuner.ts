@@ -1,3 +1,5 @@
+import { unpinDoubles } from './mutable-fields.js';
+
 /**
  * Receive-window auto-tuning: the receive window starts at `receiveWindow` and doubles, up to
  * `maxReceiveWindow`, when the APPLICATION consumed it so fast that the window, not the path,
@@ -11,10 +13,13 @@
  *
  * Rule, per epoch (an epoch starts at a check): once the epoch is one smoothed RTT old, or the
  * application released more than half the window in it, the fraction f = released / window was
- * consumed in `elapsed` ms; when elapsed < 4 · f · srtt (a whole window in under 4 RTTs: the
+ * consumed in `elapsed` ms; when elapsed < 4 · g · f · srtt (a whole window in under 4 RTTs: the
  * peer, which needs ~1 RTT per window of credit plus ~2 RTTs per loss repair, waits on credit)
  * the window doubles, if the endpoint's budget gives it that much (`WindowAllowance`). Then a new
- * epoch starts.
+ * epoch starts. `g`, between 1 and 2, is the epoch's release rate over the last epoch's: a
+ * sender in slow start or BBR's Startup doubles its rate every round trip, so the window is
+ * judged by the rate it heads for (Linux's tcp_rcv_space_adjust likewise grows the window by
+ * the growth of the bytes copied per RTT); a steady reader has g = 1.
  *
  * The rate is judged over the last round trip, as Linux's receive-buffer auto-tuning does
  * (tcp_rcv_space_adjust: the bytes copied to the application per RTT), not only over half a
@@ -44,6 +49,11 @@ export interface SmoothedRtt {
 
 /** A whole window consumed in fewer than this many RTTs: the window limits the peer. */
 const RTTS_PER_WINDOW = 4;
+/**
+ * The most a rising release rate may scale the rate rule by (a sender in slow start or BBR's
+ * Startup doubles its rate every round trip: the next round releases up to twice this one's).
+ */
+const MAX_TREND = 2;
 /** Releases that run the whole check although it is not due (type feedback, see `check`). */
 const WARM_UP_CHECKS = 16;
 
@@ -62,6 +72,8 @@ export class WindowTuner {
   private checkTime = Infinity;
   /** Releases left that check although not due (see `check`). */
   private warmUp = WARM_UP_CHECKS;
+  /** The release rate of the last epoch that ended, bytes/ms (0: none yet). */
+  private lastRate = 0;
 
   constructor(
     initial: number,
@@ -70,6 +82,9 @@ export class WindowTuner {
     private readonly allowance: WindowAllowance | null,
   ) {
     this.window = initial;
+    // A rate (bytes/ms) is a fraction from the first epoch on: a double field from the start, so
+    // that its first fraction does not change the tuner's hidden class under compiled code.
+    unpinDoubles(this, ['lastRate']);
   }
 
   /**
@@ -99,8 +114,14 @@ export class WindowTuner {
     const inEpoch = released - this.epochReleased;
     const elapsed = now - this.epochStart;
     const due = inEpoch > window / 2 || elapsed >= this.rtt.smoothed;
-    // Before the first release epochStart is -Infinity: never fast, and the epoch starts here.
-    const quick = elapsed < RTTS_PER_WINDOW * (inEpoch / window) * this.rtt.smoothed;
+    // The rate rises while the sender ramps (each round trip up to twice the last): judge the
+    // rate the next round trips will bring, as Linux's tcp_rcv_space_adjust grows the window
+    // by the growth of the bytes copied per RTT, or the window doubles only after the sender
+    // has overrun it (a hole in Startup's flight then holds the credit of 2.9 BDPs behind it).
+    // Before the first release epochStart is -Infinity: rate 0, never fast, the epoch starts here.
+    const rate = elapsed > 0 ? inEpoch / elapsed : 0;
+    const trend = this.lastRate > 0 ? Math.min(MAX_TREND, Math.max(1, rate / this.lastRate)) : 1;
+    const quick = elapsed < RTTS_PER_WINDOW * trend * (inEpoch / window) * this.rtt.smoothed;
     const next = Math.min(2 * window, this.max);
     const allowed = next > window && (this.allowance === null || this.allowance.allowsWindow(next));
     // Either signal: a window consumed fast, or a peer that waits on credit the application
@@ -108,6 +129,7 @@ export class WindowTuner {
     const grow = ((due && quick) || peerWaits) && allowed;
     const restart = due || grow || this.epochStart === -Infinity;
     this.window = grow ? next : window;
+    this.lastRate = due ? rate : this.lastRate;
     this.epochStart = restart ? now : this.epochStart;
     this.epochReleased = restart ? released : this.epochReleased;
     const threshold = this.epochReleased + this.window / 2;

@@ -41,4 +41,32 @@ describe('WindowTuner: the rate is judged over the last round trip', () => {
     tuner.onReleased(MESSAGE, ++i * 1.5, true);
     expect(tuner.window).toBe(16 * MiB);
   });
+
+  it('judges a release rate that doubles every round trip (a sender in Startup) by the rate it is heading for', () => {
+    // Each 20 ms round trip releases twice the last: 64, 128, 256, 512 KiB, 1 MiB, 2 MiB in
+    // 16 KiB messages spread over the round trip. Judged by its own rate alone, an epoch is fast
+    // only when it releases more than a quarter of the 4 MiB window in a round trip: the 2 MiB
+    // round, judged at 120 ms, a round trip after the sender's flight outgrew the window. With
+    // the trend (this epoch's rate twice the last's) the 1 MiB round is enough: 100 ms.
+    const tuner = new WindowTuner(4 * MiB, 16 * MiB, { smoothed: 20 }, null);
+    let grewAt = -1;
+    for (let round = 0, bytes = 64 * 1024; round < 7 && grewAt < 0; round++, bytes *= 2) {
+      const messages = bytes / (16 * 1024);
+      for (let i = 0; i < messages && grewAt < 0; i++) {
+        const t = round * 20 + (20 * i) / messages;
+        if (tuner.onReleased(16 * 1024, t)) grewAt = t;
+      }
+    }
+    expect(tuner.window).toBe(8 * MiB);
+    expect(grewAt).toBeGreaterThanOrEqual(100);
+    expect(grewAt).toBeLessThanOrEqual(100.5);
+  });
+
+  it('does not count a steady reader as ramping: the trend is the growth of the rate, not the rate', () => {
+    const tuner = new WindowTuner(4 * MiB, 16 * MiB, { smoothed: 20 }, null);
+    // 64 KiB every 2.6 ms (25 MB/s: a 4 MiB window lasts 164 ms, over 8 RTTs): under the rule
+    // with the largest trend too, had the trend been taken from the rate itself.
+    for (let i = 0; i < 2000; i++) tuner.onReleased(MESSAGE, i * 2.6);
+    expect(tuner.window).toBe(4 * MiB);
+  });
 });

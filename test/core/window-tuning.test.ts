@@ -64,6 +64,23 @@ describe('receive-window auto-tuning (window-tuner.ts)', () => {
     });
   }
 
+  it("grows during the sender's Startup, judging a doubling rate by the rate it heads for (1 % loss, 20 ms RTT)", () => {
+    // Seed 1's first loss falls in Startup's overshoot: judged by each round trip's rate alone,
+    // the window stayed at 4 MiB until that hole was repaired, and the sender waited on credit
+    // 77 ms of the 503 ms transfer (bench/impair-sim.ts, 60 MB/s). With the trend of the
+    // release rate the window doubles while the flight still fits in it: 32 ms.
+    const pair = impairedPair(1, 0.01, { maxDatagramSize: 1452 });
+    const bytes = 20e6;
+    queueBulk((d) => pair.a.send(d), bytes);
+    let grewAt = -1;
+    pair.runUntil(() => {
+      if (grewAt < 0 && windowOf(pair.b) > 4 * MiB) grewAt = pair.now;
+      return pair.sides[1].deliveredBytes >= bytes;
+    }, 60_000);
+    expect(pair.a.stats(pair.now).timeBlockedByFlowControl).toBeLessThan(50);
+    expect(grewAt).toBeGreaterThan(0);
+  });
+
   it('does not grow for an application that reads slowly, and grows once it reads fast', () => {
     const pair = impairedPair(5, 0.01);
     pair.sides[1].autoRelease = false;
