@@ -172,7 +172,7 @@ export class EndpointCore {
       c.ackDeferred = false;
       this.touch(c);
     }
-    this.deferredAcks.length = 0;
+    emptyList(this.deferredAcks);
     return n > 0;
   }
 
@@ -945,7 +945,8 @@ export class EndpointCore {
 /**
  * Empty `list` and keep its storage: `length = 0` gives V8 the storage back, and the next push
  * allocates another (~50–150 bytes). The list of connections that stopped sending is emptied
- * and refilled on every flush of a bulk sender (4 KB per MB moved, issue 11).
+ * and refilled on every flush of a bulk sender (4 KB per MB moved, issue 11), the list of ACKs
+ * deferred to the end of a batch at every batch end of a receiver.
  */
 function emptyList(list: unknown[]): void {
   while (list.length > 0) list.pop();
