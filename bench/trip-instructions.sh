@@ -12,6 +12,14 @@
 set -euo pipefail
 bundle=$1; t1=$2; t2=$3
 dir=$(mktemp -d /tmp/trip-instructions.XXXXXX)
+# The server of the run in progress: ended if the script stops early (a failed client would
+# otherwise leave it waiting for trips that never come), and the files go unless KEEP.
+spid=
+cleanup() {
+  if [ -n "$spid" ]; then kill "$spid" 2>/dev/null || true; fi
+  if [ -z "${KEEP:-}" ]; then rm -rf "$dir"; fi
+}
+trap cleanup EXIT
 # Instructions in all, and in functions outside TurboFan, from a cachegrind output file.
 count() {
   awk '/^fn=/ { f = substr($0, 4); c = index(f, "v8::internal::compiler::") > 0; j = f == "???"; b = f ~ /^Builtins_/; next }
@@ -23,11 +31,12 @@ run() {
   rm -f "$dir/port"
   valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file="$dir/server.$n" --log-file=/dev/null \
     node --single-threaded "$bundle" server "$dir/port" "$n" &
-  local spid=$!
+  spid=$!
   for _ in $(seq 1 600); do [ -s "$dir/port" ] && break; sleep 0.2; done
   valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file="$dir/client.$n" --log-file=/dev/null \
     node --single-threaded "$bundle" client "$(cat "$dir/port")" "$n"
   wait "$spid"
+  spid=
 }
 run "$t1"; run "$t2"
 for side in server client; do
@@ -35,4 +44,4 @@ for side in server client; do
   n=$((t2 - t1))
   echo "$side per trip: $(( (a2 - a1) / n )) in all, $(( (r2 - r1) / n )) outside TurboFan = JIT code $(( (j2 - j1) / n )) + builtins $(( (b2 - b1) / n )) + C/C++ $(( (c2 - c1) / n ))"
 done
-if [ -n "${KEEP:-}" ]; then echo "kept: $dir"; else rm -rf "$dir"; fi
+if [ -n "${KEEP:-}" ]; then echo "kept: $dir"; fi

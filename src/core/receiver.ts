@@ -227,7 +227,9 @@ export class Receiver implements CreditView, MessageSink {
     }
     this.consumed += buf.cumTsn - before;
     if (channel !== 0) this.othersChanged(buf, r0, oa0, hc0);
-    this.updateCredit();
+    // Partials the buffer now has whole go before the credit is computed, so that the credit
+    // counts the bytes they gave back (after it, a peer waiting on that credit waited for the
+    // next frame or release).
     const parts = this.partsIn;
     if (parts !== null) {
       const fp = parts[channel];
@@ -237,6 +239,7 @@ export class Receiver implements CreditView, MessageSink {
         this.partsBytes += fp.retained - was;
       }
     }
+    this.updateCredit();
     return result;
   }
 

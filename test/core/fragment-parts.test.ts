@@ -46,14 +46,21 @@ describe('FragmentParts (DATA_PART reassembly)', () => {
   it('prune forgets partial fragments the receive buffer already has', () => {
     const parts = new FragmentParts();
     parts.add(7, part(0, 4));
+    parts.add(8, part(0, 4, { tsn: 8 }));
     parts.add(9, part(0, 4, { tsn: 9 }));
-    // The cumulative TSN moved from 6 to 8.
+    // The cumulative TSN moved from 6 to 8 (fewer TSNs than partials: the range is visited),
+    // 8 itself included, 9 kept.
     parts.prune(6, 8);
     expect(parts.size).toBe(1);
     expect(parts.retained).toBe(whole.length);
-    // A long move, past more TSNs than partials are held: the other way round, the same result.
+    // From 8 to 12, past more TSNs than partials are held (the partials are visited instead):
+    // the same result, 12 itself included, 20 kept.
     parts.add(12, part(0, 4, { tsn: 12 }));
-    parts.prune(8, 1000);
+    parts.add(20, part(0, 4, { tsn: 20 }));
+    parts.prune(8, 12);
+    expect(parts.size).toBe(1);
+    expect(parts.retained).toBe(whole.length);
+    parts.prune(12, 1000);
     expect(parts.size).toBe(0);
     expect(parts.retained).toBe(0);
   });

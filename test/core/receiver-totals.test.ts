@@ -13,7 +13,8 @@ import type { CoreEvent } from '../../src/core/types.js';
  * partial DATA_PART fragments, kept as each changes, instead of walking every buffer on every
  * frame and release (a peer using 256 channels made that 255 buffers per frame). Here they must
  * equal the walk after every step of seeded traffic: out of order, duplicates, unfinished and
- * unordered messages, pieces, releases, on a few channels.
+ * unordered messages, pieces, releases, on a few channels; and the credit announced must be
+ * the one the rule gives from that walk (the totals are read where they should be).
  */
 interface Inside {
   buffer: ReceiveBuffer;
@@ -24,6 +25,7 @@ interface Inside {
   otherChunks: number;
   partsBytes: number;
   maxTsn: number;
+  consumed: number;
 }
 
 describe('Receiver running totals', () => {
@@ -49,6 +51,17 @@ describe('Receiver running totals', () => {
         const next = new Map<number, number>();
         // Per channel: inside a message (as sent in order), so that most frames keep framing.
         const inside = new Map<number, boolean>();
+        // The credit the rule gives from the walk (what updateCredit computed before the totals):
+        // maxTsn is never lowered, so after each frame or release it is the larger of the two.
+        const slotCost = x.buffer.slotCost;
+        let credit = x.maxTsn;
+        const expectCredit = (): void => {
+          const all = x.active ?? [x.buffer];
+          const held = all.reduce((n, b) => n + b.retained, 0) + (x.partsIn ?? []).reduce((n, p) => n + (p?.retained ?? 0), 0);
+          const limit = all.every((b) => b.onlyAssembling) ? config.receiveWindow + x.buffer.slack : config.receiveWindow;
+          credit = Math.max(credit, x.consumed + Math.max(0, Math.min(slots, Math.floor((limit - held) / slotCost))));
+          expect(x.maxTsn).toBe(credit);
+        };
         for (const s of steps) {
           const base = next.get(s.channel) ?? 1;
           const tsn = base + s.ahead;
@@ -68,7 +81,14 @@ describe('Receiver running totals', () => {
           if (s.ahead === 0 && (result === 'new' || result === 'duplicate')) next.set(s.channel, base + 1);
           if (result === 'malformed' || result === 'beyond-window') return;
           checked++;
-          if (s.release) for (let e = events.shift(); e !== undefined; e = events.shift()) if (e.type === 'message') r.release(e.credit, e.delivery, e.channel);
+          expectCredit();
+          if (s.release) {
+            for (let e = events.shift(); e !== undefined; e = events.shift()) {
+              if (e.type !== 'message') continue;
+              r.release(e.credit, e.delivery, e.channel);
+              expectCredit();
+            }
+          }
           const others = (x.active ?? [x.buffer]).slice(1);
           expect(x.othersRetained).toBe(others.reduce((n, b) => n + b.retained, 0));
           expect(x.othersNotAssembling).toBe(others.filter((b) => !b.onlyAssembling).length);

@@ -64,9 +64,13 @@ describe('WindowTuner: the rate is judged over the last round trip', () => {
 
   it('does not count a steady reader as ramping: the trend is the growth of the rate, not the rate', () => {
     const tuner = new WindowTuner(4 * MiB, 16 * MiB, { smoothed: 20 }, null);
-    // 64 KiB every 2.6 ms (25 MB/s: a 4 MiB window lasts 164 ms, over 8 RTTs): under the rule
-    // with the largest trend too, had the trend been taken from the rate itself.
-    for (let i = 0; i < 2000; i++) tuner.onReleased(MESSAGE, i * 2.6);
+    // 64 KiB about every 1.8 ms (a 4 MiB window lasts 115 ms, 5.8 RTTs: slower than the rule's
+    // 4 RTTs, faster than the 8 of its largest trend), each release up to 1.4 ms late (seeded),
+    // so that the epochs' rates differ a little: a trend taken from the rate itself, or a fixed
+    // one, would grow the window; the growth of a steady rate stays about 1.
+    let seed = 7;
+    const late = (): number => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    for (let i = 0; i < 4000; i++) tuner.onReleased(MESSAGE, i * 1.8 + 1.4 * late());
     expect(tuner.window).toBe(4 * MiB);
   });
 });
