@@ -52,14 +52,6 @@ export interface ConnectAttempt extends TimerEntry {
    * Once per attempt; -1 when no early credit is armed.
    */
   retryCreditAt: number;
-  /**
-   * The cookie of the first RETRY that came too soon for the early credit (before
-   * `retryCreditAt`), followed at `retryCreditAt` if nothing settled the attempt first: an honest
-   * answer to the cookie INITIAL may be faster than the first round trip (which may have carried
-   * one-off delays), and then costs at most that round trip, not a retransmission interval. The
-   * rest of a burst within the round trip is still dropped. Null: none held.
-   */
-  heldRetry: Uint8Array | null;
   /** RETRYs from another address than the dialled one followed so far (secure attempts only). */
   strayRetries: number;
   /**
@@ -186,7 +178,6 @@ export class ClientHandshake {
       retryCredit: 1,
       retryRtt: -1,
       retryCreditAt: -1,
-      heldRetry: null,
       strayRetries: 0,
       unauthenticated: 0,
       rto,
@@ -308,23 +299,11 @@ export class ClientHandshake {
     const attempt = this.attemptFor(packet.dcid, address, port);
     if (!attempt || attempt.retries >= this.h.config.maxRetries) return this.h.drop('unexpected');
     if (attempt.retryCredit === 0) {
-      // Within one measured round trip of the cookie INITIAL a RETRY is more likely the rest of
-      // a burst than the server's answer to it: the first is held until then (heldRetry), the
-      // rest dropped. After it, once per attempt, the server's answer to it is followed at once.
-      if (attempt.retryCreditAt < 0 || attempt.heldRetry !== null) return this.h.drop('unexpected');
-      if (now < attempt.retryCreditAt) {
-        attempt.heldRetry = new Uint8Array(packet.cookie);
-        this.scheduleAttempt(attempt);
-        return;
-      }
+      // Within one measured round trip of the cookie INITIAL nothing the server sent can answer
+      // it: the rest of a burst. After it, once per attempt, the server's answer to it.
+      if (attempt.retryCreditAt < 0 || now < attempt.retryCreditAt) return this.h.drop('unexpected');
+      attempt.retryRtt = -1;
     }
-    this.followRetry(now, attempt, packet.cookie);
-  }
-
-  /** Follow a RETRY (its `cookie`): the INITIAL again, with it. */
-  private followRetry(now: number, attempt: ConnectAttempt, cookie: Uint8Array): void {
-    // Following one on the early credit spends it (once per attempt).
-    if (attempt.retryCredit === 0) attempt.retryRtt = -1;
     attempt.retryCredit = 0;
     // The first RETRY answers the only INITIAL sent (unless it was repeated: sentAt -1, Karn).
     if (attempt.retries === 0 && attempt.sentAt >= 0 && now > attempt.sentAt) attempt.retryRtt = now - attempt.sentAt;
@@ -335,9 +314,9 @@ export class ClientHandshake {
     // cookie INITIAL that an ACCEPT may still answer: no sample (Karn).
     attempt.sentAt = attempt.retries === 0 ? now : -1;
     attempt.retries++;
-    attempt.cookie = new Uint8Array(cookie);
+    attempt.cookie = new Uint8Array(packet.cookie);
     attempt.initial = this.encodeInitial(attempt);
-    this.h.queue(attempt.initial, attempt.address, attempt.port);
+    this.h.queue(attempt.initial, address, port);
     attempt.nextSend = now + attempt.rto;
     this.scheduleAttempt(attempt);
   }
@@ -476,15 +455,7 @@ export class ClientHandshake {
         message: `no answer from ${attempt.address}:${attempt.port} within ${this.h.config.connectTimeout} ms`,
       });
     }
-    const held = attempt.heldRetry;
-    if (held !== null && now >= attempt.retryCreditAt && now < attempt.nextSend) {
-      attempt.heldRetry = null;
-      if (attempt.retries >= this.h.config.maxRetries) this.h.drop('unexpected');
-      else return this.followRetry(now, attempt, held);
-    }
     if (now >= attempt.nextSend) {
-      // The retransmission gives a credit of its own: a RETRY still held is superseded.
-      if (held !== null) this.dropHeldRetry(attempt);
       this.h.queue(attempt.initial, attempt.address, attempt.port);
       attempt.retryCredit = 1;
       attempt.sentAt = -1;
@@ -495,14 +466,7 @@ export class ClientHandshake {
   }
 
   private scheduleAttempt(attempt: ConnectAttempt): void {
-    const at = Math.min(attempt.nextSend, attempt.deadline);
-    this.h.heap.set(attempt, attempt.heldRetry !== null ? Math.min(at, attempt.retryCreditAt) : at);
-  }
-
-  /** A held RETRY that will not be followed now counts as the unexpected datagram it then was. */
-  private dropHeldRetry(attempt: ConnectAttempt): void {
-    attempt.heldRetry = null;
-    this.h.drop('unexpected');
+    this.h.heap.set(attempt, Math.min(attempt.nextSend, attempt.deadline));
   }
 
   private failAttempt(attempt: ConnectAttempt, error: EndpointError): void {
@@ -511,7 +475,6 @@ export class ClientHandshake {
   }
 
   private removeAttempt(attempt: ConnectAttempt): void {
-    if (attempt.heldRetry !== null) this.dropHeldRetry(attempt);
     this.attempts.delete(attempt.id);
     if (this.attemptsByCid.get(attempt.cid) === attempt) this.attemptsByCid.delete(attempt.cid);
     this.h.heap.remove(attempt);
