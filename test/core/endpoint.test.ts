@@ -14,6 +14,14 @@ function pair(overrides: Parameters<typeof endpointConfig>[0] = {}, latency = 5)
   return { net, server, client };
 }
 
+/** A pair() whose client dialled SERVER:4000 and connected; `c` is the client's connection. */
+function established() {
+  const { net, server, client } = pair();
+  client.core.connect(0, SERVER, 4000);
+  net.run(2000, () => connected(client) !== undefined);
+  return { net, server, client, c: connected(client)! };
+}
+
 /** A client that sent its INITIAL to SERVER:4000 and has no answer yet, and the CID it chose (answers carry it). */
 function dialling(): { net: VirtualNet; client: Node; cid: bigint } {
   const net = new VirtualNet(5);
@@ -456,9 +464,7 @@ describe('EndpointCore security', () => {
   });
 
   it('garbage of every shape never throws and every datagram is either routed or counted', () => {
-    const { net, server, client } = pair();
-    client.core.connect(0, SERVER, 4000);
-    net.run(2000, () => connected(client) !== undefined);
+    const { net, server, client } = established();
     const s = accepted(server)[0]!;
     const validData = net.log.find((w) => w.to === SERVER && kind(w) === 'data')?.data ?? new Uint8Array(30);
     fc.assert(
@@ -507,10 +513,7 @@ describe('EndpointCore security', () => {
   });
 
   it('a peer that lost its state resets the connection (ERR_CONNECTION_RESET); its retired ID then stays quiet', () => {
-    const { net, server, client } = pair();
-    client.core.connect(0, SERVER, 4000);
-    net.run(2000, () => connected(client) !== undefined);
-    const c = connected(client)!;
+    const { net, server, client, c } = established();
     const s = accepted(server)[0]!;
     // The reset a server that lost its state sends: its own CID and the token it announced.
     const reset = encodePacket({ type: 'stateless-reset', dcid: s.localCid, token: c.remoteResetToken });
@@ -542,10 +545,7 @@ describe('EndpointCore security', () => {
     // A driver may hand the endpoint a whole socket batch before polling (the harness's run()
     // does; so would a recvmmsg shell): the engine is closed by the first datagram, but the
     // endpoint retires its IDs only when it next drains it, so the rest still reach the engine.
-    const { net, server, client } = pair();
-    client.core.connect(0, SERVER, 4000);
-    net.run(2000, () => connected(client) !== undefined);
-    const c = connected(client)!;
+    const { net, server, client, c } = established();
     const s = accepted(server)[0]!;
     const stray = (pn: number) => encodePacket({ type: 'data', dcid: c.localCid, packetNumber: pn, frames: [{ type: 'ping' }] });
     net.inject(SERVER, 4000, client, encodePacket({ type: 'stateless-reset', dcid: s.localCid, token: c.remoteResetToken }));
@@ -582,9 +582,7 @@ describe('EndpointCore security', () => {
 
 describe('EndpointCore lifecycle', () => {
   it('graceful close on both sides empties the tables; close() refuses new connections', () => {
-    const { net, server, client } = pair();
-    client.core.connect(0, SERVER, 4000);
-    net.run(2000, () => connected(client) !== undefined);
+    const { net, server, client } = established();
     client.core.close(net.now);
     net.run(net.now + 10_000, () => client.core.idle && server.core.idle);
     expect(client.core.connectionCount).toBe(0);
@@ -620,10 +618,7 @@ describe('EndpointCore lifecycle', () => {
 
 describe('EndpointCore events', () => {
   it('events of one connection come after its accepted event', () => {
-    const { net, server, client } = pair();
-    client.core.connect(0, SERVER, 4000);
-    net.run(2000, () => connected(client) !== undefined);
-    const c = connected(client)!;
+    const { net, server, client, c } = established();
     c.core.send(new TextEncoder().encode('x'));
     client.core.touch(c);
     net.run(net.now + 1000, () => messages(server).length > 0);
