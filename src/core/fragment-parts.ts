@@ -76,10 +76,12 @@ export class FragmentParts {
    * (from, to] can be). Visits min(to − from, partials held) entries, never every partial on
    * every frame: a peer holding many partials on a channel cannot make each DATA frame of it walk
    * them all, and the TSNs the range visits are ones the peer sent (amortised, one per TSN).
+   * Returns the bytes it gave back.
    */
-  prune(from: number, to: number): void {
+  prune(from: number, to: number): number {
     const partials = this.partials;
-    if (partials.size === 0 || to <= from) return;
+    if (partials.size === 0 || to <= from) return 0;
+    const was = this.retained;
     if (to - from <= partials.size) {
       for (let tsn = from + 1; tsn <= to; tsn++) {
         const p = partials.get(tsn);
@@ -87,13 +89,14 @@ export class FragmentParts {
         partials.delete(tsn);
         this.retained -= p.frame.payload.length;
       }
-      return;
+    } else {
+      for (const [tsn, p] of partials) {
+        if (tsn > to) continue;
+        partials.delete(tsn);
+        this.retained -= p.frame.payload.length;
+      }
     }
-    for (const [tsn, p] of partials) {
-      if (tsn > to) continue;
-      partials.delete(tsn);
-      this.retained -= p.frame.payload.length;
-    }
+    return was - this.retained;
   }
 }
 

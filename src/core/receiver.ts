@@ -147,7 +147,7 @@ export class Receiver implements CreditView, MessageSink {
 
   /** Bytes the peer's data holds here now (reliable and unreliable). */
   get retainedBytes(): number {
-    return this.reliableRetained() + (this.unreliableIn?.retained ?? 0) + this.unreliableHeld + this.partsRetained();
+    return this.reliableRetained() + (this.unreliableIn?.retained ?? 0) + this.unreliableHeld + this.partsBytes;
   }
 
   /**
@@ -233,11 +233,7 @@ export class Receiver implements CreditView, MessageSink {
     const parts = this.partsIn;
     if (parts !== null) {
       const fp = parts[channel];
-      if (fp !== undefined && fp.size > 0) {
-        const was = fp.retained;
-        fp.prune(before, buf.cumTsn);
-        this.partsBytes += fp.retained - was;
-      }
+      if (fp !== undefined) this.partsBytes -= fp.prune(before, buf.cumTsn);
     }
     this.updateCredit();
     return result;
@@ -272,11 +268,6 @@ export class Receiver implements CreditView, MessageSink {
     }
     if (whole === null) return 'new';
     return this.onData(whole);
-  }
-
-  /** Bytes the partial DATA_PART fragments hold, over all channels (kept as they change, not summed per frame). */
-  private partsRetained(): number {
-    return this.partsBytes;
   }
 
   /**
