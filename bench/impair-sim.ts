@@ -14,7 +14,7 @@
  * prints the mean of seeds 1-12 as well, for comparisons.
  *
  * `--starve MS` models the real run's first round trips, where the three processes' JIT
- * compilers and cold code starve the path (bench/analysis.md, Stop 24): the bottleneck moves
+ * compilers and cold code starve the path (bench/history.md, Stop 24): the bottleneck moves
  * only `--starve-rate` MB/s (default 15) for the first MS ms of virtual time, then `--rate`.
  *
  * `--trace MS` prints, for seed 1 only, the sender's congestion state every MS ms of virtual time

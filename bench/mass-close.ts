@@ -1,5 +1,5 @@
 /**
- * How long `endpoint.close()` takes for many idle connections (issue 11, bench/analysis.md
+ * How long `endpoint.close()` takes for many idle connections (issue 11, bench/history.md
  * "Stop 22 investigations", the mass close): a client endpoint opens `--count` connections to
  * one server endpoint on 127.0.0.1, sends one message on each, then closes; every 500 ms it
  * prints both endpoints' live and draining connections, and at the end the close's wall and CPU

@@ -31,7 +31,7 @@ export interface ChatSample {
   p99Ms: number;
   /**
    * p99 of the messages sent after the send phase's first second (load test only): the same
-   * deliveries without the warm-up of both processes (bench/analysis.md, "Where the chat's slow
+   * deliveries without the warm-up of both processes (bench/history.md, "Where the chat's slow
    * deliveries wait"). Reported beside p99Ms, never instead of it.
    */
   steadyP99Ms?: number;

@@ -786,7 +786,7 @@ export class SendScheduler implements SentContent, ChannelReadiness {
  * part of `data` takes a view, made and dropped here: it dies young (a scavenge does not copy it),
  * where a view kept in the fragment record lived until the ACK. Staging the message in a buffer
  * of ours to copy from kept views of it was measured: it costs more CPU in extra copies than
- * the view saves (bench/analysis.md, stop 23, wt/sendgc).
+ * the view saves (bench/history.md, stop 23, wt/sendgc).
  */
 function copyRange(buf: Uint8Array, o: number, data: Uint8Array, start: number, length: number): void {
   // A plain Uint8Array, not `subarray`: a Buffer's subarray constructs a Buffer through its

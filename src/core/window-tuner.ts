@@ -34,7 +34,7 @@ import { unpinDoubles } from './mutable-fields.js';
  * whatever the rate, and starts a new epoch. On a lossy path the rate rule misjudges: while a
  * hole waits for its repair the application reads nothing, so the epoch's average is slow, yet
  * what holds the credit is data behind the hole, not a slow reader (issue 11, impaired goodput;
- * bench/analysis.md "Stop 24"). It repeats only once the peer has used the doubled credit too,
+ * bench/history.md "Stop 24"). It repeats only once the peer has used the doubled credit too,
  * at most up to `max`, and only within the endpoint budget like the first rule.
  */
 export interface WindowAllowance {

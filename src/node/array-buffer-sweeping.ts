@@ -10,14 +10,14 @@ import { setFlagsFromString } from 'node:v8';
  * main thread goes on allocating the next datagrams' stores from the same glibc arena: the two
  * threads contend for the arena lock (futex waits and wake-ups on both sides, the datagrams are
  * larger than glibc's per-thread cache takes). Freed on the main thread there is no contention:
- * the receiver's CPU per MB is ~10–20 % lower (bench/analysis.md, "Stop 24 investigations",
+ * the receiver's CPU per MB is ~10–20 % lower (bench/history.md, "Stop 24 investigations",
  * wt/recv). Nothing else changes: the same buffers die at the same scavenges.
  *
  * It is a process-wide V8 setting, so it is off unless asked for: the first endpoint created
  * with `sweepBuffersOnMainThread: true` sets it, once, and it stays for the process (closing
  * that endpoint does not undo it). The same without the option: `node
  * --no-concurrent-array-buffer-sweeping`. V8 reads the flag at every sweep, so setting it after
- * start-up takes effect (measured: bench/analysis.md).
+ * start-up takes effect (measured: bench/history.md).
  */
 let applied = false;
 

@@ -13,7 +13,7 @@ import { scheduleArb, transfer } from '../helpers/bulk-transfer.js';
  * the receiver reads with 'message' events or a slow async iterator. Every byte must arrive, in order, exactly once; flush() must resolve;
  * both sides must close. The core's property tests (core.property.test.ts) queue their messages
  * up front on the engine pair; this is the shell's path, the one the stalled benchmark run
- * (stop 25, bench/analysis.md) had in question. 3,000-schedule sweeps of it found one failure,
+ * (stop 25, bench/history.md) had in question. 3,000-schedule sweeps of it found one failure,
  * a close that ended in ERR_IDLE_TIMEOUT after the closing peer's process stalled past its
  * linger (test/node/late-timer.test.ts pins that case).
  *
