@@ -17,12 +17,23 @@
  * compilers and cold code starve the path (bench/history.md, Stop 24): the bottleneck moves
  * only `--starve-rate` MB/s (default 15) for the first MS ms of virtual time, then `--rate`.
  *
+ * `--descheduled MS` models the other half of it: the sender and the receiver are processes that
+ * wait for a core. For the first MS ms each side runs `--run` ms (default 10) and is then
+ * descheduled for `--wait` ms (default 15; the receiver's phase is offset by half a period);
+ * while descheduled, a side sends nothing, and the datagrams that reach it and the timers that
+ * fall due wait for it to run again (the real run's main threads wait 310-390 ms for a core in a
+ * ~670 ms transfer; its sender's 10 ms sampling ticks came 25-41 ms apart). With `--starve` as
+ * well (the proxy's share) it is the real run's warm-up in virtual time.
+ *
  * `--trace MS` prints, for seed 1 only, the sender's congestion state every MS ms of virtual time
  * (controller state, pacing rate, window, bytes in flight, and what the receiver got in that
  * interval), to read how a start or a loss rate plays out; `--trace 0` (default) prints none.
  *
- *   node --import tsx bench/impair-sim.ts [--rate 60] [--mb 20] [--mds 1452] [--seeds 3] [--starve 0] [--starve-rate 15] [--trace 0]
+ *   node --import tsx bench/impair-sim.ts [--rate 60] [--mb 20] [--mds 1452] [--seeds 3] [--starve 0] [--starve-rate 15]
+ *     [--descheduled 0] [--run 10] [--wait 15] [--trace 0]
  */
+import type { ConnectionCore } from '../src/core/connection.js';
+import type { Side } from '../test/helpers/pair.js';
 import { impairedPair } from '../test/helpers/scenarios.js';
 import { numberOption } from './lib/script-options.js';
 
@@ -35,6 +46,9 @@ const seeds = flag('seeds', 3);
 const starveMs = flag('starve', 0);
 const starveRate = flag('starve-rate', 15) * 1e6;
 const traceMs = flag('trace', 0);
+const descheduledMs = flag('descheduled', 0);
+const runMs = flag('run', 10);
+const waitMs = flag('wait', 15);
 const chunk = new Uint8Array(64 * 1024);
 
 /** One line of `--trace`: the sender's controller as the stats and the controller's public fields show it. */
@@ -45,13 +59,76 @@ function traceLine(pair: ReturnType<typeof impairedPair>, deliveredInInterval: n
   return `    ${pair.now.toFixed(0).padStart(6)} ms  ${(cc.state ?? '').padEnd(9)} pacing ${(cc.pacingRate / 1e3).toFixed(1).padStart(6)} MB/s  window ${kB(cc.window).padStart(8)}  in flight ${kB(s.bytesInFlight).padStart(8)}  delivered ${((deliveredInInterval / 1e3) / traceMs).toFixed(1).padStart(6)} MB/s`;
 }
 
+/**
+ * Make `side` a process that waits for a core: until `until` ms it runs `runMs` of every
+ * `runMs + waitMs` (starting `phase` ms into the period) and is descheduled for the rest. Its
+ * engine is wrapped: while descheduled it sends nothing, datagrams that arrive queue (the socket
+ * buffer) and are read, in order, when it runs again, before its timers (the shell reads the
+ * socket first after a late timer, src/node/endpoint.ts `onTimer`), and its deadlines move to that
+ * instant too.
+ */
+function deschedule(pair: ReturnType<typeof impairedPair>, side: Side, until: number, phase: number): void {
+  const core = side.core;
+  const period = runMs + waitMs;
+  /** The first instant at or after `t` at which the side runs. */
+  const runsAt = (t: number): number => {
+    if (t >= until) return t;
+    const into = (t + phase) % period;
+    return into < runMs ? t : t + (period - into);
+  };
+  const queued: { data: Uint8Array; address: string | undefined; port: number | undefined }[] = [];
+  const drain = (now: number): void => {
+    for (const d of queued.splice(0)) {
+      if (d.address === undefined) core.handleDatagram(now, d.data);
+      else core.handleDatagram(now, d.data, false, d.address, d.port);
+    }
+  };
+  const overrides: Record<string, unknown> = {
+    handleDatagram(now: number, data: Uint8Array, _mark?: boolean, address?: string, port?: number): void {
+      if (runsAt(now) > now || queued.length > 0) queued.push({ data, address, port });
+      else if (address === undefined) core.handleDatagram(now, data);
+      else core.handleDatagram(now, data, false, address, port);
+    },
+    pollTimeout(): number | null {
+      const wake = queued.length > 0 ? runsAt(pair.now) : Infinity;
+      const t = core.pollTimeout();
+      const due = t === null ? Infinity : runsAt(Math.max(t, pair.now));
+      const next = Math.min(wake, due);
+      return next === Infinity ? null : next;
+    },
+    handleTimeout(now: number): void {
+      if (runsAt(now) > now) return;
+      drain(now);
+      const t = core.pollTimeout();
+      if (t !== null && t <= now) core.handleTimeout(now);
+    },
+    pollTransmit(now: number, batch?: boolean): Uint8Array | null {
+      return runsAt(now) > now ? null : core.pollTransmit(now, batch);
+    },
+  };
+  // Everything else is the engine's own, called on the engine (never on the proxy: a method's
+  // writes must land on the engine).
+  side.core = new Proxy(core, {
+    get(target, key): unknown {
+      if (typeof key === 'string' && key in overrides) return overrides[key];
+      const value = Reflect.get(target, key, target) as unknown;
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
 const starved = starveMs > 0 ? ` (${starveRate / 1e6} MB/s for the first ${starveMs} ms)` : '';
-console.log(`impair-sim: ${bytes / 1e6} MB, 10 ms each way, ${rate / 1e6} MB/s bottleneck${starved}, 4 MB queue, maxDatagramSize ${maxDatagramSize}, virtual time`);
+const waiting = descheduledMs > 0 ? `, both ends descheduled ${waitMs} of every ${runMs + waitMs} ms for the first ${descheduledMs} ms` : '';
+console.log(`impair-sim: ${bytes / 1e6} MB, 10 ms each way, ${rate / 1e6} MB/s bottleneck${starved}${waiting}, 4 MB queue, maxDatagramSize ${maxDatagramSize}, virtual time`);
 for (const loss of [0, 0.01, 0.05, 0.1, 0.2]) {
   const figures: string[] = [];
   let sum = 0;
   for (let seed = 1; seed <= seeds; seed++) {
     const pair = impairedPair(seed, loss, { maxDatagramSize, rate: starveMs > 0 ? starveRate : rate });
+    if (descheduledMs > 0) {
+      deschedule(pair, pair.sides[0], descheduledMs, 0);
+      deschedule(pair, pair.sides[1], descheduledMs, (runMs + waitMs) / 2);
+    }
     for (let left = bytes; left > 0; left -= chunk.length) pair.a.send(left >= chunk.length ? chunk : chunk.subarray(0, left));
     let starving = starveMs > 0;
     const tracing = traceMs > 0 && seed === 1;

@@ -16,10 +16,12 @@ import { unpinDoubles } from './mutable-fields.js';
  * consumed in `elapsed` ms; when elapsed < 4 · g · f · srtt (a whole window in under 4 RTTs: the
  * peer, which needs ~1 RTT per window of credit plus ~2 RTTs per loss repair, waits on credit)
  * the window doubles, if the endpoint's budget gives it that much (`WindowAllowance`). Then a new
- * epoch starts. `g`, between 1 and 2, is the epoch's release rate over the last epoch's: a
- * sender in slow start or BBR's Startup doubles its rate every round trip, so the window is
- * judged by the rate it heads for (Linux's tcp_rcv_space_adjust likewise grows the window by
- * the growth of the bytes copied per RTT); a steady reader has g = 1.
+ * epoch starts. `g`, between 1 and 2, is the epoch's release rate over the highest rate of any
+ * epoch before it: a sender in slow start or BBR's Startup doubles its rate every round trip, so
+ * the window is judged by the rate it heads for (Linux's tcp_rcv_space_adjust likewise grows the
+ * window by the growth of the bytes copied per RTT, measured against the most ever copied in one,
+ * which never falls); a steady reader has g = 1, also when it resumes after a pause (against the
+ * last epoch's rate, the one spanning the pause, its usual rate looked like a doubling).
  *
  * The rate is judged over the last round trip, as Linux's receive-buffer auto-tuning does
  * (tcp_rcv_space_adjust: the bytes copied to the application per RTT), not only over half a
@@ -72,8 +74,8 @@ export class WindowTuner {
   private checkTime = Infinity;
   /** Releases left that check although not due (see `check`). */
   private warmUp = WARM_UP_CHECKS;
-  /** The release rate of the last epoch that ended, bytes/ms (0: none yet). */
-  private lastRate = 0;
+  /** The highest release rate of an epoch that ended, bytes/ms (0: none yet); never falls. */
+  private peakRate = 0;
 
   constructor(
     initial: number,
@@ -84,7 +86,7 @@ export class WindowTuner {
     this.window = initial;
     // A rate (bytes/ms) is a fraction from the first epoch on: a double field from the start, so
     // that its first fraction does not change the tuner's hidden class under compiled code.
-    unpinDoubles(this, ['lastRate']);
+    unpinDoubles(this, ['peakRate']);
   }
 
   /**
@@ -118,9 +120,12 @@ export class WindowTuner {
     // rate the next round trips will bring, as Linux's tcp_rcv_space_adjust grows the window
     // by the growth of the bytes copied per RTT, or the window doubles only after the sender
     // has overrun it (a hole in Startup's flight then holds the credit of 2.9 BDPs behind it).
+    // Growth against the best rate so far, not the last: an epoch slowed by a pause or a hole
+    // would otherwise make the next, at the usual rate, look like a doubling.
     // Before the first release epochStart is -Infinity: rate 0, never fast, the epoch starts here.
     const rate = elapsed > 0 ? inEpoch / elapsed : 0;
-    const trend = this.lastRate > 0 ? Math.min(MAX_TREND, Math.max(1, rate / this.lastRate)) : 1;
+    const peak = this.peakRate;
+    const trend = peak > 0 ? Math.min(MAX_TREND, Math.max(1, rate / peak)) : 1;
     const quick = elapsed < RTTS_PER_WINDOW * trend * (inEpoch / window) * this.rtt.smoothed;
     const next = Math.min(2 * window, this.max);
     const allowed = next > window && (this.allowance === null || this.allowance.allowsWindow(next));
@@ -129,7 +134,7 @@ export class WindowTuner {
     const grow = ((due && quick) || peerWaits) && allowed;
     const restart = due || grow || this.epochStart === -Infinity;
     this.window = grow ? next : window;
-    this.lastRate = due ? rate : this.lastRate;
+    this.peakRate = due && rate > peak ? rate : peak;
     this.epochStart = restart ? now : this.epochStart;
     this.epochReleased = restart ? released : this.epochReleased;
     const threshold = this.epochReleased + this.window / 2;

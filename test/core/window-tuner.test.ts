@@ -73,4 +73,20 @@ describe('WindowTuner: the rate is judged over the last round trip', () => {
     for (let i = 0; i < 4000; i++) tuner.onReleased(MESSAGE, i * 1.8 + 1.4 * late());
     expect(tuner.window).toBe(4 * MiB);
   });
+  it('does not read a steady reader resuming after a pause as a ramp: the trend is against the best rate, not the last', () => {
+    // 64 KiB every 1.8 ms (a 4 MiB window lasts 115 ms, 5.8 RTTs: slower than the rule's 4 RTTs,
+    // faster than the 8 of its largest trend), with a 60 ms pause every 300 ms (a reader busy
+    // elsewhere, or a hole waiting for its repair). The epoch that spans a pause releases at a
+    // fraction of the rate; judged against it, the next epoch (the same steady rate again) looks
+    // like a rate that doubled and the window doubled once (Linux's tcp_rcv_space_adjust grows
+    // only against the most the application ever copied in a round trip, which never falls).
+    const tuner = new WindowTuner(4 * MiB, 16 * MiB, { smoothed: 20 }, null);
+    let t = 0;
+    for (let i = 0; i < 3000; i++) {
+      t += 1.8;
+      if (i % 167 === 166) t += 60;
+      tuner.onReleased(MESSAGE, t);
+    }
+    expect(tuner.window).toBe(4 * MiB);
+  });
 });

@@ -11,7 +11,8 @@ import { initialWindowFor, windowAfterSizeChange } from './initial-window.js';
  * seen over the last 10 s). Their product is the bandwidth-delay product (BDP). BBR paces at
  * `pacingGain × btlBw` and caps what is in flight at `cwndGain × BDP`, cycling through
  *
- *  - Startup: gain 2/ln 2 until the bandwidth stops growing by 25 % for three rounds;
+ *  - Startup: gain 2/ln 2 until the bandwidth stops growing by 25 % for three rounds (and
+ *    again, unlike v1, when ProbeBW measures that growth after all: `checkFullPipe`);
  *  - Drain: the inverse gain until the queue Startup built is gone (in flight ≤ BDP, or ≤ the
  *    offload budget below where that is larger);
  *  - ProbeBW: an eight-phase gain cycle (1.25, 0.75, 1 × 6), each phase one `rtProp` long;
@@ -234,14 +235,43 @@ export class Bbr implements CongestionController {
     }
   }
 
+  /**
+   * Startup's exit: the pipe is full once three rounds in a row did not raise the estimate to
+   * 25 % above `fullBw`, the baseline of the last round that did (draft BBRCheckFullPipe).
+   *
+   * And its way back (not in v1): ProbeBW goes on running the same test, and a round whose
+   * estimate reaches 25 % above that baseline, the growth Startup waited three rounds for and did
+   * not see, is evidence that the pipe was not full: the flow returns to Startup and finds the
+   * rest at up to 2.89× per round instead of ProbeBW's 1.25× once its probe phase comes round.
+   * A plateau cannot tell a full pipe from a path that was starved for a while: through a proxy
+   * sharing two cores with both ends, the warm-up's compilers starve the path for the first few
+   * hundred milliseconds, Startup ends at what the starved path delivered, and the capacity that
+   * appears afterwards was found only by ProbeBW (issue 11, impaired goodput; bench/analysis.md
+   * "Stop 28"). Only at round starts and never on application-limited samples, as the exit is
+   * judged; a return starts the plateau count afresh from the new estimate.
+   */
   private checkFullPipe(ack: AckEvent): void {
-    if (this.filledPipe || !this.roundStart || ack.appLimited) return;
+    if (!this.roundStart || ack.appLimited) return;
+    if (this.filledPipe) {
+      if (this.mode === 'probe-bw' && this.btlBw >= this.fullBw * FULL_BW_THRESHOLD) this.reenterStartup();
+      return;
+    }
     if (this.btlBw >= this.fullBw * FULL_BW_THRESHOLD) {
       this.fullBw = this.btlBw;
       this.fullBwCount = 0;
       return;
     }
     if (++this.fullBwCount >= FULL_BW_ROUNDS) this.filledPipe = true;
+  }
+
+  /** ProbeBW found 25 % more than Startup's plateau: Startup again, its plateau test from here. */
+  private reenterStartup(): void {
+    this.filledPipe = false;
+    this.mode = 'startup';
+    this.pacingGain = HIGH_GAIN;
+    this.cwndGain = HIGH_GAIN;
+    this.fullBw = this.btlBw;
+    this.fullBwCount = 0;
   }
 
   private checkDrain(ack: AckEvent): void {
