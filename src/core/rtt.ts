@@ -9,15 +9,16 @@ export const GRANULARITY = 1;
  * that does not take the sample below min RTT.
  */
 export class RttEstimator implements RttView {
-  smoothed: number;
-  variance: number;
+  smoothed = 0.5;
+  variance = 0.5;
   min = Infinity;
-  latest = 0;
+  latest = 0.5;
   hasSample = false;
 
   constructor(initialRtt: number) {
     this.smoothed = initialRtt;
     this.variance = initialRtt / 2;
+    this.latest = 0;
   }
 
   /** Forget every sample: a new path (RFC 9000 §9.4), whose RTT is not the old one's. */
@@ -39,7 +40,7 @@ export class RttEstimator implements RttView {
       return;
     }
     this.min = Math.min(this.min, sample);
-    const adjusted = sample - ackDelay >= this.min ? sample - ackDelay : sample;
+    const adjusted = sample - ackDelay >= this.min ? sample - ackDelay : +sample;
     this.variance = 0.75 * this.variance + 0.25 * Math.abs(this.smoothed - adjusted);
     this.smoothed = 0.875 * this.smoothed + 0.125 * adjusted;
   }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DeliveryRate } from '../../src/core/delivery-rate.js';
+import { RttEstimator } from '../../src/core/rtt.js';
 import { bytesPerCall } from '../helpers/v8-natives.js';
 
 /**
@@ -17,6 +18,14 @@ function times(n: number): number[] {
   return out as number[];
 }
 
+/** The same numbers in an array of objects (see `times`). */
+function tagged(xs: number[]): number[] {
+  const out: unknown[] = ['not a number'];
+  out.length = 0;
+  for (const x of xs) out.push(x);
+  return out as number[];
+}
+
 describe('the send path makes no garbage of its own per packet', () => {
   it('records the delivery-rate snapshot of a packet sent without a heap number', () => {
     const rate = new DeliveryRate();
@@ -29,4 +38,20 @@ describe('the send path makes no garbage of its own per packet', () => {
     expect(bytes).toBeLessThan(1);
     expect(rate.firstSentTime).toBe(at[9984]);
   });
+
+  it('updates the RTT estimate at an ACK without a heap number', () => {
+    const rtt = new RttEstimator(100);
+    rtt.update(0.75, 0);
+    // (Held as `times` holds them: an array of doubles would box each one the driver reads.)
+    const samples = tagged(times(10_000).map((t) => t - 1000));
+    // ACK delays from 0 to ~0.5 ms: some adjusted samples fall below min RTT, some do not (both arms).
+    const delays = tagged(times(10_000).map((t, i) => ((t - 1000) * (i % 3)) / 4));
+    const bytes = bytesPerCall(RttEstimator.prototype.update, (i) => rtt.update(samples[i]!, delays[i]!));
+    // Fields declared without a value are tagged (each computed double stored a new heap number,
+    // `smoothed` and `variance`), and the select between `sample - ackDelay` and the argument
+    // boxed a third: 48 B per call.
+    expect(bytes).toBeLessThan(1);
+    expect(rtt.latest).toBe(samples[9999]);
+  });
 });
+
