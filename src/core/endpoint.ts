@@ -564,7 +564,8 @@ export class EndpointCore {
           // The engine checks the CRC and counts what it drops, and checks the source address
           // (path validation, src/core/path-validation.ts) exactly as on the long route below.
           c.core.handleDatagram(now, datagram, false, address, port);
-          if (c.core.remoteAddress === undefined || c.core.remoteAddress === address) c.acceptDatagram = null;
+          // Once cleared it stays so: no address compare per datagram after the first.
+          if (c.acceptDatagram !== null && (c.core.remoteAddress === undefined || c.core.remoteAddress === address)) c.acceptDatagram = null;
           this.touch(c);
           return;
         }

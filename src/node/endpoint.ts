@@ -759,7 +759,10 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
       throw e;
     } finally {
       this.flushing = false;
-      this.afterFlush(now);
+      // In the middle of a socket batch whose flush is already scheduled (`onIoFlush`, an
+      // immediate: it runs before any timer can fire), the timer is re-armed there, once per
+      // batch, not after every datagram (issue 11: pollTimeout's ten deadlines per datagram).
+      this.afterFlush(now, !(batch && this.ioFlushScheduled));
     }
   }
 
@@ -768,13 +771,16 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     if (!c.checkDrain()) this.drainWatch.delete(c);
   };
 
-  /** `now`: the flush's time (for the timer's bookkeeping; moving it asks the clock afresh). */
-  private afterFlush(now: number): void {
+  /**
+   * `now`: the flush's time (for the timer's bookkeeping; moving it asks the clock afresh).
+   * `rearm` false: the batch's own flush, already scheduled, re-arms the timer.
+   */
+  private afterFlush(now: number, rearm: boolean): void {
     try {
       // forEach, not for…of: no iterator object per flush (a bulk sender always has one to check).
       if (this.drainWatch.size > 0) this.drainWatch.forEach(this.checkWatched);
     } finally {
-      this.rearm(now);
+      if (rearm) this.rearm(now);
       if (stageTrace !== null) stageTrace.mark(Stage.FlushDone);
       if (this.state === 'closing' && this.core.idle) this.finishClose(undefined);
     }

@@ -253,6 +253,47 @@ describe('the hot path of the Node shell', () => {
     server.destroy();
   });
 
+  it('a batch of datagrams re-arms the timer at the batch\'s end, not after every datagram', async () => {
+    const net = new SimNetwork({ seed: 9, impairment: { delay: 2 } });
+    const rng = new Rng(9);
+    const randomBytes = (n: number) => rng.bytes(n);
+    const opts = { clock: net.clock, randomBytes, pacing: false, congestion: 'none' as const, maxDatagramSize: 1200 };
+    const server = await createEndpoint({ socket: net.socket('10.0.0.2', 4433), ...opts });
+    const client = await createEndpoint({ socket: net.socket('10.0.0.1'), ...opts });
+    let got = 0;
+    let messages = 0;
+    server.on('connection', (c: Connection) =>
+      c.on('message', (m) => {
+        got += m.length;
+        messages++;
+      }),
+    );
+    let conn: Connection | undefined;
+    void client.connect(4433, '10.0.0.2').then((c) => (conn = c));
+    expect(await net.runUntilAsync(() => conn !== undefined, 5000)).toBe(true);
+    // Every re-arm asks the engine for its next deadline (EndpointCore.pollTimeout) first.
+    const core = (server as unknown as { core: { pollTimeout: () => number | null } }).core;
+    const pollTimeout = core.pollTimeout.bind(core);
+    let polls = 0;
+    core.pollTimeout = () => {
+      polls++;
+      return pollTimeout();
+    };
+    const received = () => server.stats().datagramsReceived;
+    const before = received();
+    // 60 datagrams of one message each leave at one instant and arrive at one instant: one batch.
+    for (let i = 0; i < 60; i++) conn!.send(new Uint8Array(1100));
+    expect(await net.runUntilAsync(() => got === 60 * 1100, 5000)).toBe(true);
+    expect(messages).toBe(60);
+    expect(received() - before).toBeGreaterThanOrEqual(60);
+    // Before: one per datagram (60 and more). Now: the datagrams read before the batch's first
+    // deferred ACK scheduled its flush (the first two: an ACK every 2 packets early on), that
+    // flush, and the later datagrams' few turns (the sender's reply to the ACK, the timers).
+    expect(polls).toBeLessThanOrEqual(15);
+    client.destroy();
+    server.destroy();
+  });
+
   it('answers IP literals synchronously, so dgram sends inside send() (names still go to DNS)', async () => {
     let sync: unknown[] | null = null;
     literalLookup('127.0.0.1', 4, (...args) => (sync = args));
