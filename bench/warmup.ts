@@ -63,7 +63,11 @@ function out(line: string): void {
 }
 /** Marks go straight to fd 1, in order with V8's own trace lines. */
 const mark = (n: number): void => out(`#MARK ${n}\n`);
-const tick = (n: number): void => out(`#TICK ${n}\n`);
+/** A tick carries the process's thread CPU so far (µs: main thread, other threads), for bench/tierup.ts's CPU per trip. */
+const tick = (n: number): void => {
+  const cpu = threadCpuNs();
+  out(`#TICK ${n} ${Math.round(cpu.main / 1000)} ${Math.round(cpu.other / 1000)}\n`);
+};
 // Each GC of a ping-pong process as a line in its trace (the observer runs soon after the GC).
 if (opt('role', '') !== '') {
   new PerformanceObserver((list) => {
@@ -268,7 +272,7 @@ function watch(name: 'client' | 'server', child: ChildProcess, side: Side, onLin
       return;
     }
     if (line.startsWith('#TICK ')) {
-      fine = Number(line.slice(6)) / FINE;
+      fine = Number(line.slice(6).split(' ')[0]) / FINE;
       return;
     }
     const inc = (a: number[]): void => {

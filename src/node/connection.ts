@@ -517,39 +517,21 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   private queue(data: Uint8Array | string, options: SendOptions | undefined, receipt: number): boolean {
+    // The refusals' messages are built out of line (tooLarge, queueFull, checkSendOptions): V8
+    // marks a function for TurboFan after 3 + bytecode length / 150 of its own ticks, and this
+    // one runs for every message (bench/tierup.ts, issue 11).
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     if (!(bytes instanceof Uint8Array)) throw new InvalidArgTypeError('data must be a Uint8Array, Buffer or string');
-    if (options !== undefined) {
-      if (typeof options !== 'object' || options === null) throw new InvalidArgTypeError('options must be an object');
-      rejectUnknownOptions(options, SEND_OPTIONS);
-    }
+    if (options !== undefined) checkSendOptions(options);
     const delivery = options?.delivery ?? 'ordered';
-    if (delivery !== 'ordered' && delivery !== 'unordered' && delivery !== 'unreliable') {
-      throw new InvalidArgValueError(`options.delivery must be 'ordered', 'unordered' or 'unreliable', got ${String(delivery)}`);
-    }
     if (this.finished || this.destroyed || this.record.core.state !== 'open') {
       throw rdError('ERR_CONNECTION_CLOSED', 'the connection is closing or closed');
     }
     // Ours, or the peer's announced limit when that is smaller: refused here, not by a RESET.
     const maxMessageSize = this.record.core.maxMessageSize;
-    if (bytes.length > maxMessageSize) {
-      const whose = maxMessageSize < this.host.maxMessageSize ? "the peer's maxMessageSize" : 'maxMessageSize';
-      throw rdError('ERR_MESSAGE_TOO_LARGE', `message of ${bytes.length} bytes exceeds ${whose} ${maxMessageSize}`);
-    }
+    if (bytes.length > maxMessageSize) throw this.tooLarge(bytes.length, maxMessageSize);
     const queued = this.record.core.bufferedAmount;
-    if (queued > 0 && queued + bytes.length > this.host.maxQueuedBytes) {
-      // 'drain' follows once this message would fit (maxMessageSize ≤ maxQueuedBytes, so an
-      // empty queue always has room for it).
-      this.refusedBytes = Math.max(this.refusedBytes, bytes.length);
-      if (!this.needDrain) {
-        this.needDrain = true;
-        this.host.watchDrain(this);
-      }
-      throw rdError(
-        'ERR_SEND_QUEUE_FULL',
-        `send queue full: ${queued} bytes waiting, limit maxQueuedBytes ${this.host.maxQueuedBytes}; wait for 'drain'`,
-      );
-    }
+    if (queued > 0 && queued + bytes.length > this.host.maxQueuedBytes) throw this.queueFull(queued, bytes.length);
     const channel = options?.channel ?? 0;
     const maxAge = options?.maxAge;
     if (delivery === 'ordered' && channel === 0 && maxAge === undefined && receipt === 0) this.record.core.send(bytes, delivery);
@@ -563,6 +545,25 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       return false;
     }
     return true;
+  }
+
+  private tooLarge(length: number, maxMessageSize: number): Error {
+    const whose = maxMessageSize < this.host.maxMessageSize ? "the peer's maxMessageSize" : 'maxMessageSize';
+    return rdError('ERR_MESSAGE_TOO_LARGE', `message of ${length} bytes exceeds ${whose} ${maxMessageSize}`);
+  }
+
+  /** A message refused for the queue's size: 'drain' follows once it would fit. */
+  private queueFull(queued: number, length: number): Error {
+    // maxMessageSize ≤ maxQueuedBytes, so an empty queue always has room for it.
+    this.refusedBytes = Math.max(this.refusedBytes, length);
+    if (!this.needDrain) {
+      this.needDrain = true;
+      this.host.watchDrain(this);
+    }
+    return rdError(
+      'ERR_SEND_QUEUE_FULL',
+      `send queue full: ${queued} bytes waiting, limit maxQueuedBytes ${this.host.maxQueuedBytes}; wait for 'drain'`,
+    );
   }
 
   /**
@@ -768,27 +769,32 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   // ---------------------------------------------------------------- engine events (internal)
 
-  /** @internal */
+  /**
+   * @internal A message here, every other event in handleOtherEvent: V8 marks a function for
+   * TurboFan after 3 + bytecode length / 150 of its own ticks, so the per-message part alone is
+   * compiled thousands of trips sooner than with the rare cases beside it (bench/tierup.ts, issue 11).
+   */
   handleCoreEvent(event: CoreEvent): void {
+    if (event.type !== 'message') return this.handleOtherEvent(event);
+    if (stageTrace !== null) stageTrace.mark(Stage.Event);
+    // A payload read from a dgram datagram is a view of its Buffer, so a Buffer already:
+    // wrapped only when it is not (reassembled, decrypted, from a test socket).
+    const d = event.data;
+    const data = isBuffer(d) ? d : Buffer.from(d.buffer, d.byteOffset, d.byteLength);
+    const unreliable = event.delivery === 'unreliable';
+    const info = infoFor(event.delivery, event.channel);
+    if (this.takesAtOnce(unreliable)) {
+      // What deliver() would do with it as the only queued message, without queueing it.
+      this.giveBackCredit(event.credit, unreliable, event.channel);
+      this.emit('message', data, info);
+      return;
+    }
+    this.ensureInbox().push({ data, credit: event.credit, unreliable, info });
+    this.deliver();
+  }
+
+  private handleOtherEvent(event: Exclude<CoreEvent, { type: 'message' }>): void {
     switch (event.type) {
-      case 'message': {
-        if (stageTrace !== null) stageTrace.mark(Stage.Event);
-        // A payload read from a dgram datagram is a view of its Buffer, so a Buffer already:
-        // wrapped only when it is not (reassembled, decrypted, from a test socket).
-        const d = event.data;
-        const data = isBuffer(d) ? d : Buffer.from(d.buffer, d.byteOffset, d.byteLength);
-        const unreliable = event.delivery === 'unreliable';
-        const info = infoFor(event.delivery, event.channel);
-        if (this.takesAtOnce(unreliable)) {
-          // What deliver() would do with it as the only queued message, without queueing it.
-          this.giveBackCredit(event.credit, unreliable, event.channel);
-          this.emit('message', data, info);
-          return;
-        }
-        this.ensureInbox().push({ data, credit: event.credit, unreliable, info });
-        this.deliver();
-        return;
-      }
       case 'receipt': {
         const receipts = this.waits?.receipts;
         const r = receipts?.get(event.receipt);
@@ -1013,5 +1019,15 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (waits.channelWaiters !== null) {
       for (const [channel, waiters] of waits.channelWaiters) end((i) => i.info.channel === channel, waiters);
     }
+  }
+}
+
+/** send()'s options object: an object of known options, with a known delivery. */
+function checkSendOptions(options: SendOptions): void {
+  if (typeof options !== 'object' || options === null) throw new InvalidArgTypeError('options must be an object');
+  rejectUnknownOptions(options, SEND_OPTIONS);
+  const delivery = options.delivery ?? 'ordered';
+  if (delivery !== 'ordered' && delivery !== 'unordered' && delivery !== 'unreliable') {
+    throw new InvalidArgValueError(`options.delivery must be 'ordered', 'unordered' or 'unreliable', got ${String(delivery)}`);
   }
 }

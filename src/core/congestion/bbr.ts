@@ -333,8 +333,11 @@ export class Bbr implements CongestionController {
   private setPacingRate(): void {
     if (this.btlBw === 0) return;
     const rate = this.pacingGain * this.btlBw * PACING_MARGIN;
-    // In Startup never slow down: early samples under-estimate the path.
-    if (this.filledPipe || rate > this.pacingRate) this.pacingRate = rate;
+    // In Startup never slow down: early samples under-estimate the path. Stored on every call
+    // (the same value when kept): a store under `if` that the first few hundred ACKs never reach
+    // has no feedback, and its first run (the pipe filled, trips 2,000–4,000 of a ping-pong)
+    // threw away onAck's compiled code with everything inlined into it (bench/tierup.ts, issue 11).
+    this.pacingRate = this.filledPipe || rate > this.pacingRate ? rate : this.pacingRate;
   }
 
   /**
