@@ -12,9 +12,8 @@ import type { BufferBudget } from './buffer-budget.js';
 import { announcedMaxMessageSize, announcedWindow, resolveCoreConfig } from './config.js';
 import type { Counters } from './counters.js';
 import type { DormantStages } from './dormant.js';
-import { dormantFieldsOf, dormantStagesOn, freezeStages, thawStages, type StageWiring } from './dormant-stages.js';
+import { compactDeadline, compactIdle, dormantFields, goDormant, peek, Sleep, wake } from './dormancy.js';
 import { Deque } from './deque.js';
-import { holdsIdleStorage, releaseIdleStorage } from './idle-storage.js';
 import type { LossRecovery } from './loss-recovery.js';
 import type { PacketBuilder } from './packet-builder.js';
 import { unpinFields } from './mutable-fields.js';
@@ -25,10 +24,9 @@ import type { RttEstimator } from './rtt.js';
 import type { Receiver } from './receiver.js';
 import { OBJECT_OVERHEAD } from './retention.js';
 import type { SendScheduler } from './send-scheduler.js';
-import { buildStages, sharedStandIns, type Stages } from './stages.js';
+import { buildStages, type Stages } from './stages.js';
 import {
   ResetCode,
-  COMPACT_AFTER_MS,
   drainPeriod,
   effectiveIdleTimeout,
   keepAliveInterval,
@@ -67,8 +65,9 @@ export { ResetCode, type ConnectionState } from './state.js';
  *        AckScheduler (ACK frame) + SendScheduler (frames) → seal → LossRecovery.onPacketSent
  *
  * Beside it, each with one job: stages.ts builds the stages (and the shared stand-ins),
- * idle-storage.ts and dormant-stages.ts are what a quiet connection gives back and its dormant
- * form (when: this file), connection-stats.ts the stats() and inspect() snapshots.
+ * dormancy.ts decides when a quiet connection gives back its idle storage (idle-storage.ts) and
+ * takes its dormant form (dormant-stages.ts) and wakes it, connection-stats.ts the stats() and
+ * inspect() snapshots.
  *
  * The rules it follows (packet numbers, TSNs, ACKs, loss detection, flow and congestion control,
  * close) are specified in docs/protocol.md; the RFC sections are cited where they apply.
@@ -94,52 +93,36 @@ export function setReceivePrediction(on: boolean): void {
   predictReceive = on;
 }
 
-/** Where a quiet connection is on its way to the dormant form (`ConnectionCore.sleep`). */
-const enum Sleep {
-  Awake = 0,
-  /** Quiet long enough: dormant at the next pollTransmit that returns null. */
-  Wanted = 1,
-  /** It stays awake for good: the application's own congestion controller (the walk cannot see it). */
-  Never = 2,
-  /**
-   * Its stages could not be rebuilt exactly the last time (dormant.ts `freeze` said why: a Map
-   * with entries, a closure of its own): awake until its next quiet period after new activity
-   * (`compactIdle`), when what held it may be gone. A keep-alive's PING and its ACK are such
-   * activity, so a connection the application leaves alone is tried again at every keep-alive
-   * (its only timer but the idle timeout, which ends it) without a timer of its own; with
-   * keep-alives off it waits for traffic (test/core/dormant-stages.test.ts).
-   */
-  Refused = 3,
-}
-
 export class ConnectionCore implements PathMtuListener {
+  // Fields without `private` are also the state of the modules carved out of this file, which
+  // take the connection as their first argument (dormancy.ts); nothing outside src/core uses them.
   readonly role: 'client' | 'server';
   readonly localCid: ConnectionId;
   private readonly localCidHi: number;
   private readonly localCidLo: number;
   readonly remoteCid: ConnectionId;
-  private readonly config: CoreConfig;
+  readonly config: CoreConfig;
   private _state: ConnectionState = 'open';
 
   // --- the stages (buildStages; assigned in useStages, by the constructor too). Not readonly: a
   // dormant connection points them at shared stand-ins (`sleep`), and builds them again on its
   // next input (`wake`).
   /** Path-MTU discovery: the datagram size in force, up to our limit and the peer's, whichever is smaller. */
-  private mtu!: PathMtu;
+  mtu!: PathMtu;
   /** Which path the connection uses, and moving it (path validation, migration, the silence ACK). */
-  private path!: PathManager;
+  path!: PathManager;
   private rtt!: RttEstimator;
 
   // --- the parts, in the order a datagram meets them
-  private acks!: AckScheduler;
-  private receiver!: Receiver;
-  private recovery!: LossRecovery;
-  private sender!: SendScheduler;
-  private builder!: PacketBuilder;
+  acks!: AckScheduler;
+  receiver!: Receiver;
+  recovery!: LossRecovery;
+  sender!: SendScheduler;
+  builder!: PacketBuilder;
 
   // --- limits this side announced and the peer announced (docs/protocol.md §4)
   /** Largest datagram we accept: larger ones are dropped unread. */
-  private readonly localMaxDatagram: number;
+  readonly localMaxDatagram: number;
   /** Largest message we may send: ours, and the peer's announced limit when it gave one. */
   private readonly maxOutgoingMessage: number;
   /** The endpoint's byte budget shared by all its connections (BufferBudget), if any. */
@@ -148,7 +131,7 @@ export class ConnectionCore implements PathMtuListener {
   private budgetReported = 0;
 
   // --- lifecycle
-  private lastReceivedAt: number;
+  lastReceivedAt: number;
   /**
    * Server: the client's first packet will bound the round trip (ConnectionCoreInit.acceptSentNow);
    * until it comes `lastReceivedAt` is still the time the ACCEPT left.
@@ -156,10 +139,10 @@ export class ConnectionCore implements PathMtuListener {
   private awaitingFirstPacket: boolean;
   private readonly idleTimeout: number;
   private readonly keepAliveInterval: number;
-  private closeRequested = false;
+  closeRequested = false;
   private peerClosed = false;
   private drainUntil = Infinity;
-  private pendingReset: { code: number; reason: string } | null = null;
+  pendingReset: { code: number; reason: string } | null = null;
   private closeError: CloseError | undefined;
 
   /** The last pollTransmit(now, true) left an ACK for the end of the batch. */
@@ -181,14 +164,14 @@ export class ConnectionCore implements PathMtuListener {
 
   // --- events, statistics, trace
   /** One slot at first (an idle connection's last event was one message): grown by doubling. */
-  private readonly events = new Deque<CoreEvent>(1);
-  private counters!: Counters;
-  private blocked!: BlockedTime;
+  readonly events = new Deque<CoreEvent>(1);
+  counters!: Counters;
+  blocked!: BlockedTime;
   /**
    * The dormant form (dormant.ts): what the stages held that a fresh build does not, while the
    * stage fields point at shared stand-ins. Null while awake.
    */
-  private dormant: DormantStages | null = null;
+  dormant: DormantStages | null = null;
   /**
    * Sleep.Wanted: go dormant at the next pollTransmit that returns null; Sleep.Refused: the
    * stages could not be rebuilt exactly last time (tried again after new activity); Sleep.Never:
@@ -196,9 +179,9 @@ export class ConnectionCore implements PathMtuListener {
    * (`congestion: factory`): a rebuild would call its factory again for an object the
    * application may hold, whose private (`#`) fields the walk cannot see.
    */
-  private sleep: Sleep = Sleep.Awake;
+  sleep: Sleep = Sleep.Awake;
   /** Null unless traced: every trace point is guarded by one null check. */
-  private readonly trace: Tracer | null;
+  readonly trace: Tracer | null;
 
   constructor(options: ConnectionCoreOptions) {
     const config = resolveCoreConfig(options.config);
@@ -254,23 +237,23 @@ export class ConnectionCore implements PathMtuListener {
 
   /** Where the last datagram from pollTransmit goes: the current path, or the address being validated. */
   get transmitAddress(): string | undefined {
-    if (this.dormant !== null) return this.peek((c) => c.path.transmitAddress);
+    if (this.dormant !== null) return peek(this, (c) => c.path.transmitAddress);
     return this.path.transmitAddress;
   }
 
   get transmitPort(): number | undefined {
-    if (this.dormant !== null) return this.peek((c) => c.path.transmitPort);
+    if (this.dormant !== null) return peek(this, (c) => c.path.transmitPort);
     return this.path.transmitPort;
   }
 
   /** The remote address the connection sends to (its current path); undefined without addresses. */
   get remoteAddress(): string | undefined {
-    if (this.dormant !== null) return this.peek((c) => c.path.currentAddress);
+    if (this.dormant !== null) return peek(this, (c) => c.path.currentAddress);
     return this.path.currentAddress;
   }
 
   get remotePort(): number | undefined {
-    if (this.dormant !== null) return this.peek((c) => c.path.currentPort);
+    if (this.dormant !== null) return peek(this, (c) => c.path.currentPort);
     return this.path.currentPort;
   }
 
@@ -281,7 +264,7 @@ export class ConnectionCore implements PathMtuListener {
    * validates it even when the application has nothing to send.
    */
   migrate(now: number): void {
-    if (this.dormant !== null) this.wake();
+    if (this.dormant !== null) wake(this);
     this.resting = false;
     if (this._state === 'closed') return;
     this.path.onLocalMove(now, this._state === 'open');
@@ -310,7 +293,7 @@ export class ConnectionCore implements PathMtuListener {
 
   /** Bytes the peer's data holds in this connection now (reliable and unreliable). */
   get retainedBytes(): number {
-    if (this.dormant !== null) return this.peek((c) => c.receiver.retainedBytes);
+    if (this.dormant !== null) return peek(this, (c) => c.receiver.retainedBytes);
     return this.receiver.retainedBytes;
   }
 
@@ -320,13 +303,13 @@ export class ConnectionCore implements PathMtuListener {
 
   /** Largest fragment payload now: a full datagram minus packet and DATA frame overhead. */
   get maxFragmentPayload(): number {
-    if (this.dormant !== null) return this.peek((c) => c.sender.maxFragmentPayload);
+    if (this.dormant !== null) return peek(this, (c) => c.sender.maxFragmentPayload);
     return this.sender.maxFragmentPayload;
   }
 
   /** The datagram size in force (path-MTU discovery), bytes. */
   get pathMtu(): number {
-    if (this.dormant !== null) return this.peek((c) => c.mtu.current);
+    if (this.dormant !== null) return peek(this, (c) => c.mtu.current);
     return this.mtu.current;
   }
 
@@ -350,7 +333,7 @@ export class ConnectionCore implements PathMtuListener {
    * maxAge or receipt id throws ERR_INVALID_ARG_VALUE. `now` is needed only with `maxAge`.
    */
   send(data: Uint8Array, options: Delivery | CoreSendOptions = 'ordered', now?: number): void {
-    if (this.dormant !== null) this.wake();
+    if (this.dormant !== null) wake(this);
     let delivery: Delivery = 'ordered';
     let channel = 0;
     let expiresAt = Infinity;
@@ -390,7 +373,7 @@ export class ConnectionCore implements PathMtuListener {
 
   /** Set a channel's priority (lower first), weight (share within its priority) and redundancy (copies of small messages). */
   setChannel(channel: number, options: ChannelOptions): void {
-    if (this.dormant !== null) this.wake();
+    if (this.dormant !== null) wake(this);
     if (!Number.isInteger(channel) || channel < 0 || channel > 255) {
       throw new InvalidArgValueError(`channel must be an integer from 0 to 255, got ${String(channel)}`);
     }
@@ -407,7 +390,7 @@ export class ConnectionCore implements PathMtuListener {
    * compare with `ackedThrough`).
    */
   flushMark(): number {
-    if (this.dormant !== null) this.wake();
+    if (this.dormant !== null) wake(this);
     const mark = this.sender.sentMark;
     if (mark > this.sender.ackedThrough) this.sender.watchAcked(mark);
     return mark;
@@ -415,13 +398,13 @@ export class ConnectionCore implements PathMtuListener {
 
   /** Push one 'acked' event once the first `mark` reliable messages are all acknowledged. */
   watchAcked(mark: number): void {
-    if (this.dormant !== null) this.wake();
+    if (this.dormant !== null) wake(this);
     if (mark > this.sender.ackedThrough) this.sender.watchAcked(mark);
   }
 
   /** The first `ackedThrough` reliable messages sent (in send order) are all acknowledged. */
   get ackedThrough(): number {
-    if (this.dormant !== null) return this.peek((c) => c.sender.ackedThrough);
+    if (this.dormant !== null) return peek(this, (c) => c.sender.ackedThrough);
     return this.sender.ackedThrough;
   }
 
@@ -431,7 +414,7 @@ export class ConnectionCore implements PathMtuListener {
    * it: window-tuner.ts). `now` defaults to the time of the last datagram received.
    */
   release(credit: number, delivery: Delivery = 'ordered', channel = 0, now = this.lastReceivedAt): void {
-    if (this.dormant !== null) this.wake();
+    if (this.dormant !== null) wake(this);
     if (credit <= 0) return;
     if (this.receiver.release(credit, delivery, channel, now, this.rtt, this.budget)) this.acks.onCreditReleased();
     if (this.budget !== null) {
@@ -442,7 +425,7 @@ export class ConnectionCore implements PathMtuListener {
 
   /** Graceful close: finish sending, then exchange CLOSE. Idempotent. */
   close(now: number): void {
-    if (this.dormant !== null) this.wake();
+    if (this.dormant !== null) wake(this);
     if (this._state !== 'open') return;
     this.closeRequested = true;
     this.setState(now, 'closing');
@@ -451,7 +434,7 @@ export class ConnectionCore implements PathMtuListener {
 
   /** Abortive close: one RESET frame goes out, the connection is closed at once. */
   abort(now: number, code: number = ResetCode.Abort, reason = ''): void {
-    if (this.dormant !== null) this.wake();
+    if (this.dormant !== null) wake(this);
     if (this._state === 'closed') return;
     if (this._state === 'draining') {
       // The close already completed (and was reported): nothing to tell the peer.
@@ -464,7 +447,7 @@ export class ConnectionCore implements PathMtuListener {
 
   /** The endpoint verified a stateless reset for this connection. */
   handleStatelessReset(now: number): void {
-    if (this.dormant !== null) this.wake();
+    if (this.dormant !== null) wake(this);
     if (this._state === 'closed') return;
     if (this._state === 'draining') {
       this.becomeClosed(now);
@@ -481,7 +464,7 @@ export class ConnectionCore implements PathMtuListener {
    * the path check below is the one place every datagram of the connection passes).
    */
   handleDatagram(now: number, datagram: Uint8Array, authenticated = false, address?: string, port = 0): void {
-    if (this.dormant !== null) this.wake();
+    if (this.dormant !== null) wake(this);
     if (this._state === 'closed') {
       // The endpoint counts these when it retires the connection (EndpointCore.forget).
       this.readAfterClose++;
@@ -733,7 +716,7 @@ export class ConnectionCore implements PathMtuListener {
   }
 
   handleTimeout(now: number): void {
-    if (this.dormant !== null) this.wake();
+    if (this.dormant !== null) wake(this);
     this.resting = false;
     if (this._state === 'closed') return;
     if (this._state === 'draining') {
@@ -769,7 +752,7 @@ export class ConnectionCore implements PathMtuListener {
     ) {
       this.recovery.requestProbe();
     }
-    if (now >= this.compactDeadline()) this.compactIdle();
+    if (now >= compactDeadline(this)) compactIdle(this);
   }
 
   // ------------------------------------------------------------------ output
@@ -792,7 +775,7 @@ export class ConnectionCore implements PathMtuListener {
     if (this.keepAliveInterval > 0 && this.recovery.sent.ackElicitingOutstanding === 0) {
       t = Math.min(t, this.recovery.lastSentAt + this.keepAliveInterval);
     }
-    t = Math.min(t, this.compactDeadline());
+    t = Math.min(t, compactDeadline(this));
     return t === Infinity ? null : t;
   }
 
@@ -810,7 +793,7 @@ export class ConnectionCore implements PathMtuListener {
     if (dormant !== null) {
       // Nothing to send until an input or a deadline (which wake it).
       if (now < dormant.timeout) return null;
-      this.wake();
+      wake(this);
     }
     // The ACK's state, read on every poll: at rest (`resting`) it alone decides, else
     // `nextDatagram` decides with it. At rest with no ACK due, or one due by count that waits
@@ -828,7 +811,7 @@ export class ConnectionCore implements PathMtuListener {
     if (datagram === null) {
       // The end of a burst: its one metrics_updated (loss-recovery.ts `metricsDue`).
       if (this.trace !== null) this.recovery.traceDeferredMetrics(now);
-      if (this.sleep === Sleep.Wanted) this.goDormant(now);
+      if (this.sleep === Sleep.Wanted) goDormant(this, now);
     }
     return datagram;
   }
@@ -914,113 +897,14 @@ export class ConnectionCore implements PathMtuListener {
    * without it they run to the sender's last change of state.
    */
   stats(now?: number): ConnectionStats {
-    if (this.dormant !== null) return this.peek((c) => c.stats(now));
+    if (this.dormant !== null) return peek(this, (c) => c.stats(now));
     return connectionStats(this.recovery, this.mtu, this.path, this.counters, this.receiver, this.blocked, this.closeWithoutBackoff(), now);
   }
 
   /** Internal counters the property tests check at every step. */
   inspect(): ConnectionInspection {
-    if (this.dormant !== null) return this.peek((c) => c.inspect());
+    if (this.dormant !== null) return peek(this, (c) => c.inspect());
     return connectionInspection(this.recovery, this.sender, this.mtu, this.receiver, this.events, this.config.maxUnreliableReassembly);
-  }
-
-  // ------------------------------------------------------------------ quiet: idle storage, the dormant form (dormant-stages.ts)
-
-  /**
-   * When a quiet connection gives back its idle storage (`compactIdle`, state.ts `COMPACT_AFTER_MS`):
-   * Infinity while anything ack-eliciting is in flight, an event waits, a probe is due, or once
-   * it holds none.
-   */
-  private compactDeadline(): number {
-    const recovery = this.recovery;
-    if (recovery.sent.ackElicitingOutstanding !== 0 || recovery.probesDue !== 0 || this.events.length !== 0) return Infinity;
-    if (!holdsIdleStorage(this.events, recovery.sent, this.sender, this.receiver) && !this.mayGoDormant()) return Infinity;
-    return Math.max(this.lastReceivedAt, recovery.lastSentAt) + COMPACT_AFTER_MS;
-  }
-
-  /**
-   * Awake, and may still go dormant: nothing held it back for good, it is open, and nothing is
-   * queued (data waiting for the peer's credit keeps it awake: `goDormant` would refuse it at
-   * every deadline, which would then be due again at once).
-   */
-  private mayGoDormant(): boolean {
-    return dormantStagesOn && this.sleep === Sleep.Awake && this._state === 'open' && !this.closeRequested && this.sender.queuedBytes === 0;
-  }
-
-  /**
-   * A quiet connection (idle connections, issue 11) gives back the storage of its empty
-   * containers (idle-storage.ts), and asks for the dormant form. Only empty containers are
-   * touched, so nothing the protocol does changes; the next send or datagram allocates them
-   * again (once: a busy connection never gets here, `COMPACT_AFTER_MS`).
-   */
-  private compactIdle(): void {
-    releaseIdleStorage(this.events, this.recovery.sent, this.sender, this.receiver);
-    // Refused last time: the connection was active since (it took idle storage again, or this
-    // would not be due), so what held it back may be gone: try again.
-    if (this.sleep === Sleep.Refused) this.sleep = Sleep.Awake;
-    // The stages too, once the batch of datagrams this timeout sends is over (pollTransmit).
-    if (this.mayGoDormant()) this.sleep = Sleep.Wanted;
-  }
-
-  /**
-   * The dormant form (dormant.ts): the stages are recorded as what differs from a fresh build,
-   * and the stage fields point at shared stand-ins until the next input (`wake`). Only once
-   * nothing is due: quiet, nothing in flight, no event, open, the last pollTransmit said null.
-   */
-  private goDormant(now: number): void {
-    this.sleep = Sleep.Awake;
-    const recovery = this.recovery;
-    if (this._state !== 'open' || this.closeRequested || this.pendingReset !== null || this.events.length !== 0) return;
-    if (recovery.sent.ackElicitingOutstanding !== 0 || recovery.probesDue !== 0 || this.sender.queuedBytes !== 0) return;
-    if (now < Math.max(this.lastReceivedAt, recovery.lastSentAt) + COMPACT_AFTER_MS) return;
-    // Storage taken again since compactIdle: compacted (and asked again) at the next deadline.
-    if (holdsIdleStorage(this.events, recovery.sent, this.sender, this.receiver)) return;
-    // The deadlines it keeps while dormant: pollTimeout's, with compactDeadline not due (Sleep.Never).
-    this.sleep = Sleep.Never;
-    const timeout = this.pollTimeout() ?? Infinity;
-    this.sleep = Sleep.Awake;
-    const current: Stages = {
-      counters: this.counters,
-      blocked: this.blocked,
-      mtu: this.mtu,
-      sender: this.sender,
-      recovery,
-      receiver: this.receiver,
-      acks: this.acks,
-      builder: this.builder,
-      path: this.path,
-    };
-    const dormant = freezeStages(this.wiring(), current, timeout);
-    if (dormant === null) {
-      this.sleep = Sleep.Refused;
-      return;
-    }
-    this.dormant = dormant;
-    this.useStages(sharedStandIns());
-  }
-
-  /** The stages again, as they were when the connection went dormant. */
-  private wake(): void {
-    const dormant = this.dormant!;
-    this.dormant = null;
-    this.useStages(thawStages(this.wiring(), dormant));
-  }
-
-  /**
-   * A read of a dormant connection (a getter, stats(), inspect()): the stages are built again
-   * for it and dropped after, the connection stays dormant (the record is not changed by a read).
-   * `read` gets the connection as an argument (it captures nothing: the getters it serves
-   * allocate no context on their awake path).
-   */
-  private peek<T>(read: (c: ConnectionCore) => T): T {
-    const dormant = this.dormant!;
-    this.wake();
-    try {
-      return read(this);
-    } finally {
-      this.dormant = dormant;
-      this.useStages(sharedStandIns());
-    }
   }
 
   /**
@@ -1028,16 +912,11 @@ export class ConnectionCore implements PathMtuListener {
    * bench/idle-heap.ts does not): the fields a dormant connection records, `path = value`; null while awake.
    */
   dormantFields(): string[] | null {
-    const dormant = this.dormant;
-    return dormant === null ? null : dormantFieldsOf(this.wiring(), dormant);
+    return dormantFields(this);
   }
 
-  /** What the stages are built with besides their numbers (dormant-stages.ts): for a rebuild, not kept. */
-  private wiring(): StageWiring {
-    return { owner: this, config: this.config, trace: this.trace, events: this.events, remoteCid: this.remoteCid, localMaxDatagram: this.localMaxDatagram };
-  }
-
-  private useStages(s: Stages): void {
+  /** @internal Points the stage fields at `s` (a build, a rebuild on waking, the shared stand-ins: dormancy.ts). */
+  useStages(s: Stages): void {
     this.counters = s.counters;
     this.blocked = s.blocked;
     this.mtu = s.mtu;
