@@ -22,6 +22,7 @@ import { Foreign, type PathManager } from './path-manager.js';
 import { PathKind } from './path-validation.js';
 import type { RttEstimator } from './rtt.js';
 import type { Receiver } from './receiver.js';
+import { budgetRefuses, defer, overBudget, syncBudget } from './receive-budget.js';
 import { OBJECT_OVERHEAD } from './retention.js';
 import type { SendScheduler } from './send-scheduler.js';
 import { buildStages, type Stages } from './stages.js';
@@ -95,14 +96,14 @@ export function setReceivePrediction(on: boolean): void {
 
 export class ConnectionCore implements PathMtuListener {
   // Fields without `private` are also the state of the modules carved out of this file, which
-  // take the connection as their first argument (dormancy.ts); nothing outside src/core uses them.
+  // take the connection as their first argument (dormancy.ts, receive-budget.ts); nothing outside src/core uses them.
   readonly role: 'client' | 'server';
   readonly localCid: ConnectionId;
   private readonly localCidHi: number;
   private readonly localCidLo: number;
   readonly remoteCid: ConnectionId;
   readonly config: CoreConfig;
-  private _state: ConnectionState = 'open';
+  _state: ConnectionState = 'open';
 
   // --- the stages (buildStages; assigned in useStages, by the constructor too). Not readonly: a
   // dormant connection points them at shared stand-ins (`sleep`), and builds them again on its
@@ -126,9 +127,9 @@ export class ConnectionCore implements PathMtuListener {
   /** Largest message we may send: ours, and the peer's announced limit when it gave one. */
   private readonly maxOutgoingMessage: number;
   /** The endpoint's byte budget shared by all its connections (BufferBudget), if any. */
-  private readonly budget: BufferBudget | null;
+  readonly budget: BufferBudget | null;
   /** `retainedBytes` as last added to the budget. */
-  private budgetReported = 0;
+  budgetReported = 0;
 
   // --- lifecycle
   lastReceivedAt: number;
@@ -419,7 +420,7 @@ export class ConnectionCore implements PathMtuListener {
     if (this.receiver.release(credit, delivery, channel, now, this.rtt, this.budget)) this.acks.onCreditReleased();
     if (this.budget !== null) {
       this.budget.progressed(this);
-      this.syncBudget();
+      syncBudget(this);
     }
   }
 
@@ -508,7 +509,7 @@ export class ConnectionCore implements PathMtuListener {
       }
     }
     path.arrival = kind;
-    if (this.budget !== null && this.overBudget(packet.dataFrames, datagram.length, packet.packetNumber)) return this.defer(now, datagram.length);
+    if (this.budget !== null && overBudget(this, packet.dataFrames, datagram.length, packet.packetNumber)) return defer(this, now, datagram.length);
     if (!this.acks.onPacket(now, packet.packetNumber)) {
       this.counters.duplicatesDropped++;
       if (this.trace !== null) this.trace.packetDropped(now, datagram.length, 'duplicate');
@@ -531,7 +532,7 @@ export class ConnectionCore implements PathMtuListener {
       if (this.isClosed()) return;
     }
     if (ackEliciting) this.acks.onAckElicitingPacket(now);
-    if (this.budget !== null) this.syncBudget();
+    if (this.budget !== null) syncBudget(this);
   }
 
   /**
@@ -554,8 +555,8 @@ export class ConnectionCore implements PathMtuListener {
     if (!this.acks.isNext(packet.packetNumber) || !verifyChecksum(datagram)) return false;
     path.arrival = PathKind.Current;
     // New (isNext) and with one DATA frame: overBudget's question without its duplicate search.
-    if (this.budget !== null && this.budgetRefuses(datagram.length + OBJECT_OVERHEAD)) {
-      this.defer(now, datagram.length);
+    if (this.budget !== null && budgetRefuses(this, datagram.length + OBJECT_OVERHEAD)) {
+      defer(this, now, datagram.length);
       return true;
     }
     this.acks.onNextPacket(now);
@@ -566,20 +567,8 @@ export class ConnectionCore implements PathMtuListener {
     this.onDataFrame(now, frame);
     if (this.isClosed()) return true;
     this.acks.onAckElicitingPacket(now);
-    if (this.budget !== null) this.syncBudget();
+    if (this.budget !== null) syncBudget(this);
     return true;
-  }
-
-  /**
-   * A packet with data the endpoint's budget has no room for: not processed, not acknowledged
-   * (the peer retransmits the data once the budget has room). The peer is alive, though: its
-   * retransmissions must not let the connection idle out.
-   */
-  private defer(now: number, size: number): void {
-    this.counters.packetsDeferred++;
-    this.budget!.deferred++;
-    if (this.trace !== null) this.trace.packetDropped(now, size, 'deferred');
-    this.lastReceivedAt = now;
   }
 
   /**
@@ -606,26 +595,6 @@ export class ConnectionCore implements PathMtuListener {
     if (this.isClosed()) return false;
     path.onMoved(now);
     return sharedReader.open(datagram, false) === 'ok';
-  }
-
-  /** A packet with data the endpoint's budget has no room for (BufferBudget). */
-  private overBudget(dataFrames: number, size: number, truncatedPn: number): boolean {
-    if (dataFrames === 0 || this.acks.isDuplicate(truncatedPn)) return false;
-    return this.budgetRefuses(size + dataFrames * OBJECT_OVERHEAD);
-  }
-
-  /** The budget has no room for a new packet that may add `bytes` (`overBudget` once the packet is known new and to carry data). */
-  private budgetRefuses(bytes: number): boolean {
-    const stuck = this.receiver.releasable === 0;
-    return !this.budget!.admits(this.budgetReported, bytes, this, stuck, this.receiver.retainedLimit);
-  }
-
-  /** Tell the endpoint's budget what this connection holds now (nothing once closed). */
-  private syncBudget(): void {
-    const held = this._state === 'closed' ? 0 : this.receiver.retainedBytes;
-    if (held === 0) this.budget!.progressed(this);
-    this.budget!.used += held - this.budgetReported;
-    this.budgetReported = held;
   }
 
   private handleFrame(now: number, frame: Frame): void {
@@ -986,14 +955,14 @@ export class ConnectionCore implements PathMtuListener {
   /** Closed without a report (the close was already reported, or is being reported). */
   private becomeClosed(now: number): void {
     this.setState(now, 'closed');
-    if (this.budget !== null) this.syncBudget();
+    if (this.budget !== null) syncBudget(this);
   }
 
   private finish(now: number, error: CloseError | undefined): void {
     if (this._state === 'closed') return;
     this.closeError = error;
     this.setState(now, 'closed');
-    if (this.budget !== null) this.syncBudget();
+    if (this.budget !== null) syncBudget(this);
     this.events.push(error ? { type: 'closed', error } : { type: 'closed' });
   }
 }
