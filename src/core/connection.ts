@@ -1,9 +1,7 @@
 import { InvalidArgValueError, rdError } from '../errors.js';
-import { DataPacketReader } from '../wire/data-packet-reader.js';
 import { cidHigh, cidLow } from '../wire/cid-halves.js';
-import { expand32 } from '../wire/packet-number.js';
 import { verifyChecksum } from '../wire/packet.js';
-import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, type AckFrame, type ConnectionId, type DataFrame, type Frame } from '../wire/types.js';
+import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, type ConnectionId } from '../wire/types.js';
 import type { AckScheduler } from './ack-scheduler.js';
 import { SendBlock, type BlockedTime } from './blocked-time.js';
 import { resolveChannelOptions } from './channel-options.js';
@@ -14,6 +12,7 @@ import type { Counters } from './counters.js';
 import type { DormantStages } from './dormant.js';
 import { compactDeadline, compactIdle, dormantFields, goDormant, peek, Sleep, wake } from './dormancy.js';
 import { Deque } from './deque.js';
+import { handleFrame, onDataFrame, sharedReader } from './frame-dispatch.js';
 import type { LossRecovery } from './loss-recovery.js';
 import type { PacketBuilder } from './packet-builder.js';
 import { unpinFields } from './mutable-fields.js';
@@ -57,7 +56,7 @@ export { ResetCode, type ConnectionState } from './state.js';
  *
  *   in:  handleDatagram → DataPacketReader (CRC, header, frames in place) → PathValidator.classify (source address:
  *        current path, or PathManager.onForeignDatagram) → AckScheduler.onPacket (packet numbers, duplicates)
- *        → handleFrame: DATA/UNRELIABLE → Receiver (messages, credit) → events
+ *        → handleFrame (frame-dispatch.ts): DATA/UNRELIABLE → Receiver (messages, credit) → events
  *                       ACK → LossRecovery (RTT, losses, PTO) → SendScheduler (content acked/lost)
  *                       PING/CLOSE/RESET → ACK scheduling, this state machine
  *                       PATH_CHALLENGE/PATH_RESPONSE → PathManager (migration: onMoved)
@@ -77,12 +76,6 @@ export { ResetCode, type ConnectionState } from './state.js';
 /** A connection's options: what the endpoint hands its connection factory (endpoint-types.ts). */
 export type ConnectionCoreOptions = ConnectionCoreInit;
 
-/**
- * One reader for the datagrams of every connection: a datagram is read to the end, frame by
- * frame, before the next one is opened, and the frame records it hands out are not kept.
- */
-const sharedReader = new DataPacketReader();
-
 /** Header prediction on the receive path (`readPredicted`); off only in the test that compares both paths. */
 let predictReceive = true;
 
@@ -96,7 +89,8 @@ export function setReceivePrediction(on: boolean): void {
 
 export class ConnectionCore implements PathMtuListener {
   // Fields without `private` are also the state of the modules carved out of this file, which
-  // take the connection as their first argument (dormancy.ts, receive-budget.ts); nothing outside src/core uses them.
+  // take the connection as their first argument (dormancy.ts, receive-budget.ts,
+  // frame-dispatch.ts); nothing outside src/core uses them.
   readonly role: 'client' | 'server';
   readonly localCid: ConnectionId;
   private readonly localCidHi: number;
@@ -141,7 +135,7 @@ export class ConnectionCore implements PathMtuListener {
   private readonly idleTimeout: number;
   private readonly keepAliveInterval: number;
   closeRequested = false;
-  private peerClosed = false;
+  peerClosed = false;
   private drainUntil = Infinity;
   pendingReset: { code: number; reason: string } | null = null;
   private closeError: CloseError | undefined;
@@ -159,7 +153,7 @@ export class ConnectionCore implements PathMtuListener {
    * side and the ACK state, which `pollTransmit` reads afresh). What this saves is the whole send
    * decision after every datagram of a pure receiver's socket batch (issue 11).
    */
-  private resting = false;
+  resting = false;
   /** Datagrams handed in after the connection closed (ConnectionCoreLike.readAfterClose). */
   readAfterClose = 0;
 
@@ -528,7 +522,7 @@ export class ConnectionCore implements PathMtuListener {
     for (let frame = packet.nextInPlace(); frame !== null; frame = packet.nextInPlace()) {
       // Path frames are answered by path frames, not acknowledged for their own sake (§5.10).
       if (frame.type !== 'ack' && frame.type !== 'path-challenge' && frame.type !== 'path-response') ackEliciting = true;
-      this.handleFrame(now, frame);
+      handleFrame(this, now, frame);
       if (this.isClosed()) return;
     }
     if (ackEliciting) this.acks.onAckElicitingPacket(now);
@@ -564,7 +558,7 @@ export class ConnectionCore implements PathMtuListener {
     this.counters.bytesReceived += datagram.length;
     path.onPacketRead(now, PathKind.Current);
     this.lastReceivedAt = now;
-    this.onDataFrame(now, frame);
+    onDataFrame(this, now, frame);
     if (this.isClosed()) return true;
     this.acks.onAckElicitingPacket(now);
     if (this.budget !== null) syncBudget(this);
@@ -595,93 +589,6 @@ export class ConnectionCore implements PathMtuListener {
     if (this.isClosed()) return false;
     path.onMoved(now);
     return sharedReader.open(datagram, false) === 'ok';
-  }
-
-  private handleFrame(now: number, frame: Frame): void {
-    // After the close completed only the CLOSE handshake matters (a late datagram of the peer's
-    // is not delivered once the application was told the connection is closed).
-    if (this._state === 'draining' && frame.type !== 'close' && frame.type !== 'ack') return;
-    switch (frame.type) {
-      case 'ping':
-        // The sender asks for an ACK now: it is probing, or it just sent the last packet it can
-        // for the moment and would otherwise wait for our delayed-ACK timer.
-        this.acks.requestImmediate();
-        return;
-      case 'ack':
-        this.resting = false;
-        this.onAckFrame(now, frame);
-        return;
-      case 'data':
-        this.onDataFrame(now, frame);
-        return;
-      case 'data-part': {
-        this.path.peerMidMessage = true;
-        const result = this.receiver.onDataPart(frame);
-        if (result === 'beyond-window') this.abort(now, ResetCode.FlowControl, 'data beyond the flow-control window');
-        else if (result === 'malformed') this.protocolViolation(now, 'DATA_PART pieces disagree, or message framing broken');
-        return;
-      }
-      case 'unreliable':
-        this.receiver.onUnreliable(frame);
-        return;
-      case 'close':
-        this.resting = false;
-        this.acks.requestImmediate();
-        if (!this.peerClosed) {
-          this.peerClosed = true;
-          this.events.push({ type: 'peer-closed' });
-          // The peer is done sending. Unless the application keeps its half open (it then
-          // closes when it is done, docs/protocol.md §18.1), we finish too.
-          if (this._state === 'open' && !this.config.allowHalfOpen) this.close(now);
-          this.maybeFinishClose(now);
-        }
-        return;
-      case 'reset':
-        this.resting = false;
-        this.finish(now, {
-          code: resetErrorCode(frame.code),
-          message: frame.reason || 'connection reset by peer',
-          initiator: 'remote',
-        });
-        return;
-      case 'path-challenge':
-        this.resting = false;
-        this.path.onChallengeFrame(frame.data);
-        return;
-      case 'path-response':
-        this.resting = false;
-        this.path.onResponseFrame(now, frame.data);
-        return;
-    }
-  }
-
-  /** A DATA frame, its payload in place in the datagram the shared reader opened (`nextInPlace`). */
-  private onDataFrame(now: number, frame: DataFrame): void {
-    this.path.peerMidMessage = !frame.last;
-    const reader = sharedReader;
-    const result = this.receiver.onData(frame, reader.datagram, reader.dataStart, reader.dataLength);
-    // Beyond the credit we granted (it never shrinks): only a broken or hostile sender does
-    // that. Dropping the data while acknowledging its packet would lose it, so abort.
-    if (result === 'beyond-window') this.abort(now, ResetCode.FlowControl, 'data beyond the flow-control window');
-    else if (result === 'malformed') this.protocolViolation(now, 'message framing broken (or longer than maxMessageSize)');
-  }
-
-  private onAckFrame(now: number, frame: AckFrame): void {
-    const violation = this.recovery.onAck(now, frame);
-    if (violation !== null) {
-      this.protocolViolation(now, violation);
-      return;
-    }
-    // Our packets in its first range certainly arrived: an ACK we sent in one of them was seen.
-    const largest = expand32(frame.largest, this.recovery.packetNumbers.largestSent + 1);
-    this.acks.onOwnPacketsAcked(largest - frame.firstRange, largest);
-    // The ACK also carries the peer's flow-control credit.
-    if (this.sender.onPeerCredit(frame.maxTsn)) this.recovery.onCreditRaised();
-    // Also when the ACK only confirmed packets already declared lost: their content (a CLOSE,
-    // the last fragments) may have been what the close or a flush() mark waited for.
-    this.maybeQueueClose();
-    this.maybeFinishClose(now);
-    this.sender.checkFlushed();
   }
 
   handleTimeout(now: number): void {
@@ -911,11 +818,11 @@ export class ConnectionCore implements PathMtuListener {
     return this.lastReceivedAt + lingerPeriod(this.recovery.basePto(), this.idleTimeout);
   }
 
-  private maybeQueueClose(): void {
+  maybeQueueClose(): void {
     if (this.closeRequested) this.sender.queueCloseWhenIdle();
   }
 
-  private maybeFinishClose(now: number): void {
+  maybeFinishClose(now: number): void {
     if (this._state !== 'closing' || !this.sender.closeAcked || !this.peerClosed) return;
     this.enterDraining(now);
   }
@@ -948,17 +855,13 @@ export class ConnectionCore implements PathMtuListener {
     return this._state === 'closed';
   }
 
-  private protocolViolation(now: number, reason: string): void {
-    this.abort(now, ResetCode.ProtocolViolation, reason);
-  }
-
   /** Closed without a report (the close was already reported, or is being reported). */
   private becomeClosed(now: number): void {
     this.setState(now, 'closed');
     if (this.budget !== null) syncBudget(this);
   }
 
-  private finish(now: number, error: CloseError | undefined): void {
+  finish(now: number, error: CloseError | undefined): void {
     if (this._state === 'closed') return;
     this.closeError = error;
     this.setState(now, 'closed');
