@@ -1,6 +1,5 @@
 import { InvalidArgValueError, rdError } from '../errors.js';
 import { cidHigh, cidLow } from '../wire/cid-halves.js';
-import { verifyChecksum } from '../wire/packet.js';
 import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, type ConnectionId } from '../wire/types.js';
 import type { AckScheduler } from './ack-scheduler.js';
 import { SendBlock, type BlockedTime } from './blocked-time.js';
@@ -12,7 +11,7 @@ import type { Counters } from './counters.js';
 import type { DormantStages } from './dormant.js';
 import { compactDeadline, compactIdle, dormantFields, goDormant, peek, Sleep, wake } from './dormancy.js';
 import { Deque } from './deque.js';
-import { handleFrame, onDataFrame, sharedReader } from './frame-dispatch.js';
+import { handleFrame, sharedReader } from './frame-dispatch.js';
 import type { LossRecovery } from './loss-recovery.js';
 import type { PacketBuilder } from './packet-builder.js';
 import { unpinFields } from './mutable-fields.js';
@@ -21,8 +20,8 @@ import { Foreign, type PathManager } from './path-manager.js';
 import { PathKind } from './path-validation.js';
 import type { RttEstimator } from './rtt.js';
 import type { Receiver } from './receiver.js';
-import { budgetRefuses, defer, overBudget, syncBudget } from './receive-budget.js';
-import { OBJECT_OVERHEAD } from './retention.js';
+import { defer, overBudget, syncBudget } from './receive-budget.js';
+import { predictReceive, readPredicted } from './receive-prediction.js';
 import type { SendScheduler } from './send-scheduler.js';
 import { buildStages, type Stages } from './stages.js';
 import {
@@ -76,25 +75,14 @@ export { ResetCode, type ConnectionState } from './state.js';
 /** A connection's options: what the endpoint hands its connection factory (endpoint-types.ts). */
 export type ConnectionCoreOptions = ConnectionCoreInit;
 
-/** Header prediction on the receive path (`readPredicted`); off only in the test that compares both paths. */
-let predictReceive = true;
-
-/**
- * For test/core/header-prediction.test.ts only (not exported by the package): switch the
- * receive path's header prediction off, to compare what the general path does with the same traffic.
- */
-export function setReceivePrediction(on: boolean): void {
-  predictReceive = on;
-}
-
 export class ConnectionCore implements PathMtuListener {
   // Fields without `private` are also the state of the modules carved out of this file, which
   // take the connection as their first argument (dormancy.ts, receive-budget.ts,
-  // frame-dispatch.ts); nothing outside src/core uses them.
+  // frame-dispatch.ts, receive-prediction.ts); nothing outside src/core uses them.
   readonly role: 'client' | 'server';
   readonly localCid: ConnectionId;
-  private readonly localCidHi: number;
-  private readonly localCidLo: number;
+  readonly localCidHi: number;
+  readonly localCidLo: number;
   readonly remoteCid: ConnectionId;
   readonly config: CoreConfig;
   _state: ConnectionState = 'open';
@@ -131,7 +119,7 @@ export class ConnectionCore implements PathMtuListener {
    * Server: the client's first packet will bound the round trip (ConnectionCoreInit.acceptSentNow);
    * until it comes `lastReceivedAt` is still the time the ACCEPT left.
    */
-  private awaitingFirstPacket: boolean;
+  awaitingFirstPacket: boolean;
   private readonly idleTimeout: number;
   private readonly keepAliveInterval: number;
   closeRequested = false;
@@ -472,7 +460,7 @@ export class ConnectionCore implements PathMtuListener {
       if (this.trace !== null) this.trace.packetDropped(now, datagram.length, 'invalid');
       return;
     }
-    if (predictReceive && !authenticated && this.readPredicted(now, datagram, address, port)) return;
+    if (predictReceive && !authenticated && readPredicted(this, now, datagram, address, port)) return;
     const packet = sharedReader;
     const verdict = packet.open(datagram, authenticated);
     if (verdict !== 'ok') {
@@ -527,42 +515,6 @@ export class ConnectionCore implements PathMtuListener {
     }
     if (ackEliciting) this.acks.onAckElicitingPacket(now);
     if (this.budget !== null) syncBudget(this);
-  }
-
-  /**
-   * Header prediction (Van Jacobson's for TCP, RFC 1323-era BSD): the packet a bulk receiver
-   * gets nearly always — plaintext, the packet number right after the largest received, from the
-   * current path, one DATA frame on channel 0 filling it (DataPacketReader.predictData), on an
-   * open connection without a trace — read by this straight path: the same steps as the general
-   * one below in the same order, minus the frame walk, the frame switch and the range search.
-   * False: not that packet, nothing changed; the caller reads it the general way (a bad CRC
-   * included, which `open` then counts). test/core/header-prediction.test.ts drives seeded lossy
-   * traffic through both paths and requires the same datagrams, events and stats.
-   */
-  private readPredicted(now: number, datagram: Uint8Array, address: string | undefined, port: number): boolean {
-    if (this._state !== 'open' || this.trace !== null || this.awaitingFirstPacket) return false;
-    const packet = sharedReader;
-    const frame = packet.predictData(datagram);
-    if (frame === null || packet.dcidHi !== this.localCidHi || packet.dcidLo !== this.localCidLo) return false;
-    const path = this.path;
-    if (address !== undefined && path.classify(address, port) !== PathKind.Current) return false;
-    if (!this.acks.isNext(packet.packetNumber) || !verifyChecksum(datagram)) return false;
-    path.arrival = PathKind.Current;
-    // New (isNext) and with one DATA frame: overBudget's question without its duplicate search.
-    if (this.budget !== null && budgetRefuses(this, datagram.length + OBJECT_OVERHEAD)) {
-      defer(this, now, datagram.length);
-      return true;
-    }
-    this.acks.onNextPacket(now);
-    this.counters.packetsReceived++;
-    this.counters.bytesReceived += datagram.length;
-    path.onPacketRead(now, PathKind.Current);
-    this.lastReceivedAt = now;
-    onDataFrame(this, now, frame);
-    if (this.isClosed()) return true;
-    this.acks.onAckElicitingPacket(now);
-    if (this.budget !== null) syncBudget(this);
-    return true;
   }
 
   /**
@@ -851,7 +803,7 @@ export class ConnectionCore implements PathMtuListener {
   }
 
   /** A method, not `_state === 'closed'`: a frame handler may have closed it since the last check. */
-  private isClosed(): boolean {
+  isClosed(): boolean {
     return this._state === 'closed';
   }
 
