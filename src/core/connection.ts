@@ -10,6 +10,7 @@ import { announcedMaxMessageSize, announcedWindow, resolveCoreConfig } from './c
 import type { Counters } from './counters.js';
 import type { DormantStages } from './dormant.js';
 import { compactDeadline, compactIdle, dormantFields, goDormant, peek, Sleep, wake } from './dormancy.js';
+import { closeWithoutBackoff, enterDraining, lingerDeadline, maybeQueueClose } from './close-handshake.js';
 import { Deque } from './deque.js';
 import { handleFrame, sharedReader } from './frame-dispatch.js';
 import type { LossRecovery } from './loss-recovery.js';
@@ -29,7 +30,6 @@ import {
   drainPeriod,
   effectiveIdleTimeout,
   keepAliveInterval,
-  lingerPeriod,
   resetErrorCode,
   type ConnectionState,
 } from './state.js';
@@ -78,7 +78,7 @@ export type ConnectionCoreOptions = ConnectionCoreInit;
 export class ConnectionCore implements PathMtuListener {
   // Fields without `private` are also the state of the modules carved out of this file, which
   // take the connection as their first argument (dormancy.ts, receive-budget.ts,
-  // frame-dispatch.ts, receive-prediction.ts); nothing outside src/core uses them.
+  // frame-dispatch.ts, receive-prediction.ts, close-handshake.ts); nothing outside src/core uses them.
   readonly role: 'client' | 'server';
   readonly localCid: ConnectionId;
   readonly localCidHi: number;
@@ -120,11 +120,11 @@ export class ConnectionCore implements PathMtuListener {
    * until it comes `lastReceivedAt` is still the time the ACCEPT left.
    */
   awaitingFirstPacket: boolean;
-  private readonly idleTimeout: number;
+  readonly idleTimeout: number;
   private readonly keepAliveInterval: number;
   closeRequested = false;
   peerClosed = false;
-  private drainUntil = Infinity;
+  drainUntil = Infinity;
   pendingReset: { code: number; reason: string } | null = null;
   private closeError: CloseError | undefined;
 
@@ -412,7 +412,7 @@ export class ConnectionCore implements PathMtuListener {
     if (this._state !== 'open') return;
     this.closeRequested = true;
     this.setState(now, 'closing');
-    this.maybeQueueClose();
+    maybeQueueClose(this);
   }
 
   /** Abortive close: one RESET frame goes out, the connection is closed at once. */
@@ -554,10 +554,10 @@ export class ConnectionCore implements PathMtuListener {
       }
       return;
     }
-    if (now >= this.lingerDeadline()) {
+    if (now >= lingerDeadline(this)) {
       // Our CLOSE was never acknowledged, but the peer had finished and has been silent for the
       // whole linger: it received one of our many copies (or is gone). Done, gracefully.
-      this.enterDraining(now);
+      enterDraining(this, now);
       this.becomeClosed(now);
       return;
     }
@@ -570,7 +570,7 @@ export class ConnectionCore implements PathMtuListener {
       });
       return;
     }
-    this.recovery.onTimeout(now, this.sender.flowBlocked(), this.closeWithoutBackoff());
+    this.recovery.onTimeout(now, this.sender.flowBlocked(), closeWithoutBackoff(this));
     this.mtu.onTimeout(now);
     this.path.onTimeout(now, this.lastReceivedAt, this._state);
     if (
@@ -597,7 +597,7 @@ export class ConnectionCore implements PathMtuListener {
     let t = Infinity;
     if (this.idleTimeout > 0) t = this.lastReceivedAt + this.idleTimeout;
     if (this._state === 'draining') return Math.min(t, this.drainUntil);
-    t = Math.min(t, this.recovery.deadline(this.sender.flowBlocked(), this.closeWithoutBackoff()), this.lingerDeadline());
+    t = Math.min(t, this.recovery.deadline(this.sender.flowBlocked(), closeWithoutBackoff(this)), lingerDeadline(this));
     t = Math.min(t, this.acks.deadline(), this.recovery.pacingDeadline, this.mtu.deadline);
     t = Math.min(t, this.path.deadline(this.lastReceivedAt, this._state));
     if (this.keepAliveInterval > 0 && this.recovery.sent.ackElicitingOutstanding === 0) {
@@ -664,7 +664,7 @@ export class ConnectionCore implements PathMtuListener {
     const pathDatagram = this.path.nextDatagram(now, this._state);
     if (pathDatagram !== null) return pathDatagram;
     this.recovery.pacingDeadline = Infinity; // armed again below if the pacer makes us wait
-    this.maybeQueueClose();
+    maybeQueueClose(this);
 
     if (this._state === 'draining') {
       return ackDue ? this.builder.build(now, true, false) : null;
@@ -726,7 +726,7 @@ export class ConnectionCore implements PathMtuListener {
    */
   stats(now?: number): ConnectionStats {
     if (this.dormant !== null) return peek(this, (c) => c.stats(now));
-    return connectionStats(this.recovery, this.mtu, this.path, this.counters, this.receiver, this.blocked, this.closeWithoutBackoff(), now);
+    return connectionStats(this.recovery, this.mtu, this.path, this.counters, this.receiver, this.blocked, closeWithoutBackoff(this), now);
   }
 
   /** Internal counters the property tests check at every step. */
@@ -759,39 +759,8 @@ export class ConnectionCore implements PathMtuListener {
 
   // ------------------------------------------------------------------ the state machine
 
-  /** Once the peer's CLOSE arrived, our CLOSE is repeated every PTO without backoff. */
-  private closeWithoutBackoff(): boolean {
-    return this.peerClosed && this._state === 'closing';
-  }
-
-  /** Our CLOSE waits for its ACK after the peer's CLOSE: give up (gracefully) after the linger. */
-  private lingerDeadline(): number {
-    if (this._state !== 'closing' || !this.peerClosed || this.sender.closeAcked || this.sender.closeSentPn < 0) return Infinity;
-    return this.lastReceivedAt + lingerPeriod(this.recovery.basePto(), this.idleTimeout);
-  }
-
-  maybeQueueClose(): void {
-    if (this.closeRequested) this.sender.queueCloseWhenIdle();
-  }
-
-  maybeFinishClose(now: number): void {
-    if (this._state !== 'closing' || !this.sender.closeAcked || !this.peerClosed) return;
-    this.enterDraining(now);
-  }
-
-  /**
-   * Both CLOSEs are through: the close is complete for the application ('closed' event), but
-   * the engine lingers in 'draining' so that a CLOSE the peer repeats (because our ACK was
-   * lost) is acknowledged again. The shell keeps routing to it until `state` is 'closed'.
-   */
-  private enterDraining(now: number): void {
-    this.setState(now, 'draining');
-    this.drainUntil = now + drainPeriod(this.recovery.basePto());
-    this.events.push({ type: 'closed' });
-  }
-
   /** Every state change goes through here (traced; the sender's clocks stop once it is done). */
-  private setState(now: number, to: ConnectionState): void {
+  setState(now: number, to: ConnectionState): void {
     this.resting = false;
     const from = this._state;
     this._state = to;

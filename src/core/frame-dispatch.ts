@@ -1,6 +1,7 @@
 import { DataPacketReader } from '../wire/data-packet-reader.js';
 import { expand32 } from '../wire/packet-number.js';
 import type { AckFrame, DataFrame, Frame } from '../wire/types.js';
+import { maybeFinishClose, maybeQueueClose, onPeerClose } from './close-handshake.js';
 import type { ConnectionCore } from './connection.js';
 import { ResetCode, resetErrorCode } from './state.js';
 
@@ -47,16 +48,7 @@ export function handleFrame(c: ConnectionCore, now: number, frame: Frame): void 
       c.receiver.onUnreliable(frame);
       return;
     case 'close':
-      c.resting = false;
-      c.acks.requestImmediate();
-      if (!c.peerClosed) {
-        c.peerClosed = true;
-        c.events.push({ type: 'peer-closed' });
-        // The peer is done sending. Unless the application keeps its half open (it then
-        // closes when it is done, docs/protocol.md §18.1), we finish too.
-        if (c._state === 'open' && !c.config.allowHalfOpen) c.close(now);
-        c.maybeFinishClose(now);
-      }
+      onPeerClose(c, now);
       return;
     case 'reset':
       c.resting = false;
@@ -101,8 +93,8 @@ function onAckFrame(c: ConnectionCore, now: number, frame: AckFrame): void {
   if (c.sender.onPeerCredit(frame.maxTsn)) c.recovery.onCreditRaised();
   // Also when the ACK only confirmed packets already declared lost: their content (a CLOSE,
   // the last fragments) may have been what the close or a flush() mark waited for.
-  c.maybeQueueClose();
-  c.maybeFinishClose(now);
+  maybeQueueClose(c);
+  maybeFinishClose(c, now);
   c.sender.checkFlushed();
 }
 
