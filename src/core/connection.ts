@@ -1,4 +1,4 @@
-import { InvalidArgValueError, rdError } from '../errors.js';
+import { rdError } from '../errors.js';
 import { cidHigh, cidLow } from '../wire/cid-halves.js';
 import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, type ConnectionId } from '../wire/types.js';
 import type { AckScheduler } from './ack-scheduler.js';
@@ -23,6 +23,7 @@ import type { RttEstimator } from './rtt.js';
 import type { Receiver } from './receiver.js';
 import { defer, overBudget, syncBudget } from './receive-budget.js';
 import { predictReceive, readPredicted } from './receive-prediction.js';
+import { checkedChannel, checkedExpiry, checkedReceipt, messageTooLarge } from './send-options.js';
 import type { SendScheduler } from './send-scheduler.js';
 import { buildStages, type Stages } from './stages.js';
 import {
@@ -324,42 +325,22 @@ export class ConnectionCore implements PathMtuListener {
     if (typeof options === 'string') delivery = options;
     else {
       delivery = options.delivery ?? 'ordered';
-      channel = options.channel ?? 0;
-      if (!Number.isInteger(channel) || channel < 0 || channel > 255) {
-        throw new InvalidArgValueError(`channel must be an integer from 0 to 255, got ${String(channel)}`);
-      }
-      if (options.maxAge !== undefined) {
-        if (delivery !== 'unreliable') throw new InvalidArgValueError("maxAge applies to delivery 'unreliable' only");
-        if (typeof options.maxAge !== 'number' || !(options.maxAge >= 0)) {
-          throw new InvalidArgValueError(`maxAge must be a number ≥ 0, got ${String(options.maxAge)}`);
-        }
-        if (now === undefined) throw new InvalidArgValueError('send() with maxAge needs now');
-        expiresAt = now + options.maxAge;
-      }
-      receipt = options.receipt ?? 0;
-      if (!Number.isInteger(receipt) || receipt < 0) throw new InvalidArgValueError(`receipt must be an integer > 0, got ${String(receipt)}`);
+      channel = checkedChannel(options.channel ?? 0);
+      expiresAt = checkedExpiry(options, delivery, now);
+      receipt = checkedReceipt(options.receipt ?? 0);
     }
     if (this._state !== 'open' || this.closeRequested) {
       throw rdError('ERR_CONNECTION_CLOSED', 'the connection is closing or closed');
     }
     this.resting = false;
-    if (data.length > this.maxOutgoingMessage) {
-      throw rdError(
-        'ERR_MESSAGE_TOO_LARGE',
-        this.maxOutgoingMessage < this.config.maxMessageSize
-          ? `message of ${data.length} bytes exceeds the peer's maxMessageSize (${this.maxOutgoingMessage})`
-          : `message of ${data.length} bytes exceeds maxMessageSize (${this.config.maxMessageSize})`,
-      );
-    }
+    if (data.length > this.maxOutgoingMessage) throw messageTooLarge(data.length, this.maxOutgoingMessage, this.config.maxMessageSize);
     this.sender.enqueue(data, delivery, channel, expiresAt, receipt);
   }
 
   /** Set a channel's priority (lower first), weight (share within its priority) and redundancy (copies of small messages). */
   setChannel(channel: number, options: ChannelOptions): void {
     if (this.dormant !== null) wake(this);
-    if (!Number.isInteger(channel) || channel < 0 || channel > 255) {
-      throw new InvalidArgValueError(`channel must be an integer from 0 to 255, got ${String(channel)}`);
-    }
+    checkedChannel(channel);
     this.resting = false;
     const { priority, weight } = this.sender.scheduler.settingsOf(channel);
     const setup = resolveChannelOptions({ priority, weight, redundancy: this.sender.redundancyOf(channel) }, options);
