@@ -1,4 +1,4 @@
-import type { ConnectionCore } from './connection.js';
+import type { ConnectionParts } from './connection-parts.js';
 import { drainPeriod, lingerPeriod } from './state.js';
 
 /**
@@ -11,23 +11,23 @@ import { drainPeriod, lingerPeriod } from './state.js';
  */
 
 /** Once the peer's CLOSE arrived, our CLOSE is repeated every PTO without backoff. */
-export function closeWithoutBackoff(c: ConnectionCore): boolean {
+export function closeWithoutBackoff(c: ConnectionParts): boolean {
   return c.peerClosed && c._state === 'closing';
 }
 
 /** Our CLOSE waits for its ACK after the peer's CLOSE: give up (gracefully) after the linger. */
-export function lingerDeadline(c: ConnectionCore): number {
+export function lingerDeadline(c: ConnectionParts): number {
   if (c._state !== 'closing' || !c.peerClosed || c.sender.closeAcked || c.sender.closeSentPn < 0) return Infinity;
   return c.lastReceivedAt + lingerPeriod(c.recovery.basePto(), c.idleTimeout);
 }
 
 /** After close(): our CLOSE goes out once the send side has nothing before it (SendScheduler.queueCloseWhenIdle). */
-export function maybeQueueClose(c: ConnectionCore): void {
+export function maybeQueueClose(c: ConnectionParts): void {
   if (c.closeRequested) c.sender.queueCloseWhenIdle();
 }
 
 /** The peer's CLOSE frame: acknowledged at once; the first one also closes our half unless half-open is allowed. */
-export function onPeerClose(c: ConnectionCore, now: number): void {
+export function onPeerClose(c: ConnectionParts, now: number): void {
   c.resting = false;
   c.acks.requestImmediate();
   if (c.peerClosed) return;
@@ -40,7 +40,7 @@ export function onPeerClose(c: ConnectionCore, now: number): void {
 }
 
 /** Both CLOSEs sent, ours acknowledged: draining. */
-export function maybeFinishClose(c: ConnectionCore, now: number): void {
+export function maybeFinishClose(c: ConnectionParts, now: number): void {
   if (c._state !== 'closing' || !c.sender.closeAcked || !c.peerClosed) return;
   enterDraining(c, now);
 }
@@ -50,7 +50,7 @@ export function maybeFinishClose(c: ConnectionCore, now: number): void {
  * the engine lingers in 'draining' so that a CLOSE the peer repeats (because our ACK was
  * lost) is acknowledged again. The shell keeps routing to it until `state` is 'closed'.
  */
-export function enterDraining(c: ConnectionCore, now: number): void {
+export function enterDraining(c: ConnectionParts, now: number): void {
   c.setState(now, 'draining');
   c.drainUntil = now + drainPeriod(c.recovery.basePto());
   c.events.push({ type: 'closed' });

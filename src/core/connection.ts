@@ -9,14 +9,14 @@ import type { BufferBudget } from './buffer-budget.js';
 import { announcedMaxMessageSize, announcedWindow, resolveCoreConfig } from './config.js';
 import type { Counters } from './counters.js';
 import type { DormantStages } from './dormant.js';
-import { compactDeadline, compactIdle, dormantFields, goDormant, peek, Sleep, wake } from './dormancy.js';
+import { compactDeadline, compactIdle, dormantFields, goDormant, peek, wake } from './dormancy.js';
 import { closeWithoutBackoff, enterDraining, lingerDeadline, maybeQueueClose } from './close-handshake.js';
 import { Deque } from './deque.js';
 import { handleFrame, sharedReader } from './frame-dispatch.js';
 import type { LossRecovery } from './loss-recovery.js';
 import type { PacketBuilder } from './packet-builder.js';
 import { unpinFields } from './mutable-fields.js';
-import type { PathMtu, PathMtuChange, PathMtuListener } from './path-mtu.js';
+import type { PathMtu, PathMtuChange } from './path-mtu.js';
 import { Foreign, type PathManager } from './path-manager.js';
 import { PathKind } from './path-validation.js';
 import type { RttEstimator } from './rtt.js';
@@ -32,11 +32,13 @@ import {
   effectiveIdleTimeout,
   keepAliveInterval,
   resetErrorCode,
+  Sleep,
   type ConnectionState,
 } from './state.js';
 import type { Tracer } from './trace.js';
 import { tracerFor } from './qlog-tracer.js';
 import type { ConnectionCoreInit } from './endpoint-types.js';
+import type { ConnectionParts } from './connection-parts.js';
 import type { ChannelOptions, CloseError, ConnectionStats, CoreConfig, CoreEvent, CoreSendOptions, Delivery } from './types.js';
 
 export { ResetCode, type ConnectionState } from './state.js';
@@ -76,10 +78,10 @@ export { ResetCode, type ConnectionState } from './state.js';
 /** A connection's options: what the endpoint hands its connection factory (endpoint-types.ts). */
 export type ConnectionCoreOptions = ConnectionCoreInit;
 
-export class ConnectionCore implements PathMtuListener {
+export class ConnectionCore implements ConnectionParts {
   // Fields without `private` are also the state of the modules carved out of this file, which
-  // take the connection as their first argument (dormancy.ts, receive-budget.ts,
-  // frame-dispatch.ts, receive-prediction.ts, close-handshake.ts); nothing outside src/core uses them.
+  // take the connection as their first argument (connection-parts.ts says which); nothing
+  // outside src/core uses them.
   readonly role: 'client' | 'server';
   readonly localCid: ConnectionId;
   readonly localCidHi: number;

@@ -1,8 +1,8 @@
-import type { ConnectionCore } from './connection.js';
+import type { ConnectionParts } from './connection-parts.js';
 import { dormantFieldsOf, dormantStagesOn, freezeStages, thawStages, type StageWiring } from './dormant-stages.js';
 import { holdsIdleStorage, releaseIdleStorage } from './idle-storage.js';
 import { sharedStandIns, type Stages } from './stages.js';
-import { COMPACT_AFTER_MS } from './state.js';
+import { COMPACT_AFTER_MS, Sleep } from './state.js';
 
 /**
  * When a quiet connection gives back its idle storage and takes the dormant form, and how it
@@ -12,30 +12,12 @@ import { COMPACT_AFTER_MS } from './state.js';
  * of a pollTransmit that asked for it.
  */
 
-/** Where a quiet connection is on its way to the dormant form (`ConnectionCore.sleep`). */
-export const enum Sleep {
-  Awake = 0,
-  /** Quiet long enough: dormant at the next pollTransmit that returns null. */
-  Wanted = 1,
-  /** It stays awake for good: the application's own congestion controller (the walk cannot see it). */
-  Never = 2,
-  /**
-   * Its stages could not be rebuilt exactly the last time (dormant.ts `freeze` said why: a Map
-   * with entries, a closure of its own): awake until its next quiet period after new activity
-   * (`compactIdle`), when what held it may be gone. A keep-alive's PING and its ACK are such
-   * activity, so a connection the application leaves alone is tried again at every keep-alive
-   * (its only timer but the idle timeout, which ends it) without a timer of its own; with
-   * keep-alives off it waits for traffic (test/core/dormant-stages.test.ts).
-   */
-  Refused = 3,
-}
-
 /**
  * When a quiet connection gives back its idle storage (`compactIdle`, state.ts `COMPACT_AFTER_MS`):
  * Infinity while anything ack-eliciting is in flight, an event waits, a probe is due, or once
  * it holds none.
  */
-export function compactDeadline(c: ConnectionCore): number {
+export function compactDeadline(c: ConnectionParts): number {
   const recovery = c.recovery;
   if (recovery.sent.ackElicitingOutstanding !== 0 || recovery.probesDue !== 0 || c.events.length !== 0) return Infinity;
   if (!holdsIdleStorage(c.events, recovery.sent, c.sender, c.receiver) && !mayGoDormant(c)) return Infinity;
@@ -47,7 +29,7 @@ export function compactDeadline(c: ConnectionCore): number {
  * queued (data waiting for the peer's credit keeps it awake: `goDormant` would refuse it at
  * every deadline, which would then be due again at once).
  */
-function mayGoDormant(c: ConnectionCore): boolean {
+function mayGoDormant(c: ConnectionParts): boolean {
   return dormantStagesOn && c.sleep === Sleep.Awake && c.state === 'open' && !c.closeRequested && c.sender.queuedBytes === 0;
 }
 
@@ -57,7 +39,7 @@ function mayGoDormant(c: ConnectionCore): boolean {
  * touched, so nothing the protocol does changes; the next send or datagram allocates them
  * again (once: a busy connection never gets here, `COMPACT_AFTER_MS`).
  */
-export function compactIdle(c: ConnectionCore): void {
+export function compactIdle(c: ConnectionParts): void {
   releaseIdleStorage(c.events, c.recovery.sent, c.sender, c.receiver);
   // Refused last time: the connection was active since (it took idle storage again, or this
   // would not be due), so what held it back may be gone: try again.
@@ -71,7 +53,7 @@ export function compactIdle(c: ConnectionCore): void {
  * and the stage fields point at shared stand-ins until the next input (`wake`). Only once
  * nothing is due: quiet, nothing in flight, no event, open, the last pollTransmit said null.
  */
-export function goDormant(c: ConnectionCore, now: number): void {
+export function goDormant(c: ConnectionParts, now: number): void {
   c.sleep = Sleep.Awake;
   const recovery = c.recovery;
   if (c.state !== 'open' || c.closeRequested || c.pendingReset !== null || c.events.length !== 0) return;
@@ -104,7 +86,7 @@ export function goDormant(c: ConnectionCore, now: number): void {
 }
 
 /** The stages again, as they were when the connection went dormant. */
-export function wake(c: ConnectionCore): void {
+export function wake(c: ConnectionParts): void {
   const dormant = c.dormant!;
   c.dormant = null;
   c.useStages(thawStages(wiring(c), dormant));
@@ -116,7 +98,7 @@ export function wake(c: ConnectionCore): void {
  * `read` gets the connection as an argument (it captures nothing: the getters it serves
  * allocate no context on their awake path).
  */
-export function peek<T>(c: ConnectionCore, read: (c: ConnectionCore) => T): T {
+export function peek<C extends ConnectionParts, T>(c: C, read: (c: C) => T): T {
   const dormant = c.dormant!;
   wake(c);
   try {
@@ -127,13 +109,13 @@ export function peek<T>(c: ConnectionCore, read: (c: ConnectionCore) => T): T {
   }
 }
 
-/** The fields a dormant connection records, `path = value`; null while awake (ConnectionCore.dormantFields). */
-export function dormantFields(c: ConnectionCore): string[] | null {
+/** The fields a dormant connection records, `path = value`; null while awake (ConnectionParts.dormantFields). */
+export function dormantFields(c: ConnectionParts): string[] | null {
   const dormant = c.dormant;
   return dormant === null ? null : dormantFieldsOf(wiring(c), dormant);
 }
 
 /** What the stages are built with besides their numbers (dormant-stages.ts): for a rebuild, not kept. */
-function wiring(c: ConnectionCore): StageWiring {
+function wiring(c: ConnectionParts): StageWiring {
   return { owner: c, config: c.config, trace: c.trace, events: c.events, remoteCid: c.remoteCid, localMaxDatagram: c.localMaxDatagram };
 }

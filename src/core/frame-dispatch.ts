@@ -2,7 +2,7 @@ import { DataPacketReader } from '../wire/data-packet-reader.js';
 import { expand32 } from '../wire/packet-number.js';
 import type { AckFrame, DataFrame, Frame } from '../wire/types.js';
 import { maybeFinishClose, maybeQueueClose, onPeerClose } from './close-handshake.js';
-import type { ConnectionCore } from './connection.js';
+import type { ConnectionParts } from './connection-parts.js';
 import { ResetCode, resetErrorCode } from './state.js';
 
 /**
@@ -20,7 +20,7 @@ import { ResetCode, resetErrorCode } from './state.js';
  */
 export const sharedReader = new DataPacketReader();
 
-export function handleFrame(c: ConnectionCore, now: number, frame: Frame): void {
+export function handleFrame(c: ConnectionParts, now: number, frame: Frame): void {
   // After the close completed only the CLOSE handshake matters (a late datagram of the peer's
   // is not delivered once the application was told the connection is closed).
   if (c._state === 'draining' && frame.type !== 'close' && frame.type !== 'ack') return;
@@ -70,7 +70,7 @@ export function handleFrame(c: ConnectionCore, now: number, frame: Frame): void 
 }
 
 /** A DATA frame, its payload in place in the datagram the shared reader opened (`nextInPlace`). */
-export function onDataFrame(c: ConnectionCore, now: number, frame: DataFrame): void {
+export function onDataFrame(c: ConnectionParts, now: number, frame: DataFrame): void {
   c.path.peerMidMessage = !frame.last;
   const reader = sharedReader;
   const result = c.receiver.onData(frame, reader.datagram, reader.dataStart, reader.dataLength);
@@ -80,7 +80,7 @@ export function onDataFrame(c: ConnectionCore, now: number, frame: DataFrame): v
   else if (result === 'malformed') protocolViolation(c, now, 'message framing broken (or longer than maxMessageSize)');
 }
 
-function onAckFrame(c: ConnectionCore, now: number, frame: AckFrame): void {
+function onAckFrame(c: ConnectionParts, now: number, frame: AckFrame): void {
   const violation = c.recovery.onAck(now, frame);
   if (violation !== null) {
     protocolViolation(c, now, violation);
@@ -99,6 +99,6 @@ function onAckFrame(c: ConnectionCore, now: number, frame: AckFrame): void {
 }
 
 
-function protocolViolation(c: ConnectionCore, now: number, reason: string): void {
+function protocolViolation(c: ConnectionParts, now: number, reason: string): void {
   c.abort(now, ResetCode.ProtocolViolation, reason);
 }

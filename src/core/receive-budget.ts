@@ -1,4 +1,4 @@
-import type { ConnectionCore } from './connection.js';
+import type { ConnectionParts } from './connection-parts.js';
 import { OBJECT_OVERHEAD } from './retention.js';
 
 /**
@@ -10,13 +10,13 @@ import { OBJECT_OVERHEAD } from './retention.js';
  */
 
 /** A packet with data the endpoint's budget has no room for (BufferBudget). */
-export function overBudget(c: ConnectionCore, dataFrames: number, size: number, truncatedPn: number): boolean {
+export function overBudget(c: ConnectionParts, dataFrames: number, size: number, truncatedPn: number): boolean {
   if (dataFrames === 0 || c.acks.isDuplicate(truncatedPn)) return false;
   return budgetRefuses(c, size + dataFrames * OBJECT_OVERHEAD);
 }
 
 /** The budget has no room for a new packet that may add `bytes` (`overBudget` once the packet is known new and to carry data). */
-export function budgetRefuses(c: ConnectionCore, bytes: number): boolean {
+export function budgetRefuses(c: ConnectionParts, bytes: number): boolean {
   const receiver = c.receiver;
   const stuck = receiver.releasable === 0;
   return !c.budget!.admits(c.budgetReported, bytes, c, stuck, receiver.retainedLimit);
@@ -27,7 +27,7 @@ export function budgetRefuses(c: ConnectionCore, bytes: number): boolean {
  * (the peer retransmits the data once the budget has room). The peer is alive, though: its
  * retransmissions must not let the connection idle out.
  */
-export function defer(c: ConnectionCore, now: number, size: number): void {
+export function defer(c: ConnectionParts, now: number, size: number): void {
   c.counters.packetsDeferred++;
   c.budget!.deferred++;
   if (c.trace !== null) c.trace.packetDropped(now, size, 'deferred');
@@ -35,7 +35,7 @@ export function defer(c: ConnectionCore, now: number, size: number): void {
 }
 
 /** Tell the endpoint's budget what this connection holds now (nothing once closed). */
-export function syncBudget(c: ConnectionCore): void {
+export function syncBudget(c: ConnectionParts): void {
   const budget = c.budget!;
   const held = c._state === 'closed' ? 0 : c.receiver.retainedBytes;
   if (held === 0) budget.progressed(c);

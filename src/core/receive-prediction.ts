@@ -1,5 +1,5 @@
 import { verifyChecksum } from '../wire/packet.js';
-import type { ConnectionCore } from './connection.js';
+import type { ConnectionParts } from './connection-parts.js';
 import { onDataFrame, sharedReader } from './frame-dispatch.js';
 import { PathKind } from './path-validation.js';
 import { budgetRefuses, defer, syncBudget } from './receive-budget.js';
@@ -39,7 +39,7 @@ export function setReceivePrediction(on: boolean): void {
  * included, which `open` then counts). test/core/header-prediction.test.ts drives seeded lossy
  * traffic through both paths and requires the same datagrams, events and stats.
  */
-export function readPredicted(c: ConnectionCore, now: number, datagram: Uint8Array, address: string | undefined, port: number): boolean {
+export function readPredicted(c: ConnectionParts, now: number, datagram: Uint8Array, address: string | undefined, port: number): boolean {
   if (c._state !== 'open' || c.trace !== null || c.awaitingFirstPacket) return false;
   const packet = sharedReader;
   const frame = packet.predictData(datagram);
