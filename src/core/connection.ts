@@ -56,20 +56,24 @@ export { ResetCode, type ConnectionState } from './state.js';
  * This file is the connection's state machine (open → closing → draining → closed; the rules
  * are in state.ts) and the wiring of its parts, one stage each:
  *
- *   in:  handleDatagram → DataPacketReader (CRC, header, frames in place) → PathValidator.classify (source address:
- *        current path, or PathManager.onForeignDatagram) → AckScheduler.onPacket (packet numbers, duplicates)
+ *   in:  handleDatagram → readPredicted (receive-prediction.ts: the one common shape, straight
+ *        through) or DataPacketReader (CRC, header, frames in place) → PathValidator.classify
+ *        (source address: current path, or PathManager.onForeignDatagram) → overBudget
+ *        (receive-budget.ts) → AckScheduler.onPacket (packet numbers, duplicates)
  *        → handleFrame (frame-dispatch.ts): DATA/UNRELIABLE → Receiver (messages, credit) → events
  *                       ACK → LossRecovery (RTT, losses, PTO) → SendScheduler (content acked/lost)
- *                       PING/CLOSE/RESET → ACK scheduling, this state machine
+ *                       PING → ACK scheduling; CLOSE → close-handshake.ts; RESET → `finish`
  *                       PATH_CHALLENGE/PATH_RESPONSE → PathManager (migration: onMoved)
  *   out: pollTransmit → PathManager.nextDatagram (path frames, to the current path or the candidate)
  *        → LossRecovery.sendAllowed (window, pacer) → PacketBuilder.build:
  *        AckScheduler (ACK frame) + SendScheduler (frames) → seal → LossRecovery.onPacketSent
  *
- * Beside it, each with one job: stages.ts builds the stages (and the shared stand-ins),
- * dormancy.ts decides when a quiet connection gives back its idle storage (idle-storage.ts) and
- * takes its dormant form (dormant-stages.ts) and wakes it, connection-stats.ts the stats() and
- * inspect() snapshots.
+ * Beside it, each with one job: stages.ts builds the stages (and the shared stand-ins);
+ * dormancy.ts decides when a quiet connection gives back its idle storage (idle-storage.ts),
+ * takes its dormant form (dormant-stages.ts) and wakes; close-handshake.ts is the graceful
+ * close's handshake (the transitions are here); send-options.ts checks the commands' arguments;
+ * connection-stats.ts makes the stats() and inspect() snapshots; connection-parts.ts is what
+ * the carved modules see of this class.
  *
  * The rules it follows (packet numbers, TSNs, ACKs, loss detection, flow and congestion control,
  * close) are specified in docs/protocol.md; the RFC sections are cited where they apply.
