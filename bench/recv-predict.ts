@@ -1,5 +1,5 @@
 /**
- * The receive path's header prediction (src/core/connection.ts `readPredicted`), A against B in
+ * The receive path's header prediction (src/core/receive-prediction.ts `readPredicted`), A against B in
  * one checkout: a bulk transfer between two engines in virtual time (test/helpers/pair.ts: no
  * sockets, no timers, 1,452-byte datagrams, 64 KiB messages), with the prediction on or off
  * (`--off`). The wire is the same either way (test/core/header-prediction.test.ts), so the
@@ -17,7 +17,7 @@
  * Without valgrind it prints the receiver's CPU in `handleDatagram` (process.cpuUsage, noisy).
  * Diagnostic only, not part of `npm run bench`.
  */
-import { setReceivePrediction } from '../src/core/connection.js';
+import { setReceivePrediction } from '../src/core/receive-prediction.js';
 import { Pair } from '../test/helpers/pair.js';
 import { numberOption } from './lib/script-options.js';
 

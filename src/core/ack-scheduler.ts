@@ -100,7 +100,7 @@ export class AckScheduler {
   }
 
   /**
-   * The packet the receive path predicts (connection.ts `readPredicted`): the number right after
+   * The packet the receive path predicts (receive-prediction.ts `readPredicted`): the number right after
    * the largest received, extending the highest range. Nothing is recorded (`onNextPacket` does).
    */
   isNext(truncatedPn: number): boolean {

@@ -12,7 +12,7 @@ import type { ConnectionStats, CoreEvent } from './types.js';
 /**
  * Snapshots of one connection's stages, read on demand (never on a datagram's path):
  * `ConnectionCore.stats()` for the application (docs/stats.md) and `ConnectionCore.inspect()`
- * for the property tests. A dormant connection builds its stages again for the read (connection.ts `peek`).
+ * for the property tests. A dormant connection builds its stages again for the read (dormancy.ts `peek`).
  */
 
 /** Internal counters the property tests check at every step (`ConnectionCore.inspect()`). */

@@ -1,9 +1,6 @@
-import { InvalidArgValueError, rdError } from '../errors.js';
-import { DataPacketReader } from '../wire/data-packet-reader.js';
+import { rdError } from '../errors.js';
 import { cidHigh, cidLow } from '../wire/cid-halves.js';
-import { expand32 } from '../wire/packet-number.js';
-import { verifyChecksum } from '../wire/packet.js';
-import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, type AckFrame, type ConnectionId, type DataFrame, type Frame } from '../wire/types.js';
+import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, type ConnectionId } from '../wire/types.js';
 import type { AckScheduler } from './ack-scheduler.js';
 import { SendBlock, type BlockedTime } from './blocked-time.js';
 import { resolveChannelOptions } from './channel-options.js';
@@ -12,33 +9,36 @@ import type { BufferBudget } from './buffer-budget.js';
 import { announcedMaxMessageSize, announcedWindow, resolveCoreConfig } from './config.js';
 import type { Counters } from './counters.js';
 import type { DormantStages } from './dormant.js';
-import { dormantFieldsOf, dormantStagesOn, freezeStages, thawStages, type StageWiring } from './dormant-stages.js';
+import { compactDeadline, compactIdle, dormantFields, goDormant, peek, wake } from './dormancy.js';
+import { closeWithoutBackoff, enterDraining, lingerDeadline, maybeQueueClose } from './close-handshake.js';
 import { Deque } from './deque.js';
-import { holdsIdleStorage, releaseIdleStorage } from './idle-storage.js';
+import { handleFrame, sharedReader } from './frame-dispatch.js';
 import type { LossRecovery } from './loss-recovery.js';
 import type { PacketBuilder } from './packet-builder.js';
 import { unpinFields } from './mutable-fields.js';
-import type { PathMtu, PathMtuChange, PathMtuListener } from './path-mtu.js';
+import type { PathMtu, PathMtuChange } from './path-mtu.js';
 import { Foreign, type PathManager } from './path-manager.js';
 import { PathKind } from './path-validation.js';
 import type { RttEstimator } from './rtt.js';
 import type { Receiver } from './receiver.js';
-import { OBJECT_OVERHEAD } from './retention.js';
+import { defer, overBudget, syncBudget } from './receive-budget.js';
+import { predictReceive, readPredicted } from './receive-prediction.js';
+import { checkedChannel, checkedExpiry, checkedReceipt, messageTooLarge } from './send-options.js';
 import type { SendScheduler } from './send-scheduler.js';
-import { buildStages, sharedStandIns, type Stages } from './stages.js';
+import { buildStages, type Stages } from './stages.js';
 import {
   ResetCode,
-  COMPACT_AFTER_MS,
   drainPeriod,
   effectiveIdleTimeout,
   keepAliveInterval,
-  lingerPeriod,
   resetErrorCode,
+  Sleep,
   type ConnectionState,
 } from './state.js';
 import type { Tracer } from './trace.js';
 import { tracerFor } from './qlog-tracer.js';
 import type { ConnectionCoreInit } from './endpoint-types.js';
+import type { ConnectionParts } from './connection-parts.js';
 import type { ChannelOptions, CloseError, ConnectionStats, CoreConfig, CoreEvent, CoreSendOptions, Delivery } from './types.js';
 
 export { ResetCode, type ConnectionState } from './state.js';
@@ -56,19 +56,24 @@ export { ResetCode, type ConnectionState } from './state.js';
  * This file is the connection's state machine (open → closing → draining → closed; the rules
  * are in state.ts) and the wiring of its parts, one stage each:
  *
- *   in:  handleDatagram → DataPacketReader (CRC, header, frames in place) → PathValidator.classify (source address:
- *        current path, or PathManager.onForeignDatagram) → AckScheduler.onPacket (packet numbers, duplicates)
- *        → handleFrame: DATA/UNRELIABLE → Receiver (messages, credit) → events
+ *   in:  handleDatagram → readPredicted (receive-prediction.ts: the one common shape, straight
+ *        through) or DataPacketReader (CRC, header, frames in place) → PathValidator.classify
+ *        (source address: current path, or PathManager.onForeignDatagram) → overBudget
+ *        (receive-budget.ts) → AckScheduler.onPacket (packet numbers, duplicates)
+ *        → handleFrame (frame-dispatch.ts): DATA/UNRELIABLE → Receiver (messages, credit) → events
  *                       ACK → LossRecovery (RTT, losses, PTO) → SendScheduler (content acked/lost)
- *                       PING/CLOSE/RESET → ACK scheduling, this state machine
+ *                       PING → ACK scheduling; CLOSE → close-handshake.ts; RESET → `finish`
  *                       PATH_CHALLENGE/PATH_RESPONSE → PathManager (migration: onMoved)
  *   out: pollTransmit → PathManager.nextDatagram (path frames, to the current path or the candidate)
  *        → LossRecovery.sendAllowed (window, pacer) → PacketBuilder.build:
  *        AckScheduler (ACK frame) + SendScheduler (frames) → seal → LossRecovery.onPacketSent
  *
- * Beside it, each with one job: stages.ts builds the stages (and the shared stand-ins),
- * idle-storage.ts and dormant-stages.ts are what a quiet connection gives back and its dormant
- * form (when: this file), connection-stats.ts the stats() and inspect() snapshots.
+ * Beside it, each with one job: stages.ts builds the stages (and the shared stand-ins);
+ * dormancy.ts decides when a quiet connection gives back its idle storage (idle-storage.ts),
+ * takes its dormant form (dormant-stages.ts) and wakes; close-handshake.ts is the graceful
+ * close's handshake (the transitions are here); send-options.ts checks the commands' arguments;
+ * connection-stats.ts makes the stats() and inspect() snapshots; connection-parts.ts is what
+ * the carved modules see of this class.
  *
  * The rules it follows (packet numbers, TSNs, ACKs, loss detection, flow and congestion control,
  * close) are specified in docs/protocol.md; the RFC sections are cited where they apply.
@@ -77,89 +82,57 @@ export { ResetCode, type ConnectionState } from './state.js';
 /** A connection's options: what the endpoint hands its connection factory (endpoint-types.ts). */
 export type ConnectionCoreOptions = ConnectionCoreInit;
 
-/**
- * One reader for the datagrams of every connection: a datagram is read to the end, frame by
- * frame, before the next one is opened, and the frame records it hands out are not kept.
- */
-const sharedReader = new DataPacketReader();
-
-/** Header prediction on the receive path (`readPredicted`); off only in the test that compares both paths. */
-let predictReceive = true;
-
-/**
- * For test/core/header-prediction.test.ts only (not exported by the package): switch the
- * receive path's header prediction off, to compare what the general path does with the same traffic.
- */
-export function setReceivePrediction(on: boolean): void {
-  predictReceive = on;
-}
-
-/** Where a quiet connection is on its way to the dormant form (`ConnectionCore.sleep`). */
-const enum Sleep {
-  Awake = 0,
-  /** Quiet long enough: dormant at the next pollTransmit that returns null. */
-  Wanted = 1,
-  /** It stays awake for good: the application's own congestion controller (the walk cannot see it). */
-  Never = 2,
-  /**
-   * Its stages could not be rebuilt exactly the last time (dormant.ts `freeze` said why: a Map
-   * with entries, a closure of its own): awake until its next quiet period after new activity
-   * (`compactIdle`), when what held it may be gone. A keep-alive's PING and its ACK are such
-   * activity, so a connection the application leaves alone is tried again at every keep-alive
-   * (its only timer but the idle timeout, which ends it) without a timer of its own; with
-   * keep-alives off it waits for traffic (test/core/dormant-stages.test.ts).
-   */
-  Refused = 3,
-}
-
-export class ConnectionCore implements PathMtuListener {
+export class ConnectionCore implements ConnectionParts {
+  // Fields without `private` are also the state of the modules carved out of this file, which
+  // take the connection as their first argument (connection-parts.ts says which); nothing
+  // outside src/core uses them.
   readonly role: 'client' | 'server';
   readonly localCid: ConnectionId;
-  private readonly localCidHi: number;
-  private readonly localCidLo: number;
+  readonly localCidHi: number;
+  readonly localCidLo: number;
   readonly remoteCid: ConnectionId;
-  private readonly config: CoreConfig;
-  private _state: ConnectionState = 'open';
+  readonly config: CoreConfig;
+  _state: ConnectionState = 'open';
 
   // --- the stages (buildStages; assigned in useStages, by the constructor too). Not readonly: a
   // dormant connection points them at shared stand-ins (`sleep`), and builds them again on its
   // next input (`wake`).
   /** Path-MTU discovery: the datagram size in force, up to our limit and the peer's, whichever is smaller. */
-  private mtu!: PathMtu;
+  mtu!: PathMtu;
   /** Which path the connection uses, and moving it (path validation, migration, the silence ACK). */
-  private path!: PathManager;
+  path!: PathManager;
   private rtt!: RttEstimator;
 
   // --- the parts, in the order a datagram meets them
-  private acks!: AckScheduler;
-  private receiver!: Receiver;
-  private recovery!: LossRecovery;
-  private sender!: SendScheduler;
-  private builder!: PacketBuilder;
+  acks!: AckScheduler;
+  receiver!: Receiver;
+  recovery!: LossRecovery;
+  sender!: SendScheduler;
+  builder!: PacketBuilder;
 
   // --- limits this side announced and the peer announced (docs/protocol.md §4)
   /** Largest datagram we accept: larger ones are dropped unread. */
-  private readonly localMaxDatagram: number;
+  readonly localMaxDatagram: number;
   /** Largest message we may send: ours, and the peer's announced limit when it gave one. */
   private readonly maxOutgoingMessage: number;
   /** The endpoint's byte budget shared by all its connections (BufferBudget), if any. */
-  private readonly budget: BufferBudget | null;
+  readonly budget: BufferBudget | null;
   /** `retainedBytes` as last added to the budget. */
-  private budgetReported = 0;
+  budgetReported = 0;
 
   // --- lifecycle
-  private lastReceivedAt: number;
+  lastReceivedAt: number;
   /**
    * Server: the client's first packet will bound the round trip (ConnectionCoreInit.acceptSentNow);
    * until it comes `lastReceivedAt` is still the time the ACCEPT left.
    */
-  private awaitingFirstPacket: boolean;
-  private readonly idleTimeout: number;
+  awaitingFirstPacket: boolean;
+  readonly idleTimeout: number;
   private readonly keepAliveInterval: number;
-  private closeRequested = false;
-  private peerClosed = false;
-  private drainUntil = Infinity;
-  private pendingReset: { code: number; reason: string } | null = null;
+  closeRequested = false;
+  peerClosed = false;
+  drainUntil = Infinity;
+  pendingReset: { code: number; reason: string } | null = null;
   private closeError: CloseError | undefined;
 
   /** The last pollTransmit(now, true) left an ACK for the end of the batch. */
@@ -175,20 +148,20 @@ export class ConnectionCore implements PathMtuListener {
    * side and the ACK state, which `pollTransmit` reads afresh). What this saves is the whole send
    * decision after every datagram of a pure receiver's socket batch (issue 11).
    */
-  private resting = false;
+  resting = false;
   /** Datagrams handed in after the connection closed (ConnectionCoreLike.readAfterClose). */
   readAfterClose = 0;
 
   // --- events, statistics, trace
   /** One slot at first (an idle connection's last event was one message): grown by doubling. */
-  private readonly events = new Deque<CoreEvent>(1);
-  private counters!: Counters;
-  private blocked!: BlockedTime;
+  readonly events = new Deque<CoreEvent>(1);
+  counters!: Counters;
+  blocked!: BlockedTime;
   /**
    * The dormant form (dormant.ts): what the stages held that a fresh build does not, while the
    * stage fields point at shared stand-ins. Null while awake.
    */
-  private dormant: DormantStages | null = null;
+  dormant: DormantStages | null = null;
   /**
    * Sleep.Wanted: go dormant at the next pollTransmit that returns null; Sleep.Refused: the
    * stages could not be rebuilt exactly last time (tried again after new activity); Sleep.Never:
@@ -196,9 +169,9 @@ export class ConnectionCore implements PathMtuListener {
    * (`congestion: factory`): a rebuild would call its factory again for an object the
    * application may hold, whose private (`#`) fields the walk cannot see.
    */
-  private sleep: Sleep = Sleep.Awake;
+  sleep: Sleep = Sleep.Awake;
   /** Null unless traced: every trace point is guarded by one null check. */
-  private readonly trace: Tracer | null;
+  readonly trace: Tracer | null;
 
   constructor(options: ConnectionCoreOptions) {
     const config = resolveCoreConfig(options.config);
@@ -254,23 +227,23 @@ export class ConnectionCore implements PathMtuListener {
 
   /** Where the last datagram from pollTransmit goes: the current path, or the address being validated. */
   get transmitAddress(): string | undefined {
-    if (this.dormant !== null) return this.peek((c) => c.path.transmitAddress);
+    if (this.dormant !== null) return peek(this, (c) => c.path.transmitAddress);
     return this.path.transmitAddress;
   }
 
   get transmitPort(): number | undefined {
-    if (this.dormant !== null) return this.peek((c) => c.path.transmitPort);
+    if (this.dormant !== null) return peek(this, (c) => c.path.transmitPort);
     return this.path.transmitPort;
   }
 
   /** The remote address the connection sends to (its current path); undefined without addresses. */
   get remoteAddress(): string | undefined {
-    if (this.dormant !== null) return this.peek((c) => c.path.currentAddress);
+    if (this.dormant !== null) return peek(this, (c) => c.path.currentAddress);
     return this.path.currentAddress;
   }
 
   get remotePort(): number | undefined {
-    if (this.dormant !== null) return this.peek((c) => c.path.currentPort);
+    if (this.dormant !== null) return peek(this, (c) => c.path.currentPort);
     return this.path.currentPort;
   }
 
@@ -281,7 +254,7 @@ export class ConnectionCore implements PathMtuListener {
    * validates it even when the application has nothing to send.
    */
   migrate(now: number): void {
-    if (this.dormant !== null) this.wake();
+    if (this.dormant !== null) wake(this);
     this.resting = false;
     if (this._state === 'closed') return;
     this.path.onLocalMove(now, this._state === 'open');
@@ -310,7 +283,7 @@ export class ConnectionCore implements PathMtuListener {
 
   /** Bytes the peer's data holds in this connection now (reliable and unreliable). */
   get retainedBytes(): number {
-    if (this.dormant !== null) return this.peek((c) => c.receiver.retainedBytes);
+    if (this.dormant !== null) return peek(this, (c) => c.receiver.retainedBytes);
     return this.receiver.retainedBytes;
   }
 
@@ -320,13 +293,13 @@ export class ConnectionCore implements PathMtuListener {
 
   /** Largest fragment payload now: a full datagram minus packet and DATA frame overhead. */
   get maxFragmentPayload(): number {
-    if (this.dormant !== null) return this.peek((c) => c.sender.maxFragmentPayload);
+    if (this.dormant !== null) return peek(this, (c) => c.sender.maxFragmentPayload);
     return this.sender.maxFragmentPayload;
   }
 
   /** The datagram size in force (path-MTU discovery), bytes. */
   get pathMtu(): number {
-    if (this.dormant !== null) return this.peek((c) => c.mtu.current);
+    if (this.dormant !== null) return peek(this, (c) => c.mtu.current);
     return this.mtu.current;
   }
 
@@ -354,29 +327,17 @@ export class ConnectionCore implements PathMtuListener {
     // after 3 + bytecode length / 150 of its own ticks, so the per-message part alone is
     // compiled sooner (bench/tierup.ts, issue 11).
     if (typeof options !== 'string') return this.sendWith(data, options, now);
-    if (this.dormant !== null) this.wake();
+    if (this.dormant !== null) wake(this);
     this.admit(data);
     this.sender.enqueue(data, options, 0, Infinity, 0);
   }
 
   private sendWith(data: Uint8Array, options: CoreSendOptions, now: number | undefined): void {
-    if (this.dormant !== null) this.wake();
+    if (this.dormant !== null) wake(this);
     const delivery: Delivery = options.delivery ?? 'ordered';
-    const channel = options.channel ?? 0;
-    if (!Number.isInteger(channel) || channel < 0 || channel > 255) {
-      throw new InvalidArgValueError(`channel must be an integer from 0 to 255, got ${String(channel)}`);
-    }
-    let expiresAt = Infinity;
-    if (options.maxAge !== undefined) {
-      if (delivery !== 'unreliable') throw new InvalidArgValueError("maxAge applies to delivery 'unreliable' only");
-      if (typeof options.maxAge !== 'number' || !(options.maxAge >= 0)) {
-        throw new InvalidArgValueError(`maxAge must be a number ≥ 0, got ${String(options.maxAge)}`);
-      }
-      if (now === undefined) throw new InvalidArgValueError('send() with maxAge needs now');
-      expiresAt = now + options.maxAge;
-    }
-    const receipt = options.receipt ?? 0;
-    if (!Number.isInteger(receipt) || receipt < 0) throw new InvalidArgValueError(`receipt must be an integer > 0, got ${String(receipt)}`);
+    const channel = checkedChannel(options.channel ?? 0);
+    const expiresAt = checkedExpiry(options, delivery, now);
+    const receipt = checkedReceipt(options.receipt ?? 0);
     this.admit(data);
     this.sender.enqueue(data, delivery, channel, expiresAt, receipt);
   }
@@ -385,24 +346,13 @@ export class ConnectionCore implements PathMtuListener {
   private admit(data: Uint8Array): void {
     if (this._state !== 'open' || this.closeRequested) throw rdError('ERR_CONNECTION_CLOSED', 'the connection is closing or closed');
     this.resting = false;
-    if (data.length > this.maxOutgoingMessage) throw this.tooLarge(data.length);
-  }
-
-  private tooLarge(length: number): Error {
-    return rdError(
-      'ERR_MESSAGE_TOO_LARGE',
-      this.maxOutgoingMessage < this.config.maxMessageSize
-        ? `message of ${length} bytes exceeds the peer's maxMessageSize (${this.maxOutgoingMessage})`
-        : `message of ${length} bytes exceeds maxMessageSize (${this.config.maxMessageSize})`,
-    );
+    if (data.length > this.maxOutgoingMessage) throw messageTooLarge(data.length, this.maxOutgoingMessage, this.config.maxMessageSize);
   }
 
   /** Set a channel's priority (lower first), weight (share within its priority) and redundancy (copies of small messages). */
   setChannel(channel: number, options: ChannelOptions): void {
-    if (this.dormant !== null) this.wake();
-    if (!Number.isInteger(channel) || channel < 0 || channel > 255) {
-      throw new InvalidArgValueError(`channel must be an integer from 0 to 255, got ${String(channel)}`);
-    }
+    if (this.dormant !== null) wake(this);
+    checkedChannel(channel);
     this.resting = false;
     const { priority, weight } = this.sender.scheduler.settingsOf(channel);
     const setup = resolveChannelOptions({ priority, weight, redundancy: this.sender.redundancyOf(channel) }, options);
@@ -416,7 +366,7 @@ export class ConnectionCore implements PathMtuListener {
    * compare with `ackedThrough`).
    */
   flushMark(): number {
-    if (this.dormant !== null) this.wake();
+    if (this.dormant !== null) wake(this);
     const mark = this.sender.sentMark;
     if (mark > this.sender.ackedThrough) this.sender.watchAcked(mark);
     return mark;
@@ -424,13 +374,13 @@ export class ConnectionCore implements PathMtuListener {
 
   /** Push one 'acked' event once the first `mark` reliable messages are all acknowledged. */
   watchAcked(mark: number): void {
-    if (this.dormant !== null) this.wake();
+    if (this.dormant !== null) wake(this);
     if (mark > this.sender.ackedThrough) this.sender.watchAcked(mark);
   }
 
   /** The first `ackedThrough` reliable messages sent (in send order) are all acknowledged. */
   get ackedThrough(): number {
-    if (this.dormant !== null) return this.peek((c) => c.sender.ackedThrough);
+    if (this.dormant !== null) return peek(this, (c) => c.sender.ackedThrough);
     return this.sender.ackedThrough;
   }
 
@@ -440,27 +390,27 @@ export class ConnectionCore implements PathMtuListener {
    * it: window-tuner.ts). `now` defaults to the time of the last datagram received.
    */
   release(credit: number, delivery: Delivery = 'ordered', channel = 0, now = this.lastReceivedAt): void {
-    if (this.dormant !== null) this.wake();
+    if (this.dormant !== null) wake(this);
     if (credit <= 0) return;
     if (this.receiver.release(credit, delivery, channel, now, this.rtt, this.budget)) this.acks.onCreditReleased();
     if (this.budget !== null) {
       this.budget.progressed(this);
-      this.syncBudget();
+      syncBudget(this);
     }
   }
 
   /** Graceful close: finish sending, then exchange CLOSE. Idempotent. */
   close(now: number): void {
-    if (this.dormant !== null) this.wake();
+    if (this.dormant !== null) wake(this);
     if (this._state !== 'open') return;
     this.closeRequested = true;
     this.setState(now, 'closing');
-    this.maybeQueueClose();
+    maybeQueueClose(this);
   }
 
   /** Abortive close: one RESET frame goes out, the connection is closed at once. */
   abort(now: number, code: number = ResetCode.Abort, reason = ''): void {
-    if (this.dormant !== null) this.wake();
+    if (this.dormant !== null) wake(this);
     if (this._state === 'closed') return;
     if (this._state === 'draining') {
       // The close already completed (and was reported): nothing to tell the peer.
@@ -473,7 +423,7 @@ export class ConnectionCore implements PathMtuListener {
 
   /** The endpoint verified a stateless reset for this connection. */
   handleStatelessReset(now: number): void {
-    if (this.dormant !== null) this.wake();
+    if (this.dormant !== null) wake(this);
     if (this._state === 'closed') return;
     if (this._state === 'draining') {
       this.becomeClosed(now);
@@ -490,7 +440,7 @@ export class ConnectionCore implements PathMtuListener {
    * the path check below is the one place every datagram of the connection passes).
    */
   handleDatagram(now: number, datagram: Uint8Array, authenticated = false, address?: string, port = 0): void {
-    if (this.dormant !== null) this.wake();
+    if (this.dormant !== null) wake(this);
     if (this._state === 'closed') {
       // The endpoint counts these when it retires the connection (EndpointCore.forget).
       this.readAfterClose++;
@@ -503,7 +453,7 @@ export class ConnectionCore implements PathMtuListener {
       if (this.trace !== null) this.trace.packetDropped(now, datagram.length, 'invalid');
       return;
     }
-    if (predictReceive && !authenticated && this.readPredicted(now, datagram, address, port)) return;
+    if (predictReceive && !authenticated && readPredicted(this, now, datagram, address, port)) return;
     const packet = sharedReader;
     const verdict = packet.open(datagram, authenticated);
     if (verdict !== 'ok') {
@@ -534,7 +484,7 @@ export class ConnectionCore implements PathMtuListener {
       }
     }
     path.arrival = kind;
-    if (this.budget !== null && this.overBudget(packet.dataFrames, datagram.length, packet.packetNumber)) return this.defer(now, datagram.length);
+    if (this.budget !== null && overBudget(this, packet.dataFrames, datagram.length, packet.packetNumber)) return defer(this, now, datagram.length);
     if (!this.acks.onPacket(now, packet.packetNumber)) {
       this.counters.duplicatesDropped++;
       if (this.trace !== null) this.trace.packetDropped(now, datagram.length, 'duplicate');
@@ -553,59 +503,11 @@ export class ConnectionCore implements PathMtuListener {
     for (let frame = packet.nextInPlace(); frame !== null; frame = packet.nextInPlace()) {
       // Path frames are answered by path frames, not acknowledged for their own sake (§5.10).
       if (frame.type !== 'ack' && frame.type !== 'path-challenge' && frame.type !== 'path-response') ackEliciting = true;
-      this.handleFrame(now, frame);
+      handleFrame(this, now, frame);
       if (this.isClosed()) return;
     }
     if (ackEliciting) this.acks.onAckElicitingPacket(now);
-    if (this.budget !== null) this.syncBudget();
-  }
-
-  /**
-   * Header prediction (Van Jacobson's for TCP, RFC 1323-era BSD): the packet a bulk receiver
-   * gets nearly always — plaintext, the packet number right after the largest received, from the
-   * current path, one DATA frame on channel 0 filling it (DataPacketReader.predictData), on an
-   * open connection without a trace — read by this straight path: the same steps as the general
-   * one below in the same order, minus the frame walk, the frame switch and the range search.
-   * False: not that packet, nothing changed; the caller reads it the general way (a bad CRC
-   * included, which `open` then counts). test/core/header-prediction.test.ts drives seeded lossy
-   * traffic through both paths and requires the same datagrams, events and stats.
-   */
-  private readPredicted(now: number, datagram: Uint8Array, address: string | undefined, port: number): boolean {
-    if (this._state !== 'open' || this.trace !== null || this.awaitingFirstPacket) return false;
-    const packet = sharedReader;
-    const frame = packet.predictData(datagram);
-    if (frame === null || packet.dcidHi !== this.localCidHi || packet.dcidLo !== this.localCidLo) return false;
-    const path = this.path;
-    if (address !== undefined && path.classify(address, port) !== PathKind.Current) return false;
-    if (!this.acks.isNext(packet.packetNumber) || !verifyChecksum(datagram)) return false;
-    path.arrival = PathKind.Current;
-    // New (isNext) and with one DATA frame: overBudget's question without its duplicate search.
-    if (this.budget !== null && this.budgetRefuses(datagram.length + OBJECT_OVERHEAD)) {
-      this.defer(now, datagram.length);
-      return true;
-    }
-    this.acks.onNextPacket(now);
-    this.counters.packetsReceived++;
-    this.counters.bytesReceived += datagram.length;
-    path.onPacketRead(now, PathKind.Current);
-    this.lastReceivedAt = now;
-    this.onDataFrame(now, frame);
-    if (this.isClosed()) return true;
-    this.acks.onAckElicitingPacket(now);
-    if (this.budget !== null) this.syncBudget();
-    return true;
-  }
-
-  /**
-   * A packet with data the endpoint's budget has no room for: not processed, not acknowledged
-   * (the peer retransmits the data once the budget has room). The peer is alive, though: its
-   * retransmissions must not let the connection idle out.
-   */
-  private defer(now: number, size: number): void {
-    this.counters.packetsDeferred++;
-    this.budget!.deferred++;
-    if (this.trace !== null) this.trace.packetDropped(now, size, 'deferred');
-    this.lastReceivedAt = now;
+    if (this.budget !== null) syncBudget(this);
   }
 
   /**
@@ -634,119 +536,8 @@ export class ConnectionCore implements PathMtuListener {
     return sharedReader.open(datagram, false) === 'ok';
   }
 
-  /** A packet with data the endpoint's budget has no room for (BufferBudget). */
-  private overBudget(dataFrames: number, size: number, truncatedPn: number): boolean {
-    if (dataFrames === 0 || this.acks.isDuplicate(truncatedPn)) return false;
-    return this.budgetRefuses(size + dataFrames * OBJECT_OVERHEAD);
-  }
-
-  /** The budget has no room for a new packet that may add `bytes` (`overBudget` once the packet is known new and to carry data). */
-  private budgetRefuses(bytes: number): boolean {
-    const stuck = this.receiver.releasable === 0;
-    return !this.budget!.admits(this.budgetReported, bytes, this, stuck, this.receiver.retainedLimit);
-  }
-
-  /** Tell the endpoint's budget what this connection holds now (nothing once closed). */
-  private syncBudget(): void {
-    const held = this._state === 'closed' ? 0 : this.receiver.retainedBytes;
-    if (held === 0) this.budget!.progressed(this);
-    this.budget!.used += held - this.budgetReported;
-    this.budgetReported = held;
-  }
-
-  private handleFrame(now: number, frame: Frame): void {
-    // After the close completed only the CLOSE handshake matters (a late datagram of the peer's
-    // is not delivered once the application was told the connection is closed).
-    if (this._state === 'draining' && frame.type !== 'close' && frame.type !== 'ack') return;
-    // DATA, ACK and PING here, the rest in handleOtherFrame: V8 marks a function for TurboFan
-    // after 3 + bytecode length / 150 of its own ticks, so the per-frame part alone is compiled
-    // (and inlined into its callers) ~1,400 trips sooner (bench/tierup.ts, issue 11).
-    if (frame.type === 'data') return this.onDataFrame(now, frame);
-    if (frame.type === 'ack') {
-      this.resting = false;
-      return this.onAckFrame(now, frame);
-    }
-    // The sender asks for an ACK now: it is probing, or it just sent the last packet it can
-    // for the moment and would otherwise wait for our delayed-ACK timer (a ping-pong's every
-    // few hundred trips: apart, its own compile job landed at trip ~12,000).
-    if (frame.type === 'ping') return this.acks.requestImmediate();
-    this.handleOtherFrame(now, frame);
-  }
-
-  private handleOtherFrame(now: number, frame: Exclude<Frame, { type: 'data' | 'ack' | 'ping' }>): void {
-    switch (frame.type) {
-      case 'data-part': {
-        this.path.peerMidMessage = true;
-        const result = this.receiver.onDataPart(frame);
-        if (result === 'beyond-window') this.abort(now, ResetCode.FlowControl, 'data beyond the flow-control window');
-        else if (result === 'malformed') this.protocolViolation(now, 'DATA_PART pieces disagree, or message framing broken');
-        return;
-      }
-      case 'unreliable':
-        this.receiver.onUnreliable(frame);
-        return;
-      case 'close':
-        this.resting = false;
-        this.acks.requestImmediate();
-        if (!this.peerClosed) {
-          this.peerClosed = true;
-          this.events.push({ type: 'peer-closed' });
-          // The peer is done sending. Unless the application keeps its half open (it then
-          // closes when it is done, docs/protocol.md §18.1), we finish too.
-          if (this._state === 'open' && !this.config.allowHalfOpen) this.close(now);
-          this.maybeFinishClose(now);
-        }
-        return;
-      case 'reset':
-        this.resting = false;
-        this.finish(now, {
-          code: resetErrorCode(frame.code),
-          message: frame.reason || 'connection reset by peer',
-          initiator: 'remote',
-        });
-        return;
-      case 'path-challenge':
-        this.resting = false;
-        this.path.onChallengeFrame(frame.data);
-        return;
-      case 'path-response':
-        this.resting = false;
-        this.path.onResponseFrame(now, frame.data);
-        return;
-    }
-  }
-
-  /** A DATA frame, its payload in place in the datagram the shared reader opened (`nextInPlace`). */
-  private onDataFrame(now: number, frame: DataFrame): void {
-    this.path.peerMidMessage = !frame.last;
-    const reader = sharedReader;
-    const result = this.receiver.onData(frame, reader.datagram, reader.dataStart, reader.dataLength);
-    // Beyond the credit we granted (it never shrinks): only a broken or hostile sender does
-    // that. Dropping the data while acknowledging its packet would lose it, so abort.
-    if (result === 'beyond-window') this.abort(now, ResetCode.FlowControl, 'data beyond the flow-control window');
-    else if (result === 'malformed') this.protocolViolation(now, 'message framing broken (or longer than maxMessageSize)');
-  }
-
-  private onAckFrame(now: number, frame: AckFrame): void {
-    const violation = this.recovery.onAck(now, frame);
-    if (violation !== null) {
-      this.protocolViolation(now, violation);
-      return;
-    }
-    // Our packets in its first range certainly arrived: an ACK we sent in one of them was seen.
-    const largest = expand32(frame.largest, this.recovery.packetNumbers.largestSent + 1);
-    this.acks.onOwnPacketsAcked(largest - frame.firstRange, largest);
-    // The ACK also carries the peer's flow-control credit.
-    if (this.sender.onPeerCredit(frame.maxTsn)) this.recovery.onCreditRaised();
-    // Also when the ACK only confirmed packets already declared lost: their content (a CLOSE,
-    // the last fragments) may have been what the close or a flush() mark waited for.
-    this.maybeQueueClose();
-    this.maybeFinishClose(now);
-    this.sender.checkFlushed();
-  }
-
   handleTimeout(now: number): void {
-    if (this.dormant !== null) this.wake();
+    if (this.dormant !== null) wake(this);
     this.resting = false;
     if (this._state === 'closed') return;
     if (this._state === 'draining') {
@@ -756,10 +547,10 @@ export class ConnectionCore implements PathMtuListener {
       }
       return;
     }
-    if (now >= this.lingerDeadline()) {
+    if (now >= lingerDeadline(this)) {
       // Our CLOSE was never acknowledged, but the peer had finished and has been silent for the
       // whole linger: it received one of our many copies (or is gone). Done, gracefully.
-      this.enterDraining(now);
+      enterDraining(this, now);
       this.becomeClosed(now);
       return;
     }
@@ -772,7 +563,7 @@ export class ConnectionCore implements PathMtuListener {
       });
       return;
     }
-    this.recovery.onTimeout(now, this.sender.flowBlocked(), this.closeWithoutBackoff());
+    this.recovery.onTimeout(now, this.sender.flowBlocked(), closeWithoutBackoff(this));
     this.mtu.onTimeout(now);
     this.path.onTimeout(now, this.lastReceivedAt, this._state);
     if (
@@ -782,7 +573,7 @@ export class ConnectionCore implements PathMtuListener {
     ) {
       this.recovery.requestProbe();
     }
-    if (now >= this.compactDeadline()) this.compactIdle();
+    if (now >= compactDeadline(this)) compactIdle(this);
   }
 
   // ------------------------------------------------------------------ output
@@ -799,13 +590,13 @@ export class ConnectionCore implements PathMtuListener {
     let t = Infinity;
     if (this.idleTimeout > 0) t = this.lastReceivedAt + this.idleTimeout;
     if (this._state === 'draining') return Math.min(t, this.drainUntil);
-    t = Math.min(t, this.recovery.deadline(this.sender.flowBlocked(), this.closeWithoutBackoff()), this.lingerDeadline());
+    t = Math.min(t, this.recovery.deadline(this.sender.flowBlocked(), closeWithoutBackoff(this)), lingerDeadline(this));
     t = Math.min(t, this.acks.deadline(), this.recovery.pacingDeadline, this.mtu.deadline);
     t = Math.min(t, this.path.deadline(this.lastReceivedAt, this._state));
     if (this.keepAliveInterval > 0 && this.recovery.sent.ackElicitingOutstanding === 0) {
       t = Math.min(t, this.recovery.lastSentAt + this.keepAliveInterval);
     }
-    t = Math.min(t, this.compactDeadline());
+    t = Math.min(t, compactDeadline(this));
     return t === Infinity ? null : t;
   }
 
@@ -823,7 +614,7 @@ export class ConnectionCore implements PathMtuListener {
     if (dormant !== null) {
       // Nothing to send until an input or a deadline (which wake it).
       if (now < dormant.timeout) return null;
-      this.wake();
+      wake(this);
     }
     // The ACK's state, read on every poll: at rest (`resting`) it alone decides, else
     // `nextDatagram` decides with it. At rest with no ACK due, or one due by count that waits
@@ -841,7 +632,7 @@ export class ConnectionCore implements PathMtuListener {
     if (datagram === null) {
       // The end of a burst: its one metrics_updated (loss-recovery.ts `metricsDue`).
       if (this.trace !== null) this.recovery.traceDeferredMetrics(now);
-      if (this.sleep === Sleep.Wanted) this.goDormant(now);
+      if (this.sleep === Sleep.Wanted) goDormant(this, now);
     }
     return datagram;
   }
@@ -866,7 +657,7 @@ export class ConnectionCore implements PathMtuListener {
     const pathDatagram = this.path.nextDatagram(now, this._state);
     if (pathDatagram !== null) return pathDatagram;
     this.recovery.pacingDeadline = Infinity; // armed again below if the pacer makes us wait
-    this.maybeQueueClose();
+    maybeQueueClose(this);
 
     if (this._state === 'draining') {
       return ackDue ? this.builder.build(now, true, false) : null;
@@ -927,113 +718,14 @@ export class ConnectionCore implements PathMtuListener {
    * without it they run to the sender's last change of state.
    */
   stats(now?: number): ConnectionStats {
-    if (this.dormant !== null) return this.peek((c) => c.stats(now));
-    return connectionStats(this.recovery, this.mtu, this.path, this.counters, this.receiver, this.blocked, this.closeWithoutBackoff(), now);
+    if (this.dormant !== null) return peek(this, (c) => c.stats(now));
+    return connectionStats(this.recovery, this.mtu, this.path, this.counters, this.receiver, this.blocked, closeWithoutBackoff(this), now);
   }
 
   /** Internal counters the property tests check at every step. */
   inspect(): ConnectionInspection {
-    if (this.dormant !== null) return this.peek((c) => c.inspect());
+    if (this.dormant !== null) return peek(this, (c) => c.inspect());
     return connectionInspection(this.recovery, this.sender, this.mtu, this.receiver, this.events, this.config.maxUnreliableReassembly);
-  }
-
-  // ------------------------------------------------------------------ quiet: idle storage, the dormant form (dormant-stages.ts)
-
-  /**
-   * When a quiet connection gives back its idle storage (`compactIdle`, state.ts `COMPACT_AFTER_MS`):
-   * Infinity while anything ack-eliciting is in flight, an event waits, a probe is due, or once
-   * it holds none.
-   */
-  private compactDeadline(): number {
-    const recovery = this.recovery;
-    if (recovery.sent.ackElicitingOutstanding !== 0 || recovery.probesDue !== 0 || this.events.length !== 0) return Infinity;
-    if (!holdsIdleStorage(this.events, recovery.sent, this.sender, this.receiver) && !this.mayGoDormant()) return Infinity;
-    return Math.max(this.lastReceivedAt, recovery.lastSentAt) + COMPACT_AFTER_MS;
-  }
-
-  /**
-   * Awake, and may still go dormant: nothing held it back for good, it is open, and nothing is
-   * queued (data waiting for the peer's credit keeps it awake: `goDormant` would refuse it at
-   * every deadline, which would then be due again at once).
-   */
-  private mayGoDormant(): boolean {
-    return dormantStagesOn && this.sleep === Sleep.Awake && this._state === 'open' && !this.closeRequested && this.sender.queuedBytes === 0;
-  }
-
-  /**
-   * A quiet connection (idle connections, issue 11) gives back the storage of its empty
-   * containers (idle-storage.ts), and asks for the dormant form. Only empty containers are
-   * touched, so nothing the protocol does changes; the next send or datagram allocates them
-   * again (once: a busy connection never gets here, `COMPACT_AFTER_MS`).
-   */
-  private compactIdle(): void {
-    releaseIdleStorage(this.events, this.recovery.sent, this.sender, this.receiver);
-    // Refused last time: the connection was active since (it took idle storage again, or this
-    // would not be due), so what held it back may be gone: try again.
-    if (this.sleep === Sleep.Refused) this.sleep = Sleep.Awake;
-    // The stages too, once the batch of datagrams this timeout sends is over (pollTransmit).
-    if (this.mayGoDormant()) this.sleep = Sleep.Wanted;
-  }
-
-  /**
-   * The dormant form (dormant.ts): the stages are recorded as what differs from a fresh build,
-   * and the stage fields point at shared stand-ins until the next input (`wake`). Only once
-   * nothing is due: quiet, nothing in flight, no event, open, the last pollTransmit said null.
-   */
-  private goDormant(now: number): void {
-    this.sleep = Sleep.Awake;
-    const recovery = this.recovery;
-    if (this._state !== 'open' || this.closeRequested || this.pendingReset !== null || this.events.length !== 0) return;
-    if (recovery.sent.ackElicitingOutstanding !== 0 || recovery.probesDue !== 0 || this.sender.queuedBytes !== 0) return;
-    if (now < Math.max(this.lastReceivedAt, recovery.lastSentAt) + COMPACT_AFTER_MS) return;
-    // Storage taken again since compactIdle: compacted (and asked again) at the next deadline.
-    if (holdsIdleStorage(this.events, recovery.sent, this.sender, this.receiver)) return;
-    // The deadlines it keeps while dormant: pollTimeout's, with compactDeadline not due (Sleep.Never).
-    this.sleep = Sleep.Never;
-    const timeout = this.pollTimeout() ?? Infinity;
-    this.sleep = Sleep.Awake;
-    const current: Stages = {
-      counters: this.counters,
-      blocked: this.blocked,
-      mtu: this.mtu,
-      sender: this.sender,
-      recovery,
-      receiver: this.receiver,
-      acks: this.acks,
-      builder: this.builder,
-      path: this.path,
-    };
-    const dormant = freezeStages(this.wiring(), current, timeout);
-    if (dormant === null) {
-      this.sleep = Sleep.Refused;
-      return;
-    }
-    this.dormant = dormant;
-    this.useStages(sharedStandIns());
-  }
-
-  /** The stages again, as they were when the connection went dormant. */
-  private wake(): void {
-    const dormant = this.dormant!;
-    this.dormant = null;
-    this.useStages(thawStages(this.wiring(), dormant));
-  }
-
-  /**
-   * A read of a dormant connection (a getter, stats(), inspect()): the stages are built again
-   * for it and dropped after, the connection stays dormant (the record is not changed by a read).
-   * `read` gets the connection as an argument (it captures nothing: the getters it serves
-   * allocate no context on their awake path).
-   */
-  private peek<T>(read: (c: ConnectionCore) => T): T {
-    const dormant = this.dormant!;
-    this.wake();
-    try {
-      return read(this);
-    } finally {
-      this.dormant = dormant;
-      this.useStages(sharedStandIns());
-    }
   }
 
   /**
@@ -1041,16 +733,11 @@ export class ConnectionCore implements PathMtuListener {
    * bench/idle-heap.ts does not): the fields a dormant connection records, `path = value`; null while awake.
    */
   dormantFields(): string[] | null {
-    const dormant = this.dormant;
-    return dormant === null ? null : dormantFieldsOf(this.wiring(), dormant);
+    return dormantFields(this);
   }
 
-  /** What the stages are built with besides their numbers (dormant-stages.ts): for a rebuild, not kept. */
-  private wiring(): StageWiring {
-    return { owner: this, config: this.config, trace: this.trace, events: this.events, remoteCid: this.remoteCid, localMaxDatagram: this.localMaxDatagram };
-  }
-
-  private useStages(s: Stages): void {
+  /** @internal Points the stage fields at `s` (a build, a rebuild on waking, the shared stand-ins: dormancy.ts). */
+  useStages(s: Stages): void {
     this.counters = s.counters;
     this.blocked = s.blocked;
     this.mtu = s.mtu;
@@ -1065,39 +752,8 @@ export class ConnectionCore implements PathMtuListener {
 
   // ------------------------------------------------------------------ the state machine
 
-  /** Once the peer's CLOSE arrived, our CLOSE is repeated every PTO without backoff. */
-  private closeWithoutBackoff(): boolean {
-    return this.peerClosed && this._state === 'closing';
-  }
-
-  /** Our CLOSE waits for its ACK after the peer's CLOSE: give up (gracefully) after the linger. */
-  private lingerDeadline(): number {
-    if (this._state !== 'closing' || !this.peerClosed || this.sender.closeAcked || this.sender.closeSentPn < 0) return Infinity;
-    return this.lastReceivedAt + lingerPeriod(this.recovery.basePto(), this.idleTimeout);
-  }
-
-  private maybeQueueClose(): void {
-    if (this.closeRequested) this.sender.queueCloseWhenIdle();
-  }
-
-  private maybeFinishClose(now: number): void {
-    if (this._state !== 'closing' || !this.sender.closeAcked || !this.peerClosed) return;
-    this.enterDraining(now);
-  }
-
-  /**
-   * Both CLOSEs are through: the close is complete for the application ('closed' event), but
-   * the engine lingers in 'draining' so that a CLOSE the peer repeats (because our ACK was
-   * lost) is acknowledged again. The shell keeps routing to it until `state` is 'closed'.
-   */
-  private enterDraining(now: number): void {
-    this.setState(now, 'draining');
-    this.drainUntil = now + drainPeriod(this.recovery.basePto());
-    this.events.push({ type: 'closed' });
-  }
-
   /** Every state change goes through here (traced; the sender's clocks stop once it is done). */
-  private setState(now: number, to: ConnectionState): void {
+  setState(now: number, to: ConnectionState): void {
     this.resting = false;
     const from = this._state;
     this._state = to;
@@ -1109,25 +765,21 @@ export class ConnectionCore implements PathMtuListener {
   }
 
   /** A method, not `_state === 'closed'`: a frame handler may have closed it since the last check. */
-  private isClosed(): boolean {
+  isClosed(): boolean {
     return this._state === 'closed';
-  }
-
-  private protocolViolation(now: number, reason: string): void {
-    this.abort(now, ResetCode.ProtocolViolation, reason);
   }
 
   /** Closed without a report (the close was already reported, or is being reported). */
   private becomeClosed(now: number): void {
     this.setState(now, 'closed');
-    if (this.budget !== null) this.syncBudget();
+    if (this.budget !== null) syncBudget(this);
   }
 
-  private finish(now: number, error: CloseError | undefined): void {
+  finish(now: number, error: CloseError | undefined): void {
     if (this._state === 'closed') return;
     this.closeError = error;
     this.setState(now, 'closed');
-    if (this.budget !== null) this.syncBudget();
+    if (this.budget !== null) syncBudget(this);
     this.events.push(error ? { type: 'closed', error } : { type: 'closed' });
   }
 }

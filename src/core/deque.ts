@@ -97,7 +97,7 @@ export class Deque<T> {
   }
 
   /**
-   * Give the storage back if empty (a connection gone quiet, connection.ts `compactIdle`): the
+   * Give the storage back if empty (a connection gone quiet, dormancy.ts `compactIdle`): the
    * next push allocates the first capacity again. Not for the hot path (a queue that empties
    * every round trip would allocate every round trip).
    */

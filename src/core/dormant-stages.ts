@@ -9,11 +9,11 @@ import type { CoreConfig, CoreEvent } from './types.js';
 /**
  * A connection's stages into the dormant form and back (dormant.ts does the walk): the record
  * of what differs from a canonical build, and the stages built again from it. When a connection
- * goes dormant and wakes is its own business (connection.ts `compactIdle`, `goDormant`, `wake`);
+ * goes dormant and wakes is dormancy.ts's business (`compactIdle`, `goDormant`, `wake`);
  * this is how.
  */
 
-/** What one connection's stages are built with, besides the numbers: the same at every build (connection.ts `wiring`). */
+/** What one connection's stages are built with, besides the numbers: the same at every build (dormancy.ts `wiring`). */
 export interface StageWiring {
   /** The connection: the path-MTU listener, and an argument the stages share. */
   readonly owner: PathMtuListener;
@@ -26,7 +26,7 @@ export interface StageWiring {
 
 /**
  * Dormant connections: on unless a test turns it off (test/core/dormant-stages.test.ts compares
- * both). Read by connection.ts `mayGoDormant` as a live binding (a variable read, as when it
+ * both). Read by dormancy.ts `mayGoDormant` as a live binding (a variable read, as when it
  * lived there), written only by `setDormantStages`.
  */
 export let dormantStagesOn = true;
@@ -60,7 +60,7 @@ export function thawStages(w: StageWiring, dormant: DormantStages): Stages {
   return s;
 }
 
-/** The fields a dormant connection records, `path = value` (connection.ts `dormantFields`). */
+/** The fields a dormant connection records, `path = value` (dormancy.ts `dormantFields`). */
 export function dormantFieldsOf(w: StageWiring, dormant: DormantStages): string[] {
   const randomBytes = dormant.held as ((n: number) => Uint8Array) | null;
   const written: string[] = [];

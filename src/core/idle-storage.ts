@@ -8,7 +8,7 @@ import type { CoreEvent } from './types.js';
  * The storage a quiet connection gives back (idle connections, issue 11): the event queue's,
  * the sent-packet ring's, empty send queues and receive maps. Only empty containers are
  * touched, so nothing the protocol does changes; the next send or datagram allocates them
- * again. When is the connection's business (connection.ts `compactDeadline`, `compactIdle`).
+ * again. When is the connection's business (dormancy.ts `compactDeadline`, `compactIdle`).
  */
 
 /** Does the connection hold storage of empty containers that `releaseIdleStorage` would give back? */
@@ -19,7 +19,7 @@ export function holdsIdleStorage(events: Deque<CoreEvent>, sent: SentPackets, se
 /**
  * Give the storage back: the event queue, the send queues and the sent-packet history release
  * theirs, the retransmission, unreliable and DATA_PART queues go back to the shared empty Deque.
- * Only with nothing ack-eliciting outstanding (connection.ts `compactDeadline`).
+ * Only with nothing ack-eliciting outstanding (dormancy.ts `compactDeadline`).
  */
 export function releaseIdleStorage(events: Deque<CoreEvent>, sent: SentPackets, sender: SendScheduler, receiver: Receiver): void {
   events.releaseIfEmpty();

@@ -394,7 +394,7 @@ export class ReceiveBuffer {
   }
 
   /**
-   * A quiet connection (connection.ts `compactIdle`): an empty fragment map and chunk list go
+   * A quiet connection (dormancy.ts `compactIdle`): an empty fragment map and chunk list go
    * back to the shared empty ones (the next out-of-order fragment or long message makes them again).
    */
   releaseIdleStorage(): void {

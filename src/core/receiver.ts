@@ -169,7 +169,7 @@ export class Receiver implements CreditView, MessageSink {
     return false;
   }
 
-  /** Every receive buffer gives back its empty storage (connection.ts `compactIdle`). */
+  /** Every receive buffer gives back its empty storage (dormancy.ts `compactIdle`). */
   releaseIdleStorage(): void {
     const active = this.active;
     if (active === null) this.buffer.releaseIdleStorage();

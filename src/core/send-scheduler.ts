@@ -189,7 +189,7 @@ export class SendScheduler implements SentContent, ChannelReadiness {
   }
 
   /**
-   * A quiet connection can give back (connection.ts `compactIdle`) its empty queues: the
+   * A quiet connection can give back (dormancy.ts `compactIdle`) its empty queues: the
    * ledger, the DATA_PART queue, and each channel's reliable, retransmission and unreliable queue.
    */
   holdsIdleStorage(): boolean {

@@ -62,3 +62,21 @@ export function drainPeriod(pto: number): number {
  * message.
  */
 export const COMPACT_AFTER_MS = 100;
+
+/** Where a quiet connection is on its way to the dormant form (`ConnectionCore.sleep`; dormancy.ts decides). */
+export const enum Sleep {
+  Awake = 0,
+  /** Quiet long enough: dormant at the next pollTransmit that returns null. */
+  Wanted = 1,
+  /** It stays awake for good: the application's own congestion controller (the walk cannot see it). */
+  Never = 2,
+  /**
+   * Its stages could not be rebuilt exactly the last time (dormant.ts `freeze` said why: a Map
+   * with entries, a closure of its own): awake until its next quiet period after new activity
+   * (`compactIdle`), when what held it may be gone. A keep-alive's PING and its ACK are such
+   * activity, so a connection the application leaves alone is tried again at every keep-alive
+   * (its only timer but the idle timeout, which ends it) without a timer of its own; with
+   * keep-alives off it waits for traffic (test/core/dormant-stages.test.ts).
+   */
+  Refused = 3,
+}

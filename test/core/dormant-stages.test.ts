@@ -12,6 +12,7 @@ import { ownObjects } from '../helpers/footprint.js';
 import { COMPACT_AFTER_MS } from '../../src/core/state.js';
 import { ConnectionCore } from '../../src/core/connection.js';
 import { setDormantStages } from '../../src/core/dormant-stages.js';
+import { wake } from '../../src/core/dormancy.js';
 import { standInsChanged } from '../../src/core/stages.js';
 import { LossRecovery } from '../../src/core/loss-recovery.js';
 import { SendScheduler } from '../../src/core/send-scheduler.js';
@@ -142,7 +143,7 @@ function transcript(dormant: boolean, options: PairOptions, script: Script): Tra
   }
   const checkpoint = (): void => {
     for (const core of [pair.a, pair.b]) {
-      if (isDormant(core)) (core as unknown as { wake(): void }).wake();
+      if (isDormant(core)) wake(core);
       t.graphs.push(graph(core));
       t.stats.push(core.stats(pair.now));
     }

@@ -1,12 +1,12 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BufferBudget } from '../../src/core/buffer-budget.js';
-import { setReceivePrediction } from '../../src/core/connection.js';
+import { setReceivePrediction } from '../../src/core/receive-prediction.js';
 import type { CoreEvent } from '../../src/core/types.js';
 import { DataPacketReader } from '../../src/wire/data-packet-reader.js';
 import { Pair, type PairOptions } from '../helpers/pair.js';
 
 /**
- * The receive path's header prediction (connection.ts `readPredicted`) against the general path:
+ * The receive path's header prediction (receive-prediction.ts `readPredicted`) against the general path:
  * the same seeded traffic, once with the prediction and once without, must give the same
  * datagrams on the wire in both directions, the same events (messages, their credit, closes) and
  * the same stats on both sides. Each run also counts how often the prediction was taken, so a

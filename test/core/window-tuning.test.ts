@@ -4,6 +4,7 @@ import { announcedWindow, resolveCoreConfig } from '../../src/core/config.js';
 import type { ConnectionCore } from '../../src/core/connection.js';
 import { createCounters } from '../../src/core/counters.js';
 import { Deque } from '../../src/core/deque.js';
+import { peek } from '../../src/core/dormancy.js';
 import { Receiver } from '../../src/core/receiver.js';
 import type { CoreEvent } from '../../src/core/types.js';
 import { impairedPair, queueBulk } from '../helpers/scenarios.js';
@@ -20,13 +21,12 @@ function bareReceiver(): { events: Deque<CoreEvent>; slots: number; receiver: Re
 }
 
 /**
- * The connection's Receiver, read through `peek` while it is dormant (its stage fields then point
+ * The connection's Receiver, read through `peek` (dormancy.ts) while it is dormant (its stage fields then point
  * at shared stand-ins: a quiet receiver, with its window tuner, sleeps too).
  */
 function readReceiver<T>(core: ConnectionCore, read: (r: Receiver & { retainedBytes: number; retainedLimit: number }) => T): T {
-  type Inner = { receiver: Receiver & { retainedBytes: number; retainedLimit: number }; dormant: unknown; peek<U>(f: (c: Inner) => U): U };
-  const c = core as unknown as Inner;
-  return c.dormant !== null ? c.peek((woken) => read(woken.receiver)) : read(c.receiver);
+  type Inner = Receiver & { retainedBytes: number; retainedLimit: number };
+  return core.dormant !== null ? peek(core, (woken) => read(woken.receiver as Inner)) : read(core.receiver as Inner);
 }
 
 /** The receiver's window now, bytes (read from the engine for these tests only). */
