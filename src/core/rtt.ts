@@ -9,9 +9,10 @@ export const GRANULARITY = 1;
  * that does not take the sample below min RTT.
  */
 export class RttEstimator implements RttView {
-  // Declared with a double (0.5, overwritten in the constructor), not left to the constructor:
-  // a field declared without a value is tagged, and every double stored in it was a new heap
-  // number at every ACK (test/core/send-garbage.test.ts counts 0 B per update).
+  // Declared with a fraction, so V8 gives these fields a double representation from the start.
+  // Declared without a value they start as undefined (a tagged field), and every fraction an ACK
+  // stored in them was a new heap number, two or three per ACK; unpinDoubles after the fact
+  // cannot change that (test/core/send-garbage.test.ts: 32 B per update with it, 0 with this).
   smoothed = 0.5;
   variance = 0.5;
   min = Infinity;
@@ -43,7 +44,6 @@ export class RttEstimator implements RttView {
       return;
     }
     this.min = Math.min(this.min, sample);
-    // `+sample`: both arms a float64, so the select boxes no heap number for the argument's arm.
     const adjusted = sample - ackDelay >= this.min ? sample - ackDelay : +sample;
     this.variance = 0.75 * this.variance + 0.25 * Math.abs(this.smoothed - adjusted);
     this.smoothed = 0.875 * this.smoothed + 0.125 * adjusted;
