@@ -34,7 +34,6 @@ export interface ConnectionParts extends PathMtuListener {
   readonly events: Deque<CoreEvent>;
   readonly budget: BufferBudget | null;
   readonly _state: ConnectionState;
-  readonly state: ConnectionState;
 
   // --- the stages
   readonly mtu: PathMtu;

@@ -30,7 +30,7 @@ export function compactDeadline(c: ConnectionParts): number {
  * every deadline, which would then be due again at once).
  */
 function mayGoDormant(c: ConnectionParts): boolean {
-  return dormantStagesOn && c.sleep === Sleep.Awake && c.state === 'open' && !c.closeRequested && c.sender.queuedBytes === 0;
+  return dormantStagesOn && c.sleep === Sleep.Awake && c._state === 'open' && !c.closeRequested && c.sender.queuedBytes === 0;
 }
 
 /**
@@ -56,7 +56,7 @@ export function compactIdle(c: ConnectionParts): void {
 export function goDormant(c: ConnectionParts, now: number): void {
   c.sleep = Sleep.Awake;
   const recovery = c.recovery;
-  if (c.state !== 'open' || c.closeRequested || c.pendingReset !== null || c.events.length !== 0) return;
+  if (c._state !== 'open' || c.closeRequested || c.pendingReset !== null || c.events.length !== 0) return;
   if (recovery.sent.ackElicitingOutstanding !== 0 || recovery.probesDue !== 0 || c.sender.queuedBytes !== 0) return;
   if (now < Math.max(c.lastReceivedAt, recovery.lastSentAt) + COMPACT_AFTER_MS) return;
   // Storage taken again since compactIdle: compacted (and asked again) at the next deadline.

@@ -31,7 +31,7 @@
  * is a patch, pointed at the rebuilt object on thaw (found at the walk position where the
  * freeze met the old one); while dormant it keeps the old one. Whatever the walk cannot
  * reproduce exactly makes `freeze` return null and the connection stays awake until its next
- * quiet period after new activity (dormancy.ts `Sleep.Refused`): a closure of its own,
+ * quiet period after new activity (state.ts `Sleep.Refused`, dormancy.ts): a closure of its own,
  * different property lists, a different prototype, a non-empty Map or Set met by the walk, a
  * kept Map or Set entry that is rebuilt. The caller keeps awake for good what the walk cannot see
  * at all: the application's own congestion controller (its `#` fields, and references the

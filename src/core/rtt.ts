@@ -44,6 +44,7 @@ export class RttEstimator implements RttView {
       return;
     }
     this.min = Math.min(this.min, sample);
+    // `+sample`: both arms a float64, so the select boxes no heap number for the argument's arm.
     const adjusted = sample - ackDelay >= this.min ? sample - ackDelay : +sample;
     this.variance = 0.75 * this.variance + 0.25 * Math.abs(this.smoothed - adjusted);
     this.smoothed = 0.875 * this.smoothed + 0.125 * adjusted;

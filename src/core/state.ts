@@ -54,7 +54,7 @@ export function drainPeriod(pto: number): number {
 /**
  * A connection quiet this long (nothing ack-eliciting in flight, no probe due, no event
  * waiting) gives back the storage of its empty queues, receive maps and sent-packet history
- * (ConnectionCore `compactIdle`), and its stages go dormant (dormant.ts: only what differs from
+ * (dormancy.ts `compactIdle`), and its stages go dormant (dormant.ts: only what differs from
  * a fresh build is kept): an idle connection costs less heap (issue 11), and the next send or
  * datagram allocates and builds them again. A fixed time, not a number of PTOs: waiting for an ACK
  * is not quiet anyway, and a busy flow (bulk, ping-pong, a game's 60 Hz updates) never pauses

@@ -760,8 +760,10 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     } finally {
       this.flushing = false;
       // In the middle of a socket batch whose flush is already scheduled (`onIoFlush`, an
-      // immediate: it runs before any timer can fire), the timer is re-armed there, once per
-      // batch, not after every datagram (issue 11: pollTimeout's ten deadlines per datagram).
+      // immediate: it runs before any setTimeout timer can fire; the endpoint's own timer, if it
+      // was armed as an immediate earlier in the batch, may run first and re-arms itself), the
+      // timer is re-armed there, once per batch, not after every datagram (issue 11:
+      // pollTimeout's ten deadlines per datagram).
       this.afterFlush(now, !(batch && this.ioFlushScheduled));
     }
   }

@@ -1,7 +1,7 @@
 /**
  * A diagnostic preload for any Node process of a chat load run: records event-loop stalls (a 2 ms
  * interval timer that fired more than 6 ms late) and GC pauses, with their wall-clock times, so
- * that they can be laid beside the deliveries CHAT_LOAD_DUMP writes (bench/analysis.md, "Where
+ * that they can be laid beside the deliveries CHAT_LOAD_DUMP writes (bench/history.md, "Where
  * the chat's slow deliveries wait"). Writes STALL_PROBE_DIR (default: the OS temp dir)
  * /stall-<pid>.json at exit and every second (test workers may be killed without an exit event):
  *

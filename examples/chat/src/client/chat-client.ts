@@ -532,7 +532,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
    * A message of `group` was shown (or dropped as shown before): its receipt is due. One receipt
    * per group per turn of the event loop at most, however many messages arrived, and under a
    * steady stream at most one per `receiptIntervalMs`: under fan-out, receipts are most of what
-   * clients send and the server handles (bench/analysis.md, "Where the chat's slow deliveries
+   * clients send and the server handles (bench/history.md, "Where the chat's slow deliveries
    * wait"), and a delivery trace 100 ms later tells the sender the same.
    */
   private receiptDue(group: string): void {

@@ -8,7 +8,7 @@
  * Tunable for benchmarking (defaults keep the test short on 2 cores):
  * CHAT_LOAD_SECONDS (3), CHAT_LOAD_INTERVAL_MS (mean gap between one client's sends, 1000),
  * CHAT_LOAD_CLIENTS (200), CHAT_LOAD_PG_NODES (2: nodes in the PostgreSQL run).
- * CHAT_LOAD_DUMP=<file>: writes every delivery of the SQLite run as JSON (bench/analysis.md,
+ * CHAT_LOAD_DUMP=<file>: writes every delivery of the SQLite run as JSON (bench/history.md,
  * "Where the chat's slow deliveries wait"), [recipient, messageId, sent, stored, received] in ms
  * since the epoch: sent and received on this process's clock, stored is the server's `sentAt`.
  *
