@@ -29,7 +29,7 @@ export function checkedExpiry(options: CoreSendOptions, delivery: Delivery, now:
 
 /** A receipt id, checked: an integer ≥ 0 (0: no receipt). */
 export function checkedReceipt(receipt: number): number {
-  if (!Number.isInteger(receipt) || receipt < 0) throw new InvalidArgValueError(`receipt must be an integer > 0, got ${String(receipt)}`);
+  if (!Number.isInteger(receipt) || receipt < 0) throw new InvalidArgValueError(`receipt must be an integer ≥ 0 (0: no receipt), got ${String(receipt)}`);
   return receipt;
 }
 
