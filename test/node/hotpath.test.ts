@@ -254,23 +254,16 @@ describe('the hot path of the Node shell', () => {
   });
 
   it('a batch of datagrams re-arms the timer at the batch\'s end, not after every datagram', async () => {
-    const net = new SimNetwork({ seed: 9, impairment: { delay: 2 } });
-    const rng = new Rng(9);
-    const randomBytes = (n: number) => rng.bytes(n);
-    const opts = { clock: net.clock, randomBytes, pacing: false, congestion: 'none' as const, maxDatagramSize: 1200 };
-    const server = await createEndpoint({ socket: net.socket('10.0.0.2', 4433), ...opts });
-    const client = await createEndpoint({ socket: net.socket('10.0.0.1'), ...opts });
+    const { net, server, conn, peer, done } = await simPair(9, {
+      impairment: { delay: 2 },
+      endpoint: { pacing: false, congestion: 'none', maxDatagramSize: 1200 },
+    });
     let got = 0;
     let messages = 0;
-    server.on('connection', (c: Connection) =>
-      c.on('message', (m) => {
-        got += m.length;
-        messages++;
-      }),
-    );
-    let conn: Connection | undefined;
-    void client.connect(4433, '10.0.0.2').then((c) => (conn = c));
-    expect(await net.runUntilAsync(() => conn !== undefined, 5000)).toBe(true);
+    peer.on('message', (m) => {
+      got += m.length;
+      messages++;
+    });
     // Every re-arm asks the engine for its next deadline (EndpointCore.pollTimeout) first.
     const core = (server as unknown as { core: { pollTimeout: () => number | null } }).core;
     const pollTimeout = core.pollTimeout.bind(core);
@@ -282,7 +275,7 @@ describe('the hot path of the Node shell', () => {
     const received = () => server.stats().datagramsReceived;
     const before = received();
     // 60 datagrams of one message each leave at one instant and arrive at one instant: one batch.
-    for (let i = 0; i < 60; i++) conn!.send(new Uint8Array(1100));
+    for (let i = 0; i < 60; i++) conn.send(new Uint8Array(1100));
     expect(await net.runUntilAsync(() => got === 60 * 1100, 5000)).toBe(true);
     expect(messages).toBe(60);
     expect(received() - before).toBeGreaterThanOrEqual(60);
@@ -290,8 +283,7 @@ describe('the hot path of the Node shell', () => {
     // deferred ACK scheduled its flush (the first two: an ACK every 2 packets early on), that
     // flush, and the later datagrams' few turns (the sender's reply to the ACK, the timers).
     expect(polls).toBeLessThanOrEqual(15);
-    client.destroy();
-    server.destroy();
+    done();
   });
 
   it('answers IP literals synchronously, so dgram sends inside send() (names still go to DNS)', async () => {
