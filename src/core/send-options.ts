@@ -33,7 +33,7 @@ export function checkedReceipt(receipt: number): number {
   return receipt;
 }
 
-/** The error for a message of `size` bytes over `limit`, ours (`configured`) or the peer's. */
+/** The error for a message of `size` bytes over `limit`, ours (`configured`) or the peer's (also the Node shell's `Connection.queue`, which refuses it before queueing). */
 export function messageTooLarge(size: number, limit: number, configured: number): Error {
   return rdError(
     'ERR_MESSAGE_TOO_LARGE',

@@ -8,6 +8,7 @@ import { optionsObject, rejectUnknownOptions } from '../unknown-options.js';
 import { CHANNEL_OPTIONS } from './channel-options.js';
 import { boundedWait, checkCloseOptions, type CloseOptions } from './close-options.js';
 import { unpinFields } from '../core/mutable-fields.js';
+import { messageTooLarge } from '../core/send-options.js';
 import { Inbox, type InboxItem, type MessageInfo } from './inbox.js';
 import type { SocketAddress } from './socket.js';
 import { Stage, stageTrace } from './stage-trace.js';
@@ -517,7 +518,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   private queue(data: Uint8Array | string, options: SendOptions | undefined, receipt: number): boolean {
-    // The refusals' messages are built out of line (tooLarge, queueFull, checkSendOptions): V8
+    // The refusals' messages are built out of line (messageTooLarge, queueFull, checkSendOptions): V8
     // marks a function for TurboFan after 3 + bytecode length / 150 of its own ticks, and this
     // one runs for every message (bench/tierup.ts, issue 11).
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
@@ -529,7 +530,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     }
     // Ours, or the peer's announced limit when that is smaller: refused here, not by a RESET.
     const maxMessageSize = this.record.core.maxMessageSize;
-    if (bytes.length > maxMessageSize) throw this.tooLarge(bytes.length, maxMessageSize);
+    if (bytes.length > maxMessageSize) throw messageTooLarge(bytes.length, maxMessageSize, this.host.maxMessageSize);
     const queued = this.record.core.bufferedAmount;
     if (queued > 0 && queued + bytes.length > this.host.maxQueuedBytes) throw this.queueFull(queued, bytes.length);
     const channel = options?.channel ?? 0;
@@ -545,11 +546,6 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       return false;
     }
     return true;
-  }
-
-  private tooLarge(length: number, maxMessageSize: number): Error {
-    const whose = maxMessageSize < this.host.maxMessageSize ? "the peer's maxMessageSize" : 'maxMessageSize';
-    return rdError('ERR_MESSAGE_TOO_LARGE', `message of ${length} bytes exceeds ${whose} ${maxMessageSize}`);
   }
 
   /** A message refused for the queue's size: 'drain' follows once it would fit. */
