@@ -518,7 +518,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   private queue(data: Uint8Array | string, options: SendOptions | undefined, receipt: number): boolean {
-    // The refusals' messages are built out of line (messageTooLarge, queueFull, checkSendOptions): V8
+    // The refusals' messages are built out of line (messageTooLarge, refuseQueueFull, checkSendOptions): V8
     // marks a function for TurboFan after 3 + bytecode length / 150 of its own ticks, and this
     // one runs for every message (bench/tierup.ts, issue 11).
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
@@ -532,7 +532,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     const maxMessageSize = this.record.core.maxMessageSize;
     if (bytes.length > maxMessageSize) throw messageTooLarge(bytes.length, maxMessageSize, this.host.maxMessageSize);
     const queued = this.record.core.bufferedAmount;
-    if (queued > 0 && queued + bytes.length > this.host.maxQueuedBytes) throw this.queueFull(queued, bytes.length);
+    if (queued > 0 && queued + bytes.length > this.host.maxQueuedBytes) throw this.refuseQueueFull(queued, bytes.length);
     const channel = options?.channel ?? 0;
     const maxAge = options?.maxAge;
     if (delivery === 'ordered' && channel === 0 && maxAge === undefined && receipt === 0) this.record.core.send(bytes, delivery);
@@ -548,8 +548,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     return true;
   }
 
-  /** A message refused for the queue's size: 'drain' follows once it would fit. */
-  private queueFull(queued: number, length: number): Error {
+  /** Refuse a message for the queue's size: remember it and watch for 'drain', which follows once it would fit; the error to throw. */
+  private refuseQueueFull(queued: number, length: number): Error {
     // maxMessageSize ≤ maxQueuedBytes, so an empty queue always has room for it.
     this.refusedBytes = Math.max(this.refusedBytes, length);
     if (!this.needDrain) {
