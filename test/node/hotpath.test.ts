@@ -286,6 +286,38 @@ describe('the hot path of the Node shell', () => {
     done();
   });
 
+  it('a batch re-arms the timer once at its end also before its ACK is due (decimated ACKs: every 10th packet)', async () => {
+    const { net, server, conn, peer, done } = await simPair(10, {
+      impairment: { delay: 2 },
+      endpoint: { pacing: false, congestion: 'none', maxDatagramSize: 1200 },
+    });
+    let got = 0;
+    peer.on('message', (m) => (got += m.length));
+    const core = (server as unknown as { core: { pollTimeout: () => number | null } }).core;
+    const pollTimeout = core.pollTimeout.bind(core);
+    let polls = 0;
+    core.pollTimeout = () => {
+      polls++;
+      return pollTimeout();
+    };
+    // Past the first 100 packets (acknowledged every second one) and a clean run: ACKs by count every 10th.
+    for (let i = 0; i < 150; i++) conn.send(new Uint8Array(1100));
+    expect(await net.runUntilAsync(() => got === 150 * 1100, 5000)).toBe(true);
+    // Let the last ACKs settle (no sleep: virtual time).
+    await net.runUntilAsync(() => false, 200);
+    const received = () => server.stats().datagramsReceived;
+    const before = received();
+    polls = 0;
+    // Nine datagrams in one batch: not one of them makes the ACK due by count, so none is
+    // deferred; each left the ACK waiting for its delayed-ACK timer. Before: each one's flush
+    // asked for the deadline (9 polls); now the batch's flush asks once.
+    for (let i = 0; i < 9; i++) conn.send(new Uint8Array(1100));
+    expect(await net.runUntilAsync(() => got === 159 * 1100, 5000)).toBe(true);
+    expect(received() - before).toBe(9);
+    expect(polls).toBeLessThanOrEqual(2);
+    done();
+  });
+
   it('answers IP literals synchronously, so dgram sends inside send() (names still go to DNS)', async () => {
     let sync: unknown[] | null = null;
     literalLookup('127.0.0.1', 4, (...args) => (sync = args));
