@@ -445,7 +445,7 @@ export class ConnectionCore implements ConnectionParts {
   handleDatagram(now: number, datagram: Uint8Array, authenticated = false, address?: string, port = 0): void {
     if (this.dormant !== null) wake(this);
     if (this._state === 'closed') {
-      // The endpoint counts these when it retires the connection (EndpointCore.forget).
+      // The endpoint counts these when it retires the connection (endpoint-registry.ts `forget`).
       this.readAfterClose++;
       return;
     }
