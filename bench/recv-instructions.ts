@@ -15,7 +15,7 @@
  * The sender prints its datagram count too: bench/send-instructions.ts runs the pair the other
  * way round (the sender measured, the receiver lingering `lingerMs` after its last byte).
  */
-import { writeFileSync } from 'node:fs';
+import { copyFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { createEndpoint } from '../src/index.js';
 
 const [role, arg, mbArg] = process.argv.slice(2);
@@ -59,7 +59,28 @@ if (role === 'receiver') {
   await conn.flush().catch(() => undefined);
   const s = conn.stats();
   console.log(JSON.stringify({ written, packetsSent: s.packetsSent, packetsReceived: s.packetsReceived }));
+  const keepMap = process.env.SEND_INSTRUCTIONS_MAP;
+  if (keepMap) copyPerfMap(keepMap);
   process.exit(0);
 } else {
   throw new Error('usage: receiver <portfile> <MB> [lingerMs] | sender <port> <MB>');
+}
+
+/**
+ * `--perf-basic-prof`'s map (/tmp/perf-PID.map) copied to `dest` through the descriptor V8
+ * holds open (line-buffered, so complete): a cleanup of /tmp by another process cannot lose it.
+ */
+function copyPerfMap(dest: string): void {
+  for (const fd of readdirSync('/proc/self/fd')) {
+    let target = '';
+    try {
+      target = readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      continue;
+    }
+    if (/\/perf-\d+\.map/.test(target)) {
+      copyFileSync(`/proc/self/fd/${fd}`, dest);
+      return;
+    }
+  }
 }

@@ -12,7 +12,8 @@
  *
  * `--root DIR` bundles another checkout's src (a copy of main, for a before/after pair; this
  * file's bench/recv-instructions.ts is used as the entry either way). JIT addresses are named from
- * the perf map (the newest entry covering the address: V8 reuses code space). Not timed, not part
+ * the perf map (the newest entry covering the address: V8 reuses code space; the sender copies its
+ * map through V8's open descriptor before it exits). Not timed, not part
  * of `npm run bench`: ACK counts depend on timing, so repeats differ by ~1 % in all, less per
  * function.
  */
@@ -47,23 +48,25 @@ function bundle(): string {
   return out;
 }
 
-async function run(bundled: string, mb: number): Promise<{ cg: string; map: string; sent: number }> {
+async function run(bundled: string, mb: number): Promise<{ cg: string; map: string; sent: number; received: number }> {
   const portFile = join(dir, `port.${mb}`);
   const receiver = spawn('node', [bundled, 'receiver', portFile, String(mb), '5000'], { stdio: ['ignore', 'ignore', 'inherit'] });
   const received = new Promise<void>((resolve) => receiver.on('exit', () => resolve()));
   for (let i = 0; i < 300 && !existsSync(portFile); i++) await new Promise((r) => setTimeout(r, 100));
   await new Promise((r) => setTimeout(r, 100));
   const cg = join(dir, `cg.${mb}`);
+  const map = join(dir, `perf.${mb}.map`);
   const sender = spawn('valgrind', ['--tool=callgrind', '--smc-check=all-non-file', `--callgrind-out-file=${cg}`, '--log-file=/dev/null',
     'node', '--single-threaded', '--perf-basic-prof', bundled, 'sender', readFileSync(portFile, 'utf8'), String(mb)],
-  { stdio: ['ignore', 'pipe', 'inherit'], cwd: dir });
+  { stdio: ['ignore', 'pipe', 'inherit'], cwd: dir, env: { ...process.env, SEND_INSTRUCTIONS_MAP: map } });
   let out = '';
   sender.stdout.on('data', (d: Buffer) => { out += d.toString(); });
   await new Promise<void>((resolve) => sender.on('exit', () => resolve()));
   receiver.kill();
   await received;
-  const report = JSON.parse(out.trim().split('\n').pop()!) as { packetsSent: number };
-  return { cg, map: `/tmp/perf-${sender.pid}.map`, sent: report.packetsSent };
+  const report = JSON.parse(out.trim().split('\n').pop()!) as { packetsSent: number; packetsReceived: number };
+  rmSync(`/tmp/perf-${sender.pid}.map`, { force: true });
+  return { cg, map, sent: report.packetsSent, received: report.packetsReceived };
 }
 
 function readMap(path: string): MapEntry[] {
@@ -145,13 +148,12 @@ for (const [f, c] of perFn) {
   const cls = CLASSES.find(([, test]) => test(f))![0];
   perClass.set(cls, (perClass.get(cls) ?? 0) + c);
 }
-console.log(`datagrams sent ${runs[0]!.sent} at ${sizes[0]} MB, ${runs[1]!.sent} at ${sizes[1]} MB; per datagram ${(all / n).toFixed(0)} instructions in all`);
+// Per-ACK work counts per datagram in proportion to this (valgrind's slow sender gets more ACKs per datagram than a real run's ~1 in 30).
+const acksPer = (runs[1]!.received - runs[0]!.received) / n;
+console.log(`datagrams sent ${runs[0]!.sent} at ${sizes[0]} MB, ${runs[1]!.sent} at ${sizes[1]} MB (${acksPer.toFixed(3)} received per datagram sent); per datagram ${(all / n).toFixed(0)} instructions in all`);
 for (const [cls] of CLASSES) console.log(`  ${cls.padEnd(32)} ${((perClass.get(cls) ?? 0) / n).toFixed(0).padStart(7)}`);
 console.log(`top ${top} functions, self instructions per datagram:`);
 [...perFn].sort((a, b) => b[1] - a[1]).slice(0, top).forEach(([f, c]) => console.log(`  ${(c / n).toFixed(1).padStart(8)}  ${f.slice(0, 110)}`));
-console.log(JSON.stringify({ sent: runs.map((r) => r.sent), all: all / n, classes: Object.fromEntries([...perClass].map(([k, v]) => [k, Math.round(v / n)])) }));
-if (keep) console.log(`kept: ${dir} (perf maps ${runs.map((r) => r.map).join(', ')})`);
-else {
-  rmSync(dir, { recursive: true, force: true });
-  for (const r of runs) rmSync(r.map, { force: true });
-}
+console.log(JSON.stringify({ sent: runs.map((r) => r.sent), receivedPerSent: acksPer, all: all / n, classes: Object.fromEntries([...perClass].map(([k, v]) => [k, Math.round(v / n)])) }));
+if (keep) console.log(`kept: ${dir}`);
+else rmSync(dir, { recursive: true, force: true });
