@@ -343,6 +343,9 @@ export class LossRecovery {
         this.rate.sample(now, sample, newlyAckedBytes, largestNewlyAcked.sentAt, rttSample, this.bytesInFlight, this.rtt),
       );
     }
+    // The packets this ACK acknowledged at the front are done with (nothing below reads them):
+    // loss detection need not walk them (it would skip each one).
+    this.sent.dropAcked();
     this.detectLosses(now);
     this.ptoCount = 0;
     if (this.trace !== null) this.traceMetrics(now);
