@@ -13,10 +13,7 @@ import { PacketState, SentPackets, clearFragments, newSentPacket, setFragments, 
 import type { Tracer } from './trace.js';
 import type { CongestionController, CoreConfig } from './types.js';
 
-/**
- * RFC 9002 §6.1.1: a packet is lost once three later packets were acknowledged (until the path
- * is seen to reorder: `reorderingSeen`).
- */
+/** RFC 9002 §6.1.1: a packet is lost once three later packets were acknowledged. */
 const PACKET_THRESHOLD = 3;
 /** RFC 9002 §6.1.2: ... or 9/8 of an RTT has passed since a later packet was acknowledged. */
 const TIME_THRESHOLD = 9 / 8;
@@ -67,17 +64,6 @@ export class LossRecovery {
   bytesInFlight = 0;
   /** RFC 9002 §6.1.2 loss timer (Infinity: none armed). */
   lossTime = Infinity;
-  /**
-   * A packet the packet threshold declared lost, before the time threshold would have, was
-   * acknowledged after all: the path delivered it behind later packets, so the packet threshold no longer
-   * declares anything (RFC 9002 §6.1.1 lets an implementation adapt it; RFC 8985's RACK stops
-   * counting packets once it has seen reordering), only the time threshold does. The impairment
-   * proxy, starved of a core, lets a datagram overtake a hundred or more sent just before it,
-   * and each of those was retransmitted for nothing (issue 11; docs/protocol.md §14.2).
-   */
-  private reorderingSeen = false;
-  /** The last packet the packet threshold declared lost before the time threshold would have (-1: none). */
-  private orderLostPn = -1;
   private ptoCount = 0;
   /** Ack-eliciting probes to send now (PTO, keepalive). */
   probesDue = 0;
@@ -305,8 +291,6 @@ export class LossRecovery {
       }
       if (lo < 0) return 'ACK range below zero';
       if (this.packetNumbers.skippedIn(lo, hi)) return 'ACK of a skipped packet number (optimistic ACK)';
-      // Delivered after all, behind later packets (its record is usually gone: it was the oldest).
-      if (this.orderLostPn >= lo && this.orderLostPn <= hi) this.reorderingSeen = true;
       const from = Math.max(lo, this.sent.first);
       for (let pn = Math.min(hi, this.sent.end - 1); pn >= from; pn--) {
         const p = this.sent.get(pn);
@@ -333,11 +317,6 @@ export class LossRecovery {
     if (largestNewlyAcked !== null) this.onNewlyAcked(now, frame, largest, largestNewlyAcked, ackElicitingNewlyAcked, sample, newlyAckedBytes);
     this.sent.trim();
     return null;
-  }
-
-  /** RFC 9002 §6.1.2: how long after it was sent a packet below the largest acknowledged is lost. */
-  private lossDelay(): number {
-    return Math.max(TIME_THRESHOLD * Math.max(this.rtt.latest, this.rtt.smoothed), GRANULARITY);
   }
 
   private onNewlyAcked(
@@ -374,8 +353,7 @@ export class LossRecovery {
   private detectLosses(now: number): void {
     this.lossTime = Infinity;
     if (this.largestAckedPn < 0) return;
-    const lossDelay = this.lossDelay();
-    const packetThreshold = this.reorderingSeen ? Infinity : PACKET_THRESHOLD;
+    const lossDelay = Math.max(TIME_THRESHOLD * Math.max(this.rtt.latest, this.rtt.smoothed), GRANULARITY);
     let lostBytes = 0;
     let newestLostSentAt = -Infinity;
     // RFC 9002 §7.6: the longest period between two lost ack-eliciting packets, both sent after
@@ -402,10 +380,8 @@ export class LossRecovery {
       }
       // Written as sentAt + lossDelay (not now − lossDelay) so that the loss timer computed below
       // is due exactly when this test passes, whatever the floating-point rounding.
-      const late = p.sentAt + lossDelay <= now;
-      if (late || this.largestAckedPn >= p.pn + packetThreshold) {
+      if (p.sentAt + lossDelay <= now || this.largestAckedPn >= p.pn + PACKET_THRESHOLD) {
         this.sent.markDone(p, PacketState.Lost);
-        if (!late) this.orderLostPn = p.pn;
         if (p.mtuProbe > 0) {
           // Too big for the path, most likely: not a congestion signal (RFC 8899 §3, RFC 9000 §14.4).
           this.bytesInFlight -= p.size;
@@ -414,7 +390,7 @@ export class LossRecovery {
         }
         if (this.mtu.onPacketLost(now, p.pn, p.size)) blackHole = true;
         this.counters.packetsLost++;
-        if (this.trace !== null) this.trace.packetLost(now, p.pn, p.size, this.largestAckedPn < p.pn + packetThreshold);
+        if (this.trace !== null) this.trace.packetLost(now, p.pn, p.size, this.largestAckedPn < p.pn + PACKET_THRESHOLD);
         if (p.inFlight) {
           this.bytesInFlight -= p.size;
           lostBytes += p.size;
@@ -498,8 +474,6 @@ export class LossRecovery {
       this.cc = createCongestionController(this.config.congestion, this.maxDatagram, this.rtt.smoothed);
       this.pacer = new Pacer();
       this.firstRttSampleAt = -1;
-      // Whether the new path reorders is for it to show.
-      this.reorderingSeen = false;
     }
     this.ptoCount = 0;
     this.blockedProbes = 0;
