@@ -55,11 +55,13 @@ describe('a bulk sender whose send queue runs dry after warm-up', () => {
     // and dormancy ~100 ms later: other code, bench/dormant-deopts.ts).
     const dry = (): void => pair.runUntil(() => a.bufferedAmount === 0 && a.ackedThrough === a.flushMark());
     const lost = deoptimizedBy(
+      // Callees first (deoptimizedBy compiles them in this order): pickSolo ← pick ← writeFrames.
       {
-        nextDatagram: proto(ConnectionCore, 'nextDatagram'),
         pickSolo: proto(ChannelScheduler, 'pickSolo'),
+        pick: proto(ChannelScheduler, 'pick'),
         writeFrames: proto(SendScheduler, 'writeFrames'),
         build: proto(PacketBuilder, 'build'),
+        nextDatagram: proto(ConnectionCore, 'nextDatagram'),
       },
       busy,
       dry,
