@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ChannelScheduler } from '../../src/core/channel-scheduler.js';
-import { ConnectionCore } from '../../src/core/connection.js';
 import { Deque } from '../../src/core/deque.js';
 import { PacketBuilder } from '../../src/core/packet-builder.js';
+import { nextDatagram } from '../../src/core/send-decision.js';
 import { SendScheduler } from '../../src/core/send-scheduler.js';
 import { Pair } from '../helpers/pair.js';
 import { deoptimizedBy, staysOptimized } from '../helpers/v8-natives.js';
@@ -61,7 +61,7 @@ describe('a bulk sender whose send queue runs dry after warm-up', () => {
         pick: proto(ChannelScheduler, 'pick'),
         writeFrames: proto(SendScheduler, 'writeFrames'),
         build: proto(PacketBuilder, 'build'),
-        nextDatagram: proto(ConnectionCore, 'nextDatagram'),
+        nextDatagram,
       },
       busy,
       dry,
