@@ -109,75 +109,7 @@ export function trailerMatches(datagram: Uint8Array): boolean {
   // Continue the claimed CRC of the body over the trailer bytes and compare with the CRC of all.
   let reg = (stored ^ 0xffff_ffff) >>> 0;
   for (let i = n - 4; i < n; i++) reg = step(reg, datagram[i]!);
-  const expected = (reg ^ 0xffff_ffff) >>> 0;
-  // (A wrapped typed array, as in `checksum`: the view it wraps.)
-  const d = ArrayBuffer.isView(datagram) ? datagram : (datagram as Uint8Array).subarray(0);
-  if (expected < TOP_BIT) return expected === crc32(d);
-  // zlib.crc32 returns its result through the V8 API, which makes a heap number of any value
-  // that is not a small integer (≥ 2^31 on 64-bit Node): 16 bytes for every other datagram a
-  // receiver checks (issue 11). Started from `flipTop(n)` instead of 0 it returns the CRC with
-  // its top bit flipped, a small integer when the datagram is intact.
-  return expected - TOP_BIT === crc32(d, flipTop(n));
-}
-
-const TOP_BIT = 0x8000_0000;
-
-/**
- * `v` such that `zlib.crc32(d, v) === zlib.crc32(d) ^ 2^31` for every `d` of `n` bytes.
- * `crc32(d, v) ^ crc32(d, 0)` does not depend on `d` and is linear in `v` over GF(2) (the
- * register run over `n` bytes, an invertible map), so `v` solves 32 linear equations whose
- * columns are `crc32(zeros, 1 << i) ^ crc32(zeros, 0)`. Cached per length (a bulk transfer has
- * one or two); the cache is emptied when full.
- */
-function flipTop(n: number): number {
-  if (n === lastFlipLength) return lastFlip;
-  let v = flips.get(n);
-  if (v === undefined) {
-    if (flips.size >= MAX_FLIPS) flips.clear();
-    v = solveFlip(n);
-    flips.set(n, v);
-  }
-  lastFlipLength = n;
-  lastFlip = v;
-  return v;
-}
-
-const MAX_FLIPS = 64;
-const flips = new Map<number, number>();
-let lastFlipLength = -1;
-let lastFlip = 0;
-
-function solveFlip(n: number): number {
-  const zeros = new Uint8Array(n);
-  const base = crc32(zeros);
-  // Rows of the augmented system A·v = TOP_BIT, one per result bit: the 32 column bits of that
-  // row, then the wanted bit. Gauss–Jordan elimination over GF(2).
-  const cols: number[] = [];
-  for (let i = 0; i < 32; i++) cols.push((crc32(zeros, 2 ** i) ^ base) >>> 0);
-  const rows: number[] = [];
-  const rhs: number[] = [];
-  for (let r = 0; r < 32; r++) {
-    let row = 0;
-    for (let c = 0; c < 32; c++) if ((cols[c]! >>> r) & 1) row |= 1 << c;
-    rows.push(row >>> 0);
-    rhs.push(r === 31 ? 1 : 0);
-  }
-  for (let c = 0; c < 32; c++) {
-    let p = c;
-    while (p < 32 && ((rows[p]! >>> c) & 1) === 0) p++;
-    if (p === 32) throw new Error('CRC-32 register map not invertible'); // cannot happen: each step is a bijection
-    [rows[c], rows[p]] = [rows[p]!, rows[c]!];
-    [rhs[c], rhs[p]] = [rhs[p]!, rhs[c]!];
-    for (let r = 0; r < 32; r++) {
-      if (r !== c && ((rows[r]! >>> c) & 1) === 1) {
-        rows[r] = (rows[r]! ^ rows[c]!) >>> 0;
-        rhs[r] = rhs[r]! ^ rhs[c]!;
-      }
-    }
-  }
-  let v = 0;
-  for (let c = 0; c < 32; c++) if (rhs[c] === 1) v |= 1 << c;
-  return v >>> 0;
+  return ((reg ^ 0xffff_ffff) >>> 0) === checksum(datagram);
 }
 
 /**
