@@ -209,6 +209,8 @@ const enum Flag {
   DeliveryScheduled = 8,
   Finished = 16,
   Destroyed = 32,
+  /** `EventEmitter.captureRejections` was on when it was made (node:events then watches what a listener returns). */
+  CaptureRejections = 64,
 }
 
 const SEND_OPTIONS = ['delivery', 'channel', 'maxAge'] as const;
@@ -337,6 +339,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     // Created on first use: mutable from the start, so that the first one deoptimises nothing
     // that reads them (src/core/mutable-fields.ts).
     unpinFields(this, ['inbox', 'waits']);
+    if (EventEmitter.captureRejections) this.flags |= Flag.CaptureRejections;
   }
 
   private flag(bit: number): boolean {
@@ -782,11 +785,23 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (this.takesAtOnce(unreliable)) {
       // What deliver() would do with it as the only queued message, without queueing it.
       this.giveBackCredit(event.credit, unreliable, event.channel);
-      this.emit('message', data, info);
+      this.emitMessage(data, info);
       return;
     }
     this.ensureInbox().push({ data, credit: event.credit, unreliable, info });
     this.deliver();
+  }
+
+  /**
+   * `emit('message', data, info)`: with one listener, a plain function (what `on` and `once`
+   * store), it is called here as node:events' emit would call it, without emit's rest-parameter
+   * array and `Reflect.apply` per message (issue 11); several listeners, or
+   * `captureRejections` (emit then watches the listener's returned promise), go through emit.
+   */
+  private emitMessage(data: Buffer, info: MessageInfo): void {
+    const listener = (this as unknown as { _events: { message?: unknown } })._events.message;
+    if (typeof listener === 'function' && (this.flags & Flag.CaptureRejections) === 0) listener.call(this, data, info);
+    else this.emit('message', data, info);
   }
 
   private handleOtherEvent(event: Exclude<CoreEvent, { type: 'message' }>): void {
@@ -952,7 +967,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       } else if (this.hasMessageListener) {
         const item = this.takeMessage(null);
         if (!item) return;
-        this.emit('message', item.data, item.info);
+        this.emitMessage(item.data, item.info);
       } else {
         return;
       }
