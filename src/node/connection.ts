@@ -785,23 +785,18 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (this.takesAtOnce(unreliable)) {
       // What deliver() would do with it as the only queued message, without queueing it.
       this.giveBackCredit(event.credit, unreliable, event.channel);
-      this.emitMessage(data, info);
+      // emit('message', data, info), but one plain listener (what `on` and `once` store) is
+      // called here as emit would call it, without emit's rest-parameter array (~64 B) and
+      // Reflect.apply per message (issue 11). Several listeners, or captureRejections (emit then
+      // watches the promise a listener returns), go through emit. Inline rather than a method:
+      // a small function of its own is one more TurboFan job in the first window (bench/tierup.ts).
+      const listener = (this as unknown as { _events: { message?: unknown } })._events.message;
+      if (typeof listener === 'function' && (this.flags & Flag.CaptureRejections) === 0) listener.call(this, data, info);
+      else this.emit('message', data, info);
       return;
     }
     this.ensureInbox().push({ data, credit: event.credit, unreliable, info });
     this.deliver();
-  }
-
-  /**
-   * `emit('message', data, info)`: with one listener, a plain function (what `on` and `once`
-   * store), it is called here as node:events' emit would call it, without emit's rest-parameter
-   * array and `Reflect.apply` per message (issue 11); several listeners, or
-   * `captureRejections` (emit then watches the listener's returned promise), go through emit.
-   */
-  private emitMessage(data: Buffer, info: MessageInfo): void {
-    const listener = (this as unknown as { _events: { message?: unknown } })._events.message;
-    if (typeof listener === 'function' && (this.flags & Flag.CaptureRejections) === 0) listener.call(this, data, info);
-    else this.emit('message', data, info);
   }
 
   private handleOtherEvent(event: Exclude<CoreEvent, { type: 'message' }>): void {
@@ -967,7 +962,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       } else if (this.hasMessageListener) {
         const item = this.takeMessage(null);
         if (!item) return;
-        this.emitMessage(item.data, item.info);
+        this.emit('message', item.data, item.info);
       } else {
         return;
       }

@@ -7,7 +7,7 @@ import { bytesPerCall } from '../helpers/v8-natives.js';
 
 /**
  * A message reaching a 'message' listener: with one plain listener the shell calls it itself
- * (Connection.emitMessage), as node:events' emit would, without emit's rest-parameter array per
+ * (Connection.handleCoreEvent), as node:events' emit would, without emit's rest-parameter array per
  * message (issue 11); everything else still goes through emit.
  */
 
