@@ -18,10 +18,11 @@ import type { CloseError, CoreConfig, CoreEvent } from './types.js';
 
 /**
  * What the modules carved out of connection.ts (dormancy.ts, receive-budget.ts,
- * frame-dispatch.ts, receive-prediction.ts, close-handshake.ts) read and write of a connection:
- * its stages, its lifecycle fields and the transitions they call. `ConnectionCore` implements
- * it (its fields, one object: every call stays monomorphic); the modules import this type, not
- * connection.ts, so that they do not import what imports them. Field meanings: connection.ts.
+ * frame-dispatch.ts, receive-prediction.ts, close-handshake.ts, send-decision.ts) read and
+ * write of a connection: its stages, its lifecycle fields and the transitions they call.
+ * `ConnectionCore` implements it (its fields, one object: every call stays monomorphic); the
+ * modules import this type, not connection.ts, so that they do not import what imports them.
+ * Field meanings: connection.ts.
  */
 export interface ConnectionParts extends PathMtuListener {
   readonly localCidHi: number;
@@ -53,8 +54,9 @@ export interface ConnectionParts extends PathMtuListener {
   readonly closeRequested: boolean;
   peerClosed: boolean;
   drainUntil: number;
-  readonly pendingReset: { code: number; reason: string } | null;
+  pendingReset: { code: number; reason: string } | null;
   resting: boolean;
+  ackDeferred: boolean;
   dormant: DormantStages | null;
   sleep: Sleep;
 

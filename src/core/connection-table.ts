@@ -15,8 +15,8 @@ export interface LocalCidEntry {
  *
  * `byLow` maps the low 32 bits of the ID (a small integer: no BigInt) to the first connection
  * registered with them; DATA is routed by reading that half from the datagram and comparing the
- * high half with the entry's (EndpointCore.route reads `byLow` directly, one Map lookup per
- * datagram). A connection whose low half was already taken when it registered (about 2^-32 per
+ * high half with the entry's (endpoint-routing.ts `route` reads `byLow` directly, one Map
+ * lookup per datagram). A connection whose low half was already taken when it registered (about 2^-32 per
  * pair of random IDs) goes into `overflow`, by its full ID, where `get` finds it. One entry per
  * connection: a Set of connections, a Map by full ID beside the low-half Map cost every idle
  * connection ~80 bytes more at 10,000 (issue 11).

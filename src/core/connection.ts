@@ -2,7 +2,7 @@ import { rdError } from '../errors.js';
 import { cidHigh, cidLow } from '../wire/cid-halves.js';
 import { DATA_FRAME_HEADER_SIZE, DATA_OVERHEAD, type ConnectionId } from '../wire/types.js';
 import type { AckScheduler } from './ack-scheduler.js';
-import { SendBlock, type BlockedTime } from './blocked-time.js';
+import type { BlockedTime } from './blocked-time.js';
 import { resolveChannelOptions } from './channel-options.js';
 import { connectionInspection, connectionStats, type ConnectionInspection } from './connection-stats.js';
 import type { BufferBudget } from './buffer-budget.js';
@@ -24,6 +24,7 @@ import type { Receiver } from './receiver.js';
 import { defer, overBudget, syncBudget } from './receive-budget.js';
 import { predictReceive, readPredicted } from './receive-prediction.js';
 import { checkedChannel, checkedExpiry, checkedReceipt, messageTooLarge } from './send-options.js';
+import { nextDatagram } from './send-decision.js';
 import type { SendScheduler } from './send-scheduler.js';
 import { buildStages, type Stages } from './stages.js';
 import {
@@ -64,11 +65,13 @@ export { ResetCode, type ConnectionState } from './state.js';
  *                       ACK → LossRecovery (RTT, losses, PTO) → SendScheduler (content acked/lost)
  *                       PING → ACK scheduling; CLOSE → close-handshake.ts; RESET → `finish`
  *                       PATH_CHALLENGE/PATH_RESPONSE → PathManager (migration: onMoved)
- *   out: pollTransmit → PathManager.nextDatagram (path frames, to the current path or the candidate)
- *        → LossRecovery.sendAllowed (window, pacer) → PacketBuilder.build:
+ *   out: pollTransmit (at rest: the ACK state alone) → nextDatagram (send-decision.ts: what goes
+ *        into the next datagram) → PathManager.nextDatagram (path frames, to the current path or
+ *        the candidate) → LossRecovery.sendBlock (window, pacer) → PacketBuilder.build:
  *        AckScheduler (ACK frame) + SendScheduler (frames) → seal → LossRecovery.onPacketSent
  *
  * Beside it, each with one job: stages.ts builds the stages (and the shared stand-ins);
+ * send-decision.ts decides what goes into the next datagram;
  * dormancy.ts decides when a quiet connection gives back its idle storage (idle-storage.ts),
  * takes its dormant form (dormant-stages.ts) and wakes; close-handshake.ts is the graceful
  * close's handshake (the transitions are here); send-options.ts checks the commands' arguments;
@@ -137,10 +140,15 @@ export class ConnectionCore implements ConnectionParts {
 
   /** The last pollTransmit(now, true) left an ACK for the end of the batch. */
   ackDeferred = false;
+
+  /** Packets wait for an ACK, due or not (EndpointCore.batchAckWaits). */
+  get ackWaiting(): boolean {
+    return this.acks.waiting;
+  }
   /**
-   * The send side is at rest: the last poll (`nextDatagram`) returned nothing, with the
-   * connection open, nothing to send (no data, retransmission, CLOSE or unreliable message
-   * sendable), no probe and no path-MTU probe due, no path frame waiting; its side effects
+   * The send side is at rest: the last full decision (send-decision.ts `nextDatagram`) returned
+   * nothing, with the connection open, nothing to send (no data, retransmission, CLOSE or
+   * unreliable message sendable), no probe and no path-MTU probe due, no path frame waiting; its side effects
    * (pacer, app-limited mark, blocked-time cause) are then idempotent. Only an ACK can come of the
    * next poll, and `pollTransmit` decides that from the ACK state alone until an input that may
    * change the send side clears this: every input except a datagram of DATA, DATA_PART,
@@ -442,7 +450,7 @@ export class ConnectionCore implements ConnectionParts {
   handleDatagram(now: number, datagram: Uint8Array, authenticated = false, address?: string, port = 0): void {
     if (this.dormant !== null) wake(this);
     if (this._state === 'closed') {
-      // The endpoint counts these when it retires the connection (EndpointCore.forget).
+      // The endpoint counts these when it retires the connection (endpoint-registry.ts `forget`).
       this.readAfterClose++;
       return;
     }
@@ -617,7 +625,7 @@ export class ConnectionCore implements ConnectionParts {
       wake(this);
     }
     // The ACK's state, read on every poll: at rest (`resting`) it alone decides, else
-    // `nextDatagram` decides with it. At rest with no ACK due, or one due by count that waits
+    // `nextDatagram` (send-decision.ts) decides with it. At rest with no ACK due, or one due by count that waits
     // for the batch's end, nothing is sent (what `nextDatagram` would decide with no data to
     // add); `ackDeferred` is stored by one statement for every case (the old value kept where
     // nothing decides it), so whichever case first comes after this was compiled finds type
@@ -628,75 +636,13 @@ export class ConnectionCore implements ConnectionParts {
     const resting = this.resting;
     const defer = ackDue && batch && batchMayWait;
     this.ackDeferred = resting && ackDue ? defer : this.ackDeferred;
-    const datagram = resting && (!ackDue || defer) ? null : this.nextDatagram(now, batch, ackDue, batchMayWait);
+    const datagram = resting && (!ackDue || defer) ? null : nextDatagram(this, now, batch, ackDue, batchMayWait);
     if (datagram === null) {
       // The end of a burst: its one metrics_updated (loss-recovery.ts `metricsDue`).
       if (this.trace !== null) this.recovery.traceDeferredMetrics(now);
       if (this.sleep === Sleep.Wanted) goDormant(this, now);
     }
     return datagram;
-  }
-
-  /**
-   * The full decision, with the ACK state `pollTransmit` read (`ackDue`, `batchMayWait`:
-   * nothing before their use here changes it). What the send side has and what holds it back
-   * are one reading each (`SendScheduler.sendable`, `LossRecovery.sendBlock`) that runs the same
-   * code whether or not anything is queued: the first time the queue runs dry after this was
-   * compiled (a bulk sender whose application is late with its next write; the end of every
-   * transfer) deoptimises nothing (issue 11; test/core/queue-dry-deopts.test.ts).
-   */
-  private nextDatagram(now: number, batch: boolean, ackDue: boolean, batchMayWait: boolean): Uint8Array | null {
-    this.resting = false;
-    if (this.pendingReset) {
-      const reset = this.pendingReset;
-      this.pendingReset = null;
-      return this.builder.buildReset(now, reset.code, reset.reason);
-    }
-    if (this._state === 'closed') return null;
-    // Path frames first (PATH_CHALLENGE / PATH_RESPONSE, each alone; path-manager.ts).
-    const pathDatagram = this.path.nextDatagram(now, this._state);
-    if (pathDatagram !== null) return pathDatagram;
-    this.recovery.pacingDeadline = Infinity; // armed again below if the pacer makes us wait
-    maybeQueueClose(this);
-
-    if (this._state === 'draining') {
-      return ackDue ? this.builder.build(now, true, false) : null;
-    }
-    const probe = this.recovery.probesDue > 0;
-    const open = this._state === 'open';
-    let mtuProbe = 0;
-    if (!probe && open) {
-      // Path-MTU probes go first when due and the window and pacer allow (they carry no data).
-      mtuProbe = this.mtu.probeSize();
-      if (mtuProbe > 0 && this.recovery.probeAllowed(now, mtuProbe)) {
-        this.mtu.takeProbe();
-        return this.builder.buildProbe(now, mtuProbe);
-      }
-    }
-    // What the sender has (None: data to send; FlowControl, Application: nothing it may send).
-    const queued = this.sender.sendable();
-    // Nothing but an ACK can come of the next polls while no input changes the send side (`resting`).
-    const rest = open && !probe && mtuProbe === 0 && queued !== SendBlock.None;
-    // What holds new data back, if anything (probes go out regardless): also timed, for stats().
-    const block = this.recovery.sendBlock(now, queued, probe);
-    this.blocked.set(now, block);
-    const mayAddData = block === SendBlock.None;
-    if (!mayAddData && !ackDue) {
-      this.resting = rest;
-      return null;
-    }
-    // An ACK due by count in the middle of a batch waits for the batch's end first: by then the
-    // application has had its turn with the batch's messages (a reply from a 'message' handler
-    // or the code awaiting it leaves with the ACK), so holding it for a reply as well would only
-    // add a timer due now and a second flush per ACK (a bulk receiver's every ACK: issue 11).
-    const defer = !mayAddData && batch && batchMayWait;
-    this.ackDeferred = defer;
-    if (defer) {
-      this.resting = rest;
-      return null;
-    }
-    if (!mayAddData && this.acks.holdForReply(now, this.events)) return null;
-    return this.builder.build(now, ackDue, mayAddData);
   }
 
   /**

@@ -1,87 +1,44 @@
-import {
-  MIN_DATAGRAM_SIZE,
-  MIN_INITIAL_SIZE,
-  PROTOCOL_VERSION,
-  PacketType,
-  RESET_TOKEN_SIZE,
-  SUPPORTED_VERSIONS,
-  decodePacket,
-  encodePacket,
-  readInvariants,
-  verifyChecksum,
-  type Packet,
-  type StatelessResetPacket,
-  type TransportParams,
-  type VersionNegotiationPacket,
-} from '../wire/index.js';
-import {
-  PROTECTION_OVERHEAD,
-  SecurePacketType,
-  decodeSecurePacket,
-  isProtectedType,
-  isSecureHandshakeType,
-} from '../wire/secure.js';
 import { resolveCoreConfig } from './config.js';
 import { sharedSlab } from './slab.js';
 import { BufferBudget } from './buffer-budget.js';
-import { CookieJar, resetTokenFor, tokensEqual } from './cookie.js';
+import { CookieJar } from './cookie.js';
 import { Deque } from './deque.js';
-import { DEFAULT_PROTECTION_CONFIG, type PacketProtection, type ProtectionConfig } from './secure/packet-protection.js';
+import { DEFAULT_PROTECTION_CONFIG, type ProtectionConfig } from './secure/packet-protection.js';
 import type { CryptoSuite } from './secure/suite.js';
-import { DeadlineHeap, type TimerEntry } from './endpoint-timers.js';
+import { DeadlineHeap } from './endpoint-timers.js';
 import { ConnectionTable } from './connection-table.js';
 import { PeerTable } from './peer-table.js';
 import { RetiredIds } from './retired-ids.js';
 import { AddressCounts } from './address-counts.js';
 import { ResetLimiter } from './reset-limiter.js';
 import { ServerHandshake, type ServerHost } from './server-handshake.js';
-import { ClientHandshake, type ClientHost, type ConnectAttempt, type ConnectResult } from './client-handshake.js';
+import { ClientHandshake, type ClientHost, type ConnectResult } from './client-handshake.js';
 import { LocalParams } from './transport-params.js';
-import { EndpointConnection, readI32 } from './endpoint-connection.js';
-import {
-  DROP_REASONS,
-  type ConnectRequest,
-  type ConnectionCoreFactory,
-  type DropReason,
-  type EndpointCoreConfig,
-  type EndpointCoreOptions,
-  type EndpointError,
-  type EndpointStats,
-  type Transmit,
+import type { EndpointConnection } from './endpoint-connection.js';
+import type { EndpointEvent, EndpointParts, Housekeeping, Timed } from './endpoint-parts.js';
+import { refreshDeadlines, pruneRetired } from './endpoint-deadlines.js';
+import { establish, forget, freshCid, moved, peerAccepted } from './endpoint-registry.js';
+import { route } from './endpoint-routing.js';
+import { endpointStats, newCounters, newDropCounts } from './endpoint-stats.js';
+import type {
+  ConnectRequest,
+  ConnectionCoreFactory,
+  DropReason,
+  EndpointCoreConfig,
+  EndpointCoreOptions,
+  EndpointStats,
+  Transmit,
 } from './endpoint-types.js';
-import { Tracer, type TraceDestination, type TraceTarget } from './trace.js';
+import { Tracer, type TraceTarget } from './trace.js';
 import type { CoreEvent } from './types.js';
 
 export * from './endpoint-types.js';
 export { EndpointConnection } from './endpoint-connection.js';
+export type { EndpointEvent } from './endpoint-parts.js';
 
-/** Size of a STATELESS_RESET datagram: header (10) + token (16) + CRC (4). */
-const STATELESS_RESET_SIZE = 10 + RESET_TOKEN_SIZE + 4;
 /** What the reused event record holds between flushes (`nextEvent`): nothing, never handed out. */
 const NO_CONNECTION = null as unknown as EndpointConnection;
 const NO_EVENT: CoreEvent = { type: 'peer-closed' };
-
-export type EndpointEvent =
-  /** A new incoming connection was established (server side). */
-  | { type: 'accepted'; connection: EndpointConnection }
-  /** connect() succeeded. */
-  | { type: 'connected'; attempt: number; connection: EndpointConnection }
-  /** connect() failed. */
-  | { type: 'connect-failed'; attempt: number; error: EndpointError }
-  /** An event of one connection's engine. After `closed` the connection is gone from the endpoint. */
-  | { type: 'connection-event'; connection: EndpointConnection; event: CoreEvent };
-
-interface Housekeeping extends TimerEntry {
-  readonly kind: 'housekeeping';
-}
-
-type Timed = EndpointConnection | ConnectAttempt | Housekeeping;
-
-function bytesToBigint(b: Uint8Array): bigint {
-  let v = 0n;
-  for (let i = 0; i < 8; i++) v = (v << 8n) | BigInt(b[i] ?? 0);
-  return v;
-}
 
 /**
  * The sans-IO endpoint: demultiplexes datagrams by connection ID, runs the stateless cookie
@@ -93,56 +50,74 @@ function bytesToBigint(b: Uint8Array): bigint {
  * drain pollTransmit(now) until null, then pollEvent() until null (handling events may create more
  * input: loop), then arm one timer for pollTimeout().
  *
- * Beside it, each with one job: endpoint-connection.ts (its record of a connection),
- * server-handshake.ts (INITIAL and SECURE_INITIAL), client-handshake.ts (connect(), its
- * attempts and the answers to them), transport-params.ts (what it announces and accepts),
- * retired-ids.ts, reset-limiter.ts, and the tables (connection-table.ts, peer-table.ts,
- * address-counts.ts, endpoint-timers.ts). The two sides of the handshake reach the endpoint
- * through one host built in the constructor.
+ * This file is the endpoint's inputs and outputs, read top-down for one datagram: in,
+ * handleDatagram → `route` (endpoint-routing.ts) → the connection's engine, which is `touch`ed;
+ * out, pollTransmit drains the touched connections (engine datagrams, sealed when encrypted),
+ * `settle` collects their events for pollEvent/nextEvent and marks their deadlines stale;
+ * pollTimeout/handleTimeout read the heap. Beside it, each with one job: endpoint-routing.ts
+ * (where a received datagram goes), endpoint-registry.ts (a connection made, filed in the
+ * tables, moved, forgotten), endpoint-deadlines.ts (the heap kept up to date),
+ * endpoint-stats.ts (the counters and the stats() snapshot), endpoint-connection.ts (its record
+ * of a connection), server-handshake.ts (INITIAL and SECURE_INITIAL), client-handshake.ts
+ * (connect(), its attempts and the answers to them), transport-params.ts (what it announces
+ * and accepts), retired-ids.ts, reset-limiter.ts, and the tables (connection-table.ts,
+ * peer-table.ts, address-counts.ts, endpoint-timers.ts). The two sides of the handshake reach
+ * the endpoint through one host built in the constructor, the carved modules through
+ * endpoint-parts.ts.
  */
-export class EndpointCore {
-  private readonly config: EndpointCoreConfig;
-  private readonly randomBytes: (n: number) => Uint8Array;
-  private readonly createConnection: ConnectionCoreFactory;
+export class EndpointCore implements EndpointParts {
+  // Fields without `private` are also the state of the modules carved out of this file, which
+  // take the endpoint as their first argument (endpoint-parts.ts says which); nothing outside
+  // src/core uses them.
+  readonly config: EndpointCoreConfig;
+  readonly randomBytes: (n: number) => Uint8Array;
+  readonly createConnection: ConnectionCoreFactory;
   private readonly suite: CryptoSuite | null;
   private readonly encryption: 'required' | 'optional';
   private readonly protectionConfig: ProtectionConfig;
-  private readonly trace: TraceTarget | null;
+  readonly trace: TraceTarget | null;
   private readonly endpointTrace: Tracer | null;
-  private readonly resetKey: Uint8Array;
+  readonly resetKey: Uint8Array;
   /** What this endpoint announces for its side of a connection, and its engines' configuration. */
-  private readonly params: LocalParams;
+  readonly params: LocalParams;
   private readonly cookies: CookieJar;
   /** INITIAL and SECURE_INITIAL: the server side of the handshake (server-handshake.ts). */
-  private readonly server: ServerHandshake;
+  readonly server: ServerHandshake;
   /** connect() and the answers to it: the client side of the handshake (client-handshake.ts). */
-  private readonly client: ClientHandshake;
+  readonly client: ClientHandshake;
   /** Bytes all connections hold for their peers (maxBufferedBytes). */
-  private readonly budget: BufferBudget;
+  readonly budget: BufferBudget;
   /** Largest datagram this endpoint announces and accepts. */
-  private readonly maxDatagramSize: number;
-  private readonly heap = new DeadlineHeap<Timed>();
-  private readonly housekeeping: Housekeeping = { kind: 'housekeeping', heapIndex: -1, heapDeadline: 0 };
+  readonly maxDatagramSize: number;
+  readonly heap = new DeadlineHeap<Timed>();
+  readonly housekeeping: Housekeeping = { kind: 'housekeeping', heapIndex: -1, heapDeadline: 0 };
 
   /**
    * Established connections by local connection ID: the set of them, and the router of DATA
    * (one entry per connection; src/core/connection-table.ts).
    */
-  private readonly connections = new ConnectionTable<EndpointConnection>();
+  readonly connections = new ConnectionTable<EndpointConnection>();
   /**
    * The same table's low-half Map (`connections.byLow`): low 32 bits of a connection's ID → the
    * connection (the first one registered with them). Routes a DATA datagram without decoding its
    * ID into a BigInt; a miss takes the long route (routeData), which finds the rest.
    */
-  private readonly byCidLo = this.connections.byLow;
+  readonly byCidLo = this.connections.byLow;
   /** (remote address, port, remote CID) → connection: repeated INITIALs and stateless resets. */
-  private readonly byPeer = new PeerTable<EndpointConnection>();
+  readonly byPeer = new PeerTable<EndpointConnection>();
+  /**
+   * Connections on a (address, port, remote CID) triple another connection holds in `byPeer`:
+   * one moved there (its peer chose the same CID as the other's, by chance or on purpose). Each
+   * is filed once the triple is free again, rather than stay out of the table for good (its
+   * repeated INITIALs and stateless resets unheard). Empty but for such peers.
+   */
+  readonly unfiled = new Set<EndpointConnection>();
   /** Incoming connections per remote IP address. */
-  private readonly perAddress = new AddressCounts();
+  readonly perAddress = new AddressCounts();
   /** IDs of closed connections, out of use for retiredCidLifetime (retired-ids.ts). */
-  private readonly retired = new RetiredIds();
+  readonly retired = new RetiredIds();
   /** At most one stateless reset per statelessResetInterval per remote address. */
-  private readonly resetLimiter = new ResetLimiter();
+  readonly resetLimiter = new ResetLimiter();
 
   /**
    * Connections settled since the heap was last read, whose deadline is still to be asked for
@@ -152,7 +127,7 @@ export class EndpointCore {
    * once, not twice with two moves in the heap (issue 11). Consecutive settles of one connection
    * add it once; otherwise it may be listed twice (read twice, harmless).
    */
-  private readonly staleDeadlines: EndpointConnection[] = [];
+  readonly staleDeadlines: EndpointConnection[] = [];
 
   /** Connections whose ACK waits for the end of the current batch (pollTransmit(now, true)). */
   private readonly deferredAcks: EndpointConnection[] = [];
@@ -165,7 +140,18 @@ export class EndpointCore {
     return this.deferredAcks.length > 0;
   }
 
+  /**
+   * The connection drained last by pollTransmit(now, true) has packets waiting for an ACK that
+   * is not sent yet (due by count and deferred, or due later: the delayed-ACK timer). The next
+   * datagram of the batch will likely add to it; a shell that reads a batch may then leave its
+   * timer to the batch's end (the Node shell's `onIoFlush`) instead of asking for the deadline
+   * after every datagram. Only the cost depends on it: false for a connection that waits means
+   * a re-arm per datagram, as without it. Cleared by endBatch.
+   */
+  batchAckWaits = false;
+
   endBatch(): boolean {
+    this.batchAckWaits = false;
     const n = this.deferredAcks.length;
     for (let i = 0; i < n; i++) {
       const c = this.deferredAcks[i]!;
@@ -185,7 +171,7 @@ export class EndpointCore {
    * flush). The endpoint's own events are stored as they are; a connection's engine event as two
    * entries, the connection then the event (no wrapper object per message, issue 11).
    */
-  private readonly events = new Deque<EndpointEvent | EndpointConnection | CoreEvent>();
+  readonly events = new Deque<EndpointEvent | EndpointConnection | CoreEvent>();
   /** The one record nextEvent() fills for a connection's event (as transmitRecord for pollTransmit). */
   private readonly eventRecord: { type: 'connection-event'; connection: EndpointConnection; event: CoreEvent } = {
     type: 'connection-event',
@@ -193,33 +179,15 @@ export class EndpointCore {
     event: NO_EVENT,
   };
 
-  private nextId = 1;
+  nextId = 1;
   /** The latest `now` seen; retirement happens while draining events, which take no `now`. */
-  private lastNow = 0;
+  lastNow = 0;
   /** Connections that stopped sending data at `stoppedNow`, for `flushed` (stats' time blocked). */
   private readonly stopped: EndpointConnection[] = [];
   private stoppedNow = -1;
   private closing = false;
-  private readonly counters: Omit<
-    EndpointStats,
-    'connections' | 'drainingConnections' | 'pendingConnects' | 'dropped' | 'droppedTotal' | 'bufferedBytes' | 'packetsDeferred'
-  > = {
-    datagramsReceived: 0,
-    bytesReceived: 0,
-    datagramsSent: 0,
-    bytesSent: 0,
-    handshakeDatagramsSent: 0,
-    handshakeBytesSent: 0,
-    retriesSent: 0,
-    acceptsSent: 0,
-    versionNegotiationsSent: 0,
-    statelessResetsSent: 0,
-    refused: 0,
-    connectionsAccepted: 0,
-    connectionsConnected: 0,
-    connectionsClosed: 0,
-  };
-  private readonly dropped = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>;
+  readonly counters = newCounters();
+  readonly dropped = newDropCounts();
 
   constructor(options: EndpointCoreOptions) {
     this.config = options.config;
@@ -264,9 +232,9 @@ export class EndpointCore {
       nextId: () => this.nextId++,
       queue: (data, address, port) => this.queue(data, address, port),
       drop: (reason) => this.drop(reason),
-      freshCid: () => this.freshCid(),
-      peerAccepted: (publicKey, address, port) => this.peerAccepted(publicKey, address, port),
-      establish: this.establish.bind(this),
+      freshCid: () => freshCid(this),
+      peerAccepted: (publicKey, address, port) => peerAccepted(this, publicKey, address, port),
+      establish: establish.bind(null, this),
       connectFailed: (attempt, error) => this.events.push({ type: 'connect-failed', attempt, error }),
     };
     this.server = new ServerHandshake(host);
@@ -306,20 +274,7 @@ export class EndpointCore {
   }
 
   stats(): EndpointStats {
-    let droppedTotal = 0;
-    for (const r of DROP_REASONS) droppedTotal += this.dropped[r];
-    let draining = 0;
-    for (const c of this.connections) if (c.core.state === 'draining') draining++;
-    return {
-      connections: this.connections.size - draining,
-      drainingConnections: draining,
-      pendingConnects: this.client.pending,
-      ...this.counters,
-      dropped: { ...this.dropped },
-      droppedTotal,
-      bufferedBytes: this.budget.used,
-      packetsDeferred: this.budget.deferred,
-    };
+    return endpointStats(this.connections, this.client.pending, this.counters, this.dropped, this.budget);
   }
 
   /** Handle one received datagram. Never throws. */
@@ -328,7 +283,7 @@ export class EndpointCore {
     this.counters.datagramsReceived++;
     this.counters.bytesReceived += datagram.length;
     try {
-      this.route(now, datagram, address, port);
+      route(this, now, datagram, address, port);
     } catch {
       // A bug must not take the socket down: count it and drop the datagram.
       this.drop('internal-error');
@@ -394,6 +349,8 @@ export class EndpointCore {
     }
   }
 
+  // ---------------------------------------------------------------- output: transmits, the drain
+
   /** The one record pollTransmit fills for a connection's datagram: no object per packet. */
   private readonly transmitRecord: Transmit = { data: new Uint8Array(0), address: '', port: 0 };
 
@@ -418,6 +375,8 @@ export class EndpointCore {
           c.ackDeferred = true;
           this.deferredAcks.push(c);
         }
+        // The last null poll of the flush decides (a reply that carried the ACK clears it).
+        if (data === null && batch) this.batchAckWaits = c.core.ackWaiting === true;
         // Encrypted connection: the engine's DATA packet leaves as a PROTECTED packet.
         if (data && c.protection) data = c.protection.seal(now, data);
       } catch {
@@ -437,6 +396,43 @@ export class EndpointCore {
       }
       this.settle(c);
     }
+  }
+
+  /** After a connection's transmits are drained: collect its events; its deadline is to be read again. */
+  private settle(c: EndpointConnection): void {
+    // `c` is normally the top of the stack (the connection pollTransmit just drained); a socket
+    // that delivers synchronously could have stacked another above it meanwhile.
+    const dirty = this.dirty;
+    if (dirty[dirty.length - 1] === c) dirty.pop();
+    else {
+      const i = dirty.lastIndexOf(c);
+      if (i >= 0) dirty.splice(i, 1);
+    }
+    c.dirty = false;
+    if (c.closed) return;
+    for (;;) {
+      let event: CoreEvent | null = null;
+      try {
+        event = c.core.pollEvent();
+      } catch {
+        this.drop('internal-error');
+      }
+      if (!event) break;
+      if (event.type === 'path-changed') moved(this, c, event.address, event.port);
+      this.events.push(c);
+      this.events.push(event);
+      if (event.type === 'closed') this.counters.connectionsClosed++;
+    }
+    // After a graceful close the engine drains for a few PTOs (it re-acknowledges a CLOSE the
+    // peer repeats): keep routing to it and polling its timer until it is really closed.
+    if (c.core.state === 'closed') {
+      forget(this, c);
+      return;
+    }
+    // Its deadline is asked for when the heap is next read (the flush may settle it again).
+    const stale = this.staleDeadlines;
+    const n = stale.length;
+    if (n === 0 || stale[n - 1] !== c) stale.push(c);
   }
 
   private stoppedSending(c: EndpointConnection, now: number): void {
@@ -486,6 +482,8 @@ export class EndpointCore {
     sharedSlab.release(data);
   }
 
+  // ---------------------------------------------------------------- output: events
+
   /** The next event, or null: an object of its own, which the caller may keep. */
   pollEvent(): EndpointEvent | null {
     const ev = this.nextEvent();
@@ -516,15 +514,17 @@ export class EndpointCore {
     return record;
   }
 
+  // ---------------------------------------------------------------- deadlines
+
   /** Earliest deadline over the endpoint and all its connections (valid after pollTransmit returned null). */
   pollTimeout(): number | null {
-    this.refreshDeadlines();
+    refreshDeadlines(this);
     return this.heap.earliest();
   }
 
   handleTimeout(now: number): void {
     this.lastNow = now;
-    this.refreshDeadlines();
+    refreshDeadlines(this);
     const due: Timed[] = [];
     for (let top = this.heap.peek(); top && top.heapDeadline <= now; top = this.heap.peek()) {
       // Parked, not removed: each is rescheduled (or removed) right after (endpoint-timers.ts).
@@ -543,360 +543,14 @@ export class EndpointCore {
       } else if (t.kind === 'attempt') {
         this.client.attemptTimeout(now, t);
       } else {
-        this.pruneRetired(now);
+        pruneRetired(this, now);
       }
     }
-  }
-
-  // ---------------------------------------------------------------- routing
-
-  private route(now: number, datagram: Uint8Array, address: string, port: number): void {
-    // The common case first, with no allocation: DATA for a connection we know (an oversize
-    // one goes the long way, to be dropped in routeData).
-    const n = datagram.length;
-    if (n >= MIN_DATAGRAM_SIZE && n <= this.maxDatagramSize && datagram[0] === PROTOCOL_VERSION) {
-      const type = datagram[1]!;
-      if (type === PacketType.Data) {
-        const c = this.byCidLo.get(readI32(datagram, 6));
-        // Plaintext connections only: for an encrypted one a clear DATA is an injection, which
-        // routeData drops and counts.
-        if (c !== undefined && c.cidHi === readI32(datagram, 2) && c.protection === null) {
-          // The engine checks the CRC and counts what it drops, and checks the source address
-          // (path validation, src/core/path-validation.ts) exactly as on the long route below.
-          c.core.handleDatagram(now, datagram, false, address, port);
-          // Once cleared it stays so: no address compare per datagram after the first.
-          if (c.acceptDatagram !== null && (c.core.remoteAddress === undefined || c.core.remoteAddress === address)) c.acceptDatagram = null;
-          this.touch(c);
-          return;
-        }
-      } else if (type === SecurePacketType.Protected || type === SecurePacketType.ProtectedPhase1) {
-        // The same for PROTECTED packets of an encrypted connection: no invariants record, no
-        // BigInt, no map keyed by one; what routeData does for them, in protected().
-        const c = this.byCidLo.get(readI32(datagram, 6));
-        if (c !== undefined && c.cidHi === readI32(datagram, 2) && c.protection !== null) return this.protected(now, c, c.protection, datagram, address, port);
-      }
-    }
-    this.routeOther(now, datagram, address, port);
-  }
-
-  /**
-   * Every datagram route()'s two common cases do not take. Apart so that route() is small: V8
-   * marks a function for TurboFan after 3 + bytecode length / 150 of its own ticks, and the
-   * per-datagram part alone is compiled ~1,500 trips sooner (bench/tierup.ts, issue 11).
-   */
-  private routeOther(now: number, datagram: Uint8Array, address: string, port: number): void {
-    const inv = readInvariants(datagram);
-    if (!inv) return this.drop('too-short');
-    if (inv.version !== 0 && !SUPPORTED_VERSIONS.includes(inv.version)) {
-      // Bytes 0–9 mean the same in every version: tell the sender what we speak. Only for
-      // datagrams at least as big as an INITIAL, so the answer is always far smaller.
-      if (datagram.length >= MIN_INITIAL_SIZE) {
-        const vn: VersionNegotiationPacket = { type: 'version-negotiation', dcid: inv.cid, versions: [...SUPPORTED_VERSIONS] };
-        this.queue(encodePacket(vn), address, port);
-        this.counters.versionNegotiationsSent++;
-      }
-      return this.drop('version');
-    }
-    if (inv.version === PROTOCOL_VERSION && (inv.type === PacketType.Data || isProtectedType(inv.type))) {
-      return this.routeData(now, datagram, inv.type, inv.cid, address, port);
-    }
-    if (inv.version === PROTOCOL_VERSION && isSecureHandshakeType(inv.type)) {
-      const secure = decodeSecurePacket(datagram);
-      if (!secure.ok) return this.drop(secure.reason);
-      const p = secure.value;
-      if (p.type === 'secure-initial') return this.server.onSecureInitial(now, p, address, port);
-      if (p.type === 'secure-accept') return this.client.onSecureAccept(now, p, address, port);
-      return this.client.onRefuse(p, address, port);
-    }
-    const decoded = decodePacket(datagram);
-    if (!decoded.ok) return this.drop(decoded.reason);
-    this.routeControl(now, decoded.value, address, port);
-  }
-
-  private routeData(now: number, datagram: Uint8Array, type: number, cid: bigint, address: string, port: number): void {
-    // We announced this limit: a peer that sends more is broken or hostile, and a fragment of a
-    // large datagram would keep the whole datagram alive (docs/protocol.md §2.4).
-    if (datagram.length > this.maxDatagramSize) return this.drop('oversize');
-    const target = this.connections.get(cid);
-    if (target !== undefined) {
-      const protection = target.protection;
-      if (protection === null) {
-        if (type !== PacketType.Data) return this.drop('unexpected');
-        // The engine checks the CRC and counts what it drops, and the source address.
-        target.core.handleDatagram(now, datagram, false, address, port);
-      } else {
-        // Encrypted: a plaintext DATA (an injection) is dropped here, before the engine sees a byte of it.
-        if (type === PacketType.Data) return this.drop('decrypt');
-        return this.protected(now, target, protection, datagram, address, port);
-      }
-      // The client had our ACCEPT (it sends DATA): no INITIAL repeat needs it any more (a
-      // plaintext packet counts only from the connection's own address).
-      const current = target.core.remoteAddress;
-      if (current === undefined || current === address) target.acceptDatagram = null;
-      this.touch(target);
-      return;
-    }
-    if (this.client.has(cid)) return this.drop('early-data');
-    if (this.retired.hasCid(cid)) return this.drop('retired-cid');
-    if (type === PacketType.Data && !verifyChecksum(datagram)) return this.drop('checksum');
-    this.drop('unknown-cid');
-    this.maybeStatelessReset(now, cid, datagram.length, address, port);
-  }
-
-  /**
-   * A PROTECTED packet for encrypted connection `c`: one that does not authenticate (or is
-   * replayed) is dropped here, before the engine sees a byte of it; the engine reads the DATA
-   * packet it opens to.
-   */
-  private protected(now: number, c: EndpointConnection, protection: PacketProtection, datagram: Uint8Array, address: string, port: number): void {
-    const plain = protection.open(now, datagram);
-    if (plain === null) {
-      this.drop(protection.lastFailure === 'replay' ? 'replay' : 'decrypt');
-      if (protection.exhausted) {
-        c.core.abort(now, 0, 'AEAD integrity limit reached');
-        this.touch(c);
-      }
-      return;
-    }
-    c.core.handleDatagram(now, plain, true, address, port);
-    // The client had our ACCEPT: only an authenticated packet gets here.
-    c.acceptDatagram = null;
-    this.touch(c);
-  }
-
-  private routeControl(now: number, packet: Packet, address: string, port: number): void {
-    switch (packet.type) {
-      case 'initial':
-        return this.server.onInitial(now, packet, address, port);
-      case 'retry':
-        return this.client.onRetry(now, packet, address, port);
-      case 'accept':
-        return this.client.onAccept(now, packet, address, port);
-      case 'stateless-reset':
-        return this.onStatelessReset(now, packet, address, port);
-      case 'version-negotiation':
-        return this.client.onVersionNegotiation(packet, address, port);
-      case 'data':
-        // Routed before decoding; unreachable.
-        return this.drop('unexpected');
-    }
-  }
-
-  // ---------------------------------------------------------------- server side (INITIAL, SECURE_INITIAL: server-handshake.ts)
-
-  private peerAccepted(publicKey: Uint8Array | null, address: string, port: number): boolean {
-    const verify = this.config.verifyPeer;
-    if (!verify) return true;
-    if (!publicKey) return false;
-    try {
-      return verify(new Uint8Array(publicKey), address, port) === true;
-    } catch {
-      return false;
-    }
-  }
-
-  /** Create the engine and the record of a new connection (both roles, both kinds). */
-  private establish(
-    now: number,
-    role: 'client' | 'server',
-    localCid: bigint,
-    remoteCid: bigint,
-    address: string,
-    port: number,
-    localParams: TransportParams,
-    remoteParams: TransportParams,
-    acceptDatagram: Uint8Array | null,
-    protection: PacketProtection | null,
-    remotePublicKey: Uint8Array | null,
-    id = this.nextId++,
-    handshakeRtt = 0,
-  ): EndpointConnection {
-    // The engine builds DATA packets that protection makes 12 bytes longer: it plans for that.
-    const engineRemote = protection ? { ...remoteParams, maxDatagramSize: remoteParams.maxDatagramSize - PROTECTION_OVERHEAD } : remoteParams;
-    const core = this.createConnection({
-      role,
-      localCid,
-      remoteCid,
-      localParams,
-      remoteParams: engineRemote,
-      config: this.params.coreConfig(protection !== null),
-      now,
-      trace: this.traceSink(id, role, localCid, remoteCid, address, port, now),
-      budget: this.budget,
-      address,
-      port,
-      randomBytes: this.randomBytes,
-      packetOverhead: protection ? PROTECTION_OVERHEAD : 0,
-      handshakeRtt,
-      acceptSentNow: role === 'server',
-    });
-    const c = new EndpointConnection(id, role, localCid, remoteCid, address, port, core, remoteParams.resetToken, acceptDatagram, protection, remotePublicKey);
-    this.register(c);
-    this.events.push(role === 'server' ? { type: 'accepted', connection: c } : { type: 'connected', attempt: id, connection: c });
-    this.touch(c);
-    return c;
-  }
-
-  private maybeStatelessReset(now: number, cid: bigint, triggerSize: number, address: string, port: number): void {
-    // Strictly smaller than the trigger, so resets can never loop or amplify.
-    if (!this.config.statelessReset || triggerSize <= STATELESS_RESET_SIZE) return;
-    if (!this.resetLimiter.allow(now, address, this.config.statelessResetInterval)) return;
-    const reset: StatelessResetPacket = { type: 'stateless-reset', dcid: cid, token: resetTokenFor(this.resetKey, cid) };
-    this.queue(encodePacket(reset), address, port);
-    this.counters.statelessResetsSent++;
-  }
-
-  // ---------------------------------------------------------------- client side (connect() and its answers: client-handshake.ts)
-
-  /** A STATELESS_RESET: an attempt's refusal (client-handshake.ts), or a peer that lost a connection's state. */
-  private onStatelessReset(now: number, packet: StatelessResetPacket, address: string, port: number): void {
-    if (this.client.onStatelessReset(packet, address, port)) return;
-    // A peer that lost its state answers with its own CID and the token it gave us.
-    const c = this.byPeer.get(address, port, packet.dcid);
-    if (!c) return this.drop(this.retired.hasPeer(address, port, packet.dcid) ? 'retired-cid' : 'unknown-cid');
-    if (!tokensEqual(packet.token, c.remoteResetToken)) return this.drop('bad-reset-token');
-    c.core.handleStatelessReset(now);
-    this.touch(c);
-  }
-
-  // ---------------------------------------------------------------- connections
-
-  private register(c: EndpointConnection): void {
-    this.connections.add(c);
-    this.file(c);
-    this.budget.connections++;
-  }
-
-  /** After a connection's transmits are drained: collect its events; its deadline is to be read again. */
-  private settle(c: EndpointConnection): void {
-    // `c` is normally the top of the stack (the connection pollTransmit just drained); a socket
-    // that delivers synchronously could have stacked another above it meanwhile.
-    const dirty = this.dirty;
-    if (dirty[dirty.length - 1] === c) dirty.pop();
-    else {
-      const i = dirty.lastIndexOf(c);
-      if (i >= 0) dirty.splice(i, 1);
-    }
-    c.dirty = false;
-    if (c.closed) return;
-    for (;;) {
-      let event: CoreEvent | null = null;
-      try {
-        event = c.core.pollEvent();
-      } catch {
-        this.drop('internal-error');
-      }
-      if (!event) break;
-      if (event.type === 'path-changed') this.moved(c, event.address, event.port);
-      this.events.push(c);
-      this.events.push(event);
-      if (event.type === 'closed') this.counters.connectionsClosed++;
-    }
-    // After a graceful close the engine drains for a few PTOs (it re-acknowledges a CLOSE the
-    // peer repeats): keep routing to it and polling its timer until it is really closed.
-    if (c.core.state === 'closed') {
-      this.forget(c);
-      return;
-    }
-    // Its deadline is asked for when the heap is next read (the flush may settle it again).
-    const stale = this.staleDeadlines;
-    const n = stale.length;
-    if (n === 0 || stale[n - 1] !== c) stale.push(c);
-  }
-
-  /** Move the connections settled since the heap was last read to their engines' deadlines. */
-  private refreshDeadlines(): void {
-    const stale = this.staleDeadlines;
-    while (stale.length > 0) {
-      const c = stale.pop()!;
-      if (c.closed) continue;
-      let deadline: number | null = null;
-      try {
-        deadline = c.core.pollTimeout();
-      } catch {
-        this.drop('internal-error');
-      }
-      this.heap.set(c, deadline);
-    }
-  }
-
-  /**
-   * The connection moved to a new remote address (its engine validated it): the tables keyed by
-   * the peer's address follow. The per-address count moves too (a migration is not a new
-   * connection, so it is not refused when the new address is at its limit).
-   */
-  private moved(c: EndpointConnection, address: string, port: number): void {
-    // Filed under its path: out of the table while the path changes, back in under the new one.
-    this.unfile(c);
-    if (c.address !== address) {
-      if (c.role === 'server') {
-        this.perAddress.remove(c.address);
-        // The string the other connections from there keep, not the datagram's copy (AddressCounts).
-        address = this.perAddress.keep(address);
-        this.perAddress.add(address);
-      }
-      c.address = address;
-    }
-    // (Only the port changed: the address string it has is kept, shared or not.)
-    c.port = port;
-    this.file(c);
-    c.acceptDatagram = null;
-  }
-
-  /**
-   * Connections on a (address, port, remote CID) triple another connection holds in `byPeer`:
-   * one moved there (its peer chose the same CID as the other's, by chance or on purpose). Each
-   * is filed once the triple is free again, rather than stay out of the table for good (its
-   * repeated INITIALs and stateless resets unheard). Empty but for such peers.
-   */
-  private readonly unfiled = new Set<EndpointConnection>();
-
-  /** File `c` under its path in `byPeer`, or keep it waiting for that triple (`unfiled`). */
-  private file(c: EndpointConnection): void {
-    if (!this.byPeer.add(c)) this.unfiled.add(c);
-  }
-
-  /** Take `c` out of `byPeer` (or `unfiled`); a connection waiting for its triple takes it. */
-  private unfile(c: EndpointConnection): void {
-    if (this.unfiled.size > 0 && this.unfiled.delete(c)) return;
-    if (!this.byPeer.delete(c) || this.unfiled.size === 0) return;
-    for (const u of this.unfiled) {
-      if (u.remoteCid === c.remoteCid && u.port === c.port && u.address === c.address) {
-        this.unfiled.delete(u);
-        this.byPeer.add(u);
-        return;
-      }
-    }
-  }
-
-  /** The connection closed: drop it from every table and retire its IDs. */
-  private forget(c: EndpointConnection): void {
-    c.closed = true;
-    this.heap.remove(c);
-    if (this.connections.delete(c)) this.budget.connections--;
-    this.unfile(c);
-    if (c.role === 'server') {
-      this.perAddress.remove(c.address);
-    }
-    // What the rest of a batch brought it after it closed (read before this drain) is as stray.
-    const late = c.core.readAfterClose;
-    if (late !== undefined && late > 0) this.dropped['retired-cid'] += late;
-    // Stray packets for this connection may still be in the network: keep its IDs out of use
-    // and drop them silently (no stateless reset) for a while.
-    const expiry = this.lastNow + this.config.retiredCidLifetime;
-    this.retired.retire(c.localCid, c.address, c.port, c.remoteCid, expiry);
-    if (!this.heap.scheduled(this.housekeeping)) this.heap.set(this.housekeeping, expiry);
-  }
-
-  private pruneRetired(now: number): void {
-    const next = this.retired.prune(now);
-    if (next !== undefined) this.heap.set(this.housekeeping, next);
-    else this.heap.remove(this.housekeeping);
   }
 
   // ---------------------------------------------------------------- helpers
 
-  private queue(data: Uint8Array, address: string, port: number): void {
+  queue(data: Uint8Array, address: string, port: number): void {
     this.outbox.push({ data, address, port });
     this.counters.handshakeDatagramsSent++;
     this.counters.handshakeBytesSent += data.length;
@@ -921,34 +575,9 @@ export class EndpointCore {
     return t;
   }
 
-  private drop(reason: DropReason): void {
+  drop(reason: DropReason): void {
     this.dropped[reason]++;
     if (this.endpointTrace !== null) this.endpointTrace.packetDropped(this.lastNow, -1, reason);
-  }
-
-  private traceSink(
-    id: number,
-    role: 'client' | 'server',
-    localCid: bigint,
-    remoteCid: bigint,
-    address: string,
-    port: number,
-    now: number,
-  ): TraceDestination | null {
-    if (this.trace === null) return null;
-    try {
-      return this.trace.connection({ id, role, localCid, remoteCid, address, port, now });
-    } catch {
-      return null; // e.g. the qlog file could not be opened: run untraced
-    }
-  }
-
-  private freshCid(): bigint {
-    for (let i = 0; i < 64; i++) {
-      const cid = bytesToBigint(this.randomBytes(8));
-      if (cid !== 0n && !this.connections.has(cid) && !this.client.has(cid) && !this.retired.hasCid(cid)) return cid;
-    }
-    throw new Error('randomBytes keeps returning connection IDs in use');
   }
 }
 

@@ -35,9 +35,9 @@ export interface HandshakeHost {
   /** EndpointCoreConfig.verifyPeer's verdict on a peer's static key. */
   peerAccepted(publicKey: Uint8Array | null, address: string, port: number): boolean;
   /**
-   * Create the engine and the record of a new connection (endpoint.ts `establish`). A server's
-   * gets the next id and no RTT sample; a client's keeps its attempt's id and the handshake's
-   * RTT sample.
+   * Create the engine and the record of a new connection (endpoint-registry.ts `establish`). A
+   * server's gets the next id and no RTT sample; a client's keeps its attempt's id and the
+   * handshake's RTT sample.
    */
   establish(
     now: number, role: 'client' | 'server', localCid: bigint, remoteCid: bigint, address: string, port: number,

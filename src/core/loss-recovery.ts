@@ -135,7 +135,8 @@ export class LossRecovery {
    * that only some answers make as selects that keep the old value. The first time the queue
    * runs dry after this was compiled (a bulk sender's application late with its next write, the
    * end of every transfer) then runs code with type feedback instead of deoptimising
-   * `nextDatagram`, where this is inlined (issue 11; test/core/queue-dry-deopts.test.ts).
+   * `nextDatagram` (send-decision.ts), where this is inlined (issue 11;
+   * test/core/queue-dry-deopts.test.ts).
    */
   sendBlock(now: number, queued: SendBlock, probe: boolean, size = this.maxDatagram): SendBlock {
     const inFlight = this.bytesInFlight;
@@ -342,6 +343,9 @@ export class LossRecovery {
         this.rate.sample(now, sample, newlyAckedBytes, largestNewlyAcked.sentAt, rttSample, this.bytesInFlight, this.rtt),
       );
     }
+    // The packets this ACK acknowledged at the front are done with (nothing below reads them):
+    // loss detection need not walk them (it would skip each one).
+    this.sent.dropAcked();
     this.detectLosses(now);
     this.ptoCount = 0;
     if (this.trace !== null) this.traceMetrics(now);

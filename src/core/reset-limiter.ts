@@ -2,9 +2,10 @@
 const RESET_LIMITER_CAPACITY = 4096;
 
 /**
- * The rate limit on the stateless resets an endpoint sends (endpoint.ts `maybeStatelessReset`,
- * docs/protocol.md §11): at most one per `interval` ms per remote address, remembering at most
- * `RESET_LIMITER_CAPACITY` addresses; a flood from more addresses than that is not answered.
+ * The rate limit on the stateless resets an endpoint sends (endpoint-routing.ts
+ * `maybeStatelessReset`, docs/protocol.md §11): at most one per `interval` ms per remote
+ * address, remembering at most `RESET_LIMITER_CAPACITY` addresses; a flood from more addresses
+ * than that is not answered.
  */
 export class ResetLimiter {
   /** Remote address → time of the last stateless reset sent there (insertion order: oldest first). */

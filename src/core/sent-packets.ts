@@ -364,6 +364,27 @@ export class SentPackets {
     this.head = release ? 0 : this.head;
   }
 
+  /**
+   * Drop the acknowledged packets from the front, stopping at the first outstanding or lost one
+   * (a lost packet stays for loss detection's persistent-congestion run, which `trim` after it
+   * then drops). An ACK in order acknowledges the whole front: loss detection, run next, then
+   * starts at the first packet it can act on instead of walking the ones just acknowledged
+   * (one record per datagram, every ACK: issue 11, the sender's per-packet work).
+   */
+  dropAcked(): void {
+    const s = this.slots;
+    const mask = s.length - 1;
+    while (this.count > 0) {
+      const p = s[this.head];
+      if (p !== null && p !== undefined && p.state !== PacketState.Acked) break;
+      if (p) recycle(p);
+      s[this.head] = null;
+      this.head = (this.head + 1) & mask;
+      this.base++;
+      this.count--;
+    }
+  }
+
   /** Slots of storage of its own (0: none yet, or given back). */
   get allocated(): number {
     return this.slots.length;

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ChannelScheduler } from '../../src/core/channel-scheduler.js';
-import { ConnectionCore } from '../../src/core/connection.js';
 import { Deque } from '../../src/core/deque.js';
 import { PacketBuilder } from '../../src/core/packet-builder.js';
+import { nextDatagram } from '../../src/core/send-decision.js';
 import { SendScheduler } from '../../src/core/send-scheduler.js';
 import { Pair } from '../helpers/pair.js';
 import { deoptimizedBy, staysOptimized } from '../helpers/v8-natives.js';
@@ -55,11 +55,13 @@ describe('a bulk sender whose send queue runs dry after warm-up', () => {
     // and dormancy ~100 ms later: other code, bench/dormant-deopts.ts).
     const dry = (): void => pair.runUntil(() => a.bufferedAmount === 0 && a.ackedThrough === a.flushMark());
     const lost = deoptimizedBy(
+      // Callees first (deoptimizedBy compiles them in this order): pickSolo ← pick ← writeFrames.
       {
-        nextDatagram: proto(ConnectionCore, 'nextDatagram'),
         pickSolo: proto(ChannelScheduler, 'pickSolo'),
+        pick: proto(ChannelScheduler, 'pick'),
         writeFrames: proto(SendScheduler, 'writeFrames'),
         build: proto(PacketBuilder, 'build'),
+        nextDatagram,
       },
       busy,
       dry,
