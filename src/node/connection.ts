@@ -518,12 +518,13 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   private queue(data: Uint8Array | string, options: SendOptions | undefined, receipt: number): boolean {
-    // The refusals' messages are built out of line (messageTooLarge, refuseQueueFull, checkSendOptions),
-    // and so is a send with options (sendWith): V8 marks a function for TurboFan after 3 + bytecode
-    // length / 150 of its own ticks, and this one runs for every message (bench/tierup.ts, issue 11).
+    // The refusals' messages are built out of line (messageTooLarge, refuseQueueFull, checkSendOptions): V8
+    // marks a function for TurboFan after 3 + bytecode length / 150 of its own ticks, and this
+    // one runs for every message (bench/tierup.ts, issue 11).
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     if (!(bytes instanceof Uint8Array)) throw new InvalidArgTypeError('data must be a Uint8Array, Buffer or string');
     if (options !== undefined) checkSendOptions(options);
+    const delivery = options?.delivery ?? 'ordered';
     if (this.finished || this.destroyed || this.record.core.state !== 'open') {
       throw rdError('ERR_CONNECTION_CLOSED', 'the connection is closing or closed');
     }
@@ -532,8 +533,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (bytes.length > maxMessageSize) throw messageTooLarge(bytes.length, maxMessageSize, this.host.maxMessageSize);
     const queued = this.record.core.bufferedAmount;
     if (queued > 0 && queued + bytes.length > this.host.maxQueuedBytes) throw this.refuseQueueFull(queued, bytes.length);
-    if (options === undefined && receipt === 0) this.record.core.send(bytes, 'ordered');
-    else this.sendWith(bytes, options, receipt);
+    const channel = options?.channel ?? 0;
+    const maxAge = options?.maxAge;
+    if (delivery === 'ordered' && channel === 0 && maxAge === undefined && receipt === 0) this.record.core.send(bytes, delivery);
+    else this.record.core.send(bytes, { delivery, channel, receipt, ...(maxAge !== undefined ? { maxAge } : {}) }, this.host.now());
     this.host.scheduleFlush(this.record);
     if (this.record.core.bufferedAmount >= this.host.highWaterMark) {
       if (!this.needDrain) {
@@ -543,15 +546,6 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       return false;
     }
     return true;
-  }
-
-  /** queue()'s core send for a message with options or a receipt (out of line: queue() runs once per message, see there). */
-  private sendWith(bytes: Uint8Array, options: SendOptions | undefined, receipt: number): void {
-    const delivery = options?.delivery ?? 'ordered';
-    const channel = options?.channel ?? 0;
-    const maxAge = options?.maxAge;
-    if (delivery === 'ordered' && channel === 0 && maxAge === undefined && receipt === 0) this.record.core.send(bytes, delivery);
-    else this.record.core.send(bytes, { delivery, channel, receipt, ...(maxAge !== undefined ? { maxAge } : {}) }, this.host.now());
   }
 
   /** Refuse a message for the queue's size: remember it and watch for 'drain', which follows once it would fit; the error to throw. */
