@@ -25,12 +25,18 @@
  * ~670 ms transfer; its sender's 10 ms sampling ticks came 25-41 ms apart). With `--starve` as
  * well (the proxy's share) it is the real run's warm-up in virtual time.
  *
+ * `--reorder P [--reorder-delay 2]` holds back that fraction of the sender's datagrams by that many
+ * ms, so later ones overtake them: the real proxy does this when it waits for a core (a datagram
+ * overtakes the ~100 read before it; bench/analysis.md, Stop 29, "Impaired paths"), and the packet
+ * threshold (RFC 9002 §6.1.1) then declares lost what only came late. The per-seed figures then
+ * also give the receiver's duplicates (each a retransmission of a datagram that had arrived).
+ *
  * `--trace MS` prints, for seed 1 only, the sender's congestion state every MS ms of virtual time
  * (controller state, pacing rate, window, bytes in flight, and what the receiver got in that
  * interval), to read how a start or a loss rate plays out; `--trace 0` (default) prints none.
  *
  *   node --import tsx bench/impair-sim.ts [--rate 60] [--mb 20] [--mds 1452] [--seeds 3] [--starve 0] [--starve-rate 15]
- *     [--descheduled 0] [--run 10] [--wait 15] [--trace 0]
+ *     [--descheduled 0] [--run 10] [--wait 15] [--reorder 0] [--reorder-delay 2] [--trace 0]
  */
 import type { ConnectionCore } from '../src/core/connection.js';
 import type { Side } from '../test/helpers/pair.js';
@@ -49,6 +55,8 @@ const traceMs = flag('trace', 0);
 const descheduledMs = flag('descheduled', 0);
 const runMs = flag('run', 10);
 const waitMs = flag('wait', 15);
+const reorder = flag('reorder', 0);
+const reorderDelay = flag('reorder-delay', 2);
 const chunk = new Uint8Array(64 * 1024);
 
 /** One line of `--trace`: the sender's controller as the stats and the controller's public fields show it. */
@@ -118,13 +126,18 @@ function deschedule(pair: ReturnType<typeof impairedPair>, side: Side, until: nu
 }
 
 const starved = starveMs > 0 ? ` (${starveRate / 1e6} MB/s for the first ${starveMs} ms)` : '';
+const reordering = reorder > 0 ? `, ${reorder * 100} % of datagrams held back ${reorderDelay} ms` : '';
 const waiting = descheduledMs > 0 ? `, both ends descheduled ${waitMs} of every ${runMs + waitMs} ms for the first ${descheduledMs} ms` : '';
-console.log(`impair-sim: ${bytes / 1e6} MB, 10 ms each way, ${rate / 1e6} MB/s bottleneck${starved}${waiting}, 4 MB queue, maxDatagramSize ${maxDatagramSize}, virtual time`);
+console.log(`impair-sim: ${bytes / 1e6} MB, 10 ms each way, ${rate / 1e6} MB/s bottleneck${starved}${waiting}${reordering}, 4 MB queue, maxDatagramSize ${maxDatagramSize}, virtual time`);
 for (const loss of [0, 0.01, 0.05, 0.1, 0.2]) {
   const figures: string[] = [];
   let sum = 0;
   for (let seed = 1; seed <= seeds; seed++) {
     const pair = impairedPair(seed, loss, { maxDatagramSize, rate: starveMs > 0 ? starveRate : rate });
+    /** The forward link at `linkRate`, with `--reorder` when given. */
+    const forward = (linkRate: number): void =>
+      pair.flows[0]!.links.forward.configure({ delay: 10, rate: linkRate, queue: 4e6, loss, ...(reorder > 0 ? { reorder, reorderDelay } : {}) });
+    if (reorder > 0) forward(starveMs > 0 ? starveRate : rate);
     if (descheduledMs > 0) {
       deschedule(pair, pair.sides[0], descheduledMs, 0);
       deschedule(pair, pair.sides[1], descheduledMs, (runMs + waitMs) / 2);
@@ -143,14 +156,15 @@ for (const loss of [0, 0.01, 0.05, 0.1, 0.2]) {
       }
       if (starving && pair.now >= starveMs) {
         starving = false;
-        pair.flows[0]!.links.forward.configure({ delay: 10, rate, queue: 4e6, loss });
+        forward(rate);
       }
       return pair.sides[1].deliveredBytes >= bytes;
     }, 600_000);
     if (tracing) console.log(`  trace, ${loss * 100} % loss, seed 1:\n${trace.join('\n')}`);
     const s = pair.a.stats(pair.now);
     sum += bytes / 1e3 / pair.now;
-    if (seed <= 3) figures.push(`${(bytes / 1e3 / pair.now).toFixed(1)} MB/s (flow-control blocked ${s.timeBlockedByFlowControl.toFixed(0)} of ${pair.now.toFixed(0)} ms)`);
+    const duplicates = reorder > 0 ? `, ${pair.b.stats(pair.now).duplicatesDropped} duplicates` : '';
+    if (seed <= 3) figures.push(`${(bytes / 1e3 / pair.now).toFixed(1)} MB/s (flow-control blocked ${s.timeBlockedByFlowControl.toFixed(0)} of ${pair.now.toFixed(0)} ms${duplicates})`);
   }
   const mean = seeds > 3 ? `  mean of ${seeds}: ${(sum / seeds).toFixed(1)} MB/s` : '';
   console.log(`  ${String(loss * 100).padStart(2)} %  ${figures.join('  ')}${mean}`);

@@ -12,6 +12,7 @@ import type {
   ManyServerResult,
   PingClientResult,
 } from './types.js';
+import { CcSampler } from '../lib/cc-sampler.js';
 import { cpuMsSince, HalfMark, mainThreadRunQueueMs, maxRssBytes, settledHeapBytes, usSince, wallNow } from '../lib/measure.js';
 import { runWithConcurrency } from '../lib/concurrency.js';
 import { performance } from 'node:perf_hooks';
@@ -166,6 +167,7 @@ const plainContender: Contender = {
       server.on('connection', (conn) => {
         conn.on('error', () => undefined);
         progress.conn = conn;
+        const sampler = CcSampler.start(conn, 'receiver');
         const half = new HalfMark(o.bytes);
         let bytes = 0;
         let firstAt = 0;
@@ -178,6 +180,7 @@ const plainContender: Contender = {
           progress.bytes = bytes;
           half.update(bytes);
           if (bytes >= o.bytes) {
+            sampler?.stop();
             resolve({ bytes, firstAt, lastAt: wallNow(), cpuMs: cpuMsSince(cpu), ...half.result(), maxRssBytes: maxRssBytes(), extra: { ...numericStats(conn), ...busySince(mark!) } });
           }
         });
@@ -193,6 +196,7 @@ const plainContender: Contender = {
     conn.on('error', () => undefined);
     progress.conn = conn;
     progress.expected = o.bytes;
+    const sampler = CcSampler.start(conn, 'sender');
     const chunk = Buffer.alloc(o.chunk, 0x61);
     const cpu = process.cpuUsage();
     const half = new HalfMark(o.bytes);
@@ -214,6 +218,7 @@ const plainContender: Contender = {
     if (typeof conn.flush === 'function') await conn.flush();
     else await conn.close();
     const doneAt = wallNow();
+    sampler?.stop();
     const cpuMs = cpuMsSince(cpu);
     const halfFields = half.result();
     const extra = { ...extraBefore, ...numericStats(conn), ...busySince(mark) };

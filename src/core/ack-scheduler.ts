@@ -162,6 +162,11 @@ export class AckScheduler {
 
   // ------------------------------------------------------------------ timing
 
+  /** Ack-eliciting packets arrived that no ACK has covered yet (due or not). */
+  get waiting(): boolean {
+    return this.ackElicitingSinceAck > 0;
+  }
+
   /** Must an ACK go out now? */
   ackDue(now: number): boolean {
     return this.ackElicitingSinceAck > 0 && (this.ackNow || this.countDue || now >= this.ackDeadline) ? true : this.ackNow;

@@ -35,6 +35,15 @@ export class BufferBudget {
    * `stuck`: none of what it holds can be released by its application. `extra`: how far past
    * the limit the exempt connection may take the total.
    */
+  /**
+   * `admits`' first case alone, which needs neither `stuck` nor `extra`: the total stays within
+   * L/2 and `owner` is not the exempt connection (whose exemption `admits` may clear). True:
+   * `admits` would say true and change nothing; false: ask `admits`.
+   */
+  admitsWithinHalf(bytes: number, owner: object): boolean {
+    return this.exempt !== owner && this.used + bytes <= this.limit / 2;
+  }
+
   admits(held: number, bytes: number, owner: object, stuck: boolean, extra: number): boolean {
     const after = this.used + bytes;
     if (this.exempt === owner && !stuck) this.exempt = null;

@@ -140,6 +140,11 @@ export class ConnectionCore implements ConnectionParts {
 
   /** The last pollTransmit(now, true) left an ACK for the end of the batch. */
   ackDeferred = false;
+
+  /** Packets wait for an ACK, due or not (EndpointCore.batchAckWaits). */
+  get ackWaiting(): boolean {
+    return this.acks.waiting;
+  }
   /**
    * The send side is at rest: the last full decision (send-decision.ts `nextDatagram`) returned
    * nothing, with the connection open, nothing to send (no data, retransmission, CLOSE or

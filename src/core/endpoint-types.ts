@@ -43,6 +43,8 @@ export interface ConnectionCoreLike {
   pollTransmit(now: number, batch?: boolean): Uint8Array | null;
   /** Set when pollTransmit(now, true) left an ACK for the end of the batch. */
   readonly ackDeferred?: boolean;
+  /** Packets wait for an ACK, due or not (EndpointCore.batchAckWaits). */
+  readonly ackWaiting?: boolean;
   pollTimeout(): number | null;
   pollEvent(): CoreEvent | null;
   readonly bufferedAmount: number;

@@ -140,7 +140,18 @@ export class EndpointCore implements EndpointParts {
     return this.deferredAcks.length > 0;
   }
 
+  /**
+   * The connection drained last by pollTransmit(now, true) has packets waiting for an ACK that
+   * is not sent yet (due by count and deferred, or due later: the delayed-ACK timer). The next
+   * datagram of the batch will likely add to it; a shell that reads a batch may then leave its
+   * timer to the batch's end (the Node shell's `onIoFlush`) instead of asking for the deadline
+   * after every datagram. Only the cost depends on it: false for a connection that waits means
+   * a re-arm per datagram, as without it. Cleared by endBatch.
+   */
+  batchAckWaits = false;
+
   endBatch(): boolean {
+    this.batchAckWaits = false;
     const n = this.deferredAcks.length;
     for (let i = 0; i < n; i++) {
       const c = this.deferredAcks[i]!;
@@ -364,6 +375,8 @@ export class EndpointCore implements EndpointParts {
           c.ackDeferred = true;
           this.deferredAcks.push(c);
         }
+        // The last null poll of the flush decides (a reply that carried the ACK clears it).
+        if (data === null && batch) this.batchAckWaits = c.core.ackWaiting === true;
         // Encrypted connection: the engine's DATA packet leaves as a PROTECTED packet.
         if (data && c.protection) data = c.protection.seal(now, data);
       } catch {

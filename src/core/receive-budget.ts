@@ -17,6 +17,9 @@ export function overBudget(c: ConnectionParts, dataFrames: number, size: number,
 
 /** The budget has no room for a new packet that may add `bytes` (`overBudget` once the packet is known new and to carry data). */
 export function budgetRefuses(c: ConnectionParts, bytes: number): boolean {
+  // The common case (an endpoint far from its budget) without the receiver's getters, which
+  // walk its buffers (`releasable`, `retainedLimit`): once per received packet with data.
+  if (c.budget!.admitsWithinHalf(bytes, c)) return false;
   const receiver = c.receiver;
   const stuck = receiver.releasable === 0;
   return !c.budget!.admits(c.budgetReported, bytes, c, stuck, receiver.retainedLimit);

@@ -209,6 +209,8 @@ const enum Flag {
   DeliveryScheduled = 8,
   Finished = 16,
   Destroyed = 32,
+  /** `EventEmitter.captureRejections` was on when it was made (node:events then watches what a listener returns). */
+  CaptureRejections = 64,
 }
 
 const SEND_OPTIONS = ['delivery', 'channel', 'maxAge'] as const;
@@ -337,6 +339,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     // Created on first use: mutable from the start, so that the first one deoptimises nothing
     // that reads them (src/core/mutable-fields.ts).
     unpinFields(this, ['inbox', 'waits']);
+    if (EventEmitter.captureRejections) this.flags |= Flag.CaptureRejections;
   }
 
   private flag(bit: number): boolean {
@@ -782,7 +785,14 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (this.takesAtOnce(unreliable)) {
       // What deliver() would do with it as the only queued message, without queueing it.
       this.giveBackCredit(event.credit, unreliable, event.channel);
-      this.emit('message', data, info);
+      // emit('message', data, info), but one plain listener (what `on` and `once` store) is
+      // called here as emit would call it, without emit's rest-parameter array (~64 B) and
+      // Reflect.apply per message (issue 11). Several listeners, or captureRejections (emit then
+      // watches the promise a listener returns), go through emit. Inline rather than a method:
+      // a small function of its own is one more TurboFan job in the first window (bench/tierup.ts).
+      const listener = (this as unknown as { _events: { message?: unknown } })._events.message;
+      if (typeof listener === 'function' && (this.flags & Flag.CaptureRejections) === 0) listener.call(this, data, info);
+      else this.emit('message', data, info);
       return;
     }
     this.ensureInbox().push({ data, credit: event.credit, unreliable, info });

@@ -276,15 +276,26 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     // Answer in the same turn: the application's reply from a 'message' handler leaves with the
     // ACK before the next datagram is read, and so does an ACK the engine wants at once (a gap,
     // a PING). An ACK due only because enough packets arrived waits for the end of the socket's
-    // batch (libuv reads up to 32 datagrams per poll): one ACK for the batch. Only then is a
-    // flush scheduled after the batch (setImmediate); a lone request/response costs none.
+    // batch (libuv reads up to 32 datagrams per poll): one ACK for the batch. Only then, or
+    // while packets wait for an ACK (the next datagrams of the batch add to them), is a flush
+    // scheduled after the batch (setImmediate, `batchFlush`); a lone request/response, whose
+    // reply carried the ACK, costs none.
     this.flush(true, now);
-    if (!this.ioFlushScheduled && this.core.hasDeferredAcks) {
+    this.batchFlush(now);
+  };
+  private ioFlushScheduled = false;
+  /**
+   * In a socket batch: schedule the batch's own flush (`onIoFlush`) if the engine left an ACK
+   * for it or has packets waiting for one (EndpointCore.batchAckWaits). True: one is scheduled,
+   * and it re-arms the timer.
+   */
+  private batchFlush(now: number): boolean {
+    if (!this.ioFlushScheduled && (this.core.hasDeferredAcks || this.core.batchAckWaits)) {
       this.ioFlushScheduled = true;
       this.clock.setTimer(now, this.onIoFlush);
     }
-  };
-  private ioFlushScheduled = false;
+    return this.ioFlushScheduled;
+  }
   private readonly onIoFlush = (): void => {
     if (stageTrace !== null) stageTrace.mark(Stage.ImmediateFlush);
     this.ioFlushScheduled = false;
@@ -763,8 +774,9 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
       // immediate: it runs before any setTimeout timer can fire; the endpoint's own timer, if it
       // was armed as an immediate earlier in the batch, may run first and re-arms itself), the
       // timer is re-armed there, once per batch, not after every datagram (issue 11:
-      // pollTimeout's ten deadlines per datagram).
-      this.afterFlush(now, !(batch && this.ioFlushScheduled));
+      // pollTimeout's ten deadlines per datagram). Scheduled here by the batch's first datagram
+      // that leaves packets waiting for an ACK, so that it too leaves the timer to it.
+      this.afterFlush(now, !(batch && this.batchFlush(now)));
     }
   }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { EndpointConnection, EndpointEvent } from '../../src/core/endpoint.js';
+import { Receiver } from '../../src/core/receiver.js';
 import { decodePacket, encodePacket, type AcceptPacket } from '../../src/wire/index.js';
 import { VirtualNet, endpointConfig, type Node, type Wire } from './endpoint-harness.js';
 
@@ -274,5 +275,34 @@ describe('endpoint limits (issue #10)', () => {
     net.run(net.now + 100);
     expect(held()).toBe(0);
     expect(server.core.stats().connections).toBe(0);
+  });
+
+  it('far from maxBufferedBytes, a packet with data is admitted without reading what the receiver could release (issue 11)', () => {
+    const { net, s, c } = setup();
+    c.core.connect(net.now, SERVER, 4000);
+    net.run(2000, () => connected(c) !== undefined);
+    // Count the reads of the receiver's `releasable` and `retainedLimit`: budgetRefuses read
+    // both (they walk the channels' buffers) for every packet with data, before the budget's
+    // first case (the total within half the budget) that needs neither.
+    const proto = Receiver.prototype as unknown as object;
+    const reads = { n: 0 };
+    const restore: (() => void)[] = [];
+    for (const name of ['releasable', 'retainedLimit']) {
+      const d = Object.getOwnPropertyDescriptor(proto, name)!;
+      Object.defineProperty(proto, name, { ...d, get(this: unknown) { reads.n++; return d.get!.call(this); } });
+      restore.push(() => Object.defineProperty(proto, name, d));
+    }
+    try {
+      const conn = connected(c)!;
+      const before = s.core.stats().datagramsReceived;
+      for (let m = 0; m < 20; m++) conn.core.send(new Uint8Array(16 * KiB).fill(m));
+      c.core.touch(conn);
+      net.run(net.now + 5000, () => s.events.filter((e) => e.type === 'connection-event' && e.event.type === 'message').length >= 20);
+      expect(s.core.stats().datagramsReceived - before).toBeGreaterThan(200);
+      // Before: two reads per packet with data (over 400 here).
+      expect(reads.n).toBe(0);
+    } finally {
+      for (const r of restore) r();
+    }
   });
 });

@@ -8,6 +8,18 @@ import { Rng, SimNetwork } from '../../src/testing/index.js';
 import type { Endpoint } from '../../src/index.js';
 import { destroyAll, loopbackEndpoint, once, prng, randomBuffer, rawSocket, simPair, until, within } from './helpers.js';
 
+/** Counts the endpoint's questions for its next deadline (EndpointCore.pollTimeout): every re-arm asks first. */
+function countDeadlinePolls(endpoint: unknown): { n: number } {
+  const core = (endpoint as { core: { pollTimeout: () => number | null } }).core;
+  const pollTimeout = core.pollTimeout.bind(core);
+  const polls = { n: 0 };
+  core.pollTimeout = () => {
+    polls.n++;
+    return pollTimeout();
+  };
+  return polls;
+}
+
 /** A clock that counts the timers armed through it, and how many were due at once (setImmediate in real time). */
 function countingClock(inner: Clock): Clock & { armed: number; dueNow: number } {
   const c = {
@@ -264,14 +276,7 @@ describe('the hot path of the Node shell', () => {
       got += m.length;
       messages++;
     });
-    // Every re-arm asks the engine for its next deadline (EndpointCore.pollTimeout) first.
-    const core = (server as unknown as { core: { pollTimeout: () => number | null } }).core;
-    const pollTimeout = core.pollTimeout.bind(core);
-    let polls = 0;
-    core.pollTimeout = () => {
-      polls++;
-      return pollTimeout();
-    };
+    const polls = countDeadlinePolls(server);
     const received = () => server.stats().datagramsReceived;
     const before = received();
     // 60 datagrams of one message each leave at one instant and arrive at one instant: one batch.
@@ -282,7 +287,33 @@ describe('the hot path of the Node shell', () => {
     // Before: one per datagram (60 and more). Now: the datagrams read before the batch's first
     // deferred ACK scheduled its flush (the first two: an ACK every 2 packets early on), that
     // flush, and the later datagrams' few turns (the sender's reply to the ACK, the timers).
-    expect(polls).toBeLessThanOrEqual(15);
+    expect(polls.n).toBeLessThanOrEqual(15);
+    done();
+  });
+
+  it('a batch re-arms the timer once at its end also before its ACK is due (decimated ACKs: every 10th packet)', async () => {
+    const { net, server, conn, peer, done } = await simPair(10, {
+      impairment: { delay: 2 },
+      endpoint: { pacing: false, congestion: 'none', maxDatagramSize: 1200 },
+    });
+    let got = 0;
+    peer.on('message', (m) => (got += m.length));
+    const polls = countDeadlinePolls(server);
+    // Past the first 100 packets (acknowledged every second one) and a clean run: ACKs by count every 10th.
+    for (let i = 0; i < 150; i++) conn.send(new Uint8Array(1100));
+    expect(await net.runUntilAsync(() => got === 150 * 1100, 5000)).toBe(true);
+    // Let the last ACKs settle (no sleep: virtual time).
+    await net.runUntilAsync(() => false, 200);
+    const received = () => server.stats().datagramsReceived;
+    const before = received();
+    polls.n = 0;
+    // Nine datagrams in one batch: not one of them makes the ACK due by count, so none is
+    // deferred; each left the ACK waiting for its delayed-ACK timer. Before: each one's flush
+    // asked for the deadline (9 polls); now the batch's flush asks once.
+    for (let i = 0; i < 9; i++) conn.send(new Uint8Array(1100));
+    expect(await net.runUntilAsync(() => got === 159 * 1100, 5000)).toBe(true);
+    expect(received() - before).toBe(9);
+    expect(polls.n).toBeLessThanOrEqual(2);
     done();
   });
 
