@@ -448,33 +448,16 @@ export class ConnectionCore implements ConnectionParts {
    * the path check below is the one place every datagram of the connection passes).
    */
   handleDatagram(now: number, datagram: Uint8Array, authenticated = false, address?: string, port = 0): void {
+    // The rare exits (closed, dropped, another path) are out of line (readDropped, readForeign):
+    // V8 marks a function after 3 + bytecode/150 ticks of its own bytecode, and this runs once per
+    // received datagram (once per ACK on a sender), so its cold cases would delay its compile.
     if (this.dormant !== null) wake(this);
-    if (this._state === 'closed') {
-      // The endpoint counts these when it retires the connection (endpoint-registry.ts `forget`).
-      this.readAfterClose++;
-      return;
-    }
-    if (datagram.length > this.localMaxDatagram) {
-      // Larger than we announced (the endpoint drops these first, as `oversize`): a fragment of
-      // it could keep more alive than one TSN of credit allows.
-      this.counters.malformedDropped++;
-      if (this.trace !== null) this.trace.packetDropped(now, datagram.length, 'invalid');
-      return;
-    }
+    if (this._state === 'closed' || datagram.length > this.localMaxDatagram) return this.readDropped(now, datagram.length, 'invalid');
     if (predictReceive && !authenticated && readPredicted(this, now, datagram, address, port)) return;
     const packet = sharedReader;
     const verdict = packet.open(datagram, authenticated);
-    if (verdict !== 'ok') {
-      if (verdict === 'checksum') this.counters.checksumFailures++;
-      else this.counters.malformedDropped++;
-      if (this.trace !== null) this.trace.packetDropped(now, datagram.length, verdict === 'checksum' ? 'checksum' : 'header_parse_error');
-      return;
-    }
-    if (packet.dcidHi !== this.localCidHi || packet.dcidLo !== this.localCidLo) {
-      this.counters.malformedDropped++;
-      if (this.trace !== null) this.trace.packetDropped(now, datagram.length, 'unexpected_packet');
-      return;
-    }
+    if (verdict !== 'ok') return this.readDropped(now, datagram.length, verdict === 'checksum' ? 'checksum' : 'header_parse_error');
+    if (packet.dcidHi !== this.localCidHi || packet.dcidLo !== this.localCidLo) return this.readDropped(now, datagram.length, 'unexpected_packet');
     // The path check (docs/protocol.md §23): from the current path, read on; from another
     // address, only what path validation allows.
     let kind: PathKind = PathKind.Current;
@@ -482,29 +465,20 @@ export class ConnectionCore implements ConnectionParts {
     if (address !== undefined) {
       kind = path.classify(address, port);
       if (kind !== PathKind.Current) {
-        this.resting = false;
-        const read = path.onForeignDatagram(now, packet, datagram, authenticated, address, port, this._state);
-        if (read === Foreign.Moved) {
-          if (!this.readAfterMove(now, datagram)) return;
-          kind = PathKind.Current;
-        } else if (read === Foreign.Drop) return;
-        else kind = read;
+        const read = this.readForeign(now, datagram, authenticated, address, port);
+        if (read === Foreign.Drop) return;
+        kind = read;
       }
     }
     path.arrival = kind;
     if (this.budget !== null && overBudget(this, packet.dataFrames, datagram.length, packet.packetNumber)) return defer(this, now, datagram.length);
-    if (!this.acks.onPacket(now, packet.packetNumber)) {
-      this.counters.duplicatesDropped++;
-      if (this.trace !== null) this.trace.packetDropped(now, datagram.length, 'duplicate');
-      return;
-    }
+    if (!this.acks.onPacket(now, packet.packetNumber)) return this.readDropped(now, datagram.length, 'duplicate');
     if (this.awaitingFirstPacket) this.firstPacket(now, kind);
     this.counters.packetsReceived++;
     this.counters.bytesReceived += datagram.length;
     path.onPacketRead(now, kind);
-    if (this.trace !== null) this.trace.packetReceived(now, this.acks.lastPacketNumber, datagram, this.recovery.packetNumbers.largestSent, packet);
     this.lastReceivedAt = now;
-    if (this._state === 'draining') this.drainUntil = now + drainPeriod(this.recovery.basePto());
+    if (this.trace !== null || this._state === 'draining') this.readNoted(now, datagram);
 
     let ackEliciting = false;
     // DATA payloads stay in the datagram (no view each): handleFrame hands the receiver where they are.
@@ -516,6 +490,40 @@ export class ConnectionCore implements ConnectionParts {
     }
     if (ackEliciting) this.acks.onAckElicitingPacket(now);
     if (this.budget !== null) syncBudget(this);
+  }
+
+  /**
+   * A datagram not read (handleDatagram's rare exits): counted and traced by `reason`. After
+   * close it is only counted (the endpoint counts these when it retires the connection:
+   * endpoint-registry.ts `forget`); 'invalid' is one larger than we announced (the endpoint drops
+   * these first, as `oversize`: a fragment of it could keep more alive than one TSN of credit allows).
+   */
+  private readDropped(now: number, length: number, reason: 'invalid' | 'checksum' | 'header_parse_error' | 'unexpected_packet' | 'duplicate'): void {
+    if (this._state === 'closed') {
+      this.readAfterClose++;
+      return;
+    }
+    if (reason === 'checksum') this.counters.checksumFailures++;
+    else if (reason === 'duplicate') this.counters.duplicatesDropped++;
+    else this.counters.malformedDropped++;
+    if (this.trace !== null) this.trace.packetDropped(now, length, reason);
+  }
+
+  /** handleDatagram's rare notes on a datagram read: the trace's record, and a draining peer's period extended. */
+  private readNoted(now: number, datagram: Uint8Array): void {
+    if (this.trace !== null) this.trace.packetReceived(now, this.acks.lastPacketNumber, datagram, this.recovery.packetNumbers.largestSent, sharedReader);
+    if (this._state === 'draining') this.drainUntil = now + drainPeriod(this.recovery.basePto());
+  }
+
+  /**
+   * handleDatagram's path check for a datagram from another address (not the current path):
+   * what path validation allows, as the PathKind to read it as, or Foreign.Drop.
+   */
+  private readForeign(now: number, datagram: Uint8Array, authenticated: boolean, address: string, port: number): PathKind | typeof Foreign.Drop {
+    this.resting = false;
+    const read = this.path.onForeignDatagram(now, sharedReader, datagram, authenticated, address, port, this._state);
+    if (read === Foreign.Moved) return this.readAfterMove(now, datagram) ? PathKind.Current : Foreign.Drop;
+    return read;
   }
 
   /**
