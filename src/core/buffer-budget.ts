@@ -31,11 +31,6 @@ export class BufferBudget {
   constructor(readonly limit: number) {}
 
   /**
-   * May connection `owner`, which holds `held` bytes, take a packet that may add `bytes`?
-   * `stuck`: none of what it holds can be released by its application. `extra`: how far past
-   * the limit the exempt connection may take the total.
-   */
-  /**
    * `admits`' first case alone, which needs neither `stuck` nor `extra`: the total stays within
    * L/2 and `owner` is not the exempt connection (whose exemption `admits` may clear). True:
    * `admits` would say true and change nothing; false: ask `admits`.
@@ -44,6 +39,11 @@ export class BufferBudget {
     return this.exempt !== owner && this.used + bytes <= this.limit / 2;
   }
 
+  /**
+   * May connection `owner`, which holds `held` bytes, take a packet that may add `bytes`?
+   * `stuck`: none of what it holds can be released by its application. `extra`: how far past
+   * the limit the exempt connection may take the total.
+   */
   admits(held: number, bytes: number, owner: object, stuck: boolean, extra: number): boolean {
     const after = this.used + bytes;
     if (this.exempt === owner && !stuck) this.exempt = null;
