@@ -100,7 +100,7 @@ export class EndpointCore implements EndpointParts {
   /**
    * The same table's low-half Map (`connections.byLow`): low 32 bits of a connection's ID → the
    * connection (the first one registered with them). Routes a DATA datagram without decoding its
-   * ID into a BigInt; a miss takes the long route (routeData), which finds the rest.
+   * ID into a BigInt; a miss takes the long route (endpoint-routing.ts `routeData`), which finds the rest.
    */
   readonly byCidLo = this.connections.byLow;
   /** (remote address, port, remote CID) → connection: repeated INITIALs and stateless resets. */

@@ -279,7 +279,9 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     // batch (libuv reads up to 32 datagrams per poll): one ACK for the batch. Only then, or
     // while packets wait for an ACK (the next datagrams of the batch add to them), is a flush
     // scheduled after the batch (setImmediate, `batchFlush`); a lone request/response, whose
-    // reply carried the ACK, costs none.
+    // reply carried the ACK, costs none. A lone one-way datagram costs one, and its ACK, held
+    // for a reply, another: the batch's flush holds it again and re-arms for it (bench/analysis.md,
+    // Stop 29, "Bulk receiver").
     this.flush(true, now);
     this.batchFlush(now);
   };

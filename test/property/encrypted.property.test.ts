@@ -10,7 +10,7 @@ import { Pair, type LinkConfig } from '../helpers/pair.js';
 
 /**
  * The engine's delivery properties with packet protection between the two engines, as the
- * endpoint puts it (src/core/endpoint.ts routeData/pollTransmit), under arbitrary loss,
+ * endpoint puts it (src/core/endpoint-routing.ts `openProtected`, src/core/endpoint.ts `pollTransmit`), under arbitrary loss,
  * duplication, reordering and corruption, with key updates every few dozen packets, and with an
  * attacker on the path that re-sends packets already accepted, truncates packets and flips bits.
  * Every attacker packet must be rejected (and counted); the messages must arrive exactly as the
