@@ -8,6 +8,7 @@ import { optionsObject, rejectUnknownOptions } from '../unknown-options.js';
 import { CHANNEL_OPTIONS } from './channel-options.js';
 import { boundedWait, checkCloseOptions, type CloseOptions } from './close-options.js';
 import { unpinFields } from '../core/mutable-fields.js';
+import { Waits, type Waiter } from './connection-waits.js';
 import { messageTooLarge } from '../core/send-options.js';
 import { Inbox, type InboxItem, type MessageInfo } from './inbox.js';
 import type { SocketAddress } from './socket.js';
@@ -160,45 +161,8 @@ function isBuffer(d: Uint8Array): d is Buffer {
   return Object.getPrototypeOf(d) === BUFFER_PROTOTYPE || d instanceof Buffer;
 }
 
-interface Waiter {
-  resolve: (r: IteratorResult<Buffer>) => void;
-  reject: (e: unknown) => void;
-}
-
 function toError(e: CloseError): ReliableDgramError {
   return rdError(e.code, e.message);
-}
-
-type ReceiptWaiter = { resolve: () => void; reject: (e: unknown) => void };
-type FlushWaiter = { mark: number; resolve: () => void; reject: (e: unknown) => void };
-
-/**
- * What a connection's iterators, receipts and flush()/close() calls wait with: one object,
- * created at the first of them (Connection.ensureWaits), instead of nine fields in every
- * connection (idle connections, issue 11). Each list or map is itself created at first use,
- * and dropped again once empty.
- */
-class Waits {
-  /** General iterators running. */
-  iterating = 0;
-  /** Waiters of the general iterators. */
-  waiters: Waiter[] | null = null;
-  /** Iterators of one channel (`messages({ channel })`): their waiters, by channel (null: none). */
-  channelWaiters: Map<number, Waiter[]> | null = null;
-  channelIterating: Map<number, number> | null = null;
-  /** Messages for general consumers while channel iterators exist: those of channels none claims. */
-  unclaimedMatch: ((item: InboxItem) => boolean) | null = null;
-  /** Receipts (`sendAcked`) waiting on the engine. */
-  receipts: Map<number, ReceiptWaiter> | null = null;
-  nextReceipt = 1;
-  /** flush() and close() calls waiting on the engine. */
-  flushWaiters: FlushWaiter[] | null = null;
-  closeWaiters: ReceiptWaiter[] | null = null;
-
-  constructor() {
-    // Created on first use: mutable from the start (src/core/mutable-fields.ts).
-    unpinFields(this, ['waiters', 'channelWaiters', 'channelIterating', 'unclaimedMatch', 'receipts', 'flushWaiters', 'closeWaiters']);
-  }
 }
 
 /** Bits of `Connection.flags`. */
