@@ -78,7 +78,7 @@ export class DeliveryRate {
   ): AckEvent {
     this.firstSentTime = sample.sentAt;
     // Compared before the test of 0 (not short-circuited): a bulk warm-up that is never
-    // app-limited still leaves feedback here, and the compiled ACK path (LossRecovery.onAck) survives the end.
+    // app-limited still leaves feedback here, and the compiled onNewlyAcked survives the end.
     const pastAppLimited = this.delivered > this.appLimitedUntil;
     if (this.appLimitedUntil !== 0 && pastAppLimited) this.appLimitedUntil = 0;
     const interval = Math.max(sample.sentAt - sample.firstSentTime, now - sample.deliveredTime);
