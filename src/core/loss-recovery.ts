@@ -356,20 +356,7 @@ export class LossRecovery {
   /** RFC 9002 §6.1: declare lost what is far enough behind the largest acknowledged packet. */
   private detectLosses(now: number): void {
     this.lossTime = Infinity;
-    const largest = this.largestAckedPn;
-    if (largest < 0) return;
-    // An ACK in order leaves nothing at or below the largest acknowledged (dropAcked took the
-    // front it acknowledged): no walk. The walk is apart so that this per-ACK part is small
-    // (under 81 B of bytecode: V8 marks it at its first tick; the whole, 801 B, wanted 8 ticks
-    // of its own and was never compiled in a 100 MB bulk run: issue 11, the warm-up).
-    const sent = this.sent;
-    const first = sent.first;
-    if (first <= largest && first < sent.end) this.walkLosses(now);
-    sent.trim();
-  }
-
-  /** detectLosses' walk over the packets tracked at or below the largest acknowledged (there is one). */
-  private walkLosses(now: number): void {
+    if (this.largestAckedPn < 0) return;
     const lossDelay = Math.max(TIME_THRESHOLD * Math.max(this.rtt.latest, this.rtt.smoothed), GRANULARITY);
     let lostBytes = 0;
     let newestLostSentAt = -Infinity;
@@ -429,6 +416,7 @@ export class LossRecovery {
       this.cc.onCongestionEvent(now, newestLostSentAt, lostBytes, persistent);
     }
     if (blackHole) this.dropOversized();
+    this.sent.trim();
   }
 
   /**

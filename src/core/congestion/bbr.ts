@@ -143,9 +143,13 @@ export class Bbr implements CongestionController {
   }
 
   onAck(ack: AckEvent): void {
-    // Once per connection, out of line: V8 marks a function for TurboFan after 3 + bytecode
-    // length / 150 of its own ticks, and this runs once per ACK (issue 11, the warm-up).
-    if (!this.pacingFromRtt && ack.rttSample > 0) this.initPacingFromRtt(ack);
+    if (!this.pacingFromRtt && ack.rttSample > 0) {
+      // The first pacing rate assumed the configured initial RTT (100 ms); re-derive it from the
+      // first real sample (Linux's bbr_init_pacing_rate_from_rtt), or a LAN connection would
+      // be paced at a few hundred bytes per millisecond until the model has a bandwidth.
+      this.pacingFromRtt = true;
+      this.pacingRate = Math.max(this.pacingRate, (HIGH_GAIN * this.window) / Math.max(ack.rtt.smoothed, 0.001));
+    }
     this.updateRound(ack);
     this.updateBandwidth(ack);
     this.updateAckAggregation(ack);
@@ -156,16 +160,6 @@ export class Bbr implements CongestionController {
     this.checkProbeRtt(ack);
     this.setPacingRate();
     this.setWindow(ack);
-  }
-
-  /**
-   * The first pacing rate assumed the configured initial RTT (100 ms); re-derive it from the
-   * first real sample (Linux's bbr_init_pacing_rate_from_rtt), or a LAN connection would be
-   * paced at a few hundred bytes per millisecond until the model has a bandwidth.
-   */
-  private initPacingFromRtt(ack: AckEvent): void {
-    this.pacingFromRtt = true;
-    this.pacingRate = Math.max(this.pacingRate, (HIGH_GAIN * this.window) / Math.max(ack.rtt.smoothed, 0.001));
   }
 
   onCongestionEvent(_now: number, _lostSentAt: number, _lostBytes: number, persistent: boolean): void {
