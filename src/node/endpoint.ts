@@ -21,27 +21,12 @@ import { TraceOutput, type QlogChoice } from './qlog.js';
 import type { DatagramSocket, RemoteInfo, SocketAddress } from './socket.js';
 import { Stage, stageTrace } from './stage-trace.js';
 import { checkConnectArgs, checkRebindOptions, type ConnectOptions, type ConnectTarget, type RebindOptions } from './connect-options.js';
+import type { EndpointEvents, PendingConnect } from './endpoint-parts.js';
+import { finishClose } from './endpoint-close.js';
 
 export type { ConnectOptions, ConnectTarget, RebindOptions } from './connect-options.js';
+export type { EndpointEvents } from './endpoint-parts.js';
 
-/**
- * Events of an {@link Endpoint}, with their listener arguments. `Endpoint` is a `node:events`
- * `EventEmitter`.
- *
- * | Event | Arguments | When |
- * | --- | --- | --- |
- * | `'connection'` | `conn: Connection` | A peer connected (incoming). Listening for it is what makes the endpoint accept (unless `acceptConnections` says otherwise). |
- * | `'error'` | `err: ReliableDgramError \| Error` | The socket failed (code ERR_SOCKET): the endpoint is destroyed; `'close'` follows. Unheard, it is an uncaught exception, as with `dgram`. |
- * | `'close'` | | The endpoint and its socket are closed. |
- */
-export interface EndpointEvents {
-  /** A peer connected (incoming). */
-  connection: [conn: Connection];
-  /** A fatal endpoint error (the socket failed); 'close' follows. */
-  error: [err: ReliableDgramError | Error];
-  /** The endpoint and its socket are closed. */
-  close: [];
-}
 
 
 /**
@@ -95,14 +80,6 @@ function* ownersOf(records: Iterable<EndpointConnection>): Generator<Connection>
 /** Apply validated `channels` entries to a connection about to be handed over. */
 function applyChannels(conn: Connection, channels: readonly ChannelEntry[]): void {
   for (let i = 0; i < channels.length; i++) conn.setChannel(channels[i]![0], channels[i]![1]);
-}
-
-interface PendingConnect {
-  /** The connect() call's `channels` option, validated. */
-  channels: ChannelEntry[];
-  resolve: (c: Connection) => void;
-  reject: (e: unknown) => void;
-  cleanup: () => void;
 }
 
 /**
@@ -171,11 +148,13 @@ export function createEndpoint(options?: EndpointOptions): Promise<Endpoint> {
  * | `'close'` | | The endpoint and its socket are closed. |
  */
 export class Endpoint extends EventEmitter<EndpointEvents> {
-  private readonly core: EndpointCore;
-  private readonly clock: Clock;
+  /** @internal */
+  readonly core: EndpointCore;
+  /** @internal */
+  readonly clock: Clock;
   /** qlog files and the `trace` callback (null: not traced). */
-  /** qlog files and the `trace` callback; untraced connections cost it one call each, at creation. */
-  private readonly traceOutput: TraceOutput;
+  /** @internal qlog files and the `trace` callback; untraced connections cost it one call each, at creation. */
+  readonly traceOutput: TraceOutput;
   /**
    * Live connections, incoming and outgoing: the engine's established connections that have
    * their Connection and are not over, each once, in the order they were made. Read from the
@@ -189,10 +168,13 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   private liveCount = 0;
   /** Connections whose send() returned false: checked for 'drain' after each flush. */
   private readonly drainWatch = new Set<Connection>();
-  private readonly pending = new Map<number, PendingConnect>();
+  /** @internal */
+  readonly pending = new Map<number, PendingConnect>();
   private readonly host: ConnectionHost;
-  private timer: TimerHandle | null = null;
-  private armedAt: number | null = null;
+  /** @internal */
+  timer: TimerHandle | null = null;
+  /** @internal */
+  armedAt: number | null = null;
   /** When the armed timer is worth moving on to a later deadline (see `rearm`). */
   private postponeFrom = 0;
   /** The clock can move a timer in place (`Clock.postponeTimer`). */
@@ -201,17 +183,19 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   private timerDeferred = false;
   private flushing = false;
   private flushScheduled = false;
-  private state: 'open' | 'closing' | 'closed' = 'open';
-  private readonly closeWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  /** @internal */
+  state: 'open' | 'closing' | 'closed' = 'open';
+  /** @internal */
+  readonly closeWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   private sendErrors = 0;
   private refed = true;
-  /** socket.send() calls whose callback has not run yet: the socket closes only after them. */
-  private sendsInFlight = 0;
+  /** @internal socket.send() calls whose callback has not run yet: the socket closes only after them. */
+  sendsInFlight = 0;
   /**
-   * Datagrams a `dgram.Socket` still holds (its getSendQueueCount()), or null for sockets
+   * @internal Datagrams a `dgram.Socket` still holds (its getSendQueueCount()), or null for sockets
    * without one (test doubles): those get a callback per datagram instead, counted above.
    */
-  private queuedSends: (() => number) | null;
+  queuedSends: (() => number) | null;
   /**
    * The socket is one the endpoint bound (bind.ts: IP literals resolved inside `send()`), bound,
    * with a send queue count: a datagram it sent at once (the count is 0 after `send()`) is the
@@ -221,7 +205,8 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   private reuseSent: boolean;
   /** The socket connected to the one peer, or not (peer-socket.ts); replaced with the socket. */
   private peer: PeerSocket;
-  private afterSends: (() => void) | null = null;
+  /** @internal */
+  afterSends: (() => void) | null = null;
   private readonly onSent = (err: Error | null): void => {
     if (stageTrace !== null) stageTrace.mark(Stage.SendCallback);
     if (err) this.sendErrors++;
@@ -232,7 +217,8 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
       fn();
     }
   };
-  private readonly onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
+  /** @internal */
+  readonly onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
     if (this.state === 'closed') return;
     if (stageTrace !== null) stageTrace.mark(Stage.Message, msg.length);
     // One reading of the clock for the datagram and the flush that answers it (the same turn).
@@ -270,20 +256,23 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     this.core.endBatch();
     this.flush();
   };
-  private readonly onSocketError = (err: Error): void => {
+  /** @internal */
+  readonly onSocketError = (err: Error): void => {
     // A connected socket's ICMP errors (peer-socket.ts): counted, not fatal.
     if (this.peer.absorb(err)) return;
     this.destroy(rdError('ERR_SOCKET', `socket error: ${err.message}`, err));
   };
-  private readonly onSocketClose = (): void => {
+  /** @internal */
+  readonly onSocketClose = (): void => {
     if (this.state !== 'closed') this.destroy(rdError('ERR_SOCKET', 'the socket was closed underneath the endpoint'));
   };
 
   /** @internal Use {@link createEndpoint}. */
   constructor(
-    /** Replaced by {@link Endpoint.rebind}. */
-    private socket: DatagramSocket,
-    private readonly options: ResolvedEndpointOptions,
+    /** @internal Replaced by {@link Endpoint.rebind}. */
+    public socket: DatagramSocket,
+    /** @internal */
+    readonly options: ResolvedEndpointOptions,
   ) {
     super();
     this.clock = options.clock ?? realClock;
@@ -561,7 +550,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     for (const c of [...this.live]) c.forceClose(reason);
     this.core.destroy(this.clock.now());
     this.flush();
-    this.finishClose(err);
+    finishClose(this, err);
   }
 
   // ---------------------------------------------------------------- internals
@@ -713,7 +702,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     } finally {
       if (rearm) this.rearm(now);
       if (stageTrace !== null) stageTrace.mark(Stage.FlushDone);
-      if (this.state === 'closing' && this.core.idle) this.finishClose(undefined);
+      if (this.state === 'closing' && this.core.idle) finishClose(this, undefined);
     }
   }
 
@@ -916,71 +905,6 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
       }
     }
     peer.follow(address, port);
-  }
-
-  private finishClose(err: Error | undefined): void {
-    if (this.state === 'closed') return;
-    this.state = 'closed';
-    if (this.timer !== null) this.clock.clearTimer(this.timer);
-    this.timer = null;
-    this.armedAt = null;
-    const closedErr = rdError('ERR_ENDPOINT_CLOSED', 'the endpoint closed');
-    for (const p of this.pending.values()) {
-      p.cleanup();
-      p.reject(closedErr);
-    }
-    this.pending.clear();
-    this.socket.off('message', this.onMessage);
-    this.socket.off('close', this.onSocketClose);
-    // Keep a no-op error listener: a late socket error must not crash the process.
-    this.socket.off('error', this.onSocketError);
-    this.socket.on('error', () => {});
-    // A close() still waiting hears the error (it rejects with it); otherwise, unheard, it is an
-    // uncaught exception on the next tick (Node semantics), once this endpoint is consistent.
-    if (err) {
-      if (this.listenerCount('error') > 0) this.emit('error', err);
-      else if (this.closeWaiters.length === 0) process.nextTick(() => this.emit('error', err));
-    }
-    const done = (): void => {
-      // The qlog files are complete on disk before the endpoint reports that it closed.
-      if (this.traceOutput.openFiles.length > 0) void this.traceOutput.end().then(emitClose);
-      else emitClose();
-    };
-    const emitClose = (): void => {
-      this.emit('close');
-      // A close() still waiting learns whether the endpoint ended cleanly.
-      for (const w of this.closeWaiters.splice(0)) {
-        if (err) w.reject(err);
-        else w.resolve();
-      }
-    };
-    // Datagrams handed to the socket (the last ACKs, RESETs) leave before it closes: dgram
-    // drops sends still pending when close() is called.
-    const closeSocket = (): void => {
-      clearTimeout(fallback);
-      try {
-        this.socket.close(done);
-      } catch {
-        done(); // already closed
-      }
-    };
-    let poll: NodeJS.Timeout | undefined;
-    const fallback = setTimeout(() => {
-      this.afterSends = null;
-      clearTimeout(poll);
-      closeSocket();
-    }, 1000);
-    fallback.unref?.();
-    const queued = this.queuedSends;
-    if (queued !== null) {
-      // Sends dgram could not complete at once wait in its queue: close once it is empty.
-      const check = (): void => {
-        if (queued() <= 0) closeSocket();
-        else poll = setTimeout(check, 1);
-      };
-      check();
-    } else if (this.sendsInFlight <= 0) closeSocket();
-    else this.afterSends = closeSocket;
   }
 }
 
