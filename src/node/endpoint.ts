@@ -1,5 +1,4 @@
 import { randomBytes as cryptoRandomBytes } from 'node:crypto';
-import { lookup } from 'node:dns/promises';
 import { mkdir } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { EventEmitter } from 'node:events';
@@ -7,7 +6,6 @@ import { DEFAULT_CORE_CONFIG } from '../core/config.js';
 import { EndpointCore, type EndpointConnection, type EndpointEvent, type EndpointStats, type Transmit } from '../core/endpoint.js';
 import { AbortError, rdError, type ReliableDgramError } from '../errors.js';
 import { resolveEndpointOptions, type EndpointOptions, type ResolvedEndpointOptions } from '../options.js';
-import { canonicalIPv6, dialAddress, mappedIPv4, resolvesIPv4Too, type SocketFamily } from './address.js';
 import { bindSocket, portPinned, sendsInsideSend } from './bind.js';
 import { nodeSuite } from '../crypto/node-suite.js';
 import { realClock, type Clock, type TimerHandle } from './clock.js';
@@ -23,6 +21,7 @@ import { Stage, stageTrace } from './stage-trace.js';
 import { checkConnectArgs, checkRebindOptions, type ConnectOptions, type ConnectTarget, type RebindOptions } from './connect-options.js';
 import type { EndpointEvents, PendingConnect } from './endpoint-parts.js';
 import { finishClose } from './endpoint-close.js';
+import { dialLiteral, resolveHost } from './endpoint-dial.js';
 
 export type { ConnectOptions, ConnectTarget, RebindOptions } from './connect-options.js';
 export type { EndpointEvents } from './endpoint-parts.js';
@@ -445,7 +444,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
     const named = host ?? (this.options.type === 'udp6' ? '::1' : '127.0.0.1');
     // An IP literal the socket cannot reach throws now; one it can is dialled in its canonical form.
-    const target = isIP(named) !== 0 ? this.dialLiteral(named) : named;
+    const target = isIP(named) !== 0 ? dialLiteral(this, named) : named;
     const dirReady =
       typeof qlog === 'string'
         ? mkdir(qlog, { recursive: true }).then(
@@ -455,7 +454,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
             },
           )
         : Promise.resolve();
-    return dirReady.then(() => this.resolveHost(target)).then((address) => this.startConnect(address, port, signal, serverKey, channels, qlog));
+    return dirReady.then(() => resolveHost(this, target)).then((address) => this.startConnect(address, port, signal, serverKey, channels, qlog));
   }
 
   /**
@@ -554,39 +553,6 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   }
 
   // ---------------------------------------------------------------- internals
-
-  /**
-   * The family the socket reaches (address.ts), when the endpoint bound it itself; null for a
-   * socket the application passed in (a simulator's, a LossySocket), whose family it does not know.
-   */
-  private socketFamily(): SocketFamily | null {
-    if (!sendsInsideSend(this.socket)) return null;
-    return { type: this.options.type, ipv6Only: this.options.ipv6Only, host: this.socket.address().address };
-  }
-
-  /** connect()'s IP literal, canonical and in the socket's family (address.ts); throws when it is out of reach. */
-  private dialLiteral(literal: string): string {
-    const family = this.socketFamily();
-    if (family !== null) return dialAddress(literal, family);
-    return isIP(literal) === 6 ? canonicalIPv6(literal) : literal;
-  }
-
-  private async resolveHost(host: string): Promise<string> {
-    if (isIP(host) !== 0) return host;
-    const v6 = this.options.type === 'udp6';
-    try {
-      return (await lookup(host, { family: v6 ? 6 : 4 })).address;
-    } catch (err) {
-      // A dual-stack udp6 socket reaches a name that has only IPv4 addresses ('localhost' on
-      // many hosts) at its mapped address.
-      const family = this.socketFamily();
-      if (family === null || !resolvesIPv4Too(family)) throw err;
-      const v4 = await lookup(host, { family: 4 }).catch(() => {
-        throw err;
-      });
-      return mappedIPv4(v4.address);
-    }
-  }
 
   private startConnect(
     address: string,
