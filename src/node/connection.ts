@@ -2,64 +2,23 @@ import { Buffer } from 'node:buffer';
 import { EventEmitter } from 'node:events';
 import { isIPv6 } from 'node:net';
 import type { EndpointConnection } from '../core/endpoint.js';
-import type { ChannelOptions, CloseError, ConnectionStats, CoreEvent, Delivery } from '../core/types.js';
-import { AbortError, InvalidArgTypeError, rdError, type ReliableDgramError } from '../errors.js';
-import { boundedWait, checkCloseOptions, type CloseOptions } from './close-options.js';
+import type { ChannelOptions, ConnectionStats, CoreEvent, Delivery } from '../core/types.js';
+import { AbortError, InvalidArgTypeError, rdError } from '../errors.js';
+import type { CloseOptions } from './close-options.js';
 import { unpinFields } from '../core/mutable-fields.js';
 import { Waits, type Waiter } from './connection-waits.js';
 import { messageTooLarge } from '../core/send-options.js';
 import { Inbox, type InboxItem, type MessageInfo } from './inbox.js';
-import type { SocketAddress } from './socket.js';
 import { Stage, stageTrace } from './stage-trace.js';
-import { checkChannelOptions, checkDestroyArgs, checkMessagesOptions, checkSendOptions, type DestroyOptions, type SendOptions } from './connection-options.js';
+import { checkChannelOptions, checkMessagesOptions, checkSendOptions, type DestroyOptions, type SendOptions } from './connection-options.js';
 import { connectionRates } from './stats-rates.js';
+import type { ConnectionEvents, ConnectionHost } from './connection-parts.js';
+import { closeGracefully, destroyNow, finish } from './connection-lifecycle.js';
 
 export type { MessageInfo } from './inbox.js';
 export type { ChannelOptions } from '../core/types.js';
 export type { SendOptions, DestroyOptions } from './connection-options.js';
-
-/**
- * Events of a {@link Connection}, with their listener arguments. `Connection` is a
- * `node:events` `EventEmitter`, so `events.once(conn, 'drain')` and `events.on(conn, 'message')`
- * work and type-check.
- *
- * | Event | Arguments | When |
- * | --- | --- | --- |
- * | `'message'` | `data: Buffer, info: MessageInfo` | A message arrived (only while no async iterator is consuming the connection, and not for a channel a `messages({ channel })` iterator consumes); `info` has its `channel` and `delivery`. |
- * | `'drain'` | | `send()` returned false earlier and the send queue is below `highWaterMark` again. |
- * | `'end'` | | The peer finished sending (its CLOSE arrived): no more messages will arrive. This side closes too, unless `allowHalfOpen` (then it closes with `end()`/`close()`). |
- * | `'error'` | `err: ReliableDgramError \| Error` | The connection failed for a reason the application did not choose (peer reset, idle timeout, protocol violation), or `destroy(err)` was called with an error. `'close'` follows with the same error. |
- * | `'close'` | `err?: ReliableDgramError \| Error` | The connection is over; `err` is absent after a graceful close or a plain `destroy()`. |
- *
- * An `'error'` nobody hears is not lost: as with Node's own emitters it becomes an uncaught
- * exception, unless a pending `close()` promise or an active async iterator received it (they
- * reject with it).
- */
-export interface ConnectionEvents {
-  /**
-   * A message arrived (only while no async iterator is consuming the connection, and not for a
-   * channel a `messages({ channel })` iterator consumes). `info` says its channel and delivery.
-   */
-  message: [data: Buffer, info: MessageInfo];
-  /**
-   * `send()` returned false, or threw ERR_SEND_QUEUE_FULL, earlier and the send queue has room
-   * again (below `highWaterMark`, and room for the refused message).
-   */
-  drain: [];
-  /** The peer finished sending: no more messages will arrive. */
-  end: [];
-  /** A fatal error; 'close' follows with the same error. */
-  error: [err: ReliableDgramError | Error];
-  /** The connection is over; `err` is absent after a graceful close. */
-  close: [err?: ReliableDgramError | Error];
-  /** Path-MTU discovery changed the datagram size in force (`stats().pathMtu`). */
-  pathMtu: [size: number, reason: 'probe' | 'black-hole' | 'new-path'];
-  /**
-   * The peer moved to a new address (a NAT rebinding, or its `rebind()`), which answered a
-   * PATH_CHALLENGE: `remoteAddress` / `remotePort` are the new ones now.
-   */
-  migrated: [address: string, port: number];
-}
+export type { ConnectionEvents, ConnectionHost } from './connection-parts.js';
 
 /**
  * {@link ConnectionStats} plus what the Node shell knows. Every counter is this side's view:
@@ -90,30 +49,6 @@ export interface ConnectionStatsWithAddress extends ConnectionStats {
   unreliableQueueDropped: number;
 }
 
-/** What a Connection needs from its Endpoint. */
-export interface ConnectionHost {
-  now(): number;
-  /** The connection's engine was called: drain it soon (batched in a microtask). */
-  scheduleFlush(record: EndpointConnection): void;
-  /** Drain now (destroy: the RESET must leave before the socket may close). */
-  flushNow(record: EndpointConnection): void;
-  /** `send()` returned false: check this connection for 'drain' after each flush. */
-  watchDrain(conn: Connection): void;
-  /** The connection is over (once, just before its 'close'): the endpoint counts its live ones. */
-  finished(): void;
-  readonly highWaterMark: number;
-  readonly maxQueuedBytes: number;
-  readonly maxMessageSize: number;
-  readonly maxQueuedUnreliable: number;
-  /** The endpoint socket's bound address. */
-  address(): SocketAddress;
-  /** The endpoint's clock, for `close({ timeout })`. */
-  setTimer(deadline: number, fn: () => void): unknown;
-  clearTimer(handle: unknown): void;
-  /** Bytes of unread unreliable messages kept before the oldest is dropped. */
-  readonly maxQueuedUnreliableBytes: number;
-}
-
 /**
  * One frozen info object per (delivery, channel), made at its first message: no allocation,
  * and no lookup but an array's, per message.
@@ -132,10 +67,6 @@ function infoFor(delivery: Delivery, channel: number): MessageInfo {
 const BUFFER_PROTOTYPE: object = Buffer.prototype;
 function isBuffer(d: Uint8Array): d is Buffer {
   return Object.getPrototypeOf(d) === BUFFER_PROTOTYPE || d instanceof Buffer;
-}
-
-function toError(e: CloseError): ReliableDgramError {
-  return rdError(e.code, e.message);
 }
 
 /** Bits of `Connection.flags`. */
@@ -253,18 +184,21 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * What iterators, receipts and flush()/close() calls wait with (null until the first of them:
    * idle connections stay small, issue 11; never dropped once made). Null reads as "nothing waits".
    */
-  private waits: Waits | null = null;
+  /** @internal */
+  waits: Waits | null = null;
   /** Largest message refused with ERR_SEND_QUEUE_FULL since the last 'drain' (0: none). */
   private refusedBytes = 0;
   /**
    * How the connection ended, once it has (undefined: gracefully); before that, the error given
    * to `destroy(err)`, or by the endpoint when it goes away, which `finish` makes the close error.
    */
-  private closeError: Error | undefined;
+  /** @internal */
+  closeError: Error | undefined;
 
   /** @internal Created by the Endpoint. */
   constructor(
-    private readonly host: ConnectionHost,
+    /** @internal */
+    readonly host: ConnectionHost,
     /** @internal */
     readonly record: EndpointConnection,
   ) {
@@ -307,21 +241,25 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private set deliveryScheduled(v: boolean) {
     this.setFlag(Flag.DeliveryScheduled, v);
   }
-  /** Set once the engine reported `closed`. */
-  private get finished(): boolean {
+  /** @internal Set once the engine reported `closed`. */
+  get finished(): boolean {
     return this.flag(Flag.Finished);
   }
-  private set finished(v: boolean) {
+  /** @internal */
+  set finished(v: boolean) {
     this.setFlag(Flag.Finished, v);
   }
-  private get destroyed(): boolean {
+  /** @internal */
+  get destroyed(): boolean {
     return this.flag(Flag.Destroyed);
   }
-  private set destroyed(v: boolean) {
+  /** @internal */
+  set destroyed(v: boolean) {
     this.setFlag(Flag.Destroyed, v);
   }
 
-  private ensureWaits(): Waits {
+  /** @internal */
+  ensureWaits(): Waits {
     return (this.waits ??= new Waits());
   }
 
@@ -513,24 +451,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * ```
    */
   close(options?: CloseOptions): Promise<void> {
-    const bound = checkCloseOptions(options);
-    const signal = bound.signal;
-    if (this.finished) {
-      return this.closeError && !this.destroyed ? Promise.reject(this.closeError) : Promise.resolve();
-    }
-    if (signal?.aborted) {
-      this.destroy();
-      return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
-    }
-    const closed = new Promise<void>((resolve, reject) => {
-      (this.ensureWaits().closeWaiters ??= []).push({ resolve, reject });
-      if (this.record.core.state === 'open') {
-        this.record.core.close(this.host.now());
-        this.host.scheduleFlush(this.record);
-      }
-    });
-    return boundedWait(closed, { ...bound, clock: this.host, what: 'connection close' }, () => this.destroy());
+    return closeGracefully(this, options);
   }
+
 
   /**
    * End sending, as `net.Socket.end()`: send `data` (if given) as a last message, then close this
@@ -571,15 +494,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * peer gets the RESET code ABORT and, only if given, `options.reason`.
    */
   destroy(err?: Error, options?: DestroyOptions): void {
-    const reason = checkDestroyArgs(err, options);
-    if (this.finished || this.destroyed) return;
-    this.destroyed = true;
-    this.closeError = err;
-    this.record.core.abort(this.host.now(), 0, reason ?? '');
-    this.host.flushNow(this.record);
-    // The engine closes at once on abort; make sure, even if it did not report it.
-    if (!this.finished) this.finish(undefined);
+    destroyNow(this, err, options);
   }
+
 
   /** `await using conn = await endpoint.connect(...)`: a graceful `close()` at the end of the scope (nothing if already closed). */
   async [Symbol.asyncDispose](): Promise<void> {
@@ -752,7 +669,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         this.wakeWaiters();
         return;
       case 'closed':
-        this.finish(event.error);
+        finish(this, event.error);
         return;
       case 'path-mtu':
         this.emit('pathMtu', event.size, event.reason);
@@ -780,69 +697,6 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.refusedBytes = 0;
     this.emit('drain');
     return this.needDrain;
-  }
-
-  /**
-   * @internal The endpoint is going away: end this connection now. `err` ends its iterators and
-   * close() promises and is passed to 'close', but no 'error' is emitted: the application (or the
-   * endpoint's own 'error') decided.
-   */
-  forceClose(err: Error): void {
-    if (this.finished) return;
-    this.closeError = err;
-    this.finish(undefined);
-  }
-
-  private finish(coreError: CloseError | undefined): void {
-    if (this.finished) return;
-    this.finished = true;
-    this.host.finished();
-    // destroy(err) and forceClose left theirs in closeError; otherwise the engine's says why.
-    let err: Error | undefined = this.closeError;
-    if (!this.destroyed && coreError) err = toError(coreError);
-    this.closeError = err;
-    // Pending close() promises learn how it ended.
-    // A pending sendAcked()/flush() or a channel iterator (createStream) hears it too.
-    const w = this.waits;
-    const heard =
-      w !== null &&
-      ((w.closeWaiters !== null && w.closeWaiters.length > 0) ||
-        (w.receipts !== null && w.receipts.size > 0) ||
-        (w.flushWaiters !== null && w.flushWaiters.length > 0) ||
-        (!this.destroyed && (w.iterating > 0 || (w.waiters !== null && w.waiters.length > 0) || w.channelIterating !== null)));
-    const pendingErr = err ?? (this.destroyed ? rdError('ERR_CONNECTION_CLOSED', 'the connection was destroyed') : undefined);
-    const closeWaiters = w?.closeWaiters ?? [];
-    if (w !== null) w.closeWaiters = null;
-    for (const w of closeWaiters) {
-      if (pendingErr) w.reject(pendingErr);
-      else w.resolve();
-    }
-    // Whatever still waits for an acknowledgement will not get one now.
-    const ackErr = pendingErr ?? rdError('ERR_CONNECTION_CLOSED', 'the connection closed before the message was acknowledged');
-    const flushWaiters = w?.flushWaiters ?? [];
-    if (w !== null) w.flushWaiters = null;
-    for (const w of flushWaiters) {
-      if (this.record.core.ackedThrough >= w.mark) w.resolve();
-      else w.reject(ackErr);
-    }
-    const receipts = w?.receipts ?? null;
-    if (receipts !== null) {
-      w!.receipts = null;
-      for (const r of receipts.values()) r.reject(ackErr);
-    }
-    this.wakeWaiters();
-    // 'error' only for failures the application did not choose: a peer reset, an idle timeout,
-    // a protocol violation, or destroy(err). Not for destroy() or the endpoint going away.
-    const report = err !== undefined && (this.destroyed || coreError !== undefined);
-    const listened = this.listenerCount('error') > 0;
-    if (report && listened) this.emit('error', err!);
-    this.emit('close', err);
-    // Node semantics: an 'error' nobody listens to is not lost. Rejected close() promises and
-    // iterators count as listeners; otherwise it surfaces as an uncaught exception (on the next
-    // tick, so that this connection and its endpoint are consistent when it does).
-    if (report && !listened && !heard) {
-      process.nextTick(() => this.emit('error', err!));
-    }
   }
 
   /**
@@ -932,7 +786,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     return null;
   }
 
-  private wakeWaiters(): void {
+  /** @internal */
+  wakeWaiters(): void {
     this.deliver();
     const end = (match: ((item: InboxItem) => boolean) | null, waiters: Waiter[]): void => {
       const e = this.endOfMessages(match);

@@ -4,7 +4,7 @@ import { isIP } from 'node:net';
 import { EventEmitter } from 'node:events';
 import { DEFAULT_CORE_CONFIG } from '../core/config.js';
 import { EndpointCore, type EndpointConnection, type EndpointEvent, type EndpointStats, type Transmit } from '../core/endpoint.js';
-import { AbortError, rdError, type ReliableDgramError } from '../errors.js';
+import { AbortError, rdError } from '../errors.js';
 import { resolveEndpointOptions, type EndpointOptions, type ResolvedEndpointOptions } from '../options.js';
 import { bindSocket, portPinned, sendsInsideSend } from './bind.js';
 import { nodeSuite } from '../crypto/node-suite.js';
@@ -12,6 +12,8 @@ import { realClock, type Clock, type TimerHandle } from './clock.js';
 import type { ChannelEntry } from './channel-options.js';
 import { boundedWait, checkCloseOptions, type CloseOptions } from './close-options.js';
 import { Connection, type ConnectionHost } from './connection.js';
+import { forceClose } from './connection-lifecycle.js';
+import type { ConnectionShellParts } from './connection-parts.js';
 import { PeerSocket } from './peer-socket.js';
 import { checkCoreConfig, createConnectionCore } from './engine.js';
 import { sweepArrayBuffersOnMainThread } from './array-buffer-sweeping.js';
@@ -166,7 +168,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   /** Connections in `live`: made (wrap) and not finished. */
   private liveCount = 0;
   /** Connections whose send() returned false: checked for 'drain' after each flush. */
-  private readonly drainWatch = new Set<Connection>();
+  private readonly drainWatch = new Set<ConnectionShellParts>();
   /** @internal */
   readonly pending = new Map<number, PendingConnect>();
   private readonly host: ConnectionHost;
@@ -546,7 +548,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     this.state = 'closing';
     // Local connections learn why first; then their engines send RESETs to the peers.
     const reason = err ?? rdError('ERR_ENDPOINT_CLOSED', 'the endpoint was destroyed');
-    for (const c of [...this.live]) c.forceClose(reason);
+    for (const c of [...this.live]) forceClose(c, reason);
     this.core.destroy(this.clock.now());
     this.flush();
     finishClose(this, err);
@@ -653,7 +655,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   }
 
   /** A connection of `drainWatch`: 'drain' now, or still waiting (a Set visits what its callback adds or deletes as for…of does). */
-  private readonly checkWatched = (c: Connection): void => {
+  private readonly checkWatched = (c: ConnectionShellParts): void => {
     if (!c.checkDrain()) this.drainWatch.delete(c);
   };
 
