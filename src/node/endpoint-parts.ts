@@ -57,6 +57,11 @@ export interface EndpointShellParts extends EventEmitter<EndpointEvents> {
   // --- the timer
   timer: TimerHandle | null;
   armedAt: number | null;
+  postponeFrom: number;
+  readonly postponable: boolean;
+  timerDeferred: boolean;
+  readonly refed: boolean;
+  readonly onTimer: () => void;
 
   // --- the socket's sends
   sendsInFlight: number;

@@ -24,11 +24,10 @@ import { checkConnectArgs, checkRebindOptions, type ConnectOptions, type Connect
 import type { EndpointEvents, PendingConnect } from './endpoint-parts.js';
 import { finishClose } from './endpoint-close.js';
 import { dialLiteral, resolveHost } from './endpoint-dial.js';
+import { arm, rearm as rearmTimer } from './endpoint-timer.js';
 
 export type { ConnectOptions, ConnectTarget, RebindOptions } from './connect-options.js';
 export type { EndpointEvents } from './endpoint-parts.js';
-
-
 
 /**
  * A timer firing this many ms after its deadline (several of setTimeout's 1 ms ticks: the loop
@@ -176,12 +175,12 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   timer: TimerHandle | null = null;
   /** @internal */
   armedAt: number | null = null;
-  /** When the armed timer is worth moving on to a later deadline (see `rearm`). */
-  private postponeFrom = 0;
-  /** The clock can move a timer in place (`Clock.postponeTimer`). */
-  private readonly postponable: boolean;
-  /** The armed timer is a late one's work put off until the socket was read (`onTimer`). */
-  private timerDeferred = false;
+  /** @internal When the armed timer is worth moving on to a later deadline (see `rearm`). */
+  postponeFrom = 0;
+  /** @internal The clock can move a timer in place (`Clock.postponeTimer`). */
+  readonly postponable: boolean;
+  /** @internal The armed timer is a late one's work put off until the socket was read (`onTimer`). */
+  timerDeferred = false;
   private flushing = false;
   private flushScheduled = false;
   /** @internal */
@@ -189,7 +188,8 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   /** @internal */
   readonly closeWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   private sendErrors = 0;
-  private refed = true;
+  /** @internal */
+  refed = true;
   /** @internal socket.send() calls whose callback has not run yet: the socket closes only after them. */
   sendsInFlight = 0;
   /**
@@ -668,7 +668,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
       // forEach, not for…of: no iterator object per flush (a bulk sender always has one to check).
       if (this.drainWatch.size > 0) this.drainWatch.forEach(this.checkWatched);
     } finally {
-      if (rearm) this.rearm(now);
+      if (rearm) rearmTimer(this, now);
       if (stageTrace !== null) stageTrace.mark(Stage.FlushDone);
       if (this.state === 'closing' && this.core.idle) finishClose(this, undefined);
     }
@@ -763,57 +763,8 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     return conn;
   }
 
-  private rearm(now: number): void {
-    const deadline = this.state === 'closed' ? null : this.core.pollTimeout();
-    if (deadline === this.armedAt) return;
-    // Deadlines mostly move later (every packet pushes back the loss-probe, idle and keepalive
-    // timers): keep an earlier timer armed rather than re-arming on every packet. Once it is
-    // within half its span of firing, move it on to the new deadline where the clock can do
-    // that in place (`postponeTimer`, Node's `Timeout.refresh()`): a busy connection's timer
-    // then never fires. Otherwise (or when the clock cannot) it fires early, and the endpoint
-    // handles what is due and re-arms for the real deadline.
-    if (deadline !== null && this.armedAt !== null && this.timer !== null && this.armedAt <= deadline) {
-      if (this.postponable && now >= this.postponeFrom) {
-        const at = this.clock.postponeTimer!(this.timer, deadline);
-        if (at !== null) this.armed(now, at);
-      }
-      return;
-    }
-    // Earlier than the armed timer: on a busy connection that is the loss-probe deadline when
-    // the PTO shrank by more than the trip took (srtt or rttvar coming down after a slow trip),
-    // every ~10 trips on loopback. The same timer is restarted in place when it then fires by
-    // the new deadline (its whole milliseconds from now fit: nearly always, as the PTO moved by
-    // microseconds), rather than cleared and a new one made (~1.5 µs in Node, issue 11).
-    if (deadline !== null && this.timer !== null && this.postponable) {
-      const at = this.clock.postponeTimer!(this.timer, deadline);
-      if (at !== null) {
-        this.armed(now, at);
-        return;
-      }
-    }
-    if (this.timer !== null) this.clock.clearTimer(this.timer);
-    this.timer = null;
-    this.armedAt = deadline;
-    if (deadline !== null) this.arm(now, deadline);
-    // Nothing left to time: a late timer's turn (`onTimer`) that was waiting is over, and the
-    // next timer armed is a new one (a late firing of it waits for the socket too).
-    else this.timerDeferred = false;
-  }
-
-  /** A new timer for `deadline` (none is armed). */
-  private arm(now: number, deadline: number): void {
-    this.timer = this.clock.setTimer(deadline, this.onTimer);
-    this.armed(now, deadline);
-    if (!this.refed) this.clock.unrefTimer?.(this.timer);
-  }
-
-  /** The timer now fires by `at`: worth moving on once half the time to it has passed. */
-  private armed(now: number, at: number): void {
-    this.armedAt = at;
-    this.postponeFrom = now + (at - now) / 2;
-  }
-
-  private readonly onTimer = (): void => {
+  /** @internal */
+  readonly onTimer = (): void => {
     const now = this.clock.now();
     if (stageTrace !== null) stageTrace.mark(Stage.Timer, ((now - (this.armedAt ?? 0)) * 1000) | 0);
     const late = this.armedAt !== null && now - this.armedAt >= LATE_TIMER_MS;
@@ -827,7 +778,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     // (probes) on it. Once per firing: the deferred timer does the work, however late.
     if (late && !this.timerDeferred) {
       this.timerDeferred = true;
-      this.arm(now, now);
+      arm(this, now, now);
       return;
     }
     this.timerDeferred = false;
@@ -875,7 +826,6 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     peer.follow(address, port);
   }
 }
-
 
 /** The socket's count of datagrams not yet sent (dgram.Socket.getSendQueueCount), or null for sockets without one. */
 function sendQueueCounter(socket: DatagramSocket): (() => number) | null {
