@@ -1,9 +1,10 @@
 import type { EventEmitter } from 'node:events';
-import type { EndpointCore } from '../core/endpoint.js';
+import type { EndpointConnection, EndpointCore } from '../core/endpoint.js';
 import type { ReliableDgramError } from '../errors.js';
 import type { ResolvedEndpointOptions } from '../options.js';
 import type { Clock, TimerHandle } from './clock.js';
-import type { Connection } from './connection.js';
+import type { Connection, ConnectionHost } from './connection.js';
+import type { PeerSocket } from './peer-socket.js';
 import type { ChannelEntry } from './channel-options.js';
 import type { TraceOutput } from './qlog.js';
 import type { DatagramSocket, RemoteInfo } from './socket.js';
@@ -53,6 +54,14 @@ export interface EndpointShellParts extends EventEmitter<EndpointEvents> {
   socket: DatagramSocket;
   state: 'open' | 'closing' | 'closed';
   readonly closeWaiters: { resolve: () => void; reject: (e: unknown) => void }[];
+
+  // --- the connections
+  readonly host: ConnectionHost;
+  liveCount: number;
+  /** Connect the socket to the one peer, or stop (endpoint.ts). */
+  reconsiderPeer(closed?: EndpointConnection): void;
+  /** The socket connected to the one peer, or not (peer-socket.ts). */
+  readonly peer: PeerSocket;
 
   // --- the timer
   timer: TimerHandle | null;

@@ -11,7 +11,7 @@ import { nodeSuite } from '../crypto/node-suite.js';
 import { realClock, type Clock, type TimerHandle } from './clock.js';
 import type { ChannelEntry } from './channel-options.js';
 import { boundedWait, checkCloseOptions, type CloseOptions } from './close-options.js';
-import { Connection, type ConnectionHost } from './connection.js';
+import type { Connection, ConnectionHost } from './connection.js';
 import { forceClose } from './connection-lifecycle.js';
 import type { ConnectionShellParts } from './connection-parts.js';
 import { PeerSocket } from './peer-socket.js';
@@ -25,6 +25,7 @@ import type { EndpointEvents, PendingConnect } from './endpoint-parts.js';
 import { finishClose } from './endpoint-close.js';
 import { dialLiteral, resolveHost } from './endpoint-dial.js';
 import { arm, rearm as rearmTimer } from './endpoint-timer.js';
+import { dispatch } from './endpoint-events.js';
 
 export type { ConnectOptions, ConnectTarget, RebindOptions } from './connect-options.js';
 export type { EndpointEvents } from './endpoint-parts.js';
@@ -75,11 +76,6 @@ function* ownersOf(records: Iterable<EndpointConnection>): Generator<Connection>
     const conn = r.owner as Connection | undefined;
     if (conn !== undefined && !conn.closed) yield conn;
   }
-}
-
-/** Apply validated `channels` entries to a connection about to be handed over. */
-function applyChannels(conn: Connection, channels: readonly ChannelEntry[]): void {
-  for (let i = 0; i < channels.length; i++) conn.setChannel(channels[i]![0], channels[i]![1]);
 }
 
 /**
@@ -164,13 +160,14 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   private get live(): Iterable<Connection> {
     return ownersOf(this.core.connectionRecords());
   }
-  /** Connections in `live`: made (wrap) and not finished. */
-  private liveCount = 0;
+  /** @internal Connections in `live`: made (wrap) and not finished. */
+  liveCount = 0;
   /** Connections whose send() returned false: checked for 'drain' after each flush. */
   private readonly drainWatch = new Set<ConnectionShellParts>();
   /** @internal */
   readonly pending = new Map<number, PendingConnect>();
-  private readonly host: ConnectionHost;
+  /** @internal */
+  readonly host: ConnectionHost;
   /** @internal */
   timer: TimerHandle | null = null;
   /** @internal */
@@ -204,8 +201,8 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
    * application passed in: its `dns.lookup` sends on the next tick.
    */
   private reuseSent: boolean;
-  /** The socket connected to the one peer, or not (peer-socket.ts); replaced with the socket. */
-  private peer: PeerSocket;
+  /** @internal The socket connected to the one peer, or not (peer-socket.ts); replaced with the socket. */
+  peer: PeerSocket;
   /** @internal */
   afterSends: (() => void) | null = null;
   private readonly onSent = (err: Error | null): void => {
@@ -633,7 +630,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
         let any = false;
         while ((ev = this.core.nextEvent()) !== null) {
           any = true;
-          this.dispatch(ev);
+          dispatch(this, ev);
         }
         if (!any) break;
       }
@@ -698,71 +695,6 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     if (stageTrace !== null) stageTrace.mark(Stage.Sent);
   }
 
-  /**
-   * A connection's event here (every message is one), the endpoint's own in dispatchEndpointEvent:
-   * V8 marks a function for TurboFan after 3 + bytecode length / 150 of its own ticks, so the
-   * per-message part alone is compiled (and inlined into its caller) thousands of trips sooner
-   * than with the rare cases beside it (bench/tierup.ts, issue 11).
-   */
-  private dispatch(ev: EndpointEvent): void {
-    if (ev.type !== 'connection-event') return this.dispatchEndpointEvent(ev);
-    // The core's reused record (nextEvent): read before a listener can make the core poll again.
-    const event = ev.event;
-    const record = ev.connection;
-    const conn = record.owner as Connection | undefined;
-    conn?.handleCoreEvent(event);
-    if (event.type === 'closed' || event.type === 'path-changed') {
-      this.peer.clearHint();
-      this.reconsiderPeer(event.type === 'closed' ? record : undefined);
-    }
-  }
-
-  private dispatchEndpointEvent(ev: Exclude<EndpointEvent, { type: 'connection-event' }>): void {
-    switch (ev.type) {
-      case 'accepted': {
-        const conn = this.wrap(ev.connection);
-        applyChannels(conn, this.options.channels);
-        this.emit('connection', conn);
-        return;
-      }
-      case 'connected': {
-        const conn = this.wrap(ev.connection);
-        const p = this.pending.get(ev.attempt);
-        this.pending.delete(ev.attempt);
-        if (p) {
-          p.cleanup();
-          applyChannels(conn, this.options.channels);
-          applyChannels(conn, p.channels);
-          p.resolve(conn);
-        } else {
-          conn.destroy();
-        }
-        // Another connection to the server the socket already follows changes nothing
-        // reconsiderPeer() weighs: no walk over every connection (n connects in a row: O(n²)).
-        const r = ev.connection;
-        if (!(r.role === 'client' && this.core.pendingConnectCount === 0 && this.peer.isConnectedTo(r.address, r.port))) this.reconsiderPeer();
-        return;
-      }
-      case 'connect-failed': {
-        const p = this.pending.get(ev.attempt);
-        this.pending.delete(ev.attempt);
-        if (p) {
-          p.cleanup();
-          p.reject(rdError(ev.error.code, ev.error.message));
-        }
-        this.reconsiderPeer();
-        return;
-      }
-    }
-  }
-
-  private wrap(record: EndpointConnection): Connection {
-    const conn = new Connection(this.host, record);
-    record.owner = conn;
-    this.liveCount++;
-    return conn;
-  }
-
   /** @internal */
   readonly onTimer = (): void => {
     const now = this.clock.now();
@@ -801,7 +733,8 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
    * them go there, and each change is checked here): the walk is skipped while any is left (n
    * closes in a row walked the table n times, draining connections too: O(n²)).
    */
-  private reconsiderPeer(closed?: EndpointConnection): void {
+  /** @internal */
+  reconsiderPeer(closed?: EndpointConnection): void {
     const peer = this.peer;
     if (!peer.connectable) return;
     let address = '';
