@@ -4,6 +4,7 @@ import type { ReliableDgramError } from '../errors.js';
 import type { ResolvedEndpointOptions } from '../options.js';
 import type { Clock, TimerHandle } from './clock.js';
 import type { Connection, ConnectionHost } from './connection.js';
+import type { ConnectionShellParts } from './connection-parts.js';
 import type { PeerSocket } from './peer-socket.js';
 import type { ChannelEntry } from './channel-options.js';
 import type { TraceOutput } from './qlog.js';
@@ -72,7 +73,20 @@ export interface EndpointShellParts extends EventEmitter<EndpointEvents> {
   readonly refed: boolean;
   readonly onTimer: () => void;
 
+  // --- flushing
+  flushing: boolean;
+  flushScheduled: boolean;
+  ioFlushScheduled: boolean;
+  readonly onScheduledFlush: () => void;
+  readonly onIoFlush: () => void;
+  /** Connections whose send() returned false (endpoint.ts). */
+  readonly drainWatch: Set<ConnectionShellParts>;
+  readonly checkWatched: (c: ConnectionShellParts) => void;
+
   // --- the socket's sends
+  sendErrors: number;
+  readonly reuseSent: boolean;
+  readonly onSent: (err: Error | null) => void;
   sendsInFlight: number;
   queuedSends: (() => number) | null;
   afterSends: (() => void) | null;

@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { EventEmitter } from 'node:events';
 import { DEFAULT_CORE_CONFIG } from '../core/config.js';
-import { EndpointCore, type EndpointConnection, type EndpointEvent, type EndpointStats, type Transmit } from '../core/endpoint.js';
+import { EndpointCore, type EndpointConnection, type EndpointStats } from '../core/endpoint.js';
 import { AbortError, rdError } from '../errors.js';
 import { resolveEndpointOptions, type EndpointOptions, type ResolvedEndpointOptions } from '../options.js';
 import { bindSocket, portPinned, sendsInsideSend } from './bind.js';
@@ -24,8 +24,8 @@ import { checkConnectArgs, checkRebindOptions, type ConnectOptions, type Connect
 import type { EndpointEvents, PendingConnect } from './endpoint-parts.js';
 import { finishClose } from './endpoint-close.js';
 import { dialLiteral, resolveHost } from './endpoint-dial.js';
-import { arm, rearm as rearmTimer } from './endpoint-timer.js';
-import { dispatch } from './endpoint-events.js';
+import { arm } from './endpoint-timer.js';
+import { batchFlush, flush, scheduleFlush } from './endpoint-io.js';
 
 export type { ConnectOptions, ConnectTarget, RebindOptions } from './connect-options.js';
 export type { EndpointEvents } from './endpoint-parts.js';
@@ -162,8 +162,8 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   }
   /** @internal Connections in `live`: made (wrap) and not finished. */
   liveCount = 0;
-  /** Connections whose send() returned false: checked for 'drain' after each flush. */
-  private readonly drainWatch = new Set<ConnectionShellParts>();
+  /** @internal Connections whose send() returned false: checked for 'drain' after each flush. */
+  readonly drainWatch = new Set<ConnectionShellParts>();
   /** @internal */
   readonly pending = new Map<number, PendingConnect>();
   /** @internal */
@@ -178,13 +178,16 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   readonly postponable: boolean;
   /** @internal The armed timer is a late one's work put off until the socket was read (`onTimer`). */
   timerDeferred = false;
-  private flushing = false;
-  private flushScheduled = false;
+  /** @internal */
+  flushing = false;
+  /** @internal */
+  flushScheduled = false;
   /** @internal */
   state: 'open' | 'closing' | 'closed' = 'open';
   /** @internal */
   readonly closeWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
-  private sendErrors = 0;
+  /** @internal */
+  sendErrors = 0;
   /** @internal */
   refed = true;
   /** @internal socket.send() calls whose callback has not run yet: the socket closes only after them. */
@@ -195,17 +198,18 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
    */
   queuedSends: (() => number) | null;
   /**
-   * The socket is one the endpoint bound (bind.ts: IP literals resolved inside `send()`), bound,
+   * @internal The socket is one the endpoint bound (bind.ts: IP literals resolved inside `send()`), bound,
    * with a send queue count: a datagram it sent at once (the count is 0 after `send()`) is the
    * kernel's copy, and its buffer may be reused (EndpointCore.transmitted). Not for a socket the
    * application passed in: its `dns.lookup` sends on the next tick.
    */
-  private reuseSent: boolean;
+  reuseSent: boolean;
   /** @internal The socket connected to the one peer, or not (peer-socket.ts); replaced with the socket. */
   peer: PeerSocket;
   /** @internal */
   afterSends: (() => void) | null = null;
-  private readonly onSent = (err: Error | null): void => {
+  /** @internal */
+  readonly onSent = (err: Error | null): void => {
     if (stageTrace !== null) stageTrace.mark(Stage.SendCallback);
     if (err) this.sendErrors++;
     this.sendsInFlight--;
@@ -232,27 +236,17 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     // reply carried the ACK, costs none. A lone one-way datagram costs one, and its ACK, held
     // for a reply, another: the batch's flush holds it again and re-arms for it (bench/analysis.md,
     // Stop 29, "Bulk receiver").
-    this.flush(true, now);
-    this.batchFlush(now);
+    flush(this, true, now);
+    batchFlush(this, now);
   };
-  private ioFlushScheduled = false;
-  /**
-   * In a socket batch: schedule the batch's own flush (`onIoFlush`) if the engine left an ACK
-   * for it or has packets waiting for one (EndpointCore.batchAckWaits). True: one is scheduled,
-   * and it re-arms the timer.
-   */
-  private batchFlush(now: number): boolean {
-    if (!this.ioFlushScheduled && (this.core.hasDeferredAcks || this.core.batchAckWaits)) {
-      this.ioFlushScheduled = true;
-      this.clock.setTimer(now, this.onIoFlush);
-    }
-    return this.ioFlushScheduled;
-  }
-  private readonly onIoFlush = (): void => {
+  /** @internal */
+  ioFlushScheduled = false;
+  /** @internal */
+  readonly onIoFlush = (): void => {
     if (stageTrace !== null) stageTrace.mark(Stage.ImmediateFlush);
     this.ioFlushScheduled = false;
     this.core.endBatch();
-    this.flush();
+    flush(this);
   };
   /** @internal */
   readonly onSocketError = (err: Error): void => {
@@ -301,11 +295,11 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
       now: () => this.clock.now(),
       scheduleFlush: (record) => {
         this.core.touch(record);
-        this.scheduleFlush();
+        scheduleFlush(this);
       },
       flushNow: (record) => {
         this.core.touch(record);
-        this.flush();
+        flush(this);
       },
       watchDrain: (conn) => {
         this.drainWatch.add(conn);
@@ -504,7 +498,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
       // already closed
     }
     this.core.rebound(this.clock.now());
-    this.flush();
+    flush(this);
     this.reconsiderPeer();
   }
 
@@ -529,7 +523,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     if (this.state === 'open') {
       this.state = 'closing';
       this.core.close(this.clock.now());
-      this.flush();
+      flush(this);
     }
     return boundedWait(done, { ...bound, clock: this.host, what: 'endpoint close' }, () => this.destroy());
   }
@@ -547,7 +541,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     const reason = err ?? rdError('ERR_ENDPOINT_CLOSED', 'the endpoint was destroyed');
     for (const c of [...this.live]) forceClose(c, reason);
     this.core.destroy(this.clock.now());
-    this.flush();
+    flush(this);
     finishClose(this, err);
   }
 
@@ -573,7 +567,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
         this.pending.delete(attempt);
         this.traceOutput.forget(attempt);
         this.core.cancelConnect(attempt);
-        this.flush();
+        flush(this);
         // No handshake in progress any more: the socket may connect to the one peer again.
         this.reconsiderPeer();
         reject(new AbortError(undefined, { cause: signal?.reason }));
@@ -588,112 +582,21 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
           this.traceOutput.forget(attempt);
         },
       });
-      this.flush();
+      flush(this);
     });
   }
 
-  private scheduleFlush(): void {
-    // Inside a flush (a 'message' handler that replies): the flush loop picks the connection up.
-    if (this.flushing || this.flushScheduled) return;
-    this.flushScheduled = true;
-    queueMicrotask(this.onScheduledFlush);
-  }
-
-  private readonly onScheduledFlush = (): void => {
+  /** @internal */
+  readonly onScheduledFlush = (): void => {
     if (stageTrace !== null) stageTrace.mark(Stage.MicrotaskFlush);
     this.flushScheduled = false;
-    this.flush();
+    flush(this);
   };
 
-  /**
-   * Send what the engines want sent, dispatch their events, re-arm the one timer (`at`: the
-   * clock as the caller just read it, in the same turn). An exception
-   * thrown by an application listener propagates (as in Node), but only after the timer is
-   * re-armed, so the endpoint keeps running.
-   */
-  private flush(batch = false, at?: number): void {
-    if (this.flushing || this.state === 'closed') return;
-    this.flushing = true;
-    const now = at ?? this.clock.now();
-    try {
-      for (;;) {
-        let tx: Transmit | null;
-        const core = this.core;
-        while ((tx = core.pollTransmit(now, batch)) !== null) {
-          // A connection stopped sending data before this datagram: its own have left by now
-          // (stats' time blocked counts from then, not from the flush's `now`: core/blocked-time.ts).
-          if (core.sendingStopped) core.flushed(this.clock.now());
-          this.transmit(tx);
-        }
-        if (core.sendingStopped) core.flushed(this.clock.now());
-        let ev: EndpointEvent | null;
-        let any = false;
-        while ((ev = this.core.nextEvent()) !== null) {
-          any = true;
-          dispatch(this, ev);
-        }
-        if (!any) break;
-      }
-    } catch (e) {
-      // A listener threw: finish the remaining work on the next microtask, then let it surface.
-      this.flushing = false;
-      this.scheduleFlush();
-      throw e;
-    } finally {
-      this.flushing = false;
-      // In the middle of a socket batch whose flush is already scheduled (`onIoFlush`, an
-      // immediate: it runs before any setTimeout timer can fire; the endpoint's own timer, if it
-      // was armed as an immediate earlier in the batch, may run first and re-arms itself), the
-      // timer is re-armed there, once per batch, not after every datagram (issue 11:
-      // pollTimeout's ten deadlines per datagram). Scheduled here by the batch's first datagram
-      // that leaves packets waiting for an ACK, so that it too leaves the timer to it.
-      this.afterFlush(now, !(batch && this.batchFlush(now)));
-    }
-  }
-
-  /** A connection of `drainWatch`: 'drain' now, or still waiting (a Set visits what its callback adds or deletes as for…of does). */
-  private readonly checkWatched = (c: ConnectionShellParts): void => {
+  /** @internal A connection of `drainWatch`: 'drain' now, or still waiting (a Set visits what its callback adds or deletes as for…of does). */
+  readonly checkWatched = (c: ConnectionShellParts): void => {
     if (!c.checkDrain()) this.drainWatch.delete(c);
   };
-
-  /**
-   * `now`: the flush's time (for the timer's bookkeeping; moving it asks the clock afresh).
-   * `rearm` false: the batch's own flush, already scheduled, re-arms the timer.
-   */
-  private afterFlush(now: number, rearm: boolean): void {
-    try {
-      // forEach, not for…of: no iterator object per flush (a bulk sender always has one to check).
-      if (this.drainWatch.size > 0) this.drainWatch.forEach(this.checkWatched);
-    } finally {
-      if (rearm) rearmTimer(this, now);
-      if (stageTrace !== null) stageTrace.mark(Stage.FlushDone);
-      if (this.state === 'closing' && this.core.idle) finishClose(this, undefined);
-    }
-  }
-
-  private transmit(tx: Transmit): void {
-    if (stageTrace !== null) stageTrace.mark(Stage.Built, tx.data.length);
-    if (this.queuedSends !== null) {
-      try {
-        // Without an address when the socket is connected there (peer-socket.ts).
-        this.peer.send(tx.data, tx.port, tx.address);
-        // Sent at once, nothing queued: the kernel has its copy; the next datagram may reuse the buffer.
-        if (this.reuseSent && this.queuedSends() === 0) this.core.transmitted(tx.data);
-      } catch {
-        // e.g. the socket closed under us: the datagram is lost, the engines recover or time out.
-        this.sendErrors++;
-      }
-    } else {
-      try {
-        this.sendsInFlight++;
-        this.socket.send(tx.data, tx.port, tx.address, this.onSent);
-      } catch {
-        this.sendsInFlight--;
-        this.sendErrors++;
-      }
-    }
-    if (stageTrace !== null) stageTrace.mark(Stage.Sent);
-  }
 
   /** @internal */
   readonly onTimer = (): void => {
@@ -715,7 +618,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     }
     this.timerDeferred = false;
     this.core.handleTimeout(now);
-    this.flush();
+    flush(this);
     // A connected socket whose peer fell silent is disconnected, and connected again once it is heard.
     if (this.peer.connectable && this.peer.checkSilence(this.core.datagramsReceived, this.clock.now())) this.reconsiderPeer();
   };
