@@ -9,6 +9,7 @@ import type { CloseError } from '../core/types.js';
 import { boundedWait, checkCloseOptions, type CloseOptions } from './close-options.js';
 import { checkDestroyArgs, type DestroyOptions } from './connection-options.js';
 import type { ConnectionShellParts } from './connection-parts.js';
+import { wakeWaiters } from './connection-delivery.js';
 
 export function closeGracefully(conn: ConnectionShellParts, options: CloseOptions | undefined): Promise<void> {
   const bound = checkCloseOptions(options);
@@ -88,7 +89,7 @@ export function finish(conn: ConnectionShellParts, coreError: CloseError | undef
     w!.receipts = null;
     for (const r of receipts.values()) r.reject(ackErr);
   }
-  conn.wakeWaiters();
+  wakeWaiters(conn);
   // 'error' only for failures the application did not choose: a peer reset, an idle timeout,
   // a protocol violation, or destroy(err). Not for destroy() or the endpoint going away.
   const report = err !== undefined && (conn.destroyed || coreError !== undefined);

@@ -4,7 +4,7 @@ import type { EndpointConnection } from '../core/endpoint.js';
 import type { ReliableDgramError } from '../errors.js';
 import type { Waits } from './connection-waits.js';
 import type { DestroyOptions } from './connection-options.js';
-import type { MessageInfo } from './inbox.js';
+import type { Inbox, MessageInfo } from './inbox.js';
 import type { SocketAddress } from './socket.js';
 
 /**
@@ -90,7 +90,11 @@ export interface ConnectionShellParts extends EventEmitter<ConnectionEvents> {
   closeError: Error | undefined;
   readonly waits: Waits | null;
   ensureWaits(): Waits;
-  wakeWaiters(): void;
+  // --- receiving
+  inbox: Inbox | null;
+  readonly hasMessageListener: boolean;
+  readonly peerEnded: boolean;
+  deliveryScheduled: boolean;
   checkDrain(): boolean;
   destroy(err?: Error, options?: DestroyOptions): void;
 }

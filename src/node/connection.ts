@@ -3,17 +3,18 @@ import { EventEmitter } from 'node:events';
 import { isIPv6 } from 'node:net';
 import type { EndpointConnection } from '../core/endpoint.js';
 import type { ChannelOptions, ConnectionStats, CoreEvent, Delivery } from '../core/types.js';
-import { AbortError, InvalidArgTypeError, rdError } from '../errors.js';
+import { InvalidArgTypeError, rdError } from '../errors.js';
 import type { CloseOptions } from './close-options.js';
 import { unpinFields } from '../core/mutable-fields.js';
-import { Waits, type Waiter } from './connection-waits.js';
+import { Waits } from './connection-waits.js';
 import { messageTooLarge } from '../core/send-options.js';
 import { Inbox, type InboxItem, type MessageInfo } from './inbox.js';
 import { Stage, stageTrace } from './stage-trace.js';
-import { checkChannelOptions, checkMessagesOptions, checkSendOptions, type DestroyOptions, type SendOptions } from './connection-options.js';
+import { checkChannelOptions, checkSendOptions, type DestroyOptions, type SendOptions } from './connection-options.js';
 import { connectionRates } from './stats-rates.js';
 import type { ConnectionEvents, ConnectionHost } from './connection-parts.js';
 import { closeGracefully, destroyNow, finish } from './connection-lifecycle.js';
+import { deliver, giveBackCredit, iterate, scheduleDelivery, takesAtOnce, wakeWaiters } from './connection-delivery.js';
 
 export type { MessageInfo } from './inbox.js';
 export type { ChannelOptions } from '../core/types.js';
@@ -148,7 +149,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         add.call(this, event, fn);
         if (event === 'message') {
           this.hasMessageListener = true;
-          this.scheduleDelivery();
+          scheduleDelivery(this);
         }
         return this;
       };
@@ -179,7 +180,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * Messages waiting for the application; null until one must wait (while a 'message' listener
    * takes each message as it comes, none does: idle connections stay small, issue 11).
    */
-  private inbox: Inbox | null = null;
+  /** @internal */
+  inbox: Inbox | null = null;
   /**
    * What iterators, receipts and flush()/close() calls wait with (null until the first of them:
    * idle connections stay small, issue 11; never dropped once made). Null reads as "nothing waits".
@@ -216,11 +218,12 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private setFlag(bit: number, on: boolean): void {
     this.flags = on ? this.flags | bit : this.flags & ~bit;
   }
-  /** True while a 'message' listener is attached (kept by the listener methods above). */
-  private get hasMessageListener(): boolean {
+  /** @internal True while a 'message' listener is attached (kept by the listener methods above). */
+  get hasMessageListener(): boolean {
     return this.flag(Flag.MessageListener);
   }
-  private set hasMessageListener(v: boolean) {
+  /** @internal */
+  set hasMessageListener(v: boolean) {
     this.setFlag(Flag.MessageListener, v);
   }
   private get needDrain(): boolean {
@@ -229,16 +232,20 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private set needDrain(v: boolean) {
     this.setFlag(Flag.NeedDrain, v);
   }
-  private get peerEnded(): boolean {
+  /** @internal */
+  get peerEnded(): boolean {
     return this.flag(Flag.PeerEnded);
   }
-  private set peerEnded(v: boolean) {
+  /** @internal */
+  set peerEnded(v: boolean) {
     this.setFlag(Flag.PeerEnded, v);
   }
-  private get deliveryScheduled(): boolean {
+  /** @internal */
+  get deliveryScheduled(): boolean {
     return this.flag(Flag.DeliveryScheduled);
   }
-  private set deliveryScheduled(v: boolean) {
+  /** @internal */
+  set deliveryScheduled(v: boolean) {
     this.setFlag(Flag.DeliveryScheduled, v);
   }
   /** @internal Set once the engine reported `closed`. */
@@ -270,10 +277,6 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /** @internal InboxOwner: an unread unreliable message was dropped; its credit goes back to the engine. */
   inboxDropped(item: InboxItem): void {
     if (!this.finished) this.record.core.release(item.credit, 'unreliable');
-  }
-
-  private ensureUnclaimed(): (item: InboxItem) => boolean {
-    return (this.ensureWaits().unclaimedMatch ??= (item: InboxItem): boolean => this.waits?.channelIterating?.has(item.info.channel) !== true);
   }
 
   /** The peer's IP address (as the socket reported it, e.g. `'127.0.0.1'` or `'::1'`). */
@@ -454,7 +457,6 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     return closeGracefully(this, options);
   }
 
-
   /**
    * End sending, as `net.Socket.end()`: send `data` (if given) as a last message, then close this
    * side without waiting. Returns `this`. Everything queued is still sent and retransmitted, then
@@ -497,7 +499,6 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     destroyNow(this, err, options);
   }
 
-
   /** `await using conn = await endpoint.connect(...)`: a graceful `close()` at the end of the scope (nothing if already closed). */
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.finished) return;
@@ -536,75 +537,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * several iterators of one channel share its messages.
    */
   messages(options?: { signal?: AbortSignal; channel?: number }): AsyncIterableIterator<Buffer> {
-    const { signal, channel } = checkMessagesOptions(options);
-    // Never dropped once made: `finish` below may keep it.
-    const waits = this.ensureWaits();
-    let waiters: Waiter[];
-    if (channel === undefined) {
-      waits.iterating++;
-      waiters = waits.waiters ??= [];
-    } else {
-      const iterating = (waits.channelIterating ??= new Map());
-      const channelWaiters = (waits.channelWaiters ??= new Map());
-      iterating.set(channel, (iterating.get(channel) ?? 0) + 1);
-      waiters = channelWaiters.get(channel) ?? [];
-      channelWaiters.set(channel, waiters);
-    }
-    // null: the general consumers' messages (takeMessage).
-    const match = channel === undefined ? null : (item: InboxItem): boolean => item.info.channel === channel;
-    let done = false;
-    const finish = (): void => {
-      if (done) return;
-      done = true;
-      if (channel === undefined) waits.iterating--;
-      else {
-        const iterating = waits.channelIterating!;
-        const n = iterating.get(channel)! - 1;
-        if (n === 0) {
-          iterating.delete(channel);
-          waits.channelWaiters!.delete(channel);
-          if (iterating.size === 0) {
-            waits.channelIterating = null;
-            waits.channelWaiters = null;
-          }
-        } else iterating.set(channel, n);
-      }
-      signal?.removeEventListener('abort', onAbort);
-      // Someone may be listening with 'message' now.
-      this.scheduleDelivery();
-    };
-    const onAbort = (): void => {
-      const err = new AbortError(undefined, { cause: signal?.reason });
-      finish();
-      for (const w of waiters.splice(0)) w.reject(err);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    const iterator: AsyncIterableIterator<Buffer> = {
-      next: (): Promise<IteratorResult<Buffer>> => {
-        if (done) return Promise.resolve({ value: undefined, done: true });
-        if (signal?.aborted) {
-          finish();
-          return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
-        }
-        const item = this.takeMessage(match);
-        if (item) return Promise.resolve({ value: item.data, done: false });
-        const end = this.endOfMessages(match);
-        if (end) {
-          finish();
-          return end === true ? Promise.resolve({ value: undefined, done: true }) : Promise.reject(end);
-        }
-        return new Promise((resolve, reject) => waiters.push({ resolve, reject }));
-      },
-      return: (): Promise<IteratorResult<Buffer>> => {
-        finish();
-        return Promise.resolve({ value: undefined, done: true });
-      },
-      [Symbol.asyncIterator]() {
-        return iterator;
-      },
-    };
-    return iterator;
+    return iterate(this, options);
   }
+
 
   // ---------------------------------------------------------------- engine events (internal)
 
@@ -622,9 +557,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     const data = isBuffer(d) ? d : Buffer.from(d.buffer, d.byteOffset, d.byteLength);
     const unreliable = event.delivery === 'unreliable';
     const info = infoFor(event.delivery, event.channel);
-    if (this.takesAtOnce(unreliable)) {
+    if (takesAtOnce(this, unreliable)) {
       // What deliver() would do with it as the only queued message, without queueing it.
-      this.giveBackCredit(event.credit, unreliable, event.channel);
+      giveBackCredit(this, event.credit, unreliable, event.channel);
       // emit('message', data, info), but one plain listener (what `on` and `once` store) is
       // called here as emit would call it, without emit's rest-parameter array (~64 B) and
       // Reflect.apply per message (issue 11). Several listeners, or captureRejections (emit then
@@ -636,7 +571,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       return;
     }
     this.ensureInbox().push({ data, credit: event.credit, unreliable, info });
-    this.deliver();
+    deliver(this);
   }
 
   private handleOtherEvent(event: Exclude<CoreEvent, { type: 'message' }>): void {
@@ -666,7 +601,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       case 'peer-closed':
         this.peerEnded = true;
         this.emit('end');
-        this.wakeWaiters();
+        wakeWaiters(this);
         return;
       case 'closed':
         finish(this, event.error);
@@ -699,109 +634,4 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     return this.needDrain;
   }
 
-  /**
-   * Nothing waits before a new message and a 'message' listener takes it now (no iterator): it
-   * needs no inbox item. (With `maxQueuedUnreliable` 0 an unreliable one goes to the inbox, which
-   * drops it.)
-   */
-  private takesAtOnce(unreliable: boolean): boolean {
-    return (
-      this.hasMessageListener &&
-      (this.waits === null || (this.waits.iterating === 0 && this.waits.channelIterating === null)) &&
-      (this.inbox === null || this.inbox.length === 0) &&
-      !(unreliable && this.host.maxQueuedUnreliable === 0)
-    );
-  }
-
-  /** Hand queued messages to an iterator or to 'message' listeners. */
-  private deliver(): void {
-    const inbox = this.inbox;
-    if (inbox === null || inbox.length === 0) return;
-    const waits = this.waits;
-    if (waits !== null && waits.channelWaiters !== null) {
-      for (const [channel, waiters] of waits.channelWaiters) {
-        while (waiters.length > 0) {
-          const item = this.takeMessage((i) => i.info.channel === channel);
-          if (!item) break;
-          waiters.shift()!.resolve({ value: item.data, done: false });
-        }
-      }
-    }
-    while (inbox.length > 0) {
-      // Read again each time: a 'message' listener may start an iterator (and make `waits`).
-      const w = this.waits;
-      if (w !== null && w.iterating > 0) {
-        const waiters = w.waiters;
-        if (waiters === null || waiters.length === 0) return;
-        const item = this.takeMessage(null);
-        if (!item) return;
-        waiters.shift()!.resolve({ value: item.data, done: false });
-      } else if (this.hasMessageListener) {
-        const item = this.takeMessage(null);
-        if (!item) return;
-        this.emit('message', item.data, item.info);
-      } else {
-        return;
-      }
-    }
-  }
-
-  private scheduleDelivery(): void {
-    if (this.deliveryScheduled) return;
-    this.deliveryScheduled = true;
-    queueMicrotask(() => {
-      this.deliveryScheduled = false;
-      this.deliver();
-      this.wakeWaiters();
-    });
-  }
-
-  /**
-   * Take the next message `match` accepts (null: one no channel iterator claims) and give its
-   * credit back to the engine (the peer may send more).
-   */
-  private takeMessage(match: ((item: InboxItem) => boolean) | null): InboxItem | undefined {
-    const inbox = this.inbox;
-    if (inbox === null) return undefined;
-    const item = (this.waits?.channelIterating ?? null) === null ? inbox.shift() : inbox.take(match ?? this.ensureUnclaimed());
-    if (!item) return undefined;
-    this.giveBackCredit(item.credit, item.unreliable, item.info.channel);
-    return item;
-  }
-
-  /** A message was taken: its receive credit goes back to the engine (the peer may send more). */
-  private giveBackCredit(credit: number, unreliable: boolean, channel: number): void {
-    if (credit > 0 && !this.finished) {
-      this.record.core.release(credit, unreliable ? 'unreliable' : 'ordered', channel);
-      this.host.scheduleFlush(this.record);
-    }
-  }
-
-  /** true: iteration ends normally; an Error: it ends with that error; null: more may come. */
-  private endOfMessages(match: ((item: InboxItem) => boolean) | null): true | Error | null {
-    const inbox = this.inbox;
-    if (inbox !== null && ((this.waits?.channelIterating ?? null) === null ? inbox.length > 0 : inbox.has(match ?? this.ensureUnclaimed()))) return null;
-    if (this.finished) return this.closeError && !this.destroyed ? this.closeError : true;
-    if (this.peerEnded) return true;
-    return null;
-  }
-
-  /** @internal */
-  wakeWaiters(): void {
-    this.deliver();
-    const end = (match: ((item: InboxItem) => boolean) | null, waiters: Waiter[]): void => {
-      const e = this.endOfMessages(match);
-      if (!e) return;
-      for (const w of waiters.splice(0)) {
-        if (e === true) w.resolve({ value: undefined, done: true });
-        else w.reject(e);
-      }
-    };
-    const waits = this.waits;
-    if (waits === null) return;
-    if (waits.waiters !== null) end(null, waits.waiters);
-    if (waits.channelWaiters !== null) {
-      for (const [channel, waiters] of waits.channelWaiters) end((i) => i.info.channel === channel, waiters);
-    }
-  }
 }
