@@ -90,11 +90,13 @@ export interface ConnectionShellParts extends EventEmitter<ConnectionEvents> {
   closeError: Error | undefined;
   readonly waits: Waits | null;
   ensureWaits(): Waits;
+  // --- sending
+  needDrain: boolean;
+  refusedBytes: number;
   // --- receiving
   inbox: Inbox | null;
   readonly hasMessageListener: boolean;
   readonly peerEnded: boolean;
   deliveryScheduled: boolean;
-  checkDrain(): boolean;
   destroy(err?: Error, options?: DestroyOptions): void;
 }

@@ -3,18 +3,18 @@ import { EventEmitter } from 'node:events';
 import { isIPv6 } from 'node:net';
 import type { EndpointConnection } from '../core/endpoint.js';
 import type { ChannelOptions, ConnectionStats, CoreEvent, Delivery } from '../core/types.js';
-import { InvalidArgTypeError, rdError } from '../errors.js';
+import { rdError } from '../errors.js';
 import type { CloseOptions } from './close-options.js';
 import { unpinFields } from '../core/mutable-fields.js';
 import { Waits } from './connection-waits.js';
-import { messageTooLarge } from '../core/send-options.js';
 import { Inbox, type InboxItem, type MessageInfo } from './inbox.js';
 import { Stage, stageTrace } from './stage-trace.js';
-import { checkChannelOptions, checkSendOptions, type DestroyOptions, type SendOptions } from './connection-options.js';
+import { checkChannelOptions, type DestroyOptions, type SendOptions } from './connection-options.js';
 import { connectionRates } from './stats-rates.js';
 import type { ConnectionEvents, ConnectionHost } from './connection-parts.js';
 import { closeGracefully, destroyNow, finish } from './connection-lifecycle.js';
 import { deliver, giveBackCredit, iterate, scheduleDelivery, takesAtOnce, wakeWaiters } from './connection-delivery.js';
+import { queue } from './connection-backpressure.js';
 
 export type { MessageInfo } from './inbox.js';
 export type { ChannelOptions } from '../core/types.js';
@@ -188,8 +188,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    */
   /** @internal */
   waits: Waits | null = null;
-  /** Largest message refused with ERR_SEND_QUEUE_FULL since the last 'drain' (0: none). */
-  private refusedBytes = 0;
+  /** @internal Largest message refused with ERR_SEND_QUEUE_FULL since the last 'drain' (0: none). */
+  refusedBytes = 0;
   /**
    * How the connection ended, once it has (undefined: gracefully); before that, the error given
    * to `destroy(err)`, or by the endpoint when it goes away, which `finish` makes the close error.
@@ -226,10 +226,12 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   set hasMessageListener(v: boolean) {
     this.setFlag(Flag.MessageListener, v);
   }
-  private get needDrain(): boolean {
+  /** @internal */
+  get needDrain(): boolean {
     return this.flag(Flag.NeedDrain);
   }
-  private set needDrain(v: boolean) {
+  /** @internal */
+  set needDrain(v: boolean) {
     this.setFlag(Flag.NeedDrain, v);
   }
   /** @internal */
@@ -337,7 +339,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    */
   send(data: Uint8Array | string, options?: SendOptions): boolean {
     if (stageTrace !== null) stageTrace.mark(Stage.AppSend);
-    return this.queue(data, options, 0);
+    return queue(this, data, options, 0);
   }
 
   /**
@@ -352,7 +354,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     const receipt = waits.nextReceipt;
     waits.nextReceipt = receipt === 0x7fff_ffff ? 1 : receipt + 1;
     try {
-      this.queue(data, options, receipt);
+      queue(this, data, options, receipt);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -392,51 +394,6 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     checkChannelOptions(options);
     this.record.core.setChannel(channel, options);
     return this;
-  }
-
-  private queue(data: Uint8Array | string, options: SendOptions | undefined, receipt: number): boolean {
-    // The refusals' messages are built out of line (messageTooLarge, refuseQueueFull, checkSendOptions): V8
-    // marks a function for TurboFan after 3 + bytecode length / 150 of its own ticks, and this
-    // one runs for every message (bench/tierup.ts, issue 11).
-    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    if (!(bytes instanceof Uint8Array)) throw new InvalidArgTypeError('data must be a Uint8Array, Buffer or string');
-    if (options !== undefined) checkSendOptions(options);
-    const delivery = options?.delivery ?? 'ordered';
-    if (this.finished || this.destroyed || this.record.core.state !== 'open') {
-      throw rdError('ERR_CONNECTION_CLOSED', 'the connection is closing or closed');
-    }
-    // Ours, or the peer's announced limit when that is smaller: refused here, not by a RESET.
-    const maxMessageSize = this.record.core.maxMessageSize;
-    if (bytes.length > maxMessageSize) throw messageTooLarge(bytes.length, maxMessageSize, this.host.maxMessageSize);
-    const queued = this.record.core.bufferedAmount;
-    if (queued > 0 && queued + bytes.length > this.host.maxQueuedBytes) throw this.refuseQueueFull(queued, bytes.length);
-    const channel = options?.channel ?? 0;
-    const maxAge = options?.maxAge;
-    if (delivery === 'ordered' && channel === 0 && maxAge === undefined && receipt === 0) this.record.core.send(bytes, delivery);
-    else this.record.core.send(bytes, { delivery, channel, receipt, ...(maxAge !== undefined ? { maxAge } : {}) }, this.host.now());
-    this.host.scheduleFlush(this.record);
-    if (this.record.core.bufferedAmount >= this.host.highWaterMark) {
-      if (!this.needDrain) {
-        this.needDrain = true;
-        this.host.watchDrain(this);
-      }
-      return false;
-    }
-    return true;
-  }
-
-  /** Refuse a message for the queue's size: remember it and watch for 'drain', which follows once it would fit; the error to throw. */
-  private refuseQueueFull(queued: number, length: number): Error {
-    // maxMessageSize ≤ maxQueuedBytes, so an empty queue always has room for it.
-    this.refusedBytes = Math.max(this.refusedBytes, length);
-    if (!this.needDrain) {
-      this.needDrain = true;
-      this.host.watchDrain(this);
-    }
-    return rdError(
-      'ERR_SEND_QUEUE_FULL',
-      `send queue full: ${queued} bytes waiting, limit maxQueuedBytes ${this.host.maxQueuedBytes}; wait for 'drain'`,
-    );
   }
 
   /**
@@ -540,7 +497,6 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     return iterate(this, options);
   }
 
-
   // ---------------------------------------------------------------- engine events (internal)
 
   /**
@@ -613,25 +569,6 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         this.emit('migrated', event.address, event.port);
         return;
     }
-  }
-
-  /**
-   * @internal Called after the endpoint flushed: emit 'drain' once the queue is below the
-   * high-water mark. Returns true while still waiting.
-   */
-  checkDrain(): boolean {
-    if (!this.needDrain) return false;
-    if (this.finished) {
-      this.needDrain = false;
-      return false;
-    }
-    const queued = this.record.core.bufferedAmount;
-    if (queued >= this.host.highWaterMark) return true;
-    if (this.refusedBytes > 0 && queued > 0 && queued + this.refusedBytes > this.host.maxQueuedBytes) return true;
-    this.needDrain = false;
-    this.refusedBytes = 0;
-    this.emit('drain');
-    return this.needDrain;
   }
 
 }

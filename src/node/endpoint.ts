@@ -13,6 +13,7 @@ import type { ChannelEntry } from './channel-options.js';
 import { boundedWait, checkCloseOptions, type CloseOptions } from './close-options.js';
 import type { Connection, ConnectionHost } from './connection.js';
 import { forceClose } from './connection-lifecycle.js';
+import { checkDrain } from './connection-backpressure.js';
 import type { ConnectionShellParts } from './connection-parts.js';
 import { PeerSocket } from './peer-socket.js';
 import { checkCoreConfig, createConnectionCore } from './engine.js';
@@ -595,7 +596,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
 
   /** @internal A connection of `drainWatch`: 'drain' now, or still waiting (a Set visits what its callback adds or deletes as for…of does). */
   readonly checkWatched = (c: ConnectionShellParts): void => {
-    if (!c.checkDrain()) this.drainWatch.delete(c);
+    if (!checkDrain(c)) this.drainWatch.delete(c);
   };
 
   /** @internal */
