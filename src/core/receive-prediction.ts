@@ -1,6 +1,7 @@
 import { verifyChecksum } from '../wire/packet.js';
+import type { Frame } from '../wire/types.js';
 import type { ConnectionParts } from './connection-parts.js';
-import { onDataFrame, sharedReader } from './frame-dispatch.js';
+import { handleFrame, onDataFrame, sharedReader } from './frame-dispatch.js';
 import { PathKind } from './path-validation.js';
 import { budgetRefuses, defer, syncBudget } from './receive-budget.js';
 import { OBJECT_OVERHEAD } from './retention.js';
@@ -18,6 +19,8 @@ import { OBJECT_OVERHEAD } from './retention.js';
  * both paths. Read by connection.ts as a live binding (a variable read, as when it lived there).
  */
 export let predictReceive = true;
+
+const PING: Frame = { type: 'ping' };
 
 /**
  * For test/core/header-prediction.test.ts and bench/recv-predict.ts only (not exported by the
@@ -42,7 +45,12 @@ export function setReceivePrediction(on: boolean): void {
 export function readPredicted(c: ConnectionParts, now: number, datagram: Uint8Array, address: string | undefined, port: number): boolean {
   if (c._state !== 'open' || c.trace !== null || c.awaitingFirstPacket) return false;
   const packet = sharedReader;
-  const frame = packet.predictData(datagram);
+  let frame = packet.predictData(datagram);
+  let general = false;
+  if (frame === null) {
+    frame = packet.predictAckData(datagram);
+    general = true;
+  }
   if (frame === null || packet.dcidHi !== c.localCidHi || packet.dcidLo !== c.localCidLo) return false;
   const path = c.path;
   if (address !== undefined && path.classify(address, port) !== PathKind.Current) return false;
@@ -58,8 +66,24 @@ export function readPredicted(c: ConnectionParts, now: number, datagram: Uint8Ar
   c.counters.bytesReceived += datagram.length;
   path.onPacketRead(now, PathKind.Current);
   c.lastReceivedAt = now;
-  onDataFrame(c, now, frame);
-  if (c.isClosed()) return true;
+  if (general) {
+    // The general walk's frames in wire order, through the same dispatch and the same checks
+    // after each (handleFrame: the ACK may end a close, a draining connection then ignores the
+    // rest).
+    if (packet.predictedAck) {
+      handleFrame(c, now, packet.ackFrame);
+      if (c.isClosed()) return true;
+    }
+    handleFrame(c, now, frame);
+    if (c.isClosed()) return true;
+    if (packet.predictedPing) {
+      handleFrame(c, now, PING);
+      if (c.isClosed()) return true;
+    }
+  } else {
+    onDataFrame(c, now, frame);
+    if (c.isClosed()) return true;
+  }
   c.acks.onAckElicitingPacket(now);
   if (c.budget !== null) syncBudget(c);
   return true;

@@ -63,6 +63,9 @@ export class DataPacketReader {
   frames = 0;
   /** Payload length of the last DATA, DATA_PART or UNRELIABLE frame read without its payload view (`skim`). */
   skimmedLength = 0;
+  /** After `predictAckData` gave a frame: whether an ACK frame came before it, a PING after it. */
+  predictedAck = false;
+  predictedPing = false;
   /**
    * The payload of the last DATA frame `nextInPlace` read: bytes `dataStart` to `dataStart +
    * dataLength` of `datagram` (the one opened), no view made.
@@ -163,6 +166,67 @@ export class DataPacketReader {
     f.last = (type & DataFlag.Last) !== 0;
     f.unordered = (type & DataFlag.Unordered) !== 0;
     return f;
+  }
+
+  /**
+   * The second predicted shape, a request/response flow's packet: one ACK frame right after the
+   * header (optional), then one DATA frame on channel 0, then optionally one PING byte (the last
+   * packet of a burst asks for an immediate ACK), nothing else (no PADDING). Returns the DATA
+   * frame; `predictedAck` and `predictedPing` say whether the ACK (its record: `ackFrame`) and the
+   * PING are there, to be acted on in wire order. The reader is left as `open` and then the
+   * `nextInPlace` calls would leave it. Null: any other shape (the reader's state is then
+   * unspecified: the caller falls back to `open`, which sets all of it). The ACK body is read by
+   * the same code as the general walk's (`body`). **The CRC is not checked here** (as
+   * `predictData`). Plaintext datagrams only.
+   */
+  predictAckData(datagram: Uint8Array): DataFrame | null {
+    const n = datagram.length;
+    const end = n - CHECKSUM_SIZE;
+    if (end < DATA_HEADER_SIZE + DATA_FRAME_HEADER_SIZE || datagram[0] !== PROTOCOL_VERSION || datagram[1] !== PacketType.Data) return null;
+    const r = this.r;
+    let at = DATA_HEADER_SIZE;
+    const withAck = datagram[at] === FrameType.Ack;
+    if (withAck) {
+      r.reset(datagram, at + 1, end);
+      if (this.body(FrameType.Ack, Views.NotData) === null || !r.ok) return null;
+      at = r.offset;
+    }
+    if (at + DATA_FRAME_HEADER_SIZE > end) return null;
+    const type = datagram[at]!;
+    if ((type & 0xf8) !== FrameType.Data) return null;
+    const length = (datagram[at + 5]! << 8) | datagram[at + 6]!;
+    const start = at + DATA_FRAME_HEADER_SIZE;
+    let withPing = false;
+    if (start + length !== end) {
+      if (start + length + 1 !== end || datagram[end - 1] !== FrameType.Ping) return null;
+      withPing = true;
+    }
+    this.predictedAck = withAck;
+    this.predictedPing = withPing;
+    r.reset(datagram, 2, end);
+    this.dcidHi = r.u32() | 0;
+    this.dcidLo = r.u32() | 0;
+    this.packetNumber = r.u32();
+    r.reset(datagram, at + 1, end);
+    const f = this.data;
+    f.channel = undefined;
+    f.tsn = r.u32();
+    f.payload = EMPTY;
+    this.dataFrames = 1;
+    this.pathFrames = 0;
+    this.frames = (withAck ? 2 : 1) + (withPing ? 1 : 0);
+    this.dataStart = start;
+    this.dataLength = length;
+    r.reset(datagram, end, end);
+    f.first = (type & DataFlag.First) !== 0;
+    f.last = (type & DataFlag.Last) !== 0;
+    f.unordered = (type & DataFlag.Unordered) !== 0;
+    return f;
+  }
+
+  /** The ACK frame `predictAckData` read (valid only after it returned a frame). */
+  get ackFrame(): AckFrame {
+    return this.ack;
   }
 
   /** The next frame of the packet opened, or null after the last. */
