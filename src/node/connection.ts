@@ -3,19 +3,20 @@ import { EventEmitter } from 'node:events';
 import { isIPv6 } from 'node:net';
 import type { EndpointConnection } from '../core/endpoint.js';
 import type { ChannelOptions, CloseError, ConnectionStats, CoreEvent, Delivery } from '../core/types.js';
-import { AbortError, InvalidArgTypeError, InvalidArgValueError, rdError, type ReliableDgramError } from '../errors.js';
-import { optionsObject, rejectUnknownOptions } from '../unknown-options.js';
-import { CHANNEL_OPTIONS } from './channel-options.js';
+import { AbortError, InvalidArgTypeError, rdError, type ReliableDgramError } from '../errors.js';
 import { boundedWait, checkCloseOptions, type CloseOptions } from './close-options.js';
 import { unpinFields } from '../core/mutable-fields.js';
+import { Waits, type Waiter } from './connection-waits.js';
 import { messageTooLarge } from '../core/send-options.js';
 import { Inbox, type InboxItem, type MessageInfo } from './inbox.js';
 import type { SocketAddress } from './socket.js';
 import { Stage, stageTrace } from './stage-trace.js';
+import { checkChannelOptions, checkDestroyArgs, checkMessagesOptions, checkSendOptions, type DestroyOptions, type SendOptions } from './connection-options.js';
 import { connectionRates } from './stats-rates.js';
 
 export type { MessageInfo } from './inbox.js';
 export type { ChannelOptions } from '../core/types.js';
+export type { SendOptions, DestroyOptions } from './connection-options.js';
 
 /**
  * Events of a {@link Connection}, with their listener arguments. `Connection` is a
@@ -58,33 +59,6 @@ export interface ConnectionEvents {
    * PATH_CHALLENGE: `remoteAddress` / `remotePort` are the new ones now.
    */
   migrated: [address: string, port: number];
-}
-
-/** Options of {@link Connection.send}. */
-export interface SendOptions {
-  /** 'ordered' (default), 'unordered' or 'unreliable'. */
-  delivery?: Delivery;
-  /**
-   * Ordering scope, an integer 0–255 (default 0). Ordering and duplicate suppression are per
-   * channel: a loss on one channel never delays delivery on another. See `setChannel()`.
-   */
-  channel?: number;
-  /**
-   * Unreliable only: if the message has not been sent within this many milliseconds (it waited
-   * behind congestion or higher priorities), drop it instead of sending it late. Counted in
-   * `stats().unreliableExpired`.
-   */
-  maxAge?: number;
-}
-
-/** Options of {@link Connection.destroy}. */
-export interface DestroyOptions {
-  /**
-   * Text sent to the peer in the RESET frame (its `'error'` message), at most 256 UTF-8 bytes
-   * (longer text is cut at a character boundary). Default: none. The `Error` given to
-   * `destroy()` is never sent: it is for this side's listeners only.
-   */
-  reason?: string;
 }
 
 /**
@@ -160,45 +134,8 @@ function isBuffer(d: Uint8Array): d is Buffer {
   return Object.getPrototypeOf(d) === BUFFER_PROTOTYPE || d instanceof Buffer;
 }
 
-interface Waiter {
-  resolve: (r: IteratorResult<Buffer>) => void;
-  reject: (e: unknown) => void;
-}
-
 function toError(e: CloseError): ReliableDgramError {
   return rdError(e.code, e.message);
-}
-
-type ReceiptWaiter = { resolve: () => void; reject: (e: unknown) => void };
-type FlushWaiter = { mark: number; resolve: () => void; reject: (e: unknown) => void };
-
-/**
- * What a connection's iterators, receipts and flush()/close() calls wait with: one object,
- * created at the first of them (Connection.ensureWaits), instead of nine fields in every
- * connection (idle connections, issue 11). Each list or map is itself created at first use,
- * and dropped again once empty.
- */
-class Waits {
-  /** General iterators running. */
-  iterating = 0;
-  /** Waiters of the general iterators. */
-  waiters: Waiter[] | null = null;
-  /** Iterators of one channel (`messages({ channel })`): their waiters, by channel (null: none). */
-  channelWaiters: Map<number, Waiter[]> | null = null;
-  channelIterating: Map<number, number> | null = null;
-  /** Messages for general consumers while channel iterators exist: those of channels none claims. */
-  unclaimedMatch: ((item: InboxItem) => boolean) | null = null;
-  /** Receipts (`sendAcked`) waiting on the engine. */
-  receipts: Map<number, ReceiptWaiter> | null = null;
-  nextReceipt = 1;
-  /** flush() and close() calls waiting on the engine. */
-  flushWaiters: FlushWaiter[] | null = null;
-  closeWaiters: ReceiptWaiter[] | null = null;
-
-  constructor() {
-    // Created on first use: mutable from the start (src/core/mutable-fields.ts).
-    unpinFields(this, ['waiters', 'channelWaiters', 'channelIterating', 'unclaimedMatch', 'receipts', 'flushWaiters', 'closeWaiters']);
-  }
 }
 
 /** Bits of `Connection.flags`. */
@@ -212,9 +149,6 @@ const enum Flag {
   /** `EventEmitter.captureRejections` was on when it was made (node:events then watches what a listener returns). */
   CaptureRejections = 64,
 }
-
-const SEND_OPTIONS = ['delivery', 'channel', 'maxAge'] as const;
-const DESTROY_OPTIONS = ['reason'] as const;
 
 /**
  * A connection's listener table (node:events' `_events`): an object whose prototype chain has
@@ -514,8 +448,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * ```
    */
   setChannel(channel: number, options: ChannelOptions): this {
-    if (typeof options !== 'object' || options === null) throw new InvalidArgTypeError('options must be an object');
-    rejectUnknownOptions(options, CHANNEL_OPTIONS);
+    checkChannelOptions(options);
     this.record.core.setChannel(channel, options);
     return this;
   }
@@ -638,10 +571,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * peer gets the RESET code ABORT and, only if given, `options.reason`.
    */
   destroy(err?: Error, options?: DestroyOptions): void {
-    if (err !== undefined && !(err instanceof Error)) throw new InvalidArgTypeError('err must be an Error');
-    const { reason } = optionsObject(options);
-    if (options !== undefined) rejectUnknownOptions(options, DESTROY_OPTIONS);
-    if (reason !== undefined && typeof reason !== 'string') throw new InvalidArgTypeError('options.reason must be a string');
+    const reason = checkDestroyArgs(err, options);
     if (this.finished || this.destroyed) return;
     this.destroyed = true;
     this.closeError = err;
@@ -689,14 +619,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * several iterators of one channel share its messages.
    */
   messages(options?: { signal?: AbortSignal; channel?: number }): AsyncIterableIterator<Buffer> {
-    const signal = options?.signal;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) {
-      throw new InvalidArgTypeError('options.signal must be an AbortSignal');
-    }
-    const channel = options?.channel;
-    if (channel !== undefined && (!Number.isInteger(channel) || channel < 0 || channel > 255)) {
-      throw new InvalidArgValueError(`options.channel must be an integer from 0 to 255, got ${String(channel)}`);
-    }
+    const { signal, channel } = checkMessagesOptions(options);
     // Never dropped once made: `finish` below may keep it.
     const waits = this.ensureWaits();
     let waiters: Waiter[];
@@ -1025,15 +948,5 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (waits.channelWaiters !== null) {
       for (const [channel, waiters] of waits.channelWaiters) end((i) => i.info.channel === channel, waiters);
     }
-  }
-}
-
-/** send()'s options object: an object of known options, with a known delivery. */
-function checkSendOptions(options: SendOptions): void {
-  if (typeof options !== 'object' || options === null) throw new InvalidArgTypeError('options must be an object');
-  rejectUnknownOptions(options, SEND_OPTIONS);
-  const delivery = options.delivery ?? 'ordered';
-  if (delivery !== 'ordered' && delivery !== 'unordered' && delivery !== 'unreliable') {
-    throw new InvalidArgValueError(`options.delivery must be 'ordered', 'unordered' or 'unreliable', got ${String(delivery)}`);
   }
 }

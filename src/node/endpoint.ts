@@ -5,15 +5,13 @@ import { isIP } from 'node:net';
 import { EventEmitter } from 'node:events';
 import { DEFAULT_CORE_CONFIG } from '../core/config.js';
 import { EndpointCore, type EndpointConnection, type EndpointEvent, type EndpointStats, type Transmit } from '../core/endpoint.js';
-import { AbortError, InvalidArgTypeError, InvalidArgValueError, rdError, type ReliableDgramError } from '../errors.js';
+import { AbortError, rdError, type ReliableDgramError } from '../errors.js';
 import { resolveEndpointOptions, type EndpointOptions, type ResolvedEndpointOptions } from '../options.js';
-import { rejectUnknownOptions } from '../unknown-options.js';
 import { canonicalIPv6, dialAddress, mappedIPv4, resolvesIPv4Too, type SocketFamily } from './address.js';
 import { bindSocket, portPinned, sendsInsideSend } from './bind.js';
-import { parseKey, type KeyInput } from '../crypto/keys.js';
 import { nodeSuite } from '../crypto/node-suite.js';
 import { realClock, type Clock, type TimerHandle } from './clock.js';
-import { parseChannels, type ChannelEntry, type ChannelsOption } from './channel-options.js';
+import type { ChannelEntry } from './channel-options.js';
 import { boundedWait, checkCloseOptions, type CloseOptions } from './close-options.js';
 import { Connection, type ConnectionHost } from './connection.js';
 import { PeerSocket } from './peer-socket.js';
@@ -22,6 +20,9 @@ import { sweepArrayBuffersOnMainThread } from './array-buffer-sweeping.js';
 import { TraceOutput, type QlogChoice } from './qlog.js';
 import type { DatagramSocket, RemoteInfo, SocketAddress } from './socket.js';
 import { Stage, stageTrace } from './stage-trace.js';
+import { checkConnectArgs, checkRebindOptions, type ConnectOptions, type ConnectTarget, type RebindOptions } from './connect-options.js';
+
+export type { ConnectOptions, ConnectTarget, RebindOptions } from './connect-options.js';
 
 /**
  * Events of an {@link Endpoint}, with their listener arguments. `Endpoint` is a `node:events`
@@ -42,39 +43,6 @@ export interface EndpointEvents {
   close: [];
 }
 
-/** Options of `connect(port, host, options)`. */
-export interface ConnectOptions {
-  /** Abort the handshake: connect() rejects with an AbortError (code ABORT_ERR). */
-  signal?: AbortSignal;
-  /**
-   * The server's static public key (32 bytes or base64). The connection is encrypted, and
-   * connect() rejects with ERR_AUTHENTICATION_FAILED unless the server proves it holds this key.
-   */
-  serverKey?: KeyInput;
-  /**
-   * This connection's own qlog file, whatever the endpoint's `qlogDir` and `qlogFilter` say:
-   * `true` writes it into the endpoint's `qlogDir` (which must be set), `{ dir }` into `dir`
-   * (created if missing), `false` writes none. Default: as the endpoint decides (`qlogDir`,
-   * filtered by `qlogFilter`). The `trace` callback sees every connection either way.
-   */
-  qlog?: boolean | { dir: string };
-  /**
-   * Channel settings of this connection, by channel number (`{ 1: { priority: 1 } }`), applied
-   * with `setChannel()` before connect() resolves, after the endpoint's `channels` option.
-   */
-  channels?: ChannelsOption;
-}
-
-/** The options form, `connect({ port, host, signal, serverKey })`, as `net.connect(options)`. */
-export interface ConnectTarget extends ConnectOptions {
-  /** The peer's UDP port. */
-  port: number;
-  /** The peer's host name or IP address. Default: the loopback address of the socket's family. */
-  host?: string;
-}
-
-const CONNECT_OPTIONS = ['signal', 'serverKey', 'channels', 'qlog'] as const;
-const CONNECT_TARGET_OPTIONS = ['port', 'host', ...CONNECT_OPTIONS] as const;
 
 /**
  * A timer firing this many ms after its deadline (several of setTimeout's 1 ms ticks: the loop
@@ -111,8 +79,6 @@ export interface EndpointStatsWithSocket extends EndpointStats {
    */
   icmpErrors: number;
 }
-
-const NO_CHANNELS: ChannelEntry[] = [];
 
 /**
  * The open Connections of the engine's connection records: a record not yet handed to the
@@ -485,35 +451,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   connect(target: ConnectTarget): Promise<Connection>;
   connect(port: number, host?: string, options?: ConnectOptions): Promise<Connection>;
   connect(portOrTarget: number | ConnectTarget, hostArg?: string, optionsArg?: ConnectOptions): Promise<Connection> {
-    let port: number;
-    let host: string | undefined;
-    let options: ConnectOptions | undefined;
-    if (typeof portOrTarget === 'object' && portOrTarget !== null) {
-      rejectUnknownOptions(portOrTarget, CONNECT_TARGET_OPTIONS);
-      ({ port, host } = portOrTarget);
-      options = portOrTarget;
-      if (port === undefined) throw new InvalidArgTypeError('options.port must be a number, got undefined');
-    } else {
-      port = portOrTarget;
-      host = hostArg;
-      options = optionsArg;
-      if (options !== undefined && typeof options === 'object' && options !== null) rejectUnknownOptions(options, CONNECT_OPTIONS);
-    }
-    if (typeof port !== 'number') throw new InvalidArgTypeError(`port must be a number, got ${typeof port}`);
-    if (!Number.isInteger(port) || port < 1 || port > 65535) {
-      throw new InvalidArgValueError(`port must be an integer in [1, 65535], got ${port}`);
-    }
-    if (host !== undefined && typeof host !== 'string') throw new InvalidArgTypeError('host must be a string');
-    if (options !== undefined && (typeof options !== 'object' || options === null)) {
-      throw new InvalidArgTypeError('options must be an object');
-    }
-    const signal = options?.signal;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) {
-      throw new InvalidArgTypeError('options.signal must be an AbortSignal');
-    }
-    const serverKey = options?.serverKey === undefined ? undefined : parseKey(options.serverKey, 'options.serverKey');
-    const channels = options?.channels === undefined ? NO_CHANNELS : parseChannels(options.channels, 'options.channels');
-    const qlog = this.qlogChoice(options?.qlog);
+    const { port, host, signal, serverKey, channels, qlog } = checkConnectArgs(portOrTarget, hostArg, optionsArg, this.options.qlogDir);
     if (this.state !== 'open') return Promise.reject(rdError('ERR_ENDPOINT_CLOSED', 'the endpoint is closed'));
     if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
     const named = host ?? (this.options.type === 'udp6' ? '::1' : '127.0.0.1');
@@ -529,20 +467,6 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
           )
         : Promise.resolve();
     return dirReady.then(() => this.resolveHost(target)).then((address) => this.startConnect(address, port, signal, serverKey, channels, qlog));
-  }
-
-  /** connect()'s `qlog` option, checked: undefined (the endpoint decides), false, true, or a directory. */
-  private qlogChoice(qlog: unknown): QlogChoice | undefined {
-    if (qlog === undefined || qlog === false) return qlog;
-    if (qlog === true) {
-      if (this.options.qlogDir === undefined) throw new InvalidArgValueError('options.qlog is true but the endpoint has no qlogDir: pass { dir } instead');
-      return true;
-    }
-    if (typeof qlog !== 'object' || qlog === null) throw new InvalidArgTypeError('options.qlog must be a boolean or { dir }');
-    rejectUnknownOptions(qlog, ['dir'], 'options.qlog');
-    const dir = (qlog as { dir?: unknown }).dir;
-    if (typeof dir !== 'string' || dir === '') throw new InvalidArgTypeError('options.qlog.dir must be a non-empty string (a directory path)');
-    return dir;
   }
 
   /**
@@ -562,16 +486,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
    * ```
    */
   rebind(options: RebindOptions = {}): Promise<void> {
-    if (typeof options !== 'object' || options === null) throw new InvalidArgTypeError('options must be an object');
-    rejectUnknownOptions(options, REBIND_OPTIONS);
-    const { port = 0, host, socket } = options;
-    if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) {
-      throw new InvalidArgValueError(`options.port must be an integer in [0, 65535], got ${String(port)}`);
-    }
-    if (host !== undefined && typeof host !== 'string') throw new InvalidArgTypeError('options.host must be a string');
-    if (socket !== undefined && (typeof socket !== 'object' || socket === null || typeof socket.send !== 'function')) {
-      throw new InvalidArgTypeError('options.socket must be a datagram socket');
-    }
+    const { port, host, socket } = checkRebindOptions(options);
     if (this.state !== 'open') return Promise.reject(rdError('ERR_ENDPOINT_CLOSED', 'the endpoint is closed'));
     return this.moveTo(socket, port, host);
   }
@@ -1069,18 +984,6 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   }
 }
 
-/** Options of {@link Endpoint.rebind}. */
-export interface RebindOptions {
-  /** Local port of the new socket (0, the default: an ephemeral one). */
-  port?: number;
-  /** Local address of the new socket. Default: the endpoint's `host` option (all interfaces if none). */
-  host?: string;
-  /** Use this socket instead of binding one (as createEndpoint's `socket` option). */
-  socket?: DatagramSocket;
-}
-
-/** The options {@link Endpoint.rebind} knows (others throw ERR_UNKNOWN_OPTION). */
-const REBIND_OPTIONS = ['port', 'host', 'socket'] as const;
 
 /** The socket's count of datagrams not yet sent (dgram.Socket.getSendQueueCount), or null for sockets without one. */
 function sendQueueCounter(socket: DatagramSocket): (() => number) | null {
