@@ -208,3 +208,104 @@ describe('DataPacketReader.predictData (header prediction: one channel-0 DATA fr
     );
   });
 });
+
+describe('DataPacketReader.predictAckData (header prediction: [ACK] one channel-0 DATA frame [PING])', () => {
+  const reader = new DataPacketReader();
+
+  /** What `open` + `nextInPlace` leave for that shape, in the terms predictAckData must match (null: another shape). */
+  function viaOpen(d: Uint8Array): unknown {
+    if (reader.open(d) !== 'ok') return null;
+    let f = reader.nextInPlace();
+    let ack: unknown = null;
+    if (f !== null && f.type === 'ack') {
+      ack = comparable(structuredClone(f));
+      f = reader.nextInPlace();
+    }
+    if (f === null || f.type !== 'data' || f.channel !== undefined) return null;
+    const frame = comparable(structuredClone(f));
+    const data = [reader.dataStart, reader.dataLength];
+    // The PING byte right after the DATA frame, then nothing (PADDING is not this shape).
+    const offset = reader.dataStart + reader.dataLength;
+    let ping = false;
+    const after = reader.nextInPlace();
+    if (after !== null) {
+      if (after.type !== 'ping' || offset !== d.length - 5 || reader.nextInPlace() !== null) return null;
+      ping = true;
+    } else if (offset !== d.length - 4) return null;
+    return { ack, frame, ping, pn: reader.packetNumber, cid: [reader.dcidHi, reader.dcidLo], counts: [reader.dataFrames, reader.pathFrames, reader.frames], data, datagram: reader.datagram };
+  }
+  /** predictAckData's answer, a CRC check as the engine makes it, and the reader left with nothing to read. */
+  function viaPredict(d: Uint8Array): unknown {
+    const f = reader.predictAckData(d);
+    if (f === null || !verifyChecksum(d)) return null;
+    const state = {
+      ack: reader.predictedAck ? comparable(structuredClone(reader.ackFrame)) : null,
+      frame: comparable(structuredClone(f)),
+      ping: reader.predictedPing,
+      pn: reader.packetNumber,
+      cid: [reader.dcidHi, reader.dcidLo],
+      counts: [reader.dataFrames, reader.pathFrames, reader.frames],
+      data: [reader.dataStart, reader.dataLength],
+      datagram: reader.datagram,
+    };
+    expect(reader.nextInPlace()).toBeNull();
+    return state;
+  }
+  const shaped = fc.record({
+    type: fc.constant('data' as const),
+    dcid: arb.u64,
+    packetNumber: arb.u32,
+    frames: fc
+      .tuple(fc.option(arb.ackFrame, { nil: undefined }), arb.dataFrame.map((f) => ({ ...f, channel: undefined, payload: f.payload.subarray(0, 1200) })), fc.boolean())
+      .map(([ack, data, ping]) => [...(ack ? [ack] : []), data, ...(ping ? [{ type: 'ping' as const }] : [])] as Frame[]),
+  });
+
+  it('recognises every [ACK] DATA [PING] packet, and leaves the reader as open + nextInPlace do', () => {
+    fc.assert(
+      fc.property(shaped, (p) => {
+        const d = encodePacket(p);
+        expect(reader.predictAckData(d)).not.toBeNull();
+        expect(viaPredict(d)).toEqual(viaOpen(d));
+      }),
+      { seed: 31, numRuns: 400 },
+    );
+    fc.assert(
+      fc.property(fc.oneof(arb.dataPacket, arb.packet), (p) => {
+        const d = encodePacket(p);
+        const predicted = viaPredict(d);
+        if (predicted !== null) expect(predicted).toEqual(viaOpen(d));
+      }),
+      { seed: 32, numRuns: 400 },
+    );
+  });
+
+  it('on cut, bit-flipped (checksum fixed or not) and random datagrams: never takes one that open refuses or reads otherwise', () => {
+    fc.assert(
+      fc.property(shaped, fc.nat(64), fc.nat(), fc.boolean(), (p, cut, flip, reseal) => {
+        const e = encodePacket(p);
+        const d = reseal ? resealed(e, cut, flip) : flipBit(e, flip % (e.length * 8));
+        const predicted = viaPredict(d);
+        if (predicted !== null) expect(predicted).toEqual(viaOpen(d));
+      }),
+      { seed: 33, numRuns: 1500 },
+    );
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 80 }), (d) => {
+        const predicted = viaPredict(d);
+        if (predicted !== null) expect(predicted).toEqual(viaOpen(d));
+      }),
+      { seed: 34, numRuns: 300 },
+    );
+  });
+
+  it("declines an ACK-only packet without reading the ACK's body (a bulk sender's ACKs: `open` reads it)", () => {
+    const before = encodePacket({ type: 'data', dcid: 1n, packetNumber: 7, frames: [{ type: 'ack', largest: 5, ackDelay: 3, maxTsn: 9, firstRange: 2, ranges: [] }, { type: 'data', channel: undefined, tsn: 1, first: true, last: true, unordered: false, payload: new Uint8Array(3) }] });
+    expect(reader.predictAckData(before)).not.toBeNull();
+    // ACK-only, a few ranges (a lossy flow's): too short to hold an ACK and a DATA frame after it.
+    for (const ranges of [[], [1, 2]]) {
+      const d = encodePacket({ type: 'data', dcid: 1n, packetNumber: 8, frames: [{ type: 'ack', largest: 5000, ackDelay: 300, maxTsn: 90000, firstRange: 20000, ranges }] });
+      expect(reader.predictAckData(d)).toBeNull();
+      expect(reader.ackFrame.largest).toBe(5);
+    }
+  });
+});
