@@ -35,9 +35,10 @@ export function setReceivePrediction(on: boolean): void {
  * Header prediction (Van Jacobson's for TCP, RFC 1323-era BSD): the packet a bulk receiver
  * gets nearly always — plaintext, the packet number right after the largest received, from the
  * current path, one DATA frame on channel 0 filling it (DataPacketReader.predictData), on an
- * open connection without a trace — read by this straight path: the same steps as the general
- * one (connection.ts `handleDatagram`) in the same order, minus the frame walk, the frame switch
- * and the range search.
+ * open connection without a trace — and a request/response flow's `[ACK] DATA [PING]`
+ * (DataPacketReader.predictAckData, its frames through `handleFrame` in wire order) read by this
+ * straight path: the same steps as the general one (connection.ts `handleDatagram`) in the same
+ * order, minus the frame walk and the range search.
  * False: not that packet, nothing changed; the caller reads it the general way (a bad CRC
  * included, which `open` then counts). test/core/header-prediction.test.ts drives seeded lossy
  * traffic through both paths and requires the same datagrams, events and stats.
