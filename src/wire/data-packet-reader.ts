@@ -74,6 +74,13 @@ export class DataPacketReader {
    */
   dataStart = 0;
   dataLength = 0;
+  /**
+   * The datagram `predictAckData` last declined as one well-formed ACK frame filling it (its
+   * frames walked, the CRC not checked): `open` of that same datagram, next, checks the CRC and
+   * the header and skips its walk (the engine calls `open` right after a declined prediction;
+   * datagrams are not changed in between). Cleared by either.
+   */
+  private ackOnly: Uint8Array | null = null;
   private readonly r = new Reader(EMPTY, 0, 0);
   private readonly ack: AckFrame = { type: 'ack', largest: 0, ackDelay: 0, maxTsn: 0, firstRange: 0, ranges: [] };
   private readonly data: DataFrame = { type: 'data', channel: undefined, tsn: 0, first: false, last: false, unordered: false, payload: EMPTY };
@@ -98,6 +105,8 @@ export class DataPacketReader {
    * `authenticated`: packet protection already opened it (its CRC field is neither computed nor checked).
    */
   open(datagram: Uint8Array, authenticated = false): 'ok' | 'checksum' | 'not-data' {
+    const walked = this.ackOnly === datagram && !authenticated;
+    this.ackOnly = null;
     if (datagram.length < MIN_DATAGRAM_SIZE) return 'not-data';
     if (!authenticated && !verifyChecksum(datagram)) return 'checksum';
     const end = datagram.length - CHECKSUM_SIZE;
@@ -107,6 +116,14 @@ export class DataPacketReader {
     this.dcidHi = r.u32() | 0;
     this.dcidLo = r.u32() | 0;
     this.packetNumber = r.u32();
+    if (walked) {
+      // Walked by predictAckData just now: one ACK, nothing else.
+      this.dataFrames = 0;
+      this.pathFrames = 0;
+      this.frames = 1;
+      r.reset(datagram, DATA_HEADER_SIZE, end);
+      return 'ok';
+    }
     // Walk every frame once: refuse the packet before any of it is acted on.
     let dataFrames = 0;
     let pathFrames = 0;
@@ -186,6 +203,7 @@ export class DataPacketReader {
    * `predictData`). Plaintext datagrams only.
    */
   predictAckData(datagram: Uint8Array): DataFrame | null {
+    this.ackOnly = null;
     const n = datagram.length;
     const end = n - CHECKSUM_SIZE;
     if (end < DATA_HEADER_SIZE + DATA_FRAME_HEADER_SIZE || datagram[0] !== PROTOCOL_VERSION || datagram[1] !== PacketType.Data) return null;
@@ -193,12 +211,17 @@ export class DataPacketReader {
     let at = DATA_HEADER_SIZE;
     const withAck = datagram[at] === FrameType.Ack;
     if (withAck) {
-      // Room for the smallest ACK and a DATA frame's header after it, or not this shape: a bulk
-      // sender's ACK-only packets end here without their body read (`open` reads it).
+      // Room for the smallest ACK and a DATA frame's header after it, or not this shape.
       if (at + MIN_ACK_FRAME_SIZE + DATA_FRAME_HEADER_SIZE > end) return null;
       r.reset(datagram, at + 1, end);
       if (this.body(FrameType.Ack, Views.NotData) === null || !r.ok) return null;
       at = r.offset;
+      if (at === end) {
+        // One well-formed ACK filling the packet (a bulk sender's every packet): `open` need
+        // not walk it again (`ackOnly`).
+        this.ackOnly = datagram;
+        return null;
+      }
     }
     if (at + DATA_FRAME_HEADER_SIZE > end) return null;
     const type = datagram[at]!;

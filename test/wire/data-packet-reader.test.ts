@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import { DataPacketReader } from '../../src/wire/data-packet-reader.js';
 import { decodePacket, encodePacket, seal, verifyChecksum } from '../../src/wire/packet.js';
@@ -296,6 +296,41 @@ describe('DataPacketReader.predictAckData (header prediction: [ACK] one channel-
       }),
       { seed: 34, numRuns: 300 },
     );
+  });
+
+  it('open of the datagram predictAckData just declined gives what a fresh reader gives (ACK-only ones: its walk skipped)', () => {
+    const fresh = new DataPacketReader();
+    const counts = (x: DataPacketReader) => [x.dataFrames, x.pathFrames, x.frames];
+    const ackOnly = fc.record({ type: fc.constant('data' as const), dcid: arb.u64, packetNumber: arb.u32, frames: arb.ackFrame.map((a) => [a] as Frame[]) });
+    fc.assert(
+      fc.property(fc.oneof(ackOnly, shaped, arb.dataPacket, arb.packet), fc.nat(64), fc.nat(), fc.nat(3), (p, cut, flip, how) => {
+        const e = encodePacket(p);
+        const d = how === 0 ? e : how === 1 ? resealed(e, cut, flip) : how === 2 ? resealed(e, 0, flip) : flipBit(e, flip % (e.length * 8));
+        reader.predictAckData(d);
+        const primed = readAll(reader, d);
+        const primedCounts = counts(reader);
+        expect(primed).toEqual(readAll(fresh, d));
+        if (primed.verdict === 'ok') expect(primedCounts).toEqual(counts(fresh));
+      }),
+      { seed: 35, numRuns: 1500 },
+    );
+    // Declined as ACK-only, then another datagram (or the same one as authenticated) opened: walked.
+    const ack = encodePacket({ type: 'data', dcid: 1n, packetNumber: 8, frames: [{ type: 'ack', largest: 5000, ackDelay: 300, maxTsn: 90000, firstRange: 20000, ranges: [1, 2, 3, 4, 5, 6] }] });
+    expect(reader.predictAckData(ack)).toBeNull();
+    const other = Uint8Array.from(ack);
+    other[14] = 0x05; // not a frame type
+    expect(reader.open(seal(other, other.length - 4))).toBe('not-data');
+    expect(reader.predictAckData(ack)).toBeNull();
+    const walks = vi.spyOn(reader as unknown as { frame: () => unknown }, 'frame');
+    try {
+      expect(reader.open(ack)).toBe('ok');
+      expect(walks).not.toHaveBeenCalled();
+      expect(counts(reader)).toEqual([0, 0, 1]);
+      expect(reader.open(ack)).toBe('ok');
+      expect(walks).toHaveBeenCalled();
+    } finally {
+      walks.mockRestore();
+    }
   });
 
   it("declines an ACK-only packet without reading the ACK's body (a bulk sender's ACKs: `open` reads it)", () => {
