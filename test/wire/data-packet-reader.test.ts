@@ -332,15 +332,4 @@ describe('DataPacketReader.predictAckData (header prediction: [ACK] one channel-
       walks.mockRestore();
     }
   });
-
-  it("declines an ACK-only packet without reading the ACK's body (a bulk sender's ACKs: `open` reads it)", () => {
-    const before = encodePacket({ type: 'data', dcid: 1n, packetNumber: 7, frames: [{ type: 'ack', largest: 5, ackDelay: 3, maxTsn: 9, firstRange: 2, ranges: [] }, { type: 'data', channel: undefined, tsn: 1, first: true, last: true, unordered: false, payload: new Uint8Array(3) }] });
-    expect(reader.predictAckData(before)).not.toBeNull();
-    // ACK-only, a few ranges (a lossy flow's): too short to hold an ACK and a DATA frame after it.
-    for (const ranges of [[], [1, 2]]) {
-      const d = encodePacket({ type: 'data', dcid: 1n, packetNumber: 8, frames: [{ type: 'ack', largest: 5000, ackDelay: 300, maxTsn: 90000, firstRange: 20000, ranges }] });
-      expect(reader.predictAckData(d)).toBeNull();
-      expect(reader.ackFrame.largest).toBe(5);
-    }
-  });
 });
