@@ -165,28 +165,7 @@ export class DataPacketReader {
     const start = DATA_HEADER_SIZE + DATA_FRAME_HEADER_SIZE;
     const fills = start + length === end;
     if ((type & 0xf8) !== FrameType.Data || !fills) return null;
-    // The header as `open` reads it, then the frame's TSN; the shape is known to fit.
-    const r = this.r;
-    r.reset(datagram, 2, end);
-    this.dcidHi = r.u32() | 0;
-    this.dcidLo = r.u32() | 0;
-    this.packetNumber = r.u32();
-    r.skip(1);
-    const f = this.data;
-    f.channel = undefined;
-    f.tsn = r.u32();
-    f.payload = EMPTY;
-    this.dataFrames = 1;
-    this.pathFrames = 0;
-    this.frames = 1;
-    this.dataStart = start;
-    this.dataLength = length;
-    // The frame read: nothing left after it (as after `open` + one `nextInPlace`).
-    r.reset(datagram, end, end);
-    f.first = (type & DataFlag.First) !== 0;
-    f.last = (type & DataFlag.Last) !== 0;
-    f.unordered = (type & DataFlag.Unordered) !== 0;
-    return f;
+    return this.predicted(datagram, DATA_HEADER_SIZE, type, start, length, end, 1);
   }
 
   /**
@@ -234,6 +213,16 @@ export class DataPacketReader {
     const withPing = rest !== 0;
     this.predictedAck = withAck;
     this.predictedPing = withPing;
+    return this.predicted(datagram, at, type, start, length, end, (withAck ? 2 : 1) + (withPing ? 1 : 0));
+  }
+
+  /**
+   * Both predictions' common end, once the shape is known to fit: the header as `open` reads it,
+   * the DATA frame (type byte at `at`, payload at `start`) as one `nextInPlace` would, and the
+   * reader left at `end` (nothing left to walk), `frames` frames counted.
+   */
+  private predicted(datagram: Uint8Array, at: number, type: number, start: number, length: number, end: number, frames: number): DataFrame {
+    const r = this.r;
     r.reset(datagram, 2, end);
     this.dcidHi = r.u32() | 0;
     this.dcidLo = r.u32() | 0;
@@ -245,7 +234,7 @@ export class DataPacketReader {
     f.payload = EMPTY;
     this.dataFrames = 1;
     this.pathFrames = 0;
-    this.frames = (withAck ? 2 : 1) + (withPing ? 1 : 0);
+    this.frames = frames;
     this.dataStart = start;
     this.dataLength = length;
     r.reset(datagram, end, end);
