@@ -8,7 +8,10 @@
  * V8 builtins and the interpreter, TurboFan, GC, CRC-32, the rest of C/C++), with the top
  * functions by self cost.
  *
- *   node --import tsx bench/send-instructions.ts [--a 10] [--b 30] [--root DIR] [--top 40] [--keep]
+ *   node --import tsx bench/send-instructions.ts [--a 10] [--b 30] [--root DIR] [--top 40] [--keep] [--side receiver]
+ *
+ * `--side receiver` measures the receiver instead (under callgrind, the sender at full speed): per
+ * datagram received, the same classes ("the other way" is then the ACKs it sent per datagram).
  *
  * `--root DIR` bundles another checkout's src (a copy of main, for a before/after pair; this
  * file's bench/recv-instructions.ts is used as the entry either way). JIT addresses are named from
