@@ -11,7 +11,8 @@ import { ResetCode, resetErrorCode } from './state.js';
  * peer saw) and the SendScheduler (credit, what a close or flush() waits for); PING and CLOSE to
  * ACK scheduling and the close handshake; RESET to the state machine; PATH_CHALLENGE and
  * PATH_RESPONSE to the PathManager. connection.ts `handleDatagram` reads the packet and calls
- * `handleFrame` once per frame; receive-prediction.ts calls `onDataFrame` for its one frame.
+ * `handleFrame` once per frame; receive-prediction.ts calls `onDataFrame` for a lone DATA frame,
+ * `handleFrame` for each frame of an `[ACK] DATA [PING]` packet.
  */
 
 /**

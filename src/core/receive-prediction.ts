@@ -1,6 +1,7 @@
 import { verifyChecksum } from '../wire/packet.js';
+import type { Frame } from '../wire/types.js';
 import type { ConnectionParts } from './connection-parts.js';
-import { onDataFrame, sharedReader } from './frame-dispatch.js';
+import { handleFrame, onDataFrame, sharedReader } from './frame-dispatch.js';
 import { PathKind } from './path-validation.js';
 import { budgetRefuses, defer, syncBudget } from './receive-budget.js';
 import { OBJECT_OVERHEAD } from './retention.js';
@@ -19,6 +20,8 @@ import { OBJECT_OVERHEAD } from './retention.js';
  */
 export let predictReceive = true;
 
+const PING: Frame = { type: 'ping' };
+
 /**
  * For test/core/header-prediction.test.ts and bench/recv-predict.ts only (not exported by the
  * package): switch the receive path's header prediction off, to compare what the general path
@@ -32,9 +35,10 @@ export function setReceivePrediction(on: boolean): void {
  * Header prediction (Van Jacobson's for TCP, RFC 1323-era BSD): the packet a bulk receiver
  * gets nearly always — plaintext, the packet number right after the largest received, from the
  * current path, one DATA frame on channel 0 filling it (DataPacketReader.predictData), on an
- * open connection without a trace — read by this straight path: the same steps as the general
- * one (connection.ts `handleDatagram`) in the same order, minus the frame walk, the frame switch
- * and the range search.
+ * open connection without a trace — and a request/response flow's `[ACK] DATA [PING]`
+ * (DataPacketReader.predictAckData, its frames through `handleFrame` in wire order) read by this
+ * straight path: the same steps as the general one (connection.ts `handleDatagram`) in the same
+ * order, minus the frame walk and the range search.
  * False: not that packet, nothing changed; the caller reads it the general way (a bad CRC
  * included, which `open` then counts). test/core/header-prediction.test.ts drives seeded lossy
  * traffic through both paths and requires the same datagrams, events and stats.
@@ -42,7 +46,12 @@ export function setReceivePrediction(on: boolean): void {
 export function readPredicted(c: ConnectionParts, now: number, datagram: Uint8Array, address: string | undefined, port: number): boolean {
   if (c._state !== 'open' || c.trace !== null || c.awaitingFirstPacket) return false;
   const packet = sharedReader;
-  const frame = packet.predictData(datagram);
+  let frame = packet.predictData(datagram);
+  let general = false;
+  if (frame === null) {
+    frame = packet.predictAckData(datagram);
+    general = true;
+  }
   if (frame === null || packet.dcidHi !== c.localCidHi || packet.dcidLo !== c.localCidLo) return false;
   const path = c.path;
   if (address !== undefined && path.classify(address, port) !== PathKind.Current) return false;
@@ -58,8 +67,24 @@ export function readPredicted(c: ConnectionParts, now: number, datagram: Uint8Ar
   c.counters.bytesReceived += datagram.length;
   path.onPacketRead(now, PathKind.Current);
   c.lastReceivedAt = now;
-  onDataFrame(c, now, frame);
-  if (c.isClosed()) return true;
+  if (general) {
+    // The general walk's frames in wire order, through the same dispatch and the same checks
+    // after each (handleFrame: the ACK may end a close, a draining connection then ignores the
+    // rest).
+    if (packet.predictedAck) {
+      handleFrame(c, now, packet.ackFrame);
+      if (c.isClosed()) return true;
+    }
+    handleFrame(c, now, frame);
+    if (c.isClosed()) return true;
+    if (packet.predictedPing) {
+      handleFrame(c, now, PING);
+      if (c.isClosed()) return true;
+    }
+  } else {
+    onDataFrame(c, now, frame);
+    if (c.isClosed()) return true;
+  }
   c.acks.onAckElicitingPacket(now);
   if (c.budget !== null) syncBudget(c);
   return true;

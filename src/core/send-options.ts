@@ -8,10 +8,10 @@ import type { CoreSendOptions, Delivery } from './types.js';
  * of the option checks.
  */
 
-/** A channel number, checked: an integer from 0 to 255. */
-export function checkedChannel(channel: number): number {
+/** A channel number, checked: an integer from 0 to 255 (`label` names it in the error). */
+export function checkedChannel(channel: number, label = 'channel'): number {
   if (!Number.isInteger(channel) || channel < 0 || channel > 255) {
-    throw new InvalidArgValueError(`channel must be an integer from 0 to 255, got ${String(channel)}`);
+    throw new InvalidArgValueError(`${label} must be an integer from 0 to 255, got ${String(channel)}`);
   }
   return channel;
 }

@@ -8,6 +8,7 @@
 import { InvalidArgTypeError, InvalidArgValueError } from '../errors.js';
 import { optionsObject, rejectUnknownOptions } from '../unknown-options.js';
 import { CHANNEL_OPTIONS } from './channel-options.js';
+import { checkedChannel } from '../core/send-options.js';
 import type { ChannelOptions, Delivery } from '../core/types.js';
 
 /** Options of {@link Connection.send}. */
@@ -75,8 +76,6 @@ export function checkMessagesOptions(options: { signal?: AbortSignal; channel?: 
     throw new InvalidArgTypeError('options.signal must be an AbortSignal');
   }
   const channel = options?.channel;
-  if (channel !== undefined && (!Number.isInteger(channel) || channel < 0 || channel > 255)) {
-    throw new InvalidArgValueError(`options.channel must be an integer from 0 to 255, got ${String(channel)}`);
-  }
+  if (channel !== undefined) checkedChannel(channel, 'options.channel');
   return { signal, channel };
 }

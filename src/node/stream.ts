@@ -1,5 +1,6 @@
 import { Duplex } from 'node:stream';
 import { InvalidArgTypeError, InvalidArgValueError, rdError } from '../errors.js';
+import { checkedChannel } from '../core/send-options.js';
 import type { Connection } from './connection.js';
 
 /** Options of {@link createStream}. */
@@ -45,10 +46,7 @@ const DEFAULT_CHUNK = 64 * 1024;
  */
 export function createStream(conn: Connection, options: StreamOptions = {}): Duplex {
   if (typeof options !== 'object' || options === null) throw new InvalidArgTypeError('options must be an object');
-  const channel = options.channel ?? 0;
-  if (!Number.isInteger(channel) || channel < 0 || channel > 255) {
-    throw new InvalidArgValueError(`options.channel must be an integer from 0 to 255, got ${String(channel)}`);
-  }
+  const channel = checkedChannel(options.channel ?? 0, 'options.channel');
   const chunkSize = options.chunkSize ?? DEFAULT_CHUNK;
   if (!Number.isInteger(chunkSize) || chunkSize < 1) {
     throw new InvalidArgValueError(`options.chunkSize must be a positive integer, got ${String(chunkSize)}`);

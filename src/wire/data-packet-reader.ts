@@ -63,12 +63,22 @@ export class DataPacketReader {
   frames = 0;
   /** Payload length of the last DATA, DATA_PART or UNRELIABLE frame read without its payload view (`skim`). */
   skimmedLength = 0;
+  /** After `predictAckData` gave a frame: whether an ACK frame came before it, a PING after it. */
+  predictedAck = false;
+  predictedPing = false;
   /**
    * The payload of the last DATA frame `nextInPlace` read: bytes `dataStart` to `dataStart +
    * dataLength` of `datagram` (the one opened), no view made.
    */
   dataStart = 0;
   dataLength = 0;
+  /**
+   * The datagram `predictAckData` last declined as one well-formed ACK frame filling it (its
+   * frames walked, the CRC not checked): `open` of that same datagram, next, checks the CRC and
+   * the header and skips its walk (the engine calls `open` right after a declined prediction;
+   * datagrams are not changed in between). Cleared by either.
+   */
+  private ackOnly: Uint8Array | null = null;
   private readonly r = new Reader(EMPTY, 0, 0);
   private readonly ack: AckFrame = { type: 'ack', largest: 0, ackDelay: 0, maxTsn: 0, firstRange: 0, ranges: [] };
   private readonly data: DataFrame = { type: 'data', channel: undefined, tsn: 0, first: false, last: false, unordered: false, payload: EMPTY };
@@ -93,6 +103,8 @@ export class DataPacketReader {
    * `authenticated`: packet protection already opened it (its CRC field is neither computed nor checked).
    */
   open(datagram: Uint8Array, authenticated = false): 'ok' | 'checksum' | 'not-data' {
+    const walked = this.ackOnly === datagram && !authenticated;
+    this.ackOnly = null;
     if (datagram.length < MIN_DATAGRAM_SIZE) return 'not-data';
     if (!authenticated && !verifyChecksum(datagram)) return 'checksum';
     const end = datagram.length - CHECKSUM_SIZE;
@@ -102,6 +114,14 @@ export class DataPacketReader {
     this.dcidHi = r.u32() | 0;
     this.dcidLo = r.u32() | 0;
     this.packetNumber = r.u32();
+    if (walked) {
+      // Walked by predictAckData just now: one ACK, nothing else.
+      this.dataFrames = 0;
+      this.pathFrames = 0;
+      this.frames = 1;
+      r.reset(datagram, DATA_HEADER_SIZE, end);
+      return 'ok';
+    }
     // Walk every frame once: refuse the packet before any of it is acted on.
     let dataFrames = 0;
     let pathFrames = 0;
@@ -137,10 +157,14 @@ export class DataPacketReader {
     // Type byte at 14 (after the header): DATA, no CHANNEL flag (0x08–0x0f); TSN 15–18, length 19–20.
     if (end < DATA_HEADER_SIZE + DATA_FRAME_HEADER_SIZE || datagram[0] !== PROTOCOL_VERSION || datagram[1] !== PacketType.Data) return null;
     const type = datagram[DATA_HEADER_SIZE]!;
-    if ((type & 0xf8) !== FrameType.Data) return null;
+    // The length read before the type is checked (`end` covers a frame header): on a flow whose
+    // packets nearly all begin with an ACK (a ping-pong, predictAckData's) these operations
+    // would otherwise have no type feedback, and the first one beginning with DATA deoptimised
+    // the compiled readPredicted they are inlined into (bench/warmup.ts --jobs).
     const length = (datagram[DATA_HEADER_SIZE + 5]! << 8) | datagram[DATA_HEADER_SIZE + 6]!;
     const start = DATA_HEADER_SIZE + DATA_FRAME_HEADER_SIZE;
-    if (start + length !== end) return null;
+    const fills = start + length === end;
+    if ((type & 0xf8) !== FrameType.Data || !fills) return null;
     // The header as `open` reads it, then the frame's TSN; the shape is known to fit.
     const r = this.r;
     r.reset(datagram, 2, end);
@@ -163,6 +187,77 @@ export class DataPacketReader {
     f.last = (type & DataFlag.Last) !== 0;
     f.unordered = (type & DataFlag.Unordered) !== 0;
     return f;
+  }
+
+  /**
+   * The second predicted shape, a request/response flow's packet: one ACK frame right after the
+   * header (optional), then one DATA frame on channel 0, then optionally one PING byte (the last
+   * packet of a burst asks for an immediate ACK), nothing else (no PADDING). Returns the DATA
+   * frame; `predictedAck` and `predictedPing` say whether the ACK (its record: `ackFrame`) and the
+   * PING are there, to be acted on in wire order. The reader is left as `open` and then the
+   * `nextInPlace` calls would leave it. Null: any other shape (the reader's state is then
+   * unspecified: the caller falls back to `open`, which sets all of it). The ACK body is read by
+   * the same code as the general walk's (`body`). **The CRC is not checked here** (as
+   * `predictData`). Plaintext datagrams only.
+   */
+  predictAckData(datagram: Uint8Array): DataFrame | null {
+    this.ackOnly = null;
+    const n = datagram.length;
+    const end = n - CHECKSUM_SIZE;
+    if (end < DATA_HEADER_SIZE + DATA_FRAME_HEADER_SIZE || datagram[0] !== PROTOCOL_VERSION || datagram[1] !== PacketType.Data) return null;
+    const r = this.r;
+    let at = DATA_HEADER_SIZE;
+    const withAck = datagram[at] === FrameType.Ack;
+    if (withAck) {
+      r.reset(datagram, at + 1, end);
+      if (this.body(FrameType.Ack, Views.NotData) === null || !r.ok) return null;
+      at = r.offset;
+      if (at === end) {
+        // One well-formed ACK filling the packet (a bulk sender's every packet): `open` need
+        // not walk it again (`ackOnly`).
+        this.ackOnly = datagram;
+        return null;
+      }
+    }
+    if (at + DATA_FRAME_HEADER_SIZE > end) return null;
+    const type = datagram[at]!;
+    if ((type & 0xf8) !== FrameType.Data) return null;
+    const length = (datagram[at + 5]! << 8) | datagram[at + 6]!;
+    const start = at + DATA_FRAME_HEADER_SIZE;
+    // Nothing after the DATA frame, or one PING byte. Each comparison made on every call (the
+    // PING is one packet in hundreds: a comparison only it reached had no type feedback, and
+    // deoptimised readPredicted when the first one came).
+    const rest = end - (start + length);
+    const lastIsPing = datagram[end - 1] === FrameType.Ping;
+    const oneMore = rest === 1;
+    if (rest !== 0 && !(oneMore && lastIsPing)) return null;
+    const withPing = rest !== 0;
+    this.predictedAck = withAck;
+    this.predictedPing = withPing;
+    r.reset(datagram, 2, end);
+    this.dcidHi = r.u32() | 0;
+    this.dcidLo = r.u32() | 0;
+    this.packetNumber = r.u32();
+    r.reset(datagram, at + 1, end);
+    const f = this.data;
+    f.channel = undefined;
+    f.tsn = r.u32();
+    f.payload = EMPTY;
+    this.dataFrames = 1;
+    this.pathFrames = 0;
+    this.frames = (withAck ? 2 : 1) + (withPing ? 1 : 0);
+    this.dataStart = start;
+    this.dataLength = length;
+    r.reset(datagram, end, end);
+    f.first = (type & DataFlag.First) !== 0;
+    f.last = (type & DataFlag.Last) !== 0;
+    f.unordered = (type & DataFlag.Unordered) !== 0;
+    return f;
+  }
+
+  /** The ACK frame `predictAckData` read (valid only after it returned a frame). */
+  get ackFrame(): AckFrame {
+    return this.ack;
   }
 
   /** The next frame of the packet opened, or null after the last. */

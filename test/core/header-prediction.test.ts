@@ -3,7 +3,8 @@ import { BufferBudget } from '../../src/core/buffer-budget.js';
 import { setReceivePrediction } from '../../src/core/receive-prediction.js';
 import type { CoreEvent } from '../../src/core/types.js';
 import { DataPacketReader } from '../../src/wire/data-packet-reader.js';
-import { Pair, type PairOptions } from '../helpers/pair.js';
+import { seal } from '../../src/wire/packet.js';
+import { Pair, prng, type PairOptions } from '../helpers/pair.js';
 
 /**
  * The receive path's header prediction (receive-prediction.ts `readPredicted`) against the general path:
@@ -20,6 +21,8 @@ interface Run {
   stats: [unknown, unknown];
   /** Datagrams the prediction took (predictData gave a frame that the engine then read). */
   predicted: number;
+  /** Of those, the ACK-then-DATA shape (predictAckData gave a frame). */
+  predictedAck: number;
 }
 
 function blanked(d: Uint8Array): string {
@@ -42,7 +45,9 @@ function message(seed: number, size: number): Uint8Array {
 function run(predict: boolean, options: PairOptions, script: (pair: Pair) => void): Run {
   setReceivePrediction(predict);
   let predicted = 0;
+  let predictedAck = 0;
   const spy = vi.spyOn(DataPacketReader.prototype, 'predictData');
+  const spyAck = vi.spyOn(DataPacketReader.prototype, 'predictAckData');
   try {
     const pair = new Pair(options);
     const wire: [string[], string[]] = [[], []];
@@ -57,15 +62,18 @@ function run(predict: boolean, options: PairOptions, script: (pair: Pair) => voi
     }
     pair.keepMessages = true;
     script(pair);
-    predicted = spy.mock.results.filter((r) => r.type === 'return' && r.value !== null).length;
+    predictedAck = spyAck.mock.results.filter((r) => r.type === 'return' && r.value !== null).length;
+    predicted = spy.mock.results.filter((r) => r.type === 'return' && r.value !== null).length + predictedAck;
     return {
       wire,
       events: [pair.sides[0].events.map(event), pair.sides[1].events.map(event)],
       stats: [pair.a.stats(pair.now), pair.b.stats(pair.now)],
       predicted,
+      predictedAck,
     };
   } finally {
     spy.mockRestore();
+    spyAck.mockRestore();
     setReceivePrediction(true);
   }
 }
@@ -93,9 +101,84 @@ function compare(options: PairOptions, script: (pair: Pair) => void = traffic): 
   return on;
 }
 
+/** Request/response: each side sends a small message only once it got the other's (ACK+DATA packets). */
+function pingPong(trips: number): (pair: Pair) => void {
+  return (pair) => {
+    for (let i = 0; i < trips; i++) {
+      pair.a.send(message(i, 16 + (i % 200)));
+      pair.runUntil(() => pair.sides[1].received.length === i + 1, 600_000);
+      pair.b.send(message(1000 + i, 16 + ((i * 7) % 300)));
+      pair.runUntil(() => pair.sides[0].received.length === i + 1, 600_000);
+    }
+    pair.a.close(pair.now);
+    pair.runUntil(() => pair.sides[0].closed && pair.sides[1].closed, 120_000);
+  };
+}
+
+/**
+ * Hostile copies: after each datagram a side's core reads, a seeded mutation of it with its CRC
+ * made valid again (a byte changed, cut short, a byte added, or an earlier datagram replayed),
+ * so that both paths meet ACK+DATA lookalikes that only the frame walk can refuse.
+ */
+function hostile(pair: Pair, seed: number): void {
+  const rand = prng(seed);
+  for (const i of [0, 1] as const) {
+    const core = pair.sides[i].core;
+    const read = core.handleDatagram.bind(core);
+    const seen: Uint8Array[] = [];
+    core.handleDatagram = (now: number, d: Uint8Array, ...rest: unknown[]) => {
+      (read as (...a: unknown[]) => void)(now, d, ...rest);
+      seen.push(Uint8Array.from(d));
+      if (rand() > 0.3 || d.length < 16) return;
+      const kind = Math.floor(rand() * 4);
+      let m: Uint8Array;
+      if (kind === 3) m = seen[Math.floor(rand() * seen.length)]!;
+      else {
+        const body = d.length - 4;
+        const n = kind === 1 ? 14 + Math.floor(rand() * (body - 14)) : kind === 2 ? body + 1 : body;
+        const b = new Uint8Array(n + 4);
+        b.set(d.subarray(0, Math.min(body, n)));
+        const at = 14 + Math.floor(rand() * (n - 14));
+        if (kind === 0 || kind === 2) b[at] = Math.floor(rand() * 256);
+        m = seal(b, n);
+      }
+      (read as (...a: unknown[]) => void)(now, m, ...rest);
+    };
+  }
+}
+
 afterEach(() => setReceivePrediction(true));
 
 describe('receive header prediction: the same as the general path', () => {
+  it('in a ping-pong on a clean link (nearly every datagram the ACK+DATA shape)', () => {
+    const on = compare({ seed: 61 }, pingPong(300));
+    expect(on.predictedAck).toBeGreaterThan(0.8 * 600);
+  });
+
+  for (const [seed, link] of [
+    [62, { loss: 0.05, reorder: 0.05, duplicate: 0.05 }],
+    [63, { loss: 0.02, duplicate: 0.1, corrupt: 0.03, reorder: 0.1, reorderDelay: 3 }],
+  ] as const) {
+    it(`in a ping-pong on an impaired link (seed ${seed}: ${JSON.stringify(link)})`, () => {
+      const on = compare({ seed, link }, pingPong(200));
+      expect(on.predictedAck).toBeGreaterThan(100);
+    });
+  }
+
+  for (const seed of [64, 65, 66]) {
+    it(`with hostile copies (valid CRC) of the datagrams read, ping-pong and bulk (seed ${seed})`, () => {
+      const on = compare({ seed, link: { loss: 0.02, reorder: 0.05 } }, (pair) => {
+        hostile(pair, seed);
+        pingPong(100)(pair);
+      });
+      expect(on.predictedAck).toBeGreaterThan(50);
+      compare({ seed: seed + 100, config: { maxDatagramSize: 1452 } }, (pair) => {
+        hostile(pair, seed);
+        traffic(pair);
+      });
+    });
+  }
+
   it('on a clean link (nearly every datagram predicted)', () => {
     const on = compare({ seed: 41, config: { maxDatagramSize: 1452 } });
     expect(on.predicted).toBeGreaterThan(0.9 * (on.stats[1] as { packetsReceived: number }).packetsReceived);

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import { DataPacketReader } from '../../src/wire/data-packet-reader.js';
 import { decodePacket, encodePacket, seal, verifyChecksum } from '../../src/wire/packet.js';
@@ -206,5 +206,130 @@ describe('DataPacketReader.predictData (header prediction: one channel-0 DATA fr
       }),
       { seed: 30, numRuns: 300 },
     );
+  });
+});
+
+describe('DataPacketReader.predictAckData (header prediction: [ACK] one channel-0 DATA frame [PING])', () => {
+  const reader = new DataPacketReader();
+
+  /** What `open` + `nextInPlace` leave for that shape, in the terms predictAckData must match (null: another shape). */
+  function viaOpen(d: Uint8Array): unknown {
+    if (reader.open(d) !== 'ok') return null;
+    let f = reader.nextInPlace();
+    let ack: unknown = null;
+    if (f !== null && f.type === 'ack') {
+      ack = comparable(structuredClone(f));
+      f = reader.nextInPlace();
+    }
+    if (f === null || f.type !== 'data' || f.channel !== undefined) return null;
+    const frame = comparable(structuredClone(f));
+    const data = [reader.dataStart, reader.dataLength];
+    // The PING byte right after the DATA frame, then nothing (PADDING is not this shape).
+    const offset = reader.dataStart + reader.dataLength;
+    let ping = false;
+    const after = reader.nextInPlace();
+    if (after !== null) {
+      if (after.type !== 'ping' || offset !== d.length - 5 || reader.nextInPlace() !== null) return null;
+      ping = true;
+    } else if (offset !== d.length - 4) return null;
+    return { ack, frame, ping, pn: reader.packetNumber, cid: [reader.dcidHi, reader.dcidLo], counts: [reader.dataFrames, reader.pathFrames, reader.frames], data, datagram: reader.datagram };
+  }
+  /** predictAckData's answer, a CRC check as the engine makes it, and the reader left with nothing to read. */
+  function viaPredict(d: Uint8Array): unknown {
+    const f = reader.predictAckData(d);
+    if (f === null || !verifyChecksum(d)) return null;
+    const state = {
+      ack: reader.predictedAck ? comparable(structuredClone(reader.ackFrame)) : null,
+      frame: comparable(structuredClone(f)),
+      ping: reader.predictedPing,
+      pn: reader.packetNumber,
+      cid: [reader.dcidHi, reader.dcidLo],
+      counts: [reader.dataFrames, reader.pathFrames, reader.frames],
+      data: [reader.dataStart, reader.dataLength],
+      datagram: reader.datagram,
+    };
+    expect(reader.nextInPlace()).toBeNull();
+    return state;
+  }
+  const shaped = fc.record({
+    type: fc.constant('data' as const),
+    dcid: arb.u64,
+    packetNumber: arb.u32,
+    frames: fc
+      .tuple(fc.option(arb.ackFrame, { nil: undefined }), arb.dataFrame.map((f) => ({ ...f, channel: undefined, payload: f.payload.subarray(0, 1200) })), fc.boolean())
+      .map(([ack, data, ping]) => [...(ack ? [ack] : []), data, ...(ping ? [{ type: 'ping' as const }] : [])] as Frame[]),
+  });
+
+  it('recognises every [ACK] DATA [PING] packet, and leaves the reader as open + nextInPlace do', () => {
+    fc.assert(
+      fc.property(shaped, (p) => {
+        const d = encodePacket(p);
+        expect(reader.predictAckData(d)).not.toBeNull();
+        expect(viaPredict(d)).toEqual(viaOpen(d));
+      }),
+      { seed: 31, numRuns: 400 },
+    );
+    fc.assert(
+      fc.property(fc.oneof(arb.dataPacket, arb.packet), (p) => {
+        const d = encodePacket(p);
+        const predicted = viaPredict(d);
+        if (predicted !== null) expect(predicted).toEqual(viaOpen(d));
+      }),
+      { seed: 32, numRuns: 400 },
+    );
+  });
+
+  it('on cut, bit-flipped (checksum fixed or not) and random datagrams: never takes one that open refuses or reads otherwise', () => {
+    fc.assert(
+      fc.property(shaped, fc.nat(64), fc.nat(), fc.boolean(), (p, cut, flip, reseal) => {
+        const e = encodePacket(p);
+        const d = reseal ? resealed(e, cut, flip) : flipBit(e, flip % (e.length * 8));
+        const predicted = viaPredict(d);
+        if (predicted !== null) expect(predicted).toEqual(viaOpen(d));
+      }),
+      { seed: 33, numRuns: 1500 },
+    );
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 80 }), (d) => {
+        const predicted = viaPredict(d);
+        if (predicted !== null) expect(predicted).toEqual(viaOpen(d));
+      }),
+      { seed: 34, numRuns: 300 },
+    );
+  });
+
+  it('open of the datagram predictAckData just declined gives what a fresh reader gives (ACK-only ones: its walk skipped)', () => {
+    const fresh = new DataPacketReader();
+    const counts = (x: DataPacketReader) => [x.dataFrames, x.pathFrames, x.frames];
+    const ackOnly = fc.record({ type: fc.constant('data' as const), dcid: arb.u64, packetNumber: arb.u32, frames: arb.ackFrame.map((a) => [a] as Frame[]) });
+    fc.assert(
+      fc.property(fc.oneof(ackOnly, shaped, arb.dataPacket, arb.packet), fc.nat(64), fc.nat(), fc.nat(3), (p, cut, flip, how) => {
+        const e = encodePacket(p);
+        const d = how === 0 ? e : how === 1 ? resealed(e, cut, flip) : how === 2 ? resealed(e, 0, flip) : flipBit(e, flip % (e.length * 8));
+        reader.predictAckData(d);
+        const primed = readAll(reader, d);
+        const primedCounts = counts(reader);
+        expect(primed).toEqual(readAll(fresh, d));
+        if (primed.verdict === 'ok') expect(primedCounts).toEqual(counts(fresh));
+      }),
+      { seed: 35, numRuns: 1500 },
+    );
+    // Declined as ACK-only, then another datagram (or the same one as authenticated) opened: walked.
+    const ack = encodePacket({ type: 'data', dcid: 1n, packetNumber: 8, frames: [{ type: 'ack', largest: 5000, ackDelay: 300, maxTsn: 90000, firstRange: 20000, ranges: [1, 2, 3, 4, 5, 6] }] });
+    expect(reader.predictAckData(ack)).toBeNull();
+    const other = Uint8Array.from(ack);
+    other[14] = 0x05; // not a frame type
+    expect(reader.open(seal(other, other.length - 4))).toBe('not-data');
+    expect(reader.predictAckData(ack)).toBeNull();
+    const walks = vi.spyOn(reader as unknown as { frame: () => unknown }, 'frame');
+    try {
+      expect(reader.open(ack)).toBe('ok');
+      expect(walks).not.toHaveBeenCalled();
+      expect(counts(reader)).toEqual([0, 0, 1]);
+      expect(reader.open(ack)).toBe('ok');
+      expect(walks).toHaveBeenCalled();
+    } finally {
+      walks.mockRestore();
+    }
   });
 });
