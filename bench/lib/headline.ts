@@ -48,6 +48,10 @@ export function buildHeadline(r: BenchResults): Headline {
       if (c.senderScavengesPer100MB) put(h, `bulk.${name}.senderScavengesPer100MB`, c.senderScavengesPer100MB.median);
       if (c.receiverScavengesPer100MB) put(h, `bulk.${name}.receiverScavengesPer100MB`, c.receiverScavengesPer100MB.median);
       if (c.gcMsPer100MB) put(h, `bulk.${name}.gcMsPer100MB`, c.gcMsPer100MB.median);
+      if (c.senderMajorGcsPer100MB) put(h, `bulk.${name}.senderMajorGcsPer100MB`, c.senderMajorGcsPer100MB.median);
+      if (c.receiverMajorGcsPer100MB) put(h, `bulk.${name}.receiverMajorGcsPer100MB`, c.receiverMajorGcsPer100MB.median);
+      if (c.senderGcMsPer100MB) put(h, `bulk.${name}.senderGcMsPer100MB`, c.senderGcMsPer100MB.median);
+      if (c.receiverGcMsPer100MB) put(h, `bulk.${name}.receiverGcMsPer100MB`, c.receiverGcMsPer100MB.median);
       if (c.datagramsPerSec) put(h, `bulk.${name}.datagramsPerSec`, c.datagramsPerSec.median);
       if (c.lossPercent) put(h, `bulk.${name}.lossPercent`, c.lossPercent.median);
       // The second half of the same runs (after the JIT warm-up); absent in older results.
