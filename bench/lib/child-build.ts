@@ -20,7 +20,8 @@ import { BENCH_DIR, CHILD_SCRIPT } from './paths.js';
 /** Where the bundles go (git-ignored); one folder per building process. */
 export const BUILD_DIR = path.join(BENCH_DIR, '.build');
 
-let built: string | undefined;
+/** The entry point built for each script (this process builds each once). */
+const built = new Map<string, string>();
 /** Keep the bundle after exit (until the next build): CPU profiles point into it. */
 let keep = false;
 
@@ -39,27 +40,30 @@ function alive(pid: number): boolean {
 }
 
 /** Folders left behind by runs that were killed before their exit handler ran. */
-function removeStale(): void {
-  if (!existsSync(BUILD_DIR)) return;
-  for (const name of readdirSync(BUILD_DIR)) {
+function removeStale(buildDir: string): void {
+  if (!existsSync(buildDir)) return;
+  for (const name of readdirSync(buildDir)) {
     const m = /^child-(\d+)$/.exec(name);
-    if (m && Number(m[1]) !== process.pid && !alive(Number(m[1]))) rmSync(path.join(BUILD_DIR, name), { recursive: true, force: true });
+    if (m && Number(m[1]) !== process.pid && !alive(Number(m[1]))) rmSync(path.join(buildDir, name), { recursive: true, force: true });
   }
 }
 
 /**
- * Builds bench/child.ts (first call in this process only; ~100–200 ms) and returns the path of its
+ * Builds bench/child.ts, or `script` (first call in this process only; ~100–200 ms), and returns the path of its
  * entry point. The folder is removed when this process exits (unless keepChildBundle() was called;
  * then the next build removes it).
  */
-export function childBundle(): string {
-  if (built !== undefined) return built;
-  removeStale();
-  const outdir = path.join(BUILD_DIR, `child-${process.pid}`);
+export function childBundle(script: string = CHILD_SCRIPT): string {
+  const done = built.get(script);
+  if (done !== undefined) return done;
+  // Another checkout's bench/child.ts (warmup-bulk.ts --root) is built into its own bench/.build/.
+  const buildDir = path.join(path.dirname(script), '.build');
+  removeStale(buildDir);
+  const outdir = path.join(buildDir, `child-${process.pid}`);
   rmSync(outdir, { recursive: true, force: true });
   mkdirSync(outdir, { recursive: true });
   buildSync({
-    entryPoints: { child: CHILD_SCRIPT },
+    entryPoints: { child: script },
     outdir,
     outExtension: { '.js': '.mjs' },
     bundle: true,
@@ -74,6 +78,7 @@ export function childBundle(): string {
   process.on('exit', () => {
     if (!keep) rmSync(outdir, { recursive: true, force: true });
   });
-  built = path.join(outdir, 'child.mjs');
-  return built;
+  const entry = path.join(outdir, 'child.mjs');
+  built.set(script, entry);
+  return entry;
 }
