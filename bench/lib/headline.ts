@@ -159,6 +159,9 @@ export function buildHeadline(r: BenchResults): Headline {
   h['target.bulk CPU ≤ 1.25× udx each side'] = verdict(sendCpu === null || recvCpu === null ? null : sendCpu <= 1.25 && recvCpu <= 1.25);
   // ≥ 10× fewer scavenges per 100 MB than at ee1a2a9, where the issue measured 44–54 (sender)
   // and 32–34 (receiver): judged against the lower end, so ≤ 4.4 and ≤ 3.2.
+  // Those were children under tsx. From the bundle (the default since stop 32) ee1a2a9 scavenges
+  // 41–44 / 67–73 and today's code 12 / 15: the thresholds are kept, the target is further away
+  // (bench/analysis.md, stop 32, wt/recv; re-basing it is the lead's call).
   const sendScav = rdBulk?.senderScavengesPer100MB?.median;
   const recvScav = rdBulk?.receiverScavengesPer100MB?.median;
   h['target.scavenges per 100 MB ≥ 10× fewer than ee1a2a9'] = verdict(
