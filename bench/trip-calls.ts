@@ -41,12 +41,16 @@ const wrapped: [object, string, string[]][] = [
   [NodeConnection.prototype, 'Connection (node)', ['handleCoreEvent', 'checkDrain']],
   [realClock, 'clock', ['now', 'setTimer', 'clearTimer', 'postponeTimer']],
 ];
+const notCounted: string[] = [];
 for (const [target, owner, names] of wrapped) {
   for (const name of names) {
-    // Methods some versions lack (e.g. nextEvent) are left out.
+    // Methods some versions lack (e.g. nextEvent; the shell's flush, transmit, dispatch, rearm and
+    // checkDrain became module functions at stop 32, which ESM cannot wrap) are left out, and said.
     if (typeof (target as Record<string, unknown>)[name] === 'function') count(target as Record<string, unknown>, name, `${owner}.${name}`);
+    else notCounted.push(`${owner}.${name}`);
   }
 }
+if (notCounted.length > 0) process.stderr.write(`trip-calls: not counted (not methods in this version): ${notCounted.join(', ')}\n`);
 
 const server = await createEndpoint({ host: '127.0.0.1', port: 0 });
 const client = await createEndpoint({ host: '127.0.0.1', port: 0 });

@@ -53,12 +53,21 @@ export function route(e: EndpointParts, now: number, datagram: Uint8Array, addre
         return;
       }
     } else if (type === SecurePacketType.Protected || type === SecurePacketType.ProtectedPhase1) {
-      // The same for PROTECTED packets of an encrypted connection: no invariants record, no
-      // BigInt, no map keyed by one; what routeData does for them, in openProtected().
-      const c = e.byCidLo.get(readI32(datagram, 6));
-      if (c !== undefined && c.cidHi === readI32(datagram, 2) && c.protection !== null) return openProtected(e, now, c, c.protection, datagram, address, port);
+      return routeProtected(e, now, datagram, address, port);
     }
   }
+  routeOther(e, now, datagram, address, port);
+}
+
+/**
+ * route()'s common case for PROTECTED packets of an encrypted connection: no invariants record,
+ * no BigInt, no map keyed by one; what routeData does for them, in openProtected(). Apart so that
+ * route() is small for plaintext connections too (357 → 300 B of bytecode: 4 ticks instead of 5
+ * before V8 marks it, issue 11, the warm-up); an encrypted connection's compiled route() inlines it.
+ */
+function routeProtected(e: EndpointParts, now: number, datagram: Uint8Array, address: string, port: number): void {
+  const c = e.byCidLo.get(readI32(datagram, 6));
+  if (c !== undefined && c.cidHi === readI32(datagram, 2) && c.protection !== null) return openProtected(e, now, c, c.protection, datagram, address, port);
   routeOther(e, now, datagram, address, port);
 }
 

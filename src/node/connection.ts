@@ -2,64 +2,24 @@ import { Buffer } from 'node:buffer';
 import { EventEmitter } from 'node:events';
 import { isIPv6 } from 'node:net';
 import type { EndpointConnection } from '../core/endpoint.js';
-import type { ChannelOptions, CloseError, ConnectionStats, CoreEvent, Delivery } from '../core/types.js';
-import { AbortError, InvalidArgTypeError, rdError, type ReliableDgramError } from '../errors.js';
-import { boundedWait, checkCloseOptions, type CloseOptions } from './close-options.js';
+import type { ChannelOptions, ConnectionStats, CoreEvent, Delivery } from '../core/types.js';
+import { rdError } from '../errors.js';
+import type { CloseOptions } from './close-options.js';
 import { unpinFields } from '../core/mutable-fields.js';
-import { Waits, type Waiter } from './connection-waits.js';
-import { messageTooLarge } from '../core/send-options.js';
+import { Waits } from './connection-waits.js';
 import { Inbox, type InboxItem, type MessageInfo } from './inbox.js';
-import type { SocketAddress } from './socket.js';
 import { Stage, stageTrace } from './stage-trace.js';
-import { checkChannelOptions, checkDestroyArgs, checkMessagesOptions, checkSendOptions, type DestroyOptions, type SendOptions } from './connection-options.js';
+import { checkChannelOptions, type DestroyOptions, type SendOptions } from './connection-options.js';
 import { connectionRates } from './stats-rates.js';
+import type { ConnectionEvents, ConnectionHost } from './connection-parts.js';
+import { closeGracefully, destroyNow, finish } from './connection-lifecycle.js';
+import { deliver, giveBackCredit, iterate, scheduleDelivery, takesAtOnce, wakeWaiters } from './connection-delivery.js';
+import { queue } from './connection-backpressure.js';
 
 export type { MessageInfo } from './inbox.js';
 export type { ChannelOptions } from '../core/types.js';
 export type { SendOptions, DestroyOptions } from './connection-options.js';
-
-/**
- * Events of a {@link Connection}, with their listener arguments. `Connection` is a
- * `node:events` `EventEmitter`, so `events.once(conn, 'drain')` and `events.on(conn, 'message')`
- * work and type-check.
- *
- * | Event | Arguments | When |
- * | --- | --- | --- |
- * | `'message'` | `data: Buffer, info: MessageInfo` | A message arrived (only while no async iterator is consuming the connection, and not for a channel a `messages({ channel })` iterator consumes); `info` has its `channel` and `delivery`. |
- * | `'drain'` | | `send()` returned false earlier and the send queue is below `highWaterMark` again. |
- * | `'end'` | | The peer finished sending (its CLOSE arrived): no more messages will arrive. This side closes too, unless `allowHalfOpen` (then it closes with `end()`/`close()`). |
- * | `'error'` | `err: ReliableDgramError \| Error` | The connection failed for a reason the application did not choose (peer reset, idle timeout, protocol violation), or `destroy(err)` was called with an error. `'close'` follows with the same error. |
- * | `'close'` | `err?: ReliableDgramError \| Error` | The connection is over; `err` is absent after a graceful close or a plain `destroy()`. |
- *
- * An `'error'` nobody hears is not lost: as with Node's own emitters it becomes an uncaught
- * exception, unless a pending `close()` promise or an active async iterator received it (they
- * reject with it).
- */
-export interface ConnectionEvents {
-  /**
-   * A message arrived (only while no async iterator is consuming the connection, and not for a
-   * channel a `messages({ channel })` iterator consumes). `info` says its channel and delivery.
-   */
-  message: [data: Buffer, info: MessageInfo];
-  /**
-   * `send()` returned false, or threw ERR_SEND_QUEUE_FULL, earlier and the send queue has room
-   * again (below `highWaterMark`, and room for the refused message).
-   */
-  drain: [];
-  /** The peer finished sending: no more messages will arrive. */
-  end: [];
-  /** A fatal error; 'close' follows with the same error. */
-  error: [err: ReliableDgramError | Error];
-  /** The connection is over; `err` is absent after a graceful close. */
-  close: [err?: ReliableDgramError | Error];
-  /** Path-MTU discovery changed the datagram size in force (`stats().pathMtu`). */
-  pathMtu: [size: number, reason: 'probe' | 'black-hole' | 'new-path'];
-  /**
-   * The peer moved to a new address (a NAT rebinding, or its `rebind()`), which answered a
-   * PATH_CHALLENGE: `remoteAddress` / `remotePort` are the new ones now.
-   */
-  migrated: [address: string, port: number];
-}
+export type { ConnectionEvents, ConnectionHost } from './connection-parts.js';
 
 /**
  * {@link ConnectionStats} plus what the Node shell knows. Every counter is this side's view:
@@ -90,30 +50,6 @@ export interface ConnectionStatsWithAddress extends ConnectionStats {
   unreliableQueueDropped: number;
 }
 
-/** What a Connection needs from its Endpoint. */
-export interface ConnectionHost {
-  now(): number;
-  /** The connection's engine was called: drain it soon (batched in a microtask). */
-  scheduleFlush(record: EndpointConnection): void;
-  /** Drain now (destroy: the RESET must leave before the socket may close). */
-  flushNow(record: EndpointConnection): void;
-  /** `send()` returned false: check this connection for 'drain' after each flush. */
-  watchDrain(conn: Connection): void;
-  /** The connection is over (once, just before its 'close'): the endpoint counts its live ones. */
-  finished(): void;
-  readonly highWaterMark: number;
-  readonly maxQueuedBytes: number;
-  readonly maxMessageSize: number;
-  readonly maxQueuedUnreliable: number;
-  /** The endpoint socket's bound address. */
-  address(): SocketAddress;
-  /** The endpoint's clock, for `close({ timeout })`. */
-  setTimer(deadline: number, fn: () => void): unknown;
-  clearTimer(handle: unknown): void;
-  /** Bytes of unread unreliable messages kept before the oldest is dropped. */
-  readonly maxQueuedUnreliableBytes: number;
-}
-
 /**
  * One frozen info object per (delivery, channel), made at its first message: no allocation,
  * and no lookup but an array's, per message.
@@ -132,10 +68,6 @@ function infoFor(delivery: Delivery, channel: number): MessageInfo {
 const BUFFER_PROTOTYPE: object = Buffer.prototype;
 function isBuffer(d: Uint8Array): d is Buffer {
   return Object.getPrototypeOf(d) === BUFFER_PROTOTYPE || d instanceof Buffer;
-}
-
-function toError(e: CloseError): ReliableDgramError {
-  return rdError(e.code, e.message);
 }
 
 /** Bits of `Connection.flags`. */
@@ -217,7 +149,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         add.call(this, event, fn);
         if (event === 'message') {
           this.hasMessageListener = true;
-          this.scheduleDelivery();
+          scheduleDelivery(this);
         }
         return this;
       };
@@ -248,23 +180,27 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * Messages waiting for the application; null until one must wait (while a 'message' listener
    * takes each message as it comes, none does: idle connections stay small, issue 11).
    */
-  private inbox: Inbox | null = null;
+  /** @internal */
+  inbox: Inbox | null = null;
   /**
    * What iterators, receipts and flush()/close() calls wait with (null until the first of them:
    * idle connections stay small, issue 11; never dropped once made). Null reads as "nothing waits".
    */
-  private waits: Waits | null = null;
-  /** Largest message refused with ERR_SEND_QUEUE_FULL since the last 'drain' (0: none). */
-  private refusedBytes = 0;
+  /** @internal */
+  waits: Waits | null = null;
+  /** @internal Largest message refused with ERR_SEND_QUEUE_FULL since the last 'drain' (0: none). */
+  refusedBytes = 0;
   /**
    * How the connection ended, once it has (undefined: gracefully); before that, the error given
    * to `destroy(err)`, or by the endpoint when it goes away, which `finish` makes the close error.
    */
-  private closeError: Error | undefined;
+  /** @internal */
+  closeError: Error | undefined;
 
   /** @internal Created by the Endpoint. */
   constructor(
-    private readonly host: ConnectionHost,
+    /** @internal */
+    readonly host: ConnectionHost,
     /** @internal */
     readonly record: EndpointConnection,
   ) {
@@ -282,46 +218,57 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private setFlag(bit: number, on: boolean): void {
     this.flags = on ? this.flags | bit : this.flags & ~bit;
   }
-  /** True while a 'message' listener is attached (kept by the listener methods above). */
-  private get hasMessageListener(): boolean {
+  /** @internal True while a 'message' listener is attached (kept by the listener methods above). */
+  get hasMessageListener(): boolean {
     return this.flag(Flag.MessageListener);
   }
-  private set hasMessageListener(v: boolean) {
+  /** @internal */
+  set hasMessageListener(v: boolean) {
     this.setFlag(Flag.MessageListener, v);
   }
-  private get needDrain(): boolean {
+  /** @internal */
+  get needDrain(): boolean {
     return this.flag(Flag.NeedDrain);
   }
-  private set needDrain(v: boolean) {
+  /** @internal */
+  set needDrain(v: boolean) {
     this.setFlag(Flag.NeedDrain, v);
   }
-  private get peerEnded(): boolean {
+  /** @internal */
+  get peerEnded(): boolean {
     return this.flag(Flag.PeerEnded);
   }
-  private set peerEnded(v: boolean) {
+  /** @internal */
+  set peerEnded(v: boolean) {
     this.setFlag(Flag.PeerEnded, v);
   }
-  private get deliveryScheduled(): boolean {
+  /** @internal */
+  get deliveryScheduled(): boolean {
     return this.flag(Flag.DeliveryScheduled);
   }
-  private set deliveryScheduled(v: boolean) {
+  /** @internal */
+  set deliveryScheduled(v: boolean) {
     this.setFlag(Flag.DeliveryScheduled, v);
   }
-  /** Set once the engine reported `closed`. */
-  private get finished(): boolean {
+  /** @internal Set once the engine reported `closed`. */
+  get finished(): boolean {
     return this.flag(Flag.Finished);
   }
-  private set finished(v: boolean) {
+  /** @internal */
+  set finished(v: boolean) {
     this.setFlag(Flag.Finished, v);
   }
-  private get destroyed(): boolean {
+  /** @internal */
+  get destroyed(): boolean {
     return this.flag(Flag.Destroyed);
   }
-  private set destroyed(v: boolean) {
+  /** @internal */
+  set destroyed(v: boolean) {
     this.setFlag(Flag.Destroyed, v);
   }
 
-  private ensureWaits(): Waits {
+  /** @internal */
+  ensureWaits(): Waits {
     return (this.waits ??= new Waits());
   }
 
@@ -332,10 +279,6 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /** @internal InboxOwner: an unread unreliable message was dropped; its credit goes back to the engine. */
   inboxDropped(item: InboxItem): void {
     if (!this.finished) this.record.core.release(item.credit, 'unreliable');
-  }
-
-  private ensureUnclaimed(): (item: InboxItem) => boolean {
-    return (this.ensureWaits().unclaimedMatch ??= (item: InboxItem): boolean => this.waits?.channelIterating?.has(item.info.channel) !== true);
   }
 
   /** The peer's IP address (as the socket reported it, e.g. `'127.0.0.1'` or `'::1'`). */
@@ -396,7 +339,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    */
   send(data: Uint8Array | string, options?: SendOptions): boolean {
     if (stageTrace !== null) stageTrace.mark(Stage.AppSend);
-    return this.queue(data, options, 0);
+    return queue(this, data, options, 0);
   }
 
   /**
@@ -411,7 +354,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     const receipt = waits.nextReceipt;
     waits.nextReceipt = receipt === 0x7fff_ffff ? 1 : receipt + 1;
     try {
-      this.queue(data, options, receipt);
+      queue(this, data, options, receipt);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -453,51 +396,6 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     return this;
   }
 
-  private queue(data: Uint8Array | string, options: SendOptions | undefined, receipt: number): boolean {
-    // The refusals' messages are built out of line (messageTooLarge, refuseQueueFull, checkSendOptions): V8
-    // marks a function for TurboFan after 3 + bytecode length / 150 of its own ticks, and this
-    // one runs for every message (bench/tierup.ts, issue 11).
-    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    if (!(bytes instanceof Uint8Array)) throw new InvalidArgTypeError('data must be a Uint8Array, Buffer or string');
-    if (options !== undefined) checkSendOptions(options);
-    const delivery = options?.delivery ?? 'ordered';
-    if (this.finished || this.destroyed || this.record.core.state !== 'open') {
-      throw rdError('ERR_CONNECTION_CLOSED', 'the connection is closing or closed');
-    }
-    // Ours, or the peer's announced limit when that is smaller: refused here, not by a RESET.
-    const maxMessageSize = this.record.core.maxMessageSize;
-    if (bytes.length > maxMessageSize) throw messageTooLarge(bytes.length, maxMessageSize, this.host.maxMessageSize);
-    const queued = this.record.core.bufferedAmount;
-    if (queued > 0 && queued + bytes.length > this.host.maxQueuedBytes) throw this.refuseQueueFull(queued, bytes.length);
-    const channel = options?.channel ?? 0;
-    const maxAge = options?.maxAge;
-    if (delivery === 'ordered' && channel === 0 && maxAge === undefined && receipt === 0) this.record.core.send(bytes, delivery);
-    else this.record.core.send(bytes, { delivery, channel, receipt, ...(maxAge !== undefined ? { maxAge } : {}) }, this.host.now());
-    this.host.scheduleFlush(this.record);
-    if (this.record.core.bufferedAmount >= this.host.highWaterMark) {
-      if (!this.needDrain) {
-        this.needDrain = true;
-        this.host.watchDrain(this);
-      }
-      return false;
-    }
-    return true;
-  }
-
-  /** Refuse a message for the queue's size: remember it and watch for 'drain', which follows once it would fit; the error to throw. */
-  private refuseQueueFull(queued: number, length: number): Error {
-    // maxMessageSize ≤ maxQueuedBytes, so an empty queue always has room for it.
-    this.refusedBytes = Math.max(this.refusedBytes, length);
-    if (!this.needDrain) {
-      this.needDrain = true;
-      this.host.watchDrain(this);
-    }
-    return rdError(
-      'ERR_SEND_QUEUE_FULL',
-      `send queue full: ${queued} bytes waiting, limit maxQueuedBytes ${this.host.maxQueuedBytes}; wait for 'drain'`,
-    );
-  }
-
   /**
    * Graceful close: no new messages; everything queued is still sent and retransmitted until
    * acknowledged, then both sides exchange CLOSE. Resolves once that is done (messages the peer
@@ -513,23 +411,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * ```
    */
   close(options?: CloseOptions): Promise<void> {
-    const bound = checkCloseOptions(options);
-    const signal = bound.signal;
-    if (this.finished) {
-      return this.closeError && !this.destroyed ? Promise.reject(this.closeError) : Promise.resolve();
-    }
-    if (signal?.aborted) {
-      this.destroy();
-      return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
-    }
-    const closed = new Promise<void>((resolve, reject) => {
-      (this.ensureWaits().closeWaiters ??= []).push({ resolve, reject });
-      if (this.record.core.state === 'open') {
-        this.record.core.close(this.host.now());
-        this.host.scheduleFlush(this.record);
-      }
-    });
-    return boundedWait(closed, { ...bound, clock: this.host, what: 'connection close' }, () => this.destroy());
+    return closeGracefully(this, options);
   }
 
   /**
@@ -571,14 +453,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * peer gets the RESET code ABORT and, only if given, `options.reason`.
    */
   destroy(err?: Error, options?: DestroyOptions): void {
-    const reason = checkDestroyArgs(err, options);
-    if (this.finished || this.destroyed) return;
-    this.destroyed = true;
-    this.closeError = err;
-    this.record.core.abort(this.host.now(), 0, reason ?? '');
-    this.host.flushNow(this.record);
-    // The engine closes at once on abort; make sure, even if it did not report it.
-    if (!this.finished) this.finish(undefined);
+    destroyNow(this, err, options);
   }
 
   /** `await using conn = await endpoint.connect(...)`: a graceful `close()` at the end of the scope (nothing if already closed). */
@@ -619,74 +494,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * several iterators of one channel share its messages.
    */
   messages(options?: { signal?: AbortSignal; channel?: number }): AsyncIterableIterator<Buffer> {
-    const { signal, channel } = checkMessagesOptions(options);
-    // Never dropped once made: `finish` below may keep it.
-    const waits = this.ensureWaits();
-    let waiters: Waiter[];
-    if (channel === undefined) {
-      waits.iterating++;
-      waiters = waits.waiters ??= [];
-    } else {
-      const iterating = (waits.channelIterating ??= new Map());
-      const channelWaiters = (waits.channelWaiters ??= new Map());
-      iterating.set(channel, (iterating.get(channel) ?? 0) + 1);
-      waiters = channelWaiters.get(channel) ?? [];
-      channelWaiters.set(channel, waiters);
-    }
-    // null: the general consumers' messages (takeMessage).
-    const match = channel === undefined ? null : (item: InboxItem): boolean => item.info.channel === channel;
-    let done = false;
-    const finish = (): void => {
-      if (done) return;
-      done = true;
-      if (channel === undefined) waits.iterating--;
-      else {
-        const iterating = waits.channelIterating!;
-        const n = iterating.get(channel)! - 1;
-        if (n === 0) {
-          iterating.delete(channel);
-          waits.channelWaiters!.delete(channel);
-          if (iterating.size === 0) {
-            waits.channelIterating = null;
-            waits.channelWaiters = null;
-          }
-        } else iterating.set(channel, n);
-      }
-      signal?.removeEventListener('abort', onAbort);
-      // Someone may be listening with 'message' now.
-      this.scheduleDelivery();
-    };
-    const onAbort = (): void => {
-      const err = new AbortError(undefined, { cause: signal?.reason });
-      finish();
-      for (const w of waiters.splice(0)) w.reject(err);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    const iterator: AsyncIterableIterator<Buffer> = {
-      next: (): Promise<IteratorResult<Buffer>> => {
-        if (done) return Promise.resolve({ value: undefined, done: true });
-        if (signal?.aborted) {
-          finish();
-          return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
-        }
-        const item = this.takeMessage(match);
-        if (item) return Promise.resolve({ value: item.data, done: false });
-        const end = this.endOfMessages(match);
-        if (end) {
-          finish();
-          return end === true ? Promise.resolve({ value: undefined, done: true }) : Promise.reject(end);
-        }
-        return new Promise((resolve, reject) => waiters.push({ resolve, reject }));
-      },
-      return: (): Promise<IteratorResult<Buffer>> => {
-        finish();
-        return Promise.resolve({ value: undefined, done: true });
-      },
-      [Symbol.asyncIterator]() {
-        return iterator;
-      },
-    };
-    return iterator;
+    return iterate(this, options);
   }
 
   // ---------------------------------------------------------------- engine events (internal)
@@ -705,9 +513,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     const data = isBuffer(d) ? d : Buffer.from(d.buffer, d.byteOffset, d.byteLength);
     const unreliable = event.delivery === 'unreliable';
     const info = infoFor(event.delivery, event.channel);
-    if (this.takesAtOnce(unreliable)) {
+    if (takesAtOnce(this, unreliable)) {
       // What deliver() would do with it as the only queued message, without queueing it.
-      this.giveBackCredit(event.credit, unreliable, event.channel);
+      giveBackCredit(this, event.credit, unreliable, event.channel);
       // emit('message', data, info), but one plain listener (what `on` and `once` store) is
       // called here as emit would call it, without emit's rest-parameter array (~64 B) and
       // Reflect.apply per message (issue 11). Several listeners, or captureRejections (emit then
@@ -719,7 +527,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       return;
     }
     this.ensureInbox().push({ data, credit: event.credit, unreliable, info });
-    this.deliver();
+    deliver(this);
   }
 
   private handleOtherEvent(event: Exclude<CoreEvent, { type: 'message' }>): void {
@@ -749,10 +557,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       case 'peer-closed':
         this.peerEnded = true;
         this.emit('end');
-        this.wakeWaiters();
+        wakeWaiters(this);
         return;
       case 'closed':
-        this.finish(event.error);
+        finish(this, event.error);
         return;
       case 'path-mtu':
         this.emit('pathMtu', event.size, event.reason);
@@ -763,190 +571,4 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     }
   }
 
-  /**
-   * @internal Called after the endpoint flushed: emit 'drain' once the queue is below the
-   * high-water mark. Returns true while still waiting.
-   */
-  checkDrain(): boolean {
-    if (!this.needDrain) return false;
-    if (this.finished) {
-      this.needDrain = false;
-      return false;
-    }
-    const queued = this.record.core.bufferedAmount;
-    if (queued >= this.host.highWaterMark) return true;
-    if (this.refusedBytes > 0 && queued > 0 && queued + this.refusedBytes > this.host.maxQueuedBytes) return true;
-    this.needDrain = false;
-    this.refusedBytes = 0;
-    this.emit('drain');
-    return this.needDrain;
-  }
-
-  /**
-   * @internal The endpoint is going away: end this connection now. `err` ends its iterators and
-   * close() promises and is passed to 'close', but no 'error' is emitted: the application (or the
-   * endpoint's own 'error') decided.
-   */
-  forceClose(err: Error): void {
-    if (this.finished) return;
-    this.closeError = err;
-    this.finish(undefined);
-  }
-
-  private finish(coreError: CloseError | undefined): void {
-    if (this.finished) return;
-    this.finished = true;
-    this.host.finished();
-    // destroy(err) and forceClose left theirs in closeError; otherwise the engine's says why.
-    let err: Error | undefined = this.closeError;
-    if (!this.destroyed && coreError) err = toError(coreError);
-    this.closeError = err;
-    // Pending close() promises learn how it ended.
-    // A pending sendAcked()/flush() or a channel iterator (createStream) hears it too.
-    const w = this.waits;
-    const heard =
-      w !== null &&
-      ((w.closeWaiters !== null && w.closeWaiters.length > 0) ||
-        (w.receipts !== null && w.receipts.size > 0) ||
-        (w.flushWaiters !== null && w.flushWaiters.length > 0) ||
-        (!this.destroyed && (w.iterating > 0 || (w.waiters !== null && w.waiters.length > 0) || w.channelIterating !== null)));
-    const pendingErr = err ?? (this.destroyed ? rdError('ERR_CONNECTION_CLOSED', 'the connection was destroyed') : undefined);
-    const closeWaiters = w?.closeWaiters ?? [];
-    if (w !== null) w.closeWaiters = null;
-    for (const w of closeWaiters) {
-      if (pendingErr) w.reject(pendingErr);
-      else w.resolve();
-    }
-    // Whatever still waits for an acknowledgement will not get one now.
-    const ackErr = pendingErr ?? rdError('ERR_CONNECTION_CLOSED', 'the connection closed before the message was acknowledged');
-    const flushWaiters = w?.flushWaiters ?? [];
-    if (w !== null) w.flushWaiters = null;
-    for (const w of flushWaiters) {
-      if (this.record.core.ackedThrough >= w.mark) w.resolve();
-      else w.reject(ackErr);
-    }
-    const receipts = w?.receipts ?? null;
-    if (receipts !== null) {
-      w!.receipts = null;
-      for (const r of receipts.values()) r.reject(ackErr);
-    }
-    this.wakeWaiters();
-    // 'error' only for failures the application did not choose: a peer reset, an idle timeout,
-    // a protocol violation, or destroy(err). Not for destroy() or the endpoint going away.
-    const report = err !== undefined && (this.destroyed || coreError !== undefined);
-    const listened = this.listenerCount('error') > 0;
-    if (report && listened) this.emit('error', err!);
-    this.emit('close', err);
-    // Node semantics: an 'error' nobody listens to is not lost. Rejected close() promises and
-    // iterators count as listeners; otherwise it surfaces as an uncaught exception (on the next
-    // tick, so that this connection and its endpoint are consistent when it does).
-    if (report && !listened && !heard) {
-      process.nextTick(() => this.emit('error', err!));
-    }
-  }
-
-  /**
-   * Nothing waits before a new message and a 'message' listener takes it now (no iterator): it
-   * needs no inbox item. (With `maxQueuedUnreliable` 0 an unreliable one goes to the inbox, which
-   * drops it.)
-   */
-  private takesAtOnce(unreliable: boolean): boolean {
-    return (
-      this.hasMessageListener &&
-      (this.waits === null || (this.waits.iterating === 0 && this.waits.channelIterating === null)) &&
-      (this.inbox === null || this.inbox.length === 0) &&
-      !(unreliable && this.host.maxQueuedUnreliable === 0)
-    );
-  }
-
-  /** Hand queued messages to an iterator or to 'message' listeners. */
-  private deliver(): void {
-    const inbox = this.inbox;
-    if (inbox === null || inbox.length === 0) return;
-    const waits = this.waits;
-    if (waits !== null && waits.channelWaiters !== null) {
-      for (const [channel, waiters] of waits.channelWaiters) {
-        while (waiters.length > 0) {
-          const item = this.takeMessage((i) => i.info.channel === channel);
-          if (!item) break;
-          waiters.shift()!.resolve({ value: item.data, done: false });
-        }
-      }
-    }
-    while (inbox.length > 0) {
-      // Read again each time: a 'message' listener may start an iterator (and make `waits`).
-      const w = this.waits;
-      if (w !== null && w.iterating > 0) {
-        const waiters = w.waiters;
-        if (waiters === null || waiters.length === 0) return;
-        const item = this.takeMessage(null);
-        if (!item) return;
-        waiters.shift()!.resolve({ value: item.data, done: false });
-      } else if (this.hasMessageListener) {
-        const item = this.takeMessage(null);
-        if (!item) return;
-        this.emit('message', item.data, item.info);
-      } else {
-        return;
-      }
-    }
-  }
-
-  private scheduleDelivery(): void {
-    if (this.deliveryScheduled) return;
-    this.deliveryScheduled = true;
-    queueMicrotask(() => {
-      this.deliveryScheduled = false;
-      this.deliver();
-      this.wakeWaiters();
-    });
-  }
-
-  /**
-   * Take the next message `match` accepts (null: one no channel iterator claims) and give its
-   * credit back to the engine (the peer may send more).
-   */
-  private takeMessage(match: ((item: InboxItem) => boolean) | null): InboxItem | undefined {
-    const inbox = this.inbox;
-    if (inbox === null) return undefined;
-    const item = (this.waits?.channelIterating ?? null) === null ? inbox.shift() : inbox.take(match ?? this.ensureUnclaimed());
-    if (!item) return undefined;
-    this.giveBackCredit(item.credit, item.unreliable, item.info.channel);
-    return item;
-  }
-
-  /** A message was taken: its receive credit goes back to the engine (the peer may send more). */
-  private giveBackCredit(credit: number, unreliable: boolean, channel: number): void {
-    if (credit > 0 && !this.finished) {
-      this.record.core.release(credit, unreliable ? 'unreliable' : 'ordered', channel);
-      this.host.scheduleFlush(this.record);
-    }
-  }
-
-  /** true: iteration ends normally; an Error: it ends with that error; null: more may come. */
-  private endOfMessages(match: ((item: InboxItem) => boolean) | null): true | Error | null {
-    const inbox = this.inbox;
-    if (inbox !== null && ((this.waits?.channelIterating ?? null) === null ? inbox.length > 0 : inbox.has(match ?? this.ensureUnclaimed()))) return null;
-    if (this.finished) return this.closeError && !this.destroyed ? this.closeError : true;
-    if (this.peerEnded) return true;
-    return null;
-  }
-
-  private wakeWaiters(): void {
-    this.deliver();
-    const end = (match: ((item: InboxItem) => boolean) | null, waiters: Waiter[]): void => {
-      const e = this.endOfMessages(match);
-      if (!e) return;
-      for (const w of waiters.splice(0)) {
-        if (e === true) w.resolve({ value: undefined, done: true });
-        else w.reject(e);
-      }
-    };
-    const waits = this.waits;
-    if (waits === null) return;
-    if (waits.waiters !== null) end(null, waits.waiters);
-    if (waits.channelWaiters !== null) {
-      for (const [channel, waiters] of waits.channelWaiters) end((i) => i.info.channel === channel, waiters);
-    }
-  }
 }

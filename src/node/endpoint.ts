@@ -1,19 +1,20 @@
 import { randomBytes as cryptoRandomBytes } from 'node:crypto';
-import { lookup } from 'node:dns/promises';
 import { mkdir } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { EventEmitter } from 'node:events';
 import { DEFAULT_CORE_CONFIG } from '../core/config.js';
-import { EndpointCore, type EndpointConnection, type EndpointEvent, type EndpointStats, type Transmit } from '../core/endpoint.js';
-import { AbortError, rdError, type ReliableDgramError } from '../errors.js';
+import { EndpointCore, type EndpointConnection, type EndpointStats } from '../core/endpoint.js';
+import { AbortError, rdError } from '../errors.js';
 import { resolveEndpointOptions, type EndpointOptions, type ResolvedEndpointOptions } from '../options.js';
-import { canonicalIPv6, dialAddress, mappedIPv4, resolvesIPv4Too, type SocketFamily } from './address.js';
 import { bindSocket, portPinned, sendsInsideSend } from './bind.js';
 import { nodeSuite } from '../crypto/node-suite.js';
 import { realClock, type Clock, type TimerHandle } from './clock.js';
 import type { ChannelEntry } from './channel-options.js';
 import { boundedWait, checkCloseOptions, type CloseOptions } from './close-options.js';
-import { Connection, type ConnectionHost } from './connection.js';
+import type { Connection, ConnectionHost } from './connection.js';
+import { forceClose } from './connection-lifecycle.js';
+import { checkDrain } from './connection-backpressure.js';
+import type { ConnectionShellParts } from './connection-parts.js';
 import { PeerSocket } from './peer-socket.js';
 import { checkCoreConfig, createConnectionCore } from './engine.js';
 import { sweepArrayBuffersOnMainThread } from './array-buffer-sweeping.js';
@@ -21,28 +22,14 @@ import { TraceOutput, type QlogChoice } from './qlog.js';
 import type { DatagramSocket, RemoteInfo, SocketAddress } from './socket.js';
 import { Stage, stageTrace } from './stage-trace.js';
 import { checkConnectArgs, checkRebindOptions, type ConnectOptions, type ConnectTarget, type RebindOptions } from './connect-options.js';
+import type { EndpointEvents, PendingConnect } from './endpoint-parts.js';
+import { finishClose } from './endpoint-close.js';
+import { dialLiteral, resolveHost } from './endpoint-dial.js';
+import { arm } from './endpoint-timer.js';
+import { batchFlush, flush, scheduleFlush } from './endpoint-io.js';
 
 export type { ConnectOptions, ConnectTarget, RebindOptions } from './connect-options.js';
-
-/**
- * Events of an {@link Endpoint}, with their listener arguments. `Endpoint` is a `node:events`
- * `EventEmitter`.
- *
- * | Event | Arguments | When |
- * | --- | --- | --- |
- * | `'connection'` | `conn: Connection` | A peer connected (incoming). Listening for it is what makes the endpoint accept (unless `acceptConnections` says otherwise). |
- * | `'error'` | `err: ReliableDgramError \| Error` | The socket failed (code ERR_SOCKET): the endpoint is destroyed; `'close'` follows. Unheard, it is an uncaught exception, as with `dgram`. |
- * | `'close'` | | The endpoint and its socket are closed. |
- */
-export interface EndpointEvents {
-  /** A peer connected (incoming). */
-  connection: [conn: Connection];
-  /** A fatal endpoint error (the socket failed); 'close' follows. */
-  error: [err: ReliableDgramError | Error];
-  /** The endpoint and its socket are closed. */
-  close: [];
-}
-
+export type { EndpointEvents } from './endpoint-parts.js';
 
 /**
  * A timer firing this many ms after its deadline (several of setTimeout's 1 ms ticks: the loop
@@ -90,19 +77,6 @@ function* ownersOf(records: Iterable<EndpointConnection>): Generator<Connection>
     const conn = r.owner as Connection | undefined;
     if (conn !== undefined && !conn.closed) yield conn;
   }
-}
-
-/** Apply validated `channels` entries to a connection about to be handed over. */
-function applyChannels(conn: Connection, channels: readonly ChannelEntry[]): void {
-  for (let i = 0; i < channels.length; i++) conn.setChannel(channels[i]![0], channels[i]![1]);
-}
-
-interface PendingConnect {
-  /** The connect() call's `channels` option, validated. */
-  channels: ChannelEntry[];
-  resolve: (c: Connection) => void;
-  reject: (e: unknown) => void;
-  cleanup: () => void;
 }
 
 /**
@@ -171,11 +145,13 @@ export function createEndpoint(options?: EndpointOptions): Promise<Endpoint> {
  * | `'close'` | | The endpoint and its socket are closed. |
  */
 export class Endpoint extends EventEmitter<EndpointEvents> {
-  private readonly core: EndpointCore;
-  private readonly clock: Clock;
+  /** @internal */
+  readonly core: EndpointCore;
+  /** @internal */
+  readonly clock: Clock;
   /** qlog files and the `trace` callback (null: not traced). */
-  /** qlog files and the `trace` callback; untraced connections cost it one call each, at creation. */
-  private readonly traceOutput: TraceOutput;
+  /** @internal qlog files and the `trace` callback; untraced connections cost it one call each, at creation. */
+  readonly traceOutput: TraceOutput;
   /**
    * Live connections, incoming and outgoing: the engine's established connections that have
    * their Connection and are not over, each once, in the order they were made. Read from the
@@ -185,44 +161,56 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
   private get live(): Iterable<Connection> {
     return ownersOf(this.core.connectionRecords());
   }
-  /** Connections in `live`: made (wrap) and not finished. */
-  private liveCount = 0;
-  /** Connections whose send() returned false: checked for 'drain' after each flush. */
-  private readonly drainWatch = new Set<Connection>();
-  private readonly pending = new Map<number, PendingConnect>();
-  private readonly host: ConnectionHost;
-  private timer: TimerHandle | null = null;
-  private armedAt: number | null = null;
-  /** When the armed timer is worth moving on to a later deadline (see `rearm`). */
-  private postponeFrom = 0;
-  /** The clock can move a timer in place (`Clock.postponeTimer`). */
-  private readonly postponable: boolean;
-  /** The armed timer is a late one's work put off until the socket was read (`onTimer`). */
-  private timerDeferred = false;
-  private flushing = false;
-  private flushScheduled = false;
-  private state: 'open' | 'closing' | 'closed' = 'open';
-  private readonly closeWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
-  private sendErrors = 0;
-  private refed = true;
-  /** socket.send() calls whose callback has not run yet: the socket closes only after them. */
-  private sendsInFlight = 0;
+  /** @internal Connections in `live`: made (wrap) and not finished. */
+  liveCount = 0;
+  /** @internal Connections whose send() returned false: checked for 'drain' after each flush. */
+  readonly drainWatch = new Set<ConnectionShellParts>();
+  /** @internal */
+  readonly pending = new Map<number, PendingConnect>();
+  /** @internal */
+  readonly host: ConnectionHost;
+  /** @internal */
+  timer: TimerHandle | null = null;
+  /** @internal */
+  armedAt: number | null = null;
+  /** @internal When the armed timer is worth moving on to a later deadline (see `rearm`). */
+  postponeFrom = 0;
+  /** @internal The clock can move a timer in place (`Clock.postponeTimer`). */
+  readonly postponable: boolean;
+  /** @internal The armed timer is a late one's work put off until the socket was read (`onTimer`). */
+  timerDeferred = false;
+  /** @internal */
+  flushing = false;
+  /** @internal */
+  flushScheduled = false;
+  /** @internal */
+  state: 'open' | 'closing' | 'closed' = 'open';
+  /** @internal */
+  readonly closeWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  /** @internal */
+  sendErrors = 0;
+  /** @internal */
+  refed = true;
+  /** @internal socket.send() calls whose callback has not run yet: the socket closes only after them. */
+  sendsInFlight = 0;
   /**
-   * Datagrams a `dgram.Socket` still holds (its getSendQueueCount()), or null for sockets
+   * @internal Datagrams a `dgram.Socket` still holds (its getSendQueueCount()), or null for sockets
    * without one (test doubles): those get a callback per datagram instead, counted above.
    */
-  private queuedSends: (() => number) | null;
+  queuedSends: (() => number) | null;
   /**
-   * The socket is one the endpoint bound (bind.ts: IP literals resolved inside `send()`), bound,
+   * @internal The socket is one the endpoint bound (bind.ts: IP literals resolved inside `send()`), bound,
    * with a send queue count: a datagram it sent at once (the count is 0 after `send()`) is the
    * kernel's copy, and its buffer may be reused (EndpointCore.transmitted). Not for a socket the
    * application passed in: its `dns.lookup` sends on the next tick.
    */
-  private reuseSent: boolean;
-  /** The socket connected to the one peer, or not (peer-socket.ts); replaced with the socket. */
-  private peer: PeerSocket;
-  private afterSends: (() => void) | null = null;
-  private readonly onSent = (err: Error | null): void => {
+  reuseSent: boolean;
+  /** @internal The socket connected to the one peer, or not (peer-socket.ts); replaced with the socket. */
+  peer: PeerSocket;
+  /** @internal */
+  afterSends: (() => void) | null = null;
+  /** @internal */
+  readonly onSent = (err: Error | null): void => {
     if (stageTrace !== null) stageTrace.mark(Stage.SendCallback);
     if (err) this.sendErrors++;
     this.sendsInFlight--;
@@ -232,7 +220,8 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
       fn();
     }
   };
-  private readonly onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
+  /** @internal */
+  readonly onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
     if (this.state === 'closed') return;
     if (stageTrace !== null) stageTrace.mark(Stage.Message, msg.length);
     // One reading of the clock for the datagram and the flush that answers it (the same turn).
@@ -248,42 +237,35 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     // reply carried the ACK, costs none. A lone one-way datagram costs one, and its ACK, held
     // for a reply, another: the batch's flush holds it again and re-arms for it (bench/analysis.md,
     // Stop 29, "Bulk receiver").
-    this.flush(true, now);
-    this.batchFlush(now);
+    flush(this, true, now);
+    batchFlush(this, now);
   };
-  private ioFlushScheduled = false;
-  /**
-   * In a socket batch: schedule the batch's own flush (`onIoFlush`) if the engine left an ACK
-   * for it or has packets waiting for one (EndpointCore.batchAckWaits). True: one is scheduled,
-   * and it re-arms the timer.
-   */
-  private batchFlush(now: number): boolean {
-    if (!this.ioFlushScheduled && (this.core.hasDeferredAcks || this.core.batchAckWaits)) {
-      this.ioFlushScheduled = true;
-      this.clock.setTimer(now, this.onIoFlush);
-    }
-    return this.ioFlushScheduled;
-  }
-  private readonly onIoFlush = (): void => {
+  /** @internal */
+  ioFlushScheduled = false;
+  /** @internal */
+  readonly onIoFlush = (): void => {
     if (stageTrace !== null) stageTrace.mark(Stage.ImmediateFlush);
     this.ioFlushScheduled = false;
     this.core.endBatch();
-    this.flush();
+    flush(this);
   };
-  private readonly onSocketError = (err: Error): void => {
+  /** @internal */
+  readonly onSocketError = (err: Error): void => {
     // A connected socket's ICMP errors (peer-socket.ts): counted, not fatal.
     if (this.peer.absorb(err)) return;
     this.destroy(rdError('ERR_SOCKET', `socket error: ${err.message}`, err));
   };
-  private readonly onSocketClose = (): void => {
+  /** @internal */
+  readonly onSocketClose = (): void => {
     if (this.state !== 'closed') this.destroy(rdError('ERR_SOCKET', 'the socket was closed underneath the endpoint'));
   };
 
   /** @internal Use {@link createEndpoint}. */
   constructor(
-    /** Replaced by {@link Endpoint.rebind}. */
-    private socket: DatagramSocket,
-    private readonly options: ResolvedEndpointOptions,
+    /** @internal Replaced by {@link Endpoint.rebind}. */
+    public socket: DatagramSocket,
+    /** @internal */
+    readonly options: ResolvedEndpointOptions,
   ) {
     super();
     this.clock = options.clock ?? realClock;
@@ -314,11 +296,11 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
       now: () => this.clock.now(),
       scheduleFlush: (record) => {
         this.core.touch(record);
-        this.scheduleFlush();
+        scheduleFlush(this);
       },
       flushNow: (record) => {
         this.core.touch(record);
-        this.flush();
+        flush(this);
       },
       watchDrain: (conn) => {
         this.drainWatch.add(conn);
@@ -456,7 +438,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
     const named = host ?? (this.options.type === 'udp6' ? '::1' : '127.0.0.1');
     // An IP literal the socket cannot reach throws now; one it can is dialled in its canonical form.
-    const target = isIP(named) !== 0 ? this.dialLiteral(named) : named;
+    const target = isIP(named) !== 0 ? dialLiteral(this, named) : named;
     const dirReady =
       typeof qlog === 'string'
         ? mkdir(qlog, { recursive: true }).then(
@@ -466,7 +448,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
             },
           )
         : Promise.resolve();
-    return dirReady.then(() => this.resolveHost(target)).then((address) => this.startConnect(address, port, signal, serverKey, channels, qlog));
+    return dirReady.then(() => resolveHost(this, target)).then((address) => this.startConnect(address, port, signal, serverKey, channels, qlog));
   }
 
   /**
@@ -517,7 +499,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
       // already closed
     }
     this.core.rebound(this.clock.now());
-    this.flush();
+    flush(this);
     this.reconsiderPeer();
   }
 
@@ -542,7 +524,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     if (this.state === 'open') {
       this.state = 'closing';
       this.core.close(this.clock.now());
-      this.flush();
+      flush(this);
     }
     return boundedWait(done, { ...bound, clock: this.host, what: 'endpoint close' }, () => this.destroy());
   }
@@ -558,46 +540,13 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     this.state = 'closing';
     // Local connections learn why first; then their engines send RESETs to the peers.
     const reason = err ?? rdError('ERR_ENDPOINT_CLOSED', 'the endpoint was destroyed');
-    for (const c of [...this.live]) c.forceClose(reason);
+    for (const c of [...this.live]) forceClose(c, reason);
     this.core.destroy(this.clock.now());
-    this.flush();
-    this.finishClose(err);
+    flush(this);
+    finishClose(this, err);
   }
 
   // ---------------------------------------------------------------- internals
-
-  /**
-   * The family the socket reaches (address.ts), when the endpoint bound it itself; null for a
-   * socket the application passed in (a simulator's, a LossySocket), whose family it does not know.
-   */
-  private socketFamily(): SocketFamily | null {
-    if (!sendsInsideSend(this.socket)) return null;
-    return { type: this.options.type, ipv6Only: this.options.ipv6Only, host: this.socket.address().address };
-  }
-
-  /** connect()'s IP literal, canonical and in the socket's family (address.ts); throws when it is out of reach. */
-  private dialLiteral(literal: string): string {
-    const family = this.socketFamily();
-    if (family !== null) return dialAddress(literal, family);
-    return isIP(literal) === 6 ? canonicalIPv6(literal) : literal;
-  }
-
-  private async resolveHost(host: string): Promise<string> {
-    if (isIP(host) !== 0) return host;
-    const v6 = this.options.type === 'udp6';
-    try {
-      return (await lookup(host, { family: v6 ? 6 : 4 })).address;
-    } catch (err) {
-      // A dual-stack udp6 socket reaches a name that has only IPv4 addresses ('localhost' on
-      // many hosts) at its mapped address.
-      const family = this.socketFamily();
-      if (family === null || !resolvesIPv4Too(family)) throw err;
-      const v4 = await lookup(host, { family: 4 }).catch(() => {
-        throw err;
-      });
-      return mappedIPv4(v4.address);
-    }
-  }
 
   private startConnect(
     address: string,
@@ -619,7 +568,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
         this.pending.delete(attempt);
         this.traceOutput.forget(attempt);
         this.core.cancelConnect(attempt);
-        this.flush();
+        flush(this);
         // No handshake in progress any more: the socket may connect to the one peer again.
         this.reconsiderPeer();
         reject(new AbortError(undefined, { cause: signal?.reason }));
@@ -634,229 +583,24 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
           this.traceOutput.forget(attempt);
         },
       });
-      this.flush();
+      flush(this);
     });
   }
 
-  private scheduleFlush(): void {
-    // Inside a flush (a 'message' handler that replies): the flush loop picks the connection up.
-    if (this.flushing || this.flushScheduled) return;
-    this.flushScheduled = true;
-    queueMicrotask(this.onScheduledFlush);
-  }
-
-  private readonly onScheduledFlush = (): void => {
+  /** @internal */
+  readonly onScheduledFlush = (): void => {
     if (stageTrace !== null) stageTrace.mark(Stage.MicrotaskFlush);
     this.flushScheduled = false;
-    this.flush();
+    flush(this);
   };
 
-  /**
-   * Send what the engines want sent, dispatch their events, re-arm the one timer (`at`: the
-   * clock as the caller just read it, in the same turn). An exception
-   * thrown by an application listener propagates (as in Node), but only after the timer is
-   * re-armed, so the endpoint keeps running.
-   */
-  private flush(batch = false, at?: number): void {
-    if (this.flushing || this.state === 'closed') return;
-    this.flushing = true;
-    const now = at ?? this.clock.now();
-    try {
-      for (;;) {
-        let tx: Transmit | null;
-        const core = this.core;
-        while ((tx = core.pollTransmit(now, batch)) !== null) {
-          // A connection stopped sending data before this datagram: its own have left by now
-          // (stats' time blocked counts from then, not from the flush's `now`: core/blocked-time.ts).
-          if (core.sendingStopped) core.flushed(this.clock.now());
-          this.transmit(tx);
-        }
-        if (core.sendingStopped) core.flushed(this.clock.now());
-        let ev: EndpointEvent | null;
-        let any = false;
-        while ((ev = this.core.nextEvent()) !== null) {
-          any = true;
-          this.dispatch(ev);
-        }
-        if (!any) break;
-      }
-    } catch (e) {
-      // A listener threw: finish the remaining work on the next microtask, then let it surface.
-      this.flushing = false;
-      this.scheduleFlush();
-      throw e;
-    } finally {
-      this.flushing = false;
-      // In the middle of a socket batch whose flush is already scheduled (`onIoFlush`, an
-      // immediate: it runs before any setTimeout timer can fire; the endpoint's own timer, if it
-      // was armed as an immediate earlier in the batch, may run first and re-arms itself), the
-      // timer is re-armed there, once per batch, not after every datagram (issue 11:
-      // pollTimeout's ten deadlines per datagram). Scheduled here by the batch's first datagram
-      // that leaves packets waiting for an ACK, so that it too leaves the timer to it.
-      this.afterFlush(now, !(batch && this.batchFlush(now)));
-    }
-  }
-
-  /** A connection of `drainWatch`: 'drain' now, or still waiting (a Set visits what its callback adds or deletes as for…of does). */
-  private readonly checkWatched = (c: Connection): void => {
-    if (!c.checkDrain()) this.drainWatch.delete(c);
+  /** @internal A connection of `drainWatch`: 'drain' now, or still waiting (a Set visits what its callback adds or deletes as for…of does). */
+  readonly checkWatched = (c: ConnectionShellParts): void => {
+    if (!checkDrain(c)) this.drainWatch.delete(c);
   };
 
-  /**
-   * `now`: the flush's time (for the timer's bookkeeping; moving it asks the clock afresh).
-   * `rearm` false: the batch's own flush, already scheduled, re-arms the timer.
-   */
-  private afterFlush(now: number, rearm: boolean): void {
-    try {
-      // forEach, not for…of: no iterator object per flush (a bulk sender always has one to check).
-      if (this.drainWatch.size > 0) this.drainWatch.forEach(this.checkWatched);
-    } finally {
-      if (rearm) this.rearm(now);
-      if (stageTrace !== null) stageTrace.mark(Stage.FlushDone);
-      if (this.state === 'closing' && this.core.idle) this.finishClose(undefined);
-    }
-  }
-
-  private transmit(tx: Transmit): void {
-    if (stageTrace !== null) stageTrace.mark(Stage.Built, tx.data.length);
-    if (this.queuedSends !== null) {
-      try {
-        // Without an address when the socket is connected there (peer-socket.ts).
-        this.peer.send(tx.data, tx.port, tx.address);
-        // Sent at once, nothing queued: the kernel has its copy; the next datagram may reuse the buffer.
-        if (this.reuseSent && this.queuedSends() === 0) this.core.transmitted(tx.data);
-      } catch {
-        // e.g. the socket closed under us: the datagram is lost, the engines recover or time out.
-        this.sendErrors++;
-      }
-    } else {
-      try {
-        this.sendsInFlight++;
-        this.socket.send(tx.data, tx.port, tx.address, this.onSent);
-      } catch {
-        this.sendsInFlight--;
-        this.sendErrors++;
-      }
-    }
-    if (stageTrace !== null) stageTrace.mark(Stage.Sent);
-  }
-
-  /**
-   * A connection's event here (every message is one), the endpoint's own in dispatchEndpointEvent:
-   * V8 marks a function for TurboFan after 3 + bytecode length / 150 of its own ticks, so the
-   * per-message part alone is compiled (and inlined into its caller) thousands of trips sooner
-   * than with the rare cases beside it (bench/tierup.ts, issue 11).
-   */
-  private dispatch(ev: EndpointEvent): void {
-    if (ev.type !== 'connection-event') return this.dispatchEndpointEvent(ev);
-    // The core's reused record (nextEvent): read before a listener can make the core poll again.
-    const event = ev.event;
-    const record = ev.connection;
-    const conn = record.owner as Connection | undefined;
-    conn?.handleCoreEvent(event);
-    if (event.type === 'closed' || event.type === 'path-changed') {
-      this.peer.clearHint();
-      this.reconsiderPeer(event.type === 'closed' ? record : undefined);
-    }
-  }
-
-  private dispatchEndpointEvent(ev: Exclude<EndpointEvent, { type: 'connection-event' }>): void {
-    switch (ev.type) {
-      case 'accepted': {
-        const conn = this.wrap(ev.connection);
-        applyChannels(conn, this.options.channels);
-        this.emit('connection', conn);
-        return;
-      }
-      case 'connected': {
-        const conn = this.wrap(ev.connection);
-        const p = this.pending.get(ev.attempt);
-        this.pending.delete(ev.attempt);
-        if (p) {
-          p.cleanup();
-          applyChannels(conn, this.options.channels);
-          applyChannels(conn, p.channels);
-          p.resolve(conn);
-        } else {
-          conn.destroy();
-        }
-        // Another connection to the server the socket already follows changes nothing
-        // reconsiderPeer() weighs: no walk over every connection (n connects in a row: O(n²)).
-        const r = ev.connection;
-        if (!(r.role === 'client' && this.core.pendingConnectCount === 0 && this.peer.isConnectedTo(r.address, r.port))) this.reconsiderPeer();
-        return;
-      }
-      case 'connect-failed': {
-        const p = this.pending.get(ev.attempt);
-        this.pending.delete(ev.attempt);
-        if (p) {
-          p.cleanup();
-          p.reject(rdError(ev.error.code, ev.error.message));
-        }
-        this.reconsiderPeer();
-        return;
-      }
-    }
-  }
-
-  private wrap(record: EndpointConnection): Connection {
-    const conn = new Connection(this.host, record);
-    record.owner = conn;
-    this.liveCount++;
-    return conn;
-  }
-
-  private rearm(now: number): void {
-    const deadline = this.state === 'closed' ? null : this.core.pollTimeout();
-    if (deadline === this.armedAt) return;
-    // Deadlines mostly move later (every packet pushes back the loss-probe, idle and keepalive
-    // timers): keep an earlier timer armed rather than re-arming on every packet. Once it is
-    // within half its span of firing, move it on to the new deadline where the clock can do
-    // that in place (`postponeTimer`, Node's `Timeout.refresh()`): a busy connection's timer
-    // then never fires. Otherwise (or when the clock cannot) it fires early, and the endpoint
-    // handles what is due and re-arms for the real deadline.
-    if (deadline !== null && this.armedAt !== null && this.timer !== null && this.armedAt <= deadline) {
-      if (this.postponable && now >= this.postponeFrom) {
-        const at = this.clock.postponeTimer!(this.timer, deadline);
-        if (at !== null) this.armed(now, at);
-      }
-      return;
-    }
-    // Earlier than the armed timer: on a busy connection that is the loss-probe deadline when
-    // the PTO shrank by more than the trip took (srtt or rttvar coming down after a slow trip),
-    // every ~10 trips on loopback. The same timer is restarted in place when it then fires by
-    // the new deadline (its whole milliseconds from now fit: nearly always, as the PTO moved by
-    // microseconds), rather than cleared and a new one made (~1.5 µs in Node, issue 11).
-    if (deadline !== null && this.timer !== null && this.postponable) {
-      const at = this.clock.postponeTimer!(this.timer, deadline);
-      if (at !== null) {
-        this.armed(now, at);
-        return;
-      }
-    }
-    if (this.timer !== null) this.clock.clearTimer(this.timer);
-    this.timer = null;
-    this.armedAt = deadline;
-    if (deadline !== null) this.arm(now, deadline);
-    // Nothing left to time: a late timer's turn (`onTimer`) that was waiting is over, and the
-    // next timer armed is a new one (a late firing of it waits for the socket too).
-    else this.timerDeferred = false;
-  }
-
-  /** A new timer for `deadline` (none is armed). */
-  private arm(now: number, deadline: number): void {
-    this.timer = this.clock.setTimer(deadline, this.onTimer);
-    this.armed(now, deadline);
-    if (!this.refed) this.clock.unrefTimer?.(this.timer);
-  }
-
-  /** The timer now fires by `at`: worth moving on once half the time to it has passed. */
-  private armed(now: number, at: number): void {
-    this.armedAt = at;
-    this.postponeFrom = now + (at - now) / 2;
-  }
-
-  private readonly onTimer = (): void => {
+  /** @internal */
+  readonly onTimer = (): void => {
     const now = this.clock.now();
     if (stageTrace !== null) stageTrace.mark(Stage.Timer, ((now - (this.armedAt ?? 0)) * 1000) | 0);
     const late = this.armedAt !== null && now - this.armedAt >= LATE_TIMER_MS;
@@ -870,12 +614,12 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     // (probes) on it. Once per firing: the deferred timer does the work, however late.
     if (late && !this.timerDeferred) {
       this.timerDeferred = true;
-      this.arm(now, now);
+      arm(this, now, now);
       return;
     }
     this.timerDeferred = false;
     this.core.handleTimeout(now);
-    this.flush();
+    flush(this);
     // A connected socket whose peer fell silent is disconnected, and connected again once it is heard.
     if (this.peer.connectable && this.peer.checkSilence(this.core.datagramsReceived, this.clock.now())) this.reconsiderPeer();
   };
@@ -893,7 +637,8 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
    * them go there, and each change is checked here): the walk is skipped while any is left (n
    * closes in a row walked the table n times, draining connections too: O(n²)).
    */
-  private reconsiderPeer(closed?: EndpointConnection): void {
+  /** @internal */
+  reconsiderPeer(closed?: EndpointConnection): void {
     const peer = this.peer;
     if (!peer.connectable) return;
     let address = '';
@@ -917,73 +662,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     }
     peer.follow(address, port);
   }
-
-  private finishClose(err: Error | undefined): void {
-    if (this.state === 'closed') return;
-    this.state = 'closed';
-    if (this.timer !== null) this.clock.clearTimer(this.timer);
-    this.timer = null;
-    this.armedAt = null;
-    const closedErr = rdError('ERR_ENDPOINT_CLOSED', 'the endpoint closed');
-    for (const p of this.pending.values()) {
-      p.cleanup();
-      p.reject(closedErr);
-    }
-    this.pending.clear();
-    this.socket.off('message', this.onMessage);
-    this.socket.off('close', this.onSocketClose);
-    // Keep a no-op error listener: a late socket error must not crash the process.
-    this.socket.off('error', this.onSocketError);
-    this.socket.on('error', () => {});
-    // A close() still waiting hears the error (it rejects with it); otherwise, unheard, it is an
-    // uncaught exception on the next tick (Node semantics), once this endpoint is consistent.
-    if (err) {
-      if (this.listenerCount('error') > 0) this.emit('error', err);
-      else if (this.closeWaiters.length === 0) process.nextTick(() => this.emit('error', err));
-    }
-    const done = (): void => {
-      // The qlog files are complete on disk before the endpoint reports that it closed.
-      if (this.traceOutput.openFiles.length > 0) void this.traceOutput.end().then(emitClose);
-      else emitClose();
-    };
-    const emitClose = (): void => {
-      this.emit('close');
-      // A close() still waiting learns whether the endpoint ended cleanly.
-      for (const w of this.closeWaiters.splice(0)) {
-        if (err) w.reject(err);
-        else w.resolve();
-      }
-    };
-    // Datagrams handed to the socket (the last ACKs, RESETs) leave before it closes: dgram
-    // drops sends still pending when close() is called.
-    const closeSocket = (): void => {
-      clearTimeout(fallback);
-      try {
-        this.socket.close(done);
-      } catch {
-        done(); // already closed
-      }
-    };
-    let poll: NodeJS.Timeout | undefined;
-    const fallback = setTimeout(() => {
-      this.afterSends = null;
-      clearTimeout(poll);
-      closeSocket();
-    }, 1000);
-    fallback.unref?.();
-    const queued = this.queuedSends;
-    if (queued !== null) {
-      // Sends dgram could not complete at once wait in its queue: close once it is empty.
-      const check = (): void => {
-        if (queued() <= 0) closeSocket();
-        else poll = setTimeout(check, 1);
-      };
-      check();
-    } else if (this.sendsInFlight <= 0) closeSocket();
-    else this.afterSends = closeSocket;
-  }
 }
-
 
 /** The socket's count of datagrams not yet sent (dgram.Socket.getSendQueueCount), or null for sockets without one. */
 function sendQueueCounter(socket: DatagramSocket): (() => number) | null {
