@@ -1,5 +1,7 @@
 /**
  * One side of one benchmark run, in its own process. Spawned by bench/run.ts as
+ *   node bench/.build/child-<pid>/child.mjs '<json ChildSpec>'
+ * (this file bundled by esbuild, bench/lib/child-build.ts), or with `--children tsx` as
  *   node --import tsx bench/child.ts '<json ChildSpec>'
  * It plays one role of one contender and reports 'ready' (with its port) and then 'result' as
  * prefixed JSON lines on stdout. Roles that serve (ping server, idle many-clients) stay alive
@@ -18,6 +20,9 @@ let status = (): Record<string, unknown> => ({ phase: 'starting' });
 answerStatusRequests(() => status());
 
 startGcLog();
+
+/** Whether this process runs under tsx or as plain node (the bundle): in its status. */
+const loader = process.execArgv.some((a, i, all) => a === '--import=tsx' || (a === '--import' && all[i + 1] === 'tsx')) ? 'tsx' : 'none';
 
 /** Bulk roles: the GCs of this process during the transfer (first write or byte to the last). */
 async function withGc(result: unknown): Promise<unknown> {
@@ -40,7 +45,7 @@ async function main(): Promise<void> {
     process.exit(0);
   }
   const contender = loaded.contender;
-  status = () => ({ phase: 'running', contender: spec.contender, role: spec.role, ...(contender.status?.() ?? {}) });
+  status = () => ({ phase: 'running', contender: spec.contender, role: spec.role, loader, ...(contender.status?.() ?? {}) });
   const ready = (info: { port: number }): void => emitToParent({ type: 'ready', port: info.port });
   const o = spec.options as never;
   let result: unknown;

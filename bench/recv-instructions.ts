@@ -34,6 +34,8 @@ if (role === 'receiver') {
       if (received >= bytes) {
         const s = conn.stats();
         console.log(JSON.stringify({ received, packetsReceived: s.packetsReceived, packetsSent: s.packetsSent }));
+        const keepMap = process.env.SEND_INSTRUCTIONS_MAP;
+        if (keepMap) copyPerfMap(keepMap);
         // With the sender measured (bench/send-instructions.ts) the receiver stays a while, so
         // the sender's last ACKs arrive and its flush ends by itself, not by the idle timeout.
         if (lingerMs === 0) setImmediate(() => process.exit(0));

@@ -12,7 +12,8 @@ import path from 'node:path';
 import { parseArgs, USAGE, type Args } from './lib/args.js';
 import { describeMachine } from './lib/machine.js';
 import { clearProgress, progress } from './lib/progress.js';
-import { addNodeArgsForChildren, killAllChildren } from './lib/spawn.js';
+import { addNodeArgsForChildren, benchChildScript, childCommand, killAllChildren, setChildRuntime } from './lib/spawn.js';
+import { keepChildBundle } from './lib/child-build.js';
 import { CHARTS_DIR, DOCS_DIR, RESULTS_DIR, REPO_ROOT } from './lib/paths.js';
 import { buildHeadline } from './lib/headline.js';
 import { buildTables } from './lib/tables.js';
@@ -45,6 +46,8 @@ async function main(): Promise<void> {
     const dir = path.join(RESULTS_DIR, 'profiles');
     mkdirSync(dir, { recursive: true });
     addNodeArgsForChildren(['--cpu-prof', `--cpu-prof-dir=${dir}`]);
+    // The profiles' lines point into the children's bundle: keep it until the next run.
+    keepChildBundle();
   }
   const results = args.from === undefined ? await runAll(args) : (JSON.parse(readFileSync(args.from, 'utf8')) as BenchResults);
   if (args.from !== undefined) results.headline = buildHeadline(results);
@@ -54,6 +57,11 @@ async function main(): Promise<void> {
 async function runAll(args: Args): Promise<BenchResults> {
   const started = new Date();
   const machine = describeMachine();
+  // Every child of this run, every contender alike, runs from one bundle of the current sources
+  // (bench/lib/child-build.ts), built now: a build error ends the run before any workload.
+  setChildRuntime(args.children);
+  const buildStarted = Date.now();
+  benchChildScript();
   const ctx: BenchContext = { quick: args.quick, contenders: args.contenders, unavailable: new Map(), notes: [], deadlineAt: 0 };
   const flags = process.argv.slice(2).join(' ');
   const results: BenchResults = {
@@ -63,6 +71,7 @@ async function runAll(args: Args): Promise<BenchResults> {
     durationSeconds: 0,
     quick: args.quick,
     command: `node --import tsx bench/run.ts${flags ? ' ' + flags : ''}`,
+    children: childCommand(args.children),
     machine,
     contenders: {},
     notes: ctx.notes,
@@ -70,6 +79,7 @@ async function runAll(args: Args): Promise<BenchResults> {
     headline: {},
   };
   progress(`${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}${args.quick ? ', quick mode' : ''}`);
+  if (args.children === 'bundle') progress(`children: node <bundle of bench/child.ts> (built in ${Date.now() - buildStarted} ms)`);
   if (machine.cores <= 2) {
     ctx.notes.push(`${machine.cores} logical CPUs shared by up to 3 benchmark processes and anything else running: expect noise`);
   }

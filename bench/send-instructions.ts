@@ -8,7 +8,10 @@
  * V8 builtins and the interpreter, TurboFan, GC, CRC-32, the rest of C/C++), with the top
  * functions by self cost.
  *
- *   node --import tsx bench/send-instructions.ts [--a 10] [--b 30] [--root DIR] [--top 40] [--keep]
+ *   node --import tsx bench/send-instructions.ts [--a 10] [--b 30] [--root DIR] [--top 40] [--keep] [--side receiver]
+ *
+ * `--side receiver` measures the receiver instead (under callgrind, the sender at full speed): per
+ * datagram received, the same classes ("the other way" is then the ACKs it sent per datagram).
  *
  * `--root DIR` bundles another checkout's src (a copy of main, for a before/after pair; this
  * file's bench/recv-instructions.ts is used as the entry either way). JIT addresses are named from
@@ -30,6 +33,8 @@ const root = stringOption(args, 'root', join(here, '..'));
 const sizes = [numberOption(args, 'a', 10), numberOption(args, 'b', 30)];
 const top = numberOption(args, 'top', 40);
 const keep = args.includes('--keep');
+/** `--side receiver`: the receiver under callgrind instead, the sender at full speed (per datagram received). */
+const side = stringOption(args, 'side', 'sender');
 const dir = mkdtempSync(join(tmpdir(), 'send-instructions-'));
 
 /** One perf-map entry: [start, end) and the name V8 gave the code. */
@@ -50,14 +55,31 @@ function bundle(): string {
 
 async function run(bundled: string, mb: number): Promise<{ cg: string; map: string; sent: number; received: number }> {
   const portFile = join(dir, `port.${mb}`);
+  const cg = join(dir, `cg.${mb}`);
+  const map = join(dir, `perf.${mb}.map`);
+  const valgrind = ['--tool=callgrind', '--smc-check=all-non-file', `--callgrind-out-file=${cg}`, '--log-file=/dev/null',
+    'node', '--single-threaded', '--perf-basic-prof'];
+  if (side === 'receiver') {
+    const receiver = spawn('valgrind', [...valgrind, bundled, 'receiver', portFile, String(mb)],
+      { stdio: ['ignore', 'pipe', 'inherit'], cwd: dir, env: { ...process.env, SEND_INSTRUCTIONS_MAP: map } });
+    let out = '';
+    receiver.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    const exited = new Promise<void>((resolve) => receiver.on('exit', () => resolve()));
+    for (let i = 0; i < 600 && !existsSync(portFile); i++) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 200));
+    const sender = spawn('node', [bundled, 'sender', readFileSync(portFile, 'utf8'), String(mb)], { stdio: ['ignore', 'ignore', 'inherit'] });
+    await exited;
+    sender.kill();
+    const report = JSON.parse(out.trim().split('\n').pop()!) as { packetsSent: number; packetsReceived: number };
+    rmSync(`/tmp/perf-${receiver.pid}.map`, { force: true });
+    // Named as the sender's side: "sent" is the measured side's datagrams (here received), "received" the other way.
+    return { cg, map, sent: report.packetsReceived, received: report.packetsSent };
+  }
   const receiver = spawn('node', [bundled, 'receiver', portFile, String(mb), '5000'], { stdio: ['ignore', 'ignore', 'inherit'] });
   const received = new Promise<void>((resolve) => receiver.on('exit', () => resolve()));
   for (let i = 0; i < 300 && !existsSync(portFile); i++) await new Promise((r) => setTimeout(r, 100));
   await new Promise((r) => setTimeout(r, 100));
-  const cg = join(dir, `cg.${mb}`);
-  const map = join(dir, `perf.${mb}.map`);
-  const sender = spawn('valgrind', ['--tool=callgrind', '--smc-check=all-non-file', `--callgrind-out-file=${cg}`, '--log-file=/dev/null',
-    'node', '--single-threaded', '--perf-basic-prof', bundled, 'sender', readFileSync(portFile, 'utf8'), String(mb)],
+  const sender = spawn('valgrind', [...valgrind, bundled, 'sender', readFileSync(portFile, 'utf8'), String(mb)],
   { stdio: ['ignore', 'pipe', 'inherit'], cwd: dir, env: { ...process.env, SEND_INSTRUCTIONS_MAP: map } });
   let out = '';
   sender.stdout.on('data', (d: Buffer) => { out += d.toString(); });
@@ -129,7 +151,7 @@ const CLASSES: [string, (f: string) => boolean][] = [
   ['TurboFan', (f) => f.includes('v8::internal::compiler::')],
   ['GC', (f) => /v8::internal::(heap::|.*Scaveng|Heap::|Heap[A-Z]|.*MarkCompact|.*Marking|.*Sweep|.*Evacuat|.*Visitor|.*Space|GCTracer|MemoryChunk|MinorMC|.*Remembered|SlotSet|Page)/.test(f)],
   ['CRC-32', (f) => /crc32/i.test(f)],
-  ['UDP send (node, libuv, libc)', (f) => /UDPWrap|uv_udp|uv__udp|sendmsg|SendWrap|uv__io|epoll/.test(f)],
+  ['UDP send/receive (node, libuv, libc)', (f) => /UDPWrap|uv_udp|uv__udp|sendmsg|recvmsg|recvmmsg|SendWrap|uv__io|epoll/.test(f)],
   ['C/C++ other', () => true],
 ];
 
@@ -150,7 +172,7 @@ for (const [f, c] of perFn) {
 }
 // Per-ACK work counts per datagram in proportion to this (valgrind's slow sender gets more ACKs per datagram than a real run's ~1 in 30).
 const acksPer = (runs[1]!.received - runs[0]!.received) / n;
-console.log(`datagrams sent ${runs[0]!.sent} at ${sizes[0]} MB, ${runs[1]!.sent} at ${sizes[1]} MB (${acksPer.toFixed(3)} received per datagram sent); per datagram ${(all / n).toFixed(0)} instructions in all`);
+console.log(`${side}: datagrams ${side === 'receiver' ? 'received' : 'sent'} ${runs[0]!.sent} at ${sizes[0]} MB, ${runs[1]!.sent} at ${sizes[1]} MB (${acksPer.toFixed(3)} the other way per datagram); per datagram ${(all / n).toFixed(0)} instructions in all`);
 for (const [cls] of CLASSES) console.log(`  ${cls.padEnd(32)} ${((perClass.get(cls) ?? 0) / n).toFixed(0).padStart(7)}`);
 console.log(`top ${top} functions, self instructions per datagram:`);
 [...perFn].sort((a, b) => b[1] - a[1]).slice(0, top).forEach(([f, c]) => console.log(`  ${(c / n).toFixed(1).padStart(8)}  ${f.slice(0, 110)}`));

@@ -6,7 +6,10 @@
  * reason, and the CPU per MB over the whole transfer and its second half. Jobs before the
  * transfer (tsx, endpoint creation, the handshake) are counted apart.
  *
- *   node --import tsx bench/warmup-bulk.ts [--mb 100] [--runs 1] [--root DIR] [--v8 '<flags>'] [--no-trace] [--raw /tmp/prefix] [--contender udx|dgram] [--timeout 180]
+ *   node --import tsx bench/warmup-bulk.ts [--mb 100] [--runs 1] [--root DIR] [--v8 '<flags>'] [--no-trace] [--raw /tmp/prefix] [--contender udx|dgram] [--timeout 180] [--children bundle|tsx]
+ *
+ * The children run as bench/run.ts runs them: plain node from an esbuild bundle of ROOT's
+ * bench/child.ts (bench/lib/child-build.ts), or under tsx with `--children tsx`.
  *
  * `--raw PREFIX` writes each child's output to PREFIX-sender.txt / PREFIX-receiver.txt, every line
  * prefixed with its arrival time (epoch ms), for bench/compile-jobs.ts.
@@ -29,6 +32,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { parseChildLine, REPORT_FD, REPORT_FD_ENV } from './lib/child-protocol.js';
 import { numberOption, stringOption } from './lib/script-options.js';
+import { childBundle } from './lib/child-build.js';
 
 const args = process.argv.slice(2);
 const MB = 1e6;
@@ -36,6 +40,9 @@ const bytes = numberOption(args, 'mb', 100) * MB;
 const runs = numberOption(args, 'runs', 1);
 const root = stringOption(args, 'root', join(dirname(fileURLToPath(import.meta.url)), '..'));
 const trace = !args.includes('--no-trace');
+/** bundle (default, as bench/run.ts): `node <esbuild bundle of ROOT/bench/child.ts>`; tsx: under tsx. */
+const childRuntime = stringOption(args, 'children', process.env.BENCH_CHILDREN || 'bundle');
+if (childRuntime !== 'bundle' && childRuntime !== 'tsx') throw new RangeError(`--children: unknown '${childRuntime}' (choose one of bundle, tsx)`);
 const v8Flags = stringOption(args, 'v8', '').split(' ').filter((f) => f !== '');
 const raw = stringOption(args, 'raw', '');
 const contender = stringOption(args, 'contender', 'reliable-dgram');
@@ -71,7 +78,9 @@ interface Side {
 }
 
 function watchChild(label: string, role: string, options: Record<string, unknown>, side: Side, onReady?: (port: number) => void): Promise<void> {
-  const node = [...(trace ? ['--trace-opt', '--trace-deopt'] : []), ...v8Flags, '--import', 'tsx', join(root, 'bench/child.ts'), JSON.stringify({ contender, role, options })];
+  // As bench/run.ts runs them: plain node from the bundle, or under tsx with --children tsx.
+  const script = childRuntime === 'tsx' ? ['--import', 'tsx', join(root, 'bench/child.ts')] : [childBundle(join(root, 'bench/child.ts'))];
+  const node = [...(trace ? ['--trace-opt', '--trace-deopt'] : []), ...v8Flags, ...script, JSON.stringify({ contender, role, options })];
   const child = spawn(process.execPath, node, {
     cwd: root,
     stdio: ['ignore', 'pipe', 'inherit', 'pipe'],

@@ -1,6 +1,7 @@
 /** Command-line options of bench/run.ts. */
 import { CONTENDER_NAMES, type ContenderName } from '../contenders/index.js';
 import { WORKLOADS, type WorkloadName } from './results.js';
+import { CHILD_RUNTIMES, getChildRuntime, type ChildRuntime } from './spawn.js';
 
 export interface Args {
   quick: boolean;
@@ -12,6 +13,8 @@ export interface Args {
   from: string | undefined;
   /** Write a V8 CPU profile of every child process into bench/results/profiles/. */
   cpuProf: boolean;
+  /** How the benchmark children run: an esbuild bundle in plain node (default) or under tsx. */
+  children: ChildRuntime;
   help: boolean;
 }
 
@@ -23,6 +26,9 @@ export const USAGE = `usage: node --import tsx bench/run.ts [--quick] [--only ${
   --docs         rewrite docs/performance.md and docs/perf/* (default only for a full run of everything)
   --no-docs      never touch docs/; results still go to bench/results/latest.json
   --cpu-prof     profile every child (node --cpu-prof) into bench/results/profiles/
+  --children     bundle (default): every child is \`node <esbuild bundle of bench/child.ts>\`, built
+                 fresh at the start of the run, as users run the published build; tsx: the old
+                 \`node --import tsx bench/child.ts\` (for comparison: tsx's heap is not the user's)
   --from FILE    run nothing: re-render tables, charts and (with --docs) docs from a results JSON`;
 
 function list<T extends string>(value: string | undefined, allowed: readonly T[], flag: string): T[] {
@@ -34,6 +40,13 @@ function list<T extends string>(value: string | undefined, allowed: readonly T[]
   return items as T[];
 }
 
+function one<T extends string>(value: string | undefined, allowed: readonly T[], flag: string): T {
+  if (value === undefined || !(allowed as readonly string[]).includes(value)) {
+    throw new RangeError(`${flag}: ${value === undefined ? 'needs a value' : `unknown '${value}'`} (choose one of ${allowed.join(', ')})`);
+  }
+  return value as T;
+}
+
 export function parseArgs(argv: readonly string[]): Args {
   let quick = false;
   let only: WorkloadName[] | undefined;
@@ -42,6 +55,7 @@ export function parseArgs(argv: readonly string[]): Args {
   let help = false;
   let from: string | undefined;
   let cpuProf = false;
+  let children: ChildRuntime | undefined;
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
     const value = (): string | undefined => inline ?? argv[++i];
@@ -53,6 +67,7 @@ export function parseArgs(argv: readonly string[]): Args {
       case '--no-docs': docs = false; break;
       case '--from': from = value(); break;
       case '--cpu-prof': cpuProf = true; break;
+      case '--children': children = one(value(), CHILD_RUNTIMES, '--children'); break;
       case '--help': case '-h': help = true; break;
       default: throw new RangeError(`unknown option '${argv[i]}'\n${USAGE}`);
     }
@@ -65,6 +80,7 @@ export function parseArgs(argv: readonly string[]): Args {
     docs: docs ?? (everything && !quick && from === undefined),
     from,
     cpuProf,
+    children: children ?? getChildRuntime(),
     help,
   };
 }

@@ -48,6 +48,10 @@ export function buildHeadline(r: BenchResults): Headline {
       if (c.senderScavengesPer100MB) put(h, `bulk.${name}.senderScavengesPer100MB`, c.senderScavengesPer100MB.median);
       if (c.receiverScavengesPer100MB) put(h, `bulk.${name}.receiverScavengesPer100MB`, c.receiverScavengesPer100MB.median);
       if (c.gcMsPer100MB) put(h, `bulk.${name}.gcMsPer100MB`, c.gcMsPer100MB.median);
+      if (c.senderMajorGcsPer100MB) put(h, `bulk.${name}.senderMajorGcsPer100MB`, c.senderMajorGcsPer100MB.median);
+      if (c.receiverMajorGcsPer100MB) put(h, `bulk.${name}.receiverMajorGcsPer100MB`, c.receiverMajorGcsPer100MB.median);
+      if (c.senderGcMsPer100MB) put(h, `bulk.${name}.senderGcMsPer100MB`, c.senderGcMsPer100MB.median);
+      if (c.receiverGcMsPer100MB) put(h, `bulk.${name}.receiverGcMsPer100MB`, c.receiverGcMsPer100MB.median);
       if (c.datagramsPerSec) put(h, `bulk.${name}.datagramsPerSec`, c.datagramsPerSec.median);
       if (c.lossPercent) put(h, `bulk.${name}.lossPercent`, c.lossPercent.median);
       // The second half of the same runs (after the JIT warm-up); absent in older results.
@@ -155,6 +159,9 @@ export function buildHeadline(r: BenchResults): Headline {
   h['target.bulk CPU ≤ 1.25× udx each side'] = verdict(sendCpu === null || recvCpu === null ? null : sendCpu <= 1.25 && recvCpu <= 1.25);
   // ≥ 10× fewer scavenges per 100 MB than at ee1a2a9, where the issue measured 44–54 (sender)
   // and 32–34 (receiver): judged against the lower end, so ≤ 4.4 and ≤ 3.2.
+  // Those were children under tsx. From the bundle (the default since stop 32) ee1a2a9 scavenges
+  // 41–44 / 67–73 and today's code 12 / 15: the thresholds are kept, the target is further away
+  // (bench/analysis.md, stop 32, wt/recv; re-basing it is the lead's call).
   const sendScav = rdBulk?.senderScavengesPer100MB?.median;
   const recvScav = rdBulk?.receiverScavengesPer100MB?.median;
   h['target.scavenges per 100 MB ≥ 10× fewer than ee1a2a9'] = verdict(

@@ -47,12 +47,35 @@ export function usSince(start: bigint): number {
   return Number(process.hrtime.bigint() - start) / 1000;
 }
 
-/** Garbage collections of one process in a time window: all kinds, scavenges alone, total pause. */
+/**
+ * Garbage collections of one process in a time window, by kind (PerformanceObserver 'gc' entries'
+ * detail.kind: perf_hooks.constants.NODE_PERFORMANCE_GC_*), and their total duration. The kind
+ * fields are absent in results saved before they were counted.
+ */
 export interface GcCounts {
+  /** Every GC event. */
   count: number;
+  /** Scavenges (minor GCs, kind 1). */
   scavenges: number;
+  /** Mark-Compacts (major GCs, kind 4). */
+  majors?: number;
+  /** Incremental marking steps (kind 8). */
+  incrementals?: number;
+  /** Weak-callback processing (kind 16). */
+  weakcbs?: number;
+  /** Total duration of every GC event, ms. */
   ms: number;
+  /** Of which scavenges, ms. */
+  scavengeMs?: number;
+  /** Of which Mark-Compacts, ms. */
+  majorMs?: number;
 }
+
+/** perf_hooks.constants.NODE_PERFORMANCE_GC_*. */
+const GC_MINOR = 1;
+const GC_MAJOR = 4;
+const GC_INCREMENTAL = 8;
+const GC_WEAKCB = 16;
 
 /** [wall-clock start ms, duration ms, kind] of every GC since startGcLog(). */
 const gcLog: [number, number, number][] = [];
@@ -70,16 +93,28 @@ export function startGcLog(): void {
   gcObserver.observe({ entryTypes: ['gc'] });
 }
 
-/** GCs that started within [from, to] (wall-clock ms, as wallNow()). Kind 1 is a scavenge (minor GC). */
-export function gcBetween(from: number, to: number): GcCounts {
-  const out: GcCounts = { count: 0, scavenges: 0, ms: 0 };
-  for (const [start, duration, kind] of gcLog) {
+/** Counts GC events ([wall-clock start ms, duration ms, kind]) that started within [from, to]. */
+export function countGcs(log: readonly (readonly [number, number, number])[], from: number, to: number): Required<GcCounts> {
+  const out: Required<GcCounts> = { count: 0, scavenges: 0, majors: 0, incrementals: 0, weakcbs: 0, ms: 0, scavengeMs: 0, majorMs: 0 };
+  for (const [start, duration, kind] of log) {
     if (start < from || start > to) continue;
     out.count++;
-    if (kind === 1) out.scavenges++;
     out.ms += duration;
+    if (kind === GC_MINOR) {
+      out.scavenges++;
+      out.scavengeMs += duration;
+    } else if (kind === GC_MAJOR) {
+      out.majors++;
+      out.majorMs += duration;
+    } else if (kind === GC_INCREMENTAL) out.incrementals++;
+    else if (kind === GC_WEAKCB) out.weakcbs++;
   }
   return out;
+}
+
+/** This process's GCs that started within [from, to] (wall-clock ms, as wallNow()). */
+export function gcBetween(from: number, to: number): Required<GcCounts> {
+  return countGcs(gcLog, from, to);
 }
 
 /** Entries are delivered asynchronously: let the observer catch up before reading the log. */

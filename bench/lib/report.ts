@@ -45,10 +45,20 @@ function tableMarkdown(t: Table): string {
   return [`### ${t.title}`, '', markdownTable(t.header, t.rows)].join('\n');
 }
 
+/** How the children ran: results saved before \`children\` was recorded ran under tsx. */
+function childrenText(r: BenchResults): string {
+  if (r.children === undefined || r.children.includes('tsx')) return 'spawned as `node --import tsx bench/child.ts <spec>`';
+  return (
+    'spawned as plain `node <bundle> <spec>`: bench/child.ts, the contenders and the library from `src/` bundled by esbuild ' +
+    'at the start of the run (as `dist/` is built; npm packages such as udx-native load from node_modules), so every ' +
+    'contender runs in the process a user runs, not under tsx'
+  );
+}
+
 const METHOD = `## Method
 
 - Every benchmark runs sender and receiver (client and server) as **separate Node processes** on
-  127.0.0.1, spawned as \`node --import tsx bench/child.ts <spec>\`; the parent only orchestrates.
+  127.0.0.1, CHILDREN; the parent only orchestrates.
   At most three children run at once. Each run is bounded by a hard timeout and its processes are
   killed before the next run starts.
 - Contenders alternate within each round (the starting contender rotates), so slow drifts in
@@ -108,7 +118,10 @@ node --cpu-prof --cpu-prof-dir=bench/results/profiles --import tsx bench/child.t
   '{"contender":"reliable-dgram","role":"bulkSender","options":{"host":"127.0.0.1","port":PORT,"bytes":100000000,"chunk":65536}}'
 \`\`\`
 
-Each process also writes a small second profile for tsx's loader thread; ignore it. To try an
+The children run from a bundle (bench/.build/child-<pid>/, kept after a \`--cpu-prof\` run until
+the next run): function names are the sources', lines are the bundle's; \`--children tsx\` gives
+source lines (each process then also writes a small second profile for tsx's loader thread;
+ignore it), but profiles the tsx process rather than the one users run. To try an
 engine option in every reliable-dgram endpoint of a run, set \`BENCH_RD_OPTIONS\`, for example
 \`BENCH_RD_OPTIONS='{"pacing":false}'\`.
 
@@ -185,7 +198,7 @@ export function renderPerformanceMd(r: BenchResults, tables: Table[], charts: st
     '',
     r.workloads.chat?.available ? byTitle('Chat fan-out') : `Not run: ${r.workloads.chat?.reason ?? 'not selected'}.`,
     '',
-    METHOD,
+    METHOD.replace('CHILDREN', childrenText(r)),
     '',
     PROFILING,
     '',

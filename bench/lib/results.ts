@@ -16,6 +16,8 @@ export interface BenchResults {
   durationSeconds: number;
   quick: boolean;
   command: string;
+  /** How every benchmark child ran (absent in results saved before it was recorded: tsx). */
+  children?: string;
   machine: Machine;
   /** Contenders asked for, with the reason when one could not run. */
   contenders: Record<string, { available: boolean; reason?: string }>;

@@ -6,6 +6,7 @@ import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:chi
 import { createInterface } from 'node:readline';
 import { isReportLine, parseChildLine, REPORT_FD, REPORT_FD_ENV, type ChildMessage, type ChildSpec } from './child-protocol.js';
 import { CHILD_SCRIPT, REPO_ROOT } from './paths.js';
+import { childBundle } from './child-build.js';
 
 const live = new Set<ChildProcess>();
 /** Node flags added to every child (e.g. --cpu-prof from `run.ts --cpu-prof`). */
@@ -13,6 +14,49 @@ const extraNodeArgs: string[] = [];
 
 export function addNodeArgsForChildren(args: readonly string[]): void {
   extraNodeArgs.push(...args);
+}
+
+/**
+ * How benchmark children (bench/child.ts, every contender alike) run: 'bundle' (default) is
+ * `node <esbuild bundle>` (bench/lib/child-build.ts), the process a user runs; 'tsx' is the old
+ * `node --import tsx bench/child.ts`, kept for comparison (`run.ts --children tsx`, or
+ * BENCH_CHILDREN=tsx for every bench tool).
+ */
+export type ChildRuntime = 'bundle' | 'tsx';
+export const CHILD_RUNTIMES: readonly ChildRuntime[] = ['bundle', 'tsx'];
+
+function runtimeFromEnv(): ChildRuntime {
+  const v = process.env.BENCH_CHILDREN;
+  if (v === undefined || v === '') return 'bundle';
+  if (!(CHILD_RUNTIMES as readonly string[]).includes(v)) throw new RangeError(`BENCH_CHILDREN: unknown '${v}' (choose from ${CHILD_RUNTIMES.join(', ')})`);
+  return v as ChildRuntime;
+}
+
+let childRuntime: ChildRuntime = runtimeFromEnv();
+
+export function setChildRuntime(runtime: ChildRuntime): void {
+  childRuntime = runtime;
+}
+
+export function getChildRuntime(): ChildRuntime {
+  return childRuntime;
+}
+
+/** The command a benchmark child runs as, for the results and the docs. */
+export function childCommand(runtime: ChildRuntime = childRuntime): string {
+  return runtime === 'tsx' ? 'node --import tsx bench/child.ts' : 'node <esbuild bundle of bench/child.ts>';
+}
+
+/**
+ * The script and loader of a benchmark child: bench/child.ts's bundle in plain node, or (tsx
+ * runtime, or another script such as the harness tests' fixtures) that script under tsx.
+ * Builds the bundle on first use; run.ts calls it at its start so that a build error ends the
+ * run before any workload.
+ */
+export function benchChildScript(script?: string): { script: string; tsx: boolean } {
+  if (script !== undefined) return { script, tsx: true };
+  if (childRuntime === 'tsx') return { script: CHILD_SCRIPT, tsx: true };
+  return { script: childBundle(), tsx: false };
 }
 
 /** Kills every child still running (used on exit and on Ctrl-C). */
@@ -39,9 +83,11 @@ export interface ProcessOptions {
   label: string;
   /** Open the report pipe (fd 3, bench/lib/child-protocol.ts) and tell the child in its environment. */
   report?: boolean;
+  /** Load the script through tsx (`--import tsx`); default true. False for plain JavaScript. */
+  tsx?: boolean;
 }
 
-/** A BenchChild's options: another script than bench/child.ts may play it (the harness's tests do). */
+/** A BenchChild's options: another script than bench/child.ts may play it (the harness's tests do; it runs under tsx). */
 export interface BenchChildOptions extends ProcessOptions {
   script?: string;
 }
@@ -54,9 +100,10 @@ export function spawnPlainNode(args: string[], env: NodeJS.ProcessEnv): ChildPro
   return child;
 }
 
-/** Spawns `node --import tsx <script> ...args`, optionally pinned, with captured output. */
+/** Spawns `node --import tsx <script> ...args` (or, with `tsx: false`, `node <script> ...args`), optionally pinned, with captured output. */
 export function spawnNode(script: string, args: string[], o: ProcessOptions): ChildProcess {
-  const nodeArgv = [...extraNodeArgs, ...(o.nodeArgs ?? []), '--import', 'tsx', script, ...args];
+  const loader = o.tsx === false ? [] : ['--import', 'tsx'];
+  const nodeArgv = [...extraNodeArgs, ...(o.nodeArgs ?? []), ...loader, script, ...args];
   const report = o.report === true;
   const how: SpawnOptions = {
     cwd: REPO_ROOT,
@@ -90,7 +137,8 @@ export class BenchChild {
   private listening = false;
 
   constructor(spec: ChildSpec, o: BenchChildOptions) {
-    this.child = spawnNode(o.script ?? CHILD_SCRIPT, [JSON.stringify(spec)], { ...o, report: true });
+    const { script, tsx } = benchChildScript(o.script);
+    this.child = spawnNode(script, [JSON.stringify(spec)], { ...o, report: true, tsx });
     let onReady!: (v: { port: number }) => void;
     let onResult!: (v: unknown) => void;
     let fail!: (e: Error) => void;

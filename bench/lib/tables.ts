@@ -29,7 +29,7 @@ export function buildTables(r: BenchResults): Table[] {
     const med = (n: string): number | undefined => bulk.contenders[n as keyof typeof bulk.contenders]?.goodputMBps.median;
     tables.push({
       title: `Bulk: ${num(bulk.bytes / 1e6)} MB one way, median (min–max) of ${bulk.runs} runs`,
-      header: ['contender', 'goodput MB/s', 'datagrams/s', 'loss %', 'CPU ms/MB send', 'CPU ms/MB recv', 'scavenges /100 MB send', 'scavenges /100 MB recv', 'GC ms /100 MB (both)', 'peak RSS MB', 'vs dgram', 'vs TCP', 'vs udx'],
+      header: ['contender', 'goodput MB/s', 'datagrams/s', 'loss %', 'CPU ms/MB send', 'CPU ms/MB recv', 'scavenges /100 MB send', 'scavenges /100 MB recv', 'major GCs /100 MB send', 'major GCs /100 MB recv', 'GC ms /100 MB send', 'GC ms /100 MB recv', 'GC ms /100 MB (both)', 'peak RSS MB', 'vs dgram', 'vs TCP', 'vs udx'],
       rows: Object.entries(bulk.contenders).map(([name, c]) => [
         label(name),
         spreadText(c.goodputMBps),
@@ -39,6 +39,10 @@ export function buildTables(r: BenchResults): Table[] {
         spreadText(c.receiverCpuMsPerMB),
         spreadText(c.senderScavengesPer100MB),
         spreadText(c.receiverScavengesPer100MB),
+        spreadText(c.senderMajorGcsPer100MB),
+        spreadText(c.receiverMajorGcsPer100MB),
+        spreadText(c.senderGcMsPer100MB),
+        spreadText(c.receiverGcMsPer100MB),
         spreadText(c.gcMsPer100MB),
         spreadText(c.maxRssMB),
         name === 'dgram' ? '' : ratioText(ratio(c.goodputMBps.median, med('dgram'))),

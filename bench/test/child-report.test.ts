@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import path from 'node:path';
-import { BenchChild } from '../lib/spawn.js';
+import { BenchChild, benchChildScript, getChildRuntime, setChildRuntime, SkipError } from '../lib/spawn.js';
 import { BENCH_DIR } from '../lib/paths.js';
 
 /**
@@ -54,6 +54,30 @@ describe('benchmark child reports', () => {
       (e: Error) => e,
     );
     expect(err?.message).toBe('slow starter: timed out after 300 ms; its status: not asked (still starting: not yet answering SIGUSR2)');
+  });
+
+  it('bench/child.ts runs as plain node from its esbuild bundle, every contender alike, unless asked for tsx', async () => {
+    if (!process.env.BENCH_CHILDREN) expect(getChildRuntime()).toBe('bundle');
+    setChildRuntime('bundle');
+    expect(benchChildScript()).toMatchObject({ tsx: false, script: expect.stringMatching(/\/bench\/\.build\/child-\d+\/child\.mjs$/) });
+    const c = child({ contender: 'reliable-dgram', role: 'bulkReceiver', options: { host: '127.0.0.1', bytes: 1000 } }, { timeoutMs: 30_000, label: 'bundled receiver' });
+    await c.ready;
+    expect(await c.status()).toMatchObject({ role: 'bulkReceiver', loader: 'none' });
+    // The bundle loads each contender lazily, as under tsx: an unknown one is a skip, not a crash.
+    const unknown = child({ contender: 'no-such', role: 'bulkReceiver', options: {} } as never, { timeoutMs: 30_000, label: 'unknown' });
+    await expect(unknown.result).rejects.toBeInstanceOf(SkipError);
+  });
+
+  it('--children tsx runs bench/child.ts under tsx, as before', async () => {
+    setChildRuntime('tsx');
+    try {
+      expect(benchChildScript()).toEqual({ script: path.join(BENCH_DIR, 'child.ts'), tsx: true });
+      const c = child({ contender: 'reliable-dgram', role: 'bulkReceiver', options: { host: '127.0.0.1', bytes: 1000 } }, { timeoutMs: 30_000, label: 'tsx receiver' });
+      await c.ready;
+      expect(await c.status()).toMatchObject({ role: 'bulkReceiver', loader: 'tsx' });
+    } finally {
+      setChildRuntime('bundle');
+    }
   });
 
   it('status requests that overlap each get the answer (one slot, overwritten, left the first to its grace period)', async () => {

@@ -9,7 +9,8 @@ import { parseChildLine, LINE_PREFIX } from '../lib/child-protocol.js';
 import { rotation } from '../workloads/context.js';
 import { parseChatLoadLine } from '../workloads/chat.js';
 import { summarise, toSample } from '../workloads/bulk.js';
-import { HalfMark } from '../lib/measure.js';
+import { countGcs, HalfMark } from '../lib/measure.js';
+import { renderPerformanceMd } from '../lib/report.js';
 import type { BenchResults } from '../lib/results.js';
 import { numberOption, stringOption } from '../lib/script-options.js';
 
@@ -108,6 +109,13 @@ describe('args', () => {
     expect(parseArgs(['--only', 'bulk']).docs).toBe(false);
     expect(parseArgs(['--only=bulk,many', '--docs']).only).toEqual(['bulk', 'many']);
     expect(parseArgs(['--contenders', 'udx']).contenders).toEqual(['udx']);
+  });
+  it('runs the children from the bundle unless --children tsx', () => {
+    if (!process.env.BENCH_CHILDREN) expect(parseArgs([]).children).toBe('bundle');
+    expect(parseArgs(['--children', 'tsx']).children).toBe('tsx');
+    expect(parseArgs(['--children=bundle']).children).toBe('bundle');
+    expect(() => parseArgs(['--children', 'ts'])).toThrow(/--children: unknown 'ts'/);
+    expect(() => parseArgs(['--children'])).toThrow(/needs a value/);
   });
   it('rejects unknown workloads and options', () => {
     expect(() => parseArgs(['--only', 'bulkk'])).toThrow(RangeError);
@@ -249,8 +257,42 @@ describe('tables and charts', () => {
     expect(row[col('scavenges /100 MB send')]).toBe('12 (12–12)');
     expect(row[col('scavenges /100 MB recv')]).toBe('30 (30–30)');
     expect(row[col('GC ms /100 MB (both)')]).toBe('41 (41–41)');
+    expect(row[col('major GCs /100 MB send')]).toBe('–');
+    rd.senderMajorGcsPer100MB = s(1);
+    rd.receiverMajorGcsPer100MB = s(9);
+    rd.senderGcMsPer100MB = s(11);
+    rd.receiverGcMsPer100MB = s(30);
+    const again = buildTables(r)[0]!.rows.find((x) => x[0] === 'reliable-dgram')!;
+    expect([col('major GCs /100 MB send'), col('major GCs /100 MB recv'), col('GC ms /100 MB send'), col('GC ms /100 MB recv')].map((i) => again[i])).toEqual(['1 (1–1)', '9 (9–9)', '11 (11–11)', '30 (30–30)']);
+    expect(buildHeadline(r)['bulk.reliable-dgram.receiverMajorGcsPer100MB']).toBe(9);
+    expect(buildHeadline(r)['bulk.reliable-dgram.senderGcMsPer100MB']).toBe(11);
     expect(bulk.rows.find((x) => x[0] === 'udx-native')![col('scavenges /100 MB send')]).toBe('–');
     expect(buildHeadline(r)['bulk.reliable-dgram.receiverScavengesPer100MB']).toBe(30);
+  });
+  it('counts GC events by kind within the window, with their time', () => {
+    // [start ms, duration ms, kind]: 1 scavenge, 4 Mark-Compact, 8 incremental marking, 16 weak callbacks.
+    const log: [number, number, number][] = [[5, 9, 4], [10, 1, 1], [11, 2, 1], [12, 0.5, 8], [13, 7, 4], [14, 0.25, 16], [20, 3, 1], [21, 99, 4]];
+    expect(countGcs(log, 10, 20)).toEqual({ count: 6, scavenges: 3, majors: 1, incrementals: 1, weakcbs: 1, ms: 13.75, scavengeMs: 6, majorMs: 7 });
+  });
+  it('gives major GCs and GC ms per 100 MB for each side of a bulk run, null where a side has no GC figures', () => {
+    const r = { bytes: 50e6, firstAt: 0, lastAt: 1000, cpuMs: 500, maxRssBytes: 80e6, gc: { count: 9, scavenges: 6, majors: 2, ms: 40 } };
+    const snd = { bytes: 50e6, startAt: 0, doneAt: 1000, cpuMs: 400, maxRssBytes: 70e6, gc: { count: 3, scavenges: 3, majors: 0, ms: 5 } };
+    const sample = toSample('reliable-dgram', 50e6, r, snd);
+    expect(sample).toMatchObject({
+      receiverScavengesPer100MB: 12,
+      receiverMajorGcsPer100MB: 4,
+      receiverGcMsPer100MB: 80,
+      senderScavengesPer100MB: 6,
+      senderMajorGcsPer100MB: 0,
+      senderGcMsPer100MB: 10,
+      gcMsPer100MB: 90,
+    });
+    // A child from before the kinds were counted (no majors), and a side without GC figures.
+    const old = toSample('reliable-dgram', 50e6, { ...r, gc: { count: 9, scavenges: 6, ms: 40 } }, { bytes: snd.bytes, startAt: 0, doneAt: 1000, cpuMs: 400, maxRssBytes: 70e6 });
+    expect(old).toMatchObject({ receiverMajorGcsPer100MB: null, receiverGcMsPer100MB: 80, senderMajorGcsPer100MB: null, senderGcMsPer100MB: null, gcMsPer100MB: null });
+    const summary = summarise(65536, [sample, old], []);
+    expect(summary.receiverMajorGcsPer100MB).toEqual({ median: 4, min: 4, max: 4, n: 1 });
+    expect(summary.senderGcMsPer100MB).toEqual({ median: 10, min: 10, max: 10, n: 1 });
   });
   it('computes the second half of a bulk run from each side\'s half mark, and renders it as its own table', () => {
     // 100 MB; the receiver passed half at 50 MB (t = 1,000 ms) and got the last byte at 1,200 ms;
@@ -309,6 +351,14 @@ describe('tables and charts', () => {
     expect(marked.halfBytes).toBe(64);
     expect(marked.halfAt).toBeGreaterThan(0);
     expect(marked.secondHalfCpuMs).toBeGreaterThanOrEqual(0);
+  });
+  it("states in the method how the children ran; results saved before it say tsx", () => {
+    const r = fixture();
+    expect(renderPerformanceMd(r, [], [])).toContain('spawned as `node --import tsx bench/child.ts <spec>`');
+    r.children = 'node <esbuild bundle of bench/child.ts>';
+    const md = renderPerformanceMd(r, [], []);
+    expect(md).toContain('spawned as plain `node <bundle> <spec>`');
+    expect(md).not.toContain('--import tsx bench/child.ts <spec>');
   });
   it('renders results saved before the second-half figures as before', () => {
     const tables = buildTables(fixture());

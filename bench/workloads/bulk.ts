@@ -30,6 +30,11 @@ export interface BulkSample {
   senderScavengesPer100MB: number | null;
   receiverScavengesPer100MB: number | null;
   gcMsPer100MB: number | null;
+  /** Mark-Compacts (major GCs) and each side's total GC ms per 100 MB; absent in samples saved before they were counted. */
+  senderMajorGcsPer100MB?: number | null;
+  receiverMajorGcsPer100MB?: number | null;
+  senderGcMsPer100MB?: number | null;
+  receiverGcMsPer100MB?: number | null;
   /** The second half of the same transfer; null when a side did not report its half mark. */
   secondHalfGoodputMBps: number | null;
   secondHalfSenderCpuMsPerMB: number | null;
@@ -50,6 +55,11 @@ export interface BulkContenderResult {
   senderScavengesPer100MB?: Spread | null;
   receiverScavengesPer100MB?: Spread | null;
   gcMsPer100MB?: Spread | null;
+  /** Absent in results saved before major GCs and GC ms per side were counted. */
+  senderMajorGcsPer100MB?: Spread | null;
+  receiverMajorGcsPer100MB?: Spread | null;
+  senderGcMsPer100MB?: Spread | null;
+  receiverGcMsPer100MB?: Spread | null;
   /** Absent in results saved before the second-half columns existed. */
   secondHalfGoodputMBps?: Spread | null;
   secondHalfSenderCpuMsPerMB?: Spread | null;
@@ -102,6 +112,10 @@ export function toSample(name: ContenderName, bytes: number, r: BulkReceiveResul
     senderScavengesPer100MB: s.gc ? s.gc.scavenges * per100 : null,
     receiverScavengesPer100MB: r.gc ? r.gc.scavenges * per100 : null,
     gcMsPer100MB: s.gc && r.gc ? (s.gc.ms + r.gc.ms) * per100 : null,
+    senderMajorGcsPer100MB: s.gc?.majors !== undefined ? s.gc.majors * per100 : null,
+    receiverMajorGcsPer100MB: r.gc?.majors !== undefined ? r.gc.majors * per100 : null,
+    senderGcMsPer100MB: s.gc ? s.gc.ms * per100 : null,
+    receiverGcMsPer100MB: r.gc ? r.gc.ms * per100 : null,
     secondHalfGoodputMBps: secondHalfGoodput(r),
     secondHalfSenderCpuMsPerMB: secondHalfCpuPerMB(s),
     secondHalfReceiverCpuMsPerMB: secondHalfCpuPerMB(r),
@@ -164,8 +178,8 @@ export async function runBulk(ctx: BenchContext): Promise<BulkResult> {
 
 /** One contender's samples as medians and ranges. */
 export function summarise(chunkBytes: number, list: BulkSample[], errors: string[]): BulkContenderResult {
-  const optional = (pick: (s: BulkSample) => number | null): Spread | null => {
-    const values = list.map(pick).filter((v): v is number => v !== null);
+  const optional = (pick: (s: BulkSample) => number | null | undefined): Spread | null => {
+    const values = list.map(pick).filter((v): v is number => typeof v === 'number');
     return values.length > 0 ? spread(values) : null;
   };
   return {
@@ -180,6 +194,10 @@ export function summarise(chunkBytes: number, list: BulkSample[], errors: string
     senderScavengesPer100MB: optional((s) => s.senderScavengesPer100MB),
     receiverScavengesPer100MB: optional((s) => s.receiverScavengesPer100MB),
     gcMsPer100MB: optional((s) => s.gcMsPer100MB),
+    senderMajorGcsPer100MB: optional((s) => s.senderMajorGcsPer100MB),
+    receiverMajorGcsPer100MB: optional((s) => s.receiverMajorGcsPer100MB),
+    senderGcMsPer100MB: optional((s) => s.senderGcMsPer100MB),
+    receiverGcMsPer100MB: optional((s) => s.receiverGcMsPer100MB),
     secondHalfGoodputMBps: optional((s) => s.secondHalfGoodputMBps),
     secondHalfSenderCpuMsPerMB: optional((s) => s.secondHalfSenderCpuMsPerMB),
     secondHalfReceiverCpuMsPerMB: optional((s) => s.secondHalfReceiverCpuMsPerMB),
