@@ -10,6 +10,7 @@
  *   "chat load: ..." line is parsed.
  * Without either, the workload is skipped with a message.
  */
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from '../lib/paths.js';
@@ -56,6 +57,27 @@ export interface ChatResult {
   errors: string[];
 }
 
+/** Grace between SIGTERM and SIGKILL when a chat run times out. */
+const KILL_GRACE_MS = 3_000;
+
+/**
+ * On timeout: SIGTERM, so the child (vitest, the load script) can shut down and run its
+ * teardown, then SIGKILL after KILL_GRACE_MS if it is still there. (A temp PostgreSQL it started
+ * stops itself even after a SIGKILL: examples/chat/scripts/temp-postgres.ts's watchdog.)
+ * Returns the cancel, for when the child exits by itself.
+ */
+function killOnTimeout(child: ChildProcess, timeoutMs: number): () => void {
+  let grace: NodeJS.Timeout | undefined;
+  const timer = setTimeout(() => {
+    child.kill('SIGTERM');
+    grace = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
+  }, timeoutMs);
+  return () => {
+    clearTimeout(timer);
+    clearTimeout(grace);
+  };
+}
+
 async function oneRun(script: string, seconds: number, timeoutMs: number): Promise<ChatSample> {
   const child = spawnNode(script, ['--clients', '200', '--groups', '20', '--seconds', String(seconds)], {
     timeoutMs,
@@ -65,9 +87,9 @@ async function oneRun(script: string, seconds: number, timeoutMs: number): Promi
   let err = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-1000)));
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const cancelKill = killOnTimeout(child, timeoutMs);
   const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
-  clearTimeout(timer);
+  cancelKill();
   const last = out.trim().split('\n').pop() ?? '';
   try {
     const parsed = JSON.parse(last) as Partial<ChatSample>;
@@ -107,9 +129,9 @@ async function oneLoadTestRun(seconds: number, timeoutMs: number): Promise<ChatS
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
   child.stderr?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const cancelKill = killOnTimeout(child, timeoutMs);
   const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
-  clearTimeout(timer);
+  cancelKill();
   const sample = parseChatLoadLine(out);
   if (sample && code === 0) return sample;
   throw new Error(`chat load test (exit ${code}) ${sample ? 'failed its checks' : 'printed no "chat load:" line'}: ${out.trim().slice(-300)}`);
