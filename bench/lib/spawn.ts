@@ -61,8 +61,28 @@ export function benchChildScript(script?: string): { script: string; tsx: boolea
 
 /** Kills every child still running (used on exit and on Ctrl-C). */
 export function killAllChildren(): void {
-  for (const child of live) child.kill('SIGKILL');
+  for (const child of live) killChild(child, 'SIGKILL');
   live.clear();
+}
+
+/** Children started as the leader of their own process group (spawnPlainNode). */
+const groupLeaders = new WeakSet<ChildProcess>();
+
+/**
+ * Signals a child, and with it its whole process group when it leads one (spawnPlainNode's):
+ * vitest's worker processes outlive a signal to vitest's main process alone (stop 32: the chat
+ * load test's worker ran on, with its PostgreSQL, after its vitest was killed).
+ */
+export function killChild(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (groupLeaders.has(child) && child.pid !== undefined) {
+    try {
+      process.kill(-child.pid, signal);
+      return;
+    } catch {
+      // The group is gone (or never formed): signal the child itself.
+    }
+  }
+  child.kill(signal);
 }
 
 let tasksetChecked: boolean | undefined;
@@ -92,9 +112,12 @@ export interface BenchChildOptions extends ProcessOptions {
   script?: string;
 }
 
-/** Spawns `node <args>` (no tsx), tracked like every child; for tools such as vitest. */
+/** Spawns `node <args>` (no tsx), tracked like every child, in its own process group; for tools such as vitest. */
 export function spawnPlainNode(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
-  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  // Its own process group (detached), so that killChild reaches the processes it starts (vitest's
+  // workers); Ctrl-C still ends them through run.ts's SIGINT handler (killAllChildren).
+  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env }, detached: true });
+  groupLeaders.add(child);
   live.add(child);
   child.on('exit', () => live.delete(child));
   return child;

@@ -14,7 +14,7 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from '../lib/paths.js';
-import { spawnNode, spawnPlainNode } from '../lib/spawn.js';
+import { killChild, spawnNode, spawnPlainNode } from '../lib/spawn.js';
 import { progress } from '../lib/progress.js';
 import { spread, type Spread } from '../lib/stats.js';
 import { note, runTimeout, withinBudget, type BenchContext } from './context.js';
@@ -69,8 +69,8 @@ const KILL_GRACE_MS = 3_000;
 function killOnTimeout(child: ChildProcess, timeoutMs: number): () => void {
   let grace: NodeJS.Timeout | undefined;
   const timer = setTimeout(() => {
-    child.kill('SIGTERM');
-    grace = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
+    killChild(child, 'SIGTERM');
+    grace = setTimeout(() => killChild(child, 'SIGKILL'), KILL_GRACE_MS);
   }, timeoutMs);
   return () => {
     clearTimeout(timer);
