@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CookieJar, resetTokenFor } from '../../src/core/cookie.js';
+import { DataPacketReader } from '../../src/wire/data-packet-reader.js';
 import { decodePacket, packetSize, seal } from '../../src/wire/packet.js';
 import { Reader } from '../../src/wire/reader.js';
 import { FrameType, PacketType, type Frame, type Packet } from '../../src/wire/types.js';
@@ -119,6 +120,14 @@ const EXPECTED: Record<string, { size: number; packet: Packet }> = {
   accept: { size: 62, packet: { type: 'accept', dcid: CLIENT_CID, scid: SERVER_CID, params: SERVER_PARAMS } },
   'stateless-reset': { size: 30, packet: { type: 'stateless-reset', dcid: SERVER_CID, token: SERVER_TOKEN } },
   'version-negotiation': { size: 16, packet: { type: 'version-negotiation', dcid: CLIENT_CID, versions: [1] } },
+  'data-ack-data-ping': {
+    size: 42,
+    packet: data(CLIENT_CID, 0x7fff_fff3, [
+      { type: 'ack', largest: 1000, ackDelay: 0, maxTsn: 8192, firstRange: 0, ranges: [] },
+      dataFrame(0xffff_fffe, 'FL', te.encode('pong')),
+      { type: 'ping' },
+    ]),
+  },
   'data-padding': { size: 26, packet: data(SERVER_CID, 1014, [{ type: 'ping' }]) },
   'data-mtu-probe': { size: 1326, packet: data(SERVER_CID, 1017, [{ type: 'ping' }]) },
   'data-part': {
@@ -278,6 +287,17 @@ describe('docs/protocol.md examples', () => {
     expect(quoted).toBeDefined();
     const ack = examples.find((e) => e.name === 'data-ack')!;
     expect(toHex(ack.bytes.subarray(14, ack.bytes.length - 4))).toBe(quoted!.replace(/ /g, ''));
+  });
+
+  it("the request/response example of §5 and the data-frame example are the shapes the reference receiver's fast path reads", () => {
+    const reader = new DataPacketReader();
+    const reply = examples.find((e) => e.name === 'data-ack-data-ping')!.bytes;
+    expect(reader.predictData(reply)).toBeNull();
+    expect(reader.predictAckData(reply)).not.toBeNull();
+    expect([reader.predictedAck, reader.predictedPing]).toEqual([true, true]);
+    expect(reader.predictData(examples.find((e) => e.name === 'data-frame')!.bytes)).not.toBeNull();
+    // A PADDING frame after the DATA is not that shape: read the general way.
+    expect(reader.predictAckData(examples.find((e) => e.name === 'data-padding')!.bytes)).toBeNull();
   });
 
   it('the cookie and reset-token recipes of §10.3 and §11 are what the endpoint computes', () => {
