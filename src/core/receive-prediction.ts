@@ -1,5 +1,5 @@
+import { PING } from '../wire/data-packet-reader.js';
 import { verifyChecksum } from '../wire/packet.js';
-import type { Frame } from '../wire/types.js';
 import type { ConnectionParts } from './connection-parts.js';
 import { handleFrame, onDataFrame, sharedReader } from './frame-dispatch.js';
 import { PathKind } from './path-validation.js';
@@ -19,8 +19,6 @@ import { OBJECT_OVERHEAD } from './retention.js';
  * both paths. Read by connection.ts as a live binding (a variable read, as when it lived there).
  */
 export let predictReceive = true;
-
-const PING: Frame = { type: 'ping' };
 
 /**
  * For test/core/header-prediction.test.ts and bench/recv-predict.ts only (not exported by the

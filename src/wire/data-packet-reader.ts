@@ -33,7 +33,8 @@ const enum Views {
   /** All but DATA frames' (`nextInPlace`). */
   NotData,
 }
-const PING: PingFrame = { type: 'ping' };
+/** The one PING frame record: every PING read is this object (the prediction hands it on too). */
+export const PING: PingFrame = { type: 'ping' };
 const CLOSE: CloseFrame = { type: 'close' };
 
 /**
