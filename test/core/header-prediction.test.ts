@@ -116,6 +116,21 @@ function pingPong(trips: number): (pair: Pair) => void {
 }
 
 /**
+ * A datagram `d` changed and sealed again (its CRC valid): kind 0 one byte changed, 1 cut short
+ * (after the header), 2 one byte added and one changed; the byte changed is at `pickAt(n)` (`n`:
+ * the new length before the CRC). `rand` is drawn in that order: the cut, the place, the byte.
+ */
+function mutated(d: Uint8Array, kind: number, rand: () => number, pickAt: (n: number) => number): Uint8Array {
+  const body = d.length - 4;
+  const n = kind === 1 ? 14 + Math.floor(rand() * (body - 14)) : kind === 2 ? body + 1 : body;
+  const b = new Uint8Array(n + 4);
+  b.set(d.subarray(0, Math.min(body, n)));
+  const at = pickAt(n);
+  if (kind !== 1) b[at] = Math.floor(rand() * 256);
+  return seal(b, n);
+}
+
+/**
  * Hostile copies: after each datagram a side's core reads, a seeded mutation of it with its CRC
  * made valid again (a byte changed, cut short, a byte added, or an earlier datagram replayed),
  * so that both paths meet ACK+DATA lookalikes that only the frame walk can refuse.
@@ -131,17 +146,7 @@ function hostile(pair: Pair, seed: number): void {
       seen.push(Uint8Array.from(d));
       if (rand() > 0.3 || d.length < 16) return;
       const kind = Math.floor(rand() * 4);
-      let m: Uint8Array;
-      if (kind === 3) m = seen[Math.floor(rand() * seen.length)]!;
-      else {
-        const body = d.length - 4;
-        const n = kind === 1 ? 14 + Math.floor(rand() * (body - 14)) : kind === 2 ? body + 1 : body;
-        const b = new Uint8Array(n + 4);
-        b.set(d.subarray(0, Math.min(body, n)));
-        const at = 14 + Math.floor(rand() * (n - 14));
-        if (kind === 0 || kind === 2) b[at] = Math.floor(rand() * 256);
-        m = seal(b, n);
-      }
+      const m = kind === 3 ? seen[Math.floor(rand() * seen.length)]! : mutated(d, kind, rand, (n) => 14 + Math.floor(rand() * (n - 14)));
       (read as (...a: unknown[]) => void)(now, m, ...rest);
     };
   }
@@ -163,15 +168,10 @@ function forgedFirst(pair: Pair, seed: number, rate: number): () => number {
     core.handleDatagram = (now: number, d: Uint8Array, ...rest: unknown[]) => {
       if (rand() < rate && d.length >= 22) {
         const kind = Math.floor(rand() * 3);
-        const body = d.length - 4;
-        const n = kind === 1 ? 14 + Math.floor(rand() * (body - 14)) : kind === 2 ? body + 1 : body;
-        const b = new Uint8Array(n + 4);
-        b.set(d.subarray(0, Math.min(body, n)));
         // Mostly the frame headers (ACK fields, DATA type, TSN, length), sometimes anywhere.
-        const at = 14 + Math.floor(rand() * (rand() < 0.7 ? Math.min(24, n - 14) : n - 14));
-        if (kind !== 1) b[at] = Math.floor(rand() * 256);
+        const forged = mutated(d, kind, rand, (n) => 14 + Math.floor(rand() * (rand() < 0.7 ? Math.min(24, n - 14) : n - 14)));
         const before = (core.stats(now) as { packetsReceived: number }).packetsReceived;
-        read(now, seal(b, n), ...rest);
+        read(now, forged, ...rest);
         if ((core.stats(now) as { packetsReceived: number }).packetsReceived > before) accepted++;
       }
       read(now, d, ...rest);
