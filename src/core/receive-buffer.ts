@@ -218,6 +218,15 @@ export class ReceiveBuffer {
       this.updateCredit();
       return this.malformed ? 'malformed' : 'new';
     }
+    return this.acceptOutOfOrder(tsn, bytes, start, length, first, last, unordered);
+  }
+
+  /**
+   * `accept` of a fragment that cannot be consumed at once (after a gap, or with fragments
+   * buffered): kept in the map until the scan reaches it. Out of line, so that the in-order
+   * case compiled (and inlined into the Receiver's `onData`) does not carry it (issue 11).
+   */
+  private acceptOutOfOrder(tsn: number, bytes: Uint8Array, start: number, length: number, first: boolean, last: boolean, unordered: boolean): AcceptResult {
     if (this.buffered === NO_FRAGMENTS) this.buffered = new Map();
     const kept = detach(viewOf(bytes, start, length), this.maxDatagramSize);
     const charge = chargeOf(kept);
