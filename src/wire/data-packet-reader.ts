@@ -195,7 +195,7 @@ export class DataPacketReader {
     const withAck = datagram[at] === FrameType.Ack;
     if (withAck) {
       r.reset(datagram, at + 1, end);
-      if (this.body(FrameType.Ack, Views.NotData) === null || !r.ok) return null;
+      if (this.ackBody() === null || !r.ok) return null;
       at = r.offset;
       if (at === end) {
         // One well-formed ACK filling the packet (a bulk sender's every packet): `open` need
@@ -301,6 +301,37 @@ export class DataPacketReader {
     return r.ok ? null : undefined;
   }
 
+  /**
+   * An ACK frame's body (after its type byte), into the one ACK record; null: impossible range
+   * count. Its own function, shared by the general walk (`body`) and `predictAckData`, and its
+   * varints read through two call sites (the ACK delay; then the range count, the first range
+   * and the ranges in one loop): the reader is inlined at each, and each copy is compiled
+   * again (issue 11).
+   */
+  private ackBody(): AckFrame | null {
+    const r = this.r;
+    const f = this.ack;
+    f.largest = r.u32();
+    f.ackDelay = r.varint();
+    f.maxTsn = r.u32();
+    // Written in place: `length = 0` would drop the array's storage and the pushes
+    // allocate it again, for every ACK (a steady flow's ACKs carry the same few ranges).
+    const ranges = f.ranges;
+    let n = 0;
+    for (let i = -2; i < n; i++) {
+      const v = r.varint();
+      if (i >= 0) ranges[i] = v;
+      else if (i === -2) n = 2 * v;
+      else {
+        f.firstRange = v;
+        // Each further range needs at least two bytes: reject impossible counts before looping.
+        if (n > r.remaining) return null;
+      }
+    }
+    if (ranges.length !== n) ranges.length = n;
+    return f;
+  }
+
   private body(type: number, views: Views): Frame | null {
     const r = this.r;
     const materialize = views !== Views.None;
@@ -336,23 +367,8 @@ export class DataPacketReader {
         return PING;
       case FrameType.Close:
         return CLOSE;
-      case FrameType.Ack: {
-        const f = this.ack;
-        f.largest = r.u32();
-        f.ackDelay = r.varint();
-        f.maxTsn = r.u32();
-        const rangeCount = r.varint();
-        f.firstRange = r.varint();
-        // Each further range needs at least two bytes: reject impossible counts before looping.
-        if (rangeCount * 2 > r.remaining) return null;
-        // Written in place: `length = 0` would drop the array's storage and the pushes
-        // allocate it again, for every ACK (a steady flow's ACKs carry the same few ranges).
-        const ranges = f.ranges;
-        const n = 2 * rangeCount;
-        for (let i = 0; i < n; i++) ranges[i] = r.varint();
-        if (ranges.length !== n) ranges.length = n;
-        return f;
-      }
+      case FrameType.Ack:
+        return this.ackBody();
       case FrameType.Reset:
         return readResetBody(r);
       case FrameType.DataPart: {
