@@ -340,8 +340,10 @@ export class ReceiveBuffer {
         return;
       }
       // A whole message in one fragment: no assembly, and no copy unless the view would keep
-      // much more than its bytes alive.
-      const kept = detach(viewOf(bytes, start, length), this.maxDatagramSize);
+      // much more than its bytes alive. The view made here (viewOf's test written out: a
+      // helper on the per-message path was compiled alone as well as inlined, issue 11).
+      const view = start === 0 && length === bytes.length ? bytes : bytes.subarray(start, start + length);
+      const kept = detach(view, this.maxDatagramSize);
       const credit = chargeOf(kept);
       this.retained += credit;
       this.held += credit;
