@@ -125,29 +125,29 @@ export class AckScheduler {
     return this.received.has(expand32(truncatedPn, this.received.largest + 1));
   }
 
-  /** The packet `onPacket` accepted carried an ack-eliciting frame. */
+  /**
+   * The packet `onPacket` accepted carried an ack-eliciting frame. The threshold and the delay
+   * are worked out here rather than in helpers of their own: each small helper on the per-packet
+   * path was compiled alone as well as inlined here (issue 11, the warm-up).
+   */
   onAckElicitingPacket(now: number): void {
     this.ackElicitingSinceAck++;
     if (this.ackElicitingReceived < DECIMATE_AFTER) this.ackElicitingReceived++;
-    if (this.outOfOrder || this.afterGap) this.ackNow = true;
-    else if (this.ackElicitingSinceAck >= this.ackThreshold()) this.countDue = true;
-    else if (this.ackDeadline === Infinity) this.ackDeadline = now + this.ackDelay();
-  }
-
-  /** Unacknowledged ack-eliciting packets that make an ACK due at once. */
-  private ackThreshold(): number {
+    if (this.outOfOrder || this.afterGap) {
+      this.ackNow = true;
+      return;
+    }
+    // Unacknowledged ack-eliciting packets that make an ACK due at once: every
+    // `ackEveryPackets` once decimating, every second packet before.
     const every = this.config.ackEveryPackets;
     const decimate = this.ackElicitingReceived >= DECIMATE_AFTER && this.sinceGap >= CLEAN_RUN;
-    return decimate ? every : Math.min(every, EARLY_ACK_EVERY);
-  }
-
-  /**
-   * How long an ACK may wait: `maxAckDelay`, or a quarter of the RTT when we measured one and it
-   * is shorter (Chrome), so that a sender waiting for the ACK loses at most that much.
-   */
-  private ackDelay(): number {
-    const max = this.config.maxAckDelay;
-    return this.rtt.hasSample ? Math.min(max, this.rtt.smoothed / 4) : max;
+    if (this.ackElicitingSinceAck >= (decimate ? every : Math.min(every, EARLY_ACK_EVERY))) this.countDue = true;
+    else if (this.ackDeadline === Infinity) {
+      // How long an ACK may wait: `maxAckDelay`, or a quarter of the RTT when we measured one
+      // and it is shorter (Chrome), so that a sender waiting for the ACK loses at most that much.
+      const max = this.config.maxAckDelay;
+      this.ackDeadline = now + (this.rtt.hasSample ? Math.min(max, this.rtt.smoothed / 4) : max);
+    }
   }
 
   /** Acknowledge with the next packet (a PING or CLOSE asked for it, or the window reopened). */
@@ -273,6 +273,9 @@ export class AckScheduler {
 // start, so that the first large one does not change the record's hidden class (mutable-fields.ts).
 const SHARED_ACK: AckFrame = unpinDoubles({ type: 'ack', largest: 0, ackDelay: 0, maxTsn: 0, firstRange: 0, ranges: [] }, ['largest', 'firstRange', 'maxTsn']);
 
+// A helper of its own, not folded into holdForReply: folded, the loop's event reads had no type
+// feedback when holdForReply was compiled (events are rarely waiting there) and the first
+// waiting message deoptimised it, once per ping-pong client (bench/warmup.ts, issue 11).
 function messagesWaiting(events: Deque<CoreEvent>): boolean {
   for (let i = 0; i < events.length; i++) {
     if (events.at(i).type === 'message') return true;

@@ -97,10 +97,17 @@ function onAckFrame(c: ConnectionParts, now: number, frame: AckFrame): void {
   // The ACK also carries the peer's flow-control credit.
   if (c.sender.onPeerCredit(frame.maxTsn)) c.recovery.onCreditRaised();
   // Also when the ACK only confirmed packets already declared lost: their content (a CLOSE,
-  // the last fragments) may have been what the close or a flush() mark waited for.
+  // the last fragments) may have been what the close or a flush() mark waited for. The close
+  // steps only once close() was called or the connection is closing (each does nothing
+  // otherwise): out of line, so that the per-ACK code compiled does not carry them.
+  if (c.closeRequested || c._state === 'closing') closeSteps(c, now);
+  c.sender.checkFlushed();
+}
+
+/** onAckFrame's close steps (close-handshake.ts), while a close is under way. */
+function closeSteps(c: ConnectionParts, now: number): void {
   maybeQueueClose(c);
   maybeFinishClose(c, now);
-  c.sender.checkFlushed();
 }
 
 

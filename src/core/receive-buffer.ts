@@ -218,6 +218,15 @@ export class ReceiveBuffer {
       this.updateCredit();
       return this.malformed ? 'malformed' : 'new';
     }
+    return this.acceptOutOfOrder(tsn, bytes, start, length, first, last, unordered);
+  }
+
+  /**
+   * `accept` of a fragment that cannot be consumed at once (after a gap, or with fragments
+   * buffered): kept in the map until the scan reaches it. Out of line, so that the in-order
+   * case compiled (and inlined into the Receiver's `onData`) does not carry it (issue 11).
+   */
+  private acceptOutOfOrder(tsn: number, bytes: Uint8Array, start: number, length: number, first: boolean, last: boolean, unordered: boolean): AcceptResult {
     if (this.buffered === NO_FRAGMENTS) this.buffered = new Map();
     const kept = detach(viewOf(bytes, start, length), this.maxDatagramSize);
     const charge = chargeOf(kept);
@@ -331,8 +340,10 @@ export class ReceiveBuffer {
         return;
       }
       // A whole message in one fragment: no assembly, and no copy unless the view would keep
-      // much more than its bytes alive.
-      const kept = detach(viewOf(bytes, start, length), this.maxDatagramSize);
+      // much more than its bytes alive. The view made here (viewOf's test written out: a
+      // helper on the per-message path was compiled alone as well as inlined, issue 11).
+      const view = start === 0 && length === bytes.length ? bytes : bytes.subarray(start, start + length);
+      const kept = detach(view, this.maxDatagramSize);
       const credit = chargeOf(kept);
       this.retained += credit;
       this.held += credit;

@@ -205,6 +205,30 @@ export class Receiver implements CreditView, MessageSink {
    * (the datagram it came in, read in place: DataPacketReader.nextInPlace), by default the frame's.
    */
   onData(frame: DataFrame, bytes: Uint8Array = frame.payload, start = 0, length = bytes.length): AcceptResult {
+    // Channel 0 without DATA_PART pieces (nearly every frame): `onDataOnAnyChannel`'s steps for
+    // that case alone, without the other channels' running totals; the general case out of
+    // line, so that the code compiled per frame (and inlined into the receive path) is this.
+    if (frame.channel !== undefined || this.partsIn !== null) return this.onDataOnAnyChannel(frame, bytes, start, length);
+    const buf = this.buffer;
+    const tsn = expand32(frame.tsn, buf.cumTsn + 1);
+    const claim = tsn - buf.highestTsn;
+    if (claim > 0 && this.base + this.claimed + claim > this.maxTsn) return 'beyond-window';
+    const before = buf.cumTsn;
+    const result = buf.accept(tsn, bytes, start, length, frame.first, frame.last, frame.unordered);
+    const duplicate = result === 'duplicate';
+    this.counters.duplicatesDropped += duplicate ? 1 : 0;
+    if (duplicate) return result;
+    if (claim > 0) {
+      this.claimed += claim;
+      buf.highestTsn = tsn;
+    }
+    this.consumed += buf.cumTsn - before;
+    this.updateCredit();
+    return result;
+  }
+
+  /** `onData` on any channel, with DATA_PART pieces pending or not. */
+  private onDataOnAnyChannel(frame: DataFrame, bytes: Uint8Array, start: number, length: number): AcceptResult {
     const channel = frame.channel ?? 0;
     const buf = this.bufferOf(channel);
     const tsn = expand32(frame.tsn, buf.cumTsn + 1);

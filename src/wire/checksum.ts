@@ -96,15 +96,12 @@ function unstep(next: number, byte: number): number {
   return (high | ((index ^ byte) & 0xff)) >>> 0;
 }
 
-function trailerAt(d: Uint8Array, n: number): number {
-  return ((d[n - 4]! << 24) | (d[n - 3]! << 16) | (d[n - 2]! << 8) | d[n - 1]!) >>> 0;
-}
-
 /** True when the last four bytes of `datagram` (big-endian) are the CRC-32 of the rest. No allocation. */
 export function trailerMatches(datagram: Uint8Array): boolean {
   const n = datagram.length;
   if (n < 4) return false;
-  const stored = trailerAt(datagram, n);
+  // The stored trailer, big-endian (read here, not by a helper compiled alone as well).
+  const stored = ((datagram[n - 4]! << 24) | (datagram[n - 3]! << 16) | (datagram[n - 2]! << 8) | datagram[n - 1]!) >>> 0;
   if (n <= SMALL) return crcRange(datagram, 0, n - 4) === stored;
   // Continue the claimed CRC of the body over the trailer bytes and compare with the CRC of all.
   let reg = (stored ^ 0xffff_ffff) >>> 0;

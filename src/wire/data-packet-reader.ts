@@ -24,6 +24,11 @@ import {
 
 const EMPTY = new Uint8Array(0);
 
+/** The signed 32-bit big-endian integer at `o` of `d` (the caller checked the bounds). */
+function be32(d: Uint8Array, o: number): number {
+  return (d[o]! << 24) | (d[o + 1]! << 16) | (d[o + 2]! << 8) | d[o + 3]!;
+}
+
 /** Which payloads a frame read gets as views of the datagram. */
 const enum Views {
   /** None (`open`'s walk, `skim`). */
@@ -190,7 +195,7 @@ export class DataPacketReader {
     const withAck = datagram[at] === FrameType.Ack;
     if (withAck) {
       r.reset(datagram, at + 1, end);
-      if (this.body(FrameType.Ack, Views.NotData) === null || !r.ok) return null;
+      if (this.ackBody() === null || !r.ok) return null;
       at = r.offset;
       if (at === end) {
         // One well-formed ACK filling the packet (a bulk sender's every packet): `open` need
@@ -223,22 +228,21 @@ export class DataPacketReader {
    * reader left at `end` (nothing left to walk), `frames` frames counted.
    */
   private predicted(datagram: Uint8Array, at: number, type: number, start: number, length: number, end: number, frames: number): DataFrame {
-    const r = this.r;
-    r.reset(datagram, 2, end);
-    this.dcidHi = r.u32() | 0;
-    this.dcidLo = r.u32() | 0;
-    this.packetNumber = r.u32();
-    r.reset(datagram, at + 1, end);
+    // Fixed offsets, all within `end` (the caller checked the shape): read straight, not
+    // through the bounds-checked Reader (its reset and u32 were inlined here four times).
+    this.dcidHi = be32(datagram, 2);
+    this.dcidLo = be32(datagram, 6);
+    this.packetNumber = be32(datagram, 10) >>> 0;
     const f = this.data;
     f.channel = undefined;
-    f.tsn = r.u32();
+    f.tsn = be32(datagram, at + 1) >>> 0;
     f.payload = EMPTY;
     this.dataFrames = 1;
     this.pathFrames = 0;
     this.frames = frames;
     this.dataStart = start;
     this.dataLength = length;
-    r.reset(datagram, end, end);
+    this.r.reset(datagram, end, end);
     f.first = (type & DataFlag.First) !== 0;
     f.last = (type & DataFlag.Last) !== 0;
     f.unordered = (type & DataFlag.Unordered) !== 0;
@@ -297,6 +301,37 @@ export class DataPacketReader {
     return r.ok ? null : undefined;
   }
 
+  /**
+   * An ACK frame's body (after its type byte), into the one ACK record; null: impossible range
+   * count. Its own function, shared by the general walk (`body`) and `predictAckData`, and its
+   * varints read through two call sites (the ACK delay; then the range count, the first range
+   * and the ranges in one loop): the reader is inlined at each, and each copy is compiled
+   * again (issue 11).
+   */
+  private ackBody(): AckFrame | null {
+    const r = this.r;
+    const f = this.ack;
+    f.largest = r.u32();
+    f.ackDelay = r.varint();
+    f.maxTsn = r.u32();
+    // Written in place: `length = 0` would drop the array's storage and the pushes
+    // allocate it again, for every ACK (a steady flow's ACKs carry the same few ranges).
+    const ranges = f.ranges;
+    let n = 0;
+    for (let i = -2; i < n; i++) {
+      const v = r.varint();
+      if (i >= 0) ranges[i] = v;
+      else if (i === -2) n = 2 * v;
+      else {
+        f.firstRange = v;
+        // Each further range needs at least two bytes: reject impossible counts before looping.
+        if (n > r.remaining) return null;
+      }
+    }
+    if (ranges.length !== n) ranges.length = n;
+    return f;
+  }
+
   private body(type: number, views: Views): Frame | null {
     const r = this.r;
     const materialize = views !== Views.None;
@@ -332,23 +367,8 @@ export class DataPacketReader {
         return PING;
       case FrameType.Close:
         return CLOSE;
-      case FrameType.Ack: {
-        const f = this.ack;
-        f.largest = r.u32();
-        f.ackDelay = r.varint();
-        f.maxTsn = r.u32();
-        const rangeCount = r.varint();
-        f.firstRange = r.varint();
-        // Each further range needs at least two bytes: reject impossible counts before looping.
-        if (rangeCount * 2 > r.remaining) return null;
-        // Written in place: `length = 0` would drop the array's storage and the pushes
-        // allocate it again, for every ACK (a steady flow's ACKs carry the same few ranges).
-        const ranges = f.ranges;
-        const n = 2 * rangeCount;
-        for (let i = 0; i < n; i++) ranges[i] = r.varint();
-        if (ranges.length !== n) ranges.length = n;
-        return f;
-      }
+      case FrameType.Ack:
+        return this.ackBody();
       case FrameType.Reset:
         return readResetBody(r);
       case FrameType.DataPart: {

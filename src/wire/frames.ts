@@ -163,10 +163,10 @@ export function writeAckFrame(buf: Uint8Array, offset: number, frame: AckFrame):
   offset = writeU32(buf, offset + 1, frame.largest);
   offset = writeVarint(buf, offset, frame.ackDelay);
   offset = writeU32(buf, offset, frame.maxTsn);
-  offset = writeVarint(buf, offset, frame.ranges.length / 2);
-  offset = writeVarint(buf, offset, frame.firstRange);
+  // The range count, the first range, then each gap and length, through one call site: the
+  // varint writer is inlined at each, and each inlined copy is compiled again (issue 11).
   const ranges = frame.ranges;
-  for (let i = 0; i < ranges.length; i++) offset = writeVarint(buf, offset, ranges[i]!);
+  for (let i = -2; i < ranges.length; i++) offset = writeVarint(buf, offset, i >= 0 ? ranges[i]! : i === -2 ? ranges.length / 2 : frame.firstRange);
   return offset;
 }
 

@@ -68,39 +68,32 @@ export class Reader {
     return (BigInt(high) << 32n) | BigInt(low);
   }
 
+  /**
+   * One bounds check for every length (the first byte's top bits give it: 1 << prefix bytes),
+   * then straight reads: the reader is inlined into the frame readers (`body`) and the ACK
+   * decoders, and each inlined copy is compiled again (issue 11, the warm-up), so it is kept
+   * short rather than one `need` per length.
+   */
   varint(): number {
-    if (!this.need(1)) return 0;
     const b = this.buf;
-    const first = b[this.offset]!;
-    const prefix = first >>> 6;
-    if (prefix === 0) {
-      this.offset++;
-      return first;
-    }
-    if (prefix === 1) {
-      if (!this.need(2)) return 0;
-      const v = ((first & 0x3f) << 8) | b[this.offset + 1]!;
-      this.offset += 2;
-      return v;
-    }
-    if (prefix === 2) {
-      if (!this.need(4)) return 0;
-      const o = this.offset;
-      const v = (((first & 0x3f) << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
-      this.offset += 4;
-      return v;
-    }
-    if (!this.need(8)) return 0;
     const o = this.offset;
+    const first = o < this.end ? b[o]! : 0;
+    const n = 1 << (first >>> 6);
+    if (!this.ok || this.end - o < n) {
+      this.ok = false;
+      return 0;
+    }
+    this.offset = o + n;
+    if (n === 1) return first;
+    if (n === 2) return ((first & 0x3f) << 8) | b[o + 1]!;
     const high = (((first & 0x3f) << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
-    const low = ((b[o + 4]! << 24) | (b[o + 5]! << 16) | (b[o + 6]! << 8) | b[o + 7]!) >>> 0;
-    this.offset += 8;
+    if (n === 4) return high;
     // Values of 2^53 and above cannot be represented exactly: treat as malformed.
     if (high >= 0x20_0000) {
       this.ok = false;
       return 0;
     }
-    return high * 0x1_0000_0000 + low;
+    return high * 0x1_0000_0000 + (((b[o + 4]! << 24) | (b[o + 5]! << 16) | (b[o + 6]! << 8) | b[o + 7]!) >>> 0);
   }
 
   /** A view (no copy) of the next `n` bytes. */

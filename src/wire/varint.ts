@@ -21,35 +21,29 @@ export function varintLength(value: number): 1 | 2 | 4 | 8 {
 /**
  * Write `value` at `offset` and return the offset after it. The caller guarantees room
  * (see {@link varintLength}) and that `0 <= value <= VARINT_MAX` is an integer.
+ *
+ * Short rather than one straight branch per length: it is inlined into every ACK writer
+ * (`writeAckFrame`: four call sites) and each inlined copy is compiled again (issue 11, the
+ * warm-up). One loop writes the bytes after the first, last to first, shifting the value's low
+ * 32 bits right and the high ones (8-byte values only) in behind them; what is left is the
+ * first byte, under the length prefix.
  */
 export function writeVarint(buf: Uint8Array, offset: number, value: number): number {
   if (value < 0x40) {
     buf[offset] = value;
     return offset + 1;
   }
-  if (value < 0x4000) {
-    buf[offset] = 0x40 | (value >>> 8);
-    buf[offset + 1] = value & 0xff;
-    return offset + 2;
+  const n = value < 0x4000 ? 2 : value < 0x4000_0000 ? 4 : 8;
+  let high = n === 8 ? Math.floor(value / 0x1_0000_0000) : 0;
+  let low = value >>> 0;
+  for (let i = offset + n - 1; i > offset; i--) {
+    buf[i] = low & 0xff;
+    low = (low >>> 8) | ((high & 0xff) << 24);
+    high >>>= 8;
   }
-  if (value < 0x4000_0000) {
-    buf[offset] = 0x80 | (value >>> 24);
-    buf[offset + 1] = (value >>> 16) & 0xff;
-    buf[offset + 2] = (value >>> 8) & 0xff;
-    buf[offset + 3] = value & 0xff;
-    return offset + 4;
-  }
-  const high = Math.floor(value / 0x1_0000_0000);
-  const low = value >>> 0;
-  buf[offset] = 0xc0 | (high >>> 24);
-  buf[offset + 1] = (high >>> 16) & 0xff;
-  buf[offset + 2] = (high >>> 8) & 0xff;
-  buf[offset + 3] = high & 0xff;
-  buf[offset + 4] = low >>> 24;
-  buf[offset + 5] = (low >>> 16) & 0xff;
-  buf[offset + 6] = (low >>> 8) & 0xff;
-  buf[offset + 7] = low & 0xff;
-  return offset + 8;
+  // 1 << 6 for 2 bytes, 2 << 6 for 4, 3 << 6 for 8.
+  buf[offset] = low | ((31 - Math.clz32(n)) << 6);
+  return offset + n;
 }
 
 /**
