@@ -613,6 +613,23 @@ export class ConnectionCore implements ConnectionParts {
     // Dormant: nothing changed since it fell asleep, so neither did its deadlines.
     const dormant = this.dormant;
     if (dormant !== null) return dormant.timeout === Infinity ? null : dormant.timeout;
+    // Open (every poll of a working connection): no CLOSE to repeat without backoff and no
+    // linger, so neither is asked; the other states are out of line (`closingTimeout`), so the
+    // per-trip poll compiles without them.
+    if (this._state !== 'open') return this.closingTimeout();
+    let t = this.idleTimeout > 0 ? this.lastReceivedAt + this.idleTimeout : Infinity;
+    t = Math.min(t, this.recovery.deadline(this.sender.flowBlocked(), false));
+    t = Math.min(t, this.acks.deadline(), this.recovery.pacingDeadline, this.mtu.deadline);
+    t = Math.min(t, this.path.deadline(this.lastReceivedAt, this._state));
+    if (this.keepAliveInterval > 0 && this.recovery.sent.ackElicitingOutstanding === 0) {
+      t = Math.min(t, this.recovery.lastSentAt + this.keepAliveInterval);
+    }
+    t = Math.min(t, compactDeadline(this));
+    return t === Infinity ? null : t;
+  }
+
+  /** pollTimeout once closing, draining or closed (rare: once per connection's end). */
+  private closingTimeout(): number | null {
     if (this._state === 'closed') return null;
     let t = Infinity;
     if (this.idleTimeout > 0) t = this.lastReceivedAt + this.idleTimeout;

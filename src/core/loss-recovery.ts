@@ -555,7 +555,17 @@ export class LossRecovery {
   }
 
   private ptoDeadline(flowBlocked: boolean, noBackoff: boolean): number {
-    if (this.sent.ackElicitingOutstanding > 0) return this.lastAckElicitingSentAt + this.currentPto(noBackoff);
+    if (this.sent.ackElicitingOutstanding > 0) {
+      // currentPto's arithmetic written out (the same operations in the same order, so the same
+      // doubles): this runs on every poll, and three tiny calls (currentPto, basePto, rtt.pto)
+      // cost TurboFan more to inline than the sums themselves (issue 11).
+      const rtt = this.rtt;
+      const config = this.config;
+      const base = Math.max(rtt.smoothed + Math.max(4 * rtt.variance, GRANULARITY) + config.maxAckDelay, config.minPto);
+      const n = this.ptoCount;
+      const pto = noBackoff ? base : Math.min(base * (n === 0 ? 1 : 2 ** n), config.maxPto);
+      return this.lastAckElicitingSentAt + pto;
+    }
     if (!flowBlocked) return Infinity;
     // Blocked by the peer's window with nothing in flight: probe for fresh credit, backing off
     // until the window moves (each probe's ACK would otherwise reset the backoff and keep a
