@@ -69,8 +69,10 @@ function refuseQueueFull(conn: ConnectionShellParts, queued: number, length: num
  * high-water mark. Returns true while still waiting.
  */
 export function checkDrain(conn: ConnectionShellParts): boolean {
-  if (!conn.needDrain) return false;
-  if (conn.finished) {
+  // After every flush of a bulk sender: the bits read at once, not through the accessors.
+  const flags = conn.flags;
+  if ((flags & Flag.NeedDrain) === 0) return false;
+  if ((flags & Flag.Finished) !== 0) {
     conn.needDrain = false;
     return false;
   }
@@ -80,5 +82,5 @@ export function checkDrain(conn: ConnectionShellParts): boolean {
   conn.needDrain = false;
   conn.refusedBytes = 0;
   conn.emit('drain');
-  return conn.needDrain;
+  return (conn.flags & Flag.NeedDrain) !== 0;
 }
