@@ -8,7 +8,7 @@ import { Buffer } from 'node:buffer';
 import { InvalidArgTypeError, rdError } from '../errors.js';
 import { messageTooLarge } from '../core/send-options.js';
 import { checkSendOptions, type SendOptions } from './connection-options.js';
-import type { ConnectionShellParts } from './connection-parts.js';
+import { Flag, type ConnectionShellParts } from './connection-parts.js';
 
 export function queue(conn: ConnectionShellParts, data: Uint8Array | string, options: SendOptions | undefined, receipt: number): boolean {
   // The refusals' messages are built out of line (messageTooLarge, refuseQueueFull, checkSendOptions): V8
@@ -17,28 +17,37 @@ export function queue(conn: ConnectionShellParts, data: Uint8Array | string, opt
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   if (!(bytes instanceof Uint8Array)) throw new InvalidArgTypeError('data must be a Uint8Array, Buffer or string');
   if (options !== undefined) checkSendOptions(options);
-  const delivery = options?.delivery ?? 'ordered';
-  if (conn.finished || conn.destroyed || conn.record.core.state !== 'open') {
+  // The state bits read at once, not through the `finished` / `destroyed` accessors (connection.ts `flags`).
+  const core = conn.record.core;
+  if ((conn.flags & (Flag.Finished | Flag.Destroyed)) !== 0 || core.state !== 'open') {
     throw rdError('ERR_CONNECTION_CLOSED', 'the connection is closing or closed');
   }
   // Ours, or the peer's announced limit when that is smaller: refused here, not by a RESET.
-  const maxMessageSize = conn.record.core.maxMessageSize;
+  const maxMessageSize = core.maxMessageSize;
   if (bytes.length > maxMessageSize) throw messageTooLarge(bytes.length, maxMessageSize, conn.host.maxMessageSize);
-  const queued = conn.record.core.bufferedAmount;
+  const queued = core.bufferedAmount;
   if (queued > 0 && queued + bytes.length > conn.host.maxQueuedBytes) throw refuseQueueFull(conn, queued, bytes.length);
-  const channel = options?.channel ?? 0;
-  const maxAge = options?.maxAge;
-  if (delivery === 'ordered' && channel === 0 && maxAge === undefined && receipt === 0) conn.record.core.send(bytes, delivery);
-  else conn.record.core.send(bytes, { delivery, channel, receipt, ...(maxAge !== undefined ? { maxAge } : {}) }, conn.host.now());
+  // A plain send(data) queues on channel 0, ordered; anything else is built out of line.
+  if (options === undefined && receipt === 0) core.send(bytes, 'ordered');
+  else sendWithOptions(conn, bytes, options, receipt);
   conn.host.scheduleFlush(conn.record);
-  if (conn.record.core.bufferedAmount >= conn.host.highWaterMark) {
-    if (!conn.needDrain) {
+  if (core.bufferedAmount >= conn.host.highWaterMark) {
+    if ((conn.flags & Flag.NeedDrain) === 0) {
       conn.needDrain = true;
       conn.host.watchDrain(conn);
     }
     return false;
   }
   return true;
+}
+
+/** `queue` with options or a receipt: the engine's send with what they say (plain ordered channel 0 as send(data)). */
+function sendWithOptions(conn: ConnectionShellParts, bytes: Uint8Array, options: SendOptions | undefined, receipt: number): void {
+  const delivery = options?.delivery ?? 'ordered';
+  const channel = options?.channel ?? 0;
+  const maxAge = options?.maxAge;
+  if (delivery === 'ordered' && channel === 0 && maxAge === undefined && receipt === 0) conn.record.core.send(bytes, delivery);
+  else conn.record.core.send(bytes, { delivery, channel, receipt, ...(maxAge !== undefined ? { maxAge } : {}) }, conn.host.now());
 }
 
 /** Refuse a message for the queue's size: remember it and watch for 'drain', which follows once it would fit; the error to throw. */
@@ -60,8 +69,10 @@ function refuseQueueFull(conn: ConnectionShellParts, queued: number, length: num
  * high-water mark. Returns true while still waiting.
  */
 export function checkDrain(conn: ConnectionShellParts): boolean {
-  if (!conn.needDrain) return false;
-  if (conn.finished) {
+  // After every flush of a bulk sender: the bits read at once, not through the accessors.
+  const flags = conn.flags;
+  if ((flags & Flag.NeedDrain) === 0) return false;
+  if ((flags & Flag.Finished) !== 0) {
     conn.needDrain = false;
     return false;
   }
@@ -71,5 +82,5 @@ export function checkDrain(conn: ConnectionShellParts): boolean {
   conn.needDrain = false;
   conn.refusedBytes = 0;
   conn.emit('drain');
-  return conn.needDrain;
+  return (conn.flags & Flag.NeedDrain) !== 0;
 }

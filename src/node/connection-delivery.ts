@@ -9,7 +9,7 @@
 import { AbortError } from '../errors.js';
 import type { Waiter } from './connection-waits.js';
 import { checkMessagesOptions } from './connection-options.js';
-import type { ConnectionShellParts } from './connection-parts.js';
+import { Flag, type ConnectionShellParts } from './connection-parts.js';
 import type { InboxItem } from './inbox.js';
 
 /**
@@ -19,7 +19,7 @@ import type { InboxItem } from './inbox.js';
  */
 export function takesAtOnce(conn: ConnectionShellParts, unreliable: boolean): boolean {
   return (
-    conn.hasMessageListener &&
+    (conn.flags & Flag.MessageListener) !== 0 &&
     (conn.waits === null || (conn.waits.iterating === 0 && conn.waits.channelIterating === null)) &&
     (conn.inbox === null || conn.inbox.length === 0) &&
     !(unreliable && conn.host.maxQueuedUnreliable === 0)
@@ -84,7 +84,7 @@ function takeMessage(conn: ConnectionShellParts, match: ((item: InboxItem) => bo
 
 /** A message was taken: its receive credit goes back to the engine (the peer may send more). */
 export function giveBackCredit(conn: ConnectionShellParts, credit: number, unreliable: boolean, channel: number): void {
-  if (credit > 0 && !conn.finished) {
+  if (credit > 0 && (conn.flags & Flag.Finished) === 0) {
     conn.record.core.release(credit, unreliable ? 'unreliable' : 'ordered', channel);
     conn.host.scheduleFlush(conn.record);
   }

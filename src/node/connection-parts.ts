@@ -50,6 +50,18 @@ export interface ConnectionEvents {
   migrated: [address: string, port: number];
 }
 
+/** Bits of `Connection.flags` (`ConnectionShellParts.flags`). */
+export const enum Flag {
+  MessageListener = 1,
+  NeedDrain = 2,
+  PeerEnded = 4,
+  DeliveryScheduled = 8,
+  Finished = 16,
+  Destroyed = 32,
+  /** `EventEmitter.captureRejections` was on when it was made (node:events then watches what a listener returns). */
+  CaptureRejections = 64,
+}
+
 /** What a Connection needs from its Endpoint. */
 export interface ConnectionHost {
   now(): number;
@@ -85,6 +97,8 @@ export interface ConnectionHost {
 export interface ConnectionShellParts extends EventEmitter<ConnectionEvents> {
   readonly host: ConnectionHost;
   readonly record: EndpointConnection;
+  /** The state bits (`Flag`) the accessors below read and write: what the per-message paths read. */
+  readonly flags: number;
   finished: boolean;
   destroyed: boolean;
   closeError: Error | undefined;

@@ -11,7 +11,7 @@ import { Inbox, type InboxItem, type MessageInfo } from './inbox.js';
 import { Stage, stageTrace } from './stage-trace.js';
 import { checkChannelOptions, type DestroyOptions, type SendOptions } from './connection-options.js';
 import { connectionRates } from './stats-rates.js';
-import type { ConnectionEvents, ConnectionHost } from './connection-parts.js';
+import { Flag, type ConnectionEvents, type ConnectionHost } from './connection-parts.js';
 import { closeGracefully, destroyNow, finish } from './connection-lifecycle.js';
 import { deliver, giveBackCredit, iterate, scheduleDelivery, takesAtOnce, wakeWaiters } from './connection-delivery.js';
 import { queue } from './connection-backpressure.js';
@@ -68,18 +68,6 @@ function infoFor(delivery: Delivery, channel: number): MessageInfo {
 const BUFFER_PROTOTYPE: object = Buffer.prototype;
 function isBuffer(d: Uint8Array): d is Buffer {
   return Object.getPrototypeOf(d) === BUFFER_PROTOTYPE || d instanceof Buffer;
-}
-
-/** Bits of `Connection.flags`. */
-const enum Flag {
-  MessageListener = 1,
-  NeedDrain = 2,
-  PeerEnded = 4,
-  DeliveryScheduled = 8,
-  Finished = 16,
-  Destroyed = 32,
-  /** `EventEmitter.captureRejections` was on when it was made (node:events then watches what a listener returns). */
-  CaptureRejections = 64,
 }
 
 /**
@@ -173,9 +161,12 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /**
    * The connection's yes/no state, one bit each (the `Flag` constants), read and written through
    * the accessors below under the names the boolean fields had: one small integer instead of six
-   * fields of 8 bytes (idle connections, issue 11).
+   * fields of 8 bytes (idle connections, issue 11). The per-message paths (send, a message
+   * taken, a credit given back) read the bits here, not through the accessors: each accessor is
+   * two more calls that TurboFan inlines, and compiles again, into every function it serves.
    */
-  private flags = 0;
+  /** @internal */
+  flags = 0;
   /**
    * Messages waiting for the application; null until one must wait (while a 'message' listener
    * takes each message as it comes, none does: idle connections stay small, issue 11).
