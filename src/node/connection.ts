@@ -164,8 +164,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * fields of 8 bytes (idle connections, issue 11). The per-message paths (send, a message
    * taken, a credit given back) read the bits here, not through the accessors: each accessor is
    * two more calls that TurboFan inlines, and compiles again, into every function it serves.
+   * @internal
    */
-  /** @internal */
   flags = 0;
   /**
    * Messages waiting for the application; null until one must wait (while a 'message' listener
