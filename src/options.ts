@@ -175,6 +175,18 @@ export interface EndpointOptions {
    * same effect without this option: run `node --no-concurrent-array-buffer-sweeping`.
    */
   sweepBuffersOnMainThread?: boolean;
+  /**
+   * Warm the engine up before the first endpoint of the process opens: two engines of its own
+   * exchange 6,000 request/response trips and a 2 MiB one-way flow in memory, on a virtual clock
+   * (no socket, nothing sent), so that V8 has compiled the per-packet code before real traffic
+   * comes (src/node/warm-up.ts). Without it the first ~10,000 packets of a process share the CPU
+   * with 60–70 TurboFan compile jobs: the ping-pong p99 over trips 1,001–11,000 is ~2–5× lower
+   * with it (bench/analysis.md, stop 34). Costs ~0.4–0.6 s of CPU once per process, inside the
+   * first `createEndpoint()` that asks for it. Default false: a library does not spend that at
+   * start-up unasked; a server, a game or an RPC client that cares about its first seconds'
+   * latency turns it on.
+   */
+  warmUp?: boolean;
 
   // ---- observability
   /**
@@ -219,6 +231,7 @@ export interface ResolvedEndpointOptions {
   maxQueuedBytes: number;
   maxQueuedUnreliable: number;
   sweepBuffersOnMainThread: boolean;
+  warmUp: boolean;
   qlogDir: string | undefined;
   qlogFilter: ((connection: TracedConnection) => boolean) | undefined;
   trace: ((event: TraceEvent, connection: TracedConnection | null) => void) | undefined;
@@ -272,6 +285,7 @@ export const ENDPOINT_DEFAULTS = {
   maxQueuedBytes: 8 * MiB,
   maxQueuedUnreliable: 1024,
   sweepBuffersOnMainThread: false,
+  warmUp: false,
 } as const;
 
 type NumberKey = {
@@ -323,7 +337,7 @@ function num(options: EndpointOptions, key: NumberKey): number {
   return value;
 }
 
-function bool(options: EndpointOptions, key: 'ipv6Only' | 'statelessReset' | 'pacing' | 'allowHalfOpen' | 'sweepBuffersOnMainThread'): boolean {
+function bool(options: EndpointOptions, key: 'ipv6Only' | 'statelessReset' | 'pacing' | 'allowHalfOpen' | 'sweepBuffersOnMainThread' | 'warmUp'): boolean {
   const value = options[key];
   if (value === undefined) return ENDPOINT_DEFAULTS[key];
   if (typeof value !== 'boolean') throw new InvalidArgTypeError(`options.${key} must be a boolean`);
@@ -379,6 +393,7 @@ const ENDPOINT_OPTION_NAMES: Record<keyof EndpointOptions, true> = {
   maxQueuedBytes: true,
   maxQueuedUnreliable: true,
   sweepBuffersOnMainThread: true,
+  warmUp: true,
   qlogDir: true,
   qlogFilter: true,
   trace: true,
@@ -531,6 +546,7 @@ export function resolveEndpointOptions(options: EndpointOptions = {}): ResolvedE
     maxQueuedBytes,
     maxQueuedUnreliable: num(options, 'maxQueuedUnreliable'),
     sweepBuffersOnMainThread: bool(options, 'sweepBuffersOnMainThread'),
+    warmUp: bool(options, 'warmUp'),
     qlogDir: options.qlogDir,
     qlogFilter: options.qlogFilter,
     trace: options.trace,

@@ -8,6 +8,8 @@ import { AbortError, rdError } from '../errors.js';
 import { resolveEndpointOptions, type EndpointOptions, type ResolvedEndpointOptions } from '../options.js';
 import { bindSocket, portPinned, sendsInsideSend } from './bind.js';
 import { nodeSuite } from '../crypto/node-suite.js';
+import { warmUpOnce } from './warm-up.js';
+import { performance } from 'node:perf_hooks';
 import { realClock, type Clock, type TimerHandle } from './clock.js';
 import type { ChannelEntry } from './channel-options.js';
 import { boundedWait, checkCloseOptions, type CloseOptions } from './close-options.js';
@@ -284,6 +286,7 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     // Reassembled messages in Buffers that are not zeroed first (the engine writes every byte).
     const core = { ...options.endpoint.core, allocateMessage: Buffer.allocUnsafeSlow, ...(granularity > 0 ? { timerGranularity: granularity } : {}) };
     const config = { ...options.endpoint, core, acceptConnections: accept ?? (() => this.listenerCount('connection') > 0) };
+    if (options.warmUp) warmUpOnce({ config, crypto: nodeSuite(), trace: new TraceOutput(undefined, undefined), now: () => performance.now() });
     this.core = new EndpointCore({
       config,
       randomBytes: random,

@@ -1,0 +1,260 @@
+/**
+ * The engine's JIT warm-up (issue 11). V8 compiles a function with TurboFan only after it has run
+ * a while (about 3 + bytecode/150 "ticks" of ~130 KB of its own bytecode each), so a per-packet
+ * function that runs a few hundred bytes per datagram is compiled thousands of packets into a
+ * connection's life, and each compile job takes the CPU from the packets of that moment
+ * (bench/analysis.md: 60–70 TurboFan jobs inside the ping-pong benchmark's window, against ~17
+ * for udx-native, whose engine is native code).
+ *
+ * So, once per process, the first endpoint drives two engines of its own against each other in
+ * memory, on a virtual clock, before it opens for traffic: a handshake, request/response trips,
+ * then a one-way flow of large messages over a link with a rate, a delay and a little loss. No
+ * socket, no timer, nothing leaves the process; the engines are dropped at the end. What stays
+ * is V8's type feedback and compiled code for the engine's functions, so an application's first
+ * thousands of packets run compiled code instead of waiting for the compiler.
+ *
+ * The sans-IO core makes this faithful: it is the same code fed the same kinds of values as in
+ * use (datagrams of node:dgram's making, times as fractional milliseconds of the real clock, the
+ * endpoint's own configuration, a trace target of the endpoint's class), so the feedback matches
+ * what real traffic brings and the compiled code is not thrown away at the first real packet.
+ */
+import { EndpointCore, type EndpointConnection, type EndpointCoreConfig, type EndpointEvent } from '../core/endpoint.js';
+import type { TraceTarget } from '../core/trace.js';
+import type { CryptoSuite } from '../core/secure/suite.js';
+import { Rng } from '../testing/rng.js';
+import { createConnectionCore } from './engine.js';
+
+/** What the warm-up did (`warmUpReport()`; the benchmark prints it). */
+export interface WarmUpReport {
+  /** Wall time it took, ms. */
+  ms: number;
+  /** Request/response round trips completed. */
+  trips: number;
+  /** Bytes the one-way flow delivered. */
+  bulkBytes: number;
+}
+
+/** Round trips of the request/response phase: enough for the per-trip functions to reach TurboFan. */
+export const WARM_UP_TRIPS = 6_000;
+/** Bytes of the one-way phase, in 64 KiB messages. */
+export const WARM_UP_BULK_BYTES = 2 * 1024 * 1024;
+
+const SERVER = '127.0.0.2';
+const CLIENT = '127.0.0.3';
+const PORT = 9;
+const REQUEST = 64;
+const BULK_MESSAGE = 64 * 1024;
+/** The shell's default highWaterMark (options.ts): a writer that waits for 'drain' keeps this much queued. */
+const HIGH_WATER_MARK = 1024 * 1024;
+
+let report: WarmUpReport | null = null;
+
+/** The warm-up this process ran, or null. */
+export function warmUpReport(): WarmUpReport | null {
+  return report;
+}
+
+export interface WarmUpParts {
+  config: EndpointCoreConfig;
+  crypto: CryptoSuite;
+  trace: TraceTarget;
+  /** The real clock (performance.now): the engines start at its time, in its units. */
+  now: () => number;
+}
+
+/** Once per process: the first call runs the warm-up, later calls return at once. */
+export function warmUpOnce(parts: WarmUpParts): void {
+  if (report !== null) return;
+  const out: WarmUpReport = { ms: 0, trips: 0, bulkBytes: 0 };
+  report = out;
+  const start = parts.now();
+  try {
+    new WarmUpNet(parts, start, out).run();
+  } catch {
+    // A warm-up that fails costs only its time: the endpoint works the same without it.
+  }
+  out.ms = parts.now() - start;
+}
+
+/** A datagram as node:dgram hands one over: a Uint8Array given Buffer's prototype (engine.ts). */
+function received(data: Uint8Array): Uint8Array {
+  const copy = Object.setPrototypeOf(new Uint8Array(data.length), Buffer.prototype) as Uint8Array;
+  copy.set(data);
+  return copy;
+}
+
+interface InFlight {
+  at: number;
+  data: Uint8Array;
+}
+
+/** One direction of the link: FIFO (a fixed delay plus the serialisation of a rate). */
+class Direction {
+  readonly queue: InFlight[] = [];
+  head = 0;
+  free = 0;
+
+  constructor(
+    readonly from: EndpointCore,
+    readonly to: EndpointCore,
+    readonly fromAddress: string,
+  ) {}
+
+  next(): number {
+    return this.head < this.queue.length ? this.queue[this.head]!.at : Infinity;
+  }
+}
+
+class WarmUpNet {
+  private now: number;
+  private readonly rng = new Rng(0x5eed);
+  private readonly client: EndpointCore;
+  private readonly server: EndpointCore;
+  private readonly up: Direction;
+  private readonly down: Direction;
+  private clientConn: EndpointConnection | null = null;
+  private serverConn: EndpointConnection | null = null;
+  /** Phase: the server echoes requests (trips) or only reads (one-way flow). */
+  private echo = true;
+  private replies = 0;
+  private bulkReceived = 0;
+  /** Link: one-way delay, ms; ms per byte; loss probability per datagram. */
+  private delay = 0.02;
+  private msPerByte = 0;
+  private loss = 0;
+
+  constructor(
+    parts: WarmUpParts,
+    start: number,
+    private readonly out: WarmUpReport,
+  ) {
+    this.now = start;
+    const randomBytes = (n: number): Uint8Array => this.rng.bytes(n);
+    const common = { randomBytes, createConnection: createConnectionCore, crypto: parts.crypto, trace: parts.trace, now: start };
+    this.server = new EndpointCore({ ...common, config: { ...parts.config, acceptConnections: true } });
+    this.client = new EndpointCore({ ...common, config: { ...parts.config, acceptConnections: false } });
+    this.up = new Direction(this.client, this.server, CLIENT);
+    this.down = new Direction(this.server, this.client, SERVER);
+  }
+
+  run(): void {
+    this.client.connect(this.now, SERVER, PORT);
+    this.until(() => this.clientConn !== null && this.serverConn !== null, 2_000);
+    const conn = this.clientConn;
+    if (conn === null || this.serverConn === null) return;
+    // Request/response over loopback-like delays (20–50 µs one way).
+    const request = Buffer.alloc(REQUEST, 0x70);
+    for (let trip = 0; trip < WARM_UP_TRIPS; trip++) {
+      this.delay = 0.02 + this.rng.next() * 0.03;
+      const want = this.replies + 1;
+      conn.core.send(request, 'ordered');
+      this.client.touch(conn);
+      this.until(() => this.replies >= want, 500);
+      if (this.replies < want) return;
+      this.out.trips++;
+    }
+    // One way: 64 KiB messages over a 200 MB/s link with 0.1 ms delay and 0.2 % loss.
+    this.echo = false;
+    this.delay = 0.1;
+    this.msPerByte = 1 / 200_000;
+    this.loss = 0.002;
+    const chunk = Buffer.alloc(BULK_MESSAGE, 0x61);
+    let sent = 0;
+    while (this.bulkReceived < WARM_UP_BULK_BYTES) {
+      while (sent < WARM_UP_BULK_BYTES && conn.core.bufferedAmount < HIGH_WATER_MARK) {
+        conn.core.send(chunk, 'ordered');
+        sent += chunk.length;
+      }
+      this.client.touch(conn);
+      const before = this.bulkReceived;
+      this.until(() => this.bulkReceived > before, 2_000);
+      if (this.bulkReceived === before) break;
+    }
+    this.out.bulkBytes = this.bulkReceived;
+    this.client.destroy(this.now);
+    this.server.destroy(this.now);
+  }
+
+  /** Run the network until `done()` or `budget` ms of virtual time have passed. */
+  private until(done: () => boolean, budget: number): void {
+    const end = this.now + budget;
+    this.settle();
+    for (let step = 0; step < 1_000_000 && !done(); step++) {
+      let next = Math.min(this.up.next(), this.down.next());
+      const tc = this.client.pollTimeout();
+      const ts = this.server.pollTimeout();
+      if (tc !== null && tc < next) next = tc;
+      if (ts !== null && ts < next) next = ts;
+      if (next > end) return;
+      if (next > this.now) this.now = next;
+      this.deliver(this.up);
+      this.deliver(this.down);
+      if (tc !== null && tc <= this.now) this.client.handleTimeout(this.now);
+      if (ts !== null && ts <= this.now) this.server.handleTimeout(this.now);
+      this.settle();
+    }
+  }
+
+  private deliver(d: Direction): void {
+    let any = false;
+    while (d.head < d.queue.length && d.queue[d.head]!.at <= this.now) {
+      const f = d.queue[d.head++]!;
+      d.to.handleDatagram(this.now, f.data, d.fromAddress, PORT);
+      any = true;
+    }
+    if (d.head === d.queue.length) {
+      d.queue.length = 0;
+      d.head = 0;
+    }
+    if (any) d.to.endBatch();
+  }
+
+  /** Everything both sides want sent goes on the link; their events are handled; until quiet. */
+  private settle(): void {
+    for (let round = 0; round < 100; round++) {
+      const a = this.send(this.up);
+      const b = this.send(this.down);
+      const c = this.events(this.client);
+      const s = this.events(this.server);
+      if (!a && !b && !c && !s) return;
+    }
+  }
+
+  private send(d: Direction): boolean {
+    let any = false;
+    let tx;
+    while ((tx = d.from.pollTransmit(this.now, true)) !== null) {
+      any = true;
+      const data = received(tx.data);
+      d.from.transmitted(tx.data);
+      const leaves = Math.max(this.now, d.free) + data.length * this.msPerByte;
+      d.free = leaves;
+      if (this.loss > 0 && this.rng.next() < this.loss) continue;
+      d.queue.push({ at: leaves + this.delay, data });
+    }
+    return any;
+  }
+
+  private events(side: EndpointCore): boolean {
+    let any = false;
+    let ev: EndpointEvent | null;
+    while ((ev = side.nextEvent()) !== null) {
+      any = true;
+      if (ev.type === 'accepted') this.serverConn = ev.connection;
+      else if (ev.type === 'connected') this.clientConn = ev.connection;
+      else if (ev.type === 'connection-event' && ev.event.type === 'message') {
+        const { connection, event } = ev;
+        // Read at once, as an application with a 'message' listener does.
+        if (event.credit > 0) connection.core.release(event.credit, event.delivery, event.channel);
+        if (side === this.server) {
+          if (this.echo) connection.core.send(event.data, 'ordered');
+          else this.bulkReceived += event.data.length;
+        } else {
+          this.replies++;
+        }
+        side.touch(connection);
+      }
+    }
+    return any;
+  }
+}
