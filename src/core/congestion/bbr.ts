@@ -53,6 +53,13 @@ const SEND_QUANTUM_INTERVAL = 1;
 /** The window holds at least this many send quanta (the draft's offload budget, BBRQuantizationBudget). */
 const QUANTA_IN_WINDOW = 3;
 
+/** The largest of a filter's slots (0 when all are). */
+function filterMax(slots: readonly number[]): number {
+  let max = 0;
+  for (let i = 0; i < slots.length; i++) if (slots[i]! > max) max = slots[i]!;
+  return max;
+}
+
 type Mode = 'startup' | 'drain' | 'probe-bw' | 'probe-rtt';
 
 export class Bbr implements CongestionController {
@@ -93,6 +100,15 @@ export class Bbr implements CongestionController {
   private extraAcked = 0;
   private extraAckedDelivered = 0;
   private extraAckedIntervalStart = 0;
+  /**
+   * A round started since the bandwidth filter's (the aggregation filter's) maximum was last
+   * taken: the slot it zeroed may have held the maximum, so the next sample takes it over all
+   * ten slots again. Between round starts a slot only grows, and the maximum is kept with one
+   * comparison per ACK instead of a pass over the ten (the same value: `max` of the same
+   * doubles; issue 11, the bulk sender's per-ACK work).
+   */
+  private bwStale = false;
+  private extraStale = false;
 
   constructor(maxDatagramSize: number, initialRtt = 100) {
     this.mss = maxDatagramSize;
@@ -177,6 +193,8 @@ export class Bbr implements CongestionController {
       this.roundStart = true;
       this.bwByRound[this.roundCount % BTLBW_FILTER_ROUNDS] = 0;
       this.extraByRound[this.roundCount % BTLBW_FILTER_ROUNDS] = 0;
+      this.bwStale = true;
+      this.extraStale = true;
     }
   }
 
@@ -198,10 +216,8 @@ export class Bbr implements CongestionController {
     const extra = Math.min(this.extraAckedDelivered - expected, this.window);
     const slot = this.roundCount % BTLBW_FILTER_ROUNDS;
     if (extra > this.extraByRound[slot]!) this.extraByRound[slot] = extra;
-    let max = 0;
-    const extras = this.extraByRound;
-    for (let i = 0; i < extras.length; i++) if (extras[i]! > max) max = extras[i]!;
-    this.extraAcked = max;
+    this.extraAcked = this.extraStale ? filterMax(this.extraByRound) : Math.max(this.extraAcked, extra);
+    this.extraStale = false;
   }
 
   private updateBandwidth(ack: AckEvent): void {
@@ -211,10 +227,8 @@ export class Bbr implements CongestionController {
     if (ack.appLimited && rate < this.btlBw) return;
     const slot = this.roundCount % BTLBW_FILTER_ROUNDS;
     if (rate > this.bwByRound[slot]!) this.bwByRound[slot] = rate;
-    let max = 0;
-    const rates = this.bwByRound;
-    for (let i = 0; i < rates.length; i++) if (rates[i]! > max) max = rates[i]!;
-    this.btlBw = max;
+    this.btlBw = this.bwStale ? filterMax(this.bwByRound) : Math.max(this.btlBw, rate);
+    this.bwStale = false;
   }
 
   private updateCyclePhase(ack: AckEvent): void {
