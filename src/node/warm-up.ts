@@ -7,9 +7,9 @@
  * for udx-native, whose engine is native code).
  *
  * So, once per process, the first endpoint drives two engines of its own against each other in
- * memory, on a virtual clock, before it opens for traffic: a handshake, request/response trips,
- * then a one-way flow of large messages over a link with a rate, a delay and a little loss. No
- * socket, no timer, nothing leaves the process; the engines are dropped at the end. What stays
+ * memory, on a virtual clock, before it opens for traffic: a handshake, then request/response
+ * trips over loopback-like delays. No socket, no timer, nothing leaves the process; the engines
+ * are dropped at the end. What stays
  * is V8's type feedback and compiled code for the engine's functions, so an application's first
  * thousands of packets run compiled code instead of waiting for the compiler.
  *
@@ -17,6 +17,11 @@
  * use (datagrams of node:dgram's making, times as fractional milliseconds of the real clock, the
  * endpoint's own configuration, a trace target of the endpoint's class), so the feedback matches
  * what real traffic brings and the compiled code is not thrown away at the first real packet.
+ *
+ * Request/response only: a one-way phase (2 MiB of 64 KiB messages over a rated, lossy link) was
+ * tried and dropped, since the feedback it left made a later bulk receiver slower in its steady
+ * state (second-half CPU 7.2–7.6 ms/MB against 5.7–5.8 without a warm-up; bench/analysis.md,
+ * stop 34), while request/response alone leaves bulk as fast as without (or faster).
  */
 import { EndpointCore, type EndpointConnection, type EndpointCoreConfig, type EndpointEvent } from '../core/endpoint.js';
 import type { TraceTarget } from '../core/trace.js';
@@ -30,14 +35,10 @@ export interface WarmUpReport {
   ms: number;
   /** Request/response round trips completed. */
   trips: number;
-  /** Bytes the one-way flow delivered. */
-  bulkBytes: number;
 }
 
 /** Round trips of the request/response phase: enough for the per-trip functions to reach TurboFan. */
 export const WARM_UP_TRIPS = 6_000;
-/** Bytes of the one-way phase, in 64 KiB messages. */
-export const WARM_UP_BULK_BYTES = 2 * 1024 * 1024;
 
 // Addresses as node:dgram gives them (a string made at run time, not an internalised literal: the
 // engine's address checks otherwise deoptimise at the first real datagram, "wrong instance type").
@@ -45,9 +46,6 @@ const SERVER = ['127', '0', '0', '2'].join('.');
 const CLIENT = ['127', '0', '0', '3'].join('.');
 const PORT = 9;
 const REQUEST = 64;
-const BULK_MESSAGE = 64 * 1024;
-/** The shell's default highWaterMark (options.ts): a writer that waits for 'drain' keeps this much queued. */
-const HIGH_WATER_MARK = 1024 * 1024;
 
 let report: WarmUpReport | null = null;
 
@@ -67,7 +65,7 @@ export interface WarmUpParts {
 /** Once per process: the first call runs the warm-up, later calls return at once. */
 export function warmUpOnce(parts: WarmUpParts): void {
   if (report !== null) return;
-  const out: WarmUpReport = { ms: 0, trips: 0, bulkBytes: 0 };
+  const out: WarmUpReport = { ms: 0, trips: 0 };
   report = out;
   const start = parts.now();
   try {
@@ -90,11 +88,11 @@ interface InFlight {
   data: Uint8Array;
 }
 
-/** One direction of the link: FIFO (a fixed delay plus the serialisation of a rate). */
+/** One direction of the link: FIFO, each datagram after a delay. */
 class Direction {
   readonly queue: InFlight[] = [];
   head = 0;
-  free = 0;
+  last = 0;
 
   constructor(
     readonly from: EndpointCore,
@@ -116,14 +114,9 @@ class WarmUpNet {
   private readonly down: Direction;
   private clientConn: EndpointConnection | null = null;
   private serverConn: EndpointConnection | null = null;
-  /** Phase: the server echoes requests (trips) or only reads (one-way flow). */
-  private echo = true;
   private replies = 0;
-  private bulkReceived = 0;
-  /** Link: one-way delay, ms; ms per byte; loss probability per datagram. */
+  /** Link: one-way delay, ms (drawn per trip). */
   private delay = 0.02;
-  private msPerByte = 0;
-  private loss = 0;
 
   constructor(
     parts: WarmUpParts,
@@ -155,24 +148,6 @@ class WarmUpNet {
       if (this.replies < want) return;
       this.out.trips++;
     }
-    // One way: 64 KiB messages over a 200 MB/s link with 0.1 ms delay and 0.2 % loss.
-    this.echo = false;
-    this.delay = 0.1;
-    this.msPerByte = 1 / 200_000;
-    this.loss = 0.002;
-    const chunk = Buffer.alloc(BULK_MESSAGE, 0x61);
-    let sent = 0;
-    while (this.bulkReceived < WARM_UP_BULK_BYTES) {
-      while (sent < WARM_UP_BULK_BYTES && conn.core.bufferedAmount < HIGH_WATER_MARK) {
-        conn.core.send(chunk, 'ordered');
-        sent += chunk.length;
-      }
-      this.client.touch(conn);
-      const before = this.bulkReceived;
-      this.until(() => this.bulkReceived > before, 2_000);
-      if (this.bulkReceived === before) break;
-    }
-    this.out.bulkBytes = this.bulkReceived;
     this.client.destroy(this.now);
     this.server.destroy(this.now);
   }
@@ -229,10 +204,10 @@ class WarmUpNet {
       any = true;
       const data = received(tx.data);
       d.from.transmitted(tx.data);
-      const leaves = Math.max(this.now, d.free) + data.length * this.msPerByte;
-      d.free = leaves;
-      if (this.loss > 0 && this.rng.next() < this.loss) continue;
-      d.queue.push({ at: leaves + this.delay, data });
+      // In order, as loopback delivers: never before the previous datagram of this direction.
+      const at = Math.max(this.now + this.delay, d.last);
+      d.last = at;
+      d.queue.push({ at, data });
     }
     return any;
   }
@@ -248,12 +223,8 @@ class WarmUpNet {
         const { connection, event } = ev;
         // Read at once, as an application with a 'message' listener does.
         if (event.credit > 0) connection.core.release(event.credit, event.delivery, event.channel);
-        if (side === this.server) {
-          if (this.echo) connection.core.send(event.data, 'ordered');
-          else this.bulkReceived += event.data.length;
-        } else {
-          this.replies++;
-        }
+        if (side === this.server) connection.core.send(event.data, 'ordered');
+        else this.replies++;
         side.touch(connection);
       }
     }
