@@ -29,7 +29,7 @@ import type { CryptoSuite } from '../core/secure/suite.js';
 import { Rng } from '../testing/rng.js';
 import { createConnectionCore } from './engine.js';
 
-/** What the warm-up did (`warmUpReport()`; the benchmark prints it). */
+/** What the warm-up did (`warmUpReport()`, for tests and diagnostics). */
 export interface WarmUpReport {
   /** Wall time it took, ms. */
   ms: number;
