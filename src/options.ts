@@ -177,13 +177,14 @@ export interface EndpointOptions {
   sweepBuffersOnMainThread?: boolean;
   /**
    * Warm the engine up before the first endpoint of the process opens: two engines of its own
-   * exchange 6,000 request/response trips in memory, on a virtual clock (no socket, nothing sent), so that V8 has compiled the per-packet code before real traffic
-   * comes (src/node/warm-up.ts). Without it the first ~10,000 packets of a process share the CPU
-   * with 60–70 TurboFan compile jobs: the ping-pong p99 over trips 1,001–11,000 is 40–60 % lower
-   * with it (bench/analysis.md, stop 34). Costs ~0.2 s (~0.3 s of CPU with V8's compile threads)
-   * once per process, inside the first `createEndpoint()` that asks for it. Default false: a library does not spend that at
-   * start-up unasked; a server, a game or an RPC client that cares about its first seconds'
-   * latency turns it on.
+   * exchange 6,000 request/response trips in memory, on a virtual clock (no socket, nothing
+   * sent), so that V8 has compiled the per-packet code before real traffic comes
+   * (src/node/warm-up.ts). Without it the first ~10,000 packets of a process share the CPU with
+   * 60–70 TurboFan compile jobs: with it the ping-pong p99 over trips 1,001–11,000 was 40–60 %
+   * lower (bench/analysis.md, stop 34). Costs ~0.2 s (~0.3 s of CPU with V8's compile threads)
+   * once per process, inside the first `createEndpoint()` that asks for it. Default false: a
+   * library does not spend that at start-up unasked; a server, a game or an RPC client that
+   * cares about its first seconds' latency turns it on.
    */
   warmUp?: boolean;
 
