@@ -9,7 +9,6 @@ import { resolveEndpointOptions, type EndpointOptions, type ResolvedEndpointOpti
 import { bindSocket, portPinned, sendsInsideSend } from './bind.js';
 import { nodeSuite } from '../crypto/node-suite.js';
 import { warmUpOnce } from './warm-up.js';
-import { performance } from 'node:perf_hooks';
 import { realClock, type Clock, type TimerHandle } from './clock.js';
 import type { ChannelEntry } from './channel-options.js';
 import { boundedWait, checkCloseOptions, type CloseOptions } from './close-options.js';
@@ -286,7 +285,8 @@ export class Endpoint extends EventEmitter<EndpointEvents> {
     // Reassembled messages in Buffers that are not zeroed first (the engine writes every byte).
     const core = { ...options.endpoint.core, allocateMessage: Buffer.allocUnsafeSlow, ...(granularity > 0 ? { timerGranularity: granularity } : {}) };
     const config = { ...options.endpoint, core, acceptConnections: accept ?? (() => this.listenerCount('connection') > 0) };
-    if (options.warmUp) warmUpOnce({ config, crypto: nodeSuite(), trace: new TraceOutput(undefined, undefined), now: () => performance.now() });
+    // Always on the real clock: the warm-up is for the code real traffic will run (warm-up.ts).
+    if (options.warmUp) warmUpOnce({ config, crypto: nodeSuite(), trace: new TraceOutput(undefined, undefined), now: realClock.now });
     this.core = new EndpointCore({
       config,
       randomBytes: random,

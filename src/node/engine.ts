@@ -5,10 +5,17 @@ import type { CoreConfig } from '../core/types.js';
 import { InvalidArgValueError } from '../errors.js';
 import { primeVarintReader } from '../wire/reader.js';
 
-// Datagrams from node:dgram are Buffers made in C++ (a Uint8Array given Buffer's prototype
-// afterwards): another hidden class than the Uint8Array the wire code primes itself with at load
-// (reader.ts), and than `Buffer.alloc`'s. Primed with one of the same making.
-primeVarintReader(Object.setPrototypeOf(new Uint8Array(8), Buffer.prototype) as Uint8Array);
+/**
+ * A buffer of node:dgram's making: datagrams from node:dgram are Buffers made in C++ (a Uint8Array
+ * given Buffer's prototype afterwards), another hidden class than the Uint8Array the wire code
+ * primes itself with at load (reader.ts), and than `Buffer.alloc`'s. For code that must show the
+ * engine what real datagrams look like (the priming below, the warm-up's datagrams).
+ */
+export function receivedBuffer(length: number): Uint8Array {
+  return Object.setPrototypeOf(new Uint8Array(length), Buffer.prototype) as Uint8Array;
+}
+
+primeVarintReader(receivedBuffer(8));
 
 /**
  * The one place the Node shell names the engine: the endpoint core takes a factory, so the

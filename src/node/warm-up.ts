@@ -9,9 +9,9 @@
  * So, once per process, the first endpoint drives two engines of its own against each other in
  * memory, on a virtual clock, before it opens for traffic: a handshake, then request/response
  * trips over loopback-like delays. No socket, no timer, nothing leaves the process; the engines
- * are dropped at the end. What stays
- * is V8's type feedback and compiled code for the engine's functions, so an application's first
- * thousands of packets run compiled code instead of waiting for the compiler.
+ * are dropped at the end. What stays is V8's type feedback and compiled code for the engine's
+ * functions, so an application's first thousands of packets run compiled code instead of waiting
+ * for the compiler.
  *
  * The sans-IO core makes this faithful: it is the same code fed the same kinds of values as in
  * use (datagrams of node:dgram's making, times as fractional milliseconds of the real clock, the
@@ -27,7 +27,7 @@ import { EndpointCore, type EndpointConnection, type EndpointCoreConfig, type En
 import type { TraceTarget } from '../core/trace.js';
 import type { CryptoSuite } from '../core/secure/suite.js';
 import { Rng } from '../testing/rng.js';
-import { createConnectionCore } from './engine.js';
+import { createConnectionCore, receivedBuffer } from './engine.js';
 
 /** What the warm-up did (`warmUpReport()`, for tests and diagnostics). */
 export interface WarmUpReport {
@@ -58,7 +58,7 @@ export interface WarmUpParts {
   config: EndpointCoreConfig;
   crypto: CryptoSuite;
   trace: TraceTarget;
-  /** The real clock (performance.now): the engines start at its time, in its units. */
+  /** The real clock (clock.ts `realClock.now`): the engines start at its time, in its units. */
   now: () => number;
 }
 
@@ -76,9 +76,9 @@ export function warmUpOnce(parts: WarmUpParts): void {
   out.ms = parts.now() - start;
 }
 
-/** A datagram as node:dgram hands one over: a Uint8Array given Buffer's prototype (engine.ts). */
+/** A copy of `data` as node:dgram hands a datagram over (engine.ts `receivedBuffer`). */
 function received(data: Uint8Array): Uint8Array {
-  const copy = Object.setPrototypeOf(new Uint8Array(data.length), Buffer.prototype) as Uint8Array;
+  const copy = receivedBuffer(data.length);
   copy.set(data);
   return copy;
 }
